@@ -1,0 +1,428 @@
+"""The layer kinds and their schemas, declared in one place.
+
+Import, validation, storage, the web map and the reports all read the field names,
+types, allowed values and geometry types from :data:`LAYERS`.
+
+Every layer also carries the system fields of :data:`SYSTEM_FIELDS` (stable ``uid``,
+source dataset and id, the ``simulated`` flag, timestamps), and may have child tables
+(status history, dumping events, gauge readings, collections).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from layers.errors import UnknownLayerError
+
+FieldType = Literal["str", "int", "float", "bool", "date", "datetime", "json"]
+GeometryKind = Literal["Point", "LineString", "MultiPolygon", "Geometry", None]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute of a layer.
+
+    Parameters
+    ----------
+    name : str
+        Column name (English, snake case).
+    type : str
+        One of ``str``, ``int``, ``float``, ``bool``, ``date``, ``datetime``, ``json``.
+    label : str
+        French label shown to users.
+    required : bool
+        Whether a record without a value is rejected.
+    choices : tuple of str, optional
+        Allowed values (after normalisation of case and accents).
+    default : object, optional
+        Value used when the source gives none.
+    minimum, maximum : float, optional
+        Numeric bounds.
+    pattern : str, optional
+        Regular expression a string must match.
+    """
+
+    name: str
+    type: FieldType = "str"
+    label: str = ""
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    default: object = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.pattern is not None:
+            re.compile(self.pattern)
+
+
+@dataclass(frozen=True)
+class ChildSchema:
+    """A dated table attached to the records of a layer (events, readings, history)."""
+
+    name: str
+    label: str
+    fields: tuple[Field, ...]
+    time_field: str
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """A layer kind: its fields, geometry, time axis, status workflow and children.
+
+    Attributes
+    ----------
+    name : str
+        Table name in every store and collection id in the APIs.
+    label : str
+        French label shown in the map's layer control and the reports.
+    geometry : str or None
+        ``Point``, ``LineString``, ``MultiPolygon`` or ``Geometry`` (mixed).
+    fields : tuple of Field
+        The business fields (system fields are added by :attr:`all_fields`).
+    time_field : str or None
+        The field the time slider and ``datetime`` filters act on.
+    status_field : str or None
+        A field whose changes are kept in a history table.
+    confidential : bool
+        Hidden from readers and anonymous users by default.
+    reference : bool
+        A reference layer of the territory (streets, addresses...) rather than GUSP data.
+    children : tuple of ChildSchema
+        Dated sub-tables.
+    """
+
+    name: str
+    label: str
+    geometry: GeometryKind
+    fields: tuple[Field, ...]
+    time_field: str | None = None
+    status_field: str | None = None
+    confidential: bool = False
+    reference: bool = False
+    children: tuple[ChildSchema, ...] = ()
+    description: str = ""
+
+    @property
+    def all_fields(self) -> tuple[Field, ...]:
+        """System fields followed by the business fields."""
+        return SYSTEM_FIELDS + self.fields
+
+    @property
+    def field_names(self) -> list[str]:
+        """Names of :attr:`all_fields`."""
+        return [f.name for f in self.all_fields]
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name`` (system or business)."""
+        for f in self.all_fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def child(self, name: str) -> ChildSchema:
+        """Return the child table called ``name``."""
+        for c in self.children:
+            if c.name == name:
+                return c
+        raise UnknownLayerError(
+            f"La couche « {self.name} » n'a pas de table « {name} » "
+            f"(tables : {', '.join(c.name for c in self.children) or 'aucune'})."
+        )
+
+
+SYSTEM_FIELDS: tuple[Field, ...] = (
+    Field("uid", "str", "Identifiant", description="Stable identifier (hash of source and id)."),
+    Field("source_dataset", "str", "Jeu de données source"),
+    Field("source_id", "str", "Identifiant dans la source"),
+    Field("simulated", "bool", "Donnée simulée", default=False),
+    Field("created_at", "datetime", "Créé le"),
+    Field("updated_at", "datetime", "Modifié le"),
+)
+SYSTEM_FIELD_NAMES = frozenset(f.name for f in SYSTEM_FIELDS)
+
+THEMES = (
+    "propreté",
+    "dépôts sauvages",
+    "encombrants",
+    "éclairage",
+    "voirie",
+    "mobilier urbain",
+    "espaces verts",
+    "stationnement",
+    "tranquillité",
+    "parties communes",
+    "tags et graffitis",
+    "collecte des déchets",
+    "aires de jeux",
+    "signalétique",
+    "eau et assainissement",
+    "autre",
+)
+OBSERVATION_STATUSES = ("nouveau", "transmis", "en cours", "traité", "clos non traité")
+OPEN_STATUSES = ("nouveau", "transmis", "en cours")
+OBSERVATION_SOURCES = ("diagnostic en marchant", "habitant", "gardien", "patrouille", "import")
+DOMANIALITES = ("publique", "bailleur", "copropriété", "privée", "mixte", "inconnue")
+
+_PERIMETRES = LayerSchema(
+    name="perimetres",
+    label="Périmètres QPV",
+    geometry="MultiPolygon",
+    fields=(
+        Field("code", "str", "Code", required=True, pattern=r"^[A-Z0-9_-]{3,20}$",
+              description="2015 QP code (QP075019) or 2024 QN code, or a local code."),
+        Field("name", "str", "Nom", required=True),
+        Field("communes", "str", "Communes"),
+        Field("geography", "str", "Géographie", choices=("2015", "2024"), default="2015"),
+        Field("kind", "str", "Type", choices=("qpv", "veille active", "quartier"), default="qpv"),
+        Field("source", "str", "Source"),
+        Field("repaired", "bool", "Géométrie réparée", default=False),
+    ),
+    description="Quartiers prioritaires et quartiers en veille active.",
+)
+
+_STATUS_HISTORY = ChildSchema(
+    name="historique",
+    label="Historique des statuts",
+    fields=(
+        Field("status", "str", "Statut", required=True, choices=OBSERVATION_STATUSES),
+        Field("changed_at", "datetime", "Date", required=True),
+        Field("changed_by", "str", "Par"),
+        Field("comment", "str", "Commentaire"),
+    ),
+    time_field="changed_at",
+)
+
+_OBSERVATIONS = LayerSchema(
+    name="observations",
+    label="Constats et signalements",
+    geometry="Point",
+    fields=(
+        Field("observed_at", "datetime", "Constaté le", required=True),
+        Field("theme", "str", "Thème", required=True, choices=THEMES),
+        Field("subtheme", "str", "Sous-thème"),
+        Field("description", "str", "Description"),
+        Field("address", "str", "Adresse"),
+        Field("status", "str", "Statut", required=True, choices=OBSERVATION_STATUSES,
+              default="nouveau"),
+        Field("source", "str", "Origine", required=True, choices=OBSERVATION_SOURCES,
+              default="import"),
+        Field("pilote", "str", "Pilote"),
+        Field("partenaires", "str", "Partenaires"),
+        Field("domanialite", "str", "Domanialité", choices=DOMANIALITES, default="inconnue"),
+        Field("deadline", "date", "Délai"),
+        Field("resolved_at", "datetime", "Résolu le"),
+        Field("photos", "json", "Photos", default=None),
+        Field("walk_id", "str", "Diagnostic en marchant"),
+    ),
+    time_field="observed_at",
+    status_field="status",
+    children=(_STATUS_HISTORY,),
+    description="Constats des diagnostics en marchant et signalements.",
+)
+
+_POINTS_NOIRS = LayerSchema(
+    name="points_noirs",
+    label="Points noirs (dépôts sauvages)",
+    geometry="Point",
+    fields=(
+        Field("name", "str", "Nom", required=True),
+        Field("address", "str", "Adresse"),
+        Field("first_seen", "date", "Repéré le"),
+        Field("status", "str", "Statut", choices=("actif", "sous surveillance", "résorbé"),
+              default="actif"),
+        Field("description", "str", "Description"),
+    ),
+    time_field="first_seen",
+    children=(
+        ChildSchema(
+            name="evenements",
+            label="Dépôts constatés",
+            fields=(
+                Field("observed_at", "datetime", "Constaté le", required=True),
+                Field("waste_type", "str", "Type de déchets",
+                      choices=("encombrants", "ordures ménagères", "gravats", "déchets verts",
+                               "électroménager", "mixte", "autre"), default="mixte"),
+                Field("volume_m3", "float", "Volume (m³)", minimum=0, maximum=500),
+                Field("cleaned_at", "datetime", "Enlevé le"),
+                Field("description", "str", "Description"),
+            ),
+            time_field="observed_at",
+        ),
+    ),
+    description="Sites de dépôts sauvages récurrents.",
+)
+
+_BACS = LayerSchema(
+    name="bacs",
+    label="Bacs enterrés et points d'apport volontaire",
+    geometry="Point",
+    fields=(
+        Field("name", "str", "Nom"),
+        Field("flux", "str", "Flux", required=True,
+              choices=("OM", "tri", "verre", "biodéchets", "papier", "textile", "multiflux")),
+        Field("flux_detail", "str", "Détail des flux"),
+        Field("kind", "str", "Type", choices=("enterré", "semi-enterré", "aérien", "colonne"),
+              default="colonne"),
+        Field("capacity_l", "float", "Capacité (L)", minimum=0, maximum=50000),
+        Field("has_gauge", "bool", "Sonde de remplissage", default=False),
+        Field("address", "str", "Adresse"),
+        Field("manager", "str", "Gestionnaire"),
+    ),
+    children=(
+        ChildSchema(
+            name="releves",
+            label="Relevés de remplissage",
+            fields=(
+                Field("measured_at", "datetime", "Relevé le", required=True),
+                Field("fill_pct", "float", "Remplissage (%)", required=True, minimum=0,
+                      maximum=100),
+            ),
+            time_field="measured_at",
+        ),
+        ChildSchema(
+            name="levees",
+            label="Levées",
+            fields=(
+                Field("collected_at", "datetime", "Levé le", required=True),
+                Field("weight_kg", "float", "Poids (kg)", minimum=0, maximum=20000),
+            ),
+            time_field="collected_at",
+        ),
+    ),
+    description="Bacs enterrés, colonnes et points d'apport volontaire.",
+)
+
+_VIDEOPROTECTION = LayerSchema(
+    name="videoprotection",
+    label="Vidéoprotection",
+    geometry="Point",
+    fields=(
+        Field("name", "str", "Nom"),
+        Field("address", "str", "Implantation"),
+        Field("status", "str", "Statut", choices=("projet", "installée", "hors service"),
+              default="installée"),
+        Field("installed_at", "date", "Mise en service"),
+        Field("owner", "str", "Propriétaire"),
+        Field("azimuth_deg", "float", "Azimut (°)", minimum=0, maximum=360),
+        Field("fov_deg", "float", "Champ de vision (°)", minimum=0, maximum=360),
+        Field("range_m", "float", "Portée (m)", minimum=0, maximum=1000),
+    ),
+    time_field="installed_at",
+    confidential=True,
+    description="Sites de vidéoprotection (couche confidentielle).",
+)
+
+_TRAVAUX = LayerSchema(
+    name="travaux_npnru",
+    label="Opérations NPNRU",
+    geometry="Geometry",
+    fields=(
+        Field("name", "str", "Opération", required=True),
+        Field("kind", "str", "Nature", required=True,
+              choices=("démolition", "construction", "réhabilitation", "résidentialisation",
+                       "aménagement d'espace public", "équipement")),
+        Field("dwellings", "int", "Logements", minimum=0, maximum=10000),
+        Field("phase", "str", "Phase", choices=("études", "programmée", "en cours", "livrée"),
+              default="programmée"),
+        Field("start_date", "date", "Début"),
+        Field("end_date", "date", "Fin"),
+        Field("quartier", "str", "Quartier"),
+        Field("maitre_ouvrage", "str", "Maître d'ouvrage"),
+    ),
+    time_field="start_date",
+    description="Opérations du Nouveau programme national de renouvellement urbain.",
+)
+
+# Reference layers of the territory: what the analyses and the map draw on.
+_ADRESSES = LayerSchema(
+    name="adresses",
+    label="Adresses",
+    geometry="Point",
+    reference=True,
+    fields=(
+        Field("number", "int", "Numéro", minimum=0, maximum=100000),
+        Field("suffix", "str", "Indice (bis, ter…)"),
+        Field("street", "str", "Voie", required=True),
+        Field("street_code", "str", "Code voie (FANTOIR/RIVOLI)"),
+        Field("postcode", "str", "Code postal"),
+        Field("commune", "str", "Commune"),
+        Field("insee", "str", "Code INSEE"),
+    ),
+)
+_VOIES = LayerSchema(
+    name="voies",
+    label="Voies",
+    geometry="LineString",
+    reference=True,
+    fields=(
+        Field("name", "str", "Nom"),
+        Field("street_code", "str", "Code voie (RIVOLI)"),
+        Field("street_type", "str", "Type de voie"),
+        Field("domanialite", "str", "Domanialité"),
+        Field("direction", "str", "Sens de circulation"),
+        Field("length_m", "float", "Longueur (m)", minimum=0),
+    ),
+)
+_ECLAIRAGE = LayerSchema(
+    name="eclairage",
+    label="Éclairage public",
+    geometry="Point",
+    reference=True,
+    fields=(Field("kind", "str", "Type de support"),),
+)
+_BATIMENTS = LayerSchema(
+    name="batiments",
+    label="Bâtiments",
+    geometry="MultiPolygon",
+    reference=True,
+    fields=(
+        Field("kind", "str", "Type"),
+        Field("name", "str", "Nom"),
+        Field("quartier", "str", "Quartier"),
+    ),
+)
+
+LAYERS: Mapping[str, LayerSchema] = {
+    s.name: s
+    for s in (
+        _PERIMETRES,
+        _OBSERVATIONS,
+        _POINTS_NOIRS,
+        _BACS,
+        _VIDEOPROTECTION,
+        _TRAVAUX,
+        _ADRESSES,
+        _VOIES,
+        _ECLAIRAGE,
+        _BATIMENTS,
+    )
+}
+
+
+def get_schema(name: str) -> LayerSchema:
+    """Return the schema of layer ``name``.
+
+    Raises
+    ------
+    UnknownLayerError
+        When no layer kind has this name.
+    """
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise UnknownLayerError(
+            f"Couche inconnue « {name} ». Couches disponibles : {', '.join(LAYERS)}."
+        ) from None

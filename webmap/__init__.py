@@ -1,0 +1,1 @@
+"""Web map, JSON/OGC APIs and the ``qpv`` command line."""
