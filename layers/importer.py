@@ -1,0 +1,467 @@
+"""Import pipeline: read → map → check coordinates → validate → store, in one transaction.
+
+Every input row ends up either stored (new, or already present from an earlier import
+of the same data) or listed in the reject report with its row number and reason.
+Re-importing the same file adds nothing: each record's ``uid`` derives from the
+dataset and the source id, or from the record's content when the source has no id.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.crs import area_of_use_bounds, resolve_crs
+from geo.errors import CRSError
+from geo.geometry import repair_polygons
+from layers.errors import MappingError, SourceFileError
+from layers.mapping import Mapping_, identity_mapping, load_mapping
+from layers.schema import get_schema
+from layers.sources import SourceTable, read_source
+from layers.store.base import LayerStore
+from layers.validate import REJECT_COLUMNS, fold, validate_frame
+
+logger = logging.getLogger(__name__)
+
+_LON = re.compile(r"""['"]lon['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
+_LAT = re.compile(r"""['"]lat['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
+
+
+@dataclass
+class ImportReport:
+    """Summary and reject list of one import.
+
+    ``n_read == n_inserted + n_existing + n_rejected`` always holds.
+    """
+
+    layer: str
+    file_name: str
+    dataset: str
+    sha256: str
+    n_read: int = 0
+    n_inserted: int = 0
+    n_existing: int = 0
+    n_rejected: int = 0
+    n_repaired: int = 0
+    encoding: str | None = None
+    separator: str | None = None
+    seconds: float = 0.0
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    repaired_rows: list[int] = field(default_factory=list)
+    report_path: Path | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Counts as a plain dictionary."""
+        return {
+            "couche": self.layer,
+            "fichier": self.file_name,
+            "jeu_de_donnees": self.dataset,
+            "lues": self.n_read,
+            "ajoutees": self.n_inserted,
+            "deja_presentes": self.n_existing,
+            "rejetees": self.n_rejected,
+            "reparees": self.n_repaired,
+            "encodage": self.encoding,
+            "separateur": self.separator,
+            "secondes": round(self.seconds, 2),
+        }
+
+    def write(self, folder: Path) -> Path:
+        """Write ``<file>.rejets.csv`` and ``<file>.resume.json`` in ``folder``; return the CSV path."""
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{Path(self.file_name).name}.{self.layer}"
+        csv_path = folder / f"{stem}.rejets.csv"
+        self.rejects.sort_values("row").to_csv(csv_path, index=False, sep=";", encoding="utf-8")
+        summary = self.summary() | {"lignes_reparees": self.repaired_rows, "rejets": csv_path.name}
+        (folder / f"{stem}.resume.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        self.report_path = csv_path
+        return csv_path
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _reject(rows: pd.Series, mask: pd.Series, field_name: str, reason: str,
+            values: pd.Series | None = None) -> pd.DataFrame:
+    return pd.DataFrame({
+        "row": rows[mask].to_numpy(),
+        "field": field_name,
+        "value": (values[mask].astype("string").fillna("").str.slice(0, 80).to_numpy()
+                  if values is not None else ""),
+        "reason": reason,
+    }, columns=REJECT_COLUMNS)
+
+
+def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
+    frame = table.frame
+    missing = sorted(c for c in mapping.columns() if c not in frame.columns)
+    if missing:
+        hint = ""
+        if table.separator and len(frame.columns) <= 2:
+            hint = " Le séparateur semble incorrect."
+        raise MappingError(
+            f"Colonnes absentes du fichier : {', '.join(missing)}."
+            f" Colonnes présentes : {', '.join(map(str, frame.columns[:15]))}.{hint}"
+        )
+    out: dict[str, pd.Series] = {}
+    for rule in mapping.fields:
+        if rule.column is not None:
+            values = frame[rule.column]
+        elif rule.template is not None:
+            cols = sorted(rule.columns())
+            parts = frame[cols].astype("string").fillna("")
+            values = pd.Series(
+                [rule.template.format(**dict(zip(cols, r, strict=True)))
+                 for r in parts.itertuples(index=False)],
+                index=frame.index, dtype="object",
+            )
+        else:
+            values = pd.Series([rule.value] * len(frame), index=frame.index, dtype="object")
+        if rule.patterns:
+            folded = values.astype("string").fillna("").map(fold)
+
+            def first_match(text: str, r: Any = rule) -> Any:
+                for pattern, value in r.patterns:
+                    if pattern.search(text):
+                        return value
+                return None
+
+            matched = folded.map(first_match)
+            values = matched.where(matched.notna(), values).astype("object")
+        if rule.values:
+            folded = values.astype("string").fillna("").map(fold)
+            mapped = folded.map(lambda v, r=rule: r.values.get(v))
+            fallback = rule.default if rule.default is not None else values
+            values = mapped.where(mapped.notna(), fallback).astype("object")
+        elif rule.default is not None:
+            blank = values.isna() | values.astype("string").str.strip().fillna("").eq("")
+            values = values.astype("object").where(~blank, rule.default)
+        out[rule.name] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _parse_float(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _build_geometry(table: SourceTable, mapping: Mapping_) -> tuple[np.ndarray, Any, pd.DataFrame]:
+    """Return geometries in their source CRS, that CRS, and rejects for unreadable ones."""
+    frame = table.frame
+    spec = mapping.geometry
+    rejects = []
+    if table.kind == "vector":
+        geoms = frame.geometry.to_numpy()
+        declared = table.crs
+        crs = spec.get("crs") or declared
+        if crs is None:
+            raise CRSError(
+                f"{mapping.dataset} : le fichier ne déclare pas de système de coordonnées ; "
+                "précisez « crs » dans la correspondance."
+            )
+        return geoms, crs, pd.DataFrame(columns=REJECT_COLUMNS)
+    crs = spec.get("crs", "EPSG:4326")
+    if "x" in spec:
+        x = _parse_float(frame[spec["x"]])
+        y = _parse_float(frame[spec["y"]])
+        bad = x.isna() | y.isna()
+        rejects.append(_reject(table.rows, bad, str(spec["x"]),
+                               "coordonnées manquantes ou illisibles", frame[spec["x"]]))
+        geoms = shapely.points(x.fillna(0).to_numpy(), y.fillna(0).to_numpy())
+        geoms[bad.to_numpy()] = None
+    elif "wkt" in spec:
+        text = frame[spec["wkt"]].astype("string").fillna("").to_numpy(dtype=object)
+        geoms = shapely.from_wkt(text, on_invalid="ignore")
+        bad = pd.Series(shapely.is_missing(geoms) | shapely.is_empty(geoms), index=frame.index)
+        rejects.append(_reject(table.rows, bad, str(spec["wkt"]),
+                               "géométrie WKT illisible ou vide", frame[spec["wkt"]]))
+    elif "point_dict" in spec:
+        raw = frame[spec["point_dict"]].astype("string").fillna("")
+        lon = _parse_float(raw.str.extract(_LON, expand=False))
+        lat = _parse_float(raw.str.extract(_LAT, expand=False))
+        need = lon.isna() | lat.isna()
+        for i in np.flatnonzero(need.to_numpy()):  # unusual spellings: fall back to a real parser
+            try:
+                d = ast.literal_eval(str(raw.iloc[i]))
+                lon.iloc[i], lat.iloc[i] = float(d["lon"]), float(d["lat"])
+            except (ValueError, SyntaxError, KeyError, TypeError):
+                continue
+        bad = lon.isna() | lat.isna()
+        rejects.append(_reject(table.rows, bad, str(spec["point_dict"]),
+                               "point illisible (attendu {'lon': …, 'lat': …})", raw))
+        geoms = shapely.points(lon.fillna(0).to_numpy(), lat.fillna(0).to_numpy())
+        geoms[bad.to_numpy()] = None
+    else:
+        raise MappingError(f"{mapping.dataset} : la correspondance ne dit pas où est la géométrie.")
+    return geoms, crs, pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(
+        columns=REJECT_COLUMNS)
+
+
+def _check_coordinates(
+    geoms: np.ndarray, crs: Any, rows: pd.Series, *, target_crs: Any
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Catch swapped lat/lon, projected coordinates declared as degrees, points off the map.
+
+    Returns the mask of rows to keep and the rejects.
+    """
+    west, south, east, north = area_of_use_bounds(target_crs)
+    source = resolve_crs(crs)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    cx = np.full(len(geoms), np.nan)
+    cy = np.full(len(geoms), np.nan)
+    if present.any():
+        centroids = shapely.centroid(geoms[present])
+        cx[present] = shapely.get_x(centroids)
+        cy[present] = shapely.get_y(centroids)
+    index = rows.index
+    if source.is_geographic:
+        out_of_range = present & ((np.abs(cx) > 180) | (np.abs(cy) > 90))
+        if out_of_range.sum() > 0.5 * max(present.sum(), 1):
+            lambert = (cx > 50_000) & (cx < 1_300_000) & (cy > 6_000_000) & (cy < 7_200_000)
+            guess = " ; elles ressemblent à du Lambert 93 (EPSG:2154)" if lambert.mean() > 0.5 else ""
+            raise CRSError(
+                "Les coordonnées ne sont pas des degrés alors que le fichier est déclaré en "
+                f"WGS84{guess}. Précisez « crs » dans la correspondance."
+            )
+        lon, lat = cx, cy
+    else:
+        out_of_range = np.zeros(len(geoms), dtype=bool)
+        pts = gpd.GeoSeries(shapely.points(np.nan_to_num(cx), np.nan_to_num(cy)), crs=source)
+        ll = pts.to_crs("EPSG:4326")
+        lon, lat = ll.x.to_numpy(), ll.y.to_numpy()
+    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    swapped = present & ~inside & (lat >= west) & (lat <= east) & (lon >= south) & (lon <= north)
+    if source.is_geographic and swapped.sum() > 0.5 * max(present.sum(), 1):
+        raise CRSError(
+            "Latitude et longitude semblent inversées pour la plupart des lignes : "
+            "échangez x et y dans la correspondance."
+        )
+    outside = present & ~inside & ~swapped & ~out_of_range
+    rejects = pd.concat([
+        _reject(rows, pd.Series(out_of_range, index=index), "geometry",
+                "coordonnées hors des bornes (degrés attendus)"),
+        _reject(rows, pd.Series(swapped, index=index), "geometry",
+                "latitude et longitude inversées ?"),
+        _reject(rows, pd.Series(outside, index=index), "geometry",
+                "point hors du territoire couvert par le système de coordonnées"),
+    ], ignore_index=True)
+    keep = pd.Series(~(out_of_range | swapped | outside), index=index)
+    return keep, rejects
+
+
+def _far_from_territory(store: LayerStore, gdf: gpd.GeoDataFrame, margin_m: float) -> pd.Series:
+    perimeters = store.read("perimetres")
+    if perimeters.empty or gdf.empty:
+        return pd.Series(False, index=gdf.index)
+    tree = shapely.STRtree(perimeters.geometry.to_numpy())
+    geoms = gdf.geometry.to_numpy()
+    near = tree.query(geoms, predicate="dwithin", distance=margin_m)
+    ok = np.zeros(len(gdf), dtype=bool)
+    ok[np.unique(near[0])] = True
+    return pd.Series(~ok, index=gdf.index)
+
+
+def _uids(frame: pd.DataFrame, mapping: Mapping_, source_ids: pd.Series | None) -> pd.Series:
+    prefix = f"{mapping.layer}|{mapping.dataset}|"
+    if source_ids is not None:
+        keys = prefix + source_ids.astype("string")
+    else:
+        canon = frame.drop(columns=[frame.geometry.name]).astype("string").fillna("")
+        wkb = shapely.to_wkb(shapely.set_precision(frame.geometry.to_numpy(), 0.01), hex=True)
+        content = canon.apply(lambda r: "\x1f".join(r), axis=1) + "\x1f" + pd.Series(wkb, index=frame.index)
+        occurrence = content.groupby(content).cumcount().astype("string")
+        keys = prefix + content + "#" + occurrence
+    return keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:20])
+
+
+def import_file(
+    store: LayerStore,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    mapping: str | Path | Mapping_ | None = None,
+    actor: str | None = None,
+    territory_margin_m: float | None = 20_000,
+    report_dir: Path | None = None,
+    strict: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import a source file into a layer of ``store``, all or nothing.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Destination.
+    path : str or Path
+        Source file (CSV, GeoJSON, GeoPackage, zipped Shapefile).
+    layer : str, optional
+        Destination layer; taken from the mapping when omitted.
+    mapping : str, Path or Mapping_, optional
+        A mapping name from ``data/mappings``, a YAML path, or a parsed mapping. Without
+        one, the file's columns must carry the layer's field names.
+    actor : str, optional
+        Who imports (kept in the import log and status histories).
+    territory_margin_m : float or None
+        Reject points farther than this from every stored perimeter (None: no check).
+    report_dir : Path, optional
+        Write the reject CSV and the summary JSON there.
+    strict : bool
+        Store nothing if any row is rejected.
+    progress : callable, optional
+        Called with a short French label at each stage.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    SourceFileError, MappingError, CRSError, RecordError
+        When the file as a whole cannot be imported; the store is then unchanged.
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    step = progress or (lambda _label: None)
+    if isinstance(mapping, (str, Path)):
+        mapping = load_mapping(mapping)
+    if mapping is not None and layer is not None and mapping.layer != layer:
+        raise MappingError(
+            f"La correspondance {mapping.dataset} est pour la couche « {mapping.layer} », "
+            f"pas « {layer} »."
+        )
+    step("lecture")
+    read_opts = dict(mapping.read) if mapping is not None else {}
+    table = read_source(path, fmt=read_opts.get("format"), encoding=read_opts.get("encoding"),
+                        separator=read_opts.get("separator"), layer=read_opts.get("layer"))
+    if mapping is None:
+        if layer is None:
+            raise MappingError("Précisez la couche ou une correspondance.")
+        mapping = identity_mapping(layer, [str(c) for c in table.frame.columns],
+                                   dataset=re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()))
+    schema = get_schema(mapping.layer)
+    report = ImportReport(layer=schema.name, file_name=path.name, dataset=mapping.dataset,
+                          sha256=file_sha256(path), encoding=table.encoding,
+                          separator=table.separator)
+    rejects = [table.rejects]
+    rows = table.rows
+    if mapping.filter:
+        keep = pd.Series(True, index=table.frame.index)
+        for col, allowed in mapping.filter.items():
+            if col not in table.frame:
+                raise MappingError(f"Filtre sur une colonne absente : {col}.")
+            allowed_list = allowed if isinstance(allowed, list) else [allowed]
+            keep &= table.frame[col].astype("string").isin([str(a) for a in allowed_list])
+        rejects.append(_reject(rows, ~keep, "", "hors du filtre de la correspondance"))
+        table.frame = table.frame[keep]
+        rows = rows[keep]
+        table.rows = rows
+    step("correspondance")
+    mapped = _apply_rules(table, mapping)
+    formats = {r.name: r.format for r in mapping.fields if r.format}
+    source_ids = None
+    if mapping.id:
+        source_ids = table.frame[mapping.id].astype("string").str.strip()
+        blank = source_ids.isna() | source_ids.eq("")
+        rejects.append(_reject(rows, blank, mapping.id, "identifiant source manquant"))
+        dup = source_ids.duplicated() & ~blank
+        first_row = pd.Series(rows.to_numpy(), index=source_ids.to_numpy())
+        first_row = first_row[~first_row.index.duplicated()]
+        dup_rej = _reject(rows, dup, mapping.id, "", source_ids)
+        dup_rej["reason"] = [
+            f"identifiant en double (déjà vu ligne {first_row[v]})" for v in source_ids[dup]
+        ]
+        rejects.append(dup_rej)
+        keep = ~(blank | dup)
+        mapped, rows, source_ids = mapped[keep], rows[keep], source_ids[keep]
+        mapped["source_id"] = source_ids
+    step("géométrie")
+    geoms, src_crs, geom_rejects = _build_geometry(table, mapping)
+    geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
+    rejects.append(geom_rejects[geom_rejects["row"].isin(rows)])
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    keep_coords, coord_rejects = _check_coordinates(geoms, src_crs, rows, target_crs=store.crs)
+    rejects.append(coord_rejects)
+    unread = pd.Series(~present, index=mapped.index) & ~rows.isin(geom_rejects["row"])
+    rejects.append(_reject(rows, unread, "geometry", "géométrie manquante ou vide"))
+    keep = keep_coords & pd.Series(present, index=mapped.index)
+    gdf = gpd.GeoDataFrame(mapped[keep], geometry=geoms[keep.to_numpy()], crs=resolve_crs(src_crs))
+    rows = rows[keep]
+    repaired_src = pd.Index([])
+    if schema.geometry in ("MultiPolygon", "Geometry"):
+        # repair in the source CRS, where the publisher's geometry was (in)valid
+        polygonal = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
+        fixed, was_invalid = repair_polygons(gdf[polygonal])
+        gdf.loc[polygonal, gdf.geometry.name] = fixed.geometry
+        repaired_src = fixed.index[was_invalid]
+    gdf = gdf.to_crs(store.crs)
+    if territory_margin_m is not None and schema.name != "perimetres":
+        far = _far_from_territory(store, gdf, territory_margin_m)
+        rejects.append(_reject(rows, far, "geometry",
+                               f"point à plus de {territory_margin_m / 1000:g} km de tout périmètre"))
+        gdf, rows = gdf[~far], rows[~far]
+    gdf["simulated"] = mapping.simulated
+    gdf["source_dataset"] = mapping.dataset
+    step("validation")
+    result = validate_frame(gdf, schema, rows=rows, formats=formats)
+    rejects.append(result.rejects)
+    valid = result.valid
+    valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
+                         source_ids.loc[valid.index] if source_ids is not None else None)
+    all_rejects = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(
+        len(r) for r in rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
+    report.rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
+    report.n_rejected = len(all_rejects)
+    report.n_read = table.n_read
+    repaired = result.repaired.union(repaired_src.intersection(valid.index))
+    report.repaired_rows = sorted(int(r) for r in rows.loc[repaired])
+    report.n_repaired = len(report.repaired_rows)
+    if strict and report.n_rejected:
+        raise SourceFileError(
+            f"Import refusé : {report.n_rejected} ligne(s) rejetée(s) (mode strict), "
+            f"première : ligne {report.rejects.iloc[0]['row']} — {report.rejects.iloc[0]['reason']}."
+        )
+    step("enregistrement")
+    with store.transaction():
+        written = store.write(schema.name, valid, actor=actor, validated=True)
+        report.n_inserted = written.n_inserted
+        report.n_existing = written.n_existing
+        report.seconds = time.perf_counter() - t0
+        store.record_import({
+            "layer": schema.name, "file_name": path.name, "sha256": report.sha256,
+            "mapping": mapping.dataset, "started_at": datetime.now().isoformat(timespec="seconds"),
+            "finished_at": datetime.now().isoformat(timespec="seconds"), "actor": actor,
+            "n_read": report.n_read, "n_inserted": report.n_inserted,
+            "n_existing": report.n_existing, "n_rejected": report.n_rejected,
+            "n_repaired": report.n_repaired, "report": json.dumps(report.summary(), ensure_ascii=False),
+        })
+    accounted = report.n_inserted + report.n_existing + report.n_rejected
+    if accounted != report.n_read:  # pragma: no cover - would be a bug in this module
+        raise SourceFileError(
+            f"Comptage incohérent : {report.n_read} lues, {accounted} comptabilisées."
+        )
+    if report_dir is not None:
+        report.write(report_dir)
+    logger.info("import %s → %s: %s", path.name, schema.name, report.summary())
+    return report

@@ -1,0 +1,228 @@
+"""Declarative field mappings: how the columns of a source file become layer fields.
+
+A mapping is a small YAML file (see ``data/mappings/``)::
+
+    layer: observations
+    dataset: dansmarue-paris          # namespace of the stable ids
+    title: Dans Ma Rue (Ville de Paris)
+    licence: ODbL
+    read: {encoding: auto, separator: auto}
+    geometry: {point_dict: geo_point_2d, crs: "EPSG:4326"}
+    id: id_dmr                        # column holding a stable source id
+    fields:
+      observed_at: datedecl           # a column
+      source: {value: habitant}       # a constant
+      description: {template: "{type} — {soustype}"}
+      theme: {column: type, values: {"Objets abandonnés": encombrants}, default: autre}
+
+Geometry forms: ``{x: COL, y: COL}``, ``{wkt: COL}``, ``{point_dict: COL}`` for CSV
+files, nothing (or only ``crs``) for vector files. ``crs`` is the CRS of the
+coordinates; for a vector file it overrides a missing or wrong declaration.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from layers.errors import MappingError
+from layers.schema import SYSTEM_FIELD_NAMES, get_schema
+from layers.validate import fold
+
+logger = logging.getLogger(__name__)
+
+MAPPINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "mappings"
+_NAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one layer field is filled: from a column, a constant or a template."""
+
+    name: str
+    column: str | None = None
+    value: Any = None
+    template: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    default: Any = None
+    format: str | None = None
+    patterns: tuple[tuple[re.Pattern[str], Any], ...] = ()
+
+    def columns(self) -> set[str]:
+        """Source columns this rule reads."""
+        cols = {self.column} if self.column else set()
+        if self.template:
+            cols |= {f for _, f, _, _ in string.Formatter().parse(self.template) if f}
+        return cols
+
+
+@dataclass(frozen=True)
+class Mapping_:
+    """A parsed mapping file (see module docstring)."""
+
+    layer: str
+    dataset: str
+    fields: tuple[FieldRule, ...]
+    geometry: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    read: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
+    licence: str = ""
+    simulated: bool = False
+    filter: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def columns(self) -> set[str]:
+        """Every source column the mapping needs."""
+        cols: set[str] = set()
+        for rule in self.fields:
+            cols |= rule.columns()
+        for key in ("x", "y", "wkt", "point_dict"):
+            if key in self.geometry:
+                cols.add(str(self.geometry[key]))
+        if self.id:
+            cols.add(self.id)
+        return cols
+
+
+def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
+    if isinstance(spec, str):
+        return FieldRule(name=name, column=spec)
+    if not isinstance(spec, dict):
+        raise MappingError(f"{where} : règle invalide pour « {name} ».")
+    unknown = set(spec) - {"column", "value", "template", "values", "default", "format",
+                           "patterns"}
+    if unknown:
+        raise MappingError(f"{where} : clé inconnue « {sorted(unknown)[0]} » pour « {name} ».")
+    if sum(k in spec for k in ("column", "value", "template")) != 1:
+        raise MappingError(f"{where} : « {name} » doit avoir une seule de column, value ou template.")
+    values = spec.get("values") or {}
+    if not isinstance(values, dict):
+        raise MappingError(f"{where} : « values » de « {name} » doit être un dictionnaire.")
+    patterns = []
+    for item in spec.get("patterns") or []:
+        if not isinstance(item, dict) or set(item) != {"match", "value"}:
+            raise MappingError(f"{where} : « patterns » de « {name} » : {{match, value}} attendu.")
+        try:
+            patterns.append((re.compile(str(item["match"])), item["value"]))
+        except re.error as exc:
+            raise MappingError(f"{where} : expression invalide pour « {name} » : {exc}.") from exc
+    return FieldRule(
+        name=name,
+        patterns=tuple(patterns),
+        column=spec.get("column"),
+        value=spec.get("value"),
+        template=spec.get("template"),
+        values={fold(str(k)): v for k, v in values.items()},
+        default=spec.get("default"),
+        format=spec.get("format"),
+    )
+
+
+def parse_mapping(data: Mapping[str, Any], *, where: str = "mapping", path: Path | None = None) -> Mapping_:
+    """Check and parse a mapping given as a dictionary.
+
+    Raises
+    ------
+    MappingError
+        When a key is missing or unknown, or a field is not in the layer schema.
+    """
+    if not isinstance(data, dict):
+        raise MappingError(f"{where} : le fichier doit contenir un dictionnaire YAML.")
+    for key in ("layer", "dataset"):
+        if not data.get(key):
+            raise MappingError(f"{where} : clé « {key} » manquante.")
+    allowed = {"layer", "dataset", "fields", "geometry", "id", "read", "title", "licence",
+               "simulated", "filter", "source", "notes"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise MappingError(f"{where} : clé inconnue « {sorted(unknown)[0]} ».")
+    schema = get_schema(str(data["layer"]))
+    if not _NAME.match(str(data["dataset"])):
+        raise MappingError(f"{where} : « dataset » doit être en minuscules sans espaces.")
+    rules = []
+    for name, spec in (data.get("fields") or {}).items():
+        if name in SYSTEM_FIELD_NAMES - {"source_id"}:
+            raise MappingError(f"{where} : le champ système « {name} » ne se mappe pas.")
+        try:
+            schema.field(name)
+        except KeyError:
+            raise MappingError(
+                f"{where} : le champ « {name} » n'existe pas dans la couche « {schema.name} »."
+            ) from None
+        rules.append(_field_rule(name, spec, where=where))
+    geometry = data.get("geometry") or {}
+    if not isinstance(geometry, dict):
+        raise MappingError(f"{where} : « geometry » doit être un dictionnaire.")
+    forms = [k for k in ("x", "wkt", "point_dict") if k in geometry]
+    if len(forms) > 1 or ("x" in geometry) != ("y" in geometry):
+        raise MappingError(f"{where} : géométrie : donnez x et y, ou wkt, ou point_dict.")
+    return Mapping_(
+        layer=schema.name,
+        dataset=str(data["dataset"]),
+        fields=tuple(rules),
+        geometry=geometry,
+        id=data.get("id"),
+        read=data.get("read") or {},
+        title=str(data.get("title") or ""),
+        licence=str(data.get("licence") or ""),
+        simulated=bool(data.get("simulated", False)),
+        filter=data.get("filter") or {},
+        path=path,
+    )
+
+
+def load_mapping(name_or_path: str | Path) -> Mapping_:
+    """Load a mapping by file path or by name in ``data/mappings``.
+
+    Raises
+    ------
+    MappingError
+        When the file is missing or invalid.
+    """
+    path = Path(name_or_path)
+    if not path.exists():
+        candidate = MAPPINGS_DIR / f"{name_or_path}.yaml"
+        if not candidate.exists():
+            known = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
+            raise MappingError(f"Correspondance introuvable : {name_or_path} (connues : {known}).")
+        path = candidate
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path.name} : YAML invalide ({exc}).") from exc
+    return parse_mapping(data, where=path.name, path=path)
+
+
+def identity_mapping(layer: str, columns: list[str], *, dataset: str) -> Mapping_:
+    """Mapping for a file whose columns already carry the layer's field names."""
+    schema = get_schema(layer)
+    names = set(schema.field_names) - (SYSTEM_FIELD_NAMES - {"source_id", "simulated"})
+    rules = tuple(FieldRule(name=c, column=c) for c in columns if c in names)
+    geometry: dict[str, Any] = {}
+    lowered = {c.lower(): c for c in columns}
+    for x, y in (("lon", "lat"), ("longitude", "latitude"), ("x", "y")):
+        if x in lowered and y in lowered:
+            geometry = {"x": lowered[x], "y": lowered[y]}
+            if x == "x":
+                geometry["crs"] = "EPSG:2154"
+            break
+    else:
+        for wkt in ("wkt", "geometry", "geom"):
+            if wkt in lowered:
+                geometry = {"wkt": lowered[wkt]}
+                break
+    return Mapping_(layer=layer, dataset=dataset, fields=rules, geometry=geometry,
+                    id="source_id" if "source_id" in columns else None)
+
+
+def list_mappings() -> list[Mapping_]:
+    """Every mapping shipped in ``data/mappings``."""
+    return [load_mapping(p) for p in sorted(MAPPINGS_DIR.glob("*.yaml"))]

@@ -1,0 +1,323 @@
+"""Reading source files as they come: CSV of any usual dialect, GeoJSON, GeoPackage, Shapefile.
+
+CSV files are decoded with the encoding they really have (UTF-8, CP1252 or Latin-1,
+detected), split on the separator they really use (``;``, ``,``, tab or ``|``,
+detected), and every row keeps its line number for the reject report. Rows whose
+number of columns is wrong (a truncated line, an unquoted separator) are not guessed
+at: they are listed as rejects.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import logging
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from layers.errors import SourceFileError
+
+logger = logging.getLogger(__name__)
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+SEPARATORS = (";", ",", "\t", "|")
+_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+MAX_SOURCE_BYTES = 2 * 1024**3  # refuse to unpack anything bigger than 2 GiB
+
+
+@dataclass
+class SourceTable:
+    """A source file read into memory.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame or geopandas.GeoDataFrame
+        One row per record, raw values (strings for CSV).
+    rows : pandas.Series
+        Source row numbers (CSV line numbers; feature numbers for vector files).
+    rejects : pandas.DataFrame
+        Rows that could not even be split into fields (``row``, ``field``, ``value``, ``reason``).
+    crs : object
+        Declared CRS of vector files (None for CSV).
+    encoding, separator : str or None
+        What was detected or used.
+    """
+
+    frame: pd.DataFrame
+    rows: pd.Series
+    rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["row", "field", "value", "reason"]))
+    crs: Any = None
+    encoding: str | None = None
+    separator: str | None = None
+    kind: str = "csv"
+
+    @property
+    def n_read(self) -> int:
+        """Number of records read, including those rejected while splitting."""
+        return len(self.frame) + len(self.rejects)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise SourceFileError(f"Fichier introuvable : {path}.")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                data = fh.read(MAX_SOURCE_BYTES + 1)
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise SourceFileError(f"Fichier illisible ou tronqué ({path.name}) : {exc}.") from exc
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceFileError(f"Fichier trop volumineux une fois décompressé ({path.name}).")
+    return data
+
+
+def decode_text(data: bytes, *, encoding: str | None = None, name: str = "") -> tuple[str, str]:
+    """Decode bytes, detecting UTF-8 (with or without BOM), UTF-16, CP1252 or Latin-1.
+
+    Parameters
+    ----------
+    data : bytes
+        File content.
+    encoding : str, optional
+        Declared encoding; ``None`` or ``"auto"`` to detect.
+    name : str
+        File name for messages.
+
+    Returns
+    -------
+    text, encoding : str
+        The text and the encoding used.
+
+    Raises
+    ------
+    SourceFileError
+        When the declared encoding does not fit, or the file is binary.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    if encoding and encoding.lower() != "auto":
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise SourceFileError(
+                f"{name} n'est pas encodé en {encoding} (octet invalide ligne {line}). "
+                "Laissez l'encodage en détection automatique ou précisez cp1252 / latin-1."
+            ) from exc
+        except LookupError as exc:
+            raise SourceFileError(f"Encodage inconnu : {encoding}.") from exc
+        return text, encoding
+    if b"\x00" in data[:4096]:
+        raise SourceFileError(f"{name} semble binaire : ce n'est pas un fichier texte CSV.")
+    for enc in _ENCODINGS:
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    raise SourceFileError(f"Encodage de {name} non reconnu.")  # pragma: no cover - latin-1 decodes all
+
+
+def sniff_separator(header: str) -> str:
+    """Pick the separator used in a CSV header line (outside quotes)."""
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(SEPARATORS, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def read_csv(
+    path: str | Path, *, encoding: str | None = None, separator: str | None = None
+) -> SourceTable:
+    """Read a CSV file into strings, keeping line numbers and listing malformed rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` (optionally ``.gz``) file.
+    encoding, separator : str, optional
+        Declared values; detected when ``None`` or ``"auto"``.
+
+    Returns
+    -------
+    SourceTable
+
+    Raises
+    ------
+    SourceFileError
+        Empty file, undecodable content, or a header that does not split.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if not data.strip():
+        raise SourceFileError(f"Le fichier {path.name} est vide.")
+    text, used = decode_text(data, encoding=encoding, name=path.name)
+    lines = text.splitlines()
+    header_line = next((ln for ln in lines if ln.strip()), "")
+    detected = sniff_separator(header_line)
+    sep = detected if separator in (None, "auto") else separator
+    if sep != detected and header_line.count(sep or ",") == 0:
+        raise SourceFileError(
+            f"Le séparateur déclaré « {sep} » n'apparaît pas dans l'en-tête de {path.name} ; "
+            f"le fichier semble utiliser « {detected} »."
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep or ",")
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SourceFileError(f"Le fichier {path.name} est vide.") from None
+    header = _clean_header(header)
+    if len(header) < 2 or len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise SourceFileError(f"Colonnes en double dans l'en-tête : {', '.join(dupes)}.")
+        raise SourceFileError(
+            f"L'en-tête de {path.name} ne contient qu'une colonne : vérifiez le séparateur."
+        )
+    records: list[list[str]] = []
+    rows: list[int] = []
+    bad: list[dict[str, Any]] = []
+    width = len(header)
+    start_line = 2
+    try:
+        for rec in reader:
+            line = start_line
+            start_line = reader.line_num + 1
+            if not rec or all(not c.strip() for c in rec):
+                bad.append({"row": line, "field": "", "value": sep.join(rec)[:80],
+                            "reason": "ligne vide"})
+                continue
+            if len(rec) != width:
+                bad.append({"row": line, "field": "", "value": sep.join(rec)[:80],
+                            "reason": f"nombre de colonnes incorrect ({len(rec)} au lieu de {width})"
+                                      " : ligne tronquée ou mal formée"})
+                continue
+            records.append(rec)
+            rows.append(line)
+    except csv.Error as exc:
+        bad.append({"row": start_line, "field": "", "value": "",
+                    "reason": f"ligne illisible : {exc} (fichier tronqué ?)"})
+    frame = pd.DataFrame(records, columns=header, dtype="object")
+    return SourceTable(
+        frame=frame,
+        rows=pd.Series(rows, index=frame.index, dtype="int64"),
+        rejects=pd.DataFrame(bad, columns=["row", "field", "value", "reason"]),
+        encoding=used,
+        separator=sep,
+        kind="csv",
+    )
+
+
+_DBF_HEADER = re.compile(r"^(?P<name>[^,]+),[CNDLF],\d+(?:,\d+)?$")
+
+
+def _clean_header(header: list[str]) -> list[str]:
+    """Strip spaces, and dBase type suffixes (« Nom,C,254 ») that some exports keep."""
+    names = [h.strip().lstrip("\ufeff") for h in header]
+    matches = [_DBF_HEADER.match(h) for h in names]
+    if names and all(matches):
+        return [m.group("name") for m in matches if m]
+    return names
+
+
+def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | None = None) -> SourceTable:
+    """Read a GeoJSON, GeoPackage or (zipped) Shapefile with pyogrio.
+
+    Raises
+    ------
+    SourceFileError
+        When GDAL cannot open the file (truncated, not a vector file, no such layer).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SourceFileError(f"Fichier introuvable : {path}.")
+    if path.stat().st_size == 0:
+        raise SourceFileError(f"Le fichier {path.name} est vide.")
+    if path.suffix.lower() == ".zip":
+        _check_zip(path)
+    kwargs: dict[str, Any] = {}
+    if encoding and encoding.lower() != "auto":
+        kwargs["encoding"] = encoding
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=layer, **kwargs)
+    except (DataSourceError, DataLayerError) as exc:
+        raise SourceFileError(
+            f"Impossible de lire {path.name} : fichier tronqué, corrompu ou d'un format non géré "
+            f"({str(exc).splitlines()[0][:160]})."
+        ) from exc
+    if not isinstance(gdf, gpd.GeoDataFrame):  # pragma: no cover - attribute-only table
+        raise SourceFileError(f"{path.name} ne contient pas de géométries.")
+    gdf = gdf.reset_index(drop=True)
+    if len(gdf) == 0:
+        raise SourceFileError(f"Le fichier {path.name} ne contient aucune entité.")
+    return SourceTable(
+        frame=gdf,
+        rows=pd.Series(range(1, len(gdf) + 1), index=gdf.index, dtype="int64"),
+        crs=gdf.crs,
+        kind="vector",
+    )
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse broken archives and zip bombs before GDAL unpacks them."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            packed = sum(i.compress_size for i in infos) or 1
+    except zipfile.BadZipFile as exc:
+        raise SourceFileError(f"Archive {path.name} illisible ou tronquée.") from exc
+    if total > MAX_SOURCE_BYTES or total / packed > 200:
+        raise SourceFileError(f"Archive {path.name} refusée : taux de compression anormal.")
+    if not any(i.filename.lower().endswith((".shp", ".gpkg", ".geojson", ".json")) for i in infos):
+        raise SourceFileError(f"L'archive {path.name} ne contient ni Shapefile ni GeoPackage.")
+
+
+def read_source(
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    separator: str | None = None,
+    layer: str | None = None,
+) -> SourceTable:
+    """Read any supported source file.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV (``.csv``, ``.txt``, ``.csv.gz``), GeoJSON, GeoPackage or zipped Shapefile.
+    fmt : {"csv", "vector"}, optional
+        Force the reader; chosen from the file name otherwise.
+    encoding, separator, layer : str, optional
+        Passed to the reader.
+
+    Returns
+    -------
+    SourceTable
+    """
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    is_csv = fmt == "csv" or (fmt is None and bool(set(suffixes) & CSV_SUFFIXES))
+    if is_csv:
+        return read_csv(path, encoding=encoding, separator=separator)
+    return read_vector(path, layer=layer, encoding=encoding)

@@ -1,0 +1,285 @@
+"""The LayerStore interface: every storage backend answers to it.
+
+Callers (importers, the web map, the CLI, the reports) only speak to this interface,
+so a PostGIS backend can replace the embedded GeoPackage without changing them.
+
+Records are GeoDataFrames in the store CRS (EPSG:2154) whose columns are the layer's
+:attr:`~layers.schema.LayerSchema.field_names`; ``uid`` is the stable key.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from layers.schema import LayerSchema
+
+TimeLike = date | datetime | str | None
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the uids inserted and those already present (left untouched)."""
+
+    inserted: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+    @property
+    def n_inserted(self) -> int:
+        """Number of records inserted."""
+        return len(self.inserted)
+
+    @property
+    def n_existing(self) -> int:
+        """Number of records skipped because their uid was already stored."""
+        return len(self.existing)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Summary of one layer in a store."""
+
+    name: str
+    label: str
+    count: int
+    bbox: BBox | None
+    time_min: str | None
+    time_max: str | None
+    confidential: bool
+    reference: bool
+    simulated: int
+
+
+class LayerStore(abc.ABC):
+    """Storage of the layer kinds of :data:`layers.schema.LAYERS`.
+
+    Every method that writes is atomic; several writes can be grouped in
+    :meth:`transaction` so that they all land or none does.
+    """
+
+    crs: str
+
+    # -- life cycle -------------------------------------------------------------
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> LayerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Group writes: all of them are committed at the end, or none on error."""
+
+    # -- layers -----------------------------------------------------------------
+    @abc.abstractmethod
+    def layers(self) -> list[LayerInfo]:
+        """Return a summary of every declared layer (count, extent, time span)."""
+
+    # -- reading ----------------------------------------------------------------
+    @abc.abstractmethod
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        bbox_crs: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        where: Mapping[str, Any] | None = None,
+        uids: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        order_by: str | None = None,
+        crs: Any = None,
+    ) -> gpd.GeoDataFrame:
+        """Read the records of ``layer`` matching every filter given.
+
+        Parameters
+        ----------
+        layer : str
+            Layer name.
+        bbox : tuple of float, optional
+            ``(xmin, ymin, xmax, ymax)``; records whose geometry intersects it.
+        bbox_crs : optional
+            CRS of ``bbox`` (store CRS by default).
+        start, end : date, datetime or ISO string, optional
+            Half-open interval ``[start, end)`` on the layer's time field.
+        where : mapping, optional
+            ``field -> value`` (equality) or ``field -> list`` (membership).
+        uids : sequence of str, optional
+            Only these records.
+        limit, offset : int, optional
+            Paging, in ``order_by`` order (insertion order by default).
+        order_by : str, optional
+            A field name, ``-field`` for descending order.
+        crs : optional
+            Output CRS (store CRS by default).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One row per record, columns in schema order.
+
+        Raises
+        ------
+        UnknownLayerError, RecordError
+            On an unknown layer or field name.
+        """
+
+    @abc.abstractmethod
+    def count(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        bbox_crs: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Count the records :meth:`read` would return without paging."""
+
+    def get(self, layer: str, uid: str) -> gpd.GeoDataFrame:
+        """Return the one-row frame of record ``uid``.
+
+        Raises
+        ------
+        NotFoundError
+            When there is no such record.
+        """
+        from layers.errors import NotFoundError
+
+        found = self.read(layer, uids=[uid])
+        if found.empty:
+            raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
+        return found
+
+    # -- writing ----------------------------------------------------------------
+    @abc.abstractmethod
+    def write(
+        self,
+        layer: str,
+        records: gpd.GeoDataFrame,
+        *,
+        actor: str | None = None,
+        validated: bool = False,
+    ) -> WriteResult:
+        """Insert validated records; those whose uid is already stored are skipped.
+
+        Parameters
+        ----------
+        layer : str
+            Layer name.
+        records : geopandas.GeoDataFrame
+            Columns among the layer's fields, geometry in any CRS (reprojected).
+            Records without ``uid`` get a random one.
+        actor : str, optional
+            Who writes (kept in status histories).
+        validated : bool
+            The records come straight from :func:`layers.validate.validate_frame` against
+            this layer's schema (the importer does so): skip validating them again.
+
+        Returns
+        -------
+        WriteResult
+
+        Raises
+        ------
+        RecordError
+            When a record does not satisfy the layer schema.
+        """
+
+    @abc.abstractmethod
+    def update(
+        self,
+        layer: str,
+        uid: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Change fields of one record; a status change is appended to its history.
+
+        Raises
+        ------
+        NotFoundError, RecordError
+        """
+
+    @abc.abstractmethod
+    def delete(self, layer: str, uids: Sequence[str]) -> int:
+        """Delete records (and their child rows); return how many were deleted."""
+
+    @abc.abstractmethod
+    def history(self, layer: str, uid: str) -> pd.DataFrame:
+        """Return the status history of a record, oldest first."""
+
+    # -- child tables (events, readings) ---------------------------------------------
+    @abc.abstractmethod
+    def add_children(
+        self, layer: str, child: str, rows: pd.DataFrame, *, actor: str | None = None
+    ) -> WriteResult:
+        """Insert dated child rows (``parent_uid`` column required); duplicates skipped.
+
+        Raises
+        ------
+        NotFoundError
+            When a ``parent_uid`` does not exist.
+        RecordError
+            When a row does not satisfy the child schema.
+        """
+
+    @abc.abstractmethod
+    def read_children(
+        self,
+        layer: str,
+        child: str,
+        *,
+        parent_uids: Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+    ) -> pd.DataFrame:
+        """Read child rows, optionally for some parents and a time interval."""
+
+    # -- bookkeeping ------------------------------------------------------------
+    @abc.abstractmethod
+    def record_import(self, entry: Mapping[str, Any]) -> None:
+        """Log an import (file, hash, counts) in the store."""
+
+    @abc.abstractmethod
+    def imports(self) -> pd.DataFrame:
+        """Return the import log, newest last."""
+
+    @abc.abstractmethod
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """Return a store setting (territory extent, name...)."""
+
+    @abc.abstractmethod
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+
+    # -- helpers shared by backends ----------------------------------------------------
+    @staticmethod
+    def schema(layer: str) -> LayerSchema:
+        """Return the schema of ``layer`` (raises UnknownLayerError)."""
+        from layers.schema import get_schema
+
+        return get_schema(layer)
+
+
+def iter_chunks(n: int, size: int) -> Iterator[slice]:
+    """Yield slices covering ``range(n)`` by blocks of ``size``."""
+    for lo in range(0, n, size):
+        yield slice(lo, min(n, lo + size))

@@ -1,0 +1,792 @@
+"""GeoPackage backend of the LayerStore: the embedded default, one file per territory."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import box
+
+from geo.crs import TERRITORY_CRS, resolve_crs
+from layers.errors import NotFoundError, RecordError, StoreError
+from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
+from layers.store import _gpkg
+from layers.store.base import BBox, LayerInfo, LayerStore, TimeLike, WriteResult, iter_chunks
+from layers.validate import validate_frame
+
+logger = logging.getLogger(__name__)
+
+_BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
+_RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
+_CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
+CLOSED_STATUSES = ("traité", "clos non traité")
+
+
+def now_iso() -> str:
+    """Current local time as stored (ISO 8601, seconds)."""
+    return datetime.now().replace(microsecond=0).isoformat()
+
+
+def child_uid(parent_uid: str, values: Mapping[str, Any]) -> str:
+    """Deterministic uid of a child row: the same event recorded twice is the same row."""
+    canon = json.dumps({"parent": parent_uid, **{k: str(v) for k, v in values.items()}},
+                       sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(canon.encode()).hexdigest()[:20]
+
+
+def _time_text(value: TimeLike) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parsed = pd.Timestamp(value)
+    else:
+        parsed = pd.Timestamp(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.tz_convert("Europe/Paris").tz_localize(None)
+    return parsed.isoformat()
+
+
+class GeoPackageStore(LayerStore):
+    """LayerStore in a GeoPackage file, written through :mod:`sqlite3`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.gpkg`` file; created (with every layer table) when missing.
+    crs : optional
+        Store CRS for a new file (EPSG:2154 by default); an existing file keeps its own.
+    create : bool
+        Create the file when missing (``False`` raises StoreError instead).
+
+    Notes
+    -----
+    The file follows OGC GeoPackage 1.3 with an R-tree per geometry column, so QGIS and
+    GDAL read and edit it. Writes use ``BEGIN IMMEDIATE`` transactions in WAL mode;
+    concurrent writers wait up to 60 s for the lock.
+    """
+
+    def __init__(self, path: str | Path, *, crs: Any = TERRITORY_CRS, create: bool = True) -> None:
+        self.path = Path(path)
+        exists = self.path.exists()
+        if not exists and not create:
+            raise StoreError(f"Entrepôt introuvable : {self.path}. Lancez « qpv init ».")
+        if not exists:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = sqlite3.connect(
+                self.path, isolation_level=None, timeout=60, check_same_thread=False
+            )
+        except sqlite3.Error as exc:  # pragma: no cover - permissions, bad path
+            raise StoreError(f"Impossible d'ouvrir l'entrepôt {self.path} : {exc}") from exc
+        self._lock = threading.RLock()
+        self._depth = 0
+        _gpkg.register_functions(self._con)
+        self._con.execute("PRAGMA busy_timeout = 60000")
+        if exists:
+            app_id = self._con.execute("PRAGMA application_id").fetchone()[0]
+            if app_id != _gpkg.GPKG_APPLICATION_ID:
+                self._con.close()
+                raise StoreError(f"{self.path} n'est pas un GeoPackage de la plateforme.")
+            self.crs = self.get_meta("crs") or TERRITORY_CRS
+        else:
+            self.crs = resolve_crs(crs).to_string()
+        self._srs_id = int(resolve_crs(self.crs).to_epsg() or 0)
+        self._con.execute("PRAGMA journal_mode = WAL")
+        self._ensure_schema(new=not exists)
+
+    # -- life cycle -------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL into the file)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one atomic transaction (re-entrant)."""
+        with self._lock:
+            if self._depth == 0:
+                self._con.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._con.execute("COMMIT")
+
+    # -- schema -----------------------------------------------------------------
+    def _ensure_schema(self, *, new: bool) -> None:
+        con = self._con
+        with self.transaction():
+            if new:
+                con.execute(f"PRAGMA application_id = {_gpkg.GPKG_APPLICATION_ID}")
+                con.execute(f"PRAGMA user_version = {_gpkg.GPKG_USER_VERSION}")
+            for stmt in _gpkg.BASE_DDL.split(";"):
+                if stmt.strip():
+                    con.execute(stmt)
+            self._ensure_srs()
+            for schema in LAYERS.values():
+                self._ensure_layer(schema)
+            if new:
+                self._set_meta("crs", self.crs)
+                self._set_meta("created_at", now_iso())
+
+    def _ensure_srs(self) -> None:
+        rows = [
+            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian"),
+            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic"),
+            ("WGS 84 geodetic", 4326, "EPSG", 4326, resolve_crs("EPSG:4326").to_wkt(), "WGS84"),
+        ]
+        target = resolve_crs(self.crs)
+        rows.append((target.name, self._srs_id, "EPSG", self._srs_id, target.to_wkt(), target.name))
+        self._con.executemany(
+            "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[1] for r in self._con.execute(f'PRAGMA table_info("{table}")')]
+
+    def _ensure_table(
+        self, table: str, fields: Sequence[Field], *, geometry: str | None, extra: str = "",
+        description: str = "",
+    ) -> None:
+        existing = self._columns(table)
+        if not existing:
+            cols = ['"fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL']
+            if geometry is not None:
+                cols.append(f'"geom" {_gpkg.GEOMETRY_TYPE_NAMES[geometry]}')
+            cols += [f'"{f.name}" {_gpkg.SQL_TYPES[f.type]}' for f in fields]
+            self._con.execute(f'CREATE TABLE "{table}" ({", ".join(cols)}{extra})')
+            self._con.execute(f'CREATE UNIQUE INDEX "{table}_uid" ON "{table}"(uid)')
+            data_type = "features" if geometry is not None else "attributes"
+            self._con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (table, data_type, table, description, self._srs_id if geometry else None),
+            )
+            if geometry is not None:
+                self._con.execute(
+                    "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
+                    (table, _gpkg.GEOMETRY_TYPE_NAMES[geometry], self._srs_id),
+                )
+                self._con.execute(
+                    f'CREATE VIRTUAL TABLE "rtree_{table}_geom" USING rtree(id, minx, maxx, miny, maxy)'
+                )
+                for stmt in _gpkg.RTREE_TRIGGERS.format(t=table).split("END;"):
+                    if stmt.strip():
+                        self._con.execute(stmt + "END;")
+                self._con.execute(
+                    "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', "
+                    "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+                    (table,),
+                )
+            return
+        for f in fields:  # schema evolution: add new fields as nullable columns
+            if f.name not in existing:
+                self._con.execute(
+                    f'ALTER TABLE "{table}" ADD COLUMN "{f.name}" {_gpkg.SQL_TYPES[f.type]}'
+                )
+
+    def _ensure_layer(self, schema: LayerSchema) -> None:
+        self._ensure_table(schema.name, schema.all_fields, geometry=schema.geometry,
+                           description=schema.label)
+        if schema.time_field:
+            self._con.execute(
+                f'CREATE INDEX IF NOT EXISTS "{schema.name}_time" '
+                f'ON "{schema.name}"("{schema.time_field}")'
+            )
+        for child in schema.children:
+            table = self._child_table(schema, child)
+            self._ensure_table(table, self._child_fields(child), geometry=None,
+                               description=child.label)
+            self._con.execute(
+                f'CREATE INDEX IF NOT EXISTS "{table}_parent" ON "{table}"(parent_uid, '
+                f'"{child.time_field}")'
+            )
+
+    @staticmethod
+    def _child_table(schema: LayerSchema, child: ChildSchema) -> str:
+        return f"{schema.name}_{child.name}"
+
+    @staticmethod
+    def _child_fields(child: ChildSchema) -> tuple[Field, ...]:
+        return (
+            Field("uid"),
+            Field("parent_uid"),
+            *child.fields,
+            Field("source_dataset"),
+            Field("simulated", "bool"),
+            Field("created_at", "datetime"),
+        )
+
+    # -- meta -------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """Return a store setting."""
+        row = self._con.execute("SELECT value FROM qpv_meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._con.execute("INSERT OR REPLACE INTO qpv_meta VALUES (?, ?)", (key, value))
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self.transaction():
+            self._set_meta(key, value)
+
+    # -- reading ----------------------------------------------------------------
+    def _filters(
+        self,
+        schema: LayerSchema,
+        *,
+        bbox: BBox | None,
+        bbox_crs: Any,
+        start: TimeLike,
+        end: TimeLike,
+        where: Mapping[str, Any] | None,
+        uids: Sequence[str] | None = None,
+    ) -> tuple[list[str], list[Any], Any]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        geom_box = None
+        if bbox is not None:
+            if schema.geometry is None:
+                raise RecordError("Cette couche n'a pas de géométrie.", field="bbox")
+            xmin, ymin, xmax, ymax = (float(v) for v in bbox)
+            if not (xmin <= xmax and ymin <= ymax) or not np.isfinite([xmin, ymin, xmax, ymax]).all():
+                raise RecordError("Emprise (bbox) invalide.", field="bbox")
+            if bbox_crs is not None and not resolve_crs(bbox_crs).equals(resolve_crs(self.crs)):
+                series = gpd.GeoSeries([box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
+                xmin, ymin, xmax, ymax = series.to_crs(self.crs).total_bounds
+            geom_box = box(xmin, ymin, xmax, ymax)
+            rtree = f'"rtree_{schema.name}_geom"'
+            # The R-tree keeps 32-bit floats rounded outwards (about 0.5 m at Lambert-93
+            # magnitudes): candidates well inside an inner box are in for sure, the few
+            # near the edges get an exact envelope test.
+            m = _RTREE_SLACK
+            clauses.append(
+                f"fid IN (SELECT id FROM {rtree} "
+                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?) AND ("
+                f"fid IN (SELECT id FROM {rtree} "
+                "WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?) OR ("
+                "ST_MaxX(geom) >= ? AND ST_MinX(geom) <= ? AND ST_MaxY(geom) >= ? "
+                "AND ST_MinY(geom) <= ?))"
+            )
+            params += [xmax, xmin, ymax, ymin, xmin + m, xmax - m, ymin + m, ymax - m,
+                       xmin, xmax, ymin, ymax]
+        if start is not None or end is not None:
+            if schema.time_field is None:
+                raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
+            if start is not None:
+                clauses.append(f'"{schema.time_field}" >= ?')
+                params.append(_time_text(start))
+            if end is not None:
+                clauses.append(f'"{schema.time_field}" < ?')
+                params.append(_time_text(end))
+        for name, value in (where or {}).items():
+            try:
+                f = schema.field(name)
+            except KeyError:
+                raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            non_null = [self._sql_value(f, v) for v in values if v is not None]
+            parts = []
+            if non_null:
+                parts.append(f'"{name}" IN ({", ".join("?" * len(non_null))})')
+                params += non_null
+            if len(non_null) < len(values):
+                parts.append(f'"{name}" IS NULL')
+            clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
+        if uids is not None:
+            clauses.append(f"uid IN ({', '.join('?' * len(uids))})" if uids else "0")
+            params += list(uids)
+        return clauses, params, geom_box
+
+    @staticmethod
+    def _sql_value(f: Field, value: Any) -> Any:
+        if f.type == "bool":
+            if isinstance(value, str):
+                return int(value.strip().lower() in {"1", "true", "vrai", "oui"})
+            return int(bool(value))
+        if f.type in ("int", "float"):
+            try:
+                return float(value) if f.type == "float" else int(value)
+            except (TypeError, ValueError):
+                raise RecordError(f"« {f.name} » : nombre attendu.", field=f.name) from None
+        return str(value)
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        bbox_crs: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        where: Mapping[str, Any] | None = None,
+        uids: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        order_by: str | None = None,
+        crs: Any = None,
+    ) -> gpd.GeoDataFrame:
+        """Read records (see :meth:`LayerStore.read`)."""
+        schema = self.schema(layer)
+        clauses, params, geom_box = self._filters(
+            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, uids=uids
+        )
+        names = schema.field_names
+        cols = ", ".join(f'"{n}"' for n in names)
+        geom_col = ", geom" if schema.geometry is not None else ""
+        sql = f'SELECT {cols}{geom_col} FROM "{layer}"'
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += self._order(schema, order_by)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [int(limit) if limit is not None else -1, int(offset)]
+        rows = self._con.execute(sql, params).fetchall()
+        frame = self._frame(schema, rows, names)
+        if geom_box is not None and schema.geometry != "Point" and len(frame):
+            frame = frame[frame.intersects(geom_box)].reset_index(drop=True)
+        if crs is not None:
+            frame = frame.to_crs(resolve_crs(crs))
+        return frame
+
+    def _order(self, schema: LayerSchema, order_by: str | None) -> str:
+        if not order_by:
+            return " ORDER BY fid"
+        desc = order_by.startswith("-")
+        name = order_by.lstrip("-")
+        try:
+            schema.field(name)
+        except KeyError:
+            raise RecordError(f"Tri impossible sur « {name} ».", field="order_by") from None
+        return f' ORDER BY "{name}" {"DESC" if desc else "ASC"}, fid'
+
+    def _frame(self, schema: LayerSchema, rows: list[tuple[Any, ...]], names: list[str]) -> gpd.GeoDataFrame:
+        n = len(names)
+        data = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+        frame = pd.DataFrame(data, columns=names)
+        for f in schema.all_fields:
+            frame[f.name] = _typed(frame[f.name], f)
+        geoms = _gpkg.decode([r[n] for r in rows]) if schema.geometry else None
+        return gpd.GeoDataFrame(frame, geometry=geoms if geoms is not None else [None] * len(frame),
+                                crs=self.crs)
+
+    def count(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        bbox_crs: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Count records (see :meth:`LayerStore.count`)."""
+        schema = self.schema(layer)
+        clauses, params, geom_box = self._filters(
+            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
+        )
+        if geom_box is not None and schema.geometry != "Point":
+            return len(self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end,
+                                 where=where))
+        sql = f'SELECT COUNT(*) FROM "{layer}"'
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return int(self._con.execute(sql, params).fetchone()[0])
+
+    def layers(self) -> list[LayerInfo]:
+        """Summarise every layer."""
+        infos = []
+        for schema in LAYERS.values():
+            t = schema.name
+            count, simulated = self._con.execute(
+                f'SELECT COUNT(*), COALESCE(SUM(simulated), 0) FROM "{t}"'
+            ).fetchone()
+            bbox = None
+            if schema.geometry and count:
+                b = self._con.execute(
+                    f'SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM "rtree_{t}_geom"'
+                ).fetchone()
+                bbox = tuple(float(v) for v in b) if b[0] is not None else None
+            tmin = tmax = None
+            if schema.time_field and count:
+                tmin, tmax = self._con.execute(
+                    f'SELECT MIN("{schema.time_field}"), MAX("{schema.time_field}") FROM "{t}"'
+                ).fetchone()
+            infos.append(LayerInfo(t, schema.label, int(count), bbox, tmin, tmax,  # type: ignore[arg-type]
+                                   schema.confidential, schema.reference, int(simulated)))
+        return infos
+
+    # -- writing ----------------------------------------------------------------
+    def write(
+        self,
+        layer: str,
+        records: gpd.GeoDataFrame,
+        *,
+        actor: str | None = None,
+        validated: bool = False,
+    ) -> WriteResult:
+        """Insert records; existing uids are skipped (see :meth:`LayerStore.write`)."""
+        schema = self.schema(layer)
+        if schema.geometry is not None:
+            if not isinstance(records, gpd.GeoDataFrame):
+                raise RecordError("Géométrie manquante.", field="geometry")
+            if records.crs is None:
+                records = records.set_crs(self.crs)
+            elif not resolve_crs(records.crs).equals(resolve_crs(self.crs)):
+                records = records.to_crs(self.crs)
+        records = records.copy()
+        stamp = now_iso()
+        if "uid" not in records:
+            records["uid"] = None
+        missing_uid = records["uid"].isna()
+        records.loc[missing_uid, "uid"] = [uuid.uuid4().hex for _ in range(int(missing_uid.sum()))]
+        for name in ("created_at", "updated_at"):
+            if name not in records:
+                records[name] = stamp
+            records[name] = records[name].fillna(stamp)
+        if validated:
+            valid = records
+        else:
+            result = validate_frame(records, schema)
+            if not result.rejects.empty:
+                first = result.rejects.iloc[0]
+                raise RecordError(f"Enregistrement {first['row']} refusé : {first['reason']}",
+                                  field=str(first["field"]))
+            valid = result.valid
+        dup_in_batch = valid["uid"].duplicated()
+        valid = valid[~dup_in_batch]
+        with self.transaction():
+            existing = self._existing_uids(layer, valid["uid"].tolist())
+            new = valid[~valid["uid"].isin(existing)]
+            if len(new):
+                self._insert(schema.name, schema.all_fields, new,
+                             geometry=schema.geometry is not None)
+                if schema.status_field:
+                    hist = pd.DataFrame({
+                        "parent_uid": new["uid"].to_numpy(),
+                        "status": new[schema.status_field].to_numpy(),
+                        "changed_at": (new[schema.time_field] if schema.time_field
+                                       else new["created_at"]).to_numpy(),
+                        "changed_by": actor or "création",
+                        "comment": "création",
+                    })
+                    self._add_children_unchecked(schema, schema.children[0], hist,
+                                                 source_dataset=None, simulated=new["simulated"])
+                self._touch(schema.name)
+        return WriteResult(
+            inserted=new["uid"].tolist(),
+            existing=list(existing) + valid.loc[dup_in_batch.reindex(valid.index, fill_value=False), "uid"].tolist(),
+        )
+
+    def _existing_uids(self, table: str, uids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for sl in iter_chunks(len(uids), _CHUNK):
+            part = uids[sl]
+            q = f'SELECT uid FROM "{table}" WHERE uid IN ({", ".join("?" * len(part))})'
+            found.update(r[0] for r in self._con.execute(q, part))
+        return found
+
+    def _insert(self, table: str, fields: Sequence[Field], frame: pd.DataFrame, *, geometry: bool) -> None:
+        names = [f.name for f in fields]
+        columns = [_sql_column(frame[n] if n in frame else pd.Series([None] * len(frame)), f)
+                   for n, f in zip(names, fields, strict=True)]
+        placeholders = ", ".join("?" * (len(names) + int(geometry)))
+        col_sql = ", ".join(f'"{n}"' for n in names) + (", geom" if geometry else "")
+        insert = f'INSERT INTO "{table}" ({col_sql}) VALUES ({placeholders})'
+        if not geometry:
+            self._con.executemany(insert, zip(*columns, strict=True))
+            return
+        geoms = frame.geometry.to_numpy()
+        columns.append(_gpkg.encode(geoms, self._srs_id))
+        if len(frame) < _BULK:
+            self._con.executemany(insert, zip(*columns, strict=True))
+            return
+        # Bulk path: the R-tree insert trigger calls Python once per row and bound; inside
+        # this transaction, drop it, insert, fill the R-tree from vectorised bounds, and
+        # put the trigger back (SQLite DDL is transactional).
+        trigger = f"rtree_{table}_geom_insert"
+        ddl = self._con.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trigger,)
+        ).fetchone()
+        self._con.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+        first = self._con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{table}"').fetchone()[0]
+        self._con.executemany(insert, zip(*columns, strict=True))
+        fids = [r[0] for r in self._con.execute(
+            f'SELECT fid FROM "{table}" WHERE fid > ? ORDER BY fid', (first,))]
+        bounds = shapely.bounds(geoms)
+        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        self._con.executemany(
+            f'INSERT OR REPLACE INTO "rtree_{table}_geom" VALUES (?, ?, ?, ?, ?)',
+            ((fid, b[0], b[2], b[1], b[3]) for fid, b, k in zip(fids, bounds.tolist(), keep,
+                                                                 strict=True) if k),
+        )
+        if ddl is not None:
+            self._con.execute(ddl[0])
+
+    def _touch(self, table: str) -> None:
+        b = self._con.execute(
+            f'SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM "rtree_{table}_geom"'
+        ).fetchone()
+        self._con.execute(
+            "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
+            "min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
+            (*b, table),
+        )
+
+    def update(
+        self,
+        layer: str,
+        uid: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Change fields of a record, keeping its status history."""
+        schema = self.schema(layer)
+        forbidden = {"uid", "created_at"} & set(changes)
+        if forbidden:
+            name = sorted(forbidden)[0]
+            raise RecordError(f"Le champ « {name} » ne peut pas être modifié.", field=name)
+        for name in changes:
+            if name != "geometry":
+                try:
+                    schema.field(name)
+                except KeyError:
+                    raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+        with self.transaction():
+            current = self.get(layer, uid)
+            merged = current.copy()
+            for name, value in changes.items():
+                if name == "geometry":
+                    merged = merged.set_geometry([value], crs=self.crs)
+                else:
+                    merged[name] = pd.Series([value], index=merged.index, dtype="object")
+            old_status = current[schema.status_field].iloc[0] if schema.status_field else None
+            merged["updated_at"] = now_iso()
+            status_changed = bool(
+                schema.status_field and schema.status_field in changes
+                and merged[schema.status_field].iloc[0] != old_status
+            )
+            if (status_changed and "resolved_at" in merged and pd.isna(merged["resolved_at"].iloc[0])
+                    and str(merged[schema.status_field].iloc[0]).strip().lower() in CLOSED_STATUSES):
+                merged["resolved_at"] = merged["updated_at"]
+            result = validate_frame(merged, schema, fill_defaults=False)
+            if not result.rejects.empty:
+                first = result.rejects.iloc[0]
+                raise RecordError(str(first["reason"]), field=str(first["field"]))
+            valid = result.valid
+            names = [n for n in schema.field_names if n != "uid"]
+            values = [_sql_column(valid[n], schema.field(n))[0] for n in names]
+            sets = ", ".join(f'"{n}" = ?' for n in names)
+            if schema.geometry is not None:
+                sets += ", geom = ?"
+                values.append(_gpkg.encode(valid.geometry.to_numpy(), self._srs_id)[0])
+            self._con.execute(f'UPDATE "{layer}" SET {sets} WHERE uid = ?', [*values, uid])
+            if status_changed and schema.status_field:
+                hist = pd.DataFrame({
+                    "parent_uid": [uid],
+                    "status": [valid[schema.status_field].iloc[0]],
+                    "changed_at": [valid["updated_at"].iloc[0]],
+                    "changed_by": [actor],
+                    "comment": [comment],
+                })
+                self._add_children_unchecked(schema, schema.children[0], hist,
+                                             source_dataset=None, simulated=None, unique=False)
+            if schema.geometry is not None:
+                self._touch(layer)
+
+    def delete(self, layer: str, uids: Sequence[str]) -> int:
+        """Delete records and their child rows."""
+        schema = self.schema(layer)
+        uids = list(uids)
+        deleted = 0
+        with self.transaction():
+            for sl in iter_chunks(len(uids), _CHUNK):
+                part = uids[sl]
+                marks = ", ".join("?" * len(part))
+                for child in schema.children:
+                    self._con.execute(
+                        f'DELETE FROM "{self._child_table(schema, child)}" WHERE parent_uid IN ({marks})',
+                        part,
+                    )
+                cur = self._con.execute(f'DELETE FROM "{layer}" WHERE uid IN ({marks})', part)
+                deleted += cur.rowcount
+        return deleted
+
+    def history(self, layer: str, uid: str) -> pd.DataFrame:
+        """Status history of a record, oldest first."""
+        schema = self.schema(layer)
+        if not schema.status_field:
+            raise RecordError(f"La couche « {layer} » n'a pas d'historique de statut.", field="status")
+        return self.read_children(layer, schema.children[0].name, parent_uids=[uid])
+
+    # -- children -----------------------------------------------------------------
+    def add_children(
+        self, layer: str, child: str, rows: pd.DataFrame, *, actor: str | None = None
+    ) -> WriteResult:
+        """Insert dated child rows (see :meth:`LayerStore.add_children`)."""
+        schema = self.schema(layer)
+        cschema = schema.child(child)
+        if "parent_uid" not in rows:
+            raise RecordError("Colonne « parent_uid » manquante.", field="parent_uid")
+        with self.transaction():
+            parents = rows["parent_uid"].astype("string").tolist()
+            known = self._existing_uids(layer, sorted({p for p in parents if p}))
+            unknown = [p for p in parents if p not in known]
+            if unknown:
+                raise NotFoundError(f"Aucun enregistrement « {unknown[0]} » dans « {layer} ».")
+            return self._add_children_unchecked(
+                schema, cschema, rows, source_dataset=rows.get("source_dataset"),
+                simulated=rows.get("simulated"),
+            )
+
+    def _add_children_unchecked(
+        self, schema: LayerSchema, cschema: ChildSchema, rows: pd.DataFrame, *,
+        source_dataset: Any, simulated: Any, unique: bool = True,
+    ) -> WriteResult:
+        result = validate_frame(rows, cschema)
+        if not result.rejects.empty:
+            first = result.rejects.iloc[0]
+            raise RecordError(f"Ligne {first['row']} refusée : {first['reason']}",
+                              field=str(first["field"]))
+        valid = result.valid.copy()
+        valid["parent_uid"] = rows.loc[valid.index, "parent_uid"].astype(str).to_numpy()
+        names = [f.name for f in cschema.fields]
+        if unique:
+            valid["uid"] = [
+                child_uid(p, {n: v for n, v in zip(names, vals, strict=True)})
+                for p, vals in zip(valid["parent_uid"], valid[names].itertuples(index=False), strict=True)
+            ]
+        else:
+            valid["uid"] = [uuid.uuid4().hex for _ in range(len(valid))]
+        valid["source_dataset"] = _aligned(source_dataset, valid.index)
+        sim = _aligned(simulated, valid.index)
+        valid["simulated"] = pd.Series(sim, index=valid.index).fillna(False).astype(bool)
+        valid["created_at"] = now_iso()
+        valid = valid[~valid["uid"].duplicated()]
+        table = self._child_table(schema, cschema)
+        existing = self._existing_uids(table, valid["uid"].tolist())
+        new = valid[~valid["uid"].isin(existing)]
+        if len(new):
+            self._insert(table, self._child_fields(cschema), new, geometry=False)
+        return WriteResult(inserted=new["uid"].tolist(), existing=sorted(existing))
+
+    def read_children(
+        self,
+        layer: str,
+        child: str,
+        *,
+        parent_uids: Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+    ) -> pd.DataFrame:
+        """Read child rows (see :meth:`LayerStore.read_children`)."""
+        schema = self.schema(layer)
+        cschema = schema.child(child)
+        fields = self._child_fields(cschema)
+        names = [f.name for f in fields]
+        clauses: list[str] = []
+        params: list[Any] = []
+        if parent_uids is not None:
+            clauses.append(f"parent_uid IN ({', '.join('?' * len(parent_uids))})" if parent_uids else "0")
+            params += list(parent_uids)
+        if start is not None:
+            clauses.append(f'"{cschema.time_field}" >= ?')
+            params.append(_time_text(start))
+        if end is not None:
+            clauses.append(f'"{cschema.time_field}" < ?')
+            params.append(_time_text(end))
+        sql = f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{self._child_table(schema, cschema)}"'
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f' ORDER BY parent_uid, "{cschema.time_field}", fid'
+        rows = self._con.execute(sql, params).fetchall()
+        frame = pd.DataFrame(rows, columns=names)
+        for f in fields:
+            frame[f.name] = _typed(frame[f.name], f)
+        return frame
+
+    # -- import log -------------------------------------------------------------------
+    def record_import(self, entry: Mapping[str, Any]) -> None:
+        """Append an entry to the import log."""
+        cols = [c for c in self._columns("qpv_imports") if c != "id" and c in entry]
+        with self.transaction():
+            self._con.execute(
+                f'INSERT INTO qpv_imports ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})',
+                [entry[c] for c in cols],
+            )
+
+    def imports(self) -> pd.DataFrame:
+        """Return the import log."""
+        cur = self._con.execute("SELECT * FROM qpv_imports ORDER BY id")
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _aligned(values: Any, index: pd.Index) -> Any:
+    if values is None:
+        return None
+    if isinstance(values, pd.Series):
+        return values.reindex(index).to_numpy()
+    return values
+
+
+def _sql_column(values: pd.Series, f: Field) -> list[Any]:
+    """Convert a typed column to Python values SQLite stores (None for missing)."""
+    if f.type == "bool":
+        return [None if pd.isna(v) else int(bool(v)) for v in values]
+    if f.type == "int":
+        return [None if pd.isna(v) else int(v) for v in values]
+    if f.type == "float":
+        return [None if pd.isna(v) else float(v) for v in values]
+    if f.type in ("date", "datetime"):
+        out: list[Any] = []
+        for v in values:
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                out.append(None)
+            elif isinstance(v, str):
+                out.append(v)
+            else:
+                ts = pd.Timestamp(v)
+                out.append(ts.strftime("%Y-%m-%d") if f.type == "date" else ts.isoformat())
+        return out
+    return [None if v is None or (not isinstance(v, (str, list, dict)) and pd.isna(v)) else str(v)
+            for v in values]
+
+
+def _typed(values: pd.Series, f: Field) -> pd.Series:
+    """Convert stored values to the frame dtype of a field."""
+    if f.type == "bool":
+        return values.astype("boolean")
+    if f.type == "int":
+        return pd.to_numeric(values, errors="coerce").astype("Int64")
+    if f.type == "float":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if f.type in ("date", "datetime"):
+        return pd.to_datetime(values, format="ISO8601", errors="coerce")
+    return values.astype("object").where(values.notna(), None)
+
+
+__all__ = ["GeoPackageStore", "child_uid", "now_iso"]
