@@ -175,6 +175,7 @@ class LayerStore(abc.ABC):
         *,
         actor: str | None = None,
         validated: bool = False,
+        history: pd.DataFrame | None = None,
     ) -> WriteResult:
         """Insert validated records; those whose uid is already stored are skipped.
 
@@ -190,6 +191,9 @@ class LayerStore(abc.ABC):
         validated : bool
             The records come straight from :func:`layers.validate.validate_frame` against
             this layer's schema (the importer does so): skip validating them again.
+        history : pandas.DataFrame, optional
+            Known status histories (``parent_uid``, ``status``, ``changed_at``,
+            ``changed_by``, ``comment``) stored instead of the automatic creation entry.
 
         Returns
         -------

@@ -446,6 +446,7 @@ class GeoPackageStore(LayerStore):
         *,
         actor: str | None = None,
         validated: bool = False,
+        history: pd.DataFrame | None = None,
     ) -> WriteResult:
         """Insert records; existing uids are skipped (see :meth:`LayerStore.write`)."""
         schema = self.schema(layer)
@@ -483,17 +484,26 @@ class GeoPackageStore(LayerStore):
             if len(new):
                 self._insert(schema.name, schema.all_fields, new,
                              geometry=schema.geometry is not None)
-                if schema.status_field:
+                if schema.status_field and history is not None:
+                    known = history[history["parent_uid"].isin(new["uid"])]
+                    self._add_children_unchecked(schema, schema.children[0], known,
+                                                 source_dataset=None, simulated=None)
+                    new_without = new[~new["uid"].isin(known["parent_uid"])]
+                else:
+                    new_without = new
+                if schema.status_field and len(new_without):
+                    new_h = new_without
                     hist = pd.DataFrame({
-                        "parent_uid": new["uid"].to_numpy(),
-                        "status": new[schema.status_field].to_numpy(),
-                        "changed_at": (new[schema.time_field] if schema.time_field
-                                       else new["created_at"]).to_numpy(),
+                        "parent_uid": new_h["uid"].to_numpy(),
+                        "status": new_h[schema.status_field].to_numpy(),
+                        "changed_at": (new_h[schema.time_field] if schema.time_field
+                                       else new_h["created_at"]).to_numpy(),
                         "changed_by": actor or "création",
                         "comment": "création",
                     })
                     self._add_children_unchecked(schema, schema.children[0], hist,
-                                                 source_dataset=None, simulated=new["simulated"])
+                                                 source_dataset=None,
+                                                 simulated=new_h["simulated"].reset_index(drop=True))
                 self._touch(schema.name)
         return WriteResult(
             inserted=new["uid"].tolist(),

@@ -1,0 +1,92 @@
+"""Build the embedded demo territory in data/demo/ from the real files of ../shared/data.
+
+Run from the repository root::
+
+    python data/build_demo.py [--shared ../shared/data]
+
+Files are kept in their publishers' formats (CSV, GeoJSON, zipped Shapefile) so that the
+demo goes through the same importers and mappings as real data. Montpellier reference
+layers are clipped to the 12 QPV plus a margin to keep the repository small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from geo.crs import to_territory_crs
+from geo.geometry import repair_polygons
+
+HERE = Path(__file__).resolve().parent
+DEMO = HERE / "demo"
+MARGIN_M = 1500.0
+
+
+def _write_zipped_shapefile(gdf: gpd.GeoDataFrame, target: Path, name: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        shp = Path(tmp) / f"{name}.shp"
+        pyogrio.write_dataframe(gdf, shp, driver="ESRI Shapefile", encoding="UTF-8")
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            for part in sorted(Path(tmp).iterdir()):
+                zf.write(part, part.name)
+
+
+def build(shared: Path) -> None:
+    """Extract the demo territory from ``shared`` into ``data/demo``."""
+    paris_out = DEMO / "paris"
+    mtp_out = DEMO / "montpellier"
+    for folder in (paris_out, mtp_out):
+        folder.mkdir(parents=True, exist_ok=True)
+    paris = shared / "paris"
+    mtp = shared / "montpellier"
+
+    # Paris: the 3 QPV file as is, the 20e of the BAN, all Dans Ma Rue reports, all CCTV sites.
+    shutil.copy(paris / "qpv-paris-idf-2015.geojson", paris_out)
+    shutil.copy(paris / "videoprotection-paris-2019.csv", paris_out)
+    with gzip.open(paris / "adresses-75.csv.gz", "rt", encoding="utf-8") as fh:
+        ban = pd.read_csv(fh, sep=";", dtype=str, keep_default_na=False)
+    ban20 = ban[ban["code_postal"] == "75020"]
+    buf = io.StringIO()
+    ban20.to_csv(buf, sep=";", index=False)
+    with gzip.open(paris_out / "adresses-75020.csv.gz", "wt", encoding="utf-8", compresslevel=9) as fh:
+        fh.write(buf.getvalue())
+    with (paris / "dansmarue-2023-2024-echantillon.csv").open("rb") as src, gzip.open(
+        paris_out / "dansmarue-2023-2024-echantillon.csv.gz", "wb", compresslevel=9
+    ) as dst:
+        shutil.copyfileobj(src, dst)
+
+    # Montpellier: the 12 QPV, and the city's layers clipped to them plus a margin.
+    qpv = gpd.read_file(mtp / "qp-occitanie-2015.geojson")
+    qpv = qpv[qpv["commune_qp"] == "Montpellier"]
+    qpv.to_file(mtp_out / "qp-montpellier-2015.geojson", driver="GeoJSON")
+    area = repair_polygons(to_territory_crs(qpv))[0].buffer(MARGIN_M).union_all()
+    for name in ("FilaireVoies", "PointAdresse", "EclairagePublic", "Batiments"):
+        layer = pyogrio.read_dataframe(mtp / f"VilleMTP_MTP_{name}.zip")
+        layer = to_territory_crs(layer)
+        clipped = layer[layer.intersects(area)]
+        _write_zipped_shapefile(clipped, mtp_out / f"VilleMTP_MTP_{name}.zip", f"VilleMTP_MTP_{name}")
+        print(f"{name}: {len(clipped)} / {len(layer)}")
+    shutil.copy(mtp / "VilleMTP_MTP_CameraSurv.geojson", mtp_out)
+    shutil.copy(mtp / "conteneurs-languedoc-roussillon-osm-2014.csv", mtp_out)
+    total = sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file())
+    print(f"demo territory: {total / 1e6:.1f} MB in {DEMO}")
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared", type=Path, default=HERE.parents[1] / "shared" / "data")
+    build(parser.parse_args().shared)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Build the demo store from the embedded demo territory (``data/demo``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from layers.errors import SourceFileError
+from layers.importer import ImportReport, import_file
+from layers.simulate import SimulationSummary, simulate_territory
+from layers.store.base import LayerStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoResult:
+    """Reports of every import of the demo, and the simulation summary."""
+
+    reports: list[ImportReport] = field(default_factory=list)
+    simulation: SimulationSummary | None = None
+
+
+def demo_steps(demo_dir: Path) -> list[dict[str, str]]:
+    """The import steps listed in ``demo_dir/manifest.yaml``."""
+    manifest = demo_dir / "manifest.yaml"
+    if not manifest.exists():
+        raise SourceFileError(f"Manifeste du territoire de démonstration introuvable : {manifest}.")
+    return list(yaml.safe_load(manifest.read_text(encoding="utf-8"))["imports"])
+
+
+def build_demo(
+    store: LayerStore,
+    demo_dir: Path,
+    *,
+    report_dir: Path | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Import the demo territory into ``store`` and add the simulated records.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Destination (re-running on the same store adds nothing).
+    demo_dir : Path
+        The ``data/demo`` folder with its ``manifest.yaml``.
+    report_dir : Path, optional
+        Where to write the reject reports.
+    on_step : callable, optional
+        Called with the name of each step, for progress display.
+
+    Returns
+    -------
+    DemoResult
+    """
+    manifest = yaml.safe_load((demo_dir / "manifest.yaml").read_text(encoding="utf-8"))
+    result = DemoResult()
+    for step in manifest["imports"]:
+        if on_step:
+            on_step(step["file"])
+        report = import_file(store, demo_dir / step["file"], mapping=step["mapping"],
+                             actor="demo", report_dir=report_dir)
+        result.reports.append(report)
+    sim = manifest.get("simulate")
+    if sim:
+        if on_step:
+            on_step("simulation")
+        perimeters = store.read("perimetres")
+        perimeters = perimeters[perimeters["communes"].isin(sim["communes"])]
+        result.simulation = simulate_territory(store, perimeters, seed=int(sim["seed"]),
+                                               start=str(sim["start"]), months=int(sim["months"]))
+    return result

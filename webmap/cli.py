@@ -1,0 +1,219 @@
+"""The ``qpv`` command line: store set-up, imports, exports, demo territory.
+
+Errors are reported in French with a non-zero exit status; long work shows progress bars.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from geo.errors import QPVError
+from layers.settings import get_settings
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class QPVGroup(click.Group):
+    """Click group that turns our errors into clean French messages (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QPVError as exc:
+            click.secho(f"Erreur : {exc}", fg="red", err=True)
+            sys.exit(1)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@click.group(cls=QPVGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", "store_url", envvar="QPV_STORE", default=None,
+              help="Entrepôt : fichier GeoPackage (par défaut var/territoire.gpkg).")
+@click.option("-v", "--verbose", count=True, help="Plus de détails (-vv : débogage).")
+@click.pass_context
+def main(ctx: click.Context, store_url: str | None, verbose: int) -> None:
+    """Plateforme d'observation GUSP des quartiers prioritaires."""
+    _configure_logging(verbose)
+    settings = get_settings()
+    ctx.obj = {"store_url": store_url or settings.store_url, "settings": settings}
+
+
+def open_cli_store(ctx: click.Context, *, create: bool = False) -> Any:
+    """Open the store named by ``--store`` (or the settings)."""
+    from layers.store import open_store
+
+    return open_store(ctx.obj["store_url"], create=create)
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Crée un entrepôt vide (toutes les couches)."""
+    store = open_cli_store(ctx, create=True)
+    store.close()
+    click.echo(f"Entrepôt prêt : {ctx.obj['store_url']}")
+
+
+@main.command("import")
+@click.argument("layer")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping", "-m", default=None,
+              help="Correspondance des champs : nom (data/mappings) ou fichier YAML.")
+@click.option("--strict", is_flag=True, help="Ne rien enregistrer si une ligne est rejetée.")
+@click.option("--rapport", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Dossier du rapport de rejets (par défaut var/rapports).")
+@click.option("--par", "actor", default=None, help="Auteur de l'import.")
+@click.pass_context
+def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
+               report_dir: Path | None, actor: str | None) -> None:
+    """Importe FILE dans la couche LAYER (tout ou rien)."""
+    from tqdm import tqdm
+
+    from layers.importer import import_file
+
+    settings = ctx.obj["settings"]
+    store = open_cli_store(ctx, create=True)
+    stages = ["lecture", "correspondance", "géométrie", "validation", "enregistrement"]
+    try:
+        with tqdm(total=len(stages), desc=f"Import {file.name}", unit="étape",
+                  disable=None, file=sys.stderr) as bar:
+            def step(label: str) -> None:
+                bar.set_postfix_str(label)
+                bar.update(1)
+
+            report = import_file(store, file, layer=layer, mapping=mapping, actor=actor,
+                                 territory_margin_m=settings.territory_margin_m,
+                                 report_dir=report_dir or settings.reports_dir, strict=strict,
+                                 progress=step)
+    finally:
+        store.close()
+    s = report.summary()
+    click.echo(f"{s['lues']} lignes lues : {s['ajoutees']} ajoutées, {s['deja_presentes']} déjà "
+               f"présentes, {s['rejetees']} rejetées, {s['reparees']} géométries réparées.")
+    if report.report_path:
+        click.echo(f"Rapport des rejets : {report.report_path}")
+
+
+@main.command("layers")
+@click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+@click.pass_context
+def layers_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Effectifs par couche et par quartier."""
+    from geo.zones import count_by_zone
+    from layers.schema import LAYERS
+
+    store = open_cli_store(ctx)
+    try:
+        infos = store.layers()
+        perimeters = store.read("perimetres")
+        rows = []
+        for info in infos:
+            row: dict[str, Any] = {"couche": info.name, "libellé": info.label, "total": info.count,
+                                   "simulées": info.simulated}
+            if info.count and info.name != "perimetres" and not perimeters.empty \
+                    and LAYERS[info.name].geometry is not None and not LAYERS[info.name].reference:
+                counts = count_by_zone(store.read(info.name), perimeters)
+                row["par_quartier"] = {c: int(n) for c, n in zip(counts["code"], counts["count"],
+                                                                  strict=True) if n}
+            rows.append(row)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        sim = f" (dont {row['simulées']} simulées)" if row["simulées"] else ""
+        click.echo(f"{row['couche']:<16} {row['total']:>8}{sim}  {row['libellé']}")
+        for code, n in sorted(row.get("par_quartier", {}).items()):
+            click.echo(f"    {code:<12} {n:>8}")
+
+
+@main.command("export")
+@click.argument("layer")
+@click.option("--format", "fmt", type=click.Choice(["gpkg", "geojson", "csv"]), default="geojson",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier de sortie (par défaut LAYER.FORMAT).")
+@click.option("--debut", "start", default=None, help="Date de début (AAAA-MM-JJ).")
+@click.option("--fin", "end", default=None, help="Date de fin exclue (AAAA-MM-JJ).")
+@click.pass_context
+def export_cmd(ctx: click.Context, layer: str, fmt: str, output: Path | None, start: str | None,
+               end: str | None) -> None:
+    """Exporte une couche en GeoPackage, GeoJSON ou CSV."""
+    from layers.export import export_layer
+
+    store = open_cli_store(ctx)
+    try:
+        out = output or Path(f"{layer}.{fmt}")
+        n = export_layer(store, layer, out, fmt=fmt, start=start, end=end)
+    finally:
+        store.close()
+    click.echo(f"{n} enregistrements exportés dans {out}")
+
+
+@main.command("mappings")
+def mappings_cmd() -> None:
+    """Liste les correspondances de champs fournies."""
+    from layers.mapping import list_mappings
+
+    for m in list_mappings():
+        click.echo(f"{m.path.stem if m.path else m.dataset:<24} → {m.layer:<16} {m.title}")
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Repart d'un entrepôt vide.")
+@click.pass_context
+def demo(ctx: click.Context, reset: bool) -> None:
+    """Construit l'entrepôt du territoire de démonstration (Paris 20e et Montpellier)."""
+    from tqdm import tqdm
+
+    from layers.demo import build_demo, demo_steps
+
+    settings = ctx.obj["settings"]
+    path = Path(ctx.obj["store_url"])
+    if reset and path.exists():
+        path.unlink()
+    store = open_cli_store(ctx, create=True)
+    steps = demo_steps(settings.demo_dir)
+    try:
+        with tqdm(total=len(steps) + 1, desc="Territoire de démonstration", unit="étape",
+                  disable=None, file=sys.stderr) as bar:
+            def step(label: str) -> None:
+                bar.set_postfix_str(Path(label).name)
+                bar.update(1)
+
+            result = build_demo(store, settings.demo_dir, report_dir=settings.reports_dir,
+                                on_step=step)
+        infos = store.layers()
+    finally:
+        store.close()
+    click.echo("")
+    for r in result.reports:
+        s = r.summary()
+        click.echo(f"  {s['fichier']:<48} → {s['couche']:<16} {s['ajoutees']:>6} ajoutées, "
+                   f"{s['deja_presentes']:>6} déjà là, {s['rejetees']:>4} rejetées")
+    if result.simulation:
+        click.echo(f"  simulation (données simulées, signalées comme telles) : {result.simulation}")
+    click.echo("\nCouches :")
+    for info in infos:
+        sim = f" (dont {info.simulated} simulées)" if info.simulated else ""
+        click.echo(f"  {info.name:<16} {info.count:>7}{sim}")
+    click.echo(f"\nEntrepôt : {path}\nEt maintenant :\n"
+               "  qpv layers                      effectifs par couche et quartier\n"
+               "  qpv export observations --format csv\n"
+               f"  rapports de rejets dans {settings.reports_dir}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
