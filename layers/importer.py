@@ -139,6 +139,9 @@ def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
             )
         else:
             values = pd.Series([rule.value] * len(frame), index=frame.index, dtype="object")
+        if rule.missing:
+            unknown = values.astype("string").fillna("").map(fold).isin(rule.missing)
+            values = values.astype("object").where(~unknown, None)
         if rule.patterns:
             folded = values.astype("string").fillna("").map(fold)
 
@@ -435,6 +438,8 @@ def import_file(
     report.n_rejected = len(all_rejects)
     report.n_read = table.n_read
     repaired = result.repaired.union(repaired_src.intersection(valid.index))
+    if "repaired" in valid.columns and len(repaired):
+        valid.loc[repaired, "repaired"] = True
     report.repaired_rows = sorted(int(r) for r in rows.loc[repaired])
     report.n_repaired = len(report.repaired_rows)
     if strict and report.n_rejected:

@@ -14,6 +14,11 @@ A mapping is a small YAML file (see ``data/mappings/``)::
       source: {value: habitant}       # a constant
       description: {template: "{type} — {soustype}"}
       theme: {column: type, values: {"Objets abandonnés": encombrants}, default: autre}
+      installed_at: {column: mise_en_service, format: "%d/%m/%y", missing: [inconnue, "#N/A"]}
+
+``values`` translates source values (compared without case and accents), ``patterns``
+translates by regular expressions on the folded text, ``missing`` lists the spellings of
+« unknown » that become empty values rather than errors.
 
 Geometry forms: ``{x: COL, y: COL}``, ``{wkt: COL}``, ``{point_dict: COL}`` for CSV
 files, nothing (or only ``crs``) for vector files. ``crs`` is the CRS of the
@@ -54,6 +59,7 @@ class FieldRule:
     default: Any = None
     format: str | None = None
     patterns: tuple[tuple[re.Pattern[str], Any], ...] = ()
+    missing: frozenset[str] = frozenset()
 
     def columns(self) -> set[str]:
         """Source columns this rule reads."""
@@ -98,7 +104,7 @@ def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
     if not isinstance(spec, dict):
         raise MappingError(f"{where} : règle invalide pour « {name} ».")
     unknown = set(spec) - {"column", "value", "template", "values", "default", "format",
-                           "patterns"}
+                           "patterns", "missing"}
     if unknown:
         raise MappingError(f"{where} : clé inconnue « {sorted(unknown)[0]} » pour « {name} ».")
     if sum(k in spec for k in ("column", "value", "template")) != 1:
@@ -117,6 +123,7 @@ def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
     return FieldRule(
         name=name,
         patterns=tuple(patterns),
+        missing=frozenset(fold(str(v)) for v in spec.get("missing") or []),
         column=spec.get("column"),
         value=spec.get("value"),
         template=spec.get("template"),

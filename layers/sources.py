@@ -216,6 +216,8 @@ def read_csv(
     except csv.Error as exc:
         bad.append({"row": start_line, "field": "", "value": "",
                     "reason": f"ligne illisible : {exc} (fichier tronqué ?)"})
+    if not records and not bad:
+        raise SourceFileError(f"Le fichier {path.name} ne contient qu'un en-tête, aucune ligne de données.")
     frame = pd.DataFrame(records, columns=header, dtype="object")
     return SourceTable(
         frame=frame,
