@@ -1,0 +1,627 @@
+"""Pedestrian street graphs of a quartier: building, clipping, caching and distances.
+
+A street graph here is an undirected :class:`networkx.MultiGraph` (walkers ignore
+one-way streets) whose nodes carry ``x``/``y`` in EPSG:2154 and whose edges carry
+``length`` (metres), ``geometry`` (a LineString in EPSG:2154, oriented from the
+smaller to the larger node id as stored in ``geometry_from``) and, when the source has
+them, ``name``, ``street_code`` and ``domanialite``. The graph attribute ``crs`` is
+``"EPSG:2154"``.
+
+Three sources are read: a street centreline layer (shapefile, GeoJSON, GeoPackage…,
+such as Montpellier's « Filaire des voies »), the Paris street graph of the 2014
+programming contest (text format ``N M T C S``) and OpenStreetMap XML through
+:func:`osmnx.graph_from_xml`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import pickle
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import TERRITORY_CRS, to_territory_crs
+from geo.errors import QPVError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "NetworkError",
+    "clip_graph",
+    "distance_matrix",
+    "edge_geometry",
+    "edges_frame",
+    "graph_from_hashcode",
+    "graph_from_osm_xml",
+    "graph_from_streets",
+    "largest_component",
+    "load_street_graph",
+    "nearest_node",
+    "nearest_nodes",
+    "path_geometry",
+    "read_street_layer",
+    "shortest_path",
+]
+
+CACHE_VERSION = "1"
+
+# Column names recognised in street layers (lower case), first match wins.
+_NAME_COLUMNS = ("name", "lib_off", "nom_voie", "nom", "nomvoie", "libelle", "nom_1_g")
+_CODE_COLUMNS = ("street_code", "rivoli_dgi", "rivoli", "code_voie", "code_fantoir", "fantoir")
+_DOMANIALITE_COLUMNS = ("domanialite", "domanialit", "domanial", "statut_juridique", "gestion")
+
+
+class NetworkError(QPVError):
+    """A street graph cannot be built or used."""
+
+
+def _find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
+    lower = {str(c).lower(): str(c) for c in columns}
+    for cand in candidates:
+        if cand in lower:
+            return lower[cand]
+    return None
+
+
+def read_street_layer(path: str | Path, *, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a street centreline layer and normalise it for :func:`graph_from_streets`.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file GDAL reads (zipped shapefile, GeoJSON, GeoPackage…).
+    layer : str, optional
+        Layer name inside a multi-layer file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Lines in EPSG:2154 with columns ``name``, ``street_code``, ``domanialite``
+        (``None`` where the source has no such attribute) and ``geometry``.
+
+    Raises
+    ------
+    NetworkError
+        When the file cannot be read or holds no line.
+    """
+    try:
+        raw = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types
+        raise NetworkError(f"Impossible de lire la couche des voies « {path} » : {exc}") from exc
+    return _normalise_streets(raw)
+
+
+def _normalise_streets(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    streets = to_territory_crs(raw)
+    streets = streets[streets.geometry.notna() & ~streets.geometry.is_empty]
+    streets = streets[streets.geom_type.isin(["LineString", "MultiLineString"])]
+    if streets.empty:
+        raise NetworkError("La couche des voies ne contient aucune ligne.")
+    streets = streets.explode(index_parts=False, ignore_index=True)
+    out: dict[str, list[str | None]] = {}
+    for target, candidates in (
+        ("name", _NAME_COLUMNS),
+        ("street_code", _CODE_COLUMNS),
+        ("domanialite", _DOMANIALITE_COLUMNS),
+    ):
+        col = _find_column(list(streets.columns), candidates)
+        if col is None or col == streets.geometry.name:
+            out[target] = [None] * len(streets)
+        else:
+            out[target] = [None if pd.isna(v) else str(v) for v in streets[col]]
+    return gpd.GeoDataFrame(out, geometry=streets.geometry.to_numpy(), crs=streets.crs)
+
+
+def graph_from_streets(streets: gpd.GeoDataFrame, *, snap_m: float = 0.5) -> nx.MultiGraph:
+    """Build a pedestrian graph from street centrelines (segment end points become nodes).
+
+    Parameters
+    ----------
+    streets : geopandas.GeoDataFrame
+        Lines in any CRS; ``name``/``street_code``/``domanialite`` columns (as made by
+        :func:`read_street_layer`) or their raw source names are kept on the edges.
+    snap_m : float, default 0.5
+        End points closer than this (grid snapping, metres) are merged into one node.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        Undirected street graph in EPSG:2154; one-way streets are walkable both ways.
+
+    Raises
+    ------
+    NetworkError
+        When there is no line to build from or ``snap_m`` is not positive.
+    """
+    if snap_m <= 0:
+        raise NetworkError("La tolérance d'accrochage des voies doit être positive.")
+    norm = _normalise_streets(streets)
+    G = nx.MultiGraph(crs=TERRITORY_CRS)
+    node_ids: dict[tuple[int, int], int] = {}
+
+    def node_for(xy: np.ndarray) -> int:
+        key = (round(float(xy[0]) / snap_m), round(float(xy[1]) / snap_m))
+        nid = node_ids.get(key)
+        if nid is None:
+            nid = len(node_ids)
+            node_ids[key] = nid
+            G.add_node(nid, x=float(xy[0]), y=float(xy[1]))
+        return nid
+
+    for name, code, dom, geom in zip(
+        norm["name"], norm["street_code"], norm["domanialite"], norm.geometry, strict=True
+    ):
+        coords = np.asarray(geom.coords)[:, :2]
+        if len(coords) < 2 or geom.length <= 0:
+            continue
+        u, v = node_for(coords[0]), node_for(coords[-1])
+        if u == v and geom.length < 2 * snap_m:
+            continue
+        G.add_edge(u, v, length=float(geom.length), geometry=LineString(coords),
+                   geometry_from=u, name=name, street_code=code, domanialite=dom)
+    if G.number_of_edges() == 0:
+        raise NetworkError("Aucun tronçon de voie exploitable pour construire le graphe.")
+    logger.info("street graph: %d nodes, %d edges", G.number_of_nodes(), G.number_of_edges())
+    return G
+
+
+def graph_from_hashcode(path: str | Path) -> nx.MultiGraph:
+    """Read the Paris street graph of the 2014 contest (``N M T C S`` text format).
+
+    Parameters
+    ----------
+    path : str or Path
+        File whose first line is ``N M T C S``, then ``N`` lines ``lat lon`` and ``M``
+        lines ``from to direction cost length_m``.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        Undirected graph in EPSG:2154 (one-way streets walkable both ways), straight
+        edge geometries, ``length`` taken from the file.
+
+    Raises
+    ------
+    NetworkError
+        When the file is missing or malformed.
+    """
+    try:
+        lines = Path(path).read_text(encoding="ascii").split("\n")
+        n, m = (int(v) for v in lines[0].split()[:2])
+        latlon = np.array([[float(v) for v in ln.split()] for ln in lines[1 : n + 1]])
+        edges = np.array([[int(float(v)) for v in ln.split()] for ln in lines[n + 1 : n + 1 + m]])
+    except (OSError, ValueError, IndexError) as exc:
+        raise NetworkError(f"Fichier de réseau illisible « {path} » : {exc}") from exc
+    if latlon.shape != (n, 2) or edges.shape != (m, 5):
+        raise NetworkError(f"Fichier de réseau incomplet « {path} » : {n} nœuds, {m} tronçons annoncés.")
+    tr = Transformer.from_crs("EPSG:4326", TERRITORY_CRS, always_xy=True)
+    xs, ys = tr.transform(latlon[:, 1], latlon[:, 0])
+    G = nx.MultiGraph(crs=TERRITORY_CRS)
+    for i in range(n):
+        G.add_node(i, x=float(xs[i]), y=float(ys[i]))
+    seen: set[tuple[int, int]] = set()
+    for a, b, _direction, _cost, length in edges:
+        u, v = int(min(a, b)), int(max(a, b))
+        if u == v or (u, v) in seen:  # two-way streets may be listed twice
+            continue
+        seen.add((u, v))
+        geom = LineString([(xs[u], ys[u]), (xs[v], ys[v])])
+        G.add_edge(u, v, length=float(max(length, geom.length)), geometry=geom, geometry_from=u,
+                   name=None, street_code=None, domanialite=None)
+    return G
+
+
+def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
+    """Read an OpenStreetMap XML extract into a pedestrian graph through osmnx.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.osm`` XML file.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        Undirected graph in EPSG:2154 with street names kept as ``name``.
+
+    Raises
+    ------
+    NetworkError
+        When osmnx cannot read the file.
+    """
+    import osmnx as ox
+
+    try:
+        raw = ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
+    except Exception as exc:
+        raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
+    proj = ox.project_graph(raw, to_crs=TERRITORY_CRS)
+    G = nx.MultiGraph(crs=TERRITORY_CRS)
+    for nid, data in proj.nodes(data=True):
+        G.add_node(nid, x=float(data["x"]), y=float(data["y"]))
+    seen: set[tuple[Any, Any, float]] = set()
+    for u, v, data in proj.edges(data=True):
+        a, b = (u, v) if str(u) <= str(v) else (v, u)
+        geom = data.get("geometry")
+        if geom is None:
+            geom = LineString([(G.nodes[u]["x"], G.nodes[u]["y"]), (G.nodes[v]["x"], G.nodes[v]["y"])])
+        key = (a, b, round(float(geom.length), 1))
+        if key in seen:  # the reverse direction of a street already added
+            continue
+        seen.add(key)
+        name = data.get("name")
+        if isinstance(name, list):
+            name = " / ".join(str(x) for x in name)
+        G.add_edge(a, b, length=float(geom.length), geometry=geom, geometry_from=u,
+                   name=name, street_code=None, domanialite=None)
+    return G
+
+
+def largest_component(G: nx.MultiGraph) -> nx.MultiGraph:
+    """Return a copy of the largest connected component of ``G``."""
+    if G.number_of_nodes() == 0:
+        raise NetworkError("Le graphe des voies est vide.")
+    nodes = max(nx.connected_components(G), key=len)
+    return G.subgraph(nodes).copy()
+
+
+def clip_graph(
+    G: nx.MultiGraph, area: BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries, *, margin_m: float = 200.0
+) -> nx.MultiGraph:
+    """Keep the streets that touch an area (plus a margin), largest connected part only.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph in EPSG:2154.
+    area : shapely geometry or GeoDataFrame/GeoSeries
+        The quartier; a bare geometry is taken to be in EPSG:2154, frames are projected.
+    margin_m : float, default 200
+        Buffer around the area, in metres.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        A new graph.
+
+    Raises
+    ------
+    NetworkError
+        When no street touches the area.
+    """
+    zone = _area_geometry(area).buffer(max(margin_m, 0.0))
+    geoms = [d["geometry"] for _, _, d in G.edges(data=True)]
+    keep = shapely.intersects(np.array(geoms, dtype=object), zone)
+    H = nx.MultiGraph(**G.graph)
+    for (u, v, k, d), ok in zip(G.edges(keys=True, data=True), keep, strict=True):
+        if ok:
+            H.add_node(u, **G.nodes[u])
+            H.add_node(v, **G.nodes[v])
+            H.add_edge(u, v, key=k, **d)
+    if H.number_of_edges() == 0:
+        raise NetworkError("Aucune voie du réseau ne traverse le quartier (vérifier la projection).")
+    return largest_component(_reconnect(G, H))
+
+
+def _reconnect(G: nx.MultiGraph, H: nx.MultiGraph) -> nx.MultiGraph:
+    """Join the pieces of a clipped graph to its main part through the full graph's shortest links."""
+    comps = sorted(nx.connected_components(H), key=len, reverse=True)
+    if len(comps) < 2:
+        return H
+    nodes, index, mat = _csr(G)
+    out = H.copy()
+    main = np.array([index[n] for n in comps[0]], dtype=np.int64)
+    for comp in comps[1:]:
+        src = np.array([index[n] for n in comp], dtype=np.int64)
+        dist, pred, sources = dijkstra(mat, directed=False, indices=src, min_only=True,
+                                       return_predecessors=True)
+        target = main[np.argmin(dist[main])]
+        if not np.isfinite(dist[target]):
+            continue
+        chain = [int(target)]
+        while chain[-1] != sources[target] and pred[chain[-1]] >= 0:
+            chain.append(int(pred[chain[-1]]))
+        for a, b in itertools.pairwise(chain):
+            u, v = nodes[a], nodes[b]
+            if out.has_edge(u, v):
+                continue
+            key, data = min(G[u][v].items(), key=lambda kv: kv[1]["length"])
+            out.add_node(u, **G.nodes[u])
+            out.add_node(v, **G.nodes[v])
+            out.add_edge(u, v, key=key, **data)
+        main = np.union1d(main, np.concatenate([src, np.array(chain, dtype=np.int64)]))
+    return out
+
+
+def _area_geometry(area: BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries) -> BaseGeometry:
+    if isinstance(area, gpd.GeoSeries):
+        area = gpd.GeoDataFrame(geometry=area)
+    if isinstance(area, gpd.GeoDataFrame):
+        if area.empty:
+            raise NetworkError("Le périmètre du quartier est vide.")
+        return shapely.union_all(to_territory_crs(area).geometry.make_valid().to_numpy())
+    if area is None or area.is_empty:
+        raise NetworkError("Le périmètre du quartier est vide.")
+    return shapely.make_valid(area)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_street_graph(
+    source: str | Path,
+    *,
+    area: BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    margin_m: float = 200.0,
+    kind: str = "auto",
+    cache_dir: str | Path | None = None,
+) -> nx.MultiGraph:
+    """Build (or read from the disk cache) the pedestrian graph of a quartier.
+
+    Parameters
+    ----------
+    source : str or Path
+        Street layer, Paris contest graph (``.txt``) or OSM XML (``.osm``/``.xml``).
+    area : geometry or GeoDataFrame, optional
+        Quartier to clip to (with ``margin_m``); the whole network when omitted.
+    margin_m : float, default 200
+        Margin around the quartier, metres.
+    kind : {"auto", "streets", "hashcode", "osm"}
+        Source format; guessed from the file name when ``"auto"``.
+    cache_dir : str or Path, optional
+        Folder of the pickle cache, keyed by a hash of the file content, the area,
+        the margin and the code version. No cache when omitted.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        The clipped, connected pedestrian graph in EPSG:2154.
+
+    Raises
+    ------
+    NetworkError
+        When the source is missing, unreadable or does not cover the area.
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise NetworkError(f"Fichier de réseau introuvable : « {path} ».")
+    if kind == "auto":
+        suffix = path.suffix.lower()
+        kind = "hashcode" if suffix == ".txt" else "osm" if suffix in {".osm", ".xml"} else "streets"
+    if kind not in {"streets", "hashcode", "osm"}:
+        raise NetworkError(f"Format de réseau inconnu « {kind} » (streets, hashcode ou osm).")
+    zone = _area_geometry(area) if area is not None else None
+    cache_file: Path | None = None
+    if cache_dir is not None:
+        h = hashlib.sha256()
+        for part in (CACHE_VERSION, kind, _file_digest(path), repr(float(margin_m))):
+            h.update(part.encode())
+        if zone is not None:
+            h.update(shapely.to_wkb(shapely.set_precision(zone, 0.01)))
+        cache_file = Path(cache_dir) / f"streets-{h.hexdigest()[:24]}.pickle"
+        if cache_file.is_file():
+            try:
+                with cache_file.open("rb") as fh:
+                    cached = pickle.load(fh)
+                if isinstance(cached, nx.MultiGraph):
+                    logger.debug("street graph read from cache %s", cache_file)
+                    return cached
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+                logger.warning("cache de graphe illisible, reconstruit : %s", cache_file)
+    if kind == "hashcode":
+        G = graph_from_hashcode(path)
+    elif kind == "osm":
+        G = graph_from_osm_xml(path)
+    else:
+        G = graph_from_streets(read_street_layer(path))
+    G = clip_graph(G, zone, margin_m=margin_m) if zone is not None else largest_component(G)
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(G, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache_file)
+    return G
+
+
+def _node_arrays(G: nx.MultiGraph) -> tuple[list[Hashable], np.ndarray]:
+    nodes = list(G.nodes)
+    xy = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in nodes], dtype=float)
+    return nodes, xy
+
+
+def _points_xy(points: Any) -> np.ndarray:
+    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
+        frame = points if isinstance(points, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=points)
+        geoms = to_territory_crs(frame).geometry
+        reps = [g if g.geom_type == "Point" else g.representative_point() for g in geoms]
+        return np.array([(p.x, p.y) for p in reps], dtype=float)
+    if isinstance(points, BaseGeometry):
+        p = points if points.geom_type == "Point" else points.representative_point()
+        return np.array([[p.x, p.y]], dtype=float)
+    arr = np.asarray(points, dtype=float)
+    return arr.reshape(-1, 2)
+
+
+def nearest_nodes(G: nx.MultiGraph, points: Any) -> tuple[list[Hashable], np.ndarray]:
+    """Snap points to their nearest graph nodes.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph in EPSG:2154.
+    points : GeoDataFrame, GeoSeries, shapely geometry or array of (x, y)
+        Frames are projected to EPSG:2154; bare coordinates are taken to be in it.
+
+    Returns
+    -------
+    nodes : list
+        Nearest node of each point.
+    distances : numpy.ndarray
+        Snapping distance of each point, metres.
+
+    Raises
+    ------
+    NetworkError
+        When the graph is empty.
+    """
+    nodes, xy = _node_arrays(G)
+    if not nodes:
+        raise NetworkError("Le graphe des voies est vide.")
+    pts = _points_xy(points)
+    dist, idx = cKDTree(xy).query(pts)
+    return [nodes[i] for i in np.atleast_1d(idx)], np.atleast_1d(dist)
+
+
+def nearest_node(G: nx.MultiGraph, point: Any) -> Hashable:
+    """Return the graph node nearest to one point (see :func:`nearest_nodes`)."""
+    nodes, _ = nearest_nodes(G, point)
+    return nodes[0]
+
+
+def _csr(G: nx.MultiGraph) -> tuple[list[Hashable], dict[Hashable, int], csr_matrix]:
+    nodes = list(G.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    best: dict[tuple[int, int], float] = {}
+    for u, v, d in G.edges(data=True):
+        a, b = index[u], index[v]
+        w = float(d["length"])
+        for key in ((a, b), (b, a)):
+            if w < best.get(key, np.inf):
+                best[key] = w
+    rows = np.fromiter((k[0] for k in best), dtype=np.int64, count=len(best))
+    cols = np.fromiter((k[1] for k in best), dtype=np.int64, count=len(best))
+    vals = np.fromiter(best.values(), dtype=float, count=len(best))
+    vals = np.maximum(vals, 1e-6)  # csgraph drops explicit zeros
+    mat = csr_matrix((vals, (rows, cols)), shape=(len(nodes), len(nodes)))
+    return nodes, index, mat
+
+
+def distance_matrix(G: nx.MultiGraph, nodes: Sequence[Hashable]) -> np.ndarray:
+    """Shortest walking distances (metres) between every pair of the given nodes.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph with ``length`` on edges.
+    nodes : sequence
+        Graph nodes (repeats allowed).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(nodes) × len(nodes)`` matrix, ``inf`` between disconnected nodes.
+
+    Raises
+    ------
+    NetworkError
+        When a node is not in the graph.
+    """
+    _all_nodes, index, mat = _csr(G)
+    try:
+        idx = np.array([index[n] for n in nodes], dtype=np.int64)
+    except KeyError as exc:
+        raise NetworkError(f"Nœud absent du graphe des voies : {exc.args[0]!r}.") from None
+    if len(idx) == 0:
+        return np.zeros((0, 0))
+    uniq, inverse = np.unique(idx, return_inverse=True)
+    dist = dijkstra(mat, directed=False, indices=uniq)
+    return dist[inverse][:, idx]
+
+
+def shortest_path(G: nx.MultiGraph, source: Hashable, target: Hashable) -> list[Hashable]:
+    """Return the node path of the shortest walk from ``source`` to ``target``.
+
+    Raises
+    ------
+    NetworkError
+        When the nodes are not connected.
+    """
+    try:
+        return list(nx.shortest_path(G, source, target, weight="length"))
+    except (nx.NetworkXNoPath, nx.NodeNotFound) as exc:
+        raise NetworkError(f"Aucun chemin piéton entre {source!r} et {target!r}.") from exc
+
+
+def edge_geometry(G: nx.MultiGraph, u: Hashable, v: Hashable, key: Any = None) -> LineString:
+    """Return the geometry of edge ``u–v`` oriented from ``u`` to ``v`` (shortest when ``key`` is None).
+
+    Raises
+    ------
+    NetworkError
+        When there is no such edge.
+    """
+    data = G.get_edge_data(u, v)
+    if not data:
+        raise NetworkError(f"Pas de tronçon entre {u!r} et {v!r}.")
+    d = data[key] if key is not None else min(data.values(), key=lambda e: e["length"])
+    geom = d.get("geometry")
+    if geom is None:
+        return LineString([(G.nodes[u]["x"], G.nodes[u]["y"]), (G.nodes[v]["x"], G.nodes[v]["y"])])
+    start = Point(geom.coords[0])
+    if start.distance(Point(G.nodes[u]["x"], G.nodes[u]["y"])) > start.distance(
+        Point(G.nodes[v]["x"], G.nodes[v]["y"])
+    ):
+        return LineString(list(geom.coords)[::-1])
+    return LineString(geom.coords)
+
+
+def path_geometry(G: nx.MultiGraph, path: Sequence[Hashable]) -> tuple[LineString, float]:
+    """Return the LineString (EPSG:2154) and length (metres) of a node path.
+
+    Raises
+    ------
+    NetworkError
+        When two consecutive nodes are not joined by an edge.
+    """
+    if len(path) == 0:
+        raise NetworkError("Chemin vide.")
+    if len(path) == 1:
+        x, y = G.nodes[path[0]]["x"], G.nodes[path[0]]["y"]
+        return LineString([(x, y), (x, y)]), 0.0
+    coords: list[tuple[float, float]] = []
+    length = 0.0
+    for u, v in itertools.pairwise(path):
+        if u == v:
+            continue
+        data = G.get_edge_data(u, v)
+        if not data:
+            raise NetworkError(f"Pas de tronçon entre {u!r} et {v!r}.")
+        length += min(float(e["length"]) for e in data.values())
+        part = list(edge_geometry(G, u, v).coords)
+        coords.extend(part if not coords else part[1:])
+    if len(coords) < 2:
+        x, y = G.nodes[path[0]]["x"], G.nodes[path[0]]["y"]
+        coords = [(x, y), (x, y)]
+    return LineString(coords), length
+
+
+def edges_frame(G: nx.MultiGraph) -> gpd.GeoDataFrame:
+    """Return the edges of ``G`` as a GeoDataFrame (EPSG:2154) with name, domanialité and length."""
+    rows = [
+        {"u": u, "v": v, "name": d.get("name"), "domanialite": d.get("domanialite"),
+         "length": float(d["length"]), "geometry": d.get("geometry")
+         or LineString([(G.nodes[u]["x"], G.nodes[u]["y"]), (G.nodes[v]["x"], G.nodes[v]["y"])])}
+        for u, v, d in G.edges(data=True)
+    ]
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=G.graph.get("crs", TERRITORY_CRS))
