@@ -1,0 +1,499 @@
+"""Address bases: reading, standardising, matching street names, geocoding text.
+
+Two kinds of address base are understood out of the box, and any table with the
+columns named explicitly:
+
+* the Base Adresse Nationale CSV (``numero``, ``rep``, ``nom_voie``, ``nom_commune``,
+  ``id_fantoir``, ``x``/``y`` in Lambert-93 or ``lon``/``lat``);
+* municipal address points such as Montpellier's (``NUM_VOI``, ``SUF_VOI``, ``LIB_OFF``,
+  ``CODE_VOIE``), whatever their declared CRS.
+
+:func:`standardize_addresses` turns them into one frame (EPSG:2154, columns of
+:data:`ADDRESS_COLUMNS`); a house number 0 is a placeholder and becomes missing.
+:func:`match_streets` matches street names (exact key, FANTOIR / RIVOLI / local code,
+then fuzzy) and reports unmatched and ambiguous names; :func:`geocode` finds the point
+of free-text addresses (« 12 bis rue de la Paix, 75002 Paris »).
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.crs import TERRITORY_CRS, to_territory_crs
+from geo.errors import QPVError
+from geo.streetnames import commune_key, street_key, street_keys
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ADDRESS_COLUMNS",
+    "AddressError",
+    "ParsedAddress",
+    "commune_matches",
+    "geocode",
+    "match_streets",
+    "parse_address",
+    "read_addresses",
+    "standardize_addresses",
+]
+
+#: Columns of a standardised address base (plus ``geometry``).
+ADDRESS_COLUMNS = ["street", "street_key", "number", "suffix", "commune", "commune_key", "code", "postcode"]
+
+_PROFILES: dict[str, dict[str, str]] = {
+    "ban": {"street": "nom_voie", "number": "numero", "suffix": "rep", "commune": "nom_commune",
+            "code": "id_fantoir", "postcode": "code_postal"},
+    "montpellier": {"street": "LIB_OFF", "number": "NUM_VOI", "suffix": "SUF_VOI", "code": "CODE_VOIE"},
+}
+
+
+class AddressError(QPVError):
+    """An address base or an address cannot be used."""
+
+
+def _detect(columns: Iterable[str]) -> str | None:
+    cols = set(columns)
+    for name, profile in _PROFILES.items():
+        if {profile["street"], profile["number"]} <= cols:
+            return name
+    return None
+
+
+def _text_column(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None or column not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), "").map(lambda v: str(v).strip()).astype(object)
+
+
+def standardize_addresses(
+    data: pd.DataFrame,
+    *,
+    commune: str | None = None,
+    street_column: str | None = None,
+    number_column: str | None = None,
+    suffix_column: str | None = None,
+    commune_column: str | None = None,
+    code_column: str | None = None,
+    crs: Any = None,
+) -> gpd.GeoDataFrame:
+    """Turn an address base into the standard frame used by matching, rules and lookup.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or geopandas.GeoDataFrame
+        A BAN table, municipal address points, or any table with a street and a number
+        column. Without geometry, points are built from ``x``/``y`` (Lambert-93) or
+        ``lon``/``lat`` (WGS84).
+    commune : str, optional
+        Commune of every address when the base has no commune column (Montpellier).
+    street_column, number_column, suffix_column, commune_column, code_column : str, optional
+        Column names, when the base is neither the BAN nor Montpellier's points.
+    crs : optional
+        CRS to assume when a GeoDataFrame declares none.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed like ``data``, in EPSG:2154, with :data:`ADDRESS_COLUMNS`: ``number`` is
+        a nullable integer (0 and unreadable numbers become missing), ``suffix`` is
+        lower case (``bis``, ``ter``, ``b``), keys are those of :mod:`geo.streetnames`.
+
+    Raises
+    ------
+    AddressError
+        When the street or number column cannot be found, or no coordinates exist.
+    """
+    profile = dict(_PROFILES.get(_detect(data.columns) or "", {}))
+    for key, value in (("street", street_column), ("number", number_column), ("suffix", suffix_column),
+                       ("commune", commune_column), ("code", code_column)):
+        if value is not None:
+            profile[key] = value
+    for key in ("street", "number"):
+        if profile.get(key) not in data.columns:
+            raise AddressError(
+                f"Base d'adresses : colonne de {'voie' if key == 'street' else 'numéro'} introuvable "
+                f"(colonnes : {', '.join(map(str, data.columns[:12]))}…)."
+            )
+    if isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns:
+        geo = to_territory_crs(gpd.GeoDataFrame(geometry=data.geometry, crs=data.crs), assume=crs)
+        geometry = geo.geometry
+    elif {"x", "y"} <= set(data.columns):
+        geometry = gpd.GeoSeries.from_xy(pd.to_numeric(data["x"], errors="coerce"),
+                                         pd.to_numeric(data["y"], errors="coerce"),
+                                         index=data.index, crs=TERRITORY_CRS)
+    elif {"lon", "lat"} <= set(data.columns):
+        geometry = gpd.GeoSeries.from_xy(pd.to_numeric(data["lon"], errors="coerce"),
+                                         pd.to_numeric(data["lat"], errors="coerce"),
+                                         index=data.index, crs="EPSG:4326").to_crs(TERRITORY_CRS)
+    else:
+        raise AddressError("Base d'adresses sans géométrie ni colonnes x/y ou lon/lat.")
+    street = _text_column(data, profile["street"])
+    number = pd.to_numeric(data[profile["number"]], errors="coerce")
+    number = number.where((number > 0) & (number == number.round())).astype("Int64")
+    if commune_column is None and profile.get("commune") not in data.columns:
+        communes = pd.Series(commune or "", index=data.index, dtype=object)
+    else:
+        communes = _text_column(data, profile.get("commune"))
+    out = gpd.GeoDataFrame(
+        {
+            "street": street,
+            "street_key": street_keys(street),
+            "number": number,
+            "suffix": _text_column(data, profile.get("suffix")).str.lower(),
+            "commune": communes,
+            "commune_key": communes.map(commune_key).astype(object),
+            "code": _text_column(data, profile.get("code")),
+            "postcode": _text_column(data, profile.get("postcode")),
+        },
+        geometry=geometry.to_numpy(),
+        index=data.index,
+        crs=TERRITORY_CRS,
+    )
+    return out
+
+
+def read_addresses(path: str | Path, *, commune: str | None = None, **columns: str) -> gpd.GeoDataFrame:
+    """Read an address file (BAN CSV, ``.csv.gz``, shapefile in a ``.zip``, GeoPackage…).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file. CSV separators ``;`` and ``,`` are both recognised.
+    commune : str, optional
+        Commune of every address when the file has none.
+    **columns : str
+        Column names passed to :func:`standardize_addresses`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The standardised base (see :func:`standardize_addresses`).
+
+    Raises
+    ------
+    AddressError
+        When the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AddressError(f"Fichier d'adresses introuvable : {path}.")
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".txt")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            first = fh.readline()
+        sep = ";" if first.count(";") >= first.count(",") else ","
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        return standardize_addresses(frame, commune=commune, **columns)
+    source = f"zip://{path}" if name.endswith(".zip") else str(path)
+    try:
+        frame = gpd.read_file(source)
+    except Exception as exc:
+        raise AddressError(f"Fichier d'adresses illisible ({path.name}) : {exc}.") from exc
+    return standardize_addresses(frame, commune=commune, **columns)
+
+
+def commune_matches(wanted: str, actual: str) -> bool:
+    """Tell whether an address commune key fits a wanted commune key.
+
+    ``""`` fits everything, and « PARIS » fits « PARIS 20E ARRONDISSEMENT » (also Lyon,
+    Marseille).
+    """
+    return not wanted or actual == wanted or actual.startswith(wanted + " ")
+
+
+# --------------------------------------------------------------------------- street matching
+
+
+def _street_table(addresses: pd.DataFrame) -> pd.DataFrame:
+    """One row per (commune key, street key): first spelling, codes, count."""
+    frame = addresses[["commune_key", "street_key", "street", "code"]]
+    frame = frame[frame["street_key"] != ""]
+    grouped = frame.groupby(["commune_key", "street_key"], sort=False)
+    table = grouped["street"].agg(["first", "size"]).rename(columns={"first": "name", "size": "n"})
+    codes = frame[frame["code"] != ""].drop_duplicates(["commune_key", "street_key", "code"])
+    code_sets = codes.groupby(["commune_key", "street_key"], sort=False)["code"].agg(frozenset)
+    table["codes"] = code_sets.reindex(table.index)
+    table["codes"] = table["codes"].map(lambda c: c if isinstance(c, frozenset) else frozenset())
+    return table.reset_index()
+
+
+def match_streets(
+    names: Sequence[str] | pd.Series,
+    addresses: pd.DataFrame,
+    *,
+    communes: Sequence[str] | str | None = None,
+    cutoff: float = 0.85,
+) -> pd.DataFrame:
+    """Match street names (or FANTOIR / RIVOLI / local codes) against an address base.
+
+    Parameters
+    ----------
+    names : sequence of str or pandas.Series
+        Street names in any spelling, or street codes.
+    addresses : pandas.DataFrame
+        A base standardised by :func:`standardize_addresses`.
+    communes : str or sequence of str, optional
+        Commune of each name (or one for all); ``""`` / ``None``: any commune.
+    cutoff : float
+        Minimum similarity (0–1) of a fuzzy match.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``names``: ``name``, ``key``, ``status`` (``exact``, ``code``,
+        ``fuzzy``, ``ambiguous``, ``unmatched``, ``empty``), ``matched_key``,
+        ``matched_name``, ``matched_commune``, ``score``, ``candidates`` (« ; »-joined)
+        and ``n_addresses``.
+
+    Raises
+    ------
+    AddressError
+        When ``addresses`` is not standardised.
+    """
+    missing = {"street_key", "commune_key", "street", "code"} - set(addresses.columns)
+    if missing:
+        raise AddressError("Base d'adresses non standardisée (utiliser standardize_addresses).")
+    series = names if isinstance(names, pd.Series) else pd.Series(list(names), dtype=object)
+    if communes is None or isinstance(communes, str):
+        commune_list = [communes or ""] * len(series)
+    else:
+        commune_list = list(communes)
+    table = _street_table(addresses)
+    by_key: dict[str, list[int]] = {}
+    for i, key in enumerate(table["street_key"]):
+        by_key.setdefault(key, []).append(i)
+    by_code: dict[str, list[int]] = {}
+    for i, codes in enumerate(table["codes"]):
+        for c in codes:
+            by_code.setdefault(str(c), []).append(i)
+    rows = []
+    for name, commune in zip(series.tolist(), commune_list, strict=True):
+        rows.append(_match_one(name, commune_key(commune), table, by_key, by_code, cutoff))
+    return pd.DataFrame(rows, index=series.index)
+
+
+def _match_one(
+    name: Any, ckey: str, table: pd.DataFrame, by_key: dict[str, list[int]],
+    by_code: dict[str, list[int]], cutoff: float,
+) -> dict[str, Any]:
+    text = "" if name is None or (isinstance(name, float) and name != name) else str(name).strip()
+    key = street_key(text)
+    row: dict[str, Any] = {"name": text, "key": key, "status": "unmatched", "matched_key": "",
+                           "matched_name": "", "matched_commune": "", "score": 0.0, "candidates": "",
+                           "n_addresses": 0}
+    if not text:
+        row["status"] = "empty"
+        return row
+    communes = table["commune_key"].to_numpy()
+
+    def fits(idx: list[int]) -> list[int]:
+        return [i for i in idx if commune_matches(ckey, communes[i])]
+
+    status = "exact"
+    hits = fits(by_key.get(key, []))
+    if not hits and text in by_code:
+        hits, status = fits(by_code[text]), "code"
+    score = 1.0
+    if not hits:
+        pool = [i for i in range(len(table)) if commune_matches(ckey, communes[i])]
+        keys = table["street_key"].to_numpy()
+        matcher = difflib.SequenceMatcher()
+        matcher.set_seq2(key)
+        candidates = []
+        for i in pool:
+            matcher.set_seq1(keys[i])
+            if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+                candidates.append((matcher.ratio(), i))
+        scored = sorted(candidates, reverse=True)[:5]
+        good = [(s, i) for s, i in scored if s >= cutoff]
+        if good:
+            score = good[0][0]
+            hits = [i for s, i in good if s >= score - 0.02]
+            status = "fuzzy"
+        row["candidates"] = " ; ".join(f"{table['name'].iat[i]} ({s:.2f})" for s, i in scored[:3] if s >= 0.6)
+    if not hits:
+        return row
+    if len(hits) > 1:
+        row.update(status="ambiguous", score=score, candidates=" ; ".join(
+            f"{table['name'].iat[i]} — {table['commune_key'].iat[i] or '?'}" for i in hits))
+        return row
+    i = hits[0]
+    row.update(status=status, matched_key=table["street_key"].iat[i], matched_name=table["name"].iat[i],
+               matched_commune=table["commune_key"].iat[i], score=score, n_addresses=int(table["n"].iat[i]))
+    return row
+
+
+# --------------------------------------------------------------------------- text addresses
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    """A free-text address split into parts.
+
+    Attributes
+    ----------
+    number : int or None
+        First house number (« 12-14 » → 12, « 12 bis » → 12).
+    suffix : str
+        ``bis``, ``ter``, ``quater``, a letter, or ``""``.
+    number_to : int or None
+        Second number of a span such as « 12-14 », else ``None``.
+    street : str
+        Street part as written.
+    postcode : str
+        Five-digit postcode, ``""`` if none.
+    commune : str
+        Commune part, ``""`` if none.
+    """
+
+    number: int | None
+    suffix: str
+    number_to: int | None
+    street: str
+    postcode: str
+    commune: str
+
+
+_SUFFIXES = r"bis|ter|quater|quinquies|[a-h]"
+_ADDRESS = re.compile(
+    rf"^\s*(?:(?P<num>\d{{1,5}})\s*(?P<suf>(?:{_SUFFIXES})\b)?\s*(?:[-/à]\s*(?P<to>\d{{1,5}})\s*(?:{_SUFFIXES})?\b)?)?"
+    r"\s*,?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+
+
+def parse_address(text: str | None) -> ParsedAddress:
+    """Split a free-text French address into number, suffix, street, postcode and commune.
+
+    Parameters
+    ----------
+    text : str or None
+        « 12 bis rue de la Paix, 75002 Paris », « 12-14 RUE X », « 118, Rue Bernard Blier ».
+
+    Returns
+    -------
+    ParsedAddress
+        Empty parts are ``None`` / ``""``; an empty text gives an empty street.
+    """
+    raw = "" if text is None or (isinstance(text, float) and text != text) else str(text)
+    raw = re.sub(r"\s+", " ", raw).strip()
+    m = _ADDRESS.match(raw)
+    if not raw or m is None:
+        return ParsedAddress(None, "", None, "", "", "")
+    rest = m.group("rest")
+    postcode = commune = ""
+    pm = re.search(r"\b(\d{5})\b\s*(.*)$", rest)
+    if pm:
+        postcode, commune = pm.group(1), pm.group(2).strip(" ,")
+        rest = rest[: pm.start()]
+    elif "," in rest:
+        rest, _, commune = rest.rpartition(",")
+    number = int(m.group("num")) if m.group("num") else None
+    to = int(m.group("to")) if m.group("to") else None
+    suffix = (m.group("suf") or "").lower()
+    return ParsedAddress(number, suffix, to, rest.strip(" ,"), postcode, commune.strip())
+
+
+def _resolve_commune(parsed: ParsedAddress, addresses: pd.DataFrame) -> ParsedAddress:
+    """Use the postcode to name the commune, and drop a commune name left in the street."""
+    if not parsed.postcode:
+        return parsed
+    keys = addresses.loc[addresses["postcode"] == parsed.postcode, "commune_key"].unique()
+    if len(keys) != 1:
+        return parsed
+    ckey = str(keys[0])
+    street = parsed.street
+    words = street.split()
+    while len(words) > 2 and commune_key(words[-1]) and ckey.startswith(commune_key(words[-1])):
+        words.pop()
+    if not parsed.commune or commune_matches(commune_key(parsed.commune), ckey):
+        return ParsedAddress(parsed.number, parsed.suffix, parsed.number_to, " ".join(words), parsed.postcode,
+                             ckey)
+    return parsed
+
+
+def geocode(
+    texts: Sequence[str | None] | pd.Series,
+    addresses: pd.DataFrame,
+    *,
+    commune: str | None = None,
+    cutoff: float = 0.85,
+) -> gpd.GeoDataFrame:
+    """Find the point of free-text addresses in a standardised address base.
+
+    Parameters
+    ----------
+    texts : sequence of str or pandas.Series
+        Addresses as typed by a user.
+    addresses : geopandas.GeoDataFrame
+        A base standardised by :func:`standardize_addresses`.
+    commune : str, optional
+        Commune to assume when a text names none.
+    cutoff : float
+        Minimum similarity of a fuzzy street match.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed like ``texts`` (EPSG:2154): ``number``, ``suffix``, ``street_key``,
+        ``commune_key``, ``matched_name``, ``street_status`` (see :func:`match_streets`),
+        ``status`` and the point (empty when not found). ``status`` is ``found``,
+        ``found_without_suffix`` (« 12 ter » when only 12 exists), ``number_not_found``
+        (known street, unknown number, e.g. beyond its last address: no point, but rules
+        still apply), ``no_number``, ``street_not_found``, ``ambiguous`` or ``empty``.
+    """
+    series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+    parsed = [_resolve_commune(parse_address(t), addresses) for t in series.tolist()]
+    communes = [p.commune or commune or "" for p in parsed]
+    matches = match_streets([p.street for p in parsed], addresses, communes=communes, cutoff=cutoff)
+    base = addresses[addresses["number"].notna()]
+    index: dict[tuple[str, str, int], list[int]] = {}
+    triples = zip(base["commune_key"], base["street_key"], base["number"], strict=True)
+    for pos, (ck, sk, num) in enumerate(triples):
+        index.setdefault((ck, sk, int(num)), []).append(pos)
+    suffixes = base["suffix"].to_numpy()
+    geoms = base.geometry.to_numpy()
+    out_geom: list[Any] = []
+    records = []
+    for p, (_, m) in zip(parsed, matches.iterrows(), strict=True):
+        status = m["status"]
+        rec = {"number": p.number, "suffix": p.suffix, "street_key": m["matched_key"] or m["key"],
+               "commune_key": m["matched_commune"], "matched_name": m["matched_name"],
+               "street_status": status}
+        point = None
+        if status == "empty" and p.number is None:
+            rec["status"] = "empty"
+        elif status in ("unmatched", "empty"):
+            rec["status"] = "street_not_found"
+        elif status == "ambiguous":
+            rec["status"] = "ambiguous"
+        elif p.number is None:
+            rec["status"] = "no_number"
+        else:
+            hits = index.get((m["matched_commune"], m["matched_key"], p.number), [])
+            exact = [h for h in hits if suffixes[h] == p.suffix]
+            if exact:
+                point, rec["status"] = geoms[exact[0]], "found"
+            elif hits:
+                plain = [h for h in hits if not suffixes[h]] or hits
+                point, rec["status"] = geoms[plain[0]], "found_without_suffix"
+            else:
+                rec["status"] = "number_not_found"
+        records.append(rec)
+        out_geom.append(point)
+    frame = pd.DataFrame(records, index=series.index)
+    frame["number"] = frame["number"].astype("Int64")
+    return gpd.GeoDataFrame(frame, geometry=np.array(out_geom, dtype=object), crs=TERRITORY_CRS)
