@@ -80,7 +80,8 @@ def point_coordinates(points: gpd.GeoDataFrame) -> np.ndarray:
         return out
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     is_point = shapely.get_type_id(geoms) == 0
-    pts = np.where(is_point, geoms, None)
+    pts = geoms.copy()
+    pts[~is_point] = None
     other = ok & ~is_point
     if other.any():
         pts[other] = shapely.point_on_surface(geoms[other])
@@ -181,8 +182,8 @@ def _lattice(bounds: tuple[float, float, float, float], size: float, shape: BinS
     dy = size * SQRT3 / 2.0
     row0 = math.floor(y0 / dy) - 1
     rows = np.arange(row0, math.ceil(y1 / dy) + 2)
-    xs = np.arange(math.floor(x0 / size) - 1, math.ceil(x1 / size) + 2) * size
-    gx, gr = np.meshgrid(xs, rows)
+    hx = np.arange(math.floor(x0 / size) - 1, math.ceil(x1 / size) + 2) * size
+    gx, gr = np.meshgrid(hx, rows)
     gx = gx + (gr % 2) * size / 2.0
     return np.column_stack([gx.ravel(), (gr * dy).ravel()])
 

@@ -351,7 +351,9 @@ def _segment_endpoints(streets: gpd.GeoDataFrame, tolerance: float) -> tuple[np.
     return node[: len(geoms)], node[len(geoms) :]
 
 
-def segment_weights(streets: gpd.GeoDataFrame, *, order: int = 1, tolerance: float = 1.0) -> sparse.csr_matrix:
+def segment_weights(
+    streets: gpd.GeoDataFrame, *, order: int = 1, tolerance: float = 1.0
+) -> sparse.csr_matrix:
     """Binary weights between street segments that share an end node (self included).
 
     Parameters
@@ -546,7 +548,9 @@ def kernel_density(
     kern = np.where(d2 < 1, (1 - d2) ** 2, 0.0)
     kern /= kern.sum() * (cell / 1000.0) ** 2
     dens = np.clip(fftconvolve(grid, kern, mode="same"), 0.0, None)
-    return KernelDensity(density=dens, x0=float(x0), y0=float(y0), cell=float(cell), bandwidth=float(bandwidth))
+    return KernelDensity(
+        density=dens, x0=float(x0), y0=float(y0), cell=float(cell), bandwidth=float(bandwidth)
+    )
 
 
 def summary(result: gpd.GeoDataFrame) -> dict[str, Any]:
