@@ -40,8 +40,8 @@ Spot Analysis works » and R sfdep's ``emerging_hotspot_analysis``:
 from __future__ import annotations
 
 import logging
-from math import nan
 from dataclasses import dataclass, field
+from math import nan
 from typing import Any
 
 import geopandas as gpd
