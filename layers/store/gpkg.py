@@ -694,7 +694,8 @@ class GeoPackageStore(LayerStore):
             valid["uid"] = [uuid.uuid4().hex for _ in range(len(valid))]
         valid["source_dataset"] = _aligned(source_dataset, valid.index)
         sim = _aligned(simulated, valid.index)
-        valid["simulated"] = pd.Series(sim, index=valid.index).fillna(False).astype(bool)
+        valid["simulated"] = [bool(v) if v is not None and not pd.isna(v) else False
+                              for v in (sim if sim is not None else [None] * len(valid))]
         valid["created_at"] = now_iso()
         valid = valid[~valid["uid"].duplicated()]
         table = self._child_table(schema, cschema)

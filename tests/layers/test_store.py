@@ -1,0 +1,195 @@
+"""The GeoPackage LayerStore: reads with filters, writes, updates with history, deletes, children."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from shapely.geometry import Point
+
+from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
+from layers.importer import import_file
+from layers.store import LayerStore, open_store
+
+
+def _obs(n: int = 3, **extra: object) -> gpd.GeoDataFrame:
+    data = {
+        "uid": [f"o{i}" for i in range(n)],
+        "observed_at": pd.date_range("2024-01-01", periods=n, freq="MS"),
+        "theme": ["propreté", "voirie", "encombrants"][:n],
+        "status": "nouveau",
+        **extra,
+    }
+    return gpd.GeoDataFrame(data, geometry=[Point(652_000 + 100 * i, 6_862_000) for i in range(n)],
+                            crs="EPSG:2154")
+
+
+def test_write_read_roundtrip_and_idempotence(store: LayerStore) -> None:
+    first = store.write("observations", _obs())
+    assert first.inserted == ["o0", "o1", "o2"]
+    again = store.write("observations", _obs())
+    assert again.n_inserted == 0 and sorted(again.existing) == ["o0", "o1", "o2"]
+    got = store.read("observations")
+    assert list(got["uid"]) == ["o0", "o1", "o2"]
+    assert str(got.crs) == "EPSG:2154"
+    assert got["observed_at"].dt.month.tolist() == [1, 2, 3]
+    assert got["source"].eq("import").all()  # schema default
+    assert not got["simulated"].any()
+
+
+def test_filters(store: LayerStore) -> None:
+    store.write("observations", _obs())
+    assert store.count("observations", bbox=(651_950, 6_861_950, 652_150, 6_862_050)) == 2
+    assert store.count("observations", start="2024-02-01") == 2
+    assert store.count("observations", start="2024-01-01", end="2024-02-01") == 1
+    assert store.count("observations", where={"theme": ["voirie", "propreté"]}) == 2
+    assert store.count("observations", where={"resolved_at": None}) == 3
+    page = store.read("observations", limit=1, offset=1, order_by="-observed_at")
+    assert page["uid"].tolist() == ["o1"]
+    wgs = store.read("observations", crs="EPSG:4326")
+    assert 2.3 < wgs.geometry.x.iloc[0] < 2.5
+    # a WGS84 bbox is reprojected
+    assert store.count("observations", bbox=tuple(wgs.total_bounds + [-1e-5, -1e-5, 1e-5, 1e-5]),
+                       bbox_crs="EPSG:4326") == 3
+
+
+def test_bad_filters_name_the_field(store: LayerStore) -> None:
+    with pytest.raises(RecordError) as err:
+        store.read("observations", where={"couleur; DROP TABLE observations": "x"})
+    assert err.value.field == "couleur; DROP TABLE observations"
+    with pytest.raises(RecordError):
+        store.read("observations", order_by="1; DROP TABLE x")
+    with pytest.raises(RecordError) as err2:
+        store.read("observations", bbox=(3, 2, 1, 0))
+    assert err2.value.field == "bbox"
+    with pytest.raises(UnknownLayerError, match="Couche inconnue"):
+        store.read("cameras")
+    # SQL in a value is just a value
+    assert store.count("observations", where={"theme": "x' OR '1'='1"}) == 0
+
+
+def test_write_rejects_invalid_records(store: LayerStore) -> None:
+    bad = _obs(1, theme="licorne")
+    with pytest.raises(RecordError) as err:
+        store.write("observations", bad)
+    assert err.value.field == "theme"
+    assert store.count("observations") == 0
+
+
+def test_update_keeps_ordered_history(store: LayerStore) -> None:
+    store.write("observations", _obs(1))
+    store.update("observations", "o0", {"status": "transmis"}, actor="tech1", comment="au bailleur")
+    store.update("observations", "o0", {"description": "tag sur le hall"}, actor="tech1")
+    store.update("observations", "o0", {"status": "traité"}, actor="tech2")
+    hist = store.history("observations", "o0")
+    assert hist["status"].tolist() == ["nouveau", "transmis", "traité"]
+    assert hist["changed_by"].tolist()[1:] == ["tech1", "tech2"]
+    rec = store.get("observations", "o0").iloc[0]
+    assert rec["description"] == "tag sur le hall"
+    assert pd.notna(rec["resolved_at"])  # closing sets the resolution date
+    with pytest.raises(RecordError) as err:
+        store.update("observations", "o0", {"status": "perdu"})
+    assert err.value.field == "status"
+    with pytest.raises(NotFoundError):
+        store.update("observations", "absent", {"status": "traité"})
+    with pytest.raises(RecordError):
+        store.update("observations", "o0", {"uid": "autre"})
+
+
+def test_geometry_update_moves_rtree(store: LayerStore) -> None:
+    store.write("observations", _obs(1))
+    store.update("observations", "o0", {"geometry": Point(700_000, 6_700_000)})
+    assert store.count("observations", bbox=(699_999, 6_699_999, 700_001, 6_700_001)) == 1
+    assert store.count("observations", bbox=(651_000, 6_861_000, 653_000, 6_863_000)) == 0
+
+
+def test_delete_removes_children(store: LayerStore) -> None:
+    store.write("observations", _obs())
+    assert store.delete("observations", ["o1", "absent"]) == 1
+    assert store.count("observations") == 2
+    assert store.read_children("observations", "historique", parent_uids=["o1"]).empty
+
+
+def test_children_events_and_readings(store: LayerStore) -> None:
+    pn = gpd.GeoDataFrame({"uid": ["pn1"], "name": ["Pied de tour"]},
+                          geometry=[Point(765_000, 6_280_000)], crs="EPSG:2154")
+    store.write("points_noirs", pn)
+    ev = pd.DataFrame({"parent_uid": ["pn1", "pn1"], "observed_at": ["2024-03-01", "2024-03-09"],
+                       "volume_m3": [1.5, "2,5"], "waste_type": ["encombrants", "gravats"]})
+    r = store.add_children("points_noirs", "evenements", ev)
+    assert r.n_inserted == 2
+    assert store.add_children("points_noirs", "evenements", ev).n_inserted == 0  # same events
+    got = store.read_children("points_noirs", "evenements", start="2024-03-05")
+    assert got["volume_m3"].tolist() == [2.5]
+    with pytest.raises(NotFoundError):
+        store.add_children("points_noirs", "evenements", ev.assign(parent_uid="inconnu"))
+    bac = gpd.GeoDataFrame({"uid": ["b1"], "flux": ["OM"], "has_gauge": [True]},
+                           geometry=[Point(765_010, 6_280_000)], crs="EPSG:2154")
+    store.write("bacs", bac)
+    with pytest.raises(RecordError) as err:
+        store.add_children("bacs", "releves", pd.DataFrame(
+            {"parent_uid": ["b1"], "measured_at": ["2024-03-01T06:00"], "fill_pct": [120]}))
+    assert err.value.field == "fill_pct"
+    with pytest.raises(NotFoundError):
+        store.add_children("bacs", "releves", pd.DataFrame(
+            {"parent_uid": ["x"], "measured_at": ["2024-03-01T06:00"], "fill_pct": [20]}))
+    with pytest.raises(UnknownLayerError):
+        store.add_children("points_noirs", "releves", ev)
+
+
+def test_transaction_rolls_back_everything(store: LayerStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.write("observations", _obs())
+        store.update("observations", "o0", {"status": "traité"})
+        raise RuntimeError("coupure")
+    assert store.count("observations") == 0
+    assert store.read_children("observations", "historique").empty
+
+
+def test_file_is_a_real_geopackage(tmp_path: Path, shared_data: Path) -> None:
+    path = tmp_path / "t.gpkg"
+    with open_store(path) as s:
+        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
+        s.write("observations", _obs())
+    layers = dict(pyogrio.list_layers(path))
+    assert layers["observations"] == "Point"
+    assert layers["perimetres"] == "MultiPolygon"
+    info = pyogrio.read_info(path, layer="observations")
+    assert info["features"] == 3 and info["crs"] == "EPSG:2154"
+    via_gdal = pyogrio.read_dataframe(path, layer="observations", bbox=(651_950, 6_861_950, 652_150, 6_862_050))
+    assert sorted(via_gdal["uid"]) == ["o0", "o1"]
+    qpv = pyogrio.read_dataframe(path, layer="perimetres")
+    assert shapely.is_valid(qpv.geometry.to_numpy()).all()
+
+
+def test_reopen_and_refuse_foreign_files(tmp_path: Path) -> None:
+    path = tmp_path / "t.gpkg"
+    with open_store(path) as s:
+        s.write("observations", _obs())
+        s.set_meta("nom", "Montpellier")
+    with open_store(path, create=False) as s:
+        assert s.count("observations") == 3 and s.get_meta("nom") == "Montpellier"
+    with pytest.raises(StoreError, match="introuvable"):
+        open_store(tmp_path / "absent.gpkg", create=False)
+    other = tmp_path / "autre.gpkg"
+    other.write_bytes(b"")
+    import sqlite3
+
+    sqlite3.connect(other).execute("CREATE TABLE t (a)").connection.commit()
+    with pytest.raises(StoreError, match="n'est pas un GeoPackage"):
+        open_store(other)
+    with pytest.raises(StoreError, match="PostGIS"):
+        open_store("postgresql://localhost/qpv")
+
+
+def test_layers_summary(store: LayerStore) -> None:
+    store.write("observations", _obs(2, simulated=True))
+    info = {i.name: i for i in store.layers()}
+    assert info["observations"].count == 2 and info["observations"].simulated == 2
+    assert info["observations"].time_min.startswith("2024-01-01")  # type: ignore[union-attr]
+    assert info["videoprotection"].confidential and not info["observations"].confidential
+    assert info["adresses"].reference
