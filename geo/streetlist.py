@@ -286,7 +286,7 @@ def _parse_clause(clause: str) -> tuple[str, int | None, int | None, str] | None
         lo = _number(text)
     elif m2:
         lo, hi = int(m2.group(1)), int(m2.group(2))
-    elif kind == "except" and _number(text) is not None:
+    elif _number(text) is not None:
         lo = hi = _number(text)
     elif re.search(r"en\s+totalite|entiere", text) and parity == "all":
         return ("whole", None, None, "all")
