@@ -1,0 +1,217 @@
+"""Exports of a diagnostic walk: GeoJSON (RFC 7946, WGS84) and GPX 1.1.
+
+GPS devices and phone apps read GPX: the walked line becomes a track, the stops named
+waypoints « 1. Rue … » in walking order.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from geo.crs import TERRITORY_CRS, WEB_CRS
+from geo.errors import QPVError
+
+if TYPE_CHECKING:
+    from geo.routing import WalkRoute
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["WalkExportError", "read_gpx", "route_to_geojson", "route_to_gpx", "stop_label"]
+
+GPX_NS = "http://www.topografix.com/GPX/1/1"
+_LABEL_COLUMNS = ("label", "name", "address", "adresse", "ADR", "LIB_OFF")
+
+
+class WalkExportError(QPVError):
+    """A walk cannot be exported or an exported file cannot be read back."""
+
+
+def _to_wgs84() -> Transformer:
+    return Transformer.from_crs(TERRITORY_CRS, WEB_CRS, always_xy=True)
+
+
+def _clean(value: Any) -> Any:
+    """Make a cell JSON-serialisable (numpy scalars, timestamps, missing values)."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and math.isnan(float(value)):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def stop_label(row: pd.Series, *, order: int | None = None) -> str:
+    """Return a readable name of a stop (label, name or address column, else its index).
+
+    Parameters
+    ----------
+    row : pandas.Series
+        One row of :attr:`WalkRoute.stops`.
+    order : int, optional
+        Position in the walk, prefixed as ``"3. "``.
+
+    Returns
+    -------
+    str
+    """
+    text = None
+    for col in _LABEL_COLUMNS:
+        if col in row.index and isinstance(row[col], str) and row[col].strip():
+            text = row[col].strip()
+            break
+    if text is None:
+        text = f"Arrêt {row.name}"
+    return f"{order}. {text}" if order is not None else text
+
+
+def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
+    """Return a walk as a GeoJSON FeatureCollection in WGS84 (longitude, latitude).
+
+    Parameters
+    ----------
+    route : WalkRoute
+        The computed walk.
+
+    Returns
+    -------
+    dict
+        One ``LineString`` feature for the track (``kind = "parcours"`` with length,
+        duration, prize) then one ``Point`` feature per stop (``kind = "arret"``, with
+        ``order`` and the stop attributes).
+    """
+    tr = _to_wgs84()
+    xs, ys = np.asarray(route.track.coords).T
+    lon, lat = tr.transform(xs, ys)
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [
+                    [round(float(a), 7), round(float(b), 7)] for a, b in zip(lon, lat, strict=True)
+                ],
+            },
+            "properties": {
+                "kind": "parcours",
+                "length_m": round(route.length_m, 1),
+                "duration_min": round(route.duration_min, 1),
+                "budget_min": route.budget_min,
+                "speed_kmh": route.speed_kmh,
+                "prize": route.prize,
+                "stops": len(route.stops),
+                "solver": route.solver,
+                "group": route.group,
+            },
+        }
+    ]
+    geom_col = route.stops.geometry.name if len(route.stops) else None
+    for _, row in route.stops.iterrows():
+        p = row[geom_col]
+        x, y = tr.transform(p.x, p.y)
+        props = {str(k): _clean(v) for k, v in row.items() if k != geom_col}
+        props["kind"] = "arret"
+        props["label"] = stop_label(row)
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(float(x), 7), round(float(y), 7)]},
+            "properties": props,
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def route_to_gpx(route: WalkRoute, *, name: str = "Diagnostic en marchant") -> str:
+    """Return a walk as GPX 1.1 text: named waypoints for the stops and one track.
+
+    Parameters
+    ----------
+    route : WalkRoute
+        The computed walk.
+    name : str, default "Diagnostic en marchant"
+        Name of the track.
+
+    Returns
+    -------
+    str
+        UTF-8 GPX document, coordinates in WGS84.
+    """
+    ET.register_namespace("", GPX_NS)
+    tr = _to_wgs84()
+    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": "qpv-observatoire"})
+    meta = ET.SubElement(root, f"{{{GPX_NS}}}metadata")
+    ET.SubElement(meta, f"{{{GPX_NS}}}name").text = name
+    ET.SubElement(meta, f"{{{GPX_NS}}}desc").text = (
+        f"{len(route.stops)} arrêts, {route.length_m / 1000:.2f} km, "
+        f"{route.duration_min:.0f} min arrêts compris (vitesse {route.speed_kmh:g} km/h)"
+    )
+    for _, row in route.stops.iterrows():
+        p = row[route.stops.geometry.name]
+        lon, lat = tr.transform(p.x, p.y)
+        wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+        ET.SubElement(wpt, f"{{{GPX_NS}}}name").text = stop_label(row, order=int(row["order"]))
+        desc = row.get("reason") if "reason" in row.index else None
+        if isinstance(desc, str) and desc:
+            ET.SubElement(wpt, f"{{{GPX_NS}}}desc").text = desc
+    trk = ET.SubElement(root, f"{{{GPX_NS}}}trk")
+    ET.SubElement(trk, f"{{{GPX_NS}}}name").text = name
+    seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
+    xs, ys = np.asarray(route.track.coords).T
+    lons, lats = tr.transform(xs, ys)
+    for lon, lat in zip(lons, lats, strict=True):
+        ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def read_gpx(text: str) -> tuple[list[tuple[float, float]], list[tuple[str, float, float]]]:
+    """Read back the track points and waypoints of a GPX document.
+
+    Parameters
+    ----------
+    text : str
+        GPX 1.0 or 1.1 document.
+
+    Returns
+    -------
+    track : list of (lon, lat)
+        Points of every track segment, in order.
+    waypoints : list of (name, lon, lat)
+
+    Raises
+    ------
+    WalkExportError
+        When the text is not GPX.
+    """
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise WalkExportError(f"Fichier GPX illisible : {exc}.") from exc
+    if not root.tag.endswith("gpx"):
+        raise WalkExportError("Ce document n'est pas un fichier GPX.")
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    track = [(float(p.get("lon", "nan")), float(p.get("lat", "nan"))) for p in root.iter(f"{ns}trkpt")]
+    waypoints = []
+    for w in root.iter(f"{ns}wpt"):
+        name_el = w.find(f"{ns}name")
+        waypoints.append(
+            (name_el.text or "" if name_el is not None else "", float(w.get("lon", "nan")),
+             float(w.get("lat", "nan")))
+        )
+    return track, waypoints
