@@ -1,0 +1,41 @@
+# Two entry points for a fresh machine (see README):
+#   make demo   install, build the demo territory store, and open the web map
+#   make test   install everything the tests need, then run them
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STORE  ?= var/territoire.gpkg
+
+.PHONY: demo test install install-dev system-deps assets lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[reports]"
+	@if [ -f package.json ]; then npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; fi
+
+install-dev: $(BIN)/python system-deps
+	$(BIN)/pip install --quiet -e ".[reports,dev]"
+	@if [ -f package.json ]; then npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; fi
+
+system-deps:
+	bash .ci/system-deps.sh
+
+demo: install
+	QPV_STORE=$(STORE) $(BIN)/qpv demo
+	@if $(BIN)/qpv --help | grep -q " serve"; then QPV_STORE=$(STORE) $(BIN)/qpv serve; fi
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check geo layers webmap tests bench data/build_demo.py
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/bench_import.py
+
+clean:
+	rm -rf $(VENV) var node_modules webmap/static/vendor
