@@ -346,6 +346,70 @@ _TRAVAUX = LayerSchema(
     description="Opérations du Nouveau programme national de renouvellement urbain.",
 )
 
+_DIAGNOSTICS = LayerSchema(
+    name="diagnostics",
+    label="Diagnostics en marchant",
+    geometry="LineString",
+    fields=(
+        Field("name", "str", "Parcours", required=True),
+        Field("quartier", "str", "Quartier"),
+        Field("walk_date", "datetime", "Date", required=True),
+        Field("status", "str", "Statut", choices=("prévu", "réalisé", "compte-rendu diffusé"),
+              default="prévu"),
+        Field("organisations", "str", "Organisations participantes"),
+        Field("n_habitants", "int", "Habitants", minimum=0, maximum=10000),
+        Field("n_participants", "int", "Participants", minimum=0, maximum=10000),
+        Field("budget_min", "float", "Durée prévue (min)", minimum=0, maximum=1440),
+        Field("duration_min", "float", "Durée estimée (min)", minimum=0, maximum=1440),
+        Field("length_m", "float", "Longueur (m)", minimum=0),
+        Field("previous_walk", "str", "Diagnostic précédent"),
+        Field("notes", "str", "Notes"),
+    ),
+    time_field="walk_date",
+    children=(
+        ChildSchema(
+            name="etapes",
+            label="Étapes",
+            fields=(
+                Field("rank", "int", "Ordre", required=True, minimum=0, maximum=10000),
+                Field("name", "str", "Étape"),
+                Field("address", "str", "Adresse"),
+                Field("x", "float", "X (Lambert-93)", required=True),
+                Field("y", "float", "Y (Lambert-93)", required=True),
+                Field("to_check", "str", "À vérifier"),
+                Field("priority", "float", "Priorité", minimum=0),
+                Field("mandatory", "bool", "Obligatoire", default=False),
+            ),
+            time_field="rank",
+        ),
+    ),
+    description="Parcours de diagnostic en marchant : date, participants, itinéraire, étapes.",
+)
+
+_ANALYSES = LayerSchema(
+    name="analyses",
+    label="Résultats d'analyse",
+    geometry="Geometry",
+    fields=(
+        Field("analysis", "str", "Analyse", required=True,
+              choices=("points chauds", "points chauds émergents", "densité", "couverture",
+                       "récurrence", "carence")),
+        Field("run_id", "str", "Calcul", required=True),
+        Field("source_layer", "str", "Couche analysée"),
+        Field("quartier", "str", "Quartier"),
+        Field("period_start", "date", "Début de période"),
+        Field("period_end", "date", "Fin de période"),
+        Field("run_at", "datetime", "Calculé le"),
+        Field("category", "str", "Classe"),
+        Field("value", "float", "Valeur"),
+        Field("z_score", "float", "Score z"),
+        Field("p_value", "float", "p"),
+        Field("params", "json", "Paramètres"),
+    ),
+    time_field="period_start",
+    description="Couches dérivées : points chauds, densité, couverture, carences.",
+)
+
 # Reference layers of the territory: what the analyses and the map draw on.
 _ADRESSES = LayerSchema(
     name="adresses",
@@ -404,6 +468,8 @@ LAYERS: Mapping[str, LayerSchema] = {
         _BACS,
         _VIDEOPROTECTION,
         _TRAVAUX,
+        _DIAGNOSTICS,
+        _ANALYSES,
         _ADRESSES,
         _VOIES,
         _ECLAIRAGE,
