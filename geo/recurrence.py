@@ -27,8 +27,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo.binning import AnalysisError, point_coordinates
@@ -46,7 +44,7 @@ def group_sites(
     radius: float = 25.0,
     sites: gpd.GeoDataFrame | None = None,
 ) -> pd.Series:
-    """Site of each event: nearest known site within ``radius``, else single-linkage groups.
+    """Site of each event: nearest known site within ``radius``, else greedy covering groups.
 
     Parameters
     ----------
@@ -84,11 +82,26 @@ def group_sites(
         free[idx[hit]] = False
     idx = np.flatnonzero(free)
     if len(idx):
-        pairs = cKDTree(xy[idx]).query_pairs(radius, output_type="ndarray")
-        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(idx), len(idx)))
-        _, comp = connected_components(graph, directed=False)
+        comp = _greedy_cover(xy[idx], radius)
         labels[idx] = [f"site-{c:05d}" for c in comp]
     return pd.Series(labels, index=events.index, name="site", dtype=object)
+
+
+def _greedy_cover(xy: np.ndarray, radius: float) -> np.ndarray:
+    """Greedy covering: the event with most neighbours within ``radius`` founds a site and takes
+    every unassigned event within ``radius`` of it; repeat. Sites are at most 2·radius wide
+    (single linkage would chain a whole street of reports into one site)."""
+    neighbours = cKDTree(xy).query_ball_point(xy, r=radius)
+    sizes = np.fromiter((len(nb) for nb in neighbours), dtype=np.int64, count=len(xy))
+    label = np.full(len(xy), -1, dtype=np.int64)
+    site = 0
+    for i in np.argsort(-sizes, kind="stable"):
+        if label[i] >= 0:
+            continue
+        nb = np.asarray(neighbours[i], dtype=np.int64)
+        label[nb[label[nb] < 0]] = site
+        site += 1
+    return label
 
 
 @dataclass
