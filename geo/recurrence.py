@@ -210,17 +210,7 @@ def recurrence(
         ev["quartier"] = pd.Series(None, index=ev.index, dtype=object)
     located = ev[ev["site"].notna()].sort_values(["site", "_when"], kind="stable")
 
-    # re-occurrence: next event strictly after each clean-up, at the same site
-    rows = []
-    for site, grp in located.groupby("site", sort=False):
-        times = grp["_when"].to_numpy(dtype="datetime64[ns]")
-        for cleaned in grp["_cleaned"].dropna().to_numpy(dtype="datetime64[ns]"):
-            later = np.searchsorted(times, cleaned, side="right")
-            nxt = times[later] if later < len(times) else None
-            rows.append((site, cleaned, nxt))
-    reocc = pd.DataFrame(rows, columns=["site", "cleaned_at", "next_event"])
-    delta = pd.to_datetime(reocc["next_event"]) - pd.to_datetime(reocc["cleaned_at"])
-    reocc["days"] = delta.dt.total_seconds() / 86400.0
+    reocc = _reoccurrences(located)
 
     xy = point_coordinates(located)
     located = located.assign(_x=xy[:, 0], _y=xy[:, 1])
@@ -238,7 +228,7 @@ def recurrence(
             "events_after_cleanup": located.groupby("site", sort=True)["_after"].sum().astype(int),
             "x": g["_x"].mean(),
             "y": g["_y"].mean(),
-            "quartier": g["quartier"].agg(lambda s: s.mode().iloc[0] if s.notna().any() else None),
+            "quartier": g["quartier"].first(),
         }
     )
     stats["rate_per_30d"] = stats["n_events"] / period_days * 30.0
@@ -262,6 +252,37 @@ def recurrence(
         "known_sites": sites is not None,
     }
     return Recurrence(events=ev, sites=site_gdf, reoccurrences=reocc, quartiers=quart, parameters=params)
+
+
+def _reoccurrences(located: pd.DataFrame) -> pd.DataFrame:
+    """Days from each clean-up to the next event strictly after it at the same site.
+
+    ``located`` is sorted by site then date; vectorised with one search on
+    (site rank, seconds) keys.
+    """
+    sites = located["site"].to_numpy(dtype=object)
+    rank = pd.factorize(sites, sort=False)[0].astype(np.int64)
+    when = located["_when"].to_numpy(dtype="datetime64[s]").astype(np.int64)
+    cleaned_all = located["_cleaned"].to_numpy(dtype="datetime64[s]")
+    has = ~np.isnat(cleaned_all)
+    origin = min(when.min(initial=0), cleaned_all[has].astype(np.int64).min(initial=0))
+    span = np.int64(10**10)  # seconds per site block (> 300 years)
+    keys = rank * span + (when - origin)
+    cleaned = cleaned_all[has].astype(np.int64)
+    ckeys = rank[has] * span + (cleaned - origin)
+    pos = np.searchsorted(keys, ckeys, side="right")
+    found = pos < len(keys)
+    found[found] &= rank[np.minimum(pos[found], len(keys) - 1)] == rank[has][found]
+    next_s = np.where(found, when[np.minimum(pos, len(keys) - 1)], 0)
+    out = pd.DataFrame(
+        {
+            "site": sites[has],
+            "cleaned_at": pd.to_datetime(cleaned, unit="s"),
+            "next_event": pd.Series(pd.to_datetime(next_s, unit="s")).where(found),
+        }
+    )
+    out["days"] = np.where(found, (next_s - cleaned) / 86400.0, np.nan)
+    return out
 
 
 def _per_quartier(sites: gpd.GeoDataFrame, reocc: pd.DataFrame) -> pd.DataFrame:
