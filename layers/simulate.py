@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.schema import THEMES
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -121,7 +120,8 @@ def simulate_territory(
         "uid": uids,
         "observed_at": observed,
         "theme": theme,
-        "description": [f"Constat simulé : {t} à proximité du {a}" for t, a in zip(theme, labels[idx], strict=True)],
+        "description": [f"Constat simulé : {t} à proximité du {a}"
+                        for t, a in zip(theme, labels[idx], strict=True)],
         "address": labels[idx],
         "status": status,
         "source": rng.choice(["diagnostic en marchant", "habitant", "gardien", "patrouille"],
@@ -216,7 +216,7 @@ def simulate_territory(
     # -- NPNRU operations ------------------------------------------------------------
     kinds = ["démolition", "construction", "réhabilitation", "résidentialisation",
              "aménagement d'espace public", "équipement"]
-    ops = []
+    ops: list[dict[str, object]] = []
     for q in NPNRU_QUARTIERS:
         zone = perimeters[perimeters["code"] == q]
         if zone.empty:

@@ -179,10 +179,7 @@ def _coerce_datetime(
     present = ~_is_missing(values)
     bad = present & parsed.isna()
     bad |= parsed.notna() & ((parsed.dt.year < 1900) | (parsed.dt.year > 2100))
-    if f.type == "date":
-        out = parsed.dt.strftime("%Y-%m-%d")
-    else:
-        out = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    out = parsed.dt.strftime("%Y-%m-%d" if f.type == "date" else "%Y-%m-%dT%H:%M:%S")
     out = out.astype("object").where(parsed.notna() & ~bad, None)
     return out, bad, "date invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)"
 

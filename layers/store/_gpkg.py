@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -114,7 +114,7 @@ def st_is_empty(blob: bytes | None) -> int | None:
     return int(bool(blob[3] & 0b10000) or _envelope(blob) is None)
 
 
-def _st_bound(i: int):  # type: ignore[no-untyped-def]
+def _st_bound(i: int) -> Callable[[bytes | None], float | None]:
     def fn(blob: bytes | None) -> float | None:
         if blob is None:
             return None

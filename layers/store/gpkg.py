@@ -50,10 +50,7 @@ def child_uid(parent_uid: str, values: Mapping[str, Any]) -> str:
 def _time_text(value: TimeLike) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        parsed = pd.Timestamp(value)
-    else:
-        parsed = pd.Timestamp(value)
+    parsed = pd.Timestamp(value)
     if parsed.tzinfo is not None:
         parsed = parsed.tz_convert("Europe/Paris").tz_localize(None)
     return parsed.isoformat()
@@ -507,7 +504,7 @@ class GeoPackageStore(LayerStore):
                 self._touch(schema.name)
         return WriteResult(
             inserted=new["uid"].tolist(),
-            existing=list(existing) + valid.loc[dup_in_batch.reindex(valid.index, fill_value=False), "uid"].tolist(),
+            existing=[*existing, *valid.loc[dup_in_batch.reindex(valid.index, fill_value=False), "uid"]],
         )
 
     def _existing_uids(self, table: str, uids: list[str]) -> set[str]:
@@ -730,7 +727,8 @@ class GeoPackageStore(LayerStore):
         if end is not None:
             clauses.append(f'"{cschema.time_field}" < ?')
             params.append(_time_text(end))
-        sql = f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{self._child_table(schema, cschema)}"'
+        columns = ", ".join(f'"{n}"' for n in names)
+        sql = f'SELECT {columns} FROM "{self._child_table(schema, cschema)}"'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += f' ORDER BY parent_uid, "{cschema.time_field}", fid'

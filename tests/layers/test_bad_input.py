@@ -66,7 +66,7 @@ def test_wrong_separator(paris_store: LayerStore, shared_data: Path, tmp_path: P
                            "geometry": dict(m.geometry), "id": "Numéro",
                            "fields": {"name": {"template": "Site {Numéro}"}}})
     before = snapshot(paris_store)
-    with pytest.raises(SourceFileError, match="séparateur déclaré « , ».*semble utiliser « ; »"):
+    with pytest.raises(SourceFileError, match=r"séparateur déclaré « , ».*semble utiliser « ; »"):
         import_file(paris_store, f, mapping=wrong)
     assert snapshot(paris_store) == before
 
@@ -137,7 +137,7 @@ def test_missing_required_column(paris_store: LayerStore, shared_data: Path, tmp
 def test_duplicate_id(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
     lines = _lines(shared_data, DMR, 30)
     f = tmp_path / "dmr-dup.csv"
-    f.write_text("".join(lines + [lines[5]]), encoding="utf-8")
+    f.write_text("".join([*lines, lines[5]]), encoding="utf-8")
     r = import_file(paris_store, f, mapping="dansmarue")
     assert r.n_read == 31
     assert r.n_inserted == 30

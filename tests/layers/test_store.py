@@ -53,7 +53,9 @@ def test_filters(store: LayerStore) -> None:
     wgs = store.read("observations", crs="EPSG:4326")
     assert 2.3 < wgs.geometry.x.iloc[0] < 2.5
     # a WGS84 bbox is reprojected
-    assert store.count("observations", bbox=tuple(wgs.total_bounds + [-1e-5, -1e-5, 1e-5, 1e-5]),
+    xmin, ymin, xmax, ymax = wgs.total_bounds
+    margin = 1e-5
+    assert store.count("observations", bbox=(xmin - margin, ymin - margin, xmax + margin, ymax + margin),
                        bbox_crs="EPSG:4326") == 3
 
 
@@ -160,7 +162,8 @@ def test_file_is_a_real_geopackage(tmp_path: Path, shared_data: Path) -> None:
     assert layers["perimetres"] == "MultiPolygon"
     info = pyogrio.read_info(path, layer="observations")
     assert info["features"] == 3 and info["crs"] == "EPSG:2154"
-    via_gdal = pyogrio.read_dataframe(path, layer="observations", bbox=(651_950, 6_861_950, 652_150, 6_862_050))
+    via_gdal = pyogrio.read_dataframe(path, layer="observations",
+                                      bbox=(651_950, 6_861_950, 652_150, 6_862_050))
     assert sorted(via_gdal["uid"]) == ["o0", "o1"]
     qpv = pyogrio.read_dataframe(path, layer="perimetres")
     assert shapely.is_valid(qpv.geometry.to_numpy()).all()

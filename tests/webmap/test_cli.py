@@ -22,8 +22,8 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def test_init_import_layers_export(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
     assert runner.invoke(main, ["init"]).exit_code == 0
-    res = runner.invoke(main, ["import", "perimetres", str(shared_data / "paris" / "qpv-paris-idf-2015.geojson"),
-                               "--mapping", "qpv-paris"])
+    qpv = shared_data / "paris" / "qpv-paris-idf-2015.geojson"
+    res = runner.invoke(main, ["import", "perimetres", str(qpv), "--mapping", "qpv-paris"])
     assert res.exit_code == 0, res.output
     assert "3 lignes lues : 3 ajoutées" in res.output and "1 géométries réparées" in res.output
     res = runner.invoke(main, ["import", "observations",
