@@ -251,11 +251,9 @@ def make_bins(
         raise AnalysisError("Donner des points ou une zone d'étude.")
     centres = _lattice(bounds, size, shape)
     cells = _cell_polygons(centres, size, shape)
-    if zone is not None:
-        keep = shapely.intersects(cells, zone)
-    else:
-        x0, y0, x1, y1 = bounds
-        keep = shapely.intersects(cells, shapely.box(x0, y0, x1, y1))
+    window = zone if zone is not None else shapely.box(*bounds)
+    # cells sharing only an edge or a vertex with the zone are not part of it
+    keep = shapely.intersects(cells, window) & ~shapely.touches(cells, window)
     centres, cells = centres[keep], cells[keep]
     out = gpd.GeoDataFrame(
         {"bin_id": np.arange(len(cells)), "x": centres[:, 0], "y": centres[:, 1]},

@@ -153,8 +153,8 @@ def _table_html(df: pd.DataFrame, max_rows: int = 25) -> str:
     """A DataFrame as an HTML table (escaped, French numbers)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
-    for _, r in df.head(max_rows).iterrows():
-        rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r.to_numpy()) + "</tr>")
+    for r in df.head(max_rows).itertuples(index=False, name=None):
+        rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>")
     more = f"<p class='note'>{len(df) - max_rows} lignes non affichées.</p>" if len(df) > max_rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
