@@ -1,0 +1,130 @@
+"""Points-noirs recurrence: sites, re-occurrence after cleaning, rates, persistence."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.binning import AnalysisError
+from geo.geometry import repair_polygons
+from geo.recurrence import group_sites, recurrence
+
+
+def _events(rows: list[tuple[float, float, str, str | None]]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "observed_at": pd.to_datetime([r[2] for r in rows]),
+            "cleaned_at": pd.to_datetime([r[3] for r in rows]),
+        },
+        geometry=[shapely.Point(r[0], r[1]) for r in rows],
+        crs=2154,
+        index=[f"e{i}" for i in range(len(rows))],
+    )
+
+
+def test_sites_group_repeats_and_do_not_chain() -> None:
+    # two repeats 5 m apart, one far event, and a street of reports every 20 m over 200 m
+    pts = [(0, 0), (5, 0), (1000, 0)] + [(2000 + 20 * i, 0) for i in range(11)]
+    ev = gpd.GeoDataFrame(geometry=[shapely.Point(p) for p in pts], crs=2154)
+    site = group_sites(ev, radius=25.0)
+    assert site.iloc[0] == site.iloc[1] != site.iloc[2]
+    street = site.iloc[3:]
+    assert street.nunique() >= 4  # single linkage would give one site
+    # a site never spans more than 2 radius
+    xs = np.array([p[0] for p in pts])
+    for label in site.unique():
+        members = xs[(site == label).to_numpy()]
+        assert members.max() - members.min() <= 50.0
+
+
+def test_events_attach_to_known_points_noirs() -> None:
+    known = gpd.GeoDataFrame({"name": ["rue A"]}, geometry=[shapely.Point(0, 0)], index=["pn-1"], crs=2154)
+    ev = gpd.GeoDataFrame(geometry=[shapely.Point(10, 0), shapely.Point(200, 0)], crs=2154)
+    site = group_sites(ev, radius=25.0, sites=known)
+    assert site.iloc[0] == "pn-1"
+    assert site.iloc[1].startswith("site-")
+
+
+def test_reoccurrence_after_cleaning_and_persistence() -> None:
+    ev = _events([
+        (0, 0, "2024-01-01", "2024-01-03"),
+        (3, 0, "2024-01-10", "2024-01-11"),
+        (1, 1, "2024-02-20", None),
+        (2, 2, "2024-06-25", "2024-06-26"),
+        (500, 0, "2024-01-05", "2024-01-06"),  # single event, never comes back
+    ])
+    res = recurrence(ev, radius=25.0, end="2024-06-30")
+    a = res.events.loc["e0", "site"]
+    b = res.events.loc["e4", "site"]
+    days = res.reoccurrences.set_index("cleaned_at")["days"]
+    assert days[pd.Timestamp("2024-01-03")] == 7.0
+    assert days[pd.Timestamp("2024-01-11")] == 40.0
+    assert np.isnan(days[pd.Timestamp("2024-06-26")])  # censored
+    assert np.isnan(days[pd.Timestamp("2024-01-06")])
+    sites = res.sites.set_index("site")
+    assert sites.loc[a, "n_events"] == 4 and sites.loc[b, "n_events"] == 1
+    assert sites.loc[a, "median_days_to_reoccur"] == 23.5  # median of 7 and 40 (censored left out)
+    assert sites.loc[a, "events_after_cleanup"] == 3
+    assert bool(sites.loc[a, "persistent"]) and not bool(sites.loc[b, "persistent"])
+    period_days = (pd.Timestamp("2024-06-30") - pd.Timestamp("2024-01-01")).days
+    assert sites.loc[a, "rate_per_30d"] == pytest.approx(4 / period_days * 30)
+    assert list(res.persistent["site"]) == [a]
+    assert res.parameters["cleaning_assumed"] is False
+    assert res.events.index.equals(ev.index)
+
+
+def test_without_cleanup_dates_intervals_between_reports_are_used() -> None:
+    ev = _events([(0, 0, "2024-01-01", None), (1, 0, "2024-01-11", None), (2, 0, "2024-01-31", None)])
+    res = recurrence(ev.drop(columns="cleaned_at"), radius=25.0)
+    assert res.parameters["cleaning_assumed"] is True
+    assert sorted(res.reoccurrences["days"].dropna()) == [10.0, 20.0]
+
+
+def test_vectorised_reoccurrence_equals_a_plain_loop() -> None:
+    rng = np.random.default_rng(4)
+    n = 400
+    xy = rng.integers(0, 6, size=(n, 2)) * 100.0
+    obs = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    cleaned = obs + pd.to_timedelta(rng.integers(0, 20, n), unit="D")
+    ev = gpd.GeoDataFrame({"observed_at": obs, "cleaned_at": cleaned},
+                          geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=2154)
+    res = recurrence(ev, radius=10.0)
+    got = res.reoccurrences.sort_values(["site", "cleaned_at"])["days"].to_numpy()
+    expected = []
+    for _site, grp in res.events.assign(observed_at=obs.to_numpy()).groupby("site"):
+        times = np.sort(grp["observed_at"].to_numpy())
+        for c in np.sort(ev.loc[grp.index, "cleaned_at"].to_numpy()):
+            later = times[times > c]
+            expected.append((later[0] - c) / np.timedelta64(1, "D") if len(later) else np.nan)
+    np.testing.assert_allclose(got, np.array(expected, dtype=float))
+
+
+def test_per_quartier_on_real_paris_dumping(shared_data: Path) -> None:
+    df = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv")
+    df = df[df["type"] == "Objets abandonnés"]
+    ll = df["geo_point_2d"].map(ast.literal_eval)
+    gdf = gpd.GeoDataFrame(
+        df, geometry=gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])), crs=4326
+    )
+    qpv, _ = repair_polygons(gpd.read_file(shared_data / "paris" / "qpv-paris-idf-2015.geojson"))
+    res = recurrence(gdf, time_field="datedecl", perimeters=qpv, cleaned_field=None)
+    in_qp = gpd.sjoin(gdf.to_crs(2154), qpv.to_crs(2154)[["code", "geometry"]], predicate="within")
+    assert (res.events["quartier"] == "QP075019").sum() == (in_qp["code"] == "QP075019").sum()
+    table = res.quartiers.set_index("quartier")
+    assert table["events"].sum() == len(gdf)
+    assert 0 < table.loc["QP075019", "recurrent_share"] < 1
+    assert table.loc["QP075019", "sites"] == (res.sites["quartier"] == "QP075019").sum()
+
+
+def test_errors() -> None:
+    ev = _events([(0, 0, "2024-01-01", None)])
+    with pytest.raises(AnalysisError, match="absente"):
+        recurrence(ev, time_field="date")
+    with pytest.raises(AnalysisError):
+        group_sites(ev, radius=0)
