@@ -217,3 +217,4 @@ def demo(ctx: click.Context, reset: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+from webmap._cli_web import register as _register_web; _register_web(main)  # noqa: E402

@@ -1,0 +1,97 @@
+"""``qpv users …`` and ``qpv serve``: accounts of the web map and a local server."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from webmap import users
+
+logger = logging.getLogger(__name__)
+
+
+def _users_db(instance: str | None) -> str:
+    """The users file of the app configuration (instance folder, ``QPV_USERS_DB``)."""
+    from webmap.app import create_app
+
+    app = create_app({"instance_path": instance} if instance else None)
+    return str(app.config["USERS_DB"])
+
+
+@click.group("users")
+@click.option("--instance", default=None, envvar="QPV_INSTANCE_PATH",
+              help="Dossier d'instance de l'application (par défaut instance/).")
+@click.pass_context
+def users_group(ctx: click.Context, instance: str | None) -> None:
+    """Comptes de la carte : ajout, liste, rôles."""
+    ctx.ensure_object(dict)
+    ctx.obj["users_db"] = _users_db(instance)
+
+
+@users_group.command("add")
+@click.argument("login")
+@click.option("--role", type=click.Choice(users.ROLES), required=True, help="Rôle du compte.")
+@click.option("--organisation", required=True,
+              help=f"Organisation partenaire ({', '.join(users.ORGANISATIONS)}).")
+@click.option("--password-stdin", is_flag=True, help="Lit le mot de passe sur l'entrée standard.")
+@click.pass_context
+def users_add(ctx: click.Context, login: str, role: str, organisation: str, password_stdin: bool) -> None:
+    """Crée le compte LOGIN et affiche sa clé d'API Open311 (une seule fois)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    user, api_key = users.add_user(ctx.obj["users_db"], login, password, role=role,
+                                   organisation=organisation)
+    click.echo(f"Compte « {user.login} » créé ({user.role}, {user.organisation}).")
+    click.echo(f"Clé d'API (à conserver, elle ne sera plus affichée) : {api_key}")
+
+
+@users_group.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """Liste les comptes."""
+    rows = users.list_users(ctx.obj["users_db"])
+    if not rows:
+        click.echo("Aucun compte.")
+    for u in rows:
+        click.echo(f"{u.login:<24} {u.role:<16} {u.organisation}")
+
+
+@users_group.command("set-role")
+@click.argument("login")
+@click.argument("role", type=click.Choice(users.ROLES))
+@click.pass_context
+def users_set_role(ctx: click.Context, login: str, role: str) -> None:
+    """Change le rôle du compte LOGIN."""
+    user = users.set_role(ctx.obj["users_db"], login, role)
+    click.echo(f"Compte « {user.login} » : rôle {user.role}.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port.")
+@click.option("--debug", is_flag=True, help="Mode débogage (jamais en production).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
+    """Lance la carte et les API (serveur de développement werkzeug)."""
+    from webmap.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    config = {}
+    parent = ctx.parent
+    if parent is not None and parent.get_parameter_source("store_url") in (
+            click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+        config["STORE"] = ctx.obj["store_url"]  # explicit --store / QPV_STORE wins
+    app = create_app(config)
+    click.echo(f"Carte : http://{host}:{port}/  ·  OGC API : http://{host}:{port}/ogc")
+    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
+
+
+def register(group: click.Group) -> None:
+    """Add ``users`` and ``serve`` to the ``qpv`` command group."""
+    group.add_command(users_group)
+    group.add_command(serve)

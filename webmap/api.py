@@ -1,0 +1,563 @@
+"""JSON endpoints of the map page under ``/api`` (and the photos under ``/photos``).
+
+Views stay thin: parse and check the request, call the store, encode GeoJSON. Bad
+input is a 400 ``{"erreur": ..., "champ": ...}`` naming the field; a layer the user may
+not see is a 404.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import re
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from flask.typing import ResponseReturnValue
+from shapely.geometry import Point
+
+from geo.crs import area_of_use_bounds
+from layers.export import to_export_frame
+from layers.schema import LAYERS, LayerSchema
+from layers.validate import validate_record
+from webmap import users
+from webmap.access import (
+    allow,
+    can_see,
+    can_see_photos,
+    csrf_token,
+    current_role,
+    current_user,
+    fail,
+    visible_layer,
+    writable_layer,
+)
+from webmap.ogcapi import (
+    bbox_to_store,
+    bbox_to_wgs84,
+    encode_features,
+    encode_geometries,
+    field_filters,
+    parse_bbox,
+    parse_int,
+    transformer,
+)
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__)
+
+FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom"})
+OBSERVATION_INPUT = frozenset({
+    "theme", "description", "subtheme", "address", "status", "source", "pilote", "partenaires",
+    "domanialite", "deadline", "observed_at", "walk_id",
+})
+DEFAULT_SOURCE = "diagnostic en marchant"
+UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+PHOTO_NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
+CLUSTER_MAX_ZOOM = 16
+CLUSTER_PIXELS = 64
+
+
+def _store() -> Any:
+    from webmap.app import get_store
+
+    return get_store()
+
+
+def _actor() -> str | None:
+    user = current_user()
+    return user.actor if user else None
+
+
+def _json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        fail(400, "Corps JSON (objet) attendu.", "corps")
+    return data
+
+
+# -- session and layers -----------------------------------------------------------------
+@bp.get("/api/session")
+@allow()
+def session_info() -> ResponseReturnValue:
+    """Who is logged in, with which role, and the CSRF token for writes."""
+    user = current_user()
+    return jsonify({
+        "user": user.login if user else None,
+        "role": current_role(),
+        "organisation": user.organisation if user else None,
+        "csrf_token": csrf_token(),
+    })
+
+
+@bp.get("/api/users")
+@allow("administrateur")
+def users_list() -> ResponseReturnValue:
+    """Accounts (administrators only)."""
+    return jsonify([{"login": u.login, "role": u.role, "organisation": u.organisation}
+                    for u in users.list_users(current_app.config["USERS_DB"])])
+
+
+def _field_info(schema: LayerSchema) -> list[dict[str, Any]]:
+    return [{"name": f.name, "label": f.label or f.name, "type": f.type,
+             "choices": list(f.choices) if f.choices else None, "required": f.required}
+            for f in schema.all_fields]
+
+
+@bp.get("/api/layers")
+@allow()
+def layers() -> ResponseReturnValue:
+    """The layers the user may see, with counts, time span and fields."""
+    store = _store()
+    role = current_role()
+    out = []
+    for info in store.layers():
+        if not can_see(info.name, role):
+            continue
+        schema = LAYERS[info.name]
+        out.append({
+            "name": info.name, "label": info.label, "geometry": schema.geometry,
+            "count": info.count, "simulated": info.simulated,
+            "time_field": schema.time_field, "time_min": info.time_min, "time_max": info.time_max,
+            "bbox": bbox_to_wgs84(info.bbox, store.crs), "confidential": info.confidential,
+            "reference": info.reference, "fields": _field_info(schema),
+            "children": [c.name for c in schema.children],
+        })
+    return jsonify(out)
+
+
+# -- filtered selections ------------------------------------------------------------------
+def _date_arg(name: str) -> pd.Timestamp | None:
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        fail(400, f"Date invalide « {text} » (AAAA-MM-JJ attendu).", name)
+    if ts is pd.NaT:
+        fail(400, f"Date invalide « {text} ».", name)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("Europe/Paris").tz_localize(None)
+    return ts
+
+
+def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, float, float, float] | None]:
+    """Store filters from the query string, the quartier polygon and the CRS84 bbox."""
+    store = _store()
+    bbox = parse_bbox(request.args.get("bbox"))
+    start, end = _date_arg("start"), _date_arg("end")
+    if (start is not None or end is not None) and not schema.time_field:
+        fail(400, f"La couche « {schema.name} » n'est pas datée.", "start" if start is not None else "end")
+    if start is not None and end is not None and start >= end:
+        fail(400, "La date de fin doit suivre la date de début.", "end")
+    if bbox is not None and not schema.geometry:
+        fail(400, "Cette couche n'a pas de géométrie.", "bbox")
+    where = field_filters(schema, request.args, FILTER_PARAMS)
+    sbbox: tuple[float, ...] | None = bbox_to_store(bbox, store.crs) if bbox else None
+    polygon = None
+    code = request.args.get("quartier")
+    if code:
+        if not schema.geometry:
+            fail(400, "Cette couche n'a pas de géométrie.", "quartier")
+        per = store.read("perimetres", where={"code": code}) if can_see("perimetres") else None
+        if per is None or per.empty:
+            fail(400, f"Quartier inconnu « {code} ».", "quartier")
+        polygon = shapely.union_all(per.geometry.to_numpy())
+        qb = polygon.bounds
+        if sbbox is None:
+            sbbox = qb
+        else:
+            sbbox = (max(sbbox[0], qb[0]), max(sbbox[1], qb[1]), min(sbbox[2], qb[2]), min(sbbox[3], qb[3]))
+            if sbbox[0] > sbbox[2] or sbbox[1] > sbbox[3]:  # view and quartier disjoint
+                sbbox, polygon = qb, shapely.Polygon()
+    return {"bbox": sbbox, "start": start, "end": end, "where": where or None}, polygon, bbox
+
+
+def _read_selected(layer: str, filters: dict[str, Any], polygon: Any, *, limit: int | None = None
+                   ) -> tuple[gpd.GeoDataFrame, int]:
+    """Records matching the filters (and the quartier), with the number matched."""
+    store = _store()
+    if polygon is None:
+        matched = store.count(layer, **filters)
+        return store.read(layer, limit=limit, **filters), matched
+    if polygon.is_empty:
+        return store.read(layer, limit=0, **filters), 0
+    gdf = store.read(layer, **filters)
+    gdf = gdf[gdf.intersects(polygon)].reset_index(drop=True)
+    matched = len(gdf)
+    return (gdf.head(limit) if limit is not None else gdf), matched
+
+
+def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
+    text = request.args.get("zoom")
+    if text not in (None, ""):
+        return parse_int("zoom", 12, minimum=0, maximum=24)
+    if bbox is None:
+        return 10
+    width = max(bbox[2] - bbox[0], 1e-6)
+    return int(max(0, min(22, math.floor(math.log2(360 * 4 / width)))))
+
+
+def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: float) -> list[dict[str, Any]]:
+    """Grid clusters in the store CRS: one feature per occupied cell, at its members' mean.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Records in the store CRS (EPSG:2154).
+    zoom : int
+        Web-map zoom level: the cell is about :data:`CLUSTER_PIXELS` screen pixels wide.
+    store_crs : str
+        CRS of ``gdf``.
+    lat : float
+        Latitude of the view, for the ground size of a pixel.
+
+    Returns
+    -------
+    list of dict
+        GeoJSON features with ``properties.cluster = true``, ``count`` and ``bbox`` (CRS84).
+    """
+    geoms = gdf.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[ok]
+    if len(geoms) == 0:
+        return []
+    if not bool((shapely.get_type_id(geoms) == 0).all()):
+        geoms = shapely.centroid(geoms)
+    pts = shapely.get_coordinates(geoms)
+    cell = 156543.03392 * math.cos(math.radians(lat)) / 2 ** zoom * CLUSTER_PIXELS
+    keys = np.floor(pts / cell).astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    n = len(counts)
+    mx = np.bincount(inverse, weights=pts[:, 0], minlength=n) / counts
+    my = np.bincount(inverse, weights=pts[:, 1], minlength=n) / counts
+    lo = np.full((n, 2), np.inf)
+    hi = np.full((n, 2), -np.inf)
+    np.minimum.at(lo, inverse, pts)
+    np.maximum.at(hi, inverse, pts)
+    centres = encode_geometries(shapely.points(mx, my), store_crs)
+    tr = transformer(store_crs, "OGC:CRS84")
+    lon0, lat0 = tr.transform(lo[:, 0], lo[:, 1])
+    lon1, lat1 = tr.transform(hi[:, 0], hi[:, 1])
+    return [
+        {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
+         "properties": {"cluster": True, "count": int(counts[k]),
+                        "bbox": [round(float(lon0[k]), 6), round(float(lat0[k]), 6),
+                                 round(float(lon1[k]), 6), round(float(lat1[k]), 6)]}}
+        for k in range(n)
+    ]
+
+
+@bp.get("/api/layers/<layer>/features")
+@allow()
+def features(layer: str) -> ResponseReturnValue:
+    """GeoJSON of a layer in the view, filtered; grid clusters when too many match."""
+    schema = visible_layer(layer)
+    if not schema.geometry:
+        fail(400, "Cette couche n'a pas de géométrie.", "layer")
+    limit = parse_int("limit", int(current_app.config["FEATURES_LIMIT"]), minimum=1, maximum=50_000)
+    filters, polygon, bbox = _selection(schema)
+    zoom = _zoom(bbox)
+    store = _store()
+    if polygon is None:
+        matched = store.count(layer, **filters)
+        clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
+        gdf = store.read(layer, **filters) if clustered else store.read(layer, limit=limit, **filters)
+    else:
+        gdf, matched = _read_selected(layer, filters, polygon)
+        clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
+        if not clustered:
+            gdf = gdf.head(limit)
+    if clustered:
+        lat = (bbox[1] + bbox[3]) / 2 if bbox else 46.5
+        feats = cluster_features(gdf, zoom, store.crs, lat)
+    else:
+        feats = encode_features(gdf, schema, store.crs)
+        if not can_see_photos():
+            for f in feats:
+                f["properties"].pop("photos", None)
+    return _geojson({"type": "FeatureCollection", "features": feats, "numberMatched": matched,
+                     "numberReturned": len(feats), "clustered": clustered,
+                     "truncated": not clustered and matched > len(feats), "zoom": zoom})
+
+
+def _geojson(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
+                    content_type="application/geo+json")
+
+
+@bp.get("/api/layers/<layer>/stats")
+@allow()
+def stats(layer: str) -> ResponseReturnValue:
+    """Counts of the filtered selection: total, by month, theme, status, source, simulated."""
+    schema = visible_layer(layer)
+    filters, polygon, _ = _selection(schema)
+    gdf, matched = _read_selected(layer, filters, polygon)
+    out: dict[str, Any] = {"total": matched}
+    if schema.time_field:
+        months = gdf[schema.time_field].dt.strftime("%Y-%m").dropna()
+        out["by_month"] = {str(k): int(v) for k, v in months.value_counts().sort_index().items()}
+    names = set(schema.field_names)
+    for name in ("theme", "status", "source"):
+        if name in names:
+            counts = gdf[name].astype("object").fillna("(vide)").value_counts()
+            out[f"by_{name}"] = {str(k): int(v) for k, v in counts.items()}
+    sim = gdf["simulated"].astype("object").fillna(False).astype(bool)
+    out["by_simulated"] = {"true": int(sim.sum()), "false": int((~sim).sum())}
+    return jsonify(out)
+
+
+@bp.get("/api/layers/<layer>/export.<fmt>")
+@allow()
+def export(layer: str, fmt: str) -> ResponseReturnValue:
+    """Download the filtered selection as GeoJSON (WGS84) or CSV (lon/lat, Lambert-93 WKT)."""
+    schema = visible_layer(layer)
+    if fmt not in ("geojson", "csv"):
+        fail(404, "Format d'export inconnu (geojson ou csv).", "format")
+    filters, polygon, _ = _selection(schema)
+    gdf, _matched = _read_selected(layer, filters, polygon)
+    if not can_see_photos() and "photos" in gdf:
+        gdf = gdf.drop(columns=["photos"])
+    out = to_export_frame(gdf, fmt)
+    stamp = datetime.now().strftime("%Y%m%d")
+    if fmt == "csv":
+        buf = io.StringIO()
+        out.to_csv(buf, index=False, sep=";")
+        data, mime = buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
+    else:
+        data = out.to_json(na="null", ensure_ascii=False).encode("utf-8") if len(out) else json.dumps(
+            {"type": "FeatureCollection", "features": []}).encode()
+        mime = "application/geo+json"
+    resp = Response(data, content_type=mime)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{layer}-{stamp}.{fmt}"'
+    return resp
+
+
+# -- observations -----------------------------------------------------------------------------
+def _check_photo(data: bytes, name: str) -> str:
+    """Extension of an accepted photo (magic bytes), else a 400 on ``photos``."""
+    if len(data) > current_app.config["MAX_PHOTO_BYTES"]:
+        fail(400, f"Photo « {name} » trop lourde (5 Mo au plus).", "photos")
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    fail(400, f"« {name} » n'est pas une image JPEG, PNG ou WebP.", "photos")
+
+
+def _read_photos() -> list[tuple[bytes, str]]:
+    files = [f for f in request.files.getlist("photos") if f and f.filename is not None]
+    unexpected = sorted(set(request.files) - {"photos"})
+    if unexpected:
+        fail(400, f"Fichier inattendu « {unexpected[0]} ».", unexpected[0])
+    if len(files) > current_app.config["MAX_PHOTOS"]:
+        fail(400, f"{current_app.config['MAX_PHOTOS']} photos au plus.", "photos")
+    out = []
+    for f in files:
+        data = f.read(current_app.config["MAX_PHOTO_BYTES"] + 1)
+        out.append((data, _check_photo(data, f.filename or "photo")))
+    return out
+
+
+def _coordinate(data: dict[str, Any], name: str) -> float:
+    value = data.get(name)
+    if value is None or value == "":
+        fail(400, f"« {name} » obligatoire.", name)
+    try:
+        number = float(str(value).replace(",", "."))
+    except ValueError:
+        fail(400, f"« {name} » doit être un nombre (degrés WGS84).", name)
+    if not math.isfinite(number):
+        fail(400, f"« {name} » invalide.", name)
+    return number
+
+
+def create_observation_record(data: dict[str, Any], *, photos: list[tuple[bytes, str]],
+                              default_source: str, media: list[str] | None = None
+                              ) -> tuple[str, bool]:
+    """Validate and store one observation from a form, JSON body or Open311 request.
+
+    Returns
+    -------
+    uid : str
+    created : bool
+        False when a record with the client-given ``uid`` already existed.
+    """
+    store = _store()
+    schema = LAYERS["observations"]
+    data = {k: v for k, v in data.items() if k != "csrf_token"}
+    uid = data.pop("uid", None) or None
+    if uid is not None and not UID_PATTERN.match(str(uid)):
+        fail(400, "Identifiant « uid » invalide (8 à 64 caractères A-Z a-z 0-9 _ -).", "uid")
+    if uid is not None and not store.read("observations", uids=[str(uid)]).empty:
+        return str(uid), False
+    lon, lat = _coordinate(data, "lon"), _coordinate(data, "lat")
+    data.pop("lon")
+    data.pop("lat")
+    west, south, east, north = area_of_use_bounds(store.crs)
+    if not (west <= lon <= east):
+        fail(400, "Longitude hors du territoire couvert.", "lon")
+    if not (south <= lat <= north):
+        fail(400, "Latitude hors du territoire couvert.", "lat")
+    unknown = sorted(set(data) - OBSERVATION_INPUT)
+    if unknown:
+        fail(400, f"Champ inconnu ou non modifiable : « {unknown[0]} ».", unknown[0])
+    data.setdefault("observed_at", datetime.now().replace(microsecond=0).isoformat())
+    if not data.get("source"):
+        data["source"] = default_source
+    x, y = transformer("OGC:CRS84", store.crs).transform(lon, lat)
+    record = {**data, "uid": uid, "geometry": Point(x, y)}
+    validate_record({k: v for k, v in record.items() if k != "uid"}, schema)
+    folder = Path(current_app.config["PHOTOS_DIR"])
+    saved: list[Path] = []
+    names = list(media or [])
+    try:
+        if photos:
+            folder.mkdir(parents=True, exist_ok=True)
+        for blob, ext in photos:
+            path = folder / f"{secrets.token_hex(16)}.{ext}"
+            path.write_bytes(blob)
+            saved.append(path)
+            names.append(path.name)
+        if names:
+            record["photos"] = json.dumps(names)
+        gdf = gpd.GeoDataFrame([{k: v for k, v in record.items() if k != "geometry"}],
+                               geometry=[record["geometry"]], crs=store.crs)
+        result = store.write("observations", gdf, actor=_actor())
+    except BaseException:
+        for path in saved:
+            path.unlink(missing_ok=True)
+        raise
+    if result.inserted:
+        return result.inserted[0], True
+    for path in saved:  # concurrent retry with the same uid won the race
+        path.unlink(missing_ok=True)
+    return result.existing[0], False
+
+
+@bp.post("/api/observations")
+@allow("technicien")
+def create_observation() -> ResponseReturnValue:
+    """Create an observation (JSON, or multipart with up to 5 photos); idempotent by ``uid``."""
+    writable_layer("observations")
+    if request.mimetype == "application/json":
+        data, photos = _json_body(), []
+        if "photos" in data:
+            fail(400, "Les photos s'envoient en multipart/form-data.", "photos")
+    elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        data, photos = request.form.to_dict(), _read_photos()
+    else:
+        fail(415, "Corps JSON ou multipart/form-data attendu.", "corps")
+    uid, created = create_observation_record(data, photos=photos, default_source=DEFAULT_SOURCE)
+    return jsonify({"uid": uid, "created": created}), 201 if created else 200
+
+
+def _feature(layer: str, uid: str) -> dict[str, Any]:
+    store = _store()
+    feature = encode_features(store.get(layer, uid), LAYERS[layer], store.crs)[0]
+    if not can_see_photos():
+        feature["properties"].pop("photos", None)
+    return feature
+
+
+@bp.get("/api/observations/<uid>")
+@allow()
+def get_observation(uid: str) -> ResponseReturnValue:
+    """One observation as a GeoJSON feature."""
+    visible_layer("observations")
+    return _geojson(_feature("observations", uid))
+
+
+@bp.patch("/api/observations/<uid>")
+@allow("technicien")
+def patch_observation(uid: str) -> ResponseReturnValue:
+    """Change the status of an observation, with a comment (kept in its history)."""
+    writable_layer("observations")
+    data = _json_body()
+    unknown = sorted(set(data) - {"status", "comment"})
+    if unknown:
+        fail(400, f"Champ inconnu ou non modifiable : « {unknown[0]} ».", unknown[0])
+    if not data.get("status"):
+        fail(400, "« status » obligatoire.", "status")
+    comment = data.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        fail(400, "« comment » doit être un texte.", "comment")
+    _store().update("observations", uid, {"status": str(data["status"])}, actor=_actor(),
+                    comment=comment)
+    return _geojson(_feature("observations", uid))
+
+
+@bp.get("/api/observations/<uid>/history")
+@allow()
+def observation_history(uid: str) -> ResponseReturnValue:
+    """Status history of an observation, oldest first."""
+    visible_layer("observations")
+    store = _store()
+    store.get("observations", uid)  # 404 when unknown
+    hist = store.history("observations", uid)
+    rows = []
+    for rec in hist[["status", "changed_at", "changed_by", "comment"]].to_dict("records"):
+        ts = rec["changed_at"]
+        rows.append({"status": rec["status"],
+                     "changed_at": None if pd.isna(ts) else pd.Timestamp(ts).isoformat(),
+                     "changed_by": rec["changed_by"], "comment": rec["comment"]})
+    return jsonify(rows)
+
+
+def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
+    schema = writable_layer(layer)
+    cschema = schema.child(child)
+    data = _json_body()
+    allowed = {f.name for f in cschema.fields}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        fail(400, f"Champ inconnu : « {unknown[0]} ».", unknown[0])
+    validate_record(data, cschema)
+    store = _store()
+    store.get(layer, uid)  # 404 when the parent is unknown
+    result = store.add_children(layer, child, pd.DataFrame([{"parent_uid": uid, **data}]), actor=_actor())
+    if result.inserted:
+        return jsonify({"uid": result.inserted[0], "created": True}), 201
+    return jsonify({"uid": result.existing[0], "created": False}), 200
+
+
+@bp.post("/api/points_noirs/<uid>/evenements")
+@allow("technicien")
+def add_dumping_event(uid: str) -> ResponseReturnValue:
+    """Record a dumping event at a point noir."""
+    return _add_child("points_noirs", uid, "evenements")
+
+
+@bp.post("/api/bacs/<uid>/releves")
+@allow("technicien")
+def add_fill_reading(uid: str) -> ResponseReturnValue:
+    """Record a fill-level reading of a bin."""
+    return _add_child("bacs", uid, "releves")
+
+
+@bp.get("/photos/<name>")
+@allow()
+def photo(name: str) -> ResponseReturnValue:
+    """A stored photo (roles of ``PHOTO_ROLES``; only server-generated names)."""
+    if not can_see_photos():
+        fail(401 if current_role() == users.ANONYMOUS else 403, "Photos réservées aux comptes autorisés.")
+    if not PHOTO_NAME.match(name):
+        fail(404, "Photo introuvable.")
+    folder = Path(current_app.config["PHOTOS_DIR"])
+    if not (folder / name).is_file():
+        fail(404, "Photo introuvable.")
+    return send_from_directory(folder, name, max_age=3600)

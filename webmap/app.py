@@ -1,0 +1,171 @@
+"""The Flask application factory of the web map and its APIs.
+
+Configuration, lowest priority first: :data:`DEFAULTS`, the instance file
+``instance/config.py``, ``QPV_*`` environment variables (``QPV_STORE``,
+``QPV_SECRET_KEY``, ``QPV_USERS_DB``…, prefix removed), then the ``config`` mapping.
+Nothing is created at import time; the store is opened per request.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from flask.typing import ResponseReturnValue
+
+from geo.errors import QPVError
+from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
+from layers.settings import get_settings
+from layers.store import LayerStore, open_store
+from webmap import access
+
+logger = logging.getLogger(__name__)
+
+#: Blueprints of this module, guarded by :func:`webmap.access.allow`.
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi")
+
+DEFAULTS: dict[str, Any] = {
+    "STORE": None,  # layers.settings store_url when not configured
+    "USERS_DB": None,  # instance/users.sqlite
+    "PHOTOS_DIR": None,  # instance/photos
+    "LAYER_ROLES": {},  # layer -> roles allowed to see it (overrides the defaults)
+    "PHOTO_ROLES": ("lecteur", "technicien", "administrateur"),
+    "OPEN311_ROLES": ("technicien", "administrateur"),
+    "FEATURES_LIMIT": 5000,
+    "MAX_PHOTOS": 5,
+    "MAX_PHOTO_BYTES": 5 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+}
+
+
+def _secret_key(instance: Path) -> str:
+    """Read (or create once, mode 600) ``instance/secret_key``."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    logger.info("created a secret key in %s", path)
+    return key
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web application.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Settings applied last (tests, embedding): ``STORE``, ``USERS_DB``,
+        ``SECRET_KEY``, ``LAYER_ROLES``…; ``instance_path`` moves the instance folder.
+
+    Returns
+    -------
+    flask.Flask
+    """
+    config = dict(config or {})
+    instance_path = config.pop("instance_path", None) or os.environ.get("QPV_INSTANCE_PATH")
+    app = Flask("webmap", instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+                instance_relative_config=True)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("QPV")
+    app.config.update(config)
+    instance = Path(app.instance_path)
+    app.config["STORE"] = str(app.config.get("STORE") or get_settings().store_url)
+    app.config["USERS_DB"] = str(app.config.get("USERS_DB") or instance / "users.sqlite")
+    app.config["PHOTOS_DIR"] = str(app.config.get("PHOTOS_DIR") or instance / "photos")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+
+    from webmap import api, auth, ogcapi, open311, openapi
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ogcapi.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(openapi.bp)
+    try:
+        views = importlib.import_module("webmap.views")
+    except ModuleNotFoundError as exc:
+        if exc.name != "webmap.views":
+            raise
+        logger.info("webmap.views not available yet: map page not registered")
+    else:
+        app.register_blueprint(views.bp)
+
+    app.before_request(access.check_csrf)
+    app.teardown_appcontext(_close_store)
+    app.context_processor(lambda: {"csrf_token": access.csrf_token, "current_user": access.current_user})
+    _register_errors(app)
+    return app
+
+
+def get_store() -> LayerStore:
+    """The store of this request, opened on first use and closed at teardown."""
+    if "qpv_store" not in g:
+        try:
+            g.qpv_store = open_store(current_app.config["STORE"], create=False)
+        except StoreError:
+            logger.exception("store unavailable")
+            access.fail(503, "Entrepôt de données indisponible.")
+    return g.qpv_store  # type: ignore[no-any-return]
+
+
+def _close_store(_exc: BaseException | None) -> None:
+    store = g.pop("qpv_store", None)
+    if store is not None:
+        store.close()
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(RecordError)
+    def _record_error(exc: RecordError) -> ResponseReturnValue:
+        return access.ApiError(400, str(exc), exc.field).get_response()
+
+    @app.errorhandler(NotFoundError)
+    def _not_found(exc: NotFoundError) -> ResponseReturnValue:
+        return access.ApiError(404, str(exc)).get_response()
+
+    @app.errorhandler(UnknownLayerError)
+    def _unknown_layer(exc: UnknownLayerError) -> ResponseReturnValue:
+        # never list the layers (a confidential one would be revealed)
+        return access.ApiError(404, "Couche ou table inconnue.", "layer").get_response()
+
+    @app.errorhandler(QPVError)
+    def _qpv_error(exc: QPVError) -> ResponseReturnValue:
+        return access.ApiError(400, str(exc), getattr(exc, "field", None)).get_response()
+
+    @app.errorhandler(413)
+    def _too_large(_exc: Exception) -> ResponseReturnValue:
+        return access.ApiError(413, "Requête trop volumineuse.", "photos").get_response()
+
+    @app.errorhandler(404)
+    def _missing(exc: Exception) -> ResponseReturnValue:
+        if _wants_json():
+            return access.ApiError(404, "Ressource introuvable.").get_response()
+        return "Page introuvable.", 404
+
+    @app.errorhandler(405)
+    def _method(exc: Exception) -> ResponseReturnValue:
+        return access.ApiError(405, "Méthode non autorisée.").get_response()
+
+    @app.errorhandler(500)
+    def _internal(exc: Exception) -> ResponseReturnValue:
+        return access.ApiError(500, "Erreur interne du serveur.").get_response()
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api", "/ogc", "/open311", "/openapi", "/photos"))

@@ -1,0 +1,65 @@
+"""Login and logout pages (``/connexion``, ``/deconnexion``), in French."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from webmap import users
+from webmap.access import allow, csrf_valid, current_user
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """A local redirection target (no open redirect to another site)."""
+    home = "/" if any(r.rule == "/" for r in current_app.url_map.iter_rules()) else url_for("auth.login")
+    if not target:
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return home
+    return target
+
+
+@bp.get("/connexion")
+@allow()
+def login() -> str:
+    """Login form (or who is logged in)."""
+    return render_template("auth/login.html", user=current_user(),
+                           next=request.args.get("suivant", ""), error=None)
+
+
+@bp.post("/connexion")
+@allow()
+def login_post() -> Response | tuple[str, int]:
+    """Check the credentials and open a session."""
+    nxt = request.form.get("suivant", "")
+    if not csrf_valid():
+        return render_template("auth/login.html", user=None, next=nxt,
+                               error="Formulaire expiré : veuillez réessayer."), 400
+    login_name = request.form.get("login", "").strip()
+    user = users.authenticate(current_app.config["USERS_DB"], login_name,
+                              request.form.get("password", ""))
+    if user is None:
+        logger.info("failed login for %r", login_name)
+        return render_template("auth/login.html", user=None, next=nxt,
+                               error="Identifiant ou mot de passe incorrect."), 401
+    session.clear()  # no session fixation: fresh session, fresh CSRF token
+    session["login"] = user.login
+    session.permanent = True
+    logger.info("login %s", user.login)
+    return redirect(_safe_next(nxt))
+
+
+@bp.post("/deconnexion")
+@allow()
+def logout() -> Response:
+    """Close the session (the CSRF token is checked by the app hook when logged in)."""
+    session.clear()
+    return redirect(url_for("auth.login"))
