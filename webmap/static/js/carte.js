@@ -1,0 +1,946 @@
+/*
+ * Carte des techniciens : couches visibles, filtres synchronisés, liste de la vue,
+ * export, saisie des constats. Vanilla JS (ES2019), Leaflet et ses extensions servis
+ * localement (webmap/static/vendor, copiés par `npm run build`).
+ *
+ * Toutes les données viennent de l'API JSON de l'application :
+ *   /api/session, /api/layers, /api/layers/<couche>/features|stats|export.*,
+ *   /api/observations, /api/points_noirs/<uid>/evenements, /api/bacs/<uid>/releves.
+ *
+ * Pour les tests et la mesure des performances, la page publie :
+ *   - document.body.dataset.etat : "chargement" pendant les requêtes, "pret" ensuite ;
+ *   - performance.mark("qpv-premier-rendu") au premier dessin d'une couche,
+ *     "qpv-deplacement" / "qpv-maj-fin" autour de chaque mise à jour après un déplacement ;
+ *   - window.qpvCarte (carte, état, recharger).
+ */
+(function () {
+  "use strict";
+
+  const CFG = JSON.parse(document.getElementById("carte-config").textContent);
+  const DEBOUNCE_MS = 150;
+  const LIST_MAX = 200;
+  const FEATURE_LIMIT = 5000;
+  const EDIT_ROLES = ["technicien", "administrateur"];
+  const COLORS = {
+    perimetres: "#1f78b4", observations: "#d7301f", points_noirs: "#6a3d9a",
+    bacs: "#238b45", videoprotection: "#08306b", travaux_npnru: "#e6550d",
+    diagnostics: "#e7298a", analyses: "#636363", adresses: "#969696",
+    voies: "#a6a6a6", eclairage: "#d4a017", batiments: "#bdbdbd",
+  };
+  const FALLBACK_COLORS = ["#1b9e77", "#7570b3", "#66a61e", "#a6761d", "#e41a1c"];
+  const MONTHS_FR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
+    "sept.", "oct.", "nov.", "déc."];
+
+  const state = {
+    session: { user: null, role: null, organisation: null, csrf_token: null },
+    layers: [], byName: {}, months: [],
+    filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
+    heat: false, holders: {}, data: {}, pending: 0, generation: 0,
+    controller: null, started: false, contextOn: CFG.basemap.url === null, placing: false,
+    firstPaint: false, perimeters: null,
+  };
+
+  // --------------------------------------------------------------------- utilities
+  const $ = (sel) => document.querySelector(sel);
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (v === null || v === undefined || v === false) return;
+      if (k === "text") node.textContent = v;
+      else if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    });
+    (children || []).forEach((c) => {
+      if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+    });
+    return node;
+  }
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return function (...args) {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn.apply(this, args), ms);
+    };
+  }
+
+  function formatNumber(n) {
+    return Number(n).toLocaleString("fr-FR");
+  }
+
+  function formatValue(value, type) {
+    if (value === null || value === undefined || value === "") return "";
+    if (type === "bool") return value === true || value === "true" || value === 1 ? "oui" : "non";
+    if (type === "datetime" || type === "date") {
+      const d = new Date(value);
+      if (Number.isNaN(d.getTime())) return String(value);
+      return type === "date" ? d.toLocaleDateString("fr-FR")
+        : d.toLocaleString("fr-FR", { dateStyle: "short", timeStyle: "short" });
+    }
+    if (type === "float") return Number(value).toLocaleString("fr-FR", { maximumFractionDigits: 2 });
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function monthKey(d) {
+    return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
+  }
+
+  function monthLabel(key) {
+    const [y, m] = key.split("-");
+    return `${MONTHS_FR[Number(m) - 1]} ${y}`;
+  }
+
+  function addMonths(key, n) {
+    const [y, m] = key.split("-").map(Number);
+    return monthKey(new Date(Date.UTC(y, m - 1 + n, 1)));
+  }
+
+  function newUid() {
+    // crypto.randomUUID n'existe qu'en contexte sécurisé (HTTPS) : repli sur getRandomValues.
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    const b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function isSimulated(props) {
+    const v = props.simulated;
+    return v === true || v === 1 || v === "true";
+  }
+
+  function photoList(props) {
+    let p = props.photos;
+    if (!p) return [];
+    if (typeof p === "string") {
+      try { p = JSON.parse(p); } catch (e) { p = [p]; }
+    }
+    if (!Array.isArray(p)) p = [p];
+    return p.map((x) => (typeof x === "string" ? x : (x && (x.url || x.name || x.path)) || ""))
+      .filter(Boolean)
+      .map((x) => (/^(https?:)?\//.test(x) ? x : CFG.urls.photos + encodeURIComponent(x)));
+  }
+
+  let bannerTimer = null;
+
+  /** Message au-dessus de la carte ; les informations s'effacent d'elles-mêmes. */
+  function showBanner(text, kind) {
+    const b = $("#bandeau");
+    clearTimeout(bannerTimer);
+    if (!text) { b.hidden = true; return; }
+    b.textContent = text;
+    b.className = `bandeau ${kind || "info"}`;
+    b.hidden = false;
+    if (kind === "info" || kind === "succes") bannerTimer = setTimeout(() => { b.hidden = true; }, 8000);
+  }
+
+  // --------------------------------------------------------------------------- API
+  async function api(path, opts) {
+    const o = Object.assign({ method: "GET" }, opts || {});
+    const headers = Object.assign({ Accept: "application/json" }, o.headers || {});
+    if (o.method !== "GET" && state.session.csrf_token) headers["X-CSRFToken"] = state.session.csrf_token;
+    if (o.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      o.body = JSON.stringify(o.json);
+    }
+    const resp = await fetch(path, {
+      method: o.method, headers, body: o.body, signal: o.signal, credentials: "same-origin",
+    });
+    const type = resp.headers.get("Content-Type") || "";
+    const body = type.includes("json") ? await resp.json() : null;
+    if (!resp.ok) {
+      const err = new Error((body && (body.erreur || body.error)) || `Erreur ${resp.status} du serveur.`);
+      err.champ = body && body.champ;
+      err.status = resp.status;
+      throw err;
+    }
+    return body;
+  }
+
+  // ------------------------------------------------------------------------- carte
+  const map = L.map("carte", { preferCanvas: true, zoomControl: true, minZoom: 3,
+    maxZoom: CFG.basemap.maxZoom || 19 });
+  map.attributionControl.setPrefix(false);
+  map.createPane("contexte").style.zIndex = 250;
+  map.createPane("perimetres").style.zIndex = 300;
+  const canvas = L.canvas({ padding: 0.3 });
+  let tileLayer = null;
+
+  function setupBasemap() {
+    const bm = CFG.basemap;
+    if (!bm.url) {
+      showBanner("Sans fond de plan : contexte dessiné à partir des voies et bâtiments du territoire "
+        + `(à partir du zoom ${CFG.contextMinZoom}).`, "info");
+      return;
+    }
+    let loaded = 0;
+    let failed = 0;
+    tileLayer = L.tileLayer(bm.url, { attribution: bm.attribution, maxZoom: bm.maxZoom, crossOrigin: true });
+    tileLayer.on("tileload", () => { loaded += 1; });
+    tileLayer.on("tileerror", () => {
+      failed += 1;
+      if (!state.contextOn && loaded === 0 && failed >= 3) {
+        state.contextOn = true;
+        showBanner(`Fond de plan « ${bm.label} » injoignable : contexte dessiné à partir des voies `
+          + `et bâtiments du territoire (à partir du zoom ${CFG.contextMinZoom}).`, "alerte");
+        refresh();
+      }
+    });
+    tileLayer.addTo(map);
+  }
+
+  const context = {
+    voies: L.geoJSON(null, { pane: "contexte", interactive: false, renderer: L.canvas({ pane: "contexte" }),
+      style: { color: "#9e9e9e", weight: 2, opacity: 0.9 } }).addTo(map),
+    batiments: L.geoJSON(null, { pane: "contexte", interactive: false, renderer: L.canvas({ pane: "contexte" }),
+      style: { color: "#8c8c8c", weight: 0.5, fillColor: "#d9d9d9", fillOpacity: 0.8 } }).addTo(map),
+  };
+
+  const layerControl = L.control.layers(null, null, { collapsed: false, position: "topright" }).addTo(map);
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => el("div", { class: "legende", id: "legende" });
+  legend.addTo(map);
+
+  function colorOf(name, i) {
+    return COLORS[name] || FALLBACK_COLORS[i % FALLBACK_COLORS.length];
+  }
+
+  function hasField(info, name) {
+    return info.fields.some((f) => f.name === name);
+  }
+
+  function fieldAccepts(info, name, value) {
+    const f = info.fields.find((x) => x.name === name);
+    return Boolean(f) && (!f.choices || f.choices.includes(value));
+  }
+
+  function isTimed(info) {
+    return Boolean(info.time_field || info.time_min);
+  }
+
+  function isPointLayer(info) {
+    return info.geometry === "Point";
+  }
+
+  /** Les paramètres de filtre qui s'appliquent à la couche (et la vue si demandé). */
+  function layerParams(info, withView) {
+    const f = state.filters;
+    const p = new URLSearchParams();
+    if (isTimed(info)) {
+      if (f.start) p.set("start", f.start);
+      if (f.end) p.set("end", f.end);
+    }
+    [["theme", "theme"], ["status", "status"], ["source", "source"]].forEach(([key, field]) => {
+      if (f[key] && fieldAccepts(info, field, f[key])) p.set(key, f[key]);
+    });
+    if (f.quartier) p.set("quartier", f.quartier);
+    if (f.simulated) p.set("simulated", f.simulated);
+    if (withView) {
+      const b = map.getBounds();
+      p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(","));
+      p.set("zoom", String(map.getZoom()));
+      p.set("limit", String(FEATURE_LIMIT));
+    }
+    return p;
+  }
+
+  function makeHolder(info, i) {
+    const color = colorOf(info.name, i);
+    const holder = L.layerGroup();
+    holder.qpvName = info.name;
+    holder.qpvColor = color;
+    if (isPointLayer(info)) {
+      holder.cluster = L.markerClusterGroup({
+        chunkedLoading: true, maxClusterRadius: 45, disableClusteringAtZoom: 18,
+        showCoverageOnHover: false, spiderfyOnMaxZoom: true,
+        iconCreateFunction: (c) => clusterIcon(c.getChildCount(), color),
+      });
+      holder.serverClusters = L.layerGroup();
+      holder.heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 17, minOpacity: 0.3 });
+    } else {
+      holder.shapes = L.geoJSON(null, {
+        pane: info.name === "perimetres" ? "perimetres" : "overlayPane",
+        renderer: info.name === "perimetres" ? L.canvas({ pane: "perimetres" }) : canvas,
+        style: (feat) => shapeStyle(info, color, feat),
+        pointToLayer: (feat, latlng) => L.circleMarker(latlng, { renderer: canvas, radius: 6 }),
+        onEachFeature: (feat, layer) => bindRecord(info, feat, layer),
+      });
+      holder.addLayer(holder.shapes);
+    }
+    return holder;
+  }
+
+  function shapeStyle(info, color, feat) {
+    const sim = isSimulated(feat.properties || {});
+    if (info.name === "perimetres") {
+      return { color, weight: 2.5, fill: true, fillOpacity: 0.06, dashArray: sim ? "6 4" : null };
+    }
+    return { color, weight: 2, fillColor: color, fillOpacity: 0.25, dashArray: sim ? "5 4" : null };
+  }
+
+  function clusterIcon(count, color) {
+    const size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 44 : 52;
+    return L.divIcon({
+      html: `<span style="background:${color}">${count >= 10000 ? Math.round(count / 1000) + "k" : count}</span>`,
+      className: "grappe", iconSize: [size, size],
+    });
+  }
+
+  function pointMarker(info, holder, feat) {
+    const [lon, lat] = feat.geometry.coordinates;
+    const sim = isSimulated(feat.properties);
+    const marker = L.circleMarker([lat, lon], {
+      renderer: canvas, radius: 6, color: sim ? holder.qpvColor : "#ffffff", weight: sim ? 2 : 1.5,
+      fillColor: holder.qpvColor, fillOpacity: sim ? 0.35 : 0.9, dashArray: sim ? "2 2" : null,
+    });
+    bindRecord(info, feat, marker);
+    return marker;
+  }
+
+  function serverClusterMarker(holder, feat) {
+    const [lon, lat] = feat.geometry.coordinates;
+    const n = Number(feat.properties.count || 0);
+    const m = L.marker([lat, lon], { icon: clusterIcon(n, holder.qpvColor), keyboard: false,
+      title: `${formatNumber(n)} enregistrements : cliquer pour zoomer` });
+    m.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom())));
+    return m;
+  }
+
+  /** Dessine la réponse d'une couche dans son groupe. */
+  function render(info, gj) {
+    const holder = state.holders[info.name];
+    const feats = (gj && gj.features) || [];
+    const clustered = Boolean(gj && gj.clustered) || feats.some((f) => f.properties && f.properties.cluster);
+    const records = feats.filter((f) => !(f.properties && f.properties.cluster));
+    const count = feats.reduce((n, f) => n + (f.properties && f.properties.cluster ? Number(f.properties.count || 0) : 1), 0);
+    const total = gj && Number.isFinite(gj.numberMatched) ? gj.numberMatched : count;
+    state.data[info.name] = { records, clustered, count: total, truncated: Boolean(gj && gj.truncated) };
+    if (isPointLayer(info)) {
+      holder.cluster.clearLayers();
+      holder.serverClusters.clearLayers();
+      holder.heat.setLatLngs([]);
+      [holder.cluster, holder.serverClusters, holder.heat].forEach((l) => holder.removeLayer(l));
+      if (state.heat) {
+        const weights = feats.map((f) => (f.properties && f.properties.cluster ? Number(f.properties.count || 1) : 1));
+        const max = Math.max(1, ...weights);
+        holder.heat.setOptions({ max: 1 });
+        holder.heat.setLatLngs(feats.map((f, i) => [f.geometry.coordinates[1], f.geometry.coordinates[0],
+          Math.max(0.15, Math.sqrt(weights[i] / max))]));
+        holder.addLayer(holder.heat);
+      } else {
+        holder.cluster.addLayers(records.map((f) => pointMarker(info, holder, f)));
+        feats.filter((f) => f.properties && f.properties.cluster)
+          .forEach((f) => holder.serverClusters.addLayer(serverClusterMarker(holder, f)));
+        holder.addLayer(holder.cluster);
+        holder.addLayer(holder.serverClusters);
+      }
+    } else {
+      holder.shapes.clearLayers();
+      holder.shapes.addData(feats.filter((f) => f.geometry));
+    }
+    if (!state.firstPaint && feats.length) {
+      state.firstPaint = true;
+      requestAnimationFrame(() => performance.mark("qpv-premier-rendu"));
+    }
+  }
+
+  function activeLayers() {
+    return state.layers.filter((info) => map.hasLayer(state.holders[info.name]));
+  }
+
+  /** Recharge les couches actives pour la vue et les filtres courants. */
+  async function refresh() {
+    if (!state.layers.length) return;
+    if (state.controller) state.controller.abort();
+    const controller = new AbortController();
+    state.controller = controller;
+    const generation = ++state.generation;
+    document.body.dataset.etat = "chargement";
+    const zoom = map.getZoom();
+    const jobs = activeLayers().map(async (info) => {
+      if (info.reference && zoom < CFG.contextMinZoom) {
+        render(info, { features: [] });
+        state.data[info.name].tooFar = true;
+        return;
+      }
+      const gj = await api(`${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${layerParams(info, true)}`,
+        { signal: controller.signal });
+      if (generation === state.generation) render(info, gj);
+    });
+    jobs.push(loadContext(controller.signal, generation));
+    const results = await Promise.allSettled(jobs);
+    if (generation !== state.generation) return;
+    const failed = results.filter((r) => r.status === "rejected" && r.reason.name !== "AbortError");
+    failed.forEach((r) => console.error(r.reason));
+    if (failed.length) showBanner(`Chargement incomplet : ${failed[0].reason.message || failed[0].reason}`, "erreur");
+    renderList();
+    renderLegend();
+    updateExports();
+    document.body.dataset.etat = "pret";
+    performance.mark("qpv-maj-fin");
+  }
+
+  async function loadContext(signal, generation) {
+    const want = state.contextOn && map.getZoom() >= CFG.contextMinZoom;
+    for (const name of ["voies", "batiments"]) {
+      if (!want || !state.byName[name]) {
+        context[name].clearLayers();
+        continue;
+      }
+      const p = new URLSearchParams();
+      const b = map.getBounds();
+      p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(","));
+      p.set("zoom", String(map.getZoom()));
+      p.set("limit", String(FEATURE_LIMIT));
+      const gj = await api(`${CFG.urls.api}/layers/${name}/features?${p}`, { signal });
+      if (generation !== state.generation) return;
+      context[name].clearLayers();
+      context[name].addData((gj.features || []).filter((f) => f.geometry && !(f.properties || {}).cluster));
+    }
+  }
+
+  const refreshSoon = debounce(refresh, DEBOUNCE_MS);
+
+  map.on("moveend", () => {
+    if (!state.started) return;
+    performance.mark("qpv-deplacement");
+    document.body.dataset.etat = "chargement";
+    refreshSoon();
+  });
+  map.on("overlayadd overlayremove", () => refresh());
+
+  // ----------------------------------------------------------------------- popups
+  function bindRecord(info, feat, layer) {
+    layer.feature = feat;
+    layer.qpvLayer = info.name;
+    layer.bindPopup(() => popupContent(info, feat), { maxWidth: 360, minWidth: 260, autoPanPadding: [30, 30] });
+  }
+
+  function popupContent(info, feat) {
+    const props = feat.properties || {};
+    const box = el("div", { class: "fiche", "data-uid": props.uid || "" });
+    box.append(el("h3", { text: info.label }));
+    if (isSimulated(props)) box.append(el("p", { class: "badge-simule", text: "donnée simulée" }));
+    const dl = el("dl");
+    info.fields.forEach((f) => {
+      if (["photos", "uid", "simulated", "created_at", "updated_at"].includes(f.name)) return;
+      const text = formatValue(props[f.name], f.type);
+      if (text) dl.append(el("dt", { text: f.label || f.name }), el("dd", { text }));
+    });
+    box.append(dl);
+    const photos = photoList(props);
+    if (photos.length) {
+      box.append(el("div", { class: "photos" }, photos.map((src, i) => el("a", { href: src, target: "_blank", rel: "noopener" },
+        [el("img", { src, alt: `Photo ${i + 1} du constat`, loading: "lazy" })]))));
+    }
+    if (props.uid) box.append(el("p", { class: "uid", text: `Identifiant : ${props.uid}` }));
+    if (info.name === "observations" && props.uid) box.append(historyBlock(info, props));
+    if (canEdit() && props.uid && info.name === "points_noirs") box.append(childForm("evenements", props.uid,
+      `${CFG.urls.api}/points_noirs/${encodeURIComponent(props.uid)}/evenements`, "Enregistrer un dépôt constaté"));
+    if (canEdit() && props.uid && info.name === "bacs") box.append(childForm("releves", props.uid,
+      `${CFG.urls.api}/bacs/${encodeURIComponent(props.uid)}/releves`, "Enregistrer un relevé de remplissage"));
+    return box;
+  }
+
+  function historyBlock(info, props) {
+    const block = el("div", { class: "historique" });
+    const list = el("ol", { class: "historique-liste" }, [el("li", { text: "Chargement de l'historique…" })]);
+    block.append(el("h4", { text: "Historique des statuts" }), list);
+    const load = () => api(`${CFG.urls.api}/observations/${encodeURIComponent(props.uid)}/history`)
+      .then((rows) => {
+        const items = Array.isArray(rows) ? rows : (rows && (rows.historique || rows.history || rows.items)) || [];
+        list.replaceChildren(...(items.length ? items.map((h) => el("li", {}, [
+          el("strong", { text: h.status }), ` — ${formatValue(h.changed_at, "datetime")}`,
+          h.changed_by ? ` par ${h.changed_by}` : "", h.comment ? el("em", { text: ` « ${h.comment} »` }) : null,
+        ])) : [el("li", { text: "Aucun changement enregistré." })]));
+      })
+      .catch((e) => list.replaceChildren(el("li", { class: "erreur", text: e.message })));
+    load();
+    if (canEdit()) {
+      const statusField = info.fields.find((f) => f.name === "status");
+      const select = el("select", { name: "status", "aria-label": "Nouveau statut" },
+        ((statusField && statusField.choices) || []).map((c) => el("option", { value: c, text: c })));
+      select.value = props.status || "";
+      const comment = el("input", { type: "text", name: "comment", placeholder: "Commentaire", "aria-label": "Commentaire" });
+      const msg = el("p", { class: "message", role: "status" });
+      const form = el("form", { class: "form-statut" }, [
+        el("label", { text: "Statut " }, [select]), comment,
+        el("button", { type: "submit", text: "Changer le statut" }), msg,
+      ]);
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        msg.textContent = "Enregistrement…";
+        msg.className = "message";
+        try {
+          await api(`${CFG.urls.api}/observations/${encodeURIComponent(props.uid)}`,
+            { method: "PATCH", json: { status: select.value, comment: comment.value } });
+          props.status = select.value;
+          msg.textContent = "Statut enregistré.";
+          comment.value = "";
+          load();
+          refresh();
+        } catch (e) {
+          showFormError(form, msg, e);
+        }
+      });
+      block.append(form);
+    }
+    return block;
+  }
+
+  function showFormError(form, msg, err) {
+    msg.textContent = err.message;
+    msg.className = "message erreur";
+    form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+    if (err.champ) {
+      const input = form.querySelector(`[name="${err.champ}"]`);
+      if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+    }
+  }
+
+  function localDateTimeValue(d) {
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  function fieldInput(f) {
+    if (f.choices) {
+      return el("select", { name: f.name, required: f.required },
+        [f.required ? null : el("option", { value: "", text: "—" })].concat(
+          f.choices.map((c) => el("option", { value: c, text: c }))));
+    }
+    if (f.type === "datetime") return el("input", { type: "datetime-local", name: f.name, required: f.required, value: localDateTimeValue(new Date()) });
+    if (f.type === "date") return el("input", { type: "date", name: f.name, required: f.required });
+    if (f.type === "float" || f.type === "int") {
+      return el("input", { type: "number", name: f.name, required: f.required, step: f.type === "int" ? "1" : "any",
+        min: f.minimum === null ? null : String(f.minimum), max: f.maximum === null ? null : String(f.maximum) });
+    }
+    return el("input", { type: "text", name: f.name, required: f.required });
+  }
+
+  function childForm(child, uid, url, title) {
+    const fields = CFG.forms[child];
+    const msg = el("p", { class: "message", role: "status" });
+    const form = el("form", { class: `form-enfant form-${child}` }, [el("h4", { text: title })].concat(
+      fields.map((f) => el("label", {}, [`${f.label}${f.required ? " *" : ""} `, fieldInput(f)])),
+      [el("button", { type: "submit", text: "Enregistrer" }), msg]));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      fields.forEach((f) => {
+        const v = form.elements[f.name].value;
+        if (v === "") return;
+        if (f.type === "float" || f.type === "int") body[f.name] = Number(v);
+        else if (f.type === "datetime") body[f.name] = new Date(v).toISOString();
+        else body[f.name] = v;
+      });
+      msg.textContent = "Enregistrement…";
+      msg.className = "message";
+      try {
+        await api(url, { method: "POST", json: body });
+        msg.textContent = "Enregistré.";
+        form.reset();
+      } catch (e) {
+        showFormError(form, msg, e);
+      }
+    });
+    return form;
+  }
+
+  // ------------------------------------------------------------- saisie d'un constat
+  function canEdit() {
+    return EDIT_ROLES.includes(state.session.role);
+  }
+
+  function setPlacing(on) {
+    state.placing = on;
+    $("#carte").classList.toggle("mode-ajout", on);
+    $("#aide-ajout").hidden = !on;
+    $("#bouton-ajout").setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
+  /** Vérifie les photos choisies : nombre, type et taille (le serveur vérifie aussi). */
+  function checkPhotos(files) {
+    const p = CFG.photos;
+    if (files.length > p.max) return `Au plus ${p.max} photos par constat.`;
+    for (const f of files) {
+      if (!p.types.includes(f.type)) return `« ${f.name} » n'est pas une photo JPEG, PNG ou WebP.`;
+      if (f.size > p.maxBytes) {
+        return `« ${f.name} » dépasse la taille autorisée (${formatNumber(Math.round(p.maxBytes / 1048576))} Mo).`;
+      }
+    }
+    return "";
+  }
+
+  function observationForm(latlng) {
+    const info = state.byName.observations;
+    const themeField = info && info.fields.find((f) => f.name === "theme");
+    const theme = el("select", { name: "theme", required: true, id: "ajout-theme" },
+      [el("option", { value: "", text: "— choisir un thème —" })].concat(
+        ((themeField && themeField.choices) || []).map((c) => el("option", { value: c, text: c }))));
+    const description = el("textarea", { name: "description", rows: "3", id: "ajout-description" });
+    const photos = el("input", { type: "file", name: "photos", id: "ajout-photos", multiple: true,
+      accept: CFG.photos.types.join(",") });
+    const msg = el("p", { class: "message", role: "status", id: "ajout-message" });
+    const form = el("form", { class: "form-ajout", id: "form-ajout" }, [
+      el("h3", { text: "Nouveau constat" }),
+      el("p", { class: "aide", text: `Position : ${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}` }),
+      el("label", { for: "ajout-theme", text: "Thème *" }), theme,
+      el("label", { for: "ajout-description", text: "Description" }), description,
+      el("label", { for: "ajout-photos", text: `Photos (${CFG.photos.max} au plus, JPEG, PNG ou WebP)` }), photos,
+      el("button", { type: "submit", text: "Enregistrer le constat" }), msg,
+    ]);
+    photos.addEventListener("change", () => {
+      const problem = checkPhotos(Array.from(photos.files));
+      photos.setCustomValidity(problem);
+      msg.textContent = problem;
+      msg.className = problem ? "message erreur" : "message";
+    });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const files = Array.from(photos.files);
+      const problem = checkPhotos(files);
+      if (problem) { showFormError(form, msg, Object.assign(new Error(problem), { champ: "photos" })); return; }
+      if (!theme.value) { showFormError(form, msg, Object.assign(new Error("Choisissez un thème."), { champ: "theme" })); return; }
+      const data = new FormData();
+      data.append("uid", newUid());
+      data.append("lon", latlng.lng.toFixed(7));
+      data.append("lat", latlng.lat.toFixed(7));
+      data.append("theme", theme.value);
+      data.append("description", description.value);
+      files.forEach((f) => data.append("photos", f, f.name));
+      msg.textContent = "Envoi…";
+      msg.className = "message";
+      try {
+        const res = await api(`${CFG.urls.api}/observations`, { method: "POST", body: data });
+        map.closePopup();
+        showBanner(`Constat enregistré (${res.uid}).`, "succes");
+        state.lastCreated = res.uid;
+        refresh();
+      } catch (e) {
+        showFormError(form, msg, e);
+      }
+    });
+    return form;
+  }
+
+  map.on("click", (ev) => {
+    if (!state.placing) return;
+    setPlacing(false);
+    L.popup({ maxWidth: 360, minWidth: 280, closeOnClick: false }).setLatLng(ev.latlng)
+      .setContent(observationForm(ev.latlng)).openOn(map);
+  });
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && state.placing) setPlacing(false); });
+
+  // ---------------------------------------------------------------------- filtres
+  function buildFilterChoices() {
+    const fill = (select, values) => values.forEach((v) => select.append(el("option", { value: v, text: v })));
+    const union = (name) => Array.from(new Set(state.layers.flatMap((info) => {
+      const f = info.fields.find((x) => x.name === name);
+      return (f && f.choices) || [];
+    })));
+    fill($("#f-theme"), union("theme"));
+    fill($("#f-source"), union("source"));
+    const statut = $("#f-statut");
+    const seen = new Set();
+    state.layers.forEach((info) => {
+      const f = info.fields.find((x) => x.name === "status");
+      if (!f || !f.choices || info.reference) return;
+      const values = f.choices.filter((c) => !seen.has(c));
+      if (!values.length) return;
+      values.forEach((c) => seen.add(c));
+      statut.append(el("optgroup", { label: info.label }, values.map((c) => el("option", { value: c, text: c }))));
+    });
+  }
+
+  function buildMonths() {
+    let lo = null;
+    let hi = null;
+    state.layers.forEach((info) => {
+      if (info.reference || !info.time_min || !info.time_max) return;
+      const a = monthKey(new Date(info.time_min));
+      const b = monthKey(new Date(info.time_max));
+      if (!lo || a < lo) lo = a;
+      if (!hi || b > hi) hi = b;
+    });
+    const months = [];
+    if (lo && hi) for (let k = lo; k <= hi && months.length < 1200; k = addMonths(k, 1)) months.push(k);
+    state.months = months;
+    const slider = $("#f-curseur");
+    slider.max = String(Math.max(0, months.length - 1));
+    slider.value = slider.max;
+    slider.disabled = months.length === 0;
+    if (months.length) {
+      $("#f-debut").min = $("#f-fin").min = months[0];
+      $("#f-debut").max = $("#f-fin").max = months[months.length - 1];
+    }
+    showPeriod();
+  }
+
+  function showPeriod() {
+    const f = state.filters;
+    const whole = !f.start && !f.end;
+    $("#f-toute-periode").checked = whole;
+    $("#f-mois").textContent = whole ? "toute la période"
+      : (f.start ? monthLabel(f.start.slice(0, 7)) : "début") + " – " + (f.end ? monthLabel(addMonths(f.end.slice(0, 7), -1)) : "fin");
+    $("#f-debut").value = f.start ? f.start.slice(0, 7) : "";
+    $("#f-fin").value = f.end ? addMonths(f.end.slice(0, 7), -1) : "";
+    $("#f-curseur").classList.toggle("inactif", whole);
+  }
+
+  function periodFromSlider() {
+    const i = Number($("#f-curseur").value);
+    const key = state.months[i];
+    if (!key) return;
+    const win = Number($("#f-fenetre").value);
+    state.filters.start = win === 0 ? "" : `${addMonths(key, 1 - win)}-01`;
+    if (win === 0) state.filters.start = `${state.months[0]}-01`;
+    state.filters.end = `${addMonths(key, 1)}-01`;
+    showPeriod();
+  }
+
+  function bindFilters() {
+    const changed = () => { refresh(); };
+    $("#f-curseur").addEventListener("input", () => { periodFromSlider(); refreshSoon(); });
+    $("#f-fenetre").addEventListener("change", () => { periodFromSlider(); changed(); });
+    $("#f-toute-periode").addEventListener("change", (ev) => {
+      if (ev.target.checked) { state.filters.start = ""; state.filters.end = ""; showPeriod(); } else periodFromSlider();
+      changed();
+    });
+    const fromInputs = () => {
+      const a = $("#f-debut").value;
+      const b = $("#f-fin").value;
+      state.filters.start = a ? `${a}-01` : "";
+      state.filters.end = b ? `${addMonths(b, 1)}-01` : "";
+      if (b && state.months.includes(b)) $("#f-curseur").value = String(state.months.indexOf(b));
+      showPeriod();
+      changed();
+    };
+    $("#f-debut").addEventListener("change", fromInputs);
+    $("#f-fin").addEventListener("change", fromInputs);
+    [["#f-theme", "theme"], ["#f-statut", "status"], ["#f-source", "source"], ["#f-simule", "simulated"]]
+      .forEach(([sel, key]) => $(sel).addEventListener("change", (ev) => { state.filters[key] = ev.target.value; changed(); }));
+    $("#f-quartier").addEventListener("change", (ev) => {
+      state.filters.quartier = ev.target.value;
+      const target = state.perimeters && state.perimeters.features.find((f) => f.properties.code === ev.target.value);
+      if (target) map.fitBounds(L.geoJSON(target).getBounds(), { padding: [20, 20] });
+      else changed();
+      if (target) changed();
+    });
+    $("#f-chaleur").addEventListener("change", (ev) => { state.heat = ev.target.checked; changed(); });
+    $("#f-reinitialiser").addEventListener("click", () => {
+      Object.keys(state.filters).forEach((k) => { state.filters[k] = ""; });
+      ["#f-theme", "#f-statut", "#f-source", "#f-quartier", "#f-simule"].forEach((s) => { $(s).value = ""; });
+      $("#f-curseur").value = $("#f-curseur").max;
+      showPeriod();
+      changed();
+    });
+    $("#export-vue").addEventListener("change", updateExports);
+    $("#bouton-ajout").addEventListener("click", () => setPlacing(!state.placing));
+  }
+
+  // ------------------------------------------------------------ liste et légende
+  const SYSTEM_TIMES = ["created_at", "updated_at"];
+
+  /** Le champ de temps de la couche (donné par l'API, sinon sa première date métier). */
+  function timeField(info) {
+    if (info.time_field) return info.time_field;
+    if (!info.time_min) return null;
+    const f = info.fields.find((x) => (x.type === "datetime" || x.type === "date") && !SYSTEM_TIMES.includes(x.name));
+    return f ? f.name : null;
+  }
+
+  function recordTime(info, props) {
+    const name = timeField(info);
+    return name ? props[name] : null;
+  }
+
+  function recordTitle(props) {
+    return props.theme || props.name || props.kind || props.code || props.flux || props.uid || "";
+  }
+
+  function renderList() {
+    const box = $("#liste-contenu");
+    box.replaceChildren();
+    let total = 0;
+    activeLayers().filter((info) => info.name !== "perimetres").forEach((info) => {
+      const d = state.data[info.name];
+      if (!d) return;
+      total += d.count;
+      const section = el("section", { class: "liste-couche", "data-couche": info.name });
+      section.append(el("h3", {}, [el("span", { class: "pastille", style: `background:${colorOf(info.name, 0)}` }),
+        info.label, el("span", { class: "compte", "data-compte": info.name, text: formatNumber(d.count) })]));
+      if (d.tooFar) {
+        section.append(el("p", { class: "aide", text: `Visible à partir du zoom ${CFG.contextMinZoom}.` }));
+      } else if (d.clustered) {
+        section.append(el("p", { class: "aide", text: "Enregistrements regroupés à ce niveau de zoom : zoomez pour les lister." }));
+      }
+      if (d.records.length) {
+        const rows = d.records.slice().sort((a, b) => String(recordTime(info, b.properties) || "")
+          .localeCompare(String(recordTime(info, a.properties) || ""))).slice(0, LIST_MAX);
+        const table = el("table", { class: "liste-table" }, [el("thead", {}, [el("tr", {}, [
+          el("th", { text: "Date" }), el("th", { text: "Objet" }), el("th", { text: "Statut" }), el("th", { text: "Adresse" })])])]);
+        const tbody = el("tbody");
+        rows.forEach((f) => {
+          const p = f.properties;
+          const tr = el("tr", { tabindex: "0", "data-uid": p.uid || "", class: isSimulated(p) ? "simule" : "" }, [
+            el("td", { text: formatValue(recordTime(info, p), "date") }),
+            el("td", {}, [recordTitle(p), isSimulated(p) ? el("span", { class: "badge-simule", text: "donnée simulée" }) : null]),
+            el("td", { text: p.status || p.phase || "" }),
+            el("td", { text: p.address || p.quartier || "" }),
+          ]);
+          const open = () => openRecord(info.name, p.uid);
+          tr.addEventListener("click", open);
+          tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });
+          tbody.append(tr);
+        });
+        table.append(tbody);
+        section.append(table);
+        if (d.records.length > LIST_MAX) {
+          section.append(el("p", { class: "aide", text: `${formatNumber(LIST_MAX)} premiers sur ${formatNumber(d.records.length)} : zoomez ou filtrez.` }));
+        }
+      }
+      box.append(section);
+    });
+    $("#liste-total").textContent = `${formatNumber(total)} enregistrement${total > 1 ? "s" : ""} dans la vue`;
+    $("#liste-total").dataset.total = String(total);
+  }
+
+  /** Centre la carte sur un enregistrement de la liste et ouvre sa fiche. */
+  function openRecord(layerName, uid) {
+    if (location.hash === "#liste") location.hash = "#carte";
+    const holder = state.holders[layerName];
+    let found = null;
+    holder.eachLayer(function visit(l) {
+      if (found) return;
+      if (l.feature && l.feature.properties && l.feature.properties.uid === uid) found = l;
+      else if (typeof l.eachLayer === "function" && l !== holder.heat) l.eachLayer(visit);
+    });
+    if (!found) return;
+    if (holder.cluster && holder.cluster.hasLayer(found)) {
+      holder.cluster.zoomToShowLayer(found, () => found.openPopup());
+    } else {
+      if (found.getBounds) map.fitBounds(found.getBounds(), { maxZoom: 18 });
+      found.openPopup();
+    }
+  }
+
+  function renderLegend() {
+    const box = $("#legende");
+    if (!box) return;
+    box.replaceChildren(el("h4", { text: "Légende" }));
+    activeLayers().forEach((info) => {
+      const d = state.data[info.name];
+      box.append(el("div", { class: "legende-ligne" }, [
+        el("span", { class: `pastille ${isPointLayer(info) ? "rond" : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
+        info.label, d ? el("span", { class: "compte", text: ` (${formatNumber(d.count)})` }) : null]));
+    });
+    box.append(el("div", { class: "legende-ligne" }, [el("span", { class: "pastille rond simule" }), "donnée simulée (contour pointillé)"]));
+    box.append(el("div", { class: "legende-ligne" }, [el("span", { class: "pastille grappe-mini" }), "regroupement (nombre d'enregistrements)"]));
+    if (state.heat) box.append(el("div", { class: "legende-ligne" }, [el("span", { class: "degrade" }), "densité (carte de chaleur)"]));
+  }
+
+  function updateExports() {
+    const ul = $("#export-liens");
+    ul.replaceChildren();
+    const withView = $("#export-vue").checked;
+    activeLayers().filter((info) => !info.reference).forEach((info) => {
+      const p = layerParams(info, withView);
+      p.delete("zoom");
+      p.delete("limit");
+      const q = p.toString() ? `?${p}` : "";
+      const base = `${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/export`;
+      ul.append(el("li", {}, [info.label, " : ",
+        el("a", { href: `${base}.geojson${q}`, download: `${info.name}.geojson`, "data-format": "geojson", "data-couche": info.name, text: "GeoJSON" }), " · ",
+        el("a", { href: `${base}.csv${q}`, download: `${info.name}.csv`, "data-format": "csv", "data-couche": info.name, text: "CSV" })]));
+    });
+  }
+
+  function applyHash() {
+    const full = location.hash === "#liste";
+    document.body.classList.toggle("liste-pleine", full);
+    if (!full) setTimeout(() => map.invalidateSize(), 0);
+  }
+  window.addEventListener("hashchange", applyHash);
+
+  // ------------------------------------------------------------------- session
+  function renderSession() {
+    const s = state.session;
+    const logged = Boolean(s.user);
+    $("#session-info").textContent = logged ? `${s.user} (${s.role}${s.organisation ? ", " + s.organisation : ""})` : "Consultation publique";
+    $("#lien-connexion").hidden = logged;
+    $("#bouton-deconnexion").hidden = !logged;
+    $("#edition").hidden = !canEdit();
+  }
+
+  $("#bouton-deconnexion").addEventListener("click", async () => {
+    try {
+      await fetch(CFG.urls.deconnexion, { method: "POST", credentials: "same-origin",
+        headers: { "X-CSRFToken": state.session.csrf_token || "" },
+        body: new URLSearchParams({ csrf_token: state.session.csrf_token || "" }) });
+    } finally {
+      location.href = "/";
+    }
+  });
+
+  // ------------------------------------------------------------------ démarrage
+  async function start() {
+    document.body.dataset.etat = "chargement";
+    applyHash();
+    setupBasemap();
+    try {
+      const [session, layers] = await Promise.all([
+        api(`${CFG.urls.api}/session`).catch(() => state.session), api(`${CFG.urls.api}/layers`)]);
+      state.session = Object.assign(state.session, session || {});
+      state.layers = (Array.isArray(layers) ? layers : layers.layers || []).filter((l) => l.geometry);
+    } catch (e) {
+      showBanner(`Impossible de lire les couches : ${e.message}`, "erreur");
+      document.body.dataset.etat = "erreur";
+      return;
+    }
+    renderSession();
+    state.layers.forEach((info, i) => {
+      state.byName[info.name] = info;
+      const holder = makeHolder(info, i);
+      state.holders[info.name] = holder;
+      if (info.name === "voies" || info.name === "batiments") return; // contexte, pas une couche à afficher
+      const label = `<span class="pastille" style="background:${colorOf(info.name, i)}"></span>${info.label}`
+        + (info.confidential ? ' <span class="badge-confidentiel" title="Couche confidentielle">confidentiel</span>' : "");
+      layerControl.addOverlay(holder, label);
+      if (!info.reference) holder.addTo(map);
+    });
+    buildFilterChoices();
+    buildMonths();
+    bindFilters();
+    // Emprise initiale : les périmètres, dessinés en premier.
+    let fitted = false;
+    if (state.byName.perimetres) {
+      try {
+        const gj = await api(`${CFG.urls.api}/layers/perimetres/features?limit=${FEATURE_LIMIT}`);
+        state.perimeters = gj;
+        (gj.features || []).forEach((f) => {
+          const p = f.properties || {};
+          if (p.code) $("#f-quartier").append(el("option", { value: p.code, text: `${p.name || p.code} (${p.code})` }));
+        });
+        const bounds = L.geoJSON(gj).getBounds();
+        if (bounds.isValid()) {
+          render(state.byName.perimetres, gj);
+          map.fitBounds(bounds, { padding: [10, 10] });
+          fitted = true;
+        }
+      } catch (e) {
+        showBanner(`Périmètres indisponibles : ${e.message}`, "erreur");
+      }
+    }
+    if (!fitted) map.setView([46.6, 2.4], 6);
+    state.started = true;
+    refresh();
+  }
+
+  window.qpvCarte = { map, state, refresh, openRecord };
+  start();
+}());
