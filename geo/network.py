@@ -248,8 +248,12 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
 
     try:
         raw = ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
+        if raw.number_of_nodes() == 0:  # isolated loops vanish when simplified
+            raw = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
     except Exception as exc:
         raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
+    if raw.number_of_nodes() == 0:
+        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie.")
     proj = ox.project_graph(raw, to_crs=TERRITORY_CRS)
     G = nx.MultiGraph(crs=TERRITORY_CRS)
     for nid, data in proj.nodes(data=True):
