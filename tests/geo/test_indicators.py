@@ -1,0 +1,109 @@
+"""Indicators of the fiches actions, per quartier and month."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.binning import AnalysisError
+from geo.geometry import repair_polygons
+from geo.indicators import (
+    assign_quartier,
+    diagnostics_per_year,
+    dumping_indicators,
+    dysfunctions,
+    treatment_delays,
+)
+
+PERIMETERS = gpd.GeoDataFrame(
+    {"code": ["QA", "QB"], "name": ["A", "B"]},
+    geometry=[shapely.box(0, 0, 100, 100), shapely.box(200, 0, 300, 100)],
+    crs=2154,
+)
+
+
+def _obs() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "observed_at": pd.to_datetime(
+                ["2024-01-05", "2024-01-20", "2024-02-01", "2024-01-10", "2024-01-11", "2025-03-01"]
+            ),
+            "resolved_at": pd.to_datetime(
+                ["2024-01-07", "2024-01-30", None, "2024-01-10", None, "2025-03-02"]
+            ),
+            "volume_m3": [1.5, 2.0, np.nan, 4.0, np.nan, 1.0],
+            "status": ["traité", "traité", "en cours", "traité", "clos non traité", "traité"],
+            "walk_id": ["w1", "w1", None, "w2", "w3", None],
+            "source": ["diagnostic en marchant", "diagnostic en marchant", "habitant",
+                       "diagnostic en marchant", "diagnostic en marchant", "diagnostic en marchant"],
+        },
+        geometry=[shapely.Point(10, 10), shapely.Point(20, 20), shapely.Point(30, 30),
+                  shapely.Point(250, 50), shapely.Point(260, 50), shapely.Point(50, 50)],
+        crs=2154,
+        index=list("abcdef"),
+    )
+
+
+def test_assign_quartier_and_outside() -> None:
+    pts = _obs()
+    pts.loc["c", "geometry"] = shapely.Point(150, 50)
+    q = assign_quartier(pts, PERIMETERS)
+    assert q.index.equals(pts.index)
+    assert q.tolist() == ["QA", "QA", None, "QB", "QB", "QA"]
+
+
+def test_dumping_number_and_volume_per_month() -> None:
+    out = dumping_indicators(_obs(), PERIMETERS).set_index(["quartier", "period"])
+    jan = pd.Period("2024-01", "M")
+    assert out.loc[("QA", jan), "events"] == 2
+    assert out.loc[("QA", jan), "volume_m3"] == 3.5
+    assert out.loc[("QB", jan), "events"] == 2 and out.loc[("QB", jan), "volume_known"] == 1
+    assert np.isnan(out.loc[("QA", pd.Period("2024-02", "M")), "volume_m3"])
+    assert out["events"].sum() == 6
+
+
+def test_treatment_delay_median_and_p90() -> None:
+    out = treatment_delays(_obs(), PERIMETERS).set_index(["quartier", "period"])
+    row = out.loc[("QA", pd.Period("2024-01", "M"))]
+    assert row["reported"] == 2 and row["resolved"] == 2
+    assert row["median_days"] == 6.0  # 2 and 10 days
+    assert row["p90_days"] == pytest.approx(np.quantile([2.0, 10.0], 0.9))
+    assert out.loc[("QB", pd.Period("2024-01", "M")), "median_days"] == 0.0
+
+
+def test_diagnostics_per_year() -> None:
+    out = diagnostics_per_year(_obs(), PERIMETERS).set_index(["quartier", "year"])
+    assert out.loc[("QA", 2024), "diagnostics"] == 1  # w1 (the habitant report is not a walk)
+    assert out.loc[("QB", 2024), "diagnostics"] == 2  # w2, w3
+    assert out.loc[("QA", 2025), "diagnostics"] == 1  # no walk id: one per day
+    assert out.index.get_level_values("year").dtype.kind == "i"
+
+
+def test_dysfunctions_identified_and_treated() -> None:
+    out = dysfunctions(_obs(), PERIMETERS).set_index(["quartier", "period"])
+    qb = out.loc[("QB", pd.Period("2024-01", "M"))]
+    assert (qb["identified"], qb["treated"], qb["treated_rate"]) == (2, 1, 0.5)
+    with pytest.raises(AnalysisError, match="statut"):
+        dysfunctions(_obs().drop(columns="status"), PERIMETERS)
+
+
+def test_counts_per_quartier_equal_sjoin_on_paris(shared_data: Path) -> None:
+    df = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv")
+    ll = df["geo_point_2d"].map(ast.literal_eval)
+    gdf = gpd.GeoDataFrame(
+        df, geometry=gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])), crs=4326
+    )
+    qpv, _ = repair_polygons(gpd.read_file(shared_data / "paris" / "qpv-paris-idf-2015.geojson"))
+    out = dumping_indicators(gdf, qpv, time_field="datedecl", volume_field=None)
+    joined = gpd.sjoin(gdf, qpv[["code", "geometry"]], predicate="within")
+    joined["period"] = pd.to_datetime(joined["datedecl"]).dt.to_period("M")
+    expected = joined.groupby(["code", "period"]).size()
+    got = out[out["quartier"] != "hors quartier"].set_index(["quartier", "period"])["events"]
+    assert got.to_dict() == expected.to_dict()
+    assert int(got.sum()) == 70  # README: 70 reports inside QP075019
