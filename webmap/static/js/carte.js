@@ -306,7 +306,14 @@
     const n = Number(feat.properties.count || 0);
     const m = L.marker([lat, lon], { icon: clusterIcon(n, holder.qpvColor), keyboard: false,
       title: `${formatNumber(n)} enregistrements : cliquer pour zoomer` });
-    m.on("click", () => map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom())));
+    const bb = feat.properties.bbox;
+    m.on("click", () => {
+      if (Array.isArray(bb) && (bb[0] !== bb[2] || bb[1] !== bb[3])) {
+        map.fitBounds([[bb[1], bb[0]], [bb[3], bb[2]]], { padding: [30, 30], maxZoom: map.getMaxZoom() });
+      } else {
+        map.setView([lat, lon], Math.min(map.getZoom() + 2, map.getMaxZoom()));
+      }
+    });
     return m;
   }
 
@@ -418,6 +425,8 @@
     layer.feature = feat;
     layer.qpvLayer = info.name;
     layer.bindPopup(() => popupContent(info, feat), { maxWidth: 360, minWidth: 260, autoPanPadding: [30, 30] });
+    // En mode saisie, un clic sur un objet place aussi le constat (au lieu d'ouvrir sa fiche).
+    layer.on("click", (ev) => { if (state.placing) placeAt(ev.latlng); });
   }
 
   function popupContent(info, feat) {
@@ -535,7 +544,7 @@
         const v = form.elements[f.name].value;
         if (v === "") return;
         if (f.type === "float" || f.type === "int") body[f.name] = Number(v);
-        else if (f.type === "datetime") body[f.name] = new Date(v).toISOString();
+        else if (f.type === "datetime") body[f.name] = v.length === 16 ? `${v}:00` : v; // heure locale
         else body[f.name] = v;
       });
       msg.textContent = "Enregistrement…";
@@ -628,12 +637,14 @@
     return form;
   }
 
-  map.on("click", (ev) => {
-    if (!state.placing) return;
+  /** Ouvre le formulaire de saisie d'un constat à la position cliquée. */
+  function placeAt(latlng) {
     setPlacing(false);
-    L.popup({ maxWidth: 360, minWidth: 280, closeOnClick: false }).setLatLng(ev.latlng)
-      .setContent(observationForm(ev.latlng)).openOn(map);
-  });
+    L.popup({ maxWidth: 360, minWidth: 280, closeOnClick: false }).setLatLng(latlng)
+      .setContent(observationForm(latlng)).openOn(map);
+  }
+
+  map.on("click", (ev) => { if (state.placing) placeAt(ev.latlng); });
   document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && state.placing) setPlacing(false); });
 
   // ---------------------------------------------------------------------- filtres
