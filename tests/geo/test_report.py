@@ -1,0 +1,127 @@
+"""Reports on the real Paris data: QP075019, the whole 20e, and the territory comparison.
+
+The figures shown in the reports are checked against independent computations: a
+plain ``sjoin`` for the counts, esda for the Gi* z-scores, camera distances for the
+CCTV share.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from pathlib import Path
+
+import esda
+import geopandas as gpd
+import libpysal
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.spatial import cKDTree
+
+from geo.binning import AnalysisError
+from geo.geometry import repair_polygons
+from geo.report import Report, build_quartier_report, build_territory_report
+
+
+@pytest.fixture(scope="module")
+def paris(shared_data: Path) -> dict[str, gpd.GeoDataFrame]:
+    """Dumping reports, QPV perimeters, CCTV sites and a 20e outline from the real files."""
+    df = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv")
+    df = df[df["type"] == "Objets abandonnés"]
+    ll = df["geo_point_2d"].map(ast.literal_eval)
+    dumping = gpd.GeoDataFrame(
+        df, geometry=gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])), crs=4326
+    )
+    qpv, _ = repair_polygons(gpd.read_file(shared_data / "paris" / "qpv-paris-idf-2015.geojson"))
+    cams = pd.read_csv(shared_data / "paris" / "videoprotection-paris-2019.csv", sep=";")
+    cams = gpd.GeoDataFrame(cams, geometry=gpd.points_from_xy(cams["lon"], cams["lat"]), crs=4326)
+    ban = pd.read_csv(
+        shared_data / "paris" / "adresses-75.csv.gz", sep=";", usecols=["code_postal", "x", "y"]
+    )
+    ban = ban[ban["code_postal"] == 75020]
+    hull = shapely.concave_hull(shapely.multipoints(ban[["x", "y"]].to_numpy()), ratio=0.05).buffer(30)
+    twentieth = gpd.GeoDataFrame({"code": ["75020"], "name": ["Paris 20e"]}, geometry=[hull], crs=2154)
+    return {"dumping": dumping, "qpv": qpv, "cams": cams, "twentieth": twentieth}
+
+
+def _esda_z(bins: gpd.GeoDataFrame) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = libpysal.weights.Queen.from_dataframe(bins.reset_index(drop=True), use_index=False)
+        return esda.G_Local(bins["count"].to_numpy(float), w, transform="B", star=True, permutations=0).Zs
+
+
+def _count_within(points: gpd.GeoDataFrame, zone: gpd.GeoDataFrame) -> int:
+    return len(gpd.sjoin(points.to_crs(2154), zone.to_crs(2154)[["geometry"]], predicate="within"))
+
+
+@pytest.fixture(scope="module")
+def qp_report(paris: dict[str, gpd.GeoDataFrame]) -> Report:
+    return build_quartier_report(
+        paris["dumping"], paris["qpv"], code="QP075019", time_field="datedecl", cameras=paris["cams"]
+    )
+
+
+def test_qp075019_figures_match_independent_computations(
+    qp_report: Report, paris: dict[str, gpd.GeoDataFrame]
+) -> None:
+    dumping, qpv = paris["dumping"], paris["qpv"]
+    zone = qpv[qpv["code"] == "QP075019"]
+    kf = qp_report.key_figures
+    assert kf["Événements dans le quartier"] == _count_within(dumping, zone) == 31
+    margin = gpd.GeoDataFrame(geometry=zone.to_crs(2154).buffer(200.0), crs=2154)
+    assert kf["Événements dans le quartier et sa marge"] == _count_within(dumping, margin)
+    hot = qp_report.results["hotspots"]
+    np.testing.assert_allclose(hot["gi_z"].to_numpy(), _esda_z(hot), atol=1e-9)
+    assert hot["count"].sum() == kf["Événements dans le quartier et sa marge"]
+    # CCTV: 50 m discs without buildings -> share of events within 50 m of a camera
+    inside = gpd.sjoin(dumping.to_crs(2154), zone.to_crs(2154)[["geometry"]], predicate="within")
+    cam_xy = shapely.get_coordinates(paris["cams"].to_crs(2154).geometry.to_numpy())
+    d, _ = cKDTree(cam_xy).query(shapely.get_coordinates(inside.geometry.to_numpy()))
+    share = kf["Part des événements vus par une caméra"]
+    assert abs(share * len(inside) - (d <= 50.0).sum()) <= ((d > 49.0) & (d < 50.0)).sum()
+    sites = qp_report.results["recurrence"].sites
+    assert kf["Sites récurrents (≥ 2 événements)"] == int(
+        ((sites["quartier"] == "QP075019") & (sites["n_events"] >= 2)).sum()
+    )
+
+
+def test_qp075019_html_and_pdf(qp_report: Report, tmp_path: Path) -> None:
+    html_path = qp_report.write_html(tmp_path / "qp.html")
+    text = html_path.read_text(encoding="utf-8")
+    assert "<html lang='fr'>" in text and "Les Portes Du Vingtième" in text
+    assert "Note de méthode" in text and "Benjamini" in text and "Limites" in text
+    assert text.count("data:image/png;base64,") == len(qp_report.figures) >= 3
+    pdf = qp_report.write_pdf(tmp_path / "qp.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+
+
+def test_20e_wide_run(paris: dict[str, gpd.GeoDataFrame]) -> None:
+    twentieth = paris["twentieth"]
+    dumping = paris["dumping"]
+    rep = build_quartier_report(
+        dumping, twentieth, code="75020", time_field="datedecl", margin=0.0, cameras=paris["cams"]
+    )
+    assert rep.key_figures["Événements dans le quartier"] == _count_within(dumping, twentieth)
+    assert abs(rep.key_figures["Événements dans le quartier"] - (dumping["code_postal"] == 75020).sum()) <= 10
+    hot = rep.results["hotspots"]
+    np.testing.assert_allclose(hot["gi_z"].to_numpy(), _esda_z(hot), atol=1e-9)
+    assert rep.key_figures["Mailles en point chaud (dans le quartier)"] > 0
+    assert "emerging" in rep.results
+
+
+def test_territory_report_compares_quartiers(paris: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
+    rep = build_territory_report(paris["dumping"], paris["qpv"], time_field="datedecl")
+    table = rep.tables["Comparaison des quartiers"].set_index("Quartier")
+    joined = gpd.sjoin(paris["dumping"].to_crs(2154), paris["qpv"].to_crs(2154)[["code", "geometry"]],
+                       predicate="within")
+    for code, n in joined.groupby("code").size().items():
+        assert table.loc[code, "Événements"] == n
+    assert "Comparaison" in rep.write_html(tmp_path / "t.html").read_text(encoding="utf-8")
+
+
+def test_unknown_quartier(paris: dict[str, gpd.GeoDataFrame]) -> None:
+    with pytest.raises(AnalysisError, match="introuvable"):
+        build_quartier_report(paris["dumping"], paris["qpv"], code="QP999999", time_field="datedecl")
