@@ -1,0 +1,169 @@
+"""Batch QPV lookup benchmark: all 158,048 Paris BAN addresses against the demo perimeters.
+
+Run: ``python bench/bench_lookup.py`` (``--repeat N`` for more runs). Writes
+``bench/results/lookup.json`` and prints a table.
+
+Perimeters: the 12 Montpellier QPV (2015) and the 3 Paris / Île-de-France QPV of the
+shared data (QP075019 repaired). Street rules: derived with
+:func:`geo.perimeter_rules.reverse_perimeter` from the official polygons, QP075019 from
+the Paris BAN and the Montpellier QPV from the city's address points (488 rules).
+
+Measured in the same run, on the same points (a GeoDataFrame in EPSG:2154 built from the
+BAN ``x``/``y`` before timing):
+
+* ``sjoin``: ``geopandas.sjoin(points, perimeters, how="left", predicate="within")`` on
+  a fresh points frame each time. For ``within`` geopandas builds its STRtree on the
+  *points* (158,048 entries) and queries it with the 15 polygons: building that tree is
+  most of the cost of a plain sjoin on new data, and it is counted here. The same sjoin
+  with the points' tree already cached (``sjoin_cached``) is reported for reference.
+* ``lookup``: :func:`geo.lookup.lookup_many` with the rules, the index
+  (:func:`geo.lookup.build_index`: validity check, prepared polygons, boundary segment
+  trees, rule table) built inside the timing from the same projected, repaired perimeters
+  the sjoin gets; it also gives the reason, the rule verdict, the
+  disagreement flag and the distance to the nearest boundary (within 500 m).
+
+Timings are medians over the repetitions, interleaved so that machine load hits both, each
+call with the garbage collector off after a collection (as :mod:`timeit` does: otherwise a
+collection of the 3 × 158,048 live geometries lands in whichever call happens to trigger it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from geo.addressmatch import read_addresses  # noqa: E402
+from geo.crs import to_territory_crs  # noqa: E402
+from geo.geometry import repair_polygons  # noqa: E402
+from geo.lookup import build_index, lookup_many  # noqa: E402
+from geo.perimeter_rules import reverse_perimeter  # noqa: E402
+from geo.streetlist import Rule  # noqa: E402
+
+T = TypeVar("T")
+SHARED = Path(os.environ.get("QPV_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _perimeters() -> gpd.GeoDataFrame:
+    paris = gpd.read_file(SHARED / "paris" / "qpv-paris-idf-2015.geojson")[["code", "name", "geometry"]]
+    occ = gpd.read_file(SHARED / "montpellier" / "qp-occitanie-2015.geojson")
+    mtp = occ[occ["commune_qp"] == "Montpellier"].rename(columns={"code_qp": "code", "nom_qp": "name"})
+    both = pd.concat([mtp[["code", "name", "geometry"]], paris], ignore_index=True)
+    return gpd.GeoDataFrame(both, geometry="geometry", crs=paris.crs)
+
+
+def _rules(perimeters: gpd.GeoDataFrame) -> list[Rule]:
+    ban = read_addresses(SHARED / "paris" / "adresses-75.csv.gz")
+    mtp = read_addresses(SHARED / "montpellier" / "VilleMTP_MTP_PointAdresse.zip", commune="Montpellier")
+    rules = reverse_perimeter(perimeters, ban, code="QP075019")
+    for code in perimeters["code"]:
+        if code.startswith("QP034"):
+            rules += reverse_perimeter(perimeters, mtp, code=code)
+    return rules
+
+
+def _fresh(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    """A points frame with a brand-new geometry array (no cached spatial index)."""
+    pts = shapely.points(frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float))
+    return gpd.GeoDataFrame(frame, geometry=pts, crs="EPSG:2154")
+
+
+def _timed(func: Callable[[], T]) -> tuple[T, float]:
+    """Run ``func`` once with the garbage collector off (as :mod:`timeit` does)."""
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        value = func()
+        return value, time.perf_counter() - t0
+    finally:
+        gc.enable()
+
+
+def main() -> None:
+    """Run the benchmark, print a table and write ``bench/results/lookup.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    raw = pd.read_csv(SHARED / "paris" / "adresses-75.csv.gz", sep=";", low_memory=False,
+                      dtype={"numero": "Int64"})
+    perimeters = _perimeters()
+    rules = _rules(perimeters)
+    repaired, _ = repair_polygons(to_territory_crs(perimeters))
+    n = len(raw)
+
+    times: dict[str, list[float]] = {"sjoin": [], "sjoin_cached": [], "lookup": [], "lookup_index_ready": []}
+    warm = _fresh(raw)
+    gpd.sjoin(warm, repaired, how="left", predicate="within")  # builds and caches warm's tree
+    ready = build_index(repaired, rules=rules)
+    out = joined = None
+    for _ in range(args.repeat):
+        pts_a, pts_b, pts_c = _fresh(raw), _fresh(raw), _fresh(raw)
+        joined, t = _timed(lambda a=pts_a: gpd.sjoin(a, repaired, how="left", predicate="within"))
+        times["sjoin"].append(t)
+        out, t = _timed(lambda b=pts_b: lookup_many(b, build_index(repaired, rules=rules)))
+        times["lookup"].append(t)
+        _, t = _timed(lambda: gpd.sjoin(warm, repaired, how="left", predicate="within"))
+        times["sjoin_cached"].append(t)
+        _, t = _timed(lambda c=pts_c: lookup_many(c, ready))
+        times["lookup_index_ready"].append(t)
+    assert out is not None and joined is not None
+    med = {k: statistics.median(v) for k, v in times.items()}
+    # same answers as the sjoin for the polygon part?
+    first = joined[~joined.index.duplicated()]["code"].fillna("").astype(str).to_numpy()
+    ours = out["qpv_polygon"].astype(object).fillna("").astype(str).to_numpy()
+    result = {
+        "points": n,
+        "perimeters": len(perimeters),
+        "rules": len(rules),
+        "repeat": args.repeat,
+        "seconds": {k: round(v, 4) for k, v in med.items()},
+        "addresses_per_s": {k: round(n / v) for k, v in med.items()},
+        "ratio_lookup_vs_sjoin": round(med["lookup"] / med["sjoin"], 3),
+        "ratio_lookup_index_ready_vs_sjoin": round(med["lookup_index_ready"] / med["sjoin"], 3),
+        "ratio_lookup_vs_sjoin_cached": round(med["lookup"] / med["sjoin_cached"], 3),
+        "polygon_answers_equal_to_sjoin": int((first == ours).sum()),
+        "inside": int((out["qpv_status"] == "inside").sum()),
+        "reasons": {str(k): int(v) for k, v in out["qpv_reason"].value_counts().items() if k},
+        "disagreements": int(out["qpv_disagree"].sum()),
+        "with_distance": int(np.isfinite(out["qpv_distance_m"].to_numpy()).sum()),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "geopandas": gpd.__version__, "shapely": shapely.__version__, "pandas": pd.__version__},
+    }
+    print(f"{n:,} adresses BAN Paris × {len(perimeters)} périmètres, {len(rules)} règles de rues "
+          f"(médiane de {args.repeat} passes)")
+    print(f"{'méthode':<42}{'s':>8}{'adresses/s':>13}{'ratio':>8}")
+    labels = {
+        "sjoin": "geopandas.sjoin (index des points construit)",
+        "sjoin_cached": "geopandas.sjoin (index des points en cache)",
+        "lookup": "lookup_many + règles (index construit)",
+        "lookup_index_ready": "lookup_many + règles (index prêt)",
+    }
+    for key, label in labels.items():
+        print(f"{label:<42}{med[key]:>8.3f}{n / med[key]:>13,.0f}{med[key] / med['sjoin']:>8.2f}")
+    print(f"réponses polygone identiques au sjoin : {result['polygon_answers_equal_to_sjoin']:,} / {n:,}; "
+          f"dans un QPV : {result['inside']}; désaccords polygone/règles : {result['disagreements']}")
+    path = ROOT / "bench" / "results" / "lookup.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"→ {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

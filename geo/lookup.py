@@ -1,0 +1,674 @@
+"""Address or point → the QPV it falls in, with the reason, one at a time or in batch.
+
+Two sources answer: the **polygon** of each perimeter (point in polygon, prepared
+geometries and bounding-box prefilters) and the **street rules** (street key and house
+number joined to the rules, see :func:`geo.perimeter_rules.evaluate_rules`). The answer
+(``qpv_code``) is the polygon's when the point is inside one, else the rules'; the
+reason says which source(s) agree, and ``qpv_disagree`` flags an address the two put in
+different places (only where rules exist for the QPV concerned).
+
+Columns added by :func:`lookup_many` (and fields of :class:`LookupResult`):
+
+``qpv_code``, ``qpv_name``, ``qpv_geography``
+    The QPV (``""`` when outside), its name and geography version (``2015`` / ``2024``).
+``qpv_status``
+    ``inside``, ``outside``, ``ambiguous`` (several QPV or an ambiguous street),
+    ``not_found`` (no point and a street no rule knows) or ``empty`` (nothing given).
+``qpv_reason``
+    ``both``, ``polygon``, ``street_rule`` or ``""``.
+``qpv_polygon``, ``qpv_rule``
+    The answer of each source (``""``: outside; ``None``: that source could not tell).
+``qpv_disagree``
+    The two sources disagree.
+``qpv_distance_m``
+    Distance in metres from the point to the nearest perimeter boundary (NaN without a
+    point or beyond ``max_distance_m``).
+``qpv_detail``
+    A French sentence for the technician.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.addressmatch import geocode, parse_address
+from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
+from geo.errors import GeometryError, QPVError
+from geo.geometry import repair_polygons
+from geo.perimeter_rules import evaluate_rules, rules_frame
+from geo.streetlist import Rule
+from geo.streetnames import (
+    ARTICLES,
+    LEADING_TYPES,
+    STREET_TYPES,
+    TITLES,
+    commune_key,
+    street_key,
+    street_keys,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LOOKUP_COLUMNS",
+    "LookupIndex",
+    "LookupResult",
+    "QPVLookupError",
+    "build_index",
+    "lookup_address",
+    "lookup_many",
+    "lookup_point",
+]
+
+LOOKUP_COLUMNS = [
+    "qpv_code", "qpv_name", "qpv_geography", "qpv_status", "qpv_reason", "qpv_polygon", "qpv_rule",
+    "qpv_disagree", "qpv_distance_m", "qpv_detail",
+]
+
+Progress = Callable[[int, int], None]
+
+
+class QPVLookupError(QPVError):
+    """A lookup cannot be run (bad perimeters, missing columns)."""
+
+
+@dataclass
+class LookupIndex:
+    """Perimeters and rules prepared for fast lookups (build it once with :func:`build_index`).
+
+    Attributes
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        ``code``, ``name``, ``geography`` and valid MultiPolygons in EPSG:2154.
+    bounds : numpy.ndarray
+        (n, 4) bounding boxes of the perimeters.
+    rules : pandas.DataFrame
+        :func:`geo.perimeter_rules.rules_frame` of the rules (possibly empty).
+    ruled_codes : frozenset of str
+        Codes of the perimeters that have rules.
+    addresses : geopandas.GeoDataFrame or None
+        Standardised address base for text lookups.
+    max_distance_m : float
+        Distances to boundaries beyond this are not computed (NaN).
+    """
+
+    perimeters: gpd.GeoDataFrame
+    bounds: np.ndarray
+    rules: pd.DataFrame
+    ruled_codes: frozenset[str]
+    addresses: gpd.GeoDataFrame | None = None
+    max_distance_m: float = 500.0
+    codes: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    names_array: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    geos_array: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    ruled: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))
+    boundaries: list[shapely.STRtree] = field(default_factory=list)
+    rule_keys: frozenset[str] = frozenset()
+    tokens: frozenset[str] = frozenset()
+
+
+def build_index(
+    perimeters: gpd.GeoDataFrame,
+    *,
+    rules: Sequence[Rule] | None = None,
+    addresses: gpd.GeoDataFrame | None = None,
+    max_distance_m: float = 500.0,
+) -> LookupIndex:
+    """Prepare perimeters (and rules, and an address base) for lookups.
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        QPV perimeters with a code (``code`` or ``code_qp``) and a name (``name`` or
+        ``nom_qp``), optionally ``geography``; any CRS; invalid polygons are repaired.
+    rules : sequence of Rule, optional
+        Street rules, their ``qpv`` naming the perimeter they define.
+    addresses : geopandas.GeoDataFrame, optional
+        Standardised address base, needed to look up text addresses.
+    max_distance_m : float
+        Boundary distances beyond this are not computed.
+
+    Returns
+    -------
+    LookupIndex
+
+    Raises
+    ------
+    QPVLookupError
+        When the perimeters have no code column or are empty.
+    """
+    if not isinstance(perimeters, gpd.GeoDataFrame) or perimeters.empty:
+        raise QPVLookupError("Aucun périmètre QPV fourni pour la recherche.")
+    code_col = next((c for c in ("code", "code_qp", "code_quartier") if c in perimeters.columns), None)
+    if code_col is None:
+        raise QPVLookupError("Périmètres sans colonne de code (code ou code_qp).")
+    name_col = next((c for c in ("name", "nom_qp", "nom") if c in perimeters.columns), None)
+    frame, repaired = repair_polygons(to_territory_crs(perimeters))
+    if repaired.any():
+        logger.info("%d périmètre(s) réparé(s) pour la recherche", int(repaired.sum()))
+    codes = frame[code_col].astype(str).to_numpy()
+    names = frame[name_col].astype(str).to_numpy() if name_col else np.full(len(frame), "", dtype=object)
+    if "geography" in frame.columns:
+        geos = frame["geography"].astype(str).to_numpy()
+    else:
+        geos = np.array(["2024" if c.startswith("QN") else "2015" if c.startswith("QP") else "" for c in codes])
+    geoms = frame.geometry.to_numpy()
+    if any(g is None or g.is_empty for g in geoms):
+        raise GeometryError("Un périmètre QPV n'a pas de géométrie surfacique.")
+    shapely.prepare(geoms)
+    table = gpd.GeoDataFrame({"code": codes, "name": names, "geography": geos}, geometry=geoms,
+                             crs=TERRITORY_CRS)
+    rule_table = rules_frame(list(rules or []))
+    extra = [c for c in dict.fromkeys(rule_table["qpv"]) if c not in set(codes)]
+    all_codes = np.array([*codes.tolist(), *extra], dtype=object)
+    rule_keys = frozenset(rule_table["street_key"])
+    return LookupIndex(
+        perimeters=table,
+        bounds=shapely.bounds(geoms),
+        rules=rule_table,
+        ruled_codes=frozenset(rule_table["qpv"]),
+        addresses=addresses,
+        max_distance_m=float(max_distance_m),
+        codes=all_codes,
+        names_array=np.array([*names.tolist(), *extra], dtype=object),
+        geos_array=np.array([*geos.tolist(), *[""] * len(extra)], dtype=object),
+        ruled=np.isin(all_codes, list(rule_table["qpv"])),
+        boundaries=[_segment_tree(g) for g in geoms],
+        rule_keys=rule_keys,
+        tokens=_rule_tokens(rule_keys),
+    )
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
+    """(n, 2) Lambert-93 coordinates of the rows (NaN where unknown)."""
+    n = len(data)
+    if isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns:
+        geo = data.geometry
+        source = geo.crs if geo.crs is not None else crs
+        if source is None:
+            raise QPVLookupError("Les points n'ont pas de système de coordonnées déclaré.")
+        if not resolve_crs(source).equals(resolve_crs(TERRITORY_CRS)):
+            geo = to_territory_crs(gpd.GeoDataFrame(geometry=geo, crs=source)).geometry
+        arr = geo.to_numpy()
+        if bool((shapely.get_type_id(arr) == 0).all()):
+            coords = shapely.get_coordinates(arr)
+            if len(coords) == n:  # only non-empty points: one coordinate each
+                return coords
+        ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+        xy = np.full((n, 2), np.nan)
+        if ok.all():
+            xy[:, 0], xy[:, 1] = shapely.get_x(arr), shapely.get_y(arr)
+        elif ok.any():
+            xy[ok, 0], xy[ok, 1] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
+        return xy
+    for xc, yc, src in (("x", "y", crs or TERRITORY_CRS), ("lon", "lat", "EPSG:4326")):
+        if {xc, yc} <= set(data.columns):
+            x = pd.to_numeric(data[xc], errors="coerce").to_numpy(dtype=float)
+            y = pd.to_numeric(data[yc], errors="coerce").to_numpy(dtype=float)
+            if resolve_crs(src).equals(resolve_crs(TERRITORY_CRS)):
+                return np.column_stack([x, y])
+            pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()
+            return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
+    return np.full((n, 2), np.nan)
+
+
+def _segment_tree(geom: BaseGeometry) -> shapely.STRtree:
+    """STRtree of the boundary segments of a polygon (nearest-segment distances)."""
+    segments = []
+    for ring in shapely.get_parts(shapely.boundary(geom)):
+        coords = shapely.get_coordinates(ring)
+        segments.append(shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1)))
+    return shapely.STRtree(np.concatenate(segments) if segments else np.array([], dtype=object))
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """House numbers as floats (« 12 bis » → 12, « 12-14 » → 12, 0 → NaN)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    else:
+        text = values.astype(object).where(values.notna(), "").astype(str)
+        num = pd.to_numeric(text.str.extract(r"^\s*(\d{1,6})", expand=False), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+    return np.where(num > 0, num, np.nan)
+
+
+def _rule_tokens(rule_keys: frozenset[str]) -> frozenset[str]:
+    """A word every spelling of each rule street contains: its last name word.
+
+    Used to skip the normalisation of the many streets no rule can match.
+    """
+    reverse: dict[str, set[str]] = {}
+    for short, full in {**STREET_TYPES, **TITLES}.items():
+        for word in full.split():
+            reverse.setdefault(word, set()).add(short)
+    tokens: set[str] = set()
+    for key in rule_keys:
+        words = [w for w in key.split() if w not in ARTICLES]
+        if len(words) > 1 and words[0] in LEADING_TYPES:
+            words = words[1:]
+        plain = [w for w in words if w not in reverse]
+        if plain:
+            tokens.add(plain[-1])
+        else:  # only types and titles: every spelling of every word
+            for w in words:
+                tokens.add(w)
+                tokens.update(reverse.get(w, ()))
+    return frozenset(tokens)
+
+
+def _ascii_table() -> dict[int, str]:
+    """Translation of accented capitals and punctuation for the fast street prefilter."""
+    table: dict[int, str] = {}
+    for code in range(0x80, 0x250):
+        char = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        if base != char:
+            table[code] = base
+    table.update({ord("Œ"): "OE", ord("Æ"): "AE"})
+    for char in "'’`-.,;:()/\\\"«»_":
+        table[ord(char)] = " "
+    return table
+
+
+_ASCII = _ascii_table()
+
+
+@dataclass
+class _Streets:
+    """Street and commune of each row, as codes into small tables of keys."""
+
+    codes: np.ndarray  # per row, index into keys (-1: no street)
+    keys: np.ndarray  # street keys of the distinct names ("~": cannot match a rule)
+    communes: pd.Series | None  # per row: commune names (or keys when ``keyed``), None: ``commune``
+    commune: str  # commune key of rows without commune
+    keyed: bool
+    numbers: np.ndarray
+    geo_status: np.ndarray  # per row: "" or a geocode status
+
+
+def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) -> np.ndarray:
+    """Street keys of distinct names, computed only for names that may match a rule."""
+    series = pd.Series(np.asarray(names, dtype=object))
+    keys = np.full(len(series), "~", dtype=object)
+    if not len(series) or not index.tokens:
+        return keys
+    tokens = index.tokens
+    texts = ["" if not isinstance(v, str) else v.replace("\n", " ") for v in series.tolist()]
+    plain = "\n".join(texts).upper().translate(_ASCII).split("\n")
+    candidates = [i for i, name in enumerate(plain) if not tokens.isdisjoint(name.split())]
+    for i in candidates:
+        keys[i] = street_key(series.iat[i])
+    return keys
+
+
+def _streets_from_columns(
+    data: pd.DataFrame, index: LookupIndex, street_column: str | None, number_column: str | None,
+    commune_column: str | None, commune: str | None,
+) -> _Streets:
+    n = len(data)
+    if street_column is not None:
+        codes, uniques = pd.factorize(data[street_column], use_na_sentinel=True)
+        names = np.asarray(uniques, dtype=object)
+        blank = pd.Series(names).astype(str).str.strip() == ""
+        keys = _street_keys_for_rules(names, index)
+        keys[blank.to_numpy()] = ""
+    else:
+        codes, keys = np.full(n, -1, dtype=np.intp), np.array([], dtype=object)
+    communes = data[commune_column] if commune_column is not None else None
+    numbers = _numbers(data[number_column]) if number_column is not None else np.full(n, np.nan)
+    return _Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
+                    np.full(n, "", dtype=object))
+
+
+def _streets_from_text(
+    texts: pd.Series, index: LookupIndex, commune: str | None, xy: np.ndarray
+) -> tuple[_Streets, np.ndarray]:
+    """Streets, numbers, geocoding status and points of free-text addresses."""
+    n = len(texts)
+    if index.addresses is not None:
+        coded = geocode(texts, index.addresses, commune=commune)
+        skeys = coded["street_key"].to_numpy(dtype=object)
+        ckeys = coded["commune_key"].to_numpy(dtype=object)
+        nums = coded["number"].to_numpy(dtype=float, na_value=np.nan)
+        status = coded["status"].to_numpy(dtype=object)
+        pts = coded.geometry.to_numpy()
+        found = ~shapely.is_missing(pts) & np.isnan(xy[:, 0])
+        xy = xy.copy()
+        if found.any():
+            xy[found, 0], xy[found, 1] = shapely.get_x(pts[found]), shapely.get_y(pts[found])
+    else:
+        parsed = [parse_address(t) for t in texts.tolist()]
+        skeys = street_keys([p.street for p in parsed]).to_numpy(dtype=object)
+        ckeys = np.array([commune_key(p.commune or commune) for p in parsed], dtype=object)
+        nums = np.array([np.nan if p.number is None else float(p.number) for p in parsed])
+        status = np.array(["empty" if not p.street and p.number is None else "" for p in parsed], dtype=object)
+    codes, keys = pd.factorize(pd.Series(skeys, dtype=object), use_na_sentinel=True)
+    streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object), pd.Series(ckeys, dtype=object),
+                       commune_key(commune), True, np.where(nums > 0, nums, np.nan), status)
+    return streets, xy
+
+
+def _polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point in polygon and boundary distance → (perimeter number or -1, hits, distance)."""
+    n = len(xy)
+    found = np.full(n, -1, dtype=np.int32)
+    hits = np.zeros(n, dtype=np.int8)
+    dist = np.full(n, np.nan)
+    x, y = xy[:, 0], xy[:, 1]
+    d = index.max_distance_m
+    geoms = index.perimeters.geometry.to_numpy()
+    for i, (minx, miny, maxx, maxy) in enumerate(index.bounds):
+        near = np.flatnonzero((x >= minx - d) & (x <= maxx + d))
+        if not len(near):
+            continue
+        near = near[(y[near] >= miny - d) & (y[near] <= maxy + d)]
+        if not len(near):
+            continue
+        inbox = near[(x[near] >= minx) & (x[near] <= maxx) & (y[near] >= miny) & (y[near] <= maxy)]
+        if len(inbox):
+            inside = inbox[shapely.contains_xy(geoms[i], x[inbox], y[inbox])]
+            found[inside[hits[inside] == 0]] = i
+            hits[inside] += 1
+        (which, _), di = index.boundaries[i].query_nearest(
+            shapely.points(x[near], y[near]), max_distance=d, return_distance=True, all_matches=False)
+        rows = near[which]
+        dist[rows] = np.fmin(dist[rows], di)
+    return found, hits, dist
+
+
+def _rule_pass(streets: _Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
+    """Rule answer per row → (QPV number or -1, street has rules, decided, ambiguous)."""
+    n = len(streets.codes)
+    rule_idx = np.full(n, -1, dtype=np.int32)
+    rule_street = np.zeros(n, dtype=bool)
+    decided = np.ones(n, dtype=bool)
+    amb = np.zeros(n, dtype=bool)
+    if not len(index.rules) or not len(streets.keys):
+        return rule_idx, rule_street, decided, amb
+    rule_keys = index.rule_keys
+    known = np.fromiter((k in rule_keys for k in streets.keys.tolist()), dtype=bool, count=len(streets.keys))
+    lut = np.append(known, False)
+    rows = np.flatnonzero(lut[streets.codes])
+    if not len(rows):
+        return rule_idx, rule_street, decided, amb
+    if streets.communes is None:
+        ckeys = np.full(len(rows), streets.commune, dtype=object)
+    else:
+        ccodes, cnames = pd.factorize(streets.communes.iloc[rows], use_na_sentinel=True)
+        table = [str(c) if streets.keyed else commune_key(c) for c in cnames]
+        ckeys = np.array([*table, streets.commune], dtype=object)[np.where(ccodes < 0, len(table), ccodes)]
+        ckeys = np.where(ckeys == "", streets.commune, ckeys)
+    sub = pd.DataFrame({
+        "commune_key": ckeys,
+        "street_key": streets.keys[streets.codes[rows]],
+        "number": pd.array(streets.numbers[rows], dtype="Float64").astype("Int64"),
+    })
+    ev = evaluate_rules(index.rules, sub)
+    position = {c: i for i, c in enumerate(index.codes)}
+    rule_idx[rows] = [position.get(c, -1) for c in ev["rule_qpv"].tolist()]
+    rule_street[rows] = ev["rule_street"].to_numpy(dtype=bool)
+    decided[rows] = ev["rule_decided"].to_numpy(dtype=bool)
+    amb[rows] = ev["rule_ambiguous"].to_numpy(dtype=bool)
+    return rule_idx, rule_street, decided, amb
+
+
+def lookup_many(
+    data: pd.DataFrame,
+    perimeters: gpd.GeoDataFrame | LookupIndex,
+    *,
+    rules: Sequence[Rule] | None = None,
+    addresses: gpd.GeoDataFrame | None = None,
+    street_column: str | None = None,
+    number_column: str | None = None,
+    commune_column: str | None = None,
+    address_column: str | None = None,
+    commune: str | None = None,
+    crs: Any = None,
+    max_distance_m: float = 500.0,
+    chunk_size: int = 200_000,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Find the QPV of many addresses or points at once (vectorised).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or geopandas.GeoDataFrame
+        Points (a geometry, ``x``/``y`` in Lambert-93 or ``lon``/``lat``) and/or
+        addresses (street, number and commune columns, or one free-text column). BAN
+        column names (``nom_voie``, ``numero``, ``nom_commune``) are recognised.
+    perimeters : geopandas.GeoDataFrame or LookupIndex
+        QPV perimeters, or an index from :func:`build_index` (then ``rules``,
+        ``addresses`` and ``max_distance_m`` are taken from it).
+    rules : sequence of Rule, optional
+        Street rules of the perimeters.
+    addresses : geopandas.GeoDataFrame, optional
+        Standardised address base, to place rows given as free text.
+    street_column, number_column, commune_column : str, optional
+        Address columns (default: BAN names when present). Numbers may be text
+        (« 12 bis » and « 12-14 » count as 12).
+    address_column : str, optional
+        A free-text address column (« 12 bis rue X, 75020 Paris »); rows without a point
+        are then geocoded in ``addresses``.
+    commune : str, optional
+        Commune of every row when there is no commune column.
+    crs : optional
+        CRS of ``x``/``y`` columns or of an undeclared geometry (EPSG:2154 by default).
+    max_distance_m : float
+        Boundary distances beyond this are NaN.
+    chunk_size : int
+        Rows per step (the progress callback is called after each).
+    progress : callable, optional
+        ``progress(done, total)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``data`` (same class and index, not modified) with :data:`LOOKUP_COLUMNS` added;
+        the text columns are categorical, ``qpv_disagree`` is boolean and
+        ``qpv_distance_m`` a float.
+
+    Raises
+    ------
+    QPVLookupError
+        When a named column is missing or the perimeters are unusable.
+    """
+    index = perimeters if isinstance(perimeters, LookupIndex) else build_index(
+        perimeters, rules=rules, addresses=addresses, max_distance_m=max_distance_m)
+    for col in (street_column, number_column, commune_column, address_column):
+        if col is not None and col not in data.columns:
+            raise QPVLookupError(f"Colonne « {col} » absente des données à rechercher.")
+    xy = _points_xy(data, crs)
+    if address_column is not None:
+        streets, xy = _streets_from_text(data[address_column], index, commune, xy)
+    else:
+        street_column = street_column or ("nom_voie" if "nom_voie" in data.columns else None)
+        number_column = number_column or ("numero" if "numero" in data.columns else None)
+        commune_column = commune_column or ("nom_commune" if "nom_commune" in data.columns else None)
+        streets = _streets_from_columns(data, index, street_column, number_column, commune_column, commune)
+    total = len(data)
+    parts: list[dict[str, np.ndarray]] = []
+    step = max(1, int(chunk_size))
+    for start in range(0, total, step):
+        sl = slice(start, min(start + step, total))
+        communes = None if streets.communes is None else streets.communes.iloc[sl]
+        chunk = _Streets(streets.codes[sl], streets.keys, communes, streets.commune, streets.keyed,
+                         streets.numbers[sl], streets.geo_status[sl])
+        parts.append(_decide(xy[sl], chunk, index))
+        if progress is not None:
+            progress(sl.stop, total)
+    merged = {k: np.concatenate([p[k] for p in parts]) if parts else np.array([], dtype=np.int32)
+              for k in ("code", "status", "reason", "poly", "rule", "disagree", "dist", "detail")}
+    return data.assign(**_columns(merged, index, data.index))
+
+
+_STATUSES = ["outside", "inside", "ambiguous", "not_found", "empty"]
+_REASONS = ["", "both", "polygon", "street_rule"]
+_BASES = [
+    "Hors périmètre.", "Adresse vide.", "Adresse non localisée et voie sans règle : impossible de conclure.",
+    "Plusieurs réponses possibles (voie présente dans plusieurs communes ou QPV superposés).",
+    "Dans le périmètre et dans la liste des rues.", "Dans le périmètre (polygone).",
+    "Dans la liste des rues (adresse non localisée).", "Hors des numéros retenus par la liste des rues.",
+    "Voie hors de toute liste de rues.",
+]
+_NOTES = ["", " Numéro absent de la base d'adresses (au-delà de la dernière adresse connue ?).",
+          " Voie inconnue de la base d'adresses.", " Numéro manquant pour une voie retenue en partie."]
+_FLAGS = ["", " Le polygone et la liste des rues ne concordent pas."]
+_DETAILS = [b + n + f for b in _BASES for n in _NOTES for f in _FLAGS]
+
+
+def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, np.ndarray]:
+    """Combine polygon and rule answers for one chunk (integer codes)."""
+    has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+    poly_idx, poly_hits, dist = _polygon_pass(np.where(has_point[:, None], xy, np.inf), index)
+    rule_idx, rule_street, decided, rule_amb = _rule_pass(streets, index)
+    key_lut = np.append(streets.keys != "", False)
+    has_street = key_lut[streets.codes]
+    complete = bool(len(index.ruled)) and bool(index.ruled[: len(index.perimeters)].all())
+    rule_known = has_street & decided & (rule_street | complete)
+    poly_in = has_point & (poly_idx >= 0)
+    code = np.where(poly_in, poly_idx, np.where(rule_known, rule_idx, -1))
+    ruled_lut = np.append(index.ruled, False)
+    concerned = ruled_lut[poly_idx] | (rule_idx >= 0)
+    disagree = has_point & rule_known & concerned & (poly_idx != rule_idx)
+    both = has_point & rule_known & (poly_idx == rule_idx) & (code >= 0)
+    reason = np.select([both, poly_in, code >= 0], [1, 2, 3], 0)
+    geo = streets.geo_status
+    ambiguous = (poly_hits > 1) | rule_amb | (geo == "ambiguous")
+    empty = ~has_point & ~has_street & ((geo == "empty") | (geo == ""))
+    not_found = ~has_point & ~rule_known & ~empty
+    status = np.select([empty, ambiguous, code >= 0, not_found], [4, 2, 1, 3], 0)
+    reason = np.where((status == 4) | (status == 3), 0, reason)
+    base = np.select(
+        [status == 4, status == 3, status == 2, (status == 1) & (reason == 1), (status == 1) & (reason == 2),
+         status == 1, has_point, rule_street],
+        [1, 2, 3, 4, 5, 6, 0, 7], 8,
+    )
+    note = np.select([geo == "number_not_found", geo == "street_not_found", ~decided], [1, 2, 3], 0)
+    detail = (base * len(_NOTES) + note) * len(_FLAGS) + disagree.astype(int)
+    poly_out = np.where(has_point, np.where(poly_idx >= 0, poly_idx, len(index.codes)), -1)
+    rule_out = np.where(rule_known, np.where(rule_idx >= 0, rule_idx, len(index.codes)), -1)
+    return {"code": np.where(code >= 0, code, len(index.codes)), "status": status, "reason": reason,
+            "poly": poly_out, "rule": rule_out, "disagree": disagree, "dist": np.round(dist, 1), "detail": detail}
+
+
+def _columns(parts: dict[str, np.ndarray], index: LookupIndex, row_index: pd.Index) -> dict[str, pd.Series]:
+    """Integer codes → categorical output columns."""
+    codes = [*index.codes.tolist(), ""]
+    names = [*index.names_array.tolist(), ""]
+    geos = [*index.geos_array.tolist(), ""]
+
+    def cat(values: np.ndarray, categories: list[str]) -> pd.Series:
+        uniq = list(dict.fromkeys(categories))
+        position = {c: i for i, c in enumerate(uniq)}
+        remap = np.array([position[c] for c in categories] + [-1], dtype=np.int32)
+        arr = pd.Categorical.from_codes(remap[values], categories=uniq)
+        return pd.Series(arr, index=row_index)
+
+    return {
+        "qpv_code": cat(parts["code"], codes),
+        "qpv_name": cat(parts["code"], names),
+        "qpv_geography": cat(parts["code"], geos),
+        "qpv_status": cat(parts["status"], _STATUSES),
+        "qpv_reason": cat(parts["reason"], _REASONS),
+        "qpv_polygon": cat(parts["poly"], codes),
+        "qpv_rule": cat(parts["rule"], codes),
+        "qpv_disagree": pd.Series(parts["disagree"].astype(bool), index=row_index),
+        "qpv_distance_m": pd.Series(parts["dist"].astype(float), index=row_index),
+        "qpv_detail": cat(parts["detail"], _DETAILS),
+    }
+
+
+# --------------------------------------------------------------------------- one at a time
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """The answer for one address or point (fields as the columns of :func:`lookup_many`)."""
+
+    code: str
+    name: str
+    geography: str
+    status: str
+    reason: str
+    polygon: str | None
+    rule: str | None
+    disagree: bool
+    distance_m: float
+    detail: str
+
+
+def _result(row: pd.Series) -> LookupResult:
+    dist = row["qpv_distance_m"]
+    return LookupResult(
+        code=str(row["qpv_code"]), name=str(row["qpv_name"]), geography=str(row["qpv_geography"]),
+        status=str(row["qpv_status"]), reason=str(row["qpv_reason"]),
+        polygon=None if pd.isna(row["qpv_polygon"]) else str(row["qpv_polygon"]),
+        rule=None if pd.isna(row["qpv_rule"]) else str(row["qpv_rule"]),
+        disagree=bool(row["qpv_disagree"]), distance_m=float(dist), detail=str(row["qpv_detail"]),
+    )
+
+
+def lookup_point(
+    point: BaseGeometry | tuple[float, float], index: LookupIndex, *, crs: Any = TERRITORY_CRS
+) -> LookupResult:
+    """Find the QPV of one point.
+
+    Parameters
+    ----------
+    point : shapely Point or (x, y)
+        The point, in ``crs``.
+    index : LookupIndex
+        From :func:`build_index`.
+    crs : optional
+        CRS of the point (EPSG:2154 by default; ``"EPSG:4326"`` for lon/lat).
+
+    Returns
+    -------
+    LookupResult
+
+    Raises
+    ------
+    GeometryError
+        When ``point`` is not a point.
+    """
+    geom = point if isinstance(point, BaseGeometry) else shapely.Point(*point)
+    if geom.geom_type != "Point" or geom.is_empty:
+        raise GeometryError("La recherche de QPV attend un point.")
+    frame = gpd.GeoDataFrame(geometry=[geom], crs=resolve_crs(crs))
+    return _result(lookup_many(frame, index).iloc[0])
+
+
+def lookup_address(text: str | None, index: LookupIndex, *, commune: str | None = None) -> LookupResult:
+    """Find the QPV of one address written as text.
+
+    Parameters
+    ----------
+    text : str or None
+        « 12 bis rue de la Paix, 75002 Paris ». Numbers such as « 12-14 » take the first.
+    index : LookupIndex
+        From :func:`build_index`; with an address base the address is placed on the map,
+        otherwise only the street rules answer.
+    commune : str, optional
+        Commune to assume when the text names none.
+
+    Returns
+    -------
+    LookupResult
+        ``status`` is ``empty`` for an empty text, ``not_found`` for an unknown street
+        without rule, ``ambiguous`` for a street found in several communes.
+    """
+    frame = pd.DataFrame({"adresse": [text]})
+    return _result(lookup_many(frame, index, address_column="adresse", commune=commune).iloc[0])
