@@ -117,6 +117,11 @@ class LookupIndex:
     tokens: frozenset[str] = frozenset()
 
 
+def _geography(code: str) -> str:
+    """Geography version from the code: QP… → 2015, QN… → 2024."""
+    return "2024" if code.startswith("QN") else "2015" if code.startswith("QP") else ""
+
+
 def build_index(
     perimeters: gpd.GeoDataFrame,
     *,
@@ -161,7 +166,7 @@ def build_index(
     if "geography" in frame.columns:
         geos = frame["geography"].astype(str).to_numpy()
     else:
-        geos = np.array(["2024" if c.startswith("QN") else "2015" if c.startswith("QP") else "" for c in codes])
+        geos = np.array([_geography(c) for c in codes], dtype=object)
     geoms = frame.geometry.to_numpy()
     if any(g is None or g.is_empty for g in geoms):
         raise GeometryError("Un périmètre QPV n'a pas de géométrie surfacique.")
@@ -337,7 +342,6 @@ def _streets_from_text(
     texts: pd.Series, index: LookupIndex, commune: str | None, xy: np.ndarray
 ) -> tuple[_Streets, np.ndarray]:
     """Streets, numbers, geocoding status and points of free-text addresses."""
-    n = len(texts)
     if index.addresses is not None:
         coded = geocode(texts, index.addresses, commune=commune)
         skeys = coded["street_key"].to_numpy(dtype=object)
@@ -354,7 +358,8 @@ def _streets_from_text(
         skeys = street_keys([p.street for p in parsed]).to_numpy(dtype=object)
         ckeys = np.array([commune_key(p.commune or commune) for p in parsed], dtype=object)
         nums = np.array([np.nan if p.number is None else float(p.number) for p in parsed])
-        status = np.array(["empty" if not p.street and p.number is None else "" for p in parsed], dtype=object)
+        status = np.array(["empty" if not p.street and p.number is None else "" for p in parsed],
+                          dtype=object)
     codes, keys = pd.factorize(pd.Series(skeys, dtype=object), use_na_sentinel=True)
     streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object), pd.Series(ckeys, dtype=object),
                        commune_key(commune), True, np.where(nums > 0, nums, np.nan), status)
@@ -561,7 +566,8 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     poly_out = np.where(has_point, np.where(poly_idx >= 0, poly_idx, len(index.codes)), -1)
     rule_out = np.where(rule_known, np.where(rule_idx >= 0, rule_idx, len(index.codes)), -1)
     return {"code": np.where(code >= 0, code, len(index.codes)), "status": status, "reason": reason,
-            "poly": poly_out, "rule": rule_out, "disagree": disagree, "dist": np.round(dist, 1), "detail": detail}
+            "poly": poly_out, "rule": rule_out, "disagree": disagree, "dist": np.round(dist, 1),
+            "detail": detail}
 
 
 def _columns(parts: dict[str, np.ndarray], index: LookupIndex, row_index: pd.Index) -> dict[str, pd.Series]:
