@@ -348,8 +348,9 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
 # -- observations -----------------------------------------------------------------------------
 def _check_photo(data: bytes, name: str) -> str:
     """Extension of an accepted photo (magic bytes), else a 400 on ``photos``."""
-    if len(data) > current_app.config["MAX_PHOTO_BYTES"]:
-        fail(400, f"Photo « {name} » trop lourde (5 Mo au plus).", "photos")
+    limit = int(current_app.config["MAX_PHOTO_BYTES"])
+    if len(data) > limit:
+        fail(400, f"Photo « {name} » trop lourde ({limit / 1e6:.1f} Mo au plus).", "photos")
     if data.startswith(b"\xff\xd8\xff"):
         return "jpg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
