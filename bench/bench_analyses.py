@@ -25,7 +25,9 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -89,7 +91,7 @@ def twentieth_zone() -> gpd.GeoDataFrame:
     )
 
 
-def timed(label: str, timings: dict[str, float], func, *args, **kwargs):  # type: ignore[no-untyped-def]
+def timed(label: str, timings: dict[str, float], func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run ``func`` and record its wall time."""
     t = time.perf_counter()
     out = func(*args, **kwargs)

@@ -41,6 +41,7 @@ __all__ = [
     "kernel_density",
     "network_hotspots",
     "segment_weights",
+    "summary",
 ]
 
 
@@ -554,7 +555,18 @@ def kernel_density(
 
 
 def summary(result: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Counts of hot and cold bins of a Gi* result (for reports and logs)."""
+    """Counts of hot and cold bins of a Gi* result (for reports and logs).
+
+    Parameters
+    ----------
+    result : geopandas.GeoDataFrame
+        Output of :func:`getis_ord` or :func:`hotspots`.
+
+    Returns
+    -------
+    dict
+        ``bins``, ``hot``, ``cold`` and ``bin_size``.
+    """
     return {
         "bins": len(result),
         "hot": int((result["gi_bin"] > 0).sum()),

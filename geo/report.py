@@ -259,6 +259,34 @@ def _hotspot_map(
     return _png(fig)
 
 
+_PATTERN_COLOURS = {
+    "new": "#fdae61", "consecutive": "#f46d43", "intensifying": "#a50026", "persistent": "#d73027",
+    "diminishing": "#fee090", "sporadic": "#f4a582", "oscillating": "#c51b7d", "historical": "#8c510a",
+}
+
+
+def _emerging_map(ehsa: EmergingHotspots, zone: Any, layers: dict[str, Any]) -> bytes:
+    """Map of the emerging hot spot patterns (cold patterns in blues)."""
+    plt = _pyplot()
+    from matplotlib.patches import Patch
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    _background(ax, zone, layers)
+    bins = ehsa.bins
+    bins.boundary.plot(ax=ax, color="#cccccc", linewidth=0.3)
+    handles = []
+    for pattern in sorted(set(bins["pattern"]) - {"no pattern"}):
+        kind, side = pattern.split(" ", 1)
+        colour = _PATTERN_COLOURS.get(kind, "#999999") if side == "hot spot" else "#4575b4"
+        sel = bins[bins["pattern"] == pattern]
+        sel.plot(ax=ax, color=colour, alpha=0.8, edgecolor="white", linewidth=0.3)
+        handles.append(Patch(color=colour, label=str(sel["pattern_fr"].iloc[0])))
+    if handles:
+        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.8)
+    ax.set_title("Points chauds émergents (Gi* mensuel et tendance de Mann–Kendall)", fontsize=10)
+    return _png(fig)
+
+
 def _density_map(pts: gpd.GeoDataFrame, zone: Any, layers: dict[str, Any], bandwidth: float | None) -> bytes:
     """Kernel density map (display only)."""
     plt = _pyplot()
@@ -413,14 +441,19 @@ def build_quartier_report(
         "Mailles en point froid (dans le quartier)": int((hot_in["gi_bin"] < 0).sum()),
     })
     ehsa: EmergingHotspots | None = None
+    partial_last = t1.to_period("M").end_time.normalize() > t1.normalize()
+    ehsa_end = (t1.to_period("M") - 1) if partial_last else t1.to_period("M")
     try:
         cube = space_time_cube(near, time_field=time_field, area=geom, margin=margin,
-                               size=hot.attrs["bin_size"], start=t0, end=t1)
+                               size=hot.attrs["bin_size"], start=t0, end=ehsa_end)
         ehsa = emerging_hotspots(cube, fdr=fdr)
     except AnalysisError as exc:
         report.caveats.append(f"Points chauds émergents non calculés : {exc}")
     if ehsa is not None:
         report.results["emerging"] = ehsa
+        report.figures.append(
+            ReportFigure("emergents", "Points chauds émergents", _emerging_map(ehsa, zone, layers))
+        )
         counts = ehsa.pattern_counts()
         report.tables["Points chauds émergents (mailles par tendance)"] = (
             counts[counts > 0].rename_axis("Tendance").reset_index()
@@ -498,9 +531,9 @@ def build_quartier_report(
     if cameras is not None:
         report.caveats.append("Champ des caméras : disque de la portée indiquée (ou secteur si l'azimut et "
                               "l'angle sont connus), masqué par les bâtiments lorsqu'ils sont fournis.")
-    if t1.to_period("M").end_time.normalize() > t1.normalize():
-        report.caveats.append(f"Le dernier mois ({t1:%m/%Y}) est incomplet, ce qui pèse sur les tendances "
-                              "récentes.")
+    if partial_last:
+        report.caveats.append(f"Le dernier mois ({t1:%m/%Y}) est incomplet : il est exclu de l'analyse des "
+                              "points chauds émergents et pèse sur la dernière barre du graphique mensuel.")
     return report
 
 

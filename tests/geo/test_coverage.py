@@ -71,6 +71,7 @@ def test_cctv_shares_of_events_and_hotspot_area() -> None:
     assert cov.share_events_seen == 0.5
     assert list(cov.events["seen"]) == [True, True, False, False]
     assert cov.share_hotspot_area_seen == pytest.approx(0.5, rel=0.01)
+    assert cov.uncovered is not None
     assert list(cov.uncovered["gi_z"]) == [3.0]
     with pytest.raises(AnalysisError):
         cctv_coverage(events, cams.iloc[[]])

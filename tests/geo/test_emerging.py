@@ -126,7 +126,7 @@ def _planted_cube() -> SpaceTimeCube:
     counts = np.ones((len(bins), 10), dtype=np.int64)
     centre = int(np.argmin(np.hypot(bins["x"] - 550, bins["y"] - 550)))
     ring = np.flatnonzero(np.hypot(bins["x"] - bins["x"][centre], bins["y"] - bins["y"][centre]) < 150)
-    counts[np.ix_(ring, [7, 8, 9])] = 20
+    counts[np.ix_(ring, np.array([7, 8, 9]))] = 20
     return SpaceTimeCube(bins=bins, counts=counts, periods=pd.period_range("2024-01", periods=10, freq="M"))
 
 
