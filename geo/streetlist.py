@@ -275,8 +275,9 @@ def _parse_clause(clause: str) -> tuple[str, int | None, int | None, str] | None
     text = re.sub(r"\b(cote|numeros?)\s+(im)?pairs?\b|\b(im)?pairs?\b", " ", text)
     lo: int | None = None
     hi: int | None = None
-    m = re.search(r"(?:du|de|entre\s+(?:le)?)\s*" + _NUM.replace("(\\d+)", "") + r"?\s*(\d+)\s*"
-                  r"(?:au|a|et(?:\s+le)?|-)\s*" + _NUM.replace("(\\d+)", "") + r"?\s*(\d+)", text)
+    prefix = "(?:" + _NUM.replace("(\\d+)", "") + ")?"
+    m = re.search(r"(?:du|de|entre\s+(?:le)?)\s*" + prefix + r"\s*(\d+)\s*"
+                  r"(?:au|a|et(?:\s+le)?|-)\s*" + prefix + r"\s*(\d+)", text)
     m2 = re.search(r"\b(\d+)\s*(?:a|-)\s*(\d+)\b", text)
     if m:
         lo, hi = int(m.group(1)), int(m.group(2))
