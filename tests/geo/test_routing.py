@@ -260,3 +260,17 @@ def test_stop_priorities_rules(graph: nx.MultiGraph) -> None:
         stop_priorities(observations=obs.drop(columns="status"), now=now)
     route = walk_route(graph, out, start=mids[0], budget_min=45, time_limit_s=0.3)
     assert route.prize > 0
+
+
+def test_covering_route_optimal_on_grid() -> None:
+    """3 × 3 crossings 100 m apart: 1 200 m of streets, the 4 odd crossings paired at 200 m each."""
+    from geo.network import graph_from_streets
+
+    lines = [LineString([(700_000 + 100 * i, 6_600_000 + 100 * j), (700_000 + 100 * (i + di),
+                                                                   6_600_000 + 100 * (j + dj))])
+             for i in range(3) for j in range(3) for di, dj in ((1, 0), (0, 1)) if i + di < 3 and j + dj < 3]
+    G = graph_from_streets(gpd.GeoDataFrame({"name": "Rue simulée"}, geometry=lines, crs="EPSG:2154"))
+    route = covering_route(G, start=Point(700_000, 6_600_000), speed_kmh=4.0)
+    assert route.meta["street_length_m"] == pytest.approx(1200)
+    assert route.length_m == pytest.approx(1600)
+    assert route.duration_min == pytest.approx(1600 / (4000 / 60))
