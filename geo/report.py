@@ -31,7 +31,13 @@ from geo.coverage import cctv_coverage
 from geo.crs import to_territory_crs
 from geo.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
 from geo.hotspots import hotspots, kernel_density
-from geo.indicators import assign_quartier, dumping_indicators, treatment_delays
+from geo.indicators import (
+    assign_quartier,
+    diagnostics_per_year,
+    dumping_indicators,
+    dysfunctions,
+    treatment_delays,
+)
 from geo.recurrence import recurrence
 
 logger = logging.getLogger(__name__)
@@ -347,6 +353,7 @@ def build_quartier_report(
     buildings: gpd.GeoDataFrame | None = None,
     cameras: gpd.GeoDataFrame | None = None,
     camera_range: float = 50.0,
+    observations: gpd.GeoDataFrame | None = None,
     simulated: bool = False,
     label: str = "dépôts sauvages",
 ) -> Report:
@@ -380,6 +387,10 @@ def build_quartier_report(
         CCTV sites; adds the coverage section.
     camera_range : float
         Default camera range in metres.
+    observations : geopandas.GeoDataFrame, optional
+        Observations (``observed_at``, ``resolved_at``, ``status``, ``walk_id``,
+        ``source``) for the indicators of the fiches actions: délai de traitement,
+        diagnostics per year, dysfonctionnements identified and treated.
     simulated : bool
         The events are simulated or resampled (printed on the report).
     label : str
@@ -501,6 +512,10 @@ def build_quartier_report(
                 "Maille": u["bin_id"], "Événements": u["count"], "z Gi*": u["gi_z"],
                 "Part vue": u["seen_share"],
             })
+    if observations is not None and len(observations):
+        _observation_indicators(
+            report, observations, row, code=str(code), code_field=code_field, t0=t0, t1=t1
+        )
     report.method.update({
         "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
         "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m"
@@ -535,6 +550,55 @@ def build_quartier_report(
         report.caveats.append(f"Le dernier mois ({t1:%m/%Y}) est incomplet : il est exclu de l'analyse des "
                               "points chauds émergents et pèse sur la dernière barre du graphique mensuel.")
     return report
+
+
+def _observation_indicators(
+    report: Report,
+    observations: gpd.GeoDataFrame,
+    row: gpd.GeoDataFrame,
+    *,
+    code: str,
+    code_field: str,
+    t0: pd.Timestamp,
+    t1: pd.Timestamp,
+) -> None:
+    """Add the délai / diagnostics / dysfonctionnements indicators of one quartier to ``report``."""
+    obs, _, _ = _filter_period(observations, "observed_at", t0, t1)
+    if obs.empty:
+        report.caveats.append("Aucun constat dans la période : indicateurs de traitement non calculés.")
+        return
+    inside = obs[assign_quartier(obs, row, code_field=code_field).notna().to_numpy()]
+    if "resolved_at" in inside.columns:
+        delays = treatment_delays(inside, row, code_field=code_field)
+        delays = delays[delays["quartier"] == code]
+        report.tables["Délai de traitement des constats (jours, signalement → résolution)"] = pd.DataFrame({
+            "Mois": delays["period"], "Signalés": delays["reported"], "Résolus": delays["resolved"],
+            "Médiane": delays["median_days"], "90e centile": delays["p90_days"],
+        })
+        days = (pd.to_datetime(inside["resolved_at"], errors="coerce", utc=True)
+                - pd.to_datetime(inside["observed_at"], errors="coerce", utc=True)).dt.total_seconds() / 86400
+        days = days[days >= 0]
+        report.key_figures["Délai médian de traitement (jours)"] = float(days.median()) if len(days) else None
+        report.key_figures["Délai de traitement, 90e centile (jours)"] = (
+            float(days.quantile(0.9)) if len(days) else None
+        )
+    if "status" in inside.columns:
+        dys = dysfunctions(inside, row, code_field=code_field)
+        dys = dys[dys["quartier"] == code]
+        report.tables["Dysfonctionnements identifiés et traités"] = pd.DataFrame({
+            "Mois": dys["period"], "Identifiés": dys["identified"], "Traités": dys["treated"],
+            "Taux de traitement": dys["treated_rate"],
+        })
+        identified = int(dys["identified"].sum())
+        report.key_figures["Dysfonctionnements identifiés"] = identified
+        report.key_figures["Part des dysfonctionnements traités"] = (
+            float(dys["treated"].sum() / identified) if identified else None
+        )
+    diag = diagnostics_per_year(inside, row, code_field=code_field)
+    diag = diag[diag["quartier"] == code]
+    report.tables["Diagnostics en marchant par an"] = pd.DataFrame({
+        "Année": diag["year"], "Diagnostics": diag["diagnostics"], "Constats": diag["observations"],
+    })
 
 
 def build_territory_report(

@@ -125,3 +125,32 @@ def test_territory_report_compares_quartiers(paris: dict[str, gpd.GeoDataFrame],
 def test_unknown_quartier(paris: dict[str, gpd.GeoDataFrame]) -> None:
     with pytest.raises(AnalysisError, match="introuvable"):
         build_quartier_report(paris["dumping"], paris["qpv"], code="QP999999", time_field="datedecl")
+
+
+def test_observation_indicators_in_the_report(paris: dict[str, gpd.GeoDataFrame]) -> None:
+    # SIMULATED observations placed on the real QP075019 reports: delays of 0..9 days
+    dumping, qpv = paris["dumping"], paris["qpv"]
+    zone = qpv[qpv["code"] == "QP075019"]
+    inside = gpd.sjoin(dumping.to_crs(2154), zone.to_crs(2154)[["geometry"]], predicate="within")
+    n = len(inside)
+    delay = np.arange(n) % 10
+    observed = pd.to_datetime(inside["datedecl"]).to_numpy()
+    obs = gpd.GeoDataFrame(
+        {
+            "observed_at": observed,
+            "resolved_at": observed + pd.to_timedelta(delay, unit="D").to_numpy(),
+            "status": np.where(np.arange(n) % 3 == 0, "en cours", "traité"),
+            "walk_id": [f"w{i % 4}" for i in range(n)],
+            "simulated": True,
+        },
+        geometry=inside.geometry.to_numpy(),
+        crs=2154,
+    )
+    rep = build_quartier_report(dumping, qpv, code="QP075019", time_field="datedecl", observations=obs)
+    kf = rep.key_figures
+    assert kf["Délai médian de traitement (jours)"] == float(np.median(delay))
+    assert kf["Délai de traitement, 90e centile (jours)"] == pytest.approx(float(np.quantile(delay, 0.9)))
+    assert kf["Dysfonctionnements identifiés"] == n
+    assert kf["Part des dysfonctionnements traités"] == pytest.approx(np.mean(np.arange(n) % 3 != 0))
+    diag = rep.tables["Diagnostics en marchant par an"]
+    assert diag["Diagnostics"].max() <= 4 and diag["Constats"].sum() == n
