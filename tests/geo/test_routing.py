@@ -269,7 +269,8 @@ def test_covering_route_optimal_on_grid() -> None:
     lines = [LineString([(700_000 + 100 * i, 6_600_000 + 100 * j), (700_000 + 100 * (i + di),
                                                                    6_600_000 + 100 * (j + dj))])
              for i in range(3) for j in range(3) for di, dj in ((1, 0), (0, 1)) if i + di < 3 and j + dj < 3]
-    G = graph_from_streets(gpd.GeoDataFrame({"name": "Rue simulée"}, geometry=lines, crs="EPSG:2154"))
+    G = graph_from_streets(gpd.GeoDataFrame({"name": ["Rue simulée"] * len(lines)}, geometry=lines,
+                                            crs="EPSG:2154"))
     route = covering_route(G, start=Point(700_000, 6_600_000), speed_kmh=4.0)
     assert route.meta["street_length_m"] == pytest.approx(1200)
     assert route.length_m == pytest.approx(1600)
