@@ -1,0 +1,418 @@
+"""Perimeters and QPV lookups backed by the store: compile, reverse, look up.
+
+This module glues the pure functions of :mod:`geo.perimeter_rules` and :mod:`geo.lookup`
+to a :class:`~layers.store.base.LayerStore`:
+
+* :func:`compile_to_store` turns street rules and the store's ``adresses`` (and
+  ``voies`` when present) into a perimeter polygon stored in ``perimetres``, with its
+  provenance and method written in ``source``; the rules are kept in the store
+  settings so that later lookups can also answer « by street rule »;
+* :func:`reverse_from_store` reads a stored perimeter back into a street list;
+* :func:`lookup_index_from_store` prepares the lookup index from the stored perimeters
+  (with their geography version), the stored or given street rules and the addresses.
+
+The CLI (``qpv rues``, ``qpv lookup``) and the JSON endpoint ``/api/lookup`` call them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.addressmatch import commune_matches, standardize_addresses
+from geo.errors import QPVError
+from geo.lookup import LookupIndex, LookupResult, build_index, lookup_address, lookup_point
+from geo.perimeter_rules import compile_perimeter, reverse_perimeter
+from geo.streetlist import Rule, format_street_list, rules_from_records, rules_to_records
+from geo.streetnames import commune_key
+from layers.store.base import LayerStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PerimeterStoreError",
+    "compile_to_store",
+    "lookup_from_store",
+    "lookup_index_from_store",
+    "perimeter_uid",
+    "result_dict",
+    "reverse_from_store",
+    "store_addresses",
+    "stored_rules",
+]
+
+#: Prefix of the store settings holding the street rules of a compiled perimeter.
+RULES_META_PREFIX = "regles_rues:"
+#: Store setting listing the codes whose rules are kept.
+RULES_META_INDEX = "regles_rues"
+
+
+class PerimeterStoreError(QPVError):
+    """A perimeter cannot be compiled, reversed or looked up from the store."""
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def store_addresses(
+    store: LayerStore, *, commune: str | None = None, bbox: tuple[float, float, float, float] | None = None
+) -> gpd.GeoDataFrame:
+    """Read the store's ``adresses`` as a standardised address base.
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    commune : str, optional
+        Keep the addresses of this commune only (« Paris 20e », « Montpellier »; the
+        commune matching of :func:`geo.addressmatch.commune_matches` applies).
+    bbox : tuple of float, optional
+        Keep the addresses in this Lambert-93 box.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns of :data:`geo.addressmatch.ADDRESS_COLUMNS` and the points, EPSG:2154.
+
+    Raises
+    ------
+    PerimeterStoreError
+        When the store holds no address (for the commune).
+    """
+    raw = store.read("adresses", bbox=bbox)
+    if raw.empty:
+        raise PerimeterStoreError(
+            "L'entrepôt ne contient aucune adresse : importez d'abord une base d'adresses "
+            "(qpv import adresses …)."
+        )
+    base = standardize_addresses(raw, street_column="street", number_column="number", suffix_column="suffix",
+                                 commune_column="commune", code_column="street_code")
+    # the postcode is not among the explicit columns of standardize_addresses
+    post = raw["postcode"].astype(object)
+    base["postcode"] = post.where(post.notna(), "").map(lambda v: str(v).strip()).astype(object)
+    if commune:
+        wanted = commune_key(commune)
+        keys = pd.Series(base["commune_key"].unique())
+        ok = {k for k in keys if commune_matches(wanted, str(k))}
+        base = base[base["commune_key"].isin(ok)]
+        if base.empty:
+            known = ", ".join(sorted({str(c) for c in raw["commune"].dropna().unique()})[:10])
+            raise PerimeterStoreError(
+                f"Aucune adresse de la commune « {commune} » dans l'entrepôt (communes : {known})."
+            )
+    return base
+
+
+# --------------------------------------------------------------------------- rules kept in the store
+
+
+def _rules_key(code: str) -> str:
+    return f"{RULES_META_PREFIX}{code}"
+
+
+def _save_rules(store: LayerStore, code: str, rules: Sequence[Rule]) -> None:
+    codes = set(json.loads(store.get_meta(RULES_META_INDEX, "[]") or "[]"))
+    codes.add(code)
+    store.set_meta(_rules_key(code), json.dumps(rules_to_records(list(rules)), ensure_ascii=False))
+    store.set_meta(RULES_META_INDEX, json.dumps(sorted(codes)))
+
+
+def stored_rules(store: LayerStore, codes: Sequence[str] | None = None) -> list[Rule]:
+    """Return the street rules kept in the store by :func:`compile_to_store`.
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    codes : sequence of str, optional
+        Only the rules of these perimeters (all by default).
+
+    Returns
+    -------
+    list of Rule
+        The rules, each with its ``qpv`` code; those of perimeters no longer stored
+        are left out.
+    """
+    kept = json.loads(store.get_meta(RULES_META_INDEX, "[]") or "[]")
+    wanted = set(codes) if codes is not None else None
+    present = set(store.read("perimetres")["code"].astype(str))
+    rules: list[Rule] = []
+    for code in kept:
+        if (wanted is not None and code not in wanted) or code not in present:
+            continue
+        text = store.get_meta(_rules_key(code))
+        if text:
+            rules += [replace(r, qpv=code) for r in rules_from_records(json.loads(text))]
+    return rules
+
+
+# --------------------------------------------------------------------------- compile / reverse
+
+
+def perimeter_uid(code: str, geography: str) -> str:
+    """Stable uid of a compiled perimeter (one per code and geography version)."""
+    return hashlib.sha1(f"perimetre-compile|{code}|{geography}".encode()).hexdigest()[:20]
+
+
+def compile_to_store(
+    store: LayerStore,
+    rules: Sequence[Rule],
+    *,
+    commune: str | None,
+    code: str,
+    name: str,
+    geography: str = "2015",
+    streets_layer: str | None = "voies",
+    kind: str = "qpv",
+    replace_existing: bool = False,
+    buffer_m: float = 70.0,
+    actor: str | None = None,
+) -> str:
+    """Build the perimeter of street rules from the store's addresses and store it.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Holds ``adresses`` (and ``voies``); receives the ``perimetres`` record.
+    rules : sequence of Rule
+        The rules of the perimeter (from :func:`geo.streetlist.parse_street_list` or
+        :func:`geo.streetlist.read_rules`).
+    commune : str or None
+        Commune of the streets (restricts the address base); ``None``: every address.
+    code, name : str
+        Code (« QP062057 », a 2024 « QN… » code or a local code) and name of the perimeter.
+    geography : str
+        ``2015`` or ``2024``.
+    streets_layer : str or None
+        Centreline layer widening the perimeter along the rule streets (skipped when
+        empty or ``None``).
+    kind : str
+        ``qpv``, ``veille active`` or ``quartier``.
+    replace_existing : bool
+        Replace a perimeter of the same code and geography compiled before; otherwise
+        that is an error. Perimeters imported from a file are never replaced.
+    buffer_m : float
+        Maximum distance of the perimeter from a selected address (metres).
+    actor : str, optional
+        Who compiles (kept in the store).
+
+    Returns
+    -------
+    str
+        The uid of the stored perimeter.
+
+    Raises
+    ------
+    PerimeterStoreError
+        When no rule is given, a perimeter with this code already exists, or the rules
+        select no address of the store.
+    """
+    rules = list(rules)
+    if not rules:
+        raise PerimeterStoreError("Aucune règle de rue : rien à compiler.")
+    uid = perimeter_uid(code, geography)
+    existing = store.read("perimetres", where={"code": code, "geography": geography})
+    if not existing.empty:
+        others = existing[existing["uid"] != uid]
+        if not others.empty:
+            raise PerimeterStoreError(
+                f"Le périmètre {code} (géographie {geography}) existe déjà dans l'entrepôt "
+                f"(source : {others['source'].iat[0]}) ; choisissez un autre code."
+            )
+        if not replace_existing:
+            raise PerimeterStoreError(
+                f"Le périmètre {code} (géographie {geography}) a déjà été compilé ; "
+                "utilisez --remplacer pour le recalculer."
+            )
+    addresses = store_addresses(store, commune=commune)
+    rules = [replace(r, qpv=code, commune=r.commune or (commune or "")) for r in rules]
+    streets = None
+    if streets_layer:
+        xmin, ymin, xmax, ymax = addresses.total_bounds
+        streets = store.read(streets_layer, bbox=(xmin - 500, ymin - 500, xmax + 500, ymax + 500))
+        if streets.empty:
+            streets = None
+    try:
+        out = compile_perimeter(rules, addresses, streets=streets, code=code, name=name,
+                                geography=geography, buffer_m=buffer_m)
+    except QPVError as exc:
+        raise PerimeterStoreError(str(exc)) from exc
+    row = out.iloc[0]
+    notes = []
+    if row["unmatched_streets"]:
+        notes.append(f"voies introuvables : {row['unmatched_streets']}")
+    if row["ambiguous_streets"]:
+        notes.append(f"voies ambiguës : {row['ambiguous_streets']}")
+    source = (
+        f"compilé depuis une liste de rues ({len(rules)} règles, {int(row['n_addresses'])} adresses retenues ; "
+        f"{row['source']} ; méthode : {row['method']})"
+        + (f" ; {' ; '.join(notes)}" if notes else "")
+    )
+    record = gpd.GeoDataFrame(
+        {"uid": [uid], "code": [code], "name": [name], "communes": [commune or ""], "geography": [geography],
+         "kind": [kind], "source": [source], "source_dataset": ["liste de rues"], "source_id": [code]},
+        geometry=out.geometry.to_numpy(), crs=out.crs,
+    )
+    with store.transaction():
+        if not existing.empty:
+            store.delete("perimetres", [uid])
+        store.write("perimetres", record, actor=actor)
+        _save_rules(store, code, rules)
+    logger.info("perimeter %s compiled from %d rules (%d addresses)", code, len(rules), int(row["n_addresses"]))
+    return uid
+
+
+def reverse_from_store(store: LayerStore, code: str, *, commune: str | None = None) -> tuple[list[Rule], str]:
+    """Derive the street list of a stored perimeter from the store's addresses.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Holds the perimeter and the addresses.
+    code : str
+        Perimeter code.
+    commune : str, optional
+        Only the addresses of this commune.
+
+    Returns
+    -------
+    rules : list of Rule
+        The rules (whole streets, « jusqu'au », « à partir du », ranges, by side).
+    text : str
+        The list written as a town hall would (:func:`geo.streetlist.format_street_list`).
+
+    Raises
+    ------
+    PerimeterStoreError
+        When the perimeter is unknown or holds no address.
+    """
+    per = store.read("perimetres", where={"code": code})
+    if per.empty:
+        raise PerimeterStoreError(f"Périmètre « {code} » absent de l'entrepôt.")
+    row = per.iloc[[0]]
+    xmin, ymin, xmax, ymax = row.total_bounds
+    addresses = store_addresses(store, commune=commune, bbox=(xmin - 50, ymin - 50, xmax + 50, ymax + 50))
+    try:
+        rules = reverse_perimeter(row, addresses, code=code)
+    except QPVError as exc:
+        raise PerimeterStoreError(str(exc)) from exc
+    title = f"{code} {row['name'].iat[0]} — liste des rues déduite du périmètre (géographie {row['geography'].iat[0]})"
+    return rules, format_street_list(rules, title=title)
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def lookup_index_from_store(
+    store: LayerStore,
+    *,
+    rules: Sequence[Rule] | None = None,
+    stored: bool = True,
+    geography: str | None = None,
+    addresses: bool = True,
+    max_distance_m: float = 500.0,
+) -> LookupIndex:
+    """Prepare the lookup index from the stored perimeters, rules and addresses.
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    rules : sequence of Rule, optional
+        Extra street rules (a ``regles.yaml`` file), each naming its QPV.
+    stored : bool
+        Also use the rules kept by :func:`compile_to_store`.
+    geography : str, optional
+        Only the perimeters of this geography version (``2015`` / ``2024``).
+    addresses : bool
+        Load the address base, needed to look up text addresses.
+    max_distance_m : float
+        Boundary distances beyond this are not computed.
+
+    Returns
+    -------
+    geo.lookup.LookupIndex
+
+    Raises
+    ------
+    PerimeterStoreError
+        When the store holds no perimeter.
+    """
+    where: dict[str, Any] | None = {"geography": geography} if geography else None
+    perimeters = store.read("perimetres", where=where)
+    if perimeters.empty:
+        raise PerimeterStoreError("Aucun périmètre dans l'entrepôt : importez ou compilez d'abord un périmètre.")
+    all_rules = list(rules or [])
+    if stored:
+        all_rules += stored_rules(store)
+    base = None
+    if addresses and store.count("adresses"):
+        base = store_addresses(store)
+    return build_index(perimeters[["code", "name", "geography", "geometry"]], rules=all_rules,
+                       addresses=base, max_distance_m=max_distance_m)
+
+
+def lookup_from_store(
+    index: LookupIndex,
+    *,
+    address: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    commune: str | None = None,
+) -> LookupResult:
+    """Look up one address or one WGS84 point with an index from :func:`lookup_index_from_store`.
+
+    Raises
+    ------
+    PerimeterStoreError
+        When neither an address nor both coordinates are given.
+    """
+    if lon is not None and lat is not None:
+        return lookup_point((lon, lat), index, crs="EPSG:4326")
+    if address is not None:
+        return lookup_address(address, index, commune=commune)
+    raise PerimeterStoreError("Donnez une adresse ou un point (longitude et latitude).")
+
+
+STATUS_FR = {
+    "inside": "dans un QPV",
+    "outside": "hors QPV",
+    "ambiguous": "ambigu",
+    "not_found": "introuvable",
+    "empty": "vide",
+}
+REASON_FR = {"both": "les deux", "polygon": "polygone", "street_rule": "règle de rue", "": ""}
+
+
+def result_dict(result: LookupResult) -> dict[str, Any]:
+    """A lookup result as a JSON-ready mapping (French labels beside the codes).
+
+    Returns
+    -------
+    dict
+        ``code``, ``nom``, ``geographie``, ``statut`` / ``statut_libelle``, ``motif`` /
+        ``motif_libelle``, ``polygone``, ``regle``, ``desaccord``, ``distance_m``
+        (``None`` when unknown) and ``detail``.
+    """
+    dist = result.distance_m
+    return {
+        "code": result.code or None,
+        "nom": result.name or None,
+        "geographie": result.geography or None,
+        "statut": result.status,
+        "statut_libelle": STATUS_FR.get(result.status, result.status),
+        "motif": result.reason or None,
+        "motif_libelle": REASON_FR.get(result.reason, result.reason) or None,
+        "polygone": result.polygon,
+        "regle": result.rule,
+        "desaccord": bool(result.disagree),
+        "distance_m": None if dist != dist else round(float(dist), 1),
+        "detail": result.detail,
+    }
