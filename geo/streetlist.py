@@ -368,7 +368,9 @@ def _attach(
     if key in keys:
         target = entries[keys.index(key)]
     else:
-        close = difflib.get_close_matches(key, keys, n=2, cutoff=0.8)
+        # a footnote naming a listed partial street with another spelling (never an inline entry)
+        partial = [k for k, e in zip(keys, entries, strict=True) if e["partial"] and not e["clauses"]]
+        close = difflib.get_close_matches(key, partial, n=2, cutoff=0.8) if ":" not in raw else []
         if len(close) == 1:
             target = entries[keys.index(close[0])]
             conf -= 0.2
