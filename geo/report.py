@@ -436,7 +436,13 @@ def build_quartier_report(
                                        _density_map(near, zone, layers, None)))
     monthly = dumping_indicators(inside, row, time_field=time_field, volume_field=volume_field,
                                  code_field=code_field)
-    monthly = monthly[monthly["quartier"] == str(code)]
+    monthly = monthly[monthly["quartier"] == str(code)].set_index("period")
+    months = pd.period_range(t0.to_period("M"), t1.to_period("M"), freq="M")
+    monthly = monthly.reindex(months).rename_axis("period").reset_index()  # months without events: 0
+    monthly["quartier"] = str(code)
+    monthly["events"] = monthly["events"].fillna(0).astype(int)
+    monthly["volume_known"] = monthly["volume_known"].fillna(0).astype(int)
+    monthly = monthly[["quartier", "period", "events", "volume_m3", "volume_known"]]
     if len(monthly):
         report.figures.append(ReportFigure("mensuel", "Événements par mois dans le quartier",
                                            _monthly_chart(monthly)))

@@ -82,6 +82,9 @@ def test_qp075019_figures_match_independent_computations(
     d, _ = cKDTree(cam_xy).query(shapely.get_coordinates(inside.geometry.to_numpy()))
     share = kf["Part des événements vus par une caméra"]
     assert abs(share * len(inside) - (d <= 50.0).sum()) <= ((d > 49.0) & (d < 50.0)).sum()
+    monthly = next(t for k, t in qp_report.tables.items() if k.startswith("Indicateurs mensuels"))
+    assert monthly["Événements"].sum() == 31
+    assert len(monthly) == len(pd.period_range("2023-08", "2024-09", freq="M"))  # empty months shown as 0
     sites = qp_report.results["recurrence"].sites
     assert kf["Sites récurrents (≥ 2 événements)"] == int(
         ((sites["quartier"] == "QP075019") & (sites["n_events"] >= 2)).sum()
