@@ -277,7 +277,23 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
 
 
 def largest_component(G: nx.MultiGraph) -> nx.MultiGraph:
-    """Return a copy of the largest connected component of ``G``."""
+    """Return a copy of the largest connected component of ``G``.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph.
+
+    Returns
+    -------
+    networkx.MultiGraph
+        A new graph.
+
+    Raises
+    ------
+    NetworkError
+        When the graph is empty.
+    """
     if G.number_of_nodes() == 0:
         raise NetworkError("Le graphe des voies est vide.")
     nodes = max(nx.connected_components(G), key=len)
@@ -498,7 +514,24 @@ def nearest_nodes(G: nx.MultiGraph, points: Any) -> tuple[list[Hashable], np.nda
 
 
 def nearest_node(G: nx.MultiGraph, point: Any) -> Hashable:
-    """Return the graph node nearest to one point (see :func:`nearest_nodes`)."""
+    """Return the graph node nearest to one point.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph in EPSG:2154.
+    point : shapely Point, (x, y) in EPSG:2154 or one-row GeoDataFrame
+
+    Returns
+    -------
+    Hashable
+        The node id.
+
+    Raises
+    ------
+    NetworkError
+        When the graph is empty.
+    """
     nodes, _ = nearest_nodes(G, point)
     return nodes[0]
 
@@ -556,6 +589,18 @@ def distance_matrix(G: nx.MultiGraph, nodes: Sequence[Hashable]) -> np.ndarray:
 def shortest_path(G: nx.MultiGraph, source: Hashable, target: Hashable) -> list[Hashable]:
     """Return the node path of the shortest walk from ``source`` to ``target``.
 
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph with ``length`` on edges.
+    source, target : Hashable
+        Graph nodes.
+
+    Returns
+    -------
+    list
+        Nodes from ``source`` to ``target`` included.
+
     Raises
     ------
     NetworkError
@@ -568,7 +613,21 @@ def shortest_path(G: nx.MultiGraph, source: Hashable, target: Hashable) -> list[
 
 
 def edge_geometry(G: nx.MultiGraph, u: Hashable, v: Hashable, key: Any = None) -> LineString:
-    """Return the geometry of edge ``u–v`` oriented from ``u`` to ``v`` (shortest when ``key`` is None).
+    """Return the geometry of edge ``u–v`` oriented from ``u`` to ``v``.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph.
+    u, v : Hashable
+        End nodes of the edge.
+    key : optional
+        Edge key among parallel edges; the shortest edge when omitted.
+
+    Returns
+    -------
+    shapely.geometry.LineString
+        A new line in EPSG:2154.
 
     Raises
     ------
@@ -592,6 +651,18 @@ def edge_geometry(G: nx.MultiGraph, u: Hashable, v: Hashable, key: Any = None) -
 
 def path_geometry(G: nx.MultiGraph, path: Sequence[Hashable]) -> tuple[LineString, float]:
     """Return the LineString (EPSG:2154) and length (metres) of a node path.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph.
+    path : sequence
+        Consecutive nodes; the shortest of parallel edges is used.
+
+    Returns
+    -------
+    line : shapely.geometry.LineString
+    length : float
 
     Raises
     ------
@@ -621,7 +692,19 @@ def path_geometry(G: nx.MultiGraph, path: Sequence[Hashable]) -> tuple[LineStrin
 
 
 def edges_frame(G: nx.MultiGraph) -> gpd.GeoDataFrame:
-    """Return the edges of ``G`` as a GeoDataFrame (EPSG:2154) with name, domanialité and length."""
+    """Return the edges of ``G`` as a GeoDataFrame.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``u``, ``v``, ``name``, ``domanialite``, ``length`` and the edge lines,
+        in the graph CRS (EPSG:2154).
+    """
     rows = [
         {"u": u, "v": v, "name": d.get("name"), "domanialite": d.get("domanialite"),
          "length": float(d["length"]), "geometry": d.get("geometry")

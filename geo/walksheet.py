@@ -396,6 +396,16 @@ def render_walk_sheet_html(
 def html_to_pdf(html: str) -> bytes:
     """Convert an HTML document to PDF with WeasyPrint.
 
+    Parameters
+    ----------
+    html : str
+        Standalone document (images embedded as data URIs).
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+
     Raises
     ------
     ReportDependencyError
@@ -414,7 +424,16 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def render_walk_sheet_pdf(route: WalkRoute, G: nx.MultiGraph, **options: Any) -> bytes:
-    """Render the walk sheet as PDF (same options as :func:`render_walk_sheet_html`).
+    """Render the walk sheet as PDF.
+
+    Parameters
+    ----------
+    route : WalkRoute
+        The walk to print.
+    G : networkx.MultiGraph
+        Street graph.
+    **options
+        Keyword options of :func:`render_walk_sheet_html` (``quartier`` is required).
 
     Returns
     -------
@@ -547,7 +566,21 @@ def render_walk_report_html(
 
 
 def render_walk_report_pdf(record: WalkRecord, observations: pd.DataFrame, **options: Any) -> bytes:
-    """Render the compte-rendu as PDF (options of :func:`render_walk_report_html`).
+    """Render the compte-rendu as PDF.
+
+    Parameters
+    ----------
+    record : WalkRecord
+        The walk.
+    observations : DataFrame
+        Its constats.
+    **options
+        Keyword options of :func:`render_walk_report_html`.
+
+    Returns
+    -------
+    bytes
+        The PDF document.
 
     Raises
     ------
