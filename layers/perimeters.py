@@ -251,7 +251,8 @@ def compile_to_store(
     if row["ambiguous_streets"]:
         notes.append(f"voies ambiguës : {row['ambiguous_streets']}")
     source = (
-        f"compilé depuis une liste de rues ({len(rules)} règles, {int(row['n_addresses'])} adresses retenues ; "
+        f"compilé depuis une liste de rues ({len(rules)} règles, "
+        f"{int(row['n_addresses'])} adresses retenues ; "
         f"{row['source']} ; méthode : {row['method']})"
         + (f" ; {' ; '.join(notes)}" if notes else "")
     )
@@ -265,7 +266,8 @@ def compile_to_store(
             store.delete("perimetres", [uid])
         store.write("perimetres", record, actor=actor)
         _save_rules(store, code, rules)
-    logger.info("perimeter %s compiled from %d rules (%d addresses)", code, len(rules), int(row["n_addresses"]))
+    logger.info("perimeter %s compiled from %d rules (%d addresses)", code, len(rules),
+                int(row["n_addresses"]))
     return uid
 
 
@@ -303,7 +305,8 @@ def reverse_from_store(store: LayerStore, code: str, *, commune: str | None = No
         rules = reverse_perimeter(row, addresses, code=code)
     except QPVError as exc:
         raise PerimeterStoreError(str(exc)) from exc
-    title = f"{code} {row['name'].iat[0]} — liste des rues déduite du périmètre (géographie {row['geography'].iat[0]})"
+    title = (f"{code} {row['name'].iat[0]} — liste des rues déduite du périmètre "
+             f"(géographie {row['geography'].iat[0]})")
     return rules, format_street_list(rules, title=title)
 
 
@@ -348,7 +351,9 @@ def lookup_index_from_store(
     where: dict[str, Any] | None = {"geography": geography} if geography else None
     perimeters = store.read("perimetres", where=where)
     if perimeters.empty:
-        raise PerimeterStoreError("Aucun périmètre dans l'entrepôt : importez ou compilez d'abord un périmètre.")
+        raise PerimeterStoreError(
+            "Aucun périmètre dans l'entrepôt : importez ou compilez d'abord un périmètre."
+        )
     all_rules = list(rules or [])
     if stored:
         all_rules += stored_rules(store)

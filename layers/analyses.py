@@ -1,0 +1,568 @@
+"""Analyses and reports run on the store: hot spots stored as a derived layer, reports.
+
+* :func:`analysis_events` reads the dated points an analysis works on (observations of
+  a theme, or the dumping events of the points noirs placed at their site);
+* :func:`store_hotspots` runs Gi* (and the emerging hot spot analysis when the period
+  spans six months or more) and stores the bins in the ``analyses`` layer, so that the
+  web map can draw them; the same analysis run again replaces its previous results;
+* :func:`quartier_report_from_store` / :func:`territory_report_from_store` gather the
+  layers of the store and build the reports of :mod:`geo.report`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.binning import AnalysisError
+from geo.crs import TERRITORY_CRS
+from geo.emerging import emerging_hotspots, space_time_cube
+from geo.errors import QPVError
+from geo.geometry import repair_polygons
+from geo.hotspots import hotspots
+from geo.report import Report, build_quartier_report, build_territory_report
+from layers.schema import THEMES
+from layers.store.base import LayerStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AnalysisRun",
+    "StoreAnalysisError",
+    "analysis_events",
+    "parse_period",
+    "quartier_report_from_store",
+    "run_key",
+    "store_hotspots",
+    "territory_report_from_store",
+]
+
+#: Layers an analysis can read, with their time field.
+EVENT_LAYERS = {"observations": "observed_at", "points_noirs": "observed_at"}
+#: Minimum number of months for the emerging hot spot analysis.
+EMERGING_MIN_MONTHS = 6
+
+
+class StoreAnalysisError(QPVError):
+    """An analysis or a report cannot be run on the store (bad period, theme, quartier…)."""
+
+
+# --------------------------------------------------------------------------- period
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """Read a period « AAAA-MM:AAAA-MM » (months) or « AAAA-MM-JJ:AAAA-MM-JJ » (days).
+
+    Parameters
+    ----------
+    text : str
+        ``2023-09:2024-08`` covers 1 September 2023 to 31 August 2024 inclusive.
+
+    Returns
+    -------
+    (date, date)
+        First and last day, both included.
+
+    Raises
+    ------
+    StoreAnalysisError
+        When the text is not a period or ends before it starts.
+    """
+    parts = str(text).strip().split(":")
+    if len(parts) != 2:
+        raise StoreAnalysisError(
+            f"Période « {text} » illisible : attendu AAAA-MM:AAAA-MM (ex. 2023-09:2024-08)."
+        )
+    bounds: list[date] = []
+    for i, part in enumerate(p.strip() for p in parts):
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", part)
+        try:
+            if m is None:
+                raise ValueError(part)
+            y, mo = int(m.group(1)), int(m.group(2))
+            if m.group(3):
+                bounds.append(date(y, mo, int(m.group(3))))
+            else:
+                bounds.append(date(y, mo, 1 if i == 0 else calendar.monthrange(y, mo)[1]))
+        except ValueError:
+            raise StoreAnalysisError(
+                f"Période « {text} » illisible : « {part} » n'est pas un mois AAAA-MM ni une date AAAA-MM-JJ."
+            ) from None
+    if bounds[1] < bounds[0]:
+        raise StoreAnalysisError(f"Période « {text} » : la fin précède le début.")
+    return bounds[0], bounds[1]
+
+
+def _months(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def _end_exclusive(end: date) -> str:
+    return (pd.Timestamp(end) + pd.Timedelta(days=1)).date().isoformat()
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _check_theme(theme: str | None) -> None:
+    if theme is not None and theme not in THEMES:
+        raise StoreAnalysisError(f"Thème inconnu « {theme} ». Thèmes : {', '.join(THEMES)}.")
+
+
+def analysis_events(
+    store: LayerStore,
+    layer: str,
+    *,
+    start: date,
+    end: date,
+    theme: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read the dated points an analysis works on.
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    layer : str
+        ``observations`` (optionally of one ``theme``) or ``points_noirs`` (their
+        dumping events, each placed at its site).
+    start, end : date
+        Period, both days included.
+    theme : str, optional
+        Observation theme (« dépôts sauvages »).
+    bbox : tuple of float, optional
+        Lambert-93 box the points must fall in.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Points (EPSG:2154) with ``observed_at`` and, for points noirs, ``cleaned_at``,
+        ``volume_m3`` and ``parent_uid``; ``simulated`` from the records.
+
+    Raises
+    ------
+    StoreAnalysisError
+        On an unknown layer or theme.
+    """
+    if layer not in EVENT_LAYERS:
+        raise StoreAnalysisError(
+            f"Couche « {layer} » non analysable : choisir parmi {', '.join(EVENT_LAYERS)}."
+        )
+    _check_theme(theme)
+    end_x = _end_exclusive(end)
+    if layer == "observations":
+        where = {"theme": theme} if theme else None
+        return store.read("observations", start=start.isoformat(), end=end_x, where=where, bbox=bbox)
+    sites = store.read("points_noirs", bbox=bbox)
+    events = (store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]),
+                                  start=start.isoformat(), end=end_x) if len(sites) else pd.DataFrame())
+    if events.empty:
+        return gpd.GeoDataFrame({"observed_at": pd.Series([], dtype="datetime64[ns]"),
+                                 "parent_uid": pd.Series([], dtype=object),
+                                 "simulated": pd.Series([], dtype=bool)},
+                                geometry=gpd.GeoSeries([], crs=TERRITORY_CRS), crs=TERRITORY_CRS)
+    placed = events.merge(sites[["uid", "simulated", "geometry"]], left_on="parent_uid", right_on="uid",
+                          suffixes=("", "_site"))
+    return gpd.GeoDataFrame(placed.drop(columns=["uid_site"], errors="ignore"), geometry="geometry",
+                            crs=sites.crs)
+
+
+# --------------------------------------------------------------------------- stored hot spots
+
+
+@dataclass
+class AnalysisRun:
+    """What :func:`store_hotspots` stored.
+
+    Attributes
+    ----------
+    run_id : str
+        Key of the run (same analysis, layer, theme, quartier and period → same key).
+    n_events : int
+        Events analysed.
+    n_bins, n_hot, n_cold : int
+        Gi* bins stored, of which hot / cold spots.
+    n_emerging : int
+        Bins of the emerging hot spot analysis stored (0 when not run).
+    replaced : int
+        Records of the previous run deleted.
+    counts : pandas.Series
+        Events per quartier in the analysis input (code → count).
+    patterns : dict
+        Emerging pattern (French) → number of bins.
+    """
+
+    run_id: str
+    n_events: int
+    n_bins: int
+    n_hot: int
+    n_cold: int
+    n_emerging: int = 0
+    replaced: int = 0
+    counts: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))
+    patterns: dict[str, int] = field(default_factory=dict)
+
+
+def run_key(layer: str, theme: str | None, quartier: str | None, start: date, end: date) -> str:
+    """Stable key of a hot spot run: its layer, theme, quartier and period."""
+    text = "|".join(["points chauds", layer, theme or "", quartier or "", start.isoformat(), end.isoformat()])
+    return "pc-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _perimeters(store: LayerStore, quartier: str | None) -> gpd.GeoDataFrame:
+    where = {"code": quartier} if quartier else None
+    per = store.read("perimetres", where=where)
+    if per.empty:
+        if quartier:
+            known = ", ".join(store.read("perimetres")["code"].astype(str))
+            raise StoreAnalysisError(f"Quartier « {quartier} » absent de l'entrepôt (périmètres : {known}).")
+        raise StoreAnalysisError("Aucun périmètre dans l'entrepôt.")
+    repaired, _ = repair_polygons(per)
+    return repaired
+
+
+def _quartier_of(points: gpd.GeoDataFrame, per: gpd.GeoDataFrame) -> pd.Series:
+    """Code of the first perimeter containing each point (``None`` outside all)."""
+    xy = shapely.get_coordinates(points.geometry.to_numpy())
+    out = np.full(len(points), None, dtype=object)
+    for code, geom in zip(per["code"].astype(str), per.geometry, strict=True):
+        inside = shapely.contains_xy(geom, xy[:, 0], xy[:, 1]) & (out == None)  # noqa: E711
+        out[inside] = code
+    return pd.Series(out, index=points.index, dtype=object)
+
+
+def store_hotspots(
+    store: LayerStore,
+    *,
+    layer: str = "observations",
+    theme: str | None = None,
+    quartier: str | None = None,
+    start: date,
+    end: date,
+    margin: float = 200.0,
+    bin_size: float | None = None,
+    fdr: bool = True,
+    alpha: float = 0.05,
+    actor: str | None = None,
+) -> AnalysisRun:
+    """Run Gi* (and emerging hot spots over ≥ 6 months) and store the bins in ``analyses``.
+
+    Each quartier (or the one given) is analysed on its own hexagonal grid covering the
+    perimeter plus ``margin``; the bins are stored as polygons with ``z_score``,
+    ``p_value`` (FDR-adjusted when ``fdr``), ``category`` (« point chaud »…), ``value``
+    (events), ``run_id``, ``quartier``, the period and the parameters (JSON). The
+    emerging analysis adds one record per bin with its pattern as ``category`` and the
+    Mann–Kendall trend as ``z_score`` / ``p_value``. Records of a previous run with the
+    same key (:func:`run_key`) are deleted first, in the same transaction.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Source of the events and destination of the results.
+    layer, theme : str
+        Events analysed (see :func:`analysis_events`).
+    quartier : str, optional
+        One perimeter code; every stored perimeter otherwise.
+    start, end : date
+        Period, both days included.
+    margin, bin_size, fdr, alpha : optional
+        Grid margin (m), bin size (m, automatic when omitted), false discovery rate
+        correction and significance level.
+    actor : str, optional
+        Who runs the analysis.
+
+    Returns
+    -------
+    AnalysisRun
+
+    Raises
+    ------
+    StoreAnalysisError
+        When no quartier has enough events for the analysis.
+    """
+    per = _perimeters(store, quartier)
+    xmin, ymin, xmax, ymax = per.total_bounds
+    bbox = (xmin - margin, ymin - margin, xmax + margin, ymax + margin)
+    events = analysis_events(store, layer, start=start, end=end, theme=theme, bbox=bbox)
+    key = run_key(layer, theme, quartier, start, end)
+    months = _months(start, end)
+    run_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    frames: list[gpd.GeoDataFrame] = []
+    patterns: dict[str, int] = {}
+    n_emerging = 0
+    simulated = bool(events["simulated"].fillna(False).astype(bool).any()) if len(events) else False
+    for code, geom in zip(per["code"].astype(str), per.geometry, strict=True):
+        zone = geom.buffer(margin)
+        xy = shapely.get_coordinates(events.geometry.to_numpy())
+        pts = events.iloc[np.flatnonzero(shapely.contains_xy(zone, xy[:, 0], xy[:, 1]))]
+        if len(pts) < 3:
+            logger.info("quartier %s: %d events, no hot spot analysis", code, len(pts))
+            continue
+        try:
+            res = hotspots(pts, area=geom, size=bin_size, margin=margin, fdr=fdr, alpha=alpha)
+        except AnalysisError as exc:
+            logger.info("quartier %s: %s", code, exc)
+            continue
+        params = {"analyse": "Gi*", "couche": layer, "theme": theme, "bin_size": res.attrs.get("bin_size"),
+                  "marge_m": margin, "fdr": fdr, "alpha": alpha, "evenements": len(pts),
+                  "p_value": "ajustée FDR" if fdr else "brute"}
+        frames.append(_records(res, key, "points chauds", code, layer, start, end, run_at, params,
+                               category=res["hotspot"], value=res["count"], z=res["gi_z"], p=res["gi_q"],
+                               simulated=simulated))
+        if months >= EMERGING_MIN_MONTHS:
+            try:
+                cube = space_time_cube(pts, time_field="observed_at", freq="M", start=start, end=end,
+                                       bins=res[["geometry", "x", "y"]].copy() if "x" in res.columns
+                                       else res[["geometry"]].copy())
+                ehsa = emerging_hotspots(cube, fdr=fdr, alpha=alpha)
+            except AnalysisError as exc:
+                logger.info("quartier %s: no emerging analysis (%s)", code, exc)
+            else:
+                eparams = {**params, "analyse": "points chauds émergents", **ehsa.parameters}
+                b = ehsa.bins
+                frames.append(_records(b, key, "points chauds émergents", code, layer, start, end, run_at,
+                                       eparams, category=b["pattern_fr"], value=b["total"], z=b["trend_z"],
+                                       p=b["trend_p"], simulated=simulated))
+                n_emerging += len(b)
+                for k, v in b["pattern_fr"].value_counts().items():
+                    patterns[str(k)] = patterns.get(str(k), 0) + int(v)
+    if not frames:
+        raise StoreAnalysisError(
+            f"Pas assez d'événements ({len(events)} dans la zone) pour l'analyse des points chauds "
+            f"sur la période {start:%m/%Y}–{end:%m/%Y}."
+        )
+    records = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=TERRITORY_CRS)
+    previous = store.read("analyses", where={"run_id": key})
+    with store.transaction():
+        replaced = store.delete("analyses", list(previous["uid"])) if len(previous) else 0
+        store.write("analyses", records, actor=actor)
+    gi = records[records["analysis"] == "points chauds"]
+    counts = _quartier_of(events, per).value_counts() if len(events) else pd.Series(dtype=int)
+    logger.info("hot spots %s: %d bins stored, %d replaced", key, len(records), replaced)
+    return AnalysisRun(run_id=key, n_events=len(events), n_bins=len(gi),
+                       n_hot=int((gi["category"] == "point chaud").sum()),
+                       n_cold=int((gi["category"] == "point froid").sum()), n_emerging=n_emerging,
+                       replaced=int(replaced), counts=counts, patterns=patterns)
+
+
+def _records(
+    bins: gpd.GeoDataFrame, key: str, analysis: str, code: str, layer: str, start: date, end: date,
+    run_at: datetime, params: dict[str, Any], *, category: pd.Series, value: pd.Series, z: pd.Series,
+    p: pd.Series, simulated: bool,
+) -> gpd.GeoDataFrame:
+    n = len(bins)
+    tag = "gi" if analysis == "points chauds" else "ehsa"
+    text = json.dumps(params, ensure_ascii=False, default=str)
+    return gpd.GeoDataFrame(
+        {
+            "uid": [f"{key}-{code}-{tag}-{i}" for i in range(n)],
+            "source_dataset": "analyse", "source_id": key, "simulated": simulated,
+            "analysis": analysis, "run_id": key, "source_layer": layer, "quartier": code,
+            "period_start": start.isoformat(), "period_end": end.isoformat(), "run_at": run_at.isoformat(),
+            "category": category.astype(str).to_numpy(), "value": value.to_numpy(dtype=float),
+            "z_score": z.to_numpy(dtype=float), "p_value": p.to_numpy(dtype=float), "params": text,
+        },
+        geometry=bins.geometry.to_numpy(), crs=bins.crs or TERRITORY_CRS,
+    )
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _events_for_report(
+    store: LayerStore, layer: str, theme: str | None, start: date, end: date,
+    bbox: tuple[float, float, float, float] | None,
+) -> tuple[gpd.GeoDataFrame, str, str]:
+    """Events of the report, the layer actually used and their French label.
+
+    ``auto`` takes the dumping events of the points noirs when there are some in the
+    zone and period, the observations of ``theme`` otherwise.
+    """
+    if layer == "auto":
+        pn = analysis_events(store, "points_noirs", start=start, end=end, bbox=bbox)
+        if len(pn):
+            return pn, "points_noirs", "dépôts constatés aux points noirs"
+        layer = "observations"
+    events = analysis_events(store, layer, start=start, end=end, theme=theme, bbox=bbox)
+    label = (theme or "constats") if layer == "observations" else "dépôts constatés aux points noirs"
+    return events, layer, label
+
+
+def _context(
+    report: Report, store: LayerStore, geom: Any, start: date, end: date
+) -> None:
+    """Add the equipment and reference counts of the zone (bacs, lighting, addresses…) to ``report``."""
+    bbox = tuple(geom.bounds)
+    end_x = _end_exclusive(end)
+    rows = []
+
+    def inside(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if frame.empty:
+            return frame
+        return frame[frame.intersects(geom)]
+
+    for layer, label in (("adresses", "Adresses"), ("eclairage", "Points lumineux"),
+                         ("batiments", "Bâtiments"), ("videoprotection", "Sites de vidéoprotection")):
+        rows.append({"Élément": label, "Nombre": len(inside(store.read(layer, bbox=bbox)))})
+    bacs = inside(store.read("bacs", bbox=bbox))
+    rows.append({"Élément": "Bacs et points d'apport", "Nombre": len(bacs)})
+    if len(bacs):
+        releves = store.read_children("bacs", "releves", parent_uids=list(bacs["uid"]),
+                                      start=start.isoformat(), end=end_x)
+        if len(releves):
+            fill = pd.to_numeric(releves["fill_pct"], errors="coerce")
+            report.key_figures["Remplissage moyen des bacs suivis (%)"] = float(fill.mean())
+            report.key_figures["Relevés de remplissage ≥ 90 %"] = int((fill >= 90).sum())
+    diags = inside(store.read("diagnostics", bbox=bbox, start=start.isoformat(), end=end_x))
+    rows.append({"Élément": "Diagnostics en marchant (période)", "Nombre": len(diags)})
+    obs = inside(store.read("observations", bbox=bbox, start=start.isoformat(), end=end_x))
+    rows.append({"Élément": "Constats et signalements (période)", "Nombre": len(obs)})
+    report.tables["Équipements et référentiels du quartier"] = pd.DataFrame(rows)
+    if len(obs):
+        by_theme = obs["theme"].value_counts().rename_axis("Thème").reset_index(name="Constats")
+        report.tables["Constats par thème sur la période"] = by_theme
+
+
+def quartier_report_from_store(
+    store: LayerStore,
+    code: str,
+    *,
+    start: date,
+    end: date,
+    layer: str = "auto",
+    theme: str | None = "dépôts sauvages",
+    margin: float = 200.0,
+    bin_size: float | None = None,
+) -> Report:
+    """Build the report of one quartier from the layers of the store.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Reads ``perimetres``, ``observations``, ``points_noirs`` (and their events),
+        ``bacs`` (and their readings), ``videoprotection``, ``batiments``, ``voies``,
+        ``adresses``, ``eclairage`` and ``diagnostics``.
+    code : str
+        Perimeter code (a QPV, or a quartier such as a whole arrondissement).
+    start, end : date
+        Period, both days included.
+    layer : str
+        Events analysed: ``auto`` (points noirs events when there are some, else the
+        observations of ``theme``), ``observations`` or ``points_noirs``.
+    theme : str, optional
+        Observation theme analysed (« dépôts sauvages »; ``None``: every observation).
+    margin, bin_size : optional
+        Hot spot grid margin and bin size (metres).
+
+    Returns
+    -------
+    geo.report.Report
+
+    Raises
+    ------
+    StoreAnalysisError
+        On an unknown quartier, or too few events.
+    """
+    if layer not in ("auto", *EVENT_LAYERS):
+        raise StoreAnalysisError(f"Couche « {layer} » non analysable : auto, {', '.join(EVENT_LAYERS)}.")
+    _check_theme(theme)
+    per = _perimeters(store, code)
+    geom = shapely.union_all(per.geometry.to_numpy())
+    zone = geom.buffer(max(margin, 0.0) + 100.0)
+    bbox = tuple(zone.bounds)
+    events, used, label = _events_for_report(store, layer, theme, start, end, bbox)
+    if events.empty:
+        raise StoreAnalysisError(f"Aucun événement ({label}) dans le quartier {code} sur la période.")
+    cams = store.read("videoprotection", bbox=bbox)
+    cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
+    streets = store.read("voies", bbox=bbox)
+    buildings = store.read("batiments", bbox=bbox)
+    observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
+    simulated = bool(events["simulated"].fillna(False).astype(bool).any())
+    try:
+        report = build_quartier_report(
+            events, per, code=code, start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin,
+            bin_size=bin_size, streets=streets if len(streets) else None,
+            buildings=buildings if len(buildings) else None, cameras=cams if len(cams) else None,
+            observations=observations if len(observations) else None, simulated=simulated, label=label,
+            cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
+            volume_field="volume_m3" if "volume_m3" in events.columns else None,
+        )
+    except AnalysisError as exc:
+        raise StoreAnalysisError(f"Rapport du quartier {code} : {exc}") from exc
+    report.method["Couche analysée"] = used
+    if used == "observations" and theme:
+        report.method["Thème"] = theme
+    _context(report, store, geom, start, end)
+    return report
+
+
+def territory_report_from_store(
+    store: LayerStore,
+    *,
+    start: date,
+    end: date,
+    layer: str = "observations",
+    theme: str | None = "dépôts sauvages",
+    codes: list[str] | None = None,
+    commune: str | None = None,
+    bin_size: float | None = None,
+) -> Report:
+    """Build the territory report comparing the stored quartiers.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Reads ``perimetres`` and the events.
+    start, end : date
+        Period, both days included.
+    layer, theme : str
+        Events compared (see :func:`analysis_events`).
+    codes : list of str, optional
+        Only these perimeters.
+    commune : str, optional
+        Only the perimeters whose ``communes`` mention this text (« Montpellier »).
+    bin_size : float, optional
+        Bin size of the territory-wide hot spot map.
+
+    Returns
+    -------
+    geo.report.Report
+
+    Raises
+    ------
+    StoreAnalysisError
+        When no perimeter is selected or no event falls in the period.
+    """
+    _check_theme(theme)
+    per = _perimeters(store, None)
+    if codes:
+        per = per[per["code"].astype(str).isin(codes)]
+    if commune:
+        per = per[per["communes"].fillna("").str.contains(commune, case=False, regex=False)]
+    if per.empty:
+        raise StoreAnalysisError("Aucun périmètre ne correspond à la sélection.")
+    xmin, ymin, xmax, ymax = per.total_bounds
+    events = analysis_events(store, layer, start=start, end=end, theme=theme,
+                             bbox=(xmin - 500, ymin - 500, xmax + 500, ymax + 500))
+    if events.empty:
+        raise StoreAnalysisError("Aucun événement dans les quartiers sur la période.")
+    simulated = bool(events["simulated"].fillna(False).astype(bool).any())
+    title = f"Comparaison des quartiers — {theme or layer}"
+    try:
+        return build_territory_report(events, per, start=pd.Timestamp(start), end=pd.Timestamp(end),
+                                      bin_size=bin_size, simulated=simulated, title=title)
+    except AnalysisError as exc:
+        raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc
