@@ -1,0 +1,245 @@
+"""Inputs of the diagnostic walks read from the store: quartier, meeting point, street graph, stops.
+
+Used by :mod:`layers.walks`; the street graph is cached on disk (``var/cache``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import pickle
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Point
+
+from geo.errors import QPVError
+from geo.network import CACHE_VERSION, clip_graph, graph_from_streets
+from geo.priorities import stop_priorities
+from geo.streetnames import strip_accents
+from layers.settings import REPO_ROOT
+from layers.store.base import LayerStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "cache"
+_LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class WalkError(QPVError):
+    """A diagnostic walk cannot be planned, found or exported."""
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", strip_accents(str(text)).lower()).strip()
+
+
+def quartier_perimeter(store: LayerStore, quartier: str) -> gpd.GeoDataFrame:
+    """Return the perimeter of QPV ``quartier`` (one row, store CRS).
+
+    Raises
+    ------
+    WalkError
+        When no perimeter has this code.
+    """
+    found = store.read("perimetres", where={"code": str(quartier).strip().upper()})
+    if found.empty:
+        codes = store.read("perimetres")["code"].astype(str).tolist()
+        raise WalkError(f"Quartier inconnu « {quartier} » (quartiers : {', '.join(sorted(codes)[:15])}…).")
+    return found.iloc[[0]]
+
+
+def resolve_point(store: LayerStore, text: str | Sequence[float] | Point, *,
+                  near: shapely.Geometry | None = None) -> tuple[Point, str]:
+    """Turn a meeting point into a point of the store CRS and a readable label.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Store whose ``adresses`` layer resolves address texts.
+    text : str, (lon, lat) or Point
+        ``"lon,lat"`` (WGS84 degrees), an address « 12 rue X » or a Point in the store CRS.
+    near : shapely geometry, optional
+        Area (store CRS) around which addresses are searched (2 km margin).
+
+    Returns
+    -------
+    point : shapely.geometry.Point
+    label : str
+
+    Raises
+    ------
+    WalkError
+        When the text is neither coordinates nor a known address.
+    """
+    if isinstance(text, Point):
+        return text, f"{text.x:.0f}, {text.y:.0f}"
+    if not isinstance(text, str):
+        lon, lat = (float(v) for v in text)
+        return _lonlat_point(store, lon, lat), f"{lon:.5f}, {lat:.5f}"
+    m = _LONLAT.match(text)
+    if m:
+        lon, lat = float(m.group(1)), float(m.group(2))
+        return _lonlat_point(store, lon, lat), text.strip()
+    return _geocode(store, text, near=near)
+
+
+def _lonlat_point(store: LayerStore, lon: float, lat: float) -> Point:
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise WalkError(f"Coordonnées invalides « {lon}, {lat} » : donner « longitude,latitude » en degrés.")
+    x, y = Transformer.from_crs("EPSG:4326", store.crs, always_xy=True).transform(lon, lat)
+    return Point(x, y)
+
+
+def _geocode(store: LayerStore, text: str, *, near: shapely.Geometry | None) -> tuple[Point, str]:
+    from geo.addressmatch import parse_address
+
+    parsed = parse_address(text)
+    if not parsed.street:
+        raise WalkError(f"Point de départ illisible « {text} » : donner une adresse ou « lon,lat ».")
+    bbox = tuple(near.buffer(2000).bounds) if near is not None else None
+    addr = store.read("adresses", bbox=bbox) if bbox else store.read("adresses")
+    if addr.empty:
+        raise WalkError("Aucune adresse dans l'entrepôt : donner le départ en « lon,lat ».")
+    keys = addr["street"].astype(str).map(_fold)
+    wanted = _fold(parsed.street)
+    same = keys == wanted
+    if not same.any():
+        close = difflib.get_close_matches(wanted, sorted(set(keys)), n=1, cutoff=0.8)
+        if not close:
+            raise WalkError(f"Adresse introuvable « {text} » près du quartier.")
+        same = keys == close[0]
+    rows = addr[same.to_numpy()]
+    if parsed.number is not None:
+        numbered = rows[pd.to_numeric(rows["number"], errors="coerce") == parsed.number]
+        if not numbered.empty:
+            rows = numbered
+    if near is not None and len(rows) > 1:
+        rows = rows.iloc[[int(np.argmin(rows.geometry.distance(near)))]]
+    row = rows.iloc[0]
+    number = "" if pd.isna(row["number"]) else f"{int(row['number'])} "
+    return Point(row.geometry.x, row.geometry.y), f"{number}{row['street']}"
+
+
+def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
+                   cache_dir: str | Path | None = None) -> nx.MultiGraph:
+    """Build (or read from the disk cache) the pedestrian graph of a quartier from ``voies``.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Store holding the ``voies`` and ``perimetres`` layers.
+    quartier : str
+        QPV code.
+    margin_m : float, default 300
+        Margin kept around the quartier, metres.
+    cache_dir : str or Path, optional
+        Pickle cache folder (``var/cache`` by default), keyed by the streets read, the
+        perimeter, the margin and the graph code version.
+
+    Returns
+    -------
+    networkx.MultiGraph
+
+    Raises
+    ------
+    WalkError
+        When the quartier has no street in the store.
+    """
+    zone = quartier_perimeter(store, quartier).geometry.iloc[0]
+    bbox = tuple(zone.buffer(margin_m + 500).bounds)
+    streets = store.read("voies", bbox=bbox)
+    if streets.empty:
+        raise WalkError(f"Aucune voie dans l'entrepôt autour du quartier {quartier} : importer la couche "
+                        "« voies » (filaire des voies).")
+    h = hashlib.sha256()
+    for part in (CACHE_VERSION, repr(float(margin_m)), ",".join(sorted(streets["uid"].astype(str))),
+                 str(streets["updated_at"].max())):
+        h.update(part.encode())
+    h.update(shapely.to_wkb(shapely.set_precision(zone, 0.01)))
+    folder = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    cache_file = folder / f"walkgraph-{h.hexdigest()[:24]}.pickle"
+    if cache_file.is_file():
+        try:
+            with cache_file.open("rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, nx.MultiGraph):
+                return cached
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            logger.warning("cache de graphe illisible, reconstruit : %s", cache_file)
+    G = clip_graph(graph_from_streets(streets), zone, margin_m=margin_m)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(G, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache_file)
+    except OSError:
+        logger.warning("impossible d'écrire le cache de graphe %s", cache_file)
+    return G
+
+
+def candidate_stops(store: LayerStore, zone: shapely.Geometry, *, now: datetime | None = None,
+                    margin_m: float = 50.0, unobserved_months: int = 6) -> gpd.GeoDataFrame:
+    """Compute the candidate stops of a quartier from the store layers (see :mod:`geo.priorities`).
+
+    Parameters
+    ----------
+    store : LayerStore
+    zone : shapely geometry
+        Quartier perimeter (store CRS).
+    now : datetime, optional
+        Reference date of the ages and windows.
+    margin_m : float, default 50
+        Stops up to this distance outside the perimeter are kept.
+    unobserved_months : int, default 6
+        Streets without a constat for this long become stops.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Stops with ``kind``, ``label``, ``reason``, ``priority``, ``source_uid``, ``address``.
+    """
+    area = zone.buffer(margin_m)
+    bbox = tuple(area.bounds)
+
+    def inside(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if frame.empty:
+            return frame
+        return frame[frame.geometry.intersects(area).to_numpy()]
+
+    obs = inside(store.read("observations", bbox=bbox))
+    pn = inside(store.read("points_noirs", bbox=bbox))
+    pn_events = store.read_children("points_noirs", "evenements", parent_uids=pn["uid"].tolist()) \
+        if len(pn) else None
+    bacs = inside(store.read("bacs", bbox=bbox))
+    readings = store.read_children("bacs", "releves", parent_uids=bacs["uid"].tolist()) if len(bacs) else None
+    npnru = inside(store.read("travaux_npnru", bbox=bbox))
+    streets = store.read("voies", bbox=bbox)
+    if len(streets):
+        streets = streets[streets.geometry.intersects(zone).to_numpy()].copy()
+        streets["geometry"] = streets.geometry.intersection(zone)
+        streets = streets[~streets.geometry.is_empty]
+    stops = stop_priorities(observations=obs, points_noirs=pn, point_noir_events=pn_events, bacs=bacs,
+                            bac_readings=readings, npnru=npnru, streets=streets, now=now,
+                            unobserved_months=unobserved_months)
+    if len(stops):
+        simulated: dict[str, bool] = {}
+        for frame in (obs, pn, bacs, npnru):
+            if len(frame):
+                simulated.update(zip(frame["uid"].astype(str), frame["simulated"].fillna(False).astype(bool),
+                                     strict=True))
+        stops["simulated"] = [simulated.get(str(u), False) for u in stops["source_uid"]]
+        stops = stops[stops.geometry.intersects(area).to_numpy()].reset_index(drop=True)
+    return stops
+
+

@@ -1,0 +1,675 @@
+"""Diagnostic walks kept in the store: planning, recording, follow-up and exports.
+
+This module ties the pure computations of :mod:`geo.network`, :mod:`geo.priorities`,
+:mod:`geo.routing`, :mod:`geo.walkexport` and :mod:`geo.walksheet` to a
+:class:`~layers.store.base.LayerStore`:
+
+* :func:`plan_walk` reads the quartier, its streets (``voies``) and the GUSP layers,
+  computes the candidate stops and their priorities, solves the walk(s) and saves each
+  one as a ``diagnostics`` record (status « prévu ») with its ``etapes`` child rows;
+* :func:`record_walk` marks a walk « réalisé » and stores its constats (``walk_id``);
+* :func:`previous_open_constats` lists the constats of the previous walks of the same
+  quartier still open near the stops (the follow-up of the walk sheet);
+* :func:`walk_geojson`, :func:`walk_gpx`, :func:`walk_sheet_html`/``_pdf`` and
+  :func:`walk_report_html`/``_pdf`` export a stored walk.
+
+The planning parameters a record has no field for (speed, dwell, start point) are kept
+in the store settings under ``diagnostic:<uid>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.geometry import LineString, Point
+
+from geo.crs import TERRITORY_CRS
+from geo.errors import QPVError
+from geo.network import clip_graph, distance_matrix, nearest_nodes
+from geo.routing import WalkRoute, covering_route, walk_route, walk_routes
+from layers._walkinputs import (
+    DEFAULT_CACHE_DIR,
+    WalkError,
+    candidate_stops,
+    quartier_graph,
+    quartier_perimeter,
+    resolve_point,
+)
+from layers.schema import OPEN_STATUSES
+from layers.store.base import LayerStore, WriteResult
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_CACHE_DIR",
+    "WalkError",
+    "WalkPlan",
+    "candidate_stops",
+    "export_walk",
+    "list_walks",
+    "load_walk",
+    "plan_walk",
+    "previous_open_constats",
+    "quartier_graph",
+    "quartier_perimeter",
+    "record_walk",
+    "resolve_point",
+    "walk_geojson",
+    "walk_gpx",
+    "walk_observations",
+    "walk_report_html",
+    "walk_report_pdf",
+    "walk_sheet_html",
+    "walk_sheet_pdf",
+]
+
+MODES = ("priorites", "toutes-les-rues")
+_META_PREFIX = "diagnostic:"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class WalkPlan:
+    """A diagnostic walk as stored.
+
+    Attributes
+    ----------
+    uid : str
+        Identifier of the ``diagnostics`` record.
+    name : str
+        Name of the walk.
+    quartier : str
+        QPV code.
+    walk_date : datetime
+        Planned date.
+    status : str
+        « prévu », « réalisé » or « compte-rendu diffusé ».
+    route : WalkRoute
+        Track and stops (EPSG:2154), with arrival times.
+    start_label : str
+        Meeting point as given (address or coordinates).
+    group : int or None
+        Group number of a walk split between several groups.
+    record : dict
+        The other fields of the record (organisations, habitants…).
+    """
+
+    uid: str
+    name: str
+    quartier: str
+    walk_date: datetime
+    status: str
+    route: WalkRoute
+    start_label: str = ""
+    group: int | None = None
+    record: Mapping[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_walk(
+    store: LayerStore,
+    *,
+    quartier: str,
+    start: str | Sequence[float] | Point,
+    end: str | Sequence[float] | Point | None = None,
+    budget_min: float = 90.0,
+    speed_kmh: float = 3.0,
+    dwell_min: float = 5.0,
+    mandatory: Sequence[str | Sequence[float] | Point] | None = None,
+    k: int = 1,
+    mode: str = "priorites",
+    name: str | None = None,
+    walk_date: datetime | date | str | None = None,
+    cache_dir: str | Path | None = None,
+    now: datetime | None = None,
+    time_limit_s: float = 2.0,
+    progress: Progress | None = None,
+    actor: str | None = None,
+) -> list[WalkPlan]:
+    """Plan a diagnostic walk of a quartier and save it in the store.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Store with the ``perimetres``, ``voies`` and GUSP layers; receives the walk.
+    quartier : str
+        QPV code (« QP034005 »).
+    start : str, (lon, lat) or Point
+        Meeting point: ``"lon,lat"``, an address of the ``adresses`` layer or a Point in
+        the store CRS.
+    end : same as ``start``, optional
+        End point; the walk loops back to the start when omitted.
+    budget_min : float, default 90
+        Time available, walking and stops included, minutes.
+    speed_kmh : float, default 3
+        Walking speed of the group.
+    dwell_min : float, default 5
+        Time spent at each stop.
+    mandatory : sequence, optional
+        Points that must be visited (same forms as ``start``).
+    k : int, default 1
+        Number of groups: the stops are split between ``k`` walks.
+    mode : {"priorites", "toutes-les-rues"}
+        Visit the priority stops, or walk every street of the quartier.
+    name : str, optional
+        Name of the walk (« Diagnostic <quartier> du <date> » by default).
+    walk_date : datetime, date or ISO text, optional
+        Planned date (now by default).
+    cache_dir : str or Path, optional
+        Street graph cache (``var/cache`` by default).
+    now : datetime, optional
+        Reference date of the priorities.
+    time_limit_s : float, default 2
+        Search time per walk.
+    progress : callable, optional
+        Called with the name of each step (progress bars).
+    actor : str, optional
+        Who plans the walk.
+
+    Returns
+    -------
+    list of WalkPlan
+        One walk per group, saved with status « prévu ».
+
+    Raises
+    ------
+    WalkError
+        On an unknown quartier, a bad start or mode, a quartier without streets.
+    QPVError
+        When the routing fails (mandatory stops beyond the budget…).
+    """
+    def step(label: str) -> None:
+        if progress is not None:
+            progress(label)
+
+    if mode not in MODES:
+        raise WalkError(f"Mode de parcours inconnu « {mode} » ({' ou '.join(MODES)}).")
+    perimeter = quartier_perimeter(store, quartier)
+    code = str(perimeter["code"].iloc[0])
+    zone = perimeter.geometry.iloc[0]
+    start_pt, start_label = resolve_point(store, start, near=zone)
+    end_pt, end_label = resolve_point(store, end, near=zone) if end is not None else (None, "")
+    when = _walk_datetime(walk_date)
+    step("graphe des voies")
+    G = quartier_graph(store, code, cache_dir=cache_dir)
+    meta: dict[str, Any] = {"speed_kmh": speed_kmh, "dwell_min": dwell_min, "mode": mode, "k": k,
+                            "start": [start_pt.x, start_pt.y], "start_label": start_label,
+                            "end": [end_pt.x, end_pt.y] if end_pt is not None else None,
+                            "end_label": end_label}
+    if mode == "toutes-les-rues":
+        step("parcours de toutes les rues")
+        inner = clip_graph(G, zone, margin_m=0.0)
+        routes = [covering_route(inner, start=start_pt, speed_kmh=speed_kmh)]
+        if routes[0].duration_min > budget_min:
+            logger.warning("toutes les rues : %.0f min pour %.0f min disponibles", routes[0].duration_min,
+                           budget_min)
+    else:
+        step("priorités des arrêts")
+        stops = candidate_stops(store, zone, now=now)
+        must_labels = []
+        for i, m in enumerate(mandatory or []):
+            pt, label = resolve_point(store, m, near=zone)
+            row = {"kind": "obligatoire", "label": f"Arrêt demandé : {label}", "reason": "Arrêt demandé.",
+                   "priority": float(stops["priority"].max()) if len(stops) else 1.0,
+                   "source_uid": "", "address": label, "simulated": False, "geometry": pt}
+            extra = gpd.GeoDataFrame([row], geometry="geometry", crs=TERRITORY_CRS,
+                                     index=[f"obligatoire-{i + 1}"])
+            stops = pd.concat([stops, extra])
+            must_labels.append(f"obligatoire-{i + 1}")
+        if stops.index.has_duplicates:
+            stops = stops.set_axis([str(i) for i in range(len(stops) - len(must_labels))] + must_labels)
+        logger.info("%d arrêts candidats dans %s", len(stops), code)
+        step("calcul du parcours")
+        options = {"start": start_pt, "end": end_pt, "budget_min": budget_min, "speed_kmh": speed_kmh,
+                   "dwell_min": dwell_min, "mandatory": must_labels, "time_limit_s": time_limit_s}
+        routes = walk_routes(G, stops, k=k, **options) if k > 1 else [walk_route(G, stops, **options)]
+    step("enregistrement")
+    qname = str(perimeter["name"].iloc[0])
+    base = name or f"Diagnostic {qname} du {when:%d/%m/%Y}"
+    plans = []
+    with store.transaction():
+        for route in routes:
+            plans.append(_save(store, route, code=code, name=base if len(routes) == 1
+                               else f"{base} — groupe {route.group}", when=when, budget_min=budget_min,
+                               meta=meta, actor=actor))
+    return plans
+
+
+def _walk_datetime(value: datetime | date | str | None) -> datetime:
+    if value is None:
+        return datetime.now().replace(second=0, microsecond=0)
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise WalkError(f"Date du diagnostic illisible « {value} » "
+                        "(AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).") from None
+    if pd.isna(ts):
+        raise WalkError("Date du diagnostic manquante.")
+    return ts.tz_localize(None).to_pydatetime() if ts.tzinfo else ts.to_pydatetime()
+
+
+def _save(store: LayerStore, route: WalkRoute, *, code: str, name: str, when: datetime, budget_min: float,
+          meta: dict[str, Any], actor: str | None) -> WalkPlan:
+    uid = uuid.uuid4().hex
+    previous = store.read("diagnostics", where={"quartier": code}, end=when, order_by="-walk_date", limit=1)
+    track = route.track if route.track.length > 0 else LineString([route.start, route.start])
+    record = {
+        "uid": uid, "name": name, "quartier": code, "walk_date": when.isoformat(), "status": "prévu",
+        "budget_min": float(round(budget_min, 1)), "duration_min": float(round(route.duration_min, 1)),
+        "length_m": float(round(route.length_m, 1)),
+        "previous_walk": str(previous["uid"].iloc[0]) if len(previous) else None,
+        "notes": _notes(route),
+    }
+    store.write("diagnostics", gpd.GeoDataFrame([record], geometry=[track], crs=TERRITORY_CRS), actor=actor)
+    stops = route.stops
+    if len(stops):
+        rows = pd.DataFrame({
+            "parent_uid": uid,
+            "rank": stops["order"].astype(int).to_numpy(),
+            "name": [_text(v) for v in stops.get("label", pd.Series([""] * len(stops)))],
+            "address": [_text(v) for v in stops.get("address", pd.Series([""] * len(stops)))],
+            "x": stops.geometry.x.round(2).to_numpy(), "y": stops.geometry.y.round(2).to_numpy(),
+            "to_check": [_text(v) for v in stops.get("reason", pd.Series([""] * len(stops)))],
+            "priority": pd.to_numeric(stops["priority"]).round(3).to_numpy(),
+            "mandatory": stops.get("kind", pd.Series([""] * len(stops))).eq("obligatoire").to_numpy(),
+        })
+        store.add_children("diagnostics", "etapes", rows, actor=actor)
+    extra = {**meta, "group": route.group, "solver": route.solver,
+             "kinds": [_text(v) for v in stops.get("kind", [])],
+             "source_uids": [_text(v) for v in stops.get("source_uid", [])],
+             "simulated": [bool(v) for v in stops.get("simulated", [])]}
+    store.set_meta(_META_PREFIX + uid, json.dumps(extra, ensure_ascii=False))
+    return load_walk(store, uid, route=route)
+
+
+def _notes(route: WalkRoute) -> str:
+    if route.solver == "chinese-postman":
+        km = route.meta.get("street_length_m", 0) / 1000
+        return (f"Parcours de toutes les rues : {km:.1f} km de voies, "
+                f"{route.meta.get('repeated_m', 0) / 1000:.1f} km parcourus deux fois.")
+    return f"{len(route.stops)} arrêts, priorité cumulée {route.prize:.1f}."
+
+
+def _text(value: Any) -> str:
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+def _meta(store: LayerStore, uid: str) -> dict[str, Any]:
+    text = store.get_meta(_META_PREFIX + uid)
+    return dict(json.loads(text)) if text else {}
+
+
+def list_walks(store: LayerStore, *, quartier: str | None = None) -> gpd.GeoDataFrame:
+    """Return the stored walks, newest first (optionally of one quartier)."""
+    where = {"quartier": quartier.upper()} if quartier else None
+    return store.read("diagnostics", where=where, order_by="-walk_date")
+
+
+def load_walk(store: LayerStore, uid: str, *, route: WalkRoute | None = None,
+              cache_dir: str | Path | None = None) -> WalkPlan:
+    """Read a stored walk back, with its stops and their arrival times.
+
+    Parameters
+    ----------
+    store : LayerStore
+    uid : str
+        Identifier of the ``diagnostics`` record.
+    route : WalkRoute, optional
+        The route just computed (skips the rebuild).
+    cache_dir : str or Path, optional
+        Street graph cache, used to time the stops of a stored walk.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such walk.
+    """
+    row = store.get("diagnostics", uid).iloc[0]
+    meta = _meta(store, uid)
+    if route is None:
+        route = _stored_route(store, row, meta, cache_dir=cache_dir)
+    when = pd.Timestamp(row["walk_date"]).to_pydatetime()
+    record = {k: row[k] for k in row.index if k != "geometry"}
+    return WalkPlan(uid=uid, name=str(row["name"]), quartier=_text(row["quartier"]), walk_date=when,
+                    status=_text(row["status"]) or "prévu", route=route,
+                    start_label=str(meta.get("start_label", "")), group=meta.get("group"), record=record)
+
+
+def _stored_route(store: LayerStore, row: pd.Series, meta: Mapping[str, Any], *,
+                  cache_dir: str | Path | None) -> WalkRoute:
+    track: LineString = row.geometry
+    etapes = store.read_children("diagnostics", "etapes", parent_uids=[str(row["uid"])])
+    etapes = etapes.sort_values("rank", kind="stable").reset_index(drop=True)
+    speed = float(meta.get("speed_kmh", 3.0))
+    dwell = float(meta.get("dwell_min", 5.0))
+    start = Point(meta["start"]) if meta.get("start") else Point(track.coords[0])
+    end = Point(meta["end"]) if meta.get("end") else start
+    n = len(etapes)
+    pts = [Point(x, y) for x, y in zip(etapes["x"], etapes["y"], strict=True)]
+    kinds = list(meta.get("kinds", [])) + [""] * n
+    sources = list(meta.get("source_uids", [])) + [""] * n
+    simulated = list(meta.get("simulated", [])) + [False] * n
+    stops = gpd.GeoDataFrame({
+        "order": etapes["rank"].astype(int).to_numpy(), "label": etapes["name"].map(_text).to_numpy(),
+        "address": etapes["address"].map(_text).to_numpy(),
+        "reason": etapes["to_check"].map(_text).to_numpy(),
+        "priority": pd.to_numeric(etapes["priority"]).fillna(0).to_numpy(), "kind": kinds[:n],
+        "source_uid": sources[:n], "simulated": simulated[:n],
+        "mandatory": etapes["mandatory"].fillna(False).astype(bool).to_numpy(),
+    }, geometry=gpd.GeoSeries(pts, crs=TERRITORY_CRS))
+    v = speed * 1000.0 / 60.0
+    if n:
+        legs = _leg_lengths(store, row, [start, *pts], cache_dir=cache_dir)
+        arrival = np.cumsum(legs / v) + dwell * np.arange(n)
+        stops["distance_m"] = np.cumsum(legs)
+        stops["arrival_min"] = np.round(arrival, 1)
+        stops["departure_min"] = np.round(arrival + dwell, 1)
+    length = float(row["length_m"]) if pd.notna(row["length_m"]) else float(track.length)
+    duration = float(row["duration_min"]) if pd.notna(row["duration_min"]) else length / v + dwell * n
+    budget = float(row["budget_min"]) if pd.notna(row["budget_min"]) else duration
+    return WalkRoute(stops=stops, node_path=[], track=track, length_m=length, duration_min=duration,
+                     prize=float(stops["priority"].sum()) if n else 0.0, budget_min=budget, speed_kmh=speed,
+                     start=start, end=end, solver=str(meta.get("solver", "enregistré")),
+                     group=meta.get("group"))
+
+
+def _leg_lengths(store: LayerStore, row: pd.Series, points: list[Point], *,
+                 cache_dir: str | Path | None) -> np.ndarray:
+    """Walking length of each leg start → stop 1 → stop 2…, on the graph (track as fallback)."""
+    try:
+        G = quartier_graph(store, str(row["quartier"]), cache_dir=cache_dir)
+        nodes, _ = nearest_nodes(G, [(p.x, p.y) for p in points])
+        D = distance_matrix(G, nodes)
+        legs = np.array([D[i, i + 1] for i in range(len(nodes) - 1)])
+        if np.isfinite(legs).all():
+            return legs
+    except QPVError as exc:
+        logger.warning("temps des étapes estimés sur le tracé : %s", exc)
+    along = np.array([row.geometry.project(p) for p in points])
+    return np.abs(np.diff(along))
+
+
+def walk_graph(store: LayerStore, plan: WalkPlan, *, cache_dir: str | Path | None = None) -> nx.MultiGraph:
+    """Street graph of the walk's quartier (for the maps of the documents)."""
+    return quartier_graph(store, plan.quartier, cache_dir=cache_dir)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record_walk(
+    store: LayerStore,
+    walk_uid: str,
+    *,
+    participants: Sequence[str] | str,
+    n_habitants: int,
+    observations: gpd.GeoDataFrame | Sequence[Mapping[str, Any]] | None = None,
+    n_participants: int | None = None,
+    notes: str | None = None,
+    actor: str | None = None,
+) -> WriteResult:
+    """Mark a walk as done (« réalisé ») and store the constats made on it.
+
+    Parameters
+    ----------
+    store : LayerStore
+    walk_uid : str
+        The walk.
+    participants : sequence of str or str
+        Organisations represented (« Ville, Bailleur » or a list).
+    n_habitants : int
+        Habitants who took part.
+    observations : GeoDataFrame or sequence of mappings, optional
+        Constats of the walk: a frame (any CRS) or mappings with ``lon``/``lat``
+        (WGS84) and the observation fields; ``walk_id`` and the source « diagnostic en
+        marchant » are set. Already stored uids are left untouched.
+    n_participants : int, optional
+        Number of people (organisations + habitants by default).
+    notes : str, optional
+        Notes replacing those of the record.
+    actor : str, optional
+        Who records.
+
+    Returns
+    -------
+    WriteResult
+        The constats inserted and those already present.
+
+    Raises
+    ------
+    NotFoundError
+        When the walk does not exist.
+    RecordError
+        When a constat does not satisfy the observations schema.
+    """
+    row = store.get("diagnostics", walk_uid).iloc[0]
+    orgs = [p.strip() for p in (participants.split(",") if isinstance(participants, str) else participants)
+            if p and p.strip()]
+    if n_habitants < 0:
+        raise WalkError("Le nombre d'habitants ne peut pas être négatif.")
+    changes: dict[str, Any] = {
+        "status": "réalisé", "organisations": ", ".join(orgs), "n_habitants": int(n_habitants),
+        "n_participants": int(n_participants if n_participants is not None else len(orgs) + n_habitants),
+    }
+    if notes is not None:
+        changes["notes"] = notes
+    result = WriteResult()
+    with store.transaction():
+        store.update("diagnostics", walk_uid, changes, actor=actor)
+        if observations is not None and len(observations):
+            frame = _observation_frame(store, observations, walk_uid, row)
+            result = store.write("observations", frame, actor=actor)
+    return result
+
+
+def _observation_frame(store: LayerStore, observations: Any, walk_uid: str,
+                       row: pd.Series) -> gpd.GeoDataFrame:
+    if isinstance(observations, gpd.GeoDataFrame):
+        frame = observations.to_crs(store.crs) if observations.crs else observations.set_crs(store.crs)
+        frame = frame.copy()
+    else:
+        items = [dict(o) for o in observations]
+        tr = Transformer.from_crs("EPSG:4326", store.crs, always_xy=True)
+        geoms = []
+        for item in items:
+            try:
+                x, y = tr.transform(float(item.pop("lon")), float(item.pop("lat")))
+            except (KeyError, TypeError, ValueError):
+                raise WalkError("Chaque constat doit avoir « lon » et « lat » (degrés WGS84).") from None
+            geoms.append(Point(x, y))
+        frame = gpd.GeoDataFrame(items, geometry=geoms, crs=store.crs)
+    frame["walk_id"] = walk_uid
+    if "source" not in frame or frame["source"].isna().all():
+        frame["source"] = "diagnostic en marchant"
+    if "observed_at" not in frame:
+        frame["observed_at"] = pd.Timestamp(row["walk_date"]).isoformat()
+    return frame
+
+
+def walk_observations(store: LayerStore, walk_uid: str) -> gpd.GeoDataFrame:
+    """Return the constats recorded on a walk (``walk_id``), oldest first."""
+    store.get("diagnostics", walk_uid)
+    return store.read("observations", where={"walk_id": walk_uid}, order_by="observed_at")
+
+
+def previous_open_constats(store: LayerStore, walk_uid: str, *, radius_m: float = 50.0) -> gpd.GeoDataFrame:
+    """The follow-up: constats of the previous walks of the quartier still open near this walk.
+
+    Parameters
+    ----------
+    store : LayerStore
+    walk_uid : str
+        The walk being prepared.
+    radius_m : float, default 50
+        Distance from a stop (or from the track of a walk without stops).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Open constats (status « nouveau », « transmis » or « en cours ») whose ``walk_id``
+        is an earlier walk of the same quartier, with ``stop_rank`` (nearest stop, 0 when
+        matched on the track), ``distance_m`` and ``walk_name``.
+    """
+    row = store.get("diagnostics", walk_uid).iloc[0]
+    earlier = store.read("diagnostics", where={"quartier": row["quartier"]}, end=row["walk_date"])
+    earlier = earlier[earlier["uid"] != walk_uid]
+    empty = store.read("observations", limit=0)
+    if earlier.empty:
+        return _with_follow_columns(empty)
+    obs = store.read("observations",
+                     where={"walk_id": earlier["uid"].tolist(), "status": list(OPEN_STATUSES)})
+    if obs.empty:
+        return _with_follow_columns(obs)
+    etapes = store.read_children("diagnostics", "etapes", parent_uids=[walk_uid])
+    if len(etapes):
+        pts = np.array([Point(x, y) for x, y in zip(etapes["x"], etapes["y"], strict=True)], dtype=object)
+        ranks = etapes["rank"].astype(int).to_numpy()
+    else:
+        pts, ranks = np.array([row.geometry], dtype=object), np.array([0])
+    dist = shapely.distance(obs.geometry.to_numpy()[:, None], pts[None, :])
+    nearest = np.argmin(dist, axis=1)
+    best = dist[np.arange(len(obs)), nearest]
+    keep = best <= radius_m
+    out = obs[keep].copy()
+    out["stop_rank"] = ranks[nearest[keep]]
+    out["distance_m"] = np.round(best[keep], 1)
+    names = dict(zip(earlier["uid"], earlier["name"], strict=True))
+    out["walk_name"] = out["walk_id"].map(names)
+    return out.sort_values(["stop_rank", "observed_at"], kind="stable")
+
+
+def _with_follow_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    frame = frame.iloc[0:0].copy()
+    for col in ("stop_rank", "distance_m", "walk_name"):
+        frame[col] = pd.Series(dtype=object)
+    return frame
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def walk_geojson(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) -> dict[str, Any]:
+    """The walk as a GeoJSON FeatureCollection (WGS84): track then stops, with the walk's fields."""
+    plan = plan or load_walk(store, walk_uid)
+    data = plan.route.to_geojson()
+    data["properties"] = {"uid": plan.uid, "name": plan.name, "quartier": plan.quartier,
+                          "walk_date": plan.walk_date.isoformat(), "status": plan.status,
+                          "start_label": plan.start_label}
+    data["features"][0]["properties"].update({"uid": plan.uid, "name": plan.name})
+    return data
+
+
+def walk_gpx(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) -> str:
+    """The walk as GPX 1.1 text (track + numbered waypoints)."""
+    plan = plan or load_walk(store, walk_uid)
+    return plan.route.to_gpx(name=plan.name)
+
+
+def walk_sheet_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
+                    cache_dir: str | Path | None = None, radius_m: float = 50.0,
+                    start_time: str | None = None) -> str:
+    """The printable walk sheet, listing under each stop the previous walks' constats still open."""
+    from geo.walksheet import render_walk_sheet_html
+
+    plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
+    G = walk_graph(store, plan, cache_dir=cache_dir)
+    follow = previous_open_constats(store, plan.uid, radius_m=radius_m)
+    when = plan.walk_date
+    return render_walk_sheet_html(
+        plan.route, G, quartier=f"{_quartier_name(store, plan.quartier)} ({plan.quartier})", title=plan.name,
+        walk_date=when.date(), start_time=start_time or f"{when:%H:%M}", start_label=plan.start_label,
+        open_observations=follow, match_m=radius_m, area=quartier_perimeter(store, plan.quartier),
+    )
+
+
+def walk_sheet_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
+    """The walk sheet as PDF (options of :func:`walk_sheet_html`)."""
+    from geo.walksheet import html_to_pdf
+
+    return html_to_pdf(walk_sheet_html(store, walk_uid, **options))
+
+
+def walk_report_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
+                     cache_dir: str | Path | None = None, today: date | None = None) -> str:
+    """The compte-rendu: the walk's constats grouped by pilote, partenaire and domanialité."""
+    from geo.walksheet import WalkRecord, render_walk_report_html
+
+    plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
+    rec = plan.record or {}
+    orgs = [o.strip() for o in _text(rec.get("organisations")).split(",") if o.strip()]
+    habitants = rec.get("n_habitants")
+    record = WalkRecord(walk_date=plan.walk_date.date(),
+                        quartier=f"{_quartier_name(store, plan.quartier)} ({plan.quartier})",
+                        organisations=orgs, habitants=int(habitants or 0) if pd.notna(habitants) else 0,
+                        route=plan.route, title=plan.name, notes=_text(rec.get("notes")))
+    obs = walk_observations(store, plan.uid)
+    return render_walk_report_html(record, obs, G=walk_graph(store, plan, cache_dir=cache_dir), today=today)
+
+
+def walk_report_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
+    """The compte-rendu as PDF (options of :func:`walk_report_html`)."""
+    from geo.walksheet import html_to_pdf
+
+    return html_to_pdf(walk_report_html(store, walk_uid, **options))
+
+
+def _quartier_name(store: LayerStore, code: str) -> str:
+    try:
+        return str(quartier_perimeter(store, code)["name"].iloc[0])
+    except WalkError:
+        return code
+
+
+def export_walk(store: LayerStore, walk_uid: str, folder: str | Path, *,
+                formats: Sequence[str] = ("geojson", "gpx", "html", "pdf"),
+                cache_dir: str | Path | None = None) -> list[Path]:
+    """Write the GeoJSON, GPX and walk sheet (HTML, PDF) of a walk into ``folder``.
+
+    Returns
+    -------
+    list of Path
+        The files written, named after the walk (``diagnostic-<uid8>[-groupe-N].<ext>``).
+    """
+    plan = load_walk(store, walk_uid, cache_dir=cache_dir)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"diagnostic-{plan.uid[:8]}" + (f"-groupe-{plan.group}" if plan.group else "")
+    written = []
+    for fmt in formats:
+        path = out / f"{stem}.{fmt}"
+        if fmt == "geojson":
+            path.write_text(json.dumps(walk_geojson(store, walk_uid, plan=plan), ensure_ascii=False),
+                            encoding="utf-8")
+        elif fmt == "gpx":
+            path.write_text(walk_gpx(store, walk_uid, plan=plan), encoding="utf-8")
+        elif fmt == "html":
+            html = walk_sheet_html(store, walk_uid, plan=plan, cache_dir=cache_dir)
+            path.write_text(html, encoding="utf-8")
+        elif fmt == "pdf":
+            from geo.walksheet import html_to_pdf
+
+            path.write_bytes(html_to_pdf(walk_sheet_html(store, walk_uid, plan=plan, cache_dir=cache_dir)))
+        else:
+            raise WalkError(f"Format d'export inconnu « {fmt} » (geojson, gpx, html, pdf).")
+        written.append(path)
+    return written
