@@ -459,7 +459,8 @@ def geocode(
     parsed = [_resolve_commune(parse_address(t), addresses) for t in series.tolist()]
     communes = [p.commune or commune or "" for p in parsed]
     matches = match_streets([p.street for p in parsed], addresses, communes=communes, cutoff=cutoff)
-    base = addresses[addresses["number"].notna()]
+    wanted = set(matches["matched_key"]) - {""}
+    base = addresses[addresses["number"].notna() & addresses["street_key"].isin(wanted)]
     index: dict[tuple[str, str, int], list[int]] = {}
     triples = zip(base["commune_key"], base["street_key"], base["number"], strict=True)
     for pos, (ck, sk, num) in enumerate(triples):

@@ -123,7 +123,7 @@ def _geography(code: str) -> str:
 
 
 def build_index(
-    perimeters: gpd.GeoDataFrame,
+    perimeters: gpd.GeoDataFrame | None,
     *,
     rules: Sequence[Rule] | None = None,
     addresses: gpd.GeoDataFrame | None = None,
@@ -133,9 +133,10 @@ def build_index(
 
     Parameters
     ----------
-    perimeters : geopandas.GeoDataFrame
+    perimeters : geopandas.GeoDataFrame or None
         QPV perimeters with a code (``code`` or ``code_qp``) and a name (``name`` or
         ``nom_qp``), optionally ``geography``; any CRS; invalid polygons are repaired.
+        ``None`` for a perimeter known by its street list only (rules required).
     rules : sequence of Rule, optional
         Street rules, their ``qpv`` naming the perimeter they define.
     addresses : geopandas.GeoDataFrame, optional
@@ -150,10 +151,12 @@ def build_index(
     Raises
     ------
     QPVLookupError
-        When the perimeters have no code column or are empty.
+        When the perimeters have no code column, or neither perimeters nor rules are given.
     """
-    if not isinstance(perimeters, gpd.GeoDataFrame) or perimeters.empty:
-        raise QPVLookupError("Aucun périmètre QPV fourni pour la recherche.")
+    if perimeters is None and rules:
+        perimeters = gpd.GeoDataFrame({"code": [], "name": []}, geometry=[], crs=TERRITORY_CRS)
+    elif not isinstance(perimeters, gpd.GeoDataFrame) or perimeters.empty:
+        raise QPVLookupError("Aucun périmètre QPV ni règle de rue fourni pour la recherche.")
     code_col = next((c for c in ("code", "code_qp", "code_quartier") if c in perimeters.columns), None)
     if code_col is None:
         raise QPVLookupError("Périmètres sans colonne de code (code ou code_qp).")
@@ -179,14 +182,14 @@ def build_index(
     rule_keys = frozenset(rule_table["street_key"])
     return LookupIndex(
         perimeters=table,
-        bounds=shapely.bounds(geoms),
+        bounds=shapely.bounds(geoms).reshape(-1, 4),
         rules=rule_table,
         ruled_codes=frozenset(rule_table["qpv"]),
         addresses=addresses,
         max_distance_m=float(max_distance_m),
         codes=all_codes,
         names_array=np.array([*names.tolist(), *extra], dtype=object),
-        geos_array=np.array([*geos.tolist(), *[""] * len(extra)], dtype=object),
+        geos_array=np.array([*geos.tolist(), *[_geography(c) for c in extra]], dtype=object),
         ruled=np.isin(all_codes, list(rule_table["qpv"])),
         boundaries=[_segment_tree(g) for g in geoms],
         rule_keys=rule_keys,
@@ -525,8 +528,9 @@ _BASES = [
     "Hors périmètre.", "Adresse vide.", "Adresse non localisée et voie sans règle : impossible de conclure.",
     "Plusieurs réponses possibles (voie présente dans plusieurs communes ou QPV superposés).",
     "Dans le périmètre et dans la liste des rues.", "Dans le périmètre (polygone).",
-    "Dans la liste des rues (adresse non localisée).", "Hors des numéros retenus par la liste des rues.",
+    "Dans la liste des rues.", "Hors des numéros retenus par la liste des rues.",
     "Voie hors de toute liste de rues.",
+    "Adresse non localisée et numéro manquant pour une voie retenue en partie : impossible de conclure.",
 ]
 _NOTES = ["", " Numéro absent de la base d'adresses (au-delà de la dernière adresse connue ?).",
           " Voie inconnue de la base d'adresses.", " Numéro manquant pour une voie retenue en partie."]
@@ -549,7 +553,8 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     concerned = ruled_lut[poly_idx] | (rule_idx >= 0)
     disagree = has_point & rule_known & concerned & (poly_idx != rule_idx)
     both = has_point & rule_known & (poly_idx == rule_idx) & (code >= 0)
-    reason = np.select([both, poly_in, code >= 0], [1, 2, 3], 0)
+    # reason: which source gives the answer (inside or outside)
+    reason = np.select([both, poly_in, code >= 0, has_point, rule_known], [1, 2, 3, 2, 3], 0)
     geo = streets.geo_status
     ambiguous = (poly_hits > 1) | rule_amb | (geo == "ambiguous")
     empty = ~has_point & ~has_street & ((geo == "empty") | (geo == ""))
@@ -557,11 +562,12 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     status = np.select([empty, ambiguous, code >= 0, not_found], [4, 2, 1, 3], 0)
     reason = np.where((status == 4) | (status == 3), 0, reason)
     base = np.select(
-        [status == 4, status == 3, status == 2, (status == 1) & (reason == 1), (status == 1) & (reason == 2),
-         status == 1, has_point, rule_street],
-        [1, 2, 3, 4, 5, 6, 0, 7], 8,
+        [status == 4, (status == 3) & rule_street, status == 3, status == 2, (status == 1) & (reason == 1),
+         (status == 1) & (reason == 2), status == 1, has_point, rule_street],
+        [1, 9, 2, 3, 4, 5, 6, 0, 7], 8,
     )
-    note = np.select([geo == "number_not_found", geo == "street_not_found", ~decided], [1, 2, 3], 0)
+    note = np.select([geo == "number_not_found", geo == "street_not_found", ~decided & (status != 3)],
+                     [1, 2, 3], 0)
     detail = (base * len(_NOTES) + note) * len(_FLAGS) + disagree.astype(int)
     poly_out = np.where(has_point, np.where(poly_idx >= 0, poly_idx, len(index.codes)), -1)
     rule_out = np.where(rule_known, np.where(rule_idx >= 0, rule_idx, len(index.codes)), -1)
