@@ -1,0 +1,392 @@
+"""``qpv rues …``, ``qpv lookup``, ``qpv report`` and ``qpv analyse …``.
+
+Street lists (parse, compile into a stored perimeter, reverse), QPV lookups of an
+address, a point or a CSV file, quartier and territory reports, and hot spot analyses
+stored as a derived layer for the web map. Registered on the main group by
+:func:`register`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo.errors import QPVError
+
+logger = logging.getLogger(__name__)
+
+
+class CliInputError(QPVError):
+    """A command-line argument cannot be used (file, column, coordinates)."""
+
+
+def _store(ctx: click.Context, *, create: bool = False) -> Any:
+    from webmap.cli import open_cli_store
+
+    return open_cli_store(ctx, create=create)
+
+
+# --------------------------------------------------------------------------- qpv rues
+
+
+@click.group("rues")
+def rues_group() -> None:
+    """Listes de rues des périmètres : lecture, compilation, liste inverse."""
+
+
+@rues_group.command("parse")
+@click.argument("fichier", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--commune", default=None, help="Commune des rues (lue dans le titre sinon).")
+@click.option("--qpv", "qpv", default=None, help="Code du QPV (lu dans le texte sinon).")
+@click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier de règles à écrire (.yaml ou .csv).")
+def rues_parse(fichier: Path, commune: str | None, qpv: str | None, output: Path | None) -> None:
+    """Lit la liste de rues FICHIER (texte, OCR accepté) et écrit les règles."""
+    from geo.streetlist import parse_street_list, write_rules
+
+    text = _read_text(fichier)
+    parsed = parse_street_list(text, commune=commune, qpv=qpv)
+    rules = parsed.rules
+    cutoffs = [r for r in rules if r.from_number is not None or r.to_number is not None]
+    parcels = [r for r in rules if r.parcel]
+    click.echo(f"QPV : {parsed.qpv or '(non indiqué)'} {parsed.name}".rstrip())
+    click.echo(f"Commune : {parsed.commune or '(non indiquée)'}")
+    click.echo(f"{len(parsed.streets)} voies, {len(rules)} règles ; {len(parsed.partial_streets)} voies en "
+               f"partie ; {len(cutoffs)} numéros de coupure ; {len(parcels)} parcelles citées.")
+    for r in cutoffs:
+        bounds = " – ".join(
+            x for x in (f"à partir du n° {r.from_number}" if r.from_number is not None else "",
+                        f"jusqu'au n° {r.to_number}" if r.to_number is not None else "") if x)
+        parcel = f" (parcelle {r.parcel})" if r.parcel else ""
+        click.echo(f"  {r.street} : {bounds}{parcel}")
+    for w in parsed.warnings:
+        click.secho(f"Attention : {w}", fg="yellow", err=True)
+    if output is not None:
+        write_rules(rules, output)
+        click.echo(f"Règles écrites dans {output}")
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise CliInputError(f"Fichier {path} illisible (ni UTF-8 ni Windows-1252).")
+
+
+@rues_group.command("compile")
+@click.argument("regles", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code", required=True, help="Code du périmètre (QP…, QN… ou code local).")
+@click.option("--nom", required=True, help="Nom du périmètre.")
+@click.option("--commune", default=None, help="Commune des adresses utilisées (toutes sinon).")
+@click.option("--geographie", type=click.Choice(["2015", "2024"]), default="2015", show_default=True)
+@click.option("--type", "kind", type=click.Choice(["qpv", "veille active", "quartier"]), default="qpv",
+              show_default=True)
+@click.option("--remplacer", is_flag=True, help="Remplace un périmètre déjà compilé sous ce code.")
+@click.pass_context
+def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune: str | None, geographie: str,
+                 kind: str, remplacer: bool) -> None:
+    """Construit le périmètre des règles REGLES avec les adresses de l'entrepôt et l'enregistre."""
+    from geo.streetlist import read_rules
+    from layers.perimeters import compile_to_store
+
+    rules = read_rules(regles)
+    store = _store(ctx)
+    try:
+        uid = compile_to_store(store, rules, commune=commune, code=code, name=nom, geography=geographie,
+                               kind=kind, replace_existing=remplacer)
+        row = store.get("perimetres", uid)
+    finally:
+        store.close()
+    area = float(row.geometry.area.iat[0]) / 10_000
+    click.echo(f"Périmètre {code} « {nom} » enregistré ({area:.1f} ha, géographie {geographie}).")
+    click.echo(f"Source : {row['source'].iat[0]}")
+
+
+@rues_group.command("inverse")
+@click.argument("code")
+@click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Liste de rues à écrire (texte).")
+@click.option("--regles", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Écrit aussi les règles (.yaml ou .csv).")
+@click.option("--commune", default=None, help="Commune des adresses utilisées.")
+@click.pass_context
+def rues_inverse(ctx: click.Context, code: str, output: Path | None, regles: Path | None,
+                 commune: str | None) -> None:
+    """Écrit la liste des rues du périmètre CODE, déduite des adresses de l'entrepôt."""
+    from geo.streetlist import write_rules
+    from layers.perimeters import reverse_from_store
+
+    store = _store(ctx)
+    try:
+        rules, text = reverse_from_store(store, code, commune=commune)
+    finally:
+        store.close()
+    if output is None:
+        click.echo(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        click.echo(f"{len(rules)} règles ({len({r.street for r in rules})} voies) écrites dans {output}")
+    if regles is not None:
+        write_rules(rules, regles)
+        click.echo(f"Règles écrites dans {regles}")
+
+
+# --------------------------------------------------------------------------- qpv lookup
+
+
+def _parse_point(text: str) -> tuple[float, float]:
+    try:
+        lon_s, lat_s = text.replace(";", ",").split(",")
+        lon, lat = float(lon_s), float(lat_s)
+    except ValueError:
+        raise CliInputError(f"Point « {text} » illisible : attendu LON,LAT (ex. 3.83,43.62).") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise CliInputError(f"Point « {text} » hors des coordonnées WGS84 (longitude, latitude).")
+    return lon, lat
+
+
+def _print_result(result: Any) -> None:
+    from layers.perimeters import REASON_FR, STATUS_FR
+
+    status = STATUS_FR.get(result.status, result.status)
+    if result.status == "inside":
+        click.echo(f"QPV : {result.code} « {result.name} » (géographie {result.geography or '?'})")
+        click.echo(f"Motif : {REASON_FR.get(result.reason, result.reason)}")
+    else:
+        click.echo(f"Statut : {status}")
+    if result.disagree:
+        click.secho("Désaccord : le polygone et la liste des rues ne concordent pas.", fg="yellow")
+    if result.distance_m == result.distance_m:
+        click.echo(f"Distance à la limite du périmètre : {result.distance_m:.0f} m")
+    click.echo(f"Détail : {result.detail}")
+
+
+def _sniff_sep(path: Path) -> str:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        sample = fh.read(20_000)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | None, lon: str | None,
+                lat: str | None, commune: str | None) -> Any:
+    import geopandas as gpd
+    import pandas as pd
+    from tqdm import tqdm
+
+    from geo.lookup import LOOKUP_COLUMNS, lookup_many
+
+    sep = _sniff_sep(path)
+    data = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if address_column is None and (lon is None or lat is None):
+        raise CliInputError("Indiquez --colonne-adresse, ou --lon et --lat.")
+    for col in (address_column, lon, lat):
+        if col is not None and col not in data.columns:
+            raise CliInputError(
+                f"Colonne « {col} » absente de {path.name} (colonnes : {', '.join(data.columns)})."
+            )
+    if lon is not None and lat is not None:
+        x = pd.to_numeric(data[lon].str.replace(",", ".", regex=False), errors="coerce")
+        y = pd.to_numeric(data[lat].str.replace(",", ".", regex=False), errors="coerce")
+        frame: pd.DataFrame = gpd.GeoDataFrame({"adresse": data[address_column] if address_column else ""},
+                                               geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+        frame = frame.set_geometry(frame.geometry.where(x.notna() & y.notna(), None))
+    else:
+        frame = pd.DataFrame({"adresse": data[address_column]})
+    with tqdm(total=len(data), desc=f"Recherche QPV {path.name}", unit="ligne", disable=None,
+              file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        found = lookup_many(frame, index, address_column="adresse" if address_column else None,
+                            commune=commune, chunk_size=max(500, len(data) // 50), progress=progress)
+    out = data.copy()
+    for col in LOOKUP_COLUMNS:
+        values = found[col]
+        out[col] = values.astype(object).where(values.notna(), "").to_numpy()
+    out["qpv_distance_m"] = found["qpv_distance_m"].round(1).to_numpy()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(output, sep=sep, index=False, encoding="utf-8")
+    return out
+
+
+@click.command("lookup")
+@click.argument("adresse", required=False)
+@click.option("--point", default=None, help="Point LON,LAT en WGS84 (ex. 3.83,43.62).")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Fichier CSV à traiter en lot.")
+@click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV de sortie (colonnes qpv_* ajoutées).")
+@click.option("--colonne-adresse", "address_column", default=None, help="Colonne d'adresse du CSV.")
+@click.option("--lon", default=None, help="Colonne de longitude du CSV.")
+@click.option("--lat", default=None, help="Colonne de latitude du CSV.")
+@click.option("--commune", default=None, help="Commune à supposer quand l'adresse n'en donne pas.")
+@click.option("--regles", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Règles de rues supplémentaires (.yaml ou .csv).")
+@click.option("--geographie", type=click.Choice(["2015", "2024"]), default=None,
+              help="Seulement les périmètres de cette géographie.")
+@click.option("--json", "as_json", is_flag=True, help="Sortie JSON (adresse ou point).")
+@click.pass_context
+def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_path: Path | None,
+               output: Path | None, address_column: str | None, lon: str | None, lat: str | None,
+               commune: str | None, regles: Path | None, geographie: str | None, as_json: bool) -> None:
+    """Dit dans quel QPV se trouve une ADRESSE, un point (--point) ou chaque ligne d'un CSV (--csv)."""
+    import json
+
+    from geo.streetlist import read_rules
+    from layers.perimeters import lookup_from_store, lookup_index_from_store, result_dict
+
+    if sum(x is not None for x in (adresse, point, csv_path)) != 1:
+        raise CliInputError("Donnez une adresse, ou --point LON,LAT, ou --csv FICHIER (un seul des trois).")
+    if csv_path is not None and output is None:
+        raise CliInputError("Indiquez le fichier de sortie avec -o.")
+    rules = read_rules(regles) if regles else None
+    store = _store(ctx)
+    try:
+        index = lookup_index_from_store(store, rules=rules, geography=geographie,
+                                        addresses=point is None or csv_path is not None)
+    finally:
+        store.close()
+    if csv_path is not None:
+        assert output is not None
+        out = _lookup_csv(index, csv_path, output, address_column=address_column, lon=lon, lat=lat,
+                          commune=commune)
+        counts = out["qpv_status"].value_counts()
+        from layers.perimeters import STATUS_FR
+
+        summary = ", ".join(f"{int(n)} {STATUS_FR.get(str(k), str(k))}" for k, n in counts.items())
+        click.echo(f"{len(out)} lignes : {summary}. Résultat : {output}")
+        return
+    if point is not None:
+        x, y = _parse_point(point)
+        result = lookup_from_store(index, lon=x, lat=y)
+    else:
+        result = lookup_from_store(index, address=adresse, commune=commune)
+    if as_json:
+        click.echo(json.dumps(result_dict(result), ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+
+
+# --------------------------------------------------------------------------- qpv report
+
+
+@click.command("report")
+@click.option("--quartier", default=None, help="Code du quartier (périmètre de l'entrepôt).")
+@click.option("--territoire", is_flag=True, help="Rapport du territoire comparant les quartiers.")
+@click.option("--period", "--periode", "period", required=True, help="Période AAAA-MM:AAAA-MM.")
+@click.option("--couche", type=click.Choice(["auto", "observations", "points_noirs"]), default="auto",
+              show_default=True,
+              help="Événements analysés (auto : points noirs s'il y en a, sinon constats).")
+@click.option("--theme", default="dépôts sauvages", show_default=True, help="Thème des constats analysés.")
+@click.option("--commune", default=None, help="Territoire : seulement les quartiers de cette commune.")
+@click.option("--sortie", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Dossier des rapports (par défaut var/rapports).")
+@click.option("--pdf/--no-pdf", "pdf", default=True, show_default=True, help="Écrit aussi le PDF.")
+@click.pass_context
+def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, period: str, couche: str,
+               theme: str, commune: str | None, output_dir: Path | None, pdf: bool) -> None:
+    """Rapport d'un quartier (--quartier CODE) ou du territoire (--territoire), en HTML et PDF."""
+    from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
+
+    if bool(quartier) == territoire:
+        raise CliInputError("Choisissez --quartier CODE ou --territoire.")
+    start, end = parse_period(period)
+    folder = output_dir or ctx.obj["settings"].reports_dir
+    store = _store(ctx)
+    try:
+        if quartier:
+            report = quartier_report_from_store(store, quartier, start=start, end=end, layer=couche,
+                                                theme=theme or None)
+            stem = f"rapport-{quartier}-{start:%Y%m}-{end:%Y%m}"
+        else:
+            layer = "observations" if couche == "auto" else couche
+            report = territory_report_from_store(store, start=start, end=end, layer=layer,
+                                                 theme=theme or None, commune=commune)
+            stem = f"rapport-territoire{'-' + commune if commune else ''}-{start:%Y%m}-{end:%Y%m}"
+    finally:
+        store.close()
+    html = report.write_html(Path(folder) / f"{stem}.html")
+    click.echo(report.title)
+    for label, value in report.key_figures.items():
+        click.echo(f"  {label} : {_fmt(value)}")
+    click.echo(f"HTML : {html}")
+    if pdf:
+        click.echo(f"PDF : {report.write_pdf(Path(folder) / f'{stem}.pdf')}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if value != value:
+            return "—"
+        if 0 <= value <= 1 and not value.is_integer():
+            return f"{100 * value:.1f} %"
+        return f"{value:,.1f}".replace(",", " ")
+    return str(value)
+
+
+# --------------------------------------------------------------------------- qpv analyse
+
+
+@click.group("analyse")
+def analyse_group() -> None:
+    """Analyses enregistrées comme couches dérivées (affichées sur la carte)."""
+
+
+@analyse_group.command("points-chauds")
+@click.option("--couche", type=click.Choice(["observations", "points_noirs"]), default="observations",
+              show_default=True, help="Événements analysés.")
+@click.option("--theme", default=None, help="Thème des constats (ex. « dépôts sauvages »).")
+@click.option("--quartier", default=None, help="Un seul quartier (tous sinon).")
+@click.option("--period", "--periode", "period", required=True, help="Période AAAA-MM:AAAA-MM.")
+@click.option("--maille", "bin_size", type=float, default=None, help="Taille des mailles en mètres.")
+@click.option("--marge", "margin", type=float, default=200.0, show_default=True,
+              help="Marge autour du périmètre (m).")
+@click.option("--sans-fdr", "no_fdr", is_flag=True, help="Sans correction des tests multiples (FDR).")
+@click.pass_context
+def hotspots_cmd(ctx: click.Context, couche: str, theme: str | None, quartier: str | None, period: str,
+                 bin_size: float | None, margin: float, no_fdr: bool) -> None:
+    """Points chauds (Gi*) et, sur 6 mois ou plus, points chauds émergents ; résultats enregistrés."""
+    from layers.analyses import EMERGING_MIN_MONTHS, parse_period, store_hotspots
+
+    start, end = parse_period(period)
+    store = _store(ctx)
+    try:
+        run = store_hotspots(store, layer=couche, theme=theme, quartier=quartier, start=start, end=end,
+                             bin_size=bin_size, margin=margin, fdr=not no_fdr)
+    finally:
+        store.close()
+    click.echo(f"Analyse {run.run_id} : {run.n_events} événements, {run.n_bins} mailles, "
+               f"{run.n_hot} points chauds, {run.n_cold} points froids.")
+    if run.n_emerging:
+        patterns = ", ".join(f"{k} : {v}" for k, v in sorted(run.patterns.items()))
+        click.echo(f"Points chauds émergents : {run.n_emerging} mailles ({patterns}).")
+    else:
+        click.echo(f"Points chauds émergents non calculés (période de moins de {EMERGING_MIN_MONTHS} mois "
+                   "ou trop peu de données).")
+    if run.replaced:
+        click.echo(f"Le calcul précédent ({run.replaced} enregistrements) a été remplacé.")
+    for code, n in run.counts.items():
+        click.echo(f"  {code:<12} {int(n):>7} événements")
+    click.echo("Résultats dans la couche « analyses » (visible sur la carte).")
+
+
+def register(group: click.Group) -> None:
+    """Add the commands of this module to the ``qpv`` group."""
+    group.add_command(rues_group)
+    group.add_command(lookup_cmd)
+    group.add_command(report_cmd)
+    group.add_command(analyse_group)
