@@ -219,4 +219,4 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 from webmap._cli_web import register as _register_web; _register_web(main)  # noqa: E402
 from webmap._cli_walks import register as _register_walks; _register_walks(main)  # noqa: E402, E702, I001
-from webmap._cli_analyses import register as _register_analyses; _register_analyses(main)  # noqa: E402
+from webmap._cli_analyses import register as _register_analyses; _register_analyses(main)  # noqa: E402, E702, I001
