@@ -32,7 +32,8 @@
     "sept.", "oct.", "nov.", "déc."];
 
   const state = {
-    session: { user: null, role: null, organisation: null, csrf_token: null },
+    session: { user: null, role: null, organisation: null,
+      csrf_token: (document.querySelector('meta[name="csrf-token"]') || {}).content || null },
     layers: [], byName: {}, months: [],
     filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
     heat: false, holders: {}, data: {}, pending: 0, generation: 0,
@@ -424,9 +425,20 @@
   function bindRecord(info, feat, layer) {
     layer.feature = feat;
     layer.qpvLayer = info.name;
-    layer.bindPopup(() => popupContent(info, feat), { maxWidth: 360, minWidth: 260, autoPanPadding: [30, 30] });
-    // En mode saisie, un clic sur un objet place aussi le constat (au lieu d'ouvrir sa fiche).
-    layer.on("click", (ev) => { if (state.placing) placeAt(ev.latlng); });
+    // En mode saisie, un clic sur un objet place le constat au lieu d'ouvrir sa fiche.
+    layer.on("click", (ev) => {
+      if (state.placing) placeAt(ev.latlng);
+      else openFiche(info, feat, layer.getLatLng ? layer.getLatLng() : ev.latlng);
+    });
+  }
+
+  /**
+   * Ouvre la fiche d'un enregistrement dans une popup autonome : elle reste ouverte (avec
+   * ses formulaires) quand les couches sont redessinées après un déplacement.
+   */
+  function openFiche(info, feat, latlng) {
+    L.popup({ maxWidth: 360, minWidth: 260, autoPanPadding: [30, 30] }).setLatLng(latlng)
+      .setContent(popupContent(info, feat)).openOn(map);
   }
 
   function popupContent(info, feat) {
@@ -832,11 +844,14 @@
       else if (typeof l.eachLayer === "function" && l !== holder.heat) l.eachLayer(visit);
     });
     if (!found) return;
+    const info = state.byName[layerName];
     if (holder.cluster && holder.cluster.hasLayer(found)) {
-      holder.cluster.zoomToShowLayer(found, () => found.openPopup());
+      holder.cluster.zoomToShowLayer(found, () => openFiche(info, found.feature, found.getLatLng()));
+    } else if (found.getBounds) {
+      map.fitBounds(found.getBounds(), { maxZoom: 18 });
+      openFiche(info, found.feature, found.getBounds().getCenter());
     } else {
-      if (found.getBounds) map.fitBounds(found.getBounds(), { maxZoom: 18 });
-      found.openPopup();
+      openFiche(info, found.feature, found.getLatLng());
     }
   }
 

@@ -1,0 +1,302 @@
+"""The map page in a real browser (Debian chromium + chromedriver, headless, no network).
+
+The real application serves a demo store built from ``data/demo`` with
+:func:`layers.demo.build_demo`, with ``BASEMAP = "aucun"``. Screenshots land in
+``tests/artifacts/`` (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from layers.demo import build_demo
+from layers.settings import REPO_ROOT
+from layers.store import open_store
+from webmap import users
+from webmap.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+PASSWORD = "mot-de-passe-navigateur"
+LOGINS = {"technicien": "tina", "lecteur": "luc"}
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--window-size=1400,900", "--lang=fr-FR")
+# A quiet spot inside QP075019 (Paris 20e) where the new observation is placed.
+PLACE = (48.8606, 2.4106)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
+                       reason="Debian chromium/chromium-driver absent (apt-get install chromium "
+                              "chromium-driver)"),
+]
+
+
+def png_bytes(width: int = 24, height: int = 16) -> bytes:
+    """A small real PNG (RGB gradient) built with zlib."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 10 % 256, y * 15 % 256, 120))
+                    for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def map_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The real app on the demo store, no base map, one technician and one reader."""
+    folder = tmp_path_factory.mktemp("carte")
+    store = open_store(folder / "demo.gpkg")
+    try:
+        build_demo(store, REPO_ROOT / "data" / "demo", report_dir=folder / "rapports")
+    finally:
+        store.close()
+    app = create_app({"STORE": str(folder / "demo.gpkg"), "instance_path": str(folder / "instance"),
+                      "SECRET_KEY": "clef-navigateur", "BASEMAP": "aucun"})
+    for role, login in LOGINS.items():
+        users.add_user(app.config["USERS_DB"], login, PASSWORD, role=role, organisation="ville")
+    return app
+
+
+@pytest.fixture(scope="module")
+def base_url(map_app: Flask) -> Iterator[str]:
+    """The app served by werkzeug on 127.0.0.1 in a thread."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, map_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def driver() -> Iterator[Any]:
+    """A headless chromium driven by Debian's chromedriver (no download of anything)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    drv.set_page_load_timeout(30)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    """Poll ``predicate`` until it returns something truthy."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"délai dépassé : {what}")
+        time.sleep(0.1)
+
+
+def wait_ready(drv: Any) -> None:
+    """Wait until the page has no request in flight (``body[data-etat=pret]``)."""
+    time.sleep(0.3)  # let the debounced refresh start
+    wait_for(lambda: drv.execute_script("return document.body.dataset.etat") == "pret", "carte prête")
+
+
+def shot(drv: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    drv.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def console_errors(drv: Any) -> list[str]:
+    return [e["message"] for e in drv.get_log("browser")
+            if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]  # login page's icon
+
+
+def layer_count(drv: Any, name: str) -> int | None:
+    """Count shown in the list for layer ``name`` (None when the layer is not listed)."""
+    return drv.execute_script(
+        "const d = window.qpvCarte.state.data[arguments[0]];"
+        "const on = window.qpvCarte.map.hasLayer(window.qpvCarte.state.holders[arguments[0]]);"
+        "return on && d ? d.count : null;", name)
+
+
+def layer_labels(drv: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    labels = drv.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
+    return [e.text.strip() for e in labels]
+
+
+def login(drv: Any, base_url: str, role: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    drv.get(f"{base_url}/connexion?suivant=/")
+    drv.find_element(By.ID, "login").send_keys(LOGINS[role])
+    drv.find_element(By.ID, "password").send_keys(PASSWORD)
+    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(lambda: drv.current_url.rstrip("/") == base_url, "retour à la carte après connexion")
+    wait_ready(drv)
+
+
+def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(base_url + "/")
+    wait_ready(driver)
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    assert driver.execute_script("return performance.getEntriesByName('qpv-premier-rendu').length") == 1
+    labels = layer_labels(driver)
+    assert any(label.startswith("Périmètres QPV") for label in labels)
+    assert any(label.startswith("Constats et signalements") for label in labels)
+    assert not any("Vidéoprotection" in label for label in labels)  # anonymous visitor
+    assert driver.find_element(By.ID, "lien-connexion").get_attribute("href").endswith("/connexion?suivant=/")
+    assert not driver.find_element(By.ID, "edition").is_displayed()
+
+    # Paris 20e at zoom 14: individual records, listed beside the map
+    driver.execute_script("window.qpvCarte.map.setView([48.8635, 2.4010], 14)")
+    wait_ready(driver)
+    all_time = layer_count(driver, "observations")
+    assert all_time and all_time > 100
+    rows = driver.find_elements(By.CSS_SELECTOR, '[data-couche="observations"] tbody tr')
+    assert len(rows) == min(all_time, 200)
+    total = int(driver.find_element(By.ID, "liste-total").get_attribute("data-total"))
+    assert total >= all_time
+    shot(driver, "carte-anonyme")
+
+    # toggle a layer off and on in the layer control
+    obs_box = driver.find_element(
+        By.XPATH, "//div[contains(@class,'leaflet-control-layers-overlays')]"
+                  "//label[contains(., 'Constats et signalements')]//input")
+    obs_box.click()
+    wait_ready(driver)
+    assert layer_count(driver, "observations") is None
+    assert not driver.find_elements(By.CSS_SELECTOR, '[data-couche="observations"]')
+    assert int(driver.find_element(By.ID, "liste-total").get_attribute("data-total")) == total - all_time
+    obs_box.click()
+    wait_ready(driver)
+    assert layer_count(driver, "observations") == all_time
+
+    # the time slider (it starts on the last month): one step back, then two more
+    slider = driver.find_element(By.ID, "f-curseur")
+    slider.send_keys(Keys.ARROW_LEFT)
+    wait_ready(driver)
+    assert not driver.find_element(By.ID, "f-toute-periode").is_selected()
+    last_month_label = driver.find_element(By.ID, "f-mois").text
+    last_month = layer_count(driver, "observations")
+    slider.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
+    wait_ready(driver)
+    other_label = driver.find_element(By.ID, "f-mois").text
+    other = layer_count(driver, "observations")
+    assert other_label != last_month_label
+    assert last_month is not None and other is not None
+    assert last_month < all_time and other < all_time and (last_month, other) != (all_time, all_time)
+    assert driver.find_element(By.ID, "f-debut").get_attribute("value") != ""
+    shot(driver, "carte-curseur")
+    # every layer follows: the export links carry the period
+    link = driver.find_element(By.CSS_SELECTOR, 'a[data-couche="observations"][data-format="csv"]')
+    assert "start=" in link.get_attribute("href") and "end=" in link.get_attribute("href")
+
+    # back to the whole period, then the list in full page
+    driver.find_element(By.ID, "f-toute-periode").click()
+    wait_ready(driver)
+    assert layer_count(driver, "observations") == all_time
+    driver.find_element(By.ID, "lien-liste").click()
+    wait_for(lambda: "liste-pleine" in driver.find_element(By.TAG_NAME, "body").get_attribute("class"),
+             "liste plein écran")
+    assert not driver.find_element(By.ID, "carte").is_displayed()
+    shot(driver, "liste-plein-ecran")
+    assert console_errors(driver) == []
+
+
+def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    photo = tmp_path / "constat.png"
+    photo.write_bytes(png_bytes())
+    login(driver, base_url, "technicien")
+    assert "tina (technicien" in driver.find_element(By.ID, "session-info").text
+    assert any("Vidéoprotection" in label for label in layer_labels(driver))
+    driver.execute_script("window.qpvCarte.map.setView(arguments[0], 18)", list(PLACE))
+    wait_ready(driver)
+    before = layer_count(driver, "observations") or 0
+
+    driver.find_element(By.ID, "bouton-ajout").click()
+    assert driver.find_element(By.ID, "aide-ajout").is_displayed()
+    carte = driver.find_element(By.ID, "carte")
+    ActionChains(driver).move_to_element(carte).click().perform()
+    form = wait_for(lambda: driver.find_elements(By.ID, "form-ajout"), "formulaire de saisie")[0]
+    Select(form.find_element(By.NAME, "theme")).select_by_visible_text("dépôts sauvages")
+    form.find_element(By.NAME, "description").send_keys("Matelas déposé au pied de l'immeuble")
+    form.find_element(By.NAME, "photos").send_keys(str(photo))
+    shot(driver, "saisie-constat")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    uid = wait_for(lambda: driver.execute_script("return window.qpvCarte.state.lastCreated"), "constat créé")
+    wait_ready(driver)
+    assert "Constat enregistré" in driver.find_element(By.ID, "bandeau").text
+    assert layer_count(driver, "observations") == before + 1
+
+    # in the list beside the map...
+    row = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-uid="{uid}"]'),
+                   "ligne du constat")[0]
+    assert "dépôts sauvages" in row.text
+    # ...and on the map: its popup opens from the list, with the photo served by the app
+    row.click()
+    fiche = wait_for(lambda: driver.find_elements(
+        By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{uid}"]'), "fiche du constat sur la carte")[0]
+    assert "Matelas déposé" in fiche.text and "nouveau" in fiche.text
+    img = fiche.find_element(By.CSS_SELECTOR, ".photos img")
+    wait_for(lambda: driver.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth", img) == 24, "photo chargée")
+    wait_for(lambda: "nouveau" in fiche.find_element(By.CSS_SELECTOR, ".historique-liste").text, "historique")
+
+    # change its status with a comment: the history in the popup shows it
+    status_form = fiche.find_element(By.CSS_SELECTOR, "form.form-statut")
+    Select(status_form.find_element(By.NAME, "status")).select_by_value("transmis")
+    status_form.find_element(By.NAME, "comment").send_keys("Transmis au bailleur")
+    status_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "Transmis au bailleur" in driver.find_element(
+        By.CSS_SELECTOR, ".leaflet-popup .historique-liste").text, "historique mis à jour")
+    shot(driver, "constat-cree")
+    assert console_errors(driver) == []
+
+
+def test_lecteur_cannot_see_videoprotection(driver: Any, base_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    login(driver, base_url, "lecteur")
+    assert "luc (lecteur" in driver.find_element(By.ID, "session-info").text
+    labels = layer_labels(driver)
+    assert any(label.startswith("Constats et signalements") for label in labels)
+    assert not any("Vidéoprotection" in label for label in labels)
+    assert not driver.find_element(By.ID, "edition").is_displayed()
+    shot(driver, "carte-lecteur")
+    assert console_errors(driver) == []
+    # the API answers as if the layer did not exist
+    status = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/api/layers/videoprotection/features?bbox=2.38,48.85,2.42,48.88').then(r => done(r.status));")
+    assert status == 404
