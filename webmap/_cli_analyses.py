@@ -320,19 +320,19 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
     html = report.write_html(Path(folder) / f"{stem}.html")
     click.echo(report.title)
     for label, value in report.key_figures.items():
-        click.echo(f"  {label} : {_fmt(value)}")
+        click.echo(f"  {label} : {_fmt(value, share=label.startswith('Part'))}")
     click.echo(f"HTML : {html}")
     if pdf:
         click.echo(f"PDF : {report.write_pdf(Path(folder) / f'{stem}.pdf')}")
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, *, share: bool = False) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
         if value != value:
             return "—"
-        if 0 <= value <= 1 and not value.is_integer():
+        if share:
             return f"{100 * value:.1f} %"
         return f"{value:,.1f}".replace(",", " ")
     return str(value)

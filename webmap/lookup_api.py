@@ -1,0 +1,105 @@
+"""``GET /api/lookup``: which QPV an address or a point falls in, as JSON.
+
+``?adresse=12 rue … 34000 Montpellier`` (optionally ``&commune=``) or ``?lon=&lat=``
+(WGS84). The answer gives the code, name and geography version of the QPV, the status
+(``inside``, ``outside``, ``ambiguous``, ``not_found``, ``empty``), the reason
+(polygon, street rule or both), the disagreement flag and the distance to the boundary
+(see :func:`layers.perimeters.result_dict`). A bad parameter gives a 400 naming it.
+
+The lookup is public (anonymous users allowed) unless the configuration sets
+``LOOKUP_ROLES`` to the roles allowed. The index is built once per state of the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from webmap.access import allow, current_role, fail
+from webmap.users import ANONYMOUS
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("lookup", __name__, url_prefix="/api/lookup")
+
+_LOCK = threading.Lock()
+MAX_ADDRESS_LENGTH = 300
+
+
+def _store_state() -> tuple[str, float]:
+    path = str(current_app.config["STORE"])
+    try:
+        return path, os.stat(path).st_mtime
+    except OSError:
+        return path, 0.0
+
+
+def _index() -> Any:
+    """The lookup index of the configured store, rebuilt when the store file changes."""
+    from layers.perimeters import lookup_index_from_store
+    from webmap.app import get_store
+
+    state = _store_state()
+    cache = current_app.extensions.setdefault("qpv_lookup", {})
+    with _LOCK:
+        if cache.get("state") != state:
+            cache["index"] = lookup_index_from_store(get_store())
+            cache["state"] = state
+            logger.info("lookup index built for %s", state[0])
+        return cache["index"]
+
+
+def _coordinate(name: str, low: float, high: float) -> float:
+    text = (request.args.get(name) or "").strip().replace(",", ".")
+    try:
+        value = float(text)
+    except ValueError:
+        fail(400, f"Paramètre « {name} » invalide : nombre décimal attendu.", name)
+    if not math.isfinite(value) or not low <= value <= high:
+        fail(400, f"Paramètre « {name} » hors limites ({low:g} à {high:g}).", name)
+    return value
+
+
+def _check_role() -> None:
+    roles = current_app.config.get("LOOKUP_ROLES")
+    if not roles:
+        return
+    role = current_role()
+    if role not in roles:
+        if role == ANONYMOUS:
+            fail(401, "Connexion requise.")
+        fail(403, "Recherche de QPV réservée à certains rôles.")
+
+
+@bp.get("")
+@allow(ANONYMOUS)
+def lookup() -> ResponseReturnValue:
+    """Look up ``adresse`` or ``lon``/``lat``; JSON answer."""
+    from layers.perimeters import lookup_from_store, result_dict
+
+    _check_role()
+    address = request.args.get("adresse")
+    has_point = "lon" in request.args or "lat" in request.args
+    if address is not None and has_point:
+        fail(400, "Donnez soit « adresse », soit « lon » et « lat ».", "adresse")
+    if has_point:
+        lon = _coordinate("lon", -180.0, 180.0)
+        lat = _coordinate("lat", -90.0, 90.0)
+        result = lookup_from_store(_index(), lon=lon, lat=lat)
+        query: dict[str, Any] = {"lon": lon, "lat": lat}
+    else:
+        if address is None or not address.strip():
+            fail(400, "Paramètre « adresse » manquant ou vide (ou bien « lon » et « lat »).", "adresse")
+        if len(address) > MAX_ADDRESS_LENGTH:
+            fail(400, f"Paramètre « adresse » trop long (plus de {MAX_ADDRESS_LENGTH} caractères).",
+                 "adresse")
+        commune = (request.args.get("commune") or "").strip() or None
+        result = lookup_from_store(_index(), address=address, commune=commune)
+        query = {"adresse": address, **({"commune": commune} if commune else {})}
+    return jsonify({"requete": query, **result_dict(result)})
