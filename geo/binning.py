@@ -286,17 +286,11 @@ def assign_bins(bins: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> np.ndarray:
         return pos
     ok = np.isfinite(xy).all(axis=1)
     centres = np.column_stack([bins["x"].to_numpy(float), bins["y"].to_numpy(float)])
-    size = float(bins.attrs.get("bin_size", 0.0)) or None
     _, nearest = cKDTree(centres).query(xy[ok], k=1)
     cand = nearest.astype(np.int64)
-    if size is not None:
-        # nearest centre of a regular lattice = containing cell; reject points off the grid
-        limit = size / SQRT3 if bins.attrs.get("bin_shape") == "hex" else size / math.sqrt(2)
-        far = np.hypot(*(xy[ok] - centres[cand]).T) > limit * (1 + 1e-9)
-        cand[far] = -1
-    else:
-        inside = shapely.contains_xy(bins.geometry.to_numpy()[cand], xy[ok, 0], xy[ok, 1])
-        cand[~inside] = -1
+    # the nearest kept centre is the containing cell only if that cell was kept: check exactly
+    inside = shapely.intersects_xy(bins.geometry.to_numpy()[cand], xy[ok, 0], xy[ok, 1])
+    cand[~inside] = -1
     pos[ok] = cand
     return pos
 

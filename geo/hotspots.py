@@ -303,8 +303,9 @@ def hotspots_by_quartier(
     Returns
     -------
     geopandas.GeoDataFrame
-        The bins of every quartier with a ``quartier`` column and ``in_quartier``
-        (the bin centre lies inside the perimeter, not only in the margin).
+        The bins of every quartier (the cells meeting the perimeter buffered by
+        ``margin``, counting every event that falls in them) with a ``quartier`` column
+        and ``in_quartier`` (the bin centre lies inside the perimeter, not in the margin).
 
     Raises
     ------
@@ -321,7 +322,10 @@ def hotspots_by_quartier(
         if len(pts) < 3:
             logger.info("quartier %s: %d points, no hotspot analysis", code, len(pts))
             continue
-        res = hotspots(pts, area=geom, size=size, shape=shape, margin=margin, fdr=fdr, alpha=alpha)
+        # the size comes from the events near the quartier; the counts take every event falling
+        # in the cells, so that edge cells are not undercounted
+        bins = make_bins(pts, area=geom, size=size, shape=shape, margin=margin)
+        res = getis_ord(count_in_bins(bins, points), fdr=fdr, alpha=alpha)
         res.insert(0, "quartier", pd.array([str(code)] * len(res), dtype=object))
         res["in_quartier"] = shapely.contains_xy(geom, res["x"].to_numpy(), res["y"].to_numpy())
         frames.append(res)

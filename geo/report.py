@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.binning import AnalysisError
+from geo.binning import AnalysisError, count_in_bins, make_bins
 from geo.coverage import cctv_coverage
 from geo.crs import to_territory_crs
 from geo.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
-from geo.hotspots import hotspots, kernel_density
+from geo.hotspots import getis_ord, hotspots, kernel_density
 from geo.indicators import (
     assign_quartier,
     diagnostics_per_year,
@@ -423,7 +423,8 @@ def build_quartier_report(
     if len(near) < 3:
         raise AnalysisError(f"Trop peu d'événements ({len(near)}) autour du quartier « {code} ».")
     layers = {"perimeters": row, "streets": streets, "buildings": buildings}
-    hot = hotspots(near, area=geom, margin=margin, size=bin_size, fdr=fdr)
+    grid = make_bins(near, area=geom, margin=margin, size=bin_size)
+    hot = getis_ord(count_in_bins(grid, ev), fdr=fdr)  # every event in the cells, not only the margin
     hot_in = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
     xy = np.column_stack([near.geometry.x.to_numpy(), near.geometry.y.to_numpy()])
     report = Report(title=f"Analyse des {label} — {name} ({code})", period=(t0, t1), simulated=simulated)
