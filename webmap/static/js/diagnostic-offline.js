@@ -1,0 +1,351 @@
+/* Page d'un diagnostic en marchant : carte du parcours, saisie des constats hors connexion.
+ *
+ * Les constats sont d'abord enregistrés dans IndexedDB (base « qpv-diagnostic », magasin
+ * « constats ») avec un identifiant client (crypto.randomUUID), leur position et leurs
+ * photos (Blob). Ils sont envoyés à POST /api/observations (multipart, jeton CSRF de
+ * GET /api/session) dès que le réseau revient ; le serveur répond 201 (nouveau) ou 200
+ * (déjà reçu) : une synchronisation répétée ne duplique ni ne perd rien. Un échec est
+ * retenté avec un délai croissant.
+ */
+(function () {
+  "use strict";
+
+  var DB_NAME = "qpv-diagnostic";
+  var STORE = "constats";
+  var CACHE = "qpv-diagnostic-v1";
+  var config = JSON.parse(document.getElementById("dg-config").textContent);
+  var walk = config.walk;
+  var position = null; // {lon, lat}
+  var positionMarker = null;
+  var syncing = null;
+  var retryTimer = null;
+  var retryDelay = 2000;
+  var MAX_DELAY = 60000;
+  var lastError = "";
+
+  // ------------------------------------------------------------------ IndexedDB
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      var req = indexedDB.open(DB_NAME, 1);
+      req.onupgradeneeded = function () {
+        var store = req.result.createObjectStore(STORE, { keyPath: "uid" });
+        store.createIndex("walk_id", "walk_id");
+      };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { reject(req.error); };
+    });
+  }
+
+  function tx(mode, fn) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(STORE, mode);
+        var result = fn(t.objectStore(STORE));
+        t.oncomplete = function () { db.close(); resolve(result && "result" in result ? result.result : result); };
+        t.onerror = function () { db.close(); reject(t.error); };
+        t.onabort = function () { db.close(); reject(t.error); };
+      });
+    });
+  }
+
+  function allQueued() {
+    return tx("readonly", function (s) { return s.getAll(); });
+  }
+
+  function put(item) {
+    return tx("readwrite", function (s) { s.put(item); });
+  }
+
+  function remove(uid) {
+    return tx("readwrite", function (s) { s.delete(uid); });
+  }
+
+  function newUid() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+
+  // ------------------------------------------------------------------ affichage
+  function plural(n, one, many) { return n + " " + (n > 1 ? many : one); }
+
+  function showQueue() {
+    return allQueued().then(function (items) {
+      var el = document.getElementById("dg-file");
+      if (!el) { return items; }
+      var rejected = items.filter(function (i) { return i.state === "rejeté"; });
+      var waiting = items.length - rejected.length;
+      var text;
+      if (!items.length) {
+        text = "Tous les constats sont synchronisés.";
+      } else {
+        text = plural(waiting, "constat en attente de synchronisation", "constats en attente de synchronisation");
+        if (rejected.length) {
+          text += " ; " + plural(rejected.length, "constat refusé", "constats refusés") + " par le serveur : "
+            + (rejected[0].error || "");
+        } else if (lastError) {
+          text += " (" + lastError + ")";
+        }
+      }
+      el.textContent = text;
+      el.className = "dg-file" + (items.length ? "" : " vide");
+      el.dataset.attente = String(waiting);
+      return items;
+    });
+  }
+
+  function showNetwork() {
+    var el = document.getElementById("dg-reseau");
+    if (!el) { return; }
+    el.textContent = navigator.onLine ? "En ligne" : "Hors connexion : les constats sont gardés sur l'appareil.";
+    el.className = "dg-reseau" + (navigator.onLine ? "" : " hors-ligne");
+  }
+
+  function message(text, isError) {
+    var el = document.getElementById("dg-message");
+    if (el) { el.textContent = text; el.className = "dg-message" + (isError ? " erreur" : ""); }
+  }
+
+  // ------------------------------------------------------------------ synchronisation
+  function csrfToken() {
+    return fetch(config.urls.session, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("serveur indisponible (" + r.status + ")"); }
+        return r.json();
+      })
+      .then(function (s) {
+        if (!s.user) { var e = new Error("connexion requise"); e.auth = true; throw e; }
+        return s.csrf_token;
+      });
+  }
+
+  function send(item, token) {
+    var form = new FormData();
+    form.append("uid", item.uid);
+    form.append("walk_id", item.walk_id);
+    form.append("theme", item.theme);
+    form.append("description", item.description || "");
+    form.append("lon", String(item.lon));
+    form.append("lat", String(item.lat));
+    form.append("observed_at", item.observed_at);
+    (item.photos || []).forEach(function (p, i) {
+      form.append("photos", p.blob, p.name || ("photo-" + (i + 1)));
+    });
+    return fetch(config.urls.observations, {
+      method: "POST", body: form, credentials: "same-origin",
+      headers: { "X-CSRFToken": token, "Accept": "application/json" }
+    });
+  }
+
+  function scheduleRetry() {
+    if (retryTimer) { return; }
+    var delay = retryDelay + Math.floor(Math.random() * 500);
+    retryDelay = Math.min(MAX_DELAY, retryDelay * 2);
+    retryTimer = setTimeout(function () { retryTimer = null; sync(); }, delay);
+  }
+
+  function sync() {
+    if (syncing) { return syncing; }
+    syncing = allQueued().then(function (items) {
+      var pending = items.filter(function (i) { return i.state !== "rejeté"; });
+      if (!pending.length) { return { sent: 0 }; }
+      return csrfToken().then(function (token) {
+        var sent = 0;
+        var chain = Promise.resolve();
+        pending.forEach(function (item) {
+          chain = chain.then(function () {
+            return send(item, token).then(function (r) {
+              if (r.status === 201 || r.status === 200) {
+                sent += 1;
+                return remove(item.uid);
+              }
+              return r.json().catch(function () { return {}; }).then(function (body) {
+                var text = (body && body.erreur) || ("erreur " + r.status);
+                if (r.status >= 400 && r.status < 500 && [401, 403, 408, 429].indexOf(r.status) < 0) {
+                  item.state = "rejeté";
+                  item.error = text;
+                  return put(item);
+                }
+                var e = new Error(text);
+                e.auth = r.status === 401 || r.status === 403;
+                throw e;
+              });
+            });
+          });
+        });
+        return chain.then(function () { return { sent: sent }; });
+      });
+    }).then(function (res) {
+      lastError = "";
+      retryDelay = 2000;
+      return res;
+    }, function (err) {
+      lastError = err && err.auth ? "connexion requise : reconnectez-vous" : "nouvel essai automatique";
+      scheduleRetry();
+      return { error: String(err && err.message || err) };
+    }).then(function (res) {
+      syncing = null;
+      return showQueue().then(function () { return res; });
+    });
+    return syncing;
+  }
+
+  // ------------------------------------------------------------------ saisie
+  function setPosition(lon, lat, label) {
+    position = { lon: lon, lat: lat };
+    var el = document.getElementById("dg-position");
+    if (el) { el.textContent = "Position : " + (label || (lat.toFixed(5) + ", " + lon.toFixed(5))); }
+    if (map && window.L) {
+      if (positionMarker) { positionMarker.setLatLng([lat, lon]); }
+      else {
+        positionMarker = L.circleMarker([lat, lon], { radius: 9, color: "#000091", fillColor: "#6a6af4",
+          fillOpacity: 0.8 }).addTo(map);
+      }
+    }
+  }
+
+  function stopPoint(rank) {
+    var f = config.route.features.filter(function (x) {
+      return x.properties.kind === "arret" && String(x.properties.order) === String(rank);
+    })[0];
+    return f ? f.geometry.coordinates : null;
+  }
+
+  function readPhotos(input) {
+    var files = Array.prototype.slice.call(input.files || [], 0, config.maxPhotos || 5);
+    return files.map(function (f) { return { name: f.name, type: f.type, blob: f }; });
+  }
+
+  function onSubmit(ev) {
+    ev.preventDefault();
+    if (!position) { message("Choisissez le lieu : touchez la carte, une étape ou « Utiliser ma position ».", true); return; }
+    var photosInput = document.getElementById("dg-photos");
+    var item = {
+      uid: newUid(), walk_id: walk.uid, theme: document.getElementById("dg-theme").value,
+      description: document.getElementById("dg-description").value.trim(),
+      lon: Math.round(position.lon * 1e7) / 1e7, lat: Math.round(position.lat * 1e7) / 1e7,
+      observed_at: new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19),
+      photos: readPhotos(photosInput), state: "en attente", created: Date.now()
+    };
+    put(item).then(function () {
+      message("Constat enregistré sur l'appareil" + (item.photos.length ? " avec " + plural(item.photos.length, "photo", "photos") : "") + ".");
+      document.getElementById("dg-description").value = "";
+      photosInput.value = "";
+      return showQueue();
+    }).then(function () {
+      if (navigator.onLine) { retryDelay = 2000; return sync(); }
+    }).catch(function (err) {
+      message("Impossible d'enregistrer le constat sur l'appareil : " + err, true);
+    });
+  }
+
+  // ------------------------------------------------------------------ carte
+  var map = null;
+
+  function drawMap() {
+    var el = document.getElementById("dg-carte");
+    var track = config.route.features[0];
+    var stops = config.route.features.slice(1);
+    if (!window.L) { drawSvg(el, track, stops); return; }
+    map = L.map(el, { preferCanvas: false, zoomControl: true });
+    var bm = config.basemap || {};
+    if (bm.url) {
+      L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map);
+    }
+    var line = L.geoJSON(track, { style: { color: "#d1495b", weight: 5, opacity: 0.85 } }).addTo(map);
+    config.suivi.forEach(function (o) {
+      L.circleMarker([o.lat, o.lon], { radius: 6, color: "#8a1c1c", fillColor: "#f4a261", fillOpacity: 0.9 })
+        .bindPopup("Suivi : « " + o.theme + " » du " + o.observed_at + " (" + o.status + ")").addTo(map);
+    });
+    stops.forEach(function (f) {
+      var c = f.geometry.coordinates;
+      L.marker([c[1], c[0]], { icon: L.divIcon({ className: "dg-numero", html: String(f.properties.order),
+        iconSize: [22, 22] }) }).bindPopup("<b>" + escapeHtml(f.properties.label) + "</b><br>"
+        + escapeHtml(f.properties.reason || "")).addTo(map);
+    });
+    var coords = track.geometry.coordinates;
+    L.circleMarker([coords[0][1], coords[0][0]], { radius: 8, color: "#00798c", fillOpacity: 1 })
+      .bindTooltip("Départ").addTo(map);
+    map.fitBounds(line.getBounds().pad(0.1));
+    map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat); });
+  }
+
+  function drawSvg(el, track, stops) {
+    // Secours sans Leaflet : le tracé en SVG (projection équirectangulaire locale).
+    var pts = track.geometry.coordinates;
+    var xs = pts.map(function (p) { return p[0]; }), ys = pts.map(function (p) { return p[1]; });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    var k = Math.cos((y0 + y1) / 2 * Math.PI / 180);
+    var w = Math.max((x1 - x0) * k, 1e-6), h = Math.max(y1 - y0, 1e-6);
+    function px(p) { return [((p[0] - x0) * k / w * 960 + 20).toFixed(1), ((y1 - p[1]) / h * 960 + 20).toFixed(1)]; }
+    var svg = '<svg class="dg-secours" viewBox="0 0 1000 1000" role="img" aria-label="Tracé du parcours">'
+      + '<polyline fill="none" stroke="#d1495b" stroke-width="6" points="'
+      + pts.map(function (p) { return px(p).join(","); }).join(" ") + '"/>';
+    stops.forEach(function (f) {
+      var q = px(f.geometry.coordinates);
+      svg += '<circle cx="' + q[0] + '" cy="' + q[1] + '" r="14" fill="#fff" stroke="#d1495b" stroke-width="3"/>'
+        + '<text x="' + q[0] + '" y="' + q[1] + '" font-size="14" text-anchor="middle" dy="5">'
+        + f.properties.order + '</text>';
+    });
+    el.innerHTML = svg + "</svg>";
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // ------------------------------------------------------------------ hors connexion
+  function registerWorker() {
+    if (!("serviceWorker" in navigator)) { return Promise.resolve(null); }
+    return navigator.serviceWorker.register(config.urls.sw, { scope: config.urls.scope })
+      .then(function () { return navigator.serviceWorker.ready; })
+      .then(function () {
+        // La page et ses données (intégrées) restent disponibles hors connexion.
+        if (!window.caches) { return null; }
+        return caches.open(CACHE).then(function (c) {
+          return Promise.all([config.urls.page].concat(config.urls.shell).map(function (u) {
+            return c.add(new Request(u, { credentials: "same-origin" })).catch(function () { return null; });
+          }));
+        });
+      })
+      .then(function () { document.documentElement.dataset.horsLigne = "pret"; })
+      .catch(function (err) { console.warn("service worker :", err); });
+  }
+
+  function init() {
+    drawMap();
+    showNetwork();
+    window.addEventListener("online", function () { showNetwork(); retryDelay = 2000; sync(); });
+    window.addEventListener("offline", showNetwork);
+    var form = document.getElementById("dg-form");
+    if (form) {
+      form.addEventListener("submit", onSubmit);
+      document.getElementById("dg-etape").addEventListener("change", function (e) {
+        var c = stopPoint(e.target.value);
+        if (c) { setPosition(c[0], c[1], "étape " + e.target.value); }
+      });
+      document.getElementById("dg-gps").addEventListener("click", function () {
+        if (!navigator.geolocation) { message("Géolocalisation indisponible : touchez la carte.", true); return; }
+        navigator.geolocation.getCurrentPosition(function (p) {
+          setPosition(p.coords.longitude, p.coords.latitude, "GPS ± " + Math.round(p.coords.accuracy) + " m");
+        }, function () { message("Position refusée ou introuvable : touchez la carte.", true); },
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+      });
+      document.getElementById("dg-synchroniser").addEventListener("click", function () {
+        retryDelay = 2000; sync();
+      });
+    }
+    showQueue().then(function () { if (navigator.onLine) { sync(); } });
+    registerWorker();
+  }
+
+  window.diagnosticOffline = {
+    sync: sync, queue: allQueued, showQueue: showQueue, setPosition: setPosition,
+    ready: function () { return document.documentElement.dataset.horsLigne === "pret"; }
+  };
+  init();
+})();

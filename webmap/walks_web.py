@@ -1,0 +1,215 @@
+"""Diagnostic walks on the web: list, mobile walk page with offline capture, exports.
+
+The walk page works without network once opened: the service worker
+(``static/sw-diagnostic.js``, served at ``/diagnostic/sw.js`` with the scope
+``/diagnostic/``) keeps the page, its assets and the walk data; the constats typed
+offline wait in IndexedDB (``static/js/diagnostic-offline.js``) and are sent to
+``POST /api/observations`` when the network is back, with client uids so that a retried
+sync never duplicates anything.
+
+Readers may look at the walks; recording constats and marking a walk done need the
+technicien role. Anonymous visitors are sent to the login page.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+
+from layers.schema import THEMES
+from layers.store.base import LayerStore
+from webmap.access import allow, current_role, current_user, fail, has_role
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("diagnostic", __name__, url_prefix="/diagnostic")
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATIC = Path(__file__).parent / "static"
+#: Files of the page shell, cached by the service worker at install.
+SHELL_FILES: tuple[str, ...] = (
+    "vendor/leaflet/leaflet.css",
+    "vendor/leaflet/leaflet.js",
+    "css/diagnostic.css",
+    "js/diagnostic-offline.js",
+)
+
+
+def _store() -> LayerStore:
+    from webmap.app import get_store
+
+    return get_store()
+
+
+def page_access(view: F) -> F:
+    """Pages of walks: readers and above; anonymous visitors go to the login page."""
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("auth.login", suivant=request.path))
+        if not has_role("lecteur"):
+            fail(403, "Accès réservé aux comptes de la plateforme.")
+        return view(*args, **kwargs)
+
+    return allow()(wrapper)  # type: ignore[return-value]
+
+
+def _cache_dir() -> str | None:
+    value = current_app.config.get("WALK_CACHE_DIR")
+    return str(value) if value else None
+
+
+def _basemap() -> dict[str, Any]:
+    try:
+        from webmap.views import basemap_config
+    except ImportError:  # map page not installed
+        return {"name": "aucun", "url": None, "attribution": "", "maxZoom": 20}
+    return basemap_config(current_app.config.get("BASEMAP"))
+
+
+def _walk_summary(row: Any) -> dict[str, Any]:
+    def val(name: str) -> Any:
+        v = row.get(name)
+        return None if v is None or (isinstance(v, float) and v != v) else v
+
+    return {"uid": row["uid"], "name": row["name"], "quartier": val("quartier"),
+            "walk_date": str(row["walk_date"])[:16].replace("T", " "), "status": val("status") or "prévu",
+            "duration_min": val("duration_min"), "length_m": val("length_m"),
+            "budget_min": val("budget_min"), "organisations": val("organisations"),
+            "n_habitants": val("n_habitants")}
+
+
+@bp.get("/")
+@page_access
+def walk_list() -> ResponseReturnValue:
+    """The planned and done walks, newest first."""
+    from layers.walks import list_walks
+
+    walks = list_walks(_store(), quartier=request.args.get("quartier") or None)
+    rows = [_walk_summary(r) for _, r in walks.iterrows()]
+    return render_template("diagnostic/liste.html", walks=rows, role=current_role())
+
+
+def _follow_up(uid: str) -> list[dict[str, Any]]:
+    from pyproj import Transformer
+
+    from layers.walks import previous_open_constats
+
+    store = _store()
+    follow = previous_open_constats(store, uid)
+    tr = Transformer.from_crs(store.crs, "EPSG:4326", always_xy=True)
+    out = []
+    for _, o in follow.iterrows():
+        lon, lat = tr.transform(o.geometry.x, o.geometry.y)
+        out.append({"uid": o["uid"], "theme": o["theme"], "description": o.get("description") or "",
+                    "status": o["status"], "observed_at": str(o["observed_at"])[:10],
+                    "stop": int(o["stop_rank"]), "walk": o.get("walk_name") or "",
+                    "lon": round(lon, 7), "lat": round(lat, 7)})
+    return out
+
+
+@bp.get("/<uid>")
+@page_access
+def walk_page(uid: str) -> ResponseReturnValue:
+    """The walk page: map of the route, stops, follow-up and the offline constat form."""
+    from layers.walks import load_walk, walk_geojson, walk_observations
+
+    store = _store()
+    plan = load_walk(store, uid, cache_dir=_cache_dir())
+    config = {
+        "walk": {**_walk_summary(plan.record or {}), "start_label": plan.start_label, "group": plan.group},
+        "route": walk_geojson(store, uid, plan=plan),
+        "suivi": _follow_up(uid),
+        "constats": len(walk_observations(store, uid)),
+        "themes": list(THEMES),
+        "canRecord": has_role("technicien"),
+        "basemap": _basemap(),
+        "urls": {"session": "/api/session", "observations": "/api/observations",
+                 "sw": url_for("diagnostic.service_worker"), "scope": url_for("diagnostic.walk_list"),
+                 "page": request.path,
+                 "shell": [url_for("static", filename=f) for f in SHELL_FILES]},
+        "maxPhotos": int(current_app.config.get("MAX_PHOTOS", 5)),
+    }
+    config_json = json.dumps(config, ensure_ascii=False, default=str).replace("</", "<\\/")
+    return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,
+                           shell=SHELL_FILES, role=current_role())
+
+
+@bp.get("/<uid>/route.geojson")
+@allow("lecteur")
+def walk_route_geojson(uid: str) -> ResponseReturnValue:
+    """The route and its stops as GeoJSON (WGS84)."""
+    from layers.walks import walk_geojson
+
+    body = json.dumps(walk_geojson(_store(), uid), ensure_ascii=False)
+    return Response(body, content_type="application/geo+json",
+                    headers={"Content-Disposition": f'inline; filename="diagnostic-{uid[:8]}.geojson"'})
+
+
+@bp.get("/<uid>/route.gpx")
+@allow("lecteur")
+def walk_route_gpx(uid: str) -> ResponseReturnValue:
+    """The route as GPX 1.1 (track + numbered waypoints)."""
+    from layers.walks import walk_gpx
+
+    return Response(walk_gpx(_store(), uid), content_type="application/gpx+xml",
+                    headers={"Content-Disposition": f'attachment; filename="diagnostic-{uid[:8]}.gpx"'})
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    return Response(data, content_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+@bp.get("/<uid>/feuille.pdf")
+@allow("lecteur")
+def walk_sheet(uid: str) -> ResponseReturnValue:
+    """The printable walk sheet with the follow-up of the previous constats."""
+    from layers.walks import walk_sheet_pdf
+
+    return _pdf(walk_sheet_pdf(_store(), uid, cache_dir=_cache_dir()), f"feuille-{uid[:8]}.pdf")
+
+
+@bp.get("/<uid>/compte-rendu.pdf")
+@allow("lecteur")
+def walk_report(uid: str) -> ResponseReturnValue:
+    """The compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
+    from layers.walks import walk_report_pdf
+
+    return _pdf(walk_report_pdf(_store(), uid, cache_dir=_cache_dir()), f"compte-rendu-{uid[:8]}.pdf")
+
+
+@bp.post("/<uid>/realise")
+@allow("technicien")
+def walk_done(uid: str) -> ResponseReturnValue:
+    """Mark the walk as done (form fields ``participants``, ``habitants``)."""
+    from layers.walks import record_walk
+
+    participants = (request.form.get("participants") or "").strip()
+    if not participants:
+        fail(400, "Indiquer les organisations participantes.", "participants")
+    try:
+        habitants = int(request.form.get("habitants", "0") or 0)
+    except ValueError:
+        fail(400, "Le nombre d'habitants doit être un entier.", "habitants")
+    user = current_user()
+    record_walk(_store(), uid, participants=participants, n_habitants=habitants,
+                actor=user.actor if user else None)
+    return redirect(url_for("diagnostic.walk_page", uid=uid))
+
+
+@bp.get("/sw.js")
+@allow()
+def service_worker() -> ResponseReturnValue:
+    """The service worker of the walk pages (scope ``/diagnostic/``)."""
+    resp = send_file(STATIC / "sw-diagnostic.js", mimetype="text/javascript", max_age=0)
+    resp.headers["Service-Worker-Allowed"] = url_for("diagnostic.walk_list")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
