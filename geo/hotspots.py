@@ -426,8 +426,8 @@ def network_hotspots(
     Returns
     -------
     geopandas.GeoDataFrame
-        The street segments (same index) with ``count``, ``length_m``, ``density`` and
-        the Gi* columns.
+        The street segments (same index; segments with an empty geometry are left out)
+        with ``count``, ``length_m``, ``density`` and the Gi* columns.
 
     Raises
     ------
