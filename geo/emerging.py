@@ -64,6 +64,7 @@ __all__ = [
     "emerging_hotspots",
     "mann_kendall",
     "space_time_cube",
+    "space_time_weights",
 ]
 
 _KINDS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
