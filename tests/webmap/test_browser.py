@@ -136,7 +136,7 @@ def console_errors(drv: Any) -> list[str]:
 def layer_count(drv: Any, name: str) -> int | None:
     """Count shown in the list for layer ``name`` (None when the layer is not listed)."""
     return drv.execute_script(
-        "const d = window.qpvCarte.state.data[arguments[0]];"
+        "const d = window.qpvCarte.viewData(arguments[0]);"
         "const on = window.qpvCarte.map.hasLayer(window.qpvCarte.state.holders[arguments[0]]);"
         "return on && d ? d.count : null;", name)
 
@@ -174,9 +174,12 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     assert driver.find_element(By.ID, "lien-connexion").get_attribute("href").endswith("/connexion?suivant=/")
     assert not driver.find_element(By.ID, "edition").is_displayed()
 
+    # the simulated points noirs (Montpellier) are loaded whole, then cut to the view
+    assert (layer_count(driver, "points_noirs") or 0) > 0
     # Paris 20e at zoom 14: individual records, listed beside the map
     driver.execute_script("window.qpvCarte.map.setView([48.8635, 2.4010], 14)")
     wait_ready(driver)
+    assert layer_count(driver, "points_noirs") == 0
     all_time = layer_count(driver, "observations")
     assert all_time and all_time > 100
     rows = driver.find_elements(By.CSS_SELECTOR, '[data-couche="observations"] tbody tr')

@@ -9,8 +9,9 @@
  *
  * Pour les tests et la mesure des performances, la page publie :
  *   - document.body.dataset.etat : "chargement" pendant les requêtes, "pret" ensuite ;
- *   - performance.mark("qpv-premier-rendu") au premier dessin d'une couche,
- *     "qpv-deplacement" / "qpv-maj-fin" autour de chaque mise à jour après un déplacement ;
+ *   - performance.mark("qpv-premier-rendu") au premier dessin d'une couche, "qpv-couche-<nom>"
+ *     au premier dessin de chaque couche, "qpv-deplacement" / "qpv-maj-fin" autour de chaque
+ *     mise à jour après un déplacement ;
  *   - window.qpvCarte (carte, état, recharger).
  */
 (function () {
@@ -20,6 +21,9 @@
   const DEBOUNCE_MS = 150;
   const LIST_MAX = 200;
   const FEATURE_LIMIT = 5000;
+  // Couches d'au plus SMALL_LAYER enregistrements : chargées entières une fois par jeu de
+  // filtres, puis seulement recadrées côté navigateur ; les autres sont demandées par emprise.
+  const SMALL_LAYER = 3000;
   const EDIT_ROLES = ["technicien", "administrateur"];
   const COLORS = {
     perimetres: "#1f78b4", observations: "#d7301f", points_noirs: "#6a3d9a",
@@ -36,7 +40,7 @@
       csrf_token: (document.querySelector('meta[name="csrf-token"]') || {}).content || null },
     layers: [], byName: {}, months: [],
     filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
-    heat: false, holders: {}, data: {}, pending: 0, generation: 0,
+    heat: false, holders: {}, data: {}, cache: {}, pending: 0, generation: 0,
     controller: null, started: false, contextOn: CFG.basemap.url === null, placing: false,
     firstPaint: false, perimeters: null,
   };
@@ -350,10 +354,42 @@
       holder.shapes.clearLayers();
       holder.shapes.addData(feats.filter((f) => f.geometry));
     }
+    if (!holder.qpvDrawn && feats.length) {
+      holder.qpvDrawn = true;
+      requestAnimationFrame(() => performance.mark(`qpv-couche-${info.name}`));
+    }
     if (!state.firstPaint && feats.length) {
       state.firstPaint = true;
       requestAnimationFrame(() => performance.mark("qpv-premier-rendu"));
     }
+  }
+
+  function isSmall(info) {
+    return !info.reference && Number(info.count) <= SMALL_LAYER;
+  }
+
+  function featureInView(f, bounds) {
+    if (!f.geometry) return false;
+    if (f.geometry.type === "Point") {
+      const [x, y] = f.geometry.coordinates;
+      return bounds.contains([y, x]);
+    }
+    if (!f.qpvBounds) f.qpvBounds = L.geoJSON(f).getBounds();
+    return f.qpvBounds.isValid() && bounds.intersects(f.qpvBounds);
+  }
+
+  /** Ce que la vue courante montre d'une couche : enregistrements, effectif, regroupement. */
+  function viewData(info) {
+    const d = state.data[info.name];
+    if (!d || !d.whole) return d;
+    const bounds = map.getBounds();
+    const records = d.records.filter((f) => featureInView(f, bounds));
+    return Object.assign({}, d, { records, count: records.length });
+  }
+
+  /** Après une écriture : les couches chargées entières seront redemandées. */
+  function invalidate() {
+    state.cache = {};
   }
 
   function activeLayers() {
@@ -369,14 +405,27 @@
     const generation = ++state.generation;
     document.body.dataset.etat = "chargement";
     const zoom = map.getZoom();
+    const url = (info, params) => `${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${params}`;
     const jobs = activeLayers().map(async (info) => {
-      if (info.reference && zoom < CFG.contextMinZoom) {
+      if ((info.reference && zoom < CFG.contextMinZoom) || Number(info.count) === 0) {
+        delete state.cache[info.name];
         render(info, { features: [] });
-        state.data[info.name].tooFar = true;
+        state.data[info.name].tooFar = Boolean(info.reference) && Number(info.count) > 0;
         return;
       }
-      const gj = await api(`${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${layerParams(info, true)}`,
-        { signal: controller.signal });
+      if (isSmall(info)) {
+        const params = layerParams(info, false);
+        params.set("limit", String(FEATURE_LIMIT));
+        const key = `${params}|${state.heat}`;
+        if (state.cache[info.name] === key) return; // déjà dessinée avec ces filtres
+        const gj = await api(url(info, params), { signal: controller.signal });
+        if (generation !== state.generation) return;
+        render(info, gj);
+        state.data[info.name].whole = true;
+        state.cache[info.name] = key;
+        return;
+      }
+      const gj = await api(url(info, layerParams(info, true)), { signal: controller.signal });
       if (generation === state.generation) render(info, gj);
     });
     jobs.push(loadContext(controller.signal, generation));
@@ -388,16 +437,20 @@
     renderList();
     renderLegend();
     updateExports();
-    document.body.dataset.etat = "pret";
-    performance.mark("qpv-maj-fin");
+    // Marqué après le dessin de l'image suivante : c'est ce que voit la personne.
+    requestAnimationFrame(() => {
+      if (generation !== state.generation) return;
+      performance.mark("qpv-maj-fin");
+      document.body.dataset.etat = "pret";
+    });
   }
 
   async function loadContext(signal, generation) {
     const want = state.contextOn && map.getZoom() >= CFG.contextMinZoom;
-    for (const name of ["voies", "batiments"]) {
+    await Promise.all(["voies", "batiments"].map(async (name) => {
       if (!want || !state.byName[name]) {
         context[name].clearLayers();
-        continue;
+        return;
       }
       const p = new URLSearchParams();
       const b = map.getBounds();
@@ -408,7 +461,7 @@
       if (generation !== state.generation) return;
       context[name].clearLayers();
       context[name].addData((gj.features || []).filter((f) => f.geometry && !(f.properties || {}).cluster));
-    }
+    }));
   }
 
   const refreshSoon = debounce(refresh, DEBOUNCE_MS);
@@ -500,6 +553,7 @@
           await api(`${CFG.urls.api}/observations/${encodeURIComponent(props.uid)}`,
             { method: "PATCH", json: { status: select.value, comment: comment.value } });
           props.status = select.value;
+          invalidate();
           msg.textContent = "Statut enregistré.";
           comment.value = "";
           load();
@@ -641,6 +695,8 @@
         map.closePopup();
         showBanner(`Constat enregistré (${res.uid}).`, "succes");
         state.lastCreated = res.uid;
+        state.byName.observations.count = Number(state.byName.observations.count || 0) + 1;
+        invalidate();
         refresh();
       } catch (e) {
         showFormError(form, msg, e);
@@ -791,12 +847,15 @@
     box.replaceChildren();
     let total = 0;
     activeLayers().filter((info) => info.name !== "perimetres").forEach((info) => {
-      const d = state.data[info.name];
+      const d = viewData(info);
       if (!d) return;
       total += d.count;
       const section = el("section", { class: "liste-couche", "data-couche": info.name });
       section.append(el("h3", {}, [el("span", { class: "pastille", style: `background:${colorOf(info.name, 0)}` }),
         info.label, el("span", { class: "compte", "data-compte": info.name, text: formatNumber(d.count) })]));
+      if (d.truncated) {
+        section.append(el("p", { class: "aide", text: `Affichage limité à ${formatNumber(d.records.length)} enregistrements : zoomez ou filtrez.` }));
+      }
       if (d.tooFar) {
         section.append(el("p", { class: "aide", text: `Visible à partir du zoom ${CFG.contextMinZoom}.` }));
       } else if (d.clustered) {
@@ -860,7 +919,7 @@
     if (!box) return;
     box.replaceChildren(el("h4", { text: "Légende" }));
     activeLayers().forEach((info) => {
-      const d = state.data[info.name];
+      const d = viewData(info);
       box.append(el("div", { class: "legende-ligne" }, [
         el("span", { class: `pastille ${isPointLayer(info) ? "rond" : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
         info.label, d ? el("span", { class: "compte", text: ` (${formatNumber(d.count)})` }) : null]));
@@ -946,7 +1005,9 @@
     let fitted = false;
     if (state.byName.perimetres) {
       try {
-        const gj = await api(`${CFG.urls.api}/layers/perimetres/features?limit=${FEATURE_LIMIT}`);
+        const params = layerParams(state.byName.perimetres, false);
+        params.set("limit", String(FEATURE_LIMIT));
+        const gj = await api(`${CFG.urls.api}/layers/perimetres/features?${params}`);
         state.perimeters = gj;
         (gj.features || []).forEach((f) => {
           const p = f.properties || {};
@@ -955,6 +1016,8 @@
         const bounds = L.geoJSON(gj).getBounds();
         if (bounds.isValid()) {
           render(state.byName.perimetres, gj);
+          state.data.perimetres.whole = true;
+          state.cache.perimetres = `${params}|${state.heat}`;
           map.fitBounds(bounds, { padding: [10, 10] });
           fitted = true;
         }
@@ -967,6 +1030,6 @@
     refresh();
   }
 
-  window.qpvCarte = { map, state, refresh, openRecord };
+  window.qpvCarte = { map, state, refresh, openRecord, viewData: (name) => viewData(state.byName[name]) };
   start();
 }());
