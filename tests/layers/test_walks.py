@@ -273,5 +273,5 @@ def test_bad_inputs(store: LayerStore, cache_dir: Path) -> None:
     far = "3.8700,43.6100"  # south of Montpellier centre, far from Mosson
     with pytest.raises(QPVError):
         plan_walk(store, quartier=MOSSON, start=START, budget_min=10, mandatory=[far], cache_dir=cache_dir)
-    with pytest.raises(QPVError, match="introuvable|Aucun enregistrement"):
+    with pytest.raises(QPVError, match=r"introuvable|Aucun enregistrement"):
         load_walk(store, "inexistant")
