@@ -319,6 +319,7 @@ def lookup_index_from_store(
     rules: Sequence[Rule] | None = None,
     stored: bool = True,
     geography: str | None = None,
+    kinds: Sequence[str] | None = ("qpv",),
     addresses: bool = True,
     max_distance_m: float = 500.0,
 ) -> LookupIndex:
@@ -334,6 +335,9 @@ def lookup_index_from_store(
         Also use the rules kept by :func:`compile_to_store`.
     geography : str, optional
         Only the perimeters of this geography version (``2015`` / ``2024``).
+    kinds : sequence of str, optional
+        Perimeter kinds looked up (QPV only by default: a « quartier » such as a whole
+        arrondissement overlaps them); ``None``: every kind.
     addresses : bool
         Load the address base, needed to look up text addresses.
     max_distance_m : float
@@ -348,8 +352,10 @@ def lookup_index_from_store(
     PerimeterStoreError
         When the store holds no perimeter.
     """
-    where: dict[str, Any] | None = {"geography": geography} if geography else None
-    perimeters = store.read("perimetres", where=where)
+    where: dict[str, Any] = {"geography": geography} if geography else {}
+    if kinds is not None:
+        where["kind"] = list(kinds)
+    perimeters = store.read("perimetres", where=where or None)
     if perimeters.empty:
         raise PerimeterStoreError(
             "Aucun périmètre dans l'entrepôt : importez ou compilez d'abord un périmètre."

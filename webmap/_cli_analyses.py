@@ -199,9 +199,11 @@ def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | N
     if lon is not None and lat is not None:
         x = pd.to_numeric(data[lon].str.replace(",", ".", regex=False), errors="coerce")
         y = pd.to_numeric(data[lat].str.replace(",", ".", regex=False), errors="coerce")
-        frame: pd.DataFrame = gpd.GeoDataFrame({"adresse": data[address_column] if address_column else ""},
-                                               geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
-        frame = frame.set_geometry(frame.geometry.where(x.notna() & y.notna(), None))
+        text = data[address_column] if address_column else pd.Series("", index=data.index, dtype=object)
+        points = gpd.GeoSeries(gpd.points_from_xy(x, y), index=data.index, crs="EPSG:4326")
+        frame: pd.DataFrame = gpd.GeoDataFrame({"adresse": text},
+                                               geometry=points.where(x.notna() & y.notna(), None),
+                                               crs="EPSG:4326")
     else:
         frame = pd.DataFrame({"adresse": data[address_column]})
     with tqdm(total=len(data), desc=f"Recherche QPV {path.name}", unit="ligne", disable=None,
