@@ -40,7 +40,8 @@ def store_path(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> P
         for file, mapping in ((shared_data / "paris" / "qpv-paris-idf-2015.geojson", "qpv-paris"),
                               (DEMO / "paris" / "adresses-75020.csv.gz", "ban"),
                               (shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", "dansmarue"),
-                              (shared_data / "paris" / "videoprotection-paris-2019.csv", "paris-videoprotection")):
+                              (shared_data / "paris" / "videoprotection-paris-2019.csv",
+                               "paris-videoprotection")):
             import_file(store, file, mapping=mapping, actor="tests", report_dir=folder / "rejets")
         addr = store.read("adresses")
         hull = shapely.concave_hull(shapely.multipoints(shapely.get_coordinates(addr.geometry.to_numpy())),
@@ -96,7 +97,8 @@ def _ink(pdf: Path, tmp_path: Path) -> float:
 def test_rues_parse_lillers(shared_data: Path, tmp_path: Path, store_path: Path) -> None:
     src = shared_data / "lillers" / "liste-des-rues-QP062057-ocr.txt"
     out = tmp_path / "regles.yaml"
-    res = run(store_path, "rues", "parse", str(src), "--commune", "Lillers", "--qpv", "QP062057", "-o", str(out))
+    res = run(store_path, "rues", "parse", str(src), "--commune", "Lillers", "--qpv", "QP062057",
+              "-o", str(out))
     assert res.exit_code == 0, res.output
     assert "43 voies, 43 règles ; 6 voies en partie ; 6 numéros de coupure ; 6 parcelles citées" in res.output
     assert "RUE DE VERDUN : jusqu'au n° 38 (parcelle AH 547)" in res.output
@@ -175,7 +177,8 @@ def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
     ll = sample.to_crs(4326).geometry
     table = pd.DataFrame({
         "id": range(len(sample)),
-        "adresse": [f"{int(n)} {s}, 75020 Paris" for n, s in zip(sample["number"], sample["street"], strict=True)],
+        "adresse": [f"{int(n)} {s}, 75020 Paris"
+                    for n, s in zip(sample["number"], sample["street"], strict=True)],
         "longitude": [f"{v:.7f}" for v in ll.x], "latitude": [f"{v:.7f}" for v in ll.y],
     })
     unknown = pd.DataFrame({"id": [99], "adresse": ["7 rue des Sapins Imaginaires, 75020 Paris"],
@@ -196,7 +199,8 @@ def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
     assert "20 dans un QPV" in res.output and "1 introuvable" in res.output
 
     out2 = tmp_path / "sortie-points.csv"
-    res = run(store_path, "lookup", "--csv", str(src), "-o", str(out2), "--lon", "longitude", "--lat", "latitude")
+    res = run(store_path, "lookup", "--csv", str(src), "-o", str(out2), "--lon", "longitude",
+              "--lat", "latitude")
     assert res.exit_code == 0, res.output
     got2 = pd.read_csv(out2, sep=";", dtype=str, keep_default_na=False)
     assert got2["qpv_code"].tolist()[:40] == expected
@@ -255,8 +259,8 @@ def test_report_whole_20e_and_territory(store_path: Path, frames: dict[str, gpd.
 def test_analyse_points_chauds_stored_and_replaced(store_path: Path, tmp_path: Path) -> None:
     store = tmp_path / "copie.gpkg"
     shutil.copy(store_path, store)
-    args = ["analyse", "points-chauds", "--couche", "observations", "--theme", THEME, "--quartier", "QP075019",
-            "--period", PERIOD]
+    args = ["analyse", "points-chauds", "--couche", "observations", "--theme", THEME,
+            "--quartier", "QP075019", "--period", PERIOD]
     res = run(store, *args)
     assert res.exit_code == 0, res.output
     assert "Points chauds émergents" in res.output and "couche « analyses »" in res.output
@@ -270,7 +274,8 @@ def test_analyse_points_chauds_stored_and_replaced(store_path: Path, tmp_path: P
     assert m is not None and int(m.group(1)) == len(gi) > 0
     assert int(m.group(2)) == int((gi["category"] == "point chaud").sum())
     again = run(store, *args)
-    assert again.exit_code == 0 and f"Le calcul précédent ({n} enregistrements) a été remplacé" in again.output
+    assert again.exit_code == 0
+    assert f"Le calcul précédent ({n} enregistrements) a été remplacé" in again.output
     s = open_store(store, create=False)
     try:
         assert s.count("analyses") == n
