@@ -20,7 +20,8 @@ BAN ``x``/``y`` before timing):
   (:func:`geo.lookup.build_index`: validity check, prepared polygons, boundary segment
   trees, rule table) built inside the timing from the same projected, repaired perimeters
   the sjoin gets; it also gives the reason, the rule verdict, the
-  disagreement flag and the distance to the nearest boundary (within 500 m).
+  disagreement flag and the distance to the nearest boundary (within 200 m, the default
+  ``max_distance_m``).
 
 Timings are medians over the repetitions, interleaved so that machine load hits both, each
 call with the garbage collector off after a collection (as :mod:`timeit` does: otherwise a

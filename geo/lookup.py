@@ -107,14 +107,16 @@ class LookupIndex:
     rules: pd.DataFrame
     ruled_codes: frozenset[str]
     addresses: gpd.GeoDataFrame | None = None
-    max_distance_m: float = 500.0
+    max_distance_m: float = 200.0
     codes: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     names_array: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     geos_array: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     ruled: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))
-    boundaries: list[shapely.STRtree] = field(default_factory=list)
+    boundaries: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    zones: dict[int, BaseGeometry] = field(default_factory=dict)
+    groups: list[tuple[np.ndarray, list[int]]] = field(default_factory=list)
     rule_keys: frozenset[str] = frozenset()
-    tokens: frozenset[str] = frozenset()
+    tokens: dict[str, list[frozenset[str]]] = field(default_factory=dict)
 
 
 def _geography(code: str) -> str:
@@ -127,7 +129,7 @@ def build_index(
     *,
     rules: Sequence[Rule] | None = None,
     addresses: gpd.GeoDataFrame | None = None,
-    max_distance_m: float = 500.0,
+    max_distance_m: float = 200.0,
 ) -> LookupIndex:
     """Prepare perimeters (and rules, and an address base) for lookups.
 
@@ -171,7 +173,7 @@ def build_index(
     else:
         geos = np.array([_geography(c) for c in codes], dtype=object)
     geoms = frame.geometry.to_numpy()
-    if any(g is None or g.is_empty for g in geoms):
+    if bool((shapely.is_missing(geoms) | shapely.is_empty(geoms)).any()):
         raise GeometryError("Un périmètre QPV n'a pas de géométrie surfacique.")
     shapely.prepare(geoms)
     table = gpd.GeoDataFrame({"code": codes, "name": names, "geography": geos}, geometry=geoms,
@@ -191,7 +193,8 @@ def build_index(
         names_array=np.array([*names.tolist(), *extra], dtype=object),
         geos_array=np.array([*geos.tolist(), *[_geography(c) for c in extra]], dtype=object),
         ruled=np.isin(all_codes, list(rule_table["qpv"])),
-        boundaries=[_segment_tree(g) for g in geoms],
+        boundaries=shapely.boundary(geoms),
+        groups=_groups(shapely.bounds(geoms).reshape(-1, 4), float(max_distance_m)),
         rule_keys=rule_keys,
         tokens=_rule_tokens(rule_keys),
     )
@@ -233,13 +236,32 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
     return np.full((n, 2), np.nan)
 
 
-def _segment_tree(geom: BaseGeometry) -> shapely.STRtree:
-    """STRtree of the boundary segments of a polygon (nearest-segment distances)."""
-    segments = []
-    for ring in shapely.get_parts(shapely.boundary(geom)):
-        coords = shapely.get_coordinates(ring)
-        segments.append(shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1)))
-    return shapely.STRtree(np.concatenate(segments) if segments else np.array([], dtype=object))
+def _zone(index: LookupIndex, i: int) -> BaseGeometry:
+    """Prepared ``max_distance_m`` buffer of perimeter ``i`` (built on first use, then kept)."""
+    zone = index.zones.get(i)
+    if zone is None:
+        zone = shapely.buffer(index.perimeters.geometry.iloc[i], index.max_distance_m, quad_segs=4)
+        shapely.prepare(zone)
+        index.zones[i] = zone
+    return zone
+
+
+def _groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tuple[np.ndarray, list[int]]]:
+    """Perimeters gathered by neighbourhood: (expanded bounding box, members), to test points
+    against a few boxes instead of every perimeter."""
+    groups: list[tuple[np.ndarray, list[int]]] = []
+    for i, box in enumerate(bounds):
+        wide = box + np.array([-distance, -distance, distance, distance])
+        for g, (gbox, members) in enumerate(groups):
+            if not (wide[0] > gbox[2] + gap or wide[2] < gbox[0] - gap
+                    or wide[1] > gbox[3] + gap or wide[3] < gbox[1] - gap):
+                merged = np.array([min(gbox[0], wide[0]), min(gbox[1], wide[1]),
+                                   max(gbox[2], wide[2]), max(gbox[3], wide[3])])
+                groups[g] = (merged, [*members, i])
+                break
+        else:
+            groups.append((wide, [i]))
+    return groups
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -253,45 +275,39 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return np.where(num > 0, num, np.nan)
 
 
-def _rule_tokens(rule_keys: frozenset[str]) -> frozenset[str]:
-    """A word every spelling of each rule street contains: its last name word.
+def _rule_tokens(rule_keys: frozenset[str]) -> dict[str, list[frozenset[str]]]:
+    """Words every spelling of each rule street contains: last name word → all its name words.
 
-    Used to skip the normalisation of the many streets no rule can match.
+    Used to skip the normalisation of the many streets no rule can match (types and titles
+    such as ``BD`` / ``BOULEVARD`` are left out, since they are abbreviated in many ways).
     """
     reverse: dict[str, set[str]] = {}
     for short, full in {**STREET_TYPES, **TITLES}.items():
         for word in full.split():
             reverse.setdefault(word, set()).add(short)
-    tokens: set[str] = set()
+    tokens: dict[str, list[frozenset[str]]] = {}
     for key in rule_keys:
         words = [w for w in key.split() if w not in ARTICLES]
         if len(words) > 1 and words[0] in LEADING_TYPES:
             words = words[1:]
         plain = [w for w in words if w not in reverse]
         if plain:
-            tokens.add(plain[-1])
+            tokens.setdefault(plain[-1], []).append(frozenset(plain))
         else:  # only types and titles: every spelling of every word
             for w in words:
-                tokens.add(w)
-                tokens.update(reverse.get(w, ()))
-    return frozenset(tokens)
+                for spelling in (w, *reverse.get(w, ())):
+                    tokens.setdefault(spelling, []).append(frozenset())
+    return tokens
 
 
-def _ascii_table() -> dict[int, str]:
-    """Translation of accented capitals and punctuation for the fast street prefilter."""
-    table: dict[int, str] = {}
-    for code in range(0x80, 0x250):
-        char = chr(code)
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        if base != char:
-            table[code] = base
-    table.update({ord("Œ"): "OE", ord("Æ"): "AE"})
-    for char in "'’`-.,;:()/\\\"«»_":
-        table[ord(char)] = " "
-    return table
+def _byte_table() -> bytes:
+    """Byte translation keeping capitals, digits and new lines, blanking everything else."""
+    keep = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n")
+    return bytes(b if b in keep else ord(" ") for b in range(256))
 
 
-_ASCII = _ascii_table()
+_BYTES = _byte_table()
+
 
 
 @dataclass
@@ -304,21 +320,34 @@ class _Streets:
     commune: str  # commune key of rows without commune
     keyed: bool
     numbers: np.ndarray
-    geo_status: np.ndarray  # per row: "" or a geocode status
+    geo_status: np.ndarray  # per row: index in _GEO ("" or a geocode status)
 
 
 def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) -> np.ndarray:
-    """Street keys of distinct names, computed only for names that may match a rule."""
-    series = pd.Series(np.asarray(names, dtype=object))
-    keys = np.full(len(series), "~", dtype=object)
-    if not len(series) or not index.tokens:
+    """Street keys of distinct names: ``""`` when blank, ``"~"`` when no rule can match.
+
+    All names are upper-cased, unaccented and cleaned in one pass over one big string;
+    only the names holding all the name words of a rule street are normalised in full.
+    """
+    texts = ["" if not isinstance(v, str) else v.replace("\n", " ")
+             for v in np.asarray(names, dtype=object).tolist()]
+    n = len(texts)
+    keys = np.full(n, "~", dtype=object)
+    if not n:
         return keys
+    big = "\n".join(texts).upper().replace("Œ", "OE").replace("Æ", "AE")
+    lines = unicodedata.normalize("NFKD", big).encode("ascii", "ignore").translate(_BYTES).decode("ascii")
+    split = pd.Series(lines.split("\n"), dtype=object).str.split()
+    words = split.explode()
+    keys[words.index[words.isna().to_numpy()].unique().to_numpy()] = ""
     tokens = index.tokens
-    texts = ["" if not isinstance(v, str) else v.replace("\n", " ") for v in series.tolist()]
-    plain = "\n".join(texts).upper().translate(_ASCII).split("\n")
-    candidates = [i for i, name in enumerate(plain) if not tokens.isdisjoint(name.split())]
-    for i in candidates:
-        keys[i] = street_key(series.iat[i])
+    if not tokens:
+        return keys
+    hit = words.isin(list(tokens)).to_numpy()
+    for i in np.unique(words.index.to_numpy()[hit]).tolist():
+        line_words = set(split.iat[i])
+        if any(need <= line_words for t in line_words if t in tokens for need in tokens[t]):
+            keys[i] = street_key(texts[i])
     return keys
 
 
@@ -329,16 +358,13 @@ def _streets_from_columns(
     n = len(data)
     if street_column is not None:
         codes, uniques = pd.factorize(data[street_column], use_na_sentinel=True)
-        names = np.asarray(uniques, dtype=object)
-        blank = pd.Series(names).astype(str).str.strip() == ""
-        keys = _street_keys_for_rules(names, index)
-        keys[blank.to_numpy()] = ""
+        keys = _street_keys_for_rules(np.asarray(uniques, dtype=object), index)
     else:
         codes, keys = np.full(n, -1, dtype=np.intp), np.array([], dtype=object)
     communes = data[commune_column] if commune_column is not None else None
     numbers = _numbers(data[number_column]) if number_column is not None else np.full(n, np.nan)
     return _Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
-                    np.full(n, "", dtype=object))
+                    np.zeros(n, dtype=np.int8))
 
 
 def _streets_from_text(
@@ -364,8 +390,9 @@ def _streets_from_text(
         status = np.array(["empty" if not p.street and p.number is None else "" for p in parsed],
                           dtype=object)
     codes, keys = pd.factorize(pd.Series(skeys, dtype=object), use_na_sentinel=True)
+    geo_codes = np.array([_GEO.index(str(v)) if v in _GEO else 0 for v in status], dtype=np.int8)
     streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object), pd.Series(ckeys, dtype=object),
-                       commune_key(commune), True, np.where(nums > 0, nums, np.nan), status)
+                       commune_key(commune), True, np.where(nums > 0, nums, np.nan), geo_codes)
     return streets, xy
 
 
@@ -378,22 +405,28 @@ def _polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.nd
     x, y = xy[:, 0], xy[:, 1]
     d = index.max_distance_m
     geoms = index.perimeters.geometry.to_numpy()
-    for i, (minx, miny, maxx, maxy) in enumerate(index.bounds):
-        near = np.flatnonzero((x >= minx - d) & (x <= maxx + d))
-        if not len(near):
+    for (gx0, gy0, gx1, gy1), members in index.groups:
+        cand = np.flatnonzero((x >= gx0) & (x <= gx1))
+        cand = cand[(y[cand] >= gy0) & (y[cand] <= gy1)]
+        if not len(cand):
             continue
-        near = near[(y[near] >= miny - d) & (y[near] <= maxy + d)]
-        if not len(near):
-            continue
-        inbox = near[(x[near] >= minx) & (x[near] <= maxx) & (y[near] >= miny) & (y[near] <= maxy)]
-        if len(inbox):
-            inside = inbox[shapely.contains_xy(geoms[i], x[inbox], y[inbox])]
-            found[inside[hits[inside] == 0]] = i
-            hits[inside] += 1
-        (which, _), di = index.boundaries[i].query_nearest(
-            shapely.points(x[near], y[near]), max_distance=d, return_distance=True, all_matches=False)
-        rows = near[which]
-        dist[rows] = np.fmin(dist[rows], di)
+        cx, cy = x[cand], y[cand]
+        for i in members:
+            minx, miny, maxx, maxy = index.bounds[i]
+            inbox = (cx >= minx - d) & (cx <= maxx + d) & (cy >= miny - d) & (cy <= maxy + d)
+            near = cand[inbox]
+            if not len(near):
+                continue
+            nx, ny = x[near], y[near]
+            strict = (nx >= minx) & (nx <= maxx) & (ny >= miny) & (ny <= maxy)
+            if strict.any():
+                inside = near[strict][shapely.contains_xy(geoms[i], nx[strict], ny[strict])]
+                found[inside[hits[inside] == 0]] = i
+                hits[inside] += 1
+            close = near[shapely.contains_xy(_zone(index, i), nx, ny)]
+            if len(close):
+                di = shapely.distance(index.boundaries[i], shapely.points(x[close], y[close]))
+                dist[close] = np.fmin(dist[close], np.where(di <= d, di, np.nan))
     return found, hits, dist
 
 
@@ -445,7 +478,7 @@ def lookup_many(
     address_column: str | None = None,
     commune: str | None = None,
     crs: Any = None,
-    max_distance_m: float = 500.0,
+    max_distance_m: float = 200.0,
     chunk_size: int = 200_000,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
@@ -522,6 +555,8 @@ def lookup_many(
     return data.assign(**_columns(merged, index, data.index))
 
 
+_GEO = ["", "found", "found_without_suffix", "number_not_found", "no_number", "street_not_found",
+        "ambiguous", "empty"]
 _STATUSES = ["outside", "inside", "ambiguous", "not_found", "empty"]
 _REASONS = ["", "both", "polygon", "street_rule"]
 _BASES = [
@@ -556,8 +591,8 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     # reason: which source gives the answer (inside or outside)
     reason = np.select([both, poly_in, code >= 0, has_point, rule_known], [1, 2, 3, 2, 3], 0)
     geo = streets.geo_status
-    ambiguous = (poly_hits > 1) | rule_amb | (geo == "ambiguous")
-    empty = ~has_point & ~has_street & ((geo == "empty") | (geo == ""))
+    ambiguous = (poly_hits > 1) | rule_amb | (geo == _GEO.index("ambiguous"))
+    empty = ~has_point & ~has_street & ((geo == _GEO.index("empty")) | (geo == 0))
     not_found = ~has_point & ~rule_known & ~empty
     status = np.select([empty, ambiguous, code >= 0, not_found], [4, 2, 1, 3], 0)
     reason = np.where((status == 4) | (status == 3), 0, reason)
@@ -566,7 +601,8 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
          (status == 1) & (reason == 2), status == 1, has_point, rule_street],
         [1, 9, 2, 3, 4, 5, 6, 0, 7], 8,
     )
-    note = np.select([geo == "number_not_found", geo == "street_not_found", ~decided & (status != 3)],
+    note = np.select([geo == _GEO.index("number_not_found"), geo == _GEO.index("street_not_found"),
+                      ~decided & (status != 3)],
                      [1, 2, 3], 0)
     detail = (base * len(_NOTES) + note) * len(_FLAGS) + disagree.astype(int)
     poly_out = np.where(has_point, np.where(poly_idx >= 0, poly_idx, len(index.codes)), -1)

@@ -96,7 +96,6 @@ TITLES: dict[str, str] = {
 ARTICLES = frozenset({"DE", "DU", "DES", "LA", "LE", "LES", "L", "D", "AU", "AUX", "ET", "A", "EN", "SUR"})
 
 _PUNCT = re.compile(r"[^A-Z0-9 ]+")
-_SPACES = re.compile(r"\s+")
 
 
 def strip_accents(text: str) -> str:
@@ -112,6 +111,8 @@ def strip_accents(text: str) -> str:
     str
         The text with accents removed and ligatures expanded.
     """
+    if text.isascii():
+        return text
     text = text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -119,10 +120,11 @@ def strip_accents(text: str) -> str:
 
 def _words(name: str) -> list[str]:
     """Upper-case words of ``name`` without accents or punctuation."""
-    text = strip_accents(str(name)).upper()
-    text = text.replace("’", " ").replace("'", " ").replace("`", " ").replace("-", " ")
-    text = _PUNCT.sub(" ", text)
-    return [w for w in _SPACES.split(text) if w]
+    text = str(name).upper()
+    if not text.isascii():
+        text = text.replace("Œ", "OE").replace("Æ", "AE").replace("’", " ")
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _PUNCT.sub(" ", text).split()
 
 
 def split_street_type(name: str) -> tuple[str, str]:

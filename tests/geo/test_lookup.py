@@ -72,7 +72,7 @@ def test_batch_on_the_20th_arrondissement(paris: dict[str, Any]) -> None:
     # distances: inside or near the boundary only
     d = out["qpv_distance_m"]
     assert (d[out["qpv_reason"] == "both"] >= 0).all()
-    assert d.max() <= 500 and d.isna().sum() > 0
+    assert d.max() <= 200 and d.isna().sum() > 0
     assert set(out["qpv_status"].unique()) <= {"inside", "outside"}
     assert set(out.loc[out["qpv_code"] == "QP075019", "qpv_name"]) == {"Les Portes Du Vingtième"}
     assert set(out.loc[out["qpv_code"] == "QP075019", "qpv_geography"]) == {"2015"}
@@ -89,10 +89,13 @@ def test_points_one_at_a_time(paris: dict[str, Any]) -> None:
     assert res.distance_m == pytest.approx(geom.boundary.distance(inner), abs=0.1)
     lonlat = gpd.GeoSeries([inner], crs=2154).to_crs(4326).iloc[0]
     assert lookup_point((lonlat.x, lonlat.y), index, crs="EPSG:4326").code == "QP075019"
-    outside = shapely.Point(geom.bounds[0] - 150, geom.centroid.y)
+    edge = geom.boundary.interpolate(0.3, normalized=True)
+    steps = [shapely.Point(edge.x + dx, edge.y + dy) for dx, dy in ((60, 0), (-60, 0), (0, 60), (0, -60))]
+    outside = next(p for p in steps if not geom.contains(p))
     near = lookup_point(outside, index)
     assert near.status == "outside" and near.code == "" and near.reason == "polygon"
-    assert 0 < near.distance_m <= 500
+    assert near.distance_m == pytest.approx(geom.boundary.distance(outside), abs=0.1)
+    assert 0 < near.distance_m <= 60
     far = lookup_point((770_000, 6_280_000), index)  # Montpellier
     assert far.status == "outside" and np.isnan(far.distance_m)
     with pytest.raises(GeometryError):
