@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from layers.schema import THEMES
@@ -209,7 +209,7 @@ def walk_done(uid: str) -> ResponseReturnValue:
 @allow()
 def service_worker() -> ResponseReturnValue:
     """The service worker of the walk pages (scope ``/diagnostic/``)."""
-    resp = send_file(STATIC / "sw-diagnostic.js", mimetype="text/javascript", max_age=0)
-    resp.headers["Service-Worker-Allowed"] = url_for("diagnostic.walk_list")
-    resp.headers["Cache-Control"] = "no-cache"
-    return resp
+    body = (STATIC / "sw-diagnostic.js").read_bytes()
+    return Response(body, mimetype="text/javascript",
+                    headers={"Service-Worker-Allowed": url_for("diagnostic.walk_list"),
+                             "Cache-Control": "no-cache"})

@@ -253,7 +253,9 @@
     if (bm.url) {
       L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map);
     }
-    var line = L.geoJSON(track, { style: { color: "#d1495b", weight: 5, opacity: 0.85 } }).addTo(map);
+    var line = L.geoJSON(track, { style: { color: "#d1495b", weight: 5, opacity: 0.85 } });
+    map.fitBounds(line.getBounds().pad(0.1)); // a view first: vector layers need it
+    line.addTo(map);
     config.suivi.forEach(function (o) {
       L.circleMarker([o.lat, o.lon], { radius: 6, color: "#8a1c1c", fillColor: "#f4a261", fillOpacity: 0.9 })
         .bindPopup("Suivi : « " + o.theme + " » du " + o.observed_at + " (" + o.status + ")").addTo(map);
@@ -267,7 +269,6 @@
     var coords = track.geometry.coordinates;
     L.circleMarker([coords[0][1], coords[0][0]], { radius: 8, color: "#00798c", fillOpacity: 1 })
       .bindTooltip("Départ").addTo(map);
-    map.fitBounds(line.getBounds().pad(0.1));
     map.on("click", function (e) { setPosition(e.latlng.lng, e.latlng.lat); });
   }
 
