@@ -163,8 +163,10 @@ def build_index(
     if code_col is None:
         raise QPVLookupError("Périmètres sans colonne de code (code ou code_qp).")
     name_col = next((c for c in ("name", "nom_qp", "nom") if c in perimeters.columns), None)
-    frame, repaired = repair_polygons(to_territory_crs(perimeters))
-    if repaired.any():
+    same_crs = perimeters.crs is not None and resolve_crs(perimeters.crs).equals(resolve_crs(TERRITORY_CRS))
+    frame = perimeters if same_crs else to_territory_crs(perimeters)
+    if not bool(shapely.is_valid(frame.geometry.to_numpy()).all()):
+        frame, repaired = repair_polygons(frame)
         logger.info("%d périmètre(s) réparé(s) pour la recherche", int(repaired.sum()))
     codes = frame[code_col].astype(str).to_numpy()
     names = frame[name_col].astype(str).to_numpy() if name_col else np.full(len(frame), "", dtype=object)

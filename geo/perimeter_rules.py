@@ -75,12 +75,11 @@ def rules_frame(rules: Sequence[Rule]) -> pd.DataFrame:
         ``hi`` (float, ±inf when open), ``parity`` (0 all, 1 odd, 2 even).
     """
     communes = {c: commune_key(c) for c in {r.commune for r in rules}}
-    streets = {s: street_key(s) for s in {r.street for r in rules}}
     return pd.DataFrame(
         {
             "qpv": [r.qpv for r in rules],
             "commune_key": [communes[r.commune] for r in rules],
-            "street_key": [streets[r.street] for r in rules],
+            "street_key": [r.key for r in rules],
             "kind": [r.kind for r in rules],
             "lo": [-np.inf if r.from_number is None else float(r.from_number) for r in rules],
             "hi": [np.inf if r.to_number is None else float(r.to_number) for r in rules],

@@ -26,6 +26,7 @@ import io
 import logging
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,9 +111,9 @@ class Rule:
                 f"{self.street} : le n° de début ({lo}) est après le n° de fin ({hi})."
             )
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Join key of the street (see :func:`geo.streetnames.street_key`)."""
+        """Join key of the street (see :func:`geo.streetnames.street_key`), computed once."""
         return street_key(self.street)
 
     def matches(self, number: int | None) -> bool:
