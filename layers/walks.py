@@ -47,6 +47,7 @@ from layers._walkinputs import (
     quartier_graph,
     quartier_perimeter,
     resolve_point,
+    split_at_points,
 )
 from layers.schema import OPEN_STATUSES
 from layers.store.base import LayerStore, WriteResult
@@ -234,6 +235,8 @@ def plan_walk(
         if stops.index.has_duplicates:
             stops = stops.set_axis([str(i) for i in range(len(stops) - len(must_labels))] + must_labels)
         logger.info("%d arrêts candidats dans %s", len(stops), code)
+        ends = [start_pt] if end_pt is None else [start_pt, end_pt]
+        G = split_at_points(G, [*ends, *stops.geometry])
         step("calcul du parcours")
         options = {"start": start_pt, "end": end_pt, "budget_min": budget_min, "speed_kmh": speed_kmh,
                    "dwell_min": dwell_min, "mandatory": must_labels, "time_limit_s": time_limit_s}
@@ -397,7 +400,7 @@ def _leg_lengths(store: LayerStore, row: pd.Series, points: list[Point], *,
                  cache_dir: str | Path | None) -> np.ndarray:
     """Walking length of each leg start → stop 1 → stop 2…, on the graph (track as fallback)."""
     try:
-        G = quartier_graph(store, str(row["quartier"]), cache_dir=cache_dir)
+        G = split_at_points(quartier_graph(store, str(row["quartier"]), cache_dir=cache_dir), points)
         nodes, _ = nearest_nodes(G, [(p.x, p.y) for p in points])
         D = distance_matrix(G, nodes)
         legs = np.array([D[i, i + 1] for i in range(len(nodes) - 1)])

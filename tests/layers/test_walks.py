@@ -21,7 +21,7 @@ from pyproj import Transformer
 from shapely.geometry import Point
 
 from geo.errors import QPVError
-from geo.network import edges_frame, nearest_nodes
+from geo.network import edges_frame
 from geo.walkexport import read_gpx
 from layers.store import LayerStore, open_store
 from layers.walks import (
@@ -112,11 +112,18 @@ def test_gpx_follows_the_streets_and_loops_at_the_start(store: LayerStore, loop:
     streets = shapely.union_all(edges_frame(graph).geometry.to_numpy())
     off = shapely.distance(pts, streets)
     assert off.max() < 0.5, f"track point {off.max():.2f} m away from any street"
+    # the walk starts and ends on the street nearest to the meeting point, right beside it
     start = _start_xy(store)
-    node, snap = nearest_nodes(graph, start)
-    node_pt = Point(graph.nodes[node[0]]["x"], graph.nodes[node[0]]["y"])
-    assert snap[0] < 150
-    assert pts[0].distance(node_pt) < 0.5 and pts[-1].distance(node_pt) < 0.5
+    to_street = float(shapely.distance(start, streets))
+    assert to_street < 60
+    assert pts[0].distance(start) == pytest.approx(to_street, abs=0.5)
+    assert pts[-1].distance(pts[0]) < 0.5
+    # stops lie on the track (the router got a node on their street), not at a crossing 100 m away
+    track_line = shapely.linestrings(np.c_[xs, ys])
+    snap = loop.route.stops["snap_m"].to_numpy()
+    gap = np.array([track_line.distance(g) for g in loop.route.stops.geometry])
+    assert np.all(gap <= snap + 0.5)
+    assert np.median(gap) < 5
     # a GPS point every few metres at most would be wrong: the track is the street geometry
     geo = walk_geojson(store, loop.uid)
     assert geo["features"][0]["properties"]["kind"] == "parcours"
