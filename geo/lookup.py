@@ -184,17 +184,18 @@ def build_index(
     extra = [c for c in dict.fromkeys(rule_table["qpv"]) if c not in set(codes)]
     all_codes = np.array([*codes.tolist(), *extra], dtype=object)
     rule_keys = frozenset(rule_table["street_key"])
+    ruled_codes = frozenset(rule_table["qpv"])
     return LookupIndex(
         perimeters=table,
         bounds=shapely.bounds(geoms).reshape(-1, 4),
         rules=rule_table,
-        ruled_codes=frozenset(rule_table["qpv"]),
+        ruled_codes=ruled_codes,
         addresses=addresses,
         max_distance_m=float(max_distance_m),
         codes=all_codes,
         names_array=np.array([*names.tolist(), *extra], dtype=object),
         geos_array=np.array([*geos.tolist(), *[_geography(c) for c in extra]], dtype=object),
-        ruled=np.isin(all_codes, list(rule_table["qpv"])),
+        ruled=np.array([c in ruled_codes for c in all_codes.tolist()], dtype=bool),
         boundaries=shapely.boundary(geoms),
         groups=_groups(shapely.bounds(geoms).reshape(-1, 4), float(max_distance_m)),
         rule_keys=rule_keys,
@@ -277,16 +278,25 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return np.where(num > 0, num, np.nan)
 
 
+def _abbreviations() -> dict[str, set[str]]:
+    """Full word of a street type or title → its abbreviations."""
+    reverse: dict[str, set[str]] = {}
+    for short, full in {**STREET_TYPES, **TITLES}.items():
+        for word in full.split():
+            reverse.setdefault(word, set()).add(short)
+    return reverse
+
+
+_ABBREVIATIONS = _abbreviations()
+
+
 def _rule_tokens(rule_keys: frozenset[str]) -> dict[str, list[frozenset[str]]]:
     """Words every spelling of each rule street contains: last name word → all its name words.
 
     Used to skip the normalisation of the many streets no rule can match (types and titles
     such as ``BD`` / ``BOULEVARD`` are left out, since they are abbreviated in many ways).
     """
-    reverse: dict[str, set[str]] = {}
-    for short, full in {**STREET_TYPES, **TITLES}.items():
-        for word in full.split():
-            reverse.setdefault(word, set()).add(short)
+    reverse = _ABBREVIATIONS
     tokens: dict[str, list[frozenset[str]]] = {}
     for key in rule_keys:
         words = [w for w in key.split() if w not in ARTICLES]
