@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import os
 import pickle
 import re
 import uuid
@@ -32,7 +33,8 @@ from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "cache"
+#: Street graph cache of the walks (``QPV_CACHE_DIR``, else ``var/cache``).
+DEFAULT_CACHE_DIR = Path(os.environ.get("QPV_CACHE_DIR") or REPO_ROOT / "var" / "cache")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -89,7 +91,9 @@ def resolve_point(store: LayerStore, text: str | Sequence[float] | Point, *,
     m = _LONLAT.match(text)
     if m:
         lon, lat = float(m.group(1)), float(m.group(2))
-        return _lonlat_point(store, lon, lat), text.strip()
+        point = _lonlat_point(store, lon, lat)
+        near_address = _nearest_address(store, point)
+        return point, f"{lon:.5f}, {lat:.5f}" + (f" (près du {near_address})" if near_address else "")
     return _geocode(store, text, near=near)
 
 
@@ -98,6 +102,20 @@ def _lonlat_point(store: LayerStore, lon: float, lat: float) -> Point:
         raise WalkError(f"Coordonnées invalides « {lon}, {lat} » : donner « longitude,latitude » en degrés.")
     x, y = Transformer.from_crs("EPSG:4326", store.crs, always_xy=True).transform(lon, lat)
     return Point(x, y)
+
+
+def _nearest_address(store: LayerStore, point: Point, *, within_m: float = 80.0) -> str:
+    """The nearest address of the store (« 12 Rue X »), or "" when none is that close."""
+    box = (point.x - within_m, point.y - within_m, point.x + within_m, point.y + within_m)
+    found = store.read("adresses", bbox=box)
+    if found.empty:
+        return ""
+    dist = found.geometry.distance(point).to_numpy()
+    if dist.min() > within_m:
+        return ""
+    row = found.iloc[int(np.argmin(dist))]
+    number = "" if pd.isna(row["number"]) else f"{int(row['number'])} "
+    return f"{number}{row['street']}"
 
 
 def _geocode(store: LayerStore, text: str, *, near: shapely.Geometry | None) -> tuple[Point, str]:
@@ -166,7 +184,7 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
                  str(streets["updated_at"].max())):
         h.update(part.encode())
     h.update(shapely.to_wkb(shapely.set_precision(zone, 0.01)))
-    folder = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    folder = Path(cache_dir or os.environ.get("QPV_CACHE_DIR") or DEFAULT_CACHE_DIR)
     cache_file = folder / f"walkgraph-{h.hexdigest()[:24]}.pickle"
     if cache_file.is_file():
         try:

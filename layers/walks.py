@@ -276,7 +276,7 @@ def _save(store: LayerStore, route: WalkRoute, *, code: str, name: str, when: da
         "budget_min": float(round(budget_min, 1)), "duration_min": float(round(route.duration_min, 1)),
         "length_m": float(round(route.length_m, 1)),
         "previous_walk": str(previous["uid"].iloc[0]) if len(previous) else None,
-        "notes": _notes(route),
+        "notes": _notes(route) or None,
     }
     store.write("diagnostics", gpd.GeoDataFrame([record], geometry=[track], crs=TERRITORY_CRS), actor=actor)
     stops = route.stops
@@ -305,7 +305,7 @@ def _notes(route: WalkRoute) -> str:
         km = route.meta.get("street_length_m", 0) / 1000
         return (f"Parcours de toutes les rues : {km:.1f} km de voies, "
                 f"{route.meta.get('repeated_m', 0) / 1000:.1f} km parcourus deux fois.")
-    return f"{len(route.stops)} arrêts, priorité cumulée {route.prize:.1f}."
+    return ""
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,71 @@
+"""``qpv route`` and ``qpv diagnostic …`` on a copy of the demo store (Mosson, QP034005)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from geo.walkexport import read_gpx
+from layers.store import open_store
+from tests.walkdemo import MOSSON, demo_store_copy
+from webmap.cli import main
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_store_copy(tmp_path_factory, "walkcli")
+
+
+def run(store_path: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["--store", str(store_path), *args],
+                                env={"QPV_CACHE_DIR": str(store_path.parent / "cache")})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_route_then_diagnostic_commands(store_path: Path, tmp_path: Path) -> None:
+    out = run(store_path, "route", "--quartier", MOSSON, "--start", "291 avenue du Puech de Massane",
+              "--minutes", "45", "--groupes", "2", "--arret", "4", "--date", "2026-09-15T09:30",
+              "--sortie", str(tmp_path), "--sans-pdf")
+    assert "départ : 291 Avenue du Puech de Massane" in out
+    assert out.count("Diagnostic Mosson du 15/09/2026 — groupe") == 2
+    durations = [int(m) for m in re.findall(r"durée (\d+) min arrêts compris \(disponible : 45 min\)", out)]
+    assert len(durations) == 2 and all(0 < d <= 45 for d in durations)
+    assert re.search(r"^\s+1\. \+\s*\d+\.\d min  \S", out, flags=re.M)
+    gpx = sorted(tmp_path.glob("diagnostic-*-groupe-*.gpx"))
+    assert len(gpx) == 2 and len(list(tmp_path.glob("*.html"))) == 2 and not list(tmp_path.glob("*.pdf"))
+    track, waypoints = read_gpx(gpx[0].read_text(encoding="utf-8"))
+    assert track[0] == pytest.approx(track[-1]) and waypoints
+
+    listing = json.loads(run(store_path, "diagnostic", "list", "--json"))
+    assert len(listing) == 2 and {w["statut"] for w in listing} == {"prévu"}
+    uid = listing[0]["uid"]
+    shown = run(store_path, "diagnostic", "show", uid)
+    assert "statut « prévu »" in shown and "0 constat(s) relevé(s)" in shown
+
+    done = run(store_path, "diagnostic", "realise", uid, "--participants", "Ville, Bailleur",
+               "--habitants", "12")
+    assert "réalisé" in done
+    store = open_store(store_path)
+    try:
+        row = store.get("diagnostics", uid).iloc[0]
+    finally:
+        store.close()
+    assert row["status"] == "réalisé" and row["organisations"] == "Ville, Bailleur"
+    assert row["n_habitants"] == 12
+    report = run(store_path, "diagnostic", "compte-rendu", uid, "--sortie", str(tmp_path / "cr"),
+                 "--sans-pdf")
+    html = (tmp_path / "cr" / f"compte-rendu-{uid[:8]}.html").read_text(encoding="utf-8")
+    assert "compte-rendu-" in report and "Ville, Bailleur ; 12 habitant(s)" in html
+
+
+def test_route_errors_in_french(store_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--store", str(store_path), "route", "--quartier", "QP000000",
+                                       "--start", "3.82,43.63"])
+    assert result.exit_code == 1 and "Erreur : Quartier inconnu « QP000000 »" in result.output
+    result = CliRunner().invoke(main, ["--store", str(store_path), "diagnostic", "show", "inexistant"])
+    assert result.exit_code == 1 and "Erreur : " in result.output
