@@ -15,14 +15,16 @@ Columns added by :func:`lookup_many` (and fields of :class:`LookupResult`):
     ``inside``, ``outside``, ``ambiguous`` (several QPV or an ambiguous street),
     ``not_found`` (no point and a street no rule knows) or ``empty`` (nothing given).
 ``qpv_reason``
-    ``both``, ``polygon``, ``street_rule`` or ``""``.
+    Which source gives the answer, inside or outside: ``both`` (they agree), ``polygon``
+    (the point decides; rules silent or overruled, see ``qpv_disagree``), ``street_rule``
+    (no point, or the rules take an address the polygon leaves out) or ``""`` (no answer).
 ``qpv_polygon``, ``qpv_rule``
     The answer of each source (``""``: outside; ``None``: that source could not tell).
 ``qpv_disagree``
     The two sources disagree.
 ``qpv_distance_m``
-    Distance in metres from the point to the nearest perimeter boundary (NaN without a
-    point or beyond ``max_distance_m``).
+    Distance in metres (EPSG:2154) from the point to the nearest perimeter boundary (NaN
+    without a point or beyond ``max_distance_m``, 200 m by default).
 ``qpv_detail``
     A French sentence for the technician.
 """
