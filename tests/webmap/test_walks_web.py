@@ -308,7 +308,9 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
         wait_for(lambda: "2 constats en attente de synchronisation"
                  in drv.find_element(By.ID, "dg-file").text, "deux constats en attente")
         assert "1 photo" in drv.find_element(By.ID, "dg-message").text
-        drv.execute_script("arguments[0].scrollIntoView()", drv.find_element(By.ID, "dg-file"))
+        assert drv.execute_script("return document.querySelectorAll('#dg-carte path[stroke=\"#b34000\"]')"
+                                  ".length") == 2  # the waiting constats are drawn on the map
+        drv.execute_script("window.scrollTo(0, 0)")
         shot(drv, "diagnostic-hors-ligne")
         assert switch.posts == []  # nothing left the phone
 
@@ -319,6 +321,7 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
         wait_for(lambda: "Tous les constats sont synchronisés" in drv.find_element(By.ID, "dg-file").text,
                  "synchronisation", timeout=40)
+        drv.execute_script("window.scrollTo(0, 0)")
         shot(drv, "diagnostic-synchronise")
         assert switch.posts[0] == 201 and sorted(switch.posts[1:]) == [200, 201]
 

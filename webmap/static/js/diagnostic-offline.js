@@ -91,6 +91,7 @@
       el.textContent = text;
       el.className = "dg-file" + (items.length ? "" : " vide");
       el.dataset.attente = String(waiting);
+      drawPending(items);
       return items;
     });
   }
@@ -242,6 +243,18 @@
 
   // ------------------------------------------------------------------ carte
   var map = null;
+  var pendingLayer = null;
+
+  function drawPending(items) {
+    if (!map || !window.L) { return; }
+    if (!pendingLayer) { pendingLayer = L.layerGroup().addTo(map); }
+    pendingLayer.clearLayers();
+    items.forEach(function (i) {
+      L.circleMarker([i.lat, i.lon], { radius: 7, color: "#b34000", fillColor: "#fcc63a", fillOpacity: 0.9 })
+        .bindPopup("En attente : « " + escapeHtml(i.theme) + " » " + escapeHtml(i.description || ""))
+        .addTo(pendingLayer);
+    });
+  }
 
   function drawMap() {
     var el = document.getElementById("dg-carte");
