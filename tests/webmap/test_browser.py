@@ -221,6 +221,17 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     link = driver.find_element(By.CSS_SELECTOR, 'a[data-couche="observations"][data-format="csv"]')
     assert "start=" in link.get_attribute("href") and "end=" in link.get_attribute("href")
 
+    # heat map instead of markers for the point layers
+    driver.find_element(By.ID, "f-chaleur").click()
+    wait_ready(driver)
+    assert driver.execute_script(
+        "const h = window.qpvCarte.state.holders.observations;"
+        "return window.qpvCarte.map.hasLayer(h.heat) && !window.qpvCarte.map.hasLayer(h.cluster)")
+    assert driver.find_elements(By.CSS_SELECTOR, "canvas.leaflet-heatmap-layer")
+    shot(driver, "carte-chaleur")
+    driver.find_element(By.ID, "f-chaleur").click()
+    wait_ready(driver)
+
     # back to the whole period, then the list in full page
     driver.find_element(By.ID, "f-toute-periode").click()
     wait_ready(driver)
@@ -233,7 +244,8 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     assert console_errors(driver) == []
 
 
-def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, tmp_path: Path) -> None:
+def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, map_app: Flask,
+                                                   tmp_path: Path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -284,6 +296,28 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, t
     wait_for(lambda: "Transmis au bailleur" in driver.find_element(
         By.CSS_SELECTOR, ".leaflet-popup .historique-liste").text, "historique mis à jour")
     shot(driver, "constat-cree")
+
+    # a dumping event on a (simulated) point noir of Montpellier, through its popup
+    driver.execute_script("window.qpvCarte.map.setView([43.6345, 3.8200], 13)")
+    wait_ready(driver)
+    pn = driver.execute_script("return window.qpvCarte.viewData('points_noirs').records[0].properties.uid")
+    with open_store(map_app.config["STORE"], create=False) as store:
+        before_events = len(store.read_children("points_noirs", "evenements", parent_uids=[pn]))
+    driver.execute_script("window.qpvCarte.openRecord('points_noirs', arguments[0])", pn)
+    event_form = wait_for(lambda: driver.find_elements(
+        By.CSS_SELECTOR, ".leaflet-popup form.form-evenements"), "formulaire de dépôt")[0]
+    fiche_pn = driver.find_element(By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{pn}"]')
+    assert "donnée simulée" in fiche_pn.text
+    Select(event_form.find_element(By.NAME, "waste_type")).select_by_value("encombrants")
+    event_form.find_element(By.NAME, "volume_m3").send_keys("2.5")
+    event_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: event_form.find_element(By.CSS_SELECTOR, ".message").text == "Enregistré.",
+             "dépôt enregistré")
+    with open_store(map_app.config["STORE"], create=False) as store:
+        events = store.read_children("points_noirs", "evenements", parent_uids=[pn])
+    assert len(events) == before_events + 1
+    assert (events["waste_type"] == "encombrants").sum() >= 1 and 2.5 in set(events["volume_m3"])
+    shot(driver, "point-noir-depot")
     assert console_errors(driver) == []
 
 
@@ -303,3 +337,34 @@ def test_lecteur_cannot_see_videoprotection(driver: Any, base_url: str) -> None:
         "const done = arguments[arguments.length - 1];"
         "fetch('/api/layers/videoprotection/features?bbox=2.38,48.85,2.42,48.88').then(r => done(r.status));")
     assert status == 404
+
+
+def test_unreachable_tiles_fall_back_to_vector_context(driver: Any, map_app: Flask,
+                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    from selenium.webdriver.common.by import By
+    from werkzeug.serving import make_server
+
+    # tiles of a "server" that answers 404 to every tile: no network is involved
+    app = create_app({"STORE": map_app.config["STORE"], "SECRET_KEY": "clef-tuiles",
+                      "instance_path": str(tmp_path_factory.mktemp("instance-tuiles")),
+                      "BASEMAP": "/tuiles-absentes/{z}/{x}/{y}.png"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        driver.get(f"http://127.0.0.1:{server.server_port}/")
+        wait_ready(driver)
+        wait_for(lambda: "injoignable" in driver.find_element(By.ID, "bandeau").text, "bascule sans tuiles")
+        driver.execute_script("window.qpvCarte.map.setView([43.6160, 3.8230], 16)")  # La Mosson
+        wait_ready(driver)
+        n_voies, n_bati = driver.execute_script(
+            "const c = window.qpvCarte.context;"
+            "return [c.voies.getLayers().length, c.batiments.getLayers().length];")
+        assert n_voies > 10 and n_bati > 10
+        shot(driver, "contexte-vectoriel")
+        driver.execute_script("window.qpvCarte.map.setView([43.6160, 3.8230], 13)")
+        wait_ready(driver)
+        assert driver.execute_script("return window.qpvCarte.context.voies.getLayers().length") == 0
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

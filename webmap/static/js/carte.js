@@ -167,6 +167,16 @@
   }
 
   // ------------------------------------------------------------------------- carte
+  // leaflet.heat 0.2 redessine en différé sans vérifier qu'il est encore sur la carte :
+  // une couche de chaleur retirée entre-temps lèverait une erreur. On garde ces deux appels.
+  const heatRedrawLater = L.HeatLayer.prototype.redraw;
+  const heatRedrawNow = L.HeatLayer.prototype._redraw;
+  L.HeatLayer.prototype.redraw = function () { return this._map ? heatRedrawLater.call(this) : this; };
+  L.HeatLayer.prototype._redraw = function () {
+    if (!this._map) { this._frame = null; return this; }
+    return heatRedrawNow.call(this);
+  };
+
   const map = L.map("carte", { preferCanvas: true, zoomControl: true, minZoom: 3,
     maxZoom: CFG.basemap.maxZoom || 19 });
   map.attributionControl.setPrefix(false);
@@ -209,6 +219,9 @@
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = () => el("div", { class: "legende", id: "legende" });
   legend.addTo(map);
+  // Une fiche ouverte passe devant : le contrôle des couches se replie, la légende s'efface.
+  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; });
+  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; });
 
   function colorOf(name, i) {
     return COLORS[name] || FALLBACK_COLORS[i % FALLBACK_COLORS.length];
@@ -231,10 +244,19 @@
     return info.geometry === "Point";
   }
 
-  /** Les paramètres de filtre qui s'appliquent à la couche (et la vue si demandé). */
+  /**
+   * Les paramètres de filtre qui s'appliquent à la couche (et la vue si demandé) : un filtre
+   * ne vaut que pour les couches qui ont ce champ et cette valeur ; les périmètres, qui
+   * servent de contexte, ne suivent que le filtre de quartier.
+   */
   function layerParams(info, withView) {
     const f = state.filters;
     const p = new URLSearchParams();
+    if (info.name === "perimetres") {
+      if (f.quartier) p.set("quartier", f.quartier);
+      if (withView) setView(p);
+      return p;
+    }
     if (isTimed(info)) {
       if (f.start) p.set("start", f.start);
       if (f.end) p.set("end", f.end);
@@ -244,13 +266,16 @@
     });
     if (f.quartier) p.set("quartier", f.quartier);
     if (f.simulated) p.set("simulated", f.simulated);
-    if (withView) {
-      const b = map.getBounds();
-      p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(","));
-      p.set("zoom", String(map.getZoom()));
-      p.set("limit", String(FEATURE_LIMIT));
-    }
+    if (withView) setView(p);
     return p;
+  }
+
+  /** Ajoute l'emprise (WGS84), le zoom et la limite de la vue courante. */
+  function setView(p) {
+    const b = map.getBounds();
+    p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(","));
+    p.set("zoom", String(map.getZoom()));
+    p.set("limit", String(FEATURE_LIMIT));
   }
 
   function makeHolder(info, i) {
@@ -332,10 +357,10 @@
     const total = gj && Number.isFinite(gj.numberMatched) ? gj.numberMatched : count;
     state.data[info.name] = { records, clustered, count: total, truncated: Boolean(gj && gj.truncated) };
     if (isPointLayer(info)) {
+      [holder.cluster, holder.serverClusters, holder.heat].forEach((l) => holder.removeLayer(l));
       holder.cluster.clearLayers();
       holder.serverClusters.clearLayers();
       holder.heat.setLatLngs([]);
-      [holder.cluster, holder.serverClusters, holder.heat].forEach((l) => holder.removeLayer(l));
       if (state.heat) {
         const weights = feats.map((f) => (f.properties && f.properties.cluster ? Number(f.properties.count || 1) : 1));
         const max = Math.max(1, ...weights);
@@ -453,10 +478,7 @@
         return;
       }
       const p = new URLSearchParams();
-      const b = map.getBounds();
-      p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((x) => x.toFixed(6)).join(","));
-      p.set("zoom", String(map.getZoom()));
-      p.set("limit", String(FEATURE_LIMIT));
+      setView(p);
       const gj = await api(`${CFG.urls.api}/layers/${name}/features?${p}`, { signal });
       if (generation !== state.generation) return;
       context[name].clearLayers();
@@ -472,7 +494,7 @@
     document.body.dataset.etat = "chargement";
     refreshSoon();
   });
-  map.on("overlayadd overlayremove", () => refresh());
+  map.on("overlayadd overlayremove", () => { if (state.started) refresh(); });
 
   // ----------------------------------------------------------------------- popups
   function bindRecord(info, feat, layer) {
@@ -764,8 +786,9 @@
     const f = state.filters;
     const whole = !f.start && !f.end;
     $("#f-toute-periode").checked = whole;
-    $("#f-mois").textContent = whole ? "toute la période"
-      : (f.start ? monthLabel(f.start.slice(0, 7)) : "début") + " – " + (f.end ? monthLabel(addMonths(f.end.slice(0, 7), -1)) : "fin");
+    const first = f.start ? monthLabel(f.start.slice(0, 7)) : "début";
+    const last = f.end ? monthLabel(addMonths(f.end.slice(0, 7), -1)) : "fin";
+    $("#f-mois").textContent = whole ? "toute la période" : (first === last ? first : `${first} – ${last}`);
     $("#f-debut").value = f.start ? f.start.slice(0, 7) : "";
     $("#f-fin").value = f.end ? addMonths(f.end.slice(0, 7), -1) : "";
     $("#f-curseur").classList.toggle("inactif", whole);
@@ -785,6 +808,10 @@
   function bindFilters() {
     const changed = () => { refresh(); };
     $("#f-curseur").addEventListener("input", () => { periodFromSlider(); refreshSoon(); });
+    // Sur toute la période, saisir le curseur sans le déplacer choisit aussi son mois.
+    const pick = () => { if ($("#f-toute-periode").checked) { periodFromSlider(); refreshSoon(); } };
+    $("#f-curseur").addEventListener("pointerup", pick);
+    $("#f-curseur").addEventListener("keyup", (ev) => { if (ev.key === "End" || ev.key === "Enter") pick(); });
     $("#f-fenetre").addEventListener("change", () => { periodFromSlider(); changed(); });
     $("#f-toute-periode").addEventListener("change", (ev) => {
       if (ev.target.checked) { state.filters.start = ""; state.filters.end = ""; showPeriod(); } else periodFromSlider();
@@ -1030,6 +1057,6 @@
     refresh();
   }
 
-  window.qpvCarte = { map, state, refresh, openRecord, viewData: (name) => viewData(state.byName[name]) };
+  window.qpvCarte = { map, state, context, refresh, openRecord, viewData: (name) => viewData(state.byName[name]) };
   start();
 }());
