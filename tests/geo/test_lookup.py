@@ -190,3 +190,14 @@ def test_index_errors() -> None:
         build_index(None)
     with pytest.raises(QPVLookupError, match="code"):
         build_index(gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs=2154))
+
+
+def test_row_order_does_not_change_answers(paris: dict[str, Any]) -> None:
+    raw = paris["raw"]
+    sample = raw[raw["code_insee"].isin([75119, 75120])]
+    shuffled = sample.sample(frac=1.0, random_state=7)
+    a = lookup_many(sample, paris["index"])
+    b = lookup_many(shuffled, paris["index"]).loc[sample.index]
+    for col in ("qpv_code", "qpv_rule", "qpv_reason", "qpv_status", "qpv_disagree"):
+        assert a[col].astype(object).fillna("-").tolist() == b[col].astype(object).fillna("-").tolist(), col
+    assert (a["qpv_rule"] == "QP075019").sum() > 800
