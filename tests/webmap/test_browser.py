@@ -240,6 +240,9 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     wait_for(lambda: "liste-pleine" in driver.find_element(By.TAG_NAME, "body").get_attribute("class"),
              "liste plein écran")
     assert not driver.find_element(By.ID, "carte").is_displayed()
+    summary = wait_for(lambda: driver.find_element(
+        By.CSS_SELECTOR, '.synthese[data-couche="observations"]').text, "synthèse de la liste")
+    assert "Par statut" in summary and "Par thème" in summary
     shot(driver, "liste-plein-ecran")
     assert console_errors(driver) == []
 
@@ -307,7 +310,7 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, m
     event_form = wait_for(lambda: driver.find_elements(
         By.CSS_SELECTOR, ".leaflet-popup form.form-evenements"), "formulaire de dépôt")[0]
     fiche_pn = driver.find_element(By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{pn}"]')
-    assert "donnée simulée" in fiche_pn.text
+    assert "donnée simulée" in fiche_pn.get_attribute("textContent")
     Select(event_form.find_element(By.NAME, "waste_type")).select_by_value("encombrants")
     event_form.find_element(By.NAME, "volume_m3").send_keys("2.5")
     event_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()

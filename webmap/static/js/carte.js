@@ -512,7 +512,8 @@
    * ses formulaires) quand les couches sont redessinées après un déplacement.
    */
   function openFiche(info, feat, latlng) {
-    L.popup({ maxWidth: 360, minWidth: 260, autoPanPadding: [30, 30] }).setLatLng(latlng)
+    L.popup({ maxWidth: 360, minWidth: 260, maxHeight: Math.max(240, map.getSize().y - 110),
+      autoPanPadding: [30, 30] }).setLatLng(latlng)
       .setContent(popupContent(info, feat)).openOn(map);
   }
 
@@ -610,7 +611,10 @@
         [f.required ? null : el("option", { value: "", text: "—" })].concat(
           f.choices.map((c) => el("option", { value: c, text: c }))));
     }
-    if (f.type === "datetime") return el("input", { type: "datetime-local", name: f.name, required: f.required, value: localDateTimeValue(new Date()) });
+    if (f.type === "datetime") {
+      return el("input", { type: "datetime-local", name: f.name, required: f.required,
+        value: f.required ? localDateTimeValue(new Date()) : null });
+    }
     if (f.type === "date") return el("input", { type: "date", name: f.name, required: f.required });
     if (f.type === "float" || f.type === "int") {
       return el("input", { type: "number", name: f.name, required: f.required, step: f.type === "int" ? "1" : "any",
@@ -880,6 +884,7 @@
       const section = el("section", { class: "liste-couche", "data-couche": info.name });
       section.append(el("h3", {}, [el("span", { class: "pastille", style: `background:${colorOf(info.name, 0)}` }),
         info.label, el("span", { class: "compte", "data-compte": info.name, text: formatNumber(d.count) })]));
+      section.append(el("div", { class: "synthese", "data-couche": info.name }));
       if (d.truncated) {
         section.append(el("p", { class: "aide", text: `Affichage limité à ${formatNumber(d.records.length)} enregistrements : zoomez ou filtrez.` }));
       }
@@ -917,6 +922,36 @@
     });
     $("#liste-total").textContent = `${formatNumber(total)} enregistrement${total > 1 ? "s" : ""} dans la vue`;
     $("#liste-total").dataset.total = String(total);
+    if (document.body.classList.contains("liste-pleine")) renderStats();
+  }
+
+  const STAT_GROUPS = [["by_status", "Par statut"], ["by_theme", "Par thème"], ["by_source", "Par origine"],
+    ["by_simulated", "Réelles / simulées"]];
+
+  /** Liste plein écran : effectifs de la vue par statut, thème, origine (API stats). */
+  async function renderStats() {
+    const generation = state.generation;
+    await Promise.all(activeLayers().filter((info) => !info.reference && info.name !== "perimetres")
+      .map(async (info) => {
+        const box = document.querySelector(`.synthese[data-couche="${info.name}"]`);
+        const d = viewData(info);
+        if (!box || !d || !d.count) return;
+        const p = layerParams(info, true);
+        p.delete("zoom");
+        p.delete("limit");
+        try {
+          const st = await api(`${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/stats?${p}`);
+          if (generation !== state.generation) return;
+          box.replaceChildren(...STAT_GROUPS.filter(([key]) => st[key] && Object.keys(st[key]).length)
+            .map(([key, label]) => el("p", {}, [el("strong", { text: `${label} : ` }),
+              Object.entries(st[key]).sort((a, b) => b[1] - a[1]).map(([k, n]) => {
+                const name = key === "by_simulated" ? (k === "true" ? "simulées" : "réelles") : k;
+                return `${name} ${formatNumber(n)}`;
+              }).join(" · ")])));
+        } catch (e) {
+          box.replaceChildren(el("p", { class: "erreur", text: e.message }));
+        }
+      }));
   }
 
   /** Centre la carte sur un enregistrement de la liste et ouvre sa fiche. */
@@ -976,6 +1011,7 @@
     const full = location.hash === "#liste";
     document.body.classList.toggle("liste-pleine", full);
     if (!full) setTimeout(() => map.invalidateSize(), 0);
+    else if (state.started) renderStats();
   }
   window.addEventListener("hashchange", applyHash);
 
