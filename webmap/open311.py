@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
 from webmap import users
-from webmap.access import allow, fail, visible_layer
+from webmap.access import ApiError, allow, fail, visible_layer
 from webmap.ogcapi import encode_features, parse_int
 
 logger = logging.getLogger(__name__)
@@ -178,8 +178,12 @@ def post_request() -> ResponseReturnValue:
     data = {k: v for k, v in data.items() if v not in (None, "")}
     data["observed_at"] = datetime.now().replace(microsecond=0).isoformat()
     g.qpv_user = user  # the actor of the write is the key's owner
-    uid, _created = create_observation_record(data, photos=[], default_source="habitant",
-                                              media=[media_url] if media_url else None)
+    try:
+        uid, _created = create_observation_record(data, photos=[], default_source="habitant",
+                                                  media=[media_url] if media_url else None)
+    except ApiError as exc:  # name the Open311 parameters
+        exc.field = {"lon": "long", "address": "address_string"}.get(exc.field or "", exc.field)
+        raise
     logger.info("open311 request %s by %s", uid, user.login)
     return jsonify([{"service_request_id": uid, "service_notice": "Signalement enregistré.",
                      "account_id": None}]), 201
