@@ -43,7 +43,7 @@ class ApiError(HTTPException):
         self.code = code
         self.field = field
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Any:  # type: ignore[override]
+    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
         """JSON body naming the field when there is one."""
         body: dict[str, Any] = {"erreur": self.description}
         if self.field:
@@ -64,7 +64,7 @@ def fail(code: int, message: str, field: str | None = None) -> NoReturn:
 def current_user() -> User | None:
     """The user of this request: session cookie, or ``X-API-Key`` header (cached in ``g``)."""
     if "qpv_user" in g:
-        return g.qpv_user  # type: ignore[no-any-return]
+        return g.qpv_user
     user = None
     g.qpv_via_key = False
     login = session.get("login")

@@ -272,9 +272,10 @@ def features(layer: str) -> ResponseReturnValue:
     zoom = _zoom(bbox)
     store = _store()
     if polygon is None:
-        matched = store.count(layer, **filters)
+        gdf = store.read(layer, limit=limit + 1, **filters)
+        matched = len(gdf) if len(gdf) <= limit else store.count(layer, **filters)
         clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
-        gdf = store.read(layer, **filters) if clustered else store.read(layer, limit=limit, **filters)
+        gdf = store.read(layer, **filters) if clustered else gdf.head(limit)
     else:
         gdf, matched = _read_selected(layer, filters, polygon)
         clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM

@@ -123,7 +123,7 @@ def get_store() -> LayerStore:
         except StoreError:
             logger.exception("store unavailable")
             access.fail(503, "Entrepôt de données indisponible.")
-    return g.qpv_store  # type: ignore[no-any-return]
+    return g.qpv_store
 
 
 def _close_store(_exc: BaseException | None) -> None:

@@ -61,7 +61,8 @@ def bbox_to_wgs84(bbox: tuple[float, ...] | None, store_crs: str) -> list[float]
     """Project a store-CRS bbox to CRS84, rounded."""
     if bbox is None:
         return None
-    out = transformer(store_crs, "OGC:CRS84").transform_bounds(*bbox, densify_pts=5)
+    xmin, ymin, xmax, ymax = bbox[:4]
+    out = transformer(store_crs, "OGC:CRS84").transform_bounds(xmin, ymin, xmax, ymax, densify_pts=5)
     return [round(float(v), 6) for v in out]
 
 
@@ -166,17 +167,19 @@ def field_filters(schema: LayerSchema, args: Mapping[str, str], reserved: frozen
 
 # -- GeoJSON encoding -----------------------------------------------------------------
 def _column_values(values: pd.Series) -> list[Any]:
-    """JSON-ready Python values of a column (None for missing)."""
+    """JSON-ready Python values of a column (None for missing), without per-cell pandas calls."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
-        return [None if pd.isna(v) else v for v in text]
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
-        return [None if pd.isna(v) else v.item() if isinstance(v, np.generic) else v
-                for v in values.astype("object")]
+        arr = values.to_numpy()
+        text = np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
+        return [None if nat else t for t, nat in zip(text, np.isnat(arr).tolist(), strict=True)]
+    if pd.api.types.is_bool_dtype(values):
+        return [None if v is None else bool(v) for v in values.to_numpy(dtype=object, na_value=None).tolist()]
+    if pd.api.types.is_integer_dtype(values):
+        return [None if v is None else int(v) for v in values.to_numpy(dtype=object, na_value=None).tolist()]
     if pd.api.types.is_float_dtype(values):
-        return [None if not math.isfinite(v) else float(v) for v in values.to_numpy(dtype="float64")]
+        return [v if math.isfinite(v) else None for v in values.to_numpy(dtype="float64").tolist()]
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-            for v in values.astype("object")]
+            for v in values.to_numpy(dtype=object).tolist()]
 
 
 def _parse_json_value(v: Any) -> Any:
@@ -380,9 +383,10 @@ def items(cid: str) -> Response | str:
     store = get_store()
     sbbox = bbox_to_store(bbox, store.crs) if bbox else None
     filters: dict[str, Any] = {"bbox": sbbox, "start": start, "end": end, "where": where or None}
-    matched = store.count(cid, **filters)
-    gdf = store.read(cid, limit=limit, offset=offset, **filters) if offset < matched else None
-    features = encode_features(gdf, schema, store.crs) if gdf is not None else []
+    gdf = store.read(cid, limit=limit, offset=offset, **filters)
+    # a first page that is not full holds every match: no need to count
+    matched = len(gdf) if offset == 0 and len(gdf) < limit else store.count(cid, **filters)
+    features = encode_features(gdf, schema, store.crs)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
     links = [
         {"href": _url(f"/collections/{cid}/items", **args, offset=offset), "rel": "self", "type": GEOJSON},

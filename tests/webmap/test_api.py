@@ -1,3 +1,5 @@
+# mypy: disable-error-code="index, union-attr, arg-type, operator, dict-item"
+# (Response.json is Optional for mypy; these tests assert the status code first)
 """The /api endpoints of the map page, for every role, with good and bad input."""
 
 from __future__ import annotations
@@ -51,10 +53,16 @@ def test_layers_listing_hides_confidential(clients: dict[str, FlaskClient], stor
 
 
 def test_layer_roles_are_configurable(app: Flask) -> None:
-    other = create_app({**{k: app.config[k] for k in ("STORE", "USERS_DB", "SECRET_KEY")},
-                        "instance_path": app.instance_path,
-                        "LAYER_ROLES": {"videoprotection": ["lecteur", "technicien", "administrateur"],
-                                        "bacs": ["administrateur"]}})
+    other = create_app(
+        {
+            **{k: app.config[k] for k in ("STORE", "USERS_DB", "SECRET_KEY")},
+            "instance_path": app.instance_path,
+            "LAYER_ROLES": {
+                "videoprotection": ["lecteur", "technicien", "administrateur"],
+                "bacs": ["administrateur"],
+            },
+        }
+    )
     client = other.test_client()
     with client.session_transaction() as sess:
         sess["login"] = "lea"
@@ -69,8 +77,9 @@ def test_features_in_view_match_store(anon: FlaskClient, store: Any) -> None:
     res = anon.get(f"/api/layers/observations/features?bbox={PARIS_VIEW}&theme=propreté&limit=5000")
     assert res.status_code == 200 and res.mimetype == "application/geo+json"
     body = res.json
-    expected = store.count("observations", bbox=_bbox(PARIS_VIEW), bbox_crs="EPSG:4326",
-                           where={"theme": "propreté"})
+    expected = store.count(
+        "observations", bbox=_bbox(PARIS_VIEW), bbox_crs="EPSG:4326", where={"theme": "propreté"}
+    )
     assert expected > 0 and body["numberMatched"] == expected == len(body["features"])
     assert body["clustered"] is False
     f = body["features"][0]
@@ -84,8 +93,9 @@ def test_features_in_view_match_store(anon: FlaskClient, store: Any) -> None:
 def test_features_time_source_simulated_filters(anon: FlaskClient, store: Any) -> None:
     url = "/api/layers/observations/features?start=2024-01-01&end=2024-02-01&simulated=false&zoom=18"
     body = anon.get(url).json
-    assert body["numberMatched"] == store.count("observations", start="2024-01-01", end="2024-02-01",
-                                                where={"simulated": False})
+    assert body["numberMatched"] == store.count(
+        "observations", start="2024-01-01", end="2024-02-01", where={"simulated": False}
+    )
     assert all(f["properties"]["observed_at"].startswith("2024-01") for f in body["features"])
     sim = anon.get("/api/layers/observations/features?simulated=true&zoom=18&limit=10000").json
     assert sim["numberMatched"] == store.count("observations", where={"simulated": True}) > 0
@@ -121,13 +131,25 @@ def test_features_cluster_beyond_limit(anon: FlaskClient) -> None:
     assert close["clustered"] is False and close["numberReturned"] == 20 and close["truncated"] is True
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("bbox=1,2,3", "bbox"), ("bbox=a,b,c,d", "bbox"), ("bbox=3,48,2,49", "bbox"), ("bbox=2,95,3,96", "bbox"),
-    ("theme=inconnu", "theme"), ("couleur=rouge", "couleur"), ("start=hier", "start"),
-    ("start=2024-02-01&end=2024-01-01", "end"), ("limit=0", "limit"), ("limit=beaucoup", "limit"),
-    ("zoom=-1", "zoom"), ("simulated=peut-etre", "simulated"), ("geometry=x", "geometry"),
-    ("photos=x", "photos"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=a,b,c,d", "bbox"),
+        ("bbox=3,48,2,49", "bbox"),
+        ("bbox=2,95,3,96", "bbox"),
+        ("theme=inconnu", "theme"),
+        ("couleur=rouge", "couleur"),
+        ("start=hier", "start"),
+        ("start=2024-02-01&end=2024-01-01", "end"),
+        ("limit=0", "limit"),
+        ("limit=beaucoup", "limit"),
+        ("zoom=-1", "zoom"),
+        ("simulated=peut-etre", "simulated"),
+        ("geometry=x", "geometry"),
+        ("photos=x", "photos"),
+    ],
+)
 def test_features_bad_input_names_the_field(anon: FlaskClient, query: str, field: str) -> None:
     res = anon.get(f"/api/layers/observations/features?{query}")
     assert res.status_code == 400, res.json
@@ -147,8 +169,10 @@ def test_confidential_layer_is_404_for_readers(clients: dict[str, FlaskClient]) 
                 assert res.status_code == 404, (role, suffix)
                 # answered exactly like a layer that does not exist
                 unknown = client.get(f"/api/layers/pas_une_couche/{suffix}?zoom=18&limit=5")
-                assert res.json == {**unknown.json, "erreur": unknown.json["erreur"].replace(
-                    "pas_une_couche", "videoprotection")}
+                assert res.json == {
+                    **unknown.json,
+                    "erreur": unknown.json["erreur"].replace("pas_une_couche", "videoprotection"),
+                }
             else:
                 assert res.status_code == 200, (role, suffix)
     for client in clients.values():
@@ -176,8 +200,9 @@ def test_exports(anon: FlaskClient, store: Any) -> None:
     res = anon.get(f"/api/layers/observations/export.geojson?bbox={PARIS_VIEW}&status=transmis")
     assert res.status_code == 200 and "attachment" in res.headers["Content-Disposition"]
     data = json.loads(res.data)
-    expected = store.count("observations", bbox=_bbox(PARIS_VIEW), bbox_crs="EPSG:4326",
-                           where={"status": "transmis"})
+    expected = store.count(
+        "observations", bbox=_bbox(PARIS_VIEW), bbox_crs="EPSG:4326", where={"status": "transmis"}
+    )
     assert len(data["features"]) == expected > 0
     assert 2 < data["features"][0]["geometry"]["coordinates"][0] < 3
     res = anon.get("/api/layers/observations/export.csv?quartier=QP075019")
@@ -210,20 +235,23 @@ def test_create_observation_roles_and_idempotence(clients: dict[str, FlaskClient
     assert len(hist) == 1 and hist[0]["status"] == "nouveau" and hist[0]["changed_by"] == "theo (ville)"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"lat": 48.87, "theme": "propreté"}, "lon"),
-    ({"lon": "est", "lat": 48.87, "theme": "propreté"}, "lon"),
-    ({"lon": 2.39, "lat": 95, "theme": "propreté"}, "lat"),
-    ({"lon": 120.0, "lat": 48.87, "theme": "propreté"}, "lon"),
-    ({"lon": 2.39, "lat": 48.87}, "theme"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "licornes"}, "theme"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "status": "oublié"}, "status"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "observed_at": "la semaine dernière"}, "observed_at"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "simulated": True}, "simulated"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "couleur": "bleu"}, "couleur"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "uid": "a b"}, "uid"),
-    ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "photos": ["x.jpg"]}, "photos"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lat": 48.87, "theme": "propreté"}, "lon"),
+        ({"lon": "est", "lat": 48.87, "theme": "propreté"}, "lon"),
+        ({"lon": 2.39, "lat": 95, "theme": "propreté"}, "lat"),
+        ({"lon": 120.0, "lat": 48.87, "theme": "propreté"}, "lon"),
+        ({"lon": 2.39, "lat": 48.87}, "theme"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "licornes"}, "theme"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "status": "oublié"}, "status"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "observed_at": "la semaine dernière"}, "observed_at"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "simulated": True}, "simulated"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "couleur": "bleu"}, "couleur"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "uid": "a b"}, "uid"),
+        ({"lon": 2.39, "lat": 48.87, "theme": "voirie", "photos": ["x.jpg"]}, "photos"),
+    ],
+)
 def test_create_observation_bad_input(tech: FlaskClient, body: dict[str, Any], field: str) -> None:
     res = tech.post("/api/observations", json=body)
     assert res.status_code == 400, res.json
@@ -239,9 +267,15 @@ def test_create_observation_bad_bodies(tech: FlaskClient) -> None:
     assert res.status_code == 415
 
 
-def test_create_observation_with_photos(app: Flask, tech: FlaskClient, clients: dict[str, FlaskClient]) -> None:
-    form = {"lon": "2,3901", "lat": "48.8703", "theme": "dépôts sauvages",
-            "photos": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(JPEG), "b.jpeg"), (io.BytesIO(WEBP), "c.webp")]}
+def test_create_observation_with_photos(
+    app: Flask, tech: FlaskClient, clients: dict[str, FlaskClient]
+) -> None:
+    form = {
+        "lon": "2,3901",
+        "lat": "48.8703",
+        "theme": "dépôts sauvages",
+        "photos": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(JPEG), "b.jpeg"), (io.BytesIO(WEBP), "c.webp")],
+    }
     res = tech.post("/api/observations", data=form, content_type="multipart/form-data")
     assert res.status_code == 201, res.json
     feat = tech.get(f"/api/observations/{res.json['uid']}").json
@@ -251,25 +285,38 @@ def test_create_observation_with_photos(app: Flask, tech: FlaskClient, clients: 
     with clients["lecteur"].get(f"/photos/{names[0]}") as got:
         assert got.status_code == 200 and got.data == PNG and got.mimetype == "image/png"
     assert clients["anonyme"].get(f"/photos/{names[0]}").status_code == 401
-    for bad in ("..%2F..%2Fetc%2Fpasswd", "../users.sqlite", "abc.png", names[0].replace("png", "gif"),
-                "0" * 32 + ".png"):
+    for bad in (
+        "..%2F..%2Fetc%2Fpasswd",
+        "../users.sqlite",
+        "abc.png",
+        names[0].replace("png", "gif"),
+        "0" * 32 + ".png",
+    ):
         assert clients["technicien"].get(f"/photos/{bad}").status_code == 404, bad
 
 
-@pytest.mark.parametrize("files", [
-    [(b"GIF89a" + b"\x00" * 30, "x.gif")],
-    [(b"<?php echo 1; ?>", "x.jpg")],
-    [(PNG, "p.png")] * 6,
-    [(JPEG, "petite.jpg"), (b"\xff\xd8\xff" + b"\x00" * 5000, "grosse.jpg")],
-])
-def test_create_observation_bad_photos(app: Flask, tech: FlaskClient, files: list[tuple[bytes, str]],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "files",
+    [
+        [(b"GIF89a" + b"\x00" * 30, "x.gif")],
+        [(b"<?php echo 1; ?>", "x.jpg")],
+        [(PNG, "p.png")] * 6,
+        [(JPEG, "petite.jpg"), (b"\xff\xd8\xff" + b"\x00" * 5000, "grosse.jpg")],
+    ],
+)
+def test_create_observation_bad_photos(
+    app: Flask, tech: FlaskClient, files: list[tuple[bytes, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # 4 kB instead of 5 MB: the test client spools large bodies to files it never closes
     monkeypatch.setitem(app.config, "MAX_PHOTO_BYTES", 4096)
     folder = Path(app.config["PHOTOS_DIR"])
     before = set(folder.glob("*")) if folder.exists() else set()
-    form = {"lon": "2.39", "lat": "48.87", "theme": "propreté",
-            "photos": [(io.BytesIO(data), name) for data, name in files]}
+    form = {
+        "lon": "2.39",
+        "lat": "48.87",
+        "theme": "propreté",
+        "photos": [(io.BytesIO(data), name) for data, name in files],
+    }
     res = tech.post("/api/observations", data=form, content_type="multipart/form-data")
     assert res.status_code == 400 and res.json["champ"] == "photos"
     after = set(folder.glob("*")) if folder.exists() else set()
@@ -287,9 +334,12 @@ def test_patch_observation(clients: dict[str, FlaskClient], store: Any) -> None:
     hist = clients["anonyme"].get(f"/api/observations/{uid}/history").json
     assert hist[-1]["status"] == "traité" and hist[-1]["comment"] == "Enlevé par la régie"
     assert hist[-1]["changed_by"] == "theo (ville)" and len(hist) >= 2
-    for body, field in [({"status": "envolé"}, "status"), ({"comment": "rien"}, "status"),
-                        ({"status": "traité", "theme": "voirie"}, "theme"),
-                        ({"status": "traité", "comment": 3}, "comment")]:
+    for body, field in [
+        ({"status": "envolé"}, "status"),
+        ({"comment": "rien"}, "status"),
+        ({"status": "traité", "theme": "voirie"}, "theme"),
+        ({"status": "traité", "comment": 3}, "comment"),
+    ]:
         res = clients["technicien"].patch(f"/api/observations/{uid}", json=body)
         assert res.status_code == 400 and res.json["champ"] == field, body
     assert clients["technicien"].patch("/api/observations/inconnu", json=change).status_code == 404
@@ -300,8 +350,12 @@ def test_patch_observation(clients: dict[str, FlaskClient], store: Any) -> None:
 def test_points_noirs_events_and_bacs_readings(clients: dict[str, FlaskClient], store: Any) -> None:
     pn = store.read("points_noirs", limit=1)["uid"].iloc[0]
     bac = store.read("bacs", limit=1)["uid"].iloc[0]
-    event = {"observed_at": "2024-05-02T08:30", "waste_type": "encombrants", "volume_m3": 2.5,
-             "cleaned_at": "2024-05-03T10:00"}
+    event = {
+        "observed_at": "2024-05-02T08:30",
+        "waste_type": "encombrants",
+        "volume_m3": 2.5,
+        "cleaned_at": "2024-05-03T10:00",
+    }
     url = f"/api/points_noirs/{pn}/evenements"
     assert clients["anonyme"].post(url, json=event).status_code == 401
     assert clients["lecteur"].post(url, json=event).status_code == 403
@@ -311,8 +365,12 @@ def test_points_noirs_events_and_bacs_readings(clients: dict[str, FlaskClient], 
     again = clients["technicien"].post(url, json=event)
     assert again.status_code == 200 and again.json["uid"] == res.json["uid"]
     assert len(store.read_children("points_noirs", "evenements", parent_uids=[pn])) == before + 1
-    for body, field in [({**event, "volume_m3": 900}, "volume_m3"), ({"waste_type": "gravats"}, "observed_at"),
-                        ({**event, "waste_type": "plutonium"}, "waste_type"), ({**event, "odeur": "forte"}, "odeur")]:
+    for body, field in [
+        ({**event, "volume_m3": 900}, "volume_m3"),
+        ({"waste_type": "gravats"}, "observed_at"),
+        ({**event, "waste_type": "plutonium"}, "waste_type"),
+        ({**event, "odeur": "forte"}, "odeur"),
+    ]:
         res = clients["technicien"].post(url, json=body)
         assert res.status_code == 400 and res.json["champ"] == field, body
     assert clients["technicien"].post("/api/points_noirs/inconnu/evenements", json=event).status_code == 404
@@ -333,12 +391,27 @@ def test_users_listing_admin_only(clients: dict[str, FlaskClient]) -> None:
 
 
 def test_never_500_on_garbage(clients: dict[str, FlaskClient]) -> None:
-    garbage = ["bbox=nan,nan,nan,nan", "bbox=inf,0,1,1", "start=2024-13-45", "end=0000-00-00",
-               "limit=99999999999999999999", "zoom=9999", "quartier=%00", "theme=%FF%FE",
-               "status=", "simulated=", "start=2024-01-01T25:00", "bbox=,,,"]
-    paths = ["/api/layers/observations/features?zoom=18&limit=3&", "/api/layers/bacs/features?zoom=18&",
-             "/api/layers/observations/stats?start=2030-01-01&", "/open311/v2/requests.json?limit=3&",
-             "/ogc/collections/observations/items?limit=3&"]
+    garbage = [
+        "bbox=nan,nan,nan,nan",
+        "bbox=inf,0,1,1",
+        "start=2024-13-45",
+        "end=0000-00-00",
+        "limit=99999999999999999999",
+        "zoom=9999",
+        "quartier=%00",
+        "theme=%FF%FE",
+        "status=",
+        "simulated=",
+        "start=2024-01-01T25:00",
+        "bbox=,,,",
+    ]
+    paths = [
+        "/api/layers/observations/features?zoom=18&limit=3&",
+        "/api/layers/bacs/features?zoom=18&",
+        "/api/layers/observations/stats?start=2030-01-01&",
+        "/open311/v2/requests.json?limit=3&",
+        "/ogc/collections/observations/items?limit=3&",
+    ]
     for role in ("anonyme", "technicien"):
         client = clients[role]
         for path in paths:
@@ -358,7 +431,8 @@ def test_cluster_grid_is_pure() -> None:
 
     from webmap.api import cluster_features
 
-    pts = gpd.GeoDataFrame(geometry=shapely.points([[650000, 6860000], [650010, 6860010], [660000, 6870000]]),
-                           crs="EPSG:2154")
+    pts = gpd.GeoDataFrame(
+        geometry=shapely.points([[650000, 6860000], [650010, 6860010], [660000, 6870000]]), crs="EPSG:2154"
+    )
     feats = cluster_features(pts, 14, "EPSG:2154", 48.85)
     assert sorted(f["properties"]["count"] for f in feats) == [1, 2]

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="index, union-attr, arg-type, operator"
+# (Response.json is Optional for mypy; these tests assert the status code first)
 """Accounts, login/logout, CSRF, API keys, role guards on every route, app configuration, CLI."""
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from flask.testing import FlaskClient
 
 from geo.errors import CRSError
 from layers.errors import NotFoundError, RecordError
@@ -19,7 +22,7 @@ from webmap.app import OWN_BLUEPRINTS, create_app
 from webmap.cli import main
 
 
-def _token(client) -> str:  # type: ignore[no-untyped-def]
+def _token(client: FlaskClient) -> str:
     page = client.get("/connexion").get_data(as_text=True)
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, page
@@ -42,11 +45,20 @@ def test_login_page_and_full_login_logout(app: Flask) -> None:
     # no token: refused
     res = client.post("/connexion", data={"login": "theo", "password": PASSWORD})
     assert res.status_code == 400 and "expiré" in res.get_data(as_text=True)
-    res = client.post("/connexion", data={"login": "theo", "password": "faux-mot-de-passe", "csrf_token": token})
+    res = client.post(
+        "/connexion", data={"login": "theo", "password": "faux-mot-de-passe", "csrf_token": token}
+    )
     assert res.status_code == 401 and "incorrect" in res.get_data(as_text=True)
     assert client.get("/api/session").json["user"] is None
-    res = client.post("/connexion", data={"login": "theo", "password": PASSWORD, "csrf_token": token,
-                                          "suivant": "https://ailleurs.example/piege"})
+    res = client.post(
+        "/connexion",
+        data={
+            "login": "theo",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "suivant": "https://ailleurs.example/piege",
+        },
+    )
     assert res.status_code == 302 and "ailleurs.example" not in res.headers["Location"]
     session = client.get("/api/session").json
     assert session["user"] == "theo" and session["role"] == "technicien"
@@ -55,15 +67,21 @@ def test_login_page_and_full_login_logout(app: Flask) -> None:
     assert client.post("/deconnexion").status_code == 400
     res = client.post("/deconnexion", headers={"X-CSRFToken": session["csrf_token"]})
     assert res.status_code == 302
-    assert client.get("/api/session").json == {"user": None, "role": "anonyme", "organisation": None,
-                                               "csrf_token": client.get("/api/session").json["csrf_token"]}
+    assert client.get("/api/session").json == {
+        "user": None,
+        "role": "anonyme",
+        "organisation": None,
+        "csrf_token": client.get("/api/session").json["csrf_token"],
+    }
 
 
 def test_login_redirects_to_local_target(app: Flask) -> None:
     client = app.test_client()
     token = _token(client)
-    res = client.post("/connexion", data={"login": "ada", "password": PASSWORD, "csrf_token": token,
-                                          "suivant": "/ogc/collections"})
+    res = client.post(
+        "/connexion",
+        data={"login": "ada", "password": PASSWORD, "csrf_token": token, "suivant": "/ogc/collections"},
+    )
     assert res.status_code == 302 and res.headers["Location"].endswith("/ogc/collections")
 
 
@@ -84,15 +102,20 @@ def test_csrf_required_on_cookie_json_writes(app: Flask) -> None:
 
 
 def test_api_key_header_authenticates_without_cookie(app: Flask, tmp_path: Path) -> None:
-    _user, key = users.add_user(app.config["USERS_DB"], "cle-tech", PASSWORD, role="technicien",
-                                organisation="EPCI")
+    _user, key = users.add_user(
+        app.config["USERS_DB"], "cle-tech", PASSWORD, role="technicien", organisation="EPCI"
+    )
     client = app.test_client()
-    res = client.post("/api/observations", json={"lon": 2.39, "lat": 48.86, "theme": "voirie"},
-                      headers={"X-API-Key": key})
+    res = client.post(
+        "/api/observations", json={"lon": 2.39, "lat": 48.86, "theme": "voirie"}, headers={"X-API-Key": key}
+    )
     assert res.status_code == 201
     assert client.get("/api/session", headers={"X-API-Key": key}).json["user"] == "cle-tech"
-    res = client.post("/api/observations", json={"lon": 2.39, "lat": 48.86, "theme": "voirie"},
-                      headers={"X-API-Key": "pas-une-cle"})
+    res = client.post(
+        "/api/observations",
+        json={"lon": 2.39, "lat": 48.86, "theme": "voirie"},
+        headers={"X-API-Key": "pas-une-cle"},
+    )
     assert res.status_code == 401
 
 
@@ -136,8 +159,11 @@ def test_cli_users_add_list_set_role(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("QPV_INSTANCE_PATH", str(tmp_path / "inst"))
     monkeypatch.setenv("QPV_SECRET_KEY", "cle-cli")
     runner = CliRunner()
-    res = runner.invoke(main, ["users", "add", "julie", "--role", "technicien", "--organisation", "epci",
-                               "--password-stdin"], input=PASSWORD + "\n")
+    res = runner.invoke(
+        main,
+        ["users", "add", "julie", "--role", "technicien", "--organisation", "epci", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert res.exit_code == 0, res.output
     assert "Clé d'API" in res.output
     key = res.output.strip().split(": ")[-1]
@@ -146,11 +172,14 @@ def test_cli_users_add_list_set_role(tmp_path: Path, monkeypatch: pytest.MonkeyP
     res = runner.invoke(main, ["users", "list"])
     assert "julie" in res.output and "technicien" in res.output and "EPCI" in res.output
     res = runner.invoke(main, ["users", "set-role", "julie", "administrateur"])
-    assert res.exit_code == 0 and users.get_user(db, "julie").role == "administrateur"  # type: ignore[union-attr]
+    assert res.exit_code == 0 and users.get_user(db, "julie").role == "administrateur"
     res = runner.invoke(main, ["users", "set-role", "inconnu", "lecteur"])
     assert res.exit_code == 1 and "Erreur" in res.output
-    res = runner.invoke(main, ["users", "add", "julie", "--role", "lecteur", "--organisation", "ville",
-                               "--password-stdin"], input=PASSWORD + "\n")
+    res = runner.invoke(
+        main,
+        ["users", "add", "julie", "--role", "lecteur", "--organisation", "ville", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert res.exit_code == 1 and "existe déjà" in res.output
     assert runner.invoke(main, ["serve", "--help"]).exit_code == 0
 
@@ -158,8 +187,9 @@ def test_cli_users_add_list_set_role(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_configuration_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_path: Path) -> None:
     instance = tmp_path / "inst"
     instance.mkdir()
-    (instance / "config.py").write_text("FEATURES_LIMIT = 123\nPHOTO_ROLES = ('technicien',)\n",
-                                        encoding="utf-8")
+    (instance / "config.py").write_text(
+        "FEATURES_LIMIT = 123\nPHOTO_ROLES = ('technicien',)\n", encoding="utf-8"
+    )
     monkeypatch.setenv("QPV_STORE", str(store_path))
     monkeypatch.setenv("QPV_SECRET_KEY", "depuis-env")
     app = create_app({"instance_path": str(instance)})
@@ -176,8 +206,9 @@ def test_configuration_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_qpv_errors_are_400_and_unknown_store_503(app: Flask, tmp_path: Path) -> None:
-    fresh = create_app({"STORE": str(tmp_path / "absent.gpkg"), "SECRET_KEY": "x",
-                        "instance_path": str(tmp_path / "i")})
+    fresh = create_app(
+        {"STORE": str(tmp_path / "absent.gpkg"), "SECRET_KEY": "x", "instance_path": str(tmp_path / "i")}
+    )
 
     @fresh.get("/test-crs")
     def _crs() -> str:

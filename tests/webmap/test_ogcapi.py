@@ -1,3 +1,5 @@
+# mypy: disable-error-code="index, union-attr, arg-type, operator"
+# (Response.json is Optional for mypy; these tests assert the status code first)
 """OGC API – Features: landing, conformance, collections, items (bbox, datetime, paging,
 property filters, formats), one item, OpenAPI document, and a real GDAL OAPIF client."""
 
@@ -74,14 +76,19 @@ def test_items_bbox_paging_links(anon: FlaskClient, store: Any) -> None:
     assert huge["numberReturned"] == huge["numberMatched"]  # clamped to 10,000, fewer here
 
 
-@pytest.mark.parametrize(("value", "start", "end"), [
-    ("2024-03-01", "2024-03-01", "2024-03-02"),
-    ("2024-03-01/2024-03-31", "2024-03-01", "2024-04-01"),
-    ("../2024-01-01", None, "2024-01-02"),
-    ("2024-06-01/..", "2024-06-01", None),
-    ("2024-03-01T00:00:00Z/2024-03-10T00:00:00Z", "2024-03-01T01:00:00", "2024-03-10T01:00:00.000001"),
-])
-def test_items_datetime(anon: FlaskClient, store: Any, value: str, start: str | None, end: str | None) -> None:
+@pytest.mark.parametrize(
+    ("value", "start", "end"),
+    [
+        ("2024-03-01", "2024-03-01", "2024-03-02"),
+        ("2024-03-01/2024-03-31", "2024-03-01", "2024-04-01"),
+        ("../2024-01-01", None, "2024-01-02"),
+        ("2024-06-01/..", "2024-06-01", None),
+        ("2024-03-01T00:00:00Z/2024-03-10T00:00:00Z", "2024-03-01T01:00:00", "2024-03-10T01:00:00.000001"),
+    ],
+)
+def test_items_datetime(
+    anon: FlaskClient, store: Any, value: str, start: str | None, end: str | None
+) -> None:
     body = anon.get(f"{ITEMS}?datetime={value}&limit=1").json
     assert body["numberMatched"] == store.count("observations", start=start, end=end)
 
@@ -95,14 +102,25 @@ def test_items_property_filters(anon: FlaskClient, store: Any) -> None:
     assert sim["numberMatched"] == store.count("observations", where={"simulated": True}) > 0
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("bbox=1,2", "bbox"), ("bbox=2,48,x,49", "bbox"), ("bbox=200,0,210,1", "bbox"),
-    ("datetime=hier", "datetime"), ("datetime=2024-05-01/2024-01-01", "datetime"),
-    ("limit=0", "limit"), ("limit=dix", "limit"), ("offset=-1", "offset"),
-    ("couleur=bleu", "couleur"), ("theme=licornes", "theme"), ("f=xml", "f"),
-    ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/2154", "bbox-crs"),
-    ("crs=EPSG:3857", "crs"), ("photos=x", "photos"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("bbox=1,2", "bbox"),
+        ("bbox=2,48,x,49", "bbox"),
+        ("bbox=200,0,210,1", "bbox"),
+        ("datetime=hier", "datetime"),
+        ("datetime=2024-05-01/2024-01-01", "datetime"),
+        ("limit=0", "limit"),
+        ("limit=dix", "limit"),
+        ("offset=-1", "offset"),
+        ("couleur=bleu", "couleur"),
+        ("theme=licornes", "theme"),
+        ("f=xml", "f"),
+        ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/2154", "bbox-crs"),
+        ("crs=EPSG:3857", "crs"),
+        ("photos=x", "photos"),
+    ],
+)
 def test_items_bad_input(anon: FlaskClient, query: str, field: str) -> None:
     res = anon.get(f"{ITEMS}?{query}")
     assert res.status_code == 400 and res.json["champ"] == field
@@ -128,13 +146,20 @@ def test_single_item_and_confidentiality(clients: dict[str, FlaskClient], store:
 
 def test_html_and_negotiation(anon: FlaskClient, store: Any) -> None:
     uid = store.read("observations", limit=1)["uid"].iloc[0]
-    for url in ("/ogc?f=html", "/ogc/conformance?f=html", "/ogc/collections?f=html",
-                "/ogc/collections/observations?f=html", f"{ITEMS}?f=html&limit=5", f"{ITEMS}/{uid}?f=html"):
+    for url in (
+        "/ogc?f=html",
+        "/ogc/conformance?f=html",
+        "/ogc/collections?f=html",
+        "/ogc/collections/observations?f=html",
+        f"{ITEMS}?f=html&limit=5",
+        f"{ITEMS}/{uid}?f=html",
+    ):
         res = anon.get(url)
         assert res.status_code == 200 and res.mimetype == "text/html", url
         html = res.get_data(as_text=True)
         assert "<html" in html and "http://" not in html.replace("http://localhost/", "").replace(
-            "http://www.opengis.net", "")  # no CDN, no external asset
+            "http://www.opengis.net", ""
+        )  # no CDN, no external asset
     browser = anon.get(ITEMS + "?limit=2", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert browser.mimetype == "text/html"
     gdal = anon.get(ITEMS + "?limit=2", headers={"Accept": "application/geo+json, application/json"})
@@ -153,8 +178,12 @@ def test_openapi_document_is_valid_and_complete(app: Flask, anon: FlaskClient) -
         if rule.endpoint.split(".")[0] not in ("auth", "api", "ogc", "open311", "openapi"):
             continue
         path = rule.rule.replace("<", "{").replace(">", "}").rstrip("/") or "/"
-        path = (path.replace("{cid}", "{collectionId}").replace("{fid}", "{featureId}")
-                .replace("{rid}", "{id}").replace("export.{fmt}", "export.geojson"))
+        path = (
+            path.replace("{cid}", "{collectionId}")
+            .replace("{fid}", "{featureId}")
+            .replace("{rid}", "{id}")
+            .replace("export.{fmt}", "export.geojson")
+        )
         assert path in documented, path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in spec["paths"][path], (path, method)
@@ -180,8 +209,9 @@ def live_server(app: Flask, tmp_path: Path) -> Iterator[str]:
     config = {k: app.config[k] for k in ("STORE", "USERS_DB", "SECRET_KEY", "PHOTOS_DIR")}
     config["instance_path"] = app.instance_path
     log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(config)], stdout=subprocess.PIPE,
-                            stderr=log, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, json.dumps(config)], stdout=subprocess.PIPE, stderr=log, text=True
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -208,5 +238,5 @@ def test_gdal_oapif_reads_the_collections(live_server: str, store: Any) -> None:
     assert frame["uid"].is_unique
     bbox = pyogrio.read_dataframe(f"OAPIF:{live_server}/ogc/collections/observations", bbox=VIEW)
     # the server answers the Lambert-93 envelope of the view; GDAL keeps what is inside it
-    inside = frame.cx[VIEW[0]:VIEW[2], VIEW[1]:VIEW[3]]
+    inside = frame.cx[VIEW[0] : VIEW[2], VIEW[1] : VIEW[3]]
     assert len(bbox) == len(inside) > 1000 and set(bbox["uid"]) == set(inside["uid"])

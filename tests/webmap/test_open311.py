@@ -1,3 +1,5 @@
+# mypy: disable-error-code="index, union-attr, arg-type, operator"
+# (Response.json is Optional for mypy; these tests assert the status code first)
 """Open311 GeoReport v2: services, requests (filters), one request, intake with an API key."""
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ BASE = "/open311/v2"
 @pytest.fixture(scope="module")
 def keys(app: Flask) -> dict[str, str]:
     """API keys of a technician and of a reader."""
-    _, tech = users.add_user(app.config["USERS_DB"], "appli-ville", PASSWORD, role="technicien",
-                             organisation="ville")
-    _, reader = users.add_user(app.config["USERS_DB"], "lecteur-311", PASSWORD, role="lecteur",
-                               organisation="association")
+    _, tech = users.add_user(
+        app.config["USERS_DB"], "appli-ville", PASSWORD, role="technicien", organisation="ville"
+    )
+    _, reader = users.add_user(
+        app.config["USERS_DB"], "lecteur-311", PASSWORD, role="lecteur", organisation="association"
+    )
     return {"technicien": tech, "lecteur": reader}
 
 
@@ -38,12 +42,20 @@ def test_requests_filters(anon: FlaskClient, store: Any) -> None:
     assert len(all_) == 1000
     dates = [r["requested_datetime"] for r in all_]
     assert dates == sorted(dates, reverse=True)
-    res = anon.get(f"{BASE}/requests.json?service_code=proprete,voirie&status=open"
-                   "&start_date=2024-01-01&end_date=2024-03-01").json
-    expected = store.count("observations", start="2024-01-01", end="2024-03-01",
-                           where={"theme": ["propreté", "voirie"], "status": list(OPEN_STATUSES)})
+    res = anon.get(
+        f"{BASE}/requests.json?service_code=proprete,voirie&status=open"
+        "&start_date=2024-01-01&end_date=2024-03-01"
+    ).json
+    expected = store.count(
+        "observations",
+        start="2024-01-01",
+        end="2024-03-01",
+        where={"theme": ["propreté", "voirie"], "status": list(OPEN_STATUSES)},
+    )
     assert len(res) == expected > 0
-    assert {r["service_code"] for r in res} <= {"proprete", "voirie"} and {r["status"] for r in res} == {"open"}
+    assert {r["service_code"] for r in res} <= {"proprete", "voirie"} and {r["status"] for r in res} == {
+        "open"
+    }
     r = res[0]
     assert {"service_request_id", "lat", "long", "requested_datetime", "description", "address"} <= set(r)
     closed = anon.get(f"{BASE}/requests.json?status=closed&limit=5").json
@@ -53,21 +65,33 @@ def test_requests_filters(anon: FlaskClient, store: Any) -> None:
     assert anon.get(f"{BASE}/requests/inexistant.json").status_code == 404
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("service_code=licornes", "service_code"), ("status=peut-etre", "status"),
-    ("start_date=hier", "start_date"), ("start_date=2024-03-01&end_date=2024-01-01", "end_date"),
-    ("limit=0", "limit"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("service_code=licornes", "service_code"),
+        ("status=peut-etre", "status"),
+        ("start_date=hier", "start_date"),
+        ("start_date=2024-03-01&end_date=2024-01-01", "end_date"),
+        ("limit=0", "limit"),
+    ],
+)
 def test_requests_bad_filters(anon: FlaskClient, query: str, field: str) -> None:
     res = anon.get(f"{BASE}/requests.json?{query}")
     assert res.status_code == 400 and res.json["champ"] == field
 
 
 def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str], store: Any) -> None:
-    form = {"api_key": keys["technicien"], "service_code": "depots-sauvages", "lat": "48.8701",
-            "long": "2.3899", "description": "Matelas sur le trottoir", "address_string": "12 rue des Envierges",
-            "email": "habitant@example.org", "first_name": "Camille",
-            "media_url": "https://exemple.org/photo.jpg"}
+    form = {
+        "api_key": keys["technicien"],
+        "service_code": "depots-sauvages",
+        "lat": "48.8701",
+        "long": "2.3899",
+        "description": "Matelas sur le trottoir",
+        "address_string": "12 rue des Envierges",
+        "email": "habitant@example.org",
+        "first_name": "Camille",
+        "media_url": "https://exemple.org/photo.jpg",
+    }
     res = anon.post(f"{BASE}/requests.json", data=form)
     assert res.status_code == 201, res.json
     rid = res.json[0]["service_request_id"]
@@ -81,21 +105,24 @@ def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str
     assert back["lat"] == pytest.approx(48.8701, abs=1e-6)
 
 
-@pytest.mark.parametrize(("change", "status", "field"), [
-    ({"api_key": ""}, 401, "api_key"),
-    ({"api_key": "fausse"}, 401, "api_key"),
-    ({"service_code": ""}, 400, "service_code"),
-    ({"service_code": "licornes"}, 400, "service_code"),
-    ({"lat": "", "long": ""}, 400, "lat"),
-    ({"lat": "nord"}, 400, "lat"),
-    ({"long": "200"}, 400, "long"),
-    ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
-    ({"couleur": "rouge"}, 400, "couleur"),
-])
-def test_post_request_bad_input(anon: FlaskClient, keys: dict[str, str], change: dict[str, str],
-                                status: int, field: str) -> None:
-    form = {"api_key": keys["technicien"], "service_code": "voirie", "lat": "48.87", "long": "2.39",
-            **change}
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"api_key": ""}, 401, "api_key"),
+        ({"api_key": "fausse"}, 401, "api_key"),
+        ({"service_code": ""}, 400, "service_code"),
+        ({"service_code": "licornes"}, 400, "service_code"),
+        ({"lat": "", "long": ""}, 400, "lat"),
+        ({"lat": "nord"}, 400, "lat"),
+        ({"long": "200"}, 400, "long"),
+        ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
+        ({"couleur": "rouge"}, 400, "couleur"),
+    ],
+)
+def test_post_request_bad_input(
+    anon: FlaskClient, keys: dict[str, str], change: dict[str, str], status: int, field: str
+) -> None:
+    form = {"api_key": keys["technicien"], "service_code": "voirie", "lat": "48.87", "long": "2.39", **change}
     res = anon.post(f"{BASE}/requests.json", data=form)
     assert res.status_code == status and res.json["champ"] == field
 
@@ -109,9 +136,13 @@ def test_post_request_needs_a_writing_role(anon: FlaskClient, keys: dict[str, st
 def test_open311_hidden_when_observations_are_hidden(app: Flask) -> None:
     from webmap.app import create_app
 
-    other = create_app({**{k: app.config[k] for k in ("STORE", "USERS_DB", "SECRET_KEY")},
-                        "instance_path": app.instance_path,
-                        "LAYER_ROLES": {"observations": ["technicien", "administrateur"]}})
+    other = create_app(
+        {
+            **{k: app.config[k] for k in ("STORE", "USERS_DB", "SECRET_KEY")},
+            "instance_path": app.instance_path,
+            "LAYER_ROLES": {"observations": ["technicien", "administrateur"]},
+        }
+    )
     client = other.test_client()
     assert client.get(f"{BASE}/services.json").status_code == 404
     assert client.get(f"{BASE}/requests.json").status_code == 404
