@@ -157,14 +157,15 @@ def _parse_point(text: str) -> tuple[float, float]:
 def _print_result(result: Any) -> None:
     from layers.perimeters import REASON_FR, STATUS_FR
 
-    status = STATUS_FR.get(result.status, result.status)
-    if result.status == "inside":
+    click.echo(f"Statut : {STATUS_FR.get(result.status, result.status)}")
+    if result.code:
         click.echo(f"QPV : {result.code} « {result.name} » (géographie {result.geography or '?'})")
+    if result.reason:
         click.echo(f"Motif : {REASON_FR.get(result.reason, result.reason)}")
-    else:
-        click.echo(f"Statut : {status}")
     if result.disagree:
         click.secho("Désaccord : le polygone et la liste des rues ne concordent pas.", fg="yellow")
+    elif result.status == "inside":
+        click.echo("Désaccord polygone / liste des rues : non")
     if result.distance_m == result.distance_m:
         click.echo(f"Distance à la limite du périmètre : {result.distance_m:.0f} m")
     click.echo(f"Détail : {result.detail}")
