@@ -40,7 +40,7 @@
       csrf_token: (document.querySelector('meta[name="csrf-token"]') || {}).content || null },
     layers: [], byName: {}, months: [],
     filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
-    heat: false, holders: {}, data: {}, cache: {}, pending: 0, generation: 0,
+    heat: false, holders: {}, data: {}, cache: {}, generation: 0,
     controller: null, started: false, contextOn: CFG.basemap.url === null, placing: false,
     firstPaint: false, perimeters: null,
   };
@@ -225,10 +225,6 @@
 
   function colorOf(name, i) {
     return COLORS[name] || FALLBACK_COLORS[i % FALLBACK_COLORS.length];
-  }
-
-  function hasField(info, name) {
-    return info.fields.some((f) => f.name === name);
   }
 
   function fieldAccepts(info, name, value) {
