@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -108,6 +109,29 @@ def summary(times_ms: list[float], matched: list[int]) -> dict[str, Any]:
             "goal_p95_ms": GOAL_P95_MS, "goal_met": bool(np.percentile(arr, 95) < GOAL_P95_MS)}
 
 
+def bench_store_only(store_path: Path, views: list[str]) -> dict[str, Any]:
+    """The floor: ``LayerStore.read(bbox, limit=100)`` alone for the same views (no HTTP, no JSON)."""
+    from webmap.ogcapi import bbox_to_store
+
+    store = open_store(store_path, create=False)
+    try:
+        boxes = []
+        for text in views:
+            x0, y0, x1, y1 = (float(v) for v in text.split(","))
+            boxes.append(bbox_to_store((x0, y0, x1, y1), store.crs))
+        for b in boxes[:5]:
+            store.read("observations", bbox=b, limit=100)
+        times, matched = [], []
+        for b in boxes:
+            t = time.perf_counter()
+            frame = store.read("observations", bbox=b, limit=100)
+            times.append((time.perf_counter() - t) * 1000)
+            matched.append(len(frame))
+    finally:
+        store.close()
+    return summary(times, matched)
+
+
 def bench_test_client(config: dict[str, Any], urls: list[str]) -> dict[str, Any]:
     """Time the URLs through the Flask test client (after a few warm-up requests)."""
     from webmap.app import create_app
@@ -180,16 +204,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results: dict[str, Any] = {
             "store_observations": total, "store_build_s": round(build_s, 1), "seed": args.seed,
             "viewports": "random over Paris, 0.004° to 0.04° wide (zoom ~17 to ~14), default limit",
+            "load_average_before": [round(v, 2) for v in os.getloadavg()],
+            "store_read_limit100_only": bench_store_only(store_path, views),
             "ogc_items_test_client": bench_test_client(config, ogc),
             "ogc_items_http": bench_http(config, ogc, Path(tmp) / "server.log"),
             "api_features_test_client": bench_test_client(config, api),
             "python": platform.python_version(), "machine": platform.machine(),
-            "cpus": __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for key in ("ogc_items_test_client", "ogc_items_http", "api_features_test_client"):
+    for key in ("store_read_limit100_only", "ogc_items_test_client", "ogc_items_http",
+                "api_features_test_client"):
         r = results[key]
         print(f"{key:<26} p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  "
               f"(median {r['median_matched']} matched; goal p95 < {GOAL_P95_MS:g} ms: "

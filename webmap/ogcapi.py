@@ -52,9 +52,12 @@ def transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def bbox_to_store(bbox: tuple[float, float, float, float], store_crs: str) -> tuple[float, ...]:
-    """Project a CRS84 bbox to the store CRS (densified edges)."""
-    return tuple(transformer("OGC:CRS84", store_crs).transform_bounds(*bbox, densify_pts=5))
+def bbox_to_store(
+    bbox: tuple[float, float, float, float], store_crs: str
+) -> tuple[float, float, float, float]:
+    """Project a CRS84 bbox to the store CRS (envelope of the densified edges)."""
+    xmin, ymin, xmax, ymax = transformer("OGC:CRS84", store_crs).transform_bounds(*bbox, densify_pts=5)
+    return float(xmin), float(ymin), float(xmax), float(ymax)
 
 
 def bbox_to_wgs84(bbox: tuple[float, ...] | None, store_crs: str) -> list[float] | None:
