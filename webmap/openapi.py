@@ -18,13 +18,8 @@ bp = Blueprint("openapi", __name__)
 _JSON = "application/json"
 _GEOJSON = "application/geo+json"
 _TYPES = {
-    "str": "string",
-    "int": "integer",
-    "float": "number",
-    "bool": "boolean",
-    "date": "string",
-    "datetime": "string",
-    "json": "string",
+    "str": "string", "int": "integer", "float": "number", "bool": "boolean", "date": "string",
+    "datetime": "string", "json": "string",
 }
 
 
@@ -40,10 +35,7 @@ def _param(
     name: str, where: str, description: str, schema: dict[str, Any] | None = None, required: bool = False
 ) -> dict[str, Any]:
     return {
-        "name": name,
-        "in": where,
-        "required": required or where == "path",
-        "description": description,
+        "name": name, "in": where, "required": required or where == "path", "description": description,
         "schema": schema or {"type": "string"},
     }
 
@@ -62,17 +54,13 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 _LAYER = _param(
-    "layer",
-    "path",
-    "Nom de la couche (404 si elle est inconnue ou invisible pour ce rôle).",
+    "layer", "path", "Nom de la couche (404 si elle est inconnue ou invisible pour ce rôle).",
     {"type": "string", "enum": list(LAYERS)},
 )
 _UID = _param("uid", "path", "Identifiant stable (uid) de l'enregistrement.")
 _FILTERS = [
     _param(
-        "bbox",
-        "query",
-        "Emprise minx,miny,maxx,maxy en degrés CRS84.",
+        "bbox", "query", "Emprise minx,miny,maxx,maxy en degrés CRS84.",
         {"type": "string", "pattern": r"^-?[0-9.]+(,-?[0-9.]+){3}$"},
     ),
     _param("start", "query", "Début (inclus) de la période, date ISO.", {"type": "string", "format": "date"}),
@@ -82,17 +70,13 @@ _FILTERS = [
     _param("source", "query", "Origine.", {"type": "string", "enum": list(OBSERVATION_SOURCES)}),
     _param("quartier", "query", "Code d'un périmètre (QP075019…) : objets qui l'intersectent."),
     _param(
-        "simulated",
-        "query",
-        "Données simulées seulement (true) ou réelles seulement (false).",
+        "simulated", "query", "Données simulées seulement (true) ou réelles seulement (false).",
         {"type": "boolean"},
     ),
 ]
 _OGC_COMMON = [
     _param(
-        "f",
-        "query",
-        "Format de sortie (sinon négociation par l'en-tête Accept).",
+        "f", "query", "Format de sortie (sinon négociation par l'en-tête Accept).",
         {"type": "string", "enum": ["json", "html"]},
     )
 ]
@@ -100,11 +84,9 @@ _OGC_COMMON = [
 
 def _feature_schema() -> dict[str, Any]:
     return {
-        "type": "object",
-        "required": ["type", "geometry", "properties"],
+        "type": "object", "required": ["type", "geometry", "properties"],
         "properties": {
-            "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"type": "string"},
+            "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"},
             "geometry": {"type": "object", "nullable": True, "description": "Géométrie GeoJSON en CRS84."},
             "properties": {"type": "object", "additionalProperties": True},
             "links": {"type": "array", "items": _ref("Link")},
@@ -118,9 +100,7 @@ def _layer_record_schemas() -> dict[str, Any]:
         props: dict[str, Any] = {}
         for f in schema.all_fields:
             p: dict[str, Any] = {
-                "type": _TYPES[f.type],
-                "nullable": not f.required,
-                "description": f.label or f.name,
+                "type": _TYPES[f.type], "nullable": not f.required, "description": f.label or f.name,
             }
             if f.type == "date":
                 p["format"] = "date"
@@ -132,9 +112,7 @@ def _layer_record_schemas() -> dict[str, Any]:
                 p = {"nullable": True, "description": f"{f.label} (JSON)"}
             props[f.name] = p
         out[f"Properties_{schema.name}"] = {
-            "type": "object",
-            "description": schema.label,
-            "properties": props,
+            "type": "object", "description": schema.label, "properties": props,
         }
     return out
 
@@ -142,27 +120,22 @@ def _layer_record_schemas() -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {
-            "type": "object",
-            "required": ["erreur"],
+            "type": "object", "required": ["erreur"],
             "properties": {
                 "erreur": {"type": "string", "description": "Message en français."},
                 "champ": {"type": "string", "description": "Champ ou paramètre en cause."},
             },
         },
         "Link": {
-            "type": "object",
-            "required": ["href"],
+            "type": "object", "required": ["href"],
             "properties": {
-                "href": {"type": "string"},
-                "rel": {"type": "string"},
-                "type": {"type": "string"},
+                "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
                 "title": {"type": "string"},
             },
         },
         "Feature": _feature_schema(),
         "FeatureCollection": {
-            "type": "object",
-            "required": ["type", "features"],
+            "type": "object", "required": ["type", "features"],
             "properties": {
                 "type": {"type": "string", "enum": ["FeatureCollection"]},
                 "features": {"type": "array", "items": _ref("Feature")},
@@ -174,14 +147,12 @@ def _components() -> dict[str, Any]:
                     "description": "Vrai si les objets sont regroupés en "
                     "grappes (properties.cluster, count, bbox).",
                 },
-                "truncated": {"type": "boolean"},
-                "zoom": {"type": "integer"},
+                "truncated": {"type": "boolean"}, "zoom": {"type": "integer"},
                 "links": {"type": "array", "items": _ref("Link")},
             },
         },
         "Session": {
-            "type": "object",
-            "required": ["user", "role", "organisation", "csrf_token"],
+            "type": "object", "required": ["user", "role", "organisation", "csrf_token"],
             "properties": {
                 "user": {"type": "string", "nullable": True},
                 "role": {"type": "string", "enum": ["anonyme", "lecteur", "technicien", "administrateur"]},
@@ -192,17 +163,13 @@ def _components() -> dict[str, Any]:
         "User": {
             "type": "object",
             "properties": {
-                "login": {"type": "string"},
-                "role": {"type": "string"},
-                "organisation": {"type": "string"},
+                "login": {"type": "string"}, "role": {"type": "string"}, "organisation": {"type": "string"},
             },
         },
         "FieldInfo": {
             "type": "object",
             "properties": {
-                "name": {"type": "string"},
-                "label": {"type": "string"},
-                "type": {"type": "string"},
+                "name": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"},
                 "choices": {"type": "array", "nullable": True, "items": {"type": "string"}},
                 "required": {"type": "boolean"},
             },
@@ -210,30 +177,22 @@ def _components() -> dict[str, Any]:
         "LayerInfo": {
             "type": "object",
             "properties": {
-                "name": {"type": "string"},
-                "label": {"type": "string"},
-                "geometry": {"type": "string", "nullable": True},
-                "count": {"type": "integer"},
-                "simulated": {"type": "integer"},
-                "time_field": {"type": "string", "nullable": True},
+                "name": {"type": "string"}, "label": {"type": "string"},
+                "geometry": {"type": "string", "nullable": True}, "count": {"type": "integer"},
+                "simulated": {"type": "integer"}, "time_field": {"type": "string", "nullable": True},
                 "time_min": {"type": "string", "nullable": True},
                 "time_max": {"type": "string", "nullable": True},
                 "bbox": {
-                    "type": "array",
-                    "nullable": True,
-                    "items": {"type": "number"},
-                    "minItems": 4,
+                    "type": "array", "nullable": True, "items": {"type": "number"}, "minItems": 4,
                     "maxItems": 4,
                 },
-                "confidential": {"type": "boolean"},
-                "reference": {"type": "boolean"},
+                "confidential": {"type": "boolean"}, "reference": {"type": "boolean"},
                 "fields": {"type": "array", "items": _ref("FieldInfo")},
                 "children": {"type": "array", "items": {"type": "string"}},
             },
         },
         "Stats": {
-            "type": "object",
-            "required": ["total"],
+            "type": "object", "required": ["total"],
             "properties": {
                 "total": {"type": "integer"},
                 **{
@@ -243,33 +202,25 @@ def _components() -> dict[str, Any]:
             },
         },
         "Created": {
-            "type": "object",
-            "required": ["uid"],
+            "type": "object", "required": ["uid"],
             "properties": {"uid": {"type": "string"}, "created": {"type": "boolean"}},
         },
         "ObservationInput": {
-            "type": "object",
-            "required": ["lon", "lat", "theme"],
+            "type": "object", "required": ["lon", "lat", "theme"],
             "properties": {
                 "uid": {
-                    "type": "string",
-                    "pattern": "^[A-Za-z0-9_-]{8,64}$",
+                    "type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$",
                     "description": "Identifiant choisi par le client : un renvoi ne crée pas de doublon.",
                 },
                 "lon": {"type": "number", "minimum": -180, "maximum": 180},
                 "lat": {"type": "number", "minimum": -90, "maximum": 90},
-                "theme": {"type": "string", "enum": list(THEMES)},
-                "description": {"type": "string"},
-                "subtheme": {"type": "string"},
-                "address": {"type": "string"},
+                "theme": {"type": "string", "enum": list(THEMES)}, "description": {"type": "string"},
+                "subtheme": {"type": "string"}, "address": {"type": "string"},
                 "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
-                "source": {"type": "string", "enum": list(OBSERVATION_SOURCES)},
-                "pilote": {"type": "string"},
-                "partenaires": {"type": "string"},
-                "domanialite": {"type": "string"},
+                "source": {"type": "string", "enum": list(OBSERVATION_SOURCES)}, "pilote": {"type": "string"},
+                "partenaires": {"type": "string"}, "domanialite": {"type": "string"},
                 "deadline": {"type": "string", "format": "date"},
-                "observed_at": {"type": "string", "format": "date-time"},
-                "walk_id": {"type": "string"},
+                "observed_at": {"type": "string", "format": "date-time"}, "walk_id": {"type": "string"},
             },
             "additionalProperties": False,
         },
@@ -280,9 +231,7 @@ def _components() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "photos": {
-                            "type": "array",
-                            "maxItems": 5,
-                            "items": {"type": "string", "format": "binary"},
+                            "type": "array", "maxItems": 5, "items": {"type": "string", "format": "binary"},
                             "description": "JPEG, PNG ou WebP, 5 Mo au plus chacune.",
                         },
                         "csrf_token": {"type": "string"},
@@ -291,9 +240,7 @@ def _components() -> dict[str, Any]:
             ]
         },
         "StatusChange": {
-            "type": "object",
-            "required": ["status"],
-            "additionalProperties": False,
+            "type": "object", "required": ["status"], "additionalProperties": False,
             "properties": {
                 "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
                 "comment": {"type": "string"},
@@ -302,16 +249,13 @@ def _components() -> dict[str, Any]:
         "HistoryEntry": {
             "type": "object",
             "properties": {
-                "status": {"type": "string"},
-                "changed_at": {"type": "string", "format": "date-time"},
+                "status": {"type": "string"}, "changed_at": {"type": "string", "format": "date-time"},
                 "changed_by": {"type": "string", "nullable": True},
                 "comment": {"type": "string", "nullable": True},
             },
         },
         "DumpingEvent": {
-            "type": "object",
-            "required": ["observed_at"],
-            "additionalProperties": False,
+            "type": "object", "required": ["observed_at"], "additionalProperties": False,
             "properties": {
                 "observed_at": {"type": "string", "format": "date-time"},
                 "waste_type": {
@@ -321,49 +265,37 @@ def _components() -> dict[str, Any]:
                     ),
                 },
                 "volume_m3": {"type": "number", "minimum": 0, "maximum": 500},
-                "cleaned_at": {"type": "string", "format": "date-time"},
-                "description": {"type": "string"},
+                "cleaned_at": {"type": "string", "format": "date-time"}, "description": {"type": "string"},
             },
         },
         "FillReading": {
-            "type": "object",
-            "required": ["measured_at", "fill_pct"],
-            "additionalProperties": False,
+            "type": "object", "required": ["measured_at", "fill_pct"], "additionalProperties": False,
             "properties": {
                 "measured_at": {"type": "string", "format": "date-time"},
                 "fill_pct": {"type": "number", "minimum": 0, "maximum": 100},
             },
         },
         "LandingPage": {
-            "type": "object",
-            "required": ["links"],
+            "type": "object", "required": ["links"],
             "properties": {
-                "title": {"type": "string"},
-                "description": {"type": "string"},
+                "title": {"type": "string"}, "description": {"type": "string"},
                 "links": {"type": "array", "items": _ref("Link")},
             },
         },
         "Conformance": {
-            "type": "object",
-            "required": ["conformsTo"],
+            "type": "object", "required": ["conformsTo"],
             "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}},
         },
         "Collection": {
-            "type": "object",
-            "required": ["id", "links"],
+            "type": "object", "required": ["id", "links"],
             "properties": {
-                "id": {"type": "string"},
-                "title": {"type": "string"},
-                "description": {"type": "string"},
-                "itemType": {"type": "string"},
-                "crs": {"type": "array", "items": {"type": "string"}},
-                "extent": {"type": "object"},
-                "links": {"type": "array", "items": _ref("Link")},
+                "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+                "itemType": {"type": "string"}, "crs": {"type": "array", "items": {"type": "string"}},
+                "extent": {"type": "object"}, "links": {"type": "array", "items": _ref("Link")},
             },
         },
         "Collections": {
-            "type": "object",
-            "required": ["links", "collections"],
+            "type": "object", "required": ["links", "collections"],
             "properties": {
                 "links": {"type": "array", "items": _ref("Link")},
                 "collections": {"type": "array", "items": _ref("Collection")},
@@ -372,13 +304,9 @@ def _components() -> dict[str, Any]:
         "Service311": {
             "type": "object",
             "properties": {
-                "service_code": {"type": "string"},
-                "service_name": {"type": "string"},
-                "description": {"type": "string"},
-                "metadata": {"type": "boolean"},
-                "type": {"type": "string"},
-                "keywords": {"type": "string"},
-                "group": {"type": "string"},
+                "service_code": {"type": "string"}, "service_name": {"type": "string"},
+                "description": {"type": "string"}, "metadata": {"type": "boolean"},
+                "type": {"type": "string"}, "keywords": {"type": "string"}, "group": {"type": "string"},
             },
         },
         "Request311": {
@@ -386,8 +314,7 @@ def _components() -> dict[str, Any]:
             "properties": {
                 "service_request_id": {"type": "string"},
                 "status": {"type": "string", "enum": ["open", "closed"]},
-                "status_notes": {"type": "string", "nullable": True},
-                "service_name": {"type": "string"},
+                "status_notes": {"type": "string", "nullable": True}, "service_name": {"type": "string"},
                 "service_code": {"type": "string", "nullable": True},
                 "description": {"type": "string", "nullable": True},
                 "agency_responsible": {"type": "string", "nullable": True},
@@ -396,23 +323,17 @@ def _components() -> dict[str, Any]:
                 "updated_datetime": {"type": "string", "nullable": True},
                 "expected_datetime": {"type": "string", "nullable": True},
                 "address": {"type": "string", "nullable": True},
-                "zipcode": {"type": "string", "nullable": True},
-                "lat": {"type": "number", "nullable": True},
+                "zipcode": {"type": "string", "nullable": True}, "lat": {"type": "number", "nullable": True},
                 "long": {"type": "number", "nullable": True},
                 "media_url": {"type": "string", "nullable": True},
             },
         },
         "Request311Input": {
-            "type": "object",
-            "required": ["api_key", "service_code", "lat", "long"],
+            "type": "object", "required": ["api_key", "service_code", "lat", "long"],
             "properties": {
-                "api_key": {"type": "string"},
-                "service_code": {"type": "string"},
-                "lat": {"type": "number"},
-                "long": {"type": "number"},
-                "address_string": {"type": "string"},
-                "description": {"type": "string"},
-                "media_url": {"type": "string", "format": "uri"},
+                "api_key": {"type": "string"}, "service_code": {"type": "string"}, "lat": {"type": "number"},
+                "long": {"type": "number"}, "address_string": {"type": "string"},
+                "description": {"type": "string"}, "media_url": {"type": "string", "format": "uri"},
                 **{
                     k: {"type": "string", "description": "Accepté, non conservé."}
                     for k in ("email", "first_name", "last_name", "phone", "device_id")
@@ -424,8 +345,7 @@ def _components() -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    "service_request_id": {"type": "string"},
-                    "service_notice": {"type": "string"},
+                    "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
                     "account_id": {"type": "string", "nullable": True},
                 },
             },
@@ -444,9 +364,7 @@ def _components() -> dict[str, Any]:
         },
         "securitySchemes": {
             "session": {
-                "type": "apiKey",
-                "in": "cookie",
-                "name": "session",
+                "type": "apiKey", "in": "cookie", "name": "session",
                 "description": "Session ouverte par /connexion ; les écritures portent X-CSRFToken.",
             },
             "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
@@ -456,14 +374,8 @@ def _components() -> dict[str, Any]:
 
 
 def _op(
-    summary: str,
-    tag: str,
-    responses: dict[str, Any],
-    *,
-    parameters: list[Any] | None = None,
-    body: dict[str, Any] | None = None,
-    write: bool = False,
-    op_id: str,
+    summary: str, tag: str, responses: dict[str, Any], *, parameters: list[Any] | None = None,
+    body: dict[str, Any] | None = None, write: bool = False, op_id: str,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "operationId": op_id, "responses": responses}
     if parameters:
@@ -483,18 +395,14 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
     existing = _ok("Déjà enregistré (même uid) : rien n'est ajouté.", _ref("Created"))
     paging = [
         _param(
-            "limit",
-            "query",
-            "Nombre maximal d'objets (100 par défaut, 10 000 au plus).",
+            "limit", "query", "Nombre maximal d'objets (100 par défaut, 10 000 au plus).",
             {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
         ),
         _param("offset", "query", "Rang du premier objet.", {"type": "integer", "minimum": 0, "default": 0}),
     ]
     ogc_filters = [
         _param(
-            "bbox",
-            "query",
-            "minx,miny,maxx,maxy en CRS84.",
+            "bbox", "query", "minx,miny,maxx,maxy en CRS84.",
             {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
         ),
         _param("bbox-crs", "query", "Seul CRS84 est accepté.", {"type": "string"}),
@@ -506,27 +414,22 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         for n in ("theme", "status", "source", "simulated")
     ]
     cid = _param(
-        "collectionId",
-        "path",
-        "Identifiant de collection (nom de couche).",
+        "collectionId", "path", "Identifiant de collection (nom de couche).",
         {"type": "string", "enum": [n for n, s in LAYERS.items() if s.geometry]},
     )
     paths: dict[str, Any] = {
         "/connexion": {
             "get": _op(
-                "Formulaire de connexion",
-                "comptes",
+                "Formulaire de connexion", "comptes",
                 {
                     "200": {
-                        "description": "Page HTML.",
-                        "content": {"text/html": {"schema": {"type": "string"}}},
+                        "description": "Page HTML.", "content": {"text/html": {"schema": {"type": "string"}}},
                     }
                 },
                 op_id="loginForm",
             ),
             "post": _op(
-                "Connexion",
-                "comptes",
+                "Connexion", "comptes",
                 {
                     "302": {"description": "Connecté·e : redirection."},
                     "400": {"description": "Jeton CSRF manquant ou invalide."},
@@ -537,13 +440,10 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     "content": {
                         "application/x-www-form-urlencoded": {
                             "schema": {
-                                "type": "object",
-                                "required": ["login", "password", "csrf_token"],
+                                "type": "object", "required": ["login", "password", "csrf_token"],
                                 "properties": {
-                                    "login": {"type": "string"},
-                                    "password": {"type": "string"},
-                                    "csrf_token": {"type": "string"},
-                                    "suivant": {"type": "string"},
+                                    "login": {"type": "string"}, "password": {"type": "string"},
+                                    "csrf_token": {"type": "string"}, "suivant": {"type": "string"},
                                 },
                             }
                         }
@@ -554,55 +454,41 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         },
         "/deconnexion": {
             "post": _op(
-                "Déconnexion",
-                "comptes",
-                {"302": {"description": "Déconnecté·e."}, **_errors(400)},
+                "Déconnexion", "comptes", {"302": {"description": "Déconnecté·e."}, **_errors(400)},
                 op_id="logout",
             )
         },
         "/api/session": {
             "get": _op(
-                "Session courante et jeton CSRF",
-                "carte",
-                {"200": _ok("Session.", _ref("Session"))},
+                "Session courante et jeton CSRF", "carte", {"200": _ok("Session.", _ref("Session"))},
                 op_id="getSession",
             )
         },
         "/api/users": {
             "get": _op(
-                "Comptes (administrateurs)",
-                "comptes",
+                "Comptes (administrateurs)", "comptes",
                 {"200": _ok("Comptes.", {"type": "array", "items": _ref("User")}), **_errors(401, 403)},
                 op_id="listUsers",
             )
         },
         "/api/layers": {
             "get": _op(
-                "Couches visibles pour ce rôle",
-                "carte",
-                {"200": _ok("Couches.", {"type": "array", "items": _ref("LayerInfo")})},
-                op_id="listLayers",
+                "Couches visibles pour ce rôle", "carte",
+                {"200": _ok("Couches.", {"type": "array", "items": _ref("LayerInfo")})}, op_id="listLayers",
             )
         },
         "/api/layers/{layer}/features": {
             "get": _op(
-                "Objets d'une couche dans la vue (grappes au-delà de limit si zoom < 16)",
-                "carte",
-                {"200": fc, **_errors(400, 404)},
-                op_id="layerFeatures",
+                "Objets d'une couche dans la vue (grappes au-delà de limit si zoom < 16)", "carte",
+                {"200": fc, **_errors(400, 404)}, op_id="layerFeatures",
                 parameters=[
-                    _LAYER,
-                    *_FILTERS,
+                    _LAYER, *_FILTERS,
                     _param(
-                        "limit",
-                        "query",
-                        "Nombre maximal d'objets (5000 par défaut).",
+                        "limit", "query", "Nombre maximal d'objets (5000 par défaut).",
                         {"type": "integer", "minimum": 1, "maximum": 50000, "default": 5000},
                     ),
                     _param(
-                        "zoom",
-                        "query",
-                        "Niveau de zoom de la carte (déduit de bbox sinon).",
+                        "zoom", "query", "Niveau de zoom de la carte (déduit de bbox sinon).",
                         {"type": "integer", "minimum": 0, "maximum": 24},
                     ),
                 ],
@@ -610,17 +496,14 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         },
         "/api/layers/{layer}/stats": {
             "get": _op(
-                "Effectifs de la sélection",
-                "carte",
+                "Effectifs de la sélection", "carte",
                 {"200": _ok("Effectifs.", _ref("Stats")), **_errors(400, 404)},
-                parameters=[_LAYER, *_FILTERS],
-                op_id="layerStats",
+                parameters=[_LAYER, *_FILTERS], op_id="layerStats",
             )
         },
         "/api/layers/{layer}/export.geojson": {
             "get": _op(
-                "Export GeoJSON (WGS84) de la sélection",
-                "carte",
+                "Export GeoJSON (WGS84) de la sélection", "carte",
                 {
                     "200": {
                         "description": "Fichier joint.",
@@ -628,14 +511,12 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     },
                     **_errors(400, 404),
                 },
-                parameters=[_LAYER, *_FILTERS],
-                op_id="exportGeojson",
+                parameters=[_LAYER, *_FILTERS], op_id="exportGeojson",
             )
         },
         "/api/layers/{layer}/export.csv": {
             "get": _op(
-                "Export CSV (lon, lat, WKT Lambert-93) de la sélection",
-                "carte",
+                "Export CSV (lon, lat, WKT Lambert-93) de la sélection", "carte",
                 {
                     "200": {
                         "description": "Fichier joint (séparateur ;).",
@@ -643,16 +524,13 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     },
                     **_errors(400, 404),
                 },
-                parameters=[_LAYER, *_FILTERS],
-                op_id="exportCsv",
+                parameters=[_LAYER, *_FILTERS], op_id="exportCsv",
             )
         },
         "/api/observations": {
             "post": _op(
-                "Nouveau constat (technicien)",
-                "constats",
-                {"201": created, "200": existing, **_errors(400, 401, 403, 415)},
-                write=True,
+                "Nouveau constat (technicien)", "constats",
+                {"201": created, "200": existing, **_errors(400, 401, 403, 415)}, write=True,
                 body={
                     "required": True,
                     "content": {
@@ -665,26 +543,18 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         },
         "/api/observations/{uid}": {
             "get": _op(
-                "Un constat",
-                "constats",
-                {"200": feat, **_errors(404)},
-                parameters=[_UID],
+                "Un constat", "constats", {"200": feat, **_errors(404)}, parameters=[_UID],
                 op_id="getObservation",
             ),
             "patch": _op(
-                "Changer le statut d'un constat (technicien)",
-                "constats",
-                {"200": feat, **_errors(400, 401, 403, 404)},
-                parameters=[_UID],
-                write=True,
-                body={"required": True, **_json_content(_ref("StatusChange"))},
-                op_id="patchObservation",
+                "Changer le statut d'un constat (technicien)", "constats",
+                {"200": feat, **_errors(400, 401, 403, 404)}, parameters=[_UID], write=True,
+                body={"required": True, **_json_content(_ref("StatusChange"))}, op_id="patchObservation",
             ),
         },
         "/api/observations/{uid}/history": {
             "get": _op(
-                "Historique des statuts",
-                "constats",
+                "Historique des statuts", "constats",
                 {
                     "200": _ok(
                         "Historique, du plus ancien au plus récent.",
@@ -692,36 +562,28 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     ),
                     **_errors(404),
                 },
-                parameters=[_UID],
-                op_id="observationHistory",
+                parameters=[_UID], op_id="observationHistory",
             )
         },
         "/api/points_noirs/{uid}/evenements": {
             "post": _op(
-                "Dépôt constaté sur un point noir",
-                "constats",
-                {"201": created, "200": existing, **_errors(400, 401, 403, 404)},
-                parameters=[_UID],
-                write=True,
-                body={"required": True, **_json_content(_ref("DumpingEvent"))},
+                "Dépôt constaté sur un point noir", "constats",
+                {"201": created, "200": existing, **_errors(400, 401, 403, 404)}, parameters=[_UID],
+                write=True, body={"required": True, **_json_content(_ref("DumpingEvent"))},
                 op_id="addDumpingEvent",
             )
         },
         "/api/bacs/{uid}/releves": {
             "post": _op(
-                "Relevé de remplissage d'un bac",
-                "constats",
-                {"201": created, "200": existing, **_errors(400, 401, 403, 404)},
-                parameters=[_UID],
-                write=True,
-                body={"required": True, **_json_content(_ref("FillReading"))},
+                "Relevé de remplissage d'un bac", "constats",
+                {"201": created, "200": existing, **_errors(400, 401, 403, 404)}, parameters=[_UID],
+                write=True, body={"required": True, **_json_content(_ref("FillReading"))},
                 op_id="addFillReading",
             )
         },
         "/photos/{name}": {
             "get": _op(
-                "Photo d'un constat",
-                "constats",
+                "Photo d'un constat", "constats",
                 {
                     "200": {
                         "description": "Image.",
@@ -729,76 +591,58 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     },
                     **_errors(401, 403, 404),
                 },
-                parameters=[_param("name", "path", "Nom attribué par le serveur.")],
-                op_id="getPhoto",
+                parameters=[_param("name", "path", "Nom attribué par le serveur.")], op_id="getPhoto",
             )
         },
         "/ogc": {
             "get": _op(
-                "Page d'accueil OGC API – Features",
-                "ogc",
-                {"200": _ok("Accueil.", _ref("LandingPage")), **_errors(400)},
-                parameters=_OGC_COMMON,
+                "Page d'accueil OGC API – Features", "ogc",
+                {"200": _ok("Accueil.", _ref("LandingPage")), **_errors(400)}, parameters=_OGC_COMMON,
                 op_id="ogcLanding",
             )
         },
         "/ogc/conformance": {
             "get": _op(
-                "Classes de conformité",
-                "ogc",
-                {"200": _ok("Conformité.", _ref("Conformance")), **_errors(400)},
-                parameters=_OGC_COMMON,
+                "Classes de conformité", "ogc",
+                {"200": _ok("Conformité.", _ref("Conformance")), **_errors(400)}, parameters=_OGC_COMMON,
                 op_id="ogcConformance",
             )
         },
         "/ogc/collections": {
             "get": _op(
-                "Collections visibles",
-                "ogc",
-                {"200": _ok("Collections.", _ref("Collections")), **_errors(400)},
-                parameters=_OGC_COMMON,
+                "Collections visibles", "ogc",
+                {"200": _ok("Collections.", _ref("Collections")), **_errors(400)}, parameters=_OGC_COMMON,
                 op_id="ogcCollections",
             )
         },
         "/ogc/collections/{collectionId}": {
             "get": _op(
-                "Une collection",
-                "ogc",
-                {"200": _ok("Collection.", _ref("Collection")), **_errors(400, 404)},
-                parameters=[cid, *_OGC_COMMON],
-                op_id="ogcCollection",
+                "Une collection", "ogc", {"200": _ok("Collection.", _ref("Collection")), **_errors(400, 404)},
+                parameters=[cid, *_OGC_COMMON], op_id="ogcCollection",
             )
         },
         "/ogc/collections/{collectionId}/items": {
             "get": _op(
-                "Objets d'une collection",
-                "ogc",
-                {"200": fc, **_errors(400, 404)},
-                parameters=[cid, *paging, *ogc_filters, *ogc_props, *_OGC_COMMON],
-                op_id="ogcItems",
+                "Objets d'une collection", "ogc", {"200": fc, **_errors(400, 404)},
+                parameters=[cid, *paging, *ogc_filters, *ogc_props, *_OGC_COMMON], op_id="ogcItems",
             )
         },
         "/ogc/collections/{collectionId}/items/{featureId}": {
             "get": _op(
-                "Un objet",
-                "ogc",
-                {"200": feat, **_errors(400, 404)},
-                op_id="ogcItem",
+                "Un objet", "ogc", {"200": feat, **_errors(400, 404)}, op_id="ogcItem",
                 parameters=[cid, _param("featureId", "path", "uid de l'objet."), *_OGC_COMMON],
             )
         },
         "/open311/v2/services.json": {
             "get": _op(
-                "Services Open311 (un par thème)",
-                "open311",
+                "Services Open311 (un par thème)", "open311",
                 {"200": _ok("Services.", {"type": "array", "items": _ref("Service311")}), **_errors(404)},
                 op_id="open311Services",
             )
         },
         "/open311/v2/requests.json": {
             "get": _op(
-                "Demandes Open311",
-                "open311",
+                "Demandes Open311", "open311",
                 {
                     "200": _ok(
                         "Demandes (les plus récentes d'abord).",
@@ -814,9 +658,7 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                         "start_date", "query", "Début (ISO 8601).", {"type": "string", "format": "date-time"}
                     ),
                     _param(
-                        "end_date",
-                        "query",
-                        "Fin exclue (ISO 8601).",
+                        "end_date", "query", "Fin exclue (ISO 8601).",
                         {"type": "string", "format": "date-time"},
                     ),
                     _param("service_request_id", "query", "Identifiants séparés par des virgules."),
@@ -826,8 +668,7 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                 ],
             ),
             "post": _op(
-                "Nouvelle demande (clé d'API)",
-                "open311",
+                "Nouvelle demande (clé d'API)", "open311",
                 {"201": _ok("Demande enregistrée.", _ref("Request311Created")), **_errors(400, 401, 403)},
                 body={
                     "required": True,
@@ -841,22 +682,19 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         },
         "/open311/v2/requests/{id}.json": {
             "get": _op(
-                "Une demande",
-                "open311",
+                "Une demande", "open311",
                 {
                     "200": _ok(
                         "Demande (liste d'un élément).", {"type": "array", "items": _ref("Request311")}
                     ),
                     **_errors(404),
                 },
-                parameters=[_param("id", "path", "Identifiant de la demande.")],
-                op_id="open311Request",
+                parameters=[_param("id", "path", "Identifiant de la demande.")], op_id="open311Request",
             )
         },
         "/openapi.json": {
             "get": _op(
-                "Ce document",
-                "ogc",
+                "Ce document", "ogc",
                 {
                     "200": _ok(
                         "OpenAPI 3.0.", {"type": "object"}, "application/vnd.oai.openapi+json;version=3.0"
@@ -869,15 +707,13 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": "Observatoire GUSP des QPV — API",
-            "version": "1.0.0",
+            "title": "Observatoire GUSP des QPV — API", "version": "1.0.0",
             "description": "Carte des techniciens, OGC API – Features, Open311 GeoReport v2. "
             "Coordonnées en WGS84 (CRS84) ; erreurs {erreur, champ} en français.",
             "license": {"name": "EUPL-1.2"},
         },
         "servers": [{"url": server_url}],
-        "tags": [{"name": t} for t in ("carte", "constats", "comptes", "ogc", "open311")],
-        "paths": paths,
+        "tags": [{"name": t} for t in ("carte", "constats", "comptes", "ogc", "open311")], "paths": paths,
         "components": _components(),
     }
 
