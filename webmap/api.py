@@ -465,7 +465,10 @@ def create_observation() -> ResponseReturnValue:
     else:
         fail(415, "Corps JSON ou multipart/form-data attendu.", "corps")
     uid, created = create_observation_record(data, photos=photos, default_source=DEFAULT_SOURCE)
-    return jsonify({"uid": uid, "created": created}), 201 if created else 200
+    if created:
+        return jsonify({"uid": uid, "created": True}), 201
+    # a retried sync: nothing added, the stored record is sent back
+    return jsonify({"uid": uid, "created": False, "record": _feature("observations", uid)}), 200
 
 
 def _feature(layer: str, uid: str) -> dict[str, Any]:

@@ -203,7 +203,10 @@ def _components() -> dict[str, Any]:
         },
         "Created": {
             "type": "object", "required": ["uid"],
-            "properties": {"uid": {"type": "string"}, "created": {"type": "boolean"}},
+            "properties": {
+                "uid": {"type": "string"}, "created": {"type": "boolean"},
+                "record": {"allOf": [_ref("Feature")], "description": "Enregistrement existant (renvoi)."},
+            },
         },
         "ObservationInput": {
             "type": "object", "required": ["lon", "lat", "theme"],

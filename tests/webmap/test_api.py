@@ -224,7 +224,8 @@ def test_create_observation_roles_and_idempotence(clients: dict[str, FlaskClient
     res = clients["technicien"].post("/api/observations", json={**body, "uid": uid})
     assert res.status_code == 201 and res.json["uid"] == uid
     again = clients["administrateur"].post("/api/observations", json={**body, "uid": uid})
-    assert again.status_code == 200 and again.json == {"uid": uid, "created": False}
+    assert again.status_code == 200 and again.json["uid"] == uid and again.json["created"] is False
+    assert again.json["record"]["properties"]["description"] == "Sacs au pied de l'arbre"
     assert store.count("observations") == before + 1
     feat = clients["anonyme"].get(f"/api/observations/{uid}").json
     p = feat["properties"]
