@@ -49,7 +49,7 @@ from webmap.ogcapi import (
     field_filters,
     parse_bbox,
     parse_int,
-    transformer,
+    project,
 )
 
 logger = logging.getLogger(__name__)
@@ -248,9 +248,8 @@ def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: floa
     np.minimum.at(lo, inverse, pts)
     np.maximum.at(hi, inverse, pts)
     centres = encode_geometries(shapely.points(mx, my), store_crs)
-    tr = transformer(store_crs, "OGC:CRS84")
-    lon0, lat0 = tr.transform(lo[:, 0], lo[:, 1])
-    lon1, lat1 = tr.transform(hi[:, 0], hi[:, 1])
+    lon0, lat0 = project(store_crs, "OGC:CRS84", lo[:, 0], lo[:, 1])
+    lon1, lat1 = project(store_crs, "OGC:CRS84", hi[:, 0], hi[:, 1])
     return [
         {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
          "properties": {"cluster": True, "count": int(counts[k]),
@@ -421,7 +420,7 @@ def create_observation_record(data: dict[str, Any], *, photos: list[tuple[bytes,
     data.setdefault("observed_at", datetime.now().replace(microsecond=0).isoformat())
     if not data.get("source"):
         data["source"] = default_source
-    x, y = transformer("OGC:CRS84", store.crs).transform(lon, lat)
+    x, y = project("OGC:CRS84", store.crs, lon, lat)
     record = {**data, "uid": uid, "geometry": Point(x, y)}
     validate_record({k: v for k, v in record.items() if k != "uid"}, schema)
     folder = Path(current_app.config["PHOTOS_DIR"])

@@ -12,9 +12,11 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import geopandas as gpd
@@ -29,6 +31,7 @@ from layers.validate import coerce_field
 from webmap.access import allow, can_see, current_role, fail, visible_layer
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -48,16 +51,43 @@ RESERVED = frozenset({"f", "bbox", "bbox-crs", "datetime", "limit", "offset", "c
 # -- coordinates --------------------------------------------------------------------
 @functools.lru_cache(maxsize=16)
 def transformer(src: str, dst: str) -> Transformer:
-    """A cached always-xy transformer between two CRS."""
+    """A cached always-xy transformer between two CRS (use it through :func:`project`)."""
     return Transformer.from_crs(src, dst, always_xy=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _proj_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qpv-proj")
+
+
+def in_proj_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in the one thread that owns the PROJ contexts.
+
+    pyproj rebuilds a transformer's PROJ objects in every new thread (about 15 ms), and
+    threaded WSGI servers run each connection in a new thread: handing the few
+    coordinate transformations of a request to one long-lived thread avoids that.
+    """
+    if threading.current_thread().name.startswith("qpv-proj"):
+        return fn(*args)
+    return _proj_pool().submit(fn, *args).result()
+
+
+def project(src: str, dst: str, x: Any, y: Any) -> tuple[Any, Any]:
+    """Transform coordinates (scalars or arrays) from ``src`` to ``dst``, longitude first."""
+    return in_proj_thread(transformer(src, dst).transform, x, y)
+
+
+def _bounds(src: str, dst: str, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    xmin, ymin, xmax, ymax = in_proj_thread(
+        functools.partial(transformer(src, dst).transform_bounds, densify_pts=5), *bbox)
+    return float(xmin), float(ymin), float(xmax), float(ymax)
 
 
 def bbox_to_store(
     bbox: tuple[float, float, float, float], store_crs: str
 ) -> tuple[float, float, float, float]:
     """Project a CRS84 bbox to the store CRS (envelope of the densified edges)."""
-    xmin, ymin, xmax, ymax = transformer("OGC:CRS84", store_crs).transform_bounds(*bbox, densify_pts=5)
-    return float(xmin), float(ymin), float(xmax), float(ymax)
+    return _bounds("OGC:CRS84", store_crs, bbox)
 
 
 def bbox_to_wgs84(bbox: tuple[float, ...] | None, store_crs: str) -> list[float] | None:
@@ -65,8 +95,7 @@ def bbox_to_wgs84(bbox: tuple[float, ...] | None, store_crs: str) -> list[float]
     if bbox is None:
         return None
     xmin, ymin, xmax, ymax = bbox[:4]
-    out = transformer(store_crs, "OGC:CRS84").transform_bounds(xmin, ymin, xmax, ymax, densify_pts=5)
-    return [round(float(v), 6) for v in out]
+    return [round(v, 6) for v in _bounds(store_crs, "OGC:CRS84", (xmin, ymin, xmax, ymax))]
 
 
 def parse_bbox(text: str | None, field: str = "bbox") -> tuple[float, float, float, float] | None:
@@ -198,24 +227,23 @@ def encode_geometries(geoms: np.ndarray, store_crs: str) -> list[dict[str, Any] 
     """GeoJSON geometries in CRS84 (7 decimals) of store-CRS shapely geometries."""
     if len(geoms) == 0:
         return []
-    tr = transformer(store_crs, "OGC:CRS84")
     types = shapely.get_type_id(geoms)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     out: list[dict[str, Any] | None] = [None] * len(geoms)
     if bool(((types == 0) | missing).all()):
         idx = np.flatnonzero(~missing)
         xy = shapely.get_coordinates(geoms[idx])
-        lon, lat = tr.transform(xy[:, 0], xy[:, 1])
+        lon, lat = project(store_crs, "OGC:CRS84", xy[:, 0], xy[:, 1])
         for i, x, y in zip(idx.tolist(), np.round(lon, 7).tolist(), np.round(lat, 7).tolist(),
                            strict=True):
             out[i] = {"type": "Point", "coordinates": [x, y]}
         return out
 
-    def project(coords: np.ndarray) -> np.ndarray:
-        lon, lat = tr.transform(coords[:, 0], coords[:, 1])
+    def to_wgs84(coords: np.ndarray) -> np.ndarray:
+        lon, lat = project(store_crs, "OGC:CRS84", coords[:, 0], coords[:, 1])
         return np.round(np.column_stack([lon, lat]), 7)
 
-    projected = shapely.transform(geoms, project)
+    projected = shapely.transform(geoms, to_wgs84)
     for i, geom in enumerate(projected):
         if not missing[i]:
             out[i] = json.loads(shapely.to_geojson(geom))
