@@ -225,13 +225,16 @@ def plan_walk(
         must_labels = []
         for i, m in enumerate(mandatory or []):
             pt, label = resolve_point(store, m, near=zone)
+            if pt.distance(zone) > 250:
+                raise WalkError(f"L'arrêt demandé « {label} » est à {pt.distance(zone):.0f} m du quartier "
+                                f"{code} : choisir un point dans le quartier ou à ses abords.")
             row = {"kind": "obligatoire", "label": f"Arrêt demandé : {label}", "reason": "Arrêt demandé.",
                    "priority": float(stops["priority"].max()) if len(stops) else 1.0,
                    "source_uid": "", "address": label, "simulated": False, "geometry": pt}
-            extra = gpd.GeoDataFrame([row], geometry="geometry", crs=TERRITORY_CRS,
-                                     index=[f"obligatoire-{i + 1}"])
+            key = f"n° {i + 1} « {label} »"  # named in the router's error messages
+            extra = gpd.GeoDataFrame([row], geometry="geometry", crs=TERRITORY_CRS, index=[key])
             stops = pd.concat([stops, extra])
-            must_labels.append(f"obligatoire-{i + 1}")
+            must_labels.append(key)
         if stops.index.has_duplicates:
             stops = stops.set_axis([str(i) for i in range(len(stops) - len(must_labels))] + must_labels)
         logger.info("%d arrêts candidats dans %s", len(stops), code)

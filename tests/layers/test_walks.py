@@ -278,7 +278,10 @@ def test_bad_inputs(store: LayerStore, cache_dir: Path) -> None:
     with pytest.raises(WalkError, match="Mode"):
         plan_walk(store, quartier=MOSSON, start=START, mode="au hasard")
     far = "3.8700,43.6100"  # south of Montpellier centre, far from Mosson
-    with pytest.raises(QPVError):
+    with pytest.raises(WalkError, match=r"L'arrêt demandé « 3\.87000, 43\.61000 .* m du quartier QP034005"):
         plan_walk(store, quartier=MOSSON, start=START, budget_min=10, mandatory=[far], cache_dir=cache_dir)
+    spread = ["3.8160,43.6300", "3.8230,43.6350"]
+    with pytest.raises(QPVError, match="plus que le temps disponible"):
+        plan_walk(store, quartier=MOSSON, start=START, budget_min=20, mandatory=spread, cache_dir=cache_dir)
     with pytest.raises(QPVError, match=r"introuvable|Aucun enregistrement"):
         load_walk(store, "inexistant")
