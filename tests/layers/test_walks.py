@@ -79,6 +79,21 @@ def _start_xy(store: LayerStore) -> Point:
     return Point(x, y)
 
 
+def test_graph_cached_on_disk(store: LayerStore, graph: nx.MultiGraph, cache_dir: Path) -> None:
+    files = list(cache_dir.glob("walkgraph-*.pickle"))
+    assert len(files) == 1
+    again = quartier_graph(store, MOSSON, cache_dir=cache_dir)
+    assert again.number_of_edges() == graph.number_of_edges() > 300
+    assert nx.is_connected(again)
+    mosson = store.read("perimetres", where={"code": MOSSON}).geometry.iloc[0]
+    xs = [d["x"] for _, d in again.nodes(data=True)]
+    ys = [d["y"] for _, d in again.nodes(data=True)]
+    assert mosson.buffer(1500).contains(shapely.box(min(xs), min(ys), max(xs), max(ys)))  # clipped
+    assert quartier_graph(store, MOSSON, cache_dir=cache_dir, margin_m=100).number_of_edges() < \
+        again.number_of_edges()
+    assert len(list(cache_dir.glob("walkgraph-*.pickle"))) == 2
+
+
 def test_loop_is_stored_with_its_stops(store: LayerStore, loop: WalkPlan) -> None:
     row = store.get("diagnostics", loop.uid).iloc[0]
     assert row["status"] == "prévu" and row["quartier"] == MOSSON

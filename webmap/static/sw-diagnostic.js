@@ -1,7 +1,7 @@
 /* Service worker des pages de diagnostic en marchant (portée /diagnostic/).
  *
  * Pages et données : réseau d'abord, copie en cache en secours (hors connexion ou
- * serveur en erreur). Fichiers statiques : cache d'abord. Les écritures (POST…) et
+ * serveur en erreur). Fichiers statiques : cache d'abord, rafraîchi en arrière-plan. Les écritures (POST…) et
  * l'API ne passent jamais par le cache : la file IndexedDB de la page s'en charge.
  */
 "use strict";
@@ -52,15 +52,25 @@ function networkFirst(request) {
   });
 }
 
-function cacheFirst(request) {
+function refresh(request) {
+  return fetch(request).then(function (response) {
+    if (response.ok) {
+      var copy = response.clone();
+      caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
+    }
+    return response;
+  });
+}
+
+// Cache first, refreshed in the background: a new version is used from the next visit.
+function cacheFirst(event) {
+  var request = event.request;
   return caches.match(request).then(function (hit) {
-    return hit || fetch(request).then(function (response) {
-      if (response.ok) {
-        var copy = response.clone();
-        caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
-      }
-      return response;
-    });
+    if (hit) {
+      event.waitUntil(refresh(request).catch(function () { return null; }));
+      return hit;
+    }
+    return refresh(request);
   });
 }
 
@@ -70,7 +80,7 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (url.origin !== self.location.origin || url.pathname.indexOf("/api/") === 0) { return; }
   if (url.pathname.indexOf("/static/") === 0) {
-    event.respondWith(cacheFirst(request));
+    event.respondWith(cacheFirst(event));
   } else if (url.pathname.indexOf("/diagnostic/") === 0 && url.pathname !== "/diagnostic/sw.js") {
     event.respondWith(networkFirst(request));
   }
