@@ -248,7 +248,8 @@ def main() -> None:
         "server_features": latency,
         "browser": browser,
         "goals": {"first_paint_ms": 1000, "features_p95_ms": 50},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()]},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, ensure_ascii=False, indent=2) + "\n"
