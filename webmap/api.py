@@ -209,6 +209,28 @@ def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
     return int(max(0, min(22, math.floor(math.log2(360 * 4 / width)))))
 
 
+def cluster_cell_m(zoom: int, lat: float) -> float:
+    """Ground size (m) of a cluster cell about :data:`CLUSTER_PIXELS` screen pixels wide."""
+    return 156543.03392 * math.cos(math.radians(lat)) / 2 ** zoom * CLUSTER_PIXELS
+
+
+def cluster_cells(cells: pd.DataFrame, store_crs: str) -> list[dict[str, Any]]:
+    """GeoJSON cluster features from :meth:`LayerStore.cluster` cells (store CRS)."""
+    if cells.empty:
+        return []
+    centres = encode_geometries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), store_crs)
+    lon0, lat0 = project(store_crs, "OGC:CRS84", cells["xmin"].to_numpy(), cells["ymin"].to_numpy())
+    lon1, lat1 = project(store_crs, "OGC:CRS84", cells["xmax"].to_numpy(), cells["ymax"].to_numpy())
+    counts = cells["count"].to_numpy()
+    return [
+        {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
+         "properties": {"cluster": True, "count": int(counts[k]),
+                        "bbox": [round(float(lon0[k]), 6), round(float(lat0[k]), 6),
+                                 round(float(lon1[k]), 6), round(float(lat1[k]), 6)]}}
+        for k in range(len(cells))
+    ]
+
+
 def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: float) -> list[dict[str, Any]]:
     """Grid clusters in the store CRS: one feature per occupied cell, at its members' mean.
 
@@ -236,7 +258,7 @@ def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: floa
     if not bool((shapely.get_type_id(geoms) == 0).all()):
         geoms = shapely.centroid(geoms)
     pts = shapely.get_coordinates(geoms)
-    cell = 156543.03392 * math.cos(math.radians(lat)) / 2 ** zoom * CLUSTER_PIXELS
+    cell = cluster_cell_m(zoom, lat)
     keys = np.floor(pts / cell).astype(np.int64)
     _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
@@ -270,18 +292,28 @@ def features(layer: str) -> ResponseReturnValue:
     filters, polygon, bbox = _selection(schema)
     zoom = _zoom(bbox)
     store = _store()
+    lat = (bbox[1] + bbox[3]) / 2 if bbox else 46.5
+    cells = None
     if polygon is None:
-        gdf = store.read(layer, limit=limit + 1, **filters)
-        matched = len(gdf) if len(gdf) <= limit else store.count(layer, **filters)
+        # count no further than the limit; past it, cluster in the store (SQL on the R-tree)
+        matched = store.count(layer, at_most=limit + 1, **filters)
         clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
-        gdf = store.read(layer, **filters) if clustered else gdf.head(limit)
+        if clustered:
+            cells = store.cluster(layer, cell_m=cluster_cell_m(zoom, lat), **filters)
+            matched = int(cells["count"].sum())
+            gdf = None
+        else:
+            gdf = store.read(layer, limit=limit, **filters)
+            if matched > limit:
+                matched = store.count(layer, **filters)
     else:
         gdf, matched = _read_selected(layer, filters, polygon)
         clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
         if not clustered:
             gdf = gdf.head(limit)
-    if clustered:
-        lat = (bbox[1] + bbox[3]) / 2 if bbox else 46.5
+    if cells is not None:
+        feats = cluster_cells(cells, store.crs)
+    elif clustered:
         feats = cluster_features(gdf, zoom, store.crs, lat)
     else:
         feats = encode_features(gdf, schema, store.crs)

@@ -148,8 +148,54 @@ class LayerStore(abc.ABC):
         start: TimeLike = None,
         end: TimeLike = None,
         where: Mapping[str, Any] | None = None,
+        at_most: int | None = None,
     ) -> int:
-        """Count the records :meth:`read` would return without paging."""
+        """Count the records :meth:`read` would return without paging.
+
+        ``at_most`` stops counting there (the answer is then ``min(count, at_most)``), which
+        is all a caller deciding between records and clusters needs.
+        """
+
+    def cluster(
+        self,
+        layer: str,
+        *,
+        cell_m: float,
+        bbox: BBox | None = None,
+        bbox_crs: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Group the matching records on a square grid of ``cell_m`` metres (store CRS).
+
+        Backends override this with a database-side aggregate; this generic version reads
+        the records.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per occupied cell: ``count``, mean ``x`` / ``y`` of the members, and
+            their extent ``xmin``, ``ymin``, ``xmax``, ``ymax``.
+        """
+        import numpy as np
+        import shapely
+
+        gdf = self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where)
+        geoms = gdf.geometry.to_numpy()
+        geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+        columns = ["count", "x", "y", "xmin", "ymin", "xmax", "ymax"]
+        if len(geoms) == 0 or cell_m <= 0:
+            return pd.DataFrame(columns=columns)
+        bounds = shapely.bounds(geoms)
+        pts = np.column_stack([(bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2])
+        keys = pd.MultiIndex.from_arrays(np.floor(pts / cell_m).astype(np.int64).T)
+        frame = pd.DataFrame({"x": pts[:, 0], "y": pts[:, 1], "xmin": bounds[:, 0], "ymin": bounds[:, 1],
+                              "xmax": bounds[:, 2], "ymax": bounds[:, 3]}, index=keys)
+        g = frame.groupby(level=[0, 1])
+        out = pd.concat([g.size().rename("count"), g["x"].mean(), g["y"].mean(), g["xmin"].min(),
+                         g["ymin"].min(), g["xmax"].max(), g["ymax"].max()], axis=1)
+        return out.reset_index(drop=True)[columns]
 
     def get(self, layer: str, uid: str) -> gpd.GeoDataFrame:
         """Return the one-row frame of record ``uid``.

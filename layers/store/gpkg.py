@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,36 +22,20 @@ from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
+from layers.store._convert import aligned, child_uid, now_iso, sql_column, time_text, typed
 from layers.store.base import BBox, LayerInfo, LayerStore, TimeLike, WriteResult, iter_chunks
 from layers.validate import validate_frame
 
 logger = logging.getLogger(__name__)
 
+SCHEMA_FINGERPRINT = hashlib.sha1(repr(sorted(
+    (s.name, s.geometry, [(f.name, f.type) for f in s.all_fields],
+     [(c.name, [(f.name, f.type) for f in c.fields]) for c in s.children])
+    for s in LAYERS.values())).encode()).hexdigest()[:16]
 _BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
 _RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
 _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
 CLOSED_STATUSES = ("traité", "clos non traité")
-
-
-def now_iso() -> str:
-    """Current local time as stored (ISO 8601, seconds)."""
-    return datetime.now().replace(microsecond=0).isoformat()
-
-
-def child_uid(parent_uid: str, values: Mapping[str, Any]) -> str:
-    """Deterministic uid of a child row: the same event recorded twice is the same row."""
-    canon = json.dumps({"parent": parent_uid, **{k: str(v) for k, v in values.items()}},
-                       sort_keys=True, ensure_ascii=False)
-    return hashlib.sha1(canon.encode()).hexdigest()[:20]
-
-
-def _time_text(value: TimeLike) -> str | None:
-    if value is None:
-        return None
-    parsed = pd.Timestamp(value)
-    if parsed.tzinfo is not None:
-        parsed = parsed.tz_convert("Europe/Paris").tz_localize(None)
-    return parsed.isoformat()
 
 
 class GeoPackageStore(LayerStore):
@@ -102,7 +84,10 @@ class GeoPackageStore(LayerStore):
             self.crs = resolve_crs(crs).to_string()
         self._srs_id = int(resolve_crs(self.crs).to_epsg() or 0)
         self._con.execute("PRAGMA journal_mode = WAL")
-        self._ensure_schema(new=not exists)
+        # Checking every table takes a write lock: only do it when the declared schema
+        # changed since this file was last brought up to date.
+        if not exists or self.get_meta("schema_fingerprint") != SCHEMA_FINGERPRINT:
+            self._ensure_schema(new=not exists)
 
     # -- life cycle -------------------------------------------------------------
     def close(self) -> None:
@@ -146,6 +131,7 @@ class GeoPackageStore(LayerStore):
             if new:
                 self._set_meta("crs", self.crs)
                 self._set_meta("created_at", now_iso())
+            self._set_meta("schema_fingerprint", SCHEMA_FINGERPRINT)
 
     def _ensure_srs(self) -> None:
         rows = [
@@ -274,16 +260,14 @@ class GeoPackageStore(LayerStore):
                 series = gpd.GeoSeries([box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
                 xmin, ymin, xmax, ymax = series.to_crs(self.crs).total_bounds
             geom_box = box(xmin, ymin, xmax, ymax)
-            rtree = f'"rtree_{schema.name}_geom"'
-            # The R-tree keeps 32-bit floats rounded outwards (about 0.5 m at Lambert-93
-            # magnitudes): candidates well inside an inner box are in for sure, the few
-            # near the edges get an exact envelope test.
+            # The query is driven by the R-tree (joined as ``r``). It keeps 32-bit floats
+            # rounded outwards (about 0.5 m at Lambert-93 magnitudes): candidates well
+            # inside an inner box are in for sure, the few near the edges get an exact
+            # envelope test on the geometry.
             m = _RTREE_SLACK
             clauses.append(
-                f"fid IN (SELECT id FROM {rtree} "
-                "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?) AND ("
-                f"fid IN (SELECT id FROM {rtree} "
-                "WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?) OR ("
+                "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND ("
+                "(r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?) OR ("
                 "ST_MaxX(geom) >= ? AND ST_MinX(geom) <= ? AND ST_MaxY(geom) >= ? "
                 "AND ST_MinY(geom) <= ?))"
             )
@@ -294,10 +278,10 @@ class GeoPackageStore(LayerStore):
                 raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
             if start is not None:
                 clauses.append(f'"{schema.time_field}" >= ?')
-                params.append(_time_text(start))
+                params.append(time_text(start))
             if end is not None:
                 clauses.append(f'"{schema.time_field}" < ?')
-                params.append(_time_text(end))
+                params.append(time_text(end))
         for name, value in (where or {}).items():
             try:
                 f = schema.field(name)
@@ -353,7 +337,7 @@ class GeoPackageStore(LayerStore):
         names = schema.field_names
         cols = ", ".join(f'"{n}"' for n in names)
         geom_col = ", geom" if schema.geometry is not None else ""
-        sql = f'SELECT {cols}{geom_col} FROM "{layer}"'
+        sql = f'SELECT {cols}{geom_col} FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += self._order(schema, order_by)
@@ -368,9 +352,16 @@ class GeoPackageStore(LayerStore):
             frame = frame.to_crs(resolve_crs(crs))
         return frame
 
+    @staticmethod
+    def _source(layer: str, spatial: object) -> str:
+        """FROM clause: the table, driven by its R-tree (alias ``r``) for spatial queries."""
+        if spatial is None or spatial is False:
+            return f'"{layer}"'
+        return f'"rtree_{layer}_geom" r JOIN "{layer}" ON "{layer}".fid = r.id'
+
     def _order(self, schema: LayerSchema, order_by: str | None) -> str:
         if not order_by:
-            return " ORDER BY fid"
+            return ' ORDER BY "fid"'
         desc = order_by.startswith("-")
         name = order_by.lstrip("-")
         try:
@@ -380,14 +371,13 @@ class GeoPackageStore(LayerStore):
         return f' ORDER BY "{name}" {"DESC" if desc else "ASC"}, fid'
 
     def _frame(self, schema: LayerSchema, rows: list[tuple[Any, ...]], names: list[str]) -> gpd.GeoDataFrame:
-        n = len(names)
-        data = {name: [r[i] for r in rows] for i, name in enumerate(names)}
-        frame = pd.DataFrame(data, columns=names)
+        frame = pd.DataFrame.from_records(rows, columns=[*names, "geom"] if schema.geometry else names)
+        blobs = frame.pop("geom").tolist() if schema.geometry else None
         for f in schema.all_fields:
-            frame[f.name] = _typed(frame[f.name], f)
-        geoms = _gpkg.decode([r[n] for r in rows]) if schema.geometry else None
-        return gpd.GeoDataFrame(frame, geometry=geoms if geoms is not None else [None] * len(frame),
-                                crs=self.crs)
+            if f.type != "str" and f.type != "json":  # text columns come out as objects already
+                frame[f.name] = typed(frame[f.name], f)
+        geoms = _gpkg.decode(blobs) if blobs is not None else [None] * len(frame)
+        return gpd.GeoDataFrame(frame, geometry=geoms, crs=self.crs)
 
     def count(
         self,
@@ -398,6 +388,7 @@ class GeoPackageStore(LayerStore):
         start: TimeLike = None,
         end: TimeLike = None,
         where: Mapping[str, Any] | None = None,
+        at_most: int | None = None,
     ) -> int:
         """Count records (see :meth:`LayerStore.count`)."""
         schema = self.schema(layer)
@@ -407,10 +398,48 @@ class GeoPackageStore(LayerStore):
         if geom_box is not None and schema.geometry != "Point":
             return len(self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end,
                                  where=where))
-        sql = f'SELECT COUNT(*) FROM "{layer}"'
+        sql = f"SELECT 1 FROM {self._source(layer, geom_box)}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        return int(self._con.execute(sql, params).fetchone()[0])
+        if at_most is not None:
+            sql += " LIMIT ?"
+            params = [*params, int(at_most)]
+        return int(self._con.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0])
+
+    def cluster(
+        self,
+        layer: str,
+        *,
+        cell_m: float,
+        bbox: BBox | None = None,
+        bbox_crs: Any = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Grid clusters computed in SQL on the R-tree (see :meth:`LayerStore.cluster`)."""
+        schema = self.schema(layer)
+        if schema.geometry is None or cell_m <= 0:
+            return super().cluster(layer, cell_m=cell_m, bbox=bbox, bbox_crs=bbox_crs, start=start,
+                                   end=end, where=where)
+        clauses, params, geom_box = self._filters(
+            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
+        )
+        if geom_box is None:  # the aggregate reads the envelopes from the R-tree
+            clauses.append("r.id IS NOT NULL")
+        cx, cy = "(r.minx + r.maxx) * 0.5", "(r.miny + r.maxy) * 0.5"
+        sql = (
+            f"SELECT CAST({cx} / ? AS INTEGER) AS gx, CAST({cy} / ? AS INTEGER) AS gy, COUNT(*), "
+            f"AVG({cx}), AVG({cy}), MIN(r.minx), MIN(r.miny), MAX(r.maxx), MAX(r.maxy) "
+            f"FROM {self._source(layer, True)}"
+        )
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " GROUP BY gx, gy"
+        rows = self._con.execute(sql, [float(cell_m), float(cell_m), *params]).fetchall()
+        return pd.DataFrame(
+            [r[2:] for r in rows], columns=["count", "x", "y", "xmin", "ymin", "xmax", "ymax"]
+        )
 
     def layers(self) -> list[LayerInfo]:
         """Summarise every layer."""
@@ -517,7 +546,7 @@ class GeoPackageStore(LayerStore):
 
     def _insert(self, table: str, fields: Sequence[Field], frame: pd.DataFrame, *, geometry: bool) -> None:
         names = [f.name for f in fields]
-        columns = [_sql_column(frame[n] if n in frame else pd.Series([None] * len(frame)), f)
+        columns = [sql_column(frame[n] if n in frame else pd.Series([None] * len(frame)), f)
                    for n, f in zip(names, fields, strict=True)]
         placeholders = ", ".join("?" * (len(names) + int(geometry)))
         col_sql = ", ".join(f'"{n}"' for n in names) + (", geom" if geometry else "")
@@ -606,7 +635,7 @@ class GeoPackageStore(LayerStore):
                 raise RecordError(str(first["reason"]), field=str(first["field"]))
             valid = result.valid
             names = [n for n in schema.field_names if n != "uid"]
-            values = [_sql_column(valid[n], schema.field(n))[0] for n in names]
+            values = [sql_column(valid[n], schema.field(n))[0] for n in names]
             sets = ", ".join(f'"{n}" = ?' for n in names)
             if schema.geometry is not None:
                 sets += ", geom = ?"
@@ -689,8 +718,8 @@ class GeoPackageStore(LayerStore):
             ]
         else:
             valid["uid"] = [uuid.uuid4().hex for _ in range(len(valid))]
-        valid["source_dataset"] = _aligned(source_dataset, valid.index)
-        sim = _aligned(simulated, valid.index)
+        valid["source_dataset"] = aligned(source_dataset, valid.index)
+        sim = aligned(simulated, valid.index)
         valid["simulated"] = [bool(v) if v is not None and not pd.isna(v) else False
                               for v in (sim if sim is not None else [None] * len(valid))]
         valid["created_at"] = now_iso()
@@ -723,10 +752,10 @@ class GeoPackageStore(LayerStore):
             params += list(parent_uids)
         if start is not None:
             clauses.append(f'"{cschema.time_field}" >= ?')
-            params.append(_time_text(start))
+            params.append(time_text(start))
         if end is not None:
             clauses.append(f'"{cschema.time_field}" < ?')
-            params.append(_time_text(end))
+            params.append(time_text(end))
         columns = ", ".join(f'"{n}"' for n in names)
         sql = f'SELECT {columns} FROM "{self._child_table(schema, cschema)}"'
         if clauses:
@@ -735,7 +764,7 @@ class GeoPackageStore(LayerStore):
         rows = self._con.execute(sql, params).fetchall()
         frame = pd.DataFrame(rows, columns=names)
         for f in fields:
-            frame[f.name] = _typed(frame[f.name], f)
+            frame[f.name] = typed(frame[f.name], f)
         return frame
 
     # -- import log -------------------------------------------------------------------
@@ -752,50 +781,6 @@ class GeoPackageStore(LayerStore):
         """Return the import log."""
         cur = self._con.execute("SELECT * FROM qpv_imports ORDER BY id")
         return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
-
-
-def _aligned(values: Any, index: pd.Index) -> Any:
-    if values is None:
-        return None
-    if isinstance(values, pd.Series):
-        return values.reindex(index).to_numpy()
-    return values
-
-
-def _sql_column(values: pd.Series, f: Field) -> list[Any]:
-    """Convert a typed column to Python values SQLite stores (None for missing)."""
-    if f.type == "bool":
-        return [None if pd.isna(v) else int(bool(v)) for v in values]
-    if f.type == "int":
-        return [None if pd.isna(v) else int(v) for v in values]
-    if f.type == "float":
-        return [None if pd.isna(v) else float(v) for v in values]
-    if f.type in ("date", "datetime"):
-        out: list[Any] = []
-        for v in values:
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                out.append(None)
-            elif isinstance(v, str):
-                out.append(v)
-            else:
-                ts = pd.Timestamp(v)
-                out.append(ts.strftime("%Y-%m-%d") if f.type == "date" else ts.isoformat())
-        return out
-    return [None if v is None or (not isinstance(v, (str, list, dict)) and pd.isna(v)) else str(v)
-            for v in values]
-
-
-def _typed(values: pd.Series, f: Field) -> pd.Series:
-    """Convert stored values to the frame dtype of a field."""
-    if f.type == "bool":
-        return values.astype("boolean")
-    if f.type == "int":
-        return pd.to_numeric(values, errors="coerce").astype("Int64")
-    if f.type == "float":
-        return pd.to_numeric(values, errors="coerce").astype("float64")
-    if f.type in ("date", "datetime"):
-        return pd.to_datetime(values, format="ISO8601", errors="coerce")
-    return values.astype("object").where(values.notna(), None)
 
 
 __all__ = ["GeoPackageStore", "child_uid", "now_iso"]

@@ -1,0 +1,81 @@
+"""Value conversions between typed frames and what SQLite / GeoPackage columns hold."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from layers.schema import Field
+from layers.store.base import TimeLike
+
+
+def now_iso() -> str:
+    """Current local time as stored (ISO 8601, seconds)."""
+    return datetime.now().replace(microsecond=0).isoformat()
+
+
+def child_uid(parent_uid: str, values: Mapping[str, Any]) -> str:
+    """Deterministic uid of a child row: the same event recorded twice is the same row."""
+    canon = json.dumps({"parent": parent_uid, **{k: str(v) for k, v in values.items()}},
+                       sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(canon.encode()).hexdigest()[:20]
+
+
+def time_text(value: TimeLike) -> str | None:
+    """A date, datetime or ISO string as the text stored in date columns (local, naive)."""
+    if value is None:
+        return None
+    parsed = pd.Timestamp(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.tz_convert("Europe/Paris").tz_localize(None)
+    return parsed.isoformat()
+
+
+def aligned(values: Any, index: pd.Index) -> Any:
+    """Align an optional Series to ``index`` (scalars and None pass through)."""
+    if values is None:
+        return None
+    if isinstance(values, pd.Series):
+        return values.reindex(index).to_numpy()
+    return values
+
+
+def sql_column(values: pd.Series, f: Field) -> list[Any]:
+    """Convert a typed column to Python values SQLite stores (None for missing)."""
+    if f.type == "bool":
+        return [None if pd.isna(v) else int(bool(v)) for v in values]
+    if f.type == "int":
+        return [None if pd.isna(v) else int(v) for v in values]
+    if f.type == "float":
+        return [None if pd.isna(v) else float(v) for v in values]
+    if f.type in ("date", "datetime"):
+        out: list[Any] = []
+        for v in values:
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                out.append(None)
+            elif isinstance(v, str):
+                out.append(v)
+            else:
+                ts = pd.Timestamp(v)
+                out.append(ts.strftime("%Y-%m-%d") if f.type == "date" else ts.isoformat())
+        return out
+    return [None if v is None or (not isinstance(v, (str, list, dict)) and pd.isna(v)) else str(v)
+            for v in values]
+
+
+def typed(values: pd.Series, f: Field) -> pd.Series:
+    """Convert stored values to the frame dtype of a field."""
+    if f.type == "bool":
+        return values.astype("boolean")
+    if f.type == "int":
+        return pd.to_numeric(values, errors="coerce").astype("Int64")
+    if f.type == "float":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if f.type in ("date", "datetime"):
+        return pd.to_datetime(values, format="ISO8601", errors="coerce")
+    return values.astype("object").where(values.notna(), None)
