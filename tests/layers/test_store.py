@@ -196,3 +196,24 @@ def test_layers_summary(store: LayerStore) -> None:
     assert info["observations"].time_min.startswith("2024-01-01")  # type: ignore[union-attr]
     assert info["videoprotection"].confidential and not info["observations"].confidential
     assert info["adresses"].reference
+
+
+def test_sql_clusters_equal_generic_clusters(tmp_path: Path, shared_data: Path) -> None:
+    from layers.store.base import LayerStore as Base
+
+    with open_store(tmp_path / "c.gpkg") as s:
+        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
+        import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", mapping="dansmarue")
+        box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)
+        kw = {"bbox": box_20e, "start": "2024-01-01", "where": {"theme": ["dépôts sauvages", "propreté"]}}
+        sql = s.cluster("observations", cell_m=400, **kw)
+        generic = Base.cluster(s, "observations", cell_m=400, **kw)
+        assert int(sql["count"].sum()) == int(generic["count"].sum()) == s.count("observations", **kw)
+        key = ["count", "xmin", "ymin"]
+        a = sql.sort_values(key).reset_index(drop=True)
+        b = generic.sort_values(key).reset_index(drop=True)
+        assert len(a) == len(b)
+        assert (a["count"].to_numpy() == b["count"].to_numpy()).all()
+        assert abs(a["x"] - b["x"]).max() < 1.0  # R-tree floats vs exact coordinates
+        assert s.count("observations", at_most=10) == 10
+        assert s.count("observations", where={"theme": "éclairage"}, at_most=10_000) == 94
