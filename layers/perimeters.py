@@ -185,7 +185,8 @@ def compile_to_store(
         The rules of the perimeter (from :func:`geo.streetlist.parse_street_list` or
         :func:`geo.streetlist.read_rules`).
     commune : str or None
-        Commune of the streets (restricts the address base); ``None``: every address.
+        Commune of the streets (restricts the address base); ``None``: the commune of
+        the rules when they all name the same one, else every address.
     code, name : str
         Code (« QP062057 », a 2024 « QN… » code or a local code) and name of the perimeter.
     geography : str
@@ -231,6 +232,9 @@ def compile_to_store(
                 f"Le périmètre {code} (géographie {geography}) a déjà été compilé ; "
                 "utilisez --remplacer pour le recalculer."
             )
+    if commune is None:
+        named = {r.commune for r in rules if r.commune}
+        commune = named.pop() if len(named) == 1 else None
     addresses = store_addresses(store, commune=commune)
     rules = [replace(r, qpv=code, commune=r.commune or (commune or "")) for r in rules]
     streets = None

@@ -167,6 +167,9 @@ def test_compile_and_reverse_errors(store: LayerStore, shared_data: Path) -> Non
     )
     with pytest.raises(PerimeterStoreError, match="Lillers"):
         compile_to_store(store, lillers.rules, commune="Lillers", code="QP062057", name="Ville Centre")
+    # without --commune, the commune named by the rules is used
+    with pytest.raises(PerimeterStoreError, match="commune « LILLERS »"):
+        compile_to_store(store, lillers.rules, commune=None, code="QP062057", name="Ville Centre")
     with pytest.raises(PerimeterStoreError, match="Aucune règle"):
         compile_to_store(store, [], commune="Paris 20e", code="QP000001", name="vide")
 
