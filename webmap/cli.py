@@ -210,8 +210,12 @@ def demo(ctx: click.Context, reset: bool) -> None:
         sim = f" (dont {info.simulated} simulées)" if info.simulated else ""
         click.echo(f"  {info.name:<16} {info.count:>7}{sim}")
     click.echo(f"\nEntrepôt : {path}\nEt maintenant :\n"
-               "  qpv layers                      effectifs par couche et quartier\n"
-               "  qpv export observations --format csv\n"
+               "  qpv serve                         la carte sur http://127.0.0.1:5000/\n"
+               "  qpv users add LOGIN --role technicien --organisation ville   un compte de saisie\n"
+               "  qpv layers                        effectifs par couche et quartier\n"
+               "  qpv route --quartier QP034005 --start 3.8196,43.6222 --minutes 90\n"
+               "  qpv report --quartier QP075019 --period 2023-09:2024-08\n"
+               '  qpv lookup "12 rue des Haies 75020 Paris"\n'
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
