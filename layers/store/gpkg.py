@@ -371,7 +371,8 @@ class GeoPackageStore(LayerStore):
         return f' ORDER BY "{name}" {"DESC" if desc else "ASC"}, fid'
 
     def _frame(self, schema: LayerSchema, rows: list[tuple[Any, ...]], names: list[str]) -> gpd.GeoDataFrame:
-        frame = pd.DataFrame.from_records(rows, columns=[*names, "geom"] if schema.geometry else names)
+        # object dtype: text stays Python str / None (no pandas string inference)
+        frame = pd.DataFrame(rows, columns=[*names, "geom"] if schema.geometry else names, dtype=object)
         blobs = frame.pop("geom").tolist() if schema.geometry else None
         for f in schema.all_fields:
             if f.type != "str" and f.type != "json":  # text columns come out as objects already
