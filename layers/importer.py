@@ -307,7 +307,7 @@ def import_file(
     mapping: str | Path | Mapping_ | None = None,
     actor: str | None = None,
     territory_margin_m: float | None = 20_000,
-    report_dir: Path | None = None,
+    report_dir: str | Path | None = None,
     strict: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ImportReport:
@@ -467,6 +467,6 @@ def import_file(
             f"Comptage incohérent : {report.n_read} lues, {accounted} comptabilisées."
         )
     if report_dir is not None:
-        report.write(report_dir)
+        report.write(Path(report_dir))
     logger.info("import %s → %s: %s", path.name, schema.name, report.summary())
     return report

@@ -219,8 +219,18 @@ def demo(ctx: click.Context, reset: bool) -> None:
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
+def _register_command_modules() -> None:
+    """Add the commands defined in their own modules (web server and accounts, walks, analyses)."""
+    from webmap._cli_analyses import register as register_analyses
+    from webmap._cli_walks import register as register_walks
+    from webmap._cli_web import register as register_web
+
+    for register in (register_web, register_walks, register_analyses):
+        register(main)
+
+
+_register_command_modules()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
-from webmap._cli_web import register as _register_web; _register_web(main)  # noqa: E402
-from webmap._cli_walks import register as _register_walks; _register_walks(main)  # noqa: E402, E702, I001
-from webmap._cli_analyses import register as _register_analyses; _register_analyses(main)  # noqa: E402, E702, I001
