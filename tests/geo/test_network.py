@@ -12,7 +12,6 @@ import pytest
 from shapely.geometry import Point, box
 
 import geo.network as network
-from geo.crs import to_territory_crs
 from geo.geometry import repair_polygons
 from geo.network import (
     NetworkError,
@@ -27,19 +26,6 @@ from geo.network import (
     path_geometry,
     shortest_path,
 )
-
-
-@pytest.fixture(scope="module")
-def mosson(shared_data: Path) -> gpd.GeoDataFrame:
-    qpv = gpd.read_file(shared_data / "montpellier" / "qp-occitanie-2015.geojson")
-    repaired, _ = repair_polygons(qpv[qpv["code_qp"] == "QP034005"])
-    return to_territory_crs(repaired)
-
-
-@pytest.fixture(scope="module")
-def mosson_graph(shared_data: Path, mosson: gpd.GeoDataFrame) -> nx.MultiGraph:
-    return load_street_graph(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip", area=mosson,
-                             margin_m=200)
 
 
 def test_mosson_graph_from_real_streets(mosson_graph: nx.MultiGraph, mosson: gpd.GeoDataFrame) -> None:

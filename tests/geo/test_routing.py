@@ -15,8 +15,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
 from geo.crs import to_territory_crs
-from geo.geometry import repair_polygons
-from geo.network import clip_graph, edges_frame, load_street_graph, nearest_node
+from geo.network import clip_graph, edges_frame, nearest_node
 from geo.priorities import PriorityError, stop_priorities
 from geo.routing import (
     RoutingError,
@@ -30,16 +29,8 @@ from geo.walkexport import read_gpx, route_to_geojson
 
 
 @pytest.fixture(scope="module")
-def mosson(shared_data: Path) -> gpd.GeoDataFrame:
-    qpv = gpd.read_file(shared_data / "montpellier" / "qp-occitanie-2015.geojson")
-    repaired, _ = repair_polygons(qpv[qpv["code_qp"] == "QP034005"])
-    return to_territory_crs(repaired)
-
-
-@pytest.fixture(scope="module")
-def graph(shared_data: Path, mosson: gpd.GeoDataFrame) -> nx.MultiGraph:
-    return load_street_graph(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip", area=mosson,
-                             margin_m=200)
+def graph(mosson_graph: nx.MultiGraph) -> nx.MultiGraph:
+    return mosson_graph
 
 
 @pytest.fixture(scope="module")

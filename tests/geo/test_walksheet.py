@@ -17,8 +17,6 @@ from markupsafe import escape
 from shapely.geometry import Point
 
 from geo.crs import to_territory_crs
-from geo.geometry import repair_polygons
-from geo.network import load_street_graph
 from geo.routing import WalkRoute, walk_route
 from geo.walksheet import (
     ACTION_PLAN_COLUMNS,
@@ -35,16 +33,8 @@ from geo.walksheet import (
 
 
 @pytest.fixture(scope="module")
-def mosson(shared_data: Path) -> gpd.GeoDataFrame:
-    qpv = gpd.read_file(shared_data / "montpellier" / "qp-occitanie-2015.geojson")
-    repaired, _ = repair_polygons(qpv[qpv["code_qp"] == "QP034005"])
-    return to_territory_crs(repaired)
-
-
-@pytest.fixture(scope="module")
-def graph(shared_data: Path, mosson: gpd.GeoDataFrame) -> nx.MultiGraph:
-    return load_street_graph(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip", area=mosson,
-                             margin_m=200)
+def graph(mosson_graph: nx.MultiGraph) -> nx.MultiGraph:
+    return mosson_graph
 
 
 @pytest.fixture(scope="module")
