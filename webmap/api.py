@@ -48,6 +48,7 @@ from webmap.ogcapi import (
     encode_geometries,
     field_filters,
     parse_bbox,
+    parse_date_arg,
     parse_int,
     project,
 )
@@ -137,26 +138,12 @@ def layers() -> ResponseReturnValue:
 
 
 # -- filtered selections ------------------------------------------------------------------
-def _date_arg(name: str) -> pd.Timestamp | None:
-    text = request.args.get(name)
-    if not text:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        fail(400, f"Date invalide « {text} » (AAAA-MM-JJ attendu).", name)
-    if ts is pd.NaT:
-        fail(400, f"Date invalide « {text} ».", name)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("Europe/Paris").tz_localize(None)
-    return ts
-
 
 def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, float, float, float] | None]:
     """Store filters from the query string, the quartier polygon and the CRS84 bbox."""
     store = _store()
     bbox = parse_bbox(request.args.get("bbox"))
-    start, end = _date_arg("start"), _date_arg("end")
+    start, end = parse_date_arg("start"), parse_date_arg("end")
     if (start is not None or end is not None) and not schema.time_field:
         fail(400, f"La couche « {schema.name} » n'est pas datée.", "start" if start is not None else "end")
     if start is not None and end is not None and start >= end:

@@ -155,6 +155,23 @@ def parse_datetime(text: str | None, field: str = "datetime") -> tuple[Any, Any]
     return start, stop
 
 
+def parse_date_arg(name: str) -> pd.Timestamp | None:
+    """Read query parameter ``name`` as a date or datetime (ISO 8601), local and naive.
+
+    Raises a 400 naming the parameter when it is not a date.
+    """
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        fail(400, f"Date invalide « {text} » (AAAA-MM-JJ ou ISO 8601 attendu).", name)
+    if ts is pd.NaT:
+        fail(400, f"Date invalide « {text} ».", name)
+    return ts.tz_convert("Europe/Paris").tz_localize(None) if ts.tzinfo is not None else ts
+
+
 def parse_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     """Parse an integer query parameter (clamped to ``maximum``)."""
     text = request.args.get(name)

@@ -12,7 +12,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -20,7 +19,7 @@ from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
 from webmap import users
 from webmap.access import ApiError, allow, fail, visible_layer
-from webmap.ogcapi import encode_features, parse_int
+from webmap.ogcapi import encode_features, parse_date_arg, parse_int
 
 logger = logging.getLogger(__name__)
 
@@ -80,19 +79,6 @@ def _request_json(feature: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _date(name: str) -> pd.Timestamp | None:
-    text = request.args.get(name)
-    if not text:
-        return None
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        fail(400, f"Date invalide « {text} » (ISO 8601 attendu).", name)
-    if ts is pd.NaT:
-        fail(400, f"Date invalide « {text} ».", name)
-    return ts.tz_convert("Europe/Paris").tz_localize(None) if ts.tzinfo is not None else ts
-
-
 @bp.get("/requests.json")
 @allow()
 def list_requests() -> ResponseReturnValue:
@@ -119,7 +105,7 @@ def list_requests() -> ResponseReturnValue:
         where["status"] = (list(OPEN_STATUSES) if "open" in wanted else []) + (
             closed if "closed" in wanted else [])
     ids = [i for i in request.args.get("service_request_id", "").split(",") if i]
-    start, end = _date("start_date"), _date("end_date")
+    start, end = parse_date_arg("start_date"), parse_date_arg("end_date")
     if start is not None and end is not None and start >= end:
         fail(400, "end_date doit suivre start_date.", "end_date")
     limit = parse_int("limit", MAX_REQUESTS, minimum=1, maximum=MAX_REQUESTS)
