@@ -121,7 +121,9 @@ class LayerStore(abc.ABC):
         uids : sequence of str, optional
             Only these records.
         limit, offset : int, optional
-            Paging, in ``order_by`` order (insertion order by default).
+            Paging, in ``order_by`` order. By default: insertion order, or for a
+            ``bbox`` query the spatial index's order (stable while the store is
+            unchanged, and much faster for a first page over a wide area).
         order_by : str, optional
             A field name, ``-field`` for descending order.
         crs : optional

@@ -340,7 +340,7 @@ class GeoPackageStore(LayerStore):
         sql = f'SELECT {cols}{geom_col} FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += self._order(schema, order_by)
+        sql += self._order(schema, order_by, spatial=geom_box is not None)
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit) if limit is not None else -1, int(offset)]
@@ -359,9 +359,11 @@ class GeoPackageStore(LayerStore):
             return f'"{layer}"'
         return f'"rtree_{layer}_geom" r JOIN "{layer}" ON "{layer}".fid = r.id'
 
-    def _order(self, schema: LayerSchema, order_by: str | None) -> str:
+    def _order(self, schema: LayerSchema, order_by: str | None, *, spatial: bool = False) -> str:
         if not order_by:
-            return ' ORDER BY "fid"'
+            # Spatial queries come in R-tree order (stable while the store does not change),
+            # so that a page stops reading as soon as it is full; others in insertion order.
+            return "" if spatial else ' ORDER BY "fid"'
         desc = order_by.startswith("-")
         name = order_by.lstrip("-")
         try:
@@ -399,9 +401,23 @@ class GeoPackageStore(LayerStore):
         if geom_box is not None and schema.geometry != "Point":
             return len(self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end,
                                  where=where))
-        sql = f"SELECT 1 FROM {self._source(layer, geom_box)}"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
+        if geom_box is not None and start is None and end is None and not where:
+            # bbox alone: count on the R-tree, reading geometries only near the edges
+            xmin, ymin, xmax, ymax = geom_box.bounds
+            m = _RTREE_SLACK
+            sql = (
+                f'SELECT 1 FROM "rtree_{layer}_geom" r '
+                "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND ("
+                "(r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?) OR EXISTS ("
+                f'SELECT 1 FROM "{layer}" t WHERE t.fid = r.id AND ST_MaxX(t.geom) >= ? '
+                "AND ST_MinX(t.geom) <= ? AND ST_MaxY(t.geom) >= ? AND ST_MinY(t.geom) <= ?))"
+            )
+            params = [xmax, xmin, ymax, ymin, xmin + m, xmax - m, ymin + m, ymax - m,
+                      xmin, xmax, ymin, ymax]
+        else:
+            sql = f"SELECT 1 FROM {self._source(layer, geom_box)}"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
         if at_most is not None:
             sql += " LIMIT ?"
             params = [*params, int(at_most)]
