@@ -275,7 +275,7 @@ table { border-collapse: collapse; width: 100%; margin: 4pt 0; } th, td { border
 """
 
 _SHEET = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css|safe }}</style></head><body>
 <h1>{{ title }}</h1>
 <table class="meta">
 <tr><td><b>Quartier</b></td><td>{{ quartier }}</td><td><b>Date</b></td>
@@ -451,7 +451,7 @@ def render_walk_sheet_pdf(route: WalkRoute, G: nx.MultiGraph, **options: Any) ->
 # --------------------------------------------------------------------------- compte-rendu
 
 _REPORT = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css|safe }}</style></head><body>
 <h1>{{ title }} — compte-rendu</h1>
 <table class="meta"><tr><td><b>Quartier</b></td><td>{{ quartier }}</td><td><b>Date</b></td>
 <td>{{ walk_date }}</td></tr><tr><td><b>Participants</b></td>

@@ -601,27 +601,11 @@ def walk_sheet_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None =
     G = walk_graph(store, plan, cache_dir=cache_dir)
     follow = previous_open_constats(store, plan.uid, radius_m=radius_m)
     when = plan.walk_date
-    return _unescape_style(render_walk_sheet_html(
+    return render_walk_sheet_html(
         plan.route, G, quartier=f"{_quartier_name(store, plan.quartier)} ({plan.quartier})", title=plan.name,
         walk_date=when.date(), start_time=start_time or f"{when:%H:%M}", start_label=plan.start_label,
         open_observations=follow, match_m=radius_m, area=quartier_perimeter(store, plan.quartier),
-    ))
-
-
-def _unescape_style(html: str) -> str:
-    """Undo the HTML escaping of the ``<style>`` block of geo.walksheet documents.
-
-    geo.walksheet renders its CSS through an autoescaped Jinja variable, so quotes
-    become ``&#34;`` and WeasyPrint drops the rules holding them (page numbers, fonts).
-    """
-    import html as html_lib
-
-    start = html.find("<style>")
-    end = html.find("</style>", start)
-    if start < 0 or end < 0:
-        return html
-    css = html[start + len("<style>"):end]
-    return html[:start + len("<style>")] + html_lib.unescape(css) + html[end:]
+    )
 
 
 def walk_sheet_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
@@ -646,7 +630,7 @@ def walk_report_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None 
                         route=plan.route, title=plan.name, notes=_text(rec.get("notes")))
     obs = walk_observations(store, plan.uid)
     G = walk_graph(store, plan, cache_dir=cache_dir)
-    return _unescape_style(render_walk_report_html(record, obs, G=G, today=today))
+    return render_walk_report_html(record, obs, G=G, today=today)
 
 
 def walk_report_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:

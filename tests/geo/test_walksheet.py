@@ -160,3 +160,11 @@ def test_report_accepts_plain_dataframe() -> None:
                         "status": ["nouveau"]})
     html = render_walk_report_html(WalkRecord(walk_date=date(2026, 1, 5), quartier="Q"), obs)
     assert "à fixer" in html and "<h3>Ville (1)</h3>" in html
+
+
+def test_css_is_not_escaped(route: WalkRoute, graph: nx.MultiGraph) -> None:
+    """WeasyPrint needs the quotes of the page-number and font rules as they are."""
+    html = render_walk_sheet_html(route, graph, quartier="Mosson (QP034005)")
+    css = html[html.index("<style>"):html.index("</style>")]
+    assert "&#34;" not in css and "&quot;" not in css
+    assert '"' in css or "'" in css
