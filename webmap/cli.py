@@ -215,7 +215,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
                "  qpv layers                        effectifs par couche et quartier\n"
                "  qpv route --quartier QP034005 --start 3.8196,43.6222 --minutes 90\n"
                "  qpv report --quartier QP075019 --period 2023-09:2024-08\n"
-               '  qpv lookup "12 rue des Haies 75020 Paris"\n'
+               '  qpv lookup "10 rue Félix Terrier 75020 Paris"\n'
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
