@@ -244,6 +244,22 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         return frame
 
     @staticmethod
+    def _rtree_bbox_clause(layer: str) -> str:
+        """Exact bbox test on the R-tree ``r`` alone; geometries read only near the edges."""
+        return (
+            "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND ("
+            "(r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?) OR EXISTS ("
+            f'SELECT 1 FROM "{layer}" t WHERE t.fid = r.id AND ST_MaxX(t.geom) >= ? '
+            "AND ST_MinX(t.geom) <= ? AND ST_MaxY(t.geom) >= ? AND ST_MinY(t.geom) <= ?))"
+        )
+
+    @staticmethod
+    def _rtree_bbox_params(geom_box: Any) -> list[float]:
+        xmin, ymin, xmax, ymax = geom_box.bounds
+        m = _RTREE_SLACK
+        return [xmax, xmin, ymax, ymin, xmin + m, xmax - m, ymin + m, ymax - m, xmin, xmax, ymin, ymax]
+
+    @staticmethod
     def _source(layer: str, spatial: object) -> str:
         """FROM clause: the table, driven by its R-tree (alias ``r``) for spatial queries."""
         if spatial is None or spatial is False:
@@ -294,17 +310,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                                  where=where))
         if geom_box is not None and start is None and end is None and not where:
             # bbox alone: count on the R-tree, reading geometries only near the edges
-            xmin, ymin, xmax, ymax = geom_box.bounds
-            m = _RTREE_SLACK
-            sql = (
-                f'SELECT 1 FROM "rtree_{layer}_geom" r '
-                "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? AND ("
-                "(r.minx >= ? AND r.maxx <= ? AND r.miny >= ? AND r.maxy <= ?) OR EXISTS ("
-                f'SELECT 1 FROM "{layer}" t WHERE t.fid = r.id AND ST_MaxX(t.geom) >= ? '
-                "AND ST_MinX(t.geom) <= ? AND ST_MaxY(t.geom) >= ? AND ST_MinY(t.geom) <= ?))"
-            )
-            params = [xmax, xmin, ymax, ymin, xmin + m, xmax - m, ymin + m, ymax - m,
-                      xmin, xmax, ymin, ymax]
+            sql = f'SELECT 1 FROM "rtree_{layer}_geom" r WHERE ' + self._rtree_bbox_clause(layer)
+            params = self._rtree_bbox_params(geom_box)
         else:
             sql = f"SELECT 1 FROM {self._source(layer, geom_box)}"
             if clauses:
@@ -333,16 +340,24 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         clauses, params, geom_box = self._filters(
             schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
         )
-        if geom_box is None:  # the aggregate reads the envelopes from the R-tree
-            clauses.append("r.id IS NOT NULL")
         cx, cy = "(r.minx + r.maxx) * 0.5", "(r.miny + r.maxy) * 0.5"
         sql = (
             f"SELECT CAST({cx} / ? AS INTEGER) AS gx, CAST({cy} / ? AS INTEGER) AS gy, COUNT(*), "
             f"AVG({cx}), AVG({cy}), MIN(r.minx), MIN(r.miny), MAX(r.maxx), MAX(r.maxy) "
-            f"FROM {self._source(layer, True)}"
         )
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
+        if start is None and end is None and not where:
+            # no attribute filter: aggregate the R-tree alone (the edges checked as in count)
+            if geom_box is None:
+                sql += f'FROM "rtree_{layer}_geom" r'
+            else:
+                sql += f'FROM "rtree_{layer}_geom" r WHERE ' + self._rtree_bbox_clause(layer)
+                params = self._rtree_bbox_params(geom_box)
+        else:
+            if geom_box is None:  # the aggregate reads the envelopes from the R-tree
+                clauses.append("r.id IS NOT NULL")
+            sql += f"FROM {self._source(layer, True)}"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
         sql += " GROUP BY gx, gy"
         rows = self._con.execute(sql, [float(cell_m), float(cell_m), *params]).fetchall()
         return pd.DataFrame(

@@ -217,3 +217,18 @@ def test_sql_clusters_equal_generic_clusters(tmp_path: Path, shared_data: Path) 
         assert abs(a["x"] - b["x"]).max() < 1.0  # R-tree floats vs exact coordinates
         assert s.count("observations", at_most=10) == 10
         assert s.count("observations", where={"theme": "éclairage"}, at_most=10_000) == 94
+
+
+def test_unfiltered_clusters_on_the_rtree_match_filtered_path(tmp_path: Path, shared_data: Path) -> None:
+    with open_store(tmp_path / "c.gpkg") as s:
+        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
+        import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", mapping="dansmarue")
+        box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)
+        fast = s.cluster("observations", cell_m=300, bbox=box_20e)  # R-tree only
+        joined = s.cluster("observations", cell_m=300, bbox=box_20e, where={"simulated": [True, False]})
+        assert int(fast["count"].sum()) == int(joined["count"].sum()) == s.count("observations", bbox=box_20e)
+        cols = ["count", "x", "y"]
+        assert fast.sort_values(cols).reset_index(drop=True)[cols].equals(
+            joined.sort_values(cols).reset_index(drop=True)[cols])
+        everything = s.cluster("observations", cell_m=5_000)
+        assert int(everything["count"].sum()) == 10_000
