@@ -7,11 +7,9 @@ The real application serves a demo store built from ``data/demo`` with
 
 from __future__ import annotations
 
-import struct
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +19,16 @@ from flask import Flask
 from layers.demo import build_demo
 from layers.settings import REPO_ROOT
 from layers.store import open_store
+from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, wait_for
 from webmap import users
 from webmap.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 PASSWORD = "mot-de-passe-navigateur"
 LOGINS = {"technicien": "tina", "lecteur": "luc"}
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--window-size=1400,900", "--lang=fr-FR")
 # A quiet spot inside QP075019 (Paris 20e) where the new observation is placed.
 PLACE = (48.8606, 2.4106)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
-                       reason="Debian chromium/chromium-driver absent (apt-get install chromium "
-                              "chromium-driver)"),
-]
-
-
-def png_bytes(width: int = 24, height: int = 16) -> bytes:
-    """A small real PNG (RGB gradient) built with zlib."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 10 % 256, y * 15 % 256, 120))
-                    for y in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -89,32 +65,11 @@ def base_url(map_app: Flask) -> Iterator[str]:
 @pytest.fixture
 def driver() -> Iterator[Any]:
     """A headless chromium driven by Debian's chromedriver (no download of anything)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    drv.set_page_load_timeout(30)
+    drv = chrome(window="1400,900")
     try:
         yield drv
     finally:
         drv.quit()
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``predicate`` until it returns something truthy."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"délai dépassé : {what}")
-        time.sleep(0.1)
 
 
 def wait_ready(drv: Any) -> None:
@@ -123,9 +78,7 @@ def wait_ready(drv: Any) -> None:
     wait_for(lambda: drv.execute_script("return document.body.dataset.etat") == "pret", "carte prête")
 
 
-def shot(drv: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    drv.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
 
 
 def console_errors(drv: Any) -> list[str]:

@@ -9,10 +9,7 @@ first answer is lost. Screenshots land in ``tests/artifacts/`` (git-ignored).
 from __future__ import annotations
 
 import json
-import struct
 import threading
-import time
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,21 +19,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from geo.walkexport import read_gpx
-from layers.settings import REPO_ROOT
 from layers.store import open_store
 from layers.walks import plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
+from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, wait_for
 from webmap import access, users
 from webmap.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 PASSWORD = "mot-de-passe-diagnostic"
 LOGINS = {"lecteur": "lucie", "technicien": "tom", "administrateur": "alix"}
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--window-size=430,1400", "--lang=fr-FR")
 
 
 @pytest.fixture(scope="module")
@@ -197,15 +188,8 @@ class Switch:
 
 
 def png_file(folder: Path) -> Path:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    w, h = 20, 12
-    rows = b"".join(b"\x00" + bytes(v for x in range(w) for v in (x * 12, y * 20, 90)) for y in range(h))
     path = folder / "photo-constat.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    path.write_bytes(png_bytes(20, 12))
     return path
 
 
@@ -224,41 +208,16 @@ def served(walk_app: Flask) -> Iterator[tuple[str, Switch]]:
         thread.join(timeout=10)
 
 
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"délai dépassé : {what}")
-        time.sleep(0.1)
-
-
-def shot(drv: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    drv.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists() or not CHROMEDRIVER.exists(),
-                    reason="Debian chromium/chromium-driver absent "
-                           "(apt-get install chromium chromium-driver)")
+@requires_chromium
 def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple[str, Switch],
                                         tmp_path: Path) -> None:
     from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     base, switch = served
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    drv.set_page_load_timeout(30)
+    drv = chrome(window="430,1400")
     try:
         drv.get(f"{base}/diagnostic/{uid}")  # anonymous: sent to the login page
         assert "/connexion" in drv.current_url
