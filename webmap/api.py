@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
@@ -26,6 +25,7 @@ from flask.typing import ResponseReturnValue
 from shapely.geometry import Point
 
 from geo.crs import area_of_use_bounds
+from geo.zones import grid_cells
 from layers.export import to_export_frame
 from layers.schema import LAYERS, LayerSchema
 from layers.validate import validate_record
@@ -245,27 +245,8 @@ def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: floa
     if not bool((shapely.get_type_id(geoms) == 0).all()):
         geoms = shapely.centroid(geoms)
     pts = shapely.get_coordinates(geoms)
-    cell = cluster_cell_m(zoom, lat)
-    keys = np.floor(pts / cell).astype(np.int64)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    n = len(counts)
-    mx = np.bincount(inverse, weights=pts[:, 0], minlength=n) / counts
-    my = np.bincount(inverse, weights=pts[:, 1], minlength=n) / counts
-    lo = np.full((n, 2), np.inf)
-    hi = np.full((n, 2), -np.inf)
-    np.minimum.at(lo, inverse, pts)
-    np.maximum.at(hi, inverse, pts)
-    centres = encode_geometries(shapely.points(mx, my), store_crs)
-    lon0, lat0 = project(store_crs, "OGC:CRS84", lo[:, 0], lo[:, 1])
-    lon1, lat1 = project(store_crs, "OGC:CRS84", hi[:, 0], hi[:, 1])
-    return [
-        {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
-         "properties": {"cluster": True, "count": int(counts[k]),
-                        "bbox": [round(float(lon0[k]), 6), round(float(lat0[k]), 6),
-                                 round(float(lon1[k]), 6), round(float(lat1[k]), 6)]}}
-        for k in range(n)
-    ]
+    cells = grid_cells(pts[:, 0], pts[:, 1], cell_m=cluster_cell_m(zoom, lat))
+    return cluster_cells(cells, store_crs)
 
 
 @bp.get("/api/layers/<layer>/features")

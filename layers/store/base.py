@@ -180,24 +180,18 @@ class LayerStore(abc.ABC):
             One row per occupied cell: ``count``, mean ``x`` / ``y`` of the members, and
             their extent ``xmin``, ``ymin``, ``xmax``, ``ymax``.
         """
-        import numpy as np
         import shapely
+
+        from geo.zones import CELL_COLUMNS, grid_cells
 
         gdf = self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where)
         geoms = gdf.geometry.to_numpy()
         geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-        columns = ["count", "x", "y", "xmin", "ymin", "xmax", "ymax"]
         if len(geoms) == 0 or cell_m <= 0:
-            return pd.DataFrame(columns=columns)
-        bounds = shapely.bounds(geoms)
-        pts = np.column_stack([(bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2])
-        keys = pd.MultiIndex.from_arrays(np.floor(pts / cell_m).astype(np.int64).T)
-        frame = pd.DataFrame({"x": pts[:, 0], "y": pts[:, 1], "xmin": bounds[:, 0], "ymin": bounds[:, 1],
-                              "xmax": bounds[:, 2], "ymax": bounds[:, 3]}, index=keys)
-        g = frame.groupby(level=[0, 1])
-        out = pd.concat([g.size().rename("count"), g["x"].mean(), g["y"].mean(), g["xmin"].min(),
-                         g["ymin"].min(), g["xmax"].max(), g["ymax"].max()], axis=1)
-        return out.reset_index(drop=True)[columns]
+            return pd.DataFrame(columns=CELL_COLUMNS)
+        bounds = shapely.bounds(geoms)  # envelope centres, like the R-tree aggregate
+        return grid_cells((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2,
+                          cell_m=cell_m, bounds=bounds)
 
     def get(self, layer: str, uid: str) -> gpd.GeoDataFrame:
         """Return the one-row frame of record ``uid``.
