@@ -27,8 +27,11 @@ demo: install
 	QPV_STORE=$(STORE) $(BIN)/qpv demo
 	@if $(BIN)/qpv --help | grep -q " serve"; then QPV_STORE=$(STORE) $(BIN)/qpv serve; fi
 
+# the store tests run on both backends: PostGIS from Debian's packages on loopback
+# (.ci/postgres.sh installs and starts it) unless QPV_TEST_POSTGIS names a database
 test: install-dev
-	$(BIN)/python -m pytest
+	QPV_TEST_POSTGIS="$${QPV_TEST_POSTGIS:-$$(bash .ci/postgres.sh | tail -n 1)}" QPV_REQUIRE_POSTGIS=1 \
+		$(BIN)/python -m pytest
 
 lint:
 	$(BIN)/ruff check geo layers webmap tests bench data/build_demo.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,61 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data folder not found: {path}")
     return path
+
+
+# -- storage backends ---------------------------------------------------------------------
+# Every store test runs on both backends through ``store_url``: the embedded GeoPackage and
+# PostGIS. The PostGIS database comes from QPV_TEST_POSTGIS (``make test`` starts one on
+# loopback with .ci/postgres.sh); each test gets its own schema, dropped afterwards.
+# QPV_REQUIRE_POSTGIS=1 (set by ``make test``) turns a missing database into a failure.
+
+
+def postgis_base_url() -> str | None:
+    """The PostGIS test database URL, or None when none is configured."""
+    return os.environ.get("QPV_TEST_POSTGIS") or None
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> str:
+    """Base URL of the PostGIS test database (skip, or fail under QPV_REQUIRE_POSTGIS=1)."""
+    url = postgis_base_url()
+    if url is None:
+        message = "QPV_TEST_POSTGIS is not set: no PostGIS database to test against"
+        if os.environ.get("QPV_REQUIRE_POSTGIS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def scratch_schema_url(base: str, name: str) -> str:
+    """``base`` (a postgresql:// URL) pointed at the schema ``name``."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}schema={name}"
+
+
+def drop_schema(base: str, name: str) -> None:
+    """Drop a scratch schema of the test database."""
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a new, empty store on ``backend`` (a scratch file or a scratch schema)."""
+    if backend == "gpkg":
+        yield str(tmp_path / "store.gpkg")
+        return
+    base = request.getfixturevalue("postgis_url")
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield scratch_schema_url(base, name)
+    drop_schema(base, name)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# PostgreSQL + PostGIS for the PostGIS backend's tests and benchmarks, from Debian's
+# packages, listening on loopback only. Idempotent: installs what is missing, starts the
+# cluster when it is down, creates the role and database when absent.
+# Prints the database URL the tests use (QPV_TEST_POSTGIS) on its last line.
+set -euo pipefail
+PGVER="${PGVER:-15}"
+DB="${QPV_PG_DB:-qpv_test}"
+ROLE="${QPV_PG_ROLE:-qpv}"
+PASS="${QPV_PG_PASSWORD:-qpv}"
+PORT="${QPV_PG_PORT:-5432}"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Run as root to install and start PostgreSQL (or set QPV_TEST_POSTGIS to an existing database)." >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+need=()
+dpkg -s "postgresql-$PGVER" >/dev/null 2>&1 || need+=("postgresql-$PGVER")
+dpkg -s "postgresql-$PGVER-postgis-3" >/dev/null 2>&1 || need+=("postgresql-$PGVER-postgis-3")
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$PGVER main$"; then
+  pg_createcluster "$PGVER" main -p "$PORT" >/dev/null
+fi
+conf="/etc/postgresql/$PGVER/main"
+# loopback only; enough connections for 16 concurrent writers + a web server under load
+grep -q "^listen_addresses = 'localhost'" "$conf/postgresql.conf" || \
+  echo "listen_addresses = 'localhost'" >> "$conf/postgresql.conf"
+grep -q "^max_connections = 200" "$conf/postgresql.conf" || \
+  echo "max_connections = 200" >> "$conf/postgresql.conf"
+if ! pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main" {print $4}' | grep -q online; then
+  pg_ctlcluster "$PGVER" main start
+fi
+for _ in $(seq 1 30); do
+  pg_isready -q -h 127.0.0.1 -p "$PORT" && break
+  sleep 1
+done
+psql_su() { su postgres -c "psql -v ON_ERROR_STOP=1 -qAt -p $PORT $*"; }
+if [ -z "$(psql_su "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'\"")" ]; then
+  psql_su "-c \"CREATE ROLE $ROLE LOGIN PASSWORD '$PASS' CREATEDB\""
+fi
+if [ -z "$(psql_su "-c \"SELECT 1 FROM pg_database WHERE datname = '$DB'\"")" ]; then
+  psql_su "-c \"CREATE DATABASE $DB OWNER $ROLE\""
+fi
+psql_su "-d $DB -c \"CREATE EXTENSION IF NOT EXISTS postgis\""
+echo "postgresql://$ROLE:$PASS@127.0.0.1:$PORT/$DB"
