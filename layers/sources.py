@@ -15,7 +15,9 @@ import gzip
 import io
 import logging
 import re
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,16 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from layers.errors import SourceFileError
+from layers.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 SEPARATORS = (";", ",", "\t", "|")
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
-MAX_SOURCE_BYTES = 2 * 1024**3  # refuse to unpack anything bigger than 2 GiB
+MAX_COLUMNS = 2000  # a wider header is not a table we import
+MAX_ZIP_MEMBERS = 1000
+MAX_ZIP_RATIO = 200  # unpacked / packed size of a whole archive
 
 
 @dataclass
@@ -68,20 +73,57 @@ class SourceTable:
         return len(self.frame) + len(self.rejects)
 
 
-def _read_bytes(path: Path) -> bytes:
+def max_source_bytes() -> int:
+    """Largest size a source file may have once decompressed (``QPV_MAX_IMPORT_MB``)."""
+    return int(get_settings().max_import_mb * 1024 * 1024)
+
+
+def _too_big(path: Path, limit: int, *, unpacked: bool = False) -> SourceFileError:
+    what = "une fois décompressé " if unpacked else ""
+    return SourceFileError(
+        f"Fichier {path.name} trop volumineux {what}: plus de {limit / 1024**2:g} Mo "
+        "(limite QPV_MAX_IMPORT_MB)."
+    )
+
+
+def _check_size(path: Path) -> int:
+    """Refuse a missing file, or one bigger than the limit as it is on disk; return the limit."""
     if not path.exists():
         raise SourceFileError(f"Fichier introuvable : {path}.")
+    limit = max_source_bytes()
+    if path.stat().st_size > limit:
+        raise _too_big(path, limit)
+    return limit
+
+
+def _gunzip(path: Path, limit: int, *, keep: bool) -> bytes:
+    """Decompress ``path`` by blocks, stopping as soon as it exceeds ``limit`` bytes.
+
+    With ``keep=False`` only the size is checked and nothing is kept in memory.
+    """
+    out = bytearray()
+    size = 0
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                data = fh.read(MAX_SOURCE_BYTES + 1)
-        else:
-            data = path.read_bytes()
-    except (OSError, EOFError) as exc:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                size += len(block)
+                if size > limit:
+                    raise _too_big(path, limit, unpacked=True)
+                if keep:
+                    out += block
+    except (OSError, EOFError, zlib.error) as exc:
         raise SourceFileError(f"Fichier illisible ou tronqué ({path.name}) : {exc}.") from exc
-    if len(data) > MAX_SOURCE_BYTES:
-        raise SourceFileError(f"Fichier trop volumineux une fois décompressé ({path.name}).")
-    return data
+    return bytes(out)
+
+
+def _read_bytes(path: Path) -> bytes:
+    limit = _check_size(path)
+    if path.suffix.lower() == ".gz":
+        return _gunzip(path, limit, keep=True)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SourceFileError(f"Fichier illisible ({path.name}) : {exc}.") from exc
 
 
 def decode_text(data: bytes, *, encoding: str | None = None, name: str = "") -> tuple[str, str]:
@@ -171,8 +213,7 @@ def read_csv(
     if not data.strip():
         raise SourceFileError(f"Le fichier {path.name} est vide.")
     text, used = decode_text(data, encoding=encoding, name=path.name)
-    lines = text.splitlines()
-    header_line = next((ln for ln in lines if ln.strip()), "")
+    header_line = _first_line(text)
     detected = sniff_separator(header_line)
     sep = detected if separator in (None, "auto") else separator
     if sep != detected and header_line.count(sep or ",") == 0:
@@ -180,11 +221,20 @@ def read_csv(
             f"Le séparateur déclaré « {sep} » n'apparaît pas dans l'en-tête de {path.name} ; "
             f"le fichier semble utiliser « {detected} »."
         )
+    if len(sep or ",") != 1:
+        raise SourceFileError(f"Séparateur « {sep} » invalide : un seul caractère attendu.")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep or ",")
     try:
         header = next(reader)
     except StopIteration:
         raise SourceFileError(f"Le fichier {path.name} est vide.") from None
+    except csv.Error as exc:
+        raise SourceFileError(f"En-tête de {path.name} illisible : {exc}.") from exc
+    if len(header) > MAX_COLUMNS:
+        raise SourceFileError(
+            f"L'en-tête de {path.name} a {len(header)} colonnes (au plus {MAX_COLUMNS}) : "
+            "ce n'est pas un tableau importable."
+        )
     header = _clean_header(header)
     if len(header) < 2 or len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
@@ -214,6 +264,11 @@ def read_csv(
             records.append(rec)
             rows.append(line)
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise SourceFileError(
+                f"{path.name}, ligne {start_line} : champ de plus de {csv.field_size_limit()} caractères "
+                "(guillemet non fermé ?) : fichier refusé."
+            ) from exc
         bad.append({"row": start_line, "field": "", "value": "",
                     "reason": f"ligne illisible : {exc} (fichier tronqué ?)"})
     if not records and not bad:
@@ -227,6 +282,22 @@ def read_csv(
         separator=sep,
         kind="csv",
     )
+
+
+def _first_line(text: str) -> str:
+    """The first non-blank line of ``text``, without splitting the whole text into lines."""
+    start = 0
+    while start < len(text):
+        end = len(text)
+        for newline in ("\n", "\r"):
+            pos = text.find(newline, start, end)
+            if pos != -1:
+                end = pos
+        line = text[start:end]
+        if line.strip():
+            return line
+        start = end + 1
+    return ""
 
 
 _DBF_HEADER = re.compile(r"^(?P<name>[^,]+),[CNDLF],\d+(?:,\d+)?$")
@@ -250,12 +321,13 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
         When GDAL cannot open the file (truncated, not a vector file, no such layer).
     """
     path = Path(path)
-    if not path.exists():
-        raise SourceFileError(f"Fichier introuvable : {path}.")
+    limit = _check_size(path)
     if path.stat().st_size == 0:
         raise SourceFileError(f"Le fichier {path.name} est vide.")
     if path.suffix.lower() == ".zip":
-        _check_zip(path)
+        _check_zip(path, limit)
+    elif path.suffix.lower() == ".gz":
+        _gunzip(path, limit, keep=False)
     kwargs: dict[str, Any] = {}
     if encoding and encoding.lower() != "auto":
         kwargs["encoding"] = encoding
@@ -279,17 +351,43 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     )
 
 
-def _check_zip(path: Path) -> None:
-    """Refuse broken archives and zip bombs before GDAL unpacks them."""
+def _check_zip(path: Path, limit: int) -> None:
+    """Refuse broken archives, zip bombs and hostile members before GDAL unpacks them.
+
+    Refused: more than :data:`MAX_ZIP_MEMBERS` members, an unpacked size over ``limit`` or a
+    compression ratio over :data:`MAX_ZIP_RATIO`, member names that climb out of the archive
+    (``../``, absolute paths), symbolic links, and archives nested inside the archive.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            total = sum(i.file_size for i in infos)
-            packed = sum(i.compress_size for i in infos) or 1
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise SourceFileError(f"Archive {path.name} illisible ou tronquée.") from exc
-    if total > MAX_SOURCE_BYTES or total / packed > 200:
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise SourceFileError(
+            f"Archive {path.name} refusée : {len(infos)} fichiers (au plus {MAX_ZIP_MEMBERS})."
+        )
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if total > limit:
+        raise _too_big(path, limit, unpacked=True)
+    if total / packed > MAX_ZIP_RATIO:
         raise SourceFileError(f"Archive {path.name} refusée : taux de compression anormal.")
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in name.split("/") \
+                or "\x00" in name:
+            raise SourceFileError(
+                f"Archive {path.name} refusée : le chemin « {info.filename[:120]} » sort de l'archive."
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise SourceFileError(
+                f"Archive {path.name} refusée : « {info.filename[:120]} » est un lien symbolique."
+            )
+        if name.lower().endswith((".zip", ".gz", ".7z", ".rar", ".tar", ".tgz")):
+            raise SourceFileError(
+                f"Archive {path.name} refusée : elle contient une autre archive ({info.filename[:120]})."
+            )
     if not any(i.filename.lower().endswith((".shp", ".gpkg", ".geojson", ".json")) for i in infos):
         raise SourceFileError(f"L'archive {path.name} ne contient ni Shapefile ni GeoPackage.")
 
