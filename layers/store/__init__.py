@@ -18,9 +18,14 @@ def open_store(url: str | Path, *, create: bool = True, **options: Any) -> Layer
     ----------
     url : str or Path
         A GeoPackage path (``territoire.gpkg`` or ``gpkg:///chemin/territoire.gpkg``) or,
-        with the ``postgis`` extra, a ``postgresql://`` database URL.
+        with the ``postgis`` extra, a database URL
+        ``postgresql://user:password@host:port/base?schema=NAME`` (``postgres://`` too;
+        schema ``qpv`` by default).
     create : bool
-        Create an empty GeoPackage when the file does not exist.
+        Create an empty store (GeoPackage file, or PostgreSQL schema and tables) when
+        missing.
+    **options
+        Passed to the backend (``crs`` of a new store).
 
     Returns
     -------
@@ -33,10 +38,9 @@ def open_store(url: str | Path, *, create: bool = True, **options: Any) -> Layer
     """
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(
-            "Le stockage PostGIS n'est pas encore disponible dans cette version ; "
-            "utilisez un fichier GeoPackage (.gpkg)."
-        )
+        from layers.store.postgis import PostGISStore
+
+        return PostGISStore(text, create=create, **options)
     if text.startswith("gpkg://"):
         text = text[len("gpkg://"):]
     if "://" in text:

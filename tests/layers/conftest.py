@@ -12,17 +12,25 @@ from layers.store import LayerStore, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[LayerStore]:
-    """An empty GeoPackage store."""
+def store(store_url: str) -> Iterator[LayerStore]:
+    """An empty store, on each backend in turn (GeoPackage, PostGIS)."""
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def gpkg_store(tmp_path: Path) -> Iterator[LayerStore]:
+    """An empty GeoPackage store, for what only the file format has (R-tree, locking)."""
     s = open_store(tmp_path / "store.gpkg")
     yield s
     s.close()
 
 
 @pytest.fixture
-def paris_store(tmp_path: Path, shared_data: Path) -> Iterator[LayerStore]:
-    """A store holding the three real Paris-region QPV perimeters."""
-    s = open_store(tmp_path / "paris.gpkg")
+def paris_store(store_url: str, shared_data: Path) -> Iterator[LayerStore]:
+    """A store (each backend in turn) holding the three real Paris-region QPV perimeters."""
+    s = open_store(store_url)
     import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
     yield s
     s.close()

@@ -1,4 +1,4 @@
-"""The GeoPackage LayerStore: reads with filters, writes, updates with history, deletes, children."""
+"""The LayerStore on both backends (GeoPackage, PostGIS): filters, writes, history, children."""
 
 from __future__ import annotations
 
@@ -185,8 +185,6 @@ def test_reopen_and_refuse_foreign_files(tmp_path: Path) -> None:
     sqlite3.connect(other).execute("CREATE TABLE t (a)").connection.commit()
     with pytest.raises(StoreError, match="n'est pas un GeoPackage"):
         open_store(other)
-    with pytest.raises(StoreError, match="PostGIS"):
-        open_store("postgresql://localhost/qpv")
 
 
 def test_layers_summary(store: LayerStore) -> None:
@@ -198,10 +196,10 @@ def test_layers_summary(store: LayerStore) -> None:
     assert info["adresses"].reference
 
 
-def test_sql_clusters_equal_generic_clusters(tmp_path: Path, shared_data: Path) -> None:
+def test_sql_clusters_equal_generic_clusters(store_url: str, shared_data: Path) -> None:
     from layers.store.base import LayerStore as Base
 
-    with open_store(tmp_path / "c.gpkg") as s:
+    with open_store(store_url) as s:
         import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
         import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", mapping="dansmarue")
         box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)
@@ -219,8 +217,8 @@ def test_sql_clusters_equal_generic_clusters(tmp_path: Path, shared_data: Path) 
         assert s.count("observations", where={"theme": "éclairage"}, at_most=10_000) == 94
 
 
-def test_unfiltered_clusters_on_the_rtree_match_filtered_path(tmp_path: Path, shared_data: Path) -> None:
-    with open_store(tmp_path / "c.gpkg") as s:
+def test_unfiltered_clusters_on_the_rtree_match_filtered_path(store_url: str, shared_data: Path) -> None:
+    with open_store(store_url) as s:
         import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
         import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", mapping="dansmarue")
         box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)

@@ -1,0 +1,180 @@
+"""Value conversions between typed frames and PostGIS columns, and the COPY bulk path."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.errors import RecordError
+from layers.schema import Field
+from layers.store._convert import sql_column, time_text, typed
+from layers.store._postgis_conn import quote_ident
+from layers.store._postgis_schema import PG_TYPES
+from layers.store.base import TimeLike
+
+_TEMP = itertools.count()
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def pg_column(values: pd.Series, f: Field) -> list[Any]:
+    """Python values bound for a typed column (None for missing).
+
+    Raises
+    ------
+    RecordError
+        On text holding a NUL character (PostgreSQL refuses it) or an out-of-range integer.
+    """
+    if f.type == "bool":
+        return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else bool(v) for v in values]
+    out = sql_column(values, f)
+    if f.type in ("str", "json"):
+        for v in out:
+            if v is not None and "\x00" in v:
+                raise RecordError(f"« {f.name} » : caractère nul interdit.", field=f.name)
+    elif f.type == "int":
+        for v in out:
+            if v is not None and not _INT64[0] <= v <= _INT64[1]:
+                raise RecordError(f"« {f.name} » : nombre hors limites.", field=f.name)
+    return out
+
+
+def filter_value(f: Field, value: Any) -> tuple[bool, Any]:
+    """Convert a ``where`` value for a comparison with column ``f``.
+
+    Returns
+    -------
+    ok : bool
+        False when the value cannot equal any stored value (an unparsable date).
+    value : object
+        The bound parameter.
+
+    Raises
+    ------
+    RecordError
+        When a number is expected and ``value`` is not one.
+    """
+    if f.type == "bool":
+        if isinstance(value, str):
+            return True, value.strip().lower() in {"1", "true", "vrai", "oui"}
+        return True, bool(value)
+    if f.type in ("int", "float"):
+        try:
+            number: Any = float(value) if f.type == "float" else int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise RecordError(f"« {f.name} » : nombre attendu.", field=f.name) from None
+        if f.type == "int" and not _INT64[0] <= number <= _INT64[1]:
+            return False, None
+        return True, number
+    if f.type in ("date", "datetime"):
+        try:
+            ts = pd.Timestamp(str(value))
+        except (TypeError, ValueError, OverflowError):
+            return False, None
+        if pd.isna(ts):
+            return False, None
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("Europe/Paris").tz_localize(None)
+        return True, ts.date() if f.type == "date" else ts.to_pydatetime()
+    return True, str(value)
+
+
+def time_bound(f: Field | None, value: TimeLike) -> Any:
+    """A ``start`` / ``end`` bound for a comparison with the time column ``f``.
+
+    Date columns compare like the GeoPackage's text: a bound with a time of day after
+    midnight falls after that day.
+    """
+    text = time_text(value)
+    if text is None:
+        raise RecordError("Date manquante.", field="datetime")
+    ts = pd.Timestamp(text)
+    if f is not None and f.type == "date":
+        day: date = ts.date()
+        return day if ts == pd.Timestamp(day) else day + timedelta(days=1)
+    return ts.to_pydatetime()
+
+
+def array_type(f: Field) -> str:
+    """SQL array type for ``= ANY(%s::type[])`` on column ``f``."""
+    return PG_TYPES[f.type] + "[]"
+
+
+def typed_column(values: list[Any], f: Field) -> pd.Series:
+    """Frame dtype of a field from the Python values psycopg returns.
+
+    Dates and times go through their ISO text, exactly as the GeoPackage backend reads
+    them, so both backends give the same dtypes (resolution included).
+    """
+    if f.type in ("date", "datetime"):
+        values = [None if v is None else v.isoformat() for v in values]
+    return typed(pd.Series(values, dtype=object), f)
+
+
+def wkb_column(geoms: np.ndarray) -> list[bytes | None]:
+    """2-D WKB of shapely geometries (None stays None)."""
+    wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2)
+    return [None if g is None else w for g, w in zip(geoms, wkb, strict=True)]
+
+
+def copy_insert(
+    cur: Any,
+    table: str,
+    fields: Sequence[Field],
+    columns: list[list[Any]],
+    *,
+    geometry_srid: int | None = None,
+    geoms: list[bytes | None] | None = None,
+) -> list[str]:
+    """Bulk insert rows through ``COPY`` into a temporary table; existing uids are skipped.
+
+    Parameters
+    ----------
+    cur : psycopg.Cursor
+        Cursor of an open transaction.
+    table : str
+        Schema-qualified, quoted target table.
+    fields : sequence of Field
+        The columns (``uid`` among them), in the order of ``columns``.
+    columns : list of list
+        Values per column (see :func:`pg_column`).
+    geometry_srid : int, optional
+        SRID of the target's ``geom`` column when ``geoms`` (WKB) are given.
+    geoms : list of bytes, optional
+        WKB geometries.
+
+    Returns
+    -------
+    list of str
+        The uids actually inserted (``ON CONFLICT (uid) DO NOTHING``: a concurrent writer
+        of the same uid neither duplicates nor fails).
+    """
+    temp = quote_ident(f"_qpv_in_{next(_TEMP)}")
+    names = [quote_ident(f.name) for f in fields]
+    defs = ["ord bigint", *(f"{n} {PG_TYPES[f.type]}" for n, f in zip(names, fields, strict=True))]
+    if geoms is not None:
+        defs.append("wkb bytea")
+    cur.execute(f"CREATE TEMP TABLE {temp} ({', '.join(defs)}) ON COMMIT DROP")
+    copy_cols = ["ord", *names, *(["wkb"] if geoms is not None else [])]
+    n = len(columns[0]) if columns else 0
+    data = [range(n), *columns, *([geoms] if geoms is not None else [])]
+    with cur.copy(f"COPY {temp} ({', '.join(copy_cols)}) FROM STDIN") as copy:
+        for row in zip(*data, strict=True):
+            copy.write_row(row)
+    target_cols = ", ".join(names)
+    select = target_cols
+    if geoms is not None:
+        target_cols += ", geom"
+        select += f", ST_GeomFromWKB(wkb, {int(geometry_srid or 0)})"
+    cur.execute(
+        f"INSERT INTO {table} ({target_cols}) SELECT {select} FROM {temp} ORDER BY ord "
+        "ON CONFLICT (uid) DO NOTHING RETURNING uid"
+    )
+    inserted = [r[0] for r in cur.fetchall()]
+    cur.execute(f"DROP TABLE {temp}")
+    return inserted

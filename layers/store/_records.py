@@ -1,0 +1,181 @@
+"""Record preparation shared by the store backends (what to write, before any SQL).
+
+Both backends call these so that defaults, validation, automatic history entries and
+resolution dates are the same whatever the storage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.crs import resolve_crs
+from layers.errors import RecordError
+from layers.schema import ChildSchema, LayerSchema
+from layers.store._convert import aligned, child_uid, now_iso
+from layers.validate import validate_frame
+
+CLOSED_STATUSES = ("traité", "clos non traité")
+
+
+def prepare_records(
+    schema: LayerSchema, records: gpd.GeoDataFrame, crs: str, *, validated: bool
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Reproject, complete (uid, timestamps) and validate records to write.
+
+    Parameters
+    ----------
+    schema : LayerSchema
+        The layer.
+    records : geopandas.GeoDataFrame
+        The caller's records.
+    crs : str
+        Store CRS.
+    validated : bool
+        Skip validation (records straight from :func:`validate_frame`).
+
+    Returns
+    -------
+    valid : pandas.DataFrame
+        The valid records, including uids repeated within the batch.
+    duplicated : pandas.Series
+        Boolean mask (on ``valid``'s index) of the repeats of an earlier uid of the batch.
+
+    Raises
+    ------
+    RecordError
+        When a record does not satisfy the schema.
+    """
+    if schema.geometry is not None:
+        if not isinstance(records, gpd.GeoDataFrame):
+            raise RecordError("Géométrie manquante.", field="geometry")
+        if records.crs is None:
+            records = records.set_crs(crs)
+        elif not resolve_crs(records.crs).equals(resolve_crs(crs)):
+            records = records.to_crs(crs)
+    records = records.copy()
+    stamp = now_iso()
+    if "uid" not in records:
+        records["uid"] = None
+    missing_uid = records["uid"].isna()
+    records.loc[missing_uid, "uid"] = [uuid.uuid4().hex for _ in range(int(missing_uid.sum()))]
+    for name in ("created_at", "updated_at"):
+        if name not in records:
+            records[name] = stamp
+        records[name] = records[name].fillna(stamp)
+    if validated:
+        valid = records
+    else:
+        result = validate_frame(records, schema)
+        if not result.rejects.empty:
+            first = result.rejects.iloc[0]
+            raise RecordError(f"Enregistrement {first['row']} refusé : {first['reason']}",
+                              field=str(first["field"]))
+        valid = result.valid
+    return valid, valid["uid"].duplicated()
+
+
+def creation_history(schema: LayerSchema, new: pd.DataFrame, actor: str | None) -> pd.DataFrame:
+    """The automatic « création » status entries of newly written records."""
+    assert schema.status_field is not None
+    return pd.DataFrame({
+        "parent_uid": new["uid"].to_numpy(),
+        "status": new[schema.status_field].to_numpy(),
+        "changed_at": (new[schema.time_field] if schema.time_field else new["created_at"]).to_numpy(),
+        "changed_by": actor or "création",
+        "comment": "création",
+    })
+
+
+def check_changes(schema: LayerSchema, changes: Mapping[str, Any]) -> None:
+    """Refuse changes of ``uid`` / ``created_at`` and of unknown fields (RecordError)."""
+    forbidden = {"uid", "created_at"} & set(changes)
+    if forbidden:
+        name = sorted(forbidden)[0]
+        raise RecordError(f"Le champ « {name} » ne peut pas être modifié.", field=name)
+    for name in changes:
+        if name != "geometry":
+            try:
+                schema.field(name)
+            except KeyError:
+                raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+
+
+def merge_changes(
+    schema: LayerSchema, current: gpd.GeoDataFrame, changes: Mapping[str, Any], crs: str
+) -> tuple[pd.DataFrame, bool]:
+    """Apply ``changes`` to the one-row frame ``current`` and validate the result.
+
+    Returns
+    -------
+    valid : pandas.DataFrame
+        The updated, validated record (``updated_at`` set, ``resolved_at`` set when the
+        status becomes a closed one).
+    status_changed : bool
+        Whether the status changed (an entry is then due in the history).
+
+    Raises
+    ------
+    RecordError
+        When the updated record does not satisfy the schema.
+    """
+    merged = current.copy()
+    for name, value in changes.items():
+        if name == "geometry":
+            merged = merged.set_geometry([value], crs=crs)
+        else:
+            merged[name] = pd.Series([value], index=merged.index, dtype="object")
+    old_status = current[schema.status_field].iloc[0] if schema.status_field else None
+    merged["updated_at"] = now_iso()
+    status_changed = bool(
+        schema.status_field and schema.status_field in changes
+        and merged[schema.status_field].iloc[0] != old_status
+    )
+    if (status_changed and "resolved_at" in merged and pd.isna(merged["resolved_at"].iloc[0])
+            and str(merged[schema.status_field].iloc[0]).strip().lower() in CLOSED_STATUSES):
+        merged["resolved_at"] = merged["updated_at"]
+    result = validate_frame(merged, schema, fill_defaults=False)
+    if not result.rejects.empty:
+        first = result.rejects.iloc[0]
+        raise RecordError(str(first["reason"]), field=str(first["field"]))
+    return result.valid, status_changed
+
+
+def prepare_children(
+    cschema: ChildSchema, rows: pd.DataFrame, *, source_dataset: Any, simulated: Any, unique: bool
+) -> pd.DataFrame:
+    """Validate child rows and give them their uid, source, flag and creation stamp.
+
+    ``unique`` rows get a deterministic uid (the same event twice is one row); the others
+    (status changes) a random one. Repeats within ``rows`` are dropped.
+
+    Raises
+    ------
+    RecordError
+        When a row does not satisfy the child schema.
+    """
+    result = validate_frame(rows, cschema)
+    if not result.rejects.empty:
+        first = result.rejects.iloc[0]
+        raise RecordError(f"Ligne {first['row']} refusée : {first['reason']}",
+                          field=str(first["field"]))
+    valid = result.valid.copy()
+    valid["parent_uid"] = rows.loc[valid.index, "parent_uid"].astype(str).to_numpy()
+    names = [f.name for f in cschema.fields]
+    if unique:
+        valid["uid"] = [
+            child_uid(p, {n: v for n, v in zip(names, vals, strict=True)})
+            for p, vals in zip(valid["parent_uid"], valid[names].itertuples(index=False), strict=True)
+        ]
+    else:
+        valid["uid"] = [uuid.uuid4().hex for _ in range(len(valid))]
+    valid["source_dataset"] = aligned(source_dataset, valid.index)
+    sim = aligned(simulated, valid.index)
+    valid["simulated"] = [bool(v) if v is not None and not pd.isna(v) else False
+                          for v in (sim if sim is not None else [None] * len(valid))]
+    valid["created_at"] = now_iso()
+    return valid[~valid["uid"].duplicated()]
