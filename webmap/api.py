@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-import secrets
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from geo.zones import grid_cells
 from layers.export import to_export_frame
 from layers.schema import LAYERS, LayerSchema
 from layers.validate import validate_record
+from webmap import photos as photos_store
 from webmap import users
 from webmap.access import (
     allow,
@@ -64,7 +65,7 @@ OBSERVATION_INPUT = frozenset({
 })
 DEFAULT_SOURCE = "diagnostic en marchant"
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-PHOTO_NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
+PHOTO_NAME = photos_store.PHOTO_NAME
 CLUSTER_MAX_ZOOM = 16
 CLUSTER_PIXELS = 64
 
@@ -424,30 +425,40 @@ def create_observation_record(data: dict[str, Any], *, photos: list[tuple[bytes,
     record = {**data, "uid": uid, "geometry": Point(x, y)}
     validate_record({k: v for k, v in record.items() if k != "uid"}, schema)
     folder = Path(current_app.config["PHOTOS_DIR"])
-    saved: list[Path] = []
-    names = list(media or [])
+    uid = str(uid) if uid is not None else uuid.uuid4().hex
+    record["uid"] = uid
+    # photos wait in the staging area until the record is committed (webmap.photos)
+    names = photos_store.stage(folder, uid, photos)
     try:
-        if photos:
-            folder.mkdir(parents=True, exist_ok=True)
-        for blob, ext in photos:
-            path = folder / f"{secrets.token_hex(16)}.{ext}"
-            path.write_bytes(blob)
-            saved.append(path)
-            names.append(path.name)
-        if names:
-            record["photos"] = json.dumps(names)
+        if names or media:
+            record["photos"] = json.dumps([*(media or []), *names])
         gdf = gpd.GeoDataFrame([{k: v for k, v in record.items() if k != "geometry"}],
                                geometry=[record["geometry"]], crs=store.crs)
         result = store.write("observations", gdf, actor=_actor())
     except BaseException:
-        for path in saved:
-            path.unlink(missing_ok=True)
+        _settle_after_error(store, folder, uid, names)
         raise
+    if names:
+        # promoted only when this request's photos are those of the stored record: a
+        # concurrent retry with the same uid that won the race keeps its own photos
+        photos_store.settle(store, folder, uid, names)
     if result.inserted:
         return result.inserted[0], True
-    for path in saved:  # concurrent retry with the same uid won the race
-        path.unlink(missing_ok=True)
     return result.existing[0], False
+
+
+def _settle_after_error(store: Any, folder: Path, uid: str, names: list[str]) -> None:
+    """After a failed write: promote the photos if the record was committed anyway, else drop them.
+
+    When even that fails (store unreachable), the staged photos stay for
+    :func:`webmap.photos.recover`.
+    """
+    if not names:
+        return
+    try:
+        photos_store.settle(store, folder, uid, names)
+    except Exception:
+        logger.exception("photos of observation %s left in the staging area for recovery", uid)
 
 
 @bp.post("/api/observations")

@@ -14,9 +14,9 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from geo.errors import QPVError
@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
     "USERS_DB": None,  # instance/users.sqlite
     "PHOTOS_DIR": None,  # instance/photos
+    "PHOTOS_RECOVERY": True,  # finish or undo interrupted photo writes at start-up
+    "PHOTOS_GRACE_SECONDS": 3600,  # staged photos without their record kept this long
     "LAYER_ROLES": {},  # layer -> roles allowed to see it (overrides the defaults)
     "PHOTO_ROLES": ("lecteur", "technicien", "administrateur"),
     "OPEN311_ROLES": ("technicien", "administrateur"),
@@ -44,6 +46,32 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
 }
+
+
+class QPVRequest(Request):
+    """Flask request that closes every upload buffer it opened.
+
+    Werkzeug closes the files of ``request.files`` at the end of a request, but when the
+    client goes away in the middle of a multipart body the parse fails before
+    ``request.files`` exists, and the temporary files of the photos received so far were
+    left open (a file descriptor and a temporary file per interrupted upload).
+    """
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None,
+                         ) -> IO[bytes]:
+        stream = super()._get_file_stream(total_content_length, content_type, filename,
+                                          content_length)
+        self.__dict__.setdefault("_qpv_uploads", []).append(stream)
+        return stream
+
+    def close(self) -> None:
+        """Close the uploaded files, parsed or not."""
+        try:
+            super().close()
+        finally:
+            for stream in self.__dict__.pop("_qpv_uploads", []):
+                stream.close()
 
 
 def _secret_key(instance: Path) -> str:
@@ -77,6 +105,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = config.pop("instance_path", None) or os.environ.get("QPV_INSTANCE_PATH")
     app = Flask("webmap", instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True)
+    app.request_class = QPVRequest
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(DEFAULTS)
@@ -112,7 +141,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(_close_store)
     app.context_processor(lambda: {"csrf_token": access.csrf_token, "current_user": access.current_user})
     _register_errors(app)
+    if app.config["PHOTOS_RECOVERY"]:
+        recover_photos(app)
     return app
+
+
+def recover_photos(app: Flask) -> None:
+    """Run :func:`webmap.photos.recover` on the app's photos folder (orphans only listed).
+
+    Never prevents the application from starting: a store that cannot be read is logged.
+    """
+    from webmap.photos import recover
+
+    folder = Path(app.config["PHOTOS_DIR"])
+    if not folder.is_dir():
+        return
+    try:
+        with open_store(app.config["STORE"], create=False) as store:
+            recover(store, folder, grace_seconds=float(app.config["PHOTOS_GRACE_SECONDS"]))
+    except QPVError as exc:
+        logger.warning("photo recovery skipped: %s", exc)
 
 
 def get_store() -> LayerStore:

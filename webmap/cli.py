@@ -222,10 +222,11 @@ def demo(ctx: click.Context, reset: bool) -> None:
 def _register_command_modules() -> None:
     """Add the commands defined in their own modules (web server and accounts, walks, analyses)."""
     from webmap._cli_analyses import register as register_analyses
+    from webmap._cli_photos import register as register_photos
     from webmap._cli_walks import register as register_walks
     from webmap._cli_web import register as register_web
 
-    for register in (register_web, register_walks, register_analyses):
+    for register in (register_web, register_walks, register_analyses, register_photos):
         register(main)
 
 
