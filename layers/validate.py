@@ -77,7 +77,9 @@ def _coerce_str(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]
     reason = ""
     if f.choices is not None:
         canon = {fold(c): c for c in f.choices}
-        mapped = out.map(lambda v: canon.get(fold(v)) if isinstance(v, str) else None)
+        # fold each distinct value once (a million records carry a handful of themes)
+        lookup = {v: canon.get(fold(v)) for v in out.dropna().unique() if isinstance(v, str)}
+        mapped = out.astype("object").map(lookup)
         bad = out.notna() & pd.Series(mapped, index=out.index).isna()
         out = pd.Series(mapped, index=out.index, dtype="object")
         reason = f"valeur non autorisée (valeurs possibles : {', '.join(f.choices)})"

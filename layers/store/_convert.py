@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,46 @@ def child_uid(parent_uid: str, values: Mapping[str, Any]) -> str:
     canon = json.dumps({"parent": parent_uid, **{k: str(v) for k, v in values.items()}},
                        sort_keys=True, ensure_ascii=False)
     return hashlib.sha1(canon.encode()).hexdigest()[:20]
+
+
+def child_uids(parents: Sequence[str], frame: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """:func:`child_uid` of every row of ``frame`` (columns ``names``), computed in bulk.
+
+    Gives exactly the uids of ``child_uid(parent, dict(zip(names, row)))`` for the rows of
+    ``frame[names].itertuples()``; each column's distinct values are formatted once.
+    """
+    from json.encoder import encode_basestring  # type: ignore[attr-defined]
+
+    keys = sorted([*names, "parent"])
+    columns: dict[str, list[str]] = {"parent": [encode_basestring(p) for p in parents]}
+    for name in names:
+        series = frame[name]
+        if series.dtype == object:  # 1 == True == 1.0 for factorize: format per (type, value)
+            cache: dict[Any, str] = {}
+            out = []
+            for v in series:
+                try:
+                    key = (type(v), v)
+                    text = cache.get(key)
+                    if text is None:
+                        text = cache[key] = encode_basestring(str(v))
+                except TypeError:  # unhashable
+                    text = encode_basestring(str(v))
+                out.append(text)
+            columns[name] = out
+            continue
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        texts = [encode_basestring(str(u)) for u in uniques]
+        missing = codes < 0
+        if missing.any():
+            first = int(missing.argmax())
+            texts.append(encode_basestring(str(next(iter(series.iloc[[first]])))))
+            codes = codes.copy()
+            codes[missing] = len(texts) - 1
+        columns[name] = [texts[c] for c in codes.tolist()]
+    template = "{" + ", ".join(f"{encode_basestring(k)}: %s" for k in keys) + "}"
+    return [hashlib.sha1((template % row).encode()).hexdigest()[:20]
+            for row in zip(*(columns[k] for k in keys), strict=True)]
 
 
 def time_text(value: TimeLike) -> str | None:

@@ -23,21 +23,33 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 def pg_column(values: pd.Series, f: Field) -> list[Any]:
-    """Python values bound for a typed column (None for missing).
+    """Python values bound for a typed column (None for missing), converted in bulk.
 
     Raises
     ------
     RecordError
         On text holding a NUL character (PostgreSQL refuses it) or an out-of-range integer.
     """
+    if f.type in ("date", "datetime") and pd.api.types.is_datetime64_dtype(values.dtype):
+        if getattr(values.dtype, "tz", None) is not None:
+            values = values.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
+        unit = "datetime64[D]" if f.type == "date" else "datetime64[us]"
+        return values.to_numpy(dtype=unit).astype(object).tolist()  # NaT -> None
+    if f.type == "float" and pd.api.types.is_float_dtype(values.dtype):
+        return [None if v != v else v for v in values.to_numpy(dtype=float).tolist()]
     if f.type == "bool":
         return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else bool(v) for v in values]
+    if f.type in ("str", "json") or (f.type in ("date", "datetime") and values.dtype == object):
+        missing = pd.isna(values).to_numpy()
+        if missing.all():
+            return [None] * len(values)
+        out = [None if m else v if type(v) is str else str(v)
+               for v, m in zip(values.to_numpy(dtype=object).tolist(), missing.tolist(), strict=True)]
+        if f.type in ("str", "json") and any("\x00" in v for v in out if v is not None):
+            raise RecordError(f"« {f.name} » : caractère nul interdit.", field=f.name)
+        return out
     out = sql_column(values, f)
-    if f.type in ("str", "json"):
-        for v in out:
-            if v is not None and "\x00" in v:
-                raise RecordError(f"« {f.name} » : caractère nul interdit.", field=f.name)
-    elif f.type == "int":
+    if f.type == "int":
         for v in out:
             if v is not None and not _INT64[0] <= v <= _INT64[1]:
                 raise RecordError(f"« {f.name} » : nombre hors limites.", field=f.name)

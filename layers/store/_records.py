@@ -16,7 +16,7 @@ import pandas as pd
 from geo.crs import resolve_crs
 from layers.errors import RecordError
 from layers.schema import ChildSchema, LayerSchema
-from layers.store._convert import aligned, child_uid, now_iso
+from layers.store._convert import aligned, child_uids, now_iso
 from layers.validate import validate_frame
 
 CLOSED_STATUSES = ("traité", "clos non traité")
@@ -64,9 +64,10 @@ def prepare_records(
     missing_uid = records["uid"].isna()
     records.loc[missing_uid, "uid"] = [uuid.uuid4().hex for _ in range(int(missing_uid.sum()))]
     for name in ("created_at", "updated_at"):
-        if name not in records:
-            records[name] = stamp
-        records[name] = records[name].fillna(stamp)
+        if name not in records:  # a datetime column: validation has nothing to parse
+            records[name] = pd.Series(pd.Timestamp(stamp), index=records.index, dtype="datetime64[ns]")
+        else:
+            records[name] = records[name].fillna(stamp)
     if validated:
         valid = records
     else:
@@ -167,10 +168,7 @@ def prepare_children(
     valid["parent_uid"] = rows.loc[valid.index, "parent_uid"].astype(str).to_numpy()
     names = [f.name for f in cschema.fields]
     if unique:
-        valid["uid"] = [
-            child_uid(p, {n: v for n, v in zip(names, vals, strict=True)})
-            for p, vals in zip(valid["parent_uid"], valid[names].itertuples(index=False), strict=True)
-        ]
+        valid["uid"] = child_uids(valid["parent_uid"].tolist(), valid, names)
     else:
         valid["uid"] = [uuid.uuid4().hex for _ in range(len(valid))]
     valid["source_dataset"] = aligned(source_dataset, valid.index)

@@ -250,17 +250,16 @@ def test_strict_mode_and_all_or_nothing(paris_store: LayerStore, shared_data: Pa
         import_file(paris_store, f, mapping="dansmarue", strict=True)
     assert snapshot(paris_store) == before
     # a failure half-way through the write leaves the store as it was
-    from layers.store.gpkg import GeoPackageStore
+    backend = type(paris_store)
+    original = backend.record_import
 
-    original = GeoPackageStore.record_import
-
-    def boom(self: GeoPackageStore, entry: object) -> None:
+    def boom(self: LayerStore, entry: object) -> None:
         raise RecordError("panne simulée pendant l'enregistrement")
 
-    monkeypatch.setattr(GeoPackageStore, "record_import", boom)
+    monkeypatch.setattr(backend, "record_import", boom)
     with pytest.raises(RecordError):
         import_file(paris_store, f, mapping="dansmarue")
-    monkeypatch.setattr(GeoPackageStore, "record_import", original)
+    monkeypatch.setattr(backend, "record_import", original)
     assert snapshot(paris_store) == before
     r = import_file(paris_store, f, mapping="dansmarue")  # the next run succeeds
     assert r.n_inserted == 99
