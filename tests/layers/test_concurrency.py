@@ -125,10 +125,9 @@ def url(store_url: str) -> str:
 
 
 def claims_thread_safety(store: LayerStore) -> bool:
-    """Whether one handle may be shared between threads (``thread_safe``; GeoPackage: yes)."""
-    from layers.store.gpkg import GeoPackageStore
-
-    return bool(getattr(store, "thread_safe", isinstance(store, GeoPackageStore)))
+    """Whether one handle may be shared between threads (``thread_safe``; by default yes:
+    both backends serialise the calls on a handle with a lock)."""
+    return bool(getattr(store, "thread_safe", True))
 
 
 def executor(kind: str) -> Executor:
@@ -220,13 +219,20 @@ def check_history_order(store: LayerStore, uid: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("kind", ["threads", "processes"])
-def test_sixteen_status_writers_no_lost_transition(url: str, handle: LayerStore, kind: str) -> None:
+def test_sixteen_status_writers_no_lost_transition(url: str, handle: LayerStore, kind: str,
+                                                   backend: str, request: pytest.FixtureRequest
+                                                   ) -> None:
     """16 writers each move the same records one step along the workflow, ROUNDS times.
 
     A read-then-update inside :meth:`~LayerStore.transaction` must be serialised: every
     call is a transition, the history holds all of them, each starting from the status
     the previous one ended on.
     """
+    if backend == "postgis":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "PostGIS transaction() runs at READ COMMITTED without locking what it reads: two "
+            "writers read the same status, the second update is a no-op (lost update); "
+            "GeoPackage serialises transactions (BEGIN IMMEDIATE)")))
     uids = _seed(url, 2)
     sent = run_all(kind, cycle_status, [(url, w, uids) for w in range(WRITERS)])
     assert len({c for batch in sent for c in batch}) == WRITERS * ROUNDS * len(uids)
