@@ -32,7 +32,7 @@ def child_uids(parents: Sequence[str], frame: pd.DataFrame, names: Sequence[str]
     Gives exactly the uids of ``child_uid(parent, dict(zip(names, row)))`` for the rows of
     ``frame[names].itertuples()``; each column's distinct values are formatted once.
     """
-    from json.encoder import encode_basestring  # type: ignore[attr-defined]
+    from json.encoder import encode_basestring
 
     keys = sorted([*names, "parent"])
     columns: dict[str, list[str]] = {"parent": [encode_basestring(p) for p in parents]}

@@ -48,12 +48,12 @@ def pg_column(values: pd.Series, f: Field) -> list[Any]:
         if f.type in ("str", "json") and any("\x00" in v for v in out if v is not None):
             raise RecordError(f"« {f.name} » : caractère nul interdit.", field=f.name)
         return out
-    out = sql_column(values, f)
+    converted = sql_column(values, f)
     if f.type == "int":
-        for v in out:
-            if v is not None and not _INT64[0] <= v <= _INT64[1]:
+        for n in converted:
+            if n is not None and not _INT64[0] <= n <= _INT64[1]:
                 raise RecordError(f"« {f.name} » : nombre hors limites.", field=f.name)
-    return out
+    return converted
 
 
 def filter_value(f: Field, value: Any) -> tuple[bool, Any]:

@@ -316,6 +316,38 @@ class LayerStore(abc.ABC):
     def set_meta(self, key: str, value: str) -> None:
         """Store a setting."""
 
+    # -- copies between stores (see layers.store.copy) -------------------------------------
+    def pages(self, layer: str, *, size: int = 10_000) -> Iterator[gpd.GeoDataFrame]:
+        """Yield every record of ``layer`` in insertion order, ``size`` records at a time.
+
+        Backends override this with keyset paging; this generic version pages by offset.
+        """
+        offset = 0
+        while True:
+            page = self.read(layer, limit=size, offset=offset)
+            if page.empty:
+                return
+            yield page
+            offset += len(page)
+
+    def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
+        """Insert rows exactly as another store returned them (for copies between stores).
+
+        Records (or, with ``child``, rows of that child table) keep their uids, timestamps
+        and flags; no validation, no automatic history entry; uids already stored are
+        skipped.
+
+        Returns
+        -------
+        int
+            Number of rows inserted.
+        """
+        raise NotImplementedError(f"{type(self).__name__} ne sait pas recevoir une copie.")
+
+    def meta(self) -> dict[str, str]:
+        """Every store setting (key → value)."""
+        raise NotImplementedError(f"{type(self).__name__} ne liste pas ses réglages.")
+
     # -- helpers shared by backends ----------------------------------------------------
     @staticmethod
     def schema(layer: str) -> LayerSchema:

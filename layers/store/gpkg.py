@@ -690,6 +690,32 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             frame[f.name] = typed(frame[f.name], f)
         return frame
 
+    # -- copies -------------------------------------------------------------------------
+    def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
+        """Insert rows as read from another store (see :meth:`LayerStore.copy_rows`)."""
+        schema = self.schema(layer)
+        if child is None:
+            table, fields, geometry = layer, schema.all_fields, schema.geometry is not None
+        else:
+            cschema = schema.child(child)
+            table, fields, geometry = self._child_table(schema, cschema), self._child_fields(cschema), False
+        if geometry and isinstance(rows, gpd.GeoDataFrame) and rows.crs is not None \
+                and not resolve_crs(rows.crs).equals(resolve_crs(self.crs)):
+            rows = rows.to_crs(self.crs)
+        rows = rows[~rows["uid"].duplicated()]
+        with self.transaction():
+            existing = self._existing_uids(table, rows["uid"].astype(str).tolist())
+            new = rows[~rows["uid"].isin(existing)]
+            if len(new):
+                self._insert(table, fields, new, geometry=geometry)
+                if geometry:
+                    self._touch(table)
+        return len(new)
+
+    def meta(self) -> dict[str, str]:
+        """Every store setting."""
+        return dict(self._con.execute("SELECT key, value FROM qpv_meta ORDER BY key").fetchall())
+
     # -- import log -------------------------------------------------------------------
     def record_import(self, entry: Mapping[str, Any]) -> None:
         """Append an entry to the import log."""

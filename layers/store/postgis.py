@@ -300,20 +300,24 @@ class PostGISStore(LayerStore):
             frame = frame.to_crs(resolve_crs(crs))
         return frame
 
-    def _select(self, schema: LayerSchema, clauses: list[str], *, lock: bool = False) -> str:
+    def _select(self, schema: LayerSchema, clauses: list[str], *, lock: bool = False, extra: str = "") -> str:
         cols = ", ".join(quote_ident(n) for n in schema.field_names)
         geom = ", ST_AsBinary(geom)" if schema.geometry is not None else ""
-        sql = f"SELECT {cols}{geom} FROM {self._table(schema.name)}"
+        sql = f"SELECT {cols}{geom}{extra} FROM {self._table(schema.name)}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         return sql + (" FOR UPDATE" if lock else "")
 
-    def _query_frame(self, schema: LayerSchema, sql: str, params: list[Any]) -> gpd.GeoDataFrame:
+    def _query_frame(
+        self, schema: LayerSchema, sql: str, params: list[Any], *, extra: str | None = None
+    ) -> gpd.GeoDataFrame:
         with self._lock, self._errors(), self._con.cursor(binary=True) as cur:
             cur.execute(sql, params)
             rows = cur.fetchall()
         names = schema.field_names
-        frame = pd.DataFrame(rows, columns=[*names, "geom"] if schema.geometry else names, dtype=object)
+        columns = [*names, "geom"] if schema.geometry else list(names)
+        frame = pd.DataFrame(rows, columns=[*columns, extra] if extra else columns, dtype=object)
+        tail = frame.pop(extra) if extra else None
         wkb = frame.pop("geom").tolist() if schema.geometry else None
         for f in schema.all_fields:
             if f.type in ("date", "datetime"):  # through ISO text, as the GeoPackage reads them
@@ -324,7 +328,10 @@ class PostGISStore(LayerStore):
                 frame[f.name] = typed(frame[f.name], f)
         geoms = (shapely.from_wkb(np.array([None if b is None else bytes(b) for b in wkb], dtype=object))
                  if wkb is not None else [None] * len(frame))
-        return gpd.GeoDataFrame(frame, geometry=geoms, crs=self.crs)
+        out = gpd.GeoDataFrame(frame, geometry=geoms, crs=self.crs)
+        if tail is not None and extra:
+            out[extra] = tail.to_numpy()
+        return out
 
     def count(
         self,
@@ -635,6 +642,45 @@ class PostGISStore(LayerStore):
         for f in fields:
             frame[f.name] = typed(frame[f.name], f)
         return frame
+
+    # -- copies -------------------------------------------------------------------------
+    def pages(self, layer: str, *, size: int = 10_000) -> Iterator[gpd.GeoDataFrame]:
+        """Every record of ``layer`` in insertion order, by keyset pages on ``fid``."""
+        schema = self.schema(layer)
+        last = 0
+        while True:
+            sql = self._select(schema, ["fid > %s"], extra=", fid") + " ORDER BY fid LIMIT %s"
+            page = self._query_frame(schema, sql, [last, int(size)], extra="fid")
+            if page.empty:
+                return
+            last = int(page.pop("fid").iloc[-1])
+            yield page
+
+    def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
+        """Insert rows as read from another store (see :meth:`LayerStore.copy_rows`)."""
+        schema = self.schema(layer)
+        if child is None:
+            table, fields, geometry = layer, schema.all_fields, schema.geometry is not None
+        else:
+            cschema = schema.child(child)
+            table, fields, geometry = child_table(schema, cschema), child_fields(cschema), False
+        if geometry and isinstance(rows, gpd.GeoDataFrame) and rows.crs is not None \
+                and not resolve_crs(rows.crs).equals(resolve_crs(self.crs)):
+            rows = rows.to_crs(self.crs)
+        rows = rows[~rows["uid"].duplicated()]
+        if rows.empty:
+            return 0
+        with self._errors(), self.transaction(), self._con.cursor() as cur:
+            inserted = self._insert(cur, table, fields, rows, geometry=geometry)
+            if inserted:
+                self._bump(cur)
+        return len(inserted)
+
+    def meta(self) -> dict[str, str]:
+        """Every store setting."""
+        with self._lock, self._errors(), self._con.cursor() as cur:
+            cur.execute(f"SELECT key, value FROM {self._ns}.qpv_meta ORDER BY key")
+            return {k: v for k, v in cur.fetchall()}
 
     # -- import log -------------------------------------------------------------------
     def record_import(self, entry: Mapping[str, Any]) -> None:
