@@ -39,7 +39,8 @@ def _configure_logging(verbose: int) -> None:
 
 @click.group(cls=QPVGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_url", envvar="QPV_STORE", default=None,
-              help="Entrepôt : fichier GeoPackage (par défaut var/territoire.gpkg).")
+              help="Entrepôt : fichier GeoPackage (par défaut var/territoire.gpkg) "
+                   "ou base PostGIS postgresql://utilisateur:mdp@hôte/base?schema=nom.")
 @click.option("-v", "--verbose", count=True, help="Plus de détails (-vv : débogage).")
 @click.pass_context
 def main(ctx: click.Context, store_url: str | None, verbose: int) -> None:
@@ -181,8 +182,13 @@ def demo(ctx: click.Context, reset: bool) -> None:
     from layers.demo import build_demo, demo_steps
 
     settings = ctx.obj["settings"]
-    path = Path(ctx.obj["store_url"])
-    if reset and path.exists():
+    url = str(ctx.obj["store_url"])
+    path = Path(url)
+    if reset and url.startswith(("postgresql://", "postgres://")):
+        from layers.store.postgis import drop_store
+
+        drop_store(url)
+    elif reset and path.exists():
         path.unlink()
     store = open_cli_store(ctx, create=True)
     steps = demo_steps(settings.demo_dir)
@@ -209,7 +215,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
     for info in infos:
         sim = f" (dont {info.simulated} simulées)" if info.simulated else ""
         click.echo(f"  {info.name:<16} {info.count:>7}{sim}")
-    click.echo(f"\nEntrepôt : {path}\nEt maintenant :\n"
+    click.echo(f"\nEntrepôt : {url}\nEt maintenant :\n"
                "  qpv serve                         la carte sur http://127.0.0.1:5000/\n"
                "  qpv users add LOGIN --role technicien --organisation ville   un compte de saisie\n"
                "  qpv layers                        effectifs par couche et quartier\n"
@@ -220,13 +226,14 @@ def demo(ctx: click.Context, reset: bool) -> None:
 
 
 def _register_command_modules() -> None:
-    """Add the commands defined in their own modules (web server and accounts, walks, analyses)."""
+    """Add the commands defined in their own modules (web, walks, analyses, photos, stores)."""
     from webmap._cli_analyses import register as register_analyses
     from webmap._cli_photos import register as register_photos
+    from webmap._cli_store import register as register_store
     from webmap._cli_walks import register as register_walks
     from webmap._cli_web import register as register_web
 
-    for register in (register_web, register_walks, register_analyses, register_photos):
+    for register in (register_web, register_walks, register_analyses, register_photos, register_store):
         register(main)
 
 

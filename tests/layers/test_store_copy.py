@@ -55,11 +55,11 @@ def fill(store: LayerStore) -> None:
     store.write("diagnostics", gpd.GeoDataFrame(
         {"uid": ["d1"], "name": ["Parcours nord"], "walk_date": ["2024-04-04 14:00"], "n_habitants": [12]},
         geometry=[LineString([(652_000, 6_862_000), (652_300, 6_862_200)])], crs="EPSG:2154"))
-    square = Polygon([(0, 0), (100, 0), (100, 100), (0, 100)])
+    square = Polygon([(652_000, 6_862_000), (652_100, 6_862_000), (652_100, 6_862_100), (652_000, 6_862_100)])
     store.write("travaux_npnru", gpd.GeoDataFrame(
         {"uid": ["t1", "t2"], "name": ["Démolition tour B", "Square"],
          "kind": ["démolition", "aménagement d'espace public"], "dwellings": [120, None]},
-        geometry=[MultiPolygon([Polygon([(p[0] + 652_000, p[1] + 6_862_000) for p in square.exterior.coords])]),
+        geometry=[MultiPolygon([square]),
                   Point(652_050, 6_862_050)], crs="EPSG:2154"))
     store.record_import({"layer": "observations", "file_name": "dmr.csv", "sha256": "ab" * 32,
                          "started_at": "2024-05-01T10:00:00", "n_read": 5, "n_inserted": 5,

@@ -1,0 +1,54 @@
+"""``qpv entrepot copier``: GeoPackage → PostGIS → GeoPackage from the command line."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from layers.store import open_store
+from tests.conftest import drop_schema, scratch_schema_url
+from tests.layers.test_store_copy import assert_same, fill
+from webmap.cli import main
+
+
+@pytest.fixture
+def pg_url(postgis_url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield scratch_schema_url(postgis_url, name)
+    drop_schema(postgis_url, name)
+
+
+def test_copier_both_ways(tmp_path: Path, pg_url: str) -> None:
+    source = tmp_path / "source.gpkg"
+    with open_store(source) as s:
+        fill(s)
+    runner = CliRunner()
+    result = runner.invoke(main, ["entrepot", "copier", str(source), pg_url])
+    assert result.exit_code == 0, result.output
+    assert "terminée" in result.output
+    assert "observations            5 ajoutés sur        5 (tables liées : historique 7)" in result.output
+    assert "journal des imports : 1 entrée(s) ajoutée(s)" in result.output
+    again = runner.invoke(main, ["entrepot", "copier", str(source), pg_url])
+    assert again.exit_code == 0 and "Rien à ajouter" in again.output
+    back = tmp_path / "retour.gpkg"
+    result = runner.invoke(main, ["entrepot", "copier", pg_url, str(back), "--couche", "observations"])
+    assert result.exit_code == 0, result.output
+    with open_store(back) as b:
+        assert b.count("observations") == 5 and b.count("bacs") == 0
+    result = runner.invoke(main, ["entrepot", "copier", pg_url, str(tmp_path / "tout.gpkg")])
+    assert result.exit_code == 0, result.output
+    with open_store(source) as a, open_store(tmp_path / "tout.gpkg") as b:
+        assert_same(a, b)
+
+
+def test_copier_errors_in_french(tmp_path: Path, pg_url: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["entrepot", "copier", str(tmp_path / "absent.gpkg"), pg_url])
+    assert result.exit_code == 1 and "Erreur : Entrepôt introuvable" in result.output
+    result = runner.invoke(main, ["entrepot", "copier", str(tmp_path / "a.gpkg"), pg_url,
+                                  "--couche", "cameras"])
+    assert result.exit_code == 1 and "Couche inconnue" in result.output

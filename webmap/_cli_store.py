@@ -1,0 +1,66 @@
+"""``qpv entrepot …``: copy a store into another (GeoPackage ↔ PostGIS)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+logger = logging.getLogger(__name__)
+
+
+@click.group("entrepot")
+def store_group() -> None:
+    """Entrepôts : copie d'un GeoPackage vers PostGIS et retour."""
+
+
+@store_group.command("copier")
+@click.argument("source")
+@click.argument("cible")
+@click.option("--couche", "layers", multiple=True,
+              help="Ne copier que cette couche (option répétable) ; toutes par défaut.")
+def copy_cmd(source: str, cible: str, layers: tuple[str, ...]) -> None:
+    """Copie l'entrepôt SOURCE dans CIBLE (fichier .gpkg ou postgresql://…?schema=…).
+
+    Enregistrements, historiques de statut, tables filles, journal des imports et réglages
+    sont copiés tels quels ; ce que la cible contient déjà est laissé (une seconde copie
+    n'ajoute rien). La copie est entière ou n'a pas lieu.
+    """
+    from tqdm import tqdm
+
+    from layers.schema import get_schema
+    from layers.store import open_store
+    from layers.store.copy import IMPORTS_KEY, copy_store
+
+    for name in layers:
+        get_schema(name)
+    src = open_store(source, create=False)
+    try:
+        infos = [i for i in src.layers() if not layers or i.name in layers]
+        total = sum(i.count for i in infos)
+        with tqdm(total=total, desc="Copie", unit=" enr.", disable=None, file=sys.stderr) as bar:
+            def progress(layer: str, n: int) -> None:
+                bar.set_postfix_str(layer)
+                bar.update(n)
+
+            counts = copy_store(src, cible, layers=list(layers) or None, progress=progress)
+    finally:
+        src.close()
+    click.echo(f"Copie de {source} vers {cible} terminée.")
+    for info in infos:
+        line = f"  {info.name:<16} {counts.get(info.name, 0):>8} ajoutés sur {info.count:>8}"
+        children = [f"{k.split('/', 1)[1]} {v}" for k, v in counts.items()
+                    if k.startswith(f"{info.name}/")]
+        if children:
+            line += f" (tables liées : {', '.join(children)})"
+        click.echo(line)
+    if IMPORTS_KEY in counts:
+        click.echo(f"  {IMPORTS_KEY} : {counts[IMPORTS_KEY]} entrée(s) ajoutée(s)")
+    if not any(counts.values()):
+        click.echo("Rien à ajouter : la cible contenait déjà tout.")
+
+
+def register(group: click.Group) -> None:
+    """Add ``entrepot`` to the ``qpv`` command group."""
+    group.add_command(store_group)
