@@ -32,11 +32,14 @@ from layers.errors import MappingError, SourceFileError
 from layers.mapping import Mapping_, identity_mapping, load_mapping
 from layers.schema import get_schema
 from layers.sources import SourceTable, read_source
-from layers.store.base import LayerStore
+from layers.store.base import LayerStore, iter_chunks
 from layers.validate import REJECT_COLUMNS, fold, validate_frame
 
 logger = logging.getLogger(__name__)
 
+#: Records per store write during an import (all in one transaction): the importer logs
+#: its progress after each block.
+WRITE_BLOCK = 10_000
 _LON = re.compile(r"""['"]lon['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
 _LAT = re.compile(r"""['"]lat['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
 
@@ -151,11 +154,12 @@ def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
                         return value
                 return None
 
-            matched = folded.map(first_match)
+            # astype: when nothing matches, pandas infers a null-typed arrow column
+            matched = folded.map(first_match).astype("object")
             values = matched.where(matched.notna(), values).astype("object")
         if rule.values:
             folded = values.astype("string").fillna("").map(fold)
-            mapped = folded.map(lambda v, r=rule: r.values.get(v))
+            mapped = folded.map(lambda v, r=rule: r.values.get(v)).astype("object")
             fallback = rule.default if rule.default is not None else values
             values = mapped.where(mapped.notna(), fallback).astype("object")
         elif rule.default is not None:
@@ -293,7 +297,8 @@ def _uids(frame: pd.DataFrame, mapping: Mapping_, source_ids: pd.Series | None) 
     else:
         canon = frame.drop(columns=[frame.geometry.name]).astype("string").fillna("")
         wkb = shapely.to_wkb(shapely.set_precision(frame.geometry.to_numpy(), 0.01), hex=True)
-        content = canon.apply(lambda r: "\x1f".join(r), axis=1) + "\x1f" + pd.Series(wkb, index=frame.index)
+        content = pd.Series(["\x1f".join(r) for r in canon.itertuples(index=False)],
+                            index=frame.index, dtype="object") + "\x1f" + pd.Series(wkb, index=frame.index)
         occurrence = content.groupby(content).cumcount().astype("string")
         keys = prefix + content + "#" + occurrence
     return keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:20])
@@ -448,10 +453,15 @@ def import_file(
             f"première : ligne {report.rejects.iloc[0]['row']} — {report.rejects.iloc[0]['reason']}."
         )
     step("enregistrement")
+    n_valid = len(valid)
     with store.transaction():
-        written = store.write(schema.name, valid, actor=actor, validated=True)
-        report.n_inserted = written.n_inserted
-        report.n_existing = written.n_existing
+        # by blocks, in the one transaction: the progress of a long import shows in the log
+        for block in list(iter_chunks(n_valid, WRITE_BLOCK)) or [slice(0, 0)]:
+            written = store.write(schema.name, valid.iloc[block], actor=actor, validated=True)
+            report.n_inserted += written.n_inserted
+            report.n_existing += written.n_existing
+            logger.info("enregistrement %s : %d/%d lignes (transaction en cours)", path.name,
+                        block.stop, n_valid)
         report.seconds = time.perf_counter() - t0
         store.record_import({
             "layer": schema.name, "file_name": path.name, "sha256": report.sha256,
