@@ -32,17 +32,23 @@ _LOCK = threading.Lock()
 MAX_ADDRESS_LENGTH = 300
 
 
-def _store_state() -> tuple[str, float]:
+def _store_state() -> tuple[str, object]:
+    """What identifies the store's current content: the file's mtime, or a database revision."""
     path = str(current_app.config["STORE"])
+    if "://" in path and not path.startswith("gpkg://"):  # a database: ask the store
+        from webmap.app import get_store
+
+        return path, get_store().revision()
     try:
-        return path, os.stat(path).st_mtime
+        return path, os.stat(path.removeprefix("gpkg://")).st_mtime
     except OSError:
         return path, 0.0
 
 
 def _index() -> Any:
-    """The lookup index of the configured store, rebuilt when the store file changes."""
+    """The lookup index of the configured store, rebuilt when the store changes."""
     from layers.perimeters import lookup_index_from_store
+    from layers.store import describe_store
     from webmap.app import get_store
 
     state = _store_state()
@@ -51,7 +57,7 @@ def _index() -> Any:
         if cache.get("state") != state:
             cache["index"] = lookup_index_from_store(get_store())
             cache["state"] = state
-            logger.info("lookup index built for %s", state[0])
+            logger.info("lookup index built for %s", describe_store(state[0]))
         return cache["index"]
 
 

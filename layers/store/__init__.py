@@ -8,7 +8,17 @@ from typing import Any
 from layers.errors import StoreError
 from layers.store.base import LayerInfo, LayerStore, WriteResult
 
-__all__ = ["LayerInfo", "LayerStore", "WriteResult", "open_store"]
+__all__ = ["LayerInfo", "LayerStore", "WriteResult", "describe_store", "open_store"]
+
+
+def describe_store(url: str | Path) -> str:
+    """The store URL fit for messages and logs (a database password is left out)."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from layers.store._postgis_conn import parse_url
+
+        return parse_url(text).display
+    return text
 
 
 def open_store(url: str | Path, *, create: bool = True, **options: Any) -> LayerStore:

@@ -316,6 +316,14 @@ class LayerStore(abc.ABC):
     def set_meta(self, key: str, value: str) -> None:
         """Store a setting."""
 
+    def revision(self) -> str | None:
+        """A marker that changes whenever records change (None: the backend keeps none).
+
+        Caches built from the store (the web lookup index) compare it to know when to
+        rebuild; the GeoPackage's file modification time plays this part for files.
+        """
+        return None
+
     # -- copies between stores (see layers.store.copy) -------------------------------------
     def pages(self, layer: str, *, size: int = 10_000) -> Iterator[gpd.GeoDataFrame]:
         """Yield every record of ``layer`` in insertion order, ``size`` records at a time.
