@@ -196,7 +196,7 @@ def _build_geometry(table: SourceTable, mapping: Mapping_) -> tuple[np.ndarray, 
         bad = x.isna() | y.isna()
         rejects.append(_reject(table.rows, bad, str(spec["x"]),
                                "coordonnées manquantes ou illisibles", frame[spec["x"]]))
-        geoms = shapely.points(x.fillna(0).to_numpy(), y.fillna(0).to_numpy())
+        geoms = np.asarray(shapely.points(x.fillna(0).to_numpy(), y.fillna(0).to_numpy()))
         geoms[bad.to_numpy()] = None
     elif "wkt" in spec:
         text = frame[spec["wkt"]].astype("string").fillna("").to_numpy(dtype=object)
@@ -212,13 +212,13 @@ def _build_geometry(table: SourceTable, mapping: Mapping_) -> tuple[np.ndarray, 
         for i in np.flatnonzero(need.to_numpy()):  # unusual spellings: fall back to a real parser
             try:
                 d = ast.literal_eval(str(raw.iloc[i]))
-                lon.iloc[i], lat.iloc[i] = float(d["lon"]), float(d["lat"])
+                lon.iloc[int(i)], lat.iloc[int(i)] = float(d["lon"]), float(d["lat"])
             except (ValueError, SyntaxError, KeyError, TypeError):
                 continue
         bad = lon.isna() | lat.isna()
         rejects.append(_reject(table.rows, bad, str(spec["point_dict"]),
                                "point illisible (attendu {'lon': …, 'lat': …})", raw))
-        geoms = shapely.points(lon.fillna(0).to_numpy(), lat.fillna(0).to_numpy())
+        geoms = np.asarray(shapely.points(lon.fillna(0).to_numpy(), lat.fillna(0).to_numpy()))
         geoms[bad.to_numpy()] = None
     else:
         raise MappingError(f"{mapping.dataset} : la correspondance ne dit pas où est la géométrie.")

@@ -16,7 +16,7 @@ def _users_db(instance: str | None) -> str:
     """The users file of the app configuration (instance folder, ``QPV_USERS_DB``)."""
     from webmap.app import create_app
 
-    app = create_app({"instance_path": instance} if instance else None)
+    app = create_app({"PHOTOS_RECOVERY": False, **({"instance_path": instance} if instance else {})})
     return str(app.config["USERS_DB"])
 
 

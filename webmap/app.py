@@ -159,7 +159,7 @@ def recover_photos(app: Flask) -> None:
     try:
         with open_store(app.config["STORE"], create=False) as store:
             recover(store, folder, grace_seconds=float(app.config["PHOTOS_GRACE_SECONDS"]))
-    except QPVError as exc:
+    except (QPVError, OSError) as exc:
         logger.warning("photo recovery skipped: %s", exc)
 
 
