@@ -134,6 +134,53 @@ def wkb_column(geoms: np.ndarray) -> list[bytes | None]:
     return [None if g is None else w for g, w in zip(geoms, wkb, strict=True)]
 
 
+def copy_new(
+    cur: Any,
+    table: str,
+    fields: Sequence[Field],
+    columns: list[list[Any]],
+    *,
+    geometry_srid: int | None = None,
+    geoms: np.ndarray | None = None,
+) -> list[str] | None:
+    """Bulk insert by ``COPY`` straight into ``table``, skipping the uids already stored.
+
+    The fast path of large writes: no temporary table, geometries as hex EWKB parsed by
+    the column itself. Runs in a savepoint; when a concurrent writer commits one of the
+    same uids meanwhile (unique violation), the savepoint is rolled back and None is
+    returned: the caller then falls back to :func:`copy_insert`.
+
+    Returns
+    -------
+    list of str or None
+        The uids inserted, in order, or None when the fast path gave way.
+    """
+    import psycopg
+
+    uid_col = [f.name for f in fields].index("uid")
+    uids = columns[uid_col]
+    cur.execute(f"SELECT uid FROM {table} WHERE uid = ANY(%s::text[])", (uids,))
+    existing = {r[0] for r in cur.fetchall()}
+    keep = [i for i, u in enumerate(uids) if u not in existing] if existing else range(len(uids))
+    if not len(keep):
+        return []
+    names = [quote_ident(f.name) for f in fields]
+    data = [columns[k] if not existing else [columns[k][i] for i in keep] for k in range(len(fields))]
+    if geoms is not None:
+        names.append("geom")
+        sub = geoms if not existing else geoms[np.asarray(keep, dtype=np.int64)]
+        ewkb = shapely.to_wkb(shapely.set_srid(sub, int(geometry_srid or 0)), hex=True,
+                              output_dimension=2, include_srid=True)
+        data.append([None if g is None else w for g, w in zip(sub, ewkb, strict=True)])
+    try:
+        with cur.connection.transaction(), cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in zip(*data, strict=True):
+                copy.write_row(row)
+    except psycopg.errors.UniqueViolation:
+        return None
+    return list(data[uid_col])
+
+
 def copy_insert(
     cur: Any,
     table: str,

@@ -36,6 +36,7 @@ from layers.store._postgis_schema import (
 from layers.store._postgis_sql import (
     array_type,
     copy_insert,
+    copy_new,
     filter_value,
     pg_column,
     time_bound,
@@ -486,10 +487,16 @@ class PostGISStore(LayerStore):
         n = len(frame)
         columns = [pg_column(frame[f.name] if f.name in frame else pd.Series([None] * n, dtype=object), f)
                    for f in fields]
-        geoms = wkb_column(frame.geometry.to_numpy()) if geometry else None
         if n > _SMALL:
-            return copy_insert(cur, self._table(table), fields, columns,
-                               geometry_srid=self._srid, geoms=geoms)
+            shapes = frame.geometry.to_numpy() if geometry else None
+            done = copy_new(cur, self._table(table), fields, columns, geometry_srid=self._srid,
+                            geoms=shapes)
+            if done is not None:
+                return done
+            logger.info("concurrent writer of the same uids in %s: COPY through a temporary table", table)
+            return copy_insert(cur, self._table(table), fields, columns, geometry_srid=self._srid,
+                               geoms=wkb_column(shapes) if shapes is not None else None)
+        geoms = wkb_column(frame.geometry.to_numpy()) if geometry else None
         names = ", ".join(quote_ident(f.name) for f in fields) + (", geom" if geometry else "")
         one = "(" + ", ".join(["%s"] * len(fields))
         one += f", ST_GeomFromWKB(%s::bytea, {self._srid}))" if geometry else ")"
