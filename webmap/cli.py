@@ -226,14 +226,16 @@ def demo(ctx: click.Context, reset: bool) -> None:
 
 
 def _register_command_modules() -> None:
-    """Add the commands defined in their own modules (web, walks, analyses, photos, stores)."""
+    """Add the commands defined in their own modules (web, walks, analyses, photos, stores, national)."""
     from webmap._cli_analyses import register as register_analyses
+    from webmap._cli_national import register as register_national
     from webmap._cli_photos import register as register_photos
     from webmap._cli_store import register as register_store
     from webmap._cli_walks import register as register_walks
     from webmap._cli_web import register as register_web
 
-    for register in (register_web, register_walks, register_analyses, register_photos, register_store):
+    for register in (register_web, register_walks, register_analyses, register_photos, register_store,
+                     register_national):
         register(main)
 
 
