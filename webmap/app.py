@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import secrets
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -180,6 +181,17 @@ def _close_store(_exc: BaseException | None) -> None:
         store.close()
 
 
+#: Answer to a write that waited for the GeoPackage lock longer than its busy timeout.
+BUSY_MESSAGE = ("Entrepôt occupé : d'autres écritures le verrouillent depuis plus d'une minute. "
+                "Réessayez dans un instant.")
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is SQLite giving up on a lock (after the store's long busy timeout)."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(RecordError)
     def _record_error(exc: RecordError) -> ResponseReturnValue:
@@ -197,6 +209,23 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(QPVError)
     def _qpv_error(exc: QPVError) -> ResponseReturnValue:
         return access.ApiError(400, str(exc), getattr(exc, "field", None)).get_response()
+
+    @app.errorhandler(StoreError)
+    def _store_error(exc: StoreError) -> ResponseReturnValue:
+        # the database failed, not the request: a 503 the client may retry
+        logger.error("store error: %s", exc)
+        resp = access.ApiError(503, str(exc)).get_response()
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _busy(exc: sqlite3.OperationalError) -> ResponseReturnValue:
+        if not is_lock_timeout(exc):
+            raise exc
+        logger.error("GeoPackage still locked after the busy timeout: %s", exc)
+        resp = access.ApiError(503, BUSY_MESSAGE).get_response()
+        resp.headers["Retry-After"] = "5"
+        return resp
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception) -> ResponseReturnValue:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,14 @@ class QPVGroup(click.Group):
             return super().invoke(ctx)
         except QPVError as exc:
             click.secho(f"Erreur : {exc}", fg="red", err=True)
+            sys.exit(1)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+            # the store already waited a minute for the other writers: say so, in French
+            click.secho("Erreur : l'entrepôt GeoPackage est resté verrouillé par d'autres écritures "
+                        "plus d'une minute ; l'écriture en cours a été annulée. Réessayez plus tard.",
+                        fg="red", err=True)
             sys.exit(1)
 
 

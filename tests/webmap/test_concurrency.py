@@ -180,3 +180,67 @@ def test_sixteen_concurrent_cli_imports(store_url: str, shared_data: Path, tmp_p
     assert log["n_rejected"].sum() == 0
     assert log["n_inserted"].sum() == len(ids)
     assert log["n_existing"].sum() == IMPORTERS * SLICE - len(ids)
+
+
+# -- a writer held up by the GeoPackage lock ---------------------------------------------------
+def test_cli_import_waits_for_the_geopackage_lock(tmp_path: Path, shared_data: Path) -> None:
+    """An import started while another connection holds the write lock waits, then succeeds."""
+    import sqlite3
+    import threading
+    import time
+
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    url = str(tmp_path / "verrou.gpkg")
+    open_store(url).close()
+    paths, _ids = dmr_slices(shared_data, tmp_path)
+    holder = sqlite3.connect(url, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another writer, for three seconds
+    release = threading.Timer(3.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        t0 = time.monotonic()
+        result = CliRunner().invoke(main, ["--store", url, "import", "observations", str(paths[0]),
+                                           "-m", "dansmarue", "--rapport", str(tmp_path / "r")])
+        waited = time.monotonic() - t0
+    finally:
+        release.join()
+        holder.close()
+    assert result.exit_code == 0, result.output
+    assert f"{SLICE} ajoutées" in result.output and waited >= 2.5
+
+
+def test_lock_timeout_is_a_french_error(store_url: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the minute of waiting is over: a 503 with Retry-After from the API, a French
+    message and status 1 from the command line (never a traceback)."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from tests.webmap.conftest import logged_client
+    from webmap.cli import main
+
+    def locked(*_args: Any, **_kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    open_store(store_url).close()
+    app = create_app({**app_config(store_url, tmp_path), "TESTING": True})
+    add_technicien(app)
+    from webmap import app as app_module
+
+    real_get = app_module.get_store
+
+    class Locked:
+        def __getattr__(self, name: str) -> Any:
+            return locked if name == "write" else getattr(real_get(), name)
+
+    monkeypatch.setattr("webmap.api._store", Locked)
+    res = logged_client(app, "technicien").post("/api/observations", json=observation("verrou-01", 0))
+    assert res.status_code == 503 and res.headers["Retry-After"] == "5"
+    assert "Entrepôt occupé" in res.json["erreur"]
+    monkeypatch.setattr("layers.importer.import_file", locked)
+    out = CliRunner().invoke(main, ["--store", store_url, "import", "observations", "x.csv"])
+    assert out.exit_code == 1 and "verrouillé" in out.output and "Traceback" not in out.output
