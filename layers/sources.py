@@ -16,6 +16,7 @@ import io
 import logging
 import re
 import stat
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-from pyogrio.errors import DataLayerError, DataSourceError
+from pyogrio import errors as ogr_errors
+from shapely.errors import ShapelyError
 
 from layers.errors import SourceFileError
 from layers.settings import get_settings
@@ -38,6 +40,12 @@ _ENCODINGS = ("utf-8", "cp1252", "latin-1")
 MAX_COLUMNS = 2000  # a wider header is not a table we import
 MAX_ZIP_MEMBERS = 1000
 MAX_ZIP_RATIO = 200  # unpacked / packed size of a whole archive
+# what pyogrio / GDAL / GEOS raise on a damaged file: all become a SourceFileError
+_VECTOR_ERRORS: tuple[type[Exception], ...] = (
+    ogr_errors.DataSourceError, ogr_errors.DataLayerError, ogr_errors.FeatureError,
+    ogr_errors.FieldError, ogr_errors.GeometryError, ogr_errors.CRSError, ShapelyError,
+    ValueError, RuntimeError, OSError, MemoryError, LookupError,
+)
 
 
 @dataclass
@@ -149,9 +157,9 @@ def decode_text(data: bytes, *, encoding: str | None = None, name: str = "") -> 
         When the declared encoding does not fit, or the file is binary.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        return _decode_declared(data[len(codecs.BOM_UTF8):], "utf-8", name, "utf-8-sig"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        return _decode_declared(data, "utf-16", name, "utf-16 (BOM)"), "utf-16"
     if encoding and encoding.lower() != "auto":
         try:
             text = data.decode(encoding)
@@ -172,6 +180,18 @@ def decode_text(data: bytes, *, encoding: str | None = None, name: str = "") -> 
         except UnicodeDecodeError:
             continue
     raise SourceFileError(f"Encodage de {name} non reconnu.")  # pragma: no cover - latin-1 decodes all
+
+
+def _decode_declared(data: bytes, encoding: str, name: str, declared: str) -> str:
+    """Decode with the encoding a BOM declares; a French error naming the line otherwise."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].decode(encoding, errors="replace").count("\n") + 1
+        raise SourceFileError(
+            f"{name} commence par la marque d'encodage {declared} mais n'est pas valide dans cet "
+            f"encodage (octet invalide ligne {line}) : fichier corrompu ou mal converti."
+        ) from exc
 
 
 def sniff_separator(header: str) -> str:
@@ -332,12 +352,19 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     if encoding and encoding.lower() != "auto":
         kwargs["encoding"] = encoding
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, **kwargs)
-    except (DataSourceError, DataLayerError) as exc:
+        # GDAL reports through warnings (mixed property types, skipped coordinates): they go
+        # to the log; geometries GEOS cannot build become empty ones, rejected row by row
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore", **kwargs)
+    except _VECTOR_ERRORS as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         raise SourceFileError(
             f"Impossible de lire {path.name} : fichier tronqué, corrompu ou d'un format non géré "
-            f"({str(exc).splitlines()[0][:160]})."
+            f"({first})."
         ) from exc
+    for w in caught:
+        logger.info("lecture de %s : %s", path.name, w.message)
     if not isinstance(gdf, gpd.GeoDataFrame):  # pragma: no cover - attribute-only table
         raise SourceFileError(f"{path.name} ne contient pas de géométries.")
     gdf = gdf.reset_index(drop=True)

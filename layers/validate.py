@@ -133,6 +133,19 @@ def _coerce_bool(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str
 _DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 
 
+def _ns(values: pd.Series) -> pd.Series:
+    """Parsed dates as nanosecond datetimes; years outside 1900-2100 become NaT.
+
+    pandas parses far dates (``2263-01-01``, ``0001-01-01``) at a coarser resolution that a
+    nanosecond column cannot hold; such dates are invalid for us anyway.
+    """
+    values = pd.Series(values)
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        values = pd.to_datetime(values, errors="coerce")
+    ok = values.notna() & values.dt.year.between(1900, 2100)
+    return values.where(ok).astype("datetime64[ns]")
+
+
 def parse_datetimes(values: pd.Series, *, fmt: str | None = None) -> pd.Series:
     """Parse dates as publishers write them; unparsable values become NaT.
 
@@ -145,11 +158,11 @@ def parse_datetimes(values: pd.Series, *, fmt: str | None = None) -> pd.Series:
         parsed = values
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
-        return parsed.astype("datetime64[ns]")
+        return _ns(parsed)
     text = values.astype("string").str.strip()
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     if fmt is not None:
-        parsed[:] = pd.to_datetime(text, format=fmt, errors="coerce")
+        parsed[:] = _ns(pd.to_datetime(text, format=fmt, errors="coerce"))
     todo = parsed.isna() & text.notna() & text.ne("")
     if todo.any():
         sub = text[todo]
@@ -157,16 +170,16 @@ def parse_datetimes(values: pd.Series, *, fmt: str | None = None) -> pd.Series:
         iso = sub.str.match(r"^\d{4}-\d\d-\d\d").fillna(False)
         naive_iso = iso & ~aware
         if naive_iso.any():
-            parsed[naive_iso[naive_iso].index] = pd.to_datetime(
-                sub[naive_iso], format="ISO8601", errors="coerce")
+            parsed[naive_iso[naive_iso].index] = _ns(pd.to_datetime(
+                sub[naive_iso], format="ISO8601", errors="coerce"))
         if (iso & aware).any():
             local = pd.to_datetime(sub[iso & aware], format="ISO8601", errors="coerce", utc=True)
-            parsed[local.index] = local.dt.tz_convert("Europe/Paris").dt.tz_localize(None)
+            parsed[local.index] = _ns(local.dt.tz_convert("Europe/Paris").dt.tz_localize(None))
     for form in _DATE_FORMATS:
         todo = parsed.isna() & text.notna() & text.str.contains("/|-", regex=True).fillna(False)
         if not todo.any():
             break
-        parsed[todo] = pd.to_datetime(text[todo], format=form, errors="coerce")
+        parsed[todo] = _ns(pd.to_datetime(text[todo], format=form, errors="coerce"))
     serial = parsed.isna() & text.str.fullmatch(r"[1-6]\d{4}").fillna(False)
     if serial.any():
         days = pd.to_numeric(text[serial]).astype("int64")

@@ -24,6 +24,12 @@ ROW = b"2.38;48.88;propret\xc3\xa9;2024-01-01;nouveau;import\n"
 
 
 @pytest.fixture
+def store(gpkg_store: LayerStore) -> LayerStore:
+    """A GeoPackage store: these files are refused while being read, before any backend."""
+    return gpkg_store
+
+
+@pytest.fixture
 def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
     """Import limit lowered to 1 MB; returns it in bytes."""
     monkeypatch.setenv("QPV_MAX_IMPORT_MB", "1")
