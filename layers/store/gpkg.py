@@ -6,7 +6,6 @@ import contextlib
 import logging
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,16 @@ from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
-from layers.store._convert import aligned, child_uid, now_iso, sql_column, time_text, typed
+from layers.store._convert import child_uid, now_iso, sql_column, time_text, typed
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
+from layers.store._records import (
+    check_changes,
+    creation_history,
+    merge_changes,
+    prepare_children,
+    prepare_records,
+)
 from layers.store.base import BBox, LayerInfo, LayerStore, TimeLike, WriteResult, iter_chunks
-from layers.validate import validate_frame
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +37,6 @@ SCHEMA_FINGERPRINT = schema_fingerprint()
 _BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
 _RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
 _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
-CLOSED_STATUSES = ("traité", "clos non traité")
 
 
 class GeoPackageStore(SchemaMixin, LayerStore):
@@ -399,37 +403,11 @@ class GeoPackageStore(SchemaMixin, LayerStore):
     ) -> WriteResult:
         """Insert records; existing uids are skipped (see :meth:`LayerStore.write`)."""
         schema = self.schema(layer)
-        if schema.geometry is not None:
-            if not isinstance(records, gpd.GeoDataFrame):
-                raise RecordError("Géométrie manquante.", field="geometry")
-            if records.crs is None:
-                records = records.set_crs(self.crs)
-            elif not resolve_crs(records.crs).equals(resolve_crs(self.crs)):
-                records = records.to_crs(self.crs)
-        records = records.copy()
-        stamp = now_iso()
-        if "uid" not in records:
-            records["uid"] = None
-        missing_uid = records["uid"].isna()
-        records.loc[missing_uid, "uid"] = [uuid.uuid4().hex for _ in range(int(missing_uid.sum()))]
-        for name in ("created_at", "updated_at"):
-            if name not in records:
-                records[name] = stamp
-            records[name] = records[name].fillna(stamp)
-        if validated:
-            valid = records
-        else:
-            result = validate_frame(records, schema)
-            if not result.rejects.empty:
-                first = result.rejects.iloc[0]
-                raise RecordError(f"Enregistrement {first['row']} refusé : {first['reason']}",
-                                  field=str(first["field"]))
-            valid = result.valid
-        dup_in_batch = valid["uid"].duplicated()
-        valid = valid[~dup_in_batch]
+        valid, dup_in_batch = prepare_records(schema, records, self.crs, validated=validated)
+        batch = valid[~dup_in_batch]
         with self.transaction():
-            existing = self._existing_uids(layer, valid["uid"].tolist())
-            new = valid[~valid["uid"].isin(existing)]
+            existing = self._existing_uids(layer, batch["uid"].tolist())
+            new = batch[~batch["uid"].isin(existing)]
             if len(new):
                 self._insert(schema.name, schema.all_fields, new,
                              geometry=schema.geometry is not None)
@@ -441,22 +419,13 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 else:
                     new_without = new
                 if schema.status_field and len(new_without):
-                    new_h = new_without
-                    hist = pd.DataFrame({
-                        "parent_uid": new_h["uid"].to_numpy(),
-                        "status": new_h[schema.status_field].to_numpy(),
-                        "changed_at": (new_h[schema.time_field] if schema.time_field
-                                       else new_h["created_at"]).to_numpy(),
-                        "changed_by": actor or "création",
-                        "comment": "création",
-                    })
-                    self._add_children_unchecked(schema, schema.children[0], hist,
-                                                 source_dataset=None,
-                                                 simulated=new_h["simulated"].reset_index(drop=True))
+                    self._add_children_unchecked(
+                        schema, schema.children[0], creation_history(schema, new_without, actor),
+                        source_dataset=None, simulated=new_without["simulated"].reset_index(drop=True))
                 self._touch(schema.name)
         return WriteResult(
             inserted=new["uid"].tolist(),
-            existing=[*existing, *valid.loc[dup_in_batch.reindex(valid.index, fill_value=False), "uid"]],
+            existing=[*(u for u in batch["uid"] if u in existing), *valid.loc[dup_in_batch, "uid"]],
         )
 
     def _existing_uids(self, table: str, uids: list[str]) -> set[str]:
@@ -525,38 +494,10 @@ class GeoPackageStore(SchemaMixin, LayerStore):
     ) -> None:
         """Change fields of a record, keeping its status history."""
         schema = self.schema(layer)
-        forbidden = {"uid", "created_at"} & set(changes)
-        if forbidden:
-            name = sorted(forbidden)[0]
-            raise RecordError(f"Le champ « {name} » ne peut pas être modifié.", field=name)
-        for name in changes:
-            if name != "geometry":
-                try:
-                    schema.field(name)
-                except KeyError:
-                    raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+        check_changes(schema, changes)
         with self.transaction():
             current = self.get(layer, uid)
-            merged = current.copy()
-            for name, value in changes.items():
-                if name == "geometry":
-                    merged = merged.set_geometry([value], crs=self.crs)
-                else:
-                    merged[name] = pd.Series([value], index=merged.index, dtype="object")
-            old_status = current[schema.status_field].iloc[0] if schema.status_field else None
-            merged["updated_at"] = now_iso()
-            status_changed = bool(
-                schema.status_field and schema.status_field in changes
-                and merged[schema.status_field].iloc[0] != old_status
-            )
-            if (status_changed and "resolved_at" in merged and pd.isna(merged["resolved_at"].iloc[0])
-                    and str(merged[schema.status_field].iloc[0]).strip().lower() in CLOSED_STATUSES):
-                merged["resolved_at"] = merged["updated_at"]
-            result = validate_frame(merged, schema, fill_defaults=False)
-            if not result.rejects.empty:
-                first = result.rejects.iloc[0]
-                raise RecordError(str(first["reason"]), field=str(first["field"]))
-            valid = result.valid
+            valid, status_changed = merge_changes(schema, current, changes, self.crs)
             names = [n for n in schema.field_names if n != "uid"]
             values = [sql_column(valid[n], schema.field(n))[0] for n in names]
             sets = ", ".join(f'"{n}" = ?' for n in names)
@@ -626,27 +567,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         self, schema: LayerSchema, cschema: ChildSchema, rows: pd.DataFrame, *,
         source_dataset: Any, simulated: Any, unique: bool = True,
     ) -> WriteResult:
-        result = validate_frame(rows, cschema)
-        if not result.rejects.empty:
-            first = result.rejects.iloc[0]
-            raise RecordError(f"Ligne {first['row']} refusée : {first['reason']}",
-                              field=str(first["field"]))
-        valid = result.valid.copy()
-        valid["parent_uid"] = rows.loc[valid.index, "parent_uid"].astype(str).to_numpy()
-        names = [f.name for f in cschema.fields]
-        if unique:
-            valid["uid"] = [
-                child_uid(p, {n: v for n, v in zip(names, vals, strict=True)})
-                for p, vals in zip(valid["parent_uid"], valid[names].itertuples(index=False), strict=True)
-            ]
-        else:
-            valid["uid"] = [uuid.uuid4().hex for _ in range(len(valid))]
-        valid["source_dataset"] = aligned(source_dataset, valid.index)
-        sim = aligned(simulated, valid.index)
-        valid["simulated"] = [bool(v) if v is not None and not pd.isna(v) else False
-                              for v in (sim if sim is not None else [None] * len(valid))]
-        valid["created_at"] = now_iso()
-        valid = valid[~valid["uid"].duplicated()]
+        valid = prepare_children(cschema, rows, source_dataset=source_dataset, simulated=simulated,
+                                 unique=unique)
         table = self._child_table(schema, cschema)
         existing = self._existing_uids(table, valid["uid"].tolist())
         new = valid[~valid["uid"].isin(existing)]

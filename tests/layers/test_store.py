@@ -230,3 +230,11 @@ def test_unfiltered_clusters_on_the_rtree_match_filtered_path(store_url: str, sh
             joined.sort_values(cols).reset_index(drop=True)[cols])
         everything = s.cluster("observations", cell_m=5_000)
         assert int(everything["count"].sum()) == 10_000
+
+
+def test_repeated_uid_in_one_batch_counts_as_existing(store: LayerStore) -> None:
+    batch = pd.concat([_obs(2), _obs(1)], ignore_index=True)
+    result = store.write("observations", batch)
+    assert result.inserted == ["o0", "o1"] and result.existing == ["o0"]
+    assert store.count("observations") == 2
+    assert len(store.read_children("observations", "historique")) == 2
