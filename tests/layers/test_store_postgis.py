@@ -194,3 +194,26 @@ def test_concurrent_first_openings(postgis_url: str) -> None:
 def _open_count(url: str) -> int:
     with open_store(url) as s:
         return s.count("observations")
+
+
+def test_bulk_write_gives_way_to_a_concurrent_writer(pg: tuple[str, str]) -> None:
+    url, _ = pg
+    uids = [f"c{i:04d}" for i in range(500)]
+    first, second = open_store(url), open_store(url)
+    try:
+        results: list[int] = []
+        with first.transaction():
+            assert first.write("observations", _obs(uids)).n_inserted == 500  # not committed yet
+            worker = threading.Thread(
+                target=lambda: results.append(second.write("observations", _obs([*uids[250:], "neuf"]))
+                                              .n_inserted))
+            worker.start()
+            worker.join(1.0)
+            assert worker.is_alive()  # waits on the uncommitted uids
+        worker.join(60)
+        assert results == [1]  # its COPY met the committed uids: only "neuf" went in
+        assert second.count("observations") == 501
+        assert len(second.read_children("observations", "historique")) == 501
+    finally:
+        first.close()
+        second.close()
