@@ -221,7 +221,8 @@ def read_points(
     Parameters
     ----------
     path : str, Path or sequence of them
-        A file, a glob (``adresses-*.csv.gz``: one BAN file per département) or a list.
+        A file, a glob (``adresses-*.csv.gz``: one BAN file per département) or a list;
+        ``s3://…`` and other fsspec URLs are passed to dask as they are (workers read them).
         ``.parquet`` (a file or a folder of parts) → :func:`dask_geopandas.read_parquet`;
         ``.csv`` / ``.csv.gz`` → :func:`dask.dataframe.read_csv` then points from ``x``/``y``
         (in ``crs``) or ``lon``/``lat``; anything else → :func:`dask_geopandas.read_file`.
@@ -248,12 +249,14 @@ def read_points(
     dd = require_national("dask.dataframe")
     dgpd = require_national("dask_geopandas")
     paths = [str(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
-    found = sorted({m for p in paths for m in (glob.glob(p) or ([p] if Path(p).exists() else []))})
+    remote = [p for p in paths if "://" in p]  # s3://, gs://, https://…: dask expands the globs
+    found = remote + sorted({m for p in paths if "://" not in p
+                             for m in (glob.glob(p) or ([p] if Path(p).exists() else []))})
     if not found:
         raise BatchError(f"Aucun fichier de points trouvé : {', '.join(paths)}.")
     first = found[0].lower()
     cols = list(columns) if columns else None
-    if first.endswith(".parquet") or Path(found[0]).is_dir():
+    if first.endswith(".parquet") or ("://" not in first and Path(found[0]).is_dir()):
         frame = dgpd.read_parquet(found if len(found) > 1 else found[0], columns=cols)
     elif first.endswith((".csv", ".csv.gz", ".txt")):
         compressed = first.endswith(".gz")
