@@ -10,10 +10,12 @@ is not a connection setting), created lazily and closed at exit. A pool created 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import re
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -33,6 +35,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _POOLS: dict[str, tuple[int, ConnectionPool]] = {}
 _ORPHANS: list[Any] = []  # pools inherited through fork: kept alive, never used nor closed
 _LOCK = threading.Lock()
+_HANDED: weakref.WeakSet[Any] = weakref.WeakSet()  # connections lent to open stores
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,46 @@ def get_pool(conninfo: str) -> ConnectionPool:
         _POOLS[conninfo] = (pid, pool)
         logger.debug("connection pool opened for %s", PgTarget(conninfo, "").display)
         return pool
+
+
+def lend(conn: Any) -> Any:
+    """Note a connection lent to a store (see :func:`_forget_inherited`)."""
+    _HANDED.add(conn)
+    return conn
+
+
+def _forget_inherited() -> None:
+    """In a forked child: make the parent's connections harmless.
+
+    Their sockets are the parent's: closing them here (explicitly, or when they are
+    garbage-collected) would send PostgreSQL a « terminate » message and cut the parent's
+    sessions. Each socket descriptor is pointed at /dev/null instead; the child's pools are
+    created afresh on first use.
+    """
+    conns = list(_HANDED)
+    for _, pool in _POOLS.values():
+        conns += list(getattr(pool, "_pool", ()))
+        _ORPHANS.append(pool)
+    _POOLS.clear()
+    _HANDED.clear()
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        for conn in conns:
+            try:
+                fd = conn.pgconn.socket
+            except Exception:  # already closed
+                continue
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited)
 
 
 def close_pools() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store._convert import typed
 from layers.store._gpkg_schema import schema_fingerprint
-from layers.store._postgis_conn import get_pool, parse_url, quote_ident, require_psycopg
+from layers.store._postgis_conn import get_pool, lend, parse_url, quote_ident, require_psycopg
 from layers.store._postgis_schema import (
     CHANGES_SEQUENCE,
     IMPORT_COLUMNS,
@@ -93,8 +94,9 @@ class PostGISStore(LayerStore):
         self._lock = threading.RLock()
         self._depth = 0
         self._pool = get_pool(self._target.conninfo)
+        self._pid = os.getpid()
         try:
-            self._con = self._pool.getconn(timeout=30.0)
+            self._con = lend(self._pool.getconn(timeout=30.0))
         except (PoolTimeout, psycopg.Error) as exc:
             raise StoreError(
                 f"Impossible de se connecter à la base {self._target.display} : {exc}"
@@ -142,12 +144,14 @@ class PostGISStore(LayerStore):
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        if self._pool.closed or os.getpid() != self._pid:
+            return  # opened before a fork, or at exit: the connection is not ours to return
         self._pool.putconn(self._con)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Group writes into one atomic transaction (re-entrant: inner levels are savepoints)."""
-        with self._lock, self._con.transaction():
+        with self._lock, self._errors(), self._con.transaction():
             self._depth += 1
             try:
                 yield

@@ -144,7 +144,10 @@ def test_concurrent_updates_keep_histories_ordered(pg: tuple[str, str]) -> None:
     assert hist["changed_at"].is_monotonic_increasing
 
 
-def _child_writes(url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _child_writes(url: str, queue: multiprocessing.Queue, inherited: LayerStore) -> None:  # type: ignore[type-arg]
+    # what garbage collection would do to the parent's connection: harmless in the child
+    inherited._con.close()  # type: ignore[attr-defined]
+    inherited.close()
     with open_store(url, create=False) as s:
         queue.put((os.getpid(), s.write("observations", _obs(["enfant"])).n_inserted))
 
@@ -155,7 +158,7 @@ def test_pool_is_not_shared_with_a_forked_child(pg: tuple[str, str]) -> None:
     parent.write("observations", _obs(["parent"]))
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    child = ctx.Process(target=_child_writes, args=(url, queue))
+    child = ctx.Process(target=_child_writes, args=(url, queue, parent))
     child.start()
     pid, n = queue.get(timeout=60)
     child.join(60)
