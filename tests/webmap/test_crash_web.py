@@ -238,14 +238,22 @@ def test_client_disconnects_mid_upload(site: Site) -> None:
 
 
 # -- real SIGKILL of the server --------------------------------------------------------------
-def clean_with_cli(site: Site, *extra: str) -> str:
-    """``qpv photos nettoyer --delai 0`` on the site, in a subprocess; return its output."""
+def clean_with_cli(site: Site, *extra: str, subprocess_run: bool = True) -> str:
+    """``qpv photos nettoyer --delai 0`` on the site (in a subprocess, or in-process with
+    click's runner); return its output."""
+    args = ["--store", site.url, "photos", "nettoyer", "--instance", str(site.folder / "instance"),
+            "--dossier", str(site.photos_dir), "--delai", "0", *extra]
+    if not subprocess_run:
+        from click.testing import CliRunner
+
+        from webmap.cli import main
+
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        return result.output
     out = subprocess.run(
-        [sys.executable, "-m", "webmap.cli", "--store", site.url, "photos", "nettoyer",
-         "--instance", str(site.folder / "instance"), "--dossier", str(site.photos_dir),
-         "--delai", "0", *extra],
-        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=False,
+        [sys.executable, "-m", "webmap.cli", *args], capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=False,
     )
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -304,9 +312,9 @@ def test_orphan_photos_listed_then_deleted(site: Site) -> None:
                        content_type="multipart/form-data").status_code == 201
     stray = site.photos_dir / photos.new_name("png")
     stray.write_bytes(PNG)
-    assert f"orpheline : {stray.name}" in clean_with_cli(site)
+    assert f"orpheline : {stray.name}" in clean_with_cli(site, subprocess_run=False)
     assert stray.exists()
-    assert f"supprimée : {stray.name}" in clean_with_cli(site, "--supprimer")
+    assert f"supprimée : {stray.name}" in clean_with_cli(site, "--supprimer", subprocess_run=False)
     assert not stray.exists()
     assert len(check_consistent(site)["avec-photos"]) == 2
 
