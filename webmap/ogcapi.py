@@ -45,6 +45,7 @@ CONFORMANCE = [
 ]
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
+MAX_INT = 2**53 - 1  # the largest integer JSON clients read exactly
 RESERVED = frozenset({"f", "bbox", "bbox-crs", "datetime", "limit", "offset", "crs"})
 
 
@@ -173,7 +174,10 @@ def parse_date_arg(name: str) -> pd.Timestamp | None:
 
 
 def parse_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
-    """Parse an integer query parameter (clamped to ``maximum``)."""
+    """Parse an integer query parameter (clamped to ``maximum``, or to :data:`MAX_INT`).
+
+    The clamp keeps a huge ``offset`` from overflowing the database's 64-bit integers.
+    """
     text = request.args.get(name)
     if text is None or text == "":
         return default
@@ -183,7 +187,7 @@ def parse_int(name: str, default: int, *, minimum: int = 0, maximum: int | None 
         fail(400, f"« {name} » doit être un nombre entier.", name)
     if value < minimum:
         fail(400, f"« {name} » doit être supérieur ou égal à {minimum}.", name)
-    return min(value, maximum) if maximum is not None else value
+    return min(value, maximum if maximum is not None else MAX_INT)
 
 
 def field_filters(schema: LayerSchema, args: Mapping[str, str], reserved: frozenset[str]) -> dict[str, Any]:

@@ -48,6 +48,13 @@ def _ok(description: str, schema: dict[str, Any], mime: str = _JSON) -> dict[str
     return {"description": description, **_json_content(schema, mime)}
 
 
+def _or_html(response: dict[str, Any]) -> dict[str, Any]:
+    """The same 200 response, also available as an HTML page (OGC ``f=html``)."""
+    content = dict(response.get("content", {}))
+    content["text/html"] = {"schema": {"type": "string"}}
+    return {**response, "content": content}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 415: "Unsupported"}
     return {str(c): _resp(names[c]) for c in codes}
@@ -600,39 +607,43 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         "/ogc": {
             "get": _op(
                 "Page d'accueil OGC API – Features", "ogc",
-                {"200": _ok("Accueil.", _ref("LandingPage")), **_errors(400)}, parameters=_OGC_COMMON,
+                {"200": _or_html(_ok("Accueil.", _ref("LandingPage"))), **_errors(400)},
+                parameters=_OGC_COMMON,
                 op_id="ogcLanding",
             )
         },
         "/ogc/conformance": {
             "get": _op(
                 "Classes de conformité", "ogc",
-                {"200": _ok("Conformité.", _ref("Conformance")), **_errors(400)}, parameters=_OGC_COMMON,
+                {"200": _or_html(_ok("Conformité.", _ref("Conformance"))), **_errors(400)},
+                parameters=_OGC_COMMON,
                 op_id="ogcConformance",
             )
         },
         "/ogc/collections": {
             "get": _op(
                 "Collections visibles", "ogc",
-                {"200": _ok("Collections.", _ref("Collections")), **_errors(400)}, parameters=_OGC_COMMON,
+                {"200": _or_html(_ok("Collections.", _ref("Collections"))), **_errors(400)},
+                parameters=_OGC_COMMON,
                 op_id="ogcCollections",
             )
         },
         "/ogc/collections/{collectionId}": {
             "get": _op(
-                "Une collection", "ogc", {"200": _ok("Collection.", _ref("Collection")), **_errors(400, 404)},
+                "Une collection", "ogc", {"200": _or_html(_ok("Collection.", _ref("Collection"))),
+                                           **_errors(400, 404)},
                 parameters=[cid, *_OGC_COMMON], op_id="ogcCollection",
             )
         },
         "/ogc/collections/{collectionId}/items": {
             "get": _op(
-                "Objets d'une collection", "ogc", {"200": fc, **_errors(400, 404)},
+                "Objets d'une collection", "ogc", {"200": _or_html(fc), **_errors(400, 404)},
                 parameters=[cid, *paging, *ogc_filters, *ogc_props, *_OGC_COMMON], op_id="ogcItems",
             )
         },
         "/ogc/collections/{collectionId}/items/{featureId}": {
             "get": _op(
-                "Un objet", "ogc", {"200": feat, **_errors(400, 404)}, op_id="ogcItem",
+                "Un objet", "ogc", {"200": _or_html(feat), **_errors(400, 404)}, op_id="ogcItem",
                 parameters=[cid, _param("featureId", "path", "uid de l'objet."), *_OGC_COMMON],
             )
         },
