@@ -66,6 +66,9 @@ OBSERVATION_INPUT = frozenset({
 DEFAULT_SOURCE = "diagnostic en marchant"
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PHOTO_NAME = photos_store.PHOTO_NAME
+# markup or code in an image: an HTML / SVG / PHP polyglot. Tokens of 5 bytes or more, so
+# that compressed image data matches by chance about once in 10,000 photos of 5 MB
+_POLYGLOT = re.compile(rb"(?i:<\?php|<script|<html|<iframe|<body[\s>]|javascript:)|<svg[\s>]")
 CLUSTER_MAX_ZOOM = 16
 CLUSTER_PIXELS = 64
 
@@ -348,21 +351,34 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
 
 # -- observations -----------------------------------------------------------------------------
 def _check_photo(data: bytes, name: str) -> str:
-    """Extension of an accepted photo (magic bytes), else a 400 on ``photos``."""
+    """Extension of an accepted photo (magic bytes), else a 400 on ``photos``.
+
+    Images carrying markup or code (polyglot files a browser could run as HTML) are refused.
+    """
+    name = name[:80]
     limit = int(current_app.config["MAX_PHOTO_BYTES"])
     if len(data) > limit:
         fail(400, f"Photo « {name} » trop lourde ({limit / 1e6:.1f} Mo au plus).", "photos")
+    kind = None
     if data.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    fail(400, f"« {name} » n'est pas une image JPEG, PNG ou WebP.", "photos")
+        kind = "jpg"
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        kind = "png"
+    elif len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        kind = "webp"
+    if kind is None:
+        fail(400, f"« {name} » n'est pas une image JPEG, PNG ou WebP.", "photos")
+    if _POLYGLOT.search(data):
+        fail(400, f"« {name} » contient du code (HTML, script ou PHP) : image refusée.", "photos")
+    return kind
 
 
 def _read_photos() -> list[tuple[bytes, str]]:
-    files = [f for f in request.files.getlist("photos") if f and f.filename is not None]
+    # a part without a file name is kept when it has content (an empty one is a browser's
+    # « no file chosen »): an unnamed photo must not be dropped silently
+    files = [f for f in request.files.getlist("photos") if f.filename or f.stream.read(1)]
+    for f in files:
+        f.stream.seek(0)
     unexpected = sorted(set(request.files) - {"photos"})
     if unexpected:
         fail(400, f"Fichier inattendu « {unexpected[0]} ».", unexpected[0])
@@ -570,9 +586,11 @@ def photo(name: str) -> ResponseReturnValue:
     """A stored photo (roles of ``PHOTO_ROLES``; only server-generated names)."""
     if not can_see_photos():
         fail(401 if current_role() == users.ANONYMOUS else 403, "Photos réservées aux comptes autorisés.")
-    if not PHOTO_NAME.match(name):
+    if not PHOTO_NAME.fullmatch(name):
         fail(404, "Photo introuvable.")
     folder = Path(current_app.config["PHOTOS_DIR"])
     if not (folder / name).is_file():
         fail(404, "Photo introuvable.")
-    return send_from_directory(folder, name, max_age=3600)
+    resp = send_from_directory(folder, name, max_age=3600)
+    resp.headers["X-Content-Type-Options"] = "nosniff"  # never sniffed as HTML
+    return resp
