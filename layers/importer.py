@@ -12,6 +12,7 @@ import ast
 import hashlib
 import json
 import logging
+import random
 import re
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ import shapely
 from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
-from layers.errors import MappingError, SourceFileError
+from layers.errors import MappingError, SourceFileError, StoreError
 from layers.mapping import Mapping_, identity_mapping, load_mapping
 from layers.schema import get_schema
 from layers.sources import SourceTable, read_source
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 #: Records per store write during an import (all in one transaction): the importer logs
 #: its progress after each block.
 WRITE_BLOCK = 10_000
+#: Runs of the write transaction when the database aborts it to break a deadlock.
+WRITE_ATTEMPTS = 5
 _LON = re.compile(r"""['"]lon['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
 _LAT = re.compile(r"""['"]lat['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
 
@@ -304,6 +307,40 @@ def _uids(frame: pd.DataFrame, mapping: Mapping_, source_ids: pd.Series | None) 
     return keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:20])
 
 
+def _is_deadlock(exc: BaseException) -> bool:
+    """Tell whether a store error comes from the database breaking a deadlock (PostGIS).
+
+    Two imports inserting the same uids in different orders lock each other; the
+    database aborts one of them, which can simply run again.
+    """
+    cause = exc.__cause__
+    return cause is not None and type(cause).__name__ in ("DeadlockDetected", "SerializationFailure")
+
+
+def _store_valid(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, report: ImportReport, *,
+                 path: Path, dataset: str, actor: str | None, t0: float) -> None:
+    """Write ``valid`` and the import log entry in one transaction (counts into ``report``)."""
+    n_valid = len(valid)
+    report.n_inserted = report.n_existing = 0
+    with store.transaction():
+        # by blocks, in the one transaction: the progress of a long import shows in the log
+        for block in list(iter_chunks(n_valid, WRITE_BLOCK)) or [slice(0, 0)]:
+            written = store.write(layer, valid.iloc[block], actor=actor, validated=True)
+            report.n_inserted += written.n_inserted
+            report.n_existing += written.n_existing
+            logger.info("enregistrement %s : %d/%d lignes (transaction en cours)", path.name,
+                        block.stop, n_valid)
+        report.seconds = time.perf_counter() - t0
+        store.record_import({
+            "layer": layer, "file_name": path.name, "sha256": report.sha256,
+            "mapping": dataset, "started_at": datetime.now().isoformat(timespec="seconds"),
+            "finished_at": datetime.now().isoformat(timespec="seconds"), "actor": actor,
+            "n_read": report.n_read, "n_inserted": report.n_inserted,
+            "n_existing": report.n_existing, "n_rejected": report.n_rejected,
+            "n_repaired": report.n_repaired, "report": json.dumps(report.summary(), ensure_ascii=False),
+        })
+
+
 def import_file(
     store: LayerStore,
     path: str | Path,
@@ -453,24 +490,27 @@ def import_file(
             f"première : ligne {report.rejects.iloc[0]['row']} — {report.rejects.iloc[0]['reason']}."
         )
     step("enregistrement")
-    n_valid = len(valid)
-    with store.transaction():
-        # by blocks, in the one transaction: the progress of a long import shows in the log
-        for block in list(iter_chunks(n_valid, WRITE_BLOCK)) or [slice(0, 0)]:
-            written = store.write(schema.name, valid.iloc[block], actor=actor, validated=True)
-            report.n_inserted += written.n_inserted
-            report.n_existing += written.n_existing
-            logger.info("enregistrement %s : %d/%d lignes (transaction en cours)", path.name,
-                        block.stop, n_valid)
-        report.seconds = time.perf_counter() - t0
-        store.record_import({
-            "layer": schema.name, "file_name": path.name, "sha256": report.sha256,
-            "mapping": mapping.dataset, "started_at": datetime.now().isoformat(timespec="seconds"),
-            "finished_at": datetime.now().isoformat(timespec="seconds"), "actor": actor,
-            "n_read": report.n_read, "n_inserted": report.n_inserted,
-            "n_existing": report.n_existing, "n_rejected": report.n_rejected,
-            "n_repaired": report.n_repaired, "report": json.dumps(report.summary(), ensure_ascii=False),
-        })
+    to_write = valid
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            _store_valid(store, schema.name, to_write, report, path=path, dataset=mapping.dataset,
+                         actor=actor, t0=t0)
+            break
+        except StoreError as exc:
+            if not _is_deadlock(exc):
+                raise
+            if attempt == WRITE_ATTEMPTS:
+                raise StoreError(
+                    f"Import de {path.name} annulé : il est resté en conflit avec d'autres écritures "
+                    f"simultanées après {WRITE_ATTEMPTS} tentatives ; rien n'a été enregistré, "
+                    "relancez-le."
+                ) from exc
+            # again in uid order: writers that all lock their rows in the same order cannot
+            # deadlock each other (the first attempt keeps the file's order)
+            to_write = valid.sort_values("uid", kind="stable")
+            logger.warning("import %s: deadlock with another writer, attempt %d/%d", path.name,
+                           attempt + 1, WRITE_ATTEMPTS)
+            time.sleep(random.uniform(0.05, 0.3) * attempt)
     accounted = report.n_inserted + report.n_existing + report.n_rejected
     if accounted != report.n_read:  # pragma: no cover - would be a bug in this module
         raise SourceFileError(

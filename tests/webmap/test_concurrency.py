@@ -139,12 +139,14 @@ def test_sixteen_http_clients(site: str, store_url: str) -> None:
 
 # -- 16 concurrent ``qpv import`` ------------------------------------------------------------
 def dmr_slices(shared_data: Path, folder: Path) -> tuple[list[Path], set[str]]:
-    """Overlapping slices of the real Dans Ma Rue file; return their paths and the union of ids."""
+    """Overlapping slices of the real Dans Ma Rue file, every other one in reverse order (the
+    same uids locked in opposite orders); return their paths and the union of ids."""
     frame = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", dtype=str,
                         keep_default_na=False)
     paths, ids = [], set()
     for i in range(IMPORTERS):
         part = frame.iloc[i * STEP: i * STEP + SLICE]
+        part = part.iloc[::-1] if i % 2 else part
         path = folder / f"dansmarue-{i:02d}.csv"
         part.to_csv(path, index=False)
         paths.append(path)
