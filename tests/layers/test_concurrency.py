@@ -12,6 +12,7 @@ import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -287,3 +288,45 @@ def test_sixteen_child_writers_idempotent(url: str, handle: LayerStore, kind: st
     assert len(inserted) == expected and max(inserted.values()) == 1
     assert Counter(events["parent_uid"]) == {
         p: 5 + sum(1 for w in range(WRITERS) if w % len(parents) == i) for i, p in enumerate(parents)}
+
+
+class DeadlockDetected(Exception):
+    """Stands for psycopg's error of the same name (the importer looks at the class name)."""
+
+
+class Deadlocking:
+    """A store whose first ``failures`` writes are aborted as a database deadlock victim."""
+
+    def __init__(self, store: LayerStore, failures: int) -> None:
+        self._store, self.failures = store, failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def write(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            from layers.errors import StoreError
+
+            raise StoreError("Erreur de la base de données : deadlock detected") from DeadlockDetected()
+        return self._store.write(*args, **kwargs)
+
+
+def test_import_runs_again_after_a_deadlock(handle: LayerStore, shared_data: Path,
+                                            tmp_path: Path) -> None:
+    """An import chosen as deadlock victim runs again (exact counts); after five, a French error
+    and nothing stored."""
+    from layers.errors import StoreError
+    from layers.importer import WRITE_ATTEMPTS, import_file
+
+    frame = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", dtype=str,
+                        keep_default_na=False, nrows=200)
+    source = tmp_path / "dansmarue-200.csv"
+    frame.to_csv(source, index=False)
+    before = (handle.count("observations"), len(handle.imports()))
+    with pytest.raises(StoreError, match=r"annulé.*relancez"):
+        import_file(Deadlocking(handle, WRITE_ATTEMPTS), source, mapping="dansmarue")  # type: ignore[arg-type]
+    assert (handle.count("observations"), len(handle.imports())) == before
+    report = import_file(Deadlocking(handle, 2), source, mapping="dansmarue")  # type: ignore[arg-type]
+    assert (report.n_read, report.n_inserted, report.n_existing) == (200, 200, 0)
+    assert handle.count("observations") == 200 and len(handle.imports()) == before[1] + 1
