@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -119,12 +120,25 @@ def parse_bbox(text: str | None, field: str = "bbox") -> tuple[float, float, flo
     return minx, miny, maxx, maxy
 
 
+_ISO = re.compile(r"\d{4}(-\d\d(-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d(:?\d\d)?)?)?)?)?")
+
+
+def _timestamp(text: str, field: str) -> pd.Timestamp:
+    """An ISO 8601 date or datetime, else a 400 naming ``field``.
+
+    Only ISO forms: pandas alone also reads ``-1`` or ``2024-01-01/2023-01-01`` as dates.
+    """
+    if not _ISO.fullmatch(text.strip()):
+        fail(400, f"Date invalide « {text[:40]} » (AAAA-MM-JJ ou ISO 8601 attendu).", field)
+    try:
+        return pd.Timestamp(text.strip())
+    except (ValueError, TypeError, OverflowError):
+        fail(400, f"Date invalide « {text[:40]} » (AAAA-MM-JJ ou ISO 8601 attendu).", field)
+
+
 def _instant(text: str, field: str, *, end: bool) -> pd.Timestamp:
     """Parse one bound; a date-only end bound covers its whole day."""
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        fail(400, f"Date invalide « {text} » (format ISO 8601 attendu).", field)
+    ts = _timestamp(text, field)
     if ts is pd.NaT:
         fail(400, f"Date invalide « {text} ».", field)
     if ts.tzinfo is not None:
@@ -164,10 +178,7 @@ def parse_date_arg(name: str) -> pd.Timestamp | None:
     text = request.args.get(name)
     if not text:
         return None
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        fail(400, f"Date invalide « {text} » (AAAA-MM-JJ ou ISO 8601 attendu).", name)
+    ts = _timestamp(text, name)
     if ts is pd.NaT:
         fail(400, f"Date invalide « {text} ».", name)
     return ts.tz_convert("Europe/Paris").tz_localize(None) if ts.tzinfo is not None else ts

@@ -706,6 +706,26 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                 parameters=[_param("id", "path", "Identifiant de la demande.")], op_id="open311Request",
             )
         },
+        "/api/lookup": {
+            "get": _op(
+                "Dans quel QPV ? (adresse, ou lon et lat)", "carte",
+                {"200": _ok("Résultat.", {
+                    "type": "object", "required": ["requete", "code", "statut"],
+                    "properties": {"requete": {"type": "object"},
+                                   "code": {"type": "string", "nullable": True},
+                                   "statut": {"type": "string"}},
+                }), **_errors(400, 401, 403)},
+                parameters=[
+                    _param("adresse", "query", "Adresse postale (300 caractères au plus)."),
+                    _param("commune", "query", "Commune, pour lever une ambiguïté."),
+                    _param("lon", "query", "Longitude CRS84.",
+                           {"type": "number", "minimum": -180, "maximum": 180}),
+                    _param("lat", "query", "Latitude CRS84.",
+                           {"type": "number", "minimum": -90, "maximum": 90}),
+                ],
+                op_id="lookup",
+            )
+        },
         "/openapi.json": {
             "get": _op(
                 "Ce document", "ogc",

@@ -127,3 +127,23 @@ def test_ogc_paging_extremes(anon: FlaskClient, query: str) -> None:
         assert res.get_json()["numberReturned"] <= 10_000
     else:
         assert res.get_json()["champ"] in ("limit", "offset")
+
+
+@pytest.mark.parametrize("value", ["-1", "2024-01-01/2023-01-01", "2024-01-01/..", "1e10", "2024-W01",
+                                   "+275760-09-13", "2024-01-01T00:00:00+99:00", "demain", "2024-13-45"])
+def test_dates_are_iso_only(tech: FlaskClient, value: str) -> None:
+    """pandas alone read ``-1`` as year -1 and ``a/b`` as a date with an offset: 200 on nonsense."""
+    for path, field in (("/api/layers/observations/features?zoom=18&limit=2&start=", "start"),
+                        ("/api/layers/observations/stats?end=", "end"),
+                        ("/open311/v2/requests.json?start_date=", "start_date"),
+                        ("/ogc/collections/observations/items?limit=2&datetime=../", "datetime")):
+        res = tech.get(path + _q(value))
+        assert res.status_code == 400 and res.get_json()["champ"] == field, (path, value, res.status_code)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", "2262-04-12", "1677-09-21T00:00:00Z"])
+def test_far_dates_are_valid_bounds(tech: FlaskClient, value: str) -> None:
+    for path in ("/api/layers/observations/features?zoom=18&limit=2&start=",
+                 "/ogc/collections/observations/items?limit=2&datetime=",
+                 "/open311/v2/requests.json?end_date="):
+        assert tech.get(path + _q(value)).status_code == 200, (path, value)
