@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "PHOTOS_DIR": None,  # instance/photos
     "PHOTOS_RECOVERY": True,  # finish or undo interrupted photo writes at start-up
     "PHOTOS_GRACE_SECONDS": 3600,  # staged photos without their record kept this long
+    "PHOTOS_ORPHANS_AT_STARTUP": False,  # also list unreferenced photos (reads every observation)
     "LAYER_ROLES": {},  # layer -> roles allowed to see it (overrides the defaults)
     "PHOTO_ROLES": ("lecteur", "technicien", "administrateur"),
     "OPEN311_ROLES": ("technicien", "administrateur"),
@@ -148,9 +149,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def recover_photos(app: Flask) -> None:
-    """Run :func:`webmap.photos.recover` on the app's photos folder (orphans only listed).
+    """Run :func:`webmap.photos.recover` on the app's photos folder.
 
-    Never prevents the application from starting: a store that cannot be read is logged.
+    Staged photos are promoted or deleted (cheap: only their uids are read); photos that no
+    observation references are listed only with ``PHOTOS_ORPHANS_AT_STARTUP`` (that reads
+    every observation; ``qpv photos nettoyer`` does it on demand). Never prevents the
+    application from starting: a store that cannot be read is logged.
     """
     from webmap.photos import recover
 
@@ -159,7 +163,8 @@ def recover_photos(app: Flask) -> None:
         return
     try:
         with open_store(app.config["STORE"], create=False) as store:
-            recover(store, folder, grace_seconds=float(app.config["PHOTOS_GRACE_SECONDS"]))
+            recover(store, folder, grace_seconds=float(app.config["PHOTOS_GRACE_SECONDS"]),
+                    orphans=bool(app.config["PHOTOS_ORPHANS_AT_STARTUP"]))
     except (QPVError, OSError) as exc:
         logger.warning("photo recovery skipped: %s", exc)
 
