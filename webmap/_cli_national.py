@@ -132,6 +132,11 @@ def _scheduler_options(func: Any) -> Any:
     return func
 
 
+def _n(value: Any) -> str:
+    """An integer with a space between thousands, as written in French."""
+    return f"{int(value):,}".replace(",", " ")
+
+
 def _summary(part: Any) -> Any:
     """Points per (QPV, status) of one looked-up partition."""
     return part.groupby(["qpv_code", "qpv_status"], observed=True).size().rename("points").reset_index()
@@ -168,13 +173,11 @@ def national_lookup(ctx: click.Context, fichier_adresses: Path, perimetres: Path
     codes = table.groupby("qpv_code")["points"].sum()
     from layers.perimeters import STATUS_FR
 
-    total = int(statuses.sum())
-    summary = ", ".join(f"{int(n):,} {STATUS_FR.get(str(k), str(k))}".replace(",", " ")
-                        for k, n in statuses.items() if n)
-    click.echo(f"{total:,} adresses : {summary}.".replace(",", " "))
+    summary = ", ".join(f"{_n(n)} {STATUS_FR.get(str(k), str(k))}" for k, n in statuses.items() if n)
+    click.echo(f"{_n(statuses.sum())} adresses : {summary}.")
     for code, n in codes.items():
         if str(code) and n:
-            click.echo(f"  {code} : {int(n):,}".replace(",", " "))
+            click.echo(f"  {code} : {_n(n)}")
     click.echo(f"Résultat : {output}")
 
 
@@ -205,8 +208,8 @@ def national_bins(fichier_points: Path, cell_m: float, shape: str, by: str | Non
     else:
         cells.to_file(output)
     occupied = int((cells["count"] > 0).sum())
-    click.echo(f"{int(cells['count'].sum()):,} points dans {occupied:,} mailles occupées "
-               f"({len(cells):,} mailles de {cell_m:g} m).".replace(",", " "))
+    click.echo(f"{_n(cells['count'].sum())} points dans {_n(occupied)} mailles occupées "
+               f"({_n(len(cells))} mailles de {cell_m:g} m).")
     if hotspots:
         click.echo(f"Mailles chaudes : {int((cells['gi_bin'] > 0).sum())}, "
                    f"froides : {int((cells['gi_bin'] < 0).sum())}.")
