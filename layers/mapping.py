@@ -98,11 +98,70 @@ class Mapping_:
         return cols
 
 
+_SCALAR = (str, int, float, bool)
+
+
+def _check_types(data: Mapping[str, Any], where: str) -> None:
+    """Refuse values of the wrong YAML type (a list where a name is expected...) by key."""
+    def bad(key: str, expected: str) -> MappingError:
+        return MappingError(f"{where} : « {key} » doit être {expected}.")
+
+    for key in ("layer", "dataset", "title", "licence", "id"):
+        if data.get(key) is not None and not isinstance(data[key], (str, int)):
+            raise bad(key, "un texte")
+    for key in ("fields", "geometry", "read", "filter"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise bad(key, "un dictionnaire")
+    if not isinstance(data.get("simulated", False), bool):
+        raise bad("simulated", "true ou false")
+    for section in ("geometry", "read"):
+        for key, value in (data.get(section) or {}).items():
+            if not isinstance(key, str) or (value is not None and not isinstance(value, (str, int))):
+                raise bad(f"{section}.{key}", "un texte")
+    for key, value in (data.get("filter") or {}).items():
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(key, str) or not all(isinstance(v, _SCALAR) for v in values):
+            raise bad(f"filter.{key}", "une valeur ou une liste de valeurs")
+    for name in data.get("fields") or {}:
+        if not isinstance(name, str):
+            raise bad(f"fields.{name}", "un nom de champ")
+
+
+def _check_template(template: str, name: str, where: str) -> None:
+    """Templates only insert columns: ``{col}``, no conversion, format spec nor attribute."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise MappingError(f"{where} : gabarit invalide pour « {name} » ({exc}).") from exc
+    for _, field_name, spec, conversion in parts:
+        if field_name is None:
+            continue
+        plain = bool(field_name) and not field_name.isdigit() and not set(field_name) & set(".[]")
+        if not plain or spec or conversion:
+            raise MappingError(
+                f"{where} : gabarit de « {name} » : seules des colonnes {{nom}} sont permises "
+                f"(« {{{field_name}}} » refusé)."
+            )
+
+
 def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
     if isinstance(spec, str):
         return FieldRule(name=name, column=spec)
     if not isinstance(spec, dict):
         raise MappingError(f"{where} : règle invalide pour « {name} ».")
+    for key in ("column", "template", "format"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            raise MappingError(f"{where} : « {key} » de « {name} » doit être un texte.")
+    if spec.get("template") is not None:
+        _check_template(spec["template"], name, where)
+    if spec.get("missing") is not None and not (
+            isinstance(spec["missing"], list) and all(isinstance(v, _SCALAR) for v in spec["missing"])):
+        raise MappingError(f"{where} : « missing » de « {name} » doit être une liste de valeurs.")
+    if spec.get("patterns") is not None and not isinstance(spec["patterns"], list):
+        raise MappingError(f"{where} : « patterns » de « {name} » doit être une liste.")
+    for key in ("value", "default"):
+        if spec.get(key) is not None and not isinstance(spec[key], _SCALAR):
+            raise MappingError(f"{where} : « {key} » de « {name} » doit être une valeur simple.")
     unknown = set(spec) - {"column", "value", "template", "values", "default", "format",
                            "patterns", "missing"}
     if unknown:
@@ -151,6 +210,7 @@ def parse_mapping(data: Mapping[str, Any], *, where: str = "mapping", path: Path
     unknown = set(data) - allowed
     if unknown:
         raise MappingError(f"{where} : clé inconnue « {sorted(unknown)[0]} ».")
+    _check_types(data, where)
     schema = get_schema(str(data["layer"]))
     if not _NAME.match(str(data["dataset"])):
         raise MappingError(f"{where} : « dataset » doit être en minuscules sans espaces.")

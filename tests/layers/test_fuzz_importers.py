@@ -34,13 +34,14 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.errors import QPVError
 from layers.errors import SourceFileError
 from layers.importer import import_file
-from layers.mapping import Mapping_, list_mappings
+from layers.mapping import Mapping_, list_mappings, load_mapping
 from layers.store import LayerStore
 from tests.layers.conftest import snapshot
 
@@ -394,3 +395,48 @@ def test_bom_then_invalid_bytes(store: LayerStore, tmp_path: Path, data: bytes) 
     path.write_bytes(data)
     with pytest.raises(SourceFileError, match=r"marque d'encodage .*octet invalide ligne \d"):
         import_file(store, path, mapping="dansmarue")
+
+
+# -- hostile mapping files ----------------------------------------------------------------
+
+MAPPING_VALUE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
+              st.sampled_from(["observations", "lon", "lat", "theme", "{lon:d}", "{", "{0}", "{lon.real}"])),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["x", "y", "wkt", "crs", "column", "value", "template", "values", "default", "format",
+                         "patterns", "missing", "match", "theme", "description", "encoding", "separator"])
+        | st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+MAPPING_KEYS = ("fields", "geometry", "id", "read", "title", "licence", "simulated", "filter")
+
+
+@FUZZ
+@given(data=st.fixed_dictionaries(
+    {"layer": st.just("observations") | MAPPING_VALUE, "dataset": st.just("essai") | MAPPING_VALUE},
+    optional=dict.fromkeys(MAPPING_KEYS, MAPPING_VALUE)))
+def test_hostile_mapping(store: LayerStore, scratch: Path, data: dict[str, Any]) -> None:
+    """A mapping of the wrong YAML types is a MappingError naming the key, never a TypeError."""
+    path = scratch / "obs.csv"
+    path.write_text("lon;lat;theme;observed_at\n2.38;48.88;propreté;2024-01-01\n", encoding="utf-8")
+    mapping_file = scratch / "correspondance.yaml"
+    mapping_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    try:
+        mapping = load_mapping(mapping_file)
+    except QPVError as exc:
+        assert str(exc).strip()
+        return
+    _check_import(store, path, mapping, mapping.layer)
+
+
+@pytest.mark.parametrize("text", [
+    "fields: [1, 2]", "filter: 3", "read: [a, b]", "id: [1]", "fields: {theme: {template: '{x:d}'}}",
+    "geometry: {x: [1], y: lat}", "simulated: peut-être", ": : :", "\x00", "[", "- 1",
+])
+def test_garbage_mapping_files(tmp_path: Path, text: str) -> None:
+    """Found by fuzzing: wrong YAML types leaked AttributeError / TypeError from parse_mapping."""
+    f = tmp_path / "m.yaml"
+    f.write_text("layer: observations\ndataset: essai\n" + text + "\n" if text[0].isalpha() else text,
+                 encoding="utf-8")
+    with pytest.raises(QPVError):
+        load_mapping(f)
