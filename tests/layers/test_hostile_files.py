@@ -193,3 +193,24 @@ def test_csv_rows_with_millions_of_columns_are_rejects(store: LayerStore, tmp_pa
     assert len(table.rejects["value"].iloc[0]) <= 80
     r = import_file(store, f, layer="observations", territory_margin_m=None)
     assert (r.n_read, r.n_inserted, r.n_rejected) == (3, 2, 1)
+
+
+def test_cli_import_refuses_hostile_files_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``qpv import`` turns each refusal into one French line and exit status 1, no traceback."""
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    monkeypatch.setenv("QPV_STORE", str(tmp_path / "t.gpkg"))
+    monkeypatch.setenv("QPV_REPORTS_DIR", str(tmp_path / "rapports"))
+    monkeypatch.setenv("QPV_MAX_IMPORT_MB", "1")
+    bomb = _zip(tmp_path / "bombe.zip", [("a.shp", b"\x00" * (20 << 20)), ("a.dbf", b"x")])
+    evasion = _zip(tmp_path / "evasion.zip", [("../../x.shp", b"x" * 100)], zipfile.ZIP_STORED)
+    gz = tmp_path / "bombe.csv.gz"
+    with gzip.open(gz, "wb") as fh:
+        fh.write(HEADER + b"0" * (4 << 20))
+    runner = CliRunner()
+    for f, message in ((bomb, "trop volumineux"), (evasion, "sort de l'archive"), (gz, "trop volumineux")):
+        res = runner.invoke(main, ["import", "observations", str(f)])
+        assert res.exit_code == 1, res.output
+        assert message in res.output and "Traceback" not in res.output
