@@ -13,6 +13,7 @@ import codecs
 import csv
 import gzip
 import io
+import json
 import logging
 import re
 import stat
@@ -39,6 +40,7 @@ SEPARATORS = (";", ",", "\t", "|")
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
 MAX_COLUMNS = 2000  # a wider header is not a table we import
 MAX_ZIP_MEMBERS = 1000
+GEOJSON_CHECK_BYTES = 64 * 1024**2  # GeoJSON up to this size have their features counted
 MAX_ZIP_RATIO = 200  # unpacked / packed size of a whole archive
 # what pyogrio / GDAL / GEOS raise on a damaged file: all become a SourceFileError
 _VECTOR_ERRORS: tuple[type[Exception], ...] = (
@@ -365,6 +367,7 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
         ) from exc
     for w in caught:
         logger.info("lecture de %s : %s", path.name, w.message)
+    _check_geojson_features(path, limit, len(gdf))
     if not isinstance(gdf, gpd.GeoDataFrame):  # pragma: no cover - attribute-only table
         raise SourceFileError(f"{path.name} ne contient pas de géométries.")
     gdf = gdf.reset_index(drop=True)
@@ -375,6 +378,34 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
         rows=pd.Series(range(1, len(gdf) + 1), index=gdf.index, dtype="int64"),
         crs=gdf.crs,
         kind="vector",
+    )
+
+
+def _check_geojson_features(path: Path, limit: int, n_read: int) -> None:
+    """Refuse a GeoJSON whose ``features`` holds entries GDAL skipped without a word.
+
+    GDAL drops array entries that are not Feature objects (``{}``, ``null``, numbers): those
+    rows would be lost, neither stored nor listed among the rejects.
+    """
+    suffixes = [s.lower() for s in path.suffixes]
+    if not {".geojson", ".json"} & set(suffixes) or path.stat().st_size > GEOJSON_CHECK_BYTES:
+        return
+    try:
+        raw = _gunzip(path, limit, keep=True) if suffixes[-1] == ".gz" else path.read_bytes()
+        doc = json.loads(raw)
+    except (ValueError, RecursionError, SourceFileError):
+        return  # GDAL read it its own way: nothing to compare with
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list) or len(features) == n_read:
+        return
+    for number, feature in enumerate(features, start=1):
+        if not (isinstance(feature, dict) and feature.get("type") == "Feature"):
+            raise SourceFileError(
+                f"{path.name}, entité n° {number} : ce n'est pas un objet GeoJSON « Feature » "
+                f"({json.dumps(feature, ensure_ascii=False)[:60]}) ; corrigez ou retirez-la."
+            )
+    raise SourceFileError(  # pragma: no cover - GDAL skipped a well-formed Feature
+        f"{path.name} : {len(features)} entités déclarées, {n_read} lisibles."
     )
 
 

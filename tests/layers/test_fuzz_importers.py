@@ -321,8 +321,16 @@ def hostile_geojson(draw: st.DrawFn, mapping: Mapping_) -> str:
 def test_hostile_geojson(store: LayerStore, scratch: Path, data: st.DataObject, name: str) -> None:
     mapping = MAPPINGS[name]
     path = scratch / "source.geojson"
-    path.write_text(data.draw(hostile_geojson(mapping)), encoding="utf-8")
-    _check_import(store, path, mapping, mapping.layer)
+    text = data.draw(hostile_geojson(mapping))
+    path.write_text(text, encoding="utf-8")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    # every entry of « features » is stored, already present or rejected: none vanishes
+    _check_import(store, path, mapping, mapping.layer,
+                  len(features) if isinstance(features, list) else None)
 
 
 # -- corrupt GeoPackage / zipped Shapefile ---------------------------------------------
@@ -386,6 +394,16 @@ def test_no_value_matches_the_translation_table(store: LayerStore, tmp_path: Pat
     report = import_file(store, path, mapping="dansmarue", territory_margin_m=None)
     assert (report.n_read, report.n_inserted) == (1, 1)
     assert store.read("observations")["theme"].tolist() == ["autre"]
+
+
+def test_geojson_entries_that_are_not_features(store: LayerStore, tmp_path: Path) -> None:
+    """Found by the fuzzer: GDAL skipped ``{}`` entries of « features » silently (rows lost)."""
+    path = tmp_path / "cameras.geojson"
+    point = {"type": "Feature", "properties": {"Nom": "A"},
+             "geometry": {"type": "Point", "coordinates": [770_000, 6_279_000]}}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [point, {}]}), encoding="utf-8")
+    with pytest.raises(SourceFileError, match=r"entité n° 2 : ce n'est pas un objet GeoJSON « Feature »"):
+        import_file(store, path, mapping="montpellier-cameras", territory_margin_m=None)
 
 
 @pytest.mark.parametrize("data", [b"\xff\xfea\x00;\x00b\x00\n\x00x", b"\xef\xbb\xbfa;b\n\xff;1\n"])
