@@ -148,6 +148,11 @@ class PostGISStore(LayerStore):
             return  # opened before a fork, or at exit: the connection is not ours to return
         self._pool.putconn(self._con)
 
+    def __del__(self) -> None:
+        # a store dropped without close() must not keep its pooled connection forever
+        with contextlib.suppress(Exception):
+            self.close()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Group writes into one atomic transaction (re-entrant: inner levels are savepoints)."""
