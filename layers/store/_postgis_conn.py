@@ -61,7 +61,9 @@ class PgTarget:
         if "@" in netloc:
             user, host = netloc.rsplit("@", 1)
             netloc = f"{user.split(':', 1)[0]}@{host}"
-        return urlunsplit(parts._replace(netloc=netloc)) + f" (schéma {self.schema})"
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                           if k != "password"])
+        return urlunsplit(parts._replace(netloc=netloc, query=query)) + f" (schéma {self.schema})"
 
 
 def is_postgis_url(url: object) -> bool:

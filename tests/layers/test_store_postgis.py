@@ -62,6 +62,7 @@ def test_schema_created_then_reopened(pg: tuple[str, str], postgis_url: str) -> 
     with pytest.raises(StoreError, match="schéma invalide"):
         open_store(scratch_schema_url(postgis_url, 'x"; DROP SCHEMA public; --'))
     assert "qpv:qpv@" not in describe_store(url) and name in describe_store(url)
+    assert "secret" not in describe_store("postgresql://u@h/base?password=secret&sslmode=require")
 
 
 def test_real_types_and_indexes(pg: tuple[str, str], postgis_url: str) -> None:
