@@ -273,14 +273,13 @@ def test_sixteen_blind_status_writers(url: str, handle: LayerStore) -> None:
         assert 1 <= len(logged) <= WRITERS * ROUNDS
 
 
-@pytest.mark.parametrize("kind", ["threads", "processes"])
-def test_sixteen_child_writers_idempotent(url: str, handle: LayerStore, kind: str) -> None:
-    """16 writers add the same dumping events (and one each): every event stored once."""
+def test_sixteen_child_writers_idempotent(url: str, handle: LayerStore) -> None:
+    """16 threads add the same dumping events (and one each): every event stored once."""
     parents = [f"pn-{i}" for i in range(3)]
     handle.write("points_noirs", gpd.GeoDataFrame(
         {"uid": parents, "name": [f"Point noir {i}" for i in range(3)]},
         geometry=[Point(655_000 + 50 * i, 6_862_000) for i in range(3)], crs="EPSG:2154"))
-    results = run_all(kind, add_events, [(url, w, parents) for w in range(WRITERS)])
+    results = run_all("threads", add_events, [(url, w, parents) for w in range(WRITERS)])
     expected = len(parents) * 5 + WRITERS
     events = handle.read_children("points_noirs", "evenements")
     assert len(events) == expected
