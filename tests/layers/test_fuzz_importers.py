@@ -50,8 +50,8 @@ CSV_MAPPINGS = sorted(n for n, m in MAPPINGS.items() if {"x", "wkt", "point_dict
 VECTOR_MAPPINGS = sorted(set(MAPPINGS) - set(CSV_MAPPINGS))
 IDENTITY = "identite-observations"  # no mapping: columns named like the layer's fields
 
-# QPV_FUZZ_EXAMPLES raises the number of examples for a longer hunt (40 in CI)
-FUZZ = settings(max_examples=int(os.environ.get("QPV_FUZZ_EXAMPLES", "40")), deadline=None,
+# QPV_FUZZ_EXAMPLES raises the number of examples for a longer hunt (60 in CI)
+FUZZ = settings(max_examples=int(os.environ.get("QPV_FUZZ_EXAMPLES", "60")), deadline=None,
                 derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
