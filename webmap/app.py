@@ -234,7 +234,11 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def _too_large(_exc: Exception) -> ResponseReturnValue:
-        return access.ApiError(413, "Requête trop volumineuse.", "photos").get_response()
+        # the whole request (MAX_CONTENT_LENGTH), or too many / too big form parts
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        size = f" ({limit / 1024**2:g} Mo au plus)" if limit else ""
+        field = "photos" if request.mimetype == "multipart/form-data" else "corps"
+        return access.ApiError(413, f"Requête trop volumineuse{size}.", field).get_response()
 
     @app.errorhandler(404)
     def _missing(exc: Exception) -> ResponseReturnValue:

@@ -61,10 +61,11 @@ def test_request_over_max_content_length_is_413_in_french(upload_app: Flask, tec
     before = _tree(photos.parent)
     res = _post(tech, [(JPEG + b"\x00" * MAX_CONTENT, "grosse.jpg")])
     assert res.status_code == 413
-    assert res.is_json and "trop volumineuse" in res.json["erreur"]
+    assert res.is_json and res.json == {"erreur": "Requête trop volumineuse (0.25 Mo au plus).",
+                                        "champ": "photos"}
     res = tech.post("/api/observations", data=b'{"lon": 2.39, "x": "' + b"a" * MAX_CONTENT + b'"}',
                     content_type="application/json")
-    assert res.status_code == 413 and res.is_json and res.json["erreur"]
+    assert res.status_code == 413 and res.is_json and res.json["champ"] == "corps"
     assert _tree(photos.parent) == before
 
 
