@@ -30,7 +30,7 @@ def copy_cmd(source: str, cible: str, layers: tuple[str, ...]) -> None:
     from tqdm import tqdm
 
     from layers.schema import get_schema
-    from layers.store import open_store
+    from layers.store import describe_store, open_store
     from layers.store.copy import IMPORTS_KEY, copy_store
 
     for name in layers:
@@ -47,7 +47,7 @@ def copy_cmd(source: str, cible: str, layers: tuple[str, ...]) -> None:
             counts = copy_store(src, cible, layers=list(layers) or None, progress=progress)
     finally:
         src.close()
-    click.echo(f"Copie de {source} vers {cible} terminée.")
+    click.echo(f"Copie de {describe_store(source)} vers {describe_store(cible)} terminée.")
     for info in infos:
         line = f"  {info.name:<16} {counts.get(info.name, 0):>8} ajoutés sur {info.count:>8}"
         children = [f"{k.split('/', 1)[1]} {v}" for k, v in counts.items()

@@ -72,7 +72,9 @@ def init(ctx: click.Context) -> None:
     """Crée un entrepôt vide (toutes les couches)."""
     store = open_cli_store(ctx, create=True)
     store.close()
-    click.echo(f"Entrepôt prêt : {ctx.obj['store_url']}")
+    from layers.store import describe_store
+
+    click.echo(f"Entrepôt prêt : {describe_store(ctx.obj['store_url'])}")
 
 
 @main.command("import")
@@ -189,6 +191,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
     from tqdm import tqdm
 
     from layers.demo import build_demo, demo_steps
+    from layers.store import describe_store
 
     settings = ctx.obj["settings"]
     url = str(ctx.obj["store_url"])
@@ -224,7 +227,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
     for info in infos:
         sim = f" (dont {info.simulated} simulées)" if info.simulated else ""
         click.echo(f"  {info.name:<16} {info.count:>7}{sim}")
-    click.echo(f"\nEntrepôt : {url}\nEt maintenant :\n"
+    click.echo(f"\nEntrepôt : {describe_store(url)}\nEt maintenant :\n"
                "  qpv serve                         la carte sur http://127.0.0.1:5000/\n"
                "  qpv users add LOGIN --role technicien --organisation ville   un compte de saisie\n"
                "  qpv layers                        effectifs par couche et quartier\n"

@@ -52,3 +52,11 @@ def test_copier_errors_in_french(tmp_path: Path, pg_url: str) -> None:
     result = runner.invoke(main, ["entrepot", "copier", str(tmp_path / "a.gpkg"), pg_url,
                                   "--couche", "cameras"])
     assert result.exit_code == 1 and "Couche inconnue" in result.output
+
+
+def test_init_on_postgis_hides_the_password(pg_url: str) -> None:
+    result = CliRunner().invoke(main, ["--store", pg_url, "init"])
+    assert result.exit_code == 0, result.output
+    assert "Entrepôt prêt : postgresql://qpv@" in result.output and "qpv:qpv" not in result.output
+    with open_store(pg_url, create=False) as s:
+        assert s.count("observations") == 0
