@@ -155,8 +155,25 @@ class PostGISStore(LayerStore):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group writes into one atomic transaction (re-entrant: inner levels are savepoints)."""
+        """Group writes into one atomic transaction (re-entrant: inner levels are savepoints).
+
+        Like the GeoPackage's ``BEGIN IMMEDIATE``, an explicit transaction is serialised with
+        every other write to the same store (an exclusive transaction-level advisory lock
+        keyed by the schema), so a read-then-update inside it never loses an update. Single
+        writes (:meth:`write`, :meth:`update`…) outside one only take that lock in shared
+        mode: they run side by side, serialised per record by row locks.
+        """
+        with self._writing(exclusive=True):
+            yield
+
+    @contextlib.contextmanager
+    def _writing(self, *, exclusive: bool = False) -> Iterator[None]:
+        """The transaction of one write call (shared store lock) or of :meth:`transaction`."""
         with self._lock, self._errors(), self._con.transaction():
+            if self._depth == 0:
+                lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+                self._con.execute(f"SELECT {lock}(hashtextextended(%s, 0))",
+                                  (f"qpv-store:{self._target.schema}",))
             self._depth += 1
             try:
                 yield
@@ -199,7 +216,7 @@ class PostGISStore(LayerStore):
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a setting."""
-        with self._errors(), self.transaction(), self._con.cursor() as cur:
+        with self._errors(), self._writing(), self._con.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {self._ns}.qpv_meta VALUES (%s, %s) "
                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value),
@@ -450,7 +467,7 @@ class PostGISStore(LayerStore):
         psycopg = require_psycopg()
         for attempt in range(_RETRIES):
             try:
-                with self._errors(), self.transaction(), self._con.cursor() as cur:
+                with self._errors(), self._writing(), self._con.cursor() as cur:
                     new = self._write_batch(cur, schema, batch, actor=actor, history=history)
                 break
             except StoreError as exc:
@@ -532,7 +549,7 @@ class PostGISStore(LayerStore):
         """Change fields of a record, keeping its status history (the row is locked)."""
         schema = self.schema(layer)
         check_changes(schema, changes)
-        with self._errors(), self.transaction(), self._con.cursor() as cur:
+        with self._errors(), self._writing(), self._con.cursor() as cur:
             clauses, params = self._filters(schema, bbox=None, bbox_crs=None, start=None, end=None,
                                             where=None, uids=[uid])
             current = self._query_frame(schema, self._select(schema, clauses, lock=True), params)
@@ -562,7 +579,7 @@ class PostGISStore(LayerStore):
         """Delete records and their child rows."""
         schema = self.schema(layer)
         keys = [str(u) for u in uids if "\x00" not in str(u)]
-        with self._errors(), self.transaction(), self._con.cursor() as cur:
+        with self._errors(), self._writing(), self._con.cursor() as cur:
             for child in schema.children:
                 cur.execute(f"DELETE FROM {self._table(child_table(schema, child))} "
                             "WHERE parent_uid = ANY(%s::text[])", (keys,))
@@ -588,7 +605,7 @@ class PostGISStore(LayerStore):
         cschema = schema.child(child)
         if "parent_uid" not in rows:
             raise RecordError("Colonne « parent_uid » manquante.", field="parent_uid")
-        with self._errors(), self.transaction(), self._con.cursor() as cur:
+        with self._errors(), self._writing(), self._con.cursor() as cur:
             parents = rows["parent_uid"].astype("string").tolist()
             asked = sorted({p for p in parents if isinstance(p, str) and p and "\x00" not in p})
             cur.execute(f"SELECT uid FROM {self._table(layer)} WHERE uid = ANY(%s::text[])", (asked,))
@@ -686,7 +703,7 @@ class PostGISStore(LayerStore):
         rows = rows[~rows["uid"].duplicated()]
         if rows.empty:
             return 0
-        with self._errors(), self.transaction(), self._con.cursor() as cur:
+        with self._errors(), self._writing(), self._con.cursor() as cur:
             inserted = self._insert(cur, table, fields, rows, geometry=geometry)
             if inserted:
                 self._bump(cur)
@@ -703,7 +720,7 @@ class PostGISStore(LayerStore):
         """Append an entry to the import log."""
         cols = [c for c, _ in IMPORT_COLUMNS if c in entry]
         values = [entry[c].item() if isinstance(entry[c], np.generic) else entry[c] for c in cols]
-        with self._errors(), self.transaction(), self._con.cursor() as cur:
+        with self._errors(), self._writing(), self._con.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {self._ns}.qpv_imports ({', '.join(quote_ident(c) for c in cols)}) "
                 f"VALUES ({', '.join(['%s'] * len(cols))})", values,

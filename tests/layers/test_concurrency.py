@@ -220,22 +220,13 @@ def check_history_order(store: LayerStore, uid: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("kind", ["threads", "processes"])
-def test_sixteen_status_writers_no_lost_transition(url: str, handle: LayerStore, kind: str,
-                                                   backend: str, request: pytest.FixtureRequest
-                                                   ) -> None:
+def test_sixteen_status_writers_no_lost_transition(url: str, handle: LayerStore, kind: str) -> None:
     """16 writers each move the same records one step along the workflow, ROUNDS times.
 
     A read-then-update inside :meth:`~LayerStore.transaction` must be serialised: every
     call is a transition, the history holds all of them, each starting from the status
     the previous one ended on.
     """
-    if backend == "postgis":
-        reason = ("PostGIS transaction() runs at READ COMMITTED without locking what it reads: two "
-                  "writers read the same status, the second update is a no-op (lost update); "
-                  "GeoPackage serialises transactions (BEGIN IMMEDIATE)")
-        if kind == "processes":  # would only fail the same way as the threads, slower
-            pytest.xfail(reason)
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     uids = _seed(url, 2)
     sent = run_all(kind, cycle_status, [(url, w, uids) for w in range(WRITERS)])
     assert len({c for batch in sent for c in batch}) == WRITERS * ROUNDS * len(uids)
