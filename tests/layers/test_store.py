@@ -238,3 +238,16 @@ def test_repeated_uid_in_one_batch_counts_as_existing(store: LayerStore) -> None
     assert result.inserted == ["o0", "o1"] and result.existing == ["o0"]
     assert store.count("observations") == 2
     assert len(store.read_children("observations", "historique")) == 2
+
+
+def test_rtree_follows_bulk_writes_and_deletes(gpkg_store: LayerStore) -> None:
+    n = 3000  # above the bulk threshold: the R-tree is filled without its trigger
+    uids = [f"r{i}" for i in range(n)]
+    frame = gpd.GeoDataFrame({"uid": uids, "observed_at": pd.Timestamp("2024-01-01"), "theme": "voirie"},
+                             geometry=[Point(652_000 + i, 6_862_000) for i in range(n)], crs="EPSG:2154")
+    gpkg_store.write("observations", frame)
+    con = gpkg_store._con  # type: ignore[attr-defined]
+    assert con.execute('SELECT COUNT(*) FROM "rtree_observations_geom"').fetchone()[0] == n
+    gpkg_store.delete("observations", uids[:10])
+    assert con.execute('SELECT COUNT(*) FROM "rtree_observations_geom"').fetchone()[0] == n - 10
+    assert gpkg_store.count("observations", bbox=(652_000, 6_861_999, 652_009.5, 6_862_001)) == 0
