@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import os
 import threading
@@ -200,24 +201,28 @@ def _open_count(url: str) -> int:
         return s.count("observations")
 
 
-def test_bulk_write_gives_way_to_a_concurrent_writer(pg: tuple[str, str]) -> None:
-    url, _ = pg
+def test_bulk_write_gives_way_to_a_concurrent_writer(
+    pg: tuple[str, str], postgis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="layers.store.postgis")
+    url, name = pg
     uids = [f"c{i:04d}" for i in range(500)]
-    first, second = open_store(url), open_store(url)
-    try:
+    with open_store(url) as second:
         results: list[int] = []
-        with first.transaction():
-            assert first.write("observations", _obs(uids)).n_inserted == 500  # not committed yet
+        # another client inserts the same uids and has not committed yet
+        with psycopg.connect(postgis_url) as raw:
+            raw.execute(
+                f'INSERT INTO "{name}".observations (uid, observed_at, theme, status, geom) '
+                "SELECT u, '2024-01-01', 'voirie', 'nouveau', "
+                "ST_SetSRID(ST_MakePoint(652000, 6862000), 2154) FROM unnest(%s::text[]) AS u", (uids,))
             worker = threading.Thread(
                 target=lambda: results.append(second.write("observations", _obs([*uids[250:], "neuf"]))
                                               .n_inserted))
             worker.start()
             worker.join(1.0)
-            assert worker.is_alive()  # waits on the uncommitted uids
-        worker.join(60)
-        assert results == [1]  # its COPY met the committed uids: only "neuf" went in
+            assert worker.is_alive()  # its COPY waits on the uncommitted uids
+        worker.join(60)  # committed: the COPY met them, the write went through ON CONFLICT
+        assert results == [1]
         assert second.count("observations") == 501
-        assert len(second.read_children("observations", "historique")) == 501
-    finally:
-        first.close()
-        second.close()
+        assert len(second.read_children("observations", "historique")) == 1
+    assert "COPY through a temporary table" in caplog.text  # the fast path gave way
