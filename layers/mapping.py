@@ -106,8 +106,11 @@ def _check_types(data: Mapping[str, Any], where: str) -> None:
     def bad(key: str, expected: str) -> MappingError:
         return MappingError(f"{where} : « {key} » doit être {expected}.")
 
+    def text(value: Any) -> bool:
+        return isinstance(value, (str, int)) and not isinstance(value, bool)
+
     for key in ("layer", "dataset", "title", "licence", "id"):
-        if data.get(key) is not None and not isinstance(data[key], (str, int)):
+        if data.get(key) is not None and not text(data[key]):
             raise bad(key, "un texte")
     for key in ("fields", "geometry", "read", "filter"):
         if data.get(key) is not None and not isinstance(data[key], dict):
@@ -116,7 +119,7 @@ def _check_types(data: Mapping[str, Any], where: str) -> None:
         raise bad("simulated", "true ou false")
     for section in ("geometry", "read"):
         for key, value in (data.get(section) or {}).items():
-            if not isinstance(key, str) or (value is not None and not isinstance(value, (str, int))):
+            if not isinstance(key, str) or (value is not None and not text(value)):
                 raise bad(f"{section}.{key}", "un texte")
     for key, value in (data.get("filter") or {}).items():
         values = value if isinstance(value, list) else [value]
@@ -235,8 +238,9 @@ def parse_mapping(data: Mapping[str, Any], *, where: str = "mapping", path: Path
         layer=schema.name,
         dataset=str(data["dataset"]),
         fields=tuple(rules),
-        geometry=geometry,
-        id=data.get("id"),
+        # column names as text: YAML reads « id: 2019 » or « x: 1 » as numbers
+        geometry={k: str(v) if k in ("x", "y", "wkt", "point_dict") else v for k, v in geometry.items()},
+        id=str(data["id"]) if data.get("id") is not None else None,
         read=data.get("read") or {},
         title=str(data.get("title") or ""),
         licence=str(data.get("licence") or ""),

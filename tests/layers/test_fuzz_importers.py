@@ -450,7 +450,8 @@ def test_hostile_mapping(store: LayerStore, scratch: Path, data: dict[str, Any])
 
 @pytest.mark.parametrize("text", [
     "fields: [1, 2]", "filter: 3", "read: [a, b]", "id: [1]", "fields: {theme: {template: '{x:d}'}}",
-    "geometry: {x: [1], y: lat}", "simulated: peut-être", ": : :", "\x00", "[", "- 1",
+    "geometry: {x: [1], y: lat}", "simulated: peut-être", ": : :", "\x00", "[", "- 1", "id: true",
+    "geometry: {x: true, y: lat}",
 ])
 def test_garbage_mapping_files(tmp_path: Path, text: str) -> None:
     """Found by fuzzing: wrong YAML types leaked AttributeError / TypeError from parse_mapping."""
