@@ -61,6 +61,36 @@ def copy_cmd(source: str, cible: str, layers: tuple[str, ...]) -> None:
         click.echo("Rien à ajouter : la cible contenait déjà tout.")
 
 
+@store_group.command("optimiser")
+@click.argument("entrepot", required=False)
+@click.option("--couche", "layers", multiple=True, help="Seulement cette couche (option répétable).")
+@click.pass_context
+def optimize_cmd(ctx: click.Context, entrepot: str | None, layers: tuple[str, ...]) -> None:
+    """Entretien après un gros import : statistiques du planificateur et, sous PostGIS,
+    tables réordonnées selon leur index spatial (requêtes par emprise plus rapides).
+
+    ENTREPOT : l'entrepôt à optimiser (par défaut celui de --store / QPV_STORE). Sous
+    PostGIS, chaque table est verrouillée le temps de sa réécriture : à lancer hors des
+    heures d'usage.
+    """
+    from layers.schema import get_schema
+    from layers.store import describe_store, open_store
+
+    for name in layers:
+        get_schema(name)
+    root = ctx.find_root().obj or {}
+    url = entrepot or root.get("store_url")
+    if not url:
+        raise click.UsageError("Indiquez l'entrepôt (argument ENTREPOT ou --store).")
+    store = open_store(url, create=False)
+    try:
+        done = store.optimize(list(layers) or None)
+    finally:
+        store.close()
+    click.echo(f"Entrepôt {describe_store(url)} optimisé"
+               + (f" ; tables réordonnées : {', '.join(done)}." if done else "."))
+
+
 def register(group: click.Group) -> None:
     """Add ``entrepot`` to the ``qpv`` command group."""
     group.add_command(store_group)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from layers.errors import RecordError
 from layers.schema import Field
 from layers.store.base import TimeLike
 
@@ -66,14 +68,43 @@ def child_uids(parents: Sequence[str], frame: pd.DataFrame, names: Sequence[str]
             for row in zip(*(columns[k] for k in keys), strict=True)]
 
 
-def time_text(value: TimeLike) -> str | None:
-    """A date, datetime or ISO string as the text stored in date columns (local, naive)."""
+def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
+    """A date, datetime or ISO string as the text stored in date columns (local, naive).
+
+    Raises
+    ------
+    RecordError
+        When ``value`` is not a date (naming ``field``).
+    """
     if value is None:
         return None
-    parsed = pd.Timestamp(value)
+    try:
+        parsed = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.NaT
+    if parsed is pd.NaT or pd.isna(parsed):
+        raise RecordError(f"Date invalide : « {str(value)[:40]} » (attendu AAAA-MM-JJ[THH:MM:SS]).",
+                          field=field)
     if parsed.tzinfo is not None:
         parsed = parsed.tz_convert("Europe/Paris").tz_localize(None)
     return parsed.isoformat()
+
+
+def bbox_floats(bbox: Any) -> tuple[float, float, float, float]:
+    """``(xmin, ymin, xmax, ymax)`` as finite floats in order.
+
+    Raises
+    ------
+    RecordError
+        On anything else (field ``bbox``).
+    """
+    try:
+        xmin, ymin, xmax, ymax = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise RecordError("Emprise (bbox) invalide : quatre nombres attendus.", field="bbox") from None
+    if not (xmin <= xmax and ymin <= ymax) or not all(map(math.isfinite, (xmin, ymin, xmax, ymax))):
+        raise RecordError("Emprise (bbox) invalide.", field="bbox")
+    return xmin, ymin, xmax, ymax
 
 
 def aligned(values: Any, index: pd.Index) -> Any:

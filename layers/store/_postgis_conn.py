@@ -132,6 +132,12 @@ def require_psycopg() -> Any:
     return psycopg
 
 
+# The store's queries are short (a viewport, a record, a page): JIT compilation and
+# parallel workers cost more to start (40-60 ms each) than such a query takes. Analyses
+# wanting them can ``SET LOCAL`` inside their own transaction. QPV_PG_OPTIONS overrides.
+SESSION_OPTIONS = os.environ.get("QPV_PG_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
+
+
 def get_pool(conninfo: str) -> ConnectionPool:
     """The connection pool of ``conninfo`` in this process (created on first use)."""
     require_psycopg()
@@ -149,7 +155,7 @@ def get_pool(conninfo: str) -> ConnectionPool:
             min_size=1,
             max_size=max(POOL_MAX_SIZE, 2),
             max_idle=60.0,
-            kwargs={"autocommit": True, "prepare_threshold": None},
+            kwargs={"autocommit": True, "prepare_threshold": None, "options": SESSION_OPTIONS},
             check=ConnectionPool.check_connection,
             name=f"qpv-{len(_POOLS)}",
             open=True,

@@ -324,6 +324,22 @@ class LayerStore(abc.ABC):
         """
         return None
 
+    def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
+        """Maintenance after large imports: refresh the planner statistics and lay records
+        out for the map's viewport queries.
+
+        Parameters
+        ----------
+        layers : sequence of str, optional
+            Only these layers (every layer holding records by default).
+
+        Returns
+        -------
+        list of str
+            The tables reorganised.
+        """
+        return []
+
     # -- copies between stores (see layers.store.copy) -------------------------------------
     def pages(self, layer: str, *, size: int = 10_000) -> Iterator[gpd.GeoDataFrame]:
         """Yield every record of ``layer`` in insertion order, ``size`` records at a time.

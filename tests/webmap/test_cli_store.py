@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -60,3 +61,36 @@ def test_init_on_postgis_hides_the_password(pg_url: str) -> None:
     assert "Entrepôt prêt : postgresql://qpv@" in result.output and "qpv:qpv" not in result.output
     with open_store(pg_url, create=False) as s:
         assert s.count("observations") == 0
+
+
+@pytest.mark.parametrize("backend_kind", ["gpkg", "postgis"])
+def test_optimiser(tmp_path: Path, pg_url: str, backend_kind: str) -> None:
+    """After optimising, the same viewport answers the same records; PostGIS clusters the
+    geometry tables holding records, and the table order follows the GiST index."""
+    url = str(tmp_path / "s.gpkg") if backend_kind == "gpkg" else pg_url
+    with open_store(url) as s:
+        fill(s)
+        bbox = tuple(s.read("observations").total_bounds)
+        before = s.read("observations", bbox=bbox).sort_values("uid").reset_index(drop=True)
+    runner = CliRunner()
+    result = runner.invoke(main, ["--store", url, "entrepot", "optimiser"])
+    assert result.exit_code == 0, result.output
+    assert "optimisé" in result.output
+    if backend_kind == "postgis":
+        assert "tables réordonnées : " in result.output and "observations" in result.output
+        import psycopg
+
+        schema = pg_url.rsplit("schema=", 1)[1]
+        with psycopg.connect(pg_url.split("?")[0]) as con:
+            clustered = con.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indisclustered AND n.nspname = %s",
+                (schema,)).fetchall()
+            assert ("observations_geom",) in clustered
+    else:
+        assert "réordonnées" not in result.output
+    with open_store(url) as s:
+        after = s.read("observations", bbox=bbox).sort_values("uid").reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+    bad = runner.invoke(main, ["--store", url, "entrepot", "optimiser", "--couche", "cameras"])
+    assert bad.exit_code == 1 and "Couche inconnue" in bad.output
