@@ -54,6 +54,9 @@ from layers.store.base import BBox, LayerInfo, LayerStore, TimeLike, WriteResult
 
 logger = logging.getLogger(__name__)
 
+# metres: beyond the float32 rounding of GiST boxes in Lambert-93 (< 1 m at y = 7,200,000)
+_POINT_SLACK = 2.0
+
 SCHEMA_FINGERPRINT = schema_fingerprint()
 _SMALL = 100  # rows up to which an INSERT ... VALUES beats COPY through a temporary table
 _RETRIES = 3  # deadlocks between writers of the same uids in different orders
@@ -233,6 +236,7 @@ class PostGISStore(LayerStore):
         end: TimeLike,
         where: Mapping[str, Any] | None,
         uids: Sequence[str] | None = None,
+        counting: bool = False,
     ) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -244,8 +248,21 @@ class PostGISStore(LayerStore):
                 series = gpd.GeoSeries([box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
                 xmin, ymin, xmax, ymax = series.to_crs(self.crs).total_bounds
             # && on the GiST index, then the exact test (the index keeps float32 boxes)
-            clauses.append(f"ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, {self._srid}))")
-            params += [float(xmin), float(ymin), float(xmax), float(ymax)]
+            env = f"ST_MakeEnvelope(%s, %s, %s, %s, {self._srid})"
+            outer = [float(xmin), float(ymin), float(xmax), float(ymax)]
+            if (counting and schema.geometry == "Point"
+                    and min(xmax - xmin, ymax - ymin) > 4 * _POINT_SLACK):
+                # A point whose (outward-rounded float32) box meets the box shrunk by a few
+                # metres lies inside the box: the exact test only runs near the edges
+                # (4x less CPU to count a wide viewport; reads keep the plain test, which
+                # the planner costs better for their ORDER BY … LIMIT).
+                inner = [float(xmin) + _POINT_SLACK, float(ymin) + _POINT_SLACK,
+                         float(xmax) - _POINT_SLACK, float(ymax) - _POINT_SLACK]
+                clauses.append(f"geom && {env} AND (geom && {env} OR ST_Intersects(geom, {env}))")
+                params += [*outer, *inner, *outer]
+            else:
+                clauses.append(f"ST_Intersects(geom, {env})")
+                params += outer
         if start is not None or end is not None:
             if schema.time_field is None:
                 raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
@@ -372,7 +389,7 @@ class PostGISStore(LayerStore):
         """Count records (see :meth:`LayerStore.count`)."""
         schema = self.schema(layer)
         clauses, params = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
+            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, counting=True
         )
         sql = f"SELECT 1 FROM {self._table(layer)}"
         if clauses:
@@ -402,7 +419,7 @@ class PostGISStore(LayerStore):
             return super().cluster(layer, cell_m=cell_m, bbox=bbox, bbox_crs=bbox_crs, start=start,
                                    end=end, where=where)
         clauses, params = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
+            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, counting=True
         )
         clauses.append("geom IS NOT NULL AND NOT ST_IsEmpty(geom)")
         # envelope centres, like the generic version and the GeoPackage's R-tree
@@ -588,7 +605,7 @@ class PostGISStore(LayerStore):
         return deleted
 
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
-        """Cluster each geometry table on its GiST index, then ANALYZE (see
+        """Cluster each geometry table on its GiST index, then VACUUM ANALYZE (see
         :meth:`LayerStore.optimize`).
 
         A viewport then reads a few contiguous pages instead of one page per record: after
@@ -596,6 +613,8 @@ class PostGISStore(LayerStore):
         observations drops from ~7,000 heap pages read to ~800. ``CLUSTER`` locks the table
         while it rewrites it (about 10 s per million points): run it off-peak.
         """
+        if self._depth:
+            raise StoreError("L'optimisation ne peut pas se faire dans une transaction.")
         names = list(layers) if layers is not None else list(LAYERS)
         done: list[str] = []
         for name in names:
@@ -605,8 +624,8 @@ class PostGISStore(LayerStore):
                 if schema.geometry is not None and self.count(name, at_most=1):
                     cur.execute(f"CLUSTER {self._table(name)} USING {quote_ident(name + '_geom')}")
                     done.append(name)
-                for table in tables:
-                    cur.execute(f"ANALYZE {self._table(table)}")
+                for table in tables:  # statistics, and the visibility map for index scans
+                    cur.execute(f"VACUUM (ANALYZE) {self._table(table)}")
         logger.info("tables reorganised: %s", ", ".join(done) or "none")
         return done
 

@@ -251,3 +251,25 @@ def test_rtree_follows_bulk_writes_and_deletes(gpkg_store: LayerStore) -> None:
     gpkg_store.delete("observations", uids[:10])
     assert con.execute('SELECT COUNT(*) FROM "rtree_observations_geom"').fetchone()[0] == n - 10
     assert gpkg_store.count("observations", bbox=(652_000, 6_861_999, 652_009.5, 6_862_001)) == 0
+
+
+def test_bbox_edges_are_exact(store: LayerStore) -> None:
+    """Points a few centimetres inside or outside a wide box (the spatial indexes keep float32
+    boxes, ~0.5 m at Lambert-93 northings): read and count agree with the exact test."""
+    x0, y0, x1, y1 = 652_000.0, 6_862_000.0, 653_000.0, 6_863_000.0
+    offsets = [-0.6, -0.3, -0.05, -0.01, 0.0, 0.01, 0.05, 0.3, 0.6, 1.9, 2.1]
+    pts = []
+    for d in offsets:  # on each side, inside (d >= 0) or outside (d < 0)
+        pts += [(x0 + d, 6_862_500.0), (x1 - d, 6_862_500.0), (652_500.0, y0 + d), (652_500.0, y1 - d)]
+    pts.append((652_500.0, 6_862_500.0))
+    gdf = gpd.GeoDataFrame({"uid": [f"e{i}" for i in range(len(pts))], "observed_at": "2024-01-01",
+                            "theme": "propreté", "status": "nouveau"},
+                           geometry=[Point(p) for p in pts], crs="EPSG:2154")
+    store.write("observations", gdf)
+    box = shapely.box(x0, y0, x1, y1)
+    expected = {u for u, p in zip(gdf["uid"], pts, strict=True) if shapely.intersects(box, Point(p))}
+    assert len(expected) == 4 * sum(d >= 0 for d in offsets) + 1
+    assert set(store.read("observations", bbox=(x0, y0, x1, y1))["uid"]) == expected
+    assert store.count("observations", bbox=(x0, y0, x1, y1)) == len(expected)
+    cells = store.cluster("observations", cell_m=10_000, bbox=(x0, y0, x1, y1))
+    assert int(cells["count"].sum()) == len(expected)
