@@ -403,7 +403,7 @@ def validate_record(
         first = res.rejects.iloc[0]
         raise RecordError(str(first["reason"]), field=str(first["field"]))
     row = res.valid.iloc[0].to_dict()
-    return {k: (None if _scalar_missing(v) else v) for k, v in row.items()}
+    return {str(k): (None if _scalar_missing(v) else v) for k, v in row.items()}
 
 
 def _scalar_missing(v: Any) -> bool:

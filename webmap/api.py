@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
@@ -209,7 +210,8 @@ def cluster_cells(cells: pd.DataFrame, store_crs: str) -> list[dict[str, Any]]:
     """GeoJSON cluster features from :meth:`LayerStore.cluster` cells (store CRS)."""
     if cells.empty:
         return []
-    centres = encode_geometries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), store_crs)
+    centres = encode_geometries(np.asarray(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy())),
+                                store_crs)
     lon0, lat0 = project(store_crs, "OGC:CRS84", cells["xmin"].to_numpy(), cells["ymin"].to_numpy())
     lon1, lat1 = project(store_crs, "OGC:CRS84", cells["xmax"].to_numpy(), cells["ymax"].to_numpy())
     counts = cells["count"].to_numpy()
@@ -341,7 +343,9 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
         out.to_csv(buf, index=False, sep=";")
         data, mime = buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
     else:
-        data = out.to_json(na="null", ensure_ascii=False).encode("utf-8") if len(out) else json.dumps(
+        # GeoDataFrame.to_json (the stubs only know DataFrame's signature)
+        data = out.to_json(na="null", ensure_ascii=False).encode(  # type: ignore[call-overload]
+            "utf-8") if len(out) else json.dumps(
             {"type": "FeatureCollection", "features": []}).encode()
         mime = "application/geo+json"
     resp = Response(data, content_type=mime)

@@ -237,9 +237,9 @@ def _column_values(values: pd.Series) -> list[Any]:
         text = np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
         return [None if nat else t for t, nat in zip(text, np.isnat(arr).tolist(), strict=True)]
     if pd.api.types.is_bool_dtype(values):
-        return [None if v is None else bool(v) for v in values.to_numpy(dtype=object, na_value=None).tolist()]
+        return [None if pd.isna(v) else bool(v) for v in values.astype(object).tolist()]
     if pd.api.types.is_integer_dtype(values):
-        return [None if v is None else int(v) for v in values.to_numpy(dtype=object, na_value=None).tolist()]
+        return [None if pd.isna(v) else int(v) for v in values.astype(object).tolist()]
     if pd.api.types.is_float_dtype(values):
         return [v if math.isfinite(v) else None for v in values.to_numpy(dtype="float64").tolist()]
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v

@@ -79,10 +79,10 @@ def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
     if value is None:
         return None
     try:
-        parsed = pd.Timestamp(value)
+        parsed: pd.Timestamp | None = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
-        parsed = pd.NaT
-    if parsed is pd.NaT or pd.isna(parsed):
+        parsed = None
+    if parsed is None or pd.isna(parsed):
         raise RecordError(f"Date invalide : « {str(value)[:40]} » (attendu AAAA-MM-JJ[THH:MM:SS]).",
                           field=field)
     if parsed.tzinfo is not None:
