@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 
@@ -65,7 +67,7 @@ def view_polygon(
             coords = np.empty((len(theta), 2, 2))
             coords[:, 0, 0], coords[:, 0, 1] = x, y
             coords[:, 1, 0], coords[:, 1, 1] = ex, ey
-            rays = shapely.linestrings(coords)
+            rays = cast("NDArray[np.object_]", shapely.linestrings(coords))
             hits = shapely.intersection(rays, walls)
             has = ~shapely.is_empty(hits)
             dist[has] = shapely.distance(origin, hits[has])

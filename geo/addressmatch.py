@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -328,11 +328,12 @@ def _match_one(
         return row
     if len(hits) > 1:
         row.update(status="ambiguous", score=score, candidates=" ; ".join(
-            f"{table['name'].iat[i]} — {table['commune_key'].iat[i] or '?'}" for i in hits))
+            f"{table['name'].iat[i]} — {cast(str, table['commune_key'].iat[i]) or '?'}" for i in hits))
         return row
     i = hits[0]
     row.update(status=status, matched_key=table["street_key"].iat[i], matched_name=table["name"].iat[i],
-               matched_commune=table["commune_key"].iat[i], score=score, n_addresses=int(table["n"].iat[i]))
+               matched_commune=table["commune_key"].iat[i], score=score,
+               n_addresses=int(cast(int, table["n"].iat[i])))
     return row
 
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Literal
+from typing import Literal, cast
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
@@ -145,7 +146,10 @@ def auto_bin_size(
     if len(distinct) < 3:
         raise AnalysisError("Trop peu de points distincts (moins de 3) pour choisir une taille de maille.")
     zone = _zone_geometry(area)
-    surface = zone.area if zone is not None else shapely.convex_hull(shapely.multipoints(distinct)).area
+    if zone is not None:
+        surface = zone.area
+    else:  # (n, 2) coordinates make a single MultiPoint
+        surface = shapely.convex_hull(cast(shapely.MultiPoint, shapely.multipoints(distinct))).area
     nn_dist, _ = cKDTree(distinct).query(distinct, k=2)
     mean_nn = float(nn_dist[:, 1].mean())
     cell_factor = SQRT3 / 2.0 if shape == "hex" else 1.0
@@ -168,7 +172,7 @@ def _cell_polygons(centres: np.ndarray, size: float, shape: BinShape) -> np.ndar
     rings = np.stack([xs, ys], axis=-1)
     rings = np.concatenate([rings, rings[:, :1, :]], axis=1)
     # millimetre rounding makes neighbours share their vertices exactly (contiguity weights)
-    return shapely.polygons(np.round(rings, 3))
+    return cast("NDArray[np.object_]", shapely.polygons(np.round(rings, 3)))
 
 
 def _lattice(bounds: tuple[float, float, float, float], size: float, shape: BinShape) -> np.ndarray:

@@ -295,7 +295,7 @@ def space_time_cube(
         raise AnalysisError(f"Pas de temps inconnu « {freq} ».") from exc
     first = pd.Period(start, freq=freq) if start is not None else per.min()
     last = pd.Period(end, freq=freq) if end is not None else per.max()
-    if pd.isna(first) or pd.isna(last) or last < first:
+    if not isinstance(first, pd.Period) or not isinstance(last, pd.Period) or last < first:  # NaT: no events
         raise AnalysisError("Aucun événement daté dans la période.")
     periods = pd.period_range(first, last, freq=freq)
     step = np.full(len(points), -1, dtype=np.int64)

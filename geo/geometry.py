@@ -16,10 +16,10 @@ def polygonal_part(geom: BaseGeometry | None) -> BaseGeometry | None:
         return None
     if geom.geom_type == "MultiPolygon":
         return geom
-    if geom.geom_type == "Polygon":
+    if isinstance(geom, shapely.Polygon):
         return shapely.MultiPolygon([geom])
     parts = [g for g in shapely.get_parts(geom) if g.geom_type in {"Polygon", "MultiPolygon"}]
-    polys: list[BaseGeometry] = []
+    polys: list[shapely.Polygon] = []
     for part in parts:
         polys.extend(shapely.get_parts(part) if part.geom_type == "MultiPolygon" else [part])
     if not polys:

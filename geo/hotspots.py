@@ -225,7 +225,7 @@ def getis_ord(
     out["gi_p"] = p
     out["gi_q"] = q
     out["gi_bin"] = gi_bin
-    out["hotspot"] = pd.array(label, dtype=object)
+    out["hotspot"] = pd.array(label, dtype=np.object_)
     out.attrs.update(bins.attrs)
     out.attrs.update({"fdr": fdr, "alpha": alpha, "neighbour_distance": distance})
     return out

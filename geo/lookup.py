@@ -35,7 +35,7 @@ import logging
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -359,7 +359,7 @@ def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) ->
         return keys
     hit = words.isin(list(tokens)).to_numpy()
     for i in np.unique(words.index.to_numpy()[hit]).tolist():
-        line_words = set(split.iat[i])
+        line_words = set(cast(list[str], split.iat[i]))
         if any(need <= line_words for t in line_words if t in tokens for need in tokens[t]):
             keys[i] = street_key(texts[i])
     return keys
@@ -657,7 +657,7 @@ def _columns(parts: dict[str, np.ndarray], index: LookupIndex, row_index: pd.Ind
         uniq = list(dict.fromkeys(categories))
         position = {c: i for i, c in enumerate(uniq)}
         remap = np.array([position[c] for c in categories] + [-1], dtype=np.int32)
-        arr = pd.Categorical.from_codes(remap[values], categories=uniq)
+        arr = pd.Categorical.from_codes(remap[values], categories=pd.Index(uniq))
         return pd.Series(arr, index=row_index)
 
     return {

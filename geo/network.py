@@ -477,7 +477,7 @@ def _points_xy(points: Any) -> np.ndarray:
         reps = [g if g.geom_type == "Point" else g.representative_point() for g in geoms]
         return np.array([(p.x, p.y) for p in reps], dtype=float)
     if isinstance(points, BaseGeometry):
-        p = points if points.geom_type == "Point" else points.representative_point()
+        p = points if isinstance(points, Point) else points.representative_point()
         return np.array([[p.x, p.y]], dtype=float)
     arr = np.asarray(points, dtype=float)
     return arr.reshape(-1, 2)
@@ -674,7 +674,7 @@ def path_geometry(G: nx.MultiGraph, path: Sequence[Hashable]) -> tuple[LineStrin
     if len(path) == 1:
         x, y = G.nodes[path[0]]["x"], G.nodes[path[0]]["y"]
         return LineString([(x, y), (x, y)]), 0.0
-    coords: list[tuple[float, float]] = []
+    coords: list[tuple[float, ...]] = []
     length = 0.0
     for u, v in itertools.pairwise(path):
         if u == v:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.addressmatch import AddressError, commune_matches, match_streets
@@ -423,7 +424,7 @@ def compile_perimeter(
         {"x": xy[seeds, 0].round(2), "y": xy[seeds, 1].round(2), "sel": selected[seeds]}
     )
     seed_frame = seed_frame.groupby(["x", "y"], sort=False)["sel"].mean().reset_index()
-    seed_pts = shapely.points(seed_frame[["x", "y"]].to_numpy())
+    seed_pts = cast("NDArray[np.object_]", shapely.points(seed_frame[["x", "y"]].to_numpy()))
     sel_seed = seed_frame["sel"].to_numpy() >= 0.5
     box = shapely.box(lo[0], lo[1], hi[0], hi[1])
     cells = shapely.get_parts(

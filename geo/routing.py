@@ -715,7 +715,7 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
             repeated += float(data["length"])
     from geo.network import edge_geometry
 
-    coords: list[tuple[float, float]] = []
+    coords: list[tuple[float, ...]] = []
     node_path: list[Hashable] = [start_node]
     length = 0.0
     for u, w, key in nx.eulerian_circuit(H, source=start_node, keys=True):

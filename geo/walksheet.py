@@ -477,7 +477,7 @@ _REPORT = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>{
 def _report_rows(obs: pd.DataFrame, today: pd.Timestamp) -> list[dict[str, Any]]:
     rows = []
     for _, r in obs.iterrows():
-        deadline = pd.to_datetime(r.get("deadline"), errors="coerce") if "deadline" in r.index else pd.NaT
+        deadline = pd.to_datetime(r["deadline"], errors="coerce") if "deadline" in r.index else pd.NaT
         status = _cell(r.get("status"))
         rows.append({
             "deadline": _day(deadline), "deadline_ts": deadline,

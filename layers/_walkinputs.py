@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 
 from geo.errors import QPVError
 from geo.network import CACHE_VERSION, clip_graph, graph_from_streets
@@ -61,7 +62,7 @@ def quartier_perimeter(store: LayerStore, quartier: str) -> gpd.GeoDataFrame:
 
 
 def resolve_point(store: LayerStore, text: str | Sequence[float] | Point, *,
-                  near: shapely.Geometry | None = None) -> tuple[Point, str]:
+                  near: BaseGeometry | None = None) -> tuple[Point, str]:
     """Turn a meeting point into a point of the store CRS and a readable label.
 
     Parameters
@@ -118,13 +119,13 @@ def _nearest_address(store: LayerStore, point: Point, *, within_m: float = 80.0)
     return f"{number}{row['street']}"
 
 
-def _geocode(store: LayerStore, text: str, *, near: shapely.Geometry | None) -> tuple[Point, str]:
+def _geocode(store: LayerStore, text: str, *, near: BaseGeometry | None) -> tuple[Point, str]:
     from geo.addressmatch import parse_address
 
     parsed = parse_address(text)
     if not parsed.street:
         raise WalkError(f"Point de départ illisible « {text} » : donner une adresse ou « lon,lat ».")
-    bbox = tuple(near.buffer(2000).bounds) if near is not None else None
+    bbox = near.buffer(2000).bounds if near is not None else None
     addr = store.read("adresses", bbox=bbox) if bbox else store.read("adresses")
     if addr.empty:
         raise WalkError("Aucune adresse dans l'entrepôt : donner le départ en « lon,lat ».")
@@ -206,7 +207,7 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
     return G
 
 
-def candidate_stops(store: LayerStore, zone: shapely.Geometry, *, now: datetime | None = None,
+def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | None = None,
                     margin_m: float = 50.0, unobserved_months: int = 6) -> gpd.GeoDataFrame:
     """Compute the candidate stops of a quartier from the store layers (see :mod:`geo.priorities`).
 
@@ -228,7 +229,7 @@ def candidate_stops(store: LayerStore, zone: shapely.Geometry, *, now: datetime 
         Stops with ``kind``, ``label``, ``reason``, ``priority``, ``source_uid``, ``address``.
     """
     area = zone.buffer(margin_m)
-    bbox = tuple(area.bounds)
+    bbox = area.bounds
 
     def inside(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if frame.empty:

@@ -481,7 +481,7 @@ def quartier_report_from_store(
     per = _perimeters(store, code)
     geom = shapely.union_all(per.geometry.to_numpy())
     zone = geom.buffer(max(margin, 0.0) + 100.0)
-    bbox = tuple(zone.bounds)
+    bbox = zone.bounds
     events, used, label = _events_for_report(store, layer, theme, start, end, bbox)
     if events.empty:
         raise StoreAnalysisError(f"Aucun événement ({label}) dans le quartier {code} sur la période.")

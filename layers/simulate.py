@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from layers.store.base import LayerStore
 
@@ -53,7 +55,7 @@ def _uid(*parts: object) -> str:
 def _sample_points(rng: np.random.Generator, anchors: np.ndarray, n: int, jitter_m: float) -> np.ndarray:
     picks = anchors[rng.integers(0, len(anchors), n)]
     dx, dy = rng.normal(0, jitter_m, n), rng.normal(0, jitter_m, n)
-    return shapely.points(shapely.get_x(picks) + dx, shapely.get_y(picks) + dy)
+    return cast("NDArray[np.object_]", shapely.points(shapely.get_x(picks) + dx, shapely.get_y(picks) + dy))
 
 
 def simulate_territory(
@@ -131,7 +133,7 @@ def simulate_territory(
         "domanialite": rng.choice(["publique", "bailleur", "copropriété", "mixte"], n_observations,
                                   p=[.55, .3, .1, .05]),
         "deadline": (observed + pd.Timedelta(days=30)).normalize(),
-        "resolved_at": pd.Series(resolved).where(done, pd.NaT).to_numpy(),
+        "resolved_at": pd.Series(resolved).where(done).to_numpy(),
         "simulated": True,
         "source_dataset": "simulation-montpellier",
     }, geometry=geoms, crs=store.crs)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import networkx as nx
@@ -80,6 +80,18 @@ __all__ = [
 MODES = ("priorites", "toutes-les-rues")
 _META_PREFIX = "diagnostic:"
 Progress = Callable[[str], None]
+
+
+class _RouteOptions(TypedDict):
+    """Keyword arguments shared by ``walk_route`` and ``walk_routes``."""
+
+    start: Point
+    end: Point | None
+    budget_min: float
+    speed_kmh: float
+    dwell_min: float
+    mandatory: list[str]
+    time_limit_s: float
 
 
 @dataclass(frozen=True)
@@ -241,8 +253,9 @@ def plan_walk(
         ends = [start_pt] if end_pt is None else [start_pt, end_pt]
         G = split_at_points(G, [*ends, *stops.geometry])
         step("calcul du parcours")
-        options = {"start": start_pt, "end": end_pt, "budget_min": budget_min, "speed_kmh": speed_kmh,
-                   "dwell_min": dwell_min, "mandatory": must_labels, "time_limit_s": time_limit_s}
+        options: _RouteOptions = {"start": start_pt, "end": end_pt, "budget_min": budget_min,
+                                  "speed_kmh": speed_kmh, "dwell_min": dwell_min, "mandatory": must_labels,
+                                  "time_limit_s": time_limit_s}
         routes = walk_routes(G, stops, k=k, **options) if k > 1 else [walk_route(G, stops, **options)]
     step("enregistrement")
     qname = str(perimeter["name"].iloc[0])
