@@ -5,8 +5,9 @@ real Dans Ma Rue sample of the demo (10,000 points in Paris) replicated with a s
 jitter (≤ ``--jitter`` m) and resampled in time — every copy is flagged ``simulated = true``
 with ``source_dataset = dansmarue-paris-replique-bench``. Serves the app with gunicorn
 (``--workers`` processes × ``--threads`` threads) on loopback and drives it with ``wrk``
-(``--connections`` connections for ``--duration`` s, 10 s per-request timeout) over random
-Paris viewports (zoom ~14 to ~17), after a warm-up run. Bounded in time and in requests.
+(``--connections`` levels, 4 then 16 connections, ``--duration`` s each, 10 s per-request
+timeout) over random Paris viewports (zoom ~14 to ~17), after a warm-up run. Bounded in
+time and in requests.
 
 After filling, the stores are optimised as ``qpv entrepot optimiser`` does (PostGIS: table
 clustered on its GiST index, ANALYZE). The reference measured in the same run is the same
@@ -171,27 +172,33 @@ def run_wrk(port: int, paths: Path, *, duration: int, connections: int, threads:
 
 
 def load(url: str, views: list[str], args: argparse.Namespace, tmp: Path, label: str) -> dict[str, Any]:
-    """Serve ``url``, check a sample of answers, warm up, then the measured wrk run."""
+    """Serve ``url``, check a sample of answers, warm up, then one measured wrk run per
+    concurrency level of ``--connections`` (the last one is the headline figure)."""
     paths = tmp / "paths.txt"
     paths.write_text("".join(f"/ogc/collections/observations/items?bbox={v}\n" for v in views))
     store = open_store(url, create=False)
+    levels: dict[str, Any] = {}
     try:
         count = store.count("observations")
         proc, port = start_server(url, workers=args.workers, threads=args.threads,
                                   instance=tmp / f"instance-{label}", log=tmp / f"gunicorn-{label}.log")
         try:
             checked = check_answers(port, store, views[:20])
-            run_wrk(port, paths, duration=5, connections=args.connections, threads=2)  # warm-up
-            result = run_wrk(port, paths, duration=args.duration, connections=args.connections, threads=2)
+            run_wrk(port, paths, duration=5, connections=args.connections[-1], threads=2)  # warm-up
+            for connections in args.connections:
+                r = run_wrk(port, paths, duration=args.duration, connections=connections,
+                            threads=min(2, connections))
+                levels[f"{connections}_connections"] = r
+                print(f"{label:<8} {count:>9,} obs  {connections:>3} conn.  {r['rps']:6.1f} req/s  "
+                      f"p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+                      f"{r['requests']} requests, {r['errors']} errors", flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     finally:
         store.close()
-    result.update(observations=count, answers_checked=checked)
-    print(f"{label:<10} {count:>9,} obs  {result['rps']:7.1f} req/s  p50 {result['p50_ms']:6.1f} ms  "
-          f"p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
-          f"{result['requests']} requests, {result['errors']} errors", flush=True)
+    result: dict[str, Any] = dict(levels[f"{args.connections[-1]}_connections"])
+    result.update(observations=count, answers_checked=checked, levels=levels)
     return result
 
 
@@ -205,7 +212,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--views", type=int, default=2000)
     parser.add_argument("--duration", type=int, default=30, help="seconds of measured load")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=lambda t: [int(v) for v in t.split(",")], default=[4, 16],
+                        help="concurrency levels, comma-separated (default 4,16)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--gpkg", type=Path, default=CACHE / "load.gpkg", help="reference store (kept)")
@@ -222,8 +230,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "data": f"{args.n:,} observations: the real Dans Ma Rue sample (10,000 Paris points) replicated "
                 f"with ≤ {args.jitter:g} m jitter, simulated = true, source_dataset = {DATASET}",
         "viewports": f"{args.views} random Paris viewports, 0.004° to 0.04° wide (zoom ~17 to ~14)",
-        "load": f"wrk, 2 threads, {args.connections} connections, {args.duration} s after a 5 s warm-up, "
-                "10 s timeout",
+        "load": f"wrk, {'/'.join(map(str, args.connections))} connections, {args.duration} s each "
+                "after a 5 s warm-up, 10 s timeout; headline figures at the last level",
         "server": f"gunicorn {args.workers} processes × {args.threads} threads (gthread), loopback",
         "load_average_before": [round(v, 2) for v in os.getloadavg()],
     }
