@@ -115,7 +115,7 @@ def merge_changes(
     -------
     valid : pandas.DataFrame
         The updated, validated record (``updated_at`` set, ``resolved_at`` set when the
-        status becomes a closed one).
+        status becomes a closed one, cleared when a closed record is reopened).
     status_changed : bool
         Whether the status changed (an entry is then due in the history).
 
@@ -136,9 +136,12 @@ def merge_changes(
         schema.status_field and schema.status_field in changes
         and merged[schema.status_field].iloc[0] != old_status
     )
-    if (status_changed and "resolved_at" in merged and pd.isna(merged["resolved_at"].iloc[0])
-            and str(merged[schema.status_field].iloc[0]).strip().lower() in CLOSED_STATUSES):
-        merged["resolved_at"] = merged["updated_at"]
+    if status_changed and "resolved_at" in merged and "resolved_at" not in changes:
+        closed = str(merged[schema.status_field].iloc[0]).strip().lower() in CLOSED_STATUSES
+        if closed and pd.isna(merged["resolved_at"].iloc[0]):
+            merged["resolved_at"] = merged["updated_at"]
+        elif not closed:  # reopened: no longer resolved (closing again dates it anew)
+            merged["resolved_at"] = pd.Series([None], index=merged.index, dtype="object")
     result = validate_frame(merged, schema, fill_defaults=False)
     if not result.rejects.empty:
         first = result.rejects.iloc[0]

@@ -210,11 +210,13 @@ def check_history_order(store: LayerStore, uid: str) -> pd.DataFrame:
     statuses = history["status"].tolist()
     assert all(a != b for a, b in itertools.pairwise(statuses)), statuses
     assert statuses[-1] == record["status"]
+    closed = history["status"].isin(CLOSED).to_numpy()
     if record["status"] in CLOSED:
-        assert pd.notna(record["resolved_at"]), record
-        closings = stamps[history["status"].isin(CLOSED)]
-        assert pd.Timestamp(record["resolved_at"]) in set(closings), (record, history)
-    if not history["status"].isin(CLOSED).any():
+        # dated by the first closing since the record was last (re)opened
+        reopened = [i for i, c in enumerate(closed) if not c]
+        since = reopened[-1] + 1 if reopened else 0
+        assert pd.Timestamp(record["resolved_at"]) == stamps.iloc[since], (record, history)
+    else:
         assert pd.isna(record["resolved_at"]), record
     return history
 

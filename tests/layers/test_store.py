@@ -102,6 +102,21 @@ def test_update_keeps_ordered_history(store: LayerStore) -> None:
         store.update("observations", "o0", {"uid": "autre"})
 
 
+def test_reopening_clears_the_resolution_date(store: LayerStore) -> None:
+    store.write("observations", _obs(1))
+    store.update("observations", "o0", {"status": "traité"})
+    first = store.get("observations", "o0").iloc[0]["resolved_at"]
+    assert pd.notna(first)
+    store.update("observations", "o0", {"status": "en cours"}, comment="dépôt revenu")
+    assert pd.isna(store.get("observations", "o0").iloc[0]["resolved_at"])
+    assert store.count("observations", where={"resolved_at": None}) == 1
+    store.update("observations", "o0", {"status": "clos non traité"})
+    assert pd.notna(store.get("observations", "o0").iloc[0]["resolved_at"])
+    store.update("observations", "o0", {"status": "traité"})  # closed to closed: date kept
+    assert store.history("observations", "o0")["status"].tolist() == [
+        "nouveau", "traité", "en cours", "clos non traité", "traité"]
+
+
 def test_geometry_update_moves_rtree(store: LayerStore) -> None:
     store.write("observations", _obs(1))
     store.update("observations", "o0", {"geometry": Point(700_000, 6_700_000)})
