@@ -8,9 +8,10 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from geo.crs import resolve_crs
-from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
+from layers.schema import LAYERS, Field, LayerSchema
 from layers.store import _gpkg
 from layers.store._convert import now_iso
+from layers.store._records import child_fields, child_table
 
 
 class SchemaMixin:
@@ -120,21 +121,8 @@ class SchemaMixin:
                 f'"{child.time_field}")'
             )
 
-    @staticmethod
-    def _child_table(schema: LayerSchema, child: ChildSchema) -> str:
-        return f"{schema.name}_{child.name}"
-
-    @staticmethod
-    def _child_fields(child: ChildSchema) -> tuple[Field, ...]:
-        return (
-            Field("uid"),
-            Field("parent_uid"),
-            *child.fields,
-            Field("source_dataset"),
-            Field("simulated", "bool"),
-            Field("created_at", "datetime"),
-        )
-
+    _child_table = staticmethod(child_table)
+    _child_fields = staticmethod(child_fields)
 
 
 def schema_fingerprint() -> str:

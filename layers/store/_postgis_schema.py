@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
+from layers.schema import LAYERS, Field
 from layers.store._convert import now_iso
 from layers.store._gpkg_schema import schema_fingerprint
 from layers.store._postgis_conn import quote_ident
+from layers.store._records import child_fields, child_table
 
 PG_TYPES = {
     "str": "text",
@@ -47,23 +48,6 @@ IMPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("report", "text"),
 )
 CHANGES_SEQUENCE = "qpv_changes"
-
-
-def child_table(schema: LayerSchema, child: ChildSchema) -> str:
-    """Table name of a child table (the same as in the GeoPackage)."""
-    return f"{schema.name}_{child.name}"
-
-
-def child_fields(child: ChildSchema) -> tuple[Field, ...]:
-    """Stored columns of a child table, in order."""
-    return (
-        Field("uid"),
-        Field("parent_uid"),
-        *child.fields,
-        Field("source_dataset"),
-        Field("simulated", "bool"),
-        Field("created_at", "datetime"),
-    )
 
 
 def geometry_sql(kind: str, srid: int) -> str:

@@ -15,11 +15,44 @@ import pandas as pd
 
 from geo.crs import resolve_crs
 from layers.errors import RecordError
-from layers.schema import ChildSchema, LayerSchema
+from layers.schema import ChildSchema, Field, LayerSchema
 from layers.store._convert import aligned, child_uids, now_iso
 from layers.validate import validate_frame
 
 CLOSED_STATUSES = ("traité", "clos non traité")
+
+
+def child_table(schema: LayerSchema, child: ChildSchema) -> str:
+    """Table name of a child table (the same on every backend)."""
+    return f"{schema.name}_{child.name}"
+
+
+def child_fields(child: ChildSchema) -> tuple[Field, ...]:
+    """Stored columns of a child table, in order."""
+    return (
+        Field("uid"),
+        Field("parent_uid"),
+        *child.fields,
+        Field("source_dataset"),
+        Field("simulated", "bool"),
+        Field("created_at", "datetime"),
+    )
+
+
+def copy_target(
+    schema: LayerSchema, child: str | None, rows: pd.DataFrame, crs: str
+) -> tuple[str, tuple[Field, ...], bool, pd.DataFrame]:
+    """Where :meth:`LayerStore.copy_rows` writes: table, columns, whether it has a geometry,
+    and the rows in the store CRS without repeated uids."""
+    if child is None:
+        table, fields, geometry = schema.name, schema.all_fields, schema.geometry is not None
+    else:
+        cschema = schema.child(child)
+        table, fields, geometry = child_table(schema, cschema), child_fields(cschema), False
+    if geometry and isinstance(rows, gpd.GeoDataFrame) and rows.crs is not None \
+            and not resolve_crs(rows.crs).equals(resolve_crs(crs)):
+        rows = rows.to_crs(crs)
+    return table, fields, geometry, rows[~rows["uid"].duplicated()]
 
 
 def prepare_records(

@@ -23,6 +23,7 @@ from layers.store._convert import bbox_floats, child_uid, now_iso, sql_column, t
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
     check_changes,
+    copy_target,
     creation_history,
     merge_changes,
     prepare_children,
@@ -628,15 +629,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
     def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
         """Insert rows as read from another store (see :meth:`LayerStore.copy_rows`)."""
         schema = self.schema(layer)
-        if child is None:
-            table, fields, geometry = layer, schema.all_fields, schema.geometry is not None
-        else:
-            cschema = schema.child(child)
-            table, fields, geometry = self._child_table(schema, cschema), self._child_fields(cschema), False
-        if geometry and isinstance(rows, gpd.GeoDataFrame) and rows.crs is not None \
-                and not resolve_crs(rows.crs).equals(resolve_crs(self.crs)):
-            rows = rows.to_crs(self.crs)
-        rows = rows[~rows["uid"].duplicated()]
+        table, fields, geometry, rows = copy_target(schema, child, rows, self.crs)
         with self.transaction():
             existing = self._existing_uids(table, rows["uid"].astype(str).tolist())
             new = rows[~rows["uid"].isin(existing)]

@@ -29,8 +29,6 @@ from layers.store._postgis_conn import get_pool, lend, parse_url, quote_ident, r
 from layers.store._postgis_schema import (
     CHANGES_SEQUENCE,
     IMPORT_COLUMNS,
-    child_fields,
-    child_table,
     ensure_schema,
     schema_exists,
 )
@@ -45,6 +43,9 @@ from layers.store._postgis_sql import (
 )
 from layers.store._records import (
     check_changes,
+    child_fields,
+    child_table,
+    copy_target,
     creation_history,
     merge_changes,
     prepare_children,
@@ -732,15 +733,7 @@ class PostGISStore(LayerStore):
     def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
         """Insert rows as read from another store (see :meth:`LayerStore.copy_rows`)."""
         schema = self.schema(layer)
-        if child is None:
-            table, fields, geometry = layer, schema.all_fields, schema.geometry is not None
-        else:
-            cschema = schema.child(child)
-            table, fields, geometry = child_table(schema, cschema), child_fields(cschema), False
-        if geometry and isinstance(rows, gpd.GeoDataFrame) and rows.crs is not None \
-                and not resolve_crs(rows.crs).equals(resolve_crs(self.crs)):
-            rows = rows.to_crs(self.crs)
-        rows = rows[~rows["uid"].duplicated()]
+        table, fields, geometry, rows = copy_target(schema, child, rows, self.crs)
         if rows.empty:
             return 0
         with self._errors(), self._writing(), self._con.cursor() as cur:
