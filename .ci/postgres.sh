@@ -28,12 +28,17 @@ if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$PGVER main$"; then
 fi
 conf="/etc/postgresql/$PGVER/main"
 # loopback only; enough connections for 16 concurrent writers + a web server under load
-grep -q "^listen_addresses = 'localhost'" "$conf/postgresql.conf" || \
-  echo "listen_addresses = 'localhost'" >> "$conf/postgresql.conf"
-grep -q "^max_connections = 200" "$conf/postgresql.conf" || \
-  echo "max_connections = 200" >> "$conf/postgresql.conf"
+changed=0
+for setting in "listen_addresses = 'localhost'" "max_connections = 200"; do
+  if ! grep -qx "$setting" "$conf/postgresql.conf"; then
+    echo "$setting" >> "$conf/postgresql.conf"
+    changed=1
+  fi
+done
 if ! pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main" {print $4}' | grep -q online; then
   pg_ctlcluster "$PGVER" main start
+elif [ "$changed" -eq 1 ]; then  # started by the package install: apply the settings
+  pg_ctlcluster "$PGVER" main restart
 fi
 for _ in $(seq 1 30); do
   pg_isready -q -h 127.0.0.1 -p "$PORT" && break
