@@ -9,10 +9,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
+import shapely
 
+from geo.crs import resolve_crs
 from layers.errors import RecordError
-from layers.schema import Field
+from layers.schema import Field, LayerSchema
 from layers.store.base import TimeLike
 
 
@@ -90,14 +93,53 @@ def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
     return parsed.isoformat()
 
 
-def bbox_floats(bbox: Any) -> tuple[float, float, float, float]:
-    """``(xmin, ymin, xmax, ymax)`` as finite floats in order.
+def query_field(schema: LayerSchema, name: str) -> Field:
+    """The field ``name`` of ``schema`` named in a filter or a change.
 
     Raises
     ------
     RecordError
-        On anything else (field ``bbox``).
+        When the layer has no such field (naming it).
     """
+    try:
+        return schema.field(name)
+    except KeyError:
+        raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+
+
+def query_time_field(schema: LayerSchema) -> Field:
+    """The time field a ``start`` / ``end`` filter applies to.
+
+    Raises
+    ------
+    RecordError
+        When the layer is not dated (field ``datetime``).
+    """
+    if schema.time_field is None:
+        raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
+    return schema.field(schema.time_field)
+
+
+def query_bbox(schema: LayerSchema, bbox: Any, bbox_crs: Any, crs: str) -> tuple[float, float, float, float]:
+    """A ``bbox`` filter as ``(xmin, ymin, xmax, ymax)`` in the store CRS ``crs``.
+
+    Raises
+    ------
+    RecordError
+        When the layer has no geometry, or ``bbox`` is not four finite numbers in order
+        (field ``bbox``).
+    """
+    if schema.geometry is None:
+        raise RecordError("Cette couche n'a pas de géométrie.", field="bbox")
+    xmin, ymin, xmax, ymax = _bbox_floats(bbox)
+    if bbox_crs is not None and not resolve_crs(bbox_crs).equals(resolve_crs(crs)):
+        series = gpd.GeoSeries([shapely.box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
+        xmin, ymin, xmax, ymax = (float(v) for v in series.to_crs(crs).total_bounds)
+    return xmin, ymin, xmax, ymax
+
+
+def _bbox_floats(bbox: Any) -> tuple[float, float, float, float]:
+    """``(xmin, ymin, xmax, ymax)`` as finite floats in order (RecordError on ``bbox``)."""
     try:
         xmin, ymin, xmax, ymax = (float(v) for v in bbox)
     except (TypeError, ValueError):

@@ -16,7 +16,7 @@ import pandas as pd
 from geo.crs import resolve_crs
 from layers.errors import RecordError
 from layers.schema import ChildSchema, Field, LayerSchema
-from layers.store._convert import aligned, child_uids, now_iso
+from layers.store._convert import aligned, child_uids, now_iso, query_field
 from layers.validate import validate_frame
 
 CLOSED_STATUSES = ("traité", "clos non traité")
@@ -133,10 +133,7 @@ def check_changes(schema: LayerSchema, changes: Mapping[str, Any]) -> None:
         raise RecordError(f"Le champ « {name} » ne peut pas être modifié.", field=name)
     for name in changes:
         if name != "geometry":
-            try:
-                schema.field(name)
-            except KeyError:
-                raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+            query_field(schema, name)
 
 
 def merge_changes(

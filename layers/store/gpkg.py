@@ -19,7 +19,16 @@ from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
-from layers.store._convert import bbox_floats, child_uid, now_iso, sql_column, time_text, typed
+from layers.store._convert import (
+    child_uid,
+    now_iso,
+    query_bbox,
+    query_field,
+    query_time_field,
+    sql_column,
+    time_text,
+    typed,
+)
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
     check_changes,
@@ -148,12 +157,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         params: list[Any] = []
         geom_box = None
         if bbox is not None:
-            if schema.geometry is None:
-                raise RecordError("Cette couche n'a pas de géométrie.", field="bbox")
-            xmin, ymin, xmax, ymax = bbox_floats(bbox)
-            if bbox_crs is not None and not resolve_crs(bbox_crs).equals(resolve_crs(self.crs)):
-                series = gpd.GeoSeries([box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
-                xmin, ymin, xmax, ymax = series.to_crs(self.crs).total_bounds
+            xmin, ymin, xmax, ymax = query_bbox(schema, bbox, bbox_crs, self.crs)
             geom_box = box(xmin, ymin, xmax, ymax)
             # The query is driven by the R-tree (joined as ``r``). It keeps 32-bit floats
             # rounded outwards (about 0.5 m at Lambert-93 magnitudes): candidates well
@@ -169,19 +173,15 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             params += [xmax, xmin, ymax, ymin, xmin + m, xmax - m, ymin + m, ymax - m,
                        xmin, xmax, ymin, ymax]
         if start is not None or end is not None:
-            if schema.time_field is None:
-                raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
+            tf = query_time_field(schema)
             if start is not None:
-                clauses.append(f'"{schema.time_field}" >= ?')
+                clauses.append(f'"{tf.name}" >= ?')
                 params.append(time_text(start))
             if end is not None:
-                clauses.append(f'"{schema.time_field}" < ?')
+                clauses.append(f'"{tf.name}" < ?')
                 params.append(time_text(end))
         for name, value in (where or {}).items():
-            try:
-                f = schema.field(name)
-            except KeyError:
-                raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
+            f = query_field(schema, name)
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             non_null = [self._sql_value(f, v) for v in values if v is not None]
             parts = []

@@ -18,12 +18,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import box
 
 from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
-from layers.store._convert import bbox_floats, typed
+from layers.store._convert import query_bbox, query_field, query_time_field, typed
 from layers.store._gpkg_schema import schema_fingerprint
 from layers.store._postgis_conn import get_pool, lend, parse_url, quote_ident, require_psycopg
 from layers.store._postgis_schema import (
@@ -242,12 +241,7 @@ class PostGISStore(LayerStore):
         clauses: list[str] = []
         params: list[Any] = []
         if bbox is not None:
-            if schema.geometry is None:
-                raise RecordError("Cette couche n'a pas de géométrie.", field="bbox")
-            xmin, ymin, xmax, ymax = bbox_floats(bbox)
-            if bbox_crs is not None and not resolve_crs(bbox_crs).equals(resolve_crs(self.crs)):
-                series = gpd.GeoSeries([box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
-                xmin, ymin, xmax, ymax = series.to_crs(self.crs).total_bounds
+            xmin, ymin, xmax, ymax = query_bbox(schema, bbox, bbox_crs, self.crs)
             # && on the GiST index, then the exact test (the index keeps float32 boxes)
             env = f"ST_MakeEnvelope(%s, %s, %s, %s, {self._srid})"
             outer = [float(xmin), float(ymin), float(xmax), float(ymax)]
@@ -265,9 +259,7 @@ class PostGISStore(LayerStore):
                 clauses.append(f"ST_Intersects(geom, {env})")
                 params += outer
         if start is not None or end is not None:
-            if schema.time_field is None:
-                raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
-            tf = schema.field(schema.time_field)
+            tf = query_time_field(schema)
             if start is not None:
                 clauses.append(f"{quote_ident(tf.name)} >= %s")
                 params.append(time_bound(tf, start))
@@ -275,11 +267,7 @@ class PostGISStore(LayerStore):
                 clauses.append(f"{quote_ident(tf.name)} < %s")
                 params.append(time_bound(tf, end))
         for name, value in (where or {}).items():
-            try:
-                f = schema.field(name)
-            except KeyError:
-                raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
-            clauses.append(self._where_clause(f, value, params))
+            clauses.append(self._where_clause(query_field(schema, name), value, params))
         if uids is not None:
             clauses.append("uid = ANY(%s::text[])")
             params.append([str(u) for u in uids if "\x00" not in str(u)])
