@@ -36,12 +36,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.binning import count_in_bins, make_bins
-from geo.emerging import emerging_hotspots, space_time_cube
 from geo.geometry import repair_polygons
-from geo.hotspots import distance_weights, fdr_adjust, getis_ord, gi_star, network_hotspots
-from geo.recurrence import recurrence
-from geo.report import build_quartier_report, build_territory_report
+from geo.stats.binning import count_in_bins, make_bins
+from geo.stats.emerging import emerging_hotspots, space_time_cube
+from geo.stats.hotspots import distance_weights, fdr_adjust, getis_ord, gi_star, network_hotspots
+from geo.stats.recurrence import recurrence
+from geo.stats.report import build_quartier_report, build_territory_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("QPV_SHARED_DATA") or ROOT.parent / "shared" / "data")

@@ -5,7 +5,7 @@ Run: ``python bench/bench_lookup.py`` (``--repeat N`` for more runs). Writes
 
 Perimeters: the 12 Montpellier QPV (2015) and the 3 Paris / Île-de-France QPV of the
 shared data (QP075019 repaired). Street rules: derived with
-:func:`geo.perimeter_rules.reverse_perimeter` from the official polygons, QP075019 from
+:func:`geo.perimeters.rules.reverse_perimeter` from the official polygons, QP075019 from
 the Paris BAN and the Montpellier QPV from the city's address points (488 rules).
 
 Measured in the same run, on the same points (a GeoDataFrame in EPSG:2154 built from the
@@ -16,8 +16,8 @@ BAN ``x``/``y`` before timing):
   *points* (158,048 entries) and queries it with the 15 polygons: building that tree is
   most of the cost of a plain sjoin on new data, and it is counted here. The same sjoin
   with the points' tree already cached (``sjoin_cached``) is reported for reference.
-* ``lookup``: :func:`geo.lookup.lookup_many` with the rules, the index
-  (:func:`geo.lookup.build_index`: validity check, prepared polygons, boundary segment
+* ``lookup``: :func:`geo.perimeters.lookup.lookup_many` with the rules, the index
+  (:func:`geo.perimeters.lookup.build_index`: validity check, prepared polygons, boundary segment
   trees, rule table) built inside the timing from the same projected, repaired perimeters
   the sjoin gets; it also gives the reason, the rule verdict, the
   disagreement flag and the distance to the nearest boundary (within 200 m, the default
@@ -52,12 +52,12 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.addressmatch import read_addresses  # noqa: E402
 from geo.crs import to_territory_crs  # noqa: E402
 from geo.geometry import repair_polygons  # noqa: E402
-from geo.lookup import build_index, lookup_many  # noqa: E402
-from geo.perimeter_rules import reverse_perimeter  # noqa: E402
-from geo.streetlist import Rule  # noqa: E402
+from geo.perimeters.addressmatch import read_addresses  # noqa: E402
+from geo.perimeters.lookup import build_index, lookup_many  # noqa: E402
+from geo.perimeters.rules import reverse_perimeter  # noqa: E402
+from geo.perimeters.streetlist import Rule  # noqa: E402
 
 T = TypeVar("T")
 SHARED = Path(os.environ.get("QPV_SHARED_DATA", ROOT.parent / "shared" / "data"))

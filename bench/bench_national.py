@@ -6,7 +6,7 @@ seeded uniform jitter of ±15 m (:func:`geo.batch.replicate_with_jitter`); every
 carries ``simulated=True``, its ``replica`` number and a ``source_dataset`` saying so.
 Perimeters: the 15 demo QPV (data/demo: QP075019 and its two Île-de-France neighbours,
 the 12 QPV of Montpellier), with the street rules of QP075019 derived from the Paris BAN
-(:func:`geo.perimeter_rules.reverse_perimeter`).
+(:func:`geo.perimeters.rules.reverse_perimeter`).
 
 Partitioned (dask-geopandas on a ``distributed.LocalCluster``: ``--workers`` processes ×
 1 thread, no dashboard): the BAN is read by a worker, each partition (one copy) is built
@@ -15,14 +15,14 @@ on the worker computing it and kept there (``persist``, timed apart); then
 (a) lookup: :func:`geo.batch.lookup_partitioned` (index built once, broadcast), reduced
     to the number of points per (QPV, status, disagreement);
 (b) binning: :func:`geo.batch.bin_partitioned` on the 200 m hexagons of
-    :func:`geo.binning.make_bins` (a pass for the bounds, per-partition counts, tree
+    :func:`geo.stats.binning.make_bins` (a pass for the bounds, per-partition counts, tree
     reduction) and Getis-Ord Gi* on the reduced grid.
 
 Reference, in the client process, on the same points: 10 million points with their
 street names do not fit comfortably in one process beside the cluster on this shared
 machine, so the single-process path runs over the same copies in sequential chunks (one
-copy = 158,048 points at a time, built untimed): :func:`geo.lookup.lookup_many` with the
-same index; bounds, :func:`geo.binning.count_in_bins` summed over chunks, then the same Gi*.
+copy = 158,048 points at a time, built untimed): :func:`geo.perimeters.lookup.lookup_many` with the
+same index; bounds, :func:`geo.stats.binning.count_in_bins` summed over chunks, then the same Gi*.
 
 Both sides must give identical counts (per QPV and status, per bin) and Gi* z-scores.
 Ratio = points/s partitioned ÷ points/s single process (> 1: the cluster is faster).
@@ -53,17 +53,17 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.addressmatch import read_addresses  # noqa: E402
 from geo.batch import (  # noqa: E402
     bin_partitioned,
     lookup_partitioned,
     replicate_partitioned,
     replicate_with_jitter,
 )
-from geo.binning import count_in_bins, make_bins, point_coordinates  # noqa: E402
-from geo.hotspots import getis_ord  # noqa: E402
-from geo.lookup import LookupIndex, build_index, lookup_many  # noqa: E402
-from geo.perimeter_rules import reverse_perimeter  # noqa: E402
+from geo.perimeters.addressmatch import read_addresses  # noqa: E402
+from geo.perimeters.lookup import LookupIndex, build_index, lookup_many  # noqa: E402
+from geo.perimeters.rules import reverse_perimeter  # noqa: E402
+from geo.stats.binning import count_in_bins, make_bins, point_coordinates  # noqa: E402
+from geo.stats.hotspots import getis_ord  # noqa: E402
 
 SHARED = Path(os.environ.get("QPV_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BAN = SHARED / "paris" / "adresses-75.csv.gz"

@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from geo.crs import to_territory_crs  # noqa: E402
 from geo.geometry import repair_polygons  # noqa: E402
-from geo.network import load_street_graph  # noqa: E402
-from geo.routing import walk_route  # noqa: E402
+from geo.walks.network import load_street_graph  # noqa: E402
+from geo.walks.routing import walk_route  # noqa: E402
 
 N_STOPS = 200
 CACHE = Path(tempfile.gettempdir()) / "qpv-bench-cache"  # street graphs, keyed by input hash

@@ -18,9 +18,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.coverage import cctv_coverage, lighting_density, walking_coverage
 from geo.geometry import repair_polygons
-from geo.hotspots import hotspots
+from geo.stats.coverage import cctv_coverage, lighting_density, walking_coverage
+from geo.stats.hotspots import hotspots
 
 DATA = Path(os.environ.get("QPV_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 

@@ -1,18 +1,18 @@
 """National batch: address → QPV lookup and hotspot binning partitioned with dask-geopandas.
 
-The single-process paths (:func:`geo.lookup.lookup_many`, :func:`geo.binning.count_in_bins`,
-:func:`geo.zones.grid_cells`) are mapped over the partitions of a
+The single-process paths (:func:`geo.perimeters.lookup.lookup_many`, :func:`geo.stats.binning.count_in_bins`,
+:func:`geo.stats.zones.grid_cells`) are mapped over the partitions of a
 ``dask_geopandas.GeoDataFrame``; nothing is re-implemented, so the answers are the same
 row for row (the tests check it on real Paris BAN addresses).
 
-* :func:`lookup_partitioned`: the lookup index (:func:`geo.lookup.build_index`) is built
+* :func:`lookup_partitioned`: the lookup index (:func:`geo.perimeters.lookup.build_index`) is built
   once, in the calling process, and sent once to every worker (``scatter(broadcast=True)``
   under a distributed client, one graph key otherwise); each partition runs
-  :func:`geo.lookup.lookup_many` against it.
+  :func:`geo.perimeters.lookup.lookup_many` against it.
 * :func:`bin_partitioned`: per-partition counts on a grid fixed in advance (the square
-  cells of :func:`geo.zones.grid_cells` keyed by ``floor(x / cell_m)``, or the hexagons of
-  :func:`geo.binning.make_bins`), then a tree reduction; optionally Getis-Ord Gi*
-  (:func:`geo.hotspots.getis_ord`) on the reduced grid, which is small.
+  cells of :func:`geo.stats.zones.grid_cells` keyed by ``floor(x / cell_m)``, or the hexagons of
+  :func:`geo.stats.binning.make_bins`), then a tree reduction; optionally Getis-Ord Gi*
+  (:func:`geo.stats.hotspots.getis_ord`) on the reduced grid, which is small.
 * :func:`replicate_with_jitter` / :func:`replicate_partitioned`: a national-scale point
   set made of real addresses replicated with a seeded jitter, every row labelled
   ``simulated=True`` with its ``replica`` number; the partitioned version builds each
@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.binning import AnalysisError, assign_bins, make_bins, point_coordinates
 from geo.crs import TERRITORY_CRS, resolve_crs
 from geo.errors import CRSError, GeometryError, QPVError
-from geo.lookup import LookupIndex, build_index, lookup_many
-from geo.streetlist import Rule
+from geo.perimeters.lookup import LookupIndex, build_index, lookup_many
+from geo.perimeters.streetlist import Rule
+from geo.stats.binning import AnalysisError, assign_bins, make_bins, point_coordinates
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask_geopandas
@@ -470,7 +470,7 @@ def replicate_partitioned(
 
 
 def _lookup_part(part: gpd.GeoDataFrame, index: LookupIndex, options: dict[str, Any]) -> pd.DataFrame:
-    """One partition through :func:`geo.lookup.lookup_many` (the index prepared once per worker)."""
+    """One partition through :func:`~geo.perimeters.lookup.lookup_many` (index prepared once per worker)."""
     geoms = index.perimeters.geometry.to_numpy()
     if len(geoms) and not bool(shapely.is_prepared(geoms).all()):
         shapely.prepare(geoms)  # lost in pickling; the worker keeps the prepared copy
@@ -492,8 +492,8 @@ def lookup_partitioned(
 ) -> dask_geopandas.GeoDataFrame:
     """Find the QPV of every point, partition by partition (lazy).
 
-    Runs :func:`geo.lookup.lookup_many` on each partition against one index built here
-    by :func:`geo.lookup.build_index` and sent once to the workers: the result, once
+    Runs :func:`geo.perimeters.lookup.lookup_many` on each partition against one index built here
+    by :func:`geo.perimeters.lookup.build_index` and sent once to the workers: the result, once
     computed, equals ``lookup_many(points, build_index(perimeters, rules=rules))``.
 
     Parameters
@@ -501,7 +501,7 @@ def lookup_partitioned(
     points : geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
         Address points in a declared CRS, with the BAN street columns (``nom_voie``,
         ``numero``, ``nom_commune``) when street rules are to be checked.
-    perimeters : geopandas.GeoDataFrame or geo.lookup.LookupIndex
+    perimeters : geopandas.GeoDataFrame or geo.perimeters.lookup.LookupIndex
         QPV perimeters (any CRS, repaired if invalid) or a ready index.
     rules : sequence of Rule, optional
         Street rules (ignored when ``perimeters`` is an index).
@@ -510,19 +510,19 @@ def lookup_partitioned(
     max_distance_m : float
         Boundary distances beyond this are NaN.
     street_column, number_column, commune_column, commune : optional
-        As in :func:`geo.lookup.lookup_many`.
+        As in :func:`geo.perimeters.lookup.lookup_many`.
 
     Returns
     -------
     dask_geopandas.GeoDataFrame
-        ``points`` with the :data:`geo.lookup.LOOKUP_COLUMNS` (categoricals with known
+        ``points`` with the :data:`geo.perimeters.lookup.LOOKUP_COLUMNS` (categoricals with known
         categories), same index and divisions.
 
     Raises
     ------
     BatchError, CRSError, GeometryError
         On unusable points (see :func:`to_partitioned`).
-    geo.lookup.QPVLookupError
+    geo.perimeters.lookup.QPVLookupError
         On unusable perimeters.
     """
     frame = to_partitioned(points, npartitions=npartitions)
@@ -626,7 +626,7 @@ def _total_bounds(frame: Any) -> tuple[float, float, float, float]:
 
 
 def _square_result(table: pd.DataFrame, cell_m: float, by: str | None) -> gpd.GeoDataFrame:
-    """Reduced square cells in :func:`geo.zones.grid_cells` order, with their squares."""
+    """Reduced square cells in :func:`geo.stats.zones.grid_cells` order, with their squares."""
     keys = [*([by] if by else []), "cell_x", "cell_y"]
     table = table.sort_values(keys, kind="stable").reset_index(drop=True)
     count = table["count"].to_numpy(dtype=np.int64)
@@ -642,7 +642,7 @@ def _square_result(table: pd.DataFrame, cell_m: float, by: str | None) -> gpd.Ge
 
 def _square_hotspots(cells: gpd.GeoDataFrame, cell_m: float, fdr: bool, alpha: float) -> gpd.GeoDataFrame:
     """Gi* on the full square grid over the occupied cells (empty cells count 0)."""
-    from geo.hotspots import getis_ord
+    from geo.stats.hotspots import getis_ord
 
     x0, y0 = cells["cell_x"].min() * cell_m, cells["cell_y"].min() * cell_m
     x1, y1 = (cells["cell_x"].max() + 1) * cell_m, (cells["cell_y"].max() + 1) * cell_m
@@ -676,14 +676,14 @@ def bin_partitioned(
 
     ``square``
         Cells keyed by ``floor(x / cell_m), floor(y / cell_m)`` in Lambert-93, as
-        :func:`geo.zones.grid_cells` (and the square cells of :func:`geo.binning.make_bins`
+        :func:`geo.stats.zones.grid_cells` (and the square cells of :func:`geo.stats.binning.make_bins`
         of that size): only occupied cells come out, in the order of
-        :func:`geo.zones.grid_cells`, with the same ``count``, ``x``, ``y`` (mean of the
+        :func:`geo.stats.zones.grid_cells`, with the same ``count``, ``x``, ``y`` (mean of the
         members, up to float summation order) and extent. Sparse: fit for all of France.
     ``hex``
-        The hexagons of :func:`geo.binning.make_bins` over ``bins``, or over ``bounds``,
+        The hexagons of :func:`geo.stats.binning.make_bins` over ``bins``, or over ``bounds``,
         or over the points' bounding box (one more pass over the data): every cell comes
-        out, with the counts of :func:`geo.binning.count_in_bins`.
+        out, with the counts of :func:`geo.stats.binning.count_in_bins`.
 
     Parameters
     ----------
@@ -696,14 +696,14 @@ def bin_partitioned(
     by : str, optional
         Column to break the counts down by (one row per value and occupied cell).
     bins : geopandas.GeoDataFrame, optional
-        A ready hexagon grid (:func:`geo.binning.make_bins`), for ``hex``.
+        A ready hexagon grid (:func:`geo.stats.binning.make_bins`), for ``hex``.
     bounds : tuple of float, optional
         ``(xmin, ymin, xmax, ymax)`` in EPSG:2154 of the hexagon grid.
     hotspots : bool
-        Also run Getis-Ord Gi* (:func:`geo.hotspots.getis_ord`) on the reduced grid (for
+        Also run Getis-Ord Gi* (:func:`geo.stats.hotspots.getis_ord`) on the reduced grid (for
         ``square``: on the full grid over the occupied cells' extent, empty cells 0).
     fdr, alpha : bool, float
-        As in :func:`geo.hotspots.getis_ord`.
+        As in :func:`geo.stats.hotspots.getis_ord`.
     npartitions : int, optional
         Partitions (see :func:`to_partitioned`).
     fan_in : int
@@ -713,8 +713,8 @@ def bin_partitioned(
     -------
     geopandas.GeoDataFrame
         In EPSG:2154, ``attrs["bin_size"]`` and ``attrs["bin_shape"]`` set. ``square``:
-        ``cell_x``, ``cell_y`` and the :data:`geo.zones.CELL_COLUMNS`; ``hex``: the columns
-        of :func:`geo.binning.make_bins` and ``count``; with ``by``, its column first;
+        ``cell_x``, ``cell_y`` and the :data:`geo.stats.zones.CELL_COLUMNS`; ``hex``: the columns
+        of :func:`geo.stats.binning.make_bins` and ``count``; with ``by``, its column first;
         with ``hotspots``, the Gi* columns.
 
     Raises
@@ -755,7 +755,7 @@ def bin_partitioned(
         counts[table["bin"].to_numpy(dtype=np.int64)] = table["count"].to_numpy(dtype=np.int64)
         out["count"] = counts
         if hotspots:
-            from geo.hotspots import getis_ord
+            from geo.stats.hotspots import getis_ord
 
             return getis_ord(out, value="count", fdr=fdr, alpha=alpha)
         return out

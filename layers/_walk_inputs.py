@@ -26,9 +26,9 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import QPVError
-from geo.network import CACHE_VERSION, clip_graph, graph_from_streets
-from geo.priorities import stop_priorities
-from geo.streetnames import strip_accents
+from geo.perimeters.streetnames import strip_accents
+from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets
+from geo.walks.priorities import stop_priorities
 from layers.settings import REPO_ROOT
 from layers.store.base import LayerStore
 
@@ -120,7 +120,7 @@ def _nearest_address(store: LayerStore, point: Point, *, within_m: float = 80.0)
 
 
 def _geocode(store: LayerStore, text: str, *, near: BaseGeometry | None) -> tuple[Point, str]:
-    from geo.addressmatch import parse_address
+    from geo.perimeters.addressmatch import parse_address
 
     parsed = parse_address(text)
     if not parsed.street:
@@ -209,7 +209,7 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
 
 def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | None = None,
                     margin_m: float = 50.0, unobserved_months: int = 6) -> gpd.GeoDataFrame:
-    """Compute the candidate stops of a quartier from the store layers (see :mod:`geo.priorities`).
+    """Compute the candidate stops of a quartier from the store layers (see :mod:`geo.walks.priorities`).
 
     Parameters
     ----------
@@ -268,7 +268,7 @@ def split_at_points(G: nx.MultiGraph, points: Sequence[Point], *, max_m: float =
                     tolerance_m: float = 1.0) -> nx.MultiGraph:
     """Return a copy of ``G`` with a node on the street nearest to each point.
 
-    geo.routing snaps every stop to its nearest graph *node*: the middle of a long street
+    geo.walks.routing snaps every stop to its nearest graph *node*: the middle of a long street
     or a constat halfway along it would be « visited » from a crossing 100 m away, off
     the track. Cutting the nearest street edge at the projection of each point gives the
     router a node on the street itself, so the track passes by the stop.

@@ -6,7 +6,7 @@
   spans six months or more) and stores the bins in the ``analyses`` layer, so that the
   web map can draw them; the same analysis run again replaces its previous results;
 * :func:`quartier_report_from_store` / :func:`territory_report_from_store` gather the
-  layers of the store and build the reports of :mod:`geo.report`.
+  layers of the store and build the reports of :mod:`geo.stats.report`.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.binning import AnalysisError
 from geo.crs import TERRITORY_CRS
-from geo.emerging import emerging_hotspots, space_time_cube
 from geo.errors import QPVError
 from geo.geometry import repair_polygons
-from geo.hotspots import hotspots
-from geo.report import Report, build_quartier_report, build_territory_report
+from geo.stats.binning import AnalysisError
+from geo.stats.emerging import emerging_hotspots, space_time_cube
+from geo.stats.hotspots import hotspots
+from geo.stats.report import Report, build_quartier_report, build_territory_report
 from layers.schema import THEMES
 from layers.store.base import LayerStore
 
@@ -468,7 +468,7 @@ def quartier_report_from_store(
 
     Returns
     -------
-    geo.report.Report
+    geo.stats.report.Report
 
     Raises
     ------
@@ -539,7 +539,7 @@ def territory_report_from_store(
 
     Returns
     -------
-    geo.report.Report
+    geo.stats.report.Report
 
     Raises
     ------

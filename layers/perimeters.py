@@ -1,6 +1,6 @@
 """Perimeters and QPV lookups backed by the store: compile, reverse, look up.
 
-This module glues the pure functions of :mod:`geo.perimeter_rules` and :mod:`geo.lookup`
+This module glues the pure functions of :mod:`geo.perimeters.rules` and :mod:`geo.perimeters.lookup`
 to a :class:`~layers.store.base.LayerStore`:
 
 * :func:`compile_to_store` turns street rules and the store's ``adresses`` (and
@@ -26,12 +26,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.addressmatch import commune_matches, standardize_addresses
 from geo.errors import QPVError
-from geo.lookup import LookupIndex, LookupResult, build_index, lookup_address, lookup_point
-from geo.perimeter_rules import compile_perimeter, reverse_perimeter
-from geo.streetlist import Rule, format_street_list, rules_from_records, rules_to_records
-from geo.streetnames import commune_key
+from geo.perimeters.addressmatch import commune_matches, standardize_addresses
+from geo.perimeters.lookup import LookupIndex, LookupResult, build_index, lookup_address, lookup_point
+from geo.perimeters.rules import compile_perimeter, reverse_perimeter
+from geo.perimeters.streetlist import Rule, format_street_list, rules_from_records, rules_to_records
+from geo.perimeters.streetnames import commune_key
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -72,14 +72,14 @@ def store_addresses(
         The store.
     commune : str, optional
         Keep the addresses of this commune only (« Paris 20e », « Montpellier »; the
-        commune matching of :func:`geo.addressmatch.commune_matches` applies).
+        commune matching of :func:`geo.perimeters.addressmatch.commune_matches` applies).
     bbox : tuple of float, optional
         Keep the addresses in this Lambert-93 box.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns of :data:`geo.addressmatch.ADDRESS_COLUMNS` and the points, EPSG:2154.
+        Columns of :data:`geo.perimeters.addressmatch.ADDRESS_COLUMNS` and the points, EPSG:2154.
 
     Raises
     ------
@@ -182,8 +182,8 @@ def compile_to_store(
     store : LayerStore
         Holds ``adresses`` (and ``voies``); receives the ``perimetres`` record.
     rules : sequence of Rule
-        The rules of the perimeter (from :func:`geo.streetlist.parse_street_list` or
-        :func:`geo.streetlist.read_rules`).
+        The rules of the perimeter (from :func:`geo.perimeters.streetlist.parse_street_list` or
+        :func:`geo.perimeters.streetlist.read_rules`).
     commune : str or None
         Commune of the streets (restricts the address base); ``None``: the commune of
         the rules when they all name the same one, else every address.
@@ -292,7 +292,7 @@ def reverse_from_store(store: LayerStore, code: str, *, commune: str | None = No
     rules : list of Rule
         The rules (whole streets, « jusqu'au », « à partir du », ranges, by side).
     text : str
-        The list written as a town hall would (:func:`geo.streetlist.format_street_list`).
+        The list written as a town hall would (:func:`geo.perimeters.streetlist.format_street_list`).
 
     Raises
     ------
@@ -349,7 +349,7 @@ def lookup_index_from_store(
 
     Returns
     -------
-    geo.lookup.LookupIndex
+    geo.perimeters.lookup.LookupIndex
 
     Raises
     ------

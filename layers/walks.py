@@ -1,7 +1,7 @@
 """Diagnostic walks kept in the store: planning, recording, follow-up and exports.
 
-This module ties the pure computations of :mod:`geo.network`, :mod:`geo.priorities`,
-:mod:`geo.routing`, :mod:`geo.walkexport` and :mod:`geo.walksheet` to a
+This module ties the pure computations of :mod:`geo.walks.network`, :mod:`geo.walks.priorities`,
+:mod:`geo.walks.routing`, :mod:`geo.walks.export` and :mod:`webmap.documents.walksheet` to a
 :class:`~layers.store.base.LayerStore`:
 
 * :func:`plan_walk` reads the quartier, its streets (``voies``) and the GUSP layers,
@@ -38,9 +38,10 @@ from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError
-from geo.network import clip_graph, distance_matrix, nearest_nodes
-from geo.routing import WalkRoute, covering_route, walk_route, walk_routes
-from layers._walkinputs import (
+from geo.walks.export import route_to_geojson, route_to_gpx
+from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
+from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
+from layers._walk_inputs import (
     DEFAULT_CACHE_DIR,
     WalkError,
     candidate_stops,
@@ -590,7 +591,7 @@ def _with_follow_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def walk_geojson(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) -> dict[str, Any]:
     """The walk as a GeoJSON FeatureCollection (WGS84): track then stops, with the walk's fields."""
     plan = plan or load_walk(store, walk_uid)
-    data = plan.route.to_geojson()
+    data = route_to_geojson(plan.route)
     data["properties"] = {"uid": plan.uid, "name": plan.name, "quartier": plan.quartier,
                           "walk_date": plan.walk_date.isoformat(), "status": plan.status,
                           "start_label": plan.start_label}
@@ -601,14 +602,14 @@ def walk_geojson(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = No
 def walk_gpx(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) -> str:
     """The walk as GPX 1.1 text (track + numbered waypoints)."""
     plan = plan or load_walk(store, walk_uid)
-    return plan.route.to_gpx(name=plan.name)
+    return route_to_gpx(plan.route, name=plan.name)
 
 
 def walk_sheet_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
                     cache_dir: str | Path | None = None, radius_m: float = 50.0,
                     start_time: str | None = None) -> str:
     """The printable walk sheet, listing under each stop the previous walks' constats still open."""
-    from geo.walksheet import render_walk_sheet_html
+    from webmap.documents.walksheet import render_walk_sheet_html
 
     plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
     G = walk_graph(store, plan, cache_dir=cache_dir)
@@ -623,7 +624,7 @@ def walk_sheet_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None =
 
 def walk_sheet_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
     """The walk sheet as PDF (options of :func:`walk_sheet_html`)."""
-    from geo.walksheet import html_to_pdf
+    from webmap.documents.walksheet import html_to_pdf
 
     return html_to_pdf(walk_sheet_html(store, walk_uid, **options))
 
@@ -631,7 +632,7 @@ def walk_sheet_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
 def walk_report_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
                      cache_dir: str | Path | None = None, today: date | None = None) -> str:
     """The compte-rendu: the walk's constats grouped by pilote, partenaire and domanialité."""
-    from geo.walksheet import WalkRecord, render_walk_report_html
+    from webmap.documents.walksheet import WalkRecord, render_walk_report_html
 
     plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
     rec = plan.record or {}
@@ -648,7 +649,7 @@ def walk_report_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None 
 
 def walk_report_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
     """The compte-rendu as PDF (options of :func:`walk_report_html`)."""
-    from geo.walksheet import html_to_pdf
+    from webmap.documents.walksheet import html_to_pdf
 
     return html_to_pdf(walk_report_html(store, walk_uid, **options))
 
@@ -686,7 +687,7 @@ def export_walk(store: LayerStore, walk_uid: str, folder: str | Path, *,
             html = walk_sheet_html(store, walk_uid, plan=plan, cache_dir=cache_dir)
             path.write_text(html, encoding="utf-8")
         elif fmt == "pdf":
-            from geo.walksheet import html_to_pdf
+            from webmap.documents.walksheet import html_to_pdf
 
             path.write_bytes(html_to_pdf(walk_sheet_html(store, walk_uid, plan=plan, cache_dir=cache_dir)))
         else:

@@ -6,7 +6,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import geopandas as gpd
+import networkx as nx
 import pytest
+
+from geo.crs import to_territory_crs
+from geo.geometry import repair_polygons
+from geo.walks.network import load_street_graph
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,3 +88,21 @@ def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield scratch_schema_url(base, name)
     drop_schema(base, name)
+
+
+# -- the real Mosson QPV (geo and document tests) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mosson(shared_data: Path) -> gpd.GeoDataFrame:
+    """The Mosson QPV (QP034005), repaired, in Lambert-93."""
+    qpv = gpd.read_file(shared_data / "montpellier" / "qp-occitanie-2015.geojson")
+    repaired, _ = repair_polygons(qpv[qpv["code_qp"] == "QP034005"])
+    return to_territory_crs(repaired)
+
+
+@pytest.fixture(scope="session")
+def mosson_graph(shared_data: Path, mosson: gpd.GeoDataFrame) -> nx.MultiGraph:
+    """Pedestrian graph of Montpellier's real streets, clipped to Mosson + 200 m."""
+    return load_street_graph(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip", area=mosson,
+                             margin_m=200)

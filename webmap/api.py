@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 from shapely.geometry import Point
 
 from geo.crs import area_of_use_bounds
-from geo.zones import grid_cells
+from geo.stats.zones import grid_cells
 from layers.export import to_export_frame
 from layers.schema import LAYERS, LayerSchema
 from layers.validate import validate_record

@@ -128,7 +128,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ogcapi.bp)
     app.register_blueprint(open311.bp)
     app.register_blueprint(openapi.bp)
-    app.register_blueprint(importlib.import_module("webmap.walks_web").bp)
+    app.register_blueprint(importlib.import_module("webmap.walks").bp)
     app.register_blueprint(importlib.import_module("webmap.lookup_api").bp)
     try:
         views = importlib.import_module("webmap.views")

@@ -32,7 +32,7 @@ import pandas as pd
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import QPVError
-from geo.streetnames import commune_key, street_key, street_keys
+from geo.perimeters.streetnames import commune_key, street_key, street_keys
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def standardize_addresses(
     geopandas.GeoDataFrame
         Indexed like ``data``, in EPSG:2154, with :data:`ADDRESS_COLUMNS`: ``number`` is
         a nullable integer (0 and unreadable numbers become missing), ``suffix`` is
-        lower case (``bis``, ``ter``, ``b``), keys are those of :mod:`geo.streetnames`.
+        lower case (``bis``, ``ter``, ``b``), keys are those of :mod:`geo.perimeters.streetnames`.
 
     Raises
     ------

@@ -2,7 +2,7 @@
 
 Two sources answer: the **polygon** of each perimeter (point in polygon, prepared
 geometries and bounding-box prefilters) and the **street rules** (street key and house
-number joined to the rules, see :func:`geo.perimeter_rules.evaluate_rules`). The answer
+number joined to the rules, see :func:`geo.perimeters.rules.evaluate_rules`). The answer
 (``qpv_code``) is the polygon's when the point is inside one, else the rules'; the
 reason says which source(s) agree, and ``qpv_disagree`` flags an address the two put in
 different places (only where rules exist for the QPV concerned).
@@ -43,13 +43,13 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.addressmatch import geocode, parse_address
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVError
 from geo.geometry import repair_polygons
-from geo.perimeter_rules import evaluate_rules, rules_frame
-from geo.streetlist import Rule
-from geo.streetnames import (
+from geo.perimeters.addressmatch import geocode, parse_address
+from geo.perimeters.rules import evaluate_rules, rules_frame
+from geo.perimeters.streetlist import Rule
+from geo.perimeters.streetnames import (
     ARTICLES,
     LEADING_TYPES,
     STREET_TYPES,
@@ -95,7 +95,7 @@ class LookupIndex:
     bounds : numpy.ndarray
         (n, 4) bounding boxes of the perimeters.
     rules : pandas.DataFrame
-        :func:`geo.perimeter_rules.rules_frame` of the rules (possibly empty).
+        :func:`geo.perimeters.rules.rules_frame` of the rules (possibly empty).
     ruled_codes : frozenset of str
         Codes of the perimeters that have rules.
     addresses : geopandas.GeoDataFrame or None

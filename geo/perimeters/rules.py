@@ -10,7 +10,7 @@
 * :func:`reverse_perimeter` reads a polygon the other way: for each street with an
   address inside, the runs of inside numbers become rules (whole street, « jusqu'au »,
   « à partir du », « du … au … », by side when that is shorter), which
-  :func:`geo.streetlist.format_street_list` writes as a town hall would.
+  :func:`geo.perimeters.streetlist.format_street_list` writes as a town hall would.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from geo.addressmatch import AddressError, commune_matches, match_streets
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import GeometryError, QPVError
 from geo.geometry import polygonal_part, repair_polygons
-from geo.streetlist import Parity, Rule
-from geo.streetnames import commune_key, normalize_street_name, street_key
+from geo.perimeters.addressmatch import AddressError, commune_matches, match_streets
+from geo.perimeters.streetlist import Parity, Rule
+from geo.perimeters.streetnames import commune_key, normalize_street_name, street_key
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def evaluate_rules(rules: Sequence[Rule] | pd.DataFrame, addresses: pd.DataFrame
         :func:`rules_frame`.
     addresses : pandas.DataFrame
         Columns ``commune_key``, ``street_key`` and ``number`` (nullable integer), as
-        given by :func:`geo.addressmatch.standardize_addresses`.
+        given by :func:`geo.perimeters.addressmatch.standardize_addresses`.
 
     Returns
     -------
@@ -195,7 +195,7 @@ def resolve_rules(
         confidence multiplied by the match score. Unmatched and ambiguous streets are kept
         as they are (they select no address).
     report : pandas.DataFrame
-        One row per distinct (commune, street): the :func:`geo.addressmatch.match_streets`
+        One row per distinct (commune, street): the :func:`geo.perimeters.addressmatch.match_streets`
         columns plus ``commune``.
     """
     _require_addresses(addresses)
@@ -296,7 +296,7 @@ def reverse_perimeter(
         One perimeter (a frame of several is filtered by ``code``); invalid polygons are
         repaired. A bare geometry is taken in ``crs`` (EPSG:2154 by default).
     addresses : geopandas.GeoDataFrame
-        Standardised address base (:func:`geo.addressmatch.standardize_addresses`).
+        Standardised address base (:func:`geo.perimeters.addressmatch.standardize_addresses`).
     code : str, optional
         QPV code, to pick the row and to stamp the rules (read from the row otherwise).
     crs : optional

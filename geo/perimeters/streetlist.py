@@ -6,7 +6,7 @@ reads such a text, OCR noise and columns run together included, and returns
 :class:`Rule` objects; :func:`write_rules` / :func:`read_rules` store them in a YAML
 or CSV file a technician can edit, and read them back unchanged.
 
-Rule semantics (used by :mod:`geo.perimeter_rules` and :mod:`geo.lookup`): an address
+Rule semantics (used by :mod:`geo.perimeters.rules` and :mod:`geo.perimeters.lookup`): an address
 of a street belongs to the perimeter when one positive rule (``whole``, ``range``,
 ``partial``) of that street matches its number and no ``except`` rule does.
 
@@ -33,7 +33,13 @@ from typing import Any, Literal
 import yaml
 
 from geo.errors import QPVError
-from geo.streetnames import LEADING_TYPES, STREET_TYPES, normalize_street_name, street_key, strip_accents
+from geo.perimeters.streetnames import (
+    LEADING_TYPES,
+    STREET_TYPES,
+    normalize_street_name,
+    street_key,
+    strip_accents,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +76,7 @@ class Rule:
     commune : str
         Commune name as written (``""``: any commune).
     street : str
-        Normalised street name (see :func:`geo.streetnames.normalize_street_name`).
+        Normalised street name (see :func:`geo.perimeters.streetnames.normalize_street_name`).
     kind : str
         ``whole``, ``range``, ``except`` or ``partial``.
     from_number, to_number : int or None
@@ -113,7 +119,7 @@ class Rule:
 
     @cached_property
     def key(self) -> str:
-        """Join key of the street (see :func:`geo.streetnames.street_key`), computed once."""
+        """Join key of the street (see :func:`geo.perimeters.streetnames.street_key`), computed once."""
         return street_key(self.street)
 
     def matches(self, number: int | None) -> bool:

@@ -20,8 +20,8 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from geo.binning import AnalysisError
 from geo.crs import to_territory_crs
+from geo.stats.binning import AnalysisError
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Hexagonal and square bins in the territory CRS, with an automatic bin size.
 
-Bins are the spatial units of the hotspot analyses (:mod:`geo.hotspots`,
-:mod:`geo.emerging`). They are regular cells of EPSG:2154 whose *size* is the
+Bins are the spatial units of the hotspot analyses (:mod:`geo.stats.hotspots`,
+:mod:`geo.stats.emerging`). They are regular cells of EPSG:2154 whose *size* is the
 distance between the centres of two adjacent cells (for a square, its side; for a
 pointy-top hexagon, its width across flats).
 

@@ -2,10 +2,10 @@
 
 - :func:`cctv_coverage`: each camera sees a disc of ``range_m`` (or a sector when its
   azimuth and field of view are known), cut by building footprints when given (ray
-  casting, :mod:`geo._viewshed`). Reports the share of events seen, the share of
+  casting, :mod:`geo.stats._viewshed`). Reports the share of events seen, the share of
   hotspot area seen and the uncovered hotspots ranked by Gi* z-score.
 - :func:`walking_coverage`: walking distance along the street centrelines (a networkx
-  graph built here, :mod:`geo._coverage_graph`) from each address to the nearest bin
+  graph built here, :mod:`geo.stats._coverage_graph`) from each address to the nearest bin
   or drop-off point; shares within 100 / 200 / 300 m, crow-fly shares for comparison,
   and the gaps.
 - :func:`lighting_density`: lighting supports per 100 m of street.
@@ -25,10 +25,10 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geo._coverage_graph import build_street_graph, walking_distances
-from geo._viewshed import view_polygon
-from geo.binning import AnalysisError, point_coordinates
 from geo.crs import TERRITORY_CRS, to_territory_crs
+from geo.stats._coverage_graph import build_street_graph, walking_distances
+from geo.stats._viewshed import view_polygon
+from geo.stats.binning import AnalysisError, point_coordinates
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def cctv_coverage(
     cameras : geopandas.GeoDataFrame
         Cameras (``range_m``, ``azimuth_deg``, ``fov_deg`` used when present).
     hotspots : geopandas.GeoDataFrame, optional
-        Result of :func:`geo.hotspots.getis_ord` / :func:`geo.hotspots.hotspots`; the
+        Result of :func:`geo.stats.hotspots.getis_ord` / :func:`geo.stats.hotspots.hotspots`; the
         hot bins (``gi_bin > 0``) are measured.
     buildings : geopandas.GeoDataFrame, optional
         Footprints blocking the views.

@@ -3,7 +3,7 @@
 esda has no emerging hot spot analysis; this follows ArcGIS Pro's « How Emerging Hot
 Spot Analysis works » and R sfdep's ``emerging_hotspot_analysis``:
 
-1. The events are counted in a space-time cube: regular bins (:mod:`geo.binning`) ×
+1. The events are counted in a space-time cube: regular bins (:mod:`geo.stats.binning`) ×
    time steps (months by default). Bins with no event over the whole period are left
    out, as ArcGIS does.
 2. Gi* is computed for every bin and step with space-time neighbours: the bins within
@@ -50,8 +50,8 @@ import pandas as pd
 from scipy import sparse, stats
 from shapely.geometry.base import BaseGeometry
 
-from geo.binning import AnalysisError, BinShape, assign_bins, make_bins
-from geo.hotspots import distance_weights, fdr_adjust, gi_star
+from geo.stats.binning import AnalysisError, BinShape, assign_bins, make_bins
+from geo.stats.hotspots import distance_weights, fdr_adjust, gi_star
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def space_time_cube(
     freq : str
         Pandas period frequency of the steps (``"M"`` months, ``"W"`` weeks…).
     area, size, shape, margin : optional
-        Grid parameters (:func:`geo.binning.make_bins`), ignored when ``bins`` is given.
+        Grid parameters (:func:`geo.stats.binning.make_bins`), ignored when ``bins`` is given.
     start, end : date-like, optional
         Period analysed (inclusive); the events' range otherwise.
     bins : geopandas.GeoDataFrame, optional

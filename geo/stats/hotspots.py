@@ -3,7 +3,7 @@
 Gi* is computed with binary weights that include the bin itself (the "star"), and the
 analytical z-score of Getis & Ord (1992) / Ord & Getis (1995), with the moments esda's
 ``G_Local(y, w, transform="B", star=True)`` uses: the same figures, but vectorised over
-several value columns at once (one per time step in :mod:`geo.emerging`).
+several value columns at once (one per time step in :mod:`geo.stats.emerging`).
 
 Multiple testing: the p-values are corrected by the Benjamini–Hochberg false discovery
 rate procedure by default (:func:`fdr_adjust`), as ArcGIS Pro does when asked.
@@ -25,8 +25,8 @@ from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
-from geo.binning import AnalysisError, BinShape, count_in_bins, make_bins, point_coordinates
 from geo.crs import TERRITORY_CRS, to_territory_crs
+from geo.stats.binning import AnalysisError, BinShape, count_in_bins, make_bins, point_coordinates
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def distance_weights(bins: gpd.GeoDataFrame, *, distance: float | None = None) -
     Parameters
     ----------
     bins : geopandas.GeoDataFrame
-        Bins with ``x``/``y`` centre columns (:func:`geo.binning.make_bins`), or any
+        Bins with ``x``/``y`` centre columns (:func:`geo.stats.binning.make_bins`), or any
         geometries (their centroids in EPSG:2154 are used).
     distance : float, optional
         Neighbourhood radius in metres. Default: 1.01 × the bin size, i.e. the first
@@ -252,8 +252,8 @@ def hotspots(
     area : zone, optional
         Study zone; the points' extent otherwise.
     size, shape, margin : optional
-        Grid parameters (:func:`geo.binning.make_bins`); ``size`` defaults to the
-        automatic rule of :func:`geo.binning.auto_bin_size`.
+        Grid parameters (:func:`geo.stats.binning.make_bins`); ``size`` defaults to the
+        automatic rule of :func:`geo.stats.binning.auto_bin_size`.
     weight : str, optional
         Column summed instead of counting (e.g. a volume).
     distance, fdr, alpha : optional

@@ -24,8 +24,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.binning import AnalysisError
 from geo.crs import to_territory_crs
+from geo.stats.binning import AnalysisError
 
 logger = logging.getLogger(__name__)
 

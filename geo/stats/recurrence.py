@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo.binning import AnalysisError, point_coordinates
 from geo.crs import TERRITORY_CRS
-from geo.indicators import assign_quartier
+from geo.stats.binning import AnalysisError, point_coordinates
+from geo.stats.indicators import assign_quartier
 
 logger = logging.getLogger(__name__)
 

@@ -26,19 +26,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.binning import AnalysisError, count_in_bins, make_bins
-from geo.coverage import cctv_coverage
 from geo.crs import to_territory_crs
-from geo.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
-from geo.hotspots import getis_ord, hotspots, kernel_density
-from geo.indicators import (
+from geo.stats.binning import AnalysisError, count_in_bins, make_bins
+from geo.stats.coverage import cctv_coverage
+from geo.stats.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
+from geo.stats.hotspots import getis_ord, hotspots, kernel_density
+from geo.stats.indicators import (
     assign_quartier,
     diagnostics_per_year,
     dumping_indicators,
     dysfunctions,
     treatment_delays,
 )
-from geo.recurrence import recurrence
+from geo.stats.recurrence import recurrence
 
 logger = logging.getLogger(__name__)
 
@@ -374,7 +374,7 @@ def build_quartier_report(
     margin : float
         Margin in metres around the perimeter for the hotspot grid.
     bin_size : float, optional
-        Bin size; automatic rule otherwise (:func:`geo.binning.auto_bin_size`).
+        Bin size; automatic rule otherwise (:func:`geo.stats.binning.auto_bin_size`).
     fdr : bool
         False discovery rate correction (on by default).
     recurrence_radius : float

@@ -1,6 +1,6 @@
 """OR-Tools model of the walk orienteering problem (solver option and benchmark reference).
 
-The instance uses the conventions of :func:`geo.routing.solve_orienteering`: candidates
+The instance uses the conventions of :func:`geo.walks.routing.solve_orienteering`: candidates
 ``0..n-1``, then the start (index ``n``) and the end (index ``n + 1``) in the matrices.
 """
 

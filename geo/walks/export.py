@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,7 @@ from pyproj import Transformer
 
 from geo.crs import TERRITORY_CRS, WEB_CRS
 from geo.errors import QPVError
-
-if TYPE_CHECKING:
-    from geo.routing import WalkRoute
+from geo.walks.model import WalkRoute
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ import logging
 import math
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -27,7 +26,8 @@ from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import QPVError
-from geo.network import distance_matrix, nearest_nodes, path_geometry, shortest_path
+from geo.walks.model import WalkRoute
+from geo.walks.network import distance_matrix, nearest_nodes, path_geometry, shortest_path
 
 logger = logging.getLogger(__name__)
 
@@ -45,68 +45,6 @@ _EPS = 1e-9
 
 class RoutingError(QPVError):
     """A walk route cannot be computed from the given inputs."""
-
-
-@dataclass(frozen=True)
-class WalkRoute:
-    """A computed diagnostic walk.
-
-    Attributes
-    ----------
-    stops : geopandas.GeoDataFrame
-        Visited stops in walking order (EPSG:2154) with the input columns plus
-        ``order`` (1-based), ``node``, ``snap_m``, ``distance_m`` (cumulated walk
-        before the stop), ``arrival_min`` and ``departure_min``.
-    node_path : list
-        Every graph node walked through, start to end.
-    track : shapely.geometry.LineString
-        The walked line along the street edges, EPSG:2154.
-    length_m : float
-        Walked length, metres.
-    duration_min : float
-        Walking time plus dwell at the stops, minutes.
-    prize : float
-        Sum of the priorities of the visited stops.
-    budget_min, speed_kmh : float
-        Inputs the route was computed with.
-    start, end : shapely.geometry.Point
-        Start and end nodes of the route (EPSG:2154).
-    solver : str
-        Solver that produced the route.
-    group : int or None
-        Group number in a split walk.
-    """
-
-    stops: gpd.GeoDataFrame
-    node_path: list[Hashable]
-    track: LineString
-    length_m: float
-    duration_min: float
-    prize: float
-    budget_min: float
-    speed_kmh: float
-    start: Point
-    end: Point
-    solver: str
-    group: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def walk_min(self) -> float:
-        """Walking time without the dwell, minutes."""
-        return self.length_m / (self.speed_kmh * 1000.0 / 60.0)
-
-    def to_geojson(self) -> dict[str, Any]:
-        """Return the route as a GeoJSON FeatureCollection in WGS84 (see :mod:`geo.walkexport`)."""
-        from geo.walkexport import route_to_geojson
-
-        return route_to_geojson(self)
-
-    def to_gpx(self, *, name: str = "Diagnostic en marchant") -> str:
-        """Return the route as GPX 1.1 text (track + named waypoints, WGS84)."""
-        from geo.walkexport import route_to_gpx
-
-        return route_to_gpx(self, name=name)
 
 
 # --------------------------------------------------------------------------- solver core
@@ -459,7 +397,7 @@ def walk_route(
     Parameters
     ----------
     G : networkx.MultiGraph
-        Pedestrian street graph in EPSG:2154 (see :mod:`geo.network`).
+        Pedestrian street graph in EPSG:2154 (see :mod:`geo.walks.network`).
     stops : geopandas.GeoDataFrame
         Candidate stops (points) with a priority column; an optional ``dwell_min``
         column overrides the dwell per stop, an optional boolean ``mandatory`` column
@@ -546,7 +484,7 @@ def walk_route(
     walk = D / v
     name = "heuristic" if solver == "auto" else solver
     if name == "ortools":
-        from geo._routing_ortools import solve_orienteering_ortools
+        from geo.walks._ortools import solve_orienteering_ortools
 
         try:
             order = solve_orienteering_ortools(walk, dwell_all[cand], prize, budget_min=budget_min,
@@ -674,7 +612,7 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
     repeated length on Mosson, in a fraction of a second instead of half a minute).
     The connecting streets are walked twice and an Eulerian circuit is followed from
     the start. Clip the graph to the
-    quartier first (:func:`geo.network.clip_graph`) to walk only its streets.
+    quartier first (:func:`geo.walks.network.clip_graph`) to walk only its streets.
 
     Parameters
     ----------
@@ -713,7 +651,7 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
             key, data = min(G[u][w].items(), key=lambda kv: kv[1]["length"])
             H.add_edge(u, w, **{**data, "repeat_of": key})
             repeated += float(data["length"])
-    from geo.network import edge_geometry
+    from geo.walks.network import edge_geometry
 
     coords: list[tuple[float, ...]] = []
     node_path: list[Hashable] = [start_node]

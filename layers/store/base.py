@@ -182,7 +182,7 @@ class LayerStore(abc.ABC):
         """
         import shapely
 
-        from geo.zones import CELL_COLUMNS, grid_cells
+        from geo.stats.zones import CELL_COLUMNS, grid_cells
 
         gdf = self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where)
         geoms = gdf.geometry.to_numpy()

@@ -15,7 +15,6 @@ import shapely
 dask = pytest.importorskip("dask")
 dask_geopandas = pytest.importorskip("dask_geopandas")
 
-from geo.addressmatch import read_addresses  # noqa: E402
 from geo.batch import (  # noqa: E402
     BatchError,
     bin_partitioned,
@@ -24,13 +23,14 @@ from geo.batch import (  # noqa: E402
     replicate_partitioned,
     replicate_with_jitter,
 )
-from geo.binning import count_in_bins, make_bins  # noqa: E402
 from geo.errors import CRSError, GeometryError, QPVError  # noqa: E402
-from geo.hotspots import getis_ord  # noqa: E402
-from geo.lookup import build_index, lookup_many  # noqa: E402
-from geo.perimeter_rules import reverse_perimeter  # noqa: E402
-from geo.streetlist import Rule  # noqa: E402
-from geo.zones import grid_cells  # noqa: E402
+from geo.perimeters.addressmatch import read_addresses  # noqa: E402
+from geo.perimeters.lookup import build_index, lookup_many  # noqa: E402
+from geo.perimeters.rules import reverse_perimeter  # noqa: E402
+from geo.perimeters.streetlist import Rule  # noqa: E402
+from geo.stats.binning import count_in_bins, make_bins  # noqa: E402
+from geo.stats.hotspots import getis_ord  # noqa: E402
+from geo.stats.zones import grid_cells  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo"

@@ -17,8 +17,8 @@ import pytest
 import shapely
 
 from geo.geometry import repair_polygons
-from geo.lookup import lookup_point
-from geo.streetlist import parse_street_list, read_rules, write_rules
+from geo.perimeters.lookup import lookup_point
+from geo.perimeters.streetlist import parse_street_list, read_rules, write_rules
 from layers.importer import import_file
 from layers.perimeters import (
     PerimeterStoreError,

@@ -25,7 +25,7 @@ def test_dansmarue_10000_rows_accounted(paris_store: LayerStore, shared_data: Pa
     assert r.n_inserted + r.n_rejected == 10_000
     assert paris_store.count("observations") == r.n_inserted
     # the 70 reports inside QP075019 quoted by the data README
-    from geo.zones import count_by_zone
+    from geo.stats.zones import count_by_zone
 
     counts = count_by_zone(paris_store.read("observations"), paris_store.read("perimetres"))
     assert dict(zip(counts["code"], counts["count"], strict=True))["QP075019"] == 70

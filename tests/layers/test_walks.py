@@ -21,8 +21,8 @@ from pyproj import Transformer
 from shapely.geometry import Point
 
 from geo.errors import QPVError
-from geo.network import edges_frame
-from geo.walkexport import read_gpx
+from geo.walks.export import read_gpx
+from geo.walks.network import edges_frame
 from layers.store import LayerStore, open_store
 from layers.walks import (
     WalkError,

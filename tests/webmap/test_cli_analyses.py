@@ -19,7 +19,7 @@ import shapely
 from click.testing import CliRunner, Result
 
 from geo.geometry import repair_polygons
-from geo.streetlist import parse_street_list, read_rules
+from geo.perimeters.streetlist import parse_street_list, read_rules
 from layers.importer import import_file
 from layers.settings import REPO_ROOT
 from layers.store import open_store

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("dask_geopandas")
 
-from geo.binning import count_in_bins, make_bins
-from geo.lookup import build_index, lookup_many
+from geo.perimeters.lookup import build_index, lookup_many
+from geo.stats.binning import count_in_bins, make_bins
 from layers.settings import REPO_ROOT
 from webmap.cli import main
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from geo.walkexport import read_gpx
+from geo.walks.export import read_gpx
 from layers.store import open_store
 from tests.walkdemo import MOSSON, demo_store_copy
 from webmap.cli import main

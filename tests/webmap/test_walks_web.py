@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from geo.walkexport import read_gpx
+from geo.walks.export import read_gpx
 from layers.store import open_store
 from layers.walks import plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy

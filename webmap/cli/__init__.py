@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,35 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
-from geo.errors import QPVError
 from layers.settings import get_settings
+from webmap.cli import analyse, diagnostic, entrepot, national, photos, utilisateurs
+from webmap.cli._common import QPVGroup, configure_logging, open_cli_store
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class QPVGroup(click.Group):
-    """Click group that turns our errors into clean French messages (exit status 1)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except QPVError as exc:
-            click.secho(f"Erreur : {exc}", fg="red", err=True)
-            sys.exit(1)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
-                raise
-            # the store already waited a minute for the other writers: say so, in French
-            click.secho("Erreur : l'entrepôt GeoPackage est resté verrouillé par d'autres écritures "
-                        "plus d'une minute ; l'écriture en cours a été annulée. Réessayez plus tard.",
-                        fg="red", err=True)
-            sys.exit(1)
-
-
-def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 @click.group(cls=QPVGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,16 +30,9 @@ def _configure_logging(verbose: int) -> None:
 @click.pass_context
 def main(ctx: click.Context, store_url: str | None, verbose: int) -> None:
     """Plateforme d'observation GUSP des quartiers prioritaires."""
-    _configure_logging(verbose)
+    configure_logging(verbose)
     settings = get_settings()
     ctx.obj = {"store_url": store_url or settings.store_url, "settings": settings}
-
-
-def open_cli_store(ctx: click.Context, *, create: bool = False) -> Any:
-    """Open the store named by ``--store`` (or the settings)."""
-    from layers.store import open_store
-
-    return open_store(ctx.obj["store_url"], create=create)
 
 
 @main.command()
@@ -122,7 +91,7 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
 @click.pass_context
 def layers_cmd(ctx: click.Context, as_json: bool) -> None:
     """Effectifs par couche et par quartier."""
-    from geo.zones import count_by_zone
+    from geo.stats.zones import count_by_zone
     from layers.schema import LAYERS
 
     store = open_cli_store(ctx)
@@ -237,21 +206,8 @@ def demo(ctx: click.Context, reset: bool) -> None:
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
-def _register_command_modules() -> None:
-    """Add the commands defined in their own modules (web, walks, analyses, photos, stores, national)."""
-    from webmap._cli_analyses import register as register_analyses
-    from webmap._cli_national import register as register_national
-    from webmap._cli_photos import register as register_photos
-    from webmap._cli_store import register as register_store
-    from webmap._cli_walks import register as register_walks
-    from webmap._cli_web import register as register_web
-
-    for register in (register_web, register_walks, register_analyses, register_photos, register_store,
-                     register_national):
-        register(main)
-
-
-_register_command_modules()
+for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national):
+    _module.register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

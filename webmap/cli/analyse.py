@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from geo.errors import QPVError
+from webmap.cli._common import open_cli_store
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,6 @@ class CliInputError(QPVError):
 
 
 def _store(ctx: click.Context, *, create: bool = False) -> Any:
-    from webmap.cli import open_cli_store
-
     return open_cli_store(ctx, create=create)
 
 
@@ -47,7 +46,7 @@ def rues_group() -> None:
               help="Fichier de règles à écrire (.yaml ou .csv).")
 def rues_parse(fichier: Path, commune: str | None, qpv: str | None, output: Path | None) -> None:
     """Lit la liste de rues FICHIER (texte, OCR accepté) et écrit les règles."""
-    from geo.streetlist import parse_street_list, write_rules
+    from geo.perimeters.streetlist import parse_street_list, write_rules
 
     text = _read_text(fichier)
     parsed = parse_street_list(text, commune=commune, qpv=qpv)
@@ -94,7 +93,7 @@ def _read_text(path: Path) -> str:
 def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune: str | None, geographie: str,
                  kind: str, remplacer: bool) -> None:
     """Construit le périmètre des règles REGLES avec les adresses de l'entrepôt et l'enregistre."""
-    from geo.streetlist import read_rules
+    from geo.perimeters.streetlist import read_rules
     from layers.perimeters import compile_to_store
 
     rules = read_rules(regles)
@@ -121,7 +120,7 @@ def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune:
 def rues_inverse(ctx: click.Context, code: str, output: Path | None, regles: Path | None,
                  commune: str | None) -> None:
     """Écrit la liste des rues du périmètre CODE, déduite des adresses de l'entrepôt."""
-    from geo.streetlist import write_rules
+    from geo.perimeters.streetlist import write_rules
     from layers.perimeters import reverse_from_store
 
     store = _store(ctx)
@@ -186,7 +185,7 @@ def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | N
     import pandas as pd
     from tqdm import tqdm
 
-    from geo.lookup import LOOKUP_COLUMNS, lookup_many
+    from geo.perimeters.lookup import LOOKUP_COLUMNS, lookup_many
 
     sep = _sniff_sep(path)
     data = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -247,7 +246,7 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
     """Dit dans quel QPV se trouve une ADRESSE, un point (--point) ou chaque ligne d'un CSV (--csv)."""
     import json
 
-    from geo.streetlist import read_rules
+    from geo.perimeters.streetlist import read_rules
     from layers.perimeters import lookup_from_store, lookup_index_from_store, result_dict
 
     if sum(x is not None for x in (adresse, point, csv_path)) != 1:

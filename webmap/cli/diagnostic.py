@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from layers.store.base import LayerStore
+from webmap.cli._common import open_cli_store
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +18,6 @@ _STEPS = ("graphe des voies", "priorités des arrêts", "calcul du parcours", "e
 
 
 def _store(ctx: click.Context, *, create: bool = False) -> LayerStore:
-    from webmap.cli import open_cli_store
-
     return open_cli_store(ctx, create=create)
 
 
@@ -182,8 +181,8 @@ def diag_done(ctx: click.Context, uid: str, participants: str, habitants: int, c
 @click.pass_context
 def diag_report(ctx: click.Context, uid: str, out: Path, no_pdf: bool) -> None:
     """Écrit le compte-rendu (constats par pilote, partenaire et domanialité, avec délais)."""
-    from geo.walksheet import html_to_pdf
     from layers.walks import walk_report_html
+    from webmap.documents.walksheet import html_to_pdf
 
     store = _store(ctx)
     try:

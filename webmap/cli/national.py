@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from geo.errors import QPVError
+from webmap.cli._common import open_cli_store
 
 logger = logging.getLogger(__name__)
 
@@ -94,21 +95,19 @@ def _compute(client: Any, *collections: Any) -> tuple[Any, ...]:
 
 def _perimeters(ctx: click.Context, path: Path | None, regles: Path | None, geographie: str | None) -> Any:
     """The lookup index: from a perimeter file, or from the store (GeoPackage or PostGIS)."""
-    from geo.streetlist import read_rules
+    from geo.perimeters.streetlist import read_rules
 
     rules = read_rules(regles) if regles else None
     if path is not None:
         import geopandas as gpd
 
-        from geo.lookup import build_index
+        from geo.perimeters.lookup import build_index
 
         frame = gpd.read_file(path)
         if geographie and "geography" in frame.columns:
             frame = frame[frame["geography"].astype(str) == geographie]
         return build_index(frame, rules=rules)
     from layers.perimeters import lookup_index_from_store
-    from webmap.cli import open_cli_store
-
     store = open_cli_store(ctx)
     try:
         return lookup_index_from_store(store, rules=rules, geography=geographie, addresses=False)

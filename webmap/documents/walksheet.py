@@ -28,11 +28,11 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
 from geo.errors import QPVError
-from geo.network import edges_frame
-from geo.walkexport import stop_label
+from geo.walks.export import stop_label
+from geo.walks.network import edges_frame
 
 if TYPE_CHECKING:
-    from geo.routing import WalkRoute
+    from geo.walks.model import WalkRoute
 
 logger = logging.getLogger(__name__)
 

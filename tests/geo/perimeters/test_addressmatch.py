@@ -8,7 +8,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo.addressmatch import (
+from geo.perimeters.addressmatch import (
     AddressError,
     geocode,
     match_streets,

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.addressmatch import read_addresses
 from geo.crs import to_territory_crs
 from geo.errors import GeometryError
 from geo.geometry import repair_polygons
-from geo.lookup import (
+from geo.perimeters.addressmatch import read_addresses
+from geo.perimeters.lookup import (
     LOOKUP_COLUMNS,
     LookupIndex,
     QPVLookupError,
@@ -24,8 +24,8 @@ from geo.lookup import (
     lookup_many,
     lookup_point,
 )
-from geo.perimeter_rules import reverse_perimeter
-from geo.streetlist import Rule, parse_street_list
+from geo.perimeters.rules import reverse_perimeter
+from geo.perimeters.streetlist import Rule, parse_street_list
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,16 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.addressmatch import read_addresses
 from geo.crs import to_territory_crs
 from geo.geometry import repair_polygons
-from geo.perimeter_rules import (
+from geo.perimeters.addressmatch import read_addresses
+from geo.perimeters.rules import (
     PerimeterRulesError,
     compile_perimeter,
     evaluate_rules,
     reverse_perimeter,
 )
-from geo.streetlist import Rule, format_street_list, parse_street_list
+from geo.perimeters.streetlist import Rule, format_street_list, parse_street_list
 
 MONTPELLIER_CODES = [f"QP0340{n:02d}" for n in range(4, 16)]
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Street-list parser, rule model and rule files (geo.streetlist, geo.streetnames)."""
+"""Street-list parser, rule model and rule files (geo.perimeters.streetlist, geo.perimeters.streetnames)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.streetlist import (
+from geo.perimeters.streetlist import (
     Rule,
     StreetListError,
     format_street_list,
@@ -15,7 +15,7 @@ from geo.streetlist import (
     rules_from_records,
     write_rules,
 )
-from geo.streetnames import commune_key, normalize_street_name, street_key, strip_accents
+from geo.perimeters.streetnames import commune_key, normalize_street_name, street_key, strip_accents
 
 
 @pytest.fixture(scope="module")

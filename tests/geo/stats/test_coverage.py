@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo._coverage_graph import build_street_graph, walking_distances
-from geo.binning import AnalysisError
-from geo.coverage import (
+from geo.stats._coverage_graph import build_street_graph, walking_distances
+from geo.stats.binning import AnalysisError
+from geo.stats.coverage import (
     camera_views,
     cctv_coverage,
     diagnostic_coverage,

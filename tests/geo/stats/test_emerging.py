@@ -21,8 +21,8 @@ import pytest
 import shapely
 from scipy import stats
 
-from geo.binning import AnalysisError, make_bins
-from geo.emerging import (
+from geo.stats.binning import AnalysisError, make_bins
+from geo.stats.emerging import (
     PATTERNS_FR,
     SpaceTimeCube,
     classify_series,
@@ -31,7 +31,7 @@ from geo.emerging import (
     space_time_cube,
     space_time_weights,
 )
-from geo.hotspots import distance_weights
+from geo.stats.hotspots import distance_weights
 
 
 def _s(text: str) -> np.ndarray:

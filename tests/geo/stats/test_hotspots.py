@@ -16,10 +16,10 @@ import pytest
 import shapely
 from scipy import stats
 
-from geo.binning import AnalysisError, assign_bins, auto_bin_size, count_in_bins, make_bins
 from geo.errors import QPVError
 from geo.geometry import repair_polygons
-from geo.hotspots import (
+from geo.stats.binning import AnalysisError, assign_bins, auto_bin_size, count_in_bins, make_bins
+from geo.stats.hotspots import (
     distance_weights,
     fdr_adjust,
     getis_ord,

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.binning import AnalysisError
 from geo.geometry import repair_polygons
-from geo.indicators import (
+from geo.stats.binning import AnalysisError
+from geo.stats.indicators import (
     assign_quartier,
     diagnostics_per_year,
     dumping_indicators,

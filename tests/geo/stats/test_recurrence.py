@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.binning import AnalysisError
 from geo.geometry import repair_polygons
-from geo.recurrence import group_sites, recurrence
+from geo.stats.binning import AnalysisError
+from geo.stats.recurrence import group_sites, recurrence
 
 
 def _events(rows: list[tuple[float, float, str, str | None]]) -> gpd.GeoDataFrame:

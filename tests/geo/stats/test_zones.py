@@ -8,7 +8,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.geometry import repair_polygons
-from geo.zones import count_by_zone
+from geo.stats.zones import count_by_zone
 
 
 def test_counts_match_plain_sjoin(shared_data: Path) -> None:
@@ -28,7 +28,7 @@ def test_counts_match_plain_sjoin(shared_data: Path) -> None:
 def test_grid_cells_match_a_plain_groupby(shared_data: Path) -> None:
     import numpy as np
 
-    from geo.zones import grid_cells
+    from geo.stats.zones import grid_cells
 
     dmr = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv")
     lonlat = dmr["geo_point_2d"].str.extract(r"'lon': ([\d.]+), 'lat': ([\d.]+)").astype(float)

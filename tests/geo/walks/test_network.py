@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, box
 
-import geo.network as network
+import geo.walks.network as network
 from geo.geometry import repair_polygons
-from geo.network import (
+from geo.walks.network import (
     NetworkError,
     clip_graph,
     distance_matrix,

@@ -15,9 +15,10 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
 from geo.crs import to_territory_crs
-from geo.network import clip_graph, edges_frame, nearest_node
-from geo.priorities import PriorityError, stop_priorities
-from geo.routing import (
+from geo.walks.export import read_gpx, route_to_geojson, route_to_gpx
+from geo.walks.network import clip_graph, edges_frame, nearest_node
+from geo.walks.priorities import PriorityError, stop_priorities
+from geo.walks.routing import (
     RoutingError,
     WalkRoute,
     covering_route,
@@ -25,7 +26,6 @@ from geo.routing import (
     walk_route,
     walk_routes,
 )
-from geo.walkexport import read_gpx, route_to_geojson
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_90_minute_loop_gpx_follows_streets(graph: nx.MultiGraph, loop: WalkRout
     assert len(loop.stops) >= 5
     assert loop.duration_min <= 90 + 1e-6
     assert loop.duration_min == pytest.approx(loop.length_m / 50.0 + 5 * len(loop.stops))
-    track, waypoints = read_gpx(loop.to_gpx())
+    track, waypoints = read_gpx(route_to_gpx(loop))
     lon, lat = np.array(track).T
     x, y = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True).transform(lon, lat)
     pts = np.column_stack([x, y])
@@ -255,7 +255,7 @@ def test_stop_priorities_rules(graph: nx.MultiGraph) -> None:
 
 def test_covering_route_optimal_on_grid() -> None:
     """3 × 3 crossings 100 m apart: 1 200 m of streets, the 4 odd crossings paired at 200 m each."""
-    from geo.network import graph_from_streets
+    from geo.walks.network import graph_from_streets
 
     lines = [LineString([(700_000 + 100 * i, 6_600_000 + 100 * j), (700_000 + 100 * (i + di),
                                                                    6_600_000 + 100 * (j + dj))])

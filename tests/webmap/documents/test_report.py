@@ -20,9 +20,9 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
-from geo.binning import AnalysisError
 from geo.geometry import repair_polygons
-from geo.report import Report, build_quartier_report, build_territory_report
+from geo.stats.binning import AnalysisError
+from geo.stats.report import Report, build_quartier_report, build_territory_report
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from markupsafe import escape
 from shapely.geometry import Point
 
 from geo.crs import to_territory_crs
-from geo.routing import WalkRoute, walk_route
-from geo.walksheet import (
+from geo.walks.routing import WalkRoute, walk_route
+from webmap.documents.walksheet import (
     ACTION_PLAN_COLUMNS,
     ReportDependencyError,
     WalkRecord,
