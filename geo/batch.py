@@ -39,10 +39,10 @@ import pandas as pd
 import shapely
 
 from geo.crs import TERRITORY_CRS, resolve_crs
-from geo.errors import CRSError, GeometryError, QPVError
+from geo.errors import AnalysisError, BatchError, CRSError, GeometryError
 from geo.perimeters.lookup import LookupIndex, build_index, lookup_many
 from geo.perimeters.streetlist import Rule
-from geo.stats.binning import AnalysisError, assign_bins, make_bins, point_coordinates
+from geo.stats.binning import assign_bins, make_bins, point_coordinates
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask_geopandas
@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "INSTALL_HINT",
-    "BatchError",
     "bin_partitioned",
     "lookup_partitioned",
     "read_points",
@@ -67,10 +66,6 @@ SIMULATED_LABEL = "BAN réelle répliquée avec bruit (simulé)"
 BinGrid = Literal["square", "hex"]
 #: Coordinate columns of the source dropped from the copies (the geometry holds the moved point).
 _COORDINATE_COLUMNS = ("x", "y", "lon", "lat")
-
-
-class BatchError(QPVError):
-    """A partitioned computation cannot run on the data given (empty, bad options)."""
 
 
 def require_national(module: str) -> Any:

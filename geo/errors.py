@@ -1,19 +1,111 @@
-"""Error hierarchy shared by every package of the platform.
+"""Every exception of the :mod:`geo` package, rooted in :class:`QPVError`.
 
-All our errors are ``ValueError`` subclasses carrying a message a technician
-understands (in French, since it reaches the interface as is).
+Messages are in French: they reach technicians as they are, through the CLI and the web
+map, which catch :class:`QPVError` once. The bases are honest: bad input is also a
+``ValueError``, a missing optional library also an ``ImportError``.
 """
 
 from __future__ import annotations
 
+__all__ = [
+    "AddressError",
+    "AnalysisError",
+    "BatchError",
+    "CRSError",
+    "GeometryError",
+    "MissingDependencyError",
+    "NetworkError",
+    "PerimeterRulesError",
+    "PriorityError",
+    "QPVError",
+    "QPVLookupError",
+    "RoutingError",
+    "StreetListError",
+    "WalkExportError",
+]
 
-class QPVError(ValueError):
-    """Base class of every error the platform raises on bad input."""
+
+class QPVError(Exception):
+    """Root of every error the platform raises on purpose (message in French)."""
 
 
-class CRSError(QPVError):
+class MissingDependencyError(QPVError, ImportError):
+    """An optional library is not installed; the message gives the ``pip install`` hint.
+
+    Parameters
+    ----------
+    library : str
+        The missing library, as a user would install it (``matplotlib``, ``weasyprint``…).
+    extra : str
+        The extra of ``qpv-observatoire`` that brings it (``reports``, ``national``…).
+    purpose : str
+        What it is needed for, in French (« les rapports PDF »…).
+    """
+
+    def __init__(self, library: str, *, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{library} est nécessaire pour {purpose} : installer l'extra « {extra} » "
+            f"(pip install 'qpv-observatoire[{extra}]')."
+        )
+        self.library = library
+        self.extra = extra
+
+
+# -- foundations ---------------------------------------------------------------------------
+
+
+class CRSError(QPVError, ValueError):
     """A coordinate reference system is unknown or does not fit the data."""
 
 
-class GeometryError(QPVError):
+class GeometryError(QPVError, ValueError):
     """A geometry is missing, of the wrong type or unusable."""
+
+
+# -- perimeters ----------------------------------------------------------------------------
+
+
+class StreetListError(QPVError, ValueError):
+    """A street list or a rule file cannot be read."""
+
+
+class AddressError(QPVError, ValueError):
+    """An address base or an address cannot be used."""
+
+
+class PerimeterRulesError(QPVError, ValueError):
+    """Rules and an address base cannot give a perimeter (or the reverse)."""
+
+
+class QPVLookupError(QPVError, ValueError):
+    """A lookup cannot be run (bad perimeters, missing columns)."""
+
+
+# -- walks ---------------------------------------------------------------------------------
+
+
+class NetworkError(QPVError, ValueError):
+    """A street graph cannot be built or used."""
+
+
+class PriorityError(QPVError, ValueError):
+    """Stop priorities cannot be computed from the given layers."""
+
+
+class RoutingError(QPVError, ValueError):
+    """A walk route cannot be computed from the given inputs."""
+
+
+class WalkExportError(QPVError, ValueError):
+    """A walk cannot be exported or an exported file cannot be read back."""
+
+
+# -- statistics and batch ------------------------------------------------------------------
+
+
+class AnalysisError(QPVError, ValueError):
+    """An analysis cannot run on the data given (too few points, bad parameters…)."""
+
+
+class BatchError(QPVError, ValueError):
+    """A partitioned computation cannot run on the data given (empty, bad options)."""

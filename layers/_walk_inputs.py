@@ -25,10 +25,10 @@ from pyproj import Transformer
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import QPVError
 from geo.perimeters.streetnames import strip_accents
 from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets
 from geo.walks.priorities import stop_priorities
+from layers.errors import WalkError
 from layers.settings import REPO_ROOT
 from layers.store.base import LayerStore
 
@@ -38,9 +38,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_CACHE_DIR = Path(os.environ.get("QPV_CACHE_DIR") or REPO_ROOT / "var" / "cache")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$")
 
-
-class WalkError(QPVError):
-    """A diagnostic walk cannot be planned, found or exported."""
 
 def _fold(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", strip_accents(str(text)).lower()).strip()
@@ -260,8 +257,6 @@ def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | No
         stops["simulated"] = [simulated.get(str(u), False) for u in stops["source_uid"]]
         stops = stops[stops.geometry.intersects(area).to_numpy()].reset_index(drop=True)
     return stops
-
-
 
 
 def split_at_points(G: nx.MultiGraph, points: Sequence[Point], *, max_m: float = 250.0,

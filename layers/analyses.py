@@ -26,12 +26,12 @@ import pandas as pd
 import shapely
 
 from geo.crs import TERRITORY_CRS
-from geo.errors import QPVError
+from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.binning import AnalysisError
 from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import hotspots
 from geo.stats.report import Report, build_quartier_report, build_territory_report
+from layers.errors import StoreAnalysisError
 from layers.schema import THEMES
 from layers.store.base import LayerStore
 
@@ -52,10 +52,6 @@ __all__ = [
 EVENT_LAYERS = {"observations": "observed_at", "points_noirs": "observed_at"}
 #: Minimum number of months for the emerging hot spot analysis.
 EMERGING_MIN_MONTHS = 6
-
-
-class StoreAnalysisError(QPVError):
-    """An analysis or a report cannot be run on the store (bad period, theme, quartier…)."""
 
 
 # --------------------------------------------------------------------------- period

@@ -1,26 +1,42 @@
-"""Errors raised by the layer package: bad files, bad mappings, bad records, store problems.
+"""Every exception of the :mod:`layers` package: bad files, mappings, records, store problems.
 
 Messages are in French: they reach technicians as they are, in the CLI and the web map.
+Bad input is also a ``ValueError``; a store that cannot be opened or written also an
+``OSError``. All are :class:`~geo.errors.QPVError`, which the CLI and the app catch once.
 """
 
 from __future__ import annotations
 
-from geo.errors import QPVError
+from geo.errors import MissingDependencyError, QPVError
+
+__all__ = [
+    "MappingError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "PerimeterStoreError",
+    "QPVError",
+    "RecordError",
+    "SourceFileError",
+    "StoreAnalysisError",
+    "StoreError",
+    "UnknownLayerError",
+    "WalkError",
+]
 
 
-class UnknownLayerError(QPVError):
+class UnknownLayerError(QPVError, ValueError):
     """The layer name is not one of the declared layer kinds."""
 
 
-class SourceFileError(QPVError):
+class SourceFileError(QPVError, ValueError):
     """A source file cannot be read (empty, truncated, wrong format or encoding...)."""
 
 
-class MappingError(QPVError):
+class MappingError(QPVError, ValueError):
     """A field-mapping file is invalid or does not fit the source file."""
 
 
-class RecordError(QPVError):
+class RecordError(QPVError, ValueError):
     """A record does not satisfy its layer schema.
 
     Attributes
@@ -34,9 +50,21 @@ class RecordError(QPVError):
         self.field = field
 
 
-class NotFoundError(QPVError):
+class NotFoundError(QPVError, ValueError):
     """A record with this identifier does not exist in the layer."""
 
 
-class StoreError(QPVError):
+class StoreError(QPVError, OSError):
     """The store cannot be opened or written."""
+
+
+class StoreAnalysisError(QPVError, ValueError):
+    """An analysis or a report cannot be run on the store (bad period, theme, quartier…)."""
+
+
+class WalkError(QPVError, ValueError):
+    """A diagnostic walk cannot be planned, found or exported."""
+
+
+class PerimeterStoreError(QPVError, ValueError):
+    """A perimeter cannot be compiled, reversed or looked up from the store."""

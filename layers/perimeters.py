@@ -32,6 +32,7 @@ from geo.perimeters.lookup import LookupIndex, LookupResult, build_index, lookup
 from geo.perimeters.rules import compile_perimeter, reverse_perimeter
 from geo.perimeters.streetlist import Rule, format_street_list, rules_from_records, rules_to_records
 from geo.perimeters.streetnames import commune_key
+from layers.errors import PerimeterStoreError
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,6 @@ __all__ = [
 RULES_META_PREFIX = "regles_rues:"
 #: Store setting listing the codes whose rules are kept.
 RULES_META_INDEX = "regles_rues"
-
-
-class PerimeterStoreError(QPVError):
-    """A perimeter cannot be compiled, reversed or looked up from the store."""
 
 
 # --------------------------------------------------------------------------- addresses

@@ -43,13 +43,13 @@ from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
 from layers._walk_inputs import (
     DEFAULT_CACHE_DIR,
-    WalkError,
     candidate_stops,
     quartier_graph,
     quartier_perimeter,
     resolve_point,
     split_at_points,
 )
+from layers.errors import WalkError
 from layers.schema import OPEN_STATUSES
 from layers.store.base import LayerStore, WriteResult
 

@@ -17,11 +17,11 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn, TypeVar
 
-from flask import Flask, current_app, g, jsonify, request, session
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, g, request, session
 
 from layers.schema import LAYERS, LayerSchema
 from webmap import users
+from webmap.errors import ApiError
 from webmap.users import ANONYMOUS, ROLE_RANK, User
 
 logger = logging.getLogger(__name__)
@@ -33,26 +33,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_KEY_HEADER = "X-API-Key"
 CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "csrf_token"
-
-
-class ApiError(HTTPException):
-    """An HTTP error answered as JSON ``{"erreur": ..., "champ": ...}``."""
-
-    def __init__(self, code: int, message: str, field: str | None = None) -> None:
-        super().__init__(description=message)
-        self.code = code
-        self.field = field
-
-    def get_response(self, environ: Any = None, scope: Any = None) -> Any:
-        """JSON body naming the field when there is one."""
-        body: dict[str, Any] = {"erreur": self.description}
-        if self.field:
-            body["champ"] = self.field
-        resp = jsonify(body)
-        resp.status_code = self.code or 400
-        if self.code == 401:
-            resp.headers["WWW-Authenticate"] = 'Session realm="qpv"'
-        return resp
 
 
 def fail(code: int, message: str, field: str | None = None) -> NoReturn:

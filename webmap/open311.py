@@ -18,7 +18,8 @@ from flask.typing import ResponseReturnValue
 from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
 from webmap import users
-from webmap.access import ApiError, allow, fail, visible_layer
+from webmap.access import allow, fail, visible_layer
+from webmap.errors import ApiError
 from webmap.ogcapi import encode_features, parse_date_arg, parse_int
 
 logger = logging.getLogger(__name__)

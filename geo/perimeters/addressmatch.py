@@ -31,14 +31,13 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import QPVError
+from geo.errors import AddressError
 from geo.perimeters.streetnames import commune_key, street_key, street_keys
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "ADDRESS_COLUMNS",
-    "AddressError",
     "ParsedAddress",
     "commune_matches",
     "geocode",
@@ -56,10 +55,6 @@ _PROFILES: dict[str, dict[str, str]] = {
             "code": "id_fantoir", "postcode": "code_postal"},
     "montpellier": {"street": "LIB_OFF", "number": "NUM_VOI", "suffix": "SUF_VOI", "code": "CODE_VOIE"},
 }
-
-
-class AddressError(QPVError):
-    """An address base or an address cannot be used."""
 
 
 def _detect(columns: Iterable[str]) -> str | None:

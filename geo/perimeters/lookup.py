@@ -44,7 +44,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
-from geo.errors import GeometryError, QPVError
+from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
 from geo.perimeters.addressmatch import geocode, parse_address
 from geo.perimeters.rules import evaluate_rules, rules_frame
@@ -65,7 +65,6 @@ __all__ = [
     "LOOKUP_COLUMNS",
     "LookupIndex",
     "LookupResult",
-    "QPVLookupError",
     "build_index",
     "lookup_address",
     "lookup_many",
@@ -78,10 +77,6 @@ LOOKUP_COLUMNS = [
 ]
 
 Progress = Callable[[int, int], None]
-
-
-class QPVLookupError(QPVError):
-    """A lookup cannot be run (bad perimeters, missing columns)."""
 
 
 @dataclass
@@ -321,7 +316,6 @@ def _byte_table() -> bytes:
 
 
 _BYTES = _byte_table()
-
 
 
 @dataclass

@@ -28,16 +28,15 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import GeometryError, QPVError
+from geo.errors import AddressError, GeometryError, PerimeterRulesError
 from geo.geometry import polygonal_part, repair_polygons
-from geo.perimeters.addressmatch import AddressError, commune_matches, match_streets
+from geo.perimeters.addressmatch import commune_matches, match_streets
 from geo.perimeters.streetlist import Parity, Rule
 from geo.perimeters.streetnames import commune_key, normalize_street_name, street_key
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "PerimeterRulesError",
     "compile_perimeter",
     "evaluate_rules",
     "resolve_rules",
@@ -50,10 +49,6 @@ METHOD = (
     "inclus, toutes les autres adresses du voisinage les germes exclus ; union des cellules incluses, "
     "découpée à {buffer_m:g} m des adresses retenues{streets}, trous sans adresse exclue comblés."
 )
-
-
-class PerimeterRulesError(QPVError):
-    """Rules and an address base cannot give a perimeter (or the reverse)."""
 
 
 def _require_addresses(addresses: pd.DataFrame) -> None:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import yaml
 
-from geo.errors import QPVError
+from geo.errors import StreetListError
 from geo.perimeters.streetnames import (
     LEADING_TYPES,
     STREET_TYPES,
@@ -48,7 +48,6 @@ __all__ = [
     "PARITIES",
     "Rule",
     "StreetList",
-    "StreetListError",
     "format_street_list",
     "parse_street_list",
     "read_rules",
@@ -61,10 +60,6 @@ RuleKind = Literal["whole", "range", "except", "partial"]
 Parity = Literal["all", "even", "odd"]
 KINDS: tuple[str, ...] = ("whole", "range", "except", "partial")
 PARITIES: tuple[str, ...] = ("all", "even", "odd")
-
-
-class StreetListError(QPVError):
-    """A street list or a rule file cannot be read."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 import shapely
 
 from geo.crs import to_territory_crs
-from geo.stats.binning import AnalysisError
+from geo.errors import AnalysisError
 
 logger = logging.getLogger(__name__)
 

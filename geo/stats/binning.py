@@ -31,12 +31,11 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import QPVError
+from geo.errors import AnalysisError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "AnalysisError",
     "BinShape",
     "assign_bins",
     "auto_bin_size",
@@ -47,10 +46,6 @@ __all__ = [
 
 BinShape = Literal["hex", "square"]
 SQRT3 = math.sqrt(3.0)
-
-
-class AnalysisError(QPVError):
-    """An analysis cannot run on the data given (too few points, bad parameters…)."""
 
 
 def point_coordinates(points: gpd.GeoDataFrame) -> np.ndarray:

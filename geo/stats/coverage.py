@@ -26,9 +26,10 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
+from geo.errors import AnalysisError
 from geo.stats._coverage_graph import build_street_graph, walking_distances
 from geo.stats._viewshed import view_polygon
-from geo.stats.binning import AnalysisError, point_coordinates
+from geo.stats.binning import point_coordinates
 
 logger = logging.getLogger(__name__)
 

@@ -50,7 +50,8 @@ import pandas as pd
 from scipy import sparse, stats
 from shapely.geometry.base import BaseGeometry
 
-from geo.stats.binning import AnalysisError, BinShape, assign_bins, make_bins
+from geo.errors import AnalysisError
+from geo.stats.binning import BinShape, assign_bins, make_bins
 from geo.stats.hotspots import distance_weights, fdr_adjust, gi_star
 
 logger = logging.getLogger(__name__)

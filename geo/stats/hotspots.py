@@ -26,7 +26,8 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.stats.binning import AnalysisError, BinShape, count_in_bins, make_bins, point_coordinates
+from geo.errors import AnalysisError
+from geo.stats.binning import BinShape, count_in_bins, make_bins, point_coordinates
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import to_territory_crs
-from geo.stats.binning import AnalysisError
+from geo.errors import AnalysisError
 
 logger = logging.getLogger(__name__)
 

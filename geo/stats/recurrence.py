@@ -30,7 +30,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo.crs import TERRITORY_CRS
-from geo.stats.binning import AnalysisError, point_coordinates
+from geo.errors import AnalysisError
+from geo.stats.binning import point_coordinates
 from geo.stats.indicators import assign_quartier
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ import pandas as pd
 import shapely
 
 from geo.crs import to_territory_crs
-from geo.stats.binning import AnalysisError, count_in_bins, make_bins
+from geo.errors import AnalysisError
+from geo.stats.binning import count_in_bins, make_bins
 from geo.stats.coverage import cctv_coverage
 from geo.stats.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
 from geo.stats.hotspots import getis_ord, hotspots, kernel_density

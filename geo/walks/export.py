@@ -16,19 +16,15 @@ import pandas as pd
 from pyproj import Transformer
 
 from geo.crs import TERRITORY_CRS, WEB_CRS
-from geo.errors import QPVError
+from geo.errors import WalkExportError
 from geo.walks.model import WalkRoute
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WalkExportError", "read_gpx", "route_to_geojson", "route_to_gpx", "stop_label"]
+__all__ = ["read_gpx", "route_to_geojson", "route_to_gpx", "stop_label"]
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 _LABEL_COLUMNS = ("label", "name", "address", "adresse", "ADR", "LIB_OFF")
-
-
-class WalkExportError(QPVError):
-    """A walk cannot be exported or an exported file cannot be read back."""
 
 
 def _to_wgs84() -> Transformer:

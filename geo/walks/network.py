@@ -36,12 +36,11 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import QPVError
+from geo.errors import NetworkError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "NetworkError",
     "clip_graph",
     "distance_matrix",
     "edge_geometry",
@@ -64,10 +63,6 @@ CACHE_VERSION = "1"
 _NAME_COLUMNS = ("name", "lib_off", "nom_voie", "nom", "nomvoie", "libelle", "nom_1_g")
 _CODE_COLUMNS = ("street_code", "rivoli_dgi", "rivoli", "code_voie", "code_fantoir", "fantoir")
 _DOMANIALITE_COLUMNS = ("domanialite", "domanialit", "domanial", "statut_juridique", "gestion")
-
-
-class NetworkError(QPVError):
-    """A street graph cannot be built or used."""
 
 
 def _find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:

@@ -27,11 +27,11 @@ import pandas as pd
 import shapely
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import QPVError
+from geo.errors import PriorityError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_WEIGHTS", "PriorityError", "stop_priorities"]
+__all__ = ["DEFAULT_WEIGHTS", "stop_priorities"]
 
 OPEN_STATUSES = ("nouveau", "transmis", "en cours")
 DEFAULT_WEIGHTS: Mapping[str, float] = {
@@ -42,10 +42,6 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "rue": 1.0,
 }
 _COLUMNS = ["kind", "label", "reason", "priority", "source_uid", "address", "geometry"]
-
-
-class PriorityError(QPVError):
-    """Stop priorities cannot be computed from the given layers."""
 
 
 def _utc(values: Any) -> pd.Series:

@@ -25,14 +25,13 @@ import pandas as pd
 from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import QPVError
+from geo.errors import QPVError, RoutingError
 from geo.walks.model import WalkRoute
 from geo.walks.network import distance_matrix, nearest_nodes, path_geometry, shortest_path
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "RoutingError",
     "WalkRoute",
     "covering_route",
     "solve_orienteering",
@@ -41,10 +40,6 @@ __all__ = [
 ]
 
 _EPS = 1e-9
-
-
-class RoutingError(QPVError):
-    """A walk route cannot be computed from the given inputs."""
 
 
 # --------------------------------------------------------------------------- solver core

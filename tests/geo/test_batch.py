@@ -16,14 +16,13 @@ dask = pytest.importorskip("dask")
 dask_geopandas = pytest.importorskip("dask_geopandas")
 
 from geo.batch import (  # noqa: E402
-    BatchError,
     bin_partitioned,
     lookup_partitioned,
     read_points,
     replicate_partitioned,
     replicate_with_jitter,
 )
-from geo.errors import CRSError, GeometryError, QPVError  # noqa: E402
+from geo.errors import BatchError, CRSError, GeometryError, QPVError  # noqa: E402
 from geo.perimeters.addressmatch import read_addresses  # noqa: E402
 from geo.perimeters.lookup import build_index, lookup_many  # noqa: E402
 from geo.perimeters.rules import reverse_perimeter  # noqa: E402

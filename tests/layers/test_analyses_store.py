@@ -18,13 +18,8 @@ import pandas as pd
 import pytest
 
 from geo.geometry import repair_polygons
-from layers.analyses import (
-    StoreAnalysisError,
-    analysis_events,
-    parse_period,
-    run_key,
-    store_hotspots,
-)
+from layers.analyses import analysis_events, parse_period, run_key, store_hotspots
+from layers.errors import StoreAnalysisError
 from layers.importer import import_file
 from layers.settings import REPO_ROOT
 from layers.simulate import simulate_territory

@@ -19,9 +19,9 @@ import shapely
 from geo.geometry import repair_polygons
 from geo.perimeters.lookup import lookup_point
 from geo.perimeters.streetlist import parse_street_list, read_rules, write_rules
+from layers.errors import PerimeterStoreError
 from layers.importer import import_file
 from layers.perimeters import (
-    PerimeterStoreError,
     compile_to_store,
     lookup_from_store,
     lookup_index_from_store,

@@ -23,9 +23,9 @@ from shapely.geometry import Point
 from geo.errors import QPVError
 from geo.walks.export import read_gpx
 from geo.walks.network import edges_frame
+from layers.errors import WalkError
 from layers.store import LayerStore, open_store
 from layers.walks import (
-    WalkError,
     WalkPlan,
     export_walk,
     list_walks,

@@ -16,14 +16,10 @@ from typing import Any
 
 import click
 
-from geo.errors import QPVError
 from webmap.cli._common import open_cli_store
+from webmap.errors import CliInputError
 
 logger = logging.getLogger(__name__)
-
-
-class CliInputError(QPVError):
-    """A command-line argument cannot be used (file, column, coordinates)."""
 
 
 def _store(ctx: click.Context, *, create: bool = False) -> Any:

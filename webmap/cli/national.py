@@ -20,16 +20,12 @@ from typing import Any
 
 import click
 
-from geo.errors import QPVError
 from webmap.cli._common import open_cli_store
+from webmap.errors import CliInputError
 
 logger = logging.getLogger(__name__)
 
 LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
-
-
-class NationalCliError(QPVError):
-    """A ``qpv national`` argument cannot be used."""
 
 
 @contextlib.contextmanager
@@ -62,7 +58,7 @@ def dask_scheduler(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         try:
             client = distributed.Client(scheduler, timeout="20s")
         except OSError as exc:
-            raise NationalCliError(f"Ordonnanceur Dask injoignable : {scheduler} ({exc}).") from exc
+            raise CliInputError(f"Ordonnanceur Dask injoignable : {scheduler} ({exc}).") from exc
         with client:
             yield client
         return

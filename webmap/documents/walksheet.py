@@ -27,9 +27,9 @@ from jinja2 import Environment, select_autoescape
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
-from geo.errors import QPVError
 from geo.walks.export import stop_label
 from geo.walks.network import edges_frame
+from webmap.errors import DocumentError, MissingDependencyError
 
 if TYPE_CHECKING:
     from geo.walks.model import WalkRoute
@@ -38,9 +38,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ACTION_PLAN_COLUMNS",
-    "ReportDependencyError",
+    "DocumentError",
+    "MissingDependencyError",
     "WalkRecord",
-    "WalkSheetError",
     "html_to_pdf",
     "render_walk_map",
     "render_walk_report_html",
@@ -54,14 +54,6 @@ ACTION_PLAN_COLUMNS = (
     "Indicateurs", "Pilotes", "Partenaires", "Délais",
 )
 _INSTALL_HINT = "installer l'option « reports » : pip install 'qpv-observatoire[reports]'"
-
-
-class WalkSheetError(QPVError):
-    """A walk sheet or compte-rendu cannot be produced from the given inputs."""
-
-
-class ReportDependencyError(WalkSheetError):
-    """WeasyPrint or Matplotlib is missing."""
 
 
 @dataclass(frozen=True)
@@ -132,18 +124,18 @@ def render_walk_map(
 
     Raises
     ------
-    ReportDependencyError
+    MissingDependencyError
         When Matplotlib is not installed.
-    WalkSheetError
+    DocumentError
         On an unknown format.
     """
     if fmt not in {"png", "svg"}:
-        raise WalkSheetError(f"Format de carte inconnu « {fmt} » (png ou svg).")
+        raise DocumentError(f"Format de carte inconnu « {fmt} » (png ou svg).")
     try:
         from matplotlib.collections import LineCollection
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ReportDependencyError(f"Matplotlib manque pour dessiner la carte : {_INSTALL_HINT}.") from exc
+        raise MissingDependencyError("matplotlib", extra="reports", purpose="dessiner la carte") from exc
     edges = edges_frame(G)
     track = np.asarray(route.track.coords)
     x0, y0, x1, y1 = edges.total_bounds
@@ -355,15 +347,15 @@ def render_walk_sheet_html(
 
     Raises
     ------
-    WalkSheetError
+    DocumentError
         On a malformed ``start_time``.
-    ReportDependencyError
+    MissingDependencyError
         When Matplotlib is missing.
     """
     if start_time is not None:
         parts = start_time.split(":")
         if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) > 23 or int(parts[1]) > 59:
-            raise WalkSheetError(f"Heure de départ invalide « {start_time} » (format HH:MM).")
+            raise DocumentError(f"Heure de départ invalide « {start_time} » (format HH:MM).")
     image = render_walk_map(route, G, area=area, fmt=map_format)
     streets = _street_names(G, route.stops.geometry) if len(route.stops) else []
     start_street = _street_names(G, gpd.GeoSeries([route.start], crs="EPSG:2154"))[0]
@@ -408,7 +400,7 @@ def html_to_pdf(html: str) -> bytes:
 
     Raises
     ------
-    ReportDependencyError
+    MissingDependencyError
         When WeasyPrint is not installed.
     """
     try:
@@ -416,10 +408,10 @@ def html_to_pdf(html: str) -> bytes:
             warnings.filterwarnings("ignore", message=".*HarfBuzz", category=DeprecationWarning)
             from weasyprint import HTML
     except ImportError as exc:
-        raise ReportDependencyError(f"WeasyPrint manque pour produire le PDF : {_INSTALL_HINT}.") from exc
+        raise MissingDependencyError("WeasyPrint", extra="reports", purpose="produire le PDF") from exc
     pdf = HTML(string=html).write_pdf()
     if not pdf:
-        raise WalkSheetError("WeasyPrint n'a produit aucun PDF.")
+        raise DocumentError("WeasyPrint n'a produit aucun PDF.")
     return bytes(pdf)
 
 
@@ -442,7 +434,7 @@ def render_walk_sheet_pdf(route: WalkRoute, G: nx.MultiGraph, **options: Any) ->
 
     Raises
     ------
-    ReportDependencyError
+    MissingDependencyError
         When WeasyPrint or Matplotlib is missing.
     """
     return html_to_pdf(render_walk_sheet_html(route, G, **options))
@@ -535,11 +527,11 @@ def render_walk_report_html(
 
     Raises
     ------
-    WalkSheetError
+    DocumentError
         When ``observations`` is not a table.
     """
     if not isinstance(observations, pd.DataFrame):
-        raise WalkSheetError("Les constats doivent être fournis sous forme de tableau (DataFrame).")
+        raise DocumentError("Les constats doivent être fournis sous forme de tableau (DataFrame).")
     ref = pd.Timestamp(today) if today is not None else pd.Timestamp.now()
     ref = ref.tz_localize(None) if ref.tzinfo is not None else ref
     rows = _report_rows(observations, ref.normalize())
@@ -584,7 +576,7 @@ def render_walk_report_pdf(record: WalkRecord, observations: pd.DataFrame, **opt
 
     Raises
     ------
-    ReportDependencyError
+    MissingDependencyError
         When WeasyPrint is missing.
     """
     return html_to_pdf(render_walk_report_html(record, observations, **options))

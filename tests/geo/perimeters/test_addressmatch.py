@@ -8,8 +8,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from geo.errors import AddressError
 from geo.perimeters.addressmatch import (
-    AddressError,
     geocode,
     match_streets,
     parse_address,

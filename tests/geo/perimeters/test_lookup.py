@@ -12,13 +12,12 @@ import pytest
 import shapely
 
 from geo.crs import to_territory_crs
-from geo.errors import GeometryError
+from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
 from geo.perimeters.addressmatch import read_addresses
 from geo.perimeters.lookup import (
     LOOKUP_COLUMNS,
     LookupIndex,
-    QPVLookupError,
     build_index,
     lookup_address,
     lookup_many,

@@ -13,14 +13,10 @@ import pytest
 import shapely
 
 from geo.crs import to_territory_crs
+from geo.errors import PerimeterRulesError
 from geo.geometry import repair_polygons
 from geo.perimeters.addressmatch import read_addresses
-from geo.perimeters.rules import (
-    PerimeterRulesError,
-    compile_perimeter,
-    evaluate_rules,
-    reverse_perimeter,
-)
+from geo.perimeters.rules import compile_perimeter, evaluate_rules, reverse_perimeter
 from geo.perimeters.streetlist import Rule, format_street_list, parse_street_list
 
 MONTPELLIER_CODES = [f"QP0340{n:02d}" for n in range(4, 16)]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from geo.errors import StreetListError
 from geo.perimeters.streetlist import (
     Rule,
-    StreetListError,
     format_street_list,
     parse_street_list,
     read_rules,

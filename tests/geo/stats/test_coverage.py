@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.errors import AnalysisError
 from geo.stats._coverage_graph import build_street_graph, walking_distances
-from geo.stats.binning import AnalysisError
 from geo.stats.coverage import (
     camera_views,
     cctv_coverage,

@@ -21,7 +21,8 @@ import pytest
 import shapely
 from scipy import stats
 
-from geo.stats.binning import AnalysisError, make_bins
+from geo.errors import AnalysisError
+from geo.stats.binning import make_bins
 from geo.stats.emerging import (
     PATTERNS_FR,
     SpaceTimeCube,

@@ -16,9 +16,9 @@ import pytest
 import shapely
 from scipy import stats
 
-from geo.errors import QPVError
+from geo.errors import AnalysisError, QPVError
 from geo.geometry import repair_polygons
-from geo.stats.binning import AnalysisError, assign_bins, auto_bin_size, count_in_bins, make_bins
+from geo.stats.binning import assign_bins, auto_bin_size, count_in_bins, make_bins
 from geo.stats.hotspots import (
     distance_weights,
     fdr_adjust,

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.binning import AnalysisError
 from geo.stats.indicators import (
     assign_quartier,
     diagnostics_per_year,

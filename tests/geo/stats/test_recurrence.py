@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.binning import AnalysisError
 from geo.stats.recurrence import group_sites, recurrence
 
 

@@ -12,9 +12,9 @@ import pytest
 from shapely.geometry import Point, box
 
 import geo.walks.network as network
+from geo.errors import NetworkError
 from geo.geometry import repair_polygons
 from geo.walks.network import (
-    NetworkError,
     clip_graph,
     distance_matrix,
     edges_frame,

@@ -15,17 +15,11 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
 from geo.crs import to_territory_crs
+from geo.errors import PriorityError, RoutingError
 from geo.walks.export import read_gpx, route_to_geojson, route_to_gpx
 from geo.walks.network import clip_graph, edges_frame, nearest_node
-from geo.walks.priorities import PriorityError, stop_priorities
-from geo.walks.routing import (
-    RoutingError,
-    WalkRoute,
-    covering_route,
-    solve_orienteering,
-    walk_route,
-    walk_routes,
-)
+from geo.walks.priorities import stop_priorities
+from geo.walks.routing import WalkRoute, covering_route, solve_orienteering, walk_route, walk_routes
 
 
 @pytest.fixture(scope="module")

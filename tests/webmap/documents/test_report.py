@@ -20,8 +20,8 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
+from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.binning import AnalysisError
 from geo.stats.report import Report, build_quartier_report, build_territory_report
 
 

@@ -17,12 +17,11 @@ from markupsafe import escape
 from shapely.geometry import Point
 
 from geo.crs import to_territory_crs
+from geo.errors import MissingDependencyError
 from geo.walks.routing import WalkRoute, walk_route
 from webmap.documents.walksheet import (
     ACTION_PLAN_COLUMNS,
-    ReportDependencyError,
     WalkRecord,
-    WalkSheetError,
     html_to_pdf,
     render_walk_map,
     render_walk_report_html,
@@ -30,6 +29,7 @@ from webmap.documents.walksheet import (
     render_walk_sheet_html,
     render_walk_sheet_pdf,
 )
+from webmap.errors import DocumentError
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_walk_sheet_html_content(route: WalkRoute, graph: nx.MultiGraph, observa
     assert "Sacs au pied du bâtiment B" in html and "Tags sur le muret" in html
     assert "Lampadaire éteint" not in html and "Nid-de-poule" not in html
     assert html.index("Sacs au pied") < html.index("Arrêt 2 —") < html.index("Tags sur le muret")
-    with pytest.raises(WalkSheetError, match="HH:MM"):
+    with pytest.raises(DocumentError, match="HH:MM"):
         render_walk_sheet_html(route, graph, quartier="Mosson", start_time="25h")
 
 
@@ -114,7 +114,7 @@ def test_walk_map_formats(route: WalkRoute, graph: nx.MultiGraph) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     svg = render_walk_map(route, graph, fmt="svg")
     assert b"<svg" in svg[:600]
-    with pytest.raises(WalkSheetError, match="Format"):
+    with pytest.raises(DocumentError, match="Format"):
         render_walk_map(route, graph, fmt="gif")
 
 
@@ -145,13 +145,13 @@ def test_compte_rendu_groups_and_deadlines(route: WalkRoute, graph: nx.MultiGrap
     assert domanialite.index("01/02/2026") < domanialite.index("01/04/2026")  # sorted by deadline
     pdf = render_walk_report_pdf(record, observations, G=graph, today=date(2026, 5, 1))
     assert _png_ink(pdf, tmp_path) > 0.01
-    with pytest.raises(WalkSheetError, match="tableau"):
+    with pytest.raises(DocumentError, match="tableau"):
         render_walk_report_html(record, [1, 2])
 
 
 def test_missing_weasyprint_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "weasyprint", None)
-    with pytest.raises(ReportDependencyError, match=r"qpv-observatoire\[reports\]"):
+    with pytest.raises(MissingDependencyError, match=r"qpv-observatoire\[reports\]"):
         html_to_pdf("<html><body>x</body></html>")
 
 
