@@ -210,5 +210,3 @@ for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national):
     _module.register(main)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
