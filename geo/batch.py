@@ -39,7 +39,7 @@ import pandas as pd
 import shapely
 
 from geo.crs import TERRITORY_CRS, resolve_crs
-from geo.errors import AnalysisError, BatchError, CRSError, GeometryError
+from geo.errors import AnalysisError, BatchError, CRSError, GeometryError, MissingDependencyError
 from geo.perimeters.lookup import LookupIndex, build_index, lookup_many
 from geo.perimeters.streetlist import Rule
 from geo.stats.binning import assign_bins, make_bins, point_coordinates
@@ -50,7 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "INSTALL_HINT",
     "bin_partitioned",
     "lookup_partitioned",
     "read_points",
@@ -61,7 +60,6 @@ __all__ = [
     "write_parquet_parts",
 ]
 
-INSTALL_HINT = "pip install 'qpv-observatoire[national]'"
 SIMULATED_LABEL = "BAN réelle répliquée avec bruit (simulé)"
 BinGrid = Literal["square", "hex"]
 #: Coordinate columns of the source dropped from the copies (the geometry holds the moved point).
@@ -82,15 +80,14 @@ def require_national(module: str) -> Any:
 
     Raises
     ------
-    ImportError
+    MissingDependencyError
         When the extra is not installed (« pip install 'qpv-observatoire[national]' »).
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - the extra is installed in dev
-        raise ImportError(
-            f"Le traitement national a besoin de {module.split('.')[0]} : {INSTALL_HINT}"
-        ) from exc
+        raise MissingDependencyError(module.split(".")[0], extra="national",
+                                     purpose="le traitement national") from exc
 
 
 def _client() -> Any:

@@ -36,17 +36,17 @@ class MissingDependencyError(QPVError, ImportError):
     ----------
     library : str
         The missing library, as a user would install it (``matplotlib``, ``weasyprint``…).
-    extra : str
-        The extra of ``qpv-observatoire`` that brings it (``reports``, ``national``…).
     purpose : str
-        What it is needed for, in French (« les rapports PDF »…).
+        What it is needed for, in French (« produire le PDF »…).
+    extra : str, optional
+        The extra of ``qpv-observatoire`` that brings it (``reports``, ``national``…); when
+        omitted the library is a core dependency and the hint installs it by name.
     """
 
-    def __init__(self, library: str, *, extra: str, purpose: str) -> None:
-        super().__init__(
-            f"{library} est nécessaire pour {purpose} : installer l'extra « {extra} » "
-            f"(pip install 'qpv-observatoire[{extra}]')."
-        )
+    def __init__(self, library: str, *, purpose: str, extra: str | None = None) -> None:
+        hint = (f"installer l'extra « {extra} » (pip install 'qpv-observatoire[{extra}]')" if extra
+                else f"installer {library} (pip install {library.lower()})")
+        super().__init__(f"{library} est nécessaire pour {purpose} : {hint}.")
         self.library = library
         self.extra = extra
 

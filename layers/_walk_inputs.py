@@ -6,12 +6,8 @@ Used by :mod:`layers.walks`; the street graph is cached on disk (``var/cache``).
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
-import os
-import pickle
 import re
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,16 +22,15 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.perimeters.streetnames import strip_accents
+from geo.walks._graph_cache import cache_key, cached_graph
 from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets
 from geo.walks.priorities import stop_priorities
 from layers.errors import WalkError
-from layers.settings import REPO_ROOT
+from layers.settings import get_settings
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
 
-#: Street graph cache of the walks (``QPV_CACHE_DIR``, else ``var/cache``).
-DEFAULT_CACHE_DIR = Path(os.environ.get("QPV_CACHE_DIR") or REPO_ROOT / "var" / "cache")
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
@@ -159,7 +154,7 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
     margin_m : float, default 300
         Margin kept around the quartier, metres.
     cache_dir : str or Path, optional
-        Pickle cache folder (``var/cache`` by default), keyed by the streets read, the
+        Pickle cache folder (the settings' ``cache_dir`` by default), keyed by the streets read, the
         perimeter, the margin and the graph code version.
 
     Returns
@@ -177,31 +172,11 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
     if streets.empty:
         raise WalkError(f"Aucune voie dans l'entrepôt autour du quartier {quartier} : importer la couche "
                         "« voies » (filaire des voies).")
-    h = hashlib.sha256()
-    for part in (CACHE_VERSION, repr(float(margin_m)), ",".join(sorted(streets["uid"].astype(str))),
-                 str(streets["updated_at"].max())):
-        h.update(part.encode())
-    h.update(shapely.to_wkb(shapely.set_precision(zone, 0.01)))
-    folder = Path(cache_dir or os.environ.get("QPV_CACHE_DIR") or DEFAULT_CACHE_DIR)
-    cache_file = folder / f"walkgraph-{h.hexdigest()[:24]}.pickle"
-    if cache_file.is_file():
-        try:
-            with cache_file.open("rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, nx.MultiGraph):
-                return cached
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            logger.warning("cache de graphe illisible, reconstruit : %s", cache_file)
-    G = clip_graph(graph_from_streets(streets), zone, margin_m=margin_m)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(G, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache_file)
-    except OSError:
-        logger.warning("impossible d'écrire le cache de graphe %s", cache_file)
-    return G
+    key = cache_key([CACHE_VERSION, repr(float(margin_m)), ",".join(sorted(streets["uid"].astype(str))),
+                     str(streets["updated_at"].max()), shapely.to_wkb(shapely.set_precision(zone, 0.01))])
+    folder = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
+    return cached_graph(folder, "walkgraph", key,
+                        lambda: clip_graph(graph_from_streets(streets), zone, margin_m=margin_m))
 
 
 def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | None = None,

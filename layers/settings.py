@@ -34,6 +34,18 @@ class Settings:
     max_import_mb : float
         Largest source file an import reads, in MB, once decompressed (``QPV_MAX_IMPORT_MB``,
         500 by default): bigger files, and archives that would unpack to more, are refused.
+    cache_dir : Path
+        Disk cache of street graphs (``QPV_CACHE_DIR``, ``var/cache`` by default).
+    pg_pool_size : int
+        Largest number of connections of a process's pool per PostGIS database
+        (``QPV_PG_POOL_SIZE``, 20 by default).
+    pg_options : str
+        Session options of PostGIS connections (``QPV_PG_OPTIONS``; by default no JIT and no
+        parallel workers, which cost more to start than the short queries of the map take).
+    instance_path : Path or None
+        Instance folder of the web app (``QPV_INSTANCE_PATH``; Flask's default when unset).
+    demo_dir : Path
+        Folder of the demo territory's recipe.
     """
 
     store_url: str = field(default_factory=lambda: os.environ.get(
@@ -45,6 +57,13 @@ class Settings:
         "QPV_REPORTS_DIR", str(REPO_ROOT / "var" / "rapports"))))
     max_import_mb: float = field(default_factory=lambda: _positive_float(
         "QPV_MAX_IMPORT_MB", "500"))
+    cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("QPV_CACHE_DIR")
+                                                         or REPO_ROOT / "var" / "cache"))
+    pg_pool_size: int = field(default_factory=lambda: max(int(_positive_float("QPV_PG_POOL_SIZE", "20")), 2))
+    pg_options: str = field(default_factory=lambda: os.environ.get(
+        "QPV_PG_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0"))
+    instance_path: Path | None = field(default_factory=lambda: Path(os.environ["QPV_INSTANCE_PATH"])
+                                       if os.environ.get("QPV_INSTANCE_PATH") else None)
     demo_dir: Path = REPO_ROOT / "data" / "demo"
 
 
@@ -56,7 +75,7 @@ def _positive_float(name: str, default: str) -> float:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf"):
-        logger.warning("%s=%r n'est pas un nombre positif : %s retenu", name, raw, default)
+        logger.warning("%s=%r is not a positive number: using %s", name, raw, default)
         value = float(default)
     return value
 

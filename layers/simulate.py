@@ -11,13 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from numpy.typing import NDArray
 
 from layers.store.base import LayerStore
 
@@ -50,12 +48,6 @@ class SimulationSummary:
 
 def _uid(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
-
-
-def _sample_points(rng: np.random.Generator, anchors: np.ndarray, n: int, jitter_m: float) -> np.ndarray:
-    picks = anchors[rng.integers(0, len(anchors), n)]
-    dx, dy = rng.normal(0, jitter_m, n), rng.normal(0, jitter_m, n)
-    return cast("NDArray[np.object_]", shapely.points(shapely.get_x(picks) + dx, shapely.get_y(picks) + dy))
 
 
 def simulate_territory(

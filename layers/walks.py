@@ -42,7 +42,6 @@ from geo.walks.export import route_to_geojson, route_to_gpx
 from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
 from layers._walk_inputs import (
-    DEFAULT_CACHE_DIR,
     candidate_stops,
     quartier_graph,
     quartier_perimeter,
@@ -56,7 +55,6 @@ from layers.store.base import LayerStore, WriteResult
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_CACHE_DIR",
     "WalkError",
     "WalkPlan",
     "candidate_stops",

@@ -104,7 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     flask.Flask
     """
     config = dict(config or {})
-    instance_path = config.pop("instance_path", None) or os.environ.get("QPV_INSTANCE_PATH")
+    instance_path = config.pop("instance_path", None) or get_settings().instance_path
     app = Flask("webmap", instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True)
     app.request_class = QPVRequest

@@ -25,7 +25,7 @@ import difflib
 import io
 import logging
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -680,8 +680,3 @@ def read_rules(path: str | Path) -> list[Rule]:
         reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
         return rules_from_records([dict(row) for row in reader])
     raise StreetListError(_bad_format(path))
-
-
-def with_qpv(rules: list[Rule], qpv: str) -> list[Rule]:
-    """Return copies of ``rules`` attached to the QPV ``qpv``."""
-    return [replace(r, qpv=qpv) for r in rules]

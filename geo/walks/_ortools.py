@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from geo.errors import QPVError
+from geo.errors import MissingDependencyError, QPVError
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def solve_orienteering_ortools(
     try:
         from ortools.constraint_solver import pywrapcp, routing_enums_pb2
     except ImportError as exc:  # pragma: no cover - ortools is a core dependency
-        raise QPVError("OR-Tools n'est pas installé : pip install ortools.") from exc
+        raise MissingDependencyError("ortools", purpose="le solveur OR-Tools") from exc
     n = len(prize)
     start, end = n, n + 1
     manager = pywrapcp.RoutingIndexManager(n + 2, 1, [start], [end])

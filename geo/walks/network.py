@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import pickle
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import NetworkError
+from geo.walks._graph_cache import cache_key, cached_graph
 
 logger = logging.getLogger(__name__)
 
@@ -426,37 +426,20 @@ def load_street_graph(
     if kind not in {"streets", "hashcode", "osm"}:
         raise NetworkError(f"Format de réseau inconnu « {kind} » (streets, hashcode ou osm).")
     zone = _area_geometry(area) if area is not None else None
-    cache_file: Path | None = None
-    if cache_dir is not None:
-        h = hashlib.sha256()
-        for part in (CACHE_VERSION, kind, _file_digest(path), repr(float(margin_m))):
-            h.update(part.encode())
-        if zone is not None:
-            h.update(shapely.to_wkb(shapely.set_precision(zone, 0.01)))
-        cache_file = Path(cache_dir) / f"streets-{h.hexdigest()[:24]}.pickle"
-        if cache_file.is_file():
-            try:
-                with cache_file.open("rb") as fh:
-                    cached = pickle.load(fh)
-                if isinstance(cached, nx.MultiGraph):
-                    logger.debug("street graph read from cache %s", cache_file)
-                    return cached
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-                logger.warning("cache de graphe illisible, reconstruit : %s", cache_file)
-    if kind == "hashcode":
-        G = graph_from_hashcode(path)
-    elif kind == "osm":
-        G = graph_from_osm_xml(path)
-    else:
-        G = graph_from_streets(read_street_layer(path))
-    G = clip_graph(G, zone, margin_m=margin_m) if zone is not None else largest_component(G)
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(G, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache_file)
-    return G
+
+    def build() -> nx.MultiGraph:
+        if kind == "hashcode":
+            G = graph_from_hashcode(path)
+        elif kind == "osm":
+            G = graph_from_osm_xml(path)
+        else:
+            G = graph_from_streets(read_street_layer(path))
+        return clip_graph(G, zone, margin_m=margin_m) if zone is not None else largest_component(G)
+
+    parts: list[str | bytes] = [CACHE_VERSION, kind, _file_digest(path), repr(float(margin_m))]
+    if zone is not None:
+        parts.append(shapely.to_wkb(shapely.set_precision(zone, 0.01)))
+    return cached_graph(cache_dir, "streets", cache_key(parts), build)
 
 
 def _node_arrays(G: nx.MultiGraph) -> tuple[list[Hashable], np.ndarray]:

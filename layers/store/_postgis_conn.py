@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from layers.errors import StoreError
+from layers.errors import MissingDependencyError, StoreError
+from layers.settings import get_settings
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "qpv"
-POOL_MAX_SIZE = int(os.environ.get("QPV_PG_POOL_SIZE", "20"))
-INSTALL_HINT = "pip install 'qpv-observatoire[postgis]'"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 _POOLS: dict[str, tuple[int, ConnectionPool]] = {}
@@ -64,11 +63,6 @@ class PgTarget:
         query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                            if k != "password"])
         return urlunsplit(parts._replace(netloc=netloc, query=query)) + f" (schéma {self.schema})"
-
-
-def is_postgis_url(url: object) -> bool:
-    """Whether ``url`` names a PostgreSQL database."""
-    return str(url).startswith(("postgresql://", "postgres://"))
 
 
 def quote_ident(name: str) -> str:
@@ -120,22 +114,13 @@ def parse_url(url: str) -> PgTarget:
 
 
 def require_psycopg() -> Any:
-    """Import :mod:`psycopg` (raises StoreError with the install hint when missing)."""
+    """Import :mod:`psycopg` (raises MissingDependencyError with the install hint when missing)."""
     try:
         import psycopg
         import psycopg_pool  # noqa: F401
     except ImportError as exc:  # pragma: no cover - the extra is installed in CI
-        raise StoreError(
-            "Le stockage PostGIS demande le module psycopg : installez-le avec "
-            f"« {INSTALL_HINT} »."
-        ) from exc
+        raise MissingDependencyError("psycopg", extra="postgis", purpose="le stockage PostGIS") from exc
     return psycopg
-
-
-# The store's queries are short (a viewport, a record, a page): JIT compilation and
-# parallel workers cost more to start (40-60 ms each) than such a query takes. Analyses
-# wanting them can ``SET LOCAL`` inside their own transaction. QPV_PG_OPTIONS overrides.
-SESSION_OPTIONS = os.environ.get("QPV_PG_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
 
 
 def get_pool(conninfo: str) -> ConnectionPool:
@@ -143,6 +128,10 @@ def get_pool(conninfo: str) -> ConnectionPool:
     require_psycopg()
     from psycopg_pool import ConnectionPool
 
+    # The store's queries are short (a viewport, a record, a page): JIT compilation and
+    # parallel workers cost more to start (40-60 ms each) than such a query takes, hence the
+    # settings' session options (QPV_PG_OPTIONS). Analyses wanting them can ``SET LOCAL``.
+    settings = get_settings()
     pid = os.getpid()
     with _LOCK:
         entry = _POOLS.get(conninfo)
@@ -153,9 +142,9 @@ def get_pool(conninfo: str) -> ConnectionPool:
         pool = ConnectionPool(
             conninfo,
             min_size=1,
-            max_size=max(POOL_MAX_SIZE, 2),
+            max_size=settings.pg_pool_size,
             max_idle=60.0,
-            kwargs={"autocommit": True, "prepare_threshold": None, "options": SESSION_OPTIONS},
+            kwargs={"autocommit": True, "prepare_threshold": None, "options": settings.pg_options},
             check=ConnectionPool.check_connection,
             name=f"qpv-{len(_POOLS)}",
             open=True,

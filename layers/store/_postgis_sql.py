@@ -13,7 +13,7 @@ import shapely
 
 from layers.errors import RecordError
 from layers.schema import Field
-from layers.store._convert import sql_column, time_text, typed
+from layers.store._convert import sql_column, time_text
 from layers.store._postgis_conn import quote_ident
 from layers.store._postgis_schema import PG_TYPES
 from layers.store.base import TimeLike
@@ -115,17 +115,6 @@ def time_bound(f: Field | None, value: TimeLike) -> Any:
 def array_type(f: Field) -> str:
     """SQL array type for ``= ANY(%s::type[])`` on column ``f``."""
     return PG_TYPES[f.type] + "[]"
-
-
-def typed_column(values: list[Any], f: Field) -> pd.Series:
-    """Frame dtype of a field from the Python values psycopg returns.
-
-    Dates and times go through their ISO text, exactly as the GeoPackage backend reads
-    them, so both backends give the same dtypes (resolution included).
-    """
-    if f.type in ("date", "datetime"):
-        values = [None if v is None else v.isoformat() for v in values]
-    return typed(pd.Series(values, dtype=object), f)
 
 
 def wkb_column(geoms: np.ndarray) -> list[bytes | None]:

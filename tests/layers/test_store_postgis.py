@@ -19,6 +19,7 @@ from shapely.geometry import Point
 
 from layers.errors import StoreError
 from layers.schema import OBSERVATION_STATUSES
+from layers.settings import get_settings
 from layers.store import LayerStore, describe_store, open_store
 from layers.store import _postgis_conn as conn
 from tests.conftest import drop_schema, scratch_schema_url
@@ -182,7 +183,7 @@ def test_revision_moves_and_opening_is_cheap(pg: tuple[str, str]) -> None:
     for s in stores:
         s.close()
     assert conn.get_pool(conn.parse_url(url).conninfo) is pool
-    assert pool.get_stats().get("connections_num", 0) <= conn.POOL_MAX_SIZE
+    assert pool.get_stats().get("connections_num", 0) <= get_settings().pg_pool_size
 
 
 def test_concurrent_first_openings(postgis_url: str) -> None:
