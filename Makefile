@@ -25,7 +25,7 @@ system-deps:
 
 demo: install
 	QPV_STORE=$(STORE) $(BIN)/qpv demo
-	@if $(BIN)/qpv --help | grep -q " serve"; then QPV_STORE=$(STORE) $(BIN)/qpv serve; fi
+	@if $(BIN)/qpv --aide | grep -q " servir"; then QPV_STORE=$(STORE) $(BIN)/qpv servir; fi
 
 # the store tests run on both backends: PostGIS from Debian's packages on loopback
 # (.ci/postgres.sh installs and starts it) unless QPV_TEST_POSTGIS names a database

@@ -11,7 +11,7 @@ to a :class:`~layers.store.base.LayerStore`:
 * :func:`lookup_index_from_store` prepares the lookup index from the stored perimeters
   (with their geography version), the stored or given street rules and the addresses.
 
-The CLI (``qpv rues``, ``qpv lookup``) and the JSON endpoint ``/api/lookup`` call them.
+The CLI (``qpv rues``, ``qpv localiser``) and the JSON endpoint ``/api/lookup`` call them.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def store_addresses(
     if raw.empty:
         raise PerimeterStoreError(
             "L'entrepôt ne contient aucune adresse : importez d'abord une base d'adresses "
-            "(qpv import adresses …)."
+            "(qpv importer adresses …)."
         )
     base = standardize_addresses(raw, street_column="street", number_column="number", suffix_column="suffix",
                                  commune_column="commune", code_column="street_code")

@@ -71,7 +71,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         self.path = Path(path)
         exists = self.path.exists()
         if not exists and not create:
-            raise StoreError(f"Entrepôt introuvable : {self.path}. Lancez « qpv init ».")
+            raise StoreError(f"Entrepôt introuvable : {self.path}. Lancez « qpv initialiser ».")
         if not exists:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

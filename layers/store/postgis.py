@@ -117,7 +117,7 @@ class PostGISStore(LayerStore):
             exists = schema_exists(cur, self._target.schema)
             if not exists and not create:
                 raise StoreError(
-                    f"Entrepôt introuvable : {self._target.display}. Lancez « qpv init »."
+                    f"Entrepôt introuvable : {self._target.display}. Lancez « qpv initialiser »."
                 )
             meta: dict[str, str] = {}
             if exists:
@@ -757,7 +757,7 @@ class PostGISStore(LayerStore):
 
 
 def drop_store(url: str) -> None:
-    """Drop the schema of a PostGIS store and everything in it (``qpv demo --reset``).
+    """Drop the schema of a PostGIS store and everything in it (``qpv demo --vider``).
 
     Raises
     ------

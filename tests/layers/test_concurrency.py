@@ -120,7 +120,7 @@ def add_events(url: str, writer: int, parents: list[str]) -> list[str]:
 # -- helpers ---------------------------------------------------------------------------------
 @pytest.fixture
 def url(store_url: str) -> str:
-    """The store URL, created once before the writers start (``qpv init``)."""
+    """The store URL, created once before the writers start (``qpv initialiser``)."""
     open_store(store_url).close()
     return store_url
 

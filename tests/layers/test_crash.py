@@ -72,7 +72,7 @@ def content_hash(store: LayerStore) -> dict[str, str]:
 def kill_import_halfway(store_url: str, source: Path, folder: Path) -> list[str]:
     """Run ``qpv -v import`` and SIGKILL it once half the records are written; return its log."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webmap.cli", "-v", "--store", store_url, "import", "adresses",
+        [sys.executable, "-m", "webmap.cli", "-v", "--entrepot", store_url, "importer", "adresses",
          str(source), "-m", "ban", "--rapport", str(folder / "rapports")],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},

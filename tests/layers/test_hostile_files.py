@@ -211,6 +211,6 @@ def test_cli_import_refuses_hostile_files_cleanly(tmp_path: Path, monkeypatch: p
         fh.write(HEADER + b"0" * (4 << 20))
     runner = CliRunner()
     for f, message in ((bomb, "trop volumineux"), (evasion, "sort de l'archive"), (gz, "trop volumineux")):
-        res = runner.invoke(main, ["import", "observations", str(f)])
+        res = runner.invoke(main, ["importer", "observations", str(f)])
         assert res.exit_code == 1, res.output
         assert message in res.output and "Traceback" not in res.output

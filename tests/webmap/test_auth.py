@@ -161,7 +161,8 @@ def test_cli_users_add_list_set_role(tmp_path: Path, monkeypatch: pytest.MonkeyP
     runner = CliRunner()
     res = runner.invoke(
         main,
-        ["users", "add", "julie", "--role", "technicien", "--organisation", "epci", "--password-stdin"],
+        ["utilisateurs", "ajouter", "julie", "--role", "technicien", "--organisation", "epci",
+         "--mot-de-passe-stdin"],
         input=PASSWORD + "\n",
     )
     assert res.exit_code == 0, res.output
@@ -169,19 +170,20 @@ def test_cli_users_add_list_set_role(tmp_path: Path, monkeypatch: pytest.MonkeyP
     key = res.output.strip().split(": ")[-1]
     db = tmp_path / "inst" / "users.sqlite"
     assert users.user_by_api_key(db, key) is not None
-    res = runner.invoke(main, ["users", "list"])
+    res = runner.invoke(main, ["utilisateurs", "liste"])
     assert "julie" in res.output and "technicien" in res.output and "EPCI" in res.output
-    res = runner.invoke(main, ["users", "set-role", "julie", "administrateur"])
+    res = runner.invoke(main, ["utilisateurs", "role", "julie", "administrateur"])
     assert res.exit_code == 0 and users.get_user(db, "julie").role == "administrateur"
-    res = runner.invoke(main, ["users", "set-role", "inconnu", "lecteur"])
+    res = runner.invoke(main, ["utilisateurs", "role", "inconnu", "lecteur"])
     assert res.exit_code == 1 and "Erreur" in res.output
     res = runner.invoke(
         main,
-        ["users", "add", "julie", "--role", "lecteur", "--organisation", "ville", "--password-stdin"],
+        ["utilisateurs", "ajouter", "julie", "--role", "lecteur", "--organisation", "ville",
+         "--mot-de-passe-stdin"],
         input=PASSWORD + "\n",
     )
     assert res.exit_code == 1 and "existe déjà" in res.output
-    assert runner.invoke(main, ["serve", "--help"]).exit_code == 0
+    assert runner.invoke(main, ["servir", "--help"]).exit_code == 0
 
 
 def test_configuration_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``qpv rues``, ``qpv lookup``, ``qpv report`` and ``qpv analyse`` on a store built from the
+"""``qpv rues``, ``qpv localiser``, ``qpv rapport`` and ``qpv analyse`` on a store built from the
 real Paris files (QPV perimeters, Dans Ma Rue reports, CCTV sites, BAN of the 20e).
 
 Figures printed by the commands are compared with plain geopandas joins.
@@ -55,7 +55,7 @@ def store_path(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> P
 
 
 def run(store: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--store", str(store), *args], catch_exceptions=False)
+    return CliRunner().invoke(main, ["--entrepot", str(store), *args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def _ink(pdf: Path, tmp_path: Path) -> float:
 def test_rues_parse_lillers(shared_data: Path, tmp_path: Path, store_path: Path) -> None:
     src = shared_data / "lillers" / "liste-des-rues-QP062057-ocr.txt"
     out = tmp_path / "regles.yaml"
-    res = run(store_path, "rues", "parse", str(src), "--commune", "Lillers", "--qpv", "QP062057",
+    res = run(store_path, "rues", "lire", str(src), "--commune", "Lillers", "--qpv", "QP062057",
               "-o", str(out))
     assert res.exit_code == 0, res.output
     assert "43 voies, 43 règles ; 6 voies en partie ; 6 numéros de coupure ; 6 parcelles citées" in res.output
@@ -110,7 +110,7 @@ def test_rues_inverse_then_compile(store_path: Path, tmp_path: Path) -> None:
     store = tmp_path / "copie.gpkg"
     shutil.copy(store_path, store)
     liste, regles = tmp_path / "liste.txt", tmp_path / "regles.yaml"
-    res = run(store, "rues", "inverse", "QP075019", "-o", str(liste), "--regles", str(regles))
+    res = run(store, "rues", "inverser", "QP075019", "-o", str(liste), "--regles", str(regles))
     assert res.exit_code == 0, res.output
     rules = read_rules(regles)
     assert f"{len(rules)} règles" in res.output
@@ -118,7 +118,7 @@ def test_rues_inverse_then_compile(store_path: Path, tmp_path: Path) -> None:
     assert text.startswith("QP075019 Les Portes Du Vingtième")
     assert all(r.street in text for r in rules)
 
-    args = ["rues", "compile", str(regles), "--code", "QP075019L", "--nom", "Portes du 20e (liste)",
+    args = ["rues", "compiler", str(regles), "--code", "QP075019L", "--nom", "Portes du 20e (liste)",
             "--commune", "Paris 20e"]
     res = run(store, *args)
     assert res.exit_code == 0, res.output
@@ -133,12 +133,12 @@ def test_rues_inverse_then_compile(store_path: Path, tmp_path: Path) -> None:
     finally:
         s.close()
     # the list printed to the terminal when no file is given
-    shown = run(store, "rues", "inverse", "QP075019")
+    shown = run(store, "rues", "inverser", "QP075019")
     assert shown.exit_code == 0 and rules[0].street in shown.output
-    assert run(store, "rues", "inverse", "QP999999").exit_code == 1
+    assert run(store, "rues", "inverser", "QP999999").exit_code == 1
 
 
-# --------------------------------------------------------------------------- qpv lookup
+# --------------------------------------------------------------------------- qpv localiser
 
 
 def _inside_addresses(frames: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
@@ -149,7 +149,7 @@ def _inside_addresses(frames: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
 
 def test_lookup_address_and_point(store_path: Path, frames: dict[str, gpd.GeoDataFrame]) -> None:
     row = _inside_addresses(frames).iloc[0]
-    res = run(store_path, "lookup", f"{int(row['number'])} {row['street']}, 75020 Paris")
+    res = run(store_path, "localiser", f"{int(row['number'])} {row['street']}, 75020 Paris")
     assert res.exit_code == 0, res.output
     assert "QPV : QP075019 « Les Portes Du Vingtième » (géographie 2015)" in res.output
     assert "Motif : polygone" in res.output
@@ -157,14 +157,14 @@ def test_lookup_address_and_point(store_path: Path, frames: dict[str, gpd.GeoDat
     boundary = frames["per"].loc[frames["per"]["code"] == "QP075019"].geometry.iat[0].boundary
     assert dist == pytest.approx(row.geometry.distance(boundary), abs=1.0)
     pt = gpd.GeoSeries([row.geometry], crs=2154).to_crs(4326).iat[0]
-    res = run(store_path, "lookup", "--point", f"{pt.x:.7f},{pt.y:.7f}", "--json")
+    res = run(store_path, "localiser", "--point", f"{pt.x:.7f},{pt.y:.7f}", "--json")
     assert res.exit_code == 0, res.output
     assert '"code": "QP075019"' in res.output and '"motif": "polygon"' in res.output
-    missing = run(store_path, "lookup", "3 rue des Sapins Imaginaires, 75020 Paris")
+    missing = run(store_path, "localiser", "3 rue des Sapins Imaginaires, 75020 Paris")
     assert missing.exit_code == 0 and "Statut : introuvable" in missing.output
-    bad = run(store_path, "lookup", "--point", "nord,sud")
+    bad = run(store_path, "localiser", "--point", "nord,sud")
     assert bad.exit_code == 1 and "illisible" in bad.output
-    assert run(store_path, "lookup").exit_code == 1
+    assert run(store_path, "localiser").exit_code == 1
 
 
 def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
     expected = ["QP075019"] * 20 + [""] * 20
 
     out = tmp_path / "sortie.csv"
-    res = run(store_path, "lookup", "--csv", str(src), "-o", str(out), "--colonne-adresse", "adresse")
+    res = run(store_path, "localiser", "--csv", str(src), "-o", str(out), "--colonne-adresse", "adresse")
     assert res.exit_code == 0, res.output
     got = pd.read_csv(out, sep=";", dtype=str, keep_default_na=False)
     assert list(got.columns[:4]) == list(table.columns)
@@ -199,24 +199,24 @@ def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
     assert "20 dans un QPV" in res.output and "1 introuvable" in res.output
 
     out2 = tmp_path / "sortie-points.csv"
-    res = run(store_path, "lookup", "--csv", str(src), "-o", str(out2), "--lon", "longitude",
+    res = run(store_path, "localiser", "--csv", str(src), "-o", str(out2), "--lon", "longitude",
               "--lat", "latitude")
     assert res.exit_code == 0, res.output
     got2 = pd.read_csv(out2, sep=";", dtype=str, keep_default_na=False)
     assert got2["qpv_code"].tolist()[:40] == expected
     assert got2["qpv_reason"].tolist()[:20] == ["polygon"] * 20
     assert got2["qpv_status"].iat[-1] == "empty"
-    bad = run(store_path, "lookup", "--csv", str(src), "-o", str(out2), "--colonne-adresse", "rue")
+    bad = run(store_path, "localiser", "--csv", str(src), "-o", str(out2), "--colonne-adresse", "rue")
     assert bad.exit_code == 1 and "Colonne « rue » absente" in bad.output
 
 
-# --------------------------------------------------------------------------- qpv report
+# --------------------------------------------------------------------------- qpv rapport
 
 
 def test_report_quartier_html_and_pdf(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
                                       tmp_path: Path) -> None:
     folder = tmp_path / "rapports"
-    res = run(store_path, "report", "--quartier", "QP075019", "--period", PERIOD, "--sortie", str(folder))
+    res = run(store_path, "rapport", "--quartier", "QP075019", "--periode", PERIOD, "--sortie", str(folder))
     assert res.exit_code == 0, res.output
     html = folder / "rapport-QP075019-202309-202408.html"
     pdf = folder / "rapport-QP075019-202309-202408.pdf"
@@ -233,8 +233,8 @@ def test_report_quartier_html_and_pdf(store_path: Path, frames: dict[str, gpd.Ge
 def test_report_whole_20e_and_territory(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
                                         tmp_path: Path) -> None:
     folder = tmp_path / "rapports"
-    res = run(store_path, "report", "--quartier", "75020", "--period", PERIOD, "--sortie", str(folder),
-              "--no-pdf")
+    res = run(store_path, "rapport", "--quartier", "75020", "--periode", PERIOD, "--sortie", str(folder),
+              "--sans-pdf")
     assert res.exit_code == 0, res.output
     assert (folder / "rapport-75020-202309-202408.html").exists()
     assert not (folder / "rapport-75020-202309-202408.pdf").exists()
@@ -242,14 +242,15 @@ def test_report_whole_20e_and_territory(store_path: Path, frames: dict[str, gpd.
     assert n > 200
     assert f"Événements dans le quartier : {n}\n" in res.output
 
-    res = run(store_path, "report", "--territoire", "--period", PERIOD, "--sortie", str(folder), "--no-pdf")
+    res = run(store_path, "rapport", "--territoire", "--periode", PERIOD, "--sortie", str(folder),
+              "--sans-pdf")
     assert res.exit_code == 0, res.output
     page = (folder / "rapport-territoire-202309-202408.html").read_text(encoding="utf-8")
     for code in ("QP075019", "QP094025", "QP093028", "75020"):
         assert code in page
-    bad = run(store_path, "report", "--period", PERIOD)
+    bad = run(store_path, "rapport", "--periode", PERIOD)
     assert bad.exit_code == 1 and "--quartier" in bad.output
-    bad = run(store_path, "report", "--quartier", "QP075019", "--period", "2024-08:2023-09")
+    bad = run(store_path, "rapport", "--quartier", "QP075019", "--periode", "2024-08:2023-09")
     assert bad.exit_code == 1 and "la fin précède le début" in bad.output
 
 
@@ -260,7 +261,7 @@ def test_analyse_points_chauds_stored_and_replaced(store_path: Path, tmp_path: P
     store = tmp_path / "copie.gpkg"
     shutil.copy(store_path, store)
     args = ["analyse", "points-chauds", "--couche", "observations", "--theme", THEME,
-            "--quartier", "QP075019", "--period", PERIOD]
+            "--quartier", "QP075019", "--periode", PERIOD]
     res = run(store, *args)
     assert res.exit_code == 0, res.output
     assert "Points chauds émergents" in res.output and "couche « analyses »" in res.output
@@ -281,9 +282,9 @@ def test_analyse_points_chauds_stored_and_replaced(store_path: Path, tmp_path: P
         assert s.count("analyses") == n
     finally:
         s.close()
-    short = run(store, "analyse", "points-chauds", "--theme", THEME, "--quartier", "75020", "--period",
+    short = run(store, "analyse", "points-chauds", "--theme", THEME, "--quartier", "75020", "--periode",
                 "2024-01:2024-03")
     assert short.exit_code == 0, short.output
     assert "non calculés" in short.output
-    bad = run(store, "analyse", "points-chauds", "--theme", "inconnu", "--period", PERIOD)
+    bad = run(store, "analyse", "points-chauds", "--theme", "inconnu", "--periode", PERIOD)
     assert bad.exit_code == 1 and "Thème inconnu" in bad.output

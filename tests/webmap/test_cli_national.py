@@ -44,8 +44,8 @@ def test_national_lookup_writes_parquet(runner: CliRunner, addresses: tuple[Path
                                         tmp_path: Path) -> None:
     path, pts = addresses
     out = tmp_path / "sortie.parquet"
-    result = runner.invoke(main, ["national", "lookup", str(path), "--perimetres", str(PERIMETERS),
-                                  "-o", str(out), "--scheduler", "synchronous", "--partitions", "3"])
+    result = runner.invoke(main, ["national", "localiser", str(path), "--perimetres", str(PERIMETERS),
+                                  "-o", str(out), "--ordonnanceur", "synchronous", "--partitions", "3"])
     assert result.exit_code == 0, result.output
     got = gpd.read_parquet(out).sort_index()
     expected = lookup_many(pts, build_index(gpd.read_file(PERIMETERS)))
@@ -62,8 +62,9 @@ def test_national_bins_with_gi(runner: CliRunner, addresses: tuple[Path, gpd.Geo
                               tmp_path: Path) -> None:
     path, pts = addresses
     out = tmp_path / "mailles.gpkg"
-    result = runner.invoke(main, ["national", "bins", str(path), "--maille", "250", "--forme", "hex", "--gi",
-                                  "-o", str(out), "--scheduler", "synchronous"])
+    result = runner.invoke(main, ["national", "mailles", str(path), "--maille", "250",
+                                  "--forme", "hexagonale", "--gi", "-o", str(out),
+                                  "--ordonnanceur", "synchronous"])
     assert result.exit_code == 0, result.output
     cells = gpd.read_file(out)
     expected = count_in_bins(make_bins(pts, size=250.0, shape="hex"), pts)
@@ -72,7 +73,7 @@ def test_national_bins_with_gi(runner: CliRunner, addresses: tuple[Path, gpd.Geo
 
 
 def test_national_errors_are_french(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(main, ["national", "bins", str(tmp_path / "absent-*.csv"), "-o",
-                                  str(tmp_path / "m.gpkg"), "--scheduler", "synchronous"])
+    result = runner.invoke(main, ["national", "mailles", str(tmp_path / "absent-*.csv"), "-o",
+                                  str(tmp_path / "m.gpkg"), "--ordonnanceur", "synchronous"])
     assert result.exit_code == 1
     assert "Aucun fichier de points" in result.output

@@ -56,7 +56,7 @@ def test_copier_errors_in_french(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_init_on_postgis_hides_the_password(pg_url: str) -> None:
-    result = CliRunner().invoke(main, ["--store", pg_url, "init"])
+    result = CliRunner().invoke(main, ["--entrepot", pg_url, "initialiser"])
     assert result.exit_code == 0, result.output
     assert "Entrepôt prêt : postgresql://qpv@" in result.output and "qpv:qpv" not in result.output
     with open_store(pg_url, create=False) as s:
@@ -73,7 +73,7 @@ def test_optimiser(tmp_path: Path, pg_url: str, backend_kind: str) -> None:
         bbox = tuple(s.read("observations").total_bounds)
         before = s.read("observations", bbox=bbox).sort_values("uid").reset_index(drop=True)
     runner = CliRunner()
-    result = runner.invoke(main, ["--store", url, "entrepot", "optimiser"])
+    result = runner.invoke(main, ["--entrepot", url, "entrepot", "optimiser"])
     assert result.exit_code == 0, result.output
     assert "optimisé" in result.output
     if backend_kind == "postgis":
@@ -92,5 +92,5 @@ def test_optimiser(tmp_path: Path, pg_url: str, backend_kind: str) -> None:
     with open_store(url) as s:
         after = s.read("observations", bbox=bbox).sort_values("uid").reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)
-    bad = runner.invoke(main, ["--store", url, "entrepot", "optimiser", "--couche", "cameras"])
+    bad = runner.invoke(main, ["--entrepot", url, "entrepot", "optimiser", "--couche", "cameras"])
     assert bad.exit_code == 1 and "Couche inconnue" in bad.output

@@ -1,4 +1,4 @@
-"""``qpv route`` and ``qpv diagnostic …`` on a copy of the demo store (Mosson, QP034005)."""
+"""``qpv parcours`` and ``qpv diagnostic …`` on a copy of the demo store (Mosson, QP034005)."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(store_path: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["--store", str(store_path), *args],
+    result = CliRunner().invoke(main, ["--entrepot", str(store_path), *args],
                                 env={"QPV_CACHE_DIR": str(store_path.parent / "cache")})
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def test_route_then_diagnostic_commands(store_path: Path, tmp_path: Path) -> None:
-    out = run(store_path, "route", "--quartier", MOSSON, "--start", "291 avenue du Puech de Massane",
+    out = run(store_path, "parcours", "--quartier", MOSSON, "--depart", "291 avenue du Puech de Massane",
               "--minutes", "45", "--groupes", "2", "--arret", "4", "--date", "2026-09-15T09:30",
               "--sortie", str(tmp_path), "--sans-pdf")
     assert "départ : 291 Avenue du Puech de Massane" in out
@@ -41,10 +41,10 @@ def test_route_then_diagnostic_commands(store_path: Path, tmp_path: Path) -> Non
     track, waypoints = read_gpx(gpx[0].read_text(encoding="utf-8"))
     assert track[0] == pytest.approx(track[-1]) and waypoints
 
-    listing = json.loads(run(store_path, "diagnostic", "list", "--json"))
+    listing = json.loads(run(store_path, "diagnostic", "liste", "--json"))
     assert len(listing) == 2 and {w["statut"] for w in listing} == {"prévu"}
     uid = listing[0]["uid"]
-    shown = run(store_path, "diagnostic", "show", uid)
+    shown = run(store_path, "diagnostic", "voir", uid)
     assert "statut « prévu »" in shown and "0 constat(s) relevé(s)" in shown
 
     done = run(store_path, "diagnostic", "realise", uid, "--participants", "Ville, Bailleur",
@@ -64,8 +64,8 @@ def test_route_then_diagnostic_commands(store_path: Path, tmp_path: Path) -> Non
 
 
 def test_route_errors_in_french(store_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--store", str(store_path), "route", "--quartier", "QP000000",
-                                       "--start", "3.82,43.63"])
+    result = CliRunner().invoke(main, ["--entrepot", str(store_path), "parcours", "--quartier", "QP000000",
+                                       "--depart", "3.82,43.63"])
     assert result.exit_code == 1 and "Erreur : Quartier inconnu « QP000000 »" in result.output
-    result = CliRunner().invoke(main, ["--store", str(store_path), "diagnostic", "show", "inexistant"])
+    result = CliRunner().invoke(main, ["--entrepot", str(store_path), "diagnostic", "voir", "inexistant"])
     assert result.exit_code == 1 and "Erreur : " in result.output

@@ -158,10 +158,10 @@ def test_sixteen_concurrent_cli_imports(store_url: str, shared_data: Path, tmp_p
     """16 ``qpv import`` processes on overlapping slices: the store holds exactly their union,
     the import log one consistent entry per run, and no run failed on a locked database."""
     paths, ids = dmr_slices(shared_data, tmp_path)
-    open_store(store_url).close()  # qpv init
+    open_store(store_url).close()  # qpv initialiser
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "webmap.cli", "--store", store_url, "import", "observations",
+        [sys.executable, "-m", "webmap.cli", "--entrepot", store_url, "importer", "observations",
          str(path), "-m", "dansmarue", "--rapport", str(tmp_path / f"rapports-{i}")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env,
     ) for i, path in enumerate(paths)]
@@ -204,7 +204,7 @@ def test_cli_import_waits_for_the_geopackage_lock(tmp_path: Path, shared_data: P
     release.start()
     try:
         t0 = time.monotonic()
-        result = CliRunner().invoke(main, ["--store", url, "import", "observations", str(paths[0]),
+        result = CliRunner().invoke(main, ["--entrepot", url, "importer", "observations", str(paths[0]),
                                            "-m", "dansmarue", "--rapport", str(tmp_path / "r")])
         waited = time.monotonic() - t0
     finally:
@@ -244,5 +244,5 @@ def test_lock_timeout_is_a_french_error(store_url: str, tmp_path: Path,
     assert res.status_code == 503 and res.headers["Retry-After"] == "5"
     assert "Entrepôt occupé" in res.json["erreur"]
     monkeypatch.setattr("layers.importer.import_file", locked)
-    out = CliRunner().invoke(main, ["--store", store_url, "import", "observations", "x.csv"])
+    out = CliRunner().invoke(main, ["--entrepot", store_url, "importer", "observations", "x.csv"])
     assert out.exit_code == 1 and "verrouillé" in out.output and "Traceback" not in out.output

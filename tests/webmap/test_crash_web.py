@@ -241,7 +241,7 @@ def test_client_disconnects_mid_upload(site: Site) -> None:
 def clean_with_cli(site: Site, *extra: str, subprocess_run: bool = True) -> str:
     """``qpv photos nettoyer --delai 0`` on the site (in a subprocess, or in-process with
     click's runner); return its output."""
-    args = ["--store", site.url, "photos", "nettoyer", "--instance", str(site.folder / "instance"),
+    args = ["--entrepot", site.url, "photos", "nettoyer", "--instance", str(site.folder / "instance"),
             "--dossier", str(site.photos_dir), "--delai", "0", *extra]
     if not subprocess_run:
         from click.testing import CliRunner

@@ -16,17 +16,18 @@ import click
 
 from layers.settings import get_settings
 from webmap.cli import analyse, diagnostic, entrepot, national, photos, utilisateurs
-from webmap.cli._common import QPVGroup, configure_logging, open_cli_store
+from webmap.cli._common import CONTEXT_SETTINGS, QPVGroup, configure_logging, open_cli_store
+from webmap.cli._french import french_metavars
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(cls=QPVGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--store", "store_url", envvar="QPV_STORE", default=None,
+@click.group(cls=QPVGroup, context_settings=CONTEXT_SETTINGS)
+@click.option("--entrepot", "store_url", envvar="QPV_STORE", default=None,
               help="Entrepôt : fichier GeoPackage (par défaut var/territoire.gpkg) "
                    "ou base PostGIS postgresql://utilisateur:mdp@hôte/base?schema=nom.")
-@click.option("-v", "--verbose", count=True, help="Plus de détails (-vv : débogage).")
+@click.option("-v", "--verbeux", "verbose", count=True, help="Plus de détails (-vv : débogage).")
 @click.pass_context
 def main(ctx: click.Context, store_url: str | None, verbose: int) -> None:
     """Plateforme d'observation GUSP des quartiers prioritaires."""
@@ -35,7 +36,7 @@ def main(ctx: click.Context, store_url: str | None, verbose: int) -> None:
     ctx.obj = {"store_url": store_url or settings.store_url, "settings": settings}
 
 
-@main.command()
+@main.command("initialiser")
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Crée un entrepôt vide (toutes les couches)."""
@@ -46,10 +47,10 @@ def init(ctx: click.Context) -> None:
     click.echo(f"Entrepôt prêt : {describe_store(ctx.obj['store_url'])}")
 
 
-@main.command("import")
-@click.argument("layer")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--mapping", "-m", default=None,
+@main.command("importer")
+@click.argument("layer", metavar="COUCHE")
+@click.argument("file", metavar="FICHIER", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--correspondance", "-m", "mapping", default=None,
               help="Correspondance des champs : nom (data/mappings) ou fichier YAML.")
 @click.option("--strict", is_flag=True, help="Ne rien enregistrer si une ligne est rejetée.")
 @click.option("--rapport", "report_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -58,7 +59,7 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
                report_dir: Path | None, actor: str | None) -> None:
-    """Importe FILE dans la couche LAYER (tout ou rien)."""
+    """Importe FICHIER dans la couche COUCHE (tout ou rien)."""
     from tqdm import tqdm
 
     from layers.importer import import_file
@@ -86,7 +87,7 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
         click.echo(f"Rapport des rejets : {report.report_path}")
 
 
-@main.command("layers")
+@main.command("couches")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.pass_context
 def layers_cmd(ctx: click.Context, as_json: bool) -> None:
@@ -120,12 +121,12 @@ def layers_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"    {code:<12} {n:>8}")
 
 
-@main.command("export")
-@click.argument("layer")
+@main.command("exporter")
+@click.argument("layer", metavar="COUCHE")
 @click.option("--format", "fmt", type=click.Choice(["gpkg", "geojson", "csv"]), default="geojson",
               show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Fichier de sortie (par défaut LAYER.FORMAT).")
+@click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier de sortie (par défaut COUCHE.FORMAT).")
 @click.option("--debut", "start", default=None, help="Date de début (AAAA-MM-JJ).")
 @click.option("--fin", "end", default=None, help="Date de fin exclue (AAAA-MM-JJ).")
 @click.pass_context
@@ -143,7 +144,7 @@ def export_cmd(ctx: click.Context, layer: str, fmt: str, output: Path | None, st
     click.echo(f"{n} enregistrements exportés dans {out}")
 
 
-@main.command("mappings")
+@main.command("correspondances")
 def mappings_cmd() -> None:
     """Liste les correspondances de champs fournies."""
     from layers.mapping import list_mappings
@@ -152,8 +153,8 @@ def mappings_cmd() -> None:
         click.echo(f"{m.path.stem if m.path else m.dataset:<24} → {m.layer:<16} {m.title}")
 
 
-@main.command()
-@click.option("--reset", is_flag=True, help="Repart d'un entrepôt vide.")
+@main.command("demo")
+@click.option("--vider", "reset", is_flag=True, help="Repart d'un entrepôt vide.")
 @click.pass_context
 def demo(ctx: click.Context, reset: bool) -> None:
     """Construit l'entrepôt du territoire de démonstration (Paris 20e et Montpellier)."""
@@ -197,16 +198,18 @@ def demo(ctx: click.Context, reset: bool) -> None:
         sim = f" (dont {info.simulated} simulées)" if info.simulated else ""
         click.echo(f"  {info.name:<16} {info.count:>7}{sim}")
     click.echo(f"\nEntrepôt : {describe_store(url)}\nEt maintenant :\n"
-               "  qpv serve                         la carte sur http://127.0.0.1:5000/\n"
-               "  qpv users add LOGIN --role technicien --organisation ville   un compte de saisie\n"
-               "  qpv layers                        effectifs par couche et quartier\n"
-               "  qpv route --quartier QP034005 --start 3.8196,43.6222 --minutes 90\n"
-               "  qpv report --quartier QP075019 --period 2023-09:2024-08\n"
-               '  qpv lookup "10 rue Félix Terrier 75020 Paris"\n'
+               "  qpv servir                        la carte sur http://127.0.0.1:5000/\n"
+               "  qpv utilisateurs ajouter IDENTIFIANT --role technicien --organisation ville\n"
+               "                                    un compte de saisie\n"
+               "  qpv couches                       effectifs par couche et quartier\n"
+               "  qpv parcours --quartier QP034005 --depart 3.8196,43.6222 --minutes 90\n"
+               "  qpv rapport --quartier QP075019 --periode 2023-09:2024-08\n"
+               '  qpv localiser "10 rue Félix Terrier 75020 Paris"\n'
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
 for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national):
     _module.register(main)
+french_metavars(main)
 
 

@@ -10,12 +10,24 @@ from typing import Any
 import click
 
 from geo.errors import QPVError
+from webmap.cli._french import french_messages
 
-__all__ = ["QPVGroup", "configure_logging", "open_cli_store"]
+__all__ = ["CONTEXT_SETTINGS", "QPVGroup", "configure_logging", "open_cli_store"]
+
+#: ``-h`` / ``--aide`` (and the usual ``--help``) on every command.
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--aide", "--help"]}
 
 
 class QPVGroup(click.Group):
-    """Click group that turns our errors into clean French messages (exit status 1)."""
+    """Click group that turns our errors into clean French messages (exit status 1).
+
+    click's own words (usage, help, parameter errors) are French too while it runs.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line with click's messages in French."""
+        with french_messages():
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

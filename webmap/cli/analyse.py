@@ -1,4 +1,4 @@
-"""``qpv rues …``, ``qpv lookup``, ``qpv report`` and ``qpv analyse …``.
+"""``qpv rues …``, ``qpv localiser``, ``qpv rapport`` and ``qpv analyse …``.
 
 Street lists (parse, compile into a stored perimeter, reverse), QPV lookups of an
 address, a point or a CSV file, quartier and territory reports, and hot spot analyses
@@ -34,7 +34,7 @@ def rues_group() -> None:
     """Listes de rues des périmètres : lecture, compilation, liste inverse."""
 
 
-@rues_group.command("parse")
+@rues_group.command("lire")
 @click.argument("fichier", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--commune", default=None, help="Commune des rues (lue dans le titre sinon).")
 @click.option("--qpv", "qpv", default=None, help="Code du QPV (lu dans le texte sinon).")
@@ -76,7 +76,7 @@ def _read_text(path: Path) -> str:
     raise CliInputError(f"Fichier {path} illisible (ni UTF-8 ni Windows-1252).")
 
 
-@rues_group.command("compile")
+@rues_group.command("compiler")
 @click.argument("regles", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--code", required=True, help="Code du périmètre (QP…, QN… ou code local).")
 @click.option("--nom", required=True, help="Nom du périmètre.")
@@ -105,7 +105,7 @@ def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune:
     click.echo(f"Source : {row['source'].iat[0]}")
 
 
-@rues_group.command("inverse")
+@rues_group.command("inverser")
 @click.argument("code")
 @click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Liste de rues à écrire (texte).")
@@ -135,7 +135,7 @@ def rues_inverse(ctx: click.Context, code: str, output: Path | None, regles: Pat
         click.echo(f"Règles écrites dans {regles}")
 
 
-# --------------------------------------------------------------------------- qpv lookup
+# --------------------------------------------------------------------------- qpv localiser
 
 
 def _parse_point(text: str) -> tuple[float, float]:
@@ -219,7 +219,7 @@ def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | N
     return out
 
 
-@click.command("lookup")
+@click.command("localiser")
 @click.argument("adresse", required=False)
 @click.option("--point", default=None, help="Point LON,LAT en WGS84 (ex. 3.83,43.62).")
 @click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -277,13 +277,13 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
         _print_result(result)
 
 
-# --------------------------------------------------------------------------- qpv report
+# --------------------------------------------------------------------------- qpv rapport
 
 
-@click.command("report")
+@click.command("rapport")
 @click.option("--quartier", default=None, help="Code du quartier (périmètre de l'entrepôt).")
 @click.option("--territoire", is_flag=True, help="Rapport du territoire comparant les quartiers.")
-@click.option("--period", "--periode", "period", required=True, help="Période AAAA-MM:AAAA-MM.")
+@click.option("--periode", "period", required=True, help="Période AAAA-MM:AAAA-MM.")
 @click.option("--couche", type=click.Choice(["auto", "observations", "points_noirs"]), default="auto",
               show_default=True,
               help="Événements analysés (auto : points noirs s'il y en a, sinon constats).")
@@ -291,7 +291,7 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
 @click.option("--commune", default=None, help="Territoire : seulement les quartiers de cette commune.")
 @click.option("--sortie", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Dossier des rapports (par défaut var/rapports).")
-@click.option("--pdf/--no-pdf", "pdf", default=True, show_default=True, help="Écrit aussi le PDF.")
+@click.option("--pdf/--sans-pdf", "pdf", default=True, show_default=True, help="Écrit aussi le PDF.")
 @click.pass_context
 def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, period: str, couche: str,
                theme: str, commune: str | None, output_dir: Path | None, pdf: bool) -> None:
@@ -349,7 +349,7 @@ def analyse_group() -> None:
               show_default=True, help="Événements analysés.")
 @click.option("--theme", default=None, help="Thème des constats (ex. « dépôts sauvages »).")
 @click.option("--quartier", default=None, help="Un seul quartier (tous sinon).")
-@click.option("--period", "--periode", "period", required=True, help="Période AAAA-MM:AAAA-MM.")
+@click.option("--periode", "period", required=True, help="Période AAAA-MM:AAAA-MM.")
 @click.option("--maille", "bin_size", type=float, default=None, help="Taille des mailles en mètres.")
 @click.option("--marge", "margin", type=float, default=200.0, show_default=True,
               help="Marge autour du périmètre (m).")

@@ -1,4 +1,4 @@
-"""``qpv route`` and ``qpv diagnostic …``: plan, list, record and report diagnostic walks."""
+"""``qpv parcours`` and ``qpv diagnostic …``: plan, list, record and report diagnostic walks."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def _minutes(value: float) -> str:
     return f"{value:.0f} min"
 
 
-@click.command("route")
+@click.command("parcours")
 @click.option("--quartier", required=True, help="Code du quartier (QP034005…).")
-@click.option("--start", "--depart", "start", required=True,
+@click.option("--depart", "start", required=True,
               help="Point de rendez-vous : adresse (« 12 rue X ») ou « lon,lat ».")
 @click.option("--minutes", default=90.0, show_default=True, type=float,
               help="Temps disponible, arrêts compris.")
@@ -92,7 +92,7 @@ def diagnostic_group() -> None:
     """Diagnostics en marchant enregistrés : liste, détail, réalisation, compte-rendu."""
 
 
-@diagnostic_group.command("list")
+@diagnostic_group.command("liste")
 @click.option("--quartier", default=None, help="Seulement ce quartier.")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.pass_context
@@ -117,7 +117,7 @@ def diag_list(ctx: click.Context, quartier: str | None, as_json: bool) -> None:
         click.echo(f"{r['uid']}  {r['date'][:16]:<16}  {r['quartier']:<10} {r['statut']:<22} {r['nom']}")
 
 
-@diagnostic_group.command("show")
+@diagnostic_group.command("voir")
 @click.argument("uid")
 @click.pass_context
 def diag_show(ctx: click.Context, uid: str) -> None:

@@ -1,8 +1,8 @@
 """``qpv national …``: the national batch (lookup and binning partitioned with dask-geopandas).
 
-``qpv national lookup`` finds the QPV of every address of a large file (BAN per
+``qpv national localiser`` finds the QPV of every address of a large file (BAN per
 département, GeoParquet…) against perimeters read from a file or from the store (a
-GeoPackage or, for a national observatory, a PostGIS URL); ``qpv national bins`` counts
+GeoPackage or, for a national observatory, a PostGIS URL); ``qpv national mailles`` counts
 points per grid cell with the optional Gi*. Both run on a local cluster of ``--workers``
 processes, on an existing Dask cluster (``--scheduler tcp://hôte:8786``) or on a local
 scheduler (``--scheduler synchronous`` / ``threads`` / ``processes``). Registered on the
@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -117,14 +117,17 @@ def national_group() -> None:
 
 
 def _scheduler_options(func: Any) -> Any:
-    func = click.option("--scheduler", "--ordonnanceur", "scheduler", default=None,
+    func = click.option("--ordonnanceur", "scheduler", default=None,
                         help="Cluster Dask existant (tcp://hôte:8786) ou synchronous / threads / processes "
-                             "(par défaut : cluster local de --workers processus).")(func)
-    func = click.option("--workers", type=click.IntRange(min=1), default=None,
+                             "(par défaut : cluster local de --processus processus).")(func)
+    func = click.option("--processus", "workers", type=click.IntRange(min=1), default=None,
                         help="Processus du cluster local (par défaut : un par cœur).")(func)
     func = click.option("--partitions", type=click.IntRange(min=1), default=None,
                         help="Nombre de partitions (par défaut : celles du fichier).")(func)
     return func
+
+
+_SHAPES: dict[str, Literal["square", "hex"]] = {"carree": "square", "hexagonale": "hex"}
 
 
 def _n(value: Any) -> str:
@@ -137,7 +140,7 @@ def _summary(part: Any) -> Any:
     return part.groupby(["qpv_code", "qpv_status"], observed=True).size().rename("points").reset_index()
 
 
-@national_group.command("lookup")
+@national_group.command("localiser")
 @click.argument("fichier_adresses", type=click.Path(path_type=Path))
 @click.option("--perimetres", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Fichier des périmètres (par défaut : ceux de l'entrepôt --store, GeoPackage ou PostGIS).")
@@ -176,11 +179,12 @@ def national_lookup(ctx: click.Context, fichier_adresses: Path, perimetres: Path
     click.echo(f"Résultat : {output}")
 
 
-@national_group.command("bins")
+@national_group.command("mailles")
 @click.argument("fichier_points", type=click.Path(path_type=Path))
 @click.option("--maille", "cell_m", type=click.FloatRange(min=0, min_open=True), default=200.0,
               show_default=True, help="Taille des mailles en mètres.")
-@click.option("--forme", "shape", type=click.Choice(["square", "hex"]), default="square", show_default=True,
+@click.option("--forme", "shape", type=click.Choice(["carree", "hexagonale"]), default="carree",
+              show_default=True,
               help="Carrés (clés floor(x / maille), clairsemés : toute la France) ou hexagones.")
 @click.option("--par", "by", default=None, help="Colonne de ventilation des comptes.")
 @click.option("--gi", "hotspots", is_flag=True,
@@ -195,7 +199,7 @@ def national_bins(fichier_points: Path, cell_m: float, shape: str, by: str | Non
 
     points = read_points(str(fichier_points), npartitions=partitions)
     with dask_scheduler(scheduler, workers):
-        cells = bin_partitioned(points, cell_m=cell_m, shape=shape, by=by,  # type: ignore[arg-type]
+        cells = bin_partitioned(points, cell_m=cell_m, shape=_SHAPES[shape], by=by,
                                 hotspots=hotspots)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".parquet":

@@ -1,4 +1,4 @@
-"""``qpv users …`` and ``qpv serve``: accounts of the web map and a local server."""
+"""``qpv utilisateurs …`` and ``qpv servir``: accounts of the web map and a local server."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _users_db(instance: str | None) -> str:
     return str(app.config["USERS_DB"])
 
 
-@click.group("users")
+@click.group("utilisateurs")
 @click.option("--instance", default=None, envvar="QPV_INSTANCE_PATH",
               help="Dossier d'instance de l'application (par défaut instance/).")
 @click.pass_context
@@ -30,12 +30,13 @@ def users_group(ctx: click.Context, instance: str | None) -> None:
     ctx.obj["users_db"] = _users_db(instance)
 
 
-@users_group.command("add")
+@users_group.command("ajouter")
 @click.argument("login")
 @click.option("--role", type=click.Choice(users.ROLES), required=True, help="Rôle du compte.")
 @click.option("--organisation", required=True,
               help=f"Organisation partenaire ({', '.join(users.ORGANISATIONS)}).")
-@click.option("--password-stdin", is_flag=True, help="Lit le mot de passe sur l'entrée standard.")
+@click.option("--mot-de-passe-stdin", "password_stdin", is_flag=True,
+              help="Lit le mot de passe sur l'entrée standard.")
 @click.pass_context
 def users_add(ctx: click.Context, login: str, role: str, organisation: str, password_stdin: bool) -> None:
     """Crée le compte LOGIN et affiche sa clé d'API Open311 (une seule fois)."""
@@ -49,7 +50,7 @@ def users_add(ctx: click.Context, login: str, role: str, organisation: str, pass
     click.echo(f"Clé d'API (à conserver, elle ne sera plus affichée) : {api_key}")
 
 
-@users_group.command("list")
+@users_group.command("liste")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     """Liste les comptes."""
@@ -60,7 +61,7 @@ def users_list(ctx: click.Context) -> None:
         click.echo(f"{u.login:<24} {u.role:<16} {u.organisation}")
 
 
-@users_group.command("set-role")
+@users_group.command("role")
 @click.argument("login")
 @click.argument("role", type=click.Choice(users.ROLES))
 @click.pass_context
@@ -70,10 +71,10 @@ def users_set_role(ctx: click.Context, login: str, role: str) -> None:
     click.echo(f"Compte « {user.login} » : rôle {user.role}.")
 
 
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
+@click.command("servir")
+@click.option("--hote", "host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port.")
-@click.option("--debug", is_flag=True, help="Mode débogage (jamais en production).")
+@click.option("--debogage", "debug", is_flag=True, help="Mode débogage (jamais en production).")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
     """Lance la carte et les API (serveur de développement werkzeug)."""
