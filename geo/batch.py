@@ -595,7 +595,7 @@ def _tree_reduce(parts: list[Any], combine: Callable[[list[pd.DataFrame], str | 
     if len(parts) == 1:
         level = [dask.delayed(combine, pure=True)(parts, by)]
     (out,) = dask.compute(level[0])
-    return out
+    return pd.DataFrame(out)
 
 
 def _total_bounds(frame: Any) -> tuple[float, float, float, float]:

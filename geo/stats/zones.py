@@ -46,7 +46,7 @@ def count_by_zone(
     counts = joined.groupby(keys, observed=True).size().rename("count").reset_index()
     base = pd.DataFrame({zone_col: zones[zone_col].drop_duplicates().to_numpy()})
     if by:
-        return counts.sort_values(keys).reset_index(drop=True)
+        return pd.DataFrame(counts.sort_values(keys).reset_index(drop=True))
     out = base.merge(counts, on=zone_col, how="left").fillna({"count": 0})
     out["count"] = out["count"].astype("int64")
     return out

@@ -561,7 +561,8 @@ def distance_matrix(G: nx.MultiGraph, nodes: Sequence[Hashable]) -> np.ndarray:
         return np.zeros((0, 0))
     uniq, inverse = np.unique(idx, return_inverse=True)
     dist = dijkstra(mat, directed=False, indices=uniq)
-    return dist[inverse][:, idx]
+    out: np.ndarray = dist[inverse][:, idx]
+    return out
 
 
 def shortest_path(G: nx.MultiGraph, source: Hashable, target: Hashable) -> list[Hashable]:

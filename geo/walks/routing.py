@@ -296,7 +296,7 @@ def _as_point(point: Any, name: str) -> Point:
         if len(frame) != 1:
             raise RoutingError(f"Le point « {name} » doit être un point unique.")
         geom = to_territory_crs(frame).geometry.iloc[0]
-        return geom if geom.geom_type == "Point" else geom.representative_point()
+        return Point(geom) if geom.geom_type == "Point" else Point(geom.representative_point())
     if isinstance(point, Point):
         return point
     try:
