@@ -111,7 +111,7 @@ def summary(times_ms: list[float], matched: list[int]) -> dict[str, Any]:
 
 def bench_store_only(store_path: Path, views: list[str]) -> dict[str, Any]:
     """The floor: ``LayerStore.read(bbox, limit=100)`` alone for the same views (no HTTP, no JSON)."""
-    from webmap.ogcapi import bbox_to_store
+    from layers.projection import bbox_to_store
 
     store = open_store(store_path, create=False)
     try:

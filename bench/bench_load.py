@@ -142,7 +142,7 @@ def start_server(url: str, *, workers: int, threads: int, instance: Path, log: P
 
 def check_answers(port: int, store: LayerStore, views: list[str]) -> int:
     """Compare ``numberMatched`` with the store's count for some viewports; return the checks."""
-    from webmap.ogcapi import bbox_to_store
+    from layers.projection import bbox_to_store
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for text in views:

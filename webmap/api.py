@@ -12,7 +12,8 @@ import json
 import logging
 import math
 import re
-import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,16 @@ import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
-from shapely.geometry import Point
 
-from geo.crs import area_of_use_bounds
 from geo.stats.zones import grid_cells
 from layers.export import to_export_frame
-from layers.schema import LAYERS, LayerSchema
+from layers.observations import OBSERVATION_INPUT, UID_PATTERN, create_observation_record
+from layers.projection import CRS84, bbox_to_store, bbox_to_wgs84, project
+from layers.schema import LAYERS, OBSERVATION_SOURCES, OBSERVATION_STATUSES, THEMES, LayerSchema
+from layers.store.base import LayerStore
 from layers.validate import validate_record
+from webmap import oas, params, users
 from webmap import photos as photos_store
-from webmap import users
 from webmap.access import (
     allow,
     can_see,
@@ -43,29 +45,24 @@ from webmap.access import (
     visible_layer,
     writable_layer,
 )
-from webmap.ogcapi import (
-    bbox_to_store,
-    bbox_to_wgs84,
-    encode_features,
-    encode_geometries,
-    field_filters,
-    parse_bbox,
-    parse_date_arg,
-    parse_int,
-    project,
-)
+from webmap.geojson import GEOJSON, encode_features, encode_geometries, feature_collection, json_response
+from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
 FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom"})
-OBSERVATION_INPUT = frozenset({
-    "theme", "description", "subtheme", "address", "status", "source", "pilote", "partenaires",
-    "domanialite", "deadline", "observed_at", "walk_id",
-})
+#: Field filters named in the OpenAPI description (any field of the layer is accepted).
+DOCUMENTED_FILTERS = ("theme", "status", "source", "simulated")
+#: Features answered at most by default (the app's ``FEATURES_LIMIT``), and at most at all.
+FEATURES_LIMIT = 5000
+MAX_FEATURES_LIMIT = 50_000
+MAX_ZOOM = 24
+#: Photos of one observation by default (the app's ``MAX_PHOTOS``, ``MAX_PHOTO_BYTES``).
+MAX_PHOTOS = 5
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
 DEFAULT_SOURCE = "diagnostic en marchant"
-UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PHOTO_NAME = photos_store.PHOTO_NAME
 # markup or code in an image: an HTML / SVG / PHP polyglot. Tokens of 5 bytes or more, so
 # that compressed image data matches by chance about once in 10,000 photos of 5 MB
@@ -74,9 +71,7 @@ CLUSTER_MAX_ZOOM = 16
 CLUSTER_PIXELS = 64
 
 
-def _store() -> Any:
-    from webmap.app import get_store
-
+def _store() -> LayerStore:
     return get_store()
 
 
@@ -147,15 +142,15 @@ def layers() -> ResponseReturnValue:
 def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, float, float, float] | None]:
     """Store filters from the query string, the quartier polygon and the CRS84 bbox."""
     store = _store()
-    bbox = parse_bbox(request.args.get("bbox"))
-    start, end = parse_date_arg("start"), parse_date_arg("end")
+    bbox = params.parse_bbox(request.args.get("bbox"))
+    start, end = params.parse_date(request.args, "start"), params.parse_date(request.args, "end")
     if (start is not None or end is not None) and not schema.time_field:
         fail(400, f"La couche « {schema.name} » n'est pas datée.", "start" if start is not None else "end")
     if start is not None and end is not None and start >= end:
         fail(400, "La date de fin doit suivre la date de début.", "end")
     if bbox is not None and not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "bbox")
-    where = field_filters(schema, request.args, FILTER_PARAMS)
+    where = params.field_filters(schema, request.args, FILTER_PARAMS)
     sbbox: tuple[float, ...] | None = bbox_to_store(bbox, store.crs) if bbox else None
     polygon = None
     code = request.args.get("quartier")
@@ -194,7 +189,7 @@ def _read_selected(layer: str, filters: dict[str, Any], polygon: Any, *, limit: 
 def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
     text = request.args.get("zoom")
     if text not in (None, ""):
-        return parse_int("zoom", 12, minimum=0, maximum=24)
+        return params.parse_int(request.args, "zoom", 12, minimum=0, maximum=MAX_ZOOM)
     if bbox is None:
         return 10
     width = max(bbox[2] - bbox[0], 1e-6)
@@ -212,8 +207,8 @@ def cluster_cells(cells: pd.DataFrame, store_crs: str) -> list[dict[str, Any]]:
         return []
     centres = encode_geometries(np.asarray(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy())),
                                 store_crs)
-    lon0, lat0 = project(store_crs, "OGC:CRS84", cells["xmin"].to_numpy(), cells["ymin"].to_numpy())
-    lon1, lat1 = project(store_crs, "OGC:CRS84", cells["xmax"].to_numpy(), cells["ymax"].to_numpy())
+    lon0, lat0 = project(store_crs, CRS84, cells["xmin"].to_numpy(), cells["ymin"].to_numpy())
+    lon1, lat1 = project(store_crs, CRS84, cells["xmax"].to_numpy(), cells["ymax"].to_numpy())
     counts = cells["count"].to_numpy()
     return [
         {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
@@ -262,7 +257,8 @@ def features(layer: str) -> ResponseReturnValue:
     schema = visible_layer(layer)
     if not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "layer")
-    limit = parse_int("limit", int(current_app.config["FEATURES_LIMIT"]), minimum=1, maximum=50_000)
+    limit = params.parse_int(request.args, "limit", int(current_app.config["FEATURES_LIMIT"]), minimum=1,
+                             maximum=MAX_FEATURES_LIMIT)
     filters, polygon, bbox = _selection(schema)
     zoom = _zoom(bbox)
     store = _store()
@@ -294,14 +290,12 @@ def features(layer: str) -> ResponseReturnValue:
         if not can_see_photos():
             for f in feats:
                 f["properties"].pop("photos", None)
-    return _geojson({"type": "FeatureCollection", "features": feats, "numberMatched": matched,
-                     "numberReturned": len(feats), "clustered": clustered,
-                     "truncated": not clustered and matched > len(feats), "zoom": zoom})
+    return _geojson(feature_collection(feats, matched, clustered=clustered,
+                                       truncated=not clustered and matched > len(feats), zoom=zoom))
 
 
 def _geojson(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
-                    content_type="application/geo+json")
+    return json_response(body, GEOJSON, status)
 
 
 @bp.get("/api/layers/<layer>/stats")
@@ -395,90 +389,18 @@ def _read_photos() -> list[tuple[bytes, str]]:
     return out
 
 
-def _coordinate(data: dict[str, Any], name: str) -> float:
-    value = data.get(name)
-    if value is None or value == "":
-        fail(400, f"« {name} » obligatoire.", name)
-    try:
-        number = float(str(value).replace(",", "."))
-    except ValueError:
-        fail(400, f"« {name} » doit être un nombre (degrés WGS84).", name)
-    if not math.isfinite(number):
-        fail(400, f"« {name} » invalide.", name)
-    return number
+@dataclass(frozen=True)
+class _PhotoUpload:
+    """The photos of a request, staged in the photos folder (:mod:`webmap.photos`)."""
 
+    folder: Path
+    photos: list[tuple[bytes, str]]
 
-def create_observation_record(data: dict[str, Any], *, photos: list[tuple[bytes, str]],
-                              default_source: str, media: list[str] | None = None
-                              ) -> tuple[str, bool]:
-    """Validate and store one observation from a form, JSON body or Open311 request.
+    def stage(self, uid: str) -> list[str]:
+        return photos_store.stage(self.folder, uid, self.photos)
 
-    Returns
-    -------
-    uid : str
-    created : bool
-        False when a record with the client-given ``uid`` already existed.
-    """
-    store = _store()
-    schema = LAYERS["observations"]
-    data = {k: v for k, v in data.items() if k != "csrf_token"}
-    uid = data.pop("uid", None) or None
-    if uid is not None and not UID_PATTERN.match(str(uid)):
-        fail(400, "Identifiant « uid » invalide (8 à 64 caractères A-Z a-z 0-9 _ -).", "uid")
-    if uid is not None and not store.read("observations", uids=[str(uid)]).empty:
-        return str(uid), False
-    lon, lat = _coordinate(data, "lon"), _coordinate(data, "lat")
-    data.pop("lon")
-    data.pop("lat")
-    west, south, east, north = area_of_use_bounds(store.crs)
-    if not (west <= lon <= east):
-        fail(400, "Longitude hors du territoire couvert.", "lon")
-    if not (south <= lat <= north):
-        fail(400, "Latitude hors du territoire couvert.", "lat")
-    unknown = sorted(set(data) - OBSERVATION_INPUT)
-    if unknown:
-        fail(400, f"Champ inconnu ou non modifiable : « {unknown[0]} ».", unknown[0])
-    data.setdefault("observed_at", datetime.now().replace(microsecond=0).isoformat())
-    if not data.get("source"):
-        data["source"] = default_source
-    x, y = project("OGC:CRS84", store.crs, lon, lat)
-    record = {**data, "uid": uid, "geometry": Point(x, y)}
-    validate_record({k: v for k, v in record.items() if k != "uid"}, schema)
-    folder = Path(current_app.config["PHOTOS_DIR"])
-    uid = str(uid) if uid is not None else uuid.uuid4().hex
-    record["uid"] = uid
-    # photos wait in the staging area until the record is committed (webmap.photos)
-    names = photos_store.stage(folder, uid, photos)
-    try:
-        if names or media:
-            record["photos"] = json.dumps([*(media or []), *names])
-        gdf = gpd.GeoDataFrame([{k: v for k, v in record.items() if k != "geometry"}],
-                               geometry=[record["geometry"]], crs=store.crs)
-        result = store.write("observations", gdf, actor=_actor())
-    except BaseException:
-        _settle_after_error(store, folder, uid, names)
-        raise
-    if names:
-        # promoted only when this request's photos are those of the stored record: a
-        # concurrent retry with the same uid that won the race keeps its own photos
-        photos_store.settle(store, folder, uid, names)
-    if result.inserted:
-        return result.inserted[0], True
-    return result.existing[0], False
-
-
-def _settle_after_error(store: Any, folder: Path, uid: str, names: list[str]) -> None:
-    """After a failed write: promote the photos if the record was committed anyway, else drop them.
-
-    When even that fails (store unreachable), the staged photos stay for
-    :func:`webmap.photos.recover`.
-    """
-    if not names:
-        return
-    try:
-        photos_store.settle(store, folder, uid, names)
-    except Exception:
-        logger.exception("photos of observation %s left in the staging area for recovery", uid)
+    def settle(self, store: LayerStore, uid: str, names: Sequence[str]) -> bool:
+        return photos_store.settle(store, self.folder, uid, names)
 
 
 @bp.post("/api/observations")
@@ -494,7 +416,9 @@ def create_observation() -> ResponseReturnValue:
         data, photos = request.form.to_dict(), _read_photos()
     else:
         fail(415, "Corps JSON ou multipart/form-data attendu.", "corps")
-    uid, created = create_observation_record(data, photos=photos, default_source=DEFAULT_SOURCE)
+    uid, created = create_observation_record(
+        _store(), data, default_source=DEFAULT_SOURCE, actor=_actor(),
+        photos=_PhotoUpload(Path(current_app.config["PHOTOS_DIR"]), photos))
     if created:
         return jsonify({"uid": uid, "created": True}), 201
     # a retried sync: nothing added, the stored record is sent back
@@ -598,3 +522,288 @@ def photo(name: str) -> ResponseReturnValue:
     resp = send_from_directory(folder, name, max_age=3600)
     resp.headers["X-Content-Type-Options"] = "nosniff"  # never sniffed as HTML
     return resp
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------
+_LAYER = oas.param(
+    "layer", "path", "Nom de la couche (404 si elle est inconnue ou invisible pour ce rôle).",
+    {"type": "string", "enum": list(LAYERS)},
+)
+_UID = oas.param("uid", "path", "Identifiant stable (uid) de l'enregistrement.")
+_FIELD_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "theme": ("Thème (couche observations).", {"type": "string", "enum": list(THEMES)}),
+    "status": ("Statut.", {"type": "string"}),
+    "source": ("Origine.", {"type": "string", "enum": list(OBSERVATION_SOURCES)}),
+    "simulated": ("Données simulées seulement (true) ou réelles seulement (false).", {"type": "boolean"}),
+}
+
+
+def _selection_parameters() -> list[dict[str, Any]]:
+    """The parameters read by :func:`_selection`: ``bbox``, ``start``, ``end``, fields, ``quartier``."""
+    filters = [oas.param(name, "query", *_FIELD_FILTERS[name]) for name in DOCUMENTED_FILTERS]
+    return [
+        oas.param(
+            "bbox", "query", "Emprise minx,miny,maxx,maxy en degrés CRS84.",
+            {"type": "string", "pattern": r"^-?[0-9.]+(,-?[0-9.]+){3}$"},
+        ),
+        oas.param("start", "query", "Début (inclus) de la période, date ISO.",
+                  {"type": "string", "format": "date"}),
+        oas.param("end", "query", "Fin (exclue) de la période, date ISO.",
+                  {"type": "string", "format": "date"}),
+        *filters[:3],
+        oas.param("quartier", "query", "Code d'un périmètre (QP075019…) : objets qui l'intersectent."),
+        *filters[3:],
+    ]
+
+
+def _features_parameters() -> list[dict[str, Any]]:
+    return [
+        _LAYER, *_selection_parameters(),
+        oas.param(
+            "limit", "query", f"Nombre maximal d'objets ({FEATURES_LIMIT} par défaut).",
+            {"type": "integer", "minimum": 1, "maximum": MAX_FEATURES_LIMIT, "default": FEATURES_LIMIT},
+        ),
+        oas.param(
+            "zoom", "query", "Niveau de zoom de la carte (déduit de bbox sinon).",
+            {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
+        ),
+    ]
+
+
+def _layer_paths() -> dict[str, Any]:
+    selection = [_LAYER, *_selection_parameters()]
+    export = {
+        "geojson": ("Export GeoJSON (WGS84) de la sélection", "Fichier joint.",
+                    {GEOJSON: {"schema": oas.ref("FeatureCollection")}}, "exportGeojson"),
+        "csv": ("Export CSV (lon, lat, WKT Lambert-93) de la sélection", "Fichier joint (séparateur ;).",
+                {"text/csv": {"schema": {"type": "string"}}}, "exportCsv"),
+    }
+    return {
+        "/api/layers": {"get": oas.operation(
+            "Couches visibles pour ce rôle", "carte",
+            {"200": oas.ok("Couches.", {"type": "array", "items": oas.ref("LayerInfo")})},
+            op_id="listLayers")},
+        "/api/layers/{layer}/features": {"get": oas.operation(
+            "Objets d'une couche dans la vue (grappes au-delà de limit si zoom < "
+            f"{CLUSTER_MAX_ZOOM})", "carte",
+            {"200": oas.feature_collection_response(), **oas.errors(400, 404)}, op_id="layerFeatures",
+            parameters=_features_parameters())},
+        "/api/layers/{layer}/stats": {"get": oas.operation(
+            "Effectifs de la sélection", "carte", {"200": oas.ok("Effectifs.", oas.ref("Stats")),
+                                                   **oas.errors(400, 404)},
+            parameters=selection, op_id="layerStats")},
+        **{f"/api/layers/{{layer}}/export.{fmt}": {"get": oas.operation(
+            summary, "carte", {"200": {"description": description, "content": content},
+                               **oas.errors(400, 404)},
+            parameters=selection, op_id=op_id)}
+           for fmt, (summary, description, content, op_id) in export.items()},
+    }
+
+
+def _observation_paths() -> dict[str, Any]:
+    feature = oas.feature_response()
+    created = oas.ok("Créé.", oas.ref("Created"))
+    existing = oas.ok("Déjà enregistré (même uid) : rien n'est ajouté.", oas.ref("Created"))
+    children = {
+        "/api/points_noirs/{uid}/evenements": ("Dépôt constaté sur un point noir", "DumpingEvent",
+                                               "addDumpingEvent"),
+        "/api/bacs/{uid}/releves": ("Relevé de remplissage d'un bac", "FillReading", "addFillReading"),
+    }
+    return {
+        "/api/observations": {"post": oas.operation(
+            "Nouveau constat (technicien)", "constats",
+            {"201": created, "200": existing, **oas.errors(400, 401, 403, 415)}, write=True,
+            body={"required": True, "content": {
+                oas.JSON: {"schema": oas.ref("ObservationInput")},
+                "multipart/form-data": {"schema": oas.ref("ObservationMultipart")},
+            }},
+            op_id="createObservation")},
+        "/api/observations/{uid}": {
+            "get": oas.operation("Un constat", "constats", {"200": feature, **oas.errors(404)},
+                                 parameters=[_UID], op_id="getObservation"),
+            "patch": oas.operation(
+                "Changer le statut d'un constat (technicien)", "constats",
+                {"200": feature, **oas.errors(400, 401, 403, 404)}, parameters=[_UID], write=True,
+                body={"required": True, **oas.json_content(oas.ref("StatusChange"))},
+                op_id="patchObservation"),
+        },
+        "/api/observations/{uid}/history": {"get": oas.operation(
+            "Historique des statuts", "constats",
+            {"200": oas.ok("Historique, du plus ancien au plus récent.",
+                           {"type": "array", "items": oas.ref("HistoryEntry")}),
+             **oas.errors(404)},
+            parameters=[_UID], op_id="observationHistory")},
+        **{path: {"post": oas.operation(
+            summary, "constats", {"201": created, "200": existing, **oas.errors(400, 401, 403, 404)},
+            parameters=[_UID], write=True, body={"required": True, **oas.json_content(oas.ref(schema))},
+            op_id=op_id)}
+           for path, (summary, schema, op_id) in children.items()},
+    }
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path items of the map API and the photos."""
+    return {
+        "/api/session": {"get": oas.operation(
+            "Session courante et jeton CSRF", "carte", {"200": oas.ok("Session.", oas.ref("Session"))},
+            op_id="getSession")},
+        "/api/users": {"get": oas.operation(
+            "Comptes (administrateurs)", "comptes",
+            {"200": oas.ok("Comptes.", {"type": "array", "items": oas.ref("User")}), **oas.errors(401, 403)},
+            op_id="listUsers")},
+        **_layer_paths(),
+        **_observation_paths(),
+        "/photos/{name}": {"get": oas.operation(
+            "Photo d'un constat", "constats",
+            {"200": {"description": "Image.",
+                     "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}},
+             **oas.errors(401, 403, 404)},
+            parameters=[oas.param("name", "path", "Nom attribué par le serveur.")], op_id="getPhoto")},
+    }
+
+
+def _observation_input_schema() -> dict[str, Any]:
+    """What :func:`layers.observations.create_observation_record` accepts."""
+    fields: dict[str, Any] = {
+        "theme": {"type": "string", "enum": list(THEMES)},
+        "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
+        "source": {"type": "string", "enum": list(OBSERVATION_SOURCES)},
+        "deadline": {"type": "string", "format": "date"},
+        "observed_at": {"type": "string", "format": "date-time"},
+    }
+    names = [n for n in LAYERS["observations"].field_names if n in OBSERVATION_INPUT]
+    return {
+        "type": "object", "required": ["lon", "lat", "theme"],
+        "properties": {
+            "uid": {
+                "type": "string", "pattern": UID_PATTERN.pattern,
+                "description": "Identifiant choisi par le client : un renvoi ne crée pas de doublon.",
+            },
+            "lon": {"type": "number", "minimum": -180, "maximum": 180},
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            **{name: fields.get(name, {"type": "string"}) for name in names},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _observation_schemas() -> dict[str, Any]:
+    waste_types = LAYERS["points_noirs"].child("evenements").field("waste_type").choices or ()
+    return {
+        "Created": {
+            "type": "object", "required": ["uid"],
+            "properties": {
+                "uid": {"type": "string"}, "created": {"type": "boolean"},
+                "record": {"allOf": [oas.ref("Feature")], "description": "Enregistrement existant (renvoi)."},
+            },
+        },
+        "ObservationInput": _observation_input_schema(),
+        "ObservationMultipart": {
+            "allOf": [
+                oas.ref("ObservationInput"),
+                {
+                    "type": "object",
+                    "properties": {
+                        "photos": {
+                            "type": "array", "maxItems": MAX_PHOTOS,
+                            "items": {"type": "string", "format": "binary"},
+                            "description":
+                                f"JPEG, PNG ou WebP, {MAX_PHOTO_BYTES / 1024**2:g} Mo au plus chacune.",
+                        },
+                        "csrf_token": {"type": "string"},
+                    },
+                },
+            ]
+        },
+        "StatusChange": {
+            "type": "object", "required": ["status"], "additionalProperties": False,
+            "properties": {
+                "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
+                "comment": {"type": "string"},
+            },
+        },
+        "HistoryEntry": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string"}, "changed_at": {"type": "string", "format": "date-time"},
+                "changed_by": {"type": "string", "nullable": True},
+                "comment": {"type": "string", "nullable": True},
+            },
+        },
+        "DumpingEvent": {
+            "type": "object", "required": ["observed_at"], "additionalProperties": False,
+            "properties": {
+                "observed_at": {"type": "string", "format": "date-time"},
+                "waste_type": {
+                    "type": "string",
+                    "enum": list(waste_types),
+                },
+                "volume_m3": {"type": "number", "minimum": 0, "maximum": 500},
+                "cleaned_at": {"type": "string", "format": "date-time"}, "description": {"type": "string"},
+            },
+        },
+        "FillReading": {
+            "type": "object", "required": ["measured_at", "fill_pct"], "additionalProperties": False,
+            "properties": {
+                "measured_at": {"type": "string", "format": "date-time"},
+                "fill_pct": {"type": "number", "minimum": 0, "maximum": 100},
+            },
+        },
+    }
+
+
+def openapi_schemas() -> dict[str, Any]:
+    """The OpenAPI schemas of the map API's bodies."""
+    return {
+        "Session": {
+            "type": "object", "required": ["user", "role", "organisation", "csrf_token"],
+            "properties": {
+                "user": {"type": "string", "nullable": True},
+                "role": {"type": "string", "enum": [users.ANONYMOUS, *users.ROLES]},
+                "organisation": {"type": "string", "nullable": True},
+                "csrf_token": {"type": "string", "description": "À renvoyer dans l'en-tête X-CSRFToken."},
+            },
+        },
+        "User": {
+            "type": "object",
+            "properties": {
+                "login": {"type": "string"}, "role": {"type": "string"}, "organisation": {"type": "string"},
+            },
+        },
+        "FieldInfo": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"},
+                "choices": {"type": "array", "nullable": True, "items": {"type": "string"}},
+                "required": {"type": "boolean"},
+            },
+        },
+        "LayerInfo": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"}, "label": {"type": "string"},
+                "geometry": {"type": "string", "nullable": True}, "count": {"type": "integer"},
+                "simulated": {"type": "integer"}, "time_field": {"type": "string", "nullable": True},
+                "time_min": {"type": "string", "nullable": True},
+                "time_max": {"type": "string", "nullable": True},
+                "bbox": {
+                    "type": "array", "nullable": True, "items": {"type": "number"}, "minItems": 4,
+                    "maxItems": 4,
+                },
+                "confidential": {"type": "boolean"}, "reference": {"type": "boolean"},
+                "fields": {"type": "array", "items": oas.ref("FieldInfo")},
+                "children": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Stats": {
+            "type": "object", "required": ["total"],
+            "properties": {
+                "total": {"type": "integer"},
+                **{
+                    k: {"type": "object", "additionalProperties": {"type": "integer"}}
+                    for k in ("by_month", "by_theme", "by_status", "by_source", "by_simulated")
+                },
+            },
+        },
+        **_observation_schemas(),
+    }

@@ -8,7 +8,6 @@ Nothing is created at import time; the store is opened per request.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
@@ -17,14 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask, Request, current_app, g, request
+from flask import Flask, Request, current_app, request
 from flask.typing import ResponseReturnValue
 
 from geo.errors import QPVError
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
 from layers.settings import get_settings
-from layers.store import LayerStore, open_store
-from webmap import access
+from layers.store import open_store
+from webmap import access, api, auth, lookup_api, ogcapi, open311, openapi, store, views, walks
+from webmap.photos import recover
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "LAYER_ROLES": {},  # layer -> roles allowed to see it (overrides the defaults)
     "PHOTO_ROLES": ("lecteur", "technicien", "administrateur"),
     "OPEN311_ROLES": ("technicien", "administrateur"),
-    "FEATURES_LIMIT": 5000,
-    "MAX_PHOTOS": 5,
-    "MAX_PHOTO_BYTES": 5 * 1024 * 1024,
+    "FEATURES_LIMIT": api.FEATURES_LIMIT,
+    "MAX_PHOTOS": api.MAX_PHOTOS,
+    "MAX_PHOTO_BYTES": api.MAX_PHOTO_BYTES,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -121,26 +121,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 
-    from webmap import api, auth, ogcapi, open311, openapi
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(ogcapi.bp)
-    app.register_blueprint(open311.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(importlib.import_module("webmap.walks").bp)
-    app.register_blueprint(importlib.import_module("webmap.lookup_api").bp)
-    try:
-        views = importlib.import_module("webmap.views")
-    except ModuleNotFoundError as exc:
-        if exc.name != "webmap.views":
-            raise
-        logger.info("webmap.views not available yet: map page not registered")
-    else:
-        app.register_blueprint(views.bp)
+    for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp):
+        app.register_blueprint(blueprint)
 
     app.before_request(access.check_csrf)
-    app.teardown_appcontext(_close_store)
+    store.init_app(app)
     app.context_processor(lambda: {"csrf_token": access.csrf_token, "current_user": access.current_user})
     _register_errors(app)
     if app.config["PHOTOS_RECOVERY"]:
@@ -156,34 +141,15 @@ def recover_photos(app: Flask) -> None:
     every observation; ``qpv photos nettoyer`` does it on demand). Never prevents the
     application from starting: a store that cannot be read is logged.
     """
-    from webmap.photos import recover
-
     folder = Path(app.config["PHOTOS_DIR"])
     if not folder.is_dir():
         return
     try:
-        with open_store(app.config["STORE"], create=False) as store:
-            recover(store, folder, grace_seconds=float(app.config["PHOTOS_GRACE_SECONDS"]),
+        with open_store(app.config["STORE"], create=False) as opened:
+            recover(opened, folder, grace_seconds=float(app.config["PHOTOS_GRACE_SECONDS"]),
                     orphans=bool(app.config["PHOTOS_ORPHANS_AT_STARTUP"]))
     except (QPVError, OSError) as exc:
         logger.warning("photo recovery skipped: %s", exc)
-
-
-def get_store() -> LayerStore:
-    """The store of this request, opened on first use and closed at teardown."""
-    if "qpv_store" not in g:
-        try:
-            g.qpv_store = open_store(current_app.config["STORE"], create=False)
-        except StoreError:
-            logger.exception("store unavailable")
-            access.fail(503, "Entrepôt de données indisponible.")
-    return g.qpv_store
-
-
-def _close_store(_exc: BaseException | None) -> None:
-    store = g.pop("qpv_store", None)
-    if store is not None:
-        store.close()
 
 
 #: Answer to a write that waited for the GeoPackage lock longer than its busy timeout.

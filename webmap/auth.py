@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from webmap import users
-from webmap.access import allow, csrf_valid, current_user
+from webmap import oas, users
+from webmap.access import CSRF_FIELD, allow, csrf_valid, current_user
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
+
+#: Field of the login form naming the page to go back to.
+NEXT_FIELD = "suivant"
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,14 +36,14 @@ def _safe_next(target: str | None) -> str:
 def login() -> str:
     """Login form (or who is logged in)."""
     return render_template("auth/login.html", user=current_user(),
-                           next=request.args.get("suivant", ""), error=None)
+                           next=request.args.get(NEXT_FIELD, ""), error=None)
 
 
 @bp.post("/connexion")
 @allow()
 def login_post() -> Response | tuple[str, int]:
     """Check the credentials and open a session."""
-    nxt = request.form.get("suivant", "")
+    nxt = request.form.get(NEXT_FIELD, "")
     if not csrf_valid():
         return render_template("auth/login.html", user=None, next=nxt,
                                error="Formulaire expiré : veuillez réessayer."), 400
@@ -63,3 +67,35 @@ def logout() -> Response:
     """Close the session (the CSRF token is checked by the app hook when logged in)."""
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path items of the login and logout pages."""
+    form = {
+        "type": "object", "required": ["login", "password", CSRF_FIELD],
+        "properties": {"login": {"type": "string"}, "password": {"type": "string"},
+                       CSRF_FIELD: {"type": "string"}, NEXT_FIELD: {"type": "string"}},
+    }
+    return {
+        "/connexion": {
+            "get": oas.operation(
+                "Formulaire de connexion", "comptes",
+                {"200": {"description": "Page HTML.",
+                         "content": {"text/html": {"schema": {"type": "string"}}}}},
+                op_id="loginForm",
+            ),
+            "post": oas.operation(
+                "Connexion", "comptes",
+                {
+                    "302": {"description": "Connecté·e : redirection."},
+                    "400": {"description": "Jeton CSRF manquant ou invalide."},
+                    "401": {"description": "Identifiants incorrects."},
+                },
+                body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
+                op_id="login",
+            ),
+        },
+        "/deconnexion": {"post": oas.operation(
+            "Déconnexion", "comptes", {"302": {"description": "Déconnecté·e."}, **oas.errors(400)},
+            op_id="logout")},
+    }

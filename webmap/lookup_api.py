@@ -21,7 +21,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from webmap import oas
 from webmap.access import allow, current_role, fail
+from webmap.store import get_store
 from webmap.users import ANONYMOUS
 
 logger = logging.getLogger(__name__)
@@ -30,14 +32,15 @@ bp = Blueprint("lookup", __name__, url_prefix="/api/lookup")
 
 _LOCK = threading.Lock()
 MAX_ADDRESS_LENGTH = 300
+#: Bounds of the ``lon`` and ``lat`` parameters (WGS84 degrees).
+LON_RANGE = (-180, 180)
+LAT_RANGE = (-90, 90)
 
 
 def _store_state() -> tuple[str, object]:
     """What identifies the store's current content: the file's mtime, or a database revision."""
     path = str(current_app.config["STORE"])
     if "://" in path and not path.startswith("gpkg://"):  # a database: ask the store
-        from webmap.app import get_store
-
         return path, get_store().revision()
     try:
         return path, os.stat(path.removeprefix("gpkg://")).st_mtime
@@ -49,7 +52,6 @@ def _index() -> Any:
     """The lookup index of the configured store, rebuilt when the store changes."""
     from layers.perimeters import lookup_index_from_store
     from layers.store import describe_store
-    from webmap.app import get_store
 
     state = _store_state()
     cache = current_app.extensions.setdefault("qpv_lookup", {})
@@ -95,8 +97,8 @@ def lookup() -> ResponseReturnValue:
     if address is not None and has_point:
         fail(400, "Donnez soit « adresse », soit « lon » et « lat ».", "adresse")
     if has_point:
-        lon = _coordinate("lon", -180.0, 180.0)
-        lat = _coordinate("lat", -90.0, 90.0)
+        lon = _coordinate("lon", *LON_RANGE)
+        lat = _coordinate("lat", *LAT_RANGE)
         result = lookup_from_store(_index(), lon=lon, lat=lat)
         query: dict[str, Any] = {"lon": lon, "lat": lat}
     else:
@@ -109,3 +111,26 @@ def lookup() -> ResponseReturnValue:
         result = lookup_from_store(_index(), address=address, commune=commune)
         query = {"adresse": address, **({"commune": commune} if commune else {})}
     return jsonify({"requete": query, **result_dict(result)})
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path item of the lookup."""
+    answer = {
+        "type": "object", "required": ["requete", "code", "statut"],
+        "properties": {"requete": {"type": "object"}, "code": {"type": "string", "nullable": True},
+                       "statut": {"type": "string"}},
+    }
+    (lon_min, lon_max), (lat_min, lat_max) = LON_RANGE, LAT_RANGE
+    return {"/api/lookup": {"get": oas.operation(
+        "Dans quel QPV ? (adresse, ou lon et lat)", "carte",
+        {"200": oas.ok("Résultat.", answer), **oas.errors(400, 401, 403)},
+        parameters=[
+            oas.param("adresse", "query", f"Adresse postale ({MAX_ADDRESS_LENGTH} caractères au plus)."),
+            oas.param("commune", "query", "Commune, pour lever une ambiguïté."),
+            oas.param("lon", "query", "Longitude CRS84.",
+                      {"type": "number", "minimum": lon_min, "maximum": lon_max}),
+            oas.param("lat", "query", "Latitude CRS84.",
+                      {"type": "number", "minimum": lat_min, "maximum": lat_max}),
+        ],
+        op_id="lookup",
+    )}}

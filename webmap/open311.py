@@ -9,26 +9,37 @@ account allowed to write (``OPEN311_ROLES``) and creates an observation with
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from layers.errors import RecordError
+from layers.observations import create_observation_record
 from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
-from webmap import users
+from webmap import oas, params, users
 from webmap.access import allow, fail, visible_layer
-from webmap.errors import ApiError
-from webmap.ogcapi import encode_features, parse_date_arg, parse_int
+from webmap.geojson import encode_features
+from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 MAX_REQUESTS = 1000
-PERSONAL_FIELDS = frozenset({"email", "first_name", "last_name", "phone", "device_id", "account_id",
-                             "jurisdiction_id", "address_id", "attribute"})
+#: Personal fields of the specification documented as accepted (all of them are dropped).
+DOCUMENTED_PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "device_id")
+PERSONAL_FIELDS = frozenset({*DOCUMENTED_PERSONAL_FIELDS, "account_id", "jurisdiction_id", "address_id",
+                             "attribute"})
+#: Values of the ``status`` parameter.
+REQUEST_STATUSES = ("open", "closed")
+#: The source of the observations created through Open311.
+SOURCE = "habitant"
+#: The observation's fields named after the Open311 parameters, in error answers.
+PARAMETER_NAMES = {"lon": "long", "address": "address_string"}
 
 
 def service_code(theme: str) -> str:
@@ -80,6 +91,30 @@ def _request_json(feature: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _request_filters(args: Mapping[str, str]) -> dict[str, Any]:
+    """Store filters of ``service_code``, ``status``, ``service_request_id`` and the dates."""
+    where: dict[str, Any] = {}
+    codes = params.parse_list(args, "service_code")
+    if codes:
+        unknown = [c for c in codes if c not in SERVICES]
+        if unknown:
+            fail(400, f"Service inconnu « {unknown[0]} ».", "service_code")
+        where["theme"] = [SERVICES[c] for c in codes]
+    status = args.get("status")
+    if status:
+        wanted = set(status.split(","))
+        if not wanted <= set(REQUEST_STATUSES):
+            fail(400, "« status » vaut open ou closed.", "status")
+        closed = [s for s in LAYERS["observations"].field("status").choices or () if s not in OPEN_STATUSES]
+        where["status"] = (list(OPEN_STATUSES) if "open" in wanted else []) + (
+            closed if "closed" in wanted else [])
+    ids = params.parse_list(args, "service_request_id")
+    start, end = params.parse_date(args, "start_date"), params.parse_date(args, "end_date")
+    if start is not None and end is not None and start >= end:
+        fail(400, "end_date doit suivre start_date.", "end_date")
+    return {"where": where or None, "start": start, "end": end, "uids": ids or None}
+
+
 @bp.get("/requests.json")
 @allow()
 def list_requests() -> ResponseReturnValue:
@@ -87,32 +122,11 @@ def list_requests() -> ResponseReturnValue:
 
     Without dates, the 1000 most recent requests (``limit`` to ask for fewer).
     """
-    from webmap.app import get_store
-
     visible_layer("observations")
-    where: dict[str, Any] = {}
-    codes = [c for c in request.args.get("service_code", "").split(",") if c]
-    if codes:
-        unknown = [c for c in codes if c not in SERVICES]
-        if unknown:
-            fail(400, f"Service inconnu « {unknown[0]} ».", "service_code")
-        where["theme"] = [SERVICES[c] for c in codes]
-    status = request.args.get("status")
-    if status:
-        wanted = set(status.split(","))
-        if not wanted <= {"open", "closed"}:
-            fail(400, "« status » vaut open ou closed.", "status")
-        closed = [s for s in LAYERS["observations"].field("status").choices or () if s not in OPEN_STATUSES]
-        where["status"] = (list(OPEN_STATUSES) if "open" in wanted else []) + (
-            closed if "closed" in wanted else [])
-    ids = [i for i in request.args.get("service_request_id", "").split(",") if i]
-    start, end = parse_date_arg("start_date"), parse_date_arg("end_date")
-    if start is not None and end is not None and start >= end:
-        fail(400, "end_date doit suivre start_date.", "end_date")
-    limit = parse_int("limit", MAX_REQUESTS, minimum=1, maximum=MAX_REQUESTS)
+    filters = _request_filters(request.args)
+    limit = params.parse_int(request.args, "limit", MAX_REQUESTS, minimum=1, maximum=MAX_REQUESTS)
     store = get_store()
-    gdf = store.read("observations", where=where or None, start=start, end=end,
-                     uids=ids or None, order_by="-observed_at", limit=limit)
+    gdf = store.read("observations", **filters, order_by="-observed_at", limit=limit)
     return jsonify([_request_json(f) for f in encode_features(gdf, LAYERS["observations"], store.crs)])
 
 
@@ -120,8 +134,6 @@ def list_requests() -> ResponseReturnValue:
 @allow()
 def get_request(rid: str) -> ResponseReturnValue:
     """One request (a list of one, as the specification says)."""
-    from webmap.app import get_store
-
     visible_layer("observations")
     store = get_store()
     feature = encode_features(store.get("observations", rid), LAYERS["observations"], store.crs)[0]
@@ -132,8 +144,6 @@ def get_request(rid: str) -> ResponseReturnValue:
 @allow()
 def post_request() -> ResponseReturnValue:
     """Create a request (an observation with ``source = habitant``) with an ``api_key``."""
-    from webmap.api import create_observation_record
-
     form = request.form.to_dict() if request.form else (request.get_json(silent=True) or {})
     if not isinstance(form, dict):
         fail(400, "Corps de requête invalide.", "corps")
@@ -166,11 +176,105 @@ def post_request() -> ResponseReturnValue:
     data["observed_at"] = datetime.now().replace(microsecond=0).isoformat()
     g.qpv_user = user  # the actor of the write is the key's owner
     try:
-        uid, _created = create_observation_record(data, photos=[], default_source="habitant",
-                                                  media=[media_url] if media_url else None)
-    except ApiError as exc:  # name the Open311 parameters
-        exc.field = {"lon": "long", "address": "address_string"}.get(exc.field or "", exc.field)
+        uid, _created = create_observation_record(get_store(), data, default_source=SOURCE,
+                                                  media=[media_url] if media_url else None,
+                                                  actor=user.actor)
+    except RecordError as exc:  # name the Open311 parameters
+        exc.field = PARAMETER_NAMES.get(exc.field or "", exc.field)
         raise
     logger.info("open311 request %s by %s", uid, user.login)
     return jsonify([{"service_request_id": uid, "service_notice": "Signalement enregistré.",
                      "account_id": None}]), 201
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------
+def _requests_parameters() -> list[dict[str, Any]]:
+    """The parameters read by :func:`_request_filters` and :func:`list_requests`."""
+    return [
+        oas.param("service_code", "query", "Codes de service séparés par des virgules."),
+        oas.param("status", "query", f"{', '.join(REQUEST_STATUSES)} ou les deux.", {"type": "string"}),
+        oas.param("start_date", "query", "Début (ISO 8601).", {"type": "string", "format": "date-time"}),
+        oas.param("end_date", "query", "Fin exclue (ISO 8601).", {"type": "string", "format": "date-time"}),
+        oas.param("service_request_id", "query", "Identifiants séparés par des virgules."),
+        oas.param("limit", "query", f"{MAX_REQUESTS} au plus.",
+                  {"type": "integer", "minimum": 1, "maximum": MAX_REQUESTS}),
+    ]
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI path items of Open311 GeoReport v2."""
+    requests = {"type": "array", "items": oas.ref("Request311")}
+    return {
+        "/open311/v2/services.json": {"get": oas.operation(
+            "Services Open311 (un par thème)", "open311",
+            {"200": oas.ok("Services.", {"type": "array", "items": oas.ref("Service311")}),
+             **oas.errors(404)},
+            op_id="open311Services")},
+        "/open311/v2/requests.json": {
+            "get": oas.operation(
+                "Demandes Open311", "open311",
+                {"200": oas.ok("Demandes (les plus récentes d'abord).", requests), **oas.errors(400, 404)},
+                op_id="open311Requests", parameters=_requests_parameters()),
+            "post": oas.operation(
+                "Nouvelle demande (clé d'API)", "open311",
+                {"201": oas.ok("Demande enregistrée.", oas.ref("Request311Created")),
+                 **oas.errors(400, 401, 403)},
+                body={"required": True, "content": {
+                    "application/x-www-form-urlencoded": {"schema": oas.ref("Request311Input")},
+                    oas.JSON: {"schema": oas.ref("Request311Input")},
+                }},
+                op_id="open311Create"),
+        },
+        "/open311/v2/requests/{id}.json": {"get": oas.operation(
+            "Une demande", "open311",
+            {"200": oas.ok("Demande (liste d'un élément).", requests), **oas.errors(404)},
+            parameters=[oas.param("id", "path", "Identifiant de la demande.")], op_id="open311Request")},
+    }
+
+
+def openapi_schemas() -> dict[str, Any]:
+    """The OpenAPI schemas of Open311's bodies."""
+    nullable = {"type": "string", "nullable": True}
+    return {
+        "Service311": {
+            "type": "object",
+            "properties": {
+                "service_code": {"type": "string"}, "service_name": {"type": "string"},
+                "description": {"type": "string"}, "metadata": {"type": "boolean"},
+                "type": {"type": "string"}, "keywords": {"type": "string"}, "group": {"type": "string"},
+            },
+        },
+        "Request311": {
+            "type": "object",
+            "properties": {
+                "service_request_id": {"type": "string"},
+                "status": {"type": "string", "enum": list(REQUEST_STATUSES)},
+                "status_notes": nullable, "service_name": {"type": "string"},
+                **{k: nullable for k in ("service_code", "description", "agency_responsible",
+                                         "service_notice", "requested_datetime", "updated_datetime",
+                                         "expected_datetime", "address", "zipcode")},
+                "lat": {"type": "number", "nullable": True}, "long": {"type": "number", "nullable": True},
+                "media_url": nullable,
+            },
+        },
+        "Request311Input": {
+            "type": "object", "required": ["api_key", "service_code", "lat", "long"],
+            "properties": {
+                "api_key": {"type": "string"}, "service_code": {"type": "string"}, "lat": {"type": "number"},
+                "long": {"type": "number"}, "address_string": {"type": "string"},
+                "description": {"type": "string"}, "media_url": {"type": "string", "format": "uri"},
+                **{k: {"type": "string", "description": "Accepté, non conservé."}
+                   for k in DOCUMENTED_PERSONAL_FIELDS},
+            },
+        },
+        "Request311Created": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
+                    "account_id": {"type": "string", "nullable": True},
+                },
+            },
+        },
+    }

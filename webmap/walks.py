@@ -26,6 +26,7 @@ from flask.typing import ResponseReturnValue
 from layers.schema import THEMES
 from layers.store.base import LayerStore
 from webmap.access import allow, current_role, current_user, fail, has_role
+from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ SHELL_FILES: tuple[str, ...] = (
 
 
 def _store() -> LayerStore:
-    from webmap.app import get_store
-
     return get_store()
 
 

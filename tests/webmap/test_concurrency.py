@@ -231,9 +231,9 @@ def test_lock_timeout_is_a_french_error(store_url: str, tmp_path: Path,
     open_store(store_url).close()
     app = create_app({**app_config(store_url, tmp_path), "TESTING": True})
     add_technicien(app)
-    from webmap import app as app_module
+    from webmap import store as store_module
 
-    real_get = app_module.get_store
+    real_get = store_module.get_store
 
     class Locked:
         def __getattr__(self, name: str) -> Any:

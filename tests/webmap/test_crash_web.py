@@ -141,9 +141,9 @@ def test_interrupted_request_in_process(site: Site, monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(photos.os, "fsync", fsync)
         expected: type[BaseException] = OSError
     elif point in ("avant-commit", "apres-commit"):
-        from webmap import app as app_module
+        from webmap import store as store_module
 
-        real_get = app_module.get_store
+        real_get = store_module.get_store
         monkeypatch.setattr("webmap.api._store", lambda: FailingStore(real_get(), point))
         expected = RuntimeError
     else:
