@@ -66,7 +66,7 @@ DEFAULT_SOURCE = "diagnostic en marchant"
 PHOTO_NAME = photos_store.PHOTO_NAME
 # markup or code in an image: an HTML / SVG / PHP polyglot. Tokens of 5 bytes or more, so
 # that compressed image data matches by chance about once in 10,000 photos of 5 MB
-_POLYGLOT = re.compile(rb"(?i:<\?php|<script|<html|<iframe|<body[\s>]|javascript:)|<svg[\s>]")
+_POLYGLOT = re.compile(rb"(?i:<\?php|<(?:script|html|iframe|body[\s>])|javascript:)|<svg[\s>]")
 CLUSTER_MAX_ZOOM = 16
 CLUSTER_PIXELS = 64
 

@@ -27,6 +27,7 @@ from layers.schema import THEMES
 from layers.store.base import LayerStore
 from webmap.access import allow, current_role, current_user, fail, has_role
 from webmap.store import get_store
+from webmap.views import basemap_config
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +67,6 @@ def _cache_dir() -> str | None:
 
 
 def _basemap() -> dict[str, Any]:
-    try:
-        from webmap.views import basemap_config
-    except ImportError:  # map page not installed
-        return {"name": "aucun", "url": None, "attribution": "", "maxZoom": 20}
     return basemap_config(current_app.config.get("BASEMAP"))
 
 
