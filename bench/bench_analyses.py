@@ -41,7 +41,8 @@ from geo.stats.binning import count_in_bins, make_bins
 from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import distance_weights, fdr_adjust, getis_ord, gi_star, network_hotspots
 from geo.stats.recurrence import recurrence
-from geo.stats.report import build_quartier_report, build_territory_report
+from geo.stats.report import ReportOptions, build_quartier_report, build_territory_report
+from webmap.documents import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("QPV_SHARED_DATA") or ROOT.parent / "shared" / "data")
@@ -188,16 +189,15 @@ def reports(out_dir: Path) -> dict[str, object]:
     qpv = paris_qpv()
     streets = paris_streets()
     made: dict[str, object] = {}
-    qp = build_quartier_report(
-        dumping, qpv, code="QP075019", time_field="datedecl", cameras=cams, streets=streets
-    )
-    qp.write_html(out_dir / "rapport-QP075019.html")
-    qp.write_pdf(out_dir / "rapport-QP075019.pdf")
+    options = ReportOptions(time_field="datedecl")
+    qp = build_quartier_report(dumping, qpv, code="QP075019", options=options, cameras=cams, streets=streets)
+    write_report(qp, out_dir, "rapport-QP075019")
     made["QP075019"] = {k: v for k, v in qp.key_figures.items()}
     zone = twentieth_zone()
     in20 = dumping[dumping["code_postal"] == 75020]
     ar = build_quartier_report(
-        in20, zone, code="75020", time_field="datedecl", cameras=cams, margin=0.0, streets=streets
+        in20, zone, code="75020", options=ReportOptions(time_field="datedecl", margin=0.0), cameras=cams,
+        streets=streets,
     )
     net20 = network_hotspots(in20, streets[streets.intersects(zone.geometry.iloc[0])], order=2)
     made["75020 network Gi*"] = {
@@ -205,13 +205,11 @@ def reports(out_dir: Path) -> dict[str, object]:
         "events_snapped": int(net20["count"].sum()),
         "hot_segments": int((net20["gi_bin"] > 0).sum()),
     }
-    ar.write_html(out_dir / "rapport-75020.html")
-    ar.write_pdf(out_dir / "rapport-75020.pdf")
+    write_report(ar, out_dir, "rapport-75020")
     made["75020"] = {k: v for k, v in ar.key_figures.items()}
-    terr = build_territory_report(
-        dumping, qpv, time_field="datedecl", title="Comparaison des QPV (Paris et voisins)"
-    )
-    terr.write_html(out_dir / "rapport-territoire.html")
+    terr = build_territory_report(dumping, qpv, options=options,
+                                  title="Comparaison des QPV (Paris et voisins)")
+    write_report(terr, out_dir, "rapport-territoire", pdf=False)
     made["territoire"] = {k: v for k, v in terr.key_figures.items()}
     return made
 

@@ -2,7 +2,8 @@
 
 Everything here works on GeoDataFrames and graphs and never touches storage or
 the web: perimeters, street-list rules and address matching, street networks,
-routing, hotspots, recurrence, coverage and report figures.
+routing, hotspots, recurrence, coverage and the data of the reports (rendered by
+:mod:`webmap.documents`).
 """
 
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs

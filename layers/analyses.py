@@ -6,7 +6,8 @@
   spans six months or more) and stores the bins in the ``analyses`` layer, so that the
   web map can draw them; the same analysis run again replaces its previous results;
 * :func:`quartier_report_from_store` / :func:`territory_report_from_store` gather the
-  layers of the store and build the reports of :mod:`geo.stats.report`.
+  layers of the store and build the reports of :mod:`geo.stats.report` (data;
+  :mod:`webmap.documents` renders them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
 from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import hotspots
-from geo.stats.report import Report, build_quartier_report, build_territory_report
+from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers.errors import StoreAnalysisError
 from layers.schema import THEMES
 from layers.store.base import LayerStore
@@ -488,13 +489,16 @@ def quartier_report_from_store(
     observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     try:
-        report = build_quartier_report(
-            events, per, code=code, start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin,
-            bin_size=bin_size, streets=streets if len(streets) else None,
-            buildings=buildings if len(buildings) else None, cameras=cams if len(cams) else None,
-            observations=observations if len(observations) else None, simulated=simulated, label=label,
+        options = ReportOptions(
+            start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin, bin_size=bin_size,
+            simulated=simulated, label=label,
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
+        )
+        report = build_quartier_report(
+            events, per, code=code, options=options, streets=streets if len(streets) else None,
+            buildings=buildings if len(buildings) else None, cameras=cams if len(cams) else None,
+            observations=observations if len(observations) else None,
         )
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du quartier {code} : {exc}") from exc
@@ -558,7 +562,8 @@ def territory_report_from_store(
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     title = f"Comparaison des quartiers — {theme or layer}"
     try:
-        return build_territory_report(events, per, start=pd.Timestamp(start), end=pd.Timestamp(end),
-                                      bin_size=bin_size, simulated=simulated, title=title)
+        options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
+                                simulated=simulated)
+        return build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc

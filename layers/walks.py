@@ -1,8 +1,7 @@
 """Diagnostic walks kept in the store: planning, recording, follow-up and exports.
 
 This module ties the pure computations of :mod:`geo.walks.network`, :mod:`geo.walks.priorities`,
-:mod:`geo.walks.routing`, :mod:`geo.walks.export` and :mod:`webmap.documents.walksheet` to a
-:class:`~layers.store.base.LayerStore`:
+:mod:`geo.walks.routing` and :mod:`geo.walks.export` to a :class:`~layers.store.base.LayerStore`:
 
 * :func:`plan_walk` reads the quartier, its streets (``voies``) and the GUSP layers,
   computes the candidate stops and their priorities, solves the walk(s) and saves each
@@ -10,8 +9,9 @@ This module ties the pure computations of :mod:`geo.walks.network`, :mod:`geo.wa
 * :func:`record_walk` marks a walk « réalisé » and stores its constats (``walk_id``);
 * :func:`previous_open_constats` lists the constats of the previous walks of the same
   quartier still open near the stops (the follow-up of the walk sheet);
-* :func:`walk_geojson`, :func:`walk_gpx`, :func:`walk_sheet_html`/``_pdf`` and
-  :func:`walk_report_html`/``_pdf`` export a stored walk.
+* :func:`walk_geojson`, :func:`walk_gpx` and :func:`export_walk` export a stored walk;
+  :func:`walk_sheet_data` and :func:`walk_report_data` return what its walk sheet and
+  compte-rendu show, rendered by :mod:`webmap.documents`.
 
 The planning parameters a record has no field for (speed, dwell, start point) are kept
 in the store settings under ``diagnostic:<uid>``.
@@ -39,6 +39,7 @@ from shapely.geometry import LineString, Point
 from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError
 from geo.walks.export import route_to_geojson, route_to_gpx
+from geo.walks.model import WalkRecord, WalkSheet
 from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
 from layers._walk_inputs import (
@@ -69,11 +70,10 @@ __all__ = [
     "resolve_point",
     "walk_geojson",
     "walk_gpx",
+    "walk_graph",
     "walk_observations",
-    "walk_report_html",
-    "walk_report_pdf",
-    "walk_sheet_html",
-    "walk_sheet_pdf",
+    "walk_report_data",
+    "walk_sheet_data",
 ]
 
 MODES = ("priorites", "toutes-les-rues")
@@ -128,6 +128,11 @@ class WalkPlan:
     start_label: str = ""
     group: int | None = None
     record: Mapping[str, Any] | None = None
+
+    @property
+    def file_stem(self) -> str:
+        """Name of the walk's files: ``diagnostic-<uid8>[-groupe-N]``."""
+        return f"diagnostic-{self.uid[:8]}" + (f"-groupe-{self.group}" if self.group else "")
 
 
 # --------------------------------------------------------------------------- planning
@@ -603,35 +608,52 @@ def walk_gpx(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) 
     return route_to_gpx(plan.route, name=plan.name)
 
 
-def walk_sheet_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
+def walk_sheet_data(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
                     cache_dir: str | Path | None = None, radius_m: float = 50.0,
-                    start_time: str | None = None) -> str:
-    """The printable walk sheet, listing under each stop the previous walks' constats still open."""
-    from webmap.documents.walksheet import render_walk_sheet_html
+                    start_time: str | None = None) -> WalkSheet:
+    """What the printable walk sheet shows, with the previous walks' constats still open.
 
+    Parameters
+    ----------
+    store : LayerStore
+    walk_uid : str
+        The walk.
+    plan : WalkPlan, optional
+        The walk already loaded.
+    cache_dir : str or Path, optional
+        Street graph cache.
+    radius_m : float, default 50
+        Distance from a stop of the open constats listed under it.
+    start_time : str, optional
+        Departure time ``"HH:MM"`` (the time of the planned date by default).
+
+    Returns
+    -------
+    WalkSheet
+        Rendered by :func:`webmap.documents.render_walk_sheet_html` / ``_pdf``.
+    """
     plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
     G = walk_graph(store, plan, cache_dir=cache_dir)
     follow = previous_open_constats(store, plan.uid, radius_m=radius_m)
     when = plan.walk_date
-    return render_walk_sheet_html(
+    return WalkSheet(
         plan.route, G, quartier=f"{_quartier_name(store, plan.quartier)} ({plan.quartier})", title=plan.name,
         walk_date=when.date(), start_time=start_time or f"{when:%H:%M}", start_label=plan.start_label,
         open_observations=follow, match_m=radius_m, area=quartier_perimeter(store, plan.quartier),
     )
 
 
-def walk_sheet_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
-    """The walk sheet as PDF (options of :func:`walk_sheet_html`)."""
-    from webmap.documents.walksheet import html_to_pdf
+def walk_report_data(
+    store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None, cache_dir: str | Path | None = None
+) -> tuple[WalkRecord, gpd.GeoDataFrame, nx.MultiGraph]:
+    """What the compte-rendu of a walk shows: the walk, its constats and its street graph.
 
-    return html_to_pdf(walk_sheet_html(store, walk_uid, **options))
-
-
-def walk_report_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
-                     cache_dir: str | Path | None = None, today: date | None = None) -> str:
-    """The compte-rendu: the walk's constats grouped by pilote, partenaire and domanialité."""
-    from webmap.documents.walksheet import WalkRecord, render_walk_report_html
-
+    Returns
+    -------
+    (WalkRecord, GeoDataFrame, networkx.MultiGraph)
+        Arguments of :func:`webmap.documents.render_walk_report_html` / ``_pdf``
+        (``record, observations, G=graph``).
+    """
     plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
     rec = plan.record or {}
     orgs = [o.strip() for o in _text(rec.get("organisations")).split(",") if o.strip()]
@@ -642,14 +664,7 @@ def walk_report_html(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None 
                         route=plan.route, title=plan.name, notes=_text(rec.get("notes")))
     obs = walk_observations(store, plan.uid)
     G = walk_graph(store, plan, cache_dir=cache_dir)
-    return render_walk_report_html(record, obs, G=G, today=today)
-
-
-def walk_report_pdf(store: LayerStore, walk_uid: str, **options: Any) -> bytes:
-    """The compte-rendu as PDF (options of :func:`walk_report_html`)."""
-    from webmap.documents.walksheet import html_to_pdf
-
-    return html_to_pdf(walk_report_html(store, walk_uid, **options))
+    return record, obs, G
 
 
 def _quartier_name(store: LayerStore, code: str) -> str:
@@ -660,35 +675,49 @@ def _quartier_name(store: LayerStore, code: str) -> str:
 
 
 def export_walk(store: LayerStore, walk_uid: str, folder: str | Path, *,
-                formats: Sequence[str] = ("geojson", "gpx", "html", "pdf"),
+                formats: Sequence[str] = ("geojson", "gpx"), plan: WalkPlan | None = None,
                 cache_dir: str | Path | None = None) -> list[Path]:
-    """Write the GeoJSON, GPX and walk sheet (HTML, PDF) of a walk into ``folder``.
+    """Write the GeoJSON and GPX of a walk into ``folder``.
+
+    The printable walk sheet is written by :func:`webmap.documents.write_walk_sheet`
+    from :func:`walk_sheet_data`.
+
+    Parameters
+    ----------
+    store : LayerStore
+    walk_uid : str
+        The walk.
+    folder : str or Path
+        Destination, created when missing.
+    formats : sequence of {"geojson", "gpx"}
+        Files to write.
+    plan : WalkPlan, optional
+        The walk already loaded.
+    cache_dir : str or Path, optional
+        Street graph cache.
 
     Returns
     -------
     list of Path
-        The files written, named after the walk (``diagnostic-<uid8>[-groupe-N].<ext>``).
+        The files written, named after the walk (:attr:`WalkPlan.file_stem`).
+
+    Raises
+    ------
+    WalkError
+        On an unknown format.
     """
-    plan = load_walk(store, walk_uid, cache_dir=cache_dir)
+    plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"diagnostic-{plan.uid[:8]}" + (f"-groupe-{plan.group}" if plan.group else "")
     written = []
     for fmt in formats:
-        path = out / f"{stem}.{fmt}"
+        path = out / f"{plan.file_stem}.{fmt}"
         if fmt == "geojson":
             path.write_text(json.dumps(walk_geojson(store, walk_uid, plan=plan), ensure_ascii=False),
                             encoding="utf-8")
         elif fmt == "gpx":
             path.write_text(walk_gpx(store, walk_uid, plan=plan), encoding="utf-8")
-        elif fmt == "html":
-            html = walk_sheet_html(store, walk_uid, plan=plan, cache_dir=cache_dir)
-            path.write_text(html, encoding="utf-8")
-        elif fmt == "pdf":
-            from webmap.documents.walksheet import html_to_pdf
-
-            path.write_bytes(html_to_pdf(walk_sheet_html(store, walk_uid, plan=plan, cache_dir=cache_dir)))
         else:
-            raise WalkError(f"Format d'export inconnu « {fmt} » (geojson, gpx, html, pdf).")
+            raise WalkError(f"Format d'export inconnu « {fmt} » (geojson, gpx).")
         written.append(path)
     return written

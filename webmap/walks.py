@@ -168,18 +168,22 @@ def _pdf(data: bytes, name: str) -> Response:
 @allow("lecteur")
 def walk_sheet(uid: str) -> ResponseReturnValue:
     """The printable walk sheet with the follow-up of the previous constats."""
-    from layers.walks import walk_sheet_pdf
+    from layers.walks import walk_sheet_data
+    from webmap.documents import render_walk_sheet_pdf
 
-    return _pdf(walk_sheet_pdf(_store(), uid, cache_dir=_cache_dir()), f"feuille-{uid[:8]}.pdf")
+    sheet = walk_sheet_data(_store(), uid, cache_dir=_cache_dir())
+    return _pdf(render_walk_sheet_pdf(sheet), f"feuille-{uid[:8]}.pdf")
 
 
 @bp.get("/<uid>/compte-rendu.pdf")
 @allow("lecteur")
 def walk_report(uid: str) -> ResponseReturnValue:
     """The compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
-    from layers.walks import walk_report_pdf
+    from layers.walks import walk_report_data
+    from webmap.documents import render_walk_report_pdf
 
-    return _pdf(walk_report_pdf(_store(), uid, cache_dir=_cache_dir()), f"compte-rendu-{uid[:8]}.pdf")
+    record, observations, graph = walk_report_data(_store(), uid, cache_dir=_cache_dir())
+    return _pdf(render_walk_report_pdf(record, observations, G=graph), f"compte-rendu-{uid[:8]}.pdf")
 
 
 @bp.post("/<uid>/realise")

@@ -1,15 +1,25 @@
-"""The diagnostic-walk route model shared by routing, exports and documents."""
+"""The diagnostic-walk data models shared by routing, exports and documents.
+
+:class:`WalkRoute` is a computed walk; :class:`WalkSheet` gathers what the printable
+walk sheet of a planned walk shows and :class:`WalkRecord` what happened on a realised
+walk, for its compte-rendu. They are plain data: :mod:`webmap.documents` renders them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 from shapely.geometry import LineString, Point
 
-__all__ = ["WalkRoute"]
+if TYPE_CHECKING:
+    import networkx as nx
+    from shapely.geometry.base import BaseGeometry
+
+__all__ = ["WalkRecord", "WalkRoute", "WalkSheet"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +70,77 @@ class WalkRoute:
     def walk_min(self) -> float:
         """Walking time without the dwell, minutes."""
         return self.length_m / (self.speed_kmh * 1000.0 / 60.0)
+
+
+@dataclass(frozen=True)
+class WalkSheet:
+    """What the printable walk sheet of a planned walk shows.
+
+    Attributes
+    ----------
+    route : WalkRoute
+        The walk to print.
+    graph : networkx.MultiGraph
+        Street graph (EPSG:2154) for the map and the street names of the stops.
+    quartier : str
+        Quartier shown in the header (name and QPV code).
+    title : str
+        Title of the document.
+    walk_date : date, optional
+        Date of the walk (left blank to fill by hand when omitted).
+    start_time : str, optional
+        Departure time ``"HH:MM"``; arrival times are then clock times.
+    start_label : str
+        Meeting point description; nearest street name when empty.
+    open_observations : geopandas.GeoDataFrame, optional
+        Constats; the open ones within ``match_m`` of a stop are listed under it.
+    match_m : float
+        Matching distance, metres.
+    area : geometry or GeoDataFrame, optional
+        Quartier outline drawn on the map.
+    """
+
+    route: WalkRoute
+    graph: nx.MultiGraph
+    quartier: str
+    title: str = "Diagnostic en marchant"
+    walk_date: date | None = None
+    start_time: str | None = None
+    start_label: str = ""
+    open_observations: gpd.GeoDataFrame | None = None
+    match_m: float = 50.0
+    area: BaseGeometry | gpd.GeoDataFrame | None = None
+
+
+@dataclass(frozen=True)
+class WalkRecord:
+    """What happened on a diagnostic walk, for its compte-rendu.
+
+    Attributes
+    ----------
+    walk_date : date
+        Day of the walk.
+    quartier : str
+        Quartier walked (name or QPV code).
+    organisations : sequence of str
+        Organisations represented (ville, bailleurs, associations…).
+    habitants : int
+        Number of habitants who took part.
+    route : WalkRoute, optional
+        The route walked.
+    title : str
+        Title of the document.
+    notes : str
+        Free text added under the summary.
+    extra : dict
+        Other fields of the walk.
+    """
+
+    walk_date: date
+    quartier: str
+    organisations: Sequence[str] = ()
+    habitants: int = 0
+    route: WalkRoute | None = None
+    title: str = "Diagnostic en marchant"
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -38,11 +38,16 @@ from layers.walks import (
     walk_geojson,
     walk_gpx,
     walk_observations,
-    walk_report_html,
-    walk_sheet_html,
-    walk_sheet_pdf,
+    walk_report_data,
+    walk_sheet_data,
 )
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
+from webmap.documents import (
+    render_walk_report_html,
+    render_walk_sheet_html,
+    render_walk_sheet_pdf,
+    write_walk_sheet,
+)
 
 START = f"{MOSSON_START[0]},{MOSSON_START[1]}"
 
@@ -171,12 +176,13 @@ def _ink(pdf: bytes, tmp_path: Path) -> float:
 
 
 def test_walk_sheet_pdf_renders(store: LayerStore, loop: WalkPlan, cache_dir: Path, tmp_path: Path) -> None:
-    pdf = walk_sheet_pdf(store, loop.uid, cache_dir=cache_dir)
+    pdf = render_walk_sheet_pdf(walk_sheet_data(store, loop.uid, cache_dir=cache_dir))
     assert pdf.startswith(b"%PDF")
     ink = _ink(pdf, tmp_path)
     assert 0.01 < ink < 0.6, f"page 1 ink {ink:.3f}"
-    files = export_walk(store, loop.uid, tmp_path / "sortie", formats=("geojson", "gpx", "html"),
-                        cache_dir=cache_dir)
+    files = export_walk(store, loop.uid, tmp_path / "sortie", formats=("geojson", "gpx"), cache_dir=cache_dir)
+    files += write_walk_sheet(walk_sheet_data(store, loop.uid, cache_dir=cache_dir), tmp_path / "sortie",
+                              loop.file_stem, pdf=False)
     assert [f.suffix for f in files] == [".geojson", ".gpx", ".html"] and all(f.stat().st_size for f in files)
     with pytest.raises(WalkError, match="Format"):
         export_walk(store, loop.uid, tmp_path, formats=("docx",), cache_dir=cache_dir)
@@ -239,7 +245,7 @@ def test_follow_up_lists_previous_open_constats(store: LayerStore, loop: WalkPla
     # (labels may repeat — two stops at one address — so compare the ranks themselves)
     assert set(follow["stop_rank"]) <= set(nxt.route.stops["order"])
     assert (follow["distance_m"] <= 50).all()
-    html = walk_sheet_html(store, nxt.uid, cache_dir=cache_dir)
+    html = render_walk_sheet_html(walk_sheet_data(store, nxt.uid, cache_dir=cache_dir))
     assert "Matelas devant le local poubelles" in html and "Toboggan cassé" in html
     assert "Candélabre éteint réparé" not in html  # closed: no follow-up
     # the requested stops sit on the constats; the stops of the first walk are 10 m away from them
@@ -250,7 +256,8 @@ def test_follow_up_lists_previous_open_constats(store: LayerStore, loop: WalkPla
 def test_compte_rendu_groups_by_pilote(store: LayerStore, loop: WalkPlan, cache_dir: Path) -> None:
     if walk_observations(store, loop.uid).empty:
         pytest.skip("needs the constats recorded by the follow-up test")
-    html = walk_report_html(store, loop.uid, cache_dir=cache_dir, today=None)
+    record, observations, graph = walk_report_data(store, loop.uid, cache_dir=cache_dir)
+    html = render_walk_report_html(record, observations, G=graph, today=None)
     assert "compte-rendu" in html and "Ville, ACM Habitat, Conseil citoyen" in html and "12 habitant" in html
     by_pilote = html[html.index("Par pilote"):html.index("Par partenaire")]
     heads = re.findall(r"<h3>([^<]+)</h3>", by_pilote)

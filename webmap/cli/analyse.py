@@ -297,6 +297,7 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
                theme: str, commune: str | None, output_dir: Path | None, pdf: bool) -> None:
     """Rapport d'un quartier (--quartier CODE) ou du territoire (--territoire), en HTML et PDF."""
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
+    from webmap.documents import write_report
 
     if bool(quartier) == territoire:
         raise CliInputError("Choisissez --quartier CODE ou --territoire.")
@@ -315,13 +316,13 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
             stem = f"rapport-territoire{'-' + commune if commune else ''}-{start:%Y%m}-{end:%Y%m}"
     finally:
         store.close()
-    html = report.write_html(Path(folder) / f"{stem}.html")
+    paths = write_report(report, folder, stem, pdf=pdf)
     click.echo(report.title)
     for label, value in report.key_figures.items():
         click.echo(f"  {label} : {_fmt(value, share=label.startswith('Part'))}")
-    click.echo(f"HTML : {html}")
+    click.echo(f"HTML : {paths[0]}")
     if pdf:
-        click.echo(f"PDF : {report.write_pdf(Path(folder) / f'{stem}.pdf')}")
+        click.echo(f"PDF : {paths[1]}")
 
 
 def _fmt(value: Any, *, share: bool = False) -> str:

@@ -51,7 +51,8 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
     """Calcule un diagnostic en marchant, l'enregistre et écrit ses feuilles de route."""
     from tqdm import tqdm
 
-    from layers.walks import export_walk, plan_walk
+    from layers.walks import export_walk, load_walk, plan_walk, walk_sheet_data
+    from webmap.documents import write_walk_sheet
 
     store = _store(ctx)
     try:
@@ -66,10 +67,12 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
                               mode="toutes-les-rues" if all_streets else "priorites", name=name,
                               walk_date=walk_date, progress=step)
             files = []
-            formats = ("geojson", "gpx", "html") if no_pdf else ("geojson", "gpx", "html", "pdf")
             bar.set_postfix_str("feuilles de route")
             for plan in plans:
-                files += export_walk(store, plan.uid, out, formats=formats)
+                stored = load_walk(store, plan.uid)
+                files += export_walk(store, plan.uid, out, formats=("geojson", "gpx"), plan=stored)
+                sheet = walk_sheet_data(store, plan.uid, plan=stored)
+                files += write_walk_sheet(sheet, out, stored.file_stem, pdf=not no_pdf)
             bar.update(1)
     finally:
         store.close()
@@ -181,14 +184,15 @@ def diag_done(ctx: click.Context, uid: str, participants: str, habitants: int, c
 @click.pass_context
 def diag_report(ctx: click.Context, uid: str, out: Path, no_pdf: bool) -> None:
     """Écrit le compte-rendu (constats par pilote, partenaire et domanialité, avec délais)."""
-    from layers.walks import walk_report_html
-    from webmap.documents.walksheet import html_to_pdf
+    from layers.walks import walk_report_data
+    from webmap.documents import html_to_pdf, render_walk_report_html
 
     store = _store(ctx)
     try:
-        html = walk_report_html(store, uid)
+        record, observations, graph = walk_report_data(store, uid)
     finally:
         store.close()
+    html = render_walk_report_html(record, observations, G=graph)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"compte-rendu-{uid[:8]}.html"]
     paths[0].write_text(html, encoding="utf-8")

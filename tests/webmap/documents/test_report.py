@@ -22,7 +22,8 @@ from scipy.spatial import cKDTree
 
 from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.report import Report, build_quartier_report, build_territory_report
+from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
+from webmap.documents import write_report
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,8 @@ def _count_within(points: gpd.GeoDataFrame, zone: gpd.GeoDataFrame) -> int:
 @pytest.fixture(scope="module")
 def qp_report(paris: dict[str, gpd.GeoDataFrame]) -> Report:
     return build_quartier_report(
-        paris["dumping"], paris["qpv"], code="QP075019", time_field="datedecl", cameras=paris["cams"]
+        paris["dumping"], paris["qpv"], code="QP075019", options=ReportOptions(time_field="datedecl"),
+        cameras=paris["cams"],
     )
 
 
@@ -93,12 +95,11 @@ def test_qp075019_figures_match_independent_computations(
 
 
 def test_qp075019_html_and_pdf(qp_report: Report, tmp_path: Path) -> None:
-    html_path = qp_report.write_html(tmp_path / "qp.html")
+    html_path, pdf = write_report(qp_report, tmp_path, "qp")
     text = html_path.read_text(encoding="utf-8")
     assert "<html lang='fr'>" in text and "Les Portes Du Vingtième" in text
     assert "Note de méthode" in text and "Benjamini" in text and "Limites" in text
     assert text.count("data:image/png;base64,") == len(qp_report.figures) >= 3
-    pdf = qp_report.write_pdf(tmp_path / "qp.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
 
 
@@ -106,7 +107,8 @@ def test_20e_wide_run(paris: dict[str, gpd.GeoDataFrame]) -> None:
     twentieth = paris["twentieth"]
     dumping = paris["dumping"]
     rep = build_quartier_report(
-        dumping, twentieth, code="75020", time_field="datedecl", margin=0.0, cameras=paris["cams"]
+        dumping, twentieth, code="75020", options=ReportOptions(time_field="datedecl", margin=0.0),
+        cameras=paris["cams"],
     )
     assert rep.key_figures["Événements dans le quartier"] == _count_within(dumping, twentieth)
     assert abs(rep.key_figures["Événements dans le quartier"] - (dumping["code_postal"] == 75020).sum()) <= 10
@@ -117,18 +119,19 @@ def test_20e_wide_run(paris: dict[str, gpd.GeoDataFrame]) -> None:
 
 
 def test_territory_report_compares_quartiers(paris: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
-    rep = build_territory_report(paris["dumping"], paris["qpv"], time_field="datedecl")
+    rep = build_territory_report(paris["dumping"], paris["qpv"], options=ReportOptions(time_field="datedecl"))
     table = rep.tables["Comparaison des quartiers"].set_index("Quartier")
     joined = gpd.sjoin(paris["dumping"].to_crs(2154), paris["qpv"].to_crs(2154)[["code", "geometry"]],
                        predicate="within")
     for code, n in joined.groupby("code").size().items():
         assert table.loc[code, "Événements"] == n
-    assert "Comparaison" in rep.write_html(tmp_path / "t.html").read_text(encoding="utf-8")
+    assert "Comparaison" in write_report(rep, tmp_path, "t", pdf=False)[0].read_text(encoding="utf-8")
 
 
 def test_unknown_quartier(paris: dict[str, gpd.GeoDataFrame]) -> None:
     with pytest.raises(AnalysisError, match="introuvable"):
-        build_quartier_report(paris["dumping"], paris["qpv"], code="QP999999", time_field="datedecl")
+        build_quartier_report(paris["dumping"], paris["qpv"], code="QP999999",
+                              options=ReportOptions(time_field="datedecl"))
 
 
 def test_observation_indicators_in_the_report(paris: dict[str, gpd.GeoDataFrame]) -> None:
@@ -150,7 +153,8 @@ def test_observation_indicators_in_the_report(paris: dict[str, gpd.GeoDataFrame]
         geometry=inside.geometry.to_numpy(),
         crs=2154,
     )
-    rep = build_quartier_report(dumping, qpv, code="QP075019", time_field="datedecl", observations=obs)
+    rep = build_quartier_report(dumping, qpv, code="QP075019", options=ReportOptions(time_field="datedecl"),
+                                observations=obs)
     kf = rep.key_figures
     assert kf["Délai médian de traitement (jours)"] == float(np.median(delay))
     assert kf["Délai de traitement, 90e centile (jours)"] == pytest.approx(float(np.quantile(delay, 0.9)))

@@ -18,10 +18,10 @@ from shapely.geometry import Point
 
 from geo.crs import to_territory_crs
 from geo.errors import MissingDependencyError
+from geo.walks.model import WalkRecord, WalkSheet
 from geo.walks.routing import WalkRoute, walk_route
-from webmap.documents.walksheet import (
+from webmap.documents import (
     ACTION_PLAN_COLUMNS,
-    WalkRecord,
     html_to_pdf,
     render_walk_map,
     render_walk_report_html,
@@ -91,8 +91,9 @@ def _png_ink(pdf: bytes, tmp_path: Path) -> float:
 
 def test_walk_sheet_html_content(route: WalkRoute, graph: nx.MultiGraph, observations: gpd.GeoDataFrame,
                                  mosson: gpd.GeoDataFrame) -> None:
-    html = render_walk_sheet_html(route, graph, quartier="Mosson (QP034005)", start_time="14:00",
-                                  walk_date=date(2026, 4, 9), open_observations=observations, area=mosson)
+    html = render_walk_sheet_html(WalkSheet(route, graph, quartier="Mosson (QP034005)", start_time="14:00",
+                                            walk_date=date(2026, 4, 9), open_observations=observations,
+                                            area=mosson))
     assert '<html lang="fr">' in html and "Mosson (QP034005)" in html and "09/04/2026" in html
     assert html.count('src="data:image/png;base64,') == 1
     for col in ACTION_PLAN_COLUMNS:
@@ -106,7 +107,7 @@ def test_walk_sheet_html_content(route: WalkRoute, graph: nx.MultiGraph, observa
     assert "Lampadaire éteint" not in html and "Nid-de-poule" not in html
     assert html.index("Sacs au pied") < html.index("Arrêt 2 —") < html.index("Tags sur le muret")
     with pytest.raises(DocumentError, match="HH:MM"):
-        render_walk_sheet_html(route, graph, quartier="Mosson", start_time="25h")
+        render_walk_sheet_html(WalkSheet(route, graph, quartier="Mosson", start_time="25h"))
 
 
 def test_walk_map_formats(route: WalkRoute, graph: nx.MultiGraph) -> None:
@@ -120,7 +121,7 @@ def test_walk_map_formats(route: WalkRoute, graph: nx.MultiGraph) -> None:
 
 def test_walk_sheet_pdf_renders_non_blank(route: WalkRoute, graph: nx.MultiGraph, tmp_path: Path,
                                           mosson: gpd.GeoDataFrame) -> None:
-    pdf = render_walk_sheet_pdf(route, graph, quartier="Mosson", area=mosson)
+    pdf = render_walk_sheet_pdf(WalkSheet(route, graph, quartier="Mosson", area=mosson))
     assert pdf[:5] == b"%PDF-"
     ink = _png_ink(pdf, tmp_path)
     assert 0.01 < ink < 0.6  # map, streets, table: neither blank nor black
@@ -164,7 +165,7 @@ def test_report_accepts_plain_dataframe() -> None:
 
 def test_css_is_not_escaped(route: WalkRoute, graph: nx.MultiGraph) -> None:
     """WeasyPrint needs the quotes of the page-number and font rules as they are."""
-    html = render_walk_sheet_html(route, graph, quartier="Mosson (QP034005)")
+    html = render_walk_sheet_html(WalkSheet(route, graph, quartier="Mosson (QP034005)"))
     css = html[html.index("<style>"):html.index("</style>")]
     assert "&#34;" not in css and "&quot;" not in css
     assert '"' in css or "'" in css

@@ -1,0 +1,259 @@
+"""Every static map and chart of the printable documents, drawn offline with Matplotlib.
+
+:func:`draw_report_figure` draws the figures of a :class:`~geo.stats.report.Report`
+(hot spot, density and emerging hot spot maps on the territory's own layers, bar
+charts); :func:`render_walk_map` draws a diagnostic walk on its street graph.
+:func:`image_uri` embeds an image in a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import to_territory_crs
+from geo.stats.report import BarChart, DensityMap, EmergingMap, HotspotMap, MapLayers, ReportFigure
+from geo.walks.model import WalkRoute
+from geo.walks.network import edges_frame
+from webmap.documents import _deps
+from webmap.errors import DocumentError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["draw_report_figure", "image_uri", "render_walk_map"]
+
+_HOT_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+_PATTERN_COLOURS = {
+    "new": "#fdae61", "consecutive": "#f46d43", "intensifying": "#a50026", "persistent": "#d73027",
+    "diminishing": "#fee090", "sporadic": "#f4a582", "oscillating": "#c51b7d", "historical": "#8c510a",
+}
+
+
+def image_uri(data: bytes, fmt: str = "png") -> str:
+    """The image as a ``data:`` URI for self-contained HTML (``fmt`` "png" or "svg")."""
+    mime = "image/svg+xml" if fmt == "svg" else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# --------------------------------------------------------------------------- report figures
+
+
+def draw_report_figure(figure: ReportFigure) -> bytes:
+    """Draw one figure of a report as PNG.
+
+    Parameters
+    ----------
+    figure : ReportFigure
+        A :class:`~geo.stats.report.HotspotMap`, :class:`~geo.stats.report.DensityMap`,
+        :class:`~geo.stats.report.EmergingMap` or :class:`~geo.stats.report.BarChart`.
+
+    Returns
+    -------
+    bytes
+        The PNG image.
+
+    Raises
+    ------
+    MissingDependencyError
+        When Matplotlib is not installed.
+    DocumentError
+        On a figure of an unknown kind.
+    """
+    if isinstance(figure, HotspotMap):
+        return _hotspot_map(figure)
+    if isinstance(figure, DensityMap):
+        return _density_map(figure)
+    if isinstance(figure, EmergingMap):
+        return _emerging_map(figure)
+    if isinstance(figure, BarChart):
+        return _bar_chart(figure)
+    raise DocumentError(f"Figure « {figure.name} » d'un type inconnu ({type(figure).__name__}).")
+
+
+def _png(fig: Any) -> bytes:
+    """Render and close a pyplot figure."""
+    plt = _deps.pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _background(ax: Any, layers: MapLayers) -> None:
+    """Draw buildings, streets and the perimeter clipped to the map window."""
+    x0, y0, x1, y1 = layers.window.bounds
+    window = shapely.box(x0, y0, x1, y1)
+    b = layers.buildings
+    if b is not None and len(b):
+        bb = to_territory_crs(b)
+        bb = bb[bb.intersects(window)]
+        if len(bb):
+            bb.plot(ax=ax, color="#d9d9d9", linewidth=0)
+    s = layers.streets
+    if s is not None and len(s):
+        ss = to_territory_crs(s)
+        ss = ss[ss.intersects(window)]
+        if len(ss):
+            ss.plot(ax=ax, color="#9e9e9e", linewidth=0.5)
+    p = layers.perimeters
+    if p is not None and len(p):
+        to_territory_crs(p).boundary.plot(ax=ax, color="#1d3557", linewidth=1.2)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+def _hotspot_map(figure: HotspotMap) -> bytes:
+    """Map of the Gi* classes with the events on top."""
+    plt = _deps.pyplot()
+    hot, pts = figure.bins, figure.points
+    fig, ax = plt.subplots(figsize=(7, 6))
+    _background(ax, figure.layers)
+    hot.boundary.plot(ax=ax, color="#cccccc", linewidth=0.3)
+    for level, colour in _HOT_COLOURS.items():
+        sel = hot[hot["gi_bin"] == level]
+        if len(sel):
+            sel.plot(ax=ax, color=colour, alpha=0.75, edgecolor="white", linewidth=0.3)
+    if len(pts):
+        ax.scatter(pts[:, 0], pts[:, 1], s=4, c="#222", alpha=0.6)
+    ax.set_title(f"Gi* — mailles de {hot.attrs['bin_size']:.0f} m", fontsize=10)
+    return _png(fig)
+
+
+def _emerging_map(figure: EmergingMap) -> bytes:
+    """Map of the emerging hot spot patterns (cold patterns in blues)."""
+    plt = _deps.pyplot()
+    patch = _deps.matplotlib().patches.Patch
+    fig, ax = plt.subplots(figsize=(7, 6))
+    _background(ax, figure.layers)
+    bins = figure.emerging.bins
+    bins.boundary.plot(ax=ax, color="#cccccc", linewidth=0.3)
+    handles = []
+    for pattern in sorted(set(bins["pattern"]) - {"no pattern"}):
+        kind, side = pattern.split(" ", 1)
+        colour = _PATTERN_COLOURS.get(kind, "#999999") if side == "hot spot" else "#4575b4"
+        sel = bins[bins["pattern"] == pattern]
+        sel.plot(ax=ax, color=colour, alpha=0.8, edgecolor="white", linewidth=0.3)
+        handles.append(patch(color=colour, label=str(sel["pattern_fr"].iloc[0])))
+    if handles:
+        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.8)
+    ax.set_title("Points chauds émergents (Gi* mensuel et tendance de Mann–Kendall)", fontsize=10)
+    return _png(fig)
+
+
+def _density_map(figure: DensityMap) -> bytes:
+    """Kernel density map (display only)."""
+    plt = _deps.pyplot()
+    kd = figure.density
+    fig, ax = plt.subplots(figsize=(7, 6))
+    img = ax.imshow(np.ma.masked_less_equal(kd.density, kd.density.max() * 0.02), origin="lower",
+                    extent=kd.extent, cmap="magma_r", alpha=0.8)
+    _background(ax, figure.layers)
+    fig.colorbar(img, ax=ax, shrink=0.7, label="événements par km²")
+    ax.set_title(f"Densité de noyau (rayon {kd.bandwidth:.0f} m)", fontsize=10)
+    return _png(fig)
+
+
+def _bar_chart(figure: BarChart) -> bytes:
+    """Bar chart (events per month, density per quartier…)."""
+    plt = _deps.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.bar(figure.labels, figure.values, color="#457b9d")
+    ax.set_ylabel(figure.ylabel)
+    if figure.rotate_labels:
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- walk map
+
+
+def render_walk_map(
+    route: WalkRoute,
+    G: nx.MultiGraph,
+    *,
+    area: BaseGeometry | gpd.GeoDataFrame | None = None,
+    fmt: str = "png",
+    width_cm: float = 17.0,
+    dpi: int = 150,
+) -> bytes:
+    """Draw the walk on the street graph (offline static map).
+
+    Parameters
+    ----------
+    route : WalkRoute
+        The walk; its stops are numbered in walking order.
+    G : networkx.MultiGraph
+        Street graph drawn as the background (EPSG:2154).
+    area : geometry or GeoDataFrame, optional
+        Quartier outline drawn under the streets.
+    fmt : {"png", "svg"}
+        Image format.
+    width_cm : float, default 17
+        Figure width.
+    dpi : int, default 150
+        Resolution of PNG output.
+
+    Returns
+    -------
+    bytes
+        The image.
+
+    Raises
+    ------
+    MissingDependencyError
+        When Matplotlib is not installed.
+    DocumentError
+        On an unknown format.
+    """
+    if fmt not in {"png", "svg"}:
+        raise DocumentError(f"Format de carte inconnu « {fmt} » (png ou svg).")
+    mpl = _deps.matplotlib()
+    edges = edges_frame(G)
+    track = np.asarray(route.track.coords)
+    x0, y0, x1, y1 = edges.total_bounds
+    if len(track):
+        tx0, ty0 = track.min(axis=0)
+        tx1, ty1 = track.max(axis=0)
+        pad = max(tx1 - tx0, ty1 - ty0) * 0.08 + 80
+        x0, y0, x1, y1 = max(x0, tx0 - pad), max(y0, ty0 - pad), min(x1, tx1 + pad), min(y1, ty1 + pad)
+    aspect = (y1 - y0) / max(x1 - x0, 1.0)
+    w_in = width_cm / 2.54
+    fig = mpl.figure.Figure(figsize=(w_in, min(max(w_in * aspect, 3.0), 9.0)))
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
+    if area is not None:
+        zone = to_territory_crs(area) if isinstance(area, gpd.GeoDataFrame) else gpd.GeoDataFrame(
+            geometry=[area], crs="EPSG:2154")
+        zone.boundary.plot(ax=ax, color="#7a4fa3", linewidth=1.2, linestyle="--")
+    segs = [np.asarray(g.coords)[:, :2] for g in edges.geometry]
+    ax.add_collection(mpl.collections.LineCollection(segs, colors="#9a9a9a", linewidths=0.6))
+    ax.plot(track[:, 0], track[:, 1], color="#d1495b", linewidth=2.4, alpha=0.85, solid_capstyle="round")
+    ax.plot([route.start.x], [route.start.y], marker="s", color="#00798c", markersize=9)
+    ax.annotate("Départ", (route.start.x, route.start.y), xytext=(6, 6), textcoords="offset points",
+                fontsize=8, color="#00798c", weight="bold")
+    for _, row in route.stops.iterrows():
+        p = row[route.stops.geometry.name]
+        ax.plot([p.x], [p.y], marker="o", markersize=13, color="white", markeredgecolor="#d1495b",
+                markeredgewidth=1.8)
+        ax.text(p.x, p.y, str(int(row["order"])), ha="center", va="center", fontsize=7, weight="bold")
+    span = x1 - x0
+    bar = next((b for b in (50, 100, 200, 250, 500, 1000, 2000, 5000) if b >= span / 6), 5000)
+    bx, by = x0 + span * 0.04, y0 + (y1 - y0) * 0.04
+    ax.plot([bx, bx + bar], [by, by], color="black", linewidth=3)
+    ax.text(bx + bar / 2, by + (y1 - y0) * 0.015, f"{bar} m", ha="center", fontsize=7)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi)
+    return buf.getvalue()

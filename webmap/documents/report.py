@@ -1,0 +1,136 @@
+"""Quartier and territory reports rendered to HTML and PDF.
+
+The :class:`~geo.stats.report.Report` built by :mod:`geo.stats.report` holds the numbers,
+tables and figures as data; this module formats them the French way, draws the figures
+(:mod:`webmap.documents.maps`) and renders the template ``documents/report.html``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.stats.report import Report
+from webmap.documents._env import environment
+from webmap.documents.maps import draw_report_figure, image_uri
+from webmap.documents.pdf import html_to_pdf
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["render_report_html", "render_report_pdf", "write_report"]
+
+#: Rows of a table shown in a report; the others are counted in a note.
+MAX_ROWS = 25
+
+
+def _fmt(value: Any) -> str:
+    """French display of a value."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    if isinstance(value, bool | np.bool_):
+        return "oui" if value else "non"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}".replace(",", "\u202f")
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if 0 < abs(number) < 1:
+            return f"{number:.3g}".replace(".", ",")
+        return f"{number:,.1f}".replace(",", "\u202f").replace(".", ",")
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def _key_figure(label: str, value: Any) -> dict[str, str]:
+    """A key figure; the shares (« Part … ») as percentages."""
+    shown = _fmt(value)
+    if label.startswith("Part") and isinstance(value, float | np.floating) and np.isfinite(value):
+        shown = f"{value:.1%}".replace(".", ",")
+    return {"label": label, "value": shown}
+
+
+def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
+    """A DataFrame as header, French-formatted rows and the count of rows not shown."""
+    rows = [[_fmt(v) for v in r] for r in df.head(MAX_ROWS).itertuples(index=False, name=None)]
+    return {"caption": caption, "columns": [str(c) for c in df.columns], "rows": rows,
+            "hidden": len(df) - MAX_ROWS if len(df) > MAX_ROWS else 0}
+
+
+def render_report_html(report: Report) -> str:
+    """Render a report as a self-contained HTML page (French, figures embedded).
+
+    Parameters
+    ----------
+    report : Report
+        A quartier or territory report.
+
+    Returns
+    -------
+    str
+        HTML document.
+
+    Raises
+    ------
+    MissingDependencyError
+        When Matplotlib is not installed.
+    """
+    figures = [{"title": fig.title, "uri": image_uri(draw_report_figure(fig))} for fig in report.figures]
+    return environment().get_template("report.html").render(
+        title=report.title, start=_fmt(report.period[0]), end=_fmt(report.period[1]),
+        today=datetime.now().strftime("%d/%m/%Y"), simulated=report.simulated,
+        key_figures=[_key_figure(label, value) for label, value in report.key_figures.items()],
+        figures=figures, tables=[_table(caption, df) for caption, df in report.tables.items()],
+        method=[(key, _fmt(value)) for key, value in report.method.items()], caveats=report.caveats,
+    )
+
+
+def render_report_pdf(report: Report) -> bytes:
+    """Render a report as PDF (WeasyPrint).
+
+    Raises
+    ------
+    MissingDependencyError
+        When Matplotlib or WeasyPrint is not installed.
+    """
+    return html_to_pdf(render_report_html(report))
+
+
+def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = True) -> list[Path]:
+    """Write ``<stem>.html`` and, with ``pdf``, ``<stem>.pdf`` of a report into ``folder``.
+
+    Parameters
+    ----------
+    report : Report
+        The report.
+    folder : str or Path
+        Destination, created when missing.
+    stem : str
+        File name without extension.
+    pdf : bool, default True
+        Also write the PDF (from the same HTML).
+
+    Returns
+    -------
+    list of Path
+        The HTML file, then the PDF.
+
+    Raises
+    ------
+    MissingDependencyError
+        When Matplotlib, or WeasyPrint for the PDF, is not installed.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    html = render_report_html(report)
+    paths = [out / f"{stem}.html"]
+    paths[0].write_text(html, encoding="utf-8")
+    if pdf:
+        paths.append(out / f"{stem}.pdf")
+        paths[1].write_bytes(html_to_pdf(html))
+    logger.info("report %r written to %s", report.title, out)
+    return paths
