@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from geo.crs import to_territory_crs  # noqa: E402
 from geo.geometry import repair_polygons  # noqa: E402
+from geo.walks.model import WalkOptions  # noqa: E402
 from geo.walks.network import load_street_graph  # noqa: E402
 from geo.walks.routing import walk_route  # noqa: E402
 
@@ -122,13 +123,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for seed in args.seeds:
             rng = np.random.default_rng(seed)
             G, stops, start, label = build(data, rng)
-            common = {"start": start, "budget_min": args.budget, "speed_kmh": 3.0, "dwell_min": args.dwell}
+            common = {"budget_min": args.budget, "speed_kmh": 3.0, "dwell_min": args.dwell}
             t0 = time.perf_counter()
-            heur = walk_route(G, stops, solver="heuristic", time_limit_s=args.heuristic_seconds, seed=seed,
-                              **common)
+            heur = walk_route(G, stops, start=start, options=WalkOptions(
+                solver="heuristic", time_limit_s=args.heuristic_seconds, seed=seed, **common))
             t_heur = time.perf_counter() - t0
             t0 = time.perf_counter()
-            ref = walk_route(G, stops, solver="ortools", time_limit_s=args.ortools_seconds, **common)
+            ref = walk_route(G, stops, start=start, options=WalkOptions(
+                solver="ortools", time_limit_s=args.ortools_seconds, **common))
             t_ref = time.perf_counter() - t0
             rows.append({
                 "instance": name, "description": label, "seed": seed,

@@ -23,10 +23,10 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal
 
 import geopandas as gpd
 import networkx as nx
@@ -35,11 +35,12 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError
 from geo.walks.export import route_to_geojson, route_to_gpx
-from geo.walks.model import WalkRecord, WalkSheet
+from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
 from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
 from layers._walk_inputs import (
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "WalkError",
     "WalkPlan",
+    "WalkRequest",
     "candidate_stops",
     "export_walk",
     "list_walks",
@@ -76,21 +78,63 @@ __all__ = [
     "walk_sheet_data",
 ]
 
-MODES = ("priorites", "toutes-les-rues")
+#: Walk modes: visit the priority stops, or walk every street of the quartier.
+WalkMode = Literal["priorites", "toutes-les-rues"]
+MODES: tuple[WalkMode, ...] = ("priorites", "toutes-les-rues")
 _META_PREFIX = "diagnostic:"
 Progress = Callable[[str], None]
+#: A place as a planner gives it: ``"lon,lat"``, an address of the ``adresses`` layer, or a
+#: Point in the store CRS.
+Place = str | Sequence[float] | Point
 
 
-class _RouteOptions(TypedDict):
-    """Keyword arguments shared by ``walk_route`` and ``walk_routes``."""
+@dataclass(frozen=True)
+class WalkRequest:
+    """What a planner asks for: a quartier, a meeting point, places to pass, groups, options.
 
-    start: Point
-    end: Point | None
-    budget_min: float
-    speed_kmh: float
-    dwell_min: float
-    mandatory: list[str]
-    time_limit_s: float
+    Attributes
+    ----------
+    quartier : str
+        QPV code (« QP034005 »).
+    start : str, (lon, lat) or Point
+        Meeting point: ``"lon,lat"``, an address of the ``adresses`` layer or a Point in
+        the store CRS.
+    end : same as ``start``, optional
+        End point; the walk loops back to the start when omitted.
+    mandatory : tuple of places, default ()
+        Places that must be visited (same forms as ``start``).
+    groups : int, default 1
+        Number of groups: the stops are split between that many walks.
+    mode : {"priorites", "toutes-les-rues"}
+        Visit the priority stops, or walk every street of the quartier.
+    name : str, optional
+        Name of the walk (« Diagnostic <quartier> du <date> » by default).
+    walk_date : datetime, date or ISO text, optional
+        Planned date (now by default).
+    options : WalkOptions
+        Time budget, speed, dwell, search time (its ``mandatory`` labels are filled from
+        ``mandatory``).
+
+    Raises
+    ------
+    WalkError
+        On an unknown mode.
+    """
+
+    quartier: str
+    start: Place
+    end: Place | None = None
+    mandatory: tuple[Place, ...] = ()
+    groups: int = 1
+    mode: WalkMode = "priorites"
+    name: str | None = None
+    walk_date: datetime | date | str | None = None
+    options: WalkOptions = field(default_factory=WalkOptions)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise WalkError(f"Mode de parcours inconnu « {self.mode} » ({' ou '.join(MODES)}).")
+        object.__setattr__(self, "mandatory", tuple(self.mandatory))
 
 
 @dataclass(frozen=True)
@@ -140,21 +184,10 @@ class WalkPlan:
 
 def plan_walk(
     store: LayerStore,
+    request: WalkRequest,
     *,
-    quartier: str,
-    start: str | Sequence[float] | Point,
-    end: str | Sequence[float] | Point | None = None,
-    budget_min: float = 90.0,
-    speed_kmh: float = 3.0,
-    dwell_min: float = 5.0,
-    mandatory: Sequence[str | Sequence[float] | Point] | None = None,
-    k: int = 1,
-    mode: str = "priorites",
-    name: str | None = None,
-    walk_date: datetime | date | str | None = None,
     cache_dir: str | Path | None = None,
     now: datetime | None = None,
-    time_limit_s: float = 2.0,
     progress: Progress | None = None,
     actor: str | None = None,
 ) -> list[WalkPlan]:
@@ -164,35 +197,12 @@ def plan_walk(
     ----------
     store : LayerStore
         Store with the ``perimetres``, ``voies`` and GUSP layers; receives the walk.
-    quartier : str
-        QPV code (« QP034005 »).
-    start : str, (lon, lat) or Point
-        Meeting point: ``"lon,lat"``, an address of the ``adresses`` layer or a Point in
-        the store CRS.
-    end : same as ``start``, optional
-        End point; the walk loops back to the start when omitted.
-    budget_min : float, default 90
-        Time available, walking and stops included, minutes.
-    speed_kmh : float, default 3
-        Walking speed of the group.
-    dwell_min : float, default 5
-        Time spent at each stop.
-    mandatory : sequence, optional
-        Points that must be visited (same forms as ``start``).
-    k : int, default 1
-        Number of groups: the stops are split between ``k`` walks.
-    mode : {"priorites", "toutes-les-rues"}
-        Visit the priority stops, or walk every street of the quartier.
-    name : str, optional
-        Name of the walk (« Diagnostic <quartier> du <date> » by default).
-    walk_date : datetime, date or ISO text, optional
-        Planned date (now by default).
+    request : WalkRequest
+        Quartier, meeting point, places to pass, groups, mode, name, date and options.
     cache_dir : str or Path, optional
-        Street graph cache (``var/cache`` by default).
+        Street graph cache (the settings' ``cache_dir`` by default).
     now : datetime, optional
         Reference date of the priorities.
-    time_limit_s : float, default 2
-        Search time per walk.
     progress : callable, optional
         Called with the name of each step (progress bars).
     actor : str, optional
@@ -206,7 +216,7 @@ def plan_walk(
     Raises
     ------
     WalkError
-        On an unknown quartier, a bad start or mode, a quartier without streets.
+        On an unknown quartier, a bad start, a quartier without streets.
     QPVError
         When the routing fails (mandatory stops beyond the budget…).
     """
@@ -214,63 +224,69 @@ def plan_walk(
         if progress is not None:
             progress(label)
 
-    if mode not in MODES:
-        raise WalkError(f"Mode de parcours inconnu « {mode} » ({' ou '.join(MODES)}).")
-    perimeter = quartier_perimeter(store, quartier)
+    perimeter = quartier_perimeter(store, request.quartier)
     code = str(perimeter["code"].iloc[0])
     zone = perimeter.geometry.iloc[0]
-    start_pt, start_label = resolve_point(store, start, near=zone)
-    end_pt, end_label = resolve_point(store, end, near=zone) if end is not None else (None, "")
-    when = _walk_datetime(walk_date)
+    start_pt, start_label = resolve_point(store, request.start, near=zone)
+    end_pt, end_label = (resolve_point(store, request.end, near=zone) if request.end is not None
+                         else (None, ""))
+    when = _walk_datetime(request.walk_date)
     step("graphe des voies")
     G = quartier_graph(store, code, cache_dir=cache_dir)
-    meta: dict[str, Any] = {"speed_kmh": speed_kmh, "dwell_min": dwell_min, "mode": mode, "k": k,
+    opts = request.options
+    meta: dict[str, Any] = {"speed_kmh": opts.speed_kmh, "dwell_min": opts.dwell_min,
+                            "mode": request.mode, "k": request.groups,
                             "start": [start_pt.x, start_pt.y], "start_label": start_label,
                             "end": [end_pt.x, end_pt.y] if end_pt is not None else None,
                             "end_label": end_label}
-    if mode == "toutes-les-rues":
+    if request.mode == "toutes-les-rues":
         step("parcours de toutes les rues")
-        inner = clip_graph(G, zone, margin_m=0.0)
-        routes = [covering_route(inner, start=start_pt, speed_kmh=speed_kmh)]
-        if routes[0].duration_min > budget_min:
-            logger.warning("toutes les rues : %.0f min pour %.0f min disponibles", routes[0].duration_min,
-                           budget_min)
+        routes = [covering_route(clip_graph(G, zone, margin_m=0.0), start=start_pt, speed_kmh=opts.speed_kmh)]
+        if routes[0].duration_min > opts.budget_min:
+            logger.warning("every street: %.0f min for %.0f min available", routes[0].duration_min,
+                           opts.budget_min)
     else:
         step("priorités des arrêts")
-        stops = candidate_stops(store, zone, now=now)
-        must_labels = []
-        for i, m in enumerate(mandatory or []):
-            pt, label = resolve_point(store, m, near=zone)
-            if pt.distance(zone) > 250:
-                raise WalkError(f"L'arrêt demandé « {label} » est à {pt.distance(zone):.0f} m du quartier "
-                                f"{code} : choisir un point dans le quartier ou à ses abords.")
-            row = {"kind": "obligatoire", "label": f"Arrêt demandé : {label}", "reason": "Arrêt demandé.",
-                   "priority": float(stops["priority"].max()) if len(stops) else 1.0,
-                   "source_uid": "", "address": label, "simulated": False, "geometry": pt}
-            key = f"n° {i + 1} « {label} »"  # named in the router's error messages
-            extra = gpd.GeoDataFrame([row], geometry="geometry", crs=TERRITORY_CRS, index=[key])
-            stops = pd.concat([stops, extra])
-            must_labels.append(key)
-        if stops.index.has_duplicates:
-            stops = stops.set_axis([str(i) for i in range(len(stops) - len(must_labels))] + must_labels)
-        logger.info("%d arrêts candidats dans %s", len(stops), code)
+        stops, must_labels = _stops_with_mandatory(store, request, zone=zone, code=code, now=now)
         ends = [start_pt] if end_pt is None else [start_pt, end_pt]
         G = split_at_points(G, [*ends, *stops.geometry])
         step("calcul du parcours")
-        options: _RouteOptions = {"start": start_pt, "end": end_pt, "budget_min": budget_min,
-                                  "speed_kmh": speed_kmh, "dwell_min": dwell_min, "mandatory": must_labels,
-                                  "time_limit_s": time_limit_s}
-        routes = walk_routes(G, stops, k=k, **options) if k > 1 else [walk_route(G, stops, **options)]
+        opts = replace(opts, mandatory=tuple(must_labels))
+        routes = (walk_routes(G, stops, k=request.groups, start=start_pt, end=end_pt, options=opts)
+                  if request.groups > 1 else [walk_route(G, stops, start=start_pt, end=end_pt, options=opts)])
     step("enregistrement")
     qname = str(perimeter["name"].iloc[0])
-    base = name or f"Diagnostic {qname} du {when:%d/%m/%Y}"
+    base = request.name or f"Diagnostic {qname} du {when:%d/%m/%Y}"
     plans = []
     with store.transaction():
         for route in routes:
             plans.append(_save(store, route, code=code, name=base if len(routes) == 1
-                               else f"{base} — groupe {route.group}", when=when, budget_min=budget_min,
+                               else f"{base} — groupe {route.group}", when=when, budget_min=opts.budget_min,
                                meta=meta, actor=actor))
     return plans
+
+
+def _stops_with_mandatory(store: LayerStore, request: WalkRequest, *, zone: BaseGeometry, code: str,
+                          now: datetime | None) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The candidate stops of the quartier plus the places the planner asked for, and their labels."""
+    stops = candidate_stops(store, zone, now=now)
+    must_labels = []
+    for i, m in enumerate(request.mandatory):
+        pt, label = resolve_point(store, m, near=zone)
+        if pt.distance(zone) > 250:
+            raise WalkError(f"L'arrêt demandé « {label} » est à {pt.distance(zone):.0f} m du quartier "
+                            f"{code} : choisir un point dans le quartier ou à ses abords.")
+        row = {"kind": "obligatoire", "label": f"Arrêt demandé : {label}", "reason": "Arrêt demandé.",
+               "priority": float(stops["priority"].max()) if len(stops) else 1.0,
+               "source_uid": "", "address": label, "simulated": False, "geometry": pt}
+        key = f"n° {i + 1} « {label} »"  # named in the router's error messages
+        extra = gpd.GeoDataFrame([row], geometry="geometry", crs=TERRITORY_CRS, index=[key])
+        stops = pd.concat([stops, extra])
+        must_labels.append(key)
+    if stops.index.has_duplicates:
+        stops = stops.set_axis([str(i) for i in range(len(stops) - len(must_labels))] + must_labels)
+    logger.info("%d candidate stops in %s", len(stops), code)
+    return stops, must_labels
 
 
 def _walk_datetime(value: datetime | date | str | None) -> datetime:

@@ -10,16 +10,79 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 from shapely.geometry import LineString, Point
+
+from geo.errors import RoutingError
 
 if TYPE_CHECKING:
     import networkx as nx
     from shapely.geometry.base import BaseGeometry
 
-__all__ = ["WalkRecord", "WalkRoute", "WalkSheet"]
+__all__ = ["Solver", "WalkOptions", "WalkRecord", "WalkRoute", "WalkSheet"]
+
+#: Solvers of a prize-collecting walk: ``auto`` is the built-in heuristic.
+Solver = Literal["auto", "heuristic", "ortools"]
+SOLVERS: tuple[Solver, ...] = ("auto", "heuristic", "ortools")
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """How a diagnostic walk is computed: time budget, pace, stops and solver.
+
+    Validated on construction (French :class:`~geo.errors.RoutingError` naming the value).
+
+    Attributes
+    ----------
+    budget_min : float, default 90
+        Total time, walking and dwell included, minutes.
+    speed_kmh : float, default 3
+        Walking speed of a diagnostic group (slower than the usual 4 km/h), 0.5 to 10.
+    dwell_min : float, default 5
+        Time spent at each stop, minutes.
+    mandatory : tuple, default ()
+        Index labels of the candidate stops that must be visited.
+    solver : {"auto", "heuristic", "ortools"}
+        ``auto`` is the built-in heuristic.
+    time_limit_s : float, default 2
+        Search time limit, seconds.
+    seed : int, default 0
+        Seed of the heuristic.
+    """
+
+    budget_min: float = 90.0
+    speed_kmh: float = 3.0
+    dwell_min: float = 5.0
+    mandatory: tuple[Hashable, ...] = ()
+    solver: Solver = "auto"
+    time_limit_s: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise RoutingError(f"Solveur inconnu « {self.solver} » (auto, heuristic ou ortools).")
+        if not (isinstance(self.budget_min, int | float) and self.budget_min > 0):
+            raise RoutingError("Le temps disponible doit être un nombre de minutes positif.")
+        if not (isinstance(self.dwell_min, int | float) and self.dwell_min >= 0):
+            raise RoutingError("Le temps d'arrêt ne peut pas être négatif.")
+        check_speed(self.speed_kmh)
+        if not (isinstance(self.time_limit_s, int | float) and self.time_limit_s > 0):
+            raise RoutingError("La durée de recherche doit être un nombre de secondes positif.")
+        object.__setattr__(self, "mandatory", tuple(self.mandatory))
+
+    @property
+    def speed_m_per_min(self) -> float:
+        """Walking speed, metres per minute."""
+        return self.speed_kmh * 1000.0 / 60.0
+
+
+def check_speed(speed_kmh: float) -> float:
+    """Return a walking speed in m/min after checking it is between 0.5 and 10 km/h."""
+    if not (isinstance(speed_kmh, int | float) and 0.5 <= speed_kmh <= 10):
+        raise RoutingError(f"Vitesse de marche invalide : {speed_kmh} km/h (entre 0,5 et 10 km/h).")
+    return speed_kmh * 1000.0 / 60.0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -26,12 +27,13 @@ from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import QPVError, RoutingError
-from geo.walks.model import WalkRoute
+from geo.walks.model import WalkOptions, WalkRoute, check_speed
 from geo.walks.network import distance_matrix, nearest_nodes, path_geometry, shortest_path
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "WalkOptions",
     "WalkRoute",
     "covering_route",
     "solve_orienteering",
@@ -284,12 +286,6 @@ def solve_orienteering(
 # --------------------------------------------------------------------------- graph level
 
 
-def _speed_m_per_min(speed_kmh: float) -> float:
-    if not (isinstance(speed_kmh, int | float) and 0.5 <= speed_kmh <= 10):
-        raise RoutingError(f"Vitesse de marche invalide : {speed_kmh} km/h (entre 0,5 et 10 km/h).")
-    return speed_kmh * 1000.0 / 60.0
-
-
 def _as_point(point: Any, name: str) -> Point:
     if isinstance(point, gpd.GeoDataFrame | gpd.GeoSeries):
         frame = point if isinstance(point, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=point)
@@ -334,11 +330,22 @@ def _leg_paths(G: nx.MultiGraph, nodes: list[Hashable]) -> list[Hashable]:
     return full
 
 
-def _build_route(G: nx.MultiGraph, frame: gpd.GeoDataFrame, order: list[int], *, node_of: list[Hashable],
-                 snap: np.ndarray, dwell: np.ndarray, start_node: Hashable, end_node: Hashable,
-                 speed_kmh: float, budget_min: float, priority_column: str, solver: str,
-                 group: int | None = None) -> WalkRoute:
-    v = _speed_m_per_min(speed_kmh)
+@dataclass(frozen=True)
+class _Snapped:
+    """Candidate stops on the graph: node, snapping distance and dwell of each, route ends."""
+
+    node_of: list[Hashable]
+    snap: np.ndarray
+    dwell: np.ndarray
+    start_node: Hashable
+    end_node: Hashable
+
+
+def _build_route(G: nx.MultiGraph, frame: gpd.GeoDataFrame, order: list[int], *, snapped: _Snapped,
+                 opts: WalkOptions, priority_column: str, solver: str) -> WalkRoute:
+    v = opts.speed_m_per_min
+    node_of, snap, dwell = snapped.node_of, snapped.snap, snapped.dwell
+    start_node, end_node = snapped.start_node, snapped.end_node
     stop_nodes = [node_of[i] for i in order]
     seq = [start_node, *stop_nodes, end_node]
     node_path = _leg_paths(G, seq)
@@ -366,8 +373,8 @@ def _build_route(G: nx.MultiGraph, frame: gpd.GeoDataFrame, order: list[int], *,
     return WalkRoute(
         stops=gpd.GeoDataFrame(visited, geometry=frame.geometry.name, crs=TERRITORY_CRS),
         node_path=node_path, track=track, length_m=float(length), duration_min=float(duration),
-        prize=prize, budget_min=float(budget_min), speed_kmh=float(speed_kmh), start=Point(xy),
-        end=Point(xy_end), solver=solver, group=group,
+        prize=prize, budget_min=float(opts.budget_min), speed_kmh=float(opts.speed_kmh), start=Point(xy),
+        end=Point(xy_end), solver=solver,
     )
 
 
@@ -377,15 +384,9 @@ def walk_route(
     *,
     start: Any,
     end: Any = None,
-    budget_min: float = 90.0,
-    speed_kmh: float = 3.0,
-    dwell_min: float = 5.0,
-    mandatory: Sequence[Hashable] | None = None,
+    options: WalkOptions | None = None,
     priority_column: str = "priority",
     max_snap_m: float = 250.0,
-    solver: str = "auto",
-    time_limit_s: float = 2.0,
-    seed: int = 0,
 ) -> WalkRoute:
     """Compute the diagnostic walk that collects the most priority within a time budget.
 
@@ -401,24 +402,13 @@ def walk_route(
         Meeting point, snapped to the nearest street node.
     end : same as ``start``, optional
         End point; the walk loops back to ``start`` when omitted.
-    budget_min : float, default 90
-        Total time, walking and dwell included, minutes.
-    speed_kmh : float, default 3
-        Walking speed of a diagnostic group (slower than the usual 4 km/h).
-    dwell_min : float, default 5
-        Time spent at each stop, minutes.
-    mandatory : sequence, optional
-        Index labels of stops that must be visited.
+    options : WalkOptions, optional
+        Budget, speed, dwell, mandatory stops (index labels), solver, time limit, seed
+        (the defaults of :class:`~geo.walks.model.WalkOptions` when omitted).
     priority_column : str, default "priority"
         Column holding the prize of each stop.
     max_snap_m : float, default 250
         Stops farther than this from any street node are left out (mandatory ones raise).
-    solver : {"auto", "heuristic", "ortools"}
-        ``auto`` is the built-in heuristic.
-    time_limit_s : float, default 2
-        Search time limit.
-    seed : int, default 0
-        Seed of the heuristic.
 
     Returns
     -------
@@ -430,18 +420,12 @@ def walk_route(
     RoutingError
         On invalid inputs, unknown solver, or mandatory stops that do not fit.
     """
-    if solver not in {"auto", "heuristic", "ortools"}:
-        raise RoutingError(f"Solveur inconnu « {solver} » (auto, heuristic ou ortools).")
-    if not (isinstance(budget_min, int | float) and budget_min > 0):
-        raise RoutingError("Le temps disponible doit être un nombre de minutes positif.")
-    if dwell_min < 0:
-        raise RoutingError("Le temps d'arrêt ne peut pas être négatif.")
-    v = _speed_m_per_min(speed_kmh)
+    opts = options or WalkOptions()
     frame = _prepare_stops(stops, priority_column)
     start_pt = _as_point(start, "départ")
     end_pt = start_pt if end is None else _as_point(end, "arrivée")
     (start_node, end_node), _ = nearest_nodes(G, [(start_pt.x, start_pt.y), (end_pt.x, end_pt.y)])
-    must_labels = set(mandatory or [])
+    must_labels = set(opts.mandatory)
     if "mandatory" in frame.columns:
         must_labels |= set(frame.index[frame["mandatory"].fillna(False).astype(bool)])
     unknown = must_labels - set(frame.index)
@@ -460,9 +444,9 @@ def walk_route(
     if far.any():
         logger.warning("%d arrêts à plus de %.0f m des voies ignorés", int(far.sum()), max_snap_m)
     keep = np.flatnonzero(~far)
-    dwell_all = np.full(len(frame), float(dwell_min))
+    dwell_all = np.full(len(frame), float(opts.dwell_min))
     if "dwell_min" in frame.columns:
-        dwell_all = pd.to_numeric(frame["dwell_min"], errors="coerce").fillna(dwell_min).to_numpy(float)
+        dwell_all = pd.to_numeric(frame["dwell_min"], errors="coerce").fillna(opts.dwell_min).to_numpy(float)
     D = distance_matrix(G, [node_of[i] for i in keep] + [start_node, end_node])
     reachable = np.isfinite(D[-2, :]) & np.isfinite(D[:, -1])
     if not reachable[-2:].all():
@@ -476,22 +460,22 @@ def walk_route(
     must = [labels.index(lab) for lab in must_labels if lab in labels]
     if len(must) < len(must_labels):
         raise RoutingError("Un arrêt obligatoire n'est pas accessible par les voies du graphe.")
-    walk = D / v
-    name = "heuristic" if solver == "auto" else solver
+    walk = D / opts.speed_m_per_min
+    name = "heuristic" if opts.solver == "auto" else opts.solver
     if name == "ortools":
         from geo.walks._ortools import solve_orienteering_ortools
 
         try:
-            order = solve_orienteering_ortools(walk, dwell_all[cand], prize, budget_min=budget_min,
-                                               mandatory=must, time_limit_s=time_limit_s)
+            order = solve_orienteering_ortools(walk, dwell_all[cand], prize, budget_min=opts.budget_min,
+                                               mandatory=must, time_limit_s=opts.time_limit_s)
         except QPVError as exc:
             raise RoutingError(str(exc)) from exc
     else:
-        order = solve_orienteering(walk, dwell_all[cand], prize, budget_min=budget_min, mandatory=must,
-                                   time_limit_s=time_limit_s, seed=seed)
-    return _build_route(G, frame, [int(cand[i]) for i in order], node_of=node_of, snap=snap,
-                        dwell=dwell_all, start_node=start_node, end_node=end_node, speed_kmh=speed_kmh,
-                        budget_min=budget_min, priority_column=priority_column, solver=name)
+        order = solve_orienteering(walk, dwell_all[cand], prize, budget_min=opts.budget_min, mandatory=must,
+                                   time_limit_s=opts.time_limit_s, seed=opts.seed)
+    snapped = _Snapped(node_of=node_of, snap=snap, dwell=dwell_all, start_node=start_node, end_node=end_node)
+    return _build_route(G, frame, [int(cand[i]) for i in order], snapped=snapped, opts=opts,
+                        priority_column=priority_column, solver=name)
 
 
 def walk_routes(
@@ -501,14 +485,8 @@ def walk_routes(
     k: int,
     start: Any,
     end: Any = None,
-    budget_min: float = 90.0,
-    speed_kmh: float = 3.0,
-    dwell_min: float = 5.0,
-    mandatory: Sequence[Hashable] | None = None,
+    options: WalkOptions | None = None,
     priority_column: str = "priority",
-    solver: str = "auto",
-    time_limit_s: float = 2.0,
-    seed: int = 0,
 ) -> list[WalkRoute]:
     """Split a quartier between ``k`` groups: one walk per angular sector around the start.
 
@@ -518,10 +496,9 @@ def walk_routes(
 
     Parameters
     ----------
-    G, stops, start, end, budget_min, speed_kmh, dwell_min, mandatory : see :func:`walk_route`
-        Every group has the same budget.
-    priority_column, solver, time_limit_s, seed : see :func:`walk_route`
-        As in :func:`walk_route`; every group has the same budget.
+    G, stops, start, end, options, priority_column : see :func:`walk_route`
+        Every group has the same options (budget…); group ``g`` searches with seed
+        ``options.seed + g`` and its own mandatory stops.
     k : int
         Number of groups (1 to 12).
 
@@ -552,14 +529,13 @@ def walk_routes(
         share = np.cumsum(weight) / weight.sum()
         sector[order] = np.minimum((share * k - 1e-9).astype(int), k - 1)
     routes = []
-    must = set(mandatory or [])
+    opts = options or WalkOptions()
+    must = set(opts.mandatory)
     for g in range(k):
         part = frame.iloc[np.flatnonzero(sector == g)]
-        route = walk_route(
-            G, part, start=start_pt, end=end, budget_min=budget_min, speed_kmh=speed_kmh,
-            dwell_min=dwell_min, mandatory=[m for m in must if m in part.index],
-            priority_column=priority_column, solver=solver, time_limit_s=time_limit_s, seed=seed + g,
-        )
+        group_opts = replace(opts, mandatory=tuple(m for m in must if m in part.index), seed=opts.seed + g)
+        route = walk_route(G, part, start=start_pt, end=end, options=group_opts,
+                           priority_column=priority_column)
         routes.append(
             WalkRoute(**{**route.__dict__, "group": g + 1, "meta": {**route.meta, "sector": g + 1}})
         )
@@ -630,7 +606,7 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
     RoutingError
         When the graph is empty or not connected.
     """
-    v = _speed_m_per_min(speed_kmh)
+    v = check_speed(speed_kmh)
     if G.number_of_edges() == 0:
         raise RoutingError("Le graphe des voies est vide.")
     if not nx.is_connected(G):

@@ -22,11 +22,13 @@ from shapely.geometry import Point
 
 from geo.errors import QPVError
 from geo.walks.export import read_gpx
+from geo.walks.model import WalkOptions
 from geo.walks.network import edges_frame
 from layers.errors import WalkError
 from layers.store import LayerStore, open_store
 from layers.walks import (
     WalkPlan,
+    WalkRequest,
     export_walk,
     list_walks,
     load_walk,
@@ -72,8 +74,9 @@ def graph(store: LayerStore, cache_dir: Path) -> nx.MultiGraph:
 @pytest.fixture(scope="module")
 def loop(store: LayerStore, cache_dir: Path) -> WalkPlan:
     steps: list[str] = []
-    plans = plan_walk(store, quartier=MOSSON, start=START, budget_min=90, walk_date="2026-03-10T14:00",
-                      cache_dir=cache_dir, progress=steps.append, now=None)
+    request = WalkRequest(quartier=MOSSON, start=START, walk_date="2026-03-10T14:00",
+                          options=WalkOptions(budget_min=90))
+    plans = plan_walk(store, request, cache_dir=cache_dir, progress=steps.append, now=None)
     assert steps == ["graphe des voies", "priorités des arrêts", "calcul du parcours", "enregistrement"]
     assert len(plans) == 1
     return plans[0]
@@ -189,8 +192,9 @@ def test_walk_sheet_pdf_renders(store: LayerStore, loop: WalkPlan, cache_dir: Pa
 
 
 def test_k_groups_split_the_stops(store: LayerStore, cache_dir: Path) -> None:
-    plans = plan_walk(store, quartier=MOSSON, start=START, budget_min=60, k=3, walk_date="2026-03-11T09:30",
-                      cache_dir=cache_dir, time_limit_s=1.0)
+    request = WalkRequest(quartier=MOSSON, start=START, groups=3, walk_date="2026-03-11T09:30",
+                          options=WalkOptions(budget_min=60, time_limit_s=1.0))
+    plans = plan_walk(store, request, cache_dir=cache_dir)
     assert [p.group for p in plans] == [1, 2, 3]
     assert all(p.name.endswith(f"groupe {p.group}") for p in plans)
     keys = [{(round(g.x), round(g.y)) for g in p.route.stops.geometry} for p in plans]
@@ -232,8 +236,9 @@ def test_follow_up_lists_previous_open_constats(store: LayerStore, loop: WalkPla
     assert previous_open_constats(store, loop.uid).empty  # its own constats are not a follow-up
     # the next walk, a month later, goes past the same places
     mandatory = [f"{lon},{lat}" for lon, lat in lonlat]
-    nxt = plan_walk(store, quartier=MOSSON, start=START, budget_min=90, walk_date="2026-04-14T14:00",
-                    mandatory=mandatory, cache_dir=cache_dir, time_limit_s=1.0)[0]
+    request = WalkRequest(quartier=MOSSON, start=START, walk_date="2026-04-14T14:00",
+                          mandatory=tuple(mandatory), options=WalkOptions(budget_min=90, time_limit_s=1.0))
+    nxt = plan_walk(store, request, cache_dir=cache_dir)[0]
     walks = list_walks(store, quartier=MOSSON)
     before = walks[walks["walk_date"] < nxt.walk_date]
     previous = store.get("diagnostics", nxt.uid)["previous_walk"].iloc[0]
@@ -271,8 +276,9 @@ def test_compte_rendu_groups_by_pilote(store: LayerStore, loop: WalkPlan, cache_
 
 
 def test_every_street_mode(store: LayerStore, cache_dir: Path) -> None:
-    plan = plan_walk(store, quartier=MOSSON, start=START, mode="toutes-les-rues", budget_min=90,
-                     walk_date="2026-06-01T10:00", cache_dir=cache_dir)[0]
+    request = WalkRequest(quartier=MOSSON, start=START, mode="toutes-les-rues", walk_date="2026-06-01T10:00",
+                          options=WalkOptions(budget_min=90))
+    plan = plan_walk(store, request, cache_dir=cache_dir)[0]
     r = plan.route
     assert r.stops.empty and r.solver == "chinese-postman"
     assert r.length_m >= r.meta["street_length_m"] > 5000
@@ -296,14 +302,16 @@ def test_start_from_an_address(store: LayerStore) -> None:
 
 def test_bad_inputs(store: LayerStore, cache_dir: Path) -> None:
     with pytest.raises(WalkError, match="Quartier inconnu"):
-        plan_walk(store, quartier="QP999999", start=START)
+        plan_walk(store, WalkRequest(quartier="QP999999", start=START))
     with pytest.raises(WalkError, match="Mode"):
-        plan_walk(store, quartier=MOSSON, start=START, mode="au hasard")
+        plan_walk(store, WalkRequest(quartier=MOSSON, start=START, mode="au hasard"))
     far = "3.8700,43.6100"  # south of Montpellier centre, far from Mosson
     with pytest.raises(WalkError, match=r"L'arrêt demandé « 3\.87000, 43\.61000 .* m du quartier QP034005"):
-        plan_walk(store, quartier=MOSSON, start=START, budget_min=10, mandatory=[far], cache_dir=cache_dir)
+        plan_walk(store, WalkRequest(quartier=MOSSON, start=START, mandatory=(far,),
+                                     options=WalkOptions(budget_min=10)), cache_dir=cache_dir)
     spread = ["3.8160,43.6300", "3.8230,43.6350"]
     with pytest.raises(QPVError, match="plus que le temps disponible"):
-        plan_walk(store, quartier=MOSSON, start=START, budget_min=20, mandatory=spread, cache_dir=cache_dir)
+        plan_walk(store, WalkRequest(quartier=MOSSON, start=START, mandatory=tuple(spread),
+                                     options=WalkOptions(budget_min=20)), cache_dir=cache_dir)
     with pytest.raises(QPVError, match=r"introuvable|Aucun enregistrement"):
         load_walk(store, "inexistant")

@@ -19,8 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from geo.walks.export import read_gpx
+from geo.walks.model import WalkOptions
 from layers.store import open_store
-from layers.walks import plan_walk
+from layers.walks import WalkRequest, plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
 from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, wait_for
 from webmap import access, users
@@ -36,8 +37,10 @@ def walk_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     folder = path.parent
     store = open_store(path)
     try:
-        plan = plan_walk(store, quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}", budget_min=60,
-                         walk_date="2026-05-12T14:00", cache_dir=folder / "cache", time_limit_s=1.0)[0]
+        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
+                              walk_date="2026-05-12T14:00",
+                              options=WalkOptions(budget_min=60, time_limit_s=1.0))
+        plan = plan_walk(store, request, cache_dir=folder / "cache")[0]
     finally:
         store.close()
     app = create_app({"STORE": str(path), "instance_path": str(folder / "instance"),

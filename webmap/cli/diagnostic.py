@@ -51,7 +51,8 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
     """Calcule un diagnostic en marchant, l'enregistre et écrit ses feuilles de route."""
     from tqdm import tqdm
 
-    from layers.walks import export_walk, load_walk, plan_walk, walk_sheet_data
+    from geo.walks.model import WalkOptions
+    from layers.walks import WalkRequest, export_walk, load_walk, plan_walk, walk_sheet_data
     from webmap.documents import write_walk_sheet
 
     store = _store(ctx)
@@ -62,10 +63,11 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
                 bar.set_postfix_str(label)
                 bar.update(1)
 
-            plans = plan_walk(store, quartier=quartier, start=start, end=end, budget_min=minutes,
-                              speed_kmh=vitesse, dwell_min=arret, mandatory=list(mandatory), k=groupes,
-                              mode="toutes-les-rues" if all_streets else "priorites", name=name,
-                              walk_date=walk_date, progress=step)
+            request = WalkRequest(
+                quartier=quartier, start=start, end=end, mandatory=mandatory, groups=groupes,
+                mode="toutes-les-rues" if all_streets else "priorites", name=name, walk_date=walk_date,
+                options=WalkOptions(budget_min=minutes, speed_kmh=vitesse, dwell_min=arret))
+            plans = plan_walk(store, request, progress=step)
             files = []
             bar.set_postfix_str("feuilles de route")
             for plan in plans:

@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Point
 from geo.crs import to_territory_crs
 from geo.errors import PriorityError, RoutingError
 from geo.walks.export import read_gpx, route_to_geojson, route_to_gpx
+from geo.walks.model import WalkOptions
 from geo.walks.network import clip_graph, edges_frame, nearest_node
 from geo.walks.priorities import stop_priorities
 from geo.walks.routing import WalkRoute, covering_route, solve_orienteering, walk_route, walk_routes
@@ -50,7 +51,7 @@ def start(mosson: gpd.GeoDataFrame) -> Point:
 
 @pytest.fixture(scope="module")
 def loop(graph: nx.MultiGraph, candidates: gpd.GeoDataFrame, start: Point) -> WalkRoute:
-    return walk_route(graph, candidates, start=start, budget_min=90, time_limit_s=1.5)
+    return walk_route(graph, candidates, start=start, options=WalkOptions(budget_min=90, time_limit_s=1.5))
 
 
 def test_90_minute_loop_gpx_follows_streets(graph: nx.MultiGraph, loop: WalkRoute, start: Point) -> None:
@@ -94,8 +95,8 @@ def test_inputs_not_mutated_and_budget_respected(graph: nx.MultiGraph, candidate
                                                  start: Point) -> None:
     before = candidates.copy()
     for budget in (30, 60):
-        route = walk_route(graph, candidates, start=start, budget_min=budget, dwell_min=3, speed_kmh=4,
-                           time_limit_s=0.5)
+        route = walk_route(graph, candidates, start=start,
+                           options=WalkOptions(budget_min=budget, dwell_min=3, speed_kmh=4, time_limit_s=0.5))
         assert route.duration_min <= budget + 1e-6
     pd.testing.assert_frame_equal(candidates, before)
 
@@ -104,20 +105,22 @@ def test_mandatory_and_end_point(graph: nx.MultiGraph, candidates: gpd.GeoDataFr
     far = candidates.geometry.distance(start).idxmax()
     low = candidates.copy()
     low.loc[far, "priority"] = 0.0
-    route = walk_route(graph, low, start=start, mandatory=[far], time_limit_s=0.5)
+    route = walk_route(graph, low, start=start, options=WalkOptions(mandatory=(far,), time_limit_s=0.5))
     assert far in route.stops.index
     end = candidates.geometry.loc[far]
-    one_way = walk_route(graph, candidates, start=start, end=end, budget_min=60, time_limit_s=0.5)
+    one_way = walk_route(graph, candidates, start=start, end=end,
+                         options=WalkOptions(budget_min=60, time_limit_s=0.5))
     end_node = nearest_node(graph, end)
     assert one_way.node_path[-1] == end_node
     assert one_way.duration_min <= 60 + 1e-6
     with pytest.raises(RoutingError, match="obligatoires"):
-        walk_route(graph, candidates, start=start, budget_min=10, mandatory=list(candidates.index[:6]))
+        walk_route(graph, candidates, start=start,
+                   options=WalkOptions(budget_min=10, mandatory=tuple(candidates.index[:6])))
 
 
 def test_heuristic_matches_ortools(graph: nx.MultiGraph, candidates: gpd.GeoDataFrame, start: Point) -> None:
-    heur = walk_route(graph, candidates, start=start, time_limit_s=1.0)
-    ref = walk_route(graph, candidates, start=start, solver="ortools", time_limit_s=3.0)
+    heur = walk_route(graph, candidates, start=start, options=WalkOptions(time_limit_s=1.0))
+    ref = walk_route(graph, candidates, start=start, options=WalkOptions(solver="ortools", time_limit_s=3.0))
     assert ref.duration_min <= 90 + 1e-6
     assert heur.prize >= 0.95 * ref.prize
 
@@ -147,12 +150,13 @@ def test_solver_optimal_on_small_instance() -> None:
 def test_k_routes_split_the_quartier(
     graph: nx.MultiGraph, candidates: gpd.GeoDataFrame, start: Point
 ) -> None:
-    routes = walk_routes(graph, candidates, k=3, start=start, budget_min=60, time_limit_s=0.5)
+    routes = walk_routes(graph, candidates, k=3, start=start,
+                         options=WalkOptions(budget_min=60, time_limit_s=0.5))
     assert [r.group for r in routes] == [1, 2, 3]
     seen = [set(r.stops.index) for r in routes]
     assert all(not (a & b) for a, b in itertools.combinations(seen, 2))
     assert all(r.duration_min <= 60 + 1e-6 and len(r.stops) > 0 for r in routes)
-    single = walk_route(graph, candidates, start=start, budget_min=60, time_limit_s=0.5)
+    single = walk_route(graph, candidates, start=start, options=WalkOptions(budget_min=60, time_limit_s=0.5))
     assert sum(r.prize for r in routes) > single.prize
     with pytest.raises(RoutingError, match="groupes"):
         walk_routes(graph, candidates, k=0, start=start)
@@ -185,8 +189,10 @@ def test_covering_route_walks_every_street(graph: nx.MultiGraph, mosson: gpd.Geo
 )
 def test_bad_inputs(graph: nx.MultiGraph, candidates: gpd.GeoDataFrame, start: Point,
                     kwargs: dict[str, object], message: str) -> None:
+    options = {k: v for k, v in kwargs.items() if k != "priority_column"}
+    column = {k: v for k, v in kwargs.items() if k == "priority_column"}
     with pytest.raises(RoutingError, match=message):
-        walk_route(graph, candidates, start=start, **kwargs)  # type: ignore[arg-type]
+        walk_route(graph, candidates, start=start, options=WalkOptions(**options), **column)
 
 
 def test_negative_priorities_rejected(
@@ -243,7 +249,7 @@ def test_stop_priorities_rules(graph: nx.MultiGraph) -> None:
     assert len(later[later["kind"] == "rue"]) == len(streets)
     with pytest.raises(PriorityError, match="colonnes manquantes"):
         stop_priorities(observations=obs.drop(columns="status"), now=now)
-    route = walk_route(graph, out, start=mids[0], budget_min=45, time_limit_s=0.3)
+    route = walk_route(graph, out, start=mids[0], options=WalkOptions(budget_min=45, time_limit_s=0.3))
     assert route.prize > 0
 
 

@@ -18,7 +18,7 @@ from shapely.geometry import Point
 
 from geo.crs import to_territory_crs
 from geo.errors import MissingDependencyError
-from geo.walks.model import WalkRecord, WalkSheet
+from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
 from geo.walks.routing import WalkRoute, walk_route
 from webmap.documents import (
     ACTION_PLAN_COLUMNS,
@@ -52,7 +52,8 @@ def route(shared_data: Path, mosson: gpd.GeoDataFrame, graph: nx.MultiGraph) -> 
         "priority": rng.integers(1, 11, 40).astype(float),
         "simulated": True,
     }, geometry=sample.geometry.to_numpy(), crs="EPSG:2154")
-    return walk_route(graph, stops, start=zone.representative_point(), budget_min=90, time_limit_s=1.0)
+    return walk_route(graph, stops, start=zone.representative_point(),
+                      options=WalkOptions(budget_min=90, time_limit_s=1.0))
 
 
 @pytest.fixture(scope="module")
