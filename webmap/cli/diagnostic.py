@@ -187,7 +187,7 @@ def diag_done(ctx: click.Context, uid: str, participants: str, habitants: int, c
 def diag_report(ctx: click.Context, uid: str, out: Path, no_pdf: bool) -> None:
     """Écrit le compte-rendu (constats par pilote, partenaire et domanialité, avec délais)."""
     from layers.walks import walk_report_data
-    from webmap.documents import html_to_pdf, render_walk_report_html
+    from webmap.documents import render_walk_report_html, write_document
 
     store = _store(ctx)
     try:
@@ -195,13 +195,7 @@ def diag_report(ctx: click.Context, uid: str, out: Path, no_pdf: bool) -> None:
     finally:
         store.close()
     html = render_walk_report_html(record, observations, G=graph)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"compte-rendu-{uid[:8]}.html"]
-    paths[0].write_text(html, encoding="utf-8")
-    if not no_pdf:
-        paths.append(out / f"compte-rendu-{uid[:8]}.pdf")
-        paths[1].write_bytes(html_to_pdf(html))
-    for p in paths:
+    for p in write_document(html, out, f"compte-rendu-{uid[:8]}", pdf=not no_pdf):
         click.echo(f"Compte-rendu : {p}")
 
 

@@ -12,7 +12,7 @@ through one gate (:mod:`webmap.documents._deps`); the maps and charts are all dr
 from __future__ import annotations
 
 from webmap.documents.maps import render_walk_map
-from webmap.documents.pdf import html_to_pdf
+from webmap.documents.pdf import html_to_pdf, write_document
 from webmap.documents.report import render_report_html, render_report_pdf, write_report
 from webmap.documents.walksheet import (
     ACTION_PLAN_COLUMNS,
@@ -33,6 +33,7 @@ __all__ = [
     "render_walk_report_pdf",
     "render_walk_sheet_html",
     "render_walk_sheet_pdf",
+    "write_document",
     "write_report",
     "write_walk_sheet",
 ]

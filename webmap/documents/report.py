@@ -18,7 +18,7 @@ import pandas as pd
 from geo.stats.report import Report
 from webmap.documents._env import environment
 from webmap.documents.maps import draw_report_figure, image_uri
-from webmap.documents.pdf import html_to_pdf
+from webmap.documents.pdf import html_to_pdf, write_document
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +124,6 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
     MissingDependencyError
         When Matplotlib, or WeasyPrint for the PDF, is not installed.
     """
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    html = render_report_html(report)
-    paths = [out / f"{stem}.html"]
-    paths[0].write_text(html, encoding="utf-8")
-    if pdf:
-        paths.append(out / f"{stem}.pdf")
-        paths[1].write_bytes(html_to_pdf(html))
-    logger.info("report %r written to %s", report.title, out)
+    paths = write_document(render_report_html(report), folder, stem, pdf=pdf)
+    logger.info("report %r written to %s", report.title, folder)
     return paths

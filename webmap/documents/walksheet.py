@@ -27,7 +27,7 @@ from geo.walks.model import WalkRecord, WalkSheet
 from geo.walks.network import edges_frame
 from webmap.documents._env import environment
 from webmap.documents.maps import image_uri, render_walk_map
-from webmap.documents.pdf import html_to_pdf
+from webmap.documents.pdf import html_to_pdf, write_document
 from webmap.errors import DocumentError
 
 if TYPE_CHECKING:
@@ -221,15 +221,7 @@ def write_walk_sheet(sheet: WalkSheet, folder: str | Path, stem: str, *, pdf: bo
     MissingDependencyError
         When Matplotlib, or WeasyPrint for the PDF, is missing.
     """
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    html = render_walk_sheet_html(sheet)
-    paths = [out / f"{stem}.html"]
-    paths[0].write_text(html, encoding="utf-8")
-    if pdf:
-        paths.append(out / f"{stem}.pdf")
-        paths[1].write_bytes(html_to_pdf(html))
-    return paths
+    return write_document(render_walk_sheet_html(sheet), folder, stem, pdf=pdf)
 
 
 # --------------------------------------------------------------------------- compte-rendu
