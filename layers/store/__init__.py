@@ -7,8 +7,9 @@ from typing import Any
 
 from layers.errors import StoreError
 from layers.store.base import LayerInfo, LayerStore, WriteResult
+from layers.store.filters import RecordFilter
 
-__all__ = ["LayerInfo", "LayerStore", "WriteResult", "describe_store", "open_store"]
+__all__ = ["LayerInfo", "LayerStore", "RecordFilter", "WriteResult", "describe_store", "open_store"]
 
 
 def describe_store(url: str | Path) -> str:

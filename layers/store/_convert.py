@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
-import shapely
 
-from geo.crs import resolve_crs
-from layers.errors import RecordError
-from layers.schema import Field, LayerSchema
-from layers.store.base import TimeLike
+from layers.schema import Field
 
 
 def now_iso() -> str:
@@ -69,84 +63,6 @@ def child_uids(parents: Sequence[str], frame: pd.DataFrame, names: Sequence[str]
     template = "{" + ", ".join(f"{encode_basestring(k)}: %s" for k in keys) + "}"
     return [hashlib.sha1((template % row).encode()).hexdigest()[:20]
             for row in zip(*(columns[k] for k in keys), strict=True)]
-
-
-def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
-    """A date, datetime or ISO string as the text stored in date columns (local, naive).
-
-    Raises
-    ------
-    RecordError
-        When ``value`` is not a date (naming ``field``).
-    """
-    if value is None:
-        return None
-    try:
-        parsed: pd.Timestamp | None = pd.Timestamp(value)
-    except (ValueError, TypeError, OverflowError):
-        parsed = None
-    if parsed is None or pd.isna(parsed):
-        raise RecordError(f"Date invalide : « {str(value)[:40]} » (attendu AAAA-MM-JJ[THH:MM:SS]).",
-                          field=field)
-    if parsed.tzinfo is not None:
-        parsed = parsed.tz_convert("Europe/Paris").tz_localize(None)
-    return parsed.isoformat()
-
-
-def query_field(schema: LayerSchema, name: str) -> Field:
-    """The field ``name`` of ``schema`` named in a filter or a change.
-
-    Raises
-    ------
-    RecordError
-        When the layer has no such field (naming it).
-    """
-    try:
-        return schema.field(name)
-    except KeyError:
-        raise RecordError(f"Champ inconnu : « {name} ».", field=name) from None
-
-
-def query_time_field(schema: LayerSchema) -> Field:
-    """The time field a ``start`` / ``end`` filter applies to.
-
-    Raises
-    ------
-    RecordError
-        When the layer is not dated (field ``datetime``).
-    """
-    if schema.time_field is None:
-        raise RecordError(f"La couche « {schema.name} » n'est pas datée.", field="datetime")
-    return schema.field(schema.time_field)
-
-
-def query_bbox(schema: LayerSchema, bbox: Any, bbox_crs: Any, crs: str) -> tuple[float, float, float, float]:
-    """A ``bbox`` filter as ``(xmin, ymin, xmax, ymax)`` in the store CRS ``crs``.
-
-    Raises
-    ------
-    RecordError
-        When the layer has no geometry, or ``bbox`` is not four finite numbers in order
-        (field ``bbox``).
-    """
-    if schema.geometry is None:
-        raise RecordError("Cette couche n'a pas de géométrie.", field="bbox")
-    xmin, ymin, xmax, ymax = _bbox_floats(bbox)
-    if bbox_crs is not None and not resolve_crs(bbox_crs).equals(resolve_crs(crs)):
-        series = gpd.GeoSeries([shapely.box(xmin, ymin, xmax, ymax)], crs=resolve_crs(bbox_crs))
-        xmin, ymin, xmax, ymax = (float(v) for v in series.to_crs(crs).total_bounds)
-    return xmin, ymin, xmax, ymax
-
-
-def _bbox_floats(bbox: Any) -> tuple[float, float, float, float]:
-    """``(xmin, ymin, xmax, ymax)`` as finite floats in order (RecordError on ``bbox``)."""
-    try:
-        xmin, ymin, xmax, ymax = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise RecordError("Emprise (bbox) invalide : quatre nombres attendus.", field="bbox") from None
-    if not (xmin <= xmax and ymin <= ymax) or not all(map(math.isfinite, (xmin, ymin, xmax, ymax))):
-        raise RecordError("Emprise (bbox) invalide.", field="bbox")
-    return xmin, ymin, xmax, ymax
 
 
 def aligned(values: Any, index: pd.Index) -> Any:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from layers.schema import LAYERS, Field
+from layers.schema import LAYERS, Field, FieldType, GeometryKind
 from layers.store._convert import now_iso
 from layers.store._gpkg_schema import schema_fingerprint
 from layers.store._postgis_conn import quote_ident
 from layers.store._records import child_fields, child_table
 
-PG_TYPES = {
+PG_TYPES: dict[FieldType, str] = {
     "str": "text",
     "int": "bigint",
     "float": "double precision",
@@ -30,7 +30,7 @@ PG_TYPES = {
 
 # Only point layers get a typed column: the others accept several types (Polygon and
 # MultiPolygon, LineString and MultiLineString) exactly as the GeoPackage backend does.
-GEOMETRY_TYPMODS = {"Point": "Point"}
+GEOMETRY_TYPMODS: dict[GeometryKind, str] = {"Point": "Point"}
 
 IMPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("layer", "text NOT NULL"),
@@ -50,7 +50,7 @@ IMPORT_COLUMNS: tuple[tuple[str, str], ...] = (
 CHANGES_SEQUENCE = "qpv_changes"
 
 
-def geometry_sql(kind: str, srid: int) -> str:
+def geometry_sql(kind: GeometryKind, srid: int) -> str:
     """Column type of a layer geometry."""
     return f"geometry({GEOMETRY_TYPMODS.get(kind, 'Geometry')}, {int(srid)})"
 

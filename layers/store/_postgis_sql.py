@@ -13,10 +13,10 @@ import shapely
 
 from layers.errors import RecordError
 from layers.schema import Field
-from layers.store._convert import sql_column, time_text
+from layers.store._convert import sql_column
 from layers.store._postgis_conn import quote_ident
 from layers.store._postgis_schema import PG_TYPES
-from layers.store.base import TimeLike
+from layers.store.filters import TimeLike, time_text
 
 _TEMP = itertools.count()
 _INT64 = (-(2**63), 2**63 - 1)

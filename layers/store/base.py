@@ -13,16 +13,13 @@ import abc
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import geopandas as gpd
 import pandas as pd
 
 from layers.schema import LayerSchema
-
-TimeLike = date | datetime | str | None
-BBox = tuple[float, float, float, float]
+from layers.store.filters import BBox, BoundFilter, FilterKeywords, Page, RecordFilter, TimeLike
 
 
 @dataclass(frozen=True)
@@ -88,21 +85,16 @@ class LayerStore(abc.ABC):
         """Return a summary of every declared layer (count, extent, time span)."""
 
     # -- reading ----------------------------------------------------------------
-    @abc.abstractmethod
     def read(
         self,
         layer: str,
+        record_filter: RecordFilter | None = None,
         *,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-        uids: Sequence[str] | None = None,
         limit: int | None = None,
         offset: int = 0,
         order_by: str | None = None,
         crs: Any = None,
+        **filters: Unpack[FilterKeywords],
     ) -> gpd.GeoDataFrame:
         """Read the records of ``layer`` matching every filter given.
 
@@ -110,16 +102,8 @@ class LayerStore(abc.ABC):
         ----------
         layer : str
             Layer name.
-        bbox : tuple of float, optional
-            ``(xmin, ymin, xmax, ymax)``; records whose geometry intersects it.
-        bbox_crs : optional
-            CRS of ``bbox`` (store CRS by default).
-        start, end : date, datetime or ISO string, optional
-            Half-open interval ``[start, end)`` on the layer's time field.
-        where : mapping, optional
-            ``field -> value`` (equality) or ``field -> list`` (membership).
-        uids : sequence of str, optional
-            Only these records.
+        record_filter : RecordFilter, optional
+            The filters as one object; keywords given too replace its fields.
         limit, offset : int, optional
             Paging, in ``order_by`` order. By default: insertion order, or for a
             ``bbox`` query the spatial index's order (stable while the store is
@@ -128,6 +112,13 @@ class LayerStore(abc.ABC):
             A field name, ``-field`` for descending order.
         crs : optional
             Output CRS (store CRS by default).
+        **filters
+            The fields of :class:`~layers.store.filters.RecordFilter`: ``bbox``
+            (``(xmin, ymin, xmax, ymax)``, records whose geometry intersects it),
+            ``bbox_crs`` (CRS of ``bbox``, store CRS by default), ``start`` / ``end``
+            (half-open interval ``[start, end)`` on the layer's time field: date, datetime
+            or ISO string), ``where`` (``field -> value`` equality or ``field -> list``
+            membership), ``uids`` (only these records).
 
         Returns
         -------
@@ -137,42 +128,40 @@ class LayerStore(abc.ABC):
         Raises
         ------
         UnknownLayerError, RecordError
-            On an unknown layer or field name.
+            On an unknown layer or field name, or a malformed filter (naming the field).
+        TypeError
+            On a keyword that is not a filter.
         """
+        flt = self._bind(layer, record_filter, filters)
+        return self._read(flt, Page(limit, offset, order_by), crs=crs)
 
-    @abc.abstractmethod
     def count(
         self,
         layer: str,
+        record_filter: RecordFilter | None = None,
         *,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
         at_most: int | None = None,
+        **filters: Unpack[FilterKeywords],
     ) -> int:
         """Count the records :meth:`read` would return without paging.
 
         ``at_most`` stops counting there (the answer is then ``min(count, at_most)``), which
-        is all a caller deciding between records and clusters needs.
+        is all a caller deciding between records and clusters needs. Filters as in
+        :meth:`read`.
         """
+        return self._count(self._bind(layer, record_filter, filters), at_most=at_most)
 
     def cluster(
         self,
         layer: str,
+        record_filter: RecordFilter | None = None,
         *,
         cell_m: float,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
+        **filters: Unpack[FilterKeywords],
     ) -> pd.DataFrame:
         """Group the matching records on a square grid of ``cell_m`` metres (store CRS).
 
-        Backends override this with a database-side aggregate; this generic version reads
-        the records.
+        Filters as in :meth:`read`.
 
         Returns
         -------
@@ -180,11 +169,34 @@ class LayerStore(abc.ABC):
             One row per occupied cell: ``count``, mean ``x`` / ``y`` of the members, and
             their extent ``xmin``, ``ymin``, ``xmax``, ``ymax``.
         """
+        return self._cluster(self._bind(layer, record_filter, filters), cell_m=cell_m)
+
+    def _bind(
+        self, layer: str, record_filter: RecordFilter | None, filters: Mapping[str, Any]
+    ) -> BoundFilter:
+        """The filters of a query, checked against ``layer`` (TypeError on an unknown one)."""
+        flt = RecordFilter.of(record_filter, filters)
+        return flt.bind(self.schema(layer), self.crs)
+
+    @abc.abstractmethod
+    def _read(self, flt: BoundFilter, page: Page, *, crs: Any = None) -> gpd.GeoDataFrame:
+        """The records matching ``flt``, paged, in ``crs`` (see :meth:`read`)."""
+
+    @abc.abstractmethod
+    def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
+        """The number of records matching ``flt``, up to ``at_most`` (see :meth:`count`)."""
+
+    def _cluster(self, flt: BoundFilter, *, cell_m: float) -> pd.DataFrame:
+        """Grid cells of the records matching ``flt`` (see :meth:`cluster`).
+
+        Backends override this with a database-side aggregate; this generic version reads
+        the records.
+        """
         import shapely
 
         from geo.stats.zones import CELL_COLUMNS, grid_cells
 
-        gdf = self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where)
+        gdf = self._read(flt, Page())
         geoms = gdf.geometry.to_numpy()
         geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
         if len(geoms) == 0 or cell_m <= 0:

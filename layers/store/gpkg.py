@@ -19,16 +19,7 @@ from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
-from layers.store._convert import (
-    child_uid,
-    now_iso,
-    query_bbox,
-    query_field,
-    query_time_field,
-    sql_column,
-    time_text,
-    typed,
-)
+from layers.store._convert import child_uid, now_iso, sql_column, typed
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
     check_changes,
@@ -38,7 +29,8 @@ from layers.store._records import (
     prepare_children,
     prepare_records,
 )
-from layers.store.base import BBox, LayerInfo, LayerStore, TimeLike, WriteResult, iter_chunks
+from layers.store.base import LayerInfo, LayerStore, WriteResult, iter_chunks
+from layers.store.filters import BoundFilter, Page, Sort, TimeLike, time_text
 
 logger = logging.getLogger(__name__)
 
@@ -142,22 +134,13 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             self._set_meta(key, value)
 
     # -- reading ----------------------------------------------------------------
-    def _filters(
-        self,
-        schema: LayerSchema,
-        *,
-        bbox: BBox | None,
-        bbox_crs: Any,
-        start: TimeLike,
-        end: TimeLike,
-        where: Mapping[str, Any] | None,
-        uids: Sequence[str] | None = None,
-    ) -> tuple[list[str], list[Any], Any]:
+    def _clauses(self, flt: BoundFilter) -> tuple[list[str], list[Any], Any]:
+        """SQL conditions and parameters of a filter, and its bbox as a shapely box."""
         clauses: list[str] = []
         params: list[Any] = []
         geom_box = None
-        if bbox is not None:
-            xmin, ymin, xmax, ymax = query_bbox(schema, bbox, bbox_crs, self.crs)
+        if flt.bbox is not None:
+            xmin, ymin, xmax, ymax = flt.bbox
             geom_box = box(xmin, ymin, xmax, ymax)
             # The query is driven by the R-tree (joined as ``r``). It keeps 32-bit floats
             # rounded outwards (about 0.5 m at Lambert-93 magnitudes): candidates well
@@ -172,28 +155,26 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             )
             params += [xmax, xmin, ymax, ymin, xmin + m, xmax - m, ymin + m, ymax - m,
                        xmin, xmax, ymin, ymax]
-        if start is not None or end is not None:
-            tf = query_time_field(schema)
-            if start is not None:
-                clauses.append(f'"{tf.name}" >= ?')
-                params.append(time_text(start))
-            if end is not None:
-                clauses.append(f'"{tf.name}" < ?')
-                params.append(time_text(end))
-        for name, value in (where or {}).items():
-            f = query_field(schema, name)
+        if flt.time_field is not None:
+            if flt.start is not None:
+                clauses.append(f'"{flt.time_field.name}" >= ?')
+                params.append(flt.start)
+            if flt.end is not None:
+                clauses.append(f'"{flt.time_field.name}" < ?')
+                params.append(flt.end)
+        for f, value in flt.where:
             values = list(value) if isinstance(value, (list, tuple, set)) else [value]
             non_null = [self._sql_value(f, v) for v in values if v is not None]
             parts = []
             if non_null:
-                parts.append(f'"{name}" IN ({", ".join("?" * len(non_null))})')
+                parts.append(f'"{f.name}" IN ({", ".join("?" * len(non_null))})')
                 params += non_null
             if len(non_null) < len(values):
-                parts.append(f'"{name}" IS NULL')
+                parts.append(f'"{f.name}" IS NULL')
             clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
-        if uids is not None:
-            clauses.append(f"uid IN ({', '.join('?' * len(uids))})" if uids else "0")
-            params += list(uids)
+        if flt.uids is not None:
+            clauses.append(f"uid IN ({', '.join('?' * len(flt.uids))})" if flt.uids else "0")
+            params += list(flt.uids)
         return clauses, params, geom_box
 
     @staticmethod
@@ -209,36 +190,20 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 raise RecordError(f"« {f.name} » : nombre attendu.", field=f.name) from None
         return str(value)
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-        uids: Sequence[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        order_by: str | None = None,
-        crs: Any = None,
-    ) -> gpd.GeoDataFrame:
+    def _read(self, flt: BoundFilter, page: Page, *, crs: Any = None) -> gpd.GeoDataFrame:
         """Read records (see :meth:`LayerStore.read`)."""
-        schema = self.schema(layer)
-        clauses, params, geom_box = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, uids=uids
-        )
+        schema, layer = flt.schema, flt.layer
+        clauses, params, geom_box = self._clauses(flt)
         names = schema.field_names
         cols = ", ".join(f'"{n}"' for n in names)
         geom_col = ", geom" if schema.geometry is not None else ""
         sql = f'SELECT {cols}{geom_col} FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += self._order(schema, order_by, spatial=geom_box is not None)
-        if limit is not None or offset:
+        sql += self._order(page.sort(schema), spatial=geom_box is not None)
+        if page.bounded:
             sql += " LIMIT ? OFFSET ?"
-            params += [int(limit) if limit is not None else -1, int(offset)]
+            params += [int(page.limit) if page.limit is not None else -1, int(page.offset)]
         rows = self._con.execute(sql, params).fetchall()
         frame = self._frame(schema, rows, names)
         if geom_box is not None and schema.geometry != "Point" and len(frame):
@@ -270,18 +235,13 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             return f'"{layer}"'
         return f'"rtree_{layer}_geom" r JOIN "{layer}" ON "{layer}".fid = r.id'
 
-    def _order(self, schema: LayerSchema, order_by: str | None, *, spatial: bool = False) -> str:
-        if not order_by:
+    @staticmethod
+    def _order(sort: Sort | None, *, spatial: bool = False) -> str:
+        if sort is None:
             # Spatial queries come in R-tree order (stable while the store does not change),
             # so that a page stops reading as soon as it is full; others in insertion order.
             return "" if spatial else ' ORDER BY "fid"'
-        desc = order_by.startswith("-")
-        name = order_by.lstrip("-")
-        try:
-            schema.field(name)
-        except KeyError:
-            raise RecordError(f"Tri impossible sur « {name} ».", field="order_by") from None
-        return f' ORDER BY "{name}" {"DESC" if desc else "ASC"}, fid'
+        return f' ORDER BY "{sort.field.name}" {sort.direction}, fid'
 
     def _frame(self, schema: LayerSchema, rows: list[tuple[Any, ...]], names: list[str]) -> gpd.GeoDataFrame:
         # object dtype: text stays Python str / None (no pandas string inference)
@@ -293,26 +253,13 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         geoms = _gpkg.decode(blobs) if blobs is not None else [None] * len(frame)
         return gpd.GeoDataFrame(frame, geometry=geoms, crs=self.crs)
 
-    def count(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-        at_most: int | None = None,
-    ) -> int:
+    def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
         """Count records (see :meth:`LayerStore.count`)."""
-        schema = self.schema(layer)
-        clauses, params, geom_box = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
-        )
-        if geom_box is not None and schema.geometry != "Point":
-            return len(self.read(layer, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end,
-                                 where=where))
-        if geom_box is not None and start is None and end is None and not where:
+        layer = flt.layer
+        clauses, params, geom_box = self._clauses(flt)
+        if geom_box is not None and flt.schema.geometry != "Point":
+            return len(self._read(flt, Page()))
+        if geom_box is not None and not flt.by_attributes:
             # bbox alone: count on the R-tree, reading geometries only near the edges
             sql = f'SELECT 1 FROM "rtree_{layer}_geom" r WHERE ' + self._rtree_bbox_clause(layer)
             params = self._rtree_bbox_params(geom_box)
@@ -325,31 +272,18 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             params = [*params, int(at_most)]
         return int(self._con.execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0])
 
-    def cluster(
-        self,
-        layer: str,
-        *,
-        cell_m: float,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-    ) -> pd.DataFrame:
+    def _cluster(self, flt: BoundFilter, *, cell_m: float) -> pd.DataFrame:
         """Grid clusters computed in SQL on the R-tree (see :meth:`LayerStore.cluster`)."""
-        schema = self.schema(layer)
-        if schema.geometry is None or cell_m <= 0:
-            return super().cluster(layer, cell_m=cell_m, bbox=bbox, bbox_crs=bbox_crs, start=start,
-                                   end=end, where=where)
-        clauses, params, geom_box = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where
-        )
+        layer = flt.layer
+        if flt.schema.geometry is None or cell_m <= 0:
+            return super()._cluster(flt, cell_m=cell_m)
+        clauses, params, geom_box = self._clauses(flt)
         cx, cy = "(r.minx + r.maxx) * 0.5", "(r.miny + r.maxy) * 0.5"
         sql = (
             f"SELECT CAST({cx} / ? AS INTEGER) AS gx, CAST({cy} / ? AS INTEGER) AS gy, COUNT(*), "
             f"AVG({cx}), AVG({cy}), MIN(r.minx), MIN(r.miny), MAX(r.maxx), MAX(r.maxy) "
         )
-        if start is None and end is None and not where:
+        if not flt.by_attributes:
             # no attribute filter: aggregate the R-tree alone (the edges checked as in count)
             if geom_box is None:
                 sql += f'FROM "rtree_{layer}_geom" r'

@@ -22,7 +22,7 @@ import shapely
 from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
-from layers.store._convert import query_bbox, query_field, query_time_field, typed
+from layers.store._convert import typed
 from layers.store._gpkg_schema import schema_fingerprint
 from layers.store._postgis_conn import get_pool, lend, parse_url, quote_ident, require_psycopg
 from layers.store._postgis_schema import (
@@ -50,7 +50,8 @@ from layers.store._records import (
     prepare_children,
     prepare_records,
 )
-from layers.store.base import BBox, LayerInfo, LayerStore, TimeLike, WriteResult
+from layers.store.base import LayerInfo, LayerStore, WriteResult
+from layers.store.filters import BoundFilter, Page, RecordFilter, Sort, TimeLike
 
 logger = logging.getLogger(__name__)
 
@@ -226,26 +227,16 @@ class PostGISStore(LayerStore):
             )
 
     # -- reading ----------------------------------------------------------------
-    def _filters(
-        self,
-        schema: LayerSchema,
-        *,
-        bbox: BBox | None,
-        bbox_crs: Any,
-        start: TimeLike,
-        end: TimeLike,
-        where: Mapping[str, Any] | None,
-        uids: Sequence[str] | None = None,
-        counting: bool = False,
-    ) -> tuple[list[str], list[Any]]:
+    def _clauses(self, flt: BoundFilter, *, counting: bool = False) -> tuple[list[str], list[Any]]:
+        """SQL conditions and parameters of a filter."""
         clauses: list[str] = []
         params: list[Any] = []
-        if bbox is not None:
-            xmin, ymin, xmax, ymax = query_bbox(schema, bbox, bbox_crs, self.crs)
+        if flt.bbox is not None:
+            xmin, ymin, xmax, ymax = flt.bbox
             # && on the GiST index, then the exact test (the index keeps float32 boxes)
             env = f"ST_MakeEnvelope(%s, %s, %s, %s, {self._srid})"
             outer = [float(xmin), float(ymin), float(xmax), float(ymax)]
-            if (counting and schema.geometry == "Point"
+            if (counting and flt.schema.geometry == "Point"
                     and min(xmax - xmin, ymax - ymin) > 4 * _POINT_SLACK):
                 # A point whose (outward-rounded float32) box meets the box shrunk by a few
                 # metres lies inside the box: the exact test only runs near the edges
@@ -258,19 +249,19 @@ class PostGISStore(LayerStore):
             else:
                 clauses.append(f"ST_Intersects(geom, {env})")
                 params += outer
-        if start is not None or end is not None:
-            tf = query_time_field(schema)
-            if start is not None:
+        if flt.time_field is not None:
+            tf = flt.time_field
+            if flt.start is not None:
                 clauses.append(f"{quote_ident(tf.name)} >= %s")
-                params.append(time_bound(tf, start))
-            if end is not None:
+                params.append(time_bound(tf, flt.start))
+            if flt.end is not None:
                 clauses.append(f"{quote_ident(tf.name)} < %s")
-                params.append(time_bound(tf, end))
-        for name, value in (where or {}).items():
-            clauses.append(self._where_clause(query_field(schema, name), value, params))
-        if uids is not None:
+                params.append(time_bound(tf, flt.end))
+        for f, value in flt.where:
+            clauses.append(self._where_clause(f, value, params))
+        if flt.uids is not None:
             clauses.append("uid = ANY(%s::text[])")
-            params.append([str(u) for u in uids if "\x00" not in str(u)])
+            params.append([str(u) for u in flt.uids if "\x00" not in str(u)])
         return clauses, params
 
     @staticmethod
@@ -287,45 +278,23 @@ class PostGISStore(LayerStore):
         return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
     @staticmethod
-    def _order(schema: LayerSchema, order_by: str | None) -> str:
-        if not order_by:
+    def _order(sort: Sort | None) -> str:
+        if sort is None:
             return " ORDER BY fid"
-        desc = order_by.startswith("-")
-        name = order_by.lstrip("-")
-        try:
-            f = schema.field(name)
-        except KeyError:
-            raise RecordError(f"Tri impossible sur « {name} ».", field="order_by") from None
         # the GeoPackage's order: bytewise text, NULL smallest
-        collate = ' COLLATE "C"' if f.type in ("str", "json") else ""
-        direction = "DESC NULLS LAST" if desc else "ASC NULLS FIRST"
-        return f" ORDER BY {quote_ident(name)}{collate} {direction}, fid"
+        collate = ' COLLATE "C"' if sort.field.type in ("str", "json") else ""
+        nulls = "NULLS LAST" if sort.direction == "DESC" else "NULLS FIRST"
+        return f" ORDER BY {quote_ident(sort.field.name)}{collate} {sort.direction} {nulls}, fid"
 
-    def read(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-        uids: Sequence[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        order_by: str | None = None,
-        crs: Any = None,
-    ) -> gpd.GeoDataFrame:
+    def _read(self, flt: BoundFilter, page: Page, *, crs: Any = None) -> gpd.GeoDataFrame:
         """Read records (see :meth:`LayerStore.read`)."""
-        schema = self.schema(layer)
-        clauses, params = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, uids=uids
-        )
-        sql = self._select(schema, clauses) + self._order(schema, order_by)
-        if limit is not None or offset:
-            lim = int(limit) if limit is not None else -1
+        schema = flt.schema
+        clauses, params = self._clauses(flt)
+        sql = self._select(schema, clauses) + self._order(page.sort(schema))
+        if page.bounded:
+            lim = int(page.limit) if page.limit is not None else -1
             sql += " LIMIT %s OFFSET %s"
-            params += [lim if lim >= 0 else None, max(int(offset), 0)]
+            params += [lim if lim >= 0 else None, max(int(page.offset), 0)]
         frame = self._query_frame(schema, sql, params)
         if crs is not None:
             frame = frame.to_crs(resolve_crs(crs))
@@ -364,23 +333,10 @@ class PostGISStore(LayerStore):
             out[extra] = tail.to_numpy()
         return out
 
-    def count(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-        at_most: int | None = None,
-    ) -> int:
+    def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
         """Count records (see :meth:`LayerStore.count`)."""
-        schema = self.schema(layer)
-        clauses, params = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, counting=True
-        )
-        sql = f"SELECT 1 FROM {self._table(layer)}"
+        clauses, params = self._clauses(flt, counting=True)
+        sql = f"SELECT 1 FROM {self._table(flt.layer)}"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         if at_most is not None and int(at_most) >= 0:
@@ -391,30 +347,16 @@ class PostGISStore(LayerStore):
             row = cur.fetchone()
         return int(row[0]) if row else 0
 
-    def cluster(
-        self,
-        layer: str,
-        *,
-        cell_m: float,
-        bbox: BBox | None = None,
-        bbox_crs: Any = None,
-        start: TimeLike = None,
-        end: TimeLike = None,
-        where: Mapping[str, Any] | None = None,
-    ) -> pd.DataFrame:
+    def _cluster(self, flt: BoundFilter, *, cell_m: float) -> pd.DataFrame:
         """Grid clusters computed by one SQL aggregate (see :meth:`LayerStore.cluster`)."""
-        schema = self.schema(layer)
-        if schema.geometry is None or cell_m <= 0:
-            return super().cluster(layer, cell_m=cell_m, bbox=bbox, bbox_crs=bbox_crs, start=start,
-                                   end=end, where=where)
-        clauses, params = self._filters(
-            schema, bbox=bbox, bbox_crs=bbox_crs, start=start, end=end, where=where, counting=True
-        )
+        if flt.schema.geometry is None or cell_m <= 0:
+            return super()._cluster(flt, cell_m=cell_m)
+        clauses, params = self._clauses(flt, counting=True)
         clauses.append("geom IS NOT NULL AND NOT ST_IsEmpty(geom)")
         # envelope centres, like the generic version and the GeoPackage's R-tree
         inner = (
             "SELECT ST_XMin(geom) AS x0, ST_YMin(geom) AS y0, ST_XMax(geom) AS x1, "
-            f"ST_YMax(geom) AS y1 FROM {self._table(layer)} WHERE " + " AND ".join(clauses)
+            f"ST_YMax(geom) AS y1 FROM {self._table(flt.layer)} WHERE " + " AND ".join(clauses)
         )
         sql = (
             "SELECT floor((x0 + x1) * 0.5 / %s) AS gx, floor((y0 + y1) * 0.5 / %s) AS gy, "
@@ -554,8 +496,7 @@ class PostGISStore(LayerStore):
         schema = self.schema(layer)
         check_changes(schema, changes)
         with self._errors(), self._writing(), self._con.cursor() as cur:
-            clauses, params = self._filters(schema, bbox=None, bbox_crs=None, start=None, end=None,
-                                            where=None, uids=[uid])
+            clauses, params = self._clauses(RecordFilter(uids=[uid]).bind(schema, self.crs))
             current = self._query_frame(schema, self._select(schema, clauses, lock=True), params)
             if current.empty:
                 raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")

@@ -13,7 +13,8 @@ from shapely.geometry import Point
 
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
 from layers.importer import import_file
-from layers.store import LayerStore, open_store
+from layers.store import LayerStore, RecordFilter, open_store
+from layers.store.filters import FilterKeywords, filter_names
 
 
 def _obs(n: int = 3, **extra: object) -> gpd.GeoDataFrame:
@@ -72,6 +73,74 @@ def test_bad_filters_name_the_field(store: LayerStore) -> None:
         store.read("cameras")
     # SQL in a value is just a value
     assert store.count("observations", where={"theme": "x' OR '1'='1"}) == 0
+
+
+@pytest.mark.parametrize("filters", [
+    {},
+    {"bbox": (651_950, 6_861_950, 652_150, 6_862_050)},
+    {"start": "2024-02-01"},
+    {"start": "2024-01-01", "end": "2024-03-01", "where": {"theme": ["voirie", "propreté"]}},
+    {"where": {"resolved_at": None}, "uids": ["o2", "o0", "absent"]},
+    {"bbox": (2.3, 48.8, 2.5, 48.9), "bbox_crs": "EPSG:4326", "where": {"status": "nouveau"}},
+])
+def test_record_filter_selects_what_the_keywords_select(store: LayerStore, filters: dict) -> None:
+    store.write("observations", _obs())
+    flt = RecordFilter(**filters)
+    by_keywords = store.read("observations", order_by="-observed_at", **filters)
+    by_object = store.read("observations", flt, order_by="-observed_at")
+    assert by_object["uid"].tolist() == by_keywords["uid"].tolist()
+    assert by_object.equals(by_keywords)
+    assert store.count("observations", flt) == store.count("observations", **filters) == len(by_keywords)
+    assert store.count("observations", flt, at_most=1) == min(1, len(by_keywords))
+    cells = store.cluster("observations", flt, cell_m=150)
+    assert cells.equals(store.cluster("observations", cell_m=150, **filters))
+    assert int(cells["count"].sum()) == len(by_keywords)
+    # keywords given with a filter replace its fields
+    narrowed = store.read("observations", flt, uids=["o1"])
+    assert narrowed.equals(store.read("observations", **{**filters, "uids": ["o1"]}))
+    assert set(narrowed["uid"]) <= {"o1"}
+    assert flt == RecordFilter(**filters)  # the caller's filter is left as it was
+
+
+def test_unknown_filter_keyword_is_refused(store: LayerStore) -> None:
+    store.write("observations", _obs())
+    with pytest.raises(TypeError, match=r"Filtre inconnu : « couleur » .*bbox, bbox_crs, start, end"):
+        store.read("observations", couleur="rouge")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="Filtre inconnu : « at_most »"):
+        store.read("observations", at_most=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="Filtre inconnu : « limit »"):
+        store.count("observations", limit=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="Filtre inconnu : « theme »"):
+        store.cluster("observations", cell_m=100, theme="voirie")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="RecordFilter attendu"):
+        store.read("observations", {"bbox": (0, 0, 1, 1)})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        RecordFilter(couleur="rouge")  # type: ignore[call-arg]
+    # the layer is not even looked up
+    with pytest.raises(TypeError, match="Filtre inconnu"):
+        store.read("cameras", couleur="rouge")  # type: ignore[call-arg]
+
+
+def test_filter_keywords_are_the_record_filter_fields() -> None:
+    assert tuple(FilterKeywords.__annotations__) == filter_names()
+    assert filter_names() == ("bbox", "bbox_crs", "start", "end", "where", "uids")
+
+
+@pytest.mark.parametrize(("layer", "flt", "field"), [
+    ("observations", RecordFilter(bbox=(3, 2, 1, 0)), "bbox"),
+    ("observations", RecordFilter(bbox=(1, 2, 3)), "bbox"),  # type: ignore[arg-type]
+    ("bacs", RecordFilter(start="2024-01-01"), "datetime"),  # not dated
+    ("observations", RecordFilter(end="hier"), "datetime"),
+    ("observations", RecordFilter(where={"couleur": "x"}), "couleur"),
+])
+def test_record_filter_is_checked_against_the_layer(
+    store: LayerStore, layer: str, flt: RecordFilter, field: str
+) -> None:
+    for call in (lambda: store.read(layer, flt), lambda: store.count(layer, flt),
+                 lambda: store.cluster(layer, flt, cell_m=100)):
+        with pytest.raises(RecordError) as err:
+            call()
+        assert err.value.field == field
 
 
 def test_write_rejects_invalid_records(store: LayerStore) -> None:
@@ -220,7 +289,7 @@ def test_sql_clusters_equal_generic_clusters(store_url: str, shared_data: Path) 
         box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)
         kw = {"bbox": box_20e, "start": "2024-01-01", "where": {"theme": ["dépôts sauvages", "propreté"]}}
         sql = s.cluster("observations", cell_m=400, **kw)
-        generic = Base.cluster(s, "observations", cell_m=400, **kw)
+        generic = Base._cluster(s, RecordFilter(**kw).bind(s.schema("observations"), s.crs), cell_m=400)
         assert int(sql["count"].sum()) == int(generic["count"].sum()) == s.count("observations", **kw)
         key = ["count", "xmin", "ymin"]
         a = sql.sort_values(key).reset_index(drop=True)
