@@ -20,7 +20,7 @@ from geo.geometry import repair_polygons
 from geo.perimeters.lookup import lookup_point
 from geo.perimeters.streetlist import parse_street_list, read_rules, write_rules
 from layers.errors import PerimeterStoreError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.perimeters import (
     compile_to_store,
     lookup_from_store,
@@ -50,7 +50,8 @@ def base_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = open_store(path)
     try:
         for name, mapping in IMPORTS:
-            import_file(store, DEMO / name, mapping=mapping, actor="tests", report_dir=folder / "rejets")
+            import_file(store, DEMO / name,
+                        options=ImportOptions(mapping=mapping, actor="tests", report_dir=folder / "rejets"))
     finally:
         store.close()
     return path
