@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
 from layers.store import open_store
 
@@ -55,10 +55,10 @@ def build_store(path: Path, n: int, seed: int) -> int:
         if store.count("observations") >= n:
             return store.count("observations")
         report_dir = path.parent / "rapports"
-        import_file(store, DEMO / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris",
-                    report_dir=report_dir)
-        import_file(store, DEMO / "paris" / "dansmarue-2023-2024-echantillon.csv.gz", mapping="dansmarue",
-                    report_dir=report_dir)
+        import_file(store, DEMO / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris", report_dir=report_dir))
+        import_file(store, DEMO / "paris" / "dansmarue-2023-2024-echantillon.csv.gz",
+                    options=ImportOptions(mapping="dansmarue", report_dir=report_dir))
         real = store.read("observations")
         rng = np.random.default_rng(seed)
         t0 = real["observed_at"].min()

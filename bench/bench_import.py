@@ -22,7 +22,7 @@ import pyogrio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from layers.importer import import_file  # noqa: E402
+from layers.importer import ImportOptions, import_file  # noqa: E402
 from layers.store import open_store  # noqa: E402
 
 SHARED = Path(os.environ.get("QPV_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -56,10 +56,10 @@ def main() -> None:
         for label, path, mapping, reference in cases:
             store = open_store(Path(tmp) / f"{mapping}.gpkg")
             t0 = time.perf_counter()
-            report = import_file(store, path, mapping=mapping, territory_margin_m=None)
+            report = import_file(store, path, options=ImportOptions(mapping=mapping, territory_margin_m=None))
             ours = time.perf_counter() - t0
             t1 = time.perf_counter()
-            again = import_file(store, path, mapping=mapping, territory_margin_m=None)
+            again = import_file(store, path, options=ImportOptions(mapping=mapping, territory_margin_m=None))
             reimport = time.perf_counter() - t1
             store.close()
             ref = reference(path, Path(tmp) / f"ref-{mapping}.gpkg")

@@ -42,7 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
 from layers.store import LayerStore, open_store
 
@@ -73,10 +73,10 @@ def fill(store: LayerStore, n: int, *, seed: int, jitter_m: float, report_dir: P
     have = store.count("observations")
     if have >= n:
         return have
-    import_file(store, DEMO / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris",
-                report_dir=report_dir)
-    import_file(store, DEMO / "paris" / "dansmarue-2023-2024-echantillon.csv.gz", mapping="dansmarue",
-                report_dir=report_dir)
+    import_file(store, DEMO / "paris" / "qpv-paris-idf-2015.geojson",
+                options=ImportOptions(mapping="qpv-paris", report_dir=report_dir))
+    import_file(store, DEMO / "paris" / "dansmarue-2023-2024-echantillon.csv.gz",
+                options=ImportOptions(mapping="dansmarue", report_dir=report_dir))
     real = store.read("observations", where={"source_dataset": "dansmarue-paris"})
     if real.empty:
         real = store.read("observations")

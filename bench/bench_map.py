@@ -42,7 +42,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
 from layers.store import open_store
 
@@ -65,7 +65,7 @@ def build_store(path: Path, n: int, work: Path) -> dict[str, Any]:
     scratch = open_store(work / "reelles.gpkg")
     try:
         import_file(scratch, DEMO / "paris" / "dansmarue-2023-2024-echantillon.csv.gz",
-                    mapping="dansmarue", actor="bench", report_dir=work / "rapports")
+                    options=ImportOptions(mapping="dansmarue", actor="bench", report_dir=work / "rapports"))
         real = scratch.read("observations")
     finally:
         scratch.close()
@@ -83,8 +83,8 @@ def build_store(path: Path, n: int, work: Path) -> dict[str, Any]:
     sim["resolved_at"] = None
     store = open_store(path)
     try:
-        import_file(store, DEMO / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris",
-                    actor="bench", report_dir=work / "rapports")
+        import_file(store, DEMO / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris", actor="bench", report_dir=work / "rapports"))
         t = time.perf_counter()
         with store.transaction():
             store.write("observations", sim, actor="bench", validated=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from layers.errors import SourceFileError
-from layers.importer import ImportReport, import_file
+from layers.importer import ImportOptions, ImportReport, import_file
 from layers.simulate import SimulationSummary, simulate_territory
 from layers.store.base import LayerStore
 
@@ -62,8 +62,9 @@ def build_demo(
     for step in manifest["imports"]:
         if on_step:
             on_step(step["file"])
-        report = import_file(store, demo_dir / step["file"], mapping=step["mapping"],
-                             actor="demo", report_dir=report_dir)
+        report = import_file(store, demo_dir / step["file"],
+                             options=ImportOptions(mapping=step["mapping"], actor="demo",
+                                                   report_dir=report_dir))
         result.reports.append(report)
     sim = manifest.get("simulate")
     if sim:

@@ -16,7 +16,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -341,28 +341,12 @@ def _store_valid(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, report:
         })
 
 
-def import_file(
-    store: LayerStore,
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    mapping: str | Path | Mapping_ | None = None,
-    actor: str | None = None,
-    territory_margin_m: float | None = 20_000,
-    report_dir: str | Path | None = None,
-    strict: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> ImportReport:
-    """Import a source file into a layer of ``store``, all or nothing.
+@dataclass(frozen=True, kw_only=True)
+class ImportOptions:
+    """How :func:`import_file` reads, checks and records one file.
 
-    Parameters
+    Attributes
     ----------
-    store : LayerStore
-        Destination.
-    path : str or Path
-        Source file (CSV, GeoJSON, GeoPackage, zipped Shapefile).
-    layer : str, optional
-        Destination layer; taken from the mapping when omitted.
     mapping : str, Path or Mapping_, optional
         A mapping name from ``data/mappings``, a YAML path, or a parsed mapping. Without
         one, the file's columns must carry the layer's field names.
@@ -370,25 +354,24 @@ def import_file(
         Who imports (kept in the import log and status histories).
     territory_margin_m : float or None
         Reject points farther than this from every stored perimeter (None: no check).
-    report_dir : Path, optional
+    report_dir : str or Path, optional
         Write the reject CSV and the summary JSON there.
     strict : bool
         Store nothing if any row is rejected.
     progress : callable, optional
         Called with a short French label at each stage.
-
-    Returns
-    -------
-    ImportReport
-
-    Raises
-    ------
-    SourceFileError, MappingError, CRSError, RecordError
-        When the file as a whole cannot be imported; the store is then unchanged.
     """
-    t0 = time.perf_counter()
-    path = Path(path)
-    step = progress or (lambda _label: None)
+
+    mapping: str | Path | Mapping_ | None = None
+    actor: str | None = None
+    territory_margin_m: float | None = 20_000
+    report_dir: str | Path | None = None
+    strict: bool = False
+    progress: Callable[[str], None] | None = None
+
+
+def _resolve_mapping(mapping: str | Path | Mapping_ | None, layer: str | None) -> Mapping_ | None:
+    """Load a named mapping and check it is for ``layer`` (when both are given)."""
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(mapping)
     if mapping is not None and layer is not None and mapping.layer != layer:
@@ -396,106 +379,123 @@ def import_file(
             f"La correspondance {mapping.dataset} est pour la couche « {mapping.layer} », "
             f"pas « {layer} »."
         )
-    step("lecture")
+    return mapping
+
+
+def _read_table(path: Path, mapping: Mapping_ | None) -> SourceTable:
+    """Read the source file with the reading options of ``mapping``."""
     read_opts = dict(mapping.read) if mapping is not None else {}
-    table = read_source(path, fmt=read_opts.get("format"), encoding=read_opts.get("encoding"),
-                        separator=read_opts.get("separator"), layer=read_opts.get("layer"))
-    if mapping is None:
-        if layer is None:
-            raise MappingError("Précisez la couche ou une correspondance.")
-        mapping = identity_mapping(layer, [str(c) for c in table.frame.columns],
-                                   dataset=re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()))
-    schema = get_schema(mapping.layer)
-    report = ImportReport(layer=schema.name, file_name=path.name, dataset=mapping.dataset,
-                          sha256=file_sha256(path), encoding=table.encoding,
-                          separator=table.separator)
-    rejects = [table.rejects]
-    rows = table.rows
-    if mapping.filter:
-        keep = pd.Series(True, index=table.frame.index)
-        for col, allowed in mapping.filter.items():
-            if col not in table.frame:
-                raise MappingError(f"Filtre sur une colonne absente : {col}.")
-            allowed_list = allowed if isinstance(allowed, list) else [allowed]
-            keep &= table.frame[col].astype("string").isin([str(a) for a in allowed_list])
-        rejects.append(_reject(rows, ~keep, "", "hors du filtre de la correspondance"))
-        table.frame = table.frame[keep]
-        rows = rows[keep]
-        table.rows = rows
-    step("correspondance")
-    mapped = _apply_rules(table, mapping)
-    formats = {r.name: r.format for r in mapping.fields if r.format}
-    source_ids = None
-    if mapping.id:
-        source_ids = table.frame[mapping.id].astype("string").str.strip()
-        blank = source_ids.isna() | source_ids.eq("")
-        rejects.append(_reject(rows, blank, mapping.id, "identifiant source manquant"))
-        dup = source_ids.duplicated() & ~blank
-        first_row = pd.Series(rows.to_numpy(), index=source_ids.to_numpy())
-        first_row = first_row[~first_row.index.duplicated()]
-        dup_rej = _reject(rows, dup, mapping.id, "", source_ids)
-        dup_rej["reason"] = [
-            f"identifiant en double (déjà vu ligne {first_row[v]})" for v in source_ids[dup]
-        ]
-        rejects.append(dup_rej)
-        keep = ~(blank | dup)
-        mapped, rows, source_ids = mapped[keep], rows[keep], source_ids[keep]
-        mapped["source_id"] = source_ids
-    step("géométrie")
+    return read_source(path, fmt=read_opts.get("format"), encoding=read_opts.get("encoding"),
+                       separator=read_opts.get("separator"), layer=read_opts.get("layer"))
+
+
+def _filter_rows(table: SourceTable, mapping: Mapping_) -> tuple[SourceTable, list[pd.DataFrame]]:
+    """Keep the rows the mapping's ``filter`` allows; the others become rejects."""
+    if not mapping.filter:
+        return table, []
+    keep = pd.Series(True, index=table.frame.index)
+    for col, allowed in mapping.filter.items():
+        if col not in table.frame:
+            raise MappingError(f"Filtre sur une colonne absente : {col}.")
+        allowed_list = allowed if isinstance(allowed, list) else [allowed]
+        keep &= table.frame[col].astype("string").isin([str(a) for a in allowed_list])
+    rejects = _reject(table.rows, ~keep, "", "hors du filtre de la correspondance")
+    return replace(table, frame=table.frame[keep], rows=table.rows[keep]), [rejects]
+
+
+def _check_source_ids(
+    table: SourceTable, mapped: pd.DataFrame, rows: pd.Series, mapping: Mapping_
+) -> tuple[pd.DataFrame, pd.Series, pd.Series | None, list[pd.DataFrame]]:
+    """Reject rows whose source id is blank or repeated; add ``source_id`` to the kept ones.
+
+    Returns the kept mapped rows, their row numbers, their source ids (None when the
+    mapping names no id column) and the rejects.
+    """
+    if not mapping.id:
+        return mapped, rows, None, []
+    source_ids = table.frame[mapping.id].astype("string").str.strip()
+    blank = source_ids.isna() | source_ids.eq("")
+    blank_rej = _reject(rows, blank, mapping.id, "identifiant source manquant")
+    dup = source_ids.duplicated() & ~blank
+    first_row = pd.Series(rows.to_numpy(), index=source_ids.to_numpy())
+    first_row = first_row[~first_row.index.duplicated()]
+    dup_rej = _reject(rows, dup, mapping.id, "", source_ids)
+    dup_rej["reason"] = [
+        f"identifiant en double (déjà vu ligne {first_row[v]})" for v in source_ids[dup]
+    ]
+    keep = ~(blank | dup)
+    mapped, rows, source_ids = mapped[keep], rows[keep], source_ids[keep]
+    mapped["source_id"] = source_ids
+    return mapped, rows, source_ids, [blank_rej, dup_rej]
+
+
+def _locate(
+    table: SourceTable, mapped: pd.DataFrame, rows: pd.Series, mapping: Mapping_, *, target_crs: Any
+) -> tuple[gpd.GeoDataFrame, pd.Series, list[pd.DataFrame]]:
+    """Attach the geometries (in their source CRS) to the mapped rows whose coordinates hold.
+
+    Returns the located rows, their row numbers and the rejects (unreadable, missing,
+    implausible coordinates).
+    """
     geoms, src_crs, geom_rejects = _build_geometry(table, mapping)
     geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
-    rejects.append(geom_rejects[geom_rejects["row"].isin(rows)])
+    rejects = [geom_rejects[geom_rejects["row"].isin(rows)]]
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    keep_coords, coord_rejects = _check_coordinates(geoms, src_crs, rows, target_crs=store.crs)
+    keep_coords, coord_rejects = _check_coordinates(geoms, src_crs, rows, target_crs=target_crs)
     rejects.append(coord_rejects)
     unread = pd.Series(~present, index=mapped.index) & ~rows.isin(geom_rejects["row"])
     rejects.append(_reject(rows, unread, "geometry", "géométrie manquante ou vide"))
     keep = keep_coords & pd.Series(present, index=mapped.index)
     gdf = gpd.GeoDataFrame(mapped[keep], geometry=geoms[keep.to_numpy()], crs=resolve_crs(src_crs))
-    rows = rows[keep]
-    repaired_src = pd.Index([])
-    if schema.geometry in ("MultiPolygon", "Geometry"):
-        # repair in the source CRS, where the publisher's geometry was (in)valid
-        polygonal = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
-        fixed, was_invalid = repair_polygons(gdf[polygonal])
-        gdf.loc[polygonal, gdf.geometry.name] = fixed.geometry
-        repaired_src = fixed.index[was_invalid]
-    gdf = gdf.to_crs(store.crs)
-    if territory_margin_m is not None and schema.name != "perimetres":
-        far = _far_from_territory(store, gdf, territory_margin_m)
-        rejects.append(_reject(rows, far, "geometry",
-                               f"point à plus de {territory_margin_m / 1000:g} km de tout périmètre"))
-        gdf, rows = gdf[~far], rows[~far]
-    gdf["simulated"] = mapping.simulated
-    gdf["source_dataset"] = mapping.dataset
-    step("validation")
-    result = validate_frame(gdf, schema, rows=rows, formats=formats)
-    rejects.append(result.rejects)
-    valid = result.valid
-    valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
-                         source_ids.loc[valid.index] if source_ids is not None else None)
+    return gdf, rows[keep], rejects
+
+
+def _repair(gdf: gpd.GeoDataFrame, geometry_type: str | None) -> tuple[gpd.GeoDataFrame, pd.Index]:
+    """Repair invalid polygons (in the source CRS); return the frame and the repaired index."""
+    if geometry_type not in ("MultiPolygon", "Geometry"):
+        return gdf, pd.Index([])
+    # repair in the source CRS, where the publisher's geometry was (in)valid
+    gdf = gdf.copy()
+    polygonal = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
+    fixed, was_invalid = repair_polygons(gdf[polygonal])
+    gdf.loc[polygonal, gdf.geometry.name] = fixed.geometry
+    return gdf, fixed.index[was_invalid]
+
+
+def _keep_near_territory(
+    store: LayerStore, gdf: gpd.GeoDataFrame, rows: pd.Series, margin_m: float
+) -> tuple[gpd.GeoDataFrame, pd.Series, pd.DataFrame]:
+    """Drop the rows farther than ``margin_m`` from every stored perimeter (as rejects)."""
+    far = _far_from_territory(store, gdf, margin_m)
+    rejects = _reject(rows, far, "geometry", f"point à plus de {margin_m / 1000:g} km de tout périmètre")
+    return gdf[~far], rows[~far], rejects
+
+
+def _count_rejects(report: ImportReport, rejects: list[pd.DataFrame]) -> None:
+    """Put the sorted rejects and their count into ``report``."""
     all_rejects = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(
         len(r) for r in rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
     report.rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
     report.n_rejected = len(all_rejects)
-    report.n_read = table.n_read
-    repaired = result.repaired.union(repaired_src.intersection(valid.index))
-    if "repaired" in valid.columns and len(repaired):
-        valid.loc[repaired, "repaired"] = True
-    report.repaired_rows = sorted(int(r) for r in rows.loc[repaired])
-    report.n_repaired = len(report.repaired_rows)
-    if strict and report.n_rejected:
+
+
+def _refuse_if_strict(report: ImportReport) -> None:
+    """Strict mode: refuse the whole file when a row is rejected."""
+    if report.n_rejected:
         raise SourceFileError(
             f"Import refusé : {report.n_rejected} ligne(s) rejetée(s) (mode strict), "
             f"première : ligne {report.rejects.iloc[0]['row']} — {report.rejects.iloc[0]['reason']}."
         )
-    step("enregistrement")
+
+
+def _write_with_retries(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, report: ImportReport, *,
+                        path: Path, dataset: str, actor: str | None, t0: float) -> None:
+    """Run :func:`_store_valid`, again (in uid order) when the database breaks a deadlock."""
     to_write = valid
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            _store_valid(store, schema.name, to_write, report, path=path, dataset=mapping.dataset,
-                         actor=actor, t0=t0)
-            break
+            _store_valid(store, layer, to_write, report, path=path, dataset=dataset, actor=actor, t0=t0)
+            return
         except StoreError as exc:
             if not _is_deadlock(exc):
                 raise
@@ -511,12 +511,96 @@ def import_file(
             logger.warning("import %s: deadlock with another writer, attempt %d/%d", path.name,
                            attempt + 1, WRITE_ATTEMPTS)
             time.sleep(random.uniform(0.05, 0.3) * attempt)
+
+
+def import_file(
+    store: LayerStore,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    options: ImportOptions | None = None,
+) -> ImportReport:
+    """Import a source file into a layer of ``store``, all or nothing.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Destination.
+    path : str or Path
+        Source file (CSV, GeoJSON, GeoPackage, zipped Shapefile).
+    layer : str, optional
+        Destination layer; taken from the mapping when omitted.
+    options : ImportOptions, optional
+        Mapping, actor, territory check, report folder, strict mode, progress callback
+        (defaults: :class:`ImportOptions`).
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    SourceFileError, MappingError, CRSError, RecordError
+        When the file as a whole cannot be imported; the store is then unchanged.
+    """
+    opts = options if options is not None else ImportOptions()
+    t0 = time.perf_counter()
+    path = Path(path)
+    step = opts.progress or (lambda _label: None)
+    mapping = _resolve_mapping(opts.mapping, layer)
+    step("lecture")
+    table = _read_table(path, mapping)
+    if mapping is None:
+        if layer is None:
+            raise MappingError("Précisez la couche ou une correspondance.")
+        mapping = identity_mapping(layer, [str(c) for c in table.frame.columns],
+                                   dataset=re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()))
+    schema = get_schema(mapping.layer)
+    report = ImportReport(layer=schema.name, file_name=path.name, dataset=mapping.dataset,
+                          sha256=file_sha256(path), encoding=table.encoding,
+                          separator=table.separator)
+    rejects = [table.rejects]
+    table, filter_rejects = _filter_rows(table, mapping)
+    rejects += filter_rejects
+    step("correspondance")
+    mapped = _apply_rules(table, mapping)
+    formats = {r.name: r.format for r in mapping.fields if r.format}
+    mapped, rows, source_ids, id_rejects = _check_source_ids(table, mapped, table.rows, mapping)
+    rejects += id_rejects
+    step("géométrie")
+    gdf, rows, geometry_rejects = _locate(table, mapped, rows, mapping, target_crs=store.crs)
+    rejects += geometry_rejects
+    gdf, repaired_src = _repair(gdf, schema.geometry)
+    gdf = gdf.to_crs(store.crs)
+    if opts.territory_margin_m is not None and schema.name != "perimetres":
+        gdf, rows, far_rejects = _keep_near_territory(store, gdf, rows, opts.territory_margin_m)
+        rejects.append(far_rejects)
+    gdf["simulated"] = mapping.simulated
+    gdf["source_dataset"] = mapping.dataset
+    step("validation")
+    result = validate_frame(gdf, schema, rows=rows, formats=formats)
+    rejects.append(result.rejects)
+    valid = result.valid
+    valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
+                         source_ids.loc[valid.index] if source_ids is not None else None)
+    _count_rejects(report, rejects)
+    report.n_read = table.n_read
+    repaired = result.repaired.union(repaired_src.intersection(valid.index))
+    if "repaired" in valid.columns and len(repaired):
+        valid.loc[repaired, "repaired"] = True
+    report.repaired_rows = sorted(int(r) for r in rows.loc[repaired])
+    report.n_repaired = len(report.repaired_rows)
+    if opts.strict:
+        _refuse_if_strict(report)
+    step("enregistrement")
+    _write_with_retries(store, schema.name, valid, report, path=path, dataset=mapping.dataset,
+                        actor=opts.actor, t0=t0)
     accounted = report.n_inserted + report.n_existing + report.n_rejected
     if accounted != report.n_read:  # pragma: no cover - would be a bug in this module
         raise SourceFileError(
             f"Comptage incohérent : {report.n_read} lues, {accounted} comptabilisées."
         )
-    if report_dir is not None:
-        report.write(Path(report_dir))
+    if opts.report_dir is not None:
+        report.write(Path(opts.report_dir))
     logger.info("import %s → %s: %s", path.name, schema.name, report.summary())
     return report

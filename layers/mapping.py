@@ -101,33 +101,45 @@ class Mapping_:
 _SCALAR = (str, int, float, bool)
 
 
+def _bad_type(where: str, key: str, expected: str) -> MappingError:
+    return MappingError(f"{where} : « {key} » doit être {expected}.")
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
 def _check_types(data: Mapping[str, Any], where: str) -> None:
     """Refuse values of the wrong YAML type (a list where a name is expected...) by key."""
-    def bad(key: str, expected: str) -> MappingError:
-        return MappingError(f"{where} : « {key} » doit être {expected}.")
+    _check_top_level_types(data, where)
+    _check_section_types(data, where)
 
-    def text(value: Any) -> bool:
-        return isinstance(value, (str, int)) and not isinstance(value, bool)
 
+def _check_top_level_types(data: Mapping[str, Any], where: str) -> None:
+    """Names are texts, sections are dictionaries, ``simulated`` is a boolean."""
     for key in ("layer", "dataset", "title", "licence", "id"):
-        if data.get(key) is not None and not text(data[key]):
-            raise bad(key, "un texte")
+        if data.get(key) is not None and not _is_text(data[key]):
+            raise _bad_type(where, key, "un texte")
     for key in ("fields", "geometry", "read", "filter"):
         if data.get(key) is not None and not isinstance(data[key], dict):
-            raise bad(key, "un dictionnaire")
+            raise _bad_type(where, key, "un dictionnaire")
     if not isinstance(data.get("simulated", False), bool):
-        raise bad("simulated", "true ou false")
+        raise _bad_type(where, "simulated", "true ou false")
+
+
+def _check_section_types(data: Mapping[str, Any], where: str) -> None:
+    """The entries of ``geometry``, ``read``, ``filter`` and the names of ``fields``."""
     for section in ("geometry", "read"):
         for key, value in (data.get(section) or {}).items():
-            if not isinstance(key, str) or (value is not None and not text(value)):
-                raise bad(f"{section}.{key}", "un texte")
+            if not isinstance(key, str) or (value is not None and not _is_text(value)):
+                raise _bad_type(where, f"{section}.{key}", "un texte")
     for key, value in (data.get("filter") or {}).items():
         values = value if isinstance(value, list) else [value]
         if not isinstance(key, str) or not all(isinstance(v, _SCALAR) for v in values):
-            raise bad(f"filter.{key}", "une valeur ou une liste de valeurs")
+            raise _bad_type(where, f"filter.{key}", "une valeur ou une liste de valeurs")
     for name in data.get("fields") or {}:
         if not isinstance(name, str):
-            raise bad(f"fields.{name}", "un nom de champ")
+            raise _bad_type(where, f"fields.{name}", "un nom de champ")
 
 
 def _check_template(template: str, name: str, where: str) -> None:
@@ -147,11 +159,8 @@ def _check_template(template: str, name: str, where: str) -> None:
             )
 
 
-def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
-    if isinstance(spec, str):
-        return FieldRule(name=name, column=spec)
-    if not isinstance(spec, dict):
-        raise MappingError(f"{where} : règle invalide pour « {name} ».")
+def _check_rule_values(spec: Mapping[str, Any], name: str, where: str) -> None:
+    """The values of a field rule have the right types (texts, lists, simple values)."""
     for key in ("column", "template", "format"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise MappingError(f"{where} : « {key} » de « {name} » doit être un texte.")
@@ -165,26 +174,44 @@ def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
     for key in ("value", "default"):
         if spec.get(key) is not None and not isinstance(spec[key], _SCALAR):
             raise MappingError(f"{where} : « {key} » de « {name} » doit être une valeur simple.")
+
+
+def _check_rule_keys(spec: Mapping[str, Any], name: str, where: str) -> None:
+    """A field rule has known keys, one source (column, value or template), a ``values`` dictionary."""
     unknown = set(spec) - {"column", "value", "template", "values", "default", "format",
                            "patterns", "missing"}
     if unknown:
         raise MappingError(f"{where} : clé inconnue « {sorted(unknown)[0]} » pour « {name} ».")
     if sum(k in spec for k in ("column", "value", "template")) != 1:
         raise MappingError(f"{where} : « {name} » doit avoir une seule de column, value ou template.")
-    values = spec.get("values") or {}
-    if not isinstance(values, dict):
+    if not isinstance(spec.get("values") or {}, dict):
         raise MappingError(f"{where} : « values » de « {name} » doit être un dictionnaire.")
+
+
+def _rule_patterns(items: list[Any], name: str, where: str) -> tuple[tuple[re.Pattern[str], Any], ...]:
+    """Compile the ``patterns`` of a field rule (``{match, value}`` items)."""
     patterns = []
-    for item in spec.get("patterns") or []:
+    for item in items:
         if not isinstance(item, dict) or set(item) != {"match", "value"}:
             raise MappingError(f"{where} : « patterns » de « {name} » : {{match, value}} attendu.")
         try:
             patterns.append((re.compile(str(item["match"])), item["value"]))
         except re.error as exc:
             raise MappingError(f"{where} : expression invalide pour « {name} » : {exc}.") from exc
+    return tuple(patterns)
+
+
+def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
+    if isinstance(spec, str):
+        return FieldRule(name=name, column=spec)
+    if not isinstance(spec, dict):
+        raise MappingError(f"{where} : règle invalide pour « {name} ».")
+    _check_rule_values(spec, name, where)
+    _check_rule_keys(spec, name, where)
+    values = spec.get("values") or {}
     return FieldRule(
         name=name,
-        patterns=tuple(patterns),
+        patterns=_rule_patterns(spec.get("patterns") or [], name, where),
         missing=frozenset(fold(str(v)) for v in spec.get("missing") or []),
         column=spec.get("column"),
         value=spec.get("value"),

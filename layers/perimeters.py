@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -38,6 +38,7 @@ from layers.store.base import LayerStore
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "PerimeterSpec",
     "PerimeterStoreError",
     "compile_to_store",
     "lookup_from_store",
@@ -158,16 +159,36 @@ def perimeter_uid(code: str, geography: str) -> str:
     return hashlib.sha1(f"perimetre-compile|{code}|{geography}".encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PerimeterSpec:
+    """The perimeter :func:`compile_to_store` builds: who it is and where its streets are.
+
+    Attributes
+    ----------
+    code, name : str
+        Code (« QP062057 », a 2024 « QN… » code or a local code) and name of the perimeter.
+    commune : str or None
+        Commune of the streets (restricts the address base); ``None``: the commune of
+        the rules when they all name the same one, else every address.
+    geography : str
+        ``2015`` or ``2024``.
+    kind : str
+        ``qpv``, ``veille active`` or ``quartier``.
+    """
+
+    code: str
+    name: str
+    commune: str | None
+    geography: str = "2015"
+    kind: str = "qpv"
+
+
 def compile_to_store(
     store: LayerStore,
     rules: Sequence[Rule],
     *,
-    commune: str | None,
-    code: str,
-    name: str,
-    geography: str = "2015",
+    perimeter: PerimeterSpec,
     streets_layer: str | None = "voies",
-    kind: str = "qpv",
     replace_existing: bool = False,
     buffer_m: float = 70.0,
     actor: str | None = None,
@@ -181,18 +202,11 @@ def compile_to_store(
     rules : sequence of Rule
         The rules of the perimeter (from :func:`geo.perimeters.streetlist.parse_street_list` or
         :func:`geo.perimeters.streetlist.read_rules`).
-    commune : str or None
-        Commune of the streets (restricts the address base); ``None``: the commune of
-        the rules when they all name the same one, else every address.
-    code, name : str
-        Code (« QP062057 », a 2024 « QN… » code or a local code) and name of the perimeter.
-    geography : str
-        ``2015`` or ``2024``.
+    perimeter : PerimeterSpec
+        Code, name, commune, geography and kind of the perimeter.
     streets_layer : str or None
         Centreline layer widening the perimeter along the rule streets (skipped when
         empty or ``None``).
-    kind : str
-        ``qpv``, ``veille active`` or ``quartier``.
     replace_existing : bool
         Replace a perimeter of the same code and geography compiled before; otherwise
         that is an error. Perimeters imported from a file are never replaced.
@@ -212,6 +226,7 @@ def compile_to_store(
         When no rule is given, a perimeter with this code already exists, or the rules
         select no address of the store.
     """
+    code, name, geography = perimeter.code, perimeter.name, perimeter.geography
     rules = list(rules)
     if not rules:
         raise PerimeterStoreError("Aucune règle de rue : rien à compiler.")
@@ -229,6 +244,7 @@ def compile_to_store(
                 f"Le périmètre {code} (géographie {geography}) a déjà été compilé ; "
                 "utilisez --remplacer pour le recalculer."
             )
+    commune = perimeter.commune
     if commune is None:
         named = {r.commune for r in rules if r.commune}
         commune = named.pop() if len(named) == 1 else None
@@ -259,7 +275,8 @@ def compile_to_store(
     )
     record = gpd.GeoDataFrame(
         {"uid": [uid], "code": [code], "name": [name], "communes": [commune or ""], "geography": [geography],
-         "kind": [kind], "source": [source], "source_dataset": ["liste de rues"], "source_id": [code]},
+         "kind": [perimeter.kind], "source": [source], "source_dataset": ["liste de rues"],
+         "source_id": [code]},
         geometry=out.geometry.to_numpy(), crs=out.crs,
     )
     with store.transaction():

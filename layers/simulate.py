@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -48,6 +49,24 @@ class SimulationSummary:
 
 def _uid(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class _Ground:
+    """What every simulated layer draws from: the generator, the period and the addresses."""
+
+    rng: np.random.Generator
+    seed: int
+    t0: pd.Timestamp
+    span_days: int
+    anchors: np.ndarray
+    labels: np.ndarray
+    crs: Any
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The day after the simulated period."""
+        return self.t0 + pd.Timedelta(days=self.span_days)
 
 
 def simulate_territory(
@@ -91,10 +110,32 @@ def simulate_territory(
                        perimeters[["code", "geometry"]], predicate="within")
     if joined.empty:
         raise ValueError("Aucune adresse dans les périmètres : importez d'abord les adresses.")
-    anchors = joined.geometry.to_numpy()
     labels = (joined["number"].astype("string").fillna("") + " " + joined["street"].astype(str)).to_numpy()
+    ground = _Ground(rng=rng, seed=seed, t0=t0, span_days=span_days, anchors=joined.geometry.to_numpy(),
+                     labels=labels, crs=store.crs)
+    obs, history = _observations(ground, n_observations)
+    points_noirs, evenements = _points_noirs(ground, n_points_noirs)
+    bacs, releves, levees = _bacs(ground, n_bacs)
+    travaux = _travaux(ground, perimeters, joined)
 
-    # -- observations with their status history -----------------------------------
+    with store.transaction():
+        r_obs = store.write("observations", obs, actor="simulation", history=history)
+        r_pn = store.write("points_noirs", points_noirs, actor="simulation")
+        r_ev = store.add_children("points_noirs", "evenements", evenements)
+        r_bacs = store.write("bacs", bacs, actor="simulation")
+        r_rel = store.add_children("bacs", "releves", releves)
+        r_lev = store.add_children("bacs", "levees", levees)
+        r_tr = store.write("travaux_npnru", travaux, actor="simulation")
+    summary = SimulationSummary(r_obs.n_inserted, r_pn.n_inserted, r_ev.n_inserted, r_bacs.n_inserted,
+                                r_rel.n_inserted, r_lev.n_inserted, r_tr.n_inserted)
+    logger.info("simulation: %s", summary)
+    return summary
+
+
+def _observations(ground: _Ground, n_observations: int) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Observations with their status history."""
+    rng, t0, span_days = ground.rng, ground.t0, ground.span_days
+    anchors, labels = ground.anchors, ground.labels
     themes = list(_THEME_WEIGHTS)
     weights = np.array([_THEME_WEIGHTS[t] for t in themes], dtype=float)
     idx = rng.integers(0, len(anchors), n_observations)
@@ -105,11 +146,10 @@ def simulate_territory(
     theme = rng.choice(themes, n_observations, p=weights / weights.sum())
     delay_days = rng.gamma(1.6, 9.0, n_observations)
     resolved = observed + pd.to_timedelta(delay_days, unit="D")
-    end = t0 + pd.Timedelta(days=span_days)
-    done = (resolved < end) & (rng.random(n_observations) < 0.85)
+    done = (resolved < ground.end) & (rng.random(n_observations) < 0.85)
     status = np.where(done, np.where(rng.random(n_observations) < 0.92, "traité", "clos non traité"),
                       rng.choice(["nouveau", "transmis", "en cours"], n_observations, p=[.3, .3, .4]))
-    uids = [_uid("sim-obs", seed, i) for i in range(n_observations)]
+    uids = [_uid("sim-obs", ground.seed, i) for i in range(n_observations)]
     obs = gpd.GeoDataFrame({
         "uid": uids,
         "observed_at": observed,
@@ -128,9 +168,14 @@ def simulate_territory(
         "resolved_at": pd.Series(resolved).where(done).to_numpy(),
         "simulated": True,
         "source_dataset": "simulation-montpellier",
-    }, geometry=geoms, crs=store.crs)
+    }, geometry=geoms, crs=ground.crs)
+    return obs, _status_history(uids, observed, status, obs["resolved_at"])
+
+
+def _status_history(uids: list[str], observed: Any, status: np.ndarray, resolved: pd.Series) -> pd.DataFrame:
+    """The status changes leading each observation to its current status."""
     hist_rows = []
-    for u, t_obs, st, t_res in zip(uids, observed, status, obs["resolved_at"], strict=True):
+    for u, t_obs, st, t_res in zip(uids, observed, status, resolved, strict=True):
         hist_rows.append((u, "nouveau", t_obs, "simulation"))
         if st != "nouveau":
             hist_rows.append((u, "transmis", t_obs + pd.Timedelta(hours=6), "simulation"))
@@ -140,10 +185,15 @@ def simulate_territory(
             hist_rows.append((u, st, t_res, "simulation"))
     history = pd.DataFrame(hist_rows, columns=["parent_uid", "status", "changed_at", "changed_by"])
     history["comment"] = "historique simulé"
+    return history
 
-    # -- points noirs and their dumping events ------------------------------------
+
+def _points_noirs(ground: _Ground, n_points_noirs: int) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Points noirs and their dumping events."""
+    rng, t0, span_days = ground.rng, ground.t0, ground.span_days
+    anchors, labels = ground.anchors, ground.labels
     pn_idx = rng.choice(len(anchors), n_points_noirs, replace=False)
-    pn_uids = [_uid("sim-pn", seed, i) for i in range(n_points_noirs)]
+    pn_uids = [_uid("sim-pn", ground.seed, i) for i in range(n_points_noirs)]
     points_noirs = gpd.GeoDataFrame({
         "uid": pn_uids,
         "name": [f"Point noir {i + 1:02d} — {labels[j]}" for i, j in enumerate(pn_idx)],
@@ -153,7 +203,7 @@ def simulate_territory(
         "description": "Site de dépôts récurrents (simulé)",
         "simulated": True,
         "source_dataset": "simulation-montpellier",
-    }, geometry=anchors[pn_idx], crs=store.crs)
+    }, geometry=anchors[pn_idx], crs=ground.crs)
     events = []
     for u in pn_uids:
         rate = rng.uniform(0.05, 0.4)  # events per day
@@ -170,10 +220,14 @@ def simulate_territory(
     evenements["description"] = "dépôt simulé"
     evenements["simulated"] = True
     evenements["source_dataset"] = "simulation-montpellier"
+    return points_noirs, evenements
 
-    # -- bacs enterrés with gauges: readings and collections ----------------------
+
+def _bacs(ground: _Ground, n_bacs: int) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """Bacs enterrés with gauges: the bacs, their readings and their collections."""
+    rng, anchors = ground.rng, ground.anchors
     bac_idx = rng.choice(len(anchors), n_bacs, replace=False)
-    bac_uids = [_uid("sim-bac", seed, i) for i in range(n_bacs)]
+    bac_uids = [_uid("sim-bac", ground.seed, i) for i in range(n_bacs)]
     flux = rng.choice(["OM", "tri", "verre", "biodéchets"], n_bacs, p=[.45, .3, .15, .1])
     bacs = gpd.GeoDataFrame({
         "uid": bac_uids,
@@ -182,15 +236,15 @@ def simulate_territory(
         "kind": "enterré",
         "capacity_l": rng.choice([3000.0, 4000.0, 5000.0], n_bacs),
         "has_gauge": True,
-        "address": labels[bac_idx],
+        "address": ground.labels[bac_idx],
         "manager": "Métropole (simulé)",
         "simulated": True,
         "source_dataset": "simulation-montpellier",
     }, geometry=shapely.points(shapely.get_x(anchors[bac_idx]) + 5, shapely.get_y(anchors[bac_idx]) + 5),
-        crs=store.crs)
+        crs=ground.crs)
     readings, collections = [], []
-    reading_days = min(span_days, 365)
-    first = end - pd.Timedelta(days=reading_days)
+    reading_days = min(ground.span_days, 365)
+    first = ground.end - pd.Timedelta(days=reading_days)
     for u, fl in zip(bac_uids, flux, strict=True):
         fill = rng.uniform(0, 30)
         daily = {"OM": 14.0, "tri": 9.0, "verre": 4.0, "biodéchets": 11.0}[str(fl)] * rng.uniform(.6, 1.4)
@@ -206,8 +260,12 @@ def simulate_territory(
     for frame in (releves, levees):
         frame["simulated"] = True
         frame["source_dataset"] = "simulation-montpellier"
+    return bacs, releves, levees
 
-    # -- NPNRU operations ------------------------------------------------------------
+
+def _travaux(ground: _Ground, perimeters: gpd.GeoDataFrame, joined: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """NPNRU operations in the renewed quartiers among ``perimeters``."""
+    rng, t0, span_days, end = ground.rng, ground.t0, ground.span_days, ground.end
     kinds = ["démolition", "construction", "réhabilitation", "résidentialisation",
              "aménagement d'espace public", "équipement"]
     ops: list[dict[str, object]] = []
@@ -223,22 +281,10 @@ def simulate_territory(
             finish = begin + pd.Timedelta(days=int(rng.integers(180, 900)))
             phase = "livrée" if finish < end else ("en cours" if begin < end else "programmée")
             geom = centre.buffer(float(rng.uniform(25, 60)), quad_segs=4) if k % 2 == 0 else centre
-            ops.append({"uid": _uid("sim-npnru", seed, q, k), "name": f"{kind.capitalize()} — {q} n°{k + 1}",
+            ops.append({"uid": _uid("sim-npnru", ground.seed, q, k),
+                        "name": f"{kind.capitalize()} — {q} n°{k + 1}",
                         "kind": kind, "dwellings": int(rng.integers(0, 180)) if kind in kinds[:3] else 0,
                         "phase": phase, "start_date": begin.normalize(), "end_date": finish.normalize(),
                         "quartier": q, "maitre_ouvrage": "Bailleur / Ville (simulé)",
                         "simulated": True, "source_dataset": "simulation-montpellier", "geometry": geom})
-    travaux = gpd.GeoDataFrame(ops, geometry="geometry", crs=store.crs)
-
-    with store.transaction():
-        r_obs = store.write("observations", obs, actor="simulation", history=history)
-        r_pn = store.write("points_noirs", points_noirs, actor="simulation")
-        r_ev = store.add_children("points_noirs", "evenements", evenements)
-        r_bacs = store.write("bacs", bacs, actor="simulation")
-        r_rel = store.add_children("bacs", "releves", releves)
-        r_lev = store.add_children("bacs", "levees", levees)
-        r_tr = store.write("travaux_npnru", travaux, actor="simulation")
-    summary = SimulationSummary(r_obs.n_inserted, r_pn.n_inserted, r_ev.n_inserted, r_bacs.n_inserted,
-                                r_rel.n_inserted, r_lev.n_inserted, r_tr.n_inserted)
-    logger.info("simulation: %s", summary)
-    return summary
+    return gpd.GeoDataFrame(ops, geometry="geometry", crs=ground.crs)

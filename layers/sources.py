@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -32,6 +32,9 @@ from shapely.errors import ShapelyError
 
 from layers.errors import SourceFileError
 from layers.settings import get_settings
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 logger = logging.getLogger(__name__)
 
@@ -235,26 +238,49 @@ def read_csv(
     if not data.strip():
         raise SourceFileError(f"Le fichier {path.name} est vide.")
     text, used = decode_text(data, encoding=encoding, name=path.name)
+    sep = _csv_separator(text, separator, path.name)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep or ",")
+    header = _csv_header(reader, path.name)
+    records, rows, bad = _csv_records(reader, width=len(header), sep=sep, name=path.name)
+    if not records and not bad:
+        raise SourceFileError(f"Le fichier {path.name} ne contient qu'un en-tête, aucune ligne de données.")
+    frame = pd.DataFrame(records, columns=header, dtype="object")
+    return SourceTable(
+        frame=frame,
+        rows=pd.Series(rows, index=frame.index, dtype="int64"),
+        rejects=pd.DataFrame(bad, columns=["row", "field", "value", "reason"]),
+        encoding=used,
+        separator=sep,
+        kind="csv",
+    )
+
+
+def _csv_separator(text: str, declared: str | None, name: str) -> str:
+    """The separator to split on: the declared one when it fits the header, else the detected one."""
     header_line = _first_line(text)
     detected = sniff_separator(header_line)
-    sep = detected if separator in (None, "auto") else separator
+    sep = detected if declared is None or declared == "auto" else declared
     if sep != detected and header_line.count(sep or ",") == 0:
         raise SourceFileError(
-            f"Le séparateur déclaré « {sep} » n'apparaît pas dans l'en-tête de {path.name} ; "
+            f"Le séparateur déclaré « {sep} » n'apparaît pas dans l'en-tête de {name} ; "
             f"le fichier semble utiliser « {detected} »."
         )
     if len(sep or ",") != 1:
         raise SourceFileError(f"Séparateur « {sep} » invalide : un seul caractère attendu.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep or ",")
+    return sep
+
+
+def _csv_header(reader: CsvReader, name: str) -> list[str]:
+    """Read and clean the header row; refuse a header too wide, with duplicates or one column."""
     try:
         header = next(reader)
     except StopIteration:
-        raise SourceFileError(f"Le fichier {path.name} est vide.") from None
+        raise SourceFileError(f"Le fichier {name} est vide.") from None
     except csv.Error as exc:
-        raise SourceFileError(f"En-tête de {path.name} illisible : {exc}.") from exc
+        raise SourceFileError(f"En-tête de {name} illisible : {exc}.") from exc
     if len(header) > MAX_COLUMNS:
         raise SourceFileError(
-            f"L'en-tête de {path.name} a {len(header)} colonnes (au plus {MAX_COLUMNS}) : "
+            f"L'en-tête de {name} a {len(header)} colonnes (au plus {MAX_COLUMNS}) : "
             "ce n'est pas un tableau importable."
         )
     header = _clean_header(header)
@@ -263,12 +289,22 @@ def read_csv(
         if dupes:
             raise SourceFileError(f"Colonnes en double dans l'en-tête : {', '.join(dupes)}.")
         raise SourceFileError(
-            f"L'en-tête de {path.name} ne contient qu'une colonne : vérifiez le séparateur."
+            f"L'en-tête de {name} ne contient qu'une colonne : vérifiez le séparateur."
         )
+    return header
+
+
+def _csv_records(
+    reader: CsvReader, *, width: int, sep: str, name: str
+) -> tuple[list[list[str]], list[int], list[dict[str, Any]]]:
+    """Read the data rows after the header.
+
+    Returns the well-formed records, their line numbers, and the rejects of blank,
+    malformed and unreadable lines.
+    """
     records: list[list[str]] = []
     rows: list[int] = []
     bad: list[dict[str, Any]] = []
-    width = len(header)
     start_line = 2
     try:
         for rec in reader:
@@ -288,22 +324,12 @@ def read_csv(
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise SourceFileError(
-                f"{path.name}, ligne {start_line} : champ de plus de {csv.field_size_limit()} caractères "
+                f"{name}, ligne {start_line} : champ de plus de {csv.field_size_limit()} caractères "
                 "(guillemet non fermé ?) : fichier refusé."
             ) from exc
         bad.append({"row": start_line, "field": "", "value": "",
                     "reason": f"ligne illisible : {exc} (fichier tronqué ?)"})
-    if not records and not bad:
-        raise SourceFileError(f"Le fichier {path.name} ne contient qu'un en-tête, aucune ligne de données.")
-    frame = pd.DataFrame(records, columns=header, dtype="object")
-    return SourceTable(
-        frame=frame,
-        rows=pd.Series(rows, index=frame.index, dtype="int64"),
-        rejects=pd.DataFrame(bad, columns=["row", "field", "value", "reason"]),
-        encoding=used,
-        separator=sep,
-        kind="csv",
-    )
+    return records, rows, bad
 
 
 def _first_line(text: str) -> str:

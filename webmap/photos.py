@@ -232,40 +232,63 @@ def recover(store: LayerStore, folder: str | Path, *, grace_seconds: float = GRA
     if not folder.is_dir():
         return report
     now = time.time() if now is None else now
+    staged = _sort_staging(folder, report, now=now, grace_seconds=grace_seconds)
+    _settle_staged(store, folder, staged, report, now=now, grace_seconds=grace_seconds)
+    if orphans:
+        _find_orphans(store, folder, report, delete=delete_orphans)
+    if report.promoted or report.discarded or report.orphans:
+        logger.warning("photos %s: %s", folder, report.summary())
+    return report
+
+
+def _sort_staging(folder: Path, report: RecoveryReport, *, now: float,
+                  grace_seconds: float) -> dict[str, list[tuple[str, Path]]]:
+    """Group the staged photos by observation uid; expire (or keep) unfinished writes into ``report``."""
     staging = staging_dir(folder)
     staged: dict[str, list[tuple[str, Path]]] = {}
-    if staging.is_dir():
-        for path in sorted(staging.iterdir()):
-            match = _STAGED_NAME.match(path.name)
-            if match is None:  # .part files and strays: unfinished writes
-                if _older(path, now, grace_seconds):
-                    _remove(path, report.discarded)
-                else:
-                    report.kept.append(f"{STAGING}/{path.name}")
-                continue
-            staged.setdefault(match["uid"], []).append((match["name"], path))
+    if not staging.is_dir():
+        return staged
+    for path in sorted(staging.iterdir()):
+        match = _STAGED_NAME.match(path.name)
+        if match is None:  # .part files and strays: unfinished writes
+            _expire(path, report, now=now, grace_seconds=grace_seconds)
+            continue
+        staged.setdefault(match["uid"], []).append((match["name"], path))
+    return staged
+
+
+def _settle_staged(store: LayerStore, folder: Path, staged: dict[str, list[tuple[str, Path]]],
+                   report: RecoveryReport, *, now: float, grace_seconds: float) -> None:
+    """Promote the staged photos of committed observations; expire (or keep) the others."""
     committed = committed_photos(store, sorted(staged))
     for uid, entries in staged.items():
         stored = set(committed.get(uid, []))
         for name, path in entries:
             if name in stored:
                 report.promoted += [f"{n}" for n in promote(folder, uid, [name])]
-            elif _older(path, now, grace_seconds):
-                _remove(path, report.discarded)
             else:
-                report.kept.append(f"{STAGING}/{path.name}")
-    if orphans:
-        finals = [p for p in folder.iterdir() if p.is_file() and PHOTO_NAME.match(p.name)]
-        if finals:
-            referenced = _all_referenced(store)
-            report.orphans = sorted(p.name for p in finals if p.name not in referenced)
-            if delete_orphans:
-                for name in report.orphans:
-                    (folder / name).unlink(missing_ok=True)
-                report.orphans_deleted = True
-    if report.promoted or report.discarded or report.orphans:
-        logger.warning("photos %s: %s", folder, report.summary())
-    return report
+                _expire(path, report, now=now, grace_seconds=grace_seconds)
+
+
+def _expire(path: Path, report: RecoveryReport, *, now: float, grace_seconds: float) -> None:
+    """Delete a staged file older than the grace period, keep a younger one (noted in ``report``)."""
+    if _older(path, now, grace_seconds):
+        _remove(path, report.discarded)
+    else:
+        report.kept.append(f"{STAGING}/{path.name}")
+
+
+def _find_orphans(store: LayerStore, folder: Path, report: RecoveryReport, *, delete: bool) -> None:
+    """List (and delete on request) the final photos no observation references."""
+    finals = [p for p in folder.iterdir() if p.is_file() and PHOTO_NAME.match(p.name)]
+    if not finals:
+        return
+    referenced = _all_referenced(store)
+    report.orphans = sorted(p.name for p in finals if p.name not in referenced)
+    if delete:
+        for name in report.orphans:
+            (folder / name).unlink(missing_ok=True)
+        report.orphans_deleted = True
 
 
 def _older(path: Path, now: float, grace_seconds: float) -> bool:

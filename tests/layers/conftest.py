@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.store import LayerStore, open_store
 
 
@@ -31,7 +31,8 @@ def gpkg_store(tmp_path: Path) -> Iterator[LayerStore]:
 def paris_store(store_url: str, shared_data: Path) -> Iterator[LayerStore]:
     """A store (each backend in turn) holding the three real Paris-region QPV perimeters."""
     s = open_store(store_url)
-    import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
+    import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson",
+                options=ImportOptions(mapping="qpv-paris"))
     yield s
     s.close()
 

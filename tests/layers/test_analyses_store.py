@@ -20,7 +20,7 @@ import pytest
 from geo.geometry import repair_polygons
 from layers.analyses import analysis_events, parse_period, run_key, store_hotspots
 from layers.errors import StoreAnalysisError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
 from layers.simulate import simulate_territory
 from layers.store import LayerStore, open_store
@@ -42,7 +42,8 @@ def base_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
                               ("montpellier/qp-montpellier-2015.geojson", "qpv-occitanie"),
                               ("paris/dansmarue-2023-2024-echantillon.csv.gz", "dansmarue"),
                               ("montpellier/VilleMTP_MTP_PointAdresse.zip", "montpellier-adresses")):
-            import_file(store, DEMO / name, mapping=mapping, actor="tests", report_dir=folder / "rejets")
+            import_file(store, DEMO / name,
+                        options=ImportOptions(mapping=mapping, actor="tests", report_dir=folder / "rejets"))
         per = store.read("perimetres")
         simulate_territory(store, per[per["code"].isin(["QP034005", "QP034008"])], seed=11,
                            start="2023-09-01", months=12, n_observations=200, n_points_noirs=6, n_bacs=2)

@@ -11,7 +11,7 @@ import pytest
 
 from geo.errors import CRSError
 from layers.errors import MappingError, RecordError, SourceFileError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.mapping import load_mapping, parse_mapping
 from layers.store import LayerStore
 from tests.layers.conftest import snapshot
@@ -29,7 +29,7 @@ def _lines(shared: Path, parts: tuple[str, str], n: int | None = None) -> list[s
 def test_wrong_encoding_is_detected(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
     cp = tmp_path / "dmr-cp1252.csv"
     cp.write_bytes("".join(_lines(shared_data, DMR, 300)).encode("cp1252", errors="replace"))
-    r = import_file(paris_store, cp, mapping="dansmarue")
+    r = import_file(paris_store, cp, options=ImportOptions(mapping="dansmarue"))
     assert r.encoding == "cp1252"
     assert r.n_inserted == 300
     obs = paris_store.read("observations")
@@ -47,7 +47,7 @@ def test_declared_encoding_that_does_not_fit(paris_store: LayerStore, shared_dat
                                                              "theme": {"value": "propreté"}}}))
     before = snapshot(paris_store)
     with pytest.raises(SourceFileError, match=r"n'est pas encodé en utf-8 \(octet invalide ligne \d+\)"):
-        import_file(paris_store, cp, mapping=parse_mapping(data))
+        import_file(paris_store, cp, options=ImportOptions(mapping=parse_mapping(data)))
     assert snapshot(paris_store) == before
 
 
@@ -55,7 +55,7 @@ def test_binary_file(store: LayerStore, tmp_path: Path) -> None:
     f = tmp_path / "photo.csv"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     with pytest.raises(SourceFileError, match="binaire"):
-        import_file(store, f, mapping="dansmarue")
+        import_file(store, f, options=ImportOptions(mapping="dansmarue"))
 
 
 def test_wrong_separator(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_wrong_separator(paris_store: LayerStore, shared_data: Path, tmp_path: P
                            "fields": {"name": {"template": "Site {Numéro}"}}})
     before = snapshot(paris_store)
     with pytest.raises(SourceFileError, match=r"séparateur déclaré « , ».*semble utiliser « ; »"):
-        import_file(paris_store, f, mapping=wrong)
+        import_file(paris_store, f, options=ImportOptions(mapping=wrong))
     assert snapshot(paris_store) == before
 
 
@@ -78,7 +78,7 @@ def test_swapped_coordinates_whole_file(paris_store: LayerStore, shared_data: Pa
     df.to_csv(f, sep=";", index=False)
     before = snapshot(paris_store)
     with pytest.raises(CRSError, match="inversées"):
-        import_file(paris_store, f, mapping="paris-videoprotection")
+        import_file(paris_store, f, options=ImportOptions(mapping="paris-videoprotection"))
     assert snapshot(paris_store) == before
 
 
@@ -87,7 +87,7 @@ def test_swapped_coordinates_some_rows(paris_store: LayerStore, shared_data: Pat
     df.loc[[3, 10], ["lon", "lat"]] = df.loc[[3, 10], ["lat", "lon"]].to_numpy()
     f = tmp_path / "cctv-two-swapped.csv"
     df.to_csv(f, sep=";", index=False)
-    r = import_file(paris_store, f, mapping="paris-videoprotection")
+    r = import_file(paris_store, f, options=ImportOptions(mapping="paris-videoprotection"))
     assert r.n_inserted == 705
     swapped = r.rejects[r.rejects["reason"].str.contains("inversées")]
     assert sorted(swapped["row"]) == [5, 12]  # header is line 1
@@ -100,7 +100,7 @@ def test_lambert93_declared_as_wgs84(store: LayerStore, shared_data: Path) -> No
     before = snapshot(store)
     with pytest.raises(CRSError, match="Lambert 93"):
         import_file(store, shared_data / "montpellier" / "VilleMTP_MTP_CameraSurv.geojson",
-                    mapping=no_crs)
+                    options=ImportOptions(mapping=no_crs))
     assert snapshot(store) == before
 
 
@@ -111,7 +111,7 @@ def test_lambert93_csv_declared_as_wgs84(store: LayerStore, shared_data: Path, t
     m = parse_mapping({"layer": "adresses", "dataset": "ban", "geometry": {"x": "x", "y": "y"},
                        "id": "id", "fields": {"street": "nom_voie"}})
     with pytest.raises(CRSError, match="ne sont pas des degrés"):
-        import_file(store, f, mapping=m, territory_margin_m=None)
+        import_file(store, f, options=ImportOptions(mapping=m, territory_margin_m=None))
 
 
 def test_missing_required_field(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_missing_required_field(paris_store: LayerStore, shared_data: Path, tmp_
     df.loc[[0, 7], "datedecl"] = ""
     f = tmp_path / "dmr.csv"
     df.to_csv(f, index=False)
-    r = import_file(paris_store, f, mapping="dansmarue")
+    r = import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))
     assert r.n_inserted == 98
     assert list(r.rejects["row"]) == [2, 9]
     assert set(r.rejects["field"]) == {"observed_at"}
@@ -131,14 +131,14 @@ def test_missing_required_column(paris_store: LayerStore, shared_data: Path, tmp
     f = tmp_path / "dmr.csv"
     df.to_csv(f, index=False)
     with pytest.raises(MappingError, match="Colonnes absentes du fichier : datedecl"):
-        import_file(paris_store, f, mapping="dansmarue")
+        import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))
 
 
 def test_duplicate_id(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
     lines = _lines(shared_data, DMR, 30)
     f = tmp_path / "dmr-dup.csv"
     f.write_text("".join([*lines, lines[5]]), encoding="utf-8")
-    r = import_file(paris_store, f, mapping="dansmarue")
+    r = import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))
     assert r.n_read == 31
     assert r.n_inserted == 30
     assert r.rejects.iloc[0]["reason"] == "identifiant en double (déjà vu ligne 6)"
@@ -149,18 +149,18 @@ def test_empty_file(store: LayerStore, tmp_path: Path) -> None:
     f = tmp_path / "vide.csv"
     f.write_bytes(b"")
     with pytest.raises(SourceFileError, match="vide"):
-        import_file(store, f, mapping="dansmarue")
+        import_file(store, f, options=ImportOptions(mapping="dansmarue"))
     g = tmp_path / "entete.csv"
     g.write_text("numero,type,datedecl,id_dmr,geo_point_2d\n", encoding="utf-8")
     with pytest.raises(SourceFileError, match="aucune ligne de données"):
-        import_file(store, g, mapping="dansmarue")
+        import_file(store, g, options=ImportOptions(mapping="dansmarue"))
 
 
 def test_truncated_csv(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
     text = "".join(_lines(shared_data, DMR, 40))
     f = tmp_path / "dmr-cut.csv"
     f.write_text(text[: len(text) - 150], encoding="utf-8")  # cut inside the last record
-    r = import_file(paris_store, f, mapping="dansmarue")
+    r = import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))
     assert r.n_read == r.n_inserted + r.n_rejected
     assert r.n_rejected >= 1
     last = r.rejects.iloc[-1]
@@ -173,15 +173,15 @@ def test_truncated_gzip_and_geojson(store: LayerStore, shared_data: Path, tmp_pa
     gz.write_bytes(raw[:20_000])
     before = snapshot(store)
     with pytest.raises(SourceFileError, match="tronqué"):
-        import_file(store, gz, mapping="ban")
+        import_file(store, gz, options=ImportOptions(mapping="ban"))
     gj = tmp_path / "qpv-cut.geojson"
     gj.write_bytes((shared_data / "paris" / "qpv-paris-idf-2015.geojson").read_bytes()[:5_000])
     with pytest.raises(SourceFileError, match="tronqué"):
-        import_file(store, gj, mapping="qpv-paris")
+        import_file(store, gj, options=ImportOptions(mapping="qpv-paris"))
     zp = tmp_path / "voies.zip"
     zp.write_bytes((shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip").read_bytes()[:50_000])
     with pytest.raises(SourceFileError, match="tronquée"):
-        import_file(store, zp, mapping="montpellier-voies")
+        import_file(store, zp, options=ImportOptions(mapping="montpellier-voies"))
     assert snapshot(store) == before
 
 
@@ -191,7 +191,7 @@ def test_non_geometry_in_geometry_column(paris_store: LayerStore, shared_data: P
     df.loc[9, "geo_point_2d"] = "{'lon': 'abc', 'lat': None}"
     f = tmp_path / "dmr.csv"
     df.to_csv(f, index=False)
-    r = import_file(paris_store, f, mapping="dansmarue")
+    r = import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))
     assert r.n_inserted == 48
     assert sorted(r.rejects["row"]) == [6, 11]
     assert r.rejects["reason"].str.contains("point illisible").all()
@@ -210,7 +210,7 @@ def test_garbage_wkt(store: LayerStore, tmp_path: Path) -> None:
     m = parse_mapping({"layer": "travaux_npnru", "dataset": "ops", "read": {"separator": ";"},
                        "geometry": {"wkt": "wkt", "crs": "EPSG:2154"},
                        "fields": {"name": "name", "kind": "kind"}})
-    r = import_file(store, f, mapping=m, territory_margin_m=None)
+    r = import_file(store, f, options=ImportOptions(mapping=m, territory_margin_m=None))
     assert r.n_inserted == 2
     assert r.rejects.iloc[0]["row"] == 3
     assert "WKT illisible" in r.rejects.iloc[0]["reason"]
@@ -226,7 +226,7 @@ def test_bad_values_are_rejected_with_field(store: LayerStore, tmp_path: Path) -
     )
     m = parse_mapping({"layer": "bacs", "dataset": "bacs-test", "geometry": {"x": "lon", "y": "lat"},
                        "id": "id", "fields": {"flux": "flux", "capacity_l": "capacite"}})
-    r = import_file(store, f, mapping=m, territory_margin_m=None)
+    r = import_file(store, f, options=ImportOptions(mapping=m, territory_margin_m=None))
     assert r.n_inserted == 1
     assert list(r.rejects["field"]) == ["flux", "capacity_l", "capacity_l"]
     assert list(r.rejects["value"]) == ["plutonium", "beaucoup", "-5"]
@@ -234,7 +234,7 @@ def test_bad_values_are_rejected_with_field(store: LayerStore, tmp_path: Path) -
 
 def test_far_outside_territory(paris_store: LayerStore, shared_data: Path) -> None:
     r = import_file(paris_store, shared_data / "montpellier" / "VilleMTP_MTP_CameraSurv.geojson",
-                    mapping="montpellier-cameras")
+                    options=ImportOptions(mapping="montpellier-cameras"))
     assert r.n_inserted == 0 and r.n_rejected == 141
     assert r.rejects["reason"].str.contains("km de tout périmètre").all()
 
@@ -247,7 +247,7 @@ def test_strict_mode_and_all_or_nothing(paris_store: LayerStore, shared_data: Pa
     df.to_csv(f, index=False)
     before = snapshot(paris_store)
     with pytest.raises(SourceFileError, match="mode strict"):
-        import_file(paris_store, f, mapping="dansmarue", strict=True)
+        import_file(paris_store, f, options=ImportOptions(mapping="dansmarue", strict=True))
     assert snapshot(paris_store) == before
     # a failure half-way through the write leaves the store as it was
     backend = type(paris_store)
@@ -258,10 +258,10 @@ def test_strict_mode_and_all_or_nothing(paris_store: LayerStore, shared_data: Pa
 
     monkeypatch.setattr(backend, "record_import", boom)
     with pytest.raises(RecordError):
-        import_file(paris_store, f, mapping="dansmarue")
+        import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))
     monkeypatch.setattr(backend, "record_import", original)
     assert snapshot(paris_store) == before
-    r = import_file(paris_store, f, mapping="dansmarue")  # the next run succeeds
+    r = import_file(paris_store, f, options=ImportOptions(mapping="dansmarue"))  # the next run succeeds
     assert r.n_inserted == 99
 
 
@@ -270,7 +270,8 @@ def test_reject_report_files(paris_store: LayerStore, shared_data: Path, tmp_pat
     df.loc[2, "datedecl"] = "31/02/2024"
     f = tmp_path / "dmr.csv"
     df.to_csv(f, index=False)
-    r = import_file(paris_store, f, mapping="dansmarue", report_dir=tmp_path / "rapports")
+    r = import_file(paris_store, f,
+                    options=ImportOptions(mapping="dansmarue", report_dir=tmp_path / "rapports"))
     assert r.report_path is not None and r.report_path.exists()
     rejects = pd.read_csv(r.report_path, sep=";")
     assert list(rejects.columns) == ["row", "field", "value", "reason"]
@@ -284,4 +285,4 @@ def test_gzip_csv_is_read(paris_store: LayerStore, shared_data: Path, tmp_path: 
     f = tmp_path / "dmr.csv.gz"
     with gzip.open(f, "wt", encoding="utf-8") as fh:
         fh.write("".join(_lines(shared_data, DMR, 25)))
-    assert import_file(paris_store, f, mapping="dansmarue").n_inserted == 25
+    assert import_file(paris_store, f, options=ImportOptions(mapping="dansmarue")).n_inserted == 25

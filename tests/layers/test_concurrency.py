@@ -309,7 +309,7 @@ def test_import_runs_again_after_a_deadlock(handle: LayerStore, shared_data: Pat
     """An import chosen as deadlock victim runs again (exact counts); after five, a French error
     and nothing stored."""
     from layers.errors import StoreError
-    from layers.importer import WRITE_ATTEMPTS, import_file
+    from layers.importer import WRITE_ATTEMPTS, ImportOptions, import_file
 
     frame = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", dtype=str,
                         keep_default_na=False, nrows=200)
@@ -317,8 +317,10 @@ def test_import_runs_again_after_a_deadlock(handle: LayerStore, shared_data: Pat
     frame.to_csv(source, index=False)
     before = (handle.count("observations"), len(handle.imports()))
     with pytest.raises(StoreError, match=r"annulé.*relancez"):
-        import_file(Deadlocking(handle, WRITE_ATTEMPTS), source, mapping="dansmarue")  # type: ignore[arg-type]
+        import_file(Deadlocking(handle, WRITE_ATTEMPTS), source,  # type: ignore[arg-type]
+                    options=ImportOptions(mapping="dansmarue"))
     assert (handle.count("observations"), len(handle.imports())) == before
-    report = import_file(Deadlocking(handle, 2), source, mapping="dansmarue")  # type: ignore[arg-type]
+    report = import_file(Deadlocking(handle, 2), source,  # type: ignore[arg-type]
+                         options=ImportOptions(mapping="dansmarue"))
     assert (report.n_read, report.n_inserted, report.n_existing) == (200, 200, 0)
     assert handle.count("observations") == 200 and len(handle.imports()) == before[1] + 1

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.schema import LAYERS
 from layers.settings import REPO_ROOT
 from layers.store import LayerStore, open_store
@@ -131,8 +131,9 @@ def test_import_killed_halfway_leaves_store_unchanged(store_url: str, backend: s
     source = ban_slice(shared_data, tmp_path, N_ROWS)
     earlier = ban_slice(shared_data, tmp_path, N_EARLIER)
     with open_store(store_url) as store:
-        import_file(store, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
-        import_file(store, earlier, mapping="ban")
+        import_file(store, shared_data / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris"))
+        import_file(store, earlier, options=ImportOptions(mapping="ban"))
         before, before_hash = snapshot(store), content_hash(store)
     assert dict(before)["adresses"] == N_EARLIER
 
@@ -149,7 +150,7 @@ def test_import_killed_halfway_leaves_store_unchanged(store_url: str, backend: s
     assert time.monotonic() - t0 < 20
 
     with open_store(store_url, create=False) as store:
-        report = import_file(store, source, mapping="ban", actor="reprise")
+        report = import_file(store, source, options=ImportOptions(mapping="ban", actor="reprise"))
         assert (report.n_read, report.n_inserted, report.n_existing, report.n_rejected) == (
             N_ROWS, N_ROWS - N_EARLIER, N_EARLIER, 0)
         after = dict(snapshot(store))

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 
 from geo.errors import QPVError
 from layers.errors import SourceFileError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.mapping import Mapping_, list_mappings, load_mapping
 from layers.store import LayerStore
 from tests.layers.conftest import snapshot
@@ -197,8 +197,8 @@ def _check_import(store: LayerStore, path: Path, mapping: Mapping_ | None, layer
     before = snapshot(store)
     counts = dict(before)
     try:
-        report = import_file(store, path, mapping=mapping, layer=layer if mapping is None else None,
-                             territory_margin_m=None)
+        report = import_file(store, path, layer=layer if mapping is None else None,
+                             options=ImportOptions(mapping=mapping, territory_margin_m=None))
     except QPVError as exc:
         assert str(exc).strip(), f"{type(exc).__name__} without a message"
         assert snapshot(store) == before, "a failed import changed the store"
@@ -212,8 +212,8 @@ def _check_import(store: LayerStore, path: Path, mapping: Mapping_ | None, layer
     assert after["imports"] == counts["imports"] + 1
     if expected_rows is not None:
         assert report.n_read == expected_rows, "rows lost or invented"
-    again = import_file(store, path, mapping=mapping, layer=layer if mapping is None else None,
-                        territory_margin_m=None)
+    again = import_file(store, path, layer=layer if mapping is None else None,
+                        options=ImportOptions(mapping=mapping, territory_margin_m=None))
     assert again.n_inserted == 0, "re-importing added records"
     assert (again.n_read, again.n_existing, again.n_rejected) == (
         report.n_read, report.n_inserted + report.n_existing, report.n_rejected)
@@ -382,7 +382,9 @@ def test_seeds_import(store: LayerStore, scratch: Path, seeds: dict[str, Path]) 
     for suffix, seed in seeds.items():
         path = scratch / f"cameras{suffix}"
         path.write_bytes(seed.read_bytes())
-        report = import_file(store, path, mapping=MAPPINGS["montpellier-cameras"], territory_margin_m=None)
+        report = import_file(store, path,
+                             options=ImportOptions(mapping=MAPPINGS["montpellier-cameras"],
+                                                   territory_margin_m=None))
         assert report.n_read == 4 and report.n_rejected == 0, (suffix, report.rejects)
 
 
@@ -392,7 +394,7 @@ def test_no_value_matches_the_translation_table(store: LayerStore, tmp_path: Pat
     path = tmp_path / "dmr.csv"
     path.write_text("adresse;datedecl;geo_point_2d;id_dmr;intervenant;soustype;type\n"
                     "0;2024-01-15;{'lon': 2.25, 'lat': 48.875};0;0;0;0\n", encoding="utf-8")
-    report = import_file(store, path, mapping="dansmarue", territory_margin_m=None)
+    report = import_file(store, path, options=ImportOptions(mapping="dansmarue", territory_margin_m=None))
     assert (report.n_read, report.n_inserted) == (1, 1)
     assert store.read("observations")["theme"].tolist() == ["autre"]
 
@@ -404,7 +406,8 @@ def test_geojson_entries_that_are_not_features(store: LayerStore, tmp_path: Path
              "geometry": {"type": "Point", "coordinates": [770_000, 6_279_000]}}
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [point, {}]}), encoding="utf-8")
     with pytest.raises(SourceFileError, match=r"entité n° 2 : ce n'est pas un objet GeoJSON « Feature »"):
-        import_file(store, path, mapping="montpellier-cameras", territory_margin_m=None)
+        import_file(store, path,
+                    options=ImportOptions(mapping="montpellier-cameras", territory_margin_m=None))
 
 
 @pytest.mark.parametrize("data", [b"\xff\xfea\x00;\x00b\x00\n\x00x", b"\xef\xbb\xbfa;b\n\xff;1\n"])
@@ -413,7 +416,7 @@ def test_bom_then_invalid_bytes(store: LayerStore, tmp_path: Path, data: bytes) 
     path = tmp_path / "bom.csv"
     path.write_bytes(data)
     with pytest.raises(SourceFileError, match=r"marque d'encodage .*octet invalide ligne \d"):
-        import_file(store, path, mapping="dansmarue")
+        import_file(store, path, options=ImportOptions(mapping="dansmarue"))
 
 
 # -- hostile mapping files ----------------------------------------------------------------

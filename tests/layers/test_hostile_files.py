@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from layers.errors import SourceFileError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import get_settings
 from layers.sources import MAX_COLUMNS, MAX_ZIP_MEMBERS, read_source
 from layers.store import LayerStore
@@ -39,7 +39,8 @@ def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
 def _refused(store: LayerStore, path: Path, match: str, **kwargs: object) -> SourceFileError:
     before = snapshot(store)
     with pytest.raises(SourceFileError, match=match) as info:
-        import_file(store, path, layer="observations", territory_margin_m=None, **kwargs)  # type: ignore[arg-type]
+        import_file(store, path, layer="observations",
+                    options=ImportOptions(territory_margin_m=None, **kwargs))  # type: ignore[arg-type]
     assert path.name in str(info.value) or "archive" in str(info.value).lower()
     assert snapshot(store) == before
     return info.value
@@ -191,7 +192,7 @@ def test_csv_rows_with_millions_of_columns_are_rejects(store: LayerStore, tmp_pa
     assert len(table.frame) == 2 and list(table.rejects["row"]) == [3]
     assert "nombre de colonnes incorrect (2000001 au lieu de 6)" in table.rejects["reason"].iloc[0]
     assert len(table.rejects["value"].iloc[0]) <= 80
-    r = import_file(store, f, layer="observations", territory_margin_m=None)
+    r = import_file(store, f, layer="observations", options=ImportOptions(territory_margin_m=None))
     assert (r.n_read, r.n_inserted, r.n_rejected) == (3, 2, 1)
 
 

@@ -20,8 +20,9 @@ from geo.geometry import repair_polygons
 from geo.perimeters.lookup import lookup_point
 from geo.perimeters.streetlist import parse_street_list, read_rules, write_rules
 from layers.errors import PerimeterStoreError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.perimeters import (
+    PerimeterSpec,
     compile_to_store,
     lookup_from_store,
     lookup_index_from_store,
@@ -50,7 +51,8 @@ def base_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = open_store(path)
     try:
         for name, mapping in IMPORTS:
-            import_file(store, DEMO / name, mapping=mapping, actor="tests", report_dir=folder / "rejets")
+            import_file(store, DEMO / name,
+                        options=ImportOptions(mapping=mapping, actor="tests", report_dir=folder / "rejets"))
     finally:
         store.close()
     return path
@@ -129,7 +131,9 @@ def test_reverse_then_compile_through_the_store(
     for r in rules[:5]:
         assert r.street in text
 
-    uid = compile_to_store(store, rules, commune="Paris 20e", code="QP075019L", name="Portes du 20e (liste)")
+    uid = compile_to_store(store, rules,
+                           perimeter=PerimeterSpec(code="QP075019L", name="Portes du 20e (liste)",
+                                                   commune="Paris 20e"))
     stored = store.get("perimetres", uid)
     assert stored["source"].iat[0].startswith(f"compilé depuis une liste de rues ({len(rules)} règles")
     assert "Voronoï" in stored["source"].iat[0]
@@ -149,14 +153,17 @@ def test_reverse_then_compile_through_the_store(
     # the rules are kept for later lookups, the same code is refused unless replaced
     assert {r.qpv for r in stored_rules(store)} == {"QP075019L"}
     with pytest.raises(PerimeterStoreError, match="--remplacer"):
-        compile_to_store(store, rules, commune="Paris 20e", code="QP075019L", name="x")
-    again = compile_to_store(store, rules, commune="Paris 20e", code="QP075019L", name="Nouveau nom",
+        compile_to_store(store, rules,
+                         perimeter=PerimeterSpec(code="QP075019L", name="x", commune="Paris 20e"))
+    again = compile_to_store(store, rules, perimeter=PerimeterSpec(code="QP075019L", name="Nouveau nom",
+                                                                   commune="Paris 20e"),
                              replace_existing=True)
     assert again == uid
     found = store.read("perimetres", where={"code": "QP075019L"})
     assert len(found) == 1 and found["name"].iat[0] == "Nouveau nom"
     with pytest.raises(PerimeterStoreError, match="existe déjà"):
-        compile_to_store(store, rules, commune="Paris 20e", code="QP075019", name="doublon")
+        compile_to_store(store, rules,
+                         perimeter=PerimeterSpec(code="QP075019", name="doublon", commune="Paris 20e"))
 
 
 def test_compile_and_reverse_errors(store: LayerStore, shared_data: Path) -> None:
@@ -166,12 +173,15 @@ def test_compile_and_reverse_errors(store: LayerStore, shared_data: Path) -> Non
         (shared_data / "lillers" / "liste-des-rues-QP062057-ocr.txt").read_text(encoding="utf-8")
     )
     with pytest.raises(PerimeterStoreError, match="Lillers"):
-        compile_to_store(store, lillers.rules, commune="Lillers", code="QP062057", name="Ville Centre")
+        compile_to_store(store, lillers.rules,
+                         perimeter=PerimeterSpec(code="QP062057", name="Ville Centre", commune="Lillers"))
     # without --commune, the commune named by the rules is used
     with pytest.raises(PerimeterStoreError, match="commune « LILLERS »"):
-        compile_to_store(store, lillers.rules, commune=None, code="QP062057", name="Ville Centre")
+        compile_to_store(store, lillers.rules,
+                         perimeter=PerimeterSpec(code="QP062057", name="Ville Centre", commune=None))
     with pytest.raises(PerimeterStoreError, match="Aucune règle"):
-        compile_to_store(store, [], commune="Paris 20e", code="QP000001", name="vide")
+        compile_to_store(store, [],
+                         perimeter=PerimeterSpec(code="QP000001", name="vide", commune="Paris 20e"))
 
 
 # --------------------------------------------------------------------------- lookup
@@ -234,8 +244,8 @@ def test_lookup_not_found_and_ambiguous(index: object, base_path: Path) -> None:
 
 def test_lookup_index_uses_stored_rules_and_geography(store: LayerStore) -> None:
     rules, _ = reverse_from_store(store, "QP034005")
-    compile_to_store(store, rules, commune="Montpellier", code="QN034005", name="Mosson (liste)",
-                     geography="2024")
+    compile_to_store(store, rules, perimeter=PerimeterSpec(code="QN034005", name="Mosson (liste)",
+                                                           commune="Montpellier", geography="2024"))
     idx = lookup_index_from_store(store, geography="2024")
     assert set(idx.perimeters["code"]) == {"QN034005"}
     assert set(idx.perimeters["geography"]) == {"2024"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.store import LayerStore
 
 
@@ -19,7 +19,7 @@ def _accounted(report) -> None:  # type: ignore[no-untyped-def]
 
 def test_dansmarue_10000_rows_accounted(paris_store: LayerStore, shared_data: Path) -> None:
     r = import_file(paris_store, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv",
-                    mapping="dansmarue")
+                    options=ImportOptions(mapping="dansmarue"))
     _accounted(r)
     assert r.n_read == 10_000
     assert r.n_inserted + r.n_rejected == 10_000
@@ -35,8 +35,8 @@ def test_dansmarue_10000_rows_accounted(paris_store: LayerStore, shared_data: Pa
 
 def test_reimport_adds_nothing(paris_store: LayerStore, shared_data: Path) -> None:
     path = shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv"
-    first = import_file(paris_store, path, mapping="dansmarue")
-    again = import_file(paris_store, path, mapping="dansmarue")
+    first = import_file(paris_store, path, options=ImportOptions(mapping="dansmarue"))
+    again = import_file(paris_store, path, options=ImportOptions(mapping="dansmarue"))
     assert again.n_inserted == 0
     assert again.n_existing == first.n_inserted
     assert paris_store.count("observations") == first.n_inserted
@@ -45,7 +45,7 @@ def test_reimport_adds_nothing(paris_store: LayerStore, shared_data: Path) -> No
 
 def test_paris_cctv_707(paris_store: LayerStore, shared_data: Path) -> None:
     r = import_file(paris_store, shared_data / "paris" / "videoprotection-paris-2019.csv",
-                    mapping="paris-videoprotection")
+                    options=ImportOptions(mapping="paris-videoprotection"))
     _accounted(r)
     assert r.n_read == 707
     assert r.n_inserted == 707  # Excel serial dates and « inconnue » handled, nothing lost
@@ -55,8 +55,8 @@ def test_paris_cctv_707(paris_store: LayerStore, shared_data: Path) -> None:
 
 
 def test_paris_ban_158048(store: LayerStore, shared_data: Path) -> None:
-    r = import_file(store, shared_data / "paris" / "adresses-75.csv.gz", mapping="ban",
-                    territory_margin_m=None)
+    r = import_file(store, shared_data / "paris" / "adresses-75.csv.gz",
+                    options=ImportOptions(mapping="ban", territory_margin_m=None))
     _accounted(r)
     assert (r.n_read, r.n_inserted) == (158_048, 158_048)
     bis = store.read("adresses", where={"suffix": "b"}, limit=5)  # BAN writes « b » for bis
@@ -65,7 +65,7 @@ def test_paris_ban_158048(store: LayerStore, shared_data: Path) -> None:
 
 def test_occitanie_qpv_105_with_32_repaired(store: LayerStore, shared_data: Path) -> None:
     r = import_file(store, shared_data / "montpellier" / "qp-occitanie-2015.geojson",
-                    mapping="qpv-occitanie")
+                    options=ImportOptions(mapping="qpv-occitanie"))
     _accounted(r)
     assert (r.n_read, r.n_inserted, r.n_repaired) == (105, 105, 32)
     perims = store.read("perimetres")
@@ -75,7 +75,8 @@ def test_occitanie_qpv_105_with_32_repaired(store: LayerStore, shared_data: Path
 
 
 def test_paris_invalid_qpv_repaired_not_dropped(store: LayerStore, shared_data: Path) -> None:
-    r = import_file(store, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
+    r = import_file(store, shared_data / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris"))
     assert (r.n_inserted, r.n_repaired) == (3, 1)
     qp = store.read("perimetres", where={"code": "QP075019"})
     assert qp.is_valid.all() and bool(qp["repaired"].iloc[0])
@@ -94,8 +95,8 @@ def test_paris_invalid_qpv_repaired_not_dropped(store: LayerStore, shared_data: 
 )
 def test_montpellier_layers(store: LayerStore, shared_data: Path, mapping: str, name: str,
                             expected: int) -> None:
-    r = import_file(store, shared_data / "montpellier" / name, mapping=mapping,
-                    territory_margin_m=None)
+    r = import_file(store, shared_data / "montpellier" / name,
+                    options=ImportOptions(mapping=mapping, territory_margin_m=None))
     _accounted(r)
     assert r.n_read == expected
     assert r.n_inserted == expected
@@ -108,9 +109,10 @@ def test_montpellier_layers(store: LayerStore, shared_data: Path, mapping: str, 
 
 
 def test_montpellier_containers_accounted(store: LayerStore, shared_data: Path) -> None:
-    import_file(store, shared_data / "montpellier" / "qp-occitanie-2015.geojson", mapping="qpv-occitanie")
+    import_file(store, shared_data / "montpellier" / "qp-occitanie-2015.geojson",
+                options=ImportOptions(mapping="qpv-occitanie"))
     r = import_file(store, shared_data / "montpellier" / "conteneurs-languedoc-roussillon-osm-2014.csv",
-                    mapping="conteneurs-osm")
+                    options=ImportOptions(mapping="conteneurs-osm"))
     _accounted(r)
     assert r.n_read == 1_162
     reasons = r.rejects["reason"]

@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import Point
 
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.store import LayerStore, RecordFilter, open_store
 from layers.store.filters import FilterKeywords, filter_names
 
@@ -239,7 +239,8 @@ def test_transaction_rolls_back_everything(store: LayerStore) -> None:
 def test_file_is_a_real_geopackage(tmp_path: Path, shared_data: Path) -> None:
     path = tmp_path / "t.gpkg"
     with open_store(path) as s:
-        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
+        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris"))
         s.write("observations", _obs())
     layers = dict(pyogrio.list_layers(path))
     assert layers["observations"] == "Point"
@@ -284,8 +285,10 @@ def test_sql_clusters_equal_generic_clusters(store_url: str, shared_data: Path) 
     from layers.store.base import LayerStore as Base
 
     with open_store(store_url) as s:
-        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
-        import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", mapping="dansmarue")
+        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris"))
+        import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv",
+                    options=ImportOptions(mapping="dansmarue"))
         box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)
         kw = {"bbox": box_20e, "start": "2024-01-01", "where": {"theme": ["dépôts sauvages", "propreté"]}}
         sql = s.cluster("observations", cell_m=400, **kw)
@@ -303,8 +306,10 @@ def test_sql_clusters_equal_generic_clusters(store_url: str, shared_data: Path) 
 
 def test_unfiltered_clusters_on_the_rtree_match_filtered_path(store_url: str, shared_data: Path) -> None:
     with open_store(store_url) as s:
-        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson", mapping="qpv-paris")
-        import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", mapping="dansmarue")
+        import_file(s, shared_data / "paris" / "qpv-paris-idf-2015.geojson",
+                    options=ImportOptions(mapping="qpv-paris"))
+        import_file(s, shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv",
+                    options=ImportOptions(mapping="dansmarue"))
         box_20e = (652_000.0, 6_859_000.0, 657_000.0, 6_865_000.0)
         fast = s.cluster("observations", cell_m=300, bbox=box_20e)  # R-tree only
         joined = s.cluster("observations", cell_m=300, bbox=box_20e, where={"simulated": [True, False]})

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
 from layers.simulate import simulate_territory
 from layers.store import open_store
@@ -38,7 +38,8 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = open_store(path)
     try:
         for name, mapping in _IMPORTS:
-            import_file(store, DEMO / name, mapping=mapping, actor="tests", report_dir=folder / "rapports")
+            import_file(store, DEMO / name,
+                        options=ImportOptions(mapping=mapping, actor="tests", report_dir=folder / "rapports"))
         perimeters = store.read("perimetres")
         perimeters = perimeters[perimeters["communes"].isin(["Montpellier"])]
         simulate_territory(store, perimeters, seed=7, start="2024-01-01", months=6, n_observations=300,

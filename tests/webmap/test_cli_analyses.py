@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from geo.geometry import repair_polygons
 from geo.perimeters.streetlist import parse_street_list, read_rules
-from layers.importer import import_file
+from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
 from layers.store import open_store
 from webmap.cli import main
@@ -42,7 +42,8 @@ def store_path(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> P
                               (shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", "dansmarue"),
                               (shared_data / "paris" / "videoprotection-paris-2019.csv",
                                "paris-videoprotection")):
-            import_file(store, file, mapping=mapping, actor="tests", report_dir=folder / "rejets")
+            import_file(store, file,
+                        options=ImportOptions(mapping=mapping, actor="tests", report_dir=folder / "rejets"))
         addr = store.read("adresses")
         hull = shapely.concave_hull(shapely.multipoints(shapely.get_coordinates(addr.geometry.to_numpy())),
                                     ratio=0.05).buffer(30)

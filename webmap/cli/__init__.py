@@ -62,7 +62,7 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
     """Importe FICHIER dans la couche COUCHE (tout ou rien)."""
     from tqdm import tqdm
 
-    from layers.importer import import_file
+    from layers.importer import ImportOptions, import_file
 
     settings = ctx.obj["settings"]
     store = open_cli_store(ctx, create=True)
@@ -74,10 +74,11 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
                 bar.set_postfix_str(label)
                 bar.update(1)
 
-            report = import_file(store, file, layer=layer, mapping=mapping, actor=actor,
-                                 territory_margin_m=settings.territory_margin_m,
-                                 report_dir=report_dir or settings.reports_dir, strict=strict,
-                                 progress=step)
+            report = import_file(store, file, layer=layer,
+                                 options=ImportOptions(mapping=mapping, actor=actor,
+                                                       territory_margin_m=settings.territory_margin_m,
+                                                       report_dir=report_dir or settings.reports_dir,
+                                                       strict=strict, progress=step))
     finally:
         store.close()
     s = report.summary()

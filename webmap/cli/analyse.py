@@ -90,13 +90,14 @@ def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune:
                  kind: str, remplacer: bool) -> None:
     """Construit le périmètre des règles REGLES avec les adresses de l'entrepôt et l'enregistre."""
     from geo.perimeters.streetlist import read_rules
-    from layers.perimeters import compile_to_store
+    from layers.perimeters import PerimeterSpec, compile_to_store
 
     rules = read_rules(regles)
     store = _store(ctx)
     try:
-        uid = compile_to_store(store, rules, commune=commune, code=code, name=nom, geography=geographie,
-                               kind=kind, replace_existing=remplacer)
+        uid = compile_to_store(store, rules, perimeter=PerimeterSpec(code=code, name=nom, commune=commune,
+                                                                     geography=geographie, kind=kind),
+                               replace_existing=remplacer)
         row = store.get("perimetres", uid)
     finally:
         store.close()
