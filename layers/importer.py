@@ -560,6 +560,7 @@ def import_file(
                           sha256=file_sha256(path), encoding=table.encoding,
                           separator=table.separator)
     rejects = [table.rejects]
+    n_read = table.n_read  # before the mapping's filter: the rows it leaves out are rejects
     table, filter_rejects = _filter_rows(table, mapping)
     rejects += filter_rejects
     step("correspondance")
@@ -584,7 +585,7 @@ def import_file(
     valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
                          source_ids.loc[valid.index] if source_ids is not None else None)
     _count_rejects(report, rejects)
-    report.n_read = table.n_read
+    report.n_read = n_read
     repaired = result.repaired.union(repaired_src.intersection(valid.index))
     if "repaired" in valid.columns and len(repaired):
         valid.loc[repaired, "repaired"] = True

@@ -286,3 +286,20 @@ def test_gzip_csv_is_read(paris_store: LayerStore, shared_data: Path, tmp_path: 
     with gzip.open(f, "wt", encoding="utf-8") as fh:
         fh.write("".join(_lines(shared_data, DMR, 25)))
     assert import_file(paris_store, f, options=ImportOptions(mapping="dansmarue")).n_inserted == 25
+
+
+def test_mapping_filter_rows_are_rejects(paris_store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
+    """Rows a mapping's ``filter`` leaves out are listed as rejects: read = added + present + rejected."""
+    src = tmp_path / "dmr-200.csv"
+    src.write_text("".join(_lines(shared_data, DMR, 200)), encoding="utf-8")
+    frame = pd.read_csv(src, sep=",", dtype=str)
+    kept_type = frame["type"].value_counts().index[0]
+    data = {"layer": "observations", "dataset": "dmr-filtre", "geometry": {"point_dict": "geo_point_2d"},
+            "id": "id_dmr", "filter": {"type": kept_type},
+            "fields": {"observed_at": "datedecl", "theme": {"value": "propreté"}}}
+    r = import_file(paris_store, src, options=ImportOptions(mapping=parse_mapping(data)))
+    n_kept = int((frame["type"] == kept_type).sum())
+    assert r.n_read == 200
+    assert r.n_inserted == n_kept
+    assert r.n_rejected == 200 - n_kept
+    assert r.n_read == r.n_inserted + r.n_existing + r.n_rejected
