@@ -31,7 +31,7 @@ from geo.errors import AnalysisError
 from geo.stats.binning import count_in_bins, make_bins
 from geo.stats.coverage import cctv_coverage
 from geo.stats.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
-from geo.stats.hotspots import getis_ord, hotspots, kernel_density
+from geo.stats.hotspots import GridOptions, getis_ord, hotspots, kernel_density
 from geo.stats.indicators import (
     assign_quartier,
     diagnostics_per_year,
@@ -39,7 +39,7 @@ from geo.stats.indicators import (
     dysfunctions,
     treatment_delays,
 )
-from geo.stats.recurrence import recurrence
+from geo.stats.recurrence import RecurrenceOptions, recurrence
 
 logger = logging.getLogger(__name__)
 
@@ -463,8 +463,9 @@ def build_quartier_report(
     partial_last = t1.to_period("M").end_time.normalize() > t1.normalize()
     ehsa_end = (t1.to_period("M") - 1) if partial_last else t1.to_period("M")
     try:
-        cube = space_time_cube(near, time_field=time_field, area=geom, margin=margin,
-                               size=hot.attrs["bin_size"], start=t0, end=ehsa_end)
+        cube = space_time_cube(near, time_field=time_field, area=geom,
+                               grid=GridOptions(size=hot.attrs["bin_size"], margin=margin),
+                               start=t0, end=ehsa_end)
         ehsa = emerging_hotspots(cube, fdr=fdr)
     except AnalysisError as exc:
         report.caveats.append(f"Points chauds émergents non calculés : {exc}")
@@ -481,7 +482,8 @@ def build_quartier_report(
         cleaned: str | None = cleaned_field
     else:
         cleaned = None
-    rec = recurrence(near, radius=recurrence_radius, time_field=time_field, cleaned_field=cleaned,
+    rec = recurrence(near, options=RecurrenceOptions(radius=recurrence_radius, time_field=time_field,
+                                                     cleaned_field=cleaned),
                      perimeters=row, code_field=code_field, start=t0, end=t1)
     report.results["recurrence"] = rec
     sites_in = rec.sites[rec.sites["quartier"] == str(code)]
@@ -654,9 +656,10 @@ def build_territory_report(
     ev = to_territory_crs(ev)
     per = to_territory_crs(perimeters)
     codes = assign_quartier(ev, per, code_field=code_field)
-    rec = recurrence(ev, radius=recurrence_radius, time_field=time_field, cleaned_field=None,
+    rec = recurrence(ev, options=RecurrenceOptions(radius=recurrence_radius, time_field=time_field,
+                                                   cleaned_field=None),
                      perimeters=per, code_field=code_field, start=t0, end=t1)
-    hot = hotspots(ev, size=bin_size)
+    hot = hotspots(ev, grid=GridOptions(size=bin_size))
     months = max(len(pd.period_range(t0, t1, freq="M")), 1)
     rows = []
     for code_value, geom in zip(per[code_field].astype(str), per.geometry, strict=True):
