@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo.batch import (  # noqa: E402
+    BatchGrid,
     bin_partitioned,
     lookup_partitioned,
     replicate_partitioned,
@@ -213,7 +214,7 @@ def partitioned(base_meta: gpd.GeoDataFrame, rows: int, index: LookupIndex, copi
     few = points.partitions[: min(points.npartitions, 4)]
     looked = lookup_partitioned(few, index)
     looked.map_partitions(summary, meta=summary(looked._meta)).compute()
-    bin_partitioned(few, cell_m=CELL_M, shape="hex")
+    bin_partitioned(few, grid=BatchGrid(cell_m=CELL_M, shape="hex"))
     lookup_times, bin_times = [], []
     parts = hot = None
     streams: dict[str, list[dict[str, Any]]] = {}
@@ -228,7 +229,7 @@ def partitioned(base_meta: gpd.GeoDataFrame, rows: int, index: LookupIndex, copi
         client.run(_collect_then_disable)
         t0 = time.perf_counter()
         with get_task_stream() as stream:
-            hot = bin_partitioned(points, cell_m=CELL_M, shape="hex", hotspots=True)
+            hot = bin_partitioned(points, grid=BatchGrid(cell_m=CELL_M, shape="hex"), hotspots=True)
         bin_times.append(time.perf_counter() - t0)
         streams["binning"] = stream.data
         client.run(gc.enable)

@@ -30,8 +30,9 @@ import glob
 import importlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -40,9 +41,10 @@ import shapely
 
 from geo.crs import TERRITORY_CRS, resolve_crs
 from geo.errors import AnalysisError, BatchError, CRSError, GeometryError, MissingDependencyError
-from geo.perimeters.lookup import LookupIndex, build_index, lookup_many
+from geo.perimeters.lookup import AddressColumns, LookupIndex, build_index, lookup_many
 from geo.perimeters.streetlist import Rule
-from geo.stats.binning import assign_bins, make_bins, point_coordinates
+from geo.stats.binning import BinShape, assign_bins, make_bins, point_coordinates
+from geo.stats.hotspots import GiOptions, getis_ord
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask_geopandas
@@ -50,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BatchGrid",
     "bin_partitioned",
     "lookup_partitioned",
     "read_points",
@@ -61,7 +64,6 @@ __all__ = [
 ]
 
 SIMULATED_LABEL = "BAN réelle répliquée avec bruit (simulé)"
-BinGrid = Literal["square", "hex"]
 #: Coordinate columns of the source dropped from the copies (the geometry holds the moved point).
 _COORDINATE_COLUMNS = ("x", "y", "lon", "lat")
 
@@ -477,9 +479,7 @@ def lookup_partitioned(
     rules: Sequence[Rule] | None = None,
     npartitions: int | None = None,
     max_distance_m: float = 200.0,
-    street_column: str | None = None,
-    number_column: str | None = None,
-    commune_column: str | None = None,
+    columns: AddressColumns | None = None,
     commune: str | None = None,
 ) -> dask_geopandas.GeoDataFrame:
     """Find the QPV of every point, partition by partition (lazy).
@@ -501,7 +501,10 @@ def lookup_partitioned(
         Partitions (see :func:`to_partitioned`).
     max_distance_m : float
         Boundary distances beyond this are NaN.
-    street_column, number_column, commune_column, commune : optional
+    columns : geo.perimeters.lookup.AddressColumns, optional
+        Address columns of the points, as in :func:`geo.perimeters.lookup.lookup_many`
+        (by default the BAN ones when present).
+    commune : str, optional
         As in :func:`geo.perimeters.lookup.lookup_many`.
 
     Returns
@@ -524,8 +527,7 @@ def lookup_partitioned(
         if isinstance(perimeters, gpd.GeoDataFrame):
             _check_frame(perimeters, what="périmètres")
         index = build_index(perimeters, rules=rules, max_distance_m=max_distance_m)
-    options: dict[str, Any] = {"street_column": street_column, "number_column": number_column,
-               "commune_column": commune_column, "commune": commune}
+    options: dict[str, Any] = {"columns": columns or AddressColumns(), "commune": commune}
     meta = lookup_many(frame._meta, index, **options)
     logger.info("recherche QPV sur %d partitions (%d périmètres, %d règles)", frame.npartitions,
                 len(index.perimeters), len(index.rules))
@@ -534,6 +536,41 @@ def lookup_partitioned(
 
 
 # --------------------------------------------------------------------------- binning
+
+
+@dataclass(frozen=True, eq=False)
+class BatchGrid:
+    """The grid :func:`bin_partitioned` counts on.
+
+    Attributes
+    ----------
+    cell_m : float
+        Cell size in metres (side of a square, width of a hexagon).
+    shape : {"square", "hex"}
+        Sparse squares keyed by ``floor(x / cell_m), floor(y / cell_m)`` (fit for all of
+        France), or the hexagons of :func:`geo.stats.binning.make_bins`.
+    bins : geopandas.GeoDataFrame, optional
+        A ready hexagon grid (:func:`geo.stats.binning.make_bins`), for ``hex``.
+    bounds : tuple of float, optional
+        ``(xmin, ymin, xmax, ymax)`` in EPSG:2154 of the hexagon grid, for ``hex``
+        without ``bins`` (the points' bounding box otherwise).
+
+    Raises
+    ------
+    BatchError
+        When ``cell_m`` is not positive or the shape is unknown.
+    """
+
+    cell_m: float = 200.0
+    shape: BinShape = "square"
+    bins: gpd.GeoDataFrame | None = None
+    bounds: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.cell_m > 0:
+            raise BatchError("La taille de maille doit être positive.")
+        if self.shape not in ("square", "hex"):
+            raise BatchError(f"Grille inconnue « {self.shape} » (square ou hex).")
 
 
 _SQUARE_AGG = {"count": "sum", "sx": "sum", "sy": "sum", "xmin": "min", "ymin": "min", "xmax": "max",
@@ -632,10 +669,8 @@ def _square_result(table: pd.DataFrame, cell_m: float, by: str | None) -> gpd.Ge
     return out
 
 
-def _square_hotspots(cells: gpd.GeoDataFrame, cell_m: float, fdr: bool, alpha: float) -> gpd.GeoDataFrame:
+def _square_hotspots(cells: gpd.GeoDataFrame, cell_m: float, gi: GiOptions) -> gpd.GeoDataFrame:
     """Gi* on the full square grid over the occupied cells (empty cells count 0)."""
-    from geo.stats.hotspots import getis_ord
-
     x0, y0 = cells["cell_x"].min() * cell_m, cells["cell_y"].min() * cell_m
     x1, y1 = (cells["cell_x"].max() + 1) * cell_m, (cells["cell_y"].max() + 1) * cell_m
     grid = make_bins(area=shapely.box(x0, y0, x1, y1), size=cell_m, shape="square")
@@ -645,20 +680,50 @@ def _square_hotspots(cells: gpd.GeoDataFrame, cell_m: float, fdr: bool, alpha: f
     occupied = pd.MultiIndex.from_arrays([cells["cell_x"], cells["cell_y"]])
     counts = pd.Series(cells["count"].to_numpy(), index=occupied)
     grid["count"] = counts.reindex(pd.MultiIndex.from_arrays([gx, gy]), fill_value=0).to_numpy()
-    return getis_ord(grid, value="count", fdr=fdr, alpha=alpha)
+    return getis_ord(grid, value="count", distance=gi.distance, fdr=gi.fdr, alpha=gi.alpha)
+
+
+def _square_bins(parts: list[Any], cell_m: float, by: str | None, fan_in: int) -> gpd.GeoDataFrame:
+    """Occupied square cells of the partitions, reduced (see :func:`bin_partitioned`)."""
+    dask = require_national("dask")
+    partials = [dask.delayed(_square_partial, pure=True)(p, cell_m, by) for p in parts]
+    table = _tree_reduce(partials, _square_combine, by, fan_in)
+    if table.empty:
+        raise AnalysisError("Aucun point localisé pour construire les mailles.")
+    return _square_result(table, cell_m, by)
+
+
+def _hex_bins(parts: list[Any], bins: gpd.GeoDataFrame, by: str | None, fan_in: int) -> gpd.GeoDataFrame:
+    """Counts of the partitions on the hexagons ``bins``, reduced (see :func:`bin_partitioned`)."""
+    dask = require_national("dask")
+    grid = _broadcast(bins)
+    partials = [dask.delayed(_hex_partial, pure=True)(p, grid, by) for p in parts]
+    table = _tree_reduce(partials, _hex_combine, by, fan_in)
+    logger.info("%d mailles, %d occupées, %d partitions", len(bins), len(table), len(parts))
+    if by is None:
+        out = bins.copy()
+        counts = np.zeros(len(bins), dtype=np.int64)
+        counts[table["bin"].to_numpy(dtype=np.int64)] = table["count"].to_numpy(dtype=np.int64)
+        out["count"] = counts
+        return out
+    table = table.sort_values([by, "bin"], kind="stable").reset_index(drop=True)
+    pos = table["bin"].to_numpy(dtype=np.int64)
+    cells = bins.iloc[pos].reset_index(drop=True)
+    columns = {c: cells[c].to_numpy() for c in ("bin_id", "x", "y")}
+    long = gpd.GeoDataFrame({by: table[by].to_numpy(), **columns,
+                             "count": table["count"].to_numpy(dtype=np.int64)},
+                            geometry=cells.geometry.to_numpy(), crs=TERRITORY_CRS)
+    long.attrs.update(bins.attrs)
+    return long
 
 
 def bin_partitioned(
     points: gpd.GeoDataFrame | dask_geopandas.GeoDataFrame,
     *,
-    cell_m: float = 200.0,
-    shape: BinGrid = "square",
+    grid: BatchGrid = BatchGrid(),
     by: str | None = None,
-    bins: gpd.GeoDataFrame | None = None,
-    bounds: tuple[float, float, float, float] | None = None,
     hotspots: bool = False,
-    fdr: bool = True,
-    alpha: float = 0.05,
+    gi: GiOptions | None = None,
     npartitions: int | None = None,
     fan_in: int = 8,
 ) -> gpd.GeoDataFrame:
@@ -673,29 +738,25 @@ def bin_partitioned(
         :func:`geo.stats.zones.grid_cells`, with the same ``count``, ``x``, ``y`` (mean of the
         members, up to float summation order) and extent. Sparse: fit for all of France.
     ``hex``
-        The hexagons of :func:`geo.stats.binning.make_bins` over ``bins``, or over ``bounds``,
-        or over the points' bounding box (one more pass over the data): every cell comes
-        out, with the counts of :func:`geo.stats.binning.count_in_bins`.
+        The hexagons of :func:`geo.stats.binning.make_bins` over ``grid.bins``, or over
+        ``grid.bounds``, or over the points' bounding box (one more pass over the data):
+        every cell comes out, with the counts of :func:`geo.stats.binning.count_in_bins`.
 
     Parameters
     ----------
     points : geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
         Points in a declared CRS.
-    cell_m : float
-        Cell size in metres (side of a square, width of a hexagon).
-    shape : {"square", "hex"}
-        Grid.
+    grid : BatchGrid
+        Cell size (200 m by default), shape (``square`` by default) and, for ``hex``,
+        the ready cells or their extent.
     by : str, optional
         Column to break the counts down by (one row per value and occupied cell).
-    bins : geopandas.GeoDataFrame, optional
-        A ready hexagon grid (:func:`geo.stats.binning.make_bins`), for ``hex``.
-    bounds : tuple of float, optional
-        ``(xmin, ymin, xmax, ymax)`` in EPSG:2154 of the hexagon grid.
     hotspots : bool
         Also run Getis-Ord Gi* (:func:`geo.stats.hotspots.getis_ord`) on the reduced grid (for
         ``square``: on the full grid over the occupied cells' extent, empty cells 0).
-    fdr, alpha : bool, float
-        As in :func:`geo.stats.hotspots.getis_ord`.
+    gi : geo.stats.hotspots.GiOptions, optional
+        Settings of that Gi* (neighbourhood distance, FDR correction, significance level);
+        the defaults of :class:`~geo.stats.hotspots.GiOptions` when omitted.
     npartitions : int, optional
         Partitions (see :func:`to_partitioned`).
     fan_in : int
@@ -712,51 +773,26 @@ def bin_partitioned(
     Raises
     ------
     BatchError
-        On bad options (``by`` with ``hotspots``, a missing ``by`` column, non-positive size).
+        On bad options (``by`` with ``hotspots``, a missing ``by`` column).
     AnalysisError
         When no point is located.
     """
-    if not cell_m > 0:
-        raise BatchError("La taille de maille doit être positive.")
-    if shape not in ("square", "hex"):
-        raise BatchError(f"Grille inconnue « {shape} » (square ou hex).")
     if by is not None and hotspots:
         raise BatchError("Le Gi* se calcule sans ventilation : retirer by ou hotspots.")
     frame = to_partitioned(points, npartitions=npartitions)
     if by is not None and by not in frame.columns:
         raise BatchError(f"Colonne de ventilation « {by} » absente des points.")
-    dask = require_national("dask")
-    delayed_parts = frame.to_delayed()
-    if shape == "square":
-        partials = [dask.delayed(_square_partial, pure=True)(p, float(cell_m), by) for p in delayed_parts]
-        table = _tree_reduce(partials, _square_combine, by, fan_in)
-        if table.empty:
-            raise AnalysisError("Aucun point localisé pour construire les mailles.")
-        cells = _square_result(table, float(cell_m), by)
-        return _square_hotspots(cells, float(cell_m), fdr, alpha) if hotspots else cells
+    parts = frame.to_delayed()
+    cell_m = float(grid.cell_m)
+    gi = gi if gi is not None else GiOptions()
+    if grid.shape == "square":
+        cells = _square_bins(parts, cell_m, by, fan_in)
+        return _square_hotspots(cells, cell_m, gi) if hotspots else cells
+    bins = grid.bins
     if bins is None:
-        box = bounds if bounds is not None else _total_bounds(frame)
-        bins = make_bins(area=shapely.box(*box), size=float(cell_m), shape="hex")
-    grid = _broadcast(bins)
-    partials = [dask.delayed(_hex_partial, pure=True)(p, grid, by) for p in delayed_parts]
-    table = _tree_reduce(partials, _hex_combine, by, fan_in)
-    logger.info("%d mailles, %d occupées, %d partitions", len(bins), len(table), len(delayed_parts))
-    if by is None:
-        out = bins.copy()
-        counts = np.zeros(len(bins), dtype=np.int64)
-        counts[table["bin"].to_numpy(dtype=np.int64)] = table["count"].to_numpy(dtype=np.int64)
-        out["count"] = counts
-        if hotspots:
-            from geo.stats.hotspots import getis_ord
-
-            return getis_ord(out, value="count", fdr=fdr, alpha=alpha)
-        return out
-    table = table.sort_values([by, "bin"], kind="stable").reset_index(drop=True)
-    pos = table["bin"].to_numpy(dtype=np.int64)
-    cells = bins.iloc[pos].reset_index(drop=True)
-    columns = {c: cells[c].to_numpy() for c in ("bin_id", "x", "y")}
-    long = gpd.GeoDataFrame({by: table[by].to_numpy(), **columns,
-                             "count": table["count"].to_numpy(dtype=np.int64)},
-                            geometry=cells.geometry.to_numpy(), crs=TERRITORY_CRS)
-    long.attrs.update(bins.attrs)
-    return long
+        box = grid.bounds if grid.bounds is not None else _total_bounds(frame)
+        bins = make_bins(area=shapely.box(*box), size=cell_m, shape="hex")
+    out = _hex_bins(parts, bins, by, fan_in)
+    if hotspots:
+        return getis_ord(out, value="count", distance=gi.distance, fdr=gi.fdr, alpha=gi.alpha)
+    return out

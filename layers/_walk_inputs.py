@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.perimeters.streetnames import strip_accents
 from geo.walks._graph_cache import cache_key, cached_graph
 from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets
-from geo.walks.priorities import stop_priorities
+from geo.walks.priorities import PriorityInputs, PriorityOptions, stop_priorities
 from layers.errors import WalkError
 from layers.settings import get_settings
 from layers.store.base import LayerStore
@@ -220,9 +220,9 @@ def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | No
         streets = streets[streets.geometry.intersects(zone).to_numpy()].copy()
         streets["geometry"] = streets.geometry.intersection(zone)
         streets = streets[~streets.geometry.is_empty]
-    stops = stop_priorities(observations=obs, points_noirs=pn, point_noir_events=pn_events, bacs=bacs,
-                            bac_readings=readings, npnru=npnru, streets=streets, now=now,
-                            unobserved_months=unobserved_months)
+    stops = stop_priorities(PriorityInputs(observations=obs, points_noirs=pn, point_noir_events=pn_events,
+                                           bacs=bacs, bac_readings=readings, npnru=npnru, streets=streets),
+                            now=now, options=PriorityOptions(unobserved_months=unobserved_months))
     if len(stops):
         simulated: dict[str, bool] = {}
         for frame in (obs, pn, bacs, npnru):

@@ -30,7 +30,7 @@ from geo.crs import TERRITORY_CRS
 from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
 from geo.stats.emerging import emerging_hotspots, space_time_cube
-from geo.stats.hotspots import hotspots
+from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers.errors import StoreAnalysisError
 from layers.schema import THEMES
@@ -308,7 +308,8 @@ def store_hotspots(
             logger.info("quartier %s: %d events, no hot spot analysis", code, len(pts))
             continue
         try:
-            res = hotspots(pts, area=geom, size=bin_size, margin=margin, fdr=fdr, alpha=alpha)
+            res = hotspots(pts, area=geom, grid=GridOptions(size=bin_size, margin=margin),
+                           gi=GiOptions(fdr=fdr, alpha=alpha))
         except AnalysisError as exc:
             logger.info("quartier %s: %s", code, exc)
             continue

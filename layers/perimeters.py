@@ -29,7 +29,7 @@ import pandas as pd
 from geo.errors import QPVError
 from geo.perimeters.addressmatch import commune_matches, standardize_addresses
 from geo.perimeters.lookup import LookupIndex, LookupResult, build_index, lookup_address, lookup_point
-from geo.perimeters.rules import compile_perimeter, reverse_perimeter
+from geo.perimeters.rules import CompileOptions, compile_perimeter, reverse_perimeter
 from geo.perimeters.streetlist import Rule, format_street_list, rules_from_records, rules_to_records
 from geo.perimeters.streetnames import commune_key
 from layers.errors import PerimeterStoreError
@@ -258,7 +258,7 @@ def compile_to_store(
             streets = None
     try:
         out = compile_perimeter(rules, addresses, streets=streets, code=code, name=name,
-                                geography=geography, buffer_m=buffer_m)
+                                geography=geography, options=CompileOptions(buffer_m=buffer_m))
     except QPVError as exc:
         raise PerimeterStoreError(str(exc)) from exc
     row = out.iloc[0]

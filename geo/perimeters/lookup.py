@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import geopandas as gpd
@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "LOOKUP_COLUMNS",
+    "AddressColumns",
     "LookupIndex",
     "LookupResult",
     "build_index",
@@ -77,6 +78,54 @@ LOOKUP_COLUMNS = [
 ]
 
 Progress = Callable[[int, int], None]
+
+#: Column names of the Base Adresse Nationale, used when no street, number or commune column is named.
+_BAN_COLUMNS = {"street": "nom_voie", "number": "numero", "commune": "nom_commune"}
+
+
+@dataclass(frozen=True)
+class AddressColumns:
+    """Where the addresses are in a table given to :func:`lookup_many`.
+
+    Either street, number and commune columns (BAN names ``nom_voie``, ``numero`` and
+    ``nom_commune`` are used when present and not named), or one free-text column.
+
+    Attributes
+    ----------
+    street, number, commune : str, optional
+        Address columns. Numbers may be text (« 12 bis » and « 12-14 » count as 12).
+    address : str, optional
+        A free-text address column (« 12 bis rue X, 75020 Paris »); when given, the
+        other three are not read and rows without a point are geocoded in the address
+        base of the index.
+
+    Raises
+    ------
+    QPVLookupError
+        When a column name is blank.
+    """
+
+    street: str | None = None
+    number: str | None = None
+    commune: str | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in (self.street, self.number, self.commune, self.address):
+            if name is not None and not str(name).strip():
+                raise QPVLookupError("Nom de colonne d'adresse vide.")
+
+    def check(self, data: pd.DataFrame) -> None:
+        """Raise :class:`~geo.errors.QPVLookupError` when a named column is missing from ``data``."""
+        for col in (self.street, self.number, self.commune, self.address):
+            if col is not None and col not in data.columns:
+                raise QPVLookupError(f"Colonne « {col} » absente des données à rechercher.")
+
+    def with_ban_defaults(self, data: pd.DataFrame) -> AddressColumns:
+        """A copy naming the BAN columns of ``data`` for the street, number and commune left unnamed."""
+        found = {role: column if column in data.columns else None for role, column in _BAN_COLUMNS.items()}
+        return replace(self, street=self.street or found["street"], number=self.number or found["number"],
+                       commune=self.commune or found["commune"])
 
 
 @dataclass
@@ -380,18 +429,17 @@ def _factorize_runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(codes), np.asarray(uniques, dtype=object)
 
 
-def _streets_from_columns(
-    data: pd.DataFrame, index: LookupIndex, street_column: str | None, number_column: str | None,
-    commune_column: str | None, commune: str | None,
-) -> _Streets:
+def _streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: AddressColumns,
+                          commune: str | None) -> _Streets:
+    """Streets, communes and numbers of the rows, from the address columns."""
     n = len(data)
-    if street_column is not None:
-        codes, uniques = _factorize_runs(data[street_column])
+    if columns.street is not None:
+        codes, uniques = _factorize_runs(data[columns.street])
         keys = _street_keys_for_rules(uniques, index)
     else:
         codes, keys = np.full(n, -1, dtype=np.intp), np.array([], dtype=object)
-    communes = data[commune_column] if commune_column is not None else None
-    numbers = _numbers(data[number_column]) if number_column is not None else np.full(n, np.nan)
+    communes = data[columns.commune] if columns.commune is not None else None
+    numbers = _numbers(data[columns.number]) if columns.number is not None else np.full(n, np.nan)
     return _Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
                     np.zeros(n, dtype=np.int8))
 
@@ -499,15 +547,9 @@ def lookup_many(
     data: pd.DataFrame,
     perimeters: gpd.GeoDataFrame | LookupIndex,
     *,
-    rules: Sequence[Rule] | None = None,
-    addresses: gpd.GeoDataFrame | None = None,
-    street_column: str | None = None,
-    number_column: str | None = None,
-    commune_column: str | None = None,
-    address_column: str | None = None,
+    columns: AddressColumns = AddressColumns(),
     commune: str | None = None,
     crs: Any = None,
-    max_distance_m: float = 200.0,
     chunk_size: int = 200_000,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
@@ -520,24 +562,15 @@ def lookup_many(
         addresses (street, number and commune columns, or one free-text column). BAN
         column names (``nom_voie``, ``numero``, ``nom_commune``) are recognised.
     perimeters : geopandas.GeoDataFrame or LookupIndex
-        QPV perimeters, or an index from :func:`build_index` (then ``rules``,
-        ``addresses`` and ``max_distance_m`` are taken from it).
-    rules : sequence of Rule, optional
-        Street rules of the perimeters.
-    addresses : geopandas.GeoDataFrame, optional
-        Standardised address base, to place rows given as free text.
-    street_column, number_column, commune_column : str, optional
-        Address columns (default: BAN names when present). Numbers may be text
-        (« 12 bis » and « 12-14 » count as 12).
-    address_column : str, optional
-        A free-text address column (« 12 bis rue X, 75020 Paris »); rows without a point
-        are then geocoded in ``addresses``.
+        QPV perimeters (indexed by :func:`build_index` with its defaults), or an index
+        from :func:`build_index`, which brings the street rules, the address base and the
+        distance limit.
+    columns : AddressColumns
+        Address columns of ``data`` (by default the BAN ones when present).
     commune : str, optional
         Commune of every row when there is no commune column.
     crs : optional
         CRS of ``x``/``y`` columns or of an undeclared geometry (EPSG:2154 by default).
-    max_distance_m : float
-        Boundary distances beyond this are NaN.
     chunk_size : int
         Rows per step (the progress callback is called after each).
     progress : callable, optional
@@ -555,19 +588,13 @@ def lookup_many(
     QPVLookupError
         When a named column is missing or the perimeters are unusable.
     """
-    index = perimeters if isinstance(perimeters, LookupIndex) else build_index(
-        perimeters, rules=rules, addresses=addresses, max_distance_m=max_distance_m)
-    for col in (street_column, number_column, commune_column, address_column):
-        if col is not None and col not in data.columns:
-            raise QPVLookupError(f"Colonne « {col} » absente des données à rechercher.")
+    index = perimeters if isinstance(perimeters, LookupIndex) else build_index(perimeters)
+    columns.check(data)
     xy = _points_xy(data, crs)
-    if address_column is not None:
-        streets, xy = _streets_from_text(data[address_column], index, commune, xy)
+    if columns.address is not None:
+        streets, xy = _streets_from_text(data[columns.address], index, commune, xy)
     else:
-        street_column = street_column or ("nom_voie" if "nom_voie" in data.columns else None)
-        number_column = number_column or ("numero" if "numero" in data.columns else None)
-        commune_column = commune_column or ("nom_commune" if "nom_commune" in data.columns else None)
-        streets = _streets_from_columns(data, index, street_column, number_column, commune_column, commune)
+        streets = _streets_from_columns(data, index, columns.with_ban_defaults(data), commune)
     total = len(data)
     parts: list[dict[str, np.ndarray]] = []
     step = max(1, int(chunk_size))
@@ -748,4 +775,5 @@ def lookup_address(text: str | None, index: LookupIndex, *, commune: str | None 
         without rule, ``ambiguous`` for a street found in several communes.
     """
     frame = pd.DataFrame({"adresse": [text]})
-    return _result(lookup_many(frame, index, address_column="adresse", commune=commune).iloc[0])
+    found = lookup_many(frame, index, columns=AddressColumns(address="adresse"), commune=commune)
+    return _result(found.iloc[0])

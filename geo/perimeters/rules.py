@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import geopandas as gpd
@@ -37,6 +37,7 @@ from geo.perimeters.streetnames import commune_key, normalize_street_name, stree
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CompileOptions",
     "compile_perimeter",
     "evaluate_rules",
     "resolve_rules",
@@ -49,6 +50,42 @@ METHOD = (
     "inclus, toutes les autres adresses du voisinage les germes exclus ; union des cellules incluses, "
     "découpée à {buffer_m:g} m des adresses retenues{streets}, trous sans adresse exclue comblés."
 )
+
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Distances and matching of :func:`compile_perimeter`.
+
+    Attributes
+    ----------
+    buffer_m : float
+        Maximum distance of the perimeter from a selected address, in metres.
+    street_buffer_m : float
+        Half-width of the rule streets' corridor, in metres.
+    extent_m : float
+        Margin around the selected addresses within which the other addresses are seeds.
+    resolve : bool
+        Match rule streets to the base with :func:`resolve_rules` first (fuzzy spellings).
+
+    Raises
+    ------
+    PerimeterRulesError
+        When ``buffer_m`` is not positive, or ``street_buffer_m`` or ``extent_m`` is negative.
+    """
+
+    buffer_m: float = 70.0
+    street_buffer_m: float = 15.0
+    extent_m: float = 400.0
+    resolve: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.buffer_m > 0:
+            raise PerimeterRulesError("La distance aux adresses retenues doit être positive.")
+        if not (self.street_buffer_m >= 0 and self.extent_m >= 0):
+            raise PerimeterRulesError(
+                "Les distances de construction du périmètre doivent être positives ou nulles."
+            )
 
 
 def _require_addresses(addresses: pd.DataFrame) -> None:
@@ -346,10 +383,7 @@ def compile_perimeter(
     code: str | None = None,
     name: str = "",
     geography: str = "",
-    buffer_m: float = 70.0,
-    street_buffer_m: float = 15.0,
-    extent_m: float = 400.0,
-    resolve: bool = True,
+    options: CompileOptions = CompileOptions(),
 ) -> gpd.GeoDataFrame:
     """Build the perimeter polygon of a rule set from address points (and centrelines).
 
@@ -362,21 +396,16 @@ def compile_perimeter(
     streets : geopandas.GeoDataFrame, optional
         Street centrelines with a name column (``LIB_OFF``, ``nom_voie``, ``name`` or
         ``street``); the lines of the rule streets widen the clip zone by
-        ``street_buffer_m``, never beyond the Voronoi cells of the selected addresses.
+        ``options.street_buffer_m``, never beyond the Voronoi cells of the selected addresses.
     code : str, optional
         QPV code (default: the ``qpv`` of the first rule).
     name : str
         QPV name for the output row.
     geography : str
         ``2015`` or ``2024`` (guessed from the code when empty: ``QP`` → 2015, ``QN`` → 2024).
-    buffer_m : float
-        Maximum distance of the perimeter from a selected address, in metres.
-    street_buffer_m : float
-        Half-width of the rule streets' corridor, in metres.
-    extent_m : float
-        Margin around the selected addresses within which the other addresses are seeds.
-    resolve : bool
-        Match rule streets to the base with :func:`resolve_rules` first (fuzzy spellings).
+    options : CompileOptions
+        Clip distance around the selected addresses (70 m), street corridor (15 m), seed
+        extent (400 m) and fuzzy matching of the rule streets (on).
 
     Returns
     -------
@@ -399,7 +428,7 @@ def compile_perimeter(
     rules = [replace(r, qpv=code) for r in rules]
     unmatched: list[str] = []
     ambiguous: list[str] = []
-    if resolve:
+    if options.resolve:
         rules, report = resolve_rules(rules, addresses)
         unmatched = report.loc[report["status"].isin(["unmatched", "empty"]), "name"].astype(str).tolist()
         ambiguous = report.loc[report["status"] == "ambiguous", "name"].astype(str).tolist()
@@ -412,7 +441,7 @@ def compile_perimeter(
     if len(xy) != len(pts):
         raise GeometryError("La base d'adresses doit contenir des points non vides.")
     sel_xy = xy[selected]
-    lo, hi = sel_xy.min(axis=0) - extent_m, sel_xy.max(axis=0) + extent_m
+    lo, hi = sel_xy.min(axis=0) - options.extent_m, sel_xy.max(axis=0) + options.extent_m
     near = (xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1])
     seeds = near & decision["rule_decided"].to_numpy()
     seed_frame = pd.DataFrame(
@@ -429,13 +458,13 @@ def compile_perimeter(
         raise GeometryError("Tessellation des adresses incohérente (points confondus ?).")
     cells = shapely.intersection(cells, box)
     inside = shapely.coverage_union_all(cells[sel_seed]) if sel_seed.any() else shapely.Polygon()
-    clip = shapely.union_all(shapely.buffer(seed_pts[sel_seed], buffer_m, quad_segs=4))
+    clip = shapely.union_all(shapely.buffer(seed_pts[sel_seed], options.buffer_m, quad_segs=4))
     street_note = ""
     if streets is not None and len(streets):
-        corridor = _rule_corridors(rules, streets, street_buffer_m)
+        corridor = _rule_corridors(rules, streets, options.street_buffer_m)
         if corridor is not None:
             clip = shapely.union(clip, corridor)
-            street_note = f" et à {street_buffer_m:g} m des axes des voies des règles"
+            street_note = f" et à {options.street_buffer_m:g} m des axes des voies des règles"
     geom = shapely.intersection(inside, clip)
     geom = _fill_empty_holes(geom, seed_pts[~sel_seed])
     mp = polygonal_part(shapely.make_valid(geom))
@@ -443,7 +472,7 @@ def compile_perimeter(
     row = {
         "code": code, "name": name, "geography": geography,
         "source": f"{len(rules)} règles de rues + {int(near.sum())} points adresses",
-        "method": METHOD.format(buffer_m=buffer_m, streets=street_note),
+        "method": METHOD.format(buffer_m=options.buffer_m, streets=street_note),
         "n_rules": len(rules), "n_addresses": int(selected.sum()),
         "unmatched_streets": " ; ".join(unmatched), "ambiguous_streets": " ; ".join(ambiguous),
     }

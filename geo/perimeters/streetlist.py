@@ -388,6 +388,61 @@ def _attach(
     target["raw"] = (target["raw"] + " | " if target["raw"] else "") + raw
 
 
+def _is_header_line(line: str, code: str) -> bool:
+    """The title lines: the one naming the QPV code, « Nom du territoire concerné … »."""
+    return bool((code and code in line) or re.search(r"territoire\s+concern", line, re.IGNORECASE))
+
+
+def _read_entries(text: str, code: str, warnings: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Listed streets in list order, qualifiers attached (→ entries, ignored lines).
+
+    An entry holds ``street``, ``partial``, ``confidence``, ``raw``, ``clauses`` and
+    ``parcel``; warnings about fuzzy footnote matches are appended to ``warnings``.
+    """
+    entries: list[dict[str, Any]] = []
+    keys: list[str] = []
+    ignored: list[str] = []
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line:
+            continue
+        if _is_header_line(line, code):
+            ignored.append(line)
+            continue
+        split = _split_qualified(line)
+        if split is not None and (line.startswith("*") or _is_list_line(split[0]) or ":" in line):
+            _attach(entries, keys, split[0], split[1], line, warnings)
+            continue
+        if not _is_list_line(line):
+            ignored.append(line)
+            continue
+        for tokens, partial, conf in _split_columns(line):
+            street = normalize_street_name(" ".join(tokens))
+            entries.append(
+                {"street": street, "partial": partial, "confidence": conf,
+                 "raw": " ".join(tokens) + (" pp*" if partial else ""), "clauses": None, "parcel": ""}
+            )
+            keys.append(street_key(street))
+    return entries, ignored
+
+
+def _entry_rules(entry: dict[str, Any], base: dict[str, Any], warnings: list[str]) -> list[Rule]:
+    """The rules of one listed street (``base``: the fields every rule of it shares)."""
+    clauses = entry["clauses"]
+    if not clauses:
+        if entry["partial"]:
+            warnings.append(f"« {entry['street']} » est marquée partielle (pp*) sans limite trouvée.")
+            return [Rule(kind="partial", confidence=min(entry["confidence"], 0.3), **base)]
+        return [Rule(kind="whole", confidence=entry["confidence"], **base)]
+    rules: list[Rule] = []
+    if all(c[0] == "except" for c in clauses):
+        rules.append(Rule(kind="whole", confidence=entry["confidence"], **base))
+    for kind, lo, hi, parity in clauses:
+        rules.append(Rule(kind=kind, from_number=lo, to_number=hi, parity=parity,
+                          confidence=entry["confidence"], **base))
+    return rules
+
+
 def parse_street_list(text: str, *, commune: str | None = None, qpv: str | None = None) -> StreetList:
     """Parse a street list as a town publishes it into rules.
 
@@ -422,29 +477,7 @@ def parse_street_list(text: str, *, commune: str | None = None, qpv: str | None 
     warnings: list[str] = []
     if not commune:
         warnings.append("Commune non trouvée dans le texte : les règles valent pour toute commune.")
-    entries: list[dict[str, Any]] = []  # street, partial, confidence, raw, clauses, parcel
-    keys: list[str] = []
-    ignored: list[str] = []
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line or (code and code in line) or re.search(r"territoire\s+concern", line, re.IGNORECASE):
-            if line:
-                ignored.append(line)
-            continue
-        split = _split_qualified(line)
-        if split is not None and (line.startswith("*") or _is_list_line(split[0]) or ":" in line):
-            _attach(entries, keys, split[0], split[1], line, warnings)
-            continue
-        if not _is_list_line(line):
-            ignored.append(line)
-            continue
-        for tokens, partial, conf in _split_columns(line):
-            street = normalize_street_name(" ".join(tokens))
-            entries.append(
-                {"street": street, "partial": partial, "confidence": conf,
-                 "raw": " ".join(tokens) + (" pp*" if partial else ""), "clauses": None, "parcel": ""}
-            )
-            keys.append(street_key(street))
+    entries, ignored = _read_entries(text, code, warnings)
     if not entries:
         raise StreetListError(
             "Aucune rue reconnue dans la liste (une ligne doit commencer par RUE, BD, PLACE…)."
@@ -453,19 +486,7 @@ def parse_street_list(text: str, *, commune: str | None = None, qpv: str | None 
     for e in entries:
         base = {"commune": commune, "street": e["street"], "raw": e["raw"], "qpv": qpv,
                 "parcel": e["parcel"]}
-        clauses = e["clauses"]
-        if not clauses:
-            if e["partial"]:
-                warnings.append(f"« {e['street']} » est marquée partielle (pp*) sans limite trouvée.")
-                rules.append(Rule(kind="partial", confidence=min(e["confidence"], 0.3), **base))
-            else:
-                rules.append(Rule(kind="whole", confidence=e["confidence"], **base))
-            continue
-        if all(c[0] == "except" for c in clauses):
-            rules.append(Rule(kind="whole", confidence=e["confidence"], **base))
-        for kind, lo, hi, parity in clauses:
-            rules.append(Rule(kind=kind, from_number=lo, to_number=hi, parity=parity,
-                              confidence=e["confidence"], **base))
+        rules += _entry_rules(e, base, warnings)
     logger.debug("street list parsed: %d rules, %d ignored lines", len(rules), len(ignored))
     return StreetList(rules=rules, qpv=qpv, name=name, commune=commune, ignored=ignored, warnings=warnings)
 

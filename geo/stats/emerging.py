@@ -51,8 +51,8 @@ from scipy import sparse, stats
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import AnalysisError
-from geo.stats.binning import BinShape, assign_bins, make_bins
-from geo.stats.hotspots import distance_weights, fdr_adjust, gi_star
+from geo.stats.binning import assign_bins, make_bins
+from geo.stats.hotspots import GridOptions, distance_weights, fdr_adjust, gi_star
 
 logger = logging.getLogger(__name__)
 
@@ -253,9 +253,7 @@ def space_time_cube(
     time_field: str = "observed_at",
     freq: str = "M",
     area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
-    size: float | None = None,
-    shape: BinShape = "hex",
-    margin: float = 0.0,
+    grid: GridOptions | None = None,
     start: Any = None,
     end: Any = None,
     bins: gpd.GeoDataFrame | None = None,
@@ -270,8 +268,12 @@ def space_time_cube(
         Date of each event.
     freq : str
         Pandas period frequency of the steps (``"M"`` months, ``"W"`` weeks…).
-    area, size, shape, margin : optional
-        Grid parameters (:func:`geo.stats.binning.make_bins`), ignored when ``bins`` is given.
+    area : zone, optional
+        Study zone of the grid (:func:`geo.stats.binning.make_bins`); the events' extent
+        otherwise. Ignored when ``bins`` is given.
+    grid : geo.stats.hotspots.GridOptions, optional
+        Cell size, shape and margin of the grid (automatic size, hexagons, no margin by
+        default), ignored when ``bins`` is given.
     start, end : date-like, optional
         Period analysed (inclusive); the events' range otherwise.
     bins : geopandas.GeoDataFrame, optional
@@ -302,16 +304,20 @@ def space_time_cube(
     step = np.full(len(points), -1, dtype=np.int64)
     ok = per.notna().to_numpy() & (per >= first).to_numpy() & (per <= last).to_numpy()
     step[ok] = pd.PeriodIndex(per[ok]).asi8 - first.ordinal
-    grid = bins if bins is not None else make_bins(points, area=area, size=size, shape=shape, margin=margin)
-    pos = assign_bins(grid, points)
+    if bins is not None:
+        cells = bins
+    else:
+        grid = grid if grid is not None else GridOptions()
+        cells = make_bins(points, area=area, size=grid.size, shape=grid.shape, margin=grid.margin)
+    pos = assign_bins(cells, points)
     keep = ok & (pos >= 0)
-    counts = np.zeros((len(grid), len(periods)), dtype=np.int64)
+    counts = np.zeros((len(cells), len(periods)), dtype=np.int64)
     np.add.at(counts, (pos[keep], step[keep]), 1)
     present = counts.sum(axis=1) > 0
     if not present.any():
         raise AnalysisError("Aucun événement daté ne tombe dans les mailles.")
-    kept = grid.iloc[np.flatnonzero(present)].copy()
-    kept.attrs.update(grid.attrs)
+    kept = cells.iloc[np.flatnonzero(present)].copy()
+    kept.attrs.update(cells.attrs)
     return SpaceTimeCube(
         bins=kept, counts=counts[present], periods=periods, dropped_events=int(len(points) - keep.sum())
     )

@@ -32,6 +32,8 @@ from geo.stats.binning import BinShape, count_in_bins, make_bins, point_coordina
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "GiOptions",
+    "GridOptions",
     "KernelDensity",
     "distance_weights",
     "fdr_adjust",
@@ -44,6 +46,71 @@ __all__ = [
     "segment_weights",
     "summary",
 ]
+
+
+@dataclass(frozen=True)
+class GiOptions:
+    """Settings of a Getis-Ord Gi* test, as they travel from the entry points to :func:`getis_ord`.
+
+    Attributes
+    ----------
+    distance : float, optional
+        Neighbourhood radius in metres (see :func:`distance_weights`); first ring of bins
+        by default.
+    fdr : bool
+        Correct the p-values for the false discovery rate (on by default).
+    alpha : float
+        Significance level, in (0, 1).
+
+    Raises
+    ------
+    AnalysisError
+        When ``alpha`` is not in (0, 1) or ``distance`` is not positive.
+    """
+
+    distance: float | None = None
+    fdr: bool = True
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise AnalysisError("Le seuil de significativité doit être compris entre 0 et 1.")
+        if self.distance is not None and self.distance <= 0:
+            raise AnalysisError("La distance de voisinage doit être positive.")
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """The regular grid events are counted on (see :func:`geo.stats.binning.make_bins`).
+
+    Attributes
+    ----------
+    size : float, optional
+        Cell size in metres; the automatic rule of :func:`geo.stats.binning.auto_bin_size`
+        when omitted.
+    shape : {"hex", "square"}
+        Hexagons (default) or squares.
+    margin : float
+        Buffer in metres added around the study zone, so that cells on its edge keep
+        their neighbours.
+
+    Raises
+    ------
+    AnalysisError
+        On an unknown shape, a size that is not positive or a negative margin.
+    """
+
+    size: float | None = None
+    shape: BinShape = "hex"
+    margin: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.shape not in ("hex", "square"):
+            raise AnalysisError(f"Forme de maille inconnue « {self.shape} » (hex ou square).")
+        if self.size is not None and self.size <= 0:
+            raise AnalysisError("La taille de maille doit être positive.")
+        if self.margin < 0:
+            raise AnalysisError("La marge doit être positive ou nulle.")
 
 
 def distance_weights(bins: gpd.GeoDataFrame, *, distance: float | None = None) -> sparse.csr_matrix:
@@ -236,13 +303,9 @@ def hotspots(
     points: gpd.GeoDataFrame,
     *,
     area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
-    size: float | None = None,
-    shape: BinShape = "hex",
-    margin: float = 0.0,
+    grid: GridOptions = GridOptions(),
     weight: str | None = None,
-    distance: float | None = None,
-    fdr: bool = True,
-    alpha: float = 0.05,
+    gi: GiOptions = GiOptions(),
 ) -> gpd.GeoDataFrame:
     """Bin the points and run Gi* on the counts (territory-wide, or on one zone).
 
@@ -252,13 +315,13 @@ def hotspots(
         Events in any CRS.
     area : zone, optional
         Study zone; the points' extent otherwise.
-    size, shape, margin : optional
-        Grid parameters (:func:`geo.stats.binning.make_bins`); ``size`` defaults to the
-        automatic rule of :func:`geo.stats.binning.auto_bin_size`.
+    grid : GridOptions
+        Cell size, shape and margin; the size defaults to the automatic rule of
+        :func:`geo.stats.binning.auto_bin_size`.
     weight : str, optional
         Column summed instead of counting (e.g. a volume).
-    distance, fdr, alpha : optional
-        As in :func:`getis_ord`.
+    gi : GiOptions
+        Neighbourhood distance, FDR correction and significance level of :func:`getis_ord`.
 
     Returns
     -------
@@ -270,9 +333,9 @@ def hotspots(
     AnalysisError
         When there are too few points or bins.
     """
-    bins = make_bins(points, area=area, size=size, shape=shape, margin=margin)
+    bins = make_bins(points, area=area, size=grid.size, shape=grid.shape, margin=grid.margin)
     counted = count_in_bins(bins, points, weight=weight)
-    return getis_ord(counted, value="count", distance=distance, fdr=fdr, alpha=alpha)
+    return getis_ord(counted, value="count", distance=gi.distance, fdr=gi.fdr, alpha=gi.alpha)
 
 
 def hotspots_by_quartier(
@@ -280,13 +343,10 @@ def hotspots_by_quartier(
     perimeters: gpd.GeoDataFrame,
     *,
     code_field: str = "code",
-    margin: float = 200.0,
-    size: float | None = None,
-    shape: BinShape = "hex",
-    fdr: bool = True,
-    alpha: float = 0.05,
+    grid: GridOptions = GridOptions(margin=200.0),
+    gi: GiOptions = GiOptions(),
 ) -> gpd.GeoDataFrame:
-    """Gi* per quartier, each on its own grid covering the perimeter plus ``margin``.
+    """Gi* per quartier, each on its own grid covering the perimeter plus ``grid.margin``.
 
     Parameters
     ----------
@@ -296,17 +356,20 @@ def hotspots_by_quartier(
         Quartier outlines with a ``code_field`` column.
     code_field : str
         Column naming the quartier.
-    margin : float
-        Buffer in metres around each perimeter (200 m by default).
-    size, shape, fdr, alpha : optional
-        As in :func:`hotspots`; with ``size=None`` each quartier gets its own size.
+    grid : GridOptions
+        As in :func:`hotspots`; its ``margin`` is also the buffer in metres around each
+        perimeter (200 m with the default grid; a grid given here brings its own margin,
+        0 unless set), and with no ``size`` each quartier gets its own size.
+    gi : GiOptions
+        As in :func:`hotspots`.
 
     Returns
     -------
     geopandas.GeoDataFrame
         The bins of every quartier (the cells meeting the perimeter buffered by
-        ``margin``, counting every event that falls in them) with a ``quartier`` column
-        and ``in_quartier`` (the bin centre lies inside the perimeter, not in the margin).
+        ``grid.margin``, counting every event that falls in them) with a ``quartier``
+        column and ``in_quartier`` (the bin centre lies inside the perimeter, not in the
+        margin).
 
     Raises
     ------
@@ -316,6 +379,7 @@ def hotspots_by_quartier(
     if code_field not in perimeters.columns:
         raise AnalysisError(f"Colonne « {code_field} » absente des périmètres.")
     per = to_territory_crs(perimeters)
+    margin = grid.margin
     frames = []
     for code, geom in zip(per[code_field], per.geometry, strict=True):
         zone = geom.buffer(margin) if margin > 0 else geom
@@ -325,8 +389,8 @@ def hotspots_by_quartier(
             continue
         # the size comes from the events near the quartier; the counts take every event falling
         # in the cells, so that edge cells are not undercounted
-        bins = make_bins(pts, area=geom, size=size, shape=shape, margin=margin)
-        res = getis_ord(count_in_bins(bins, points), fdr=fdr, alpha=alpha)
+        bins = make_bins(pts, area=geom, size=grid.size, shape=grid.shape, margin=margin)
+        res = getis_ord(count_in_bins(bins, points), distance=gi.distance, fdr=gi.fdr, alpha=gi.alpha)
         res.insert(0, "quartier", pd.array([str(code)] * len(res), dtype=object))
         res["in_quartier"] = shapely.contains_xy(geom, res["x"].to_numpy(), res["y"].to_numpy())
         frames.append(res)

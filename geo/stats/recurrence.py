@@ -36,7 +36,44 @@ from geo.stats.indicators import assign_quartier
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Recurrence", "group_sites", "recurrence"]
+__all__ = ["Recurrence", "RecurrenceOptions", "group_sites", "recurrence"]
+
+
+@dataclass(frozen=True)
+class RecurrenceOptions:
+    """How events are read and grouped, and when a site persists (see the module docstring).
+
+    Attributes
+    ----------
+    radius : float
+        Repeat distance in metres (25 m by default).
+    time_field : str
+        Event date column.
+    cleaned_field : str, optional
+        Clean-up date column; when ``None`` or absent from the events, every event is
+        assumed cleaned the same day.
+    persist_after : int
+        Events after the first clean-up that make a site persistent.
+    recent_days : float
+        The last of them must fall within this many days of the end of the period.
+
+    Raises
+    ------
+    AnalysisError
+        When ``radius`` is not positive, or ``persist_after`` or ``recent_days`` is negative.
+    """
+
+    radius: float = 25.0
+    time_field: str = "observed_at"
+    cleaned_field: str | None = "cleaned_at"
+    persist_after: int = 2
+    recent_days: float = 90.0
+
+    def __post_init__(self) -> None:
+        if not self.radius > 0:
+            raise AnalysisError("Le rayon de regroupement doit être positif.")
+        if self.persist_after < 0 or self.recent_days < 0:
+            raise AnalysisError("Les seuils de persistance doivent être positifs ou nuls.")
 
 
 def group_sites(
@@ -146,16 +183,12 @@ def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
 def recurrence(
     events: gpd.GeoDataFrame,
     *,
-    radius: float = 25.0,
-    time_field: str = "observed_at",
-    cleaned_field: str | None = "cleaned_at",
+    options: RecurrenceOptions = RecurrenceOptions(),
     sites: gpd.GeoDataFrame | None = None,
     perimeters: gpd.GeoDataFrame | None = None,
     code_field: str = "code",
     start: Any = None,
     end: Any = None,
-    persist_after: int = 2,
-    recent_days: float = 90.0,
 ) -> Recurrence:
     """Group dumping events into sites and measure their recurrence.
 
@@ -163,12 +196,8 @@ def recurrence(
     ----------
     events : geopandas.GeoDataFrame
         Dumping events with a date (and, when known, a clean-up date).
-    radius : float
-        Repeat distance in metres (25 m by default).
-    time_field : str
-        Event date column.
-    cleaned_field : str, optional
-        Clean-up date column; when absent every event is assumed cleaned the same day.
+    options : RecurrenceOptions
+        Repeat distance, date columns and persistence thresholds.
     sites : geopandas.GeoDataFrame, optional
         Known points noirs to attach events to.
     perimeters : geopandas.GeoDataFrame, optional
@@ -177,10 +206,6 @@ def recurrence(
         Quartier code column of ``perimeters``.
     start, end : date-like, optional
         Period analysed (the events' range by default).
-    persist_after : int
-        Events after the first clean-up that make a site persistent.
-    recent_days : float
-        The last of them must fall within this many days of ``end``.
 
     Returns
     -------
@@ -192,6 +217,8 @@ def recurrence(
     AnalysisError
         When the date column is missing or no event is dated.
     """
+    radius, time_field, cleaned_field = options.radius, options.time_field, options.cleaned_field
+    persist_after, recent_days = options.persist_after, options.recent_days
     if time_field not in events.columns:
         raise AnalysisError(f"Colonne de date « {time_field} » absente.")
     when = _dates(events, time_field)

@@ -27,7 +27,7 @@ from geo.errors import AnalysisError
 from geo.stats.binning import count_in_bins, make_bins
 from geo.stats.coverage import cctv_coverage
 from geo.stats.emerging import EmergingHotspots, emerging_hotspots, space_time_cube
-from geo.stats.hotspots import KernelDensity, getis_ord, hotspots, kernel_density
+from geo.stats.hotspots import GridOptions, KernelDensity, getis_ord, hotspots, kernel_density
 from geo.stats.indicators import (
     assign_quartier,
     diagnostics_per_year,
@@ -35,7 +35,7 @@ from geo.stats.indicators import (
     dysfunctions,
     treatment_delays,
 )
-from geo.stats.recurrence import recurrence
+from geo.stats.recurrence import RecurrenceOptions, recurrence
 
 logger = logging.getLogger(__name__)
 
@@ -346,8 +346,9 @@ def _emerging_section(
 ) -> None:
     """Emerging hot spots over the whole months of the period: map and pattern counts."""
     try:
-        cube = space_time_cube(near, time_field=opts.time_field, area=geom, margin=opts.margin,
-                               size=bin_size, start=months[0], end=months[1])
+        cube = space_time_cube(near, time_field=opts.time_field, area=geom,
+                               grid=GridOptions(size=bin_size, margin=opts.margin),
+                               start=months[0], end=months[1])
         ehsa = emerging_hotspots(cube, fdr=opts.fdr)
     except AnalysisError as exc:
         report.caveats.append(f"Points chauds émergents non calculés : {exc}")
@@ -365,7 +366,9 @@ def _recurrence_section(
     period: tuple[pd.Timestamp, pd.Timestamp], cleaned: str | None, opts: ReportOptions,
 ) -> None:
     """Dumping sites, recurrent and persistent ones: key figures and the most recurrent sites."""
-    rec = recurrence(near, radius=opts.recurrence_radius, time_field=opts.time_field, cleaned_field=cleaned,
+    rec_opts = RecurrenceOptions(radius=opts.recurrence_radius, time_field=opts.time_field,
+                                 cleaned_field=cleaned)
+    rec = recurrence(near, options=rec_opts,
                      perimeters=row, code_field=opts.code_field, start=period[0], end=period[1])
     report.results["recurrence"] = rec
     sites_in = rec.sites[rec.sites["quartier"] == code]
@@ -544,9 +547,11 @@ def build_territory_report(
     ev = to_territory_crs(ev)
     per = to_territory_crs(perimeters)
     codes = assign_quartier(ev, per, code_field=code_field)
-    rec = recurrence(ev, radius=opts.recurrence_radius, time_field=opts.time_field, cleaned_field=None,
+    rec_opts = RecurrenceOptions(radius=opts.recurrence_radius, time_field=opts.time_field,
+                                 cleaned_field=None)
+    rec = recurrence(ev, options=rec_opts,
                      perimeters=per, code_field=code_field, start=t0, end=t1)
-    hot = hotspots(ev, size=opts.bin_size)
+    hot = hotspots(ev, grid=GridOptions(size=opts.bin_size))
     months = max(len(pd.period_range(t0, t1, freq="M")), 1)
     rows = []
     for code_value, geom in zip(per[code_field].astype(str), per.geometry, strict=True):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from geo.errors import PriorityError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_WEIGHTS", "stop_priorities"]
+__all__ = ["DEFAULT_WEIGHTS", "PriorityInputs", "PriorityOptions", "stop_priorities"]
 
 OPEN_STATUSES = ("nouveau", "transmis", "en cours")
 DEFAULT_WEIGHTS: Mapping[str, float] = {
@@ -42,6 +43,79 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "rue": 1.0,
 }
 _COLUMNS = ["kind", "label", "reason", "priority", "source_uid", "address", "geometry"]
+
+
+@dataclass(frozen=True, eq=False)
+class PriorityInputs:
+    """The layer frames stops are drawn from (each optional; an absent layer gives no stop).
+
+    Attributes
+    ----------
+    observations : GeoDataFrame, optional
+        Constats (``status``, ``observed_at``, ``theme``, ``address``); open ones become
+        stops, all of them date the last visit of each street.
+    points_noirs : GeoDataFrame, optional
+        Dumping hot spots (``uid``, ``name``, ``status``).
+    point_noir_events : DataFrame, optional
+        Their ``evenements`` (``parent_uid``, ``observed_at``).
+    bacs : GeoDataFrame, optional
+        Containers (``uid``, ``name``, ``flux``).
+    bac_readings : DataFrame, optional
+        Gauge readings (``parent_uid``, ``measured_at``, ``fill_pct``).
+    npnru : GeoDataFrame, optional
+        NPNRU operations (``phase``, ``end_date``, ``name``); polygons give their inner point.
+    streets : GeoDataFrame, optional
+        Street lines (``name``) checked for lack of recent constats.
+    """
+
+    observations: gpd.GeoDataFrame | None = None
+    points_noirs: gpd.GeoDataFrame | None = None
+    point_noir_events: pd.DataFrame | None = None
+    bacs: gpd.GeoDataFrame | None = None
+    bac_readings: pd.DataFrame | None = None
+    npnru: gpd.GeoDataFrame | None = None
+    streets: gpd.GeoDataFrame | None = None
+
+
+@dataclass(frozen=True)
+class PriorityOptions:
+    """Windows, thresholds and weights of the stop rules.
+
+    Attributes
+    ----------
+    window_days : int, default 365
+        Period counted for dumping events and gauge readings.
+    full_pct : float, default 90
+        Fill level from which a bac counts as full.
+    unobserved_months : int, default 6
+        Streets without a constat for this long become stops.
+    street_match_m : float, default 30
+        A constat within this distance of a street counts for it.
+    weights : mapping, optional
+        Multipliers per kind (``constat``, ``point_noir``, ``bac``, ``npnru``, ``rue``);
+        the kinds left out weigh as in :data:`DEFAULT_WEIGHTS`.
+
+    Raises
+    ------
+    PriorityError
+        When a weight, a window or a threshold is negative.
+    """
+
+    window_days: int = 365
+    full_pct: float = 90.0
+    unobserved_months: int = 6
+    street_match_m: float = 30.0
+    weights: Mapping[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if any(v < 0 for v in self.kind_weights().values()):
+            raise PriorityError("Les pondérations des priorités doivent être positives ou nulles.")
+        if min(self.window_days, self.full_pct, self.unobserved_months, self.street_match_m) < 0:
+            raise PriorityError("Les fenêtres et seuils des priorités doivent être positifs ou nuls.")
+
+    def kind_weights(self) -> dict[str, float]:
+        """The weight of every kind: :data:`DEFAULT_WEIGHTS` overridden by ``weights``."""
+        return {**DEFAULT_WEIGHTS, **(self.weights or {})}
 
 
 def _utc(values: Any) -> pd.Series:
@@ -230,52 +304,22 @@ def _unobserved_streets(streets: gpd.GeoDataFrame, obs: gpd.GeoDataFrame | None,
 
 
 def stop_priorities(
+    inputs: PriorityInputs,
     *,
-    observations: gpd.GeoDataFrame | None = None,
-    points_noirs: gpd.GeoDataFrame | None = None,
-    point_noir_events: pd.DataFrame | None = None,
-    bacs: gpd.GeoDataFrame | None = None,
-    bac_readings: pd.DataFrame | None = None,
-    npnru: gpd.GeoDataFrame | None = None,
-    streets: gpd.GeoDataFrame | None = None,
     now: datetime | pd.Timestamp | None = None,
-    window_days: int = 365,
-    full_pct: float = 90.0,
-    unobserved_months: int = 6,
-    street_match_m: float = 30.0,
-    weights: Mapping[str, float] | None = None,
+    options: PriorityOptions = PriorityOptions(),
 ) -> gpd.GeoDataFrame:
     """Compute the candidate stops of a diagnostic walk and their priorities.
 
     Parameters
     ----------
-    observations : GeoDataFrame, optional
-        Constats (``status``, ``observed_at``, ``theme``, ``address``); open ones become
-        stops, all of them date the last visit of each street.
-    points_noirs : GeoDataFrame, optional
-        Dumping hot spots (``uid``, ``name``, ``status``).
-    point_noir_events : DataFrame, optional
-        Their ``evenements`` (``parent_uid``, ``observed_at``).
-    bacs : GeoDataFrame, optional
-        Containers (``uid``, ``name``, ``flux``).
-    bac_readings : DataFrame, optional
-        Gauge readings (``parent_uid``, ``measured_at``, ``fill_pct``).
-    npnru : GeoDataFrame, optional
-        NPNRU operations (``phase``, ``end_date``, ``name``); polygons give their inner point.
-    streets : GeoDataFrame, optional
-        Street lines (``name``) checked for lack of recent constats.
+    inputs : PriorityInputs
+        The layer frames (constats, points noirs and their events, bacs and their
+        readings, NPNRU operations, streets).
     now : datetime, optional
         Reference date (UTC); the current time when omitted.
-    window_days : int, default 365
-        Period counted for dumping events and gauge readings.
-    full_pct : float, default 90
-        Fill level from which a bac counts as full.
-    unobserved_months : int, default 6
-        Streets without a constat for this long become stops.
-    street_match_m : float, default 30
-        A constat within this distance of a street counts for it.
-    weights : mapping, optional
-        Multipliers per kind (``constat``, ``point_noir``, ``bac``, ``npnru``, ``rue``).
+    options : PriorityOptions
+        Windows, thresholds and weights of the rules.
 
     Returns
     -------
@@ -286,26 +330,26 @@ def stop_priorities(
     Raises
     ------
     PriorityError
-        When a layer lacks a column a rule needs or a weight is negative.
+        When a layer lacks a column a rule needs.
     """
-    w = {**DEFAULT_WEIGHTS, **(weights or {})}
-    if any(v < 0 for v in w.values()):
-        raise PriorityError("Les pondérations des priorités doivent être positives ou nulles.")
+    w = options.kind_weights()
     ref = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
     ref = ref.tz_localize("UTC") if ref.tzinfo is None else ref.tz_convert("UTC")
     rows: list[dict[str, Any]] = []
-    if observations is not None and len(observations):
-        rows += _open_constats(observations, ref, w["constat"])
-    if points_noirs is not None and len(points_noirs):
-        rows += _points_noirs(points_noirs, point_noir_events, ref, window_days=window_days,
-                              weight=w["point_noir"])
-    if bacs is not None and len(bacs):
-        rows += _bacs(bacs, bac_readings, ref, window_days=window_days, full_pct=full_pct, weight=w["bac"])
-    if npnru is not None and len(npnru):
-        rows += _npnru(npnru, ref, w["npnru"])
-    if streets is not None and len(streets):
-        rows += _unobserved_streets(streets, observations, ref, months=unobserved_months,
-                                    match_m=street_match_m, weight=w["rue"])
+    obs = inputs.observations
+    if obs is not None and len(obs):
+        rows += _open_constats(obs, ref, w["constat"])
+    if inputs.points_noirs is not None and len(inputs.points_noirs):
+        rows += _points_noirs(inputs.points_noirs, inputs.point_noir_events, ref,
+                              window_days=options.window_days, weight=w["point_noir"])
+    if inputs.bacs is not None and len(inputs.bacs):
+        rows += _bacs(inputs.bacs, inputs.bac_readings, ref, window_days=options.window_days,
+                      full_pct=options.full_pct, weight=w["bac"])
+    if inputs.npnru is not None and len(inputs.npnru):
+        rows += _npnru(inputs.npnru, ref, w["npnru"])
+    if inputs.streets is not None and len(inputs.streets):
+        rows += _unobserved_streets(inputs.streets, obs, ref, months=options.unobserved_months,
+                                    match_m=options.street_match_m, weight=w["rue"])
     out = _frame(rows)
     out["priority"] = pd.to_numeric(out["priority"]).astype(float).round(3)
     out = out[out["priority"] > 0].sort_values("priority", ascending=False, kind="stable")

@@ -16,6 +16,7 @@ dask = pytest.importorskip("dask")
 dask_geopandas = pytest.importorskip("dask_geopandas")
 
 from geo.batch import (  # noqa: E402
+    BatchGrid,
     bin_partitioned,
     lookup_partitioned,
     read_points,
@@ -90,7 +91,7 @@ def test_lookup_partitioned_takes_an_index_and_a_dask_frame(ban: gpd.GeoDataFram
 
 
 def test_square_bins_equal_grid_cells(ban: gpd.GeoDataFrame) -> None:
-    cells = bin_partitioned(ban, cell_m=100.0, npartitions=5)
+    cells = bin_partitioned(ban, grid=BatchGrid(cell_m=100.0), npartitions=5)
     x, y = ban.geometry.x.to_numpy(), ban.geometry.y.to_numpy()
     expected = grid_cells(x, y, cell_m=100.0)
     np.testing.assert_array_equal(cells["count"].to_numpy(), expected["count"].to_numpy())
@@ -105,7 +106,7 @@ def test_square_bins_equal_grid_cells(ban: gpd.GeoDataFrame) -> None:
 
 
 def test_hex_bins_and_gi_star_equal_single_process(ban: gpd.GeoDataFrame) -> None:
-    got = bin_partitioned(ban, cell_m=150.0, shape="hex", npartitions=4, hotspots=True)
+    got = bin_partitioned(ban, grid=BatchGrid(cell_m=150.0, shape="hex"), npartitions=4, hotspots=True)
     bins = count_in_bins(make_bins(ban, size=150.0, shape="hex"), ban)
     expected = getis_ord(bins)
     np.testing.assert_array_equal(got["bin_id"].to_numpy(), expected["bin_id"].to_numpy())
@@ -115,7 +116,7 @@ def test_hex_bins_and_gi_star_equal_single_process(ban: gpd.GeoDataFrame) -> Non
 
 
 def test_square_gi_star_on_the_full_grid(ban: gpd.GeoDataFrame) -> None:
-    got = bin_partitioned(ban, cell_m=200.0, npartitions=3, hotspots=True)
+    got = bin_partitioned(ban, grid=BatchGrid(cell_m=200.0), npartitions=3, hotspots=True)
     xy = shapely.get_coordinates(ban.geometry.to_numpy())
     x0, y0 = np.floor(xy.min(axis=0) / 200.0) * 200.0
     x1, y1 = (np.floor(xy.max(axis=0) / 200.0) + 1) * 200.0
@@ -133,7 +134,7 @@ def test_square_gi_star_on_the_full_grid(ban: gpd.GeoDataFrame) -> None:
 
 def test_counts_broken_down_by_a_column(ban: gpd.GeoDataFrame, perimeters: gpd.GeoDataFrame) -> None:
     looked = lookup_partitioned(ban, perimeters, npartitions=3)
-    by_qpv = bin_partitioned(looked, cell_m=150.0, shape="hex", by="qpv_code")
+    by_qpv = bin_partitioned(looked, grid=BatchGrid(cell_m=150.0, shape="hex"), by="qpv_code")
     single = lookup_many(ban, build_index(perimeters))
     inside = single[single["qpv_code"] == "QP075019"]
     bins = make_bins(ban, size=150.0, shape="hex")
@@ -143,7 +144,7 @@ def test_counts_broken_down_by_a_column(ban: gpd.GeoDataFrame, perimeters: gpd.G
     np.testing.assert_array_equal(mine["bin_id"].to_numpy(), expected["bin_id"].to_numpy())
     np.testing.assert_array_equal(mine["count"].to_numpy(), expected["count"].to_numpy())
     assert by_qpv["count"].sum() == len(ban)
-    squares = bin_partitioned(looked, cell_m=100.0, by="qpv_status")
+    squares = bin_partitioned(looked, grid=BatchGrid(cell_m=100.0), by="qpv_status")
     assert squares.groupby("qpv_status", observed=True)["count"].sum().to_dict() == (
         single["qpv_status"].value_counts().loc[lambda s: s > 0].to_dict())
 
@@ -214,7 +215,7 @@ def test_bad_inputs_raise_french_errors(ban: gpd.GeoDataFrame, perimeters: gpd.G
     with pytest.raises(BatchError, match="absente"):
         bin_partitioned(ban, by="inconnue")
     with pytest.raises(BatchError, match="positive"):
-        bin_partitioned(ban, cell_m=0)
+        bin_partitioned(ban, grid=BatchGrid(cell_m=0))
     with pytest.raises(BatchError, match="copies"):
         replicate_with_jitter(ban, copies=0)
     with pytest.raises(CRSError):
@@ -235,7 +236,7 @@ def test_distributed_client_scatters_the_index(ban: gpd.GeoDataFrame, perimeters
                                       dashboard_address=None, scheduler_kwargs=no_dashboard) as cluster, \
                 distributed.Client(cluster):
             got = lookup_partitioned(ban, perimeters, rules=rules, npartitions=3).compute()
-            cells = bin_partitioned(ban, cell_m=150.0, shape="hex", npartitions=3)
+            cells = bin_partitioned(ban, grid=BatchGrid(cell_m=150.0, shape="hex"), npartitions=3)
     pd.testing.assert_frame_equal(got, lookup_many(ban, build_index(perimeters, rules=rules)))
     expected = count_in_bins(make_bins(ban, size=150.0, shape="hex"), ban)
     np.testing.assert_array_equal(cells["count"].to_numpy(), expected["count"].to_numpy())

@@ -182,7 +182,7 @@ def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | N
     import pandas as pd
     from tqdm import tqdm
 
-    from geo.perimeters.lookup import LOOKUP_COLUMNS, lookup_many
+    from geo.perimeters.lookup import LOOKUP_COLUMNS, AddressColumns, lookup_many
 
     sep = _sniff_sep(path)
     data = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -208,8 +208,9 @@ def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | N
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        found = lookup_many(frame, index, address_column="adresse" if address_column else None,
-                            commune=commune, chunk_size=max(500, len(data) // 50), progress=progress)
+        columns = AddressColumns(address="adresse" if address_column else None)
+        found = lookup_many(frame, index, columns=columns, commune=commune,
+                            chunk_size=max(500, len(data) // 50), progress=progress)
     out = data.copy()
     for col in LOOKUP_COLUMNS:
         values = found[col]

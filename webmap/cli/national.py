@@ -195,11 +195,11 @@ def national_lookup(ctx: click.Context, fichier_adresses: Path, perimetres: Path
 def national_bins(fichier_points: Path, cell_m: float, shape: str, by: str | None, hotspots: bool,
                   output: Path, scheduler: str | None, workers: int | None, partitions: int | None) -> None:
     """Compte les points de FICHIER_POINTS par maille (et le Gi* avec --gi)."""
-    from geo.batch import bin_partitioned, read_points
+    from geo.batch import BatchGrid, bin_partitioned, read_points
 
     points = read_points(str(fichier_points), npartitions=partitions)
     with dask_scheduler(scheduler, workers):
-        cells = bin_partitioned(points, cell_m=cell_m, shape=_SHAPES[shape], by=by,
+        cells = bin_partitioned(points, grid=BatchGrid(cell_m=cell_m, shape=_SHAPES[shape]), by=by,
                                 hotspots=hotspots)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".parquet":

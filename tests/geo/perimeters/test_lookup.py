@@ -17,6 +17,7 @@ from geo.geometry import repair_polygons
 from geo.perimeters.addressmatch import read_addresses
 from geo.perimeters.lookup import (
     LOOKUP_COLUMNS,
+    AddressColumns,
     LookupIndex,
     build_index,
     lookup_address,
@@ -127,7 +128,7 @@ def test_text_addresses(paris: dict[str, Any]) -> None:
     assert lookup_address("", index).status == "empty"
     assert lookup_address(None, index).status == "empty"
     batch = lookup_many(pd.DataFrame({"adresse": [text, "", "12 rue de Belleville"]}, index=[5, 6, 7]), index,
-                        address_column="adresse")
+                        columns=AddressColumns(address="adresse"))
     assert batch["qpv_status"].tolist() == ["inside", "empty", "ambiguous"]
     assert batch.index.tolist() == [5, 6, 7]
 
@@ -157,11 +158,11 @@ def test_street_list_only_lillers(lillers: LookupIndex) -> None:
 def test_batch_columns_with_text_numbers(lillers: LookupIndex) -> None:
     frame = pd.DataFrame({"voie": ["RUE DE VERDUN", "rue de verdun", None, "Rue Pasteur"],
                           "num": ["12 bis", "40", "3", None], "ville": ["Lillers"] * 4})
-    out = lookup_many(frame, lillers, street_column="voie", number_column="num", commune_column="ville")
+    out = lookup_many(frame, lillers, columns=AddressColumns(street="voie", number="num", commune="ville"))
     assert out["qpv_code"].tolist() == ["QP062057", "", "", "QP062057"]
     assert out["qpv_status"].tolist() == ["inside", "outside", "empty", "inside"]
     with pytest.raises(QPVLookupError, match="absente"):
-        lookup_many(frame, lillers, street_column="rue")
+        lookup_many(frame, lillers, columns=AddressColumns(street="rue"))
 
 
 def test_disagreement_and_overlap_flags(paris: dict[str, Any]) -> None:

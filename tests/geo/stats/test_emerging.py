@@ -32,7 +32,7 @@ from geo.stats.emerging import (
     space_time_cube,
     space_time_weights,
 )
-from geo.stats.hotspots import distance_weights
+from geo.stats.hotspots import GridOptions, distance_weights
 
 
 def _s(text: str) -> np.ndarray:
@@ -163,7 +163,8 @@ def test_real_paris_dumping_cube(shared_data: Path) -> None:
     gdf = gpd.GeoDataFrame(
         df, geometry=gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])), crs=4326
     )
-    cube = space_time_cube(gdf, time_field="datedecl", start="2023-09", end="2024-08", size=300.0)
+    cube = space_time_cube(gdf, time_field="datedecl", start="2023-09", end="2024-08",
+                           grid=GridOptions(size=300.0))
     assert cube.counts.shape[1] == 12
     in_period = pd.to_datetime(gdf["datedecl"]).dt.to_period("M").between(
         pd.Period("2023-09"), pd.Period("2024-08")

@@ -20,6 +20,8 @@ from geo.errors import AnalysisError, QPVError
 from geo.geometry import repair_polygons
 from geo.stats.binning import assign_bins, auto_bin_size, count_in_bins, make_bins
 from geo.stats.hotspots import (
+    GiOptions,
+    GridOptions,
     distance_weights,
     fdr_adjust,
     getis_ord,
@@ -76,7 +78,7 @@ def test_counts_equal_a_plain_sjoin(dumping: gpd.GeoDataFrame) -> None:
 
 
 def test_per_quartier_with_margin(dumping: gpd.GeoDataFrame, qpv: gpd.GeoDataFrame) -> None:
-    result = hotspots_by_quartier(dumping, qpv, margin=200.0)
+    result = hotspots_by_quartier(dumping, qpv, grid=GridOptions(margin=200.0))
     qp = result[result["quartier"] == "QP075019"]
     geom = qpv.to_crs(2154).set_index("code").geometry["QP075019"]
     assert qp["in_quartier"].any() and not qp["in_quartier"].all()
@@ -98,8 +100,8 @@ def test_fdr_matches_scipy_and_esda_cutoff() -> None:
 
 
 def test_fdr_is_on_by_default_and_can_be_switched_off(dumping: gpd.GeoDataFrame) -> None:
-    on = hotspots(dumping, size=300.0)
-    off = hotspots(dumping, size=300.0, fdr=False)
+    on = hotspots(dumping, grid=GridOptions(size=300.0))
+    off = hotspots(dumping, grid=GridOptions(size=300.0), gi=GiOptions(fdr=False))
     np.testing.assert_array_equal(on["gi_z"], off["gi_z"])
     assert (on["gi_bin"] != 0).sum() < (off["gi_bin"] != 0).sum()
     assert on.attrs["fdr"] is True

@@ -13,7 +13,7 @@ import shapely
 
 from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.recurrence import group_sites, recurrence
+from geo.stats.recurrence import RecurrenceOptions, group_sites, recurrence
 
 
 def _events(rows: list[tuple[float, float, str, str | None]]) -> gpd.GeoDataFrame:
@@ -59,7 +59,7 @@ def test_reoccurrence_after_cleaning_and_persistence() -> None:
         (2, 2, "2024-06-25", "2024-06-26"),
         (500, 0, "2024-01-05", "2024-01-06"),  # single event, never comes back
     ])
-    res = recurrence(ev, radius=25.0, end="2024-06-30")
+    res = recurrence(ev, options=RecurrenceOptions(radius=25.0), end="2024-06-30")
     a = res.events.loc["e0", "site"]
     b = res.events.loc["e4", "site"]
     days = res.reoccurrences.set_index("cleaned_at")["days"]
@@ -81,7 +81,7 @@ def test_reoccurrence_after_cleaning_and_persistence() -> None:
 
 def test_without_cleanup_dates_intervals_between_reports_are_used() -> None:
     ev = _events([(0, 0, "2024-01-01", None), (1, 0, "2024-01-11", None), (2, 0, "2024-01-31", None)])
-    res = recurrence(ev.drop(columns="cleaned_at"), radius=25.0)
+    res = recurrence(ev.drop(columns="cleaned_at"), options=RecurrenceOptions(radius=25.0))
     assert res.parameters["cleaning_assumed"] is True
     assert sorted(res.reoccurrences["days"].dropna()) == [10.0, 20.0]
 
@@ -94,7 +94,7 @@ def test_vectorised_reoccurrence_equals_a_plain_loop() -> None:
     cleaned = obs + pd.to_timedelta(rng.integers(0, 20, n), unit="D")
     ev = gpd.GeoDataFrame({"observed_at": obs, "cleaned_at": cleaned},
                           geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=2154)
-    res = recurrence(ev, radius=10.0)
+    res = recurrence(ev, options=RecurrenceOptions(radius=10.0))
     got = res.reoccurrences.sort_values(["site", "cleaned_at"])["days"].to_numpy()
     expected = []
     for _site, grp in res.events.assign(observed_at=obs.to_numpy()).groupby("site"):
@@ -113,7 +113,8 @@ def test_per_quartier_on_real_paris_dumping(shared_data: Path) -> None:
         df, geometry=gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])), crs=4326
     )
     qpv, _ = repair_polygons(gpd.read_file(shared_data / "paris" / "qpv-paris-idf-2015.geojson"))
-    res = recurrence(gdf, time_field="datedecl", perimeters=qpv, cleaned_field=None)
+    res = recurrence(gdf, options=RecurrenceOptions(time_field="datedecl", cleaned_field=None),
+                     perimeters=qpv)
     in_qp = gpd.sjoin(gdf.to_crs(2154), qpv.to_crs(2154)[["code", "geometry"]], predicate="within")
     assert (res.events["quartier"] == "QP075019").sum() == (in_qp["code"] == "QP075019").sum()
     table = res.quartiers.set_index("quartier")
@@ -125,6 +126,6 @@ def test_per_quartier_on_real_paris_dumping(shared_data: Path) -> None:
 def test_errors() -> None:
     ev = _events([(0, 0, "2024-01-01", None)])
     with pytest.raises(AnalysisError, match="absente"):
-        recurrence(ev, time_field="date")
+        recurrence(ev, options=RecurrenceOptions(time_field="date"))
     with pytest.raises(AnalysisError):
         group_sites(ev, radius=0)

@@ -19,7 +19,7 @@ from geo.errors import PriorityError, RoutingError
 from geo.walks.export import read_gpx, route_to_geojson, route_to_gpx
 from geo.walks.model import WalkOptions
 from geo.walks.network import clip_graph, edges_frame, nearest_node
-from geo.walks.priorities import stop_priorities
+from geo.walks.priorities import PriorityInputs, stop_priorities
 from geo.walks.routing import WalkRoute, covering_route, solve_orienteering, walk_route, walk_routes
 
 
@@ -231,8 +231,9 @@ def test_stop_priorities_rules(graph: nx.MultiGraph) -> None:
                               "end_date": [None, "2026-01-01", "2019-01-01"]},
                              geometry=[p.buffer(20) for p in mids], crs="EPSG:2154")
     streets = named.rename(columns={"name": "name"})[["name", "geometry"]]
-    out = stop_priorities(observations=obs, points_noirs=pn, point_noir_events=events, bacs=bacs,
-                          bac_readings=readings, npnru=npnru, streets=streets, now=now)
+    layers = PriorityInputs(observations=obs, points_noirs=pn, point_noir_events=events, bacs=bacs,
+                            bac_readings=readings, npnru=npnru, streets=streets)
+    out = stop_priorities(layers, now=now)
     assert out.crs == "EPSG:2154" and (out.geom_type == "Point").all()
     assert list(out["priority"]) == sorted(out["priority"], reverse=True)
     constats = out[out["kind"] == "constat"].set_index("address")
@@ -245,10 +246,11 @@ def test_stop_priorities_rules(graph: nx.MultiGraph) -> None:
     assert set(out[out["kind"] == "npnru"]["label"]) == {"NPNRU « Réhab »", "NPNRU « Démol »"}
     # only the street whose last constat is 7 months old (> 6) is to walk again
     assert list(out[out["kind"] == "rue"]["label"]) == [named["name"].iloc[1]]
-    later = stop_priorities(observations=obs, streets=streets, now=now + pd.Timedelta(days=400))
+    later = stop_priorities(PriorityInputs(observations=obs, streets=streets),
+                            now=now + pd.Timedelta(days=400))
     assert len(later[later["kind"] == "rue"]) == len(streets)
     with pytest.raises(PriorityError, match="colonnes manquantes"):
-        stop_priorities(observations=obs.drop(columns="status"), now=now)
+        stop_priorities(PriorityInputs(observations=obs.drop(columns="status")), now=now)
     route = walk_route(graph, out, start=mids[0], options=WalkOptions(budget_min=45, time_limit_s=0.3))
     assert route.prize > 0
 
