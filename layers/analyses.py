@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "AnalysisRun",
+    "HotspotRequest",
     "StoreAnalysisError",
     "analysis_events",
     "parse_period",
@@ -179,6 +180,51 @@ def analysis_events(
 # --------------------------------------------------------------------------- stored hot spots
 
 
+@dataclass(frozen=True)
+class HotspotRequest:
+    """Which events a stored hot spot analysis reads, over which period, and with which grid.
+
+    Attributes
+    ----------
+    start, end : date
+        Period, both days included.
+    layer, theme : str
+        Events analysed (see :func:`analysis_events`).
+    quartier : str, optional
+        One perimeter code; every stored perimeter otherwise.
+    margin : float, default 200
+        Grid margin around each perimeter, metres.
+    bin_size : float, optional
+        Bin size in metres (automatic when omitted).
+    fdr : bool, default True
+        False discovery rate correction of the p-values.
+    alpha : float, default 0.05
+        Significance level.
+    """
+
+    start: date
+    end: date
+    layer: str = "observations"
+    theme: str | None = None
+    quartier: str | None = None
+    margin: float = 200.0
+    bin_size: float | None = None
+    fdr: bool = True
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every stored record of one analysis run shares."""
+
+    key: str
+    layer: str
+    start: date
+    end: date
+    run_at: datetime
+    simulated: bool
+
+
 @dataclass
 class AnalysisRun:
     """What :func:`store_hotspots` stored.
@@ -240,20 +286,7 @@ def _quartier_of(points: gpd.GeoDataFrame, per: gpd.GeoDataFrame) -> pd.Series:
     return pd.Series(out, index=points.index, dtype=object)
 
 
-def store_hotspots(
-    store: LayerStore,
-    *,
-    layer: str = "observations",
-    theme: str | None = None,
-    quartier: str | None = None,
-    start: date,
-    end: date,
-    margin: float = 200.0,
-    bin_size: float | None = None,
-    fdr: bool = True,
-    alpha: float = 0.05,
-    actor: str | None = None,
-) -> AnalysisRun:
+def store_hotspots(store: LayerStore, request: HotspotRequest, *, actor: str | None = None) -> AnalysisRun:
     """Run Gi* (and emerging hot spots over ≥ 6 months) and store the bins in ``analyses``.
 
     Each quartier (or the one given) is analysed on its own hexagonal grid covering the
@@ -268,15 +301,8 @@ def store_hotspots(
     ----------
     store : LayerStore
         Source of the events and destination of the results.
-    layer, theme : str
-        Events analysed (see :func:`analysis_events`).
-    quartier : str, optional
-        One perimeter code; every stored perimeter otherwise.
-    start, end : date
-        Period, both days included.
-    margin, bin_size, fdr, alpha : optional
-        Grid margin (m), bin size (m, automatic when omitted), false discovery rate
-        correction and significance level.
+    request : HotspotRequest
+        Events (layer, theme, quartier), period and grid/test options.
     actor : str, optional
         Who runs the analysis.
 
@@ -289,17 +315,20 @@ def store_hotspots(
     StoreAnalysisError
         When no quartier has enough events for the analysis.
     """
-    per = _perimeters(store, quartier)
+    req = request
+    layer, start, end, margin = req.layer, req.start, req.end, req.margin
+    per = _perimeters(store, req.quartier)
     xmin, ymin, xmax, ymax = per.total_bounds
     bbox = (xmin - margin, ymin - margin, xmax + margin, ymax + margin)
-    events = analysis_events(store, layer, start=start, end=end, theme=theme, bbox=bbox)
-    key = run_key(layer, theme, quartier, start, end)
+    events = analysis_events(store, layer, start=start, end=end, theme=req.theme, bbox=bbox)
+    key = run_key(layer, req.theme, req.quartier, start, end)
     months = _months(start, end)
-    run_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     frames: list[gpd.GeoDataFrame] = []
     patterns: dict[str, int] = {}
     n_emerging = 0
-    simulated = bool(events["simulated"].fillna(False).astype(bool).any()) if len(events) else False
+    run = _Run(key=key, layer=layer, start=start, end=end,
+               run_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None),
+               simulated=bool(events["simulated"].fillna(False).astype(bool).any()) if len(events) else False)
     for code, geom in zip(per["code"].astype(str), per.geometry, strict=True):
         zone = geom.buffer(margin)
         xy = shapely.get_coordinates(events.geometry.to_numpy())
@@ -308,31 +337,30 @@ def store_hotspots(
             logger.info("quartier %s: %d events, no hot spot analysis", code, len(pts))
             continue
         try:
-            res = hotspots(pts, area=geom, grid=GridOptions(size=bin_size, margin=margin),
-                           gi=GiOptions(fdr=fdr, alpha=alpha))
+            res = hotspots(pts, area=geom, grid=GridOptions(size=req.bin_size, margin=margin),
+                           gi=GiOptions(fdr=req.fdr, alpha=req.alpha))
         except AnalysisError as exc:
             logger.info("quartier %s: %s", code, exc)
             continue
-        params = {"analyse": "Gi*", "couche": layer, "theme": theme, "bin_size": res.attrs.get("bin_size"),
-                  "marge_m": margin, "fdr": fdr, "alpha": alpha, "evenements": len(pts),
-                  "p_value": "ajustée FDR" if fdr else "brute"}
-        frames.append(_records(res, key, "points chauds", code, layer, start, end, run_at, params,
-                               category=res["hotspot"], value=res["count"], z=res["gi_z"], p=res["gi_q"],
-                               simulated=simulated))
+        params = {"analyse": "Gi*", "couche": layer, "theme": req.theme,
+                  "bin_size": res.attrs.get("bin_size"), "marge_m": margin, "fdr": req.fdr,
+                  "alpha": req.alpha, "evenements": len(pts),
+                  "p_value": "ajustée FDR" if req.fdr else "brute"}
+        frames.append(_records(res, run, "points chauds", code, params,
+                               values=(res["hotspot"], res["count"], res["gi_z"], res["gi_q"])))
         if months >= EMERGING_MIN_MONTHS:
             try:
                 cube = space_time_cube(pts, time_field="observed_at", freq="M", start=start, end=end,
                                        bins=res[["geometry", "x", "y"]].copy() if "x" in res.columns
                                        else res[["geometry"]].copy())
-                ehsa = emerging_hotspots(cube, fdr=fdr, alpha=alpha)
+                ehsa = emerging_hotspots(cube, fdr=req.fdr, alpha=req.alpha)
             except AnalysisError as exc:
                 logger.info("quartier %s: no emerging analysis (%s)", code, exc)
             else:
                 eparams = {**params, "analyse": "points chauds émergents", **ehsa.parameters}
                 b = ehsa.bins
-                frames.append(_records(b, key, "points chauds émergents", code, layer, start, end, run_at,
-                                       eparams, category=b["pattern_fr"], value=b["total"], z=b["trend_z"],
-                                       p=b["trend_p"], simulated=simulated))
+                frames.append(_records(b, run, "points chauds émergents", code, eparams,
+                                       values=(b["pattern_fr"], b["total"], b["trend_z"], b["trend_p"])))
                 n_emerging += len(b)
                 for k, v in b["pattern_fr"].value_counts().items():
                     patterns[str(k)] = patterns.get(str(k), 0) + int(v)
@@ -356,10 +384,13 @@ def store_hotspots(
 
 
 def _records(
-    bins: gpd.GeoDataFrame, key: str, analysis: str, code: str, layer: str, start: date, end: date,
-    run_at: datetime, params: dict[str, Any], *, category: pd.Series, value: pd.Series, z: pd.Series,
-    p: pd.Series, simulated: bool,
+    bins: gpd.GeoDataFrame, run: _Run, analysis: str, code: str, params: dict[str, Any], *,
+    values: tuple[pd.Series, pd.Series, pd.Series, pd.Series],
 ) -> gpd.GeoDataFrame:
+    """The ``analyses`` records of one quartier's bins: category, value, z-score and p-value each."""
+    category, value, z, p = values
+    key, layer, start, end, run_at, simulated = (run.key, run.layer, run.start, run.end, run.run_at,
+                                                 run.simulated)
     n = len(bins)
     tag = "gi" if analysis == "points chauds" else "ehsa"
     text = json.dumps(params, ensure_ascii=False, default=str)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from geo.geometry import repair_polygons
-from layers.analyses import analysis_events, parse_period, run_key, store_hotspots
+from layers.analyses import HotspotRequest, analysis_events, parse_period, run_key, store_hotspots
 from layers.errors import StoreAnalysisError
 from layers.importer import ImportOptions, import_file
 from layers.settings import REPO_ROOT
@@ -71,7 +71,7 @@ def test_parse_period() -> None:
 
 
 def test_stored_gi_star_matches_esda(store: LayerStore) -> None:
-    run = store_hotspots(store, theme=THEME, quartier="QP075019", start=PERIOD[0], end=PERIOD[1])
+    run = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME, quartier="QP075019"))
     stored = store.read("analyses", where={"run_id": run.run_id})
     gi = stored[stored["analysis"] == "points chauds"].reset_index(drop=True)
     assert len(gi) == run.n_bins > 10
@@ -96,21 +96,21 @@ def test_stored_gi_star_matches_esda(store: LayerStore) -> None:
 
 
 def test_rerun_replaces_previous_results(store: LayerStore) -> None:
-    first = store_hotspots(store, theme=THEME, quartier="QP075019", start=PERIOD[0], end=PERIOD[1])
+    first = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME, quartier="QP075019"))
     n_first = store.count("analyses")
-    again = store_hotspots(store, theme=THEME, quartier="QP075019", start=PERIOD[0], end=PERIOD[1])
+    again = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME, quartier="QP075019"))
     assert again.run_id == first.run_id == run_key("observations", THEME, "QP075019", *PERIOD)
     assert again.replaced == n_first
     assert store.count("analyses") == n_first
     # a three-month run is another run, without emerging analysis
-    short = store_hotspots(store, theme=THEME, quartier="QP075019", start=date(2024, 1, 1),
-                           end=date(2024, 3, 31))
+    short = store_hotspots(store, HotspotRequest(date(2024, 1, 1), date(2024, 3, 31), theme=THEME,
+                                                 quartier="QP075019"))
     assert short.run_id != first.run_id and short.n_emerging == 0 and short.replaced == 0
     assert store.count("analyses") == n_first + short.n_bins
 
 
 def test_counts_per_quartier_equal_a_plain_sjoin(store: LayerStore, base_path: Path) -> None:
-    run = store_hotspots(store, theme=THEME, start=PERIOD[0], end=PERIOD[1])
+    run = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME))
     per, _ = repair_polygons(store.read("perimetres"))
     obs = store.read("observations", where={"theme": THEME})
     when = pd.to_datetime(obs["observed_at"])
@@ -131,7 +131,7 @@ def test_points_noirs_events_are_analysed_and_flagged_simulated(store: LayerStor
     n_children = len(store.read_children("points_noirs", "evenements", start="2023-09-01", end="2024-09-01"))
     assert len(events) == n_children > 0
     assert events.geometry.notna().all()
-    run = store_hotspots(store, layer="points_noirs", quartier="QP034005", start=PERIOD[0], end=PERIOD[1])
+    run = store_hotspots(store, HotspotRequest(*PERIOD, layer="points_noirs", quartier="QP034005"))
     stored = store.read("analyses", where={"run_id": run.run_id})
     assert len(stored) and stored["simulated"].all()
     assert set(stored["source_layer"]) == {"points_noirs"}
@@ -139,10 +139,11 @@ def test_points_noirs_events_are_analysed_and_flagged_simulated(store: LayerStor
 
 def test_bad_requests_are_reported_in_french(store: LayerStore) -> None:
     with pytest.raises(StoreAnalysisError, match="Thème inconnu"):
-        store_hotspots(store, theme="graffitis", start=PERIOD[0], end=PERIOD[1])
+        store_hotspots(store, HotspotRequest(*PERIOD, theme="graffitis"))
     with pytest.raises(StoreAnalysisError, match="absent de l'entrepôt"):
-        store_hotspots(store, theme=THEME, quartier="QP999999", start=PERIOD[0], end=PERIOD[1])
+        store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME, quartier="QP999999"))
     with pytest.raises(StoreAnalysisError, match="non analysable"):
         analysis_events(store, "bacs", start=PERIOD[0], end=PERIOD[1])
     with pytest.raises(StoreAnalysisError, match="Pas assez"):
-        store_hotspots(store, theme="aires de jeux", quartier="QP094025", start=PERIOD[0], end=PERIOD[1])
+        store_hotspots(store, HotspotRequest(*PERIOD, theme="aires de jeux",
+                                             quartier="QP094025"))

@@ -361,13 +361,14 @@ def analyse_group() -> None:
 def hotspots_cmd(ctx: click.Context, couche: str, theme: str | None, quartier: str | None, period: str,
                  bin_size: float | None, margin: float, no_fdr: bool) -> None:
     """Points chauds (Gi*) et, sur 6 mois ou plus, points chauds émergents ; résultats enregistrés."""
-    from layers.analyses import EMERGING_MIN_MONTHS, parse_period, store_hotspots
+    from layers.analyses import EMERGING_MIN_MONTHS, HotspotRequest, parse_period, store_hotspots
 
     start, end = parse_period(period)
     store = _store(ctx)
     try:
-        run = store_hotspots(store, layer=couche, theme=theme, quartier=quartier, start=start, end=end,
-                             bin_size=bin_size, margin=margin, fdr=not no_fdr)
+        run = store_hotspots(store, HotspotRequest(start=start, end=end, layer=couche, theme=theme,
+                                                   quartier=quartier, bin_size=bin_size, margin=margin,
+                                                   fdr=not no_fdr))
     finally:
         store.close()
     click.echo(f"Analyse {run.run_id} : {run.n_events} événements, {run.n_bins} mailles, "
