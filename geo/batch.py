@@ -93,7 +93,7 @@ def require_national(module: str) -> Any:
 
 
 def _client() -> Any:
-    """The active distributed client, or None (synchronous / threaded schedulers)."""
+    """Return the active distributed client, or None (synchronous / threaded schedulers)."""
     try:
         from distributed import get_client
     except ImportError:  # pragma: no cover
@@ -187,7 +187,7 @@ def to_partitioned(
 
 
 def _frame_from_table(table: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
-    """A CSV partition → points from ``x``/``y`` (``crs``) or ``lon``/``lat`` (WGS84)."""
+    """Return a CSV partition → points from ``x``/``y`` (``crs``) or ``lon``/``lat`` (WGS84)."""
     if {"x", "y"} <= set(table.columns):
         x, y, src = table["x"], table["y"], crs
     elif {"lon", "lat"} <= set(table.columns):
@@ -567,6 +567,7 @@ class BatchGrid:
     bounds: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if not self.cell_m > 0:
             raise BatchError("La taille de maille doit être positive.")
         if self.shape not in ("square", "hex"):
@@ -582,7 +583,7 @@ def _by_values(part: pd.DataFrame, by: str | None, ok: np.ndarray) -> dict[str, 
 
 
 def _square_partial(part: gpd.GeoDataFrame, cell_m: float, by: str | None) -> pd.DataFrame:
-    """Counts, coordinate sums and extents per occupied square cell of one partition."""
+    """Return the counts, coordinate sums and extents per occupied square cell of one partition."""
     _check_points(part)
     xy = point_coordinates(gpd.GeoDataFrame(geometry=part.geometry, crs=part.crs))
     ok = np.isfinite(xy).all(axis=1)
@@ -602,7 +603,7 @@ def _square_combine(parts: list[pd.DataFrame], by: str | None) -> pd.DataFrame:
 
 
 def _hex_partial(part: gpd.GeoDataFrame, bins: gpd.GeoDataFrame, by: str | None) -> pd.DataFrame:
-    """Counts per (``by``, bin position) of one partition on the broadcast grid."""
+    """Return the counts per (``by``, bin position) of one partition on the broadcast grid."""
     _check_points(part)
     pos = assign_bins(bins, gpd.GeoDataFrame(geometry=part.geometry, crs=part.crs))
     ok = pos >= 0
@@ -694,7 +695,7 @@ def _square_bins(parts: list[Any], cell_m: float, by: str | None, fan_in: int) -
 
 
 def _hex_bins(parts: list[Any], bins: gpd.GeoDataFrame, by: str | None, fan_in: int) -> gpd.GeoDataFrame:
-    """Counts of the partitions on the hexagons ``bins``, reduced (see :func:`bin_partitioned`)."""
+    """Return the counts of the partitions on the hexagons ``bins``, reduced (see :func:`bin_partitioned`)."""
     dask = require_national("dask")
     grid = _broadcast(bins)
     partials = [dask.delayed(_hex_partial, pure=True)(p, grid, by) for p in parts]

@@ -98,7 +98,7 @@ def _lonlat_point(store: LayerStore, lon: float, lat: float) -> Point:
 
 
 def _nearest_address(store: LayerStore, point: Point, *, within_m: float = 80.0) -> str:
-    """The nearest address of the store (« 12 Rue X »), or "" when none is that close."""
+    """Return the nearest address of the store (« 12 Rue X »), or "" when none is that close."""
     box = (point.x - within_m, point.y - within_m, point.x + within_m, point.y + within_m)
     found = store.read("adresses", bbox=box)
     if found.empty:

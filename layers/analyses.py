@@ -387,7 +387,7 @@ def _records(
     bins: gpd.GeoDataFrame, run: _Run, analysis: str, code: str, params: dict[str, Any], *,
     values: tuple[pd.Series, pd.Series, pd.Series, pd.Series],
 ) -> gpd.GeoDataFrame:
-    """The ``analyses`` records of one quartier's bins: category, value, z-score and p-value each."""
+    """Return the ``analyses`` records of one quartier's bins: category, value, z-score and p-value each."""
     category, value, z, p = values
     key, layer, start, end, run_at, simulated = (run.key, run.layer, run.start, run.end, run.run_at,
                                                  run.simulated)

@@ -26,7 +26,7 @@ class DemoResult:
 
 
 def demo_steps(demo_dir: Path) -> list[dict[str, str]]:
-    """The import steps listed in ``demo_dir/manifest.yaml``."""
+    """Return the import steps listed in ``demo_dir/manifest.yaml``."""
     manifest = demo_dir / "manifest.yaml"
     if not manifest.exists():
         raise SourceFileError(f"Manifeste du territoire de démonstration introuvable : {manifest}.")

@@ -71,7 +71,7 @@ class ImportReport:
     report_path: Path | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Counts as a plain dictionary."""
+        """Return the counts as a plain dictionary (French keys)."""
         return {
             "couche": self.layer,
             "fichier": self.file_name,

@@ -128,7 +128,7 @@ def _check_top_level_types(data: Mapping[str, Any], where: str) -> None:
 
 
 def _check_section_types(data: Mapping[str, Any], where: str) -> None:
-    """The entries of ``geometry``, ``read``, ``filter`` and the names of ``fields``."""
+    """Return the entries of ``geometry``, ``read``, ``filter`` and the names of ``fields``."""
     for section in ("geometry", "read"):
         for key, value in (data.get(section) or {}).items():
             if not isinstance(key, str) or (value is not None and not _is_text(value)):
@@ -160,7 +160,7 @@ def _check_template(template: str, name: str, where: str) -> None:
 
 
 def _check_rule_values(spec: Mapping[str, Any], name: str, where: str) -> None:
-    """The values of a field rule have the right types (texts, lists, simple values)."""
+    """Check the values of a field rule have the right types (texts, lists, simple values)."""
     for key in ("column", "template", "format"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise MappingError(f"{where} : « {key} » de « {name} » doit être un texte.")
@@ -177,7 +177,7 @@ def _check_rule_values(spec: Mapping[str, Any], name: str, where: str) -> None:
 
 
 def _check_rule_keys(spec: Mapping[str, Any], name: str, where: str) -> None:
-    """A field rule has known keys, one source (column, value or template), a ``values`` dictionary."""
+    """Check a field rule has known keys, one source (column, value or template), a ``values`` dictionary."""
     unknown = set(spec) - {"column", "value", "template", "values", "default", "format",
                            "patterns", "missing"}
     if unknown:
@@ -300,7 +300,7 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
 
 
 def identity_mapping(layer: str, columns: list[str], *, dataset: str) -> Mapping_:
-    """Mapping for a file whose columns already carry the layer's field names."""
+    """Return a mapping for a file whose columns already carry the layer's field names."""
     schema = get_schema(layer)
     names = set(schema.field_names) - (SYSTEM_FIELD_NAMES - {"source_id", "simulated"})
     rules = tuple(FieldRule(name=c, column=c) for c in columns if c in names)

@@ -73,7 +73,7 @@ def _coordinate(data: Mapping[str, Any], name: str) -> float:
 
 
 def _position(data: Mapping[str, Any], store_crs: str) -> Point:
-    """The point of ``lon``/``lat`` (WGS84, inside the territory) in the store CRS."""
+    """Return the point of ``lon``/``lat`` (WGS84, inside the territory) in the store CRS."""
     lon, lat = _coordinate(data, "lon"), _coordinate(data, "lat")
     west, south, east, north = area_of_use_bounds(store_crs)
     if not (west <= lon <= east):

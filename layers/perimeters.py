@@ -421,7 +421,7 @@ REASON_FR = {"both": "les deux", "polygon": "polygone", "street_rule": "règle d
 
 
 def result_dict(result: LookupResult) -> dict[str, Any]:
-    """A lookup result as a JSON-ready mapping (French labels beside the codes).
+    """Return a lookup result as a JSON-ready mapping (French labels beside the codes).
 
     Returns
     -------

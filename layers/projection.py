@@ -24,7 +24,7 @@ CRS84 = "OGC:CRS84"
 
 @functools.lru_cache(maxsize=16)
 def transformer(src: str, dst: str) -> Transformer:
-    """A cached always-xy transformer between two CRS (use it through :func:`project`)."""
+    """Return a cached always-xy transformer between two CRS (use it through :func:`project`)."""
     return Transformer.from_crs(src, dst, always_xy=True)
 
 

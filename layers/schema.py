@@ -57,6 +57,7 @@ class Field:
     description: str = ""
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if self.pattern is not None:
             re.compile(self.pattern)
 

@@ -68,7 +68,7 @@ class Settings:
 
 
 def _positive_float(name: str, default: str) -> float:
-    """A positive number from the environment variable ``name``; the default when it is not one."""
+    """Return a positive number from the environment variable ``name``; the default when it is not one."""
     raw = os.environ.get(name, default)
     try:
         value = float(raw)

@@ -173,7 +173,7 @@ def _observations(ground: _Ground, n_observations: int) -> tuple[gpd.GeoDataFram
 
 
 def _status_history(uids: list[str], observed: Any, status: np.ndarray, resolved: pd.Series) -> pd.DataFrame:
-    """The status changes leading each observation to its current status."""
+    """Return the status changes leading each observation to its current status."""
     hist_rows = []
     for u, t_obs, st, t_res in zip(uids, observed, status, resolved, strict=True):
         hist_rows.append((u, "nouveau", t_obs, "simulation"))

@@ -256,7 +256,7 @@ def read_csv(
 
 
 def _csv_separator(text: str, declared: str | None, name: str) -> str:
-    """The separator to split on: the declared one when it fits the header, else the detected one."""
+    """Return the separator to split on: the declared one when it fits the header, else the detected one."""
     header_line = _first_line(text)
     detected = sniff_separator(header_line)
     sep = detected if declared is None or declared == "auto" else declared
@@ -333,7 +333,7 @@ def _csv_records(
 
 
 def _first_line(text: str) -> str:
-    """The first non-blank line of ``text``, without splitting the whole text into lines."""
+    """Return the first non-blank line of ``text``, without splitting the whole text into lines."""
     start = 0
     while start < len(text):
         end = len(text)

@@ -134,7 +134,7 @@ _DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%Y %H:%M
 
 
 def _ns(values: pd.Series) -> pd.Series:
-    """Parsed dates as nanosecond datetimes; years outside 1900-2100 become NaT.
+    """Return the parsed dates as nanosecond datetimes; years outside 1900-2100 become NaT.
 
     pandas parses far dates (``2263-01-01``, ``0001-01-01``) at a coarser resolution that a
     nanosecond column cannot hold; such dates are invalid for us anyway.

@@ -132,6 +132,7 @@ class WalkRequest:
     options: WalkOptions = field(default_factory=WalkOptions)
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if self.mode not in MODES:
             raise WalkError(f"Mode de parcours inconnu « {self.mode} » ({' ou '.join(MODES)}).")
         object.__setattr__(self, "mandatory", tuple(self.mandatory))
@@ -268,7 +269,7 @@ def plan_walk(
 
 def _stops_with_mandatory(store: LayerStore, request: WalkRequest, *, zone: BaseGeometry, code: str,
                           now: datetime | None) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """The candidate stops of the quartier plus the places the planner asked for, and their labels."""
+    """Return the candidate stops of the quartier plus the places the planner asked for, and their labels."""
     stops = candidate_stops(store, zone, now=now)
     must_labels = []
     for i, m in enumerate(request.mandatory):
@@ -434,7 +435,7 @@ def _stored_route(store: LayerStore, row: pd.Series, meta: Mapping[str, Any], *,
 
 def _leg_lengths(store: LayerStore, row: pd.Series, points: list[Point], *,
                  cache_dir: str | Path | None) -> np.ndarray:
-    """Walking length of each leg start → stop 1 → stop 2…, on the graph (track as fallback)."""
+    """Return the walking length of each leg start → stop 1 → stop 2…, on the graph (track as fallback)."""
     try:
         G = split_at_points(quartier_graph(store, str(row["quartier"]), cache_dir=cache_dir), points)
         nodes, _ = nearest_nodes(G, [(p.x, p.y) for p in points])
@@ -552,7 +553,7 @@ def walk_observations(store: LayerStore, walk_uid: str) -> gpd.GeoDataFrame:
 
 
 def previous_open_constats(store: LayerStore, walk_uid: str, *, radius_m: float = 50.0) -> gpd.GeoDataFrame:
-    """The follow-up: constats of the previous walks of the quartier still open near this walk.
+    """Return the follow-up: constats of the previous walks of the quartier still open near this walk.
 
     Parameters
     ----------
@@ -608,7 +609,7 @@ def _with_follow_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def walk_geojson(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) -> dict[str, Any]:
-    """The walk as a GeoJSON FeatureCollection (WGS84): track then stops, with the walk's fields."""
+    """Return the walk as a GeoJSON FeatureCollection (WGS84): track then stops, with the walk's fields."""
     plan = plan or load_walk(store, walk_uid)
     data = route_to_geojson(plan.route)
     data["properties"] = {"uid": plan.uid, "name": plan.name, "quartier": plan.quartier,
@@ -619,7 +620,7 @@ def walk_geojson(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = No
 
 
 def walk_gpx(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) -> str:
-    """The walk as GPX 1.1 text (track + numbered waypoints)."""
+    """Return the walk as GPX 1.1 text (track + numbered waypoints)."""
     plan = plan or load_walk(store, walk_uid)
     return route_to_gpx(plan.route, name=plan.name)
 
@@ -627,7 +628,7 @@ def walk_gpx(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None) 
 def walk_sheet_data(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None,
                     cache_dir: str | Path | None = None, radius_m: float = 50.0,
                     start_time: str | None = None) -> WalkSheet:
-    """What the printable walk sheet shows, with the previous walks' constats still open.
+    """Return what the printable walk sheet shows, with the previous walks' constats still open.
 
     Parameters
     ----------
@@ -662,7 +663,7 @@ def walk_sheet_data(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None =
 def walk_report_data(
     store: LayerStore, walk_uid: str, *, plan: WalkPlan | None = None, cache_dir: str | Path | None = None
 ) -> tuple[WalkRecord, gpd.GeoDataFrame, nx.MultiGraph]:
-    """What the compte-rendu of a walk shows: the walk, its constats and its street graph.
+    """Return what the compte-rendu of a walk shows: the walk, its constats and its street graph.
 
     Returns
     -------

@@ -42,7 +42,7 @@ def fail(code: int, message: str, field: str | None = None) -> NoReturn:
 
 # -- current user -------------------------------------------------------------------
 def current_user() -> User | None:
-    """The user of this request: session cookie, or ``X-API-Key`` header (cached in ``g``)."""
+    """Return the user of this request: session cookie, or ``X-API-Key`` header (cached in ``g``)."""
     if "qpv_user" in g:
         return g.qpv_user
     user = None
@@ -124,7 +124,7 @@ def can_see(layer: str, role: str | None = None) -> bool:
 
 
 def visible_layer(name: str) -> LayerSchema:
-    """The schema of ``name`` if the current user may see it, else 404 (never 403)."""
+    """Return the schema of ``name`` if the current user may see it, else 404 (never 403)."""
     if not can_see(name):
         fail(404, f"Couche inconnue « {name} ».", "layer")
     return LAYERS[name]
@@ -146,7 +146,7 @@ def can_see_photos() -> bool:
 
 # -- CSRF ---------------------------------------------------------------------------
 def csrf_token() -> str:
-    """The CSRF token of this session (created on first use)."""
+    """Return the CSRF token of this session (created on first use)."""
     token = session.get(CSRF_FIELD)
     if not token:
         token = secrets.token_urlsafe(32)

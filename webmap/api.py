@@ -118,7 +118,7 @@ def _field_info(schema: LayerSchema) -> list[dict[str, Any]]:
 @bp.get("/api/layers")
 @allow()
 def layers() -> ResponseReturnValue:
-    """The layers the user may see, with counts, time span and fields."""
+    """Return the layers the user may see, with counts, time span and fields."""
     store = _store()
     role = current_role()
     out = []
@@ -173,7 +173,7 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
 
 def _read_selected(layer: str, filters: dict[str, Any], polygon: Any, *, limit: int | None = None
                    ) -> tuple[gpd.GeoDataFrame, int]:
-    """Records matching the filters (and the quartier), with the number matched."""
+    """Return the records matching the filters (and the quartier), with the number matched."""
     store = _store()
     if polygon is None:
         matched = store.count(layer, **filters)
@@ -301,7 +301,7 @@ def _geojson(body: Any, status: int = 200) -> Response:
 @bp.get("/api/layers/<layer>/stats")
 @allow()
 def stats(layer: str) -> ResponseReturnValue:
-    """Counts of the filtered selection: total, by month, theme, status, source, simulated."""
+    """Return the counts of the filtered selection: total, by month, theme, status, source, simulated."""
     schema = visible_layer(layer)
     filters, polygon, _ = _selection(schema)
     gdf, matched = _read_selected(layer, filters, polygon)
@@ -511,7 +511,7 @@ def add_fill_reading(uid: str) -> ResponseReturnValue:
 @bp.get("/photos/<name>")
 @allow()
 def photo(name: str) -> ResponseReturnValue:
-    """A stored photo (roles of ``PHOTO_ROLES``; only server-generated names)."""
+    """Return a stored photo (roles of ``PHOTO_ROLES``; only server-generated names)."""
     if not can_see_photos():
         fail(401 if current_role() == users.ANONYMOUS else 403, "Photos réservées aux comptes autorisés.")
     if not PHOTO_NAME.fullmatch(name):
@@ -539,7 +539,7 @@ _FIELD_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def _selection_parameters() -> list[dict[str, Any]]:
-    """The parameters read by :func:`_selection`: ``bbox``, ``start``, ``end``, fields, ``quartier``."""
+    """Return the parameters read by :func:`_selection` (``bbox``, dates, fields, ``quartier``)."""
     filters = [oas.param(name, "query", *_FIELD_FILTERS[name]) for name in DOCUMENTED_FILTERS]
     return [
         oas.param(
@@ -642,7 +642,7 @@ def _observation_paths() -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path items of the map API and the photos."""
+    """Return the OpenAPI path items of the map API and the photos."""
     return {
         "/api/session": {"get": oas.operation(
             "Session courante et jeton CSRF", "carte", {"200": oas.ok("Session.", oas.ref("Session"))},
@@ -663,7 +663,7 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def _observation_input_schema() -> dict[str, Any]:
-    """What :func:`layers.observations.create_observation_record` accepts."""
+    """Return what :func:`layers.observations.create_observation_record` accepts."""
     fields: dict[str, Any] = {
         "theme": {"type": "string", "enum": list(THEMES)},
         "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
@@ -753,7 +753,7 @@ def _observation_schemas() -> dict[str, Any]:
 
 
 def openapi_schemas() -> dict[str, Any]:
-    """The OpenAPI schemas of the map API's bodies."""
+    """Return the OpenAPI schemas of the map API's bodies."""
     return {
         "Session": {
             "type": "object", "required": ["user", "role", "organisation", "csrf_token"],

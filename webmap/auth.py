@@ -21,7 +21,7 @@ NEXT_FIELD = "suivant"
 
 
 def _safe_next(target: str | None) -> str:
-    """A local redirection target (no open redirect to another site)."""
+    """Return a local redirection target (no open redirect to another site)."""
     home = "/" if any(r.rule == "/" for r in current_app.url_map.iter_rules()) else url_for("auth.login")
     if not target:
         return home
@@ -70,7 +70,7 @@ def logout() -> Response:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path items of the login and logout pages."""
+    """Return the OpenAPI path items of the login and logout pages."""
     form = {
         "type": "object", "required": ["login", "password", CSRF_FIELD],
         "properties": {"login": {"type": "string"}, "password": {"type": "string"},

@@ -90,13 +90,13 @@ def encode_features(gdf: gpd.GeoDataFrame, schema: LayerSchema, store_crs: str) 
 
 
 def feature_collection(features: list[dict[str, Any]], matched: int, **members: Any) -> dict[str, Any]:
-    """A FeatureCollection with ``numberMatched``/``numberReturned``, then ``members``."""
+    """Return a FeatureCollection with ``numberMatched``/``numberReturned``, then ``members``."""
     return {"type": "FeatureCollection", "features": features, "numberMatched": matched,
             "numberReturned": len(features), **members}
 
 
 def link(href: str, rel: str, mime: str, title: str | None = None) -> dict[str, str]:
-    """A link object (``href``, ``rel``, ``type``, optional ``title``)."""
+    """Return a link object (``href``, ``rel``, ``type``, optional ``title``)."""
     out = {"href": href, "rel": rel, "type": mime}
     if title is not None:
         out["title"] = title
@@ -105,7 +105,7 @@ def link(href: str, rel: str, mime: str, title: str | None = None) -> dict[str, 
 
 def page_links(href: Callable[[int], str], *, offset: int, limit: int, returned: int,
                matched: int) -> list[dict[str, str]]:
-    """The ``next`` and ``prev`` links of a page of ``limit`` items starting at ``offset``.
+    """Return the ``next`` and ``prev`` links of a page of ``limit`` items starting at ``offset``.
 
     ``href(offset)`` gives the address of the page starting at ``offset``.
     """

@@ -38,7 +38,7 @@ LAT_RANGE = (-90, 90)
 
 
 def _store_state() -> tuple[str, object]:
-    """What identifies the store's current content: the file's mtime, or a database revision."""
+    """Return what identifies the store's current content: the file's mtime, or a database revision."""
     path = str(current_app.config["STORE"])
     if "://" in path and not path.startswith("gpkg://"):  # a database: ask the store
         return path, get_store().revision()
@@ -49,7 +49,7 @@ def _store_state() -> tuple[str, object]:
 
 
 def _index() -> Any:
-    """The lookup index of the configured store, rebuilt when the store changes."""
+    """Return the lookup index of the configured store, rebuilt when the store changes."""
     from layers.perimeters import lookup_index_from_store
     from layers.store import describe_store
 
@@ -114,7 +114,7 @@ def lookup() -> ResponseReturnValue:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path item of the lookup."""
+    """Return the OpenAPI path item of the lookup."""
     answer = {
         "type": "object", "required": ["requete", "code", "statut"],
         "properties": {"requete": {"type": "object"}, "code": {"type": "string", "nullable": True},

@@ -17,19 +17,19 @@ _ERROR_RESPONSES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 40
 
 
 def ref(name: str) -> dict[str, str]:
-    """A reference to schema ``name`` of the components."""
+    """Return a reference to schema ``name`` of the components."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
 def response_ref(name: str) -> dict[str, str]:
-    """A reference to response ``name`` of the components."""
+    """Return a reference to response ``name`` of the components."""
     return {"$ref": f"#/components/responses/{name}"}
 
 
 def param(
     name: str, where: str, description: str, schema: dict[str, Any] | None = None, required: bool = False
 ) -> dict[str, Any]:
-    """A parameter (``where``: ``path`` or ``query``; path parameters are required)."""
+    """Return a parameter (``where``: ``path`` or ``query``; path parameters are required)."""
     return {
         "name": name, "in": where, "required": required or where == "path", "description": description,
         "schema": schema or {"type": "string"},
@@ -37,24 +37,24 @@ def param(
 
 
 def json_content(schema: dict[str, Any], mime: str = JSON) -> dict[str, Any]:
-    """A ``content`` member holding one media type."""
+    """Return a ``content`` member holding one media type."""
     return {"content": {mime: {"schema": schema}}}
 
 
 def ok(description: str, schema: dict[str, Any], mime: str = JSON) -> dict[str, Any]:
-    """A response with a body."""
+    """Return a response with a body."""
     return {"description": description, **json_content(schema, mime)}
 
 
 def or_html(response: dict[str, Any]) -> dict[str, Any]:
-    """The same 200 response, also available as an HTML page (OGC ``f=html``)."""
+    """Return the same 200 response, also available as an HTML page (OGC ``f=html``)."""
     content = dict(response.get("content", {}))
     content["text/html"] = {"schema": {"type": "string"}}
     return {**response, "content": content}
 
 
 def errors(*codes: int) -> dict[str, Any]:
-    """The error responses ``codes`` (JSON ``{erreur, champ}``)."""
+    """Return the error responses ``codes`` (JSON ``{erreur, champ}``)."""
     return {str(c): response_ref(_ERROR_RESPONSES[c]) for c in codes}
 
 
@@ -62,7 +62,7 @@ def operation(
     summary: str, tag: str, responses: dict[str, Any], *, parameters: list[Any] | None = None,
     body: dict[str, Any] | None = None, write: bool = False, op_id: str,
 ) -> dict[str, Any]:
-    """An operation; ``write`` ones need a session with its CSRF token, or an API key."""
+    """Return an operation; ``write`` ones need a session with its CSRF token, or an API key."""
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "operationId": op_id, "responses": responses}
     if parameters:
         op["parameters"] = parameters
@@ -74,10 +74,10 @@ def operation(
 
 
 def feature_collection_response() -> dict[str, Any]:
-    """The 200 response of a GeoJSON FeatureCollection."""
+    """Return the 200 response of a GeoJSON FeatureCollection."""
     return ok("Collection GeoJSON (CRS84).", ref("FeatureCollection"), GEOJSON)
 
 
 def feature_response() -> dict[str, Any]:
-    """The 200 response of one GeoJSON Feature."""
+    """Return the 200 response of one GeoJSON Feature."""
     return ok("Objet GeoJSON (CRS84).", ref("Feature"), GEOJSON)

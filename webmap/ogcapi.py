@@ -117,7 +117,7 @@ def conformance() -> Response | str:
 @bp.get("/collections")
 @allow()
 def collections() -> Response | str:
-    """The layers the user may see."""
+    """Return the layers the user may see."""
     html = wants_html()
     crs = get_store().crs
     body = {
@@ -223,7 +223,7 @@ def _french_int(n: int) -> str:
 
 
 def _items_parameters() -> list[dict[str, Any]]:
-    """The ``items`` query parameters, from the limits and names parsed above."""
+    """Return the ``items`` query parameters, from the limits and names parsed above."""
     return [
         oas.param(
             "limit", "query",
@@ -251,7 +251,7 @@ def _get(summary: str, response: dict[str, Any], *errors: int, op_id: str,
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path items of the OGC API."""
+    """Return the OpenAPI path items of the OGC API."""
     cid = oas.param(
         "collectionId", "path", "Identifiant de collection (nom de couche).",
         {"type": "string", "enum": [n for n, s in LAYERS.items() if s.geometry]},
@@ -276,7 +276,7 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def openapi_schemas() -> dict[str, Any]:
-    """The OpenAPI schemas of the OGC API's bodies."""
+    """Return the OpenAPI schemas of the OGC API's bodies."""
     links = {"type": "array", "items": oas.ref("Link")}
     return {
         "LandingPage": {

@@ -43,7 +43,7 @@ PARAMETER_NAMES = {"lon": "long", "address": "address_string"}
 
 
 def service_code(theme: str) -> str:
-    """The service code of a theme: ``dépôts sauvages`` → ``depots-sauvages``."""
+    """Return the service code of a theme: ``dépôts sauvages`` → ``depots-sauvages``."""
     return fold(theme).replace("'", "-").replace(" ", "-")
 
 
@@ -59,7 +59,7 @@ def _services() -> list[dict[str, Any]]:
 @bp.get("/services.json")
 @allow()
 def services() -> ResponseReturnValue:
-    """The services: one per observation theme."""
+    """Return the services: one per observation theme."""
     visible_layer("observations")
     return jsonify(_services())
 
@@ -118,7 +118,7 @@ def _request_filters(args: Mapping[str, str]) -> dict[str, Any]:
 @bp.get("/requests.json")
 @allow()
 def list_requests() -> ResponseReturnValue:
-    """Requests filtered by ``service_code``, ``status``, ``start_date``, ``end_date``.
+    """Return the requests filtered by ``service_code``, ``status``, ``start_date``, ``end_date``.
 
     Without dates, the 1000 most recent requests (``limit`` to ask for fewer).
     """
@@ -189,7 +189,7 @@ def post_request() -> ResponseReturnValue:
 
 # -- OpenAPI ----------------------------------------------------------------------------------
 def _requests_parameters() -> list[dict[str, Any]]:
-    """The parameters read by :func:`_request_filters` and :func:`list_requests`."""
+    """Return the parameters read by :func:`_request_filters` and :func:`list_requests`."""
     return [
         oas.param("service_code", "query", "Codes de service séparés par des virgules."),
         oas.param("status", "query", f"{', '.join(REQUEST_STATUSES)} ou les deux.", {"type": "string"}),
@@ -202,7 +202,7 @@ def _requests_parameters() -> list[dict[str, Any]]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The OpenAPI path items of Open311 GeoReport v2."""
+    """Return the OpenAPI path items of Open311 GeoReport v2."""
     requests = {"type": "array", "items": oas.ref("Request311")}
     return {
         "/open311/v2/services.json": {"get": oas.operation(
@@ -233,7 +233,7 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def openapi_schemas() -> dict[str, Any]:
-    """The OpenAPI schemas of Open311's bodies."""
+    """Return the OpenAPI schemas of Open311's bodies."""
     nullable = {"type": "string", "nullable": True}
     return {
         "Service311": {

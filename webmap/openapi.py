@@ -125,14 +125,14 @@ def _components() -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The path item of this document."""
+    """Return the path item of this document."""
     return {"/openapi.json": {"get": oas.operation(
         "Ce document", "ogc", {"200": oas.ok("OpenAPI 3.0.", {"type": "object"}, OPENAPI_MIME)},
         op_id="openapi")}}
 
 
 def build_spec(server_url: str = "/") -> dict[str, Any]:
-    """The OpenAPI 3.0.3 document."""
+    """Return the OpenAPI 3.0.3 document."""
     paths = {**auth.openapi_paths(), **api.openapi_paths(), **ogcapi.openapi_paths(),
              **open311.openapi_paths(), **lookup_api.openapi_paths(), **openapi_paths()}
     return {

@@ -68,7 +68,7 @@ def check_crs84(args: Mapping[str, str], name: str) -> None:
 
 
 def _timestamp(text: str, field: str) -> pd.Timestamp:
-    """An ISO 8601 date or datetime, else a 400 naming ``field``.
+    """Return an ISO 8601 date or datetime, else a 400 naming ``field``.
 
     Only ISO forms: pandas alone also reads ``-1`` or ``2024-01-01/2023-01-01`` as dates.
     """
@@ -147,7 +147,7 @@ def parse_int(args: Mapping[str, str], name: str, default: int, *, minimum: int 
 
 
 def parse_list(args: Mapping[str, str], name: str) -> list[str]:
-    """The non-empty items of a comma-separated parameter (none when it is absent)."""
+    """Return the non-empty items of a comma-separated parameter (none when it is absent)."""
     return [item for item in args.get(name, "").split(",") if item]
 
 

@@ -60,12 +60,12 @@ class RecoveryReport:
 
 
 def new_name(ext: str) -> str:
-    """A fresh server-generated photo file name."""
+    """Return a fresh server-generated photo file name."""
     return f"{secrets.token_hex(16)}.{ext}"
 
 
 def staging_dir(folder: Path) -> Path:
-    """The staging folder of ``folder``."""
+    """Return the staging folder of ``folder``."""
     return folder / STAGING
 
 
@@ -156,7 +156,7 @@ def promote(folder: Path, uid: str, names: Iterable[str]) -> list[str]:
 
 
 def record_photos(value: Any) -> list[str]:
-    """The photo names of a record's ``photos`` value (JSON text or list; None: none)."""
+    """Return the photo names of a record's ``photos`` value (JSON text or list; None: none)."""
     if value is None:
         return []
     if isinstance(value, str):

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def get_store() -> LayerStore:
-    """The store of this request, opened on first use and closed at teardown.
+    """Return the store of this request, opened on first use and closed at teardown.
 
     A store that cannot be opened is a 503 « Entrepôt de données indisponible. ».
     """

@@ -93,7 +93,7 @@ def _child_form(child: ChildSchema) -> list[dict[str, Any]]:
 
 
 def page_config() -> dict[str, Any]:
-    """Settings handed to the page's script (JSON in the HTML).
+    """Return the settings handed to the page's script (JSON in the HTML).
 
     Returns
     -------
@@ -124,7 +124,7 @@ def missing_vendor_files() -> list[str]:
 @bp.get("/")
 @allow()
 def carte() -> tuple[str, int] | str:
-    """The map page (its list view is the ``#liste`` anchor of the same page)."""
+    """Return the map page (its list view is the ``#liste`` anchor of the same page)."""
     missing = missing_vendor_files()
     if missing:
         return render_template("carte/installation.html", missing=missing), 503
@@ -134,5 +134,5 @@ def carte() -> tuple[str, int] | str:
 @bp.get("/liste")
 @allow()
 def liste() -> Response:
-    """The list view, shown full page: the same page opened on its ``#liste`` anchor."""
+    """Return the list view, shown full page: the same page opened on its ``#liste`` anchor."""
     return redirect(url_for("carte.carte") + "#liste")

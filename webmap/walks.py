@@ -85,7 +85,7 @@ def _walk_summary(row: Any) -> dict[str, Any]:
 @bp.get("/")
 @page_access
 def walk_list() -> ResponseReturnValue:
-    """The planned and done walks, newest first."""
+    """Return the planned and done walks, newest first."""
     from layers.walks import list_walks
 
     walks = list_walks(_store(), quartier=request.args.get("quartier") or None)
@@ -114,7 +114,7 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
 @bp.get("/<uid>")
 @page_access
 def walk_page(uid: str) -> ResponseReturnValue:
-    """The walk page: map of the route, stops, follow-up and the offline constat form."""
+    """Return the walk page: map of the route, stops, follow-up and the offline constat form."""
     from layers.walks import load_walk, walk_geojson, walk_observations
 
     store = _store()
@@ -141,7 +141,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
 @bp.get("/<uid>/route.geojson")
 @allow("lecteur")
 def walk_route_geojson(uid: str) -> ResponseReturnValue:
-    """The route and its stops as GeoJSON (WGS84)."""
+    """Return the route and its stops as GeoJSON (WGS84)."""
     from layers.walks import walk_geojson
 
     body = json.dumps(walk_geojson(_store(), uid), ensure_ascii=False)
@@ -152,7 +152,7 @@ def walk_route_geojson(uid: str) -> ResponseReturnValue:
 @bp.get("/<uid>/route.gpx")
 @allow("lecteur")
 def walk_route_gpx(uid: str) -> ResponseReturnValue:
-    """The route as GPX 1.1 (track + numbered waypoints)."""
+    """Return the route as GPX 1.1 (track + numbered waypoints)."""
     from layers.walks import walk_gpx
 
     return Response(walk_gpx(_store(), uid), content_type="application/gpx+xml",
@@ -167,7 +167,7 @@ def _pdf(data: bytes, name: str) -> Response:
 @bp.get("/<uid>/feuille.pdf")
 @allow("lecteur")
 def walk_sheet(uid: str) -> ResponseReturnValue:
-    """The printable walk sheet with the follow-up of the previous constats."""
+    """Return the printable walk sheet with the follow-up of the previous constats."""
     from layers.walks import walk_sheet_data
     from webmap.documents import render_walk_sheet_pdf
 
@@ -178,7 +178,7 @@ def walk_sheet(uid: str) -> ResponseReturnValue:
 @bp.get("/<uid>/compte-rendu.pdf")
 @allow("lecteur")
 def walk_report(uid: str) -> ResponseReturnValue:
-    """The compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
+    """Return the compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
     from layers.walks import walk_report_data
     from webmap.documents import render_walk_report_pdf
 
@@ -208,7 +208,7 @@ def walk_done(uid: str) -> ResponseReturnValue:
 @bp.get("/sw.js")
 @allow()
 def service_worker() -> ResponseReturnValue:
-    """The service worker of the walk pages (scope ``/diagnostic/``)."""
+    """Return the service worker of the walk pages (scope ``/diagnostic/``)."""
     body = (STATIC / "sw-diagnostic.js").read_bytes()
     return Response(body, mimetype="text/javascript",
                     headers={"Service-Worker-Allowed": url_for("diagnostic.walk_list"),

@@ -111,6 +111,7 @@ class AddressColumns:
     address: str | None = None
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         for name in (self.street, self.number, self.commune, self.address):
             if name is not None and not str(name).strip():
                 raise QPVLookupError("Nom de colonne d'adresse vide.")
@@ -122,7 +123,7 @@ class AddressColumns:
                 raise QPVLookupError(f"Colonne « {col} » absente des données à rechercher.")
 
     def with_ban_defaults(self, data: pd.DataFrame) -> AddressColumns:
-        """A copy naming the BAN columns of ``data`` for the street, number and commune left unnamed."""
+        """Return a copy naming the BAN columns of ``data`` for the columns left unnamed."""
         found = {role: column if column in data.columns else None for role, column in _BAN_COLUMNS.items()}
         return replace(self, street=self.street or found["street"], number=self.number or found["number"],
                        commune=self.commune or found["commune"])
@@ -286,7 +287,7 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
 
 
 def _zone(index: LookupIndex, i: int) -> BaseGeometry:
-    """Prepared ``max_distance_m`` buffer of perimeter ``i`` (built on first use, then kept)."""
+    """Return the prepared ``max_distance_m`` buffer of perimeter ``i`` (built on first use, then kept)."""
     zone = index.zones.get(i)
     if zone is None:
         zone = shapely.buffer(index.perimeters.geometry.iloc[i], index.max_distance_m, quad_segs=4)
@@ -296,8 +297,10 @@ def _zone(index: LookupIndex, i: int) -> BaseGeometry:
 
 
 def _groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tuple[np.ndarray, list[int]]]:
-    """Perimeters gathered by neighbourhood: (expanded bounding box, members), to test points
-    against a few boxes instead of every perimeter."""
+    """Gather the perimeters by neighbourhood: (expanded bounding box, members).
+
+    Points are then tested against a few boxes instead of every perimeter.
+    """
     groups: list[tuple[np.ndarray, list[int]]] = []
     for i, box in enumerate(bounds):
         wide = box + np.array([-distance, -distance, distance, distance])

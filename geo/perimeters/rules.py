@@ -80,6 +80,7 @@ class CompileOptions:
     resolve: bool = True
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if not self.buffer_m > 0:
             raise PerimeterRulesError("La distance aux adresses retenues doit être positive.")
         if not (self.street_buffer_m >= 0 and self.extent_m >= 0):
@@ -252,7 +253,7 @@ def resolve_rules(
 
 
 def _as_geometry(perimeter: Any, *, code: str | None, crs: Any) -> tuple[BaseGeometry, dict[str, Any]]:
-    """A single polygonal geometry in EPSG:2154 and the attributes of its row."""
+    """Return a single polygonal geometry in EPSG:2154 and the attributes of its row."""
     attrs: dict[str, Any] = {}
     if isinstance(perimeter, gpd.GeoDataFrame):
         frame = perimeter
@@ -281,7 +282,7 @@ def _as_geometry(perimeter: Any, *, code: str | None, crs: Any) -> tuple[BaseGeo
 
 
 def _runs(numbers: np.ndarray, inside: np.ndarray) -> list[tuple[int | None, int | None]]:
-    """Runs of consecutive inside numbers → (from, to), ``None`` for an open end."""
+    """Return the run of consecutive inside numbers → (from, to), ``None`` for an open end."""
     runs: list[tuple[int | None, int | None]] = []
     start = None
     for i, flag in enumerate(inside):

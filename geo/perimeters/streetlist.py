@@ -100,6 +100,7 @@ class Rule:
     qpv: str = ""
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if self.kind not in KINDS:
             raise StreetListError(f"Type de règle inconnu « {self.kind} » (attendu : {', '.join(KINDS)}).")
         if self.parity not in PARITIES:
@@ -389,12 +390,12 @@ def _attach(
 
 
 def _is_header_line(line: str, code: str) -> bool:
-    """The title lines: the one naming the QPV code, « Nom du territoire concerné … »."""
+    """Return the title lines: the one naming the QPV code, « Nom du territoire concerné … »."""
     return bool((code and code in line) or re.search(r"territoire\s+concern", line, re.IGNORECASE))
 
 
 def _read_entries(text: str, code: str, warnings: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Listed streets in list order, qualifiers attached (→ entries, ignored lines).
+    """Return the listed streets in list order, qualifiers attached (→ entries, ignored lines).
 
     An entry holds ``street``, ``partial``, ``confidence``, ``raw``, ``clauses`` and
     ``parcel``; warnings about fuzzy footnote matches are appended to ``warnings``.
@@ -427,7 +428,7 @@ def _read_entries(text: str, code: str, warnings: list[str]) -> tuple[list[dict[
 
 
 def _entry_rules(entry: dict[str, Any], base: dict[str, Any], warnings: list[str]) -> list[Rule]:
-    """The rules of one listed street (``base``: the fields every rule of it shares)."""
+    """Return the rules of one listed street (``base``: the fields every rule of it shares)."""
     clauses = entry["clauses"]
     if not clauses:
         if entry["partial"]:

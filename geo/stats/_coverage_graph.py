@@ -119,7 +119,7 @@ def walking_distances(
     max_snap: float = 50.0,
     cutoff: float | None = None,
 ) -> np.ndarray:
-    """Walking distance from each target to its nearest source along the streets.
+    """Return the walking distance from each target to its nearest source along the streets.
 
     Parameters
     ----------

@@ -348,7 +348,7 @@ class EmergingHotspots:
     parameters: dict[str, Any] = field(default_factory=dict)
 
     def pattern_counts(self) -> pd.Series:
-        """Number of bins per pattern (French labels), every pattern listed."""
+        """Return the number of bins per pattern (French labels), every pattern listed."""
         counts = self.bins["pattern"].value_counts()
         return pd.Series({PATTERNS_FR[k]: int(counts.get(k, 0)) for k in PATTERNS_FR}, name="mailles")
 

@@ -73,6 +73,7 @@ class GiOptions:
     alpha: float = 0.05
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if not 0 < self.alpha < 1:
             raise AnalysisError("Le seuil de significativité doit être compris entre 0 et 1.")
         if self.distance is not None and self.distance <= 0:
@@ -105,6 +106,7 @@ class GridOptions:
     margin: float = 0.0
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if self.shape not in ("hex", "square"):
             raise AnalysisError(f"Forme de maille inconnue « {self.shape} » (hex ou square).")
         if self.size is not None and self.size <= 0:
@@ -624,7 +626,7 @@ def kernel_density(
 
 
 def summary(result: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Counts of hot and cold bins of a Gi* result (for reports and logs).
+    """Return the number of hot and cold bins of a Gi* result (for reports and logs).
 
     Parameters
     ----------

@@ -112,7 +112,7 @@ def dumping_indicators(
     freq: str = "M",
     code_field: str = "code",
 ) -> pd.DataFrame:
-    """Number and volume of dumping events per quartier and month.
+    """Return the number and volume of dumping events per quartier and month.
 
     Parameters
     ----------
@@ -203,7 +203,7 @@ def diagnostics_per_year(
     source_field: str = "source",
     code_field: str = "code",
 ) -> pd.DataFrame:
-    """Number of diagnostics en marchant per quartier and year.
+    """Return the number of diagnostics en marchant per quartier and year.
 
     A diagnostic is a distinct ``walk_field`` value; records without one but whose
     ``source_field`` is « diagnostic en marchant » count one diagnostic per distinct day.

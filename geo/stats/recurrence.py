@@ -70,6 +70,7 @@ class RecurrenceOptions:
     recent_days: float = 90.0
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if not self.radius > 0:
             raise AnalysisError("Le rayon de regroupement doit être positif.")
         if self.persist_after < 0 or self.recent_days < 0:
@@ -126,9 +127,12 @@ def group_sites(
 
 
 def _greedy_cover(xy: np.ndarray, radius: float) -> np.ndarray:
-    """Greedy covering: the event with most neighbours within ``radius`` founds a site and takes
-    every unassigned event within ``radius`` of it; repeat. Sites are at most 2·radius wide
-    (single linkage would chain a whole street of reports into one site)."""
+    """Group events into sites by greedy covering.
+
+    The event with most neighbours within ``radius`` founds a site and takes every
+    unassigned event within ``radius`` of it; repeat. Sites are at most 2·radius wide
+    (single linkage would chain a whole street of reports into one site).
+    """
     neighbours = cKDTree(xy).query_ball_point(xy, r=radius)
     sizes = np.fromiter((len(nb) for nb in neighbours), dtype=np.int64, count=len(xy))
     label = np.full(len(xy), -1, dtype=np.int64)

@@ -365,7 +365,7 @@ def _recurrence_section(
     report: Report, near: gpd.GeoDataFrame, row: gpd.GeoDataFrame, code: str,
     period: tuple[pd.Timestamp, pd.Timestamp], cleaned: str | None, opts: ReportOptions,
 ) -> None:
-    """Dumping sites, recurrent and persistent ones: key figures and the most recurrent sites."""
+    """Add the dumping sites, recurrent and persistent ones: key figures and the most recurrent sites."""
     rec_opts = RecurrenceOptions(radius=opts.recurrence_radius, time_field=opts.time_field,
                                  cleaned_field=cleaned)
     rec = recurrence(near, options=rec_opts,
@@ -420,7 +420,7 @@ def _cctv_section(
 
 
 def _quartier_method(bin_size: float, opts: ReportOptions, cameras: bool) -> dict[str, Any]:
-    """The method note of a quartier report."""
+    """Return the method note of a quartier report."""
     return {
         "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
         "Mailles": f"hexagones de {bin_size:.0f} m"
@@ -439,7 +439,7 @@ def _quartier_method(bin_size: float, opts: ReportOptions, cameras: bool) -> dic
 
 
 def _quartier_caveats(t1: pd.Timestamp, *, partial_last: bool, cleaned: bool, cameras: bool) -> list[str]:
-    """The limits of a quartier report's analyses."""
+    """Return the limits of a quartier report's analyses."""
     caveats = [
         "Les mailles sans aucun événement sur la période sont exclues de l'analyse des points chauds "
         "émergents, comme dans ArcGIS Pro.",

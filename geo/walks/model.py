@@ -61,6 +61,7 @@ class WalkOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if self.solver not in SOLVERS:
             raise RoutingError(f"Solveur inconnu « {self.solver} » (auto, heuristic ou ortools).")
         if not (isinstance(self.budget_min, int | float) and self.budget_min > 0):

@@ -108,13 +108,14 @@ class PriorityOptions:
     weights: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
         if any(v < 0 for v in self.kind_weights().values()):
             raise PriorityError("Les pondérations des priorités doivent être positives ou nulles.")
         if min(self.window_days, self.full_pct, self.unobserved_months, self.street_match_m) < 0:
             raise PriorityError("Les fenêtres et seuils des priorités doivent être positifs ou nuls.")
 
     def kind_weights(self) -> dict[str, float]:
-        """The weight of every kind: :data:`DEFAULT_WEIGHTS` overridden by ``weights``."""
+        """Return the weight of every kind: :data:`DEFAULT_WEIGHTS` overridden by ``weights``."""
         return {**DEFAULT_WEIGHTS, **(self.weights or {})}
 
 

@@ -13,7 +13,7 @@ __all__ = ["LayerInfo", "LayerStore", "RecordFilter", "WriteResult", "describe_s
 
 
 def describe_store(url: str | Path) -> str:
-    """The store URL fit for messages and logs (a database password is left out)."""
+    """Return the store URL fit for messages and logs (a database password is left out)."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
         from layers.store._postgis_conn import parse_url

@@ -14,7 +14,7 @@ from layers.schema import Field
 
 
 def now_iso() -> str:
-    """Current local time as stored (ISO 8601, seconds)."""
+    """Return the current local time as stored (ISO 8601, seconds)."""
     return datetime.now().replace(microsecond=0).isoformat()
 
 

@@ -124,7 +124,7 @@ def require_psycopg() -> Any:
 
 
 def get_pool(conninfo: str) -> ConnectionPool:
-    """The connection pool of ``conninfo`` in this process (created on first use)."""
+    """Return the connection pool of ``conninfo`` in this process (created on first use)."""
     require_psycopg()
     from psycopg_pool import ConnectionPool
 

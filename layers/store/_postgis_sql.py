@@ -97,7 +97,7 @@ def filter_value(f: Field, value: Any) -> tuple[bool, Any]:
 
 
 def time_bound(f: Field | None, value: TimeLike) -> Any:
-    """A ``start`` / ``end`` bound for a comparison with the time column ``f``.
+    """Return a ``start`` / ``end`` bound for a comparison with the time column ``f``.
 
     Date columns compare like the GeoPackage's text: a bound with a time of day after
     midnight falls after that day.
@@ -113,7 +113,7 @@ def time_bound(f: Field | None, value: TimeLike) -> Any:
 
 
 def array_type(f: Field) -> str:
-    """SQL array type for ``= ANY(%s::type[])`` on column ``f``."""
+    """Return the SQL array type for ``= ANY(%s::type[])`` on column ``f``."""
     return PG_TYPES[f.type] + "[]"
 
 

@@ -29,7 +29,7 @@ def child_table(schema: LayerSchema, child: ChildSchema) -> str:
 
 
 def child_fields(child: ChildSchema) -> tuple[Field, ...]:
-    """Stored columns of a child table, in order."""
+    """Return the stored columns of a child table, in order."""
     return (
         Field("uid"),
         Field("parent_uid"),
@@ -43,8 +43,11 @@ def child_fields(child: ChildSchema) -> tuple[Field, ...]:
 def copy_target(
     schema: LayerSchema, child: str | None, rows: pd.DataFrame, crs: str
 ) -> tuple[str, tuple[Field, ...], bool, pd.DataFrame]:
-    """Where :meth:`LayerStore.copy_rows` writes: table, columns, whether it has a geometry,
-    and the rows in the store CRS without repeated uids."""
+    """Return where :meth:`LayerStore.copy_rows` writes, and what.
+
+    The table, its columns, whether it has a geometry, and the rows in the store CRS
+    without repeated uids.
+    """
     if child is None:
         table, fields, geometry = schema.name, schema.all_fields, schema.geometry is not None
     else:
@@ -115,7 +118,7 @@ def prepare_records(
 
 
 def creation_history(schema: LayerSchema, new: pd.DataFrame, actor: str | None) -> pd.DataFrame:
-    """The automatic « création » status entries of newly written records."""
+    """Return the automatic « création » status entries of newly written records."""
     assert schema.status_field is not None
     return pd.DataFrame({
         "parent_uid": new["uid"].to_numpy(),

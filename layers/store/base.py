@@ -70,9 +70,11 @@ class LayerStore(abc.ABC):
         """Release the connection."""
 
     def __enter__(self) -> LayerStore:
+        """Return the store itself as the context."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the store on leaving the context."""
         self.close()
 
     @abc.abstractmethod
@@ -174,17 +176,17 @@ class LayerStore(abc.ABC):
     def _bind(
         self, layer: str, record_filter: RecordFilter | None, filters: Mapping[str, Any]
     ) -> BoundFilter:
-        """The filters of a query, checked against ``layer`` (TypeError on an unknown one)."""
+        """Return the filters of a query, checked against ``layer`` (TypeError on an unknown one)."""
         flt = RecordFilter.of(record_filter, filters)
         return flt.bind(self.schema(layer), self.crs)
 
     @abc.abstractmethod
     def _read(self, flt: BoundFilter, page: Page, *, crs: Any = None) -> gpd.GeoDataFrame:
-        """The records matching ``flt``, paged, in ``crs`` (see :meth:`read`)."""
+        """Return the records matching ``flt``, paged, in ``crs`` (see :meth:`read`)."""
 
     @abc.abstractmethod
     def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
-        """The number of records matching ``flt``, up to ``at_most`` (see :meth:`count`)."""
+        """Return the number of records matching ``flt``, up to ``at_most`` (see :meth:`count`)."""
 
     def _cluster(self, flt: BoundFilter, *, cell_m: float) -> pd.DataFrame:
         """Grid cells of the records matching ``flt`` (see :meth:`cluster`).
@@ -329,7 +331,7 @@ class LayerStore(abc.ABC):
         """Store a setting."""
 
     def revision(self) -> str | None:
-        """A marker that changes whenever records change (None: the backend keeps none).
+        """Return a marker that changes whenever records change (None: the backend keeps none).
 
         Caches built from the store (the web lookup index) compare it to know when to
         rebuild; the GeoPackage's file modification time plays this part for files.
@@ -337,8 +339,9 @@ class LayerStore(abc.ABC):
         return None
 
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
-        """Maintenance after large imports: refresh the planner statistics and lay records
-        out for the map's viewport queries.
+        """Refresh the planner statistics and lay records out for the map's viewport queries.
+
+        Maintenance after large imports.
 
         Parameters
         ----------

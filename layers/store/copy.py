@@ -127,7 +127,7 @@ def _copy_imports(src: LayerStore, dst: LayerStore) -> int:
 
 
 def _plain(value: object) -> object:
-    """A log value as the stores bind it (numpy scalars as Python ones, missing as None)."""
+    """Return a log value as the stores bind it (numpy scalars as Python ones, missing as None)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
         return None
     item = getattr(value, "item", None)

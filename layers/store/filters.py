@@ -1,6 +1,8 @@
-"""What a store query selects: the record filters and the paging of
-:meth:`~layers.store.base.LayerStore.read`, :meth:`~layers.store.base.LayerStore.count` and
-:meth:`~layers.store.base.LayerStore.cluster`, checked once for every backend.
+"""What a store query selects: its record filters and its paging, checked once.
+
+The filters and paging of :meth:`~layers.store.base.LayerStore.read`,
+:meth:`~layers.store.base.LayerStore.count` and :meth:`~layers.store.base.LayerStore.cluster`
+are checked here for every backend.
 
 Callers pass the filters as keywords (``bbox=…``, ``where=…``) or as a
 :class:`RecordFilter`; the store checks them against the layer
@@ -33,8 +35,10 @@ Direction = Literal["ASC", "DESC"]
 
 
 class FilterKeywords(TypedDict, total=False):
-    """The fields of :class:`RecordFilter` as keywords of ``read`` / ``count`` / ``cluster``
-    (kept identical to them: a test checks it)."""
+    """The fields of :class:`RecordFilter` as keywords of ``read`` / ``count`` / ``cluster``.
+
+    Kept identical to them: a test checks it.
+    """
 
     bbox: BBox | None
     bbox_crs: Any
@@ -76,7 +80,7 @@ class RecordFilter:
 
     @classmethod
     def of(cls, base: RecordFilter | None = None, keywords: Mapping[str, Any] | None = None) -> RecordFilter:
-        """The filter ``base`` (none by default) with the filters given as ``keywords``.
+        """Return the filter ``base`` (none by default) with the filters given as ``keywords``.
 
         Raises
         ------
@@ -117,7 +121,7 @@ class RecordFilter:
 
 
 def filter_names() -> tuple[str, ...]:
-    """The filters :class:`RecordFilter` knows, in order."""
+    """Return the filters :class:`RecordFilter` knows, in order."""
     return tuple(f.name for f in dataclasses.fields(RecordFilter))
 
 
@@ -192,7 +196,7 @@ class Page:
         return self.limit is not None or bool(self.offset)
 
     def sort(self, schema: LayerSchema) -> Sort | None:
-        """The order asked for, checked against ``schema`` (None: the backend's order).
+        """Return the order asked for, checked against ``schema`` (None: the backend's order).
 
         Raises
         ------
@@ -212,7 +216,7 @@ class Page:
 # -- checks of filter values (also used by the backends for children and changes) -----------
 
 def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
-    """A date, datetime or ISO string as the text stored in date columns (local, naive).
+    """Return a date, datetime or ISO string as the text stored in date columns (local, naive).
 
     Raises
     ------
@@ -234,7 +238,7 @@ def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
 
 
 def query_field(schema: LayerSchema, name: str) -> Field:
-    """The field ``name`` of ``schema`` named in a filter or a change.
+    """Return the field ``name`` of ``schema`` named in a filter or a change.
 
     Raises
     ------
@@ -248,7 +252,7 @@ def query_field(schema: LayerSchema, name: str) -> Field:
 
 
 def query_time_field(schema: LayerSchema) -> Field:
-    """The time field a ``start`` / ``end`` filter applies to.
+    """Return the time field a ``start`` / ``end`` filter applies to.
 
     Raises
     ------
@@ -261,7 +265,7 @@ def query_time_field(schema: LayerSchema) -> Field:
 
 
 def query_bbox(schema: LayerSchema, bbox: Any, bbox_crs: Any, crs: str) -> BBox:
-    """A ``bbox`` filter as ``(xmin, ymin, xmax, ymax)`` in the store CRS ``crs``.
+    """Return a ``bbox`` filter as ``(xmin, ymin, xmax, ymax)`` in the store CRS ``crs``.
 
     Raises
     ------

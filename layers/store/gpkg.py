@@ -135,7 +135,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     # -- reading ----------------------------------------------------------------
     def _clauses(self, flt: BoundFilter) -> tuple[list[str], list[Any], Any]:
-        """SQL conditions and parameters of a filter, and its bbox as a shapely box."""
+        """Return the SQL conditions and parameters of a filter, and its bbox as a shapely box."""
         clauses: list[str] = []
         params: list[Any] = []
         geom_box = None
@@ -471,8 +471,10 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         return deleted
 
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
-        """Refresh SQLite's planner statistics and fold the WAL into the file (see
-        :meth:`LayerStore.optimize`); records are already laid out by the R-tree queries."""
+        """Refresh SQLite's planner statistics and fold the WAL into the file.
+
+        See :meth:`LayerStore.optimize`; records are already laid out by the R-tree queries.
+        """
         names = list(layers) if layers is not None else list(LAYERS)
         for name in names:
             self.schema(name)

@@ -153,6 +153,7 @@ class PostGISStore(LayerStore):
         self._pool.putconn(self._con)
 
     def __del__(self) -> None:
+        """Give the connection back when the store is dropped without close()."""
         # a store dropped without close() must not keep its pooled connection forever
         with contextlib.suppress(Exception):
             self.close()
@@ -172,7 +173,7 @@ class PostGISStore(LayerStore):
 
     @contextlib.contextmanager
     def _writing(self, *, exclusive: bool = False) -> Iterator[None]:
-        """The transaction of one write call (shared store lock) or of :meth:`transaction`."""
+        """Return the transaction of one write call (shared store lock) or of :meth:`transaction`."""
         with self._lock, self._errors(), self._con.transaction():
             if self._depth == 0:
                 lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
@@ -204,7 +205,7 @@ class PostGISStore(LayerStore):
         cur.execute("SELECT nextval(%s::regclass)", (f"{self._ns}.{CHANGES_SEQUENCE}",))
 
     def revision(self) -> str | None:
-        """A marker that changes whenever records are written, updated or deleted."""
+        """Return a marker that changes whenever records are written, updated or deleted."""
         with self._lock, self._errors(), self._con.cursor() as cur:
             cur.execute(f"SELECT last_value, is_called FROM {self._ns}.{CHANGES_SEQUENCE}")
             row = cur.fetchone()
@@ -228,7 +229,7 @@ class PostGISStore(LayerStore):
 
     # -- reading ----------------------------------------------------------------
     def _clauses(self, flt: BoundFilter, *, counting: bool = False) -> tuple[list[str], list[Any]]:
-        """SQL conditions and parameters of a filter."""
+        """Return the SQL conditions and parameters of a filter."""
         clauses: list[str] = []
         params: list[Any] = []
         if flt.bbox is not None:
@@ -535,8 +536,9 @@ class PostGISStore(LayerStore):
         return deleted
 
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
-        """Cluster each geometry table on its GiST index, then VACUUM ANALYZE (see
-        :meth:`LayerStore.optimize`).
+        """Cluster each geometry table on its GiST index, then VACUUM ANALYZE.
+
+        See :meth:`LayerStore.optimize`.
 
         A viewport then reads a few contiguous pages instead of one page per record: after
         a large import in arbitrary order, counting a wide Paris viewport of 1,000,000

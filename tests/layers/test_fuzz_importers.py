@@ -128,12 +128,9 @@ def _cell(draw: st.DrawFn, column: str, mapping: Mapping_ | None) -> str:
     return draw(st.one_of(st.integers(0, 50).map(str), CELL))
 
 
-@st.composite
-def hostile_csv(draw: st.DrawFn, mapping: Mapping_ | None) -> tuple[bytes, int | None]:
-    """CSV bytes, and the number of data rows when no byte-level damage was done."""
-    columns = _columns(mapping)
-    geometry = mapping.geometry if mapping is not None else {"x": "lon", "y": "lat"}
-    header = list(columns)
+def _damaged_header(draw: st.DrawFn, header: list[str]) -> list[str]:
+    """The header, perhaps with a column dropped, duplicated, added or left unnamed."""
+    header = list(header)
     damage = draw(st.sampled_from(["none"] * 6 + ["drop", "duplicate", "extra", "empty-name"]))
     if damage == "drop":
         header.pop(draw(st.integers(0, len(header) - 1)))
@@ -143,37 +140,31 @@ def hostile_csv(draw: st.DrawFn, mapping: Mapping_ | None) -> tuple[bytes, int |
         header.append(draw(st.text(min_size=1, max_size=10)))
     elif damage == "empty-name":
         header.append("")
-    n = draw(st.integers(0, 6))
-    rows: list[list[str]] = []
-    for _ in range(n):
-        xy = draw(coordinates(str(geometry.get("crs", "EPSG:4326")))) if "x" in geometry else None
-        row = []
-        for col in header:
-            if xy is not None and col == geometry["x"]:
-                row.append(xy[0])
-            elif xy is not None and col == geometry["y"]:
-                row.append(xy[1])
-            else:
-                row.append(_cell(draw, col, mapping))
-        width = draw(st.sampled_from(["ok"] * 8 + ["short", "long"]))
-        if width == "short":
-            row = row[:-1]
-        elif width == "long":
-            row.append("en trop")
-        rows.append(row)
-    if n and draw(st.booleans()):  # the same row twice: duplicate ids, or identical content
-        rows.append(list(rows[0]))
-        n += 1
-    sep = draw(st.sampled_from([";", ",", "\t", "|"]))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=sep, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
-                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
-    writer.writerow(header)
-    writer.writerows(rows)
-    text = out.getvalue()
-    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"]))
-    data = text.encode(encoding, errors="replace")
-    intact: int | None = n
+    return header
+
+
+def _hostile_row(draw: st.DrawFn, header: list[str], geometry: dict[str, object],
+                 mapping: Mapping_ | None) -> list[str]:
+    """One data row: hostile cells, coordinates where the mapping reads them, perhaps a cell short or long."""
+    xy = draw(coordinates(str(geometry.get("crs", "EPSG:4326")))) if "x" in geometry else None
+    row = []
+    for col in header:
+        if xy is not None and col == geometry["x"]:
+            row.append(xy[0])
+        elif xy is not None and col == geometry["y"]:
+            row.append(xy[1])
+        else:
+            row.append(_cell(draw, col, mapping))
+    width = draw(st.sampled_from(["ok"] * 8 + ["short", "long"]))
+    if width == "short":
+        row = row[:-1]
+    elif width == "long":
+        row.append("en trop")
+    return row
+
+
+def _damaged_bytes(draw: st.DrawFn, data: bytes) -> tuple[bytes, bool]:
+    """The encoded file, perhaps with a NUL, bare CRs, a cut, two BOMs or garbage; and whether damaged."""
     byte_damage = draw(st.sampled_from(["none"] * 5 + ["nul", "cr", "truncate", "bom-twice", "garbage"]))
     if byte_damage == "nul":
         pos = draw(st.integers(0, len(data)))
@@ -186,7 +177,31 @@ def hostile_csv(draw: st.DrawFn, mapping: Mapping_ | None) -> tuple[bytes, int |
         data = codecs.BOM_UTF8 + codecs.BOM_UTF8 + data
     elif byte_damage == "garbage":
         data = draw(st.binary(max_size=300))
-    if byte_damage != "none" or "\x00" in text or "\r" in text.replace("\r\n", ""):
+    return data, byte_damage != "none"
+
+
+@st.composite
+def hostile_csv(draw: st.DrawFn, mapping: Mapping_ | None) -> tuple[bytes, int | None]:
+    """CSV bytes, and the number of data rows when no byte-level damage was done."""
+    columns = _columns(mapping)
+    geometry = mapping.geometry if mapping is not None else {"x": "lon", "y": "lat"}
+    header = _damaged_header(draw, list(columns))
+    n = draw(st.integers(0, 6))
+    rows = [_hostile_row(draw, header, geometry, mapping) for _ in range(n)]
+    if n and draw(st.booleans()):  # the same row twice: duplicate ids, or identical content
+        rows.append(list(rows[0]))
+        n += 1
+    sep = draw(st.sampled_from([";", ",", "\t", "|"]))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    writer.writerow(header)
+    writer.writerows(rows)
+    text = out.getvalue()
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16"]))
+    data, damaged = _damaged_bytes(draw, text.encode(encoding, errors="replace"))
+    intact: int | None = n
+    if damaged or "\x00" in text or "\r" in text.replace("\r\n", ""):
         intact = None
     return data, intact
 

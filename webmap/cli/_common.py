@@ -52,7 +52,7 @@ def configure_logging(verbose: int) -> None:
 
 
 def open_cli_store(ctx: click.Context, *, create: bool = False) -> Any:
-    """Open the store named by ``--store`` (or the settings)."""
+    """Open the store named by ``--entrepot`` (or the settings)."""
     from layers.store import open_store
 
     return open_store(ctx.obj["store_url"], create=create)

@@ -66,10 +66,12 @@ def copy_cmd(source: str, cible: str, layers: tuple[str, ...]) -> None:
 @click.option("--couche", "layers", multiple=True, help="Seulement cette couche (option répétable).")
 @click.pass_context
 def optimize_cmd(ctx: click.Context, entrepot: str | None, layers: tuple[str, ...]) -> None:
-    """Entretien après un gros import : statistiques du planificateur et, sous PostGIS,
-    tables réordonnées selon leur index spatial (requêtes par emprise plus rapides).
+    """Entretien après un gros import (statistiques, tables réordonnées sous PostGIS).
 
-    ENTREPOT : l'entrepôt à optimiser (par défaut celui de --store / QPV_STORE). Sous
+    Met à jour les statistiques du planificateur et, sous PostGIS, réordonne les tables
+    selon leur index spatial (requêtes par emprise plus rapides).
+
+    ENTREPOT : l'entrepôt à optimiser (par défaut celui de --entrepot / QPV_STORE). Sous
     PostGIS, chaque table est verrouillée le temps de sa réécriture : à lancer hors des
     heures d'usage.
     """
@@ -81,7 +83,7 @@ def optimize_cmd(ctx: click.Context, entrepot: str | None, layers: tuple[str, ..
     root = ctx.find_root().obj or {}
     url = entrepot or root.get("store_url")
     if not url:
-        raise click.UsageError("Indiquez l'entrepôt (argument ENTREPOT ou --store).")
+        raise click.UsageError("Indiquez l'entrepôt (argument ENTREPOT ou --entrepot).")
     store = open_store(url, create=False)
     try:
         done = store.optimize(list(layers) or None)

@@ -42,7 +42,7 @@ def photos_clean(ctx: click.Context, instance: str | None, folder: Path | None, 
     root = ctx.find_root()
     if root.get_parameter_source("store_url") in (
             click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
-        config["STORE"] = root.obj["store_url"]  # explicit --store / QPV_STORE wins
+        config["STORE"] = root.obj["store_url"]  # explicit --entrepot / QPV_STORE wins
     app = create_app(config)
     photos_dir = folder or Path(app.config["PHOTOS_DIR"])
     delay = float(app.config["PHOTOS_GRACE_SECONDS"]) if grace is None else grace

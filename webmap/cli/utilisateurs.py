@@ -86,7 +86,7 @@ def serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
     parent = ctx.parent
     if parent is not None and parent.get_parameter_source("store_url") in (
             click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
-        config["STORE"] = ctx.obj["store_url"]  # explicit --store / QPV_STORE wins
+        config["STORE"] = ctx.obj["store_url"]  # explicit --entrepot / QPV_STORE wins
     app = create_app(config)
     click.echo(f"Carte : http://{host}:{port}/  ·  OGC API : http://{host}:{port}/ogc")
     app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)

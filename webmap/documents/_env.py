@@ -15,7 +15,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "documents"
 
 @functools.cache
 def environment() -> Environment:
-    """The environment of the document templates; autoescape is on for every template."""
+    """Return the environment of the document templates; autoescape is on for every template."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),

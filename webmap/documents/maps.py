@@ -38,7 +38,7 @@ _PATTERN_COLOURS = {
 
 
 def image_uri(data: bytes, fmt: str = "png") -> str:
-    """The image as a ``data:`` URI for self-contained HTML (``fmt`` "png" or "svg")."""
+    """Return the image as a ``data:`` URI for self-contained HTML (``fmt`` "png" or "svg")."""
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 

@@ -47,7 +47,7 @@ def _fmt(value: Any) -> str:
 
 
 def _key_figure(label: str, value: Any) -> dict[str, str]:
-    """A key figure; the shares (« Part … ») as percentages."""
+    """Return a key figure; the shares (« Part … ») as percentages."""
     shown = _fmt(value)
     if label.startswith("Part") and isinstance(value, float | np.floating) and np.isfinite(value):
         shown = f"{value:.1%}".replace(".", ",")
@@ -55,7 +55,7 @@ def _key_figure(label: str, value: Any) -> dict[str, str]:
 
 
 def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
-    """A DataFrame as header, French-formatted rows and the count of rows not shown."""
+    """Return a DataFrame as header, French-formatted rows and the count of rows not shown."""
     rows = [[_fmt(v) for v in r] for r in df.head(MAX_ROWS).itertuples(index=False, name=None)]
     return {"caption": caption, "columns": [str(c) for c in df.columns], "rows": rows,
             "hidden": len(df) - MAX_ROWS if len(df) > MAX_ROWS else 0}

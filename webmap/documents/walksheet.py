@@ -125,7 +125,7 @@ def _check_start_time(start_time: str | None) -> None:
 
 
 def _sheet_stops(sheet: WalkSheet) -> list[dict[str, Any]]:
-    """The stops as the sheet lists them: label, street, clock time, reason and open constats."""
+    """Return the stops as the sheet lists them: label, street, clock time, reason and open constats."""
     route, G = sheet.route, sheet.graph
     streets = _street_names(G, route.stops.geometry) if len(route.stops) else []
     opens = _open_near(route, sheet.open_observations, sheet.match_m)
