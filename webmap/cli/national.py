@@ -143,7 +143,8 @@ def _summary(part: Any) -> Any:
 @national_group.command("localiser")
 @click.argument("fichier_adresses", type=click.Path(path_type=Path))
 @click.option("--perimetres", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Fichier des périmètres (par défaut : ceux de l'entrepôt --entrepot, GeoPackage ou PostGIS).")
+              help="Fichier des périmètres (par défaut : ceux de l'entrepôt --entrepot, GeoPackage "
+                   "ou PostGIS).")
 @click.option("--regles", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Règles de rues (.yaml ou .csv).")
 @click.option("--geographie", type=click.Choice(["2015", "2024"]), default=None,
