@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from jinja2.utils import htmlsafe_json_dumps
 
 from layers.schema import THEMES
 from layers.store.base import LayerStore
@@ -133,7 +134,8 @@ def walk_page(uid: str) -> ResponseReturnValue:
                  "shell": [url_for("static", filename=f) for f in SHELL_FILES]},
         "maxPhotos": int(current_app.config.get("MAX_PHOTOS", 5)),
     }
-    config_json = json.dumps(config, ensure_ascii=False, default=str).replace("</", "<\\/")
+    # HTML-safe JSON (<, >, & and ' as \u escapes): user text never goes through |safe
+    config_json = htmlsafe_json_dumps(config, dumps=json.dumps, ensure_ascii=False, default=str)
     return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,
                            shell=SHELL_FILES, role=current_role())
 

@@ -343,3 +343,19 @@ def store_stop(app: Flask, uid: str) -> Any:
         store.close()
     first = etapes.sort_values("rank").iloc[0]
     return Point(first["x"], first["y"])
+
+
+def test_walk_name_with_markup_stays_text(walk_app: Flask) -> None:
+    """A walk named with markup is shown as text: the page's JSON escapes it, nothing runs."""
+    hostile = "</script><script>alert('x')</script> & <b>Mosson</b>"
+    store = open_store(walk_app.config["STORE"])
+    try:
+        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}", name=hostile,
+                              walk_date="2026-05-13T14:00",
+                              options=WalkOptions(budget_min=30, time_limit_s=0.5))
+        plan = plan_walk(store, request, cache_dir=walk_app.config["WALK_CACHE_DIR"])[0]
+    finally:
+        store.close()
+    html = client_as(walk_app, "technicien").get(f"/diagnostic/{plan.uid}").get_data(as_text=True)
+    assert "<script>alert" not in html and "<b>Mosson</b>" not in html
+    assert page_config(html)["walk"]["name"] == hostile
