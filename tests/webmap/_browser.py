@@ -22,9 +22,9 @@ from layers.settings import REPO_ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
-# no network, no background services, no download of anything
 #: deadline of every wait for a state of the page (seconds): generous, for a loaded machine
 WAIT_S = 60.0
+# no network, no background services, no download of anything
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=fr-FR")
 
