@@ -28,10 +28,10 @@ demo: install
 	@if $(BIN)/qpv --aide | grep -q " servir"; then QPV_STORE=$(STORE) $(BIN)/qpv servir; fi
 
 # the store tests run on both backends: PostGIS from Debian's packages on loopback
-# (.ci/postgres.sh installs and starts it) unless QPV_TEST_POSTGIS names a database
+# (.ci/postgres.sh installs and starts it), in a database of this run only that .ci/test.sh
+# creates then drops, unless QPV_TEST_POSTGIS names a database
 test: install-dev
-	QPV_TEST_POSTGIS="$${QPV_TEST_POSTGIS:-$$(bash .ci/postgres.sh | tail -n 1)}" QPV_REQUIRE_POSTGIS=1 \
-		$(BIN)/python -m pytest
+	bash .ci/test.sh $(BIN)/python
 
 lint:
 	$(BIN)/ruff check geo layers webmap tests bench data/build_demo.py

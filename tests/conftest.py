@@ -34,8 +34,9 @@ def shared_data() -> Path:
 
 # -- storage backends ---------------------------------------------------------------------
 # Every store test runs on both backends through ``store_url``: the embedded GeoPackage and
-# PostGIS. The PostGIS database comes from QPV_TEST_POSTGIS (``make test`` starts one on
-# loopback with .ci/postgres.sh); each test gets its own schema, dropped afterwards.
+# PostGIS. The PostGIS database comes from QPV_TEST_POSTGIS (``make test`` starts a server on
+# loopback with .ci/postgres.sh and, through .ci/test.sh, a database of that run only, dropped
+# at its end); each test gets its own schema, dropped afterwards.
 # QPV_REQUIRE_POSTGIS=1 (set by ``make test``) turns a missing database into a failure.
 
 

@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from tests.layers.conftest import snapshot
 pytestmark = pytest.mark.timeout(240)
 N_ROWS = 60_000  # addresses imported (six blocks of layers.importer.WRITE_BLOCK)
 N_EARLIER = 2_000  # of which already imported before the crash
+#: deadline for the import to log half of its write (seconds): generous, the machine may be busy
+DEADLINE_S = 180.0
 
 
 def ban_slice(shared_data: Path, folder: Path, n: int) -> Path:
@@ -78,6 +81,10 @@ def kill_import_halfway(store_url: str, source: Path, folder: Path) -> list[str]
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     lines: list[str] = []
+    # no progress line by the deadline: the import is stopped and the test fails saying so
+    late = threading.Event()
+    watchdog = threading.Timer(DEADLINE_S, lambda: (late.set(), proc.kill()))
+    watchdog.start()
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
@@ -87,8 +94,12 @@ def kill_import_halfway(store_url: str, source: Path, folder: Path) -> list[str]
                 proc.send_signal(signal.SIGKILL)
                 break
         else:
+            if late.is_set():
+                pytest.fail(f"the import had not written half of its records after {DEADLINE_S:.0f} s:\n"
+                            + "".join(lines[-20:]))
             pytest.fail("the import ended before it could be killed:\n" + "".join(lines[-20:]))
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=60)
@@ -108,7 +119,7 @@ def leftovers(store_url: str) -> list[str]:
 
     base, _, query = store_url.partition("?")
     schema = dict(p.split("=", 1) for p in query.split("&"))["schema"]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     with psycopg.connect(base, autocommit=True) as con:
         while True:
             busy = con.execute(

@@ -1,4 +1,10 @@
-"""Helpers shared by the real-browser tests: Debian chromium through Selenium, waits, PNGs."""
+"""Helpers shared by the real-browser tests: Debian chromium through Selenium, waits, PNGs.
+
+The tests wait for states, never for time: :func:`wait_for` polls a predicate with a
+generous deadline (:data:`WAIT_S`, the machine may be busy) and fails naming the state it
+awaited. Texts are read with :func:`text_of` (the DOM ``textContent``): Selenium's ``.text``
+is empty for an element scrolled out of its container or hidden after a delay.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from layers.settings import REPO_ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+#: deadline of every wait for a state of the page (seconds): generous, for a loaded machine
+WAIT_S = 60.0
 # no network, no background services, no download of anything
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--lang=fr-FR")
@@ -37,20 +45,34 @@ def chrome(*, window: str) -> Any:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    drv.set_page_load_timeout(30)
+    drv.set_page_load_timeout(WAIT_S)
     return drv
 
 
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what``.
+
+    An element missing or replaced while the page updates counts as "not yet".
+    """
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     end = time.monotonic() + timeout
+    last = ""
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except (NoSuchElementException, StaleElementReferenceException) as exc:
+            value, last = None, f" (dernière erreur : {type(exc).__name__})"
         if value:
             return value
         if time.monotonic() > end:
-            raise AssertionError(f"délai dépassé : {what}")
-        time.sleep(0.1)
+            raise AssertionError(f"délai dépassé ({timeout:.0f} s) en attendant : {what}{last}")
+        time.sleep(0.1)  # polling interval
+
+
+def text_of(element: Any) -> str:
+    """Text of ``element`` from the DOM (``textContent``, blanks collapsed), visible or not."""
+    return " ".join((element.get_attribute("textContent") or "").split())
 
 
 def shot(drv: Any, name: str) -> None:

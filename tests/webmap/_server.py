@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
        b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa75\x81\x84"
        b"\x00\x00\x00\x00IEND\xaeB`\x82")
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"\xff\xd9"
+#: deadline for a server subprocess to start, or to reach its stop point (seconds): generous,
+#: the machine may be busy
+START_S = 120.0
 
 
 def app_config(store_url: str, folder: Path) -> dict[str, Any]:
@@ -47,8 +51,9 @@ def add_technicien(app: Flask) -> None:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Flask) -> Iterator[str]:
-    """Serve ``app`` with a threaded werkzeug server on a free port; yield its base URL."""
+def serve_in_thread(app: Flask | Callable[..., Any]) -> Iterator[str]:
+    """Serve ``app`` (a Flask app or any WSGI callable) with a threaded werkzeug server on a
+    free port; yield its base URL. The socket listens before this yields: no wait needed."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="qpv-test-server", daemon=True)
     thread.start()
@@ -129,12 +134,7 @@ def serve_in_subprocess(store_url: str, folder: Path, *, stop_at: str = "",
         stderr=None if os.environ.get("QPV_TEST_SERVER_LOG") else subprocess.DEVNULL,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.match(r"PORT (\d+)", line)
-        if match is None:
-            raise RuntimeError(f"server did not start: {line!r}")
-        yield f"http://127.0.0.1:{match[1]}", proc
+        yield f"http://127.0.0.1:{_port_of(proc, timeout=START_S)}", proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -143,12 +143,27 @@ def serve_in_subprocess(store_url: str, folder: Path, *, stop_at: str = "",
             proc.stdout.close()
 
 
-def wait_for(path: Path, *, timeout: float = 60.0, proc: subprocess.Popen[str] | None = None) -> None:
-    """Wait until ``path`` exists (the server reached its stop point)."""
+def _port_of(proc: subprocess.Popen[str], *, timeout: float) -> int:
+    """The port the server subprocess prints once it listens (``PORT n``); fail after ``timeout``."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise TimeoutError(f"the test server printed no port within {timeout:.0f} s")
+    line = proc.stdout.readline()  # the whole line is written at once (print, flush)
+    match = re.match(r"PORT (\d+)", line)
+    if match is None:
+        raise RuntimeError(f"server did not start (exit status {proc.poll()}): {line!r}")
+    return int(match[1])
+
+
+def wait_for(path: Path, *, timeout: float = START_S, proc: subprocess.Popen[str] | None = None) -> None:
+    """Wait until ``path`` exists (the server reached its stop point); fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc is not None and proc.poll() is not None:
             raise RuntimeError("the server exited before its stop point")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never appeared")
-        time.sleep(0.05)
+            raise TimeoutError(f"{path} never appeared within {timeout:.0f} s "
+                               "(the server never reached its stop point)")
+        time.sleep(0.05)  # polling interval

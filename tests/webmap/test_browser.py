@@ -7,8 +7,7 @@ The real application serves a demo store built from ``data/demo`` with
 
 from __future__ import annotations
 
-import threading
-import time
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from flask import Flask
 from layers.demo import build_demo
 from layers.settings import REPO_ROOT
 from layers.store import open_store
-from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, wait_for
+from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, text_of, wait_for
+from tests.webmap._server import serve_in_thread
 from webmap import users
 from webmap.app import create_app
 
@@ -50,16 +50,8 @@ def map_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 @pytest.fixture(scope="module")
 def base_url(map_app: Flask) -> Iterator[str]:
     """The app served by werkzeug on 127.0.0.1 in a thread."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, map_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_in_thread(map_app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -72,13 +64,31 @@ def driver() -> Iterator[Any]:
         drv.quit()
 
 
-def wait_ready(drv: Any) -> None:
-    """Wait until the page has no request in flight (``body[data-etat=pret]``)."""
-    time.sleep(0.3)  # let the debounced refresh start
-    wait_for(lambda: drv.execute_script("return document.body.dataset.etat") == "pret", "carte prête")
+def refresh_count(drv: Any) -> int:
+    """How many map refreshes the page has started (``qpvCarte.state.generation``)."""
+    return int(drv.execute_script("return window.qpvCarte ? window.qpvCarte.state.generation : -1"))
 
 
+def wait_ready(drv: Any, since: int = 0) -> None:
+    """Wait until a map refresh started after the first ``since`` ones is drawn.
 
+    ``body[data-etat=pret]`` alone is not enough: a refresh is debounced, so the page is
+    still "pret" for a moment after a move or a filter change. With ``since=0`` (a page
+    just loaded): its first refresh is drawn.
+    """
+    wait_for(lambda: drv.execute_script(
+        "const c = window.qpvCarte;"
+        "return Boolean(c) && c.state.started && c.state.generation > arguments[0]"
+        " && document.body.dataset.etat === 'pret';", since),
+        f"carte prête (mise à jour n° {since + 1} ou suivante dessinée, rien en cours)")
+
+
+@contextlib.contextmanager
+def refreshed(drv: Any) -> Iterator[None]:
+    """Run the block (one action that refreshes the map), then wait until that refresh is drawn."""
+    since = refresh_count(drv)
+    yield
+    wait_ready(drv, since)
 
 
 def console_errors(drv: Any) -> list[str]:
@@ -98,7 +108,7 @@ def layer_labels(drv: Any) -> list[str]:
     from selenium.webdriver.common.by import By
 
     labels = drv.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
-    return [e.text.strip() for e in labels]
+    return [text_of(e) for e in labels]
 
 
 def login(drv: Any, base_url: str, role: str) -> None:
@@ -130,8 +140,8 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     # the simulated points noirs (Montpellier) are loaded whole, then cut to the view
     assert (layer_count(driver, "points_noirs") or 0) > 0
     # Paris 20e at zoom 14: individual records, listed beside the map
-    driver.execute_script("window.qpvCarte.map.setView([48.8635, 2.4010], 14)")
-    wait_ready(driver)
+    with refreshed(driver):
+        driver.execute_script("window.qpvCarte.map.setView([48.8635, 2.4010], 14)")
     assert layer_count(driver, "points_noirs") == 0
     all_time = layer_count(driver, "observations")
     assert all_time and all_time > 100
@@ -145,25 +155,26 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     obs_box = driver.find_element(
         By.XPATH, "//div[contains(@class,'leaflet-control-layers-overlays')]"
                   "//label[contains(., 'Constats et signalements')]//input")
-    obs_box.click()
-    wait_ready(driver)
+    with refreshed(driver):
+        obs_box.click()
     assert layer_count(driver, "observations") is None
     assert not driver.find_elements(By.CSS_SELECTOR, '[data-couche="observations"]')
     assert int(driver.find_element(By.ID, "liste-total").get_attribute("data-total")) == total - all_time
-    obs_box.click()
-    wait_ready(driver)
+    with refreshed(driver):
+        obs_box.click()
     assert layer_count(driver, "observations") == all_time
 
     # the time slider (it starts on the last month): one step back, then two more
     slider = driver.find_element(By.ID, "f-curseur")
-    slider.send_keys(Keys.ARROW_LEFT)
-    wait_ready(driver)
+    with refreshed(driver):
+        slider.send_keys(Keys.ARROW_LEFT)
     assert not driver.find_element(By.ID, "f-toute-periode").is_selected()
-    last_month_label = driver.find_element(By.ID, "f-mois").text
+    last_month_label = text_of(driver.find_element(By.ID, "f-mois"))
     last_month = layer_count(driver, "observations")
-    slider.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
-    wait_ready(driver)
-    other_label = driver.find_element(By.ID, "f-mois").text
+    for _ in range(2):  # one step at a time: each debounced refresh is awaited
+        with refreshed(driver):
+            slider.send_keys(Keys.ARROW_LEFT)
+    other_label = text_of(driver.find_element(By.ID, "f-mois"))
     other = layer_count(driver, "observations")
     assert other_label != last_month_label
     assert last_month is not None and other is not None
@@ -175,26 +186,26 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     assert "start=" in link.get_attribute("href") and "end=" in link.get_attribute("href")
 
     # heat map instead of markers for the point layers
-    driver.find_element(By.ID, "f-chaleur").click()
-    wait_ready(driver)
+    with refreshed(driver):
+        driver.find_element(By.ID, "f-chaleur").click()
     assert driver.execute_script(
         "const h = window.qpvCarte.state.holders.observations;"
         "return window.qpvCarte.map.hasLayer(h.heat) && !window.qpvCarte.map.hasLayer(h.cluster)")
     assert driver.find_elements(By.CSS_SELECTOR, "canvas.leaflet-heatmap-layer")
     shot(driver, "carte-chaleur")
-    driver.find_element(By.ID, "f-chaleur").click()
-    wait_ready(driver)
+    with refreshed(driver):
+        driver.find_element(By.ID, "f-chaleur").click()
 
     # back to the whole period, then the list in full page
-    driver.find_element(By.ID, "f-toute-periode").click()
-    wait_ready(driver)
+    with refreshed(driver):
+        driver.find_element(By.ID, "f-toute-periode").click()
     assert layer_count(driver, "observations") == all_time
     driver.find_element(By.ID, "lien-liste").click()
     wait_for(lambda: "liste-pleine" in driver.find_element(By.TAG_NAME, "body").get_attribute("class"),
              "liste plein écran")
     assert not driver.find_element(By.ID, "carte").is_displayed()
-    summary = wait_for(lambda: driver.find_element(
-        By.CSS_SELECTOR, '.synthese[data-couche="observations"]').text, "synthèse de la liste")
+    summary = wait_for(lambda: text_of(driver.find_element(
+        By.CSS_SELECTOR, '.synthese[data-couche="observations"]')), "synthèse de la liste")
     assert "Par statut" in summary and "Par thème" in summary
     shot(driver, "liste-plein-ecran")
     assert console_errors(driver) == []
@@ -209,10 +220,10 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, m
     photo = tmp_path / "constat.png"
     photo.write_bytes(png_bytes())
     login(driver, base_url, "technicien")
-    assert "tina (technicien" in driver.find_element(By.ID, "session-info").text
+    assert "tina (technicien" in text_of(driver.find_element(By.ID, "session-info"))
     assert any("Vidéoprotection" in label for label in layer_labels(driver))
-    driver.execute_script("window.qpvCarte.map.setView(arguments[0], 18)", list(PLACE))
-    wait_ready(driver)
+    with refreshed(driver):
+        driver.execute_script("window.qpvCarte.map.setView(arguments[0], 18)", list(PLACE))
     before = layer_count(driver, "observations") or 0
 
     driver.find_element(By.ID, "bouton-ajout").click()
@@ -224,38 +235,42 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, m
     form.find_element(By.NAME, "description").send_keys("Matelas déposé au pied de l'immeuble")
     form.find_element(By.NAME, "photos").send_keys(str(photo))
     shot(driver, "saisie-constat")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    uid = wait_for(lambda: driver.execute_script("return window.qpvCarte.state.lastCreated"), "constat créé")
-    wait_ready(driver)
-    assert "Constat enregistré" in driver.find_element(By.ID, "bandeau").text
+    with refreshed(driver):  # the map reloads once the record is created
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        uid = wait_for(lambda: driver.execute_script("return window.qpvCarte.state.lastCreated"),
+                       "constat créé")
+    # the banner hides itself after 8 s: its text is read from the DOM
+    assert "Constat enregistré" in text_of(driver.find_element(By.ID, "bandeau"))
     assert layer_count(driver, "observations") == before + 1
 
     # in the list beside the map...
     row = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-uid="{uid}"]'),
                    "ligne du constat")[0]
-    assert "dépôts sauvages" in row.text
+    assert "dépôts sauvages" in text_of(row)
     # ...and on the map: its popup opens from the list, with the photo served by the app
     row.click()
     fiche = wait_for(lambda: driver.find_elements(
         By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{uid}"]'), "fiche du constat sur la carte")[0]
-    assert "Matelas déposé" in fiche.text and "nouveau" in fiche.text
+    fiche_text = text_of(fiche)  # its top may be scrolled out of the popup or of the map
+    assert "Matelas déposé" in fiche_text and "nouveau" in fiche_text
     img = fiche.find_element(By.CSS_SELECTOR, ".photos img")
     wait_for(lambda: driver.execute_script(
         "return arguments[0].complete && arguments[0].naturalWidth", img) == 24, "photo chargée")
-    wait_for(lambda: "nouveau" in fiche.find_element(By.CSS_SELECTOR, ".historique-liste").text, "historique")
+    wait_for(lambda: "nouveau" in text_of(fiche.find_element(By.CSS_SELECTOR, ".historique-liste")),
+             "historique")
 
     # change its status with a comment: the history in the popup shows it
     status_form = fiche.find_element(By.CSS_SELECTOR, "form.form-statut")
     Select(status_form.find_element(By.NAME, "status")).select_by_value("transmis")
     status_form.find_element(By.NAME, "comment").send_keys("Transmis au bailleur")
     status_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "Transmis au bailleur" in driver.find_element(
-        By.CSS_SELECTOR, ".leaflet-popup .historique-liste").text, "historique mis à jour")
+    wait_for(lambda: "Transmis au bailleur" in text_of(driver.find_element(
+        By.CSS_SELECTOR, ".leaflet-popup .historique-liste")), "historique mis à jour")
     shot(driver, "constat-cree")
 
     # a dumping event on a (simulated) point noir of Montpellier, through its popup
-    driver.execute_script("window.qpvCarte.map.setView([43.6345, 3.8200], 13)")
-    wait_ready(driver)
+    with refreshed(driver):
+        driver.execute_script("window.qpvCarte.map.setView([43.6345, 3.8200], 13)")
     pn = driver.execute_script("return window.qpvCarte.viewData('points_noirs').records[0].properties.uid")
     with open_store(map_app.config["STORE"], create=False) as store:
         before_events = len(store.read_children("points_noirs", "evenements", parent_uids=[pn]))
@@ -263,11 +278,11 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, m
     event_form = wait_for(lambda: driver.find_elements(
         By.CSS_SELECTOR, ".leaflet-popup form.form-evenements"), "formulaire de dépôt")[0]
     fiche_pn = driver.find_element(By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{pn}"]')
-    assert "donnée simulée" in fiche_pn.get_attribute("textContent")
+    assert "donnée simulée" in text_of(fiche_pn)
     Select(event_form.find_element(By.NAME, "waste_type")).select_by_value("encombrants")
     event_form.find_element(By.NAME, "volume_m3").send_keys("2.5")
     event_form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: event_form.find_element(By.CSS_SELECTOR, ".message").text == "Enregistré.",
+    wait_for(lambda: text_of(event_form.find_element(By.CSS_SELECTOR, ".message")) == "Enregistré.",
              "dépôt enregistré")
     with open_store(map_app.config["STORE"], create=False) as store:
         events = store.read_children("points_noirs", "evenements", parent_uids=[pn])
@@ -281,7 +296,7 @@ def test_lecteur_cannot_see_videoprotection(driver: Any, base_url: str) -> None:
     from selenium.webdriver.common.by import By
 
     login(driver, base_url, "lecteur")
-    assert "luc (lecteur" in driver.find_element(By.ID, "session-info").text
+    assert "luc (lecteur" in text_of(driver.find_element(By.ID, "session-info"))
     labels = layer_labels(driver)
     assert any(label.startswith("Constats et signalements") for label in labels)
     assert not any("Vidéoprotection" in label for label in labels)
@@ -298,29 +313,23 @@ def test_lecteur_cannot_see_videoprotection(driver: Any, base_url: str) -> None:
 def test_unreachable_tiles_fall_back_to_vector_context(driver: Any, map_app: Flask,
                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
     from selenium.webdriver.common.by import By
-    from werkzeug.serving import make_server
 
     # tiles of a "server" that answers 404 to every tile: no network is involved
     app = create_app({"STORE": map_app.config["STORE"], "SECRET_KEY": "clef-tuiles",
                       "instance_path": str(tmp_path_factory.mktemp("instance-tuiles")),
                       "BASEMAP": "/tuiles-absentes/{z}/{x}/{y}.png"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        driver.get(f"http://127.0.0.1:{server.server_port}/")
+    with serve_in_thread(app) as base:
+        driver.get(f"{base}/")
         wait_ready(driver)
-        wait_for(lambda: "injoignable" in driver.find_element(By.ID, "bandeau").text, "bascule sans tuiles")
-        driver.execute_script("window.qpvCarte.map.setView([43.6160, 3.8230], 16)")  # La Mosson
-        wait_ready(driver)
+        wait_for(lambda: "injoignable" in text_of(driver.find_element(By.ID, "bandeau")),
+                 "bascule sans tuiles")
+        with refreshed(driver):
+            driver.execute_script("window.qpvCarte.map.setView([43.6160, 3.8230], 16)")  # La Mosson
         n_voies, n_bati = driver.execute_script(
             "const c = window.qpvCarte.context;"
             "return [c.voies.getLayers().length, c.batiments.getLayers().length];")
         assert n_voies > 10 and n_bati > 10
         shot(driver, "contexte-vectoriel")
-        driver.execute_script("window.qpvCarte.map.setView([43.6160, 3.8230], 13)")
-        wait_ready(driver)
+        with refreshed(driver):
+            driver.execute_script("window.qpvCarte.map.setView([43.6160, 3.8230], 13)")
         assert driver.execute_script("return window.qpvCarte.context.voies.getLayers().length") == 0
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)

@@ -166,9 +166,15 @@ def test_sixteen_concurrent_cli_imports(store_url: str, shared_data: Path, tmp_p
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env,
     ) for i, path in enumerate(paths)]
     outputs = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=240)
-        outputs.append((proc.returncode, out, err))
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=240)
+            outputs.append((proc.returncode, out, err))
+    finally:  # a run past its deadline fails the test: none is left running
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     failed = [(code, err[-500:]) for code, _out, err in outputs if code != 0]
     assert failed == []
     assert not any("locked" in err.lower() for _code, _out, err in outputs)

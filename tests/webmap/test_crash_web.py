@@ -283,6 +283,7 @@ def killed_request(site: Site, request: pytest.FixtureRequest) -> Iterator[str]:
         proc.kill()
         proc.wait(timeout=30)
         sender.join(timeout=60)
+        assert not sender.is_alive(), "the upload still hangs 60 s after the server was killed"
         assert errors, "the request should have been cut by the SIGKILL"
     yield point
 

@@ -9,7 +9,6 @@ first answer is lost. Screenshots land in ``tests/artifacts/`` (git-ignored).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from geo.walks.model import WalkOptions
 from layers.store import open_store
 from layers.walks import WalkRequest, plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
-from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, wait_for
+from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, text_of, wait_for
+from tests.webmap._server import serve_in_thread
 from webmap import access, users
 from webmap.app import create_app
 
@@ -198,17 +198,9 @@ def png_file(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def served(walk_app: Flask) -> Iterator[tuple[str, Switch]]:
-    from werkzeug.serving import make_server
-
     switch = Switch(walk_app)
-    server = make_server("127.0.0.1", 0, switch, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", switch
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_in_thread(switch) as base:
+        yield base, switch
 
 
 @pytest.mark.browser
@@ -234,7 +226,7 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
         assert drv.execute_script(
             "return document.querySelectorAll('#dg-carte path.leaflet-interactive').length") > 0
         assert drv.execute_script("return !!navigator.serviceWorker.controller") is True
-        wait_for(lambda: "synchronisés" in drv.find_element(By.ID, "dg-file").text, "file vide")
+        wait_for(lambda: "synchronisés" in text_of(drv.find_element(By.ID, "dg-file")), "file vide")
         shot(drv, "diagnostic-en-ligne")
 
         # network cut: the browser is offline and the server unreachable
@@ -245,31 +237,33 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
         drv.refresh()  # served by the service worker
         wait_for(lambda: drv.execute_script("return !!document.getElementById('dg-form')"),
                  "page hors connexion")
-        assert drv.find_element(By.ID, "dg-nom").text.startswith("Diagnostic Mosson")
+        assert text_of(drv.find_element(By.ID, "dg-nom")).startswith("Diagnostic Mosson")
         wait_for(lambda: drv.execute_script(
             "return document.querySelectorAll('#dg-carte path.leaflet-interactive').length > 0"),
             "tracé dessiné hors connexion")
         assert drv.execute_script("return navigator.onLine") is False
-        assert "Hors connexion" in drv.find_element(By.ID, "dg-reseau").text
+        assert "Hors connexion" in text_of(drv.find_element(By.ID, "dg-reseau"))
 
         # constat 1: at stop 1, no photo
         Select(drv.find_element(By.ID, "dg-theme")).select_by_value("encombrants")
         drv.find_element(By.ID, "dg-description").send_keys("Matelas abandonné au pied de l'immeuble")
         Select(drv.find_element(By.ID, "dg-etape")).select_by_value("1")
         drv.find_element(By.ID, "dg-enregistrer").click()
-        wait_for(lambda: "1 constat en attente" in drv.find_element(By.ID, "dg-file").text, "premier constat")
+        wait_for(lambda: "1 constat en attente" in text_of(drv.find_element(By.ID, "dg-file")),
+                 "premier constat")
         # constat 2: a tap on the map, with a photo
         Select(drv.find_element(By.ID, "dg-theme")).select_by_value("éclairage")
         drv.find_element(By.ID, "dg-description").send_keys("Candélabre éteint")
         carte = drv.find_element(By.ID, "dg-carte")
         drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", carte)
         webdriver.ActionChains(drv).move_to_element_with_offset(carte, 15, 10).click().perform()
-        wait_for(lambda: "Position : 43." in drv.find_element(By.ID, "dg-position").text, "position touchée")
+        wait_for(lambda: "Position : 43." in text_of(drv.find_element(By.ID, "dg-position")),
+                 "position touchée")
         drv.find_element(By.ID, "dg-photos").send_keys(str(png_file(tmp_path)))
         drv.find_element(By.ID, "dg-enregistrer").click()
         wait_for(lambda: "2 constats en attente de synchronisation"
-                 in drv.find_element(By.ID, "dg-file").text, "deux constats en attente")
-        assert "1 photo" in drv.find_element(By.ID, "dg-message").text
+                 in text_of(drv.find_element(By.ID, "dg-file")), "deux constats en attente")
+        assert "1 photo" in text_of(drv.find_element(By.ID, "dg-message"))
         assert drv.execute_script("return document.querySelectorAll('#dg-carte path[stroke=\"#b34000\"]')"
                                   ".length") == 2  # the waiting constats are drawn on the map
         drv.execute_script("window.scrollTo(0, 0)")
@@ -281,8 +275,8 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
         switch.lose_next_post = True
         drv.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-        wait_for(lambda: "Tous les constats sont synchronisés" in drv.find_element(By.ID, "dg-file").text,
-                 "synchronisation", timeout=40)
+        wait_for(lambda: "Tous les constats sont synchronisés" in text_of(drv.find_element(By.ID, "dg-file")),
+                 "synchronisation", timeout=90)  # a lost answer, then a retry after 2 s or more
         drv.execute_script("window.scrollTo(0, 0)")
         shot(drv, "diagnostic-synchronise")
         assert switch.posts[0] == 201 and sorted(switch.posts[1:]) == [200, 201]
