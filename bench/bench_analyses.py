@@ -40,7 +40,7 @@ from geo.geometry import repair_polygons
 from geo.stats.binning import count_in_bins, make_bins
 from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import distance_weights, fdr_adjust, getis_ord, gi_star, network_hotspots
-from geo.stats.recurrence import recurrence
+from geo.stats.recurrence import RecurrenceOptions, recurrence
 from geo.stats.report import ReportOptions, build_quartier_report, build_territory_report
 from webmap.documents import write_report
 
@@ -155,7 +155,8 @@ def benchmark(n_events: int) -> dict[str, object]:
     hot = timed("gi_star", timings, getis_ord, counted)
     cube = timed("cube", timings, space_time_cube, events, time_field="observed_at", bins=bins)
     ehsa = timed("emerging", timings, emerging_hotspots, cube)
-    rec = timed("recurrence", timings, recurrence, events, perimeters=qpv, cleaned_field=None)
+    rec = timed("recurrence", timings, recurrence, events, perimeters=qpv,
+                options=RecurrenceOptions(cleaned_field=None))
     total = time.perf_counter() - t0
     streets = paris_streets()
     net = timed("network_gi_star (not in total)", timings, network_hotspots, events, streets, order=2)
