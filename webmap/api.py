@@ -19,16 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from geo.stats.zones import grid_cells
 from layers.export import to_export_frame
 from layers.observations import OBSERVATION_INPUT, UID_PATTERN, create_observation_record
-from layers.projection import CRS84, bbox_to_store, bbox_to_wgs84, project
+from layers.projection import bbox_to_store, bbox_to_wgs84
 from layers.schema import LAYERS, OBSERVATION_SOURCES, OBSERVATION_STATUSES, THEMES, LayerSchema
 from layers.store.base import LayerStore
 from layers.validate import validate_record
@@ -45,7 +43,15 @@ from webmap.access import (
     visible_layer,
     writable_layer,
 )
-from webmap.geojson import GEOJSON, encode_features, encode_geometries, feature_collection, json_response
+from webmap.geojson import (
+    GEOJSON,
+    cluster_cell_m,
+    cluster_cells,
+    cluster_features,
+    encode_features,
+    feature_collection,
+    json_response,
+)
 from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
@@ -68,7 +74,6 @@ PHOTO_NAME = photos_store.PHOTO_NAME
 # that compressed image data matches by chance about once in 10,000 photos of 5 MB
 _POLYGLOT = re.compile(rb"(?i:<\?php|<(?:script|html|iframe|body[\s>])|javascript:)|<svg[\s>]")
 CLUSTER_MAX_ZOOM = 16
-CLUSTER_PIXELS = 64
 
 
 def _store() -> LayerStore:
@@ -194,60 +199,6 @@ def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
         return 10
     width = max(bbox[2] - bbox[0], 1e-6)
     return int(max(0, min(22, math.floor(math.log2(360 * 4 / width)))))
-
-
-def cluster_cell_m(zoom: int, lat: float) -> float:
-    """Ground size (m) of a cluster cell about :data:`CLUSTER_PIXELS` screen pixels wide."""
-    return 156543.03392 * math.cos(math.radians(lat)) / 2 ** zoom * CLUSTER_PIXELS
-
-
-def cluster_cells(cells: pd.DataFrame, store_crs: str) -> list[dict[str, Any]]:
-    """GeoJSON cluster features from :meth:`LayerStore.cluster` cells (store CRS)."""
-    if cells.empty:
-        return []
-    centres = encode_geometries(np.asarray(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy())),
-                                store_crs)
-    lon0, lat0 = project(store_crs, CRS84, cells["xmin"].to_numpy(), cells["ymin"].to_numpy())
-    lon1, lat1 = project(store_crs, CRS84, cells["xmax"].to_numpy(), cells["ymax"].to_numpy())
-    counts = cells["count"].to_numpy()
-    return [
-        {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
-         "properties": {"cluster": True, "count": int(counts[k]),
-                        "bbox": [round(float(lon0[k]), 6), round(float(lat0[k]), 6),
-                                 round(float(lon1[k]), 6), round(float(lat1[k]), 6)]}}
-        for k in range(len(cells))
-    ]
-
-
-def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: float) -> list[dict[str, Any]]:
-    """Grid clusters in the store CRS: one feature per occupied cell, at its members' mean.
-
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        Records in the store CRS (EPSG:2154).
-    zoom : int
-        Web-map zoom level: the cell is about :data:`CLUSTER_PIXELS` screen pixels wide.
-    store_crs : str
-        CRS of ``gdf``.
-    lat : float
-        Latitude of the view, for the ground size of a pixel.
-
-    Returns
-    -------
-    list of dict
-        GeoJSON features with ``properties.cluster = true``, ``count`` and ``bbox`` (CRS84).
-    """
-    geoms = gdf.geometry.to_numpy()
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    geoms = geoms[ok]
-    if len(geoms) == 0:
-        return []
-    if not bool((shapely.get_type_id(geoms) == 0).all()):
-        geoms = shapely.centroid(geoms)
-    pts = shapely.get_coordinates(geoms)
-    cells = grid_cells(pts[:, 0], pts[:, 1], cell_m=cluster_cell_m(zoom, lat))
-    return cluster_cells(cells, store_crs)
 
 
 @bp.get("/api/layers/<layer>/features")

@@ -1,4 +1,4 @@
-"""GeoJSON of store records: geometries in CRS84, features, collections, links, responses.
+"""GeoJSON of store records: geometries in CRS84, features, collections, links, responses, clusters.
 
 Shared by the OGC API, the map API and Open311. Geometries come from the store CRS and
 are written in CRS84 (longitude, latitude) with 7 decimals; ``id`` is the record's uid.
@@ -17,10 +17,13 @@ import pandas as pd
 import shapely
 from flask import Response
 
+from geo.stats.zones import grid_cells
 from layers.projection import CRS84, project
 from layers.schema import LayerSchema
 
 GEOJSON = "application/geo+json"
+#: Width of a grid cluster of the map, in screen pixels.
+CLUSTER_PIXELS = 64
 
 
 def _column_values(values: pd.Series) -> list[Any]:
@@ -121,3 +124,60 @@ def json_response(body: Any, content_type: str = "application/json", status: int
     """``body`` as compact JSON (UTF-8, no ASCII escapes)."""
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
                     content_type=content_type)
+
+
+# -- grid clusters of the map ---------------------------------------------------------------
+
+
+def cluster_cell_m(zoom: int, lat: float) -> float:
+    """Ground size (m) of a cluster cell about :data:`CLUSTER_PIXELS` screen pixels wide."""
+    return 156543.03392 * math.cos(math.radians(lat)) / 2 ** zoom * CLUSTER_PIXELS
+
+
+def cluster_cells(cells: pd.DataFrame, store_crs: str) -> list[dict[str, Any]]:
+    """GeoJSON cluster features from :meth:`LayerStore.cluster` cells (store CRS)."""
+    if cells.empty:
+        return []
+    centres = encode_geometries(np.asarray(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy())),
+                                store_crs)
+    lon0, lat0 = project(store_crs, CRS84, cells["xmin"].to_numpy(), cells["ymin"].to_numpy())
+    lon1, lat1 = project(store_crs, CRS84, cells["xmax"].to_numpy(), cells["ymax"].to_numpy())
+    counts = cells["count"].to_numpy()
+    return [
+        {"type": "Feature", "id": f"cluster-{k}", "geometry": centres[k],
+         "properties": {"cluster": True, "count": int(counts[k]),
+                        "bbox": [round(float(lon0[k]), 6), round(float(lat0[k]), 6),
+                                 round(float(lon1[k]), 6), round(float(lat1[k]), 6)]}}
+        for k in range(len(cells))
+    ]
+
+
+def cluster_features(gdf: gpd.GeoDataFrame, zoom: int, store_crs: str, lat: float) -> list[dict[str, Any]]:
+    """Grid clusters in the store CRS: one feature per occupied cell, at its members' mean.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Records in the store CRS (EPSG:2154).
+    zoom : int
+        Web-map zoom level: the cell is about :data:`CLUSTER_PIXELS` screen pixels wide.
+    store_crs : str
+        CRS of ``gdf``.
+    lat : float
+        Latitude of the view, for the ground size of a pixel.
+
+    Returns
+    -------
+    list of dict
+        GeoJSON features with ``properties.cluster = true``, ``count`` and ``bbox`` (CRS84).
+    """
+    geoms = gdf.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[ok]
+    if len(geoms) == 0:
+        return []
+    if not bool((shapely.get_type_id(geoms) == 0).all()):
+        geoms = shapely.centroid(geoms)
+    pts = shapely.get_coordinates(geoms)
+    cells = grid_cells(pts[:, 0], pts[:, 1], cell_m=cluster_cell_m(zoom, lat))
+    return cluster_cells(cells, store_crs)

@@ -430,7 +430,7 @@ def test_never_500_on_garbage(clients: dict[str, FlaskClient]) -> None:
 def test_cluster_grid_is_pure() -> None:
     import geopandas as gpd
 
-    from webmap.api import cluster_features
+    from webmap.geojson import cluster_features
 
     pts = gpd.GeoDataFrame(
         geometry=shapely.points([[650000, 6860000], [650010, 6860010], [660000, 6870000]]), crs="EPSG:2154"
