@@ -19,12 +19,12 @@ from werkzeug.datastructures import MIMEAccept
 from layers.schema import LayerSchema
 from layers.validate import coerce_field
 from webmap.errors import ApiError
+from webmap.geojson import GEOJSON
 
 #: The largest integer JSON clients read exactly (an ``offset`` is clamped to it).
 MAX_INT = 2**53 - 1
 #: The only CRS of the OGC API (``crs`` and ``bbox-crs``).
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-GEOJSON = "application/geo+json"
 #: Values of the OGC ``f`` parameter.
 FORMATS = ("json", "geojson", "html")
 
@@ -80,13 +80,17 @@ def _timestamp(text: str, field: str) -> pd.Timestamp:
         _bad(_BAD_DATE.format(text[:40]), field)
 
 
+def _local(ts: pd.Timestamp) -> pd.Timestamp:
+    """Return ``ts`` as naive Paris local time (the store's dates), unchanged when already naive."""
+    return ts.tz_convert("Europe/Paris").tz_localize(None) if ts.tzinfo is not None else ts
+
+
 def _instant(text: str, field: str, *, end: bool) -> pd.Timestamp:
     """Parse one bound; a date-only end bound covers its whole day."""
     ts = _timestamp(text, field)
     if ts is pd.NaT:
         _bad(f"Date invalide « {text} ».", field)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("Europe/Paris").tz_localize(None)
+    ts = _local(ts)
     if end:
         ts = ts + (timedelta(days=1) if len(text.strip()) <= 10 else timedelta(microseconds=1))
     return ts
@@ -125,7 +129,7 @@ def parse_date(args: Mapping[str, str], name: str) -> pd.Timestamp | None:
     ts = _timestamp(text, name)
     if ts is pd.NaT:
         _bad(f"Date invalide « {text} ».", name)
-    return ts.tz_convert("Europe/Paris").tz_localize(None) if ts.tzinfo is not None else ts
+    return _local(ts)
 
 
 def parse_int(args: Mapping[str, str], name: str, default: int, *, minimum: int = 0,
