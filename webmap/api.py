@@ -292,7 +292,7 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
         data = out.to_json(na="null", ensure_ascii=False).encode(  # type: ignore[call-overload]
             "utf-8") if len(out) else json.dumps(
             {"type": "FeatureCollection", "features": []}).encode()
-        mime = "application/geo+json"
+        mime = GEOJSON
     resp = Response(data, content_type=mime)
     resp.headers["Content-Disposition"] = f'attachment; filename="{layer}-{stamp}.{fmt}"'
     return resp

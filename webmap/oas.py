@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from webmap.geojson import GEOJSON
+
 JSON = "application/json"
-GEOJSON = "application/geo+json"
 
 _ERROR_RESPONSES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                     415: "Unsupported"}

@@ -27,6 +27,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from layers.schema import THEMES
 from layers.store.base import LayerStore
 from webmap.access import allow, current_role, current_user, fail, has_role
+from webmap.geojson import GEOJSON
 from webmap.store import get_store
 from webmap.views import basemap_config
 
@@ -147,7 +148,7 @@ def walk_route_geojson(uid: str) -> ResponseReturnValue:
     from layers.walks import walk_geojson
 
     body = json.dumps(walk_geojson(_store(), uid), ensure_ascii=False)
-    return Response(body, content_type="application/geo+json",
+    return Response(body, content_type=GEOJSON,
                     headers={"Content-Disposition": f'inline; filename="diagnostic-{uid[:8]}.geojson"'})
 
 
