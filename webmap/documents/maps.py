@@ -91,18 +91,13 @@ def _background(ax: Any, layers: MapLayers) -> None:
     """Draw buildings, streets and the perimeter clipped to the map window."""
     x0, y0, x1, y1 = layers.window.bounds
     window = shapely.box(x0, y0, x1, y1)
-    b = layers.buildings
-    if b is not None and len(b):
-        bb = to_territory_crs(b)
-        bb = bb[bb.intersects(window)]
-        if len(bb):
-            bb.plot(ax=ax, color="#d9d9d9", linewidth=0)
-    s = layers.streets
-    if s is not None and len(s):
-        ss = to_territory_crs(s)
-        ss = ss[ss.intersects(window)]
-        if len(ss):
-            ss.plot(ax=ax, color="#9e9e9e", linewidth=0.5)
+    for frame, style in ((layers.buildings, {"color": "#d9d9d9", "linewidth": 0}),
+                         (layers.streets, {"color": "#9e9e9e", "linewidth": 0.5})):
+        if frame is not None and len(frame):
+            shown = to_territory_crs(frame)
+            shown = shown[shown.intersects(window)]
+            if len(shown):
+                shown.plot(ax=ax, **style)
     p = layers.perimeters
     if p is not None and len(p):
         to_territory_crs(p).boundary.plot(ax=ax, color="#1d3557", linewidth=1.2)
