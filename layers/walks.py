@@ -653,10 +653,11 @@ def walk_sheet_data(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None =
     G = walk_graph(store, plan, cache_dir=cache_dir)
     follow = previous_open_constats(store, plan.uid, radius_m=radius_m)
     when = plan.walk_date
+    perimeter = quartier_perimeter(store, plan.quartier)  # read once: name and map area
     return WalkSheet(
-        plan.route, G, quartier=f"{_quartier_name(store, plan.quartier)} ({plan.quartier})", title=plan.name,
+        plan.route, G, quartier=f"{perimeter['name'].iloc[0]} ({plan.quartier})", title=plan.name,
         walk_date=when.date(), start_time=start_time or f"{when:%H:%M}", start_label=plan.start_label,
-        open_observations=follow, match_m=radius_m, area=quartier_perimeter(store, plan.quartier),
+        open_observations=follow, match_m=radius_m, area=perimeter,
     )
 
 
