@@ -1,6 +1,6 @@
 """Inputs of the diagnostic walks read from the store: quartier, meeting point, street graph, stops.
 
-Used by :mod:`layers.walks`; the street graph is cached on disk (``var/cache``).
+Used by :mod:`layers.walks`; the street graph is cached on disk (the settings' ``cache_dir``).
 """
 
 from __future__ import annotations
