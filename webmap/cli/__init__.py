@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -20,7 +19,6 @@ from webmap.cli._common import CONTEXT_SETTINGS, QPVGroup, configure_logging, op
 from webmap.cli._french import french_metavars
 
 logger = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(cls=QPVGroup, context_settings=CONTEXT_SETTINGS)

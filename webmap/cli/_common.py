@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from geo.errors import QPVError
 from webmap.cli._french import french_messages
+
+if TYPE_CHECKING:
+    from layers.store import LayerStore
 
 __all__ = ["CONTEXT_SETTINGS", "QPVGroup", "configure_logging", "open_cli_store"]
 
@@ -51,7 +54,7 @@ def configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def open_cli_store(ctx: click.Context, *, create: bool = False) -> Any:
+def open_cli_store(ctx: click.Context, *, create: bool = False) -> LayerStore:
     """Open the store named by ``--entrepot`` (or the settings)."""
     from layers.store import open_store
 

@@ -22,10 +22,6 @@ from webmap.errors import CliInputError
 logger = logging.getLogger(__name__)
 
 
-def _store(ctx: click.Context, *, create: bool = False) -> Any:
-    return open_cli_store(ctx, create=create)
-
-
 # --------------------------------------------------------------------------- qpv rues
 
 
@@ -93,7 +89,7 @@ def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune:
     from layers.perimeters import PerimeterSpec, compile_to_store
 
     rules = read_rules(regles)
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         uid = compile_to_store(store, rules, perimeter=PerimeterSpec(code=code, name=nom, commune=commune,
                                                                      geography=geographie, kind=kind),
@@ -120,7 +116,7 @@ def rues_inverse(ctx: click.Context, code: str, output: Path | None, regles: Pat
     from geo.perimeters.streetlist import write_rules
     from layers.perimeters import reverse_from_store
 
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         rules, text = reverse_from_store(store, code, commune=commune)
     finally:
@@ -252,7 +248,7 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
     if csv_path is not None and output is None:
         raise CliInputError("Indiquez le fichier de sortie avec -o.")
     rules = read_rules(regles) if regles else None
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         index = lookup_index_from_store(store, rules=rules, geography=geographie,
                                         addresses=point is None or csv_path is not None)
@@ -305,7 +301,7 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
         raise CliInputError("Choisissez --quartier CODE ou --territoire.")
     start, end = parse_period(period)
     folder = output_dir or ctx.obj["settings"].reports_dir
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         if quartier:
             report = quartier_report_from_store(store, quartier, start=start, end=end, layer=couche,
@@ -364,7 +360,7 @@ def hotspots_cmd(ctx: click.Context, couche: str, theme: str | None, quartier: s
     from layers.analyses import EMERGING_MIN_MONTHS, HotspotRequest, parse_period, store_hotspots
 
     start, end = parse_period(period)
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         run = store_hotspots(store, HotspotRequest(start=start, end=end, layer=couche, theme=theme,
                                                    quartier=quartier, bin_size=bin_size, margin=margin,

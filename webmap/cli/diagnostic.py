@@ -9,16 +9,11 @@ from pathlib import Path
 
 import click
 
-from layers.store.base import LayerStore
 from webmap.cli._common import open_cli_store
 
 logger = logging.getLogger(__name__)
 
 _STEPS = ("graphe des voies", "priorités des arrêts", "calcul du parcours", "enregistrement")
-
-
-def _store(ctx: click.Context, *, create: bool = False) -> LayerStore:
-    return open_cli_store(ctx, create=create)
 
 
 def _minutes(value: float) -> str:
@@ -55,7 +50,7 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
     from layers.walks import WalkRequest, export_walk, load_walk, plan_walk, walk_sheet_data
     from webmap.documents import write_walk_sheet
 
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         with tqdm(total=len(_STEPS) + 1, desc="Diagnostic en marchant", unit="étape", disable=None,
                   file=sys.stderr) as bar:
@@ -105,7 +100,7 @@ def diag_list(ctx: click.Context, quartier: str | None, as_json: bool) -> None:
     """Liste les diagnostics, du plus récent au plus ancien."""
     from layers.walks import list_walks
 
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         walks = list_walks(store, quartier=quartier)
     finally:
@@ -129,7 +124,7 @@ def diag_show(ctx: click.Context, uid: str) -> None:
     """Affiche un diagnostic, ses étapes et le suivi des constats encore ouverts."""
     from layers.walks import load_walk, previous_open_constats, walk_observations
 
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         plan = load_walk(store, uid)
         follow = previous_open_constats(store, uid)
@@ -168,7 +163,7 @@ def diag_done(ctx: click.Context, uid: str, participants: str, habitants: int, c
     from layers.walks import record_walk
 
     obs = gpd.read_file(constats) if constats else None
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         result = record_walk(store, uid, participants=participants, n_habitants=habitants,
                              observations=obs, notes=notes)
@@ -189,7 +184,7 @@ def diag_report(ctx: click.Context, uid: str, out: Path, no_pdf: bool) -> None:
     from layers.walks import walk_report_data
     from webmap.documents import render_walk_report_html, write_document
 
-    store = _store(ctx)
+    store = open_cli_store(ctx)
     try:
         record, observations, graph = walk_report_data(store, uid)
     finally:
