@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import geopandas as gpd
 import networkx as nx
@@ -80,7 +80,7 @@ __all__ = [
 
 #: Walk modes: visit the priority stops, or walk every street of the quartier.
 WalkMode = Literal["priorites", "toutes-les-rues"]
-MODES: tuple[WalkMode, ...] = ("priorites", "toutes-les-rues")
+MODES: tuple[WalkMode, ...] = get_args(WalkMode)
 _META_PREFIX = "diagnostic:"
 Progress = Callable[[str], None]
 #: A place as a planner gives it: ``"lon,lat"``, an address of the ``adresses`` layer, or a

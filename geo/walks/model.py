@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import geopandas as gpd
 from shapely.geometry import LineString, Point
@@ -25,7 +25,7 @@ __all__ = ["Solver", "WalkOptions", "WalkRecord", "WalkRoute", "WalkSheet"]
 
 #: Solvers of a prize-collecting walk: ``auto`` is the built-in heuristic.
 Solver = Literal["auto", "heuristic", "ortools"]
-SOLVERS: tuple[Solver, ...] = ("auto", "heuristic", "ortools")
+SOLVERS: tuple[Solver, ...] = get_args(Solver)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class WalkOptions:
     @property
     def speed_m_per_min(self) -> float:
         """Walking speed, metres per minute."""
-        return self.speed_kmh * 1000.0 / 60.0
+        return check_speed(self.speed_kmh)
 
 
 def check_speed(speed_kmh: float) -> float:
