@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 import geopandas as gpd
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "BinShape",
     "assign_bins",
     "auto_bin_size",
+    "check_grid",
     "count_in_bins",
     "make_bins",
     "point_coordinates",
@@ -187,6 +188,22 @@ def _lattice(bounds: tuple[float, float, float, float], size: float, shape: BinS
     return np.column_stack([gx.ravel(), (gr * dy).ravel()])
 
 
+def check_grid(shape: str, size: float | None, margin: float) -> None:
+    """Check a grid's shape, cell size and margin.
+
+    Raises
+    ------
+    AnalysisError
+        On an unknown shape, a size that is not positive or a negative margin.
+    """
+    if shape not in get_args(BinShape):
+        raise AnalysisError(f"Forme de maille inconnue « {shape} » (hex ou square).")
+    if size is not None and size <= 0:
+        raise AnalysisError("La taille de maille doit être positive.")
+    if margin < 0:
+        raise AnalysisError("La marge doit être positive ou nulle.")
+
+
 def make_bins(
     points: gpd.GeoDataFrame | None = None,
     *,
@@ -225,12 +242,7 @@ def make_bins(
     AnalysisError
         On a bad shape or size, or when neither points nor area are given.
     """
-    if shape not in ("hex", "square"):
-        raise AnalysisError(f"Forme de maille inconnue « {shape} » (hex ou square).")
-    if size is not None and size <= 0:
-        raise AnalysisError("La taille de maille doit être positive.")
-    if margin < 0:
-        raise AnalysisError("La marge doit être positive ou nulle.")
+    check_grid(shape, size, margin)
     zone = _zone_geometry(area)
     if zone is not None and margin > 0:
         zone = zone.buffer(margin)

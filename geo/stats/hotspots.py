@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import AnalysisError
-from geo.stats.binning import BinShape, count_in_bins, make_bins, point_coordinates
+from geo.stats.binning import BinShape, check_grid, count_in_bins, make_bins, point_coordinates
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +107,7 @@ class GridOptions:
 
     def __post_init__(self) -> None:
         """Check the values on construction (French errors naming the value)."""
-        if self.shape not in ("hex", "square"):
-            raise AnalysisError(f"Forme de maille inconnue « {self.shape} » (hex ou square).")
-        if self.size is not None and self.size <= 0:
-            raise AnalysisError("La taille de maille doit être positive.")
-        if self.margin < 0:
-            raise AnalysisError("La marge doit être positive ou nulle.")
+        check_grid(self.shape, self.size, self.margin)
 
 
 def distance_weights(bins: gpd.GeoDataFrame, *, distance: float | None = None) -> sparse.csr_matrix:
