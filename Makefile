@@ -1,10 +1,13 @@
 # Two entry points for a fresh machine (see README):
-#   make demo   install, build the demo territory store, and open the web map
+#   make demo   install, build the demo territory store, and serve the web map on
+#               http://$(HOST):$(PORT)/ until Ctrl+C (make demo PORT=8080 for another port)
 #   make test   install everything the tests need, then run them
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STORE  ?= var/territoire.gpkg
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 
 .PHONY: demo test install install-dev system-deps assets lint bench clean
 
@@ -24,8 +27,9 @@ system-deps:
 	bash .ci/system-deps.sh
 
 demo: install
-	QPV_STORE=$(STORE) $(BIN)/qpv demo
-	@if $(BIN)/qpv --aide | grep -q " servir"; then QPV_STORE=$(STORE) $(BIN)/qpv servir; fi
+	QPV_STORE=$(STORE) QPV_HOST=$(HOST) QPV_PORT=$(PORT) $(BIN)/qpv demo
+	@echo "Carte sur http://$(HOST):$(PORT)/ (Ctrl+C pour arrêter)"
+	QPV_STORE=$(STORE) QPV_HOST=$(HOST) QPV_PORT=$(PORT) $(BIN)/qpv servir
 
 # the store tests run on both backends: PostGIS from Debian's packages on loopback
 # (.ci/postgres.sh installs and starts it), in a database of this run only that .ci/test.sh

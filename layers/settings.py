@@ -46,6 +46,10 @@ class Settings:
         Instance folder of the web app (``QPV_INSTANCE_PATH``; Flask's default when unset).
     demo_dir : Path
         Folder of the demo territory's recipe.
+    host : str
+        Address ``qpv servir`` listens on (``QPV_HOST``, 127.0.0.1 by default).
+    port : int
+        Port of ``qpv servir`` (``QPV_PORT``, 5000 by default; ``make demo PORT=…`` sets it).
     """
 
     store_url: str = field(default_factory=lambda: os.environ.get(
@@ -65,6 +69,8 @@ class Settings:
     instance_path: Path | None = field(default_factory=lambda: Path(os.environ["QPV_INSTANCE_PATH"])
                                        if os.environ.get("QPV_INSTANCE_PATH") else None)
     demo_dir: Path = REPO_ROOT / "data" / "demo"
+    host: str = field(default_factory=lambda: os.environ.get("QPV_HOST") or "127.0.0.1")
+    port: int = field(default_factory=lambda: _port("QPV_PORT", 5000))
 
 
 def _positive_float(name: str, default: str) -> float:
@@ -78,6 +84,17 @@ def _positive_float(name: str, default: str) -> float:
         logger.warning("%s=%r is not a positive number: using %s", name, raw, default)
         value = float(default)
     return value
+
+
+def _port(name: str, default: int) -> int:
+    """Return a TCP port (1–65535) from the environment variable ``name``; the default when it is not one."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.isdigit() and 0 < int(raw) < 65536:
+        return int(raw)
+    logger.warning("%s=%r is not a TCP port (1-65535): using %s", name, raw, default)
+    return default
 
 
 def get_settings() -> Settings:

@@ -15,7 +15,13 @@ import click
 
 from layers.settings import get_settings
 from webmap.cli import analyse, diagnostic, entrepot, national, photos, utilisateurs
-from webmap.cli._common import CONTEXT_SETTINGS, QPVGroup, configure_logging, open_cli_store
+from webmap.cli._common import (
+    CONTEXT_SETTINGS,
+    QPVGroup,
+    configure_logging,
+    open_cli_store,
+    print_version,
+)
 from webmap.cli._french import french_metavars
 
 logger = logging.getLogger(__name__)
@@ -26,9 +32,14 @@ logger = logging.getLogger(__name__)
               help="Entrepôt : fichier GeoPackage (par défaut var/territoire.gpkg) "
                    "ou base PostGIS postgresql://utilisateur:mdp@hôte/base?schema=nom.")
 @click.option("-v", "--verbeux", "verbose", count=True, help="Plus de détails (-vv : débogage).")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
+              help="Affiche la version et quitte.")
 @click.pass_context
 def main(ctx: click.Context, store_url: str | None, verbose: int) -> None:
-    """Plateforme d'observation GUSP des quartiers prioritaires."""
+    """Plateforme d'observation GUSP des quartiers prioritaires.
+
+    Les options générales (--entrepot, -v) s'écrivent avant ou après la commande.
+    """
     configure_logging(verbose)
     settings = get_settings()
     ctx.obj = {"store_url": store_url or settings.store_url, "settings": settings}
@@ -197,7 +208,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
         sim = f" (dont {info.simulated} simulées)" if info.simulated else ""
         click.echo(f"  {info.name:<16} {info.count:>7}{sim}")
     click.echo(f"\nEntrepôt : {describe_store(url)}\nEt maintenant :\n"
-               "  qpv servir                        la carte sur http://127.0.0.1:5000/\n"
+               f"  qpv servir                        la carte sur http://{settings.host}:{settings.port}/\n"
                "  qpv utilisateurs ajouter IDENTIFIANT --role technicien --organisation ville\n"
                "                                    un compte de saisie\n"
                "  qpv couches                       effectifs par couche et quartier\n"

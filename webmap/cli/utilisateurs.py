@@ -72,12 +72,17 @@ def users_set_role(ctx: click.Context, login: str, role: str) -> None:
 
 
 @click.command("servir")
-@click.option("--hote", "host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Port.")
+@click.option("--hote", "host", default=None, help="Adresse d'écoute (par défaut QPV_HOST ou 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="Port (par défaut QPV_PORT ou 5000).")
 @click.option("--debogage", "debug", is_flag=True, help="Mode débogage (jamais en production).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
-    """Lance la carte et les API (serveur de développement werkzeug)."""
+def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool) -> None:
+    """Lance la carte et les API (serveur de développement werkzeug).
+
+    La commande reste active tant que le serveur tourne : ouvrez l'adresse affichée dans un
+    navigateur, arrêtez avec Ctrl+C.
+    """
     from webmap.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -88,7 +93,11 @@ def serve(ctx: click.Context, host: str, port: int, debug: bool) -> None:
             click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
         config["STORE"] = ctx.obj["store_url"]  # explicit --entrepot / QPV_STORE wins
     app = create_app(config)
-    click.echo(f"Carte : http://{host}:{port}/  ·  OGC API : http://{host}:{port}/ogc")
+    settings = ctx.obj["settings"]
+    host = host or settings.host
+    port = port or settings.port
+    click.echo(f"Carte : http://{host}:{port}/  ·  OGC API : http://{host}:{port}/ogc  "
+               "(Ctrl+C pour arrêter)")
     app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
 
 
