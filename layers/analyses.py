@@ -502,7 +502,9 @@ def quartier_report_from_store(
     Raises
     ------
     StoreAnalysisError
-        On an unknown quartier, or too few events.
+        On an unknown quartier, layer or theme. A quartier with no event on the period gets
+        its report all the same (« aucun événement sur la période », counts of 0, the other
+        sections filled).
     """
     if layer not in ("auto", *EVENT_LAYERS):
         raise StoreAnalysisError(f"Couche « {layer} » non analysable : auto, {', '.join(EVENT_LAYERS)}.")
@@ -512,8 +514,6 @@ def quartier_report_from_store(
     zone = geom.buffer(max(margin, 0.0) + 100.0)
     bbox = zone.bounds
     events, used, label = _events_for_report(store, layer, theme, start, end, bbox)
-    if events.empty:
-        raise StoreAnalysisError(f"Aucun événement ({label}) dans le quartier {code} sur la période.")
     cams = store.read("videoprotection", bbox=bbox)
     cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
     streets = store.read("voies", bbox=bbox)

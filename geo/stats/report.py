@@ -40,6 +40,7 @@ from geo.stats.recurrence import RecurrenceOptions, recurrence
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MIN_HOTSPOT_EVENTS",
     "BarChart",
     "DensityMap",
     "EmergingMap",
@@ -186,6 +187,9 @@ class Report:
         The underlying analysis results (hotspots, emerging, recurrence, coverage…).
     simulated : bool
         The events are simulated or resampled (a warning is printed).
+    notes : list of str
+        What stands in place of the maps and charts that could not be drawn (« aucun
+        événement sur la période »…), shown where the figures would be.
     """
 
     title: str
@@ -197,6 +201,11 @@ class Report:
     caveats: list[str] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     simulated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+#: Fewest events around a quartier for its hot spot analyses (Gi*, density, emerging).
+MIN_HOTSPOT_EVENTS = 3
 
 
 def _filter_period(
@@ -255,7 +264,10 @@ def build_quartier_report(
     Raises
     ------
     AnalysisError
-        When the quartier is unknown or has too few events.
+        When the quartier is unknown, or no period is given and no event is dated. A quartier
+        with no event (or fewer than :data:`MIN_HOTSPOT_EVENTS`) on the period gets its report:
+        the counts are 0, the hot spot figures unknown (None) and :attr:`Report.notes` says why
+        the maps are missing.
     """
     opts = options or ReportOptions()
     per = to_territory_crs(perimeters)
@@ -274,30 +286,19 @@ def build_quartier_report(
         near, row[[opts.code_field, row.geometry.name]], code_field=opts.code_field
     ).notna()
     inside = near[inside_mask.to_numpy()]
-    if len(near) < 3:
-        raise AnalysisError(f"Trop peu d'événements ({len(near)}) autour du quartier « {code} ».")
     layers = MapLayers(window=zone, perimeters=row, streets=streets, buildings=buildings)
-    grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size)
-    hot = getis_ord(count_in_bins(grid, ev), fdr=opts.fdr)  # every event in the cells, not only the margin
-    hot_in = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
-    xy = np.column_stack([near.geometry.x.to_numpy(), near.geometry.y.to_numpy()])
     report = Report(title=f"Analyse des {opts.label} — {name} ({code})", period=(t0, t1),
                     simulated=opts.simulated)
-    report.results["hotspots"] = hot
-    report.figures.append(HotspotMap("hotspots", "Points chauds et froids (Gi*, mailles hexagonales)",
-                                     bins=hot, points=xy, layers=layers))
-    report.figures.append(DensityMap("densite", "Densité des événements (affichage)",
-                                     density=kernel_density(near, bounds=zone.bounds), layers=layers))
-    _monthly_section(report, inside, row, str(code), opts)
     report.key_figures.update({
         "Événements dans le quartier": len(inside),
         "Événements dans le quartier et sa marge": len(near),
-        "Mailles en point chaud (dans le quartier)": int((hot_in["gi_bin"] > 0).sum()),
-        "Mailles en point froid (dans le quartier)": int((hot_in["gi_bin"] < 0).sum()),
     })
+    hot_in, bin_size = _hotspot_section(report, ev, near, geom, layers, opts)
+    _monthly_section(report, inside, row, str(code), opts)
     partial_last = t1.to_period("M").end_time.normalize() > t1.normalize()
-    ehsa_end = (t1.to_period("M") - 1) if partial_last else t1.to_period("M")
-    _emerging_section(report, near, geom, hot.attrs["bin_size"], (t0, ehsa_end), layers, opts)
+    if bin_size is not None:
+        ehsa_end = (t1.to_period("M") - 1) if partial_last else t1.to_period("M")
+        _emerging_section(report, near, geom, bin_size, (t0, ehsa_end), layers, opts)
     cleaned = opts.cleaned_field if opts.cleaned_field in ev.columns else None
     _recurrence_section(report, near, row, str(code), (t0, t1), cleaned, opts)
     if cleaned is not None:
@@ -308,10 +309,47 @@ def build_quartier_report(
         _observation_indicators(
             report, observations, row, code=str(code), code_field=opts.code_field, t0=t0, t1=t1
         )
-    report.method.update(_quartier_method(hot.attrs["bin_size"], opts, cameras is not None))
+    report.method.update(_quartier_method(bin_size, opts, cameras is not None))
     report.caveats.extend(_quartier_caveats(t1, partial_last=partial_last, cleaned=cleaned is not None,
-                                            cameras=cameras is not None))
+                                            cameras=cameras is not None, hotspots=bin_size is not None))
     return report
+
+
+def _hotspot_section(
+    report: Report, ev: gpd.GeoDataFrame, near: gpd.GeoDataFrame, geom: BaseGeometry, layers: MapLayers,
+    opts: ReportOptions,
+) -> tuple[gpd.GeoDataFrame | None, float | None]:
+    """Gi* map, density map and hot/cold key figures; the hot bins inside the quartier and the bin size.
+
+    With fewer than :data:`MIN_HOTSPOT_EVENTS` events around the quartier nothing is
+    computed: a Gi* on (nearly) zero counts means nothing. The maps give way to a note and
+    the hot/cold figures are unknown (None, « n.d. »), not 0.
+    """
+    if len(near) < MIN_HOTSPOT_EVENTS:
+        if len(near) == 0:
+            report.notes.append(f"Aucun événement ({opts.label}) sur la période dans le quartier ni dans sa "
+                                f"marge de {opts.margin:.0f} m : pas de carte des points chauds, de densité "
+                                "ni de graphique mensuel.")
+        else:
+            report.notes.append(f"Trop peu d'événements ({len(near)}) sur la période autour du quartier "
+                                f"pour les points chauds ({MIN_HOTSPOT_EVENTS} au moins) : pas de carte des "
+                                "points chauds ni de densité.")
+        report.key_figures["Mailles en point chaud (dans le quartier)"] = None
+        report.key_figures["Mailles en point froid (dans le quartier)"] = None
+        return None, None
+    grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size)
+    hot = getis_ord(count_in_bins(grid, ev), fdr=opts.fdr)  # every event in the cells, not only the margin
+    hot_in = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
+    xy = np.column_stack([near.geometry.x.to_numpy(), near.geometry.y.to_numpy()])
+    report.results["hotspots"] = hot
+    report.figures.append(HotspotMap("hotspots", "Points chauds et froids (Gi*, mailles hexagonales)",
+                                     bins=hot, points=xy, layers=layers))
+    density = kernel_density(near, bounds=layers.window.bounds)
+    report.figures.append(DensityMap("densite", "Densité des événements (affichage)", density=density,
+                                     layers=layers))
+    report.key_figures["Mailles en point chaud (dans le quartier)"] = int((hot_in["gi_bin"] > 0).sum())
+    report.key_figures["Mailles en point froid (dans le quartier)"] = int((hot_in["gi_bin"] < 0).sum())
+    return hot_in, float(hot.attrs["bin_size"])
 
 
 def _monthly_section(
@@ -328,7 +366,7 @@ def _monthly_section(
     monthly["events"] = monthly["events"].fillna(0).astype(int)
     monthly["volume_known"] = monthly["volume_known"].fillna(0).astype(int)
     monthly = monthly[["quartier", "period", "events", "volume_m3", "volume_known"]]
-    if len(monthly):
+    if monthly["events"].sum() > 0:  # no chart of zeros: the note says there was no event
         report.figures.append(BarChart(
             "mensuel", "Événements par mois dans le quartier", labels=[str(p) for p in monthly["period"]],
             values=monthly["events"].to_numpy(), ylabel="événements", rotate_labels=True,
@@ -377,6 +415,8 @@ def _recurrence_section(
         "Sites récurrents (≥ 2 événements)": int((sites_in["n_events"] >= 2).sum()),
         "Sites persistants malgré les enlèvements": int(sites_in["persistent"].sum()),
     })
+    if sites_in.empty:
+        return
     top = sites_in.sort_values("n_events", ascending=False).head(10)
     report.tables["Sites les plus récurrents"] = pd.DataFrame({
         "Site": top["site"], "Événements": top["n_events"], "Premier": top["first"], "Dernier": top["last"],
@@ -403,10 +443,17 @@ def _cleanup_delays(
 
 
 def _cctv_section(
-    report: Report, events: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame, hot_in: gpd.GeoDataFrame,
+    report: Report, events: gpd.GeoDataFrame, cameras: gpd.GeoDataFrame, hot_in: gpd.GeoDataFrame | None,
     buildings: gpd.GeoDataFrame | None, opts: ReportOptions,
 ) -> None:
-    """Share of the events and of the hot spots seen by a camera, and the uncovered hot spots."""
+    """Share of the events and of the hot spots seen by a camera, and the uncovered hot spots.
+
+    Without any event the shares are unknown (None, « n.d. »), not 0.
+    """
+    if events.empty:
+        report.key_figures["Part des événements vus par une caméra"] = None
+        report.key_figures["Part de la surface en point chaud vue"] = None
+        return
     cov = cctv_coverage(events, cameras, hotspots=hot_in, buildings=buildings, range_m=opts.camera_range)
     report.results["cctv"] = cov
     report.key_figures["Part des événements vus par une caméra"] = cov.share_events_seen
@@ -419,33 +466,44 @@ def _cctv_section(
         })
 
 
-def _quartier_method(bin_size: float, opts: ReportOptions, cameras: bool) -> dict[str, Any]:
-    """Return the method note of a quartier report."""
-    return {
-        "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
-        "Mailles": f"hexagones de {bin_size:.0f} m"
-                   + (" (taille automatique)" if opts.bin_size is None else " (taille imposée)"),
-        "Marge autour du périmètre (m)": opts.margin,
-        "Voisinage Gi*": "premier anneau de mailles, maille incluse (Gi*)",
-        "Correction des tests multiples": (
-            "taux de fausses découvertes (Benjamini–Hochberg)" if opts.fdr else "aucune"
-        ),
-        "Seuil de significativité": 0.05,
-        "Pas de temps (émergents)": "mois, voisinage temporel 1 mois",
-        "Tendance": "test de Mann–Kendall sur les z de Gi*, seuil 0,05",
-        "Rayon de regroupement des sites (m)": opts.recurrence_radius,
-        "Portée des caméras (m)": opts.camera_range if cameras else None,
-    }
+def _quartier_method(bin_size: float | None, opts: ReportOptions, cameras: bool) -> dict[str, Any]:
+    """Return the method note of a quartier report (``bin_size`` None: no hot spot analysis)."""
+    method: dict[str, Any] = {"Projection": "RGF93 / Lambert-93 (EPSG:2154)"}
+    if bin_size is None:
+        method["Points chauds"] = (f"non calculés (moins de {MIN_HOTSPOT_EVENTS} événements "
+                                   "autour du quartier)")
+        method["Marge autour du périmètre (m)"] = opts.margin
+    else:
+        method.update({
+            "Mailles": f"hexagones de {bin_size:.0f} m"
+                       + (" (taille automatique)" if opts.bin_size is None else " (taille imposée)"),
+            "Marge autour du périmètre (m)": opts.margin,
+            "Voisinage Gi*": "premier anneau de mailles, maille incluse (Gi*)",
+            "Correction des tests multiples": (
+                "taux de fausses découvertes (Benjamini–Hochberg)" if opts.fdr else "aucune"
+            ),
+            "Seuil de significativité": 0.05,
+            "Pas de temps (émergents)": "mois, voisinage temporel 1 mois",
+            "Tendance": "test de Mann–Kendall sur les z de Gi*, seuil 0,05",
+        })
+    method["Rayon de regroupement des sites (m)"] = opts.recurrence_radius
+    method["Portée des caméras (m)"] = opts.camera_range if cameras else "sans objet (aucune caméra)"
+    return method
 
 
-def _quartier_caveats(t1: pd.Timestamp, *, partial_last: bool, cleaned: bool, cameras: bool) -> list[str]:
-    """Return the limits of a quartier report's analyses."""
+def _quartier_caveats(
+    t1: pd.Timestamp, *, partial_last: bool, cleaned: bool, cameras: bool, hotspots: bool = True
+) -> list[str]:
+    """Return the limits of a quartier report's analyses (``hotspots``: the hot spot maps were made)."""
     caveats = [
         "Les mailles sans aucun événement sur la période sont exclues de l'analyse des points chauds "
         "émergents, comme dans ArcGIS Pro.",
         "Un point chaud signale une concentration de signalements, qui dépend aussi de la propension "
         "des habitants et des agents à signaler.",
         "La carte de densité sert à l'affichage ; seule l'analyse Gi* porte une inférence statistique.",
+    ] if hotspots else [
+        "Peu ou pas d'événements ne veut pas dire peu de dépôts : seuls les dépôts signalés ou "
+        "constatés sont comptés.",
     ]
     if not cleaned:
         caveats.append(
@@ -455,7 +513,7 @@ def _quartier_caveats(t1: pd.Timestamp, *, partial_last: bool, cleaned: bool, ca
     if cameras:
         caveats.append("Champ des caméras : disque de la portée indiquée (ou secteur si l'azimut et "
                        "l'angle sont connus), masqué par les bâtiments lorsqu'ils sont fournis.")
-    if partial_last:
+    if partial_last and hotspots:
         caveats.append(f"Le dernier mois ({t1:%m/%Y}) est incomplet : il est exclu de l'analyse des "
                        "points chauds émergents et pèse sur la dernière barre du graphique mensuel.")
     return caveats

@@ -316,6 +316,8 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
         store.close()
     paths = write_report(report, folder, stem, pdf=pdf)
     click.echo(report.title)
+    for note in report.notes:
+        click.echo(f"  {note}")
     for label, value in report.key_figures.items():
         click.echo(f"  {label} : {_fmt(value, share=label.startswith('Part'))}")
     click.echo(f"HTML : {paths[0]}")
@@ -324,11 +326,12 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
 
 
 def _fmt(value: Any, *, share: bool = False) -> str:
+    """French display of a key figure; « n.d. » when it could not be computed."""
     if value is None:
-        return "—"
+        return "n.d."
     if isinstance(value, float):
         if value != value:
-            return "—"
+            return "n.d."
         if share:
             return f"{100 * value:.1f} %"
         return f"{value:,.1f}".replace(",", " ")

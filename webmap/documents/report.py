@@ -28,10 +28,14 @@ __all__ = ["render_report_html", "render_report_pdf", "write_report"]
 MAX_ROWS = 25
 
 
+#: Shown for a value that could not be computed (never 0 for unknown).
+UNKNOWN = "n.d."
+
+
 def _fmt(value: Any) -> str:
-    """French display of a value."""
+    """French display of a value (« n.d. » when unknown)."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "—"
+        return UNKNOWN
     if isinstance(value, bool | np.bool_):
         return "oui" if value else "non"
     if isinstance(value, int | np.integer):
@@ -84,7 +88,8 @@ def render_report_html(report: Report) -> str:
         title=report.title, start=_fmt(report.period[0]), end=_fmt(report.period[1]),
         today=datetime.now().strftime("%d/%m/%Y"), simulated=report.simulated,
         key_figures=[_key_figure(label, value) for label, value in report.key_figures.items()],
-        figures=figures, tables=[_table(caption, df) for caption, df in report.tables.items()],
+        figures=figures, notes=report.notes,
+        tables=[_table(caption, df) for caption, df in report.tables.items()],
         method=[(key, _fmt(value)) for key, value in report.method.items()], caveats=report.caveats,
     )
 
