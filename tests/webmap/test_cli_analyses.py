@@ -255,6 +255,46 @@ def test_report_whole_20e_and_territory(store_path: Path, frames: dict[str, gpd.
     assert bad.exit_code == 1 and "la fin précède le début" in bad.output
 
 
+def test_report_of_a_quiet_quartier(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
+                                    tmp_path: Path) -> None:
+    """A real quartier with no event on the period gets its report, with the other sections filled."""
+    folder = tmp_path / "rapports"
+    obs, per = frames["obs"], frames["per"]
+    # the Champigny QPV of the store has none of the Paris reports
+    assert _count_in(_in_period(obs), per, "QP094025") == 0
+    res = run(store_path, "rapport", "--quartier", "QP094025", "--periode", PERIOD, "--sortie", str(folder))
+    assert res.exit_code == 0, res.output
+    assert "Aucun événement (dépôts sauvages) sur la période" in res.output
+    assert "Événements dans le quartier : 0\n" in res.output
+    assert "Mailles en point chaud (dans le quartier) : n.d.\n" in res.output
+    assert "Sites récurrents (≥ 2 événements) : 0\n" in res.output
+    pdf = folder / "rapport-QP094025-202309-202408.pdf"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout \
+        if shutil.which("pdftotext") else ""
+    if text:
+        flat = " ".join(text.split())
+        assert "Aucun événement (dépôts sauvages) sur la période" in flat and "Équipements" in flat
+    assert _ink(pdf, tmp_path) > 0.005
+
+    # a theme nobody reported in QP075019 this year: no map, but the observation indicators are there
+    when = pd.to_datetime(obs["observed_at"])
+    year = obs[(when >= "2023-09-01") & (when < "2024-09-01")]
+    assert _count_in(year[year["theme"] == "encombrants"], per, "QP075019") == 0
+    n_obs = _count_in(year, per, "QP075019")
+    assert n_obs > 10
+    res = run(store_path, "--entrepot", str(store_path), "rapport", "--quartier", "QP075019", "--periode",
+              PERIOD, "--theme", "encombrants", "--sortie", str(folder), "--sans-pdf")
+    assert res.exit_code == 0, res.output
+    assert "Aucun événement (encombrants) sur la période" in res.output
+    assert "Événements dans le quartier : 0\n" in res.output
+    assert "Part des événements vus par une caméra : n.d.\n" in res.output
+    assert f"Dysfonctionnements identifiés : {n_obs}\n" in res.output
+    page = (folder / "rapport-QP075019-202309-202408.html").read_text(encoding="utf-8")
+    assert "data:image/png" not in page
+    assert f"<td>Constats et signalements (période)</td><td>{n_obs}</td>" in page
+    assert "Dysfonctionnements identifiés et traités" in page and "Diagnostics en marchant par an" in page
+
+
 # --------------------------------------------------------------------------- qpv analyse
 
 

@@ -162,3 +162,73 @@ def test_observation_indicators_in_the_report(paris: dict[str, gpd.GeoDataFrame]
     assert kf["Part des dysfonctionnements traités"] == pytest.approx(np.mean(np.arange(n) % 3 != 0))
     diag = rep.tables["Diagnostics en marchant par an"]
     assert diag["Diagnostics"].max() <= 4 and diag["Constats"].sum() == n
+
+
+# --------------------------------------------------------------------------- quiet quartiers
+
+
+def _pdf_text_and_ink(pdf: Path, tmp_path: Path) -> tuple[str, list[float]]:
+    """The text of a PDF (pdftotext) and the share of dark pixels of each page (pdftoppm)."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    if shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "page")], check=True,
+                   capture_output=True)
+    ink = []
+    for png in sorted(tmp_path.glob("page*.png")):
+        with Image.open(png) as img:
+            ink.append(float((np.asarray(img.convert("L"), dtype=float) < 200).mean()))
+    return text, ink
+
+
+def test_quartier_with_no_event_gets_its_report(paris: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
+    dumping, qpv, cams = paris["dumping"], paris["qpv"], paris["cams"]
+    # the Champigny QPV (real perimeter) has none of the Paris reports: a quiet quartier
+    zone = qpv[qpv["code"] == "QP094025"]
+    margin = gpd.GeoDataFrame(geometry=zone.to_crs(2154).buffer(200.0), crs=2154)
+    assert _count_within(dumping, margin) == 0
+    options = ReportOptions(time_field="datedecl", start="2023-09-01", end="2024-08-31")
+    rep = build_quartier_report(dumping, qpv, code="QP094025", options=options, cameras=cams)
+    kf = rep.key_figures
+    assert kf["Événements dans le quartier"] == 0 and kf["Événements dans le quartier et sa marge"] == 0
+    assert kf["Mailles en point chaud (dans le quartier)"] is None  # not computed, never 0
+    assert kf["Mailles en point froid (dans le quartier)"] is None
+    assert kf["Sites de dépôt (regroupés à 25 m)"] == 0 and kf["Sites récurrents (≥ 2 événements)"] == 0
+    assert kf["Part des événements vus par une caméra"] is None
+    assert rep.figures == [] and "hotspots" not in rep.results and "emerging" not in rep.results
+    assert len(rep.notes) == 1 and rep.notes[0].startswith("Aucun événement (dépôts sauvages) sur la période")
+    monthly = next(t for k, t in rep.tables.items() if k.startswith("Indicateurs mensuels"))
+    assert len(monthly) == 12 and (monthly["Événements"] == 0).all()
+    assert "Sites les plus récurrents" not in rep.tables
+    assert rep.method["Points chauds"].startswith("non calculés")
+    html_path, pdf = write_report(rep, tmp_path, "calme")
+    html = html_path.read_text(encoding="utf-8")
+    assert "data:image/png" not in html  # no empty matplotlib figure
+    assert "Aucun événement (dépôts sauvages) sur la période" in html and "L&#39;Egalité" in html
+    assert html.count(">n.d.<") >= 3
+    text, ink = _pdf_text_and_ink(pdf, tmp_path)
+    flat = " ".join(text.split())
+    assert "Aucun événement (dépôts sauvages) sur la période" in flat
+    assert "Indicateurs mensuels" in flat and "Note de méthode" in flat and "Chiffres clés" in flat
+    assert all(share > 0.005 for share in ink)  # every page carries text, none is blank
+
+
+def test_quartier_with_two_events_has_no_hotspot_map(paris: dict[str, gpd.GeoDataFrame]) -> None:
+    dumping, qpv = paris["dumping"], paris["qpv"]
+    zone = qpv[qpv["code"] == "QP075019"].to_crs(2154)
+    inside = gpd.sjoin(dumping.to_crs(2154), zone[["geometry"]], predicate="within")
+    inside = inside.drop(columns="index_right")
+    two = inside.sort_values("datedecl").head(2)  # two real reports of the quartier, nothing around
+    rep = build_quartier_report(two, qpv, code="QP075019", options=ReportOptions(time_field="datedecl"))
+    kf = rep.key_figures
+    assert kf["Événements dans le quartier"] == 2 and kf["Mailles en point chaud (dans le quartier)"] is None
+    assert rep.notes and rep.notes[0].startswith("Trop peu d'événements (2)")
+    assert [f.name for f in rep.figures] == ["mensuel"]  # the monthly chart has two real events
+    monthly = next(t for k, t in rep.tables.items() if k.startswith("Indicateurs mensuels"))
+    assert monthly["Événements"].sum() == 2
