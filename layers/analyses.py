@@ -576,7 +576,8 @@ def territory_report_from_store(
     Raises
     ------
     StoreAnalysisError
-        When no perimeter is selected or no event falls in the period.
+        When no perimeter is selected. A period with no event gets its report (every
+        quartier at 0, no hot spot map).
     """
     _check_theme(theme)
     per = _perimeters(store, None)
@@ -589,8 +590,6 @@ def territory_report_from_store(
     xmin, ymin, xmax, ymax = per.total_bounds
     events = analysis_events(store, layer, start=start, end=end, theme=theme,
                              bbox=(xmin - 500, ymin - 500, xmax + 500, ymax + 500))
-    if events.empty:
-        raise StoreAnalysisError("Aucun événement dans les quartiers sur la période.")
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     title = f"Comparaison des quartiers — {theme or layer}"
     try:

@@ -609,45 +609,40 @@ def build_territory_report(
                                  cleaned_field=None)
     rec = recurrence(ev, options=rec_opts,
                      perimeters=per, code_field=code_field, start=t0, end=t1)
-    hot = hotspots(ev, grid=GridOptions(size=opts.bin_size))
+    hot = hotspots(ev, grid=GridOptions(size=opts.bin_size)) if len(ev) >= MIN_HOTSPOT_EVENTS else None
     months = max(len(pd.period_range(t0, t1, freq="M")), 1)
-    rows = []
-    for code_value, geom in zip(per[code_field].astype(str), per.geometry, strict=True):
-        n = int((codes == code_value).sum())
-        q = rec.quartiers[rec.quartiers["quartier"] == code_value]
-        inside_bins = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
-        rows.append({
-            "Quartier": code_value,
-            "Nom": str(per.loc[per[code_field].astype(str) == code_value, opts.name_field].iloc[0])
-            if opts.name_field in per.columns else code_value,
-            "Surface (km²)": geom.area / 1e6,
-            "Événements": n,
-            "Par km² et par mois": n / (geom.area / 1e6) / months,
-            "Mailles en point chaud": int((inside_bins["gi_bin"] > 0).sum()),
-            "Sites récurrents": int(q["recurrent_sites"].iloc[0]) if len(q) else 0,
-            "Part de sites récurrents": float(q["recurrent_share"].iloc[0]) if len(q) else None,
-        })
+    per_codes = per[code_field].astype(str)
+    names = per[opts.name_field].astype(str) if opts.name_field in per.columns else per_codes
+    rows = [_comparison_row(code_value, name, geom, codes, rec, hot, months=months)
+            for code_value, name, geom in zip(per_codes, names, per.geometry, strict=True)]
     table = pd.DataFrame(rows)
     report = Report(title=title, period=(t0, t1), simulated=opts.simulated)
-    report.results.update({"hotspots": hot, "recurrence": rec, "quartier_of_event": codes})
+    report.results.update({"recurrence": rec, "quartier_of_event": codes})
     report.key_figures.update({
         "Événements sur le territoire": len(ev),
         "Dont dans un quartier": int(codes.notna().sum()),
-        "Mailles en point chaud (territoire)": int((hot["gi_bin"] > 0).sum()),
+        "Mailles en point chaud (territoire)": int((hot["gi_bin"] > 0).sum()) if hot is not None else None,
     })
-    report.figures.append(BarChart(
-        "comparaison", "Densité mensuelle des événements par quartier", labels=list(table["Quartier"]),
-        values=table["Par km² et par mois"].to_numpy(), ylabel="événements / km² / mois",
-    ))
-    xy = np.column_stack([ev.geometry.x.to_numpy(), ev.geometry.y.to_numpy()])
-    report.figures.append(HotspotMap(
-        "hotspots", "Points chauds sur l'ensemble du territoire (Gi*)", bins=hot, points=xy,
-        layers=MapLayers(window=shapely.box(*hot.total_bounds), perimeters=per),
-    ))
+    if len(ev):
+        report.figures.append(BarChart(
+            "comparaison", "Densité mensuelle des événements par quartier", labels=list(table["Quartier"]),
+            values=table["Par km² et par mois"].to_numpy(), ylabel="événements / km² / mois",
+        ))
+    if hot is not None:
+        report.results["hotspots"] = hot
+        xy = np.column_stack([ev.geometry.x.to_numpy(), ev.geometry.y.to_numpy()])
+        report.figures.append(HotspotMap(
+            "hotspots", "Points chauds sur l'ensemble du territoire (Gi*)", bins=hot, points=xy,
+            layers=MapLayers(window=shapely.box(*hot.total_bounds), perimeters=per),
+        ))
+    else:
+        report.notes.append("Aucun événement sur la période : pas de carte des points chauds ni de graphique."
+                            if ev.empty else f"Trop peu d'événements ({len(ev)}) sur la période pour les "
+                            "points chauds : pas de carte des points chauds.")
     report.tables["Comparaison des quartiers"] = table
     report.method.update({
         "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
-        "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m",
+        "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m" if hot is not None else "non calculées",
         "Correction des tests multiples": "taux de fausses découvertes (Benjamini–Hochberg)",
         "Rayon de regroupement des sites (m)": opts.recurrence_radius,
         "Marge (m)": opts.margin,
@@ -655,3 +650,26 @@ def build_territory_report(
     report.caveats.append("Les densités rapportent les événements à la surface du périmètre, pas à la "
                           "population ni au linéaire de voirie.")
     return report
+
+
+def _comparison_row(
+    code: str, name: str, geom: BaseGeometry, codes: pd.Series, rec: Any, hot: gpd.GeoDataFrame | None, *,
+    months: int,
+) -> dict[str, Any]:
+    """One quartier's row of the territory comparison (hot bins None when Gi* was not computed)."""
+    n = int((codes == code).sum())
+    q = rec.quartiers[rec.quartiers["quartier"] == code]
+    hot_bins = None
+    if hot is not None:
+        inside_bins = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
+        hot_bins = int((inside_bins["gi_bin"] > 0).sum())
+    return {
+        "Quartier": code,
+        "Nom": name,
+        "Surface (km²)": geom.area / 1e6,
+        "Événements": n,
+        "Par km² et par mois": n / (geom.area / 1e6) / months,
+        "Mailles en point chaud": hot_bins,
+        "Sites récurrents": int(q["recurrent_sites"].iloc[0]) if len(q) else 0,
+        "Part de sites récurrents": float(q["recurrent_share"].iloc[0]) if len(q) and n else None,
+    }

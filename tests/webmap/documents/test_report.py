@@ -232,3 +232,20 @@ def test_quartier_with_two_events_has_no_hotspot_map(paris: dict[str, gpd.GeoDat
     assert [f.name for f in rep.figures] == ["mensuel"]  # the monthly chart has two real events
     monthly = next(t for k, t in rep.tables.items() if k.startswith("Indicateurs mensuels"))
     assert monthly["Événements"].sum() == 2
+
+
+def test_territory_report_of_a_quiet_period(paris: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
+    dumping, qpv = paris["dumping"], paris["qpv"]
+    when = pd.to_datetime(dumping["datedecl"])
+    assert not ((when >= "2021-01-01") & (when < "2021-07-01")).any()  # the sample starts in 2023
+    options = ReportOptions(time_field="datedecl", start="2021-01-01", end="2021-06-30")
+    rep = build_territory_report(dumping, qpv, options=options)
+    table = rep.tables["Comparaison des quartiers"]
+    assert list(table["Quartier"]) == list(qpv["code"]) and (table["Événements"] == 0).all()
+    assert table["Mailles en point chaud"].isna().all() and table["Part de sites récurrents"].isna().all()
+    assert rep.key_figures["Événements sur le territoire"] == 0
+    assert rep.key_figures["Mailles en point chaud (territoire)"] is None
+    assert rep.figures == [] and rep.notes == [
+        "Aucun événement sur la période : pas de carte des points chauds ni de graphique."]
+    html = write_report(rep, tmp_path, "t", pdf=False)[0].read_text(encoding="utf-8")
+    assert "data:image/png" not in html and "Aucun événement sur la période" in html
