@@ -58,10 +58,23 @@ def _key_figure(label: str, value: Any) -> dict[str, str]:
     return {"label": label, "value": shown}
 
 
+#: Columns whose integers are labels (a year), printed without a thousands separator.
+LABEL_COLUMNS = frozenset({"Année", "Annee", "Code", "Code INSEE"})
+
+
+def _cell(column: str, value: Any) -> str:
+    """French display of one table cell (years as « 2023 », not « 2 023 »)."""
+    if column in LABEL_COLUMNS and isinstance(value, int | np.integer):
+        return str(int(value))
+    return _fmt(value)
+
+
 def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
     """Return a DataFrame as header, French-formatted rows and the count of rows not shown."""
-    rows = [[_fmt(v) for v in r] for r in df.head(MAX_ROWS).itertuples(index=False, name=None)]
-    return {"caption": caption, "columns": [str(c) for c in df.columns], "rows": rows,
+    columns = [str(c) for c in df.columns]
+    rows = [[_cell(c, v) for c, v in zip(columns, r, strict=True)]
+            for r in df.head(MAX_ROWS).itertuples(index=False, name=None)]
+    return {"caption": caption, "columns": columns, "rows": rows,
             "hidden": len(df) - MAX_ROWS if len(df) > MAX_ROWS else 0}
 
 

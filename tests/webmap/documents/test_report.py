@@ -249,3 +249,10 @@ def test_territory_report_of_a_quiet_period(paris: dict[str, gpd.GeoDataFrame], 
         "Aucun événement sur la période : pas de carte des points chauds ni de graphique."]
     html = write_report(rep, tmp_path, "t", pdf=False)[0].read_text(encoding="utf-8")
     assert "data:image/png" not in html and "Aucun événement sur la période" in html
+
+
+def test_years_in_tables_have_no_thousands_separator() -> None:
+    from webmap.documents.report import _table
+
+    table = _table("Diagnostics", pd.DataFrame({"Année": [2023, 2024], "Constats": [1200, 3]}))
+    assert table["rows"] == [["2023", "1\u202f200"], ["2024", "3"]]
