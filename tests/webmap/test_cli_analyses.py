@@ -289,7 +289,7 @@ def test_report_of_a_quiet_quartier(store_path: Path, frames: dict[str, gpd.GeoD
     assert "Événements dans le quartier : 0\n" in res.output
     assert "Part des événements vus par une caméra : n.d.\n" in res.output
     assert f"Dysfonctionnements identifiés : {n_obs}\n" in res.output
-    page = (folder / "rapport-QP075019-202309-202408.html").read_text(encoding="utf-8")
+    page = (folder / "rapport-QP075019-202309-202408-encombrants.html").read_text(encoding="utf-8")
     assert "data:image/png" not in page
     assert f"<td>Constats et signalements (période)</td><td>{n_obs}</td>" in page
     assert "Dysfonctionnements identifiés et traités" in page and "Diagnostics en marchant par an" in page

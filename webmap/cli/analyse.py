@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,15 @@ from webmap.cli._common import open_cli_store
 from webmap.errors import CliInputError
 
 logger = logging.getLogger(__name__)
+
+#: Theme of ``qpv rapport`` when none is given; other themes are named in the file names.
+DEFAULT_THEME = "dépôts sauvages"
+
+
+def _slug(text: str) -> str:
+    """File-name form of a theme: « Objets abandonnés » → ``objets-abandonnes``."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-") or "theme"
 
 
 # --------------------------------------------------------------------------- qpv rues
@@ -285,7 +296,7 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
 @click.option("--couche", type=click.Choice(["auto", "observations", "points_noirs"]), default="auto",
               show_default=True,
               help="Événements analysés (auto : points noirs s'il y en a, sinon constats).")
-@click.option("--theme", default="dépôts sauvages", show_default=True, help="Thème des constats analysés.")
+@click.option("--theme", default=DEFAULT_THEME, show_default=True, help="Thème des constats analysés.")
 @click.option("--commune", default=None, help="Territoire : seulement les quartiers de cette commune.")
 @click.option("--sortie", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Dossier des rapports (par défaut var/rapports).")
@@ -314,6 +325,8 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
             stem = f"rapport-territoire{'-' + commune if commune else ''}-{start:%Y%m}-{end:%Y%m}"
     finally:
         store.close()
+    if theme and theme != DEFAULT_THEME:
+        stem += "-" + _slug(theme)  # two themes of one period must not overwrite each other
     paths = write_report(report, folder, stem, pdf=pdf)
     click.echo(report.title)
     for note in report.notes:
