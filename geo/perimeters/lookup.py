@@ -68,7 +68,6 @@ from geo.geometry import repair_polygons
 from geo.perimeters.addressmatch import commune_matches, geocode, parse_address, split_commune
 from geo.perimeters.rules import evaluate_rules, rules_frame
 from geo.perimeters.streetlist import Rule
-from geo.perimeters.territory import Territory
 from geo.perimeters.streetnames import (
     ARTICLES,
     LEADING_TYPES,
@@ -78,6 +77,7 @@ from geo.perimeters.streetnames import (
     street_key,
     street_keys,
 )
+from geo.perimeters.territory import Territory
 
 logger = logging.getLogger(__name__)
 
@@ -502,7 +502,8 @@ def _streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: Addre
         if communes is not None:
             ccodes, cnames = pd.factorize(communes, use_na_sentinel=True)
             lut = [territory.commune_outside(commune_key(c) or commune_key(commune)) for c in cnames]
-            outside = np.append(np.array(lut, dtype=bool), territory.commune_outside(commune_key(commune)))[ccodes]
+            fallback = territory.commune_outside(commune_key(commune))
+            outside = np.append(np.array(lut, dtype=bool), fallback)[ccodes]
         elif commune:
             outside = np.full(n, territory.commune_outside(commune_key(commune)), dtype=bool)
     return _Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
@@ -539,7 +540,8 @@ def _text_rows(texts: pd.Series, index: LookupIndex, commune: str | None) -> _Te
         status = coded["status"].to_numpy(dtype=object)
         for i in np.flatnonzero((status == "street_not_found") | (status == "ambiguous")).tolist():
             if cands[i]:
-                label = "voies proches" if status[i] == "street_not_found" else "voie trouvée dans plusieurs communes"
+                label = ("voies proches" if status[i] == "street_not_found"
+                         else "voie trouvée dans plusieurs communes")
                 notes[i] = f"{label} : {cands[i]}"
         return _Text(
             street_keys=coded["street_key"].to_numpy(dtype=object),
@@ -577,7 +579,8 @@ def _resolve_communes(rows: _Text, index: LookupIndex) -> None:
             continue
         found = rows.commune_keys[i]
         ruled = [c for c in sorted(index.rule_communes.get(skey, ())) if c]
-        others = [c for c in ruled if not (found and (commune_matches(c, found) or commune_matches(found, c)))]
+        others = [c for c in ruled
+                  if not (found and (commune_matches(c, found) or commune_matches(found, c)))]
         communes = ([found] if found else []) + others
         if len(communes) > 1:
             rows.status[i] = "ambiguous"
@@ -585,7 +588,8 @@ def _resolve_communes(rows: _Text, index: LookupIndex) -> None:
             rows.note[i] = f"voie présente dans plusieurs communes : {names} (précisez la commune)"
         elif others:
             rows.commune_keys[i] = others[0]
-            note = f"commune supposée : {_commune_label(index, others[0])} (seule liste de rues où figure la voie)"
+            note = (f"commune supposée : {_commune_label(index, others[0])} "
+                    "(seule liste de rues où figure la voie)")
             rows.note[i] = f"{rows.note[i]} ; {note}" if rows.note[i] else note
 
 
@@ -607,8 +611,9 @@ def _streets_from_text(
     codes, keys = pd.factorize(pd.Series(rows.street_keys, dtype=object), use_na_sentinel=True)
     geo_codes = np.array([_GEO.index(str(v)) if v in _GEO else 0 for v in rows.status], dtype=np.int8)
     nums = rows.numbers
-    streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object), pd.Series(rows.commune_keys, dtype=object),
-                       commune_key(commune), True, np.where(nums > 0, nums, np.nan), geo_codes, outside)
+    streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object),
+                       pd.Series(rows.commune_keys, dtype=object), commune_key(commune), True,
+                       np.where(nums > 0, nums, np.nan), geo_codes, outside)
     return streets, xy, rows
 
 
@@ -827,8 +832,11 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
 
 
 def _out_of_territory(xy: np.ndarray, check: np.ndarray, streets: _Streets, index: LookupIndex) -> np.ndarray:
-    """Rows outside the index's territory: points in ``check`` outside its area, or rows without
-    a point whose commune or postcode it does not know."""
+    """Rows outside the index's territory.
+
+    Points in ``check`` outside its area, or rows without a point whose commune or
+    postcode it does not know.
+    """
     n = len(xy)
     territory = index.territory
     out = np.zeros(n, dtype=bool)

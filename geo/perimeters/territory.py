@@ -127,7 +127,7 @@ class Territory:
         return False
 
     def describe(self, limit: int = 8) -> str:
-        """The known communes in one French phrase (« Montpellier, Paris 20e Arrondissement »)."""
+        """Name the known communes in one French phrase (« Montpellier, Paris 20e Arrondissement »)."""
         if not self.communes:
             return "aucune commune"
         shown = ", ".join(self.communes[:limit])
