@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -217,6 +217,7 @@ def build_index(
     addresses: gpd.GeoDataFrame | None = None,
     max_distance_m: float = 200.0,
     territory: Territory | None = None,
+    rule_names: Mapping[str, str] | None = None,
 ) -> LookupIndex:
     """Prepare perimeters (and rules, and an address base) for lookups.
 
@@ -237,6 +238,8 @@ def build_index(
         communes and postcodes outside it are answered ``out_of_territory``. ``None``
         (default): the perimeters and rules are taken as complete everywhere (a national
         perimeter file).
+    rule_names : mapping of str to str, optional
+        Names of the perimeters known only by their rules (their code otherwise).
 
     Returns
     -------
@@ -289,7 +292,7 @@ def build_index(
         addresses=addresses,
         max_distance_m=float(max_distance_m),
         codes=all_codes,
-        names_array=np.array([*names.tolist(), *extra], dtype=object),
+        names_array=np.array([*names.tolist(), *[(rule_names or {}).get(c, c) for c in extra]], dtype=object),
         geos_array=np.array([*geos.tolist(), *[_geography(c) for c in extra]], dtype=object),
         ruled=np.array([c in ruled_codes for c in all_codes.tolist()], dtype=bool),
         boundaries=shapely.boundary(geoms),
