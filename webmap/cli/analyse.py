@@ -132,7 +132,7 @@ def _read_text(path: Path) -> str:
 @click.pass_context
 def rues_compile(ctx: click.Context, regles: Path | None, code: str, nom: str | None, commune: str | None,
                  geographie: str, kind: str, remplacer: bool) -> None:
-    """Construit le périmètre des règles REGLES (ou de la liste enregistrée) avec les adresses de l'entrepôt."""
+    """Construit le périmètre des règles REGLES (ou de la liste enregistrée) avec les adresses."""
     from geo.perimeters.streetlist import read_rules
     from layers.perimeters import PerimeterSpec, compile_to_store, stored_rules, street_list_perimeters
 
