@@ -219,6 +219,12 @@ def build_territory(
             postcodes = {str(p) for p in pd.unique(addresses["postcode"].astype(object)) if p and p == p}
             departments |= {department_of_postcode(p) for p in postcodes}
         pieces += _address_hulls(addresses)
+    if pieces:
+        arr = np.array(pieces, dtype=object)
+        bad = ~shapely.is_valid(arr)
+        if bad.any():
+            arr[bad] = shapely.make_valid(arr[bad])
+        pieces = list(arr)
     source = "enveloppe des adresses et des périmètres connus"
     if outlines is not None and not outlines.empty:
         frame = outlines if _is_territory_crs(outlines) else to_territory_crs(outlines)

@@ -235,8 +235,6 @@ def _print_result(result: Any) -> None:
         click.echo(f"Sources : {both}")
     if result.disagree:
         click.secho("Désaccord : le polygone et la liste des rues ne concordent pas.", fg="yellow")
-    elif result.status == "inside":
-        click.echo("Désaccord polygone / liste des rues : non")
     if result.distance_m == result.distance_m:
         click.echo(f"Distance à la limite du périmètre : {result.distance_m:.0f} m")
     click.echo(f"Détail : {result.detail}")
