@@ -43,7 +43,7 @@ Text addresses (``AddressColumns(address=...)``) also get :data:`MATCH_COLUMNS`:
 ``qpv_match_note``
     French note: approximation (« type de voie différent », « orthographe approchée »,
     « indice … absent de la base »), commune assumed or found, communes of an ambiguous
-    street, nearby streets of an unknown one; ``""`` when there is nothing to say.
+    street, nearby streets of an unknown one (several notes joined by `` | ``); ``""`` if none.
 ``qpv_x``, ``qpv_y``
     Lambert-93 point of the answer (the given point, else the matched address; NaN).
 """
@@ -593,7 +593,7 @@ def _resolve_communes(rows: _Text, index: LookupIndex) -> None:
             rows.commune_keys[i] = others[0]
             note = (f"commune supposée : {_commune_label(index, others[0])} "
                     "(seule liste de rues où figure la voie)")
-            rows.note[i] = f"{rows.note[i]} ; {note}" if rows.note[i] else note
+            rows.note[i] = f"{rows.note[i]} | {note}" if rows.note[i] else note
 
 
 def _streets_from_text(

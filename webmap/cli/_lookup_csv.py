@@ -145,7 +145,7 @@ def french_columns(found: pd.DataFrame) -> dict[str, Any]:
 
     def number(values: pd.Series, digits: int) -> np.ndarray:
         arr = values.to_numpy(dtype=float)
-        return np.array(["" if v != v else f"{round(v, digits):g}" if digits else str(int(v)) for v in arr],
+        return np.array(["" if v != v else f"{v:.{digits}f}".rstrip("0").rstrip(".") for v in arr],
                         dtype=object)
 
     n = len(found)

@@ -217,13 +217,13 @@ def _print_result(result: Any) -> None:
         click.echo(f"QPV : {result.code} « {result.name} » (géographie {result.geography or '?'})")
     if result.match:
         quality = "exacte" if not result.approximate else "approchée" + (
-            f" : {result.match_note.split(' ; ')[0]}" if result.match_note else "")
+            f" : {result.match_note.split(' | ')[0]}" if result.match_note else "")
         score = f", score {_score_fr(result.score)}" if result.score == result.score else ""
         click.echo(f"Adresse trouvée : {result.match} ({quality}{score})")
     ll = lonlat(result.x, result.y)
     if ll is not None:
         click.echo(f"Coordonnées : {ll[0]:.6f}, {ll[1]:.6f} (longitude, latitude WGS84)")
-    notes = [n for n in result.match_note.split(" ; ") if n]
+    notes = [n for n in result.match_note.split(" | ") if n]
     if result.match and result.approximate and notes:
         notes = notes[1:]  # the first one is shown with the address
     for note in notes:
