@@ -219,28 +219,7 @@ def build_territory(
             postcodes = {str(p) for p in pd.unique(addresses["postcode"].astype(object)) if p and p == p}
             departments |= {department_of_postcode(p) for p in postcodes}
         pieces += _address_hulls(addresses)
-    if pieces:
-        arr = np.array(pieces, dtype=object)
-        bad = ~shapely.is_valid(arr)
-        if bad.any():
-            arr[bad] = shapely.make_valid(arr[bad])
-        pieces = list(arr)
-    source = "enveloppe des adresses et des périmètres connus"
-    if outlines is not None and not outlines.empty:
-        frame = outlines if _is_territory_crs(outlines) else to_territory_crs(outlines)
-        name_col = next((c for c in ("name", "nom", "nom_commune", "commune") if c in frame.columns), None)
-        if name_col:
-            names += [str(v) for v in frame[name_col].tolist() if v]
-        area: BaseGeometry | None = shapely.union_all([*frame.geometry.to_numpy(), *pieces])
-        source = "contours des communes"
-    elif pieces:
-        area = shapely.buffer(shapely.union_all(pieces), margin_m, quad_segs=4) if margin_m else \
-            shapely.union_all(pieces)
-    else:
-        area = None
-    if area is not None:
-        area = shapely.make_valid(area) if not area.is_valid else area
-        shapely.prepare(area)
+    area, source = _area(pieces, outlines, margin_m, names)
     by_key: dict[str, str] = {}
     for name in names:
         key = commune_key(name)
@@ -254,6 +233,33 @@ def build_territory(
         area=area,
         source=source,
     )
+
+
+def _area(pieces: list[BaseGeometry], outlines: gpd.GeoDataFrame | None, margin_m: float,
+          names: list[str]) -> tuple[BaseGeometry | None, str]:
+    """Known area (prepared) and how it was drawn; commune names of the outlines are added to ``names``."""
+    if pieces:
+        arr = np.array(pieces, dtype=object)
+        bad = ~shapely.is_valid(arr)
+        if bad.any():
+            arr[bad] = shapely.make_valid(arr[bad])
+        pieces = list(arr)
+    source = "enveloppe des adresses et des périmètres connus"
+    area: BaseGeometry | None = None
+    if outlines is not None and not outlines.empty:
+        frame = outlines if _is_territory_crs(outlines) else to_territory_crs(outlines)
+        name_col = next((c for c in ("name", "nom", "nom_commune", "commune") if c in frame.columns), None)
+        if name_col:
+            names += [str(v) for v in frame[name_col].tolist() if v]
+        area = shapely.union_all([*shapely.make_valid(frame.geometry.to_numpy()), *pieces])
+        source = "contours des communes"
+    elif pieces:
+        merged = shapely.union_all(pieces)
+        area = shapely.buffer(merged, margin_m, quad_segs=4) if margin_m else merged
+    if area is not None:
+        area = shapely.make_valid(area) if not area.is_valid else area
+        shapely.prepare(area)
+    return area, source
 
 
 def _is_territory_crs(frame: gpd.GeoDataFrame) -> bool:

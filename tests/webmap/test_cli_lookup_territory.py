@@ -71,7 +71,8 @@ def test_street_lists_answer_alone(lists_store: Path) -> None:
         "39 rue de Verdun 62190 Lillers": ("Statut : hors QPV", "Hors des numéros retenus"),
         "12 rue de Verdun Lillers": ("Statut : dans un QPV", "QP062057 « Ville Centre Lillers »"),
         "12 rue de Verdun": ("Statut : ambigu", "plusieurs communes : Lillers ; Montpellier"),
-        "12 rue de Verdun, Béthune": ("Statut : hors territoire : aucun périmètre connu ici", "Hors territoire"),
+        "12 rue de Verdun, Béthune": ("Statut : hors territoire : aucun périmètre connu ici",
+                                      "Hors territoire"),
     }
     for text, (status, detail) in cases.items():
         res = run(lists_store, "localiser", text)
@@ -85,7 +86,8 @@ def test_street_lists_answer_alone(lists_store: Path) -> None:
     assert _status(res.output) == "Statut : hors territoire : aucun périmètre connu ici"
 
 
-def test_street_list_then_polygon_both_answers(lists_store: Path, verdun: dict[str, Any], tmp_path: Path) -> None:
+def test_street_list_then_polygon_both_answers(lists_store: Path, verdun: dict[str, Any],
+                                               tmp_path: Path) -> None:
     path = tmp_path / "listes-adresses.gpkg"
     shutil.copy(lists_store, path)
     store = open_store(path, create=False)

@@ -16,7 +16,14 @@ import pytest
 import shapely
 
 from geo.perimeters.addressmatch import ParsedAddress, parse_address, read_addresses, split_commune
-from geo.perimeters.lookup import MATCH_COLUMNS, AddressColumns, build_index, lookup_address, lookup_many, lookup_point
+from geo.perimeters.lookup import (
+    MATCH_COLUMNS,
+    AddressColumns,
+    build_index,
+    lookup_address,
+    lookup_many,
+    lookup_point,
+)
 from geo.perimeters.rules import reverse_perimeter
 from geo.perimeters.streetlist import parse_street_list
 from geo.perimeters.streetnames import street_key
@@ -35,8 +42,8 @@ def demo(shared_data: Path) -> dict[str, Any]:
     paris = gpd.read_file(shared_data / "paris" / "qpv-paris-idf-2015.geojson")
     mtp = gpd.read_file(DEMO / "montpellier" / "qp-montpellier-2015.geojson").rename(
         columns={"code_qp": "code", "nom_qp": "name", "commune_qp": "communes"})
-    perimeters = pd.concat([paris[["code", "name", "communes", "geometry"]],
-                            mtp[["code", "name", "communes", "geometry"]].to_crs(paris.crs)], ignore_index=True)
+    columns = ["code", "name", "communes", "geometry"]
+    perimeters = pd.concat([paris[columns], mtp[columns].to_crs(paris.crs)], ignore_index=True)
     perimeters = gpd.GeoDataFrame(perimeters, crs=paris.crs)
     ban = read_addresses(DEMO / "paris" / "adresses-75020.csv.gz")
     points = read_addresses(DEMO / "montpellier" / "VilleMTP_MTP_PointAdresse.zip", commune="Montpellier")
@@ -86,9 +93,10 @@ def test_points_elsewhere_are_out_of_territory(demo: dict[str, Any], shared_data
     res = lookup_point(mosson.representative_point(), index)
     assert (res.status, res.code) == ("inside", "QP034005")
     # in batch too
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([LYON[0], LILLE[0], 3.8799], [LYON[1], LILLE[1], 43.6085]),
-                           crs=4326)
-    assert lookup_many(pts, index)["qpv_status"].tolist() == ["out_of_territory", "out_of_territory", "outside"]
+    xs, ys = [LYON[0], LILLE[0], 3.8799], [LYON[1], LILLE[1], 43.6085]
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xs, ys), crs=4326)
+    expected = ["out_of_territory", "out_of_territory", "outside"]
+    assert lookup_many(pts, index)["qpv_status"].tolist() == expected
 
 
 def test_without_territory_nothing_changes(demo: dict[str, Any]) -> None:
@@ -99,7 +107,8 @@ def test_without_territory_nothing_changes(demo: dict[str, Any]) -> None:
 def test_misspelt_address_shows_what_it_matched(demo: dict[str, Any]) -> None:
     index = demo["index"]
     ban = demo["ban"]
-    terrier = ban[(ban["street"] == "Rue Félix Terrier") & (ban["number"] == 10) & (ban["suffix"] == "")].iloc[0]
+    rows = (ban["street"] == "Rue Félix Terrier") & (ban["number"] == 10) & (ban["suffix"] == "")
+    terrier = ban[rows].iloc[0]
     for typed, note in (("10 avenue Félix Terrier 75020 Paris", "type de voie différent"),
                         ("10 rue Felix Terier, 75020 Paris", "orthographe approchée")):
         res = lookup_address(typed, index)
@@ -154,7 +163,8 @@ def two_lists(shared_data: Path) -> dict[str, Any]:
 def test_street_lists_of_two_communes(two_lists: dict[str, Any]) -> None:
     rules = [*two_lists["lillers"], *two_lists["montpellier"]]
     territory = build_territory(rule_communes=[r.commune for r in rules], rule_codes=[r.qpv for r in rules])
-    index = build_index(None, rules=rules, territory=territory, rule_names={"QP062057": "Ville Centre Lillers"})
+    index = build_index(None, rules=rules, territory=territory,
+                        rule_names={"QP062057": "Ville Centre Lillers"})
     cases = {
         "12 rue de Verdun 62190 Lillers": ("inside", "QP062057"),
         "39 rue de Verdun 62190 Lillers": ("outside", ""),  # beyond n° 38
