@@ -22,6 +22,10 @@ BAN ``x``/``y`` before timing):
   the sjoin gets; it also gives the reason, the rule verdict, the
   disagreement flag and the distance to the nearest boundary (within 200 m, the default
   ``max_distance_m``).
+* ``lookup_territory_ready``: the same with the index also carrying the territory
+  (:func:`geo.perimeters.territory.build_territory` from the perimeters and the BAN points of
+  each arrondissement, built before timing): points outside every QPV are also tested
+  against the known area, as ``qpv localiser`` on a store does.
 
 Timings are medians and minima (the best run, robust to other processes on a shared
 machine: the load average is recorded) over the repetitions, interleaved so that machine load hits both, each
@@ -58,6 +62,7 @@ from geo.perimeters.addressmatch import read_addresses  # noqa: E402
 from geo.perimeters.lookup import build_index, lookup_many  # noqa: E402
 from geo.perimeters.rules import reverse_perimeter  # noqa: E402
 from geo.perimeters.streetlist import Rule  # noqa: E402
+from geo.perimeters.territory import build_territory  # noqa: E402
 
 T = TypeVar("T")
 SHARED = Path(os.environ.get("QPV_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -117,11 +122,16 @@ def main() -> None:
     repaired, _ = repair_polygons(to_territory_crs(perimeters))
     n = len(raw)
 
-    times: dict[str, list[float]] = {"sjoin": [], "sjoin_cached": [], "lookup": [], "lookup_index_ready": []}
+    times: dict[str, list[float]] = {"sjoin": [], "sjoin_cached": [], "lookup": [], "lookup_index_ready": [],
+                                     "lookup_territory_ready": []}
     warm = _fresh(raw)
     gpd.sjoin(warm, repaired, how="left", predicate="within")  # builds and caches warm's tree
     ready = build_index(repaired, rules=rules)
-    out = joined = None
+    ban_points = _fresh(raw).assign(commune=raw["nom_commune"], commune_key=raw["nom_commune"].str.upper(),
+                                    postcode=raw["code_postal"].astype(str))
+    territory = build_territory(perimeters=repaired, addresses=ban_points)
+    known = build_index(repaired, rules=rules, territory=territory)
+    out = joined = with_territory = None
     for _ in range(args.repeat):
         pts_a, pts_b, pts_c = _fresh(raw), _fresh(raw), _fresh(raw)
         joined, t = _timed(partial(gpd.sjoin, pts_a, repaired, how="left", predicate="within"))
@@ -132,7 +142,9 @@ def main() -> None:
         times["sjoin_cached"].append(t)
         _, t = _timed(partial(lookup_many, pts_c, ready))
         times["lookup_index_ready"].append(t)
-    assert out is not None and joined is not None
+        with_territory, t = _timed(partial(lookup_many, _fresh(raw), known))
+        times["lookup_territory_ready"].append(t)
+    assert out is not None and joined is not None and with_territory is not None
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
     # same answers as the sjoin for the polygon part?
@@ -157,6 +169,7 @@ def main() -> None:
         "reasons": {str(k): int(v) for k, v in out["qpv_reason"].value_counts().items() if k},
         "disagreements": int(out["qpv_disagree"].sum()),
         "with_distance": int(np.isfinite(out["qpv_distance_m"].to_numpy()).sum()),
+        "out_of_territory_with_territory": int((with_territory["qpv_status"] == "out_of_territory").sum()),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "geopandas": gpd.__version__, "shapely": shapely.__version__, "pandas": pd.__version__},
     }
@@ -169,6 +182,7 @@ def main() -> None:
         "sjoin_cached": "geopandas.sjoin (index des points en cache)",
         "lookup": "lookup_many + règles (index construit)",
         "lookup_index_ready": "lookup_many + règles (index prêt)",
+        "lookup_territory_ready": "lookup_many + règles + territoire (index prêt)",
     }
     for key, label in labels.items():
         print(f"{label:<46}{med[key]:>10.3f}{n / med[key]:>11,.0f}{med[key] / med['sjoin']:>7.2f}"

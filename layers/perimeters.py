@@ -8,8 +8,13 @@ to a :class:`~layers.store.base.LayerStore`:
   provenance and method written in ``source``; the rules are kept in the store
   settings so that later lookups can also answer « by street rule »;
 * :func:`reverse_from_store` reads a stored perimeter back into a street list;
+* :func:`save_street_list` stores a perimeter known only by its street list (code, name,
+  commune, geography, the rules and their source): it answers lookups from its rules
+  alone, and :func:`compile_to_store` can later draw its polygon;
 * :func:`lookup_index_from_store` prepares the lookup index from the stored perimeters
-  (with their geography version), the stored or given street rules and the addresses.
+  (with their geography version), the stored or given street rules, the addresses and
+  the territory they cover (:func:`store_territory`): a point or an address elsewhere
+  is « hors territoire », never « hors QPV ».
 
 The CLI (``qpv rues``, ``qpv localiser``) and the JSON endpoint ``/api/lookup`` call them.
 """
@@ -26,12 +31,14 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError
 from geo.perimeters.addressmatch import commune_matches, standardize_addresses
 from geo.perimeters.lookup import LookupIndex, LookupResult, build_index, lookup_address, lookup_point
 from geo.perimeters.rules import CompileOptions, compile_perimeter, reverse_perimeter
 from geo.perimeters.streetlist import Rule, format_street_list, rules_from_records, rules_to_records
 from geo.perimeters.streetnames import commune_key
+from geo.perimeters.territory import Territory, build_territory
 from layers.errors import PerimeterStoreError
 from layers.store.base import LayerStore
 
@@ -40,20 +47,27 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "PerimeterSpec",
     "PerimeterStoreError",
+    "StreetListPerimeter",
+    "agreement",
     "compile_to_store",
     "lookup_from_store",
     "lookup_index_from_store",
     "perimeter_uid",
     "result_dict",
     "reverse_from_store",
+    "save_street_list",
     "store_addresses",
+    "store_territory",
     "stored_rules",
+    "street_list_perimeters",
 ]
 
 #: Prefix of the store settings holding the street rules of a compiled perimeter.
 RULES_META_PREFIX = "regles_rues:"
 #: Store setting listing the codes whose rules are kept.
 RULES_META_INDEX = "regles_rues"
+#: Prefix of the store settings describing a perimeter known by its street list.
+LIST_META_PREFIX = "perimetre_liste:"
 
 
 # --------------------------------------------------------------------------- addresses
@@ -122,8 +136,100 @@ def _save_rules(store: LayerStore, code: str, rules: Sequence[Rule]) -> None:
     store.set_meta(RULES_META_INDEX, json.dumps(sorted(codes)))
 
 
+@dataclass(frozen=True, kw_only=True)
+class StreetListPerimeter:
+    """A perimeter known by its street list, as stored by :func:`save_street_list`.
+
+    Attributes
+    ----------
+    code, name, commune, geography, kind : str
+        As in :class:`PerimeterSpec` (the commune is required here).
+    source : str
+        Where the list comes from (file name, convention…).
+    n_rules : int
+        Number of rules kept.
+    """
+
+    code: str
+    name: str
+    commune: str
+    geography: str = "2015"
+    kind: str = "qpv"
+    source: str = ""
+    n_rules: int = 0
+
+
+def save_street_list(
+    store: LayerStore, rules: Sequence[Rule], *, perimeter: PerimeterSpec, source: str = ""
+) -> StreetListPerimeter:
+    """Store a perimeter known only by its street list; lookups then answer from its rules.
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    rules : sequence of Rule
+        The rules (their ``qpv`` and ``commune`` are set to the perimeter's).
+    perimeter : PerimeterSpec
+        Code, name, commune (required), geography and kind.
+    source : str
+        Where the list comes from (kept with it).
+
+    Returns
+    -------
+    StreetListPerimeter
+
+    Raises
+    ------
+    PerimeterStoreError
+        When no rule is given, the commune is missing, or a perimeter of this code
+        imported from a file already exists.
+    """
+    rules = list(rules)
+    if not rules:
+        raise PerimeterStoreError("Aucune règle de rue : la liste est vide.")
+    commune = (perimeter.commune or "").strip()
+    if not commune:
+        named = {r.commune for r in rules if r.commune}
+        commune = named.pop() if len(named) == 1 else ""
+    if not commune:
+        raise PerimeterStoreError(
+            f"Commune de la liste de rues {perimeter.code} inconnue : précisez --commune."
+        )
+    existing = store.read("perimetres", where={"code": perimeter.code})
+    imported = existing[existing["source_dataset"].astype(str) != "liste de rues"] if not existing.empty \
+        else existing
+    if not imported.empty:
+        raise PerimeterStoreError(
+            f"Le périmètre {perimeter.code} existe déjà dans l'entrepôt avec son polygone "
+            f"(source : {imported['source'].iat[0]}) ; choisissez un autre code."
+        )
+    rules = [replace(r, qpv=perimeter.code, commune=commune) for r in rules]
+    record = StreetListPerimeter(code=perimeter.code, name=perimeter.name, commune=commune,
+                                 geography=perimeter.geography, kind=perimeter.kind, source=source,
+                                 n_rules=len(rules))
+    with store.transaction():
+        _save_rules(store, perimeter.code, rules)
+        store.set_meta(f"{LIST_META_PREFIX}{perimeter.code}",
+                       json.dumps(record.__dict__, ensure_ascii=False))
+    logger.info("street list of %s stored (%d rules, commune %s)", perimeter.code, len(rules), commune)
+    return record
+
+
+def street_list_perimeters(store: LayerStore) -> dict[str, StreetListPerimeter]:
+    """Return the perimeters stored by :func:`save_street_list`, by code."""
+    out: dict[str, StreetListPerimeter] = {}
+    for code in json.loads(store.get_meta(RULES_META_INDEX, "[]") or "[]"):
+        text = store.get_meta(f"{LIST_META_PREFIX}{code}")
+        if text:
+            fields = json.loads(text)
+            out[code] = StreetListPerimeter(**{k: v for k, v in fields.items()
+                                               if k in StreetListPerimeter.__dataclass_fields__})
+    return out
+
+
 def stored_rules(store: LayerStore, codes: Sequence[str] | None = None) -> list[Rule]:
-    """Return the street rules kept in the store by :func:`compile_to_store`.
+    """Return the street rules kept in the store by :func:`compile_to_store` or :func:`save_street_list`.
 
     Parameters
     ----------
@@ -135,12 +241,12 @@ def stored_rules(store: LayerStore, codes: Sequence[str] | None = None) -> list[
     Returns
     -------
     list of Rule
-        The rules, each with its ``qpv`` code; those of perimeters no longer stored
-        are left out.
+        The rules, each with its ``qpv`` code; those of compiled perimeters no longer
+        stored are left out (a street-list perimeter needs no polygon).
     """
     kept = json.loads(store.get_meta(RULES_META_INDEX, "[]") or "[]")
     wanted = set(codes) if codes is not None else None
-    present = set(store.read("perimetres")["code"].astype(str))
+    present = set(store.read("perimetres")["code"].astype(str)) | set(street_list_perimeters(store))
     rules: list[Rule] = []
     for code in kept:
         if (wanted is not None and code not in wanted) or code not in present:
@@ -331,6 +437,45 @@ def reverse_from_store(store: LayerStore, code: str, *, commune: str | None = No
 # --------------------------------------------------------------------------- lookup
 
 
+def store_territory(
+    store: LayerStore,
+    *,
+    perimeters: gpd.GeoDataFrame | None = None,
+    addresses: gpd.GeoDataFrame | None = None,
+    rules: Sequence[Rule] = (),
+) -> Territory:
+    """Return the territory the store knows: communes and area of its perimeters, lists and addresses.
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    perimeters : geopandas.GeoDataFrame, optional
+        Its perimeters, when already read (read here otherwise).
+    addresses : geopandas.GeoDataFrame, optional
+        Its standardised address base, when already read (read here otherwise).
+    rules : sequence of Rule
+        Street rules (stored and given): their communes belong to the territory.
+
+    Returns
+    -------
+    geo.perimeters.territory.Territory
+        See :func:`geo.perimeters.territory.build_territory` for how the area is drawn.
+    """
+    if perimeters is None:
+        perimeters = store.read("perimetres")
+    if addresses is None and store.count("adresses"):
+        raw = store.read("adresses")
+        addresses = gpd.GeoDataFrame(
+            {"commune": raw["commune"].astype(object).where(raw["commune"].notna(), ""),
+             "commune_key": raw["commune"].map(commune_key).astype(object),
+             "postcode": raw["postcode"].astype(object).where(raw["postcode"].notna(), "").map(str)},
+            geometry=raw.geometry.to_numpy(), crs=raw.crs)
+    return build_territory(perimeters=perimeters, addresses=addresses,
+                           rule_communes=[r.commune for r in rules if r.commune],
+                           rule_codes=[r.qpv for r in rules if r.qpv])
+
+
 def lookup_index_from_store(
     store: LayerStore,
     *,
@@ -341,7 +486,7 @@ def lookup_index_from_store(
     addresses: bool = True,
     max_distance_m: float = 500.0,
 ) -> LookupIndex:
-    """Prepare the lookup index from the stored perimeters, rules and addresses.
+    """Prepare the lookup index from the stored perimeters, rules, addresses and territory.
 
     Parameters
     ----------
@@ -350,7 +495,7 @@ def lookup_index_from_store(
     rules : sequence of Rule, optional
         Extra street rules (a ``regles.yaml`` file), each naming its QPV.
     stored : bool
-        Also use the rules kept by :func:`compile_to_store`.
+        Also use the rules kept by :func:`compile_to_store` and :func:`save_street_list`.
     geography : str, optional
         Only the perimeters of this geography version (``2015`` / ``2024``).
     kinds : sequence of str, optional
@@ -364,28 +509,36 @@ def lookup_index_from_store(
     Returns
     -------
     geo.perimeters.lookup.LookupIndex
+        With the store's territory (:func:`store_territory`).
 
     Raises
     ------
     PerimeterStoreError
-        When the store holds no perimeter.
+        When the store holds no perimeter, no street list and no rule is given.
     """
     where: dict[str, Any] = {"geography": geography} if geography else {}
     if kinds is not None:
         where["kind"] = list(kinds)
     perimeters = store.read("perimetres", where=where or None)
-    if perimeters.empty:
-        raise PerimeterStoreError(
-            "Aucun périmètre dans l'entrepôt : importez ou compilez d'abord un périmètre."
-        )
     all_rules = list(rules or [])
+    lists = street_list_perimeters(store) if stored else {}
     if stored:
         all_rules += stored_rules(store)
+    if geography:
+        all_rules = [r for r in all_rules if lists.get(r.qpv) is None or lists[r.qpv].geography == geography]
+    if perimeters.empty and not all_rules:
+        raise PerimeterStoreError(
+            "Aucun périmètre dans l'entrepôt : importez un périmètre, compilez-le "
+            "(qpv rues compiler) ou enregistrez sa liste de rues (qpv rues enregistrer)."
+        )
     base = None
     if addresses and store.count("adresses"):
         base = store_addresses(store)
-    return build_index(perimeters[["code", "name", "geography", "geometry"]], rules=all_rules,
-                       addresses=base, max_distance_m=max_distance_m)
+    territory = store_territory(store, perimeters=store.read("perimetres"), addresses=base, rules=all_rules)
+    names = {code: item.name for code, item in lists.items()}
+    frame = perimeters[["code", "name", "geography", "geometry"]] if not perimeters.empty else None
+    return build_index(frame, rules=all_rules, addresses=base, max_distance_m=max_distance_m,
+                       territory=territory, rule_names=names)
 
 
 def lookup_from_store(
@@ -416,8 +569,47 @@ STATUS_FR = {
     "ambiguous": "ambigu",
     "not_found": "introuvable",
     "empty": "vide",
+    "out_of_territory": "hors territoire : aucun périmètre connu ici",
+}
+#: French status codes (CSV column ``qpv_statut``, JSON key ``qpv_statut``).
+STATUS_CODES = {
+    "inside": "dans_qpv",
+    "outside": "hors_qpv",
+    "ambiguous": "ambigu",
+    "not_found": "introuvable",
+    "empty": "vide",
+    "out_of_territory": "hors_territoire",
 }
 REASON_FR = {"both": "les deux", "polygon": "polygone", "street_rule": "règle de rue", "": ""}
+#: French reason codes (CSV column ``qpv_motif``).
+REASON_CODES = {"both": "polygone_et_liste", "polygon": "polygone", "street_rule": "liste_de_rues", "": ""}
+
+
+def _side(code: str | None) -> str:
+    return f"dans {code}" if code else "hors QPV"
+
+
+def agreement(result: LookupResult) -> str:
+    """Both answers side by side when the polygon and the street list both answered.
+
+    Returns
+    -------
+    str
+        « polygone : dans QP062057 ; liste de rues : dans QP062057 — concordants »
+        (or « — discordants »); ``""`` when only one source answered.
+    """
+    if result.polygon is None or result.rule is None:
+        return ""
+    verdict = "discordants" if result.disagree or result.polygon != result.rule else "concordants"
+    return f"polygone : {_side(result.polygon)} ; liste de rues : {_side(result.rule)} — {verdict}"
+
+
+def lonlat(x: float, y: float) -> tuple[float, float] | None:
+    """WGS84 longitude and latitude of a Lambert-93 point (``None`` when unknown)."""
+    if x != x or y != y:
+        return None
+    point = gpd.GeoSeries(gpd.points_from_xy([x], [y]), crs=TERRITORY_CRS).to_crs("EPSG:4326").iat[0]
+    return round(float(point.x), 7), round(float(point.y), 7)
 
 
 def result_dict(result: LookupResult) -> dict[str, Any]:
@@ -426,22 +618,36 @@ def result_dict(result: LookupResult) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``code``, ``nom``, ``geographie``, ``statut`` / ``statut_libelle``, ``motif`` /
-        ``motif_libelle``, ``polygone``, ``regle``, ``desaccord``, ``distance_m``
-        (``None`` when unknown) and ``detail``.
+        ``code``, ``nom``, ``geographie``, ``statut`` (English code, kept for
+        compatibility) / ``qpv_statut`` (French code: ``dans_qpv``, ``hors_qpv``,
+        ``hors_territoire``, ``introuvable``, ``ambigu``, ``vide``) / ``statut_libelle``,
+        ``motif`` / ``motif_libelle``, ``polygone``, ``regle``, ``desaccord``,
+        ``concordance`` (both answers, or ``None``), ``distance_m`` (``None`` when
+        unknown), ``detail``, and for the place that answers: ``adresse_trouvee``,
+        ``score``, ``approchee`` (bool), ``remarque``, ``lon``, ``lat`` (``None`` when
+        unknown).
     """
     dist = result.distance_m
+    ll = lonlat(result.x, result.y)
     return {
         "code": result.code or None,
         "nom": result.name or None,
         "geographie": result.geography or None,
         "statut": result.status,
+        "qpv_statut": STATUS_CODES.get(result.status, result.status),
         "statut_libelle": STATUS_FR.get(result.status, result.status),
         "motif": result.reason or None,
         "motif_libelle": REASON_FR.get(result.reason, result.reason) or None,
         "polygone": result.polygon,
         "regle": result.rule,
         "desaccord": bool(result.disagree),
+        "concordance": agreement(result) or None,
         "distance_m": None if dist != dist else round(float(dist), 1),
         "detail": result.detail,
+        "adresse_trouvee": result.match or None,
+        "score": None if result.score != result.score else round(float(result.score), 2),
+        "approchee": bool(result.approximate),
+        "remarque": result.match_note or None,
+        "lon": None if ll is None else ll[0],
+        "lat": None if ll is None else ll[1],
     }

@@ -2,9 +2,13 @@
 
 ``?adresse=12 rue … 34000 Montpellier`` (optionally ``&commune=``) or ``?lon=&lat=``
 (WGS84). The answer gives the code, name and geography version of the QPV, the status
-(``inside``, ``outside``, ``ambiguous``, ``not_found``, ``empty``), the reason
-(polygon, street rule or both), the disagreement flag and the distance to the boundary
-(see :func:`layers.perimeters.result_dict`). A bad parameter gives a 400 naming it.
+(``statut``: ``inside``, ``outside``, ``ambiguous``, ``not_found``, ``empty``,
+``out_of_territory``; ``qpv_statut``: the same in French, as the batch CSV writes them —
+``dans_qpv``, ``hors_qpv``, ``ambigu``, ``introuvable``, ``vide``, ``hors_territoire``),
+the reason (polygon, street rule or both), both answers and their agreement, the
+distance to the boundary, and the address that answered with its match score and
+coordinates (see :func:`layers.perimeters.result_dict`). Perimeters known only by their
+street list answer too. A bad parameter gives a 400 naming it.
 
 The lookup is public (anonymous users allowed) unless the configuration sets
 ``LOOKUP_ROLES`` to the roles allowed. The index is built once per state of the store.
@@ -115,10 +119,27 @@ def lookup() -> ResponseReturnValue:
 
 def openapi_paths() -> dict[str, Any]:
     """Return the OpenAPI path item of the lookup."""
+    from layers.perimeters import STATUS_CODES
+
+    text = {"type": "string", "nullable": True}
+    number = {"type": "number", "nullable": True}
     answer = {
-        "type": "object", "required": ["requete", "code", "statut"],
-        "properties": {"requete": {"type": "object"}, "code": {"type": "string", "nullable": True},
-                       "statut": {"type": "string"}},
+        "type": "object", "required": ["requete", "code", "statut", "qpv_statut"],
+        "properties": {
+            "requete": {"type": "object"}, "code": text, "nom": text, "geographie": text,
+            "statut": {"type": "string", "enum": list(STATUS_CODES)},
+            "qpv_statut": {"type": "string", "enum": list(STATUS_CODES.values()),
+                           "description": "hors_territoire : aucun périmètre connu ici (ni polygone ni liste "
+                                          "de rues), impossible de conclure."},
+            "statut_libelle": {"type": "string"}, "motif": text, "motif_libelle": text,
+            "polygone": text, "regle": text, "desaccord": {"type": "boolean"},
+            "concordance": {**text, "description": "Réponses du polygone et de la liste de rues, quand les "
+                                                   "deux répondent."},
+            "distance_m": number, "detail": {"type": "string"},
+            "adresse_trouvee": {**text, "description": "Adresse de la base qui répond."},
+            "score": {**number, "description": "Ressemblance des noms de voie (1 : exacte)."},
+            "approchee": {"type": "boolean"}, "remarque": text, "lon": number, "lat": number,
+        },
     }
     (lon_min, lon_max), (lat_min, lat_max) = LON_RANGE, LAT_RANGE
     return {"/api/lookup": {"get": oas.operation(

@@ -21,7 +21,7 @@ import difflib
 import gzip
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -32,7 +32,7 @@ import pandas as pd
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import AddressError
-from geo.perimeters.streetnames import commune_key, street_key, street_keys
+from geo.perimeters.streetnames import LEADING_TYPES, commune_key, street_key, street_keys
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ __all__ = [
     "match_streets",
     "parse_address",
     "read_addresses",
+    "split_commune",
     "standardize_addresses",
 ]
 
@@ -403,6 +404,47 @@ def parse_address(text: str | None) -> ParsedAddress:
     return ParsedAddress(number, suffix, to, rest.strip(" ,"), postcode, commune.strip())
 
 
+#: Words a street name cannot end with: a commune name after them belongs to the street (« rue de Paris »).
+_LINKS = frozenset({"de", "du", "des", "d", "la", "le", "les", "l", "à", "a", "au", "aux", "en", "sur", "et"})
+
+
+def split_commune(
+    parsed: ParsedAddress, communes: Collection[str], *, streets: Collection[str] = ()
+) -> ParsedAddress:
+    """Recognise a known commune written at the end of the street (« 12 rue de Verdun Lillers »).
+
+    Parameters
+    ----------
+    parsed : ParsedAddress
+        From :func:`parse_address`; left as is when it already names a commune.
+    communes : collection of str
+        Commune keys (:func:`geo.perimeters.streetnames.commune_key`) that may end the text;
+        « PARIS » is recognised for « PARIS 20E ARRONDISSEMENT ».
+    streets : collection of str
+        Known street keys: a street that is one of them as written is not split
+        (« rue du Faubourg Saint-Denis » stays whole even when Saint-Denis is known).
+
+    Returns
+    -------
+    ParsedAddress
+        With the commune moved out of the street, or ``parsed`` unchanged.
+    """
+    if parsed.commune or not communes or not parsed.street:
+        return parsed
+    if streets and street_key(parsed.street) in streets:
+        return parsed
+    words = parsed.street.split()
+    for k in range(min(5, len(words) - 2), 0, -1):  # at least « rue X » left
+        head, tail = words[:-k], " ".join(words[-k:])
+        key = commune_key(tail)
+        if not key or head[-1].lower().strip("'’") in _LINKS:
+            continue
+        if any(commune_matches(key, c) for c in communes):
+            return ParsedAddress(parsed.number, parsed.suffix, parsed.number_to, " ".join(head).strip(" ,"),
+                                 parsed.postcode, tail)
+    return parsed
+
+
 def _resolve_commune(parsed: ParsedAddress, addresses: pd.DataFrame) -> ParsedAddress:
     """Use the postcode to name the commune, and drop a commune name left in the street."""
     if not parsed.postcode:
@@ -421,12 +463,55 @@ def _resolve_commune(parsed: ParsedAddress, addresses: pd.DataFrame) -> ParsedAd
     return parsed
 
 
+def _approximation(typed_key: str, matched_key: str) -> str:
+    """French note on a fuzzy street match: another street type, or another spelling."""
+    def body(key: str) -> list[str]:
+        words = key.split()
+        return words[1:] if len(words) > 1 and words[0] in LEADING_TYPES else words
+
+    typed, matched = typed_key.split(), matched_key.split()
+    if body(typed_key) == body(matched_key) and typed[:1] != matched[:1]:
+        return "type de voie différent"
+    return "orthographe approchée"
+
+
+def _label(number: Any, suffix: str, street: str, postcode: str, commune: str) -> str:
+    """« 10 bis Rue Félix Terrier 75020 Paris 20e Arrondissement »."""
+    head = " ".join(x for x in (str(number) if number is not None else "", suffix, street) if x)
+    place = " ".join(x for x in (postcode, commune) if x)
+    return f"{head} {place}".strip() if place else head
+
+
+@dataclass(frozen=True)
+class _Base:
+    """The address base prepared for :func:`geocode`: (commune, street, number) → rows."""
+
+    index: dict[tuple[str, str, int], list[int]]
+    suffixes: np.ndarray
+    geoms: np.ndarray
+    postcodes: np.ndarray
+    communes: np.ndarray
+
+
+def _prepare_base(addresses: pd.DataFrame, wanted: set[str]) -> _Base:
+    base = addresses[addresses["number"].notna() & addresses["street_key"].isin(wanted)]
+    index: dict[tuple[str, str, int], list[int]] = {}
+    triples = zip(base["commune_key"], base["street_key"], base["number"], strict=True)
+    for pos, (ck, sk, num) in enumerate(triples):
+        index.setdefault((ck, sk, int(num)), []).append(pos)
+    post = base["postcode"].to_numpy(dtype=object) if "postcode" in base.columns else \
+        np.full(len(base), "", dtype=object)
+    return _Base(index, base["suffix"].to_numpy(), base.geometry.to_numpy(), post,
+                 base["commune"].to_numpy(dtype=object))
+
+
 def geocode(
     texts: Sequence[str | None] | pd.Series,
     addresses: pd.DataFrame,
     *,
     commune: str | None = None,
     cutoff: float = 0.85,
+    communes: Collection[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Find the point of free-text addresses in a standardised address base.
 
@@ -440,6 +525,10 @@ def geocode(
         Commune to assume when a text names none.
     cutoff : float
         Minimum similarity of a fuzzy street match.
+    communes : collection of str, optional
+        Commune keys recognised at the end of a text written without postcode or comma
+        (« 12 boulevard Davout Paris »; see :func:`split_commune`); by default those of
+        the base.
 
     Returns
     -------
@@ -450,47 +539,76 @@ def geocode(
         ``found_without_suffix`` (« 12 ter » when only 12 exists), ``number_not_found``
         (known street, unknown number, e.g. beyond its last address: no point, but rules
         still apply), ``no_number``, ``street_not_found``, ``ambiguous`` or ``empty``.
+        Also: ``typed_commune`` (commune key the text names, ``""`` if none),
+        ``postcode`` (as typed), ``matched_address`` (the address of the base that
+        answers, « 10 Rue Félix Terrier 75020 Paris 20e Arrondissement », ``""`` when
+        none), ``score`` (similarity of the street names, 1 when exact, NaN when not
+        matched), ``approximation`` (French note: « type de voie différent »,
+        « orthographe approchée », « indice … absent de la base », ``""`` when exact)
+        and ``candidates`` (« ; »-joined, for ambiguous or unmatched streets).
     """
     series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
-    parsed = [_resolve_commune(parse_address(t), addresses) for t in series.tolist()]
-    communes = [p.commune or commune or "" for p in parsed]
-    matches = match_streets([p.street for p in parsed], addresses, communes=communes, cutoff=cutoff)
-    wanted = set(matches["matched_key"]) - {""}
-    base = addresses[addresses["number"].notna() & addresses["street_key"].isin(wanted)]
-    index: dict[tuple[str, str, int], list[int]] = {}
-    triples = zip(base["commune_key"], base["street_key"], base["number"], strict=True)
-    for pos, (ck, sk, num) in enumerate(triples):
-        index.setdefault((ck, sk, int(num)), []).append(pos)
-    suffixes = base["suffix"].to_numpy()
-    geoms = base.geometry.to_numpy()
+    known = set(communes) if communes is not None else set(pd.unique(addresses["commune_key"])) - {""}
+    streets = set(pd.unique(addresses["street_key"]))
+    parsed = [_resolve_commune(split_commune(parse_address(t), known, streets=streets), addresses)
+              for t in series.tolist()]
+    typed = [commune_key(p.commune) for p in parsed]
+    matches = match_streets([p.street for p in parsed], addresses,
+                            communes=[p.commune or commune or "" for p in parsed], cutoff=cutoff)
+    base = _prepare_base(addresses, set(matches["matched_key"]) - {""})
     out_geom: list[Any] = []
     records = []
-    for p, (_, m) in zip(parsed, matches.iterrows(), strict=True):
-        status = m["status"]
-        rec = {"number": p.number, "suffix": p.suffix, "street_key": m["matched_key"] or m["key"],
-               "commune_key": m["matched_commune"], "matched_name": m["matched_name"],
-               "street_status": status}
-        point = None
-        if status == "empty" and p.number is None:
-            rec["status"] = "empty"
-        elif status in ("unmatched", "empty"):
-            rec["status"] = "street_not_found"
-        elif status == "ambiguous":
-            rec["status"] = "ambiguous"
-        elif p.number is None:
-            rec["status"] = "no_number"
-        else:
-            hits = index.get((m["matched_commune"], m["matched_key"], p.number), [])
-            exact = [h for h in hits if suffixes[h] == p.suffix]
-            if exact:
-                point, rec["status"] = geoms[exact[0]], "found"
-            elif hits:
-                plain = [h for h in hits if not suffixes[h]] or hits
-                point, rec["status"] = geoms[plain[0]], "found_without_suffix"
-            else:
-                rec["status"] = "number_not_found"
+    for p, ckey, (_, m) in zip(parsed, typed, matches.iterrows(), strict=True):
+        rec, point = _geocode_one(p, m, base)
+        rec["typed_commune"] = ckey
         records.append(rec)
         out_geom.append(point)
     frame = pd.DataFrame(records, index=series.index)
     frame["number"] = frame["number"].astype("Int64")
+    frame["score"] = frame["score"].astype(float)
     return gpd.GeoDataFrame(frame, geometry=np.array(out_geom, dtype=object), crs=TERRITORY_CRS)
+
+
+def _geocode_one(p: ParsedAddress, m: pd.Series, base: _Base) -> tuple[dict[str, Any], Any]:
+    """One parsed address and its street match → output record and point."""
+    status = m["status"]
+    fuzzy = status == "fuzzy"
+    rec: dict[str, Any] = {
+        "number": p.number, "suffix": p.suffix, "street_key": m["matched_key"] or m["key"],
+        "commune_key": m["matched_commune"], "matched_name": m["matched_name"], "street_status": status,
+        "postcode": p.postcode, "matched_address": "", "score": np.nan,
+        "approximation": _approximation(m["key"], m["matched_key"]) if fuzzy else "",
+        "candidates": m["candidates"],
+    }
+    point = None
+    if status == "empty" and p.number is None:
+        rec["status"] = "empty"
+        return rec, point
+    if status in ("unmatched", "empty"):
+        rec["status"] = "street_not_found"
+        return rec, point
+    rec["score"] = float(m["score"])
+    if status == "ambiguous":
+        rec["status"] = "ambiguous"
+        return rec, point
+    if p.number is None:
+        rec["status"] = "no_number"
+        rec["matched_address"] = _label(None, "", m["matched_name"], "", m["matched_commune"].title())
+        return rec, point
+    hits = base.index.get((m["matched_commune"], m["matched_key"], p.number), [])
+    exact = [h for h in hits if base.suffixes[h] == p.suffix]
+    if exact:
+        pick, rec["status"] = exact[0], "found"
+    elif hits:
+        pick = ([h for h in hits if not base.suffixes[h]] or hits)[0]
+        rec["status"] = "found_without_suffix"
+        note = f"indice « {p.suffix} » absent de la base"
+        rec["approximation"] = f"{rec['approximation']}, {note}" if rec["approximation"] else note
+    else:
+        rec["status"] = "number_not_found"
+        rec["matched_address"] = _label(None, "", m["matched_name"], "", m["matched_commune"].title())
+        return rec, point
+    point = base.geoms[pick]
+    rec["matched_address"] = _label(p.number, str(base.suffixes[pick] or ""), m["matched_name"],
+                                    str(base.postcodes[pick] or ""), str(base.communes[pick] or ""))
+    return rec, point

@@ -12,8 +12,13 @@ Columns added by :func:`lookup_many` (and fields of :class:`LookupResult`):
 ``qpv_code``, ``qpv_name``, ``qpv_geography``
     The QPV (``""`` when outside), its name and geography version (``2015`` / ``2024``).
 ``qpv_status``
-    ``inside``, ``outside``, ``ambiguous`` (several QPV or an ambiguous street),
-    ``not_found`` (no point and a street no rule knows) or ``empty`` (nothing given).
+    ``inside``, ``outside``, ``ambiguous`` (several QPV, a street found in several
+    communes, or no commune given and rules of several communes), ``not_found`` (no
+    point and a street no rule knows), ``out_of_territory`` (a point, a commune or a
+    postcode the index's :class:`~geo.perimeters.territory.Territory` does not know:
+    no perimeter is known there, so « outside » would be a guess) or ``empty``
+    (nothing given). Without a territory (``build_index(..., territory=None)``) the
+    perimeters and rules given are taken as complete wherever the points are.
 ``qpv_reason``
     Which source gives the answer, inside or outside: ``both`` (they agree), ``polygon``
     (the point decides; rules silent or overruled, see ``qpv_disagree``), ``street_rule``
@@ -27,13 +32,27 @@ Columns added by :func:`lookup_many` (and fields of :class:`LookupResult`):
     without a point or beyond ``max_distance_m``, 200 m by default).
 ``qpv_detail``
     A French sentence for the technician.
+
+Text addresses (``AddressColumns(address=...)``) also get :data:`MATCH_COLUMNS`:
+
+``qpv_match``
+    The address of the address base that answers (« 10 Rue Félix Terrier 75020 Paris 20e
+    Arrondissement »), or the street of the rules; ``""`` when none.
+``qpv_match_score``
+    Similarity of the street names (1 when exact; NaN when not matched).
+``qpv_match_note``
+    French note: approximation (« type de voie différent », « orthographe approchée »,
+    « indice … absent de la base »), commune assumed or found, communes of an ambiguous
+    street, nearby streets of an unknown one (several notes joined by `` | ``); ``""`` if none.
+``qpv_x``, ``qpv_y``
+    Lambert-93 point of the answer (the given point, else the matched address; NaN).
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -46,7 +65,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
-from geo.perimeters.addressmatch import geocode, parse_address
+from geo.perimeters.addressmatch import commune_matches, geocode, parse_address, split_commune
 from geo.perimeters.rules import evaluate_rules, rules_frame
 from geo.perimeters.streetlist import Rule
 from geo.perimeters.streetnames import (
@@ -58,11 +77,13 @@ from geo.perimeters.streetnames import (
     street_key,
     street_keys,
 )
+from geo.perimeters.territory import Territory
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "LOOKUP_COLUMNS",
+    "MATCH_COLUMNS",
     "AddressColumns",
     "LookupIndex",
     "LookupResult",
@@ -76,6 +97,7 @@ LOOKUP_COLUMNS = [
     "qpv_code", "qpv_name", "qpv_geography", "qpv_status", "qpv_reason", "qpv_polygon", "qpv_rule",
     "qpv_disagree", "qpv_distance_m", "qpv_detail",
 ]
+MATCH_COLUMNS = ["qpv_match", "qpv_match_score", "qpv_match_note", "qpv_x", "qpv_y"]
 
 Progress = Callable[[int, int], None]
 
@@ -147,6 +169,11 @@ class LookupIndex:
         Standardised address base for text lookups.
     max_distance_m : float
         Distances to boundaries beyond this are not computed (NaN).
+    territory : Territory or None
+        Communes and area known (:func:`geo.perimeters.territory.build_territory`): rows
+        outside it are ``out_of_territory``; ``None``: no such check.
+    rule_communes : dict
+        Street key → keys of the communes whose rules name it.
     """
 
     perimeters: gpd.GeoDataFrame
@@ -164,6 +191,18 @@ class LookupIndex:
     groups: list[tuple[np.ndarray, list[int]]] = field(default_factory=list)
     rule_keys: frozenset[str] = frozenset()
     tokens: dict[str, list[frozenset[str]]] = field(default_factory=dict)
+    territory: Territory | None = None
+    rule_communes: dict[str, frozenset[str]] = field(default_factory=dict)
+    commune_names: dict[str, str] = field(default_factory=dict)
+
+    def known_communes(self) -> frozenset[str]:
+        """Commune keys recognised at the end of a text address (territory, rules, addresses)."""
+        keys = set(self.commune_names)
+        if self.territory is not None:
+            keys |= self.territory.keys
+        if self.addresses is not None and "commune_key" in self.addresses.columns:
+            keys |= set(pd.unique(self.addresses["commune_key"]))
+        return frozenset(k for k in keys if k)
 
 
 def _geography(code: str) -> str:
@@ -177,6 +216,8 @@ def build_index(
     rules: Sequence[Rule] | None = None,
     addresses: gpd.GeoDataFrame | None = None,
     max_distance_m: float = 200.0,
+    territory: Territory | None = None,
+    rule_names: Mapping[str, str] | None = None,
 ) -> LookupIndex:
     """Prepare perimeters (and rules, and an address base) for lookups.
 
@@ -192,6 +233,13 @@ def build_index(
         Standardised address base, needed to look up text addresses.
     max_distance_m : float
         Boundary distances beyond this are not computed.
+    territory : Territory, optional
+        What the index knows (:func:`geo.perimeters.territory.build_territory`): points,
+        communes and postcodes outside it are answered ``out_of_territory``. ``None``
+        (default): the perimeters and rules are taken as complete everywhere (a national
+        perimeter file).
+    rule_names : mapping of str to str, optional
+        Names of the perimeters known only by their rules (their code otherwise).
 
     Returns
     -------
@@ -232,6 +280,10 @@ def build_index(
     all_codes = np.array([*codes.tolist(), *extra], dtype=object)
     rule_keys = frozenset(rule_table["street_key"])
     ruled_codes = frozenset(rule_table["qpv"])
+    by_street: dict[str, set[str]] = {}
+    for skey, ckey in zip(rule_table["street_key"].tolist(), rule_table["commune_key"].tolist(), strict=True):
+        by_street.setdefault(skey, set()).add(ckey)
+    commune_names = {commune_key(r.commune): r.commune for r in rules or [] if r.commune}
     return LookupIndex(
         perimeters=table,
         bounds=shapely.bounds(geoms).reshape(-1, 4),
@@ -240,13 +292,16 @@ def build_index(
         addresses=addresses,
         max_distance_m=float(max_distance_m),
         codes=all_codes,
-        names_array=np.array([*names.tolist(), *extra], dtype=object),
+        names_array=np.array([*names.tolist(), *[(rule_names or {}).get(c, c) for c in extra]], dtype=object),
         geos_array=np.array([*geos.tolist(), *[_geography(c) for c in extra]], dtype=object),
         ruled=np.array([c in ruled_codes for c in all_codes.tolist()], dtype=bool),
         boundaries=shapely.boundary(geoms),
         groups=_groups(shapely.bounds(geoms).reshape(-1, 4), float(max_distance_m)),
         rule_keys=rule_keys,
         tokens=_rule_tokens(rule_keys),
+        territory=territory,
+        rule_communes={k: frozenset(v) for k, v in by_street.items()},
+        commune_names=commune_names,
     )
 
 
@@ -381,6 +436,7 @@ class _Streets:
     keyed: bool
     numbers: np.ndarray
     geo_status: np.ndarray  # per row: index in _GEO ("" or a geocode status)
+    outside: np.ndarray | None = None  # per row: commune or postcode outside the territory
 
 
 def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) -> np.ndarray:
@@ -443,37 +499,125 @@ def _streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: Addre
         codes, keys = np.full(n, -1, dtype=np.intp), np.array([], dtype=object)
     communes = data[columns.commune] if columns.commune is not None else None
     numbers = _numbers(data[columns.number]) if columns.number is not None else np.full(n, np.nan)
+    outside = None
+    territory = index.territory
+    if territory is not None:
+        if communes is not None:
+            ccodes, cnames = pd.factorize(communes, use_na_sentinel=True)
+            lut = [territory.commune_outside(commune_key(c) or commune_key(commune)) for c in cnames]
+            fallback = territory.commune_outside(commune_key(commune))
+            outside = np.append(np.array(lut, dtype=bool), fallback)[ccodes]
+        elif commune:
+            outside = np.full(n, territory.commune_outside(commune_key(commune)), dtype=bool)
     return _Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
-                    np.zeros(n, dtype=np.int8))
+                    np.zeros(n, dtype=np.int8), outside)
+
+
+@dataclass
+class _Text:
+    """What text addresses tell, per row, before the rules and polygons answer."""
+
+    street_keys: np.ndarray
+    commune_keys: np.ndarray  # commune searched or found ("" when unknown)
+    typed: np.ndarray  # commune key the text (or the default commune) names
+    postcodes: np.ndarray
+    numbers: np.ndarray
+    status: np.ndarray  # geocode status ("" without address base)
+    match: np.ndarray
+    score: np.ndarray
+    note: np.ndarray
+    found: np.ndarray  # geocoded point (or None)
+
+
+def _text_rows(texts: pd.Series, index: LookupIndex, commune: str | None) -> _Text:
+    """Parse (and geocode, when the index has an address base) free-text addresses."""
+    known = index.known_communes()
+    default = commune_key(commune)
+    n = len(texts)
+    if index.addresses is not None:
+        coded = geocode(texts, index.addresses, commune=commune, communes=known or None)
+        typed = coded["typed_commune"].to_numpy(dtype=object)
+        matched = coded["commune_key"].to_numpy(dtype=object)
+        cands = coded["candidates"].to_numpy(dtype=object)
+        notes = coded["approximation"].to_numpy(dtype=object).copy()
+        status = coded["status"].to_numpy(dtype=object)
+        for i in np.flatnonzero((status == "street_not_found") | (status == "ambiguous")).tolist():
+            if cands[i]:
+                label = ("voies proches" if status[i] == "street_not_found"
+                         else "voie trouvée dans plusieurs communes")
+                notes[i] = f"{label} : {cands[i]}"
+        return _Text(
+            street_keys=coded["street_key"].to_numpy(dtype=object),
+            commune_keys=np.where(matched != "", matched, np.where(typed != "", typed, default)),
+            typed=np.where(typed != "", typed, default), postcodes=coded["postcode"].to_numpy(dtype=object),
+            numbers=coded["number"].to_numpy(dtype=float, na_value=np.nan), status=status,
+            match=coded["matched_address"].to_numpy(dtype=object),
+            score=coded["score"].to_numpy(dtype=float), note=notes, found=coded.geometry.to_numpy(),
+        )
+    parsed = [split_commune(parse_address(t), known, streets=index.rule_keys) for t in texts.tolist()]
+    typed = np.array([commune_key(p.commune) or default for p in parsed], dtype=object)
+    return _Text(
+        street_keys=street_keys([p.street for p in parsed]).to_numpy(dtype=object),
+        commune_keys=typed.copy(), typed=typed,
+        postcodes=np.array([p.postcode for p in parsed], dtype=object),
+        numbers=np.array([np.nan if p.number is None else float(p.number) for p in parsed]),
+        status=np.array(["empty" if not p.street and p.number is None else "" for p in parsed], dtype=object),
+        match=np.full(n, "", dtype=object), score=np.full(n, np.nan), note=np.full(n, "", dtype=object),
+        found=np.full(n, None, dtype=object),
+    )
+
+
+def _commune_label(index: LookupIndex, key: str) -> str:
+    return index.commune_names.get(key) or key.title()
+
+
+def _resolve_communes(rows: _Text, index: LookupIndex) -> None:
+    """Rows naming no commune: the street's communes (rules, address base) decide, or it is ambiguous.
+
+    Changes ``rows`` in place: the commune assumed, the ``ambiguous`` status, the notes.
+    """
+    for i in np.flatnonzero(rows.typed == "").tolist():
+        skey = rows.street_keys[i]
+        if not skey or rows.status[i] in ("ambiguous", "empty"):
+            continue
+        found = rows.commune_keys[i]
+        ruled = [c for c in sorted(index.rule_communes.get(skey, ())) if c]
+        others = [c for c in ruled
+                  if not (found and (commune_matches(c, found) or commune_matches(found, c)))]
+        communes = ([found] if found else []) + others
+        if len(communes) > 1:
+            rows.status[i] = "ambiguous"
+            names = " ; ".join(_commune_label(index, c) for c in communes)
+            rows.note[i] = f"voie présente dans plusieurs communes : {names} (précisez la commune)"
+        elif others:
+            rows.commune_keys[i] = others[0]
+            note = (f"commune supposée : {_commune_label(index, others[0])} "
+                    "(seule liste de rues où figure la voie)")
+            rows.note[i] = f"{rows.note[i]} | {note}" if rows.note[i] else note
 
 
 def _streets_from_text(
     texts: pd.Series, index: LookupIndex, commune: str | None, xy: np.ndarray
-) -> tuple[_Streets, np.ndarray]:
+) -> tuple[_Streets, np.ndarray, _Text]:
     """Streets, numbers, geocoding status and points of free-text addresses."""
-    if index.addresses is not None:
-        coded = geocode(texts, index.addresses, commune=commune)
-        skeys = coded["street_key"].to_numpy(dtype=object)
-        ckeys = coded["commune_key"].to_numpy(dtype=object)
-        nums = coded["number"].to_numpy(dtype=float, na_value=np.nan)
-        status = coded["status"].to_numpy(dtype=object)
-        pts = coded.geometry.to_numpy()
-        found = ~shapely.is_missing(pts) & np.isnan(xy[:, 0])
-        xy = xy.copy()
-        if found.any():
-            xy[found, 0], xy[found, 1] = shapely.get_x(pts[found]), shapely.get_y(pts[found])
-    else:
-        parsed = [parse_address(t) for t in texts.tolist()]
-        skeys = street_keys([p.street for p in parsed]).to_numpy(dtype=object)
-        ckeys = np.array([commune_key(p.commune or commune) for p in parsed], dtype=object)
-        nums = np.array([np.nan if p.number is None else float(p.number) for p in parsed])
-        status = np.array(["empty" if not p.street and p.number is None else "" for p in parsed],
-                          dtype=object)
-    codes, keys = pd.factorize(pd.Series(skeys, dtype=object), use_na_sentinel=True)
-    geo_codes = np.array([_GEO.index(str(v)) if v in _GEO else 0 for v in status], dtype=np.int8)
-    streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object), pd.Series(ckeys, dtype=object),
-                       commune_key(commune), True, np.where(nums > 0, nums, np.nan), geo_codes)
-    return streets, xy
+    rows = _text_rows(texts, index, commune)
+    _resolve_communes(rows, index)
+    found = ~shapely.is_missing(rows.found) & np.isnan(xy[:, 0])
+    xy = xy.copy()
+    if found.any():
+        xy[found, 0], xy[found, 1] = shapely.get_x(rows.found[found]), shapely.get_y(rows.found[found])
+    outside = None
+    if index.territory is not None:
+        territory = index.territory
+        outside = np.array([territory.commune_outside(c, pc) for c, pc in
+                            zip(rows.typed.tolist(), rows.postcodes.tolist(), strict=True)], dtype=bool)
+    codes, keys = pd.factorize(pd.Series(rows.street_keys, dtype=object), use_na_sentinel=True)
+    geo_codes = np.array([_GEO.index(str(v)) if v in _GEO else 0 for v in rows.status], dtype=np.int8)
+    nums = rows.numbers
+    streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object),
+                       pd.Series(rows.commune_keys, dtype=object), commune_key(commune), True,
+                       np.where(nums > 0, nums, np.nan), geo_codes, outside)
+    return streets, xy, rows
 
 
 def _polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -582,9 +726,9 @@ def lookup_many(
     Returns
     -------
     pandas.DataFrame
-        ``data`` (same class and index, not modified) with :data:`LOOKUP_COLUMNS` added;
-        the text columns are categorical, ``qpv_disagree`` is boolean and
-        ``qpv_distance_m`` a float.
+        ``data`` (same class and index, not modified) with :data:`LOOKUP_COLUMNS` added
+        (and :data:`MATCH_COLUMNS` for a free-text address column); the text columns are
+        categorical, ``qpv_disagree`` is boolean and ``qpv_distance_m`` a float.
 
     Raises
     ------
@@ -594,8 +738,9 @@ def lookup_many(
     index = perimeters if isinstance(perimeters, LookupIndex) else build_index(perimeters)
     columns.check(data)
     xy = _points_xy(data, crs)
+    text: _Text | None = None
     if columns.address is not None:
-        streets, xy = _streets_from_text(data[columns.address], index, commune, xy)
+        streets, xy, text = _streets_from_text(data[columns.address], index, commune, xy)
     else:
         streets = _streets_from_columns(data, index, columns.with_ban_defaults(data), commune)
     total = len(data)
@@ -604,19 +749,34 @@ def lookup_many(
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
         communes = None if streets.communes is None else streets.communes.iloc[sl]
+        outside = None if streets.outside is None else streets.outside[sl]
         chunk = _Streets(streets.codes[sl], streets.keys, communes, streets.commune, streets.keyed,
-                         streets.numbers[sl], streets.geo_status[sl])
+                         streets.numbers[sl], streets.geo_status[sl], outside)
         parts.append(_decide(xy[sl], chunk, index))
         if progress is not None:
             progress(sl.stop, total)
     merged = {k: np.concatenate([p[k] for p in parts]) if parts else np.array([], dtype=np.int32)
               for k in ("code", "status", "reason", "poly", "rule", "disagree", "dist", "detail")}
-    return data.assign(**_columns(merged, index, data.index))
+    out = _columns(merged, index, data.index)
+    if text is not None:
+        out.update(_match_columns(text, xy, data.index))
+    return data.assign(**out)
+
+
+def _match_columns(text: _Text, xy: np.ndarray, row_index: pd.Index) -> dict[str, pd.Series]:
+    """:data:`MATCH_COLUMNS` of text addresses."""
+    return {
+        "qpv_match": pd.Series(text.match, index=row_index, dtype=object),
+        "qpv_match_score": pd.Series(np.round(text.score, 3), index=row_index, dtype=float),
+        "qpv_match_note": pd.Series(text.note, index=row_index, dtype=object),
+        "qpv_x": pd.Series(xy[:, 0], index=row_index, dtype=float),
+        "qpv_y": pd.Series(xy[:, 1], index=row_index, dtype=float),
+    }
 
 
 _GEO = ["", "found", "found_without_suffix", "number_not_found", "no_number", "street_not_found",
         "ambiguous", "empty"]
-_STATUSES = ["outside", "inside", "ambiguous", "not_found", "empty"]
+_STATUSES = ["outside", "inside", "ambiguous", "not_found", "empty", "out_of_territory"]
 _REASONS = ["", "both", "polygon", "street_rule"]
 _BASES = [
     "Hors périmètre.", "Adresse vide.", "Adresse non localisée et voie sans règle : impossible de conclure.",
@@ -625,6 +785,8 @@ _BASES = [
     "Dans la liste des rues.", "Hors des numéros retenus par la liste des rues.",
     "Voie hors de toute liste de rues.",
     "Adresse non localisée et numéro manquant pour une voie retenue en partie : impossible de conclure.",
+    "Hors territoire : aucun périmètre connu ici (ni polygone ni liste de rues) ; impossible de dire "
+    "si le lieu est en QPV.",
 ]
 _NOTES = ["", " Numéro absent de la base d'adresses (au-delà de la dernière adresse connue ?).",
           " Voie inconnue de la base d'adresses.", " Numéro manquant pour une voie retenue en partie."]
@@ -653,12 +815,13 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     ambiguous = (poly_hits > 1) | rule_amb | (geo == _GEO.index("ambiguous"))
     empty = ~has_point & ~has_street & ((geo == _GEO.index("empty")) | (geo == 0))
     not_found = ~has_point & ~rule_known & ~empty
-    status = np.select([empty, ambiguous, code >= 0, not_found], [4, 2, 1, 3], 0)
-    reason = np.where((status == 4) | (status == 3), 0, reason)
+    elsewhere = _out_of_territory(xy, has_point & ~poly_in, streets, index) & (code < 0) & ~empty
+    status = np.select([empty, elsewhere, ambiguous, code >= 0, not_found], [4, 5, 2, 1, 3], 0)
+    reason = np.where((status == 4) | (status == 3) | (status == 5), 0, reason)
     base = np.select(
-        [status == 4, (status == 3) & rule_street, status == 3, status == 2, (status == 1) & (reason == 1),
-         (status == 1) & (reason == 2), status == 1, has_point, rule_street],
-        [1, 9, 2, 3, 4, 5, 6, 0, 7], 8,
+        [status == 4, status == 5, (status == 3) & rule_street, status == 3, status == 2,
+         (status == 1) & (reason == 1), (status == 1) & (reason == 2), status == 1, has_point, rule_street],
+        [1, 10, 9, 2, 3, 4, 5, 6, 0, 7], 8,
     )
     note = np.select([geo == _GEO.index("number_not_found"), geo == _GEO.index("street_not_found"),
                       ~decided & (status != 3)],
@@ -669,6 +832,25 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     return {"code": np.where(code >= 0, code, len(index.codes)), "status": status, "reason": reason,
             "poly": poly_out, "rule": rule_out, "disagree": disagree, "dist": np.round(dist, 1),
             "detail": detail}
+
+
+def _out_of_territory(xy: np.ndarray, check: np.ndarray, streets: _Streets, index: LookupIndex) -> np.ndarray:
+    """Rows outside the index's territory.
+
+    Points in ``check`` outside its area, or rows without a point whose commune or
+    postcode it does not know.
+    """
+    n = len(xy)
+    territory = index.territory
+    out = np.zeros(n, dtype=bool)
+    if territory is None:
+        return out
+    rows = np.flatnonzero(check)
+    if len(rows):
+        out[rows] = ~territory.covers_xy(xy[rows, 0], xy[rows, 1])
+    if streets.outside is not None:
+        out |= ~(np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])) & streets.outside
+    return out
 
 
 def _columns(parts: dict[str, np.ndarray], index: LookupIndex, row_index: pd.Index) -> dict[str, pd.Series]:
@@ -715,16 +897,32 @@ class LookupResult:
     disagree: bool
     distance_m: float
     detail: str
+    match: str = ""
+    score: float = float("nan")
+    match_note: str = ""
+    x: float = float("nan")
+    y: float = float("nan")
+
+    @property
+    def approximate(self) -> bool:
+        """The address base answered with another spelling, street type or suffix."""
+        return self.score == self.score and (self.score < 1.0 or "absent de la base" in self.match_note)
 
 
-def _result(row: pd.Series) -> LookupResult:
+def _result(row: pd.Series, xy: tuple[float, float] | None = None) -> LookupResult:
     dist = row["qpv_distance_m"]
+    extra: dict[str, Any] = {}
+    if "qpv_match" in row.index:
+        extra = {"match": str(row["qpv_match"]), "score": float(row["qpv_match_score"]),
+                 "match_note": str(row["qpv_match_note"]), "x": float(row["qpv_x"]), "y": float(row["qpv_y"])}
+    elif xy is not None:
+        extra = {"x": float(xy[0]), "y": float(xy[1])}
     return LookupResult(
         code=str(row["qpv_code"]), name=str(row["qpv_name"]), geography=str(row["qpv_geography"]),
         status=str(row["qpv_status"]), reason=str(row["qpv_reason"]),
         polygon=None if pd.isna(row["qpv_polygon"]) else str(row["qpv_polygon"]),
         rule=None if pd.isna(row["qpv_rule"]) else str(row["qpv_rule"]),
-        disagree=bool(row["qpv_disagree"]), distance_m=float(dist), detail=str(row["qpv_detail"]),
+        disagree=bool(row["qpv_disagree"]), distance_m=float(dist), detail=str(row["qpv_detail"]), **extra,
     )
 
 
@@ -755,7 +953,9 @@ def lookup_point(
     if geom.geom_type != "Point" or geom.is_empty:
         raise GeometryError("La recherche de QPV attend un point.")
     frame = gpd.GeoDataFrame(geometry=[geom], crs=resolve_crs(crs))
-    return _result(lookup_many(frame, index).iloc[0])
+    projected = frame if resolve_crs(crs).equals(resolve_crs(TERRITORY_CRS)) else to_territory_crs(frame)
+    point_l93 = projected.geometry.iat[0]
+    return _result(lookup_many(frame, index).iloc[0], (point_l93.x, point_l93.y))
 
 
 def lookup_address(text: str | None, index: LookupIndex, *, commune: str | None = None) -> LookupResult:
@@ -775,7 +975,10 @@ def lookup_address(text: str | None, index: LookupIndex, *, commune: str | None 
     -------
     LookupResult
         ``status`` is ``empty`` for an empty text, ``not_found`` for an unknown street
-        without rule, ``ambiguous`` for a street found in several communes.
+        without rule, ``ambiguous`` for a street found in several communes (or, with no
+        commune given, named by the rules of several), ``out_of_territory`` for a commune
+        or postcode the index's territory does not know. ``match``, ``score``,
+        ``match_note``, ``x``, ``y``: the address that answers (see :data:`MATCH_COLUMNS`).
     """
     frame = pd.DataFrame({"adresse": [text]})
     found = lookup_many(frame, index, columns=AddressColumns(address="adresse"), commune=commune)

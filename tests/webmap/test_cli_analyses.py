@@ -196,8 +196,8 @@ def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
     assert list(got.columns[:4]) == list(table.columns)
     assert got["id"].tolist() == [str(i) for i in table["id"]]
     assert got["qpv_code"].tolist()[:40] == expected
-    assert got["qpv_status"].iat[-1] == "not_found"
-    assert "20 dans un QPV" in res.output and "1 introuvable" in res.output
+    assert got["qpv_statut"].iat[-1] == "introuvable"
+    assert "20 dans_qpv" in res.output and "1 introuvable" in res.output
 
     out2 = tmp_path / "sortie-points.csv"
     res = run(store_path, "localiser", "--csv", str(src), "-o", str(out2), "--lon", "longitude",
@@ -205,8 +205,8 @@ def test_lookup_csv_batch(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
     assert res.exit_code == 0, res.output
     got2 = pd.read_csv(out2, sep=";", dtype=str, keep_default_na=False)
     assert got2["qpv_code"].tolist()[:40] == expected
-    assert got2["qpv_reason"].tolist()[:20] == ["polygon"] * 20
-    assert got2["qpv_status"].iat[-1] == "empty"
+    assert got2["qpv_motif"].tolist()[:20] == ["polygone"] * 20
+    assert got2["qpv_statut"].iat[-1] == "vide"
     bad = run(store_path, "localiser", "--csv", str(src), "-o", str(out2), "--colonne-adresse", "rue")
     assert bad.exit_code == 1 and "Colonne « rue » absente" in bad.output
 

@@ -8,7 +8,6 @@ stored as a derived layer for the web map. Registered on the main group by
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import sys
@@ -47,7 +46,12 @@ def rues_group() -> None:
 @click.option("--qpv", "qpv", default=None, help="Code du QPV (lu dans le texte sinon).")
 @click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Fichier de règles à écrire (.yaml ou .csv).")
-def rues_parse(fichier: Path, commune: str | None, qpv: str | None, output: Path | None) -> None:
+@click.option("--enregistrer", "save", is_flag=True,
+              help="Enregistre aussi la liste dans l'entrepôt (périmètre connu par sa liste de rues).")
+@click.option("--nom", default=None, help="Nom du périmètre enregistré (lu dans le texte sinon).")
+@click.pass_context
+def rues_parse(ctx: click.Context, fichier: Path, commune: str | None, qpv: str | None, output: Path | None,
+               save: bool, nom: str | None) -> None:
     """Lit la liste de rues FICHIER (texte, OCR accepté) et écrit les règles."""
     from geo.perimeters.streetlist import parse_street_list, write_rules
 
@@ -71,6 +75,50 @@ def rues_parse(fichier: Path, commune: str | None, qpv: str | None, output: Path
     if output is not None:
         write_rules(rules, output)
         click.echo(f"Règles écrites dans {output}")
+    if save:
+        _save_list(ctx, rules, code=qpv or parsed.qpv, name=nom or parsed.name,
+                   commune=commune or parsed.commune, source=fichier.name)
+
+
+def _save_list(ctx: click.Context, rules: list[Any], *, code: str | None, name: str | None,
+               commune: str | None, source: str, geography: str = "2015") -> None:
+    from layers.perimeters import PerimeterSpec, save_street_list
+
+    if not code:
+        raise CliInputError("Code du périmètre introuvable dans la liste : précisez --qpv (ou --code).")
+    store = open_cli_store(ctx)
+    try:
+        spec = PerimeterSpec(code=code, name=name or code, commune=commune or None, geography=geography)
+        saved = save_street_list(store, rules, source=source, perimeter=spec)
+    finally:
+        store.close()
+    click.echo(f"Liste de rues de {saved.code} « {saved.name} » ({saved.commune}) enregistrée dans "
+               f"l'entrepôt : {saved.n_rules} règles. « qpv localiser » y répond désormais.")
+
+
+@rues_group.command("enregistrer")
+@click.argument("fichier", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code", "--qpv", "code", default=None, help="Code du périmètre (lu dans la liste sinon).")
+@click.option("--nom", default=None, help="Nom du périmètre (lu dans la liste sinon).")
+@click.option("--commune", default=None, help="Commune des rues (lue dans la liste sinon).")
+@click.option("--geographie", type=click.Choice(["2015", "2024"]), default="2015", show_default=True)
+@click.pass_context
+def rues_save(ctx: click.Context, fichier: Path, code: str | None, nom: str | None, commune: str | None,
+              geographie: str) -> None:
+    """Enregistre dans l'entrepôt le périmètre défini par la liste de rues FICHIER (texte, .yaml ou .csv)."""
+    from geo.perimeters.streetlist import parse_street_list, read_rules
+
+    if fichier.suffix.lower() in (".yaml", ".yml", ".csv"):
+        rules = read_rules(fichier)
+        codes = {r.qpv for r in rules if r.qpv}
+        communes = {r.commune for r in rules if r.commune}
+        code = code or (codes.pop() if len(codes) == 1 else None)
+        commune = commune or (communes.pop() if len(communes) == 1 else None)
+    else:
+        parsed = parse_street_list(_read_text(fichier), commune=commune, qpv=code)
+        rules, code, nom = parsed.rules, code or parsed.qpv, nom or parsed.name
+        commune = commune or parsed.commune
+    _save_list(ctx, rules, code=code, name=nom, commune=commune, source=fichier.name, geography=geographie)
 
 
 def _read_text(path: Path) -> str:
@@ -84,24 +132,35 @@ def _read_text(path: Path) -> str:
 
 
 @rues_group.command("compiler")
-@click.argument("regles", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("regles", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @click.option("--code", required=True, help="Code du périmètre (QP…, QN… ou code local).")
-@click.option("--nom", required=True, help="Nom du périmètre.")
+@click.option("--nom", default=None, help="Nom du périmètre (celui de la liste enregistrée sinon).")
 @click.option("--commune", default=None, help="Commune des adresses utilisées (toutes sinon).")
 @click.option("--geographie", type=click.Choice(["2015", "2024"]), default="2015", show_default=True)
 @click.option("--type", "kind", type=click.Choice(["qpv", "veille active", "quartier"]), default="qpv",
               show_default=True)
 @click.option("--remplacer", is_flag=True, help="Remplace un périmètre déjà compilé sous ce code.")
 @click.pass_context
-def rues_compile(ctx: click.Context, regles: Path, code: str, nom: str, commune: str | None, geographie: str,
-                 kind: str, remplacer: bool) -> None:
-    """Construit le périmètre des règles REGLES avec les adresses de l'entrepôt et l'enregistre."""
+def rues_compile(ctx: click.Context, regles: Path | None, code: str, nom: str | None, commune: str | None,
+                 geographie: str, kind: str, remplacer: bool) -> None:
+    """Construit le périmètre des règles REGLES (ou de la liste enregistrée) avec les adresses."""
     from geo.perimeters.streetlist import read_rules
-    from layers.perimeters import PerimeterSpec, compile_to_store
+    from layers.perimeters import PerimeterSpec, compile_to_store, stored_rules, street_list_perimeters
 
-    rules = read_rules(regles)
     store = open_cli_store(ctx)
     try:
+        if regles is not None:
+            rules = read_rules(regles)
+        else:
+            rules = stored_rules(store, [code])
+            if not rules:
+                raise CliInputError(f"Aucune liste de rues enregistrée sous {code} : donnez le fichier "
+                                    "REGLES.")
+        saved = street_list_perimeters(store).get(code)
+        nom = nom or (saved.name if saved else None)
+        if not nom:
+            raise CliInputError("Indiquez le nom du périmètre avec --nom.")
+        commune = commune or (saved.commune if saved else None)
         uid = compile_to_store(store, rules, perimeter=PerimeterSpec(code=code, name=nom, commune=commune,
                                                                      geography=geographie, kind=kind),
                                replace_existing=remplacer)
@@ -157,75 +216,60 @@ def _parse_point(text: str) -> tuple[float, float]:
     return lon, lat
 
 
+def _score_fr(score: float) -> str:
+    return f"{score:.2f}".replace(".", ",")
+
+
 def _print_result(result: Any) -> None:
-    from layers.perimeters import REASON_FR, STATUS_FR
+    from layers.perimeters import REASON_FR, STATUS_FR, agreement, lonlat
 
     click.echo(f"Statut : {STATUS_FR.get(result.status, result.status)}")
     if result.code:
         click.echo(f"QPV : {result.code} « {result.name} » (géographie {result.geography or '?'})")
+    if result.match:
+        quality = "exacte" if not result.approximate else "approchée" + (
+            f" : {result.match_note.split(' | ')[0]}" if result.match_note else "")
+        score = f", score {_score_fr(result.score)}" if result.score == result.score else ""
+        click.echo(f"Adresse trouvée : {result.match} ({quality}{score})")
+    ll = lonlat(result.x, result.y)
+    if ll is not None:
+        click.echo(f"Coordonnées : {ll[0]:.6f}, {ll[1]:.6f} (longitude, latitude WGS84)")
+    notes = [n for n in result.match_note.split(" | ") if n]
+    if result.match and result.approximate and notes:
+        notes = notes[1:]  # the first one is shown with the address
+    for note in notes:
+        click.echo(f"Remarque : {note}")
     if result.reason:
         click.echo(f"Motif : {REASON_FR.get(result.reason, result.reason)}")
+    both = agreement(result)
+    if both:
+        click.echo(f"Sources : {both}")
     if result.disagree:
         click.secho("Désaccord : le polygone et la liste des rues ne concordent pas.", fg="yellow")
-    elif result.status == "inside":
-        click.echo("Désaccord polygone / liste des rues : non")
     if result.distance_m == result.distance_m:
         click.echo(f"Distance à la limite du périmètre : {result.distance_m:.0f} m")
     click.echo(f"Détail : {result.detail}")
 
 
-def _sniff_sep(path: Path) -> str:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        sample = fh.read(20_000)
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
 def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | None, lon: str | None,
                 lat: str | None, commune: str | None) -> Any:
-    import geopandas as gpd
-    import pandas as pd
     from tqdm import tqdm
 
-    from geo.perimeters.lookup import LOOKUP_COLUMNS, AddressColumns, lookup_many
+    from webmap.cli._lookup_csv import detect_columns, lookup_csv, read_table
 
-    sep = _sniff_sep(path)
-    data = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if address_column is None and (lon is None or lat is None):
-        raise CliInputError("Indiquez --colonne-adresse, ou --lon et --lat.")
-    for col in (address_column, lon, lat):
-        if col is not None and col not in data.columns:
-            raise CliInputError(
-                f"Colonne « {col} » absente de {path.name} (colonnes : {', '.join(data.columns)})."
-            )
-    if lon is not None and lat is not None:
-        x = pd.to_numeric(data[lon].str.replace(",", ".", regex=False), errors="coerce")
-        y = pd.to_numeric(data[lat].str.replace(",", ".", regex=False), errors="coerce")
-        text = data[address_column] if address_column else pd.Series("", index=data.index, dtype=object)
-        points = gpd.GeoSeries(gpd.points_from_xy(x, y), index=data.index, crs="EPSG:4326")
-        frame: pd.DataFrame = gpd.GeoDataFrame({"adresse": text},
-                                               geometry=points.where(x.notna() & y.notna(), None),
-                                               crs="EPSG:4326")
-    else:
-        frame = pd.DataFrame({"adresse": data[address_column]})
+    data, sep, encoding = read_table(path)
+    columns = detect_columns(list(data.columns), address=address_column, lon=lon, lat=lat, source=path.name)
+    parts = [f"adresse : « {columns.address} »" if columns.address else "",
+             f"coordonnées : « {columns.lon} » / « {columns.lat} »" if columns.lon else ""]
+    used = " et ".join(x for x in parts if x)
+    click.echo(f"Colonnes utilisées — {used}.")
     with tqdm(total=len(data), desc=f"Recherche QPV {path.name}", unit="ligne", disable=None,
               file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        columns = AddressColumns(address="adresse" if address_column else None)
-        found = lookup_many(frame, index, columns=columns, commune=commune,
-                            chunk_size=max(500, len(data) // 50), progress=progress)
-    out = data.copy()
-    for col in LOOKUP_COLUMNS:
-        values = found[col]
-        out[col] = values.astype(object).where(values.notna(), "").to_numpy()
-    out["qpv_distance_m"] = found["qpv_distance_m"].round(1).to_numpy()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(output, sep=sep, index=False, encoding="utf-8")
-    return out
+        return lookup_csv(index, path, output, columns=columns, commune=commune, data=data, sep=sep,
+                          encoding=encoding, progress=progress)
 
 
 @click.command("localiser")
@@ -234,10 +278,11 @@ def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | N
 @click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Fichier CSV à traiter en lot.")
 @click.option("-o", "--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV de sortie (colonnes qpv_* ajoutées).")
-@click.option("--colonne-adresse", "address_column", default=None, help="Colonne d'adresse du CSV.")
-@click.option("--lon", default=None, help="Colonne de longitude du CSV.")
-@click.option("--lat", default=None, help="Colonne de latitude du CSV.")
+              help="CSV de sortie (colonnes qpv_* ajoutées ; séparateur et encodage de l'entrée).")
+@click.option("--colonne-adresse", "address_column", default=None,
+              help="Colonne d'adresse du CSV (reconnue sinon : adresse, address, libelle…).")
+@click.option("--lon", default=None, help="Colonne de longitude du CSV (reconnue sinon : lon, longitude…).")
+@click.option("--lat", default=None, help="Colonne de latitude du CSV (reconnue sinon : lat, latitude, y…).")
 @click.option("--commune", default=None, help="Commune à supposer quand l'adresse n'en donne pas.")
 @click.option("--regles", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Règles de rues supplémentaires (.yaml ou .csv).")
@@ -265,14 +310,11 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
                                         addresses=point is None or csv_path is not None)
     finally:
         store.close()
-    if csv_path is not None:
-        assert output is not None
+    if csv_path is not None and output is not None:
         out = _lookup_csv(index, csv_path, output, address_column=address_column, lon=lon, lat=lat,
                           commune=commune)
-        counts = out["qpv_status"].value_counts()
-        from layers.perimeters import STATUS_FR
-
-        summary = ", ".join(f"{int(n)} {STATUS_FR.get(str(k), str(k))}" for k, n in counts.items())
+        counts = out["qpv_statut"].value_counts()
+        summary = ", ".join(f"{int(n)} {k}" for k, n in counts.items())
         click.echo(f"{len(out)} lignes : {summary}. Résultat : {output}")
         return
     if point is not None:
