@@ -49,7 +49,6 @@ __all__ = [
     "graph_from_hashcode",
     "graph_from_osm_xml",
     "graph_from_streets",
-    "street_levels",
     "largest_component",
     "load_street_graph",
     "nearest_node",
@@ -57,6 +56,7 @@ __all__ = [
     "path_geometry",
     "read_street_layer",
     "shortest_path",
+    "street_levels",
 ]
 
 CACHE_VERSION = "2"  # 2: lines noded at their crossings

@@ -81,7 +81,8 @@ class NodingOptions:
         if self.crossings not in get_args(Crossings):
             raise NetworkError(f"Mode de croisement inconnu « {self.crossings} » (auto, all ou junctions).")
         if not (isinstance(self.snap_m, int | float) and 0 <= self.snap_m <= 50):
-            raise NetworkError(f"Tolérance d'accrochage des voies invalide : {self.snap_m} m (entre 0 et 50 m).")
+            raise NetworkError(f"Tolérance d'accrochage des voies invalide : {self.snap_m} m "
+                               "(entre 0 et 50 m).")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def node_lines(
     geoms = np.asarray(lines, dtype=object)
     lvl = np.zeros(len(geoms)) if levels is None else np.nan_to_num(np.asarray(levels, dtype=float))
     if not opts.grade_separation:
-        lvl = np.zeros(n)
+        lvl = np.zeros(len(geoms))
     length = shapely.length(geoms)
     ok = (length > _EPS) & (shapely.get_num_coordinates(geoms) >= 2)
     dropped = int((~ok).sum())
@@ -174,8 +175,8 @@ def node_lines(
     all_xy = np.concatenate(cut_xy) if cut_xy else np.zeros((0, 2))
     pieces, source, crossings = _split(geoms, coords, index, all_line.astype(np.int64), all_xy)
     good = shapely.length(pieces) > _EPS
-    stats = NodingStats(lines_in=len(ok), pieces_out=int(good.sum()), crossings=crossings, snapped_gaps=snapped,
-                        separated_crossings=separated, dropped=dropped + int((~good).sum()))
+    stats = NodingStats(lines_in=len(ok), pieces_out=int(good.sum()), crossings=crossings,
+                        snapped_gaps=snapped, separated_crossings=separated, dropped=dropped + int((~good).sum()))
     logger.info("noding: %d lines -> %d pieces, %d cuts, %d gaps closed, %d grade-separated crossings",
                 n, stats.pieces_out, crossings, snapped, separated)
     return pieces[good], kept[source[good]], stats
