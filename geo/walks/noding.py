@@ -176,7 +176,8 @@ def node_lines(
     pieces, source, crossings = _split(geoms, coords, index, all_line.astype(np.int64), all_xy)
     good = shapely.length(pieces) > _EPS
     stats = NodingStats(lines_in=len(ok), pieces_out=int(good.sum()), crossings=crossings,
-                        snapped_gaps=snapped, separated_crossings=separated, dropped=dropped + int((~good).sum()))
+                        snapped_gaps=snapped, separated_crossings=separated,
+                        dropped=dropped + int((~good).sum()))
     logger.info("noding: %d lines -> %d pieces, %d cuts, %d gaps closed, %d grade-separated crossings",
                 n, stats.pieces_out, crossings, snapped, separated)
     return pieces[good], kept[source[good]], stats
