@@ -35,7 +35,7 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import NetworkError
+from geo.errors import MissingDependencyError, NetworkError
 from geo.walks._graph_cache import cache_key, cached_graph
 from geo.walks.noding import NodingOptions, node_lines
 
@@ -47,6 +47,7 @@ __all__ = [
     "edge_geometry",
     "edges_frame",
     "graph_from_hashcode",
+    "graph_from_osm_file",
     "graph_from_osm_xml",
     "graph_from_streets",
     "largest_component",
@@ -54,6 +55,7 @@ __all__ = [
     "nearest_node",
     "nearest_nodes",
     "path_geometry",
+    "read_osm_ways",
     "read_street_layer",
     "shortest_path",
     "street_levels",
@@ -336,8 +338,22 @@ def graph_from_hashcode(path: str | Path) -> nx.MultiGraph:
     return G
 
 
+def _walkable_tags(highway: Any, foot: Any = None, area: Any = None) -> bool:
+    """True for an OpenStreetMap way pedestrians may walk (footway, residential, steps…)."""
+    values = highway if isinstance(highway, list) else [highway]
+    kinds = {str(v) for v in values if v is not None and str(v) not in {"", "nan"}}
+    if not kinds or kinds <= NOT_WALKABLE_HIGHWAYS:
+        return False
+    return str(foot).lower() not in {"no", "private"} and str(area).lower() != "yes"
+
+
 def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
     """Read an OpenStreetMap XML extract into a pedestrian graph through osmnx.
+
+    Ways join where they share an OpenStreetMap node (bridges and tunnels do not share
+    nodes with the streets they cross). Only walkable ways are kept: every ``highway``
+    but motorways, trunks, ways under construction… (:data:`NOT_WALKABLE_HIGHWAYS`),
+    ``foot=no`` and ``area=yes`` excluded.
 
     Parameters
     ----------
@@ -352,18 +368,25 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
     Raises
     ------
     NetworkError
-        When osmnx cannot read the file.
+        When osmnx cannot read the file or it holds no walkable way.
     """
     import osmnx as ox
 
+    tags = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = sorted(set(tags) | {"foot", "area", "layer", "bridge", "tunnel", "highway"})
     try:
-        raw = ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
-        if raw.number_of_nodes() == 0:  # isolated loops vanish when simplified
-            raw = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+        raw = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
     except Exception as exc:
         raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
+    finally:
+        ox.settings.useful_tags_way = tags
+    raw.remove_edges_from([(u, v, k) for u, v, k, d in raw.edges(keys=True, data=True)
+                           if not _walkable_tags(d.get("highway"), d.get("foot"), d.get("area"))])
+    raw.remove_nodes_from([n for n in list(raw.nodes) if raw.degree(n) == 0])
     if raw.number_of_nodes() == 0:
-        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie.")
+        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie piétonne.")
+    simple = ox.simplify_graph(raw)
+    raw = simple if simple.number_of_nodes() else raw  # isolated loops vanish when simplified
     proj = ox.project_graph(raw, to_crs=TERRITORY_CRS)
     G = nx.MultiGraph(crs=TERRITORY_CRS)
     for nid, data in proj.nodes(data=True):
@@ -384,6 +407,76 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
         G.add_edge(a, b, length=float(geom.length), geometry=geom, geometry_from=u,
                    name=name, street_code=None, domanialite=None)
     return G
+
+
+def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
+    """Read the walkable ways of an OpenStreetMap extract (``.osm.pbf`` or ``.osm`` XML) with pyosmium.
+
+    Parameters
+    ----------
+    path : str or Path
+        OpenStreetMap extract, PBF or XML.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One line per walkable way (EPSG:2154) with ``name``, ``highway``, ``layer``,
+        ``bridge``, ``tunnel`` columns; ways join where they share a vertex.
+
+    Raises
+    ------
+    MissingDependencyError
+        When pyosmium (extra ``osm``) is not installed.
+    NetworkError
+        When the file cannot be read or holds no walkable way.
+    """
+    try:
+        import osmium
+    except ImportError:
+        raise MissingDependencyError("osmium", extra="osm",
+                                     purpose="lire un extrait OpenStreetMap PBF") from None
+    rows: list[dict[str, Any]] = []
+    try:
+        fp = osmium.FileProcessor(str(path), osmium.osm.WAY).with_locations()
+        for way in fp:
+            tags = way.tags
+            if not _walkable_tags(tags.get("highway"), tags.get("foot"), tags.get("area")):
+                continue
+            coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+            if len(coords) < 2:
+                continue
+            rows.append({"name": tags.get("name"), "highway": tags.get("highway"), "layer": tags.get("layer"),
+                         "bridge": tags.get("bridge"), "tunnel": tags.get("tunnel"),
+                         "geometry": LineString(coords)})
+    except (RuntimeError, OSError) as exc:
+        raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
+    if not rows:
+        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie piétonne.")
+    return to_territory_crs(gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326"))
+
+
+def graph_from_osm_file(path: str | Path, *, options: NodingOptions | None = None) -> nx.MultiGraph:
+    """Read an OpenStreetMap extract: XML through osmnx, PBF through pyosmium.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.osm``/``.xml`` (osmnx) or ``.pbf`` (pyosmium, extra ``osm``).
+    options : NodingOptions, optional
+        Noding of the PBF ways (ways join at shared vertices, bridges and tunnels by their tags).
+
+    Returns
+    -------
+    networkx.MultiGraph
+
+    Raises
+    ------
+    NetworkError, MissingDependencyError
+        See :func:`graph_from_osm_xml` and :func:`read_osm_ways`.
+    """
+    if str(path).lower().endswith(".pbf"):
+        return graph_from_streets(read_osm_ways(path), options=options or NodingOptions(crossings="junctions"))
+    return graph_from_osm_xml(path)
 
 
 def largest_component(G: nx.MultiGraph) -> nx.MultiGraph:
@@ -537,7 +630,7 @@ def load_street_graph(
         raise NetworkError(f"Fichier de réseau introuvable : « {path} ».")
     if kind == "auto":
         suffix = path.suffix.lower()
-        kind = "hashcode" if suffix == ".txt" else "osm" if suffix in {".osm", ".xml"} else "streets"
+        kind = "hashcode" if suffix == ".txt" else "osm" if suffix in {".osm", ".xml", ".pbf"} else "streets"
     if kind not in {"streets", "hashcode", "osm"}:
         raise NetworkError(f"Format de réseau inconnu « {kind} » (streets, hashcode ou osm).")
     zone = _area_geometry(area) if area is not None else None
@@ -546,7 +639,7 @@ def load_street_graph(
         if kind == "hashcode":
             G = graph_from_hashcode(path)
         elif kind == "osm":
-            G = graph_from_osm_xml(path)
+            G = graph_from_osm_file(path)
         else:
             G = graph_from_streets(read_street_layer(path))
         return clip_graph(G, zone, margin_m=margin_m) if zone is not None else largest_component(G)

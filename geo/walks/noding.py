@@ -162,7 +162,7 @@ def node_lines(
     joined_share = _joined_share(coords[np.concatenate([first, last])], max(opts.snap_m, _EPS))
     if opts.snap_m > 0:
         coords, snapped, extra = _close_gaps(coords, first, last, geoms, lvl, opts.snap_m)
-        geoms = shapely.linestrings(coords, indices=index)
+        geoms = np.asarray(shapely.linestrings(coords, indices=index), dtype=object)
         cut_line.append(extra[0])
         cut_xy.append(extra[1])
     separated = 0
@@ -286,7 +286,7 @@ def _crossings(geoms: np.ndarray, lvl: np.ndarray, *, cross_all: bool) -> tuple[
     separated = int(drop.sum())
     if not cross_all:  # crossings of two line interiors: only at a vertex both lines share
         coords, index = shapely.get_coordinates(geoms, return_index=True)
-        vertices = shapely.multipoints(coords, indices=index)
+        vertices = np.asarray(shapely.multipoints(coords, indices=index), dtype=object)
         shared = (shapely.distance(vertices[la], p) <= _EPS) & (shapely.distance(vertices[lb], p) <= _EPS)
         unshared = ~drop & ~at_end & ~shared
         separated += int(unshared.sum())
