@@ -126,10 +126,14 @@ class NetworkQuality:
                        f"{_pct(self.largest_share)} de la longueur des voies (seuil {_pct(self.threshold)}) ; "
                        "les parcours calculés sur ce réseau seraient faux. Vérifier que les voies se "
                        "rejoignent (fichier découpé, tolérance d'accrochage, niveaux des ponts).")
+        empty = [q.code for q in self.quartiers if q.length_m <= 0]
+        if empty and len(empty) < len(self.quartiers):
+            out.append(f"{len(empty)} quartier(s) sans aucune voie dans leur périmètre (hors du réseau "
+                       f"importé) : {', '.join(sorted(empty)[:8])}{'…' if len(empty) > 8 else ''}.")
+        elif empty:
+            out.append("Aucun quartier n'a de voie dans son périmètre : vérifier la projection du réseau.")
         for q in self.quartiers:
-            if q.length_m <= 0:
-                out.append(f"Quartier {q.code} ({q.name}) : aucune voie dans son périmètre.")
-            elif not q.usable(self.threshold):
+            if q.length_m > 0 and not q.usable(self.threshold):
                 out.append(f"Quartier {q.code} ({q.name}) : les voies du quartier sont en {q.components} "
                            f"morceaux, le plus grand ne porte que {_pct(q.largest_share)} de ses "
                            f"{_km(q.length_m)} de voies.")
