@@ -79,8 +79,9 @@ def street_network_quality(
     else:
         streets: gpd.GeoDataFrame = store.read("voies", bbox=bbox) if bbox else store.read("voies")
         if streets.empty:
-            raise WalkError("Aucune voie dans l'entrepôt" + (f" autour du quartier {quartier}" if quartier else "")
-                            + " : importer la couche « voies » (filaire des voies).")
+            where = f" autour du quartier {quartier}" if quartier else ""
+            raise WalkError(f"Aucune voie dans l'entrepôt{where}"
+                            " : importer la couche « voies » (filaire des voies).")
         G = graph_from_streets(streets, options=options)
     quality = network_quality(G, areas=perimeters if len(perimeters) else None, threshold=threshold)
     logger.info("street network: %s", quality.summary())

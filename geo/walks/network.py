@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "clip_graph",
     "distance_matrix",
+    "distance_to_streets",
     "edge_geometry",
     "edges_frame",
     "graph_from_hashcode",
@@ -58,6 +59,7 @@ __all__ = [
     "read_osm_ways",
     "read_street_layer",
     "shortest_path",
+    "split_at_points",
     "street_levels",
 ]
 
@@ -339,7 +341,7 @@ def graph_from_hashcode(path: str | Path) -> nx.MultiGraph:
 
 
 def _walkable_tags(highway: Any, foot: Any = None, area: Any = None) -> bool:
-    """True for an OpenStreetMap way pedestrians may walk (footway, residential, steps…)."""
+    """Tell whether pedestrians may walk an OpenStreetMap way (footway, residential, steps…)."""
     values = highway if isinstance(highway, list) else [highway]
     kinds = {str(v) for v in values if v is not None and str(v) not in {"", "nan"}}
     if not kinds or kinds <= NOT_WALKABLE_HIGHWAYS:
@@ -475,7 +477,8 @@ def graph_from_osm_file(path: str | Path, *, options: NodingOptions | None = Non
         See :func:`graph_from_osm_xml` and :func:`read_osm_ways`.
     """
     if str(path).lower().endswith(".pbf"):
-        return graph_from_streets(read_osm_ways(path), options=options or NodingOptions(crossings="junctions"))
+        opts = options or NodingOptions(crossings="junctions")
+        return graph_from_streets(read_osm_ways(path), options=opts)
     return graph_from_osm_xml(path)
 
 
@@ -699,6 +702,33 @@ def nearest_nodes(G: nx.MultiGraph, points: Any) -> tuple[list[Hashable], np.nda
     return [nodes[i] for i in np.atleast_1d(idx)], np.atleast_1d(dist)
 
 
+def distance_to_streets(G: nx.MultiGraph, points: Any) -> np.ndarray:
+    """Distance (metres) from each point to the nearest street line of ``G``.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph in EPSG:2154.
+    points : GeoDataFrame, GeoSeries, shapely geometry or array of (x, y)
+        As :func:`nearest_nodes`.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    pts = shapely.points(_points_xy(points))
+    geoms = [d.get("geometry") or LineString([(G.nodes[u]["x"], G.nodes[u]["y"]),
+                                              (G.nodes[v]["x"], G.nodes[v]["y"])])
+             for u, v, d in G.edges(data=True)]
+    if not geoms:
+        raise NetworkError("Le graphe des voies est vide.")
+    tree = shapely.STRtree(geoms)
+    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    out = np.full(len(pts), np.inf)
+    out[idx[0]] = dist
+    return out
+
+
 def nearest_node(G: nx.MultiGraph, point: Any) -> Hashable:
     """Return the graph node nearest to one point.
 
@@ -899,3 +929,67 @@ def edges_frame(G: nx.MultiGraph) -> gpd.GeoDataFrame:
         for u, v, d in G.edges(data=True)
     ]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=G.graph.get("crs", TERRITORY_CRS))
+
+
+def split_at_points(G: nx.MultiGraph, points: Sequence[Point], *, max_m: float = 250.0,
+                    tolerance_m: float = 1.0) -> nx.MultiGraph:
+    """Return a copy of ``G`` with a node on the street nearest to each point.
+
+    The router snaps every stop to its nearest graph *node*: the middle of a long street
+    or a constat halfway along it would be « visited » from a crossing 100 m away, off
+    the track. Cutting the nearest street edge at the projection of each point gives the
+    router a node on the street itself, so the track passes by the stop.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph (EPSG:2154), left untouched.
+    points : sequence of Point
+        Stops and meeting points, same CRS.
+    max_m : float, default 250
+        Points farther than this from every street are left alone.
+    tolerance_m : float, default 1
+        A projection this close to an end of the street uses the existing node.
+
+    Returns
+    -------
+    networkx.MultiGraph
+    """
+    from shapely.ops import substring
+
+    H = G.copy()
+    if not len(points):
+        return H
+    edges = [(u, v, k, d) for u, v, k, d in G.edges(keys=True, data=True) if d.get("geometry") is not None]
+    tree = shapely.STRtree([d["geometry"] for *_, d in edges])
+    pts = np.array(points, dtype=object)
+    idx = tree.query_nearest(pts, max_distance=max_m, return_distance=False, all_matches=False)
+    cuts: dict[int, list[float]] = {}
+    for p_i, e_i in zip(idx[0], idx[1], strict=True):
+        geom = edges[int(e_i)][3]["geometry"]
+        at = float(geom.project(pts[int(p_i)]))
+        if tolerance_m < at < geom.length - tolerance_m:
+            cuts.setdefault(int(e_i), []).append(at)
+    next_id = max((n for n in G.nodes if isinstance(n, int)), default=-1) + 1
+    for e_i, positions in cuts.items():
+        u, v, k, d = edges[e_i]
+        geom = d["geometry"]
+        first = Point(geom.coords[0])
+        a, b = (u, v) if first.distance(Point(G.nodes[u]["x"], G.nodes[u]["y"])) <= first.distance(
+            Point(G.nodes[v]["x"], G.nodes[v]["y"])) else (v, u)
+        marks = sorted(set(round(p, 2) for p in positions))
+        marks = [m for i, m in enumerate(marks) if i == 0 or m - marks[i - 1] > tolerance_m]
+        H.remove_edge(u, v, key=k)
+        chain = [a]
+        for m in marks:
+            q = geom.interpolate(m)
+            H.add_node(next_id, x=float(q.x), y=float(q.y))
+            chain.append(next_id)
+            next_id += 1
+        chain.append(b)
+        bounds = [0.0, *marks, float(geom.length)]
+        for i in range(len(chain) - 1):
+            part = substring(geom, bounds[i], bounds[i + 1])
+            H.add_edge(chain[i], chain[i + 1], **{**d, "geometry": part, "length": float(part.length),
+                                                  "geometry_from": chain[i]})
+    return H

@@ -1,4 +1,4 @@
-"""Quality of a street network for walks: is it one piece, where is it broken?
+"""Quality of a street network for walks: is it one piece, and where is it broken.
 
 A street file that is not noded, or has gaps, falls apart into many components; a walk
 computed on it snaps its stops far from the drawn line. :func:`network_quality` measures
@@ -61,7 +61,7 @@ class QuartierNetwork:
     largest_share: float
 
     def usable(self, threshold: float = MIN_LARGEST_SHARE) -> bool:
-        """True when the quartier has streets and most of their length is in one part."""
+        """Tell whether the quartier has streets and most of their length is in one part."""
         return self.length_m > 0 and self.largest_share >= threshold
 
 
@@ -107,7 +107,7 @@ class NetworkQuality:
 
     @property
     def usable(self) -> bool:
-        """True when the largest component holds at least ``threshold`` of the length."""
+        """Tell whether the largest component holds at least ``threshold`` of the length."""
         return self.largest_share >= self.threshold
 
     def summary(self) -> str:
@@ -123,7 +123,8 @@ class NetworkQuality:
         out = []
         if not self.usable:
             out.append(f"Réseau des voies morcelé : la plus grande partie connexe ne porte que "
-                       f"{_pct(self.largest_share)} de la longueur des voies (seuil {_pct(self.threshold)}) ; "
+                       f"{_pct(self.largest_share)} de la longueur des voies "
+                       f"(seuil {_pct(self.threshold)}) ; "
                        "les parcours calculés sur ce réseau seraient faux. Vérifier que les voies se "
                        "rejoignent (fichier découpé, tolérance d'accrochage, niveaux des ponts).")
         empty = [q.code for q in self.quartiers if q.length_m <= 0]

@@ -1,4 +1,4 @@
-"""``qpv reseau verifier``: is the street network fit for diagnostic walks?"""
+"""``qpv reseau verifier``: tell whether the street network is fit for diagnostic walks."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def network_group() -> None:
 @network_group.command("verifier")
 @click.option("--quartier", default=None, help="Seulement ce quartier (code QP…).")
 @click.option("--voies", "streets_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="Fichier de voies (couche, .osm, .osm.pbf) à contrôler au lieu de l'entrepôt.")
+              default=None,
+              help="Fichier de voies (couche, .osm, .osm.pbf) à contrôler au lieu de l'entrepôt.")
 @click.option("--accrochage", "snap_m", default=1.0, show_default=True, type=float,
               help="Tolérance de raccordement des extrémités de voies (m).")
 @click.option("--niveau", "level_column", default=None,
@@ -70,7 +71,8 @@ def check_cmd(ctx: click.Context, quartier: str | None, streets_file: Path | Non
     finally:
         store.close()
     echo_network_quality(quality)
-    if not quality.usable or any(q.length_m > 0 and not q.usable(quality.threshold) for q in quality.quartiers):
+    broken = [q for q in quality.quartiers if q.length_m > 0 and not q.usable(quality.threshold)]
+    if not quality.usable or broken:
         ctx.exit(3)
 
 
