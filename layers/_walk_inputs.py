@@ -25,6 +25,7 @@ from geo.perimeters.streetnames import strip_accents
 from geo.walks._graph_cache import cache_key, cached_graph
 from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets, split_at_points
 from geo.walks.priorities import PriorityInputs, PriorityOptions, stop_priorities
+from geo.walks.quality import network_quality
 from layers.errors import WalkError
 from layers.settings import get_settings
 from layers.store.base import LayerStore
@@ -183,8 +184,16 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
     key = cache_key([CACHE_VERSION, repr(float(margin_m)), ",".join(sorted(streets["uid"].astype(str))),
                      str(streets["updated_at"].max()), shapely.to_wkb(shapely.set_precision(zone, 0.01))])
     folder = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
-    return cached_graph(folder, "walkgraph", key,
-                        lambda: clip_graph(graph_from_streets(streets), zone, margin_m=margin_m))
+    def build() -> nx.MultiGraph:
+        full = graph_from_streets(streets)
+        area = gpd.GeoDataFrame({"code": [quartier], "name": [quartier]}, geometry=[zone], crs=store.crs)
+        figures = network_quality(full, areas=area).quartiers[0]
+        G = clip_graph(full, zone, margin_m=margin_m)
+        G.graph["quartier_quality"] = {"length_m": figures.length_m, "components": figures.components,
+                                       "largest_share": figures.largest_share}
+        return G
+
+    return cached_graph(folder, "walkgraph", key, build)
 
 
 def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | None = None,

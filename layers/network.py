@@ -67,8 +67,11 @@ def street_network_quality(
         perimeters = perimeters[perimeters["code"].astype(str) == quartier.strip().upper()]
         if perimeters.empty:
             raise WalkError(f"Quartier inconnu « {quartier} » dans l'entrepôt.")
-    bbox = tuple(perimeters.total_bounds + [-_QUARTIER_MARGIN_M, -_QUARTIER_MARGIN_M, _QUARTIER_MARGIN_M,
-                                            _QUARTIER_MARGIN_M]) if quartier is not None else None
+    bbox = None
+    if quartier is not None:
+        x0, y0, x1, y1 = (float(v) for v in perimeters.total_bounds)
+        m = _QUARTIER_MARGIN_M
+        bbox = (x0 - m, y0 - m, x1 + m, y1 + m)
     if streets_file is not None:
         path = Path(streets_file)
         if path.suffix.lower() in {".osm", ".pbf", ".xml"}:

@@ -441,6 +441,8 @@ def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
     try:
         fp = osmium.FileProcessor(str(path), osmium.osm.WAY).with_locations()
         for way in fp:
+            if not isinstance(way, osmium.osm.Way):
+                continue
             tags = way.tags
             if not _walkable_tags(tags.get("highway"), tags.get("foot"), tags.get("area")):
                 continue
@@ -716,7 +718,7 @@ def distance_to_streets(G: nx.MultiGraph, points: Any) -> np.ndarray:
     -------
     numpy.ndarray
     """
-    pts = shapely.points(_points_xy(points))
+    pts = np.atleast_1d(np.asarray(shapely.points(_points_xy(points)), dtype=object))
     geoms = [d.get("geometry") or LineString([(G.nodes[u]["x"], G.nodes[u]["y"]),
                                               (G.nodes[v]["x"], G.nodes[v]["y"])])
              for u, v, d in G.edges(data=True)]

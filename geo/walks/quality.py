@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -188,8 +189,8 @@ def network_quality(
     )
 
 
-def _per_quartier(edges: Sequence[tuple], comp: np.ndarray, areas: gpd.GeoDataFrame, *, code_column: str,
-                  name_column: str) -> list[QuartierNetwork]:
+def _per_quartier(edges: Sequence[tuple[Any, Any, dict[str, Any]]], comp: np.ndarray, areas: gpd.GeoDataFrame,
+                  *, code_column: str, name_column: str) -> list[QuartierNetwork]:
     geoms = np.array([d["geometry"] for *_, d in edges], dtype=object)
     frame = to_territory_crs(areas)
     tree = shapely.STRtree(geoms)
