@@ -439,7 +439,7 @@ def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
                                      purpose="lire un extrait OpenStreetMap PBF") from None
     rows: list[dict[str, Any]] = []
     try:
-        fp = osmium.FileProcessor(str(path), osmium.osm.WAY).with_locations()
+        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         for way in fp:
             if not isinstance(way, osmium.osm.Way):
                 continue
