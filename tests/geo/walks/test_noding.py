@@ -95,7 +95,7 @@ def test_noding_reconnects_merged_streets(merged_graph: nx.MultiGraph, merged_st
 def test_gaps_closed_and_counted(merged_streets: gpd.GeoDataFrame) -> None:
     """Real lines made messy: a T-junction end pulled back 0.6 m is reattached, and counted."""
     lines = merged_streets.geometry.to_numpy()
-    pieces, _, base = node_lines(lines)
+    _, _, base = node_lines(lines)
     # shorten the end of 40 lines by 0.6 m (a digitising gap)
     rng = np.random.default_rng(7)
     picked = rng.choice(len(lines), size=40, replace=False)
@@ -163,7 +163,8 @@ def _walk(G: nx.MultiGraph, mosson: gpd.GeoDataFrame, stops: gpd.GeoDataFrame): 
     graph = clip_graph(G, mosson, margin_m=200)
     start = stops.geometry.iloc[0]
     graph = split_at_points(graph, [start, *stops.geometry])
-    return graph, walk_route(graph, stops, start=start, options=WalkOptions(budget_min=90, time_limit_s=0.5)), zone
+    route = walk_route(graph, stops, start=start, options=WalkOptions(budget_min=90, time_limit_s=0.5))
+    return graph, route, zone
 
 
 def _check_walk(route, graph: nx.MultiGraph, stops: gpd.GeoDataFrame) -> None:  # type: ignore[no-untyped-def]
@@ -232,13 +233,17 @@ def _write_osm(frame: gpd.GeoDataFrame, path: Path, *, bridge: LineString | None
             nodes.append(f'<node id="{ids[key]}" lat="{lat:.8f}" lon="{lon:.8f}" version="1"/>')
         return ids[key]
 
-    rows = [(str(n), g, {"highway": "residential"}) for n, g in zip(frame["name"], frame.geometry, strict=True)]
+    rows = [(str(n), g, {"highway": "residential"})
+            for n, g in zip(frame["name"], frame.geometry, strict=True)]
     if bridge is not None:
-        rows.append(("Passerelle test", bridge, {"highway": "footway", "bridge": "yes", "layer": "1"}))
-    rows.append(("Autoroute test", LineString([(766000, 6282000), (766050, 6282000)]), {"highway": "motorway"}))
+        tags_bridge = {"highway": "footway", "bridge": "yes", "layer": "1"}
+        rows.append(("Passerelle test", bridge, tags_bridge))
+    motorway = LineString([(766000, 6282000), (766050, 6282000)])
+    rows.append(("Autoroute test", motorway, {"highway": "motorway"}))
     for k, (name, geom, tags) in enumerate(rows, start=1):
         refs = "".join(f'<nd ref="{node(x, y)}"/>' for x, y in np.asarray(geom.coords)[:, :2])
-        tag_xml = "".join(f"<tag k={quoteattr(a)} v={quoteattr(b)}/>" for a, b in {**tags, "name": name}.items())
+        tag_xml = "".join(f"<tag k={quoteattr(a)} v={quoteattr(b)}/>"
+                          for a, b in {**tags, "name": name}.items())
         ways.append(f'<way id="{k}" version="1">{refs}{tag_xml}</way>')
     path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
                     + "\n".join(nodes) + "\n" + "\n".join(ways) + "\n</osm>\n", encoding="utf-8")
@@ -264,7 +269,7 @@ def osm_extract(merged_streets: gpd.GeoDataFrame, mosson: gpd.GeoDataFrame,
 def test_osm_xml_extract_noded_and_grade_separated(osm_extract: tuple[Path, LineString],
                                                    mosson: gpd.GeoDataFrame,
                                                    mosson_stops: gpd.GeoDataFrame) -> None:
-    path, bridge = osm_extract
+    path, _ = osm_extract
     G = graph_from_osm_xml(path)
     quality = network_quality(G, areas=mosson.assign(code="QP034005", name="Mosson"))
     assert quality.quartiers[0].largest_share >= 0.9
