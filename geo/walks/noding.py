@@ -210,10 +210,11 @@ def _close_gaps(coords: np.ndarray, first: np.ndarray, last: np.ndarray, geoms: 
         coords[ends_at] = new
         ends = new
     # 2. ends touching no other end, within snap_m of another line of their level: onto it
-    pts = shapely.points(ends)
     alone = np.ones(len(ends), dtype=bool)
     alone[pairs.ravel()] = False  # ends already joined to another end
     loose = np.flatnonzero(alone)
+    pts = np.empty(len(ends), dtype=object)
+    pts[loose] = shapely.points(ends[loose])
     pe, pl = shapely.STRtree(geoms).query(pts[loose], predicate="dwithin", distance=snap_m)
     pe = loose[pe]
     cand = (pl != end_line[pe]) & (lvl[pl] == lvl[end_line[pe]])
@@ -244,6 +245,26 @@ def _joined_share(ends: np.ndarray, radius: float) -> float:
     return float(joined.mean()) if len(ends) else 1.0
 
 
+def _skip_joined_segments(geoms: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop pairs of straight 2-point segments sharing an end and not collinear: they cut nothing."""
+    two = shapely.get_num_coordinates(geoms) == 2
+    both = two[a] & two[b]
+    if not both.any():
+        return a, b
+    ends_a = shapely.get_coordinates(geoms[a[both]]).reshape(-1, 2, 2)
+    ends_b = shapely.get_coordinates(geoms[b[both]]).reshape(-1, 2, 2)
+    shared = np.zeros(len(ends_a), dtype=bool)
+    for i in range(2):
+        for j in range(2):
+            shared |= np.hypot(*(ends_a[:, i] - ends_b[:, j]).T) <= _EPS
+    da, db = ends_a[:, 1] - ends_a[:, 0], ends_b[:, 1] - ends_b[:, 0]
+    cross = np.abs(da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0])
+    collinear = cross <= 1e-6 * np.hypot(*da.T) * np.hypot(*db.T)
+    drop = np.zeros(len(a), dtype=bool)
+    drop[np.flatnonzero(both)] = shared & ~collinear
+    return a[~drop], b[~drop]
+
+
 def _crossings(geoms: np.ndarray, lvl: np.ndarray, *, cross_all: bool) -> tuple[np.ndarray, np.ndarray, int]:
     """Points where two lines meet, as cuts (line index, xy) on both; level and crossing rules applied."""
     shapely.prepare(geoms)
@@ -251,8 +272,12 @@ def _crossings(geoms: np.ndarray, lvl: np.ndarray, *, cross_all: bool) -> tuple[
     a, b = tree.query(geoms)  # envelopes only: the exact test runs once per pair below
     upper = a < b
     a, b = a[upper], b[upper]
+    a, b = _skip_joined_segments(geoms, a, b)
     meet = shapely.intersects(geoms[a], geoms[b])
     a, b = a[meet], b[meet]
+    # pairs meeting only end to end (most of a file split at its junctions) cut nothing
+    inner = ~shapely.relate_pattern(geoms[a], geoms[b], "FF*F*****")
+    a, b = a[inner], b[inner]
     if len(a) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), 0
     inter = shapely.intersection(geoms[a], geoms[b])
@@ -285,8 +310,9 @@ def _crossings(geoms: np.ndarray, lvl: np.ndarray, *, cross_all: bool) -> tuple[
     drop = diff & ~at_end  # lines of different levels meet only where one ends on the other
     separated = int(drop.sum())
     if not cross_all:  # crossings of two line interiors: only at a vertex both lines share
-        coords, index = shapely.get_coordinates(geoms, return_index=True)
-        vertices = np.asarray(shapely.multipoints(coords, indices=index), dtype=object)
+        involved = np.unique(np.concatenate([la, lb]))
+        vertices = np.empty(len(geoms), dtype=object)
+        vertices[involved] = shapely.extract_unique_points(geoms[involved])
         shared = (shapely.distance(vertices[la], p) <= _EPS) & (shapely.distance(vertices[lb], p) <= _EPS)
         unshared = ~drop & ~at_end & ~shared
         separated += int(unshared.sum())
