@@ -88,6 +88,10 @@ class NetworkError(QPVError, ValueError):
     """A street graph cannot be built or used."""
 
 
+class UnusableNetworkError(NetworkError):
+    """The street network of a quartier is too broken (or too far from the stops) for a walk."""
+
+
 class PriorityError(QPVError, ValueError):
     """Stop priorities cannot be computed from the given layers."""
 

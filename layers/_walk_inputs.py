@@ -23,13 +23,22 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.perimeters.streetnames import strip_accents
 from geo.walks._graph_cache import cache_key, cached_graph
-from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets
+from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets, split_at_points
 from geo.walks.priorities import PriorityInputs, PriorityOptions, stop_priorities
+from geo.walks.quality import network_quality
 from layers.errors import WalkError
 from layers.settings import get_settings
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "candidate_stops",
+    "quartier_graph",
+    "quartier_perimeter",
+    "resolve_point",
+    "split_at_points",
+]
 
 _LONLAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$")
 
@@ -175,8 +184,16 @@ def quartier_graph(store: LayerStore, quartier: str, *, margin_m: float = 300.0,
     key = cache_key([CACHE_VERSION, repr(float(margin_m)), ",".join(sorted(streets["uid"].astype(str))),
                      str(streets["updated_at"].max()), shapely.to_wkb(shapely.set_precision(zone, 0.01))])
     folder = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
-    return cached_graph(folder, "walkgraph", key,
-                        lambda: clip_graph(graph_from_streets(streets), zone, margin_m=margin_m))
+    def build() -> nx.MultiGraph:
+        full = graph_from_streets(streets)
+        area = gpd.GeoDataFrame({"code": [quartier], "name": [quartier]}, geometry=[zone], crs=store.crs)
+        figures = network_quality(full, areas=area).quartiers[0]
+        G = clip_graph(full, zone, margin_m=margin_m)
+        G.graph["quartier_quality"] = {"length_m": figures.length_m, "components": figures.components,
+                                       "largest_share": figures.largest_share}
+        return G
+
+    return cached_graph(folder, "walkgraph", key, build)
 
 
 def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | None = None,
@@ -232,67 +249,3 @@ def candidate_stops(store: LayerStore, zone: BaseGeometry, *, now: datetime | No
         stops["simulated"] = [simulated.get(str(u), False) for u in stops["source_uid"]]
         stops = stops[stops.geometry.intersects(area).to_numpy()].reset_index(drop=True)
     return stops
-
-
-def split_at_points(G: nx.MultiGraph, points: Sequence[Point], *, max_m: float = 250.0,
-                    tolerance_m: float = 1.0) -> nx.MultiGraph:
-    """Return a copy of ``G`` with a node on the street nearest to each point.
-
-    geo.walks.routing snaps every stop to its nearest graph *node*: the middle of a long street
-    or a constat halfway along it would be « visited » from a crossing 100 m away, off
-    the track. Cutting the nearest street edge at the projection of each point gives the
-    router a node on the street itself, so the track passes by the stop.
-
-    Parameters
-    ----------
-    G : networkx.MultiGraph
-        Street graph (EPSG:2154), left untouched.
-    points : sequence of Point
-        Stops and meeting points, same CRS.
-    max_m : float, default 250
-        Points farther than this from every street are left alone.
-    tolerance_m : float, default 1
-        A projection this close to an end of the street uses the existing node.
-
-    Returns
-    -------
-    networkx.MultiGraph
-    """
-    from shapely.ops import substring
-
-    H = G.copy()
-    if not len(points):
-        return H
-    edges = [(u, v, k, d) for u, v, k, d in G.edges(keys=True, data=True) if d.get("geometry") is not None]
-    tree = shapely.STRtree([d["geometry"] for *_, d in edges])
-    pts = np.array(points, dtype=object)
-    idx = tree.query_nearest(pts, max_distance=max_m, return_distance=False, all_matches=False)
-    cuts: dict[int, list[float]] = {}
-    for p_i, e_i in zip(idx[0], idx[1], strict=True):
-        geom = edges[int(e_i)][3]["geometry"]
-        at = float(geom.project(pts[int(p_i)]))
-        if tolerance_m < at < geom.length - tolerance_m:
-            cuts.setdefault(int(e_i), []).append(at)
-    next_id = max((n for n in G.nodes if isinstance(n, int)), default=-1) + 1
-    for e_i, positions in cuts.items():
-        u, v, k, d = edges[e_i]
-        geom = d["geometry"]
-        first = Point(geom.coords[0])
-        a, b = (u, v) if first.distance(Point(G.nodes[u]["x"], G.nodes[u]["y"])) <= first.distance(
-            Point(G.nodes[v]["x"], G.nodes[v]["y"])) else (v, u)
-        marks = sorted(set(round(p, 2) for p in positions))
-        marks = [m for i, m in enumerate(marks) if i == 0 or m - marks[i - 1] > tolerance_m]
-        H.remove_edge(u, v, key=k)
-        chain = [a]
-        for m in marks:
-            q = geom.interpolate(m)
-            H.add_node(next_id, x=float(q.x), y=float(q.y))
-            chain.append(next_id)
-            next_id += 1
-        chain.append(b)
-        bounds = [0.0, *marks, float(geom.length)]
-        for i in range(len(chain) - 1):
-            part = substring(geom, bounds[i], bounds[i + 1])
-            H.add_edge(chain[i], chain[i + 1], **{**d, "geometry": part, "length": float(part.length),
-                                                  "geometry_from": chain[i]})
-    return H

@@ -439,6 +439,7 @@ _VOIES = LayerSchema(
         Field("domanialite", "str", "Domanialité"),
         Field("direction", "str", "Sens de circulation"),
         Field("length_m", "float", "Longueur (m)", minimum=0),
+        Field("level", "int", "Niveau (pont > 0, tunnel < 0)", minimum=-10, maximum=10),
     ),
 )
 _ECLAIRAGE = LayerSchema(

@@ -38,10 +38,11 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS
-from geo.errors import QPVError
+from geo.errors import QPVError, UnusableNetworkError
 from geo.walks.export import route_to_geojson, route_to_gpx
 from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
 from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
+from geo.walks.quality import MIN_LARGEST_SHARE
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
 from layers._walk_inputs import (
     candidate_stops,
@@ -61,6 +62,7 @@ __all__ = [
     "WalkPlan",
     "WalkRequest",
     "candidate_stops",
+    "check_quartier_network",
     "export_walk",
     "list_walks",
     "load_walk",
@@ -70,6 +72,7 @@ __all__ = [
     "quartier_perimeter",
     "record_walk",
     "resolve_point",
+    "street_coverage",
     "walk_geojson",
     "walk_gpx",
     "walk_graph",
@@ -234,6 +237,7 @@ def plan_walk(
     when = _walk_datetime(request.walk_date)
     step("graphe des voies")
     G = quartier_graph(store, code, cache_dir=cache_dir)
+    check_quartier_network(G, code)
     opts = request.options
     meta: dict[str, Any] = {"speed_kmh": opts.speed_kmh, "dwell_min": opts.dwell_min,
                             "mode": request.mode, "k": request.groups,
@@ -243,6 +247,7 @@ def plan_walk(
     if request.mode == "toutes-les-rues":
         step("parcours de toutes les rues")
         routes = [covering_route(clip_graph(G, zone, margin_m=0.0), start=start_pt, speed_kmh=opts.speed_kmh)]
+        routes[0].meta.update(street_coverage(store, zone, routes[0].track))
         if routes[0].duration_min > opts.budget_min:
             logger.warning("every street: %.0f min for %.0f min available", routes[0].duration_min,
                            opts.budget_min)
@@ -329,7 +334,10 @@ def _save(store: LayerStore, route: WalkRoute, *, code: str, name: str, when: da
             "mandatory": stops.get("kind", pd.Series([""] * len(stops))).eq("obligatoire").to_numpy(),
         })
         store.add_children("diagnostics", "etapes", rows, actor=actor)
-    extra = {**meta, "group": route.group, "solver": route.solver,
+    extra: dict[str, Any] = {**meta, "group": route.group, "solver": route.solver,
+             "unserved": route.unserved,
+             **{k: route.meta[k] for k in ("coverage_share", "quartier_street_m", "street_length_m",
+                                           "max_stop_distance_m") if k in route.meta},
              "kinds": [_text(v) for v in stops.get("kind", [])],
              "source_uids": [_text(v) for v in stops.get("source_uid", [])],
              "simulated": [bool(v) for v in stops.get("simulated", [])]}
@@ -340,9 +348,69 @@ def _save(store: LayerStore, route: WalkRoute, *, code: str, name: str, when: da
 def _notes(route: WalkRoute) -> str:
     if route.solver == "chinese-postman":
         km = route.meta.get("street_length_m", 0) / 1000
-        return (f"Parcours de toutes les rues : {km:.1f} km de voies, "
+        text = (f"Parcours de toutes les rues : {km:.1f} km de voies, "
                 f"{route.meta.get('repeated_m', 0) / 1000:.1f} km parcourus deux fois.")
+        if route.meta.get("coverage_share") is not None:
+            total = f"{route.meta['quartier_street_m'] / 1000:.1f}".replace(".", ",")
+            share = route.meta["coverage_share"] * 100
+            text += f" Il couvre {share:.0f} % des {total} km de voies du quartier."
+        return text
+    if route.unserved:
+        return f"{len(route.unserved)} arrêt(s) non desservi(s) par le réseau des voies (hors parcours)."
     return ""
+
+
+def street_coverage(store: LayerStore, zone: BaseGeometry, track: LineString, *,
+                    tolerance_m: float = 3.0) -> dict[str, float]:
+    """Share of the quartier's street length (``voies`` clipped to it) the track runs along.
+
+    Parameters
+    ----------
+    store : LayerStore
+    zone : shapely geometry
+        Quartier perimeter (store CRS).
+    track : LineString
+        The walk.
+    tolerance_m : float, default 3
+        A street piece within this distance of the track counts as walked.
+
+    Returns
+    -------
+    dict
+        ``quartier_street_m`` (street length inside the quartier, metres) and
+        ``coverage_share`` (0 to 1; ``nan`` without streets).
+    """
+    x0, y0, x1, y1 = zone.bounds
+    streets = store.read("voies", bbox=(x0, y0, x1, y1))
+    lines = shapely.intersection(streets.geometry.to_numpy(), zone) if len(streets) else np.array([])
+    total = float(shapely.length(lines).sum()) if len(lines) else 0.0
+    if total <= 0:
+        return {"quartier_street_m": 0.0, "coverage_share": float("nan")}
+    walked = shapely.intersection(lines, track.buffer(tolerance_m))
+    return {"quartier_street_m": total, "coverage_share": float(shapely.length(walked).sum() / total)}
+
+
+def check_quartier_network(G: nx.MultiGraph, code: str) -> None:
+    """Refuse a walk on a quartier whose street network is too broken (figures in the message).
+
+    Raises
+    ------
+    UnusableNetworkError
+        When the connected part the walk uses holds less than ``MIN_LARGEST_SHARE`` of the
+        quartier's street length.
+    """
+    figures = G.graph.get("quartier_quality")
+    if not figures or figures.get("length_m", 0) <= 0:
+        return
+    share = float(figures["largest_share"])
+    if share < MIN_LARGEST_SHARE:
+        km = f"{figures['length_m'] / 1000:.1f}".replace(".", ",")
+        raise UnusableNetworkError(
+            f"Réseau des voies inutilisable pour le quartier {code} : ses {km} km de voies sont en "
+            f"{figures['components']} morceaux non reliés, le plus grand n'en porte que {share * 100:.0f} % "
+            f"(il en faut {MIN_LARGEST_SHARE * 100:.0f} %). Les arrêts seraient loin du tracé : "
+            f"vérifier le réseau avec « qpv reseau verifier --quartier {code} » (lignes non découpées "
+            "aux carrefours, écarts entre voies) puis réimporter les voies.")
 
 
 def _text(value: Any) -> str:
@@ -427,10 +495,12 @@ def _stored_route(store: LayerStore, row: pd.Series, meta: Mapping[str, Any], *,
     length = float(row["length_m"]) if pd.notna(row["length_m"]) else float(track.length)
     duration = float(row["duration_min"]) if pd.notna(row["duration_min"]) else length / v + dwell * n
     budget = float(row["budget_min"]) if pd.notna(row["budget_min"]) else duration
+    kept = {k: meta[k] for k in ("unserved", "coverage_share", "quartier_street_m", "street_length_m",
+                                 "max_stop_distance_m") if k in meta}
     return WalkRoute(stops=stops, node_path=[], track=track, length_m=length, duration_min=duration,
                      prize=float(stops["priority"].sum()) if n else 0.0, budget_min=budget, speed_kmh=speed,
                      start=start, end=end, solver=str(meta.get("solver", "enregistré")),
-                     group=meta.get("group"))
+                     group=meta.get("group"), meta=kept)
 
 
 def _leg_lengths(store: LayerStore, row: pd.Series, points: list[Point], *,

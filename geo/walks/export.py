@@ -21,7 +21,7 @@ from geo.walks.model import WalkRoute
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_gpx", "route_to_geojson", "route_to_gpx", "stop_label"]
+__all__ = ["read_gpx", "route_to_geojson", "route_to_gpx", "stop_label", "unserved_text"]
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 _LABEL_COLUMNS = ("label", "name", "address", "adresse", "ADR", "LIB_OFF")
@@ -76,6 +76,15 @@ def stop_label(row: pd.Series, *, order: int | None = None) -> str:
     return f"{order}. {text}" if order is not None else text
 
 
+def unserved_text(item: dict[str, Any]) -> str:
+    """French status of an unserved stop: « non desservi (à 120 m de la voie la plus proche) »."""
+    if item.get("disconnected"):
+        return "non desservi (sur une voie non reliée au départ)"
+    dist = item.get("distance_m")
+    return ("non desservi" if dist is None else
+            f"non desservi (à {float(dist):.0f} m de la voie la plus proche)")
+
+
 def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
     """Return a walk as a GeoJSON FeatureCollection in WGS84 (longitude, latitude).
 
@@ -88,7 +97,9 @@ def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
     -------
     dict
         One ``LineString`` feature for the track (``kind = "parcours"`` with length,
-        duration, prize) then one ``Point`` feature per stop (``kind = "arret"``, with
+        duration, prize, ``non_desservis``: the stops left out, with their « non desservi »
+        status, distance to the nearest street and lon/lat, and for an every-street walk
+        ``coverage_share``) then one ``Point`` feature per stop (``kind = "arret"``, with
         ``order`` and the stop attributes).
     """
     tr = _to_wgs84()
@@ -116,6 +127,17 @@ def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
             },
         }
     ]
+    if route.meta.get("coverage_share") is not None:
+        features[0]["properties"]["coverage_share"] = round(float(route.meta["coverage_share"]), 4)
+        street_m = float(route.meta.get("quartier_street_m", 0))
+        features[0]["properties"]["quartier_street_m"] = round(street_m, 1)
+    unserved = []  # listed on the track, never as a visited stop
+    for item in route.unserved:
+        x, y = tr.transform(item["x"], item["y"])
+        fields = {k: v for k, v in item.items() if k not in {"x", "y"}}
+        unserved.append({**fields, "statut": unserved_text(item), "lon": round(float(x), 7),
+                         "lat": round(float(y), 7)})
+    features[0]["properties"]["non_desservis"] = unserved
     geom_col = route.stops.geometry.name if len(route.stops) else None
     for _, row in route.stops.iterrows():
         p = row[geom_col]
@@ -163,6 +185,12 @@ def route_to_gpx(route: WalkRoute, *, name: str = "Diagnostic en marchant") -> s
         desc = row.get("reason") if "reason" in row.index else None
         if isinstance(desc, str) and desc:
             ET.SubElement(wpt, f"{{{GPX_NS}}}desc").text = desc
+    for item in route.unserved:  # listed, never as visited: own type, no order
+        lon, lat = tr.transform(item["x"], item["y"])
+        wpt = ET.SubElement(root, f"{{{GPX_NS}}}wpt", {"lat": f"{lat:.7f}", "lon": f"{lon:.7f}"})
+        label = item.get("label") or item.get("id")
+        ET.SubElement(wpt, f"{{{GPX_NS}}}name").text = f"{label} — {unserved_text(item)}"
+        ET.SubElement(wpt, f"{{{GPX_NS}}}type").text = "non desservi"
     trk = ET.SubElement(root, f"{{{GPX_NS}}}trk")
     ET.SubElement(trk, f"{{{GPX_NS}}}name").text = name
     seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
@@ -203,6 +231,9 @@ def read_gpx(text: str) -> tuple[list[tuple[float, float]], list[tuple[str, floa
     track = [(float(p.get("lon", "nan")), float(p.get("lat", "nan"))) for p in root.iter(f"{ns}trkpt")]
     waypoints = []
     for w in root.iter(f"{ns}wpt"):
+        kind = w.find(f"{ns}type")
+        if kind is not None and kind.text == "non desservi":
+            continue  # a stop the walk does not visit
         name_el = w.find(f"{ns}name")
         waypoints.append(
             (name_el.text or "" if name_el is not None else "", float(w.get("lon", "nan")),

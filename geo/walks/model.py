@@ -50,6 +50,9 @@ class WalkOptions:
         Search time limit, seconds.
     seed : int, default 0
         Seed of the heuristic.
+    max_stop_distance_m : float, default 30
+        A stop farther than this from every street is not snapped: it is listed as
+        « non desservi » and left out of the route and its timetable.
     """
 
     budget_min: float = 90.0
@@ -59,6 +62,7 @@ class WalkOptions:
     solver: Solver = "auto"
     time_limit_s: float = 2.0
     seed: int = 0
+    max_stop_distance_m: float = 30.0
 
     def __post_init__(self) -> None:
         """Check the values on construction (French errors naming the value)."""
@@ -71,6 +75,9 @@ class WalkOptions:
         check_speed(self.speed_kmh)
         if not (isinstance(self.time_limit_s, int | float) and self.time_limit_s > 0):
             raise RoutingError("La durée de recherche doit être un nombre de secondes positif.")
+        if not (isinstance(self.max_stop_distance_m, int | float) and 0 < self.max_stop_distance_m <= 500):
+            raise RoutingError("Distance maximale d'un arrêt à la voie invalide : "
+                               f"{self.max_stop_distance_m} m (entre 0 et 500 m).")
         object.__setattr__(self, "mandatory", tuple(self.mandatory))
 
     @property
@@ -114,6 +121,10 @@ class WalkRoute:
         Solver that produced the route.
     group : int or None
         Group number in a split walk.
+    meta : dict
+        Other figures: ``unserved`` (list of the stops left out because they are farther
+        than ``max_stop_distance_m`` from every street: ``label``, ``reason``,
+        ``distance_m``, ``x``, ``y`` in EPSG:2154), ``street_length_m``, ``coverage_share``…
     """
 
     stops: gpd.GeoDataFrame
@@ -134,6 +145,11 @@ class WalkRoute:
     def walk_min(self) -> float:
         """Walking time without the dwell, minutes."""
         return self.length_m / (self.speed_kmh * 1000.0 / 60.0)
+
+    @property
+    def unserved(self) -> list[dict[str, Any]]:
+        """Stops left out because no street passes near them (« non desservi »)."""
+        return list(self.meta.get("unserved", []))
 
 
 @dataclass(frozen=True)

@@ -28,24 +28,27 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import NetworkError
+from geo.errors import MissingDependencyError, NetworkError
 from geo.walks._graph_cache import cache_key, cached_graph
+from geo.walks.noding import NodingOptions, node_lines
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "clip_graph",
     "distance_matrix",
+    "distance_to_streets",
     "edge_geometry",
     "edges_frame",
     "graph_from_hashcode",
+    "graph_from_osm_file",
     "graph_from_osm_xml",
     "graph_from_streets",
     "largest_component",
@@ -53,11 +56,23 @@ __all__ = [
     "nearest_node",
     "nearest_nodes",
     "path_geometry",
+    "read_osm_ways",
     "read_street_layer",
     "shortest_path",
+    "split_at_points",
+    "street_levels",
 ]
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: lines noded at their crossings
+
+#: Piece ends closer than this (metres) are one node.
+_NODE_MERGE_M = 0.01
+
+#: OpenStreetMap ``highway`` values pedestrians may not use (dropped from street layers).
+NOT_WALKABLE_HIGHWAYS = frozenset({
+    "motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway",
+    "bus_guideway", "busway", "abandoned", "platform", "razed", "escape",
+})
 
 # Column names recognised in street layers (lower case), first match wins.
 _NAME_COLUMNS = ("name", "lib_off", "nom_voie", "nom", "nomvoie", "libelle", "nom_1_g")
@@ -73,7 +88,8 @@ def _find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | Non
     return None
 
 
-def read_street_layer(path: str | Path, *, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_street_layer(path: str | Path, *, layer: str | None = None,
+                      level_column: str | None = None) -> gpd.GeoDataFrame:
     """Read a street centreline layer and normalise it for :func:`graph_from_streets`.
 
     Parameters
@@ -82,12 +98,15 @@ def read_street_layer(path: str | Path, *, layer: str | None = None) -> gpd.GeoD
         Any file GDAL reads (zipped shapefile, GeoJSON, GeoPackage…).
     layer : str, optional
         Layer name inside a multi-layer file.
+    level_column : str, optional
+        Column of the level of each line (see :func:`street_levels`).
 
     Returns
     -------
     geopandas.GeoDataFrame
         Lines in EPSG:2154 with columns ``name``, ``street_code``, ``domanialite``
-        (``None`` where the source has no such attribute) and ``geometry``.
+        (``None`` where the source has no such attribute), ``level`` and ``geometry``;
+        lines an OpenStreetMap ``highway`` column marks as not walkable are dropped.
 
     Raises
     ------
@@ -98,17 +117,18 @@ def read_street_layer(path: str | Path, *, layer: str | None = None) -> gpd.GeoD
         raw = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types
         raise NetworkError(f"Impossible de lire la couche des voies « {path} » : {exc}") from exc
-    return _normalise_streets(raw)
+    return _normalise_streets(raw, level_column=level_column)
 
 
-def _normalise_streets(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _normalise_streets(raw: gpd.GeoDataFrame, *, level_column: str | None = None) -> gpd.GeoDataFrame:
     streets = to_territory_crs(raw)
     streets = streets[streets.geometry.notna() & ~streets.geometry.is_empty]
     streets = streets[streets.geom_type.isin(["LineString", "MultiLineString"])]
     if streets.empty:
         raise NetworkError("La couche des voies ne contient aucune ligne.")
     streets = streets.explode(index_parts=False, ignore_index=True)
-    out: dict[str, list[str | None]] = {}
+    streets = _walkable(streets)
+    out: dict[str, Any] = {}
     for target, candidates in (
         ("name", _NAME_COLUMNS),
         ("street_code", _CODE_COLUMNS),
@@ -119,60 +139,159 @@ def _normalise_streets(raw: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             out[target] = [None] * len(streets)
         else:
             out[target] = [None if pd.isna(v) else str(v) for v in streets[col]]
+    out["level"] = street_levels(streets, column=level_column)
     return gpd.GeoDataFrame(out, geometry=streets.geometry.to_numpy(), crs=streets.crs)
 
 
-def graph_from_streets(streets: gpd.GeoDataFrame, *, snap_m: float = 0.5) -> nx.MultiGraph:
-    """Build a pedestrian graph from street centrelines (segment end points become nodes).
+def _walkable(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Drop the lines an OpenStreetMap ``highway`` column marks as not walkable (motorways…)."""
+    col = _find_column(list(streets.columns), ("highway",))
+    if col is None:
+        return streets
+    kind = streets[col].astype("object").map(lambda v: "" if v is None or v is pd.NA
+                                               or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    foot = streets[_find_column(list(streets.columns), ("foot",))].astype(str).str.lower() \
+        if _find_column(list(streets.columns), ("foot",)) else pd.Series("", index=streets.index)
+    bad = kind.isin(NOT_WALKABLE_HIGHWAYS) | foot.isin(["no", "private"])
+    if bad.all():
+        raise NetworkError("Aucune voie piétonne dans la couche : toutes les lignes sont des voies "
+                           f"interdites aux piétons ({', '.join(sorted(set(kind[bad]))[:5])}).")
+    if bad.any():
+        logger.info("%d non-walkable lines dropped (highway=%s)", int(bad.sum()), sorted(set(kind[bad]))[:5])
+    return streets[~bad.to_numpy()]
+
+
+def _truthy(values: pd.Series) -> np.ndarray:
+    text = values.astype("object").map(lambda v: "" if v is None or v is pd.NA
+                                       or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
+    return ~text.isin(["", "no", "non", "0", "false", "none", "nan"]).to_numpy()
+
+
+def street_levels(streets: pd.DataFrame, *, column: str | None = None) -> np.ndarray:
+    """Return the level of each street line (0 on the ground, > 0 bridges, < 0 tunnels).
+
+    Parameters
+    ----------
+    streets : pandas.DataFrame
+        Street lines with their source columns.
+    column : str, optional
+        Column holding a numeric level; otherwise ``level``/``niveau``/``layer`` when
+        present, completed by the OpenStreetMap ``bridge`` (+1) and ``tunnel`` (-1) tags.
+
+    Returns
+    -------
+    numpy.ndarray
+        One float per line.
+
+    Raises
+    ------
+    NetworkError
+        When ``column`` is not a column of ``streets``.
+    """
+    if column is not None and column not in streets.columns:
+        raise NetworkError(f"Colonne de niveau « {column} » absente de la couche des voies "
+                           f"(colonnes : {', '.join(map(str, streets.columns))}).")
+    col = column or _find_column(list(streets.columns), ("level", "niveau", "layer"))
+    level = np.zeros(len(streets))
+    known = np.zeros(len(streets), dtype=bool)
+    if col is not None:
+        raw = pd.to_numeric(streets[col], errors="coerce").to_numpy(dtype=float)
+        known = np.isfinite(raw)
+        level = np.where(known, raw, 0.0)
+    for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
+        tcol = _find_column(list(streets.columns), (tag,))
+        if tcol is not None:
+            flag = _truthy(streets[tcol]) & ~known
+            level = np.where(flag, value, level)
+    return level
+
+
+def graph_from_streets(streets: gpd.GeoDataFrame, *, options: NodingOptions | None = None) -> nx.MultiGraph:
+    """Build a pedestrian graph from street centrelines, noded at every crossing.
+
+    Lines are first cut where they cross or meet (:func:`geo.walks.noding.node_lines`:
+    crossings, T-junctions, shared vertices; grade separation of bridges and tunnels;
+    gaps up to ``options.snap_m`` closed), then the piece ends become the nodes.
 
     Parameters
     ----------
     streets : geopandas.GeoDataFrame
         Lines in any CRS; ``name``/``street_code``/``domanialite`` columns (as made by
         :func:`read_street_layer`) or their raw source names are kept on the edges.
-    snap_m : float, default 0.5
-        End points closer than this (grid snapping, metres) are merged into one node.
+    options : NodingOptions, optional
+        Gap tolerance, level column, splitting switch (defaults of
+        :class:`~geo.walks.noding.NodingOptions`).
 
     Returns
     -------
     networkx.MultiGraph
         Undirected street graph in EPSG:2154; one-way streets are walkable both ways.
+        ``G.graph["noding"]`` holds the counts of :class:`~geo.walks.noding.NodingStats`.
 
     Raises
     ------
     NetworkError
-        When there is no line to build from or ``snap_m`` is not positive.
+        When there is no line to build from.
     """
-    if snap_m <= 0:
-        raise NetworkError("La tolérance d'accrochage des voies doit être positive.")
-    norm = _normalise_streets(streets)
-    G = nx.MultiGraph(crs=TERRITORY_CRS)
-    node_ids: dict[tuple[int, int], int] = {}
-
-    def node_for(xy: np.ndarray) -> int:
-        key = (round(float(xy[0]) / snap_m), round(float(xy[1]) / snap_m))
-        nid = node_ids.get(key)
-        if nid is None:
-            nid = len(node_ids)
-            node_ids[key] = nid
-            G.add_node(nid, x=float(xy[0]), y=float(xy[1]))
-        return nid
-
-    for name, code, dom, geom in zip(
-        norm["name"], norm["street_code"], norm["domanialite"], norm.geometry, strict=True
-    ):
-        coords = np.asarray(geom.coords)[:, :2]
-        if len(coords) < 2 or geom.length <= 0:
-            continue
-        u, v = node_for(coords[0]), node_for(coords[-1])
-        if u == v and geom.length < 2 * snap_m:
-            continue
-        G.add_edge(u, v, length=float(geom.length), geometry=LineString(coords),
-                   geometry_from=u, name=name, street_code=code, domanialite=dom)
-    if G.number_of_edges() == 0:
+    opts = options or NodingOptions()
+    norm = _normalise_streets(streets, level_column=opts.level_column)
+    pieces, source, stats = node_lines(norm.geometry.to_numpy(), levels=norm["level"].to_numpy(),
+                                       options=opts)
+    if len(pieces) == 0:
         raise NetworkError("Aucun tronçon de voie exploitable pour construire le graphe.")
+    coords, index = shapely.get_coordinates(pieces, return_index=True)
+    counts = np.bincount(index, minlength=len(pieces))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ends = np.concatenate([coords[first], coords[first + counts - 1]])
+    label, centre = _cluster_points(ends, _NODE_MERGE_M)
+    # number the nodes in order of appearance (start then end of each piece, in the source order)
+    seq = np.column_stack([label[: len(pieces)], label[len(pieces):]]).ravel()
+    _, first_seen = np.unique(seq, return_index=True)  # every cluster label 0..K-1 appears
+    rank = np.empty(len(centre), dtype=np.int64)
+    rank[np.argsort(first_seen)] = np.arange(len(centre))
+    centre = centre[np.argsort(rank)]
+    u_all, v_all = rank[label[: len(pieces)]], rank[label[len(pieces):]]
+    length = shapely.length(pieces)
+    keep = ~((u_all == v_all) & (length < 1.0))  # tiny loops
+    if not keep.any():
+        raise NetworkError("Aucun tronçon de voie exploitable pour construire le graphe.")
+    u_all, v_all, length, pieces, source = u_all[keep], v_all[keep], length[keep], pieces[keep], source[keep]
+    G = nx.MultiGraph(crs=TERRITORY_CRS, noding=dict(stats.__dict__))
+    used = np.unique(np.concatenate([u_all, v_all]))
+    G.add_nodes_from((int(i), {"x": float(centre[i, 0]), "y": float(centre[i, 1])}) for i in used)
+    names, codes, doms = (norm[c].to_numpy()[source] for c in ("name", "street_code", "domanialite"))
+    keys = _parallel_keys(u_all, v_all)
+    add = G.add_edge
+    for u, v, k, ln, geom, nm, cd, dm in zip(u_all.tolist(), v_all.tolist(), keys.tolist(), length.tolist(),
+                                             pieces, names, codes, doms, strict=True):
+        add(u, v, key=k, length=ln, geometry=geom, geometry_from=u, name=nm, street_code=cd, domanialite=dm)
     logger.info("street graph: %d nodes, %d edges", G.number_of_nodes(), G.number_of_edges())
     return G
+
+
+def _parallel_keys(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Key of each edge among the edges joining the same two nodes (0, 1, 2… in input order)."""
+    big = int(max(u.max(initial=0), v.max(initial=0))) + 1
+    _, inverse = np.unique(np.minimum(u, v).astype(np.int64) * big + np.maximum(u, v), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    sorted_inv = inverse[order]
+    start = np.concatenate([[0], np.flatnonzero(np.diff(sorted_inv)) + 1])
+    rank = np.arange(len(u)) - np.repeat(start, np.diff(np.concatenate([start, [len(u)]])))
+    keys = np.empty(len(u), dtype=np.int64)
+    keys[order] = rank
+    return keys
+
+
+def _cluster_points(xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Label points closer than ``radius`` (transitively) with one id; return labels and first points."""
+    pairs = cKDTree(xy).query_pairs(radius, output_type="ndarray")
+    m = len(xy)
+    if len(pairs) == 0:
+        return np.arange(m), xy
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+    _, label = connected_components(graph, directed=False)
+    _, first = np.unique(label, return_index=True)
+    return label, xy[first]
 
 
 def graph_from_hashcode(path: str | Path) -> nx.MultiGraph:
@@ -221,8 +340,22 @@ def graph_from_hashcode(path: str | Path) -> nx.MultiGraph:
     return G
 
 
+def _walkable_tags(highway: Any, foot: Any = None, area: Any = None) -> bool:
+    """Tell whether pedestrians may walk an OpenStreetMap way (footway, residential, steps…)."""
+    values = highway if isinstance(highway, list) else [highway]
+    kinds = {str(v) for v in values if v is not None and str(v) not in {"", "nan"}}
+    if not kinds or kinds <= NOT_WALKABLE_HIGHWAYS:
+        return False
+    return str(foot).lower() not in {"no", "private"} and str(area).lower() != "yes"
+
+
 def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
     """Read an OpenStreetMap XML extract into a pedestrian graph through osmnx.
+
+    Ways join where they share an OpenStreetMap node (bridges and tunnels do not share
+    nodes with the streets they cross). Only walkable ways are kept: every ``highway``
+    but motorways, trunks, ways under construction… (:data:`NOT_WALKABLE_HIGHWAYS`),
+    ``foot=no`` and ``area=yes`` excluded.
 
     Parameters
     ----------
@@ -237,18 +370,25 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
     Raises
     ------
     NetworkError
-        When osmnx cannot read the file.
+        When osmnx cannot read the file or it holds no walkable way.
     """
     import osmnx as ox
 
+    tags = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = sorted(set(tags) | {"foot", "area", "layer", "bridge", "tunnel", "highway"})
     try:
-        raw = ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
-        if raw.number_of_nodes() == 0:  # isolated loops vanish when simplified
-            raw = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+        raw = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
     except Exception as exc:
         raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
+    finally:
+        ox.settings.useful_tags_way = tags
+    raw.remove_edges_from([(u, v, k) for u, v, k, d in raw.edges(keys=True, data=True)
+                           if not _walkable_tags(d.get("highway"), d.get("foot"), d.get("area"))])
+    raw.remove_nodes_from([n for n in list(raw.nodes) if raw.degree(n) == 0])
     if raw.number_of_nodes() == 0:
-        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie.")
+        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie piétonne.")
+    simple = ox.simplify_graph(raw)
+    raw = simple if simple.number_of_nodes() else raw  # isolated loops vanish when simplified
     proj = ox.project_graph(raw, to_crs=TERRITORY_CRS)
     G = nx.MultiGraph(crs=TERRITORY_CRS)
     for nid, data in proj.nodes(data=True):
@@ -269,6 +409,79 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
         G.add_edge(a, b, length=float(geom.length), geometry=geom, geometry_from=u,
                    name=name, street_code=None, domanialite=None)
     return G
+
+
+def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
+    """Read the walkable ways of an OpenStreetMap extract (``.osm.pbf`` or ``.osm`` XML) with pyosmium.
+
+    Parameters
+    ----------
+    path : str or Path
+        OpenStreetMap extract, PBF or XML.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One line per walkable way (EPSG:2154) with ``name``, ``highway``, ``layer``,
+        ``bridge``, ``tunnel`` columns; ways join where they share a vertex.
+
+    Raises
+    ------
+    MissingDependencyError
+        When pyosmium (extra ``osm``) is not installed.
+    NetworkError
+        When the file cannot be read or holds no walkable way.
+    """
+    try:
+        import osmium
+    except ImportError:
+        raise MissingDependencyError("osmium", extra="osm",
+                                     purpose="lire un extrait OpenStreetMap PBF") from None
+    rows: list[dict[str, Any]] = []
+    try:
+        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+        for way in fp:
+            if not isinstance(way, osmium.osm.Way):
+                continue
+            tags = way.tags
+            if not _walkable_tags(tags.get("highway"), tags.get("foot"), tags.get("area")):
+                continue
+            coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+            if len(coords) < 2:
+                continue
+            rows.append({"name": tags.get("name"), "highway": tags.get("highway"), "layer": tags.get("layer"),
+                         "bridge": tags.get("bridge"), "tunnel": tags.get("tunnel"),
+                         "geometry": LineString(coords)})
+    except (RuntimeError, OSError) as exc:
+        raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
+    if not rows:
+        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie piétonne.")
+    return to_territory_crs(gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326"))
+
+
+def graph_from_osm_file(path: str | Path, *, options: NodingOptions | None = None) -> nx.MultiGraph:
+    """Read an OpenStreetMap extract: XML through osmnx, PBF through pyosmium.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.osm``/``.xml`` (osmnx) or ``.pbf`` (pyosmium, extra ``osm``).
+    options : NodingOptions, optional
+        Noding of the PBF ways (ways join at shared vertices, bridges and tunnels by their tags).
+
+    Returns
+    -------
+    networkx.MultiGraph
+
+    Raises
+    ------
+    NetworkError, MissingDependencyError
+        See :func:`graph_from_osm_xml` and :func:`read_osm_ways`.
+    """
+    if str(path).lower().endswith(".pbf"):
+        opts = options or NodingOptions(crossings="junctions")
+        return graph_from_streets(read_osm_ways(path), options=opts)
+    return graph_from_osm_xml(path)
 
 
 def largest_component(G: nx.MultiGraph) -> nx.MultiGraph:
@@ -422,7 +635,7 @@ def load_street_graph(
         raise NetworkError(f"Fichier de réseau introuvable : « {path} ».")
     if kind == "auto":
         suffix = path.suffix.lower()
-        kind = "hashcode" if suffix == ".txt" else "osm" if suffix in {".osm", ".xml"} else "streets"
+        kind = "hashcode" if suffix == ".txt" else "osm" if suffix in {".osm", ".xml", ".pbf"} else "streets"
     if kind not in {"streets", "hashcode", "osm"}:
         raise NetworkError(f"Format de réseau inconnu « {kind} » (streets, hashcode ou osm).")
     zone = _area_geometry(area) if area is not None else None
@@ -431,7 +644,7 @@ def load_street_graph(
         if kind == "hashcode":
             G = graph_from_hashcode(path)
         elif kind == "osm":
-            G = graph_from_osm_xml(path)
+            G = graph_from_osm_file(path)
         else:
             G = graph_from_streets(read_street_layer(path))
         return clip_graph(G, zone, margin_m=margin_m) if zone is not None else largest_component(G)
@@ -489,6 +702,33 @@ def nearest_nodes(G: nx.MultiGraph, points: Any) -> tuple[list[Hashable], np.nda
     pts = _points_xy(points)
     dist, idx = cKDTree(xy).query(pts)
     return [nodes[i] for i in np.atleast_1d(idx)], np.atleast_1d(dist)
+
+
+def distance_to_streets(G: nx.MultiGraph, points: Any) -> np.ndarray:
+    """Distance (metres) from each point to the nearest street line of ``G``.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph in EPSG:2154.
+    points : GeoDataFrame, GeoSeries, shapely geometry or array of (x, y)
+        As :func:`nearest_nodes`.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    pts = np.atleast_1d(np.asarray(shapely.points(_points_xy(points)), dtype=object))
+    geoms = [d.get("geometry") or LineString([(G.nodes[u]["x"], G.nodes[u]["y"]),
+                                              (G.nodes[v]["x"], G.nodes[v]["y"])])
+             for u, v, d in G.edges(data=True)]
+    if not geoms:
+        raise NetworkError("Le graphe des voies est vide.")
+    tree = shapely.STRtree(geoms)
+    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    out = np.full(len(pts), np.inf)
+    out[idx[0]] = dist
+    return out
 
 
 def nearest_node(G: nx.MultiGraph, point: Any) -> Hashable:
@@ -691,3 +931,67 @@ def edges_frame(G: nx.MultiGraph) -> gpd.GeoDataFrame:
         for u, v, d in G.edges(data=True)
     ]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=G.graph.get("crs", TERRITORY_CRS))
+
+
+def split_at_points(G: nx.MultiGraph, points: Sequence[Point], *, max_m: float = 250.0,
+                    tolerance_m: float = 1.0) -> nx.MultiGraph:
+    """Return a copy of ``G`` with a node on the street nearest to each point.
+
+    The router snaps every stop to its nearest graph *node*: the middle of a long street
+    or a constat halfway along it would be « visited » from a crossing 100 m away, off
+    the track. Cutting the nearest street edge at the projection of each point gives the
+    router a node on the street itself, so the track passes by the stop.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph (EPSG:2154), left untouched.
+    points : sequence of Point
+        Stops and meeting points, same CRS.
+    max_m : float, default 250
+        Points farther than this from every street are left alone.
+    tolerance_m : float, default 1
+        A projection this close to an end of the street uses the existing node.
+
+    Returns
+    -------
+    networkx.MultiGraph
+    """
+    from shapely.ops import substring
+
+    H = G.copy()
+    if not len(points):
+        return H
+    edges = [(u, v, k, d) for u, v, k, d in G.edges(keys=True, data=True) if d.get("geometry") is not None]
+    tree = shapely.STRtree([d["geometry"] for *_, d in edges])
+    pts = np.array(points, dtype=object)
+    idx = tree.query_nearest(pts, max_distance=max_m, return_distance=False, all_matches=False)
+    cuts: dict[int, list[float]] = {}
+    for p_i, e_i in zip(idx[0], idx[1], strict=True):
+        geom = edges[int(e_i)][3]["geometry"]
+        at = float(geom.project(pts[int(p_i)]))
+        if tolerance_m < at < geom.length - tolerance_m:
+            cuts.setdefault(int(e_i), []).append(at)
+    next_id = max((n for n in G.nodes if isinstance(n, int)), default=-1) + 1
+    for e_i, positions in cuts.items():
+        u, v, k, d = edges[e_i]
+        geom = d["geometry"]
+        first = Point(geom.coords[0])
+        a, b = (u, v) if first.distance(Point(G.nodes[u]["x"], G.nodes[u]["y"])) <= first.distance(
+            Point(G.nodes[v]["x"], G.nodes[v]["y"])) else (v, u)
+        marks = sorted(set(round(p, 2) for p in positions))
+        marks = [m for i, m in enumerate(marks) if i == 0 or m - marks[i - 1] > tolerance_m]
+        H.remove_edge(u, v, key=k)
+        chain = [a]
+        for m in marks:
+            q = geom.interpolate(m)
+            H.add_node(next_id, x=float(q.x), y=float(q.y))
+            chain.append(next_id)
+            next_id += 1
+        chain.append(b)
+        bounds = [0.0, *marks, float(geom.length)]
+        for i in range(len(chain) - 1):
+            part = substring(geom, bounds[i], bounds[i + 1])
+            H.add_edge(chain[i], chain[i + 1], **{**d, "geometry": part, "length": float(part.length),
+                                                  "geometry_from": chain[i]})
+    return H

@@ -26,9 +26,15 @@ import pandas as pd
 from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import QPVError, RoutingError
+from geo.errors import QPVError, RoutingError, UnusableNetworkError
 from geo.walks.model import WalkOptions, WalkRoute, check_speed
-from geo.walks.network import distance_matrix, nearest_nodes, path_geometry, shortest_path
+from geo.walks.network import (
+    distance_matrix,
+    distance_to_streets,
+    nearest_nodes,
+    path_geometry,
+    shortest_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -408,7 +414,12 @@ def walk_route(
     priority_column : str, default "priority"
         Column holding the prize of each stop.
     max_snap_m : float, default 250
-        Stops farther than this from any street node are left out (mandatory ones raise).
+        Upper bound of the snapping distance (``options.max_stop_distance_m``, 30 m by
+        default, is the limit used): a stop farther than the limit from every street
+        is not snapped but listed in ``route.meta["unserved"]`` (« non desservi »).
+        The served stops go to their nearest node: give a graph with a node on the
+        street at each stop (:func:`geo.walks.network.split_at_points`, as
+        :func:`layers.walks.plan_walk` does) so the track passes by them.
 
     Returns
     -------
@@ -419,31 +430,23 @@ def walk_route(
     ------
     RoutingError
         On invalid inputs, unknown solver, or mandatory stops that do not fit.
+    UnusableNetworkError
+        When every stop is farther than the limit from the streets.
     """
     opts = options or WalkOptions()
     frame = _prepare_stops(stops, priority_column)
     start_pt = _as_point(start, "départ")
     end_pt = start_pt if end is None else _as_point(end, "arrivée")
-    (start_node, end_node), _ = nearest_nodes(G, [(start_pt.x, start_pt.y), (end_pt.x, end_pt.y)])
     must_labels = set(opts.mandatory)
     if "mandatory" in frame.columns:
         must_labels |= set(frame.index[frame["mandatory"].fillna(False).astype(bool)])
     unknown = must_labels - set(frame.index)
     if unknown:
         raise RoutingError(f"Arrêts obligatoires inconnus : {sorted(map(str, unknown))[:5]}.")
-    if len(frame):
-        node_of, snap = nearest_nodes(G, frame)
-    else:
-        node_of, snap = [], np.zeros(0)
-    far = snap > max_snap_m
-    for label in frame.index[far]:
-        if label in must_labels:
-            raise RoutingError(
-                f"L'arrêt obligatoire {label!r} est à plus de {max_snap_m:.0f} m de toute voie."
-            )
-    if far.any():
-        logger.warning("%d arrêts à plus de %.0f m des voies ignorés", int(far.sum()), max_snap_m)
-    keep = np.flatnonzero(~far)
+    (start_node, end_node), _ = nearest_nodes(G, [(start_pt.x, start_pt.y), (end_pt.x, end_pt.y)])
+    G, node_of, snap, unserved = _serve_stops(G, frame, opts=opts, must_labels=must_labels,
+                                              max_snap_m=max_snap_m)
+    keep = np.flatnonzero([label not in unserved for label in frame.index])
     dwell_all = np.full(len(frame), float(opts.dwell_min))
     if "dwell_min" in frame.columns:
         dwell_all = pd.to_numeric(frame["dwell_min"], errors="coerce").fillna(opts.dwell_min).to_numpy(float)
@@ -452,6 +455,9 @@ def walk_route(
     if not reachable[-2:].all():
         raise RoutingError("Le départ et l'arrivée ne sont pas reliés par les voies du graphe.")
     keep_pos = np.flatnonzero(reachable[:-2])
+    cut_off = [frame.index[i] for i in keep[~reachable[:-2]]]  # on a street not joined to the start
+    if cut_off:
+        logger.warning("%d stop(s) on streets not joined to the start: listed as unserved", len(cut_off))
     sub = np.concatenate([keep_pos, [len(keep), len(keep) + 1]])
     D = D[np.ix_(sub, sub)]
     cand = keep[keep_pos]
@@ -474,8 +480,51 @@ def walk_route(
         order = solve_orienteering(walk, dwell_all[cand], prize, budget_min=opts.budget_min, mandatory=must,
                                    time_limit_s=opts.time_limit_s, seed=opts.seed)
     snapped = _Snapped(node_of=node_of, snap=snap, dwell=dwell_all, start_node=start_node, end_node=end_node)
-    return _build_route(G, frame, [int(cand[i]) for i in order], snapped=snapped, opts=opts,
-                        priority_column=priority_column, solver=name)
+    route = _build_route(G, frame, [int(cand[i]) for i in order], snapped=snapped, opts=opts,
+                         priority_column=priority_column, solver=name)
+    route.meta["max_stop_distance_m"] = min(float(opts.max_stop_distance_m), float(max_snap_m))
+    route.meta["unserved"] = ([_unserved_row(frame, label, dist) for label, dist in unserved.items()]
+                              + [{**_unserved_row(frame, label, float("nan")), "disconnected": True}
+                                 for label in cut_off])
+    return route
+
+
+def _serve_stops(
+    G: nx.MultiGraph, frame: gpd.GeoDataFrame, *, opts: WalkOptions, must_labels: set[Hashable],
+    max_snap_m: float,
+) -> tuple[nx.MultiGraph, list[Hashable], np.ndarray, dict[Hashable, float]]:
+    """Snap the stops to the graph; those farther than ``max_stop_distance_m`` from every street are unserved.
+
+    A mandatory stop is kept whatever its distance. Returns the graph, the node and snapping
+    distance of each stop and the unserved stops with their distance to the nearest street.
+    """
+    if not len(frame):
+        return G, [], np.zeros(0), {}
+    limit = min(float(opts.max_stop_distance_m), float(max_snap_m))
+    node_of, snap = nearest_nodes(G, frame)
+    line_dist = distance_to_streets(G, frame.geometry)
+    # a mandatory stop the planner asked for is visited from the nearest street (its
+    # ``snap_m`` tells how far; the walk sheet says so), the others are left out
+    unserved = {label: float(line_dist[i]) for i, label in enumerate(frame.index)
+                if line_dist[i] > limit and label not in must_labels}
+    if len(unserved) == len(frame):
+        raise UnusableNetworkError(
+            f"Aucun des {len(frame)} arrêts n'est à moins de {limit:.0f} m d'une voie du réseau "
+            f"(le plus proche à {min(unserved.values()):.0f} m) : réseau des voies inutilisable pour ce "
+            "quartier (vérifier avec qpv reseau verifier).")
+    if unserved:
+        logger.warning("%d stop(s) farther than %.0f m from any street: listed as unserved",
+                       len(unserved), limit)
+    return G, node_of, snap, unserved
+
+
+def _unserved_row(frame: gpd.GeoDataFrame, label: Hashable, dist: float) -> dict[str, Any]:
+    row = frame.loc[label]
+    geom = row[frame.geometry.name]
+    text = {c: (None if pd.isna(row[c]) else str(row[c])) for c in ("label", "reason", "address", "kind")
+            if c in frame.columns}
+    return {"id": str(label), **text, "distance_m": None if np.isnan(dist) else round(dist, 1),
+            "x": float(geom.x), "y": float(geom.y)}
 
 
 def walk_routes(

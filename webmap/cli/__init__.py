@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from layers.settings import get_settings
-from webmap.cli import analyse, diagnostic, entrepot, national, photos, utilisateurs
+from webmap.cli import analyse, diagnostic, entrepot, national, photos, reseau, utilisateurs
 from webmap.cli._common import (
     CONTEXT_SETTINGS,
     QPVGroup,
@@ -95,6 +95,22 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
                f"présentes, {s['rejetees']} rejetées, {s['reparees']} géométries réparées.")
     if report.report_path:
         click.echo(f"Rapport des rejets : {report.report_path}")
+    if layer == "voies" and s["ajoutees"]:
+        _check_streets(ctx)
+
+
+def _check_streets(ctx: click.Context) -> None:
+    """After an import of ``voies``: the network quality report (a warning never fails the import)."""
+    from geo.errors import QPVError
+    from layers.network import street_network_quality
+
+    store = open_cli_store(ctx)
+    try:
+        reseau.echo_network_quality(street_network_quality(store))
+    except QPVError as exc:
+        click.secho(f"Attention : qualité du réseau non mesurée ({exc}).", fg="yellow", err=True)
+    finally:
+        store.close()
 
 
 @main.command("couches")
@@ -218,7 +234,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
-for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national):
+for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau):
     _module.register(main)
 french_metavars(main)
 

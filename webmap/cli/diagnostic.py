@@ -46,6 +46,7 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
     """Calcule un diagnostic en marchant, l'enregistre et écrit ses feuilles de route."""
     from tqdm import tqdm
 
+    from geo.walks.export import unserved_text
     from geo.walks.model import WalkOptions
     from layers.walks import WalkRequest, export_walk, load_walk, plan_walk, walk_sheet_data
     from webmap.documents import write_walk_sheet
@@ -82,6 +83,14 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
         for _, s in r.stops.iterrows():
             click.echo(f"  {int(s['order']):>3}. +{s['arrival_min']:>5.1f} min  {s.get('label', '')}"
                        f"  — {s.get('reason', '')}")
+        if r.meta.get("coverage_share") is not None:
+            km = f"{r.meta['quartier_street_m'] / 1000:.1f}".replace(".", ",")
+            click.echo(f"  couvre {r.meta['coverage_share'] * 100:.0f} % des {km} km de voies du quartier")
+        if r.unserved:
+            click.secho(f"  {len(r.unserved)} arrêt(s) non desservi(s), hors parcours et hors horaire :",
+                        fg="yellow")
+        for u in r.unserved:
+            click.echo(f"     - {u.get('label') or u.get('id')} : {unserved_text(u)}")
     click.echo("\nFichiers :")
     for f in files:
         click.echo(f"  {f}")

@@ -28,7 +28,7 @@ from webmap.errors import DocumentError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["draw_report_figure", "image_uri", "render_walk_map"]
+__all__ = ["draw_report_figure", "image_uri", "render_walk_map", "walk_map_frame"]
 
 _HOT_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
 _PATTERN_COLOURS = {
@@ -172,6 +172,34 @@ def _bar_chart(figure: BarChart) -> bytes:
 # --------------------------------------------------------------------------- walk map
 
 
+def walk_map_frame(route: WalkRoute, edges: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """Map window (EPSG:2154) of a walk: the track and every stop, served or not, plus a margin.
+
+    Parameters
+    ----------
+    route : WalkRoute
+        The walk (its ``unserved`` stops included).
+    edges : geopandas.GeoDataFrame
+        Street edges, whose extent is used when the walk has no geometry.
+
+    Returns
+    -------
+    tuple of float
+        ``(xmin, ymin, xmax, ymax)``.
+    """
+    track = np.asarray(route.track.coords)[:, :2].reshape(-1, 2)
+    unserved = np.array([(u["x"], u["y"]) for u in route.unserved], dtype=float).reshape(-1, 2)
+    stops_xy = np.array([(p.x, p.y) for p in route.stops.geometry], dtype=float).reshape(-1, 2)
+    shown = np.concatenate([track, stops_xy, unserved])
+    if not len(shown):
+        x0, y0, x1, y1 = (float(v) for v in edges.total_bounds)
+        return x0, y0, x1, y1
+    tx0, ty0 = shown.min(axis=0)
+    tx1, ty1 = shown.max(axis=0)
+    pad = max(tx1 - tx0, ty1 - ty0) * 0.08 + 80
+    return float(tx0 - pad), float(ty0 - pad), float(tx1 + pad), float(ty1 + pad)
+
+
 def render_walk_map(
     route: WalkRoute,
     G: nx.MultiGraph,
@@ -215,12 +243,8 @@ def render_walk_map(
     mpl = _deps.matplotlib()
     edges = edges_frame(G)
     track = np.asarray(route.track.coords)
-    x0, y0, x1, y1 = edges.total_bounds
-    if len(track):
-        tx0, ty0 = track.min(axis=0)
-        tx1, ty1 = track.max(axis=0)
-        pad = max(tx1 - tx0, ty1 - ty0) * 0.08 + 80
-        x0, y0, x1, y1 = max(x0, tx0 - pad), max(y0, ty0 - pad), min(x1, tx1 + pad), min(y1, ty1 + pad)
+    x0, y0, x1, y1 = walk_map_frame(route, edges)
+    unserved = np.array([(u["x"], u["y"]) for u in route.unserved], dtype=float).reshape(-1, 2)
     aspect = (y1 - y0) / max(x1 - x0, 1.0)
     w_in = width_cm / 2.54
     fig = mpl.figure.Figure(figsize=(w_in, min(max(w_in * aspect, 3.0), 9.0)))
@@ -240,6 +264,8 @@ def render_walk_map(
         ax.plot([p.x], [p.y], marker="o", markersize=13, color="white", markeredgecolor="#d1495b",
                 markeredgewidth=1.8)
         ax.text(p.x, p.y, str(int(row["order"])), ha="center", va="center", fontsize=7, weight="bold")
+    for x, y in unserved:
+        ax.plot([x], [y], marker="X", markersize=10, color="#7a7a7a", markeredgecolor="black")
     span = x1 - x0
     bar = next((b for b in (50, 100, 200, 250, 500, 1000, 2000, 5000) if b >= span / 6), 5000)
     bx, by = x0 + span * 0.04, y0 + (y1 - y0) * 0.04

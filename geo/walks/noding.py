@@ -1,0 +1,368 @@
+"""Noding of street centrelines: split every line where it meets another one.
+
+Street files do not all come split at their crossings: OpenStreetMap ways run through
+many crossings, municipal files are often made of whole streets. A graph that joins
+lines only at their end points then falls apart into many pieces. :func:`node_lines`
+returns the lines cut at every crossing, T-junction and shared vertex, with:
+
+* grade separation: lines on different levels (a bridge over a road, a tunnel under it,
+  from a level column or the OpenStreetMap ``layer``/``bridge``/``tunnel`` tags) are not
+  cut where they cross, only where one of them ends on the other;
+* gap closing: a line end closer than ``snap_m`` to another line end, or to another
+  line of its level, is moved onto it (counted in :attr:`NodingStats.snapped_gaps`);
+* zero-length pieces dropped.
+
+Everything is vectorised with shapely 2 (STRtree, array operations): noding the
+8,000 streets of Montpellier merged into whole streets takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from geo.errors import NetworkError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Crossings", "NodingOptions", "NodingStats", "node_lines"]
+
+#: Where line interiors crossing each other are noded (see :class:`NodingOptions`).
+Crossings = Literal["auto", "all", "junctions"]
+
+#: Points closer than this (metres) are the same point.
+_EPS = 1e-3
+#: In ``auto`` mode, a file whose line ends meet another end this often is taken as split at
+#: its junctions: a crossing of two line interiors is then a bridge or a tunnel.
+_SPLIT_FILE_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class NodingOptions:
+    """How street lines are noded before building a graph.
+
+    Attributes
+    ----------
+    snap_m : float, default 1
+        Line ends closer than this to another line end or to another line of the same
+        level are moved onto it (gap closing), metres; 0 disables it.
+    split : bool, default True
+        Split lines at their crossings; ``False`` joins lines at their end points only
+        (for files already split at every crossing).
+    level_column : str, optional
+        Column holding the level of each line (bridges > 0, tunnels < 0); guessed from
+        ``level``/``niveau``/``layer`` and the OpenStreetMap ``bridge``/``tunnel`` tags
+        when omitted.
+    grade_separation : bool, default True
+        Do not node lines of different levels where they cross.
+    crossings : {"auto", "all", "junctions"}
+        Where two line interiors cross: ``all`` nodes them (OpenStreetMap-like files of
+        whole streets), ``junctions`` only at a vertex both lines share (files split at
+        their junctions, where an unsplit crossing is a bridge or a tunnel); ``auto``
+        picks ``junctions`` when at least 75 % of the line ends meet another line end.
+        Line ends on another line (T-junctions) are always noded.
+    """
+
+    snap_m: float = 1.0
+    split: bool = True
+    level_column: str | None = None
+    grade_separation: bool = True
+    crossings: Crossings = "auto"
+
+    def __post_init__(self) -> None:
+        """Check the values (French errors naming the value)."""
+        if self.crossings not in get_args(Crossings):
+            raise NetworkError(f"Mode de croisement inconnu « {self.crossings} » (auto, all ou junctions).")
+        if not (isinstance(self.snap_m, int | float) and 0 <= self.snap_m <= 50):
+            raise NetworkError(f"Tolérance d'accrochage des voies invalide : {self.snap_m} m "
+                               "(entre 0 et 50 m).")
+
+
+@dataclass(frozen=True)
+class NodingStats:
+    """What noding did to the lines.
+
+    Attributes
+    ----------
+    lines_in : int
+        Lines read.
+    pieces_out : int
+        Pieces after noding.
+    crossings : int
+        Points where lines were cut.
+    snapped_gaps : int
+        Line ends moved (at most ``snap_m``) onto another line or line end.
+    separated_crossings : int
+        Crossings left unnoded: lines of different levels (bridges, tunnels), or line
+        interiors crossing without a shared vertex in a file split at its junctions.
+    dropped : int
+        Zero-length or degenerate pieces dropped.
+    """
+
+    lines_in: int = 0
+    pieces_out: int = 0
+    crossings: int = 0
+    snapped_gaps: int = 0
+    separated_crossings: int = 0
+    dropped: int = 0
+
+
+def node_lines(
+    lines: np.ndarray, *, levels: np.ndarray | None = None, options: NodingOptions | None = None
+) -> tuple[np.ndarray, np.ndarray, NodingStats]:
+    """Cut street lines at their crossings, close small gaps and drop empty pieces.
+
+    Parameters
+    ----------
+    lines : numpy.ndarray of LineString
+        Lines in a metric CRS (EPSG:2154), single parts.
+    levels : numpy.ndarray, optional
+        Level of each line (0 when omitted); lines of different levels are cut only where
+        one of them ends on the other.
+    options : NodingOptions, optional
+        Tolerance and switches (defaults of :class:`NodingOptions`).
+
+    Returns
+    -------
+    pieces : numpy.ndarray of LineString
+        The noded pieces.
+    source : numpy.ndarray of int
+        Index in ``lines`` of the line each piece comes from.
+    stats : NodingStats
+        Counts of what was done.
+    """
+    opts = options or NodingOptions()
+    geoms = np.asarray(lines, dtype=object)
+    lvl = np.zeros(len(geoms)) if levels is None else np.nan_to_num(np.asarray(levels, dtype=float))
+    if not opts.grade_separation:
+        lvl = np.zeros(len(geoms))
+    length = shapely.length(geoms)
+    ok = (length > _EPS) & (shapely.get_num_coordinates(geoms) >= 2)
+    dropped = int((~ok).sum())
+    kept = np.flatnonzero(ok)
+    if dropped:
+        geoms, lvl = geoms[kept], lvl[kept]
+    n = len(geoms)
+    if n == 0:
+        return geoms, np.zeros(0, dtype=np.int64), NodingStats(lines_in=len(ok), dropped=dropped)
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    counts = np.bincount(index, minlength=n)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    last = first + counts - 1
+    snapped = 0
+    cut_line: list[np.ndarray] = []
+    cut_xy: list[np.ndarray] = []
+    joined_share = _joined_share(coords[np.concatenate([first, last])], max(opts.snap_m, _EPS))
+    if opts.snap_m > 0:
+        coords, snapped, extra = _close_gaps(coords, first, last, geoms, lvl, opts.snap_m)
+        geoms = np.asarray(shapely.linestrings(coords, indices=index), dtype=object)
+        cut_line.append(extra[0])
+        cut_xy.append(extra[1])
+    separated = 0
+    if opts.split:
+        cross_all = opts.crossings == "all" or (opts.crossings == "auto" and joined_share < _SPLIT_FILE_SHARE)
+        pair_line, pair_xy, separated = _crossings(geoms, lvl, cross_all=cross_all)
+        cut_line.append(pair_line)
+        cut_xy.append(pair_xy)
+    all_line = np.concatenate(cut_line) if cut_line else np.zeros(0, dtype=np.int64)
+    all_xy = np.concatenate(cut_xy) if cut_xy else np.zeros((0, 2))
+    pieces, source, crossings = _split(geoms, coords, index, all_line.astype(np.int64), all_xy)
+    good = shapely.length(pieces) > _EPS
+    stats = NodingStats(lines_in=len(ok), pieces_out=int(good.sum()), crossings=crossings,
+                        snapped_gaps=snapped, separated_crossings=separated,
+                        dropped=dropped + int((~good).sum()))
+    logger.info("noding: %d lines -> %d pieces, %d cuts, %d gaps closed, %d grade-separated crossings",
+                n, stats.pieces_out, crossings, snapped, separated)
+    return pieces[good], kept[source[good]], stats
+
+
+def _close_gaps(coords: np.ndarray, first: np.ndarray, last: np.ndarray, geoms: np.ndarray, lvl: np.ndarray,
+                snap_m: float) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray]]:
+    """Move line ends onto close line ends, then loose ends onto close lines of their level.
+
+    Returns the new coordinates, the number of ends moved and the cuts the moved ends make
+    on the lines they land on (line index, xy).
+    """
+    coords = coords.copy()
+    n = len(first)
+    ends_at = np.concatenate([first, last])
+    ends = coords[ends_at]
+    end_line = np.concatenate([np.arange(n), np.arange(n)])
+    # 1. ends within snap_m of each other become one point (the mean of the cluster)
+    pairs = cKDTree(ends).query_pairs(snap_m, output_type="ndarray")
+    moved = np.zeros(len(ends), dtype=bool)
+    if len(pairs):
+        m = len(ends)
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+        _, label = connected_components(graph, directed=False)
+        sums = np.zeros((label.max() + 1, 2))
+        np.add.at(sums, label, ends)
+        centre = sums / np.bincount(label)[:, None]
+        new = centre[label]
+        moved = np.hypot(*(new - ends).T) > _EPS
+        coords[ends_at] = new
+        ends = new
+    # 2. ends touching no other end, within snap_m of another line of their level: onto it
+    alone = np.ones(len(ends), dtype=bool)
+    alone[pairs.ravel()] = False  # ends already joined to another end
+    loose = np.flatnonzero(alone)
+    pts = np.empty(len(ends), dtype=object)
+    pts[loose] = shapely.points(ends[loose])
+    pe, pl = shapely.STRtree(geoms).query(pts[loose], predicate="dwithin", distance=snap_m)
+    pe = loose[pe]
+    cand = (pl != end_line[pe]) & (lvl[pl] == lvl[end_line[pe]])
+    pe, pl = pe[cand], pl[cand]
+    dist = shapely.distance(pts[pe], geoms[pl])
+    cand = np.ones(len(pe), dtype=bool)
+    cut_line = np.zeros(0, dtype=np.int64)
+    cut_xy = np.zeros((0, 2))
+    if cand.any():
+        pe, pl, dist = pe[cand], pl[cand], dist[cand]
+        order = np.lexsort((dist, pe))
+        pe, pl, dist = pe[order], pl[order], dist[order]
+        firsts = np.concatenate([[True], pe[1:] != pe[:-1]])
+        pe, pl, dist = pe[firsts], pl[firsts], dist[firsts]
+        at = shapely.line_locate_point(geoms[pl], pts[pe])
+        onto = shapely.get_coordinates(shapely.line_interpolate_point(geoms[pl], at))
+        coords[ends_at[pe]] = onto
+        moved[pe[dist > _EPS]] = True
+        cut_line, cut_xy = pl, onto
+    return coords, int(moved.sum()), (cut_line, cut_xy)
+
+
+def _joined_share(ends: np.ndarray, radius: float) -> float:
+    """Share of the line ends that meet another line end (high in files split at their junctions)."""
+    pairs = cKDTree(ends).query_pairs(radius, output_type="ndarray")
+    joined = np.zeros(len(ends), dtype=bool)
+    joined[pairs.ravel()] = True
+    return float(joined.mean()) if len(ends) else 1.0
+
+
+def _skip_joined_segments(geoms: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop pairs of straight 2-point segments sharing an end and not collinear: they cut nothing."""
+    two = shapely.get_num_coordinates(geoms) == 2
+    both = two[a] & two[b]
+    if not both.any():
+        return a, b
+    ends_a = shapely.get_coordinates(geoms[a[both]]).reshape(-1, 2, 2)
+    ends_b = shapely.get_coordinates(geoms[b[both]]).reshape(-1, 2, 2)
+    shared = np.zeros(len(ends_a), dtype=bool)
+    for i in range(2):
+        for j in range(2):
+            shared |= np.hypot(*(ends_a[:, i] - ends_b[:, j]).T) <= _EPS
+    da, db = ends_a[:, 1] - ends_a[:, 0], ends_b[:, 1] - ends_b[:, 0]
+    cross = np.abs(da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0])
+    collinear = cross <= 1e-6 * np.hypot(*da.T) * np.hypot(*db.T)
+    drop = np.zeros(len(a), dtype=bool)
+    drop[np.flatnonzero(both)] = shared & ~collinear
+    return a[~drop], b[~drop]
+
+
+def _crossings(geoms: np.ndarray, lvl: np.ndarray, *, cross_all: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Points where two lines meet, as cuts (line index, xy) on both; level and crossing rules applied."""
+    shapely.prepare(geoms)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms)  # envelopes only: the exact test runs once per pair below
+    upper = a < b
+    a, b = a[upper], b[upper]
+    a, b = _skip_joined_segments(geoms, a, b)
+    meet = shapely.intersects(geoms[a], geoms[b])
+    a, b = a[meet], b[meet]
+    # pairs meeting only end to end (most of a file split at its junctions) cut nothing
+    inner = ~shapely.relate_pattern(geoms[a], geoms[b], "FF*F*****")
+    a, b = a[inner], b[inner]
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), 0
+    inter = shapely.intersection(geoms[a], geoms[b])
+    parts, pidx = shapely.get_parts(inter, return_index=True)
+    kind = shapely.get_type_id(parts)
+    while np.isin(kind, (4, 5, 6, 7)).any():  # collections holding multi-parts
+        sub, sidx = shapely.get_parts(parts, return_index=True)
+        parts, pidx = sub, pidx[sidx]
+        kind = shapely.get_type_id(parts)
+    solid = ~shapely.is_empty(parts)
+    parts, pidx, kind = parts[solid], pidx[solid], kind[solid]
+    is_pt = kind == 0
+    is_ln = kind == 1
+    line_parts = parts[is_ln]
+    pts = np.concatenate([
+        shapely.get_coordinates(parts[is_pt]),
+        shapely.get_coordinates(shapely.get_point(line_parts, 0)),
+        shapely.get_coordinates(shapely.get_point(line_parts, -1)),
+    ])
+    pair = np.concatenate([pidx[is_pt], pidx[is_ln], pidx[is_ln]])
+    la, lb = a[pair], b[pair]
+    diff = lvl[la] != lvl[lb]
+    if not (diff.any() or not cross_all):
+        return np.concatenate([la, lb]), np.concatenate([pts, pts]), 0
+    p = shapely.points(pts)
+    at_end = np.zeros(len(pts), dtype=bool)
+    for line in (la, lb):
+        d = shapely.line_locate_point(geoms[line], p)
+        at_end |= (d <= _EPS) | (d >= shapely.length(geoms[line]) - _EPS)
+    drop = diff & ~at_end  # lines of different levels meet only where one ends on the other
+    separated = int(drop.sum())
+    if not cross_all:  # crossings of two line interiors: only at a vertex both lines share
+        involved = np.unique(np.concatenate([la, lb]))
+        vertices = np.empty(len(geoms), dtype=object)
+        vertices[involved] = shapely.extract_unique_points(geoms[involved])
+        shared = (shapely.distance(vertices[la], p) <= _EPS) & (shapely.distance(vertices[lb], p) <= _EPS)
+        unshared = ~drop & ~at_end & ~shared
+        separated += int(unshared.sum())
+        drop |= unshared
+    la, lb, pts = la[~drop], lb[~drop], pts[~drop]
+    return np.concatenate([la, lb]), np.concatenate([pts, pts]), separated
+
+
+def _split(geoms: np.ndarray, coords: np.ndarray, index: np.ndarray, cut_line: np.ndarray,
+           cut_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cut each line at its cut points (vectorised: vertices and cuts sorted along each line)."""
+    n = len(geoms)
+    if len(cut_line) == 0:
+        return geoms, np.arange(n), 0
+    along = shapely.line_locate_point(geoms[cut_line], shapely.points(cut_xy))
+    length = shapely.length(geoms)
+    inner = (along > _EPS) & (along < length[cut_line] - _EPS)
+    cut_line, cut_xy, along = cut_line[inner], cut_xy[inner], along[inner]
+    if len(cut_line) == 0:
+        return geoms, np.arange(n), 0
+    # one cut per line and position
+    order = np.lexsort((along, cut_line))
+    cut_line, cut_xy, along = cut_line[order], cut_xy[order], along[order]
+    uniq = np.concatenate([[True], (np.diff(cut_line) != 0) | (np.diff(along) > _EPS)])
+    cut_line, cut_xy, along = cut_line[uniq], cut_xy[uniq], along[uniq]
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    seg[index[1:] != index[:-1]] = 0.0
+    vdist = np.concatenate([[0.0], np.cumsum(seg)])
+    starts = np.concatenate([[0], np.flatnonzero(index[1:] != index[:-1]) + 1])
+    vdist = vdist - np.repeat(vdist[starts], np.bincount(index, minlength=n))
+    # rows: vertices (kind 1) then each cut twice: end of a piece (kind 0) and start of the next (kind 2)
+    row_line = np.concatenate([index, cut_line, cut_line])
+    row_d = np.concatenate([vdist, along, along])
+    row_kind = np.concatenate([np.ones(len(index)), np.zeros(len(cut_line)), np.full(len(cut_line), 2)])
+    row_xy = np.concatenate([coords, cut_xy, cut_xy])
+    order = np.lexsort((row_kind, row_d, row_line))
+    row_line, row_kind, row_xy, row_d = row_line[order], row_kind[order], row_xy[order], row_d[order]
+    # a vertex at the very position of a cut is replaced by the cut point
+    dup = (row_kind == 1) & (
+        (np.abs(row_d - np.roll(row_d, 1)) <= _EPS) & (np.roll(row_line, 1) == row_line)
+        & (np.roll(row_kind, 1) == 0)
+        | (np.abs(row_d - np.roll(row_d, -1)) <= _EPS) & (np.roll(row_line, -1) == row_line)
+        & (np.roll(row_kind, -1) == 2)
+    )
+    # vertex between the two copies of a cut (same distance): ordering kind 0 < 1 < 2 puts it there
+    keep = ~dup
+    row_line, row_kind, row_xy = row_line[keep], row_kind[keep], row_xy[keep]
+    new_line = np.concatenate([[True], row_line[1:] != row_line[:-1]])
+    piece = np.cumsum(new_line | (row_kind == 2)) - 1
+    pieces = shapely.linestrings(row_xy, indices=piece)
+    first_row = np.concatenate([[0], np.flatnonzero(np.diff(piece)) + 1])
+    source = row_line[first_row].astype(np.int64)
+    return pieces, source, len(cut_line)

@@ -1,0 +1,209 @@
+"""Quality of a street network for walks: is it one piece, and where is it broken.
+
+A street file that is not noded, or has gaps, falls apart into many components; a walk
+computed on it snaps its stops far from the drawn line. :func:`network_quality` measures
+what matters for walks: the number of connected components, the share of the street
+LENGTH held by the largest one (overall and per quartier), the dangling ends and the
+gaps closed by noding, with a French warning when the network is too broken.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+
+from geo.crs import to_territory_crs
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MIN_LARGEST_SHARE", "NetworkQuality", "QuartierNetwork", "network_quality"]
+
+#: Below this share of the street length in the largest connected part, the network is
+#: not fit for walks (the walk sheets would be wrong).
+MIN_LARGEST_SHARE = 0.9
+
+
+def _km(metres: float) -> str:
+    return f"{metres / 1000:.1f}".replace(".", ",") + " km"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.0f} %"
+
+
+@dataclass(frozen=True)
+class QuartierNetwork:
+    """The streets of one quartier: how much of their length one walk can reach.
+
+    Attributes
+    ----------
+    code, name : str
+        The quartier.
+    length_m : float
+        Street length inside the quartier, metres.
+    components : int
+        Connected parts of the whole network the quartier's streets belong to.
+    largest_share : float
+        Share of that length in the single connected part holding most of it (0 to 1);
+        ``nan`` when the quartier has no street.
+    """
+
+    code: str
+    name: str
+    length_m: float
+    components: int
+    largest_share: float
+
+    def usable(self, threshold: float = MIN_LARGEST_SHARE) -> bool:
+        """Tell whether the quartier has streets and most of their length is in one part."""
+        return self.length_m > 0 and self.largest_share >= threshold
+
+
+@dataclass(frozen=True)
+class NetworkQuality:
+    """Quality figures of a street network.
+
+    Attributes
+    ----------
+    components : int
+        Connected components.
+    length_m : float
+        Total street length, metres.
+    largest_share : float
+        Share of the street length in the largest component (0 to 1).
+    dangling_ends : int
+        Street ends joined to nothing (dead ends or breaks).
+    snapped_gaps : int
+        Line ends moved onto another line by noding (gaps closed).
+    crossings : int
+        Points where lines were cut by noding.
+    separated_crossings : int
+        Crossings left unnoded (bridges, tunnels).
+    nodes, edges : int
+        Size of the graph.
+    quartiers : tuple of QuartierNetwork
+        Per-quartier figures when perimeters were given.
+    threshold : float
+        Minimum share of the largest component below which a warning is given.
+    """
+
+    components: int
+    length_m: float
+    largest_share: float
+    dangling_ends: int
+    snapped_gaps: int
+    crossings: int
+    separated_crossings: int
+    nodes: int
+    edges: int
+    quartiers: tuple[QuartierNetwork, ...] = field(default_factory=tuple)
+    threshold: float = MIN_LARGEST_SHARE
+
+    @property
+    def usable(self) -> bool:
+        """Tell whether the largest component holds at least ``threshold`` of the length."""
+        return self.largest_share >= self.threshold
+
+    def summary(self) -> str:
+        """One French sentence with the main figures."""
+        return (f"{self.components} composante(s) connexe(s), la plus grande porte "
+                f"{_pct(self.largest_share)} des {_km(self.length_m)} de voies ; "
+                f"{self.dangling_ends} extrémité(s) en impasse, {self.snapped_gaps} écart(s) "
+                f"de moins de la tolérance raccordé(s), {self.crossings} croisement(s) découpé(s), "
+                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels).")
+
+    def warnings(self) -> list[str]:
+        """French warnings: the whole network, then each quartier, when too broken for walks."""
+        out = []
+        if not self.usable:
+            out.append(f"Réseau des voies morcelé : la plus grande partie connexe ne porte que "
+                       f"{_pct(self.largest_share)} de la longueur des voies "
+                       f"(seuil {_pct(self.threshold)}) ; "
+                       "les parcours calculés sur ce réseau seraient faux. Vérifier que les voies se "
+                       "rejoignent (fichier découpé, tolérance d'accrochage, niveaux des ponts).")
+        empty = [q.code for q in self.quartiers if q.length_m <= 0]
+        if empty and len(empty) < len(self.quartiers):
+            out.append(f"{len(empty)} quartier(s) sans aucune voie dans leur périmètre (hors du réseau "
+                       f"importé) : {', '.join(sorted(empty)[:8])}{'…' if len(empty) > 8 else ''}.")
+        elif empty:
+            out.append("Aucun quartier n'a de voie dans son périmètre : vérifier la projection du réseau.")
+        for q in self.quartiers:
+            if q.length_m > 0 and not q.usable(self.threshold):
+                out.append(f"Quartier {q.code} ({q.name}) : les voies du quartier sont en {q.components} "
+                           f"morceaux, le plus grand ne porte que {_pct(q.largest_share)} de ses "
+                           f"{_km(q.length_m)} de voies.")
+        return out
+
+
+def network_quality(
+    G: nx.MultiGraph,
+    *,
+    areas: gpd.GeoDataFrame | None = None,
+    threshold: float = MIN_LARGEST_SHARE,
+    code_column: str = "code",
+    name_column: str = "name",
+) -> NetworkQuality:
+    """Measure how connected a street graph is, overall and per quartier.
+
+    Parameters
+    ----------
+    G : networkx.MultiGraph
+        Street graph (EPSG:2154) with ``length`` and ``geometry`` on edges, as built by
+        :func:`geo.walks.network.graph_from_streets` (its ``noding`` counts are reported).
+    areas : geopandas.GeoDataFrame, optional
+        Quartier perimeters (any CRS) with a code and a name column.
+    threshold : float, default 0.9
+        Share of the length the largest component must hold.
+    code_column, name_column : str
+        Columns of ``areas``.
+
+    Returns
+    -------
+    NetworkQuality
+    """
+    comps = list(nx.connected_components(G))
+    comp_of = {n: i for i, c in enumerate(comps) for n in c}
+    edges = list(G.edges(data=True))
+    lengths = np.array([float(d["length"]) for *_, d in edges])
+    comp = np.array([comp_of[u] for u, *_ in edges], dtype=np.int64)
+    total = float(lengths.sum())
+    per_comp = np.bincount(comp, weights=lengths, minlength=len(comps)) if len(edges) else np.zeros(1)
+    noding = G.graph.get("noding", {})
+    quartiers: list[QuartierNetwork] = []
+    if areas is not None and len(areas) and len(edges):
+        quartiers = _per_quartier(edges, comp, areas, code_column=code_column, name_column=name_column)
+    return NetworkQuality(
+        components=len(comps), length_m=total,
+        largest_share=float(per_comp.max() / total) if total > 0 else 0.0,
+        dangling_ends=sum(1 for _, d in G.degree() if d == 1),
+        snapped_gaps=int(noding.get("snapped_gaps", 0)), crossings=int(noding.get("crossings", 0)),
+        separated_crossings=int(noding.get("separated_crossings", 0)),
+        nodes=G.number_of_nodes(), edges=G.number_of_edges(), quartiers=tuple(quartiers), threshold=threshold,
+    )
+
+
+def _per_quartier(edges: Sequence[tuple[Any, Any, dict[str, Any]]], comp: np.ndarray, areas: gpd.GeoDataFrame,
+                  *, code_column: str, name_column: str) -> list[QuartierNetwork]:
+    geoms = np.array([d["geometry"] for *_, d in edges], dtype=object)
+    frame = to_territory_crs(areas)
+    tree = shapely.STRtree(geoms)
+    out = []
+    for _, row in frame.iterrows():
+        zone = shapely.make_valid(row.geometry)
+        hit = tree.query(zone, predicate="intersects")
+        inside = shapely.length(shapely.intersection(geoms[hit], zone))
+        by_comp = np.bincount(comp[hit], weights=inside) if len(hit) else np.zeros(0)
+        length = float(inside.sum()) if len(hit) else 0.0
+        code = str(row.get(code_column, ""))
+        name = str(row.get(name_column, "") or code)
+        out.append(QuartierNetwork(
+            code=code, name=name, length_m=length, components=int((by_comp > 0.5).sum()),
+            largest_share=float(by_comp.max() / length) if length > 0 else float("nan")))
+    return out
