@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo.errors import NetworkError
+from geo.walks._segments import line_meetings
 
 logger = logging.getLogger(__name__)
 
@@ -157,23 +158,23 @@ def node_lines(
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     last = first + counts - 1
     snapped = 0
-    cut_line: list[np.ndarray] = []
-    cut_xy: list[np.ndarray] = []
+    cuts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     joined_share = _joined_share(coords[np.concatenate([first, last])], max(opts.snap_m, _EPS))
     if opts.snap_m > 0:
-        coords, snapped, extra = _close_gaps(coords, first, last, geoms, lvl, opts.snap_m)
+        coords, snapped, (gap_line, gap_xy) = _close_gaps(coords, first, last, geoms, lvl, opts.snap_m)
         geoms = np.asarray(shapely.linestrings(coords, indices=index), dtype=object)
-        cut_line.append(extra[0])
-        cut_xy.append(extra[1])
+        gap_along = shapely.line_locate_point(geoms[gap_line], shapely.points(gap_xy)) if len(gap_line) \
+            else np.zeros(0)
+        cuts.append((gap_line.astype(np.int64), gap_xy, gap_along))
     separated = 0
     if opts.split:
         cross_all = opts.crossings == "all" or (opts.crossings == "auto" and joined_share < _SPLIT_FILE_SHARE)
-        pair_line, pair_xy, separated = _crossings(geoms, lvl, cross_all=cross_all)
-        cut_line.append(pair_line)
-        cut_xy.append(pair_xy)
-    all_line = np.concatenate(cut_line) if cut_line else np.zeros(0, dtype=np.int64)
-    all_xy = np.concatenate(cut_xy) if cut_xy else np.zeros((0, 2))
-    pieces, source, crossings = _split(geoms, coords, index, all_line.astype(np.int64), all_xy)
+        pair_cuts, separated = _crossings(coords, index, shapely.length(geoms), lvl, cross_all=cross_all)
+        cuts.append(pair_cuts)
+    cuts.append((np.zeros(0, dtype=np.int64), np.zeros((0, 2)), np.zeros(0)))
+    all_cuts = (np.concatenate([c[0] for c in cuts]).astype(np.int64), np.concatenate([c[1] for c in cuts]),
+                np.concatenate([c[2] for c in cuts]))
+    pieces, source, crossings = _split(geoms, coords, index, all_cuts)
     good = shapely.length(pieces) > _EPS
     stats = NodingStats(lines_in=len(ok), pieces_out=int(good.sum()), crossings=crossings,
                         snapped_gaps=snapped, separated_crossings=separated,
@@ -245,89 +246,39 @@ def _joined_share(ends: np.ndarray, radius: float) -> float:
     return float(joined.mean()) if len(ends) else 1.0
 
 
-def _skip_joined_segments(geoms: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop pairs of straight 2-point segments sharing an end and not collinear: they cut nothing."""
-    two = shapely.get_num_coordinates(geoms) == 2
-    both = two[a] & two[b]
-    if not both.any():
-        return a, b
-    ends_a = shapely.get_coordinates(geoms[a[both]]).reshape(-1, 2, 2)
-    ends_b = shapely.get_coordinates(geoms[b[both]]).reshape(-1, 2, 2)
-    shared = np.zeros(len(ends_a), dtype=bool)
-    for i in range(2):
-        for j in range(2):
-            shared |= np.hypot(*(ends_a[:, i] - ends_b[:, j]).T) <= _EPS
-    da, db = ends_a[:, 1] - ends_a[:, 0], ends_b[:, 1] - ends_b[:, 0]
-    cross = np.abs(da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0])
-    collinear = cross <= 1e-6 * np.hypot(*da.T) * np.hypot(*db.T)
-    drop = np.zeros(len(a), dtype=bool)
-    drop[np.flatnonzero(both)] = shared & ~collinear
-    return a[~drop], b[~drop]
+def _crossings(coords: np.ndarray, index: np.ndarray, length: np.ndarray, lvl: np.ndarray, *,
+               cross_all: bool) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+    """Points where two lines meet, as cuts (line, xy, distance along) on both lines.
 
-
-def _crossings(geoms: np.ndarray, lvl: np.ndarray, *, cross_all: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """Points where two lines meet, as cuts (line index, xy) on both; level and crossing rules applied."""
-    shapely.prepare(geoms)
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms)  # envelopes only: the exact test runs once per pair below
-    upper = a < b
-    a, b = a[upper], b[upper]
-    a, b = _skip_joined_segments(geoms, a, b)
-    meet = shapely.intersects(geoms[a], geoms[b])
-    a, b = a[meet], b[meet]
-    # pairs meeting only end to end (most of a file split at its junctions) cut nothing
-    inner = ~shapely.relate_pattern(geoms[a], geoms[b], "FF*F*****")
-    a, b = a[inner], b[inner]
-    if len(a) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 2)), 0
-    inter = shapely.intersection(geoms[a], geoms[b])
-    parts, pidx = shapely.get_parts(inter, return_index=True)
-    kind = shapely.get_type_id(parts)
-    while np.isin(kind, (4, 5, 6, 7)).any():  # collections holding multi-parts
-        sub, sidx = shapely.get_parts(parts, return_index=True)
-        parts, pidx = sub, pidx[sidx]
-        kind = shapely.get_type_id(parts)
-    solid = ~shapely.is_empty(parts)
-    parts, pidx, kind = parts[solid], pidx[solid], kind[solid]
-    is_pt = kind == 0
-    is_ln = kind == 1
-    line_parts = parts[is_ln]
-    pts = np.concatenate([
-        shapely.get_coordinates(parts[is_pt]),
-        shapely.get_coordinates(shapely.get_point(line_parts, 0)),
-        shapely.get_coordinates(shapely.get_point(line_parts, -1)),
-    ])
-    pair = np.concatenate([pidx[is_pt], pidx[is_ln], pidx[is_ln]])
-    la, lb = a[pair], b[pair]
-    diff = lvl[la] != lvl[lb]
-    if not (diff.any() or not cross_all):
-        return np.concatenate([la, lb]), np.concatenate([pts, pts]), 0
-    p = shapely.points(pts)
-    at_end = np.zeros(len(pts), dtype=bool)
-    for line in (la, lb):
-        d = shapely.line_locate_point(geoms[line], p)
-        at_end |= (d <= _EPS) | (d >= shapely.length(geoms[line]) - _EPS)
-    drop = diff & ~at_end  # lines of different levels meet only where one ends on the other
-    separated = int(drop.sum())
+    The level and crossing rules are applied: see :class:`NodingOptions`.
+    """
+    meet = line_meetings(coords, index, eps=_EPS)
+    la, lb = meet.line_a, meet.line_b
+    end_a = (meet.along_a <= _EPS) | (meet.along_a >= length[la] - _EPS)
+    end_b = (meet.along_b <= _EPS) | (meet.along_b >= length[lb] - _EPS)
+    at_end = end_a | end_b
+    # lines meeting end to end (most of a file split at its junctions) cut nothing; lines of
+    # different levels meet only where one ends on the other
+    drop = (end_a & end_b) | ((lvl[la] != lvl[lb]) & ~at_end)
+    separated = int((~(end_a & end_b) & drop).sum())
     if not cross_all:  # crossings of two line interiors: only at a vertex both lines share
-        involved = np.unique(np.concatenate([la, lb]))
-        vertices = np.empty(len(geoms), dtype=object)
-        vertices[involved] = shapely.extract_unique_points(geoms[involved])
-        shared = (shapely.distance(vertices[la], p) <= _EPS) & (shapely.distance(vertices[lb], p) <= _EPS)
-        unshared = ~drop & ~at_end & ~shared
+        unshared = ~drop & ~at_end & ~(meet.vertex_a & meet.vertex_b)
         separated += int(unshared.sum())
         drop |= unshared
-    la, lb, pts = la[~drop], lb[~drop], pts[~drop]
-    return np.concatenate([la, lb]), np.concatenate([pts, pts]), separated
+    keep = ~drop
+    xy = meet.xy[keep]
+    cuts = (np.concatenate([la[keep], lb[keep]]), np.concatenate([xy, xy]),
+            np.concatenate([meet.along_a[keep], meet.along_b[keep]]))
+    return cuts, separated
 
 
-def _split(geoms: np.ndarray, coords: np.ndarray, index: np.ndarray, cut_line: np.ndarray,
-           cut_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _split(geoms: np.ndarray, coords: np.ndarray, index: np.ndarray,
+           cuts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
     """Cut each line at its cut points (vectorised: vertices and cuts sorted along each line)."""
     n = len(geoms)
+    cut_line, cut_xy, along = cuts
     if len(cut_line) == 0:
         return geoms, np.arange(n), 0
-    along = shapely.line_locate_point(geoms[cut_line], shapely.points(cut_xy))
     length = shapely.length(geoms)
     inner = (along > _EPS) & (along < length[cut_line] - _EPS)
     cut_line, cut_xy, along = cut_line[inner], cut_xy[inner], along[inner]
