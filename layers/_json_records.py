@@ -88,7 +88,7 @@ def _coordinates(record: dict[str, Any]) -> tuple[tuple[float, float] | shapely.
 
 
 def _flat(value: Any) -> Any:
-    """A property as a table cell: lists of simple values comma-separated, objects as JSON."""
+    """Return a property as a table cell: lists of simple values comma-separated, objects as JSON."""
     if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
         return ", ".join(str(v) for v in value if v is not None and str(v) != "")
     if isinstance(value, (list, dict)):
@@ -97,7 +97,7 @@ def _flat(value: Any) -> Any:
 
 
 def _records(doc: Any) -> list[Any] | None:
-    """The list of records of a JSON document, or None when it is not one (GeoJSON...)."""
+    """Return the list of records of a JSON document, or None when it is not one (GeoJSON...)."""
     if isinstance(doc, list):
         return doc
     if not isinstance(doc, dict) or "type" in doc:

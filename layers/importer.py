@@ -80,7 +80,7 @@ class ImportReport:
         return self.n_read > 0 and self.n_inserted + self.n_existing == 0
 
     def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
-        """The ``n`` most frequent reject reasons with their number of rows."""
+        """Return the ``n`` most frequent reject reasons with their number of rows."""
         if self.rejects.empty:
             return []
         counts = self.rejects.drop_duplicates(["row", "reason"])["reason"].value_counts()
@@ -463,7 +463,7 @@ def _align_columns(table: SourceTable, mapping: Mapping_) -> SourceTable:
 
 
 def _unused_columns(table: SourceTable, mapping: Mapping_) -> list[str]:
-    """The file's columns that no field, id, geometry or filter of the mapping reads."""
+    """Return the file's columns that no field, id, geometry or filter of the mapping reads."""
     used = mapping.columns()
     geometry_name = table.frame.geometry.name if isinstance(table.frame, gpd.GeoDataFrame) else None
     return [str(c) for c in table.frame.columns if str(c) not in used and c != geometry_name]
@@ -482,7 +482,7 @@ def _check_geography(mapped: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFram
     rejects["reason"] = [
         f"le code {code} est de la géographie {CODE_GEOGRAPHIES[str(code).strip().upper()[:2]]} "
         f"(préfixe {str(code).strip().upper()[:2]}) mais la géographie déclarée est {given}"
-        for code, given in zip(mapped["code"][contradicts], declared[contradicts]  # type: ignore[index]
+        for code, given in zip(mapped["code"][contradicts], declared[contradicts]
                                if declared is not None else [], strict=True)
     ]
     out = mapped.copy()

@@ -79,8 +79,8 @@ class KnownLayout:
                 rules[name] = {"column": found}
         for name, value in self.constants.items():
             rules[name] = {"value": value}
-        data: dict[str, Any] = {"layer": self.layer, "dataset": self.dataset or self.name, "title": self.label,
-                                "fields": rules}
+        data: dict[str, Any] = {"layer": self.layer, "dataset": self.dataset or self.name,
+                                "title": self.label, "fields": rules}
         ident = next((c for c in (match_column(a, columns) for a in self.id) if c), None)
         if ident is not None:
             data["id"] = ident

@@ -268,15 +268,16 @@ def _is_todo(value: Any) -> bool:
 
 
 def _todo_in_rule(name: str, spec: Any) -> list[str]:
-    """The decisions left in one field rule."""
+    """Return the decisions left in one field rule."""
     if _is_todo(spec):
         return [f"{name} : colonne à choisir"]
     if not isinstance(spec, dict):
         return []
     left = [f"{name} : « {key} » à choisir" for key in ("column", "value", "template", "default")
             if _is_todo(spec.get(key))]
-    values = spec.get("values") if isinstance(spec.get("values"), dict) else {}
-    left += [f"{name} : valeur pour « {src} »" for src, target in values.items() if _is_todo(target)]
+    values = spec.get("values")
+    if isinstance(values, dict):
+        left += [f"{name} : valeur pour « {src} »" for src, target in values.items() if _is_todo(target)]
     return left
 
 

@@ -1,5 +1,4 @@
-"""Reading source files as they come: CSV of any usual dialect, GeoJSON, GeoPackage, Shapefile,
-and JSON arrays of records with their coordinates.
+"""Reading source files as they come: CSV, GeoJSON, GeoPackage, Shapefile, JSON records.
 
 CSV files are decoded with the encoding they really have (UTF-8, CP1252 or Latin-1,
 detected), split on the separator they really use (``;``, ``,``, tab or ``|``,
@@ -421,7 +420,7 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
 
 
 def _join_list(value: Any) -> Any:
-    """A list or array cell as comma-separated text; other values unchanged."""
+    """Return a list or array cell as comma-separated text; other values unchanged."""
     if isinstance(value, (list, tuple, np.ndarray)):
         return LIST_SEPARATOR.join(str(v) for v in value if v is not None and str(v) != "")
     return value
