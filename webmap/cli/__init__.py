@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from layers.settings import get_settings
-from webmap.cli import analyse, diagnostic, entrepot, national, photos, utilisateurs
+from webmap.cli import analyse, correspondance, diagnostic, entrepot, national, photos, utilisateurs
 from webmap.cli._common import CONTEXT_SETTINGS, QPVGroup, configure_logging, open_cli_store
+from webmap.cli.correspondance import EXIT_NOTHING_IMPORTED, print_import_report
 from webmap.cli._french import french_metavars
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,17 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
                report_dir: Path | None, actor: str | None) -> None:
-    """Importe FICHIER dans la couche COUCHE (tout ou rien)."""
+    """Importe FICHIER dans la couche COUCHE (tout ou rien).
+
+    Sans -m, les fichiers nationaux des QPV (2015 et 2024), le CSV de la Base Adresse
+    Nationale et les extraits OpenStreetMap de voies sont reconnus ; sinon les colonnes
+    doivent porter les noms des champs (qpv couches champs COUCHE). Pour un autre fichier :
+    qpv correspondance proposer FICHIER COUCHE -o m.yaml, puis -m m.yaml.
+
+    \b
+    Codes de sortie : 0 import fait ; 1 erreur (rien d'enregistré) ;
+    2 commande mal formée ; 3 aucune ligne importée (toutes rejetées).
+    """
     from tqdm import tqdm
 
     from layers.importer import ImportOptions, import_file
@@ -79,18 +90,21 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
                                                        strict=strict, progress=step))
     finally:
         store.close()
-    s = report.summary()
-    click.echo(f"{s['lues']} lignes lues : {s['ajoutees']} ajoutées, {s['deja_presentes']} déjà "
-               f"présentes, {s['rejetees']} rejetées, {s['reparees']} géométries réparées.")
-    if report.report_path:
-        click.echo(f"Rapport des rejets : {report.report_path}")
+    print_import_report(report)
+    if report.nothing_imported:
+        ctx.exit(EXIT_NOTHING_IMPORTED)
 
 
-@main.command("couches")
+@main.group("couches", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.pass_context
 def layers_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Effectifs par couche et par quartier."""
+    """Couches de l'entrepôt : effectifs par couche et par quartier.
+
+    « qpv couches champs COUCHE » liste les champs d'une couche.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from geo.stats.zones import count_by_zone
     from layers.schema import LAYERS
 
@@ -207,7 +221,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
-for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national):
+for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, correspondance):
     _module.register(main)
 french_metavars(main)
 
