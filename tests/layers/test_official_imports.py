@@ -79,7 +79,8 @@ def _accounted(r: ImportReport) -> None:
     assert r.rejects["row"].nunique() == r.n_rejected
 
 
-def test_official_2015_upper_case_without_mapping(store: LayerStore, shared_data: Path, tmp_path: Path) -> None:
+def test_official_2015_upper_case_without_mapping(store: LayerStore, shared_data: Path,
+                                                  tmp_path: Path) -> None:
     path = _layout_2015(shared_data, tmp_path)
     r = import_file(store, path, layer="perimetres")
     _accounted(r)

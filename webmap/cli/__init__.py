@@ -16,8 +16,8 @@ import click
 from layers.settings import get_settings
 from webmap.cli import analyse, correspondance, diagnostic, entrepot, national, photos, utilisateurs
 from webmap.cli._common import CONTEXT_SETTINGS, QPVGroup, configure_logging, open_cli_store
-from webmap.cli.correspondance import EXIT_NOTHING_IMPORTED, print_import_report
 from webmap.cli._french import french_metavars
+from webmap.cli.correspondance import EXIT_NOTHING_IMPORTED, print_import_report
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
                report_dir: Path | None, actor: str | None) -> None:
-    """Importe FICHIER dans la couche COUCHE (tout ou rien).
+    r"""Importe FICHIER dans la couche COUCHE (tout ou rien).
 
     Sans -m, les fichiers nationaux des QPV (2015 et 2024), le CSV de la Base Adresse
     Nationale et les extraits OpenStreetMap de voies sont reconnus ; sinon les colonnes

@@ -1,4 +1,4 @@
-"""``qpv correspondance proposer``, ``qpv couches champs`` and the import summary printed by ``qpv importer``."""
+"""``qpv correspondance proposer``, ``qpv couches champs`` and the summary ``qpv importer`` prints."""
 
 from __future__ import annotations
 
@@ -72,7 +72,9 @@ def fields_cmd(layer: str, as_json: bool) -> None:
             click.echo(f"  {'':<16} valeurs : {', '.join(r['valeurs'])}")
         if r["bornes"]:
             low, high = r["bornes"]
-            click.echo(f"  {'':<16} entre {low if low is not None else '…'} et {high if high is not None else '…'}")
+            low_text = "…" if low is None else f"{low:g}"
+            high_text = "…" if high is None else f"{high:g}"
+            click.echo(f"  {'':<16} entre {low_text} et {high_text}")
         if r["format"]:
             click.echo(f"  {'':<16} format : {r['format']}")
     click.echo("Plus un identifiant source facultatif (« id » de la correspondance). "
