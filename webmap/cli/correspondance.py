@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -52,7 +52,7 @@ def fields_cmd(layer: str, as_json: bool) -> None:
     from layers.schema import SYSTEM_FIELD_NAMES, get_schema
 
     schema = get_schema(layer)
-    rows = [{"champ": f.name, "libellé": f.label, "type": TYPES.get(f.type, f.type),
+    rows: list[dict[str, Any]] = [{"champ": f.name, "libellé": f.label, "type": TYPES.get(f.type, f.type),
              "obligatoire": f.required, "par_défaut": f.default,
              "valeurs": list(f.choices) if f.choices else None,
              "bornes": [f.minimum, f.maximum] if f.minimum is not None or f.maximum is not None else None,
