@@ -106,9 +106,16 @@ def layers_cmd(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from geo.stats.zones import count_by_zone
+    from layers.errors import StoreError
     from layers.schema import LAYERS
 
-    store = open_cli_store(ctx)
+    try:
+        store = open_cli_store(ctx)
+    except StoreError as exc:  # no store yet: the layer kinds it would hold
+        click.echo(f"{exc}\nCouches disponibles (qpv couches champs COUCHE pour leurs champs) :")
+        for name, schema in LAYERS.items():
+            click.echo(f"  {name:<16} {schema.label}")
+        return
     try:
         infos = store.layers()
         perimeters = store.read("perimetres")
