@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -115,12 +114,8 @@ def _crs(points: list[tuple[float, float]], from_xy: bool) -> str:
     return "EPSG:2154" if from_xy and in_l93 > len(points) / 2 else "EPSG:4326"
 
 
-def json_records_table(path: Path, data: bytes, *, encoding: str | None = None) -> Any:
-    """Read a JSON array of records as a point table; None when the file is not one.
-
-    Returns
-    -------
-    SourceTable or None
+def json_records_frame(name: str, text: str) -> gpd.GeoDataFrame | None:
+    """Read the text of a JSON array of records as points; None when it is not one.
 
     Raises
     ------
@@ -128,30 +123,22 @@ def json_records_table(path: Path, data: bytes, *, encoding: str | None = None) 
         When the array is empty, holds something else than objects, or no record has
         coordinates.
     """
-    from layers.sources import SourceTable, decode_text
-
-    head = data.lstrip()[:1]
-    if head not in (b"[", b"{") and not data.startswith(b"\xef\xbb\xbf"):
-        return None
-    text, _used = decode_text(data, encoding=encoding, name=path.name)
     if text.lstrip().startswith("{") and '"Feature' in text[:4096]:
         return None  # GeoJSON: GDAL reads it
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        logger.info("JSON parse error in %s: %s", path.name, exc)
-        raise SourceFileError(
-            f"{path.name} n'est pas un JSON valide (fichier tronqué ou mal formé)."
-        ) from exc
+        logger.info("JSON parse error in %s: %s", name, exc)
+        raise SourceFileError(f"{name} n'est pas un JSON valide (fichier tronqué ou mal formé).") from exc
     records = _records(doc)
     if records is None:
         return None
     if not records:
-        raise SourceFileError(f"Le fichier {path.name} ne contient aucun enregistrement.")
-    return _table(path, records, SourceTable)
+        raise SourceFileError(f"Le fichier {name} ne contient aucun enregistrement.")
+    return _frame(name, records)
 
 
-def _table(path: Path, records: list[Any], table_cls: Any) -> Any:
+def _frame(name: str, records: list[Any]) -> gpd.GeoDataFrame:
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
     points: list[tuple[float, float]] = []
@@ -159,7 +146,7 @@ def _table(path: Path, records: list[Any], table_cls: Any) -> Any:
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise SourceFileError(
-                f"{path.name}, enregistrement n° {number} : un objet {{…}} est attendu "
+                f"{name}, enregistrement n° {number} : un objet {{…}} est attendu "
                 f"({json.dumps(record, ensure_ascii=False)[:60]})."
             )
         coords, xy = _coordinates(record)
@@ -172,13 +159,11 @@ def _table(path: Path, records: list[Any], table_cls: Any) -> Any:
         rows.append({str(k): _flat(v) for k, v in record.items()})
     if all(g is None for g in geoms):
         raise SourceFileError(
-            f"{path.name} : aucune coordonnée trouvée dans les enregistrements (attendu lat/lon, "
+            f"{name} : aucune coordonnée trouvée dans les enregistrements (attendu lat/lon, "
             "latitude/longitude, x/y, un objet geo_point_2d ou des coordinates)."
         )
     frame = pd.DataFrame(rows, dtype="object")
     if "geometry" in frame.columns:  # a GeoJSON geometry property: kept as text beside the points
         frame = frame.rename(columns={"geometry": "geometry_json"})
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index),
-                           crs=_crs(points, from_xy))
-    return table_cls(frame=gdf, rows=pd.Series(range(1, len(gdf) + 1), index=gdf.index, dtype="int64"),
-                     crs=gdf.crs, kind="vector")
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index),
+                            crs=_crs(points, from_xy))

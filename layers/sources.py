@@ -540,9 +540,22 @@ def read_source(
     if is_csv:
         return read_csv(path, encoding=encoding, separator=separator)
     if fmt == "json" or (fmt is None and ".json" in suffixes and ".geojson" not in suffixes):
-        from layers._json_records import json_records_table
-
-        table = json_records_table(path, _read_bytes(path), encoding=encoding)
+        table = _read_json_records(path, encoding=encoding)
         if table is not None:
             return table
     return read_vector(path, layer=layer, encoding=encoding)
+
+
+def _read_json_records(path: Path, *, encoding: str | None) -> SourceTable | None:
+    """Read a JSON array of records (None when the file is GeoJSON or another JSON)."""
+    from layers._json_records import json_records_frame
+
+    data = _read_bytes(path)
+    if data.lstrip().lstrip(codecs.BOM_UTF8).lstrip()[:1] not in (b"[", b"{"):
+        return None
+    text, _used = decode_text(data, encoding=encoding, name=path.name)
+    gdf = json_records_frame(path.name, text)
+    if gdf is None:
+        return None
+    return SourceTable(frame=gdf, rows=pd.Series(range(1, len(gdf) + 1), index=gdf.index, dtype="int64"),
+                       crs=gdf.crs, kind="vector")
