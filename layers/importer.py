@@ -30,7 +30,8 @@ from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
 from layers.errors import MappingError, SourceFileError, StoreError
-from layers.mapping import Mapping_, identity_mapping, load_mapping
+from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes, recognise
+from layers.mapping import Mapping_, column_renames, identity_mapping, load_mapping
 from layers.schema import get_schema
 from layers.sources import SourceTable, read_source
 from layers.store.base import LayerStore, iter_chunks
@@ -69,6 +70,21 @@ class ImportReport:
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     repaired_rows: list[int] = field(default_factory=list)
     report_path: Path | None = None
+    summary_path: Path | None = None
+    unused_columns: list[str] = field(default_factory=list)
+    layout: str | None = None
+
+    @property
+    def nothing_imported(self) -> bool:
+        """Every row read was rejected: nothing stored, nothing already there."""
+        return self.n_read > 0 and self.n_inserted + self.n_existing == 0
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        """Return the ``n`` most frequent reject reasons with their number of rows."""
+        if self.rejects.empty:
+            return []
+        counts = self.rejects.drop_duplicates(["row", "reason"])["reason"].value_counts()
+        return [(str(reason), int(count)) for reason, count in counts.head(n).items()]
 
     def summary(self) -> dict[str, Any]:
         """Return the counts as a plain dictionary (French keys)."""
@@ -83,20 +99,33 @@ class ImportReport:
             "reparees": self.n_repaired,
             "encodage": self.encoding,
             "separateur": self.separator,
+            "format_reconnu": self.layout,
+            "colonnes_inutilisees": self.unused_columns,
             "secondes": round(self.seconds, 2),
         }
 
     def write(self, folder: Path) -> Path:
-        """Write ``<file>.rejets.csv`` and ``<file>.resume.json`` in ``folder``; return the CSV path."""
+        """Write the reject CSV and the summary JSON of this run in ``folder``; return the CSV path.
+
+        Names carry the time of the run (``<file>.<layer>.rejets-20261205T201500.csv`` and
+        ``….resume-….json``): a later import of the same file never overwrites them.
+        """
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{Path(self.file_name).name}.{self.layer}"
-        csv_path = folder / f"{stem}.rejets.csv"
-        self.rejects.sort_values("row").to_csv(csv_path, index=False, sep=";", encoding="utf-8")
+        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+        run = stamp
+        for n in range(2, 1000):
+            if not (folder / f"{stem}.rejets-{run}.csv").exists():
+                break
+            run = f"{stamp}-{n}"
+        csv_path = folder / f"{stem}.rejets-{run}.csv"
+        json_path = folder / f"{stem}.resume-{run}.json"
+        self.rejects.sort_values("row", kind="stable").to_csv(csv_path, index=False, sep=";",
+                                                               encoding="utf-8")
         summary = self.summary() | {"lignes_reparees": self.repaired_rows, "rejets": csv_path.name}
-        (folder / f"{stem}.resume.json").write_text(
-            json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
         self.report_path = csv_path
+        self.summary_path = json_path
         return csv_path
 
 
@@ -118,6 +147,19 @@ def _reject(rows: pd.Series, mask: pd.Series, field_name: str, reason: str,
                   if values is not None else ""),
         "reason": reason,
     }, columns=REJECT_COLUMNS)
+
+
+def _coordinates_text(geoms: np.ndarray) -> pd.Series:
+    """Where each geometry is, for the reject report: the point's WKT, else its centroid's."""
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    out = np.full(len(geoms), "", dtype=object)
+    if present.any():
+        g = geoms[present]
+        points = shapely.get_type_id(g) == 0
+        where = np.where(points, g, shapely.centroid(g))
+        text = shapely.to_wkt(where, rounding_precision=6)
+        out[present] = np.where(points, text, np.char.add("centroïde ", text.astype(str)))
+    return pd.Series(out, dtype="object")
 
 
 def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
@@ -269,13 +311,14 @@ def _check_coordinates(
             "échangez x et y dans la correspondance."
         )
     outside = present & ~inside & ~swapped & ~out_of_range
+    where = _coordinates_text(geoms).set_axis(index)
     rejects = pd.concat([
         _reject(rows, pd.Series(out_of_range, index=index), "geometry",
-                "coordonnées hors des bornes (degrés attendus)"),
+                "coordonnées hors des bornes (degrés attendus)", where),
         _reject(rows, pd.Series(swapped, index=index), "geometry",
-                "latitude et longitude inversées ?"),
+                "latitude et longitude inversées ?", where),
         _reject(rows, pd.Series(outside, index=index), "geometry",
-                "point hors du territoire couvert par le système de coordonnées"),
+                "point hors du territoire couvert par le système de coordonnées", where),
     ], ignore_index=True)
     keep = pd.Series(~(out_of_range | swapped | outside), index=index)
     return keep, rejects
@@ -389,6 +432,65 @@ def _read_table(path: Path, mapping: Mapping_ | None) -> SourceTable:
                        separator=read_opts.get("separator"), layer=read_opts.get("layer"))
 
 
+def _mapping_for(table: SourceTable, mapping: Mapping_ | None, layer: str | None,
+                 path: Path) -> tuple[Mapping_, str | None]:
+    """Return the mapping to apply and the name of the recognised layout (if any).
+
+    Without a mapping, a known published layout of ``layer`` (national QPV files, BAN CSV,
+    OSM highways) is recognised from the columns; otherwise the columns must carry the
+    layer's field names (any case).
+    """
+    if mapping is not None:
+        return mapping, None
+    if layer is None:
+        raise MappingError("Précisez la couche ou une correspondance.")
+    columns = [str(c) for c in table.frame.columns]
+    layout = recognise(layer, columns)
+    if layout is not None:
+        return layout.to_mapping(columns), layout.name
+    return identity_mapping(layer, columns, dataset=re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower())), None
+
+
+def _align_columns(table: SourceTable, mapping: Mapping_) -> SourceTable:
+    """Rename the file's columns the mapping names in another case or without accents."""
+    renames = column_renames(sorted(mapping.columns()), [str(c) for c in table.frame.columns])
+    geometry_name = table.frame.geometry.name if isinstance(table.frame, gpd.GeoDataFrame) else None
+    renames.pop(str(geometry_name), None)
+    if not renames:
+        return table
+    logger.info("columns matched without case or accents: %s", renames)
+    return replace(table, frame=table.frame.rename(columns=renames))
+
+
+def _unused_columns(table: SourceTable, mapping: Mapping_) -> list[str]:
+    """Return the file's columns that no field, id, geometry or filter of the mapping reads."""
+    used = mapping.columns()
+    geometry_name = table.frame.geometry.name if isinstance(table.frame, gpd.GeoDataFrame) else None
+    return [str(c) for c in table.frame.columns if str(c) not in used and c != geometry_name]
+
+
+def _check_geography(mapped: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Deduce each perimeter's geography from its code; reject codes contradicting a declared one.
+
+    ``QP…`` codes are the 2015 geography, ``QN…`` codes the 2024 one.
+    """
+    if "code" not in mapped.columns:
+        return mapped, rows, pd.DataFrame(columns=REJECT_COLUMNS)
+    declared = mapped["geography"] if "geography" in mapped.columns else None
+    geography, contradicts = geography_from_codes(mapped["code"], declared)
+    rejects = _reject(rows, contradicts, "geography", "", mapped["code"])
+    rejects["reason"] = [
+        f"le code {code} est de la géographie {CODE_GEOGRAPHIES[str(code).strip().upper()[:2]]} "
+        f"(préfixe {str(code).strip().upper()[:2]}) mais la géographie déclarée est {given}"
+        for code, given in zip(mapped["code"][contradicts], declared[contradicts]
+                               if declared is not None else [], strict=True)
+    ]
+    out = mapped.copy()
+    out["geography"] = geography
+    keep = ~contradicts
+    return out[keep], rows[keep], rejects
+
+
 def _filter_rows(table: SourceTable, mapping: Mapping_) -> tuple[SourceTable, list[pd.DataFrame]]:
     """Keep the rows the mapping's ``filter`` allows; the others become rejects."""
     if not mapping.filter:
@@ -467,7 +569,9 @@ def _keep_near_territory(
 ) -> tuple[gpd.GeoDataFrame, pd.Series, pd.DataFrame]:
     """Drop the rows farther than ``margin_m`` from every stored perimeter (as rejects)."""
     far = _far_from_territory(store, gdf, margin_m)
-    rejects = _reject(rows, far, "geometry", f"point à plus de {margin_m / 1000:g} km de tout périmètre")
+    where = _coordinates_text(gdf.geometry.to_crs("EPSG:4326").to_numpy()).set_axis(gdf.index)
+    rejects = _reject(rows, far, "geometry", f"point à plus de {margin_m / 1000:g} km de tout périmètre",
+                      where)
     return gdf[~far], rows[~far], rejects
 
 
@@ -476,7 +580,8 @@ def _count_rejects(report: ImportReport, rejects: list[pd.DataFrame]) -> None:
     all_rejects = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(
         len(r) for r in rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
     report.rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
-    report.n_rejected = len(all_rejects)
+    # a row may have several errors, one line each
+    report.n_rejected = int(all_rejects["row"].nunique())
 
 
 def _refuse_if_strict(report: ImportReport) -> None:
@@ -550,24 +655,26 @@ def import_file(
     mapping = _resolve_mapping(opts.mapping, layer)
     step("lecture")
     table = _read_table(path, mapping)
-    if mapping is None:
-        if layer is None:
-            raise MappingError("Précisez la couche ou une correspondance.")
-        mapping = identity_mapping(layer, [str(c) for c in table.frame.columns],
-                                   dataset=re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()))
+    mapping, layout = _mapping_for(table, mapping, layer, path)
+    table = _align_columns(table, mapping)
     schema = get_schema(mapping.layer)
     report = ImportReport(layer=schema.name, file_name=path.name, dataset=mapping.dataset,
                           sha256=file_sha256(path), encoding=table.encoding,
-                          separator=table.separator)
+                          separator=table.separator, layout=layout,
+                          unused_columns=_unused_columns(table, mapping))
     rejects = [table.rejects]
     n_read = table.n_read  # before the mapping's filter: the rows it leaves out are rejects
     table, filter_rejects = _filter_rows(table, mapping)
     rejects += filter_rejects
     step("correspondance")
     mapped = _apply_rules(table, mapping)
+    all_mapped = mapped
     formats = {r.name: r.format for r in mapping.fields if r.format}
     mapped, rows, source_ids, id_rejects = _check_source_ids(table, mapped, table.rows, mapping)
     rejects += id_rejects
+    if schema.name == "perimetres":
+        mapped, rows, geography_rejects = _check_geography(mapped, rows)
+        rejects.append(geography_rejects)
     step("géométrie")
     gdf, rows, geometry_rejects = _locate(table, mapped, rows, mapping, target_crs=store.crs)
     rejects += geometry_rejects
@@ -581,6 +688,11 @@ def import_file(
     step("validation")
     result = validate_frame(gdf, schema, rows=rows, formats=formats)
     rejects.append(result.rejects)
+    # rows set aside before validation (id, geography, coordinates): their other errors too
+    set_aside = all_mapped.index.difference(gdf.index)
+    if len(set_aside):
+        rejects.append(validate_frame(all_mapped.loc[set_aside], schema, rows=table.rows.loc[set_aside],
+                                      formats=formats, check_geometry=False).rejects)
     valid = result.valid
     valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
                          source_ids.loc[valid.index] if source_ids is not None else None)

@@ -18,7 +18,11 @@ A mapping is a small YAML file (see ``data/mappings/``)::
 
 ``values`` translates source values (compared without case and accents), ``patterns``
 translates by regular expressions on the folded text, ``missing`` lists the spellings of
-« unknown » that become empty values rather than errors.
+« unknown » that become empty values rather than errors. Source column names are matched
+without case, accents, spaces or punctuation when the file has no column of that exact name
+(:func:`match_column`). A value ``TODO`` anywhere marks a decision left to take (drafts
+written by ``qpv correspondance proposer``): such a mapping is refused with the list of what
+is left to decide. The full guide is ``docs/correspondances.md``.
 
 Geometry forms: ``{x: COL, y: COL}``, ``{wkt: COL}``, ``{point_dict: COL}`` for CSV
 files, nothing (or only ``crs``) for vector files. ``crs`` is the CRS of the
@@ -30,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,43 @@ logger = logging.getLogger(__name__)
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[1] / "data" / "mappings"
 _NAME = re.compile(r"^[a-z0-9_-]+$")
+#: The placeholder of a decision left to take in a draft mapping.
+TODO = "TODO"
+
+
+def column_key(name: str) -> str:
+    """Return ``name`` folded for matching: no case, accents, spaces nor punctuation."""
+    return re.sub(r"[^a-z0-9]+", "", fold(str(name)))
+
+
+def match_column(name: str, columns: Iterable[str]) -> str | None:
+    """Return the column of ``columns`` that ``name`` designates, or None.
+
+    The exact name wins; otherwise the one column equal to ``name`` without case and
+    accents, then the one equal once spaces and punctuation are dropped (several such
+    columns: None, the name is ambiguous).
+    """
+    cols = [str(c) for c in columns]
+    if name in cols:
+        return name
+    for key in (lambda t: fold(t), column_key):
+        found = [c for c in cols if key(c) == key(name)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            return None
+    return None
+
+
+def column_renames(wanted: Iterable[str], columns: Iterable[str]) -> dict[str, str]:
+    """Return ``{file column: wanted name}`` for the wanted columns the file spells otherwise."""
+    cols = [str(c) for c in columns]
+    renames: dict[str, str] = {}
+    for name in wanted:
+        found = match_column(name, cols)
+        if found is not None and found != name and name not in cols:
+            renames[found] = name
+    return renames
 
 
 @dataclass(frozen=True)
@@ -95,7 +136,7 @@ class Mapping_:
                 cols.add(str(self.geometry[key]))
         if self.id:
             cols.add(self.id)
-        return cols
+        return cols | {str(k) for k in self.filter}
 
 
 _SCALAR = (str, int, float, bool)
@@ -222,6 +263,47 @@ def _field_rule(name: str, spec: Any, *, where: str) -> FieldRule:
     )
 
 
+def _is_todo(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().upper() == TODO
+
+
+def _todo_in_rule(name: str, spec: Any) -> list[str]:
+    """Return the decisions left in one field rule."""
+    if _is_todo(spec):
+        return [f"{name} : colonne à choisir"]
+    if not isinstance(spec, dict):
+        return []
+    left = [f"{name} : « {key} » à choisir" for key in ("column", "value", "template", "default")
+            if _is_todo(spec.get(key))]
+    values = spec.get("values")
+    if isinstance(values, dict):
+        left += [f"{name} : valeur pour « {src} »" for src, target in values.items() if _is_todo(target)]
+    return left
+
+
+def todo_left(data: Mapping[str, Any]) -> list[str]:
+    """List the ``TODO`` placeholders of a mapping given as a dictionary, in French."""
+    left: list[str] = []
+    if _is_todo(data.get("id")):
+        left.append("id : colonne d'identifiant à choisir (ou retirez la ligne)")
+    for key, value in (data.get("geometry") or {}).items():
+        if _is_todo(value):
+            left.append(f"geometry : « {key} » à choisir")
+    for name, spec in (data.get("fields") or {}).items():
+        left += _todo_in_rule(str(name), spec)
+    return left
+
+
+def _refuse_todo(data: Mapping[str, Any], where: str) -> None:
+    """Refuse a draft mapping that still holds ``TODO`` placeholders, listing them all."""
+    left = todo_left(data)
+    if left:
+        raise MappingError(
+            f"{where} : brouillon de correspondance, il reste {len(left)} décision(s) à prendre "
+            f"(remplacez chaque TODO) : " + " ; ".join(left) + "."
+        )
+
+
 def parse_mapping(data: Mapping[str, Any], *, where: str = "mapping", path: Path | None = None) -> Mapping_:
     """Check and parse a mapping given as a dictionary.
 
@@ -241,6 +323,7 @@ def parse_mapping(data: Mapping[str, Any], *, where: str = "mapping", path: Path
     if unknown:
         raise MappingError(f"{where} : clé inconnue « {sorted(unknown)[0]} ».")
     _check_types(data, where)
+    _refuse_todo(data, where)
     schema = get_schema(str(data["layer"]))
     if not _NAME.match(str(data["dataset"])):
         raise MappingError(f"{where} : « dataset » doit être en minuscules sans espaces.")
@@ -299,26 +382,43 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     return parse_mapping(data, where=path.name, path=path)
 
 
+#: Coordinate column pairs recognised without a mapping (x first), with their CRS.
+COORDINATE_PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("lon", "lat", "EPSG:4326"), ("lng", "lat", "EPSG:4326"), ("longitude", "latitude", "EPSG:4326"),
+    ("long", "lat", "EPSG:4326"), ("x", "y", "EPSG:2154"),
+)
+
+
+def detect_geometry(columns: list[str]) -> dict[str, Any]:
+    """Find the geometry columns of a CSV without mapping (names compared without case)."""
+    for x, y, crs in COORDINATE_PAIRS:
+        cx, cy = match_column(x, columns), match_column(y, columns)
+        if cx and cy:
+            return {"x": cx, "y": cy, "crs": crs}
+    for name in ("geo_point_2d", "geo_point", "point"):
+        found = match_column(name, columns)
+        if found:
+            return {"point_dict": found}
+    for wkt in ("wkt", "geometry", "geom", "the_geom"):
+        found = match_column(wkt, columns)
+        if found:
+            return {"wkt": found}
+    return {}
+
+
 def identity_mapping(layer: str, columns: list[str], *, dataset: str) -> Mapping_:
-    """Return a mapping for a file whose columns already carry the layer's field names."""
+    """Return a mapping for a file whose columns carry the layer's field names (any case)."""
     schema = get_schema(layer)
-    names = set(schema.field_names) - (SYSTEM_FIELD_NAMES - {"source_id", "simulated"})
-    rules = tuple(FieldRule(name=c, column=c) for c in columns if c in names)
-    geometry: dict[str, Any] = {}
-    lowered = {c.lower(): c for c in columns}
-    for x, y in (("lon", "lat"), ("longitude", "latitude"), ("x", "y")):
-        if x in lowered and y in lowered:
-            geometry = {"x": lowered[x], "y": lowered[y]}
-            if x == "x":
-                geometry["crs"] = "EPSG:2154"
-            break
-    else:
-        for wkt in ("wkt", "geometry", "geom"):
-            if wkt in lowered:
-                geometry = {"wkt": lowered[wkt]}
-                break
-    return Mapping_(layer=layer, dataset=dataset, fields=rules, geometry=geometry,
-                    id="source_id" if "source_id" in columns else None)
+    names = [n for n in schema.field_names if n not in SYSTEM_FIELD_NAMES - {"source_id", "simulated"}]
+    rules = []
+    for name in names:
+        found = match_column(name, columns)
+        if found is not None:
+            rules.append(FieldRule(name=name, column=found))
+    source_id = match_column("source_id", columns)
+    return Mapping_(layer=layer, dataset=dataset,
+                    fields=tuple(r for r in rules if r.name != "source_id"),
+                    geometry=detect_geometry(columns), id=source_id)
 
 
 def list_mappings() -> list[Mapping_]:

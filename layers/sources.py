@@ -1,10 +1,15 @@
-"""Reading source files as they come: CSV of any usual dialect, GeoJSON, GeoPackage, Shapefile.
+"""Reading source files as they come: CSV, GeoJSON, GeoPackage, Shapefile, JSON records.
 
 CSV files are decoded with the encoding they really have (UTF-8, CP1252 or Latin-1,
 detected), split on the separator they really use (``;``, ``,``, tab or ``|``,
 detected), and every row keeps its line number for the reject report. Rows whose
 number of columns is wrong (a truncated line, an unquoted separator) are not guessed
 at: they are listed as rejects.
+
+A JSON array of records (``[{...}, ...]``, the form many applications publish) becomes a
+table with one point per record, from latitude/longitude properties under their usual names
+(strings or numbers), nested ``{lat, lon}`` objects, ``coordinates`` pairs or GeoJSON
+geometries. List-valued properties (arrays in GeoJSON or JSON) become comma-separated texts.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 from pyogrio import errors as ogr_errors
@@ -45,6 +51,12 @@ MAX_COLUMNS = 2000  # a wider header is not a table we import
 MAX_ZIP_MEMBERS = 1000
 GEOJSON_CHECK_BYTES = 64 * 1024**2  # GeoJSON up to this size have their features counted
 MAX_ZIP_RATIO = 200  # unpacked / packed size of a whole archive
+#: What an import accepts, named in the message for a file that cannot be read.
+ACCEPTED_FORMATS = (
+    "CSV (.csv, .txt, .tsv, éventuellement compressé en .gz), GeoJSON, tableau JSON "
+    "d'enregistrements avec latitude et longitude (.json), GeoPackage (.gpkg) ou Shapefile zippé (.zip)"
+)
+LIST_SEPARATOR = ", "
 # what pyogrio / GDAL / GEOS raise on a damaged file: all become a SourceFileError
 _VECTOR_ERRORS: tuple[type[Exception], ...] = (
     ogr_errors.DataSourceError, ogr_errors.DataLayerError, ogr_errors.FeatureError,
@@ -386,17 +398,17 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
             warnings.simplefilter("always")
             gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore", **kwargs)
     except _VECTOR_ERRORS as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        logger.info("GDAL cannot read %s: %s", path.name, exc)
         raise SourceFileError(
-            f"Impossible de lire {path.name} : fichier tronqué, corrompu ou d'un format non géré "
-            f"({first})."
+            f"Impossible de lire {path.name} : fichier tronqué, corrompu ou d'un format non géré ; "
+            f"formats acceptés : {ACCEPTED_FORMATS}."
         ) from exc
     for w in caught:
         logger.info("lecture de %s : %s", path.name, w.message)
     _check_geojson_features(path, limit, len(gdf))
     if not isinstance(gdf, gpd.GeoDataFrame):  # pragma: no cover - attribute-only table
         raise SourceFileError(f"{path.name} ne contient pas de géométries.")
-    gdf = gdf.reset_index(drop=True)
+    gdf = flatten_lists(gdf.reset_index(drop=True))
     if len(gdf) == 0:
         raise SourceFileError(f"Le fichier {path.name} ne contient aucune entité.")
     return SourceTable(
@@ -405,6 +417,27 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
         crs=gdf.crs,
         kind="vector",
     )
+
+
+def _join_list(value: Any) -> Any:
+    """Return a list or array cell as comma-separated text; other values unchanged."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return LIST_SEPARATOR.join(str(v) for v in value if v is not None and str(v) != "")
+    return value
+
+
+def flatten_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with list-valued cells (GeoJSON arrays) as comma-separated texts."""
+    out = frame
+    for col in frame.columns:
+        if col == getattr(frame, "_geometry_column_name", None) or frame[col].dtype != object:
+            continue
+        cells = frame[col]
+        if cells.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+            if out is frame:
+                out = frame.copy()
+            out[col] = cells.map(_join_list)
+    return out
 
 
 def _check_geojson_features(path: Path, limit: int, n_read: int) -> None:
@@ -489,9 +522,11 @@ def read_source(
     Parameters
     ----------
     path : str or Path
-        CSV (``.csv``, ``.txt``, ``.csv.gz``), GeoJSON, GeoPackage or zipped Shapefile.
-    fmt : {"csv", "vector"}, optional
-        Force the reader; chosen from the file name otherwise.
+        CSV (``.csv``, ``.txt``, ``.csv.gz``), GeoJSON, JSON array of records, GeoPackage or
+        zipped Shapefile.
+    fmt : {"csv", "json", "vector"}, optional
+        Force the reader; chosen from the file name otherwise (a ``.json`` file holding an
+        array of records is read as records, any other as a vector file).
     encoding, separator, layer : str, optional
         Passed to the reader.
 
@@ -504,4 +539,23 @@ def read_source(
     is_csv = fmt == "csv" or (fmt is None and bool(set(suffixes) & CSV_SUFFIXES))
     if is_csv:
         return read_csv(path, encoding=encoding, separator=separator)
+    if fmt == "json" or (fmt is None and ".json" in suffixes and ".geojson" not in suffixes):
+        table = _read_json_records(path, encoding=encoding)
+        if table is not None:
+            return table
     return read_vector(path, layer=layer, encoding=encoding)
+
+
+def _read_json_records(path: Path, *, encoding: str | None) -> SourceTable | None:
+    """Read a JSON array of records (None when the file is GeoJSON or another JSON)."""
+    from layers._json_records import json_records_frame
+
+    data = _read_bytes(path)
+    if data.lstrip().lstrip(codecs.BOM_UTF8).lstrip()[:1] not in (b"[", b"{"):
+        return None
+    text, _used = decode_text(data, encoding=encoding, name=path.name)
+    gdf = json_records_frame(path.name, text)
+    if gdf is None:
+        return None
+    return SourceTable(frame=gdf, rows=pd.Series(range(1, len(gdf) + 1), index=gdf.index, dtype="int64"),
+                       crs=gdf.crs, kind="vector")

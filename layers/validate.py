@@ -55,7 +55,7 @@ class ValidationResult:
     valid : geopandas.GeoDataFrame or pandas.DataFrame
         The rows that passed, typed, indexed like the input.
     rejects : pandas.DataFrame
-        One row per rejected input row: ``row``, ``field``, ``value``, ``reason``.
+        One line per error of a rejected input row: ``row``, ``field``, ``value``, ``reason``.
     repaired : pandas.Index
         Index labels of rows whose polygon was repaired with ``make_valid``.
     """
@@ -294,6 +294,7 @@ def validate_frame(
     formats: Mapping[str, str] | None = None,
     fill_defaults: bool = True,
     extra_required: Iterable[str] = (),
+    check_geometry: bool = True,
 ) -> ValidationResult:
     """Validate ``frame`` against ``schema``.
 
@@ -312,30 +313,39 @@ def validate_frame(
         Fill missing values with field defaults.
     extra_required : iterable of str
         Fields to require in addition to the schema's required ones.
+    check_geometry : bool
+        Check the geometry (False: attributes only, for rows already rejected for it).
 
     Returns
     -------
     ValidationResult
+        Its ``rejects`` hold every error of every rejected row (several lines per row
+        when a row has several errors), in row order.
     """
     formats = formats or {}
     rows = rows if rows is not None else pd.Series(frame.index, index=frame.index)
     fields = schema.all_fields if isinstance(schema, LayerSchema) else schema.fields
     required = {f.name for f in fields if f.required} | set(extra_required)
-    reasons = pd.Series("", index=frame.index, dtype="object")
-    bad_field = pd.Series("", index=frame.index, dtype="object")
-    bad_value = pd.Series("", index=frame.index, dtype="object")
+    errors: list[pd.DataFrame] = []
+    bad_rows = pd.Series(False, index=frame.index)
 
     def flag(mask: pd.Series, name: str, reason: str, raw: pd.Series | None) -> None:
-        new = mask & reasons.eq("")
-        if not new.any():
+        """Record one error for each row of ``mask`` (a row keeps every error it has)."""
+        nonlocal bad_rows
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
             return
-        reasons[new] = reason
-        bad_field[new] = name
-        if raw is not None:
-            bad_value[new] = raw[new].astype("string").fillna("").str.slice(0, 80)
+        bad_rows = bad_rows | mask
+        errors.append(pd.DataFrame({
+            "row": rows[mask].to_numpy(), "field": name,
+            "value": (raw[mask].astype("string").fillna("").str.slice(0, 80).to_numpy()
+                      if raw is not None else ""),
+            "reason": reason, "_order": np.flatnonzero(mask.to_numpy()),
+        }))
 
     out: dict[str, pd.Series] = {}
     for f in fields:
+        bad = pd.Series(False, index=frame.index)
         if f.name in frame.columns:
             raw = frame[f.name]
             values, bad, reason = coerce_field(raw, f, fmt=formats.get(f.name))
@@ -350,12 +360,13 @@ def validate_frame(
                 values = values.astype("boolean")
             missing = values.isna()
         if f.name in required:
-            flag(missing, f.name, f"« {f.name} » : champ obligatoire manquant", raw)
+            # a value present but invalid is reported once, as invalid
+            flag(missing & ~bad, f.name, f"« {f.name} » : champ obligatoire manquant", raw)
         out[f.name] = values
 
     result = pd.DataFrame(out, index=frame.index)
     repaired = pd.Index([])
-    if isinstance(schema, LayerSchema) and schema.geometry is not None:
+    if check_geometry and isinstance(schema, LayerSchema) and schema.geometry is not None:
         if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
             raise RecordError("Géométrie manquante.", field="geometry")
         checked, missing_geom, wrong, repaired = _check_geometry(
@@ -363,20 +374,15 @@ def validate_frame(
         )
         flag(missing_geom, "geometry", "géométrie manquante ou vide", None)
         flag(wrong, "geometry", f"type de géométrie incorrect (attendu : {schema.geometry})",
-             pd.Series(frame.geometry.geom_type, index=frame.index))
+             pd.Series(frame.geometry.geom_type, index=frame.index) + " "
+             + pd.Series(shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=6),
+                         index=frame.index).fillna(""))
         result = gpd.GeoDataFrame(result, geometry=checked.geometry, crs=frame.crs)
         if "repaired" in result.columns:
             result.loc[result.index.isin(repaired), "repaired"] = True
-    bad_rows = reasons.ne("")
-    rejects = pd.DataFrame(
-        {
-            "row": rows[bad_rows].to_numpy(),
-            "field": bad_field[bad_rows].to_numpy(),
-            "value": bad_value[bad_rows].to_numpy(),
-            "reason": reasons[bad_rows].to_numpy(),
-        },
-        columns=REJECT_COLUMNS,
-    )
+    rejects = (pd.concat(errors, ignore_index=True).sort_values("_order", kind="stable")
+               .drop(columns="_order").reset_index(drop=True)[REJECT_COLUMNS]
+               if errors else pd.DataFrame(columns=REJECT_COLUMNS))
     return ValidationResult(valid=result[~bad_rows], rejects=rejects, repaired=repaired)
 
 

@@ -276,7 +276,7 @@ def test_reject_report_files(paris_store: LayerStore, shared_data: Path, tmp_pat
     rejects = pd.read_csv(r.report_path, sep=";")
     assert list(rejects.columns) == ["row", "field", "value", "reason"]
     assert rejects.iloc[0].to_dict()["row"] == 4
-    summary = json.loads(r.report_path.with_name(r.report_path.name.replace(".rejets.csv", ".resume.json"))
+    summary = json.loads((r.summary_path or r.report_path)
                          .read_text(encoding="utf-8"))
     assert summary["lues"] == 10 and summary["rejetees"] == 1 and summary["ajoutees"] == 9
 

@@ -12,7 +12,7 @@ from layers.store import LayerStore
 
 def _accounted(report) -> None:  # type: ignore[no-untyped-def]
     assert report.n_read == report.n_inserted + report.n_existing + report.n_rejected
-    assert len(report.rejects) == report.n_rejected
+    assert report.rejects["row"].nunique() == report.n_rejected  # one line per error of a row
     assert report.rejects["row"].notna().all()
     assert report.rejects["reason"].str.len().gt(0).all()
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from layers.settings import get_settings
-from webmap.cli import analyse, diagnostic, entrepot, national, photos, reseau, utilisateurs
+from webmap.cli import analyse, correspondance, diagnostic, entrepot, national, photos, reseau, utilisateurs
 from webmap.cli._common import (
     CONTEXT_SETTINGS,
     QPVGroup,
@@ -23,6 +23,7 @@ from webmap.cli._common import (
     print_version,
 )
 from webmap.cli._french import french_metavars
+from webmap.cli.correspondance import EXIT_NOTHING_IMPORTED, print_import_report
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,17 @@ def init(ctx: click.Context) -> None:
 @click.pass_context
 def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
                report_dir: Path | None, actor: str | None) -> None:
-    """Importe FICHIER dans la couche COUCHE (tout ou rien)."""
+    r"""Importe FICHIER dans la couche COUCHE (tout ou rien).
+
+    Sans -m, les fichiers nationaux des QPV (2015 et 2024), le CSV de la Base Adresse
+    Nationale et les extraits OpenStreetMap de voies sont reconnus ; sinon les colonnes
+    doivent porter les noms des champs (qpv couches champs COUCHE). Pour un autre fichier :
+    qpv correspondance proposer FICHIER COUCHE -o m.yaml, puis -m m.yaml.
+
+    \b
+    Codes de sortie : 0 import fait ; 1 erreur (rien d'enregistré) ;
+    2 commande mal formée ; 3 aucune ligne importée (toutes rejetées).
+    """
     from tqdm import tqdm
 
     from layers.importer import ImportOptions, import_file
@@ -90,13 +101,11 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
                                                        strict=strict, progress=step))
     finally:
         store.close()
-    s = report.summary()
-    click.echo(f"{s['lues']} lignes lues : {s['ajoutees']} ajoutées, {s['deja_presentes']} déjà "
-               f"présentes, {s['rejetees']} rejetées, {s['reparees']} géométries réparées.")
-    if report.report_path:
-        click.echo(f"Rapport des rejets : {report.report_path}")
-    if layer == "voies" and s["ajoutees"]:
+    print_import_report(report)
+    if layer == "voies" and report.summary()["ajoutees"]:
         _check_streets(ctx)
+    if report.nothing_imported:
+        ctx.exit(EXIT_NOTHING_IMPORTED)
 
 
 def _check_streets(ctx: click.Context) -> None:
@@ -113,15 +122,27 @@ def _check_streets(ctx: click.Context) -> None:
         store.close()
 
 
-@main.command("couches")
+@main.group("couches", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.pass_context
 def layers_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Effectifs par couche et par quartier."""
+    """Couches de l'entrepôt : effectifs par couche et par quartier.
+
+    « qpv couches champs COUCHE » liste les champs d'une couche.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from geo.stats.zones import count_by_zone
+    from layers.errors import StoreError
     from layers.schema import LAYERS
 
-    store = open_cli_store(ctx)
+    try:
+        store = open_cli_store(ctx)
+    except StoreError as exc:  # no store yet: the layer kinds it would hold
+        click.echo(f"{exc}\nCouches disponibles (qpv couches champs COUCHE pour leurs champs) :")
+        for name, schema in LAYERS.items():
+            click.echo(f"  {name:<16} {schema.label}")
+        return
     try:
         infos = store.layers()
         perimeters = store.read("perimetres")
@@ -234,7 +255,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
-for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau):
+for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau, correspondance):
     _module.register(main)
 french_metavars(main)
 

@@ -1,0 +1,78 @@
+"""``qpv importer`` that says what happened, ``qpv couches champs``, ``qpv correspondance proposer``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from webmap.cli import main
+from webmap.cli.correspondance import EXIT_NOTHING_IMPORTED
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("QPV_STORE", str(tmp_path / "t.gpkg"))
+    monkeypatch.setenv("QPV_REPORTS_DIR", str(tmp_path / "rapports"))
+    return CliRunner()
+
+
+def test_all_rejected_exits_3_with_top_reasons(runner: CliRunner, shared_data: Path) -> None:
+    """The Paris CCTV file given as perimeters: nothing fits, the console says why."""
+    cctv = shared_data / "paris" / "videoprotection-paris-2019.csv"
+    res = runner.invoke(main, ["importer", "perimetres", str(cctv)])
+    assert res.exit_code == EXIT_NOTHING_IMPORTED == 3, res.output
+    assert "707 lignes lues : 0 ajoutées" in res.output
+    assert "Motifs de rejet les plus fréquents :" in res.output
+    assert "707 ligne(s) : « code » : champ obligatoire manquant" in res.output
+    assert "qpv correspondance proposer" in res.output and "-m" in res.output
+    assert "Colonnes du fichier non utilisées : Code postal, Numéro" in res.output
+    assert "Erreur" not in res.output  # not an error: the file was read, every row rejected
+    help_text = runner.invoke(main, ["importer", "--aide"]).output
+    assert "3 aucune ligne importée" in help_text
+
+
+def test_official_file_recognised_from_cli(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
+    occ = gpd.read_file(shared_data / "montpellier" / "qp-occitanie-2015.geojson")
+    path = tmp_path / "QP_METROPOLE.geojson"
+    occ.rename(columns={"code_qp": "CODE_QP", "nom_qp": "NOM_QP", "commune_qp": "COMMUNE_QP"}).to_file(path)
+    res = runner.invoke(main, ["importer", "perimetres", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "105 lignes lues : 105 ajoutées" in res.output
+    assert "Format reconnu sans correspondance : qpv-national" in res.output
+
+
+def test_layer_fields_listed(runner: CliRunner) -> None:
+    res = runner.invoke(main, ["couches", "champs", "observations"])
+    assert res.exit_code == 0, res.output
+    assert "theme            Thème — texte, obligatoire" in res.output
+    assert "valeurs : propreté, dépôts sauvages" in res.output
+    assert runner.invoke(main, ["couches", "champs", "inexistante"]).exit_code == 1
+    assert runner.invoke(main, ["couches"]).exit_code == 0
+    assert runner.invoke(main, ["correspondances"]).exit_code == 0
+
+
+def test_propose_then_import(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
+    cameras = shared_data / "montpellier" / "VilleMTP_MTP_CameraSurv.geojson"
+    out = tmp_path / "m.yaml"
+    res = runner.invoke(main, ["correspondance", "proposer", str(cameras), "videoprotection", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert data["geometry"] == {"crs": "EPSG:2154"}  # Lambert-93 metres in an undeclared GeoJSON
+    res = runner.invoke(main, ["importer", "videoprotection", str(cameras), "-m", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "141 lignes lues : 141 ajoutées" in res.output
+
+
+def test_draft_with_todo_is_refused_with_the_list(runner: CliRunner, shared_data: Path,
+                                                  tmp_path: Path) -> None:
+    dmr = shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv"
+    out = tmp_path / "dmr.yaml"
+    res = runner.invoke(main, ["correspondance", "proposer", str(dmr), "observations", "-o", str(out)])
+    assert res.exit_code == 0 and "décision(s) à prendre" in res.output
+    res = runner.invoke(main, ["importer", "observations", str(dmr), "-m", str(out)])
+    assert res.exit_code == 1
+    assert "theme : valeur pour « Objets abandonnés »" in res.output
