@@ -10,6 +10,7 @@ gaps closed by noding, with a French warning when the network is too broken.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +35,20 @@ def _km(metres: float) -> str:
     return f"{metres / 1000:.1f}".replace(".", ",") + " km"
 
 
-def _pct(share: float) -> str:
-    return f"{share * 100:.0f} %"
+def share_text(share: float) -> str:
+    """Return a share in French percent: never « 100 % » when incomplete, nor « 0 % » when not zero."""
+    if math.isnan(share):
+        return "n.d."
+    pct = share * 100
+    text = f"{pct:.0f}"
+    if (text == "100" and share < 1) or (text == "0" and share > 0):
+        text = f"{math.floor(pct * 10) / 10 if share < 1 else pct:.1f}".replace(".", ",")
+        if text == "0,0":
+            text = "< 0,1"
+    return f"{text} %"
+
+
+_pct = share_text
 
 
 @dataclass(frozen=True)

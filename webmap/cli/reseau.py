@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import click
 
+from geo.walks.quality import share_text
 from webmap.cli._common import open_cli_store
 
 logger = logging.getLogger(__name__)
 
 
-def _pct(share: float) -> str:
-    return "n.d." if math.isnan(share) else f"{share * 100:.0f} %"
+_pct = share_text
 
 
 def _km(metres: float) -> str:
