@@ -117,6 +117,7 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
 @page_access
 def walk_page(uid: str) -> ResponseReturnValue:
     """Return the walk page: map of the route, stops, follow-up and the offline constat form."""
+    from geo.walks.export import unserved_text
     from layers.walks import load_walk, walk_geojson, walk_observations
 
     store = _store()
@@ -137,8 +138,10 @@ def walk_page(uid: str) -> ResponseReturnValue:
     }
     # HTML-safe JSON (<, >, & and ' as \u escapes): user text never goes through |safe
     config_json = htmlsafe_json_dumps(config, dumps=json.dumps, ensure_ascii=False, default=str)
+    unserved = [{"label": str(u.get("label") or u.get("id") or "—"), "status": unserved_text(u)}
+                for u in plan.route.unserved]
     return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,
-                           shell=SHELL_FILES, role=current_role())
+                           shell=SHELL_FILES, role=current_role(), unserved=unserved)
 
 
 @bp.get("/<uid>/route.geojson")

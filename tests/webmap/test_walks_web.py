@@ -353,3 +353,24 @@ def test_walk_name_with_markup_stays_text(walk_app: Flask) -> None:
     html = client_as(walk_app, "technicien").get(f"/diagnostic/{plan.uid}").get_data(as_text=True)
     assert "<script>alert" not in html and "<b>Mosson</b>" not in html
     assert page_config(html)["walk"]["name"] == hostile
+
+
+def test_walk_page_lists_unserved_stops(walk_app: Flask) -> None:
+    """A stop too far from the streets is shown on the page as « non desservi », not as a step."""
+    store = open_store(walk_app.config["STORE"])
+    try:
+        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
+                              walk_date="2026-05-13T14:00",
+                              options=WalkOptions(budget_min=60, time_limit_s=1.0, max_stop_distance_m=3.0))
+        plan = plan_walk(store, request, cache_dir=Path(walk_app.config["WALK_CACHE_DIR"]))[0]
+    finally:
+        store.close()
+    unserved = plan.route.unserved
+    assert unserved, "some priority stops lie more than 3 m from a street"
+    html = client_as(walk_app, "lecteur").get(f"/diagnostic/{plan.uid}").get_data(as_text=True)
+    assert f"Arrêts non desservis ({len(unserved)})" in html
+    section = html[html.index('id="dg-non-desservis"'):]
+    for u in unserved:
+        assert f"à {float(u['distance_m']):.0f} m de la voie la plus proche" in section
+    steps = html[html.index('id="dg-etapes"'):html.index('id="dg-non-desservis"')]
+    assert steps.count("<li data-rang=") == len(plan.route.stops)
