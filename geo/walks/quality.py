@@ -88,6 +88,13 @@ class NetworkQuality:
         Crossings left unnoded (bridges, tunnels).
     nodes, edges : int
         Size of the graph.
+    components_before_links : int
+        Connected components before the pedestrian links were added (equal to
+        ``components`` when there is none).
+    links : int
+        Pedestrian links added between parts a few metres apart (connector edges).
+    links_length_m : float
+        Total length of those links, metres (never counted in ``length_m``).
     quartiers : tuple of QuartierNetwork
         Per-quartier figures when perimeters were given.
     threshold : float
@@ -105,6 +112,9 @@ class NetworkQuality:
     edges: int
     quartiers: tuple[QuartierNetwork, ...] = field(default_factory=tuple)
     threshold: float = MIN_LARGEST_SHARE
+    components_before_links: int = 0
+    links: int = 0
+    links_length_m: float = 0.0
 
     @property
     def usable(self) -> bool:
@@ -117,7 +127,15 @@ class NetworkQuality:
                 f"{_pct(self.largest_share)} des {_km(self.length_m)} de voies ; "
                 f"{self.dangling_ends} extrémité(s) en impasse, {self.snapped_gaps} écart(s) "
                 f"de moins de la tolérance raccordé(s), {self.crossings} croisement(s) découpé(s), "
-                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels).")
+                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels).{self.links_text()}")
+
+    def links_text(self) -> str:
+        """« 3 liaison(s) piétonne(s) hors voie ajoutée(s) (31 m au total) : 12 composantes avant, 9 après. »."""
+        if not self.links:
+            return ""
+        return (f" {self.links} liaison(s) piétonne(s) hors voie ajoutée(s) entre des parties distantes de "
+                f"quelques mètres ({self.links_length_m:.0f} m au total, à vérifier sur place) : "
+                f"{self.components_before_links} composante(s) avant liaison, {self.components} après.")
 
     def warnings(self) -> list[str]:
         """French warnings: the whole network, then each quartier, when too broken for walks."""
@@ -156,7 +174,8 @@ def network_quality(
     ----------
     G : networkx.MultiGraph
         Street graph (EPSG:2154) with ``length`` and ``geometry`` on edges, as built by
-        :func:`geo.walks.network.graph_from_streets` (its ``noding`` counts are reported).
+        :func:`geo.walks.network.graph_from_streets` (its ``noding`` counts are reported,
+        its ``connector`` edges counted as links, not as street length).
     areas : geopandas.GeoDataFrame, optional
         Quartier perimeters (any CRS) with a code and a name column.
     threshold : float, default 0.9
@@ -171,11 +190,13 @@ def network_quality(
     comps = list(nx.connected_components(G))
     comp_of = {n: i for i, c in enumerate(comps) for n in c}
     edges = list(G.edges(data=True))
-    lengths = np.array([float(d["length"]) for *_, d in edges])
+    # pedestrian links join the components but are no street length
+    lengths = np.array([0.0 if d.get("connector") else float(d["length"]) for *_, d in edges])
     comp = np.array([comp_of[u] for u, *_ in edges], dtype=np.int64)
     total = float(lengths.sum())
     per_comp = np.bincount(comp, weights=lengths, minlength=len(comps)) if len(edges) else np.zeros(1)
     noding = G.graph.get("noding", {})
+    links = [float(d["length"]) for *_, d in edges if d.get("connector")]
     quartiers: list[QuartierNetwork] = []
     if areas is not None and len(areas) and len(edges):
         quartiers = _per_quartier(edges, comp, areas, code_column=code_column, name_column=name_column)
@@ -186,12 +207,17 @@ def network_quality(
         snapped_gaps=int(noding.get("snapped_gaps", 0)), crossings=int(noding.get("crossings", 0)),
         separated_crossings=int(noding.get("separated_crossings", 0)),
         nodes=G.number_of_nodes(), edges=G.number_of_edges(), quartiers=tuple(quartiers), threshold=threshold,
+        components_before_links=int(G.graph.get("links", {}).get("components_before", len(comps)))
+        if links else len(comps),
+        links=len(links), links_length_m=float(sum(links)),
     )
 
 
 def _per_quartier(edges: Sequence[tuple[Any, Any, dict[str, Any]]], comp: np.ndarray, areas: gpd.GeoDataFrame,
                   *, code_column: str, name_column: str) -> list[QuartierNetwork]:
-    geoms = np.array([d["geometry"] for *_, d in edges], dtype=object)
+    street = np.array([not d.get("connector") for *_, d in edges], dtype=bool)
+    geoms = np.array([d["geometry"] for *_, d in edges], dtype=object)[street]
+    comp = comp[street]
     frame = to_territory_crs(areas)
     tree = shapely.STRtree(geoms)
     out = []
