@@ -19,6 +19,7 @@ Connector edges carry ``connector=True``, ``length`` (the straight distance), a 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -228,7 +229,7 @@ def route_connectors(G: nx.MultiGraph, node_path: list[Hashable]) -> list[dict[s
     """
     seen: set[tuple[Hashable, Hashable]] = set()
     out = []
-    for u, v in zip(node_path[:-1], node_path[1:], strict=True):
+    for u, v in itertools.pairwise(node_path):
         data = G.get_edge_data(u, v)
         if not data or u == v:
             continue

@@ -155,7 +155,7 @@ class WalkRoute:
 
     @property
     def connectors(self) -> list[dict[str, Any]]:
-        """Pedestrian links off the mapped streets the route uses (« liaison hors voie », to check on site)."""
+        """Pedestrian links off the mapped streets the route uses (« liaison hors voie »: check on site)."""
         return list(self.meta.get("connectors", []))
 
 

@@ -267,8 +267,9 @@ def graph_from_streets(streets: gpd.GeoDataFrame, *, options: NodingOptions | No
     levels = norm["level"].to_numpy(dtype=float)[source].tolist()
     keys = _parallel_keys(u_all, v_all)
     add = G.add_edge
-    for u, v, k, ln, geom, nm, cd, dm, lv in zip(u_all.tolist(), v_all.tolist(), keys.tolist(), length.tolist(),
-                                                 pieces, names, codes, doms, levels, strict=True):
+    rows = zip(u_all.tolist(), v_all.tolist(), keys.tolist(), length.tolist(), pieces, names, codes, doms,
+               levels, strict=True)
+    for u, v, k, ln, geom, nm, cd, dm, lv in rows:
         add(u, v, key=k, length=ln, geometry=geom, geometry_from=u, name=nm, street_code=cd, domanialite=dm,
             level=lv)
     link_components_in_place(G, link_m=opts.link_m)
@@ -426,12 +427,9 @@ def _osm_level(tags: dict[str, Any]) -> float:
     """Level of an OpenStreetMap way from its ``layer``, ``bridge`` and ``tunnel`` tags (0 on the ground)."""
     layer = tags.get("layer")
     layer = layer[0] if isinstance(layer, list) else layer
-    try:
-        value = float(layer)
-        if np.isfinite(value):
-            return value
-    except (TypeError, ValueError):
-        pass
+    value = pd.to_numeric(pd.Series([layer], dtype=object), errors="coerce").iloc[0]
+    if pd.notna(value) and np.isfinite(value):
+        return float(value)
     for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
         flag = tags.get(tag)
         flag = flag[0] if isinstance(flag, list) else flag

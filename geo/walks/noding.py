@@ -89,8 +89,8 @@ class NodingOptions:
             raise NetworkError(f"Tolérance d'accrochage des voies invalide : {self.snap_m} m "
                                "(entre 0 et 50 m).")
         if not (isinstance(self.link_m, int | float) and 0 <= self.link_m <= 100):
-            raise NetworkError(f"Distance maximale des liaisons piétonnes hors voie invalide : {self.link_m} m "
-                               "(entre 0 et 100 m).")
+            raise NetworkError("Distance maximale des liaisons piétonnes hors voie invalide : "
+                               f"{self.link_m} m (entre 0 et 100 m).")
 
 
 @dataclass(frozen=True)

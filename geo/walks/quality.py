@@ -127,10 +127,11 @@ class NetworkQuality:
                 f"{_pct(self.largest_share)} des {_km(self.length_m)} de voies ; "
                 f"{self.dangling_ends} extrémité(s) en impasse, {self.snapped_gaps} écart(s) "
                 f"de moins de la tolérance raccordé(s), {self.crossings} croisement(s) découpé(s), "
-                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels).{self.links_text()}")
+                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels)."
+                f"{self.links_text()}")
 
     def links_text(self) -> str:
-        """« 3 liaison(s) piétonne(s) hors voie ajoutée(s) (31 m au total) : 12 composantes avant, 9 après. »."""
+        """Pedestrian links added, their length and the components before/after (French, "" if none)."""
         if not self.links:
             return ""
         return (f" {self.links} liaison(s) piétonne(s) hors voie ajoutée(s) entre des parties distantes de "
