@@ -95,6 +95,9 @@ class NetworkQuality:
         Pedestrian links added between parts a few metres apart (connector edges).
     links_length_m : float
         Total length of those links, metres (never counted in ``length_m``).
+    largest_share_unlinked : float
+        Share of the street length in the largest component without the links: a file
+        that holds together only through them is broken (links mend a few stray streets).
     quartiers : tuple of QuartierNetwork
         Per-quartier figures when perimeters were given.
     threshold : float
@@ -115,11 +118,13 @@ class NetworkQuality:
     components_before_links: int = 0
     links: int = 0
     links_length_m: float = 0.0
+    largest_share_unlinked: float = float("nan")
 
     @property
     def usable(self) -> bool:
-        """Tell whether the largest component holds at least ``threshold`` of the length."""
-        return self.largest_share >= self.threshold
+        """Tell whether the largest component holds at least ``threshold`` of the length, links or not."""
+        unlinked = self.largest_share if np.isnan(self.largest_share_unlinked) else self.largest_share_unlinked
+        return min(self.largest_share, unlinked) >= self.threshold
 
     def summary(self) -> str:
         """One French sentence with the main figures."""
@@ -141,7 +146,13 @@ class NetworkQuality:
     def warnings(self) -> list[str]:
         """French warnings: the whole network, then each quartier, when too broken for walks."""
         out = []
-        if not self.usable:
+        if self.largest_share >= self.threshold and not self.usable:
+            out.append(f"Réseau des voies morcelé : il ne tient que par {self.links} liaison(s) piétonne(s) "
+                       f"hors voie ; sans elles, la plus grande partie connexe ne porte que "
+                       f"{_pct(self.largest_share_unlinked)} de la longueur des voies "
+                       f"(seuil {_pct(self.threshold)}). Vérifier que les voies se rejoignent (fichier "
+                       "découpé, tolérance d'accrochage, niveaux des ponts).")
+        elif not self.usable:
             out.append(f"Réseau des voies morcelé : la plus grande partie connexe ne porte que "
                        f"{_pct(self.largest_share)} de la longueur des voies "
                        f"(seuil {_pct(self.threshold)}) ; "
@@ -211,7 +222,20 @@ def network_quality(
         components_before_links=int(G.graph.get("links", {}).get("components_before", len(comps)))
         if links else len(comps),
         links=len(links), links_length_m=float(sum(links)),
+        largest_share_unlinked=_unlinked_share(G, edges, lengths, total) if links else float("nan"),
     )
+
+
+def _unlinked_share(G: nx.MultiGraph, edges: Sequence[tuple[Any, Any, dict[str, Any]]], lengths: np.ndarray,
+                    total: float) -> float:
+    """Share of the street length in the largest component once the connector edges are taken out."""
+    streets = nx.Graph()
+    streets.add_nodes_from(G.nodes)
+    streets.add_edges_from((u, v) for u, v, d in edges if not d.get("connector"))
+    comp_of = {n: i for i, c in enumerate(nx.connected_components(streets)) for n in c}
+    comp = np.array([comp_of[u] for u, *_ in edges], dtype=np.int64)
+    per_comp = np.bincount(comp, weights=lengths)
+    return float(per_comp.max() / total) if total > 0 else 0.0
 
 
 def _per_quartier(edges: Sequence[tuple[Any, Any, dict[str, Any]]], comp: np.ndarray, areas: gpd.GeoDataFrame,
