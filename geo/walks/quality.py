@@ -122,8 +122,9 @@ class NetworkQuality:
 
     @property
     def usable(self) -> bool:
-        """Tell whether the largest component holds at least ``threshold`` of the length, links or not."""
-        unlinked = self.largest_share if np.isnan(self.largest_share_unlinked) else self.largest_share_unlinked
+        """Tell whether the largest part holds ``threshold`` of the length, with or without the links."""
+        share, unlinked = self.largest_share, self.largest_share_unlinked
+        unlinked = share if np.isnan(unlinked) else unlinked
         return min(self.largest_share, unlinked) >= self.threshold
 
     def summary(self) -> str:
