@@ -9,6 +9,7 @@ store's perimeters. It runs after every import of ``voies`` and in ``qpv reseau 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -75,7 +76,9 @@ def street_network_quality(
     if streets_file is not None:
         path = Path(streets_file)
         if path.suffix.lower() in {".osm", ".pbf", ".xml"}:
-            G = graph_from_osm_file(path)
+            # OpenStreetMap ways join at shared nodes: PBF ways are noded at their junctions only
+            osm_options = replace(options, crossings="junctions") if options is not None else None
+            G = graph_from_osm_file(path, options=osm_options)
         else:
             G = graph_from_streets(read_street_layer(path, level_column=options.level_column if options
                                                      else None), options=options)

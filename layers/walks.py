@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError, UnusableNetworkError
-from geo.walks.export import route_to_geojson, route_to_gpx
+from geo.walks.export import connectors_text, route_to_geojson, route_to_gpx
 from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
 from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.quality import MIN_LARGEST_SHARE
@@ -337,7 +337,8 @@ def _save(store: LayerStore, route: WalkRoute, *, code: str, name: str, when: da
     extra: dict[str, Any] = {**meta, "group": route.group, "solver": route.solver,
              "unserved": route.unserved,
              **{k: route.meta[k] for k in ("coverage_share", "quartier_street_m", "street_length_m",
-                                           "max_stop_distance_m") if k in route.meta},
+                                           "max_stop_distance_m", "connectors", "connector_m")
+                if k in route.meta},
              "kinds": [_text(v) for v in stops.get("kind", [])],
              "source_uids": [_text(v) for v in stops.get("source_uid", [])],
              "simulated": [bool(v) for v in stops.get("simulated", [])]}
@@ -354,10 +355,17 @@ def _notes(route: WalkRoute) -> str:
             total = f"{route.meta['quartier_street_m'] / 1000:.1f}".replace(".", ",")
             share = route.meta["coverage_share"] * 100
             text += f" Il couvre {share:.0f} % des {total} km de voies du quartier."
-        return text
+        return _with_connectors(text, route)
     if route.unserved:
-        return f"{len(route.unserved)} arrêt(s) non desservi(s) par le réseau des voies (hors parcours)."
-    return ""
+        text = f"{len(route.unserved)} arrêt(s) non desservi(s) par le réseau des voies (hors parcours)."
+        return _with_connectors(text, route)
+    return _with_connectors("", route)
+
+
+def _with_connectors(text: str, route: WalkRoute) -> str:
+    """Append the pedestrian links the route uses (« 1 liaison hors voie cartographiée (10 m au total)… »)."""
+    links = connectors_text(route)
+    return f"{text} {links[0].upper()}{links[1:]}.".strip() if links else text
 
 
 def street_coverage(store: LayerStore, zone: BaseGeometry, track: LineString, *,
@@ -496,7 +504,7 @@ def _stored_route(store: LayerStore, row: pd.Series, meta: Mapping[str, Any], *,
     duration = float(row["duration_min"]) if pd.notna(row["duration_min"]) else length / v + dwell * n
     budget = float(row["budget_min"]) if pd.notna(row["budget_min"]) else duration
     kept = {k: meta[k] for k in ("unserved", "coverage_share", "quartier_street_m", "street_length_m",
-                                 "max_stop_distance_m") if k in meta}
+                                 "max_stop_distance_m", "connectors", "connector_m") if k in meta}
     return WalkRoute(stops=stops, node_path=[], track=track, length_m=length, duration_min=duration,
                      prize=float(stops["priority"].sum()) if n else 0.0, budget_min=budget, speed_kmh=speed,
                      start=start, end=end, solver=str(meta.get("solver", "enregistré")),

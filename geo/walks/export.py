@@ -21,7 +21,7 @@ from geo.walks.model import WalkRoute
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_gpx", "route_to_geojson", "route_to_gpx", "stop_label", "unserved_text"]
+__all__ = ["connectors_text", "read_gpx", "route_to_geojson", "route_to_gpx", "stop_label", "unserved_text"]
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 _LABEL_COLUMNS = ("label", "name", "address", "adresse", "ADR", "LIB_OFF")
@@ -85,6 +85,19 @@ def unserved_text(item: dict[str, Any]) -> str:
             f"non desservi (à {float(dist):.0f} m de la voie la plus proche)")
 
 
+def connectors_text(route: WalkRoute) -> str:
+    """French warning on the pedestrian links a route uses, or "" when it uses none.
+
+    « 2 liaisons hors voie cartographiée (24 m au total) : à vérifier sur place ».
+    """
+    links = route.connectors
+    if not links:
+        return ""
+    total = sum(float(c.get("length_m", 0.0)) for c in links)
+    noun = "liaison" if len(links) == 1 else "liaisons"
+    return f"{len(links)} {noun} hors voie cartographiée ({total:.0f} m au total) : à vérifier sur place"
+
+
 def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
     """Return a walk as a GeoJSON FeatureCollection in WGS84 (longitude, latitude).
 
@@ -99,8 +112,10 @@ def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
         One ``LineString`` feature for the track (``kind = "parcours"`` with length,
         duration, prize, ``non_desservis``: the stops left out, with their « non desservi »
         status, distance to the nearest street and lon/lat, and for an every-street walk
-        ``coverage_share``) then one ``Point`` feature per stop (``kind = "arret"``, with
-        ``order`` and the stop attributes).
+        ``coverage_share``; ``liaisons_hors_voie``/``liaisons_hors_voie_m``: number and length
+        of the pedestrian links off the mapped streets it uses), one ``Point`` feature per
+        link (``kind = "liaison"``, ``connector = true``, at its middle), then one ``Point``
+        feature per stop (``kind = "arret"``, with ``order`` and the stop attributes).
     """
     tr = _to_wgs84()
     xs, ys = np.asarray(route.track.coords).T
@@ -138,6 +153,17 @@ def route_to_geojson(route: WalkRoute) -> dict[str, Any]:
         unserved.append({**fields, "statut": unserved_text(item), "lon": round(float(x), 7),
                          "lat": round(float(y), 7)})
     features[0]["properties"]["non_desservis"] = unserved
+    features[0]["properties"]["liaisons_hors_voie"] = len(route.connectors)
+    link_m = sum(float(c["length_m"]) for c in route.connectors)
+    features[0]["properties"]["liaisons_hors_voie_m"] = round(link_m, 1)
+    for item in route.connectors:  # flagged apart: walked, but off the mapped streets
+        lon_c, lat_c = tr.transform(item["x"], item["y"])
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(float(lon_c), 7), round(float(lat_c), 7)]},
+            "properties": {"kind": "liaison", "connector": True, "length_m": item["length_m"],
+                           "statut": "liaison piétonne hors voie cartographiée : à vérifier sur place"},
+        })
     geom_col = route.stops.geometry.name if len(route.stops) else None
     for _, row in route.stops.iterrows():
         p = row[geom_col]

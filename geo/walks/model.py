@@ -124,7 +124,9 @@ class WalkRoute:
     meta : dict
         Other figures: ``unserved`` (list of the stops left out because they are farther
         than ``max_stop_distance_m`` from every street: ``label``, ``reason``,
-        ``distance_m``, ``x``, ``y`` in EPSG:2154), ``street_length_m``, ``coverage_share``…
+        ``distance_m``, ``x``, ``y`` in EPSG:2154), ``connectors`` (the pedestrian links
+        off the mapped streets the route uses: ``length_m``, ``x``, ``y``),
+        ``street_length_m``, ``coverage_share``…
     """
 
     stops: gpd.GeoDataFrame
@@ -150,6 +152,11 @@ class WalkRoute:
     def unserved(self) -> list[dict[str, Any]]:
         """Stops left out because no street passes near them (« non desservi »)."""
         return list(self.meta.get("unserved", []))
+
+    @property
+    def connectors(self) -> list[dict[str, Any]]:
+        """Pedestrian links off the mapped streets the route uses (« liaison hors voie »: check on site)."""
+        return list(self.meta.get("connectors", []))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import MissingDependencyError, NetworkError
 from geo.walks._graph_cache import cache_key, cached_graph
+from geo.walks.linking import link_components_in_place
 from geo.walks.noding import NodingOptions, node_lines
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ __all__ = [
     "street_levels",
 ]
 
-CACHE_VERSION = "2"  # 2: lines noded at their crossings
+CACHE_VERSION = "3"  # 2: lines noded at their crossings; 3: pedestrian links between components
 
 #: Piece ends closer than this (metres) are one node.
 _NODE_MERGE_M = 0.01
@@ -219,14 +220,17 @@ def graph_from_streets(streets: gpd.GeoDataFrame, *, options: NodingOptions | No
         Lines in any CRS; ``name``/``street_code``/``domanialite`` columns (as made by
         :func:`read_street_layer`) or their raw source names are kept on the edges.
     options : NodingOptions, optional
-        Gap tolerance, level column, splitting switch (defaults of
+        Gap tolerance, level column, splitting switch, pedestrian links (defaults of
         :class:`~geo.walks.noding.NodingOptions`).
 
     Returns
     -------
     networkx.MultiGraph
         Undirected street graph in EPSG:2154; one-way streets are walkable both ways.
-        ``G.graph["noding"]`` holds the counts of :class:`~geo.walks.noding.NodingStats`.
+        Edges carry the ``level`` of their line. ``G.graph["noding"]`` holds the counts of
+        :class:`~geo.walks.noding.NodingStats`, ``G.graph["links"]`` those of
+        :class:`~geo.walks.linking.LinkStats` (parts less than ``options.link_m`` apart are
+        joined by ``connector`` edges, see :func:`~geo.walks.linking.link_components`).
 
     Raises
     ------
@@ -260,11 +264,15 @@ def graph_from_streets(streets: gpd.GeoDataFrame, *, options: NodingOptions | No
     used = np.unique(np.concatenate([u_all, v_all]))
     G.add_nodes_from((int(i), {"x": float(centre[i, 0]), "y": float(centre[i, 1])}) for i in used)
     names, codes, doms = (norm[c].to_numpy()[source] for c in ("name", "street_code", "domanialite"))
+    levels = norm["level"].to_numpy(dtype=float)[source].tolist()
     keys = _parallel_keys(u_all, v_all)
     add = G.add_edge
-    for u, v, k, ln, geom, nm, cd, dm in zip(u_all.tolist(), v_all.tolist(), keys.tolist(), length.tolist(),
-                                             pieces, names, codes, doms, strict=True):
-        add(u, v, key=k, length=ln, geometry=geom, geometry_from=u, name=nm, street_code=cd, domanialite=dm)
+    rows = zip(u_all.tolist(), v_all.tolist(), keys.tolist(), length.tolist(), pieces, names, codes, doms,
+               levels, strict=True)
+    for u, v, k, ln, geom, nm, cd, dm, lv in rows:
+        add(u, v, key=k, length=ln, geometry=geom, geometry_from=u, name=nm, street_code=cd, domanialite=dm,
+            level=lv)
+    link_components_in_place(G, link_m=opts.link_m)
     logger.info("street graph: %d nodes, %d edges", G.number_of_nodes(), G.number_of_edges())
     return G
 
@@ -349,7 +357,7 @@ def _walkable_tags(highway: Any, foot: Any = None, area: Any = None) -> bool:
     return str(foot).lower() not in {"no", "private"} and str(area).lower() != "yes"
 
 
-def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
+def graph_from_osm_xml(path: str | Path, *, link_m: float = 15.0) -> nx.MultiGraph:
     """Read an OpenStreetMap XML extract into a pedestrian graph through osmnx.
 
     Ways join where they share an OpenStreetMap node (bridges and tunnels do not share
@@ -361,6 +369,9 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
     ----------
     path : str or Path
         ``.osm`` XML file.
+    link_m : float, default 15
+        Parts of the network less than this apart are joined by a pedestrian link
+        (:func:`geo.walks.linking.link_components`); 0 disables it.
 
     Returns
     -------
@@ -407,8 +418,24 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiGraph:
         if isinstance(name, list):
             name = " / ".join(str(x) for x in name)
         G.add_edge(a, b, length=float(geom.length), geometry=geom, geometry_from=u,
-                   name=name, street_code=None, domanialite=None)
+                   name=name, street_code=None, domanialite=None, level=_osm_level(data))
+    link_components_in_place(G, link_m=link_m)
     return G
+
+
+def _osm_level(tags: dict[str, Any]) -> float:
+    """Level of an OpenStreetMap way from its ``layer``, ``bridge`` and ``tunnel`` tags (0 on the ground)."""
+    layer = tags.get("layer")
+    layer = layer[0] if isinstance(layer, list) else layer
+    value = pd.to_numeric(pd.Series([layer], dtype=object), errors="coerce").iloc[0]
+    if pd.notna(value) and np.isfinite(value):
+        return float(value)
+    for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
+        flag = tags.get(tag)
+        flag = flag[0] if isinstance(flag, list) else flag
+        if flag is not None and str(flag).strip().lower() not in {"", "no", "nan", "none"}:
+            return value
+    return 0.0
 
 
 def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
@@ -481,7 +508,7 @@ def graph_from_osm_file(path: str | Path, *, options: NodingOptions | None = Non
     if str(path).lower().endswith(".pbf"):
         opts = options or NodingOptions(crossings="junctions")
         return graph_from_streets(read_osm_ways(path), options=opts)
-    return graph_from_osm_xml(path)
+    return graph_from_osm_xml(path, link_m=(options or NodingOptions()).link_m)
 
 
 def largest_component(G: nx.MultiGraph) -> nx.MultiGraph:

@@ -69,6 +69,10 @@ class NodingOptions:
         their junctions, where an unsplit crossing is a bridge or a tunnel); ``auto``
         picks ``junctions`` when at least 75 % of the line ends meet another line end.
         Line ends on another line (T-junctions) are always noded.
+    link_m : float, default 15
+        After noding, a connected part of the network lying within this distance of
+        another one is joined to it by one straight pedestrian link (metres; 0 disables
+        it): see :func:`geo.walks.linking.link_components`.
     """
 
     snap_m: float = 1.0
@@ -76,6 +80,7 @@ class NodingOptions:
     level_column: str | None = None
     grade_separation: bool = True
     crossings: Crossings = "auto"
+    link_m: float = 15.0
 
     def __post_init__(self) -> None:
         """Check the values (French errors naming the value)."""
@@ -84,6 +89,9 @@ class NodingOptions:
         if not (isinstance(self.snap_m, int | float) and 0 <= self.snap_m <= 50):
             raise NetworkError(f"Tolérance d'accrochage des voies invalide : {self.snap_m} m "
                                "(entre 0 et 50 m).")
+        if not (isinstance(self.link_m, int | float) and 0 <= self.link_m <= 100):
+            raise NetworkError("Distance maximale des liaisons piétonnes hors voie invalide : "
+                               f"{self.link_m} m (entre 0 et 100 m).")
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,16 @@ class NetworkQuality:
         Crossings left unnoded (bridges, tunnels).
     nodes, edges : int
         Size of the graph.
+    components_before_links : int
+        Connected components before the pedestrian links were added (equal to
+        ``components`` when there is none).
+    links : int
+        Pedestrian links added between parts a few metres apart (connector edges).
+    links_length_m : float
+        Total length of those links, metres (never counted in ``length_m``).
+    largest_share_unlinked : float
+        Share of the street length in the largest component without the links: a file
+        that holds together only through them is broken (links mend a few stray streets).
     quartiers : tuple of QuartierNetwork
         Per-quartier figures when perimeters were given.
     threshold : float
@@ -118,11 +128,17 @@ class NetworkQuality:
     edges: int
     quartiers: tuple[QuartierNetwork, ...] = field(default_factory=tuple)
     threshold: float = MIN_LARGEST_SHARE
+    components_before_links: int = 0
+    links: int = 0
+    links_length_m: float = 0.0
+    largest_share_unlinked: float = float("nan")
 
     @property
     def usable(self) -> bool:
-        """Tell whether the largest component holds at least ``threshold`` of the length."""
-        return self.largest_share >= self.threshold
+        """Tell whether the largest part holds ``threshold`` of the length, with or without the links."""
+        share, unlinked = self.largest_share, self.largest_share_unlinked
+        unlinked = share if np.isnan(unlinked) else unlinked
+        return min(self.largest_share, unlinked) >= self.threshold
 
     def summary(self) -> str:
         """One French sentence with the main figures."""
@@ -130,12 +146,27 @@ class NetworkQuality:
                 f"{_pct(self.largest_share)} des {_km(self.length_m)} de voies ; "
                 f"{self.dangling_ends} extrémité(s) en impasse, {self.snapped_gaps} écart(s) "
                 f"de moins de la tolérance raccordé(s), {self.crossings} croisement(s) découpé(s), "
-                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels).")
+                f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels)."
+                f"{self.links_text()}")
+
+    def links_text(self) -> str:
+        """Pedestrian links added, their length and the components before/after (French, "" if none)."""
+        if not self.links:
+            return ""
+        return (f" {self.links} liaison(s) piétonne(s) hors voie ajoutée(s) entre des parties distantes de "
+                f"quelques mètres ({self.links_length_m:.0f} m au total, à vérifier sur place) : "
+                f"{self.components_before_links} composante(s) avant liaison, {self.components} après.")
 
     def warnings(self) -> list[str]:
         """French warnings: the whole network, then each quartier, when too broken for walks."""
         out = []
-        if not self.usable:
+        if self.largest_share >= self.threshold and not self.usable:
+            out.append(f"Réseau des voies morcelé : il ne tient que par {self.links} liaison(s) piétonne(s) "
+                       f"hors voie ; sans elles, la plus grande partie connexe ne porte que "
+                       f"{_pct(self.largest_share_unlinked)} de la longueur des voies "
+                       f"(seuil {_pct(self.threshold)}). Vérifier que les voies se rejoignent (fichier "
+                       "découpé, tolérance d'accrochage, niveaux des ponts).")
+        elif not self.usable:
             out.append(f"Réseau des voies morcelé : la plus grande partie connexe ne porte que "
                        f"{_pct(self.largest_share)} de la longueur des voies "
                        f"(seuil {_pct(self.threshold)}) ; "
@@ -169,7 +200,8 @@ def network_quality(
     ----------
     G : networkx.MultiGraph
         Street graph (EPSG:2154) with ``length`` and ``geometry`` on edges, as built by
-        :func:`geo.walks.network.graph_from_streets` (its ``noding`` counts are reported).
+        :func:`geo.walks.network.graph_from_streets` (its ``noding`` counts are reported,
+        its ``connector`` edges counted as links, not as street length).
     areas : geopandas.GeoDataFrame, optional
         Quartier perimeters (any CRS) with a code and a name column.
     threshold : float, default 0.9
@@ -184,11 +216,13 @@ def network_quality(
     comps = list(nx.connected_components(G))
     comp_of = {n: i for i, c in enumerate(comps) for n in c}
     edges = list(G.edges(data=True))
-    lengths = np.array([float(d["length"]) for *_, d in edges])
+    # pedestrian links join the components but are no street length
+    lengths = np.array([0.0 if d.get("connector") else float(d["length"]) for *_, d in edges])
     comp = np.array([comp_of[u] for u, *_ in edges], dtype=np.int64)
     total = float(lengths.sum())
     per_comp = np.bincount(comp, weights=lengths, minlength=len(comps)) if len(edges) else np.zeros(1)
     noding = G.graph.get("noding", {})
+    links = [float(d["length"]) for *_, d in edges if d.get("connector")]
     quartiers: list[QuartierNetwork] = []
     if areas is not None and len(areas) and len(edges):
         quartiers = _per_quartier(edges, comp, areas, code_column=code_column, name_column=name_column)
@@ -199,12 +233,30 @@ def network_quality(
         snapped_gaps=int(noding.get("snapped_gaps", 0)), crossings=int(noding.get("crossings", 0)),
         separated_crossings=int(noding.get("separated_crossings", 0)),
         nodes=G.number_of_nodes(), edges=G.number_of_edges(), quartiers=tuple(quartiers), threshold=threshold,
+        components_before_links=int(G.graph.get("links", {}).get("components_before", len(comps)))
+        if links else len(comps),
+        links=len(links), links_length_m=float(sum(links)),
+        largest_share_unlinked=_unlinked_share(G, edges, lengths, total) if links else float("nan"),
     )
+
+
+def _unlinked_share(G: nx.MultiGraph, edges: Sequence[tuple[Any, Any, dict[str, Any]]], lengths: np.ndarray,
+                    total: float) -> float:
+    """Share of the street length in the largest component once the connector edges are taken out."""
+    streets = nx.Graph()
+    streets.add_nodes_from(G.nodes)
+    streets.add_edges_from((u, v) for u, v, d in edges if not d.get("connector"))
+    comp_of = {n: i for i, c in enumerate(nx.connected_components(streets)) for n in c}
+    comp = np.array([comp_of[u] for u, *_ in edges], dtype=np.int64)
+    per_comp = np.bincount(comp, weights=lengths)
+    return float(per_comp.max() / total) if total > 0 else 0.0
 
 
 def _per_quartier(edges: Sequence[tuple[Any, Any, dict[str, Any]]], comp: np.ndarray, areas: gpd.GeoDataFrame,
                   *, code_column: str, name_column: str) -> list[QuartierNetwork]:
-    geoms = np.array([d["geometry"] for *_, d in edges], dtype=object)
+    street = np.array([not d.get("connector") for *_, d in edges], dtype=bool)
+    geoms = np.array([d["geometry"] for *_, d in edges], dtype=object)[street]
+    comp = comp[street]
     frame = to_territory_crs(areas)
     tree = shapely.STRtree(geoms)
     out = []

@@ -27,6 +27,7 @@ from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import QPVError, RoutingError, UnusableNetworkError
+from geo.walks.linking import is_connector, route_connectors
 from geo.walks.model import WalkOptions, WalkRoute, check_speed
 from geo.walks.network import (
     distance_matrix,
@@ -483,6 +484,7 @@ def walk_route(
     route = _build_route(G, frame, [int(cand[i]) for i in order], snapped=snapped, opts=opts,
                          priority_column=priority_column, solver=name)
     route.meta["max_stop_distance_m"] = min(float(opts.max_stop_distance_m), float(max_snap_m))
+    route.meta["connectors"] = route_connectors(G, route.node_path)
     route.meta["unserved"] = ([_unserved_row(frame, label, dist) for label, dist in unserved.items()]
                               + [{**_unserved_row(frame, label, float("nan")), "disconnected": True}
                                  for label in cut_off])
@@ -647,8 +649,9 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
     -------
     WalkRoute
         A route without stops; ``duration_min`` is the walking time,
-        ``meta["street_length_m"]`` the length of the streets and
-        ``meta["repeated_m"]`` what is walked twice.
+        ``meta["street_length_m"]`` the length of the streets (pedestrian links
+        excluded), ``meta["repeated_m"]`` what is walked twice, ``meta["connector_m"]``
+        the length of the links and ``meta["connectors"]`` the links walked.
 
     Raises
     ------
@@ -683,7 +686,9 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
         orig = data.get("repeat_of", key)
         part = list(edge_geometry(G, u, w, orig if orig in G[u][w] else None).coords)
         coords.extend(part if not coords else part[1:])
-    street_length = float(sum(d["length"] for _, _, d in G.edges(data=True)))
+    # the pedestrian links are walked but are no street: reported apart, never in the street length
+    street_length = float(sum(d["length"] for _, _, d in G.edges(data=True) if not is_connector(d)))
+    connector_m = float(sum(d["length"] for _, _, d in G.edges(data=True) if is_connector(d)))
     pt = Point(G.nodes[start_node]["x"], G.nodes[start_node]["y"])
     empty = gpd.GeoDataFrame({"order": pd.Series([], dtype=int)},
                              geometry=gpd.GeoSeries([], crs=TERRITORY_CRS))
@@ -691,5 +696,6 @@ def covering_route(G: nx.MultiGraph, *, start: Any, speed_kmh: float = 3.0) -> W
         stops=empty, node_path=node_path, track=LineString(coords), length_m=length,
         duration_min=length / v, prize=0.0, budget_min=length / v, speed_kmh=float(speed_kmh),
         start=pt, end=pt, solver="chinese-postman",
-        meta={"street_length_m": street_length, "repeated_m": repeated},
+        meta={"street_length_m": street_length, "repeated_m": repeated, "connector_m": connector_m,
+              "connectors": route_connectors(G, node_path)},
     )

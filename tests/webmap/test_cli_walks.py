@@ -69,3 +69,32 @@ def test_route_errors_in_french(store_path: Path) -> None:
     assert result.exit_code == 1 and "Erreur : Quartier inconnu « QP000000 »" in result.output
     result = CliRunner().invoke(main, ["--entrepot", str(store_path), "diagnostic", "voir", "inexistant"])
     assert result.exit_code == 1 and "Erreur : " in result.output
+
+
+def test_every_street_walk_reports_its_pedestrian_links(store_path: Path, tmp_path: Path) -> None:
+    """Mosson's Cour del Riu is 10 m from any other street in the real file: reached by a link, said so."""
+    out = run(store_path, "parcours", "--quartier", MOSSON, "--depart", "291 avenue du Puech de Massane",
+              "--toutes-les-rues", "--minutes", "600", "--date", "2026-09-16T09:30",
+              "--sortie", str(tmp_path), "--sans-pdf")
+    found = re.search(r"(\d+) liaisons? hors voie cartographiée \((\d+) m au total\) : à vérifier sur place",
+                      out)
+    assert found, out
+    count, metres = int(found.group(1)), int(found.group(2))
+    assert count >= 1 and 0 < metres <= 15 * count
+    share = int(re.search(r"couvre (\d+) % des", out).group(1))  # type: ignore[union-attr]
+    assert share >= 98
+    html = next(tmp_path.glob("*.html")).read_text(encoding="utf-8")
+    assert found.group(0) in html
+    geojson = json.loads(next(tmp_path.glob("*.geojson")).read_text(encoding="utf-8"))
+    links = [f for f in geojson["features"] if f["properties"].get("kind") == "liaison"]
+    assert len(links) == count == geojson["features"][0]["properties"]["liaisons_hors_voie"]
+    assert all(f["properties"]["connector"] is True for f in links)
+    from layers.walks import load_walk
+
+    store = open_store(store_path)
+    try:
+        walks = store.read("diagnostics", where={"walk_date": "2026-09-16T09:30:00"})
+        stored = load_walk(store, str(walks["uid"].iloc[0]))
+    finally:
+        store.close()
+    assert len(stored.route.connectors) == count  # the stored walk keeps its links

@@ -51,13 +51,16 @@ def network_group() -> None:
               help="Fichier de voies (couche, .osm, .osm.pbf) à contrôler au lieu de l'entrepôt.")
 @click.option("--accrochage", "snap_m", default=1.0, show_default=True, type=float,
               help="Tolérance de raccordement des extrémités de voies (m).")
+@click.option("--liaison", "link_m", default=15.0, show_default=True, type=float,
+              help="Écart maximal (m) entre deux parties du réseau reliées par une liaison piétonne "
+                   "hors voie (0 : aucune liaison).")
 @click.option("--niveau", "level_column", default=None,
               help="Colonne du niveau des voies (ponts > 0, tunnels < 0) dans le fichier.")
 @click.option("--seuil", "threshold", default=90.0, show_default=True, type=float,
               help="Part minimale (%) de la longueur des voies dans la plus grande partie connexe.")
 @click.pass_context
 def check_cmd(ctx: click.Context, quartier: str | None, streets_file: Path | None, snap_m: float,
-              level_column: str | None, threshold: float) -> None:
+              link_m: float, level_column: str | None, threshold: float) -> None:
     """Compte les morceaux du réseau, la part de voies reliées, les impasses et les écarts raccordés."""
     from geo.walks.noding import NodingOptions
     from layers.network import street_network_quality
@@ -65,7 +68,8 @@ def check_cmd(ctx: click.Context, quartier: str | None, streets_file: Path | Non
     store = open_cli_store(ctx)
     try:
         quality = street_network_quality(store, quartier=quartier, streets_file=streets_file,
-                                         options=NodingOptions(snap_m=snap_m, level_column=level_column),
+                                         options=NodingOptions(snap_m=snap_m, level_column=level_column,
+                                                               link_m=link_m),
                                          threshold=threshold / 100.0)
     finally:
         store.close()

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import to_territory_crs
-from geo.walks.export import stop_label, unserved_text
+from geo.walks.export import connectors_text, stop_label, unserved_text
 from geo.walks.model import WalkRecord, WalkSheet
 from geo.walks.network import edges_frame
 from webmap.documents._env import environment
@@ -193,7 +193,7 @@ def render_walk_sheet_html(sheet: WalkSheet, *, map_format: str = "png", grid_ro
         speed=f"{route.speed_kmh:g}".replace(".", ","), stops=stops, simulated=simulated,
         unserved=[{"label": _cell(u.get("label")) or _cell(u.get("id")), "reason": _cell(u.get("reason")),
                    "status": unserved_text(u)} for u in route.unserved],
-        coverage=_coverage_text(route),
+        coverage=_coverage_text(route), connectors=connectors_text(route),
         map_uri=image_uri(image, map_format), columns=ACTION_PLAN_COLUMNS, rows=grid_rows,
         match_m=round(sheet.match_m),
     )
