@@ -732,7 +732,7 @@ def nearest_nodes(G: nx.MultiGraph, points: Any) -> tuple[list[Hashable], np.nda
 
 
 def distance_to_streets(G: nx.MultiGraph, points: Any) -> np.ndarray:
-    """Distance (metres) from each point to the nearest street line of ``G``.
+    """Distance (metres) from each point to the nearest street line of ``G`` (links excluded).
 
     Parameters
     ----------
@@ -746,9 +746,11 @@ def distance_to_streets(G: nx.MultiGraph, points: Any) -> np.ndarray:
     numpy.ndarray
     """
     pts = np.atleast_1d(np.asarray(shapely.points(_points_xy(points)), dtype=object))
+    # pedestrian links between street pieces (``connector``) are not streets: a stop near
+    # one only is not served
     geoms = [d.get("geometry") or LineString([(G.nodes[u]["x"], G.nodes[u]["y"]),
                                               (G.nodes[v]["x"], G.nodes[v]["y"])])
-             for u, v, d in G.edges(data=True)]
+             for u, v, d in G.edges(data=True) if not d.get("connector")]
     if not geoms:
         raise NetworkError("Le graphe des voies est vide.")
     tree = shapely.STRtree(geoms)

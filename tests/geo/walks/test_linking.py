@@ -167,3 +167,18 @@ def test_link_components_leaves_its_input_alone(around: gpd.GeoDataFrame) -> Non
     assert quality.length_m == pytest.approx(network_quality(apart).length_m)  # links are no street
     assert "liaison(s) piétonne(s) hors voie" in quality.summary()
     assert quality.usable and not quality.warnings()
+
+
+def test_a_link_is_not_a_street_for_serving_stops(around: gpd.GeoDataFrame) -> None:
+    """A point next to a link but far from every street line stays « non desservi »."""
+    from geo.walks.network import distance_to_streets
+
+    linked = graph_from_streets(around)
+    d = next(d for *_, d in linked.edges(data=True) if d.get("connector"))
+    middle = d["geometry"].interpolate(0.5, normalized=True)
+    streets_only = nx.MultiGraph(linked.subgraph(linked.nodes))
+    streets_only.remove_edges_from([(a, b, k) for a, b, k, e in linked.edges(keys=True, data=True)
+                                    if e.get("connector")])
+    expected = distance_to_streets(streets_only, middle)[0]
+    assert expected > 2.0  # the middle of a link of more than 5 m
+    assert distance_to_streets(linked, middle)[0] == pytest.approx(expected)
