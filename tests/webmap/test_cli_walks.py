@@ -98,3 +98,14 @@ def test_every_street_walk_reports_its_pedestrian_links(store_path: Path, tmp_pa
     finally:
         store.close()
     assert len(stored.route.connectors) == count  # the stored walk keeps its links
+
+
+def test_every_street_walk_longer_than_the_time_available_says_so(store_path: Path, tmp_path: Path) -> None:
+    out = run(store_path, "parcours", "--quartier", MOSSON, "--depart", "291 avenue du Puech de Massane",
+              "--toutes-les-rues", "--minutes", "60", "--date", "2026-09-17T09:30",
+              "--sortie", str(tmp_path))
+    duration = int(re.search(r"durée (\d+) min arrêts compris \(disponible : 60 min\)", out).group(1))  # type: ignore[union-attr]
+    assert duration > 60
+    assert f"dépasse de {duration - 60} min le temps disponible" in out
+    html = next(tmp_path.glob("*.html")).read_text(encoding="utf-8")
+    assert "pour 60 min disponibles" in html and "dépasse le temps disponible" in html

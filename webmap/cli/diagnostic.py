@@ -80,6 +80,9 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
         click.echo(f"  départ : {plan.start_label}")
         click.echo(f"  {len(r.stops)} arrêts, {r.length_m / 1000:.2f} km, durée {_minutes(r.duration_min)} "
                    f"arrêts compris (disponible : {_minutes(r.budget_min)})")
+        if r.duration_min > r.budget_min + 0.5:
+            click.secho(f"  dépasse de {_minutes(r.duration_min - r.budget_min)} le temps disponible : "
+                        "prévoir plusieurs sorties ou plusieurs groupes", fg="yellow")
         for _, s in r.stops.iterrows():
             click.echo(f"  {int(s['order']):>3}. +{s['arrival_min']:>5.1f} min  {s.get('label', '')}"
                        f"  — {s.get('reason', '')}")
