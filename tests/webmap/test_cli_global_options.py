@@ -91,8 +91,8 @@ def test_unknown_option_is_french_with_a_suggestion(runner: CliRunner) -> None:
     assert "Option inconnue : --entrepo. Vouliez-vous dire '--entrepot' ?" in res.output
     res = runner.invoke(main, ["rapport", "--perode", "2024-01:2024-02"])
     assert "Option inconnue : --perode." in res.output and "'--periode'" in res.output
-    res = runner.invoke(main, ["init"])
-    assert "Commande inconnue : init." in res.output
+    res = runner.invoke(main, ["initialise"])  # (``init``, the English name of earlier versions, is an alias)
+    assert "Commande inconnue : initialise." in res.output
 
 
 def _toy_root() -> click.Group:
@@ -193,3 +193,35 @@ def test_make_demo_port(tmp_path: Path) -> None:
     assert "QPV_PORT=5000" in default and "5077" not in default
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo PORT=8080" in readme and "http://127.0.0.1:5000/" in readme and "Ctrl+C" in readme
+
+
+def test_english_command_names_of_earlier_versions_still_work(runner: CliRunner, tmp_path: Path,
+                                                               shared_data: Path) -> None:
+    """Scripts written for the English CLI keep working; help lists the French names only."""
+    from webmap.cli._common import COMMAND_ALIASES
+
+    store = tmp_path / "alias.gpkg"
+    result = runner.invoke(main, ["init", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert store.exists()
+    rules = tmp_path / "regles.yaml"
+    lillers = shared_data / "lillers" / "liste-des-rues-QP062057-ocr.txt"
+    result = runner.invoke(main, ["rues", "parse", str(lillers), "-o", str(rules)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["lookup", "12 rue de Verdun 62190 Lillers", "--regles", str(rules),
+                                  "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "Statut : dans un QPV" in result.output and "QP062057" in result.output
+    # every alias names an existing command of its group, and none shows in the help
+    groups = {None: main, **{name: main.commands[name] for name in COMMAND_ALIASES if name}}
+    for group_name, aliases in COMMAND_ALIASES.items():
+        group = groups[group_name]
+        assert isinstance(group, click.Group)
+        for alias, french in aliases.items():
+            assert french in group.commands, (group_name, alias, french)
+            assert alias not in group.commands
+        args = [group_name, "--aide"] if group_name else ["--aide"]
+        listed = runner.invoke(main, args).output
+        assert not any(f"\n  {alias} " in listed for alias in aliases), (group_name, listed)
+    result = runner.invoke(main, ["frobnicate"])
+    assert result.exit_code == 2 and "Commande inconnue : frobnicate" in result.output

@@ -17,8 +17,8 @@ from webmap.cli._french import french_messages
 if TYPE_CHECKING:
     from layers.store import LayerStore
 
-__all__ = ["CONTEXT_SETTINGS", "OPTION_ALIASES", "QPVGroup", "configure_logging", "hoist_global_options",
-           "open_cli_store", "print_version"]
+__all__ = ["COMMAND_ALIASES", "CONTEXT_SETTINGS", "OPTION_ALIASES", "QPVGroup", "configure_logging",
+           "hoist_global_options", "open_cli_store", "print_version", "resolve_alias"]
 
 #: ``-h`` / ``--aide`` (and the usual ``--help``) on every command.
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--aide", "--help"]}
@@ -26,6 +26,31 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--aide", "--hel
 
 #: Hidden alternative names of the root group's options (the English names of earlier versions).
 OPTION_ALIASES: dict[str, str] = {"--store": "--entrepot"}
+
+#: Hidden English names of the commands of earlier versions, per group (``None`` = ``qpv``
+#: itself), so that scripts written for them keep working; help lists the French names only.
+COMMAND_ALIASES: dict[str | None, dict[str, str]] = {
+    None: {"init": "initialiser", "import": "importer", "layers": "couches", "export": "exporter",
+           "mappings": "correspondances", "mapping": "correspondance", "lookup": "localiser",
+           "report": "rapport", "route": "parcours", "users": "utilisateurs", "serve": "servir",
+           "network": "reseau", "streets": "rues", "store": "entrepot"},
+    "rues": {"parse": "lire", "compile": "compiler", "inverse": "inverser", "save": "enregistrer"},
+    "national": {"lookup": "localiser", "bins": "mailles"},
+    "diagnostic": {"list": "liste", "show": "voir", "report": "compte-rendu"},
+    "utilisateurs": {"add": "ajouter", "list": "liste", "set-role": "role"},
+    "reseau": {"check": "verifier", "verify": "verifier"},
+    "correspondance": {"propose": "proposer"},
+    "couches": {"fields": "champs"},
+    "analyse": {"hotspots": "points-chauds"},
+    "entrepot": {"copy": "copier", "optimize": "optimiser"},
+    "photos": {"clean": "nettoyer"},
+}
+
+
+def resolve_alias(group: click.Group, name: str, *, root: bool) -> str:
+    """Return the French name of ``group``'s sub-command ``name`` (an English alias or itself)."""
+    aliases = COMMAND_ALIASES.get(None if root else group.name, {})
+    return aliases.get(name, name) if group.get_command(click.Context(group), name) is None else name
 
 _SHORT_CLUSTER = re.compile(r"-([A-Za-z])\1+")
 
@@ -129,7 +154,8 @@ def hoist_global_options(root: click.Group, ctx: click.Context, args: list[str])
     after its name as well as before. A command's (or sub-group's) own option of the same
     name wins: it stays where it is. The values of the commands' own options are skipped
     (``--theme -v`` keeps ``-v`` as the theme), nothing after ``--`` moves, and the hidden
-    aliases (``--store``) become their French name.
+    aliases (``--store``, the English command names ``init``, ``lookup``, ``rues parse``…)
+    become their French name.
     """
     global_names = _option_names(root.params)
     hoisted: list[str] = []
@@ -143,6 +169,8 @@ def hoist_global_options(root: click.Group, ctx: click.Context, args: list[str])
             kept.extend(args[i:])
             break
         if not token.startswith("-") or token == "-":
+            if isinstance(command, click.Group):
+                token = resolve_alias(command, token, root=command is root)
             sub = command.get_command(ctx, token) if isinstance(command, click.Group) else None
             if sub is not None:
                 split = len(kept) if split is None else split
