@@ -31,6 +31,8 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
+from geo.walks._edges import oriented_ends
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["LinkStats", "connector_name", "is_connector", "link_components", "route_connectors"]
@@ -182,9 +184,7 @@ def _split_edges(G: nx.MultiGraph, edges: list[tuple[Any, Any, Any, dict[str, An
     for e_i, marks in cuts.items():
         u, v, k, d = edges[e_i]
         geom = d["geometry"]
-        first = Point(geom.coords[0])
-        a, b = (u, v) if first.distance(Point(G.nodes[u]["x"], G.nodes[u]["y"])) <= first.distance(
-            Point(G.nodes[v]["x"], G.nodes[v]["y"])) else (v, u)
+        a, b = oriented_ends(G, u, v, geom)
         chain: list[Hashable] = [a]
         bounds = [0.0]
         for at, end in sorted(marks):

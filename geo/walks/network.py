@@ -36,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import MissingDependencyError, NetworkError
+from geo.walks._edges import oriented_ends
 from geo.walks._graph_cache import cache_key, cached_graph
 from geo.walks.linking import link_components_in_place
 from geo.walks.noding import NodingOptions, node_lines
@@ -1005,9 +1006,7 @@ def split_at_points(G: nx.MultiGraph, points: Sequence[Point], *, max_m: float =
     for e_i, positions in cuts.items():
         u, v, k, d = edges[e_i]
         geom = d["geometry"]
-        first = Point(geom.coords[0])
-        a, b = (u, v) if first.distance(Point(G.nodes[u]["x"], G.nodes[u]["y"])) <= first.distance(
-            Point(G.nodes[v]["x"], G.nodes[v]["y"])) else (v, u)
+        a, b = oriented_ends(G, u, v, geom)
         marks = sorted(set(round(p, 2) for p in positions))
         marks = [m for i, m in enumerate(marks) if i == 0 or m - marks[i - 1] > tolerance_m]
         H.remove_edge(u, v, key=k)
