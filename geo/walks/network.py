@@ -145,21 +145,39 @@ def _normalise_streets(raw: gpd.GeoDataFrame, *, level_column: str | None = None
     return gpd.GeoDataFrame(out, geometry=streets.geometry.to_numpy(), crs=streets.crs)
 
 
+#: Columns (lower case) whose values mark a line as not walkable, and those values (lower
+#: case): OpenStreetMap ``highway``/``foot``, IGN BD TOPO ``nature``/``acces_pieton``.
+NOT_WALKABLE_VALUES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("highway", NOT_WALKABLE_HIGHWAYS),
+    ("foot", frozenset({"no", "private"})),
+    ("nature", frozenset({"type autoroutier", "bretelle"})),
+    ("acces_pieton", frozenset({"interdit", "restreint aux ayants droit"})),
+    ("acces_ped", frozenset({"interdit"})),
+)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("object").map(lambda v: "" if v is None or v is pd.NA
+                                       or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
+
+
 def _walkable(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Drop the lines an OpenStreetMap ``highway`` column marks as not walkable (motorways…)."""
-    col = _find_column(list(streets.columns), ("highway",))
-    if col is None:
+    """Drop the lines the source marks as not walkable (OSM motorways, BD TOPO « Type autoroutier »…)."""
+    bad = pd.Series(False, index=streets.index)
+    why: set[str] = set()
+    for column, forbidden in NOT_WALKABLE_VALUES:
+        col = _find_column(list(streets.columns), (column,))
+        if col is None or col == streets.geometry.name:
+            continue
+        hit = _text(streets[col]).isin(forbidden)
+        why.update(f"{column}={v}" for v in _text(streets[col])[hit].unique()[:3])
+        bad |= hit
+    if not bad.any():
         return streets
-    kind = streets[col].astype("object").map(lambda v: "" if v is None or v is pd.NA
-                                               or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-    foot = streets[_find_column(list(streets.columns), ("foot",))].astype(str).str.lower() \
-        if _find_column(list(streets.columns), ("foot",)) else pd.Series("", index=streets.index)
-    bad = kind.isin(NOT_WALKABLE_HIGHWAYS) | foot.isin(["no", "private"])
     if bad.all():
         raise NetworkError("Aucune voie piétonne dans la couche : toutes les lignes sont des voies "
-                           f"interdites aux piétons ({', '.join(sorted(set(kind[bad]))[:5])}).")
-    if bad.any():
-        logger.info("%d non-walkable lines dropped (highway=%s)", int(bad.sum()), sorted(set(kind[bad]))[:5])
+                           f"interdites aux piétons ({', '.join(sorted(why)[:5])}).")
+    logger.info("%d non-walkable lines dropped (%s)", int(bad.sum()), sorted(why)[:5])
     return streets[~bad.to_numpy()]
 
 
@@ -178,7 +196,8 @@ def street_levels(streets: pd.DataFrame, *, column: str | None = None) -> np.nda
         Street lines with their source columns.
     column : str, optional
         Column holding a numeric level; otherwise ``level``/``niveau``/``layer`` when
-        present, completed by the OpenStreetMap ``bridge`` (+1) and ``tunnel`` (-1) tags.
+        present (or IGN BD TOPO ``pos_sol``), completed by the OpenStreetMap ``bridge`` (+1)
+        and ``tunnel`` (-1) tags.
 
     Returns
     -------
@@ -193,7 +212,7 @@ def street_levels(streets: pd.DataFrame, *, column: str | None = None) -> np.nda
     if column is not None and column not in streets.columns:
         raise NetworkError(f"Colonne de niveau « {column} » absente de la couche des voies "
                            f"(colonnes : {', '.join(map(str, streets.columns))}).")
-    col = column or _find_column(list(streets.columns), ("level", "niveau", "layer"))
+    col = column or _find_column(list(streets.columns), ("level", "niveau", "layer", "pos_sol"))
     level = np.zeros(len(streets))
     known = np.zeros(len(streets), dtype=bool)
     if col is not None:

@@ -318,3 +318,27 @@ def test_osm_extract_read_with_pyosmium(osm_extract: tuple[Path, LineString]) ->
     assert network_quality(G).largest_share >= 0.9
     bridge_nodes = {n for u, v, d in G.edges(data=True) if d["name"] == "Passerelle test" for n in (u, v)}
     assert all(G.degree(n) == 1 for n in bridge_nodes)
+
+
+def test_bd_topo_like_columns_level_and_walkability(merged_streets: gpd.GeoDataFrame) -> None:
+    """The same real streets named as IGN BD TOPO names them: ``NOM_1_G``, ``NATURE``, ``POS_SOL``."""
+    lines = merged_streets.geometry.to_numpy()
+    a, b = shapely.STRtree(lines).query(lines, predicate="crosses")
+    a, b = a[a < b], b[a < b]
+    inter = shapely.intersection(lines[a], lines[b])
+    ends = shapely.union(shapely.boundary(lines[a]), shapely.boundary(lines[b]))
+    single = (shapely.get_type_id(inter) == 0) & (shapely.distance(inter, ends) > 5)
+    i, j = int(a[single][0]), int(b[single][0])
+    bdtopo = gpd.GeoDataFrame(
+        {"NOM_1_G": ["Rue A", "Pont B", "Autoroute C"], "NATURE": ["Route à 1 chaussée", "Route à 1 chaussée",
+                                                                  "Type autoroutier"],
+         "POS_SOL": [0, 1, 0]},
+        geometry=[lines[i], lines[j], lines[j].parallel_offset(30)], crs="EPSG:2154")
+    G = graph_from_streets(bdtopo, options=NodingOptions(crossings="all", link_m=0))
+    names = {d["name"] for *_, d in G.edges(data=True)}
+    assert names == {"Rue A", "Pont B"}  # the motorway is not walkable
+    assert not nx.is_connected(G)  # the bridge crosses the street without meeting it
+    flat = graph_from_streets(bdtopo.assign(POS_SOL=0), options=NodingOptions(crossings="all", link_m=0))
+    assert nx.is_connected(flat)
+    with pytest.raises(NetworkError, match="Aucune voie piétonne"):
+        graph_from_streets(bdtopo.assign(NATURE="Type autoroutier"))
