@@ -29,6 +29,7 @@ import shapely
 from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
+from geo.walks.network import street_levels
 from layers.errors import MappingError, SourceFileError, StoreError
 from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes, recognise
 from layers.mapping import Mapping_, column_renames, identity_mapping, load_mapping
@@ -466,7 +467,29 @@ def _unused_columns(table: SourceTable, mapping: Mapping_) -> list[str]:
     """Return the file's columns that no field, id, geometry or filter of the mapping reads."""
     used = mapping.columns()
     geometry_name = table.frame.geometry.name if isinstance(table.frame, gpd.GeoDataFrame) else None
+    if mapping.layer == "voies":  # read by _street_levels when the mapping gives no level
+        used = set(used) | {str(c) for c in table.frame.columns if fold(str(c)) in STREET_LEVEL_TAGS}
     return [str(c) for c in table.frame.columns if str(c) not in used and c != geometry_name]
+
+
+#: Source columns (folded) of street levels: OpenStreetMap tags, IGN BD TOPO, plain names.
+STREET_LEVEL_TAGS = frozenset({"layer", "bridge", "tunnel", "pos_sol", "level", "niveau"})
+
+
+def _street_levels(table: SourceTable, mapped: pd.DataFrame) -> pd.DataFrame:
+    """Fill the ``level`` of street lines the mapping leaves empty from the source's own tags.
+
+    OpenStreetMap ``layer``/``bridge``/``tunnel`` and IGN BD TOPO ``POS_SOL`` say where a
+    street passes over or under another: kept, the network does not join them where they cross.
+    """
+    if "level" in mapped.columns and mapped["level"].notna().any():
+        return mapped
+    levels = street_levels(table.frame.loc[mapped.index])
+    if not levels.any():
+        return mapped
+    out = mapped.copy()
+    out["level"] = pd.Series(np.round(levels).astype(int), index=mapped.index)
+    return out
 
 
 def _check_geography(mapped: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
@@ -675,6 +698,8 @@ def import_file(
     if schema.name == "perimetres":
         mapped, rows, geography_rejects = _check_geography(mapped, rows)
         rejects.append(geography_rejects)
+    if schema.name == "voies":
+        mapped = _street_levels(table, mapped)
     step("géométrie")
     gdf, rows, geometry_rejects = _locate(table, mapped, rows, mapping, target_crs=store.crs)
     rejects += geometry_rejects

@@ -123,6 +123,14 @@ LAYOUTS: tuple[KnownLayout, ...] = (
         fields={"name": ("name",), "street_type": ("highway",)},
         id=("osm_id", "@id", "id", "osm_way_id"),
     ),
+    KnownLayout(
+        name="bdtopo-troncons",
+        label="Tronçons de route de la BD TOPO de l'IGN (NOM_1_G, NATURE, POS_SOL)",
+        layer="voies",
+        signature=(("nom_1_g", "nom_voie_g"), ("nature",), ("pos_sol",)),
+        fields={"name": ("nom_1_g", "nom_voie_g"), "street_type": ("nature",), "level": ("pos_sol",)},
+        id=("cleabs", "id"),
+    ),
 )
 
 

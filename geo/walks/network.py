@@ -153,6 +153,8 @@ NOT_WALKABLE_VALUES: tuple[tuple[str, frozenset[str]], ...] = (
     ("nature", frozenset({"type autoroutier", "bretelle"})),
     ("acces_pieton", frozenset({"interdit", "restreint aux ayants droit"})),
     ("acces_ped", frozenset({"interdit"})),
+    # the ``voies`` layer of a store: street types imported from either source
+    ("street_type", NOT_WALKABLE_HIGHWAYS | {"type autoroutier", "bretelle"}),
 )
 
 

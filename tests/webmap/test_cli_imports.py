@@ -76,3 +76,53 @@ def test_draft_with_todo_is_refused_with_the_list(runner: CliRunner, shared_data
     res = runner.invoke(main, ["importer", "observations", str(dmr), "-m", str(out)])
     assert res.exit_code == 1
     assert "theme : valeur pour « Objets abandonnés »" in res.output
+
+
+def _crossing_pair(streets: gpd.GeoDataFrame) -> tuple[int, int]:
+    """Two real streets crossing in mid-line, far from their ends."""
+    import shapely
+
+    lines = streets.geometry.to_numpy()
+    a, b = shapely.STRtree(lines).query(lines, predicate="crosses")
+    a, b = a[a < b], b[a < b]
+    inter = shapely.intersection(lines[a], lines[b])
+    ends = shapely.union(shapely.boundary(lines[a]), shapely.boundary(lines[b]))
+    single = (shapely.get_type_id(inter) == 0) & (shapely.distance(inter, ends) > 5)
+    return int(a[single][0]), int(b[single][0])
+
+
+@pytest.mark.parametrize("layout", ["osm", "bdtopo"])
+def test_street_files_keep_their_bridges_and_motorways_apart(runner: CliRunner, shared_data: Path,
+                                                            tmp_path: Path, layout: str) -> None:
+    """Real Montpellier streets published as OSM or BD TOPO name them: levels and walkability kept."""
+    from layers.network import street_network_quality
+    from layers.store import open_store
+
+    raw = gpd.read_file(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip").to_crs(2154)
+    i, j = _crossing_pair(raw)
+    far = int(raw.distance(raw.geometry.iloc[i]).sort_values().index[-1])
+    two = raw.loc[[i, j, far]].reset_index(drop=True)
+    if layout == "osm":
+        frame = gpd.GeoDataFrame({"osm_id": [11, 12, 13], "name": ["Rue A", "Pont B", "Autoroute C"],
+                                  "highway": ["residential", "residential", "motorway"],
+                                  "bridge": [None, "yes", None]}, geometry=two.geometry, crs=2154)
+        path = tmp_path / "voies.geojson"
+    else:
+        frame = gpd.GeoDataFrame({"CLEABS": ["T1", "T2", "T3"], "NOM_1_G": ["Rue A", "Pont B", "Autoroute C"],
+                                  "NATURE": ["Route à 1 chaussée", "Route à 1 chaussée", "Type autoroutier"],
+                                  "POS_SOL": [0, 1, 0]}, geometry=two.geometry, crs=2154)
+        path = tmp_path / "troncons.gpkg"
+    frame.to_file(path)
+    store_path = tmp_path / "voies.gpkg"
+    res = runner.invoke(main, ["--entrepot", str(store_path), "importer", "voies", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "3 ajoutées" in res.output and "non utilisées" not in res.output
+    store = open_store(store_path)
+    try:
+        stored = store.read("voies")
+        assert sorted(stored["level"].tolist()) == [0, 0, 1]
+        quality = street_network_quality(store)
+    finally:
+        store.close()
+    # the bridge does not meet the street it crosses, the motorway is not walked at all
+    assert quality.components == 2 and quality.edges == 2
