@@ -251,8 +251,8 @@ def plan_walk(
         routes = [replace(route, budget_min=float(opts.budget_min))]
         routes[0].meta.update(street_coverage(store, zone, routes[0].track))
         if routes[0].duration_min > opts.budget_min:
-            logger.warning("every street: %.0f min for %.0f min available", routes[0].duration_min,
-                           opts.budget_min)
+            logger.info("every street: %.0f min for %.0f min available", routes[0].duration_min,
+                        opts.budget_min)
     else:
         step("priorités des arrêts")
         stops, must_labels = _stops_with_mandatory(store, request, zone=zone, code=code, now=now)

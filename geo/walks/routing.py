@@ -458,7 +458,7 @@ def walk_route(
     keep_pos = np.flatnonzero(reachable[:-2])
     cut_off = [frame.index[i] for i in keep[~reachable[:-2]]]  # on a street not joined to the start
     if cut_off:
-        logger.warning("%d stop(s) on streets not joined to the start: listed as unserved", len(cut_off))
+        logger.info("%d stop(s) on streets not joined to the start: listed as unserved", len(cut_off))
     sub = np.concatenate([keep_pos, [len(keep), len(keep) + 1]])
     D = D[np.ix_(sub, sub)]
     cand = keep[keep_pos]
@@ -515,8 +515,8 @@ def _serve_stops(
             f"(le plus proche à {min(unserved.values()):.0f} m) : réseau des voies inutilisable pour ce "
             "quartier (vérifier avec qpv reseau verifier).")
     if unserved:
-        logger.warning("%d stop(s) farther than %.0f m from any street: listed as unserved",
-                       len(unserved), limit)
+        logger.info("%d stop(s) farther than %.0f m from any street: listed as unserved",
+                    len(unserved), limit)
     return G, node_of, snap, unserved
 
 
