@@ -41,7 +41,8 @@ def print_import_report(report: ImportReport) -> None:
     if report.nothing_imported:
         click.secho(f"Aucune ligne importée : toutes ont été rejetées ; {HINT}.", fg="yellow", err=True)
     if report.report_path:
-        click.echo(f"Rapport des rejets : {report.report_path}")
+        label = "Rapport des rejets" if s["rejetees"] else "Rapport de l'import (aucun rejet)"
+        click.echo(f"{label} : {report.report_path}")
 
 
 @click.command("champs")
