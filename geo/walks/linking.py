@@ -142,8 +142,13 @@ def link_components_in_place(G: nx.MultiGraph, *, link_m: float) -> LinkStats:
 def _choose_links(geoms: np.ndarray, comp: np.ndarray, level: np.ndarray, *,
                   link_m: float) -> list[tuple[int, int]]:
     """Pick the edge pairs to join: closest pair per component pair, Kruskal by increasing gap."""
-    a, b = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=link_m)
-    keep = (a < b) & (comp[a] != comp[b]) & (level[a] == level[b])
+    # every link has an end off the largest component: only those edges are queried (a few %)
+    largest = int(np.bincount(comp).argmax())
+    small = np.flatnonzero(comp != largest)
+    near, b = shapely.STRtree(geoms).query(geoms[small], predicate="dwithin", distance=link_m)
+    a = small[near]
+    # pairs of two small components come twice: kept once
+    keep = (comp[a] != comp[b]) & (level[a] == level[b]) & ((a < b) | (comp[b] == largest))
     a, b = a[keep], b[keep]
     if len(a) == 0:
         return []
