@@ -520,10 +520,12 @@ def quartier_report_from_store(
     buildings = store.read("batiments", bbox=bbox)
     observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
+    # no event at all around the quartier (any theme, any date): no source covers it
+    covered = bool(len(events)) or store.count(used, bbox=bbox, at_most=1) > 0
     try:
         options = ReportOptions(
             start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin, bin_size=bin_size,
-            simulated=simulated, label=label,
+            simulated=simulated, label=label, events_covered=covered,
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
         )

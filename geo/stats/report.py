@@ -81,6 +81,10 @@ class ReportOptions:
         The events are simulated or resampled (printed on the report).
     label : str
         What the events are, in French (« dépôts sauvages »), for the quartier title.
+    events_covered : bool
+        ``False`` when no source of events covers the quartier (the store holds no event
+        of any theme or date around it): the event counts are then unknown (« n.d. »),
+        never 0, and a note says why.
     """
 
     start: Any = None
@@ -97,6 +101,7 @@ class ReportOptions:
     camera_range: float = 50.0
     simulated: bool = False
     label: str = "dépôts sauvages"
+    events_covered: bool = True
 
 
 @dataclass(frozen=True)
@@ -309,10 +314,31 @@ def build_quartier_report(
         _observation_indicators(
             report, observations, row, code=str(code), code_field=opts.code_field, t0=t0, t1=t1
         )
+    if not opts.events_covered:
+        _mark_uncovered(report, opts)
     report.method.update(_quartier_method(bin_size, opts, cameras is not None))
     report.caveats.extend(_quartier_caveats(t1, partial_last=partial_last, cleaned=cleaned is not None,
                                             cameras=cameras is not None, hotspots=bin_size is not None))
     return report
+
+
+#: Key figures that count events: unknown (None), not 0, where no source covers the quartier.
+_EVENT_COUNTS = ("Événements dans le quartier", "Événements dans le quartier et sa marge", "Sites ")
+#: Tables of event counts, left out where no source covers the quartier.
+_EVENT_TABLES = ("Indicateurs mensuels", "Sites les plus récurrents", "Points chauds émergents")
+
+
+def _mark_uncovered(report: Report, opts: ReportOptions) -> None:
+    """No source of events covers the quartier: its event counts are unknown, not 0."""
+    for label in list(report.key_figures):
+        if label.startswith(_EVENT_COUNTS):
+            report.key_figures[label] = None
+    for caption in [c for c in report.tables if c.startswith(_EVENT_TABLES)]:
+        del report.tables[caption]
+    report.notes[:] = [n for n in report.notes if not n.startswith(("Aucun événement", "Trop peu"))]
+    report.notes.insert(0, f"Aucune source d'événements ({opts.label}) ne couvre ce quartier : l'entrepôt ne "
+                           "contient aucun événement, de tout thème et de toute date, autour de lui. Les "
+                           "comptes sont inconnus (n.d.), pas nuls ; les autres sections sont remplies.")
 
 
 def _hotspot_section(

@@ -257,23 +257,31 @@ def test_report_whole_20e_and_territory(store_path: Path, frames: dict[str, gpd.
 
 def test_report_of_a_quiet_quartier(store_path: Path, frames: dict[str, gpd.GeoDataFrame],
                                     tmp_path: Path) -> None:
-    """A real quartier with no event on the period gets its report, with the other sections filled."""
+    """A real quartier with no event on the period gets its report, with the other sections filled.
+
+    Two cases: Champigny (QP094025) lies outside the only source of events (Dans Ma Rue
+    covers Paris): its counts are unknown, never 0. In QP075019, covered, a theme nobody
+    reported this year: its count is a real 0.
+    """
     folder = tmp_path / "rapports"
     obs, per = frames["obs"], frames["per"]
-    # the Champigny QPV of the store has none of the Paris reports
-    assert _count_in(_in_period(obs), per, "QP094025") == 0
+    # the Champigny QPV of the store has none of the Paris reports, of any theme or date
+    assert _count_in(obs, per, "QP094025") == 0
     res = run(store_path, "rapport", "--quartier", "QP094025", "--periode", PERIOD, "--sortie", str(folder))
     assert res.exit_code == 0, res.output
-    assert "Aucun événement (dépôts sauvages) sur la période" in res.output
-    assert "Événements dans le quartier : 0\n" in res.output
+    assert "Aucune source d'événements (dépôts sauvages) ne couvre ce quartier" in res.output
+    assert "Événements dans le quartier : n.d.\n" in res.output
     assert "Mailles en point chaud (dans le quartier) : n.d.\n" in res.output
-    assert "Sites récurrents (≥ 2 événements) : 0\n" in res.output
+    assert "Sites récurrents (≥ 2 événements) : n.d.\n" in res.output
+    counts = [line for line in res.output.splitlines() if line.strip().startswith(("Événements", "Sites"))]
+    assert len(counts) == 5 and all(line.endswith(": n.d.") for line in counts), counts
     pdf = folder / "rapport-QP094025-202309-202408.pdf"
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout \
         if shutil.which("pdftotext") else ""
     if text:
         flat = " ".join(text.split())
-        assert "Aucun événement (dépôts sauvages) sur la période" in flat and "Équipements" in flat
+        assert "Aucune source d'événements (dépôts sauvages) ne couvre ce quartier" in flat
+        assert "Équipements" in flat and "Indicateurs mensuels" not in flat
     assert _ink(pdf, tmp_path) > 0.005
 
     # a theme nobody reported in QP075019 this year: no map, but the observation indicators are there

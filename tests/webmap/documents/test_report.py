@@ -256,3 +256,18 @@ def test_years_in_tables_have_no_thousands_separator() -> None:
 
     table = _table("Diagnostics", pd.DataFrame({"Année": [2023, 2024], "Constats": [1200, 3]}))
     assert table["rows"] == [["2023", "1\u202f200"], ["2024", "3"]]
+
+
+def test_quartier_no_source_covers_has_unknown_counts(paris: dict[str, gpd.GeoDataFrame],
+                                                      tmp_path: Path) -> None:
+    """Outside every source of events (Dans Ma Rue is Paris only) the counts are n.d., never 0."""
+    dumping, qpv = paris["dumping"], paris["qpv"]
+    options = ReportOptions(time_field="datedecl", start="2023-09-01", end="2024-08-31", events_covered=False)
+    rep = build_quartier_report(dumping, qpv, code="QP094025", options=options, cameras=paris["cams"])
+    kf = rep.key_figures
+    assert kf["Événements dans le quartier"] is None and kf["Événements dans le quartier et sa marge"] is None
+    assert kf["Sites de dépôt (regroupés à 25 m)"] is None and kf["Sites récurrents (≥ 2 événements)"] is None
+    assert not any(k.startswith("Indicateurs mensuels") for k in rep.tables)
+    assert len(rep.notes) == 1 and rep.notes[0].startswith("Aucune source d'événements (dépôts sauvages)")
+    html = write_report(rep, tmp_path, "hors-source", pdf=False)[0].read_text(encoding="utf-8")
+    assert "Aucune source d&#39;événements" in html and ">0<" not in html.split("Chiffres clés")[1][:800]
