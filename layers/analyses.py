@@ -25,6 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS
 from geo.errors import AnalysisError
@@ -410,6 +411,26 @@ def _records(
 # --------------------------------------------------------------------------- reports
 
 
+def has_any_event(store: LayerStore, layer: str, geom: BaseGeometry) -> bool:
+    """Tell whether the store holds an event of ``layer`` (any theme, any date) inside ``geom``.
+
+    A quartier with none lies outside every source of events: a citizen-report or
+    diagnostic source that covers a QPV always holds something there, so its counts are
+    unknown, not 0.
+    """
+    events = store.read(layer, bbox=geom.bounds)
+    if events.empty:
+        return False
+    xy = shapely.get_coordinates(shapely.point_on_surface(events.geometry.to_numpy()))
+    return bool(shapely.contains_xy(geom, xy[:, 0], xy[:, 1]).any())
+
+
+def _uncovered_codes(store: LayerStore, layer: str, per: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """Codes of the perimeters no source of events covers (no event of any theme or date inside)."""
+    return tuple(code for code, geom in zip(per["code"].astype(str), per.geometry, strict=True)
+                 if not has_any_event(store, layer, geom))
+
+
 def _events_for_report(
     store: LayerStore, layer: str, theme: str | None, start: date, end: date,
     bbox: tuple[float, float, float, float] | None,
@@ -504,7 +525,8 @@ def quartier_report_from_store(
     StoreAnalysisError
         On an unknown quartier, layer or theme. A quartier with no event on the period gets
         its report all the same (« aucun événement sur la période », counts of 0, the other
-        sections filled).
+        sections filled); one with no event of any theme or date inside it lies outside every
+        source of events: its counts are « n.d. », not 0 (:func:`has_any_event`).
     """
     if layer not in ("auto", *EVENT_LAYERS):
         raise StoreAnalysisError(f"Couche « {layer} » non analysable : auto, {', '.join(EVENT_LAYERS)}.")
@@ -521,7 +543,7 @@ def quartier_report_from_store(
     observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     # no event at all around the quartier (any theme, any date): no source covers it
-    covered = bool(len(events)) or store.count(used, bbox=bbox, at_most=1) > 0
+    covered = has_any_event(store, used, geom)
     try:
         options = ReportOptions(
             start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin, bin_size=bin_size,
@@ -596,7 +618,7 @@ def territory_report_from_store(
     title = f"Comparaison des quartiers — {theme or layer}"
     try:
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
-                                simulated=simulated)
+                                simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per))
         return build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc

@@ -85,6 +85,9 @@ class ReportOptions:
         ``False`` when no source of events covers the quartier (the store holds no event
         of any theme or date around it): the event counts are then unknown (« n.d. »),
         never 0, and a note says why.
+    uncovered_codes : tuple of str
+        The same for :func:`build_territory_report`: quartiers whose event figures are
+        unknown (« n.d. ») in the comparison.
     """
 
     start: Any = None
@@ -102,6 +105,7 @@ class ReportOptions:
     simulated: bool = False
     label: str = "dépôts sauvages"
     events_covered: bool = True
+    uncovered_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -642,7 +646,18 @@ def build_territory_report(
     rows = [_comparison_row(code_value, name, geom, codes, rec, hot, months=months)
             for code_value, name, geom in zip(per_codes, names, per.geometry, strict=True)]
     table = pd.DataFrame(rows)
+    uncovered = table["Quartier"].isin(opts.uncovered_codes)
+    if uncovered.any():  # no source of events there: unknown, not 0
+        unknown = ["Événements", "Par km² et par mois", "Mailles en point chaud", "Sites récurrents",
+                   "Part de sites récurrents"]
+        table[unknown] = table[unknown].astype(object)
+        table.loc[uncovered, unknown] = None
     report = Report(title=title, period=(t0, t1), simulated=opts.simulated)
+    if uncovered.any():
+        report.notes.append(f"Aucune source d'événements ne couvre {int(uncovered.sum())} quartier(s) "
+                            f"({', '.join(table.loc[uncovered, 'Quartier'])}) : aucun événement, de tout "
+                            "thème et de toute date, autour d'eux dans l'entrepôt ; leurs chiffres sont "
+                            "inconnus (n.d.), pas nuls.")
     report.results.update({"recurrence": rec, "quartier_of_event": codes})
     report.key_figures.update({
         "Événements sur le territoire": len(ev),
@@ -651,8 +666,10 @@ def build_territory_report(
     })
     if len(ev):
         report.figures.append(BarChart(
-            "comparaison", "Densité mensuelle des événements par quartier", labels=list(table["Quartier"]),
-            values=table["Par km² et par mois"].to_numpy(), ylabel="événements / km² / mois",
+            "comparaison", "Densité mensuelle des événements par quartier",
+            labels=list(table.loc[~uncovered, "Quartier"]),
+            values=table.loc[~uncovered, "Par km² et par mois"].to_numpy(dtype=float),
+            ylabel="événements / km² / mois",
         ))
     if hot is not None:
         report.results["hotspots"] = hot

@@ -249,6 +249,12 @@ def test_report_whole_20e_and_territory(store_path: Path, frames: dict[str, gpd.
     page = (folder / "rapport-territoire-202309-202408.html").read_text(encoding="utf-8")
     for code in ("QP075019", "QP094025", "QP093028", "75020"):
         assert code in page
+    # Dans Ma Rue covers Paris only: the Champigny and Aubervilliers rows are unknown, not 0
+    for code in ("QP094025", "QP093028"):
+        assert _count_in(frames["obs"], frames["per"], code) == 0
+        row = page.split(f"<td>{code}</td>")[1].split("</tr>")[0]
+        assert row.count("<td>n.d.</td>") == 5, row
+    assert "Aucune source d&#39;événements ne couvre 2 quartier(s) (QP094025, QP093028)" in page
     bad = run(store_path, "rapport", "--periode", PERIOD)
     assert bad.exit_code == 1 and "--quartier" in bad.output
     bad = run(store_path, "rapport", "--quartier", "QP075019", "--periode", "2024-08:2023-09")
