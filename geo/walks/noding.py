@@ -169,8 +169,9 @@ def node_lines(
     cuts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     joined_share = _joined_share(coords[np.concatenate([first, last])], max(opts.snap_m, _EPS))
     if opts.snap_m > 0:
+        before = coords
         coords, snapped, (gap_line, gap_xy) = _close_gaps(coords, first, last, geoms, lvl, opts.snap_m)
-        geoms = np.asarray(shapely.linestrings(coords, indices=index), dtype=object)
+        geoms = _rebuilt(geoms, coords, index, moved=np.any(coords != before, axis=1))
         gap_along = shapely.line_locate_point(geoms[gap_line], shapely.points(gap_xy)) if len(gap_line) \
             else np.zeros(0)
         cuts.append((gap_line.astype(np.int64), gap_xy, gap_along))
@@ -190,6 +191,18 @@ def node_lines(
     logger.info("noding: %d lines -> %d pieces, %d cuts, %d gaps closed, %d grade-separated crossings",
                 n, stats.pieces_out, crossings, snapped, separated)
     return pieces[good], kept[source[good]], stats
+
+
+def _rebuilt(geoms: np.ndarray, coords: np.ndarray, index: np.ndarray, *, moved: np.ndarray) -> np.ndarray:
+    """Return ``geoms`` with the lines that have a moved coordinate rebuilt from ``coords``."""
+    lines = np.unique(index[moved])
+    if len(lines) == 0:
+        return geoms
+    mine = np.isin(index, lines)
+    _, local = np.unique(index[mine], return_inverse=True)
+    out = geoms.copy()
+    out[lines] = shapely.linestrings(coords[mine], indices=local)
+    return out
 
 
 def _close_gaps(coords: np.ndarray, first: np.ndarray, last: np.ndarray, geoms: np.ndarray, lvl: np.ndarray,
@@ -297,11 +310,15 @@ def _split(geoms: np.ndarray, coords: np.ndarray, index: np.ndarray,
     cut_line, cut_xy, along = cut_line[order], cut_xy[order], along[order]
     uniq = np.concatenate([[True], (np.diff(cut_line) != 0) | (np.diff(along) > _EPS)])
     cut_line, cut_xy, along = cut_line[uniq], cut_xy[uniq], along[uniq]
+    # only the lines with a cut are rebuilt; the others keep their geometry
+    cut_lines = np.unique(cut_line)
+    mine = np.isin(index, cut_lines)
+    coords, index = coords[mine], index[mine]
     seg = np.hypot(*np.diff(coords, axis=0).T)
     seg[index[1:] != index[:-1]] = 0.0
     vdist = np.concatenate([[0.0], np.cumsum(seg)])
     starts = np.concatenate([[0], np.flatnonzero(index[1:] != index[:-1]) + 1])
-    vdist = vdist - np.repeat(vdist[starts], np.bincount(index, minlength=n))
+    vdist = vdist - np.repeat(vdist[starts], np.diff(np.concatenate([starts, [len(index)]])))
     # rows: vertices (kind 1) then each cut twice: end of a piece (kind 0) and start of the next (kind 2)
     row_line = np.concatenate([index, cut_line, cut_line])
     row_d = np.concatenate([vdist, along, along])
@@ -321,7 +338,10 @@ def _split(geoms: np.ndarray, coords: np.ndarray, index: np.ndarray,
     row_line, row_kind, row_xy = row_line[keep], row_kind[keep], row_xy[keep]
     new_line = np.concatenate([[True], row_line[1:] != row_line[:-1]])
     piece = np.cumsum(new_line | (row_kind == 2)) - 1
-    pieces = shapely.linestrings(row_xy, indices=piece)
+    cut_pieces = shapely.linestrings(row_xy, indices=piece)
     first_row = np.concatenate([[0], np.flatnonzero(np.diff(piece)) + 1])
-    source = row_line[first_row].astype(np.int64)
-    return pieces, source, len(cut_line)
+    uncut = np.setdiff1d(np.arange(n), cut_lines)
+    pieces = np.concatenate([geoms[uncut], cut_pieces])
+    source = np.concatenate([uncut, row_line[first_row]]).astype(np.int64)
+    order = np.argsort(source, kind="stable")  # the source order, pieces of a line in their order
+    return pieces[order], source[order], len(cut_line)
