@@ -296,7 +296,8 @@ def _match_one(
     communes = table["commune_key"].to_numpy()
 
     def fits(idx: list[int]) -> list[int]:
-        return [i for i in idx if commune_matches(ckey, communes[i])]
+        # an address without commune (a municipal file) answers for the commune asked
+        return [i for i in idx if not communes[i] or commune_matches(ckey, communes[i])]
 
     status = "exact"
     hits = fits(by_key.get(key, []))
@@ -304,7 +305,7 @@ def _match_one(
         hits, status = fits(by_code[text]), "code"
     score = 1.0
     if not hits:
-        pool = [i for i in range(len(table)) if commune_matches(ckey, communes[i])]
+        pool = fits(list(range(len(table))))
         keys = table["street_key"].to_numpy()
         matcher = difflib.SequenceMatcher()
         matcher.set_seq2(key)

@@ -187,3 +187,18 @@ def test_street_lists_of_two_communes(two_lists: dict[str, Any]) -> None:
     out = lookup_many(pd.DataFrame({"a": list(cases)}), index, columns=AddressColumns(address="a"))
     assert out["qpv_status"].tolist() == [v[0] for v in cases.values()]
     assert set(MATCH_COLUMNS) <= set(out.columns) and np.isnan(out["qpv_x"]).all()
+
+
+def test_address_base_without_communes_answers_for_the_commune_named(demo: dict[str, Any]) -> None:
+    """Montpellier's own address file has no commune column: « … Montpellier » still finds its points."""
+    points = read_addresses(DEMO / "montpellier" / "VilleMTP_MTP_PointAdresse.zip")  # no commune given
+    assert (points["commune_key"] == "").all()
+    mtp = demo["perimeters"][demo["perimeters"]["code"].str.startswith("QP034")]
+    territory = build_territory(perimeters=mtp, addresses=points)
+    index = build_index(mtp, addresses=points, territory=territory)
+    row = points[(points["street_key"] == street_key("Rue de Salerne")) & (points["number"] == 64)]
+    assert len(row) == 1
+    for text in ("64 rue de Salerne Montpellier", "64 rue de Salerne 34080 Montpellier", "64 rue de Salerne"):
+        res = lookup_address(text, index)
+        assert (res.status, res.code) == ("inside", "QP034005"), text
+        assert res.match.startswith("64 Rue de Salerne"), text
