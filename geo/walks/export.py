@@ -78,9 +78,12 @@ def stop_label(row: pd.Series, *, order: int | None = None) -> str:
 
 def unserved_text(item: dict[str, Any]) -> str:
     """French status of an unserved stop: « non desservi (à 120 m de la voie la plus proche) »."""
-    if item.get("disconnected"):
-        return "non desservi (sur une voie non reliée au départ)"
     dist = item.get("distance_m")
+    if item.get("disconnected"):
+        if dist is not None and dist == dist:
+            return (f"non desservi (sur une voie non reliée au reste du réseau, à {float(dist):.0f} m "
+                    "de la voie reliée la plus proche)")
+        return "non desservi (sur une voie non reliée au départ)"
     return ("non desservi" if dist is None else
             f"non desservi (à {float(dist):.0f} m de la voie la plus proche)")
 

@@ -65,7 +65,7 @@ __all__ = [
     "street_levels",
 ]
 
-CACHE_VERSION = "3"  # 2: lines noded at their crossings; 3: pedestrian links between components
+CACHE_VERSION = "4"  # 2: noded at crossings; 3: pedestrian links; 4: cut-off streets kept
 
 #: Piece ends closer than this (metres) are one node.
 _NODE_MERGE_M = 0.01
@@ -592,7 +592,14 @@ def clip_graph(
             H.add_edge(u, v, key=k, **d)
     if H.number_of_edges() == 0:
         raise NetworkError("Aucune voie du réseau ne traverse le quartier (vérifier la projection).")
-    return largest_component(_reconnect(G, H))
+    joined = _reconnect(G, H)
+    out = largest_component(joined)
+    # the streets of the quartier left out (not joined to the main part): a stop on one of them
+    # is « non desservi » because its street is cut off, not because no street passes there
+    left = [d["geometry"] for u, _, d in joined.edges(data=True)
+            if u not in out and d.get("geometry") is not None]
+    out.graph["cut_off_streets"] = shapely.union_all(np.array(left, dtype=object)) if left else None
+    return out
 
 
 def _reconnect(G: nx.MultiGraph, H: nx.MultiGraph) -> nx.MultiGraph:

@@ -23,6 +23,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import LineString, Point
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
@@ -485,10 +486,24 @@ def walk_route(
                          priority_column=priority_column, solver=name)
     route.meta["max_stop_distance_m"] = min(float(opts.max_stop_distance_m), float(max_snap_m))
     route.meta["connectors"] = route_connectors(G, route.node_path)
-    route.meta["unserved"] = ([_unserved_row(frame, label, dist) for label, dist in unserved.items()]
+    apart = _on_cut_off_streets(G, frame, unserved, limit=float(route.meta["max_stop_distance_m"]))
+    route.meta["unserved"] = ([{**_unserved_row(frame, label, dist),
+                                **({"disconnected": True} if label in apart else {})}
+                               for label, dist in unserved.items()]
                               + [{**_unserved_row(frame, label, float("nan")), "disconnected": True}
                                  for label in cut_off])
     return route
+
+
+def _on_cut_off_streets(G: nx.MultiGraph, frame: gpd.GeoDataFrame, unserved: dict[Hashable, float], *,
+                        limit: float) -> set[Hashable]:
+    """Unserved stops next to a street of the quartier that is not joined to the main network."""
+    cut_off = G.graph.get("cut_off_streets")
+    if cut_off is None or not unserved:
+        return set()
+    labels = list(unserved)
+    dist = shapely.distance(frame.loc[labels].geometry.to_numpy(), cut_off)
+    return {label for label, d in zip(labels, dist, strict=True) if d <= limit}
 
 
 def _serve_stops(

@@ -182,3 +182,27 @@ def test_a_link_is_not_a_street_for_serving_stops(around: gpd.GeoDataFrame) -> N
     expected = distance_to_streets(streets_only, middle)[0]
     assert expected > 2.0  # the middle of a link of more than 5 m
     assert distance_to_streets(linked, middle)[0] == pytest.approx(expected)
+
+
+def test_a_stop_on_a_street_cut_off_from_the_network_says_so(around: gpd.GeoDataFrame,
+                                                              mosson: gpd.GeoDataFrame) -> None:
+    """A stop on Allée de la Pinède (15.1 m from any other street, not linked): its street is cut off."""
+    from geo.walks.export import unserved_text
+    from geo.walks.model import WalkOptions
+    from geo.walks.routing import walk_route
+
+    zone = mosson.geometry.iloc[0]
+    G = clip_graph(graph_from_streets(around), mosson, margin_m=0)
+    allee = shapely.union_all(around[around["name"] == FAR].geometry.to_numpy())
+    assert G.graph["cut_off_streets"] is not None and G.graph["cut_off_streets"].distance(allee) < 1.0
+    on_allee = allee.interpolate(0.5, normalized=True)
+    elsewhere = [d["geometry"].interpolate(0.5, normalized=True) for *_, d in G.edges(data=True)
+                 if d.get("name") and not d.get("connector")][:3]
+    stops = gpd.GeoDataFrame({"priority": [5.0, 1.0, 1.0, 1.0], "label": [FAR, "a", "b", "c"]},
+                             geometry=[on_allee, *elsewhere], crs="EPSG:2154")
+    route = walk_route(G, stops, start=zone.representative_point(), options=WalkOptions(budget_min=60))
+    (unserved,) = route.unserved
+    assert unserved["label"] == FAR and unserved["disconnected"] is True
+    assert unserved["distance_m"] > 15.0  # from the streets joined to the network
+    assert unserved_text(unserved).startswith("non desservi (sur une voie non reliée au reste du réseau")
+    assert FAR not in set(route.stops["label"])
