@@ -435,6 +435,7 @@ def split_commune(
     if streets and street_key(parsed.street) in streets:
         return parsed
     words = parsed.street.split()
+    tails = []
     for k in range(min(5, len(words) - 2), 0, -1):  # at least « rue X » left
         head, tail = words[:-k], " ".join(words[-k:])
         key = commune_key(tail)
@@ -443,7 +444,26 @@ def split_commune(
         if any(commune_matches(key, c) for c in communes):
             return ParsedAddress(parsed.number, parsed.suffix, parsed.number_to, " ".join(head).strip(" ,"),
                                  parsed.postcode, tail)
+        tails.append((head, key))
+    # a misspelt commune (« Montpelier »): the one known commune it is close to
+    for head, key in tails:
+        close = _close_commune(key, communes)
+        if close:
+            return ParsedAddress(parsed.number, parsed.suffix, parsed.number_to, " ".join(head).strip(" ,"),
+                                 parsed.postcode, close)
     return parsed
+
+
+#: Similarity (difflib ratio) from which a word ending an address is taken for a known commune.
+COMMUNE_CUTOFF = 0.88
+
+
+def _close_commune(key: str, communes: Collection[str]) -> str:
+    """Return the known commune key closest to ``key`` when only one is that close (else ``""``)."""
+    if len(key) < 5:
+        return ""
+    close = difflib.get_close_matches(key, [c for c in communes if c], n=2, cutoff=COMMUNE_CUTOFF)
+    return close[0] if len(close) == 1 else ""
 
 
 def _resolve_commune(parsed: ParsedAddress, addresses: pd.DataFrame) -> ParsedAddress:

@@ -202,3 +202,17 @@ def test_address_base_without_communes_answers_for_the_commune_named(demo: dict[
         res = lookup_address(text, index)
         assert (res.status, res.code) == ("inside", "QP034005"), text
         assert res.match.startswith("64 Rue de Salerne"), text
+
+
+def test_misspelt_commune_at_the_end_is_recognised(demo: dict[str, Any]) -> None:
+    """« Montpelier » (one l) ends the address: the one known commune that close is taken."""
+    index = demo["index"]
+    res = lookup_address("64 rue de Salern Montpelier", index)
+    assert (res.status, res.code) == ("inside", "QP034005")
+    assert res.match.startswith("64 Rue de Salerne") and 0.9 < res.score < 1.0
+    parsed = split_commune(parse_address("64 rue de Salerne Montpelier"), {"MONTPELLIER", "PARIS"})
+    assert (parsed.street, parsed.commune) == ("rue de Salerne", "MONTPELLIER")
+    # a word too short to be told from a street word stays in the street
+    assert split_commune(parse_address("3 rue des Lilas Lile"), {"LILLE", "LILLERS"}).commune == ""
+    assert split_commune(parse_address("3 rue des Lilas Lilers"), {"LILLE", "LILLERS"}).commune == "LILLERS"
+    assert split_commune(parse_address("3 rue des Lilas Pari"), {"PARIS"}).commune == ""
