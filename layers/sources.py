@@ -36,6 +36,7 @@ import pyogrio
 from pyogrio import errors as ogr_errors
 from shapely.errors import ShapelyError
 
+from geo.errors import NetworkError
 from layers.errors import SourceFileError
 from layers.settings import get_settings
 
@@ -54,7 +55,8 @@ MAX_ZIP_RATIO = 200  # unpacked / packed size of a whole archive
 #: What an import accepts, named in the message for a file that cannot be read.
 ACCEPTED_FORMATS = (
     "CSV (.csv, .txt, .tsv, éventuellement compressé en .gz), GeoJSON, tableau JSON "
-    "d'enregistrements avec latitude et longitude (.json), GeoPackage (.gpkg) ou Shapefile zippé (.zip)"
+    "d'enregistrements avec latitude et longitude (.json), GeoPackage (.gpkg), Shapefile zippé (.zip) "
+    "ou extrait OpenStreetMap (.osm, .osm.pbf) pour les voies"
 )
 LIST_SEPARATOR = ", "
 # what pyogrio / GDAL / GEOS raise on a damaged file: all become a SourceFileError
@@ -543,7 +545,36 @@ def read_source(
         table = _read_json_records(path, encoding=encoding)
         if table is not None:
             return table
+    if fmt is None and (suffixes[-1:] == [".osm"] or suffixes[-1:] == [".pbf"]):
+        return read_osm(path)
     return read_vector(path, layer=layer, encoding=encoding)
+
+
+def read_osm(path: str | Path) -> SourceTable:
+    """Read the walkable ways of an OpenStreetMap extract (``.osm`` XML or ``.osm.pbf``).
+
+    One row per way with ``osm_id``, ``name``, ``highway``, ``layer``, ``bridge`` and
+    ``tunnel`` (the ``osm-voies`` layout of the ``voies`` layer); other ways (rivers,
+    motorways…) are not streets a walker uses and are not read.
+
+    Raises
+    ------
+    SourceFileError
+        When the extract cannot be read or holds no walkable way.
+    MissingDependencyError
+        When pyosmium (extra ``osm``) is not installed.
+    """
+    from geo.walks.network import read_osm_ways
+
+    path = Path(path)
+    _check_size(path)
+    try:
+        ways = read_osm_ways(path)
+    except NetworkError as exc:
+        raise SourceFileError(f"{exc} Formats acceptés : {ACCEPTED_FORMATS}.") from exc
+    ways = ways.reset_index(drop=True)
+    return SourceTable(frame=ways, rows=pd.Series(range(1, len(ways) + 1), index=ways.index, dtype="int64"),
+                       crs=ways.crs, kind="vector")
 
 
 def _read_json_records(path: Path, *, encoding: str | None) -> SourceTable | None:

@@ -471,8 +471,8 @@ def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
     Returns
     -------
     geopandas.GeoDataFrame
-        One line per walkable way (EPSG:2154) with ``name``, ``highway``, ``layer``,
-        ``bridge``, ``tunnel`` columns; ways join where they share a vertex.
+        One line per walkable way (EPSG:2154) with ``osm_id``, ``name``, ``highway``,
+        ``layer``, ``bridge``, ``tunnel`` columns; ways join where they share a vertex.
 
     Raises
     ------
@@ -498,7 +498,8 @@ def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
             coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
             if len(coords) < 2:
                 continue
-            rows.append({"name": tags.get("name"), "highway": tags.get("highway"), "layer": tags.get("layer"),
+            rows.append({"osm_id": int(way.id), "name": tags.get("name"), "highway": tags.get("highway"),
+                         "layer": tags.get("layer"),
                          "bridge": tags.get("bridge"), "tunnel": tags.get("tunnel"),
                          "geometry": LineString(coords)})
     except (RuntimeError, OSError) as exc:

@@ -126,3 +126,31 @@ def test_street_files_keep_their_bridges_and_motorways_apart(runner: CliRunner, 
         store.close()
     # the bridge does not meet the street it crosses, the motorway is not walked at all
     assert quality.components == 2 and quality.edges == 2
+
+
+def test_openstreetmap_extract_imports_into_voies(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
+    """An .osm extract (built from real Montpellier streets, with a footbridge and a motorway) imports."""
+    from shapely.geometry import LineString
+
+    from layers.store import open_store
+    from tests.geo.walks.test_noding import _write_osm
+
+    raw = gpd.read_file(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip").to_crs(2154)
+    streets = gpd.GeoDataFrame({"name": raw["LIB_OFF"].fillna("?")}, geometry=raw.geometry, crs=2154).iloc[:300]
+    # a footbridge across the first streets, in the air (layer=1)
+    bridge = LineString([streets.geometry.iloc[0].centroid, streets.geometry.iloc[10].centroid])
+    path = tmp_path / "extrait.osm"
+    _write_osm(streets, path, bridge=bridge)  # plus a motorway, not walkable
+    store_path = tmp_path / "osm.gpkg"
+    res = runner.invoke(main, ["--entrepot", str(store_path), "importer", "voies", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "301 lignes lues : 301 ajoutées" in res.output and "osm-voies" in res.output
+    store = open_store(store_path)
+    try:
+        stored = store.read("voies")
+    finally:
+        store.close()
+    assert "Autoroute test" not in set(stored["name"])
+    assert stored.loc[stored["name"] == "Passerelle test", "level"].tolist() == [1]
+    again = runner.invoke(main, ["--entrepot", str(store_path), "importer", "voies", str(path)])
+    assert again.exit_code == 0 and "0 ajoutées, 301 déjà présentes" in again.output
