@@ -128,7 +128,8 @@ def test_street_files_keep_their_bridges_and_motorways_apart(runner: CliRunner, 
     assert quality.components == 2 and quality.edges == 2
 
 
-def test_openstreetmap_extract_imports_into_voies(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
+def test_openstreetmap_extract_imports_into_voies(runner: CliRunner, shared_data: Path,
+                                                  tmp_path: Path) -> None:
     """An .osm extract (built from real Montpellier streets, with a footbridge and a motorway) imports."""
     from shapely.geometry import LineString
 
@@ -136,7 +137,8 @@ def test_openstreetmap_extract_imports_into_voies(runner: CliRunner, shared_data
     from tests.geo.walks.test_noding import _write_osm
 
     raw = gpd.read_file(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip").to_crs(2154)
-    streets = gpd.GeoDataFrame({"name": raw["LIB_OFF"].fillna("?")}, geometry=raw.geometry, crs=2154).iloc[:300]
+    streets = gpd.GeoDataFrame({"name": raw["LIB_OFF"].fillna("?")}, geometry=raw.geometry,
+                               crs=2154).iloc[:300]
     # a footbridge across the first streets, in the air (layer=1)
     bridge = LineString([streets.geometry.iloc[0].centroid, streets.geometry.iloc[10].centroid])
     path = tmp_path / "extrait.osm"
