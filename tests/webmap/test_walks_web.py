@@ -370,7 +370,12 @@ def test_walk_page_lists_unserved_stops(walk_app: Flask) -> None:
     html = client_as(walk_app, "lecteur").get(f"/diagnostic/{plan.uid}").get_data(as_text=True)
     assert f"Arrêts non desservis ({len(unserved)})" in html
     section = html[html.index('id="dg-non-desservis"'):]
+    from markupsafe import escape
+
+    from geo.walks.export import unserved_text
+
     for u in unserved:
-        assert f"à {float(u['distance_m']):.0f} m de la voie la plus proche" in section
+        assert str(escape(unserved_text(u))) in section
+        assert "non desservi (à " in unserved_text(u) or u.get("disconnected")
     steps = html[html.index('id="dg-etapes"'):html.index('id="dg-non-desservis"')]
     assert steps.count("<li data-rang=") == len(plan.route.stops)
