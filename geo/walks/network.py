@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import re
+import unicodedata
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,16 +79,26 @@ NOT_WALKABLE_HIGHWAYS = frozenset({
 })
 
 # Column names recognised in street layers (lower case), first match wins.
-_NAME_COLUMNS = ("name", "lib_off", "nom_voie", "nom", "nomvoie", "libelle", "nom_1_g")
+_NAME_COLUMNS = ("name", "lib_off", "nom_voie", "nom", "nomvoie", "libelle", "nom_1_g", "nom_rue",
+                 "lib_voie", "libelle_voie", "nom_de_la_voie", "nom_complet", "denomination", "appellation",
+                 "street", "street_name", "voie", "rue")
 _CODE_COLUMNS = ("street_code", "rivoli_dgi", "rivoli", "code_voie", "code_fantoir", "fantoir")
 _DOMANIALITE_COLUMNS = ("domanialite", "domanialit", "domanial", "statut_juridique", "gestion")
 
 
+def _column_key(name: str) -> str:
+    """Return a column name folded: no case, accents, spaces or punctuation (nom_de_la_voie)."""
+    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
+
+
 def _find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
-    lower = {str(c).lower(): str(c) for c in columns}
+    keyed: dict[str, str] = {}
+    for c in columns:
+        keyed.setdefault(_column_key(c), str(c))
     for cand in candidates:
-        if cand in lower:
-            return lower[cand]
+        if cand in keyed:
+            return keyed[cand]
     return None
 
 

@@ -342,3 +342,14 @@ def test_bd_topo_like_columns_level_and_walkability(merged_streets: gpd.GeoDataF
     assert nx.is_connected(flat)
     with pytest.raises(NetworkError, match="Aucune voie piétonne"):
         graph_from_streets(bdtopo.assign(NATURE="Type autoroutier"))
+
+
+def test_street_names_read_under_another_publisher_s_column_name(split_streets: gpd.GeoDataFrame) -> None:
+    """The real lines with their name column as other publishers write it keep their names."""
+    lines = split_streets.iloc[:200]
+    for column in ("Nom de la voie", "NOM_RUE", "libellé_voie", "Street Name"):
+        frame = gpd.GeoDataFrame({column: lines["name"].to_numpy()}, geometry=lines.geometry.to_numpy(),
+                                 crs=lines.crs)
+        G = graph_from_streets(frame)
+        names = {d["name"] for *_, d in G.edges(data=True) if not d.get("connector")}
+        assert names == set(lines["name"].dropna()), column
