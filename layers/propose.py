@@ -45,7 +45,8 @@ _ID_NAMES = ("id", "identifiant", "objectid", "fid", "gid", "uid", "idarc", "id_
 #: Usual column names of each field (any case, accents, spaces or punctuation).
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": ("nom", "name", "libelle", "lib", "intitule", "designation", "nom_site", "patrlib", "lib_qp",
-             "nom_qp", "lib_off", "nom_voie"),
+             "nom_qp", "lib_off", "nom_voie", "nom_de_la_voie", "nom_rue", "libelle_voie", "lib_voie",
+             "denomination", "appellation", "street_name", "nom_1_g"),
     "address": ("adresse", "address", "adr", "implantation", "localisation", "lieu", "emplacement"),
     "street": ("nom_voie", "lib_off", "voie", "rue", "street", "libelle_voie", "nomvoie"),
     "number": ("numero", "num", "num_voi", "no", "housenumber", "numvoie", "numero_voie"),
@@ -71,7 +72,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "kind": ("type", "nature", "kind", "categorie", "class", "type_lante", "genre"),
     "flux": ("flux", "type", "type_dechet", "dechet", "type_flux"),
     "capacity_l": ("capacite", "capacity", "volume", "capacite_l"),
-    "domanialite": ("domanialite", "domanialit", "domaine"),
+    "domanialite": ("domanialite", "domanialit", "domaine", "statut_juridique", "gestion", "gestionnaire"),
+    "level": ("niveau", "layer", "pos_sol", "level"),
     "direction": ("sens_circu", "sens", "sens_circulation", "oneway"),
     "length_m": ("longueur", "length", "len", "long", "longueur_m"),
     "code": ("code_qp", "code", "code_quartier", "code_qpv"),

@@ -285,3 +285,27 @@ def test_proposed_values_are_allowed_ones(shared_data: Path) -> None:
     assert proposed and all(fold(v) in choices for v in proposed)
     assert theme["values"]["Graffitis, tags, affiches et autocollants"] == "tags et graffitis"
     assert theme["values"]["Objets abandonnés"] == TODO  # no allowed value says it for sure
+
+
+def test_proposal_for_streets_renamed_by_another_publisher(shared_data: Path, tmp_path: Path) -> None:
+    """Montpellier's real streets with columns named as another city would: names, codes, status found."""
+    raw = gpd.read_file(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip").iloc[:500]
+    renamed = raw.rename(columns={"LIB_OFF": "Nom de la voie", "CODE_VOIE": "Code FANTOIR",
+                                  "DOMANIALIT": "Statut juridique"})
+    renamed = renamed[["Nom de la voie", "Code FANTOIR", "Statut juridique", "geometry"]]
+    path = tmp_path / "rues.gpkg"
+    renamed.to_file(path)
+    proposal = propose_mapping(path, "voies")
+    fields = proposal.data["fields"]
+    assert fields["name"] == "Nom de la voie" and fields["street_code"] == "Code FANTOIR"
+    assert fields["domanialite"] == "Statut juridique"
+    store = open_store(tmp_path / "rues-store.gpkg", create=True)
+    try:
+        draft = tmp_path / "rues.yaml"
+        draft.write_text(proposal.to_yaml(), encoding="utf-8")
+        report = import_file(store, path, options=ImportOptions(mapping=str(draft)))
+        stored = store.read("voies")
+    finally:
+        store.close()
+    assert report.n_inserted == 500
+    assert set(stored["name"].dropna()) == set(raw["LIB_OFF"].dropna())
