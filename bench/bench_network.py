@@ -7,7 +7,7 @@ Two real networks:
   name, about 3,600 lines crossing and T-joining in mid-line, as OpenStreetMap ways do);
 * the Paris street graph of the 2014 contest (11,348 crossings), its edges as 2-point lines.
 
-For each, the time of :func:`geo.walks.network.graph_from_streets` with noding (the
+For each, the time of :func:`geo.walks.build.graph_from_streets` with noding (the
 default) is compared, in the same run, with the reference: building the graph from the
 already-split lines joined at their end points only (``NodingOptions(split=False,
 snap_m=0)``; both keep the default pedestrian links between pieces under 15 m). Target: the
@@ -38,9 +38,10 @@ import shapely
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from geo.walks.network import graph_from_hashcode, graph_from_streets, read_street_layer  # noqa: E402
+from geo.walks.build import graph_from_hashcode, graph_from_streets  # noqa: E402
 from geo.walks.noding import NodingOptions  # noqa: E402
 from geo.walks.quality import network_quality  # noqa: E402
+from geo.walks.streets import read_street_layer  # noqa: E402
 
 ENDPOINTS_ONLY = NodingOptions(split=False, snap_m=0)
 #: The raw input, as the old builder joined it (no noding, no gap closing, no pedestrian link).

@@ -23,7 +23,8 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.perimeters.streetnames import strip_accents
 from geo.walks._graph_cache import cache_key, cached_graph
-from geo.walks.network import CACHE_VERSION, clip_graph, graph_from_streets, split_at_points
+from geo.walks.build import graph_from_streets
+from geo.walks.network import CACHE_VERSION, clip_graph, split_at_points
 from geo.walks.priorities import PriorityInputs, PriorityOptions, stop_priorities
 from geo.walks.quality import network_quality
 from layers.errors import WalkError

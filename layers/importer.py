@@ -29,7 +29,7 @@ import shapely
 from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
-from geo.walks.network import street_levels
+from geo.walks.streets import street_levels
 from layers.errors import MappingError, SourceFileError, StoreError
 from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes, recognise
 from layers.mapping import Mapping_, column_renames, identity_mapping, load_mapping

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from geo.walks.network import graph_from_osm_file, graph_from_streets, read_street_layer
+from geo.walks.build import graph_from_streets
 from geo.walks.noding import NodingOptions
+from geo.walks.osm import graph_from_osm_file
 from geo.walks.quality import MIN_LARGEST_SHARE, NetworkQuality, network_quality
+from geo.walks.streets import read_street_layer
 from layers.errors import WalkError
 from layers.store.base import LayerStore
 

@@ -564,7 +564,7 @@ def read_osm(path: str | Path) -> SourceTable:
     MissingDependencyError
         When pyosmium (extra ``osm``) is not installed.
     """
-    from geo.walks.network import read_osm_ways
+    from geo.walks.osm import read_osm_ways
 
     path = Path(path)
     _check_size(path)

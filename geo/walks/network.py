@@ -1,4 +1,4 @@
-"""Pedestrian street graphs of a quartier: building, clipping, caching and distances.
+"""Pedestrian street graphs of a quartier: loading, clipping, caching and distances.
 
 A street graph here is an undirected :class:`networkx.MultiGraph` (walkers ignore
 one-way streets) whose nodes carry ``x``/``y`` in EPSG:2154 and whose edges carry
@@ -7,10 +7,10 @@ smaller to the larger node id as stored in ``geometry_from``) and, when the sour
 them, ``name``, ``street_code`` and ``domanialite``. The graph attribute ``crs`` is
 ``"EPSG:2154"``.
 
-Three sources are read: a street centreline layer (shapefile, GeoJSON, GeoPackage…,
-such as Montpellier's « Filaire des voies »), the Paris street graph of the 2014
-programming contest (text format ``N M T C S``) and OpenStreetMap XML through
-:func:`osmnx.graph_from_xml`.
+The graphs are built by :mod:`geo.walks.build` from the lines of :mod:`geo.walks.streets`
+or :mod:`geo.walks.osm`; :func:`load_street_graph` reads any of the three sources (a
+street layer, the Paris street graph of the 2014 programming contest, an OpenStreetMap
+extract) and caches the graph.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import re
-import unicodedata
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,21 +25,20 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pandas as pd
 import shapely
-from pyproj import Transformer
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
-from geo.errors import MissingDependencyError, NetworkError
+from geo.errors import NetworkError
 from geo.walks._edges import oriented_ends
 from geo.walks._graph_cache import cache_key, cached_graph
-from geo.walks.linking import link_components_in_place
-from geo.walks.noding import NodingOptions, node_lines
+from geo.walks.build import graph_from_hashcode, graph_from_streets
+from geo.walks.osm import graph_from_osm_file
+from geo.walks.streets import read_street_layer
 
 logger = logging.getLogger(__name__)
 
@@ -51,499 +48,16 @@ __all__ = [
     "distance_to_streets",
     "edge_geometry",
     "edges_frame",
-    "graph_from_hashcode",
-    "graph_from_osm_file",
-    "graph_from_osm_xml",
-    "graph_from_streets",
     "largest_component",
     "load_street_graph",
     "nearest_node",
     "nearest_nodes",
     "path_geometry",
-    "read_osm_ways",
-    "read_street_layer",
     "shortest_path",
     "split_at_points",
-    "street_levels",
 ]
 
 CACHE_VERSION = "4"  # 2: noded at crossings; 3: pedestrian links; 4: cut-off streets kept
-
-#: Piece ends closer than this (metres) are one node.
-_NODE_MERGE_M = 0.01
-
-#: OpenStreetMap ``highway`` values pedestrians may not use (dropped from street layers).
-NOT_WALKABLE_HIGHWAYS = frozenset({
-    "motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway",
-    "bus_guideway", "busway", "abandoned", "platform", "razed", "escape",
-})
-
-# Column names recognised in street layers (lower case), first match wins.
-_NAME_COLUMNS = ("name", "lib_off", "nom_voie", "nom", "nomvoie", "libelle", "nom_1_g", "nom_rue",
-                 "lib_voie", "libelle_voie", "nom_de_la_voie", "nom_complet", "denomination", "appellation",
-                 "street", "street_name", "voie", "rue")
-_CODE_COLUMNS = ("street_code", "rivoli_dgi", "rivoli", "code_voie", "code_fantoir", "fantoir")
-_DOMANIALITE_COLUMNS = ("domanialite", "domanialit", "domanial", "statut_juridique", "gestion")
-
-
-def _column_key(name: str) -> str:
-    """Return a column name folded: no case, accents, spaces or punctuation (nom_de_la_voie)."""
-    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
-
-
-def _find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
-    keyed: dict[str, str] = {}
-    for c in columns:
-        keyed.setdefault(_column_key(c), str(c))
-    for cand in candidates:
-        if cand in keyed:
-            return keyed[cand]
-    return None
-
-
-def read_street_layer(path: str | Path, *, layer: str | None = None,
-                      level_column: str | None = None) -> gpd.GeoDataFrame:
-    """Read a street centreline layer and normalise it for :func:`graph_from_streets`.
-
-    Parameters
-    ----------
-    path : str or Path
-        Any file GDAL reads (zipped shapefile, GeoJSON, GeoPackage…).
-    layer : str, optional
-        Layer name inside a multi-layer file.
-    level_column : str, optional
-        Column of the level of each line (see :func:`street_levels`).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Lines in EPSG:2154 with columns ``name``, ``street_code``, ``domanialite``
-        (``None`` where the source has no such attribute), ``level`` and ``geometry``;
-        lines an OpenStreetMap ``highway`` column marks as not walkable are dropped.
-
-    Raises
-    ------
-    NetworkError
-        When the file cannot be read or holds no line.
-    """
-    try:
-        raw = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types
-        raise NetworkError(f"Impossible de lire la couche des voies « {path} » : {exc}") from exc
-    return _normalise_streets(raw, level_column=level_column)
-
-
-def _normalise_streets(raw: gpd.GeoDataFrame, *, level_column: str | None = None) -> gpd.GeoDataFrame:
-    streets = to_territory_crs(raw)
-    streets = streets[streets.geometry.notna() & ~streets.geometry.is_empty]
-    streets = streets[streets.geom_type.isin(["LineString", "MultiLineString"])]
-    if streets.empty:
-        raise NetworkError("La couche des voies ne contient aucune ligne.")
-    streets = streets.explode(index_parts=False, ignore_index=True)
-    streets = _walkable(streets)
-    out: dict[str, Any] = {}
-    for target, candidates in (
-        ("name", _NAME_COLUMNS),
-        ("street_code", _CODE_COLUMNS),
-        ("domanialite", _DOMANIALITE_COLUMNS),
-    ):
-        col = _find_column(list(streets.columns), candidates)
-        if col is None or col == streets.geometry.name:
-            out[target] = [None] * len(streets)
-        else:
-            out[target] = [None if pd.isna(v) else str(v) for v in streets[col]]
-    out["level"] = street_levels(streets, column=level_column)
-    return gpd.GeoDataFrame(out, geometry=streets.geometry.to_numpy(), crs=streets.crs)
-
-
-#: Columns (lower case) whose values mark a line as not walkable, and those values (lower
-#: case): OpenStreetMap ``highway``/``foot``, IGN BD TOPO ``nature``/``acces_pieton``.
-NOT_WALKABLE_VALUES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("highway", NOT_WALKABLE_HIGHWAYS),
-    ("foot", frozenset({"no", "private"})),
-    ("nature", frozenset({"type autoroutier", "bretelle"})),
-    ("acces_pieton", frozenset({"interdit", "restreint aux ayants droit"})),
-    ("acces_ped", frozenset({"interdit"})),
-    # the ``voies`` layer of a store: street types imported from either source
-    ("street_type", NOT_WALKABLE_HIGHWAYS | {"type autoroutier", "bretelle"}),
-)
-
-
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("object").map(lambda v: "" if v is None or v is pd.NA
-                                       or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
-
-
-def _walkable(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Drop the lines the source marks as not walkable (OSM motorways, BD TOPO « Type autoroutier »…)."""
-    bad = pd.Series(False, index=streets.index)
-    why: set[str] = set()
-    for column, forbidden in NOT_WALKABLE_VALUES:
-        col = _find_column(list(streets.columns), (column,))
-        if col is None or col == streets.geometry.name:
-            continue
-        hit = _text(streets[col]).isin(forbidden)
-        why.update(f"{column}={v}" for v in _text(streets[col])[hit].unique()[:3])
-        bad |= hit
-    if not bad.any():
-        return streets
-    if bad.all():
-        raise NetworkError("Aucune voie piétonne dans la couche : toutes les lignes sont des voies "
-                           f"interdites aux piétons ({', '.join(sorted(why)[:5])}).")
-    logger.info("%d non-walkable lines dropped (%s)", int(bad.sum()), sorted(why)[:5])
-    return streets[~bad.to_numpy()]
-
-
-def _truthy(values: pd.Series) -> np.ndarray:
-    text = values.astype("object").map(lambda v: "" if v is None or v is pd.NA
-                                       or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
-    return ~text.isin(["", "no", "non", "0", "false", "none", "nan"]).to_numpy()
-
-
-def street_levels(streets: pd.DataFrame, *, column: str | None = None) -> np.ndarray:
-    """Return the level of each street line (0 on the ground, > 0 bridges, < 0 tunnels).
-
-    Parameters
-    ----------
-    streets : pandas.DataFrame
-        Street lines with their source columns.
-    column : str, optional
-        Column holding a numeric level; otherwise ``level``/``niveau``/``layer`` when
-        present (or IGN BD TOPO ``pos_sol``), completed by the OpenStreetMap ``bridge`` (+1)
-        and ``tunnel`` (-1) tags.
-
-    Returns
-    -------
-    numpy.ndarray
-        One float per line.
-
-    Raises
-    ------
-    NetworkError
-        When ``column`` is not a column of ``streets``.
-    """
-    if column is not None and column not in streets.columns:
-        raise NetworkError(f"Colonne de niveau « {column} » absente de la couche des voies "
-                           f"(colonnes : {', '.join(map(str, streets.columns))}).")
-    col = column or _find_column(list(streets.columns), ("level", "niveau", "layer", "pos_sol"))
-    level = np.zeros(len(streets))
-    known = np.zeros(len(streets), dtype=bool)
-    if col is not None:
-        raw = pd.to_numeric(streets[col], errors="coerce").to_numpy(dtype=float)
-        known = np.isfinite(raw)
-        level = np.where(known, raw, 0.0)
-    for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
-        tcol = _find_column(list(streets.columns), (tag,))
-        if tcol is not None:
-            flag = _truthy(streets[tcol]) & ~known
-            level = np.where(flag, value, level)
-    return level
-
-
-def graph_from_streets(streets: gpd.GeoDataFrame, *, options: NodingOptions | None = None) -> nx.MultiGraph:
-    """Build a pedestrian graph from street centrelines, noded at every crossing.
-
-    Lines are first cut where they cross or meet (:func:`geo.walks.noding.node_lines`:
-    crossings, T-junctions, shared vertices; grade separation of bridges and tunnels;
-    gaps up to ``options.snap_m`` closed), then the piece ends become the nodes.
-
-    Parameters
-    ----------
-    streets : geopandas.GeoDataFrame
-        Lines in any CRS; ``name``/``street_code``/``domanialite`` columns (as made by
-        :func:`read_street_layer`) or their raw source names are kept on the edges.
-    options : NodingOptions, optional
-        Gap tolerance, level column, splitting switch, pedestrian links (defaults of
-        :class:`~geo.walks.noding.NodingOptions`).
-
-    Returns
-    -------
-    networkx.MultiGraph
-        Undirected street graph in EPSG:2154; one-way streets are walkable both ways.
-        Edges carry the ``level`` of their line. ``G.graph["noding"]`` holds the counts of
-        :class:`~geo.walks.noding.NodingStats`, ``G.graph["links"]`` those of
-        :class:`~geo.walks.linking.LinkStats` (parts less than ``options.link_m`` apart are
-        joined by ``connector`` edges, see :func:`~geo.walks.linking.link_components`).
-
-    Raises
-    ------
-    NetworkError
-        When there is no line to build from.
-    """
-    opts = options or NodingOptions()
-    norm = _normalise_streets(streets, level_column=opts.level_column)
-    pieces, source, stats = node_lines(norm.geometry.to_numpy(), levels=norm["level"].to_numpy(),
-                                       options=opts)
-    if len(pieces) == 0:
-        raise NetworkError("Aucun tronçon de voie exploitable pour construire le graphe.")
-    coords, index = shapely.get_coordinates(pieces, return_index=True)
-    counts = np.bincount(index, minlength=len(pieces))
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    ends = np.concatenate([coords[first], coords[first + counts - 1]])
-    label, centre = _cluster_points(ends, _NODE_MERGE_M)
-    # number the nodes in order of appearance (start then end of each piece, in the source order)
-    seq = np.column_stack([label[: len(pieces)], label[len(pieces):]]).ravel()
-    _, first_seen = np.unique(seq, return_index=True)  # every cluster label 0..K-1 appears
-    rank = np.empty(len(centre), dtype=np.int64)
-    rank[np.argsort(first_seen)] = np.arange(len(centre))
-    centre = centre[np.argsort(rank)]
-    u_all, v_all = rank[label[: len(pieces)]], rank[label[len(pieces):]]
-    length = shapely.length(pieces)
-    keep = ~((u_all == v_all) & (length < 1.0))  # tiny loops
-    if not keep.any():
-        raise NetworkError("Aucun tronçon de voie exploitable pour construire le graphe.")
-    u_all, v_all, length, pieces, source = u_all[keep], v_all[keep], length[keep], pieces[keep], source[keep]
-    G = nx.MultiGraph(crs=TERRITORY_CRS, noding=dict(stats.__dict__))
-    used = np.unique(np.concatenate([u_all, v_all]))
-    G.add_nodes_from((int(i), {"x": float(centre[i, 0]), "y": float(centre[i, 1])}) for i in used)
-    names, codes, doms = (norm[c].to_numpy()[source] for c in ("name", "street_code", "domanialite"))
-    levels = norm["level"].to_numpy(dtype=float)[source].tolist()
-    keys = _parallel_keys(u_all, v_all)
-    add = G.add_edge
-    rows = zip(u_all.tolist(), v_all.tolist(), keys.tolist(), length.tolist(), pieces, names, codes, doms,
-               levels, strict=True)
-    for u, v, k, ln, geom, nm, cd, dm, lv in rows:
-        add(u, v, key=k, length=ln, geometry=geom, geometry_from=u, name=nm, street_code=cd, domanialite=dm,
-            level=lv)
-    link_components_in_place(G, link_m=opts.link_m)
-    logger.info("street graph: %d nodes, %d edges", G.number_of_nodes(), G.number_of_edges())
-    return G
-
-
-def _parallel_keys(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Key of each edge among the edges joining the same two nodes (0, 1, 2… in input order)."""
-    big = int(max(u.max(initial=0), v.max(initial=0))) + 1
-    _, inverse = np.unique(np.minimum(u, v).astype(np.int64) * big + np.maximum(u, v), return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    sorted_inv = inverse[order]
-    start = np.concatenate([[0], np.flatnonzero(np.diff(sorted_inv)) + 1])
-    rank = np.arange(len(u)) - np.repeat(start, np.diff(np.concatenate([start, [len(u)]])))
-    keys = np.empty(len(u), dtype=np.int64)
-    keys[order] = rank
-    return keys
-
-
-def _cluster_points(xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Label points closer than ``radius`` (transitively) with one id; return labels and first points."""
-    pairs = cKDTree(xy).query_pairs(radius, output_type="ndarray")
-    m = len(xy)
-    if len(pairs) == 0:
-        return np.arange(m), xy
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
-    _, label = connected_components(graph, directed=False)
-    _, first = np.unique(label, return_index=True)
-    return label, xy[first]
-
-
-def graph_from_hashcode(path: str | Path) -> nx.MultiGraph:
-    """Read the Paris street graph of the 2014 contest (``N M T C S`` text format).
-
-    Parameters
-    ----------
-    path : str or Path
-        File whose first line is ``N M T C S``, then ``N`` lines ``lat lon`` and ``M``
-        lines ``from to direction cost length_m``.
-
-    Returns
-    -------
-    networkx.MultiGraph
-        Undirected graph in EPSG:2154 (one-way streets walkable both ways), straight
-        edge geometries, ``length`` taken from the file.
-
-    Raises
-    ------
-    NetworkError
-        When the file is missing or malformed.
-    """
-    try:
-        lines = Path(path).read_text(encoding="ascii").split("\n")
-        n, m = (int(v) for v in lines[0].split()[:2])
-        latlon = np.array([[float(v) for v in ln.split()] for ln in lines[1 : n + 1]])
-        edges = np.array([[int(float(v)) for v in ln.split()] for ln in lines[n + 1 : n + 1 + m]])
-    except (OSError, ValueError, IndexError) as exc:
-        raise NetworkError(f"Fichier de réseau illisible « {path} » : {exc}") from exc
-    if latlon.shape != (n, 2) or edges.shape != (m, 5):
-        raise NetworkError(f"Fichier de réseau incomplet « {path} » : {n} nœuds, {m} tronçons annoncés.")
-    tr = Transformer.from_crs("EPSG:4326", TERRITORY_CRS, always_xy=True)
-    xs, ys = tr.transform(latlon[:, 1], latlon[:, 0])
-    G = nx.MultiGraph(crs=TERRITORY_CRS)
-    for i in range(n):
-        G.add_node(i, x=float(xs[i]), y=float(ys[i]))
-    seen: set[tuple[int, int]] = set()
-    for a, b, _direction, _cost, length in edges:
-        u, v = int(min(a, b)), int(max(a, b))
-        if u == v or (u, v) in seen:  # two-way streets may be listed twice
-            continue
-        seen.add((u, v))
-        geom = LineString([(xs[u], ys[u]), (xs[v], ys[v])])
-        G.add_edge(u, v, length=float(max(length, geom.length)), geometry=geom, geometry_from=u,
-                   name=None, street_code=None, domanialite=None)
-    return G
-
-
-def _walkable_tags(highway: Any, foot: Any = None, area: Any = None) -> bool:
-    """Tell whether pedestrians may walk an OpenStreetMap way (footway, residential, steps…)."""
-    values = highway if isinstance(highway, list) else [highway]
-    kinds = {str(v) for v in values if v is not None and str(v) not in {"", "nan"}}
-    if not kinds or kinds <= NOT_WALKABLE_HIGHWAYS:
-        return False
-    return str(foot).lower() not in {"no", "private"} and str(area).lower() != "yes"
-
-
-def graph_from_osm_xml(path: str | Path, *, link_m: float = 15.0) -> nx.MultiGraph:
-    """Read an OpenStreetMap XML extract into a pedestrian graph through osmnx.
-
-    Ways join where they share an OpenStreetMap node (bridges and tunnels do not share
-    nodes with the streets they cross). Only walkable ways are kept: every ``highway``
-    but motorways, trunks, ways under construction… (:data:`NOT_WALKABLE_HIGHWAYS`),
-    ``foot=no`` and ``area=yes`` excluded.
-
-    Parameters
-    ----------
-    path : str or Path
-        ``.osm`` XML file.
-    link_m : float, default 15
-        Parts of the network less than this apart are joined by a pedestrian link
-        (:func:`geo.walks.linking.link_components`); 0 disables it.
-
-    Returns
-    -------
-    networkx.MultiGraph
-        Undirected graph in EPSG:2154 with street names kept as ``name``.
-
-    Raises
-    ------
-    NetworkError
-        When osmnx cannot read the file or it holds no walkable way.
-    """
-    import osmnx as ox
-
-    tags = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = sorted(set(tags) | {"foot", "area", "layer", "bridge", "tunnel", "highway"})
-    try:
-        raw = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
-    except Exception as exc:
-        raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
-    finally:
-        ox.settings.useful_tags_way = tags
-    raw.remove_edges_from([(u, v, k) for u, v, k, d in raw.edges(keys=True, data=True)
-                           if not _walkable_tags(d.get("highway"), d.get("foot"), d.get("area"))])
-    raw.remove_nodes_from([n for n in list(raw.nodes) if raw.degree(n) == 0])
-    if raw.number_of_nodes() == 0:
-        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie piétonne.")
-    simple = ox.simplify_graph(raw)
-    raw = simple if simple.number_of_nodes() else raw  # isolated loops vanish when simplified
-    proj = ox.project_graph(raw, to_crs=TERRITORY_CRS)
-    G = nx.MultiGraph(crs=TERRITORY_CRS)
-    for nid, data in proj.nodes(data=True):
-        G.add_node(nid, x=float(data["x"]), y=float(data["y"]))
-    seen: set[tuple[Any, Any, float]] = set()
-    for u, v, data in proj.edges(data=True):
-        a, b = (u, v) if str(u) <= str(v) else (v, u)
-        geom = data.get("geometry")
-        if geom is None:
-            geom = LineString([(G.nodes[u]["x"], G.nodes[u]["y"]), (G.nodes[v]["x"], G.nodes[v]["y"])])
-        key = (a, b, round(float(geom.length), 1))
-        if key in seen:  # the reverse direction of a street already added
-            continue
-        seen.add(key)
-        name = data.get("name")
-        if isinstance(name, list):
-            name = " / ".join(str(x) for x in name)
-        G.add_edge(a, b, length=float(geom.length), geometry=geom, geometry_from=u,
-                   name=name, street_code=None, domanialite=None, level=_osm_level(data))
-    link_components_in_place(G, link_m=link_m)
-    return G
-
-
-def _osm_level(tags: dict[str, Any]) -> float:
-    """Level of an OpenStreetMap way from its ``layer``, ``bridge`` and ``tunnel`` tags (0 on the ground)."""
-    layer = tags.get("layer")
-    layer = layer[0] if isinstance(layer, list) else layer
-    value = pd.to_numeric(pd.Series([layer], dtype=object), errors="coerce").iloc[0]
-    if pd.notna(value) and np.isfinite(value):
-        return float(value)
-    for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
-        flag = tags.get(tag)
-        flag = flag[0] if isinstance(flag, list) else flag
-        if flag is not None and str(flag).strip().lower() not in {"", "no", "nan", "none"}:
-            return value
-    return 0.0
-
-
-def read_osm_ways(path: str | Path) -> gpd.GeoDataFrame:
-    """Read the walkable ways of an OpenStreetMap extract (``.osm.pbf`` or ``.osm`` XML) with pyosmium.
-
-    Parameters
-    ----------
-    path : str or Path
-        OpenStreetMap extract, PBF or XML.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One line per walkable way (EPSG:2154) with ``osm_id``, ``name``, ``highway``,
-        ``layer``, ``bridge``, ``tunnel`` columns; ways join where they share a vertex.
-
-    Raises
-    ------
-    MissingDependencyError
-        When pyosmium (extra ``osm``) is not installed.
-    NetworkError
-        When the file cannot be read or holds no walkable way.
-    """
-    try:
-        import osmium
-    except ImportError:
-        raise MissingDependencyError("osmium", extra="osm",
-                                     purpose="lire un extrait OpenStreetMap PBF") from None
-    rows: list[dict[str, Any]] = []
-    try:
-        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
-        for way in fp:
-            if not isinstance(way, osmium.osm.Way):
-                continue
-            tags = way.tags
-            if not _walkable_tags(tags.get("highway"), tags.get("foot"), tags.get("area")):
-                continue
-            coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
-            if len(coords) < 2:
-                continue
-            rows.append({"osm_id": int(way.id), "name": tags.get("name"), "highway": tags.get("highway"),
-                         "layer": tags.get("layer"),
-                         "bridge": tags.get("bridge"), "tunnel": tags.get("tunnel"),
-                         "geometry": LineString(coords)})
-    except (RuntimeError, OSError) as exc:
-        raise NetworkError(f"Extrait OpenStreetMap illisible « {path} » : {exc}") from exc
-    if not rows:
-        raise NetworkError(f"L'extrait OpenStreetMap « {path} » ne contient aucune voie piétonne.")
-    return to_territory_crs(gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326"))
-
-
-def graph_from_osm_file(path: str | Path, *, options: NodingOptions | None = None) -> nx.MultiGraph:
-    """Read an OpenStreetMap extract: XML through osmnx, PBF through pyosmium.
-
-    Parameters
-    ----------
-    path : str or Path
-        ``.osm``/``.xml`` (osmnx) or ``.pbf`` (pyosmium, extra ``osm``).
-    options : NodingOptions, optional
-        Noding of the PBF ways (ways join at shared vertices, bridges and tunnels by their tags).
-
-    Returns
-    -------
-    networkx.MultiGraph
-
-    Raises
-    ------
-    NetworkError, MissingDependencyError
-        See :func:`graph_from_osm_xml` and :func:`read_osm_ways`.
-    """
-    if str(path).lower().endswith(".pbf"):
-        opts = options or NodingOptions(crossings="junctions")
-        return graph_from_streets(read_osm_ways(path), options=opts)
-    return graph_from_osm_xml(path, link_m=(options or NodingOptions()).link_m)
 
 
 def largest_component(G: nx.MultiGraph) -> nx.MultiGraph:

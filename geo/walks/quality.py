@@ -200,7 +200,7 @@ def network_quality(
     ----------
     G : networkx.MultiGraph
         Street graph (EPSG:2154) with ``length`` and ``geometry`` on edges, as built by
-        :func:`geo.walks.network.graph_from_streets` (its ``noding`` counts are reported,
+        :func:`geo.walks.build.graph_from_streets` (its ``noding`` counts are reported,
         its ``connector`` edges counted as links, not as street length).
     areas : geopandas.GeoDataFrame, optional
         Quartier perimeters (any CRS) with a code and a name column.

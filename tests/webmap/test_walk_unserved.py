@@ -12,9 +12,11 @@ import shapely
 from click.testing import CliRunner
 
 from geo.crs import to_territory_crs
+from geo.walks.build import graph_from_streets
 from geo.walks.model import WalkOptions, WalkSheet
-from geo.walks.network import clip_graph, graph_from_streets, read_street_layer, split_at_points
+from geo.walks.network import clip_graph, split_at_points
 from geo.walks.routing import walk_route
+from geo.walks.streets import read_street_layer
 from webmap.cli import main
 from webmap.documents.maps import walk_map_frame
 from webmap.documents.walksheet import render_walk_sheet_html

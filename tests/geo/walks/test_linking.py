@@ -14,12 +14,14 @@ import pytest
 import shapely
 
 from geo.errors import NetworkError
+from geo.walks.build import graph_from_streets
 from geo.walks.export import connectors_text, route_to_geojson
 from geo.walks.linking import link_components
-from geo.walks.network import clip_graph, graph_from_streets, read_street_layer
+from geo.walks.network import clip_graph
 from geo.walks.noding import NodingOptions
 from geo.walks.quality import network_quality
 from geo.walks.routing import covering_route
+from geo.walks.streets import read_street_layer
 
 NEAR = "Cour del Riu"
 FAR = "Allée de la Pinède"

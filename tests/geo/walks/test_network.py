@@ -14,18 +14,19 @@ from shapely.geometry import Point, box
 import geo.walks.network as network
 from geo.errors import NetworkError
 from geo.geometry import repair_polygons
+from geo.walks.build import graph_from_hashcode, graph_from_streets
 from geo.walks.network import (
     clip_graph,
     distance_matrix,
     edges_frame,
-    graph_from_hashcode,
-    graph_from_osm_xml,
     load_street_graph,
     nearest_node,
     nearest_nodes,
     path_geometry,
     shortest_path,
 )
+from geo.walks.osm import graph_from_osm_xml
+from geo.walks.streets import read_street_layer
 
 
 def test_mosson_graph_from_real_streets(mosson_graph: nx.MultiGraph, mosson: gpd.GeoDataFrame) -> None:
@@ -49,9 +50,7 @@ def test_mosson_graph_from_real_streets(mosson_graph: nx.MultiGraph, mosson: gpd
 
 
 def test_clip_margin_and_errors(shared_data: Path, mosson: gpd.GeoDataFrame) -> None:
-    G = network.graph_from_streets(
-        network.read_street_layer(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip")
-    )
+    G = graph_from_streets(read_street_layer(shared_data / "montpellier" / "VilleMTP_MTP_FilaireVoies.zip"))
     small = clip_graph(G, mosson, margin_m=0)
     large = clip_graph(G, mosson, margin_m=400)
     assert small.number_of_edges() < large.number_of_edges() < G.number_of_edges()

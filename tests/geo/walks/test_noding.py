@@ -21,18 +21,14 @@ from shapely.geometry import LineString
 
 from geo.crs import to_territory_crs
 from geo.errors import NetworkError
+from geo.walks.build import graph_from_streets
 from geo.walks.model import WalkOptions
-from geo.walks.network import (
-    clip_graph,
-    graph_from_osm_xml,
-    graph_from_streets,
-    read_osm_ways,
-    read_street_layer,
-    split_at_points,
-)
+from geo.walks.network import clip_graph, split_at_points
 from geo.walks.noding import NodingOptions, node_lines
+from geo.walks.osm import graph_from_osm_xml, read_osm_ways
 from geo.walks.quality import network_quality
 from geo.walks.routing import covering_route, walk_route
+from geo.walks.streets import read_street_layer
 
 STREETS = ("montpellier", "VilleMTP_MTP_FilaireVoies.zip")
 

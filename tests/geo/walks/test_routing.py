@@ -257,7 +257,7 @@ def test_stop_priorities_rules(graph: nx.MultiGraph) -> None:
 
 def test_covering_route_optimal_on_grid() -> None:
     """3 × 3 crossings 100 m apart: 1 200 m of streets, the 4 odd crossings paired at 200 m each."""
-    from geo.walks.network import graph_from_streets
+    from geo.walks.build import graph_from_streets
 
     lines = [LineString([(700_000 + 100 * i, 6_600_000 + 100 * j), (700_000 + 100 * (i + di),
                                                                    6_600_000 + 100 * (j + dj))])

@@ -10,7 +10,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
 from geo.walks._segments import line_meetings
-from geo.walks.network import read_street_layer
+from geo.walks.streets import read_street_layer
 
 
 def _meet(lines: list[LineString]):  # type: ignore[no-untyped-def]
