@@ -29,7 +29,7 @@ import shapely
 from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
-from geo.walks.streets import street_levels
+from geo.walks.streets import LEVEL_COLUMNS, LEVEL_TAGS, street_levels
 from layers.errors import MappingError, SourceFileError, StoreError
 from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes, recognise
 from layers.mapping import Mapping_, column_renames, identity_mapping, load_mapping
@@ -473,7 +473,7 @@ def _unused_columns(table: SourceTable, mapping: Mapping_) -> list[str]:
 
 
 #: Source columns (folded) of street levels: OpenStreetMap tags, IGN BD TOPO, plain names.
-STREET_LEVEL_TAGS = frozenset({"layer", "bridge", "tunnel", "pos_sol", "level", "niveau"})
+STREET_LEVEL_TAGS = frozenset({*LEVEL_COLUMNS, *(tag for tag, _ in LEVEL_TAGS)})
 
 
 def _street_levels(table: SourceTable, mapped: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from geo.errors import MissingDependencyError, NetworkError
 from geo.walks.build import graph_from_streets
 from geo.walks.linking import link_components_in_place
 from geo.walks.noding import NodingOptions
-from geo.walks.streets import walkable_tags
+from geo.walks.streets import LEVEL_TAGS, walkable_tags
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _osm_level(tags: dict[str, Any]) -> float:
     value = pd.to_numeric(pd.Series([layer], dtype=object), errors="coerce").iloc[0]
     if pd.notna(value) and np.isfinite(value):
         return float(value)
-    for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
+    for tag, value in LEVEL_TAGS:
         flag = tags.get(tag)
         flag = flag[0] if isinstance(flag, list) else flag
         if flag is not None and str(flag).strip().lower() not in {"", "no", "nan", "none"}:

@@ -25,8 +25,8 @@ from geo.errors import NetworkError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NOT_WALKABLE_HIGHWAYS", "NOT_WALKABLE_VALUES", "normalise_streets", "read_street_layer",
-           "street_levels", "walkable_tags"]
+__all__ = ["LEVEL_COLUMNS", "LEVEL_TAGS", "NOT_WALKABLE_FOOT", "NOT_WALKABLE_HIGHWAYS", "NOT_WALKABLE_VALUES",
+           "normalise_streets", "read_street_layer", "street_levels", "walkable_tags"]
 
 
 #: OpenStreetMap ``highway`` values pedestrians may not use (dropped from street layers).
@@ -34,6 +34,14 @@ NOT_WALKABLE_HIGHWAYS = frozenset({
     "motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "raceway",
     "bus_guideway", "busway", "abandoned", "platform", "razed", "escape",
 })
+
+#: OpenStreetMap ``foot`` values that forbid a way to pedestrians.
+NOT_WALKABLE_FOOT = frozenset({"no", "private"})
+#: Columns (folded) giving a line's level: 0 on the ground, > 0 bridges, < 0 tunnels
+#: (``layer`` of OpenStreetMap, ``POS_SOL`` of the IGN BD TOPO).
+LEVEL_COLUMNS = ("level", "niveau", "layer", "pos_sol")
+#: OpenStreetMap tags that set a level when no level column does.
+LEVEL_TAGS = (("bridge", 1.0), ("tunnel", -1.0))
 
 
 # Column names recognised in street layers (lower case), first match wins.
@@ -133,7 +141,7 @@ def normalise_streets(raw: gpd.GeoDataFrame, *, level_column: str | None = None)
 #: case): OpenStreetMap ``highway``/``foot``, IGN BD TOPO ``nature``/``acces_pieton``.
 NOT_WALKABLE_VALUES: tuple[tuple[str, frozenset[str]], ...] = (
     ("highway", NOT_WALKABLE_HIGHWAYS),
-    ("foot", frozenset({"no", "private"})),
+    ("foot", NOT_WALKABLE_FOOT),
     ("nature", frozenset({"type autoroutier", "bretelle"})),
     ("acces_pieton", frozenset({"interdit", "restreint aux ayants droit"})),
     ("acces_ped", frozenset({"interdit"})),
@@ -198,14 +206,14 @@ def street_levels(streets: pd.DataFrame, *, column: str | None = None) -> np.nda
     if column is not None and column not in streets.columns:
         raise NetworkError(f"Colonne de niveau « {column} » absente de la couche des voies "
                            f"(colonnes : {', '.join(map(str, streets.columns))}).")
-    col = column or _find_column(list(streets.columns), ("level", "niveau", "layer", "pos_sol"))
+    col = column or _find_column(list(streets.columns), LEVEL_COLUMNS)
     level = np.zeros(len(streets))
     known = np.zeros(len(streets), dtype=bool)
     if col is not None:
         raw = pd.to_numeric(streets[col], errors="coerce").to_numpy(dtype=float)
         known = np.isfinite(raw)
         level = np.where(known, raw, 0.0)
-    for tag, value in (("bridge", 1.0), ("tunnel", -1.0)):
+    for tag, value in LEVEL_TAGS:
         tcol = _find_column(list(streets.columns), (tag,))
         if tcol is not None:
             flag = _truthy(streets[tcol]) & ~known
@@ -219,4 +227,4 @@ def walkable_tags(highway: Any, foot: Any = None, area: Any = None) -> bool:
     kinds = {str(v) for v in values if v is not None and str(v) not in {"", "nan"}}
     if not kinds or kinds <= NOT_WALKABLE_HIGHWAYS:
         return False
-    return str(foot).lower() not in {"no", "private"} and str(area).lower() != "yes"
+    return str(foot).lower() not in NOT_WALKABLE_FOOT and str(area).lower() != "yes"
