@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError, UnusableNetworkError
-from geo.walks.export import connectors_text, route_to_geojson, route_to_gpx
+from geo.walks.export import connectors_text, coverage_text, route_to_geojson, route_to_gpx
 from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
 from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.quality import MIN_LARGEST_SHARE
@@ -353,10 +353,8 @@ def _notes(route: WalkRoute) -> str:
         km = route.meta.get("street_length_m", 0) / 1000
         text = (f"Parcours de toutes les rues : {km:.1f} km de voies, "
                 f"{route.meta.get('repeated_m', 0) / 1000:.1f} km parcourus deux fois.")
-        if route.meta.get("coverage_share") is not None:
-            total = f"{route.meta['quartier_street_m'] / 1000:.1f}".replace(".", ",")
-            share = route.meta["coverage_share"] * 100
-            text += f" Il couvre {share:.0f} % des {total} km de voies du quartier."
+        if coverage_text(route):
+            text += f" Il {coverage_text(route)}."
         return _with_connectors(text, route)
     if route.unserved:
         text = f"{len(route.unserved)} arrêt(s) non desservi(s) par le réseau des voies (hors parcours)."

@@ -18,6 +18,7 @@ from pyproj import Transformer
 from geo.crs import TERRITORY_CRS, WEB_CRS
 from geo.errors import WalkExportError
 from geo.walks.model import WalkRoute
+from geo.walks.quality import share_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,18 @@ def unserved_text(item: dict[str, Any]) -> str:
         return "non desservi (sur une voie non reliée au départ)"
     return ("non desservi" if dist is None else
             f"non desservi (à {float(dist):.0f} m de la voie la plus proche)")
+
+
+def coverage_text(route: WalkRoute) -> str:
+    """« couvre 98 % des 14,2 km de voies du quartier » for an every-street walk, else ``""``."""
+    share = route.meta.get("coverage_share")
+    total = route.meta.get("quartier_street_m")
+    if share is None or total is None:
+        return ""
+    if not total or share != share:
+        return "aucune voie du quartier dans le réseau : couverture n.d."
+    km = f"{float(total) / 1000:.1f}".replace(".", ",")
+    return f"couvre {share_text(float(share))} des {km} km de voies du quartier"
 
 
 def connectors_text(route: WalkRoute) -> str:

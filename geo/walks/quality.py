@@ -48,7 +48,6 @@ def share_text(share: float) -> str:
     return f"{text} %"
 
 
-_pct = share_text
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ class NetworkQuality:
     def summary(self) -> str:
         """One French sentence with the main figures."""
         return (f"{self.components} composante(s) connexe(s), la plus grande porte "
-                f"{_pct(self.largest_share)} des {_km(self.length_m)} de voies ; "
+                f"{share_text(self.largest_share)} des {_km(self.length_m)} de voies ; "
                 f"{self.dangling_ends} extrémité(s) en impasse, {self.snapped_gaps} écart(s) "
                 f"de moins de la tolérance raccordé(s), {self.crossings} croisement(s) découpé(s), "
                 f"{self.separated_crossings} croisement(s) laissé(s) séparé(s) (ponts, tunnels)."
@@ -163,13 +162,13 @@ class NetworkQuality:
         if self.largest_share >= self.threshold and not self.usable:
             out.append(f"Réseau des voies morcelé : il ne tient que par {self.links} liaison(s) piétonne(s) "
                        f"hors voie ; sans elles, la plus grande partie connexe ne porte que "
-                       f"{_pct(self.largest_share_unlinked)} de la longueur des voies "
-                       f"(seuil {_pct(self.threshold)}). Vérifier que les voies se rejoignent (fichier "
+                       f"{share_text(self.largest_share_unlinked)} de la longueur des voies "
+                       f"(seuil {share_text(self.threshold)}). Vérifier que les voies se rejoignent (fichier "
                        "découpé, tolérance d'accrochage, niveaux des ponts).")
         elif not self.usable:
             out.append(f"Réseau des voies morcelé : la plus grande partie connexe ne porte que "
-                       f"{_pct(self.largest_share)} de la longueur des voies "
-                       f"(seuil {_pct(self.threshold)}) ; "
+                       f"{share_text(self.largest_share)} de la longueur des voies "
+                       f"(seuil {share_text(self.threshold)}) ; "
                        "les parcours calculés sur ce réseau seraient faux. Vérifier que les voies se "
                        "rejoignent (fichier découpé, tolérance d'accrochage, niveaux des ponts).")
         empty = [q.code for q in self.quartiers if q.length_m <= 0]
@@ -181,7 +180,7 @@ class NetworkQuality:
         for q in self.quartiers:
             if q.length_m > 0 and not q.usable(self.threshold):
                 out.append(f"Quartier {q.code} ({q.name}) : les voies du quartier sont en {q.components} "
-                           f"morceaux, le plus grand ne porte que {_pct(q.largest_share)} de ses "
+                           f"morceaux, le plus grand ne porte que {share_text(q.largest_share)} de ses "
                            f"{_km(q.length_m)} de voies.")
         return out
 

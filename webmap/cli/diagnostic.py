@@ -46,7 +46,7 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
     """Calcule un diagnostic en marchant, l'enregistre et écrit ses feuilles de route."""
     from tqdm import tqdm
 
-    from geo.walks.export import connectors_text, unserved_text
+    from geo.walks.export import connectors_text, coverage_text, unserved_text
     from geo.walks.model import WalkOptions
     from layers.walks import WalkRequest, export_walk, load_walk, plan_walk, walk_sheet_data
     from webmap.documents import write_walk_sheet
@@ -86,9 +86,8 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
         for _, s in r.stops.iterrows():
             click.echo(f"  {int(s['order']):>3}. +{s['arrival_min']:>5.1f} min  {s.get('label', '')}"
                        f"  — {s.get('reason', '')}")
-        if r.meta.get("coverage_share") is not None:
-            km = f"{r.meta['quartier_street_m'] / 1000:.1f}".replace(".", ",")
-            click.echo(f"  couvre {r.meta['coverage_share'] * 100:.0f} % des {km} km de voies du quartier")
+        if coverage_text(r):
+            click.echo(f"  {coverage_text(r)}")
         if r.connectors:
             click.secho(f"  {connectors_text(r)}", fg="yellow")
         if r.unserved:

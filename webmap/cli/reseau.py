@@ -13,7 +13,6 @@ from webmap.cli._common import open_cli_store
 logger = logging.getLogger(__name__)
 
 
-_pct = share_text
 
 
 def _km(metres: float) -> str:
@@ -30,8 +29,8 @@ def echo_network_quality(quality: object) -> None:
     if any(q.length_m > 0 for q in quality.quartiers):
         click.echo(f"\n  {'Quartier':<12} {'Voies':>10} {'Morceaux':>9} {'Plus grand':>11}  Nom")
         for q in (q for q in quality.quartiers if q.length_m > 0):
-            click.echo(f"  {q.code:<12} {_km(q.length_m):>10} {q.components:>9} {_pct(q.largest_share):>11}  "
-                       f"{q.name}")
+            share = share_text(q.largest_share)
+            click.echo(f"  {q.code:<12} {_km(q.length_m):>10} {q.components:>9} {share:>11}  {q.name}")
     warnings = quality.warnings()
     for text in warnings:
         click.secho(f"Attention : {text}", fg="yellow", err=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import to_territory_crs
-from geo.walks.export import connectors_text, stop_label, unserved_text
+from geo.walks.export import connectors_text, coverage_text, stop_label, unserved_text
 from geo.walks.model import WalkRecord, WalkSheet
 from geo.walks.network import edges_frame
 from webmap.documents._env import environment
@@ -144,16 +144,6 @@ def _sheet_stops(sheet: WalkSheet) -> list[dict[str, Any]]:
     return stops
 
 
-def _coverage_text(route: WalkRoute) -> str:
-    """« couvre 98 % des 14,2 km de voies du quartier » for an every-street walk, else ""."""
-    share = route.meta.get("coverage_share")
-    total = route.meta.get("quartier_street_m")
-    if share is None or total is None:
-        return ""
-    km = f"{float(total) / 1000:.1f}".replace(".", ",")
-    return f"couvre {float(share) * 100:.0f} % des {km} km de voies du quartier"
-
-
 def render_walk_sheet_html(sheet: WalkSheet, *, map_format: str = "png", grid_rows: int = 3) -> str:
     """Render the printable walk sheet as a standalone HTML page (map embedded).
 
@@ -193,7 +183,7 @@ def render_walk_sheet_html(sheet: WalkSheet, *, map_format: str = "png", grid_ro
         speed=f"{route.speed_kmh:g}".replace(".", ","), stops=stops, simulated=simulated,
         unserved=[{"label": _cell(u.get("label")) or _cell(u.get("id")), "reason": _cell(u.get("reason")),
                    "status": unserved_text(u)} for u in route.unserved],
-        coverage=_coverage_text(route), connectors=connectors_text(route),
+        coverage=coverage_text(route), connectors=connectors_text(route),
         map_uri=image_uri(image, map_format), columns=ACTION_PLAN_COLUMNS, rows=grid_rows,
         match_m=round(sheet.match_m),
     )
