@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -411,14 +412,27 @@ def _records(
 # --------------------------------------------------------------------------- reports
 
 
-def has_any_event(store: LayerStore, layer: str, geom: BaseGeometry) -> bool:
-    """Tell whether the store holds an event of ``layer`` (any theme, any date) inside ``geom``.
+def covered_by_events(store: LayerStore, layer: str, geoms: Sequence[BaseGeometry]) -> np.ndarray:
+    """Tell, for each geometry, whether the store holds an event of ``layer`` inside (any theme or date).
 
     A quartier with none lies outside every source of events: a citizen-report or
     diagnostic source that covers a QPV always holds something there, so its counts are
-    unknown, not 0.
+    unknown, not 0. The events are read once, in the geometries' common bounds.
     """
-    events = store.read(layer, bbox=geom.bounds)
+    if not len(geoms):
+        return np.zeros(0, dtype=bool)
+    bbox = tuple(shapely.total_bounds(np.asarray(geoms, dtype=object)))
+    events = store.read(layer, bbox=bbox)
+    covered = np.zeros(len(geoms), dtype=bool)
+    if events.empty:
+        return covered
+    points = shapely.point_on_surface(events.geometry.to_numpy())
+    hit, _ = shapely.STRtree(points).query(np.asarray(geoms, dtype=object), predicate="contains")
+    covered[np.unique(hit)] = True
+    return covered
+
+
+def _any_inside(events: gpd.GeoDataFrame, geom: BaseGeometry) -> bool:
     if events.empty:
         return False
     xy = shapely.get_coordinates(shapely.point_on_surface(events.geometry.to_numpy()))
@@ -427,8 +441,8 @@ def has_any_event(store: LayerStore, layer: str, geom: BaseGeometry) -> bool:
 
 def _uncovered_codes(store: LayerStore, layer: str, per: gpd.GeoDataFrame) -> tuple[str, ...]:
     """Codes of the perimeters no source of events covers (no event of any theme or date inside)."""
-    return tuple(code for code, geom in zip(per["code"].astype(str), per.geometry, strict=True)
-                 if not has_any_event(store, layer, geom))
+    covered = covered_by_events(store, layer, list(per.geometry))
+    return tuple(code for code, ok in zip(per["code"].astype(str), covered, strict=True) if not ok)
 
 
 def _events_for_report(
@@ -526,7 +540,7 @@ def quartier_report_from_store(
         On an unknown quartier, layer or theme. A quartier with no event on the period gets
         its report all the same (« aucun événement sur la période », counts of 0, the other
         sections filled); one with no event of any theme or date inside it lies outside every
-        source of events: its counts are « n.d. », not 0 (:func:`has_any_event`).
+        source of events: its counts are « n.d. », not 0 (:func:`covered_by_events`).
     """
     if layer not in ("auto", *EVENT_LAYERS):
         raise StoreAnalysisError(f"Couche « {layer} » non analysable : auto, {', '.join(EVENT_LAYERS)}.")
@@ -543,7 +557,8 @@ def quartier_report_from_store(
     observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     # no event at all around the quartier (any theme, any date): no source covers it
-    covered = has_any_event(store, used, geom)
+    # the period's events already inside answer without reading the layer again
+    covered = _any_inside(events, geom) or bool(covered_by_events(store, used, [geom])[0])
     try:
         options = ReportOptions(
             start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin, bin_size=bin_size,
