@@ -51,10 +51,9 @@ Text addresses (``AddressColumns(address=...)``) also get :data:`MATCH_COLUMNS`:
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -65,17 +64,19 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
-from geo.perimeters.addressmatch import commune_matches, geocode, parse_address, split_commune
+from geo.perimeters._rows import (
+    GEO_STATUSES,
+    Streets,
+    TextRows,
+    rule_tokens,
+    streets_from_columns,
+    streets_from_text,
+)
+from geo.perimeters.index import AddressColumns, LookupIndex
 from geo.perimeters.rules import evaluate_rules, rules_frame
 from geo.perimeters.streetlist import Rule
 from geo.perimeters.streetnames import (
-    ARTICLES,
-    LEADING_TYPES,
-    STREET_TYPES,
-    TITLES,
     commune_key,
-    street_key,
-    street_keys,
 )
 from geo.perimeters.territory import Territory
 
@@ -101,108 +102,8 @@ MATCH_COLUMNS = ["qpv_match", "qpv_match_score", "qpv_match_note", "qpv_x", "qpv
 
 Progress = Callable[[int, int], None]
 
-#: Column names of the Base Adresse Nationale, used when no street, number or commune column is named.
-_BAN_COLUMNS = {"street": "nom_voie", "number": "numero", "commune": "nom_commune"}
-
-
-@dataclass(frozen=True)
-class AddressColumns:
-    """Where the addresses are in a table given to :func:`lookup_many`.
-
-    Either street, number and commune columns (BAN names ``nom_voie``, ``numero`` and
-    ``nom_commune`` are used when present and not named), or one free-text column.
-
-    Attributes
-    ----------
-    street, number, commune : str, optional
-        Address columns. Numbers may be text (« 12 bis » and « 12-14 » count as 12).
-    address : str, optional
-        A free-text address column (« 12 bis rue X, 75020 Paris »); when given, the
-        other three are not read and rows without a point are geocoded in the address
-        base of the index.
-
-    Raises
-    ------
-    QPVLookupError
-        When a column name is blank.
-    """
-
-    street: str | None = None
-    number: str | None = None
-    commune: str | None = None
-    address: str | None = None
-
-    def __post_init__(self) -> None:
-        """Check the values on construction (French errors naming the value)."""
-        for name in (self.street, self.number, self.commune, self.address):
-            if name is not None and not str(name).strip():
-                raise QPVLookupError("Nom de colonne d'adresse vide.")
-
-    def check(self, data: pd.DataFrame) -> None:
-        """Raise :class:`~geo.errors.QPVLookupError` when a named column is missing from ``data``."""
-        for col in (self.street, self.number, self.commune, self.address):
-            if col is not None and col not in data.columns:
-                raise QPVLookupError(f"Colonne « {col} » absente des données à rechercher.")
-
-    def with_ban_defaults(self, data: pd.DataFrame) -> AddressColumns:
-        """Return a copy naming the BAN columns of ``data`` for the columns left unnamed."""
-        found = {role: column if column in data.columns else None for role, column in _BAN_COLUMNS.items()}
-        return replace(self, street=self.street or found["street"], number=self.number or found["number"],
-                       commune=self.commune or found["commune"])
-
-
-@dataclass
-class LookupIndex:
-    """Perimeters and rules prepared for fast lookups (build it once with :func:`build_index`).
-
-    Attributes
-    ----------
-    perimeters : geopandas.GeoDataFrame
-        ``code``, ``name``, ``geography`` and valid MultiPolygons in EPSG:2154.
-    bounds : numpy.ndarray
-        (n, 4) bounding boxes of the perimeters.
-    rules : pandas.DataFrame
-        :func:`geo.perimeters.rules.rules_frame` of the rules (possibly empty).
-    ruled_codes : frozenset of str
-        Codes of the perimeters that have rules.
-    addresses : geopandas.GeoDataFrame or None
-        Standardised address base for text lookups.
-    max_distance_m : float
-        Distances to boundaries beyond this are not computed (NaN).
-    territory : Territory or None
-        Communes and area known (:func:`geo.perimeters.territory.build_territory`): rows
-        outside it are ``out_of_territory``; ``None``: no such check.
-    rule_communes : dict
-        Street key → keys of the communes whose rules name it.
-    """
-
-    perimeters: gpd.GeoDataFrame
-    bounds: np.ndarray
-    rules: pd.DataFrame
-    ruled_codes: frozenset[str]
-    addresses: gpd.GeoDataFrame | None = None
-    max_distance_m: float = 200.0
-    codes: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
-    names_array: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
-    geos_array: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
-    ruled: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))
-    boundaries: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
-    zones: dict[int, BaseGeometry] = field(default_factory=dict)
-    groups: list[tuple[np.ndarray, list[int]]] = field(default_factory=list)
-    rule_keys: frozenset[str] = frozenset()
-    tokens: dict[str, list[frozenset[str]]] = field(default_factory=dict)
-    territory: Territory | None = None
-    rule_communes: dict[str, frozenset[str]] = field(default_factory=dict)
-    commune_names: dict[str, str] = field(default_factory=dict)
-
-    def known_communes(self) -> frozenset[str]:
-        """Commune keys recognised at the end of a text address (territory, rules, addresses)."""
-        keys = set(self.commune_names)
-        if self.territory is not None:
-            keys |= self.territory.keys
-        if self.addresses is not None and "commune_key" in self.addresses.columns:
-            keys |= set(pd.unique(self.addresses["commune_key"]))
-        return frozenset(k for k in keys if k)
+#: Address columns guessed from the table (BAN names, or ``address`` given by the caller).
+_DEFAULT_COLUMNS = AddressColumns()
 
 
 def _geography(code: str) -> str:
@@ -298,7 +199,7 @@ def build_index(
         boundaries=shapely.boundary(geoms),
         groups=_groups(shapely.bounds(geoms).reshape(-1, 4), float(max_distance_m)),
         rule_keys=rule_keys,
-        tokens=_rule_tokens(rule_keys),
+        tokens=rule_tokens(rule_keys),
         territory=territory,
         rule_communes={k: frozenset(v) for k, v in by_street.items()},
         commune_names=commune_names,
@@ -371,255 +272,6 @@ def _groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tu
     return groups
 
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    """House numbers as floats (« 12 bis » → 12, « 12-14 » → 12, 0 → NaN)."""
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    else:
-        text = values.astype(object).where(values.notna(), "").astype(str)
-        num = pd.to_numeric(text.str.extract(r"^\s*(\d{1,6})", expand=False), errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan)
-    return np.where(num > 0, num, np.nan)
-
-
-def _abbreviations() -> dict[str, set[str]]:
-    """Full word of a street type or title → its abbreviations."""
-    reverse: dict[str, set[str]] = {}
-    for short, full in {**STREET_TYPES, **TITLES}.items():
-        for word in full.split():
-            reverse.setdefault(word, set()).add(short)
-    return reverse
-
-
-_ABBREVIATIONS = _abbreviations()
-
-
-def _rule_tokens(rule_keys: frozenset[str]) -> dict[str, list[frozenset[str]]]:
-    """Words every spelling of each rule street contains: last name word → all its name words.
-
-    Used to skip the normalisation of the many streets no rule can match (types and titles
-    such as ``BD`` / ``BOULEVARD`` are left out, since they are abbreviated in many ways).
-    """
-    reverse = _ABBREVIATIONS
-    tokens: dict[str, list[frozenset[str]]] = {}
-    for key in rule_keys:
-        words = [w for w in key.split() if w not in ARTICLES]
-        if len(words) > 1 and words[0] in LEADING_TYPES:
-            words = words[1:]
-        plain = [w for w in words if w not in reverse]
-        if plain:
-            tokens.setdefault(plain[-1], []).append(frozenset(plain))
-        else:  # only types and titles: every spelling of every word
-            for w in words:
-                for spelling in (w, *reverse.get(w, ())):
-                    tokens.setdefault(spelling, []).append(frozenset())
-    return tokens
-
-
-def _byte_table() -> bytes:
-    """Byte translation keeping capitals, digits and new lines, blanking everything else."""
-    keep = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n")
-    return bytes(b if b in keep else ord(" ") for b in range(256))
-
-
-_BYTES = _byte_table()
-
-
-@dataclass
-class _Streets:
-    """Street and commune of each row, as codes into small tables of keys."""
-
-    codes: np.ndarray  # per row, index into keys (-1: no street)
-    keys: np.ndarray  # street keys of the distinct names ("~": cannot match a rule)
-    communes: pd.Series | None  # per row: commune names (or keys when ``keyed``), None: ``commune``
-    commune: str  # commune key of rows without commune
-    keyed: bool
-    numbers: np.ndarray
-    geo_status: np.ndarray  # per row: index in _GEO ("" or a geocode status)
-    outside: np.ndarray | None = None  # per row: commune or postcode outside the territory
-
-
-def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) -> np.ndarray:
-    """Street keys of distinct names: ``""`` when blank, ``"~"`` when no rule can match.
-
-    All names are upper-cased, unaccented and cleaned in one pass over one big string;
-    only the names holding all the name words of a rule street are normalised in full.
-    """
-    texts = ["" if not isinstance(v, str) else v.replace("\n", " ")
-             for v in np.asarray(names, dtype=object).tolist()]
-    n = len(texts)
-    keys = np.full(n, "~", dtype=object)
-    if not n:
-        return keys
-    big = "\n".join(texts).upper().replace("Œ", "OE").replace("Æ", "AE")
-    lines = unicodedata.normalize("NFKD", big).encode("ascii", "ignore").translate(_BYTES).decode("ascii")
-    split = pd.Series(lines.split("\n"), dtype=object).str.split()
-    words = split.explode()
-    keys[words.index[words.isna().to_numpy()].unique().to_numpy()] = ""
-    tokens = index.tokens
-    if not tokens:
-        return keys
-    hit = words.isin(list(tokens)).to_numpy()
-    for i in np.unique(words.index.to_numpy()[hit]).tolist():
-        line_words = set(cast(list[str], split.iat[i]))
-        if any(need <= line_words for t in line_words if t in tokens for need in tokens[t]):
-            keys[i] = street_key(texts[i])
-    return keys
-
-
-def _factorize_runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pandas.factorize` that first collapses runs of equal values.
-
-    Address tables are usually sorted by street: hashing one value per run instead of one
-    per row makes this several times faster; unsorted data falls back to plain factorize.
-    """
-    arr = values.to_numpy(dtype=object)
-    n = len(arr)
-    if n > 1:
-        change = np.empty(n, dtype=bool)
-        change[0] = True
-        np.not_equal(arr[1:], arr[:-1], out=change[1:])
-        heads = np.flatnonzero(change)
-        if len(heads) <= n // 2:
-            head_codes, uniques = pd.factorize(arr[heads], use_na_sentinel=True)
-            codes = np.repeat(head_codes, np.diff(np.append(heads, n)))
-            return codes, np.asarray(uniques, dtype=object)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    return np.asarray(codes), np.asarray(uniques, dtype=object)
-
-
-def _streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: AddressColumns,
-                          commune: str | None) -> _Streets:
-    """Streets, communes and numbers of the rows, from the address columns."""
-    n = len(data)
-    if columns.street is not None:
-        codes, uniques = _factorize_runs(data[columns.street])
-        keys = _street_keys_for_rules(uniques, index)
-    else:
-        codes, keys = np.full(n, -1, dtype=np.intp), np.array([], dtype=object)
-    communes = data[columns.commune] if columns.commune is not None else None
-    numbers = _numbers(data[columns.number]) if columns.number is not None else np.full(n, np.nan)
-    outside = None
-    territory = index.territory
-    if territory is not None:
-        if communes is not None:
-            ccodes, cnames = pd.factorize(communes, use_na_sentinel=True)
-            lut = [territory.commune_outside(commune_key(c) or commune_key(commune)) for c in cnames]
-            fallback = territory.commune_outside(commune_key(commune))
-            outside = np.append(np.array(lut, dtype=bool), fallback)[ccodes]
-        elif commune:
-            outside = np.full(n, territory.commune_outside(commune_key(commune)), dtype=bool)
-    return _Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
-                    np.zeros(n, dtype=np.int8), outside)
-
-
-@dataclass
-class _Text:
-    """What text addresses tell, per row, before the rules and polygons answer."""
-
-    street_keys: np.ndarray
-    commune_keys: np.ndarray  # commune searched or found ("" when unknown)
-    typed: np.ndarray  # commune key the text (or the default commune) names
-    postcodes: np.ndarray
-    numbers: np.ndarray
-    status: np.ndarray  # geocode status ("" without address base)
-    match: np.ndarray
-    score: np.ndarray
-    note: np.ndarray
-    found: np.ndarray  # geocoded point (or None)
-
-
-def _text_rows(texts: pd.Series, index: LookupIndex, commune: str | None) -> _Text:
-    """Parse (and geocode, when the index has an address base) free-text addresses."""
-    known = index.known_communes()
-    default = commune_key(commune)
-    n = len(texts)
-    if index.addresses is not None:
-        coded = geocode(texts, index.addresses, commune=commune, communes=known or None)
-        typed = coded["typed_commune"].to_numpy(dtype=object)
-        matched = coded["commune_key"].to_numpy(dtype=object)
-        cands = coded["candidates"].to_numpy(dtype=object)
-        notes = coded["approximation"].to_numpy(dtype=object).copy()
-        status = coded["status"].to_numpy(dtype=object)
-        for i in np.flatnonzero((status == "street_not_found") | (status == "ambiguous")).tolist():
-            if cands[i]:
-                label = ("voies proches" if status[i] == "street_not_found"
-                         else "voie trouvée dans plusieurs communes")
-                notes[i] = f"{label} : {cands[i]}"
-        return _Text(
-            street_keys=coded["street_key"].to_numpy(dtype=object),
-            commune_keys=np.where(matched != "", matched, np.where(typed != "", typed, default)),
-            typed=np.where(typed != "", typed, default), postcodes=coded["postcode"].to_numpy(dtype=object),
-            numbers=coded["number"].to_numpy(dtype=float, na_value=np.nan), status=status,
-            match=coded["matched_address"].to_numpy(dtype=object),
-            score=coded["score"].to_numpy(dtype=float), note=notes, found=coded.geometry.to_numpy(),
-        )
-    parsed = [split_commune(parse_address(t), known, streets=index.rule_keys) for t in texts.tolist()]
-    typed = np.array([commune_key(p.commune) or default for p in parsed], dtype=object)
-    return _Text(
-        street_keys=street_keys([p.street for p in parsed]).to_numpy(dtype=object),
-        commune_keys=typed.copy(), typed=typed,
-        postcodes=np.array([p.postcode for p in parsed], dtype=object),
-        numbers=np.array([np.nan if p.number is None else float(p.number) for p in parsed]),
-        status=np.array(["empty" if not p.street and p.number is None else "" for p in parsed], dtype=object),
-        match=np.full(n, "", dtype=object), score=np.full(n, np.nan), note=np.full(n, "", dtype=object),
-        found=np.full(n, None, dtype=object),
-    )
-
-
-def _commune_label(index: LookupIndex, key: str) -> str:
-    return index.commune_names.get(key) or key.title()
-
-
-def _resolve_communes(rows: _Text, index: LookupIndex) -> None:
-    """Rows naming no commune: the street's communes (rules, address base) decide, or it is ambiguous.
-
-    Changes ``rows`` in place: the commune assumed, the ``ambiguous`` status, the notes.
-    """
-    for i in np.flatnonzero(rows.typed == "").tolist():
-        skey = rows.street_keys[i]
-        if not skey or rows.status[i] in ("ambiguous", "empty"):
-            continue
-        found = rows.commune_keys[i]
-        ruled = [c for c in sorted(index.rule_communes.get(skey, ())) if c]
-        others = [c for c in ruled
-                  if not (found and (commune_matches(c, found) or commune_matches(found, c)))]
-        communes = ([found] if found else []) + others
-        if len(communes) > 1:
-            rows.status[i] = "ambiguous"
-            names = " ; ".join(_commune_label(index, c) for c in communes)
-            rows.note[i] = f"voie présente dans plusieurs communes : {names} (précisez la commune)"
-        elif others:
-            rows.commune_keys[i] = others[0]
-            note = (f"commune supposée : {_commune_label(index, others[0])} "
-                    "(seule liste de rues où figure la voie)")
-            rows.note[i] = f"{rows.note[i]} | {note}" if rows.note[i] else note
-
-
-def _streets_from_text(
-    texts: pd.Series, index: LookupIndex, commune: str | None, xy: np.ndarray
-) -> tuple[_Streets, np.ndarray, _Text]:
-    """Streets, numbers, geocoding status and points of free-text addresses."""
-    rows = _text_rows(texts, index, commune)
-    _resolve_communes(rows, index)
-    found = ~shapely.is_missing(rows.found) & np.isnan(xy[:, 0])
-    xy = xy.copy()
-    if found.any():
-        xy[found, 0], xy[found, 1] = shapely.get_x(rows.found[found]), shapely.get_y(rows.found[found])
-    outside = None
-    if index.territory is not None:
-        territory = index.territory
-        outside = np.array([territory.commune_outside(c, pc) for c, pc in
-                            zip(rows.typed.tolist(), rows.postcodes.tolist(), strict=True)], dtype=bool)
-    codes, keys = pd.factorize(pd.Series(rows.street_keys, dtype=object), use_na_sentinel=True)
-    geo_codes = np.array([_GEO.index(str(v)) if v in _GEO else 0 for v in rows.status], dtype=np.int8)
-    nums = rows.numbers
-    streets = _Streets(np.asarray(codes), np.asarray(keys, dtype=object),
-                       pd.Series(rows.commune_keys, dtype=object), commune_key(commune), True,
-                       np.where(nums > 0, nums, np.nan), geo_codes, outside)
-    return streets, xy, rows
-
-
 def _polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point in polygon and boundary distance → (perimeter number or -1, hits, distance)."""
     n = len(xy)
@@ -654,7 +306,7 @@ def _polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.nd
     return found, hits, dist
 
 
-def _rule_pass(streets: _Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
+def _rule_pass(streets: Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
     """Rule answer per row → (QPV number or -1, street has rules, decided, ambiguous)."""
     n = len(streets.codes)
     rule_idx = np.full(n, -1, dtype=np.int32)
@@ -694,7 +346,7 @@ def lookup_many(
     data: pd.DataFrame,
     perimeters: gpd.GeoDataFrame | LookupIndex,
     *,
-    columns: AddressColumns = AddressColumns(),
+    columns: AddressColumns = _DEFAULT_COLUMNS,
     commune: str | None = None,
     crs: Any = None,
     chunk_size: int = 200_000,
@@ -738,11 +390,11 @@ def lookup_many(
     index = perimeters if isinstance(perimeters, LookupIndex) else build_index(perimeters)
     columns.check(data)
     xy = _points_xy(data, crs)
-    text: _Text | None = None
+    text: TextRows | None = None
     if columns.address is not None:
-        streets, xy, text = _streets_from_text(data[columns.address], index, commune, xy)
+        streets, xy, text = streets_from_text(data[columns.address], index, commune, xy)
     else:
-        streets = _streets_from_columns(data, index, columns.with_ban_defaults(data), commune)
+        streets = streets_from_columns(data, index, columns.with_ban_defaults(data), commune)
     total = len(data)
     parts: list[dict[str, np.ndarray]] = []
     step = max(1, int(chunk_size))
@@ -750,7 +402,7 @@ def lookup_many(
         sl = slice(start, min(start + step, total))
         communes = None if streets.communes is None else streets.communes.iloc[sl]
         outside = None if streets.outside is None else streets.outside[sl]
-        chunk = _Streets(streets.codes[sl], streets.keys, communes, streets.commune, streets.keyed,
+        chunk = Streets(streets.codes[sl], streets.keys, communes, streets.commune, streets.keyed,
                          streets.numbers[sl], streets.geo_status[sl], outside)
         parts.append(_decide(xy[sl], chunk, index))
         if progress is not None:
@@ -763,7 +415,7 @@ def lookup_many(
     return data.assign(**out)
 
 
-def _match_columns(text: _Text, xy: np.ndarray, row_index: pd.Index) -> dict[str, pd.Series]:
+def _match_columns(text: TextRows, xy: np.ndarray, row_index: pd.Index) -> dict[str, pd.Series]:
     """:data:`MATCH_COLUMNS` of text addresses."""
     return {
         "qpv_match": pd.Series(text.match, index=row_index, dtype=object),
@@ -774,8 +426,6 @@ def _match_columns(text: _Text, xy: np.ndarray, row_index: pd.Index) -> dict[str
     }
 
 
-_GEO = ["", "found", "found_without_suffix", "number_not_found", "no_number", "street_not_found",
-        "ambiguous", "empty"]
 _STATUSES = ["outside", "inside", "ambiguous", "not_found", "empty", "out_of_territory"]
 _REASONS = ["", "both", "polygon", "street_rule"]
 _BASES = [
@@ -794,7 +444,7 @@ _FLAGS = ["", " Le polygone et la liste des rues ne concordent pas."]
 _DETAILS = [b + n + f for b in _BASES for n in _NOTES for f in _FLAGS]
 
 
-def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, np.ndarray]:
+def _decide(xy: np.ndarray, streets: Streets, index: LookupIndex) -> dict[str, np.ndarray]:
     """Combine polygon and rule answers for one chunk (integer codes)."""
     has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
     poly_idx, poly_hits, dist = _polygon_pass(np.where(has_point[:, None], xy, np.inf), index)
@@ -812,8 +462,8 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
     # reason: which source gives the answer (inside or outside)
     reason = np.select([both, poly_in, code >= 0, has_point, rule_known], [1, 2, 3, 2, 3], 0)
     geo = streets.geo_status
-    ambiguous = (poly_hits > 1) | rule_amb | (geo == _GEO.index("ambiguous"))
-    empty = ~has_point & ~has_street & ((geo == _GEO.index("empty")) | (geo == 0))
+    ambiguous = (poly_hits > 1) | rule_amb | (geo == GEO_STATUSES.index("ambiguous"))
+    empty = ~has_point & ~has_street & ((geo == GEO_STATUSES.index("empty")) | (geo == 0))
     not_found = ~has_point & ~rule_known & ~empty
     elsewhere = _out_of_territory(xy, has_point & ~poly_in, streets, index) & (code < 0) & ~empty
     status = np.select([empty, elsewhere, ambiguous, code >= 0, not_found], [4, 5, 2, 1, 3], 0)
@@ -823,8 +473,8 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
          (status == 1) & (reason == 1), (status == 1) & (reason == 2), status == 1, has_point, rule_street],
         [1, 10, 9, 2, 3, 4, 5, 6, 0, 7], 8,
     )
-    note = np.select([geo == _GEO.index("number_not_found"), geo == _GEO.index("street_not_found"),
-                      ~decided & (status != 3)],
+    note = np.select([geo == GEO_STATUSES.index("number_not_found"),
+                      geo == GEO_STATUSES.index("street_not_found"), ~decided & (status != 3)],
                      [1, 2, 3], 0)
     detail = (base * len(_NOTES) + note) * len(_FLAGS) + disagree.astype(int)
     poly_out = np.where(has_point, np.where(poly_idx >= 0, poly_idx, len(index.codes)), -1)
@@ -834,7 +484,7 @@ def _decide(xy: np.ndarray, streets: _Streets, index: LookupIndex) -> dict[str, 
             "detail": detail}
 
 
-def _out_of_territory(xy: np.ndarray, check: np.ndarray, streets: _Streets, index: LookupIndex) -> np.ndarray:
+def _out_of_territory(xy: np.ndarray, check: np.ndarray, streets: Streets, index: LookupIndex) -> np.ndarray:
     """Rows outside the index's territory.
 
     Points in ``check`` outside its area, or rows without a point whose commune or
