@@ -11,10 +11,8 @@ or Windows-1252) and adds :data:`OUTPUT_COLUMNS`, in French with French values
 
 from __future__ import annotations
 
-import csv
+import io
 import logging
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.mapping import column_key
+from layers.sources import decode_text, sniff_separator
 from webmap.errors import CliInputError
 
 logger = logging.getLogger(__name__)
@@ -39,11 +39,6 @@ OUTPUT_COLUMNS = [
     "qpv_liste_rues", "qpv_desaccord", "qpv_distance_m", "qpv_adresse_trouvee", "qpv_score",
     "qpv_approchee", "qpv_remarque", "qpv_lon", "qpv_lat",
 ]
-
-
-def _norm(name: str) -> str:
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
 @dataclass(frozen=True)
@@ -71,10 +66,10 @@ def detect_columns(columns: list[str], *, address: str | None, lon: str | None, 
         raise CliInputError("Indiquez les deux colonnes de coordonnées (--lon et --lat), ou aucune.")
     by_norm: dict[str, str] = {}
     for col in columns:
-        by_norm.setdefault(_norm(col), col)
+        by_norm.setdefault(column_key(col), col)
     explicit = address is not None or lon is not None
     if address is None and not explicit:
-        address = next((by_norm[n] for n in ADDRESS_NAMES if n in by_norm), None)
+        address = next((by_norm[column_key(n)] for n in ADDRESS_NAMES if column_key(n) in by_norm), None)
     if lon is None and not explicit:
         pair = next(((by_norm[a], by_norm[b]) for a, b in POINT_NAMES if a in by_norm and b in by_norm), None)
         if pair is not None:
@@ -88,30 +83,21 @@ def detect_columns(columns: list[str], *, address: str | None, lon: str | None, 
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, str, str]:
-    """Read a CSV as text: (table, separator, encoding) — UTF-8 (BOM kept) or Windows-1252.
+    """Read a CSV as text: (table, separator, encoding), both detected as every import does.
 
     Raises
     ------
+    SourceFileError
+        When the file is binary or its declared encoding does not fit.
     CliInputError
         When the file is empty or not a readable CSV.
     """
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        encoding, text = "utf-8-sig", raw.decode("utf-8-sig", errors="replace")
-    else:
-        try:
-            encoding, text = "utf-8", raw.decode("utf-8")
-        except UnicodeDecodeError:
-            encoding, text = "cp1252", raw.decode("cp1252", errors="replace")
+    text, encoding = decode_text(path.read_bytes(), name=path.name)
     if not text.strip():
         raise CliInputError(f"Fichier {path.name} vide.")
+    sep = sniff_separator(text.split("\n", 1)[0])
     try:
-        sep = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
-    try:
-        data = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding,
-                           encoding_errors="replace")
+        data = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as exc:
         raise CliInputError(
             f"Fichier {path.name} illisible comme CSV (séparateur « {sep} ») : {exc}") from None
