@@ -226,6 +226,14 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
         assert drv.execute_script(
             "return document.querySelectorAll('#dg-carte path.leaflet-interactive').length") > 0
         assert drv.execute_script("return !!navigator.serviceWorker.controller") is True
+        # one numbered marker per stop (never for a pedestrian link), a grey cross per unserved stop
+        numbered, stops, crosses, unserved = drv.execute_script(
+            "var f = JSON.parse(document.getElementById('dg-config').textContent).route.features;"
+            "return [document.querySelectorAll('#dg-carte .dg-numero').length,"
+            " f.filter(function (x) { return x.properties.kind === 'arret'; }).length,"
+            " document.querySelectorAll('#dg-carte .dg-non-desservi').length,"
+            " (f[0].properties.non_desservis || []).length];")
+        assert numbered == stops > 0 and crosses == unserved
         wait_for(lambda: "synchronisés" in text_of(drv.find_element(By.ID, "dg-file")), "file vide")
         shot(drv, "diagnostic-en-ligne")
 

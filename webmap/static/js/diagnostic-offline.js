@@ -259,7 +259,9 @@
   function drawMap() {
     var el = document.getElementById("dg-carte");
     var track = config.route.features[0];
-    var stops = config.route.features.slice(1);
+    var stops = config.route.features.filter(function (f) { return f.properties.kind === "arret"; });
+    var links = config.route.features.filter(function (f) { return f.properties.kind === "liaison"; });
+    var unserved = track.properties.non_desservis || [];
     if (!window.L) { drawSvg(el, track, stops); return; }
     map = L.map(el, { preferCanvas: false, zoomControl: true });
     var bm = config.basemap || {};
@@ -267,8 +269,21 @@
       L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map);
     }
     var line = L.geoJSON(track, { style: { color: "#d1495b", weight: 5, opacity: 0.85 } });
-    map.fitBounds(line.getBounds().pad(0.1)); // a view first: vector layers need it
+    // a view first (vector layers need it) framing the route and every stop, served or not
+    var bounds = line.getBounds();
+    unserved.forEach(function (u) { bounds.extend([u.lat, u.lon]); });
+    map.fitBounds(bounds.pad(0.1));
     line.addTo(map);
+    unserved.forEach(function (u) {
+      L.marker([u.lat, u.lon], { icon: L.divIcon({ className: "dg-non-desservi", html: "×", iconSize: [22, 22] }),
+        title: "Arrêt non desservi" }).bindPopup("<b>" + escapeHtml(u.label || u.id || "Arrêt") + "</b><br>"
+        + escapeHtml(u.statut || "non desservi")).addTo(map);
+    });
+    links.forEach(function (f) {
+      var c = f.geometry.coordinates;
+      L.circleMarker([c[1], c[0]], { radius: 5, color: "#6c4f00", fillColor: "#ffd166", fillOpacity: 1 })
+        .bindPopup(escapeHtml(f.properties.statut || "liaison hors voie : à vérifier sur place")).addTo(map);
+    });
     config.suivi.forEach(function (o) {
       L.circleMarker([o.lat, o.lon], { radius: 6, color: "#8a1c1c", fillColor: "#f4a261", fillOpacity: 0.9 })
         .bindPopup("Suivi : « " + o.theme + " » du " + o.observed_at + " (" + o.status + ")").addTo(map);
