@@ -40,8 +40,6 @@ from webmap.access import (
     current_role,
     current_user,
     fail,
-    visible_layer,
-    writable_layer,
 )
 from webmap.geojson import (
     GEOJSON,
@@ -202,10 +200,10 @@ def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
 
 
 @bp.get("/api/layers/<layer>/features")
-@allow()
+@allow(layer_arg="layer")
 def features(layer: str) -> ResponseReturnValue:
     """GeoJSON of a layer in the view, filtered; grid clusters when too many match."""
-    schema = visible_layer(layer)
+    schema = LAYERS[layer]
     if not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "layer")
     limit = params.parse_int(request.args, "limit", int(current_app.config["FEATURES_LIMIT"]), minimum=1,
@@ -250,10 +248,10 @@ def _geojson(body: Any, status: int = 200) -> Response:
 
 
 @bp.get("/api/layers/<layer>/stats")
-@allow()
+@allow(layer_arg="layer")
 def stats(layer: str) -> ResponseReturnValue:
     """Return the counts of the filtered selection: total, by month, theme, status, source, simulated."""
-    schema = visible_layer(layer)
+    schema = LAYERS[layer]
     filters, polygon, _ = _selection(schema)
     gdf, matched = _read_selected(layer, filters, polygon)
     out: dict[str, Any] = {"total": matched}
@@ -271,10 +269,10 @@ def stats(layer: str) -> ResponseReturnValue:
 
 
 @bp.get("/api/layers/<layer>/export.<fmt>")
-@allow()
+@allow(layer_arg="layer")
 def export(layer: str, fmt: str) -> ResponseReturnValue:
     """Download the filtered selection as GeoJSON (WGS84) or CSV (lon/lat, Lambert-93 WKT)."""
-    schema = visible_layer(layer)
+    schema = LAYERS[layer]
     if fmt not in ("geojson", "csv"):
         fail(404, "Format d'export inconnu (geojson ou csv).", "format")
     filters, polygon, _ = _selection(schema)
@@ -355,10 +353,9 @@ class _PhotoUpload:
 
 
 @bp.post("/api/observations")
-@allow("technicien")
+@allow("technicien", layer="observations")
 def create_observation() -> ResponseReturnValue:
     """Create an observation (JSON, or multipart with up to 5 photos); idempotent by ``uid``."""
-    writable_layer("observations")
     if request.mimetype == "application/json":
         data, photos = _json_body(), []
         if "photos" in data:
@@ -385,18 +382,16 @@ def _feature(layer: str, uid: str) -> dict[str, Any]:
 
 
 @bp.get("/api/observations/<uid>")
-@allow()
+@allow(layer="observations")
 def get_observation(uid: str) -> ResponseReturnValue:
     """One observation as a GeoJSON feature."""
-    visible_layer("observations")
     return _geojson(_feature("observations", uid))
 
 
 @bp.patch("/api/observations/<uid>")
-@allow("technicien")
+@allow("technicien", layer="observations")
 def patch_observation(uid: str) -> ResponseReturnValue:
     """Change the status of an observation, with a comment (kept in its history)."""
-    writable_layer("observations")
     data = _json_body()
     unknown = sorted(set(data) - {"status", "comment"})
     if unknown:
@@ -412,10 +407,9 @@ def patch_observation(uid: str) -> ResponseReturnValue:
 
 
 @bp.get("/api/observations/<uid>/history")
-@allow()
+@allow(layer="observations")
 def observation_history(uid: str) -> ResponseReturnValue:
     """Status history of an observation, oldest first."""
-    visible_layer("observations")
     store = _store()
     store.get("observations", uid)  # 404 when unknown
     hist = store.history("observations", uid)
@@ -429,8 +423,7 @@ def observation_history(uid: str) -> ResponseReturnValue:
 
 
 def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
-    schema = writable_layer(layer)
-    cschema = schema.child(child)
+    cschema = LAYERS[layer].child(child)
     data = _json_body()
     allowed = {f.name for f in cschema.fields}
     unknown = sorted(set(data) - allowed)
@@ -446,25 +439,23 @@ def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
 
 
 @bp.post("/api/points_noirs/<uid>/evenements")
-@allow("technicien")
+@allow("technicien", layer="points_noirs")
 def add_dumping_event(uid: str) -> ResponseReturnValue:
     """Record a dumping event at a point noir."""
     return _add_child("points_noirs", uid, "evenements")
 
 
 @bp.post("/api/bacs/<uid>/releves")
-@allow("technicien")
+@allow("technicien", layer="bacs")
 def add_fill_reading(uid: str) -> ResponseReturnValue:
     """Record a fill-level reading of a bin."""
     return _add_child("bacs", uid, "releves")
 
 
 @bp.get("/photos/<name>")
-@allow()
+@allow(roles="PHOTO_ROLES")
 def photo(name: str) -> ResponseReturnValue:
     """Return a stored photo (roles of ``PHOTO_ROLES``; only server-generated names)."""
-    if not can_see_photos():
-        fail(401 if current_role() == users.ANONYMOUS else 403, "Photos réservées aux comptes autorisés.")
     if not PHOTO_NAME.fullmatch(name):
         fail(404, "Photo introuvable.")
     folder = Path(current_app.config["PHOTOS_DIR"])

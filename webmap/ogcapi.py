@@ -18,7 +18,7 @@ from flask import Blueprint, Response, render_template, request
 from layers.projection import bbox_to_store, bbox_to_wgs84
 from layers.schema import LAYERS, LayerSchema
 from webmap import oas, params
-from webmap.access import allow, can_see, current_role, fail, visible_layer
+from webmap.access import allow, can_see, current_role, fail
 from webmap.geojson import GEOJSON, encode_features, feature_collection, json_response, link, page_links
 from webmap.params import CRS84_URI as CRS84
 from webmap.store import get_store
@@ -131,10 +131,10 @@ def collections() -> Response | str:
 
 
 @bp.get("/collections/<cid>")
-@allow()
+@allow(layer_arg="cid")
 def collection(cid: str) -> Response | str:
     """One collection (404 when unknown or not visible)."""
-    schema = visible_layer(cid)
+    schema = LAYERS[cid]
     html = wants_html()
     if not schema.geometry:
         fail(404, f"Couche inconnue « {cid} ».", "layer")
@@ -157,10 +157,10 @@ def _item_filters(schema: LayerSchema) -> dict[str, Any]:
 
 
 @bp.get("/collections/<cid>/items")
-@allow()
+@allow(layer_arg="cid")
 def items(cid: str) -> Response | str:
     """Features of a collection, filtered and paged."""
-    schema = visible_layer(cid)
+    schema = LAYERS[cid]
     html = wants_html()
     filters = _item_filters(schema)
     limit = params.parse_int(request.args, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
@@ -192,10 +192,10 @@ def items(cid: str) -> Response | str:
 
 
 @bp.get("/collections/<cid>/items/<fid>")
-@allow()
+@allow(layer_arg="cid")
 def item(cid: str, fid: str) -> Response | str:
     """One feature by uid."""
-    schema = visible_layer(cid)
+    schema = LAYERS[cid]
     html = wants_html()
     store = get_store()
     gdf = store.get(cid, fid)

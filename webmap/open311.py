@@ -13,15 +13,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from layers.errors import RecordError
 from layers.observations import create_observation_record
 from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
-from webmap import oas, params, users
-from webmap.access import allow, fail, visible_layer
+from webmap import oas, params
+from webmap.access import allow, current_user, fail
 from webmap.geojson import encode_features
 from webmap.store import get_store
 
@@ -57,10 +57,9 @@ def _services() -> list[dict[str, Any]]:
 
 
 @bp.get("/services.json")
-@allow()
+@allow(layer="observations")
 def services() -> ResponseReturnValue:
     """Return the services: one per observation theme."""
-    visible_layer("observations")
     return jsonify(_services())
 
 
@@ -116,13 +115,12 @@ def _request_filters(args: Mapping[str, str]) -> dict[str, Any]:
 
 
 @bp.get("/requests.json")
-@allow()
+@allow(layer="observations")
 def list_requests() -> ResponseReturnValue:
     """Return the requests filtered by ``service_code``, ``status``, ``start_date``, ``end_date``.
 
     Without dates, the 1000 most recent requests (``limit`` to ask for fewer).
     """
-    visible_layer("observations")
     filters = _request_filters(request.args)
     limit = params.parse_int(request.args, "limit", MAX_REQUESTS, minimum=1, maximum=MAX_REQUESTS)
     store = get_store()
@@ -131,27 +129,28 @@ def list_requests() -> ResponseReturnValue:
 
 
 @bp.get("/requests/<rid>.json")
-@allow()
+@allow(layer="observations")
 def get_request(rid: str) -> ResponseReturnValue:
     """One request (a list of one, as the specification says)."""
-    visible_layer("observations")
     store = get_store()
     feature = encode_features(store.get("observations", rid), LAYERS["observations"], store.crs)[0]
     return jsonify([_request_json(feature)])
 
 
 @bp.post("/requests.json")
-@allow()
+@allow(key_field="api_key", roles="OPEN311_ROLES", layer="observations")
 def post_request() -> ResponseReturnValue:
-    """Create a request (an observation with ``source = habitant``) with an ``api_key``."""
+    """Create a request (an observation with ``source = habitant``) with an ``api_key``.
+
+    The decorator made the key's owner the user of the request (the actor of the write).
+    """
     form = request.form.to_dict() if request.form else (request.get_json(silent=True) or {})
     if not isinstance(form, dict):
         fail(400, "Corps de requête invalide.", "corps")
-    user = users.user_by_api_key(current_app.config["USERS_DB"], str(form.pop("api_key", "")))
-    if user is None:
+    form.pop("api_key", None)
+    user = current_user()
+    if user is None:  # the decorator refused the request already
         fail(401, "Clé d'API (api_key) manquante ou invalide.", "api_key")
-    if user.role not in current_app.config["OPEN311_ROLES"]:
-        fail(403, "Cette clé d'API ne permet pas de créer des signalements.", "api_key")
     code = form.pop("service_code", None)
     if not code:
         fail(400, "« service_code » obligatoire.", "service_code")
@@ -174,7 +173,6 @@ def post_request() -> ResponseReturnValue:
         fail(400, f"Paramètre inconnu : « {name} ».", name)
     data = {k: v for k, v in data.items() if v not in (None, "")}
     data["observed_at"] = datetime.now().replace(microsecond=0).isoformat()
-    g.qpv_user = user  # the actor of the write is the key's owner
     try:
         uid, _created = create_observation_record(get_store(), data, default_source=SOURCE,
                                                   media=[media_url] if media_url else None,
