@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TypeVar
 from flask import Flask, current_app, g, redirect, request, session, url_for
 
 from layers.schema import LAYERS, LayerSchema
-from webmap import users
+from webmap import users, visibility
 from webmap.errors import ApiError
 from webmap.users import ANONYMOUS, ROLE_RANK, User
 
@@ -186,8 +186,16 @@ def layer_roles(layer: str) -> tuple[str, ...]:
 
 
 def can_see(layer: str, role: str | None = None) -> bool:
-    """Tell whether ``role`` (the current one by default) may see ``layer``."""
-    return layer in LAYERS and (role or current_role()) in layer_roles(layer)
+    """Tell whether ``role`` (the current one by default) may see ``layer``.
+
+    Anonymous visitors see the layers of the public profile (:mod:`webmap.visibility`).
+    """
+    if layer not in LAYERS:
+        return False
+    role = role or current_role()
+    if role == ANONYMOUS:
+        return layer in visibility.public_layers(n for n in LAYERS if ANONYMOUS in layer_roles(n))
+    return role in layer_roles(layer)
 
 
 def visible_layer(name: str) -> LayerSchema:

@@ -35,7 +35,6 @@ from webmap import photos as photos_store
 from webmap.access import (
     allow,
     can_see,
-    can_see_photos,
     csrf_token,
     current_role,
     current_user,
@@ -51,6 +50,9 @@ from webmap.geojson import (
     json_response,
 )
 from webmap.store import get_store
+from webmap.visibility import check_filters, visible_fields, visible_frame
+
+HISTORY = "historique"
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +114,11 @@ def users_list() -> ResponseReturnValue:
                     for u in users.list_users(current_app.config["USERS_DB"])])
 
 
-def _field_info(schema: LayerSchema) -> list[dict[str, Any]]:
+def _field_info(schema: LayerSchema, role: str) -> list[dict[str, Any]]:
+    shown = visible_fields(schema, role)
     return [{"name": f.name, "label": f.label or f.name, "type": f.type,
              "choices": list(f.choices) if f.choices else None, "required": f.required}
-            for f in schema.all_fields]
+            for f in schema.all_fields if f.name in shown]
 
 
 @bp.get("/api/layers")
@@ -134,7 +137,7 @@ def layers() -> ResponseReturnValue:
             "count": info.count, "simulated": info.simulated,
             "time_field": schema.time_field, "time_min": info.time_min, "time_max": info.time_max,
             "bbox": bbox_to_wgs84(info.bbox, store.crs), "confidential": info.confidential,
-            "reference": info.reference, "fields": _field_info(schema),
+            "reference": info.reference, "fields": _field_info(schema, role),
             "children": [c.name for c in schema.children],
         })
     return jsonify(out)
@@ -153,6 +156,9 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
         fail(400, "La date de fin doit suivre la date de début.", "end")
     if bbox is not None and not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "bbox")
+    hidden = check_filters(schema, current_role(), request.args, FILTER_PARAMS)
+    if hidden:  # same answer as an unknown name: the field's existence is not revealed
+        fail(400, f"Paramètre inconnu : « {hidden} ».", hidden)
     where = params.field_filters(schema, request.args, FILTER_PARAMS)
     sbbox: tuple[float, ...] | None = bbox_to_store(bbox, store.crs) if bbox else None
     polygon = None
@@ -235,10 +241,7 @@ def features(layer: str) -> ResponseReturnValue:
     elif clustered:
         feats = cluster_features(gdf, zoom, store.crs, lat)
     else:
-        feats = encode_features(gdf, schema, store.crs)
-        if not can_see_photos():
-            for f in feats:
-                f["properties"].pop("photos", None)
+        feats = encode_features(_visible(gdf, schema), schema, store.crs)
     return _geojson(feature_collection(feats, matched, clustered=clustered,
                                        truncated=not clustered and matched > len(feats), zoom=zoom))
 
@@ -258,7 +261,7 @@ def stats(layer: str) -> ResponseReturnValue:
     if schema.time_field:
         months = gdf[schema.time_field].dt.strftime("%Y-%m").dropna()
         out["by_month"] = {str(k): int(v) for k, v in months.value_counts().sort_index().items()}
-    names = set(schema.field_names)
+    names = set(schema.field_names) & visible_fields(schema, current_role())
     for name in ("theme", "status", "source"):
         if name in names:
             counts = gdf[name].astype("object").fillna("(vide)").value_counts()
@@ -277,9 +280,7 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
         fail(404, "Format d'export inconnu (geojson ou csv).", "format")
     filters, polygon, _ = _selection(schema)
     gdf, _matched = _read_selected(layer, filters, polygon)
-    if not can_see_photos() and "photos" in gdf:
-        gdf = gdf.drop(columns=["photos"])
-    out = to_export_frame(gdf, fmt)
+    out = to_export_frame(_visible(gdf, schema), fmt)
     stamp = datetime.now().strftime("%Y%m%d")
     if fmt == "csv":
         buf = io.StringIO()
@@ -375,10 +376,13 @@ def create_observation() -> ResponseReturnValue:
 
 def _feature(layer: str, uid: str) -> dict[str, Any]:
     store = _store()
-    feature = encode_features(store.get(layer, uid), LAYERS[layer], store.crs)[0]
-    if not can_see_photos():
-        feature["properties"].pop("photos", None)
-    return feature
+    schema = LAYERS[layer]
+    return encode_features(_visible(store.get(layer, uid), schema), schema, store.crs)[0]
+
+
+def _visible(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
+    """Return the records without the fields the current role may not see."""
+    return visible_frame(gdf, schema, current_role())
 
 
 @bp.get("/api/observations/<uid>")
@@ -413,12 +417,16 @@ def observation_history(uid: str) -> ResponseReturnValue:
     store = _store()
     store.get("observations", uid)  # 404 when unknown
     hist = store.history("observations", uid)
+    # anonymous visitors: status and date only (logins and comments are internal fields)
+    history = next(c for c in LAYERS["observations"].children if c.name == HISTORY)
+    shown = visible_fields(history, current_role(), key=f"observations.{HISTORY}")
+    columns = [c for c in ("status", "changed_at", "changed_by", "comment") if c in shown]
     rows = []
-    for rec in hist[["status", "changed_at", "changed_by", "comment"]].to_dict("records"):
-        ts = rec["changed_at"]
-        rows.append({"status": rec["status"],
-                     "changed_at": None if pd.isna(ts) else pd.Timestamp(ts).isoformat(),
-                     "changed_by": rec["changed_by"], "comment": rec["comment"]})
+    for rec in hist[columns].to_dict("records"):
+        if "changed_at" in rec:
+            ts = rec["changed_at"]
+            rec["changed_at"] = None if pd.isna(ts) else pd.Timestamp(ts).isoformat()
+        rows.append(rec)
     return jsonify(rows)
 
 

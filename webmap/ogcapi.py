@@ -22,6 +22,7 @@ from webmap.access import allow, can_see, current_role, fail
 from webmap.geojson import GEOJSON, encode_features, feature_collection, json_response, link, page_links
 from webmap.params import CRS84_URI as CRS84
 from webmap.store import get_store
+from webmap.visibility import check_filters, visible_fields, visible_frame
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ def _collection(info: Any, schema: LayerSchema, store_crs: str) -> dict[str, Any
 def _feature_layers() -> list[Any]:
     role = current_role()
     return [i for i in get_store().layers() if can_see(i.name, role) and LAYERS[i.name].geometry]
+
+
+def _shown_fields(schema: LayerSchema) -> list[Any]:
+    """Return the fields of ``schema`` the current role may see, in order (HTML pages)."""
+    shown = visible_fields(schema, current_role())
+    return [f for f in schema.all_fields if f.name in shown]
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -165,6 +172,9 @@ def items(cid: str) -> Response | str:
     filters = _item_filters(schema)
     limit = params.parse_int(request.args, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = params.parse_int(request.args, "offset", 0)
+    hidden = check_filters(schema, current_role(), request.args, RESERVED)
+    if hidden:  # same answer as an unknown name: the field's existence is not revealed
+        fail(400, f"Paramètre inconnu : « {hidden} ».", hidden)
     where = params.field_filters(schema, request.args, RESERVED)
     store = get_store()
     if filters["bbox"]:
@@ -173,7 +183,7 @@ def items(cid: str) -> Response | str:
     gdf = store.read(cid, limit=limit, offset=offset, **filters)
     # a first page that is not full holds every match: no need to count
     matched = len(gdf) if offset == 0 and len(gdf) < limit else store.count(cid, **filters)
-    features = encode_features(gdf, schema, store.crs)
+    features = encode_features(visible_frame(gdf, schema, current_role()), schema, store.crs)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
     path = f"/collections/{cid}/items"
     links = [
@@ -187,7 +197,9 @@ def items(cid: str) -> Response | str:
         features, matched,
         timeStamp=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"), links=links)
     if html:
-        return render_template("ogc/items.html", body=body, schema=schema, cid=cid)
+        shown = {f.name for f in _shown_fields(schema)}
+        columns = [f for f in schema.fields if f.name in shown][:5]
+        return render_template("ogc/items.html", body=body, schema=schema, cid=cid, columns=columns)
     return _json(body, GEOJSON)
 
 
@@ -198,7 +210,7 @@ def item(cid: str, fid: str) -> Response | str:
     schema = LAYERS[cid]
     html = wants_html()
     store = get_store()
-    gdf = store.get(cid, fid)
+    gdf = visible_frame(store.get(cid, fid), schema, current_role())
     feature = encode_features(gdf, schema, store.crs)[0]
     feature["links"] = [
         link(_url(f"/collections/{cid}/items/{fid}"), "self", GEOJSON),
@@ -206,7 +218,8 @@ def item(cid: str, fid: str) -> Response | str:
         link(_url(f"/collections/{cid}"), "collection", "application/json"),
     ]
     if html:
-        return render_template("ogc/item.html", feature=feature, schema=schema, cid=cid)
+        return render_template("ogc/item.html", feature=feature, schema=schema, cid=cid,
+                               fields=_shown_fields(schema))
     return _json(feature, GEOJSON)
 
 
