@@ -128,7 +128,8 @@ def table_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, dict[str
         store.close()
     app = build_app(path, path.parent / "instance")
     db = app.config["USERS_DB"]
-    ids["reader_key"] = users.add_user(db, "cle-lecteur", PASSWORD, role="lecteur", organisation="association")[1]
+    ids["reader_key"] = users.add_user(db, "cle-lecteur", PASSWORD, role="lecteur",
+                                       organisation="association")[1]
     ids["tech_key"] = users.add_user(db, "cle-ville", PASSWORD, role="technicien", organisation="ville")[1]
     tech = client_as(app, "technicien")
     created = tech.post("/api/observations", data={
