@@ -1,8 +1,11 @@
 """Who may do what: current user, roles, per-layer visibility, CSRF, JSON errors.
 
-Every view of the platform's blueprints is wrapped by :func:`allow` (minimum role) and
-carries the ``_qpv_access`` marker; :func:`unguarded_endpoints` lists the views that
-lack it, so a test can check that no route escapes the role checks.
+Every view of the platform's blueprints is wrapped by :func:`allow`, which declares the
+whole access rule of the route (minimum role, the layer it reads, the config key listing
+its roles, an API key in the body) and checks it: no view checks a role itself. The rule
+is kept on the view (``_qpv_rule``; ``_qpv_access`` is its minimum role), so the OpenAPI
+document of a role lists what it may call, and :func:`unguarded_endpoints` lists the
+views without one.
 
 A confidential layer the user may not see behaves as if it did not exist (404), so
 anonymous users cannot learn that it exists.
