@@ -43,6 +43,9 @@ class Field:
         Numeric bounds.
     pattern : str, optional
         Regular expression a string must match.
+    internal : bool
+        Internal to the partners (logins, comments, assignment, participants, photo file
+        names): not shown to anonymous visitors unless the web app's public profile opens it.
     """
 
     name: str
@@ -55,6 +58,7 @@ class Field:
     maximum: float | None = None
     pattern: str | None = None
     description: str = ""
+    internal: bool = False
 
     def __post_init__(self) -> None:
         """Check the values on construction (French errors naming the value)."""
@@ -200,8 +204,8 @@ _STATUS_HISTORY = ChildSchema(
     fields=(
         Field("status", "str", "Statut", required=True, choices=OBSERVATION_STATUSES),
         Field("changed_at", "datetime", "Date", required=True),
-        Field("changed_by", "str", "Par"),
-        Field("comment", "str", "Commentaire"),
+        Field("changed_by", "str", "Par", internal=True),
+        Field("comment", "str", "Commentaire", internal=True),
     ),
     time_field="changed_at",
 )
@@ -220,13 +224,13 @@ _OBSERVATIONS = LayerSchema(
               default="nouveau"),
         Field("source", "str", "Origine", required=True, choices=OBSERVATION_SOURCES,
               default="import"),
-        Field("pilote", "str", "Pilote"),
-        Field("partenaires", "str", "Partenaires"),
+        Field("pilote", "str", "Pilote", internal=True),
+        Field("partenaires", "str", "Partenaires", internal=True),
         Field("domanialite", "str", "Domanialité", choices=DOMANIALITES, default="inconnue"),
-        Field("deadline", "date", "Délai"),
+        Field("deadline", "date", "Délai", internal=True),
         Field("resolved_at", "datetime", "Résolu le"),
-        Field("photos", "json", "Photos", default=None),
-        Field("walk_id", "str", "Diagnostic en marchant"),
+        Field("photos", "json", "Photos", default=None, internal=True),
+        Field("walk_id", "str", "Diagnostic en marchant", internal=True),
     ),
     time_field="observed_at",
     status_field="status",
@@ -357,14 +361,14 @@ _DIAGNOSTICS = LayerSchema(
         Field("walk_date", "datetime", "Date", required=True),
         Field("status", "str", "Statut", choices=("prévu", "réalisé", "compte-rendu diffusé"),
               default="prévu"),
-        Field("organisations", "str", "Organisations participantes"),
-        Field("n_habitants", "int", "Habitants", minimum=0, maximum=10000),
-        Field("n_participants", "int", "Participants", minimum=0, maximum=10000),
+        Field("organisations", "str", "Organisations participantes", internal=True),
+        Field("n_habitants", "int", "Habitants", minimum=0, maximum=10000, internal=True),
+        Field("n_participants", "int", "Participants", minimum=0, maximum=10000, internal=True),
         Field("budget_min", "float", "Durée prévue (min)", minimum=0, maximum=1440),
         Field("duration_min", "float", "Durée estimée (min)", minimum=0, maximum=1440),
         Field("length_m", "float", "Longueur (m)", minimum=0),
         Field("previous_walk", "str", "Diagnostic précédent"),
-        Field("notes", "str", "Notes"),
+        Field("notes", "str", "Notes", internal=True),
     ),
     time_field="walk_date",
     children=(

@@ -35,13 +35,10 @@ from webmap import photos as photos_store
 from webmap.access import (
     allow,
     can_see,
-    can_see_photos,
     csrf_token,
     current_role,
     current_user,
     fail,
-    visible_layer,
-    writable_layer,
 )
 from webmap.geojson import (
     GEOJSON,
@@ -53,6 +50,9 @@ from webmap.geojson import (
     json_response,
 )
 from webmap.store import get_store
+from webmap.visibility import check_filters, visible_fields, visible_frame
+
+HISTORY = "historique"
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +114,11 @@ def users_list() -> ResponseReturnValue:
                     for u in users.list_users(current_app.config["USERS_DB"])])
 
 
-def _field_info(schema: LayerSchema) -> list[dict[str, Any]]:
+def _field_info(schema: LayerSchema, role: str) -> list[dict[str, Any]]:
+    shown = visible_fields(schema, role)
     return [{"name": f.name, "label": f.label or f.name, "type": f.type,
              "choices": list(f.choices) if f.choices else None, "required": f.required}
-            for f in schema.all_fields]
+            for f in schema.all_fields if f.name in shown]
 
 
 @bp.get("/api/layers")
@@ -136,7 +137,7 @@ def layers() -> ResponseReturnValue:
             "count": info.count, "simulated": info.simulated,
             "time_field": schema.time_field, "time_min": info.time_min, "time_max": info.time_max,
             "bbox": bbox_to_wgs84(info.bbox, store.crs), "confidential": info.confidential,
-            "reference": info.reference, "fields": _field_info(schema),
+            "reference": info.reference, "fields": _field_info(schema, role),
             "children": [c.name for c in schema.children],
         })
     return jsonify(out)
@@ -155,6 +156,9 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
         fail(400, "La date de fin doit suivre la date de début.", "end")
     if bbox is not None and not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "bbox")
+    hidden = check_filters(schema, current_role(), request.args, FILTER_PARAMS)
+    if hidden:  # same answer as an unknown name: the field's existence is not revealed
+        fail(400, f"Paramètre inconnu : « {hidden} ».", hidden)
     where = params.field_filters(schema, request.args, FILTER_PARAMS)
     sbbox: tuple[float, ...] | None = bbox_to_store(bbox, store.crs) if bbox else None
     polygon = None
@@ -202,10 +206,10 @@ def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
 
 
 @bp.get("/api/layers/<layer>/features")
-@allow()
+@allow(layer_arg="layer")
 def features(layer: str) -> ResponseReturnValue:
     """GeoJSON of a layer in the view, filtered; grid clusters when too many match."""
-    schema = visible_layer(layer)
+    schema = LAYERS[layer]
     if not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "layer")
     limit = params.parse_int(request.args, "limit", int(current_app.config["FEATURES_LIMIT"]), minimum=1,
@@ -237,10 +241,7 @@ def features(layer: str) -> ResponseReturnValue:
     elif clustered:
         feats = cluster_features(gdf, zoom, store.crs, lat)
     else:
-        feats = encode_features(gdf, schema, store.crs)
-        if not can_see_photos():
-            for f in feats:
-                f["properties"].pop("photos", None)
+        feats = encode_features(_visible(gdf, schema), schema, store.crs)
     return _geojson(feature_collection(feats, matched, clustered=clustered,
                                        truncated=not clustered and matched > len(feats), zoom=zoom))
 
@@ -250,17 +251,17 @@ def _geojson(body: Any, status: int = 200) -> Response:
 
 
 @bp.get("/api/layers/<layer>/stats")
-@allow()
+@allow(layer_arg="layer")
 def stats(layer: str) -> ResponseReturnValue:
     """Return the counts of the filtered selection: total, by month, theme, status, source, simulated."""
-    schema = visible_layer(layer)
+    schema = LAYERS[layer]
     filters, polygon, _ = _selection(schema)
     gdf, matched = _read_selected(layer, filters, polygon)
     out: dict[str, Any] = {"total": matched}
     if schema.time_field:
         months = gdf[schema.time_field].dt.strftime("%Y-%m").dropna()
         out["by_month"] = {str(k): int(v) for k, v in months.value_counts().sort_index().items()}
-    names = set(schema.field_names)
+    names = set(schema.field_names) & visible_fields(schema, current_role())
     for name in ("theme", "status", "source"):
         if name in names:
             counts = gdf[name].astype("object").fillna("(vide)").value_counts()
@@ -271,17 +272,15 @@ def stats(layer: str) -> ResponseReturnValue:
 
 
 @bp.get("/api/layers/<layer>/export.<fmt>")
-@allow()
+@allow(layer_arg="layer")
 def export(layer: str, fmt: str) -> ResponseReturnValue:
     """Download the filtered selection as GeoJSON (WGS84) or CSV (lon/lat, Lambert-93 WKT)."""
-    schema = visible_layer(layer)
+    schema = LAYERS[layer]
     if fmt not in ("geojson", "csv"):
         fail(404, "Format d'export inconnu (geojson ou csv).", "format")
     filters, polygon, _ = _selection(schema)
     gdf, _matched = _read_selected(layer, filters, polygon)
-    if not can_see_photos() and "photos" in gdf:
-        gdf = gdf.drop(columns=["photos"])
-    out = to_export_frame(gdf, fmt)
+    out = to_export_frame(_visible(gdf, schema), fmt)
     stamp = datetime.now().strftime("%Y%m%d")
     if fmt == "csv":
         buf = io.StringIO()
@@ -355,10 +354,9 @@ class _PhotoUpload:
 
 
 @bp.post("/api/observations")
-@allow("technicien")
+@allow("technicien", layer="observations")
 def create_observation() -> ResponseReturnValue:
     """Create an observation (JSON, or multipart with up to 5 photos); idempotent by ``uid``."""
-    writable_layer("observations")
     if request.mimetype == "application/json":
         data, photos = _json_body(), []
         if "photos" in data:
@@ -378,25 +376,26 @@ def create_observation() -> ResponseReturnValue:
 
 def _feature(layer: str, uid: str) -> dict[str, Any]:
     store = _store()
-    feature = encode_features(store.get(layer, uid), LAYERS[layer], store.crs)[0]
-    if not can_see_photos():
-        feature["properties"].pop("photos", None)
-    return feature
+    schema = LAYERS[layer]
+    return encode_features(_visible(store.get(layer, uid), schema), schema, store.crs)[0]
+
+
+def _visible(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
+    """Return the records without the fields the current role may not see."""
+    return visible_frame(gdf, schema, current_role())
 
 
 @bp.get("/api/observations/<uid>")
-@allow()
+@allow(layer="observations")
 def get_observation(uid: str) -> ResponseReturnValue:
     """One observation as a GeoJSON feature."""
-    visible_layer("observations")
     return _geojson(_feature("observations", uid))
 
 
 @bp.patch("/api/observations/<uid>")
-@allow("technicien")
+@allow("technicien", layer="observations")
 def patch_observation(uid: str) -> ResponseReturnValue:
     """Change the status of an observation, with a comment (kept in its history)."""
-    writable_layer("observations")
     data = _json_body()
     unknown = sorted(set(data) - {"status", "comment"})
     if unknown:
@@ -412,25 +411,27 @@ def patch_observation(uid: str) -> ResponseReturnValue:
 
 
 @bp.get("/api/observations/<uid>/history")
-@allow()
+@allow(layer="observations")
 def observation_history(uid: str) -> ResponseReturnValue:
     """Status history of an observation, oldest first."""
-    visible_layer("observations")
     store = _store()
     store.get("observations", uid)  # 404 when unknown
     hist = store.history("observations", uid)
+    # anonymous visitors: status and date only (logins and comments are internal fields)
+    history = next(c for c in LAYERS["observations"].children if c.name == HISTORY)
+    shown = visible_fields(history, current_role(), key=f"observations.{HISTORY}")
+    columns = [c for c in ("status", "changed_at", "changed_by", "comment") if c in shown]
     rows = []
-    for rec in hist[["status", "changed_at", "changed_by", "comment"]].to_dict("records"):
-        ts = rec["changed_at"]
-        rows.append({"status": rec["status"],
-                     "changed_at": None if pd.isna(ts) else pd.Timestamp(ts).isoformat(),
-                     "changed_by": rec["changed_by"], "comment": rec["comment"]})
+    for rec in hist[columns].to_dict("records"):
+        if "changed_at" in rec:
+            ts = rec["changed_at"]
+            rec["changed_at"] = None if pd.isna(ts) else pd.Timestamp(ts).isoformat()
+        rows.append(rec)
     return jsonify(rows)
 
 
 def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
-    schema = writable_layer(layer)
-    cschema = schema.child(child)
+    cschema = LAYERS[layer].child(child)
     data = _json_body()
     allowed = {f.name for f in cschema.fields}
     unknown = sorted(set(data) - allowed)
@@ -446,25 +447,23 @@ def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
 
 
 @bp.post("/api/points_noirs/<uid>/evenements")
-@allow("technicien")
+@allow("technicien", layer="points_noirs")
 def add_dumping_event(uid: str) -> ResponseReturnValue:
     """Record a dumping event at a point noir."""
     return _add_child("points_noirs", uid, "evenements")
 
 
 @bp.post("/api/bacs/<uid>/releves")
-@allow("technicien")
+@allow("technicien", layer="bacs")
 def add_fill_reading(uid: str) -> ResponseReturnValue:
     """Record a fill-level reading of a bin."""
     return _add_child("bacs", uid, "releves")
 
 
 @bp.get("/photos/<name>")
-@allow()
+@allow(roles="PHOTO_ROLES")
 def photo(name: str) -> ResponseReturnValue:
     """Return a stored photo (roles of ``PHOTO_ROLES``; only server-generated names)."""
-    if not can_see_photos():
-        fail(401 if current_role() == users.ANONYMOUS else 403, "Photos réservées aux comptes autorisés.")
     if not PHOTO_NAME.fullmatch(name):
         fail(404, "Photo introuvable.")
     folder = Path(current_app.config["PHOTOS_DIR"])

@@ -23,7 +23,7 @@ from geo.errors import QPVError
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
 from layers.settings import get_settings
 from layers.store import open_store
-from webmap import access, api, auth, lookup_api, ogcapi, open311, openapi, store, views, walks
+from webmap import access, api, auth, lookup_api, ogcapi, open311, openapi, store, views, visibility, walks
 from webmap.photos import recover
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,12 @@ DEFAULTS: dict[str, Any] = {
     "LAYER_ROLES": {},  # layer -> roles allowed to see it (overrides the defaults)
     "PHOTO_ROLES": ("lecteur", "technicien", "administrateur"),
     "OPEN311_ROLES": ("technicien", "administrateur"),
+    # what anonymous visitors see (webmap.visibility): None = the layers their role may
+    # see with their non-internal fields; else {"layers": [...], "fields": {layer: [...]}}
+    "PUBLIC_PROFILE": None,
+    # hosts an Open311 media_url may point to (exact names, e.g. "photos.ville.fr");
+    # empty: every media_url is refused
+    "MEDIA_HOSTS": (),
     "FEATURES_LIMIT": api.FEATURES_LIMIT,
     "MAX_PHOTOS": api.MAX_PHOTOS,
     "MAX_PHOTO_BYTES": api.MAX_PHOTO_BYTES,
@@ -118,6 +124,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["STORE"] = str(app.config.get("STORE") or get_settings().store_url)
     app.config["USERS_DB"] = str(app.config.get("USERS_DB") or instance / "users.sqlite")
     app.config["PHOTOS_DIR"] = str(app.config.get("PHOTOS_DIR") or instance / "photos")
+    visibility.check_public_profile(app.config["PUBLIC_PROFILE"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 

@@ -26,9 +26,8 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from webmap import oas
-from webmap.access import allow, current_role, fail
+from webmap.access import allow, fail
 from webmap.store import get_store
-from webmap.users import ANONYMOUS
 
 logger = logging.getLogger(__name__)
 
@@ -78,24 +77,12 @@ def _coordinate(name: str, low: float, high: float) -> float:
     return value
 
 
-def _check_role() -> None:
-    roles = current_app.config.get("LOOKUP_ROLES")
-    if not roles:
-        return
-    role = current_role()
-    if role not in roles:
-        if role == ANONYMOUS:
-            fail(401, "Connexion requise.")
-        fail(403, "Recherche de QPV réservée à certains rôles.")
-
-
 @bp.get("")
-@allow(ANONYMOUS)
+@allow(roles="LOOKUP_ROLES")
 def lookup() -> ResponseReturnValue:
     """Look up ``adresse`` or ``lon``/``lat``; JSON answer."""
     from layers.perimeters import lookup_from_store, result_dict
 
-    _check_role()
     address = request.args.get("adresse")
     has_point = "lon" in request.args or "lat" in request.args
     if address is not None and has_point:

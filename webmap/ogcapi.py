@@ -18,10 +18,11 @@ from flask import Blueprint, Response, render_template, request
 from layers.projection import bbox_to_store, bbox_to_wgs84
 from layers.schema import LAYERS, LayerSchema
 from webmap import oas, params
-from webmap.access import allow, can_see, current_role, fail, visible_layer
+from webmap.access import allow, can_see, current_role, fail
 from webmap.geojson import GEOJSON, encode_features, feature_collection, json_response, link, page_links
 from webmap.params import CRS84_URI as CRS84
 from webmap.store import get_store
+from webmap.visibility import check_filters, visible_fields, visible_frame
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,12 @@ def _feature_layers() -> list[Any]:
     return [i for i in get_store().layers() if can_see(i.name, role) and LAYERS[i.name].geometry]
 
 
+def _shown_fields(schema: LayerSchema) -> list[Any]:
+    """Return the fields of ``schema`` the current role may see, in order (HTML pages)."""
+    shown = visible_fields(schema, current_role())
+    return [f for f in schema.all_fields if f.name in shown]
+
+
 # -- routes -----------------------------------------------------------------------------
 @bp.get("/")
 @bp.get("")
@@ -131,10 +138,10 @@ def collections() -> Response | str:
 
 
 @bp.get("/collections/<cid>")
-@allow()
+@allow(layer_arg="cid")
 def collection(cid: str) -> Response | str:
     """One collection (404 when unknown or not visible)."""
-    schema = visible_layer(cid)
+    schema = LAYERS[cid]
     html = wants_html()
     if not schema.geometry:
         fail(404, f"Couche inconnue « {cid} ».", "layer")
@@ -157,14 +164,17 @@ def _item_filters(schema: LayerSchema) -> dict[str, Any]:
 
 
 @bp.get("/collections/<cid>/items")
-@allow()
+@allow(layer_arg="cid")
 def items(cid: str) -> Response | str:
     """Features of a collection, filtered and paged."""
-    schema = visible_layer(cid)
+    schema = LAYERS[cid]
     html = wants_html()
     filters = _item_filters(schema)
     limit = params.parse_int(request.args, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = params.parse_int(request.args, "offset", 0)
+    hidden = check_filters(schema, current_role(), request.args, RESERVED)
+    if hidden:  # same answer as an unknown name: the field's existence is not revealed
+        fail(400, f"Paramètre inconnu : « {hidden} ».", hidden)
     where = params.field_filters(schema, request.args, RESERVED)
     store = get_store()
     if filters["bbox"]:
@@ -173,7 +183,7 @@ def items(cid: str) -> Response | str:
     gdf = store.read(cid, limit=limit, offset=offset, **filters)
     # a first page that is not full holds every match: no need to count
     matched = len(gdf) if offset == 0 and len(gdf) < limit else store.count(cid, **filters)
-    features = encode_features(gdf, schema, store.crs)
+    features = encode_features(visible_frame(gdf, schema, current_role()), schema, store.crs)
     args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
     path = f"/collections/{cid}/items"
     links = [
@@ -187,18 +197,20 @@ def items(cid: str) -> Response | str:
         features, matched,
         timeStamp=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"), links=links)
     if html:
-        return render_template("ogc/items.html", body=body, schema=schema, cid=cid)
+        shown = {f.name for f in _shown_fields(schema)}
+        columns = [f for f in schema.fields if f.name in shown][:5]
+        return render_template("ogc/items.html", body=body, schema=schema, cid=cid, columns=columns)
     return _json(body, GEOJSON)
 
 
 @bp.get("/collections/<cid>/items/<fid>")
-@allow()
+@allow(layer_arg="cid")
 def item(cid: str, fid: str) -> Response | str:
     """One feature by uid."""
-    schema = visible_layer(cid)
+    schema = LAYERS[cid]
     html = wants_html()
     store = get_store()
-    gdf = store.get(cid, fid)
+    gdf = visible_frame(store.get(cid, fid), schema, current_role())
     feature = encode_features(gdf, schema, store.crs)[0]
     feature["links"] = [
         link(_url(f"/collections/{cid}/items/{fid}"), "self", GEOJSON),
@@ -206,7 +218,8 @@ def item(cid: str, fid: str) -> Response | str:
         link(_url(f"/collections/{cid}"), "collection", "application/json"),
     ]
     if html:
-        return render_template("ogc/item.html", feature=feature, schema=schema, cid=cid)
+        return render_template("ogc/item.html", feature=feature, schema=schema, cid=cid,
+                               fields=_shown_fields(schema))
     return _json(feature, GEOJSON)
 
 

@@ -12,18 +12,21 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from layers.errors import RecordError
 from layers.observations import create_observation_record
 from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
-from webmap import oas, params, users
-from webmap.access import allow, fail, visible_layer
+from webmap import oas, params
+from webmap.access import allow, current_role, current_user, fail
 from webmap.geojson import encode_features
+from webmap.photos import PHOTO_NAME
 from webmap.store import get_store
+from webmap.visibility import visible_frame
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +60,21 @@ def _services() -> list[dict[str, Any]]:
 
 
 @bp.get("/services.json")
-@allow()
+@allow(layer="observations")
 def services() -> ResponseReturnValue:
     """Return the services: one per observation theme."""
-    visible_layer("observations")
     return jsonify(_services())
 
 
 def _request_json(feature: dict[str, Any]) -> dict[str, Any]:
     p = feature["properties"]
     lon, lat = feature["geometry"]["coordinates"] if feature["geometry"] else (None, None)
+    # outside addresses only from MEDIA_HOSTS (a record stored before they changed stays hidden)
     media = [m for m in (p.get("photos") or []) if isinstance(m, str)]
-    media_url = next((m for m in media if m.startswith(("http://", "https://"))), None)
-    if media_url is None and media:
-        media_url = request.host_url + "photos/" + media[0]
+    media_url = next((m for m in media if media_host_allowed(m)), None)
+    if media_url is None:
+        local = next((m for m in media if PHOTO_NAME.fullmatch(m)), None)
+        media_url = request.host_url + "photos/" + local if local else None
     return {
         "service_request_id": p["uid"],
         "status": "open" if p.get("status") in OPEN_STATUSES else "closed",
@@ -116,42 +120,46 @@ def _request_filters(args: Mapping[str, str]) -> dict[str, Any]:
 
 
 @bp.get("/requests.json")
-@allow()
+@allow(layer="observations")
 def list_requests() -> ResponseReturnValue:
     """Return the requests filtered by ``service_code``, ``status``, ``start_date``, ``end_date``.
 
     Without dates, the 1000 most recent requests (``limit`` to ask for fewer).
     """
-    visible_layer("observations")
     filters = _request_filters(request.args)
     limit = params.parse_int(request.args, "limit", MAX_REQUESTS, minimum=1, maximum=MAX_REQUESTS)
     store = get_store()
-    gdf = store.read("observations", **filters, order_by="-observed_at", limit=limit)
-    return jsonify([_request_json(f) for f in encode_features(gdf, LAYERS["observations"], store.crs)])
+    schema = LAYERS["observations"]
+    gdf = visible_frame(store.read("observations", **filters, order_by="-observed_at", limit=limit),
+                        schema, current_role())
+    return jsonify([_request_json(f) for f in encode_features(gdf, schema, store.crs)])
 
 
 @bp.get("/requests/<rid>.json")
-@allow()
+@allow(layer="observations")
 def get_request(rid: str) -> ResponseReturnValue:
     """One request (a list of one, as the specification says)."""
-    visible_layer("observations")
     store = get_store()
-    feature = encode_features(store.get("observations", rid), LAYERS["observations"], store.crs)[0]
+    schema = LAYERS["observations"]
+    gdf = visible_frame(store.get("observations", rid), schema, current_role())
+    feature = encode_features(gdf, schema, store.crs)[0]
     return jsonify([_request_json(feature)])
 
 
 @bp.post("/requests.json")
-@allow()
+@allow(key_field="api_key", roles="OPEN311_ROLES", layer="observations")
 def post_request() -> ResponseReturnValue:
-    """Create a request (an observation with ``source = habitant``) with an ``api_key``."""
+    """Create a request (an observation with ``source = habitant``) with an ``api_key``.
+
+    The decorator made the key's owner the user of the request (the actor of the write).
+    """
     form = request.form.to_dict() if request.form else (request.get_json(silent=True) or {})
     if not isinstance(form, dict):
         fail(400, "Corps de requête invalide.", "corps")
-    user = users.user_by_api_key(current_app.config["USERS_DB"], str(form.pop("api_key", "")))
-    if user is None:
+    form.pop("api_key", None)
+    user = current_user()
+    if user is None:  # the decorator refused the request already
         fail(401, "Clé d'API (api_key) manquante ou invalide.", "api_key")
-    if user.role not in current_app.config["OPEN311_ROLES"]:
-        fail(403, "Cette clé d'API ne permet pas de créer des signalements.", "api_key")
     code = form.pop("service_code", None)
     if not code:
         fail(400, "« service_code » obligatoire.", "service_code")
@@ -164,8 +172,8 @@ def post_request() -> ResponseReturnValue:
         fail(400, "Coordonnées « lat » et « long » obligatoires (le géocodage d'une adresse seule "
              "n'est pas proposé).", "lat")
     media_url = form.pop("media_url", None)
-    if media_url and not str(media_url).startswith(("http://", "https://")):
-        fail(400, "« media_url » doit être une adresse http(s).", "media_url")
+    if media_url:
+        _check_media_url(str(media_url))
     data: dict[str, Any] = {"theme": SERVICES[code], "lat": form.pop("lat", None),
                             "lon": form.pop("long", None), "address": address,
                             "description": form.pop("description", None)}
@@ -174,7 +182,6 @@ def post_request() -> ResponseReturnValue:
         fail(400, f"Paramètre inconnu : « {name} ».", name)
     data = {k: v for k, v in data.items() if v not in (None, "")}
     data["observed_at"] = datetime.now().replace(microsecond=0).isoformat()
-    g.qpv_user = user  # the actor of the write is the key's owner
     try:
         uid, _created = create_observation_record(get_store(), data, default_source=SOURCE,
                                                   media=[media_url] if media_url else None,
@@ -185,6 +192,34 @@ def post_request() -> ResponseReturnValue:
     logger.info("open311 request %s by %s", uid, user.login)
     return jsonify([{"service_request_id": uid, "service_notice": "Signalement enregistré.",
                      "account_id": None}]), 201
+
+
+def media_host_allowed(url: str) -> bool:
+    """Tell whether ``url`` is an http(s) address on one of the hosts of ``MEDIA_HOSTS``."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    allowed = {str(h).lower() for h in current_app.config.get("MEDIA_HOSTS") or ()}
+    return parts.scheme in ("http", "https") and bool(host) and host in allowed
+
+
+def _check_media_url(url: str) -> None:
+    """Refuse (400 on ``media_url``) an address outside the hosts of ``MEDIA_HOSTS``.
+
+    Every viewer's browser would load it: an outside site would learn who reads the
+    records, and when.
+    """
+    if not url.startswith(("http://", "https://")):
+        fail(400, "« media_url » doit être une adresse http(s).", "media_url")
+    if media_host_allowed(url):
+        return
+    hosts = sorted(str(h) for h in current_app.config.get("MEDIA_HOSTS") or ())
+    if not hosts:
+        fail(400, "« media_url » refusé : aucun hôte de photos n'est autorisé sur cette plateforme "
+             "(réglage MEDIA_HOSTS).", "media_url")
+    fail(400, f"« media_url » refusé : hôtes autorisés : {', '.join(hosts)}.", "media_url")
 
 
 # -- OpenAPI ----------------------------------------------------------------------------------

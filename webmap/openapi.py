@@ -9,13 +9,15 @@ constants it parses with; this module assembles them with the shared components
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, current_app, json, request
 
 from layers.schema import LAYERS
 from webmap import api, auth, lookup_api, oas, ogcapi, open311
-from webmap.access import allow
+from webmap.access import allow, can_see, current_role, has_role
+from webmap.visibility import visible_fields
 
 bp = Blueprint("openapi", __name__)
 
@@ -149,8 +151,109 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
     }
 
 
+def spec_for_role(role: str) -> dict[str, Any]:
+    """Return the OpenAPI document as ``role`` may read it (cached per role by the app).
+
+    Only the operations that role may call (minimum role and fixed layer declared by
+    :func:`webmap.access.allow`), only the layers it may see in the enums, and only the
+    fields it may see in the record schemas: a confidential layer is absent for the roles
+    that may not see it.
+    """
+    cache = current_app.extensions.setdefault("qpv_openapi", {})
+    if role not in cache:
+        spec = build_spec("/")
+        visible = [name for name in LAYERS if can_see(name, role)]
+        _keep_operations(spec, role)
+        _restrict_layers(spec, set(LAYERS) - set(visible), visible)
+        _restrict_fields(spec, role)
+        _drop_unreferenced(spec)
+        cache[role] = json.dumps(spec, ensure_ascii=False)
+    return dict(json.loads(cache[role]))
+
+
+def _rule_pattern(rule: str) -> re.Pattern[str]:
+    """Regular expression matching the OpenAPI paths of a Flask rule (``<x>`` any segment part)."""
+    parts = re.split(r"<[^>]+>", rule)
+    return re.compile("^" + "[^/]+".join(re.escape(p) for p in parts) + "$")
+
+
+def _keep_operations(spec: dict[str, Any], role: str) -> None:
+    """Drop the operations ``role`` may not call: higher minimum role, or a fixed layer it cannot see."""
+    rules = [(_rule_pattern(r.rule), r.methods or set(), current_app.view_functions[r.endpoint])
+             for r in current_app.url_map.iter_rules() if r.endpoint != "static"]
+    for path in list(spec["paths"]):
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        item = spec["paths"][path]
+        for method in [m for m in item if m in ("get", "post", "patch", "put", "delete")]:
+            views = [v for pattern, methods, v in rules
+                     if method.upper() in methods and pattern.match(concrete)]
+            access_rule = getattr(views[0], "_qpv_rule", None) if views else None
+            if access_rule is None:
+                continue
+            if not has_role(access_rule.minimum, role) or (
+                    access_rule.layer and not can_see(access_rule.layer, role)):
+                del item[method]
+        if not any(m in item for m in ("get", "post", "patch", "put", "delete")):
+            del spec["paths"][path]
+
+
+def _restrict_layers(node: Any, hidden: set[str], visible: list[str]) -> None:
+    """Remove the ``hidden`` layers from every enum of layer names and their record schemas."""
+    if isinstance(node, dict):
+        enum = node.get("enum")
+        if isinstance(enum, list) and enum and all(isinstance(v, str) and v in LAYERS for v in enum):
+            node["enum"] = [v for v in enum if v not in hidden]
+        for name in hidden:
+            node.pop(f"Properties_{name}", None)
+        for value in node.values():
+            _restrict_layers(value, hidden, visible)
+    elif isinstance(node, list):
+        for value in node:
+            _restrict_layers(value, hidden, visible)
+
+
+def _restrict_fields(spec: dict[str, Any], role: str) -> None:
+    """Keep in the record schemas (and the history entries) only the fields ``role`` may see."""
+    schemas = spec["components"]["schemas"]
+    for name, schema in LAYERS.items():
+        props = schemas.get(f"Properties_{name}", {}).get("properties")
+        if props is not None:
+            shown = visible_fields(schema, role)
+            for field in [f for f in props if f not in shown]:
+                del props[field]
+    history = next(c for c in LAYERS["observations"].children if c.name == "historique")
+    shown = visible_fields(history, role, key="observations.historique")
+    props = schemas.get("HistoryEntry", {}).get("properties", {})
+    for field in [f for f in props if f not in shown]:
+        del props[field]
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def _drop_unreferenced(spec: dict[str, Any]) -> None:
+    """Drop the component schemas no remaining operation refers to (even indirectly)."""
+    schemas = spec["components"]["schemas"]
+    used = _refs(spec["paths"]) | _refs(spec["components"].get("responses", {}))
+    todo = list(used)
+    while todo:
+        for name in _refs(schemas.get(todo.pop(), {})) - used:
+            used.add(name)
+            todo.append(name)
+    for name in [n for n in schemas if n not in used and not n.startswith("Properties_")]:
+        del schemas[name]
+
+
 @bp.get("/openapi.json")
 @allow()
 def openapi_json() -> Response:
-    """Serve the OpenAPI document."""
-    return Response(json.dumps(build_spec(request.host_url), ensure_ascii=False), content_type=OPENAPI_MIME)
+    """Serve the OpenAPI document of the current role."""
+    spec = spec_for_role(current_role())
+    spec["servers"] = [{"url": request.host_url}]
+    return Response(json.dumps(spec, ensure_ascii=False), content_type=OPENAPI_MIME)

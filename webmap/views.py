@@ -110,6 +110,8 @@ def page_config() -> dict[str, Any]:
             "releves": _child_form(LAYERS["bacs"].child("releves")),
         },
         "contextMinZoom": 15,
+        # the only outside hosts a photo may be loaded from (Open311 media_url)
+        "mediaHosts": sorted(str(h).lower() for h in cfg.get("MEDIA_HOSTS") or ()),
         "urls": {"connexion": url_for("auth.login") if "auth.login" in current_app.view_functions
                  else "/connexion", "deconnexion": "/deconnexion", "api": "/api", "photos": "/photos/"},
     }

@@ -13,7 +13,6 @@ technicien role. Anonymous visitors are sent to the login page.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable
@@ -50,19 +49,6 @@ def _store() -> LayerStore:
     return get_store()
 
 
-def page_access(view: F) -> F:
-    """Pages of walks: readers and above; anonymous visitors go to the login page."""
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
-            return redirect(url_for("auth.login", suivant=request.path))
-        if not has_role("lecteur"):
-            fail(403, "Accès réservé aux comptes de la plateforme.")
-        return view(*args, **kwargs)
-
-    return allow()(wrapper)  # type: ignore[return-value]
-
-
 def _cache_dir() -> str | None:
     value = current_app.config.get("WALK_CACHE_DIR")
     return str(value) if value else None
@@ -85,7 +71,7 @@ def _walk_summary(row: Any) -> dict[str, Any]:
 
 
 @bp.get("/")
-@page_access
+@allow("lecteur", layer="diagnostics", login_page=True)
 def walk_list() -> ResponseReturnValue:
     """Return the planned and done walks, newest first."""
     from layers.walks import list_walks
@@ -114,7 +100,7 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
 
 
 @bp.get("/<uid>")
-@page_access
+@allow("lecteur", layer="diagnostics", login_page=True)
 def walk_page(uid: str) -> ResponseReturnValue:
     """Return the walk page: map of the route, stops, follow-up and the offline constat form."""
     from geo.walks.export import unserved_text
@@ -145,7 +131,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
 
 
 @bp.get("/<uid>/route.geojson")
-@allow("lecteur")
+@allow("lecteur", layer="diagnostics")
 def walk_route_geojson(uid: str) -> ResponseReturnValue:
     """Return the route and its stops as GeoJSON (WGS84)."""
     from layers.walks import walk_geojson
@@ -156,7 +142,7 @@ def walk_route_geojson(uid: str) -> ResponseReturnValue:
 
 
 @bp.get("/<uid>/route.gpx")
-@allow("lecteur")
+@allow("lecteur", layer="diagnostics")
 def walk_route_gpx(uid: str) -> ResponseReturnValue:
     """Return the route as GPX 1.1 (track + numbered waypoints)."""
     from layers.walks import walk_gpx
@@ -171,7 +157,7 @@ def _pdf(data: bytes, name: str) -> Response:
 
 
 @bp.get("/<uid>/feuille.pdf")
-@allow("lecteur")
+@allow("lecteur", layer="diagnostics")
 def walk_sheet(uid: str) -> ResponseReturnValue:
     """Return the printable walk sheet with the follow-up of the previous constats."""
     from layers.walks import walk_sheet_data
@@ -182,7 +168,7 @@ def walk_sheet(uid: str) -> ResponseReturnValue:
 
 
 @bp.get("/<uid>/compte-rendu.pdf")
-@allow("lecteur")
+@allow("lecteur", layer="diagnostics")
 def walk_report(uid: str) -> ResponseReturnValue:
     """Return the compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
     from layers.walks import walk_report_data
@@ -193,7 +179,7 @@ def walk_report(uid: str) -> ResponseReturnValue:
 
 
 @bp.post("/<uid>/realise")
-@allow("technicien")
+@allow("technicien", layer="diagnostics")
 def walk_done(uid: str) -> ResponseReturnValue:
     """Mark the walk as done (form fields ``participants``, ``habitants``)."""
     from layers.walks import record_walk

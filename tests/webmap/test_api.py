@@ -332,9 +332,12 @@ def test_patch_observation(clients: dict[str, FlaskClient], store: Any) -> None:
     res = clients["technicien"].patch(f"/api/observations/{uid}", json=change)
     assert res.status_code == 200 and res.json["properties"]["status"] == "traité"
     assert res.json["properties"]["resolved_at"]
-    hist = clients["anonyme"].get(f"/api/observations/{uid}/history").json
+    hist = clients["lecteur"].get(f"/api/observations/{uid}/history").json
     assert hist[-1]["status"] == "traité" and hist[-1]["comment"] == "Enlevé par la régie"
     assert hist[-1]["changed_by"] == "theo (ville)" and len(hist) >= 2
+    # anonymous visitors: status and date only (logins and comments are internal)
+    public = clients["anonyme"].get(f"/api/observations/{uid}/history").json
+    assert [set(h) for h in public] == [{"status", "changed_at"}] * len(hist)
     for body, field in [
         ({"status": "envolé"}, "status"),
         ({"comment": "rien"}, "status"),

@@ -90,7 +90,6 @@ def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str
         "address_string": "12 rue des Envierges",
         "email": "habitant@example.org",
         "first_name": "Camille",
-        "media_url": "https://exemple.org/photo.jpg",
     }
     res = anon.post(f"{BASE}/requests.json", data=form)
     assert res.status_code == 201, res.json
@@ -101,7 +100,7 @@ def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str
     assert "habitant@example.org" not in str(rec.to_dict())
     assert store.history("observations", rid)["changed_by"].iloc[0] == "appli-ville (ville)"
     back = anon.get(f"{BASE}/requests/{rid}.json").json[0]
-    assert back["media_url"] == "https://exemple.org/photo.jpg" and back["status"] == "open"
+    assert back["media_url"] is None and back["status"] == "open"
     assert back["lat"] == pytest.approx(48.8701, abs=1e-6)
 
 

@@ -126,8 +126,19 @@
     }
     if (!Array.isArray(p)) p = [p];
     return p.map((x) => (typeof x === "string" ? x : (x && (x.url || x.name || x.path)) || ""))
-      .filter(Boolean)
-      .map((x) => (/^(https?:)?\//.test(x) ? x : CFG.urls.photos + encodeURIComponent(x)));
+      .map(photoUrl)
+      .filter(Boolean);
+  }
+
+  /** Adresse d'une photo : /photos/<nom> de ce serveur, ou un hôte de MEDIA_HOSTS ; sinon rien
+   * (une adresse extérieure ne doit jamais être chargée par le navigateur des lecteurs). */
+  function photoUrl(x) {
+    if (/^[0-9a-f]{32}\.(jpg|png|webp)$/.test(x)) return CFG.urls.photos + x;
+    let url;
+    try { url = new URL(x); } catch (e) { return ""; }
+    const hosts = CFG.mediaHosts || [];
+    return (url.protocol === "https:" || url.protocol === "http:") && hosts.includes(url.hostname.toLowerCase())
+      ? url.href : "";
   }
 
   let bannerTimer = null;
