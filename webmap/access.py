@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeVar
 from flask import Flask, current_app, g, request, session
 
 from layers.schema import LAYERS, LayerSchema
-from webmap import users
+from webmap import sessions, users
 from webmap.errors import ApiError
 from webmap.users import ANONYMOUS, ROLE_RANK, User
 
@@ -47,12 +47,8 @@ def current_user() -> User | None:
         return g.qpv_user
     user = None
     g.qpv_via_key = False
-    login = session.get("login")
     db = current_app.config["USERS_DB"]
-    if login:
-        user = users.get_user(db, login)
-        if user is None:  # account removed since login
-            session.pop("login", None)
+    user = sessions.session_user(db)  # None when revoked, idle, too old or deactivated
     key = request.headers.get(API_KEY_HEADER)
     if user is None and key:
         user = users.user_by_api_key(db, key)
