@@ -19,8 +19,8 @@ import contextlib
 import logging
 import os
 import sqlite3
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,71 +59,81 @@ class SQLiteStorage(Storage):
         if not path:
             raise ValueError(f"{SCHEME}:// storage needs a file path: {uri!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        self._local = threading.local()
-        self._con().execute(_DDL)
+        self._ready = False  # file and table created on first use
 
     @property
     def base_exceptions(self) -> type[Exception]:
         """Errors of this backend (wrapped by ``limits`` when asked)."""
         return sqlite3.Error
 
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._local.con = con
-        return con
+    @contextlib.contextmanager
+    def _con(self) -> Iterator[sqlite3.Connection]:
+        """Yield a connection for one operation (autocommit; closed after)."""
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # mode 600: the keys name accounts
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            if not self._ready:
+                con.execute(_DDL)
+                self._ready = True
+            yield con
+        finally:
+            con.close()
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` to ``key``, starting a window of ``expiry`` seconds when expired."""
         now = time.time()
-        con = self._con()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            con.execute(
-                "INSERT INTO counters (key, value, expiry) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE"
-                " SET value = CASE WHEN expiry <= ? THEN excluded.value ELSE value + excluded.value END,"
-                " expiry = CASE WHEN expiry <= ? THEN excluded.expiry ELSE expiry END",
-                (key, amount, now + expiry, now, now),
-            )
-            row = con.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self._con() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute(
+                    "INSERT INTO counters (key, value, expiry) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE"
+                    " SET value = CASE WHEN expiry <= ? THEN excluded.value ELSE value + excluded.value END,"
+                    " expiry = CASE WHEN expiry <= ? THEN excluded.expiry ELSE expiry END",
+                    (key, amount, now + expiry, now, now),
+                )
+                row = con.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         return int(row[0])
 
     def get(self, key: str) -> int:
         """Return the current count of ``key`` (0 when expired or absent)."""
-        row = self._con().execute("SELECT value FROM counters WHERE key = ? AND expiry > ?",
-                                  (key, time.time())).fetchone()
+        with self._con() as con:
+            row = con.execute("SELECT value FROM counters WHERE key = ? AND expiry > ?",
+                              (key, time.time())).fetchone()
         return int(row[0]) if row else 0
 
     def get_expiry(self, key: str) -> float:
         """Return when the window of ``key`` ends (now when none)."""
         now = time.time()
-        row = self._con().execute("SELECT expiry FROM counters WHERE key = ? AND expiry > ?",
-                                  (key, now)).fetchone()
+        with self._con() as con:
+            row = con.execute("SELECT expiry FROM counters WHERE key = ? AND expiry > ?",
+                              (key, now)).fetchone()
         return float(row[0]) if row else now
 
     def check(self) -> bool:
         """Tell whether the file answers."""
         try:
-            self._con().execute("SELECT 1").fetchone()
+            with self._con() as con:
+                con.execute("SELECT 1").fetchone()
         except sqlite3.Error:
             return False
         return True
 
     def reset(self) -> int | None:
         """Remove every counter; return how many there were."""
-        return int(self._con().execute("DELETE FROM counters").rowcount)
+        with self._con() as con:
+            return int(con.execute("DELETE FROM counters").rowcount)
 
     def clear(self, key: str) -> None:
         """Remove the counter ``key``."""
-        self._con().execute("DELETE FROM counters WHERE key = ?", (key,))
+        with self._con() as con:
+            con.execute("DELETE FROM counters WHERE key = ?", (key,))
 
 
 def _account_key() -> str:
