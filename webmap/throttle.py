@@ -159,13 +159,18 @@ def storage_uri(app: Flask) -> str:
 def init_app(app: Flask) -> Limiter:
     """Throttle the login form of ``app`` (one limiter per app: its own storage)."""
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app)
-    limiter = Limiter(_address_key, app=app, headers_enabled=True, strategy="fixed-window",
+    limiter = Limiter(_address_key, app=app, headers_enabled=False, strategy="fixed-window",
                       key_prefix="qpv-connexion")
-    view = auth.login_post
-    limiter.limit(lambda: str(current_app.config["LOGIN_LIMIT_ACCOUNT"]), key_func=_account_key,
-                  deduct_when=_failed)(view)
-    limiter.limit(lambda: str(current_app.config["LOGIN_LIMIT_ADDRESS"]), key_func=_address_key,
-                  deduct_when=_failed)(view)
+    # the limits are checked by the wrapper Flask-Limiter puts around the view: the app's
+    # view is replaced by the wrapped one (the module's function stays unwrapped, so each
+    # app has its own limiter and storage)
+    endpoint = "auth.login_post"
+    view = app.view_functions[endpoint]
+    view = limiter.limit(lambda: str(current_app.config["LOGIN_LIMIT_ACCOUNT"]), key_func=_account_key,
+                         deduct_when=_failed)(view)
+    view = limiter.limit(lambda: str(current_app.config["LOGIN_LIMIT_ADDRESS"]), key_func=_address_key,
+                         deduct_when=_failed)(view)
+    app.view_functions[endpoint] = view
     app.register_error_handler(RateLimitExceeded, _too_many)
     return limiter
 
