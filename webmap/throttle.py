@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -165,7 +165,7 @@ def init_app(app: Flask) -> Limiter:
     # view is replaced by the wrapped one (the module's function stays unwrapped, so each
     # app has its own limiter and storage)
     endpoint = "auth.login_post"
-    view = app.view_functions[endpoint]
+    view: Callable[..., Any] = app.view_functions[endpoint]
     view = limiter.limit(lambda: str(current_app.config["LOGIN_LIMIT_ACCOUNT"]), key_func=_account_key,
                          deduct_when=_failed)(view)
     view = limiter.limit(lambda: str(current_app.config["LOGIN_LIMIT_ADDRESS"]), key_func=_address_key,
