@@ -105,12 +105,12 @@ def verify(stored_hash: str | None, password: str) -> bool:
     a wrong password for a real account.
     """
     if stored_hash is None:
-        check_password_hash(_dummy_hash(_default_method()), password or "")
+        check_password_hash(_dummy_hash(default_method()), password or "")
         return False
     return check_password_hash(stored_hash, password or "")
 
 
 @functools.cache
-def _default_method() -> str:
+def default_method() -> str:
     """Return the method string of werkzeug's default hash, e.g. ``scrypt:32768:8:1``."""
     return generate_password_hash("x").split("$", 1)[0]
