@@ -165,8 +165,7 @@ def check_csrf() -> None:
     """
     if request.method in SAFE_METHODS or not session.get("login"):
         return
-    current_user()
-    if g.get("qpv_via_key"):
-        return
+    if current_user() is None or g.get("qpv_via_key"):
+        return  # revoked or expired session: anonymous, refused by the role checks
     if not csrf_valid():
         fail(400, "Jeton CSRF manquant ou invalide : rechargez la page.", CSRF_FIELD)

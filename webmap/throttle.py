@@ -39,8 +39,8 @@ SCHEME = "qpvsqlite"
 _DDL = ("CREATE TABLE IF NOT EXISTS counters"
         " (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expiry REAL NOT NULL)")
 TOO_MANY = ("Trop de tentatives de connexion échouées. Par sécurité, la connexion est suspendue "
-            "pendant {minutes} ; réessayez ensuite, ou demandez à un administrateur de "
-            "réinitialiser votre mot de passe.")
+            "pendant {minutes} ; réessayez ensuite. Mot de passe oublié : un administrateur "
+            "peut vous en donner un nouveau.")
 
 
 class SQLiteStorage(Storage):
