@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 from flask import Flask, current_app, g, redirect, request, session, url_for
 
 from layers.schema import LAYERS, LayerSchema
-from webmap import users, visibility
+from webmap import sessions, users, visibility
 from webmap.errors import ApiError
 from webmap.users import ANONYMOUS, ROLE_RANK, User
 
@@ -51,12 +51,8 @@ def current_user() -> User | None:
         return g.qpv_user
     user = None
     g.qpv_via_key = False
-    login = session.get("login")
     db = current_app.config["USERS_DB"]
-    if login:
-        user = users.get_user(db, login)
-        if user is None:  # account removed since login
-            session.pop("login", None)
+    user = sessions.session_user(db)  # None when revoked, idle, too old or deactivated
     key = request.headers.get(API_KEY_HEADER)
     if user is None and key:
         user = users.user_by_api_key(db, key)
@@ -247,8 +243,7 @@ def check_csrf() -> None:
     """
     if request.method in SAFE_METHODS or not session.get("login"):
         return
-    current_user()
-    if g.get("qpv_via_key"):
-        return
+    if current_user() is None or g.get("qpv_via_key"):
+        return  # revoked or expired session: anonymous, refused by the role checks
     if not csrf_valid():
         fail(400, "Jeton CSRF manquant ou invalide : rechargez la page.", CSRF_FIELD)

@@ -23,13 +23,28 @@ from geo.errors import QPVError
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
 from layers.settings import get_settings
 from layers.store import open_store
-from webmap import access, api, auth, lookup_api, ogcapi, open311, openapi, store, views, visibility, walks
+from webmap import (
+    access,
+    admin,
+    api,
+    auth,
+    lookup_api,
+    ogcapi,
+    open311,
+    openapi,
+    sessions,
+    store,
+    throttle,
+    views,
+    visibility,
+    walks,
+)
 from webmap.photos import recover
 
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -53,6 +68,16 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # accounts and sessions (webmap.sessions, webmap.throttle; README « En production »)
+    "SESSION_COOKIE_SECURE": False,  # also on when PUBLIC_URL is https or the request is HTTPS
+    "PUBLIC_URL": None,  # e.g. "https://gusp.example.fr": https turns the Secure cookie flag on
+    "PROXY_FIX": 0,  # number of reverse proxies whose X-Forwarded-* headers are trusted
+    "SESSION_IDLE_TIMEOUT": 8 * 3600,  # seconds without a request before the session ends
+    "SESSION_MAX_AGE": 12 * 3600,  # seconds after login before the session ends, active or not
+    "SESSION_REFRESH_EACH_REQUEST": False,  # no Set-Cookie on every answer (last-seen: once a minute)
+    "LOGIN_LIMIT_ACCOUNT": "10 per 15 minutes",  # failed logins per account, then 429
+    "LOGIN_LIMIT_ADDRESS": "50 per 15 minutes",  # failed logins per client address, then 429
+    "RATELIMIT_STORAGE_URI": None,  # instance/throttle.sqlite (one machine); redis://… for several
 }
 
 
@@ -128,8 +153,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 
-    for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp):
+    for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
+                      admin.bp):
         app.register_blueprint(blueprint)
+    sessions.init_app(app)
+    throttle.init_app(app)
 
     app.before_request(access.check_csrf)
     store.init_app(app)

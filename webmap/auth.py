@@ -6,10 +6,10 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from webmap import oas, users
+from webmap import oas, sessions, users
 from webmap.access import CSRF_FIELD, allow, csrf_valid, current_user
 
 logger = logging.getLogger(__name__)
@@ -54,9 +54,7 @@ def login_post() -> Response | tuple[str, int]:
         logger.info("failed login for %r", login_name)
         return render_template("auth/login.html", user=None, next=nxt,
                                error="Identifiant ou mot de passe incorrect."), 401
-    session.clear()  # no session fixation: fresh session, fresh CSRF token
-    session["login"] = user.login
-    session.permanent = True
+    sessions.open_session(user)  # no session fixation: fresh session, fresh CSRF token
     logger.info("login %s", user.login)
     return redirect(_safe_next(nxt))
 
@@ -64,8 +62,8 @@ def login_post() -> Response | tuple[str, int]:
 @bp.post("/deconnexion")
 @allow()
 def logout() -> Response:
-    """Close the session (the CSRF token is checked by the app hook when logged in)."""
-    session.clear()
+    """Close the session and revoke the account's other copies of it (CSRF checked by the app hook)."""
+    sessions.close_session()
     return redirect(url_for("auth.login"))
 
 
@@ -90,6 +88,8 @@ def openapi_paths() -> dict[str, Any]:
                     "302": {"description": "Connecté·e : redirection."},
                     "400": {"description": "Jeton CSRF manquant ou invalide."},
                     "401": {"description": "Identifiants incorrects."},
+                    "429": {"description": "Trop d'échecs pour ce compte ou cette adresse : "
+                                            "connexion suspendue (en-tête Retry-After)."},
                 },
                 body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
                 op_id="login",

@@ -16,6 +16,7 @@ from layers.simulate import simulate_territory
 from layers.store import open_store
 from webmap import users
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 DEMO = REPO_ROOT / "data" / "demo"
 PASSWORD = "mot-de-passe-solide"
@@ -78,7 +79,7 @@ def logged_client(app: Flask, role: str | None) -> FlaskClient:
     if role is None:
         return client
     with client.session_transaction() as sess:
-        sess["login"] = ROLE_LOGINS[role]
+        sess.update(session_fields(ROLE_LOGINS[role], app.config["USERS_DB"]))
         sess["csrf_token"] = f"jeton-{role}"
     client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{role}"
     return client

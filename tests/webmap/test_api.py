@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 PARIS_VIEW = "2.37,48.85,2.41,48.88"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -65,7 +66,7 @@ def test_layer_roles_are_configurable(app: Flask) -> None:
     )
     client = other.test_client()
     with client.session_transaction() as sess:
-        sess["login"] = "lea"
+        sess.update(session_fields("lea", other.config["USERS_DB"]))
     names = {lay["name"] for lay in client.get("/api/layers").json}
     assert "videoprotection" in names and "bacs" not in names
     assert client.get("/api/layers/bacs/features").status_code == 404

@@ -19,6 +19,7 @@ from tests.webmap.conftest import PASSWORD, ROLE_LOGINS
 from webmap import users
 from webmap.app import create_app
 from webmap.cli import main
+from webmap.sessions import session_fields
 
 
 def _token(client: FlaskClient) -> str:
@@ -81,7 +82,7 @@ def test_login_redirects_to_local_target(app: Flask) -> None:
 def test_csrf_required_on_cookie_json_writes(app: Flask) -> None:
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["login"] = ROLE_LOGINS["technicien"]
+        sess.update(session_fields(ROLE_LOGINS["technicien"], app.config["USERS_DB"]))
         sess["csrf_token"] = "bon-jeton"
     body = {"lon": 2.39, "lat": 48.86, "theme": "propreté"}
     res = client.post("/api/observations", json=body)
@@ -116,7 +117,7 @@ def test_role_change_applies_to_open_sessions(app: Flask) -> None:
     users.add_user(app.config["USERS_DB"], "promu", PASSWORD, role="lecteur", organisation="ville")
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["login"] = "promu"
+        sess.update(session_fields("promu", app.config["USERS_DB"]))
     assert client.get("/ogc/collections/videoprotection").status_code == 404
     users.set_role(app.config["USERS_DB"], "promu", "technicien")
     assert client.get("/ogc/collections/videoprotection").status_code == 200

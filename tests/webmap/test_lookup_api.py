@@ -14,6 +14,7 @@ from geo.geometry import repair_polygons
 from layers.store import LayerStore
 from webmap.access import unguarded_endpoints
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 
 @pytest.fixture
@@ -88,8 +89,8 @@ def test_roles_from_the_configuration(app: Flask, tmp_path: Path) -> None:
     anon = closed.test_client()
     assert anon.get("/api/lookup?lon=3.8&lat=43.6").status_code == 401
     with anon.session_transaction() as sess:
-        sess["login"] = "lea"  # a reader
+        sess.update(session_fields("lea", closed.config["USERS_DB"]))  # a reader
     assert anon.get("/api/lookup?lon=3.8&lat=43.6").status_code == 403
     with anon.session_transaction() as sess:
-        sess["login"] = "theo"  # a technician
+        sess.update(session_fields("theo", closed.config["USERS_DB"]))  # a technician
     assert anon.get("/api/lookup?lon=3.8&lat=43.6").status_code == 200

@@ -26,6 +26,7 @@ from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, te
 from tests.webmap._server import serve_in_thread
 from webmap import access, users
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 PASSWORD = "mot-de-passe-diagnostic"
 LOGINS = {"lecteur": "lucie", "technicien": "tom", "administrateur": "alix"}
@@ -60,7 +61,7 @@ def client_as(app: Flask, role: str | None) -> FlaskClient:
     client = app.test_client()
     if role is not None:
         with client.session_transaction() as sess:
-            sess["login"] = LOGINS[role]
+            sess.update(session_fields(LOGINS[role], app.config["USERS_DB"]))
             sess["csrf_token"] = f"jeton-{role}"
         client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{role}"
     return client
@@ -136,7 +137,7 @@ def test_record_walk_done_and_idempotent_posts(walk_app: Flask, uid: str) -> Non
     assert tech.post("/api/observations", data=form).status_code == 200  # the retry adds nothing
     no_token = walk_app.test_client()
     with no_token.session_transaction() as sess:
-        sess["login"] = LOGINS["technicien"]
+        sess.update(session_fields(LOGINS["technicien"], walk_app.config["USERS_DB"]))
         sess["csrf_token"] = "autre"
     assert no_token.post(f"/diagnostic/{uid}/realise", data={"participants": "Ville"}).status_code == 400
     empty = tech.post(f"/diagnostic/{uid}/realise", data={"participants": "", "habitants": "2"})

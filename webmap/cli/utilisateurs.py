@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from layers.errors import NotFoundError
 from webmap import users
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def _users_db(instance: str | None) -> str:
               help="Dossier d'instance de l'application (par défaut instance/).")
 @click.pass_context
 def users_group(ctx: click.Context, instance: str | None) -> None:
-    """Comptes de la carte : ajout, liste, rôles."""
+    """Comptes de la carte : ajout, liste, rôles, désactivation, mots de passe, clés d'API."""
     ctx.ensure_object(dict)
     ctx.obj["users_db"] = _users_db(instance)
 
@@ -40,10 +41,7 @@ def users_group(ctx: click.Context, instance: str | None) -> None:
 @click.pass_context
 def users_add(ctx: click.Context, login: str, role: str, organisation: str, password_stdin: bool) -> None:
     """Crée le compte LOGIN et affiche sa clé d'API Open311 (une seule fois)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "Mot de passe")
     user, api_key = users.add_user(ctx.obj["users_db"], login, password, role=role,
                                    organisation=organisation)
     click.echo(f"Compte « {user.login} » créé ({user.role}, {user.organisation}).")
@@ -53,12 +51,13 @@ def users_add(ctx: click.Context, login: str, role: str, organisation: str, pass
 @users_group.command("liste")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
-    """Liste les comptes."""
-    rows = users.list_users(ctx.obj["users_db"])
+    """Liste les comptes (actifs et désactivés)."""
+    rows = users.list_accounts(ctx.obj["users_db"])
     if not rows:
         click.echo("Aucun compte.")
-    for u in rows:
-        click.echo(f"{u.login:<24} {u.role:<16} {u.organisation}")
+    for a in rows:
+        state = "" if a.active else "  (désactivé)"
+        click.echo(f"{a.user.login:<24} {a.user.role:<16} {a.user.organisation}{state}")
 
 
 @users_group.command("role")
@@ -69,6 +68,59 @@ def users_set_role(ctx: click.Context, login: str, role: str) -> None:
     """Change le rôle du compte LOGIN."""
     user = users.set_role(ctx.obj["users_db"], login, role)
     click.echo(f"Compte « {user.login} » : rôle {user.role}.")
+
+
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+@users_group.command("desactiver")
+@click.argument("login")
+@click.pass_context
+def users_deactivate(ctx: click.Context, login: str) -> None:
+    """Désactive le compte LOGIN : connexion, sessions ouvertes et clé d'API refusées.
+
+    Rien n'est effacé : le compte garde son nom dans les historiques et peut être réactivé.
+    """
+    users.set_active(ctx.obj["users_db"], login, False)
+    click.echo(f"Compte « {login} » désactivé : ses sessions et sa clé d'API sont refusées.")
+
+
+@users_group.command("reactiver")
+@click.argument("login")
+@click.pass_context
+def users_reactivate(ctx: click.Context, login: str) -> None:
+    """Réactive le compte LOGIN (même mot de passe, même clé d'API)."""
+    users.set_active(ctx.obj["users_db"], login, True)
+    click.echo(f"Compte « {login} » réactivé.")
+
+
+@users_group.command("mot-de-passe")
+@click.argument("login")
+@click.option("--mot-de-passe-stdin", "password_stdin", is_flag=True,
+              help="Lit le nouveau mot de passe sur l'entrée standard.")
+@click.pass_context
+def users_reset_password(ctx: click.Context, login: str, password_stdin: bool) -> None:
+    """Donne un nouveau mot de passe au compte LOGIN et ferme toutes ses sessions.
+
+    12 caractères au moins, ni courant ni dérivé de l'identifiant.
+    """
+    if users.get_account(ctx.obj["users_db"], login) is None:
+        raise NotFoundError(f"Aucun compte « {login} ».")
+    password = _read_password(password_stdin, "Nouveau mot de passe")
+    users.reset_password(ctx.obj["users_db"], login, password)
+    click.echo(f"Nouveau mot de passe enregistré pour « {login} » ; ses sessions sont fermées.")
+
+
+@users_group.command("cle-api")
+@click.argument("login")
+@click.pass_context
+def users_rotate_key(ctx: click.Context, login: str) -> None:
+    """Donne une nouvelle clé d'API Open311 au compte LOGIN (l'ancienne est refusée)."""
+    key = users.rotate_api_key(ctx.obj["users_db"], login)
+    click.echo(f"Nouvelle clé d'API de « {login} » (à conserver, elle ne sera plus affichée) : {key}")
 
 
 @click.command("servir")
