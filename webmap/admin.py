@@ -40,7 +40,7 @@ def _accounts_page(*, message: str | None = None, error: str | None = None, fiel
 
 
 @bp.get("/administration/comptes")
-@allow("administrateur")
+@allow("administrateur", login_page=True)
 def accounts() -> ResponseReturnValue:
     """Every account with its role, organisation and state, and the actions on it."""
     return _accounts_page()
@@ -105,7 +105,7 @@ def rotate_key(login: str) -> ResponseReturnValue:
 
 
 @bp.get("/compte")
-@allow("lecteur")
+@allow("lecteur", login_page=True)
 def account() -> ResponseReturnValue:
     """« Mon compte »: who I am and the password change form."""
     return render_template("auth/compte.html", user=current_user(), message=None, error=None,

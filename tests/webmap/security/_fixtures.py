@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from webmap import users
+from webmap.sessions import session_fields
 from webmap.app import create_app
 
 PASSWORD = "mot-de-passe-securite"
@@ -40,7 +41,7 @@ def client_as(app: Flask, role: str) -> FlaskClient:
     if role == "anonyme":
         return client
     with client.session_transaction() as sess:
-        sess["login"] = LOGINS[role]
+        sess.update(session_fields(LOGINS[role], app.config["USERS_DB"]))
         sess["csrf_token"] = f"jeton-{role}"
     client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{role}"
     return client

@@ -49,6 +49,7 @@ TECH_ONLY = (404, 404, 200, 200)  # confidential layer: unknown (404) below tech
 WRITE = (401, 403, 400, 400)  # technicien write: the body then fails validation
 READER = (401, 200, 200, 200)
 READER_PAGE = (302, 200, 200, 200)  # anonymous visitors are sent to the login page
+ADMIN_ONLY_404 = (401, 403, 403, 404)  # administrateur: the account does not exist
 DAY = "start=2024-03-01&end=2024-03-02"
 
 TABLE: tuple[Row, ...] = (
@@ -104,6 +105,18 @@ TABLE: tuple[Row, ...] = (
         data={"api_key": "{tech_key}", "service_code": "licornes"}),
     Row("GET", "/open311/v2/requests/<rid>.json", "/open311/v2/requests/{obs}.json", ALL_200),
     Row("GET", "/openapi.json", "/openapi.json", ALL_200),
+    Row("GET", "/compte", "/compte", READER_PAGE),
+    Row("POST", "/compte/mot-de-passe", "/compte/mot-de-passe", (401, 400, 400, 400),
+        data={"old_password": "faux", "password": "x", "confirmation": "y"}),
+    Row("GET", "/administration/comptes", "/administration/comptes", (302, 403, 403, 200)),
+    Row("POST", "/administration/comptes/<login>/desactiver", "/administration/comptes/inconnu-x/desactiver",
+        ADMIN_ONLY_404),
+    Row("POST", "/administration/comptes/<login>/reactiver", "/administration/comptes/inconnu-x/reactiver",
+        ADMIN_ONLY_404),
+    Row("POST", "/administration/comptes/<login>/mot-de-passe",
+        "/administration/comptes/inconnu-x/mot-de-passe", (401, 403, 403, 400), data={"password": "x"}),
+    Row("POST", "/administration/comptes/<login>/cle-api", "/administration/comptes/inconnu-x/cle-api",
+        ADMIN_ONLY_404),
 )
 
 
