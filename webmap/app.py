@@ -23,7 +23,7 @@ from geo.errors import QPVError
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
 from layers.settings import get_settings
 from layers.store import open_store
-from webmap import access, api, auth, lookup_api, ogcapi, open311, openapi, store, views, walks
+from webmap import access, api, auth, headers, lookup_api, ogcapi, open311, openapi, store, views, walks
 from webmap.photos import recover
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # base of the links of OGC API, OpenAPI and Open311 answers (https://gusp.ville.fr);
+    # unset: the request's URL, its Host checked against TRUSTED_HOSTS (webmap/headers.py)
+    "PUBLIC_URL": None,
+    # hosts accepted in the Host header (others: 400); None: the host of PUBLIC_URL, the
+    # loopback names and the `host` setting of qpv servir; [] accepts any host
+    "TRUSTED_HOSTS": None,
 }
 
 
@@ -126,6 +132,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.before_request(access.check_csrf)
     store.init_app(app)
+    headers.init_app(app)
     app.context_processor(lambda: {"csrf_token": access.csrf_token, "current_user": access.current_user})
     _register_errors(app)
     if app.config["PHOTOS_RECOVERY"]:

@@ -23,6 +23,7 @@ from layers.validate import fold
 from webmap import oas, params, users
 from webmap.access import allow, fail, visible_layer
 from webmap.geojson import encode_features
+from webmap.headers import public_url
 from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _request_json(feature: dict[str, Any]) -> dict[str, Any]:
     media = [m for m in (p.get("photos") or []) if isinstance(m, str)]
     media_url = next((m for m in media if m.startswith(("http://", "https://"))), None)
     if media_url is None and media:
-        media_url = request.host_url + "photos/" + media[0]
+        media_url = public_url() + "photos/" + media[0]
     return {
         "service_request_id": p["uid"],
         "status": "open" if p.get("status") in OPEN_STATUSES else "closed",

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, json
 
 from layers.schema import LAYERS
 from webmap import api, auth, lookup_api, oas, ogcapi, open311
 from webmap.access import allow
+from webmap.headers import public_url
 
 bp = Blueprint("openapi", __name__)
 
@@ -153,4 +154,4 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
 @allow()
 def openapi_json() -> Response:
     """Serve the OpenAPI document."""
-    return Response(json.dumps(build_spec(request.host_url), ensure_ascii=False), content_type=OPENAPI_MIME)
+    return Response(json.dumps(build_spec(public_url()), ensure_ascii=False), content_type=OPENAPI_MIME)

@@ -63,6 +63,11 @@ def page_access(view: F) -> F:
     return allow()(wrapper)  # type: ignore[return-value]
 
 
+def _login() -> str | None:
+    user = current_user()
+    return user.login if user else None
+
+
 def _cache_dir() -> str | None:
     value = current_app.config.get("WALK_CACHE_DIR")
     return str(value) if value else None
@@ -129,6 +134,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
         "constats": len(walk_observations(store, uid)),
         "themes": list(THEMES),
         "canRecord": has_role("technicien"),
+        "user": _login(),  # queued constats are bound to it (sent only under its session)
         "basemap": _basemap(),
         "urls": {"session": "/api/session", "observations": "/api/observations",
                  "sw": url_for("diagnostic.service_worker"), "scope": url_for("diagnostic.walk_list"),
