@@ -26,14 +26,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import SecurityError
 
 from layers.settings import get_settings
+from webmap.errors import ApiError
 from webmap.views import basemap_config
 
 logger = logging.getLogger(__name__)
 
-#: Hosts always trusted when ``TRUSTED_HOSTS`` is not configured (local use, tests).
-LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", "[::1]")
+#: Hosts always trusted when ``TRUSTED_HOSTS`` is not configured (local use, tests). IPv6
+#: literals cannot be listed (werkzeug cuts a trusted name at its first colon).
+LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1")
 #: HSTS lifetime (one year), sent on HTTPS answers only.
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -93,6 +96,12 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
+def _untrusted_host(_exc: SecurityError) -> Response:
+    """Refuse a request whose ``Host`` is not trusted, in French, without echoing it."""
+    return ApiError(400, "Nom d'hôte non autorisé (en-tête Host) : l'adresse publique du service se "
+                         "règle par PUBLIC_URL ou TRUSTED_HOSTS.", "Host").get_response()
+
+
 def public_url() -> str:
     """Return the public base URL of the app, ending with ``/``.
 
@@ -135,5 +144,6 @@ def init_app(app: Flask) -> None:
     elif isinstance(app.config["TRUSTED_HOSTS"], str):  # QPV_TRUSTED_HOSTS="a.fr,b.fr"
         app.config["TRUSTED_HOSTS"] = [h.strip() for h in app.config["TRUSTED_HOSTS"].split(",") if h.strip()]
     app.after_request(secure_headers)
+    app.register_error_handler(SecurityError, _untrusted_host)
     app.context_processor(lambda: {"public_url": public_url})
     logger.debug("trusted hosts: %s", app.config["TRUSTED_HOSTS"])
