@@ -143,7 +143,9 @@ def walk_page(uid: str) -> ResponseReturnValue:
         "maxPhotos": int(current_app.config.get("MAX_PHOTOS", 5)),
     }
     # HTML-safe JSON (<, >, & and ' as \u escapes): user text never goes through |safe
+    # and the JavaScript line separators escaped too (harmless in JSON, not in older script parsers)
     config_json = htmlsafe_json_dumps(config, dumps=json.dumps, ensure_ascii=False, default=str)
+    config_json = config_json.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     unserved = [{"label": str(u.get("label") or u.get("id") or "—"), "status": unserved_text(u)}
                 for u in plan.route.unserved]
     return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,
