@@ -35,6 +35,7 @@ from tests.webmap.test_browser import refresh_count, wait_ready
 from webmap import users
 from webmap.app import create_app
 
+OFFLINE_READY = "return window.diagnosticOffline && window.diagnosticOffline.ready()"
 TEMPLATES = REPO_ROOT / "webmap" / "templates"
 PASSWORD = "mot-de-passe-hostile"
 HOSTILE = (' <!--<script> </script><script>window.__pwn=1</script> <img src=x onerror="window.__pwn=1">'
@@ -90,9 +91,10 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     path = demo_store_copy(tmp_path_factory, "hostile")
     folder = path.parent
     cache = folder / "cache"
-    app = create_app({"STORE": str(path), "instance_path": str(folder / "instance"), "SECRET_KEY": "clef-hostile",
-                      "BASEMAP": "aucun", "WALK_CACHE_DIR": str(cache)})
-    users.add_user(app.config["USERS_DB"], "admin-hostile", PASSWORD, role="administrateur", organisation="ville")
+    app = create_app({"STORE": str(path), "instance_path": str(folder / "instance"),
+                      "SECRET_KEY": "clef-hostile", "BASEMAP": "aucun", "WALK_CACHE_DIR": str(cache)})
+    users.add_user(app.config["USERS_DB"], "admin-hostile", PASSWORD, role="administrateur",
+                   organisation="ville")
     store = open_store(path)
     try:
         first = plan_walk(store, WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
@@ -107,8 +109,8 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
         sess["login"] = "admin-hostile"
         sess["csrf_token"] = "jeton-hostile"
     client.environ_base["HTTP_X_CSRFTOKEN"] = "jeton-hostile"
-    stop = next(f for f in client.get(f"/diagnostic/{first.uid}/route.geojson").get_json(force=True)["features"]
-                if f["properties"].get("kind") == "arret")
+    route = client.get(f"/diagnostic/{first.uid}/route.geojson").get_json(force=True)
+    stop = next(f for f in route["features"] if f["properties"].get("kind") == "arret")
     lon, lat = stop["geometry"]["coordinates"]
     created = client.post("/api/observations", data={
         "lon": str(lon), "lat": str(lat), "theme": "encombrants", "walk_id": first.uid,
@@ -145,13 +147,14 @@ def test_store_is_poisoned_everywhere(hostile_app: Flask) -> None:
                         "bacs": {"name", "address"}, "diagnostics": {"name", "organisations", "notes"},
                         "diagnostics_etapes": {"name", "address"}, "perimetres": {"name"}}.items():
         assert cols <= set(changed.get(table, ())), (table, changed.get(table))
-    first, second = hostile_app.config["WALKS"]
+    _first, second = hostile_app.config["WALKS"]
     client = hostile_app.test_client()
     with client.session_transaction() as sess:
         sess["login"] = "admin-hostile"
     html = client.get(f"/diagnostic/{second}").get_data(as_text=True)
     assert "<script>window.__pwn" not in html and "<img src=x" not in html and "<!--<script>" not in html
-    assert "\u2028" not in html.split('<script id="dg-config"')[1].split("</script>")[0]  # escaped in the JSON
+    page_json = html.split('<script id="dg-config"')[1].split("</script>")[0]
+    assert "\u2028" not in page_json and "\\u2028" in page_json  # escaped in the JSON
 
 
 def console_errors(drv: Any) -> list[str]:
@@ -177,8 +180,7 @@ def walk_page_intact(drv: Any, base: str, uid: str) -> None:
     from selenium.webdriver.common.by import By
 
     drv.get(f"{base}/diagnostic/{uid}")
-    wait_for(lambda: drv.execute_script("return window.diagnosticOffline && window.diagnosticOffline.ready()"),
-             "mode hors connexion prêt (service worker enregistré)")
+    wait_for(lambda: drv.execute_script(OFFLINE_READY), "mode hors connexion prêt (SW enregistré)")
     assert drv.execute_script("return !!navigator.serviceWorker.controller")
     assert drv.execute_script(
         "return document.querySelectorAll('#dg-carte path.leaflet-interactive').length") > 0  # route drawn
@@ -190,8 +192,8 @@ def walk_page_intact(drv: Any, base: str, uid: str) -> None:
     assert '<img src=x onerror="window.__pwn=1">' in steps
     # the markers' popups: open each, their text shows the markup as text
     opened = drv.execute_script(
-        "var n = 0; document.querySelectorAll('#dg-carte .dg-numero').forEach(function (m) { m.click(); n++; });"
-        "return n;")
+        "var n = 0; document.querySelectorAll('#dg-carte .dg-numero')"
+        ".forEach(function (m) { m.click(); n++; }); return n;")
     assert opened > 0
     assert "<!--<script>" in text_of(drv.find_element(By.CSS_SELECTOR, "#dg-carte .leaflet-popup-content"))
     drv.execute_script("window.scrollTo(0, 0)")
@@ -216,8 +218,7 @@ def test_every_page_with_hostile_texts(hostile_app: Flask, base_url: str) -> Non
             walk_page_intact(drv, base_url, uid)
             no_pwn(drv, f"/diagnostic/{uid}")
         drv.get(f"{base_url}/diagnostic/{second}")
-        wait_for(lambda: drv.execute_script("return window.diagnosticOffline && window.diagnosticOffline.ready()"),
-                 "page du second parcours")
+        wait_for(lambda: drv.execute_script(OFFLINE_READY), "page du second parcours")
         assert drv.find_elements(By.CSS_SELECTOR, ".dg-suivi"), "the first walk's constat is followed up"
         shot(drv, "securite-textes-hostiles-parcours-bureau")
 
@@ -225,7 +226,8 @@ def test_every_page_with_hostile_texts(hostile_app: Flask, base_url: str) -> Non
         drv.get(f"{base_url}/")
         wait_ready(drv)
         since = refresh_count(drv)
-        drv.execute_script("window.qpvCarte.map.setView(arguments[0], 18)", list(hostile_app.config["CONSTAT_AT"]))
+        drv.execute_script("window.qpvCarte.map.setView(arguments[0], 18)",
+                           list(hostile_app.config["CONSTAT_AT"]))
         wait_ready(drv, since)
         # the list beside the map, in full page
         drv.find_element(By.ID, "lien-liste").click()
@@ -237,10 +239,11 @@ def test_every_page_with_hostile_texts(hostile_app: Flask, base_url: str) -> Non
         no_pwn(drv, "/#liste")
         shot(drv, "securite-textes-hostiles-liste")
         # every record carries the hostile texts: open the fiche of the first one in the view
-        shown = drv.execute_script("return window.qpvCarte.viewData('observations').records[0].properties.uid")
+        shown = drv.execute_script(
+            "return window.qpvCarte.viewData('observations').records[0].properties.uid")
         drv.execute_script("window.qpvCarte.openRecord('observations', arguments[0])", shown)
-        fiche = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{shown}"]'),
-                         "fiche du constat")[0]
+        fiche = wait_for(lambda: drv.find_elements(
+            By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{shown}"]'), "fiche du constat")[0]
         wait_for(lambda: "window.__pwn=1" in text_of(fiche), "texte hostile affiché comme texte")
         wait_for(lambda: text_of(drv.find_element(By.CSS_SELECTOR, ".leaflet-popup .historique-liste")),
                  "historique")
