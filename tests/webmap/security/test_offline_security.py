@@ -162,6 +162,8 @@ def test_logout_drops_the_offline_page(walk_app: Flask, served: tuple[str, Switc
         assert token not in html and "csrf" not in html.lower()
         assert "Diagnostic" not in text_of(drv.find_element(By.TAG_NAME, "h1"))
         shot(drv, "securite-apres-deconnexion-390")
+        drv.set_window_size(1400, 900)
+        shot(drv, "securite-apres-deconnexion-bureau")
     finally:
         set_offline(drv, switch, False)
         drv.quit()
