@@ -470,6 +470,9 @@ def photo(name: str) -> ResponseReturnValue:
     if not (folder / name).is_file():
         fail(404, "Photo introuvable.")
     resp = send_from_directory(folder, name, max_age=3600)
+    resp.cache_control.public = False  # protected: never kept by a shared cache
+    resp.cache_control.private = True
+    resp.vary.add("Cookie")
     resp.headers["X-Content-Type-Options"] = "nosniff"  # never sniffed as HTML
     return resp
 

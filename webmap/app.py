@@ -28,6 +28,7 @@ from webmap import (
     admin,
     api,
     auth,
+    headers,
     lookup_api,
     ogcapi,
     open311,
@@ -70,7 +71,6 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # accounts and sessions (webmap.sessions, webmap.throttle; README « En production »)
     "SESSION_COOKIE_SECURE": False,  # also on when PUBLIC_URL is https or the request is HTTPS
-    "PUBLIC_URL": None,  # e.g. "https://gusp.example.fr": https turns the Secure cookie flag on
     "PROXY_FIX": 0,  # number of reverse proxies whose X-Forwarded-* headers are trusted
     "SESSION_IDLE_TIMEOUT": 8 * 3600,  # seconds without a request before the session ends
     "SESSION_MAX_AGE": 12 * 3600,  # seconds after login before the session ends, active or not
@@ -78,6 +78,13 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LIMIT_ACCOUNT": "10 per 15 minutes",  # failed logins per account, then 429
     "LOGIN_LIMIT_ADDRESS": "50 per 15 minutes",  # failed logins per client address, then 429
     "RATELIMIT_STORAGE_URI": None,  # instance/throttle.sqlite (one machine); redis://… for several
+    # base of the links of OGC API, OpenAPI and Open311 answers (https://gusp.ville.fr); https
+    # also turns the Secure cookie flag on. Unset: the request's URL, its Host checked against
+    # TRUSTED_HOSTS (webmap/headers.py)
+    "PUBLIC_URL": None,
+    # hosts accepted in the Host header (others: 400); None: the host of PUBLIC_URL, the
+    # loopback names and the `host` setting of qpv servir; [] accepts any host
+    "TRUSTED_HOSTS": None,
 }
 
 
@@ -161,6 +168,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.before_request(access.check_csrf)
     store.init_app(app)
+    headers.init_app(app)
     app.context_processor(lambda: {"csrf_token": access.csrf_token, "current_user": access.current_user})
     _register_errors(app)
     if app.config["PHOTOS_RECOVERY"]:

@@ -64,7 +64,14 @@ def login_post() -> Response | tuple[str, int]:
 def logout() -> Response:
     """Close the session and revoke the account's other copies of it (CSRF checked by the app hook)."""
     sessions.close_session()
-    return redirect(url_for("auth.login"))
+    resp = redirect(url_for("auth.login"))
+    # the HTTP and back/forward caches of the browser: no page of the closed session comes
+    # back with "Back". Not "storage": the constats still queued on the device (IndexedDB)
+    # stay, bound to their author, and the login page empties the service worker's page
+    # cache (static/js/connexion.js).
+    resp.headers["Clear-Site-Data"] = '"cache"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def openapi_paths() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from layers.schema import LAYERS, LayerSchema
 from webmap import oas, params
 from webmap.access import allow, can_see, current_role, fail
 from webmap.geojson import GEOJSON, encode_features, feature_collection, json_response, link, page_links
+from webmap.headers import public_url
 from webmap.params import CRS84_URI as CRS84
 from webmap.store import get_store
 from webmap.visibility import check_filters, visible_fields, visible_frame
@@ -47,7 +48,7 @@ def wants_html() -> bool:
 
 
 def _url(path: str, **args: Any) -> str:
-    base = request.host_url.rstrip("/") + "/ogc" + path
+    base = public_url().rstrip("/") + "/ogc" + path
     return base + ("?" + urlencode(args) if args else "")
 
 
@@ -100,7 +101,7 @@ def landing() -> Response | str:
         "links": [
             link(_url("/"), "self", "application/json", "Cette page"),
             link(_url("/", f="html"), "alternate", "text/html"),
-            link(request.host_url + "openapi.json", "service-desc",
+            link(public_url() + "openapi.json", "service-desc",
                  "application/vnd.oai.openapi+json;version=3.0", "Description OpenAPI"),
             link(_url("/conformance"), "conformance", "application/json"),
             link(_url("/collections"), "data", "application/json"),

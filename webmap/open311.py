@@ -24,6 +24,7 @@ from layers.validate import fold
 from webmap import oas, params
 from webmap.access import allow, current_role, current_user, fail
 from webmap.geojson import encode_features
+from webmap.headers import public_url
 from webmap.photos import PHOTO_NAME
 from webmap.store import get_store
 from webmap.visibility import visible_frame
@@ -74,7 +75,7 @@ def _request_json(feature: dict[str, Any]) -> dict[str, Any]:
     media_url = next((m for m in media if media_host_allowed(m)), None)
     if media_url is None:
         local = next((m for m in media if PHOTO_NAME.fullmatch(m)), None)
-        media_url = request.host_url + "photos/" + local if local else None
+        media_url = public_url() + "photos/" + local if local else None
     return {
         "service_request_id": p["uid"],
         "status": "open" if p.get("status") in OPEN_STATUSES else "closed",

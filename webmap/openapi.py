@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, json, request
+from flask import Blueprint, Response, current_app, json
 
 from layers.schema import LAYERS
 from webmap import api, auth, lookup_api, oas, ogcapi, open311
 from webmap.access import allow, can_see, current_role, has_role
+from webmap.headers import public_url
 from webmap.visibility import visible_fields
 
 bp = Blueprint("openapi", __name__)
@@ -255,5 +256,5 @@ def _drop_unreferenced(spec: dict[str, Any]) -> None:
 def openapi_json() -> Response:
     """Serve the OpenAPI document of the current role."""
     spec = spec_for_role(current_role())
-    spec["servers"] = [{"url": request.host_url}]
+    spec["servers"] = [{"url": public_url()}]
     return Response(json.dumps(spec, ensure_ascii=False), content_type=OPENAPI_MIME)

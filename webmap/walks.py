@@ -49,6 +49,11 @@ def _store() -> LayerStore:
     return get_store()
 
 
+def _login() -> str | None:
+    user = current_user()
+    return user.login if user else None
+
+
 def _cache_dir() -> str | None:
     value = current_app.config.get("WALK_CACHE_DIR")
     return str(value) if value else None
@@ -115,6 +120,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
         "constats": len(walk_observations(store, uid)),
         "themes": list(THEMES),
         "canRecord": has_role("technicien"),
+        "user": _login(),  # queued constats are bound to it (sent only under its session)
         "basemap": _basemap(),
         "urls": {"session": "/api/session", "observations": "/api/observations",
                  "sw": url_for("diagnostic.service_worker"), "scope": url_for("diagnostic.walk_list"),
@@ -123,7 +129,9 @@ def walk_page(uid: str) -> ResponseReturnValue:
         "maxPhotos": int(current_app.config.get("MAX_PHOTOS", 5)),
     }
     # HTML-safe JSON (<, >, & and ' as \u escapes): user text never goes through |safe
+    # and the JavaScript line separators escaped too (harmless in JSON, not in older script parsers)
     config_json = htmlsafe_json_dumps(config, dumps=json.dumps, ensure_ascii=False, default=str)
+    config_json = config_json.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     unserved = [{"label": str(u.get("label") or u.get("id") or "—"), "status": unserved_text(u)}
                 for u in plan.route.unserved]
     return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,

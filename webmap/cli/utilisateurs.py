@@ -136,6 +136,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool) -
     navigateur, arrêtez avec Ctrl+C.
     """
     from webmap.app import create_app
+    from webmap.serving import QuietRequestHandler, trust_served_host
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)
@@ -150,7 +151,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool) -
     port = port or settings.port
     click.echo(f"Carte : http://{host}:{port}/  ·  OGC API : http://{host}:{port}/ogc  "
                "(Ctrl+C pour arrêter)")
-    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
+    if not trust_served_host(app, host):
+        click.echo("Noms d'hôte acceptés : " + ", ".join(app.config["TRUSTED_HOSTS"])
+                   + ". Pour un autre nom ou adresse de la machine, définissez QPV_PUBLIC_URL "
+                   "ou QPV_TRUSTED_HOSTS.")
+    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False,
+            request_handler=QuietRequestHandler)
 
 
 def register(group: click.Group) -> None:

@@ -1,23 +1,38 @@
 /* Service worker des pages de diagnostic en marchant (portée /diagnostic/).
  *
- * Pages et données : réseau d'abord, copie en cache en secours (hors connexion ou
- * serveur en erreur). Fichiers statiques : cache d'abord, rafraîchi en arrière-plan. Les écritures (POST…) et
- * l'API ne passent jamais par le cache : la file IndexedDB de la page s'en charge.
+ * Deux caches : l'enveloppe statique (Leaflet, CSS, scripts ; cache d'abord, rafraîchie en
+ * arrière-plan) et les pages (réseau d'abord, copie en secours hors connexion ou serveur en
+ * erreur). Les pages d'un compte ne sont jamais servies à une autre session : le cache des
+ * pages est vidé à la déconnexion (message « deconnexion » d'une page, page de connexion
+ * affichée sans session, redirection du serveur vers /connexion, réponse 401) ; hors
+ * connexion, une page absente du cache est remplacée par un avis en français, sans
+ * formulaire ni jeton. Les écritures (POST…) et l'API ne passent jamais par le cache : la
+ * file IndexedDB de la page s'en charge.
  */
 "use strict";
 
-var CACHE = "qpv-diagnostic-v1";
+var SHELL_CACHE = "qpv-diagnostic-shell-v2";
+var PAGES_CACHE = "qpv-diagnostic-pages-v2";
 var SHELL = [
   "/static/vendor/leaflet/leaflet.css",
   "/static/vendor/leaflet/leaflet.js",
   "/static/css/diagnostic.css",
-  "/static/js/diagnostic-offline.js",
-  "/diagnostic/"
+  "/static/js/diagnostic-offline.js"
 ];
+var OFFLINE_PAGE = '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+  + '<meta name="viewport" content="width=device-width, initial-scale=1">'
+  + '<title>Hors connexion — Observatoire GUSP</title>'
+  + '<link rel="stylesheet" href="/static/css/diagnostic.css"></head>'
+  + '<body class="dg-hors-connexion"><main id="contenu"><section class="dg-section">'
+  + '<h1>Page indisponible hors connexion</h1>'
+  + '<p id="dg-avis">Cette page n\'est pas gardée sur l\'appareil pour la session en cours '
+  + '(déconnexion, ou page jamais ouverte). Reconnectez-vous quand le réseau revient : '
+  + 'les constats déjà saisis restent sur l\'appareil et seront envoyés au nom de leur auteur.</p>'
+  + '</section></main></body></html>';
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
-    caches.open(CACHE).then(function (cache) {
+    caches.open(SHELL_CACHE).then(function (cache) {
       return Promise.all(SHELL.map(function (url) {
         return cache.add(new Request(url, { credentials: "same-origin" })).catch(function () { return null; });
       }));
@@ -29,25 +44,58 @@ self.addEventListener("activate", function (event) {
   event.waitUntil(
     caches.keys().then(function (keys) {
       return Promise.all(keys.filter(function (k) {
-        return k.indexOf("qpv-diagnostic-") === 0 && k !== CACHE;
+        return k.indexOf("qpv-diagnostic-") === 0 && k !== SHELL_CACHE && k !== PAGES_CACHE;
       }).map(function (k) { return caches.delete(k); }));
     }).then(function () { return self.clients.claim(); })
   );
 });
 
-function networkFirst(request) {
+// Logout (or a session found closed): no cached page may outlive it.
+function forgetPages() {
+  return caches.delete(PAGES_CACHE);
+}
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type !== "deconnexion") { return; }
+  var done = forgetPages().then(function () {
+    if (event.ports && event.ports[0]) { event.ports[0].postMessage({ ok: true }); }
+  });
+  event.waitUntil(done);
+});
+
+function offlineNotice() {
+  return new Response(OFFLINE_PAGE, {
+    status: 503,
+    headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+               "Content-Security-Policy": "default-src 'self'; script-src 'none'; frame-ancestors 'none'" }
+  });
+}
+
+function isLoginRedirect(response) {
+  return response.redirected && new URL(response.url).pathname === "/connexion";
+}
+
+function networkFirst(event) {
+  var request = event.request;
   return fetch(request).then(function (response) {
     if (response.ok && !response.redirected) {
       var copy = response.clone();
-      caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
+      event.waitUntil(caches.open(PAGES_CACHE).then(function (cache) { return cache.put(request, copy); }));
+      return response;
+    }
+    if (response.status === 401 || isLoginRedirect(response)) {
+      // the server says there is no session: what was cached belonged to a closed one
+      event.waitUntil(forgetPages());
       return response;
     }
     if (response.status >= 500) { throw new Error("serveur " + response.status); }
     return response;
-  }).catch(function (err) {
-    return caches.match(request, { ignoreVary: true }).then(function (hit) {
-      if (hit) { return hit; }
-      throw err;
+  }).catch(function () {
+    return caches.open(PAGES_CACHE).then(function (cache) {
+      return cache.match(request, { ignoreVary: true });
+    }).then(function (hit) {
+      return hit || offlineNotice();
     });
   });
 }
@@ -56,7 +104,7 @@ function refresh(request) {
   return fetch(request).then(function (response) {
     if (response.ok) {
       var copy = response.clone();
-      caches.open(CACHE).then(function (cache) { cache.put(request, copy); });
+      caches.open(SHELL_CACHE).then(function (cache) { cache.put(request, copy); });
     }
     return response;
   });
@@ -65,7 +113,7 @@ function refresh(request) {
 // Cache first, refreshed in the background: a new version is used from the next visit.
 function cacheFirst(event) {
   var request = event.request;
-  return caches.match(request).then(function (hit) {
+  return caches.open(SHELL_CACHE).then(function (cache) { return cache.match(request); }).then(function (hit) {
     if (hit) {
       event.waitUntil(refresh(request).catch(function () { return null; }));
       return hit;
@@ -82,6 +130,6 @@ self.addEventListener("fetch", function (event) {
   if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(cacheFirst(event));
   } else if (url.pathname.indexOf("/diagnostic/") === 0 && url.pathname !== "/diagnostic/sw.js") {
-    event.respondWith(networkFirst(request));
+    event.respondWith(networkFirst(event));
   }
 });

@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from webmap import users
-from webmap.sessions import session_fields
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 PASSWORD = "mot-de-passe-securite"
 LOGINS = {"lecteur": "lina", "technicien": "tiago", "administrateur": "aurore"}

@@ -54,6 +54,7 @@
       if (v === null || v === undefined || v === false) return;
       if (k === "text") node.textContent = v;
       else if (k === "class") node.className = v;
+      else if (k === "style") node.style.cssText = v; // CSSOM: allowed by the CSP (no inline style attribute)
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     });
@@ -234,6 +235,14 @@
   map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; });
   map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; });
 
+  function colorClass(color) {
+    return `couleur-${String(color).replace(/[^0-9a-f]/gi, "")}`;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
   function colorOf(name, i) {
     return COLORS[name] || FALLBACK_COLORS[i % FALLBACK_COLORS.length];
   }
@@ -322,7 +331,7 @@
   function clusterIcon(count, color) {
     const size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 44 : 52;
     return L.divIcon({
-      html: `<span style="background:${color}">${count >= 10000 ? Math.round(count / 1000) + "k" : count}</span>`,
+      html: el("span", { style: `background:${color}`, text: count >= 10000 ? Math.round(count / 1000) + "k" : String(count) }),
       className: "grappe", iconSize: [size, size],
     });
   }
@@ -1034,6 +1043,8 @@
 
   $("#bouton-deconnexion").addEventListener("click", async () => {
     try {
+      // the walk pages kept for offline use belong to this session: drop them (static shell stays)
+      if (window.caches) await caches.delete("qpv-diagnostic-pages-v2").catch(() => false);
       await fetch(CFG.urls.deconnexion, { method: "POST", credentials: "same-origin",
         headers: { "X-CSRFToken": state.session.csrf_token || "" },
         body: new URLSearchParams({ csrf_token: state.session.csrf_token || "" }) });
@@ -1063,7 +1074,8 @@
       const holder = makeHolder(info, i);
       state.holders[info.name] = holder;
       if (info.name === "voies" || info.name === "batiments") return; // contexte, pas une couche à afficher
-      const label = `<span class="pastille" style="background:${colorOf(info.name, i)}"></span>${info.label}`
+      // the layer control writes its labels as HTML: a colour class (no inline style, CSP) and escaped text
+      const label = `<span class="pastille ${colorClass(colorOf(info.name, i))}"></span>${escapeHtml(info.label)}`
         + (info.confidential ? ' <span class="badge-confidentiel" title="Couche confidentielle">confidentiel</span>' : "");
       layerControl.addOverlay(holder, label);
       if (!info.reference) holder.addTo(map);

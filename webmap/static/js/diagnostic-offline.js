@@ -6,15 +6,27 @@
  * GET /api/session) dès que le réseau revient ; le serveur répond 201 (nouveau) ou 200
  * (déjà reçu) : une synchronisation répétée ne duplique ni ne perd rien. Un échec est
  * retenté avec un délai croissant.
+ *
+ * Chaque constat est lié au compte qui l'a saisi (champ « login ») : il n'est envoyé que si
+ * la session du serveur (GET /api/session) est celle de ce compte ; sinon il attend sa
+ * reconnexion (« N constats saisis par X attendent sa reconnexion »). Une session fermée
+ * (401, session anonyme) vide le cache des pages du service worker, qui ne garde que
+ * l'enveloppe statique. La connexion est vérifiée par une requête au serveur (délai
+ * CHECK_TIMEOUT), jamais par navigator.onLine.
  */
 (function () {
   "use strict";
 
   var DB_NAME = "qpv-diagnostic";
   var STORE = "constats";
-  var CACHE = "qpv-diagnostic-v1";
+  var SHELL_CACHE = "qpv-diagnostic-shell-v2";
+  var PAGES_CACHE = "qpv-diagnostic-pages-v2";
+  var CHECK_TIMEOUT = 5000;
   var config = JSON.parse(document.getElementById("dg-config").textContent);
   var walk = config.walk;
+  var pageLogin = config.user || null; // the account this page was rendered for
+  var sessionLogin = pageLogin; // the account of the server's session, when last reached
+  var reachable = null; // null: not checked yet
   var position = null; // {lon, lat}
   var positionMarker = null;
   var syncing = null;
@@ -71,14 +83,16 @@
   function plural(n, one, many) { return n + " " + (n > 1 ? many : one); }
 
   function showQueue() {
-    return allQueued().then(function (items) {
+    return allQueued().then(function (all) {
       var el = document.getElementById("dg-file");
-      if (!el) { return items; }
+      if (!el) { return all; }
+      var items = all.filter(function (i) { return ownerOf(i) === sessionLogin; });
+      var others = all.filter(function (i) { return ownerOf(i) !== sessionLogin && i.state !== "rejeté"; });
       var rejected = items.filter(function (i) { return i.state === "rejeté"; });
       var waiting = items.length - rejected.length;
       var text;
       if (!items.length) {
-        text = "Tous les constats sont synchronisés.";
+        text = others.length ? "Aucun constat de ce compte en attente." : "Tous les constats sont synchronisés.";
       } else {
         text = plural(waiting, "constat en attente de synchronisation", "constats en attente de synchronisation");
         if (rejected.length) {
@@ -91,16 +105,43 @@
       el.textContent = text;
       el.className = "dg-file" + (items.length ? "" : " vide");
       el.dataset.attente = String(waiting);
+      showOthers(others);
       drawPending(items);
-      return items;
+      return all;
     });
+  }
+
+  function ownerOf(item) {
+    return item.login || null; // a constat queued before logins were recorded has no owner
+  }
+
+  // « N constats saisis par X attendent sa reconnexion », one line per other account.
+  function showOthers(others) {
+    var el = document.getElementById("dg-autres");
+    if (!el) { return; }
+    var byLogin = {};
+    others.forEach(function (i) {
+      var who = ownerOf(i) || "un compte inconnu";
+      byLogin[who] = (byLogin[who] || 0) + 1;
+    });
+    var lines = Object.keys(byLogin).sort().map(function (who) {
+      var n = byLogin[who];
+      return plural(n, "constat saisi", "constats saisis") + " par " + who
+        + (n > 1 ? " attendent" : " attend") + " sa reconnexion sur cet appareil.";
+    });
+    el.textContent = lines.join(" ");
+    el.hidden = !lines.length;
+    el.dataset.attente = String(others.length);
   }
 
   function showNetwork() {
     var el = document.getElementById("dg-reseau");
     if (!el) { return; }
-    el.textContent = navigator.onLine ? "En ligne" : "Hors connexion : les constats sont gardés sur l'appareil.";
-    el.className = "dg-reseau" + (navigator.onLine ? "" : " hors-ligne");
+    var online = reachable !== false;
+    el.textContent = reachable === null ? "Vérification de la connexion au serveur…"
+      : online ? "En ligne" : "Hors connexion : les constats sont gardés sur l'appareil.";
+    el.className = "dg-reseau" + (online ? "" : " hors-ligne");
+    el.dataset.reseau = reachable === null ? "inconnu" : online ? "en-ligne" : "hors-ligne";
   }
 
   function message(text, isError) {
@@ -108,17 +149,63 @@
     if (el) { el.textContent = text; el.className = "dg-message" + (isError ? " erreur" : ""); }
   }
 
-  // ------------------------------------------------------------------ synchronisation
-  function csrfToken() {
-    return fetch(config.urls.session, { credentials: "same-origin", cache: "no-store" })
+  // ------------------------------------------------------------------ connexion et session
+  // Drop the cached pages (the service worker keeps only the static shell): a closed
+  // session's pages, form and token are never served again from this device.
+  function forgetPages() {
+    var jobs = [];
+    if (window.caches) { jobs.push(caches.delete(PAGES_CACHE).catch(function () { return false; })); }
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage({ type: "deconnexion" });
+    }
+    return Promise.all(jobs);
+  }
+
+  // Ask the server who is logged in (timeout CHECK_TIMEOUT): {user, csrf_token…}, or null
+  // when the server cannot be reached or is in error. navigator.onLine is never trusted.
+  function checkServer() {
+    var ctrl = window.AbortController ? new AbortController() : null;
+    var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, CHECK_TIMEOUT) : null;
+    return fetch(config.urls.session, { credentials: "same-origin", cache: "no-store",
+                                        headers: { "Accept": "application/json" }, signal: ctrl && ctrl.signal })
       .then(function (r) {
         if (!r.ok) { throw new Error("serveur indisponible (" + r.status + ")"); }
         return r.json();
       })
       .then(function (s) {
-        if (!s.user) { var e = new Error("connexion requise"); e.auth = true; throw e; }
-        return s.csrf_token;
+        reachable = true;
+        sessionLogin = s.user || null;
+        if (!s.user) { forgetPages(); }
+        return s;
+      }, function () {
+        reachable = false;
+        return null;
+      })
+      .then(function (s) {
+        if (timer) { clearTimeout(timer); }
+        showNetwork();
+        showSession();
+        return s;
       });
+  }
+
+  function showSession() {
+    var el = document.getElementById("dg-session");
+    if (!el) { return; }
+    var text = "";
+    if (reachable && !sessionLogin) {
+      text = "Session fermée : reconnectez-vous pour envoyer les constats.";
+    } else if (reachable && sessionLogin !== pageLogin) {
+      text = "Cette page a été ouverte par " + (pageLogin || "un visiteur") + " ; la session est celle de "
+        + sessionLogin + " : rechargez la page.";
+    }
+    el.textContent = text;
+    el.hidden = !text;
+    var form = document.getElementById("dg-form");
+    if (form && reachable && sessionLogin !== pageLogin) {
+      // never record under the identity of the page while another session is open
+      Array.prototype.forEach.call(form.elements, function (f) { f.disabled = true; });
+    }
   }
 
   function send(item, token) {
@@ -149,9 +236,14 @@
   function sync() {
     if (syncing) { return syncing; }
     syncing = allQueued().then(function (items) {
-      var pending = items.filter(function (i) { return i.state !== "rejeté"; });
-      if (!pending.length) { return { sent: 0 }; }
-      return csrfToken().then(function (token) {
+      var queued = items.filter(function (i) { return i.state !== "rejeté"; });
+      if (!queued.length) { return { sent: 0 }; }
+      return checkServer().then(function (s) {
+        if (!s) { throw new Error("serveur injoignable"); }
+        if (!s.user) { var e = new Error("connexion requise"); e.auth = true; throw e; }
+        // only the constats typed under this session's account: the others wait for theirs
+        var pending = queued.filter(function (i) { return ownerOf(i) === s.user; });
+        var token = s.csrf_token;
         var sent = 0;
         var chain = Promise.resolve();
         pending.forEach(function (item) {
@@ -170,12 +262,13 @@
                 }
                 var e = new Error(text);
                 e.auth = r.status === 401 || r.status === 403;
+                if (r.status === 401) { sessionLogin = null; forgetPages(); }
                 throw e;
               });
             });
           });
         });
-        return chain.then(function () { return { sent: sent }; });
+        return chain.then(function () { return { sent: sent, waiting: queued.length - pending.length }; });
       });
     }).then(function (res) {
       lastError = "";
@@ -227,7 +320,8 @@
       description: document.getElementById("dg-description").value.trim(),
       lon: Math.round(position.lon * 1e7) / 1e7, lat: Math.round(position.lat * 1e7) / 1e7,
       observed_at: new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 19),
-      photos: readPhotos(photosInput), state: "en attente", created: Date.now()
+      photos: readPhotos(photosInput), state: "en attente", created: Date.now(),
+      login: pageLogin // bound to its author: sent only under this account's session
     };
     put(item).then(function () {
       message("Constat enregistré sur l'appareil" + (item.photos.length ? " avec " + plural(item.photos.length, "photo", "photos") : "") + ".");
@@ -235,7 +329,8 @@
       photosInput.value = "";
       return showQueue();
     }).then(function () {
-      if (navigator.onLine) { retryDelay = 2000; return sync(); }
+      retryDelay = 2000;
+      return sync(); // checks the server first: no network, no attempt
     }).catch(function (err) {
       message("Impossible d'enregistrer le constat sur l'appareil : " + err, true);
     });
@@ -286,7 +381,8 @@
     });
     config.suivi.forEach(function (o) {
       L.circleMarker([o.lat, o.lon], { radius: 6, color: "#8a1c1c", fillColor: "#f4a261", fillOpacity: 0.9 })
-        .bindPopup("Suivi : « " + o.theme + " » du " + o.observed_at + " (" + o.status + ")").addTo(map);
+        .bindPopup("Suivi : « " + escapeHtml(o.theme) + " » du " + escapeHtml(o.observed_at) + " ("
+          + escapeHtml(o.status) + ")").addTo(map);
     });
     stops.forEach(function (f) {
       var c = f.geometry.coordinates;
@@ -316,7 +412,7 @@
       var q = px(f.geometry.coordinates);
       svg += '<circle cx="' + q[0] + '" cy="' + q[1] + '" r="14" fill="#fff" stroke="#d1495b" stroke-width="3"/>'
         + '<text x="' + q[0] + '" y="' + q[1] + '" font-size="14" text-anchor="middle" dy="5">'
-        + f.properties.order + '</text>';
+        + escapeHtml(f.properties.order) + '</text>';
     });
     el.innerHTML = svg + "</svg>";
   }
@@ -334,12 +430,16 @@
       .then(function () { return navigator.serviceWorker.ready; })
       .then(function () {
         // La page et ses données (intégrées) restent disponibles hors connexion.
-        if (!window.caches) { return null; }
-        return caches.open(CACHE).then(function (c) {
-          return Promise.all([config.urls.page].concat(config.urls.shell).map(function (u) {
-            return c.add(new Request(u, { credentials: "same-origin" })).catch(function () { return null; });
-          }));
-        });
+        // Only while the server confirms this page's session: never store a page for a closed one.
+        if (!window.caches || !reachable || !pageLogin || sessionLogin !== pageLogin) { return null; }
+        function keep(name, urls) {
+          return caches.open(name).then(function (c) {
+            return Promise.all(urls.map(function (u) {
+              return c.add(new Request(u, { credentials: "same-origin" })).catch(function () { return null; });
+            }));
+          });
+        }
+        return Promise.all([keep(PAGES_CACHE, [config.urls.page]), keep(SHELL_CACHE, config.urls.shell)]);
       })
       .then(function () { document.documentElement.dataset.horsLigne = "pret"; })
       .catch(function (err) { console.warn("service worker :", err); });
@@ -348,8 +448,9 @@
   function init() {
     drawMap();
     showNetwork();
-    window.addEventListener("online", function () { showNetwork(); retryDelay = 2000; sync(); });
-    window.addEventListener("offline", showNetwork);
+    // the browser's events only trigger a check of the server, they decide nothing
+    window.addEventListener("online", function () { retryDelay = 2000; checkServer().then(sync); });
+    window.addEventListener("offline", function () { checkServer(); });
     var form = document.getElementById("dg-form");
     if (form) {
       form.addEventListener("submit", onSubmit);
@@ -368,12 +469,17 @@
         retryDelay = 2000; sync();
       });
     }
-    showQueue().then(function () { if (navigator.onLine) { sync(); } });
-    registerWorker();
+    checkServer().then(function () {
+      return showQueue();
+    }).then(function () {
+      registerWorker();
+      return sync();
+    });
   }
 
   window.diagnosticOffline = {
-    sync: sync, queue: allQueued, showQueue: showQueue, setPosition: setPosition,
+    sync: sync, queue: allQueued, showQueue: showQueue, setPosition: setPosition, checkServer: checkServer,
+    forgetPages: forgetPages,
     ready: function () { return document.documentElement.dataset.horsLigne === "pret"; }
   };
   init();
