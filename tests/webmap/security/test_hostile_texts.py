@@ -34,6 +34,7 @@ from tests.webmap._server import serve_in_thread
 from tests.webmap.test_browser import refresh_count, wait_ready
 from webmap import users
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 OFFLINE_READY = "return window.diagnosticOffline && window.diagnosticOffline.ready()"
 TEMPLATES = REPO_ROOT / "webmap" / "templates"
@@ -106,7 +107,7 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     # a constat of the first walk (followed up on the second one's page), and the walk recorded
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["login"] = "admin-hostile"
+        sess.update(session_fields("admin-hostile", app.config["USERS_DB"]))
         sess["csrf_token"] = "jeton-hostile"
     client.environ_base["HTTP_X_CSRFTOKEN"] = "jeton-hostile"
     route = client.get(f"/diagnostic/{first.uid}/route.geojson").get_json(force=True)
@@ -150,7 +151,7 @@ def test_store_is_poisoned_everywhere(hostile_app: Flask) -> None:
     _first, second = hostile_app.config["WALKS"]
     client = hostile_app.test_client()
     with client.session_transaction() as sess:
-        sess["login"] = "admin-hostile"
+        sess.update(session_fields("admin-hostile", hostile_app.config["USERS_DB"]))
     html = client.get(f"/diagnostic/{second}").get_data(as_text=True)
     assert "<script>window.__pwn" not in html and "<img src=x" not in html and "<!--<script>" not in html
     page_json = html.split('<script id="dg-config"')[1].split("</script>")[0]
