@@ -40,6 +40,7 @@ ACCOUNTS = {
     "techB": ("technicien", "bailleur"),
     "lecteur1": ("lecteur", "ville"),
     "admin1": ("administrateur", "ville"),
+    "cible": ("technicien", "ville"),  # the account whose password is guessed (then locked out)
 }
 #: A point inside Mosson (WGS84).
 INSIDE = {"lon": MOSSON_START[0], "lat": MOSSON_START[1]}
@@ -68,26 +69,42 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     folder = path.parent
     store = open_store(path)
     try:
-        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                              walk_date="2026-05-12T14:00",
-                              options=WalkOptions(budget_min=45, time_limit_s=1.0))
+        request = WalkRequest(
+            quartier=MOSSON,
+            start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
+            walk_date="2026-05-12T14:00",
+            options=WalkOptions(budget_min=45, time_limit_s=1.0),
+        )
         plan = plan_walk(store, request, cache_dir=folder / "cache", actor="techA (ville)")[0]
-        later = plan_walk(store, WalkRequest(quartier=MOSSON, start=request.start, walk_date="2026-06-12T14:00",
-                                             options=request.options),
-                          cache_dir=folder / "cache", actor="techA (ville)")[0]
+        later = plan_walk(
+            store,
+            WalkRequest(
+                quartier=MOSSON, start=request.start, walk_date="2026-06-12T14:00", options=request.options
+            ),
+            cache_dir=folder / "cache",
+            actor="techA (ville)",
+        )[0]
         stop = store.read_children("diagnostics", "etapes", parent_uids=[later.uid]).iloc[0]
         lon, lat = project(store.crs, CRS84, float(stop["x"]), float(stop["y"]))
     finally:
         store.close()
-    app = create_app({"STORE": str(path), "instance_path": str(folder / "instance"),
-                      "PHOTOS_DIR": str(folder / "photos"), "SECRET_KEY": "clef-audit",
-                      "BASEMAP": "aucun", "WALK_CACHE_DIR": str(folder / "cache")})
+    app = create_app(
+        {
+            "STORE": str(path),
+            "instance_path": str(folder / "instance"),
+            "PHOTOS_DIR": str(folder / "photos"),
+            "SECRET_KEY": "clef-audit",
+            "BASEMAP": "aucun",
+            "WALK_CACHE_DIR": str(folder / "cache"),
+        }
+    )
     app.config["WALK_UID"] = plan.uid
     app.config["NEXT_WALK"] = (later.uid, lon, lat)
     keys = {}
     for login_name, (role, organisation) in ACCOUNTS.items():
-        keys[login_name] = users.add_user(app.config["USERS_DB"], login_name, PASSWORD, role=role,
-                                          organisation=organisation)[1]
+        keys[login_name] = users.add_user(
+            app.config["USERS_DB"], login_name, PASSWORD, role=role, organisation=organisation
+        )[1]
     app.config["AUDIT_KEYS"] = keys
     return app
 
@@ -103,8 +120,9 @@ def login(app: Flask, name: str, *, address: str = "10.0.0.1") -> FlaskClient:
     """A client logged in through the login form, with its CSRF header set."""
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
-    res = client.post("/connexion", data={"login": name, "password": PASSWORD,
-                                          "csrf_token": _form_token(client)})
+    res = client.post(
+        "/connexion", data={"login": name, "password": PASSWORD, "csrf_token": _form_token(client)}
+    )
     assert res.status_code == 302, res.get_data(as_text=True)
     client.environ_base["HTTP_X_CSRFTOKEN"] = client.get("/api/session").json["csrf_token"]
     return client
@@ -113,8 +131,10 @@ def login(app: Flask, name: str, *, address: str = "10.0.0.1") -> FlaskClient:
 def _city_constat(app: Flask) -> str:
     """A constat created by the city's technician (techA), inside Mosson."""
     client = login(app, "techA", address="10.0.1.1")
-    res = client.post("/api/observations", json={**INSIDE, "theme": "propreté",
-                                                 "description": "Dépôt au pied de l'immeuble"})
+    res = client.post(
+        "/api/observations",
+        json={**INSIDE, "theme": "propreté", "description": "Dépôt au pied de l'immeuble"},
+    )
     assert res.status_code == 201, res.get_data(as_text=True)
     return str(res.json["uid"])
 
@@ -125,38 +145,88 @@ def test_password_guessing_is_throttled(audit_app: Flask) -> None:
     client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
     codes = []
     for _ in range(40):
-        res = client.post("/connexion", data={"login": "techA", "password": "mauvais-mot-de-passe",
-                                              "csrf_token": _form_token(client)})
+        res = client.post(
+            "/connexion",
+            data={"login": "cible", "password": "mauvais-mot-de-passe", "csrf_token": _form_token(client)},
+        )
         codes.append(res.status_code)
     first = codes.index(429) if 429 in codes else None
-    record("1.1", "40 mauvais mots de passe sur un compte",
-           f"{codes.count(401)} × 401 puis {codes.count(429)} × 429 (dès l'essai {None if first is None else first + 1})")
+    record(
+        "1.1",
+        "40 mauvais mots de passe sur un compte",
+        f"{codes.count(401)} × 401 puis {codes.count(429)} × 429"
+        f" (dès l'essai {None if first is None else first + 1})",
+    )
     assert first is not None and first <= 10 and set(codes[first:]) == {429}
     assert "Trop de tentatives" in res.get_data(as_text=True) or "tentatives" in res.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("login_name", "password"), [
-    ("techZ1", "password"), ("techZ2", "12345678"), ("technicienzz", "technicienzz"),
-    ("techZ4", "azerty123456"), ("techZ5", "court-11car")])
+@pytest.mark.parametrize(
+    ("login_name", "password"),
+    [
+        ("techZ1", "password"),
+        ("techZ2", "12345678"),
+        ("technicienzz", "technicienzz"),
+        ("techZ4", "azerty123456"),
+        ("techZ5", "court-11car"),
+    ],
+)
 def test_weak_passwords_refused(audit_app: Flask, login_name: str, password: str) -> None:
     with pytest.raises(RecordError) as err:
-        users.add_user(audit_app.config["USERS_DB"], login_name, password, role="technicien",
-                       organisation="ville")
-    record("1.2", f"compte « {login_name} » créé avec le mot de passe « {password} »", f"refusé : {err.value}")
+        users.add_user(
+            audit_app.config["USERS_DB"], login_name, password, role="technicien", organisation="ville"
+        )
+    record(
+        "1.2", f"compte « {login_name} » créé avec le mot de passe « {password} »", f"refusé : {err.value}"
+    )
     assert err.value.field == "password"
 
 
 def test_anonymous_history_hides_logins_and_comments(audit_app: Flask) -> None:
     uid = _city_constat(audit_app)
     tech = login(audit_app, "techA", address="10.0.1.2")
-    assert tech.patch(f"/api/observations/{uid}", json={"status": "transmis",
-                                                        "comment": "note interne bailleur"}).status_code == 200
+    assert (
+        tech.patch(
+            f"/api/observations/{uid}", json={"status": "transmis", "comment": "note interne bailleur"}
+        ).status_code
+        == 200
+    )
     anon = audit_app.test_client().get(f"/api/observations/{uid}/history")
     text = anon.get_data(as_text=True)
-    record("1.3", "historique d'un constat lu anonymement", f"{anon.status_code}, sans identifiant ni commentaire"
-           if "techA" not in text and "note interne" not in text else f"{anon.status_code} FUITE : {text[:120]}")
+    record(
+        "1.3",
+        "historique d'un constat lu anonymement",
+        f"{anon.status_code}, sans identifiant ni commentaire"
+        if "techA" not in text and "note interne" not in text
+        else f"{anon.status_code} FUITE : {text[:120]}",
+    )
     assert "techA" not in text and "note interne" not in text
     assert "techA" in tech.get(f"/api/observations/{uid}/history").get_data(as_text=True)
+
+
+def test_unknown_login_answers_as_slowly(audit_app: Flask) -> None:
+    import statistics
+    import time
+
+    def timed(name: str, i: int) -> float:
+        client = audit_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.1.{len(name)}.{i}"
+        token = _form_token(client)
+        start = time.perf_counter()
+        res = client.post(
+            "/connexion", data={"login": name, "password": "mauvais-mot-de-passe", "csrf_token": token}
+        )
+        assert res.status_code == 401
+        return time.perf_counter() - start
+
+    known = statistics.median(timed("lecteur1", i) for i in range(7))
+    unknown = statistics.median(timed("personne-inconnue", i) for i in range(7))
+    record(
+        "1.4",
+        "temps de réponse : identifiant existant / inconnu",
+        f"{known * 1000:.0f} ms / {unknown * 1000:.0f} ms (rapport {unknown / known:.2f})",
+    )
+    assert 0.6 <= unknown / known <= 1.6  # the benchmark measures it finely: bench/bench_login.py
 
 
 # -- 2. sessions ------------------------------------------------------------------------------------
@@ -170,8 +240,11 @@ def test_cookie_saved_before_logout_is_dead_after(audit_app: Flask) -> None:
     replay.set_cookie("session", cookie.value)
     after = replay.get("/api/layers/videoprotection/export.csv")
     who = replay.get("/api/session").json["user"]
-    record("2.1", "cookie de session rejoué après /deconnexion (export CSV des caméras)",
-           f"avant : {before} ; après : {after.status_code}, session anonyme ({who})")
+    record(
+        "2.1",
+        "cookie de session rejoué après /deconnexion (export CSV des caméras)",
+        f"avant : {before} ; après : {after.status_code}, session anonyme ({who})",
+    )
     assert before == 200 and after.status_code in (401, 404) and who is None
 
 
@@ -190,15 +263,71 @@ def test_users_db_is_private(audit_app: Flask) -> None:
 
 
 def test_secure_cookie_over_https(tmp_path: Path, audit_app: Flask) -> None:
-    app = create_app({"STORE": audit_app.config["STORE"], "instance_path": str(tmp_path / "i"),
-                      "SECRET_KEY": "x", "PUBLIC_URL": "https://gusp.example.fr"})
+    app = create_app(
+        {
+            "STORE": audit_app.config["STORE"],
+            "instance_path": str(tmp_path / "i"),
+            "SECRET_KEY": "x",
+            "PUBLIC_URL": "https://gusp.example.fr",
+        }
+    )
     users.add_user(app.config["USERS_DB"], "techA", PASSWORD, role="technicien", organisation="ville")
     client = app.test_client()
-    res = client.post("/connexion", base_url="https://gusp.example.fr",
-                      data={"login": "techA", "password": PASSWORD, "csrf_token": _form_token(client)})
+    res = client.post(
+        "/connexion",
+        base_url="https://gusp.example.fr",
+        data={"login": "techA", "password": PASSWORD, "csrf_token": _form_token(client)},
+    )
     cookie = res.headers.get("Set-Cookie", "")
-    record("2.4", "cookie de session servi en HTTPS", cookie.split(";", 1)[1].strip() if ";" in cookie else cookie)
+    record(
+        "2.4",
+        "cookie de session servi en HTTPS",
+        cookie.split(";", 1)[1].strip() if ";" in cookie else cookie,
+    )
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_deactivated_account_is_shut_out(audit_app: Flask) -> None:
+    users.add_user(audit_app.config["USERS_DB"], "techC", PASSWORD, role="technicien", organisation="ville")
+    victim = login(audit_app, "techC", address="10.0.2.5")
+    key = users.rotate_api_key(audit_app.config["USERS_DB"], "techC")
+    admin = login(audit_app, "admin1", address="10.0.2.6")
+    page = admin.post("/administration/comptes/techC/desactiver")
+    session_code = victim.get("/api/layers/videoprotection/export.csv").status_code
+    key_code = (
+        audit_app.test_client()
+        .get("/api/layers/videoprotection/export.csv", headers={"X-API-Key": key})
+        .status_code
+    )
+    record(
+        "2.5",
+        "compte désactivé depuis la page d'administration : sa session et sa clé d'API",
+        f"page {page.status_code} ; session → {session_code} ; clé → {key_code}",
+    )
+    assert page.status_code == 200 and session_code in (401, 404) and key_code in (401, 404)
+
+
+def test_rotated_api_key(audit_app: Flask) -> None:
+    old = audit_app.config["AUDIT_KEYS"]["techA"]
+    admin = login(audit_app, "admin1", address="10.0.2.7")
+    page = admin.post("/administration/comptes/techA/cle-api").get_data(as_text=True)
+    new = re.search(r'<code class="cle">([^<]+)</code>', page)
+    assert new is not None
+    old_code = (
+        audit_app.test_client()
+        .get("/api/layers/videoprotection/stats", headers={"X-API-Key": old})
+        .status_code
+    )
+    new_code = (
+        audit_app.test_client()
+        .get("/api/layers/videoprotection/stats", headers={"X-API-Key": new.group(1)})
+        .status_code
+    )
+    audit_app.config["AUDIT_KEYS"]["techA"] = new.group(1)
+    record(
+        "2.6", "clé d'API renouvelée par un administrateur", f"ancienne → {old_code} ; nouvelle → {new_code}"
+    )
+    assert old_code == 404 and new_code == 200
 
 
 # -- 3. organisations -------------------------------------------------------------------------------
@@ -207,8 +336,11 @@ def test_bailleur_cannot_change_city_constat(audit_app: Flask) -> None:
     bailleur = login(audit_app, "techB", address="10.0.3.1")
     res = bailleur.patch(f"/api/observations/{uid}", json={"status": "traité"})
     status = audit_app.test_client().get(f"/api/observations/{uid}").json["properties"]["status"]
-    record("3.1", "technicien du bailleur passe un constat de la ville à « traité »",
-           f"{res.status_code} « {res.json.get('erreur')} » ; statut resté « {status} »")
+    record(
+        "3.1",
+        "technicien du bailleur passe un constat de la ville à « traité »",
+        f"{res.status_code} « {res.json.get('erreur')} » ; statut resté « {status} »",
+    )
     assert res.status_code == 403 and status == "nouveau"
 
 
@@ -234,7 +366,9 @@ _BAD_CONSTATS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("what", "extra", "field"), _BAD_CONSTATS, ids=[b[2] + "-" + str(i) for i, b in enumerate(_BAD_CONSTATS)])
+@pytest.mark.parametrize(
+    ("what", "extra", "field"), _BAD_CONSTATS, ids=[b[2] + "-" + str(i) for i, b in enumerate(_BAD_CONSTATS)]
+)
 def test_bad_new_constat_refused(audit_app: Flask, what: str, extra: dict[str, Any], field: str) -> None:
     tech = login(audit_app, "techA", address="10.0.4.1")
     before = len(open_store(audit_app.config["STORE"], create=False).read("observations"))
@@ -244,8 +378,13 @@ def test_bad_new_constat_refused(audit_app: Flask, what: str, extra: dict[str, A
         after = len(store.read("observations"))
     finally:
         store.close()
-    record("4.1", f"nouveau constat {what}", f"{res.status_code}, champ « {res.json.get('champ')} » ; rien d'écrit"
-           if after == before else f"{res.status_code} ÉCRIT")
+    record(
+        "4.1",
+        f"nouveau constat {what}",
+        f"{res.status_code}, champ « {res.json.get('champ')} » ; rien d'écrit"
+        if after == before
+        else f"{res.status_code} ÉCRIT",
+    )
     assert res.status_code == 400 and res.json["champ"] == field and after == before
 
 
@@ -256,17 +395,28 @@ def test_time_slider_ignores_implausible_dates(audit_app: Flask) -> None:
     store = open_store(audit_app.config["STORE"], create=False)
     try:
         x, y = store.read("observations").geometry.iloc[0].coords[0]
-        row = {"uid": "audit-2099", "observed_at": "2099-06-01T00:00:00", "theme": "propreté",
-               "status": "nouveau", "source": "import"}
+        row = {
+            "uid": "audit-2099",
+            "observed_at": "2099-06-01T00:00:00",
+            "theme": "propreté",
+            "status": "nouveau",
+            "source": "import",
+        }
         store.write("observations", gpd.GeoDataFrame([row], geometry=[Point(x, y)], crs=store.crs))
     finally:
         store.close()
     layers = audit_app.test_client().get("/api/layers").json
-    obs = next(layer for layer in (layers["layers"] if isinstance(layers, dict) else layers)
-               if layer["name"] == "observations")
+    obs = next(
+        layer
+        for layer in (layers["layers"] if isinstance(layers, dict) else layers)
+        if layer["name"] == "observations"
+    )
     text = json.dumps(obs, ensure_ascii=False)
-    record("4.2", "un constat daté de 2099 dans l'entrepôt et la réglette du temps",
-           "réglette bornée à " + ", ".join(re.findall(r"\d{4}-\d{2}-\d{2}", text)[:2]))
+    record(
+        "4.2",
+        "un constat daté de 2099 dans l'entrepôt et la réglette du temps",
+        "réglette bornée à " + ", ".join(re.findall(r"\d{4}-\d{2}-\d{2}", text)[:2]),
+    )
     assert "2099" not in json.dumps({k: v for k, v in obs.items() if "outside" not in k})
 
 
@@ -280,7 +430,10 @@ def test_security_headers_on_html(audit_app: Flask, path: str) -> None:
     csp = res.headers.get("Content-Security-Policy", "")
     record("7.1", f"en-têtes de sécurité sur {path}", f"{res.status_code} : {', '.join(present)}")
     assert present == list(wanted)
-    assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[-1].split(";")[0]
+    assert (
+        "frame-ancestors 'none'" in csp
+        and "'unsafe-inline'" not in csp.split("script-src", 1)[-1].split(";")[0]
+    )
     assert "Werkzeug" not in res.headers.get("Server", "")
 
 
@@ -290,8 +443,11 @@ def test_forged_host_not_reflected(audit_app: Flask) -> None:
     for path in ("/ogc", "/ogc/collections", "/openapi.json"):
         res = client.get(path, headers={"Host": "evil.example", "Accept": "application/json"})
         texts.append((path, res.status_code, "evil.example" in res.get_data(as_text=True)))
-    record("7.2", "en-tête Host forgé (evil.example) sur /ogc et /openapi.json",
-           "; ".join(f"{p} → {c}{' REFLÉTÉ' if leak else ''}" for p, c, leak in texts))
+    record(
+        "7.2",
+        "en-tête Host forgé (evil.example) sur /ogc et /openapi.json",
+        "; ".join(f"{p} → {c}{' REFLÉTÉ' if leak else ''}" for p, c, leak in texts),
+    )
     assert not any(leak for _, _, leak in texts)
 
 
@@ -299,29 +455,48 @@ def test_openapi_hides_confidential_layer(audit_app: Flask) -> None:
     anon = audit_app.test_client().get("/openapi.json").get_data(as_text=True)
     lecteur = login(audit_app, "lecteur1", address="10.0.7.2").get("/openapi.json").get_data(as_text=True)
     tech = login(audit_app, "techA", address="10.0.7.3").get("/openapi.json").get_data(as_text=True)
-    record("7.3", "/openapi.json décrit la vidéoprotection",
-           f"anonyme : {'oui' if 'videoprotection' in anon else 'non'} ; lecteur : "
-           f"{'oui' if 'videoprotection' in lecteur else 'non'} ; technicien : {'oui' if 'videoprotection' in tech else 'non'}")
+    record(
+        "7.3",
+        "/openapi.json décrit la vidéoprotection",
+        " ; ".join(f"{who} : {'oui' if 'videoprotection' in doc else 'non'}"
+                   for who, doc in (("anonyme", anon), ("lecteur", lecteur), ("technicien", tech))),
+    )
     assert "videoprotection" not in anon and "videoprotection" not in lecteur and "videoprotection" in tech
 
 
 def test_open311_outside_media_refused(audit_app: Flask) -> None:
-    res = audit_app.test_client().post("/open311/v2/requests.json", data={
-        "api_key": audit_app.config["AUDIT_KEYS"]["techA"],
-        "service_code": "proprete", "lat": str(INSIDE["lat"]), "long": str(INSIDE["lon"]),
-        "description": "Dépôt", "media_url": "https://traceur.example/pixel.png"})
-    record("7.4", "Open311 media_url vers un site extérieur", f"{res.status_code} {res.get_data(as_text=True)[:100]}")
+    res = audit_app.test_client().post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": audit_app.config["AUDIT_KEYS"]["techA"],
+            "service_code": "proprete",
+            "lat": str(INSIDE["lat"]),
+            "long": str(INSIDE["lon"]),
+            "description": "Dépôt",
+            "media_url": "https://traceur.example/pixel.png",
+        },
+    )
+    record(
+        "7.4",
+        "Open311 media_url vers un site extérieur",
+        f"{res.status_code} {res.get_data(as_text=True)[:100]}",
+    )
     assert res.status_code == 400 and "media_url" in res.get_data(as_text=True)
 
 
 def test_confidential_layer_paths(audit_app: Flask) -> None:
     """The 20+ paths of the first audit, anonymous and as lecteur: still nothing."""
     paths = [
-        "/api/layers/videoprotection/features", "/api/layers/Videoprotection/features",
-        "/api/layers/videoprotection/stats", "/api/layers/videoprotection/export.csv",
-        "/api/layers/videoprotection/export.geojson", "/api/layers/videoprotection/features?cluster=1",
-        "/ogc/collections/videoprotection", "/ogc/collections/videoprotection/",
-        "/ogc/collections/VIDEOPROTECTION/items", "/ogc/collections/videoprotection/items",
+        "/api/layers/videoprotection/features",
+        "/api/layers/Videoprotection/features",
+        "/api/layers/videoprotection/stats",
+        "/api/layers/videoprotection/export.csv",
+        "/api/layers/videoprotection/export.geojson",
+        "/api/layers/videoprotection/features?cluster=1",
+        "/ogc/collections/videoprotection",
+        "/ogc/collections/videoprotection/",
+        "/ogc/collections/VIDEOPROTECTION/items",
+        "/ogc/collections/videoprotection/items",
         "/ogc/collections/videoprotection/items?f=json&limit=1000",
         "/open311/v2/requests.json?service_code=videoprotection",
         "/api/lookup?layer=videoprotection&lon=2.39&lat=48.86",
@@ -329,14 +504,21 @@ def test_confidential_layer_paths(audit_app: Flask) -> None:
     ]
     leaks = []
     for who in ("anonyme", "lecteur"):
-        client = audit_app.test_client() if who == "anonyme" else login(audit_app, "lecteur1", address="10.0.7.5")
+        client = (
+            audit_app.test_client() if who == "anonyme" else login(audit_app, "lecteur1", address="10.0.7.5")
+        )
         for path in paths:
             res = client.get(path)
             body = res.get_data(as_text=True).lower()
-            if res.status_code == 200 and ("camera" in body or "caméra" in body or '"videoprotection"' in body):
+            if res.status_code == 200 and (
+                "camera" in body or "caméra" in body or '"videoprotection"' in body
+            ):
                 leaks.append(f"{who} {path}")
-    record("7.5", f"{len(paths)} chemins vers la vidéoprotection, anonyme et lecteur",
-           "aucune donnée" if not leaks else "FUITE : " + ", ".join(leaks))
+    record(
+        "7.5",
+        f"{len(paths)} chemins vers la vidéoprotection, anonyme et lecteur",
+        "aucune donnée" if not leaks else "FUITE : " + ", ".join(leaks),
+    )
     assert leaks == []
 
 
@@ -346,8 +528,16 @@ def test_hostile_description_stays_data_in_walk_page(audit_app: Flask) -> None:
     hostile = "<!--<script> </script><img src=x onerror=alert(1)> \u2028fin"
     later, lon, lat = audit_app.config["NEXT_WALK"]
     tech = login(audit_app, "techA", address="10.0.6.1")
-    res = tech.post("/api/observations", json={"lon": lon, "lat": lat, "theme": "propreté", "description": hostile,
-                                               "walk_id": audit_app.config["WALK_UID"]})
+    res = tech.post(
+        "/api/observations",
+        json={
+            "lon": lon,
+            "lat": lat,
+            "theme": "propreté",
+            "description": hostile,
+            "walk_id": audit_app.config["WALK_UID"],
+        },
+    )
     assert res.status_code == 201, res.get_data(as_text=True)
     html = tech.get(f"/diagnostic/{later}").get_data(as_text=True)
     found = re.search(r'<script id="dg-config" type="application/json"[^>]*>(.*?)</script>', html, re.S)
@@ -355,7 +545,11 @@ def test_hostile_description_stays_data_in_walk_page(audit_app: Flask) -> None:
     raw = found.group(1)
     config = json.loads(raw)
     kept = any(item["description"] == hostile for item in config["suivi"])
-    record("6.1", "description « <!--<script> … » d'un constat, puis page de la marche du quartier",
-           "données intactes dans le JSON de la page, aucun balisage actif" if kept and "<" not in raw
-           else "CASSÉ")
+    record(
+        "6.1",
+        "description « <!--<script> … » d'un constat, puis page de la marche du quartier",
+        "données intactes dans le JSON de la page, aucun balisage actif"
+        if kept and "<" not in raw
+        else "CASSÉ",
+    )
     assert kept and "<" not in raw
