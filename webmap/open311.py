@@ -24,6 +24,7 @@ from webmap import oas, params, users
 from webmap.access import allow, fail, visible_layer
 from webmap.geojson import encode_features
 from webmap.store import get_store
+from webmap.writes import write_rules
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,8 @@ def post_request() -> ResponseReturnValue:
     try:
         uid, _created = create_observation_record(get_store(), data, default_source=SOURCE,
                                                   media=[media_url] if media_url else None,
-                                                  actor=user.actor)
+                                                  actor=user.actor, organisation=user.organisation,
+                                                  rules=write_rules())
     except RecordError as exc:  # name the Open311 parameters
         exc.field = PARAMETER_NAMES.get(exc.field or "", exc.field)
         raise

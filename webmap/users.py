@@ -17,6 +17,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from layers import schema
 from layers.errors import NotFoundError, RecordError
 from layers.validate import fold
 
@@ -25,9 +26,7 @@ logger = logging.getLogger(__name__)
 ROLES = ("lecteur", "technicien", "administrateur")
 ANONYMOUS = "anonyme"
 ROLE_RANK = {ANONYMOUS: 0, "lecteur": 1, "technicien": 2, "administrateur": 3}
-ORGANISATIONS = (
-    "ville", "EPCI", "bailleur", "État", "police", "prestataire", "association", "autre",
-)
+ORGANISATIONS = schema.ORGANISATIONS
 _LOGIN = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 MIN_PASSWORD = 8
 

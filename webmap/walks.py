@@ -195,12 +195,16 @@ def walk_report(uid: str) -> ResponseReturnValue:
 @bp.post("/<uid>/realise")
 @allow("technicien")
 def walk_done(uid: str) -> ResponseReturnValue:
-    """Mark the walk as done (form fields ``participants``, ``habitants``)."""
+    """Mark the walk as done (form fields ``participants``, ``habitants``); organisation scope applies."""
+    from layers.integrity import check_lengths
     from layers.walks import record_walk
+    from webmap.writes import require_scope, write_rules
 
     participants = (request.form.get("participants") or "").strip()
     if not participants:
         fail(400, "Indiquer les organisations participantes.", "participants")
+    check_lengths({"participants": participants}, write_rules())
+    require_scope("diagnostics", uid)
     try:
         habitants = int(request.form.get("habitants", "0") or 0)
     except ValueError:
