@@ -17,8 +17,8 @@ naming the field, in French:
   from an allowed source, with a known pilote (configured or already in the store) and
   an existing walk.
 
-:func:`time_window` gives the same window to the time slider (records outside it are
-still stored and listed, they just do not stretch the slider).
+:func:`time_extent` clamps the time slider's range of the observed layers to the same
+window (records outside it are still stored and listed, they just do not stretch it).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ DEFAULT_SOURCES = tuple(s for s in OBSERVATION_SOURCES if s != "import")
 DEFAULT_PILOTES = ("Ville — propreté", "Ville — voirie", "Ville — espaces verts", "Ville — éclairage",
                    "Métropole — collecte", "Bailleur social", "Police municipale")
 INITIAL_STATUS = "nouveau"
+#: Layers whose time field is when something was observed (never in the future).
+OBSERVED_LAYERS = ("observations", "points_noirs")
 _METRIC_CRS = "EPSG:2154"
 
 
@@ -96,11 +98,6 @@ class WriteRules:
         now = now or datetime.now()
         return (pd.Timestamp(self.territory_start),
                 pd.Timestamp(now) + pd.Timedelta(minutes=self.future_tolerance_min))
-
-
-def time_window(rules: WriteRules | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Return the plausible window of dates of ``rules`` (default rules when None)."""
-    return (rules or WriteRules()).window()
 
 
 def _local_naive(value: Any) -> pd.Timestamp | None:
@@ -156,10 +153,12 @@ def time_extent(store: LayerStore, info: LayerInfo, rules: WriteRules | None = N
 
     Records dated outside ``[territory_start, now + tolerance]`` (a typo 2099, a 1900
     placeholder) are still stored and listed; they only do not stretch the time slider.
+    Only the layers of :data:`OBSERVED_LAYERS` are clamped: a planned walk or works
+    operation is legitimately dated in the future, a camera installed before 2014.
     The store is queried again only when the stored span leaves the window.
     """
     tmin, tmax = _local_naive(info.time_min), _local_naive(info.time_max)
-    if tmin is None or tmax is None:
+    if tmin is None or tmax is None or info.name not in OBSERVED_LAYERS:
         return TimeExtent(info.time_min, info.time_max, 0)
     start, end = (rules or WriteRules()).window()
     if start <= tmin and tmax <= end:

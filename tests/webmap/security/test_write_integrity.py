@@ -21,6 +21,8 @@ from shapely.geometry import Point
 from layers.integrity import DEFAULT_PILOTES, WriteRules, territory
 from layers.projection import project
 from layers.store import open_store
+from tests.webmap._browser import chrome, requires_chromium, shot, wait_for
+from tests.webmap._server import serve_in_thread
 from tests.webmap.security._orgs import client, copy_store, make_app
 
 INSIDE = {"lon": 2.4102, "lat": 48.8615}  # Les Portes du Vingtième (QP075019)
@@ -205,6 +207,13 @@ def test_time_extent_ignores_records_outside_the_window(iapp: Flask, store: Any)
     assert obs["time_max"] == tmax and obs["time_max"] < "2099"
     start, end = WriteRules().window()
     assert start.isoformat() <= obs["time_min"] <= end.isoformat()
+    # a walk planned for next year is no typo: the walks' range is not clamped
+    walk_day = f"{datetime.now().year + 1}-03-10T14:00:00"
+    store.write("diagnostics", gpd.GeoDataFrame(
+        [{"uid": "parcours-prevu", "name": "Diagnostic prévu", "walk_date": walk_day, "status": "prévu"}],
+        geometry=[shapely.LineString([(655290, 6863525), (655390, 6863565)])], crs=store.crs), actor="tests")
+    walks = {i["name"]: i for i in client(iapp, "lea").get("/api/layers").json}["diagnostics"]
+    assert walks["outside_window"] == 0 and walks["time_max"].startswith(walk_day[:10])
     # still listed and counted
     stats = client(iapp, "lea").get("/api/layers/observations/stats").json
     assert stats["total"] == count + 2 and "2099-05" in stats["by_month"]
@@ -222,3 +231,32 @@ def _multipart(form: dict[str, str], photo: bytes) -> tuple[bytes, str]:
 
 def _api_key(app: Flask, login: str) -> str:
     return str(app.config["TEST_API_KEYS"][login])
+
+
+@pytest.mark.browser
+@requires_chromium
+def test_map_slider_ignores_a_2099_typo_and_says_so(store_path: Path, tmp_path_factory: pytest.TempPathFactory
+                                                    ) -> None:
+    folder = tmp_path_factory.mktemp("curseur")
+    path = copy_store(store_path, folder / "territoire.gpkg")
+    with open_store(path, create=False) as s:
+        s.write("observations", gpd.GeoDataFrame(
+            [{"uid": "faute-2099", "observed_at": "2099-05-01T10:00:00", "theme": "voirie",
+              "source": "import"}],
+            geometry=[Point(655290, 6863525)], crs=s.crs), actor="tests")
+    app = make_app(path, folder, BASEMAP="aucun")
+    with serve_in_thread(app) as base:
+        drv = chrome(window="1400,900")
+        try:
+            drv.get(f"{base}/")
+            wait_for(lambda: drv.execute_script(
+                "return Boolean(window.qpvCarte) && window.qpvCarte.state.months.length > 0"), "curseur prêt")
+            months = drv.execute_script("return window.qpvCarte.state.months")
+            note = drv.execute_script("const n = document.getElementById('f-hors-periode');"
+                                      "return n.hidden ? null : n.textContent")
+            shot(drv, "curseur-hors-periode")
+        finally:
+            drv.quit()
+    assert months[-1] <= f"{datetime.now():%Y-%m}" and months[0] >= "2014-01", (months[0], months[-1])
+    assert len(months) < 12 * 20
+    assert note == "1 enregistrement daté hors de la période plausible n'apparaît pas sur le curseur."
