@@ -25,7 +25,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from flask.typing import ResponseReturnValue
 
 from layers.export import to_export_frame
-from layers.integrity import check_date, check_lengths, time_extent
+from layers.integrity import DEFAULT_SOURCES, MAX_LENGTHS, check_date, check_lengths, time_extent
 from layers.observations import OBSERVATION_INPUT, UID_PATTERN, create_observation_record
 from layers.projection import bbox_to_store, bbox_to_wgs84
 from layers.schema import (
@@ -645,10 +645,15 @@ def _observation_input_schema() -> dict[str, Any]:
     """Return what :func:`layers.observations.create_observation_record` accepts."""
     fields: dict[str, Any] = {
         "theme": {"type": "string", "enum": list(THEMES)},
-        "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
-        "source": {"type": "string", "enum": list(OBSERVATION_SOURCES)},
+        "status": {"type": "string", "enum": ["nouveau"],
+                   "description": "Statut initial de l'origine (« nouveau » par défaut) ; tout autre : 400."},
+        "source": {"type": "string", "enum": list(DEFAULT_SOURCES)},
+        "assigned_to": {"type": "string", "enum": list(ORGANISATIONS)},
+        **{name: {"type": "string", "maxLength": n} for name, n in MAX_LENGTHS.items()
+           if name in OBSERVATION_INPUT},
         "deadline": {"type": "string", "format": "date"},
-        "observed_at": {"type": "string", "format": "date-time"},
+        "observed_at": {"type": "string", "format": "date-time",
+                        "description": "Ni dans le futur, ni avant le début du territoire (400)."},
     }
     names = [n for n in LAYERS["observations"].field_names if n in OBSERVATION_INPUT]
     return {
@@ -695,10 +700,14 @@ def _observation_schemas() -> dict[str, Any]:
             ]
         },
         "StatusChange": {
-            "type": "object", "required": ["status"], "additionalProperties": False,
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "description": "« status » ou « assigned_to » (au moins l'un des deux). Réservé aux techniciens "
+                           "de l'organisation du constat (auteure, attribuée ou pilote) et aux "
+                           "administrateurs : 403 sinon.",
             "properties": {
                 "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
-                "comment": {"type": "string"},
+                "comment": {"type": "string", "maxLength": MAX_LENGTHS["comment"]},
+                "assigned_to": {"type": "string", "enum": list(ORGANISATIONS), "nullable": True},
             },
         },
         "HistoryEntry": {
