@@ -119,6 +119,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
     """Return the walk page: map of the route, stops, follow-up and the offline constat form."""
     from geo.walks.export import unserved_text
     from layers.walks import load_walk, walk_geojson, walk_observations
+    from webmap.writes import decide
 
     store = _store()
     plan = load_walk(store, uid, cache_dir=_cache_dir())
@@ -140,8 +141,11 @@ def walk_page(uid: str) -> ResponseReturnValue:
     config_json = htmlsafe_json_dumps(config, dumps=json.dumps, ensure_ascii=False, default=str)
     unserved = [{"label": str(u.get("label") or u.get("id") or "—"), "status": unserved_text(u)}
                 for u in plan.route.unserved]
+    # the « réalisé » form only for those who may mark this walk done (webmap.writes)
+    done = decide("diagnostics", plan.record or {}) if has_role("technicien") else None
     return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,
-                           shell=SHELL_FILES, role=current_role(), unserved=unserved)
+                           shell=SHELL_FILES, role=current_role(), unserved=unserved,
+                           done_refusal=None if done is None or done.allowed else done.reason)
 
 
 @bp.get("/<uid>/route.geojson")

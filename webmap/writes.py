@@ -13,13 +13,14 @@ The settings (``webmap/app.py`` ``DEFAULTS``): ``PILOTE_ORGANISATIONS``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from flask import current_app
 
 from layers.integrity import WriteRules
-from layers.scope import ScopeRules, may_change
+from layers.scope import Decision, ScopeRules, may_change
 from webmap.access import current_role, current_user, fail
 from webmap.store import get_store
 
@@ -47,12 +48,18 @@ def _record(row: pd.Series) -> dict[str, Any]:
     return {str(k): v for k, v in row.items() if k != "geometry"}
 
 
+def decide(layer: str, record: Mapping[str, Any]) -> Decision:
+    """Tell whether the current user may change ``record`` of ``layer``, and why."""
+    user = current_user()
+    return may_change(layer, record, role=current_role(), organisation=user.organisation if user else None,
+                      rules=scope_rules())
+
+
 def require_scope(layer: str, uid: str) -> dict[str, Any]:
     """Return record ``uid`` of ``layer`` if the current user may change it; else 403 (404 if unknown)."""
     record = _record(get_store().get(layer, uid).iloc[0])
     user = current_user()
-    decision = may_change(layer, record, role=current_role(),
-                          organisation=user.organisation if user else None, rules=scope_rules())
+    decision = decide(layer, record)
     if not decision.allowed:
         logger.info("write on %s %s refused to %s: %s", layer, uid, user.login if user else None,
                     decision.reason)

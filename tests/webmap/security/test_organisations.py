@@ -190,3 +190,12 @@ def test_policy_is_a_pure_function_of_record_user_and_rules() -> None:
     assert custom.organisation_of("SMEP") == "prestataire" and custom.organisation_of("Ville — x") is None
     with pytest.raises(ValueError, match="Portée « partout »"):
         ScopeRules(organisation_scope={"EPCI": "partout"})
+
+
+def test_walk_page_offers_the_done_form_only_within_scope(org_app: Flask, copy_path: Path) -> None:
+    uid = add_walk(copy_path, organisation="ville")
+    page = client(org_app, "bruno").get(f"/diagnostic/{uid}").get_data(as_text=True)
+    assert "Marquer comme réalisé" not in page
+    assert "Ce parcours relève de l&#39;organisation « ville »" in page
+    page = client(org_app, "theo").get(f"/diagnostic/{uid}").get_data(as_text=True)
+    assert "Marquer comme réalisé" in page and "Ce parcours relève" not in page
