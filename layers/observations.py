@@ -1,8 +1,11 @@
 """Creating one observation from a form, a JSON body or an Open311 request.
 
 The service checks the input (client uid, WGS84 coordinates inside the territory,
-known fields), fills the defaults, validates the record against its schema and writes
-it, idempotently by ``uid``. Photo files are not its business: the caller hands a
+known fields), fills the defaults, validates the record against its schema and the
+integrity rules of :mod:`layers.integrity` (initial status, plausible date, bounded
+texts, allowed source and pilote, existing walk) and writes it, idempotently by ``uid``.
+The author organisation is set from the caller's ``organisation``, never from ``data``.
+Photo files are not its business: the caller hands a
 :class:`PhotoStaging` that stages them before the write and settles them after it.
 Bad input raises :class:`~layers.errors.RecordError` naming the field.
 """
@@ -22,7 +25,9 @@ import geopandas as gpd
 from shapely.geometry import Point
 
 from geo.crs import area_of_use_bounds
+from layers import integrity
 from layers.errors import RecordError
+from layers.integrity import WriteRules
 from layers.projection import CRS84, project
 from layers.schema import LAYERS
 from layers.store.base import LayerStore
@@ -33,7 +38,7 @@ logger = logging.getLogger(__name__)
 #: Fields a client may give when creating an observation (besides ``uid``, ``lon``, ``lat``).
 OBSERVATION_INPUT = frozenset({
     "theme", "description", "subtheme", "address", "status", "source", "pilote", "partenaires",
-    "domanialite", "deadline", "observed_at", "walk_id",
+    "domanialite", "deadline", "observed_at", "walk_id", "assigned_to",
 })
 #: A client-chosen uid: a retried sync with the same uid adds nothing.
 UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -72,15 +77,16 @@ def _coordinate(data: Mapping[str, Any], name: str) -> float:
     return number
 
 
-def _position(data: Mapping[str, Any], store_crs: str) -> Point:
+def _position(data: Mapping[str, Any], store: LayerStore, rules: WriteRules) -> Point:
     """Return the point of ``lon``/``lat`` (WGS84, inside the territory) in the store CRS."""
     lon, lat = _coordinate(data, "lon"), _coordinate(data, "lat")
-    west, south, east, north = area_of_use_bounds(store_crs)
+    west, south, east, north = area_of_use_bounds(store.crs)
     if not (west <= lon <= east):
         raise RecordError("Longitude hors du territoire couvert.", field="lon")
     if not (south <= lat <= north):
         raise RecordError("Latitude hors du territoire couvert.", field="lat")
-    x, y = project(CRS84, store_crs, lon, lat)
+    integrity.check_in_territory(store, lon, lat, rules)
+    x, y = project(CRS84, store.crs, lon, lat)
     return Point(x, y)
 
 
@@ -100,7 +106,8 @@ def _settle_after_error(store: LayerStore, photos: PhotoStaging, uid: str, names
 
 def create_observation_record(store: LayerStore, data: Mapping[str, Any], *, default_source: str,
                               photos: PhotoStaging | None = None, media: Sequence[str] | None = None,
-                              actor: str | None = None) -> tuple[str, bool]:
+                              actor: str | None = None, organisation: str | None = None,
+                              rules: WriteRules | None = None) -> tuple[str, bool]:
     """Validate and store one observation; idempotent by the client-given ``uid``.
 
     Parameters
@@ -118,6 +125,11 @@ def create_observation_record(store: LayerStore, data: Mapping[str, Any], *, def
         Photo names or URLs stored before the staged photos' names.
     actor : str, optional
         Who writes (kept in the history).
+    organisation : str, optional
+        The author's organisation (one of :data:`layers.schema.ORGANISATIONS`), stored
+        as ``organisation``.
+    rules : WriteRules, optional
+        Integrity bounds (defaults of :class:`~layers.integrity.WriteRules`).
 
     Returns
     -------
@@ -128,22 +140,30 @@ def create_observation_record(store: LayerStore, data: Mapping[str, Any], *, def
     Raises
     ------
     RecordError
-        Naming the first bad field (``uid``, ``lon``, ``lat``, an unknown field...).
+        Naming the first bad field (``uid``, ``lon``, ``lat``, ``status``, ``observed_at``,
+        ``walk_id``, a too long text, an unknown field...).
     """
+    rules = rules or WriteRules()
     data = {k: v for k, v in data.items() if k != "csrf_token"}
     uid = _client_uid(data.pop("uid", None) or None)
     if uid is not None and not store.read("observations", uids=[uid]).empty:
         return uid, False
-    point = _position(data, store.crs)
-    data.pop("lon")
-    data.pop("lat")
-    unknown = sorted(set(data) - OBSERVATION_INPUT)
+    unknown = sorted(set(data) - OBSERVATION_INPUT - {"lon", "lat"})
     if unknown:
         raise RecordError(f"Champ inconnu ou non modifiable : « {unknown[0]} ».", field=unknown[0])
+    integrity.check_lengths(data, rules)
+    point = _position(data, store, rules)
+    data.pop("lon")
+    data.pop("lat")
     data.setdefault("observed_at", datetime.now().replace(microsecond=0).isoformat())
     if not data.get("source"):
         data["source"] = default_source
-    validate_record({**data, "geometry": point}, LAYERS["observations"])
+    if organisation is not None:
+        data["organisation"] = organisation
+    checked = validate_record({**data, "geometry": point}, LAYERS["observations"])
+    integrity.check_new_observation(store, checked, rules)
+    if not data.get("status"):
+        data["status"] = integrity.initial_status(checked, rules)
     uid = uid if uid is not None else uuid.uuid4().hex
     names = photos.stage(uid) if photos is not None else []
     try:

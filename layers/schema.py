@@ -180,6 +180,9 @@ OBSERVATION_STATUSES = ("nouveau", "transmis", "en cours", "traité", "clos non 
 OPEN_STATUSES = ("nouveau", "transmis", "en cours")
 OBSERVATION_SOURCES = ("diagnostic en marchant", "habitant", "gardien", "patrouille", "import")
 DOMANIALITES = ("publique", "bailleur", "copropriété", "privée", "mixte", "inconnue")
+#: Partner organisation kinds of the accounts (``webmap.users``) and of the records' scope
+#: (author organisation, assignment: see :mod:`layers.scope`).
+ORGANISATIONS = ("ville", "EPCI", "bailleur", "État", "police", "prestataire", "association", "autre")
 
 _PERIMETRES = LayerSchema(
     name="perimetres",
@@ -231,6 +234,9 @@ _OBSERVATIONS = LayerSchema(
         Field("resolved_at", "datetime", "Résolu le"),
         Field("photos", "json", "Photos", default=None, internal=True),
         Field("walk_id", "str", "Diagnostic en marchant", internal=True),
+        Field("organisation", "str", "Organisation auteure", choices=ORGANISATIONS, internal=True,
+              description="Set by the server from the logged-in author, never by the client."),
+        Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS, internal=True),
     ),
     time_field="observed_at",
     status_field="status",
@@ -249,6 +255,8 @@ _POINTS_NOIRS = LayerSchema(
         Field("status", "str", "Statut", choices=("actif", "sous surveillance", "résorbé"),
               default="actif"),
         Field("description", "str", "Description"),
+        Field("manager", "str", "Gestionnaire"),
+        Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS),
     ),
     time_field="first_seen",
     children=(
@@ -285,6 +293,7 @@ _BACS = LayerSchema(
         Field("has_gauge", "bool", "Sonde de remplissage", default=False),
         Field("address", "str", "Adresse"),
         Field("manager", "str", "Gestionnaire"),
+        Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS),
     ),
     children=(
         ChildSchema(
@@ -369,6 +378,7 @@ _DIAGNOSTICS = LayerSchema(
         Field("length_m", "float", "Longueur (m)", minimum=0),
         Field("previous_walk", "str", "Diagnostic précédent"),
         Field("notes", "str", "Notes", internal=True),
+        Field("organisation", "str", "Organisation auteure", choices=ORGANISATIONS, internal=True),
     ),
     time_field="walk_date",
     children=(

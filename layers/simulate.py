@@ -201,6 +201,7 @@ def _points_noirs(ground: _Ground, n_points_noirs: int) -> tuple[gpd.GeoDataFram
         "first_seen": t0.normalize(),
         "status": rng.choice(["actif", "sous surveillance", "résorbé"], n_points_noirs, p=[.6, .3, .1]),
         "description": "Site de dépôts récurrents (simulé)",
+        "manager": "Ville — propreté (simulé)",  # the city's technicians record its dumping events
         "simulated": True,
         "source_dataset": "simulation-montpellier",
     }, geometry=anchors[pn_idx], crs=ground.crs)

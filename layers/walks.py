@@ -115,6 +115,9 @@ class WalkRequest:
     options : WalkOptions
         Time budget, speed, dwell, search time (its ``mandatory`` labels are filled from
         ``mandatory``).
+    organisation : str, optional
+        The planner's organisation (:data:`layers.schema.ORGANISATIONS`), stored as the
+        walk's author organisation: its technicians may mark it done (:mod:`layers.scope`).
 
     Raises
     ------
@@ -131,6 +134,7 @@ class WalkRequest:
     name: str | None = None
     walk_date: datetime | date | str | None = None
     options: WalkOptions = field(default_factory=WalkOptions)
+    organisation: str | None = None
 
     def __post_init__(self) -> None:
         """Check the values on construction (French errors naming the value)."""
@@ -269,6 +273,9 @@ def plan_walk(
             plans.append(_save(store, route, code=code, name=base if len(routes) == 1
                                else f"{base} — groupe {route.group}", when=when, budget_min=opts.budget_min,
                                meta=meta, actor=actor))
+        if request.organisation:
+            for plan in plans:
+                store.update("diagnostics", plan.uid, {"organisation": request.organisation}, actor=actor)
     return plans
 
 

@@ -204,15 +204,6 @@ def visible_layer(name: str) -> LayerSchema:
     return LAYERS[name]
 
 
-def writable_layer(name: str) -> LayerSchema:
-    """Like :func:`visible_layer`, then 401/403 unless the user is at least technicien."""
-    schema = visible_layer(name)
-    role = current_role()
-    if not has_role("technicien", role):
-        fail(401 if role == ANONYMOUS else 403, "Modification réservée aux techniciens.")
-    return schema
-
-
 def can_see_photos() -> bool:
     """Tell whether the current user may see photos (``PHOTO_ROLES`` config)."""
     return current_role() in current_app.config["PHOTO_ROLES"]

@@ -25,12 +25,20 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from flask.typing import ResponseReturnValue
 
 from layers.export import to_export_frame
+from layers.integrity import DEFAULT_SOURCES, MAX_LENGTHS, check_date, check_lengths, time_extent
 from layers.observations import OBSERVATION_INPUT, UID_PATTERN, create_observation_record
 from layers.projection import bbox_to_store, bbox_to_wgs84
-from layers.schema import LAYERS, OBSERVATION_SOURCES, OBSERVATION_STATUSES, THEMES, LayerSchema
+from layers.schema import (
+    LAYERS,
+    OBSERVATION_SOURCES,
+    OBSERVATION_STATUSES,
+    ORGANISATIONS,
+    THEMES,
+    LayerSchema,
+)
 from layers.store.base import LayerStore
 from layers.validate import validate_record
-from webmap import oas, params, users
+from webmap import oas, params, users, writes
 from webmap import photos as photos_store
 from webmap.access import (
     allow,
@@ -124,18 +132,25 @@ def _field_info(schema: LayerSchema, role: str) -> list[dict[str, Any]]:
 @bp.get("/api/layers")
 @allow()
 def layers() -> ResponseReturnValue:
-    """Return the layers the user may see, with counts, time span and fields."""
+    """Return the layers the user may see, with counts, time span and fields.
+
+    The time span is clamped to the plausible window of :mod:`layers.integrity`;
+    ``outside_window`` counts the records dated outside it (still listed and counted).
+    """
     store = _store()
+    rules = writes.write_rules()
     role = current_role()
     out = []
     for info in store.layers():
         if not can_see(info.name, role):
             continue
         schema = LAYERS[info.name]
+        span = time_extent(store, info, rules)
         out.append({
             "name": info.name, "label": info.label, "geometry": schema.geometry,
             "count": info.count, "simulated": info.simulated,
-            "time_field": schema.time_field, "time_min": info.time_min, "time_max": info.time_max,
+            "time_field": schema.time_field, "time_min": span.time_min, "time_max": span.time_max,
+            "outside_window": span.outside_window,
             "bbox": bbox_to_wgs84(info.bbox, store.crs), "confidential": info.confidential,
             "reference": info.reference, "fields": _field_info(schema, role),
             "children": [c.name for c in schema.children],
@@ -365,9 +380,11 @@ def create_observation() -> ResponseReturnValue:
         data, photos = request.form.to_dict(), _read_photos()
     else:
         fail(415, "Corps JSON ou multipart/form-data attendu.", "corps")
+    user = current_user()
     uid, created = create_observation_record(
         _store(), data, default_source=DEFAULT_SOURCE, actor=_actor(),
-        photos=_PhotoUpload(Path(current_app.config["PHOTOS_DIR"]), photos))
+        photos=_PhotoUpload(Path(current_app.config["PHOTOS_DIR"]), photos),
+        organisation=user.organisation if user else None, rules=writes.write_rules())
     if created:
         return jsonify({"uid": uid, "created": True}), 201
     # a retried sync: nothing added, the stored record is sent back
@@ -395,18 +412,26 @@ def get_observation(uid: str) -> ResponseReturnValue:
 @bp.patch("/api/observations/<uid>")
 @allow("technicien", layer="observations")
 def patch_observation(uid: str) -> ResponseReturnValue:
-    """Change the status of an observation, with a comment (kept in its history)."""
+    """Change the status (with a comment kept in its history) or the assignment of an observation.
+
+    Only within the organisation scope of :mod:`layers.scope` (403 otherwise).
+    """
     data = _json_body()
-    unknown = sorted(set(data) - {"status", "comment"})
+    unknown = sorted(set(data) - {"status", "comment", "assigned_to"})
     if unknown:
         fail(400, f"Champ inconnu ou non modifiable : « {unknown[0]} ».", unknown[0])
-    if not data.get("status"):
+    if not data.get("status") and "assigned_to" not in data:
         fail(400, "« status » obligatoire.", "status")
     comment = data.get("comment")
     if comment is not None and not isinstance(comment, str):
         fail(400, "« comment » doit être un texte.", "comment")
-    _store().update("observations", uid, {"status": str(data["status"])}, actor=_actor(),
-                    comment=comment)
+    check_lengths({"comment": comment}, writes.write_rules())
+    writes.require_scope("observations", uid)
+    changes = {k: (str(v) if v not in (None, "") else None) for k, v in data.items() if k != "comment"}
+    assigned = changes.get("assigned_to")
+    if assigned is not None and assigned not in ORGANISATIONS:
+        fail(400, f"« assigned_to » : organisation inconnue ({', '.join(ORGANISATIONS)}).", "assigned_to")
+    _store().update("observations", uid, changes, actor=_actor(), comment=comment)
     return _geojson(_feature("observations", uid))
 
 
@@ -437,9 +462,12 @@ def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
     unknown = sorted(set(data) - allowed)
     if unknown:
         fail(400, f"Champ inconnu : « {unknown[0]} ».", unknown[0])
+    rules = writes.write_rules()
+    check_lengths(data, rules)
     validate_record(data, cschema)
+    check_date(data.get(cschema.time_field), cschema.time_field, rules)
+    writes.require_scope(layer, uid)  # 404 when the parent is unknown, 403 out of scope
     store = _store()
-    store.get(layer, uid)  # 404 when the parent is unknown
     result = store.add_children(layer, child, pd.DataFrame([{"parent_uid": uid, **data}]), actor=_actor())
     if result.inserted:
         return jsonify({"uid": result.inserted[0], "created": True}), 201
@@ -619,10 +647,15 @@ def _observation_input_schema() -> dict[str, Any]:
     """Return what :func:`layers.observations.create_observation_record` accepts."""
     fields: dict[str, Any] = {
         "theme": {"type": "string", "enum": list(THEMES)},
-        "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
-        "source": {"type": "string", "enum": list(OBSERVATION_SOURCES)},
+        "status": {"type": "string", "enum": ["nouveau"],
+                   "description": "Statut initial de l'origine (« nouveau » par défaut) ; tout autre : 400."},
+        "source": {"type": "string", "enum": list(DEFAULT_SOURCES)},
+        "assigned_to": {"type": "string", "enum": list(ORGANISATIONS)},
+        **{name: {"type": "string", "maxLength": n} for name, n in MAX_LENGTHS.items()
+           if name in OBSERVATION_INPUT},
         "deadline": {"type": "string", "format": "date"},
-        "observed_at": {"type": "string", "format": "date-time"},
+        "observed_at": {"type": "string", "format": "date-time",
+                        "description": "Ni dans le futur, ni avant le début du territoire (400)."},
     }
     names = [n for n in LAYERS["observations"].field_names if n in OBSERVATION_INPUT]
     return {
@@ -669,10 +702,14 @@ def _observation_schemas() -> dict[str, Any]:
             ]
         },
         "StatusChange": {
-            "type": "object", "required": ["status"], "additionalProperties": False,
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "description": "« status » ou « assigned_to » (au moins l'un des deux). Réservé aux techniciens "
+                           "de l'organisation du constat (auteure, attribuée ou pilote) et aux "
+                           "administrateurs : 403 sinon.",
             "properties": {
                 "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
-                "comment": {"type": "string"},
+                "comment": {"type": "string", "maxLength": MAX_LENGTHS["comment"]},
+                "assigned_to": {"type": "string", "enum": list(ORGANISATIONS), "nullable": True},
             },
         },
         "HistoryEntry": {
@@ -739,6 +776,11 @@ def openapi_schemas() -> dict[str, Any]:
                 "simulated": {"type": "integer"}, "time_field": {"type": "string", "nullable": True},
                 "time_min": {"type": "string", "nullable": True},
                 "time_max": {"type": "string", "nullable": True},
+                "outside_window": {
+                    "type": "integer",
+                    "description": "Enregistrements datés hors de la fenêtre plausible (ignorés par le "
+                                   "curseur temporel).",
+                },
                 "bbox": {
                     "type": "array", "nullable": True, "items": {"type": "number"}, "minItems": 4,
                     "maxItems": 4,

@@ -20,6 +20,7 @@ from flask import Flask, Request, current_app, request
 from flask.typing import ResponseReturnValue
 
 from geo.errors import QPVError
+from layers import integrity, scope
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
 from layers.settings import get_settings
 from layers.store import open_store
@@ -85,6 +86,23 @@ DEFAULTS: dict[str, Any] = {
     # hosts accepted in the Host header (others: 400); None: the host of PUBLIC_URL, the
     # loopback names and the `host` setting of qpv servir; [] accepts any host
     "TRUSTED_HOSTS": None,
+    # organisation scope of the technicians' writes (layers.scope): pilote / manager /
+    # participant leading word -> organisation; organisation -> "propres" (its records) or
+    # "territoire" (every record of the store), e.g. {"EPCI": "territoire"}
+    "PILOTE_ORGANISATIONS": dict(scope.DEFAULT_PILOTE_ORGANISATIONS),
+    "ORGANISATION_SCOPE": {},
+    # integrity of the writes (layers.integrity): plausible dates [TERRITORY_START, now +
+    # FUTURE_TOLERANCE_MIN minutes], also the time slider's range; constats within
+    # TERRITORY_MARGIN_M metres of a perimeter; pilotes accepted besides those already
+    # stored; sources of new constats; source -> initial status ("nouveau" otherwise);
+    # longest free texts
+    "TERRITORY_START": integrity.DEFAULT_TERRITORY_START,
+    "FUTURE_TOLERANCE_MIN": integrity.DEFAULT_FUTURE_TOLERANCE_MIN,
+    "TERRITORY_MARGIN_M": integrity.DEFAULT_TERRITORY_MARGIN_M,
+    "PILOTES": integrity.DEFAULT_PILOTES,
+    "WRITE_SOURCES": integrity.DEFAULT_SOURCES,
+    "INITIAL_STATUSES": {},
+    "MAX_TEXT_LENGTHS": dict(integrity.MAX_LENGTHS),
 }
 
 

@@ -28,6 +28,7 @@ from webmap.headers import public_url
 from webmap.photos import PHOTO_NAME
 from webmap.store import get_store
 from webmap.visibility import visible_frame
+from webmap.writes import write_rules
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,8 @@ def post_request() -> ResponseReturnValue:
     try:
         uid, _created = create_observation_record(get_store(), data, default_source=SOURCE,
                                                   media=[media_url] if media_url else None,
-                                                  actor=user.actor)
+                                                  actor=user.actor, organisation=user.organisation,
+                                                  rules=write_rules())
     except RecordError as exc:  # name the Open311 parameters
         exc.field = PARAMETER_NAMES.get(exc.field or "", exc.field)
         raise

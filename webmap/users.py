@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from layers import schema
 from layers.errors import NotFoundError, RecordError
 from layers.validate import fold
 from webmap import passwords
@@ -30,9 +31,7 @@ logger = logging.getLogger(__name__)
 ROLES = ("lecteur", "technicien", "administrateur")
 ANONYMOUS = "anonyme"
 ROLE_RANK = {ANONYMOUS: 0, "lecteur": 1, "technicien": 2, "administrateur": 3}
-ORGANISATIONS = (
-    "ville", "EPCI", "bailleur", "État", "police", "prestataire", "association", "autre",
-)
+ORGANISATIONS = schema.ORGANISATIONS
 _LOGIN = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 MIN_PASSWORD = passwords.MIN_LENGTH
 

@@ -110,6 +110,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
     """Return the walk page: map of the route, stops, follow-up and the offline constat form."""
     from geo.walks.export import unserved_text
     from layers.walks import load_walk, walk_geojson, walk_observations
+    from webmap.writes import decide
 
     store = _store()
     plan = load_walk(store, uid, cache_dir=_cache_dir())
@@ -134,8 +135,11 @@ def walk_page(uid: str) -> ResponseReturnValue:
     config_json = config_json.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     unserved = [{"label": str(u.get("label") or u.get("id") or "—"), "status": unserved_text(u)}
                 for u in plan.route.unserved]
+    # the « réalisé » form only for those who may mark this walk done (webmap.writes)
+    done = decide("diagnostics", plan.record or {}) if has_role("technicien") else None
     return render_template("diagnostic/parcours.html", plan=plan, config=config, config_json=config_json,
-                           shell=SHELL_FILES, role=current_role(), unserved=unserved)
+                           shell=SHELL_FILES, role=current_role(), unserved=unserved,
+                           done_refusal=None if done is None or done.allowed else done.reason)
 
 
 @bp.get("/<uid>/route.geojson")
@@ -189,12 +193,16 @@ def walk_report(uid: str) -> ResponseReturnValue:
 @bp.post("/<uid>/realise")
 @allow("technicien", layer="diagnostics")
 def walk_done(uid: str) -> ResponseReturnValue:
-    """Mark the walk as done (form fields ``participants``, ``habitants``)."""
+    """Mark the walk as done (form fields ``participants``, ``habitants``); organisation scope applies."""
+    from layers.integrity import check_lengths
     from layers.walks import record_walk
+    from webmap.writes import require_scope, write_rules
 
     participants = (request.form.get("participants") or "").strip()
     if not participants:
         fail(400, "Indiquer les organisations participantes.", "participants")
+    check_lengths({"participants": participants}, write_rules())
+    require_scope("diagnostics", uid)
     try:
         habitants = int(request.form.get("habitants", "0") or 0)
     except ValueError:

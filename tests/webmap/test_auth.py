@@ -84,7 +84,7 @@ def test_csrf_required_on_cookie_json_writes(app: Flask) -> None:
     with client.session_transaction() as sess:
         sess.update(session_fields(ROLE_LOGINS["technicien"], app.config["USERS_DB"]))
         sess["csrf_token"] = "bon-jeton"
-    body = {"lon": 2.39, "lat": 48.86, "theme": "propreté"}
+    body = {"lon": 2.41, "lat": 48.86, "theme": "propreté"}
     res = client.post("/api/observations", json=body)
     assert res.status_code == 400 and res.json["champ"] == "csrf_token"
     res = client.post("/api/observations", json=body, headers={"X-CSRFToken": "mauvais"})
@@ -101,13 +101,13 @@ def test_api_key_header_authenticates_without_cookie(app: Flask, tmp_path: Path)
     )
     client = app.test_client()
     res = client.post(
-        "/api/observations", json={"lon": 2.39, "lat": 48.86, "theme": "voirie"}, headers={"X-API-Key": key}
+        "/api/observations", json={"lon": 2.41, "lat": 48.86, "theme": "voirie"}, headers={"X-API-Key": key}
     )
     assert res.status_code == 201
     assert client.get("/api/session", headers={"X-API-Key": key}).json["user"] == "cle-tech"
     res = client.post(
         "/api/observations",
-        json={"lon": 2.39, "lat": 48.86, "theme": "voirie"},
+        json={"lon": 2.41, "lat": 48.86, "theme": "voirie"},
         headers={"X-API-Key": "pas-une-cle"},
     )
     assert res.status_code == 401

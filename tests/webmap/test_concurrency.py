@@ -43,7 +43,7 @@ SLICE, STEP = 60, 30  # rows per imported file, offset between two files (overla
 
 def observation(uid: str, i: int) -> dict[str, Any]:
     """A JSON observation near the Paris 20e QPV."""
-    return {"uid": uid, "lon": 2.39 + 0.0001 * (i % 50), "lat": 48.87 + 0.0001 * (i // 50),
+    return {"uid": uid, "lon": 2.41 + 0.0001 * (i % 50), "lat": 48.86 + 0.0001 * (i // 50),
             "theme": "propreté", "description": f"constat {uid}"}
 
 

@@ -72,7 +72,7 @@ def site(store_url: str, tmp_path: Path) -> Site:
 
 def form(uid: str) -> dict[str, Any]:
     """A multipart observation with two photos."""
-    return {"uid": uid, "lon": "2.3912", "lat": "48.8712", "theme": "propreté",
+    return {"uid": uid, "lon": "2.4112", "lat": "48.8612", "theme": "propreté",
             "description": f"constat {uid}",
             "photos": [(io.BytesIO(blob), name) for name, blob in BLOBS.items()]}
 
@@ -229,8 +229,8 @@ def test_client_disconnects_mid_upload(site: Site) -> None:
             while chunk := sock.recv(65536):
                 answer += chunk
         assert answer.split(b" ", 2)[1] in (b"400", b"500"), answer[:200]
-        ok = http.post(f"{base}/api/observations", data={"uid": "apres-coupure", "lon": "2.39",
-                                                         "lat": "48.87", "theme": "voirie"},
+        ok = http.post(f"{base}/api/observations", data={"uid": "apres-coupure", "lon": "2.41",
+                                                         "lat": "48.86", "theme": "voirie"},
                        timeout=60)
         assert ok.status_code == 201
     assert files_of(site.photos_dir) == ([], [])

@@ -51,7 +51,7 @@ def _tree(root: Path) -> set[Path]:
 
 
 def _post(client: FlaskClient, photos: list[tuple[bytes, str]], **extra: Any) -> Any:
-    form = {"lon": "2.39", "lat": "48.87", "theme": "propreté",
+    form = {"lon": "2.41", "lat": "48.86", "theme": "propreté",
             "photos": [(io.BytesIO(data), name) for data, name in photos], **extra}
     return client.post("/api/observations", data=form, content_type="multipart/form-data")
 
@@ -63,7 +63,7 @@ def test_request_over_max_content_length_is_413_in_french(upload_app: Flask, tec
     assert res.status_code == 413
     assert res.is_json and res.json == {"erreur": "Requête trop volumineuse (0.25 Mo au plus).",
                                         "champ": "photos"}
-    res = tech.post("/api/observations", data=b'{"lon": 2.39, "x": "' + b"a" * MAX_CONTENT + b'"}',
+    res = tech.post("/api/observations", data=b'{"lon": 2.41, "x": "' + b"a" * MAX_CONTENT + b'"}',
                     content_type="application/json")
     assert res.status_code == 413 and res.is_json and res.json["champ"] == "corps"
     assert _tree(photos.parent) == before

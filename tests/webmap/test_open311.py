@@ -84,8 +84,8 @@ def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str
     form = {
         "api_key": keys["technicien"],
         "service_code": "depots-sauvages",
-        "lat": "48.8701",
-        "long": "2.3899",
+        "lat": "48.8601",
+        "long": "2.4099",
         "description": "Matelas sur le trottoir",
         "address_string": "12 rue des Envierges",
         "email": "habitant@example.org",
@@ -101,7 +101,7 @@ def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str
     assert store.history("observations", rid)["changed_by"].iloc[0] == "appli-ville (ville)"
     back = anon.get(f"{BASE}/requests/{rid}.json").json[0]
     assert back["media_url"] is None and back["status"] == "open"
-    assert back["lat"] == pytest.approx(48.8701, abs=1e-6)
+    assert back["lat"] == pytest.approx(48.8601, abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -121,13 +121,13 @@ def test_post_request_creates_observation(anon: FlaskClient, keys: dict[str, str
 def test_post_request_bad_input(
     anon: FlaskClient, keys: dict[str, str], change: dict[str, str], status: int, field: str
 ) -> None:
-    form = {"api_key": keys["technicien"], "service_code": "voirie", "lat": "48.87", "long": "2.39", **change}
+    form = {"api_key": keys["technicien"], "service_code": "voirie", "lat": "48.86", "long": "2.41", **change}
     res = anon.post(f"{BASE}/requests.json", data=form)
     assert res.status_code == status and res.json["champ"] == field
 
 
 def test_post_request_needs_a_writing_role(anon: FlaskClient, keys: dict[str, str]) -> None:
-    form = {"api_key": keys["lecteur"], "service_code": "voirie", "lat": "48.87", "long": "2.39"}
+    form = {"api_key": keys["lecteur"], "service_code": "voirie", "lat": "48.86", "long": "2.41"}
     res = anon.post(f"{BASE}/requests.json", data=form)
     assert res.status_code == 403 and res.json["champ"] == "api_key"
 

@@ -40,7 +40,7 @@ def walk_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     try:
         request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
                               walk_date="2026-05-12T14:00",
-                              options=WalkOptions(budget_min=60, time_limit_s=1.0))
+                              options=WalkOptions(budget_min=60, time_limit_s=1.0), organisation="ville")
         plan = plan_walk(store, request, cache_dir=folder / "cache")[0]
     finally:
         store.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from layers.schema import ORGANISATIONS
 from webmap.cli._common import open_cli_store
 
 logger = logging.getLogger(__name__)
@@ -39,10 +40,13 @@ def _minutes(value: float) -> str:
 @click.option("--sortie", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Dossier des fichiers GeoJSON, GPX, HTML et PDF.")
 @click.option("--sans-pdf", "no_pdf", is_flag=True, help="Ne pas produire la feuille PDF.")
+@click.option("--organisation", "organisation", type=click.Choice(ORGANISATIONS), default=None,
+              help="Organisation qui organise le parcours : ses techniciens pourront le marquer réalisé.")
 @click.pass_context
 def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end: str | None,
               vitesse: float, arret: float, groupes: int, all_streets: bool, mandatory: tuple[str, ...],
-              walk_date: str | None, name: str | None, out: Path, no_pdf: bool) -> None:
+              walk_date: str | None, name: str | None, out: Path, no_pdf: bool,
+              organisation: str | None) -> None:
     """Calcule un diagnostic en marchant, l'enregistre et écrit ses feuilles de route."""
     from tqdm import tqdm
 
@@ -62,7 +66,8 @@ def route_cmd(ctx: click.Context, quartier: str, start: str, minutes: float, end
             request = WalkRequest(
                 quartier=quartier, start=start, end=end, mandatory=mandatory, groups=groupes,
                 mode="toutes-les-rues" if all_streets else "priorites", name=name, walk_date=walk_date,
-                options=WalkOptions(budget_min=minutes, speed_kmh=vitesse, dwell_min=arret))
+                options=WalkOptions(budget_min=minutes, speed_kmh=vitesse, dwell_min=arret),
+                organisation=organisation)
             plans = plan_walk(store, request, progress=step)
             files = []
             bar.set_postfix_str("feuilles de route")

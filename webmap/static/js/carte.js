@@ -781,6 +781,13 @@
   function buildMonths() {
     let lo = null;
     let hi = null;
+    // records dated outside the plausible window (a typo 2099) do not stretch the slider
+    const outside = state.layers.reduce((n, info) => n + (info.reference ? 0 : info.outside_window || 0), 0);
+    const note = $("#f-hors-periode");
+    note.hidden = outside === 0;
+    note.textContent = outside === 1
+      ? "1 enregistrement daté hors de la période plausible n'apparaît pas sur le curseur."
+      : `${outside} enregistrements datés hors de la période plausible n'apparaissent pas sur le curseur.`;
     state.layers.forEach((info) => {
       if (info.reference || !info.time_min || !info.time_max) return;
       const a = monthKey(new Date(info.time_min));
