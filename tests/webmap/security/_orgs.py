@@ -15,6 +15,7 @@ from shapely.geometry import LineString
 from layers.store import open_store
 from webmap import users
 from webmap.app import create_app
+from webmap.sessions import session_fields
 
 PASSWORD = "mot-de-passe-solide"
 #: login -> (role, organisation)
@@ -54,7 +55,7 @@ def client(app: Flask, login: str) -> FlaskClient:
     """A test client logged in as ``login`` with its CSRF header."""
     c = app.test_client()
     with c.session_transaction() as sess:
-        sess["login"] = login
+        sess.update(session_fields(login, app.config["USERS_DB"]))
         sess["csrf_token"] = f"jeton-{login}"
     c.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{login}"
     return c

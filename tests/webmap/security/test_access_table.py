@@ -146,7 +146,7 @@ def table_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, dict[str
     ids["tech_key"] = users.add_user(db, "cle-ville", PASSWORD, role="technicien", organisation="ville")[1]
     tech = client_as(app, "technicien")
     created = tech.post("/api/observations", data={
-        "lon": "2.3899", "lat": "48.8701", "theme": "voirie", "photos": (io.BytesIO(png()), "trou.png")})
+        "lon": "2.4099", "lat": "48.8601", "theme": "voirie", "photos": (io.BytesIO(png()), "trou.png")})
     assert created.status_code == 201, created.json
     ids["photo"] = tech.get(f"/api/observations/{created.json['uid']}").json["properties"]["photos"][0]
     return app, {k: str(v) for k, v in ids.items()}

@@ -33,7 +33,7 @@ from webmap import passwords, throttle, users
 from webmap.cli import main
 from webmap.sessions import session_fields
 
-BODY = {"lon": 2.39, "lat": 48.86, "theme": "voirie"}
+BODY = {"lon": 2.4099, "lat": 48.8601, "theme": "voirie"}
 
 
 # -- throttling ------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     store = open_store(path)
     try:
         request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                              walk_date="2026-05-12T14:00",
+                              walk_date="2026-05-12T14:00", organisation="ville",
                               options=WalkOptions(budget_min=45, time_limit_s=1.0))
         walk = plan_walk(store, request, cache_dir=path.parent / "instance" / "cache")[0].uid
         observed = store.read("observations", limit=1, offset=3)["uid"].iloc[0]
@@ -50,7 +50,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     done = tech.post(f"/diagnostic/{walk}/realise", data={"participants": PARTICIPANTS, "habitants": "7"})
     assert done.status_code == 302
     created = tech.post("/api/observations", data={
-        "lon": "3.8199", "lat": "43.6321", "theme": "voirie", "pilote": "Régie voirie",
+        "lon": "3.8199", "lat": "43.6321", "theme": "voirie", "pilote": "Ville — voirie",
         "partenaires": "Hérault Habitat", "photos": (io.BytesIO(png()), "nid-de-poule.png")})
     assert created.status_code == 201, created.json
     uid = created.json["uid"]
@@ -137,17 +137,17 @@ def test_no_internal_fields_anywhere(demo: dict[str, object]) -> None:
     open311 = anon.get(f"/open311/v2/requests/{uid}.json").json[0]
     assert open311["agency_responsible"] is None and open311["media_url"] is None
     text = anon.get(f"/ogc/collections/observations/items/{uid}?f=html").get_data(as_text=True)
-    assert "Régie voirie" not in text and "Hérault Habitat" not in text
+    assert "Ville — voirie" not in text and "Hérault Habitat" not in text
     # filtering on a hidden field would reveal it through the counts: same answer as an unknown name
-    for url in ("/api/layers/observations/stats?pilote=R%C3%A9gie%20voirie",
+    for url in ("/api/layers/observations/stats?pilote=Ville%20%E2%80%94%20voirie",
                 "/ogc/collections/observations/items?partenaires=x"):
         res = anon.get(url)
         assert res.status_code == 400 and res.json["erreur"].startswith("Paramètre inconnu"), url
     # accounts see them
     tech = client_as(_app(demo), "technicien").get(f"/api/observations/{uid}").json["properties"]
-    assert tech["pilote"] == "Régie voirie" and tech["partenaires"] == "Hérault Habitat"
+    assert tech["pilote"] == "Ville — voirie" and tech["partenaires"] == "Hérault Habitat"
     assert client_as(_app(demo), "lecteur").get(
-        "/api/layers/observations/stats?pilote=R%C3%A9gie%20voirie").json["total"] >= 1
+        "/api/layers/observations/stats?pilote=Ville%20%E2%80%94%20voirie").json["total"] >= 1
 
 
 def test_public_profile_opens_chosen_layers_and_fields(
@@ -163,7 +163,7 @@ def test_public_profile_opens_chosen_layers_and_fields(
     cams = anon.get("/api/layers/videoprotection/features?limit=3&zoom=18").json["features"]
     assert len(cams) == 3 and all(c["properties"]["uid"] for c in cams)
     one = anon.get(f"/api/observations/{demo['uid']}").json["properties"]
-    assert set(one) == {"uid", "theme", "status", "pilote"} and one["pilote"] == "Régie voirie"
+    assert set(one) == {"uid", "theme", "status", "pilote"} and one["pilote"] == "Ville — voirie"
     assert "videoprotection" in anon.get("/openapi.json").get_data(as_text=True)
     # the profile is about anonymous visitors: readers keep their own rules
     reader = client_as(app, "lecteur")

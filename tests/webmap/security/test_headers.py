@@ -150,7 +150,7 @@ def test_links_use_public_url_never_host(own_app: Flask) -> None:
     """With PUBLIC_URL, a forged Host (accepted: TRUSTED_HOSTS = []) never reaches a link."""
     tech = logged_client(own_app, "technicien")
     created = tech.post("/api/observations", data={
-        "lon": "2.3901", "lat": "48.8703", "theme": "dépôts sauvages", "description": "Sacs au pied du mur",
+        "lon": "2.4099", "lat": "48.8601", "theme": "dépôts sauvages", "description": "Sacs au pied du mur",
         "photos": [(io.BytesIO(png_bytes()), "sacs.png")]}, content_type="multipart/form-data")
     assert created.status_code == 201, created.json
     uid = created.json["uid"]

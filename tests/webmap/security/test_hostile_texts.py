@@ -115,7 +115,8 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     lon, lat = stop["geometry"]["coordinates"]
     created = client.post("/api/observations", data={
         "lon": str(lon), "lat": str(lat), "theme": "encombrants", "walk_id": first.uid,
-        "description": "Canapé", "observed_at": "2026-03-03T10:20", "pilote": "Ville", "partenaires": "ACM"})
+        "description": "Canapé", "observed_at": "2026-03-03T10:20", "pilote": "Ville — propreté",
+        "partenaires": "ACM"})
     assert created.status_code == 201, created.get_json()
     assert client.patch(f"/api/observations/{created.get_json()['uid']}",
                         json={"status": "transmis", "comment": "Transmis"}).status_code == 200

@@ -57,7 +57,7 @@ def test_cookie_saved_before_logout_is_anonymous_after(make_app: Callable[..., F
     assert _who(thief) is None
     writer = app.test_client()
     writer.set_cookie(app.config["SESSION_COOKIE_NAME"], saved)
-    res = writer.post("/api/observations", json={"lon": 2.39, "lat": 48.86, "theme": "voirie"},
+    res = writer.post("/api/observations", json={"lon": 2.4099, "lat": 48.8601, "theme": "voirie"},
                       headers={"X-CSRFToken": token})
     assert res.status_code == 401  # anonymous now, even with the old CSRF token
     # the refused cookie is replaced (cleared), not kept
