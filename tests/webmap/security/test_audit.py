@@ -458,8 +458,10 @@ def test_openapi_hides_confidential_layer(audit_app: Flask) -> None:
     record(
         "7.3",
         "/openapi.json décrit la vidéoprotection",
-        " ; ".join(f"{who} : {'oui' if 'videoprotection' in doc else 'non'}"
-                   for who, doc in (("anonyme", anon), ("lecteur", lecteur), ("technicien", tech))),
+        " ; ".join(
+            f"{who} : {'oui' if 'videoprotection' in doc else 'non'}"
+            for who, doc in (("anonyme", anon), ("lecteur", lecteur), ("technicien", tech))
+        ),
     )
     assert "videoprotection" not in anon and "videoprotection" not in lecteur and "videoprotection" in tech
 
@@ -553,3 +555,31 @@ def test_hostile_description_stays_data_in_walk_page(audit_app: Flask) -> None:
         else "CASSÉ",
     )
     assert kept and "<" not in raw
+
+
+def test_protected_photo_is_not_publicly_cached(audit_app: Flask) -> None:
+    import io
+
+    from tests.webmap.security._fixtures import png
+
+    tech = login(audit_app, "techA", address="10.0.7.8")
+    created = tech.post(
+        "/api/observations",
+        data={
+            **{k: str(v) for k, v in INSIDE.items()},
+            "theme": "voirie",
+            "photos": (io.BytesIO(png()), "trou.png"),
+        },
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    name = tech.get(f"/api/observations/{created.json['uid']}").json["properties"]["photos"][0]
+    res = tech.get(f"/photos/{name}")
+    res.close()
+    anon = audit_app.test_client().get(f"/photos/{name}")
+    record(
+        "7.6",
+        "photo protégée : en-tête de cache, et lecture anonyme",
+        f"{res.status_code} Cache-Control: {res.headers.get('Cache-Control')} ; anonyme → {anon.status_code}",
+    )
+    assert res.status_code == 200 and "private" in res.headers["Cache-Control"]
+    assert "public" not in res.headers["Cache-Control"] and anon.status_code == 401
