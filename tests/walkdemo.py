@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from geo.walks.model import WalkOptions
 from layers.demo import build_demo
 from layers.settings import REPO_ROOT
 from layers.store import open_store
+from layers.walks import WalkPlan, WalkRequest, plan_walk
 
 MOSSON = "QP034005"
 #: A meeting point inside Mosson (WGS84 lon, lat), on Avenue du Puech de Massane's side.
@@ -36,3 +38,16 @@ def demo_store_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path
     target = tmp_path_factory.mktemp(name) / "demo.gpkg"
     shutil.copyfile(template, target)
     return target
+
+
+def plan_mosson_walk(path: Path, walk_date: str, *, cache_dir: Path, organisation: str | None = None,
+                     actor: str | None = None) -> WalkPlan:
+    """Plan (and save) a 45-minute walk in Mosson from :data:`MOSSON_START` in the store at ``path``."""
+    store = open_store(path)
+    try:
+        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
+                              walk_date=walk_date, organisation=organisation,
+                              options=WalkOptions(budget_min=45, time_limit_s=1.0))
+        return plan_walk(store, request, cache_dir=cache_dir, actor=actor)[0]
+    finally:
+        store.close()

@@ -20,10 +20,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from geo.walks.model import WalkOptions
 from layers.store import open_store
-from layers.walks import WalkRequest, plan_walk
-from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
+from tests.walkdemo import demo_store_copy, plan_mosson_walk
 from tests.webmap.security._fixtures import PASSWORD, ROLES, build_app, client_as, png
 from webmap import users
 
@@ -124,12 +122,9 @@ TABLE: tuple[Row, ...] = (
 def table_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, dict[str, str]]:
     """An app on a copy of the demo store with a planned walk, a photo and two API keys."""
     path = demo_store_copy(tmp_path_factory, "access-table")
+    walk = plan_mosson_walk(path, "2026-05-12T14:00", cache_dir=path.parent / "instance" / "cache").uid
     store = open_store(path)
     try:
-        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                              walk_date="2026-05-12T14:00",
-                              options=WalkOptions(budget_min=45, time_limit_s=1.0))
-        walk = plan_walk(store, request, cache_dir=path.parent / "instance" / "cache")[0].uid
         ids = {
             "obs": store.read("observations", limit=1)["uid"].iloc[0],
             "pn": store.read("points_noirs", limit=1)["uid"].iloc[0],

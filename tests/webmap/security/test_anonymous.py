@@ -17,11 +17,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from geo.walks.model import WalkOptions
 from layers.schema import LAYERS
 from layers.store import open_store
-from layers.walks import WalkRequest, plan_walk
-from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
+from tests.walkdemo import demo_store_copy, plan_mosson_walk
 from tests.webmap.security._fixtures import build_app, client_as, png
 from webmap.app import create_app
 
@@ -34,12 +32,10 @@ INTERNAL = {layer: {f.name for f in schema.all_fields if f.internal} for layer, 
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Demo store copy + app; a commented status change, a walk done, a constat with a photo."""
     path = demo_store_copy(tmp_path_factory, "anonymous")
+    walk = plan_mosson_walk(path, "2026-05-12T14:00", cache_dir=path.parent / "instance" / "cache",
+                            organisation="ville").uid
     store = open_store(path)
     try:
-        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                              walk_date="2026-05-12T14:00", organisation="ville",
-                              options=WalkOptions(budget_min=45, time_limit_s=1.0))
-        walk = plan_walk(store, request, cache_dir=path.parent / "instance" / "cache")[0].uid
         observed = store.read("observations", limit=1, offset=3)["uid"].iloc[0]
     finally:
         store.close()

@@ -21,14 +21,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from geo.walks.model import WalkOptions
 from layers.schema import LAYERS
 from layers.settings import REPO_ROOT
-from layers.store import open_store
 from layers.store._gpkg import register_functions
 from layers.store._records import child_table
-from layers.walks import WalkRequest, plan_walk
-from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
+from tests.walkdemo import demo_store_copy, plan_mosson_walk
 from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.test_browser import refresh_count, wait_ready
@@ -96,14 +93,7 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
                       "SECRET_KEY": "clef-hostile", "BASEMAP": "aucun", "WALK_CACHE_DIR": str(cache)})
     users.add_user(app.config["USERS_DB"], "admin-hostile", PASSWORD, role="administrateur",
                    organisation="ville")
-    store = open_store(path)
-    try:
-        first = plan_walk(store, WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                                             walk_date="2026-03-03T10:00",
-                                             options=WalkOptions(budget_min=45, time_limit_s=1.0)),
-                          cache_dir=cache)[0]
-    finally:
-        store.close()
+    first = plan_mosson_walk(path, "2026-03-03T10:00", cache_dir=cache)
     # a constat of the first walk (followed up on the second one's page), and the walk recorded
     client = app.test_client()
     with client.session_transaction() as sess:
@@ -122,14 +112,7 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
                         json={"status": "transmis", "comment": "Transmis"}).status_code == 200
     assert client.post(f"/diagnostic/{first.uid}/realise",
                        data={"participants": "Ville, bailleur", "habitants": "4"}).status_code == 302
-    store = open_store(path)
-    try:
-        second = plan_walk(store, WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                                              walk_date="2026-06-03T10:00",
-                                              options=WalkOptions(budget_min=45, time_limit_s=1.0)),
-                           cache_dir=cache)[0]
-    finally:
-        store.close()
+    second = plan_mosson_walk(path, "2026-06-03T10:00", cache_dir=cache)
     changed = poison(path)
     app.config.update(WALKS=(first.uid, second.uid), POISONED=changed, CONSTAT=created.get_json()["uid"],
                       CONSTAT_AT=(lat, lon))

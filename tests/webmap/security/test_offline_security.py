@@ -19,10 +19,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from geo.walks.model import WalkOptions
 from layers.store import open_store
-from layers.walks import WalkRequest, plan_walk
-from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
+from tests.walkdemo import demo_store_copy, plan_mosson_walk
 from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from webmap import users
@@ -66,14 +64,7 @@ class Switch:
 def walk_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     path = demo_store_copy(tmp_path_factory, "offline-security")
     folder = path.parent
-    store = open_store(path)
-    try:
-        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
-                              walk_date="2026-06-02T09:30",
-                              options=WalkOptions(budget_min=45, time_limit_s=1.0))
-        plan = plan_walk(store, request, cache_dir=folder / "cache")[0]
-    finally:
-        store.close()
+    plan = plan_mosson_walk(path, "2026-06-02T09:30", cache_dir=folder / "cache")
     app = create_app({"STORE": str(path), "instance_path": str(folder / "instance"),
                       "SECRET_KEY": "clef-hors-ligne", "BASEMAP": "aucun",
                       "WALK_CACHE_DIR": str(folder / "cache")})
