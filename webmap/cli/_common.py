@@ -32,7 +32,7 @@ OPTION_ALIASES: dict[str, str] = {"--store": "--entrepot"}
 COMMAND_ALIASES: dict[str | None, dict[str, str]] = {
     None: {"init": "initialiser", "import": "importer", "layers": "couches", "export": "exporter",
            "mappings": "correspondances", "mapping": "correspondance", "lookup": "localiser",
-           "report": "rapport", "route": "parcours", "users": "utilisateurs", "serve": "servir",
+           "report": "rapport", "route": "parcours", "users": "utilisateurs", "serve": "servir", "worker": "travailleur",
            "network": "reseau", "streets": "rues", "store": "entrepot"},
     "rues": {"parse": "lire", "compile": "compiler", "inverse": "inverser", "save": "enregistrer"},
     "national": {"lookup": "localiser", "bins": "mailles"},
