@@ -17,8 +17,8 @@ from flask import Blueprint, Response, current_app, json
 from layers.schema import LAYERS
 from webmap import api, auth, lookup_api, oas, ogcapi, open311
 from webmap.access import allow, can_see, current_role, has_role
-from webmap.jobs import views as jobs_views
 from webmap.headers import public_url
+from webmap.jobs import views as jobs_views
 from webmap.visibility import visible_fields
 
 bp = Blueprint("openapi", __name__)
@@ -138,7 +138,8 @@ def openapi_paths() -> dict[str, Any]:
 def build_spec(server_url: str = "/") -> dict[str, Any]:
     """Return the OpenAPI 3.0.3 document."""
     paths = {**auth.openapi_paths(), **api.openapi_paths(), **ogcapi.openapi_paths(),
-             **open311.openapi_paths(), **lookup_api.openapi_paths(), **jobs_views.openapi_paths(), **openapi_paths()}
+             **open311.openapi_paths(), **lookup_api.openapi_paths(), **jobs_views.openapi_paths(),
+             **openapi_paths()}
     return {
         "openapi": "3.0.3",
         "info": {

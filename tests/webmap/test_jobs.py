@@ -117,10 +117,10 @@ def test_report_job_end_to_end(jobs_app: Flask, instance: Path) -> None:
     files = final["result"]["fichiers"]
     assert files == ["rapport-QP075019-202309-202408.html", "rapport-QP075019-202309-202408.pdf"]
     assert "QP075019" in final["result"]["titre"] or "Belleville" in final["result"]["titre"]
-    pdf = reader.get(final["links"]["resultat"])
-    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
-    html = reader.get(final["links"]["files"][0]["href"])
-    assert html.status_code == 200 and final["result"]["titre"].encode() in html.data
+    with reader.get(final["links"]["resultat"]) as pdf:
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    with reader.get(final["links"]["files"][0]["href"]) as html:
+        assert html.status_code == 200 and final["result"]["titre"].encode() in html.data
     assert (instance / "travaux" / job["id"] / files[1]).is_file()
     assert stat.S_IMODE((instance / "jobs.sqlite").stat().st_mode) == 0o600
     listed = reader.get("/api/jobs").json
@@ -142,7 +142,8 @@ def test_failed_job_shows_its_french_error(jobs_app: Flask) -> None:
 @pytest.mark.parametrize(("body", "field", "text"), [
     ({"kind": "inconnu"}, "kind", "inconnu"),
     ({"kind": "rapport", "params": {"quartier": "QP075019"}}, "params", "periode"),
-    ({"kind": "rapport", "params": {"quartier": "QP075019", "periode": "2024-13:2024-02"}}, "params", "Période"),
+    ({"kind": "rapport", "params": {"quartier": "QP075019", "periode": "2024-13:2024-02"}}, "params",
+     "Période"),
     ({"kind": "rapport", "params": {"periode": "2023-09:2024-08"}}, "params", "quartier"),
     ({"kind": "rapport", "params": ["QP075019"]}, "params", "objet"),
     ([1, 2], "corps", "JSON"),
@@ -151,7 +152,7 @@ def test_bad_requests_are_refused_in_french(jobs_app: Flask, body: Any, field: s
     res = _client(jobs_app, LOGINS["lecteur"]).post("/api/jobs", json=body)
     assert res.status_code == 400
     assert res.json["champ"] == field and text in res.json["erreur"]
-    assert job_queue(jobs_app).list() == []
+    assert job_queue(jobs_app).jobs() == []
 
 
 def test_analysis_needs_a_technician(jobs_app: Flask) -> None:
@@ -260,13 +261,14 @@ def test_worker_process_takes_over_after_the_server_is_killed(store_path: Path, 
         assert final["worker"].endswith(f":{worker.pid}")
         # a job running when its worker is killed is marked failed by the next worker
         running_id = _client(app, LOGINS["lecteur"]).post("/api/jobs", json=REPORT).json["id"]
-        _wait(_record(app, running_id), lambda j: j["state"] != WAITING)
+        seen = _wait(_record(app, running_id), lambda j: j["state"] != WAITING)
     finally:
         _kill(worker)
-    if job_queue(app).get(running_id).state == RUNNING:  # type: ignore[union-attr]
-        again = _spawn(["worker"], store_path, instance, log)  # the hidden English alias
-        try:
-            final = _wait(_record(app, running_id), lambda j: j["state"] != RUNNING)
-        finally:
-            _kill(again)
-        assert final["state"] == FAILED and final["error"] == INTERRUPTED
+    assert seen["state"] == RUNNING, "the report finished before its worker could be killed"
+    assert job_queue(app).get(running_id).state == RUNNING  # type: ignore[union-attr]
+    again = _spawn(["worker"], store_path, instance, log)  # the hidden English alias
+    try:
+        final = _wait(_record(app, running_id), lambda j: j["state"] != RUNNING)
+    finally:
+        _kill(again)
+    assert final["state"] == FAILED and final["error"] == INTERRUPTED

@@ -29,12 +29,12 @@ KEY_PREFIX = "qpv-job:"
 
 
 def now_iso() -> str:
-    """Current UTC time, ISO 8601 to the second."""
+    """Return the current UTC time, ISO 8601 to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def worker_id() -> str:
-    """``host:pid`` of this process (who runs a job)."""
+    """Return ``host:pid`` of this process (who runs a job)."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

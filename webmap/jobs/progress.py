@@ -42,7 +42,7 @@ class Progress:
             self._write(self.percent, self.step)
 
     def part(self, start: float, end: float) -> Callable[[int, int], None]:
-        """A ``(done, total)`` callback mapping a sub-task onto ``start``–``end`` percent."""
+        """Return a ``(done, total)`` callback mapping a sub-task onto ``start``–``end`` percent."""
         def report(done: int, total: int) -> None:
             if total > 0:
                 self(start + (end - start) * min(done, total) / total)

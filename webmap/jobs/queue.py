@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import huey
+
 from geo.errors import MissingDependencyError, QPVError
 from webmap.errors import JobError
 from webmap.jobs._records import (
@@ -85,22 +87,18 @@ def make_huey(url: str) -> Any:
     JobError
         When the URL is neither.
     MissingDependencyError
-        When huey (or redis for a Redis URL) is not installed.
+        When redis is not installed for a Redis URL.
     """
-    try:
-        from huey import RedisHuey, SqliteHuey
-    except ImportError as exc:
-        raise MissingDependencyError("huey", extra="web", purpose="les travaux en arrière-plan") from exc
     if url.startswith("sqlite:"):
         path = _sqlite_path(url)
         _create_private(path)
-        return SqliteHuey("qpv", filename=str(path), results=False, timeout=30)
+        return huey.SqliteHuey("qpv", filename=str(path), results=False, timeout=30)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             import redis  # noqa: F401
         except ImportError as exc:
-            raise MissingDependencyError("redis", extra="web", purpose="la file de travaux Redis") from exc
-        return RedisHuey("qpv", url=url, results=False)
+            raise MissingDependencyError("redis", extra="server", purpose="la file de travaux Redis") from exc
+        return huey.RedisHuey("qpv", url=url, results=False)
     raise JobError(f"JOBS_URL « {url} » non reconnue : attendu sqlite:///chemin ou redis://hôte:port/0.")
 
 
@@ -146,19 +144,19 @@ class JobQueue:
         return record
 
     def get(self, job_id: str) -> JobRecord | None:
-        """The record ``job_id`` (None when unknown)."""
+        """Return the record ``job_id`` (None when unknown)."""
         return self.records.get(job_id)
 
-    def list(self, *, owner: str | None = None) -> list[JobRecord]:
-        """Records, newest first; only ``owner``'s when given."""
+    def jobs(self, *, owner: str | None = None) -> list[JobRecord]:
+        """Return the records, newest first; only ``owner``'s when given."""
         return [r for r in self.records.all() if owner is None or r.owner == owner]
 
     def folder(self, record: JobRecord) -> Path:
-        """Folder of the files of ``record``."""
+        """Return the folder of the files of ``record``."""
         return self.files_dir / record.id
 
     def pending(self) -> int:
-        """Number of tasks waiting in the queue."""
+        """Return the number of tasks waiting in the queue."""
         return int(self.huey.pending_count())
 
     # ------------------------------------------------------------------ worker side
@@ -208,7 +206,8 @@ class JobQueue:
             rec_host, _, pid = record.worker.rpartition(":")
             if rec_host != host or (pid.isdigit() and _alive(int(pid))):
                 continue
-            self.records.save(record.evolve(state=FAILED, finished=now_iso(), error=INTERRUPTED, step="Échec"))
+            self.records.save(record.evolve(state=FAILED, finished=now_iso(), error=INTERRUPTED,
+                                            step="Échec"))
             failed.append(record.id)
         if failed:
             logger.warning("jobs interrupted by a stop of their process: %s", ", ".join(failed))
@@ -247,7 +246,7 @@ def _alive(pid: int) -> bool:
 
 
 def _french(exc: BaseException) -> str:
-    """The message of one of our errors (French by the house rules); a generic one otherwise."""
+    """Return the message of one of our errors (French by the house rules); a generic one otherwise."""
     text = str(exc).strip()
     if isinstance(exc, QPVError) and text:
         return text

@@ -37,7 +37,7 @@ def init_app(app: Flask) -> None:
 
 
 def job_queue(app: Flask | None = None) -> JobQueue:
-    """The job queue of ``app`` (the current one by default), opened once."""
+    """Return the job queue of ``app`` (the current one by default), opened once."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     queue = app.extensions.get(EXTENSION)
     if queue is None:
@@ -48,7 +48,7 @@ def job_queue(app: Flask | None = None) -> JobQueue:
 
 
 def _public(record: JobRecord) -> dict[str, Any]:
-    """What the API shows of a job (no worker host, result files as links)."""
+    """Return what the API shows of a job (no worker host, result files as links)."""
     data = record.to_dict()
     data.pop("worker", None)
     data["label"] = KINDS[record.kind].label if record.kind in KINDS else record.kind
@@ -66,14 +66,15 @@ def _public(record: JobRecord) -> dict[str, Any]:
 
 
 def _visible_job(job_id: str) -> JobRecord:
-    """The job ``job_id`` if the current user may read it; 404 otherwise."""
+    """Return the job ``job_id`` if the current user may read it; 404 otherwise."""
     record = job_queue().get(job_id)
     user = access.current_user()
     if record is None or user is None:
         access.fail(404, "Travail introuvable.")
     mine = record.owner == user.login
     kind = KINDS.get(record.kind)
-    if not (access.has_role("administrateur") or (mine and kind is not None and access.has_role(kind.minimum))):
+    allowed = mine and kind is not None and access.has_role(kind.minimum)
+    if not (allowed or access.has_role("administrateur")):
         access.fail(404, "Travail introuvable.")
     return record
 
@@ -115,10 +116,10 @@ def create_job() -> ResponseReturnValue:
 @bp.get("/api/jobs")
 @access.allow("lecteur")
 def list_jobs() -> ResponseReturnValue:
-    """The current user's jobs, newest first (administrators: every job; ``?tous=0`` for theirs)."""
+    """List the current user's jobs, newest first (administrators: every job; ``?tous=0`` for theirs)."""
     user = access.current_user()
     everyone = access.has_role("administrateur") and request.args.get("tous", "1") != "0"
-    records = job_queue().list(owner=None if everyone else (user.login if user else ""))
+    records = job_queue().jobs(owner=None if everyone else (user.login if user else ""))
     return jsonify({"jobs": [_public(r) for r in records[:500]], "total": len(records)})
 
 
@@ -165,7 +166,8 @@ def openapi_paths() -> dict[str, Any]:
     body = {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": sorted(KINDS),
                  "description": "rapport (lecteur et plus), analyse (technicien et plus)."},
-        "params": {"type": "object", "description": "rapport : quartier ou territoire, periode AAAA-MM:AAAA-MM, "
+        "params": {"type": "object",
+                   "description": "rapport : quartier ou territoire, periode AAAA-MM:AAAA-MM, "
                    "couche, theme, commune, pdf ; analyse : periode, couche, theme, quartier, maille, "
                    "marge, fdr."}}}
     job_id = oas.param("job_id", "path", "Identifiant du travail.")
@@ -187,7 +189,8 @@ def openapi_paths() -> dict[str, Any]:
         "/api/jobs/{job_id}/resultat": {"get": oas.operation(
             "Télécharger le résultat d'un travail terminé", "travaux",
             {"200": {"description": "Fichier (PDF par défaut).",
-                     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                     "content": {"application/octet-stream": {
+                         "schema": {"type": "string", "format": "binary"}}}},
              "409": {"description": "Travail pas encore terminé."}, **oas.errors(401, 404)},
             parameters=[job_id, oas.param("fichier", "query", "Nom d'un des fichiers du travail.")],
             op_id="getJobResult")},
