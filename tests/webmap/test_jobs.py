@@ -272,3 +272,32 @@ def test_worker_process_takes_over_after_the_server_is_killed(store_path: Path, 
     finally:
         _kill(again)
     assert final["state"] == FAILED and final["error"] == INTERRUPTED
+
+
+def test_queue_url_is_checked() -> None:
+    from webmap.errors import JobError
+    from webmap.jobs import make_huey
+
+    with pytest.raises(JobError, match="JOBS_URL « amqp://x » non reconnue"):
+        make_huey("amqp://x")
+    with pytest.raises(JobError, match="chemin du fichier SQLite manquant"):
+        make_huey("sqlite:///")
+
+
+@pytest.mark.skipif(not os.environ.get("QPV_TEST_REDIS"), reason="QPV_TEST_REDIS (redis://…) not set")
+def test_report_job_on_a_redis_queue(store_path: Path, instance: Path) -> None:
+    app = create_app({"STORE": str(store_path), "instance_path": str(instance), "SECRET_KEY": "clef-travaux",
+                      "TESTING": True, "PHOTOS_RECOVERY": False, "JOBS_URL": os.environ["QPV_TEST_REDIS"]})
+    users.add_user(app.config["USERS_DB"], "lou", PASSWORD, role="lecteur", organisation="bailleur")
+    queue = job_queue(app)
+    queue.huey.storage.flush_all()
+    workers = queue.start_workers(1, poll=0.05)
+    try:
+        reader = _client(app, "lou")
+        job_id = reader.post("/api/jobs", json={"kind": "rapport",
+                                                "params": {**REPORT["params"], "pdf": False}}).json["id"]
+        final = _wait(_api_job(reader, job_id), lambda j: j["state"] in (DONE, FAILED))
+    finally:
+        workers.stop()
+        queue.huey.storage.flush_all()
+    assert final["state"] == DONE, final["error"]
