@@ -301,3 +301,21 @@ def test_report_job_on_a_redis_queue(store_path: Path, instance: Path) -> None:
         workers.stop()
         queue.huey.storage.flush_all()
     assert final["state"] == DONE, final["error"]
+
+
+def test_progress_never_goes_back_and_writes_each_new_step() -> None:
+    from webmap.jobs import Progress
+
+    written: list[tuple[int, str]] = []
+    progress = Progress(lambda p, s: written.append((p, s)), min_interval=3600)
+    progress(10, "Lecture")
+    progress(5)  # going back is ignored
+    progress(12)  # same step, within the interval: not written
+    part = progress.part(20, 60)
+    progress(20, "Calcul")
+    part(5, 10)
+    progress(250, "Fin")
+    assert written == [(10, "Lecture"), (20, "Calcul"), (100, "Fin")]
+    assert progress.percent == 100 and progress.step == "Fin"
+    part(1, 10)  # a late sub-task report cannot lower it
+    assert progress.percent == 100
