@@ -41,12 +41,13 @@ from webmap import (
     visibility,
     walks,
 )
+from webmap.jobs import views as jobs_views
 from webmap.photos import recover
 
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -103,6 +104,10 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_SOURCES": integrity.DEFAULT_SOURCES,
     "INITIAL_STATUSES": {},
     "MAX_TEXT_LENGTHS": dict(integrity.MAX_LENGTHS),
+    # background jobs (webmap.jobs): queue URL, sqlite:///… (None: instance/jobs.sqlite) or
+    # redis://… for several machines; folder of the jobs' files (None: instance/travaux)
+    "JOBS_URL": None,
+    "JOBS_FILES_DIR": None,
 }
 
 
@@ -181,6 +186,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
                       admin.bp):
         app.register_blueprint(blueprint)
+    jobs_views.init_app(app)
     sessions.init_app(app)
     throttle.init_app(app)
 

@@ -42,3 +42,10 @@ class DocumentError(QPVError, ValueError):
 
 class CliInputError(QPVError, ValueError):
     """A command-line argument cannot be used (file, column, coordinates…)."""
+
+
+class JobError(QPVError, ValueError):
+    """A background job cannot be created or run (unknown kind, bad parameters, failure).
+
+    Its message is French and is what the job's page shows (never a traceback).
+    """

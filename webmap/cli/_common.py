@@ -33,7 +33,7 @@ COMMAND_ALIASES: dict[str | None, dict[str, str]] = {
     None: {"init": "initialiser", "import": "importer", "layers": "couches", "export": "exporter",
            "mappings": "correspondances", "mapping": "correspondance", "lookup": "localiser",
            "report": "rapport", "route": "parcours", "users": "utilisateurs", "serve": "servir",
-           "network": "reseau", "streets": "rues", "store": "entrepot"},
+           "worker": "travailleur", "network": "reseau", "streets": "rues", "store": "entrepot"},
     "rues": {"parse": "lire", "compile": "compiler", "inverse": "inverser", "save": "enregistrer"},
     "national": {"lookup": "localiser", "bins": "mailles"},
     "diagnostic": {"list": "liste", "show": "voir", "report": "compte-rendu"},

@@ -128,24 +128,25 @@ def users_rotate_key(ctx: click.Context, login: str) -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535),
               help="Port (par défaut QPV_PORT ou 5000).")
 @click.option("--debogage", "debug", is_flag=True, help="Mode débogage (jamais en production).")
+@click.option("--sans-travailleur", "no_worker", is_flag=True,
+              help="Sans travailleur intégré (les travaux attendent un « qpv travailleur »).")
+@click.option("--travailleurs", "workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Nombre de travaux exécutés en parallèle par le travailleur intégré.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool) -> None:
-    """Lance la carte et les API (serveur de développement werkzeug).
+def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool, no_worker: bool,
+          workers: int) -> None:
+    """Lance la carte et les API (serveur de développement werkzeug) et un travailleur intégré.
 
     La commande reste active tant que le serveur tourne : ouvrez l'adresse affichée dans un
-    navigateur, arrêtez avec Ctrl+C.
+    navigateur, arrêtez avec Ctrl+C. Les travaux en arrière-plan (rapports, analyses) sont
+    exécutés dans ce processus, sauf avec --sans-travailleur.
     """
     from webmap.app import create_app
     from webmap.serving import QuietRequestHandler, trust_served_host
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)
-    config = {}
-    parent = ctx.parent
-    if parent is not None and parent.get_parameter_source("store_url") in (
-            click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
-        config["STORE"] = ctx.obj["store_url"]  # explicit --entrepot / QPV_STORE wins
-    app = create_app(config)
+    app = create_app(_app_config(ctx))
     settings = ctx.obj["settings"]
     host = host or settings.host
     port = port or settings.port
@@ -155,11 +156,71 @@ def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool) -
         click.echo("Noms d'hôte acceptés : " + ", ".join(app.config["TRUSTED_HOSTS"])
                    + ". Pour un autre nom ou adresse de la machine, définissez QPV_PUBLIC_URL "
                    "ou QPV_TRUSTED_HOSTS.")
-    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False,
-            request_handler=QuietRequestHandler)
+    running = None
+    if not no_worker:
+        from webmap.jobs.views import job_queue
+
+        running = job_queue(app).start_workers(workers)
+        click.echo(f"Travailleur intégré : {workers} travail(aux) à la fois ({app.config['JOBS_URL']}).")
+    try:
+        app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False,
+                request_handler=QuietRequestHandler)
+    finally:
+        if running is not None:
+            running.stop(timeout=5)
+
+
+def _app_config(ctx: click.Context) -> dict[str, str]:
+    """App settings given on the command line: an explicit --entrepot / QPV_STORE wins."""
+    config = {}
+    parent = ctx.parent
+    if parent is not None and parent.get_parameter_source("store_url") in (
+            click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
+        config["STORE"] = ctx.obj["store_url"]
+    return config
+
+
+@click.command("travailleur")
+@click.option("--instance", default=None, envvar="QPV_INSTANCE_PATH",
+              help="Dossier d'instance de l'application (file de travaux instance/jobs.sqlite).")
+@click.option("--travailleurs", "workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Nombre de travaux exécutés en parallèle.")
+@click.pass_context
+def worker(ctx: click.Context, instance: str | None, workers: int) -> None:
+    """Exécute les travaux en arrière-plan (rapports, analyses) de la file QPV_JOBS_URL.
+
+    Pour un serveur lancé avec « qpv servir --sans-travailleur », ou sur d'autres machines
+    avec une file Redis. Arrêtez avec Ctrl+C (le travail en cours se termine d'abord).
+    """
+    import signal
+
+    from webmap.app import create_app
+    from webmap.jobs.views import job_queue
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    config: dict[str, str] = {"PHOTOS_RECOVERY": False, **_app_config(ctx)}  # type: ignore[dict-item]
+    if instance:
+        config["instance_path"] = instance
+    app = create_app(config)
+    queue = job_queue(app)
+    interrupted = queue.recover_interrupted()
+    if interrupted:
+        click.echo(f"{len(interrupted)} travail(aux) interrompu(s) par un arrêt marqué(s) « échec ».")
+    running = queue.start_workers(workers)
+    click.echo(f"Travailleur prêt : {workers} travail(aux) à la fois, file {app.config['JOBS_URL']} "
+               f"({queue.pending()} en attente). Ctrl+C pour arrêter.")
+    signal.signal(signal.SIGTERM, lambda *_: running.stop(timeout=0))
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        click.echo("Arrêt demandé : fin du travail en cours…")
+    finally:
+        running.stop()
 
 
 def register(group: click.Group) -> None:
     """Add ``users`` and ``serve`` to the ``qpv`` command group."""
     group.add_command(users_group)
     group.add_command(serve)
+    group.add_command(worker)

@@ -115,6 +115,10 @@ TABLE: tuple[Row, ...] = (
         "/administration/comptes/inconnu-x/mot-de-passe", (401, 403, 403, 400), data={"password": "x"}),
     Row("POST", "/administration/comptes/<login>/cle-api", "/administration/comptes/inconnu-x/cle-api",
         ADMIN_ONLY_404),
+    Row("POST", "/api/jobs", "/api/jobs", (401, 400, 400, 400), json={"kind": "rapport", "params": {}}),
+    Row("GET", "/api/jobs", "/api/jobs", READER),
+    Row("GET", "/api/jobs/<job_id>", "/api/jobs/0123abcd", (401, 404, 404, 404)),
+    Row("GET", "/api/jobs/<job_id>/resultat", "/api/jobs/0123abcd/resultat", (401, 404, 404, 404)),
 )
 
 
