@@ -66,6 +66,7 @@ __all__ = [
     "export_walk",
     "list_walks",
     "load_walk",
+    "parse_walk_date",
     "plan_walk",
     "previous_open_constats",
     "quartier_graph",
@@ -393,11 +394,14 @@ def _candidates_with_requests(store: LayerStore, request: WalkRequest, *, zone: 
             continue
         if isinstance(m, str) and m.split(":", 1)[0] in CANDIDATE_KINDS and ":" in m:
             raise WalkError(f"Étape obligatoire n° {i + 1} inconnue « {m} » : ce n'est pas un arrêt candidat "
-                            f"du quartier {code}.")
-        pt, label = resolve_point(store, m, near=zone)
+                            f"du quartier {code}.", field="mandatory")
+        try:
+            pt, label = resolve_point(store, m, near=zone)
+        except WalkError as exc:
+            raise WalkError(f"Étape obligatoire n° {i + 1} : {exc}", field="mandatory") from None
         if pt.distance(zone) > 250:
             raise WalkError(f"L'arrêt demandé « {label} » est à {pt.distance(zone):.0f} m du quartier "
-                            f"{code} : choisir un point dans le quartier ou à ses abords.")
+                            f"{code} : choisir un point dans le quartier ou à ses abords.", field="mandatory")
         extras.append({"kind": "obligatoire", "label": f"Arrêt demandé : {label}",
                        "reason": "Étape obligatoire (arrêt demandé).", "priority": top, "source_uid": "",
                        "address": label, "simulated": False, "mandatory": True, "excluded": False,
@@ -410,9 +414,10 @@ def _candidates_with_requests(store: LayerStore, request: WalkRequest, *, zone: 
         dropped = _known_id(x, stops.index, by_uid)
         if dropped is None:
             raise WalkError(f"Arrêt à retirer n° {i + 1} inconnu « {x} » : ce n'est pas un arrêt candidat "
-                            f"du quartier {code}.")
+                            f"du quartier {code}.", field="excluded")
         if stops.loc[dropped, "mandatory"]:
-            raise WalkError(f"L'arrêt « {x} » est à la fois obligatoire et retiré : choisir l'un ou l'autre.")
+            raise WalkError(f"L'arrêt « {x} » est à la fois obligatoire et retiré : choisir l'un ou l'autre.",
+                            field="excluded")
         stops.loc[dropped, "excluded"] = True
     logger.info("%d candidate stops in %s (%d mandatory, %d excluded)", len(stops), code,
                 int(stops["mandatory"].sum()), int(stops["excluded"].sum()))
@@ -454,6 +459,17 @@ def _unreachable_not_mandatory(G: nx.MultiGraph, stops: gpd.GeoDataFrame, *, sta
     return out
 
 
+def parse_walk_date(value: datetime | date | str | None) -> datetime:
+    """Return the planned date of a walk (now when ``value`` is None).
+
+    Raises
+    ------
+    WalkError
+        On an unreadable date (French message, field ``date``).
+    """
+    return _walk_datetime(value)
+
+
 def _walk_datetime(value: datetime | date | str | None) -> datetime:
     if value is None:
         return datetime.now().replace(second=0, microsecond=0)
@@ -461,7 +477,7 @@ def _walk_datetime(value: datetime | date | str | None) -> datetime:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):
         raise WalkError(f"Date du diagnostic illisible « {value} » "
-                        "(AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).") from None
+                        "(AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).", field="date") from None
     if pd.isna(ts):
         raise WalkError("Date du diagnostic manquante.")
     return ts.tz_localize(None).to_pydatetime() if ts.tzinfo else ts.to_pydatetime()
