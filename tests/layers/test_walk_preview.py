@@ -146,7 +146,7 @@ def _farthest_from_streets(store: LayerStore) -> tuple[float, float, float]:
     zone = store.read("perimetres", where={"code": MOSSON}).geometry.iloc[0]
     x0, y0, x1, y1 = zone.bounds
     xs, ys = np.meshgrid(np.arange(x0, x1, 20.0), np.arange(y0, y1, 20.0))
-    pts = shapely.points(xs.ravel(), ys.ravel())
+    pts = np.asarray(shapely.points(xs.ravel(), ys.ravel()))
     pts = pts[shapely.contains(zone, pts)]
     streets = store.read("voies", bbox=zone.buffer(500).bounds)
     lines = shapely.union_all(streets.geometry.to_numpy())
