@@ -63,7 +63,19 @@ class StoreAnalysisError(QPVError, ValueError):
 
 
 class WalkError(QPVError, ValueError):
-    """A diagnostic walk cannot be planned, found or exported."""
+    """A diagnostic walk cannot be planned, found or exported.
+
+    Parameters
+    ----------
+    message : str
+        French message.
+    field : str, optional
+        The request field at fault (``mandatory``, ``excluded``…), answered by the web API.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PerimeterStoreError(QPVError, ValueError):

@@ -39,7 +39,7 @@ from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError, UnusableNetworkError
 from geo.walks.export import connectors_text, coverage_text, route_to_geojson, route_to_gpx
 from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
-from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
+from geo.walks.network import clip_graph, distance_matrix, distance_to_streets, nearest_nodes
 from geo.walks.quality import MIN_LARGEST_SHARE
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
 from layers._walk_inputs import (
@@ -56,20 +56,24 @@ from layers.walk_records import previous_open_constats, record_walk, walk_observ
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "SolvedWalk",
     "WalkError",
     "WalkPlan",
     "WalkRequest",
+    "candidate_id",
     "candidate_stops",
     "check_quartier_network",
     "export_walk",
     "list_walks",
     "load_walk",
+    "parse_walk_date",
     "plan_walk",
     "previous_open_constats",
     "quartier_graph",
     "quartier_perimeter",
     "record_walk",
     "resolve_point",
+    "solve_walk",
     "street_coverage",
     "walk_geojson",
     "walk_gpx",
@@ -103,7 +107,9 @@ class WalkRequest:
     end : same as ``start``, optional
         End point; the walk loops back to the start when omitted.
     mandatory : tuple of places, default ()
-        Places that must be visited (same forms as ``start``).
+        Places that must be visited: the id of a candidate stop (:func:`candidate_id`) or the
+        uid of its record (open constat, point noir, NPNRU site), or a place in the same forms
+        as ``start``. A place no street serves is listed « non desservi », never snapped.
     groups : int, default 1
         Number of groups: the stops are split between that many walks.
     mode : {"priorites", "toutes-les-rues"}
@@ -118,6 +124,8 @@ class WalkRequest:
     organisation : str, optional
         The planner's organisation (:data:`layers.schema.ORGANISATIONS`), stored as the
         walk's author organisation: its technicians may mark it done (:mod:`layers.scope`).
+    excluded : tuple of str, default ()
+        Candidate stops the planner dropped (ids or record uids, as in ``mandatory``).
 
     Raises
     ------
@@ -135,12 +143,14 @@ class WalkRequest:
     walk_date: datetime | date | str | None = None
     options: WalkOptions = field(default_factory=WalkOptions)
     organisation: str | None = None
+    excluded: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Check the values on construction (French errors naming the value)."""
         if self.mode not in MODES:
             raise WalkError(f"Mode de parcours inconnu « {self.mode} » ({' ou '.join(MODES)}).")
         object.__setattr__(self, "mandatory", tuple(self.mandatory))
+        object.__setattr__(self, "excluded", tuple(self.excluded))
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,86 @@ def plan_walk(
         if progress is not None:
             progress(label)
 
+    solved = solve_walk(store, request, cache_dir=cache_dir, now=now, progress=step)
+    code, when, routes, opts, meta = solved.code, solved.when, solved.routes, solved.options, solved.meta
+    step("enregistrement")
+    qname = solved.quartier_name
+    base = request.name or f"Diagnostic {qname} du {when:%d/%m/%Y}"
+    plans = []
+    with store.transaction():
+        for route in routes:
+            plans.append(_save(store, route, code=code, name=base if len(routes) == 1
+                               else f"{base} — groupe {route.group}", when=when, budget_min=opts.budget_min,
+                               meta=meta, actor=actor))
+        if request.organisation:
+            for plan in plans:
+                store.update("diagnostics", plan.uid, {"organisation": request.organisation}, actor=actor)
+    return plans
+
+
+@dataclass(frozen=True, eq=False)
+class SolvedWalk:
+    """The route(s) of a request, computed and not saved (:func:`solve_walk`).
+
+    Attributes
+    ----------
+    code, quartier_name : str
+        QPV code and name.
+    zone : shapely geometry
+        Quartier perimeter (store CRS).
+    when : datetime
+        Planned date and time of the walk.
+    start_label : str
+        Meeting point as resolved (address or coordinates).
+    routes : list of WalkRoute
+        One route per group.
+    candidates : GeoDataFrame
+        Every candidate stop, indexed by its id (``constat:<uid>``, ``point_noir:<uid>``,
+        ``npnru:<uid>``, ``rue:<nom>``, ``lieu:<n>`` for a place given as coordinates or
+        address), with ``mandatory`` and ``excluded`` flags; empty in « toutes-les-rues » mode.
+    options : WalkOptions
+        Options the routes were computed with (mandatory ids filled).
+    meta : dict
+        Planning parameters saved with the walk.
+    """
+
+    code: str
+    quartier_name: str
+    zone: BaseGeometry
+    when: datetime
+    start_label: str
+    routes: list[WalkRoute]
+    candidates: gpd.GeoDataFrame
+    options: WalkOptions
+    meta: dict[str, Any]
+
+
+#: A mandatory place farther than this from every street is not visited but listed « non desservi »
+#: (nearer, it is visited from the nearest street and its ``snap_m`` says how far).
+MANDATORY_MAX_M = 100.0
+#: Kinds of candidate stops, prefix of their ids.
+CANDIDATE_KINDS = ("constat", "point_noir", "bac", "npnru", "rue", "lieu")
+
+
+def solve_walk(store: LayerStore, request: WalkRequest, *, cache_dir: str | Path | None = None,
+               now: datetime | None = None, progress: Progress | None = None) -> SolvedWalk:
+    """Compute the route(s) of a request without saving them (what :func:`plan_walk` saves).
+
+    The same request on the same store gives the same routes: the search is seeded and
+    ends after 400 perturbations without improvement (0.6 s for Mosson's 196 candidates),
+    well within the default ``time_limit_s``.
+
+    Raises
+    ------
+    WalkError
+        On an unknown quartier, a bad start, an unknown mandatory or excluded id.
+    QPVError
+        When the routing fails (mandatory stops beyond the budget…).
+    """
+    def step(label: str) -> None:
+        if progress is not None:
+            progress(label)
+
     perimeter = quartier_perimeter(store, request.quartier)
     code = str(perimeter["code"].iloc[0])
     zone = perimeter.geometry.iloc[0]
@@ -246,6 +336,7 @@ def plan_walk(
                             "start": [start_pt.x, start_pt.y], "start_label": start_label,
                             "end": [end_pt.x, end_pt.y] if end_pt is not None else None,
                             "end_label": end_label}
+    stops = gpd.GeoDataFrame({"mandatory": [], "excluded": []}, geometry=[], crs=TERRITORY_CRS)
     if request.mode == "toutes-les-rues":
         step("parcours de toutes les rues")
         route = covering_route(clip_graph(G, zone, margin_m=0.0), start=start_pt, speed_kmh=opts.speed_kmh)
@@ -257,49 +348,126 @@ def plan_walk(
                         opts.budget_min)
     else:
         step("priorités des arrêts")
-        stops, must_labels = _stops_with_mandatory(store, request, zone=zone, code=code, now=now)
+        stops = _candidates_with_requests(store, request, zone=zone, code=code, now=now)
         ends = [start_pt] if end_pt is None else [start_pt, end_pt]
         G = split_at_points(G, [*ends, *stops.geometry])
+        stops = _unreachable_not_mandatory(G, stops, start=start_pt,
+                                           limit=max(MANDATORY_MAX_M, opts.max_stop_distance_m))
         step("calcul du parcours")
-        opts = replace(opts, mandatory=tuple(must_labels))
-        routes = (walk_routes(G, stops, k=request.groups, start=start_pt, end=end_pt, options=opts)
-                  if request.groups > 1 else [walk_route(G, stops, start=start_pt, end=end_pt, options=opts)])
-    step("enregistrement")
-    qname = str(perimeter["name"].iloc[0])
-    base = request.name or f"Diagnostic {qname} du {when:%d/%m/%Y}"
-    plans = []
-    with store.transaction():
-        for route in routes:
-            plans.append(_save(store, route, code=code, name=base if len(routes) == 1
-                               else f"{base} — groupe {route.group}", when=when, budget_min=opts.budget_min,
-                               meta=meta, actor=actor))
-        if request.organisation:
-            for plan in plans:
-                store.update("diagnostics", plan.uid, {"organisation": request.organisation}, actor=actor)
-    return plans
+        kept = stops[~stops["excluded"].to_numpy()]
+        must = tuple(kept.index[kept["mandatory"].to_numpy()])
+        opts = replace(opts, mandatory=must)
+        routing = kept.drop(columns=["mandatory", "excluded"])
+        routes = (walk_routes(G, routing, k=request.groups, start=start_pt, end=end_pt, options=opts)
+                  if request.groups > 1
+                  else [walk_route(G, routing, start=start_pt, end=end_pt, options=opts)])
+    return SolvedWalk(code=code, quartier_name=str(perimeter["name"].iloc[0]), zone=zone, when=when,
+                      start_label=start_label, routes=routes, candidates=stops, options=opts, meta=meta)
 
 
-def _stops_with_mandatory(store: LayerStore, request: WalkRequest, *, zone: BaseGeometry, code: str,
-                          now: datetime | None) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Return the candidate stops of the quartier plus the places the planner asked for, and their labels."""
+def candidate_id(kind: str, source_uid: str) -> str:
+    """Return the id of a candidate stop: ``<kind>:<source uid>`` (« constat:3f2a… », « rue:Rue X »)."""
+    return f"{kind}:{source_uid}"
+
+
+def _candidates_with_requests(store: LayerStore, request: WalkRequest, *, zone: BaseGeometry, code: str,
+                              now: datetime | None) -> gpd.GeoDataFrame:
+    """Return the candidate stops indexed by id, with the planner's mandatory places and exclusions."""
     stops = candidate_stops(store, zone, now=now)
-    must_labels = []
+    ids = [candidate_id(str(k), str(u)) for k, u in zip(stops["kind"], stops["source_uid"], strict=True)]
+    seen: dict[str, int] = {}
+    for i, key in enumerate(ids):  # two stops of one source (never expected): keep both, apart
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            ids[i] = f"{key}#{seen[key]}"
+    stops = stops.set_axis(ids)
+    stops["mandatory"] = False
+    stops["excluded"] = False
+    by_uid = {str(u): key for key, u in zip(stops.index, stops["source_uid"], strict=True) if str(u)}
+    top = float(stops["priority"].max()) if len(stops) else 1.0
+    extras: list[dict[str, Any]] = []
     for i, m in enumerate(request.mandatory):
-        pt, label = resolve_point(store, m, near=zone)
+        found = _known_id(m, stops.index, by_uid)
+        if found is not None:
+            stops.loc[found, "mandatory"] = True
+            stops.loc[found, "reason"] = f"Étape obligatoire. {stops.loc[found, 'reason']}"
+            continue
+        if isinstance(m, str) and m.split(":", 1)[0] in CANDIDATE_KINDS and ":" in m:
+            raise WalkError(f"Étape obligatoire n° {i + 1} inconnue « {m} » : ce n'est pas un arrêt candidat "
+                            f"du quartier {code}.", field="mandatory")
+        try:
+            pt, label = resolve_point(store, m, near=zone)
+        except WalkError as exc:
+            raise WalkError(f"Étape obligatoire n° {i + 1} : {exc}", field="mandatory") from None
         if pt.distance(zone) > 250:
             raise WalkError(f"L'arrêt demandé « {label} » est à {pt.distance(zone):.0f} m du quartier "
-                            f"{code} : choisir un point dans le quartier ou à ses abords.")
-        row = {"kind": "obligatoire", "label": f"Arrêt demandé : {label}", "reason": "Arrêt demandé.",
-               "priority": float(stops["priority"].max()) if len(stops) else 1.0,
-               "source_uid": "", "address": label, "simulated": False, "geometry": pt}
-        key = f"n° {i + 1} « {label} »"  # named in the router's error messages
-        extra = gpd.GeoDataFrame([row], geometry="geometry", crs=TERRITORY_CRS, index=[key])
+                            f"{code} : choisir un point dans le quartier ou à ses abords.", field="mandatory")
+        extras.append({"kind": "obligatoire", "label": f"Arrêt demandé : {label}",
+                       "reason": "Étape obligatoire (arrêt demandé).", "priority": top, "source_uid": "",
+                       "address": label, "simulated": False, "mandatory": True, "excluded": False,
+                       "geometry": pt, "id": f"lieu:{i + 1}"})
+    if extras:
+        extra = gpd.GeoDataFrame(extras, geometry="geometry", crs=TERRITORY_CRS).set_index("id")
+        extra.index.name = None
         stops = pd.concat([stops, extra])
-        must_labels.append(key)
-    if stops.index.has_duplicates:
-        stops = stops.set_axis([str(i) for i in range(len(stops) - len(must_labels))] + must_labels)
-    logger.info("%d candidate stops in %s", len(stops), code)
-    return stops, must_labels
+    for i, x in enumerate(request.excluded):
+        dropped = _known_id(x, stops.index, by_uid)
+        if dropped is None:
+            raise WalkError(f"Arrêt à retirer n° {i + 1} inconnu « {x} » : ce n'est pas un arrêt candidat "
+                            f"du quartier {code}.", field="excluded")
+        if stops.loc[dropped, "mandatory"]:
+            raise WalkError(f"L'arrêt « {x} » est à la fois obligatoire et retiré : choisir l'un ou l'autre.",
+                            field="excluded")
+        stops.loc[dropped, "excluded"] = True
+    logger.info("%d candidate stops in %s (%d mandatory, %d excluded)", len(stops), code,
+                int(stops["mandatory"].sum()), int(stops["excluded"].sum()))
+    return stops
+
+
+def _known_id(value: Place, ids: pd.Index, by_uid: Mapping[str, str]) -> str | None:
+    """Return the candidate id ``value`` names (its id or the uid of its source record), else None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text in ids:
+        return text
+    return by_uid.get(text)
+
+
+def _unreachable_not_mandatory(G: nx.MultiGraph, stops: gpd.GeoDataFrame, *, start: Point,
+                               limit: float) -> gpd.GeoDataFrame:
+    """Drop the mandatory flag of the places no street joined to the start serves.
+
+    The router then lists them « non desservi » with the distance to the nearest street (or
+    « sur une voie non reliée »), instead of snapping them to a street far away.
+    """
+    must = stops.index[stops["mandatory"].to_numpy() & ~stops["excluded"].to_numpy()]
+    if not len(must):
+        return stops
+    pts = stops.loc[must].geometry
+    far = distance_to_streets(G, pts) > limit
+    nodes, _ = nearest_nodes(G, [(p.x, p.y) for p in pts])
+    (start_node,), _ = nearest_nodes(G, [(start.x, start.y)])
+    joined = nx.node_connected_component(G, start_node)
+    cut = np.array([n not in joined for n in nodes])
+    lost = must[far | cut]
+    if not len(lost):
+        return stops
+    logger.info("%d mandatory place(s) not served by the streets: listed as unserved", len(lost))
+    out = stops.copy()
+    out.loc[lost, "mandatory"] = False
+    return out
+
+
+def parse_walk_date(value: datetime | date | str | None) -> datetime:
+    """Return the planned date of a walk (now when ``value`` is None).
+
+    Raises
+    ------
+    WalkError
+        On an unreadable date (French message, field ``date``).
+    """
+    return _walk_datetime(value)
 
 
 def _walk_datetime(value: datetime | date | str | None) -> datetime:
@@ -309,7 +477,7 @@ def _walk_datetime(value: datetime | date | str | None) -> datetime:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):
         raise WalkError(f"Date du diagnostic illisible « {value} » "
-                        "(AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).") from None
+                        "(AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).", field="date") from None
     if pd.isna(ts):
         raise WalkError("Date du diagnostic manquante.")
     return ts.tz_localize(None).to_pydatetime() if ts.tzinfo else ts.to_pydatetime()

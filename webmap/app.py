@@ -34,6 +34,7 @@ from webmap import (
     ogcapi,
     open311,
     openapi,
+    planner_api,
     sessions,
     store,
     throttle,
@@ -47,7 +48,7 @@ from webmap.photos import recover
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -184,7 +185,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp):
+                      admin.bp, planner_api.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

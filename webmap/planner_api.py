@@ -1,0 +1,258 @@
+"""JSON API of the walk planner (``/api/diagnostics``), for technicians and administrators.
+
+* ``GET /api/diagnostics/candidats?quartier=QP034005``: the candidate stops of a quartier
+  (id, kind, label, lon/lat, priority, reason) so the planner can add or drop one;
+* ``POST /api/diagnostics/apercu``: the walk(s) a request gives, nothing saved
+  (:func:`layers.walk_preview.walk_preview`);
+* ``POST /api/diagnostics``: saves the same request as a planned diagnostic (as
+  ``qpv parcours`` does, :func:`layers.walks.plan_walk`) and answers 201 with its links.
+
+The body is checked here (French 400 naming the field): quartier, date, start (« lon,lat »,
+``{"lon", "lat"}`` or an address, inside the quartier or at most 250 m away and near a
+street), ``duration_min`` 15–480, ``speed_kmh`` 0.5–10, ``dwell_min`` 0–60, ``groups`` 1–6,
+``mode``, ``mandatory`` and ``excluded`` (candidate ids, or places for ``mandatory``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from geo.walks.model import WalkOptions
+from layers.errors import WalkError
+from layers.store.base import LayerStore
+from layers.walks import MODES, WalkRequest
+from webmap import oas
+from webmap.access import allow, current_user, fail
+from webmap.store import get_store
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("planner", __name__, url_prefix="/api/diagnostics")
+
+#: Bounds of the numeric fields: (minimum, maximum, default).
+BOUNDS: dict[str, tuple[float, float, float]] = {
+    "duration_min": (15, 480, 90), "speed_kmh": (0.5, 10, 3), "dwell_min": (0, 60, 5), "groups": (1, 6, 1),
+}
+MAX_MANDATORY = 30
+MAX_EXCLUDED = 1000
+MAX_TEXT = 300
+#: Farthest a meeting point may be from the quartier, and from a street (metres).
+START_MAX_FROM_QUARTIER_M = 250.0
+START_MAX_FROM_STREET_M = 100.0
+#: Search time of a web request (the seeded search usually ends well before, on its own).
+TIME_LIMIT_S = 4.0
+
+
+def _store() -> LayerStore:
+    return get_store()
+
+
+def _cache_dir() -> str | None:
+    value = current_app.config.get("WALK_CACHE_DIR")
+    return str(value) if value else None
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        fail(400, "Corps JSON (objet) attendu.", "corps")
+    return data
+
+
+def _number(data: dict[str, Any], name: str) -> float:
+    low, high, default = BOUNDS[name]
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        fail(400, f"« {name} » : nombre attendu.", name)
+    if not low <= value <= high:
+        fail(400, f"« {name} » hors limites : {value:g} (de {low:g} à {high:g}).", name)
+    if name == "groups" and int(value) != value:
+        fail(400, "« groups » : nombre entier de groupes attendu (1 à 6).", name)
+    return float(value)
+
+
+def _place(value: Any, name: str) -> str:
+    """Return a place as text: « lon,lat », an address or a candidate id."""
+    if isinstance(value, dict) and set(value) >= {"lon", "lat"}:
+        lon, lat = value["lon"], value["lat"]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                      for v in (lon, lat))
+        if not numeric or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            fail(400, f"« {name} » : longitude et latitude en degrés attendues.", name)
+        return f"{lon},{lat}"
+    if isinstance(value, dict) and "id" in value:
+        value = value["id"]
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        fail(400, f"« {name} » : « lon,lat », {{lon, lat}}, une adresse ou l'id d'un arrêt candidat attendu.",
+             name)
+    return value.strip()
+
+
+def _list(data: dict[str, Any], name: str, limit: int) -> tuple[str, ...]:
+    values = data.get(name, [])
+    if values is None:
+        return ()
+    if not isinstance(values, list):
+        fail(400, f"« {name} » : liste attendue.", name)
+    if len(values) > limit:
+        fail(400, f"« {name} » : {len(values)} éléments, {limit} au plus.", name)
+    return tuple(_place(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
+def _quartier(store: LayerStore, value: Any) -> str:
+    from layers.walks import quartier_perimeter
+
+    if not isinstance(value, str) or not value.strip() or len(value) > 20:
+        fail(400, "« quartier » : code QPV attendu (« QP034005 »).", "quartier")
+    try:
+        return str(quartier_perimeter(store, value)["code"].iloc[0])
+    except WalkError as exc:
+        fail(400, f"« quartier » : {exc}", "quartier")
+
+
+def _check_start(store: LayerStore, code: str, start: str) -> None:
+    """Refuse a meeting point outside the quartier or far from every street (400 naming ``start``)."""
+    from layers.walks import quartier_perimeter, resolve_point
+
+    zone = quartier_perimeter(store, code).geometry.iloc[0]
+    try:
+        point, label = resolve_point(store, start, near=zone)
+    except WalkError as exc:
+        fail(400, f"« start » : {exc}", "start")
+    away = point.distance(zone)
+    if away > START_MAX_FROM_QUARTIER_M:
+        fail(400, f"« start » : le départ « {label} » est à {away:.0f} m du quartier {code} "
+                  "(choisir un point dans le quartier ou à ses abords).", "start")
+    reach = START_MAX_FROM_STREET_M
+    streets = store.read("voies", bbox=point.buffer(reach).bounds)
+    near = streets.geometry.distance(point).min() if len(streets) else math.inf
+    if not near <= reach:
+        fail(400, f"« start » : le départ « {label} » n'est desservi par aucune voie à moins de "
+                  f"{reach:.0f} m (non desservi) : choisir un point sur une rue.", "start")
+
+
+def _walk_request(store: LayerStore, data: dict[str, Any]) -> WalkRequest:
+    """Check the body and return the request (French 400 naming the field)."""
+    code = _quartier(store, data.get("quartier"))
+    mode = data.get("mode", "priorites")
+    if mode not in MODES:
+        fail(400, f"« mode » inconnu : {mode!r} ({' ou '.join(MODES)}).", "mode")
+    when = data.get("date")
+    if when is not None and (not isinstance(when, str) or len(when) > 40):
+        fail(400, "« date » : date ISO attendue (AAAA-MM-JJTHH:MM).", "date")
+    if when is not None:
+        from layers.walks import parse_walk_date
+
+        try:
+            parse_walk_date(when)
+        except WalkError as exc:
+            fail(400, f"« date » : {exc}", "date")
+    if data.get("start") in (None, ""):
+        fail(400, "« start » manquant : « lon,lat », {lon, lat} ou une adresse.", "start")
+    start = _place(data["start"], "start")
+    numbers = {name: _number(data, name) for name in BOUNDS}
+    mandatory = _list(data, "mandatory", MAX_MANDATORY)
+    excluded = _list(data, "excluded", MAX_EXCLUDED)
+    _check_start(store, code, start)
+    user = current_user()
+    options = WalkOptions(budget_min=numbers["duration_min"], speed_kmh=numbers["speed_kmh"],
+                          dwell_min=numbers["dwell_min"], time_limit_s=TIME_LIMIT_S)
+    name = data.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_TEXT):
+        fail(400, f"« name » : texte de {MAX_TEXT} caractères au plus attendu.", "name")
+    return WalkRequest(quartier=code, start=start, mandatory=mandatory, excluded=excluded,
+                       groups=int(numbers["groups"]), mode=mode, walk_date=when, options=options,
+                       name=name or None, organisation=user.organisation if user else None)
+
+
+@bp.get("/candidats")
+@allow("technicien", layer="diagnostics")
+def candidates() -> ResponseReturnValue:
+    """Return the candidate stops of ``?quartier=``, highest priority first."""
+    from layers.walk_preview import walk_candidates
+
+    store = _store()
+    code = _quartier(store, request.args.get("quartier"))
+    return jsonify(walk_candidates(store, code))
+
+
+@bp.post("/apercu")
+@allow("technicien", layer="diagnostics")
+def preview() -> ResponseReturnValue:
+    """Return the walk(s) of the request, with timetable and reasons; nothing is saved."""
+    from layers.walk_preview import walk_preview
+
+    store = _store()
+    walk = _walk_request(store, _body())
+    return jsonify(walk_preview(store, walk, cache_dir=_cache_dir()))
+
+
+@bp.post("")
+@allow("technicien", layer="diagnostics")
+def save() -> ResponseReturnValue:
+    """Save the request as a planned diagnostic (one walk per group); 201 with the links."""
+    from layers.walks import plan_walk
+
+    store = _store()
+    walk = _walk_request(store, _body())
+    user = current_user()
+    plans = plan_walk(store, walk, cache_dir=_cache_dir(), actor=user.login if user else None)
+    walks = [{"uid": p.uid, "name": p.name, "group": p.group, "stops": len(p.route.stops),
+              "stop_ids": [str(k) for k in p.route.stops.index],
+              "duration_min": round(p.route.duration_min, 1),
+              "links": {"page": f"/diagnostic/{p.uid}", "sheet_pdf": f"/diagnostic/{p.uid}/feuille.pdf",
+                        "gpx": f"/diagnostic/{p.uid}/route.gpx"}} for p in plans]
+    logger.info("walk(s) %s planned from the web by %s", [p.uid for p in plans], user.login if user else None)
+    first = walks[0]
+    return jsonify({"uid": first["uid"], "links": first["links"], "walks": walks}), 201
+
+
+def _body_schema() -> dict[str, Any]:
+    place = {"oneOf": [{"type": "string", "description": "« lon,lat », adresse, ou id d'arrêt candidat"},
+                       {"type": "object",
+                        "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}},
+                       {"type": "object", "properties": {"id": {"type": "string"}}}]}
+    return {
+        "type": "object", "required": ["quartier", "start"],
+        "properties": {
+            "quartier": {"type": "string", "example": "QP034005"},
+            "date": {"type": "string", "format": "date-time", "description": "Date et heure du départ."},
+            "start": place, "name": {"type": "string", "maxLength": MAX_TEXT},
+            **{n: {"type": "integer" if n == "groups" else "number", "minimum": lo, "maximum": hi,
+                   "default": d} for n, (lo, hi, d) in BOUNDS.items()},
+            "mode": {"type": "string", "enum": list(MODES), "default": "priorites"},
+            "mandatory": {"type": "array", "maxItems": MAX_MANDATORY, "items": place,
+                          "description": "Étapes obligatoires : constats ouverts, points noirs, sites "
+                                         "NPNRU (id ou uid) ou lieux ; un lieu sans voie proche est "
+                                         "« non desservi »."},
+            "excluded": {"type": "array", "maxItems": MAX_EXCLUDED, "items": {"type": "string"},
+                         "description": "Arrêts candidats retirés par le planificateur (id ou uid)."},
+        },
+    }
+
+
+def openapi_paths() -> dict[str, Any]:
+    """Return the OpenAPI path items of the walk planner."""
+    body = {"required": True, **oas.json_content(_body_schema())}
+    obj = {"type": "object"}
+    return {
+        "/api/diagnostics/candidats": {"get": oas.operation(
+            "Arrêts candidats d'un quartier (planificateur)", "diagnostics",
+            {"200": oas.ok("Arrêts candidats : id, nature, libellé, lon/lat, priorité, motif.", obj),
+             **oas.errors(400, 401, 403)},
+            parameters=[oas.param("quartier", "query", "Code QPV.", required=True)], op_id="walkCandidates")},
+        "/api/diagnostics/apercu": {"post": oas.operation(
+            "Aperçu d'un diagnostic en marchant (rien n'est enregistré)", "diagnostics",
+            {"200": oas.ok("Parcours par groupe (GeoJSON WGS84, arrêts numérotés), horaire, motif de chaque "
+                           "arrêt, arrêts laissés de côté et non desservis.", obj),
+             **oas.errors(400, 401, 403, 415)}, body=body, write=True, op_id="previewWalk")},
+        "/api/diagnostics": {"post": oas.operation(
+            "Enregistrer un diagnostic prévu (comme qpv parcours)", "diagnostics",
+            {"201": oas.ok("uid et liens : page, feuille PDF, GPX.", obj), **oas.errors(400, 401, 403, 415)},
+            body=body, write=True, op_id="saveWalk")},
+    }
