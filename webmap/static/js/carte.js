@@ -1040,25 +1040,9 @@
 
   // ------------------------------------------------------------------- session
   function renderSession() {
-    const s = state.session;
-    const logged = Boolean(s.user);
-    $("#session-info").textContent = logged ? `${s.user} (${s.role}${s.organisation ? ", " + s.organisation : ""})` : "Consultation publique";
-    $("#lien-connexion").hidden = logged;
-    $("#bouton-deconnexion").hidden = !logged;
+    // qui est connecté, « Se connecter » et « Se déconnecter » : en-tête commun (base.html)
     $("#edition").hidden = !canEdit();
   }
-
-  $("#bouton-deconnexion").addEventListener("click", async () => {
-    try {
-      // the walk pages kept for offline use belong to this session: drop them (static shell stays)
-      if (window.caches) await caches.delete("qpv-diagnostic-pages-v2").catch(() => false);
-      await fetch(CFG.urls.deconnexion, { method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": state.session.csrf_token || "" },
-        body: new URLSearchParams({ csrf_token: state.session.csrf_token || "" }) });
-    } finally {
-      location.href = "/";
-    }
-  });
 
   // ------------------------------------------------------------------ démarrage
   async function start() {
