@@ -96,7 +96,7 @@ _FIELD_LABELS = {"login": "Identifiant", "password": "Mot de passe", "confirmati
 
 
 def _named(exc: RecordError) -> str:
-    """The French message of ``exc``, prefixed by the label of its field."""
+    """Return the French message of ``exc``, prefixed by the label of its field."""
     label = _FIELD_LABELS.get(exc.field or "")
     return f"{label} : {exc}" if label else str(exc)
 

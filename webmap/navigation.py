@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from webmap.access import current_role, has_role
 
@@ -60,7 +62,7 @@ def _view_minimum(app: Flask, entry: NavEntry) -> str | None:
         adapter = app.url_map.bind("localhost")
         try:
             endpoint, _ = adapter.match(entry.path, method="GET")
-        except Exception:  # noqa: BLE001 - NotFound, MethodNotAllowed, RequestRedirect: no page
+        except (HTTPException, RoutingException):  # NotFound, MethodNotAllowed, RequestRedirect
             return None
     view = app.view_functions.get(endpoint)
     return getattr(view, "_qpv_access", None) if view is not None else None

@@ -114,7 +114,8 @@ def test_header_lists_exactly_the_pages_the_role_may_open(nav_app: Flask, role: 
 def test_current_page_is_marked(nav_app: Flask) -> None:
     admin = client_as(nav_app, "administrateur")
     uid = nav_app.config["WALK_UID"]
-    for page, label in (("/", "Carte"), ("/diagnostic/", "Diagnostics"), (f"/diagnostic/{uid}", "Diagnostics"),
+    for page, label in (("/", "Carte"), ("/diagnostic/", "Diagnostics"),
+                        (f"/diagnostic/{uid}", "Diagnostics"),
                         ("/admin/comptes", "Administration")):
         entries = _header(admin.get(page).get_data(as_text=True)).entries
         assert [e[0] for e in entries if e[2]] == [label], page
@@ -169,8 +170,10 @@ def test_new_pages_appear_in_the_header_by_their_own_rule(tmp_path_factory: pyte
         return "<p>rapports</p>"
 
     app.register_blueprint(bp)
-    labels = {role: [e[0] for e in _header(client_as(app, role).get("/compte").get_data(as_text=True)).entries]
-              for role in ROLES[1:]}
+    labels = {}
+    for role in ROLES[1:]:
+        html = client_as(app, role).get("/compte").get_data(as_text=True)
+        labels[role] = [e[0] for e in _header(html).entries]
     assert "Rapports" not in labels["lecteur"] and "Quartiers" not in labels["lecteur"]
     assert labels["technicien"] == ["Carte", "Liste", "Diagnostics", "Rapports"]
     assert labels["administrateur"] == ["Carte", "Liste", "Diagnostics", "Rapports", "Administration"]

@@ -98,10 +98,12 @@ def test_header_login_and_pages_on_phone_and_desktop(nav_server: tuple[str, Flas
         assert _fits(drv), "la liste des diagnostics déborde"
         shot(drv, f"navigation-diagnostics-{size}")
         drv.find_element(By.CSS_SELECTOR, ".dg-liste a").click()
-        wait_for(lambda: drv.current_url.endswith(f"/diagnostic/{app.config['WALK_UID']}"), "page du parcours")
+        walk_url = f"/diagnostic/{app.config['WALK_UID']}"
+        wait_for(lambda: drv.current_url.endswith(walk_url), "page du parcours")
         wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#dg-carte .leaflet-pane, #dg-carte svg"),
                  "carte du parcours")
-        assert text_of(drv.find_element(By.CSS_SELECTOR, '.entete-liens a[aria-current="page"]')) == "Diagnostics"
+        current = drv.find_element(By.CSS_SELECTOR, '.entete-liens a[aria-current="page"]')
+        assert text_of(current) == "Diagnostics"
         assert _fits(drv), "la page du parcours déborde"
         shot(drv, f"navigation-parcours-{size}")
 
