@@ -8,6 +8,8 @@
   function setOpen(open) {
     button.setAttribute("aria-expanded", open ? "true" : "false");
     header.classList.toggle("entete-ouverte", open);
+    // la carte (Leaflet) recalcule sa taille quand l'en-tête change de hauteur
+    window.dispatchEvent(new Event("resize"));
   }
   button.addEventListener("click", function () {
     setOpen(button.getAttribute("aria-expanded") !== "true");
