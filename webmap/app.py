@@ -31,6 +31,7 @@ from webmap import (
     auth,
     headers,
     lookup_api,
+    navigation,
     ogcapi,
     open311,
     openapi,
@@ -195,6 +196,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
     headers.init_app(app)
     app.context_processor(lambda: {"csrf_token": access.csrf_token, "current_user": access.current_user})
+    navigation.init_app(app)
     _register_errors(app)
     if app.config["PHOTOS_RECOVERY"]:
         recover_photos(app)

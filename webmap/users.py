@@ -312,6 +312,22 @@ def set_role(path: str | Path, login: str, role: str) -> User:
     return _update(path, login, "role = ?", (role,)).user
 
 
+def set_organisation(path: str | Path, login: str, organisation: str) -> User:
+    """Change the organisation of ``login`` (canonical spelling, case and accents ignored).
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such account.
+    RecordError
+        On an unknown organisation (field ``organisation``).
+    """
+    organisation = check_organisation(organisation)
+    user = _update(path, login, "organisation = ?", (organisation,)).user
+    logger.info("user %s now in organisation %s", login, organisation)
+    return user
+
+
 def set_active(path: str | Path, login: str, active: bool) -> Account:
     """Deactivate (``active=False``) or reactivate an account.
 

@@ -113,7 +113,10 @@ def page_config() -> dict[str, Any]:
         # the only outside hosts a photo may be loaded from (Open311 media_url)
         "mediaHosts": sorted(str(h).lower() for h in cfg.get("MEDIA_HOSTS") or ()),
         "urls": {"connexion": url_for("auth.login") if "auth.login" in current_app.view_functions
-                 else "/connexion", "deconnexion": "/deconnexion", "api": "/api", "photos": "/photos/"},
+                 else "/connexion", "deconnexion": "/deconnexion", "api": "/api", "photos": "/photos/",
+                 # walk pages (/diagnostic/<uid>): linked from the popups and list rows of the walks
+                 "diagnostic": url_for("diagnostic.walk_list")
+                 if "diagnostic.walk_list" in current_app.view_functions else None},
     }
 
 

@@ -40,7 +40,9 @@ STATIC = Path(__file__).parent / "static"
 SHELL_FILES: tuple[str, ...] = (
     "vendor/leaflet/leaflet.css",
     "vendor/leaflet/leaflet.js",
+    "css/base.css",
     "css/diagnostic.css",
+    "js/entete.js",
     "js/diagnostic-offline.js",
 )
 

@@ -61,7 +61,7 @@ def test_page_renders_in_french(anon: FlaskClient) -> None:
     assert '<html lang="fr">' in html
     for text in ("Filtres", "Toute la période", "Thème", "Statut", "Origine", "Quartier",
                  "Réelles seulement", "Carte de chaleur", "Dans la vue", "Exporter la sélection",
-                 "Liste plein écran", "Se connecter", "Ajouter un constat"):
+                 ">Liste<", "Plein écran", "Se connecter", "Ajouter un constat"):
         assert text in html, text
     assert 'href="/connexion?suivant=/"' in html
 

@@ -16,7 +16,9 @@ var PAGES_CACHE = "qpv-diagnostic-pages-v2";
 var SHELL = [
   "/static/vendor/leaflet/leaflet.css",
   "/static/vendor/leaflet/leaflet.js",
+  "/static/css/base.css",
   "/static/css/diagnostic.css",
+  "/static/js/entete.js",
   "/static/js/diagnostic-offline.js"
 ];
 var OFFLINE_PAGE = '<!doctype html><html lang="fr"><head><meta charset="utf-8">'

@@ -218,15 +218,15 @@ def test_deactivation_refuses_open_session_and_api_key(make_app: Callable[..., F
     assert app.test_client().get("/api/session", headers={"X-API-Key": key}).json["user"] == "karim"
     admin = app.test_client()
     assert login(admin, "adele").status_code == 302
-    token = page_token(admin, "/administration/comptes")
-    res = admin.post("/administration/comptes/karim/desactiver", data={"csrf_token": token})
+    token = page_token(admin, "/admin/comptes")
+    res = admin.post("/admin/comptes/karim/desactiver", data={"csrf_token": token})
     assert res.status_code == 200 and "désactivé" in res.get_data(as_text=True)
     assert browser.get(CAMERAS_CSV).status_code == 404  # confidential layer: as if absent
     assert browser.get("/api/session").json["user"] is None
     res = app.test_client().post("/api/observations", json=BODY, headers={"X-API-Key": key})
     assert res.status_code == 401
     assert login(app.test_client(), "karim").status_code == 401
-    res = admin.post("/administration/comptes/karim/reactiver", data={"csrf_token": token})
+    res = admin.post("/admin/comptes/karim/reactiver", data={"csrf_token": token})
     assert res.status_code == 200 and "réactivé" in res.get_data(as_text=True)
     assert login(browser, "karim").status_code == 302
     assert browser.get(CAMERAS_CSV).status_code == 200
@@ -238,13 +238,13 @@ def test_rotating_the_api_key(make_app: Callable[..., Flask]) -> None:
     _user, old_key = users.add_user(db, "karim", PASSWORD, role="technicien", organisation="bailleur")
     admin = app.test_client()
     login(admin, "adele")
-    token = page_token(admin, "/administration/comptes")
-    res = admin.post("/administration/comptes/karim/cle-api", data={"csrf_token": token})
+    token = page_token(admin, "/admin/comptes")
+    res = admin.post("/admin/comptes/karim/cle-api", data={"csrf_token": token})
     html = res.get_data(as_text=True)
     assert res.status_code == 200 and "ne sera plus affichée" in html
     new_key = re.search(r'<code class="cle">([^<]+)</code>', html).group(1)
     assert new_key != old_key
-    assert new_key not in admin.get("/administration/comptes").get_data(as_text=True)  # shown once
+    assert new_key not in admin.get("/admin/comptes").get_data(as_text=True)  # shown once
     client = app.test_client()
     assert client.post("/api/observations", json=BODY, headers={"X-API-Key": old_key}).status_code == 401
     assert client.post("/api/observations", json=BODY, headers={"X-API-Key": new_key}).status_code == 201
@@ -254,17 +254,86 @@ def test_rotating_the_api_key(make_app: Callable[..., Flask]) -> None:
 
 # -- pages -----------------------------------------------------------------------------
 def test_admin_page_is_for_administrators_only(clients: dict[str, FlaskClient]) -> None:
-    assert clients["anonyme"].get("/administration/comptes").status_code == 302  # to the login page
-    assert clients["lecteur"].get("/administration/comptes").status_code == 403
-    assert clients["technicien"].get("/administration/comptes").status_code == 403
-    assert clients["technicien"].post("/administration/comptes/lea/desactiver").status_code == 403
-    assert clients["anonyme"].post("/administration/comptes/lea/cle-api").status_code == 401
-    res = clients["administrateur"].get("/administration/comptes")
+    assert clients["anonyme"].get("/admin/comptes").status_code == 302  # to the login page
+    assert clients["lecteur"].get("/admin/comptes").status_code == 403
+    assert clients["technicien"].get("/admin/comptes").status_code == 403
+    assert clients["technicien"].post("/admin/comptes/lea/desactiver").status_code == 403
+    assert clients["anonyme"].post("/admin/comptes/lea/cle-api").status_code == 401
+    res = clients["administrateur"].get("/admin/comptes")
     html = res.get_data(as_text=True)
     assert res.status_code == 200 and "Comptes" in html
     for login_name, organisation in (("lea", "bailleur"), ("theo", "ville")):
         assert login_name in html and organisation in html
-    assert "<script" not in html and "style=" not in html and 'name="viewport"' in html
+    # scripts only from files (CSP): no inline script, no inline style
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
+    assert "style=" not in html and "<style" not in html and 'name="viewport"' in html
+
+
+def test_old_accounts_address_redirects(clients: dict[str, FlaskClient]) -> None:
+    for role in ("anonyme", "lecteur", "administrateur"):
+        res = clients[role].get("/administration/comptes")
+        assert res.status_code == 301 and res.headers["Location"].endswith("/admin/comptes")
+    assert clients["administrateur"].get("/administration/comptes", follow_redirects=True).status_code == 200
+    assert clients["lecteur"].get("/administration/comptes", follow_redirects=True).status_code == 403
+
+
+def test_admin_creates_an_account_and_changes_its_role_and_organisation(
+        make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    db = app.config["USERS_DB"]
+    admin = app.test_client()
+    login(admin, "adele")
+    token = page_token(admin, "/admin/comptes")
+    form = {"csrf_token": token, "login": "nadia.b", "role": "lecteur", "organisation": "Bailleur",
+            "password": "une phrase de passe solide", "confirmation": "une phrase de passe solide"}
+    # every refusal names its field, in French, and creates nothing
+    for change, field, words in (
+        ({"confirmation": "autre chose encore"}, "Confirmation", "ne correspond pas"),
+        ({"password": "azerty123456", "confirmation": "azerty123456"}, "Mot de passe", "trop courant"),
+        ({"role": "chef"}, "Rôle", "Rôle inconnu « chef »"),
+        ({"organisation": "mairie annexe"}, "Organisation", "Organisation inconnue"),
+        ({"login": "camille"}, "Identifiant", "existe déjà"),
+        ({"login": "a b"}, "Identifiant", "Identifiant invalide"),
+    ):
+        res = admin.post("/admin/comptes", data={**form, **change})
+        page = res.get_data(as_text=True)
+        assert res.status_code == 400, change
+        assert f"{field} : " in page and words in page, (change, page[-3000:])
+    assert users.get_account(db, "nadia.b") is None
+    res = admin.post("/admin/comptes", data=form)
+    page = res.get_data(as_text=True)
+    assert res.status_code == 201 and "Compte « nadia.b » créé (lecteur, bailleur)" in page
+    key = re.search(r'<code class="cle">([^<]+)</code>', page).group(1)
+    assert users.user_by_api_key(db, key).login == "nadia.b"
+    assert key not in admin.get("/admin/comptes").get_data(as_text=True)  # shown once
+    nadia = app.test_client()
+    assert login(nadia, "nadia.b", "une phrase de passe solide").status_code == 302
+    assert nadia.get("/api/session").json["role"] == "lecteur"
+    assert nadia.get("/admin/comptes").status_code == 403
+    # promoted: the open session has the new role at its next request
+    res = admin.post("/admin/comptes/nadia.b/role",
+                     data={"csrf_token": token, "role": "technicien", "organisation": "ville"})
+    assert res.status_code == 200 and "rôle technicien, organisation ville" in res.get_data(as_text=True)
+    assert users.get_user(db, "nadia.b") == users.User("nadia.b", "technicien", "ville")
+    session = nadia.get("/api/session").json
+    assert session["role"] == "technicien" and session["organisation"] == "ville"
+    res = admin.post("/admin/comptes/nadia.b/role",
+                     data={"csrf_token": token, "role": "technicien", "organisation": "inconnue"})
+    assert res.status_code == 400 and "Organisation : Organisation inconnue" in res.get_data(as_text=True)
+    assert users.get_user(db, "nadia.b").organisation == "ville"
+    res = admin.post("/admin/comptes/personne/role",
+                     data={"csrf_token": token, "role": "lecteur", "organisation": "ville"})
+    assert res.status_code == 404
+    # an administrator cannot demote themselves (nobody left to undo it), but may change organisation
+    res = admin.post("/admin/comptes/adele/role",
+                     data={"csrf_token": token, "role": "lecteur", "organisation": "ville"})
+    assert res.status_code == 400 and users.get_user(db, "adele").role == "administrateur"
+    res = admin.post("/admin/comptes/adele/role",
+                     data={"csrf_token": token, "role": "administrateur", "organisation": "police"})
+    assert res.status_code == 200 and users.get_user(db, "adele").organisation == "police"
+    # without the token, nothing changes
+    res = admin.post("/admin/comptes/nadia.b/role", data={"role": "administrateur", "organisation": "ville"})
+    assert res.status_code == 400 and users.get_user(db, "nadia.b").role == "technicien"
 
 
 def test_admin_actions_need_the_csrf_token_and_report_french_errors(
@@ -272,19 +341,19 @@ def test_admin_actions_need_the_csrf_token_and_report_french_errors(
     app = make_app()
     admin = app.test_client()
     login(admin, "adele")
-    res = admin.post("/administration/comptes/camille/desactiver")
+    res = admin.post("/admin/comptes/camille/desactiver")
     assert res.status_code == 400 and res.json["champ"] == "csrf_token"
-    token = page_token(admin, "/administration/comptes")
-    res = admin.post("/administration/comptes/camille/mot-de-passe",
+    token = page_token(admin, "/admin/comptes")
+    res = admin.post("/admin/comptes/camille/mot-de-passe",
                      data={"csrf_token": token, "password": "azerty123456"})
     assert res.status_code == 400 and "trop courant" in res.get_data(as_text=True)
-    res = admin.post("/administration/comptes/personne/desactiver", data={"csrf_token": token})
+    res = admin.post("/admin/comptes/personne/desactiver", data={"csrf_token": token})
     assert res.status_code == 404 and "Aucun compte" in res.get_data(as_text=True)
-    res = admin.post("/administration/comptes/adele/desactiver", data={"csrf_token": token})
+    res = admin.post("/admin/comptes/adele/desactiver", data={"csrf_token": token})
     assert res.status_code == 400 and users.get_user(app.config["USERS_DB"], "adele") is not None
     camille = app.test_client()
     login(camille, "camille")
-    res = admin.post("/administration/comptes/camille/mot-de-passe",
+    res = admin.post("/admin/comptes/camille/mot-de-passe",
                      data={"csrf_token": token, "password": "un tout nouveau secret"})
     assert res.status_code == 200 and "sessions sont fermées" in res.get_data(as_text=True)
     assert camille.get("/api/session").json["user"] is None
@@ -300,7 +369,7 @@ def test_my_account_page_changes_the_password(make_app: Callable[..., Flask]) ->
     page = laptop.get("/compte")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Mon compte" in html and "bailleur" in html
-    assert "<script" not in html and "style=" not in html
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None and "style=" not in html
     token = page_token(laptop, "/compte")
     form = {"csrf_token": token, "old_password": "pas le bon du tout", "password": "nouvelle phrase longue",
             "confirmation": "nouvelle phrase longue"}

@@ -53,7 +53,7 @@ def test_account_pages_on_phone_and_desktop(base_url: str, window: str) -> None:
         assert "Mon compte" in text_of(drv.find_element(By.TAG_NAME, "h1"))
         assert _no_horizontal_scroll(drv)
         shot(drv, f"compte-{suffix}")
-        drv.get(f"{base_url}/administration/comptes")
+        drv.get(f"{base_url}/admin/comptes")
         body = text_of(drv.find_element(By.TAG_NAME, "body"))
         assert "camille" in body and "bailleur" in body and "police" in body
         assert _no_horizontal_scroll(drv), "la table des comptes déborde"

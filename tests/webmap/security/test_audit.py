@@ -279,7 +279,7 @@ def test_deactivated_account_is_shut_out(audit_app: Flask) -> None:
     victim = login(audit_app, "techC", address="10.0.2.5")
     key = users.rotate_api_key(audit_app.config["USERS_DB"], "techC")
     admin = login(audit_app, "admin1", address="10.0.2.6")
-    page = admin.post("/administration/comptes/techC/desactiver")
+    page = admin.post("/admin/comptes/techC/desactiver")
     session_code = victim.get("/api/layers/videoprotection/export.csv").status_code
     key_code = (
         audit_app.test_client()
@@ -297,7 +297,7 @@ def test_deactivated_account_is_shut_out(audit_app: Flask) -> None:
 def test_rotated_api_key(audit_app: Flask) -> None:
     old = audit_app.config["AUDIT_KEYS"]["techA"]
     admin = login(audit_app, "admin1", address="10.0.2.7")
-    page = admin.post("/administration/comptes/techA/cle-api").get_data(as_text=True)
+    page = admin.post("/admin/comptes/techA/cle-api").get_data(as_text=True)
     new = re.search(r'<code class="cle">([^<]+)</code>', page)
     assert new is not None
     old_code = (

@@ -551,12 +551,28 @@
         [el("img", { src, alt: `Photo ${i + 1} du constat`, loading: "lazy" })]))));
     }
     if (props.uid) box.append(el("p", { class: "uid", text: `Identifiant : ${props.uid}` }));
+    const walk = walkLink(info, props, "Ouvrir la page du diagnostic");
+    if (walk) box.append(el("p", { class: "lien-parcours" }, [walk]));
     if (info.name === "observations" && props.uid) box.append(historyBlock(info, props));
     if (canEdit() && props.uid && info.name === "points_noirs") box.append(childForm("evenements", props.uid,
       `${CFG.urls.api}/points_noirs/${encodeURIComponent(props.uid)}/evenements`, "Enregistrer un dépôt constaté"));
     if (canEdit() && props.uid && info.name === "bacs") box.append(childForm("releves", props.uid,
       `${CFG.urls.api}/bacs/${encodeURIComponent(props.uid)}/releves`, "Enregistrer un relevé de remplissage"));
     return box;
+  }
+
+  /** Lien vers la page d'un diagnostic en marchant (/diagnostic/<uid>), ou null. */
+  function walkLink(info, props, text) {
+    if (info.name !== "diagnostics" || !props.uid || !CFG.urls.diagnostic) return null;
+    return el("a", { href: `${CFG.urls.diagnostic}${encodeURIComponent(props.uid)}`, class: "lien-diagnostic", text });
+  }
+
+  function walkRowLink(info, p) {
+    const link = walkLink(info, p, "page du diagnostic");
+    if (!link) return null;
+    link.addEventListener("click", (ev) => ev.stopPropagation()); // suivre le lien, pas ouvrir la fiche
+    link.addEventListener("keydown", (ev) => ev.stopPropagation());
+    return el("span", { class: "lien-ligne" }, [" — ", link]);
   }
 
   function historyBlock(info, props) {
@@ -926,7 +942,8 @@
           const p = f.properties;
           const tr = el("tr", { tabindex: "0", "data-uid": p.uid || "", class: isSimulated(p) ? "simule" : "" }, [
             el("td", { text: formatValue(recordTime(info, p), "date") }),
-            el("td", {}, [recordTitle(p), isSimulated(p) ? el("span", { class: "badge-simule", text: "donnée simulée" }) : null]),
+            el("td", {}, [recordTitle(p), isSimulated(p) ? el("span", { class: "badge-simule", text: "donnée simulée" }) : null,
+              walkRowLink(info, p)]),
             el("td", { text: p.status || p.phase || "" }),
             el("td", { text: p.address || p.quartier || "" }),
           ]);
@@ -1040,25 +1057,9 @@
 
   // ------------------------------------------------------------------- session
   function renderSession() {
-    const s = state.session;
-    const logged = Boolean(s.user);
-    $("#session-info").textContent = logged ? `${s.user} (${s.role}${s.organisation ? ", " + s.organisation : ""})` : "Consultation publique";
-    $("#lien-connexion").hidden = logged;
-    $("#bouton-deconnexion").hidden = !logged;
+    // qui est connecté, « Se connecter » et « Se déconnecter » : en-tête commun (base.html)
     $("#edition").hidden = !canEdit();
   }
-
-  $("#bouton-deconnexion").addEventListener("click", async () => {
-    try {
-      // the walk pages kept for offline use belong to this session: drop them (static shell stays)
-      if (window.caches) await caches.delete("qpv-diagnostic-pages-v2").catch(() => false);
-      await fetch(CFG.urls.deconnexion, { method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": state.session.csrf_token || "" },
-        body: new URLSearchParams({ csrf_token: state.session.csrf_token || "" }) });
-    } finally {
-      location.href = "/";
-    }
-  });
 
   // ------------------------------------------------------------------ démarrage
   async function start() {
