@@ -6,6 +6,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# the Redis job queue's tests (.ci/redis.sh starts a server of the run's own)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 # WeasyPrint (PDF walk sheets and reports) warns at import without HarfBuzz subsetting
 dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 || need+=(libharfbuzz-subset0)

@@ -30,6 +30,15 @@ if [ -z "${QPV_TEST_POSTGIS:-}" ]; then
   echo "PostgreSQL test database of this run: $run_db" >&2
 fi
 export QPV_REQUIRE_POSTGIS=1
+# the Redis job queue's tests: a Redis of this run only, unless QPV_TEST_REDIS names one
+if [ -z "${QPV_TEST_REDIS:-}" ] && command -v redis-server >/dev/null 2>&1; then
+  redis_dir="$(mktemp -d)"
+  QPV_TEST_REDIS="$(bash .ci/redis.sh start "$redis_dir")"
+  export QPV_TEST_REDIS
+  stop_redis() { bash .ci/redis.sh stop "$redis_dir"; rm -rf "$redis_dir"; }
+  trap 'stop_redis; drop_run_db' EXIT
+fi
+export QPV_REQUIRE_REDIS=1
 status=0
 "$PYTHON" -m pytest "$@" || status=$?
 exit "$status"
