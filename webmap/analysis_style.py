@@ -80,9 +80,9 @@ _EMERGING_COLORS = {
     "intensifying": ("#a50026", "#313695"),
     "persistent": ("#e7298a", "#6a3d9a"),
     "diminishing": ("#fdae61", "#80cdc1"),
-    "sporadic": ("#ffd92f", "#b2df8a"),
+    "sporadic": ("#ffd92f", "#8dd3c7"),
     "oscillating": ("#8c510a", "#01665e"),
-    "historical": ("#bc80bd", "#9e9ac8"),
+    "historical": ("#f768a1", "#9e9ac8"),
 }
 _EMERGING_READING = {
     "new": "significatif au dernier mois seulement, jamais auparavant",
