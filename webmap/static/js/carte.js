@@ -44,7 +44,7 @@
     filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
     heat: false, holders: {}, data: {}, cache: {}, generation: 0,
     controller: null, started: false, contextOn: CFG.basemap.url === null, placing: false,
-    firstPaint: false, perimeters: null,
+    firstPaint: false, perimeters: null, analysisShown: "points chauds",
   };
 
   // --------------------------------------------------------------------- utilities
@@ -314,6 +314,8 @@
         pane: info.name === "perimetres" ? "perimetres" : "overlayPane",
         renderer: info.name === "perimetres" ? L.canvas({ pane: "perimetres" }) : canvas,
         style: (feat) => shapeStyle(info, color, feat),
+        // the analyses layer draws one kind of analysis at a time (their bins overlap)
+        filter: (feat) => info.name !== "analyses" || (feat.properties || {}).analysis === holder.shownKind,
         pointToLayer: (feat, latlng) => L.circleMarker(latlng, { renderer: canvas, radius: 6 }),
         onEachFeature: (feat, layer) => bindRecord(info, feat, layer),
       });
@@ -356,6 +358,13 @@
     if (!ramp || !range || !Number.isFinite(v)) return ASTYLE.unknown;
     const t = range.max > range.min ? (v - range.min) / (range.max - range.min) : 1;
     return ramp[Math.min(ramp.length - 1, Math.floor(t * ramp.length))];
+  }
+
+  /** Les analyses présentes, dans l'ordre de la légende (Gi*, émergents, puis les autres). */
+  function analysisKinds(feats) {
+    const order = [...Object.keys(ASTYLE.classes), ...Object.keys(ASTYLE.ramps)];
+    const kinds = [...new Set(feats.map((f) => (f.properties || {}).analysis).filter(Boolean))];
+    return kinds.sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
   }
 
   function analysisRanges(feats) {
@@ -448,7 +457,12 @@
       }
     } else {
       holder.shapes.clearLayers();
-      if (info.name === "analyses") holder.valueRange = analysisRanges(records);
+      if (info.name === "analyses") {
+        holder.valueRange = analysisRanges(records);
+        holder.lastGj = gj;
+        const kinds = analysisKinds(records);
+        holder.shownKind = kinds.includes(state.analysisShown) ? state.analysisShown : kinds[0];
+      }
       holder.shapes.addData(feats.filter((f) => f.geometry));
     }
     if (!holder.qpvDrawn && feats.length) {
@@ -1160,8 +1174,24 @@
 
   /** Légende des résultats d'analyse visibles : classes Gi*, motifs émergents présents, rampes. */
   function analysisLegend(d) {
-    const records = (d && d.records) || [];
+    const holder = state.holders.analyses;
+    const all = (d && d.records) || [];
     const block = el("div", { class: "legende-analyses", id: "legende-analyses" });
+    const available = analysisKinds(all);
+    if (available.length > 1) {
+      const select = el("select", { id: "analyse-choix", "aria-label": "Analyse affichée" },
+        available.map((k) => el("option", { value: k, text: k[0].toUpperCase() + k.slice(1) })));
+      select.value = holder.shownKind;
+      select.addEventListener("change", () => {
+        state.analysisShown = select.value;
+        const whole = Boolean(state.data.analyses && state.data.analyses.whole);
+        render(state.byName.analyses, holder.lastGj);
+        state.data.analyses.whole = whole;
+        renderLegend();
+      });
+      block.append(el("label", { class: "legende-ligne" }, ["Analyse affichée : ", select]));
+    }
+    const records = all.filter((f) => (f.properties || {}).analysis === holder.shownKind);
     const kinds = new Set(records.map((f) => (f.properties || {}).analysis));
     const present = new Set(records.map((f) => analysisClassKey(f.properties || {})));
     if (!records.length) block.append(el("div", { class: "legende-ligne", text: "Aucun résultat d'analyse dans la vue." }));
@@ -1169,10 +1199,10 @@
       if (!kinds.has(analysis)) return;
       block.append(el("h5", { text: analysis === "points chauds" ? "Points chauds (Gi*)" : "Points chauds émergents" }));
       // every Gi* class (the scale reads as a whole); only the emerging patterns present
-      classes.filter((c) => analysis === "points chauds" || present.has(c.key)).forEach((c) => {
-        block.append(el("div", { class: "legende-ligne", "data-classe": c.key, title: c.reading },
-          [el("span", { class: "pastille carre", style: `background:${c.color}` }), c.label]));
-      });
+      block.append(el("div", { class: "legende-classes" }, classes
+        .filter((c) => analysis === "points chauds" || present.has(c.key))
+        .map((c) => el("div", { class: "legende-ligne", "data-classe": c.key, title: c.reading },
+          [el("span", { class: "pastille carre", style: `background:${c.color}` }), c.label]))));
     });
     Object.entries(ASTYLE.ramps).forEach(([analysis, ramp]) => {
       if (!kinds.has(analysis)) return;
