@@ -119,7 +119,9 @@ _RAMPS = {
     "couverture": ("#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"),
     "carence": ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"),
 }
-_UNITS = {"observations": "signalements", "points_noirs": "dépôts constatés"}
+#: Unit of ``value`` by analysed layer: (singular, plural).
+_UNITS = {"observations": ("signalement", "signalements"),
+          "points_noirs": ("dépôt constaté", "dépôts constatés")}
 
 
 def analysis_class(analysis: str, category: str | None, p_value: float | None) -> str | None:
@@ -161,7 +163,7 @@ def analysis_style() -> dict[str, Any]:
     dict
         ``confidence`` (p-value limits and levels), ``classes`` (analysis → list of
         classes with key, label, color, reading), ``ramps`` (analysis → colours, low to
-        high), ``units`` (source layer → unit of ``value``), ``unknown`` (colour of a
+        high), ``units`` (source layer → unit of ``value``, singular and plural), ``unknown`` (colour of a
         class outside the legend) and ``hiddenByDefault``.
     """
     return {
@@ -169,7 +171,7 @@ def analysis_style() -> dict[str, Any]:
         "classes": {"points chauds": [asdict(c) for c in GI_CLASSES],
                     "points chauds émergents": [asdict(c) for c in EMERGING_CLASSES]},
         "ramps": {k: list(v) for k, v in _RAMPS.items()},
-        "units": dict(_UNITS),
+        "units": {k: list(v) for k, v in _UNITS.items()},
         "unknown": "#969696",
         "hiddenByDefault": True,
     }

@@ -26,7 +26,7 @@ from webmap.app import create_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
-SIZES = {"bureau": "1400,900", "telephone": "390,844"}
+SIZES = {"bureau": (1400, 900), "telephone": (390, 844)}
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,14 @@ def _fill_colors(drv: Any) -> list[str]:
 def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str) -> None:
     from selenium.webdriver.common.by import By
 
-    drv = chrome(window=SIZES[size])
+    width, height = SIZES[size]
+    # headless chromium keeps windows at least 500 px wide: the phone screen is emulated
+    drv = chrome(window=f"{max(width, 500)},{height}")
     try:
+        drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500})
         drv.get(base_url + "/")
+        assert drv.execute_script("return window.innerWidth") == width
         _ready(drv, 0)
         # off by default: listed in the layer control, not drawn, no legend block
         box = drv.find_element(By.XPATH, "//div[contains(@class,'leaflet-control-layers-overlays')]"
@@ -135,12 +140,20 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
             mapel, point[0], point[1])
         popup = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, ".leaflet-popup .fiche-analyse"),
                          f"fiche du résultat ouverte (clic sur {target})")[0]
+        # the popup ends up inside the map (Leaflet pans it into view), on a phone too
+        wait_for(lambda: drv.execute_script(
+            "const p = arguments[0].getBoundingClientRect(), m = arguments[1].getBoundingClientRect();"
+            "return p.left >= m.left && p.right <= m.right && p.width > 0;", popup, mapel),
+            "fiche entièrement dans la carte " + str(drv.execute_script(
+                "const p = arguments[0].getBoundingClientRect(), m = arguments[1].getBoundingClientRect();"
+                "const w = arguments[0].closest('.leaflet-popup').getBoundingClientRect();"
+                "return [p.left, p.right, w.left, w.right, m.left, m.right];", popup, mapel)), timeout=10)
         text = text_of(popup)
         assert "Points chauds (Gi*)" in text
         assert "Quartier" in text and "(QP075019)" in text and "Les Portes Du Vingtième" in text, text
         assert "du 01/09/2023 au 31/08/2024" in text
         assert "Point chaud à 9" in text  # 99 or 95 %
-        assert "signalements" in text and "Score z" in text and "p (corrigée FDR)" in text
+        assert "signalement" in text and "Score z" in text and "p (corrigée FDR)" in text
         assert "données réelles" in text and "simulée" not in text  # real Paris reports
         assert "mailles hexagonales de" in text
         for internal in ("run_id", "{\"", "pc-", "Identifiant"):
@@ -150,7 +163,8 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
         shot(drv, f"carte-analyses-fiche-{size}")
         drv.execute_script("window.qpvCarte.map.closePopup()")
-        wait_for(lambda: drv.find_element(By.ID, "legende-analyses").is_displayed(), "légende de retour")
+        wait_for(lambda: not drv.find_elements(By.CSS_SELECTOR, ".leaflet-popup")
+                 and drv.find_element(By.ID, "legende-analyses").is_displayed(), "légende de retour")
         shot(drv, f"carte-analyses-legende-{size}")
         errors = [e["message"] for e in drv.get_log("browser")
                   if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]

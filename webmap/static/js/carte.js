@@ -234,8 +234,8 @@
   legend.onAdd = () => el("div", { class: "legende", id: "legende" });
   legend.addTo(map);
   // Une fiche ouverte passe devant : le contrôle des couches se replie, la légende s'efface.
-  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; });
-  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; });
+  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; document.body.classList.add("fiche-ouverte"); });
+  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; document.body.classList.remove("fiche-ouverte"); });
 
   function colorClass(color) {
     return `couleur-${String(color).replace(/[^0-9a-f]/gi, "")}`;
@@ -383,7 +383,7 @@
   function shapeStyle(info, color, feat) {
     const sim = isSimulated(feat.properties || {});
     if (info.name === "analyses") {
-      return { color: sim ? "#555555" : "#ffffff", weight: sim ? 1.2 : 0.6, fillOpacity: 0.75,
+      return { color: sim ? "#555555" : "#ffffff", weight: sim ? 1.2 : 0.6, fillOpacity: 0.6,
         fillColor: analysisColor(feat.properties || {}, state.holders.analyses), dashArray: sim ? "4 3" : null };
     }
     if (info.name === "perimetres") {
@@ -598,7 +598,10 @@
    * ses formulaires) quand les couches sont redessinées après un déplacement.
    */
   function openFiche(info, feat, latlng) {
-    L.popup({ maxWidth: 360, minWidth: 260, maxHeight: Math.max(240, map.getSize().y - 110),
+    // a phone: the popup (content + 44 px of frame) fits the map with the 30 px pan margins
+    const size = map.getSize();
+    L.popup({ maxWidth: Math.min(360, size.x - 110), minWidth: Math.min(260, size.x - 110),
+      maxHeight: Math.max(240, size.y - 110),
       autoPanPadding: [30, 30] }).setLatLng(latlng)
       .setContent(popupContent(info, feat)).openOn(map);
   }
@@ -698,7 +701,8 @@
     box.append(el("h3", { text: props.analysis === "points chauds" ? `${title} (Gi*)` : title }));
     const data = analysisData(props, params);
     box.append(el("p", { class: data.simulated ? "badge-simule" : "badge-reel", text: data.text }));
-    const unit = ASTYLE.units[props.source_layer] || "événements";
+    const [one, many] = ASTYLE.units[props.source_layer] || ["événement", "événements"];
+    const unit = Math.abs(Number(props.value)) <= 1 ? one : many;
     const rows = [
       ["Quartier", quartierName(props.quartier)],
       ["Période", props.period_start ? `du ${frDate(props.period_start)} au ${frDate(props.period_end)}` : "n.d."],
