@@ -56,12 +56,14 @@ def _gi_classes() -> tuple[AnalysisClass, ...]:
     hot = [AnalysisClass(
         f"chaud-{lv}", f"Point chaud à {lv} %", color,
         f"Point chaud à {lv} % : concentration de signalements significativement plus forte que dans le "
-        f"reste du quartier ({_CHANCE[lv]} que ce regroupement soit dû au hasard).")
+        f"reste du quartier, la maille et ses voisines comptées ensemble ({_CHANCE[lv]} que ce "
+        f"regroupement soit dû au hasard).")
         for lv, color in zip(levels, _HOT, strict=True)]
     cold = [AnalysisClass(
         f"froid-{lv}", f"Point froid à {lv} %", color,
         f"Point froid à {lv} % : signalements significativement plus rares que dans le reste du "
-        f"quartier ({_CHANCE[lv]} que ce creux soit dû au hasard).")
+        f"quartier, la maille et ses voisines comptées ensemble ({_CHANCE[lv]} que ce creux soit dû "
+        f"au hasard).")
         for lv, color in zip(levels, _COLD, strict=True)]
     neutral = AnalysisClass(
         "non-significatif", "Non significatif", "#d9d9d9",

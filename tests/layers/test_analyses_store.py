@@ -193,7 +193,8 @@ def test_mixed_inputs_are_flagged_partly_simulated(store: LayerStore) -> None:
     fake["source_id"] = fake["uid"]
     fake["simulated"] = True
     fake["geometry"] = real.geometry.translate(xoff=15, yoff=-15)
-    store.write("observations", fake.drop(columns=["created_at", "updated_at"], errors="ignore"), actor="tests")
+    store.write("observations", fake.drop(columns=["created_at", "updated_at"], errors="ignore"),
+                actor="tests")
     n, share = _zone_share(store, "QP075019")
     assert 0 < share < 1, (n, share)
     run = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME, quartier="QP075019"))

@@ -161,6 +161,9 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         assert "significativement plus forte" in text
         # fits the screen: no horizontal scrolling of the page
         assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        wait_for(lambda: drv.execute_script(
+            "return getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"),
+            "fiche affichée (fin du fondu)")
         shot(drv, f"carte-analyses-fiche-{size}")
         drv.execute_script("window.qpvCarte.map.closePopup()")
         wait_for(lambda: not drv.find_elements(By.CSS_SELECTOR, ".leaflet-popup")
