@@ -21,7 +21,7 @@ from layers.analyses import HotspotRequest, store_hotspots
 from layers.store import open_store
 from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
-from webmap.analysis_style import GI_CLASSES
+from webmap.analysis_style import GI_CLASSES, analysis_style
 from webmap.app import create_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -41,6 +41,18 @@ def analyses_app(store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                                  quartier="QP075019")
         run = store_hotspots(store, request)
         assert run.n_hot > 0
+        # a graduated analysis beside it: the counts of the same bins stored as a density run
+        gi = store.read("analyses", where={"run_id": run.run_id, "analysis": "points chauds"})
+        dens = gi.drop(columns=["created_at", "updated_at"], errors="ignore").copy()
+        dens["uid"] = [f"densite-{i}" for i in range(len(dens))]
+        dens["source_id"] = dens["uid"]
+        dens["run_id"] = "densite-QP075019"
+        dens["analysis"] = "densité"
+        dens["category"] = None
+        dens["z_score"] = None
+        dens["p_value"] = None
+        dens["params"] = '{"analyse": "densité"}'
+        store.write("analyses", dens, actor="tests")
     finally:
         store.close()
     return create_app({"STORE": str(path), "instance_path": str(folder / "instance"),
@@ -73,6 +85,7 @@ def _fill_colors(drv: Any) -> list[str]:
 @pytest.mark.parametrize("size", list(SIZES))
 def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     width, height = SIZES[size]
     # headless chromium keeps windows at least 500 px wide: the phone screen is emulated
@@ -112,6 +125,16 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         # the 12-month period adds the emerging analysis: a choice, Gi* shown first
         choice = drv.find_element(By.ID, "analyse-choix")
         assert choice.get_attribute("value") == "points chauds"
+        options = [o.get_attribute("value") for o in choice.find_elements(By.TAG_NAME, "option")]
+        assert options == ["points chauds", "points chauds émergents", "densité"]
+        # the density: a graduated ramp, then back to Gi*
+        Select(choice).select_by_value("densité")
+        ramp = analysis_style()["ramps"]["densité"]
+        wait_for(lambda: set(_fill_colors(drv)) <= set(ramp), "mailles de densité dessinées")
+        assert len(set(_fill_colors(drv))) >= 2
+        assert "densité : valeur faible → forte" in text_of(drv.find_element(By.ID, "legende-analyses"))
+        Select(drv.find_element(By.ID, "analyse-choix")).select_by_value("points chauds")
+        wait_for(lambda: set(_fill_colors(drv)) == set(colors), "retour aux points chauds")
 
         # zoom on a hot bin and click it, as a person would
         centre = drv.execute_script(

@@ -703,16 +703,26 @@
     box.append(el("p", { class: data.simulated ? "badge-simule" : "badge-reel", text: data.text }));
     const [one, many] = ASTYLE.units[props.source_layer] || ["événement", "événements"];
     const unit = Math.abs(Number(props.value)) <= 1 ? one : many;
+    const classed = Boolean(ASTYLE.classes[props.analysis]);
+    const emerging = props.analysis === "points chauds émergents";
+    const hasValue = props.value !== null && props.value !== undefined && props.value !== "";
     const rows = [
       ["Quartier", quartierName(props.quartier)],
       ["Période", props.period_start ? `du ${frDate(props.period_start)} au ${frDate(props.period_end)}` : "n.d."],
-      ["Classe", cls ? cls.label : (props.category || "n.d.")],
-      [props.analysis === "points chauds émergents" ? "Événements de la maille sur la période" : "Événements dans la maille",
-        props.value === null || props.value === undefined ? "n.d." : `${frNumber(props.value, 2)} ${unit}`],
-      [props.analysis === "points chauds émergents" ? "Tendance (score z de Mann-Kendall)" : "Score z", frNumber(props.z_score, 2)],
-      [params.p_value === "ajustée FDR" ? "p (corrigée FDR)" : "p", frP(props.p_value)],
-      ["Calculé le", frDate(props.run_at) || "n.d."],
     ];
+    if (cls || props.category) rows.push(["Classe", cls ? cls.label : props.category]);
+    if (classed) {
+      rows.push([emerging ? "Événements de la maille sur la période" : "Événements dans la maille",
+        hasValue ? `${frNumber(props.value, 2)} ${unit}` : "n.d."]);
+    } else {
+      rows.push(["Valeur", hasValue ? frNumber(props.value, 2) : "n.d."]);
+    }
+    // z and p: always for the classed analyses (n.d. when missing), else only when stored
+    const hasZ = props.z_score !== null && props.z_score !== undefined && props.z_score !== "";
+    const hasP = props.p_value !== null && props.p_value !== undefined && props.p_value !== "";
+    if (classed || hasZ) rows.push([emerging ? "Tendance (score z de Mann-Kendall)" : "Score z", frNumber(props.z_score, 2)]);
+    if (classed || hasP) rows.push([params.p_value === "ajustée FDR" ? "p (corrigée FDR)" : "p", frP(props.p_value)]);
+    rows.push(["Calculé le", frDate(props.run_at) || "n.d."]);
     const words = paramsInWords(params);
     if (words) rows.push(["Paramètres", words]);
     box.append(el("dl", {}, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
