@@ -115,6 +115,11 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         assert palette[max(set(colors), key=colors.count)] == "non-significatif"
         assert any(palette[c].startswith("chaud-") for c in colors)
 
+        since = _generation(drv)
+        drv.execute_script("const q = window.qpvCarte;"
+                           "q.map.fitBounds(q.state.holders.analyses.shapes.getBounds(), {animate: false});")
+        _ready(drv, since)
+        shot(drv, f"carte-analyses-quartier-{size}")
         legend = drv.find_element(By.ID, "legende-analyses")
         assert legend.is_displayed()
         legend_text = text_of(legend)
