@@ -21,7 +21,7 @@ from layers.analyses import HotspotRequest, store_hotspots
 from layers.store import open_store
 from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
-from webmap.analysis_style import GI_CLASSES, analysis_style
+from webmap.analysis_style import GI_CLASSES, analysis_class, analysis_style
 from webmap.app import create_app
 
 pytestmark = [pytest.mark.browser, requires_chromium]
@@ -114,6 +114,13 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         assert len(set(colors)) >= 2, colors  # hot spots and non-significant bins, distinct
         assert palette[max(set(colors), key=colors.count)] == "non-significatif"
         assert any(palette[c].startswith("chaud-") for c in colors)
+        # the script classes each bin as webmap.analysis_style does
+        drawn = drv.execute_script(
+            "return window.qpvCarte.state.holders.analyses.shapes.getLayers().map((l) =>"
+            " [l.feature.properties.category, l.feature.properties.p_value, l.options.fillColor]);")
+        by_key = {c.key: c.color for c in GI_CLASSES}
+        expected = [by_key[str(analysis_class("points chauds", cat, p))] for cat, p, _ in drawn]
+        assert expected == [c for *_, c in drawn]
 
         since = _generation(drv)
         drv.execute_script("const q = window.qpvCarte;"
