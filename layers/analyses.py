@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = [
     "parse_period",
     "quartier_report_from_store",
     "run_key",
+    "simulated_share",
     "store_hotspots",
     "territory_report_from_store",
 ]
@@ -224,7 +225,21 @@ class _Run:
     start: date
     end: date
     run_at: datetime
-    simulated: bool
+    simulated: bool = False
+
+
+def simulated_share(events: pd.DataFrame) -> float:
+    """Share (0–1) of ``events`` flagged simulated; 0 when there are none.
+
+    A Gi* result depends on every event of its quartier (the statistic compares each bin
+    with the quartier's mean and variance), so the flag of a stored result is decided from
+    the events of its own quartier: none simulated → real (``simulated = False``), all
+    simulated → simulated, some → « en partie simulées » (``simulated = True`` and the
+    share kept in the parameters as ``part_simulee``).
+    """
+    if not len(events) or "simulated" not in events.columns:
+        return 0.0
+    return float(events["simulated"].fillna(False).astype(bool).mean())
 
 
 @dataclass
@@ -329,8 +344,7 @@ def store_hotspots(store: LayerStore, request: HotspotRequest, *, actor: str | N
     patterns: dict[str, int] = {}
     n_emerging = 0
     run = _Run(key=key, layer=layer, start=start, end=end,
-               run_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None),
-               simulated=bool(events["simulated"].fillna(False).astype(bool).any()) if len(events) else False)
+               run_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None))
     for code, geom in zip(per["code"].astype(str), per.geometry, strict=True):
         zone = geom.buffer(margin)
         xy = shapely.get_coordinates(events.geometry.to_numpy())
@@ -344,11 +358,13 @@ def store_hotspots(store: LayerStore, request: HotspotRequest, *, actor: str | N
         except AnalysisError as exc:
             logger.info("quartier %s: %s", code, exc)
             continue
+        share = simulated_share(pts)
+        quartier_run = replace(run, simulated=share > 0)
         params = {"analyse": "Gi*", "couche": layer, "theme": req.theme,
                   "bin_size": res.attrs.get("bin_size"), "marge_m": margin, "fdr": req.fdr,
                   "alpha": req.alpha, "evenements": len(pts),
-                  "p_value": "ajustée FDR" if req.fdr else "brute"}
-        frames.append(_records(res, run, "points chauds", code, params,
+                  "p_value": "ajustée FDR" if req.fdr else "brute", "part_simulee": round(share, 4)}
+        frames.append(_records(res, quartier_run, "points chauds", code, params,
                                values=(res["hotspot"], res["count"], res["gi_z"], res["gi_q"])))
         if months >= EMERGING_MIN_MONTHS:
             try:
@@ -361,7 +377,7 @@ def store_hotspots(store: LayerStore, request: HotspotRequest, *, actor: str | N
             else:
                 eparams = {**params, "analyse": "points chauds émergents", **ehsa.parameters}
                 b = ehsa.bins
-                frames.append(_records(b, run, "points chauds émergents", code, eparams,
+                frames.append(_records(b, quartier_run, "points chauds émergents", code, eparams,
                                        values=(b["pattern_fr"], b["total"], b["trend_z"], b["trend_p"])))
                 n_emerging += len(b)
                 for k, v in b["pattern_fr"].value_counts().items():

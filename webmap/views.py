@@ -17,6 +17,7 @@ from werkzeug.wrappers.response import Response
 
 from layers.schema import LAYERS, ChildSchema
 from webmap.access import allow
+from webmap.analysis_style import analysis_style
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ def page_config() -> dict[str, Any]:
             "releves": _child_form(LAYERS["bacs"].child("releves")),
         },
         "contextMinZoom": 15,
+        # colours, legend and « comment lire » of the analyses layer (webmap.analysis_style)
+        "analyses": analysis_style(),
         # the only outside hosts a photo may be loaded from (Open311 media_url)
         "mediaHosts": sorted(str(h).lower() for h in cfg.get("MEDIA_HOSTS") or ()),
         "urls": {"connexion": url_for("auth.login") if "auth.login" in current_app.view_functions

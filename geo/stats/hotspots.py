@@ -32,9 +32,11 @@ from geo.stats.binning import BinShape, check_grid, count_in_bins, make_bins, po
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CONFIDENCE_LEVELS",
     "GiOptions",
     "GridOptions",
     "KernelDensity",
+    "confidence_level",
     "distance_weights",
     "fdr_adjust",
     "getis_ord",
@@ -229,9 +231,20 @@ def fdr_adjust(pvalues: np.ndarray) -> np.ndarray:
     return q[:, 0] if one_d else q
 
 
+#: Confidence classes of Gi* as in ArcGIS: (largest p-value, confidence in %), strictest first.
+CONFIDENCE_LEVELS: tuple[tuple[float, int], ...] = ((0.01, 99), (0.05, 95), (0.10, 90))
+
+
+def confidence_level(p: float | None) -> int | None:
+    """Confidence (99, 95 or 90 %) of a Gi* p-value, ``None`` above 0.10 or when unknown."""
+    if p is None or not np.isfinite(p):
+        return None
+    return next((level for limit, level in CONFIDENCE_LEVELS if p <= limit), None)
+
+
 def _classify(z: np.ndarray, p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """ArcGIS-style confidence bins (-3…3) and French labels."""
-    level = np.select([p <= 0.01, p <= 0.05, p <= 0.10], [3, 2, 1], 0)
+    level = np.select([p <= limit for limit, _ in CONFIDENCE_LEVELS], [3, 2, 1], 0)
     sig = p <= alpha
     gi_bin = np.where(sig, np.sign(z).astype(int) * np.maximum(level, 1), 0)
     label = np.where(gi_bin > 0, "point chaud", np.where(gi_bin < 0, "point froid", "non significatif"))

@@ -147,3 +147,60 @@ def test_bad_requests_are_reported_in_french(store: LayerStore) -> None:
     with pytest.raises(StoreAnalysisError, match="Pas assez"):
         store_hotspots(store, HotspotRequest(*PERIOD, theme="aires de jeux",
                                              quartier="QP094025"))
+
+
+def _zone_share(store: LayerStore, code: str, margin: float = 200.0) -> tuple[int, float]:
+    """Events of THEME in PERIOD within ``margin`` of perimeter ``code``, and the share simulated
+    (plain geopandas, independent of layers.analyses)."""
+    per, _ = repair_polygons(store.read("perimetres", where={"code": code}))
+    zone = per.geometry.iat[0].buffer(margin)
+    obs = store.read("observations", where={"theme": THEME})
+    when = pd.to_datetime(obs["observed_at"])
+    obs = obs[(when >= pd.Timestamp(PERIOD[0])) & (when < pd.Timestamp(PERIOD[1]) + pd.Timedelta(days=1))]
+    inside = obs[obs.within(zone)]
+    return len(inside), float(inside["simulated"].fillna(False).astype(bool).mean()) if len(inside) else 0.0
+
+
+def test_simulated_flag_is_decided_per_quartier_from_its_events(store: LayerStore) -> None:
+    # one run over the whole territory: real Dans Ma Rue reports in Paris, simulated ones in Montpellier
+    run = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME))
+    stored = store.read("analyses", where={"run_id": run.run_id})
+    flags = stored.groupby("quartier")["simulated"].agg(["min", "max"])
+    assert (flags["min"] == flags["max"]).all()  # one flag per quartier
+    paris = [c for c in flags.index if str(c).startswith("QP075")]
+    montpellier = [c for c in flags.index if str(c).startswith("QP034")]
+    assert paris and montpellier, flags
+    for code in paris + montpellier:
+        n, share = _zone_share(store, code)
+        assert n >= 3
+        params = stored.loc[stored["quartier"] == code, "params"].iat[0]
+        params = json.loads(params) if isinstance(params, str) else params
+        assert params["part_simulee"] == pytest.approx(share, abs=1e-4)
+        assert bool(flags.loc[code, "max"]) is (share > 0)
+    # the real Paris data are not labelled simulated, the invented Montpellier data are
+    assert not stored[stored["quartier"].isin(paris)]["simulated"].any()
+    assert stored[stored["quartier"].isin(montpellier)]["simulated"].all()
+
+
+def test_mixed_inputs_are_flagged_partly_simulated(store: LayerStore) -> None:
+    # messy on purpose: 15 real reports of QP075019 copied, moved 15 m and flagged simulated
+    per, _ = repair_polygons(store.read("perimetres", where={"code": "QP075019"}))
+    obs = store.read("observations", where={"theme": THEME}, start="2023-09-01", end="2024-09-01")
+    real = obs[obs.within(per.geometry.iat[0])].head(15)
+    assert len(real) == 15
+    fake = real.copy()
+    fake["uid"] = [f"faux-{u}" for u in real["uid"]]
+    fake["source_id"] = fake["uid"]
+    fake["simulated"] = True
+    fake["geometry"] = real.geometry.translate(xoff=15, yoff=-15)
+    store.write("observations", fake.drop(columns=["created_at", "updated_at"], errors="ignore"),
+                actor="tests")
+    n, share = _zone_share(store, "QP075019")
+    assert 0 < share < 1, (n, share)
+    run = store_hotspots(store, HotspotRequest(*PERIOD, theme=THEME, quartier="QP075019"))
+    stored = store.read("analyses", where={"run_id": run.run_id})
+    assert stored["simulated"].all()
+    params = stored["params"].iat[0]
+    params = json.loads(params) if isinstance(params, str) else params
+    assert params["part_simulee"] == pytest.approx(share, abs=1e-4)
+    assert 0 < params["part_simulee"] < 1

@@ -32,6 +32,8 @@
     voies: "#a6a6a6", eclairage: "#d4a017", batiments: "#bdbdbd",
   };
   const FALLBACK_COLORS = ["#1b9e77", "#7570b3", "#66a61e", "#a6761d", "#e41a1c"];
+  // Classes, couleurs et « comment lire » de la couche des analyses (webmap/analysis_style.py).
+  const ASTYLE = CFG.analyses || { confidence: [], classes: {}, ramps: {}, units: {}, unknown: "#969696" };
   const MONTHS_FR = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
     "sept.", "oct.", "nov.", "déc."];
 
@@ -42,7 +44,7 @@
     filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
     heat: false, holders: {}, data: {}, cache: {}, generation: 0,
     controller: null, started: false, contextOn: CFG.basemap.url === null, placing: false,
-    firstPaint: false, perimeters: null,
+    firstPaint: false, perimeters: null, analysisShown: "points chauds",
   };
 
   // --------------------------------------------------------------------- utilities
@@ -232,8 +234,8 @@
   legend.onAdd = () => el("div", { class: "legende", id: "legende" });
   legend.addTo(map);
   // Une fiche ouverte passe devant : le contrôle des couches se replie, la légende s'efface.
-  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; });
-  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; });
+  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; document.body.classList.add("fiche-ouverte"); });
+  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; document.body.classList.remove("fiche-ouverte"); });
 
   function colorClass(color) {
     return `couleur-${String(color).replace(/[^0-9a-f]/gi, "")}`;
@@ -312,6 +314,8 @@
         pane: info.name === "perimetres" ? "perimetres" : "overlayPane",
         renderer: info.name === "perimetres" ? L.canvas({ pane: "perimetres" }) : canvas,
         style: (feat) => shapeStyle(info, color, feat),
+        // the analyses layer draws one kind of analysis at a time (their bins overlap)
+        filter: (feat) => info.name !== "analyses" || (feat.properties || {}).analysis === holder.shownKind,
         pointToLayer: (feat, latlng) => L.circleMarker(latlng, { renderer: canvas, radius: 6 }),
         onEachFeature: (feat, layer) => bindRecord(info, feat, layer),
       });
@@ -320,8 +324,68 @@
     return holder;
   }
 
+  // ------------------------------------------------------------- analyses (classes)
+  /** Clé de la classe d'un résultat (même règle que webmap.analysis_style.analysis_class). */
+  function analysisClassKey(props) {
+    const a = props.analysis;
+    if (a === "points chauds") {
+      const side = { "point chaud": "chaud", "point froid": "froid" }[props.category];
+      if (!side) return props.category === "non significatif" ? "non-significatif" : "inconnu";
+      const p = props.p_value === null || props.p_value === undefined || props.p_value === "" ? NaN : Number(props.p_value);
+      const levels = ASTYLE.confidence || [];
+      const hit = Number.isFinite(p) ? levels.find((c) => p <= c.p) : null;
+      const level = hit ? hit.level : (levels.length ? levels[levels.length - 1].level : 90);
+      return `${side}-${level}`;
+    }
+    if (a === "points chauds émergents") {
+      return (ASTYLE.classes[a] || []).some((c) => c.key === props.category) ? props.category : "inconnu";
+    }
+    return null;
+  }
+
+  function analysisClass(props) {
+    const key = analysisClassKey(props);
+    return key ? (ASTYLE.classes[props.analysis] || []).find((c) => c.key === key) || null : null;
+  }
+
+  /** Couleur de remplissage d'un résultat : sa classe, ou sa place sur la rampe de son analyse. */
+  function analysisColor(props, holder) {
+    const cls = analysisClass(props);
+    if (cls) return cls.color;
+    const ramp = ASTYLE.ramps[props.analysis];
+    const range = holder && holder.valueRange ? holder.valueRange[props.analysis] : null;
+    const v = Number(props.value);
+    if (!ramp || !range || !Number.isFinite(v)) return ASTYLE.unknown;
+    const t = range.max > range.min ? (v - range.min) / (range.max - range.min) : 1;
+    return ramp[Math.min(ramp.length - 1, Math.floor(t * ramp.length))];
+  }
+
+  /** Les analyses présentes, dans l'ordre de la légende (Gi*, émergents, puis les autres). */
+  function analysisKinds(feats) {
+    const order = [...Object.keys(ASTYLE.classes), ...Object.keys(ASTYLE.ramps)];
+    const kinds = [...new Set(feats.map((f) => (f.properties || {}).analysis).filter(Boolean))];
+    return kinds.sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
+  }
+
+  function analysisRanges(feats) {
+    const ranges = {};
+    feats.forEach((f) => {
+      const p = f.properties || {};
+      const v = Number(p.value);
+      if (!ASTYLE.ramps[p.analysis] || !Number.isFinite(v)) return;
+      const r = ranges[p.analysis] || (ranges[p.analysis] = { min: v, max: v });
+      r.min = Math.min(r.min, v);
+      r.max = Math.max(r.max, v);
+    });
+    return ranges;
+  }
+
   function shapeStyle(info, color, feat) {
     const sim = isSimulated(feat.properties || {});
+    if (info.name === "analyses") {
+      return { color: sim ? "#555555" : "#ffffff", weight: sim ? 1.2 : 0.6, fillOpacity: 0.6,
+        fillColor: analysisColor(feat.properties || {}, state.holders.analyses), dashArray: sim ? "4 3" : null };
+    }
     if (info.name === "perimetres") {
       return { color, weight: 2.5, fill: true, fillOpacity: 0.06, dashArray: sim ? "6 4" : null };
     }
@@ -393,6 +457,12 @@
       }
     } else {
       holder.shapes.clearLayers();
+      if (info.name === "analyses") {
+        holder.valueRange = analysisRanges(records);
+        holder.lastGj = gj;
+        const kinds = analysisKinds(records);
+        holder.shownKind = kinds.includes(state.analysisShown) ? state.analysisShown : kinds[0];
+      }
       holder.shapes.addData(feats.filter((f) => f.geometry));
     }
     if (!holder.qpvDrawn && feats.length) {
@@ -528,13 +598,17 @@
    * ses formulaires) quand les couches sont redessinées après un déplacement.
    */
   function openFiche(info, feat, latlng) {
-    L.popup({ maxWidth: 360, minWidth: 260, maxHeight: Math.max(240, map.getSize().y - 110),
+    // a phone: the popup (content + 44 px of frame) fits the map with the 30 px pan margins
+    const size = map.getSize();
+    L.popup({ maxWidth: Math.min(360, size.x - 110), minWidth: Math.min(260, size.x - 110),
+      maxHeight: Math.max(240, size.y - 110),
       autoPanPadding: [30, 30] }).setLatLng(latlng)
       .setContent(popupContent(info, feat)).openOn(map);
   }
 
   function popupContent(info, feat) {
     const props = feat.properties || {};
+    if (info.name === "analyses") return analysisPopup(info, props);
     const box = el("div", { class: "fiche", "data-uid": props.uid || "" });
     box.append(el("h3", { text: info.label }));
     if (isSimulated(props)) box.append(el("p", { class: "badge-simule", text: "donnée simulée" }));
@@ -573,6 +647,103 @@
     link.addEventListener("click", (ev) => ev.stopPropagation()); // suivre le lien, pas ouvrir la fiche
     link.addEventListener("keydown", (ev) => ev.stopPropagation());
     return el("span", { class: "lien-ligne" }, [" — ", link]);
+  }
+
+  // --------------------------------------------------------- analyses (fiche)
+  /** « 2023-09-01… » → « 01/09/2023 » (la date telle que stockée, sans fuseau). */
+  function frDate(value) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(value || ""));
+    return m ? `${m[3]}/${m[2]}/${m[1]}` : "";
+  }
+
+  function frNumber(value, digits) {
+    const v = Number(value);
+    return value === null || value === undefined || value === "" || !Number.isFinite(v) ? "n.d."
+      : v.toLocaleString("fr-FR", { maximumFractionDigits: digits });
+  }
+
+  function frP(value) {
+    const v = Number(value);
+    if (value === null || value === undefined || value === "" || !Number.isFinite(v)) return "n.d.";
+    return v < 0.001 ? "< 0,001" : v.toLocaleString("fr-FR", { maximumFractionDigits: 3 });
+  }
+
+  function analysisParams(props) {
+    const raw = props.params;
+    if (raw && typeof raw === "object") return raw;
+    try {
+      const parsed = JSON.parse(raw || "{}");
+      return parsed && typeof parsed === "object" ? parsed : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function quartierName(code) {
+    const feats = (state.perimeters && state.perimeters.features) || [];
+    const hit = feats.find((f) => f.properties && f.properties.code === code);
+    const name = hit && hit.properties.name;
+    return name ? `${name} (${code})` : String(code || "n.d.");
+  }
+
+  /** Les paramètres du calcul, en mots. */
+  function paramsInWords(params) {
+    const words = [];
+    if (params.theme) words.push(`thème « ${params.theme} »`);
+    if (Number.isFinite(Number(params.bin_size)) && params.bin_size !== null) words.push(`mailles hexagonales de ${frNumber(params.bin_size, 0)} m`);
+    if (Number.isFinite(Number(params.marge_m)) && params.marge_m !== null) words.push(`marge de ${frNumber(params.marge_m, 0)} m autour du quartier`);
+    if (Number.isFinite(Number(params.alpha)) && params.alpha !== null) words.push(`seuil de ${frNumber(Number(params.alpha) * 100, 1)} %`);
+    if (params.fdr === true) words.push("p corrigée des tests multiples (FDR)");
+    if (params.fdr === false) words.push("p brute");
+    if (Number.isFinite(Number(params.evenements)) && params.evenements !== null) words.push(`${frNumber(params.evenements, 0)} événements analysés`);
+    return words.join(", ");
+  }
+
+  /** D'où viennent les données du résultat : réelles, simulées ou en partie simulées. */
+  function analysisData(props, params) {
+    const share = Number(params.part_simulee);
+    if (!isSimulated(props)) return { text: "données réelles", simulated: false };
+    if (Number.isFinite(share) && share > 0 && share < 1) {
+      return { text: `données en partie simulées (${frNumber(share * 100, 0)} % des événements)`, simulated: true };
+    }
+    return { text: "données simulées", simulated: true };
+  }
+
+  function analysisPopup(info, props) {
+    const params = analysisParams(props);
+    const cls = analysisClass(props);
+    const box = el("div", { class: "fiche fiche-analyse" });
+    const title = props.analysis ? props.analysis[0].toUpperCase() + props.analysis.slice(1) : info.label;
+    box.append(el("h3", { text: props.analysis === "points chauds" ? `${title} (Gi*)` : title }));
+    const data = analysisData(props, params);
+    box.append(el("p", { class: data.simulated ? "badge-simule" : "badge-reel", text: data.text }));
+    const [one, many] = ASTYLE.units[props.source_layer] || ["événement", "événements"];
+    const unit = Math.abs(Number(props.value)) <= 1 ? one : many;
+    const classed = Boolean(ASTYLE.classes[props.analysis]);
+    const emerging = props.analysis === "points chauds émergents";
+    const hasValue = props.value !== null && props.value !== undefined && props.value !== "";
+    const rows = [
+      ["Quartier", quartierName(props.quartier)],
+      ["Période", props.period_start ? `du ${frDate(props.period_start)} au ${frDate(props.period_end)}` : "n.d."],
+    ];
+    if (cls || props.category) rows.push(["Classe", cls ? cls.label : props.category]);
+    if (classed) {
+      rows.push([emerging ? "Événements de la maille sur la période" : "Événements dans la maille",
+        hasValue ? `${frNumber(props.value, 2)} ${unit}` : "n.d."]);
+    } else {
+      rows.push(["Valeur", hasValue ? frNumber(props.value, 2) : "n.d."]);
+    }
+    // z and p: always for the classed analyses (n.d. when missing), else only when stored
+    const hasZ = props.z_score !== null && props.z_score !== undefined && props.z_score !== "";
+    const hasP = props.p_value !== null && props.p_value !== undefined && props.p_value !== "";
+    if (classed || hasZ) rows.push([emerging ? "Tendance (score z de Mann-Kendall)" : "Score z", frNumber(props.z_score, 2)]);
+    if (classed || hasP) rows.push([params.p_value === "ajustée FDR" ? "p (corrigée FDR)" : "p", frP(props.p_value)]);
+    rows.push(["Calculé le", frDate(props.run_at) || "n.d."]);
+    const words = paramsInWords(params);
+    if (words) rows.push(["Paramètres", words]);
+    box.append(el("dl", {}, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+    if (cls) box.append(el("p", { class: "comment-lire", text: cls.reading }));
+    return box;
   }
 
   function historyBlock(info, props) {
@@ -1026,9 +1197,55 @@
         el("span", { class: `pastille ${isPointLayer(info) ? "rond" : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
         info.label, d ? el("span", { class: "compte", text: ` (${formatNumber(d.count)})` }) : null]));
     });
+    if (state.byName.analyses && map.hasLayer(state.holders.analyses)) box.append(analysisLegend(viewData(state.byName.analyses)));
     box.append(el("div", { class: "legende-ligne" }, [el("span", { class: "pastille rond simule" }), "donnée simulée (contour pointillé)"]));
     box.append(el("div", { class: "legende-ligne" }, [el("span", { class: "pastille grappe-mini" }), "regroupement (nombre d'enregistrements)"]));
     if (state.heat) box.append(el("div", { class: "legende-ligne" }, [el("span", { class: "degrade" }), "densité (carte de chaleur)"]));
+  }
+
+  /** Légende des résultats d'analyse visibles : classes Gi*, motifs émergents présents, rampes. */
+  function analysisLegend(d) {
+    const holder = state.holders.analyses;
+    const all = (d && d.records) || [];
+    const block = el("div", { class: "legende-analyses", id: "legende-analyses" });
+    const available = analysisKinds(all);
+    if (available.length > 1) {
+      const select = el("select", { id: "analyse-choix", "aria-label": "Analyse affichée" },
+        available.map((k) => el("option", { value: k, text: k[0].toUpperCase() + k.slice(1) })));
+      select.value = holder.shownKind;
+      select.addEventListener("change", () => {
+        state.analysisShown = select.value;
+        const whole = Boolean(state.data.analyses && state.data.analyses.whole);
+        render(state.byName.analyses, holder.lastGj);
+        state.data.analyses.whole = whole;
+        renderLegend();
+      });
+      block.append(el("label", { class: "legende-ligne" }, ["Analyse affichée : ", select]));
+    }
+    const records = all.filter((f) => (f.properties || {}).analysis === holder.shownKind);
+    const kinds = new Set(records.map((f) => (f.properties || {}).analysis));
+    const present = new Set(records.map((f) => analysisClassKey(f.properties || {})));
+    if (!records.length) block.append(el("div", { class: "legende-ligne", text: "Aucun résultat d'analyse dans la vue." }));
+    Object.entries(ASTYLE.classes).forEach(([analysis, classes]) => {
+      if (!kinds.has(analysis)) return;
+      block.append(el("h5", { text: analysis === "points chauds" ? "Points chauds (Gi*)" : "Points chauds émergents" }));
+      // every Gi* class (the scale reads as a whole); only the emerging patterns present
+      block.append(el("div", { class: "legende-classes" }, classes
+        .filter((c) => analysis === "points chauds" || present.has(c.key))
+        .map((c) => el("div", { class: "legende-ligne", "data-classe": c.key, title: c.reading },
+          [el("span", { class: "pastille carre", style: `background:${c.color}` }), c.label]))));
+    });
+    Object.entries(ASTYLE.ramps).forEach(([analysis, ramp]) => {
+      if (!kinds.has(analysis)) return;
+      block.append(el("div", { class: "legende-ligne" }, [
+        ...ramp.map((c) => el("span", { class: "pastille carre rampe", style: `background:${c}` })),
+        ` ${analysis} : valeur faible → forte`]));
+    });
+    if (kinds.has("points chauds")) {
+      const hot = (ASTYLE.classes["points chauds"] || [])[0];
+      if (hot) block.append(el("p", { class: "comment-lire", text: `Comment lire : ${hot.reading}` }));
+    }
+    return block;
   }
 
   function updateExports() {
@@ -1086,7 +1303,8 @@
       const label = `<span class="pastille ${colorClass(colorOf(info.name, i))}"></span>${escapeHtml(info.label)}`
         + (info.confidential ? ' <span class="badge-confidentiel" title="Couche confidentielle">confidentiel</span>' : "");
       layerControl.addOverlay(holder, label);
-      if (!info.reference) holder.addTo(map);
+      // the analyses layer is off by default (ASTYLE.hiddenByDefault): a person turns it on
+      if (!info.reference && !(info.name === "analyses" && ASTYLE.hiddenByDefault)) holder.addTo(map);
     });
     buildFilterChoices();
     buildMonths();
