@@ -33,6 +33,10 @@ from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
 
+#: A place as a planner gives it: ``"lon,lat"``, an address of the ``adresses`` layer, or a
+#: Point in the store CRS.
+Place = str | Sequence[float] | Point
+
 __all__ = [
     "candidate_stops",
     "quartier_graph",

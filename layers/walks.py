@@ -39,10 +39,16 @@ from geo.crs import TERRITORY_CRS
 from geo.errors import QPVError, UnusableNetworkError
 from geo.walks.export import connectors_text, coverage_text, route_to_geojson, route_to_gpx
 from geo.walks.model import WalkOptions, WalkRecord, WalkSheet
-from geo.walks.network import clip_graph, distance_matrix, distance_to_streets, nearest_nodes
+from geo.walks.network import clip_graph, distance_matrix, nearest_nodes
 from geo.walks.quality import MIN_LARGEST_SHARE
 from geo.walks.routing import WalkRoute, covering_route, walk_route, walk_routes
+from layers._walk_candidates import (
+    candidate_id,
+    candidates_with_requests,
+    unreachable_not_mandatory,
+)
 from layers._walk_inputs import (
+    Place,
     candidate_stops,
     quartier_graph,
     quartier_perimeter,
@@ -88,9 +94,6 @@ WalkMode = Literal["priorites", "toutes-les-rues"]
 MODES: tuple[WalkMode, ...] = get_args(WalkMode)
 _META_PREFIX = "diagnostic:"
 Progress = Callable[[str], None]
-#: A place as a planner gives it: ``"lon,lat"``, an address of the ``adresses`` layer, or a
-#: Point in the store CRS.
-Place = str | Sequence[float] | Point
 
 
 @dataclass(frozen=True)
@@ -297,8 +300,6 @@ class SolvedWalk:
 #: A mandatory place farther than this from every street is not visited but listed « non desservi »
 #: (nearer, it is visited from the nearest street and its ``snap_m`` says how far).
 MANDATORY_MAX_M = 100.0
-#: Kinds of candidate stops, prefix of their ids.
-CANDIDATE_KINDS = ("constat", "point_noir", "bac", "npnru", "rue", "lieu")
 
 
 def solve_walk(store: LayerStore, request: WalkRequest, *, cache_dir: str | Path | None = None,
@@ -348,10 +349,11 @@ def solve_walk(store: LayerStore, request: WalkRequest, *, cache_dir: str | Path
                         opts.budget_min)
     else:
         step("priorités des arrêts")
-        stops = _candidates_with_requests(store, request, zone=zone, code=code, now=now)
+        stops = candidates_with_requests(store, request.mandatory, request.excluded, zone=zone, code=code,
+                                         now=now)
         ends = [start_pt] if end_pt is None else [start_pt, end_pt]
         G = split_at_points(G, [*ends, *stops.geometry])
-        stops = _unreachable_not_mandatory(G, stops, start=start_pt,
+        stops = unreachable_not_mandatory(G, stops, start=start_pt,
                                            limit=max(MANDATORY_MAX_M, opts.max_stop_distance_m))
         step("calcul du parcours")
         kept = stops[~stops["excluded"].to_numpy()]
@@ -363,100 +365,6 @@ def solve_walk(store: LayerStore, request: WalkRequest, *, cache_dir: str | Path
                   else [walk_route(G, routing, start=start_pt, end=end_pt, options=opts)])
     return SolvedWalk(code=code, quartier_name=str(perimeter["name"].iloc[0]), zone=zone, when=when,
                       start_label=start_label, routes=routes, candidates=stops, options=opts, meta=meta)
-
-
-def candidate_id(kind: str, source_uid: str) -> str:
-    """Return the id of a candidate stop: ``<kind>:<source uid>`` (« constat:3f2a… », « rue:Rue X »)."""
-    return f"{kind}:{source_uid}"
-
-
-def _candidates_with_requests(store: LayerStore, request: WalkRequest, *, zone: BaseGeometry, code: str,
-                              now: datetime | None) -> gpd.GeoDataFrame:
-    """Return the candidate stops indexed by id, with the planner's mandatory places and exclusions."""
-    stops = candidate_stops(store, zone, now=now)
-    ids = [candidate_id(str(k), str(u)) for k, u in zip(stops["kind"], stops["source_uid"], strict=True)]
-    seen: dict[str, int] = {}
-    for i, key in enumerate(ids):  # two stops of one source (never expected): keep both, apart
-        seen[key] = seen.get(key, 0) + 1
-        if seen[key] > 1:
-            ids[i] = f"{key}#{seen[key]}"
-    stops = stops.set_axis(ids)
-    stops["mandatory"] = False
-    stops["excluded"] = False
-    by_uid = {str(u): key for key, u in zip(stops.index, stops["source_uid"], strict=True) if str(u)}
-    top = float(stops["priority"].max()) if len(stops) else 1.0
-    extras: list[dict[str, Any]] = []
-    for i, m in enumerate(request.mandatory):
-        found = _known_id(m, stops.index, by_uid)
-        if found is not None:
-            stops.loc[found, "mandatory"] = True
-            stops.loc[found, "reason"] = f"Étape obligatoire. {stops.loc[found, 'reason']}"
-            continue
-        if isinstance(m, str) and m.split(":", 1)[0] in CANDIDATE_KINDS and ":" in m:
-            raise WalkError(f"Étape obligatoire n° {i + 1} inconnue « {m} » : ce n'est pas un arrêt candidat "
-                            f"du quartier {code}.", field="mandatory")
-        try:
-            pt, label = resolve_point(store, m, near=zone)
-        except WalkError as exc:
-            raise WalkError(f"Étape obligatoire n° {i + 1} : {exc}", field="mandatory") from None
-        if pt.distance(zone) > 250:
-            raise WalkError(f"L'arrêt demandé « {label} » est à {pt.distance(zone):.0f} m du quartier "
-                            f"{code} : choisir un point dans le quartier ou à ses abords.", field="mandatory")
-        extras.append({"kind": "obligatoire", "label": f"Arrêt demandé : {label}",
-                       "reason": "Étape obligatoire (arrêt demandé).", "priority": top, "source_uid": "",
-                       "address": label, "simulated": False, "mandatory": True, "excluded": False,
-                       "geometry": pt, "id": f"lieu:{i + 1}"})
-    if extras:
-        extra = gpd.GeoDataFrame(extras, geometry="geometry", crs=TERRITORY_CRS).set_index("id")
-        extra.index.name = None
-        stops = pd.concat([stops, extra])
-    for i, x in enumerate(request.excluded):
-        dropped = _known_id(x, stops.index, by_uid)
-        if dropped is None:
-            raise WalkError(f"Arrêt à retirer n° {i + 1} inconnu « {x} » : ce n'est pas un arrêt candidat "
-                            f"du quartier {code}.", field="excluded")
-        if stops.loc[dropped, "mandatory"]:
-            raise WalkError(f"L'arrêt « {x} » est à la fois obligatoire et retiré : choisir l'un ou l'autre.",
-                            field="excluded")
-        stops.loc[dropped, "excluded"] = True
-    logger.info("%d candidate stops in %s (%d mandatory, %d excluded)", len(stops), code,
-                int(stops["mandatory"].sum()), int(stops["excluded"].sum()))
-    return stops
-
-
-def _known_id(value: Place, ids: pd.Index, by_uid: Mapping[str, str]) -> str | None:
-    """Return the candidate id ``value`` names (its id or the uid of its source record), else None."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text in ids:
-        return text
-    return by_uid.get(text)
-
-
-def _unreachable_not_mandatory(G: nx.MultiGraph, stops: gpd.GeoDataFrame, *, start: Point,
-                               limit: float) -> gpd.GeoDataFrame:
-    """Drop the mandatory flag of the places no street joined to the start serves.
-
-    The router then lists them « non desservi » with the distance to the nearest street (or
-    « sur une voie non reliée »), instead of snapping them to a street far away.
-    """
-    must = stops.index[stops["mandatory"].to_numpy() & ~stops["excluded"].to_numpy()]
-    if not len(must):
-        return stops
-    pts = stops.loc[must].geometry
-    far = distance_to_streets(G, pts) > limit
-    nodes, _ = nearest_nodes(G, [(p.x, p.y) for p in pts])
-    (start_node,), _ = nearest_nodes(G, [(start.x, start.y)])
-    joined = nx.node_connected_component(G, start_node)
-    cut = np.array([n not in joined for n in nodes])
-    lost = must[far | cut]
-    if not len(lost):
-        return stops
-    logger.info("%d mandatory place(s) not served by the streets: listed as unserved", len(lost))
-    out = stops.copy()
-    out.loc[lost, "mandatory"] = False
-    return out
 
 
 def parse_walk_date(value: datetime | date | str | None) -> datetime:

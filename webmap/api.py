@@ -11,9 +11,6 @@ import io
 import json
 import logging
 import math
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from layers.store.base import LayerStore
 from layers.validate import validate_record
 from webmap import oas, params, users, writes
 from webmap import photos as photos_store
+from webmap._photo_uploads import PhotoUpload, read_photos
 from webmap.access import (
     allow,
     can_see,
@@ -78,9 +76,6 @@ MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 DEFAULT_SOURCE = "diagnostic en marchant"
 PHOTO_NAME = photos_store.PHOTO_NAME
-# markup or code in an image: an HTML / SVG / PHP polyglot. Tokens of 5 bytes or more, so
-# that compressed image data matches by chance about once in 10,000 photos of 5 MB
-_POLYGLOT = re.compile(rb"(?i:<\?php|<(?:script|html|iframe|body[\s>])|javascript:)|<svg[\s>]")
 CLUSTER_MAX_ZOOM = 16
 
 
@@ -313,61 +308,6 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
 
 
 # -- observations -----------------------------------------------------------------------------
-def _check_photo(data: bytes, name: str) -> str:
-    """Extension of an accepted photo (magic bytes), else a 400 on ``photos``.
-
-    Images carrying markup or code (polyglot files a browser could run as HTML) are refused.
-    """
-    name = name[:80]
-    limit = int(current_app.config["MAX_PHOTO_BYTES"])
-    if len(data) > limit:
-        fail(400, f"Photo « {name} » trop lourde ({limit / 1e6:.1f} Mo au plus).", "photos")
-    kind = None
-    if data.startswith(b"\xff\xd8\xff"):
-        kind = "jpg"
-    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
-        kind = "png"
-    elif len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        kind = "webp"
-    if kind is None:
-        fail(400, f"« {name} » n'est pas une image JPEG, PNG ou WebP.", "photos")
-    if _POLYGLOT.search(data):
-        fail(400, f"« {name} » contient du code (HTML, script ou PHP) : image refusée.", "photos")
-    return kind
-
-
-def _read_photos() -> list[tuple[bytes, str]]:
-    # a part without a file name is kept when it has content (an empty one is a browser's
-    # « no file chosen »): an unnamed photo must not be dropped silently
-    files = [f for f in request.files.getlist("photos") if f.filename or f.stream.read(1)]
-    for f in files:
-        f.stream.seek(0)
-    unexpected = sorted(set(request.files) - {"photos"})
-    if unexpected:
-        fail(400, f"Fichier inattendu « {unexpected[0]} ».", unexpected[0])
-    if len(files) > current_app.config["MAX_PHOTOS"]:
-        fail(400, f"{current_app.config['MAX_PHOTOS']} photos au plus.", "photos")
-    out = []
-    for f in files:
-        data = f.read(current_app.config["MAX_PHOTO_BYTES"] + 1)
-        out.append((data, _check_photo(data, f.filename or "photo")))
-    return out
-
-
-@dataclass(frozen=True)
-class _PhotoUpload:
-    """The photos of a request, staged in the photos folder (:mod:`webmap.photos`)."""
-
-    folder: Path
-    photos: list[tuple[bytes, str]]
-
-    def stage(self, uid: str) -> list[str]:
-        return photos_store.stage(self.folder, uid, self.photos)
-
-    def settle(self, store: LayerStore, uid: str, names: Sequence[str]) -> bool:
-        return photos_store.settle(store, self.folder, uid, names)
-
-
 @bp.post("/api/observations")
 @allow("technicien", layer="observations")
 def create_observation() -> ResponseReturnValue:
@@ -377,13 +317,13 @@ def create_observation() -> ResponseReturnValue:
         if "photos" in data:
             fail(400, "Les photos s'envoient en multipart/form-data.", "photos")
     elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        data, photos = request.form.to_dict(), _read_photos()
+        data, photos = request.form.to_dict(), read_photos()
     else:
         fail(415, "Corps JSON ou multipart/form-data attendu.", "corps")
     user = current_user()
     uid, created = create_observation_record(
         _store(), data, default_source=DEFAULT_SOURCE, actor=_actor(),
-        photos=_PhotoUpload(Path(current_app.config["PHOTOS_DIR"]), photos),
+        photos=PhotoUpload(Path(current_app.config["PHOTOS_DIR"]), photos),
         organisation=user.organisation if user else None, rules=writes.write_rules())
     if created:
         return jsonify({"uid": uid, "created": True}), 201
