@@ -73,16 +73,26 @@ def store(app: Flask) -> Iterator[object]:
         s.close()
 
 
+def client_logged_as(app: Flask, login: str, *, token: str | None = None) -> FlaskClient:
+    """A test client with a valid session of account ``login`` and its CSRF header set.
+
+    The session is written through :func:`webmap.sessions.session_fields`, as a login does;
+    the CSRF token is ``token`` (« jeton-<login> » by default).
+    """
+    token = token or f"jeton-{login}"
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess.update(session_fields(login, app.config["USERS_DB"]))
+        sess["csrf_token"] = token
+    client.environ_base["HTTP_X_CSRFTOKEN"] = token
+    return client
+
+
 def logged_client(app: Flask, role: str | None) -> FlaskClient:
     """A test client with a session for ``role`` (None: anonymous) and its CSRF header set."""
-    client = app.test_client()
     if role is None:
-        return client
-    with client.session_transaction() as sess:
-        sess.update(session_fields(ROLE_LOGINS[role], app.config["USERS_DB"]))
-        sess["csrf_token"] = f"jeton-{role}"
-    client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{role}"
-    return client
+        return app.test_client()
+    return client_logged_as(app, ROLE_LOGINS[role], token=f"jeton-{role}")
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from layers.settings import REPO_ROOT
+from tests.webmap.conftest import client_logged_as
 from webmap import users
 from webmap.app import create_app
 from webmap.jobs import DONE, FAILED, INTERRUPTED, RUNNING, WAITING
 from webmap.jobs.views import job_queue
-from webmap.sessions import session_fields
 
 PASSWORD = "mot-de-passe-travaux"
 LOGINS = {"lecteur": "lou", "technicien": "tom", "administrateur": "alix"}
@@ -47,12 +47,7 @@ def _make_app(store: Path, instance: Path) -> Flask:
 
 
 def _client(app: Flask, login: str) -> FlaskClient:
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess.update(session_fields(login, app.config["USERS_DB"]))
-        sess["csrf_token"] = f"jeton-{login}"
-    client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{login}"
-    return client
+    return client_logged_as(app, login)
 
 
 def _wait(read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], *,

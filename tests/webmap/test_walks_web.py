@@ -24,6 +24,7 @@ from layers.walks import WalkRequest, plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
 from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
+from tests.webmap.conftest import client_logged_as
 from webmap import access, users
 from webmap.app import create_app
 from webmap.sessions import session_fields
@@ -58,13 +59,9 @@ def uid(walk_app: Flask) -> str:
 
 
 def client_as(app: Flask, role: str | None) -> FlaskClient:
-    client = app.test_client()
-    if role is not None:
-        with client.session_transaction() as sess:
-            sess.update(session_fields(LOGINS[role], app.config["USERS_DB"]))
-            sess["csrf_token"] = f"jeton-{role}"
-        client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{role}"
-    return client
+    if role is None:
+        return app.test_client()
+    return client_logged_as(app, LOGINS[role], token=f"jeton-{role}")
 
 
 def page_config(html: str) -> dict[str, Any]:

@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.webmap.conftest import client_logged_as
 from webmap import users
 from webmap.app import create_app
-from webmap.sessions import session_fields
 
 PASSWORD = "mot-de-passe-securite"
 LOGINS = {"lecteur": "lina", "technicien": "tiago", "administrateur": "aurore"}
@@ -37,14 +37,9 @@ def build_app(store: Path, instance: Path, **config: Any) -> Flask:
 
 def client_as(app: Flask, role: str) -> FlaskClient:
     """A test client with a session of ``role`` (``anonyme``: none) and its CSRF header."""
-    client = app.test_client()
     if role == "anonyme":
-        return client
-    with client.session_transaction() as sess:
-        sess.update(session_fields(LOGINS[role], app.config["USERS_DB"]))
-        sess["csrf_token"] = f"jeton-{role}"
-    client.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{role}"
-    return client
+        return app.test_client()
+    return client_logged_as(app, LOGINS[role], token=f"jeton-{role}")
 
 
 def png(width: int = 4, height: int = 3) -> bytes:

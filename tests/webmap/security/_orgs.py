@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from shapely.geometry import LineString
 
 from layers.store import open_store
+from tests.webmap.conftest import client_logged_as
 from webmap import users
 from webmap.app import create_app
-from webmap.sessions import session_fields
 
 PASSWORD = "mot-de-passe-solide"
 #: login -> (role, organisation)
@@ -53,12 +53,7 @@ def make_app(store_path: Path, folder: Path, **config: Any) -> Flask:
 
 def client(app: Flask, login: str) -> FlaskClient:
     """A test client logged in as ``login`` with its CSRF header."""
-    c = app.test_client()
-    with c.session_transaction() as sess:
-        sess.update(session_fields(login, app.config["USERS_DB"]))
-        sess["csrf_token"] = f"jeton-{login}"
-    c.environ_base["HTTP_X_CSRFTOKEN"] = f"jeton-{login}"
-    return c
+    return client_logged_as(app, login)
 
 
 def add_walk(store_path: Path, *, organisation: str | None, organisations: str | None = None) -> str:

@@ -28,6 +28,7 @@ from layers.store._records import child_table
 from tests.walkdemo import demo_store_copy, plan_mosson_walk
 from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
+from tests.webmap.conftest import client_logged_as
 from tests.webmap.test_browser import refresh_count, wait_ready
 from webmap import users
 from webmap.app import create_app
@@ -95,11 +96,7 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
                    organisation="ville")
     first = plan_mosson_walk(path, "2026-03-03T10:00", cache_dir=cache)
     # a constat of the first walk (followed up on the second one's page), and the walk recorded
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess.update(session_fields("admin-hostile", app.config["USERS_DB"]))
-        sess["csrf_token"] = "jeton-hostile"
-    client.environ_base["HTTP_X_CSRFTOKEN"] = "jeton-hostile"
+    client = client_logged_as(app, "admin-hostile", token="jeton-hostile")
     route = client.get(f"/diagnostic/{first.uid}/route.geojson").get_json(force=True)
     stop = next(f for f in route["features"] if f["properties"].get("kind") == "arret")
     lon, lat = stop["geometry"]["coordinates"]
