@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import Storage
 
 from webmap import auth
+from webmap._private_files import create_private
 from webmap.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ class SQLiteStorage(Storage):
     def _con(self) -> Iterator[sqlite3.Connection]:
         """Yield a connection for one operation (autocommit; closed after)."""
         if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):  # mode 600: the keys name accounts
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            create_private(self.path)  # mode 600: the keys name accounts
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             if not self._ready:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 import sqlite3
-import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from layers import schema
 from layers.errors import NotFoundError, RecordError
 from layers.validate import fold
 from webmap import passwords
+from webmap._private_files import create_private, tighten
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +40,6 @@ CREATE TABLE IF NOT EXISTS users (
   organisation TEXT NOT NULL, api_key_hash TEXT UNIQUE, created_at TEXT NOT NULL,
   active INTEGER NOT NULL DEFAULT 1, session_version INTEGER NOT NULL DEFAULT 1)
 """
-_FILE_MODE = 0o600
 _ready: set[str] = set()  # users files already created / migrated by this process
 
 
@@ -92,23 +90,18 @@ class Account:
 
 def _secure_file(path: Path) -> None:
     """Create ``path`` mode 600, or tighten an existing file readable by others."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            os.chmod(path, _FILE_MODE)
-            logger.warning("users file %s was mode %o: tightened to 600", path, mode)
-    else:
-        os.close(fd)
+    if create_private(path):
         logger.info("created the users file %s (mode 600)", path)
+        return
+    mode = tighten(path)
+    if mode is not None:
+        logger.warning("users file %s was mode %o: tightened to 600", path, mode)
 
 
 def _connect(path: str | Path) -> sqlite3.Connection:
     path = Path(path)
     key = str(path)
     if key not in _ready or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         _secure_file(path)
         con = sqlite3.connect(path, timeout=30)
         with con:

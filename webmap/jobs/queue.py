@@ -29,6 +29,7 @@ from urllib.parse import unquote
 import huey
 
 from geo.errors import MissingDependencyError, QPVError
+from webmap._private_files import create_private
 from webmap.errors import JobError
 from webmap.jobs._records import (
     DONE,
@@ -69,16 +70,6 @@ def _sqlite_path(url: str) -> Path:
     return Path(path)
 
 
-def _create_private(path: Path) -> None:
-    """Create ``path`` empty with mode 600 when missing (the queue holds users' parameters)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-
-
 def make_huey(url: str) -> Any:
     """Return the huey instance of ``url`` (``sqlite:///…`` or ``redis://…``).
 
@@ -91,7 +82,7 @@ def make_huey(url: str) -> Any:
     """
     if url.startswith("sqlite:"):
         path = _sqlite_path(url)
-        _create_private(path)
+        create_private(path)  # the queue holds users' parameters
         return huey.SqliteHuey("qpv", filename=str(path), results=False, timeout=30)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
