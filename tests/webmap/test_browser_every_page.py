@@ -58,8 +58,8 @@ def _page_rules(app: Flask) -> list[Any]:
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         access = getattr(view, "_qpv_rule", None)
-        if "GET" in (rule.methods or ()) and (access is not None and access.login_page
-                                              or rule.rule in ("/", "/connexion")):
+        page = bool(access is not None and access.login_page) or rule.rule in ("/", "/connexion")
+        if "GET" in (rule.methods or ()) and page:
             rules.append(rule)
     return sorted(rules, key=lambda r: r.rule)
 
@@ -160,7 +160,8 @@ def test_every_page_fits_a_phone_in_french(site: tuple[Flask, list[str]], role: 
         drv = chrome(window=f"500,{PHONE[1]}")
         try:
             drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+                                {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1,
+                                 "mobile": True})
             if role != "anonyme":
                 _log_in(drv, base, role)
             for url in allowed:
