@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 
 from webmap import _report_archive as archive
 from webmap.access import allow, can_see, current_user, fail, has_role
-from webmap.jobs.kinds import DEFAULT_THEME, LAYER_CHOICES
+from webmap.jobs.kinds import DEFAULT_THEME, LAYER_CHOICES, report_layers
 from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def page() -> ResponseReturnValue:
     shown = entries[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
     first, last = _default_period()
     layers = [(name, LAYER_LABELS[name]) for name in LAYER_CHOICES
-              if name == "auto" or can_see(name)]
+              if all(can_see(layer) for layer in report_layers({"couche": name}))]
     me = current_user()
     data = {"jobs": url_for("jobs.list_jobs"), "job": url_for("jobs.get_job", job_id="ID"),
             "login": me.login if me else None}
