@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
@@ -103,11 +104,16 @@ def _choices() -> dict[str, Any]:
 
 
 def _default_period() -> tuple[str, str]:
-    """Return the last twelve whole months (``AAAA-MM``, ``AAAA-MM``)."""
+    """Return the twelve months ending with the latest constat (the last twelve whole months without one)."""
+    latest = None
+    if can_see("observations"):
+        last_one = get_store().read("observations", order_by="-observed_at", limit=1)
+        if len(last_one) and pd.notna(last_one["observed_at"].iloc[0]):
+            latest = pd.Timestamp(last_one["observed_at"].iloc[0])
     today = date.today()
-    last = today.year * 12 + today.month - 2  # previous month, counted from year 0
+    last = latest.year * 12 + latest.month - 1 if latest is not None else today.year * 12 + today.month - 2
 
-    def month(index: int) -> str:
+    def month(index: int) -> str:  # index: months counted from year 0
         return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
     return month(last - 11), month(last)

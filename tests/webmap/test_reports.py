@@ -21,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from layers.settings import store_files_dir
+from layers.store import open_store
 from tests.webmap.conftest import client_logged_as
 from tests.webmap.test_jobs import _api_job, _wait
 from webmap import _report_archive as archive
@@ -147,6 +148,12 @@ def test_reader_sees_history_and_downloads(rapp: Flask, quartier_job: dict[str, 
     assert '<option value="QP075019">' in html
     assert 'value="points_noirs"' not in html and 'value="auto"' not in html  # restricted layer not offered
     assert re.search(r'href="/rapports"\s+aria-current="page">Rapports<', html)  # the header entry
+    # default period: the twelve months ending with the latest constat of the store
+    with open_store(rapp.config["STORE"], create=False) as store:
+        latest = store.read("observations")["observed_at"].max()
+    first = (latest.to_period("M") - 11).strftime("%Y-%m")
+    assert f'id="r-debut" name="debut" value="{first}"' in html
+    assert f'id="r-fin" name="fin" value="{latest:%Y-%m}"' in html
     with reader.get(f"/rapports/{entry_id}/pdf") as pdf:
         assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
         assert "attachment" in pdf.headers["Content-Disposition"]

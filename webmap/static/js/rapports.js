@@ -10,6 +10,19 @@
   var POLL_MS = 1000;
   var FAILED_SHOWN_MS = 24 * 3600 * 1000;
   var jobs = {};  // id -> dernier état connu
+  var HIDDEN_KEY = "qpv-rapports-masques";
+
+  function hiddenIds() {
+    try { return JSON.parse(window.localStorage.getItem(HIDDEN_KEY) || "[]"); } catch (e) { return []; }
+  }
+
+  function hide(id) {
+    var ids = hiddenIds().filter(function (x) { return x !== id; });
+    ids.push(id);
+    try { window.localStorage.setItem(HIDDEN_KEY, JSON.stringify(ids.slice(-50))); } catch (e) { /* privé */ }
+    delete jobs[id];
+    render();
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -37,10 +50,15 @@
       item.dataset.travail = id;
       item.dataset.etat = job.state;
       item.appendChild(el("p", "travail-titre", describe(job)));
-      if (job.state === "échec") {
-        item.appendChild(el("p", "travail-erreur", "Échec : " + (job.error || "erreur inconnue")));
-      } else if (job.state === "terminé") {
-        item.appendChild(el("p", "travail-etape", "Terminé : le rapport est dans l'historique."));
+      if (job.state === "échec" || job.state === "terminé") {
+        item.appendChild(job.state === "échec"
+          ? el("p", "travail-erreur", "Échec : " + (job.error || "erreur inconnue"))
+          : el("p", "travail-etape", "Terminé : le rapport est dans l'historique."));
+        var close = el("button", "travail-masquer", "Masquer");
+        close.type = "button";
+        close.setAttribute("aria-label", "Masquer ce travail : " + describe(job));
+        close.addEventListener("click", function () { hide(id); });
+        item.appendChild(close);
       } else {
         var bar = el("progress", "travail-barre");
         bar.max = 100;
@@ -85,9 +103,9 @@
     fetch(data.jobs + "?tous=0", {credentials: "same-origin"})
       .then(function (res) { return res.ok ? res.json() : {jobs: []}; })
       .then(function (body) {
-        var now = Date.now();
+        var now = Date.now(), hidden = hiddenIds();
         (body.jobs || []).forEach(function (job) {
-          if (job.kind !== "rapport") { return; }
+          if (job.kind !== "rapport" || hidden.indexOf(job.id) >= 0) { return; }
           var active = job.state === "en attente" || job.state === "en cours";
           var recentFailure = job.state === "échec" && job.finished
             && now - Date.parse(job.finished) < FAILED_SHOWN_MS;
@@ -97,6 +115,7 @@
           }
         });
         render();
+        list.dataset.charge = "oui";  // la liste reflète le serveur
       });
   }
 
