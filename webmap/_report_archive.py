@@ -72,6 +72,18 @@ def reports_dir(files_area: str | Path) -> Path:
     return Path(files_area) / REPORTS_FOLDER
 
 
+def store_revision(store: Any, store_url: str | Path) -> str | None:
+    """Return the store's revision marker (PostGIS); a GeoPackage's file modification time (UTC)."""
+    revision = store.revision()
+    if revision is not None:
+        return str(revision)
+    path = Path(str(store_url).removeprefix("gpkg://"))
+    if path.is_file():
+        stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)
+        return f"fichier modifié le {stamp.isoformat()}"
+    return None
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 

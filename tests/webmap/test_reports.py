@@ -248,3 +248,33 @@ def test_history_is_paginated_and_skips_broken_folders(rapp: Flask, quartier_job
     second = reader.get("/rapports?page=2").get_data(as_text=True)
     assert second.count('class="carte-rapport"') == len(visible) - 10 and "Page 2 sur 2" in second
     assert reader.get("/rapports?page=abc").status_code == 200
+
+
+def test_cli_report_can_be_filed(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    area = tmp_path / "espace"
+    monkeypatch.setenv("QPV_FILES_DIR", str(area))
+    args = ["--entrepot", str(store_path), "rapport", "--quartier", "QP075019",
+            "--periode", "2024-01:2024-06", "--sans-pdf", "--sortie", str(tmp_path / "sortie")]
+    plain = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert plain.exit_code == 0, plain.output
+    assert archive.list_reports(area) == [] and "Archivé" not in plain.output  # only when asked
+    res = CliRunner().invoke(main, [*args, "--archiver", "--par", "lucie"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    [entry] = archive.list_reports(area)
+    assert f"Archivé : {entry.folder}" in res.output
+    p = entry.parameters
+    assert p["demande_par"] == "lucie" and p["quartier"] == "QP075019" and p["periode"] == "2024-01:2024-06"
+    assert p["pdf"] is False and entry.files == ("rapport-QP075019-202401-202406.html",)
+    assert p["couches"] == ["perimetres", "observations", "points_noirs"] and p["revision_entrepot"]
+    assert (entry.folder / entry.files[0]).read_bytes() == (tmp_path / "sortie" / entry.files[0]).read_bytes()
+    # the web page lists it
+    app = create_app({"STORE": str(store_path), "instance_path": str(tmp_path / "instance"),
+                      "SECRET_KEY": "k", "TESTING": True})
+    assert app.config["FILES_DIR"] == str(area)
+    users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="lecteur", organisation="ville")
+    html = client_logged_as(app, "lucie").get("/rapports").get_data(as_text=True)
+    assert f'data-rapport="{entry.id}"' in html and "lucie" in html

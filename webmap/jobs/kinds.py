@@ -12,7 +12,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,22 +165,10 @@ def report_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
     return (*base, "observations", "points_noirs") if layer == "auto" else (*base, str(layer))
 
 
-def _store_revision(store: Any, store_url: str) -> str | None:
-    """Return the store's revision marker; a GeoPackage's file modification time (UTC) otherwise."""
-    revision = store.revision()
-    if revision is not None:
-        return str(revision)
-    path = Path(str(store_url).removeprefix("gpkg://"))
-    if path.is_file():
-        return "fichier modifié le " + datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(
-            microsecond=0).isoformat()
-    return None
-
-
 def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     """Build the report of ``qpv rapport``, write its HTML (and PDF) and file it in the files area."""
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
-    from webmap._report_archive import file_report
+    from webmap._report_archive import file_report, store_revision
     from webmap.documents import write_report
 
     progress = context.progress
@@ -189,7 +176,7 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     progress(5, "Lecture de l'entrepôt")
     store = open_store(context.store_url, create=False)
     try:
-        revision = _store_revision(store, context.store_url)
+        revision = store_revision(store, context.store_url)
         progress(15, "Calcul des indicateurs et des points chauds")
         if params["quartier"]:
             report = quartier_report_from_store(store, params["quartier"], start=start, end=end,
