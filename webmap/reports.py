@@ -97,7 +97,8 @@ def _card(entry: archive.FiledReport) -> dict[str, Any]:
 def _choices() -> dict[str, Any]:
     """Quartiers (code, name, communes) and communes of the store's perimeters, for the form."""
     frame = get_store().read("perimetres")
-    quartiers = sorted(({"code": str(r.code), "name": str(r.name), "communes": str(r.communes or "")}
+    quartiers = sorted(({"code": str(r.code), "name": str(r.name),
+                         "communes": str(r.communes) if pd.notna(r.communes) else ""}
                         for r in frame.itertuples()), key=lambda q: (q["communes"], q["name"]))
     communes = sorted({c.strip() for q in quartiers for c in q["communes"].split(",") if c.strip()})
     return {"quartiers": quartiers, "communes": communes}

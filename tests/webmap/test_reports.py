@@ -278,3 +278,29 @@ def test_cli_report_can_be_filed(store_path: Path, tmp_path: Path, monkeypatch: 
     users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="lecteur", organisation="ville")
     html = client_logged_as(app, "lucie").get("/rapports").get_data(as_text=True)
     assert f'data-rapport="{entry.id}"' in html and "lucie" in html
+
+
+def test_form_lists_a_perimeter_without_commune(store_path: Path, tmp_path: Path) -> None:
+    """A locally drawn quartier with no commune (messy real data) is offered, without « nan »."""
+    path = tmp_path / "territoire.gpkg"
+    shutil.copy(store_path, path)
+    with open_store(path, create=False) as store:
+        row = store.read("perimetres", where={"code": "QP075019"}).drop(
+            columns=["created_at", "updated_at"], errors="ignore").copy()
+        row["uid"] = ["perimetre-sans-commune"]
+        row["source_id"] = row["uid"]
+        row["code"] = "LOCAL01"
+        row["name"] = "Îlot Ménilmontant (tracé local)"
+        row["communes"] = None
+        row["kind"] = "quartier"
+        store.write("perimetres", row, actor="tests")
+    app = create_app({"STORE": str(path), "instance_path": str(tmp_path / "instance"), "SECRET_KEY": "k",
+                      "TESTING": True})
+    assert app.config["FILES_DIR"] == str(tmp_path / "territoire.fichiers")
+    users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="lecteur", organisation="ville")
+    res = client_logged_as(app, "lucie").get("/rapports")
+    html = res.get_data(as_text=True)
+    assert res.status_code == 200
+    assert '<option value="LOCAL01">Îlot Ménilmontant (tracé local) (LOCAL01)</option>' in html
+    assert not [t for t in re.findall(r"<option[^>]*>([^<]*)</option>", html) if t.endswith("— nan")]
+    assert "Aucun rapport archivé pour l'instant." in html  # the new store's files area is empty
