@@ -50,6 +50,9 @@ class Settings:
         Address ``qpv servir`` listens on (``QPV_HOST``, 127.0.0.1 by default).
     port : int
         Port of ``qpv servir`` (``QPV_PORT``, 5000 by default; ``make demo PORT=…`` sets it).
+    files_dir : Path or None
+        Files area of the store, where the reports are filed (``QPV_FILES_DIR``; unset: see
+        :func:`store_files_dir`).
     """
 
     store_url: str = field(default_factory=lambda: os.environ.get(
@@ -71,6 +74,8 @@ class Settings:
     demo_dir: Path = REPO_ROOT / "data" / "demo"
     host: str = field(default_factory=lambda: os.environ.get("QPV_HOST") or "127.0.0.1")
     port: int = field(default_factory=lambda: _port("QPV_PORT", 5000))
+    files_dir: Path | None = field(default_factory=lambda: Path(os.environ["QPV_FILES_DIR"])
+                                   if os.environ.get("QPV_FILES_DIR") else None)
 
 
 def _positive_float(name: str, default: str) -> float:
@@ -95,6 +100,25 @@ def _port(name: str, default: int) -> int:
         return int(raw)
     logger.warning("%s=%r is not a TCP port (1-65535): using %s", name, raw, default)
     return default
+
+
+def store_files_dir(store_url: str | Path, *, configured: str | Path | None = None,
+                    instance: str | Path | None = None) -> Path:
+    """Return the files area of a store: where the reports are filed with their parameters.
+
+    ``configured`` (the web app's ``FILES_DIR``) or ``QPV_FILES_DIR`` wins; otherwise a
+    GeoPackage store ``chemin/territoire.gpkg`` keeps its files beside it in
+    ``chemin/territoire.fichiers/``, and a PostGIS store in ``<instance>/fichiers`` (``var/fichiers``
+    without an instance folder).
+    """
+    chosen = configured or get_settings().files_dir
+    if chosen:
+        return Path(chosen)
+    text = str(store_url)
+    if text.startswith(("postgresql://", "postgres://")):
+        return Path(instance) / "fichiers" if instance else REPO_ROOT / "var" / "fichiers"
+    path = Path(text.removeprefix("gpkg://"))
+    return path.with_name(path.stem + ".fichiers")
 
 
 def get_settings() -> Settings:

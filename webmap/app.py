@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from geo.errors import QPVError
 from layers import integrity, scope
 from layers.errors import NotFoundError, RecordError, StoreError, UnknownLayerError
-from layers.settings import get_settings
+from layers.settings import get_settings, store_files_dir
 from layers.store import open_store
 from webmap import (
     access,
@@ -36,6 +36,7 @@ from webmap import (
     open311,
     openapi,
     planner_api,
+    reports,
     sessions,
     store,
     throttle,
@@ -49,7 +50,7 @@ from webmap.photos import recover
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "reports")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -110,6 +111,9 @@ DEFAULTS: dict[str, Any] = {
     # redis://… for several machines; folder of the jobs' files (None: instance/travaux)
     "JOBS_URL": None,
     "JOBS_FILES_DIR": None,
+    # files area of the store, where reports are filed with their parameters (webmap.reports);
+    # None: QPV_FILES_DIR, else <store>.fichiers/ beside a GeoPackage, instance/fichiers for PostGIS
+    "FILES_DIR": None,
 }
 
 
@@ -181,12 +185,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["STORE"] = str(app.config.get("STORE") or get_settings().store_url)
     app.config["USERS_DB"] = str(app.config.get("USERS_DB") or instance / "users.sqlite")
     app.config["PHOTOS_DIR"] = str(app.config.get("PHOTOS_DIR") or instance / "photos")
+    app.config["FILES_DIR"] = str(store_files_dir(app.config["STORE"], configured=app.config.get("FILES_DIR"),
+                                                  instance=instance))
     visibility.check_public_profile(app.config["PUBLIC_PROFILE"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp, planner_api.bp):
+                      admin.bp, planner_api.bp, reports.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -343,19 +344,32 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
 @click.option("--sortie", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Dossier des rapports (par défaut var/rapports).")
 @click.option("--pdf/--sans-pdf", "pdf", default=True, show_default=True, help="Écrit aussi le PDF.")
+@click.option("--archiver", "file_it", is_flag=True,
+              help="Range aussi le rapport et ses paramètres dans l'espace de fichiers de l'entrepôt "
+                   "(historique de la page /rapports).")
+@click.option("--par", "actor", default=None, help="Avec --archiver : qui demande le rapport (login).")
 @click.pass_context
 def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, period: str, couche: str,
-               theme: str, commune: str | None, output_dir: Path | None, pdf: bool) -> None:
-    """Rapport d'un quartier (--quartier CODE) ou du territoire (--territoire), en HTML et PDF."""
+               theme: str, commune: str | None, output_dir: Path | None, pdf: bool, file_it: bool,
+               actor: str | None) -> None:
+    """Rapport d'un quartier (--quartier CODE) ou du territoire (--territoire), en HTML et PDF.
+
+    Avec --archiver, le rapport est aussi rangé dans l'espace de fichiers de l'entrepôt
+    (QPV_FILES_DIR, sinon <entrepôt>.fichiers/ à côté d'un GeoPackage), où la page /rapports
+    le liste avec ses paramètres.
+    """
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
+    from webmap._report_archive import store_revision
     from webmap.documents import write_report
 
     if bool(quartier) == territoire:
         raise CliInputError("Choisissez --quartier CODE ou --territoire.")
     start, end = parse_period(period)
     folder = output_dir or ctx.obj["settings"].reports_dir
+    asked = datetime.now(UTC).replace(microsecond=0).isoformat()
     store = open_cli_store(ctx)
     try:
+        revision = store_revision(store, ctx.obj["store_url"])
         if quartier:
             report = quartier_report_from_store(store, quartier, start=start, end=end, layer=couche,
                                                 theme=theme or None)
@@ -378,6 +392,27 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
     click.echo(f"HTML : {paths[0]}")
     if pdf:
         click.echo(f"PDF : {paths[1]}")
+    if file_it:
+        _file(ctx, paths, report, {"quartier": quartier, "territoire": territoire, "periode": period,
+                                   "couche": couche, "theme": theme, "commune": commune, "pdf": pdf},
+              actor=actor, asked=asked, revision=revision)
+
+
+def _file(ctx: click.Context, paths: list[Path], report: Any, params: dict[str, Any], *, actor: str | None,
+          asked: str, revision: str | None) -> None:
+    """File the report of ``qpv rapport --archiver`` in the store's files area."""
+    from layers.settings import REPO_ROOT, store_files_dir
+    from webmap._report_archive import file_report
+    from webmap.jobs.kinds import report_layers
+
+    # the web app's instance folder: QPV_INSTANCE_PATH, else Flask's default beside the package
+    instance = ctx.obj["settings"].instance_path or REPO_ROOT / "instance"
+    area = store_files_dir(ctx.obj["store_url"], instance=instance)
+    filed = file_report(area, paths, {
+        "type": "rapport", "titre": report.title, **params, "couches": list(report_layers(params)),
+        "demande_par": actor or "ligne de commande", "organisation": None, "demande_le": asked,
+        "travail": None, "revision_entrepot": revision, "notes": list(report.notes)})
+    click.echo(f"Archivé : {filed.folder}")
 
 
 def _fmt(value: Any, *, share: bool = False) -> str:

@@ -39,12 +39,24 @@ class JobContext:
         Percentage and step reporting.
     owner : str or None
         Login of who asked (recorded as the actor of writes).
+    organisation : str or None
+        Organisation of who asked.
+    requested : str or None
+        When the job was asked for (UTC, ISO 8601).
+    job_id : str or None
+        The job's identifier.
+    files_area : Path or None
+        The store's files area, where reports are filed (None: not filed).
     """
 
     store_url: str
     folder: Path
     progress: Progress
     owner: str | None = None
+    organisation: str | None = None
+    requested: str | None = None
+    job_id: str | None = None
+    files_area: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -154,8 +166,9 @@ def report_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    """Build the report of ``qpv rapport`` and write its HTML (and PDF) in the job's folder."""
+    """Build the report of ``qpv rapport``, write its HTML (and PDF) and file it in the files area."""
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
+    from webmap._report_archive import file_report, store_revision
     from webmap.documents import write_report
 
     progress = context.progress
@@ -163,6 +176,7 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     progress(5, "Lecture de l'entrepôt")
     store = open_store(context.store_url, create=False)
     try:
+        revision = store_revision(store, context.store_url)
         progress(15, "Calcul des indicateurs et des points chauds")
         if params["quartier"]:
             report = quartier_report_from_store(store, params["quartier"], start=start, end=end,
@@ -180,8 +194,18 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
         stem += "-" + _slug(params["theme"])
     progress(60, "Mise en page du rapport (HTML" + (" et PDF)" if params["pdf"] else ")"))
     paths = write_report(report, context.folder, stem, pdf=params["pdf"])
+    result: dict[str, Any] = {"titre": report.title, "fichiers": [p.name for p in paths],
+                              "notes": list(report.notes)}
+    if context.files_area is not None:
+        progress(90, "Classement du rapport dans l'espace de fichiers")
+        filed = file_report(context.files_area, paths, {
+            "type": "rapport", "titre": report.title, **params, "couches": list(report_layers(params)),
+            "demande_par": context.owner, "organisation": context.organisation,
+            "demande_le": context.requested, "travail": context.job_id, "revision_entrepot": revision,
+            "notes": list(report.notes)})
+        result["rapport"] = filed.id
     progress(100, "Rapport prêt")
-    return {"titre": report.title, "fichiers": [p.name for p in paths], "notes": list(report.notes)}
+    return result
 
 
 # -------------------------------------------------------------------------- analyse

@@ -104,12 +104,16 @@ class JobQueue:
         The store the jobs read and write.
     files_dir : Path
         Where each job writes its files (``<files_dir>/<id>/``).
+    files_area : Path, optional
+        The store's files area, where finished reports are filed with their parameters.
     """
 
-    def __init__(self, url: str, *, store_url: str, files_dir: str | Path) -> None:
+    def __init__(self, url: str, *, store_url: str, files_dir: str | Path,
+                 files_area: str | Path | None = None) -> None:
         self.url = url
         self.store_url = store_url
         self.files_dir = Path(files_dir)
+        self.files_area = Path(files_area) if files_area else None
         self.huey = make_huey(url)
         self.records = RecordStore(self.huey.storage)
         self._task = self.huey.task(name=TASK_NAME)(self._execute)
@@ -168,7 +172,8 @@ class JobQueue:
         folder = self.folder(record)
         folder.mkdir(parents=True, exist_ok=True)
         context = JobContext(store_url=self.store_url, folder=folder, progress=Progress(write),
-                             owner=record.owner)
+                             owner=record.owner, organisation=record.organisation, requested=record.created,
+                             job_id=record.id, files_area=self.files_area)
         try:
             result = get_kind(record.kind).run(dict(record.params), context)
         except (QPVError, OSError) as exc:

@@ -42,7 +42,7 @@ def job_queue(app: Flask | None = None) -> JobQueue:
     queue = app.extensions.get(EXTENSION)
     if queue is None:
         queue = JobQueue(app.config["JOBS_URL"], store_url=app.config["STORE"],
-                         files_dir=app.config["JOBS_FILES_DIR"])
+                         files_dir=app.config["JOBS_FILES_DIR"], files_area=app.config.get("FILES_DIR"))
         app.extensions[EXTENSION] = queue
     return queue
 

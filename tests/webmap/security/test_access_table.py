@@ -131,6 +131,11 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/jobs", "/api/jobs", READER),
     Row("GET", "/api/jobs/<job_id>", "/api/jobs/0123abcd", (401, 404, 404, 404)),
     Row("GET", "/api/jobs/<job_id>/resultat", "/api/jobs/0123abcd/resultat", (401, 404, 404, 404)),
+    Row("GET", "/rapports", "/rapports", READER_PAGE),
+    Row("GET", "/rapports/<rapport_id>/<fmt>", "/rapports/20240101-000000-rapport-x-abcdef/pdf",
+        (401, 404, 404, 404)),
+    Row("POST", "/rapports/<rapport_id>/supprimer", "/rapports/20240101-000000-rapport-x-abcdef/supprimer",
+        ADMIN_ONLY_404),
 )
 
 

@@ -59,7 +59,8 @@ def _sample_args(store: Any) -> dict[str, str]:
     obs = store.read("observations", limit=1)
     uid = str(obs["uid"].iloc[0])
     return {"layer": "observations", "cid": "observations", "fid": uid, "uid": uid, "rid": uid,
-            "fmt": "csv", "name": "0" * 32 + ".png", "filename": "css/carte.css", "job_id": "0" * 32}
+            "fmt": "csv", "name": "0" * 32 + ".png", "filename": "css/carte.css", "job_id": "0" * 32,
+            "rapport_id": "20240101-000000-rapport-x-abcdef"}
 
 
 def test_headers_on_every_get_route(app: Flask, admin: FlaskClient, anon: FlaskClient, store: Any) -> None:
@@ -84,7 +85,7 @@ def test_headers_on_every_get_route(app: Flask, admin: FlaskClient, anon: FlaskC
                 resp.close()
     assert seen > 60
     # the HTML pages of an administrator: map, login, walks, OGC API in HTML
-    for page in ("/", "/connexion", "/diagnostic/", "/ogc?f=html", "/ogc/collections?f=html",
+    for page in ("/", "/connexion", "/diagnostic/", "/rapports", "/ogc?f=html", "/ogc/collections?f=html",
                  "/ogc/collections/observations/items?f=html",
                  f"/ogc/collections/observations/items/{args['fid']}?f=html"):
         assert page in html_pages, (page, html_pages)
