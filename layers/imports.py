@@ -168,7 +168,7 @@ def _checked_column(column: str, columns: list[str], where: str) -> str:
 
 
 def _field_rule(name: str, choice: str, base_rule: Any, columns: list[str]) -> Any:
-    """The rule of field ``name`` for the form's ``choice`` (None: field left empty)."""
+    """Return the rule of field ``name`` for the form's ``choice`` (None: field left empty)."""
     if choice == "":
         return None
     if choice == KEEP_RULE:
@@ -220,7 +220,8 @@ def _geometry(spec: dict[str, str], columns: list[str]) -> dict[str, str]:
         out[key] = _checked_column(str(spec.get(key) or ""), columns, f"Géométrie ({key})")
     crs = spec.get("crs") or "EPSG:4326"
     if crs not in CRS_CHOICES:
-        raise MappingError(f"Géométrie : système de coordonnées « {crs} » ; {', '.join(CRS_CHOICES)} attendu.")
+        raise MappingError(f"Géométrie : système de coordonnées « {crs} » ; "
+                           f"{', '.join(CRS_CHOICES)} attendu.")
     if forms[0] != "point_dict":
         out["crs"] = crs
     return out
@@ -268,13 +269,13 @@ MAX_REJECTS = 200
 
 
 def _reject_lines(rejects: pd.DataFrame) -> list[dict[str, Any]]:
-    """The reject lines as the page lists them: row number, field, value, French reason."""
+    """Return the reject lines as the page lists them: row, field, value, French reason."""
     return [{"ligne": int(r.row), "champ": str(r.field), "valeur": str(r.value), "motif": str(r.reason)}
             for r in rejects.head(MAX_REJECTS).itertuples()]
 
 
 def _cell(value: Any) -> Any:
-    """A stored value as the page shows it (JSON-able; None for missing)."""
+    """Return a stored value as the page shows it (JSON-able; None for missing)."""
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, str) and _MIDNIGHT.fullmatch(value):
@@ -325,4 +326,5 @@ def preview_import(store: LayerStore, path: str | Path, layer: str, mapping: dic
     used = {k for line in ordered for k, v in line["valeurs"].items() if v is not None}
     return {"lues": report.n_read, "valides": len(result.valid), "rejetees": report.n_rejected,
             "champs": [{"nom": f.name, "libelle": f.label} for f in shown if f.name in used],
-            "lignes": ordered, "rejets": _reject_lines(rejects), "colonnes_inutilisees": report.unused_columns}
+            "lignes": ordered, "rejets": _reject_lines(rejects),
+            "colonnes_inutilisees": report.unused_columns}

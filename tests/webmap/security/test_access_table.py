@@ -131,6 +131,11 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/jobs", "/api/jobs", READER),
     Row("GET", "/api/jobs/<job_id>", "/api/jobs/0123abcd", (401, 404, 404, 404)),
     Row("GET", "/api/jobs/<job_id>/resultat", "/api/jobs/0123abcd/resultat", (401, 404, 404, 404)),
+    Row("GET", "/admin/imports", "/admin/imports", (302, 403, 403, 200)),
+    Row("POST", "/admin/imports/fichiers", "/admin/imports/fichiers", (401, 403, 403, 400), data={}),
+    Row("GET", "/admin/imports/correspondance", "/admin/imports/correspondance", (401, 403, 403, 400)),
+    Row("POST", "/admin/imports/apercu", "/admin/imports/apercu", (401, 403, 403, 400), json={}),
+    Row("GET", "/admin/imports/journal", "/admin/imports/journal", (401, 403, 403, 200)),
 )
 
 
