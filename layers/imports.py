@@ -268,10 +268,12 @@ _MIDNIGHT = re.compile(r"\d{4}-\d{2}-\d{2}T00:00(?::00)?")
 MAX_REJECTS = 200
 
 
-def _reject_lines(rejects: pd.DataFrame) -> list[dict[str, Any]]:
-    """Return the reject lines as the page lists them: row, field, value, French reason."""
-    return [{"ligne": int(r.row), "champ": str(r.field), "valeur": str(r.value), "motif": str(r.reason)}
-            for r in rejects.head(MAX_REJECTS).itertuples()]
+def reject_lines(rejects: pd.DataFrame, limit: int = MAX_REJECTS) -> list[dict[str, Any]]:
+    """Return the first ``limit`` reject lines as pages list them: row, field, value, French reason."""
+    head = rejects.head(limit)
+    return [{"ligne": row, "champ": str(fld), "valeur": str(value), "motif": str(reason)}
+            for row, fld, value, reason in zip(head["row"].astype(int).tolist(), head["field"].tolist(),
+                                               head["value"].tolist(), head["reason"].tolist(), strict=True)]
 
 
 def _cell(value: Any) -> Any:
@@ -312,19 +314,20 @@ def preview_import(store: LayerStore, path: str | Path, layer: str, mapping: dic
     report = result.report
     shown = [f for f in schema.fields if f.name not in SYSTEM_FIELD_NAMES or f.name == "source_id"]
     lines: dict[int, dict[str, Any]] = {}
-    for index, row in result.valid_rows.sort_values().head(limit).items():
+    first = result.valid_rows.sort_values().head(limit)
+    for index, row in zip(first.index, first.astype(int).tolist(), strict=True):
         values = result.valid.loc[index]
-        lines[int(row)] = {"ligne": int(row), "etat": "valide",
+        lines[row] = {"ligne": row, "etat": "valide",
                            "valeurs": {f.name: _cell(values.get(f.name)) for f in shown}, "motifs": []}
     rejects = report.rejects
-    for row, group in rejects.groupby("row", sort=True):
-        if len(lines) >= limit and int(row) > max(lines):
+    for key, group in rejects.groupby("row", sort=True):
+        row = int(str(key))
+        if len(lines) >= limit and row > max(lines):
             break
-        lines[int(row)] = {"ligne": int(row), "etat": "rejetée", "valeurs": {},
-                           "motifs": _reject_lines(group)}
+        lines[row] = {"ligne": row, "etat": "rejetée", "valeurs": {}, "motifs": reject_lines(group)}
     ordered = [lines[k] for k in sorted(lines)][:limit]
     used = {k for line in ordered for k, v in line["valeurs"].items() if v is not None}
     return {"lues": report.n_read, "valides": len(result.valid), "rejetees": report.n_rejected,
             "champs": [{"nom": f.name, "libelle": f.label} for f in shown if f.name in used],
-            "lignes": ordered, "rejets": _reject_lines(rejects),
+            "lignes": ordered, "rejets": reject_lines(rejects),
             "colonnes_inutilisees": report.unused_columns}

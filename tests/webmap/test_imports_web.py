@@ -183,13 +183,15 @@ def test_mapping_proposal_and_preview(imports_app: Flask, admin_client: FlaskCli
     assert first["valeurs"]["address"] and first["valeurs"]["theme"] == "tags et graffitis"
     assert first["valeurs"]["observed_at"] == "2023-11-16"  # JJ/MM/AAAA read day first
     assert [line["ligne"] for line in preview["lignes"]] == list(range(2, 22))  # the first 20 rows
-    assert [line["ligne"] for line in preview["lignes"] if line["etat"] == "rejetée"] == [6, 18]
+    rejected = [line["ligne"] for line in preview["lignes"] if line["etat"] == "rejetée"]
+    assert rejected == [BAD_DATE + 2, FAR_AWAY + 2]
     assert _count(imports_app) == before  # a preview stores nothing
 
     # a column that is not in the file, a value that is not allowed: refused in French, named
     bad = admin_client.post("/admin/imports/apercu", json={"fichier": ref, "couche": "observations",
                                                           "choix": _choices(colonnes={"address": "Rue"})})
-    assert bad.status_code == 400 and "Champ « address » : colonne « Rue » absente" in bad.get_json()["erreur"]
+    assert bad.status_code == 400
+    assert "Champ « address » : colonne « Rue » absente" in bad.get_json()["erreur"]
     bad = admin_client.post("/admin/imports/apercu", json={
         "fichier": ref, "couche": "observations",
         "choix": _choices(valeurs={"theme": {"Objets abandonnés": "ordures"}})})
@@ -218,7 +220,8 @@ def test_import_job_counts_rejects_and_reimport(imports_app: Flask, admin_client
                                                "correspondance": mapping})
     assert job["state"] == "terminé", job["error"]
     result = job["result"]
-    assert (result["lues"], result["ajoutees"], result["deja_presentes"], result["rejetees"]) == (60, 57, 0, 3)
+    counts = (result["lues"], result["ajoutees"], result["deja_presentes"], result["rejetees"])
+    assert counts == (60, 57, 0, 3)
     assert _count(imports_app) == before + 57
     reasons = {r["ligne"]: r["motif"] for r in result["rejets"]}
     assert "date invalide" in reasons[BAD_DATE + 2]
@@ -253,7 +256,8 @@ def test_import_job_parameters(imports_app: Flask, admin_client: FlaskClient, me
                          ({"fichier": ref, "couche": "observations", "correspondance": "inconnue"},
                           "« correspondance »"),
                          ({"fichier": ref, "couche": "observations",
-                           "correspondance": {"layer": "observations", "dataset": "x", "fields": {"foo": "a"}}},
+                           "correspondance": {"layer": "observations", "dataset": "x",
+                                              "fields": {"foo": "a"}}},
                           "le champ « foo » n'existe pas")):
         resp = admin_client.post("/api/jobs", json={"kind": "import", "params": params})
         assert resp.status_code == 400 and text in resp.get_json()["erreur"], resp.get_json()

@@ -18,7 +18,7 @@ from typing import Any
 
 from layers.errors import MappingError
 from layers.importer import ImportOptions, import_file
-from layers.imports import PROPOSED, mapping_names
+from layers.imports import PROPOSED, mapping_names, reject_lines
 from layers.mapping import parse_mapping
 from layers.propose import propose_mapping
 from layers.schema import LAYERS
@@ -114,8 +114,7 @@ def run_import(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
         store.close()
     progress(95, "Rapport de rejets écrit")
     files = [p.name for p in (report.report_path, report.summary_path) if p is not None]
-    rejects = [{"ligne": int(r.row), "champ": str(r.field), "valeur": str(r.value), "motif": str(r.reason)}
-               for r in report.rejects.head(MAX_REJECTS).itertuples()]
+    rejects = reject_lines(report.rejects, MAX_REJECTS)
     return {**report.summary(), "fichiers": files, "rejets": rejects,
             "rejets_tronques": len(report.rejects) > MAX_REJECTS,
             "motifs": [{"motif": reason, "lignes": n} for reason, n in report.top_reasons(5)],
