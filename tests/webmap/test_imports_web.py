@@ -109,6 +109,10 @@ def test_only_administrators_open_the_page(imports_app: Flask, role: str | None,
         assert "<script>" not in page  # data in <script type="application/json">, code in static files
         accounts = client.get("/admin/comptes").get_data(as_text=True)
         assert 'href="/admin/imports"' in accounts  # the sub-navigation reaches both pages
+    if role in ("lecteur", "technicien"):  # a French page with the header, not a JSON error
+        page = resp.get_data(as_text=True)
+        assert resp.mimetype == "text/html" and "<h1 id=\"titre-refus\">Accès refusé</h1>" in page
+        assert "réservée au rôle « administrateur »" in page and "Administration" not in page
     for url in ("/admin/imports/journal", "/admin/imports/correspondance"):
         assert client.get(url).status_code in ((401, 403, 400) if status != 200 else (200, 400))
 
