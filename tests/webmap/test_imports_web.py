@@ -112,7 +112,7 @@ def test_only_administrators_open_the_page(imports_app: Flask, role: str | None,
     if role in ("lecteur", "technicien"):  # a French page with the header, not a JSON error
         page = resp.get_data(as_text=True)
         assert resp.mimetype == "text/html" and "<h1 id=\"titre-refus\">Accès refusé</h1>" in page
-        assert "réservée au rôle « administrateur »" in page and "Administration" not in page
+        assert "réservée au rôle «&nbsp;administrateur&nbsp;»" in page and "Administration" not in page
     for url in ("/admin/imports/journal", "/admin/imports/correspondance"):
         assert client.get(url).status_code in ((401, 403, 400) if status != 200 else (200, 400))
 

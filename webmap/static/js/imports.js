@@ -107,7 +107,7 @@
     var id = "val-" + field.nom + "-" + index;
     wrap.appendChild(el("label", "« " + value + " » devient", { "for": id }));
     var select = el("select", null, { id: id, "data-champ": field.nom, "data-valeur": value });
-    select.appendChild(option("", "— laisser tel quel (lignes rejetées) —", true));
+    select.appendChild(option("", "— laisser (lignes rejetées) —", true));
     if (field.type === "date" || field.type === "datetime") {
       select.appendChild(option(data.date_inconnue, "date inconnue (laissée vide)"));
     }
@@ -220,12 +220,25 @@
   }
 
   // ------------------------------------------------------------------ 3. preview
+  // French label of a field of the layer being imported (« geometry »: the location)
+  function fieldLabel(name) {
+    if (!name) return "—";
+    if (name === "geometry") return "Emplacement";
+    var found = ((state.form || {}).champs || []).filter(function (f) { return f.nom === name; })[0];
+    return found ? found.libelle + " (" + name + ")" : name;
+  }
+
+  function layerLabel(name) {
+    var found = data.couches.filter(function (c) { return c.nom === name; })[0];
+    return found ? found.libelle : name;
+  }
+
   function rejectRows(tbody, rejects) {
     tbody.textContent = "";
     rejects.forEach(function (r) {
       var tr = el("tr");
       tr.appendChild(el("td", r.ligne, { "data-libelle": "Ligne" }));
-      tr.appendChild(el("td", r.champ || "—", { "data-libelle": "Champ" }));
+      tr.appendChild(el("td", fieldLabel(r.champ), { "data-libelle": "Champ" }));
       tr.appendChild(el("td", r.valeur || "—", { "data-libelle": "Valeur" }));
       tr.appendChild(el("td", r.motif, { "data-libelle": "Motif" }));
       tbody.appendChild(tr);
@@ -249,11 +262,16 @@
       if (line.etat === "valide") {
         preview.champs.forEach(function (f) {
           var v = line.valeurs[f.nom];
-          tr.appendChild(el("td", v === null || v === undefined ? "" : (/_at$|^first_seen$|^installed_at$/.test(f.nom) ? frenchDate(v) : v)));
+          var isDate = /_at$|^first_seen$|^deadline$/.test(f.nom);
+          var cell = el("td", v === null || v === undefined ? "" : (isDate ? frenchDate(v) : v));
+          if (isDate) cell.className = "imp-date";
+          tr.appendChild(cell);
         });
       } else {
         var reasons = line.motifs.map(function (m) { return m.motif; }).join(" ; ");
-        tr.appendChild(el("td", "Rejetée : " + reasons, { colspan: String(Math.max(preview.champs.length, 1)) }));
+        var td = el("td", null, { colspan: String(Math.max(preview.champs.length, 1)) });
+        td.appendChild(el("span", "Rejetée : " + reasons, { "class": "imp-motif" }));
+        tr.appendChild(td);
       }
       body.appendChild(tr);
     });
@@ -344,7 +362,7 @@
     entries.forEach(function (e) {
       var tr = el("tr");
       [["Quand", frenchDate(e.finished_at)], ["Qui", e.actor || "n.d."], ["Fichier", e.file_name],
-       ["Couche", e.layer], ["Lues", number(e.n_read)], ["Ajoutées", number(e.n_inserted)],
+       ["Couche", layerLabel(e.layer)], ["Lues", number(e.n_read)], ["Ajoutées", number(e.n_inserted)],
        ["Déjà présentes", number(e.n_existing)], ["Rejetées", number(e.n_rejected)]].forEach(function (c) {
         tr.appendChild(el("td", c[1], { "data-libelle": c[0] }));
       });
