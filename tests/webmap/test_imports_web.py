@@ -274,3 +274,39 @@ def test_import_job_parameters(imports_app: Flask, admin_client: FlaskClient, me
                                                "correspondance": "proposée"})
     assert job["state"] == "échec"
     assert "décision(s) à prendre" in job["error"] and "Objets abandonnés" in job["error"]
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
+def test_vector_files_of_montpellier(imports_app: Flask, admin_client: FlaskClient, shared_data: Path,
+                                     tmp_path: Path, fmt: str) -> None:
+    """The Montpellier CCTV cameras (GeoJSON in Lambert 93 without a declared CRS; as GeoPackage)."""
+    import geopandas as gpd
+
+    source = shared_data / "montpellier" / "VilleMTP_MTP_CameraSurv.geojson"
+    if fmt == "gpkg":
+        path = tmp_path / "cameras.gpkg"
+        gpd.read_file(source).set_crs(2154, allow_override=True).to_file(path)
+    else:
+        path = source
+    resp = upload(admin_client, path.read_bytes(), path.name)
+    assert resp.status_code == 201, resp.get_json()
+    ref = resp.get_json()["fichier"]
+    form = admin_client.get(f"/admin/imports/correspondance?fichier={ref}&couche=videoprotection").get_json()
+    assert form["vectoriel"]
+    if fmt == "geojson":  # metres in a file that declares degrees: the proposal says Lambert 93
+        assert form["geometrie"] == {"crs": "EPSG:2154"}
+    choice = {"base": "proposée", "colonnes": {}, "valeurs": {},
+              "geometrie": {"x": "Nom", "y": "Adresse"}}  # ignored: a vector file has its geometry
+    preview = admin_client.post("/admin/imports/apercu", json={"fichier": ref, "couche": "videoprotection",
+                                                               "choix": choice})
+    assert preview.status_code == 200, preview.get_json()
+    body = preview.get_json()
+    assert (body["apercu"]["lues"], body["apercu"]["rejetees"]) == (141, 0)
+    assert "x" not in body["correspondance"].get("geometry", {})
+    before = _count(imports_app, "videoprotection")
+    job = _run_job(imports_app, admin_client, {"fichier": ref, "couche": "videoprotection",
+                                               "correspondance": body["correspondance"]})
+    assert job["state"] == "terminé", job["error"]
+    assert job["result"]["lues"] == 141
+    assert job["result"]["ajoutees"] + job["result"]["deja_presentes"] == 141
+    assert _count(imports_app, "videoprotection") == before + job["result"]["ajoutees"]
