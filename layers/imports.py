@@ -62,12 +62,16 @@ class MappingChoices:
     geometry : dict or None
         ``{"x": col, "y": col, "crs": …}``, ``{"point_dict": col}`` or ``{"wkt": col, "crs": …}``;
         None keeps the base's.
+    identifier : str or None
+        The column of the publisher's identifiers (a re-import then recognises each row by it),
+        ``""`` for none (rows recognised by their content), None keeps the base's.
     """
 
     base: str = PROPOSED
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     geometry: dict[str, str] | None = None
+    identifier: str | None = None
 
 
 def file_columns(path: str | Path) -> list[str]:
@@ -257,8 +261,11 @@ def build_mapping(path: str | Path, layer: str, choices: MappingChoices) -> dict
     data["fields"] = rules
     if choices.geometry is not None and read_source(path).kind != "vector":
         data["geometry"] = _geometry(choices.geometry, columns)
-    if isinstance(data.get("id"), str) and data["id"] not in columns:
-        data.pop("id")
+    if choices.identifier is not None:
+        chosen = choices.identifier
+        data["id"] = _checked_column(chosen, columns, "Identifiant") if chosen else None
+    if not isinstance(data.get("id"), str) or data["id"] not in columns:
+        data.pop("id", None)
     parse_mapping(data, where=f"Correspondance de {path.name}")  # refuses what is left to decide
     return data
 

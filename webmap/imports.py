@@ -216,7 +216,14 @@ def _choices(body: dict[str, Any]) -> MappingChoices:
     return MappingChoices(base=str(raw.get("base") or PROPOSED),
                           columns=_str_dict(raw.get("colonnes"), "colonnes"),
                           values={str(k): _str_dict(v, "valeurs") for k, v in values.items()},
-                          geometry=_str_dict(geometry, "geometrie") if geometry is not None else None)
+                          geometry=_str_dict(geometry, "geometrie") if geometry is not None else None,
+                          identifier=_text(raw.get("identifiant"), "identifiant"))
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        fail(400, f"« {name} » : texte attendu.", name)
+    return value
 
 
 @bp.post("/admin/imports/apercu")

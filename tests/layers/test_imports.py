@@ -69,6 +69,10 @@ def test_form_choices_become_a_mapping(messy: Path, tmp_path: Path) -> None:
     assert table["Graffitis, tags, affiches et autocollants"] == "tags et graffitis"
     assert data["fields"]["description"] == "Sous-catégorie" and "subtheme" not in data["fields"]
     assert data["fields"]["observed_at"] == {"column": "Date signalement", "missing": ["31/02/2024"]}
+    assert data["id"] == "Référence"  # proposed: present and unique in every row
+    assert "id" not in build_mapping(messy, "observations", MappingChoices(identifier=""))
+    with pytest.raises(MappingError, match="Identifiant : colonne « numero » absente"):
+        build_mapping(messy, "observations", MappingChoices(identifier="numero"))
     # geometry chosen in the form, checked against the file
     with pytest.raises(MappingError, match="Géométrie \\(y\\) : colonne « lat » absente"):
         build_mapping(messy, "observations", MappingChoices(geometry={"x": "Longitude", "y": "lat"}))

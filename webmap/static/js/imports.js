@@ -185,6 +185,10 @@
                               name === form.base));
     });
     fillGeometry(form);
+    var ident = $("imp-identifiant");
+    ident.textContent = "";
+    ident.appendChild(option("", "— aucun (ligne reconnue par son contenu) —", !form.identifiant));
+    form.colonnes.forEach(function (c) { ident.appendChild(option(c, c, c === form.identifiant)); });
     var body = $("imp-champs").querySelector("tbody");
     body.textContent = "";
     form.champs.forEach(function (f) { body.appendChild(fieldRow(f)); });
@@ -208,7 +212,8 @@
       values[s.dataset.champ] = values[s.dataset.champ] || {};
       values[s.dataset.champ][s.dataset.valeur] = s.value;
     });
-    var out = { base: $("imp-base").value, colonnes: columns, valeurs: values };
+    var out = { base: $("imp-base").value, colonnes: columns, valeurs: values,
+                identifiant: $("imp-identifiant").value };
     if (!state.form.vectoriel) {
       var shape = $("geo-forme").value;
       var g = {};
