@@ -310,3 +310,30 @@ def test_vector_files_of_montpellier(imports_app: Flask, admin_client: FlaskClie
     assert job["result"]["lues"] == 141
     assert job["result"]["ajoutees"] + job["result"]["deja_presentes"] == 141
     assert _count(imports_app, "videoprotection") == before + job["result"]["ajoutees"]
+
+
+def test_import_job_reports_its_steps(imports_app: Flask, admin_client: FlaskClient, messy: Path) -> None:
+    """The job runs the importer's stages and says so, percent never going back."""
+    from layers.imports import MappingChoices, build_mapping
+    from webmap.jobs import JobContext, Progress
+    from webmap.jobs.import_job import run_import, upload_path, validate_import
+
+    ref = upload(admin_client, messy.read_bytes(), messy.name).get_json()["fichier"]
+    files_dir = Path(imports_app.config["JOBS_FILES_DIR"])
+    mapping = build_mapping(upload_path(files_dir, ref), "observations",
+                            MappingChoices(columns={"address": "Adresse du signalement"},
+                                           values={"theme": DECISIONS}))
+    seen: list[tuple[int, str]] = []
+    folder = files_dir / "etapes"
+    folder.mkdir()
+    context = JobContext(store_url=imports_app.config["STORE"], folder=folder,
+                         progress=Progress(lambda p, s: seen.append((p, s)), min_interval=0), owner="ada")
+    params = validate_import({"fichier": ref, "couche": "observations", "correspondance": mapping})
+    result = run_import(params, context)
+    steps = [s for _, s in seen]
+    for step in ("Lecture du fichier", "Application de la correspondance", "Contrôle des coordonnées",
+                 "Validation des champs", "Enregistrement dans l'entrepôt (tout ou rien)",
+                 "Rapport de rejets écrit"):
+        assert step in steps
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen)
+    assert result["rejetees"] == 3 and sorted(p.name for p in folder.iterdir()) == sorted(result["fichiers"])
