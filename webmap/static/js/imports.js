@@ -197,6 +197,15 @@
     $("etape-correspondance").scrollIntoView({ block: "start" });
   }
 
+  // another layer for the file already uploaded: its own proposal
+  $("imp-couche").addEventListener("change", function () {
+    if (!state.fichier) return;
+    showError("");
+    state.couche = $("imp-couche").value;
+    $("etape-travail").hidden = true;
+    loadForm("proposée").catch(function (err) { showError(err.message); });
+  });
+
   $("imp-base").addEventListener("change", function () {
     showError("");
     loadForm($("imp-base").value).catch(function (err) { showError(err.message); });
