@@ -366,6 +366,7 @@
   $("btn-nouveau").addEventListener("click", function () {
     ["etape-correspondance", "etape-apercu", "etape-travail"].forEach(function (id) { $(id).hidden = true; });
     $("form-fichier").reset();
+    state.fichier = null;
     $("etape-fichier").scrollIntoView({ block: "start" });
   });
 
