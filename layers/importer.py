@@ -641,39 +641,19 @@ def _write_with_retries(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, 
             time.sleep(random.uniform(0.05, 0.3) * attempt)
 
 
-def import_file(
-    store: LayerStore,
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    options: ImportOptions | None = None,
-) -> ImportReport:
-    """Import a source file into a layer of ``store``, all or nothing.
+@dataclass
+class _Prepared:
+    """An import read, mapped, located and validated, not yet stored."""
 
-    Parameters
-    ----------
-    store : LayerStore
-        Destination.
-    path : str or Path
-        Source file (CSV, GeoJSON, GeoPackage, zipped Shapefile).
-    layer : str, optional
-        Destination layer; taken from the mapping when omitted.
-    options : ImportOptions, optional
-        Mapping, actor, territory check, report folder, strict mode, progress callback
-        (defaults: :class:`ImportOptions`).
+    report: ImportReport
+    valid: gpd.GeoDataFrame
+    valid_rows: pd.Series
+    dataset: str
+    path: Path
 
-    Returns
-    -------
-    ImportReport
 
-    Raises
-    ------
-    SourceFileError, MappingError, CRSError, RecordError
-        When the file as a whole cannot be imported; the store is then unchanged.
-    """
-    opts = options if options is not None else ImportOptions()
-    t0 = time.perf_counter()
-    path = Path(path)
+def _prepare(store: LayerStore, path: Path, layer: str | None, opts: ImportOptions) -> _Prepared:
+    """Run every stage of an import but the write: the report (rejects, counts read) and the valid rows."""
     step = opts.progress or (lambda _label: None)
     mapping = _resolve_mapping(opts.mapping, layer)
     step("lecture")
@@ -728,10 +708,80 @@ def import_file(
         valid.loc[repaired, "repaired"] = True
     report.repaired_rows = sorted(int(r) for r in rows.loc[repaired])
     report.n_repaired = len(report.repaired_rows)
+    return _Prepared(report=report, valid=valid, valid_rows=rows.loc[valid.index],
+                     dataset=mapping.dataset, path=path)
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What an import would do, without storing anything (:func:`preview_file`).
+
+    Attributes
+    ----------
+    report : ImportReport
+        Counts read and rejected and the reject list of the whole file (``n_inserted`` and
+        ``n_existing`` stay 0: only the write tells new rows from those already stored).
+    valid : geopandas.GeoDataFrame
+        The rows that would be stored, as they would be stored (typed, in the store's CRS).
+    valid_rows : pandas.Series
+        Row number in the file of each valid row (same index as ``valid``).
+    """
+
+    report: ImportReport
+    valid: gpd.GeoDataFrame
+    valid_rows: pd.Series
+
+
+def preview_file(store: LayerStore, path: str | Path, *, layer: str | None = None,
+                 options: ImportOptions | None = None) -> ImportPreview:
+    """Run the checks of :func:`import_file` on ``path`` and store nothing.
+
+    Parameters and errors are those of :func:`import_file` (``report_dir`` and ``strict``
+    are ignored: nothing is written, nothing refused).
+    """
+    prepared = _prepare(store, Path(path), layer, options if options is not None else ImportOptions())
+    return ImportPreview(report=prepared.report, valid=prepared.valid, valid_rows=prepared.valid_rows)
+
+
+def import_file(
+    store: LayerStore,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    options: ImportOptions | None = None,
+) -> ImportReport:
+    """Import a source file into a layer of ``store``, all or nothing.
+
+    Parameters
+    ----------
+    store : LayerStore
+        Destination.
+    path : str or Path
+        Source file (CSV, GeoJSON, GeoPackage, zipped Shapefile).
+    layer : str, optional
+        Destination layer; taken from the mapping when omitted.
+    options : ImportOptions, optional
+        Mapping, actor, territory check, report folder, strict mode, progress callback
+        (defaults: :class:`ImportOptions`).
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    SourceFileError, MappingError, CRSError, RecordError
+        When the file as a whole cannot be imported; the store is then unchanged.
+    """
+    opts = options if options is not None else ImportOptions()
+    t0 = time.perf_counter()
+    path = Path(path)
+    prepared = _prepare(store, path, layer, opts)
+    report = prepared.report
     if opts.strict:
         _refuse_if_strict(report)
-    step("enregistrement")
-    _write_with_retries(store, schema.name, valid, report, path=path, dataset=mapping.dataset,
+    (opts.progress or (lambda _label: None))("enregistrement")
+    _write_with_retries(store, report.layer, prepared.valid, report, path=path, dataset=prepared.dataset,
                         actor=opts.actor, t0=t0)
     accounted = report.n_inserted + report.n_existing + report.n_rejected
     if accounted != report.n_read:  # pragma: no cover - would be a bug in this module
@@ -740,5 +790,5 @@ def import_file(
         )
     if opts.report_dir is not None:
         report.write(Path(opts.report_dir))
-    logger.info("import %s → %s: %s", path.name, schema.name, report.summary())
+    logger.info("import %s → %s: %s", path.name, report.layer, report.summary())
     return report

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, session, url_for
 
 from layers.schema import LAYERS, LayerSchema
 from webmap import sessions, users, visibility
@@ -136,6 +136,8 @@ class AccessRule:
         if not has_role(self.minimum, role):
             if role == ANONYMOUS:
                 fail(401, "Connexion requise.")
+            if self.login_page:  # a page: a French HTML page with the header, not a JSON error
+                return render_template("auth/refus.html", minimum=self.minimum), 403
             fail(403, f"Action réservée au rôle « {self.minimum} » ou supérieur.")
         allowed = current_app.config.get(self.roles) if self.roles else None
         if allowed and role not in allowed:

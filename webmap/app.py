@@ -30,6 +30,7 @@ from webmap import (
     api,
     auth,
     headers,
+    imports,
     lookup_api,
     navigation,
     ogcapi,
@@ -50,7 +51,7 @@ from webmap.photos import recover
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "reports")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "reports", "imports")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -72,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PHOTOS": api.MAX_PHOTOS,
     "MAX_PHOTO_BYTES": api.MAX_PHOTO_BYTES,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "MAX_IMPORT_BYTES": imports.MAX_IMPORT_BYTES,  # a file uploaded on /admin/imports
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # accounts and sessions (webmap.sessions, webmap.throttle; README « En production »)
@@ -192,7 +194,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp, planner_api.bp, reports.bp):
+                      admin.bp, planner_api.bp, reports.bp, imports.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

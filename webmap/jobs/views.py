@@ -165,11 +165,13 @@ def openapi_paths() -> dict[str, Any]:
         "links": {"type": "object"}}}
     body = {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": sorted(KINDS),
-                 "description": "rapport (lecteur et plus), analyse (technicien et plus)."},
+                 "description": "rapport (lecteur et plus), analyse (technicien et plus), "
+                                "import (administrateurs)."},
         "params": {"type": "object",
                    "description": "rapport : quartier ou territoire, periode AAAA-MM:AAAA-MM, "
                    "couche, theme, commune, pdf ; analyse : periode, couche, theme, quartier, maille, "
-                   "marge, fdr."}}}
+                   "marge, fdr ; import : fichier (téléversé sur /admin/imports), couche, "
+                   "correspondance (« proposée », un nom de data/mappings ou un dictionnaire), strict."}}}
     job_id = oas.param("job_id", "path", "Identifiant du travail.")
     return {
         "/api/jobs": {

@@ -136,6 +136,11 @@ TABLE: tuple[Row, ...] = (
         (401, 404, 404, 404)),
     Row("POST", "/rapports/<rapport_id>/supprimer", "/rapports/20240101-000000-rapport-x-abcdef/supprimer",
         ADMIN_ONLY_404),
+    Row("GET", "/admin/imports", "/admin/imports", (302, 403, 403, 200)),
+    Row("POST", "/admin/imports/fichiers", "/admin/imports/fichiers", (401, 403, 403, 400), data={}),
+    Row("GET", "/admin/imports/correspondance", "/admin/imports/correspondance", (401, 403, 403, 400)),
+    Row("POST", "/admin/imports/apercu", "/admin/imports/apercu", (401, 403, 403, 400), json={}),
+    Row("GET", "/admin/imports/journal", "/admin/imports/journal", (401, 403, 403, 200)),
 )
 
 
