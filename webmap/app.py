@@ -51,7 +51,8 @@ from webmap.photos import recover
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "reports", "imports")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "reports",
+                  "imports")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
