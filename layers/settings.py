@@ -50,6 +50,13 @@ class Settings:
         Address ``qpv servir`` listens on (``QPV_HOST``, 127.0.0.1 by default).
     port : int
         Port of ``qpv servir`` (``QPV_PORT``, 5000 by default; ``make demo PORT=…`` sets it).
+    planner_job_candidates : int
+        The web planner computes a walk as a background job when the quartier has more candidate
+        stops than this (``QPV_PLANNER_JOB_CANDIDATES``, 150 by default: Mosson's 196 take
+        1 s on an idle machine, up to the 4 s search limit on a busy one, holding a web worker).
+    planner_job_streets : int
+        ... or more street segments than this around the quartier (``QPV_PLANNER_JOB_VOIES``,
+        2000 by default).
     """
 
     store_url: str = field(default_factory=lambda: os.environ.get(
@@ -71,6 +78,10 @@ class Settings:
     demo_dir: Path = REPO_ROOT / "data" / "demo"
     host: str = field(default_factory=lambda: os.environ.get("QPV_HOST") or "127.0.0.1")
     port: int = field(default_factory=lambda: _port("QPV_PORT", 5000))
+    planner_job_candidates: int = field(default_factory=lambda: int(_positive_float(
+        "QPV_PLANNER_JOB_CANDIDATES", "150")))
+    planner_job_streets: int = field(default_factory=lambda: int(_positive_float(
+        "QPV_PLANNER_JOB_VOIES", "2000")))
 
 
 def _positive_float(name: str, default: str) -> float:

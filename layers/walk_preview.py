@@ -26,7 +26,7 @@ from geo.walks.export import connectors_text, route_to_geojson, unserved_text
 from geo.walks.model import WalkRoute
 from layers._walk_inputs import candidate_stops, quartier_perimeter
 from layers.store.base import LayerStore
-from layers.walks import SolvedWalk, WalkRequest, candidate_id, solve_walk
+from layers.walks import Progress, SolvedWalk, WalkRequest, candidate_id, solve_walk
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def _left_out(solved: SolvedWalk) -> list[dict[str, Any]]:
 
 
 def walk_preview(store: LayerStore, request: WalkRequest, *, cache_dir: str | Path | None = None,
-                 now: datetime | None = None) -> dict[str, Any]:
+                 now: datetime | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Compute a walk as :func:`layers.walks.plan_walk` would save it, without saving it.
 
     Parameters
@@ -197,6 +197,8 @@ def walk_preview(store: LayerStore, request: WalkRequest, *, cache_dir: str | Pa
         Street graph cache.
     now : datetime, optional
         Reference date of the priorities.
+    progress : callable, optional
+        Called with the name of each step (« graphe des voies », « calcul du parcours »…).
 
     Returns
     -------
@@ -217,7 +219,7 @@ def walk_preview(store: LayerStore, request: WalkRequest, *, cache_dir: str | Pa
     QPVError
         When the routing fails (mandatory stops beyond the budget…).
     """
-    solved = solve_walk(store, request, cache_dir=cache_dir, now=now)
+    solved = solve_walk(store, request, cache_dir=cache_dir, now=now, progress=progress)
     x, y = solved.meta["start"]
     start = gpd.GeoDataFrame(geometry=gpd.points_from_xy([x], [y]), crs=TERRITORY_CRS)
     (lon, lat), = _lonlat(start)

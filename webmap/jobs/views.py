@@ -165,11 +165,12 @@ def openapi_paths() -> dict[str, Any]:
         "links": {"type": "object"}}}
     body = {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": sorted(KINDS),
-                 "description": "rapport (lecteur et plus), analyse (technicien et plus)."},
+                 "description": "rapport (lecteur et plus), analyse et parcours (technicien et plus)."},
         "params": {"type": "object",
                    "description": "rapport : quartier ou territoire, periode AAAA-MM:AAAA-MM, "
                    "couche, theme, commune, pdf ; analyse : periode, couche, theme, quartier, maille, "
-                   "marge, fdr."}}}
+                   "marge, fdr ; parcours : le corps de POST /api/diagnostics/apercu (résultat : "
+                   "le même aperçu)."}}}
     job_id = oas.param("job_id", "path", "Identifiant du travail.")
     return {
         "/api/jobs": {
