@@ -35,6 +35,7 @@ from webmap import (
     ogcapi,
     open311,
     openapi,
+    planner,
     planner_api,
     sessions,
     store,
@@ -186,7 +187,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp, planner_api.bp):
+                      admin.bp, planner_api.bp, planner.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)
