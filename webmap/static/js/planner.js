@@ -80,6 +80,8 @@
     var bm = CFG.basemap || {};
     if (bm.url) { L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map); }
     map.setView([46.6, 2.5], 5);
+    // the map follows the size of its box (phone layout, sticky column, header menu)
+    if (window.ResizeObserver) { new ResizeObserver(function () { map.invalidateSize(); }).observe($("pl-carte")); }
     layers.contexte = L.layerGroup().addTo(map);
     layers.candidats = L.layerGroup().addTo(map);
     layers.parcours = L.layerGroup().addTo(map);
