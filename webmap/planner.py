@@ -35,7 +35,7 @@ MODE_LABELS = {"priorites": "Priorités (arrêts les plus utiles dans le temps d
 
 
 def _quartiers() -> list[dict[str, str]]:
-    """The quartiers of the store, by commune then name."""
+    """Return the quartiers of the store, by commune then name."""
     frame = get_store().read("perimetres")
     rows = []
     for _, row in frame.iterrows():

@@ -33,7 +33,8 @@ from tests.webmap.security._fixtures import LOGINS, PASSWORD, build_app
 from webmap.jobs.views import job_queue
 
 pytestmark = [pytest.mark.browser, requires_chromium,
-              pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) absent")]
+              pytest.mark.skipif(shutil.which("pdftotext") is None,
+                                 reason="pdftotext (poppler-utils) absent")]
 
 FIGUEROLLES = "QP034010"
 
@@ -83,7 +84,8 @@ def _etat(drv: Any) -> str:
 
 def _stops(drv: Any) -> list[tuple[str, str]]:
     """(candidate id, label) of the stops the page shows, in order (one group)."""
-    return [(li.get_attribute("data-id"), text_of(li.find_element("css selector", ".pl-lib b")).split(" ", 1)[1])
+    return [(li.get_attribute("data-id"),
+             text_of(li.find_element("css selector", ".pl-lib b")).split(" ", 1)[1])
             for li in drv.find_elements("css selector", "#pl-groupes-resultat .pl-etapes li")]
 
 
@@ -154,19 +156,21 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         wait_for(lambda: drv.current_url.endswith("/diagnostics/nouveau") and _etat(drv) == "pret",
                  "planificateur prêt")
         assert drv.execute_script("return window.innerWidth") == journey.width
-        assert text_of(drv.find_element(By.CSS_SELECTOR, '.entete-liens a[aria-current="page"]')) == "Diagnostics"
+        current = drv.find_element(By.CSS_SELECTOR, '.entete-liens a[aria-current="page"]')
+        assert text_of(current) == "Diagnostics"
         shot(drv, f"planificateur-vide-{size}")
 
         Select(drv.find_element(By.ID, "pl-quartier")).select_by_value(journey.quartier)
-        wait_for(lambda: _etat(drv) == "pret" and "arrêts candidats" in text_of(drv.find_element(By.ID, "pl-reseau")),
-                 "quartier chargé")
+        wait_for(lambda: _etat(drv) == "pret"
+                 and "arrêts candidats" in text_of(drv.find_element(By.ID, "pl-reseau")), "quartier chargé")
         network = text_of(drv.find_element(By.ID, "pl-reseau"))
         assert ("arrière-plan" in network) is journey.job, network
         if journey.job:  # the start from an address search (/api/lookup), read from the store
             address = _nearest_address(app, *MOSSON_START)
             drv.find_element(By.ID, "pl-adresse").send_keys(address)
             drv.find_element(By.ID, "pl-chercher").click()
-            wait_for(lambda: text_of(drv.find_element(By.ID, "pl-depart")).startswith("Départ : "), "départ trouvé")
+            wait_for(lambda: text_of(drv.find_element(By.ID, "pl-depart")).startswith("Départ : "),
+                     "départ trouvé")
             assert address.split(" ", 1)[1].lower() in text_of(drv.find_element(By.ID, "pl-depart")).lower()
         else:  # a tap on the map, 10 m beside a street of the quartier (the first candidate « rue »)
             info = drv.execute_script("return window.qpvPlanificateur.state.info.candidats"
@@ -178,7 +182,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
 
         # impose the first point noir of the list
         details = drv.find_element(By.CSS_SELECTOR, "#pl-listes details[data-kind=point_noir]")
-        drv.execute_script("arguments[0].open = true; arguments[0].scrollIntoView({block: 'center'});", details)
+        drv.execute_script("arguments[0].open = true; arguments[0].scrollIntoView({block: 'center'});",
+                           details)
         box = details.find_element(By.CSS_SELECTOR, "input[type=checkbox]")
         imposed = box.get_attribute("data-id")
         drv.execute_script("arguments[0].click();", box)
@@ -195,7 +200,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         first = _stops(drv)
         assert len(first) >= 4, first
         assert imposed in [i for i, _ in first]
-        times = [text_of(b).split(" ", 1)[0] for b in drv.find_elements(By.CSS_SELECTOR, "#pl-groupes-resultat .pl-lib b")]
+        times = [text_of(b).split(" ", 1)[0]
+                 for b in drv.find_elements(By.CSS_SELECTOR, "#pl-groupes-resultat .pl-lib b")]
         assert times == sorted(times) and all(len(t) == 5 and t[2] == ":" for t in times), times
         summary = text_of(drv.find_element(By.CSS_SELECTOR, ".pl-groupe h3"))
         assert "sur 90 prévues" in summary, summary
@@ -214,7 +220,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         wait_for(lambda: drv.find_element(By.ID, "pl-perime").is_displayed(), "parcours à recalculer")
         assert not drv.find_element(By.ID, "pl-enregistrer").is_enabled()
         assert text_of(drv.find_element(By.ID, "pl-calculer")) == "Recalculer"
-        drv.execute_script("arguments[0].scrollIntoView({block: 'center'});", drv.find_element(By.ID, "pl-calculer"))
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'});",
+                           drv.find_element(By.ID, "pl-calculer"))
         _calculate(drv, journey)
         second = _stops(drv)
         assert dropped not in [i for i, _ in second] and imposed in [i for i, _ in second]
@@ -230,7 +237,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         assert not drv.find_element(By.ID, "pl-enregistrer").is_enabled()  # no second copy by a double click
         links = drv.find_element(By.ID, "pl-liens")
         sheet = links.find_element(By.CSS_SELECTOR, "a.pl-lien-feuille").get_attribute("href")
-        assert links.find_element(By.CSS_SELECTOR, "a.pl-lien-gpx").get_attribute("href").endswith("/route.gpx")
+        gpx = links.find_element(By.CSS_SELECTOR, "a.pl-lien-gpx").get_attribute("href")
+        assert gpx.endswith("/route.gpx")
         page = links.find_element(By.CSS_SELECTOR, "a.pl-lien-page").get_attribute("href")
         assert _fits(drv)
         shot(drv, f"planificateur-enregistre-{size}")

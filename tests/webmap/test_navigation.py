@@ -150,7 +150,8 @@ def test_header_logout_closes_the_session(nav_app: Flask) -> None:
 
 def test_walk_list_links_the_planner_for_those_who_may_plan(nav_app: Flask) -> None:
     html = client_as(nav_app, "lecteur").get("/diagnostic/").get_data(as_text=True)
-    assert "Nouveau diagnostic" not in html and "/diagnostics/nouveau" not in html and "qpv parcours" not in html
+    assert "Nouveau diagnostic" not in html and "/diagnostics/nouveau" not in html
+    assert "qpv parcours" not in html
     assert f'href="/diagnostic/{nav_app.config["WALK_UID"]}"' in html
     for role in ("technicien", "administrateur"):
         html = client_as(nav_app, role).get("/diagnostic/").get_data(as_text=True)

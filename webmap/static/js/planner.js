@@ -328,6 +328,10 @@
       state.lastBody = JSON.stringify(body);
       renderPreview(res.data);
       changed();
+      // on a phone the map comes after the form: bring the route into view
+      if (window.matchMedia && !window.matchMedia("(min-width: 64rem)").matches) {
+        $("pl-carte").scrollIntoView({ block: "start" });
+      }
       setEtat("resultat");
     };
     if (state.calcul === "travail") {
@@ -500,6 +504,7 @@
           el("a", { href: w.links.page, class: "pl-lien-page", text: "Page de terrain" }),
         ]));
       });
+      links.scrollIntoView({ block: "nearest" });
       setEtat("enregistre");
     });
   }
