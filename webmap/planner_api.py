@@ -310,16 +310,12 @@ def validate_walk_job(params: Mapping[str, Any]) -> dict[str, Any]:
         walk = _walk_request(store, dict(params))
     except ApiError as exc:
         raise JobError(str(exc.description)) from None
-    if walk.mandatory or walk.excluded:  # unknown ids now, not when the job runs
-        from layers._walk_candidates import candidates_with_requests
-        from layers.walks import quartier_perimeter
+    from layers.walk_preview import check_requested_stops
 
-        zone = quartier_perimeter(store, walk.quartier).geometry.iloc[0]
-        try:
-            candidates_with_requests(store, walk.mandatory, walk.excluded, zone=zone, code=walk.quartier,
-                                     now=None)
-        except WalkError as exc:
-            raise JobError(f"« {exc.field or 'mandatory'} » : {exc}") from None
+    try:  # unknown stop ids now, not when the job runs
+        check_requested_stops(store, walk)
+    except WalkError as exc:
+        raise JobError(f"« {exc.field or 'mandatory'} » : {exc}") from None
     opts = walk.options
     return {"quartier": walk.quartier, "date": walk.walk_date, "start": walk.start,
             "duration_min": opts.budget_min, "speed_kmh": opts.speed_kmh, "dwell_min": opts.dwell_min,
