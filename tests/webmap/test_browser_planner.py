@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.browser, requires_chromium,
                                  reason="pdftotext (poppler-utils) absent")]
 
 FIGUEROLLES = "QP034010"
+PARIS = "QP075019"
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
 
     base, app = planner_server
     journey = JOURNEYS[size]
+    picked = ""
     assert get_settings().planner_job_candidates < 196  # Mosson is « large » under the default threshold
     drv = chrome(window=f"{max(journey.width, 500)},{journey.height}")
     try:
@@ -160,6 +162,13 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         assert text_of(current) == "Diagnostics"
         shot(drv, f"planificateur-vide-{size}")
 
+        if not journey.job:  # a Paris quartier of the store has no street: said plainly, nothing to compute
+            Select(drv.find_element(By.ID, "pl-quartier")).select_by_value(PARIS)
+            wait_for(lambda: "Pas de réseau de rues connu pour ce quartier" in text_of(
+                drv.find_element(By.ID, "pl-reseau")), "quartier sans réseau signalé")
+            assert not drv.find_element(By.ID, "pl-calculer").is_enabled()
+            assert "non desservi" not in text_of(drv.find_element(By.TAG_NAME, "main"))
+            shot(drv, f"planificateur-sans-reseau-{size}")
         Select(drv.find_element(By.ID, "pl-quartier")).select_by_value(journey.quartier)
         wait_for(lambda: _etat(drv) == "pret"
                  and "arrêts candidats" in text_of(drv.find_element(By.ID, "pl-reseau")), "quartier chargé")
@@ -178,6 +187,20 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
             target = _tap_map(drv, info["lon"] + 0.0001, info["lat"] + 0.00003)
             wait_for(lambda: "point choisi sur la carte" in text_of(drv.find_element(By.ID, "pl-depart")),
                      f"départ choisi sur la carte (touché : {target})")
+            # and a mandatory stop picked on the map: the open constat nearest to the start
+            near = drv.execute_script(
+                "const s = window.qpvPlanificateur.state, d = (c) => (c.lon - s.start.lon) ** 2"
+                " + (c.lat - s.start.lat) ** 2;"
+                "return s.info.candidats.filter((c) => c.kind === 'constat').sort((a, b) => d(a) - d(b))[0];")
+            target = _tap_map(drv, near["lon"], near["lat"])
+            button = wait_for(lambda: [b for b in drv.find_elements(By.CSS_SELECTOR, ".leaflet-popup button")
+                                       if text_of(b) == "Étape obligatoire"],
+                              f"fiche du constat ouverte (touché : {target})")[0]
+            shot(drv, f"planificateur-fiche-{size}")
+            button.click()
+            wait_for(lambda: near["label"] in text_of(drv.find_element(By.ID, "pl-choisies")),
+                     "constat imposé depuis la carte")
+            picked = near["id"]
         assert drv.find_element(By.ID, "pl-duree").get_attribute("value") == "90"
 
         # impose the first point noir of the list
@@ -200,6 +223,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         first = _stops(drv)
         assert len(first) >= 4, first
         assert imposed in [i for i, _ in first]
+        if not journey.job:
+            assert picked in [i for i, _ in first]
         times = [text_of(b).split(" ", 1)[0]
                  for b in drv.find_elements(By.CSS_SELECTOR, "#pl-groupes-resultat .pl-lib b")]
         assert times == sorted(times) and all(len(t) == 5 and t[2] == ":" for t in times), times
@@ -207,8 +232,14 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         assert "sur 90 prévues" in summary, summary
         minutes = int(summary.split(" min sur")[0].split("·")[-1].strip())
         assert minutes <= 90
-        markers = drv.execute_script("return document.querySelectorAll('#pl-carte .pl-numero').length")
+        markers = drv.execute_script(
+            "return document.querySelectorAll('#pl-carte .leaflet-marker-icon.pl-numero').length")
         assert markers == len(first)
+        # the map knows its real size (no part of the route cut off when the layout changes)
+        sizes = drv.execute_script(
+            "const m = window.qpvPlanificateur.map(), el = document.getElementById('pl-carte');"
+            "const s = m.getSize(); return [s.x, s.y, el.clientWidth, el.clientHeight];")
+        assert sizes[:2] == sizes[2:], sizes
         assert "Arrêts laissés de côté (" in text_of(drv.find_element(By.ID, "pl-cote-titre"))
         assert _fits(drv), "le parcours déborde"
         shot(drv, f"planificateur-parcours-{size}")

@@ -15,8 +15,8 @@
   var COLORS = ["#d1495b", "#1b7f3b", "#6a3d9a", "#b35806", "#0868ac", "#555555"];
   var KIND_COLORS = { constat: "#e66101", point_noir: "#5e3c99", npnru: "#0571b0", bac: "#1a9641",
     rue: "#9e9e9e", obligatoire: "#000091" };
-  var KIND_LABELS = { constat: "Constat ouvert", point_noir: "Point noir", npnru: "Site NPNRU", bac: "Bac",
-    rue: "Rue", obligatoire: "Arrêt demandé" };
+  var KIND_LABELS = { constat: "Constat ouvert", point_noir: "Point noir", npnru: "Site NPNRU",
+    bac: "Bac souvent plein", rue: "Rue non observée", obligatoire: "Arrêt demandé" };
   var LISTS = [["constat", "Constats ouverts"], ["point_noir", "Points noirs"], ["npnru", "Sites NPNRU"]];
   var POLL_MS = 500;
 
@@ -86,10 +86,31 @@
     layers.candidats = L.layerGroup().addTo(map);
     layers.parcours = L.layerGroup().addTo(map);
     layers.depart = L.layerGroup().addTo(map);
+    legend();
     map.on("click", function (ev) {
       setStart({ lon: round(ev.latlng.lng), lat: round(ev.latlng.lat) },
         "point choisi sur la carte (" + fr(ev.latlng.lat, 5) + ", " + fr(ev.latlng.lng, 5) + ")");
     });
+  }
+
+  /** Légende repliable des points de la carte (couleurs par classes CSS : pas de style en ligne). */
+  function legend() {
+    var control = L.control({ position: "bottomleft" });
+    control.onAdd = function () {
+      var items = ["constat", "point_noir", "npnru", "bac", "rue"].map(function (k) {
+        return el("li", {}, [el("span", { class: "pl-pastille pl-k-" + k }), KIND_LABELS[k]]);
+      });
+      items.push(el("li", {}, [el("span", { class: "pl-pastille pl-k-obligatoire" }), "Étape obligatoire"]));
+      items.push(el("li", {}, [el("span", { class: "pl-symbole pl-depart-icone", text: "D" }), "Départ"]));
+      items.push(el("li", {}, [el("span", { class: "pl-symbole pl-numero", text: "1" }), "Arrêt du parcours"]));
+      items.push(el("li", {}, [el("span", { class: "pl-symbole dg-non-desservi", text: "×" }), "Non desservi"]));
+      var box = el("details", { class: "pl-legende", id: "pl-legende" }, [el("summary", { text: "Légende" }),
+        el("ul", {}, items)]);
+      if (window.matchMedia && window.matchMedia("(min-width: 64rem)").matches) { box.open = true; }
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    control.addTo(map);
   }
 
   function round(v) { return Math.round(v * 1e6) / 1e6; }
@@ -113,7 +134,7 @@
     if (info.perimetre) {
       var outline = L.geoJSON(info.perimetre, { style: { color: "#000091", weight: 2, fill: true, fillOpacity: 0.04 },
         interactive: false }).addTo(layers.contexte);
-      map.fitBounds(outline.getBounds().pad(0.05));
+      map.fitBounds(outline.getBounds().pad(0.05), { animate: false });
     }
   }
 
@@ -328,10 +349,10 @@
       state.lastBody = JSON.stringify(body);
       renderPreview(res.data);
       changed();
-      // on a phone the map comes after the form: bring the route into view
-      if (window.matchMedia && !window.matchMedia("(min-width: 64rem)").matches) {
-        $("pl-carte").scrollIntoView({ block: "start" });
-      }
+      // on a phone the map comes after the form: bring the route into view; on a wide screen
+      // the map stays in view and the timetable comes up in the left column
+      var wide = window.matchMedia && window.matchMedia("(min-width: 64rem)").matches;
+      $(wide ? "pl-resultat" : "pl-carte").scrollIntoView({ block: "start" });
       setEtat("resultat");
     };
     if (state.calcul === "travail") {
@@ -466,7 +487,7 @@
     $("pl-enregistre").textContent = "";
     if (map && layers.parcours.getLayers().length) {
       var bounds = L.featureGroup(layers.parcours.getLayers()).getBounds();
-      if (bounds.isValid()) { map.fitBounds(bounds.pad(0.1)); }
+      if (bounds.isValid()) { map.fitBounds(bounds.pad(0.1), { animate: false }); }
     }
   }
 
