@@ -19,6 +19,12 @@
     bac: "Bac souvent plein", rue: "Rue non observée", obligatoire: "Arrêt demandé" };
   var LISTS = [["constat", "Constats ouverts"], ["point_noir", "Points noirs"], ["npnru", "Sites NPNRU"]];
   var POLL_MS = 500;
+  /** Champs de l'API → libellé et champ du formulaire (les erreurs du serveur nomment le champ de l'API). */
+  var FIELDS = { quartier: ["Quartier", "pl-quartier"], date: ["Date et heure du départ", "pl-date"],
+    start: ["Point de départ", "pl-adresse"], duration_min: ["Durée", "pl-duree"],
+    speed_kmh: ["Vitesse", "pl-vitesse"], dwell_min: ["Temps par arrêt", "pl-arret"],
+    groups: ["Groupes", "pl-groupes"], mode: ["Mode", null], mandatory: ["Étapes obligatoires", null],
+    excluded: ["Arrêts retirés", null], name: ["Nom du diagnostic", "pl-nom"] };
 
   var state = { quartier: "", info: null, byId: {}, mandatory: [], excluded: [], start: null, calcul: "direct",
     preview: null, lastBody: null, savedBody: null, busy: false, job: null };
@@ -68,9 +74,23 @@
       });
   }
 
+  /** Message d'erreur en français, avec le libellé du formulaire ; le champ fautif est signalé. */
   function apiError(res) {
     if (res.status === 401) { return "Session expirée : reconnectez-vous (" + CFG.urls.connexion + ")."; }
-    return (res.data && res.data.erreur) || ("Erreur " + res.status + ".");
+    var text = (res.data && res.data.erreur) || ("Erreur " + res.status + ".");
+    Object.keys(FIELDS).forEach(function (key) {
+      var mark = "« " + key;
+      if (text.indexOf(mark + " »") < 0 && text.indexOf(mark + "[") < 0) { return; }
+      text = text.split(mark).join("« " + FIELDS[key][0]);
+      if (FIELDS[key][1]) { $(FIELDS[key][1]).setAttribute("aria-invalid", "true"); }
+    });
+    return text;
+  }
+
+  function clearInvalid() {
+    Array.prototype.forEach.call(document.querySelectorAll("[aria-invalid]"), function (n) {
+      n.removeAttribute("aria-invalid");
+    });
   }
 
   // ---------------------------------------------------------------- carte
@@ -339,6 +359,7 @@
     state.busy = true;
     $("pl-calculer").disabled = true;
     message("");
+    clearInvalid();
     setEtat("calcul");
     var done = function (res) {
       state.busy = false;
