@@ -302,3 +302,56 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         assert not errors, errors
     finally:
         drv.quit()
+
+
+def test_groups_and_every_street_mode_on_the_desktop(planner_server: tuple[str, Flask]) -> None:
+    """Two groups share the stops (two numbered lists, two tracks); « toutes les rues » says its coverage."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, _ = planner_server
+    drv = chrome(window="1280,900")
+    try:
+        drv.get(f"{base}/connexion?suivant=/diagnostics/nouveau?quartier={FIGUEROLLES}")
+        drv.find_element(By.ID, "login").send_keys(LOGINS["administrateur"])
+        drv.find_element(By.ID, "password").send_keys(PASSWORD)
+        drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
+        wait_for(lambda: _etat(drv) == "pret"
+                 and "arrêts candidats" in text_of(drv.find_element(By.ID, "pl-reseau")),
+                 "quartier choisi par l'adresse de la page")
+        assert Select(drv.find_element(By.ID, "pl-quartier")).first_selected_option.get_attribute("value") \
+            == FIGUEROLLES
+        start = drv.execute_script("return window.qpvPlanificateur.state.info.candidats"
+                                   ".filter((c) => c.kind === 'rue')[0]")
+        drv.execute_script("window.qpvPlanificateur.setStart({lon: arguments[0], lat: arguments[1]}, 'rue');",
+                           start["lon"], start["lat"])
+        groups = drv.find_element(By.ID, "pl-groupes")
+        groups.clear()
+        groups.send_keys("2")
+        _calculate(drv, JOURNEYS["bureau"])
+        lists = drv.find_elements(By.CSS_SELECTOR, "#pl-groupes-resultat .pl-etapes")
+        assert [x.get_attribute("data-group") for x in lists] == ["1", "2"]
+        titles = [text_of(h) for h in drv.find_elements(By.CSS_SELECTOR, ".pl-groupe h3")]
+        assert titles[0].startswith("Groupe 1 : ") and titles[1].startswith("Groupe 2 : "), titles
+        ids = [li.get_attribute("data-id") for li in drv.find_elements(By.CSS_SELECTOR, ".pl-etapes li")]
+        assert len(ids) == len(set(ids)) >= 4  # shared out, never twice
+        assert drv.execute_script("return document.querySelectorAll('#pl-carte .pl-g2').length") > 0
+        shot(drv, "planificateur-groupes-bureau")
+
+        every = drv.find_element(By.CSS_SELECTOR, "input[name=mode][value=toutes-les-rues]")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'});", every)
+        every.click()
+        assert not groups.is_enabled() and groups.get_attribute("value") == "1"  # one walk, one group
+        _calculate(drv, JOURNEYS["bureau"])
+        text = text_of(drv.find_element(By.ID, "pl-groupes-resultat"))
+        assert "Rues du quartier parcourues : " in text and " %" in text, text[:300]
+        summary = text_of(drv.find_element(By.CSS_SELECTOR, ".pl-groupe h3"))
+        assert summary.startswith("toutes les rues · "), summary
+        minutes = int(summary.split(" min sur")[0].split("·")[-1].strip())
+        if minutes > 90:  # walking every street takes longer than planned: the page says so
+            assert f"dépasse de {minutes - 90} min" in text_of(drv.find_element(By.CSS_SELECTOR, ".pl-depasse"))
+        assert not drv.find_element(By.ID, "pl-cote").is_displayed()
+        assert _fits(drv)
+        shot(drv, "planificateur-toutes-les-rues-bureau")
+    finally:
+        drv.quit()

@@ -337,6 +337,10 @@
 
   /** Le formulaire a changé : l'aperçu affiché n'est plus celui qu'on enregistrerait. */
   function changed() {
+    // walking every street is one walk: one group
+    var every = checkedMode() === "toutes-les-rues";
+    if (every) { $("pl-groupes").value = "1"; }
+    $("pl-groupes").disabled = every;
     var stale = Boolean(state.preview) && JSON.stringify(requestBody()) !== state.lastBody;
     $("pl-perime").hidden = !stale;
     $("pl-calculer").textContent = state.preview ? "Recalculer" : "Calculer";
@@ -423,14 +427,22 @@
     ]);
   }
 
-  function renderGroup(g, multi) {
+  function renderGroup(g, multi, everyStreet) {
     var color = COLORS[(g.group - 1) % COLORS.length];
     var km = fr(g.length_m / 1000, 1);
-    var title = (multi ? "Groupe " + g.group + " : " : "") + plural(g.timetable.length, "arrêt", "arrêts") + " · "
+    var title = (multi ? "Groupe " + g.group + " : " : "")
+      + (everyStreet ? "toutes les rues" : plural(g.timetable.length, "arrêt", "arrêts")) + " · "
       + km + " km · " + fr(g.duration_min, 0) + " min sur " + fr(g.budget_min, 0) + " prévues · retour vers " + g.end;
     var list = el("ol", { class: "pl-etapes", "data-group": String(g.group) });
     g.timetable.forEach(function (t) { list.appendChild(stopItem(t)); });
-    var box = el("div", { class: "pl-groupe" }, [el("h3", { text: title }), list]);
+    var box = el("div", { class: "pl-groupe" }, [el("h3", { text: title })]);
+    var over = Math.round(g.duration_min - g.budget_min);
+    if (over > 0) {
+      box.appendChild(el("p", { class: "pl-depasse", role: "note", text: "Attention : ce parcours dépasse de "
+        + over + " min le temps prévu" + (everyStreet ? " : allongez la durée, ou passez en mode « Priorités »."
+        : ".") }));
+    }
+    if (g.timetable.length) { box.appendChild(list); }
     if (g.connectors) { box.appendChild(el("p", { class: "dg-petit", text: g.connectors })); }
     if (!map) { return box; }
     g.geojson.features.forEach(function (f) {
@@ -475,6 +487,7 @@
     var list = $("pl-cote-liste");
     clear(list);
     $("pl-cote-titre").textContent = "Arrêts laissés de côté (" + rows.length + ")";
+    $("pl-cote").hidden = !rows.length;
     rows.slice(0, 150).forEach(function (c) {
       var back = c.why === "retiré par le planificateur";
       var btn = el("button", { type: "button", "data-id": c.id, text: back ? "Remettre" : "Ajouter",
@@ -501,7 +514,9 @@
     if (data.coverage !== undefined && data.coverage !== null) {
       box.appendChild(el("p", { text: "Rues du quartier parcourues : " + fr(data.coverage * 100, 0) + " %" }));
     }
-    data.groups.forEach(function (g) { box.appendChild(renderGroup(g, data.groups.length > 1)); });
+    data.groups.forEach(function (g) {
+      box.appendChild(renderGroup(g, data.groups.length > 1, data.mode === "toutes-les-rues"));
+    });
     renderUnserved(data.groups);
     renderLeftOut(data.left_out || []);
     clear($("pl-liens"));
