@@ -349,7 +349,8 @@ def test_groups_and_every_street_mode_on_the_desktop(planner_server: tuple[str, 
         assert summary.startswith("toutes les rues · "), summary
         minutes = int(summary.split(" min sur")[0].split("·")[-1].strip())
         if minutes > 90:  # walking every street takes longer than planned: the page says so
-            assert f"dépasse de {minutes - 90} min" in text_of(drv.find_element(By.CSS_SELECTOR, ".pl-depasse"))
+            warning = text_of(drv.find_element(By.CSS_SELECTOR, ".pl-depasse"))
+            assert f"dépasse de {minutes - 90} min" in warning, warning
         assert not drv.find_element(By.ID, "pl-cote").is_displayed()
         assert _fits(drv)
         shot(drv, "planificateur-toutes-les-rues-bureau")
