@@ -22,6 +22,7 @@ preview in a worker, for the large quartiers (thresholds in :mod:`layers.setting
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -289,6 +290,8 @@ JOB_STEPS: dict[str, tuple[int, str]] = {
     "parcours de toutes les rues": (50, "Parcours de toutes les rues"),
     "calcul du parcours": (60, "Recherche du meilleur parcours"),
 }
+#: File of a « parcours » job holding the preview JSON.
+PREVIEW_FILE = "apercu.json"
 #: Layers a walk computation reads (each must be visible to whoever starts one).
 WALK_LAYERS = ("perimetres", "voies", "diagnostics", "observations", "points_noirs", "bacs", "travaux_npnru")
 
@@ -324,7 +327,12 @@ def validate_walk_job(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_walk_job(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    """Compute the preview of a walk request in a worker; the result is the JSON of ``/apercu``."""
+    """Compute the preview of a walk request in a worker.
+
+    The preview (the JSON ``/apercu`` answers) is written to the job's file :data:`PREVIEW_FILE`
+    (``GET /api/jobs/<id>/resultat?fichier=apercu.json``); the job's record keeps a summary only,
+    so that job lists stay small.
+    """
     from layers.walk_preview import walk_preview
 
     progress = context.progress
@@ -345,8 +353,10 @@ def run_walk_job(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
         preview = walk_preview(store, walk, progress=step)
     finally:
         store.close()
+    (context.folder / PREVIEW_FILE).write_text(json.dumps(preview, ensure_ascii=False), encoding="utf-8")
     progress(100, "Parcours prêt")
-    return preview
+    return {"fichiers": [PREVIEW_FILE], "quartier": preview["quartier"], "groupes": len(preview["groups"]),
+            "arrets": sum(len(g["timetable"]) for g in preview["groups"])}
 
 
 register(JobKind("parcours", "Calcul d'un parcours de diagnostic", "technicien", validate_walk_job,

@@ -134,7 +134,12 @@ def test_walk_job_gives_the_preview_with_progress(app: Flask, tech: FlaskClient)
     assert percents == sorted(percents) and percents[-1] == 100
     labels = [s for _, s in steps]
     assert "Graphe des voies du quartier" in labels and "Recherche du meilleur parcours" in labels
-    result = done["result"]
+    assert done["result"]["fichiers"] == ["apercu.json"] and done["result"]["quartier"] == MOSSON
+    assert len(json.dumps(done["result"])) < 500  # the record stays small: the preview is a file
+    with tech.get(done["links"]["files"][0]["href"]) as download:
+        assert download.status_code == 200 and download.mimetype == "application/json"
+        result = download.get_json()
+    assert done["result"]["arrets"] == sum(len(g["timetable"]) for g in result["groups"])
     same = tech.post("/api/diagnostics/apercu", json=body).get_json()
     ids = [t["id"] for t in result["groups"][0]["timetable"]]
     assert ids == [t["id"] for t in same["groups"][0]["timetable"]]

@@ -2,7 +2,8 @@
 
 A user sees their own jobs; administrators see every job. Starting a job needs the kind's
 minimum role (« rapport » : lecteur, « analyse » : technicien, since it replaces the
-``analyses`` layer everybody sees) and every layer it reads to be visible to the role.
+``analyses`` layer everybody sees, « parcours » : technicien) and every layer it reads to be
+visible to the role.
 Another user's job answers 404 (its existence is not revealed).
 """
 

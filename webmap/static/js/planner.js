@@ -401,7 +401,7 @@
             if (!r.ok) { resolve(r); return; }
             var job = r.data;
             progress(job.progress || 0, job.step || job.state);
-            if (job.state === "terminé") { resolve({ ok: true, status: 200, data: job.result }); }
+            if (job.state === "terminé") { api(job.links.files[0].href).then(resolve); }
             else if (job.state === "échec") { resolve({ ok: false, status: 400, data: { erreur: job.error } }); }
             else { window.setTimeout(poll, POLL_MS); }
           });
