@@ -19,6 +19,7 @@
     bac: "Bac souvent plein", rue: "Rue non observée", obligatoire: "Arrêt demandé" };
   var LISTS = [["constat", "Constats ouverts"], ["point_noir", "Points noirs"], ["npnru", "Sites NPNRU"]];
   var POLL_MS = 500;
+  var EXPIRED = "Session expirée : reconnectez-vous (le formulaire sera à refaire).";
   /** Champs de l'API → libellé et champ du formulaire (les erreurs du serveur nomment le champ de l'API). */
   var FIELDS = { quartier: ["Quartier", "pl-quartier"], date: ["Date et heure du départ", "pl-date"],
     start: ["Point de départ", "pl-adresse"], duration_min: ["Durée", "pl-duree"],
@@ -56,6 +57,10 @@
     var box = $("pl-message");
     box.textContent = text || "";
     box.classList.toggle("erreur", Boolean(isError));
+    if (text === EXPIRED) {  // a link to log in again, back to this page
+      box.appendChild(document.createTextNode(" "));
+      box.appendChild(el("a", { href: CFG.urls.connexion, text: "Se reconnecter" }));
+    }
   }
 
   /** Appel JSON : {ok, status, data} ; une session expirée le dit. */
@@ -76,7 +81,7 @@
 
   /** Message d'erreur en français, avec le libellé du formulaire ; le champ fautif est signalé. */
   function apiError(res) {
-    if (res.status === 401) { return "Session expirée : reconnectez-vous (" + CFG.urls.connexion + ")."; }
+    if (res.status === 401) { return EXPIRED; }
     var text = (res.data && res.data.erreur) || ("Erreur " + res.status + ".");
     Object.keys(FIELDS).forEach(function (key) {
       var mark = "« " + key;
@@ -164,7 +169,7 @@
     var box = el("div", { class: "pl-popup" }, [
       el("p", {}, [el("b", { text: c.label })]),
       el("p", { class: "dg-petit", text: (KIND_LABELS[c.kind] || c.kind) + (c.address ? " · " + c.address : "") }),
-      el("p", { class: "dg-petit", text: c.motif }),
+      el("p", { class: "dg-petit", text: c.motif + (c.simulated ? " (donnée simulée)" : "") }),
     ]);
     var toggle = el("button", { type: "button", text: isMandatory ? "Ne plus l'imposer" : "Étape obligatoire" });
     toggle.addEventListener("click", function () { toggleMandatory(c.id); map.closePopup(); });
@@ -241,7 +246,8 @@
         box2.addEventListener("change", function () { toggleMandatory(c.id, box2.checked); });
         list.appendChild(el("li", {}, [
           el("label", { class: "pl-choix", for: id }, [box2, el("span", { text: c.label })]),
-          el("div", { class: "dg-petit", text: (c.address ? c.address + " · " : "") + c.motif }),
+          el("div", { class: "dg-petit", text: (c.address ? c.address + " · " : "") + c.motif
+            + (c.simulated ? " · donnée simulée" : "") }),
         ]));
       });
       var title = pair[1] + " (" + items.length + ")";
