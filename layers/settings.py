@@ -53,6 +53,13 @@ class Settings:
     files_dir : Path or None
         Files area of the store, where the reports are filed (``QPV_FILES_DIR``; unset: see
         :func:`store_files_dir`).
+    planner_job_candidates : int
+        The web planner computes a walk as a background job when the quartier has more candidate
+        stops than this (``QPV_PLANNER_JOB_CANDIDATES``, 150 by default: Mosson's 196 take
+        1 s on an idle machine, up to the 4 s search limit on a busy one, holding a web worker).
+    planner_job_streets : int
+        ... or more street segments than this around the quartier (``QPV_PLANNER_JOB_VOIES``,
+        2000 by default).
     """
 
     store_url: str = field(default_factory=lambda: os.environ.get(
@@ -76,6 +83,10 @@ class Settings:
     port: int = field(default_factory=lambda: _port("QPV_PORT", 5000))
     files_dir: Path | None = field(default_factory=lambda: Path(os.environ["QPV_FILES_DIR"])
                                    if os.environ.get("QPV_FILES_DIR") else None)
+    planner_job_candidates: int = field(default_factory=lambda: int(_positive_float(
+        "QPV_PLANNER_JOB_CANDIDATES", "150")))
+    planner_job_streets: int = field(default_factory=lambda: int(_positive_float(
+        "QPV_PLANNER_JOB_VOIES", "2000")))
 
 
 def _positive_float(name: str, default: str) -> float:

@@ -24,13 +24,14 @@ from pyproj import Transformer
 from geo.crs import TERRITORY_CRS, WEB_CRS
 from geo.walks.export import connectors_text, route_to_geojson, unserved_text
 from geo.walks.model import WalkRoute
+from layers._walk_candidates import candidates_with_requests
 from layers._walk_inputs import candidate_stops, quartier_perimeter
 from layers.store.base import LayerStore
-from layers.walks import SolvedWalk, WalkRequest, candidate_id, solve_walk
+from layers.walks import Progress, SolvedWalk, WalkRequest, candidate_id, solve_walk
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["stop_motive", "walk_candidates", "walk_preview"]
+__all__ = ["check_requested_stops", "stop_motive", "walk_candidates", "walk_preview"]
 
 _DAYS = re.compile(r"depuis (\d+) jours")
 _DUMPS = re.compile(r"(\d+) dépôt\(s\) sauvage\(s\) en (\d+) jours")
@@ -134,6 +135,22 @@ def walk_candidates(store: LayerStore, quartier: str, *, now: datetime | None = 
             "candidats": _candidate_rows(stops)}
 
 
+def check_requested_stops(store: LayerStore, request: WalkRequest, *, now: datetime | None = None) -> None:
+    """Check the request's mandatory and excluded stops against the quartier's candidates, before any routing.
+
+    Raises
+    ------
+    WalkError
+        On an unknown candidate id, a stop both mandatory and excluded, or a mandatory place
+        that cannot be found or lies far from the quartier (``field`` names the list).
+    """
+    if not request.mandatory and not request.excluded:
+        return
+    perimeter = quartier_perimeter(store, request.quartier)
+    candidates_with_requests(store, request.mandatory, request.excluded, zone=perimeter.geometry.iloc[0],
+                             code=str(perimeter["code"].iloc[0]), now=now)
+
+
 def _clock(when: datetime, minutes: Any) -> str:
     return (when + timedelta(minutes=float(minutes))).strftime("%H:%M")
 
@@ -184,7 +201,7 @@ def _left_out(solved: SolvedWalk) -> list[dict[str, Any]]:
 
 
 def walk_preview(store: LayerStore, request: WalkRequest, *, cache_dir: str | Path | None = None,
-                 now: datetime | None = None) -> dict[str, Any]:
+                 now: datetime | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Compute a walk as :func:`layers.walks.plan_walk` would save it, without saving it.
 
     Parameters
@@ -197,6 +214,8 @@ def walk_preview(store: LayerStore, request: WalkRequest, *, cache_dir: str | Pa
         Street graph cache.
     now : datetime, optional
         Reference date of the priorities.
+    progress : callable, optional
+        Called with the name of each step (« graphe des voies », « calcul du parcours »…).
 
     Returns
     -------
@@ -217,7 +236,7 @@ def walk_preview(store: LayerStore, request: WalkRequest, *, cache_dir: str | Pa
     QPVError
         When the routing fails (mandatory stops beyond the budget…).
     """
-    solved = solve_walk(store, request, cache_dir=cache_dir, now=now)
+    solved = solve_walk(store, request, cache_dir=cache_dir, now=now, progress=progress)
     x, y = solved.meta["start"]
     start = gpd.GeoDataFrame(geometry=gpd.points_from_xy([x], [y]), crs=TERRITORY_CRS)
     (lon, lat), = _lonlat(start)

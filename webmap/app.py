@@ -36,6 +36,7 @@ from webmap import (
     ogcapi,
     open311,
     openapi,
+    planner,
     planner_api,
     reports,
     sessions,
@@ -49,10 +50,6 @@ from webmap.jobs import views as jobs_views
 from webmap.photos import recover
 
 logger = logging.getLogger(__name__)
-
-#: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "reports",
-                  "imports")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -195,7 +192,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp, planner_api.bp, reports.bp, imports.bp):
+                      admin.bp, planner_api.bp, planner.bp, reports.bp, imports.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

@@ -39,7 +39,8 @@ class NavEntry:
 ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Carte", "/", "anonyme", "carte.carte", sections=("/",)),
     NavEntry("Liste", "/", "anonyme", "carte.carte", anchor="liste"),
-    NavEntry("Diagnostics", "/diagnostic/", "lecteur", "diagnostic.walk_list", sections=("/diagnostic",)),
+    NavEntry("Diagnostics", "/diagnostic/", "lecteur", "diagnostic.walk_list",
+             sections=("/diagnostic", "/diagnostics")),
     NavEntry("Quartiers", "/quartiers", "lecteur", sections=("/quartiers",)),
     NavEntry("Rapports", "/rapports", "lecteur", sections=("/rapports",)),
     NavEntry("Administration", "/admin/comptes", "administrateur", "admin.accounts", sections=("/admin",)),

@@ -1,7 +1,9 @@
 """JSON API of the walk planner (``/api/diagnostics``), for technicians and administrators.
 
 * ``GET /api/diagnostics/candidats?quartier=QP034005``: the candidate stops of a quartier
-  (id, kind, label, lon/lat, priority, reason) so the planner can add or drop one;
+  (id, kind, label, lon/lat, priority, reason) so the planner can add or drop one, with the
+  quartier's outline and streets (WGS84), the size of its street network and whether the page
+  computes the walk directly or as a background job (``calcul``: ``direct`` / ``travail``);
 * ``POST /api/diagnostics/apercu``: the walk(s) a request gives, nothing saved
   (:func:`layers.walk_preview.walk_preview`);
 * ``POST /api/diagnostics``: saves the same request as a planned diagnostic (as
@@ -10,24 +12,39 @@
 The body is checked here (French 400 naming the field): quartier, date, start (« lon,lat »,
 ``{"lon", "lat"}`` or an address, inside the quartier or at most 250 m away and near a
 street), ``duration_min`` 15–480, ``speed_kmh`` 0.5–10, ``dwell_min`` 0–60, ``groups`` 1–6,
-``mode``, ``mandatory`` and ``excluded`` (candidate ids, or places for ``mandatory``).
+``mode``, ``mandatory`` and ``excluded`` (candidate ids, or places for ``mandatory``). A
+quartier without any street in the store is refused as such (« pas de réseau de rues connu
+pour ce quartier »), not as a start « non desservi ».
+
+The job kind « parcours » (registered here in :mod:`webmap.jobs.kinds`) computes the same
+preview in a worker, for the large quartiers (thresholds in :mod:`layers.settings`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+import geopandas as gpd
+import shapely
+from flask import Blueprint, current_app, has_request_context, jsonify, request
 from flask.typing import ResponseReturnValue
+from shapely.geometry.base import BaseGeometry
 
+from geo.crs import WEB_CRS
 from geo.walks.model import WalkOptions
 from layers.errors import WalkError
+from layers.settings import get_settings
+from layers.store import open_store
 from layers.store.base import LayerStore
 from layers.walks import MODES, WalkRequest
 from webmap import oas
 from webmap.access import allow, current_user, fail
+from webmap.errors import ApiError, JobError
+from webmap.jobs.kinds import JobContext, JobKind, register
 from webmap.store import get_store
 
 logger = logging.getLogger(__name__)
@@ -46,6 +63,10 @@ START_MAX_FROM_QUARTIER_M = 250.0
 START_MAX_FROM_STREET_M = 100.0
 #: Search time of a web request (the seeded search usually ends well before, on its own).
 TIME_LIMIT_S = 4.0
+#: Margin around the quartier where its streets are counted (metres).
+NETWORK_MARGIN_M = 300.0
+NO_NETWORK = ("Pas de réseau de rues connu pour ce quartier ({code}) : aucune voie dans l'entrepôt autour "
+              "de lui. Importer la couche « voies » (filaire des voies) pour y planifier un diagnostic.")
 
 
 def _store() -> LayerStore:
@@ -120,6 +141,8 @@ def _check_start(store: LayerStore, code: str, start: str) -> None:
     from layers.walks import quartier_perimeter, resolve_point
 
     zone = quartier_perimeter(store, code).geometry.iloc[0]
+    if not len(_streets(store, zone)):
+        fail(400, NO_NETWORK.format(code=code), "quartier")
     try:
         point, label = resolve_point(store, start, near=zone)
     except WalkError as exc:
@@ -170,15 +193,62 @@ def _walk_request(store: LayerStore, data: dict[str, Any]) -> WalkRequest:
                        name=name or None, organisation=user.organisation if user else None)
 
 
+def _streets(store: LayerStore, zone: BaseGeometry) -> gpd.GeoDataFrame:
+    """Street segments of the store around ``zone`` (within :data:`NETWORK_MARGIN_M`)."""
+    area = zone.buffer(NETWORK_MARGIN_M)
+    streets = store.read("voies", bbox=area.bounds)
+    return streets[streets.geometry.intersects(area)] if len(streets) else streets
+
+
+def _web_geometry(frame: gpd.GeoDataFrame, tolerance: float) -> dict[str, Any] | None:
+    """One WGS84 GeoJSON geometry of ``frame`` (simplified to ``tolerance`` metres), None when empty."""
+    if not len(frame):
+        return None
+    merged = shapely.union_all(frame.geometry.simplify(tolerance).to_numpy())
+    web = gpd.GeoSeries([merged], crs=frame.crs).to_crs(WEB_CRS).iloc[0]
+    return dict(shapely.geometry.mapping(shapely.set_precision(web, 1e-6)))
+
+
+def _communes(perimeter: gpd.GeoDataFrame) -> str:
+    value = perimeter["communes"].iloc[0] if "communes" in perimeter.columns else None
+    return value if isinstance(value, str) else ""
+
+
+def network_summary(store: LayerStore, code: str, n_candidates: int) -> dict[str, Any]:
+    """Outline, streets and size of the street network of quartier ``code``, and how to compute its walks.
+
+    ``calcul`` is ``travail`` (background job « parcours ») when the quartier has more candidate
+    stops or street segments than the settings' thresholds, ``direct`` otherwise, ``impossible``
+    without any street (``message`` then says so).
+    """
+    from layers.walks import quartier_perimeter
+
+    perimeter = quartier_perimeter(store, code)
+    streets = _streets(store, perimeter.geometry.iloc[0])
+    settings = get_settings()
+    large = n_candidates > settings.planner_job_candidates or len(streets) > settings.planner_job_streets
+    out: dict[str, Any] = {
+        "communes": _communes(perimeter),
+        "perimetre": _web_geometry(perimeter, 2.0), "voies": _web_geometry(streets, 1.0),
+        "reseau": {"voies": len(streets)},
+        "calcul": "impossible" if not len(streets) else "travail" if large else "direct",
+        "seuils": {"candidats": settings.planner_job_candidates, "voies": settings.planner_job_streets},
+    }
+    if not len(streets):
+        out["message"] = NO_NETWORK.format(code=code)
+    return out
+
+
 @bp.get("/candidats")
 @allow("technicien", layer="diagnostics")
 def candidates() -> ResponseReturnValue:
-    """Return the candidate stops of ``?quartier=``, highest priority first."""
+    """Return the candidate stops of ``?quartier=``, highest priority first, with its street network."""
     from layers.walk_preview import walk_candidates
 
     store = _store()
     code = _quartier(store, request.args.get("quartier"))
-    return jsonify(walk_candidates(store, code))
+    data = walk_candidates(store, code)
+    return jsonify({**data, **network_summary(store, code, len(data["candidats"]))})
 
 
 @bp.post("/apercu")
@@ -212,6 +282,87 @@ def save() -> ResponseReturnValue:
     return jsonify({"uid": first["uid"], "links": first["links"], "walks": walks}), 201
 
 
+# -------------------------------------------------------------------------- job « parcours »
+#: Steps of :func:`layers.walks.solve_walk` as the job's page shows them: (percent, French step).
+JOB_STEPS: dict[str, tuple[int, str]] = {
+    "graphe des voies": (20, "Graphe des voies du quartier"),
+    "priorités des arrêts": (40, "Priorités des arrêts candidats"),
+    "parcours de toutes les rues": (50, "Parcours de toutes les rues"),
+    "calcul du parcours": (60, "Recherche du meilleur parcours"),
+}
+#: File of a « parcours » job holding the preview JSON.
+PREVIEW_FILE = "apercu.json"
+#: Layers a walk computation reads (each must be visible to whoever starts one).
+WALK_LAYERS = ("perimetres", "voies", "diagnostics", "observations", "points_noirs", "bacs", "travaux_npnru")
+
+
+def validate_walk_job(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the parameters of a « parcours » job: the body of ``POST /api/diagnostics/apercu``.
+
+    Needs the request of ``POST /api/jobs`` (the store and the checks of the planner API).
+
+    Raises
+    ------
+    JobError
+        French message naming the field (outside a web request too).
+    """
+    if not has_request_context():
+        raise JobError("Un calcul de parcours se demande depuis l'application web (POST /api/jobs).")
+    store = _store()
+    try:
+        walk = _walk_request(store, dict(params))
+    except ApiError as exc:
+        raise JobError(str(exc.description)) from None
+    from layers.walk_preview import check_requested_stops
+
+    try:  # unknown stop ids now, not when the job runs
+        check_requested_stops(store, walk)
+    except WalkError as exc:
+        raise JobError(f"« {exc.field or 'mandatory'} » : {exc}") from None
+    opts = walk.options
+    return {"quartier": walk.quartier, "date": walk.walk_date, "start": walk.start,
+            "duration_min": opts.budget_min, "speed_kmh": opts.speed_kmh, "dwell_min": opts.dwell_min,
+            "groups": walk.groups, "mode": walk.mode, "mandatory": list(walk.mandatory),
+            "excluded": list(walk.excluded), "name": walk.name}
+
+
+def run_walk_job(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    """Compute the preview of a walk request in a worker.
+
+    The preview (the JSON ``/apercu`` answers) is written to the job's file :data:`PREVIEW_FILE`
+    (``GET /api/jobs/<id>/resultat?fichier=apercu.json``); the job's record keeps a summary only,
+    so that job lists stay small.
+    """
+    from layers.walk_preview import walk_preview
+
+    progress = context.progress
+    progress(5, "Lecture du quartier et du départ")
+    options = WalkOptions(budget_min=params["duration_min"], speed_kmh=params["speed_kmh"],
+                          dwell_min=params["dwell_min"], time_limit_s=TIME_LIMIT_S)
+    walk = WalkRequest(quartier=params["quartier"], start=params["start"], mode=params["mode"],
+                       mandatory=tuple(params["mandatory"]), excluded=tuple(params["excluded"]),
+                       groups=int(params["groups"]), walk_date=params["date"], name=params["name"],
+                       options=options)
+
+    def step(label: str) -> None:
+        percent, text = JOB_STEPS.get(label, (progress.percent, label))
+        progress(percent, text)
+
+    store = open_store(context.store_url, create=False)
+    try:
+        preview = walk_preview(store, walk, progress=step)
+    finally:
+        store.close()
+    (context.folder / PREVIEW_FILE).write_text(json.dumps(preview, ensure_ascii=False), encoding="utf-8")
+    progress(100, "Parcours prêt")
+    return {"fichiers": [PREVIEW_FILE], "quartier": preview["quartier"], "groupes": len(preview["groups"]),
+            "arrets": sum(len(g["timetable"]) for g in preview["groups"])}
+
+
+register(JobKind("parcours", "Calcul d'un parcours de diagnostic", "technicien", validate_walk_job,
+                 lambda _params: WALK_LAYERS, run_walk_job))
+
+
 def _body_schema() -> dict[str, Any]:
     place = {"oneOf": [{"type": "string", "description": "« lon,lat », adresse, ou id d'arrêt candidat"},
                        {"type": "object",
@@ -243,7 +394,10 @@ def openapi_paths() -> dict[str, Any]:
     return {
         "/api/diagnostics/candidats": {"get": oas.operation(
             "Arrêts candidats d'un quartier (planificateur)", "diagnostics",
-            {"200": oas.ok("Arrêts candidats : id, nature, libellé, lon/lat, priorité, motif.", obj),
+            {"200": oas.ok("Arrêts candidats : id, nature, libellé, lon/lat, priorité, motif ; contour "
+                           "et voies du quartier (WGS84), nombre de voies, calcul direct ou en arrière-plan "
+                           "(« calcul » : direct, travail — travail « parcours » de /api/jobs — ou "
+                           "impossible sans réseau de rues).", obj),
              **oas.errors(400, 401, 403)},
             parameters=[oas.param("quartier", "query", "Code QPV.", required=True)], op_id="walkCandidates")},
         "/api/diagnostics/apercu": {"post": oas.operation(

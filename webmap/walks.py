@@ -25,7 +25,7 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from layers.schema import THEMES
 from layers.store.base import LayerStore
-from webmap.access import allow, current_role, current_user, fail, has_role
+from webmap.access import allow, can_see, current_role, current_user, fail, has_role
 from webmap.geojson import GEOJSON
 from webmap.store import get_store
 from webmap.views import basemap_config
@@ -85,7 +85,8 @@ def walk_list() -> ResponseReturnValue:
 
     walks = list_walks(_store(), quartier=request.args.get("quartier") or None)
     rows = [_walk_summary(r) for _, r in walks.iterrows()]
-    return render_template("diagnostic/liste.html", walks=rows, role=current_role())
+    return render_template("diagnostic/liste.html", walks=rows, role=current_role(),
+                           can_plan=has_role("technicien") and can_see("diagnostics"))
 
 
 def _follow_up(uid: str) -> list[dict[str, Any]]:

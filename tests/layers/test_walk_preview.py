@@ -21,7 +21,13 @@ from pyproj import Transformer
 from geo.walks.model import WalkOptions
 from layers.errors import WalkError
 from layers.store import LayerStore, open_store
-from layers.walk_preview import LEFT_BUDGET, LEFT_EXCLUDED, walk_candidates, walk_preview
+from layers.walk_preview import (
+    LEFT_BUDGET,
+    LEFT_EXCLUDED,
+    check_requested_stops,
+    walk_candidates,
+    walk_preview,
+)
 from layers.walks import WalkRequest, load_walk, plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
 
@@ -190,3 +196,14 @@ def test_saved_walk_equals_the_preview(store: LayerStore, cache_dir: Path) -> No
     stored = load_walk(store, plan.uid, cache_dir=cache_dir)
     assert list(stored.route.stops["label"]) == [t["label"] for t in table]
     assert store.get("diagnostics", plan.uid)["organisation"].iloc[0] == "ville"
+
+
+def test_requested_stops_are_checked_before_routing(store: LayerStore) -> None:
+    ids = [c["id"] for c in walk_candidates(store, MOSSON)["candidats"]]
+    check_requested_stops(store, _request(mandatory=(ids[3],), excluded=(ids[0], ids[1])))  # known: no error
+    check_requested_stops(store, _request())
+    with pytest.raises(WalkError, match="inconnu") as caught:
+        check_requested_stops(store, _request(excluded=("rue:Rue Imaginaire",)))
+    assert caught.value.field == "excluded"
+    with pytest.raises(WalkError, match="à la fois obligatoire et retiré"):
+        check_requested_stops(store, _request(mandatory=(ids[0],), excluded=(ids[0],)))

@@ -67,7 +67,8 @@ def nav_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 def _pages(app: Flask) -> list[str]:
     uid = app.config["WALK_UID"]
-    return ["/", "/diagnostic/", f"/diagnostic/{uid}", "/connexion", "/compte", "/admin/comptes",
+    return ["/", "/diagnostic/", f"/diagnostic/{uid}", "/diagnostics/nouveau", "/connexion", "/compte",
+            "/admin/comptes",
             "/ogc/?f=html", "/ogc/collections?f=html", "/ogc/collections/observations?f=html",
             "/ogc/conformance?f=html"]
 
@@ -116,7 +117,7 @@ def test_current_page_is_marked(nav_app: Flask) -> None:
     admin = client_as(nav_app, "administrateur")
     uid = nav_app.config["WALK_UID"]
     for page, label in (("/", "Carte"), ("/diagnostic/", "Diagnostics"),
-                        (f"/diagnostic/{uid}", "Diagnostics"),
+                        (f"/diagnostic/{uid}", "Diagnostics"), ("/diagnostics/nouveau", "Diagnostics"),
                         ("/admin/comptes", "Administration")):
         entries = _header(admin.get(page).get_data(as_text=True)).entries
         assert [e[0] for e in entries if e[2]] == [label], page
@@ -148,10 +149,14 @@ def test_header_logout_closes_the_session(nav_app: Flask) -> None:
     assert tech.get("/diagnostic/").status_code == 302
 
 
-def test_walk_list_keeps_the_cli_hint_neutral(nav_app: Flask) -> None:
+def test_walk_list_links_the_planner_for_those_who_may_plan(nav_app: Flask) -> None:
     html = client_as(nav_app, "lecteur").get("/diagnostic/").get_data(as_text=True)
-    assert "La planification dans le navigateur arrive" in html and "qpv parcours" in html
+    assert "Nouveau diagnostic" not in html and "/diagnostics/nouveau" not in html
+    assert "qpv parcours" not in html
     assert f'href="/diagnostic/{nav_app.config["WALK_UID"]}"' in html
+    for role in ("technicien", "administrateur"):
+        html = client_as(nav_app, role).get("/diagnostic/").get_data(as_text=True)
+        assert 'href="/diagnostics/nouveau" id="lien-nouveau-diagnostic"' in html, role
 
 
 def test_map_config_links_walk_pages(nav_app: Flask) -> None:

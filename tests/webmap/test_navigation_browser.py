@@ -94,7 +94,7 @@ def test_header_login_and_pages_on_phone_and_desktop(nav_server: tuple[str, Flas
 
         _go(drv, "Diagnostics", phone)
         wait_for(lambda: drv.current_url.endswith("/diagnostic/"), "liste des diagnostics")
-        assert "La planification dans le navigateur arrive" in text_of(drv.find_element(By.TAG_NAME, "main"))
+        assert "Nouveau diagnostic" in text_of(drv.find_element(By.ID, "lien-nouveau-diagnostic"))
         assert _fits(drv), "la liste des diagnostics déborde"
         shot(drv, f"navigation-diagnostics-{size}")
         drv.find_element(By.CSS_SELECTOR, ".dg-liste a").click()

@@ -2,7 +2,8 @@
 
 A user sees their own jobs; administrators see every job. Starting a job needs the kind's
 minimum role (« rapport » : lecteur, « analyse » : technicien, since it replaces the
-``analyses`` layer everybody sees) and every layer it reads to be visible to the role.
+``analyses`` layer everybody sees, « parcours » : technicien) and every layer it reads to be
+visible to the role.
 Another user's job answers 404 (its existence is not revealed).
 """
 
@@ -165,12 +166,13 @@ def openapi_paths() -> dict[str, Any]:
         "links": {"type": "object"}}}
     body = {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": sorted(KINDS),
-                 "description": "rapport (lecteur et plus), analyse (technicien et plus), "
+                 "description": "rapport (lecteur et plus), analyse et parcours (technicien et plus), "
                                 "import (administrateurs)."},
         "params": {"type": "object",
                    "description": "rapport : quartier ou territoire, periode AAAA-MM:AAAA-MM, "
                    "couche, theme, commune, pdf ; analyse : periode, couche, theme, quartier, maille, "
-                   "marge, fdr ; import : fichier (téléversé sur /admin/imports), couche, "
+                   "marge, fdr ; parcours : le corps de POST /api/diagnostics/apercu (résultat : "
+                   "le même aperçu) ; import : fichier (téléversé sur /admin/imports), couche, "
                    "correspondance (« proposée », un nom de data/mappings ou un dictionnaire), strict."}}}
     job_id = oas.param("job_id", "path", "Identifiant du travail.")
     return {

@@ -87,6 +87,7 @@ TABLE: tuple[Row, ...] = (
         json={"quartier": "QP034005", "start": "3.82,43.6321", "duration_min": 5}),
     Row("POST", "/api/diagnostics", "/api/diagnostics", WRITE,
         json={"quartier": "QP034005", "start": "3.82,43.6321", "groups": 9}),
+    Row("GET", "/diagnostics/nouveau", "/diagnostics/nouveau", (302, 403, 200, 200)),
     Row("GET", "/ogc", "/ogc", ALL_200),
     Row("GET", "/ogc/", "/ogc/", ALL_200),
     Row("GET", "/ogc/conformance", "/ogc/conformance", ALL_200),
