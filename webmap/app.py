@@ -36,6 +36,7 @@ from webmap import (
     open311,
     openapi,
     planner_api,
+    quartiers,
     sessions,
     store,
     throttle,
@@ -49,7 +50,7 @@ from webmap.photos import recover
 logger = logging.getLogger(__name__)
 
 #: Blueprints of this module, guarded by :func:`webmap.access.allow`.
-OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner")
+OWN_BLUEPRINTS = ("auth", "api", "ogc", "open311", "openapi", "admin", "jobs", "planner", "quartiers")
 
 DEFAULTS: dict[str, Any] = {
     "STORE": None,  # layers.settings store_url when not configured
@@ -186,7 +187,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp, planner_api.bp):
+                      admin.bp, planner_api.bp, quartiers.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

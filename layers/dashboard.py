@@ -1,0 +1,476 @@
+"""Data of the quartier dashboards: one quartier over a period, and the territory comparison.
+
+:func:`quartier_dashboard` gathers, for one quartier and a period, what the analyst's
+page shows — the indicators of the fiches action month by month with the same months of
+the previous year, the Gi* bins and emerging classes (polygons in EPSG:2154), the
+recurrence by point noir (name and address), the CCTV and container coverage — as plain
+data (dicts, lists, numbers; ``None`` for unknown, with the reason in ``notes``).
+:func:`territory_dashboard` returns the comparison rows of the territory report.
+Nothing here is rendered: :mod:`webmap` draws the charts and maps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.stats.indicators import assign_quartier, dumping_indicators, dysfunctions, treatment_delays
+from layers.analyses import (
+    _end_exclusive,
+    _perimeters,
+    analysis_events,
+    quartier_report_from_store,
+    territory_report_from_store,
+)
+from layers.errors import StoreAnalysisError
+from layers.store.base import LayerStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DashboardOptions", "default_period", "previous_year", "quartier_dashboard", "territory_dashboard"]
+
+#: Layers whose dates give « the last 12 months of data ».
+_DATED = ("observations", "points_noirs")
+#: Largest distance (m) between a container and an address it serves.
+CONTAINER_REACH_M = 100.0
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    """What the dashboard may show.
+
+    Attributes
+    ----------
+    cameras : bool
+        Include the CCTV figures (the ``videoprotection`` layer is confidential: the
+        caller decides from the user's rights).
+    theme : str, optional
+        Observation theme analysed when the quartier has no point noir event.
+    """
+
+    cameras: bool = False
+    theme: str | None = "dépôts sauvages"
+
+
+def previous_year(start: date, end: date) -> tuple[date, date]:
+    """Return the same period one year earlier (29 February becomes the 28th)."""
+    def back(d: date) -> date:
+        return (pd.Timestamp(d) - pd.DateOffset(years=1)).date()
+    return back(start), back(end)
+
+
+def default_period(store: LayerStore, code: str) -> tuple[date, date]:
+    """Return the last 12 whole months of data of the store around ``code``.
+
+    The end is the month of the latest dated event (observation or point noir dumping)
+    within the quartier's bounds, or of the whole store when none lies there.
+    """
+    per = _perimeters(store, code)
+    bbox = tuple(per.total_bounds)
+    latest: pd.Timestamp | None = None
+    for box in (bbox, None):
+        for layer in _DATED:
+            frame = (store.read("observations", bbox=box) if layer == "observations"
+                     else _pn_events(store, box))
+            if len(frame):
+                when = pd.to_datetime(frame["observed_at"], errors="coerce").max()
+                if pd.notna(when) and (latest is None or when > latest):
+                    latest = when
+        if latest is not None:
+            break
+    if latest is None:
+        today = pd.Timestamp.today()
+        latest = today.normalize()
+    end_month = latest.to_period("M")
+    start_month = end_month - 11
+    return start_month.start_time.date(), end_month.end_time.date()
+
+
+def _pn_events(store: LayerStore, bbox: tuple[float, ...] | None) -> pd.DataFrame:
+    sites = store.read("points_noirs", bbox=bbox)  # type: ignore[arg-type]
+    if sites.empty:
+        return pd.DataFrame({"observed_at": []})
+    return store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _clean(value: Any) -> Any:
+    """Plain Python value (None for NaN/NaT) of a pandas/numpy scalar."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date().isoformat()
+    if isinstance(value, pd.Period):
+        return str(value)
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _table(frame: pd.DataFrame) -> dict[str, Any]:
+    """A table as ``{"columns": [...], "rows": [[...], ...]}`` of plain values."""
+    return {"columns": [str(c) for c in frame.columns],
+            "rows": [[_clean(v) for v in row] for row in frame.itertuples(index=False, name=None)]}
+
+
+def _months(start: date, end: date) -> pd.PeriodIndex:
+    return pd.period_range(pd.Timestamp(start).to_period("M"), pd.Timestamp(end).to_period("M"), freq="M")
+
+
+def _rings(geom: Any) -> list[list[list[float]]]:
+    """Exterior rings of a (multi)polygon, coordinates rounded to the decimetre."""
+    parts = getattr(geom, "geoms", [geom])
+    return [np.round(np.asarray(p.exterior.coords)[:, :2], 1).tolist() for p in parts if not p.is_empty]
+
+
+@dataclass(frozen=True)
+class _Zone:
+    code: str
+    row: gpd.GeoDataFrame
+    geom: Any
+
+
+def _in_zone(frame: gpd.GeoDataFrame, zone: _Zone) -> gpd.GeoDataFrame:
+    if frame.empty:
+        return frame
+    inside = assign_quartier(frame, zone.row, code_field="code").notna().to_numpy()
+    return frame[inside]
+
+
+def _read_events(store: LayerStore, layer: str, theme: str | None, zone: _Zone, span: tuple[date, date]
+                 ) -> gpd.GeoDataFrame:
+    events = analysis_events(store, layer, start=span[0], end=span[1],
+                             theme=theme if layer == "observations" else None, bbox=tuple(zone.geom.bounds))
+    return _in_zone(events, zone)
+
+
+def _monthly(frame: pd.DataFrame, column: str, months: pd.PeriodIndex) -> list[Any]:
+    """Values of ``column`` per month of ``months`` (frame indexed by ``period``); missing → None."""
+    if frame.empty:
+        return [None] * len(months)
+    series = frame.set_index("period")[column].reindex(months)
+    return [_clean(v) for v in series]
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+@dataclass(frozen=True)
+class _Spans:
+    current: tuple[date, date]
+    previous: tuple[date, date]
+
+
+def _indicator(key: str, label: str, unit: str, fiche: str, values: tuple[list[Any], list[Any]],
+               months: pd.PeriodIndex, note: str | None = None) -> dict[str, Any]:
+    current, previous = values
+    if note is None and all(v is None for v in current):
+        note = "n.d. : aucune donnée sur la période."
+
+    def total(vals: list[Any]) -> Any:
+        known = [v for v in vals if v is not None]
+        return sum(known) if known else None
+
+    return {"key": key, "label": label, "unit": unit, "fiche": fiche, "months": [str(m) for m in months],
+            "current": current, "previous": previous, "total": total(current),
+            "previous_total": total(previous), "note": note, "simulated": 0.0}
+
+
+def _event_indicators(events: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _Zone,
+                      months: tuple[pd.PeriodIndex, pd.PeriodIndex], label: str,
+                      covered: bool) -> list[dict[str, Any]]:
+    """Dumping events and their clean-up delay, per month, this period and the previous year."""
+    counts, volumes, delays = [], [], []
+    for frame, span in zip(events, months, strict=True):
+        ind = dumping_indicators(frame, zone.row, code_field="code") if len(frame) else pd.DataFrame()
+        ind = ind[ind["quartier"] == zone.code] if len(ind) else ind
+        n = _monthly(ind, "events", span)
+        counts.append([int(v or 0) if covered else None for v in n])
+        volumes.append(_monthly(ind, "volume_m3", span))
+        if "cleaned_at" in frame.columns and len(frame):
+            d = treatment_delays(frame, zone.row, end_field="cleaned_at", code_field="code")
+            delays.append(_monthly(d[d["quartier"] == zone.code], "median_days", span))
+        else:
+            delays.append([None] * len(span))
+    fiche = "Lutte contre les dépôts sauvages"
+    out = [_indicator("depots", f"Dépôts recensés par mois ({label})", "événements", fiche,
+                      (counts[0], counts[1]), months[0],
+                      None if covered else "n.d. : aucune source d'événements ne couvre ce quartier.")]
+    if any(v is not None for v in volumes[0] + volumes[1]):
+        out.append(_indicator("volume", "Volume de dépôts sauvages et d'encombrants recensés par mois", "m³",
+                              fiche, (volumes[0], volumes[1]), months[0]))
+    has_delay = any(v is not None for v in delays[0] + delays[1])
+    out.append(_indicator(
+        "delai-enlevement", "Délai d'intervention après signalement (médiane, jours)", "jours", fiche,
+        (delays[0], delays[1]), months[0],
+        None if has_delay else "n.d. : aucune date d'enlèvement enregistrée pour ces événements."))
+    for item in out[-1:]:
+        item["total"] = item["previous_total"] = None  # a median does not add up
+    return out
+
+
+def _observation_indicators(observations: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _Zone,
+                            months: tuple[pd.PeriodIndex, pd.PeriodIndex]) -> list[dict[str, Any]]:
+    """Dysfonctionnements identified and treated per month (every theme), both periods."""
+    identified, treated = [], []
+    for frame, span in zip(observations, months, strict=True):
+        if len(frame) and "status" in frame.columns:
+            d = dysfunctions(frame, zone.row, code_field="code")
+            d = d[d["quartier"] == zone.code]
+            identified.append([int(v or 0) for v in _monthly(d, "identified", span)])
+            treated.append([int(v or 0) for v in _monthly(d, "treated", span)])
+        else:
+            identified.append([0] * len(span))
+            treated.append([0] * len(span))
+    fiche = "Diagnostics en marchant"
+    return [
+        _indicator("dysfonctionnements", "Dysfonctionnements identifiés par mois (constats, tous thèmes)",
+                   "constats", fiche, (identified[0], identified[1]), months[0]),
+        _indicator("traites", "Dysfonctionnements traités par mois (statut « traité »)", "constats", fiche,
+                   (treated[0], treated[1]), months[0]),
+    ]
+
+
+# --------------------------------------------------------------------------- maps and tables
+
+
+def _hotspot_map(report: Any, zone: _Zone) -> dict[str, Any] | None:
+    hot = report.results.get("hotspots")
+    if hot is None:
+        return None
+    bins = [{"gi_bin": int(b), "count": int(c), "z": _clean(float(z)), "p": _clean(float(p)),
+             "rings": _rings(g)}
+            for b, c, z, p, g in zip(hot["gi_bin"], hot["count"], hot["gi_z"], hot["gi_q"], hot.geometry,
+                                     strict=True)]
+    inside = shapely.contains_xy(zone.geom, hot["x"].to_numpy(), hot["y"].to_numpy())
+    counts = {int(k): int(v) for k, v in pd.Series(hot["gi_bin"].to_numpy()[inside]).value_counts().items()}
+    return {"bins": bins, "counts_inside": counts, "bin_size": _clean(hot.attrs.get("bin_size")),
+            "bounds": [float(v) for v in hot.total_bounds]}
+
+
+def _emerging_map(report: Any) -> dict[str, Any] | None:
+    ehsa = report.results.get("emerging")
+    if ehsa is None:
+        return None
+    b = ehsa.bins
+    bins = [{"pattern": str(p), "rings": _rings(g)} for p, g in zip(b["pattern_fr"], b.geometry, strict=True)]
+    counts = b["pattern_fr"].value_counts()
+    return {"bins": bins, "counts": {str(k): int(v) for k, v in counts.items()},
+            "bounds": [float(v) for v in b.total_bounds]}
+
+
+def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dict[str, Any]:
+    """One row per point noir of the quartier: name, address, dumpings this period and last year."""
+    sites = _in_zone(store.read("points_noirs", bbox=tuple(zone.geom.bounds)), zone)
+    columns = ["Point noir", "Adresse", "Statut", "Dépôts (période)", "Dépôts (année précédente)",
+               "Premier dépôt", "Dernier dépôt", "Jours médians entre deux dépôts", "Délai médian d'enlèvement (j)",
+               "Donnée"]
+    if sites.empty:
+        return {"columns": columns, "rows": []}
+    events = store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]),
+                                 start=spans.previous[0].isoformat(), end=_end_exclusive(spans.current[1]))
+    rows = []
+    for site in sites.sort_values("name").itertuples():
+        ev = events[events["parent_uid"] == site.uid] if len(events) else events
+        when = pd.to_datetime(ev["observed_at"], errors="coerce") if len(ev) else pd.Series([], dtype="M8[ns]")
+        cur = when[(when >= pd.Timestamp(spans.current[0])) & (when < pd.Timestamp(_end_exclusive(spans.current[1])))]
+        prev_n = int(((when >= pd.Timestamp(spans.previous[0]))
+                      & (when < pd.Timestamp(_end_exclusive(spans.previous[1])))).sum())
+        ordered = cur.sort_values()
+        gaps = ordered.diff().dt.total_seconds().dropna() / 86400
+        delay = None
+        if len(ev) and "cleaned_at" in ev.columns and len(cur):
+            sel = ev.loc[cur.index]
+            d = (pd.to_datetime(sel["cleaned_at"], errors="coerce") - cur).dt.total_seconds() / 86400
+            d = d[d >= 0]
+            delay = float(d.median()) if len(d) else None
+        rows.append([site.name, _clean(site.address) or "adresse inconnue", _clean(site.status), len(cur), prev_n,
+                     _clean(ordered.iloc[0]) if len(ordered) else None,
+                     _clean(ordered.iloc[-1]) if len(ordered) else None,
+                     float(gaps.median()) if len(gaps) else None, delay,
+                     "simulée" if bool(site.simulated) else "réelle"])
+    rows.sort(key=lambda r: -r[3])
+    return {"columns": columns, "rows": rows}
+
+
+def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date]) -> dict[str, Any]:
+    """Containers of the quartier, addresses within :data:`CONTAINER_REACH_M`, fill readings."""
+    bbox = tuple(zone.geom.buffer(CONTAINER_REACH_M).bounds)
+    bacs = store.read("bacs", bbox=bbox)
+    addresses = _in_zone(store.read("adresses", bbox=tuple(zone.geom.bounds)), zone)
+    inside = _in_zone(bacs, zone)
+    out: dict[str, Any] = {"bacs": len(inside), "adresses": len(addresses), "part_adresses": None,
+                           "remplissage_moyen": None, "releves_pleins": None, "simulated": None,
+                           "par_flux": {}}
+    if len(inside):
+        out["simulated"] = bool(inside["simulated"].fillna(False).astype(bool).any())
+        out["par_flux"] = {str(k): int(v) for k, v in inside["flux"].value_counts().items()}
+        releves = store.read_children("bacs", "releves", parent_uids=list(inside["uid"]),
+                                      start=span[0].isoformat(), end=_end_exclusive(span[1]))
+        if len(releves):
+            fill = pd.to_numeric(releves["fill_pct"], errors="coerce").dropna()
+            out["remplissage_moyen"] = float(fill.mean()) if len(fill) else None
+            out["releves_pleins"] = int((fill >= 90).sum())
+    if len(bacs) and len(addresses):
+        tree = shapely.STRtree(bacs.geometry.to_numpy())
+        _, dist = tree.query_nearest(addresses.geometry.to_numpy(), return_distance=True, all_matches=False)
+        out["part_adresses"] = float((dist <= CONTAINER_REACH_M).mean())
+    return out
+
+
+def _camera_coverage(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
+    cams = _in_zone(store.read("videoprotection", bbox=tuple(zone.geom.bounds)), zone)
+    kf = report.key_figures
+    return {"sites": len(cams),
+            "en_service": int((cams["status"].fillna("installée") != "hors service").sum()) if len(cams) else 0,
+            "part_evenements": _clean(kf.get("Part des événements vus par une caméra")),
+            "part_surface_chaude": _clean(kf.get("Part de la surface en point chaud vue")),
+            "simulated": bool(cams["simulated"].fillna(False).astype(bool).any()) if len(cams) else None}
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _share(frame: pd.DataFrame) -> float:
+    """Share of simulated records (0 when none or no flag)."""
+    if frame.empty or "simulated" not in frame.columns:
+        return 0.0
+    return float(frame["simulated"].fillna(False).astype(bool).mean())
+
+
+def quartier_dashboard(
+    store: LayerStore, code: str, *, start: date, end: date, options: DashboardOptions | None = None,
+) -> dict[str, Any]:
+    """Return the data of the dashboard of quartier ``code`` over [start, end].
+
+    Parameters
+    ----------
+    store : LayerStore
+        The store.
+    code : str
+        Perimeter code (QP075019).
+    start, end : date
+        Period, both days included.
+    options : DashboardOptions, optional
+        Whether CCTV figures are included, theme analysed.
+
+    Returns
+    -------
+    dict
+        ``code``, ``name``, ``period``/``previous`` (ISO dates), ``layer`` and ``label``
+        (events analysed), ``simulated`` (share of simulated events), ``key_figures``,
+        ``indicators`` (monthly series, this period and the previous year), ``hotspots``
+        and ``emerging`` (bins with their rings in EPSG:2154, or None), ``outline``
+        (perimeter rings), ``recurrence`` (table by point noir), ``sites`` (summary of the
+        recurrence analysis), ``containers``, ``cameras`` (None when not allowed),
+        ``tables`` (report tables) and ``notes`` (why a figure is missing).
+
+    Raises
+    ------
+    StoreAnalysisError
+        On an unknown quartier.
+    """
+    opts = options or DashboardOptions()
+    spans = _Spans((start, end), previous_year(start, end))
+    report = quartier_report_from_store(store, code, start=start, end=end, theme=opts.theme)
+    per = _perimeters(store, code)
+    zone = _Zone(code, per[["code", per.geometry.name]], shapely.union_all(per.geometry.to_numpy()))
+    layer = str(report.method.get("Couche analysée", "observations"))
+    label = "dépôts aux points noirs" if layer == "points_noirs" else (opts.theme or "constats")
+    events = (_read_events(store, layer, opts.theme, zone, spans.current),
+              _read_events(store, layer, opts.theme, zone, spans.previous))
+    obs = tuple(_in_zone(store.read("observations", bbox=tuple(zone.geom.bounds), start=s[0].isoformat(),
+                                    end=_end_exclusive(s[1])), zone)
+                for s in (spans.current, spans.previous))
+    months = (_months(*spans.current), _months(*spans.previous))
+    covered = report.key_figures.get("Événements dans le quartier") is not None
+    indicators = _event_indicators(events, zone, months, label, covered)
+    share = _share(events[0])
+    for item in indicators:
+        item["simulated"] = share
+    more = _observation_indicators((obs[0], obs[1]), zone, months)
+    for item in more:
+        item["simulated"] = _share(obs[0])
+    indicators += more
+    hidden = ("Part des événements vus par une caméra", "Part de la surface en point chaud vue")
+    key_figures = {k: _clean(v) for k, v in report.key_figures.items() if opts.cameras or k not in hidden}
+    tables = {k: _table(v) for k, v in report.tables.items()}
+    if not opts.cameras and "Équipements et référentiels du quartier" in tables:
+        t = tables["Équipements et référentiels du quartier"]
+        t["rows"] = [r for r in t["rows"] if r[0] != "Sites de vidéoprotection"]
+    if not opts.cameras:
+        tables.pop("Points chauds non couverts par la vidéoprotection", None)
+    return {
+        "code": code, "name": str(per["name"].iloc[0]),
+        "period": [start.isoformat(), end.isoformat()],
+        "previous": [spans.previous[0].isoformat(), spans.previous[1].isoformat()],
+        "layer": layer, "label": label, "simulated": share,
+        "key_figures": key_figures, "indicators": indicators,
+        "hotspots": _hotspot_map(report, zone), "emerging": _emerging_map(report),
+        "outline": _rings(zone.geom) if zone.geom.geom_type == "Polygon" else
+        [r for g in zone.geom.geoms for r in _rings(g)],
+        "recurrence": _point_noir_recurrence(store, zone, spans),
+        "containers": _container_coverage(store, zone, spans.current),
+        "cameras": _camera_coverage(report, store, zone) if opts.cameras else None,
+        "tables": tables, "notes": list(report.notes), "caveats": list(report.caveats),
+        "method": {k: _clean(v) for k, v in report.method.items()
+                   if opts.cameras or k != "Portée des caméras (m)"},
+    }
+
+
+def territory_dashboard(
+    store: LayerStore, *, start: date, end: date, theme: str | None = "dépôts sauvages",
+) -> dict[str, Any]:
+    """Return the comparison of the stored quartiers over [start, end] (territory report rows).
+
+    Returns
+    -------
+    dict
+        ``period``, ``columns`` and ``rows`` of the comparison (one per quartier, with
+        « Pour 1 000 habitants » None: the store holds no population), ``notes``,
+        ``key_figures`` and ``simulated`` (the events include simulated ones).
+
+    Raises
+    ------
+    StoreAnalysisError
+        When the store holds no perimeter.
+    """
+    report = territory_report_from_store(store, start=start, end=end, theme=theme)
+    table = report.tables["Comparaison des quartiers"].copy()
+    table.insert(table.columns.get_loc("Par km² et par mois") + 1, "Pour 1 000 habitants", None)
+    per = store.read("perimetres")
+    communes = dict(zip(per["code"].astype(str), per["communes"].fillna(""), strict=True))
+    table.insert(2, "Communes", [communes.get(str(c), "") for c in table["Quartier"]])
+    events = analysis_events(store, "observations", start=start, end=end, theme=theme)
+    sim_codes: set[str] = set()
+    if len(events) and events["simulated"].fillna(False).astype(bool).any():
+        codes = assign_quartier(events, per[["code", per.geometry.name]], code_field="code")
+        sim = events["simulated"].fillna(False).astype(bool).to_numpy()
+        sim_codes = {str(c) for c in codes[sim].dropna().unique()}
+    table["Donnée"] = ["en partie simulée" if str(c) in sim_codes else "réelle" for c in table["Quartier"]]
+    notes = list(report.notes)
+    notes.append("Pour 1 000 habitants : n.d., l'entrepôt ne contient pas la population des quartiers.")
+    if table.empty:
+        raise StoreAnalysisError("Aucun périmètre dans l'entrepôt.")
+    return {"period": [start.isoformat(), end.isoformat()], **_table(table), "notes": notes,
+            "key_figures": {k: _clean(v) for k, v in report.key_figures.items()}, "simulated": report.simulated}
