@@ -36,10 +36,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DashboardOptions", "default_period", "previous_year", "quartier_dashboard", "territory_dashboard"]
 
+#: French names of the event layers.
+_LAYER_LABELS = {"observations": "constats et signalements", "points_noirs": "dépôts constatés aux points noirs"}
 #: Layers whose dates give « the last 12 months of data ».
 _DATED = ("observations", "points_noirs")
 #: Largest distance (m) between a container and an address it serves.
 CONTAINER_REACH_M = 100.0
+#: No container (camera) within this distance (m) of a quartier: no source covers it, counts unknown.
+SOURCE_REACH_M = 1000.0
+#: Largest distance (m) from a recurrent site to the address that names it.
+ADDRESS_REACH_M = 50.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,40 @@ def _monthly(frame: pd.DataFrame, column: str, months: pd.PeriodIndex) -> list[A
 
 # --------------------------------------------------------------------------- indicators
 
+#: Margin (m) around a quartier in which the dates of a source are looked at.
+_SOURCE_MARGIN_M = 500.0
+
+
+def _source_months(store: LayerStore, layer: str, zone: _Zone) -> tuple[pd.Period, pd.Period] | None:
+    """First and last month holding any record of ``layer`` (any theme) around the quartier.
+
+    Months outside this span are unknown for its indicators (the source did not cover
+    them), never 0. ``None`` when no record lies around the quartier.
+    """
+    bbox = tuple(zone.geom.buffer(_SOURCE_MARGIN_M).bounds)
+    frame = store.read("observations", bbox=bbox) if layer == "observations" else _pn_events(store, bbox)
+    when = pd.to_datetime(frame["observed_at"], errors="coerce").dropna() if len(frame) else None
+    if when is None or when.empty:
+        return None
+    return when.min().to_period("M"), when.max().to_period("M")
+
+
+def _mask(values: list[Any], months: pd.PeriodIndex, span: tuple[pd.Period, pd.Period] | None) -> list[Any]:
+    """``values`` with the months outside the source's ``span`` set to None (unknown)."""
+    if span is None:
+        return [None] * len(values)
+    return [v if span[0] <= m <= span[1] else None for v, m in zip(values, months, strict=True)]
+
+
+def _span_note(previous: list[Any], span: tuple[pd.Period, pd.Period] | None) -> str | None:
+    if span is None or not any(v is None for v in previous):
+        return None
+    if all(v is None for v in previous):
+        return (f"Année précédente : n.d., la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
+                f"à {span[1].strftime('%m/%Y')}.")
+    return (f"Année précédente partielle : la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
+            f"à {span[1].strftime('%m/%Y')} ; les autres mois et le total sont n.d.")
+
 
 @dataclass(frozen=True)
 class _Spans:
@@ -187,9 +227,8 @@ def _indicator(key: str, label: str, unit: str, fiche: str, values: tuple[list[A
     if note is None and all(v is None for v in current):
         note = "n.d. : aucune donnée sur la période."
 
-    def total(vals: list[Any]) -> Any:
-        known = [v for v in vals if v is not None]
-        return sum(known) if known else None
+    def total(vals: list[Any]) -> Any:  # a month unknown: the total is unknown too
+        return None if not vals or any(v is None for v in vals) else sum(vals)
 
     return {"key": key, "label": label, "unit": unit, "fiche": fiche, "months": [str(m) for m in months],
             "current": current, "previous": previous, "total": total(current),
@@ -198,14 +237,14 @@ def _indicator(key: str, label: str, unit: str, fiche: str, values: tuple[list[A
 
 def _event_indicators(events: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _Zone,
                       months: tuple[pd.PeriodIndex, pd.PeriodIndex], label: str,
-                      covered: bool) -> list[dict[str, Any]]:
+                      span: tuple[pd.Period, pd.Period] | None) -> list[dict[str, Any]]:
     """Dumping events and their clean-up delay, per month, this period and the previous year."""
     counts, volumes, delays = [], [], []
+    source = span
     for frame, span in zip(events, months, strict=True):
         ind = dumping_indicators(frame, zone.row, code_field="code") if len(frame) else pd.DataFrame()
         ind = ind[ind["quartier"] == zone.code] if len(ind) else ind
-        n = _monthly(ind, "events", span)
-        counts.append([int(v or 0) if covered else None for v in n])
+        counts.append(_mask([int(v or 0) for v in _monthly(ind, "events", span)], span, source))
         volumes.append(_monthly(ind, "volume_m3", span))
         if "cleaned_at" in frame.columns and len(frame):
             d = treatment_delays(frame, zone.row, end_field="cleaned_at", code_field="code")
@@ -215,7 +254,8 @@ def _event_indicators(events: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _
     fiche = "Lutte contre les dépôts sauvages"
     out = [_indicator("depots", f"Dépôts recensés par mois ({label})", "événements", fiche,
                       (counts[0], counts[1]), months[0],
-                      None if covered else "n.d. : aucune source d'événements ne couvre ce quartier.")]
+                      _span_note(counts[1], source) if source else
+                      "n.d. : aucune source d'événements ne couvre ce quartier.")]
     if any(v is not None for v in volumes[0] + volumes[1]):
         out.append(_indicator("volume", "Volume de dépôts sauvages et d'encombrants recensés par mois", "m³",
                               fiche, (volumes[0], volumes[1]), months[0]))
@@ -230,24 +270,25 @@ def _event_indicators(events: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _
 
 
 def _observation_indicators(observations: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _Zone,
-                            months: tuple[pd.PeriodIndex, pd.PeriodIndex]) -> list[dict[str, Any]]:
+                            months: tuple[pd.PeriodIndex, pd.PeriodIndex],
+                            source: tuple[pd.Period, pd.Period] | None) -> list[dict[str, Any]]:
     """Dysfonctionnements identified and treated per month (every theme), both periods."""
     identified, treated = [], []
     for frame, span in zip(observations, months, strict=True):
         if len(frame) and "status" in frame.columns:
             d = dysfunctions(frame, zone.row, code_field="code")
             d = d[d["quartier"] == zone.code]
-            identified.append([int(v or 0) for v in _monthly(d, "identified", span)])
-            treated.append([int(v or 0) for v in _monthly(d, "treated", span)])
+            identified.append(_mask([int(v or 0) for v in _monthly(d, "identified", span)], span, source))
+            treated.append(_mask([int(v or 0) for v in _monthly(d, "treated", span)], span, source))
         else:
-            identified.append([0] * len(span))
-            treated.append([0] * len(span))
+            identified.append(_mask([0] * len(span), span, source))
+            treated.append(_mask([0] * len(span), span, source))
     fiche = "Diagnostics en marchant"
     return [
         _indicator("dysfonctionnements", "Dysfonctionnements identifiés par mois (constats, tous thèmes)",
-                   "constats", fiche, (identified[0], identified[1]), months[0]),
+                   "constats", fiche, (identified[0], identified[1]), months[0], _span_note(identified[1], source)),
         _indicator("traites", "Dysfonctionnements traités par mois (statut « traité »)", "constats", fiche,
-                   (treated[0], treated[1]), months[0]),
+                   (treated[0], treated[1]), months[0], _span_note(treated[1], source)),
     ]
 
 
@@ -264,8 +305,10 @@ def _hotspot_map(report: Any, zone: _Zone) -> dict[str, Any] | None:
                                      strict=True)]
     inside = shapely.contains_xy(zone.geom, hot["x"].to_numpy(), hot["y"].to_numpy())
     counts = {int(k): int(v) for k, v in pd.Series(hot["gi_bin"].to_numpy()[inside]).value_counts().items()}
+    fig = next((f for f in report.figures if f.name == "hotspots"), None)
+    points = np.round(np.asarray(fig.points, dtype=float), 1).tolist() if fig is not None else []
     return {"bins": bins, "counts_inside": counts, "bin_size": _clean(hot.attrs.get("bin_size")),
-            "bounds": [float(v) for v in hot.total_bounds]}
+            "bounds": [float(v) for v in hot.total_bounds], "points": points}
 
 
 def _emerging_map(report: Any) -> dict[str, Any] | None:
@@ -313,15 +356,56 @@ def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dic
     return {"columns": columns, "rows": rows}
 
 
+def _address_label(row: Any) -> str:
+    number = "" if _clean(row.number) is None else str(row.number).removesuffix(".0")
+    parts = [number + (str(row.suffix) if _clean(row.suffix) else ""), str(_clean(row.street) or "")]
+    return " ".join(p for p in parts if p).strip() or "adresse sans nom de voie"
+
+
+def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
+    """Recurrent sites (events grouped by the recurrence analysis) named by their nearest address."""
+    columns = ["Adresse la plus proche", "Distance à l'adresse (m)", "Événements", "Premier", "Dernier",
+               "Jours médians avant retour", "Persistant malgré les enlèvements"]
+    rec = report.results.get("recurrence")
+    if rec is None:
+        return {"columns": columns, "rows": []}
+    sites = rec.sites[(rec.sites["quartier"] == zone.code) & (rec.sites["n_events"] >= 2)]
+    sites = sites.sort_values(["n_events", "last"], ascending=[False, False])
+    if sites.empty:
+        return {"columns": columns, "rows": []}
+    bbox = tuple(shapely.box(*sites.total_bounds).buffer(ADDRESS_REACH_M).bounds)
+    addresses = store.read("adresses", bbox=bbox)
+    names: list[str] = []
+    dists: list[float | None] = []
+    if len(addresses):
+        tree = shapely.STRtree(addresses.geometry.to_numpy())
+        (_, idx), dist = tree.query_nearest(sites.geometry.to_numpy(), return_distance=True, all_matches=False)
+        for i, d in zip(idx, dist, strict=True):
+            near = d <= ADDRESS_REACH_M
+            names.append(_address_label(addresses.iloc[int(i)]) if near else
+                         f"n.d. (aucune adresse à moins de {ADDRESS_REACH_M:.0f} m)")
+            dists.append(round(float(d), 1) if near else None)
+    else:
+        names = ["n.d. (aucune adresse dans l'entrepôt ici)"] * len(sites)
+        dists = [None] * len(sites)
+    rows = [[n, d, int(r.n_events), _clean(r.first), _clean(r.last), _clean(r.median_days_to_reoccur),
+             bool(r.persistent)]
+            for n, d, r in zip(names, dists, sites.itertuples(), strict=True)]
+    return {"columns": columns, "rows": rows}
+
+
 def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date]) -> dict[str, Any]:
     """Containers of the quartier, addresses within :data:`CONTAINER_REACH_M`, fill readings."""
     bbox = tuple(zone.geom.buffer(CONTAINER_REACH_M).bounds)
     bacs = store.read("bacs", bbox=bbox)
+    if store.read("bacs", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
+        return {"bacs": None, "adresses": None, "part_adresses": None, "remplissage_moyen": None,
+                "releves_pleins": None, "simulated": None, "par_flux": {}, "couvert": False}
     addresses = _in_zone(store.read("adresses", bbox=tuple(zone.geom.bounds)), zone)
     inside = _in_zone(bacs, zone)
     out: dict[str, Any] = {"bacs": len(inside), "adresses": len(addresses), "part_adresses": None,
                            "remplissage_moyen": None, "releves_pleins": None, "simulated": None,
-                           "par_flux": {}}
+                           "par_flux": {}, "couvert": True}
     if len(inside):
         out["simulated"] = bool(inside["simulated"].fillna(False).astype(bool).any())
         out["par_flux"] = {str(k): int(v) for k, v in inside["flux"].value_counts().items()}
@@ -339,13 +423,17 @@ def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date])
 
 
 def _camera_coverage(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
-    cams = _in_zone(store.read("videoprotection", bbox=tuple(zone.geom.bounds)), zone)
     kf = report.key_figures
+    if store.read("videoprotection", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
+        return {"sites": None, "en_service": None, "part_evenements": None, "part_surface_chaude": None,
+                "simulated": None, "couvert": False}
+    cams = _in_zone(store.read("videoprotection", bbox=tuple(zone.geom.bounds)), zone)
     return {"sites": len(cams),
             "en_service": int((cams["status"].fillna("installée") != "hors service").sum()) if len(cams) else 0,
             "part_evenements": _clean(kf.get("Part des événements vus par une caméra")),
             "part_surface_chaude": _clean(kf.get("Part de la surface en point chaud vue")),
-            "simulated": bool(cams["simulated"].fillna(False).astype(bool).any()) if len(cams) else None}
+            "simulated": bool(cams["simulated"].fillna(False).astype(bool).any()) if len(cams) else None,
+            "couvert": True}
 
 
 # --------------------------------------------------------------------------- entry points
@@ -381,8 +469,8 @@ def quartier_dashboard(
         (events analysed), ``simulated`` (share of simulated events), ``key_figures``,
         ``indicators`` (monthly series, this period and the previous year), ``hotspots``
         and ``emerging`` (bins with their rings in EPSG:2154, or None), ``outline``
-        (perimeter rings), ``recurrence`` (table by point noir), ``sites`` (summary of the
-        recurrence analysis), ``containers``, ``cameras`` (None when not allowed),
+        (perimeter rings), ``recurrence`` (table by point noir), ``recurrent_sites`` (sites
+        of the recurrence analysis named by their nearest address), ``containers``, ``cameras`` (None when not allowed),
         ``tables`` (report tables) and ``notes`` (why a figure is missing).
 
     Raises
@@ -404,11 +492,12 @@ def quartier_dashboard(
                 for s in (spans.current, spans.previous))
     months = (_months(*spans.current), _months(*spans.previous))
     covered = report.key_figures.get("Événements dans le quartier") is not None
-    indicators = _event_indicators(events, zone, months, label, covered)
+    source = _source_months(store, layer, zone) if covered else None
+    indicators = _event_indicators(events, zone, months, label, source)
     share = _share(events[0])
     for item in indicators:
         item["simulated"] = share
-    more = _observation_indicators((obs[0], obs[1]), zone, months)
+    more = _observation_indicators((obs[0], obs[1]), zone, months, _source_months(store, "observations", zone))
     for item in more:
         item["simulated"] = _share(obs[0])
     indicators += more
@@ -430,11 +519,13 @@ def quartier_dashboard(
         "outline": _rings(zone.geom) if zone.geom.geom_type == "Polygon" else
         [r for g in zone.geom.geoms for r in _rings(g)],
         "recurrence": _point_noir_recurrence(store, zone, spans),
+        "recurrent_sites": _recurrent_sites(report, store, zone),
         "containers": _container_coverage(store, zone, spans.current),
         "cameras": _camera_coverage(report, store, zone) if opts.cameras else None,
-        "tables": tables, "notes": list(report.notes), "caveats": list(report.caveats),
-        "method": {k: _clean(v) for k, v in report.method.items()
-                   if opts.cameras or k != "Portée des caméras (m)"},
+        "tables": tables, "notes": list(report.notes),
+        "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")],
+        "method": {k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
+                   for k, v in report.method.items() if opts.cameras or k != "Portée des caméras (m)"},
     }
 
 

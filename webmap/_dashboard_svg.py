@@ -17,8 +17,8 @@ from webmap.analysis_style import AnalysisClass
 #: Size of a chart in SVG units (the SVG scales to the width of its box).
 CHART_W, CHART_H = 640.0, 200.0
 _LEFT, _BOTTOM, _TOP = 44.0, 34.0, 10.0
-#: Width of a map in SVG units.
-MAP_W = 600.0
+#: Largest size of a map in SVG units (and CSS pixels at full size).
+MAP_W, MAP_H = 600.0, 440.0
 
 
 def fmt(value: Any, kind: str = "nombre") -> str:
@@ -84,15 +84,18 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
             "axis_y": CHART_H - _BOTTOM, "left": _LEFT, "label_y": CHART_H - _BOTTOM + 16}
 
 
-def _frame(bounds: Sequence[float]) -> tuple[float, float, float, float]:
-    """Origin and scale of a map of ``bounds`` (Lambert-93) MAP_W wide; returns x0, y1, scale, height."""
+def _frame(bounds: Sequence[float]) -> tuple[float, float, float, float, float]:
+    """Origin and scale of a map of ``bounds`` (Lambert-93) fitting MAP_W × MAP_H.
+
+    Returns x0, y1, scale, width and height in SVG units.
+    """
     xmin, ymin, xmax, ymax = bounds
-    scale = MAP_W / max(xmax - xmin, 1.0)
-    return xmin, ymax, scale, (ymax - ymin) * scale
+    scale = min(MAP_W / max(xmax - xmin, 1.0), MAP_H / max(ymax - ymin, 1.0))
+    return xmin, ymax, scale, (xmax - xmin) * scale, (ymax - ymin) * scale
 
 
-def _path(rings: Sequence[Sequence[Sequence[float]]], frame: tuple[float, float, float, float]) -> str:
-    x0, y1, scale, _ = frame
+def _path(rings: Sequence[Sequence[Sequence[float]]], frame: tuple[float, float, float, float, float]) -> str:
+    x0, y1, scale = frame[:3]
     parts = []
     for ring in rings:
         pts = " L".join(f"{(x - x0) * scale:.1f} {(y1 - y) * scale:.1f}" for x, y in ring)
@@ -119,9 +122,11 @@ def hotspot_map(hotspots: dict[str, Any] | None, outline: Sequence[Any],
         cls = by_key[_gi_key(b["gi_bin"])]
         paths.append({"d": _path(b["rings"], frame), "color": cls.color, "key": cls.key,
                       "title": f"{cls.label} — {b['count']} événement(s)"})
-    present = {p["key"] for p in paths}
-    return {"w": MAP_W, "h": round(frame[3], 1), "paths": paths, "outline": _path(outline, frame),
-            "legend": [c for c in classes if c.key in present] or list(classes)}
+    x0, y1, scale = frame[:3]
+    dots = [{"cx": round((x - x0) * scale, 1), "cy": round((y1 - y) * scale, 1)}
+            for x, y in hotspots.get("points", [])]
+    return {"w": round(frame[3], 1), "h": round(frame[4], 1), "paths": paths, "outline": _path(outline, frame),
+            "dots": dots}
 
 
 def emerging_map(emerging: dict[str, Any] | None, outline: Sequence[Any],
@@ -138,5 +143,5 @@ def emerging_map(emerging: dict[str, Any] | None, outline: Sequence[Any],
         paths.append({"d": _path(b["rings"], frame), "color": color, "key": b["pattern"],
                       "title": cls.label if cls else b["pattern"]})
     present = {p["key"] for p in paths}
-    return {"w": MAP_W, "h": round(frame[3], 1), "paths": paths, "outline": _path(outline, frame),
+    return {"w": round(frame[3], 1), "h": round(frame[4], 1), "paths": paths, "outline": _path(outline, frame),
             "legend": [c for c in classes if c.key in present]}

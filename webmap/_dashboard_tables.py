@@ -21,6 +21,7 @@ TABLE_NAMES: dict[str, str] = {
     "points-chauds": "Mailles par classe Gi* (dans le quartier)",
     "emergents": "Points chauds émergents (mailles par tendance)",
     "recurrence": "Récurrence par point noir",
+    "sites-recurrents": "Sites de dépôt récurrents (signalements regroupés à 25 m)",
     "couverture": "Couverture : bacs et vidéoprotection",
 }
 _MIMETYPES = {"csv": "text/csv; charset=utf-8",
@@ -84,6 +85,7 @@ def dashboard_tables(data: dict[str, Any]) -> dict[str, pd.DataFrame]:
         "emergents": pd.DataFrame(sorted((em or {}).get("counts", {}).items(), key=lambda kv: -kv[1]),
                                   columns=["Tendance", "Mailles"]),
         "recurrence": pd.DataFrame(rec["rows"], columns=rec["columns"]),
+        "sites-recurrents": pd.DataFrame(data["recurrent_sites"]["rows"], columns=data["recurrent_sites"]["columns"]),
         "couverture": _coverage(data),
     }
 
