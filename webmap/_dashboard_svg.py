@@ -44,11 +44,14 @@ def fmt(value: Any, kind: str = "nombre") -> str:
     return str(value)
 
 
-def _nice_max(value: float) -> float:
+def _nice_step(value: float) -> float:
+    """Step of the 4 intervals of the y axis: 1, 2, 3, 4, 5, 6 or 8 × 10ⁿ, whole numbers from 1 up."""
     if value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+    steps = (1, 2, 3, 4, 5, 6, 8, 10)
+    step = next(m * power for m in steps if m * power >= value)
+    return max(step, 1.0) if value >= 0.25 else step
 
 
 def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
@@ -61,7 +64,8 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
     if all(v is None for v in current):
         return None
     known = [float(v) for v in (*current, *previous) if v is not None]
-    top = _nice_max(max(known, default=0.0))
+    step = _nice_step(max(known, default=0.0) / 4)
+    top = step * 4
     n = len(current)
     slot = (CHART_W - _LEFT - 6) / max(n, 1)
     bar_w = max(slot * 0.38, 1.0)
@@ -79,7 +83,7 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
                          "title": f"{month} ({when}) : {fmt(value)}"})
         if n <= 14 or i % math.ceil(n / 12) == 0:
             labels.append({"x": round(x0 + bar_w, 1), "text": f"{month[5:7]}/{month[2:4]}"})
-    ticks = [{"y": round(CHART_H - _BOTTOM - plot_h * k / 4, 1), "text": fmt(top * k / 4)} for k in range(5)]
+    ticks = [{"y": round(CHART_H - _BOTTOM - plot_h * k / 4, 1), "text": fmt(step * k)} for k in range(5)]
     return {"w": CHART_W, "h": CHART_H, "bars": bars, "labels": labels, "ticks": ticks,
             "axis_y": CHART_H - _BOTTOM, "left": _LEFT, "label_y": CHART_H - _BOTTOM + 16}
 
