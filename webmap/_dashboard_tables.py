@@ -71,7 +71,7 @@ def _coverage(data: dict[str, Any]) -> pd.DataFrame:
                  ("Sites de vidéoprotection en service", cams["en_service"]),
                  ("Part des événements vus par une caméra", cams["part_evenements"]),
                  ("Part de la surface en point chaud vue", cams["part_surface_chaude"])]
-    return pd.DataFrame(rows, columns=["Élément", "Valeur"])
+    return pd.DataFrame(rows, columns=["Élément", "Valeur"], dtype=object)  # counts stay whole
 
 
 def dashboard_tables(data: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -79,7 +79,8 @@ def dashboard_tables(data: dict[str, Any]) -> dict[str, pd.DataFrame]:
     em = data["emerging"]
     rec = data["recurrence"]
     return {
-        "chiffres-cles": pd.DataFrame(list(data["key_figures"].items()), columns=["Indicateur", "Valeur"]),
+        "chiffres-cles": pd.DataFrame(list(data["key_figures"].items()), columns=["Indicateur", "Valeur"],
+                                      dtype=object),
         "indicateurs": _indicators(data),
         "points-chauds": _hot_classes(data),
         "emergents": pd.DataFrame(sorted((em or {}).get("counts", {}).items(), key=lambda kv: -kv[1]),
@@ -95,8 +96,19 @@ def territory_table(data: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(data["rows"], columns=data["columns"])
 
 
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns holding only whole numbers (and unknowns) as integers: « 4 », not « 4.0 »."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if pd.api.types.is_float_dtype(col) and col.dropna().apply(float.is_integer).all():
+            out[name] = col.astype("Int64")
+    return out
+
+
 def table_response(frame: pd.DataFrame, stem: str, fmt: str) -> Response:
     """Return ``frame`` as a CSV (UTF-8 with BOM, « ; » separator, for spreadsheets) or XLSX download."""
+    frame = _whole_numbers(frame)
     if fmt == "csv":
         body = frame.to_csv(index=False, sep=";").encode("utf-8-sig")
     else:

@@ -1,0 +1,233 @@
+"""The quartier dashboards through the Flask client: roles, confidential figures, downloads, French errors.
+
+Every figure checked here is recomputed from the store of the web tests (real Paris QPV and
+Dans Ma Rue reports, real Paris cameras, simulated Montpellier points noirs) without the
+dashboard's code: month counts of the reports inside the perimeter, cameras inside it,
+dumpings of each point noir.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+import shapely
+from flask import Flask
+from flask.testing import FlaskClient
+from markupsafe import Markup
+
+from webmap.analysis_style import GI_CLASSES
+
+CODE = "QP075019"
+PERIOD = "debut=2023-09&fin=2024-08"
+THEME = "dépôts sauvages"
+
+
+def _csv(client: FlaskClient, url: str) -> pd.DataFrame:
+    res = client.get(url)
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    assert res.mimetype == "text/csv"
+    assert "attachment" in res.headers["Content-Disposition"]
+    return pd.read_csv(io.BytesIO(res.data), sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+
+
+def _xlsx(client: FlaskClient, url: str) -> list[tuple[Any, ...]]:
+    res = client.get(url)
+    assert res.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(res.data), read_only=True)
+    return list(book.active.iter_rows(values_only=True))
+
+
+def _perimeter(store: Any, code: str) -> Any:
+    per = store.read("perimetres", where={"code": code})
+    return shapely.make_valid(shapely.union_all(per.geometry.to_numpy()))
+
+
+def _monthly_reports(store: Any, code: str, start: str, end: str) -> pd.Series:
+    """Dumping reports of ``code`` per month, counted straight from the observations."""
+    obs = store.read("observations", where={"theme": THEME})
+    geom = _perimeter(store, code)
+    inside = obs[shapely.contains_xy(geom, obs.geometry.x.to_numpy(), obs.geometry.y.to_numpy())]
+    when = pd.to_datetime(inside["observed_at"])
+    when = when[(when >= pd.Timestamp(start)) & (when < pd.Timestamp(end) + pd.offsets.MonthBegin(1))]
+    months = pd.period_range(start, end, freq="M")
+    return when.dt.to_period("M").value_counts().reindex(months, fill_value=0)
+
+
+def test_pages_need_an_account(clients: dict[str, FlaskClient]) -> None:
+    for url in ("/quartiers", f"/quartiers/{CODE}"):
+        res = clients["anonyme"].get(url)
+        assert res.status_code == 302 and "/connexion" in res.headers["Location"]
+    assert clients["anonyme"].get(f"/quartiers/{CODE}/indicateurs.csv").status_code == 401
+    for role in ("lecteur", "technicien", "administrateur"):
+        html = clients[role].get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+        assert "Les Portes Du Vingtième" in html
+        assert re.search(r'href="/quartiers"\s+aria-current="page"', html)  # the header marks the entry
+
+
+def test_indicator_counts_match_the_store(lecteur: FlaskClient, store: Any) -> None:
+    expected = _monthly_reports(store, CODE, "2023-09", "2024-08")
+    assert expected.sum() > 10  # real reports in the period
+    table = _csv(lecteur, f"/quartiers/{CODE}/indicateurs.csv?{PERIOD}")
+    depots = table[table["Indicateur"].str.startswith("Dépôts recensés")]
+    assert list(depots["Mois"]) == [str(m) for m in expected.index]
+    assert [int(v) for v in depots["Valeur"]] == list(expected)
+    assert set(depots["Donnée"]) == {"réelle"}
+    # the page shows the same total, and the bars the same months
+    html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+    block = html[html.index('id="indicateur-depots"'):html.index('id="indicateur-delai-enlevement"')]
+    assert f'data-total="{expected.sum()}"' in block
+    for month, n in expected.items():
+        if n:
+            assert f"<title>{month} (période) : {n}</title>" in block
+    # the XLSX holds the rows of the CSV
+    rows = _xlsx(lecteur, f"/quartiers/{CODE}/indicateurs.xlsx?{PERIOD}")
+    assert list(rows[0]) == list(table.columns)
+    x_depots = [r for r in rows[1:] if str(r[0]).startswith("Dépôts recensés")]
+    assert [int(r[3]) for r in x_depots] == list(expected)
+
+
+def test_previous_year_unknown_before_the_source(lecteur: FlaskClient, store: Any) -> None:
+    first = pd.to_datetime(store.read("observations")["observed_at"]).min()
+    assert first >= pd.Timestamp("2023-08-01")  # the reports start in August 2023
+    table = _csv(lecteur, f"/quartiers/{CODE}/indicateurs.csv?{PERIOD}")
+    depots = table[table["Indicateur"].str.startswith("Dépôts recensés")]
+    before = depots[depots["Mois de l'année précédente"] < first.strftime("%Y-%m")]
+    assert len(before) >= 10 and set(before["Valeur de l'année précédente"]) == {""}  # n.d., not 0
+    html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+    assert "année précédente : n.d." in html and "la source ne couvre ce quartier que de" in html
+
+
+def test_period_changes_the_figures(lecteur: FlaskClient, store: Any) -> None:
+    short = _csv(lecteur, f"/quartiers/{CODE}/indicateurs.csv?debut=2024-01&fin=2024-06")
+    depots = short[short["Indicateur"].str.startswith("Dépôts recensés")]
+    assert list(depots["Mois"]) == [f"2024-0{i}" for i in range(1, 7)]
+    assert [int(v) for v in depots["Valeur"]] == list(_monthly_reports(store, CODE, "2024-01", "2024-06"))
+    html = lecteur.get(f"/quartiers/{CODE}?periode=2024-01:2024-06").get_data(as_text=True)
+    assert "du 01/01/2024 au 30/06/2024" in html and 'value="2024-01"' in html and 'value="2024-06"' in html
+
+
+def test_default_period_is_the_last_twelve_months_of_data(lecteur: FlaskClient, store: Any) -> None:
+    geom = _perimeter(store, CODE)
+    obs = store.read("observations", bbox=tuple(geom.bounds))
+    last = pd.to_datetime(obs["observed_at"]).max().to_period("M")
+    html = lecteur.get(f"/quartiers/{CODE}").get_data(as_text=True)
+    start = (last - 11).start_time.strftime("%d/%m/%Y")
+    end = last.end_time.strftime("%d/%m/%Y")
+    assert f"Période du {start} au {end}" in html
+
+
+@pytest.mark.parametrize("query", ["debut=2024-13&fin=2024-02", "periode=n%27importe", "debut=2024-06&fin=2024-01",
+                                   "debut=2024-01", "debut=2010-01&fin=2024-01"])
+def test_bad_period_is_a_french_400(lecteur: FlaskClient, query: str) -> None:
+    for url in (f"/quartiers/{CODE}?{query}", f"/quartiers/{CODE}/indicateurs.csv?{query}", f"/quartiers?{query}"):
+        res = lecteur.get(url)
+        assert res.status_code == 400, url
+        text = res.get_data(as_text=True)
+        assert "Paramètre « periode »" in text and "Demande incorrecte" in text
+
+
+def test_unknown_quartier_and_table(lecteur: FlaskClient) -> None:
+    res = lecteur.get("/quartiers/QP999999")
+    assert res.status_code == 404 and "Quartier « QP999999 » inconnu." in res.get_data(as_text=True)
+    assert lecteur.get(f"/quartiers/{CODE}/inconnu.csv").status_code == 404
+    assert lecteur.get(f"/quartiers/{CODE}/indicateurs.ods").status_code == 404
+
+
+def test_cctv_figures_only_for_roles_that_see_the_layer(lecteur: FlaskClient, tech: FlaskClient,
+                                                        store: Any) -> None:
+    cams = store.read("videoprotection")
+    geom = _perimeter(store, CODE)
+    n_cams = int(shapely.contains_xy(geom, cams.geometry.x.to_numpy(), cams.geometry.y.to_numpy()).sum())
+    assert n_cams > 0
+    tech_rows = dict(_csv(tech, f"/quartiers/{CODE}/couverture.csv?{PERIOD}").values.tolist())
+    assert int(tech_rows["Sites de vidéoprotection dans le quartier"]) == n_cams
+    assert tech_rows["Part des événements vus par une caméra"] != ""
+    lect_rows = dict(_csv(lecteur, f"/quartiers/{CODE}/couverture.csv?{PERIOD}").values.tolist())
+    assert not any("vidéoprotection" in k or "caméra" in k for k in lect_rows)
+    for client, shown in ((tech, True), (lecteur, False)):
+        html = client.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+        assert ('id="chiffres-videoprotection"' in html) is shown
+        assert ("Part des événements vus par une caméra" in html) is shown
+        assert ("Champ des caméras" in html) is shown
+        keys = set(_csv(client, f"/quartiers/{CODE}/chiffres-cles.csv?{PERIOD}")["Indicateur"])
+        assert ("Part des événements vus par une caméra" in keys) is shown
+
+
+def test_no_container_source_is_unknown_not_zero(lecteur: FlaskClient, store: Any) -> None:
+    geom = _perimeter(store, CODE)
+    assert store.read("bacs", bbox=tuple(geom.buffer(1000).bounds)).empty  # no container source in Paris
+    rows = dict(_csv(lecteur, f"/quartiers/{CODE}/couverture.csv?{PERIOD}").values.tolist())
+    assert rows["Bacs et points d'apport dans le quartier"] == ""
+    assert "aucune source ne le couvre" in lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+
+
+def _quartier_with_points_noirs(store: Any) -> tuple[str, Any]:
+    pn = store.read("points_noirs")
+    for code, geom in zip(store.read("perimetres")["code"], store.read("perimetres").geometry, strict=True):
+        inside = pn[shapely.contains_xy(shapely.make_valid(geom), pn.geometry.x.to_numpy(), pn.geometry.y.to_numpy())]
+        if len(inside):
+            return str(code), inside
+    raise AssertionError("aucun point noir dans un quartier")
+
+
+def test_recurrence_by_point_noir_names_and_counts(lecteur: FlaskClient, store: Any) -> None:
+    code, sites = _quartier_with_points_noirs(store)
+    events = store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]))
+    when = pd.to_datetime(events["observed_at"])
+    keep = events[(when >= "2024-01-01") & (when < "2024-07-01")]
+    table = _csv(lecteur, f"/quartiers/{code}/recurrence.csv?debut=2024-01&fin=2024-06")
+    assert sorted(table["Point noir"]) == sorted(sites["name"])
+    by_name = dict(zip(table["Point noir"], table["Dépôts (période)"], strict=True))
+    for uid, name, address in zip(sites["uid"], sites["name"], sites["address"], strict=True):
+        assert int(by_name[name]) == int((keep["parent_uid"] == uid).sum())
+        assert address in set(table["Adresse"])
+    assert set(table["Donnée"]) == {"simulée"}  # simulated points noirs, labelled per row
+    html = lecteur.get(f"/quartiers/{code}?debut=2024-01&fin=2024-06").get_data(as_text=True)
+    for uid, name in zip(sites["uid"], sites["name"], strict=True):
+        assert str(Markup.escape(name)) in html and uid not in html  # its name, never its internal id
+    assert "simulée" in html
+
+
+def test_hotspot_classes_and_legend(lecteur: FlaskClient) -> None:
+    html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+    assert "Comment lire :" in html
+    for c in GI_CLASSES:
+        assert c.label in html and c.color in html
+    fills = set(re.findall(r'<path d="[^"]+" fill="(#[0-9a-f]{6})"', html))
+    assert fills and fills <= {c.color for c in GI_CLASSES} | {c.color for c in __import__(
+        "webmap.analysis_style", fromlist=["EMERGING_CLASSES"]).EMERGING_CLASSES}
+    table = _csv(lecteur, f"/quartiers/{CODE}/points-chauds.csv?{PERIOD}")
+    assert list(table["Classe"]) == [c.label for c in GI_CLASSES]
+    counted = sum(int(v) for v in table["Mailles dans le quartier"])
+    assert counted > 0
+
+
+def test_territory_compares_the_quartiers(lecteur: FlaskClient, store: Any) -> None:
+    per = store.read("perimetres")
+    table = _csv(lecteur, "/quartiers/comparaison.csv?debut=2023-09&fin=2024-08")
+    assert sorted(table["Quartier"]) == sorted(per["code"])
+    assert set(table["Pour 1 000 habitants"]) == {""}  # no population in the store: n.d.
+    row = table[table["Quartier"] == CODE].iloc[0]
+    assert int(row["Événements"]) == int(_monthly_reports(store, CODE, "2023-09", "2024-08").sum())
+    html = lecteur.get("/quartiers?debut=2023-09&fin=2024-08").get_data(as_text=True)
+    assert f'href="/quartiers/{CODE}?debut=2023-09&amp;fin=2024-08"' in html
+    assert "Comparaison des quartiers" in html and "n.d." in html
+    rows = _xlsx(lecteur, "/quartiers/comparaison.xlsx?debut=2023-09&fin=2024-08")
+    assert len(rows) == len(per) + 1
+
+
+def test_report_button_parameters_start_a_job(app: Flask, lecteur: FlaskClient) -> None:
+    html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="quartier-page">(.*?)</script>', html)
+    assert found is not None
+    page = __import__("json").loads(found.group(1))
+    assert page == {"quartier": CODE, "periode": "2023-09:2024-08"}
+    res = lecteur.post("/api/jobs", json={"kind": "rapport", "params": page})
+    assert res.status_code == 202 and res.json["state"] == "en attente"
+    assert res.json["params"]["quartier"] == CODE and date.fromisoformat(res.json["created"][:10])
