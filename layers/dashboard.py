@@ -37,7 +37,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["DashboardOptions", "default_period", "previous_year", "quartier_dashboard", "territory_dashboard"]
 
 #: French names of the event layers.
-_LAYER_LABELS = {"observations": "constats et signalements", "points_noirs": "dépôts constatés aux points noirs"}
+_LAYER_LABELS = {
+    "observations": "constats et signalements",
+    "points_noirs": "dépôts constatés aux points noirs",
+}
 #: Layers whose dates give « the last 12 months of data ».
 _DATED = ("observations", "points_noirs")
 #: Largest distance (m) between a container and an address it serves.
@@ -67,8 +70,10 @@ class DashboardOptions:
 
 def previous_year(start: date, end: date) -> tuple[date, date]:
     """Return the same period one year earlier (29 February becomes the 28th)."""
+
     def back(d: date) -> date:
         return (pd.Timestamp(d) - pd.DateOffset(years=1)).date()
+
     return back(start), back(end)
 
 
@@ -83,8 +88,9 @@ def default_period(store: LayerStore, code: str) -> tuple[date, date]:
     latest: pd.Timestamp | None = None
     for box in (bbox, None):
         for layer in _DATED:
-            frame = (store.read("observations", bbox=box) if layer == "observations"
-                     else _pn_events(store, box))
+            frame = (
+                store.read("observations", bbox=box) if layer == "observations" else _pn_events(store, box)
+            )
             if len(frame):
                 when = pd.to_datetime(frame["observed_at"], errors="coerce").max()
                 if pd.notna(when) and (latest is None or when > latest):
@@ -134,9 +140,11 @@ def _clean(value: Any) -> Any:
 
 
 def _table(frame: pd.DataFrame) -> dict[str, Any]:
-    """A table as ``{"columns": [...], "rows": [[...], ...]}`` of plain values."""
-    return {"columns": [str(c) for c in frame.columns],
-            "rows": [[_clean(v) for v in row] for row in frame.itertuples(index=False, name=None)]}
+    """Return ``frame`` as ``{"columns": [...], "rows": [[...], ...]}`` of plain values."""
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "rows": [[_clean(v) for v in row] for row in frame.itertuples(index=False, name=None)],
+    }
 
 
 def _months(start: date, end: date) -> pd.PeriodIndex:
@@ -163,10 +171,17 @@ def _in_zone(frame: gpd.GeoDataFrame, zone: _Zone) -> gpd.GeoDataFrame:
     return frame[inside]
 
 
-def _read_events(store: LayerStore, layer: str, theme: str | None, zone: _Zone, span: tuple[date, date]
-                 ) -> gpd.GeoDataFrame:
-    events = analysis_events(store, layer, start=span[0], end=span[1],
-                             theme=theme if layer == "observations" else None, bbox=tuple(zone.geom.bounds))
+def _read_events(
+    store: LayerStore, layer: str, theme: str | None, zone: _Zone, span: tuple[date, date]
+) -> gpd.GeoDataFrame:
+    events = analysis_events(
+        store,
+        layer,
+        start=span[0],
+        end=span[1],
+        theme=theme if layer == "observations" else None,
+        bbox=tuple(zone.geom.bounds),
+    )
     return _in_zone(events, zone)
 
 
@@ -209,10 +224,14 @@ def _span_note(previous: list[Any], span: tuple[pd.Period, pd.Period] | None) ->
     if span is None or not any(v is None for v in previous):
         return None
     if all(v is None for v in previous):
-        return (f"Année précédente : n.d., la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
-                f"à {span[1].strftime('%m/%Y')}.")
-    return (f"Année précédente partielle : la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
-            f"à {span[1].strftime('%m/%Y')} ; les autres mois et le total sont n.d.")
+        return (
+            f"Année précédente : n.d., la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
+            f"à {span[1].strftime('%m/%Y')}."
+        )
+    return (
+        f"Année précédente partielle : la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
+        f"à {span[1].strftime('%m/%Y')} ; les autres mois et le total sont n.d."
+    )
 
 
 @dataclass(frozen=True)
@@ -221,8 +240,15 @@ class _Spans:
     previous: tuple[date, date]
 
 
-def _indicator(key: str, label: str, unit: str, fiche: str, values: tuple[list[Any], list[Any]],
-               months: pd.PeriodIndex, note: str | None = None) -> dict[str, Any]:
+def _indicator(
+    key: str,
+    label: str,
+    unit: str,
+    fiche: str,
+    values: tuple[list[Any], list[Any]],
+    months: pd.PeriodIndex,
+    note: str | None = None,
+) -> dict[str, Any]:
     current, previous = values
     if note is None and all(v is None for v in current):
         note = "n.d. : aucune donnée sur la période."
@@ -230,48 +256,89 @@ def _indicator(key: str, label: str, unit: str, fiche: str, values: tuple[list[A
     def total(vals: list[Any]) -> Any:  # a month unknown: the total is unknown too
         return None if not vals or any(v is None for v in vals) else sum(vals)
 
-    return {"key": key, "label": label, "unit": unit, "fiche": fiche, "months": [str(m) for m in months],
-            "current": current, "previous": previous, "total": total(current),
-            "previous_total": total(previous), "note": note, "simulated": 0.0}
+    return {
+        "key": key,
+        "label": label,
+        "unit": unit,
+        "fiche": fiche,
+        "months": [str(m) for m in months],
+        "current": current,
+        "previous": previous,
+        "total": total(current),
+        "previous_total": total(previous),
+        "note": note,
+        "simulated": 0.0,
+    }
 
 
-def _event_indicators(events: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _Zone,
-                      months: tuple[pd.PeriodIndex, pd.PeriodIndex], label: str,
-                      span: tuple[pd.Period, pd.Period] | None) -> list[dict[str, Any]]:
-    """Dumping events and their clean-up delay, per month, this period and the previous year."""
+def _event_indicators(
+    events: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
+    zone: _Zone,
+    months: tuple[pd.PeriodIndex, pd.PeriodIndex],
+    label: str,
+    span: tuple[pd.Period, pd.Period] | None,
+) -> list[dict[str, Any]]:
+    """Return the dumping events and their clean-up delay per month, this period and the previous year."""
     counts, volumes, delays = [], [], []
     source = span
-    for frame, span in zip(events, months, strict=True):
+    for frame, index in zip(events, months, strict=True):
         ind = dumping_indicators(frame, zone.row, code_field="code") if len(frame) else pd.DataFrame()
         ind = ind[ind["quartier"] == zone.code] if len(ind) else ind
-        counts.append(_mask([int(v or 0) for v in _monthly(ind, "events", span)], span, source))
-        volumes.append(_monthly(ind, "volume_m3", span))
+        counts.append(_mask([int(v or 0) for v in _monthly(ind, "events", index)], index, source))
+        volumes.append(_monthly(ind, "volume_m3", index))
         if "cleaned_at" in frame.columns and len(frame):
             d = treatment_delays(frame, zone.row, end_field="cleaned_at", code_field="code")
-            delays.append(_monthly(d[d["quartier"] == zone.code], "median_days", span))
+            delays.append(_monthly(d[d["quartier"] == zone.code], "median_days", index))
         else:
-            delays.append([None] * len(span))
+            delays.append([None] * len(index))
     fiche = "Lutte contre les dépôts sauvages"
-    out = [_indicator("depots", f"Dépôts recensés par mois ({label})", "événements", fiche,
-                      (counts[0], counts[1]), months[0],
-                      _span_note(counts[1], source) if source else
-                      "n.d. : aucune source d'événements ne couvre ce quartier.")]
+    out = [
+        _indicator(
+            "depots",
+            f"Dépôts recensés par mois ({label})",
+            "événements",
+            fiche,
+            (counts[0], counts[1]),
+            months[0],
+            _span_note(counts[1], source)
+            if source
+            else "n.d. : aucune source d'événements ne couvre ce quartier.",
+        )
+    ]
     if any(v is not None for v in volumes[0] + volumes[1]):
-        out.append(_indicator("volume", "Volume de dépôts sauvages et d'encombrants recensés par mois", "m³",
-                              fiche, (volumes[0], volumes[1]), months[0]))
+        out.append(
+            _indicator(
+                "volume",
+                "Volume de dépôts sauvages et d'encombrants recensés par mois",
+                "m³",
+                fiche,
+                (volumes[0], volumes[1]),
+                months[0],
+            )
+        )
     has_delay = any(v is not None for v in delays[0] + delays[1])
-    out.append(_indicator(
-        "delai-enlevement", "Délai d'intervention après signalement (médiane, jours)", "jours", fiche,
-        (delays[0], delays[1]), months[0],
-        None if has_delay else "n.d. : aucune date d'enlèvement enregistrée pour ces événements."))
+    out.append(
+        _indicator(
+            "delai-enlevement",
+            "Délai d'intervention après signalement (médiane, jours)",
+            "jours",
+            fiche,
+            (delays[0], delays[1]),
+            months[0],
+            None if has_delay else "n.d. : aucune date d'enlèvement enregistrée pour ces événements.",
+        )
+    )
     for item in out[-1:]:
         item["total"] = item["previous_total"] = None  # a median does not add up
     return out
 
 
-def _observation_indicators(observations: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], zone: _Zone,
-                            months: tuple[pd.PeriodIndex, pd.PeriodIndex],
-                            source: tuple[pd.Period, pd.Period] | None) -> list[dict[str, Any]]:
+def _observation_indicators(
+    observations: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
+    zone: _Zone,
+    months: tuple[pd.PeriodIndex, pd.PeriodIndex],
+    source: tuple[pd.Period, pd.Period] | None,
+) -> list[dict[str, Any]]:
     """Dysfonctionnements identified and treated per month (every theme), both periods."""
     identified, treated = [], []
     for frame, span in zip(observations, months, strict=True):
@@ -285,10 +352,24 @@ def _observation_indicators(observations: tuple[gpd.GeoDataFrame, gpd.GeoDataFra
             treated.append(_mask([0] * len(span), span, source))
     fiche = "Diagnostics en marchant"
     return [
-        _indicator("dysfonctionnements", "Dysfonctionnements identifiés par mois (constats, tous thèmes)",
-                   "constats", fiche, (identified[0], identified[1]), months[0], _span_note(identified[1], source)),
-        _indicator("traites", "Dysfonctionnements traités par mois (statut « traité »)", "constats", fiche,
-                   (treated[0], treated[1]), months[0], _span_note(treated[1], source)),
+        _indicator(
+            "dysfonctionnements",
+            "Dysfonctionnements identifiés par mois (constats, tous thèmes)",
+            "constats",
+            fiche,
+            (identified[0], identified[1]),
+            months[0],
+            _span_note(identified[1], source),
+        ),
+        _indicator(
+            "traites",
+            "Dysfonctionnements traités par mois (statut « traité »)",
+            "constats",
+            fiche,
+            (treated[0], treated[1]),
+            months[0],
+            _span_note(treated[1], source),
+        ),
     ]
 
 
@@ -299,16 +380,24 @@ def _hotspot_map(report: Any, zone: _Zone) -> dict[str, Any] | None:
     hot = report.results.get("hotspots")
     if hot is None:
         return None
-    bins = [{"gi_bin": int(b), "count": int(c), "z": _clean(float(z)), "p": _clean(float(p)),
-             "rings": _rings(g)}
-            for b, c, z, p, g in zip(hot["gi_bin"], hot["count"], hot["gi_z"], hot["gi_q"], hot.geometry,
-                                     strict=True)]
+    bins = [
+        {"gi_bin": int(b), "count": int(c), "z": _clean(float(z)), "p": _clean(float(p)), "rings": _rings(g)}
+        for b, c, z, p, g in zip(
+            hot["gi_bin"], hot["count"], hot["gi_z"], hot["gi_q"], hot.geometry, strict=True
+        )
+    ]
     inside = shapely.contains_xy(zone.geom, hot["x"].to_numpy(), hot["y"].to_numpy())
-    counts = {int(k): int(v) for k, v in pd.Series(hot["gi_bin"].to_numpy()[inside]).value_counts().items()}
+    classes, sizes = np.unique(hot["gi_bin"].to_numpy(dtype=int)[inside], return_counts=True)
+    counts = {int(k): int(v) for k, v in zip(classes, sizes, strict=True)}
     fig = next((f for f in report.figures if f.name == "hotspots"), None)
     points = np.round(np.asarray(fig.points, dtype=float), 1).tolist() if fig is not None else []
-    return {"bins": bins, "counts_inside": counts, "bin_size": _clean(hot.attrs.get("bin_size")),
-            "bounds": [float(v) for v in hot.total_bounds], "points": points}
+    return {
+        "bins": bins,
+        "counts_inside": counts,
+        "bin_size": _clean(hot.attrs.get("bin_size")),
+        "bounds": [float(v) for v in hot.total_bounds],
+        "points": points,
+    }
 
 
 def _emerging_map(report: Any) -> dict[str, Any] | None:
@@ -318,27 +407,52 @@ def _emerging_map(report: Any) -> dict[str, Any] | None:
     b = ehsa.bins
     bins = [{"pattern": str(p), "rings": _rings(g)} for p, g in zip(b["pattern_fr"], b.geometry, strict=True)]
     counts = b["pattern_fr"].value_counts()
-    return {"bins": bins, "counts": {str(k): int(v) for k, v in counts.items()},
-            "bounds": [float(v) for v in b.total_bounds]}
+    return {
+        "bins": bins,
+        "counts": {str(k): int(v) for k, v in counts.items()},
+        "bounds": [float(v) for v in b.total_bounds],
+    }
 
 
 def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dict[str, Any]:
     """One row per point noir of the quartier: name, address, dumpings this period and last year."""
     sites = _in_zone(store.read("points_noirs", bbox=tuple(zone.geom.bounds)), zone)
-    columns = ["Point noir", "Adresse", "Statut", "Dépôts (période)", "Dépôts (année précédente)",
-               "Premier dépôt", "Dernier dépôt", "Jours médians entre deux dépôts", "Délai médian d'enlèvement (j)",
-               "Donnée"]
+    columns = [
+        "Point noir",
+        "Adresse",
+        "Statut",
+        "Dépôts (période)",
+        "Dépôts (année précédente)",
+        "Premier dépôt",
+        "Dernier dépôt",
+        "Jours médians entre deux dépôts",
+        "Délai médian d'enlèvement (j)",
+        "Donnée",
+    ]
     if sites.empty:
         return {"columns": columns, "rows": []}
-    events = store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]),
-                                 start=spans.previous[0].isoformat(), end=_end_exclusive(spans.current[1]))
+    events = store.read_children(
+        "points_noirs",
+        "evenements",
+        parent_uids=list(sites["uid"]),
+        start=spans.previous[0].isoformat(),
+        end=_end_exclusive(spans.current[1]),
+    )
     rows = []
     for site in sites.sort_values("name").itertuples():
         ev = events[events["parent_uid"] == site.uid] if len(events) else events
-        when = pd.to_datetime(ev["observed_at"], errors="coerce") if len(ev) else pd.Series([], dtype="M8[ns]")
-        cur = when[(when >= pd.Timestamp(spans.current[0])) & (when < pd.Timestamp(_end_exclusive(spans.current[1])))]
-        prev_n = int(((when >= pd.Timestamp(spans.previous[0]))
-                      & (when < pd.Timestamp(_end_exclusive(spans.previous[1])))).sum())
+        when: pd.Series = (
+            pd.to_datetime(ev["observed_at"], errors="coerce") if len(ev) else pd.Series([], dtype="M8[ns]")
+        )
+        cur = when[
+            (when >= pd.Timestamp(spans.current[0])) & (when < pd.Timestamp(_end_exclusive(spans.current[1])))
+        ]
+        prev_n = int(
+            (
+                (when >= pd.Timestamp(spans.previous[0]))
+                & (when < pd.Timestamp(_end_exclusive(spans.previous[1])))
+            ).sum()
+        )
         ordered = cur.sort_values()
         gaps = ordered.diff().dt.total_seconds().dropna() / 86400
         delay = None
@@ -347,11 +461,20 @@ def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dic
             d = (pd.to_datetime(sel["cleaned_at"], errors="coerce") - cur).dt.total_seconds() / 86400
             d = d[d >= 0]
             delay = float(d.median()) if len(d) else None
-        rows.append([site.name, _clean(site.address) or "adresse inconnue", _clean(site.status), len(cur), prev_n,
-                     _clean(ordered.iloc[0]) if len(ordered) else None,
-                     _clean(ordered.iloc[-1]) if len(ordered) else None,
-                     float(gaps.median()) if len(gaps) else None, delay,
-                     "simulée" if bool(site.simulated) else "réelle"])
+        rows.append(
+            [
+                site.name,
+                _clean(site.address) or "adresse inconnue",
+                _clean(site.status),
+                len(cur),
+                prev_n,
+                _clean(ordered.iloc[0]) if len(ordered) else None,
+                _clean(ordered.iloc[-1]) if len(ordered) else None,
+                float(gaps.median()) if len(gaps) else None,
+                delay,
+                "simulée" if bool(site.simulated) else "réelle",
+            ]
+        )
     rows.sort(key=lambda r: -r[3])
     return {"columns": columns, "rows": rows}
 
@@ -364,8 +487,15 @@ def _address_label(row: Any) -> str:
 
 def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
     """Recurrent sites (events grouped by the recurrence analysis) named by their nearest address."""
-    columns = ["Adresse la plus proche", "Distance à l'adresse (m)", "Événements", "Premier", "Dernier",
-               "Jours médians avant retour", "Persistant malgré les enlèvements"]
+    columns = [
+        "Adresse la plus proche",
+        "Distance à l'adresse (m)",
+        "Événements",
+        "Premier",
+        "Dernier",
+        "Jours médians avant retour",
+        "Persistant malgré les enlèvements",
+    ]
     rec = report.results.get("recurrence")
     if rec is None:
         return {"columns": columns, "rows": []}
@@ -379,18 +509,32 @@ def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, A
     dists: list[float | None] = []
     if len(addresses):
         tree = shapely.STRtree(addresses.geometry.to_numpy())
-        (_, idx), dist = tree.query_nearest(sites.geometry.to_numpy(), return_distance=True, all_matches=False)
+        (_, idx), dist = tree.query_nearest(
+            sites.geometry.to_numpy(), return_distance=True, all_matches=False
+        )
         for i, d in zip(idx, dist, strict=True):
             near = d <= ADDRESS_REACH_M
-            names.append(_address_label(addresses.iloc[int(i)]) if near else
-                         f"n.d. (aucune adresse à moins de {ADDRESS_REACH_M:.0f} m)")
+            names.append(
+                _address_label(addresses.iloc[int(i)])
+                if near
+                else f"n.d. (aucune adresse à moins de {ADDRESS_REACH_M:.0f} m)"
+            )
             dists.append(round(float(d), 1) if near else None)
     else:
         names = ["n.d. (aucune adresse dans l'entrepôt ici)"] * len(sites)
         dists = [None] * len(sites)
-    rows = [[n, d, int(r.n_events), _clean(r.first), _clean(r.last), _clean(r.median_days_to_reoccur),
-             bool(r.persistent)]
-            for n, d, r in zip(names, dists, sites.itertuples(), strict=True)]
+    rows = [
+        [
+            n,
+            d,
+            int(r.n_events),
+            _clean(r.first),
+            _clean(r.last),
+            _clean(r.median_days_to_reoccur),
+            bool(r.persistent),
+        ]
+        for n, d, r in zip(names, dists, sites.itertuples(), strict=True)
+    ]
     return {"columns": columns, "rows": rows}
 
 
@@ -399,18 +543,38 @@ def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date])
     bbox = tuple(zone.geom.buffer(CONTAINER_REACH_M).bounds)
     bacs = store.read("bacs", bbox=bbox)
     if store.read("bacs", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
-        return {"bacs": None, "adresses": None, "part_adresses": None, "remplissage_moyen": None,
-                "releves_pleins": None, "simulated": None, "par_flux": {}, "couvert": False}
+        return {
+            "bacs": None,
+            "adresses": None,
+            "part_adresses": None,
+            "remplissage_moyen": None,
+            "releves_pleins": None,
+            "simulated": None,
+            "par_flux": {},
+            "couvert": False,
+        }
     addresses = _in_zone(store.read("adresses", bbox=tuple(zone.geom.bounds)), zone)
     inside = _in_zone(bacs, zone)
-    out: dict[str, Any] = {"bacs": len(inside), "adresses": len(addresses), "part_adresses": None,
-                           "remplissage_moyen": None, "releves_pleins": None, "simulated": None,
-                           "par_flux": {}, "couvert": True}
+    out: dict[str, Any] = {
+        "bacs": len(inside),
+        "adresses": len(addresses),
+        "part_adresses": None,
+        "remplissage_moyen": None,
+        "releves_pleins": None,
+        "simulated": None,
+        "par_flux": {},
+        "couvert": True,
+    }
     if len(inside):
         out["simulated"] = bool(inside["simulated"].fillna(False).astype(bool).any())
         out["par_flux"] = {str(k): int(v) for k, v in inside["flux"].value_counts().items()}
-        releves = store.read_children("bacs", "releves", parent_uids=list(inside["uid"]),
-                                      start=span[0].isoformat(), end=_end_exclusive(span[1]))
+        releves = store.read_children(
+            "bacs",
+            "releves",
+            parent_uids=list(inside["uid"]),
+            start=span[0].isoformat(),
+            end=_end_exclusive(span[1]),
+        )
         if len(releves):
             fill = pd.to_numeric(releves["fill_pct"], errors="coerce").dropna()
             out["remplissage_moyen"] = float(fill.mean()) if len(fill) else None
@@ -425,15 +589,23 @@ def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date])
 def _camera_coverage(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
     kf = report.key_figures
     if store.read("videoprotection", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
-        return {"sites": None, "en_service": None, "part_evenements": None, "part_surface_chaude": None,
-                "simulated": None, "couvert": False}
+        return {
+            "sites": None,
+            "en_service": None,
+            "part_evenements": None,
+            "part_surface_chaude": None,
+            "simulated": None,
+            "couvert": False,
+        }
     cams = _in_zone(store.read("videoprotection", bbox=tuple(zone.geom.bounds)), zone)
-    return {"sites": len(cams),
-            "en_service": int((cams["status"].fillna("installée") != "hors service").sum()) if len(cams) else 0,
-            "part_evenements": _clean(kf.get("Part des événements vus par une caméra")),
-            "part_surface_chaude": _clean(kf.get("Part de la surface en point chaud vue")),
-            "simulated": bool(cams["simulated"].fillna(False).astype(bool).any()) if len(cams) else None,
-            "couvert": True}
+    return {
+        "sites": len(cams),
+        "en_service": int((cams["status"].fillna("installée") != "hors service").sum()) if len(cams) else 0,
+        "part_evenements": _clean(kf.get("Part des événements vus par une caméra")),
+        "part_surface_chaude": _clean(kf.get("Part de la surface en point chaud vue")),
+        "simulated": bool(cams["simulated"].fillna(False).astype(bool).any()) if len(cams) else None,
+        "couvert": True,
+    }
 
 
 # --------------------------------------------------------------------------- entry points
@@ -447,7 +619,12 @@ def _share(frame: pd.DataFrame) -> float:
 
 
 def quartier_dashboard(
-    store: LayerStore, code: str, *, start: date, end: date, options: DashboardOptions | None = None,
+    store: LayerStore,
+    code: str,
+    *,
+    start: date,
+    end: date,
+    options: DashboardOptions | None = None,
 ) -> dict[str, Any]:
     """Return the data of the dashboard of quartier ``code`` over [start, end].
 
@@ -470,8 +647,9 @@ def quartier_dashboard(
         ``indicators`` (monthly series, this period and the previous year), ``hotspots``
         and ``emerging`` (bins with their rings in EPSG:2154, or None), ``outline``
         (perimeter rings), ``recurrence`` (table by point noir), ``recurrent_sites`` (sites
-        of the recurrence analysis named by their nearest address), ``containers``, ``cameras`` (None when not allowed),
-        ``tables`` (report tables) and ``notes`` (why a figure is missing).
+        of the recurrence analysis named by their nearest address), ``containers``,
+        ``cameras`` (None when not allowed), ``tables`` (report tables) and ``notes`` (why a
+        figure is missing).
 
     Raises
     ------
@@ -485,11 +663,19 @@ def quartier_dashboard(
     zone = _Zone(code, per[["code", per.geometry.name]], shapely.union_all(per.geometry.to_numpy()))
     layer = str(report.method.get("Couche analysée", "observations"))
     label = "dépôts aux points noirs" if layer == "points_noirs" else (opts.theme or "constats")
-    events = (_read_events(store, layer, opts.theme, zone, spans.current),
-              _read_events(store, layer, opts.theme, zone, spans.previous))
-    obs = tuple(_in_zone(store.read("observations", bbox=tuple(zone.geom.bounds), start=s[0].isoformat(),
-                                    end=_end_exclusive(s[1])), zone)
-                for s in (spans.current, spans.previous))
+    events = (
+        _read_events(store, layer, opts.theme, zone, spans.current),
+        _read_events(store, layer, opts.theme, zone, spans.previous),
+    )
+    obs = tuple(
+        _in_zone(
+            store.read(
+                "observations", bbox=tuple(zone.geom.bounds), start=s[0].isoformat(), end=_end_exclusive(s[1])
+            ),
+            zone,
+        )
+        for s in (spans.current, spans.previous)
+    )
     months = (_months(*spans.current), _months(*spans.previous))
     covered = report.key_figures.get("Événements dans le quartier") is not None
     source = _source_months(store, layer, zone) if covered else None
@@ -497,7 +683,9 @@ def quartier_dashboard(
     share = _share(events[0])
     for item in indicators:
         item["simulated"] = share
-    more = _observation_indicators((obs[0], obs[1]), zone, months, _source_months(store, "observations", zone))
+    more = _observation_indicators(
+        (obs[0], obs[1]), zone, months, _source_months(store, "observations", zone)
+    )
     for item in more:
         item["simulated"] = _share(obs[0])
     indicators += more
@@ -510,27 +698,41 @@ def quartier_dashboard(
     if not opts.cameras:
         tables.pop("Points chauds non couverts par la vidéoprotection", None)
     return {
-        "code": code, "name": str(per["name"].iloc[0]),
+        "code": code,
+        "name": str(per["name"].iloc[0]),
         "period": [start.isoformat(), end.isoformat()],
         "previous": [spans.previous[0].isoformat(), spans.previous[1].isoformat()],
-        "layer": layer, "label": label, "simulated": share,
-        "key_figures": key_figures, "indicators": indicators,
-        "hotspots": _hotspot_map(report, zone), "emerging": _emerging_map(report),
-        "outline": _rings(zone.geom) if zone.geom.geom_type == "Polygon" else
-        [r for g in zone.geom.geoms for r in _rings(g)],
+        "layer": layer,
+        "label": label,
+        "simulated": share,
+        "key_figures": key_figures,
+        "indicators": indicators,
+        "hotspots": _hotspot_map(report, zone),
+        "emerging": _emerging_map(report),
+        "outline": _rings(zone.geom)
+        if zone.geom.geom_type == "Polygon"
+        else [r for g in zone.geom.geoms for r in _rings(g)],
         "recurrence": _point_noir_recurrence(store, zone, spans),
         "recurrent_sites": _recurrent_sites(report, store, zone),
         "containers": _container_coverage(store, zone, spans.current),
         "cameras": _camera_coverage(report, store, zone) if opts.cameras else None,
-        "tables": tables, "notes": list(report.notes),
+        "tables": tables,
+        "notes": list(report.notes),
         "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")],
-        "method": {k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
-                   for k, v in report.method.items() if opts.cameras or k != "Portée des caméras (m)"},
+        "method": {
+            k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
+            for k, v in report.method.items()
+            if opts.cameras or k != "Portée des caméras (m)"
+        },
     }
 
 
 def territory_dashboard(
-    store: LayerStore, *, start: date, end: date, theme: str | None = "dépôts sauvages",
+    store: LayerStore,
+    *,
+    start: date,
+    end: date,
+    theme: str | None = "dépôts sauvages",
 ) -> dict[str, Any]:
     """Return the comparison of the stored quartiers over [start, end] (territory report rows).
 
@@ -548,7 +750,7 @@ def territory_dashboard(
     """
     report = territory_report_from_store(store, start=start, end=end, theme=theme)
     table = report.tables["Comparaison des quartiers"].copy()
-    table.insert(table.columns.get_loc("Par km² et par mois") + 1, "Pour 1 000 habitants", None)
+    table.insert(list(table.columns).index("Par km² et par mois") + 1, "Pour 1 000 habitants", None)
     per = store.read("perimetres")
     communes = dict(zip(per["code"].astype(str), per["communes"].fillna(""), strict=True))
     table.insert(2, "Communes", [communes.get(str(c), "") for c in table["Quartier"]])
@@ -563,5 +765,10 @@ def territory_dashboard(
     notes.append("Pour 1 000 habitants : n.d., l'entrepôt ne contient pas la population des quartiers.")
     if table.empty:
         raise StoreAnalysisError("Aucun périmètre dans l'entrepôt.")
-    return {"period": [start.isoformat(), end.isoformat()], **_table(table), "notes": notes,
-            "key_figures": {k: _clean(v) for k, v in report.key_figures.items()}, "simulated": report.simulated}
+    return {
+        "period": [start.isoformat(), end.isoformat()],
+        **_table(table),
+        "notes": notes,
+        "key_figures": {k: _clean(v) for k, v in report.key_figures.items()},
+        "simulated": report.simulated,
+    }

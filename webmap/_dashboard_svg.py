@@ -73,19 +73,36 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
     bars, labels = [], []
     for i, (month, cur, prev) in enumerate(zip(indicator["months"], current, previous, strict=True)):
         x0 = _LEFT + i * slot + slot * 0.1
-        for offset, value, cls, when in ((0.0, prev, "barre-precedente", "année précédente"),
-                                         (bar_w, cur, "barre-periode", "période")):
+        for offset, value, cls, when in (
+            (0.0, prev, "barre-precedente", "année précédente"),
+            (bar_w, cur, "barre-periode", "période"),
+        ):
             if value is None:
                 continue
             h = plot_h * float(value) / top
-            bars.append({"x": round(x0 + offset, 1), "y": round(CHART_H - _BOTTOM - h, 1),
-                         "w": round(bar_w, 1), "h": round(h, 1), "cls": cls,
-                         "title": f"{month} ({when}) : {fmt(value)}"})
+            bars.append(
+                {
+                    "x": round(x0 + offset, 1),
+                    "y": round(CHART_H - _BOTTOM - h, 1),
+                    "w": round(bar_w, 1),
+                    "h": round(h, 1),
+                    "cls": cls,
+                    "title": f"{month} ({when}) : {fmt(value)}",
+                }
+            )
         if n <= 14 or i % math.ceil(n / 12) == 0:
             labels.append({"x": round(x0 + bar_w, 1), "text": f"{month[5:7]}/{month[2:4]}"})
     ticks = [{"y": round(CHART_H - _BOTTOM - plot_h * k / 4, 1), "text": fmt(step * k)} for k in range(5)]
-    return {"w": CHART_W, "h": CHART_H, "bars": bars, "labels": labels, "ticks": ticks,
-            "axis_y": CHART_H - _BOTTOM, "left": _LEFT, "label_y": CHART_H - _BOTTOM + 16}
+    return {
+        "w": CHART_W,
+        "h": CHART_H,
+        "bars": bars,
+        "labels": labels,
+        "ticks": ticks,
+        "axis_y": CHART_H - _BOTTOM,
+        "left": _LEFT,
+        "label_y": CHART_H - _BOTTOM + 16,
+    }
 
 
 def _frame(bounds: Sequence[float]) -> tuple[float, float, float, float, float]:
@@ -114,8 +131,9 @@ def _gi_key(gi_bin: int) -> str:
     return f"{'chaud' if gi_bin > 0 else 'froid'}-{level}"
 
 
-def hotspot_map(hotspots: dict[str, Any] | None, outline: Sequence[Any],
-                classes: Sequence[AnalysisClass]) -> dict[str, Any] | None:
+def hotspot_map(
+    hotspots: dict[str, Any] | None, outline: Sequence[Any], classes: Sequence[AnalysisClass]
+) -> dict[str, Any] | None:
     """Gi* bins coloured by class (99/95/90 % hot and cold, non significant), with the perimeter."""
     if not hotspots:
         return None
@@ -124,17 +142,31 @@ def hotspot_map(hotspots: dict[str, Any] | None, outline: Sequence[Any],
     paths = []
     for b in hotspots["bins"]:
         cls = by_key[_gi_key(b["gi_bin"])]
-        paths.append({"d": _path(b["rings"], frame), "color": cls.color, "key": cls.key,
-                      "title": f"{cls.label} — {b['count']} événement(s)"})
+        paths.append(
+            {
+                "d": _path(b["rings"], frame),
+                "color": cls.color,
+                "key": cls.key,
+                "title": f"{cls.label} — {b['count']} événement(s)",
+            }
+        )
     x0, y1, scale = frame[:3]
-    dots = [{"cx": round((x - x0) * scale, 1), "cy": round((y1 - y) * scale, 1)}
-            for x, y in hotspots.get("points", [])]
-    return {"w": round(frame[3], 1), "h": round(frame[4], 1), "paths": paths, "outline": _path(outline, frame),
-            "dots": dots}
+    dots = [
+        {"cx": round((x - x0) * scale, 1), "cy": round((y1 - y) * scale, 1)}
+        for x, y in hotspots.get("points", [])
+    ]
+    return {
+        "w": round(frame[3], 1),
+        "h": round(frame[4], 1),
+        "paths": paths,
+        "outline": _path(outline, frame),
+        "dots": dots,
+    }
 
 
-def emerging_map(emerging: dict[str, Any] | None, outline: Sequence[Any],
-                 classes: Sequence[AnalysisClass]) -> dict[str, Any] | None:
+def emerging_map(
+    emerging: dict[str, Any] | None, outline: Sequence[Any], classes: Sequence[AnalysisClass]
+) -> dict[str, Any] | None:
     """Emerging hot spot bins coloured by pattern, with the perimeter."""
     if not emerging:
         return None
@@ -144,8 +176,19 @@ def emerging_map(emerging: dict[str, Any] | None, outline: Sequence[Any],
     for b in emerging["bins"]:
         cls = by_key.get(b["pattern"])
         color = cls.color if cls else "#969696"
-        paths.append({"d": _path(b["rings"], frame), "color": color, "key": b["pattern"],
-                      "title": cls.label if cls else b["pattern"]})
+        paths.append(
+            {
+                "d": _path(b["rings"], frame),
+                "color": color,
+                "key": b["pattern"],
+                "title": cls.label if cls else b["pattern"],
+            }
+        )
     present = {p["key"] for p in paths}
-    return {"w": round(frame[3], 1), "h": round(frame[4], 1), "paths": paths, "outline": _path(outline, frame),
-            "legend": [c for c in classes if c.key in present]}
+    return {
+        "w": round(frame[3], 1),
+        "h": round(frame[4], 1),
+        "paths": paths,
+        "outline": _path(outline, frame),
+        "legend": [c for c in classes if c.key in present],
+    }

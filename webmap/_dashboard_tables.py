@@ -24,8 +24,10 @@ TABLE_NAMES: dict[str, str] = {
     "sites-recurrents": "Sites de dépôt récurrents (signalements regroupés à 25 m)",
     "couverture": "Couverture : bacs et vidéoprotection",
 }
-_MIMETYPES = {"csv": "text/csv; charset=utf-8",
-              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+_MIMETYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def _data_label(share: float | None) -> str:
@@ -38,22 +40,55 @@ def _indicators(data: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for ind in data["indicators"]:
         prev_months = pd.period_range(data["previous"][0][:7], data["previous"][1][:7], freq="M")
-        for month, prev_month, cur, prev in zip(ind["months"], prev_months, ind["current"], ind["previous"],
-                                                strict=False):
-            rows.append({"Indicateur": ind["label"], "Fiche action": ind["fiche"], "Mois": month,
-                         "Valeur": cur, "Mois de l'année précédente": str(prev_month),
-                         "Valeur de l'année précédente": prev, "Donnée": _data_label(ind["simulated"])})
-    return pd.DataFrame(rows, columns=["Indicateur", "Fiche action", "Mois", "Valeur",
-                                       "Mois de l'année précédente", "Valeur de l'année précédente", "Donnée"])
+        for month, prev_month, cur, prev in zip(
+            ind["months"], prev_months, ind["current"], ind["previous"], strict=False
+        ):
+            rows.append(
+                {
+                    "Indicateur": ind["label"],
+                    "Fiche action": ind["fiche"],
+                    "Mois": month,
+                    "Valeur": cur,
+                    "Mois de l'année précédente": str(prev_month),
+                    "Valeur de l'année précédente": prev,
+                    "Donnée": _data_label(ind["simulated"]),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "Indicateur",
+            "Fiche action",
+            "Mois",
+            "Valeur",
+            "Mois de l'année précédente",
+            "Valeur de l'année précédente",
+            "Donnée",
+        ],
+    )
 
 
 def _hot_classes(data: dict[str, Any]) -> pd.DataFrame:
     hot = data["hotspots"]
-    levels = {"chaud-99": 3, "chaud-95": 2, "chaud-90": 1, "non-significatif": 0,
-              "froid-90": -1, "froid-95": -2, "froid-99": -3}
+    levels = {
+        "chaud-99": 3,
+        "chaud-95": 2,
+        "chaud-90": 1,
+        "non-significatif": 0,
+        "froid-90": -1,
+        "froid-95": -2,
+        "froid-99": -3,
+    }
     counts = (hot or {}).get("counts_inside", {})
-    return pd.DataFrame([{"Classe": c.label, "Mailles dans le quartier":
-                          int(counts.get(levels[c.key], 0)) if hot else None} for c in GI_CLASSES])
+    return pd.DataFrame(
+        [
+            {
+                "Classe": c.label,
+                "Mailles dans le quartier": int(counts.get(levels[c.key], 0)) if hot else None,
+            }
+            for c in GI_CLASSES
+        ]
+    )
 
 
 def _coverage(data: dict[str, Any]) -> pd.DataFrame:
@@ -67,11 +102,19 @@ def _coverage(data: dict[str, Any]) -> pd.DataFrame:
     ]
     cams = data.get("cameras")
     if cams is not None:
-        rows += [("Sites de vidéoprotection dans le quartier", cams["sites"]),
-                 ("Sites de vidéoprotection en service", cams["en_service"]),
-                 ("Part des événements vus par une caméra", cams["part_evenements"]),
-                 ("Part de la surface en point chaud vue", cams["part_surface_chaude"])]
+        rows += [
+            ("Sites de vidéoprotection dans le quartier", cams["sites"]),
+            ("Sites de vidéoprotection en service", cams["en_service"]),
+            ("Part des événements vus par une caméra", cams["part_evenements"]),
+            ("Part de la surface en point chaud vue", cams["part_surface_chaude"]),
+        ]
     return pd.DataFrame(rows, columns=["Élément", "Valeur"], dtype=object)  # counts stay whole
+
+
+def _counts(emerging: dict[str, Any] | None) -> list[tuple[str, int]]:
+    """Emerging patterns and their number of bins, most frequent first."""
+    pairs = [(str(k), int(v)) for k, v in ((emerging or {}).get("counts") or {}).items()]
+    return sorted(pairs, key=lambda kv: -kv[1])
 
 
 def dashboard_tables(data: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -79,14 +122,19 @@ def dashboard_tables(data: dict[str, Any]) -> dict[str, pd.DataFrame]:
     em = data["emerging"]
     rec = data["recurrence"]
     return {
-        "chiffres-cles": pd.DataFrame(list(data["key_figures"].items()), columns=["Indicateur", "Valeur"],
-                                      dtype=object),
+        "chiffres-cles": pd.DataFrame(
+            list(data["key_figures"].items()), columns=["Indicateur", "Valeur"], dtype=object
+        ),
         "indicateurs": _indicators(data),
         "points-chauds": _hot_classes(data),
-        "emergents": pd.DataFrame(sorted((em or {}).get("counts", {}).items(), key=lambda kv: -kv[1]),
-                                  columns=["Tendance", "Mailles"]),
+        "emergents": pd.DataFrame(
+            _counts(em),
+            columns=["Tendance", "Mailles"],
+        ),
         "recurrence": pd.DataFrame(rec["rows"], columns=rec["columns"]),
-        "sites-recurrents": pd.DataFrame(data["recurrent_sites"]["rows"], columns=data["recurrent_sites"]["columns"]),
+        "sites-recurrents": pd.DataFrame(
+            data["recurrent_sites"]["rows"], columns=data["recurrent_sites"]["columns"]
+        ),
         "couverture": _coverage(data),
     }
 

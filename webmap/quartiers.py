@@ -1,4 +1,4 @@
-"""The analyst's pages: the dashboard of a quartier (``/quartiers/<code>``) and the comparison (``/quartiers``).
+"""The analyst's pages: a quartier's dashboard (``/quartiers/<code>``) and the comparison (``/quartiers``).
 
 The data come from :mod:`layers.dashboard` (cached per store revision, quartier, period
 and rights); this module draws the monthly charts and the hot spot maps as SVG from them
@@ -94,8 +94,12 @@ def _error(status: int, message: str) -> ResponseReturnValue:
 
 def _dashboard(code: str, start: date, end: date) -> dict[str, Any]:
     cameras = can_see("videoprotection")
-    return _cached(("quartier", code, start, end, cameras), lambda: quartier_dashboard(
-        get_store(), code, start=start, end=end, options=DashboardOptions(cameras=cameras)))
+    return _cached(
+        ("quartier", code, start, end, cameras),
+        lambda: quartier_dashboard(
+            get_store(), code, start=start, end=end, options=DashboardOptions(cameras=cameras)
+        ),
+    )
 
 
 def _default(code: str) -> tuple[date, date]:
@@ -116,8 +120,9 @@ def territory() -> ResponseReturnValue:
     except _PeriodError as exc:
         return _error(400, str(exc))
     data = _cached(("territoire", start, end), lambda: territory_dashboard(get_store(), start=start, end=end))
-    return render_template("quartiers/territoire.html", data=data, start=start, end=end,
-                           query=_query(start, end), fmt=svg.fmt)
+    return render_template(
+        "quartiers/territoire.html", data=data, start=start, end=end, query=_query(start, end), fmt=svg.fmt
+    )
 
 
 def _territory_default() -> tuple[date, date]:
@@ -157,11 +162,19 @@ def quartier(code: str) -> ResponseReturnValue:
     data = _dashboard(code, start, end)
     page = {"quartier": code, "periode": f"{start:%Y-%m}:{end:%Y-%m}"}
     return render_template(
-        "quartiers/quartier.html", data=data, start=start, end=end, query=_query(start, end), page=page,
-        charts=[svg.bar_chart(i) for i in data["indicators"]], fmt=svg.fmt,
+        "quartiers/quartier.html",
+        data=data,
+        start=start,
+        end=end,
+        query=_query(start, end),
+        page=page,
+        charts=[svg.bar_chart(i) for i in data["indicators"]],
+        fmt=svg.fmt,
         hot_map=svg.hotspot_map(data["hotspots"], data["outline"], GI_CLASSES),
         emerging_map=svg.emerging_map(data["emerging"], data["outline"], EMERGING_CLASSES),
-        gi_classes=GI_CLASSES, gi_rows=list(zip(GI_CLASSES, GI_LEVELS, strict=True)), tables=TABLE_NAMES,
+        gi_classes=GI_CLASSES,
+        gi_rows=list(zip(GI_CLASSES, GI_LEVELS, strict=True)),
+        tables=TABLE_NAMES,
     )
 
 

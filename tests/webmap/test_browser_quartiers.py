@@ -38,8 +38,14 @@ def dash_app(store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     folder = tmp_path_factory.mktemp("quartiers-navigateur")
     path = folder / "territoire.gpkg"
     shutil.copy(store_path, path)
-    app = create_app({"STORE": str(path), "instance_path": str(folder / "instance"),
-                      "SECRET_KEY": "clef-quartiers", "BASEMAP": "aucun"})
+    app = create_app(
+        {
+            "STORE": str(path),
+            "instance_path": str(folder / "instance"),
+            "SECRET_KEY": "clef-quartiers",
+            "BASEMAP": "aucun",
+        }
+    )
     users.add_user(app.config["USERS_DB"], LOGIN, PASSWORD, role="lecteur", organisation="ville")
     workers = job_queue(app).start_workers(1, poll=0.05)
     yield app
@@ -64,9 +70,13 @@ def _log_in(drv: Any, base: str) -> None:
 
 def _bars(drv: Any, key: str) -> list[str]:
     """Titles of the bars of indicator ``key`` (month, period and value of each)."""
-    return list(drv.execute_script(
-        "return Array.from(document.querySelectorAll('#indicateur-' + arguments[0] + ' rect title'))"
-        ".map((t) => t.textContent);", key))
+    return list(
+        drv.execute_script(
+            "return Array.from(document.querySelectorAll('#indicateur-' + arguments[0] + ' rect title'))"
+            ".map((t) => t.textContent);",
+            key,
+        )
+    )
 
 
 def _no_horizontal_scroll(drv: Any) -> bool:
@@ -86,8 +96,10 @@ def test_analyst_changes_period_and_downloads_report(base_url: str, size: str, t
     width, height = SIZES[size]
     drv = chrome(window=f"{max(width, 500)},{height}")
     try:
-        drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500})
+        drv.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
+        )
         _log_in(drv, base_url)
         assert drv.execute_script("return window.innerWidth") == width
         title = text_of(drv.find_element(By.ID, "titre-quartier"))
@@ -104,11 +116,15 @@ def test_analyst_changes_period_and_downloads_report(base_url: str, size: str, t
         assert not drv.find_elements(By.ID, "chiffres-videoprotection")
 
         # a person picks another period and asks for it
-        drv.execute_script("document.getElementById('periode-debut').value = '2024-01';"
-                           "document.getElementById('periode-fin').value = '2024-06';")
+        drv.execute_script(
+            "document.getElementById('periode-debut').value = '2024-01';"
+            "document.getElementById('periode-fin').value = '2024-06';"
+        )
         drv.find_element(By.ID, "periode-afficher").click()
-        wait_for(lambda: "debut=2024-01" in drv.current_url and drv.find_elements(By.ID, "titre-quartier"),
-                 "tableau de la nouvelle période")
+        wait_for(
+            lambda: "debut=2024-01" in drv.current_url and drv.find_elements(By.ID, "titre-quartier"),
+            "tableau de la nouvelle période",
+        )
         after = _bars(drv, "depots")
         assert after and after != before
         assert all(t.startswith("2024-0") for t in after if "(période)" in t), after
@@ -119,10 +135,19 @@ def test_analyst_changes_period_and_downloads_report(base_url: str, size: str, t
         # the report of this quartier and period, as a background job
         drv.execute_script("document.getElementById('rapport').scrollIntoView();")
         drv.find_element(By.ID, "bouton-rapport").click()
-        wait_for(lambda: drv.find_element(By.ID, "rapport-suivi").get_attribute("data-etat")
-                 in ("en attente", "en cours", "terminé"), "travail du rapport accepté")
-        wait_for(lambda: drv.find_element(By.ID, "rapport-suivi").get_attribute("data-etat")
-                 in ("terminé", "échec"), "travail du rapport fini")
+        wait_for(
+            lambda: (
+                drv.find_element(By.ID, "rapport-suivi").get_attribute("data-etat")
+                in ("en attente", "en cours", "terminé")
+            ),
+            "travail du rapport accepté",
+        )
+        wait_for(
+            lambda: (
+                drv.find_element(By.ID, "rapport-suivi").get_attribute("data-etat") in ("terminé", "échec")
+            ),
+            "travail du rapport fini",
+        )
         step = text_of(drv.find_element(By.ID, "rapport-etape"))
         assert drv.find_element(By.ID, "rapport-suivi").get_attribute("data-etat") == "terminé", step
         assert step.startswith("100 %"), step
@@ -141,8 +166,11 @@ def test_analyst_changes_period_and_downloads_report(base_url: str, size: str, t
         if shutil.which("pdftotext"):
             text = _pdf_text(res.content, tmp_path)
             assert "QP075019" in text and "Vingtième" in text
-        errors = [e["message"] for e in drv.get_log("browser")
-                  if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
+        errors = [
+            e["message"]
+            for e in drv.get_log("browser")
+            if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]
+        ]
         assert not errors, errors
     finally:
         drv.quit()

@@ -176,4 +176,5 @@ def test_new_pages_appear_in_the_header_by_their_own_rule(tmp_path_factory: pyte
         labels[role] = [e[0] for e in _header(html).entries]
     assert "Rapports" not in labels["lecteur"] and "Quartiers" in labels["lecteur"]  # /quartiers: lecteur
     assert labels["technicien"] == ["Carte", "Liste", "Diagnostics", "Quartiers", "Rapports"]
-    assert labels["administrateur"] == ["Carte", "Liste", "Diagnostics", "Quartiers", "Rapports", "Administration"]
+    assert labels["administrateur"] == ["Carte", "Liste", "Diagnostics", "Quartiers", "Rapports",
+                                        "Administration"]

@@ -80,7 +80,7 @@ def test_indicator_counts_match_the_store(lecteur: FlaskClient, store: Any) -> N
     assert set(depots["Donnée"]) == {"réelle"}
     # the page shows the same total, and the bars the same months
     html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
-    block = html[html.index('id="indicateur-depots"'):html.index('id="indicateur-delai-enlevement"')]
+    block = html[html.index('id="indicateur-depots"') : html.index('id="indicateur-delai-enlevement"')]
     assert f'data-total="{expected.sum()}"' in block
     for month, n in expected.items():
         if n:
@@ -122,10 +122,22 @@ def test_default_period_is_the_last_twelve_months_of_data(lecteur: FlaskClient, 
     assert f"Période du {start} au {end}" in html
 
 
-@pytest.mark.parametrize("query", ["debut=2024-13&fin=2024-02", "periode=n%27importe", "debut=2024-06&fin=2024-01",
-                                   "debut=2024-01", "debut=2010-01&fin=2024-01"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "debut=2024-13&fin=2024-02",
+        "periode=n%27importe",
+        "debut=2024-06&fin=2024-01",
+        "debut=2024-01",
+        "debut=2010-01&fin=2024-01",
+    ],
+)
 def test_bad_period_is_a_french_400(lecteur: FlaskClient, query: str) -> None:
-    for url in (f"/quartiers/{CODE}?{query}", f"/quartiers/{CODE}/indicateurs.csv?{query}", f"/quartiers?{query}"):
+    for url in (
+        f"/quartiers/{CODE}?{query}",
+        f"/quartiers/{CODE}/indicateurs.csv?{query}",
+        f"/quartiers?{query}",
+    ):
         res = lecteur.get(url)
         assert res.status_code == 400, url
         text = res.get_data(as_text=True)
@@ -139,8 +151,9 @@ def test_unknown_quartier_and_table(lecteur: FlaskClient) -> None:
     assert lecteur.get(f"/quartiers/{CODE}/indicateurs.ods").status_code == 404
 
 
-def test_cctv_figures_only_for_roles_that_see_the_layer(lecteur: FlaskClient, tech: FlaskClient,
-                                                        store: Any) -> None:
+def test_cctv_figures_only_for_roles_that_see_the_layer(
+    lecteur: FlaskClient, tech: FlaskClient, store: Any
+) -> None:
     cams = store.read("videoprotection")
     geom = _perimeter(store, CODE)
     n_cams = int(shapely.contains_xy(geom, cams.geometry.x.to_numpy(), cams.geometry.y.to_numpy()).sum())
@@ -170,7 +183,9 @@ def test_no_container_source_is_unknown_not_zero(lecteur: FlaskClient, store: An
 def _quartier_with_points_noirs(store: Any) -> tuple[str, Any]:
     pn = store.read("points_noirs")
     for code, geom in zip(store.read("perimetres")["code"], store.read("perimetres").geometry, strict=True):
-        inside = pn[shapely.contains_xy(shapely.make_valid(geom), pn.geometry.x.to_numpy(), pn.geometry.y.to_numpy())]
+        inside = pn[
+            shapely.contains_xy(shapely.make_valid(geom), pn.geometry.x.to_numpy(), pn.geometry.y.to_numpy())
+        ]
         if len(inside):
             return str(code), inside
     raise AssertionError("aucun point noir dans un quartier")
@@ -200,8 +215,9 @@ def test_hotspot_classes_and_legend(lecteur: FlaskClient) -> None:
     for c in GI_CLASSES:
         assert c.label in html and c.color in html
     fills = set(re.findall(r'<path d="[^"]+" fill="(#[0-9a-f]{6})"', html))
-    assert fills and fills <= {c.color for c in GI_CLASSES} | {c.color for c in __import__(
-        "webmap.analysis_style", fromlist=["EMERGING_CLASSES"]).EMERGING_CLASSES}
+    assert fills and fills <= {c.color for c in GI_CLASSES} | {
+        c.color for c in __import__("webmap.analysis_style", fromlist=["EMERGING_CLASSES"]).EMERGING_CLASSES
+    }
     table = _csv(lecteur, f"/quartiers/{CODE}/points-chauds.csv?{PERIOD}")
     assert list(table["Classe"]) == [c.label for c in GI_CLASSES]
     counted = sum(int(v) for v in table["Mailles dans le quartier"])
