@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DashboardOptions", "default_period", "previous_year", "quartier_dashboard", "territory_dashboard"]
 
+_Box = tuple[float, float, float, float]
 #: French names of the event layers.
 _LAYER_LABELS = {
     "observations": "constats et signalements",
@@ -77,16 +78,18 @@ def previous_year(start: date, end: date) -> tuple[date, date]:
     return back(start), back(end)
 
 
-def default_period(store: LayerStore, code: str) -> tuple[date, date]:
-    """Return the last 12 whole months of data of the store around ``code``.
+def default_period(store: LayerStore, code: str | None) -> tuple[date, date]:
+    """Return the last 12 whole months of data of the store around ``code`` (whole store: None).
 
     The end is the month of the latest dated event (observation or point noir dumping)
     within the quartier's bounds, or of the whole store when none lies there.
     """
-    per = _perimeters(store, code)
-    bbox = tuple(per.total_bounds)
+    boxes: tuple[_Box | None, ...] = (None,)
+    if code is not None:
+        xmin, ymin, xmax, ymax = (float(v) for v in _perimeters(store, code).total_bounds)
+        boxes = ((xmin, ymin, xmax, ymax), None)
     latest: pd.Timestamp | None = None
-    for box in (bbox, None):
+    for box in boxes:
         for layer in _DATED:
             frame = (
                 store.read("observations", bbox=box) if layer == "observations" else _pn_events(store, box)
@@ -105,8 +108,8 @@ def default_period(store: LayerStore, code: str) -> tuple[date, date]:
     return start_month.start_time.date(), end_month.end_time.date()
 
 
-def _pn_events(store: LayerStore, bbox: tuple[float, ...] | None) -> pd.DataFrame:
-    sites = store.read("points_noirs", bbox=bbox)  # type: ignore[arg-type]
+def _pn_events(store: LayerStore, bbox: _Box | None) -> pd.DataFrame:
+    sites = store.read("points_noirs", bbox=bbox)
     if sites.empty:
         return pd.DataFrame({"observed_at": []})
     return store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]))

@@ -37,10 +37,6 @@ _LOCK = threading.Lock()
 GI_LEVELS = (3, 2, 1, 0, -1, -2, -3)
 
 
-class _PeriodError(Exception):
-    """Private signal: the period of the request is unreadable (answered as a French 400)."""
-
-
 def _revision() -> str:
     """Revision of the store: its own marker, else the GeoPackage file's modification time."""
     rev = get_store().revision()
@@ -70,21 +66,27 @@ def _cached(key: tuple[Any, ...], compute: Any) -> Any:
 
 
 def _period(default: tuple[date, date] | None) -> tuple[date, date]:
-    """Read ``debut`` and ``fin`` (AAAA-MM) or ``periode`` (AAAA-MM:AAAA-MM) from the query."""
+    """Read ``debut`` and ``fin`` (AAAA-MM) or ``periode`` (AAAA-MM:AAAA-MM) from the query.
+
+    Raises
+    ------
+    StoreAnalysisError
+        French message naming « periode », answered as a 400 page by the views.
+    """
     text = request.args.get("periode")
     debut, fin = request.args.get("debut"), request.args.get("fin")
     if text is None and (debut or fin):
         text = f"{debut or ''}:{fin or ''}"
     if text is None:
         if default is None:
-            raise _PeriodError("Paramètre « periode » manquant.")
+            raise StoreAnalysisError("Paramètre « periode » manquant.")
         return default
     try:
         start, end = parse_period(text)
     except StoreAnalysisError as exc:
-        raise _PeriodError(f"Paramètre « periode » : {exc}") from None
+        raise StoreAnalysisError(f"Paramètre « periode » : {exc}") from None
     if (end.year - start.year) * 12 + end.month - start.month >= 60:
-        raise _PeriodError("Paramètre « periode » : cinq ans au plus.")
+        raise StoreAnalysisError("Paramètre « periode » : cinq ans au plus.")
     return start, end
 
 
@@ -117,7 +119,7 @@ def territory() -> ResponseReturnValue:
     """Return the page comparing the quartiers over a period (default: the last 12 months of data)."""
     try:
         start, end = _period(_cached(("defaut-territoire",), _territory_default))
-    except _PeriodError as exc:
+    except StoreAnalysisError as exc:
         return _error(400, str(exc))
     data = _cached(("territoire", start, end), lambda: territory_dashboard(get_store(), start=start, end=end))
     return render_template(
@@ -126,9 +128,7 @@ def territory() -> ResponseReturnValue:
 
 
 def _territory_default() -> tuple[date, date]:
-    codes = get_store().read("perimetres")["code"].astype(str)
-    ends = [default_period(get_store(), c) for c in codes.head(1)]
-    return ends[0]
+    return default_period(get_store(), None)
 
 
 def _query(start: date, end: date) -> str:
@@ -143,7 +143,7 @@ def territory_download(fmt: str) -> ResponseReturnValue:
         return _error(404, "Format inconnu : csv ou xlsx.")
     try:
         start, end = _period(_cached(("defaut-territoire",), _territory_default))
-    except _PeriodError as exc:
+    except StoreAnalysisError as exc:
         return _error(400, str(exc))
     data = _cached(("territoire", start, end), lambda: territory_dashboard(get_store(), start=start, end=end))
     return table_response(territory_table(data), f"comparaison-quartiers-{start:%Y%m}-{end:%Y%m}", fmt)
@@ -157,7 +157,7 @@ def quartier(code: str) -> ResponseReturnValue:
         return _error(404, f"Quartier « {code} » inconnu.")
     try:
         start, end = _period(_default(code))
-    except _PeriodError as exc:
+    except StoreAnalysisError as exc:
         return _error(400, str(exc))
     data = _dashboard(code, start, end)
     page = {"quartier": code, "periode": f"{start:%Y-%m}:{end:%Y-%m}"}
@@ -186,7 +186,7 @@ def quartier_download(code: str, table: str, fmt: str) -> ResponseReturnValue:
         return _error(404, f"Tableau « {table}.{fmt} » du quartier « {code} » inconnu.")
     try:
         start, end = _period(_default(code))
-    except _PeriodError as exc:
+    except StoreAnalysisError as exc:
         return _error(400, str(exc))
     frame = dashboard_tables(_dashboard(code, start, end))[table]
     return table_response(frame, f"{code}-{table}-{start:%Y%m}-{end:%Y%m}", fmt)
