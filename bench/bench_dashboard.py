@@ -182,7 +182,7 @@ def main() -> None:
     result = {
         "quartier": CODE,
         "periods": [":".join(_period(e)) for e in ENDS[:runs]],
-        "data": "demo store: real Paris QPV, Dans Ma Rue reports 2023-2024 and cameras; simulated Montpellier",
+        "data": "demo store: real Paris QPV, Dans Ma Rue reports 2023-2024, cameras; simulated Montpellier",
         "demo_store_build_s": build_s,
         "service_s": {"median": round(statistics.median(service), 3), "max": round(max(service), 3)},
         "browser_first_paint": browser,
