@@ -336,6 +336,28 @@ def _event_indicators(
     return out
 
 
+#: Why the treatment of the constats is unknown.
+UNTRACKED = (
+    "n.d. : la source de ces constats ne suit pas leur traitement (aucun statut « traité », « en cours » "
+    "ou « clos non traité », aucune date de résolution) ; un taux de traitement de 0 serait faux."
+)
+#: Statuses that show a source records what became of its constats.
+_FOLLOW_UP = ("traité", "en cours", "clos non traité")
+
+
+def tracks_treatment(observations: pd.DataFrame) -> bool:
+    """Tell whether ``observations`` record their treatment (a follow-up status or a resolution date).
+
+    An export such as Dans Ma Rue's holds every report as « transmis » without a
+    resolution date: its treated share is unknown, not 0.
+    """
+    if observations.empty:
+        return False
+    statuses = observations["status"] if "status" in observations.columns else pd.Series([], dtype=object)
+    resolved = observations["resolved_at"] if "resolved_at" in observations.columns else pd.Series([])
+    return bool(statuses.isin(_FOLLOW_UP).any() or resolved.notna().any())
+
+
 def _observation_indicators(
     observations: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
     zone: _Zone,
@@ -354,6 +376,11 @@ def _observation_indicators(
             identified.append(_mask([0] * len(span), span, source))
             treated.append(_mask([0] * len(span), span, source))
     fiche = "Diagnostics en marchant"
+    followed = any(tracks_treatment(frame) for frame in observations)
+    treated_note = _span_note(treated[1], source)
+    if not followed:
+        treated = [[None] * len(treated[0]), [None] * len(treated[1])]
+        treated_note = UNTRACKED
     return [
         _indicator(
             "dysfonctionnements",
@@ -371,7 +398,7 @@ def _observation_indicators(
             fiche,
             (treated[0], treated[1]),
             months[0],
-            _span_note(treated[1], source),
+            treated_note,
         ),
     ]
 
@@ -694,6 +721,13 @@ def quartier_dashboard(
     indicators += more
     hidden = ("Part des événements vus par une caméra", "Part de la surface en point chaud vue")
     key_figures = {k: _clean(v) for k, v in report.key_figures.items() if opts.cameras or k not in hidden}
+    notes = list(report.notes)
+    if (
+        not any(tracks_treatment(frame) for frame in obs)
+        and "Part des dysfonctionnements traités" in key_figures
+    ):
+        key_figures["Part des dysfonctionnements traités"] = None
+        notes.append("Dysfonctionnements traités et part traitée : " + UNTRACKED.removeprefix("n.d. : "))
     tables = {k: _table(v) for k, v in report.tables.items()}
     if not opts.cameras and "Équipements et référentiels du quartier" in tables:
         t = tables["Équipements et référentiels du quartier"]
@@ -720,7 +754,7 @@ def quartier_dashboard(
         "containers": _container_coverage(store, zone, spans.current),
         "cameras": _camera_coverage(report, store, zone) if opts.cameras else None,
         "tables": tables,
-        "notes": list(report.notes),
+        "notes": notes,
         "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")],
         "method": {
             k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)

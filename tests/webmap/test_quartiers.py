@@ -247,3 +247,18 @@ def test_report_button_parameters_start_a_job(app: Flask, lecteur: FlaskClient) 
     res = lecteur.post("/api/jobs", json={"kind": "rapport", "params": page})
     assert res.status_code == 202 and res.json["state"] == "en attente"
     assert res.json["params"]["quartier"] == CODE and date.fromisoformat(res.json["created"][:10])
+
+
+def test_treatment_unknown_when_the_source_does_not_follow_it(lecteur: FlaskClient, store: Any) -> None:
+    obs = store.read("observations")
+    geom = _perimeter(store, CODE)
+    inside = obs[shapely.contains_xy(geom, obs.geometry.x.to_numpy(), obs.geometry.y.to_numpy())]
+    assert len(inside) > 50 and set(inside["status"]) == {"transmis"} and inside["resolved_at"].isna().all()
+    figures = dict(_csv(lecteur, f"/quartiers/{CODE}/chiffres-cles.csv?{PERIOD}").values.tolist())
+    assert figures["Part des dysfonctionnements traités"] == ""  # unknown, not 0 %
+    assert int(figures["Dysfonctionnements identifiés"]) > 0
+    table = _csv(lecteur, f"/quartiers/{CODE}/indicateurs.csv?{PERIOD}")
+    treated = table[table["Indicateur"].str.startswith("Dysfonctionnements traités")]
+    assert len(treated) == 12 and set(treated["Valeur"]) == {""}
+    html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
+    assert "ne suit pas leur traitement" in html
