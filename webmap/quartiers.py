@@ -38,15 +38,22 @@ GI_LEVELS = (3, 2, 1, 0, -1, -2, -3)
 
 
 def _revision() -> str:
-    """Revision of the store: its own marker, else the GeoPackage file's modification time."""
+    """Revision of the store: its own marker, else the GeoPackage's file and WAL modification stamps.
+
+    Writes land in the ``-wal`` file first (WAL mode), so its time and size count too.
+    """
     rev = get_store().revision()
     if rev is not None:
         return str(rev)
-    path = str(current_app.config["STORE"])
-    try:
-        return str(os.stat(path).st_mtime_ns)
-    except OSError:
-        return "inconnue"
+    path = str(current_app.config["STORE"]).removeprefix("gpkg://")
+    stamps = []
+    for name in (path, path + "-wal"):
+        try:
+            info = os.stat(name)
+        except OSError:
+            continue
+        stamps.append(f"{info.st_mtime_ns}:{info.st_size}")
+    return "|".join(stamps) or "inconnue"
 
 
 def _cached(key: tuple[Any, ...], compute: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import Markup
 
+from layers.store import open_store
+from tests.webmap.conftest import PASSWORD, client_logged_as
+from webmap import users
 from webmap.analysis_style import GI_CLASSES
+from webmap.app import create_app
 
 CODE = "QP075019"
 PERIOD = "debut=2023-09&fin=2024-08"
@@ -262,3 +267,33 @@ def test_treatment_unknown_when_the_source_does_not_follow_it(lecteur: FlaskClie
     assert len(treated) == 12 and set(treated["Valeur"]) == {""}
     html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
     assert "ne suit pas leur traitement" in html
+
+
+def test_a_new_record_refreshes_the_cached_dashboard(store_path: Any, tmp_path: Any) -> None:
+    """The cache follows the store: an observation written after a visit shows on the next one."""
+    path = tmp_path / "copie.gpkg"
+    shutil.copy(store_path, path)
+    own = create_app({"STORE": str(path), "instance_path": str(tmp_path / "instance"),
+                      "SECRET_KEY": "clef-cache", "TESTING": True})
+    users.add_user(own.config["USERS_DB"], "lou", PASSWORD, role="lecteur", organisation="ville")
+    client = client_logged_as(own, "lou")
+    url = f"/quartiers/{CODE}/indicateurs.csv?debut=2024-01&fin=2024-06"
+
+    def january() -> int:
+        table = _csv(client, url)
+        return int(table[table["Indicateur"].str.startswith("Dépôts recensés")].iloc[0]["Valeur"])
+
+    before = january()
+    s = open_store(path, create=False)
+    try:
+        geom = _perimeter(s, CODE)
+        spot = geom.representative_point()
+        record = s.read("observations", where={"theme": THEME}).iloc[:1].copy()
+        record["uid"] = "obs-cache-essai"
+        record["source_id"] = "obs-cache-essai"
+        record["observed_at"] = pd.Timestamp("2024-01-15 10:00")
+        record = record.set_geometry([spot], crs=record.crs)
+        s.write("observations", record, actor="tests")
+    finally:
+        s.close()
+    assert january() == before + 1
