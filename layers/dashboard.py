@@ -764,6 +764,17 @@ def quartier_dashboard(
     }
 
 
+def _data_label(share: float | None, events: Any) -> str:
+    """« réelle », « simulée » or « en partie simulée (n %) » for a quartier's events; n.d. without any."""
+    if events is None or pd.isna(events):
+        return "n.d."
+    if share is None or not events:
+        return "sans événement"
+    if share == 0:
+        return "réelle"
+    return "simulée" if share >= 1 else f"en partie simulée ({share * 100:.0f} %)"
+
+
 def territory_dashboard(
     store: LayerStore,
     *,
@@ -792,12 +803,15 @@ def territory_dashboard(
     communes = dict(zip(per["code"].astype(str), per["communes"].fillna(""), strict=True))
     table.insert(2, "Communes", [communes.get(str(c), "") for c in table["Quartier"]])
     events = analysis_events(store, "observations", start=start, end=end, theme=theme)
-    sim_codes: set[str] = set()
-    if len(events) and events["simulated"].fillna(False).astype(bool).any():
+    shares: dict[str, float] = {}
+    if len(events):
         codes = assign_quartier(events, per[["code", per.geometry.name]], code_field="code")
-        sim = events["simulated"].fillna(False).astype(bool).to_numpy()
-        sim_codes = {str(c) for c in codes[sim].dropna().unique()}
-    table["Donnée"] = ["en partie simulée" if str(c) in sim_codes else "réelle" for c in table["Quartier"]]
+        sim = events["simulated"].fillna(False).astype(bool)
+        shares = {str(k): float(v) for k, v in sim.groupby(codes.to_numpy()).mean().items()}
+    table["Donnée"] = [
+        _data_label(shares.get(str(c)), n)
+        for c, n in zip(table["Quartier"], table["Événements"], strict=True)
+    ]
     notes = list(report.notes)
     notes.append("Pour 1 000 habitants : n.d., l'entrepôt ne contient pas la population des quartiers.")
     if table.empty:

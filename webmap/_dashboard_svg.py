@@ -25,7 +25,7 @@ def fmt(value: Any, kind: str = "nombre") -> str:
     """French text of a figure: « n.d. » when unknown, decimal comma, thin thousands space.
 
     ``kind``: ``nombre`` (integers as such, others with one decimal), ``pct`` (share 0–1
-    as a percentage) or ``brut`` (every decimal kept).
+    as a percentage), ``dec2`` (two decimals) or ``brut`` (every decimal kept).
     """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n.d."
@@ -33,6 +33,8 @@ def fmt(value: Any, kind: str = "nombre") -> str:
         return "oui" if value else "non"
     if kind == "brut":
         return str(value).replace(".", ",") if isinstance(value, float) else str(value)
+    if kind == "dec2" and isinstance(value, int | float):
+        return f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
     if kind == "pct" and isinstance(value, int | float):
         return f"{value * 100:.1f} %".replace(".", ",")
     if isinstance(value, int):

@@ -61,11 +61,11 @@ def base_url(dash_app: Flask) -> Iterator[str]:
 def _log_in(drv: Any, base: str) -> None:
     from selenium.webdriver.common.by import By
 
-    drv.get(f"{base}/connexion?suivant=/quartiers/QP075019")
+    drv.get(f"{base}/connexion?suivant=/quartiers")
     drv.find_element(By.ID, "login").send_keys(LOGIN)
     drv.find_element(By.ID, "password").send_keys(PASSWORD)
     drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
-    wait_for(lambda: drv.find_elements(By.ID, "titre-quartier"), "tableau de bord du quartier ouvert")
+    wait_for(lambda: drv.find_elements(By.ID, "tableau-comparaison"), "comparaison des quartiers ouverte")
 
 
 def _bars(drv: Any, key: str) -> list[str]:
@@ -102,6 +102,12 @@ def test_analyst_changes_period_and_downloads_report(base_url: str, size: str, t
         )
         _log_in(drv, base_url)
         assert drv.execute_script("return window.innerWidth") == width
+        # the territory page: every quartier compared, each row links to its dashboard
+        assert _no_horizontal_scroll(drv)
+        shot(drv, f"quartiers-comparaison-{size}")
+        link = drv.find_element(By.CSS_SELECTOR, "#tableau-comparaison a[href^='/quartiers/QP075019']")
+        drv.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", link)
+        wait_for(lambda: drv.find_elements(By.ID, "titre-quartier"), "tableau de bord du quartier ouvert")
         title = text_of(drv.find_element(By.ID, "titre-quartier"))
         assert "Les Portes Du Vingtième" in title and "QP075019" in title
         before = _bars(drv, "depots")

@@ -236,6 +236,16 @@ def test_territory_compares_the_quartiers(lecteur: FlaskClient, store: Any) -> N
     assert set(table["Pour 1 000 habitants"]) == {""}  # no population in the store: n.d.
     row = table[table["Quartier"] == CODE].iloc[0]
     assert int(row["Événements"]) == int(_monthly_reports(store, CODE, "2023-09", "2024-08").sum())
+    assert row["Donnée"] == "réelle"  # real Dans Ma Rue reports
+    obs = store.read("observations", where={"theme": THEME}, start="2023-09-01", end="2024-09-01")
+    checked = 0
+    for code, label in zip(table["Quartier"], table["Donnée"], strict=True):
+        geom = _perimeter(store, code)
+        inside = obs[shapely.contains_xy(geom, obs.geometry.x.to_numpy(), obs.geometry.y.to_numpy())]
+        if len(inside) and inside["simulated"].all():
+            assert label == "simulée", code  # labelled per row
+            checked += 1
+    assert checked >= 3
     html = lecteur.get("/quartiers?debut=2023-09&fin=2024-08").get_data(as_text=True)
     assert f'href="/quartiers/{CODE}?debut=2023-09&amp;fin=2024-08"' in html
     assert "Comparaison des quartiers" in html and "n.d." in html
