@@ -271,6 +271,7 @@ def _indicator(
         "previous_total": total(previous),
         "note": note,
         "simulated": 0.0,
+        "total_label": "total",
     }
 
 
@@ -283,6 +284,7 @@ def _event_indicators(
 ) -> list[dict[str, Any]]:
     """Return the dumping events and their clean-up delay per month, this period and the previous year."""
     counts, volumes, delays = [], [], []
+    medians: list[float | None] = []
     source = span
     for frame, index in zip(events, months, strict=True):
         ind = dumping_indicators(frame, zone.row, code_field="code") if len(frame) else pd.DataFrame()
@@ -292,8 +294,14 @@ def _event_indicators(
         if "cleaned_at" in frame.columns and len(frame):
             d = treatment_delays(frame, zone.row, end_field="cleaned_at", code_field="code")
             delays.append(_monthly(d[d["quartier"] == zone.code], "median_days", index))
+            days = (
+                pd.to_datetime(frame["cleaned_at"], errors="coerce") - pd.to_datetime(frame["observed_at"])
+            ).dt.total_seconds() / 86400
+            days = days[days >= 0]
+            medians.append(float(days.median()) if len(days) else None)
         else:
             delays.append([None] * len(index))
+            medians.append(None)
     fiche = "Lutte contre les dépôts sauvages"
     out = [
         _indicator(
@@ -331,8 +339,8 @@ def _event_indicators(
             None if has_delay else "n.d. : aucune date d'enlèvement enregistrée pour ces événements.",
         )
     )
-    for item in out[-1:]:
-        item["total"] = item["previous_total"] = None  # a median does not add up
+    for item in out[-1:]:  # a median does not add up: the median of the whole period instead
+        item["total"], item["previous_total"], item["total_label"] = medians[0], medians[1], "médiane"
     return out
 
 
@@ -445,8 +453,14 @@ def _emerging_map(report: Any) -> dict[str, Any] | None:
 
 
 def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dict[str, Any]:
-    """One row per point noir of the quartier: name, address, dumpings this period and last year."""
+    """One row per point noir of the quartier: name, address, dumpings this period and last year.
+
+    The previous year's count is unknown (None) unless the points noirs' events cover all
+    of it (:func:`_source_months`).
+    """
     sites = _in_zone(store.read("points_noirs", bbox=tuple(zone.geom.bounds)), zone)
+    source = _source_months(store, "points_noirs", zone)
+    previous_covered = source is not None and source[0] <= pd.Timestamp(spans.previous[0]).to_period("M")
     columns = [
         "Point noir",
         "Adresse",
@@ -477,12 +491,14 @@ def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dic
         cur = when[
             (when >= pd.Timestamp(spans.current[0])) & (when < pd.Timestamp(_end_exclusive(spans.current[1])))
         ]
-        prev_n = int(
+        prev_n: int | None = int(
             (
                 (when >= pd.Timestamp(spans.previous[0]))
                 & (when < pd.Timestamp(_end_exclusive(spans.previous[1])))
             ).sum()
         )
+        if not previous_covered:  # the source did not exist yet: unknown, not 0
+            prev_n = None
         ordered = cur.sort_values()
         gaps = ordered.diff().dt.total_seconds().dropna() / 86400
         delay = None

@@ -9,11 +9,13 @@ place the returned shapes; no script draws anything.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from webmap.analysis_style import AnalysisClass
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: Size of a chart in SVG units (the SVG scales to the width of its box).
 CHART_W, CHART_H = 640.0, 200.0
 _LEFT, _BOTTOM, _TOP = 44.0, 34.0, 10.0
@@ -31,6 +33,8 @@ def fmt(value: Any, kind: str = "nombre") -> str:
         return "n.d."
     if isinstance(value, bool):
         return "oui" if value else "non"
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        return f"{value[8:10]}/{value[5:7]}/{value[:4]}"
     if kind == "brut":
         return str(value).replace(".", ",") if isinstance(value, float) else str(value)
     if kind == "dec2" and isinstance(value, int | float):

@@ -172,6 +172,15 @@ def test_analyst_changes_period_and_downloads_report(base_url: str, size: str, t
         if shutil.which("pdftotext"):
             text = _pdf_text(res.content, tmp_path)
             assert "QP075019" in text and "Vingtième" in text
+        # a Montpellier quartier with (simulated) points noirs: the recurrence table by point noir
+        drv.get(f"{base_url}/quartiers/QP034005?debut=2024-01&fin=2024-06")
+        wait_for(lambda: drv.find_elements(By.ID, "tableau-recurrence"), "récurrence par point noir")
+        assert "simulée" in text_of(drv.find_element(By.ID, "tableau-recurrence"))
+        assert _no_horizontal_scroll(drv)
+        shot(drv, f"quartier-mosson-{size}")
+        for anchor in ("indicateurs", "recurrence", "couverture"):
+            drv.execute_script("document.getElementById(arguments[0]).scrollIntoView();", anchor)
+            shot(drv, f"quartier-mosson-{anchor}-{size}")
         errors = [
             e["message"]
             for e in drv.get_log("browser")

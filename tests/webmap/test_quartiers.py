@@ -208,6 +208,9 @@ def test_recurrence_by_point_noir_names_and_counts(lecteur: FlaskClient, store: 
         assert int(by_name[name]) == int((keep["parent_uid"] == uid).sum())
         assert address in set(table["Adresse"])
     assert set(table["Donnée"]) == {"simulée"}  # simulated points noirs, labelled per row
+    first = pd.to_datetime(events["observed_at"]).min()
+    assert first >= pd.Timestamp("2024-01-01")  # the simulated dumpings start in 2024
+    assert set(table["Dépôts (année précédente)"]) == {""}  # 2023: before the source, n.d.
     html = lecteur.get(f"/quartiers/{code}?debut=2024-01&fin=2024-06").get_data(as_text=True)
     for uid, name in zip(sites["uid"], sites["name"], strict=True):
         assert str(Markup.escape(name)) in html and uid not in html  # its name, never its internal id
