@@ -97,7 +97,9 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
                 }
             )
         if n <= 14 or i % math.ceil(n / 12) == 0:
-            labels.append({"x": round(x0 + bar_w, 1), "text": f"{month[5:7]}/{month[2:4]}"})
+            odd = len(labels) % 2 == 1  # hidden on a phone, where the axis text is larger
+            labels.append({"x": round(x0 + bar_w, 1), "text": f"{month[5:7]}/{month[2:4]}",
+                           "cls": "qd-axe qd-axe-impair" if odd else "qd-axe"})
     ticks = [{"y": round(CHART_H - _BOTTOM - plot_h * k / 4, 1), "text": fmt(step * k)} for k in range(5)]
     return {
         "w": CHART_W,
@@ -107,7 +109,7 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
         "ticks": ticks,
         "axis_y": CHART_H - _BOTTOM,
         "left": _LEFT,
-        "label_y": CHART_H - _BOTTOM + 16,
+        "label_y": CHART_H - _BOTTOM + 20,
     }
 
 
