@@ -310,3 +310,14 @@ def test_a_new_record_refreshes_the_cached_dashboard(store_path: Any, tmp_path: 
     finally:
         s.close()
     assert january() == before + 1
+
+
+def test_pages_have_no_inline_script_or_style(lecteur: FlaskClient) -> None:
+    """The CSP forbids them: page data travel in a JSON script, styles in quartiers.css."""
+    pages = ("/quartiers", f"/quartiers/{CODE}?{PERIOD}", "/quartiers/QP999999", f"/quartiers/{CODE}?debut=x")
+    for url in pages:
+        html = lecteur.get(url).get_data(as_text=True)
+        assert "style=" not in html and "<style" not in html, url
+        for tag in re.findall(r"<script[^>]*>", html):
+            assert "src=" in tag or 'type="application/json"' in tag, (url, tag)
+        assert 'lang="fr"' in html

@@ -59,7 +59,8 @@ def _sample_args(store: Any) -> dict[str, str]:
     obs = store.read("observations", limit=1)
     uid = str(obs["uid"].iloc[0])
     return {"layer": "observations", "cid": "observations", "fid": uid, "uid": uid, "rid": uid,
-            "fmt": "csv", "name": "0" * 32 + ".png", "filename": "css/carte.css", "job_id": "0" * 32}
+            "fmt": "csv", "name": "0" * 32 + ".png", "filename": "css/carte.css", "job_id": "0" * 32,
+            "code": "QP075019", "table": "indicateurs"}
 
 
 def test_headers_on_every_get_route(app: Flask, admin: FlaskClient, anon: FlaskClient, store: Any) -> None:
