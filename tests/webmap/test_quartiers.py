@@ -268,18 +268,27 @@ def test_report_button_parameters_start_a_job(app: Flask, lecteur: FlaskClient) 
 
 
 def test_treatment_unknown_when_the_source_does_not_follow_it(lecteur: FlaskClient, store: Any) -> None:
-    obs = store.read("observations")
+    """Dans Ma Rue's export holds every report as « transmis », never resolved: treated is n.d., not 0.
+
+    Other tests of the session may add constats to the shared store; the expectation follows
+    what the store holds in the two periods (a follow-up status or a resolution date anywhere
+    in the quartier makes the treated counts known).
+    """
+    obs = store.read("observations", start="2022-09-01", end="2024-09-01")
     geom = _perimeter(store, CODE)
     inside = obs[shapely.contains_xy(geom, obs.geometry.x.to_numpy(), obs.geometry.y.to_numpy())]
-    assert len(inside) > 50 and set(inside["status"]) == {"transmis"} and inside["resolved_at"].isna().all()
+    real = inside[inside["source_dataset"].astype(str).str.contains("dansmarue", case=False)]
+    assert len(real) > 50 and set(real["status"]) == {"transmis"} and real["resolved_at"].isna().all()
+    followed = bool(inside["status"].isin(["traité", "en cours", "clos non traité"]).any()
+                    or inside["resolved_at"].notna().any())
     figures = dict(_csv(lecteur, f"/quartiers/{CODE}/chiffres-cles.csv?{PERIOD}").values.tolist())
-    assert figures["Part des dysfonctionnements traités"] == ""  # unknown, not 0 %
+    assert (figures["Part des dysfonctionnements traités"] != "") is followed  # unknown, not 0 %
     assert int(figures["Dysfonctionnements identifiés"]) > 0
     table = _csv(lecteur, f"/quartiers/{CODE}/indicateurs.csv?{PERIOD}")
     treated = table[table["Indicateur"].str.startswith("Dysfonctionnements traités")]
-    assert len(treated) == 12 and set(treated["Valeur"]) == {""}
+    assert len(treated) == 12 and (set(treated["Valeur"]) == {""}) is not followed
     html = lecteur.get(f"/quartiers/{CODE}?{PERIOD}").get_data(as_text=True)
-    assert "ne suit pas leur traitement" in html
+    assert ("ne suit pas leur traitement" in html) is not followed
 
 
 def test_a_new_record_refreshes_the_cached_dashboard(store_path: Any, tmp_path: Any) -> None:
