@@ -76,7 +76,8 @@ def bar_chart(indicator: dict[str, Any]) -> dict[str, Any] | None:
     slot = (CHART_W - _LEFT - 6) / max(n, 1)
     bar_w = max(slot * 0.38, 1.0)
     plot_h = CHART_H - _BOTTOM - _TOP
-    bars, labels = [], []
+    bars: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
     for i, (month, cur, prev) in enumerate(zip(indicator["months"], current, previous, strict=True)):
         x0 = _LEFT + i * slot + slot * 0.1
         for offset, value, cls, when in (

@@ -10,7 +10,6 @@ shown only to the roles that may see the ``videoprotection`` layer
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from datetime import date
@@ -37,29 +36,19 @@ _LOCK = threading.Lock()
 GI_LEVELS = (3, 2, 1, 0, -1, -2, -3)
 
 
-def _revision() -> str:
-    """Revision of the store: its own marker, else the GeoPackage's file and WAL modification stamps.
-
-    Writes land in the ``-wal`` file first (WAL mode), so its time and size count too.
-    """
-    rev = get_store().revision()
-    if rev is not None:
-        return str(rev)
-    path = str(current_app.config["STORE"]).removeprefix("gpkg://")
-    stamps = []
-    for name in (path, path + "-wal"):
-        try:
-            info = os.stat(name)
-        except OSError:
-            continue
-        stamps.append(f"{info.st_mtime_ns}:{info.st_size}")
-    return "|".join(stamps) or "inconnue"
-
-
 def _cached(key: tuple[Any, ...], compute: Any) -> Any:
-    """Return the cached value of ``key`` (with the store revision), computing it on a miss."""
+    """Return the value of ``key`` cached for the store's revision, computing it on a miss.
+
+    Only a store that keeps a revision marker (PostGIS: a sequence bumped by every write)
+    is cached. A GeoPackage keeps none: its file times change at every checkpoint, and not
+    every write marks ``gpkg_contents``, so its figures are computed on each request
+    (0.3–0.5 s for QP075019, see ``bench/bench_dashboard.py``) rather than risk stale ones.
+    """
+    revision = get_store().revision()
+    if revision is None:
+        return compute()
     cache: OrderedDict[tuple[Any, ...], Any] = current_app.extensions.setdefault(CACHE_KEY, OrderedDict())
-    full = (current_app.config["STORE"], _revision(), *key)
+    full = (current_app.config["STORE"], revision, *key)
     with _LOCK:
         if full in cache:
             cache.move_to_end(full)
