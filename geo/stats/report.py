@@ -351,9 +351,10 @@ def _hotspot_section(
 ) -> tuple[gpd.GeoDataFrame | None, float | None]:
     """Gi* map, density map and hot/cold key figures; the hot bins inside the quartier and the bin size.
 
-    With fewer than :data:`MIN_HOTSPOT_EVENTS` events around the quartier nothing is
-    computed: a Gi* on (nearly) zero counts means nothing. The maps give way to a note and
-    the hot/cold figures are unknown (None, « n.d. »), not 0.
+    With fewer than :data:`MIN_HOTSPOT_EVENTS` events around the quartier, or events at
+    fewer than 3 distinct places (no bin size can be chosen), nothing is computed: a Gi* on
+    (nearly) zero counts means nothing. The maps give way to a note and the hot/cold
+    figures are unknown (None, « n.d. »), not 0.
     """
     if len(near) < MIN_HOTSPOT_EVENTS:
         if len(near) == 0:
@@ -367,7 +368,14 @@ def _hotspot_section(
         report.key_figures["Mailles en point chaud (dans le quartier)"] = None
         report.key_figures["Mailles en point froid (dans le quartier)"] = None
         return None, None
-    grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size)
+    try:
+        grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size)
+    except AnalysisError as exc:  # events piled on one or two sites (points noirs): no grid size to choose
+        report.notes.append(f"Points chauds non calculés : {exc} Les {len(near)} événements de la période "
+                            "se concentrent sur moins de 3 lieux distincts.")
+        report.key_figures["Mailles en point chaud (dans le quartier)"] = None
+        report.key_figures["Mailles en point froid (dans le quartier)"] = None
+        return None, None
     hot = getis_ord(count_in_bins(grid, ev), fdr=opts.fdr)  # every event in the cells, not only the margin
     hot_in = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
     xy = np.column_stack([near.geometry.x.to_numpy(), near.geometry.y.to_numpy()])

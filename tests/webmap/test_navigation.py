@@ -166,7 +166,7 @@ def test_map_config_links_walk_pages(nav_app: Flask) -> None:
 
 def test_new_pages_appear_in_the_header_by_their_own_rule(tmp_path_factory: pytest.TempPathFactory,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """A page registered later shows up, for the roles its view allows only; /rapports for readers."""
+    """A page registered later shows up for the roles its view allows only; the others are there."""
     path = demo_store_copy(tmp_path_factory, "navigation-rapports")
     app = build_app(path, path.parent / "instance")
     monkeypatch.setattr(navigation, "ENTRIES", (*navigation.ENTRIES, NavEntry("Essai", "/essai", "lecteur")))
@@ -185,5 +185,5 @@ def test_new_pages_appear_in_the_header_by_their_own_rule(tmp_path_factory: pyte
     assert "Essai" not in labels["lecteur"]
     assert labels["technicien"][-1] == "Essai"
     assert labels["administrateur"][-2:] == ["Administration", "Essai"]
-    for role in ROLES[1:]:  # the reports page (webmap.reports) is for readers and above
-        assert labels[role][:3] == ["Carte", "Liste", "Diagnostics"] and "Rapports" in labels[role]
+    for role in ROLES[1:]:  # the quartier dashboards and the reports page are for readers and above
+        assert labels[role][:5] == ["Carte", "Liste", "Diagnostics", "Quartiers", "Rapports"]

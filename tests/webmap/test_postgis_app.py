@@ -91,3 +91,43 @@ def test_missing_schema_is_a_503(postgis_url: str, tmp_path: Path) -> None:
                       "instance_path": str(tmp_path), "SECRET_KEY": "x", "TESTING": True})
     res = app.test_client().get(ITEMS)
     assert res.status_code == 503
+
+
+def test_dashboard_cached_until_the_store_changes(pg_app: Flask, pg_url: str) -> None:
+    """On PostGIS the quartier dashboard is cached per store revision: a write shows on the next visit.
+
+    Last of the module: it writes a constat (removed at the end) into the shared schema.
+    """
+    import io
+
+    import pandas as pd
+    import shapely
+
+    client = logged_client(pg_app, "lecteur")
+    url = "/quartiers/QP075019/indicateurs.csv?debut=2024-01&fin=2024-06"
+
+    def january() -> int:
+        res = client.get(url)
+        assert res.status_code == 200
+        table = pd.read_csv(io.BytesIO(res.data), sep=";", encoding="utf-8-sig", dtype=str)
+        return int(table[table["Indicateur"].str.startswith("Dépôts recensés")].iloc[0]["Valeur"])
+
+    before = january()
+    cache = pg_app.extensions["qpv_dashboard_cache"]
+    entries = len(cache)
+    assert entries >= 1 and january() == before and len(cache) == entries  # served from the cache
+    store = open_store(pg_url, create=False)
+    try:
+        per = store.read("perimetres", where={"code": "QP075019"})
+        spot = shapely.make_valid(per.geometry.iloc[0]).representative_point()
+        record = store.read("observations", where={"theme": "dépôts sauvages"}, limit=1).copy()
+        record["uid"] = record["source_id"] = "obs-cache-postgis"
+        record["observed_at"] = pd.Timestamp("2024-01-15 10:00")
+        store.write("observations", record.set_geometry([spot], crs=record.crs), actor="tests")
+        try:
+            assert january() == before + 1  # new revision: computed again
+        finally:
+            store.delete("observations", ["obs-cache-postgis"])
+    finally:
+        store.close()
+    assert january() == before
