@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -480,10 +480,19 @@ def _events_for_report(
     return events, layer, label
 
 
+def _withheld(readable: Collection[str] | None, layer: str) -> bool:
+    """Tell whether ``layer`` is kept from the report's reader (``readable`` None: none is)."""
+    return readable is not None and layer not in readable
+
+
 def _context(
-    report: Report, store: LayerStore, geom: Any, start: date, end: date
+    report: Report, store: LayerStore, geom: Any, start: date, end: date,
+    readable: Collection[str] | None = None,
 ) -> None:
-    """Add the equipment and reference counts of the zone (bacs, lighting, addresses…) to ``report``."""
+    """Add the equipment and reference counts of the zone (bacs, lighting, addresses…) to ``report``.
+
+    A layer withheld from the reader (not in ``readable``) is not read: its row says so.
+    """
     bbox = tuple(geom.bounds)
     end_x = _end_exclusive(end)
     rows = []
@@ -495,8 +504,10 @@ def _context(
 
     for layer, label in (("adresses", "Adresses"), ("eclairage", "Points lumineux"),
                          ("batiments", "Bâtiments"), ("videoprotection", "Sites de vidéoprotection")):
-        rows.append({"Élément": label, "Nombre": len(inside(store.read(layer, bbox=bbox)))})
-    bacs = inside(store.read("bacs", bbox=bbox))
+        count = None if _withheld(readable, layer) else len(inside(store.read(layer, bbox=bbox)))
+        rows.append({"Élément": label, "Nombre": "non communiqué (couche confidentielle)" if count is None
+                     else count})
+    bacs = inside(store.read("bacs", bbox=bbox)) if not _withheld(readable, "bacs") else gpd.GeoDataFrame()
     rows.append({"Élément": "Bacs et points d'apport", "Nombre": len(bacs)})
     if len(bacs):
         releves = store.read_children("bacs", "releves", parent_uids=list(bacs["uid"]),
@@ -505,14 +516,19 @@ def _context(
             fill = pd.to_numeric(releves["fill_pct"], errors="coerce")
             report.key_figures["Remplissage moyen des bacs suivis (%)"] = float(fill.mean())
             report.key_figures["Relevés de remplissage ≥ 90 %"] = int((fill >= 90).sum())
-    diags = inside(store.read("diagnostics", bbox=bbox, start=start.isoformat(), end=end_x))
-    rows.append({"Élément": "Diagnostics en marchant (période)", "Nombre": len(diags)})
+    if not _withheld(readable, "diagnostics"):
+        diags = inside(store.read("diagnostics", bbox=bbox, start=start.isoformat(), end=end_x))
+        rows.append({"Élément": "Diagnostics en marchant (période)", "Nombre": len(diags)})
     obs = inside(store.read("observations", bbox=bbox, start=start.isoformat(), end=end_x))
     rows.append({"Élément": "Constats et signalements (période)", "Nombre": len(obs)})
     report.tables["Équipements et référentiels du quartier"] = pd.DataFrame(rows)
     if len(obs):
         by_theme = obs["theme"].value_counts().rename_axis("Thème").reset_index(name="Constats")
         report.tables["Constats par thème sur la période"] = by_theme
+
+
+#: hot spot grid of a quartier report: automatic bin size, 200 m around the quartier
+REPORT_GRID = GridOptions(margin=200.0)
 
 
 def quartier_report_from_store(
@@ -523,8 +539,8 @@ def quartier_report_from_store(
     end: date,
     layer: str = "auto",
     theme: str | None = "dépôts sauvages",
-    margin: float = 200.0,
-    bin_size: float | None = None,
+    grid: GridOptions = REPORT_GRID,
+    readable: Collection[str] | None = None,
 ) -> Report:
     """Build the report of one quartier from the layers of the store.
 
@@ -543,8 +559,13 @@ def quartier_report_from_store(
         observations of ``theme``), ``observations`` or ``points_noirs``.
     theme : str, optional
         Observation theme analysed (« dépôts sauvages »; ``None``: every observation).
-    margin, bin_size : optional
-        Hot spot grid margin and bin size (metres).
+    grid : GridOptions
+        Hot spot grid: bin size (None: automatic) and margin around the quartier (metres;
+        200 by default, :data:`REPORT_GRID`).
+    readable : collection of str, optional
+        Layers the reader of the report may see (None: every layer). A confidential layer
+        outside it (``videoprotection`` for a lecteur) is not read: the report says its
+        figures are not communicated instead of computing them, or of saying « no camera ».
 
     Returns
     -------
@@ -563,10 +584,12 @@ def quartier_report_from_store(
     _check_theme(theme)
     per = _perimeters(store, code)
     geom = shapely.union_all(per.geometry.to_numpy())
+    margin, bin_size = grid.margin, grid.size
     zone = geom.buffer(max(margin, 0.0) + 100.0)
     bbox = zone.bounds
     events, used, label = _events_for_report(store, layer, theme, start, end, bbox)
-    cams = store.read("videoprotection", bbox=bbox)
+    cams = gpd.GeoDataFrame() if _withheld(readable, "videoprotection") else store.read("videoprotection",
+                                                                                         bbox=bbox)
     cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
     streets = store.read("voies", bbox=bbox)
     buildings = store.read("batiments", bbox=bbox)
@@ -592,7 +615,11 @@ def quartier_report_from_store(
     report.method["Couche analysée"] = used
     if used == "observations" and theme:
         report.method["Thème"] = theme
-    _context(report, store, geom, start, end)
+    if _withheld(readable, "videoprotection"):
+        report.method["Portée des caméras (m)"] = "non communiquée (couche confidentielle)"
+        report.notes.append("Vidéoprotection : couche confidentielle, non lue pour ce rapport (le rôle "
+                            "du demandeur ne la voit pas) ; la couverture par les caméras n'y figure pas.")
+    _context(report, store, geom, start, end, readable)
     return report
 
 

@@ -85,7 +85,8 @@ def store_revision(store: Any, store_url: str | Path) -> str | None:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    # microseconds kept: two reports finished in the same second are still ordered
+    return datetime.now(UTC)
 
 
 def file_report(files_area: str | Path, documents: Iterable[Path],

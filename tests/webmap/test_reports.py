@@ -114,7 +114,9 @@ def test_finished_report_is_filed_with_its_parameters(rapp: Flask, quartier_job:
     assert params["type"] == "rapport" and params["quartier"] == "QP075019" and params["territoire"] is False
     assert params["periode"] == "2023-09:2024-08" and params["couche"] == "observations"
     assert params["theme"] == "dépôts sauvages" and params["pdf"] is True
-    assert params["couches"] == ["perimetres", "observations"]
+    # the reader's report read every layer it may see, and not the cameras (confidential)
+    assert params["couches"] == ["perimetres", "observations", "adresses", "bacs", "batiments", "diagnostics",
+                                 "eclairage", "voies"]
     assert params["demande_par"] == "louise" and params["organisation"] == "bailleur"
     assert params["travail"] == quartier_job["id"] and params["titre"] == quartier_job["result"]["titre"]
     assert params["demande_le"] == quartier_job["created"]
@@ -196,6 +198,33 @@ def test_report_on_a_hidden_layer_is_not_shown_nor_served(rapp: Flask) -> None:
     assert entry_id not in reader.get("/rapports").get_data(as_text=True)
 
 
+def test_reports_show_the_cameras_only_to_roles_that_see_them(rapp: Flask,
+                                                             quartier_job: dict[str, Any]) -> None:
+    """A reader's report leaves the confidential CCTV layer out and says so; a technician's has it
+    and stays out of the reader's reach."""
+    reader, tech = _client(rapp, "lecteur"), _client(rapp, "technicien")
+    with reader.get(f"/rapports/{quartier_job['result']['rapport']}/html") as res:
+        mine = res.get_data(as_text=True)
+    assert "Part des événements vus par une caméra" not in mine
+    assert "Points chauds non couverts par la vidéoprotection" not in mine
+    assert "non communiqué (couche confidentielle)" in mine  # the count of camera sites too
+    assert "Vidéoprotection : couche confidentielle, non lue pour ce rapport" in mine
+    final = _run(tech, {**QUARTIER, "pdf": False})
+    assert final["state"] == DONE, final["error"]
+    entry_id = final["result"]["rapport"]
+    entry = archive.read_report(rapp.config["FILES_DIR"], entry_id)
+    assert entry is not None and "videoprotection" in entry.layers
+    with tech.get(f"/rapports/{entry_id}/html") as res:
+        theirs = res.get_data(as_text=True)
+    assert "Part des événements vus par une caméra" in theirs and "couche confidentielle" not in theirs
+    assert _status(reader, f"/rapports/{entry_id}/html") == 404
+    assert entry_id not in reader.get("/rapports").get_data(as_text=True)
+    # the client cannot widen what its job reads
+    res = reader.post("/api/jobs", json={"kind": "rapport", "params": {
+        **QUARTIER, "couches_lisibles": ["videoprotection"]}})
+    assert res.status_code == 202 and "videoprotection" not in res.json["params"]["couches_lisibles"]
+
+
 def test_only_administrators_delete(rapp: Flask) -> None:
     final = _run(_client(rapp, "lecteur"), {**QUARTIER, "periode": "2024-01:2024-03", "pdf": False})
     assert final["state"] == DONE, final["error"]
@@ -241,7 +270,8 @@ def test_history_is_paginated_and_skips_broken_folders(rapp: Flask, quartier_job
     entries = archive.list_reports(area)
     assert broken.name not in {e.id for e in entries}
     reader = _client(rapp, "lecteur")
-    visible = [e for e in entries if "points_noirs" not in e.parameters.get("couche", "")]
+    hidden = {"points_noirs", "videoprotection"}  # restricted in this app, confidential
+    visible = [e for e in entries if not hidden & set(e.layers)]
     first = reader.get("/rapports").get_data(as_text=True)
     assert first.count('class="carte-rapport"') == 10 and "Page 1 sur 2" in first
     assert f"{len(visible)} rapports archivés" in first

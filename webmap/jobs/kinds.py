@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 LAYER_CHOICES = ("auto", "observations", "points_noirs")
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
+#: parameter a job receives with the layers its requester may see (set by the queue at
+#: submission, never taken from the client; absent: every layer, as on the command line)
+READABLE_PARAM = "couches_lisibles"
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,25 @@ def report_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
     return (*base, "observations", "points_noirs") if layer == "auto" else (*base, str(layer))
 
 
+#: layers a quartier report reads besides its events, when its requester may see them
+REPORT_CONTEXT_LAYERS = ("adresses", "bacs", "batiments", "diagnostics", "eclairage", "videoprotection",
+                         "voies")
+
+
+def report_read_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the layers a report job actually reads.
+
+    Those of :func:`report_layers` and, for a quartier, the context layers its requester
+    may see (``couches_lisibles``; absent: all of them).
+    """
+    base = report_layers(params)
+    if not params.get("quartier"):
+        return base
+    readable = params.get(READABLE_PARAM)
+    extra = [name for name in REPORT_CONTEXT_LAYERS if readable is None or name in readable]
+    return (*base, *extra)
+
+
 def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     """Build the report of ``qpv rapport``, write its HTML (and PDF) and file it in the files area."""
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
@@ -180,7 +202,8 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
         progress(15, "Calcul des indicateurs et des points chauds")
         if params["quartier"]:
             report = quartier_report_from_store(store, params["quartier"], start=start, end=end,
-                                                layer=params["couche"], theme=params["theme"] or None)
+                                                layer=params["couche"], theme=params["theme"] or None,
+                                                readable=params.get(READABLE_PARAM))
             stem = f"rapport-{params['quartier']}-{start:%Y%m}-{end:%Y%m}"
         else:
             layer = "observations" if params["couche"] == "auto" else params["couche"]
@@ -199,7 +222,7 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     if context.files_area is not None:
         progress(90, "Classement du rapport dans l'espace de fichiers")
         filed = file_report(context.files_area, paths, {
-            "type": "rapport", "titre": report.title, **params, "couches": list(report_layers(params)),
+            "type": "rapport", "titre": report.title, **params, "couches": list(report_read_layers(params)),
             "demande_par": context.owner, "organisation": context.organisation,
             "demande_le": context.requested, "travail": context.job_id, "revision_entrepot": revision,
             "notes": list(report.notes)})

@@ -42,7 +42,7 @@ from webmap.jobs._records import (
     now_iso,
     worker_id,
 )
-from webmap.jobs.kinds import JobContext, get_kind
+from webmap.jobs.kinds import READABLE_PARAM, JobContext, get_kind
 from webmap.jobs.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,15 @@ TASK_NAME = "qpv_job"
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asks for a job."""
+    """Who asks for a job.
+
+    ``readable``: the layers this requester may see (None: every layer, as on the command
+    line). A job reads no other layer: what a report shows follows the role that asked for it.
+    """
 
     login: str | None
     organisation: str | None = None
+    readable: tuple[str, ...] | None = None
 
 
 def _sqlite_path(url: str) -> Path:
@@ -131,6 +136,8 @@ class JobQueue:
         if not isinstance(params, dict):
             raise JobError("Paramètres du travail : objet JSON attendu (« params »).")
         clean = kind.validate(params)
+        if requester.readable is not None:
+            clean[READABLE_PARAM] = sorted(requester.readable)
         record = JobRecord(id=uuid.uuid4().hex, kind=kind.name, params=clean, owner=requester.login,
                            organisation=requester.organisation)
         self.records.save(record)

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
+from layers.schema import LAYERS
 from webmap import access, oas
 from webmap.errors import JobError
 from webmap.jobs._records import JobRecord
@@ -106,8 +107,10 @@ def create_job() -> ResponseReturnValue:
     if hidden:
         access.fail(404, "Couche inconnue.", "params")
     user = access.current_user()
+    readable = tuple(name for name in LAYERS if access.can_see(name))
     record = queue.submit(kind.name, clean, requester=Requester(user.login if user else None,
-                                                                user.organisation if user else None))
+                                                                user.organisation if user else None,
+                                                                readable=readable))
     resp = jsonify(_public(record))
     resp.status_code = 202
     resp.headers["Location"] = url_for("jobs.get_job", job_id=record.id)
