@@ -21,7 +21,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.stats.indicators import assign_quartier, dumping_indicators, dysfunctions, treatment_delays
+from geo.stats.indicators import (
+    assign_quartier,
+    dumping_indicators,
+    dysfunctions,
+    tracks_treatment,
+    treatment_delays,
+)
 from layers.analyses import (
     _end_exclusive,
     _perimeters,
@@ -349,21 +355,6 @@ UNTRACKED = (
     "n.d. : la source de ces constats ne suit pas leur traitement (aucun statut « traité », « en cours » "
     "ou « clos non traité », aucune date de résolution) ; un taux de traitement de 0 serait faux."
 )
-#: Statuses that show a source records what became of its constats.
-_FOLLOW_UP = ("traité", "en cours", "clos non traité")
-
-
-def tracks_treatment(observations: pd.DataFrame) -> bool:
-    """Tell whether ``observations`` record their treatment (a follow-up status or a resolution date).
-
-    An export such as Dans Ma Rue's holds every report as « transmis » without a
-    resolution date: its treated share is unknown, not 0.
-    """
-    if observations.empty:
-        return False
-    statuses = observations["status"] if "status" in observations.columns else pd.Series([], dtype=object)
-    resolved = observations["resolved_at"] if "resolved_at" in observations.columns else pd.Series([])
-    return bool(statuses.isin(_FOLLOW_UP).any() or resolved.notna().any())
 
 
 def _observation_indicators(

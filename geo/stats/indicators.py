@@ -30,16 +30,51 @@ from geo.errors import AnalysisError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "FOLLOW_UP_STATUSES",
     "TREATED_STATUSES",
     "assign_quartier",
     "diagnostics_per_year",
     "dumping_indicators",
     "dysfunctions",
+    "tracks_treatment",
     "treatment_delays",
 ]
 
 TREATED_STATUSES = ("traité",)
+#: statuses that show a source records what became of its constats
+FOLLOW_UP_STATUSES = ("traité", "en cours", "clos non traité")
 OUTSIDE = "hors quartier"
+
+
+def tracks_treatment(
+    observations: pd.DataFrame,
+    *,
+    status_field: str = "status",
+    resolved_field: str = "resolved_at",
+) -> bool:
+    """Tell whether ``observations`` record their treatment.
+
+    A source does when one of its constats has a follow-up status (:data:`FOLLOW_UP_STATUSES`)
+    or a resolution date. An export such as Dans Ma Rue's holds every report as « transmis »
+    without a resolution date: its treated share is unknown, not 0.
+
+    Parameters
+    ----------
+    observations : pandas.DataFrame
+        Constats, with a status and (optionally) a resolution date.
+    status_field, resolved_field : str
+        Column names.
+
+    Returns
+    -------
+    bool
+    """
+    if observations.empty:
+        return False
+    followed = (status_field in observations.columns
+                and bool(observations[status_field].isin(FOLLOW_UP_STATUSES).any()))
+    resolved = resolved_field in observations.columns and bool(observations[resolved_field].notna().any())
+    return followed or resolved
 
 
 def assign_quartier(

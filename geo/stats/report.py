@@ -33,11 +33,19 @@ from geo.stats.indicators import (
     diagnostics_per_year,
     dumping_indicators,
     dysfunctions,
+    tracks_treatment,
     treatment_delays,
 )
 from geo.stats.recurrence import RecurrenceOptions, recurrence
 
 logger = logging.getLogger(__name__)
+
+#: why the treated constats of a source that does not follow them are unknown
+UNTRACKED_TREATMENT = (
+    "Dysfonctionnements traités : n.d., la source de ces constats ne suit pas leur traitement (aucun "
+    "statut « traité », « en cours » ou « clos non traité », aucune date de résolution) ; un taux de "
+    "traitement de 0 serait faux."
+)
 
 __all__ = [
     "MIN_HOTSPOT_EVENTS",
@@ -599,6 +607,11 @@ def _observation_indicators(
         report.key_figures["Part des dysfonctionnements traités"] = (
             float(dys["treated"].sum() / identified) if identified else None
         )
+        if not tracks_treatment(inside):  # « transmis » only: treated unknown, not 0
+            table = report.tables["Dysfonctionnements identifiés et traités"]
+            table["Traités"] = table["Taux de traitement"] = None
+            report.key_figures["Part des dysfonctionnements traités"] = None
+            report.caveats.append(UNTRACKED_TREATMENT)
     diag = diagnostics_per_year(inside, row, code_field=code_field)
     diag = diag[diag["quartier"] == code]
     report.tables["Diagnostics en marchant par an"] = pd.DataFrame({

@@ -22,8 +22,10 @@ from scipy.spatial import cKDTree
 
 from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
+from geo.stats.indicators import tracks_treatment
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from webmap.documents import write_report
+from webmap.documents.report import render_report_html
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +164,27 @@ def test_observation_indicators_in_the_report(paris: dict[str, gpd.GeoDataFrame]
     assert kf["Part des dysfonctionnements traités"] == pytest.approx(np.mean(np.arange(n) % 3 != 0))
     diag = rep.tables["Diagnostics en marchant par an"]
     assert diag["Diagnostics"].max() <= 4 and diag["Constats"].sum() == n
+
+
+def test_untracked_treatment_is_unknown_not_zero(paris: dict[str, gpd.GeoDataFrame]) -> None:
+    """Real Dans Ma Rue reports as exported: every one « transmis », no resolution date."""
+    dumping, qpv = paris["dumping"], paris["qpv"]
+    zone = qpv[qpv["code"] == "QP075019"]
+    inside = gpd.sjoin(dumping.to_crs(2154), zone.to_crs(2154)[["geometry"]], predicate="within")
+    obs = gpd.GeoDataFrame({"observed_at": pd.to_datetime(inside["datedecl"]).to_numpy(),
+                            "resolved_at": pd.NaT, "status": "transmis", "walk_id": None},
+                           geometry=inside.geometry.to_numpy(), crs=2154)
+    assert not tracks_treatment(obs)
+    assert tracks_treatment(obs.assign(status=["en cours", *["transmis"] * (len(obs) - 1)]))
+    rep = build_quartier_report(dumping, qpv, code="QP075019", options=ReportOptions(time_field="datedecl"),
+                                observations=obs)
+    assert rep.key_figures["Dysfonctionnements identifiés"] == len(obs)
+    assert rep.key_figures["Part des dysfonctionnements traités"] is None
+    table = rep.tables["Dysfonctionnements identifiés et traités"]
+    assert table["Traités"].isna().all() and table["Identifiés"].sum() == len(obs)
+    assert any("ne suit pas leur traitement" in c for c in rep.caveats)
+    html = render_report_html(rep)
+    assert "0 %" not in html.split("Part des dysfonctionnements traités")[1][:200]
 
 
 # --------------------------------------------------------------------------- quiet quartiers
