@@ -17,7 +17,6 @@ from datetime import date
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -27,6 +26,31 @@ from geo.stats.indicators import (
     dysfunctions,
     tracks_treatment,
     treatment_delays,
+)
+from layers._dashboard_base import (
+    _Box,
+    _clean,
+    _in_zone,
+    _monthly,
+    _months,
+    _pn_events,
+    _read_events,
+    _rings,
+    _source_months,
+    _Spans,
+    _table,
+    _Zone,
+)
+from layers._dashboard_maps import (
+    ADDRESS_REACH_M,
+    CONTAINER_REACH_M,
+    SOURCE_REACH_M,
+    _camera_coverage,
+    _container_coverage,
+    _emerging_map,
+    _hotspot_map,
+    _point_noir_recurrence,
+    _recurrent_sites,
 )
 from layers.analyses import (
     _end_exclusive,
@@ -40,9 +64,17 @@ from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DashboardOptions", "default_period", "previous_year", "quartier_dashboard", "territory_dashboard"]
+__all__ = [
+    "ADDRESS_REACH_M",
+    "CONTAINER_REACH_M",
+    "SOURCE_REACH_M",
+    "DashboardOptions",
+    "default_period",
+    "previous_year",
+    "quartier_dashboard",
+    "territory_dashboard",
+]
 
-_Box = tuple[float, float, float, float]
 #: French names of the event layers.
 _LAYER_LABELS = {
     "observations": "constats et signalements",
@@ -50,12 +82,6 @@ _LAYER_LABELS = {
 }
 #: Layers whose dates give « the last 12 months of data ».
 _DATED = ("observations", "points_noirs")
-#: Largest distance (m) between a container and an address it serves.
-CONTAINER_REACH_M = 100.0
-#: No container (camera) within this distance (m) of a quartier: no source covers it, counts unknown.
-SOURCE_REACH_M = 1000.0
-#: Largest distance (m) from a recurrent site to the address that names it.
-ADDRESS_REACH_M = 50.0
 
 
 @dataclass(frozen=True)
@@ -114,112 +140,10 @@ def default_period(store: LayerStore, code: str | None) -> tuple[date, date]:
     return start_month.start_time.date(), end_month.end_time.date()
 
 
-def _pn_events(store: LayerStore, bbox: _Box | None) -> pd.DataFrame:
-    sites = store.read("points_noirs", bbox=bbox)
-    if sites.empty:
-        return pd.DataFrame({"observed_at": []})
-    return store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]))
-
-
 # --------------------------------------------------------------------------- helpers
 
 
-def _clean(value: Any) -> Any:
-    """Plain Python value (None for NaN/NaT) of a pandas/numpy scalar."""
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date().isoformat()
-    if isinstance(value, pd.Period):
-        return str(value)
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
-def _table(frame: pd.DataFrame) -> dict[str, Any]:
-    """Return ``frame`` as ``{"columns": [...], "rows": [[...], ...]}`` of plain values."""
-    return {
-        "columns": [str(c) for c in frame.columns],
-        "rows": [[_clean(v) for v in row] for row in frame.itertuples(index=False, name=None)],
-    }
-
-
-def _months(start: date, end: date) -> pd.PeriodIndex:
-    return pd.period_range(pd.Timestamp(start).to_period("M"), pd.Timestamp(end).to_period("M"), freq="M")
-
-
-def _rings(geom: Any) -> list[list[list[float]]]:
-    """Exterior rings of a (multi)polygon, coordinates rounded to the decimetre."""
-    parts = getattr(geom, "geoms", [geom])
-    return [np.round(np.asarray(p.exterior.coords)[:, :2], 1).tolist() for p in parts if not p.is_empty]
-
-
-@dataclass(frozen=True)
-class _Zone:
-    code: str
-    row: gpd.GeoDataFrame
-    geom: Any
-
-
-def _in_zone(frame: gpd.GeoDataFrame, zone: _Zone) -> gpd.GeoDataFrame:
-    if frame.empty:
-        return frame
-    inside = assign_quartier(frame, zone.row, code_field="code").notna().to_numpy()
-    return frame[inside]
-
-
-def _read_events(
-    store: LayerStore, layer: str, theme: str | None, zone: _Zone, span: tuple[date, date]
-) -> gpd.GeoDataFrame:
-    events = analysis_events(
-        store,
-        layer,
-        start=span[0],
-        end=span[1],
-        theme=theme if layer == "observations" else None,
-        bbox=tuple(zone.geom.bounds),
-    )
-    return _in_zone(events, zone)
-
-
-def _monthly(frame: pd.DataFrame, column: str, months: pd.PeriodIndex) -> list[Any]:
-    """Values of ``column`` per month of ``months`` (frame indexed by ``period``); missing → None."""
-    if frame.empty:
-        return [None] * len(months)
-    series = frame.set_index("period")[column].reindex(months)
-    return [_clean(v) for v in series]
-
-
 # --------------------------------------------------------------------------- indicators
-
-#: Margin (m) around a quartier in which the dates of a source are looked at.
-_SOURCE_MARGIN_M = 500.0
-
-
-def _source_months(store: LayerStore, layer: str, zone: _Zone) -> tuple[pd.Period, pd.Period] | None:
-    """First and last month holding any record of ``layer`` (any theme) around the quartier.
-
-    Months outside this span are unknown for its indicators (the source did not cover
-    them), never 0. ``None`` when no record lies around the quartier.
-    """
-    bbox = tuple(zone.geom.buffer(_SOURCE_MARGIN_M).bounds)
-    frame = store.read("observations", bbox=bbox) if layer == "observations" else _pn_events(store, bbox)
-    when = pd.to_datetime(frame["observed_at"], errors="coerce").dropna() if len(frame) else None
-    if when is None or when.empty:
-        return None
-    return when.min().to_period("M"), when.max().to_period("M")
 
 
 def _mask(values: list[Any], months: pd.PeriodIndex, span: tuple[pd.Period, pd.Period] | None) -> list[Any]:
@@ -241,12 +165,6 @@ def _span_note(previous: list[Any], span: tuple[pd.Period, pd.Period] | None) ->
         f"Année précédente partielle : la source ne couvre ce quartier que de {span[0].strftime('%m/%Y')} "
         f"à {span[1].strftime('%m/%Y')} ; les autres mois et le total sont n.d."
     )
-
-
-@dataclass(frozen=True)
-class _Spans:
-    current: tuple[date, date]
-    previous: tuple[date, date]
 
 
 def _indicator(
@@ -403,246 +321,6 @@ def _observation_indicators(
 
 
 # --------------------------------------------------------------------------- maps and tables
-
-
-def _hotspot_map(report: Any, zone: _Zone) -> dict[str, Any] | None:
-    hot = report.results.get("hotspots")
-    if hot is None:
-        return None
-    bins = [
-        {"gi_bin": int(b), "count": int(c), "z": _clean(float(z)), "p": _clean(float(p)), "rings": _rings(g)}
-        for b, c, z, p, g in zip(
-            hot["gi_bin"], hot["count"], hot["gi_z"], hot["gi_q"], hot.geometry, strict=True
-        )
-    ]
-    inside = shapely.contains_xy(zone.geom, hot["x"].to_numpy(), hot["y"].to_numpy())
-    classes, sizes = np.unique(hot["gi_bin"].to_numpy(dtype=int)[inside], return_counts=True)
-    counts = {int(k): int(v) for k, v in zip(classes, sizes, strict=True)}
-    fig = next((f for f in report.figures if f.name == "hotspots"), None)
-    points = np.round(np.asarray(fig.points, dtype=float), 1).tolist() if fig is not None else []
-    return {
-        "bins": bins,
-        "counts_inside": counts,
-        "bin_size": _clean(hot.attrs.get("bin_size")),
-        "bounds": [float(v) for v in hot.total_bounds],
-        "points": points,
-    }
-
-
-def _emerging_map(report: Any) -> dict[str, Any] | None:
-    ehsa = report.results.get("emerging")
-    if ehsa is None:
-        return None
-    b = ehsa.bins
-    bins = [{"pattern": str(p), "rings": _rings(g)} for p, g in zip(b["pattern_fr"], b.geometry, strict=True)]
-    counts = b["pattern_fr"].value_counts()
-    return {
-        "bins": bins,
-        "counts": {str(k): int(v) for k, v in counts.items()},
-        "bounds": [float(v) for v in b.total_bounds],
-    }
-
-
-def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dict[str, Any]:
-    """One row per point noir of the quartier: name, address, dumpings this period and last year.
-
-    The previous year's count is unknown (None) unless the points noirs' events cover all
-    of it (:func:`_source_months`).
-    """
-    sites = _in_zone(store.read("points_noirs", bbox=tuple(zone.geom.bounds)), zone)
-    source = _source_months(store, "points_noirs", zone)
-    previous_covered = source is not None and source[0] <= pd.Timestamp(spans.previous[0]).to_period("M")
-    columns = [
-        "Point noir",
-        "Adresse",
-        "Statut",
-        "Dépôts (période)",
-        "Dépôts (année précédente)",
-        "Premier dépôt",
-        "Dernier dépôt",
-        "Jours médians entre deux dépôts",
-        "Délai médian d'enlèvement (j)",
-        "Donnée",
-    ]
-    if sites.empty:
-        return {"columns": columns, "rows": []}
-    events = store.read_children(
-        "points_noirs",
-        "evenements",
-        parent_uids=list(sites["uid"]),
-        start=spans.previous[0].isoformat(),
-        end=_end_exclusive(spans.current[1]),
-    )
-    rows = []
-    for site in sites.sort_values("name").itertuples():
-        ev = events[events["parent_uid"] == site.uid] if len(events) else events
-        when: pd.Series = (
-            pd.to_datetime(ev["observed_at"], errors="coerce") if len(ev) else pd.Series([], dtype="M8[ns]")
-        )
-        cur = when[
-            (when >= pd.Timestamp(spans.current[0])) & (when < pd.Timestamp(_end_exclusive(spans.current[1])))
-        ]
-        prev_n: int | None = int(
-            (
-                (when >= pd.Timestamp(spans.previous[0]))
-                & (when < pd.Timestamp(_end_exclusive(spans.previous[1])))
-            ).sum()
-        )
-        if not previous_covered:  # the source did not exist yet: unknown, not 0
-            prev_n = None
-        ordered = cur.sort_values()
-        gaps = ordered.diff().dt.total_seconds().dropna() / 86400
-        delay = None
-        if len(ev) and "cleaned_at" in ev.columns and len(cur):
-            sel = ev.loc[cur.index]
-            d = (pd.to_datetime(sel["cleaned_at"], errors="coerce") - cur).dt.total_seconds() / 86400
-            d = d[d >= 0]
-            delay = float(d.median()) if len(d) else None
-        rows.append(
-            [
-                site.name,
-                _clean(site.address) or "adresse inconnue",
-                _clean(site.status),
-                len(cur),
-                prev_n,
-                _clean(ordered.iloc[0]) if len(ordered) else None,
-                _clean(ordered.iloc[-1]) if len(ordered) else None,
-                float(gaps.median()) if len(gaps) else None,
-                delay,
-                "simulée" if bool(site.simulated) else "réelle",
-            ]
-        )
-    rows.sort(key=lambda r: -r[3])
-    return {"columns": columns, "rows": rows}
-
-
-def _address_label(row: Any) -> str:
-    number = "" if _clean(row.number) is None else str(row.number).removesuffix(".0")
-    parts = [number + (str(row.suffix) if _clean(row.suffix) else ""), str(_clean(row.street) or "")]
-    return " ".join(p for p in parts if p).strip() or "adresse sans nom de voie"
-
-
-def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
-    """Recurrent sites (events grouped by the recurrence analysis) named by their nearest address."""
-    columns = [
-        "Adresse la plus proche",
-        "Distance à l'adresse (m)",
-        "Événements",
-        "Premier",
-        "Dernier",
-        "Jours médians avant retour",
-        "Persistant malgré les enlèvements",
-    ]
-    rec = report.results.get("recurrence")
-    if rec is None:
-        return {"columns": columns, "rows": []}
-    sites = rec.sites[(rec.sites["quartier"] == zone.code) & (rec.sites["n_events"] >= 2)]
-    sites = sites.sort_values(["n_events", "last"], ascending=[False, False])
-    if sites.empty:
-        return {"columns": columns, "rows": []}
-    bbox = tuple(shapely.box(*sites.total_bounds).buffer(ADDRESS_REACH_M).bounds)
-    addresses = store.read("adresses", bbox=bbox)
-    names: list[str] = []
-    dists: list[float | None] = []
-    if len(addresses):
-        tree = shapely.STRtree(addresses.geometry.to_numpy())
-        (_, idx), dist = tree.query_nearest(
-            sites.geometry.to_numpy(), return_distance=True, all_matches=False
-        )
-        for i, d in zip(idx, dist, strict=True):
-            near = d <= ADDRESS_REACH_M
-            names.append(
-                _address_label(addresses.iloc[int(i)])
-                if near
-                else f"n.d. (aucune adresse à moins de {ADDRESS_REACH_M:.0f} m)"
-            )
-            dists.append(round(float(d), 1) if near else None)
-    else:
-        names = ["n.d. (aucune adresse dans l'entrepôt ici)"] * len(sites)
-        dists = [None] * len(sites)
-    rows = [
-        [
-            n,
-            d,
-            int(r.n_events),
-            _clean(r.first),
-            _clean(r.last),
-            _clean(r.median_days_to_reoccur),
-            bool(r.persistent),
-        ]
-        for n, d, r in zip(names, dists, sites.itertuples(), strict=True)
-    ]
-    return {"columns": columns, "rows": rows}
-
-
-def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date]) -> dict[str, Any]:
-    """Containers of the quartier, addresses within :data:`CONTAINER_REACH_M`, fill readings."""
-    bbox = tuple(zone.geom.buffer(CONTAINER_REACH_M).bounds)
-    bacs = store.read("bacs", bbox=bbox)
-    if store.read("bacs", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
-        return {
-            "bacs": None,
-            "adresses": None,
-            "part_adresses": None,
-            "remplissage_moyen": None,
-            "releves_pleins": None,
-            "simulated": None,
-            "par_flux": {},
-            "couvert": False,
-        }
-    addresses = _in_zone(store.read("adresses", bbox=tuple(zone.geom.bounds)), zone)
-    inside = _in_zone(bacs, zone)
-    out: dict[str, Any] = {
-        "bacs": len(inside),
-        "adresses": len(addresses),
-        "part_adresses": None,
-        "remplissage_moyen": None,
-        "releves_pleins": None,
-        "simulated": None,
-        "par_flux": {},
-        "couvert": True,
-    }
-    if len(inside):
-        out["simulated"] = bool(inside["simulated"].fillna(False).astype(bool).any())
-        out["par_flux"] = {str(k): int(v) for k, v in inside["flux"].value_counts().items()}
-        releves = store.read_children(
-            "bacs",
-            "releves",
-            parent_uids=list(inside["uid"]),
-            start=span[0].isoformat(),
-            end=_end_exclusive(span[1]),
-        )
-        if len(releves):
-            fill = pd.to_numeric(releves["fill_pct"], errors="coerce").dropna()
-            out["remplissage_moyen"] = float(fill.mean()) if len(fill) else None
-            out["releves_pleins"] = int((fill >= 90).sum())
-    if len(bacs) and len(addresses):
-        tree = shapely.STRtree(bacs.geometry.to_numpy())
-        _, dist = tree.query_nearest(addresses.geometry.to_numpy(), return_distance=True, all_matches=False)
-        out["part_adresses"] = float((dist <= CONTAINER_REACH_M).mean())
-    return out
-
-
-def _camera_coverage(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
-    kf = report.key_figures
-    if store.read("videoprotection", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
-        return {
-            "sites": None,
-            "en_service": None,
-            "part_evenements": None,
-            "part_surface_chaude": None,
-            "simulated": None,
-            "couvert": False,
-        }
-    cams = _in_zone(store.read("videoprotection", bbox=tuple(zone.geom.bounds)), zone)
-    return {
-        "sites": len(cams),
-        "en_service": int((cams["status"].fillna("installée") != "hors service").sum()) if len(cams) else 0,
-        "part_evenements": _clean(kf.get("Part des événements vus par une caméra")),
-        "part_surface_chaude": _clean(kf.get("Part de la surface en point chaud vue")),
-        "simulated": bool(cams["simulated"].fillna(False).astype(bool).any()) if len(cams) else None,
-        "couvert": True,
-    }
 
 
 # --------------------------------------------------------------------------- entry points
