@@ -128,9 +128,10 @@ def test_header_login_and_pages_on_phone_and_desktop(nav_server: tuple[str, Flas
         row.find_element(By.CSS_SELECTOR, "select[name=role] option[value=technicien]").click()
         row.find_element(By.CSS_SELECTOR, "select[name=organisation] option[value=ville]").click()
         row.find_element(By.CSS_SELECTOR, ".form-role button[type=submit]").click()
-        message = wait_for(lambda: text_of(drv.find_element(By.CSS_SELECTOR, ".comptes-message")),
-                           "rôle changé")
-        assert "rôle technicien, organisation ville" in message
+        # the page of the creation (and its message) stays until the answer replaces it: wait
+        # for the new message, not for any message
+        wait_for(lambda: "rôle technicien, organisation ville"
+                 in text_of(drv.find_element(By.CSS_SELECTOR, ".comptes-message")), "rôle changé")
         assert users.get_user(app.config["USERS_DB"], login) == users.User(login, "technicien", "ville")
         assert _fits(drv), "la table des comptes déborde"
         shot(drv, f"navigation-comptes-{size}")
