@@ -35,6 +35,7 @@ from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers.errors import StoreAnalysisError
+from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
 from layers.store.base import LayerStore
 
@@ -620,6 +621,9 @@ def quartier_report_from_store(
         report.notes.append("Vidéoprotection : couche confidentielle, non lue pour ce rapport (le rôle "
                             "du demandeur ne la voit pas) ; la couverture par les caméras n'y figure pas.")
     _context(report, store, geom, start, end, readable)
+    sample = sample_note(events, sampled_datasets(store))
+    if sample:
+        report.notes.insert(0, sample)
     return report
 
 
@@ -677,6 +681,10 @@ def territory_report_from_store(
     try:
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
                                 simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per))
-        return build_territory_report(events, per, options=options, title=title)
+        report = build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc
+    sample = sample_note(events, sampled_datasets(store))
+    if sample:
+        report.notes.insert(0, sample)
+    return report

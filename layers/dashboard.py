@@ -60,6 +60,7 @@ from layers.analyses import (
     territory_report_from_store,
 )
 from layers.errors import StoreAnalysisError
+from layers.samples import sample_note, sampled_datasets
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -396,13 +397,16 @@ def quartier_dashboard(
     source = _source_months(store, layer, zone) if covered else None
     indicators = _event_indicators(events, zone, months, label, source)
     share = _share(events[0])
+    samples = sampled_datasets(store)
     for item in indicators:
         item["simulated"] = share
+        item["sample"] = sample_note(pd.concat([events[0], events[1]]), samples)
     more = _observation_indicators(
         (obs[0], obs[1]), zone, months, _source_months(store, "observations", zone)
     )
     for item in more:
         item["simulated"] = _share(obs[0])
+        item["sample"] = sample_note(pd.concat([obs[0], obs[1]]), samples)
     indicators += more
     hidden = ("Part des événements vus par une caméra", "Part de la surface en point chaud vue")
     key_figures = {k: _clean(v) for k, v in report.key_figures.items() if opts.cameras or k not in hidden}
@@ -493,8 +497,13 @@ def territory_dashboard(
         codes = assign_quartier(events, per[["code", per.geometry.name]], code_field="code")
         sim = events["simulated"].fillna(False).astype(bool)
         shares = {str(k): float(v) for k, v in sim.groupby(codes.to_numpy()).mean().items()}
+    sampled: set[str] = set()
+    samples = sampled_datasets(store)
+    if len(events) and samples and "source_dataset" in events.columns:
+        from_sample = events["source_dataset"].isin(list(samples)).to_numpy()
+        sampled = {str(c) for c in codes[from_sample].dropna()}
     table["Donnée"] = [
-        _data_label(shares.get(str(c)), n)
+        _data_label(shares.get(str(c)), n) + (", échantillon" if str(c) in sampled else "")
         for c, n in zip(table["Quartier"], table["Événements"], strict=True)
     ]
     notes = list(report.notes)

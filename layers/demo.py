@@ -11,6 +11,7 @@ import yaml
 
 from layers.errors import SourceFileError
 from layers.importer import ImportOptions, ImportReport, import_file
+from layers.samples import declare_sample
 from layers.simulate import SimulationSummary, simulate_territory
 from layers.store.base import LayerStore
 
@@ -66,6 +67,8 @@ def build_demo(
                              options=ImportOptions(mapping=step["mapping"], actor="demo",
                                                    report_dir=report_dir))
         result.reports.append(report)
+        if step.get("echantillon"):
+            declare_sample(store, report.dataset, step["echantillon"])
     sim = manifest.get("simulate")
     if sim:
         if on_step:

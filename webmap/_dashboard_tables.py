@@ -51,7 +51,7 @@ def _indicators(data: dict[str, Any]) -> pd.DataFrame:
                     "Valeur": cur,
                     "Mois de l'année précédente": str(prev_month),
                     "Valeur de l'année précédente": prev,
-                    "Donnée": _data_label(ind["simulated"]),
+                    "Donnée": _data_label(ind["simulated"]) + (", échantillon" if ind.get("sample") else ""),
                 }
             )
     return pd.DataFrame(

@@ -66,9 +66,12 @@ def init(ctx: click.Context) -> None:
 @click.option("--rapport", "report_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Dossier du rapport de rejets (par défaut var/rapports).")
 @click.option("--par", "actor", default=None, help="Auteur de l'import.")
+@click.option("--echantillon", "sample", default=None, metavar="DESCRIPTION",
+              help="Le fichier n'est qu'un échantillon (ex. « 10 000 signalements tirés de l'export "
+                   "2023-2024 ») : chaque chiffre calculé dessus le dira.")
 @click.pass_context
 def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
-               report_dir: Path | None, actor: str | None) -> None:
+               report_dir: Path | None, actor: str | None, sample: str | None) -> None:
     r"""Importe FICHIER dans la couche COUCHE (tout ou rien).
 
     Sans -m, les fichiers nationaux des QPV (2015 et 2024), le CSV de la Base Adresse
@@ -83,7 +86,13 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
     from tqdm import tqdm
 
     from layers.importer import ImportOptions, import_file
+    from layers.samples import clean_sample_note, declare_sample
 
+    if sample is not None:
+        try:
+            sample = clean_sample_note(sample)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--echantillon") from exc
     settings = ctx.obj["settings"]
     store = open_cli_store(ctx, create=True)
     stages = ["lecture", "correspondance", "géométrie", "validation", "enregistrement"]
@@ -99,6 +108,9 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
                                                        territory_margin_m=settings.territory_margin_m,
                                                        report_dir=report_dir or settings.reports_dir,
                                                        strict=strict, progress=step))
+        if sample is not None and not report.nothing_imported:
+            declare_sample(store, report.dataset, sample)
+            click.echo(f"Jeu « {report.dataset} » déclaré échantillon : ses comptes seront dits partiels.")
     finally:
         store.close()
     print_import_report(report)
