@@ -25,6 +25,7 @@ from layers.export import to_export_frame
 from layers.integrity import DEFAULT_SOURCES, MAX_LENGTHS, check_date, check_lengths, time_extent
 from layers.observations import OBSERVATION_INPUT, UID_PATTERN, create_observation_record
 from layers.projection import bbox_to_store, bbox_to_wgs84
+from layers.samples import sample_note, sampled_datasets
 from layers.schema import (
     LAYERS,
     OBSERVATION_SOURCES,
@@ -263,7 +264,10 @@ def _geojson(body: Any, status: int = 200) -> Response:
 @bp.get("/api/layers/<layer>/stats")
 @allow(layer_arg="layer")
 def stats(layer: str) -> ResponseReturnValue:
-    """Return the counts of the filtered selection: total, by month, theme, status, source, simulated."""
+    """Return the counts of the filtered selection: total, by month, theme, status, source, simulated.
+
+    ``echantillon`` says when some of the records come from a data set declared a sample.
+    """
     schema = LAYERS[layer]
     filters, polygon, _ = _selection(schema)
     gdf, matched = _read_selected(layer, filters, polygon)
@@ -278,6 +282,9 @@ def stats(layer: str) -> ResponseReturnValue:
             out[f"by_{name}"] = {str(k): int(v) for k, v in counts.items()}
     sim = gdf["simulated"].astype("object").fillna(False).astype(bool)
     out["by_simulated"] = {"true": int(sim.sum()), "false": int((~sim).sum())}
+    sample = sample_note(gdf, sampled_datasets(_store()))
+    if sample:
+        out["echantillon"] = sample  # counts of a sample are partial
     return jsonify(out)
 
 
@@ -738,6 +745,8 @@ def openapi_schemas() -> dict[str, Any]:
                     k: {"type": "object", "additionalProperties": {"type": "integer"}}
                     for k in ("by_month", "by_theme", "by_status", "by_source", "by_simulated")
                 },
+                "echantillon": {"type": "string", "description": "Présent quand une partie des "
+                                "enregistrements vient d'un jeu déclaré échantillon : comptes partiels."},
             },
         },
         **_observation_schemas(),

@@ -95,16 +95,3 @@ def test_cli_declares_a_sample_at_import(tmp_path: Path, shared_data: Path) -> N
     with open_store(store, create=False) as s:
         assert sampled_datasets(s) == {"dansmarue-paris": "10 000 signalements tirés de l'export"}
 
-
-def test_dashboard_page_labels_each_figure_on_the_sample(demo: Path) -> None:
-    from tests.webmap.security._fixtures import build_app, client_as
-
-    app = build_app(demo, demo.parent / "instance-echantillon")
-    reader = client_as(app, "lecteur")
-    html = reader.get("/quartiers/QP075019?debut=2023-10&fin=2024-09").get_data(as_text=True)
-    assert html.count("échantillon : comptes partiels") >= 2  # figure by figure
-    assert "Mosson" not in html
-    mosson = reader.get("/quartiers/QP034005?debut=2023-10&fin=2024-09").get_data(as_text=True)
-    assert "échantillon" not in mosson
-    table = reader.get("/quartiers/QP075019/indicateurs.csv?debut=2023-10&fin=2024-09")
-    assert table.status_code == 200 and "réelle, échantillon" in table.get_data(as_text=True)

@@ -207,6 +207,8 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     summary = wait_for(lambda: text_of(driver.find_element(
         By.CSS_SELECTOR, '.synthese[data-couche="observations"]')), "synthèse de la liste")
     assert "Par statut" in summary and "Par thème" in summary
+    # Paris 20e: the Dans Ma Rue file of the demo is a sample, and the summary says so
+    assert "Échantillon : 10 000 signalements" in summary and "comptes sont partiels" in summary
     shot(driver, "liste-plein-ecran")
     assert console_errors(driver) == []
 

@@ -1159,6 +1159,8 @@
                 const name = key === "by_simulated" ? (k === "true" ? "simulées" : "réelles") : k;
                 return `${name} ${formatNumber(n)}`;
               }).join(" · ")])));
+          // a sample's counts are partial: said above the counts, never left implicit
+          if (st.echantillon) box.prepend(el("p", { class: "echantillon", text: st.echantillon }));
         } catch (e) {
           box.replaceChildren(el("p", { class: "erreur", text: e.message }));
         }
