@@ -108,7 +108,8 @@ def test_report_job_end_to_end(jobs_app: Flask, instance: Path) -> None:
     steps = {j["step"] for j in seen if j["state"] == RUNNING}
     assert steps, "the job was never seen running"
     assert steps <= {"Démarrage", "Lecture de l'entrepôt", "Calcul des indicateurs et des points chauds",
-                     "Mise en page du rapport (HTML et PDF)", "Rapport prêt"}
+                     "Mise en page du rapport (HTML et PDF)",
+                     "Classement du rapport dans l'espace de fichiers", "Rapport prêt"}
     files = final["result"]["fichiers"]
     assert files == ["rapport-QP075019-202309-202408.html", "rapport-QP075019-202309-202408.pdf"]
     assert "QP075019" in final["result"]["titre"] or "Belleville" in final["result"]["titre"]
