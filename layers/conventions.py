@@ -32,15 +32,17 @@ order, those of the convention's annexes: the exporters write them as they are.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from layers.errors import ConventionError
+from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,11 @@ __all__ = [
     "Source",
     "Table",
     "TfpbAxis",
+    "convention_to_dict",
+    "import_convention",
     "list_conventions",
     "load_convention",
+    "stored_conventions",
 ]
 
 CONVENTIONS_DIR = Path(__file__).resolve().parents[1] / "data" / "conventions"
@@ -458,7 +463,14 @@ def load_convention(path: str | Path) -> Convention:
         raise ConventionError(f"Convention {path.name} : fichier illisible ({exc.strerror or exc}).") from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConventionError(f"Convention {path.name} : YAML invalide ({exc}).") from exc
-    doc = r.mapping(doc, "(racine)", allowed=_TOP_KEYS)
+    convention = _parse(r, doc)
+    logger.debug("convention %s read from %s", convention.code, path)
+    return convention
+
+
+def _parse(r: _Reader, raw: Any) -> Convention:
+    """Check the parsed YAML (or JSON) document and build the convention."""
+    doc = r.mapping(raw, "(racine)", allowed=_TOP_KEYS)
     if "source" not in doc:
         raise r.fail("source", "valeur manquante (le document et les sections transcrits)")
     convention = Convention(
@@ -471,7 +483,6 @@ def load_convention(path: str | Path) -> Convention:
     if not convention.orientations and not convention.axes:
         raise r.fail("orientations", "ni orientations ni axes : la convention n'a aucune structure")
     _check_codes(r, convention)
-    logger.debug("convention %s read from %s", convention.code, path)
     return convention
 
 
@@ -494,3 +505,65 @@ def list_conventions(directory: str | Path | None = None) -> tuple[Convention, .
                                   "est déjà celui d'une autre convention du dossier.")
         conventions[convention.code] = convention
     return tuple(conventions[code] for code in sorted(conventions))
+
+
+# -- the store -------------------------------------------------------------------------------
+
+_META_INDEX = "conventions"
+_META_PREFIX = "convention:"
+
+
+def convention_to_dict(convention: Convention) -> dict[str, Any]:
+    """Return ``convention`` as the document :func:`load_convention` reads (YAML keys)."""
+
+    def drop_none(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: drop_none(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list | tuple):
+            return [drop_none(v) for v in value]
+        return value
+
+    doc = drop_none(asdict(convention))
+    doc["periode"] = {"debut": convention.periode[0], "fin": convention.periode[1]}
+    doc["source"]["sections"] = dict(convention.source.sections)
+    return cast(dict[str, Any], doc)
+
+
+def import_convention(store: LayerStore, convention: Convention) -> None:
+    """Keep ``convention`` in the store (replacing the one of the same code).
+
+    Reports, dashboards and exports of a store then group by it without the YAML files,
+    a PostGIS server included.
+    """
+    codes = [c.code for c in stored_conventions(store) if c.code != convention.code]
+    document = json.dumps(convention_to_dict(convention), ensure_ascii=False)
+    store.set_meta(_META_PREFIX + convention.code, document)
+    store.set_meta(_META_INDEX, json.dumps(sorted([*codes, convention.code])))
+    logger.info("convention %s imported into the store", convention.code)
+
+
+def stored_conventions(store: LayerStore) -> tuple[Convention, ...]:
+    """Return the conventions imported into ``store``, by code (none: an empty tuple).
+
+    Raises
+    ------
+    ConventionError
+        When a stored convention no longer passes the checks of :func:`load_convention`.
+    """
+    index = store.get_meta(_META_INDEX)
+    if not index:
+        return ()
+    conventions = []
+    for code in _json(index, _META_INDEX):
+        raw = store.get_meta(_META_PREFIX + code)
+        if raw is None:
+            raise ConventionError(f"Convention « {code} » annoncée dans l'entrepôt mais absente.")
+        conventions.append(_parse(_Reader(Path(f"{code} (entrepôt)")), _json(raw, _META_PREFIX + code)))
+    return tuple(conventions)
+
+
+def _json(text: str, key: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConventionError(f"Réglage « {key} » de l'entrepôt illisible (JSON invalide : {exc}).") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import re
 import unicodedata
 from pathlib import Path
@@ -18,8 +19,17 @@ from typing import Any
 import pytest
 import yaml
 
-from layers.conventions import CONVENTIONS_DIR, Convention, list_conventions, load_convention
+from layers.conventions import (
+    CONVENTIONS_DIR,
+    Convention,
+    convention_to_dict,
+    import_convention,
+    list_conventions,
+    load_convention,
+    stored_conventions,
+)
 from layers.errors import ConventionError
+from layers.store.base import LayerStore
 from tests.conftest import shared_data_path
 
 PMA_YAML = CONVENTIONS_DIR / "pays-de-montbeliard-2025-2030.yaml"
@@ -337,3 +347,38 @@ def test_list_conventions_refuses_two_files_with_one_code(tmp_path: Path, pma_do
 def test_unknown_table(pma: Convention) -> None:
     with pytest.raises(ConventionError, match="tableau_suivi"):
         pma.table("tableau_suivi")
+
+
+# -- the store -----------------------------------------------------------------------------
+
+
+def test_conventions_imported_into_the_store(store: LayerStore) -> None:
+    """Both backends keep the conventions whole; re-importing replaces, never duplicates."""
+    assert stored_conventions(store) == ()
+    shipped = list_conventions()
+    for convention in shipped:
+        import_convention(store, convention)
+    import_convention(store, shipped[0])
+    stored = stored_conventions(store)
+    assert stored == shipped
+    pma = next(c for c in stored if c.code == "pays-de-montbeliard-2025-2030")
+    assert len(list(pma.operational_objectives())) == 44
+    assert pma.table("plan_actions").headings[4] == "Origines"
+
+
+def test_a_damaged_stored_convention_is_refused(store: LayerStore) -> None:
+    convention = load_convention(LILLERS_YAML)
+    import_convention(store, convention)
+    doc = convention_to_dict(convention)
+    doc["tableaux"][0]["colonnes"][1]["libelle"] = doc["tableaux"][0]["colonnes"][0]["libelle"]
+    store.set_meta("convention:lillers-2023", json.dumps(doc))
+    with pytest.raises(ConventionError, match=r"« tableaux\[0\]\.colonnes\[1\]\.libelle »"):
+        stored_conventions(store)
+    store.set_meta("convention:lillers-2023", yaml.safe_dump(doc))  # YAML is not what it stored
+    with pytest.raises(ConventionError, match=r"« convention:lillers-2023 ».*illisible"):
+        stored_conventions(store)
+
+
+def test_dict_round_trip_is_what_the_loader_reads(tmp_path: Path) -> None:
+    for convention in list_conventions():
+        assert load_convention(_write(tmp_path, convention_to_dict(convention))) == convention
