@@ -10,6 +10,7 @@ from __future__ import annotations
 from geo.errors import MissingDependencyError, QPVError
 
 __all__ = [
+    "ConventionError",
     "MappingError",
     "MissingDependencyError",
     "NotFoundError",
@@ -22,6 +23,10 @@ __all__ = [
     "UnknownLayerError",
     "WalkError",
 ]
+
+
+class ConventionError(QPVError, ValueError):
+    """A convention file (``data/conventions/*.yaml``) is missing, unreadable or malformed."""
 
 
 class UnknownLayerError(QPVError, ValueError):

@@ -14,7 +14,17 @@ from typing import Any
 import click
 
 from layers.settings import get_settings
-from webmap.cli import analyse, correspondance, diagnostic, entrepot, national, photos, reseau, utilisateurs
+from webmap.cli import (
+    analyse,
+    conventions,
+    correspondance,
+    diagnostic,
+    entrepot,
+    national,
+    photos,
+    reseau,
+    utilisateurs,
+)
 from webmap.cli._common import (
     CONTEXT_SETTINGS,
     QPVGroup,
@@ -267,7 +277,8 @@ def demo(ctx: click.Context, reset: bool) -> None:
                f"  rapports de rejets dans {settings.reports_dir}")
 
 
-for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau, correspondance):
+for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau, correspondance,
+                conventions):
     _module.register(main)
 french_metavars(main)
 
