@@ -107,6 +107,9 @@ class LayerSchema:
         A reference layer of the territory (streets, addresses...) rather than GUSP data.
     children : tuple of ChildSchema
         Dated sub-tables.
+    geometry_optional : bool
+        Records may have no geometry (an action of the whole quartier, a training):
+        a missing geometry is then stored as null instead of being rejected.
     """
 
     name: str
@@ -119,6 +122,7 @@ class LayerSchema:
     reference: bool = False
     children: tuple[ChildSchema, ...] = ()
     description: str = ""
+    geometry_optional: bool = False
 
     @property
     def all_fields(self) -> tuple[Field, ...]:
@@ -237,11 +241,105 @@ _OBSERVATIONS = LayerSchema(
         Field("organisation", "str", "Organisation auteure", choices=ORGANISATIONS, internal=True,
               description="Set by the server from the logged-in author, never by the client."),
         Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS, internal=True),
+        Field("action_reference", "str", "Action du plan", internal=True,
+              description="Reference of the action of the plan d'actions that treated it "
+                          "(set when the constat is marked « traité » through an action)."),
     ),
     time_field="observed_at",
     status_field="status",
     children=(_STATUS_HISTORY,),
     description="Constats des diagnostics en marchant et signalements.",
+)
+
+#: États d'avancement of an action (Annexe 2 « État d'avancement »), in workflow order.
+ACTION_STATES = ("à engager", "engagée", "réalisée", "reportée", "abandonnée")
+#: États that end an action (``resolved_at`` is then set).
+ACTION_CLOSED_STATES = ("réalisée", "abandonnée")
+#: Types of response of the Annexe 2 (« Réponses » columns of the Lillers tableau de suivi).
+ACTION_RESPONSE_TYPES = ("gestion", "usage", "conception")
+#: Default list of origines (causes) of a constat, Annexe 1 « Origines »; the list is
+#: configurable (``Settings.action_origins``), so the schema does not restrict the field.
+ACTION_ORIGINS = ("usage", "conception", "gestion", "défaut d'entretien", "malveillance",
+                  "vétusté", "autre")
+#: Axes of the national framework of the abattement de TFPB (codes "1" to "8"; their titles
+#: and sous-actions come from the convention, see ``data/conventions/lillers-2023.yaml``).
+TFPB_AXES = ("1", "2", "3", "4", "5", "6", "7", "8")
+
+_ACTION_HISTORY = ChildSchema(
+    name="historique",
+    label="Historique de l'état d'avancement",
+    fields=(
+        Field("status", "str", "État d'avancement", required=True, choices=ACTION_STATES),
+        Field("changed_at", "datetime", "Date", required=True),
+        Field("changed_by", "str", "Par", internal=True),
+        Field("comment", "str", "Commentaire", internal=True),
+    ),
+    time_field="changed_at",
+)
+_ACTION_CONSTATS = ChildSchema(
+    name="constats",
+    label="Constats traités par l'action",
+    fields=(
+        Field("constat_uid", "str", "Constat", required=True,
+              description="uid of a record of layer ``observations``."),
+        Field("linked_at", "datetime", "Rattaché le", required=True),
+        Field("linked_by", "str", "Rattaché par", internal=True),
+    ),
+    time_field="linked_at",
+)
+
+_ACTIONS = LayerSchema(
+    name="actions",
+    label="Plan d'actions",
+    geometry="Geometry",
+    geometry_optional=True,
+    fields=(
+        Field("reference", "str", "Référence", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,39}$",
+              description="Human reference (« MTP-QP034001-2026-007 »), unique in the store."),
+        Field("title", "str", "Action", required=True),
+        Field("decided_at", "date", "Décidée le", required=True),
+        Field("quartier", "str", "Quartier"),
+        Field("convention", "str", "Convention", description="Code of a stored convention."),
+        Field("orientation", "str", "Orientation", description="Code of the orientation."),
+        Field("objectif", "str", "Objectif",
+              description="Code of the objectif général or opérationnel (« 1.2.3 »)."),
+        Field("axe", "str", "Axe d'intervention", description="Code of the convention's axis."),
+        Field("probleme", "str", "Problème à traiter"),
+        Field("lieu", "str", "Lieu"),
+        Field("address", "str", "Adresse"),
+        Field("origine", "str", "Origine (cause)"),
+        Field("response_type", "str", "Type de réponse", choices=ACTION_RESPONSE_TYPES),
+        Field("description", "str", "Réponse / action"),
+        Field("indicateurs", "str", "Indicateurs d'évaluation"),
+        Field("pilote", "str", "Pilote"),
+        Field("partenaires", "str", "Partenaires"),
+        Field("deadline", "date", "Délai"),
+        Field("etat", "str", "État d'avancement", required=True, choices=ACTION_STATES,
+              default="à engager"),
+        Field("conflit", "str", "Conflit"),
+        Field("delay_causes", "str", "Causes de retard ou de report"),
+        Field("evaluation", "str", "Évaluation de l'action"),
+        Field("comment", "str", "Commentaire", internal=True),
+        Field("resolved_at", "datetime", "Réalisée ou abandonnée le"),
+        Field("walk_id", "str", "Diagnostic en marchant", internal=True),
+        Field("tfpb", "bool", "Action TFPB", default=False),
+        Field("bailleur", "str", "Bailleur"),
+        Field("tfpb_year", "int", "Année TFPB", minimum=2000, maximum=2100),
+        Field("tfpb_axe", "str", "Axe TFPB", choices=TFPB_AXES),
+        Field("tfpb_sous_action", "str", "Sous-action TFPB"),
+        Field("amount_planned", "float", "Montant prévisionnel (€)", minimum=0),
+        Field("amount_committed", "float", "Montant engagé (€)", minimum=0),
+        Field("amount_deferred", "float", "Montant reporté (€)", minimum=0),
+        Field("amount_valued", "float", "Dépense valorisée (€)", minimum=0),
+        Field("organisation", "str", "Organisation auteure", choices=ORGANISATIONS, internal=True,
+              description="Set by the server from the logged-in author, never by the client."),
+        Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS, internal=True),
+    ),
+    time_field="decided_at",
+    status_field="etat",
+    children=(_ACTION_HISTORY, _ACTION_CONSTATS),
+    description="Plan d'actions, tableau de suivi et programme TFPB : actions, état "
+                "d'avancement, constats traités, montants.",
 )
 
 _POINTS_NOIRS = LayerSchema(
@@ -480,6 +578,7 @@ LAYERS: Mapping[str, LayerSchema] = {
     for s in (
         _PERIMETRES,
         _OBSERVATIONS,
+        _ACTIONS,
         _POINTS_NOIRS,
         _BACS,
         _VIDEOPROTECTION,

@@ -372,7 +372,8 @@ def validate_frame(
         checked, missing_geom, wrong, repaired = _check_geometry(
             frame[[frame.geometry.name]], schema.geometry
         )
-        flag(missing_geom, "geometry", "géométrie manquante ou vide", None)
+        if not schema.geometry_optional:
+            flag(missing_geom, "geometry", "géométrie manquante ou vide", None)
         flag(wrong, "geometry", f"type de géométrie incorrect (attendu : {schema.geometry})",
              pd.Series(frame.geometry.geom_type, index=frame.index) + " "
              + pd.Series(shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=6),

@@ -15,12 +15,12 @@ import pandas as pd
 
 from geo.crs import resolve_crs
 from layers.errors import RecordError
-from layers.schema import ChildSchema, Field, LayerSchema
+from layers.schema import ACTION_CLOSED_STATES, ChildSchema, Field, LayerSchema
 from layers.store._convert import aligned, child_uids, now_iso
 from layers.store.filters import query_field
 from layers.validate import validate_frame
 
-CLOSED_STATUSES = ("traité", "clos non traité")
+CLOSED_STATUSES = ("traité", "clos non traité", *ACTION_CLOSED_STATES)
 
 
 def child_table(schema: LayerSchema, child: ChildSchema) -> str:
