@@ -110,6 +110,9 @@ class LayerSchema:
     geometry_optional : bool
         Records may have no geometry (an action of the whole quartier, a training):
         a missing geometry is then stored as null instead of being rejected.
+    public : bool
+        Open to anonymous visitors by default (False: accounts only, unless the web app's
+        public profile lists it — the plan d'actions names pilotes, conflicts and budgets).
     """
 
     name: str
@@ -123,6 +126,7 @@ class LayerSchema:
     children: tuple[ChildSchema, ...] = ()
     description: str = ""
     geometry_optional: bool = False
+    public: bool = True
 
     @property
     def all_fields(self) -> tuple[Field, ...]:
@@ -293,6 +297,7 @@ _ACTIONS = LayerSchema(
     label="Plan d'actions",
     geometry="Geometry",
     geometry_optional=True,
+    public=False,
     fields=(
         Field("reference", "str", "Référence", pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,39}$",
               description="Human reference (« MTP-QP034001-2026-007 »), unique in the store."),

@@ -33,6 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 ALL_ROLES = (ANONYMOUS, *users.ROLES)
 CONFIDENTIAL_ROLES = ("technicien", "administrateur")
+ACCOUNT_ROLES = tuple(users.ROLES)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_KEY_HEADER = "X-API-Key"
 CSRF_HEADER = "X-CSRFToken"
@@ -179,11 +180,18 @@ def unguarded_endpoints(app: Flask, blueprints: Iterable[str]) -> list[str]:
 
 # -- layers -------------------------------------------------------------------------
 def layer_roles(layer: str) -> tuple[str, ...]:
-    """Roles that may see ``layer``: ``LAYER_ROLES`` config, else by confidentiality."""
+    """Roles that may see ``layer``: ``LAYER_ROLES`` config, else by confidentiality.
+
+    A confidential layer is for technicians and administrators; a layer that is not
+    ``public`` (the plan d'actions) for every account; the others for everybody.
+    """
     configured = current_app.config.get("LAYER_ROLES") or {}
     if layer in configured:
         return tuple(configured[layer])
-    return CONFIDENTIAL_ROLES if LAYERS[layer].confidential else ALL_ROLES
+    schema = LAYERS[layer]
+    if schema.confidential:
+        return CONFIDENTIAL_ROLES
+    return ALL_ROLES if schema.public else ACCOUNT_ROLES
 
 
 def can_see(layer: str, role: str | None = None) -> bool:

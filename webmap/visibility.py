@@ -10,7 +10,7 @@ the layers and fields of the **public profile** (app setting ``PUBLIC_PROFILE``)
     }
 
 Without ``layers``, anonymous visitors see the layers their role may see
-(``LAYER_ROLES``, else every non-confidential layer); a layer without an entry in
+(``LAYER_ROLES``, else every public, non-confidential layer); a layer without an entry in
 ``fields`` shows its non-internal fields. A confidential layer is opened only when listed
 explicitly (a warning is logged at start-up). Accounts (lecteur and above) see every field
 of the layers they may see, except the photos outside ``PHOTO_ROLES``.

@@ -444,3 +444,19 @@ def test_cluster_grid_is_pure() -> None:
     )
     feats = cluster_features(pts, 14, "EPSG:2154", 48.85)
     assert sorted(f["properties"]["count"] for f in feats) == [1, 2]
+
+
+def test_accounts_only_layer_is_unknown_to_anonymous(app: Flask, anon: FlaskClient) -> None:
+    """The plan d'actions (``public=False``) is for accounts, unless the public profile opens it."""
+    assert "actions" not in {lay["name"] for lay in anon.get("/api/layers").json}
+    assert anon.get("/api/layers/actions/features").status_code == 404
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess.update(session_fields("lea", app.config["USERS_DB"]))
+    assert "actions" in {lay["name"] for lay in client.get("/api/layers").json}
+    opened = create_app({
+        **{k: app.config[k] for k in ("STORE", "USERS_DB", "SECRET_KEY")},
+        "instance_path": app.instance_path,
+        "PUBLIC_PROFILE": {"layers": ["perimetres", "actions"]},
+    })
+    assert "actions" in {lay["name"] for lay in opened.test_client().get("/api/layers").json}
