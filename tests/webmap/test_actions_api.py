@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from layers.conventions import import_convention, load_convention
 from layers.settings import REPO_ROOT
