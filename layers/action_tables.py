@@ -478,5 +478,6 @@ def tfpb_bilan(store: LayerStore, *, bailleur: str, year: int, convention: str |
         rows.append(_bilan_row("Axe non renseigné ou hors cadre", "", actions[~used], labels))
     rows.append(_bilan_row("Total", "", actions, labels))
     simulated = bool(actions["simulated"].fillna(False).astype(bool).any()) if len(actions) else False
-    return TfpbBilan(bailleur=bailleur, year=int(year), convention=conv,
+    shown = str(actions["bailleur"].mode().iloc[0]) if len(actions) else bailleur
+    return TfpbBilan(bailleur=shown, year=int(year), convention=conv,
                      frame=pd.DataFrame(rows).astype({"Actions": int}), simulated=simulated)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from layers.action_tables import ActionTable, TfpbBilan
+from layers.action_tables import ActionTable, Binding, TfpbBilan
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ __all__ = ["Layout", "bilan_layout", "table_layout", "write_ods", "write_xlsx"]
 
 #: Row (1-based) of the column headings.
 HEADING_ROW = 4
-#: Width (characters) of a column by heading kind; long texts wrap.
+#: Width (characters) of the wide and narrow columns of the TFPB bilan.
 _WIDE, _NARROW = 42, 14
 _DATE_FORMAT = "DD/MM/YYYY"
 
@@ -56,14 +56,24 @@ class Layout:
 def table_layout(table: ActionTable) -> Layout:
     """Layout of an Annexe 1 / Annexe 2 table."""
     subtitle = table.subtitle() + (" — contient des données simulées" if table.simulated else "")
-    wide = {"text", "lieu", "constats", "orientation", "objectif", "axe"}
-    widths = (*(_NARROW if b.kind in ("response", "date") or b.field == "etat"
-                else _WIDE if b.kind in wide else _NARROW for b in table.bindings), 22, 9)
+    widths = (*(_width(b) for b in table.bindings), 20, 9)
     rows = tuple(tuple(None if _missing(v) else v for v in row)
                  for row in table.frame.itertuples(index=False, name=None))
     return Layout(title=f"{table.table.titre} — {table.convention.titre}", subtitle=subtitle,
                   groups=table.groups, headings=table.headings, rows=rows, sections=table.sections,
                   widths=widths, sheet=table.table.code)
+
+
+#: Column widths (characters) by kind of column, then by field; long texts wrap.
+_KIND_WIDTHS = {"constats": 40, "orientation": 30, "objectif": 30, "axe": 22, "lieu": 24, "response": 11,
+                "date": 11}
+_SHORT_FIELDS = frozenset({"origine", "pilote", "partenaires", "etat", "conflit"})
+
+
+def _width(binding: Binding) -> int:
+    if binding.kind in _KIND_WIDTHS:
+        return _KIND_WIDTHS[binding.kind]
+    return 15 if binding.field in _SHORT_FIELDS else 24
 
 
 def bilan_layout(bilan: TfpbBilan) -> Layout:
