@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -47,6 +47,7 @@ __all__ = [
     "TfpbBilan",
     "bind_columns",
     "find_convention",
+    "labels_of",
     "plan_table",
     "render_cell",
     "tfpb_bilan",
@@ -227,17 +228,13 @@ def find_convention(store: LayerStore, table_code: str, *, code: str | None = No
 
 def _read_actions(store: LayerStore, opts: TableOptions) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read the actions of ``opts`` and their links to constats (``parent_uid``, ``constat_uid``)."""
-    kwargs: dict[str, Any] = {}
-    if opts.quartier:
-        kwargs["where"] = {"quartier": opts.quartier}
-    if opts.start:
-        kwargs["start"] = opts.start.isoformat()
-    if opts.end:
-        kwargs["end"] = (opts.end + timedelta(days=1)).isoformat()
-    actions = store.read("actions", **kwargs)
-    if actions.empty:
-        return actions, pd.DataFrame(columns=["parent_uid", "constat_uid"])
-    links = store.read_children("actions", "constats", parent_uids=list(actions["uid"]))
+    from layers.actions import ActionQuery, read_actions
+
+    actions = read_actions(store, ActionQuery(quartier=opts.quartier, start=opts.start, end=opts.end),
+                           today=opts.today)
+    links = pd.DataFrame(
+        [(str(uid), str(c)) for uid, constats in zip(actions["uid"], actions["constats"], strict=True)
+         for c in constats], columns=["parent_uid", "constat_uid"])
     return actions, links
 
 
@@ -262,8 +259,8 @@ def _constat_texts(store: LayerStore, links: pd.DataFrame) -> dict[str, str]:
 # -- cells ------------------------------------------------------------------------------
 
 
-def _labels(convention: Convention) -> dict[str, dict[str, str]]:
-    """Display labels of the codes: orientation, objectif (général and opérationnel), axe."""
+def labels_of(convention: Convention) -> dict[str, dict[str, str]]:
+    """Return the display labels of the codes: orientation, objectif (général and opérationnel), axe."""
     objectives = {g.code: f"{g.code}. {g.titre}" for g in convention.general_objectives()}
     objectives.update({o.code: f"{o.code}. {o.titre}" for o in convention.operational_objectives()})
     return {
@@ -379,7 +376,7 @@ def plan_table(store: LayerStore, model: str, *, options: TableOptions = TableOp
     if len(actions):
         actions = actions.loc[_sort_keys(convention, actions).sort_values(
             ["axe", "orientation", "objectif", "deadline", "reference"], na_position="last").index]
-    labels, constats = _labels(convention), _constat_texts(store, links)
+    labels, constats = labels_of(convention), _constat_texts(store, links)
     section = _section_of(convention)
     records = actions.drop(columns="geometry", errors="ignore").to_dict("records")
     rows = [[render_cell(b, rec, labels=labels, constats=constats) for b in bindings]
