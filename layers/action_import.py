@@ -337,7 +337,18 @@ def _row_values(row: tuple[Any, ...], number: int, sheet: _Sheet, bindings: Sequ
     return values
 
 
-def _plan(store: LayerStore, sheet: _Sheet) -> _Plan:
+def _titles(store: LayerStore, quartier: str | None) -> dict[str, str]:
+    """Map the folded title of the stored actions (of ``quartier`` when known) to their reference.
+
+    A row without reference whose title is there is the row of an earlier import of the
+    same file: creating it again would duplicate the action.
+    """
+    stored = store.read("actions", where={"quartier": quartier} if quartier else {})
+    return {fold(str(t)): str(r) for t, r in zip(stored["title"], stored["reference"], strict=True)
+            if isinstance(t, str)}
+
+
+def _plan(store: LayerStore, sheet: _Sheet, opts_quartier: str | None = None) -> _Plan:
     bindings = bind_columns(sheet.convention, sheet.table)
     labels = labels_of(sheet.convention)
     ref_col = sheet.columns[REFERENCE]
@@ -347,6 +358,7 @@ def _plan(store: LayerStore, sheet: _Sheet) -> _Plan:
     by_ref = ({} if stored is None else
               {str(r["reference"]): r for r in stored.drop(columns="geometry").to_dict("records")})
     plan, seen = _Plan(), dict[str, int]()
+    titles = _titles(store, opts_quartier)
     for (number, row), (_, ref) in zip(sheet.rows, refs, strict=True):
         if ref and ref in seen:
             plan.problems.append(f"ligne {number}, colonne {_column_letter(ref_col)} « {REFERENCE} » : "
@@ -363,6 +375,12 @@ def _plan(store: LayerStore, sheet: _Sheet) -> _Plan:
             if not values.get("title"):
                 title = next(b.heading for b in bindings if b.field == "title")
                 plan.problems.append(f"ligne {number}, colonne « {title} » : nouvelle action sans intitulé")
+                continue
+            twin = titles.get(fold(str(values["title"])))
+            if twin is not None:
+                plan.problems.append(f"ligne {number} : l'action « {values['title']} » existe déjà "
+                                     f"(référence {twin}) ; indiquer sa référence dans la colonne "
+                                     f"« {REFERENCE} » pour la modifier")
                 continue
             plan.creations.append((number, values))
         else:
@@ -448,7 +466,7 @@ def import_action_table(store: LayerStore, path: str | Path, *,
     """
     path = Path(path)
     sheet = read_action_sheet(store, path)
-    plan = _plan(store, sheet)
+    plan = _plan(store, sheet, options.quartier)
     if plan.problems:
         raise ActionImportError(f"{path.name} : import refusé, rien n'a été modifié.", problems=plan.problems)
     report = ActionImportReport(file_name=path.name, model=sheet.model, convention=sheet.convention.code,
