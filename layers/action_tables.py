@@ -135,13 +135,29 @@ def bind_columns(convention: Convention, table: Table) -> tuple[Binding, ...]:
 
 @dataclass(frozen=True)
 class TableOptions:
-    """Which actions a table shows: quartier, period on ``decided_at`` (both days included)."""
+    """Which actions a table shows and how.
+
+    ``quartier``, ``start``, ``end`` (on ``decided_at``, both days included), or a whole
+    :class:`layers.actions.ActionQuery` (``query``, which then wins: the filters of the
+    ``/api/actions`` route); ``convention`` code; ``hidden`` fields (the reader's role may
+    not see them: their cells stay empty); ``today`` for lateness.
+    """
 
     quartier: str | None = None
     start: date | None = None
     end: date | None = None
     convention: str | None = None
     today: date | None = None
+    query: Any = None
+    hidden: frozenset[str] = frozenset()
+
+    def action_query(self) -> Any:
+        """Return the :class:`layers.actions.ActionQuery` of these options."""
+        from layers.actions import ActionQuery
+
+        if self.query is not None:
+            return self.query
+        return ActionQuery(quartier=self.quartier, start=self.start, end=self.end)
 
 
 @dataclass(frozen=True)
@@ -180,7 +196,7 @@ class ActionTable:
 
     def subtitle(self) -> str:
         """« Quartier … — période … — produit le … », in French."""
-        opts = self.options
+        opts = self.options.action_query()
         where = f"Quartier {opts.quartier}" if opts.quartier else "Tous les quartiers"
         if opts.start or opts.end:
             start = opts.start.strftime("%d/%m/%Y") if opts.start else "le début"
@@ -228,10 +244,9 @@ def find_convention(store: LayerStore, table_code: str, *, code: str | None = No
 
 def _read_actions(store: LayerStore, opts: TableOptions) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read the actions of ``opts`` and their links to constats (``parent_uid``, ``constat_uid``)."""
-    from layers.actions import ActionQuery, read_actions
+    from layers.actions import read_actions
 
-    actions = read_actions(store, ActionQuery(quartier=opts.quartier, start=opts.start, end=opts.end),
-                           today=opts.today)
+    actions = read_actions(store, opts.action_query(), today=opts.today)
     links = pd.DataFrame(
         [(str(uid), str(c)) for uid, constats in zip(actions["uid"], actions["constats"], strict=True)
          for c in constats], columns=["parent_uid", "constat_uid"])
@@ -298,6 +313,12 @@ def render_cell(binding: Binding, action: Mapping[str, Any], *, labels: Mapping[
     if kind == "lieu":
         return SEP.join(p for p in (_text(action.get("lieu")), _text(action.get("address"))) if p)
     return _text(value)
+
+
+def _shown(binding: Binding, hidden: frozenset[str]) -> bool:
+    """Whether the reader may see the fields of ``binding``."""
+    names = {"lieu", "address"} if binding.kind == "lieu" else {binding.field}
+    return not (names & hidden)
 
 
 def _sort_keys(convention: Convention, actions: pd.DataFrame) -> pd.DataFrame:
@@ -379,7 +400,8 @@ def plan_table(store: LayerStore, model: str, *, options: TableOptions = TableOp
     labels, constats = labels_of(convention), _constat_texts(store, links)
     section = _section_of(convention)
     records = actions.drop(columns="geometry", errors="ignore").to_dict("records")
-    rows = [[render_cell(b, rec, labels=labels, constats=constats) for b in bindings]
+    rows = [[render_cell(b, rec, labels=labels, constats=constats) if _shown(b, options.hidden) else ""
+             for b in bindings]
             + [_text(rec.get("reference")), "simulé" if rec.get("simulated") is True else ""]
             for rec in records]
     frame = pd.DataFrame(rows, columns=[*table.headings, REFERENCE, SIMULATED], dtype=object)

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from layers.action_tables import MODELS, TableOptions, plan_table, tfpb_bilan
 from layers.store.base import LayerStore
@@ -44,6 +45,8 @@ class ExportRequest:
     convention: str | None = None
     bailleur: str | None = None
     year: int | None = None
+    query: Any = None  # a layers.actions.ActionQuery (the /api/actions filters), wins over the above
+    hidden: frozenset[str] = frozenset()
 
     def check(self) -> None:
         """Raise a ValueError (French) on a bad model, format or filter."""
@@ -105,7 +108,7 @@ def export_actions(store: LayerStore, request: ExportRequest) -> tuple[bytes, st
         layout = bilan_layout(bilan)
     else:
         options = TableOptions(quartier=request.quartier, start=request.start, end=request.end,
-                               convention=request.convention)
+                               convention=request.convention, query=request.query, hidden=request.hidden)
         layout = table_layout(plan_table(store, request.model, options=options))
     body = _write(layout, request.model, request.fmt)
     logger.info("exported %s as %s: %d rows", request.model, request.fmt, len(layout.rows))
@@ -113,7 +116,8 @@ def export_actions(store: LayerStore, request: ExportRequest) -> tuple[bytes, st
 
 
 def copil_pdf(store: LayerStore, quartier: str, *, start: date | None = None, end: date | None = None,
-              readable: Collection[str] | None = None) -> tuple[bytes, str]:
+              readable: Collection[str] | None = None, hidden: frozenset[str] = frozenset()
+              ) -> tuple[bytes, str]:
     """Build the dossier de COPIL of ``quartier``: its report, plan d'actions and tableau de suivi.
 
     The report covers ``start``–``end`` (default: the quartier's default period, the last 12
@@ -141,7 +145,7 @@ def copil_pdf(store: LayerStore, quartier: str, *, start: date | None = None, en
     except (QPVError, ValueError) as exc:
         logger.warning("COPIL of %s without report: %s", quartier, exc)
         report = str(exc)
-    options = TableOptions(quartier=quartier, start=start, end=end)
+    options = TableOptions(quartier=quartier, start=start, end=end, hidden=hidden)
     plan = table_layout(plan_table(store, "annexe1", options=options))
     suivi = table_layout(plan_table(store, "annexe2", options=options))
     pdf = render_copil_pdf(report, plan, suivi, title=f"Dossier de COPIL — {quartier}")
