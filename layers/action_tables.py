@@ -344,7 +344,8 @@ def _sort_keys(convention: Convention, actions: pd.DataFrame) -> pd.DataFrame:
     # the axe of the orientation first (Annexe 1 sections), else the action's own axe
     by_orientation = {o.code: o.axe for o in convention.orientations if o.axe}
     axe = actions.get("orientation", pd.Series(None, index=actions.index)).map(by_orientation)
-    axe = axe.fillna(actions.get("axe", pd.Series(None, index=actions.index)))
+    own = actions.get("axe", pd.Series(None, index=actions.index)).astype(object)
+    axe = axe.astype(object).where(axe.notna(), own)
     return pd.DataFrame({
         "axe": rank("axe", axe), "orientation": rank("orientation"), "objectif": rank("objectif"),
         "deadline": pd.to_datetime(actions.get("deadline", pd.Series(None, index=actions.index)),
