@@ -29,7 +29,8 @@ def build_store(path: Path, shared_data: Path) -> Path:
     """Create a GeoPackage at ``path`` with the real Dans Ma Rue constats and the conventions."""
     store = open_store(path)
     try:
-        import_file(store, shared_data.joinpath(*DMR), options=ImportOptions(mapping="dansmarue", actor="tests"))
+        import_file(store, shared_data.joinpath(*DMR),
+                    options=ImportOptions(mapping="dansmarue", actor="tests"))
         for convention in list_conventions():
             import_convention(store, convention)
     finally:
