@@ -65,7 +65,7 @@ def table_layout(table: ActionTable) -> Layout:
 
 
 #: Column widths (characters) by kind of column, then by field; long texts wrap.
-_KIND_WIDTHS = {"constats": 40, "orientation": 30, "objectif": 30, "axe": 22, "lieu": 24, "response": 11,
+_KIND_WIDTHS = {"constats": 36, "orientation": 30, "objectif": 30, "axe": 22, "lieu": 24, "response": 13,
                 "date": 11}
 _SHORT_FIELDS = frozenset({"origine", "pilote", "partenaires", "etat", "conflit"})
 
