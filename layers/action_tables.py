@@ -259,16 +259,19 @@ def _constat_texts(store: LayerStore, links: pd.DataFrame) -> dict[str, str]:
         return {}
     uids = sorted(set(links["constat_uid"].astype(str)))
     obs = store.read("observations", uids=uids)
-    parts = obs[["theme", "description", "address"]].astype(object).where(obs[["theme", "description",
-                                                                                "address"]].notna(), None)
-    texts = {
-        uid: SEP.join(str(v).strip() for v in row if v is not None and str(v).strip())
-        for uid, row in zip(obs["uid"].astype(str), parts.itertuples(index=False, name=None), strict=True)
-    }
-    missing = "constat supprimé"
-    links = links.assign(text=links["constat_uid"].astype(str).map(texts).fillna(missing))
-    links = links.sort_values(["parent_uid", "constat_uid"])
-    return {str(k): "\n".join(v) for k, v in links.groupby("parent_uid", sort=False)["text"]}
+
+    def clean(name: str) -> list[str]:
+        return [str(v).strip() if isinstance(v, str) else "" for v in obs[name]]
+
+    texts = dict(zip(obs["uid"].astype(str), [
+        SEP.join(p for p in parts if p)
+        for parts in zip(clean("theme"), clean("description"), clean("address"), strict=True)
+    ], strict=True))
+    lines: dict[str, list[str]] = {}
+    for parent, constat in sorted(zip(links["parent_uid"].astype(str), links["constat_uid"].astype(str),
+                                      strict=True)):
+        lines.setdefault(parent, []).append(texts.get(constat, "constat supprimé"))
+    return {parent: "\n".join(found) for parent, found in lines.items()}
 
 
 # -- cells ------------------------------------------------------------------------------
@@ -400,7 +403,9 @@ def plan_table(store: LayerStore, model: str, *, options: TableOptions = TableOp
             ["axe", "orientation", "objectif", "deadline", "reference"], na_position="last").index]
     labels, constats = labels_of(convention), _constat_texts(store, links)
     section = _section_of(convention)
-    records = actions.drop(columns="geometry", errors="ignore").to_dict("records")
+    wanted = {"uid", "reference", "simulated", "lieu", "address", "response_type", "orientation", "axe",
+              *(b.field for b in bindings if b.field)}
+    records = actions[[c for c in actions.columns if c in wanted]].to_dict("records")
     rows = [[render_cell(b, rec, labels=labels, constats=constats) if _shown(b, options.hidden) else ""
              for b in bindings]
             + [_text(rec.get("reference")), "simulé" if rec.get("simulated") is True else ""]

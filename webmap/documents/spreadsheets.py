@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -120,49 +121,67 @@ def _with_sections(layout: Layout) -> list[tuple[str | None, tuple[Any, ...] | N
 
 
 def write_xlsx(layout: Layout) -> bytes:
-    """Write ``layout`` as an XLSX workbook (openpyxl) and return its bytes."""
+    """Write ``layout`` as an XLSX workbook (openpyxl, write-only: rows streamed) and return its bytes."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = layout.sheet[:31]
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(layout.sheet[:31])
     ncols = len(layout.headings)
-    ws.cell(1, 1, layout.title).font = Font(bold=True, size=13)
-    ws.cell(2, 1, layout.subtitle).font = Font(italic=True)
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDDDDD")
-    centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for label, first, last in _group_spans(layout.groups):
-        cell = ws.cell(HEADING_ROW - 1, first + 1, label)
-        cell.font, cell.fill, cell.alignment = bold, fill, centre
-        if last > first:
-            ws.merge_cells(start_row=HEADING_ROW - 1, start_column=first + 1,
-                           end_row=HEADING_ROW - 1, end_column=last + 1)
-    for j, heading in enumerate(layout.headings, start=1):
-        cell = ws.cell(HEADING_ROW, j, heading)
-        cell.font, cell.fill, cell.alignment = bold, fill, centre
-        ws.column_dimensions[get_column_letter(j)].width = layout.widths[j - 1]
-    wrap = Alignment(vertical="top", wrap_text=True)
-    section_font, section_fill = Font(bold=True), PatternFill("solid", fgColor="EEF2F7")
-    r = HEADING_ROW
-    for section, row in _with_sections(layout):
-        r += 1
-        if row is None:
-            cell = ws.cell(r, 1, section)
-            cell.font, cell.fill = section_font, section_fill
-            continue
-        for j, value in enumerate(row, start=1):
-            cell = ws.cell(r, j, value)
-            cell.alignment = wrap
-            if isinstance(value, date):
-                cell.number_format = _DATE_FORMAT
-    ws.freeze_panes = ws.cell(HEADING_ROW + 1, 1)
+    for j, width in enumerate(layout.widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = width
+    ws.freeze_panes = f"A{HEADING_ROW + 1}"
     ws.print_options.gridLines = True
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    if r > HEADING_ROW:
-        ws.auto_filter.ref = f"A{HEADING_ROW}:{get_column_letter(ncols)}{r}"
+    ws.page_setup.paperSize = "9"  # A4
+
+    def styled(value: Any, **style: Any) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value=value)
+        for name, item in style.items():
+            setattr(cell, name, item)
+        return cell
+
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDDDDD")
+    centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.append([styled(layout.title, font=Font(bold=True, size=13))])
+    ws.append([styled(layout.subtitle, font=Font(italic=True))])
+    groups: list[Any] = [None] * ncols
+    for label, first, last in _group_spans(layout.groups):
+        groups[first] = styled(label, font=bold, fill=fill, alignment=centre)
+        if last > first:
+            ws.merged_cells.add(f"{get_column_letter(first + 1)}{HEADING_ROW - 1}:"
+                                f"{get_column_letter(last + 1)}{HEADING_ROW - 1}")
+    ws.append(groups)
+    ws.append([styled(h, font=bold, fill=fill, alignment=centre) for h in layout.headings])
+    wrap = Alignment(vertical="top", wrap_text=True)
+    text_style = styled("", alignment=wrap)._style
+    day_style = styled("", alignment=wrap, number_format=_DATE_FORMAT)._style
+    section_font, section_fill = Font(bold=True), PatternFill("solid", fgColor="EEF2F7")
+    rows = 0
+    for section, row in _with_sections(layout):
+        rows += 1
+        if row is None:
+            ws.append([styled(section, font=section_font, fill=section_fill)])
+            continue
+        cells: list[Any] = []
+        for value, width in zip(row, layout.widths, strict=True):
+            if isinstance(value, date):
+                style = day_style
+            elif isinstance(value, str) and (len(value) > width or "\n" in value):
+                style = text_style  # only the texts that wrap need the style (a plain value is faster)
+            else:
+                cells.append(value)
+                continue
+            cell = WriteOnlyCell(ws, value=value)
+            # a copy of the style of a template cell: setting the alignment on each of
+            # 100,000 cells would look it up in the workbook's style table every time
+            cell._style = copy(style)
+            cells.append(cell)
+        ws.append(cells)
+    if rows:
+        ws.auto_filter.ref = f"A{HEADING_ROW}:{get_column_letter(ncols)}{HEADING_ROW + rows}"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
