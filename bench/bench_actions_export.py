@@ -93,7 +93,8 @@ def _actions(store: LayerStore, constats: list[str], rng: np.random.Generator) -
             "uid": f"action-{i:05d}", "reference": f"{QUARTIER}-2024-{i + 1:05d}",
             "title": f"Action {i + 1} : traitement des {obs['theme'].iloc[i % len(obs)]} signalés",
             "decided_at": decided, "quartier": QUARTIER, "axe": str(int(rng.integers(1, 8))),
-            "probleme": str(obs["description"].iloc[i % len(obs)]), "address": obs["address"].iloc[i % len(obs)],
+            "probleme": str(obs["description"].iloc[i % len(obs)]),
+            "address": obs["address"].iloc[i % len(obs)],
             "response_type": ACTION_RESPONSE_TYPES[int(rng.integers(0, 3))],
             "pilote": ("Ville", "Bailleur social", "Métropole")[i % 3],
             "partenaires": "Ville, bailleur, association de locataires",
@@ -171,7 +172,8 @@ def main() -> None:
             store.close()
     export = statistics.median(b + w for b, w in zip(builds, writes, strict=True))
     results = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform(), "load_average_1min": round(os.getloadavg()[0], 1)},
         "actions": len(frame), "constats": len(constats), "links": n_links, "setup_s": round(setup, 1),
         "runs": args.runs, "export_s": round(export, 2), "build_s": round(statistics.median(builds), 2),
         "write_s": round(statistics.median(writes), 2), "xlsx_bytes": size,
@@ -186,8 +188,8 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"tableau de suivi : {results['actions']} actions, {results['constats']} constats, "
           f"{results['links']} liens (préparation {results['setup_s']} s)")
-    for label, key in (("export (lecture + tableau + XLSX)", "export_s"), ("  dont lecture et tableau", "build_s"),
-                       ("  dont écriture XLSX", "write_s"),
+    for label, key in (("export (lecture + tableau + XLSX)", "export_s"),
+                       ("  dont lecture et tableau", "build_s"), ("  dont écriture XLSX", "write_s"),
                        ("référence pandas.to_excel (openpyxl)", "reference_pandas_to_excel_s"),
                        ("référence openpyxl write_only", "reference_openpyxl_write_only_s")):
         print(f"{label:<40} {results[key]:>7.2f} s")
