@@ -179,3 +179,20 @@ def test_cli_export_and_import_round_trip(plan_path: Path, tmp_path: Path) -> No
     assert result.exit_code == 1
     problem = f"ligne {HEADING_ROW + 3}, colonne H « État d'avancement » : état « en pause » inconnu"
     assert problem in result.output
+
+
+def test_copil_says_when_the_report_is_missing(plan_path: Path, tmp_path: Path) -> None:
+    from layers.action_tables import TableOptions, plan_table
+    from webmap.documents.action_documents import render_copil_pdf
+    from webmap.documents.spreadsheets import table_layout
+
+    store = open_store(plan_path, create=False)
+    try:
+        plan = table_layout(plan_table(store, "annexe1", options=TableOptions(quartier="QP999999")))
+        suivi = table_layout(plan_table(store, "annexe2", options=TableOptions(quartier="QP999999")))
+    finally:
+        store.close()
+    text = _pdf_text(render_copil_pdf("aucun périmètre « QP999999 »", plan, suivi, title="Dossier de COPIL"),
+                     tmp_path)
+    assert "Rapport du quartier non disponible : aucun périmètre « QP999999 »" in text
+    assert text.count("Aucune action pour ce quartier et cette période.") == 2

@@ -95,11 +95,6 @@ def _pdf(htmls: Sequence[str]) -> bytes:
     return bytes(pdf)
 
 
-_NO_REPORT = ("<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>{{ title }}</title>"
-              "</head><body><h1>{{ title }}</h1><p>Rapport du quartier non disponible : {{ reason }}</p>"
-              "</body></html>")
-
-
 def render_copil_pdf(report: Report | str, plan: Layout, suivi: Layout, *, title: str = "Dossier de COPIL"
                      ) -> bytes:
     """Render the dossier de COPIL: the quartier report, the plan d'actions, the tableau de suivi.
@@ -118,7 +113,7 @@ def render_copil_pdf(report: Report | str, plan: Layout, suivi: Layout, *, title
         When Matplotlib or WeasyPrint is not installed.
     """
     if isinstance(report, str):
-        parts = [environment().from_string(_NO_REPORT).render(title=title, reason=report)]
+        parts = [environment().get_template("copil_sans_rapport.html").render(title=title, reason=report)]
     else:
         parts = [render_report_html(report)]
     parts += [render_table_html(plan, "annexe1"), render_table_html(suivi, "annexe2")]
