@@ -249,6 +249,38 @@ def _ods_cell(value: Any, style: Any, **attrs: Any) -> Any:
     return cell
 
 
+def _ods_freeze(doc: Any, sheet: str, rows: int) -> None:
+    """Freeze the first ``rows`` rows of ``sheet`` (LibreOffice view settings)."""
+    from odf.config import (
+        ConfigItem,
+        ConfigItemMapEntry,
+        ConfigItemMapIndexed,
+        ConfigItemMapNamed,
+        ConfigItemSet,
+    )
+
+    def item(name: str, kind: str, value: Any) -> Any:
+        element = ConfigItem(name=name, type=kind)
+        element.addText(str(value))
+        return element
+
+    table = ConfigItemMapEntry(name=sheet)
+    for name, kind, value in (("HorizontalSplitMode", "short", 0), ("VerticalSplitMode", "short", 2),
+                              ("VerticalSplitPosition", "int", rows), ("ActiveSplitRange", "short", 2),
+                              ("PositionTop", "int", 0), ("PositionBottom", "int", rows)):
+        table.addElement(item(name, kind, value))
+    tables = ConfigItemMapNamed(name="Tables")
+    tables.addElement(table)
+    view = ConfigItemMapEntry()
+    view.addElement(item("ViewId", "string", "view1"))
+    view.addElement(tables)
+    views = ConfigItemMapIndexed(name="Views")
+    views.addElement(view)
+    settings = ConfigItemSet(name="ooo:view-settings")
+    settings.addElement(views)
+    doc.settings.addElement(settings)
+
+
 def write_ods(layout: Layout) -> bytes:
     """Write ``layout`` as an OpenDocument spreadsheet (odfpy) and return its bytes."""
     from odf.opendocument import OpenDocumentSpreadsheet
@@ -291,6 +323,7 @@ def write_ods(layout: Layout) -> bytes:
                 tr.addElement(_ods_cell(value, styles["body"]))
         table.addElement(tr)
     doc.spreadsheet.addElement(table)
+    _ods_freeze(doc, layout.sheet[:31], HEADING_ROW)
     buf = io.BytesIO()
     doc.write(buf)
     return buf.getvalue()
