@@ -240,3 +240,33 @@ def test_simulation_changes_nothing(store: LayerStore, tmp_path: Path) -> None:
     report = import_action_table(store, path, options=ActionImportOptions(simulation=True))
     assert list(report.updated.values()) == [["conflit"]] and "seraient" in report.summary()
     pd.testing.assert_frame_equal(before[0], _state(store)[0])
+
+
+def test_round_trip_on_each_backend(store_url: str, shared_data: Path, tmp_path: Path) -> None:
+    from layers.conventions import import_convention, list_conventions
+    from layers.importer import ImportOptions, import_file
+    from tests.actionplan import DMR
+
+    store = open_store(store_url)
+    try:
+        import_file(store, shared_data.joinpath(*DMR), options=ImportOptions(mapping="dansmarue"))
+        for convention in list_conventions():
+            import_convention(store, convention)
+        add_plan(store, n=6)
+        path = _export(store, "annexe2", tmp_path / "suivi.xlsx")
+        before = _state(store)
+        assert import_action_table(store, path).unchanged == 6
+        pd.testing.assert_frame_equal(before[0], _state(store)[0])
+        wb = openpyxl.load_workbook(path)
+        ws = wb.active
+        cols = _headings(ws)
+        reference = ws.cell(HEADING_ROW + 1, cols[REFERENCE]).value
+        ws.cell(HEADING_ROW + 1, cols["État d'avancement"]).value = "abandonnée"
+        wb.save(path)
+        report = import_action_table(store, path)
+        assert report.updated == {reference: ["etat"]} and report.unchanged == 5
+        uid = store.read("actions", where={"reference": reference})["uid"].iloc[0]
+        assert store.history("actions", uid)["status"].iloc[-1] == "abandonnée"
+        assert len(store.read_children("actions", "historique")) == before[1] + 1
+    finally:
+        store.close()
