@@ -296,6 +296,14 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _flag(value: Any) -> bool:
+    """Whether a boolean cell is true (False for None, NaN, pd.NA)."""
+    try:
+        return bool(value) and not bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def render_cell(binding: Binding, action: Mapping[str, Any], *, labels: Mapping[str, Mapping[str, str]],
                 constats: Mapping[str, str]) -> Any:
     """Return the value of one cell of ``action`` (a date for ``date`` columns, else text).
@@ -408,7 +416,7 @@ def plan_table(store: LayerStore, model: str, *, options: TableOptions = TableOp
     records = actions[[c for c in actions.columns if c in wanted]].to_dict("records")
     rows = [[render_cell(b, rec, labels=labels, constats=constats) if _shown(b, options.hidden) else ""
              for b in bindings]
-            + [_text(rec.get("reference")), "simulé" if rec.get("simulated") is True else ""]
+            + [_text(rec.get("reference")), "simulé" if _flag(rec.get("simulated")) else ""]
             for rec in records]
     frame = pd.DataFrame(rows, columns=[*table.headings, REFERENCE, SIMULATED], dtype=object)
     return ActionTable(
