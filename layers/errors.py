@@ -10,6 +10,7 @@ from __future__ import annotations
 from geo.errors import MissingDependencyError, QPVError
 
 __all__ = [
+    "ActionImportError",
     "ConventionError",
     "MappingError",
     "MissingDependencyError",
@@ -27,6 +28,20 @@ __all__ = [
 
 class ConventionError(QPVError, ValueError):
     """A convention file (``data/conventions/*.yaml``) is missing, unreadable or malformed."""
+
+
+class ActionImportError(QPVError, ValueError):
+    """A plan d'actions / tableau de suivi spreadsheet cannot be imported (nothing was changed).
+
+    Attributes
+    ----------
+    problems : list of str
+        One French line per problem, naming the row and the column.
+    """
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 class UnknownLayerError(QPVError, ValueError):

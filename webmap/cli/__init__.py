@@ -15,6 +15,7 @@ import click
 
 from layers.settings import get_settings
 from webmap.cli import (
+    actions,
     analyse,
     conventions,
     correspondance,
@@ -278,7 +279,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
 
 
 for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau, correspondance,
-                conventions):
+                conventions, actions):
     _module.register(main)
 french_metavars(main)
 

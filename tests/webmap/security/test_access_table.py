@@ -157,6 +157,11 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/api/diagnostics/<walk_uid>/actions", "/api/diagnostics/{walk}/actions", WRITE, json={}),
     Row("GET", "/api/conventions", "/api/conventions", READER),
     Row("GET", "/api/conventions/<code>", "/api/conventions/inconnue", (401, 404, 404, 404)),
+    Row("GET", "/actions/annexe1.<fmt>", "/actions/annexe1.xlsx", READER),
+    Row("GET", "/actions/suivi.<fmt>", "/actions/suivi.ods?etat=engagée", READER),
+    Row("GET", "/tfpb/bilan.xlsx", "/tfpb/bilan.xlsx?bailleur=ACM%20Habitat&annee=2024", READER),
+    Row("GET", "/tfpb/bilan.<fmt>", "/tfpb/bilan.ods?bailleur=ACM%20Habitat&annee=2024", READER),
+    Row("GET", "/quartiers/<code>/copil.pdf", "/quartiers/QP000000/copil.pdf", (401, 404, 404, 404)),
 )
 
 
