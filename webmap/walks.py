@@ -44,6 +44,7 @@ SHELL_FILES: tuple[str, ...] = (
     "css/diagnostic.css",
     "js/entete.js",
     "js/diagnostic-offline.js",
+    "js/diagnostic-plan.js",
 )
 
 
@@ -107,6 +108,38 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
     return out
 
 
+def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
+    """The walk's constats with their actions and the choices of « Construire le plan d'actions».
+
+    None when the role may not see the actions layer.
+    """
+    from layers.walk_actions import constat_actions
+    from layers.walks import walk_observations
+    from webmap._action_forms import form_config
+
+    if not can_see("actions"):
+        return None
+    store = _store()
+    obs = walk_observations(store, uid)
+    refs = constat_actions(store, [str(u) for u in obs["uid"]])
+
+    def text(value: Any) -> str:
+        return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+    constats = [{"uid": str(o["uid"]), "theme": text(o.get("theme")), "description": text(o.get("description")),
+                 "address": text(o.get("address")), "status": text(o.get("status")),
+                 "observed_at": text(o.get("observed_at"))[:10], "actions": refs.get(str(o["uid"]), [])}
+                for _, o in obs.iterrows()]
+    existing = store.read("actions", where={"quartier": quartier}, order_by="decided_at") if quartier else None
+    actions = [] if existing is None else [
+        {"uid": str(a["uid"]), "reference": text(a.get("reference")), "title": text(a.get("title")),
+         "etat": text(a.get("etat"))} for _, a in existing.iterrows()]
+    return {"constats": constats, "actions": actions, **form_config(store),
+            "url": f"/api/diagnostics/{uid}/actions",
+            "page": url_for("actions_pages.actions_page", quartier=quartier or None)
+            if "actions_pages.actions_page" in current_app.view_functions else None}
+
+
 @bp.get("/<uid>")
 @allow("lecteur", layer="diagnostics", login_page=True)
 def walk_page(uid: str) -> ResponseReturnValue:
@@ -131,6 +164,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
                  "page": request.path,
                  "shell": [url_for("static", filename=f) for f in SHELL_FILES]},
         "maxPhotos": int(current_app.config.get("MAX_PHOTOS", 5)),
+        "plan": _plan_config(uid, plan.quartier),
     }
     # HTML-safe JSON (<, >, & and ' as \u escapes): user text never goes through |safe
     # and the JavaScript line separators escaped too (harmless in JSON, not in older script parsers)
@@ -185,12 +219,15 @@ def walk_sheet(uid: str) -> ResponseReturnValue:
 @bp.get("/<uid>/compte-rendu.pdf")
 @allow("lecteur", layer="diagnostics")
 def walk_report(uid: str) -> ResponseReturnValue:
-    """Return the compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
+    """Return the compte-rendu: plan d'actions, constats by pilote, partenaire and domanialité."""
+    from layers.walk_actions import walk_action_plan
     from layers.walks import walk_report_data
     from webmap.documents import render_walk_report_pdf
 
-    record, observations, graph = walk_report_data(_store(), uid, cache_dir=_cache_dir())
-    return _pdf(render_walk_report_pdf(record, observations, G=graph), f"compte-rendu-{uid[:8]}.pdf")
+    store = _store()
+    record, observations, graph = walk_report_data(store, uid, cache_dir=_cache_dir())
+    plan = walk_action_plan(store, uid, constats=observations) if can_see("actions") else []
+    return _pdf(render_walk_report_pdf(record, observations, G=graph, plan=plan), f"compte-rendu-{uid[:8]}.pdf")
 
 
 @bp.post("/<uid>/realise")
