@@ -10,7 +10,7 @@ réponse / action, pilote, partenaires, délai, état); the link table of the ac
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -69,7 +69,7 @@ def _flag(value: Any) -> bool:
     return _text(value).lower() in ("true", "1")
 
 
-def _constat_text(row: Mapping[str, Any]) -> str:
+def _constat_text(row: Any) -> str:
     theme, description = _text(row.get("theme")), _text(row.get("description"))
     return f"{theme} : {description}" if theme and description else theme or description
 
@@ -110,7 +110,8 @@ def walk_action_plan(store: LayerStore, walk_uid: str, *, constats: pd.DataFrame
     rows = []
     for _, a in actions.iterrows():
         own = links[links["parent_uid"].astype(str) == str(a["uid"])] if len(links) else links
-        mine = [walk_constats[c] for c in own["constat_uid"].astype(str) if c in walk_constats] if len(own) else []
+        own_uids = list(own["constat_uid"].astype(str)) if len(own) else []
+        mine = [walk_constats[c] for c in own_uids if c in walk_constats]
         others = len(own) - len(mine)
         texts = [t or "constat sans description" for t in mine]
         if others:

@@ -26,13 +26,13 @@ RESPONSE_LABELS = {"gestion": "Réponse gestion", "usage": "Réponse usage (pré
 
 
 def origins() -> list[str]:
-    """The configurable list of origines (causes) of a constat."""
+    """Return the configurable list of origines (causes) of a constat."""
     values = getattr(get_settings(), "action_origins", None) or ACTION_ORIGINS
     return [str(v) for v in values]
 
 
 def conventions(store: LayerStore) -> list[dict[str, Any]]:
-    """The stored conventions as the pickers need them (code, titre, orientations → objectifs).
+    """Return the stored conventions as the pickers need them (code, titre, orientations → objectifs).
 
     A stored convention that no longer passes its checks is left out (logged), the pages
     still open.
@@ -58,7 +58,7 @@ def conventions(store: LayerStore) -> list[dict[str, Any]]:
 
 
 def form_config(store: LayerStore) -> dict[str, Any]:
-    """The choices of the action forms: ``etats``, ``origines``, ``reponses``, ``conventions``."""
+    """Return the choices of the action forms: ``etats``, ``origines``, ``reponses``, ``conventions``."""
     return {"etats": list(ACTION_STATES), "origines": origins(),
             "reponses": [{"code": c, "libelle": RESPONSE_LABELS.get(c, c)} for c in ACTION_RESPONSE_TYPES],
             "conventions": conventions(store)}

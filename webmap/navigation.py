@@ -42,6 +42,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Diagnostics", "/diagnostic/", "lecteur", "diagnostic.walk_list",
              sections=("/diagnostic", "/diagnostics")),
     NavEntry("Quartiers", "/quartiers", "lecteur", sections=("/quartiers",)),
+    NavEntry("Plan d'actions", "/actions", "lecteur", "actions_pages.actions_page", sections=("/actions",)),
     NavEntry("Rapports", "/rapports", "lecteur", sections=("/rapports",)),
     NavEntry("Administration", "/admin/comptes", "administrateur", "admin.accounts", sections=("/admin",)),
 )

@@ -109,7 +109,7 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
 
 
 def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
-    """The walk's constats with their actions and the choices of « Construire le plan d'actions».
+    """Return the walk's constats with their actions and the choices of « Construire le plan d'actions ».
 
     None when the role may not see the actions layer.
     """
@@ -126,11 +126,13 @@ def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
     def text(value: Any) -> str:
         return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
-    constats = [{"uid": str(o["uid"]), "theme": text(o.get("theme")), "description": text(o.get("description")),
-                 "address": text(o.get("address")), "status": text(o.get("status")),
+    constats = [{"uid": str(o["uid"]), "theme": text(o.get("theme")),
+                 "description": text(o.get("description")), "address": text(o.get("address")),
+                 "status": text(o.get("status")),
                  "observed_at": text(o.get("observed_at"))[:10], "actions": refs.get(str(o["uid"]), [])}
                 for _, o in obs.iterrows()]
-    existing = store.read("actions", where={"quartier": quartier}, order_by="decided_at") if quartier else None
+    existing = (store.read("actions", where={"quartier": quartier}, order_by="decided_at")
+                if quartier else None)
     actions = [] if existing is None else [
         {"uid": str(a["uid"]), "reference": text(a.get("reference")), "title": text(a.get("title")),
          "etat": text(a.get("etat"))} for _, a in existing.iterrows()]
@@ -227,7 +229,8 @@ def walk_report(uid: str) -> ResponseReturnValue:
     store = _store()
     record, observations, graph = walk_report_data(store, uid, cache_dir=_cache_dir())
     plan = walk_action_plan(store, uid, constats=observations) if can_see("actions") else []
-    return _pdf(render_walk_report_pdf(record, observations, G=graph, plan=plan), f"compte-rendu-{uid[:8]}.pdf")
+    pdf = render_walk_report_pdf(record, observations, G=graph, plan=plan)
+    return _pdf(pdf, f"compte-rendu-{uid[:8]}.pdf")
 
 
 @bp.post("/<uid>/realise")

@@ -4,9 +4,9 @@ The walk sheet carries a static map (drawn offline from the street graph), the o
 stops with their address and what to check, an empty action-plan grid per stop laid out
 as Annexe 1 of the GUSP conventions, and the constats still open near each stop. The
 compte-rendu gives the walk's plan d'actions (Annexe 1 columns) and groups the constats of
-a walk by pilote, partenaire and domanialité with their deadlines. HTML comes from the templates ``documents/walk_sheet.html`` and
-``documents/walk_report.html``; PDF needs the optional extra ``reports`` (WeasyPrint,
-Matplotlib), imported only when used.
+a walk by pilote, partenaire and domanialité with their deadlines. HTML comes from the
+templates ``documents/walk_sheet.html`` and ``documents/walk_report.html``; PDF needs the
+optional extra ``reports`` (WeasyPrint, Matplotlib), imported only when used.
 """
 
 from __future__ import annotations
