@@ -228,6 +228,9 @@
     var memo = window.sessionStorage.getItem(MEMO);
     if (memo) { window.sessionStorage.removeItem(MEMO); dire(message, memo, false); }
   } catch (e) { /* pas de stockage */ }
+  // écran large : les filtres restent dépliés ; sur un téléphone ils ne le sont que s'ils sont actifs
+  var plus = document.getElementById("ac-filtres-plus");
+  if (plus && window.matchMedia("(min-width: 60rem)").matches) { plus.open = true; }
   dessinerCarte();
   if (CFG.canEdit) { initEdition(); initNouvelle(); }
 }());
