@@ -67,6 +67,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     yield Site(app, walk, late["uid"], undated["uid"], simulated["uid"], elsewhere["uid"])
 
 
+def _page(site: Site, role: str) -> str:
+    return client_as(site.app, role).get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+
+
 def _config(page: str) -> dict:
     match = re.search(r'<script id="ac-config" type="application/json">(.*?)</script>', page, re.S)
     assert match, "données de la page absentes"
@@ -108,7 +112,7 @@ def test_rows_follow_the_store(site: Site) -> None:
 
 
 def test_late_undated_and_simulated_rows(site: Site) -> None:
-    page = client_as(site.app, "lecteur").get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+    page = _page(site, "lecteur")
     deadline = (TODAY - timedelta(days=20)).strftime("%d/%m/%Y")
     late = _row(page, site.late)
     assert f"en retard depuis le {deadline}" in late and "ac-en-retard" in late
@@ -152,7 +156,7 @@ def test_bad_filters_answer_400_in_french(site: Site, query: str, field: str) ->
 
 
 def test_user_text_is_escaped(site: Site) -> None:
-    page = client_as(site.app, "technicien").get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+    page = _page(site, "technicien")
     assert "<i>rue</i>" not in page and "&lt;i&gt;rue&lt;/i&gt;" in page
     assert "<script>alert" not in page
     raw = re.search(r'<script id="ac-config" type="application/json">(.*?)</script>', page, re.S).group(1)

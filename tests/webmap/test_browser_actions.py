@@ -33,7 +33,8 @@ from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import LOGINS, PASSWORD, build_app
 
 pytestmark = [pytest.mark.browser, requires_chromium,
-              pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) absent")]
+              pytest.mark.skipif(shutil.which("pdftotext") is None,
+                                 reason="pdftotext (poppler-utils) absent")]
 
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
@@ -100,8 +101,8 @@ def _tick(drv: Any, uids: list[str]) -> None:
         box = drv.find_element(By.CSS_SELECTOR, f'#dg-plan-constats input[value="{uid}"]')
         drv.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
         box.click()
-    wait_for(lambda: text_of(drv.find_element(By.ID, "dg-plan-selection")) == f"{len(uids)} constat(s) coché(s).",
-             "sélection comptée")
+    expected = f"{len(uids)} constat(s) coché(s)."
+    wait_for(lambda: text_of(drv.find_element(By.ID, "dg-plan-selection")) == expected, "sélection comptée")
 
 
 def _pdf_text(drv: Any, base: str, href: str, folder: Path) -> str:
@@ -209,7 +210,8 @@ def test_walk_to_actions_to_compte_rendu(server: Server, tmp_path: Path) -> None
         assert "Historique (2)" in history and "Constaté lors du passage du 4" in history
         assert "en retard" not in text_of(row)  # closed: no longer late
         created, constats = _store_rows(server)
-        assert created.iloc[0]["etat"] == "réalisée" and created.iloc[0]["evaluation"] == "Square dégagé, à surveiller"
+        assert created.iloc[0]["etat"] == "réalisée"
+        assert created.iloc[0]["evaluation"] == "Square dégagé, à surveiller"
         mine = constats[constats["uid"].isin(server.walk.constats[:2])]
         assert set(mine["status"]) == {"traité"} and set(mine["action_reference"]) == {reference}
 
@@ -230,7 +232,8 @@ def test_plan_on_a_phone_is_cards_that_fit(server: Server) -> None:
     drv = _driver(PHONE)
     try:
         _login(drv, server.base, f"/actions?quartier={server.walk.quartier}")
-        rows = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#ac-tableau tr.ac-ligne"), "fiches du plan")
+        rows = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#ac-tableau tr.ac-ligne"),
+                        "fiches du plan")
         assert drv.execute_script("return window.innerWidth") == PHONE[0]
         assert _fits(drv)
         assert rows[0].value_of_css_property("display") == "block"
