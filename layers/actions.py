@@ -103,7 +103,8 @@ class ActionQuery:
 # -- reading ------------------------------------------------------------------------------
 
 
-def _late(frame: pd.DataFrame, today: date) -> pd.Series:
+def late_mask(frame: pd.DataFrame, today: date) -> pd.Series:
+    """Tell which actions of ``frame`` are late on ``today`` (past deadline, état still open)."""
     deadlines = pd.to_datetime(frame["deadline"], errors="coerce")
     if isinstance(deadlines.dtype, pd.DatetimeTZDtype):
         deadlines = deadlines.dt.tz_localize(None)
@@ -173,7 +174,7 @@ def read_actions(store: LayerStore, query: ActionQuery | None = None, *,
     end = query.end + timedelta(days=1) if query.end is not None else None
     frame = store.read(LAYER, where=_where(query), start=start, end=end, order_by="decided_at")
     frame = frame.copy()
-    frame["late"] = _late(frame, today) if len(frame) else pd.Series(dtype=bool)
+    frame["late"] = late_mask(frame, today) if len(frame) else pd.Series(dtype=bool)
     frame = _filter(frame, query)
     links = action_links(store, frame["uid"].tolist()) if len(frame) else None
     grouped: dict[str, list[str]] = {}
