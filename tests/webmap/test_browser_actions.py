@@ -113,7 +113,7 @@ def _pdf_text(drv: Any, base: str, href: str, folder: Path) -> str:
     assert res.status_code == 200 and res.headers["Content-Type"] == "application/pdf", res.status_code
     pdf = folder / "compte-rendu.pdf"
     pdf.write_bytes(res.content)
-    out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True)
+    out = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True)
     return " ".join(out.stdout.split())
 
 
@@ -175,7 +175,9 @@ def test_walk_to_actions_to_compte_rendu(server: Server, tmp_path: Path) -> None
         _login(drv, server.base, f"/diagnostic/{server.walk.walk_uid}")
         reference = _create_and_attach(drv, server)
 
-        drv.find_element(By.LINK_TEXT, "Plan d'actions du quartier").click()
+        link = drv.find_element(By.LINK_TEXT, "Plan d'actions du quartier")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
+        link.click()
         wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#ac-tableau tr.ac-ligne"), "tableau du plan")
         assert text_of(drv.find_element(By.CSS_SELECTOR, '.entete-liens a[aria-current="page"]')) \
             == "Plan d'actions"
@@ -219,8 +221,13 @@ def test_walk_to_actions_to_compte_rendu(server: Server, tmp_path: Path) -> None
         link = wait_for(lambda: drv.find_element(By.LINK_TEXT, "Compte-rendu (PDF)"), "lien du compte-rendu")
         text = _pdf_text(drv, server.base, link.get_attribute("href").replace(server.base, ""), tmp_path)
         assert "Plan d'actions" in text and reference in text and server.existing["reference"] in text
-        assert "Évacuer les encombrants" in text and "réalisée" in text and "Aucune action" not in text
-        assert CONSTATS[0][1][:6] in text  # « Canapé », the constat the action answers
+        plan = text[text.index("Plan d'actions"):text.index("Par pilote")]
+        assert "2 action(s)" in plan and "Aucune action" not in text
+        # the cells of the new action: title, origine, pilote, délai, état, the constats it answers
+        for word in ("Évacuer", "square", "usage", "(réponse gestion)", "propreté",
+                     (date.today() - timedelta(days=10)).strftime("%d/%m/%Y"), "réalisée", "engagée",
+                     CONSTATS[0][1][:6], CONSTATS[2][1][:10]):
+            assert word in plan, word
     finally:
         drv.quit()
 

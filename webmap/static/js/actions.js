@@ -83,6 +83,7 @@
     var div = document.getElementById("ac-carte");
     if (!div || typeof L === "undefined") { return; }
     map = L.map(div, { zoomControl: true });
+    map.setView([46.6, 2.4], 5); // une vue avant d'ajouter les couches (Leaflet en a besoin pour les dessiner)
     var bm = CFG.basemap || {};
     if (bm.url) { L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map); }
     var bornes = L.latLngBounds([]);
@@ -117,7 +118,6 @@
       bornes.extend(ll);
     });
     if (bornes.isValid()) { map.fitBounds(bornes.pad(0.15), { maxZoom: 17 }); }
-    else { map.setView([46.6, 2.4], 5); }
     var nouvelle = document.getElementById("ac-nouvelle");
     if (nouvelle) { map.on("click", function (ev) { placer(ev.latlng); }); }
   }
