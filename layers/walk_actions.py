@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from layers.conventions import stored_conventions
+from layers.errors import ConventionError
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,24 @@ def constat_actions(store: LayerStore, constat_uids: Sequence[str]) -> dict[str,
     return {uid: sorted(set(refs)) for uid, refs in out.items()}
 
 
+def _titles(store: LayerStore) -> dict[tuple[str, str], str]:
+    """Titles of the orientations and objectifs of the stored conventions, by (convention, code)."""
+    try:
+        conventions = stored_conventions(store)
+    except ConventionError:
+        logger.exception("Stored conventions unreadable: the plan shows the codes only")
+        return {}
+    titles: dict[tuple[str, str], str] = {}
+    for conv in conventions:
+        for o in conv.orientations:
+            titles[(conv.code, o.code)] = o.titre
+        for g in conv.general_objectives():
+            titles[(conv.code, g.code)] = g.titre
+        for op in conv.operational_objectives():
+            titles[(conv.code, op.code)] = op.titre
+    return titles
+
+
 def _flag(value: Any) -> bool:
     return _text(value).lower() in ("true", "1")
 
@@ -91,11 +111,13 @@ def walk_action_plan(store: LayerStore, walk_uid: str, *, constats: pd.DataFrame
     -------
     list of dict
         One dict per action: ``uid``, ``reference``, ``title``, ``orientation``,
-        ``objectif``, ``lieu`` (lieu and adresse), ``constats`` (list of « thème :
-        description » of the walk's constats it answers, then the number of its other
-        constats), ``origine``, ``response_type``, ``description``, ``indicateurs``,
-        ``pilote``, ``partenaires``, ``deadline`` (« jj/mm/aaaa », empty when none),
-        ``etat``, ``simulated`` (bool). Empty when the walk led to no action.
+        ``objectif`` (codes) and their titles in the action's convention
+        (``orientation_titre``, ``objectif_titre``, empty when unknown), ``lieu`` (lieu
+        and adresse), ``constats`` (« thème : description » of the walk's constats it
+        answers, then the number of its other constats), ``origine``, ``response_type``,
+        ``description``, ``indicateurs``, ``pilote``, ``partenaires``, ``deadline``
+        (« jj/mm/aaaa », empty when none), ``etat``, ``simulated`` (bool). Empty when the
+        walk led to no action.
     """
     if constats is None:
         constats = store.read("observations", where={"walk_id": walk_uid}, order_by="observed_at")
@@ -107,6 +129,7 @@ def walk_action_plan(store: LayerStore, walk_uid: str, *, constats: pd.DataFrame
     if not uids:
         return []
     actions = store.read("actions", uids=sorted(uids))
+    titles = _titles(store)
     rows = []
     for _, a in actions.iterrows():
         own = links[links["parent_uid"].astype(str) == str(a["uid"])] if len(links) else links
@@ -120,6 +143,8 @@ def walk_action_plan(store: LayerStore, walk_uid: str, *, constats: pd.DataFrame
         rows.append({
             "uid": str(a["uid"]), "reference": _text(a.get("reference")), "title": _text(a.get("title")),
             "orientation": _text(a.get("orientation")), "objectif": _text(a.get("objectif")),
+            "orientation_titre": titles.get((_text(a.get("convention")), _text(a.get("orientation"))), ""),
+            "objectif_titre": titles.get((_text(a.get("convention")), _text(a.get("objectif"))), ""),
             "lieu": lieu, "constats": texts, "origine": _text(a.get("origine")),
             "response_type": _text(a.get("response_type")), "description": _text(a.get("description")),
             "indicateurs": _text(a.get("indicateurs")), "pilote": _text(a.get("pilote")),

@@ -177,6 +177,28 @@ def _action_row(a: Any, geom: Any, anchor: Any, history: list[dict[str, str]]) -
     return row
 
 
+def _labels(conventions: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Titles of the orientations and objectifs, by (convention, code) and ("", code)."""
+    labels: dict[tuple[str, str], str] = {}
+    for conv in conventions:
+        for o in conv["orientations"]:
+            pairs = [(o["code"], o["titre"])] + [(ob["code"], ob["titre"]) for ob in o["objectifs"]]
+            for code, titre in pairs:
+                labels[(conv["code"], code)] = titre
+                labels.setdefault(("", code), titre)
+    return labels
+
+
+def _name_codes(rows: list[dict[str, Any]], conventions: list[dict[str, Any]]) -> None:
+    """Add ``orientation_titre`` and ``objectif_titre`` (empty when the code is unknown)."""
+    labels = _labels(conventions)
+    for r in rows:
+        for name in ("orientation", "objectif"):
+            code = r[name]
+            found = labels.get((r["convention"], code)) or labels.get(("", code), "")
+            r[f"{name}_titre"] = found if code else ""
+
+
 def _rows(store: LayerStore, frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     uids = [str(u) for u in frame["uid"]]
     history = _history(store, uids)
@@ -239,6 +261,7 @@ def actions_page() -> ResponseReturnValue:
         rows = _rows(store, _read(store, filters, today))
     constats = _constats(store, rows)
     forms = form_config(store)
+    _name_codes(rows, forms["conventions"])
     quartiers = _quartiers(store)
     can_edit = has_role("technicien")
     config = {

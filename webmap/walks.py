@@ -108,6 +108,11 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
     return out
 
 
+def _french_day(iso: str) -> str:
+    """``AAAA-MM-JJ…`` as ``JJ/MM/AAAA`` (empty stays empty)."""
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if len(iso) >= 10 else iso
+
+
 def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
     """Return the walk's constats with their actions and the choices of « Construire le plan d'actions ».
 
@@ -128,8 +133,8 @@ def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
 
     constats = [{"uid": str(o["uid"]), "theme": text(o.get("theme")),
                  "description": text(o.get("description")), "address": text(o.get("address")),
-                 "status": text(o.get("status")),
-                 "observed_at": text(o.get("observed_at"))[:10], "actions": refs.get(str(o["uid"]), [])}
+                 "status": text(o.get("status")), "observed_at": _french_day(text(o.get("observed_at"))),
+                 "actions": refs.get(str(o["uid"]), [])}
                 for _, o in obs.iterrows()]
     existing = (store.read("actions", where={"quartier": quartier}, order_by="decided_at")
                 if quartier else None)
