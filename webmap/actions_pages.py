@@ -239,13 +239,21 @@ def _downloads(filters: PageFilters) -> list[dict[str, str]]:
     """Links to the exports of the plan (helper B's blueprint), with the page's filters."""
     if not any(f"action_exports.{e}" in current_app.view_functions for e, _, _ in DOWNLOADS):
         return []
-    query = {k: v for k, v in request.args.items(multi=True) if k in FILTERS and v}
+    query = {k: v for k, v in request.args.items() if k in FILTERS and v}
+    etats = [v for v in request.args.getlist("etat") if v]
+    if etats:
+        query["etat"] = ",".join(etats)
     links = []
     for endpoint, fmt, label in DOWNLOADS:
         name = f"action_exports.{endpoint}"
         if name in current_app.view_functions:
             href = url_for(name, fmt=fmt)
             links.append({"href": href + ("?" + urlencode(query) if query else ""), "label": label})
+    if filters.quartier and "action_exports.copil" in current_app.view_functions:
+        rest = {k: v for k, v in query.items() if k != "quartier"}
+        href = url_for("action_exports.copil", code=filters.quartier)
+        links.append({"href": href + ("?" + urlencode(rest) if rest else ""),
+                      "label": "Dossier de COPIL (PDF)"})
     return links
 
 

@@ -42,8 +42,8 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Diagnostics", "/diagnostic/", "lecteur", "diagnostic.walk_list",
              sections=("/diagnostic", "/diagnostics")),
     NavEntry("Quartiers", "/quartiers", "lecteur", sections=("/quartiers",)),
-    NavEntry("Plan d'actions", "/actions", "lecteur", "actions_pages.actions_page", sections=("/actions",)),
     NavEntry("Rapports", "/rapports", "lecteur", sections=("/rapports",)),
+    NavEntry("Plan d'actions", "/actions", "lecteur", "actions_pages.actions_page", sections=("/actions",)),
     NavEntry("Administration", "/admin/comptes", "administrateur", "admin.accounts", sections=("/admin",)),
 )
 

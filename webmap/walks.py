@@ -134,7 +134,8 @@ def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
     constats = [{"uid": str(o["uid"]), "theme": text(o.get("theme")),
                  "description": text(o.get("description")), "address": text(o.get("address")),
                  "status": text(o.get("status")), "observed_at": _french_day(text(o.get("observed_at"))),
-                 "actions": refs.get(str(o["uid"]), [])}
+                 "actions": refs.get(str(o["uid"]), []),
+                 "simulated": text(o.get("simulated")).lower() in ("true", "1")}
                 for _, o in obs.iterrows()]
     existing = (store.read("actions", where={"quartier": quartier}, order_by="decided_at")
                 if quartier else None)

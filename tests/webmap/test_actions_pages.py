@@ -221,3 +221,19 @@ def test_compte_rendu_has_the_plan(site: Site) -> None:
     r = client_as(site.app, "lecteur").get(f"/diagnostic/{uid}/compte-rendu.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
 
+
+
+def test_export_links_keep_the_filters(site: Site) -> None:
+    """The exports (blueprint ``action_exports``) are linked with the page's filters when they exist."""
+    page = client_as(site.app, "lecteur").get(
+        f"/actions?quartier={site.walk.quartier}&etat=engagée&etat=reportée&pilote=ACM").get_data(as_text=True)
+    if "action_exports.annexe1" not in site.app.view_functions:
+        assert 'id="ac-telechargements"' not in page  # no link to a page that does not exist
+        return
+    links = html.unescape(page[page.index('id="ac-telechargements"'):])
+    for name in ("annexe1.xlsx", "annexe1.ods", "annexe1.pdf", "suivi.xlsx", "suivi.ods", "suivi.pdf"):
+        pattern = rf'href="/actions/{re.escape(name)}\?quartier={site.walk.quartier}&[^"]*pilote=ACM'
+        assert re.search(pattern, links), name
+    assert "etat=engag%C3%A9e%2Creport%C3%A9e" in links
+    r = client_as(site.app, "lecteur").get(re.search(r'href="(/actions/suivi\.xlsx[^"]*)"', links).group(1))
+    assert r.status_code == 200

@@ -106,6 +106,7 @@
     if (memo) {
       window.sessionStorage.removeItem(MEMO);
       dire(memo, false);
+      message.scrollIntoView({ block: "center" });
     }
   } catch (e) { /* stockage indisponible */ }
   majSelection();
