@@ -23,7 +23,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from jinja2.utils import htmlsafe_json_dumps
 
-from layers.schema import THEMES
+from layers.schema import ACTION_CLOSED_STATES, ACTION_STATES, THEMES
 from layers.store.base import LayerStore
 from webmap.access import allow, can_see, current_role, current_user, fail, has_role
 from webmap.geojson import GEOJSON
@@ -137,8 +137,9 @@ def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
                  "actions": refs.get(str(o["uid"]), []),
                  "simulated": text(o.get("simulated")).lower() in ("true", "1")}
                 for _, o in obs.iterrows()]
-    existing = (store.read("actions", where={"quartier": quartier}, order_by="decided_at")
-                if quartier else None)
+    open_states = [s for s in ACTION_STATES if s not in ACTION_CLOSED_STATES]  # attach to open actions only
+    where = {"quartier": quartier, "etat": open_states}
+    existing = store.read("actions", where=where, order_by="decided_at") if quartier else None
     actions = [] if existing is None else [
         {"uid": str(a["uid"]), "reference": text(a.get("reference")), "title": text(a.get("title")),
          "etat": text(a.get("etat"))} for _, a in existing.iterrows()]

@@ -177,6 +177,7 @@ def test_walk_page_builds_the_plan(site: Site) -> None:
     assert "Construire le plan d" in page and page.count('name="constat"') == len(CONSTATS)
     options = set(re.findall(r'<option value="([^"|]+)">', page[page.index('id="dg-pa-action"'):]))
     assert site.late in options and site.elsewhere not in options  # the quartier's actions only
+    assert site.undated in options and site.simulated not in options  # open ones (this one is réalisée)
     body = {"propositions": [
         {"constats": [constats[2]], "title": "Remplacer le lampadaire", "pilote": "Métropole",
          "origine": "défaut d'entretien", "response_type": "gestion"},
