@@ -262,5 +262,13 @@ def test_plan_on_a_phone_is_cards_that_fit(server: Server) -> None:
         card = text_of(drv.find_element(By.ID, f"ac-ligne-{uid}"))
         assert "reportée" in card and "Marché public relancé" in card
         assert _fits(drv)
+        # the walk page's « Constats et plan d'actions » on the phone
+        drv.get(f"{server.base}/diagnostic/{server.walk.walk_uid}")
+        section = wait_for(lambda: drv.find_element(By.ID, "dg-plan-construire"),
+                           "plan d'actions du diagnostic")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'});",
+                           drv.find_element(By.ID, "dg-plan"))
+        assert section.is_displayed() and _fits(drv)
+        shot(drv, "actions-parcours-telephone")
     finally:
         drv.quit()
