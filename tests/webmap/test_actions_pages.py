@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -238,3 +239,25 @@ def test_export_links_keep_the_filters(site: Site) -> None:
     assert "etat=engag%C3%A9e%2Creport%C3%A9e" in links
     r = client_as(site.app, "lecteur").get(re.search(r'href="(/actions/suivi\.xlsx[^"]*)"', links).group(1))
     assert r.status_code == 200
+
+
+def test_cli_compte_rendu_has_the_plan(site: Site, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    uid = site.walk.walk_uid
+    args = ["--entrepot", site.app.config["STORE"], "diagnostic", "compte-rendu", uid,
+            "--sortie", str(tmp_path), "--sans-pdf"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    page = html.unescape((tmp_path / f"compte-rendu-{uid[:8]}.html").read_text(encoding="utf-8"))
+    store = open_store(site.app.config["STORE"], create=False)
+    try:
+        late = store.get("actions", site.late).iloc[0]
+    finally:
+        store.close()
+    plan = page[page.index("<h2>Plan d'actions</h2>"):page.index("<h2>Par pilote</h2>")]
+    assert late["reference"] in plan and "Enlèvement des encombrants <i>rue</i>" in plan
+    # the orientation is named from the stored convention, not only by its code
+    assert f"{late['orientation']}. " in plan
