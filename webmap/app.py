@@ -28,6 +28,7 @@ from webmap import (
     access,
     action_exports,
     actions_api,
+    actions_pages,
     admin,
     api,
     auth,
@@ -196,7 +197,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
                       admin.bp, planner_api.bp, planner.bp, quartiers.bp, reports.bp, imports.bp,
-                      actions_api.bp, action_exports.bp):
+                      actions_api.bp, action_exports.bp, actions_pages.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

@@ -43,6 +43,7 @@ ENTRIES: tuple[NavEntry, ...] = (
              sections=("/diagnostic", "/diagnostics")),
     NavEntry("Quartiers", "/quartiers", "lecteur", sections=("/quartiers",)),
     NavEntry("Rapports", "/rapports", "lecteur", sections=("/rapports",)),
+    NavEntry("Plan d'actions", "/actions", "lecteur", "actions_pages.actions_page", sections=("/actions",)),
     NavEntry("Administration", "/admin/comptes", "administrateur", "admin.accounts", sections=("/admin",)),
 )
 

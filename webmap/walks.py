@@ -23,7 +23,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from jinja2.utils import htmlsafe_json_dumps
 
-from layers.schema import THEMES
+from layers.schema import ACTION_CLOSED_STATES, ACTION_STATES, THEMES
 from layers.store.base import LayerStore
 from webmap.access import allow, can_see, current_role, current_user, fail, has_role
 from webmap.geojson import GEOJSON
@@ -44,6 +44,7 @@ SHELL_FILES: tuple[str, ...] = (
     "css/diagnostic.css",
     "js/entete.js",
     "js/diagnostic-offline.js",
+    "js/diagnostic-plan.js",
 )
 
 
@@ -107,6 +108,47 @@ def _follow_up(uid: str) -> list[dict[str, Any]]:
     return out
 
 
+def _french_day(iso: str) -> str:
+    """``AAAA-MM-JJ…`` as ``JJ/MM/AAAA`` (empty stays empty)."""
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if len(iso) >= 10 else iso
+
+
+def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
+    """Return the walk's constats with their actions and the choices of « Construire le plan d'actions ».
+
+    None when the role may not see the actions layer.
+    """
+    from layers.walk_actions import constat_actions
+    from layers.walks import walk_observations
+    from webmap._action_forms import form_config
+
+    if not can_see("actions"):
+        return None
+    store = _store()
+    obs = walk_observations(store, uid)
+    refs = constat_actions(store, [str(u) for u in obs["uid"]])
+
+    def text(value: Any) -> str:
+        return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+    constats = [{"uid": str(o["uid"]), "theme": text(o.get("theme")),
+                 "description": text(o.get("description")), "address": text(o.get("address")),
+                 "status": text(o.get("status")), "observed_at": _french_day(text(o.get("observed_at"))),
+                 "actions": refs.get(str(o["uid"]), []),
+                 "simulated": text(o.get("simulated")).lower() in ("true", "1")}
+                for _, o in obs.iterrows()]
+    open_states = [s for s in ACTION_STATES if s not in ACTION_CLOSED_STATES]  # attach to open actions only
+    where = {"quartier": quartier, "etat": open_states}
+    existing = store.read("actions", where=where, order_by="decided_at") if quartier else None
+    actions = [] if existing is None else [
+        {"uid": str(a["uid"]), "reference": text(a.get("reference")), "title": text(a.get("title")),
+         "etat": text(a.get("etat"))} for _, a in existing.iterrows()]
+    return {"constats": constats, "actions": actions, **form_config(store),
+            "url": f"/api/diagnostics/{uid}/actions",
+            "page": url_for("actions_pages.actions_page", quartier=quartier or None)
+            if "actions_pages.actions_page" in current_app.view_functions else None}
+
+
 @bp.get("/<uid>")
 @allow("lecteur", layer="diagnostics", login_page=True)
 def walk_page(uid: str) -> ResponseReturnValue:
@@ -131,6 +173,7 @@ def walk_page(uid: str) -> ResponseReturnValue:
                  "page": request.path,
                  "shell": [url_for("static", filename=f) for f in SHELL_FILES]},
         "maxPhotos": int(current_app.config.get("MAX_PHOTOS", 5)),
+        "plan": _plan_config(uid, plan.quartier),
     }
     # HTML-safe JSON (<, >, & and ' as \u escapes): user text never goes through |safe
     # and the JavaScript line separators escaped too (harmless in JSON, not in older script parsers)
@@ -185,12 +228,16 @@ def walk_sheet(uid: str) -> ResponseReturnValue:
 @bp.get("/<uid>/compte-rendu.pdf")
 @allow("lecteur", layer="diagnostics")
 def walk_report(uid: str) -> ResponseReturnValue:
-    """Return the compte-rendu: constats by pilote, partenaire and domanialité with deadlines."""
+    """Return the compte-rendu: plan d'actions, constats by pilote, partenaire and domanialité."""
+    from layers.walk_actions import walk_action_plan
     from layers.walks import walk_report_data
     from webmap.documents import render_walk_report_pdf
 
-    record, observations, graph = walk_report_data(_store(), uid, cache_dir=_cache_dir())
-    return _pdf(render_walk_report_pdf(record, observations, G=graph), f"compte-rendu-{uid[:8]}.pdf")
+    store = _store()
+    record, observations, graph = walk_report_data(store, uid, cache_dir=_cache_dir())
+    plan = walk_action_plan(store, uid, constats=observations) if can_see("actions") else []
+    pdf = render_walk_report_pdf(record, observations, G=graph, plan=plan)
+    return _pdf(pdf, f"compte-rendu-{uid[:8]}.pdf")
 
 
 @bp.post("/<uid>/realise")

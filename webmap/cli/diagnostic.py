@@ -198,16 +198,18 @@ def diag_done(ctx: click.Context, uid: str, participants: str, habitants: int, c
 @click.option("--sans-pdf", "no_pdf", is_flag=True, help="HTML seulement.")
 @click.pass_context
 def diag_report(ctx: click.Context, uid: str, out: Path, no_pdf: bool) -> None:
-    """Écrit le compte-rendu (constats par pilote, partenaire et domanialité, avec délais)."""
+    """Écrit le compte-rendu (plan d'actions, constats par pilote, partenaire et domanialité, avec délais)."""
+    from layers.walk_actions import walk_action_plan
     from layers.walks import walk_report_data
     from webmap.documents import render_walk_report_html, write_document
 
     store = open_cli_store(ctx)
     try:
         record, observations, graph = walk_report_data(store, uid)
+        plan = walk_action_plan(store, uid, constats=observations)
     finally:
         store.close()
-    html = render_walk_report_html(record, observations, G=graph)
+    html = render_walk_report_html(record, observations, G=graph, plan=plan)
     for p in write_document(html, out, f"compte-rendu-{uid[:8]}", pdf=not no_pdf):
         click.echo(f"Compte-rendu : {p}")
 

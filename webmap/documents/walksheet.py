@@ -3,10 +3,10 @@
 The walk sheet carries a static map (drawn offline from the street graph), the ordered
 stops with their address and what to check, an empty action-plan grid per stop laid out
 as Annexe 1 of the GUSP conventions, and the constats still open near each stop. The
-compte-rendu groups the constats of a walk by pilote, partenaire and domanialité with
-their deadlines. HTML comes from the templates ``documents/walk_sheet.html`` and
-``documents/walk_report.html``; PDF needs the optional extra ``reports`` (WeasyPrint,
-Matplotlib), imported only when used.
+compte-rendu gives the walk's plan d'actions (Annexe 1 columns) and groups the constats of
+a walk by pilote, partenaire and domanialité with their deadlines. HTML comes from the
+templates ``documents/walk_sheet.html`` and ``documents/walk_report.html``; PDF needs the
+optional extra ``reports`` (WeasyPrint, Matplotlib), imported only when used.
 """
 
 from __future__ import annotations
@@ -268,8 +268,9 @@ def render_walk_report_html(
     *,
     G: nx.MultiGraph | None = None,
     today: date | datetime | None = None,
+    plan: list[dict[str, Any]] | None = None,
 ) -> str:
-    """Render the compte-rendu of a walk: constats grouped by pilote, partenaire and domanialité.
+    """Render the compte-rendu of a walk: its plan d'actions, constats by pilote, partenaire, domanialité.
 
     Parameters
     ----------
@@ -283,6 +284,9 @@ def render_walk_report_html(
         Street graph; with ``record.route`` it adds the map of the route.
     today : date, optional
         Date deadlines are compared with (late ones are flagged); the current date by default.
+    plan : list of dict, optional
+        The walk's plan d'actions, rows of :func:`layers.walk_actions.walk_action_plan`
+        (Annexe 1 columns); none or empty: the document says « Aucune action ».
 
     Returns
     -------
@@ -318,6 +322,7 @@ def render_walk_report_html(
         walk_date=record.walk_date.strftime("%d/%m/%Y"), organisations=", ".join(record.organisations),
         habitants=int(record.habitants), route=route_text, notes=record.notes, map_uri=map_uri,
         total=len(rows), late=sum(r["late"] for r in rows), themes=list(themes.items()), sections=sections,
+        plan=list(plan or ()),
     )
 
 
@@ -327,6 +332,7 @@ def render_walk_report_pdf(
     *,
     G: nx.MultiGraph | None = None,
     today: date | datetime | None = None,
+    plan: list[dict[str, Any]] | None = None,
 ) -> bytes:
     """Render the compte-rendu as PDF (arguments of :func:`render_walk_report_html`).
 
@@ -340,4 +346,4 @@ def render_walk_report_pdf(
     MissingDependencyError
         When WeasyPrint or Matplotlib is missing.
     """
-    return html_to_pdf(render_walk_report_html(record, observations, G=G, today=today))
+    return html_to_pdf(render_walk_report_html(record, observations, G=G, today=today, plan=plan))

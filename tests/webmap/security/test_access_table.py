@@ -83,6 +83,7 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/diagnostic/<uid>/realise", "/diagnostic/{walk}/realise", WRITE, data={"participants": ""}),
     Row("GET", "/diagnostic/sw.js", "/diagnostic/sw.js", ALL_200),
     Row("GET", "/quartiers", "/quartiers", READER_PAGE),
+    Row("GET", "/actions", "/actions?quartier=QP034005", READER_PAGE),
     Row("GET", "/quartiers/comparaison.<fmt>", "/quartiers/comparaison.csv", READER),
     Row("GET", "/quartiers/<code>", "/quartiers/QP075019", READER_PAGE),
     Row("GET", "/quartiers/<code>/<table>.<fmt>", "/quartiers/QP075019/indicateurs.xlsx", READER),
