@@ -157,7 +157,8 @@ def constat_proximity(
     themes = pts[theme_field].astype("string").fillna(NO_THEME).str.strip().replace("", NO_THEME)
     grouped = pd.DataFrame({"theme": themes, "near": near}).groupby("theme", sort=False)["near"]
     by_theme = pd.DataFrame({"n": grouped.size(), "near": grouped.sum()}).astype("int64")
-    by_theme["share"] = [_share(int(k), int(n), known) for k, n in zip(by_theme["near"], by_theme["n"], strict=True)]
+    by_theme["share"] = [_share(int(k), int(n), known)
+                         for k, n in zip(by_theme["near"], by_theme["n"], strict=True)]
     by_theme = by_theme.reset_index().sort_values(["n", "theme"], ascending=[False, True]).set_index("theme")
     n, k = len(pts), int(near.sum())
     if on_land is not None:

@@ -36,7 +36,8 @@ def _actions(dmr: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     picks = dmr.geometry.iloc[rng.choice(len(dmr), 65, replace=False)]
     geoms = list(picks.iloc[:60]) + [box(p.x - 40, p.y - 40, p.x + 40, p.y + 40) for p in picks.iloc[60:]]
     geoms += [None] * 4
-    return gpd.GeoDataFrame({"title": [f"action {i}" for i in range(len(geoms))]}, geometry=geoms, crs=dmr.crs)
+    titles = [f"action {i}" for i in range(len(geoms))]
+    return gpd.GeoDataFrame({"title": titles}, geometry=geoms, crs=dmr.crs)
 
 
 def _sjoin_near(constats: gpd.GeoDataFrame, actions: gpd.GeoDataFrame, distance: float) -> pd.Series:
