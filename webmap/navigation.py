@@ -43,6 +43,7 @@ ENTRIES: tuple[NavEntry, ...] = (
              sections=("/diagnostic", "/diagnostics")),
     NavEntry("Quartiers", "/quartiers", "lecteur", sections=("/quartiers",)),
     NavEntry("Rapports", "/rapports", "lecteur", sections=("/rapports",)),
+    NavEntry("TFPB", "/tfpb", "lecteur", "tfpb.page", sections=("/tfpb",)),
     NavEntry("Administration", "/admin/comptes", "administrateur", "admin.accounts", sections=("/admin",)),
 )
 
