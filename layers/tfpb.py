@@ -132,7 +132,8 @@ class TfpbReport:
     actions : the bailleur's TFPB actions of the year (every field).
     quartiers : codes of the quartiers compared.
     constats : the constats of those quartiers over the period, with boolean columns
-        ``near`` (an action within the distance) and ``on_land``.
+        ``near`` (an action within the distance), ``on_land`` and ``in_building`` (inside a
+        building named like the bailleur).
     proximity : every constat of the quartiers (None when no quartier is known).
     proximity_on_land : the constats on the bailleur's land (None likewise).
     unserved : the constats on the bailleur's land with no action within the distance.
@@ -212,15 +213,16 @@ def _amount(values: pd.Series) -> float | None:
     return float(known.sum()) if len(known) else None
 
 
-def _summary(code: str, titre: str, rows: pd.DataFrame, sous_actions: tuple[str, ...]) -> AxisSummary:
+def _summary(code: str, titre: str, rows: pd.DataFrame, sous_actions: tuple[str, ...] | None) -> AxisSummary:
+    """Summarize ``rows``; ``sous_actions`` None: no sous-action detail (the total)."""
     etats = {e: int((rows["etat"] == e).sum()) for e in ACTION_STATES}
     n = len(rows)
     sub_keys = rows["tfpb_sous_action"].map(lambda v: fold(v) if isinstance(v, str) and v.strip() else "")
     subs: list[SubActionSummary] = []
-    listed = {fold(s) for s in sous_actions}
+    listed = {fold(s) for s in sous_actions or ()}
     extra = [str(v).strip() for v in rows["tfpb_sous_action"].dropna().unique()
              if str(v).strip() and fold(str(v)) not in listed]
-    for titre_sub in (*sous_actions, *sorted(extra, key=fold)):
+    for titre_sub in (*sous_actions, *sorted(extra, key=fold)) if sous_actions is not None else ():
         part = rows[sub_keys == fold(titre_sub)]
         subs.append(SubActionSummary(titre_sub, len(part), _amount(part["amount_planned"]),
                                      bool(part["simulated"].fillna(False).astype(bool).any())))
@@ -265,18 +267,19 @@ def _constats(store: LayerStore, areas: gpd.GeoDataFrame, start: date, end: date
     return obs.iloc[sorted(set(hits.tolist()))]
 
 
-def _on_land(store: LayerStore, constats: gpd.GeoDataFrame, bailleur: str) -> pd.Series:
-    on_land = constats["domanialite"].astype("string").fillna("").str.strip().str.lower().eq("bailleur")
+def _in_buildings(store: LayerStore, constats: gpd.GeoDataFrame, bailleur: str) -> pd.Series:
+    """True for the constats inside a ``batiments`` polygon named like the bailleur."""
+    inside_own = pd.Series(False, index=constats.index, dtype=bool)
     if constats.empty:
-        return on_land.astype(bool)
+        return inside_own
     buildings = store.read("batiments", bbox=tuple(constats.total_bounds), bbox_crs=TERRITORY_CRS)
     if len(buildings):
         buildings = to_territory_crs(buildings)
         own = buildings[buildings["name"].map(lambda v: isinstance(v, str) and fold(v) == fold(bailleur))]
         if len(own):
             inside = own.sindex.query(constats.geometry, predicate="intersects")[0]
-            on_land.iloc[sorted(set(inside.tolist()))] = True
-    return on_land.astype(bool)
+            inside_own.iloc[sorted(set(inside.tolist()))] = True
+    return inside_own
 
 
 def _check(query: TfpbQuery) -> None:
@@ -326,10 +329,12 @@ def tfpb_report(store: LayerStore, query: TfpbQuery) -> TfpbReport:
     outside = actions[~actions["tfpb_axe"].isin(axis_codes)]
     if len(outside):
         summaries.append(_summary(NO_AXIS, "Axe non renseigné ou hors cadre", outside, ()))
-    total = _summary("total", "Total", actions, ())
+    total = _summary("total", "Total", actions, None)
     areas = _quartier_areas(store, actions) if len(actions) else store.read("perimetres", limit=0)
     constats = _constats(store, areas, start, end)
-    on_land = _on_land(store, constats, spelled)
+    in_building = _in_buildings(store, constats, spelled)
+    domanial = constats["domanialite"].astype("string").fillna("").str.strip().str.lower().eq("bailleur")
+    on_land = (domanial.astype(bool) | in_building).astype(bool)
     proximity = proximity_land = None
     unserved = constats.iloc[0:0]
     if areas.empty:
@@ -341,7 +346,8 @@ def tfpb_report(store: LayerStore, query: TfpbQuery) -> TfpbReport:
         unserved = proximity.unserved_on_land
     near = (proximity.near.reindex(constats.index) if proximity is not None
             else pd.Series(pd.NA, index=constats.index, dtype="boolean"))
-    constats = constats.assign(near=near, on_land=on_land)
+    constats = constats.assign(near=near, on_land=on_land, in_building=in_building)
+    unserved = constats.loc[unserved.index]
     unlocated = proximity.actions_unlocated if proximity is not None else 0
     if unlocated:
         notes.append(f"{unlocated} action(s) sans localisation : non prises en compte dans la proximité.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from datetime import timedelta
 from typing import Any
 
 import geopandas as gpd
@@ -129,6 +130,7 @@ def _context(report: TfpbReport, bailleurs: list[str], years: list[int]) -> dict
         "show_constats": can_see("observations"),
         "map_data": _map_data(report) if can_see("observations") else None,
         "bilan_url": f"{request.script_root}/tfpb/bilan.xlsx",
+        "last_day": report.end - timedelta(days=1),
     }
 
 

@@ -53,6 +53,8 @@ def test_programme_by_axe(store: LayerStore) -> None:
     assert by_code["2"].n_actions == 0 and by_code["2"].done_share is None
     assert by_code["5"].simulated and not by_code["3"].simulated and report.total.simulated
     assert by_code[NO_AXIS].n_actions == 1
+    assert [s.titre for s in by_code[NO_AXIS].sous_actions] == ["Sous-action libre"]
+    assert report.total.sous_actions == ()
     subs = {s.titre: s for s in by_code["3"].sous_actions}
     assert subs["Renforcement nettoyage"].n_actions == 1
     assert subs["Enlèvement de tags et graffitis"].n_actions == 1

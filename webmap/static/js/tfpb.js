@@ -23,7 +23,8 @@
     L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map);
   }
   var zones = L.geoJSON(data.zones, {
-    style: { color: "#000091", weight: 1, fillColor: "#6a6af4", fillOpacity: 0.15, className: "tf-zone" }
+    style: { color: "#000091", weight: 1.5, dashArray: "4 3", fillColor: "#6a6af4", fillOpacity: 0.2,
+      className: "tf-zone" }
   });
   var actions = L.geoJSON(data.actions, {
     style: { color: "#000091", weight: 2, fillOpacity: 0.4, className: "tf-action" },
