@@ -268,7 +268,7 @@ def _constats(store: LayerStore, areas: gpd.GeoDataFrame, start: date, end: date
 
 
 def _in_buildings(store: LayerStore, constats: gpd.GeoDataFrame, bailleur: str) -> pd.Series:
-    """True for the constats inside a ``batiments`` polygon named like the bailleur."""
+    """Flag the constats inside a ``batiments`` polygon named like the bailleur."""
     inside_own = pd.Series(False, index=constats.index, dtype=bool)
     if constats.empty:
         return inside_own

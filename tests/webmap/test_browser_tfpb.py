@@ -65,7 +65,8 @@ def test_tfpb_page_in_browser(base_url: str, size: str) -> None:
         Select(drv.find_element(By.ID, "tfpb-annee")).select_by_visible_text(str(YEAR))
         drv.execute_script("document.getElementById('tfpb-choix').submit();")
         wait_for(lambda: BAILLEUR in text_of(drv.find_element(By.TAG_NAME, "h1")), "programme du bailleur")
-        wait_for(lambda: drv.execute_script("return document.body.dataset.carte === 'prete'"), "carte dessinée")
+        wait_for(lambda: drv.execute_script("return document.body.dataset.carte === 'prete'"),
+                 "carte dessinée")
         state = drv.execute_script("return window.qpvTfpb && {a: window.qpvTfpb.actions, "
                                    "c: window.qpvTfpb.constats, z: window.qpvTfpb.zones}")
         assert state["a"] == 7 and state["z"] == 7 and state["c"] > 20
