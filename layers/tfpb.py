@@ -20,8 +20,9 @@ equals the bailleur's name (accents and case folded). The domanialité field doe
 *which* bailleur owns the place: in a quartier shared by several bailleurs, a constat
 « bailleur » may be on another bailleur's land (the page says so).
 
-The bailleur is matched folded-equal (accents, case, spaces): « Pas-de-Calais Habitat » and
-« pas-de-calais  habitat » are the same bailleur.
+The actions are read with :func:`layers.actions.read_actions` (``tfpb`` True, the
+``bailleur`` matched folded-equal — accents, case, spaces: « Pas-de-Calais Habitat » and
+« pas-de-calais  habitat » are the same bailleur — and ``tfpb_year``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import pandas as pd
 
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.stats.proximity import DEFAULT_DISTANCE_M, Proximity, constat_proximity
+from layers.actions import ActionQuery, read_actions
 from layers.conventions import Convention, TfpbAxis, list_conventions, stored_conventions
 from layers.errors import RecordError
 from layers.schema import ACTION_STATES, TFPB_AXES
@@ -168,14 +170,14 @@ class TfpbReport:
         return LAND_RULE
 
 
-def _tfpb_actions(store: LayerStore) -> gpd.GeoDataFrame:
-    actions = store.read("actions", where={"tfpb": True})
+def _tfpb_actions(store: LayerStore, query: TfpbQuery) -> gpd.GeoDataFrame:
+    actions = read_actions(store, ActionQuery(tfpb=True, bailleur=query.bailleur, year=query.year))
     return to_territory_crs(actions) if actions.crs is not None else actions.set_crs(TERRITORY_CRS)
 
 
 def tfpb_choices(store: LayerStore) -> tuple[list[str], list[int]]:
     """Bailleurs (as first spelled, sorted) and years (descending) of the stored TFPB actions."""
-    actions = store.read("actions", where={"tfpb": True})
+    actions = read_actions(store, ActionQuery(tfpb=True))
     names: dict[str, str] = {}
     for name in actions["bailleur"].dropna().astype(str):
         if name.strip():
@@ -314,11 +316,7 @@ def tfpb_report(store: LayerStore, query: TfpbQuery) -> TfpbReport:
     notes: list[str] = []
     start = query.start or date(query.year, 1, 1)
     end = query.end or date(query.year + 1, 1, 1)
-    every = _tfpb_actions(store)
-    key = fold(query.bailleur)
-    mine = every["bailleur"].map(lambda v: isinstance(v, str) and fold(v) == key)
-    years = pd.to_numeric(every["tfpb_year"], errors="coerce")
-    actions = every[mine & (years == query.year)]
+    actions = _tfpb_actions(store, query)
     spelled = str(actions["bailleur"].iloc[0]).strip() if len(actions) else query.bailleur.strip()
     if actions.empty:
         notes.append(f"Aucune action TFPB de « {query.bailleur.strip()} » pour {query.year}.")
