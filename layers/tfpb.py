@@ -11,7 +11,8 @@
 - **where**: the proximity (:func:`geo.stats.proximity.constat_proximity`, 100 m by default)
   of the bailleur's located TFPB actions to the constats of the same quartiers (the actions'
   ``quartier`` codes, and the perimeters their geometries touch) observed during the year,
-  by theme, for every constat and for those **on the bailleur's land**;
+  by theme, for every constat and for those **on the bailleur's land** (when the year has
+  no constat in those quartiers, the last 12 months of constats there, with a note);
 - **the constats on the bailleur's land with no action within the distance**.
 
 Constats « on the bailleur's land » (patrimoine / domanialité) are the constats whose
@@ -256,7 +257,9 @@ def _quartier_areas(store: LayerStore, actions: gpd.GeoDataFrame) -> gpd.GeoData
     return perimeters[perimeters["code"].astype(str).isin(codes)]
 
 
-def _constats(store: LayerStore, areas: gpd.GeoDataFrame, start: date, end: date) -> gpd.GeoDataFrame:
+def _constats(store: LayerStore, areas: gpd.GeoDataFrame, start: date | None,
+              end: date | None) -> gpd.GeoDataFrame:
+    """Return the constats inside ``areas`` observed in ``[start, end)`` (None: unbounded)."""
     if areas.empty:
         empty = store.read("observations", limit=0)
         return to_territory_crs(empty.set_crs(TERRITORY_CRS, allow_override=True))
@@ -267,6 +270,20 @@ def _constats(store: LayerStore, areas: gpd.GeoDataFrame, start: date, end: date
         return obs
     hits = areas.sindex.query(obs.geometry, predicate="intersects")[0]
     return obs.iloc[sorted(set(hits.tolist()))]
+
+
+def _latest_year(store: LayerStore, areas: gpd.GeoDataFrame, year: int,
+                 notes: list[str]) -> tuple[date, date, gpd.GeoDataFrame] | None:
+    """Return the last 12 months of constats of ``areas`` when the TFPB year has none (noted)."""
+    every = _constats(store, areas, None, None)
+    if every.empty:
+        return None
+    last = pd.Timestamp(pd.to_datetime(every["observed_at"]).max())
+    end = (last + pd.Timedelta(days=1)).date()
+    start = (last.to_period("M") - 11).to_timestamp().date()
+    notes.append(f"Aucun constat en {year} dans ces quartiers : comparaison avec les 12 derniers mois "
+                 f"de constats disponibles (du {start:%d/%m/%Y} au {last:%d/%m/%Y}).")
+    return start, end, _constats(store, areas, start, end)
 
 
 def _in_buildings(store: LayerStore, constats: gpd.GeoDataFrame, bailleur: str) -> pd.Series:
@@ -330,6 +347,8 @@ def tfpb_report(store: LayerStore, query: TfpbQuery) -> TfpbReport:
     total = _summary("total", "Total", actions, None)
     areas = _quartier_areas(store, actions) if len(actions) else store.read("perimetres", limit=0)
     constats = _constats(store, areas, start, end)
+    if constats.empty and not areas.empty and query.start is None and query.end is None:
+        start, end, constats = _latest_year(store, areas, query.year, notes) or (start, end, constats)
     in_building = _in_buildings(store, constats, spelled)
     domanial = constats["domanialite"].astype("string").fillna("").str.strip().str.lower().eq("bailleur")
     on_land = (domanial.astype(bool) | in_building).astype(bool)

@@ -2,7 +2,8 @@
 
 The actions are placed on the locations of real reports of the quartier; the data are made
 messy on purpose: the bailleur spelled several ways, amounts missing, an action without
-geometry, one without axe, another bailleur, another year, simulated rows; every third
+geometry, one without axe, another bailleur, another year, a year without reports (2026),
+simulated rows; every third
 report of the quartier is set on the bailleur's domanialité and a building named for the
 bailleur covers a few more.
 """
@@ -56,7 +57,8 @@ def build_tfpb_store(store: LayerStore, folder: Path, *, with_reports: bool = Tr
     store.write("batiments", pd.concat([building, other], ignore_index=True), actor="tests")
     p = pts.iloc[20]
     geoms = [pts.iloc[0], pts.iloc[9], pts.iloc[18], pts.iloc[27], pts.iloc[36],
-             box(p.x - 30, p.y - 20, p.x + 30, p.y + 20), None, pts.iloc[45], pts.iloc[50], pts.iloc[55]]
+             box(p.x - 30, p.y - 20, p.x + 30, p.y + 20), None, pts.iloc[45], pts.iloc[50], pts.iloc[55],
+             pts.iloc[61]]
     PH, Y = BAILLEUR, YEAR
     rows = [
         # bailleur, year, axe, sous-action, état, planned, committed, deferred, valued, simulated
@@ -73,6 +75,7 @@ def build_tfpb_store(store: LayerStore, folder: Path, *, with_reports: bool = Tr
         (PH, Y, None, "Sous-action libre", "engagée", 1500.0, None, None, None, False),
         ("Elogie-Siemp", Y, "3", "Renforcement nettoyage", "engagée", 9000.0, None, None, None, False),
         (PH, Y - 1, "3", "Renforcement nettoyage", "réalisée", 7000.0, 7000.0, None, 7000.0, False),
+        ("Elogie-Siemp", Y + 2, "4", "Gestion des encombrants", "à engager", 3000.0, None, None, None, False),
     ]
     cols = ["bailleur", "tfpb_year", "tfpb_axe", "tfpb_sous_action", "etat", "amount_planned",
             "amount_committed", "amount_deferred", "amount_valued", "simulated"]
@@ -82,7 +85,7 @@ def build_tfpb_store(store: LayerStore, folder: Path, *, with_reports: bool = Tr
     frame["decided_at"] = date(YEAR, 2, 1)
     frame["tfpb"] = True
     frame["convention"] = "lillers-2023"
-    frame["quartier"] = [QUARTIER] * 6 + [QUARTIER, None, QUARTIER, QUARTIER]
+    frame["quartier"] = [QUARTIER] * 6 + [QUARTIER, None, QUARTIER, QUARTIER, QUARTIER]
     actions = gpd.GeoDataFrame(frame, geometry=geoms, crs=2154)
     store.write("actions", actions, actor="tests")
     plain = gpd.GeoDataFrame({"title": ["Action hors TFPB"], "decided_at": [date(YEAR, 3, 1)],

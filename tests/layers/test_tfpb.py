@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -121,7 +122,7 @@ def test_unknown_bailleur_says_so(store: LayerStore) -> None:
 def test_choices_and_conventions(store: LayerStore) -> None:
     bailleurs, years = tfpb_choices(store)
     assert bailleurs == ["Elogie-Siemp", BAILLEUR]  # « paris  HABITAT », « Paris Hábitat »: the same
-    assert years == [YEAR, YEAR - 1]
+    assert years == [YEAR + 2, YEAR, YEAR - 1]
     unknown = tfpb_report(store, TfpbQuery(BAILLEUR, YEAR, convention="inconnue"))
     assert any("inconnue" in n for n in unknown.notes)
     assert unknown.axes[2].titre == "Sur-entretien"  # national framework titles kept
@@ -129,3 +130,21 @@ def test_choices_and_conventions(store: LayerStore) -> None:
         tfpb_report(store, TfpbQuery(BAILLEUR, 1900))
     with pytest.raises(RecordError, match="Bailleur"):
         tfpb_report(store, TfpbQuery("  ", YEAR))
+
+
+def test_year_without_constats_uses_the_last_twelve_months(store: LayerStore) -> None:
+    report = tfpb_report(store, TfpbQuery("elogie-siemp", YEAR + 2))
+    reports = quartier_reports(store)
+    last = pd.to_datetime(reports["observed_at"]).max()
+    assert report.total.n_actions == 1 and report.end == (last + pd.Timedelta(days=1)).date()
+    assert any(f"Aucun constat en {YEAR + 2}" in n for n in report.notes)
+    when = pd.to_datetime(reports["observed_at"])
+    window = reports[(when >= pd.Timestamp(report.start)) & (when < pd.Timestamp(report.end))]
+    assert sorted(report.constats["uid"]) == sorted(window["uid"]) and len(window) > 0
+    actions = store.read("actions").to_crs(2154)
+    mine = actions[(actions["tfpb_year"] == YEAR + 2) & actions["tfpb"].astype(bool)]
+    near = _expected_near(window.set_index("uid"), mine)
+    assert report.proximity is not None and report.proximity.total.near == int(near.sum()) > 0
+    explicit = tfpb_report(store, TfpbQuery("Elogie-Siemp", YEAR + 2, start=date(YEAR + 2, 1, 1)))
+    assert explicit.constats.empty and not any("Aucun constat" in n for n in explicit.notes)
+    assert explicit.proximity is not None and math.isnan(explicit.proximity.total.share)
