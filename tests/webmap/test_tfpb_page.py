@@ -16,6 +16,7 @@ from flask import Flask
 from layers.store import open_store
 from layers.validate import fold
 from tests.layers._tfpb_data import BAILLEUR, QUARTIER, YEAR, build_tfpb_store, quartier_reports
+from tests.walkdemo import demo_store_copy
 from tests.webmap.security._fixtures import build_app, client_as
 
 
@@ -112,3 +113,40 @@ def test_bailleur_without_data_says_so(app: Flask) -> None:
     bad = client_as(app, "lecteur").get("/tfpb?annee=deux-mille")
     assert bad.status_code == 400 and "annee" in bad.get_data(as_text=True)
     assert QUARTIER  # the fixture's quartier is the one compared
+
+
+def test_demo_page_figure_equals_sjoin_nearest(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The demo's simulated bailleur: the page's figure is the plain sjoin_nearest figure."""
+    path = demo_store_copy(tmp_path_factory, "tfpb-demo")
+    app = build_app(path, path.parent / "instance")
+    store = open_store(path, create=False)
+    try:
+        actions = store.read("actions").to_crs(2154)
+        perimeters = store.read("perimetres").to_crs(2154)
+        observations = store.read("observations").to_crs(2154)
+    finally:
+        store.close()
+    tfpb = actions[actions["tfpb"].fillna(False).astype(bool)]
+    if tfpb.empty:
+        pytest.skip("the demo has no TFPB programme yet (helper D's demo_actions not merged)")
+    bailleur, year = str(tfpb["bailleur"].iloc[0]), int(tfpb["tfpb_year"].iloc[0])
+    html = _html(app, f"/tfpb?bailleur={quote(bailleur)}&annee={year}")
+    mine = tfpb[(tfpb["bailleur"] == bailleur) & (tfpb["tfpb_year"] == year)]
+    located = mine[mine.geometry.notna()]
+    touched = gpd.sjoin(perimeters, located[["geometry"]], predicate="intersects")["code"]
+    codes = sorted(set(touched) | set(mine["quartier"].dropna()))
+    tag = re.search(r'<p class="tf-chiffre" id="tfpb-part"[^>]*>', html)
+    assert tag is not None
+    attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', tag.group(0)))
+    assert attrs["quartiers"].split(",") == codes
+    when = pd.to_datetime(observations["observed_at"])
+    period = observations[(when >= pd.Timestamp(attrs["debut"])) & (when < pd.Timestamp(attrs["fin"]))]
+    areas = perimeters[perimeters["code"].isin(codes)]
+    inside = gpd.sjoin(period, areas[["geometry"]], predicate="intersects")
+    constats = period.loc[sorted(set(inside.index))]
+    joined = gpd.sjoin_nearest(constats, located[["geometry"]], how="left", max_distance=100)
+    near = joined["index_right"].notna().groupby(level=0).any()
+    assert (int(attrs["n"]), int(attrs["proches"])) == (len(constats), int(near.sum()))
+    assert 0 < int(near.sum()) < len(constats)
+    assert f"{round(100 * near.mean())}\u00a0% des constats des quartiers" in _plain(html)
+    assert "simulé" in re.search(r'id="tfpb-part".*?</p>', html, re.S).group(0)
