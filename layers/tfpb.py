@@ -139,7 +139,8 @@ class TfpbReport:
         building named like the bailleur).
     proximity : every constat of the quartiers (None when no quartier is known).
     proximity_on_land : the constats on the bailleur's land (None likewise).
-    unserved : the constats on the bailleur's land with no action within the distance.
+    unserved : the constats on the bailleur's land with no action within the distance (empty
+        when no action is located: unknown, see ``proximity.actions_located``).
     start, end : the period of the constats, ``[start, end)``.
     notes : French notes for the reader (fallbacks, missing data).
     """
@@ -360,7 +361,8 @@ def tfpb_report(store: LayerStore, query: TfpbQuery) -> TfpbReport:
     else:
         proximity = constat_proximity(constats, actions, distance=query.distance_m, on_land=on_land)
         proximity_land = constat_proximity(constats[on_land], actions, distance=query.distance_m)
-        unserved = proximity.unserved_on_land
+        # with no located action, « no action within the distance » is unknown, not a finding
+        unserved = proximity.unserved_on_land if proximity.actions_located else constats.iloc[0:0]
     near = (proximity.near.reindex(constats.index) if proximity is not None
             else pd.Series(pd.NA, index=constats.index, dtype="boolean"))
     constats = constats.assign(near=near, on_land=on_land, in_building=in_building)

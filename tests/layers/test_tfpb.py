@@ -148,3 +148,16 @@ def test_year_without_constats_uses_the_last_twelve_months(store: LayerStore) ->
     explicit = tfpb_report(store, TfpbQuery("Elogie-Siemp", YEAR + 2, start=date(YEAR + 2, 1, 1)))
     assert explicit.constats.empty and not any("Aucun constat" in n for n in explicit.notes)
     assert explicit.proximity is not None and math.isnan(explicit.proximity.total.share)
+
+
+def test_actions_without_geometry_give_nd_not_zero(store: LayerStore) -> None:
+    action = gpd.GeoDataFrame({"title": ["Médiation sans lieu"], "decided_at": [date(YEAR, 4, 1)],
+                               "tfpb": [True], "bailleur": ["Bailleur sans carte"], "tfpb_year": [YEAR],
+                               "tfpb_axe": ["1"], "quartier": [QUARTIER]}, geometry=[None], crs=2154)
+    store.write("actions", action, actor="tests")
+    report = tfpb_report(store, TfpbQuery("Bailleur sans carte", YEAR))
+    assert report.total.n_actions == 1 and report.proximity is not None
+    assert report.proximity.total.n > 0 and math.isnan(report.proximity.total.share)
+    assert report.proximity.by_theme["share"].isna().all()
+    assert report.unserved.empty and report.proximity.actions_unlocated == 1
+    assert report.quartiers == (QUARTIER,)

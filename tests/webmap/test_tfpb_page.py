@@ -150,3 +150,21 @@ def test_demo_page_figure_equals_sjoin_nearest(tmp_path_factory: pytest.TempPath
     assert 0 < int(near.sum()) < len(constats)
     assert f"{round(100 * near.mean())}\u00a0% des constats des quartiers" in _plain(html)
     assert "simulé" in re.search(r'id="tfpb-part".*?</p>', html, re.S).group(0)
+
+
+def test_unlocated_programme_shows_nd(app: Flask) -> None:
+    store = open_store(app.config["STORE"], create=False)
+    try:
+        when = pd.Timestamp(YEAR, 4, 1).date()
+        action = gpd.GeoDataFrame({"title": ["Médiation sans lieu"], "decided_at": [when], "tfpb": [True],
+                                   "bailleur": ["Bailleur sans carte"], "tfpb_year": [YEAR],
+                                   "tfpb_axe": ["1"], "quartier": [QUARTIER]}, geometry=[None], crs=2154)
+        store.write("actions", action, actor="tests")
+    finally:
+        store.close()
+    html = _html(app, f"/tfpb?bailleur={quote('Bailleur sans carte')}&annee={YEAR}")
+    figure = _plain(re.search(r'id="tfpb-part".*?</p>', html, re.S).group(0))
+    assert "d'une action TFPB de Bailleur sans carte : n.d. (aucune action localisée ;" in figure
+    assert " 0 sur " not in figure
+    heading = _plain(re.search(r'id="tfpb-sans-action">.*?</h2>', html, re.S).group(0))
+    assert heading.strip().endswith("(n.d.)") and "Aucun :" not in _plain(html)
