@@ -45,6 +45,7 @@ from webmap import (
     reports,
     sessions,
     store,
+    tfpb,
     throttle,
     views,
     visibility,
@@ -197,7 +198,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
                       admin.bp, planner_api.bp, planner.bp, quartiers.bp, reports.bp, imports.bp,
-                      actions_api.bp, action_exports.bp, actions_pages.bp):
+                      actions_api.bp, action_exports.bp, actions_pages.bp, tfpb.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

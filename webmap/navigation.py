@@ -44,6 +44,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("Quartiers", "/quartiers", "lecteur", sections=("/quartiers",)),
     NavEntry("Rapports", "/rapports", "lecteur", sections=("/rapports",)),
     NavEntry("Plan d'actions", "/actions", "lecteur", "actions_pages.actions_page", sections=("/actions",)),
+    NavEntry("TFPB", "/tfpb", "lecteur", "tfpb.page", sections=("/tfpb",)),
     NavEntry("Administration", "/admin/comptes", "administrateur", "admin.accounts", sections=("/admin",)),
 )
 

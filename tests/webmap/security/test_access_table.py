@@ -87,6 +87,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/quartiers/comparaison.<fmt>", "/quartiers/comparaison.csv", READER),
     Row("GET", "/quartiers/<code>", "/quartiers/QP075019", READER_PAGE),
     Row("GET", "/quartiers/<code>/<table>.<fmt>", "/quartiers/QP075019/indicateurs.xlsx", READER),
+    Row("GET", "/tfpb", "/tfpb", READER_PAGE),
     Row("GET", "/api/diagnostics/candidats", "/api/diagnostics/candidats?quartier=QP034005",
         (401, 403, 200, 200)),
     Row("POST", "/api/diagnostics/apercu", "/api/diagnostics/apercu", WRITE,
