@@ -40,8 +40,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "AMOUNT_COLUMNS",
     "LATE_STATES",
-    "NO_CAUSE",
     "NO_ACTOR",
+    "NO_CAUSE",
     "STATES",
     "ActionIndicators",
     "action_indicators",
@@ -194,14 +194,18 @@ def constat_delays(actions: pd.DataFrame, links: pd.DataFrame, constats: pd.Data
     Actions without linked constat, without ``resolved_at`` or whose constats have no date
     are left out; so are negative gaps (a constat dated after the réalisation).
     """
-    done = actions[(_state(actions) == "réalisée").to_numpy() & _col(actions, "resolved_at").notna().to_numpy()]
+    done = actions[
+        (_state(actions) == "réalisée").to_numpy() & _col(actions, "resolved_at").notna().to_numpy()
+    ]
     if done.empty or links.empty or constats.empty:
         return pd.Series([], dtype=float, name="days")
     seen = pd.Series(_day(constats["observed_at"]).to_numpy(), index=constats["uid"].astype(str))
     seen = seen[~seen.index.duplicated()]
     link = links[links["parent_uid"].isin(done["uid"])]
     first = (
-        pd.DataFrame({"uid": link["parent_uid"].astype(str), "seen": link["constat_uid"].astype(str).map(seen)})
+        pd.DataFrame(
+            {"uid": link["parent_uid"].astype(str), "seen": link["constat_uid"].astype(str).map(seen)}
+        )
         .dropna()
         .groupby("uid")["seen"]
         .min()
@@ -289,8 +293,10 @@ def grouped_indicators(
     if by == "partenaires":
         keys = [split_partners(v) or [NO_ACTOR] for v in _col(actions, by)]
     else:
-        keys = [[NO_ACTOR if v is None or pd.isna(v) or not str(v).strip() else str(v).strip()]
-                for v in _col(actions, by)]
+        keys = [
+            [NO_ACTOR if v is None or pd.isna(v) or not str(v).strip() else str(v).strip()]
+            for v in _col(actions, by)
+        ]
     pos = pd.DataFrame([(i, k) for i, ks in enumerate(keys) for k in ks], columns=["pos", "key"])
     order = sorted(set(pos["key"]), key=lambda k: (k == NO_ACTOR, _natural(k)))
     rows = []
@@ -299,7 +305,9 @@ def grouped_indicators(
         rows.append({by: (labels or {}).get(key, key), **_group_row(group, days, today)})
     columns = [by, *_group_row(actions.iloc[:0], days, today)]
     out = pd.DataFrame(rows, columns=columns)
-    return out.astype({"Part réalisées dans leur délai": float, "Délai médian constat → réalisation (jours)": float})
+    return out.astype(
+        {"Part réalisées dans leur délai": float, "Délai médian constat → réalisation (jours)": float}
+    )
 
 
 def _natural(text: str) -> tuple[Any, ...]:
@@ -389,8 +397,10 @@ def action_indicators(
     notes = []
     undated = int(((_state(actions) == "réalisée") & _col(actions, "resolved_at").isna()).sum())
     if undated:
-        notes.append(f"{undated} action(s) réalisée(s) sans date de réalisation : ni dans le délai, "
-                     "ni hors délai, ni dans le délai constat → réalisation.")
+        notes.append(
+            f"{undated} action(s) réalisée(s) sans date de réalisation : ni dans le délai, "
+            "ni hors délai, ni dans le délai constat → réalisation."
+        )
     no_deadline = int(_day(_col(actions, "deadline")).isna().sum())
     if no_deadline:
         notes.append(f"{no_deadline} action(s) sans délai : jamais comptée(s) en retard.")
