@@ -9,7 +9,11 @@ all. The organisations of a record are:
 * ``diagnostics`` (walks): the author organisation ``organisation`` and every
   participant of ``organisations`` (« Ville, Bailleur social »);
 * ``points_noirs`` (their dumping events) and ``bacs`` (their fill readings): the
-  organisation of the free-text ``manager`` (« Gestionnaire ») and ``assigned_to``.
+  organisation of the free-text ``manager`` (« Gestionnaire ») and ``assigned_to``;
+* ``actions`` (plan d'actions, like constats): the author organisation ``organisation``,
+  ``assigned_to``, the organisation of the free-text ``pilote`` and of ``bailleur`` (a
+  bailleur the table does not know still makes the action one of the ``bailleur``
+  organisation: the field names a bailleur by definition).
 
 Free texts (pilote, manager, participants) name an organisation through
 :attr:`ScopeRules.pilote_organisations`, matched on their leading word (accents and
@@ -56,13 +60,17 @@ DEFAULT_SCOPE = SCOPE_OWN
 
 #: How each layer's records are named in the refusals.
 _NOUNS = {"observations": "Ce constat", "diagnostics": "Ce parcours", "points_noirs": "Ce point noir",
-          "bacs": "Ce bac"}
+          "bacs": "Ce bac", "actions": "Cette action"}
 #: Free-text fields naming organisations, per layer (several names separated by , ; /).
 _TEXT_FIELDS = {"observations": ("pilote",), "diagnostics": ("organisations",),
-                "points_noirs": ("manager",), "bacs": ("manager",)}
+                "points_noirs": ("manager",), "bacs": ("manager",),
+                "actions": ("pilote", "bailleur")}
 #: Fields holding an organisation kind, per layer.
 _KIND_FIELDS = {"observations": ("organisation", "assigned_to"), "diagnostics": ("organisation",),
-                "points_noirs": ("assigned_to",), "bacs": ("assigned_to",)}
+                "points_noirs": ("assigned_to",), "bacs": ("assigned_to",),
+                "actions": ("organisation", "assigned_to")}
+#: Free-text fields whose any non-empty value names this organisation when the table does not.
+_IMPLIED = {("actions", "bailleur"): "bailleur"}
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -130,6 +138,8 @@ def record_organisations(layer: str, record: Mapping[str, Any], rules: ScopeRule
         text = _text(record.get(name))
         for part in re.split(r"[,;/+]", text or ""):
             org = rules.organisation_of(part)
+            if org is None and part.strip():
+                org = _IMPLIED.get((layer, name))
             if org is not None and org not in found:
                 found.append(org)
     return found
@@ -142,7 +152,7 @@ def may_change(layer: str, record: Mapping[str, Any], *, role: str, organisation
     Parameters
     ----------
     layer : str
-        ``observations``, ``diagnostics``, ``points_noirs`` or ``bacs`` (child rows
+        ``observations``, ``diagnostics``, ``points_noirs``, ``bacs`` or ``actions`` (child rows
         are judged on their parent record).
     record : mapping
         The stored record, before the change.

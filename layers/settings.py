@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layers.schema import ACTION_ORIGINS
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +62,9 @@ class Settings:
     planner_job_streets : int
         ... or more street segments than this around the quartier (``QPV_PLANNER_JOB_VOIES``,
         2000 by default).
+    action_origins : tuple of str
+        Allowed origines (causes) of an action of the plan (``QPV_ACTION_ORIGINES``, values
+        separated by « ; »; :data:`layers.schema.ACTION_ORIGINS` by default).
     """
 
     store_url: str = field(default_factory=lambda: os.environ.get(
@@ -87,6 +92,7 @@ class Settings:
         "QPV_PLANNER_JOB_CANDIDATES", "150")))
     planner_job_streets: int = field(default_factory=lambda: int(_positive_float(
         "QPV_PLANNER_JOB_VOIES", "2000")))
+    action_origins: tuple[str, ...] = field(default_factory=lambda: _action_origins())
 
 
 def _positive_float(name: str, default: str) -> float:
@@ -100,6 +106,13 @@ def _positive_float(name: str, default: str) -> float:
         logger.warning("%s=%r is not a positive number: using %s", name, raw, default)
         value = float(default)
     return value
+
+
+def _action_origins() -> tuple[str, ...]:
+    """Return the origines of ``QPV_ACTION_ORIGINES`` (« ; »-separated), the default list when unset."""
+    raw = os.environ.get("QPV_ACTION_ORIGINES", "")
+    values = tuple(dict.fromkeys(v.strip() for v in raw.split(";") if v.strip()))
+    return values or ACTION_ORIGINS
 
 
 def _port(name: str, default: int) -> int:

@@ -26,6 +26,7 @@ from layers.settings import get_settings, store_files_dir
 from layers.store import open_store
 from webmap import (
     access,
+    actions_api,
     admin,
     api,
     auth,
@@ -193,7 +194,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
-                      admin.bp, planner_api.bp, planner.bp, quartiers.bp, reports.bp, imports.bp):
+                      admin.bp, planner_api.bp, planner.bp, quartiers.bp, reports.bp, imports.bp,
+                      actions_api.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

@@ -10,7 +10,9 @@ the layers and fields of the **public profile** (app setting ``PUBLIC_PROFILE``)
     }
 
 Without ``layers``, anonymous visitors see the layers their role may see
-(``LAYER_ROLES``, else every non-confidential layer); a layer without an entry in
+(``LAYER_ROLES``, else every non-confidential layer) except those of
+:data:`NEVER_PUBLIC_BY_DEFAULT` (the plan d'actions: the partners' work, opened only
+when the profile lists it); a layer without an entry in
 ``fields`` shows its non-internal fields. A confidential layer is opened only when listed
 explicitly (a warning is logged at start-up). Accounts (lecteur and above) see every field
 of the layers they may see, except the photos outside ``PHOTO_ROLES``.
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 #: Fields always shown (identity of a record, and what the map draws).
 ALWAYS = frozenset({"uid", "parent_uid", "geometry"})
 PHOTO_FIELD = "photos"
+#: Layers anonymous visitors never see unless ``PUBLIC_PROFILE["layers"]`` lists them.
+NEVER_PUBLIC_BY_DEFAULT = frozenset({"actions"})
 
 
 def check_public_profile(profile: Mapping[str, Any] | None) -> None:
@@ -77,9 +81,12 @@ def _profile() -> Mapping[str, Any]:
 
 
 def public_layers(default: Iterable[str]) -> frozenset[str]:
-    """Return the layers open to anonymous visitors: the profile's ``layers``, else ``default``."""
+    """Return the layers open to anonymous visitors: the profile's ``layers``, else ``default``.
+
+    ``default`` loses the layers of :data:`NEVER_PUBLIC_BY_DEFAULT`.
+    """
     layers = _profile().get("layers")
-    return frozenset(default if layers is None else layers)
+    return frozenset(default) - NEVER_PUBLIC_BY_DEFAULT if layers is None else frozenset(layers)
 
 
 def visible_fields(schema: LayerSchema | ChildSchema, role: str, *,

@@ -313,6 +313,10 @@ class LayerStore(abc.ABC):
     ) -> pd.DataFrame:
         """Read child rows, optionally for some parents and a time interval."""
 
+    def delete_children(self, layer: str, child: str, uids: Sequence[str]) -> int:
+        """Delete child rows by their uid (a link undone); return how many were deleted."""
+        raise NotImplementedError(f"{type(self).__name__} ne sait pas supprimer de lignes filles.")
+
     # -- bookkeeping ------------------------------------------------------------
     @abc.abstractmethod
     def record_import(self, entry: Mapping[str, Any]) -> None:

@@ -115,6 +115,8 @@ class RecordFilter:
         if self.start is not None or self.end is not None:
             time_field = query_time_field(schema)
             start, end = time_text(self.start), time_text(self.end)
+            if time_field.type == "date":  # stored as « AAAA-MM-JJ »: compare at midnight
+                start, end = _date_text(start), _date_text(end)
         where = tuple((query_field(schema, name), value) for name, value in (self.where or {}).items())
         return BoundFilter(schema, bbox=bbox, time_field=time_field, start=start, end=end,
                            where=where, uids=self.uids)
@@ -214,6 +216,13 @@ class Page:
 
 
 # -- checks of filter values (also used by the backends for children and changes) -----------
+
+def _date_text(text: str | None) -> str | None:
+    """Return an ISO datetime at midnight as its date alone (how date columns are stored)."""
+    if text is not None and text.endswith("T00:00:00"):
+        return text[:-len("T00:00:00")]
+    return text
+
 
 def time_text(value: TimeLike, *, field: str = "datetime") -> str | None:
     """Return a date, datetime or ISO string as the text stored in date columns (local, naive).

@@ -470,6 +470,20 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 deleted += cur.rowcount
         return deleted
 
+    def delete_children(self, layer: str, child: str, uids: Sequence[str]) -> int:
+        """Delete child rows by their uid (see :meth:`LayerStore.delete_children`)."""
+        schema = self.schema(layer)
+        table = self._child_table(schema, schema.child(child))
+        uids = [str(u) for u in uids]
+        deleted = 0
+        with self.transaction():
+            for sl in iter_chunks(len(uids), _CHUNK):
+                part = uids[sl]
+                marks = ", ".join("?" * len(part))
+                cur = self._con.execute(f'DELETE FROM "{table}" WHERE uid IN ({marks})', part)
+                deleted += cur.rowcount
+        return deleted
+
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
         """Refresh SQLite's planner statistics and fold the WAL into the file.
 

@@ -535,6 +535,18 @@ class PostGISStore(LayerStore):
                 self._bump(cur)
         return deleted
 
+    def delete_children(self, layer: str, child: str, uids: Sequence[str]) -> int:
+        """Delete child rows by their uid (see :meth:`LayerStore.delete_children`)."""
+        schema = self.schema(layer)
+        table = self._table(child_table(schema, schema.child(child)))
+        keys = [str(u) for u in uids if "\x00" not in str(u)]
+        with self._errors(), self._writing(), self._con.cursor() as cur:
+            cur.execute(f"DELETE FROM {table} WHERE uid = ANY(%s::text[])", (keys,))
+            deleted = int(cur.rowcount)
+            if deleted:
+                self._bump(cur)
+        return deleted
+
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
         """Cluster each geometry table on its GiST index, then VACUUM ANALYZE.
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from layers.actions import create_action
 from layers.store import open_store
 from tests.walkdemo import demo_store_copy, plan_mosson_walk
 from tests.webmap.security._fixtures import PASSWORD, ROLES, build_app, client_as, png
@@ -146,6 +147,16 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/admin/imports/correspondance", "/admin/imports/correspondance", (401, 403, 403, 400)),
     Row("POST", "/admin/imports/apercu", "/admin/imports/apercu", (401, 403, 403, 400), json={}),
     Row("GET", "/admin/imports/journal", "/admin/imports/journal", (401, 403, 403, 200)),
+    Row("GET", "/api/actions", "/api/actions?etat=engagée", READER),
+    Row("POST", "/api/actions", "/api/actions", WRITE, json={}),
+    Row("GET", "/api/actions/<uid>", "/api/actions/{act}", READER),
+    Row("PATCH", "/api/actions/<uid>", "/api/actions/{act}", WRITE, json={}),
+    Row("POST", "/api/actions/<uid>/constats", "/api/actions/{act}/constats", WRITE, json={}),
+    Row("DELETE", "/api/actions/<uid>/constats/<constat_uid>", "/api/actions/{act}/constats/{obs}",
+        (401, 403, 404, 404)),  # not linked
+    Row("POST", "/api/diagnostics/<walk_uid>/actions", "/api/diagnostics/{walk}/actions", WRITE, json={}),
+    Row("GET", "/api/conventions", "/api/conventions", READER),
+    Row("GET", "/api/conventions/<code>", "/api/conventions/inconnue", (401, 404, 404, 404)),
 )
 
 
@@ -162,6 +173,8 @@ def table_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, dict[str
             "bac": store.read("bacs", limit=1)["uid"].iloc[0],
             "cam": store.read("videoprotection", limit=1)["uid"].iloc[0],
             "walk": walk,
+            "act": create_action(store, {"title": "Nettoyage de la dalle"}, organisation="ville",
+                                 actor="tests")["uid"],
         }
     finally:
         store.close()
