@@ -21,6 +21,7 @@ import shapely
 
 from geo.stats.action_indicators import action_indicators, grouped_indicators
 from geo.stats.report import ReportSection
+from layers.actions import ActionQuery, action_links, read_actions
 from layers.conventions import Convention, stored_conventions
 from layers.errors import ConventionError
 from layers.store.base import LayerStore
@@ -43,10 +44,13 @@ def quartier_actions(store: LayerStore, code: str, zone: Any, *, start: date, en
     Those naming the quartier, and those naming none whose geometry lies in ``zone``
     (the quartier's union, store CRS).
     """
-    first, stop = start.isoformat(), _end_exclusive(end)
-    named = store.read("actions", where={"quartier": code}, start=first, end=stop)
+    named = read_actions(store, ActionQuery(quartier=code, start=start, end=end)).drop(
+        columns=["constats", "late"]
+    )
     xmin, ymin, xmax, ymax = (float(v) for v in zone.bounds)
-    around = store.read("actions", bbox=(xmin, ymin, xmax, ymax), start=first, end=stop)
+    around = store.read(
+        "actions", bbox=(xmin, ymin, xmax, ymax), start=start.isoformat(), end=_end_exclusive(end)
+    )
     if len(around):
         geoms = around.geometry.to_numpy()
         inside = ~shapely.is_missing(geoms) & shapely.intersects(geoms, zone)
@@ -64,7 +68,7 @@ def _links(store: LayerStore, actions: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
         return pd.DataFrame({"parent_uid": [], "constat_uid": []}), pd.DataFrame(
             {"uid": [], "observed_at": []}
         )
-    links = store.read_children("actions", "constats", parent_uids=list(actions["uid"]))
+    links = action_links(store, list(actions["uid"]))
     uids = sorted(set(links["constat_uid"].astype(str))) if len(links) else []
     constats = store.read("observations", uids=uids) if uids else pd.DataFrame({"uid": [], "observed_at": []})
     return links, pd.DataFrame(constats[["uid", "observed_at"]])
