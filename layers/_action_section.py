@@ -191,8 +191,14 @@ def action_section(
         )
     tables: dict[str, pd.DataFrame] = {"Actions par état d'avancement": ind.by_state}
     tables.update(_convention_tables(actions, links, constats, conventions, today))
-    tables["Actions en retard : causes de retard ou de report"] = ind.causes
+    if len(ind.causes):
+        tables["Actions en retard : causes de retard ou de report"] = ind.causes
+    else:
+        notes.append("Aucune action en retard.")
     tables["Actions par pilote"] = ind.by_pilote.rename(columns={"pilote": "Pilote"})
     tables["Actions par partenaire"] = ind.by_partenaire.rename(columns={"partenaires": "Partenaire"})
-    tables["Programme TFPB : montants par axe"] = ind.tfpb
+    if len(ind.tfpb):
+        tables["Programme TFPB : montants par axe"] = ind.tfpb
+    else:
+        notes.append("Programme TFPB : aucune action TFPB sur la période.")
     return ReportSection(TITLE, figures=figures, tables=tables, notes=notes)

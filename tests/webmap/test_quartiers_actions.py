@@ -183,7 +183,10 @@ def test_report_section_follows_the_readable_layers(plan_store: tuple[Path, tupl
     assert states["Actions"].sum() == exp["total"] and states["dont simulées"].sum() == exp["total"]
     html = render_report_html(full)
     assert "<h2>Plan d&#39;actions</h2>" in html or "<h2>Plan d'actions</h2>" in html
-    assert f"dont {exp['total']} simulées" in html and "Programme TFPB : montants par axe" in html
+    assert (
+        f"dont {exp['total']} simulées" in html
+        and "Programme TFPB : aucune action TFPB sur la période." in html
+    )
     assert (
         "Plan d" not in render_report_html(withheld).split("Note de méthode")[0].split("<h2>Chiffres clés")[1]
     )
