@@ -163,7 +163,7 @@ def action_section(
         (
             "Part des actions réalisées dans leur délai",
             ind.on_time.share,
-            "; ".join(
+            " ; ".join(
                 filter(
                     None,
                     [
@@ -177,7 +177,7 @@ def action_section(
         (
             "Délai médian du constat à l'action réalisée (jours)",
             ind.constat_delay.median_days,
-            "; ".join(filter(None, [f"n = {ind.constat_delay.n}", _simulated(ind.constat_delay.simulated)])),
+            " ; ".join(filter(None, [f"n = {ind.constat_delay.n}", _simulated(ind.constat_delay.simulated)])),
         ),
     ]
     if actions.empty:  # the counts are 0, the share and the median unknown

@@ -189,7 +189,7 @@ def _timeline(rng: np.random.Generator, etat: str, decided: pd.Timestamp) -> dic
     if etat == "reportée":
         steps.append(("reportée", steps[-1][1] + pd.Timedelta(days=int(rng.integers(20, 90)))))
     if etat in ("réalisée", "abandonnée"):
-        resolved = steps[-1][1] + pd.Timedelta(days=int(rng.integers(10, 220)), hours=10)
+        resolved = steps[-1][1] + pd.Timedelta(days=int(rng.integers(10, 150)), hours=10)
         steps.append((etat, resolved))
     return {"deadline": deadline, "resolved_at": resolved, "steps": steps}
 
@@ -201,6 +201,7 @@ def _plan(code: str, constats: gpd.GeoDataFrame, *, seed: int, conv: Convention 
     xy = shapely.get_coordinates(constats.geometry.to_numpy())
     actions, geoms, history, links, treat = [], [], [], [], []
     is_open = constats["status"].isin(_OPEN).to_numpy()
+    seen = pd.to_datetime(constats["observed_at"])
     used: set[int] = set()
     for i in range(1, min(n, len(constats)) + 1):
         etat = _state(rng)
@@ -211,7 +212,14 @@ def _plan(code: str, constats: gpd.GeoDataFrame, *, seed: int, conv: Convention 
         used.add(a)
         anchor = constats.iloc[a]
         theme = str(anchor["theme"])
-        same = (constats["theme"] == theme).to_numpy() & (np.hypot(*(xy - xy[a]).T) < 150)
+        # the same problem nearby, seen in the two months before the anchor constat
+        gap = (seen[a] - seen).dt.days.to_numpy()
+        same = (
+            (constats["theme"] == theme).to_numpy()
+            & (np.hypot(*(xy - xy[a]).T) < 150)
+            & (gap >= 0)
+            & (gap <= 60)
+        )
         others = [j for j in np.flatnonzero(same) if j != a][: int(rng.integers(0, 4))]
         members = constats.iloc[[a, *others]]
         objectif, title, response = _answers_for(theme)
