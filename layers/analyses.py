@@ -34,6 +34,7 @@ from geo.geometry import repair_polygons
 from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
+from layers._action_section import action_section
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
@@ -567,6 +568,7 @@ def quartier_report_from_store(
         Layers the reader of the report may see (None: every layer). A confidential layer
         outside it (``videoprotection`` for a lecteur) is not read: the report says its
         figures are not communicated instead of computing them, or of saying « no camera ».
+        Without ``actions`` in it, the report has no « Plan d'actions » section.
 
     Returns
     -------
@@ -621,6 +623,8 @@ def quartier_report_from_store(
         report.notes.append("Vidéoprotection : couche confidentielle, non lue pour ce rapport (le rôle "
                             "du demandeur ne la voit pas) ; la couverture par les caméras n'y figure pas.")
     _context(report, store, geom, start, end, readable)
+    if not _withheld(readable, "actions"):
+        report.sections.append(action_section(store, code, geom, start=start, end=end))
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)

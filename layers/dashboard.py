@@ -27,6 +27,8 @@ from geo.stats.indicators import (
     tracks_treatment,
     treatment_delays,
 )
+from geo.stats.report import ReportSection
+from layers._action_section import action_section
 from layers._dashboard_base import (
     _Box,
     _clean,
@@ -73,6 +75,7 @@ __all__ = [
     "default_period",
     "previous_year",
     "quartier_dashboard",
+    "section_data",
     "territory_dashboard",
 ]
 
@@ -96,10 +99,17 @@ class DashboardOptions:
         caller decides from the user's rights).
     theme : str, optional
         Observation theme analysed when the quartier has no point noir event.
+    actions : bool
+        Include the « Plan d'actions » section (the caller decides whether the user may
+        read the ``actions`` layer).
+    today : date, optional
+        Reference day of the actions' retards (today by default).
     """
 
     cameras: bool = False
     theme: str | None = "dépôts sauvages"
+    actions: bool = False
+    today: date | None = None
 
 
 def previous_year(start: date, end: date) -> tuple[date, date]:
@@ -327,6 +337,28 @@ def _observation_indicators(
 # --------------------------------------------------------------------------- entry points
 
 
+def section_data(section: ReportSection) -> dict[str, Any]:
+    """Return a report section (the plan d'actions) as plain data for the page.
+
+    ``figures``: ``label``, ``value`` (None: n.d.), ``detail`` (« dont 3 simulées »…) and
+    ``kind`` (``pct`` for the shares); ``tables``: ``caption``, ``columns``, ``rows``.
+    """
+    return {
+        "title": section.title,
+        "figures": [
+            {
+                "label": label,
+                "value": _clean(value),
+                "detail": detail,
+                "kind": "pct" if label.startswith("Part") else "nombre",
+            }
+            for label, value, detail in section.figures
+        ],
+        "tables": [{"caption": caption, **_table(frame)} for caption, frame in section.tables.items()],
+        "notes": list(section.notes),
+    }
+
+
 def _share(frame: pd.DataFrame) -> float:
     """Share of simulated records (0 when none or no flag)."""
     if frame.empty or "simulated" not in frame.columns:
@@ -364,8 +396,9 @@ def quartier_dashboard(
         and ``emerging`` (bins with their rings in EPSG:2154, or None), ``outline``
         (perimeter rings), ``recurrence`` (table by point noir), ``recurrent_sites`` (sites
         of the recurrence analysis named by their nearest address), ``containers``,
-        ``cameras`` (None when not allowed), ``tables`` (report tables) and ``notes`` (why a
-        figure is missing).
+        ``cameras`` (None when not allowed), ``actions`` (the « Plan d'actions » section,
+        :func:`section_data`; None when not allowed), ``tables`` (report tables) and
+        ``notes`` (why a figure is missing).
 
     Raises
     ------
@@ -442,6 +475,11 @@ def quartier_dashboard(
         "recurrent_sites": _recurrent_sites(report, store, zone),
         "containers": _container_coverage(store, zone, spans.current),
         "cameras": _camera_coverage(report, store, zone) if opts.cameras else None,
+        "actions": section_data(
+            action_section(store, code, zone.geom, start=start, end=end, today=opts.today)
+        )
+        if opts.actions
+        else None,
         "tables": tables,
         "notes": notes,
         "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")],

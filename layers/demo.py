@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from layers.demo_actions import ActionsSummary, simulate_action_plans
 from layers.errors import SourceFileError
 from layers.importer import ImportOptions, ImportReport, import_file
 from layers.samples import declare_sample
@@ -20,10 +21,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DemoResult:
-    """Reports of every import of the demo, and the simulation summary."""
+    """Reports of every import of the demo, and the simulation summaries."""
 
     reports: list[ImportReport] = field(default_factory=list)
     simulation: SimulationSummary | None = None
+    actions: ActionsSummary | None = None
 
 
 def demo_steps(demo_dir: Path) -> list[dict[str, str]]:
@@ -77,4 +79,9 @@ def build_demo(
         perimeters = perimeters[perimeters["communes"].isin(sim["communes"])]
         result.simulation = simulate_territory(store, perimeters, seed=int(sim["seed"]),
                                                start=str(sim["start"]), months=int(sim["months"]))
+        plans = manifest.get("plans_actions")
+        if plans:
+            if on_step:
+                on_step("plans d'actions")
+            result.actions = simulate_action_plans(store, perimeters, seed=int(plans["seed"]))
     return result

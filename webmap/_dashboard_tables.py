@@ -23,6 +23,7 @@ TABLE_NAMES: dict[str, str] = {
     "recurrence": "Récurrence par point noir",
     "sites-recurrents": "Sites de dépôt récurrents (signalements regroupés à 25 m)",
     "couverture": "Couverture : bacs et vidéoprotection",
+    "plan-actions": "Plan d'actions : indicateurs",
 }
 _MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -136,7 +137,35 @@ def dashboard_tables(data: dict[str, Any]) -> dict[str, pd.DataFrame]:
             data["recurrent_sites"]["rows"], columns=data["recurrent_sites"]["columns"]
         ),
         "couverture": _coverage(data),
+        **({"plan-actions": _actions(data["actions"])} if data.get("actions") else {}),
     }
+
+
+def _actions(section: dict[str, Any]) -> pd.DataFrame:
+    """Return the figures of the « Plan d'actions » section, then every row of its tables."""
+    rows = [
+        {
+            "Tableau": "Chiffres clés",
+            "Ligne": f["label"],
+            "Colonne": "Valeur",
+            "Valeur": f["value"],
+            "Précision": f["detail"],
+        }
+        for f in section["figures"]
+    ]
+    for table in section["tables"]:
+        for row in table["rows"]:
+            rows += [
+                {
+                    "Tableau": table["caption"],
+                    "Ligne": row[0],
+                    "Colonne": column,
+                    "Valeur": value,
+                    "Précision": None,
+                }
+                for column, value in zip(table["columns"][1:], row[1:], strict=True)
+            ]
+    return pd.DataFrame(rows, columns=["Tableau", "Ligne", "Colonne", "Valeur", "Précision"], dtype=object)
 
 
 def territory_table(data: dict[str, Any]) -> pd.DataFrame:

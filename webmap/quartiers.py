@@ -3,8 +3,8 @@
 The data come from :mod:`layers.dashboard` (cached per store revision, quartier, period
 and rights); this module draws the monthly charts and the hot spot maps as SVG from them
 (:mod:`webmap._dashboard_svg`) and serves every table as CSV and XLSX. CCTV figures are
-shown only to the roles that may see the ``videoprotection`` layer
-(:func:`webmap.access.can_see`).
+shown only to the roles that may see the ``videoprotection`` layer, the « Plan d'actions »
+section only to those that may read the ``actions`` layer (:func:`webmap.access.can_see`).
 """
 
 from __future__ import annotations
@@ -91,11 +91,15 @@ def _error(status: int, message: str) -> ResponseReturnValue:
 
 
 def _dashboard(code: str, start: date, end: date) -> dict[str, Any]:
-    cameras = can_see("videoprotection")
+    cameras, actions = can_see("videoprotection"), can_see("actions")
     return _cached(
-        ("quartier", code, start, end, cameras),
+        ("quartier", code, start, end, cameras, actions, date.today()),
         lambda: quartier_dashboard(
-            get_store(), code, start=start, end=end, options=DashboardOptions(cameras=cameras)
+            get_store(),
+            code,
+            start=start,
+            end=end,
+            options=DashboardOptions(cameras=cameras, actions=actions),
         ),
     )
 
@@ -171,6 +175,7 @@ def quartier(code: str) -> ResponseReturnValue:
         gi_classes=GI_CLASSES,
         gi_rows=list(zip(GI_CLASSES, GI_LEVELS, strict=True)),
         tables=TABLE_NAMES,
+        today=date.today(),
     )
 
 
@@ -184,5 +189,8 @@ def quartier_download(code: str, table: str, fmt: str) -> ResponseReturnValue:
         start, end = _period(_default(code))
     except StoreAnalysisError as exc:
         return _error(400, str(exc))
-    frame = dashboard_tables(_dashboard(code, start, end))[table]
+    frames = dashboard_tables(_dashboard(code, start, end))
+    if table not in frames:  # the plan d'actions, for a role that may not read the actions
+        return _error(404, f"Tableau « {table}.{fmt} » du quartier « {code} » inconnu.")
+    frame = frames[table]
     return table_response(frame, f"{code}-{table}-{start:%Y%m}-{end:%Y%m}", fmt)

@@ -57,6 +57,7 @@ __all__ = [
     "Report",
     "ReportFigure",
     "ReportOptions",
+    "ReportSection",
     "build_quartier_report",
     "build_territory_report",
 ]
@@ -177,6 +178,29 @@ class BarChart(ReportFigure):
     rotate_labels: bool = False
 
 
+@dataclass(frozen=True)
+class ReportSection:
+    """A titled section of a report besides the analyses (the plan d'actions…), as data.
+
+    Attributes
+    ----------
+    title : str
+        Heading of the section.
+    figures : list of tuple
+        ``(label, value, detail)``: a figure (``None``: « n.d. »), and what qualifies it
+        (« dont 3 simulées », « sur 12 actions ») or ``None``.
+    tables : dict
+        Caption → DataFrame.
+    notes : list of str
+        What the reader must know (« Aucune action enregistrée », why a figure is n.d.).
+    """
+
+    title: str
+    figures: list[tuple[str, Any, str | None]] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Report:
     """A report as data: key figures, figures, tables and a method note.
@@ -207,6 +231,8 @@ class Report:
     notes : list of str
         What stands in place of the maps and charts that could not be drawn (« aucun
         événement sur la période »…), shown where the figures would be.
+    sections : list of ReportSection
+        Further sections (the plan d'actions of the quartier), after the tables.
     """
 
     title: str
@@ -219,6 +245,7 @@ class Report:
     results: dict[str, Any] = field(default_factory=dict)
     simulated: bool = False
     notes: list[str] = field(default_factory=list)
+    sections: list[ReportSection] = field(default_factory=list)
 
 
 #: Fewest events around a quartier for its hot spot analyses (Gi*, density, emerging).

@@ -245,7 +245,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
     store = open_cli_store(ctx, create=True)
     steps = demo_steps(settings.demo_dir)
     try:
-        with tqdm(total=len(steps) + 1, desc="Territoire de démonstration", unit="étape",
+        with tqdm(total=len(steps) + 2, desc="Territoire de démonstration", unit="étape",
                   disable=None, file=sys.stderr) as bar:
             def step(label: str) -> None:
                 bar.set_postfix_str(Path(label).name)
@@ -263,6 +263,10 @@ def demo(ctx: click.Context, reset: bool) -> None:
                    f"{s['deja_presentes']:>6} déjà là, {s['rejetees']:>4} rejetées")
     if result.simulation:
         click.echo(f"  simulation (données simulées, signalées comme telles) : {result.simulation}")
+    if result.actions:
+        a = result.actions
+        click.echo(f"  plans d'actions simulés ({', '.join(a.quartiers)}) : {a.actions} actions dont "
+                   f"{a.tfpb} TFPB, {a.links} liens vers des constats, {a.treated} constats traités")
     click.echo("\nCouches :")
     for info in infos:
         sim = f" (dont {info.simulated} simulées)" if info.simulated else ""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.stats.report import Report
+from geo.stats.report import Report, ReportSection
 from webmap.documents._env import environment
 from webmap.documents.maps import draw_report_figure, image_uri
 from webmap.documents.pdf import html_to_pdf, write_document
@@ -63,10 +63,19 @@ LABEL_COLUMNS = frozenset({"Année", "Annee", "Code", "Code INSEE"})
 
 
 def _cell(column: str, value: Any) -> str:
-    """French display of one table cell (years as « 2023 », not « 2 023 »)."""
+    """French display of one table cell (years as « 2023 », not « 2 023 »; shares as percentages)."""
     if column in LABEL_COLUMNS and isinstance(value, int | np.integer):
         return str(int(value))
+    if column.startswith("Part") and isinstance(value, float | np.floating) and np.isfinite(value):
+        return f"{value:.1%}".replace(".", ",")
     return _fmt(value)
+
+
+def _section(section: ReportSection) -> dict[str, Any]:
+    """Return a further section (the plan d'actions): its figures, notes and tables, formatted."""
+    figures = [{**_key_figure(label, value), "detail": detail} for label, value, detail in section.figures]
+    return {"title": section.title, "figures": figures, "notes": section.notes,
+            "tables": [_table(caption, df) for caption, df in section.tables.items()]}
 
 
 def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
@@ -104,6 +113,7 @@ def render_report_html(report: Report) -> str:
         figures=figures, notes=report.notes,
         tables=[_table(caption, df) for caption, df in report.tables.items()],
         method=[(key, _fmt(value)) for key, value in report.method.items()], caveats=report.caveats,
+        sections=[_section(section) for section in report.sections],
     )
 
 

@@ -169,8 +169,8 @@ def report_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 #: layers a quartier report reads besides its events, when its requester may see them
-REPORT_CONTEXT_LAYERS = ("adresses", "bacs", "batiments", "diagnostics", "eclairage", "videoprotection",
-                         "voies")
+REPORT_CONTEXT_LAYERS = ("actions", "adresses", "bacs", "batiments", "diagnostics", "eclairage",
+                         "videoprotection", "voies")
 
 
 def report_read_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
