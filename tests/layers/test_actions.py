@@ -25,6 +25,7 @@ from layers.conventions import import_convention, load_convention
 from layers.errors import NotFoundError, RecordError
 from layers.importer import ImportOptions, import_file
 from layers.schema import ACTION_ORIGINS
+from layers.scope import ScopeRules, may_change, record_organisations
 from layers.settings import REPO_ROOT, Settings
 from layers.store import LayerStore
 
@@ -252,6 +253,11 @@ def test_read_filters_and_late(constats_store: LayerStore) -> None:
     assert len(read_actions(constats_store, ActionQuery(end=date(2026, 1, 31)))) == 1
     assert len(read_actions(constats_store, ActionQuery(etats=("engagée", "réalisée")))) == 3
     assert read_actions(constats_store, ActionQuery(quartier="QP093028")).empty
+    # actions without geometry are stored as null and left out of spatial queries, not an error
+    around = (651900, 6861900, 652100, 6862100)
+    assert constats_store.read("actions", bbox=around)["title"].tolist() == ["TFPB"]
+    assert constats_store.count("actions", bbox=around) == 1
+    assert int(frame.geometry.isna().sum()) == 5
 
 
 def test_orientation_filter(constats_store: LayerStore) -> None:
@@ -268,3 +274,16 @@ def test_orientation_filter(constats_store: LayerStore) -> None:
     found = read_actions(constats_store, ActionQuery(orientation=first.code))
     assert set(found["title"]) == {"par orientation", "par objectif"}
     assert objectif.startswith(first.code + ".")
+
+
+def test_scope_of_actions() -> None:
+    rules = ScopeRules()
+    record = {"organisation": "ville", "pilote": "Métropole — collecte", "bailleur": "Pas-de-Calais Habitat",
+              "assigned_to": None}
+    assert record_organisations("actions", record, rules) == ["ville", "EPCI", "bailleur"]
+    refused = may_change("actions", {"organisation": "ville"}, role="technicien", organisation="police",
+                         rules=rules)
+    assert not refused.allowed
+    assert refused.reason.startswith("Cette action relève de l'organisation « ville »")
+    assert may_change("actions", record, role="technicien", organisation="bailleur", rules=rules).allowed
+    assert not may_change("actions", {}, role="technicien", organisation="ville", rules=rules).allowed

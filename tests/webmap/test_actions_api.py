@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from layers.conventions import import_convention, load_convention
 from layers.settings import REPO_ROOT
@@ -306,3 +305,17 @@ def test_openapi(app: Flask) -> None:
     body = tech["components"]["schemas"]["ActionInput"]["properties"]
     assert "organisation" not in body and body["etat"]["enum"][0] == "à engager"
     assert tech["paths"]["/api/diagnostics/{walk_uid}/actions"]["post"]["summary"].startswith("Du diagnostic")
+
+
+def test_generic_map_routes_accept_placeless_actions(app: Flask) -> None:
+    placeless = _create(app, {"title": "Carte sans lieu"})
+    reader = client(app, "lea")
+    feats = reader.get("/api/layers/actions/features?limit=1000")
+    assert feats.status_code == 200
+    assert placeless["id"] in [f["id"] for f in feats.json["features"]]
+    for fmt in ("csv", "geojson"):
+        res = reader.get(f"/api/layers/actions/export.{fmt}")
+        assert res.status_code == 200, fmt
+        assert "Carte sans lieu" in res.get_data(as_text=True)
+    assert reader.get("/api/layers/actions/stats").json["total"] >= 1
+    assert app.test_client().get("/api/layers/actions/features").status_code == 404
