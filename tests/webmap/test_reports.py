@@ -115,8 +115,8 @@ def test_finished_report_is_filed_with_its_parameters(rapp: Flask, quartier_job:
     assert params["periode"] == "2023-09:2024-08" and params["couche"] == "observations"
     assert params["theme"] == "dépôts sauvages" and params["pdf"] is True
     # the reader's report read every layer it may see, and not the cameras (confidential)
-    assert params["couches"] == ["perimetres", "observations", "adresses", "bacs", "batiments", "diagnostics",
-                                 "eclairage", "voies"]
+    assert params["couches"] == ["perimetres", "observations", "actions", "adresses", "bacs", "batiments",
+                                 "diagnostics", "eclairage", "voies"]
     assert params["demande_par"] == "louise" and params["organisation"] == "bailleur"
     assert params["travail"] == quartier_job["id"] and params["titre"] == quartier_job["result"]["titre"]
     assert params["demande_le"] == quartier_job["created"]
