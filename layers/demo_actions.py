@@ -126,6 +126,11 @@ def _constats(store: LayerStore, perimeter: gpd.GeoDataFrame) -> gpd.GeoDataFram
     return obs[keep].sort_values("uid", kind="stable").reset_index(drop=True)
 
 
+#: Kinds of place of the simulated actions (the Annexe 1 « Lieux / Adresses » column).
+_LIEUX = ("Pied d'immeuble", "Parking", "Cheminement piéton", "Aire de jeux", "Square",
+          "Entrée de résidence", "Abords de l'école", "Local à ordures")
+
+
 def _history(uid: str, steps: list[tuple[str, pd.Timestamp]], comment: str) -> list[dict[str, Any]]:
     return [
         {"parent_uid": uid, "status": s, "changed_at": t, "changed_by": "simulation", "comment": comment}
@@ -243,7 +248,7 @@ def _plan(code: str, constats: gpd.GeoDataFrame, *, seed: int, conv: Convention 
                 "objectif": objectif,
                 "axe": conv_axe(conv, orientation),
                 "probleme": f"{theme} signalé(s) à proximité du {anchor['address']}",
-                "lieu": str(anchor["address"]),
+                "lieu": _LIEUX[i % len(_LIEUX)],
                 "address": str(anchor["address"]),
                 "origine": str(rng.choice(ACTION_ORIGINS[:5])),
                 "response_type": response,
@@ -356,7 +361,7 @@ def _tfpb(
                 "tfpb_sous_action": sous[k % len(sous)],
                 "amount_planned": planned,
                 "amount_committed": committed,
-                "amount_deferred": round(planned - committed, -2) if etat == "reportée" else 0.0,
+                "amount_deferred": max(round(planned - committed, -2), 0.0) if etat == "reportée" else 0.0,
                 "amount_valued": committed if etat == "réalisée" else 0.0,
                 "simulated": True,
                 "source_dataset": DATASET,
@@ -392,7 +397,9 @@ def simulate_action_plans(
     seed : int
         The same seed writes the same records.
     year : int, optional
-        Year of the TFPB programme (the current one by default).
+        Year of the TFPB programme: by default the latest year of the simulated constats (so
+        that the programme is compared with the constats of its own year, on the TFPB page
+        and in the dashboards), never after ``today``.
     today : date, optional
         No date of the programme lies after it (today by default).
 
@@ -402,7 +409,6 @@ def simulate_action_plans(
         What was added (0 on a re-run).
     """
     today = today or date.today()
-    year = year or today.year
     import_demo_conventions(store)
     conventions = {c.code: c for c in list_conventions()}
     codes = busiest_quartiers(store, perimeters)
@@ -414,6 +420,9 @@ def simulate_action_plans(
         plans.append(_plan(code, constats, seed=seed, conv=conventions.get(MODEL_CONVENTION)))
         pool.append(constats.assign(_code=code))
     both = pd.concat(pool, ignore_index=True)
+    if year is None:
+        seen = pd.to_datetime(both["observed_at"]).dt.year
+        year = min(int(seen.max()), today.year) if len(seen) else today.year
     plans.append(
         _tfpb(
             gpd.GeoDataFrame(both, geometry="geometry", crs=store.crs),

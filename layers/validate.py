@@ -109,10 +109,12 @@ def _coerce_number(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, s
         bad |= num.notna() & (num < f.minimum)
     if f.maximum is not None:
         bad |= num.notna() & (num > f.maximum)
-    if f.minimum is not None or f.maximum is not None:
-        reason += f" entre {f.minimum:g} et {f.maximum:g}" if (
-            f.minimum is not None and f.maximum is not None
-        ) else ""
+    if f.minimum is not None and f.maximum is not None:
+        reason += f" entre {f.minimum:g} et {f.maximum:g}"
+    elif f.minimum is not None:
+        reason += f" supérieur ou égal à {f.minimum:g}"
+    elif f.maximum is not None:
+        reason += f" inférieur ou égal à {f.maximum:g}"
     num = num.mask(bad)
     if f.type == "int":
         return num.astype("Int64"), bad, reason

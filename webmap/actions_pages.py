@@ -38,7 +38,7 @@ bp = Blueprint("actions_pages", __name__)
 
 #: Filters of the page, as named in its URL (the same as ``GET /api/actions``).
 FILTERS = ("quartier", "debut", "fin", "etat", "pilote", "partenaire", "orientation", "en_retard")
-#: Export links (helper B's blueprint ``action_exports``): (endpoint, fmt, label).
+#: Export links (blueprint ``action_exports``): (endpoint, fmt, label).
 DOWNLOADS = (("annexe1", "xlsx", "Annexe 1 (XLSX)"), ("annexe1", "ods", "Annexe 1 (ODS)"),
              ("annexe1", "pdf", "Annexe 1 (PDF)"), ("suivi", "xlsx", "Tableau de suivi (XLSX)"),
              ("suivi", "ods", "Tableau de suivi (ODS)"), ("suivi", "pdf", "Tableau de suivi (PDF)"))
@@ -236,20 +236,16 @@ def _constats(store: LayerStore, rows: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def _downloads(filters: PageFilters) -> list[dict[str, str]]:
-    """Links to the exports of the plan (helper B's blueprint), with the page's filters."""
-    if not any(f"action_exports.{e}" in current_app.view_functions for e, _, _ in DOWNLOADS):
-        return []
+    """Links to the exports of the plan (blueprint ``action_exports``), with the page's filters."""
     query = {k: v for k, v in request.args.items() if k in FILTERS and v}
     etats = [v for v in request.args.getlist("etat") if v]
     if etats:
         query["etat"] = ",".join(etats)
     links = []
     for endpoint, fmt, label in DOWNLOADS:
-        name = f"action_exports.{endpoint}"
-        if name in current_app.view_functions:
-            href = url_for(name, fmt=fmt)
-            links.append({"href": href + ("?" + urlencode(query) if query else ""), "label": label})
-    if filters.quartier and "action_exports.copil" in current_app.view_functions:
+        href = url_for(f"action_exports.{endpoint}", fmt=fmt)
+        links.append({"href": href + ("?" + urlencode(query) if query else ""), "label": label})
+    if filters.quartier:
         rest = {k: v for k, v in query.items() if k != "quartier"}
         href = url_for("action_exports.copil", code=filters.quartier)
         links.append({"href": href + ("?" + urlencode(rest) if rest else ""),

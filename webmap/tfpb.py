@@ -4,8 +4,8 @@ The figures come from :func:`layers.tfpb.tfpb_report`; this module picks the bai
 year (from the stored TFPB actions), formats the amounts (« n.d. » for unknown, never 0) and
 serializes the map's layers in WGS84: the located actions, their buffers of the distance
 (computed in EPSG:2154, exact for polygon actions too) and the constats of the quartiers,
-near an action or not. The TFPB bilan XLSX is served by helper B's ``action_exports``
-blueprint at ``/tfpb/bilan.xlsx``; the link is built by path.
+near an action or not. The TFPB bilan XLSX is served by the ``action_exports``
+blueprint at ``/tfpb/bilan.xlsx`` (endpoint ``action_exports.tfpb_bilan``).
 """
 
 from __future__ import annotations
@@ -129,7 +129,6 @@ def _context(report: TfpbReport, bailleurs: list[str], years: list[int]) -> dict
         "flag": _flag,
         "show_constats": can_see("observations"),
         "map_data": _map_data(report) if can_see("observations") else None,
-        "bilan_url": f"{request.script_root}/tfpb/bilan.xlsx",
         "last_day": report.end - timedelta(days=1),
     }
 

@@ -93,9 +93,12 @@ def test_demo_plans_d_actions(demo_store: LayerStore) -> None:
     assert set(treated["action_reference"]) <= done
     hist = demo_store.history("actions", plans.loc[plans["etat"] == "réalisée", "uid"].iloc[0])
     assert hist["status"].iloc[0] == "à engager" and hist["status"].iloc[-1] == "réalisée"
-    # one bailleur, simulated, with a programme over the 8 axes of the current year
+    # one bailleur, simulated, with a programme over the 8 axes of the year of the constats
     tfpb = actions[actions["tfpb"]]
-    assert set(tfpb["bailleur"]) == {BAILLEUR} and set(tfpb["tfpb_year"]) == {date.today().year}
+    in_plans = obs["uid"].isin(inside.loc[inside["code"].isin(per_quartier.index), "uid"])
+    constats_year = min(int(pd.to_datetime(obs.loc[in_plans, "observed_at"]).dt.year.max()),
+                        date.today().year)
+    assert set(tfpb["bailleur"]) == {BAILLEUR} and set(tfpb["tfpb_year"]) == {constats_year}
     assert set(tfpb["tfpb_axe"]) == {str(i) for i in range(1, 9)} and 12 <= len(tfpb) <= 20
     sous = {a.code: set(a.sous_actions) for a in conv["lillers-2023"].tfpb_axes}
     assert all(s in sous[a] for a, s in zip(tfpb["tfpb_axe"], tfpb["tfpb_sous_action"], strict=True))
