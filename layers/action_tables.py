@@ -410,11 +410,15 @@ def plan_table(store: LayerStore, model: str, *, options: TableOptions = TableOp
         actions = actions.loc[_sort_keys(convention, actions).sort_values(
             ["axe", "orientation", "objectif", "deadline", "reference"], na_position="last").index]
     labels, constats = labels_of(convention), _constat_texts(store, links)
+    # an action of another convention (the Annexe 2 model of Lillers for a plan written on the
+    # Montbéliard structure) shows the titles of its own convention's codes
+    own_labels = {c.code: labels_of(c) for c in (*list_conventions(), *stored_conventions(store))}
     section = _section_of(convention)
     wanted = {"uid", "reference", "simulated", "lieu", "address", "response_type", "orientation", "axe",
-              *(b.field for b in bindings if b.field)}
+              "convention", *(b.field for b in bindings if b.field)}
     records = actions[[c for c in actions.columns if c in wanted]].to_dict("records")
-    rows = [[render_cell(b, rec, labels=labels, constats=constats) if _shown(b, options.hidden) else ""
+    rows = [[render_cell(b, rec, labels=own_labels.get(_text(rec.get("convention")), labels),
+                         constats=constats) if _shown(b, options.hidden) else ""
              for b in bindings]
             + [_text(rec.get("reference")), "simulé" if _flag(rec.get("simulated")) else ""]
             for rec in records]

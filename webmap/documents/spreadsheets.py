@@ -57,7 +57,7 @@ class Layout:
 def table_layout(table: ActionTable) -> Layout:
     """Layout of an Annexe 1 / Annexe 2 table."""
     subtitle = table.subtitle() + (" — contient des données simulées" if table.simulated else "")
-    widths = (*(_width(b) for b in table.bindings), 20, 9)
+    widths = (*(_width(b) for b in table.bindings), 20, 11)
     rows = tuple(tuple(None if _missing(v) else v for v in row)
                  for row in table.frame.itertuples(index=False, name=None))
     return Layout(title=f"{table.table.titre} — {table.convention.titre}", subtitle=subtitle,
@@ -66,14 +66,18 @@ def table_layout(table: ActionTable) -> Layout:
 
 
 #: Column widths (characters) by kind of column, then by field; long texts wrap.
-_KIND_WIDTHS = {"constats": 36, "orientation": 30, "objectif": 30, "axe": 22, "lieu": 24, "response": 13,
+_KIND_WIDTHS = {"constats": 36, "orientation": 30, "objectif": 30, "axe": 22, "lieu": 24, "response": 17,
                 "date": 11}
-_SHORT_FIELDS = frozenset({"origine", "pilote", "partenaires", "etat", "conflit"})
+_SHORT_FIELDS = frozenset({"origine", "pilote", "partenaires", "conflit"})
+#: « État d'avancement »: its heading's longest word needs more than a short column.
+_STATE_WIDTH = 21
 
 
 def _width(binding: Binding) -> int:
     if binding.kind in _KIND_WIDTHS:
         return _KIND_WIDTHS[binding.kind]
+    if binding.field == "etat":
+        return _STATE_WIDTH
     return 15 if binding.field in _SHORT_FIELDS else 24
 
 
