@@ -177,13 +177,19 @@ def _tfpb_actions(store: LayerStore, query: TfpbQuery) -> gpd.GeoDataFrame:
     return to_territory_crs(actions) if actions.crs is not None else actions.set_crs(TERRITORY_CRS)
 
 
-def tfpb_choices(store: LayerStore) -> tuple[list[str], list[int]]:
-    """Bailleurs (as first spelled, sorted) and years (descending) of the stored TFPB actions."""
+def tfpb_choices(store: LayerStore, *, bailleur: str | None = None) -> tuple[list[str], list[int]]:
+    """Bailleurs (as first spelled, sorted) and years (descending) of the stored TFPB actions.
+
+    The years are those of ``bailleur`` (accents and case ignored) when it is given, so that a
+    page opened without a year shows the bailleur's latest programme, not another's.
+    """
     actions = read_actions(store, ActionQuery(tfpb=True))
     names: dict[str, str] = {}
     for name in actions["bailleur"].dropna().astype(str):
         if name.strip():
             names.setdefault(fold(name), name.strip())
+    if bailleur is not None:
+        actions = actions[actions["bailleur"].fillna("").astype(str).map(fold) == fold(bailleur)]
     years = sorted({int(y) for y in actions["tfpb_year"].dropna()}, reverse=True)
     return sorted(names.values(), key=fold), years
 

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("actions_pages", __name__)
 
 #: Filters of the page, as named in its URL (the same as ``GET /api/actions``).
+#: Rows shown at most: beyond, the page says how many it leaves out (the exports hold them all).
+MAX_ROWS = 300
 FILTERS = ("quartier", "debut", "fin", "etat", "pilote", "partenaire", "orientation", "en_retard")
 #: Export links (blueprint ``action_exports``): (endpoint, fmt, label).
 DOWNLOADS = (("annexe1", "xlsx", "Annexe 1 (XLSX)"), ("annexe1", "ods", "Annexe 1 (ODS)"),
@@ -120,7 +122,13 @@ def _read(store: LayerStore, filters: PageFilters, today: date) -> gpd.GeoDataFr
     query = ActionQuery(quartier=filters.quartier, start=filters.debut, end=filters.fin, etats=filters.etats,
                         pilote=filters.pilote, partenaire=filters.partenaire, orientation=filters.orientation,
                         late_only=filters.late_only)
-    return read_actions(store, query, today=today)
+    found = read_actions(store, query, today=today)
+    if found.empty:
+        return found
+    # late first, then by délai (none last), then by reference: what a comité goes through
+    order = pd.DataFrame({"late": ~found["late"].astype(bool), "deadline": pd.to_datetime(found["deadline"]),
+                          "reference": found["reference"].astype(str)}, index=found.index)
+    return found.loc[order.sort_values(["late", "deadline", "reference"], na_position="last").index]
 
 
 def _history(store: LayerStore, uids: list[str]) -> dict[str, list[dict[str, str]]]:
@@ -261,8 +269,11 @@ def actions_page() -> ResponseReturnValue:
     filters, error = _read_filters()
     today = date.today()
     rows: list[dict[str, Any]] = []
+    total = late = 0
     if error is None:
-        rows = _rows(store, _read(store, filters, today))
+        found = _read(store, filters, today)
+        total, late = len(found), int(found["late"].sum()) if len(found) else 0
+        rows = _rows(store, found.iloc[:MAX_ROWS])
     constats = _constats(store, rows)
     forms = form_config(store)
     _name_codes(rows, forms["conventions"])
@@ -277,6 +288,6 @@ def actions_page() -> ResponseReturnValue:
     return render_template(
         "actions/plan.html", rows=rows, config=config, filters=filters, error=error, quartiers=quartiers,
         forms=forms, can_edit=can_edit, role=current_role(), downloads=_downloads(filters),
-        late=sum(1 for r in rows if r["late"]), located=sum(1 for r in rows if r["geometry"]),
+        total=total, late=late, located=sum(1 for r in rows if r["geometry"]),
         n_constats=len(constats), today=today.strftime("%d/%m/%Y"),
     ), status

@@ -155,8 +155,10 @@ def page() -> ResponseReturnValue:
     store = get_store()
     bailleurs, years = tfpb_choices(store)
     try:
-        year = _year(request.args.get("annee"), years)
         bailleur = _bailleur(request.args.get("bailleur"), bailleurs)
+        if bailleur is not None:  # the years of this bailleur's programmes
+            years = tfpb_choices(store, bailleur=bailleur)[1] or years
+        year = _year(request.args.get("annee"), years)
         if bailleur is None or year is None:
             return render_template("tfpb/tfpb.html", report=None, bailleurs=bailleurs, years=years,
                                    bailleur=bailleur, year=year)

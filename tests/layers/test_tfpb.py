@@ -123,6 +123,8 @@ def test_choices_and_conventions(store: LayerStore) -> None:
     bailleurs, years = tfpb_choices(store)
     assert bailleurs == ["Elogie-Siemp", BAILLEUR]  # « paris  HABITAT », « Paris Hábitat »: the same
     assert years == [YEAR + 2, YEAR, YEAR - 1]
+    # the years of one bailleur (spelled another way): its latest programme is not Elogie's
+    assert tfpb_choices(store, bailleur="PARIS habitat")[1] == [YEAR, YEAR - 1]
     unknown = tfpb_report(store, TfpbQuery(BAILLEUR, YEAR, convention="inconnue"))
     assert any("inconnue" in n for n in unknown.notes)
     assert unknown.axes[2].titre == "Sur-entretien"  # national framework titles kept

@@ -260,3 +260,24 @@ def test_cli_compte_rendu_has_the_plan(site: Site, tmp_path: Path) -> None:
     assert late["reference"] in plan and "Enlèvement des encombrants <i>rue</i>" in plan
     # the orientation is named from the stored convention, not only by its code
     assert f"{late['orientation']}. " in plan
+
+
+def test_long_plan_says_what_it_leaves_out(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond ``MAX_ROWS`` the page shows the late actions first and says how many it leaves out."""
+    from webmap import actions_pages
+
+    store = open_store(site.app.config["STORE"], create=False)
+    try:  # the module's other tests may have added actions: count them in the store
+        total = int((store.read("actions")["quartier"] == site.walk.quartier).sum())
+    finally:
+        store.close()
+    assert total >= 3
+    monkeypatch.setattr(actions_pages, "MAX_ROWS", 1)
+    page = client_as(site.app, "lecteur").get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+    shown = re.findall(r'id="ac-ligne-([^"]+)"', page)
+    assert len(shown) == 1 and "en retard depuis le" in _row(page, shown[0])  # late first
+    assert f"Seules les 1 premières actions sur {total} sont affichées" in page
+    assert f"{total} action(s), dont" in page and "(parmi les actions affichées)" in page
+    monkeypatch.setattr(actions_pages, "MAX_ROWS", 300)
+    full = client_as(site.app, "lecteur").get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+    assert 'id="ac-tronque"' not in full and len(re.findall(r'id="ac-ligne-', full)) == total

@@ -106,6 +106,12 @@ def test_unserved_list(app: Flask) -> None:
     assert section is not None and int(section.group(1)) == len(listed) > 0
 
 
+def test_default_year_is_the_bailleurs_latest(app: Flask) -> None:
+    """Without ``annee``: the latest year of this bailleur, not the latest of any bailleur."""
+    text = _plain(_html(app, "/tfpb?bailleur=Paris%20Habitat"))
+    assert f"Paris Habitat, {YEAR}" in text  # Elogie-Siemp has a programme in YEAR + 2
+
+
 def test_bailleur_without_data_says_so(app: Flask) -> None:
     text = _plain(_html(app, f"/tfpb?bailleur=Bailleur%20inconnu&annee={YEAR}"))
     assert f"Aucune action TFPB de « Bailleur inconnu » pour {YEAR}." in text
