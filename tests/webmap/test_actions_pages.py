@@ -273,11 +273,12 @@ def test_long_plan_says_what_it_leaves_out(site: Site, monkeypatch: pytest.Monke
         store.close()
     assert total >= 3
     monkeypatch.setattr(actions_pages, "MAX_ROWS", 1)
-    page = client_as(site.app, "lecteur").get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+    reader, url = client_as(site.app, "lecteur"), f"/actions?quartier={site.walk.quartier}"
+    page = reader.get(url).get_data(as_text=True)
     shown = re.findall(r'id="ac-ligne-([^"]+)"', page)
     assert len(shown) == 1 and "en retard depuis le" in _row(page, shown[0])  # late first
     assert f"Seules les 1 premières actions sur {total} sont affichées" in page
     assert f"{total} action(s), dont" in page and "(parmi les actions affichées)" in page
     monkeypatch.setattr(actions_pages, "MAX_ROWS", 300)
-    full = client_as(site.app, "lecteur").get(f"/actions?quartier={site.walk.quartier}").get_data(as_text=True)
+    full = reader.get(url).get_data(as_text=True)
     assert 'id="ac-tronque"' not in full and len(re.findall(r'id="ac-ligne-', full)) == total
