@@ -3,8 +3,9 @@
 Definitions
 -----------
 - **Site**: events within ``radius`` metres of a known point noir are attached to the
-  nearest one; the other events are grouped by single linkage (two events closer than
-  ``radius`` are on the same site; chains of close events make one site).
+  nearest one; the other events are grouped by single linkage (two events at most
+  ``radius`` apart are on the same site; chains of close events make one site), computed
+  exactly in near-linear time by :func:`single_linkage`.
 - **Re-occurrence after cleaning**: for each event cleaned at date *c*, the number of
   days from *c* to the next event at the same site. When no clean-up date is known
   (citizen reports such as Dans Ma Rue), every report is *assumed* to be followed by a
@@ -27,6 +28,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo.crs import TERRITORY_CRS
@@ -36,7 +39,7 @@ from geo.stats.indicators import assign_quartier
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Recurrence", "RecurrenceOptions", "group_sites", "recurrence"]
+__all__ = ["Recurrence", "RecurrenceOptions", "group_sites", "recurrence", "single_linkage"]
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,15 @@ def group_sites(
     radius: float = 25.0,
     sites: gpd.GeoDataFrame | None = None,
 ) -> pd.Series:
-    """Site of each event: nearest known site within ``radius``, else greedy covering groups.
+    """Site of each event: nearest known site within ``radius``, else single-linkage groups.
 
     Parameters
     ----------
     events : geopandas.GeoDataFrame
         Dumping events, any CRS.
     radius : float
-        Repeat distance in metres.
+        Repeat distance in metres: two events at most ``radius`` apart are on the same
+        site, and chains of such events make one site (single linkage).
     sites : geopandas.GeoDataFrame, optional
         Known points noirs; their index labels become the site ids.
 
@@ -121,29 +125,108 @@ def group_sites(
         free[idx[hit]] = False
     idx = np.flatnonzero(free)
     if len(idx):
-        comp = _greedy_cover(xy[idx], radius)
-        labels[idx] = [f"site-{c:05d}" for c in comp]
+        comp = single_linkage(xy[idx], radius)
+        labels[idx] = np.char.add("site-", np.char.zfill(comp.astype(str), 5)).astype(object)
     return pd.Series(labels, index=events.index, name="site", dtype=object)
 
 
-def _greedy_cover(xy: np.ndarray, radius: float) -> np.ndarray:
-    """Group events into sites by greedy covering.
+_ADJACENT = ((1, -1), (1, 0), (1, 1), (0, 1))
+_FAR = tuple((dx, dy) for dx in range(0, 4) for dy in range(-3, 4)
+             if (dx > 0 or dy > 0) and max(abs(dx), abs(dy)) >= 2)
 
-    The event with most neighbours within ``radius`` founds a site and takes every
-    unassigned event within ``radius`` of it; repeat. Sites are at most 2·radius wide
-    (single linkage would chain a whole street of reports into one site).
+
+def single_linkage(xy: np.ndarray, radius: float) -> np.ndarray:
+    """Single-linkage groups of points: connected components of the « at most radius » graph.
+
+    Exact, in near-linear time and memory, without listing every pair of neighbours.
+    Points are binned in square cells of side ``radius / (2·√2)``: two points in the same
+    or in 8-adjacent cells are at most ``radius`` apart, so such cells are joined outright.
+    Cells 2 or 3 steps apart are joined only when one of their points lies within
+    ``radius`` of the other cell, tested with one nearest-neighbour query per point, and
+    only for cells not already in the same group. Components of the cell graph
+    (:func:`scipy.sparse.csgraph.connected_components`) are the groups.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) finite coordinates in metres.
+    radius : float
+        Linkage distance in metres (positive).
+
+    Returns
+    -------
+    numpy.ndarray
+        Group number (int64, 0 to k-1, in order of first appearance) per point.
     """
-    neighbours = cKDTree(xy).query_ball_point(xy, r=radius)
-    sizes = np.fromiter((len(nb) for nb in neighbours), dtype=np.int64, count=len(xy))
-    label = np.full(len(xy), -1, dtype=np.int64)
-    site = 0
-    for i in np.argsort(-sizes, kind="stable"):
-        if label[i] >= 0:
-            continue
-        nb = np.asarray(neighbours[i], dtype=np.int64)
-        label[nb[label[nb] < 0]] = site
-        site += 1
-    return label
+    n = len(xy)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    side = radius / (2.0 * np.sqrt(2.0))
+    cell_xy = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64) + 3
+    width = np.int64(cell_xy[:, 1].max() + 7)
+    cells, cell_of = np.unique(cell_xy[:, 0] * width + cell_xy[:, 1], return_inverse=True)
+    m = len(cells)
+    pairs = [_cell_pairs(cells, dx * width + dy) for dx, dy in _ADJACENT]
+    comp = _components(m, pairs)
+    cell_of = cell_of.ravel()
+    by_cell = np.argsort(cell_of, kind="stable")
+    counts = np.bincount(cell_of, minlength=m)
+    members = (by_cell, np.cumsum(counts) - counts, counts)
+    tree = cKDTree(np.column_stack([xy, cell_of * (4.0 * radius)]))
+    for dx, dy in _FAR:
+        a, b = _cell_pairs(cells, dx * width + dy)
+        keep = comp[a] != comp[b]
+        if keep.any():
+            pairs.append(_linked(tree, xy, members, (a[keep], b[keep]), radius))
+    if len(pairs) > len(_ADJACENT):
+        comp = _components(m, pairs)
+    label = comp[cell_of]
+    _, first = np.unique(label, return_index=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(np.argsort(first))] = np.arange(len(first))
+    return rank[label]
+
+
+def _cell_pairs(cells: np.ndarray, shift: np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) of non-empty cells with ``cells[j] == cells[i] + shift``."""
+    pos = np.searchsorted(cells, cells + shift)
+    hit = pos < len(cells)
+    hit[hit] = cells[pos[hit]] == cells[hit] + shift
+    return np.flatnonzero(hit), pos[hit]
+
+
+def _components(m: int, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Return the connected components of ``m`` cells joined by ``pairs``."""
+    rows = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    cols = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(m, m))
+    return connected_components(graph, directed=False)[1]
+
+
+def _linked(
+    tree: cKDTree, xy: np.ndarray, members: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pairs: tuple[np.ndarray, np.ndarray], radius: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the cell pairs (a, b) with a point of ``a`` at most ``radius`` from one of ``b``.
+
+    ``tree`` holds the points with their cell number × 4·radius as a third coordinate, so a
+    query at the third coordinate of ``b`` bounded by ``radius`` only finds points of ``b``.
+    ``members`` is (points sorted by cell, first position of each cell, points per cell);
+    the points of the smaller cell of each pair are the ones queried.
+    """
+    by_cell, starts, counts = members
+    swap = counts[pairs[0]] > counts[pairs[1]]
+    a = np.where(swap, pairs[1], pairs[0])
+    b = np.where(swap, pairs[0], pairs[1])
+    size = counts[a]
+    row = np.repeat(np.arange(len(a)), size)
+    offset = np.arange(len(row)) - np.repeat(np.cumsum(size) - size, size)
+    pts = by_cell[starts[a][row] + offset]
+    query = np.column_stack([xy[pts], b[row] * (4.0 * radius)])
+    dist, _ = tree.query(query, k=1, distance_upper_bound=radius * (1 + 1e-12))
+    hit = np.zeros(len(a), dtype=bool)
+    hit[row[np.isfinite(dist)]] = True
+    return a[hit], b[hit]
 
 
 @dataclass
@@ -209,7 +292,8 @@ def recurrence(
     code_field : str
         Quartier code column of ``perimeters``.
     start, end : date-like, optional
-        Period analysed (the events' range by default).
+        Period analysed (the events' range by default); it runs from ``start`` to the end
+        of the day of ``end`` (an event at 23:59 on that day counts).
 
     Returns
     -------
@@ -230,7 +314,8 @@ def recurrence(
     t1 = pd.Timestamp(end) if end is not None else when.max()
     if pd.isna(t0) or pd.isna(t1):
         raise AnalysisError("Aucun événement daté.")
-    in_period = when.between(t0, t1).to_numpy()
+    stop = t1.normalize() + pd.Timedelta(days=1)  # until the end of the last day
+    in_period = ((when >= t0) & (when < stop)).to_numpy()
     ev = events.iloc[np.flatnonzero(in_period)].copy()
     ev["_when"] = when[in_period]
     assumed = cleaned_field is None or cleaned_field not in events.columns
@@ -246,7 +331,7 @@ def recurrence(
 
     xy = point_coordinates(located)
     located = located.assign(_x=xy[:, 0], _y=xy[:, 1])
-    period_days = max((t1 - t0).total_seconds() / 86400.0, 1.0)
+    period_days = max((stop - t0).total_seconds() / 86400.0, 1.0)
     g = located.groupby("site", sort=True)
     first_clean = g["_cleaned"].min()
     after = located["_when"].to_numpy() > first_clean.reindex(located["site"]).to_numpy()
@@ -267,7 +352,7 @@ def recurrence(
     med = reocc.groupby("site")["days"].median() if len(reocc) else pd.Series(dtype=float)
     stats["median_days_to_reoccur"] = med.reindex(stats.index)
     stats["persistent"] = (stats["events_after_cleanup"] >= persist_after) & (
-        (t1 - stats["last"]).dt.total_seconds() / 86400.0 <= recent_days
+        (stop - stats["last"]).dt.total_seconds() / 86400.0 <= recent_days
     )
     stats.index.name = "site"
     site_gdf = gpd.GeoDataFrame(

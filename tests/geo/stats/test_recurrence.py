@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
-from geo.stats.recurrence import RecurrenceOptions, group_sites, recurrence
+from geo.stats.recurrence import RecurrenceOptions, group_sites, recurrence, single_linkage
 
 
 def _events(rows: list[tuple[float, float, str, str | None]]) -> gpd.GeoDataFrame:
@@ -28,19 +30,36 @@ def _events(rows: list[tuple[float, float, str, str | None]]) -> gpd.GeoDataFram
     )
 
 
-def test_sites_group_repeats_and_do_not_chain() -> None:
-    # two repeats 5 m apart, one far event, and a street of reports every 20 m over 200 m
+def test_sites_are_single_linkage_groups() -> None:
+    # two repeats 5 m apart, one far event, a street of reports every 20 m over 200 m,
+    # and a street every 26 m (just over the radius)
     pts = [(0, 0), (5, 0), (1000, 0)] + [(2000 + 20 * i, 0) for i in range(11)]
+    pts += [(4000 + 26 * i, 0) for i in range(5)]
     ev = gpd.GeoDataFrame(geometry=[shapely.Point(p) for p in pts], crs=2154)
     site = group_sites(ev, radius=25.0)
     assert site.iloc[0] == site.iloc[1] != site.iloc[2]
-    street = site.iloc[3:]
-    assert street.nunique() >= 4  # single linkage would give one site
-    # a site never spans more than 2 radius
-    xs = np.array([p[0] for p in pts])
-    for label in site.unique():
-        members = xs[(site == label).to_numpy()]
-        assert members.max() - members.min() <= 50.0
+    assert site.iloc[3:14].nunique() == 1  # chains of close events make one site
+    assert site.iloc[14:].nunique() == 5
+    assert site.nunique() == 2 + 1 + 5
+
+
+def test_single_linkage_equals_the_radius_graph_components(shared_data: Path) -> None:
+    # real Paris positions, replicated with jitter: same partition as the components of
+    # the full « at most radius » graph built by scipy
+    df = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", usecols=["geo_point_2d"])
+    ll = df["geo_point_2d"].map(ast.literal_eval)
+    pts = gpd.GeoSeries(gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])),
+                        crs=4326).to_crs(2154)
+    base = np.column_stack([pts.x, pts.y])[:3000]
+    rng = np.random.default_rng(7)
+    xy = np.concatenate([base, base + rng.normal(0, 15, base.shape), base + rng.normal(0, 40, base.shape)])
+    for radius in (10.0, 25.0, 60.0):
+        got = single_linkage(xy, radius)
+        tree = cKDTree(xy)
+        graph = tree.sparse_distance_matrix(tree, radius, output_type="coo_matrix")
+        ref = connected_components(graph, directed=False)[1]
+        assert len(set(zip(got, ref, strict=True))) == len(set(got)) == len(set(ref))
+        assert 1 < len(set(got)) < len(xy)
 
 
 def test_events_attach_to_known_points_noirs() -> None:
@@ -72,11 +91,26 @@ def test_reoccurrence_after_cleaning_and_persistence() -> None:
     assert sites.loc[a, "median_days_to_reoccur"] == 23.5  # median of 7 and 40 (censored left out)
     assert sites.loc[a, "events_after_cleanup"] == 3
     assert bool(sites.loc[a, "persistent"]) and not bool(sites.loc[b, "persistent"])
-    period_days = (pd.Timestamp("2024-06-30") - pd.Timestamp("2024-01-01")).days
+    period_days = (pd.Timestamp("2024-07-01") - pd.Timestamp("2024-01-01")).days  # 30 June included
     assert sites.loc[a, "rate_per_30d"] == pytest.approx(4 / period_days * 30)
     assert list(res.persistent["site"]) == [a]
     assert res.parameters["cleaning_assumed"] is False
     assert res.events.index.equals(ev.index)
+
+
+def test_the_last_day_of_the_period_counts_until_midnight() -> None:
+    ev = _events([
+        (0, 0, "2024-01-01 00:00:00", None),
+        (1, 0, "2024-06-30 00:00:00", None),
+        (2, 0, "2024-06-30 23:59:59", None),
+        (3, 0, "2024-07-01 00:00:00", None),  # the next day: out
+    ])
+    res = recurrence(ev, options=RecurrenceOptions(radius=25.0), start="2024-01-01", end="2024-06-30")
+    assert list(res.events.index) == ["e0", "e1", "e2"]
+    assert res.sites["n_events"].sum() == 3
+    # without an explicit end the period ends on the last event's day, which counts too
+    res = recurrence(ev.iloc[:3], options=RecurrenceOptions(radius=25.0))
+    assert len(res.events) == 3
 
 
 def test_without_cleanup_dates_intervals_between_reports_are_used() -> None:
