@@ -184,7 +184,8 @@ def single_linkage(xy: np.ndarray, radius: float) -> np.ndarray:
     _, first = np.unique(label, return_index=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(np.argsort(first))] = np.arange(len(first))
-    return rank[label]
+    out: np.ndarray = rank[label]
+    return out
 
 
 def _cell_pairs(cells: np.ndarray, shift: np.int64) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +201,8 @@ def _components(m: int, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarra
     rows = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
     cols = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0, dtype=np.int64)
     graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(m, m))
-    return connected_components(graph, directed=False)[1]
+    labels: np.ndarray = connected_components(graph, directed=False)[1]
+    return labels
 
 
 def _linked(
