@@ -1,0 +1,131 @@
+"""Benchmark of the recurrence analysis: 1,000,000 events against the former implementation.
+
+The events are SIMULATED from real positions: the Dans Ma Rue sample (Paris, 2023-2024,
+ODbL) drawn with replacement and jittered by a normal of ``--jitter`` metres (seeded RNG),
+with dates drawn uniformly over 24 months. Repeated real positions make dense clusters,
+the case where the former greedy cover listed every event's neighbours at once.
+
+Measured in the same run:
+
+- ``single_linkage`` (the site grouping) and the whole :func:`recurrence` (sites,
+  re-occurrence, per-site table) on ``--events`` events (1,000,000 by default);
+- the former grouping (greedy cover on ``cKDTree.query_ball_point`` neighbour lists,
+  copied below as the reference) on ``--reference-events`` events (100,000 by default),
+  and the new grouping on the same events;
+- the peak of Python allocations (tracemalloc) of each, in a second pass (tracemalloc
+  slows the code down; the times come from the first pass).
+
+Run: ``PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_recurrence.py``
+(``/usr/bin/time -v`` in front gives the process peak RSS). Writes
+bench/results/recurrence.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from geo.stats.recurrence import RecurrenceOptions, recurrence, single_linkage  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def greedy_cover_reference(xy: np.ndarray, radius: float) -> np.ndarray:
+    """Former grouping (geo/stats/recurrence.py before issue 16), copied unchanged."""
+    neighbours = cKDTree(xy).query_ball_point(xy, r=radius)
+    sizes = np.fromiter((len(nb) for nb in neighbours), dtype=np.int64, count=len(xy))
+    label = np.full(len(xy), -1, dtype=np.int64)
+    site = 0
+    for i in np.argsort(-sizes, kind="stable"):
+        if label[i] >= 0:
+            continue
+        nb = np.asarray(neighbours[i], dtype=np.int64)
+        label[nb[label[nb] < 0]] = site
+        site += 1
+    return label
+
+
+def paris_positions() -> np.ndarray:
+    """Real Dans Ma Rue positions in EPSG:2154."""
+    path = DATA / "paris" / "dansmarue-2023-2024-echantillon.csv"
+    if not path.exists():
+        path = Path("/work/shared/data/paris/dansmarue-2023-2024-echantillon.csv")
+    df = pd.read_csv(path, usecols=["geo_point_2d"])
+    ll = df["geo_point_2d"].dropna().map(ast.literal_eval)
+    pts = gpd.GeoSeries(gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])),
+                        crs=4326).to_crs(2154)
+    return np.column_stack([pts.x, pts.y])
+
+
+def events(base: np.ndarray, n: int, jitter: float, seed: int) -> tuple[np.ndarray, gpd.GeoDataFrame]:
+    """``n`` simulated events: real positions drawn with replacement, jittered, dated over 24 months."""
+    rng = np.random.default_rng(seed)
+    xy = base[rng.integers(0, len(base), n)] + rng.normal(0.0, jitter, (n, 2))
+    when = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730 * 86400, n), unit="s")
+    gdf = gpd.GeoDataFrame({"observed_at": when, "simulated": True},
+                           geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=2154)
+    return xy, gdf
+
+
+def measure(fn: Callable[[], Any]) -> dict[str, float]:
+    """Wall time of one call, then the tracemalloc peak of a second call."""
+    t = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"seconds": round(seconds, 3), "peak_mb": round(peak / 2**20, 1)}
+
+
+def main() -> None:
+    """Run the benchmark and write bench/results/recurrence.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reference-events", type=int, default=100_000)
+    parser.add_argument("--radius", type=float, default=25.0)
+    parser.add_argument("--jitter", type=float, default=20.0)
+    args = parser.parse_args()
+    base = paris_positions()
+    r = args.radius
+    small_xy, _ = events(base, args.reference_events, args.jitter, seed=1)
+    big_xy, big = events(base, args.events, args.jitter, seed=2)
+    rows: dict[str, dict[str, float]] = {}
+    rows[f"former greedy cover, {len(small_xy):,} events"] = measure(lambda: greedy_cover_reference(small_xy, r))
+    rows[f"single_linkage, {len(small_xy):,} events"] = measure(lambda: single_linkage(small_xy, r))
+    rows[f"single_linkage, {len(big_xy):,} events"] = measure(lambda: single_linkage(big_xy, r))
+    opts = RecurrenceOptions(radius=r, cleaned_field=None)
+    rows[f"recurrence(), {len(big):,} events"] = measure(lambda: recurrence(big, options=opts))
+    sites = single_linkage(big_xy, r)
+    out = {
+        "positions": f"{len(base):,} real Dans Ma Rue positions, jitter N(0, {args.jitter} m)",
+        "radius_m": r,
+        "sites_1m": int(sites.max() + 1),
+        "largest_site_1m": int(np.bincount(sites).max()),
+        "results": rows,
+    }
+    target = Path(__file__).resolve().parent / "results" / "recurrence.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(out["positions"], f"radius {r} m;", f"{out['sites_1m']:,} sites, largest {out['largest_site_1m']:,}")
+    for name, row in rows.items():
+        print(f"{name:<45} {row['seconds']:>8.2f} s {row['peak_mb']:>9.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
