@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.stats.recurrence import RecurrenceOptions, recurrence, single_linkage  # noqa: E402
+from geo.stats.recurrence import RecurrenceOptions, recurrence, single_linkage
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -106,7 +106,8 @@ def main() -> None:
     small_xy, _ = events(base, args.reference_events, args.jitter, seed=1)
     big_xy, big = events(base, args.events, args.jitter, seed=2)
     rows: dict[str, dict[str, float]] = {}
-    rows[f"former greedy cover, {len(small_xy):,} events"] = measure(lambda: greedy_cover_reference(small_xy, r))
+    rows[f"former greedy cover, {len(small_xy):,} events"] = measure(
+        lambda: greedy_cover_reference(small_xy, r))
     rows[f"single_linkage, {len(small_xy):,} events"] = measure(lambda: single_linkage(small_xy, r))
     rows[f"single_linkage, {len(big_xy):,} events"] = measure(lambda: single_linkage(big_xy, r))
     opts = RecurrenceOptions(radius=r, cleaned_field=None)
@@ -122,7 +123,8 @@ def main() -> None:
     target = Path(__file__).resolve().parent / "results" / "recurrence.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(out["positions"], f"radius {r} m;", f"{out['sites_1m']:,} sites, largest {out['largest_site_1m']:,}")
+    print(out["positions"], f"radius {r} m;",
+          f"{out['sites_1m']:,} sites, largest {out['largest_site_1m']:,}")
     for name, row in rows.items():
         print(f"{name:<45} {row['seconds']:>8.2f} s {row['peak_mb']:>9.1f} MB")
 
