@@ -17,6 +17,11 @@ Definitions
   events that are repeats (every event of a site but the first).
 - **Persistent despite action**: a site with at least ``persist_after`` events after
   its first clean-up, the last one within ``recent_days`` of the end of the period.
+  Only a site with recorded clean-up dates can be « persistant malgré les enlèvements »;
+  without them (assumed clean-ups) the same site is only « récurrent »
+  (:attr:`Recurrence.sites` ``status``).
+- **Names**: a site attached to a known point noir carries its ``name`` and ``address``
+  and is shown by them (``label``); the other sites are « regroupement sans point noir ».
 """
 
 from __future__ import annotations
@@ -38,6 +43,13 @@ from geo.stats.binning import point_coordinates
 from geo.stats.indicators import assign_quartier
 
 logger = logging.getLogger(__name__)
+
+#: Status of a site, in French (see the module docstring).
+STATUS_PERSISTENT = "persistant malgré les enlèvements"
+STATUS_RECURRENT = "récurrent"
+STATUS_SINGLE = "ponctuel"
+#: Label of a site attached to no known point noir.
+UNNAMED_SITE = "regroupement sans point noir"
 
 __all__ = ["Recurrence", "RecurrenceOptions", "group_sites", "recurrence", "single_linkage"]
 
@@ -242,7 +254,12 @@ class Recurrence:
     sites : geopandas.GeoDataFrame
         One row per site (point = mean of its events): ``n_events``, ``first``, ``last``,
         ``rate_per_30d``, ``n_cleanups``, ``median_days_to_reoccur``, ``persistent``,
-        ``quartier``.
+        ``quartier``; ``name`` and ``address`` of its point noir (None for the other
+        sites), ``label`` (what a reader sees: « name, address » or « regroupement sans
+        point noir »), ``cleanups_known`` (clean-up dates recorded at the site, not
+        assumed) and ``status`` (« persistant malgré les enlèvements » only where
+        ``cleanups_known``, « récurrent » for any other site with 2 events or more,
+        « ponctuel »).
     reoccurrences : pandas.DataFrame
         One row per clean-up: ``site``, ``cleaned_at``, ``next_event``, ``days``.
     quartiers : pandas.DataFrame
@@ -356,6 +373,12 @@ def recurrence(
     stats["persistent"] = (stats["events_after_cleanup"] >= persist_after) & (
         (stop - stats["last"]).dt.total_seconds() / 86400.0 <= recent_days
     )
+    stats["cleanups_known"] = (stats["n_cleanups"] > 0) & (not assumed)
+    stats = stats.join(_site_names(stats.index, sites))
+    stats["status"] = np.select(
+        [stats["persistent"] & stats["cleanups_known"], stats["n_events"] >= 2],
+        [STATUS_PERSISTENT, STATUS_RECURRENT], STATUS_SINGLE,
+    ).astype(object)
     stats.index.name = "site"
     site_gdf = gpd.GeoDataFrame(
         stats.reset_index(), geometry=gpd.points_from_xy(stats["x"], stats["y"]), crs=TERRITORY_CRS
@@ -371,6 +394,33 @@ def recurrence(
         "known_sites": sites is not None,
     }
     return Recurrence(events=ev, sites=site_gdf, reoccurrences=reocc, quartiers=quart, parameters=params)
+
+
+def _text(value: Any) -> str | None:
+    """``value`` as a stripped string, None when missing or blank."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _site_names(index: pd.Index, sites: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """``name``, ``address`` and ``label`` of each site id (from the known points noirs)."""
+    out = pd.DataFrame({"name": None, "address": None}, index=index, dtype=object)
+    if sites is not None and len(sites):
+        known = pd.DataFrame(sites.drop(columns=sites.geometry.name), copy=True)
+        known.index = [str(i) for i in sites.index]
+        for column in ("name", "address"):
+            if column in known.columns:
+                out[column] = pd.Series([_text(v) for v in known[column].reindex(index)],
+                                        index=index, dtype=object)
+    ids = [str(i) for i in sites.index] if sites is not None else []
+    out["label"] = pd.Series([
+        f"{_text(name) or 'point noir sans nom'}, {_text(address) or 'adresse inconnue'}"
+        if known else UNNAMED_SITE
+        for name, address, known in zip(out["name"], out["address"], index.isin(ids), strict=True)
+    ], index=index, dtype=object)
+    return out
 
 
 def _reoccurrences(located: pd.DataFrame) -> pd.DataFrame:

@@ -70,6 +70,41 @@ def test_events_attach_to_known_points_noirs() -> None:
     assert site.iloc[1].startswith("site-")
 
 
+def test_sites_are_named_by_their_point_noir() -> None:
+    known = gpd.GeoDataFrame(
+        {"name": ["Angle Mosson", "Bac nord"], "address": ["12 rue de Tipasa", None]},
+        geometry=[shapely.Point(0, 0), shapely.Point(300, 0)], index=["pn-1", "pn-2"], crs=2154,
+    )
+    ev = _events([(3, 0, "2024-01-01", None), (0, 4, "2024-02-01", None), (302, 0, "2024-01-05", None),
+                  (900, 0, "2024-01-05", None)])
+    res = recurrence(ev, options=RecurrenceOptions(radius=25.0), sites=known)
+    sites = res.sites.set_index("site")
+    assert sites.loc["pn-1", "label"] == "Angle Mosson, 12 rue de Tipasa"
+    assert sites.loc["pn-1", "name"] == "Angle Mosson" and sites.loc["pn-1", "n_events"] == 2
+    assert sites.loc["pn-2", "label"] == "Bac nord, adresse inconnue"
+    free = sites.drop(index=["pn-1", "pn-2"])
+    assert list(free["label"]) == ["regroupement sans point noir"] and free["name"].isna().all()
+
+
+def test_persistent_despite_cleaning_only_where_cleanups_are_recorded() -> None:
+    rows = [(0, 0, "2024-01-01", "2024-01-02"), (1, 0, "2024-03-01", "2024-03-02"),
+            (2, 0, "2024-06-01", "2024-06-02"), (600, 0, "2024-02-01", None), (601, 0, "2024-06-20", None),
+            (2000, 0, "2024-03-03", None)]
+    ev = _events(rows)
+    res = recurrence(ev, options=RecurrenceOptions(radius=25.0), end="2024-06-30")
+    status = res.sites.set_index("n_events")["status"]
+    by_event = res.sites.set_index("site")["status"]
+    assert by_event[res.events.loc["e0", "site"]] == "persistant malgré les enlèvements"
+    # the second site has no clean-up date: recurrent, never « malgré les enlèvements »
+    assert by_event[res.events.loc["e3", "site"]] == "récurrent"
+    assert by_event[res.events.loc["e5", "site"]] == "ponctuel"
+    # no clean-up column at all: the same events are only recurrent, even when « persistent »
+    res = recurrence(ev.drop(columns="cleaned_at"), options=RecurrenceOptions(radius=25.0), end="2024-06-30")
+    assert bool(res.sites.set_index("site").loc[res.events.loc["e0", "site"], "persistent"])
+    assert "persistant malgré les enlèvements" not in set(res.sites["status"])
+    assert len(status) == 3
+
+
 def test_reoccurrence_after_cleaning_and_persistence() -> None:
     ev = _events([
         (0, 0, "2024-01-01", "2024-01-03"),
