@@ -165,7 +165,7 @@ def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, A
         "Premier",
         "Dernier",
         "Jours médians avant retour",
-        "Persistant malgré les enlèvements",
+        "Statut",
     ]
     rec = report.results.get("recurrence")
     if rec is None:
@@ -202,7 +202,7 @@ def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, A
             _clean(r.first),
             _clean(r.last),
             _clean(r.median_days_to_reoccur),
-            bool(r.persistent),
+            r.status,
         ]
         for n, d, r in zip(names, dists, sites.itertuples(), strict=True)
     ]

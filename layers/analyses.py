@@ -482,6 +482,18 @@ def _events_for_report(
     return events, layer, label
 
 
+def _points_noirs(
+    store: LayerStore, bbox: tuple[float, float, float, float], readable: Collection[str] | None
+) -> gpd.GeoDataFrame | None:
+    """Known points noirs around the quartier, indexed by uid (None when withheld or none)."""
+    if _withheld(readable, "points_noirs"):
+        return None
+    sites = store.read("points_noirs", bbox=bbox)
+    if sites.empty:
+        return None
+    return sites.set_index(sites["uid"].astype(str)) if "uid" in sites.columns else sites
+
+
 def _withheld(readable: Collection[str] | None, layer: str) -> bool:
     """Tell whether ``layer`` is kept from the report's reader (``readable`` None: none is)."""
     return readable is not None and layer not in readable
@@ -601,12 +613,14 @@ def quartier_report_from_store(
     # no event at all around the quartier (any theme, any date): no source covers it
     # the period's events already inside answer without reading the layer again
     covered = _any_inside(events, geom) or bool(covered_by_events(store, used, [geom])[0])
+    points_noirs = _points_noirs(store, bbox, readable)
     try:
         options = ReportOptions(
             start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin, bin_size=bin_size,
             simulated=simulated, label=label, events_covered=covered,
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
+            points_noirs=points_noirs,
         )
         report = build_quartier_report(
             events, per, code=code, options=options, streets=streets if len(streets) else None,

@@ -36,7 +36,7 @@ from geo.stats.indicators import (
     tracks_treatment,
     treatment_delays,
 )
-from geo.stats.recurrence import RecurrenceOptions, recurrence
+from geo.stats.recurrence import STATUS_PERSISTENT, RecurrenceOptions, recurrence
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,10 @@ class ReportOptions:
     uncovered_codes : tuple of str
         The same for :func:`build_territory_report`: quartiers whose event figures are
         unknown (« n.d. ») in the comparison.
+    points_noirs : geopandas.GeoDataFrame, optional
+        Known points noirs (``name``, ``address``; index = their ids) of the quartier
+        report: events within ``recurrence_radius`` of one belong to it and its sites
+        are shown by its name and address (:func:`geo.stats.recurrence.recurrence`).
     """
 
     start: Any = None
@@ -115,6 +119,7 @@ class ReportOptions:
     label: str = "dépôts sauvages"
     events_covered: bool = True
     uncovered_codes: tuple[str, ...] = ()
+    points_noirs: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -479,22 +484,29 @@ def _recurrence_section(
     """Add the dumping sites, recurrent and persistent ones: key figures and the most recurrent sites."""
     rec_opts = RecurrenceOptions(radius=opts.recurrence_radius, time_field=opts.time_field,
                                  cleaned_field=cleaned)
-    rec = recurrence(near, options=rec_opts,
+    rec = recurrence(near, options=rec_opts, sites=opts.points_noirs,
                      perimeters=row, code_field=opts.code_field, start=period[0], end=period[1])
     report.results["recurrence"] = rec
     sites_in = rec.sites[rec.sites["quartier"] == code]
+    # « malgré les enlèvements » only where clean-up dates are recorded (data-driven)
+    if bool(sites_in["cleanups_known"].any()):
+        persistent = ("Sites persistants malgré les enlèvements",
+                      int((sites_in["status"] == STATUS_PERSISTENT).sum()))
+    else:
+        persistent = ("Sites récurrents jusqu'à la fin de la période (aucune date d'enlèvement)",
+                      int(sites_in["persistent"].sum()))
     report.key_figures.update({
         f"Sites de dépôt (regroupés à {opts.recurrence_radius:.0f} m)": len(sites_in),
         "Sites récurrents (≥ 2 événements)": int((sites_in["n_events"] >= 2).sum()),
-        "Sites persistants malgré les enlèvements": int(sites_in["persistent"].sum()),
+        persistent[0]: persistent[1],
     })
     if sites_in.empty:
         return
     top = sites_in.sort_values("n_events", ascending=False).head(10)
     report.tables["Sites les plus récurrents"] = pd.DataFrame({
-        "Site": top["site"], "Événements": top["n_events"], "Premier": top["first"], "Dernier": top["last"],
+        "Site": top["label"], "Événements": top["n_events"], "Premier": top["first"], "Dernier": top["last"],
         "Par 30 jours": top["rate_per_30d"], "Jours médians avant retour": top["median_days_to_reoccur"],
-        "Persistant": top["persistent"],
+        "Statut": top["status"],
     })
 
 
