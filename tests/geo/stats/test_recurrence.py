@@ -198,3 +198,24 @@ def test_errors() -> None:
         recurrence(ev, options=RecurrenceOptions(time_field="date"))
     with pytest.raises(AnalysisError):
         group_sites(ev, radius=0)
+
+
+def test_quartier_report_names_sites_and_says_recurrent_without_cleanups() -> None:
+    from geo.stats.report import ReportOptions, build_quartier_report
+
+    per = gpd.GeoDataFrame({"code": ["QPTEST"], "name": ["Test"]},
+                           geometry=[shapely.box(-500, -500, 1500, 1500)], crs=2154)
+    known = gpd.GeoDataFrame({"name": ["Angle Mosson"], "address": ["12 rue de Tipasa"]},
+                             geometry=[shapely.Point(0, 0)], index=["pn-1"], crs=2154)
+    rng = np.random.default_rng(3)
+    n = 60
+    xy = np.where(rng.random((n, 1)) < 0.5, [[2.0, 1.0]], rng.uniform(-400, 1400, (n, 2)))
+    obs = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 180, n), unit="D")
+    ev = gpd.GeoDataFrame({"observed_at": obs}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=2154)
+    rep = build_quartier_report(ev, per, code="QPTEST", options=ReportOptions(
+        start="2024-01-01", end="2024-06-29", bin_size=200.0, cleaned_field=None, points_noirs=known))
+    table = rep.tables["Sites les plus récurrents"]
+    assert table["Site"].iloc[0] == "Angle Mosson, 12 rue de Tipasa"
+    assert not table["Site"].str.startswith("site-").any()
+    assert "malgré les enlèvements" not in " ".join(rep.key_figures)
+    assert set(table["Statut"]) <= {"récurrent", "ponctuel"}
