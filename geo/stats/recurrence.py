@@ -122,7 +122,12 @@ def group_sites(
     """
     if radius <= 0:
         raise AnalysisError("Le rayon de regroupement doit être positif.")
-    xy = point_coordinates(events)
+    return pd.Series(_site_labels(point_coordinates(events), radius, sites),
+                     index=events.index, name="site", dtype=object)
+
+
+def _site_labels(xy: np.ndarray, radius: float, sites: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Site id (object array) of each point of ``xy`` (see :func:`group_sites`)."""
     ok = np.isfinite(xy).all(axis=1)
     labels = np.full(len(xy), None, dtype=object)
     free = ok.copy()
@@ -138,8 +143,9 @@ def group_sites(
     idx = np.flatnonzero(free)
     if len(idx):
         comp = single_linkage(xy[idx], radius)
-        labels[idx] = np.char.add("site-", np.char.zfill(comp.astype(str), 5)).astype(object)
-    return pd.Series(labels, index=events.index, name="site", dtype=object)
+        names = np.array([f"site-{c:05d}" for c in range(int(comp.max()) + 1)], dtype=object)
+        labels[idx] = names[comp]
+    return labels
 
 
 _ADJACENT = ((1, -1), (1, 0), (1, 1), (0, 1))
@@ -339,7 +345,9 @@ def recurrence(
     ev["_when"] = when[in_period]
     assumed = cleaned_field is None or cleaned_field not in events.columns
     ev["_cleaned"] = ev["_when"] if assumed else _dates(ev, str(cleaned_field))
-    ev["site"] = group_sites(ev, radius=radius, sites=sites)
+    ev_xy = point_coordinates(ev)
+    ev["site"] = _site_labels(ev_xy, radius, sites)
+    ev["_x"], ev["_y"] = ev_xy[:, 0], ev_xy[:, 1]
     if perimeters is not None:
         ev["quartier"] = assign_quartier(ev, perimeters, code_field=code_field)
     else:
@@ -348,8 +356,6 @@ def recurrence(
 
     reocc = _reoccurrences(located)
 
-    xy = point_coordinates(located)
-    located = located.assign(_x=xy[:, 0], _y=xy[:, 1])
     period_days = max((stop - t0).total_seconds() / 86400.0, 1.0)
     g = located.groupby("site", sort=True)
     first_clean = g["_cleaned"].min()
@@ -384,7 +390,7 @@ def recurrence(
         stats.reset_index(), geometry=gpd.points_from_xy(stats["x"], stats["y"]), crs=TERRITORY_CRS
     )
     quart = _per_quartier(site_gdf, reocc)
-    ev = ev.drop(columns=["_when", "_cleaned"])
+    ev = ev.drop(columns=["_when", "_cleaned", "_x", "_y"])
     params = {
         "radius_m": radius,
         "period": (t0, t1),
