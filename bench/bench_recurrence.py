@@ -100,9 +100,17 @@ def main() -> None:
     parser.add_argument("--reference-events", type=int, default=100_000)
     parser.add_argument("--radius", type=float, default=25.0)
     parser.add_argument("--jitter", type=float, default=20.0)
+    parser.add_argument("--only-recurrence", action="store_true",
+                        help="time recurrence() once, nothing else (for /usr/bin/time -v)")
     args = parser.parse_args()
     base = paris_positions()
     r = args.radius
+    if args.only_recurrence:
+        _, only = events(base, args.events, args.jitter, seed=2)
+        t = time.perf_counter()
+        recurrence(only, options=RecurrenceOptions(radius=r, cleaned_field=None))
+        print(f"recurrence(), {len(only):,} events: {time.perf_counter() - t:.2f} s")
+        return
     small_xy, _ = events(base, args.reference_events, args.jitter, seed=1)
     big_xy, big = events(base, args.events, args.jitter, seed=2)
     rows: dict[str, dict[str, float]] = {}
