@@ -366,6 +366,11 @@ def build_quartier_report(
     return report
 
 
+#: How the sites of the recurrence analysis are made, for the method notes.
+SITE_METHOD = ("un événement à moins du rayon d'un point noir connu lui est rattaché ; les autres sont "
+               "regroupés par lien simple (deux événements distants d'au plus le rayon sont sur le même "
+               "site, une chaîne de tels événements forme un seul site)")
+
 #: Key figures that count events: unknown (None), not 0, where no source covers the quartier.
 _EVENT_COUNTS = ("Événements dans le quartier", "Événements dans le quartier et sa marge", "Sites ")
 #: Tables of event counts, left out where no source covers the quartier.
@@ -572,6 +577,7 @@ def _quartier_method(bin_size: float | None, opts: ReportOptions, cameras: bool)
             "Tendance": "test de Mann–Kendall sur les z de Gi*, seuil 0,05",
         })
     method["Rayon de regroupement des sites (m)"] = opts.recurrence_radius
+    method["Regroupement des sites"] = SITE_METHOD
     method["Portée des caméras (m)"] = opts.camera_range if cameras else "sans objet (aucune caméra)"
     return method
 
@@ -748,6 +754,7 @@ def build_territory_report(
         "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m" if hot is not None else "non calculées",
         "Correction des tests multiples": "taux de fausses découvertes (Benjamini–Hochberg)",
         "Rayon de regroupement des sites (m)": opts.recurrence_radius,
+        "Regroupement des sites": SITE_METHOD,
         "Marge (m)": opts.margin,
     })
     report.caveats.append("Les densités rapportent les événements à la surface du périmètre, pas à la "
