@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.stats.recurrence import RecurrenceOptions, recurrence, single_linkage
+from geo.stats.recurrence import RecurrenceOptions, cap_extent, recurrence, single_linkage
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -120,10 +120,14 @@ def main() -> None:
     rows[f"single_linkage, {len(big_xy):,} events"] = measure(lambda: single_linkage(big_xy, r))
     opts = RecurrenceOptions(radius=r, cleaned_field=None)
     rows[f"recurrence(), {len(big):,} events"] = measure(lambda: recurrence(big, options=opts))
-    sites = single_linkage(big_xy, r)
+    chains = single_linkage(big_xy, r)
+    sites = cap_extent(big_xy, chains, radius=r, max_extent=opts.max_extent)
     out = {
         "positions": f"{len(base):,} real Dans Ma Rue positions, jitter N(0, {args.jitter} m)",
         "radius_m": r,
+        "single_linkage_groups_1m": int(chains.max() + 1),
+        "largest_single_linkage_group_1m": int(np.bincount(chains).max()),
+        "max_extent_m": opts.max_extent,
         "sites_1m": int(sites.max() + 1),
         "largest_site_1m": int(np.bincount(sites).max()),
         "results": rows,
@@ -132,6 +136,8 @@ def main() -> None:
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(out["positions"], f"radius {r} m;",
+          f"single linkage {out['single_linkage_groups_1m']:,} groups (largest "
+          f"{out['largest_single_linkage_group_1m']:,}); capped at {opts.max_extent:.0f} m: "
           f"{out['sites_1m']:,} sites, largest {out['largest_site_1m']:,}")
     for name, row in rows.items():
         print(f"{name:<45} {row['seconds']:>8.2f} s {row['peak_mb']:>9.1f} MB")

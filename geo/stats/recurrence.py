@@ -5,7 +5,11 @@ Definitions
 - **Site**: events within ``radius`` metres of a known point noir are attached to the
   nearest one; the other events are grouped by single linkage (two events at most
   ``radius`` apart are on the same site; chains of close events make one site), computed
-  exactly in near-linear time by :func:`single_linkage`.
+  exactly in near-linear time by :func:`single_linkage`. Single linkage chains: along a
+  street where reports follow each other every 20 m, a whole street would become one
+  « site ». A group wider than ``max_extent`` metres (150 m by default) is therefore cut
+  by a square grid of that side, and each piece split again into its single-linkage
+  groups (:func:`cap_extent`): a site stays a place one team can clean.
 - **Re-occurrence after cleaning**: for each event cleaned at date *c*, the number of
   days from *c* to the next event at the same site. When no clean-up date is known
   (citizen reports such as Dans Ma Rue), every report is *assumed* to be followed by a
@@ -50,8 +54,9 @@ STATUS_RECURRENT = "récurrent"
 STATUS_SINGLE = "ponctuel"
 #: Label of a site attached to no known point noir.
 UNNAMED_SITE = "regroupement sans point noir"
+_EXTENT_ERROR = "L'étendue maximale d'un site doit être au moins égale au rayon de regroupement."
 
-__all__ = ["Recurrence", "RecurrenceOptions", "group_sites", "recurrence", "single_linkage"]
+__all__ = ["Recurrence", "RecurrenceOptions", "cap_extent", "group_sites", "recurrence", "single_linkage"]
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,15 @@ class RecurrenceOptions:
         Events after the first clean-up that make a site persistent.
     recent_days : float
         The last of them must fall within this many days of the end of the period.
+    max_extent : float
+        Widest site in metres: a single-linkage group wider than this is cut (see the
+        module docstring); ``inf`` keeps pure single linkage.
 
     Raises
     ------
     AnalysisError
-        When ``radius`` is not positive, or ``persist_after`` or ``recent_days`` is negative.
+        When ``radius`` is not positive, ``max_extent`` is smaller than ``radius``, or
+        ``persist_after`` or ``recent_days`` is negative.
     """
 
     radius: float = 25.0
@@ -83,11 +92,14 @@ class RecurrenceOptions:
     cleaned_field: str | None = "cleaned_at"
     persist_after: int = 2
     recent_days: float = 90.0
+    max_extent: float = 150.0
 
     def __post_init__(self) -> None:
         """Check the values on construction (French errors naming the value)."""
         if not self.radius > 0:
             raise AnalysisError("Le rayon de regroupement doit être positif.")
+        if not self.max_extent >= self.radius:
+            raise AnalysisError(_EXTENT_ERROR)
         if self.persist_after < 0 or self.recent_days < 0:
             raise AnalysisError("Les seuils de persistance doivent être positifs ou nuls.")
 
@@ -97,6 +109,7 @@ def group_sites(
     *,
     radius: float = 25.0,
     sites: gpd.GeoDataFrame | None = None,
+    max_extent: float = 150.0,
 ) -> pd.Series:
     """Site of each event: nearest known site within ``radius``, else single-linkage groups.
 
@@ -109,6 +122,8 @@ def group_sites(
         site, and chains of such events make one site (single linkage).
     sites : geopandas.GeoDataFrame, optional
         Known points noirs; their index labels become the site ids.
+    max_extent : float
+        Widest group in metres (:func:`cap_extent`).
 
     Returns
     -------
@@ -118,16 +133,19 @@ def group_sites(
     Raises
     ------
     AnalysisError
-        When ``radius`` is not positive.
+        When ``radius`` is not positive or ``max_extent`` smaller than ``radius``.
     """
     if radius <= 0:
         raise AnalysisError("Le rayon de regroupement doit être positif.")
-    return pd.Series(_site_labels(point_coordinates(events), radius, sites),
+    if not max_extent >= radius:
+        raise AnalysisError(_EXTENT_ERROR)
+    return pd.Series(_site_labels(point_coordinates(events), (radius, max_extent), sites),
                      index=events.index, name="site", dtype=object)
 
 
-def _site_labels(xy: np.ndarray, radius: float, sites: gpd.GeoDataFrame | None) -> np.ndarray:
-    """Site id (object array) of each point of ``xy`` (see :func:`group_sites`)."""
+def _site_labels(xy: np.ndarray, sizes: tuple[float, float], sites: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Site id (object array) of each point of ``xy``; ``sizes`` is (radius, max_extent)."""
+    radius, max_extent = sizes
     ok = np.isfinite(xy).all(axis=1)
     labels = np.full(len(xy), None, dtype=object)
     free = ok.copy()
@@ -142,7 +160,7 @@ def _site_labels(xy: np.ndarray, radius: float, sites: gpd.GeoDataFrame | None) 
         free[idx[hit]] = False
     idx = np.flatnonzero(free)
     if len(idx):
-        comp = single_linkage(xy[idx], radius)
+        comp = cap_extent(xy[idx], single_linkage(xy[idx], radius), radius=radius, max_extent=max_extent)
         names = np.array([f"site-{c:05d}" for c in range(int(comp.max()) + 1)], dtype=object)
         labels[idx] = names[comp]
     return labels
@@ -203,6 +221,55 @@ def single_linkage(xy: np.ndarray, radius: float) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(np.argsort(first))] = np.arange(len(first))
     out: np.ndarray = rank[label]
+    return out
+
+
+def cap_extent(xy: np.ndarray, groups: np.ndarray, *, radius: float, max_extent: float) -> np.ndarray:
+    """Cut the groups wider than ``max_extent`` (single-linkage chains) into smaller sites.
+
+    A group whose bounding box is wider or taller than ``max_extent`` is cut by a square
+    grid of side ``max_extent`` anchored at its lower-left corner; each piece is then split
+    into its own single-linkage groups at ``radius`` (a piece may hold two unconnected
+    parts of the chain). Other groups are unchanged.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) finite coordinates in metres.
+    groups : numpy.ndarray
+        Group number per point (from :func:`single_linkage`).
+    radius, max_extent : float
+        Linkage distance and widest site, in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        Group number (int64, 0 to k-1, in order of first appearance) per point.
+    """
+    if len(xy) == 0 or not np.isfinite(max_extent):
+        return groups
+    frame = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]})
+    by = frame.groupby(groups, sort=True)
+    low_g, high_g = by.min(), by.max()
+    wide_g = (high_g - low_g).max(axis=1) > max_extent
+    wide = wide_g.reindex(np.arange(groups.max() + 1), fill_value=False).to_numpy()[groups]
+    if not wide.any():
+        return groups
+    low = low_g.reindex(groups[wide]).to_numpy()
+    tile = np.floor((xy[wide] - low) / max_extent).astype(np.int64)
+    span = np.int64(tile.max() + 1)
+    piece = np.unique((groups[wide].astype(np.int64) * span + tile[:, 0]) * span + tile[:, 1],
+                      return_inverse=True)[1].ravel()
+    # pieces laid side by side, far enough apart never to link, then linked again
+    local = xy[wide] - low - tile * max_extent
+    local[:, 0] += piece * (max_extent + 4.0 * radius)
+    sub = single_linkage(local, radius)
+    key = groups.astype(np.int64, copy=True)
+    key[wide] = groups.max() + 1 + sub
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    out: np.ndarray = rank[inverse.ravel()]
     return out
 
 
@@ -346,7 +413,7 @@ def recurrence(
     assumed = cleaned_field is None or cleaned_field not in events.columns
     ev["_cleaned"] = ev["_when"] if assumed else _dates(ev, str(cleaned_field))
     ev_xy = point_coordinates(ev)
-    ev["site"] = _site_labels(ev_xy, radius, sites)
+    ev["site"] = _site_labels(ev_xy, (radius, options.max_extent), sites)
     ev["_x"], ev["_y"] = ev_xy[:, 0], ev_xy[:, 1]
     if perimeters is not None:
         ev["quartier"] = assign_quartier(ev, perimeters, code_field=code_field)
@@ -393,6 +460,7 @@ def recurrence(
     ev = ev.drop(columns=["_when", "_cleaned", "_x", "_y"])
     params = {
         "radius_m": radius,
+        "max_extent_m": options.max_extent,
         "period": (t0, t1),
         "cleaning_assumed": assumed,
         "persist_after": persist_after,

@@ -369,7 +369,9 @@ def build_quartier_report(
 #: How the sites of the recurrence analysis are made, for the method notes.
 SITE_METHOD = ("un événement à moins du rayon d'un point noir connu lui est rattaché ; les autres sont "
                "regroupés par lien simple (deux événements distants d'au plus le rayon sont sur le même "
-               "site, une chaîne de tels événements forme un seul site)")
+               "site, une chaîne de tels événements forme un seul site) ; un regroupement plus large que "
+               "150 m, chaîne le long d'une rue, est découpé en carrés de 150 m de côté, chaque morceau "
+               "redevenant ses propres regroupements : un site reste un lieu qu'une équipe peut nettoyer)")
 
 #: Key figures that count events: unknown (None), not 0, where no source covers the quartier.
 _EVENT_COUNTS = ("Événements dans le quartier", "Événements dans le quartier et sa marge", "Sites ")

@@ -36,11 +36,35 @@ def test_sites_are_single_linkage_groups() -> None:
     pts = [(0, 0), (5, 0), (1000, 0)] + [(2000 + 20 * i, 0) for i in range(11)]
     pts += [(4000 + 26 * i, 0) for i in range(5)]
     ev = gpd.GeoDataFrame(geometry=[shapely.Point(p) for p in pts], crs=2154)
-    site = group_sites(ev, radius=25.0)
+    site = group_sites(ev, radius=25.0, max_extent=float("inf"))
     assert site.iloc[0] == site.iloc[1] != site.iloc[2]
     assert site.iloc[3:14].nunique() == 1  # chains of close events make one site
     assert site.iloc[14:].nunique() == 5
     assert site.nunique() == 2 + 1 + 5
+
+
+def test_chains_wider_than_the_maximum_extent_are_cut() -> None:
+    # a street of reports every 20 m over 1 km (one chain), and a side street crossing it:
+    # single linkage makes one group; sites are at most 150 m wide and every event of a
+    # piece is linked to its site
+    street = [(20.0 * i, 0.0) for i in range(51)]
+    side = [(500.0, 20.0 * j) for j in range(1, 11)]
+    ev = gpd.GeoDataFrame(geometry=[shapely.Point(p) for p in street + side], crs=2154)
+    assert group_sites(ev, radius=25.0, max_extent=float("inf")).nunique() == 1
+    site = group_sites(ev, radius=25.0)
+    xy = np.array(street + side)
+    for label in site.unique():
+        part = xy[(site == label).to_numpy()]
+        assert (part.max(axis=0) - part.min(axis=0)).max() <= 150.0
+        assert single_linkage(part, 25.0).max() == 0  # each site is one chain
+    # 1 km cut every 150 m: 7 pieces on the street; the side street's first 140 m join the
+    # street's piece of x in [450, 600), its last 40 m (y in [150, 300)) are a site of their own
+    assert site.iloc[:51].nunique() == 7
+    assert site.iloc[51:58].nunique() == 1 and site.iloc[51] == site.iloc[25]
+    assert site.iloc[58:].nunique() == 1 and site.iloc[58] != site.iloc[25]
+    assert site.nunique() == 8
+    with pytest.raises(AnalysisError):
+        group_sites(ev, radius=25.0, max_extent=10.0)
 
 
 def test_single_linkage_equals_the_radius_graph_components(shared_data: Path) -> None:
