@@ -40,6 +40,7 @@ from layers.action_tables import (
     SIMULATED,
     Binding,
     bind_columns,
+    labels_by_convention,
     labels_of,
     render_cell,
 )
@@ -351,6 +352,7 @@ def _titles(store: LayerStore, quartier: str | None) -> dict[str, str]:
 def _plan(store: LayerStore, sheet: _Sheet, opts_quartier: str | None = None) -> _Plan:
     bindings = bind_columns(sheet.convention, sheet.table)
     labels = labels_of(sheet.convention)
+    own_labels = labels_by_convention(store)
     ref_col = sheet.columns[REFERENCE]
     refs = [(n, _text_of(row[ref_col]) if ref_col < len(row) else "") for n, row in sheet.rows]
     wanted = sorted({r for _, r in refs if r})
@@ -370,7 +372,9 @@ def _plan(store: LayerStore, sheet: _Sheet, opts_quartier: str | None = None) ->
                                  "en créer une)")
             continue
         action = by_ref.get(ref) if ref else None
-        values = _row_values(row, number, sheet, bindings, labels, action, plan)
+        # the cells hold the titles of the action's own convention, as the export wrote them
+        row_labels = own_labels.get(str(action.get("convention") or ""), labels) if action else labels
+        values = _row_values(row, number, sheet, bindings, row_labels, action, plan)
         if action is None:
             if not values.get("title"):
                 title = next(b.heading for b in bindings if b.field == "title")

@@ -288,6 +288,16 @@ def labels_of(convention: Convention) -> dict[str, dict[str, str]]:
     }
 
 
+def labels_by_convention(store: LayerStore) -> dict[str, dict[str, dict[str, str]]]:
+    """Return :func:`labels_of` of every shipped or stored convention, by convention code.
+
+    An action of another convention than the table's (the Annexe 2 model of Lillers for a
+    plan written on the Montbéliard structure) shows, and is read back with, the titles of
+    its own convention's codes.
+    """
+    return {c.code: labels_of(c) for c in (*list_conventions(), *stored_conventions(store))}
+
+
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return ""
@@ -410,9 +420,7 @@ def plan_table(store: LayerStore, model: str, *, options: TableOptions = TableOp
         actions = actions.loc[_sort_keys(convention, actions).sort_values(
             ["axe", "orientation", "objectif", "deadline", "reference"], na_position="last").index]
     labels, constats = labels_of(convention), _constat_texts(store, links)
-    # an action of another convention (the Annexe 2 model of Lillers for a plan written on the
-    # Montbéliard structure) shows the titles of its own convention's codes
-    own_labels = {c.code: labels_of(c) for c in (*list_conventions(), *stored_conventions(store))}
+    own_labels = labels_by_convention(store)
     section = _section_of(convention)
     wanted = {"uid", "reference", "simulated", "lieu", "address", "response_type", "orientation", "axe",
               "convention", *(b.field for b in bindings if b.field)}

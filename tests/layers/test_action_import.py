@@ -270,3 +270,20 @@ def test_round_trip_on_each_backend(store_url: str, shared_data: Path, tmp_path:
         assert len(store.read_children("actions", "historique")) == before[1] + 1
     finally:
         store.close()
+
+
+def test_action_of_another_convention_round_trips(store: LayerStore, tmp_path: Path) -> None:
+    """A plan written on the Montbéliard structure, exported in the Lillers Annexe 2: its axis
+    cells hold the Montbéliard titles, and the unchanged file reads back with no change."""
+    uid = str(store.read("actions", where={"axe": "3"})["uid"].iloc[0])
+    store.update("actions", uid, {"convention": "pays-de-montbeliard-2025-2030"}, actor="tests")
+    path = _export(store, "annexe2", tmp_path / "suivi.xlsx")
+    ws = openpyxl.load_workbook(path).active
+    column = _headings(ws)["Axes d'intervention"]
+    axis = next(ws.iter_cols(min_col=column, max_col=column, min_row=HEADING_ROW + 1))
+    cells = {str(c.value) for c in axis}
+    assert "Proximité et tranquillité résidentielle" in cells  # Montbéliard axe 3, not Lillers'
+    before = _state(store)
+    report = import_action_table(store, path)
+    assert report.created == [] and report.updated == {} and report.unchanged == 14
+    pd.testing.assert_frame_equal(before[0], _state(store)[0])
