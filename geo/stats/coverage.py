@@ -1,9 +1,12 @@
 """Coverage: CCTV views over dumping, walking distance to bins, lighting, diagnostics.
 
 - :func:`cctv_coverage`: each camera sees a disc of ``range_m`` (or a sector when its
-  azimuth and field of view are known), cut by building footprints when given (ray
-  casting, :mod:`geo.stats._viewshed`). Reports the share of events seen, the share of
-  hotspot area seen and the uncovered hotspots ranked by Gi* z-score.
+  azimuth and field of view are known), cut by building footprints when given (exact
+  visibility polygon, :mod:`geo.stats._visibility`: walls cast their shadows, the camera's
+  own building hides only what is behind its façade). Building heights are not used: no
+  layer gives them, so a footprint hides everything behind it. Reports the share of events
+  seen, the share of hotspot area seen, the uncovered hotspots ranked by Gi* z-score and the
+  parameters assumed (range when unknown, full disc when the direction is unknown).
 - :func:`walking_coverage`: walking distance along the street centrelines (a networkx
   graph built here, :mod:`geo.stats._coverage_graph`) from each address to the nearest bin
   or drop-off point; shares within 100 / 200 / 300 m, crow-fly shares for comparison,
@@ -28,7 +31,7 @@ from scipy.spatial import cKDTree
 from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import AnalysisError
 from geo.stats._coverage_graph import build_street_graph, walking_distances
-from geo.stats._viewshed import view_polygon
+from geo.stats._visibility import view_area, visibility
 from geo.stats.binning import point_coordinates
 
 logger = logging.getLogger(__name__)
@@ -62,7 +65,8 @@ def camera_views(
     azimuth_field: str | None = "azimuth_deg",
     fov_field: str | None = "fov_deg",
     buildings: gpd.GeoDataFrame | None = None,
-    n_rays: int = 180,
+    n_rays: int = 360,
+    own_building_m: float = 1.0,
 ) -> gpd.GeoDataFrame:
     """Polygon seen by each camera, in EPSG:2154.
 
@@ -76,14 +80,21 @@ def camera_views(
     range_field, azimuth_field, fov_field : str, optional
         Per-camera range, direction (degrees clockwise from north) and field of view.
     buildings : geopandas.GeoDataFrame, optional
-        Building footprints that block the views.
+        Building footprints that block the views (at any height: heights are not used).
     n_rays : int
-        Rays per full circle for the ray casting.
+        Points per full circle on the outer arc of the view (the walls and building corners
+        are exact; 360 points lose 0.005 % of a disc's area).
+    own_building_m : float
+        A footprint containing the camera or within this distance is its own building: it
+        hides what is behind the façade, nothing in front of it.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Indexed like ``cameras``, geometry = the view polygon, with ``range_used``.
+        Indexed like ``cameras``, geometry = the view polygon, with ``range_used``,
+        ``range_assumed`` (no range of its own: ``range_m`` used), ``sector`` (direction and
+        field of view known, else a full disc), ``own_building`` and ``moved_m`` (distance
+        the camera was moved out of its own building to stand in front of the façade).
 
     Raises
     ------
@@ -94,7 +105,8 @@ def camera_views(
         raise AnalysisError("La portée des caméras doit être positive.")
     xy = point_coordinates(cameras)
     rng = _column_or_none(cameras, range_field)
-    rng = np.where(np.isfinite(rng) & (rng > 0), rng, range_m)
+    assumed = ~(np.isfinite(rng) & (rng > 0))
+    rng = np.where(assumed, range_m, rng)
     az = _column_or_none(cameras, azimuth_field)
     fov = _column_or_none(cameras, fov_field)
     obstacles = tree = None
@@ -103,19 +115,30 @@ def camera_views(
         obstacles = b[~(shapely.is_missing(b) | shapely.is_empty(b))]
         tree = shapely.STRtree(obstacles)
     polys: list[Any] = []
-    for (x, y), r, a, f in zip(xy, rng, az, fov, strict=True):
+    own = np.zeros(len(xy), dtype=bool)
+    moved = np.full(len(xy), np.nan)
+    for k, ((x, y), r, a, f) in enumerate(zip(xy, rng, az, fov, strict=True)):
         if not (np.isfinite(x) and np.isfinite(y)):
             polys.append(None)
             continue
-        polys.append(
-            view_polygon(
-                float(x), float(y), range_m=float(r),
-                azimuth=float(a) if np.isfinite(a) else None,
-                fov=float(f) if np.isfinite(f) else None,
-                obstacles=obstacles, tree=tree, n_rays=n_rays,
-            )
+        area = view_area(
+            float(x), float(y), float(r),
+            float(a) if np.isfinite(a) else None, float(f) if np.isfinite(f) else None, n_rays,
         )
-    return gpd.GeoDataFrame({"range_used": rng}, geometry=polys, index=cameras.index, crs=TERRITORY_CRS)
+        view = visibility(
+            float(x), float(y), area, range_m=float(r), obstacles=obstacles, tree=tree,
+            own_building_m=own_building_m,
+        )
+        polys.append(view.polygon)
+        own[k], moved[k] = view.own_building, view.moved_m
+    data = {
+        "range_used": rng,
+        "range_assumed": assumed,
+        "sector": np.isfinite(az) & np.isfinite(fov) & (fov < 360),
+        "own_building": own,
+        "moved_m": moved,
+    }
+    return gpd.GeoDataFrame(data, geometry=polys, index=cameras.index, crs=TERRITORY_CRS)
 
 
 @dataclass
@@ -137,7 +160,14 @@ class CCTVCoverage:
     uncovered : geopandas.GeoDataFrame or None
         Hot bins seen on less than half their area, by decreasing Gi* z-score.
     parameters : dict
-        Parameters used.
+        Parameters used and assumed, for the report to state them: ``range_m`` (the range
+        assumed when a camera has none), ``cameras``, ``cameras_range_assumed``,
+        ``cameras_full_disc`` (no direction or field of view: a full disc assumed),
+        ``buildings`` (footprints used), ``cameras_own_building``, ``cameras_moved``
+        (moved out of their own building onto its façade) and ``moved_max_m`` (the
+        largest move), ``building_heights`` (always
+        False: heights are not used, a footprint hides everything behind it) and
+        ``uncovered_below``.
     """
 
     views: gpd.GeoDataFrame
@@ -149,6 +179,25 @@ class CCTVCoverage:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
+def _assumptions(
+    views: gpd.GeoDataFrame, *, range_m: float, buildings: gpd.GeoDataFrame | None, uncovered_below: float
+) -> dict[str, Any]:
+    """List the parameters of a coverage and what was assumed for how many cameras."""
+    located = views.geometry.notna().to_numpy()
+    return {
+        "range_m": range_m,
+        "cameras": int(located.sum()),
+        "cameras_range_assumed": int((views["range_assumed"].to_numpy() & located).sum()),
+        "cameras_full_disc": int((~views["sector"].to_numpy() & located).sum()),
+        "buildings": buildings is not None,
+        "cameras_own_building": int(views["own_building"].sum()),
+        "cameras_moved": int((views["moved_m"].fillna(0.0) > 0).sum()),
+        "moved_max_m": float(views["moved_m"].max()) if located.any() else 0.0,
+        "building_heights": False,
+        "uncovered_below": uncovered_below,
+    }
+
+
 def cctv_coverage(
     events: gpd.GeoDataFrame,
     cameras: gpd.GeoDataFrame,
@@ -157,7 +206,7 @@ def cctv_coverage(
     buildings: gpd.GeoDataFrame | None = None,
     range_m: float = DEFAULT_CAMERA_RANGE_M,
     uncovered_below: float = 0.5,
-    n_rays: int = 180,
+    n_rays: int = 360,
 ) -> CCTVCoverage:
     """CCTV coverage of dumping events and of dumping hotspots.
 
@@ -177,7 +226,7 @@ def cctv_coverage(
     uncovered_below : float
         A hot bin seen on less than this share of its area is « non couvert ».
     n_rays : int
-        Rays per full circle.
+        Points per full circle on the outer arc of the views.
 
     Returns
     -------
@@ -207,9 +256,7 @@ def cctv_coverage(
         views=views,
         events=ev,
         share_events_seen=float(seen[ok].mean()),
-        parameters={
-            "range_m": range_m, "buildings": buildings is not None, "uncovered_below": uncovered_below
-        },
+        parameters=_assumptions(views, range_m=range_m, buildings=buildings, uncovered_below=uncovered_below),
     )
     if hotspots is not None and "gi_bin" in hotspots.columns:
         hot = to_territory_crs(hotspots[hotspots["gi_bin"] > 0])

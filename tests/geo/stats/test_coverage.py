@@ -167,3 +167,103 @@ def test_diagnostic_coverage_last_12_months() -> None:
     covered = 50 + math.sqrt(10**2 - 2**2)
     assert res.share == pytest.approx(covered / 200, rel=1e-3)
     np.testing.assert_allclose(res.streets["covered_m"], [covered, 0.0], rtol=1e-3)
+
+
+# exact visibility polygons ---------------------------------------------------------------
+
+R = 50.0
+
+
+def _buildings(*polys: shapely.Polygon) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(geometry=list(polys), crs=2154)
+
+
+def test_sixty_degree_sector_is_exact() -> None:
+    cams = _points([(0, 0), (500, 0)], azimuth_deg=[45.0, 200.0], fov_deg=[60.0, 60.0])
+    views = camera_views(cams, range_m=R)
+    for view in views.geometry:
+        assert view.area == pytest.approx(math.pi * R**2 / 6, rel=1e-3)
+    # a corner in the sector: the shadow of box (10..20, 10..20) seen from (0, 0) is bounded
+    # by the rays through its corners (20, 10) and (10, 20), whatever their bearing
+    box = shapely.box(10, 10, 20, 20)
+    seen = camera_views(cams.iloc[[0]], range_m=R, buildings=_buildings(box)).geometry.iloc[0]
+    a1, a2 = math.atan2(10, 20), math.atan2(20, 10)
+    # the wedge between those rays minus its part nearer than the walls: the quadrilateral
+    # o-(20,10)-(10,10)-(10,20), two triangles of 50 m²
+    wedge_beyond = (a2 - a1) / 2 * R**2 - 100.0
+    assert seen.area == pytest.approx(math.pi * R**2 / 6 - wedge_beyond, rel=1e-3)
+    assert views.attrs == {} and bool(views["sector"].all())
+
+
+def test_camera_on_its_facade_sees_the_half_disc_not_behind() -> None:
+    building = _buildings(shapely.box(-100, 0, 100, 100))
+    cams = _points([(0, 0), (0, 0.5), (0, -0.5)])
+    views = camera_views(cams, range_m=R, buildings=building)
+    half = math.pi * R**2 / 2
+    assert views.geometry.iloc[0].area == pytest.approx(half, rel=0.02)
+    assert views.geometry.iloc[1].area == pytest.approx(half, rel=0.02)
+    # 0.5 m in front of the façade: the disc part below y = 0, exactly
+    d = 0.5
+    below = math.pi * R**2 - (R**2 * math.acos(d / R) - d * math.sqrt(R**2 - d**2))
+    assert views.geometry.iloc[2].area == pytest.approx(below, rel=1e-3)
+    for view in views.geometry:
+        assert view.contains(shapely.Point(0, -30)) and view.contains(shapely.Point(45, -1))
+        assert not view.intersects(shapely.Point(0, 30))  # behind its own building
+        assert view.intersection(building.geometry.iloc[0]).area < 1.0
+    assert list(views["own_building"]) == [True, True, True]
+    assert views["moved_m"].iloc[2] == 0.0 and 0.5 <= views["moved_m"].iloc[1] < 0.6
+
+
+def test_obstacle_in_front_casts_its_exact_shadow() -> None:
+    building = shapely.box(-100, 0, 100, 100)
+    square = shapely.box(-5, -25, 5, -15)
+    view = camera_views(_points([(0, 0)]), range_m=R, buildings=_buildings(building, square)).geometry.iloc[0]
+    alpha = math.atan2(5, 15)  # half-angle of the shadow: the rays through (±5, -15)
+    shadow = alpha * R**2 - 0.5 * 10 * 15
+    assert view.area == pytest.approx(math.pi * R**2 / 2 - shadow, rel=1e-3)
+    assert view.contains(shapely.Point(0, -10))
+    for da, expected in ((-0.3, False), (0.3, True)):
+        a = alpha + math.radians(da)
+        assert view.contains(shapely.Point(40 * math.sin(a), -40 * math.cos(a))) is expected
+
+
+def test_camera_deep_in_its_building_is_moved_to_the_facade() -> None:
+    building = _buildings(shapely.box(-100, 0, 100, 100))
+    cams = _points([(0, 3.0), (0, 60.0)], range_m=[None, 200.0])
+    cov = cctv_coverage(_points([(0, -10), (0, 120)]), cams, buildings=building, range_m=R)
+    views = cov.views
+    assert views["moved_m"].iloc[0] == pytest.approx(3.0, abs=0.1)
+    assert not views.geometry.iloc[0].intersects(shapely.Point(0, 40))
+    assert views.geometry.iloc[1].contains(shapely.Point(0, 120))  # out through its nearest façade (north)
+    assert list(cov.events["seen"]) == [True, True]
+    p = cov.parameters
+    assert (p["cameras"], p["cameras_range_assumed"], p["cameras_full_disc"]) == (2, 1, 2)
+    assert (p["cameras_own_building"], p["cameras_moved"], p["building_heights"]) == (2, 2, False)
+    assert p["range_m"] == R and p["moved_max_m"] == pytest.approx(40.0, abs=0.1)
+
+
+def test_real_montpellier_views_match_a_segment_oracle(shared_data: Path) -> None:
+    folder = shared_data / "montpellier"
+    # the file declares no CRS although its coordinates are Lambert-93
+    cams = gpd.read_file(folder / "VilleMTP_MTP_CameraSurv.geojson").set_crs(2154, allow_override=True)
+    blds = gpd.read_file(f"zip://{folder / 'VilleMTP_MTP_Batiments.zip'}", encoding="cp1252").to_crs(2154)
+    views = camera_views(cams, range_m=R, buildings=blds)
+    area = views.geometry.area.to_numpy()
+    assert (area <= math.pi * R**2 * 1.0001).all() and (area > 0).all()
+    assert 0.6 < area.mean() / (math.pi * R**2) < 1.0
+    assert int(views["own_building"].sum()) >= 4  # four cameras stand inside a footprint
+    solid = shapely.union_all(blds.geometry.to_numpy())
+    rng = np.random.default_rng(16)
+    blocked = 0
+    for k in np.flatnonzero(~views["own_building"].to_numpy())[:25]:
+        x, y = cams.geometry.iloc[k].x, cams.geometry.iloc[k].y
+        r, t = R * np.sqrt(rng.uniform(0, 1, 200)), rng.uniform(0, 2 * np.pi, 200)
+        pts = np.column_stack([x + r * np.cos(t), y + r * np.sin(t)])
+        view = views.geometry.iloc[k]
+        near_edge = shapely.distance(view.boundary, shapely.points(pts)) < 1e-3
+        segs = shapely.linestrings(np.stack([np.broadcast_to([x, y], pts.shape), pts], axis=1))
+        hidden = shapely.intersects(segs, solid)  # the sight line crosses a building
+        got = shapely.contains_xy(view, pts[:, 0], pts[:, 1])
+        np.testing.assert_array_equal(got[~near_edge], ~hidden[~near_edge])
+        blocked += int(hidden.sum())
+    assert blocked > 100  # the check did meet buildings
