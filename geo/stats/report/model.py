@@ -1,0 +1,219 @@
+"""Report data model: options, figures as data, sections and the report itself."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
+
+from geo.stats.emerging import EmergingHotspots
+from geo.stats.hotspots import KernelDensity
+
+logger = logging.getLogger(__name__)
+
+
+#: why the treated constats of a source that does not follow them are unknown
+UNTRACKED_TREATMENT = (
+    "Dysfonctionnements traités : n.d., la source de ces constats ne suit pas leur traitement (aucun "
+    "statut « traité », « en cours » ou « clos non traité », aucune date de résolution) ; un taux de "
+    "traitement de 0 serait faux."
+)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """Options of :func:`build_quartier_report` and :func:`build_territory_report`.
+
+    Attributes
+    ----------
+    start, end : date-like, optional
+        Period, both days included (the events' range by default).
+    time_field, code_field, name_field : str
+        Date column of the events, code and name columns of the perimeters.
+    cleaned_field, volume_field : str, optional
+        Clean-up date and volume columns of the events, used when present (quartier
+        report only).
+    margin : float
+        Margin in metres around the perimeter for the hotspot grid.
+    bin_size : float, optional
+        Bin size; automatic rule otherwise (:func:`geo.stats.binning.auto_bin_size`).
+    fdr : bool
+        False discovery rate correction of the quartier's Gi* and emerging analyses.
+    recurrence_radius : float
+        Repeat distance of the recurrence analysis, metres.
+    camera_range : float
+        Default camera range in metres (quartier report with cameras).
+    simulated : bool
+        The events are simulated or resampled (printed on the report).
+    label : str
+        What the events are, in French (« dépôts sauvages »), for the quartier title.
+    events_covered : bool
+        ``False`` when no source of events covers the quartier (the store holds no event
+        of any theme or date around it): the event counts are then unknown (« n.d. »),
+        never 0, and a note says why.
+    uncovered_codes : tuple of str
+        The same for :func:`build_territory_report`: quartiers whose event figures are
+        unknown (« n.d. ») in the comparison.
+    points_noirs : geopandas.GeoDataFrame, optional
+        Known points noirs (``name``, ``address``; index = their ids) of the quartier
+        report: events within ``recurrence_radius`` of one belong to it and its sites
+        are shown by its name and address (:func:`geo.stats.recurrence.recurrence`).
+    """
+
+    start: Any = None
+    end: Any = None
+    time_field: str = "observed_at"
+    code_field: str = "code"
+    name_field: str = "name"
+    cleaned_field: str | None = "cleaned_at"
+    volume_field: str | None = "volume_m3"
+    margin: float = 200.0
+    bin_size: float | None = None
+    fdr: bool = True
+    recurrence_radius: float = 25.0
+    camera_range: float = 50.0
+    simulated: bool = False
+    label: str = "dépôts sauvages"
+    events_covered: bool = True
+    uncovered_codes: tuple[str, ...] = ()
+    points_noirs: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """The window of a map and the territory's own layers drawn under it.
+
+    Attributes
+    ----------
+    window : shapely geometry
+        Its bounds frame the map (EPSG:2154).
+    perimeters, streets, buildings : geopandas.GeoDataFrame, optional
+        Perimeter outlines, streets and buildings, any CRS.
+    """
+
+    window: BaseGeometry
+    perimeters: gpd.GeoDataFrame | None = None
+    streets: gpd.GeoDataFrame | None = None
+    buildings: gpd.GeoDataFrame | None = None
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One figure of a report, as data; ``title`` is its heading and caption."""
+
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class HotspotMap(ReportFigure):
+    """Gi* classes of the bins (``gi_bin``) with the events (``points``, n × 2) on top."""
+
+    bins: gpd.GeoDataFrame
+    points: np.ndarray
+    layers: MapLayers
+
+
+@dataclass(frozen=True)
+class DensityMap(ReportFigure):
+    """Kernel density surface of the events (display only)."""
+
+    density: KernelDensity
+    layers: MapLayers
+
+
+@dataclass(frozen=True)
+class EmergingMap(ReportFigure):
+    """Emerging hot spot patterns of the bins."""
+
+    emerging: EmergingHotspots
+    layers: MapLayers
+
+
+@dataclass(frozen=True)
+class BarChart(ReportFigure):
+    """Bars of ``values`` labelled ``labels``; ``rotate_labels`` turns crowded labels."""
+
+    labels: list[str]
+    values: np.ndarray
+    ylabel: str
+    rotate_labels: bool = False
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A titled section of a report besides the analyses (the plan d'actions…), as data.
+
+    Attributes
+    ----------
+    title : str
+        Heading of the section.
+    figures : list of tuple
+        ``(label, value, detail)``: a figure (``None``: « n.d. »), and what qualifies it
+        (« dont 3 simulées », « sur 12 actions ») or ``None``.
+    tables : dict
+        Caption → DataFrame.
+    notes : list of str
+        What the reader must know (« Aucune action enregistrée », why a figure is n.d.).
+    """
+
+    title: str
+    figures: list[tuple[str, Any, str | None]] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """A report as data: key figures, figures, tables and a method note.
+
+    :mod:`webmap.documents` renders it to HTML and PDF.
+
+    Attributes
+    ----------
+    title : str
+        Document title.
+    period : tuple
+        (start, end) of the period analysed.
+    key_figures : dict
+        Label → value (numbers shown at the top; tests compare them with independent
+        computations).
+    figures : list of ReportFigure
+        Maps and charts, as the data to draw.
+    tables : dict
+        Caption → DataFrame.
+    method : dict
+        Parameter → value, for the method note.
+    caveats : list of str
+        Limits of the analyses.
+    results : dict
+        The underlying analysis results (hotspots, emerging, recurrence, coverage…).
+    simulated : bool
+        The events are simulated or resampled (a warning is printed).
+    notes : list of str
+        What stands in place of the maps and charts that could not be drawn (« aucun
+        événement sur la période »…), shown where the figures would be.
+    sections : list of ReportSection
+        Further sections (the plan d'actions of the quartier), after the tables.
+    """
+
+    title: str
+    period: tuple[pd.Timestamp, pd.Timestamp]
+    key_figures: dict[str, Any] = field(default_factory=dict)
+    figures: list[ReportFigure] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    method: dict[str, Any] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    simulated: bool = False
+    notes: list[str] = field(default_factory=list)
+    sections: list[ReportSection] = field(default_factory=list)
+
+
+#: Fewest events around a quartier for its hot spot analyses (Gi*, density, emerging).
+MIN_HOTSPOT_EVENTS = 3
