@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.stats.report import site_table
 from layers._dashboard_base import (
     _clean,
     _in_zone,
@@ -33,10 +34,6 @@ CONTAINER_REACH_M = 100.0
 
 #: No container (camera) within this distance (m) of a quartier: no source covers it, counts unknown.
 SOURCE_REACH_M = 1000.0
-
-
-#: Largest distance (m) from a recurrent site to the address that names it.
-ADDRESS_REACH_M = 50.0
 
 
 def _hotspot_map(report: Any, zone: _Zone) -> dict[str, Any] | None:
@@ -89,7 +86,7 @@ def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dic
     columns = [
         "Point noir",
         "Adresse",
-        "Statut",
+        "Statut du point noir",
         "Dépôts (période)",
         "Dépôts (année précédente)",
         "Premier dépôt",
@@ -150,17 +147,17 @@ def _point_noir_recurrence(store: LayerStore, zone: _Zone, spans: _Spans) -> dic
     return {"columns": columns, "rows": rows}
 
 
-def _address_label(row: Any) -> str:
-    number = "" if _clean(row.number) is None else str(row.number).removesuffix(".0")
-    parts = [number + (str(row.suffix) if _clean(row.suffix) else ""), str(_clean(row.street) or "")]
-    return " ".join(p for p in parts if p).strip() or "adresse sans nom de voie"
+def _recurrent_sites(report: Any, zone: _Zone) -> dict[str, Any]:
+    """Recurrent sites of the recurrence analysis, named by their point noir or located by an address.
 
-
-def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
-    """Recurrent sites (events grouped by the recurrence analysis) named by their nearest address."""
+    A site attached to a point noir shows its name and address; the others are
+    « regroupement sans point noir » at the nearest address (``Localisation d'après`` says
+    which, :func:`geo.stats.report.site_table`).
+    """
     columns = [
-        "Adresse la plus proche",
-        "Distance à l'adresse (m)",
+        "Site",
+        "Localisation",
+        "Localisation d'après",
         "Événements",
         "Premier",
         "Dernier",
@@ -171,42 +168,10 @@ def _recurrent_sites(report: Any, store: LayerStore, zone: _Zone) -> dict[str, A
     if rec is None:
         return {"columns": columns, "rows": []}
     sites = rec.sites[(rec.sites["quartier"] == zone.code) & (rec.sites["n_events"] >= 2)]
-    sites = sites.sort_values(["n_events", "last"], ascending=[False, False])
     if sites.empty:
         return {"columns": columns, "rows": []}
-    bbox = tuple(shapely.box(*sites.total_bounds).buffer(ADDRESS_REACH_M).bounds)
-    addresses = store.read("adresses", bbox=bbox)
-    names: list[str] = []
-    dists: list[float | None] = []
-    if len(addresses):
-        tree = shapely.STRtree(addresses.geometry.to_numpy())
-        (_, idx), dist = tree.query_nearest(
-            sites.geometry.to_numpy(), return_distance=True, all_matches=False
-        )
-        for i, d in zip(idx, dist, strict=True):
-            near = d <= ADDRESS_REACH_M
-            names.append(
-                _address_label(addresses.iloc[int(i)])
-                if near
-                else f"n.d. (aucune adresse à moins de {ADDRESS_REACH_M:.0f} m)"
-            )
-            dists.append(round(float(d), 1) if near else None)
-    else:
-        names = ["n.d. (aucune adresse dans l'entrepôt ici)"] * len(sites)
-        dists = [None] * len(sites)
-    rows = [
-        [
-            n,
-            d,
-            int(r.n_events),
-            _clean(r.first),
-            _clean(r.last),
-            _clean(r.median_days_to_reoccur),
-            r.status,
-        ]
-        for n, d, r in zip(names, dists, sites.itertuples(), strict=True)
-    ]
-    return {"columns": columns, "rows": rows}
+    table = site_table(sites, top=len(sites))[columns]
+    return {"columns": columns, "rows": [[_clean(v) for v in row] for row in table.itertuples(index=False)]}
 
 
 def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers._action_section import action_section
+from layers._site_references import perimeter_boxes, site_addresses, site_points_noirs
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
@@ -620,7 +621,7 @@ def quartier_report_from_store(
             simulated=simulated, label=label, events_covered=covered,
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
-            points_noirs=points_noirs,
+            points_noirs=points_noirs, addresses=site_addresses(store, [bbox], readable),
         )
         report = build_quartier_report(
             events, per, code=code, options=options, streets=streets if len(streets) else None,
@@ -661,7 +662,8 @@ def territory_report_from_store(
     Parameters
     ----------
     store : LayerStore
-        Reads ``perimetres`` and the events.
+        Reads ``perimetres``, the events, and the ``points_noirs`` and ``adresses`` that name
+        and locate the recurrent sites.
     start, end : date
         Period, both days included.
     layer, theme : str
@@ -697,8 +699,11 @@ def territory_report_from_store(
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     title = f"Comparaison des quartiers — {theme or layer}"
     try:
+        boxes = perimeter_boxes(per, 500.0)
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
-                                simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per))
+                                simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per),
+                                points_noirs=site_points_noirs(store, boxes),
+                                addresses=site_addresses(store, boxes))
         report = build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc

@@ -27,6 +27,7 @@ from geo.stats.indicators import (
     tracks_treatment,
     treatment_delays,
 )
+from geo.stats.recurrence import ADDRESS_REACH_M
 from geo.stats.report import ReportSection
 from layers._action_section import action_section
 from layers._dashboard_base import (
@@ -44,7 +45,6 @@ from layers._dashboard_base import (
     _Zone,
 )
 from layers._dashboard_maps import (
-    ADDRESS_REACH_M,
     CONTAINER_REACH_M,
     SOURCE_REACH_M,
     _camera_coverage,
@@ -472,7 +472,7 @@ def quartier_dashboard(
         if zone.geom.geom_type == "Polygon"
         else [r for g in zone.geom.geoms for r in _rings(g)],
         "recurrence": _point_noir_recurrence(store, zone, spans),
-        "recurrent_sites": _recurrent_sites(report, store, zone),
+        "recurrent_sites": _recurrent_sites(report, zone),
         "containers": _container_coverage(store, zone, spans.current),
         "cameras": _camera_coverage(report, store, zone) if opts.cameras else None,
         "actions": section_data(

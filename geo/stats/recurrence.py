@@ -26,6 +26,9 @@ Definitions
   (:attr:`Recurrence.sites` ``status``).
 - **Names**: a site attached to a known point noir carries its ``name`` and ``address``
   and is shown by them (``label``); the other sites are « regroupement sans point noir ».
+  :func:`locate_sites` gives every site a ``location``: its point noir's address, else
+  the nearest address within 50 m, else none (« n.d. »), and says which
+  (``location_source``).
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo.crs import TERRITORY_CRS
+from geo.crs import TERRITORY_CRS, to_territory_crs
 from geo.errors import AnalysisError
 from geo.stats.binning import point_coordinates
 from geo.stats.indicators import assign_quartier
@@ -54,9 +58,24 @@ STATUS_RECURRENT = "récurrent"
 STATUS_SINGLE = "ponctuel"
 #: Label of a site attached to no known point noir.
 UNNAMED_SITE = "regroupement sans point noir"
+#: Where a site's location comes from (``location_source`` of :func:`locate_sites`).
+LOCATED_BY_POINT_NOIR = "adresse du point noir"
+LOCATED_BY_NEAREST_ADDRESS = "adresse la plus proche"
+LOCATED_NOWHERE = "aucune adresse"
+#: Largest distance (m) from a site to the address that locates it.
+ADDRESS_REACH_M = 50.0
 _EXTENT_ERROR = "L'étendue maximale d'un site doit être au moins égale au rayon de regroupement."
 
-__all__ = ["Recurrence", "RecurrenceOptions", "cap_extent", "group_sites", "recurrence", "single_linkage"]
+__all__ = [
+    "Recurrence",
+    "RecurrenceOptions",
+    "address_text",
+    "cap_extent",
+    "group_sites",
+    "locate_sites",
+    "recurrence",
+    "single_linkage",
+]
 
 
 @dataclass(frozen=True)
@@ -490,10 +509,102 @@ def _site_names(index: pd.Index, sites: gpd.GeoDataFrame | None) -> pd.DataFrame
                                         index=index, dtype=object)
     ids = [str(i) for i in sites.index] if sites is not None else []
     out["label"] = pd.Series([
-        f"{_text(name) or 'point noir sans nom'}, {_text(address) or 'adresse inconnue'}"
-        if known else UNNAMED_SITE
+        _point_noir_label(name, address) if known else UNNAMED_SITE
         for name, address, known in zip(out["name"], out["address"], index.isin(ids), strict=True)
     ], index=index, dtype=object)
+    return out
+
+
+def _point_noir_label(name: Any, address: Any) -> str:
+    """« name, address » of a point noir; the address once when the name already holds it."""
+    name_text = _text(name) or "point noir sans nom"
+    address_text = _text(address)
+    if address_text is None:
+        return f"{name_text}, adresse inconnue"
+    if address_text.casefold() in name_text.casefold():
+        return name_text
+    return f"{name_text}, {address_text}"
+
+
+def address_text(addresses: pd.DataFrame) -> pd.Series:
+    """Readable address of each row: « number suffix street », or its ``label`` column.
+
+    Parameters
+    ----------
+    addresses : pandas.DataFrame
+        Address points with ``number``, ``suffix`` and ``street`` columns (the ``adresses``
+        layer, BAN-like) or a ready ``label`` column.
+
+    Returns
+    -------
+    pandas.Series
+        Text per row (object), None where neither a street nor a label is known.
+    """
+    if "label" in addresses.columns and "street" not in addresses.columns:
+        return pd.Series([_text(v) for v in addresses["label"]], index=addresses.index, dtype=object)
+    empty = pd.Series(None, index=addresses.index, dtype=object)
+    numbers = addresses["number"] if "number" in addresses.columns else empty
+    suffixes = addresses["suffix"] if "suffix" in addresses.columns else empty
+    streets = addresses["street"] if "street" in addresses.columns else empty
+    out = []
+    for number, suffix, street in zip(numbers, suffixes, streets, strict=True):
+        street_text = _text(street)
+        num = _text(number)
+        num = num.removesuffix(".0") if num is not None else ""
+        out.append(None if street_text is None else f"{num}{_text(suffix) or ''} {street_text}".strip())
+    return pd.Series(out, index=addresses.index, dtype=object)
+
+
+def locate_sites(
+    sites: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame | None = None, *, reach_m: float = ADDRESS_REACH_M
+) -> gpd.GeoDataFrame:
+    """Give each site of a :class:`Recurrence` a readable location and say where it comes from.
+
+    A site attached to a point noir with an address is located at that address
+    (« adresse du point noir »). Any other site (« regroupement sans point noir », or a
+    point noir with no address) is located at the nearest of ``addresses`` within
+    ``reach_m`` of its centre (« adresse la plus proche », ``location_m`` metres away);
+    beyond that, or without addresses, its location is unknown (None, « aucune adresse »)
+    — never a far address.
+
+    Parameters
+    ----------
+    sites : geopandas.GeoDataFrame
+        :attr:`Recurrence.sites` (``address`` used when present).
+    addresses : geopandas.GeoDataFrame, optional
+        Address points, any CRS (:func:`address_text` reads them).
+    reach_m : float
+        Farthest address that may locate a site, metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``sites`` with ``location`` (text or None), ``location_source`` and
+        ``location_m`` (distance to the nearest address, NaN otherwise).
+    """
+    out = sites.copy()
+    own = (pd.Series([_text(v) for v in out["address"]], index=out.index, dtype=object)
+           if "address" in out.columns else pd.Series(None, index=out.index, dtype=object))
+    location = own.copy()
+    source = pd.Series(np.where(own.notna(), LOCATED_BY_POINT_NOIR, LOCATED_NOWHERE), index=out.index,
+                       dtype=object)
+    distance = np.full(len(out), np.nan)
+    todo = np.flatnonzero(own.isna().to_numpy())
+    if addresses is not None and len(addresses) and len(todo):
+        adr = to_territory_crs(addresses)
+        text = address_text(adr).to_numpy(dtype=object)
+        keep = pd.notna(text) & ~(adr.geometry.isna() | adr.geometry.is_empty).to_numpy()
+        if keep.any():
+            tree = shapely.STRtree(adr.geometry.to_numpy()[keep])
+            (hit, idx), dist = tree.query_nearest(out.geometry.to_numpy()[todo], max_distance=reach_m,
+                                                   return_distance=True, all_matches=False)
+            rows = todo[hit]
+            location.iloc[rows] = text[keep][idx]
+            source.iloc[rows] = LOCATED_BY_NEAREST_ADDRESS
+            distance[rows] = dist
+    out["location"] = location
+    out["location_source"] = source
+    out["location_m"] = distance
     return out
 
 

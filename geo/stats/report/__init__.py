@@ -10,6 +10,7 @@ quartiers. Nothing is drawn or rendered here: :mod:`webmap.documents` turns a re
 into HTML and PDF.
 """
 
+from geo.stats.report._recurrence_section import site_table
 from geo.stats.report.model import (
     MIN_HOTSPOT_EVENTS,
     UNTRACKED_TREATMENT,
@@ -40,4 +41,5 @@ __all__ = [
     "ReportSection",
     "build_quartier_report",
     "build_territory_report",
+    "site_table",
 ]

@@ -62,7 +62,12 @@ class ReportOptions:
     points_noirs : geopandas.GeoDataFrame, optional
         Known points noirs (``name``, ``address``; index = their ids) of the quartier
         report: events within ``recurrence_radius`` of one belong to it and its sites
-        are shown by its name and address (:func:`geo.stats.recurrence.recurrence`).
+        are shown by its name and address (:func:`geo.stats.recurrence.recurrence`); the
+        territory report uses them too.
+    addresses : geopandas.GeoDataFrame, optional
+        Address points (``number``, ``suffix``, ``street``): a site attached to no point
+        noir is located at the nearest one within 50 m
+        (:func:`geo.stats.recurrence.locate_sites`).
     """
 
     start: Any = None
@@ -82,6 +87,8 @@ class ReportOptions:
     events_covered: bool = True
     uncovered_codes: tuple[str, ...] = ()
     points_noirs: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+    # issue 16 part R: recurrent sites located by the nearest address
+    addresses: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

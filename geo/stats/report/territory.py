@@ -16,9 +16,15 @@ from geo.stats.hotspots import GridOptions, hotspots
 from geo.stats.indicators import (
     assign_quartier,
 )
-from geo.stats.recurrence import RecurrenceOptions, recurrence
+from geo.stats.recurrence import Recurrence
 from geo.stats.report._period import filter_period
-from geo.stats.report._recurrence_section import SITE_METHOD
+from geo.stats.report._recurrence_section import (
+    SITE_METHOD,
+    SITE_NAMES,
+    persistence_figure,
+    run_recurrence,
+    site_table,
+)
 from geo.stats.report.model import MIN_HOTSPOT_EVENTS, BarChart, HotspotMap, MapLayers, Report, ReportOptions
 
 logger = logging.getLogger(__name__)
@@ -40,15 +46,18 @@ def build_territory_report(
     perimeters : geopandas.GeoDataFrame
         Quartier perimeters.
     options : ReportOptions, optional
-        Period, column names, ``margin``, ``bin_size``, ``recurrence_radius`` and
-        ``simulated`` as in :func:`build_quartier_report` (the other options are not used).
+        Period, column names, ``margin``, ``bin_size``, ``recurrence_radius``,
+        ``cleaned_field``, ``points_noirs``, ``addresses`` and ``simulated`` as in
+        :func:`build_quartier_report` (the other options are not used): the recurrent sites
+        are named by their point noir, the others located by the nearest address.
     title : str
         Report title.
 
     Returns
     -------
     Report
-        Comparison table, chart and territory-wide hotspot map.
+        Comparison table, chart, territory-wide hotspot map and the most recurrent sites
+        of the quartiers.
 
     Raises
     ------
@@ -61,10 +70,8 @@ def build_territory_report(
     ev = to_territory_crs(ev)
     per = to_territory_crs(perimeters)
     codes = assign_quartier(ev, per, code_field=code_field)
-    rec_opts = RecurrenceOptions(radius=opts.recurrence_radius, time_field=opts.time_field,
-                                 cleaned_field=None)
-    rec = recurrence(ev, options=rec_opts,
-                     perimeters=per, code_field=code_field, start=t0, end=t1)
+    cleaned = opts.cleaned_field if opts.cleaned_field in ev.columns else None
+    rec = run_recurrence(ev, per, (t0, t1), cleaned, opts)
     hot = hotspots(ev, grid=GridOptions(size=opts.bin_size)) if len(ev) >= MIN_HOTSPOT_EVENTS else None
     months = max(len(pd.period_range(t0, t1, freq="M")), 1)
     per_codes = per[code_field].astype(str)
@@ -109,17 +116,35 @@ def build_territory_report(
                             if ev.empty else f"Trop peu d'événements ({len(ev)}) sur la période pour les "
                             "points chauds : pas de carte des points chauds.")
     report.tables["Comparaison des quartiers"] = table
+    _territory_sites(report, rec, table.loc[uncovered, "Quartier"])
     report.method.update({
         "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
         "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m" if hot is not None else "non calculées",
         "Correction des tests multiples": "taux de fausses découvertes (Benjamini–Hochberg)",
         "Rayon de regroupement des sites (m)": opts.recurrence_radius,
         "Regroupement des sites": SITE_METHOD,
+        "Noms des sites": SITE_NAMES,
         "Marge (m)": opts.margin,
     })
     report.caveats.append("Les densités rapportent les événements à la surface du périmètre, pas à la "
                           "population ni au linéaire de voirie.")
     return report
+
+
+#: Most recurrent sites listed in the territory report.
+TERRITORY_TOP_SITES = 15
+
+
+def _territory_sites(report: Report, rec: Recurrence, uncovered: pd.Series) -> None:
+    """Key figures and table of the recurrent sites of the quartiers (those no source covers left out)."""
+    sites = rec.sites[rec.sites["quartier"].notna() & ~rec.sites["quartier"].isin(list(uncovered))]
+    label, value = persistence_figure(sites)
+    recurrent = sites[sites["n_events"] >= 2]
+    report.key_figures["Sites récurrents dans les quartiers (≥ 2 événements)"] = len(recurrent)
+    report.key_figures[label] = value
+    if len(recurrent):
+        report.tables["Sites les plus récurrents des quartiers"] = site_table(
+            recurrent, top=TERRITORY_TOP_SITES, quartier=True)
 
 
 def _comparison_row(

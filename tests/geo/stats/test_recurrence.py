@@ -239,7 +239,9 @@ def test_quartier_report_names_sites_and_says_recurrent_without_cleanups() -> No
     rep = build_quartier_report(ev, per, code="QPTEST", options=ReportOptions(
         start="2024-01-01", end="2024-06-29", bin_size=200.0, cleaned_field=None, points_noirs=known))
     table = rep.tables["Sites les plus récurrents"]
-    assert table["Site"].iloc[0] == "Angle Mosson, 12 rue de Tipasa"
+    assert table["Site"].iloc[0] == "Angle Mosson"
+    assert table["Localisation"].iloc[0] == "12 rue de Tipasa"
+    assert table["Localisation d'après"].iloc[0] == "adresse du point noir"
     assert not table["Site"].str.startswith("site-").any()
     assert "malgré les enlèvements" not in " ".join(rep.key_figures)
     assert set(table["Statut"]) <= {"récurrent", "ponctuel"}
