@@ -66,7 +66,7 @@ def _located_by(source: str, distance: float) -> str:
     if source == LOCATED_BY_POINT_NOIR:
         return "adresse du point noir"
     if source == LOCATED_BY_NEAREST_ADDRESS:
-        return f"adresse la plus proche, à {distance:.0f} m".replace(".", ",")
+        return f"adresse la plus proche ({distance:.0f} m)"
     return f"n.d. : aucune adresse à moins de {ADDRESS_REACH_M:.0f} m"
 
 
@@ -88,7 +88,8 @@ def site_table(sites: gpd.GeoDataFrame, *, top: int = 10, quartier: bool = False
     pandas.DataFrame
         ``Site`` (point noir name or « regroupement sans point noir »), ``Localisation``
         (None: n.d.), ``Localisation d'après``, [``Quartier``], ``Événements``, ``Premier``,
-        ``Dernier``, ``Par 30 jours``, ``Jours médians avant retour``, ``Statut``.
+        ``Dernier``, ``Jours médians avant retour``, ``Statut`` (no rate per 30 days: within
+        one report every site shares the period, so it would only repeat ``Événements``).
     """
     located = sites if "location" in sites.columns else locate_sites(sites)
     ranked = located.sort_values(["n_events", "last"], ascending=[False, False], kind="stable").head(top)
@@ -105,7 +106,6 @@ def site_table(sites: gpd.GeoDataFrame, *, top: int = 10, quartier: bool = False
     table["Événements"] = ranked["n_events"]
     table["Premier"] = ranked["first"]
     table["Dernier"] = ranked["last"]
-    table["Par 30 jours"] = ranked["rate_per_30d"]
     table["Jours médians avant retour"] = ranked["median_days_to_reoccur"]
     table["Statut"] = ranked["status"]
     return table.reset_index(drop=True)

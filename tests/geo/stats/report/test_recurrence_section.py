@@ -99,7 +99,7 @@ def test_territory_report_names_sites_by_their_point_noir(paris: dict[str, objec
     free = rec[(rec["label"] == "regroupement sans point noir") & rec["quartier"].notna()]
     assert list(free["location"]) == _expected_locations(free, paris["addresses"])
     for loc, how in zip(others["Localisation"], others["Localisation d'après"], strict=True):
-        assert how.startswith("adresse la plus proche, à ") if loc else how.startswith("n.d.")
+        assert how.startswith("adresse la plus proche (") if loc else how.startswith("n.d.")
     # no clean-up date in Dans Ma Rue: recurrent, never « malgré les enlèvements »
     assert not any("malgré les enlèvements" in k for k in rep.key_figures)
     assert set(table["Statut"]) == {"récurrent"}
@@ -152,4 +152,4 @@ def test_locate_sites_without_addresses_or_beyond_reach(paris: dict[str, object]
     assert located["location"].iloc[0] == "3bis Rue Loin"
     assert located["location_m"].iloc[0] == pytest.approx(30.0, abs=0.01)
     shown = site_table(located)
-    assert shown["Localisation d'après"].iloc[0] == "adresse la plus proche, à 30 m"
+    assert shown["Localisation d'après"].iloc[0] == "adresse la plus proche (30 m)"
