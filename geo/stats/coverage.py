@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 DEFAULT_CAMERA_RANGE_M = 50.0
+#: A footprint containing a camera or within this distance (m) is the camera's own building.
+OWN_BUILDING_M = 1.0
 
 
 def _column_or_none(frame: pd.DataFrame, column: str | None) -> np.ndarray:
@@ -66,7 +68,7 @@ def camera_views(
     fov_field: str | None = "fov_deg",
     buildings: gpd.GeoDataFrame | None = None,
     n_rays: int = 360,
-    own_building_m: float = 1.0,
+    own_building_m: float = OWN_BUILDING_M,
 ) -> gpd.GeoDataFrame:
     """Polygon seen by each camera, in EPSG:2154.
 
@@ -165,7 +167,8 @@ class CCTVCoverage:
         ``cameras_full_disc`` (no direction or field of view: a full disc assumed),
         ``buildings`` (footprints used), ``cameras_own_building``, ``cameras_moved``
         (moved out of their own building onto its façade) and ``moved_max_m`` (the
-        largest move), ``building_heights`` (always
+        largest move), ``own_building_m`` (a footprint this close is the camera's own
+        building), ``building_heights`` (always
         False: heights are not used, a footprint hides everything behind it) and
         ``uncovered_below``.
     """
@@ -193,6 +196,7 @@ def _assumptions(
         "cameras_own_building": int(views["own_building"].sum()),
         "cameras_moved": int((views["moved_m"].fillna(0.0) > 0).sum()),
         "moved_max_m": float(views["moved_m"].max()) if located.any() else 0.0,
+        "own_building_m": OWN_BUILDING_M,
         "building_heights": False,
         "uncovered_below": uncovered_below,
     }

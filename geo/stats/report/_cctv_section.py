@@ -8,6 +8,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.stats.coverage import cctv_coverage
+from geo.stats.report._cctv_notes import cctv_notes
 from geo.stats.report.model import Report, ReportOptions
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ def _cctv_section(
         return
     cov = cctv_coverage(events, cameras, hotspots=hot_in, buildings=buildings, range_m=opts.camera_range)
     report.results["cctv"] = cov
+    # issue 16 part R: the share stated honestly and the cameras' assumed parameters, in the
+    # limits (with part D's restricted « Vidéoprotection » section: in its notes instead)
+    report.caveats.extend(cctv_notes(cov))
     report.key_figures["Part des événements vus par une caméra"] = cov.share_events_seen
     report.key_figures["Part de la surface en point chaud vue"] = cov.share_hotspot_area_seen
     if cov.uncovered is not None and len(cov.uncovered):
