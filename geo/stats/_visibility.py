@@ -165,6 +165,10 @@ def visibility(
         blocks = shapely.union_all([blocks, own])
         if shapely.intersects_xy(own, x, y):  # inside or on the outline: to the façade
             cx, cy = _in_front_of_facade(x, y, own)
+            # the disc or sector moves with the camera: anchored inside the building, a
+            # sector along the wall would keep a wedge of the building's interior in view
+            shift = np.array([cx - x, cy - y])
+            area = shapely.transform(area, lambda c: c + shift)
     walls = shapely.intersection(shapely.boundary(blocks), area.buffer(1e-6))
     shadow = _shadows(cx, cy, walls, 2.0 * range_m + own_building_m)
     seen = shapely.difference(area, shadow)

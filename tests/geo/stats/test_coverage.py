@@ -267,3 +267,25 @@ def test_real_montpellier_views_match_a_segment_oracle(shared_data: Path) -> Non
         np.testing.assert_array_equal(got[~near_edge], ~hidden[~near_edge])
         blocked += int(hidden.sum())
     assert blocked > 100  # the check did meet buildings
+
+
+def test_sixty_degree_sector_along_its_own_facade_keeps_its_outer_half() -> None:
+    # a camera on the façade y = 0 of its building (y > 0), or 0.4 m inside it, looking east
+    # along the wall with a 60° field: the half of the sector over the building (bearings
+    # 60°–90°) is hidden, the half over the street (90°–120°) is seen whole — π R² / 12 (the
+    # camera 0.4 m inside once saw 1,198 m², a wedge of its own building's interior)
+    building = _buildings(shapely.box(-100, 0, 100, 100))
+    cams = _points([(0, 0), (0, 0.4)], azimuth_deg=[90.0, 90.0], fov_deg=[60.0, 60.0])
+    views = camera_views(cams, range_m=R, buildings=building)
+    for view in views.geometry:
+        assert view.area == pytest.approx(math.pi * R**2 / 12, rel=0.02)
+        b = math.radians(105)
+        assert view.contains(shapely.Point(30 * math.sin(b), 30 * math.cos(b)))
+        assert view.intersection(building.geometry.iloc[0]).area < 1.0
+    # exactly: the camera stands FACADE_OFFSET_M in front of the wall, its sector with it, so
+    # the street half gains the strip between the camera and the wall (offset × R)
+    offset = 0.4 - float(views["moved_m"].iloc[1])
+    assert views["moved_m"].iloc[0] == pytest.approx(-offset)
+    for view in views.geometry:
+        assert view.area == pytest.approx(math.pi * R**2 / 12 - offset * R, rel=1e-3)
+    assert list(views["own_building"]) == [True, True] and bool(views["sector"].all())
