@@ -13,7 +13,13 @@ Measured in the same run:
   copied below as the reference) on ``--reference-events`` events (100,000 by default),
   and the new grouping on the same events;
 - the peak of Python allocations (tracemalloc) of each, in a second pass (tracemalloc
-  slows the code down; the times come from the first pass).
+  slows the code down; the times come from the first pass);
+- :func:`locate_sites` of the 1,000,000-event sites against the 158,048 real Paris BAN
+  addresses (the sites without a point noir named by their nearest address).
+
+``--only-recurrence`` runs :func:`recurrence` once on the 1,000,000 events and nothing else,
+and writes its time and the process peak RSS (``getrusage``, the figure ``/usr/bin/time -v``
+prints as « Maximum resident set size ») to bench/results/recurrence-only.json.
 
 Run: ``PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_recurrence.py``
 (``/usr/bin/time -v`` in front gives the process peak RSS). Writes
@@ -25,6 +31,8 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
+import resource
 import sys
 import time
 import tracemalloc
@@ -39,7 +47,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.stats.recurrence import RecurrenceOptions, cap_extent, recurrence, single_linkage
+from geo.stats.recurrence import RecurrenceOptions, cap_extent, locate_sites, recurrence, single_linkage
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -69,6 +77,34 @@ def paris_positions() -> np.ndarray:
     pts = gpd.GeoSeries(gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])),
                         crs=4326).to_crs(2154)
     return np.column_stack([pts.x, pts.y])
+
+
+def paris_addresses() -> gpd.GeoDataFrame:
+    """Real Base Adresse Nationale points of Paris (EPSG:2154), as the ``adresses`` layer names them."""
+    path = DATA / "paris" / "adresses-75.csv.gz"
+    if not path.exists():
+        path = Path("/work/shared/data/paris/adresses-75.csv.gz")
+    ban = pd.read_csv(path, sep=";", usecols=["numero", "rep", "nom_voie", "x", "y"])
+    return gpd.GeoDataFrame(ban.rename(columns={"numero": "number", "rep": "suffix", "nom_voie": "street"}),
+                            geometry=gpd.points_from_xy(ban["x"], ban["y"]), crs=2154)
+
+
+def _only_recurrence(base: np.ndarray, args: argparse.Namespace) -> None:
+    """Time recurrence() once and record the process peak RSS (bench/results/recurrence-only.json)."""
+    _, only = events(base, args.events, args.jitter, seed=2)
+    t = time.perf_counter()
+    res = recurrence(only, options=RecurrenceOptions(radius=args.radius, cleaned_field=None))
+    seconds = time.perf_counter() - t
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    out = {"events": len(only), "sites": len(res.sites), "recurrence_seconds": round(seconds, 3),
+           "process_peak_rss_mb": round(peak_mb, 1), "load_average_1m": round(os.getloadavg()[0], 2),
+           "cores": os.cpu_count(),
+           "note": "peak RSS of the whole process: reading the real positions and simulating the "
+                   "events included"}
+    target = Path(__file__).resolve().parent / "results" / "recurrence-only.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"recurrence(), {len(only):,} events: {seconds:.2f} s; process peak RSS {peak_mb:.0f} MB")
 
 
 def events(base: np.ndarray, n: int, jitter: float, seed: int) -> tuple[np.ndarray, gpd.GeoDataFrame]:
@@ -106,10 +142,7 @@ def main() -> None:
     base = paris_positions()
     r = args.radius
     if args.only_recurrence:
-        _, only = events(base, args.events, args.jitter, seed=2)
-        t = time.perf_counter()
-        recurrence(only, options=RecurrenceOptions(radius=r, cleaned_field=None))
-        print(f"recurrence(), {len(only):,} events: {time.perf_counter() - t:.2f} s")
+        _only_recurrence(base, args)
         return
     small_xy, _ = events(base, args.reference_events, args.jitter, seed=1)
     big_xy, big = events(base, args.events, args.jitter, seed=2)
@@ -120,6 +153,10 @@ def main() -> None:
     rows[f"single_linkage, {len(big_xy):,} events"] = measure(lambda: single_linkage(big_xy, r))
     opts = RecurrenceOptions(radius=r, cleaned_field=None)
     rows[f"recurrence(), {len(big):,} events"] = measure(lambda: recurrence(big, options=opts))
+    located = recurrence(big, options=opts).sites
+    addresses = paris_addresses()
+    rows[f"locate_sites, {len(located):,} sites, {len(addresses):,} addresses"] = measure(
+        lambda: locate_sites(located, addresses))
     chains = single_linkage(big_xy, r)
     sites = cap_extent(big_xy, chains, radius=r, max_extent=opts.max_extent)
     out = {
@@ -131,6 +168,8 @@ def main() -> None:
         "sites_1m": int(sites.max() + 1),
         "largest_site_1m": int(np.bincount(sites).max()),
         "results": rows,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cores": os.cpu_count(),
     }
     target = Path(__file__).resolve().parent / "results" / "recurrence.json"
     target.parent.mkdir(exist_ok=True)
