@@ -138,6 +138,8 @@ def _recurrence_section(
         "Sites récurrents (≥ 2 événements)": int((sites_in["n_events"] >= 2).sum()),
         persistent[0]: persistent[1],
     })
-    if sites_in.empty:
+    recurrent = sites_in[sites_in["n_events"] >= 2]  # a single event is no recurrence
+    if recurrent.empty:
         return
-    report.tables["Sites les plus récurrents"] = site_table(sites_in)
+    report.tables["Sites les plus récurrents"] = site_table(recurrent)
+    report.method["Noms des sites"] = SITE_NAMES

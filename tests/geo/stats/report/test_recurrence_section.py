@@ -126,6 +126,8 @@ def test_quartier_report_locates_unnamed_sites(paris: dict[str, object]) -> None
     rep = build_quartier_report(paris["dumping"], paris["qpv"], code="QP075019", options=_options(paris))
     table = rep.tables["Sites les plus récurrents"]
     assert PN_NAME in set(table["Site"])
+    assert (table["Événements"] >= 2).all() and "ponctuel" not in set(table["Statut"])
+    assert "Noms des sites" in rep.method
     rec = rep.results["recurrence"].sites
     mine = rec[rec["quartier"] == "QP075019"]
     free = mine[mine["label"] == "regroupement sans point noir"]
