@@ -116,7 +116,7 @@ def build_territory_report(
                             if ev.empty else f"Trop peu d'événements ({len(ev)}) sur la période pour les "
                             "points chauds : pas de carte des points chauds.")
     report.tables["Comparaison des quartiers"] = table
-    _territory_sites(report, rec, table.loc[uncovered, "Quartier"])
+    _territory_sites(report, rec, table.loc[uncovered, "Quartier"], every_uncovered=bool(uncovered.all()))
     report.method.update({
         "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
         "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m" if hot is not None else "non calculées",
@@ -135,13 +135,17 @@ def build_territory_report(
 TERRITORY_TOP_SITES = 15
 
 
-def _territory_sites(report: Report, rec: Recurrence, uncovered: pd.Series) -> None:
-    """Key figures and table of the recurrent sites of the quartiers (those no source covers left out)."""
+def _territory_sites(report: Report, rec: Recurrence, uncovered: pd.Series, *, every_uncovered: bool) -> None:
+    """Key figures and table of the recurrent sites of the quartiers (those no source covers left out).
+
+    When no source covers any quartier, the counts are unknown (None, « n.d. »), not 0.
+    """
     sites = rec.sites[rec.sites["quartier"].notna() & ~rec.sites["quartier"].isin(list(uncovered))]
     label, value = persistence_figure(sites)
     recurrent = sites[sites["n_events"] >= 2]
-    report.key_figures["Sites récurrents dans les quartiers (≥ 2 événements)"] = len(recurrent)
-    report.key_figures[label] = value
+    report.key_figures["Sites récurrents dans les quartiers (≥ 2 événements)"] = (
+        None if every_uncovered else len(recurrent))
+    report.key_figures[label] = None if every_uncovered else value
     if len(recurrent):
         report.tables["Sites les plus récurrents des quartiers"] = site_table(
             recurrent, top=TERRITORY_TOP_SITES, quartier=True)

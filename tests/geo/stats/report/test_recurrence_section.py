@@ -155,3 +155,17 @@ def test_locate_sites_without_addresses_or_beyond_reach(paris: dict[str, object]
     assert located["location_m"].iloc[0] == pytest.approx(30.0, abs=0.01)
     shown = site_table(located)
     assert shown["Localisation d'après"].iloc[0] == "adresse la plus proche (30 m)"
+
+
+def test_territory_sites_unknown_where_no_source_covers_any_quartier(paris: dict[str, object]) -> None:
+    qpv = paris["qpv"]
+    codes = tuple(qpv["code"].astype(str))
+    rep = build_territory_report(paris["dumping"], qpv, options=_options(paris, uncovered_codes=codes))
+    assert rep.key_figures["Sites récurrents dans les quartiers (≥ 2 événements)"] is None
+    assert rep.key_figures["Sites récurrents jusqu'à la fin de la période (aucune date d'enlèvement)"] is None
+    assert "Sites les plus récurrents des quartiers" not in rep.tables
+    # one quartier left covered: its sites are counted, the others' left out
+    rep = build_territory_report(paris["dumping"], qpv, options=_options(paris, uncovered_codes=codes[1:]))
+    sites = rep.results["recurrence"].sites
+    mine = sites[(sites["quartier"] == codes[0]) & (sites["n_events"] >= 2)]
+    assert rep.key_figures["Sites récurrents dans les quartiers (≥ 2 événements)"] == len(mine)
