@@ -7,6 +7,7 @@ tables and figures as data; this module formats them the French way, draws the f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.stats.report import Report, ReportSection
+from geo.stats.report import QuartierPanels, Report, ReportFigure, ReportSection
 from webmap.documents._env import environment
-from webmap.documents.maps import draw_report_figure, image_uri
+from webmap.documents._report_maps import PANELS_PER_IMAGE
+from webmap.documents.maps import draw_report_figure_with_caption, image_uri
 from webmap.documents.pdf import html_to_pdf, write_document
 
 logger = logging.getLogger(__name__)
@@ -87,6 +89,20 @@ def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
             "hidden": len(df) - MAX_ROWS if len(df) > MAX_ROWS else 0}
 
 
+def _figure(figure: ReportFigure) -> dict[str, Any]:
+    """Return a figure's title, images (small multiples cut into pages) and « Comment lire » caption."""
+    parts: list[ReportFigure] = [figure]
+    if isinstance(figure, QuartierPanels) and len(figure.panels) > PANELS_PER_IMAGE:
+        panels = figure.panels
+        parts = [dataclasses.replace(figure, panels=panels[i:i + PANELS_PER_IMAGE])
+                 for i in range(0, len(panels), PANELS_PER_IMAGE)]
+    images, caption = [], ""
+    for part in parts:
+        png, caption = draw_report_figure_with_caption(part)
+        images.append(image_uri(png))
+    return {"title": figure.title, "name": figure.name, "images": images, "caption": caption}
+
+
 def render_report_html(report: Report) -> str:
     """Render a report as a self-contained HTML page (French, figures embedded).
 
@@ -105,7 +121,7 @@ def render_report_html(report: Report) -> str:
     MissingDependencyError
         When Matplotlib is not installed.
     """
-    figures = [{"title": fig.title, "uri": image_uri(draw_report_figure(fig))} for fig in report.figures]
+    figures = [_figure(fig) for fig in report.figures]
     return environment().get_template("report.html").render(
         title=report.title, start=_fmt(report.period[0]), end=_fmt(report.period[1]),
         today=datetime.now().strftime("%d/%m/%Y"), simulated=report.simulated,
