@@ -18,6 +18,7 @@ import pandas as pd
 
 from geo.stats.report import QuartierPanels, Report, ReportFigure, ReportSection
 from webmap.documents._env import environment
+from webmap.documents._interactive import ASSETS_DIR, assets_available, copy_assets, interactive_data
 from webmap.documents._report_maps import PANELS_PER_IMAGE
 from webmap.documents.maps import draw_report_figure_with_caption, image_uri
 from webmap.documents.pdf import html_to_pdf, write_document
@@ -100,16 +101,22 @@ def _figure(figure: ReportFigure) -> dict[str, Any]:
     for part in parts:
         png, caption = draw_report_figure_with_caption(part)
         images.append(image_uri(png))
-    return {"title": figure.title, "name": figure.name, "images": images, "caption": caption}
+    return {"title": figure.title, "name": figure.name, "images": images, "caption": caption,
+            "interactive": interactive_data(figure)}
 
 
-def render_report_html(report: Report) -> str:
-    """Render a report as a self-contained HTML page (French, figures embedded).
+def render_report_html(report: Report, *, assets: str | None = None) -> str:
+    """Render a report as an HTML page (French, figures embedded as PNG).
 
     Parameters
     ----------
     report : Report
         A quartier or territory report.
+    assets : str, optional
+        Relative folder holding Leaflet and ``rapport-carte.js`` (:func:`write_report`
+        copies them next to the page): the maps then become interactive (zoom, popups on
+        the cells), the PNG staying as the printed version. None: a page without script,
+        as the PDF needs.
 
     Returns
     -------
@@ -121,16 +128,25 @@ def render_report_html(report: Report) -> str:
     MissingDependencyError
         When Matplotlib is not installed.
     """
-    figures = [_figure(fig) for fig in report.figures]
-    return environment().get_template("report.html").render(
+    return _render(_page(report), assets=assets)
+
+
+def _page(report: Report) -> dict[str, Any]:
+    """Return what the template shows of a report (the figures drawn once, for the HTML and the PDF)."""
+    return dict(
         title=report.title, start=_fmt(report.period[0]), end=_fmt(report.period[1]),
         today=datetime.now().strftime("%d/%m/%Y"), simulated=report.simulated,
         key_figures=[_key_figure(label, value) for label, value in report.key_figures.items()],
-        figures=figures, notes=report.notes,
+        figures=[_figure(fig) for fig in report.figures], notes=report.notes,
         tables=[_table(caption, df) for caption, df in report.tables.items()],
         method=[(key, _fmt(value)) for key, value in report.method.items()], caveats=report.caveats,
         sections=[_section(section) for section in report.sections],
     )
+
+
+def _render(page: dict[str, Any], *, assets: str | None) -> str:
+    """Render the report template (with the interactive maps when ``assets`` is given)."""
+    return environment().get_template("report.html").render(**page, assets=assets)
 
 
 def render_report_pdf(report: Report) -> bytes:
@@ -146,6 +162,10 @@ def render_report_pdf(report: Report) -> bytes:
 
 def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = True) -> list[Path]:
     """Write ``<stem>.html`` and, with ``pdf``, ``<stem>.pdf`` of a report into ``folder``.
+
+    The HTML has interactive maps (Leaflet, zoom and popups on the cells) whose scripts
+    are copied into ``folder/rapport-cartes`` (relative paths: the page works offline
+    from its folder; opened alone, it shows the static maps). The PDF keeps the PNG maps.
 
     Parameters
     ----------
@@ -168,6 +188,14 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
     MissingDependencyError
         When Matplotlib, or WeasyPrint for the PDF, is not installed.
     """
-    paths = write_document(render_report_html(report), folder, stem, pdf=pdf)
+    page = _page(report)
+    static = _render(page, assets=None)
+    paths = write_document(static, folder, stem, pdf=pdf)
+    if assets_available():  # the HTML gets its interactive maps, Leaflet copied next to it
+        copy_assets(Path(folder))
+        paths[0].write_text(_render(page, assets=ASSETS_DIR), encoding="utf-8")
+    else:
+        logger.warning("Leaflet absent from webmap/static/vendor (npm run build): static maps in %s",
+                       paths[0])
     logger.info("report %r written to %s", report.title, folder)
     return paths
