@@ -112,6 +112,16 @@ def to_png(drawn: DrawnFigure) -> bytes:
     return buf.getvalue()
 
 
+def to_svg(drawn: DrawnFigure, *, close: bool = True) -> bytes:
+    """Save a drawn figure as SVG with its text as text (searchable in the PDF); close it unless told not."""
+    buf = io.BytesIO()
+    with _deps.matplotlib().rc_context({"svg.fonttype": "none"}):
+        drawn.figure.savefig(buf, format="svg")
+    if close:
+        _deps.pyplot().close(drawn.figure)
+    return buf.getvalue()
+
+
 Bounds = tuple[float, float, float, float]
 
 

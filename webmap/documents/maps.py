@@ -22,12 +22,12 @@ from geo.stats.report import ReportFigure
 from geo.walks.model import WalkRoute
 from geo.walks.network import edges_frame
 from webmap.documents import _deps
-from webmap.documents._report_maps import draw_figure, to_png
+from webmap.documents._report_maps import draw_figure, to_png, to_svg
 from webmap.errors import DocumentError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["draw_report_figure", "draw_report_figure_with_caption", "image_uri", "render_walk_map",
+__all__ = ["draw_report_figure", "draw_report_figure_formats", "image_uri", "render_walk_map",
            "walk_map_frame"]
 
 def image_uri(data: bytes, fmt: str = "png") -> str:
@@ -64,10 +64,11 @@ def draw_report_figure(figure: ReportFigure) -> bytes:
     return to_png(draw_figure(figure))
 
 
-def draw_report_figure_with_caption(figure: ReportFigure) -> tuple[bytes, str]:
-    """Draw one figure of a report as PNG and return it with its « Comment lire » caption."""
+def draw_report_figure_formats(figure: ReportFigure) -> tuple[bytes, bytes, str]:
+    """Draw one figure of a report once; return its PNG, its SVG (text kept as text) and its caption."""
     drawn = draw_figure(figure)
-    return to_png(drawn), drawn.caption
+    svg = to_svg(drawn, close=False)
+    return to_png(drawn), svg, drawn.caption
 
 
 # --------------------------------------------------------------------------- walk map

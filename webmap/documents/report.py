@@ -20,7 +20,7 @@ from geo.stats.report import QuartierPanels, Report, ReportFigure, ReportSection
 from webmap.documents._env import environment
 from webmap.documents._interactive import ASSETS_DIR, assets_available, copy_assets, interactive_data
 from webmap.documents._report_maps import PANELS_PER_IMAGE
-from webmap.documents.maps import draw_report_figure_with_caption, image_uri
+from webmap.documents.maps import draw_report_figure_formats, image_uri
 from webmap.documents.pdf import html_to_pdf, write_document
 
 logger = logging.getLogger(__name__)
@@ -91,21 +91,27 @@ def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
 
 
 def _figure(figure: ReportFigure) -> dict[str, Any]:
-    """Return a figure's title, images (small multiples cut into pages) and « Comment lire » caption."""
+    """Return a figure's title, images and « Comment lire » caption.
+
+    Each image in PNG (the HTML page) and in SVG with its text kept as text (the PDF:
+    vector maps whose legend words are searchable); the small multiples are cut into
+    pages.
+    """
     parts: list[ReportFigure] = [figure]
     if isinstance(figure, QuartierPanels) and len(figure.panels) > PANELS_PER_IMAGE:
         panels = figure.panels
         parts = [dataclasses.replace(figure, panels=panels[i:i + PANELS_PER_IMAGE])
                  for i in range(0, len(panels), PANELS_PER_IMAGE)]
-    images, caption = [], ""
+    images, vectors, caption = [], [], ""
     for part in parts:
-        png, caption = draw_report_figure_with_caption(part)
+        png, svg, caption = draw_report_figure_formats(part)
         images.append(image_uri(png))
-    return {"title": figure.title, "name": figure.name, "images": images, "caption": caption,
-            "interactive": interactive_data(figure)}
+        vectors.append(image_uri(svg, "svg"))
+    return {"title": figure.title, "name": figure.name, "images": images, "vectors": vectors,
+            "caption": caption, "interactive": interactive_data(figure)}
 
 
-def render_report_html(report: Report, *, assets: str | None = None) -> str:
+def render_report_html(report: Report, *, assets: str | None = None, vector: bool = False) -> str:
     """Render a report as an HTML page (French, figures embedded as PNG).
 
     Parameters
@@ -117,6 +123,8 @@ def render_report_html(report: Report, *, assets: str | None = None) -> str:
         copies them next to the page): the maps then become interactive (zoom, popups on
         the cells), the PNG staying as the printed version. None: a page without script,
         as the PDF needs.
+    vector : bool, default False
+        Maps as SVG with their text kept as text (for the PDF) instead of PNG.
 
     Returns
     -------
@@ -128,7 +136,7 @@ def render_report_html(report: Report, *, assets: str | None = None) -> str:
     MissingDependencyError
         When Matplotlib is not installed.
     """
-    return _render(_page(report), assets=assets)
+    return _render(_page(report), assets=assets, vector=vector)
 
 
 def _page(report: Report) -> dict[str, Any]:
@@ -144,9 +152,9 @@ def _page(report: Report) -> dict[str, Any]:
     )
 
 
-def _render(page: dict[str, Any], *, assets: str | None) -> str:
-    """Render the report template (with the interactive maps when ``assets`` is given)."""
-    return environment().get_template("report.html").render(**page, assets=assets)
+def _render(page: dict[str, Any], *, assets: str | None, vector: bool = False) -> str:
+    """Render the report template (interactive maps with ``assets``, SVG maps with ``vector``)."""
+    return environment().get_template("report.html").render(**page, assets=assets, vector=vector)
 
 
 def render_report_pdf(report: Report) -> bytes:
@@ -157,7 +165,7 @@ def render_report_pdf(report: Report) -> bytes:
     MissingDependencyError
         When Matplotlib or WeasyPrint is not installed.
     """
-    return html_to_pdf(render_report_html(report))
+    return html_to_pdf(render_report_html(report, vector=True))
 
 
 def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = True) -> list[Path]:
@@ -189,8 +197,10 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
         When Matplotlib, or WeasyPrint for the PDF, is not installed.
     """
     page = _page(report)
-    static = _render(page, assets=None)
-    paths = write_document(static, folder, stem, pdf=pdf)
+    paths = write_document(_render(page, assets=None), folder, stem, pdf=False)
+    if pdf:
+        paths.append(paths[0].with_suffix(".pdf"))
+        paths[1].write_bytes(html_to_pdf(_render(page, assets=None, vector=True)))
     if assets_available():  # the HTML gets its interactive maps, Leaflet copied next to it
         copy_assets(Path(folder))
         paths[0].write_text(_render(page, assets=ASSETS_DIR), encoding="utf-8")
