@@ -92,17 +92,22 @@ def gi_entries() -> list[LegendEntry]:
 def pattern_colour(pattern: str) -> str:
     """Colour of an emerging pattern (« new hot spot », « persistent cold spot », …)."""
     kind = pattern.split(" ", 1)[0]
-    if "cold" in pattern:
+    if _cold(pattern):
         return PATTERN_COLD_COLOURS.get(kind, OTHER_COLD)
     return PATTERN_COLOURS.get(kind, OTHER_HOT)
+
+
+def _cold(pattern: str) -> bool:
+    """Tell whether an emerging pattern is a cold spot one (« … cold spot »; a former cold spot now hot is hot)."""
+    return pattern.endswith("cold spot")
 
 
 def emerging_entries(bins: pd.DataFrame) -> list[LegendEntry]:
     """Legend entries of the emerging patterns present in ``bins``, labels read from the data."""
     present = bins[bins["pattern"] != "no pattern"]
     labels = present.groupby("pattern", sort=True)["pattern_fr"].first()
-    hot = [p for p in labels.index if "cold" not in p]
-    cold = [p for p in labels.index if "cold" in p]
+    hot = [p for p in labels.index if not _cold(p)]
+    cold = [p for p in labels.index if _cold(p)]
     entries = [LegendEntry(str(labels[p]), pattern_colour(p)) for p in (*hot, *cold)]
     return [*entries, LegendEntry("Aucune tendance", "#ffffff")]
 

@@ -8,7 +8,7 @@
 
   function nombre(v, decimales) {
     if (v === null || v === undefined || !isFinite(v)) return "n.d.";
-    return Number(v).toLocaleString("fr-FR", { maximumFractionDigits: decimales, minimumFractionDigits: 0 });
+    return Number(v).toLocaleString("fr-FR", { maximumFractionDigits: decimales, minimumFractionDigits: decimales });
   }
 
   function ligne(parent, libelle, valeur) {
