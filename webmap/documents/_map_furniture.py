@@ -98,7 +98,7 @@ def pattern_colour(pattern: str) -> str:
 
 
 def _cold(pattern: str) -> bool:
-    """Tell whether an emerging pattern is a cold spot one (« … cold spot »; a former cold spot now hot is hot)."""
+    """Tell whether an emerging pattern is a cold one (« … cold spot »; a former cold spot now hot is hot)."""
     return pattern.endswith("cold spot")
 
 

@@ -9,6 +9,7 @@ artifacts (``tests/artifacts/rapport-*.png``).
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from datetime import date
@@ -63,7 +64,8 @@ def test_gi_map_has_a_legend_naming_every_class_with_the_colours_drawn(
     events, quartier = clustered
     bins = hotspots(events, area=quartier, grid=GridOptions(size=150, margin=200))
     assert (bins["gi_bin"] > 0).any()  # the cluster is a hot spot: a class to colour
-    per = gpd.GeoDataFrame({"code": ["QPTEST"], "name": ["Quartier construit"]}, geometry=[quartier], crs=2154)
+    per = gpd.GeoDataFrame({"code": ["QPTEST"], "name": ["Quartier construit"]}, geometry=[quartier],
+                           crs=2154)
     layers = MapLayers(window=quartier.buffer(200), perimeters=per)
     xy = shapely.get_coordinates(events.geometry.to_numpy())
     drawn = draw_figure(HotspotMap("hotspots", "Points chauds", bins=bins, points=xy, layers=layers))
@@ -114,7 +116,8 @@ def test_scale_bar_is_right_within_five_percent(extent: float) -> None:
 
 def test_emerging_legend_reads_its_categories_from_the_data() -> None:
     cells = [shapely.box(760_000 + 200 * i, 6_280_000, 760_200 + 200 * i, 6_280_200) for i in range(5)]
-    patterns = ["new hot spot", "persistent cold spot", "no pattern", "formerly cold hot spot", "new hot spot"]
+    patterns = ["new hot spot", "persistent cold spot", "no pattern", "formerly cold hot spot",
+                "new hot spot"]
     labels = ["nouveau point chaud", "point froid persistant", "aucune tendance",
               "ancien point froid devenu chaud", "nouveau point chaud"]
     bins = gpd.GeoDataFrame({"pattern": patterns, "pattern_fr": labels, "total": [3, 0, 1, 4, 2]},
@@ -215,7 +218,7 @@ def test_demo_territory_report_one_panel_per_quartier(demo: Path, tmp_path: Path
     ticks = [t for t in ax.get_yticklabels() if t.get_text()]
     assert any(t.get_text() == "Mosson (QP034005)" for t in ticks)
     boxes = sorted((t.get_window_extent() for t in ticks), key=lambda b: b.y0)
-    assert all(a.y1 <= b.y0 + 0.5 for a, b in zip(boxes, boxes[1:], strict=False))  # no overlap
+    assert all(a.y1 <= b.y0 + 0.5 for a, b in itertools.pairwise(boxes))  # no overlap
     to_png(bars)
     _, pdf = write_report(report, tmp_path, "territoire")
     text = _pdf_text(pdf)

@@ -33,10 +33,12 @@ def _report_folder(tmp_path: Path) -> tuple[Path, gpd.GeoDataFrame]:
     xy = np.vstack([rng.normal((x0 + 250, y0 + 750), 35, size=(120, 2)),
                     rng.uniform((x0 - 150, y0 - 150), (x0 + 1150, y0 + 1150), size=(100, 2))])
     days = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, len(xy)), unit="D")
-    events = gpd.GeoDataFrame({"observed_at": days}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=2154)
-    per = gpd.GeoDataFrame({"code": ["QPTEST"], "name": ["Quartier construit"]}, geometry=[quartier], crs=2154)
-    report = build_quartier_report(events, per, code="QPTEST",
-                                   options=ReportOptions(bin_size=150.0, cleaned_field=None, volume_field=None))
+    events = gpd.GeoDataFrame({"observed_at": days}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+                              crs=2154)
+    per = gpd.GeoDataFrame({"code": ["QPTEST"], "name": ["Quartier construit"]}, geometry=[quartier],
+                           crs=2154)
+    options = ReportOptions(bin_size=150.0, cleaned_field=None, volume_field=None)
+    report = build_quartier_report(events, per, code="QPTEST", options=options)
     write_report(report, tmp_path, "rapport", pdf=False)
     return tmp_path / "rapport.html", report.results["hotspots"]
 
@@ -54,7 +56,8 @@ def test_html_report_map_is_interactive_offline(tmp_path: Path) -> None:
         drv.get(page.as_uri())
         box = wait_for(lambda: drv.execute_script(
             "return document.querySelector('#carte-hotspots[data-pret]');"), "carte Gi* interactive prête")
-        cells = drv.execute_script("return arguments[0].querySelectorAll('path.leaflet-interactive').length;", box)
+        cells = drv.execute_script(
+            "return arguments[0].querySelectorAll('path.leaflet-interactive').length;", box)
         assert cells == len(bins)
         assert drv.execute_script("return document.getElementById('statique-hotspots').classList"
                                   ".contains('remplacee');")
