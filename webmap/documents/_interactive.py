@@ -18,8 +18,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from geo.stats.report import EmergingMap, HotspotMap, QuartierPanels, ReportFigure
+from geo.crs import to_territory_crs
+from geo.stats.report import EmergingMap, HotspotMap, MapLayers, QuartierPanels, ReportFigure
 from webmap.documents._map_furniture import (
     GI_COLOURS,
     GI_LABELS,
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 ASSETS_DIR = "rapport-cartes"
 #: most events drawn on an interactive map (the cells carry the counts)
 MAX_POINTS = 5000
+#: most address points drawn as the background of an interactive map
+MAX_CONTEXT_POINTS = 20000
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 #: (source under webmap/static, destination under ASSETS_DIR)
 ASSET_FILES: tuple[tuple[str, str], ...] = (
@@ -67,17 +71,20 @@ def interactive_data(figure: ReportFigure) -> dict[str, Any] | None:
     -------
     dict or None
         ``cellules`` and ``contours`` (GeoJSON, WGS84), ``points`` ([lat, lon]),
-        ``legende`` ([{label, couleur}]), ``quartiers`` ([{code, nom, bbox}]) and
-        ``titre_classe`` (what the class of a cell is).
+        ``legende`` ([{label, couleur}]), ``quartiers`` ([{code, nom, bbox}]),
+        ``titre_classe`` (what the class of a cell is) and, for a quartier's maps,
+        ``contexte`` (streets or address points drawn under the cells).
     """
     if isinstance(figure, HotspotMap):
         outlines = figure.layers.perimeters
-        return _document(_gi_cells(figure.bins), outlines, figure.points,
-                         [{"label": e.label, "couleur": e.colour} for e in gi_entries()], "Classe Gi*")
+        doc = _document(_gi_cells(figure.bins), outlines, figure.points,
+                        [{"label": e.label, "couleur": e.colour} for e in gi_entries()], "Classe Gi*")
+        return {**doc, "contexte": _context(figure.layers)}
     if isinstance(figure, EmergingMap):
         legend = [{"label": e.label, "couleur": e.colour} for e in emerging_entries(figure.emerging.bins)]
-        return _document(_emerging_cells(figure.emerging.bins), figure.layers.perimeters, np.empty((0, 2)),
-                         legend, "Tendance")
+        doc = _document(_emerging_cells(figure.emerging.bins), figure.layers.perimeters, np.empty((0, 2)),
+                        legend, "Tendance")
+        return {**doc, "contexte": _context(figure.layers)}
     if isinstance(figure, QuartierPanels):
         frames = [_gi_cells(p.bins) for p in figure.panels if p.bins is not None]
         cells = pd.concat(frames, ignore_index=True) if frames else _gi_cells(None)
@@ -88,6 +95,36 @@ def interactive_data(figure: ReportFigure) -> dict[str, Any] | None:
         return _document(gpd.GeoDataFrame(cells, geometry="geometry", crs="EPSG:2154"), outlines, points,
                          [{"label": e.label, "couleur": e.colour} for e in gi_entries()], "Classe Gi*")
     return None
+
+
+def _context(layers: MapLayers) -> dict[str, Any]:
+    """Return the streets (simplified lines), failing them the address points, around the map (WGS84).
+
+    The same choice as the printed map (:func:`webmap.documents._map_furniture.draw_context`)
+    so that the caption's « En fond, … » holds for both; buildings are left to the PDF.
+    """
+    x0, y0, x1, y1 = layers.window.bounds
+    half = max(x1 - x0, y1 - y0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    window = shapely.box(cx - half, cy - half, cx + half, cy + half)
+    if layers.streets is not None and len(layers.streets):
+        streets = to_territory_crs(layers.streets).geometry
+        streets = streets[streets.intersects(window)].simplify(2.0)
+        if len(streets):
+            shown = gpd.GeoDataFrame(geometry=streets.to_numpy(), crs="EPSG:2154").to_crs(4326)
+            return {"type": "voies", "lignes": json.loads(shown.to_json(drop_id=True)), "points": []}
+    if layers.addresses is not None and len(layers.addresses):
+        xy = shapely.get_coordinates(to_territory_crs(layers.addresses).geometry.to_numpy())
+        xy = xy[shapely.contains_xy(window, xy[:, 0], xy[:, 1])][:MAX_CONTEXT_POINTS]
+        if len(xy):
+            return {"type": "adresses", "lignes": None, "points": _latlon(xy)}
+    return {"type": "aucun", "lignes": None, "points": []}
+
+
+def _latlon(xy: np.ndarray) -> list[list[float]]:
+    """[[lat, lon], …] of EPSG:2154 coordinates, rounded to about 10 cm."""
+    wgs = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:2154").to_crs(4326)
+    return [[round(float(p.y), 6), round(float(p.x), 6)] for p in wgs]
 
 
 def _gi_cells(bins: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -137,10 +174,7 @@ def _document(
         quartiers = [{"code": c, "nom": n, "bbox": [round(float(v), 6) for v in g.bounds]}
                      for c, n, g in zip(codes, names, shown.geometry, strict=True)]
     pts = np.asarray(points, dtype=float).reshape(-1, 2)[:MAX_POINTS]
-    latlon: list[list[float]] = []
-    if len(pts):
-        wgs = gpd.GeoSeries(gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs="EPSG:2154").to_crs(4326)
-        latlon = [[round(float(p.y), 6), round(float(p.x), 6)] for p in wgs]
+    latlon = _latlon(pts) if len(pts) else []
     features = json.loads(wgs_cells.to_json(drop_id=True, na="null")) if len(cells) else {
         "type": "FeatureCollection", "features": []}
     return {"cellules": features, "contours": contours, "points": latlon, "legende": legend,

@@ -85,6 +85,16 @@
     if (statique) statique.classList.add("remplacee");
     var map = L.map(boite, { attributionControl: false, zoomSnap: 0.25 });
     L.control.scale({ imperial: false, metric: true }).addTo(map);
+    var fond = L.canvas({ padding: 0.2 });
+    var contexte = data.contexte || {};
+    if (contexte.lignes) {
+      L.geoJSON(contexte.lignes, { renderer: fond, interactive: false,
+                                   style: { color: "#9e9e9e", weight: 1, opacity: 0.9 } }).addTo(map);
+    }
+    (contexte.points || []).forEach(function (p) {
+      L.circleMarker(p, { renderer: fond, radius: 1, stroke: false, fillColor: "#a8a8a8", fillOpacity: 0.9,
+                          interactive: false }).addTo(map);
+    });
     var cellules = L.geoJSON(data.cellules, {
       style: function (f) {
         return { color: "#9e9e9e", weight: 0.6, fillColor: f.properties.couleur,
