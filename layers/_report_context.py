@@ -1,16 +1,50 @@
-"""The background of a report's maps where the store has no streets nor buildings: the address points."""
+"""Besides its events, what the maps of a quartier report need.
+
+The address points as background where the store has no streets nor buildings, and the
+events of the cells reaching past the margin.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import date
 
 import geopandas as gpd
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from geo.stats.report import MapLayers, Report
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
+
+#: how far past the margin the events are read: the hexagons on the margin's edge reach beyond it
+#: (by up to one cell), and their counts take every event in them
+EDGE_REACH_M = 2000.0
+
+
+def edge_events(
+    store: LayerStore, events: gpd.GeoDataFrame, layer: str, *, theme: str | None,
+    period: tuple[date, date], zone: BaseGeometry,
+) -> gpd.GeoDataFrame:
+    """Return the report's events plus those of ``layer`` within ``zone`` (the margin's edge cells).
+
+    The report reads its events around the quartier and margin; a cell on the margin's
+    edge extends past it, and reading only that far would count its events partly (a
+    cell of 12 events counted 3). The choice of layer and the flags (simulated,
+    covered) stay those of ``events``; only the counts of the edge cells gain.
+    """
+    from layers.analyses import analysis_events  # the store-side reader of the events
+
+    wide = analysis_events(store, layer, start=period[0], end=period[1], theme=theme, bbox=zone.bounds)
+    if wide.empty or events.empty:
+        return events if wide.empty else wide
+    known = set(events["uid"]) if "uid" in events.columns and "uid" in wide.columns else None
+    if known is None:
+        return wide
+    extra = wide[~wide["uid"].isin(known)]
+    return pd.concat([events, extra], ignore_index=True) if len(extra) else events
 
 
 def add_address_context(report: Report, store: LayerStore, bbox: tuple[float, float, float, float]) -> None:

@@ -150,7 +150,8 @@ def _panel(ev: gpd.GeoDataFrame, row: gpd.GeoDataFrame, opts: ReportOptions) -> 
     else:
         try:
             grid = GridOptions(size=opts.bin_size, margin=opts.margin)
-            bins = hotspots_by_quartier(ev[near], row, code_field=opts.code_field, grid=grid,
+            # every event counts in the cells, as in the quartier report (not only the margin's)
+            bins = hotspots_by_quartier(ev, row, code_field=opts.code_field, grid=grid,
                                          gi=GiOptions(fdr=opts.fdr))
         except AnalysisError as exc:  # events on fewer than 3 distinct sites: no bin size
             logger.info("quartier %s: no Gi* (%s)", code, exc)

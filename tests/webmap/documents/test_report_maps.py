@@ -189,6 +189,8 @@ def test_demo_territory_report_one_panel_per_quartier(demo: Path, tmp_path: Path
     store = open_store(demo, create=False)
     try:
         report = territory_report_from_store(store, start=date(2023, 9, 1), end=date(2024, 8, 31))
+        paris = quartier_report_from_store(store, "QP075019", start=date(2023, 9, 1), end=date(2024, 8, 31),
+                                           layer="observations")
         per = store.read("perimetres").to_crs(2154)
         events = store.read("observations", start="2023-09-01", end="2024-09-01").to_crs(2154)
     finally:
@@ -207,6 +209,12 @@ def test_demo_territory_report_one_panel_per_quartier(demo: Path, tmp_path: Path
             assert p.bins.intersects(p.outline.buffer(200.0 + 1.0)).all()
             reach = 200.0 + 2 * p.bins.attrs["bin_size"]
             assert shapely.box(*p.bins.total_bounds).within(shapely.box(*p.outline.bounds).buffer(reach))
+    # a quartier's panel is its quartier report's Gi*: same cells, counts and z
+    mine = next(p for p in panels.panels if p.code == "QP075019").bins
+    theirs = paris.results["hotspots"]
+    assert mine is not None and len(mine) == len(theirs)
+    np.testing.assert_array_equal(mine["count"].to_numpy(), theirs["count"].to_numpy())
+    np.testing.assert_allclose(mine["gi_z"].to_numpy(), theirs["gi_z"].to_numpy(), atol=1e-12)
     drawn = draw_figure(panels)
     assert len(drawn.scales) == len(panels.panels)
     assert [e.label for e in drawn.legend.entries[:7]] == GI_LABELS  # type: ignore[union-attr]
