@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import date
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry.base import BaseGeometry
 
 from geo.stats.report import MapLayers, Report
 from layers.store.base import LayerStore
@@ -24,26 +22,19 @@ logger = logging.getLogger(__name__)
 EDGE_REACH_M = 2000.0
 
 
-def edge_events(
-    store: LayerStore, events: gpd.GeoDataFrame, layer: str, *, theme: str | None,
-    period: tuple[date, date], zone: BaseGeometry,
-) -> gpd.GeoDataFrame:
-    """Return the report's events plus those of ``layer`` within ``zone`` (the margin's edge cells).
+def with_edge_events(events: gpd.GeoDataFrame, wide: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the report's events plus those of ``wide`` (the same layer read up to the margin's edge cells).
 
     The report reads its events around the quartier and margin; a cell on the margin's
     edge extends past it, and reading only that far would count its events partly (a
     cell of 12 events counted 3). The choice of layer and the flags (simulated,
     covered) stay those of ``events``; only the counts of the edge cells gain.
     """
-    from layers.analyses import analysis_events  # the store-side reader of the events
-
-    wide = analysis_events(store, layer, start=period[0], end=period[1], theme=theme, bbox=zone.bounds)
     if wide.empty or events.empty:
         return events if wide.empty else wide
-    known = set(events["uid"]) if "uid" in events.columns and "uid" in wide.columns else None
-    if known is None:
+    if "uid" not in events.columns or "uid" not in wide.columns:
         return wide
-    extra = wide[~wide["uid"].isin(known)]
+    extra = wide[~wide["uid"].isin(set(events["uid"]))]
     return pd.concat([events, extra], ignore_index=True) if len(extra) else events
 
 

@@ -35,7 +35,7 @@ from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers._action_section import action_section
-from layers._report_context import EDGE_REACH_M, add_address_context, edge_events, square_bbox
+from layers._report_context import EDGE_REACH_M, add_address_context, square_bbox, with_edge_events
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
@@ -624,8 +624,9 @@ def quartier_report_from_store(
             points_noirs=points_noirs,
         )
         report = build_quartier_report(
-            edge_events(store, events, used, theme=theme if used == "observations" else None,
-                        period=(start, end), zone=geom.buffer(max(margin, 0.0) + EDGE_REACH_M)),
+            with_edge_events(events, analysis_events(
+                store, used, start=start, end=end, theme=theme if used == "observations" else None,
+                bbox=geom.buffer(max(margin, 0.0) + EDGE_REACH_M).bounds)),
             per, code=code, options=options, streets=streets if len(streets) else None,
             buildings=buildings if len(buildings) else None, cameras=cams if len(cams) else None,
             observations=observations if len(observations) else None,
