@@ -35,6 +35,7 @@ from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers._action_section import action_section
+from layers._report_context import EDGE_REACH_M, add_address_context, square_bbox, with_edge_events
 from layers._site_references import perimeter_boxes, site_addresses, site_points_noirs
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
@@ -607,8 +608,8 @@ def quartier_report_from_store(
     cams = gpd.GeoDataFrame() if _withheld(readable, "videoprotection") else store.read("videoprotection",
                                                                                          bbox=bbox)
     cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
-    streets = store.read("voies", bbox=bbox)
-    buildings = store.read("batiments", bbox=bbox)
+    streets = store.read("voies", bbox=square_bbox(bbox))  # the maps fill their frame around the zone
+    buildings = store.read("batiments", bbox=square_bbox(bbox))
     observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     # no event at all around the quartier (any theme, any date): no source covers it
@@ -624,7 +625,10 @@ def quartier_report_from_store(
             points_noirs=points_noirs, addresses=site_addresses(store, [bbox], readable),
         )
         report = build_quartier_report(
-            events, per, code=code, options=options, streets=streets if len(streets) else None,
+            with_edge_events(events, analysis_events(
+                store, used, start=start, end=end, theme=theme if used == "observations" else None,
+                bbox=geom.buffer(max(margin, 0.0) + EDGE_REACH_M).bounds)),
+            per, code=code, options=options, streets=streets if len(streets) else None,
             buildings=buildings if len(buildings) else None, cameras=cams if len(cams) else None,
             observations=observations if len(observations) else None,
         )
@@ -638,6 +642,7 @@ def quartier_report_from_store(
         report.notes.append("Vidéoprotection : couche confidentielle, non lue pour ce rapport (le rôle "
                             "du demandeur ne la voit pas) ; la couverture par les caméras n'y figure pas.")
     _context(report, store, geom, start, end, readable)
+    add_address_context(report, store, bbox)  # issue 16 part A: map background where no streets
     if not _withheld(readable, "actions"):
         report.sections.append(action_section(store, code, geom, start=start, end=end))
     sample = sample_note(events, sampled_datasets(store))

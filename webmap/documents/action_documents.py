@@ -115,7 +115,7 @@ def render_copil_pdf(report: Report | str, plan: Layout, suivi: Layout, *, title
     if isinstance(report, str):
         parts = [environment().get_template("copil_sans_rapport.html").render(title=title, reason=report)]
     else:
-        parts = [render_report_html(report)]
+        parts = [render_report_html(report, vector=True)]
     parts += [render_table_html(plan, "annexe1"), render_table_html(suivi, "annexe2")]
     logger.info("dossier de COPIL: %d + %d action rows", len(plan.rows), len(suivi.rows))
     return _pdf(parts)

@@ -11,31 +11,24 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from typing import Any
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
-from geo.stats.report import BarChart, DensityMap, EmergingMap, HotspotMap, MapLayers, ReportFigure
+from geo.stats.report import ReportFigure
 from geo.walks.model import WalkRoute
 from geo.walks.network import edges_frame
 from webmap.documents import _deps
+from webmap.documents._report_maps import draw_figure, to_png, to_svg
 from webmap.errors import DocumentError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["draw_report_figure", "image_uri", "render_walk_map", "walk_map_frame"]
-
-_HOT_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
-_PATTERN_COLOURS = {
-    "new": "#fdae61", "consecutive": "#f46d43", "intensifying": "#a50026", "persistent": "#d73027",
-    "diminishing": "#fee090", "sporadic": "#f4a582", "oscillating": "#c51b7d", "historical": "#8c510a",
-}
-
+__all__ = ["draw_report_figure", "draw_report_figure_formats", "image_uri", "render_walk_map",
+           "walk_map_frame"]
 
 def image_uri(data: bytes, fmt: str = "png") -> str:
     """Return the image as a ``data:`` URI for self-contained HTML (``fmt`` "png" or "svg")."""
@@ -47,18 +40,19 @@ def image_uri(data: bytes, fmt: str = "png") -> str:
 
 
 def draw_report_figure(figure: ReportFigure) -> bytes:
-    """Draw one figure of a report as PNG.
+    """Draw one figure of a report as PNG, with its legend, scale bar, north arrow and context.
 
     Parameters
     ----------
     figure : ReportFigure
         A :class:`~geo.stats.report.HotspotMap`, :class:`~geo.stats.report.DensityMap`,
-        :class:`~geo.stats.report.EmergingMap` or :class:`~geo.stats.report.BarChart`.
+        :class:`~geo.stats.report.EmergingMap`, :class:`~geo.stats.report.QuartierPanels`
+        or :class:`~geo.stats.report.BarChart`.
 
     Returns
     -------
     bytes
-        The PNG image.
+        The PNG image (at most the printable width of an A4 page).
 
     Raises
     ------
@@ -67,106 +61,14 @@ def draw_report_figure(figure: ReportFigure) -> bytes:
     DocumentError
         On a figure of an unknown kind.
     """
-    if isinstance(figure, HotspotMap):
-        return _hotspot_map(figure)
-    if isinstance(figure, DensityMap):
-        return _density_map(figure)
-    if isinstance(figure, EmergingMap):
-        return _emerging_map(figure)
-    if isinstance(figure, BarChart):
-        return _bar_chart(figure)
-    raise DocumentError(f"Figure « {figure.name} » d'un type inconnu ({type(figure).__name__}).")
+    return to_png(draw_figure(figure))
 
 
-def _png(fig: Any) -> bytes:
-    """Render and close a pyplot figure."""
-    plt = _deps.pyplot()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _background(ax: Any, layers: MapLayers) -> None:
-    """Draw buildings, streets and the perimeter clipped to the map window."""
-    x0, y0, x1, y1 = layers.window.bounds
-    window = shapely.box(x0, y0, x1, y1)
-    for frame, style in ((layers.buildings, {"color": "#d9d9d9", "linewidth": 0}),
-                         (layers.streets, {"color": "#9e9e9e", "linewidth": 0.5})):
-        if frame is not None and len(frame):
-            shown = to_territory_crs(frame)
-            shown = shown[shown.intersects(window)]
-            if len(shown):
-                shown.plot(ax=ax, **style)
-    p = layers.perimeters
-    if p is not None and len(p):
-        to_territory_crs(p).boundary.plot(ax=ax, color="#1d3557", linewidth=1.2)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-
-
-def _hotspot_map(figure: HotspotMap) -> bytes:
-    """Map of the Gi* classes with the events on top."""
-    plt = _deps.pyplot()
-    hot, pts = figure.bins, figure.points
-    fig, ax = plt.subplots(figsize=(7, 6))
-    _background(ax, figure.layers)
-    hot.boundary.plot(ax=ax, color="#cccccc", linewidth=0.3)
-    for level, colour in _HOT_COLOURS.items():
-        sel = hot[hot["gi_bin"] == level]
-        if len(sel):
-            sel.plot(ax=ax, color=colour, alpha=0.75, edgecolor="white", linewidth=0.3)
-    if len(pts):
-        ax.scatter(pts[:, 0], pts[:, 1], s=4, c="#222", alpha=0.6)
-    ax.set_title(f"Gi* — mailles de {hot.attrs['bin_size']:.0f} m", fontsize=10)
-    return _png(fig)
-
-
-def _emerging_map(figure: EmergingMap) -> bytes:
-    """Map of the emerging hot spot patterns (cold patterns in blues)."""
-    plt = _deps.pyplot()
-    patch = _deps.matplotlib().patches.Patch
-    fig, ax = plt.subplots(figsize=(7, 6))
-    _background(ax, figure.layers)
-    bins = figure.emerging.bins
-    bins.boundary.plot(ax=ax, color="#cccccc", linewidth=0.3)
-    handles = []
-    for pattern in sorted(set(bins["pattern"]) - {"no pattern"}):
-        kind, side = pattern.split(" ", 1)
-        colour = _PATTERN_COLOURS.get(kind, "#999999") if side == "hot spot" else "#4575b4"
-        sel = bins[bins["pattern"] == pattern]
-        sel.plot(ax=ax, color=colour, alpha=0.8, edgecolor="white", linewidth=0.3)
-        handles.append(patch(color=colour, label=str(sel["pattern_fr"].iloc[0])))
-    if handles:
-        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.8)
-    ax.set_title("Points chauds émergents (Gi* mensuel et tendance de Mann–Kendall)", fontsize=10)
-    return _png(fig)
-
-
-def _density_map(figure: DensityMap) -> bytes:
-    """Kernel density map (display only)."""
-    plt = _deps.pyplot()
-    kd = figure.density
-    fig, ax = plt.subplots(figsize=(7, 6))
-    img = ax.imshow(np.ma.masked_less_equal(kd.density, kd.density.max() * 0.02), origin="lower",
-                    extent=kd.extent, cmap="magma_r", alpha=0.8)
-    _background(ax, figure.layers)
-    fig.colorbar(img, ax=ax, shrink=0.7, label="événements par km²")
-    ax.set_title(f"Densité de noyau (rayon {kd.bandwidth:.0f} m)", fontsize=10)
-    return _png(fig)
-
-
-def _bar_chart(figure: BarChart) -> bytes:
-    """Bar chart (events per month, density per quartier…)."""
-    plt = _deps.pyplot()
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.bar(figure.labels, figure.values, color="#457b9d")
-    ax.set_ylabel(figure.ylabel)
-    if figure.rotate_labels:
-        ax.tick_params(axis="x", rotation=60, labelsize=7)
-    return _png(fig)
+def draw_report_figure_formats(figure: ReportFigure) -> tuple[bytes, bytes, str]:
+    """Draw one figure of a report once; return its PNG, its SVG (text kept as text) and its caption."""
+    drawn = draw_figure(figure)
+    svg = to_svg(drawn, close=False)
+    return to_png(drawn), svg, drawn.caption
 
 
 # --------------------------------------------------------------------------- walk map

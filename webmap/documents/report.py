@@ -7,6 +7,7 @@ tables and figures as data; this module formats them the French way, draws the f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.stats.report import Report, ReportSection
+from geo.stats.report import QuartierPanels, Report, ReportFigure, ReportSection
 from webmap.documents._env import environment
-from webmap.documents.maps import draw_report_figure, image_uri
+from webmap.documents._interactive import ASSETS_DIR, assets_available, copy_assets, interactive_data
+from webmap.documents._report_maps import PANELS_PER_IMAGE
+from webmap.documents.maps import draw_report_figure_formats, image_uri
 from webmap.documents.pdf import html_to_pdf, write_document
 
 logger = logging.getLogger(__name__)
@@ -87,13 +90,41 @@ def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
             "hidden": len(df) - MAX_ROWS if len(df) > MAX_ROWS else 0}
 
 
-def render_report_html(report: Report) -> str:
-    """Render a report as a self-contained HTML page (French, figures embedded).
+def _figure(figure: ReportFigure) -> dict[str, Any]:
+    """Return a figure's title, images and « Comment lire » caption.
+
+    Each image in PNG (the HTML page) and in SVG with its text kept as text (the PDF:
+    vector maps whose legend words are searchable); the small multiples are cut into
+    pages.
+    """
+    parts: list[ReportFigure] = [figure]
+    if isinstance(figure, QuartierPanels) and len(figure.panels) > PANELS_PER_IMAGE:
+        panels = figure.panels
+        parts = [dataclasses.replace(figure, panels=panels[i:i + PANELS_PER_IMAGE])
+                 for i in range(0, len(panels), PANELS_PER_IMAGE)]
+    images, vectors, caption = [], [], ""
+    for part in parts:
+        png, svg, caption = draw_report_figure_formats(part)
+        images.append(image_uri(png))
+        vectors.append(image_uri(svg, "svg"))
+    return {"title": figure.title, "name": figure.name, "images": images, "vectors": vectors,
+            "caption": caption, "interactive": interactive_data(figure)}
+
+
+def render_report_html(report: Report, *, assets: str | None = None, vector: bool = False) -> str:
+    """Render a report as an HTML page (French, figures embedded as PNG).
 
     Parameters
     ----------
     report : Report
         A quartier or territory report.
+    assets : str, optional
+        Relative folder holding Leaflet and ``rapport-carte.js`` (:func:`write_report`
+        copies them next to the page): the maps then become interactive (zoom, popups on
+        the cells), the PNG staying as the printed version. None: a page without script,
+        as the PDF needs.
+    vector : bool, default False
+        Maps as SVG with their text kept as text (for the PDF) instead of PNG.
 
     Returns
     -------
@@ -105,16 +136,25 @@ def render_report_html(report: Report) -> str:
     MissingDependencyError
         When Matplotlib is not installed.
     """
-    figures = [{"title": fig.title, "uri": image_uri(draw_report_figure(fig))} for fig in report.figures]
-    return environment().get_template("report.html").render(
+    return _render(_page(report), assets=assets, vector=vector)
+
+
+def _page(report: Report) -> dict[str, Any]:
+    """Return what the template shows of a report (the figures drawn once, for the HTML and the PDF)."""
+    return dict(
         title=report.title, start=_fmt(report.period[0]), end=_fmt(report.period[1]),
         today=datetime.now().strftime("%d/%m/%Y"), simulated=report.simulated,
         key_figures=[_key_figure(label, value) for label, value in report.key_figures.items()],
-        figures=figures, notes=report.notes,
+        figures=[_figure(fig) for fig in report.figures], notes=report.notes,
         tables=[_table(caption, df) for caption, df in report.tables.items()],
         method=[(key, _fmt(value)) for key, value in report.method.items()], caveats=report.caveats,
         sections=[_section(section) for section in report.sections],
     )
+
+
+def _render(page: dict[str, Any], *, assets: str | None, vector: bool = False) -> str:
+    """Render the report template (interactive maps with ``assets``, SVG maps with ``vector``)."""
+    return environment().get_template("report.html").render(**page, assets=assets, vector=vector)
 
 
 def render_report_pdf(report: Report) -> bytes:
@@ -125,11 +165,15 @@ def render_report_pdf(report: Report) -> bytes:
     MissingDependencyError
         When Matplotlib or WeasyPrint is not installed.
     """
-    return html_to_pdf(render_report_html(report))
+    return html_to_pdf(render_report_html(report, vector=True))
 
 
 def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = True) -> list[Path]:
     """Write ``<stem>.html`` and, with ``pdf``, ``<stem>.pdf`` of a report into ``folder``.
+
+    The HTML has interactive maps (Leaflet, zoom and popups on the cells) whose scripts
+    are copied into ``folder/rapport-cartes`` (relative paths: the page works offline
+    from its folder; opened alone, it shows the static maps). The PDF keeps the PNG maps.
 
     Parameters
     ----------
@@ -152,6 +196,16 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
     MissingDependencyError
         When Matplotlib, or WeasyPrint for the PDF, is not installed.
     """
-    paths = write_document(render_report_html(report), folder, stem, pdf=pdf)
+    page = _page(report)
+    paths = write_document(_render(page, assets=None), folder, stem, pdf=False)
+    if pdf:
+        paths.append(paths[0].with_suffix(".pdf"))
+        paths[1].write_bytes(html_to_pdf(_render(page, assets=None, vector=True)))
+    if assets_available():  # the HTML gets its interactive maps, Leaflet copied next to it
+        copy_assets(Path(folder))
+        paths[0].write_text(_render(page, assets=ASSETS_DIR), encoding="utf-8")
+    else:
+        logger.warning("Leaflet absent from webmap/static/vendor (npm run build): static maps in %s",
+                       paths[0])
     logger.info("report %r written to %s", report.title, folder)
     return paths

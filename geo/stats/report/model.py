@@ -101,12 +101,17 @@ class MapLayers:
         Its bounds frame the map (EPSG:2154).
     perimeters, streets, buildings : geopandas.GeoDataFrame, optional
         Perimeter outlines, streets and buildings, any CRS.
+    addresses : geopandas.GeoDataFrame, optional
+        Address points, drawn as a light street-like texture where the store has no
+        streets nor buildings (Paris has the BAN but no street layer).
     """
 
     window: BaseGeometry
     perimeters: gpd.GeoDataFrame | None = None
     streets: gpd.GeoDataFrame | None = None
     buildings: gpd.GeoDataFrame | None = None
+    # issue 16 part A: maps fit to print (context where there are no streets)
+    addresses: gpd.GeoDataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,8 @@ class BarChart(ReportFigure):
     values: np.ndarray
     ylabel: str
     rotate_labels: bool = False
+    # issue 16 part A: quartier comparisons as horizontal bars (labels « name (code) »)
+    horizontal: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,45 @@ class Report:
     simulated: bool = False
     notes: list[str] = field(default_factory=list)
     sections: list[ReportSection] = field(default_factory=list)
+
+
+# issue 16 part A: the territory map drawn per quartier (small multiples), never a grid spanning regions
+@dataclass(frozen=True)
+class QuartierPanel:
+    """One quartier of :class:`QuartierPanels`: its outline, Gi* bins and events.
+
+    Attributes
+    ----------
+    code, name : str
+        The quartier.
+    outline : shapely geometry
+        Its perimeter (EPSG:2154).
+    bins : geopandas.GeoDataFrame, optional
+        Gi* bins of the quartier and its margin (``gi_bin``); None when Gi* could not
+        be computed (``note`` says why).
+    points : numpy.ndarray
+        Events (n × 2, EPSG:2154) of the quartier and its margin.
+    note : str, optional
+        Why the bins are missing (« 2 événements : Gi* non calculé »).
+    """
+
+    code: str
+    name: str
+    outline: BaseGeometry
+    bins: gpd.GeoDataFrame | None
+    points: np.ndarray
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class QuartierPanels(ReportFigure):
+    """Small multiples: one map per quartier, each at its own scale, one shared legend.
+
+    ``omitted`` lists the quartiers without a panel (no event, or no source covering them).
+    """
+
+    panels: list[QuartierPanel]
+    omitted: list[str] = field(default_factory=list)
 
 
 #: Fewest events around a quartier for its hot spot analyses (Gi*, density, emerging).

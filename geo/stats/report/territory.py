@@ -12,7 +12,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
-from geo.stats.hotspots import GridOptions, hotspots
+from geo.errors import AnalysisError
+from geo.stats.hotspots import GiOptions, GridOptions, hotspots_by_quartier
 from geo.stats.indicators import (
     assign_quartier,
 )
@@ -25,7 +26,14 @@ from geo.stats.report._recurrence_section import (
     run_recurrence,
     site_table,
 )
-from geo.stats.report.model import MIN_HOTSPOT_EVENTS, BarChart, HotspotMap, MapLayers, Report, ReportOptions
+from geo.stats.report.model import (
+    MIN_HOTSPOT_EVENTS,
+    BarChart,
+    QuartierPanel,
+    QuartierPanels,
+    Report,
+    ReportOptions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +64,9 @@ def build_territory_report(
     Returns
     -------
     Report
-        Comparison table, chart, territory-wide hotspot map and the most recurrent sites
-        of the quartiers.
+        Comparison table, horizontal bar chart and one hot spot map per quartier (small
+        multiples: each quartier's Gi* on its own grid and margin, as in its quartier
+        report; never one grid spanning the regions), and the most recurrent sites of the quartiers.
 
     Raises
     ------
@@ -72,12 +81,13 @@ def build_territory_report(
     codes = assign_quartier(ev, per, code_field=code_field)
     cleaned = opts.cleaned_field if opts.cleaned_field in ev.columns else None
     rec = run_recurrence(ev, per, (t0, t1), cleaned, opts)
-    hot = hotspots(ev, grid=GridOptions(size=opts.bin_size)) if len(ev) >= MIN_HOTSPOT_EVENTS else None
+    panels = [_panel(ev, per.iloc[[i]], opts) for i in range(len(per))]
+    hot = _panels_bins(panels)
     months = max(len(pd.period_range(t0, t1, freq="M")), 1)
     per_codes = per[code_field].astype(str)
     names = per[opts.name_field].astype(str) if opts.name_field in per.columns else per_codes
-    rows = [_comparison_row(code_value, name, geom, codes, rec, hot, months=months)
-            for code_value, name, geom in zip(per_codes, names, per.geometry, strict=True)]
+    rows = [_comparison_row(code_value, name, geom, codes, rec, panel.bins, months=months)
+            for code_value, name, geom, panel in zip(per_codes, names, per.geometry, panels, strict=True)]
     table = pd.DataFrame(rows)
     uncovered = table["Quartier"].isin(opts.uncovered_codes)
     if uncovered.any():  # no source of events there: unknown, not 0
@@ -95,21 +105,24 @@ def build_territory_report(
     report.key_figures.update({
         "Événements sur le territoire": len(ev),
         "Dont dans un quartier": int(codes.notna().sum()),
-        "Mailles en point chaud (territoire)": int((hot["gi_bin"] > 0).sum()) if hot is not None else None,
+        "Mailles en point chaud (dans les quartiers)": (
+            int(((hot["gi_bin"] > 0) & hot["in_quartier"].astype(bool)).sum()) if hot is not None else None),
     })
     if len(ev):
+        shown = table[~uncovered].sort_values("Par km² et par mois", ascending=False)
         report.figures.append(BarChart(
             "comparaison", "Densité mensuelle des événements par quartier",
-            labels=list(table.loc[~uncovered, "Quartier"]),
-            values=table.loc[~uncovered, "Par km² et par mois"].to_numpy(dtype=float),
-            ylabel="événements / km² / mois",
+            labels=[f"{n} ({c})" if n != c else c
+                    for n, c in zip(shown["Nom"], shown["Quartier"], strict=True)],
+            values=shown["Par km² et par mois"].to_numpy(dtype=float),
+            ylabel="événements / km² / mois", horizontal=True,
         ))
-    if hot is not None:
+    with_events = [p for p in panels if len(p.points) and p.code not in opts.uncovered_codes]
+    if hot is not None and with_events:
         report.results["hotspots"] = hot
-        xy = np.column_stack([ev.geometry.x.to_numpy(), ev.geometry.y.to_numpy()])
-        report.figures.append(HotspotMap(
-            "hotspots", "Points chauds sur l'ensemble du territoire (Gi*)", bins=hot, points=xy,
-            layers=MapLayers(window=shapely.box(*hot.total_bounds), perimeters=per),
+        report.figures.append(QuartierPanels(
+            "hotspots", "Points chauds par quartier (Gi*)", panels=with_events,
+            omitted=[p.code for p in panels if p not in with_events],
         ))
     else:
         report.notes.append("Aucun événement sur la période : pas de carte des points chauds ni de graphique."
@@ -119,7 +132,7 @@ def build_territory_report(
     _territory_sites(report, rec, table.loc[uncovered, "Quartier"], every_uncovered=bool(uncovered.all()))
     report.method.update({
         "Projection": "RGF93 / Lambert-93 (EPSG:2154)",
-        "Mailles": f"hexagones de {hot.attrs['bin_size']:.0f} m" if hot is not None else "non calculées",
+        "Mailles": _bin_sizes(panels),
         "Correction des tests multiples": "taux de fausses découvertes (Benjamini–Hochberg)",
         "Rayon de regroupement des sites (m)": opts.recurrence_radius,
         "Regroupement des sites": SITE_METHOD,
@@ -151,17 +164,59 @@ def _territory_sites(report: Report, rec: Recurrence, uncovered: pd.Series, *, e
             recurrent, top=TERRITORY_TOP_SITES, quartier=True)
 
 
+def _panel(ev: gpd.GeoDataFrame, row: gpd.GeoDataFrame, opts: ReportOptions) -> QuartierPanel:
+    """One quartier's map: its events within the margin and its own Gi* (as in its quartier report)."""
+    code = str(row[opts.code_field].iloc[0])
+    name = str(row[opts.name_field].iloc[0]) if opts.name_field in row.columns else code
+    geom = row.geometry.iloc[0]
+    zone = geom.buffer(opts.margin)
+    xy = np.column_stack([ev.geometry.x.to_numpy(), ev.geometry.y.to_numpy()]).reshape(-1, 2)
+    near = shapely.contains_xy(zone, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, dtype=bool)
+    bins, note = None, None
+    if near.sum() < MIN_HOTSPOT_EVENTS:
+        note = f"{int(near.sum())} événement(s) : Gi* non calculé"
+    else:
+        try:
+            grid = GridOptions(size=opts.bin_size, margin=opts.margin)
+            # every event counts in the cells, as in the quartier report (not only the margin's)
+            bins = hotspots_by_quartier(ev, row, code_field=opts.code_field, grid=grid,
+                                         gi=GiOptions(fdr=opts.fdr))
+        except AnalysisError as exc:  # events on fewer than 3 distinct sites: no bin size
+            logger.info("quartier %s: no Gi* (%s)", code, exc)
+            note = "événements sur moins de 3 lieux distincts : Gi* non calculé"
+    return QuartierPanel(code=code, name=name, outline=geom, bins=bins, points=xy[near], note=note)
+
+
+def _panels_bins(panels: list[QuartierPanel]) -> gpd.GeoDataFrame | None:
+    """Return the Gi* bins of every quartier in one frame (None when no quartier has any)."""
+    frames = [p.bins for p in panels if p.bins is not None]
+    if not frames:
+        return None
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+    return out
+
+
+def _bin_sizes(panels: list[QuartierPanel]) -> str:
+    """Describe the hexagon sizes of the quartiers' grids, for the method note."""
+    sizes = sorted({round(float(p.bins.attrs.get("bin_size", np.nan))) for p in panels
+                    if p.bins is not None and np.isfinite(p.bins.attrs.get("bin_size", np.nan))})
+    if not sizes:
+        return "non calculées"
+    if len(sizes) == 1:
+        return f"hexagones de {sizes[0]} m, une grille par quartier et sa marge"
+    return f"hexagones de {sizes[0]} à {sizes[-1]} m selon le quartier, une grille par quartier et sa marge"
+
+
 def _comparison_row(
     code: str, name: str, geom: BaseGeometry, codes: pd.Series, rec: Any, hot: gpd.GeoDataFrame | None, *,
     months: int,
 ) -> dict[str, Any]:
-    """One quartier's row of the territory comparison (hot bins None when Gi* was not computed)."""
+    """One quartier's row of the territory comparison (hot bins None when its Gi* was not computed)."""
     n = int((codes == code).sum())
     q = rec.quartiers[rec.quartiers["quartier"] == code]
     hot_bins = None
-    if hot is not None:
-        inside_bins = hot[shapely.contains_xy(geom, hot["x"].to_numpy(), hot["y"].to_numpy())]
-        hot_bins = int((inside_bins["gi_bin"] > 0).sum())
+    if hot is not None:  # the quartier's own Gi* bins, those centred inside it
+        hot_bins = int((hot.loc[hot["in_quartier"].to_numpy(dtype=bool), "gi_bin"] > 0).sum())
     return {
         "Quartier": code,
         "Nom": name,

@@ -267,7 +267,7 @@ def test_territory_report_of_a_quiet_period(paris: dict[str, gpd.GeoDataFrame], 
     assert list(table["Quartier"]) == list(qpv["code"]) and (table["Événements"] == 0).all()
     assert table["Mailles en point chaud"].isna().all() and table["Part de sites récurrents"].isna().all()
     assert rep.key_figures["Événements sur le territoire"] == 0
-    assert rep.key_figures["Mailles en point chaud (territoire)"] is None
+    assert rep.key_figures["Mailles en point chaud (dans les quartiers)"] is None
     assert rep.figures == [] and rep.notes == [
         "Aucun événement sur la période : pas de carte des points chauds ni de graphique."]
     html = write_report(rep, tmp_path, "t", pdf=False)[0].read_text(encoding="utf-8")
