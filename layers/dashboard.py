@@ -27,7 +27,7 @@ from geo.stats.indicators import (
     tracks_treatment,
     treatment_delays,
 )
-from geo.stats.report import ReportSection
+from geo.stats.report import CCTV_LAYER, ReportSection
 from layers._action_section import action_section
 from layers._dashboard_base import (
     _Box,
@@ -63,6 +63,7 @@ from layers.analyses import (
 )
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
+from layers.schema import LAYERS
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -407,7 +408,10 @@ def quartier_dashboard(
     """
     opts = options or DashboardOptions()
     spans = _Spans((start, end), previous_year(start, end))
-    report = quartier_report_from_store(store, code, start=start, end=end, theme=opts.theme)
+    # a role that may not see the cameras gets a report that never read them (issue 16 part D)
+    readable = None if opts.cameras else [name for name in LAYERS if name != CCTV_LAYER]
+    report = quartier_report_from_store(store, code, start=start, end=end, theme=opts.theme,
+                                        readable=readable)
     per = _perimeters(store, code)
     zone = _Zone(code, per[["code", per.geometry.name]], shapely.union_all(per.geometry.to_numpy()))
     layer = str(report.method.get("Couche analysée", "observations"))
