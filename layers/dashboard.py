@@ -455,6 +455,10 @@ def quartier_dashboard(
         key_figures["Part des dysfonctionnements traités"] = None
         notes.append("Dysfonctionnements traités et part traitée : " + UNTRACKED.removeprefix("n.d. : "))
     tables = {k: _table(v) for k, v in report.tables.items()}
+    # the restricted « Vidéoprotection » section, present only when the role may see the cameras
+    cctv = [s for s in report.sections if s.restricted == CCTV_LAYER and not s.withheld]
+    tables.update({k: _table(v) for s in cctv for k, v in s.tables.items()})
+    key_figures.update({k: _clean(v) for s in cctv for k, v, _ in s.figures if k.startswith("Part")})
     if not opts.cameras and "Équipements et référentiels du quartier" in tables:
         t = tables["Équipements et référentiels du quartier"]
         t["rows"] = [r for r in t["rows"] if r[0] != "Sites de vidéoprotection"]
@@ -486,11 +490,15 @@ def quartier_dashboard(
         else None,
         "tables": tables,
         "notes": notes,
-        "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")],
+        "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")]
+        + [n for s in cctv for n in s.notes],
         "method": {
-            k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
-            for k, v in report.method.items()
-            if opts.cameras or k != "Portée des caméras (m)"
+            **{
+                k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
+                for k, v in report.method.items()
+                if opts.cameras or k != "Portée des caméras (m)"
+            },
+            **{label: _clean(v) for s in cctv for label, v, _ in s.figures if label.startswith("Portée")},
         },
     }
 

@@ -207,8 +207,11 @@ def test_reports_show_the_cameras_only_to_roles_that_see_them(rapp: Flask,
         mine = res.get_data(as_text=True)
     assert "Part des événements vus par une caméra" not in mine
     assert "Points chauds non couverts par la vidéoprotection" not in mine
-    assert "non communiqué (couche confidentielle)" in mine  # the count of camera sites too
-    assert "Vidéoprotection : couche confidentielle, non lue pour ce rapport" in mine
+    assert "Sites de vidéoprotection" not in mine and "Portée des caméras" not in mine
+    assert "Diffusion restreinte" not in mine  # nothing confidential left to mark
+    # the section exists and the notice says who may read it (the app's roles of the layer)
+    assert ("Section vidéoprotection : diffusion restreinte, consultable par les rôles technicien et "
+            "administrateur.") in mine
     final = _run(tech, {**QUARTIER, "pdf": False})
     assert final["state"] == DONE, final["error"]
     entry_id = final["result"]["rapport"]
@@ -216,7 +219,9 @@ def test_reports_show_the_cameras_only_to_roles_that_see_them(rapp: Flask,
     assert entry is not None and "videoprotection" in entry.layers
     with tech.get(f"/rapports/{entry_id}/html") as res:
         theirs = res.get_data(as_text=True)
-    assert "Part des événements vus par une caméra" in theirs and "couche confidentielle" not in theirs
+    assert "Part des événements vus par une caméra" in theirs and "consultable par" not in theirs
+    assert "Diffusion restreinte : réservée aux rôles technicien et administrateur" in theirs
+    assert '@top-center { content: "Diffusion restreinte"' in theirs  # on every page of the PDF
     assert _status(reader, f"/rapports/{entry_id}/html") == 404
     assert entry_id not in reader.get("/rapports").get_data(as_text=True)
     # the client cannot widen what its job reads
@@ -298,16 +303,25 @@ def test_cli_report_can_be_filed(store_path: Path, tmp_path: Path, monkeypatch: 
     assert f"Archivé : {entry.folder}" in res.output
     p = entry.parameters
     assert p["demande_par"] == "lucie" and p["quartier"] == "QP075019" and p["periode"] == "2024-01:2024-06"
-    assert p["pdf"] is False and entry.files == ("rapport-QP075019-202401-202406.html",)
-    assert p["couches"] == ["perimetres", "observations", "points_noirs"] and p["revision_entrepot"]
+    assert p["pdf"] is False and entry.files[0] == "rapport-QP075019-202401-202406.html"
+    # its tables too: one CSV each, then the workbook
+    assert entry.files[-1] == "rapport-QP075019-202401-202406-tableaux.xlsx"
+    assert all(name.endswith(".csv") for name in entry.files[1:-1]) and len(entry.files) > 3
+    # the command line reads every layer: the report holds the camera figures, so the layers
+    # it records include the confidential one (a role that cannot see it cannot open it)
+    assert p["couches"][:3] == ["perimetres", "observations", "points_noirs"] and p["revision_entrepot"]
+    assert "videoprotection" in p["couches"] and "Part des événements vus par une caméra" in res.output
+    assert "[Diffusion restreinte] Vidéoprotection" in res.output
     assert (entry.folder / entry.files[0]).read_bytes() == (tmp_path / "sortie" / entry.files[0]).read_bytes()
-    # the web page lists it
+    # the web page lists it to a technician, not to a reader
     app = create_app({"STORE": str(store_path), "instance_path": str(tmp_path / "instance"),
                       "SECRET_KEY": "k", "TESTING": True})
     assert app.config["FILES_DIR"] == str(area)
-    users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="lecteur", organisation="ville")
+    users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="technicien", organisation="ville")
+    users.add_user(app.config["USERS_DB"], "louis", PASSWORD, role="lecteur", organisation="ville")
     html = client_logged_as(app, "lucie").get("/rapports").get_data(as_text=True)
     assert f'data-rapport="{entry.id}"' in html and "lucie" in html
+    assert f'data-rapport="{entry.id}"' not in client_logged_as(app, "louis").get("/rapports").get_data(as_text=True)
 
 
 def test_form_lists_a_perimeter_without_commune(store_path: Path, tmp_path: Path) -> None:

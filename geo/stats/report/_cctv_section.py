@@ -39,7 +39,7 @@ def _cctv_section(
         located = to_territory_crs(cameras)
         xy = shapely.get_coordinates(shapely.point_on_surface(located.geometry.to_numpy()))
         inside = int(shapely.contains_xy(geom, xy[:, 0], xy[:, 1]).sum())
-    section.figures.append(("Sites de vidéoprotection en service dans le quartier", inside, None))
+    section.figures.append(("Nombre de sites de vidéoprotection en service dans le quartier", inside, None))
     if not len(cameras):
         section.notes.append("Aucun site de vidéoprotection en service autour du quartier : la couverture "
                              "par les caméras est sans objet.")
