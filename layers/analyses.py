@@ -653,6 +653,7 @@ def quartier_report_from_store(
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)
+    report.sections.sort(key=lambda s: s.restricted is not None)  # confidential sections last
     return for_reader(report, readable)
 
 

@@ -121,7 +121,8 @@ def write_report_tables(report: Report, folder: str | Path, stem: str) -> list[P
             unique, n = f"{name}-{n}", n + 1
         used.add(unique)
         path = out / f"{unique}.csv"
-        _plain(df).to_csv(path, index=False, **CSV_OPTIONS)
+        _plain(df).to_csv(path, index=False, sep=CSV_OPTIONS["sep"], decimal=CSV_OPTIONS["decimal"],
+                          encoding=CSV_OPTIONS["encoding"])
         paths.append(path)
     workbook = out / f"{stem}-tableaux.xlsx"
     _write_xlsx(tables, workbook)

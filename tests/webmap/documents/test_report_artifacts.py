@@ -8,6 +8,8 @@ checked in ``test_report_artifacts_issue16.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from PIL import Image
@@ -20,9 +22,9 @@ from webmap.documents.report_tables import CSV_OPTIONS, report_tables, sheet_nam
 pytestmark = pytest.mark.slow
 
 
-def _ink(png: object) -> float:
+def _ink(png: Path) -> float:
     """Share of the page's pixels that are not white."""
-    with Image.open(png) as img:  # type: ignore[arg-type]
+    with Image.open(png) as img:
         gray = img.convert("L")
         histogram = gray.histogram()
     return 1 - sum(histogram[240:]) / sum(histogram)
