@@ -349,3 +349,38 @@ def test_form_lists_a_perimeter_without_commune(store_path: Path, tmp_path: Path
     assert '<option value="LOCAL01">Îlot Ménilmontant (tracé local) (LOCAL01)</option>' in html
     assert not [t for t in re.findall(r"<option[^>]*>([^<]*)</option>", html) if t.endswith("— nan")]
     assert "Aucun rapport archivé pour l'instant." in html  # the new store's files area is empty
+
+
+def test_tables_of_a_filed_report_download_as_xlsx_and_csv(rapp: Flask, quartier_job: dict[str, Any]) -> None:
+    """The history offers the tables too: the workbook, and the CSV files in one ZIP, those of the
+    version made for the role that asked (no camera table for a lecteur)."""
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    reader = _client(rapp, "lecteur")
+    entry_id = quartier_job["result"]["rapport"]
+    entry = archive.read_report(rapp.config["FILES_DIR"], entry_id)
+    assert entry is not None
+    pages = [reader.get(f"/rapports?page={n}").get_data(as_text=True) for n in range(1, 11)]
+    page = next(p for p in pages if f'data-rapport="{entry_id}"' in p)  # past the last: the last page
+    assert f"/rapports/{entry_id}/xlsx" in page and f"/rapports/{entry_id}/csv" in page
+    assert "Télécharger les tableaux (XLSX)" in page
+    with reader.get(f"/rapports/{entry_id}/xlsx") as res:
+        assert res.status_code == 200 and "attachment" in res.headers["Content-Disposition"]
+        sheets = pd.read_excel(io.BytesIO(res.data), sheet_name=None)
+    with reader.get(f"/rapports/{entry_id}/csv") as res:
+        assert res.status_code == 200 and res.mimetype == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(res.data)) as zipped:
+            names = zipped.namelist()
+            csvs = {name: zipped.read(name) for name in names}
+    assert sorted(names) == sorted(n for n in entry.files if n.endswith(".csv")) and len(names) == len(sheets)
+    for name, data in csvs.items():
+        assert data == (entry.folder / name).read_bytes() and data.startswith(b"\xef\xbb\xbf")
+        assert "restreinte" not in name
+    cells = " ".join(str(v) for df in sheets.values()
+                     for v in [*df.columns, *df.astype(str).to_numpy().ravel()])
+    assert "caméra" not in cells and "vidéoprotection" not in " ".join(sheets).lower()
+    assert _status(reader, f"/rapports/{entry_id}/ods") == 404
+    assert _status(rapp.test_client(), f"/rapports/{entry_id}/csv") == 401
