@@ -37,7 +37,7 @@ FORMATS = {"html": ("text/html", ".html"), "pdf": ("application/pdf", ".pdf"),
            "csv": ("application/zip", ".csv")}
 #: Label of each format's download link.
 FORMAT_LABELS = {"html": "le HTML", "pdf": "le PDF", "xlsx": "les tableaux (XLSX)",
-                 "csv": "les tableaux (CSV, UTF-8, « ; »)"}
+                 "csv": "les tableaux (CSV)"}
 LAYER_LABELS = {"auto": "Automatique (constats, sinon points noirs)", "observations": "Constats",
                 "points_noirs": "Points noirs"}
 _PARIS = ZoneInfo("Europe/Paris")
