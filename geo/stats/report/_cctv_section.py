@@ -30,20 +30,22 @@ def _cctv_section(
     Every camera figure of the report lives in this section, marked restricted to the
     ``videoprotection`` layer (:attr:`ReportSection.restricted`), so that the version of the
     report for a reader who may not see that layer leaves all of them out. Without any event
-    the shares are unknown (None, « n.d. »), not 0; without any camera the section says so.
+    the shares are unknown (None, « n.d. »), not 0; without any camera known around the quartier
+    (none, or a layer that does not cover it) the count and the coverage are unknown too.
     """
     section = ReportSection(title=CCTV_TITLE, restricted=CCTV_LAYER)
     report.sections.append(section)
-    inside = 0
-    if len(cameras):
-        located = to_territory_crs(cameras)
-        xy = shapely.get_coordinates(shapely.point_on_surface(located.geometry.to_numpy()))
-        inside = int(shapely.contains_xy(geom, xy[:, 0], xy[:, 1]).sum())
-    section.figures.append(("Nombre de sites de vidéoprotection en service dans le quartier", inside, None))
-    if not len(cameras):
-        section.notes.append("Aucun site de vidéoprotection en service autour du quartier : la couverture "
-                             "par les caméras est sans objet.")
+    if not len(cameras):  # none, or a layer that does not cover the quartier: unknown, not 0
+        section.figures.append(("Nombre de sites de vidéoprotection en service dans le quartier", None,
+                                "aucun site connu autour du quartier"))
+        section.notes.append("Aucun site de vidéoprotection en service n'est connu autour du quartier : "
+                             "soit il n'y en a pas, soit la couche ne couvre pas ce territoire. Le nombre de "
+                             "sites et la couverture par les caméras sont donc n.d.")
         return
+    located = to_territory_crs(cameras)
+    xy = shapely.get_coordinates(shapely.point_on_surface(located.geometry.to_numpy()))
+    inside = int(shapely.contains_xy(geom, xy[:, 0], xy[:, 1]).sum())
+    section.figures.append(("Nombre de sites de vidéoprotection en service dans le quartier", inside, None))
     section.figures.append(("Portée des caméras (m)", opts.camera_range,
                             "supposée pour les caméras sans portée connue"))
     section.notes.append(CCTV_FIELD)

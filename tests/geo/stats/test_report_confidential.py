@@ -62,14 +62,16 @@ def test_every_camera_figure_is_in_the_restricted_section(paris: dict[str, gpd.G
     assert restricted_layers(report) == (CCTV_LAYER,)
 
 
-def test_no_camera_layer_means_no_section_and_no_camera_means_a_note(
+def test_no_camera_layer_means_no_section_and_no_camera_known_is_unknown(
     paris: dict[str, gpd.GeoDataFrame]
 ) -> None:
     assert [s for s in _report(paris, None).sections if s.restricted] == []
     empty = paris["cams"].iloc[0:0]
     [cctv] = [s for s in _report(paris, empty).sections if s.restricted == CCTV_LAYER]
-    assert cctv.figures == [("Nombre de sites de vidéoprotection en service dans le quartier", 0, None)]
-    assert cctv.notes[0].startswith("Aucun site de vidéoprotection en service autour du quartier")
+    # none known: none there, or a layer that does not cover the quartier -- unknown, never 0
+    assert cctv.figures == [("Nombre de sites de vidéoprotection en service dans le quartier", None,
+                             "aucun site connu autour du quartier")]
+    assert cctv.notes[0].startswith("Aucun site de vidéoprotection en service n'est connu autour du quartier")
 
 
 def test_version_for_a_reader(paris: dict[str, gpd.GeoDataFrame]) -> None:
