@@ -28,6 +28,9 @@ RESTRICTED_MARK = "Diffusion restreinte"
 CCTV_TITLE = "Vidéoprotection"
 CCTV_LAYER = "videoprotection"
 
+#: Analysis results (:attr:`Report.results`) drawn from each confidential layer.
+LAYER_RESULTS = {"videoprotection": ("cctv",)}
+
 #: French name of the confidential layers in the notices.
 LAYER_NAMES = {"videoprotection": "vidéoprotection"}
 
@@ -97,10 +100,12 @@ def for_reader(
     -------
     Report
         A copy whose restricted sections on a layer outside ``readable`` are replaced by
-        their notice (:func:`withheld_section`): no figure, table or note of theirs remains.
+        their notice (:func:`withheld_section`): no figure, table or note of theirs remains,
+        nor the analysis results drawn from that layer (``results["cctv"]``).
     """
     roles = dict(readers or {})
     sections: list[ReportSection] = []
+    withheld: set[str] = set()
     for section in report.sections:
         layer = section.restricted
         if layer is None:
@@ -109,7 +114,10 @@ def for_reader(
         who = tuple(roles.get(layer, section.readers))
         if section.withheld or (readable is not None and layer not in readable):
             sections.append(withheld_section(section.title, layer, who))
+            withheld.add(layer)
             logger.debug("section %r withheld from the reader", section.title)
         else:
             sections.append(replace(section, readers=who))
-    return replace(report, sections=sections)
+    hidden = {key for layer in withheld for key in LAYER_RESULTS.get(layer, ())}
+    results = {key: value for key, value in report.results.items() if key not in hidden}
+    return replace(report, sections=sections, results=results)

@@ -82,11 +82,12 @@ def test_version_for_a_reader(paris: dict[str, gpd.GeoDataFrame]) -> None:
     assert notice.withheld and not notice.figures and not notice.tables
     assert notice.notes[0].startswith("Section vidéoprotection : diffusion restreinte, consultable par les "
                                       "rôles technicien et administrateur.")
-    assert restricted_layers(mine) == ()
+    assert restricted_layers(mine) == () and "cctv" not in mine.results and "hotspots" in mine.results
     # the full report is untouched; a reader of the layer keeps the section, roles attached
     assert restricted_layers(report) == (CCTV_LAYER,)
     theirs = for_reader(report, [*readable, CCTV_LAYER], readers={CCTV_LAYER: ("administrateur",)})
     [kept] = [s for s in theirs.sections if s.restricted == CCTV_LAYER]
     assert not kept.withheld and kept.readers == ("administrateur",) and kept.figures
+    assert theirs.results["cctv"] is report.results["cctv"]
     # a withheld section never comes back, whoever reads the version
     assert restricted_layers(for_reader(mine, None)) == ()
