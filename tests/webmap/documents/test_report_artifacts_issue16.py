@@ -22,6 +22,9 @@ def _page_of(rendered: RenderedReport, title: str) -> str:
     return pages[0].split(title, 1)[1]
 
 
+@pytest.mark.xfail(strict=True, reason="issue 16 part A (map legends in the document's text) not merged yet: "
+                   "no « Point chaud » / « Non significatif » under the Gi* and emerging maps; remove this "
+                   "marker when it is (strict: an unexpected pass fails the run)")
 def test_every_map_has_its_legend_on_its_page(demo_reports: dict[str, RenderedReport]) -> None:
     missing = []
     for name, rendered in demo_reports.items():
