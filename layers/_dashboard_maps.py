@@ -223,7 +223,9 @@ def _container_coverage(store: LayerStore, zone: _Zone, span: tuple[date, date])
 
 
 def _camera_coverage(report: Any, store: LayerStore, zone: _Zone) -> dict[str, Any]:
-    kf = report.key_figures
+    # the camera figures live in the report's restricted « Vidéoprotection » section
+    kf = {label: value for s in report.sections if s.restricted == "videoprotection" and not s.withheld
+          for label, value, _ in s.figures}
     if store.read("videoprotection", bbox=tuple(zone.geom.buffer(SOURCE_REACH_M).bounds)).empty:
         return {
             "sites": None,

@@ -33,7 +33,16 @@ from geo.errors import AnalysisError
 from geo.geometry import repair_polygons
 from geo.stats.emerging import emerging_hotspots, space_time_cube
 from geo.stats.hotspots import GiOptions, GridOptions, hotspots
-from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
+from geo.stats.report import (
+    CCTV_LAYER,
+    CCTV_TITLE,
+    Report,
+    ReportOptions,
+    build_quartier_report,
+    build_territory_report,
+    for_reader,
+    withheld_section,
+)
 from layers._action_section import action_section
 from layers._report_context import EDGE_REACH_M, add_address_context, square_bbox, with_edge_events
 from layers._site_references import perimeter_boxes, site_addresses, site_points_noirs
@@ -518,8 +527,9 @@ def _context(
             return frame
         return frame[frame.intersects(geom)]
 
+    # the camera sites are counted in the restricted « Vidéoprotection » section (issue 16 part D)
     for layer, label in (("adresses", "Adresses"), ("eclairage", "Points lumineux"),
-                         ("batiments", "Bâtiments"), ("videoprotection", "Sites de vidéoprotection")):
+                         ("batiments", "Bâtiments")):
         count = None if _withheld(readable, layer) else len(inside(store.read(layer, bbox=bbox)))
         rows.append({"Élément": label, "Nombre": "non communiqué (couche confidentielle)" if count is None
                      else count})
@@ -580,8 +590,10 @@ def quartier_report_from_store(
         200 by default, :data:`REPORT_GRID`).
     readable : collection of str, optional
         Layers the reader of the report may see (None: every layer). A confidential layer
-        outside it (``videoprotection`` for a lecteur) is not read: the report says its
-        figures are not communicated instead of computing them, or of saying « no camera ».
+        outside it (``videoprotection`` for a lecteur) is not read: its section (« Vidéoprotection »,
+        :attr:`~geo.stats.report.ReportSection.restricted`) is only a notice saying that it exists
+        and who may read it (:func:`geo.stats.report.for_reader` names the roles), instead of
+        computing its figures or of saying « no camera ».
         Without ``actions`` in it, the report has no « Plan d'actions » section.
 
     Returns
@@ -629,7 +641,8 @@ def quartier_report_from_store(
                 store, used, start=start, end=end, theme=theme if used == "observations" else None,
                 bbox=geom.buffer(max(margin, 0.0) + EDGE_REACH_M).bounds)),
             per, code=code, options=options, streets=streets if len(streets) else None,
-            buildings=buildings if len(buildings) else None, cameras=cams if len(cams) else None,
+            buildings=buildings if len(buildings) else None,
+            cameras=None if _withheld(readable, CCTV_LAYER) else cams,
             observations=observations if len(observations) else None,
         )
     except AnalysisError as exc:
@@ -637,10 +650,8 @@ def quartier_report_from_store(
     report.method["Couche analysée"] = used
     if used == "observations" and theme:
         report.method["Thème"] = theme
-    if _withheld(readable, "videoprotection"):
-        report.method["Portée des caméras (m)"] = "non communiquée (couche confidentielle)"
-        report.notes.append("Vidéoprotection : couche confidentielle, non lue pour ce rapport (le rôle "
-                            "du demandeur ne la voit pas) ; la couverture par les caméras n'y figure pas.")
+    if _withheld(readable, CCTV_LAYER):  # not read: the notice says the section exists and who reads it
+        report.sections.append(withheld_section(CCTV_TITLE, CCTV_LAYER))
     _context(report, store, geom, start, end, readable)
     add_address_context(report, store, bbox)  # issue 16 part A: map background where no streets
     if not _withheld(readable, "actions"):
@@ -648,7 +659,8 @@ def quartier_report_from_store(
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)
-    return report
+    report.sections.sort(key=lambda s: s.restricted is not None)  # confidential sections last
+    return for_reader(report, readable)
 
 
 def territory_report_from_store(

@@ -28,7 +28,7 @@ from geo.stats.indicators import (
     treatment_delays,
 )
 from geo.stats.recurrence import ADDRESS_REACH_M
-from geo.stats.report import ReportSection
+from geo.stats.report import CCTV_LAYER, ReportSection
 from layers._action_section import action_section
 from layers._dashboard_base import (
     _Box,
@@ -63,6 +63,7 @@ from layers.analyses import (
 )
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
+from layers.schema import LAYERS
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -407,7 +408,10 @@ def quartier_dashboard(
     """
     opts = options or DashboardOptions()
     spans = _Spans((start, end), previous_year(start, end))
-    report = quartier_report_from_store(store, code, start=start, end=end, theme=opts.theme)
+    # a role that may not see the cameras gets a report that never read them (issue 16 part D)
+    readable = None if opts.cameras else [name for name in LAYERS if name != CCTV_LAYER]
+    report = quartier_report_from_store(store, code, start=start, end=end, theme=opts.theme,
+                                        readable=readable)
     per = _perimeters(store, code)
     zone = _Zone(code, per[["code", per.geometry.name]], shapely.union_all(per.geometry.to_numpy()))
     layer = str(report.method.get("Couche analysée", "observations"))
@@ -451,6 +455,10 @@ def quartier_dashboard(
         key_figures["Part des dysfonctionnements traités"] = None
         notes.append("Dysfonctionnements traités et part traitée : " + UNTRACKED.removeprefix("n.d. : "))
     tables = {k: _table(v) for k, v in report.tables.items()}
+    # the restricted « Vidéoprotection » section, present only when the role may see the cameras
+    cctv = [s for s in report.sections if s.restricted == CCTV_LAYER and not s.withheld]
+    tables.update({k: _table(v) for s in cctv for k, v in s.tables.items()})
+    key_figures.update({k: _clean(v) for s in cctv for k, v, _ in s.figures if k.startswith("Part")})
     if not opts.cameras and "Équipements et référentiels du quartier" in tables:
         t = tables["Équipements et référentiels du quartier"]
         t["rows"] = [r for r in t["rows"] if r[0] != "Sites de vidéoprotection"]
@@ -482,11 +490,15 @@ def quartier_dashboard(
         else None,
         "tables": tables,
         "notes": notes,
-        "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")],
+        "caveats": [c for c in report.caveats if opts.cameras or not c.startswith("Champ des caméras")]
+        + [n for s in cctv for n in s.notes],
         "method": {
-            k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
-            for k, v in report.method.items()
-            if opts.cameras or k != "Portée des caméras (m)"
+            **{
+                k: _LAYER_LABELS.get(v, v) if k == "Couche analysée" else _clean(v)
+                for k, v in report.method.items()
+                if opts.cameras or k != "Portée des caméras (m)"
+            },
+            **{label: _clean(v) for s in cctv for label, v, _ in s.figures if label.startswith("Portée")},
         },
     }
 

@@ -9,8 +9,11 @@ who asked and when, and serves their HTML and PDF. Only administrators delete th
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,8 +31,13 @@ bp = Blueprint("reports", __name__)
 
 #: Reports per page of the history.
 PAGE_SIZE = 10
-#: Downloadable formats of a filed report.
-FORMATS = {"html": ("text/html", ".html"), "pdf": ("application/pdf", ".pdf")}
+#: Downloadable formats of a filed report; ``csv`` is a ZIP of its tables' CSV files.
+FORMATS = {"html": ("text/html", ".html"), "pdf": ("application/pdf", ".pdf"),
+           "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+           "csv": ("application/zip", ".csv")}
+#: Label of each format's download link.
+FORMAT_LABELS = {"html": "le HTML", "pdf": "le PDF", "xlsx": "les tableaux (XLSX)",
+                 "csv": "les tableaux (CSV)"}
 LAYER_LABELS = {"auto": "Automatique (constats, sinon points noirs)", "observations": "Constats",
                 "points_noirs": "Points noirs"}
 _PARIS = ZoneInfo("Europe/Paris")
@@ -85,7 +93,7 @@ def _card(entry: archive.FiledReport) -> dict[str, Any]:
     who = str(p.get("demande_par") or "inconnu")
     if p.get("organisation"):
         who += f" ({p['organisation']})"
-    links = [{"label": fmt.upper(), "href": url_for("reports.download", rapport_id=entry.id, fmt=fmt)}
+    links = [{"label": FORMAT_LABELS[fmt], "href": url_for("reports.download", rapport_id=entry.id, fmt=fmt)}
              for fmt, (_, ext) in FORMATS.items() if entry.file(ext)]
     return {"id": entry.id, "title": str(p.get("titre") or entry.id), "where": where,
             "period": _period(p.get("periode")), "theme": p.get("theme") or "tous les thèmes",
@@ -154,15 +162,33 @@ def _entry(rapport_id: str) -> archive.FiledReport:
 @bp.get("/rapports/<rapport_id>/<fmt>")
 @allow("lecteur")
 def download(rapport_id: str, fmt: str) -> ResponseReturnValue:
-    """Download the HTML or PDF of a filed report (every layer it read must be visible to the role)."""
+    """Download the HTML, PDF or tables (XLSX, ZIP of CSV) of a filed report.
+
+    Every layer the report read must be visible to the role; its tables are those of the
+    version made for the role that asked for it (no confidential section it may not see).
+    """
     entry = _entry(rapport_id)
     if fmt not in FORMATS:
-        fail(404, f"Format « {fmt} » inconnu : html ou pdf.", "fmt")
+        fail(404, f"Format « {fmt} » inconnu : html, pdf, xlsx ou csv.", "fmt")
     mimetype, ext = FORMATS[fmt]
     name = entry.file(ext)
     if name is None:
         fail(404, f"Ce rapport n'a pas de version {fmt.upper()}.", "fmt")
+    if fmt == "csv":
+        return send_file(_csv_zip(entry), mimetype=mimetype, as_attachment=True,
+                         download_name=f"{Path(entry.files[0]).stem}-tableaux-csv.zip")
     return send_file(entry.folder / name, mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+def _csv_zip(entry: archive.FiledReport) -> io.BytesIO:
+    """Return a ZIP of the CSV files of a filed report (in memory: a few tables)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive_file:
+        for name in entry.files:
+            if name.lower().endswith(".csv"):
+                archive_file.write(entry.folder / name, arcname=name)
+    buffer.seek(0)
+    return buffer
 
 
 @bp.post("/rapports/<rapport_id>/supprimer")

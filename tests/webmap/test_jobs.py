@@ -111,7 +111,10 @@ def test_report_job_end_to_end(jobs_app: Flask, instance: Path) -> None:
                      "Mise en page du rapport (HTML et PDF)",
                      "Classement du rapport dans l'espace de fichiers", "Rapport prêt"}
     files = final["result"]["fichiers"]
-    assert files == ["rapport-QP075019-202309-202408.html", "rapport-QP075019-202309-202408.pdf"]
+    assert files[:2] == ["rapport-QP075019-202309-202408.html", "rapport-QP075019-202309-202408.pdf"]
+    # then its tables: one CSV each and the workbook; none from the cameras (a lecteur asked)
+    assert files[-1] == "rapport-QP075019-202309-202408-tableaux.xlsx"
+    assert len(files) > 3 and all(f.endswith(".csv") and "restreinte" not in f for f in files[2:-1])
     assert "QP075019" in final["result"]["titre"] or "Belleville" in final["result"]["titre"]
     with reader.get(final["links"]["resultat"]) as pdf:
         assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
@@ -197,7 +200,8 @@ def test_a_job_queued_without_consumer_runs_after_a_restart(store_path: Path, in
     finally:
         workers.stop()
     assert final["state"] == DONE, final["error"]
-    assert final["result"]["fichiers"] == ["rapport-QP075019-202309-202408.html"]
+    assert final["result"]["fichiers"][0] == "rapport-QP075019-202309-202408.html"
+    assert not any(f.endswith(".pdf") for f in final["result"]["fichiers"])  # asked without PDF
 
 
 # ---------------------------------------------------------------------- real processes

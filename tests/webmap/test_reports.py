@@ -207,8 +207,11 @@ def test_reports_show_the_cameras_only_to_roles_that_see_them(rapp: Flask,
         mine = res.get_data(as_text=True)
     assert "Part des événements vus par une caméra" not in mine
     assert "Points chauds non couverts par la vidéoprotection" not in mine
-    assert "non communiqué (couche confidentielle)" in mine  # the count of camera sites too
-    assert "Vidéoprotection : couche confidentielle, non lue pour ce rapport" in mine
+    assert "Sites de vidéoprotection" not in mine and "Portée des caméras" not in mine
+    assert "Diffusion restreinte" not in mine  # nothing confidential left to mark
+    # the section exists and the notice says who may read it (the app's roles of the layer)
+    assert ("Section vidéoprotection : diffusion restreinte, consultable par les rôles technicien et "
+            "administrateur.") in mine
     final = _run(tech, {**QUARTIER, "pdf": False})
     assert final["state"] == DONE, final["error"]
     entry_id = final["result"]["rapport"]
@@ -216,7 +219,9 @@ def test_reports_show_the_cameras_only_to_roles_that_see_them(rapp: Flask,
     assert entry is not None and "videoprotection" in entry.layers
     with tech.get(f"/rapports/{entry_id}/html") as res:
         theirs = res.get_data(as_text=True)
-    assert "Part des événements vus par une caméra" in theirs and "couche confidentielle" not in theirs
+    assert "Part des événements vus par une caméra" in theirs and "consultable par" not in theirs
+    assert "Diffusion restreinte : réservée aux rôles technicien et administrateur" in theirs
+    assert '@top-center { content: "Diffusion restreinte"' in theirs  # on every page of the PDF
     assert _status(reader, f"/rapports/{entry_id}/html") == 404
     assert entry_id not in reader.get("/rapports").get_data(as_text=True)
     # the client cannot widen what its job reads
@@ -298,16 +303,26 @@ def test_cli_report_can_be_filed(store_path: Path, tmp_path: Path, monkeypatch: 
     assert f"Archivé : {entry.folder}" in res.output
     p = entry.parameters
     assert p["demande_par"] == "lucie" and p["quartier"] == "QP075019" and p["periode"] == "2024-01:2024-06"
-    assert p["pdf"] is False and entry.files == ("rapport-QP075019-202401-202406.html",)
-    assert p["couches"] == ["perimetres", "observations", "points_noirs"] and p["revision_entrepot"]
+    assert p["pdf"] is False and entry.files[0] == "rapport-QP075019-202401-202406.html"
+    # its tables too: one CSV each, then the workbook
+    assert entry.files[-1] == "rapport-QP075019-202401-202406-tableaux.xlsx"
+    assert all(name.endswith(".csv") for name in entry.files[1:-1]) and len(entry.files) > 3
+    # the command line reads every layer: the report holds the camera figures, so the layers
+    # it records include the confidential one (a role that cannot see it cannot open it)
+    assert p["couches"][:3] == ["perimetres", "observations", "points_noirs"] and p["revision_entrepot"]
+    assert "videoprotection" in p["couches"] and "Part des événements vus par une caméra" in res.output
+    assert "[Diffusion restreinte] Vidéoprotection" in res.output
     assert (entry.folder / entry.files[0]).read_bytes() == (tmp_path / "sortie" / entry.files[0]).read_bytes()
-    # the web page lists it
+    # the web page lists it to a technician, not to a reader
     app = create_app({"STORE": str(store_path), "instance_path": str(tmp_path / "instance"),
                       "SECRET_KEY": "k", "TESTING": True})
     assert app.config["FILES_DIR"] == str(area)
-    users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="lecteur", organisation="ville")
+    users.add_user(app.config["USERS_DB"], "lucie", PASSWORD, role="technicien", organisation="ville")
+    users.add_user(app.config["USERS_DB"], "louis", PASSWORD, role="lecteur", organisation="ville")
     html = client_logged_as(app, "lucie").get("/rapports").get_data(as_text=True)
     assert f'data-rapport="{entry.id}"' in html and "lucie" in html
+    theirs = client_logged_as(app, "louis").get("/rapports").get_data(as_text=True)
+    assert f'data-rapport="{entry.id}"' not in theirs
 
 
 def test_form_lists_a_perimeter_without_commune(store_path: Path, tmp_path: Path) -> None:
@@ -334,3 +349,38 @@ def test_form_lists_a_perimeter_without_commune(store_path: Path, tmp_path: Path
     assert '<option value="LOCAL01">Îlot Ménilmontant (tracé local) (LOCAL01)</option>' in html
     assert not [t for t in re.findall(r"<option[^>]*>([^<]*)</option>", html) if t.endswith("— nan")]
     assert "Aucun rapport archivé pour l'instant." in html  # the new store's files area is empty
+
+
+def test_tables_of_a_filed_report_download_as_xlsx_and_csv(rapp: Flask, quartier_job: dict[str, Any]) -> None:
+    """The history offers the tables too: the workbook, and the CSV files in one ZIP, those of the
+    version made for the role that asked (no camera table for a lecteur)."""
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    reader = _client(rapp, "lecteur")
+    entry_id = quartier_job["result"]["rapport"]
+    entry = archive.read_report(rapp.config["FILES_DIR"], entry_id)
+    assert entry is not None
+    pages = [reader.get(f"/rapports?page={n}").get_data(as_text=True) for n in range(1, 11)]
+    page = next(p for p in pages if f'data-rapport="{entry_id}"' in p)  # past the last: the last page
+    assert f"/rapports/{entry_id}/xlsx" in page and f"/rapports/{entry_id}/csv" in page
+    assert "Télécharger les tableaux (XLSX)" in page
+    with reader.get(f"/rapports/{entry_id}/xlsx") as res:
+        assert res.status_code == 200 and "attachment" in res.headers["Content-Disposition"]
+        sheets = pd.read_excel(io.BytesIO(res.data), sheet_name=None)
+    with reader.get(f"/rapports/{entry_id}/csv") as res:
+        assert res.status_code == 200 and res.mimetype == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(res.data)) as zipped:
+            names = zipped.namelist()
+            csvs = {name: zipped.read(name) for name in names}
+    assert sorted(names) == sorted(n for n in entry.files if n.endswith(".csv")) and len(names) == len(sheets)
+    for name, data in csvs.items():
+        assert data == (entry.folder / name).read_bytes() and data.startswith(b"\xef\xbb\xbf")
+        assert "restreinte" not in name
+    cells = " ".join(str(v) for df in sheets.values()
+                     for v in [*df.columns, *df.astype(str).to_numpy().ravel()])
+    assert "caméra" not in cells and "vidéoprotection" not in " ".join(sheets).lower()
+    assert _status(reader, f"/rapports/{entry_id}/ods") == 404
+    assert _status(rapp.test_client(), f"/rapports/{entry_id}/csv") == 401

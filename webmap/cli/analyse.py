@@ -358,8 +358,10 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
     (QPV_FILES_DIR, sinon <entrepôt>.fichiers/ à côté d'un GeoPackage), où la page /rapports
     le liste avec ses paramètres.
     """
+    from geo.stats.report import for_reader
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
     from webmap._report_archive import store_revision
+    from webmap._report_readers import restricted_readers
     from webmap.documents import write_report
 
     if bool(quartier) == territoire:
@@ -383,15 +385,16 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
         store.close()
     if theme and theme != DEFAULT_THEME:
         stem += "-" + _slug(theme)  # two themes of one period must not overwrite each other
+    # the command line reads every layer: the full version, its confidential sections marked
+    report = for_reader(report, None, readers=restricted_readers())
     paths = write_report(report, folder, stem, pdf=pdf)
-    click.echo(report.title)
-    for note in report.notes:
-        click.echo(f"  {note}")
-    for label, value in report.key_figures.items():
-        click.echo(f"  {label} : {_fmt(value, share=label.startswith('Part'))}")
+    _echo_report(report)
     click.echo(f"HTML : {paths[0]}")
     if pdf:
         click.echo(f"PDF : {paths[1]}")
+    tables = paths[1 + int(pdf):]
+    if tables:
+        click.echo(f"Tableaux : {len(tables) - 1} CSV (UTF-8 avec BOM, séparateur « ; ») et {tables[-1]}")
     if file_it:
         _file(ctx, paths, report, {"quartier": quartier, "territoire": territoire, "periode": period,
                                    "couche": couche, "theme": theme, "commune": commune, "pdf": pdf},
@@ -401,18 +404,41 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
 def _file(ctx: click.Context, paths: list[Path], report: Any, params: dict[str, Any], *, actor: str | None,
           asked: str, revision: str | None) -> None:
     """File the report of ``qpv rapport --archiver`` in the store's files area."""
+    from geo.stats.report import restricted_layers
     from layers.settings import REPO_ROOT, store_files_dir
     from webmap._report_archive import file_report
-    from webmap.jobs.kinds import report_layers
+    from webmap.jobs.kinds import report_read_layers
 
     # the web app's instance folder: QPV_INSTANCE_PATH, else Flask's default beside the package
     instance = ctx.obj["settings"].instance_path or REPO_ROOT / "instance"
     area = store_files_dir(ctx.obj["store_url"], instance=instance)
+    # every layer the report read (its camera figures too): a role that cannot see one cannot open it
+    layers = list(dict.fromkeys([*report_read_layers(params), *restricted_layers(report)]))
     filed = file_report(area, paths, {
-        "type": "rapport", "titre": report.title, **params, "couches": list(report_layers(params)),
+        "type": "rapport", "titre": report.title, **params, "couches": layers,
         "demande_par": actor or "ligne de commande", "organisation": None, "demande_le": asked,
         "travail": None, "revision_entrepot": revision, "notes": list(report.notes)})
     click.echo(f"Archivé : {filed.folder}")
+
+
+def _echo_report(report: Any) -> None:
+    """Print the title, notes and key figures of a report, then its sections' figures."""
+    from geo.stats.report import RESTRICTED_MARK
+
+    click.echo(report.title)
+    for note in report.notes:
+        click.echo(f"  {note}")
+    for label, value in report.key_figures.items():
+        click.echo(f"  {label} : {_fmt(value, share=label.startswith('Part'))}")
+    for section in report.sections:
+        if section.restricted is None:
+            continue
+        if section.withheld:
+            click.echo(f"  {section.notes[0]}")
+            continue
+        click.echo(f"  [{RESTRICTED_MARK}] {section.title}")
+        for label, value, _detail in section.figures:
+            click.echo(f"  {label} : {_fmt(value, share=label.startswith('Part'))}")
 
 
 def _fmt(value: Any, *, share: bool = False) -> str:

@@ -130,9 +130,10 @@ def copil_pdf(store: LayerStore, quartier: str, *, start: date | None = None, en
         The PDF and its file name.
     """
     from geo.errors import QPVError
-    from geo.stats.report import Report
+    from geo.stats.report import Report, for_reader
     from layers.analyses import quartier_report_from_store
     from layers.dashboard import default_period
+    from webmap._report_readers import restricted_readers
 
     report_start, report_end = start, end
     report: Report | str
@@ -140,8 +141,9 @@ def copil_pdf(store: LayerStore, quartier: str, *, start: date | None = None, en
         if report_start is None or report_end is None:
             first, last = default_period(store, quartier)
             report_start, report_end = report_start or first, report_end or last
-        report = quartier_report_from_store(store, quartier, start=report_start, end=report_end,
-                                            readable=readable)
+        report = for_reader(quartier_report_from_store(store, quartier, start=report_start, end=report_end,
+                                                       readable=readable),
+                            readable, readers=restricted_readers())
     except (QPVError, ValueError) as exc:
         logger.warning("COPIL of %s without report: %s", quartier, exc)
         report = str(exc)

@@ -16,12 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.stats.report import QuartierPanels, Report, ReportFigure, ReportSection
+from geo.stats.report import (
+    RESTRICTED_MARK,
+    QuartierPanels,
+    Report,
+    ReportFigure,
+    ReportSection,
+    restricted_layers,
+)
+from geo.stats.report.confidential import LAYER_NAMES
 from webmap.documents._env import environment
 from webmap.documents._interactive import ASSETS_DIR, assets_available, copy_assets, interactive_data
 from webmap.documents._report_maps import PANELS_PER_IMAGE
 from webmap.documents.maps import draw_report_figure_formats, image_uri
 from webmap.documents.pdf import html_to_pdf, write_document
+from webmap.documents.report_tables import write_report_tables
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +84,34 @@ def _cell(column: str, value: Any) -> str:
 
 
 def _section(section: ReportSection) -> dict[str, Any]:
-    """Return a further section (the plan d'actions): its figures, notes and tables, formatted."""
+    """Return a further section (the plan d'actions): its figures, notes and tables, formatted.
+
+    A restricted section kept in this version carries its mark (« Diffusion restreinte », and
+    the roles that may read it); a withheld one is only its notice (``withheld``).
+    """
     figures = [{**_key_figure(label, value), "detail": detail} for label, value, detail in section.figures]
-    return {"title": section.title, "figures": figures, "notes": section.notes,
+    mark = None
+    if section.restricted and not section.withheld:
+        mark = RESTRICTED_MARK + (f" : réservée aux rôles {_roles(section.readers)}" if section.readers
+                                  else f" : couche {LAYER_NAMES.get(section.restricted, section.restricted)} "
+                                       "confidentielle")
+    return {"title": section.title, "figures": figures, "notes": section.notes, "mark": mark,
+            "withheld": section.withheld,
             "tables": [_table(caption, df) for caption, df in section.tables.items()]}
+
+
+def _roles(readers: tuple[str, ...]) -> str:
+    return readers[0] if len(readers) == 1 else f"{', '.join(readers[:-1])} et {readers[-1]}"
+
+
+def _restricted_banner(report: Report) -> str | None:
+    """Say, at the top of a version holding confidential sections, which ones (None otherwise)."""
+    layers = restricted_layers(report)
+    if not layers:
+        return None
+    names = ", ".join(LAYER_NAMES.get(layer, layer) for layer in layers)
+    return (f"{RESTRICTED_MARK} : ce document contient des données confidentielles (section {names}). "
+            "Ne pas le diffuser au-delà des rôles habilités.")
 
 
 def _table(caption: str, df: pd.DataFrame) -> dict[str, Any]:
@@ -149,6 +182,7 @@ def _page(report: Report) -> dict[str, Any]:
         tables=[_table(caption, df) for caption, df in report.tables.items()],
         method=[(key, _fmt(value)) for key, value in report.method.items()], caveats=report.caveats,
         sections=[_section(section) for section in report.sections],
+        restricted=_restricted_banner(report), restricted_mark=RESTRICTED_MARK,
     )
 
 
@@ -169,7 +203,11 @@ def render_report_pdf(report: Report) -> bytes:
 
 
 def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = True) -> list[Path]:
-    """Write ``<stem>.html`` and, with ``pdf``, ``<stem>.pdf`` of a report into ``folder``.
+    """Write ``<stem>.html``, with ``pdf`` ``<stem>.pdf``, and the report's tables into ``folder``.
+
+    The tables go out as one CSV each and one XLSX workbook
+    (:func:`webmap.documents.report_tables.write_report_tables`). ``report`` is the version
+    for its reader (:func:`geo.stats.report.for_reader`): what it withholds is in no file.
 
     The HTML has interactive maps (Leaflet, zoom and popups on the cells) whose scripts
     are copied into ``folder/rapport-cartes`` (relative paths: the page works offline
@@ -189,7 +227,7 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
     Returns
     -------
     list of Path
-        The HTML file, then the PDF.
+        The HTML file, then the PDF, then the CSV files and the XLSX workbook.
 
     Raises
     ------
@@ -207,5 +245,6 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
     else:
         logger.warning("Leaflet absent from webmap/static/vendor (npm run build): static maps in %s",
                        paths[0])
+    paths += write_report_tables(report, folder, stem)
     logger.info("report %r written to %s", report.title, folder)
     return paths

@@ -26,6 +26,8 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 #: parameter a job receives with the layers its requester may see (set by the queue at
 #: submission, never taken from the client; absent: every layer, as on the command line)
 READABLE_PARAM = "couches_lisibles"
+#: confidential layer → roles that may see it, named in the reports (issue 16 part D)
+READERS_PARAM = "roles_restreints"
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,10 @@ def report_read_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     """Build the report of ``qpv rapport``, write its HTML (and PDF) and file it in the files area."""
+    from geo.stats.report import for_reader, restricted_layers
     from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
     from webmap._report_archive import file_report, store_revision
+    from webmap._report_readers import restricted_readers
     from webmap.documents import write_report
 
     progress = context.progress
@@ -215,14 +219,18 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
         store.close()
     if params["theme"] and params["theme"] != DEFAULT_THEME:
         stem += "-" + _slug(params["theme"])
+    # the version for the role that asked: no confidential section it may not see, in any file
+    report = for_reader(report, params.get(READABLE_PARAM),
+                        readers=params.get(READERS_PARAM) or restricted_readers())
     progress(60, "Mise en page du rapport (HTML" + (" et PDF)" if params["pdf"] else ")"))
     paths = write_report(report, context.folder, stem, pdf=params["pdf"])
     result: dict[str, Any] = {"titre": report.title, "fichiers": [p.name for p in paths],
                               "notes": list(report.notes)}
     if context.files_area is not None:
         progress(90, "Classement du rapport dans l'espace de fichiers")
+        read = list(dict.fromkeys([*report_read_layers(params), *restricted_layers(report)]))
         filed = file_report(context.files_area, paths, {
-            "type": "rapport", "titre": report.title, **params, "couches": list(report_read_layers(params)),
+            "type": "rapport", "titre": report.title, **params, "couches": read,
             "demande_par": context.owner, "organisation": context.organisation,
             "demande_le": context.requested, "travail": context.job_id, "revision_entrepot": revision,
             "notes": list(report.notes)})

@@ -42,7 +42,7 @@ from webmap.jobs._records import (
     now_iso,
     worker_id,
 )
-from webmap.jobs.kinds import READABLE_PARAM, JobContext, get_kind
+from webmap.jobs.kinds import READABLE_PARAM, READERS_PARAM, JobContext, get_kind
 from webmap.jobs.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ class Requester:
     login: str | None
     organisation: str | None = None
     readable: tuple[str, ...] | None = None
+    # issue 16 part D: confidential layer → roles that may see it, named in the reports
+    readers: dict[str, list[str]] | None = None
 
 
 def _sqlite_path(url: str) -> Path:
@@ -138,6 +140,8 @@ class JobQueue:
         clean = kind.validate(params)
         if requester.readable is not None:
             clean[READABLE_PARAM] = sorted(requester.readable)
+        if requester.readers is not None:
+            clean[READERS_PARAM] = {k: list(v) for k, v in requester.readers.items()}
         record = JobRecord(id=uuid.uuid4().hex, kind=kind.name, params=clean, owner=requester.login,
                            organisation=requester.organisation)
         self.records.save(record)

@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from layers.schema import LAYERS
 from webmap import access, oas
+from webmap._report_readers import restricted_readers
 from webmap.errors import JobError
 from webmap.jobs._records import JobRecord
 from webmap.jobs.kinds import KINDS, get_kind
@@ -110,7 +111,8 @@ def create_job() -> ResponseReturnValue:
     readable = tuple(name for name in LAYERS if access.can_see(name))
     record = queue.submit(kind.name, clean, requester=Requester(user.login if user else None,
                                                                 user.organisation if user else None,
-                                                                readable=readable))
+                                                                readable=readable,
+                                                                readers=restricted_readers()))
     resp = jsonify(_public(record))
     resp.status_code = 202
     resp.headers["Location"] = url_for("jobs.get_job", job_id=record.id)

@@ -6,11 +6,22 @@ period and returns a :class:`Report`: the numbers, the tables, the method note, 
 analysis results, and the figures as data (:class:`HotspotMap`, :class:`DensityMap`,
 :class:`EmergingMap`, :class:`BarChart`) with the territory's own layers (perimeters,
 streets, buildings) to draw under the maps. :func:`build_territory_report` compares the
-quartiers. Nothing is drawn or rendered here: :mod:`webmap.documents` turns a report
-into HTML and PDF.
+quartiers. :func:`for_reader` makes the version of a report for one reader: the sections
+drawn from a confidential layer (:attr:`ReportSection.restricted`) only for the readers of
+that layer, a notice saying who may read them for the others. Nothing is drawn or rendered
+here: :mod:`webmap.documents` turns a report into HTML and PDF.
 """
 
 from geo.stats.report._recurrence_section import site_table
+from geo.stats.report.confidential import (
+    CCTV_LAYER,
+    CCTV_TITLE,
+    RESTRICTED_MARK,
+    for_reader,
+    restricted_layers,
+    restricted_notice,
+    withheld_section,
+)
 from geo.stats.report.model import (
     MIN_HOTSPOT_EVENTS,
     UNTRACKED_TREATMENT,
@@ -30,7 +41,10 @@ from geo.stats.report.quartier import build_quartier_report
 from geo.stats.report.territory import build_territory_report
 
 __all__ = [
+    "CCTV_LAYER",
+    "CCTV_TITLE",
     "MIN_HOTSPOT_EVENTS",
+    "RESTRICTED_MARK",
     "UNTRACKED_TREATMENT",
     "BarChart",
     "DensityMap",
@@ -45,5 +59,9 @@ __all__ = [
     "ReportSection",
     "build_quartier_report",
     "build_territory_report",
+    "for_reader",
+    "restricted_layers",
+    "restricted_notice",
     "site_table",
+    "withheld_section",
 ]

@@ -174,12 +174,25 @@ class ReportSection:
         Caption → DataFrame.
     notes : list of str
         What the reader must know (« Aucune action enregistrée », why a figure is n.d.).
+    restricted : str, optional
+        The confidential layer the section is drawn from (``videoprotection``): only the
+        versions of the report made for readers of that layer hold it, marked « Diffusion
+        restreinte » (:func:`geo.stats.report.for_reader`).
+    readers : tuple of str
+        Roles that may read a restricted section, named in its notice (empty: not known).
+    withheld : bool
+        The section's content was left out of this version: only its title and the notice
+        saying who may read it remain.
     """
 
     title: str
     figures: list[tuple[str, Any, str | None]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # issue 16 part D: confidentiality in documents
+    restricted: str | None = None
+    readers: tuple[str, ...] = ()
+    withheld: bool = False
 
 
 @dataclass

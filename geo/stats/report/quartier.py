@@ -50,7 +50,8 @@ def build_quartier_report(
     streets, buildings : geopandas.GeoDataFrame, optional
         Map background (and building occlusion of the camera views).
     cameras : geopandas.GeoDataFrame, optional
-        CCTV sites; adds the coverage section.
+        CCTV sites in service (possibly none); adds the « Vidéoprotection » section, restricted
+        to the readers of the ``videoprotection`` layer (:func:`geo.stats.report.for_reader`).
     observations : geopandas.GeoDataFrame, optional
         Observations (``observed_at``, ``resolved_at``, ``status``, ``walk_id``,
         ``source``) for the indicators of the fiches actions: délai de traitement,
@@ -103,17 +104,17 @@ def build_quartier_report(
     _recurrence_section(report, near, row, str(code), (t0, t1), cleaned, opts)
     if cleaned is not None:
         _cleanup_delays(report, inside, row, cleaned, opts)
-    if cameras is not None and len(cameras):
-        _cctv_section(report, inside if len(inside) else near, cameras, hot_in, buildings, opts)
+    if cameras is not None:  # issue 16 part D: every camera figure in the restricted section
+        _cctv_section(report, inside if len(inside) else near, cameras, hot_in, buildings, geom, opts)
     if observations is not None and len(observations):
         _observation_indicators(
             report, observations, row, code=str(code), code_field=opts.code_field, t0=t0, t1=t1
         )
     if not opts.events_covered:
         _mark_uncovered(report, opts)
-    report.method.update(_quartier_method(bin_size, opts, cameras is not None))
+    report.method.update(_quartier_method(bin_size, opts))
     report.caveats.extend(_quartier_caveats(t1, partial_last=partial_last, cleaned=cleaned is not None,
-                                            cameras=cameras is not None, hotspots=bin_size is not None))
+                                            hotspots=bin_size is not None))
     return report
 
 
@@ -138,7 +139,7 @@ def _mark_uncovered(report: Report, opts: ReportOptions) -> None:
                            "comptes sont inconnus (n.d.), pas nuls ; les autres sections sont remplies.")
 
 
-def _quartier_method(bin_size: float | None, opts: ReportOptions, cameras: bool) -> dict[str, Any]:
+def _quartier_method(bin_size: float | None, opts: ReportOptions) -> dict[str, Any]:
     """Return the method note of a quartier report (``bin_size`` None: no hot spot analysis)."""
     method: dict[str, Any] = {"Projection": "RGF93 / Lambert-93 (EPSG:2154)"}
     if bin_size is None:
@@ -160,12 +161,11 @@ def _quartier_method(bin_size: float | None, opts: ReportOptions, cameras: bool)
         })
     method["Rayon de regroupement des sites (m)"] = opts.recurrence_radius
     method["Regroupement des sites"] = SITE_METHOD
-    method["Portée des caméras (m)"] = opts.camera_range if cameras else "sans objet (aucune caméra)"
     return method
 
 
 def _quartier_caveats(
-    t1: pd.Timestamp, *, partial_last: bool, cleaned: bool, cameras: bool, hotspots: bool = True
+    t1: pd.Timestamp, *, partial_last: bool, cleaned: bool, hotspots: bool = True
 ) -> list[str]:
     """Return the limits of a quartier report's analyses (``hotspots``: the hot spot maps were made)."""
     caveats = [
@@ -183,9 +183,6 @@ def _quartier_caveats(
             "Aucune date d'enlèvement : chaque signalement est supposé traité le jour même ; "
             "le délai de retour est alors l'intervalle entre deux signalements."
         )
-    if cameras:
-        caveats.append("Champ des caméras : disque de la portée indiquée (ou secteur si l'azimut et "
-                       "l'angle sont connus), masqué par les bâtiments lorsqu'ils sont fournis.")
     if partial_last and hotspots:
         caveats.append(f"Le dernier mois ({t1:%m/%Y}) est incomplet : il est exclu de l'analyse des "
                        "points chauds émergents et pèse sur la dernière barre du graphique mensuel.")

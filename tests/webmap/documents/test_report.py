@@ -85,7 +85,8 @@ def test_qp075019_figures_match_independent_computations(
     inside = gpd.sjoin(dumping.to_crs(2154), zone.to_crs(2154)[["geometry"]], predicate="within")
     cam_xy = shapely.get_coordinates(paris["cams"].to_crs(2154).geometry.to_numpy())
     d, _ = cKDTree(cam_xy).query(shapely.get_coordinates(inside.geometry.to_numpy()))
-    share = kf["Part des événements vus par une caméra"]
+    cctv = next(s for s in qp_report.sections if s.restricted == "videoprotection")
+    share = next(v for label, v, _ in cctv.figures if label == "Part des événements vus par une caméra")
     assert abs(share * len(inside) - (d <= 50.0).sum()) <= ((d > 49.0) & (d < 50.0)).sum()
     monthly = next(t for k, t in qp_report.tables.items() if k.startswith("Indicateurs mensuels"))
     assert monthly["Événements"].sum() == 31
@@ -97,7 +98,7 @@ def test_qp075019_figures_match_independent_computations(
 
 
 def test_qp075019_html_and_pdf(qp_report: Report, tmp_path: Path) -> None:
-    html_path, pdf = write_report(qp_report, tmp_path, "qp")
+    html_path, pdf, *_tables = write_report(qp_report, tmp_path, "qp")
     text = html_path.read_text(encoding="utf-8")
     assert "<html lang='fr'>" in text and "Les Portes Du Vingtième" in text
     assert "Note de méthode" in text and "Benjamini" in text and "Limites" in text
@@ -223,14 +224,15 @@ def test_quartier_with_no_event_gets_its_report(paris: dict[str, gpd.GeoDataFram
     assert kf["Mailles en point chaud (dans le quartier)"] is None  # not computed, never 0
     assert kf["Mailles en point froid (dans le quartier)"] is None
     assert kf["Sites de dépôt (regroupés à 25 m)"] == 0 and kf["Sites récurrents (≥ 2 événements)"] == 0
-    assert kf["Part des événements vus par une caméra"] is None
+    cctv = next(s for s in rep.sections if s.restricted == "videoprotection")
+    assert dict((label, v) for label, v, _ in cctv.figures)["Part des événements vus par une caméra"] is None
     assert rep.figures == [] and "hotspots" not in rep.results and "emerging" not in rep.results
     assert len(rep.notes) == 1 and rep.notes[0].startswith("Aucun événement (dépôts sauvages) sur la période")
     monthly = next(t for k, t in rep.tables.items() if k.startswith("Indicateurs mensuels"))
     assert len(monthly) == 12 and (monthly["Événements"] == 0).all()
     assert "Sites les plus récurrents" not in rep.tables
     assert rep.method["Points chauds"].startswith("non calculés")
-    html_path, pdf = write_report(rep, tmp_path, "calme")
+    html_path, pdf, *_tables = write_report(rep, tmp_path, "calme")
     html = html_path.read_text(encoding="utf-8")
     assert "data:image/png" not in html  # no empty matplotlib figure
     assert "Aucun événement (dépôts sauvages) sur la période" in html and "L&#39;Egalité" in html

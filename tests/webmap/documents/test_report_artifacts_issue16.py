@@ -1,0 +1,43 @@
+"""Issue 16 « Done when », on the PDFs of the demo (fixture ``demo_reports``, conftest): a
+legend for every map (part A: maps fit to print), « n.d. » where Dans Ma Rue has no resolution
+and no « 0,0 % » of treated dysfunctions for Paris (part C: honest indicators).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from geo.stats.report import EmergingMap, HotspotMap, QuartierPanels
+from tests.webmap.documents.conftest import RenderedReport
+
+pytestmark = pytest.mark.slow
+
+
+def _page_of(rendered: RenderedReport, title: str) -> str:
+    """Text of the page holding the figure titled ``title``, from its heading on (figure, legend)."""
+    pages = [page for page in rendered.pages if title in page]
+    assert pages, (rendered.name, title)
+    return pages[0].split(title, 1)[1]
+
+
+def test_every_map_has_its_legend_on_its_page(demo_reports: dict[str, RenderedReport]) -> None:
+    missing = []
+    for name, rendered in demo_reports.items():
+        for figure in rendered.report.figures:
+            if not isinstance(figure, HotspotMap | EmergingMap | QuartierPanels):
+                continue
+            page = _page_of(rendered, figure.title).lower()
+            for word in ("point chaud", "non significatif"):
+                if word not in page:
+                    missing.append(f"{name} « {figure.title} » : pas de « {word} »")
+    assert not missing, missing
+
+
+def test_paris_treatment_is_unknown_not_zero(demo_reports: dict[str, RenderedReport]) -> None:
+    paris = demo_reports["QP075019"].flat
+    # Dans Ma Rue carries no resolution: the treated share is n.d., never 0,0 %
+    assert re.search(r"Part des dysfonctionnements traités\s*n\.d\.", paris), paris[:2000]
+    zero = re.findall(r"trait\w*[^.]{0,120}?\b0,0\s?%", paris)
+    assert not zero, zero
