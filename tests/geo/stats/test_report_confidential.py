@@ -58,7 +58,8 @@ def test_every_camera_figure_is_in_the_restricted_section(paris: dict[str, gpd.G
     assert figures["Nombre de sites de vidéoprotection en service dans le quartier"] == len(inside) > 0
     assert figures["Portée des caméras (m)"] == 50.0
     assert figures["Part des événements vus par une caméra"] == report.results["cctv"].share_events_seen
-    assert any(n.startswith("Champ des caméras") for n in cctv.notes)
+    assert any(n.startswith("Part couverte") for n in cctv.notes)  # the coverage notes (cctv_notes)
+    assert any(n.startswith("Portée") for n in cctv.notes)
     assert restricted_layers(report) == (CCTV_LAYER,)
 
 

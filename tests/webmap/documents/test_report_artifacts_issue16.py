@@ -11,6 +11,7 @@ import pytest
 
 from geo.stats.report import EmergingMap, HotspotMap, QuartierPanels
 from tests.webmap.documents.conftest import RenderedReport
+from webmap.documents._map_furniture import emerging_entries
 
 pytestmark = pytest.mark.slow
 
@@ -23,15 +24,21 @@ def _page_of(rendered: RenderedReport, title: str) -> str:
 
 
 def test_every_map_has_its_legend_on_its_page(demo_reports: dict[str, RenderedReport]) -> None:
+    # Gi* maps (quartier and territory panels): the classes; emerging maps: the legend title
+    # and every trend present in the data (read from the bins, as the map draws them)
     missing = []
     for name, rendered in demo_reports.items():
         for figure in rendered.report.figures:
-            if not isinstance(figure, HotspotMap | EmergingMap | QuartierPanels):
+            if isinstance(figure, HotspotMap | QuartierPanels):
+                words = ["point chaud", "non significatif"]
+            elif isinstance(figure, EmergingMap):
+                trends = [e.label.lower() for e in emerging_entries(figure.emerging.bins)]
+                words = ["tendance des mailles", *(trends or ["aucune tendance"])]
+            else:
                 continue
-            page = _page_of(rendered, figure.title).lower()
-            for word in ("point chaud", "non significatif"):
-                if word not in page:
-                    missing.append(f"{name} « {figure.title} » : pas de « {word} »")
+            page = " ".join(_page_of(rendered, figure.title).lower().split())
+            missing += [f"{name} « {figure.title} » : pas de « {w} »" for w in words
+                        if " ".join(w.split()) not in page]
     assert not missing, missing
 
 
