@@ -239,10 +239,11 @@ def write_report(report: Report, folder: str | Path, stem: str, *, pdf: bool = T
     if pdf:
         paths.append(paths[0].with_suffix(".pdf"))
         paths[1].write_bytes(html_to_pdf(_render(page, assets=None, vector=True)))
-    if assets_available():  # the HTML gets its interactive maps, Leaflet copied next to it
+    interactive = any(fig["interactive"] for fig in page["figures"])
+    if interactive and assets_available():  # the HTML gets its interactive maps, Leaflet copied next to it
         copy_assets(Path(folder))
         paths[0].write_text(_render(page, assets=ASSETS_DIR), encoding="utf-8")
-    else:
+    elif interactive:
         logger.warning("Leaflet absent from webmap/static/vendor (npm run build): static maps in %s",
                        paths[0])
     paths += write_report_tables(report, folder, stem)

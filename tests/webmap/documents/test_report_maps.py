@@ -170,7 +170,7 @@ def test_demo_quartier_report_maps(demo: Path, tmp_path: Path, code: str, contex
     for d in drawn:
         d.figure.savefig(tmp_path / "check.png", dpi=DPI)
         assert d.figure.get_size_inches()[0] <= A4_PRINTABLE_IN
-    html, pdf = write_report(report, tmp_path, code)
+    html, pdf = write_report(report, tmp_path, code)[:2]
     text = _pdf_text(pdf)
     for words in ("Classes Gi* (confiance)", *GI_LABELS, "Contour du quartier", "événements par km²"):
         assert words in text, words
@@ -228,7 +228,7 @@ def test_demo_territory_report_one_panel_per_quartier(demo: Path, tmp_path: Path
     boxes = sorted((t.get_window_extent() for t in ticks), key=lambda b: b.y0)
     assert all(a.y1 <= b.y0 + 0.5 for a, b in itertools.pairwise(boxes))  # no overlap
     to_png(bars)
-    _, pdf = write_report(report, tmp_path, "territoire")
+    _, pdf = write_report(report, tmp_path, "territoire")[:2]
     text = _pdf_text(pdf)
     assert "Point chaud 99 %" in text and "Point froid 99 %" in text and "Mosson (QP034005)" in text
     _pages(pdf, "rapport-territoire")
