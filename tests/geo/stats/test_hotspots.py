@@ -63,7 +63,7 @@ def _esda_z(bins: gpd.GeoDataFrame, value: str = "count") -> np.ndarray:
 def test_gi_star_equals_esda_on_the_20e(dumping: gpd.GeoDataFrame) -> None:
     twentieth = dumping[dumping["code_postal"] == 75020]
     result = hotspots(twentieth)
-    assert len(result) > 50
+    assert (result["count"] > 0).sum() >= 30  # the floor of the automatic size rule
     np.testing.assert_allclose(result["gi_z"].to_numpy(), _esda_z(result), atol=1e-9)
     assert (result["gi_bin"] > 0).sum() > 0
 
