@@ -33,8 +33,21 @@ Spot Analysis works » and R sfdep's ``emerging_hotspot_analysis``:
      meaning intensifying for a cold spot);
    - **no pattern**: none of the above.
 
+   - **former cold spot become hot** (« ancien point froid devenu chaud »): the hot
+     history is a single run ending at the final step (what would be *new* or
+     *consecutive*), but the bin was a significant cold spot before that run — it is not
+     « new »: it changed side. Likewise **former hot spot become cold**.
+
    Hot patterns are tested before cold ones, so a bin hot at the final step always
    gets a hot pattern.
+5. A hot pattern needs events: a bin with fewer than ``min_events`` events over the
+   period (3 by default) is hot only through its neighbours; its pattern is « too few
+   events » (« trop peu d'événements pour qualifier »), not a hot spot.
+
+Choices stated in the reports' method note: the Gi* moments (mean and variance) are
+those of the whole cube, all steps together, as in ArcGIS — not per step (a quiet month
+is then cold everywhere, a busy one hot); the time neighbourhood is the step and the
+``k_time`` previous ones; the trend is a Mann–Kendall test on each bin's z-scores.
 """
 
 from __future__ import annotations
@@ -58,6 +71,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "PATTERNS_FR",
+    "SWITCHED",
+    "TOO_FEW",
     "EmergingHotspots",
     "MannKendall",
     "SpaceTimeCube",
@@ -70,6 +85,10 @@ __all__ = [
 
 _KINDS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
           "oscillating", "historical")
+#: the hot (cold) history is one final run after a significant cold (hot) step
+SWITCHED = "switched"
+#: a hot pattern on a bin with fewer than ``min_events`` events
+TOO_FEW = "too few events"
 _KINDS_FR = {
     "new": "nouveau point {s}",
     "consecutive": "point {s} consécutif",
@@ -84,6 +103,9 @@ PATTERNS_FR: dict[str, str] = {"no pattern": "aucune tendance"}
 for _k in _KINDS:
     PATTERNS_FR[f"{_k} hot spot"] = _KINDS_FR[_k].format(s="chaud")
     PATTERNS_FR[f"{_k} cold spot"] = _KINDS_FR[_k].format(s="froid")
+PATTERNS_FR[f"{SWITCHED} hot spot"] = "ancien point froid devenu chaud"
+PATTERNS_FR[f"{SWITCHED} cold spot"] = "ancien point chaud devenu froid"
+PATTERNS_FR[TOO_FEW] = "trop peu d'événements pour qualifier"
 
 
 @dataclass
@@ -162,13 +184,14 @@ def _hot_pattern(hot: np.ndarray, cold: np.ndarray, trend: int, threshold: float
     mostly = n_hot >= threshold * t
     if not hot[-1]:
         return "historical" if mostly else None
-    if n_hot == 1:
-        return "new"
+    run = t - int(np.flatnonzero(~hot).max()) - 1 if (~hot).any() else t
+    if n_hot == 1 or (run == n_hot and not mostly):
+        # one final run: new or consecutive, unless the bin was on the other side before
+        if cold.any():
+            return SWITCHED
+        return "new" if n_hot == 1 else "consecutive"
     if mostly:
         return {1: "intensifying", -1: "diminishing"}.get(trend, "persistent")
-    run = t - int(np.flatnonzero(~hot).max()) - 1 if (~hot).any() else t
-    if run == n_hot:
-        return "consecutive"
     return "oscillating" if cold.any() else "sporadic"
 
 
@@ -384,6 +407,7 @@ def emerging_hotspots(
     alpha: float = 0.05,
     trend_alpha: float = 0.05,
     threshold: float = 0.9,
+    min_events: int = 3,
 ) -> EmergingHotspots:
     """Emerging hot spot analysis of a space-time cube.
 
@@ -403,6 +427,9 @@ def emerging_hotspots(
         Significance level of the Mann–Kendall trend.
     threshold : float
         Share of the steps for the persistent family of patterns.
+    min_events : int
+        Fewest events over the period for a bin to get a hot pattern (3 by default);
+        below, its pattern is ``"too few events"``.
 
     Returns
     -------
@@ -421,6 +448,8 @@ def emerging_hotspots(
         raise AnalysisError("Le voisinage temporel doit être compris entre 0 et le nombre de pas - 1.")
     if not (0 < alpha < 1 and 0 < trend_alpha < 1 and 0 < threshold <= 1):
         raise AnalysisError("Seuils invalides (entre 0 et 1).")
+    if min_events < 0:
+        raise AnalysisError("Le nombre minimal d'événements doit être positif ou nul.")
     ws = distance_weights(cube.bins, distance=distance)
     wst = space_time_weights(ws, t, k_time=k_time)
     flat = cube.counts.T.reshape(-1).astype(float)  # time-major
@@ -437,6 +466,9 @@ def emerging_hotspots(
                         trend_alpha=trend_alpha, threshold=threshold)
         for i in range(n)
     ]
+    totals = cube.counts.sum(axis=1)
+    patterns = [TOO_FEW if pat.endswith("hot spot") and total < min_events else pat
+                for pat, total in zip(patterns, totals, strict=True)]
     out = cube.bins.copy()
     out["total"] = cube.counts.sum(axis=1)
     out["n_hot"] = hot.sum(axis=1)
@@ -458,5 +490,7 @@ def emerging_hotspots(
         "alpha": alpha,
         "trend_alpha": trend_alpha,
         "threshold": threshold,
+        "min_events": min_events,
+        "moments": "global",
     }
     return EmergingHotspots(bins=out, z=z, q=q, periods=cube.periods, parameters=params)
