@@ -59,6 +59,7 @@ __all__ = [
     "lattice_keys",
     "make_bins",
     "point_coordinates",
+    "points_extent",
 ]
 
 BinShape = Literal["hex", "square"]
@@ -294,6 +295,39 @@ def choose_bin_size(
                  nonempty)
     return BinSizeChoice(size=size, events=len(xy), k=k, mean_knn=mean_knn, initial_size=initial,
                          nonempty=nonempty, distinct=distinct, supported=nonempty >= MIN_NONEMPTY_CELLS)
+
+
+def points_extent(xy: np.ndarray, *, buffer: float, ratio: float = 0.05, simplify: float = 10.0) -> BaseGeometry:
+    """Concave hull of points, buffered: where a source's events (or addresses) lie.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) coordinates in EPSG:2154 (non-finite rows are ignored).
+    buffer : float
+        Buffer in metres (one cell for the fallback coverage of a source).
+    ratio : float
+        ``shapely.concave_hull`` ratio (0.05: close to the outline without following
+        every street; 1 is the convex hull).
+    simplify : float
+        Tolerance in metres of the simplification of the result.
+
+    Returns
+    -------
+    shapely geometry
+        A polygon (or multipolygon) in EPSG:2154.
+
+    Raises
+    ------
+    AnalysisError
+        With fewer than 3 distinct points.
+    """
+    xy = np.asarray(xy, dtype=float)
+    xy = np.unique(xy[np.isfinite(xy).all(axis=1)], axis=0)
+    if len(xy) < 3:
+        raise AnalysisError("Trop peu de points distincts (moins de 3) pour délimiter une zone.")
+    hull = shapely.concave_hull(shapely.multipoints(xy), ratio=ratio)
+    return cast(BaseGeometry, hull.buffer(buffer).simplify(simplify))
 
 
 def auto_bin_size(

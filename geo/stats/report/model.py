@@ -11,11 +11,15 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from geo.errors import AnalysisError
 from geo.stats.emerging import EmergingHotspots
 from geo.stats.hotspots import KernelDensity
 
 logger = logging.getLogger(__name__)
 
+
+#: p-values of the Gi* classes: analytical (normal) or by conditional permutations
+INFERENCES = ("analytique", "permutations")
 
 #: why the treated constats of a source that does not follow them are unknown
 UNTRACKED_TREATMENT = (
@@ -63,6 +67,18 @@ class ReportOptions:
         Known points noirs (``name``, ``address``; index = their ids) of the quartier
         report: events within ``recurrence_radius`` of one belong to it and its sites
         are shown by its name and address (:func:`geo.stats.recurrence.recurrence`).
+    coverage : shapely geometry, optional
+        Where the events' source can report (EPSG:2154; Dans Ma Rue: Paris). The hot spot
+        grid is restricted to it: cells outside are absent, not zeros.
+    coverage_note : str, optional
+        Where ``coverage`` comes from, in French, for the method note.
+    inference : {"analytique", "permutations"}
+        p-values of the quartier's Gi* classes: analytical (normal) or by conditional
+        permutations (esda, ``permutations`` draws, seeded); both are kept in the results.
+    permutations : int
+        Number of permutations (permutation inference and Local Moran's I).
+    local_moran : bool
+        Add Local Moran's I cluster / outlier classes (HH, LL, HL, LH) of the cells.
     """
 
     start: Any = None
@@ -82,6 +98,19 @@ class ReportOptions:
     events_covered: bool = True
     uncovered_codes: tuple[str, ...] = ()
     points_noirs: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+    # issue 16 part B: hot spot statistics
+    coverage: BaseGeometry | None = field(default=None, compare=False, repr=False)
+    coverage_note: str | None = None
+    inference: str = "analytique"
+    permutations: int = 999
+    local_moran: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the hot spot options (French errors naming the option)."""
+        if self.inference not in INFERENCES:
+            raise AnalysisError(f"Inférence « {self.inference} » inconnue : {' ou '.join(INFERENCES)}.")
+        if self.permutations < 99:
+            raise AnalysisError("« permutations » : 99 au moins (999 par défaut).")
 
 
 @dataclass(frozen=True)
