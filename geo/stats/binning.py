@@ -297,7 +297,9 @@ def choose_bin_size(
                          nonempty=nonempty, distinct=distinct, supported=nonempty >= MIN_NONEMPTY_CELLS)
 
 
-def points_extent(xy: np.ndarray, *, buffer: float, ratio: float = 0.05, simplify: float = 10.0) -> BaseGeometry:
+def points_extent(
+    xy: np.ndarray, *, buffer: float, ratio: float = 0.05, simplify: float = 10.0
+) -> BaseGeometry:
     """Concave hull of points, buffered: where a source's events (or addresses) lie.
 
     Parameters
@@ -326,7 +328,7 @@ def points_extent(xy: np.ndarray, *, buffer: float, ratio: float = 0.05, simplif
     xy = np.unique(xy[np.isfinite(xy).all(axis=1)], axis=0)
     if len(xy) < 3:
         raise AnalysisError("Trop peu de points distincts (moins de 3) pour délimiter une zone.")
-    hull = shapely.concave_hull(shapely.multipoints(xy), ratio=ratio)
+    hull = cast(BaseGeometry, shapely.concave_hull(shapely.multipoints(xy), ratio=ratio))
     return cast(BaseGeometry, hull.buffer(buffer).simplify(simplify))
 
 

@@ -49,7 +49,7 @@ NOT_SIGNIFICANT = "non significatif"
 
 
 def libpysal_weights(bins: gpd.GeoDataFrame, weights: sparse.spmatrix) -> libpysal.weights.W:
-    """libpysal ``W`` of ``weights`` without its diagonal, ids = the bins' ``bin_id`` (or positions).
+    """Libpysal ``W`` of ``weights`` without its diagonal, ids = the bins' ``bin_id`` (or positions).
 
     Parameters
     ----------
@@ -178,5 +178,5 @@ def local_moran(
     quad = np.asarray(m.q, dtype=int)
     label = np.where(q <= alpha, pd.Series(quad).map(MORAN_CLASSES).to_numpy(), NOT_SIGNIFICANT)
     return pd.DataFrame({"moran_i": np.asarray(m.Is, dtype=float), "moran_p": p, "moran_q": q,
-                         "moran_quadrant": quad, "moran_class": pd.array(label, dtype=object)},
+                         "moran_quadrant": quad, "moran_class": pd.array(label, dtype=np.object_)},
                         index=bins.index)

@@ -63,14 +63,15 @@ def _fmt_m(value: float) -> str:
 
 
 def _grid_method(grid: gpd.GeoDataFrame, opts: ReportOptions) -> dict[str, Any]:
-    """Method lines of the grid: size rule, study area and mask."""
+    """Return the method lines of the grid: size rule, study area and mask."""
     size = float(grid.attrs["bin_size"])
     choice = grid.attrs.get("bin_choice")
     if choice is None:
         cells = f"hexagones de {_fmt_m(size)} m (taille imposée)"
     else:
         cells = (f"hexagones de {_fmt_m(size)} m, taille automatique fondée sur les événements : distance "
-                 f"moyenne de chaque événement à son {choice.k}e plus proche voisin ({choice.mean_knn:.0f} m, "
+                 f"moyenne de chaque événement à son {choice.k}e plus proche voisin "
+                 f"({choice.mean_knn:.0f} m, "
                  f"k = 5 % des {choice.events} événements, entre 3 et 30), maille de même aire que le disque "
                  f"de ce rayon ({_fmt_m(choice.initial_size)} m), réduite par pas de 10 % tant que moins de "
                  f"{MIN_NONEMPTY_CELLS} mailles contiennent un événement")
@@ -112,10 +113,11 @@ def _inference(report: Report, hot: gpd.GeoDataFrame, opts: ReportOptions) -> gp
     out["gi_q"] = fdr_adjust(p_perm) if opts.fdr else p_perm
     gi_bin, label = confidence_classes(out["gi_z"].to_numpy(), out["gi_q"].to_numpy())
     out["gi_bin"] = gi_bin
-    out["hotspot"] = pd.array(label, dtype=object)
+    out["hotspot"] = pd.array(label, dtype=np.object_)
     method["Inférence Gi*"] = (f"par {opts.permutations} permutations conditionnelles (esda G_Local, graine "
                                f"{PERMUTATION_SEED}) : p bilatérale = 2 × p_sim, plus petite valeur possible "
-                               f"{2 / (opts.permutations + 1):.4f} ; la p analytique (loi normale) reste dans "
+                               f"{2 / (opts.permutations + 1):.4f} ; la p analytique (loi normale) reste "
+                               "dans "
                                "les résultats (colonne gi_p) pour comparaison")
     return out
 
@@ -162,6 +164,13 @@ def _hotspot_section(
         return None, None
     try:
         grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size, mask=opts.coverage)
+        # the events' own extent is widened by one cell
+        if opts.coverage is not None and opts.coverage_fallback:
+            size = float(grid.attrs["bin_size"])
+            choice = grid.attrs.get("bin_choice")
+            grid = make_bins(near, area=geom, margin=opts.margin, size=size, mask=opts.coverage.buffer(size))
+            if choice is not None:
+                grid.attrs["bin_choice"] = choice
     except AnalysisError as exc:  # events piled on one or two sites (points noirs): no grid size to choose
         report.notes.append(f"Points chauds non calculés : {exc} Les {len(near)} événements de la période "
                             "se concentrent sur moins de 3 lieux distincts.")
@@ -178,9 +187,10 @@ def _hotspot_section(
         f"au moins {MIN_GI_EVENTS} événements et {MIN_NONEMPTY_CELLS} mailles non vides ; ici "
         f"{len(near)} événements, {nonempty} mailles non vides" + (" : non remplies" if reason else ""))
     if reason is not None:
-        report.notes.append(f"Points chauds (Gi*) non calculés : les données ne le permettent pas — {reason}. "
-                            "Une statistique Gi* sur si peu de mailles désignerait des points chauds au hasard "
-                            "(voire sur des mailles vides). La carte de densité reste affichée, sans inférence.")
+        report.notes.append(f"Points chauds (Gi*) non calculés : les données ne le permettent pas — "
+                            f"{reason}. Une statistique Gi* sur si peu de mailles désignerait des points "
+                            "chauds au hasard (voire sur des mailles vides). La carte de densité reste "
+                            "affichée, sans inférence.")
         report.figures.append(DensityMap("densite", "Densité des événements (affichage)", density=density,
                                          layers=layers))
         _unknown(report)
@@ -202,14 +212,16 @@ def _hotspot_section(
 
 EMERGING_METHOD = {
     "Moments de Gi* (émergents)": (
-        "moyenne et variance de tout le cube (tous les mois ensemble), comme ArcGIS Pro, et non mois par mois : "
+        "moyenne et variance de tout le cube (tous les mois ensemble), comme ArcGIS Pro, et non mois par "
+        "mois : "
         "un mois calme peut être froid partout et un mois chargé chaud"),
     "Voisinage (émergents)": "premier anneau de mailles, au même mois et au mois précédent",
     "Tendance": "test de Mann–Kendall sur la série des z de Gi* de chaque maille, seuil 0,05",
     "Motifs émergents": (
         f"définitions d'ArcGIS Pro ; une maille significativement froide avant de devenir chaude est « "
-        f"{PATTERNS_FR['switched hot spot']} », jamais « nouveau » ni « consécutif » ; un motif chaud demande "
-        f"au moins {MIN_EMERGING_EVENTS} événements dans la maille sur la période (sinon « {PATTERNS_FR[TOO_FEW]} »)"),
+        f"{PATTERNS_FR['switched hot spot']} », jamais « nouveau » ni « consécutif » ; un motif chaud "
+        f"demande au moins {MIN_EMERGING_EVENTS} événements dans la maille sur la période (sinon « "
+        f"{PATTERNS_FR[TOO_FEW]} »)"),
 }
 
 
@@ -219,8 +231,9 @@ def _emerging_section(
 ) -> None:
     """Emerging hot spots over the whole months of the period: map and pattern counts."""
     hot = report.results.get("hotspots")
-    grid = hot[["bin_id", "x", "y", "geometry"]] if hot is not None else None
-    if grid is not None:
+    grid = None
+    if hot is not None:
+        grid = hot[["bin_id", "x", "y", "geometry"]]
         grid.attrs.update(hot.attrs)
     try:
         cube = space_time_cube(near, time_field=opts.time_field, start=months[0], end=months[1], bins=grid,
@@ -241,9 +254,11 @@ def _emerging_section(
     hot_patterns = int((bins.loc[inside, "pattern"].str.endswith("hot spot")).sum())
     if report.key_figures.get(HOT_KEY) == 0 and hot_patterns:
         report.notes.append(
-            f"Aucune maille du quartier n'est un point chaud Gi* sur l'ensemble de la période, mais {hot_patterns} "
-            "y ont un motif chaud émergent : les deux analyses ne répondent pas à la même question. Gi* compare le "
+            f"Aucune maille du quartier n'est un point chaud Gi* sur l'ensemble de la période, mais "
+            f"{hot_patterns} y ont un motif chaud émergent : les deux analyses ne répondent pas à la même "
+            "question. Gi* compare le "
             "total de la période de chaque maille et de ses voisines à la moyenne du quartier ; l'analyse "
-            "émergente compare chaque mois (avec le précédent) à la moyenne de tous les mois et de toutes les "
+            "émergente compare chaque mois (avec le précédent) à la moyenne de tous les mois et de toutes "
+            "les "
             "mailles, puis lit la suite des mois : une maille peut être chaude quelques mois, notamment les "
             "derniers, sans l'être sur le total.")

@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import AnalysisError
 from geo.stats.emerging import EmergingHotspots
-from geo.stats.hotspots import KernelDensity
+from geo.stats.hotspots import GridOptions, KernelDensity
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class ReportOptions:
         grid is restricted to it: cells outside are absent, not zeros.
     coverage_note : str, optional
         Where ``coverage`` comes from, in French, for the method note.
+    coverage_fallback : bool
+        ``coverage`` is the extent of the events themselves: it is widened by one cell.
     inference : {"analytique", "permutations"}
         p-values of the quartier's Gi* classes: analytical (normal) or by conditional
         permutations (esda, ``permutations`` draws, seeded); both are kept in the results.
@@ -101,16 +103,52 @@ class ReportOptions:
     # issue 16 part B: hot spot statistics
     coverage: BaseGeometry | None = field(default=None, compare=False, repr=False)
     coverage_note: str | None = None
+    coverage_fallback: bool = False
     inference: str = "analytique"
     permutations: int = 999
     local_moran: bool = False
 
     def __post_init__(self) -> None:
         """Check the hot spot options (French errors naming the option)."""
-        if self.inference not in INFERENCES:
-            raise AnalysisError(f"Inférence « {self.inference} » inconnue : {' ou '.join(INFERENCES)}.")
-        if self.permutations < 99:
-            raise AnalysisError("« permutations » : 99 au moins (999 par défaut).")
+        _check_inference(self.inference, self.permutations)
+
+
+@dataclass(frozen=True)
+class HotspotSettings(GridOptions):
+    """Grid and statistics of a quartier's hot spots, as the store-side entry points take them.
+
+    Attributes
+    ----------
+    size, shape, margin
+        As in :class:`geo.stats.hotspots.GridOptions`.
+    inference : {"analytique", "permutations"}
+        p-values of the Gi* classes (see :class:`ReportOptions`).
+    permutations : int
+        Number of permutations (99 at least).
+    local_moran : bool
+        Add Local Moran's I classes.
+
+    Raises
+    ------
+    AnalysisError
+        On a bad grid, an unknown inference or fewer than 99 permutations.
+    """
+
+    inference: str = "analytique"
+    permutations: int = 999
+    local_moran: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
+        super().__post_init__()
+        _check_inference(self.inference, self.permutations)
+
+
+def _check_inference(inference: str, permutations: int) -> None:
+    if inference not in INFERENCES:
+        raise AnalysisError(f"Inférence « {inference} » inconnue : {' ou '.join(INFERENCES)}.")
+    if permutations < 99:
+        raise AnalysisError("« permutations » : 99 au moins (999 par défaut).")
 
 
 @dataclass(frozen=True)

@@ -149,9 +149,8 @@ def _quartier_method(
     """
     method: dict[str, Any] = {"Projection": "RGF93 / Lambert-93 (EPSG:2154)"}
     if bin_size is None:
-        method["Points chauds"] = (
-            "non calculés : " + (gi or {}).get("Conditions de l'analyse Gi*",
-                                               f"moins de {MIN_HOTSPOT_EVENTS} événements autour du quartier"))
+        default = f"moins de {MIN_HOTSPOT_EVENTS} événements autour du quartier"
+        method["Points chauds"] = "non calculés : " + (gi or {}).get("Conditions de l'analyse Gi*", default)
         method["Marge autour du périmètre (m)"] = opts.margin
         method.update({k: v for k, v in (gi or {}).items() if k != "Conditions de l'analyse Gi*"})
     else:

@@ -118,7 +118,8 @@ def test_paris_real_events_get_30_cells_and_a_stable_size(paris: dict) -> None:
     choice = choose_bin_size(near, area=zone)
     assert choice.supported and choice.events == len(near)
     for i in range(0, len(near), max(1, len(near) // 10)):
-        assert abs(choose_bin_size(_with_one_more(near, i), area=zone).size - choice.size) <= 0.2 * choice.size
+        size = choose_bin_size(_with_one_more(near, i), area=zone).size
+        assert abs(size - choice.size) <= 0.2 * choice.size
 
 
 def test_highest_z_of_a_clustered_pattern_is_in_the_densest_cell(demo_events: dict) -> None:

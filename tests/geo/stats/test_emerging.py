@@ -197,6 +197,7 @@ def test_hot_patterns_need_events_of_their_own(shared_data: Path) -> None:
     assert (hot & few).any()  # the real data hold such bins: the rule is exercised
     np.testing.assert_array_equal(strict.bins["pattern"].to_numpy()[hot & few], TOO_FEW)
     kept = ~(hot & few)
-    np.testing.assert_array_equal(strict.bins["pattern"].to_numpy()[kept], loose.bins["pattern"].to_numpy()[kept])
+    np.testing.assert_array_equal(strict.bins["pattern"].to_numpy()[kept],
+                                  loose.bins["pattern"].to_numpy()[kept])
     assert strict.bins.loc[strict.bins["pattern"].str.endswith("hot spot"), "total"].min() >= 3
     assert strict.parameters["min_events"] == 3 and strict.parameters["moments"] == "global"
