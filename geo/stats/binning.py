@@ -274,7 +274,7 @@ def choose_bin_size(
     xy = xy[np.isfinite(xy).all(axis=1)]
     for window in (_zone_geometry(area), mask):
         if window is not None and len(xy):
-            xy = xy[shapely.contains_xy(window, xy[:, 0], xy[:, 1])]
+            xy = xy[shapely.intersects_xy(window, xy[:, 0], xy[:, 1])]  # boundary included
     distinct = len(np.unique(np.round(xy, 1), axis=0)) if len(xy) else 0
     if distinct < 3:
         raise AnalysisError(f"Trop peu de lieux distincts ({distinct}, 3 au moins) pour choisir une "

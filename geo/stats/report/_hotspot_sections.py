@@ -174,6 +174,9 @@ def _hotspot_section(
     except AnalysisError as exc:  # events piled on one or two sites (points noirs): no grid size to choose
         report.notes.append(f"Points chauds non calculés : {exc} Les {len(near)} événements de la période "
                             "se concentrent sur moins de 3 lieux distincts.")
+        report.results["gi_method"] = {"Conditions de l'analyse Gi*": (
+            f"au moins {MIN_GI_EVENTS} événements et {MIN_NONEMPTY_CELLS} mailles non vides ; ici "
+            f"{len(near)} événements sur moins de 3 lieux distincts")}
         _unknown(report)
         return None, None
     counted = count_in_bins(grid, ev)  # every event in the cells, not only the margin
