@@ -1,4 +1,4 @@
-"""Source coverage of a data set: declared (Dans Ma Rue = Paris in the demo), by the CLI, or the events' extent."""
+"""Source coverage of a data set: declared (Dans Ma Rue = Paris in the demo), or its events' extent."""
 
 from __future__ import annotations
 
