@@ -334,3 +334,19 @@ def test_form_lists_a_perimeter_without_commune(store_path: Path, tmp_path: Path
     assert '<option value="LOCAL01">Îlot Ménilmontant (tracé local) (LOCAL01)</option>' in html
     assert not [t for t in re.findall(r"<option[^>]*>([^<]*)</option>", html) if t.endswith("— nan")]
     assert "Aucun rapport archivé pour l'instant." in html  # the new store's files area is empty
+
+
+def test_form_options_reach_the_hot_spot_statistics(rapp: Flask) -> None:
+    """Issue 16 part B: permutation inference and Local Moran's I from the web form's parameters."""
+    client = _client(rapp, "lecteur")
+    res = client.post("/api/jobs", json={"kind": "rapport", "params": {**QUARTIER, "inference": "bayes"}})
+    assert res.status_code == 400 and "inference" in str(res.json)
+    final = _run(client, {**QUARTIER, "pdf": False, "inference": "permutations", "moran_local": True})
+    assert final["state"] == DONE, final["error"]
+    folder = Path(rapp.config["FILES_DIR"]) / "rapports" / final["result"]["rapport"]
+    params = json.loads((folder / "parametres.json").read_text(encoding="utf-8"))
+    assert params["inference"] == "permutations" and params["moran_local"] is True
+    html = next(p for p in folder.iterdir() if p.suffix == ".html").read_text(encoding="utf-8")
+    assert "999 permutations conditionnelles" in html and "I de Moran local" in html
+    page = client.get("/rapports").get_data(as_text=True)
+    assert 'name="inference"' in page and 'name="moran_local"' in page
