@@ -65,7 +65,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import AnalysisError
 from geo.stats.binning import assign_bins, make_bins
-from geo.stats.hotspots import GridOptions, distance_weights, fdr_adjust, gi_star
+from geo.stats.hotspots import GridOptions, distance_weights, fdr_adjust
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ __all__ = [
     "emerging_hotspots",
     "mann_kendall",
     "space_time_cube",
+    "space_time_gi",
     "space_time_weights",
 ]
 
@@ -155,8 +156,9 @@ def mann_kendall(series: np.ndarray) -> MannKendall:
     n, t = x.shape
     if t < 3:
         raise AnalysisError("Le test de Mann–Kendall demande au moins 3 pas de temps.")
-    i, j = np.triu_indices(t, k=1)
-    s = np.sign(x[:, j] - x[:, i]).sum(axis=1)
+    s = np.zeros(n)
+    for d in range(1, t):  # pairs (i, i + d), one lag at a time: no (n, T²/2) array
+        s += np.sign(x[:, d:] - x[:, :-d]).sum(axis=1)
     # tie correction: sum over groups of equal values of g(g-1)(2g+5)
     srt = np.sort(x, axis=1)
     new_group = np.ones_like(srt, dtype=bool)
@@ -334,8 +336,8 @@ def space_time_cube(
         cells = make_bins(points, area=area, size=grid.size, shape=grid.shape, margin=grid.margin)
     pos = assign_bins(cells, points)
     keep = ok & (pos >= 0)
-    counts = np.zeros((len(cells), len(periods)), dtype=np.int64)
-    np.add.at(counts, (pos[keep], step[keep]), 1)
+    t = len(periods)
+    counts = np.bincount(pos[keep] * t + step[keep], minlength=len(cells) * t).reshape(len(cells), t)
     present = counts.sum(axis=1) > 0
     if not present.any():
         raise AnalysisError("Aucun événement daté ne tombe dans les mailles.")
@@ -398,6 +400,50 @@ def space_time_weights(spatial: sparse.spmatrix, steps: int, *, k_time: int = 1)
     return sparse.kron(band, sparse.csr_matrix(spatial), format="csr")
 
 
+def space_time_gi(
+    counts: np.ndarray, spatial: sparse.spmatrix, *, k_time: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Space-time Gi* z-scores and p-values of a cube, without building the space-time matrix.
+
+    Equal to ``gi_star(counts.T.ravel(), space_time_weights(spatial, T, k_time=k_time))``
+    reshaped to (n, T): the lag of a cell at step ``t`` is the spatial lag of the sum of
+    steps ``t - k_time … t``, its number of neighbours the spatial one times the number of
+    those steps, and the mean and variance are those of the whole cube.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        (n, T) counts.
+    spatial : scipy.sparse matrix
+        n × n binary spatial weights with diagonal.
+    k_time : int
+        Number of previous steps in the neighbourhood.
+
+    Returns
+    -------
+    z, p : numpy.ndarray
+        Shape (n, T).
+    """
+    y = np.asarray(counts, dtype=float)
+    n, t = y.shape
+    big_n = n * t
+    if big_n < 3:
+        raise AnalysisError("Il faut au moins 3 unités spatio-temporelles pour calculer Gi*.")
+    window = np.cumsum(y, axis=1)
+    window[:, k_time + 1:] -= window[:, : t - k_time - 1].copy()
+    w = sparse.csr_matrix(spatial)
+    lag = np.asarray(w @ window)
+    steps = np.minimum(np.arange(t), k_time) + 1.0
+    card = np.asarray(w.sum(axis=1)).ravel()[:, None] * steps[None, :]
+    mean = y.mean()
+    std = y.std()
+    denom = std * np.sqrt(np.maximum(card * (big_n - card), 0.0) / (big_n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (lag - mean * card) / denom
+    z = np.where(np.isfinite(z), z, 0.0)
+    return z, 2.0 * stats.norm.sf(np.abs(z))
+
+
 def emerging_hotspots(
     cube: SpaceTimeCube,
     *,
@@ -451,24 +497,18 @@ def emerging_hotspots(
     if min_events < 0:
         raise AnalysisError("Le nombre minimal d'événements doit être positif ou nul.")
     ws = distance_weights(cube.bins, distance=distance)
-    wst = space_time_weights(ws, t, k_time=k_time)
-    flat = cube.counts.T.reshape(-1).astype(float)  # time-major
-    zf, pf = gi_star(flat, wst)
-    z = zf.reshape(t, n).T
-    p = pf.reshape(t, n).T
+    z, p = space_time_gi(cube.counts, ws, k_time=k_time)
     q = fdr_adjust(p) if fdr else p
     sig = q <= alpha
     hot = sig & (z > 0)
     cold = sig & (z < 0)
     mk = mann_kendall(z)
-    patterns = [
-        classify_series(hot[i], cold[i], trend_z=float(mk.z[i]), trend_p=float(mk.p[i]),
-                        trend_alpha=trend_alpha, threshold=threshold)
-        for i in range(n)
-    ]
+    patterns = ["no pattern"] * n  # never significant: no pattern, no call
     totals = cube.counts.sum(axis=1)
-    patterns = [TOO_FEW if pat.endswith("hot spot") and total < min_events else pat
-                for pat, total in zip(patterns, totals, strict=True)]
+    for i in np.flatnonzero(hot.any(axis=1) | cold.any(axis=1)):
+        pat = classify_series(hot[i], cold[i], trend_z=float(mk.z[i]), trend_p=float(mk.p[i]),
+                              trend_alpha=trend_alpha, threshold=threshold)
+        patterns[i] = TOO_FEW if pat.endswith("hot spot") and totals[i] < min_events else pat
     out = cube.bins.copy()
     out["total"] = cube.counts.sum(axis=1)
     out["n_hot"] = hot.sum(axis=1)
@@ -476,8 +516,8 @@ def emerging_hotspots(
     out["trend_tau"] = mk.tau
     out["trend_z"] = mk.z
     out["trend_p"] = mk.p
-    out["pattern"] = pd.array(patterns, dtype=object)
-    out["pattern_fr"] = pd.array([PATTERNS_FR[x] for x in patterns], dtype=object)
+    out["pattern"] = pd.array(patterns, dtype=np.object_)
+    out["pattern_fr"] = pd.array([PATTERNS_FR[x] for x in patterns], dtype=np.object_)
     out.attrs.update(cube.bins.attrs)
     params = {
         "bin_size": cube.bins.attrs.get("bin_size"),

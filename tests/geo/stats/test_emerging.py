@@ -201,3 +201,19 @@ def test_hot_patterns_need_events_of_their_own(shared_data: Path) -> None:
                                   loose.bins["pattern"].to_numpy()[kept])
     assert strict.bins.loc[strict.bins["pattern"].str.endswith("hot spot"), "total"].min() >= 3
     assert strict.parameters["min_events"] == 3 and strict.parameters["moments"] == "global"
+
+
+@pytest.mark.parametrize("k_time", [0, 1, 2])
+def test_space_time_gi_equals_gi_star_on_the_kronecker_weights(k_time: int) -> None:
+    """The fast space-time Gi* (no n·T × n·T matrix) is the Gi* of the flattened cube."""
+    from geo.stats.emerging import space_time_gi
+    from geo.stats.hotspots import gi_star
+
+    cube = _planted_cube()
+    counts = cube.counts + np.random.default_rng(5).poisson(0.7, size=cube.counts.shape)
+    ws = distance_weights(cube.bins)
+    z, p = space_time_gi(counts, ws, k_time=k_time)
+    wst = space_time_weights(ws, counts.shape[1], k_time=k_time)
+    zf, pf = gi_star(counts.T.reshape(-1).astype(float), wst)
+    np.testing.assert_allclose(z, zf.reshape(counts.shape[1], -1).T, atol=1e-12)
+    np.testing.assert_allclose(p, pf.reshape(counts.shape[1], -1).T, atol=1e-12)
