@@ -234,11 +234,19 @@ def _distinct(xy: np.ndarray) -> int:
         return 0
     cells = np.round(xy * 10.0).astype(np.int64)
     cells -= cells.min(axis=0)
-    return len(np.unique(cells[:, 0] * (int(cells[:, 1].max()) + 1) + cells[:, 1]))
+    return _count_distinct(cells[:, 0] * (int(cells[:, 1].max()) + 1) + cells[:, 1])
+
+
+def _count_distinct(keys: np.ndarray) -> int:
+    """Return the number of distinct integers (a sort: faster than ``np.unique`` on 10⁶ keys)."""
+    if not len(keys):
+        return 0
+    srt = np.sort(keys)
+    return int(np.count_nonzero(srt[1:] != srt[:-1])) + 1
 
 
 def _nonempty(xy: np.ndarray, size: float, shape: BinShape) -> int:
-    return len(np.unique(lattice_keys(xy, size, shape)))
+    return _count_distinct(lattice_keys(xy, size, shape))
 
 
 def _round5(size: float, min_size: float, max_size: float) -> float:
