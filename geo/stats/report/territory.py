@@ -12,6 +12,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
+from geo.errors import AnalysisError
 from geo.stats.hotspots import GridOptions, hotspots
 from geo.stats.indicators import (
     assign_quartier,
@@ -65,7 +66,13 @@ def build_territory_report(
                                  cleaned_field=None)
     rec = recurrence(ev, options=rec_opts,
                      perimeters=per, code_field=code_field, start=t0, end=t1)
-    hot = hotspots(ev, grid=GridOptions(size=opts.bin_size)) if len(ev) >= MIN_HOTSPOT_EVENTS else None
+    hot, hot_error = None, None
+    if len(ev) >= MIN_HOTSPOT_EVENTS:
+        try:
+            hot = hotspots(ev, grid=GridOptions(size=opts.bin_size))
+        except AnalysisError as exc:  # issue 16 part B: a grid spanning regions at the events' scale
+            hot_error = f"Points chauds du territoire non calculés : {exc}"
+            logger.info("territory hot spots skipped: %s", exc)
     months = max(len(pd.period_range(t0, t1, freq="M")), 1)
     per_codes = per[code_field].astype(str)
     names = per[opts.name_field].astype(str) if opts.name_field in per.columns else per_codes
@@ -104,6 +111,8 @@ def build_territory_report(
             "hotspots", "Points chauds sur l'ensemble du territoire (Gi*)", bins=hot, points=xy,
             layers=MapLayers(window=shapely.box(*hot.total_bounds), perimeters=per),
         ))
+    elif hot_error is not None:
+        report.notes.append(hot_error)
     else:
         report.notes.append("Aucun événement sur la période : pas de carte des points chauds ni de graphique."
                             if ev.empty else f"Trop peu d'événements ({len(ev)}) sur la période pour les "

@@ -176,3 +176,12 @@ def test_errors_are_french() -> None:
         choose_bin_size(pts)
     with pytest.raises(AnalysisError, match="points distincts"):
         points_extent(np.zeros((5, 2)), buffer=10.0)
+
+
+def test_a_grid_spanning_regions_is_refused_not_built() -> None:
+    """Paris and Montpellier events at a 50 m scale would make ~90 million hexagons: a French error."""
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([652000, 652100, 652050, 770000],
+                                                       [6862000, 6862000, 6862100, 6280000]), crs=2154)
+    with pytest.raises(AnalysisError, match="Grille trop grande"):
+        make_bins(pts, size=50.0)
+    assert len(make_bins(pts, size=5000.0)) > 0
