@@ -59,7 +59,12 @@ def _unknown(report: Report) -> None:
 
 
 def _fmt_m(value: float) -> str:
-    return f"{value:.0f}"
+    return _n(round(value))
+
+
+def _n(value: int) -> str:
+    """Return an integer with French digit grouping (narrow no-break spaces): 1 447."""
+    return f"{int(value):,}".replace(",", "\u202f")
 
 
 def _grid_method(grid: gpd.GeoDataFrame, opts: ReportOptions) -> dict[str, Any]:
@@ -71,14 +76,14 @@ def _grid_method(grid: gpd.GeoDataFrame, opts: ReportOptions) -> dict[str, Any]:
     else:
         cells = (f"hexagones de {_fmt_m(size)} m, taille automatique fondée sur les événements : distance "
                  f"moyenne de chaque événement à son {choice.k}e plus proche voisin "
-                 f"({choice.mean_knn:.0f} m, "
-                 f"k = 5 % des {choice.events} événements, entre 3 et 30), maille de même aire que le disque "
+                 f"({choice.mean_knn:.0f} m, k = 5 % des {_n(choice.events)} événements, entre 3 et 30), "
+                 "maille de même aire que le disque "
                  f"de ce rayon ({_fmt_m(choice.initial_size)} m), réduite par pas de 10 % tant que moins de "
                  f"{MIN_NONEMPTY_CELLS} mailles contiennent un événement")
     area = f"quartier et marge de {opts.margin:.0f} m"
     if opts.coverage is not None:
         area += (f", restreints à la zone couverte par la source ({opts.coverage_note or 'déclarée'}) : "
-                 f"{grid.attrs.get('masked_cells', 0)} mailles hors couverture exclues (absentes des "
+                 f"{_n(grid.attrs.get('masked_cells', 0))} mailles hors couverture exclues (absentes des "
                  "voisinages et des statistiques, pas comptées comme des zéros)")
     else:
         area += " (aucune zone de couverture de la source connue : mailles non restreintes)"
@@ -88,11 +93,11 @@ def _grid_method(grid: gpd.GeoDataFrame, opts: ReportOptions) -> dict[str, Any]:
 def _support_reason(events: int, nonempty: int, distinct: int) -> str | None:
     """Why the data cannot support Gi* (None: they can)."""
     if events < MIN_GI_EVENTS:
-        return f"{events} événements autour du quartier (au moins {MIN_GI_EVENTS} requis)"
+        return f"{_n(events)} événements autour du quartier (au moins {MIN_GI_EVENTS} requis)"
     if nonempty < MIN_NONEMPTY_CELLS:
-        return (f"{nonempty} mailles contiennent un événement, même à la plus petite taille de maille "
-                f"(au moins {MIN_NONEMPTY_CELLS} requises) ; les {events} événements se répartissent sur "
-                f"{distinct} lieux distincts")
+        return (f"{_n(nonempty)} mailles contiennent un événement, même à la plus petite taille de maille "
+                f"(au moins {MIN_NONEMPTY_CELLS} requises) ; les {_n(events)} événements se répartissent sur "
+                f"{_n(distinct)} lieux distincts")
     return None
 
 
@@ -172,11 +177,11 @@ def _hotspot_section(
             if choice is not None:
                 grid.attrs["bin_choice"] = choice
     except AnalysisError as exc:  # events piled on one or two sites (points noirs): no grid size to choose
-        report.notes.append(f"Points chauds non calculés : {exc} Les {len(near)} événements de la période "
-                            "se concentrent sur moins de 3 lieux distincts.")
+        report.notes.append(f"Points chauds non calculés : {exc} Les {_n(len(near))} événements de la "
+                            "période se concentrent sur moins de 3 lieux distincts.")
         report.results["gi_method"] = {"Conditions de l'analyse Gi*": (
             f"au moins {MIN_GI_EVENTS} événements et {MIN_NONEMPTY_CELLS} mailles non vides ; ici "
-            f"{len(near)} événements sur moins de 3 lieux distincts")}
+            f"{_n(len(near))} événements sur moins de 3 lieux distincts")}
         _unknown(report)
         return None, None
     counted = count_in_bins(grid, ev)  # every event in the cells, not only the margin
@@ -188,7 +193,8 @@ def _hotspot_section(
     reason = _support_reason(len(near), nonempty, distinct)
     report.results["gi_method"]["Conditions de l'analyse Gi*"] = (
         f"au moins {MIN_GI_EVENTS} événements et {MIN_NONEMPTY_CELLS} mailles non vides ; ici "
-        f"{len(near)} événements, {nonempty} mailles non vides" + (" : non remplies" if reason else ""))
+        f"{_n(len(near))} événements, {_n(nonempty)} mailles non vides"
+        + (" : non remplies" if reason else ""))
     if reason is not None:
         report.notes.append(f"Points chauds (Gi*) non calculés : les données ne le permettent pas — "
                             f"{reason}. Une statistique Gi* sur si peu de mailles désignerait des points "
