@@ -67,8 +67,9 @@ BinShape = Literal["hex", "square"]
 SQRT3 = math.sqrt(3.0)
 #: Fewest non-empty cells a Gi* analysis needs (the floor of the automatic size rule).
 MIN_NONEMPTY_CELLS = 30
-#: Most cells of a grid's bounding lattice (a grid spanning regions at a fine size would
-#: exhaust the memory: 4,000,000 hexagons take about 2 GB with their polygons).
+#: Most cells of the bounding lattice of a grid whose size is automatic (the events' scale
+#: over an extent spanning regions would exhaust the memory: 4,000,000 hexagons take about
+#: 2 GB with their polygons). An explicit size is not checked.
 MAX_LATTICE_CELLS = 4_000_000
 #: Shrink factor of the floor loop of :func:`choose_bin_size`.
 _SHRINK = 0.9
@@ -488,7 +489,7 @@ def make_bins(
         raise AnalysisError("Donner des points ou une zone d'étude.")
     cell_area = size * size * (SQRT3 / 2.0 if shape == "hex" else 1.0)
     lattice = (bounds[2] - bounds[0] + 2 * size) * (bounds[3] - bounds[1] + 2 * size) / cell_area
-    if lattice > MAX_LATTICE_CELLS:
+    if choice is not None and lattice > MAX_LATTICE_CELLS:  # an explicit size is the caller's choice
         raise AnalysisError(f"Grille trop grande : environ {lattice:,.0f} mailles de {size:.0f} m sur "
                             f"l'étendue étudiée ({MAX_LATTICE_CELLS:,} au plus) ; restreindre la zone (un "
                             "quartier) ou augmenter la taille de maille.".replace(",", " "))

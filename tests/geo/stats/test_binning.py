@@ -179,9 +179,10 @@ def test_errors_are_french() -> None:
 
 
 def test_a_grid_spanning_regions_is_refused_not_built() -> None:
-    """Paris and Montpellier events at a 50 m scale would make ~90 million hexagons: a French error."""
+    """Paris and Montpellier events at the events' scale (25 m) would make ~600 million hexagons."""
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([652000, 652100, 652050, 770000],
                                                        [6862000, 6862000, 6862100, 6280000]), crs=2154)
+    many = pd.concat([pts] * 40, ignore_index=True)  # 160 events on 4 places: a 25 m automatic size
     with pytest.raises(AnalysisError, match="Grille trop grande"):
-        make_bins(pts, size=50.0)
+        make_bins(many)
     assert len(make_bins(pts, size=5000.0)) > 0
