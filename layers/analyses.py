@@ -49,6 +49,7 @@ from layers._site_references import perimeter_boxes, site_addresses, site_points
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
+from layers.source_coverage import hotspot_options
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -587,7 +588,9 @@ def quartier_report_from_store(
         Observation theme analysed (« dépôts sauvages »; ``None``: every observation).
     grid : GridOptions
         Hot spot grid: bin size (None: automatic) and margin around the quartier (metres;
-        200 by default, :data:`REPORT_GRID`).
+        200 by default, :data:`REPORT_GRID`); a :class:`geo.stats.report.HotspotSettings`
+        also chooses the Gi* inference and Local Moran's I. The grid is restricted to the
+        coverage of the events' source (:func:`layers.source_coverage.source_coverage`).
     readable : collection of str, optional
         Layers the reader of the report may see (None: every layer). A confidential layer
         outside it (``videoprotection`` for a lecteur) is not read: its section (« Vidéoprotection »,
@@ -628,6 +631,7 @@ def quartier_report_from_store(
     # the period's events already inside answer without reading the layer again
     covered = _any_inside(events, geom) or bool(covered_by_events(store, used, [geom])[0])
     points_noirs = _points_noirs(store, bbox, readable)
+    stats = hotspot_options(store, used, events, geom.buffer(max(margin, 0.0)), grid)  # issue 16 part B
     try:
         options = ReportOptions(
             start=pd.Timestamp(start), end=pd.Timestamp(end), margin=margin, bin_size=bin_size,
@@ -635,6 +639,7 @@ def quartier_report_from_store(
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
             points_noirs=points_noirs, addresses=site_addresses(store, [bbox], readable),
+            **stats,
         )
         report = build_quartier_report(
             with_edge_events(events, analysis_events(

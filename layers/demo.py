@@ -14,6 +14,7 @@ from layers.errors import SourceFileError
 from layers.importer import ImportOptions, ImportReport, import_file
 from layers.samples import declare_sample
 from layers.simulate import SimulationSummary, simulate_territory
+from layers.source_coverage import declare_coverage
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ def build_demo(
         result.reports.append(report)
         if step.get("echantillon"):
             declare_sample(store, report.dataset, step["echantillon"])
+        if step.get("couverture"):  # issue 16 part B: where the source can report
+            wkt = (demo_dir / step["couverture"]).read_text(encoding="utf-8")
+            declare_coverage(store, report.dataset, wkt)
     sim = manifest.get("simulate")
     if sim:
         if on_step:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from geo.stats.emerging import PATTERNS_FR
+from geo.stats.emerging import PATTERNS_FR, TOO_FEW
 from geo.stats.hotspots import CONFIDENCE_LEVELS, confidence_level
 
 __all__ = ["EMERGING_CLASSES", "GI_CLASSES", "AnalysisClass", "analysis_class", "analysis_style"]
@@ -85,6 +85,7 @@ _EMERGING_COLORS = {
     "sporadic": ("#ffd92f", "#8dd3c7"),
     "oscillating": ("#8c510a", "#01665e"),
     "historical": ("#f768a1", "#9e9ac8"),
+    "switched": ("#dd3497", "#41b6c4"),  # issue 16: former cold spot become hot, and the reverse
 }
 _EMERGING_READING = {
     "new": "significatif au dernier mois seulement, jamais auparavant",
@@ -95,6 +96,8 @@ _EMERGING_READING = {
     "sporadic": "significatif par intermittence, jamais en sens inverse",
     "oscillating": "significatif au dernier mois, mais de sens inverse certains mois",
     "historical": "significatif au moins 9 mois sur 10, mais plus au dernier mois",
+    "switched": "significatif sans interruption sur les derniers mois, après avoir été significatif en sens "
+                "inverse",
 }
 
 
@@ -105,6 +108,10 @@ def _emerging_classes() -> tuple[AnalysisClass, ...]:
             label = PATTERNS_FR[f"{kind} {side} spot"]
             out.append(AnalysisClass(label, label[:1].upper() + label[1:], colors[idx],
                                      f"{label[:1].upper() + label[1:]} : {_EMERGING_READING[kind]}."))
+    few = PATTERNS_FR[TOO_FEW]
+    out.append(AnalysisClass(few, few[:1].upper() + few[1:], "#bdbdbd",
+                             f"{few[:1].upper() + few[1:]} : chaude par ses voisines, mais moins de 3 "
+                             "événements dans la maille sur la période."))
     none = PATTERNS_FR["no pattern"]
     out.append(AnalysisClass(none, "Aucune tendance", "#f0f0f0",
                              "Aucune tendance : aucun des motifs ci-dessus sur la période."))

@@ -33,8 +33,21 @@ Spot Analysis works » and R sfdep's ``emerging_hotspot_analysis``:
      meaning intensifying for a cold spot);
    - **no pattern**: none of the above.
 
+   - **former cold spot become hot** (« ancien point froid devenu chaud »): the hot
+     history is a single run ending at the final step (what would be *new* or
+     *consecutive*), but the bin was a significant cold spot before that run — it is not
+     « new »: it changed side. Likewise **former hot spot become cold**.
+
    Hot patterns are tested before cold ones, so a bin hot at the final step always
    gets a hot pattern.
+5. A hot pattern needs events: a bin with fewer than ``min_events`` events over the
+   period (3 by default) is hot only through its neighbours; its pattern is « too few
+   events » (« trop peu d'événements pour qualifier »), not a hot spot.
+
+Choices stated in the reports' method note: the Gi* moments (mean and variance) are
+those of the whole cube, all steps together, as in ArcGIS — not per step (a quiet month
+is then cold everywhere, a busy one hot); the time neighbourhood is the step and the
+``k_time`` previous ones; the trend is a Mann–Kendall test on each bin's z-scores.
 """
 
 from __future__ import annotations
@@ -52,12 +65,14 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import AnalysisError
 from geo.stats.binning import assign_bins, make_bins
-from geo.stats.hotspots import GridOptions, distance_weights, fdr_adjust, gi_star
+from geo.stats.hotspots import GridOptions, distance_weights, fdr_adjust
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "PATTERNS_FR",
+    "SWITCHED",
+    "TOO_FEW",
     "EmergingHotspots",
     "MannKendall",
     "SpaceTimeCube",
@@ -65,11 +80,16 @@ __all__ = [
     "emerging_hotspots",
     "mann_kendall",
     "space_time_cube",
+    "space_time_gi",
     "space_time_weights",
 ]
 
 _KINDS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
           "oscillating", "historical")
+#: the hot (cold) history is one final run after a significant cold (hot) step
+SWITCHED = "switched"
+#: a hot pattern on a bin with fewer than ``min_events`` events
+TOO_FEW = "too few events"
 _KINDS_FR = {
     "new": "nouveau point {s}",
     "consecutive": "point {s} consécutif",
@@ -84,6 +104,9 @@ PATTERNS_FR: dict[str, str] = {"no pattern": "aucune tendance"}
 for _k in _KINDS:
     PATTERNS_FR[f"{_k} hot spot"] = _KINDS_FR[_k].format(s="chaud")
     PATTERNS_FR[f"{_k} cold spot"] = _KINDS_FR[_k].format(s="froid")
+PATTERNS_FR[f"{SWITCHED} hot spot"] = "ancien point froid devenu chaud"
+PATTERNS_FR[f"{SWITCHED} cold spot"] = "ancien point chaud devenu froid"
+PATTERNS_FR[TOO_FEW] = "trop peu d'événements pour qualifier"
 
 
 @dataclass
@@ -133,8 +156,9 @@ def mann_kendall(series: np.ndarray) -> MannKendall:
     n, t = x.shape
     if t < 3:
         raise AnalysisError("Le test de Mann–Kendall demande au moins 3 pas de temps.")
-    i, j = np.triu_indices(t, k=1)
-    s = np.sign(x[:, j] - x[:, i]).sum(axis=1)
+    s = np.zeros(n)
+    for d in range(1, t):  # pairs (i, i + d), one lag at a time: no (n, T²/2) array
+        s += np.sign(x[:, d:] - x[:, :-d]).sum(axis=1)
     # tie correction: sum over groups of equal values of g(g-1)(2g+5)
     srt = np.sort(x, axis=1)
     new_group = np.ones_like(srt, dtype=bool)
@@ -162,13 +186,14 @@ def _hot_pattern(hot: np.ndarray, cold: np.ndarray, trend: int, threshold: float
     mostly = n_hot >= threshold * t
     if not hot[-1]:
         return "historical" if mostly else None
-    if n_hot == 1:
-        return "new"
+    run = t - int(np.flatnonzero(~hot).max()) - 1 if (~hot).any() else t
+    if n_hot == 1 or (run == n_hot and not mostly):
+        # one final run: new or consecutive, unless the bin was on the other side before
+        if cold.any():
+            return SWITCHED
+        return "new" if n_hot == 1 else "consecutive"
     if mostly:
         return {1: "intensifying", -1: "diminishing"}.get(trend, "persistent")
-    run = t - int(np.flatnonzero(~hot).max()) - 1 if (~hot).any() else t
-    if run == n_hot:
-        return "consecutive"
     return "oscillating" if cold.any() else "sporadic"
 
 
@@ -311,8 +336,8 @@ def space_time_cube(
         cells = make_bins(points, area=area, size=grid.size, shape=grid.shape, margin=grid.margin)
     pos = assign_bins(cells, points)
     keep = ok & (pos >= 0)
-    counts = np.zeros((len(cells), len(periods)), dtype=np.int64)
-    np.add.at(counts, (pos[keep], step[keep]), 1)
+    t = len(periods)
+    counts = np.bincount(pos[keep] * t + step[keep], minlength=len(cells) * t).reshape(len(cells), t)
     present = counts.sum(axis=1) > 0
     if not present.any():
         raise AnalysisError("Aucun événement daté ne tombe dans les mailles.")
@@ -375,6 +400,50 @@ def space_time_weights(spatial: sparse.spmatrix, steps: int, *, k_time: int = 1)
     return sparse.kron(band, sparse.csr_matrix(spatial), format="csr")
 
 
+def space_time_gi(
+    counts: np.ndarray, spatial: sparse.spmatrix, *, k_time: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Space-time Gi* z-scores and p-values of a cube, without building the space-time matrix.
+
+    Equal to ``gi_star(counts.T.ravel(), space_time_weights(spatial, T, k_time=k_time))``
+    reshaped to (n, T): the lag of a cell at step ``t`` is the spatial lag of the sum of
+    steps ``t - k_time … t``, its number of neighbours the spatial one times the number of
+    those steps, and the mean and variance are those of the whole cube.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        (n, T) counts.
+    spatial : scipy.sparse matrix
+        n × n binary spatial weights with diagonal.
+    k_time : int
+        Number of previous steps in the neighbourhood.
+
+    Returns
+    -------
+    z, p : numpy.ndarray
+        Shape (n, T).
+    """
+    y = np.asarray(counts, dtype=float)
+    n, t = y.shape
+    big_n = n * t
+    if big_n < 3:
+        raise AnalysisError("Il faut au moins 3 unités spatio-temporelles pour calculer Gi*.")
+    window = np.cumsum(y, axis=1)
+    window[:, k_time + 1:] -= window[:, : t - k_time - 1].copy()
+    w = sparse.csr_matrix(spatial)
+    lag = np.asarray(w @ window)
+    steps = np.minimum(np.arange(t), k_time) + 1.0
+    card = np.asarray(w.sum(axis=1)).ravel()[:, None] * steps[None, :]
+    mean = y.mean()
+    std = y.std()
+    denom = std * np.sqrt(np.maximum(card * (big_n - card), 0.0) / (big_n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (lag - mean * card) / denom
+    z = np.where(np.isfinite(z), z, 0.0)
+    return z, 2.0 * stats.norm.sf(np.abs(z))
+
+
 def emerging_hotspots(
     cube: SpaceTimeCube,
     *,
@@ -384,6 +453,7 @@ def emerging_hotspots(
     alpha: float = 0.05,
     trend_alpha: float = 0.05,
     threshold: float = 0.9,
+    min_events: int = 3,
 ) -> EmergingHotspots:
     """Emerging hot spot analysis of a space-time cube.
 
@@ -403,6 +473,9 @@ def emerging_hotspots(
         Significance level of the Mann–Kendall trend.
     threshold : float
         Share of the steps for the persistent family of patterns.
+    min_events : int
+        Fewest events over the period for a bin to get a hot pattern (3 by default);
+        below, its pattern is ``"too few events"``.
 
     Returns
     -------
@@ -421,22 +494,21 @@ def emerging_hotspots(
         raise AnalysisError("Le voisinage temporel doit être compris entre 0 et le nombre de pas - 1.")
     if not (0 < alpha < 1 and 0 < trend_alpha < 1 and 0 < threshold <= 1):
         raise AnalysisError("Seuils invalides (entre 0 et 1).")
+    if min_events < 0:
+        raise AnalysisError("Le nombre minimal d'événements doit être positif ou nul.")
     ws = distance_weights(cube.bins, distance=distance)
-    wst = space_time_weights(ws, t, k_time=k_time)
-    flat = cube.counts.T.reshape(-1).astype(float)  # time-major
-    zf, pf = gi_star(flat, wst)
-    z = zf.reshape(t, n).T
-    p = pf.reshape(t, n).T
+    z, p = space_time_gi(cube.counts, ws, k_time=k_time)
     q = fdr_adjust(p) if fdr else p
     sig = q <= alpha
     hot = sig & (z > 0)
     cold = sig & (z < 0)
     mk = mann_kendall(z)
-    patterns = [
-        classify_series(hot[i], cold[i], trend_z=float(mk.z[i]), trend_p=float(mk.p[i]),
-                        trend_alpha=trend_alpha, threshold=threshold)
-        for i in range(n)
-    ]
+    patterns = ["no pattern"] * n  # never significant: no pattern, no call
+    totals = cube.counts.sum(axis=1)
+    for i in np.flatnonzero(hot.any(axis=1) | cold.any(axis=1)):
+        pat = classify_series(hot[i], cold[i], trend_z=float(mk.z[i]), trend_p=float(mk.p[i]),
+                              trend_alpha=trend_alpha, threshold=threshold)
+        patterns[i] = TOO_FEW if pat.endswith("hot spot") and totals[i] < min_events else pat
     out = cube.bins.copy()
     out["total"] = cube.counts.sum(axis=1)
     out["n_hot"] = hot.sum(axis=1)
@@ -444,8 +516,8 @@ def emerging_hotspots(
     out["trend_tau"] = mk.tau
     out["trend_z"] = mk.z
     out["trend_p"] = mk.p
-    out["pattern"] = pd.array(patterns, dtype=object)
-    out["pattern_fr"] = pd.array([PATTERNS_FR[x] for x in patterns], dtype=object)
+    out["pattern"] = pd.array(patterns, dtype=np.object_)
+    out["pattern_fr"] = pd.array([PATTERNS_FR[x] for x in patterns], dtype=np.object_)
     out.attrs.update(cube.bins.attrs)
     params = {
         "bin_size": cube.bins.attrs.get("bin_size"),
@@ -458,5 +530,7 @@ def emerging_hotspots(
         "alpha": alpha,
         "trend_alpha": trend_alpha,
         "threshold": threshold,
+        "min_events": min_events,
+        "moments": "global",
     }
     return EmergingHotspots(bins=out, z=z, q=q, periods=cube.periods, parameters=params)

@@ -36,6 +36,7 @@ __all__ = [
     "GiOptions",
     "GridOptions",
     "KernelDensity",
+    "confidence_classes",
     "confidence_level",
     "distance_weights",
     "fdr_adjust",
@@ -249,6 +250,20 @@ def _classify(z: np.ndarray, p: np.ndarray, alpha: float) -> tuple[np.ndarray, n
     gi_bin = np.where(sig, np.sign(z).astype(int) * np.maximum(level, 1), 0)
     label = np.where(gi_bin > 0, "point chaud", np.where(gi_bin < 0, "point froid", "non significatif"))
     return gi_bin, label
+
+
+def confidence_classes(z: np.ndarray, q: np.ndarray, *, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """ArcGIS-style Gi* bins and French labels from z-scores and the p-values tested.
+
+    A cell is significant when ``q <= alpha``; its bin is ±3 (q ≤ 0.01, 99 %), ±2 (≤ 0.05,
+    95 %) or ±1 (≤ 0.10, 90 %), signed as its z-score; 0 otherwise.
+
+    Returns
+    -------
+    gi_bin, label : numpy.ndarray
+        Integers -3…3 and « point chaud » / « point froid » / « non significatif ».
+    """
+    return _classify(np.asarray(z, dtype=float), np.asarray(q, dtype=float), alpha)
 
 
 def getis_ord(

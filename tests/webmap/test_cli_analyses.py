@@ -343,3 +343,28 @@ def test_analyse_points_chauds_stored_and_replaced(store_path: Path, tmp_path: P
     assert "non calculés" in short.output
     bad = run(store, "analyse", "points-chauds", "--theme", "inconnu", "--periode", PERIOD)
     assert bad.exit_code == 1 and "Thème inconnu" in bad.output
+
+
+def test_coverage_and_hot_spot_statistics_options(store_path: Path, tmp_path: Path) -> None:
+    """Issue 16 part B: ``qpv couverture`` declares where Dans Ma Rue reports; ``qpv rapport`` takes
+    the permutation inference and Local Moran's I."""
+    store = tmp_path / "copie.gpkg"
+    shutil.copyfile(store_path, store)
+    res = run(store, "couverture", "dansmarue-paris")
+    assert res.exit_code == 0 and "aucune zone de couverture déclarée" in res.output
+    bad = tmp_path / "degres.wkt"
+    bad.write_text("POLYGON ((2.2 48.8, 2.5 48.8, 2.5 48.9, 2.2 48.8))", encoding="utf-8")
+    res = run(store, "couverture", "dansmarue-paris", str(bad))
+    assert res.exit_code != 0 and "Lambert-93" in res.output
+    res = run(store, "couverture", "dansmarue-paris", str(DEMO / "paris" / "couverture-dansmarue-paris.wkt"))
+    assert res.exit_code == 0, res.output
+    assert re.search(r"zone de couverture déclarée \(10[0-9],[0-9] km²\)", res.output)
+    folder = tmp_path / "rapports"
+    res = run(store, "rapport", "--quartier", "75020", "--periode", PERIOD, "--sortie", str(folder),
+              "--sans-pdf", "--inference", "permutations", "--permutations", "199", "--moran-local")
+    assert res.exit_code == 0, res.output
+    page = (folder / "rapport-75020-202309-202408.html").read_text(encoding="utf-8")
+    assert "199 permutations conditionnelles" in page and "I de Moran local" in page
+    assert "zone de couverture déclarée" in page
+    res = run(store, "rapport", "--quartier", "75020", "--periode", PERIOD, "--permutations", "10")
+    assert res.exit_code != 0 and "--permutations" in res.output

@@ -384,3 +384,19 @@ def test_tables_of_a_filed_report_download_as_xlsx_and_csv(rapp: Flask, quartier
     assert "caméra" not in cells and "vidéoprotection" not in " ".join(sheets).lower()
     assert _status(reader, f"/rapports/{entry_id}/ods") == 404
     assert _status(rapp.test_client(), f"/rapports/{entry_id}/csv") == 401
+
+
+def test_form_options_reach_the_hot_spot_statistics(rapp: Flask) -> None:
+    """Issue 16 part B: permutation inference and Local Moran's I from the web form's parameters."""
+    client = _client(rapp, "lecteur")
+    res = client.post("/api/jobs", json={"kind": "rapport", "params": {**QUARTIER, "inference": "bayes"}})
+    assert res.status_code == 400 and "inference" in str(res.json)
+    final = _run(client, {**QUARTIER, "pdf": False, "inference": "permutations", "moran_local": True})
+    assert final["state"] == DONE, final["error"]
+    folder = Path(rapp.config["FILES_DIR"]) / "rapports" / final["result"]["rapport"]
+    params = json.loads((folder / "parametres.json").read_text(encoding="utf-8"))
+    assert params["inference"] == "permutations" and params["moran_local"] is True
+    html = next(p for p in folder.iterdir() if p.suffix == ".html").read_text(encoding="utf-8")
+    assert "999 permutations conditionnelles" in html and "I de Moran local" in html
+    page = client.get("/rapports").get_data(as_text=True)
+    assert 'name="inference"' in page and 'name="moran_local"' in page

@@ -329,6 +329,43 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
         _print_result(result)
 
 
+# --------------------------------------------------------------------------- qpv couverture
+
+
+@click.command("couverture")
+@click.argument("jeu")
+@click.argument("fichier", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@click.pass_context
+def coverage_cmd(ctx: click.Context, jeu: str, fichier: Path | None) -> None:
+    """Zone où le jeu de données JEU peut signaler (polygone WKT en Lambert-93, EPSG:2154).
+
+    Avec FICHIER, la déclare : les mailles des points chauds hors de cette zone sont exclues
+    (absentes, pas des zéros). Sans FICHIER, affiche la zone déclarée. Sans déclaration, un
+    rapport prend l'étendue des événements du jeu et le dit.
+    """
+    from layers.source_coverage import declare_coverage, declared_coverage
+
+    store = open_cli_store(ctx)
+    try:
+        if fichier is None:
+            geom = declared_coverage(store, jeu)
+            click.echo(f"Jeu « {jeu} » : aucune zone de couverture déclarée." if geom is None else
+                       f"Jeu « {jeu} » : zone de couverture de {_km2(geom.area)} km².")
+            return
+        try:
+            geom = declare_coverage(store, jeu, fichier.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="FICHIER") from exc
+    finally:
+        store.close()
+    click.echo(f"Jeu « {jeu} » : zone de couverture déclarée ({_km2(geom.area)} km²).")
+
+
+def _km2(area_m2: float) -> str:
+    """Return an area in km², French decimal comma."""
+    return f"{area_m2 / 1e6:.1f}".replace(".", ",")
+
+
 # --------------------------------------------------------------------------- qpv rapport
 
 
@@ -348,18 +385,31 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
               help="Range aussi le rapport et ses paramètres dans l'espace de fichiers de l'entrepôt "
                    "(historique de la page /rapports).")
 @click.option("--par", "actor", default=None, help="Avec --archiver : qui demande le rapport (login).")
+@click.option("--inference", type=click.Choice(["analytique", "permutations"]), default="analytique",
+              show_default=True,
+              help="Quartier : p-valeurs des classes Gi* (loi normale, ou permutations conditionnelles).")
+@click.option("--permutations", type=click.IntRange(min=99), default=999, show_default=True,
+              help="Nombre de permutations (inférence par permutations, I de Moran local).")
+@click.option("--moran-local", "local_moran", is_flag=True,
+              help="Quartier : ajoute les classes du I de Moran local (haut-haut, bas-bas, haut-bas, "
+                   "bas-haut).")
 @click.pass_context
 def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, period: str, couche: str,
                theme: str, commune: str | None, output_dir: Path | None, pdf: bool, file_it: bool,
-               actor: str | None) -> None:
+               actor: str | None, inference: str, permutations: int, local_moran: bool) -> None:
     """Rapport d'un quartier (--quartier CODE) ou du territoire (--territoire), en HTML et PDF.
 
     Avec --archiver, le rapport est aussi rangé dans l'espace de fichiers de l'entrepôt
     (QPV_FILES_DIR, sinon <entrepôt>.fichiers/ à côté d'un GeoPackage), où la page /rapports
     le liste avec ses paramètres.
     """
-    from geo.stats.report import for_reader
-    from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
+    from geo.stats.report import HotspotSettings, for_reader
+    from layers.analyses import (
+        REPORT_GRID,
+        parse_period,
+        quartier_report_from_store,
+        territory_report_from_store,
+    )
     from webmap._report_archive import store_revision
     from webmap._report_readers import restricted_readers
     from webmap.documents import write_report
@@ -373,8 +423,10 @@ def report_cmd(ctx: click.Context, quartier: str | None, territoire: bool, perio
     try:
         revision = store_revision(store, ctx.obj["store_url"])
         if quartier:
+            stats = HotspotSettings(margin=REPORT_GRID.margin, inference=inference, permutations=permutations,
+                                    local_moran=local_moran)
             report = quartier_report_from_store(store, quartier, start=start, end=end, layer=couche,
-                                                theme=theme or None)
+                                                theme=theme or None, grid=stats)
             stem = f"rapport-{quartier}-{start:%Y%m}-{end:%Y%m}"
         else:
             layer = "observations" if couche == "auto" else couche
@@ -506,4 +558,5 @@ def register(group: click.Group) -> None:
     group.add_command(rues_group)
     group.add_command(lookup_cmd)
     group.add_command(report_cmd)
+    group.add_command(coverage_cmd)
     group.add_command(analyse_group)

@@ -158,9 +158,15 @@ def validate_report(params: Mapping[str, Any]) -> dict[str, Any]:
     pdf = params.get("pdf", True)
     if not isinstance(pdf, bool):
         raise JobError("Paramètre « pdf » : vrai ou faux attendu.")
+    inference = _text(params, "inference", default="analytique")
+    if inference not in ("analytique", "permutations"):
+        raise JobError("Paramètre « inference » : analytique ou permutations attendu.")
+    moran = params.get("moran_local", False)
+    if not isinstance(moran, bool):
+        raise JobError("Paramètre « moran_local » : vrai ou faux attendu.")
     return {"quartier": quartier, "territoire": territoire, "periode": _period(params), "couche": couche,
             "theme": _text(params, "theme", default=DEFAULT_THEME), "commune": _text(params, "commune"),
-            "pdf": pdf}
+            "pdf": pdf, "inference": inference, "moran_local": moran}
 
 
 def report_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
@@ -191,8 +197,13 @@ def report_read_layers(params: Mapping[str, Any]) -> tuple[str, ...]:
 
 def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
     """Build the report of ``qpv rapport``, write its HTML (and PDF) and file it in the files area."""
-    from geo.stats.report import for_reader, restricted_layers
-    from layers.analyses import parse_period, quartier_report_from_store, territory_report_from_store
+    from geo.stats.report import HotspotSettings, for_reader, restricted_layers
+    from layers.analyses import (
+        REPORT_GRID,
+        parse_period,
+        quartier_report_from_store,
+        territory_report_from_store,
+    )
     from webmap._report_archive import file_report, store_revision
     from webmap._report_readers import restricted_readers
     from webmap.documents import write_report
@@ -205,9 +216,12 @@ def run_report(params: dict[str, Any], context: JobContext) -> dict[str, Any]:
         revision = store_revision(store, context.store_url)
         progress(15, "Calcul des indicateurs et des points chauds")
         if params["quartier"]:
+            stats = HotspotSettings(margin=REPORT_GRID.margin,
+                                    inference=params.get("inference", "analytique"),
+                                    local_moran=bool(params.get("moran_local", False)))
             report = quartier_report_from_store(store, params["quartier"], start=start, end=end,
                                                 layer=params["couche"], theme=params["theme"] or None,
-                                                readable=params.get(READABLE_PARAM))
+                                                readable=params.get(READABLE_PARAM), grid=stats)
             stem = f"rapport-{params['quartier']}-{start:%Y%m}-{end:%Y%m}"
         else:
             layer = "observations" if params["couche"] == "auto" else params["couche"]

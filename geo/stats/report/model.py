@@ -11,11 +11,15 @@ import numpy as np
 import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from geo.errors import AnalysisError
 from geo.stats.emerging import EmergingHotspots
-from geo.stats.hotspots import KernelDensity
+from geo.stats.hotspots import GridOptions, KernelDensity
 
 logger = logging.getLogger(__name__)
 
+
+#: p-values of the Gi* classes: analytical (normal) or by conditional permutations
+INFERENCES = ("analytique", "permutations")
 
 #: why the treated constats of a source that does not follow them are unknown
 UNTRACKED_TREATMENT = (
@@ -68,6 +72,20 @@ class ReportOptions:
         Address points (``number``, ``suffix``, ``street``): a site attached to no point
         noir is located at the nearest one within 50 m
         (:func:`geo.stats.recurrence.locate_sites`).
+    coverage : shapely geometry, optional
+        Where the events' source can report (EPSG:2154; Dans Ma Rue: Paris). The hot spot
+        grid is restricted to it: cells outside are absent, not zeros.
+    coverage_note : str, optional
+        Where ``coverage`` comes from, in French, for the method note.
+    coverage_fallback : bool
+        ``coverage`` is the extent of the events themselves: it is widened by one cell.
+    inference : {"analytique", "permutations"}
+        p-values of the quartier's Gi* classes: analytical (normal) or by conditional
+        permutations (esda, ``permutations`` draws, seeded); both are kept in the results.
+    permutations : int
+        Number of permutations (permutation inference and Local Moran's I).
+    local_moran : bool
+        Add Local Moran's I cluster / outlier classes (HH, LL, HL, LH) of the cells.
     """
 
     start: Any = None
@@ -89,6 +107,55 @@ class ReportOptions:
     points_noirs: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
     # issue 16 part R: recurrent sites located by the nearest address
     addresses: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+    # issue 16 part B: hot spot statistics
+    coverage: BaseGeometry | None = field(default=None, compare=False, repr=False)
+    coverage_note: str | None = None
+    coverage_fallback: bool = False
+    inference: str = "analytique"
+    permutations: int = 999
+    local_moran: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the hot spot options (French errors naming the option)."""
+        _check_inference(self.inference, self.permutations)
+
+
+@dataclass(frozen=True)
+class HotspotSettings(GridOptions):
+    """Grid and statistics of a quartier's hot spots, as the store-side entry points take them.
+
+    Attributes
+    ----------
+    size, shape, margin
+        As in :class:`geo.stats.hotspots.GridOptions`.
+    inference : {"analytique", "permutations"}
+        p-values of the Gi* classes (see :class:`ReportOptions`).
+    permutations : int
+        Number of permutations (99 at least).
+    local_moran : bool
+        Add Local Moran's I classes.
+
+    Raises
+    ------
+    AnalysisError
+        On a bad grid, an unknown inference or fewer than 99 permutations.
+    """
+
+    inference: str = "analytique"
+    permutations: int = 999
+    local_moran: bool = False
+
+    def __post_init__(self) -> None:
+        """Check the values on construction (French errors naming the value)."""
+        super().__post_init__()
+        _check_inference(self.inference, self.permutations)
+
+
+def _check_inference(inference: str, permutations: int) -> None:
+    if inference not in INFERENCES:
+        raise AnalysisError(f"Inférence « {inference} » inconnue : {' ou '.join(INFERENCES)}.")
+    if permutations < 99:
+        raise AnalysisError("« permutations » : 99 au moins (999 par défaut).")
 
 
 @dataclass(frozen=True)

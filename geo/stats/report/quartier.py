@@ -112,7 +112,7 @@ def build_quartier_report(
         )
     if not opts.events_covered:
         _mark_uncovered(report, opts)
-    report.method.update(_quartier_method(bin_size, opts))
+    report.method.update(_quartier_method(bin_size, opts, gi=report.results.get("gi_method")))
     report.caveats.extend(_quartier_caveats(t1, partial_last=partial_last, cleaned=cleaned is not None,
                                             hotspots=bin_size is not None))
     return report
@@ -139,17 +139,22 @@ def _mark_uncovered(report: Report, opts: ReportOptions) -> None:
                            "comptes sont inconnus (n.d.), pas nuls ; les autres sections sont remplies.")
 
 
-def _quartier_method(bin_size: float | None, opts: ReportOptions) -> dict[str, Any]:
-    """Return the method note of a quartier report (``bin_size`` None: no hot spot analysis)."""
+def _quartier_method(
+    bin_size: float | None, opts: ReportOptions, *, gi: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the method note of a quartier report (``bin_size`` None: no hot spot analysis).
+
+    ``gi`` holds the lines the hot spot sections wrote (grid rule, study area and coverage,
+    conditions of Gi*, inference, confidence classes, emerging choices).
+    """
     method: dict[str, Any] = {"Projection": "RGF93 / Lambert-93 (EPSG:2154)"}
     if bin_size is None:
-        method["Points chauds"] = (f"non calculés (moins de {MIN_HOTSPOT_EVENTS} événements "
-                                   "autour du quartier)")
+        default = f"moins de {MIN_HOTSPOT_EVENTS} événements autour du quartier"
+        method["Points chauds"] = "non calculés : " + (gi or {}).get("Conditions de l'analyse Gi*", default)
         method["Marge autour du périmètre (m)"] = opts.margin
+        method.update({k: v for k, v in (gi or {}).items() if k != "Conditions de l'analyse Gi*"})
     else:
         method.update({
-            "Mailles": f"hexagones de {bin_size:.0f} m"
-                       + (" (taille automatique)" if opts.bin_size is None else " (taille imposée)"),
             "Marge autour du périmètre (m)": opts.margin,
             "Voisinage Gi*": "premier anneau de mailles, maille incluse (Gi*)",
             "Correction des tests multiples": (
@@ -157,8 +162,8 @@ def _quartier_method(bin_size: float | None, opts: ReportOptions) -> dict[str, A
             ),
             "Seuil de significativité": 0.05,
             "Pas de temps (émergents)": "mois, voisinage temporel 1 mois",
-            "Tendance": "test de Mann–Kendall sur les z de Gi*, seuil 0,05",
         })
+        method.update(gi or {})
     method["Rayon de regroupement des sites (m)"] = opts.recurrence_radius
     method["Regroupement des sites"] = SITE_METHOD
     return method

@@ -25,6 +25,7 @@ from geo.errors import AnalysisError
 from geo.stats.binning import make_bins
 from geo.stats.emerging import (
     PATTERNS_FR,
+    TOO_FEW,
     SpaceTimeCube,
     classify_series,
     emerging_hotspots,
@@ -65,6 +66,10 @@ CASES = [
     (NONE, "1111111110", FLAT, "historical cold spot"),
     (NONE, NONE, FLAT, "no pattern"),
     ("1100000000", NONE, FLAT, "no pattern"),  # hot long ago, less than 90 %
+    # issue 16: a former significant cold spot is neither « new » nor « consecutive »
+    ("0000000001", "1100000000", FLAT, "switched hot spot"),
+    ("0000000111", "0010000000", FLAT, "switched hot spot"),
+    ("1100000000", "0000000001", FLAT, "switched cold spot"),
 ]
 
 
@@ -74,8 +79,9 @@ def test_one_constructed_case_per_class(hot: str, cold: str, trend: dict[str, fl
 
 
 def test_every_published_class_is_covered() -> None:
-    assert {c[3] for c in CASES} == set(PATTERNS_FR)
-    assert len(PATTERNS_FR) == 17
+    assert {c[3] for c in CASES} | {TOO_FEW} == set(PATTERNS_FR)
+    assert len(PATTERNS_FR) == 20
+    assert PATTERNS_FR["switched hot spot"] == "ancien point froid devenu chaud"
 
 
 def test_trend_needs_significance_and_threshold_is_configurable() -> None:
@@ -173,3 +179,41 @@ def test_real_paris_dumping_cube(shared_data: Path) -> None:
     res = emerging_hotspots(cube)
     assert set(res.bins["pattern"]) <= set(PATTERNS_FR)
     assert res.parameters["fdr"] is True and res.z.shape == cube.counts.shape
+
+
+def test_hot_patterns_need_events_of_their_own(shared_data: Path) -> None:
+    """Issue 16: a « consecutive hot spot » with 1 event in 12 months is hot only through its neighbours."""
+    df = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv")
+    ll = df["geo_point_2d"].map(ast.literal_eval)
+    gdf = gpd.GeoDataFrame(
+        df, geometry=gpd.points_from_xy(ll.map(lambda d: d["lon"]), ll.map(lambda d: d["lat"])), crs=4326
+    )
+    cube = space_time_cube(gdf, time_field="datedecl", start="2023-09", end="2024-08",
+                           grid=GridOptions(size=150.0))
+    loose = emerging_hotspots(cube, min_events=0)
+    strict = emerging_hotspots(cube)
+    hot = loose.bins["pattern"].str.endswith("hot spot").to_numpy()
+    few = loose.bins["total"].to_numpy() < 3
+    assert (hot & few).any()  # the real data hold such bins: the rule is exercised
+    np.testing.assert_array_equal(strict.bins["pattern"].to_numpy()[hot & few], TOO_FEW)
+    kept = ~(hot & few)
+    np.testing.assert_array_equal(strict.bins["pattern"].to_numpy()[kept],
+                                  loose.bins["pattern"].to_numpy()[kept])
+    assert strict.bins.loc[strict.bins["pattern"].str.endswith("hot spot"), "total"].min() >= 3
+    assert strict.parameters["min_events"] == 3 and strict.parameters["moments"] == "global"
+
+
+@pytest.mark.parametrize("k_time", [0, 1, 2])
+def test_space_time_gi_equals_gi_star_on_the_kronecker_weights(k_time: int) -> None:
+    """The fast space-time Gi* (no n·T × n·T matrix) is the Gi* of the flattened cube."""
+    from geo.stats.emerging import space_time_gi
+    from geo.stats.hotspots import gi_star
+
+    cube = _planted_cube()
+    counts = cube.counts + np.random.default_rng(5).poisson(0.7, size=cube.counts.shape)
+    ws = distance_weights(cube.bins)
+    z, p = space_time_gi(counts, ws, k_time=k_time)
+    wst = space_time_weights(ws, counts.shape[1], k_time=k_time)
+    zf, pf = gi_star(counts.T.reshape(-1).astype(float), wst)
+    np.testing.assert_allclose(z, zf.reshape(counts.shape[1], -1).T, atol=1e-12)
+    np.testing.assert_allclose(p, pf.reshape(counts.shape[1], -1).T, atol=1e-12)

@@ -152,6 +152,9 @@
       if (form.elements.commune.value) { params.commune = form.elements.commune.value; }
     } else {
       params.quartier = form.elements.quartier.value;
+      // hot spot statistics of a quartier report (issue 16)
+      if (form.elements.inference) { params.inference = form.elements.inference.value; }
+      if (form.elements.moran_local) { params.moran_local = form.elements.moran_local.checked; }
     }
     var button = document.getElementById("lancer-rapport");
     button.disabled = true;
