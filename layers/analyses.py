@@ -668,6 +668,19 @@ def quartier_report_from_store(
     return for_reader(report, readable)
 
 
+def _coverages(
+    store: LayerStore, layer: str, events: gpd.GeoDataFrame, per: gpd.GeoDataFrame
+) -> dict[str, tuple[BaseGeometry | None, bool]]:
+    """Coverage of each quartier's events, as its quartier report takes it (issue 16 part B)."""
+    out = {}
+    for code, geom in zip(per["code"].astype(str), per.geometry, strict=True):
+        zone = geom.buffer(REPORT_GRID.margin)
+        near = events.iloc[np.flatnonzero(events.intersects(zone).to_numpy())] if len(events) else events
+        stats = hotspot_options(store, layer, near, zone, GridOptions())
+        out[code] = (stats["coverage"], bool(stats["coverage_fallback"]))
+    return out
+
+
 def territory_report_from_store(
     store: LayerStore,
     *,
@@ -723,6 +736,7 @@ def territory_report_from_store(
     try:
         boxes = perimeter_boxes(per, 500.0)
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
+                                coverages=_coverages(store, layer, events, per),
                                 simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per),
                                 points_noirs=site_points_noirs(store, boxes),
                                 addresses=site_addresses(store, boxes))

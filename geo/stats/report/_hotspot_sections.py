@@ -90,6 +90,34 @@ def _grid_method(grid: gpd.GeoDataFrame, opts: ReportOptions) -> dict[str, Any]:
     return {"Mailles": cells, "Zone d'étude des points chauds": area}
 
 
+def quartier_grid(near: gpd.GeoDataFrame, geom: BaseGeometry, opts: ReportOptions) -> gpd.GeoDataFrame:
+    """Build the hot spot grid of a quartier: size from the events, restricted to the source coverage.
+
+    Shared by the quartier report and the territory report's panels, so that a quartier's
+    panel is its quartier report's grid. When the coverage is the events' own extent
+    (``opts.coverage_fallback``) it is widened by one cell.
+
+    Raises
+    ------
+    AnalysisError
+        When no cell size can be chosen (events on fewer than 3 distinct places).
+    """
+    grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size, mask=opts.coverage)
+    if opts.coverage is not None and opts.coverage_fallback:
+        size = float(grid.attrs["bin_size"])
+        choice = grid.attrs.get("bin_choice")
+        grid = make_bins(near, area=geom, margin=opts.margin, size=size, mask=opts.coverage.buffer(size))
+        if choice is not None:
+            grid.attrs["bin_choice"] = choice
+    return grid
+
+
+def gi_support(xy: np.ndarray, counted: gpd.GeoDataFrame) -> str | None:
+    """Why the events ``xy`` counted on ``counted`` cannot support Gi* (None: they can)."""
+    distinct = len(np.unique(np.round(xy, 1), axis=0))
+    return _support_reason(len(xy), int((counted["count"] > 0).sum()), distinct)
+
+
 def _support_reason(events: int, nonempty: int, distinct: int) -> str | None:
     """Why the data cannot support Gi* (None: they can)."""
     if events < MIN_GI_EVENTS:
@@ -168,14 +196,7 @@ def _hotspot_section(
         _unknown(report)
         return None, None
     try:
-        grid = make_bins(near, area=geom, margin=opts.margin, size=opts.bin_size, mask=opts.coverage)
-        # the events' own extent is widened by one cell
-        if opts.coverage is not None and opts.coverage_fallback:
-            size = float(grid.attrs["bin_size"])
-            choice = grid.attrs.get("bin_choice")
-            grid = make_bins(near, area=geom, margin=opts.margin, size=size, mask=opts.coverage.buffer(size))
-            if choice is not None:
-                grid.attrs["bin_choice"] = choice
+        grid = quartier_grid(near, geom, opts)
     except AnalysisError as exc:  # events piled on one or two sites (points noirs): no grid size to choose
         report.notes.append(f"Points chauds non calculés : {exc} Les {_n(len(near))} événements de la "
                             "période se concentrent sur moins de 3 lieux distincts.")
@@ -188,9 +209,8 @@ def _hotspot_section(
     report.results["gi_method"] = _grid_method(grid, opts)
     density = kernel_density(near, bounds=layers.window.bounds)
     xy = np.column_stack([near.geometry.x.to_numpy(), near.geometry.y.to_numpy()])
-    distinct = len(np.unique(np.round(xy, 1), axis=0))
     nonempty = int((counted["count"] > 0).sum())
-    reason = _support_reason(len(near), nonempty, distinct)
+    reason = gi_support(xy, counted)
     report.results["gi_method"]["Conditions de l'analyse Gi*"] = (
         f"au moins {MIN_GI_EVENTS} événements et {MIN_NONEMPTY_CELLS} mailles non vides ; ici "
         f"{_n(len(near))} événements, {_n(nonempty)} mailles non vides"

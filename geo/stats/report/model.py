@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,10 @@ class ReportOptions:
         Number of permutations (permutation inference and Local Moran's I).
     local_moran : bool
         Add Local Moran's I cluster / outlier classes (HH, LL, HL, LH) of the cells.
+    coverages : mapping, optional
+        Territory report: per quartier code, its ``(coverage, coverage_fallback)`` (as the
+        quartier report's ``coverage`` and ``coverage_fallback``), so that each quartier's
+        panel is its quartier report's grid.
     """
 
     start: Any = None
@@ -114,6 +119,8 @@ class ReportOptions:
     inference: str = "analytique"
     permutations: int = 999
     local_moran: bool = False
+    coverages: Mapping[str, tuple[BaseGeometry | None, bool]] | None = field(default=None, compare=False,
+                                                                             repr=False)
 
     def __post_init__(self) -> None:
         """Check the hot spot options (French errors naming the option)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
@@ -13,11 +14,13 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
 from geo.errors import AnalysisError
-from geo.stats.hotspots import GiOptions, GridOptions, hotspots_by_quartier
+from geo.stats.binning import count_in_bins
+from geo.stats.hotspots import getis_ord
 from geo.stats.indicators import (
     assign_quartier,
 )
 from geo.stats.recurrence import Recurrence
+from geo.stats.report._hotspot_sections import gi_support, quartier_grid
 from geo.stats.report._period import filter_period
 from geo.stats.report._recurrence_section import (
     SITE_METHOD,
@@ -176,14 +179,22 @@ def _panel(ev: gpd.GeoDataFrame, row: gpd.GeoDataFrame, opts: ReportOptions) -> 
     if near.sum() < MIN_HOTSPOT_EVENTS:
         note = f"{int(near.sum())} événement(s) : Gi* non calculé"
     else:
-        try:
-            grid = GridOptions(size=opts.bin_size, margin=opts.margin)
-            # every event counts in the cells, as in the quartier report (not only the margin's)
-            bins = hotspots_by_quartier(ev, row, code_field=opts.code_field, grid=grid,
-                                         gi=GiOptions(fdr=opts.fdr))
+        try:  # the quartier report's own grid and conditions (same cells, counts and z)
+            cov, fallback = (opts.coverages or {}).get(code, (opts.coverage, opts.coverage_fallback))
+            own = replace(opts, coverage=cov, coverage_fallback=fallback)
+            grid = quartier_grid(ev.iloc[np.flatnonzero(near)], geom, own)
         except AnalysisError as exc:  # events on fewer than 3 distinct sites: no bin size
             logger.info("quartier %s: no Gi* (%s)", code, exc)
             note = "événements sur moins de 3 lieux distincts : Gi* non calculé"
+        else:
+            counted = count_in_bins(grid, ev)  # every event counts in the cells, not only the margin's
+            reason = gi_support(xy[near], counted)
+            if reason is not None:
+                note = f"Gi* non calculé : {reason}"
+            else:
+                bins = getis_ord(counted, fdr=opts.fdr)
+                bins.insert(0, "quartier", pd.array([code] * len(bins), dtype=object))
+                bins["in_quartier"] = shapely.contains_xy(geom, bins["x"].to_numpy(), bins["y"].to_numpy())
     return QuartierPanel(code=code, name=name, outline=geom, bins=bins, points=xy[near], note=note)
 
 

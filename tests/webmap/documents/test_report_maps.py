@@ -155,11 +155,15 @@ def _pdf_text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.parametrize(("code", "context"), [("QP075019", "adresses"), ("QP034005", "voies")])
-def test_demo_quartier_report_maps(demo: Path, tmp_path: Path, code: str, context: str) -> None:
+# Mosson's points noirs events sit on 8 sites: too few places for Gi* (the report says so);
+# its dumping constats are spread enough for the hot spot map
+@pytest.mark.parametrize(("code", "context", "layer"),
+                         [("QP075019", "adresses", "auto"), ("QP034005", "voies", "observations")])
+def test_demo_quartier_report_maps(demo: Path, tmp_path: Path, code: str, context: str, layer: str) -> None:
     store = open_store(demo, create=False)
     try:
-        report = quartier_report_from_store(store, code, start=date(2023, 9, 1), end=date(2024, 8, 31))
+        report = quartier_report_from_store(store, code, start=date(2023, 9, 1), end=date(2024, 8, 31),
+                                            layer=layer)
     finally:
         store.close()
     maps = [f for f in report.figures if hasattr(f, "layers")]
@@ -208,7 +212,8 @@ def test_demo_territory_report_one_panel_per_quartier(demo: Path, tmp_path: Path
         if p.bins is not None:  # each quartier's own grid: no cell far from it
             assert p.bins.intersects(p.outline.buffer(200.0 + 1.0)).all()
             reach = 200.0 + 2 * p.bins.attrs["bin_size"]
-            assert shapely.box(*p.bins.total_bounds).within(shapely.box(*p.outline.bounds).buffer(reach))
+            frame = shapely.box(*p.outline.bounds).buffer(reach, join_style="mitre")
+            assert shapely.box(*p.bins.total_bounds).within(frame)
     # a quartier's panel is its quartier report's Gi*: same cells, counts and z
     mine = next(p for p in panels.panels if p.code == "QP075019").bins
     theirs = paris.results["hotspots"]
