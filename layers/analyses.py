@@ -36,6 +36,7 @@ from geo.stats.hotspots import GiOptions, GridOptions, hotspots
 from geo.stats.report import Report, ReportOptions, build_quartier_report, build_territory_report
 from layers._action_section import action_section
 from layers.errors import StoreAnalysisError
+from layers.report_sources import dataset_spans, report_inputs, sources_section
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
 from layers.store.base import LayerStore
@@ -602,13 +603,17 @@ def quartier_report_from_store(
     margin, bin_size = grid.margin, grid.size
     zone = geom.buffer(max(margin, 0.0) + 100.0)
     bbox = zone.bounds
-    events, used, label = _events_for_report(store, layer, theme, start, end, bbox)
+    since = _year_before(start)  # issue 16 part C: the N-1 columns read the previous year too
+    events, used, label = _events_for_report(store, layer, theme, since, end, bbox)
     cams = gpd.GeoDataFrame() if _withheld(readable, "videoprotection") else store.read("videoprotection",
                                                                                          bbox=bbox)
     cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
     streets = store.read("voies", bbox=bbox)
     buildings = store.read("batiments", bbox=bbox)
-    observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
+    observations = store.read("observations", bbox=bbox, start=since.isoformat(), end=_end_exclusive(end))
+    diagnostics = None if _withheld(readable, "diagnostics") else store.read("diagnostics", bbox=bbox)
+    spans = _report_spans(store, used, per, readable)
+    inputs = report_inputs([s for items in spans.values() for s in items], events, observations)
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     # no event at all around the quartier (any theme, any date): no source covers it
     # the period's events already inside answer without reading the layer again
@@ -620,7 +625,8 @@ def quartier_report_from_store(
             simulated=simulated, label=label, events_covered=covered,
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
-            points_noirs=points_noirs,
+            points_noirs=points_noirs, as_of=inputs.as_of, sample_datasets=inputs.sample_datasets,
+            covered_since=inputs.covered_since, diagnostics=diagnostics,
         )
         report = build_quartier_report(
             events, per, code=code, options=options, streets=streets if len(streets) else None,
@@ -639,10 +645,28 @@ def quartier_report_from_store(
     _context(report, store, geom, start, end, readable)
     if not _withheld(readable, "actions"):
         report.sections.append(action_section(store, code, geom, start=start, end=end))
+    report.sections.append(sources_section(spans, start=start, end=end, quartiers=[str(code)]))
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)
     return report
+
+
+def _year_before(start: date) -> date:
+    """Return the same day one year earlier (28 February for a 29 February)."""
+    return (pd.Timestamp(start) - pd.DateOffset(years=1)).date()
+
+
+def _report_spans(
+    store: LayerStore, events_layer: str, per: gpd.GeoDataFrame, readable: Collection[str] | None
+) -> dict[str, list[Any]]:
+    """Return the data sets behind a report by kind (events, observations, diagnostics), withheld out."""
+    samples = sampled_datasets(store)
+    kinds = {"events": events_layer, "observations": "observations", "diagnostics": "diagnostics"}
+    if events_layer == "observations":
+        del kinds["observations"]
+    return {kind: dataset_spans(store, layer, per, samples=samples) for kind, layer in kinds.items()
+            if not _withheld(readable, layer)}
 
 
 def territory_report_from_store(
@@ -697,11 +721,15 @@ def territory_report_from_store(
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     title = f"Comparaison des quartiers — {theme or layer}"
     try:
+        spans = {"territory": dataset_spans(store, layer, per, samples=sampled_datasets(store))}
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
-                                simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per))
+                                simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per),
+                                sample_datasets=report_inputs(spans["territory"]).sample_datasets)
         report = build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc
+    report.sections.append(sources_section(spans, start=start, end=end,
+                                           quartiers=list(per["code"].astype(str))))
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)

@@ -63,6 +63,18 @@ class ReportOptions:
         Known points noirs (``name``, ``address``; index = their ids) of the quartier
         report: events within ``recurrence_radius`` of one belong to it and its sites
         are shown by its name and address (:func:`geo.stats.recurrence.recurrence`).
+    as_of : date-like, optional
+        Extraction date of the data: cases still open are followed up to it (Kaplan–Meier
+        delays); the latest date in the records by default.
+    sample_datasets : tuple of str
+        Data sets declared samples: their rows are flagged « échantillon ».
+    covered_since : tuple of (str, str)
+        (data set, first ISO date it holds): the N-1 comparisons are « n.d. » for months
+        before it; the earliest date of the records stands in for a data set not listed.
+    diagnostics : geopandas.GeoDataFrame, optional
+        The diagnostics en marchant (``walk_date``, ``quartier``) of the quartier report:
+        the only source of their count; None (not read) makes it « n.d. », never a count
+        inferred from the constats.
     """
 
     start: Any = None
@@ -82,6 +94,11 @@ class ReportOptions:
     events_covered: bool = True
     uncovered_codes: tuple[str, ...] = ()
     points_noirs: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
+    # issue 16 part C: honest indicators
+    as_of: Any = None
+    sample_datasets: tuple[str, ...] = ()
+    covered_since: tuple[tuple[str, str], ...] = ()
+    diagnostics: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from geo.stats.indicators import (
 from geo.stats.recurrence import RecurrenceOptions, recurrence
 from geo.stats.report._period import filter_period
 from geo.stats.report._recurrence_section import SITE_METHOD
+from geo.stats.report.flags import FLAG_COLUMN, row_flags
 from geo.stats.report.model import MIN_HOTSPOT_EVENTS, BarChart, HotspotMap, MapLayers, Report, ReportOptions
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ def build_territory_report(
                    "Part de sites récurrents"]
         table[unknown] = table[unknown].astype(object)
         table.loc[uncovered, unknown] = None
+    # issue 16 part C: each row says what its figures rest on (real, simulated, sample)
+    flags = row_flags(ev, codes, pd.Index(per_codes), samples=opts.sample_datasets, default=None)
+    table[FLAG_COLUMN] = ["aucune source" if off else (flag or "n.d.")
+                          for flag, off in zip(flags, uncovered, strict=True)]
     report = Report(title=title, period=(t0, t1), simulated=opts.simulated)
     if uncovered.any():
         report.notes.append(f"Aucune source d'événements ne couvre {int(uncovered.sum())} quartier(s) "
