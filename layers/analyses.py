@@ -613,7 +613,7 @@ def quartier_report_from_store(
     observations = store.read("observations", bbox=bbox, start=since.isoformat(), end=_end_exclusive(end))
     diagnostics = None if _withheld(readable, "diagnostics") else store.read("diagnostics", bbox=bbox)
     spans = _report_spans(store, used, per, readable)
-    inputs = report_inputs([s for items in spans.values() for s in items], events, observations)
+    inputs = report_inputs(spans, quartier=str(code))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     # no event at all around the quartier (any theme, any date): no source covers it
     # the period's events already inside answer without reading the layer again
@@ -626,7 +626,8 @@ def quartier_report_from_store(
             cleaned_field="cleaned_at" if "cleaned_at" in events.columns else None,
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
             points_noirs=points_noirs, as_of=inputs.as_of, sample_datasets=inputs.sample_datasets,
-            covered_since=inputs.covered_since, diagnostics=diagnostics,
+            covered_since=inputs.covered_since, observations_since=inputs.observations_since,
+            diagnostics=diagnostics,
         )
         report = build_quartier_report(
             events, per, code=code, options=options, streets=streets if len(streets) else None,
@@ -724,7 +725,7 @@ def territory_report_from_store(
         spans = {"territory": dataset_spans(store, layer, per, samples=sampled_datasets(store))}
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
                                 simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per),
-                                sample_datasets=report_inputs(spans["territory"]).sample_datasets)
+                                sample_datasets=report_inputs(spans).sample_datasets)
         report = build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc

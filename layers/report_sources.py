@@ -47,6 +47,8 @@ class DatasetSpan:
         ``source_dataset`` of its records and the layer holding them.
     first, last : pandas.Timestamp or None
         Earliest and latest dates of its records in the store.
+    latest : pandas.Timestamp or None
+        Latest date of any kind (report, resolution, clean-up): its extraction was later.
     records : int
         Records in the store.
     flag : str
@@ -61,6 +63,7 @@ class DatasetSpan:
     layer: str
     first: pd.Timestamp | None
     last: pd.Timestamp | None
+    latest: pd.Timestamp | None
     records: int
     flag: str
     sample: str | None
@@ -73,6 +76,7 @@ class ReportInputs:
 
     sample_datasets: tuple[str, ...]
     covered_since: tuple[tuple[str, str], ...]
+    observations_since: tuple[tuple[str, str], ...]
     as_of: pd.Timestamp | None
 
 
@@ -125,31 +129,36 @@ def dataset_spans(
     spans = []
     for dataset, records in frame.groupby(frame["source_dataset"].astype(str), sort=True):
         first, last = _frame_span(records, time_field)
+        ends = [_frame_span(records, c)[1] for c in ("resolved_at", "cleaned_at") if c in records.columns]
+        latest = max([d for d in (last, *ends) if d is not None], default=None)
         hit = gpd.sjoin(records[[records.geometry.name]], perimeters[["code", perimeters.geometry.name]],
                         how="inner", predicate="intersects")
         flag = data_flag(records, tuple(samples)) or "n.d."
-        spans.append(DatasetSpan(dataset=str(dataset), layer=layer, first=first, last=last,
+        spans.append(DatasetSpan(dataset=str(dataset), layer=layer, first=first, last=last, latest=latest,
                                  records=len(records), flag=flag, sample=samples.get(str(dataset)),
                                  quartiers=tuple(sorted(set(hit["code"].astype(str))))))
     return spans
 
 
-def report_inputs(spans: list[DatasetSpan], *frames: pd.DataFrame) -> ReportInputs:
+def _firsts(spans: list[DatasetSpan]) -> tuple[tuple[str, str], ...]:
+    return tuple((s.dataset, s.first.isoformat()) for s in spans if s.first is not None)
+
+
+def report_inputs(spans: dict[str, list[DatasetSpan]], *, quartier: str | None = None) -> ReportInputs:
     """Return the samples, first covered dates and extraction date for the report builders.
 
-    The extraction date is the latest date of the data sets (report or resolution date):
+    The extraction date is the latest date (report, resolution or clean-up) of the data
+    sets holding records in ``quartier`` (of every data set when None or none does):
     records that do not state their extraction were extracted after it.
     """
-    latest: list[pd.Timestamp] = [s.last for s in spans if s.last is not None]
-    for frame in frames:
-        for column in ("observed_at", "resolved_at", "cleaned_at"):
-            if len(frame) and column in frame.columns:
-                _, last = _frame_span(frame, column)
-                if last is not None:
-                    latest.append(last)
+    events = spans.get("events", spans.get("territory", []))
+    constats = spans.get("observations", events)
+    every = [s for items in spans.values() for s in items]
+    local = [s for s in every if quartier is not None and quartier in s.quartiers] or every
+    latest = [s.latest for s in local if s.latest is not None]
     return ReportInputs(
-        sample_datasets=tuple(sorted({s.dataset for s in spans if s.sample})),
-        covered_since=tuple((s.dataset, s.first.isoformat()) for s in spans if s.first is not None),
+        sample_datasets=tuple(sorted({s.dataset for s in every if s.sample})),
+        covered_since=_firsts(events), observations_since=_firsts(constats),
         as_of=max(latest) if latest else None,
     )
 

@@ -55,9 +55,10 @@ def _month_of(frame: pd.DataFrame, column: str) -> pd.Series:
     return month
 
 
-def _since(opts: ReportOptions) -> dict[str, pd.Timestamp]:
-    """First date of each data set (``covered_since``)."""
-    return {dataset: pd.Timestamp(first) for dataset, first in opts.covered_since}
+def _since(opts: ReportOptions, *, constats: bool = False) -> dict[str, pd.Timestamp]:
+    """First date of each data set of the events (``covered_since``) or of the constats."""
+    pairs = opts.observations_since if constats else opts.covered_since
+    return {dataset: pd.Timestamp(first) for dataset, first in pairs}
 
 
 def _as_of(opts: ReportOptions, frame: pd.DataFrame, start: str, end: str) -> pd.Timestamp:
@@ -180,7 +181,7 @@ def _delay_table(report: Report, inside: pd.DataFrame, hist: pd.DataFrame, opts:
     """Kaplan–Meier treatment delay per month (with N-1) and its key figures."""
     months = _months(report)
     month, hist_month = _month_of(inside, "observed_at"), _month_of(hist, "observed_at")
-    since = covered_since(hist, _since(opts), "observed_at")
+    since = covered_since(hist, _since(opts, constats=True), "observed_at")
     rows, prior = [], {}
     for m in sorted(set(hist_month.dropna()) & {p - 12 for p in months}):
         prior[m] = _median_value(_summary(hist[(hist_month == m).to_numpy()], "observed_at", "resolved_at",
@@ -213,7 +214,7 @@ def _dysfunction_table(report: Report, inside: pd.DataFrame, hist: pd.DataFrame,
     """Dysfonctionnements identified and treated per month, with N-1 (treated n.d. when not tracked)."""
     months = _months(report)
     month, hist_month = _month_of(inside, "observed_at"), _month_of(hist, "observed_at")
-    since = covered_since(hist, _since(opts), "observed_at")
+    since = covered_since(hist, _since(opts, constats=True), "observed_at")
     treated = inside["status"].astype(object).isin(TREATED_STATUSES)
     identified = month.value_counts()
     done = treated.groupby(month.to_numpy()).sum()

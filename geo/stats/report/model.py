@@ -71,6 +71,9 @@ class ReportOptions:
     covered_since : tuple of (str, str)
         (data set, first ISO date it holds): the N-1 comparisons are « n.d. » for months
         before it; the earliest date of the records stands in for a data set not listed.
+    observations_since : tuple of (str, str)
+        The same for the constats (``observations``): a data set name may feed both layers
+        with different spans.
     diagnostics : geopandas.GeoDataFrame, optional
         The diagnostics en marchant (``walk_date``, ``quartier``) of the quartier report:
         the only source of their count; None (not read) makes it « n.d. », never a count
@@ -98,6 +101,7 @@ class ReportOptions:
     as_of: Any = None
     sample_datasets: tuple[str, ...] = ()
     covered_since: tuple[tuple[str, str], ...] = ()
+    observations_since: tuple[tuple[str, str], ...] = ()
     diagnostics: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
 
