@@ -201,6 +201,8 @@ def sources_section(
     Returns
     -------
     ReportSection
+        Its table has one column per data set and one row per property (« Couche »,
+        « Données », « Échantillon ou complet », « Du », « Au »…).
     """
     rows = []
     for kind, items in spans.items():
@@ -221,6 +223,8 @@ def sources_section(
                      "tirés comme s'il était complet.")
     if not rows:
         notes.insert(0, "Aucune source de données datées ne nourrit ce rapport.")
-    table = pd.DataFrame(rows)
+    # one column per data set, one row per property: a page holds it whatever the number of sources
+    table = (pd.DataFrame(rows).set_index("Source (jeu de données)").T.rename_axis("Jeu de données")
+             .reset_index() if rows else pd.DataFrame({"Jeu de données": []}))
     return ReportSection(title="Sources et couverture", tables={"Sources des chiffres du rapport": table},
                          notes=notes)

@@ -101,8 +101,8 @@ def test_paris_rows_flagged_sample_and_n1_unknown(paris: Report, store: LayerSto
     assert set(monthly["Données"]) == {"échantillon"}
     # the Dans Ma Rue sample starts on 14/08/2023: no month of 2022-2023 is covered
     assert monthly["Événements N-1"].isna().all()
-    sources = _section_table(paris, "Sources et couverture")
-    dmr = sources[sources["Source (jeu de données)"] == "dansmarue-paris"].iloc[0]
+    sources = _section_table(paris, "Sources et couverture").set_index("Jeu de données")
+    dmr = sources["dansmarue-paris"]
     assert dmr["Données"] == "échantillon"
     assert dmr["Échantillon ou complet"].startswith("échantillon : 10 000")
     first = store.read("observations", where={"source_dataset": "dansmarue-paris"}, order_by="observed_at",
@@ -204,8 +204,8 @@ def test_territory_rows_carry_their_own_flag(store: LayerStore) -> None:
     assert table.loc[PARIS, "Données"] == "échantillon"
     assert table.loc[MOSSON, "Données"] == "simulées"
     assert table.loc["QP094025", "Données"] == "aucune source"
-    sources = _section_table(report, "Sources et couverture")
-    assert set(sources["Données"]) == {"échantillon", "simulées"}
+    sources = _section_table(report, "Sources et couverture").set_index("Jeu de données")
+    assert set(sources.loc["Données"]) == {"échantillon", "simulées"}
     text = _text(report)
     share = table.loc[PARIS, "Part de sites récurrents"]
     assert "Sources et couverture" in text

@@ -176,8 +176,10 @@ def test_report_section_follows_the_readable_layers(plan_store: tuple[Path, tupl
         full = quartier_report_from_store(store, code, start=START, end=END)
     finally:
         store.close()
-    assert withheld.sections == []
-    [section] = full.sections
+    # without the actions layer: no « Plan d'actions », only the « Sources et couverture » of every report
+    assert [s.title for s in withheld.sections] == ["Sources et couverture"]
+    section, sources = full.sections
+    assert sources.title == "Sources et couverture"
     figures = {label: (value, detail) for label, value, detail in section.figures}
     assert figures["Actions enregistrées"] == (exp["total"], f"dont {exp['total']} simulées")
     assert figures["Actions en retard"][0] == exp["late"]
