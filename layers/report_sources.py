@@ -212,7 +212,7 @@ def sources_section(
                 "Source (jeu de données)": span.dataset, "Couche": span.layer, "Données": span.flag,
                 "Échantillon ou complet": _completeness(span),
                 "Du": span.first, "Au": span.last, "Période du rapport couverte": _coverage(span, start, end),
-                "Enregistrements": span.records,
+                "Enregistrements dans l'entrepôt (tous thèmes)": span.records,
                 "Quartiers couverts": ", ".join(covered) if covered else "aucun quartier du rapport",
                 "Alimente": FEEDS[kind],
             })
