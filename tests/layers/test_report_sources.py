@@ -210,3 +210,22 @@ def test_territory_rows_carry_their_own_flag(store: LayerStore) -> None:
     share = table.loc[PARIS, "Part de sites récurrents"]
     assert "Sources et couverture" in text
     assert f"{100 * share:.1f}".replace(".", ",") + "\u202f%" in text
+
+
+def test_territory_total_says_what_it_mixes(store: LayerStore) -> None:
+    report = territory_report_from_store(store, start=START, end=END)
+    kf = report.key_figures
+    events = report.results["quartier_of_event"]
+    xmin, ymin, xmax, ymax = store.read("perimetres").total_bounds  # the report reads 500 m around them
+    obs = store.read("observations", where={"theme": "dépôts sauvages"}, start=START.isoformat(),
+                     end="2024-09-01", bbox=(xmin - 500, ymin - 500, xmax + 500, ymax + 500))
+    assert kf["Événements sur le territoire"] == len(events) == len(obs)
+    assert kf["Dont simulés"] == int(obs["simulated"].sum()) > 0
+    assert kf["Dont issus d'un échantillon"] == int((obs["source_dataset"] == "dansmarue-paris").sum()) > 0
+
+
+def test_quartier_without_constats_has_unknown_walk_constats(store: LayerStore) -> None:
+    report = quartier_report_from_store(store, "QP094025", start=START, end=END)
+    diag = _table(report, "Diagnostics en marchant par an")
+    assert diag["Constats issus d'un diagnostic"].isna().all()
+    assert report.key_figures["Événements dans le quartier"] is None

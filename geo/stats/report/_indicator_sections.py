@@ -301,24 +301,25 @@ def _diagnostics_section(
         when = _dates(mine, "walk_date")
         keep = ((when >= t0) & (when < t1.normalize() + pd.Timedelta(days=1))).to_numpy()
         walks = when[keep].dt.year.value_counts()
-    from_walks = pd.Series(dtype=int)
+    from_walks: pd.Series | None = None  # no constat in the quartier: the walk constats are unknown
     if observations is not None and len(observations) and "source" in observations.columns:
         obs = observations[assign_quartier(observations, row, code_field=opts.code_field).notna().to_numpy()]
         when = _dates(obs, "observed_at")
         keep = ((when >= t0) & (when < t1.normalize() + pd.Timedelta(days=1))).to_numpy()
         walk_obs = (obs["source"].astype(object) == "diagnostic en marchant").to_numpy() & keep
-        from_walks = when[walk_obs].dt.year.value_counts()
+        from_walks = when[walk_obs].dt.year.value_counts() if keep.any() else None
     table = pd.DataFrame({"Année": years})
     table["Diagnostics (couche diagnostics)"] = [
         None if diagnostics is None else int(walks.get(y, 0)) for y in years]
-    table["Constats issus d'un diagnostic"] = [int(from_walks.get(y, 0)) for y in years]
+    table["Constats issus d'un diagnostic"] = [
+        None if from_walks is None else int(from_walks.get(y, 0)) for y in years]
     report.tables["Diagnostics en marchant par an"] = table
     count = None if diagnostics is None else int(walks.sum())
     report.key_figures["Diagnostics en marchant (période)"] = count
     if diagnostics is None:
         report.caveats.append("Diagnostics en marchant : n.d., la couche « diagnostics » n'a pas été lue "
                               "pour ce rapport ; les constats ne suffisent pas à les compter.")
-    elif int(walks.sum()) == 0 and int(from_walks.sum()) > 0:
+    elif int(walks.sum()) == 0 and from_walks is not None and int(from_walks.sum()) > 0:
         report.caveats.append(f"Aucun diagnostic en marchant enregistré dans la couche « diagnostics » "
                               f"pour ce quartier sur la période, alors que {int(from_walks.sum())} constats "
                               "portent la source « diagnostic en marchant » : les diagnostics ne sont "

@@ -93,6 +93,9 @@ def build_territory_report(
     report.key_figures.update({
         "Événements sur le territoire": len(ev),
         "Dont dans un quartier": int(codes.notna().sum()),
+        # issue 16 part C: what the total mixes
+        "Dont simulés": _simulated(ev),
+        "Dont issus d'un échantillon": _from_sample(ev, opts.sample_datasets),
         "Mailles en point chaud (territoire)": int((hot["gi_bin"] > 0).sum()) if hot is not None else None,
     })
     if len(ev):
@@ -125,6 +128,20 @@ def build_territory_report(
     report.caveats.append("Les densités rapportent les événements à la surface du périmètre, pas à la "
                           "population ni au linéaire de voirie.")
     return report
+
+
+def _simulated(events: pd.DataFrame) -> int | None:
+    """Events flagged simulated (None when the records carry no flag)."""
+    if "simulated" not in events.columns:
+        return None
+    return int(events["simulated"].astype("boolean").fillna(False).astype(bool).sum())
+
+
+def _from_sample(events: pd.DataFrame, samples: tuple[str, ...]) -> int | None:
+    """Events from a data set declared a sample (None when the records name no data set)."""
+    if "source_dataset" not in events.columns:
+        return None
+    return int(events["source_dataset"].astype(str).isin(list(samples)).sum())
 
 
 def _comparison_row(
