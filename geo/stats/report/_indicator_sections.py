@@ -110,9 +110,11 @@ def _monthly_section(
                               "dans la source ; la colonne est retirée plutôt qu'affichée vide ou à 0.")
     default = data_flag(base, opts.sample_datasets)
     monthly[FLAG_COLUMN] = row_flags(inside, month, months, samples=opts.sample_datasets, default=default)
+    report.key_figures["Données des événements"] = default
     if monthly["Événements"].sum() > 0:  # no chart of zeros: the note says there was no event
+        title = "Événements par mois dans le quartier" + (f" (données {default})" if default else "")
         report.figures.append(BarChart(
-            "mensuel", "Événements par mois dans le quartier", labels=[str(p) for p in months],
+            "mensuel", title.replace("données échantillon", "échantillon"), labels=[str(p) for p in months],
             values=monthly["Événements"].to_numpy(), ylabel="événements", rotate_labels=True,
         ))
     report.tables[caption] = monthly
@@ -162,6 +164,7 @@ def _observation_indicators(
                               "calculés.")
         return
     tracked = tracks_treatment(inside)
+    report.key_figures["Données des constats"] = data_flag(inside, opts.sample_datasets)
     as_of = _as_of(opts, observations, "observed_at", "resolved_at")
     if tracked and "resolved_at" in inside.columns:
         _delay_table(report, inside, hist, opts, as_of)
