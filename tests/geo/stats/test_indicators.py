@@ -155,3 +155,36 @@ def test_counts_per_quartier_equal_sjoin_on_paris(shared_data: Path) -> None:
     got = out[out["quartier"] != "hors quartier"].set_index(["quartier", "period"])["events"]
     assert got.to_dict() == expected.to_dict()
     assert int(got.sum()) == 70  # README: 70 reports inside QP075019
+
+
+def test_delays_on_messy_real_dates(shared_data: Path) -> None:
+    """Real Dans Ma Rue report dates, made messy: unreadable dates, resolutions before the report,
+    cases closed untreated, open cases; the Kaplan-Meier median equals a hand product-limit on the
+    cases that remain."""
+    df = pd.read_csv(shared_data / "paris" / "dansmarue-2023-2024-echantillon.csv", usecols=["datedecl"])
+    rng = np.random.default_rng(16)
+    seen_text = df["datedecl"].astype(object).to_numpy(copy=True)
+    seen_text[rng.random(len(df)) < 0.02] = "31/02/2024 ??"  # unreadable
+    seen = pd.to_datetime(pd.Series(seen_text), errors="coerce", utc=True).dt.tz_localize(None)
+    delay = pd.to_timedelta(rng.exponential(9.0, len(df)).round(2), unit="D")
+    done = (seen + delay).where(rng.random(len(df)) < 0.75)  # a quarter still open
+    backwards = rng.random(len(df)) < 0.01
+    done.loc[backwards] = seen[backwards] - pd.Timedelta(days=3)  # resolved before the report: left out
+    closed = pd.Series(rng.random(len(df)) < 0.05)
+    as_of = seen.max() + pd.Timedelta(days=10)
+    s = summarize_delays(seen, done, as_of=as_of, closed_untreated=closed)
+    keep = seen.notna() & ~closed & ~(done < seen)
+    resolved = (keep & done.notna()).to_numpy()
+    still_open = (keep & done.isna()).to_numpy()
+    expected_counts = (int(seen.notna().sum()), resolved.sum(), still_open.sum())
+    assert (s.reported, s.resolved, s.still_open) == expected_counts
+    assert s.closed_untreated == int((closed & seen.notna()).sum())
+    durations = np.where(resolved, (done - seen).dt.total_seconds() / 86400,
+                         (as_of - seen).dt.total_seconds() / 86400)[resolved | still_open]
+    flags = resolved[resolved | still_open]
+    for q in (0.5, 0.9):
+        expected = _hand_km(list(durations), list(flags), q)
+        got = s.median_days if q == 0.5 else s.p90_days
+        assert got == (AtLeast(float(durations.max())) if expected is None else pytest.approx(expected))
+    # the bias the issue measured: resolved cases only give a shorter median
+    assert isinstance(s.median_days, float) and s.median_days > float(np.median(durations[flags]))
