@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.stats.indicators import assign_quartier
+from geo.stats.indicators import AtLeast, assign_quartier
 from layers.analyses import analysis_events
 from layers.store.base import LayerStore
 
@@ -32,9 +32,11 @@ def _pn_events(store: LayerStore, bbox: _Box | None) -> pd.DataFrame:
 
 
 def _clean(value: Any) -> Any:
-    """Plain Python value (None for NaN/NaT) of a pandas/numpy scalar."""
+    """Plain Python value (None for NaN/NaT) of a pandas/numpy scalar; « > 45,0 » for an unreached delay."""
     if value is None:
         return None
+    if isinstance(value, AtLeast):  # Kaplan-Meier quantile not reached: more than the longest follow-up
+        return "> " + f"{value.days:,.1f}".replace(",", "\u202f").replace(".", ",")
     if isinstance(value, float | np.floating) and not np.isfinite(value):
         return None
     if isinstance(value, np.integer):

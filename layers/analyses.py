@@ -47,6 +47,7 @@ from layers._action_section import action_section
 from layers._report_context import EDGE_REACH_M, add_address_context, square_bbox, with_edge_events
 from layers._site_references import perimeter_boxes, site_addresses, site_points_noirs
 from layers.errors import StoreAnalysisError
+from layers.report_sources import dataset_spans, report_inputs, sources_section
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import THEMES
 from layers.source_coverage import hotspot_options
@@ -619,13 +620,17 @@ def quartier_report_from_store(
     margin, bin_size = grid.margin, grid.size
     zone = geom.buffer(max(margin, 0.0) + 100.0)
     bbox = zone.bounds
-    events, used, label = _events_for_report(store, layer, theme, start, end, bbox)
+    since = _year_before(start)  # issue 16 part C: the N-1 columns read the previous year too
+    events, used, label = _events_for_report(store, layer, theme, since, end, bbox)
     cams = gpd.GeoDataFrame() if _withheld(readable, "videoprotection") else store.read("videoprotection",
                                                                                          bbox=bbox)
     cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
     streets = store.read("voies", bbox=square_bbox(bbox))  # the maps fill their frame around the zone
     buildings = store.read("batiments", bbox=square_bbox(bbox))
-    observations = store.read("observations", bbox=bbox, start=start.isoformat(), end=_end_exclusive(end))
+    observations = store.read("observations", bbox=bbox, start=since.isoformat(), end=_end_exclusive(end))
+    diagnostics = None if _withheld(readable, "diagnostics") else store.read("diagnostics", bbox=bbox)
+    spans = _report_spans(store, used, per, readable)
+    inputs = report_inputs(spans, quartier=str(code))
     simulated = bool(events["simulated"].fillna(False).astype(bool).any())
     # no event at all around the quartier (any theme, any date): no source covers it
     # the period's events already inside answer without reading the layer again
@@ -640,6 +645,9 @@ def quartier_report_from_store(
             volume_field="volume_m3" if "volume_m3" in events.columns else None,
             points_noirs=points_noirs, addresses=site_addresses(store, [bbox], readable),
             **stats,
+            as_of=inputs.as_of, sample_datasets=inputs.sample_datasets,
+            covered_since=inputs.covered_since, observations_since=inputs.observations_since,
+            diagnostics=diagnostics,
         )
         report = build_quartier_report(
             with_edge_events(events, analysis_events(
@@ -661,6 +669,7 @@ def quartier_report_from_store(
     add_address_context(report, store, bbox)  # issue 16 part A: map background where no streets
     if not _withheld(readable, "actions"):
         report.sections.append(action_section(store, code, geom, start=start, end=end))
+    report.sections.append(sources_section(spans, start=start, end=end, quartiers=[str(code)]))
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)
@@ -679,6 +688,23 @@ def _coverages(
         stats = hotspot_options(store, layer, near, zone, GridOptions())
         out[code] = (stats["coverage"], bool(stats["coverage_fallback"]))
     return out
+
+
+def _year_before(start: date) -> date:
+    """Return the same day one year earlier (28 February for a 29 February)."""
+    return (pd.Timestamp(start) - pd.DateOffset(years=1)).date()
+
+
+def _report_spans(
+    store: LayerStore, events_layer: str, per: gpd.GeoDataFrame, readable: Collection[str] | None
+) -> dict[str, list[Any]]:
+    """Return the data sets behind a report by kind (events, observations, diagnostics), withheld out."""
+    samples = sampled_datasets(store)
+    kinds = {"events": events_layer, "observations": "observations", "diagnostics": "diagnostics"}
+    if events_layer == "observations":
+        del kinds["observations"]
+    return {kind: dataset_spans(store, layer, per, samples=samples) for kind, layer in kinds.items()
+            if not _withheld(readable, layer)}
 
 
 def territory_report_from_store(
@@ -735,14 +761,18 @@ def territory_report_from_store(
     title = f"Comparaison des quartiers — {theme or layer}"
     try:
         boxes = perimeter_boxes(per, 500.0)
+        spans = {"territory": dataset_spans(store, layer, per, samples=sampled_datasets(store))}
         options = ReportOptions(start=pd.Timestamp(start), end=pd.Timestamp(end), bin_size=bin_size,
                                 coverages=_coverages(store, layer, events, per),
                                 simulated=simulated, uncovered_codes=_uncovered_codes(store, layer, per),
                                 points_noirs=site_points_noirs(store, boxes),
-                                addresses=site_addresses(store, boxes))
+                                addresses=site_addresses(store, boxes),
+                                sample_datasets=report_inputs(spans).sample_datasets)
         report = build_territory_report(events, per, options=options, title=title)
     except AnalysisError as exc:
         raise StoreAnalysisError(f"Rapport du territoire : {exc}") from exc
+    report.sections.append(sources_section(spans, start=start, end=end,
+                                           quartiers=list(per["code"].astype(str))))
     sample = sample_note(events, sampled_datasets(store))
     if sample:
         report.notes.insert(0, sample)

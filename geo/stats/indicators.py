@@ -6,8 +6,9 @@ The conventions (Pays de Montbéliard 2025-2030, Lillers 2023…) ask for, in th
 - « Volume de dépôts sauvages et d'encombrants recensés par mois » →
   :func:`dumping_indicators` (number of events and volume in m³);
 - « Délai d'intervention après signalement », « Délai moyen de traitement » →
-  :func:`treatment_delays` (reported → resolved, median and 90th percentile; the median
-  is reported rather than the mean, which a few forgotten records inflate);
+  :func:`treatment_delays` (reported → resolved, Kaplan–Meier median and 90th percentile
+  with the cases still open censored at the extraction date, « clos non traité » apart;
+  the median is reported rather than the mean, which a few forgotten records inflate);
 - « Nombre de diagnostics réalisés par an » → :func:`diagnostics_per_year`;
 - « Nombre de dysfonctionnements identifiés et traités » → :func:`dysfunctions`
   (identified, treated, and the treated share).
@@ -19,10 +20,13 @@ contains it (:func:`assign_quartier`, a plain spatial join) and returns a new ta
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.stats import CensoredData, ecdf
 
 from geo.crs import to_territory_crs
 from geo.errors import AnalysisError
@@ -30,17 +34,25 @@ from geo.errors import AnalysisError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CLOSED_UNTREATED",
     "FOLLOW_UP_STATUSES",
     "TREATED_STATUSES",
+    "AtLeast",
+    "DelaySummary",
     "assign_quartier",
     "diagnostics_per_year",
     "dumping_indicators",
     "dysfunctions",
+    "extraction_date",
+    "km_quantile",
+    "summarize_delays",
     "tracks_treatment",
     "treatment_delays",
 ]
 
 TREATED_STATUSES = ("traité",)
+#: statuses of cases closed without treatment: counted apart, never in a délai
+CLOSED_UNTREATED = ("clos non traité",)
 #: statuses that show a source records what became of its constats
 FOLLOW_UP_STATUSES = ("traité", "en cours", "clos non traité")
 OUTSIDE = "hors quartier"
@@ -183,6 +195,130 @@ def dumping_indicators(
     return out.reset_index()[["quartier", "period", "events", "volume_m3", "volume_known"]]
 
 
+@dataclass(frozen=True)
+class AtLeast:
+    """A quantile the Kaplan–Meier curve never reaches: the delay exceeds ``days``.
+
+    ``days`` is the longest follow-up (resolved or still open) of the cases: « > 45 j ».
+    """
+
+    days: float
+
+
+@dataclass(frozen=True)
+class DelaySummary:
+    """Kaplan–Meier summary of the delays of a set of cases.
+
+    Attributes
+    ----------
+    reported : int
+        Cases reported (every case, « clos non traité » included).
+    resolved : int
+        Cases resolved (an end date not before their report).
+    still_open : int
+        Cases without a resolution at the extraction date (censored there).
+    closed_untreated : int
+        Cases closed without treatment (« clos non traité »): kept out of the delay.
+    median_days, p90_days : float, AtLeast or None
+        Median and 90th percentile of the delay; :class:`AtLeast` when the curve never
+        reaches them (too many cases still open), None when no case counts.
+    """
+
+    reported: int
+    resolved: int
+    still_open: int
+    closed_untreated: int
+    median_days: float | AtLeast | None
+    p90_days: float | AtLeast | None
+
+
+def km_quantile(durations: np.ndarray, observed: np.ndarray, q: float) -> float | AtLeast | None:
+    """Return the ``q`` quantile of a delay estimated by Kaplan–Meier with right-censoring.
+
+    The estimate is :func:`scipy.stats.ecdf` on :class:`scipy.stats.CensoredData`; the quantile
+    is the first delay where the estimated share of resolved cases reaches ``q`` (the survival
+    function falls to ``1 - q`` or below), the usual definition of a Kaplan–Meier median.
+
+    Parameters
+    ----------
+    durations : numpy.ndarray
+        Days from report to resolution (``observed``) or to the extraction date (censored).
+    observed : numpy.ndarray of bool
+        True where the case is resolved.
+    q : float
+        Quantile in (0, 1).
+
+    Returns
+    -------
+    float, AtLeast or None
+        The delay in days; :class:`AtLeast` (the longest follow-up) when the curve never
+        reaches ``q``; None when there is no case.
+    """
+    durations = np.asarray(durations, dtype=float)
+    observed = np.asarray(observed, dtype=bool)
+    if durations.size == 0:
+        return None
+    if not observed.any():
+        return AtLeast(float(durations.max()))
+    res = ecdf(CensoredData(uncensored=durations[observed], right=durations[~observed]))
+    times, share = res.cdf.quantiles, res.cdf.probabilities
+    reached = np.flatnonzero(share >= q - 1e-12)
+    if reached.size == 0:
+        return AtLeast(float(durations.max()))
+    return float(times[reached[0]])
+
+
+def summarize_delays(
+    start: pd.Series,
+    end: pd.Series,
+    *,
+    as_of: pd.Timestamp,
+    closed_untreated: pd.Series | None = None,
+) -> DelaySummary:
+    """Kaplan–Meier median and 90th percentile of report → resolution delays.
+
+    Open cases (no resolution date) count as unresolved at ``as_of`` (right-censored), so
+    that a backlog lengthens the delay instead of vanishing from it; cases closed without
+    treatment are counted apart and kept out of the delay. Resolutions dated before their
+    report, and cases reported after ``as_of``, are left out.
+
+    Parameters
+    ----------
+    start, end : pandas.Series
+        Naive report and resolution datetimes (NaT: not resolved).
+    as_of : pandas.Timestamp
+        Extraction date: open cases are followed up to it.
+    closed_untreated : pandas.Series of bool, optional
+        True for the cases closed without treatment.
+
+    Returns
+    -------
+    DelaySummary
+    """
+    closed = (np.zeros(len(start), dtype=bool) if closed_untreated is None
+              else closed_untreated.fillna(False).to_numpy(dtype=bool))
+    days = ((end - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+    follow = ((as_of - start).dt.total_seconds() / 86400.0).to_numpy(dtype=float)
+    known = start.notna().to_numpy() & ~closed
+    resolved = known & np.isfinite(days) & (days >= 0)
+    still_open = known & ~np.isfinite(days) & (follow >= 0)
+    durations = np.concatenate([days[resolved], follow[still_open]])
+    observed = np.concatenate([np.ones(int(resolved.sum()), dtype=bool),
+                               np.zeros(int(still_open.sum()), dtype=bool)])
+    return DelaySummary(
+        reported=int(start.notna().sum()), resolved=int(resolved.sum()), still_open=int(still_open.sum()),
+        closed_untreated=int((closed & start.notna().to_numpy()).sum()),
+        median_days=km_quantile(durations, observed, 0.5), p90_days=km_quantile(durations, observed, 0.9),
+    )
+
+
+def _split(value: float | AtLeast | None) -> tuple[float, float]:
+    """(estimate, lower bound) of a quantile, NaN where absent."""
+    if isinstance(value, AtLeast):
+        return np.nan, value.days
+    return (np.nan if value is None else value), np.nan
+
+
 def treatment_delays(
     records: gpd.GeoDataFrame,
     perimeters: gpd.GeoDataFrame | None = None,
@@ -191,8 +327,13 @@ def treatment_delays(
     end_field: str = "resolved_at",
     freq: str = "M",
     code_field: str = "code",
+    as_of: Any = None,
+    status_field: str | None = "status",
 ) -> pd.DataFrame:
-    """Délai de traitement (reported → resolved) per quartier and month of the report.
+    """Délai de traitement (reported → resolved) per quartier and month of the report, by Kaplan–Meier.
+
+    Open cases are censored at ``as_of`` (:func:`summarize_delays`); « clos non traité »
+    cases are counted apart and kept out of the delay.
 
     Parameters
     ----------
@@ -205,28 +346,45 @@ def treatment_delays(
         Report and resolution dates; resolutions before the report are ignored.
     freq, code_field : str
         As in :func:`dumping_indicators`.
+    as_of : date-like, optional
+        Extraction date; the latest report or resolution date of ``records`` by default.
+    status_field : str, optional
+        Status column marking « clos non traité » (ignored when absent).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``quartier``, ``period``, ``reported``, ``resolved``, ``median_days`` and
-        ``p90_days`` (NaN when nothing was resolved).
+        Columns ``quartier``, ``period``, ``reported``, ``resolved``, ``still_open``,
+        ``closed_untreated``, ``median_days`` and ``p90_days`` (NaN when not reached or
+        nothing counts), ``median_above`` and ``p90_above`` (the longest follow-up when the
+        curve never reaches the quantile: « > X j »; NaN otherwise).
     """
     keys = _with_keys(records, perimeters, start_field, freq, code_field)
-    end = _dates(records, end_field)
-    days = (end - keys["when"]).dt.total_seconds() / 86400.0
-    keys["days"] = days.where(days >= 0)
+    keys["end"] = _dates(records, end_field)
+    if status_field and status_field in records.columns:
+        keys["closed"] = records[status_field].astype(object).isin(CLOSED_UNTREATED).to_numpy()
+    else:
+        keys["closed"] = False
+    when = extraction_date(keys["when"], keys["end"]) if as_of is None else pd.Timestamp(as_of)
     keys = keys[keys["period"].notna()]
-    grouped = keys.groupby(["quartier", "period"], sort=True)["days"]
-    out = pd.DataFrame(
-        {
-            "reported": grouped.size(),
-            "resolved": grouped.count(),
-            "median_days": grouped.median(),
-            "p90_days": grouped.quantile(0.9),
-        }
-    )
-    return out.reset_index()
+    rows = []
+    for (quartier, period), group in keys.groupby(["quartier", "period"], sort=True):
+        summary = summarize_delays(group["when"], group["end"], as_of=when, closed_untreated=group["closed"])
+        median, median_above = _split(summary.median_days)
+        p90, p90_above = _split(summary.p90_days)
+        rows.append({"quartier": quartier, "period": period, "reported": summary.reported,
+                     "resolved": summary.resolved, "still_open": summary.still_open,
+                     "closed_untreated": summary.closed_untreated, "median_days": median,
+                     "p90_days": p90, "median_above": median_above, "p90_above": p90_above})
+    columns = ["quartier", "period", "reported", "resolved", "still_open", "closed_untreated",
+               "median_days", "p90_days", "median_above", "p90_above"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def extraction_date(*dates: pd.Series) -> pd.Timestamp:
+    """Latest date of ``dates``: the extraction date of records that do not state theirs."""
+    latest = [d.max() for d in dates if len(d) and pd.notna(d.max())]
+    return max(latest) if latest else pd.Timestamp.now().normalize()
 
 
 def diagnostics_per_year(

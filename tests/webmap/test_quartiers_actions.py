@@ -176,9 +176,13 @@ def test_report_section_follows_the_readable_layers(plan_store: tuple[Path, tupl
         full = quartier_report_from_store(store, code, start=START, end=END)
     finally:
         store.close()
-    # only the notice standing for the confidential camera section (not readable either)
-    assert [(s.restricted, s.withheld) for s in withheld.sections] == [("videoprotection", True)]
-    [section] = [s for s in full.sections if s.restricted is None]
+    # without the actions layer: no « Plan d'actions »; the « Sources et couverture » of every report, and
+    # the notice standing for the confidential camera section (not readable either)
+    assert [s.title for s in withheld.sections if s.restricted is None] == ["Sources et couverture"]
+    notices = [(s.restricted, s.withheld) for s in withheld.sections if s.restricted]
+    assert notices == [("videoprotection", True)]
+    section, sources = [s for s in full.sections if s.restricted is None]
+    assert sources.title == "Sources et couverture"
     figures = {label: (value, detail) for label, value, detail in section.figures}
     assert figures["Actions enregistrées"] == (exp["total"], f"dont {exp['total']} simulées")
     assert figures["Actions en retard"][0] == exp["late"]

@@ -494,15 +494,21 @@ def _echo_report(report: Any) -> None:
 
 
 def _fmt(value: Any, *, share: bool = False) -> str:
-    """French display of a key figure; « n.d. » when it could not be computed."""
+    """French display of a key figure: « n.d. » when not computed, « > 45,0 » for an unreached delay."""
+    from geo.stats.indicators import AtLeast  # scipy: imported by the report command only
+
     if value is None:
         return "n.d."
+    if isinstance(value, AtLeast):
+        return "> " + _fmt(value.days)
     if isinstance(value, float):
         if value != value:
             return "n.d."
         if share:
-            return f"{100 * value:.1f} %"
-        return f"{value:,.1f}".replace(",", " ")
+            return f"{100 * value:.1f}".replace(".", ",") + "\u202f%"
+        return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}".replace(",", "\u202f")
     return str(value)
 
 

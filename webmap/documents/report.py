@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.stats.indicators import AtLeast
 from geo.stats.report import (
     RESTRICTED_MARK,
     QuartierPanels,
@@ -44,29 +45,60 @@ MAX_ROWS = 25
 UNKNOWN = "n.d."
 
 
+#: French month names (« mars 2024 »), independent of the machine's locale.
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+          "octobre", "novembre", "décembre")
+#: Narrow no-break space: thousands separator and space before « % ».
+NNBSP = "\u202f"
+
+
 def _fmt(value: Any) -> str:
-    """French display of a value (« n.d. » when unknown)."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+    """French display of a value (« n.d. » when unknown; « > 45,0 » for a delay never reached)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and not np.isfinite(value)):
         return UNKNOWN
+    if isinstance(value, AtLeast):
+        return f"> {_fmt(value.days)}"
     if isinstance(value, bool | np.bool_):
         return "oui" if value else "non"
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}".replace(",", "\u202f")
+        return f"{int(value):,}".replace(",", NNBSP)
     if isinstance(value, float | np.floating):
         number = float(value)
         if 0 < abs(number) < 1:
             return f"{number:.3g}".replace(".", ",")
-        return f"{number:,.1f}".replace(",", "\u202f").replace(".", ",")
+        return f"{number:,.1f}".replace(",", NNBSP).replace(".", ",")
+    if isinstance(value, pd.Period):
+        return _period(value)
     if isinstance(value, pd.Timestamp | datetime):
         return value.strftime("%d/%m/%Y")
     return str(value)
 
 
+def _period(value: pd.Period) -> str:
+    """« mars 2024 » for a month, « 2024 » for a year, the first day otherwise."""
+    freq = value.freqstr.upper()
+    if freq.startswith("M"):
+        return f"{MONTHS[value.month - 1]} {value.year}"
+    if freq.startswith(("Y", "A")):
+        return str(value.year)
+    return value.start_time.strftime("%d/%m/%Y")
+
+
+def _percent(value: float) -> str:
+    """« 66,7 % » (share in 0–1)."""
+    return f"{100 * value:.1f}".replace(".", ",") + NNBSP + "%"
+
+
+def _is_share(label: str) -> bool:
+    """Tell whether ``label`` is a share (0–1) shown as a percentage: « Part … », « Taux … »."""
+    return label.startswith(("Part", "Taux"))
+
+
 def _key_figure(label: str, value: Any) -> dict[str, str]:
     """Return a key figure; the shares (« Part … ») as percentages."""
     shown = _fmt(value)
-    if label.startswith("Part") and isinstance(value, float | np.floating) and np.isfinite(value):
-        shown = f"{value:.1%}".replace(".", ",")
+    if _is_share(label) and isinstance(value, float | np.floating) and np.isfinite(value):
+        shown = _percent(float(value))
     return {"label": label, "value": shown}
 
 
@@ -76,10 +108,11 @@ LABEL_COLUMNS = frozenset({"Année", "Annee", "Code", "Code INSEE"})
 
 def _cell(column: str, value: Any) -> str:
     """French display of one table cell (years as « 2023 », not « 2 023 »; shares as percentages)."""
-    if column in LABEL_COLUMNS and isinstance(value, int | np.integer):
+    if column in LABEL_COLUMNS and isinstance(value, int | np.integer | float | np.floating) \
+            and np.isfinite(value) and float(value).is_integer():
         return str(int(value))
-    if column.startswith("Part") and isinstance(value, float | np.floating) and np.isfinite(value):
-        return f"{value:.1%}".replace(".", ",")
+    if _is_share(column) and isinstance(value, float | np.floating) and np.isfinite(value):
+        return _percent(float(value))
     return _fmt(value)
 
 

@@ -91,6 +91,21 @@ class ReportOptions:
         Territory report: per quartier code, its ``(coverage, coverage_fallback)`` (as the
         quartier report's ``coverage`` and ``coverage_fallback``), so that each quartier's
         panel is its quartier report's grid.
+    as_of : date-like, optional
+        Extraction date of the data: cases still open are followed up to it (Kaplan–Meier
+        delays); the latest date in the records by default.
+    sample_datasets : tuple of str
+        Data sets declared samples: their rows are flagged « échantillon ».
+    covered_since : tuple of (str, str)
+        (data set, first ISO date it holds): the N-1 comparisons are « n.d. » for months
+        before it; the earliest date of the records stands in for a data set not listed.
+    observations_since : tuple of (str, str)
+        The same for the constats (``observations``): a data set name may feed both layers
+        with different spans.
+    diagnostics : geopandas.GeoDataFrame, optional
+        The diagnostics en marchant (``walk_date``, ``quartier``) of the quartier report:
+        the only source of their count; None (not read) makes it « n.d. », never a count
+        inferred from the constats.
     """
 
     start: Any = None
@@ -121,6 +136,13 @@ class ReportOptions:
     local_moran: bool = False
     coverages: Mapping[str, tuple[BaseGeometry | None, bool]] | None = field(default=None, compare=False,
                                                                              repr=False)
+
+    # issue 16 part C: honest indicators
+    as_of: Any = None
+    sample_datasets: tuple[str, ...] = ()
+    covered_since: tuple[tuple[str, str], ...] = ()
+    observations_since: tuple[tuple[str, str], ...] = ()
+    diagnostics: gpd.GeoDataFrame | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """Check the hot spot options (French errors naming the option)."""

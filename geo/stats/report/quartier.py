@@ -16,7 +16,12 @@ from geo.stats.indicators import (
 )
 from geo.stats.report._cctv_section import _cctv_section
 from geo.stats.report._hotspot_sections import _emerging_section, _hotspot_section
-from geo.stats.report._indicator_sections import _cleanup_delays, _monthly_section, _observation_indicators
+from geo.stats.report._indicator_sections import (
+    _cleanup_delays,
+    _diagnostics_section,
+    _monthly_section,
+    _observation_indicators,
+)
 from geo.stats.report._period import filter_period
 from geo.stats.report._recurrence_section import SITE_METHOD, _recurrence_section
 from geo.stats.report.model import MIN_HOTSPOT_EVENTS, MapLayers, Report, ReportOptions
@@ -55,7 +60,8 @@ def build_quartier_report(
     observations : geopandas.GeoDataFrame, optional
         Observations (``observed_at``, ``resolved_at``, ``status``, ``walk_id``,
         ``source``) for the indicators of the fiches actions: délai de traitement,
-        diagnostics per year, dysfonctionnements identified and treated.
+        diagnostics per year, dysfonctionnements identified and treated. Records of the
+        year before the period feed the N-1 columns.
 
     Returns
     -------
@@ -95,7 +101,7 @@ def build_quartier_report(
         "Événements dans le quartier et sa marge": len(near),
     })
     hot_in, bin_size = _hotspot_section(report, ev, near, geom, layers, opts)
-    _monthly_section(report, inside, row, str(code), opts)
+    _monthly_section(report, inside, row, str(code), opts, history=_history(events, zone, row, opts))
     partial_last = t1.to_period("M").end_time.normalize() > t1.normalize()
     if bin_size is not None:
         ehsa_end = (t1.to_period("M") - 1) if partial_last else t1.to_period("M")
@@ -107,15 +113,28 @@ def build_quartier_report(
     if cameras is not None:  # issue 16 part D: every camera figure in the restricted section
         _cctv_section(report, inside if len(inside) else near, cameras, hot_in, buildings, geom, opts)
     if observations is not None and len(observations):
-        _observation_indicators(
-            report, observations, row, code=str(code), code_field=opts.code_field, t0=t0, t1=t1
-        )
+        _observation_indicators(report, observations, row, code=str(code), opts=opts)
+    _diagnostics_section(report, observations, opts.diagnostics, row, code=str(code), opts=opts)
     if not opts.events_covered:
         _mark_uncovered(report, opts)
     report.method.update(_quartier_method(bin_size, opts, gi=report.results.get("gi_method")))
     report.caveats.extend(_quartier_caveats(t1, partial_last=partial_last, cleaned=cleaned is not None,
                                             hotspots=bin_size is not None))
     return report
+
+
+def _history(
+    events: gpd.GeoDataFrame, zone: Any, row: gpd.GeoDataFrame, opts: ReportOptions
+) -> gpd.GeoDataFrame:
+    """Events of the quartier from one year before the period to its end (the N-1 columns)."""
+    start = (pd.Timestamp(opts.start) if opts.start is not None else None)
+    if start is None or events.empty:
+        return events.iloc[:0]
+    ev, _, _ = filter_period(events, opts.time_field, start - pd.DateOffset(years=1), opts.end)
+    ev = to_territory_crs(ev)
+    ev = ev[ev.intersects(zone)]
+    return ev[assign_quartier(ev, row[[opts.code_field, row.geometry.name]],
+                              code_field=opts.code_field).notna().to_numpy()]
 
 
 #: Key figures that count events: unknown (None), not 0, where no source covers the quartier.

@@ -29,6 +29,7 @@ from geo.stats.report._recurrence_section import (
     run_recurrence,
     site_table,
 )
+from geo.stats.report.flags import FLAG_COLUMN, row_flags
 from geo.stats.report.model import (
     MIN_HOTSPOT_EVENTS,
     BarChart,
@@ -98,6 +99,10 @@ def build_territory_report(
                    "Part de sites récurrents"]
         table[unknown] = table[unknown].astype(object)
         table.loc[uncovered, unknown] = None
+    # issue 16 part C: each row says what its figures rest on (real, simulated, sample)
+    flags = row_flags(ev, codes, pd.Index(per_codes), samples=opts.sample_datasets, default=None)
+    table[FLAG_COLUMN] = ["aucune source" if off else (flag or "n.d.")
+                          for flag, off in zip(flags, uncovered, strict=True)]
     report = Report(title=title, period=(t0, t1), simulated=opts.simulated)
     if uncovered.any():
         report.notes.append(f"Aucune source d'événements ne couvre {int(uncovered.sum())} quartier(s) "
@@ -108,6 +113,9 @@ def build_territory_report(
     report.key_figures.update({
         "Événements sur le territoire": len(ev),
         "Dont dans un quartier": int(codes.notna().sum()),
+        # issue 16 part C: what the total mixes
+        "Dont simulés": _simulated(ev),
+        "Dont issus d'un échantillon": _from_sample(ev, opts.sample_datasets),
         "Mailles en point chaud (dans les quartiers)": (
             int(((hot["gi_bin"] > 0) & hot["in_quartier"].astype(bool)).sum()) if hot is not None else None),
     })
@@ -216,6 +224,20 @@ def _bin_sizes(panels: list[QuartierPanel]) -> str:
     if len(sizes) == 1:
         return f"hexagones de {sizes[0]} m, une grille par quartier et sa marge"
     return f"hexagones de {sizes[0]} à {sizes[-1]} m selon le quartier, une grille par quartier et sa marge"
+
+
+def _simulated(events: pd.DataFrame) -> int | None:
+    """Events flagged simulated (None when the records carry no flag)."""
+    if "simulated" not in events.columns:
+        return None
+    return int(events["simulated"].astype("boolean").fillna(False).astype(bool).sum())
+
+
+def _from_sample(events: pd.DataFrame, samples: tuple[str, ...]) -> int | None:
+    """Events from a data set declared a sample (None when the records name no data set)."""
+    if "source_dataset" not in events.columns:
+        return None
+    return int(events["source_dataset"].astype(str).isin(list(samples)).sum())
 
 
 def _comparison_row(
