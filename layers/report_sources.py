@@ -28,8 +28,9 @@ __all__ = ["DatasetSpan", "ReportInputs", "dataset_spans", "report_inputs", "sou
 
 #: What each kind of records feeds in a quartier or territory report.
 FEEDS = {
+    # the camera section (restricted) is not named here: this table goes to every reader
     "events": "chiffres clés des événements, cartes des points chauds, indicateurs mensuels, sites "
-              "récurrents, couverture par les caméras",
+              "récurrents",
     "territory": "comparaison des quartiers, graphique des densités et carte des points chauds du territoire",
     "observations": "délais de traitement, dysfonctionnements identifiés et traités, constats par pilote, "
                     "partenaire et domanialité, constats par thème",
@@ -223,6 +224,11 @@ def sources_section(
                      "tirés comme s'il était complet.")
     if not rows:
         notes.insert(0, "Aucune source de données datées ne nourrit ce rapport.")
+    # a data set feeding two layers (events and constats) gets one column per layer
+    names = pd.Series([r["Source (jeu de données)"] for r in rows], dtype=object)
+    for row, repeated in zip(rows, names.duplicated(keep=False), strict=True):
+        if repeated:
+            row["Source (jeu de données)"] = f"{row['Source (jeu de données)']} ({row['Couche']})"
     # one column per data set, one row per property: a page holds it whatever the number of sources
     table = (pd.DataFrame(rows).set_index("Source (jeu de données)").T.rename_axis("Jeu de données")
              .reset_index() if rows else pd.DataFrame({"Jeu de données": []}))

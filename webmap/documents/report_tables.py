@@ -21,9 +21,11 @@ import logging
 import re
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from geo.stats.indicators import AtLeast
 from geo.stats.report import Report
 
 logger = logging.getLogger(__name__)
@@ -80,13 +82,22 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy a spreadsheet takes: text column names, naive datetimes, periods as text."""
     out = df.copy()
     out.columns = [str(c) for c in out.columns]
-    for column in out.columns:
-        series = out[column]
+    for i in range(out.shape[1]):  # by position: two columns may share a heading
+        series = out.iloc[:, i]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
-            out[column] = series.dt.tz_localize(None)
+            out.isetitem(i, series.dt.tz_localize(None).to_numpy())
         elif isinstance(series.dtype, pd.PeriodDtype):
-            out[column] = series.astype(str)
+            out.isetitem(i, series.astype(str).to_numpy())
+        elif series.dtype == object:  # mixed cells: a delay never reached is « > 45,0 » (AtLeast)
+            out.isetitem(i, series.map(_cell).to_numpy())
     return out
+
+
+def _cell(value: Any) -> Any:
+    """Return a mixed column's cell as a spreadsheet takes it: « > days » for AtLeast."""
+    if isinstance(value, AtLeast):
+        return f"> {round(value.days, 1)}"
+    return value
 
 
 def write_report_tables(report: Report, folder: str | Path, stem: str) -> list[Path]:
