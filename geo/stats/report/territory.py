@@ -14,13 +14,13 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import to_territory_crs
 from geo.errors import AnalysisError
-from geo.stats.binning import count_in_bins
+from geo.stats.binning import MIN_NONEMPTY_CELLS, count_in_bins
 from geo.stats.hotspots import getis_ord
 from geo.stats.indicators import (
     assign_quartier,
 )
 from geo.stats.recurrence import Recurrence
-from geo.stats.report._hotspot_sections import gi_support, quartier_grid
+from geo.stats.report._hotspot_sections import MIN_GI_EVENTS, gi_support, quartier_grid
 from geo.stats.report._period import filter_period
 from geo.stats.report._recurrence_section import (
     SITE_METHOD,
@@ -123,8 +123,9 @@ def build_territory_report(
         shown = table[~uncovered].sort_values("Par km² et par mois", ascending=False)
         report.figures.append(BarChart(
             "comparaison", "Densité mensuelle des événements par quartier",
-            labels=[f"{n} ({c})" if n != c else c
-                    for n, c in zip(shown["Nom"], shown["Quartier"], strict=True)],
+            # each bar says what its data are (réelles, simulées, échantillon): one chart mixes them
+            labels=[(f"{n} ({c})" if n != c else c) + f" — {flag}"
+                    for n, c, flag in zip(shown["Nom"], shown["Quartier"], shown[FLAG_COLUMN], strict=True)],
             values=shown["Par km² et par mois"].to_numpy(dtype=float),
             ylabel="événements / km² / mois", horizontal=True,
         ))
@@ -135,6 +136,13 @@ def build_territory_report(
             "hotspots", "Points chauds par quartier (Gi*)", panels=with_events,
             omitted=[p.code for p in panels if p not in with_events],
         ))
+        short = [f"{p.name} ({p.code})" for p in with_events if p.bins is None]
+        if short:
+            report.notes.append(
+                f"Gi* non calculé pour {len(short)} quartier(s) : {', '.join(short)}. Il faut au moins "
+                f"{MIN_GI_EVENTS} événements et {MIN_NONEMPTY_CELLS} mailles non vides autour d'un quartier "
+                "(ou 3 lieux distincts) ; en deçà, une statistique Gi* désignerait des points chauds "
+                "au hasard.")
     else:
         report.notes.append("Aucun événement sur la période : pas de carte des points chauds ni de graphique."
                             if ev.empty else f"Trop peu d'événements ({len(ev)}) sur la période pour les "
@@ -185,7 +193,7 @@ def _panel(ev: gpd.GeoDataFrame, row: gpd.GeoDataFrame, opts: ReportOptions) -> 
     near = shapely.contains_xy(zone, xy[:, 0], xy[:, 1]) if len(xy) else np.zeros(0, dtype=bool)
     bins, note = None, None
     if near.sum() < MIN_HOTSPOT_EVENTS:
-        note = f"{int(near.sum())} événement(s) : Gi* non calculé"
+        note = "Gi* : données insuffisantes"
     else:
         try:  # the quartier report's own grid and conditions (same cells, counts and z)
             cov, fallback = (opts.coverages or {}).get(code, (opts.coverage, opts.coverage_fallback))
@@ -193,12 +201,13 @@ def _panel(ev: gpd.GeoDataFrame, row: gpd.GeoDataFrame, opts: ReportOptions) -> 
             grid = quartier_grid(ev.iloc[np.flatnonzero(near)], geom, own)
         except AnalysisError as exc:  # events on fewer than 3 distinct sites: no bin size
             logger.info("quartier %s: no Gi* (%s)", code, exc)
-            note = "événements sur moins de 3 lieux distincts : Gi* non calculé"
+            note = "Gi* : moins de 3 lieux distincts"
         else:
             counted = count_in_bins(grid, ev)  # every event counts in the cells, not only the margin's
             reason = gi_support(xy[near], counted)
             if reason is not None:
-                note = f"Gi* non calculé : {reason}"
+                note = "Gi* : données insuffisantes"  # short: it titles a small panel
+                logger.info("quartier %s: no Gi* (%s)", code, reason)
             else:
                 bins = getis_ord(counted, fdr=opts.fdr)
                 bins.insert(0, "quartier", pd.array([code] * len(bins), dtype=object))

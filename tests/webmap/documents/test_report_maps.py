@@ -229,7 +229,8 @@ def test_demo_territory_report_one_panel_per_quartier(demo: Path, tmp_path: Path
     ax = bars.figure.axes[0]
     bars.figure.canvas.draw()
     ticks = [t for t in ax.get_yticklabels() if t.get_text()]
-    assert any(t.get_text() == "Mosson (QP034005)" for t in ticks)
+    assert any(t.get_text() == "Mosson (QP034005) — simulées" for t in ticks)  # each bar flags its data
+    assert any(t.get_text() == "Les Portes Du Vingtième (QP075019) — échantillon" for t in ticks)
     boxes = sorted((t.get_window_extent() for t in ticks), key=lambda b: b.y0)
     assert all(a.y1 <= b.y0 + 0.5 for a, b in itertools.pairwise(boxes))  # no overlap
     to_png(bars)
