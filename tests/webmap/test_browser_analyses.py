@@ -37,8 +37,9 @@ def analyses_app(store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     shutil.copy(store_path, path)
     store = open_store(path, create=False)
     try:
+        # a fixed size: the automatic one (issue 16) finds no significant cell in this sample
         request = HotspotRequest(date(2023, 9, 1), date(2024, 8, 31), theme="dépôts sauvages",
-                                 quartier="QP075019")
+                                 quartier="QP075019", bin_size=100.0)
         run = store_hotspots(store, request)
         assert run.n_hot > 0
         # a graduated analysis beside it: the counts of the same bins stored as a density run
