@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.french import grouped
 from geo.stats.indicators import AtLeast, assign_quartier
 from layers.analyses import analysis_events
 from layers.store.base import LayerStore
@@ -36,7 +37,7 @@ def _clean(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, AtLeast):  # Kaplan-Meier quantile not reached: more than the longest follow-up
-        return "> " + f"{value.days:,.1f}".replace(",", "\u202f").replace(".", ",")
+        return "> " + grouped(value.days, 1)
     if isinstance(value, float | np.floating) and not np.isfinite(value):
         return None
     if isinstance(value, np.integer):

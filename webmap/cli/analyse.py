@@ -495,6 +495,7 @@ def _echo_report(report: Any) -> None:
 
 def _fmt(value: Any, *, share: bool = False) -> str:
     """French display of a key figure: « n.d. » when not computed, « > 45,0 » for an unreached delay."""
+    from geo.french import grouped
     from geo.stats.indicators import AtLeast  # scipy: imported by the report command only
 
     if value is None:
@@ -506,9 +507,9 @@ def _fmt(value: Any, *, share: bool = False) -> str:
             return "n.d."
         if share:
             return f"{100 * value:.1f}".replace(".", ",") + "\u202f%"
-        return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
+        return grouped(value, 1)
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}".replace(",", "\u202f")
+        return grouped(value)
     return str(value)
 
 

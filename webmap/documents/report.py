@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo.french import NNBSP, grouped
 from geo.stats.indicators import AtLeast
 from geo.stats.report import (
     RESTRICTED_MARK,
@@ -48,8 +49,6 @@ UNKNOWN = "n.d."
 #: French month names (« mars 2024 »), independent of the machine's locale.
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
           "octobre", "novembre", "décembre")
-#: Narrow no-break space: thousands separator and space before « % ».
-NNBSP = "\u202f"
 
 
 def _fmt(value: Any) -> str:
@@ -61,12 +60,12 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool | np.bool_):
         return "oui" if value else "non"
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}".replace(",", NNBSP)
+        return grouped(int(value))
     if isinstance(value, float | np.floating):
         number = float(value)
         if 0 < abs(number) < 1:
             return f"{number:.3g}".replace(".", ",")
-        return f"{number:,.1f}".replace(",", NNBSP).replace(".", ",")
+        return grouped(number, 1)
     if isinstance(value, pd.Period):
         return _period(value)
     if isinstance(value, pd.Timestamp | datetime):

@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import AnalysisError
+from geo.french import grouped
 from geo.stats.binning import MIN_NONEMPTY_CELLS, count_in_bins, make_bins
 from geo.stats.emerging import PATTERNS_FR, TOO_FEW, emerging_hotspots, space_time_cube
 from geo.stats.hotspots import confidence_classes, distance_weights, fdr_adjust, getis_ord, kernel_density
@@ -64,7 +65,7 @@ def _fmt_m(value: float) -> str:
 
 def _n(value: int) -> str:
     """Return an integer with French digit grouping (narrow no-break spaces): 1 447."""
-    return f"{int(value):,}".replace(",", "\u202f")
+    return grouped(int(value))
 
 
 def _grid_method(grid: gpd.GeoDataFrame, opts: ReportOptions) -> dict[str, Any]:
