@@ -77,7 +77,10 @@ def test_no_cdn_everything_local(anon: FlaskClient) -> None:
     assert "/static/vendor/leaflet/leaflet.js" in assets.scripts
     assert "/static/vendor/leaflet.markercluster/leaflet.markercluster.js" in assets.scripts
     assert "/static/vendor/leaflet.heat/leaflet-heat.js" in assets.scripts
-    assert assets.scripts[-1] == "/static/js/carte.js"
+    # the page's own scripts come after the libraries, carte.js first (the others extend it)
+    own = [u for u in assets.scripts if u.startswith("/static/js/")]
+    assert own.index("/static/js/fond.js") < own.index("/static/js/carte.js")
+    assert all(not u.startswith("/static/vendor/") for u in assets.scripts[assets.scripts.index(own[0]):])
 
 
 def test_static_assets_served(anon: FlaskClient) -> None:

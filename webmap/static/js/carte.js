@@ -18,6 +18,8 @@
   "use strict";
 
   const CFG = JSON.parse(document.getElementById("carte-config").textContent);
+  const Q = {};
+  window.qpvCarte = Q;
   const DEBOUNCE_MS = 150;
   const LIST_MAX = 200;
   const FEATURE_LIMIT = 5000;
@@ -199,6 +201,7 @@
   const canvas = L.canvas({ padding: 0.3 });
   let tileLayer = null;
 
+  // fond de plan : fond.js (QPVFond), commun aux pages qui ont une carte
   function setupBasemap() {
     const bm = CFG.basemap;
     if (!bm.url) {
@@ -206,20 +209,15 @@
         + `(à partir du zoom ${CFG.contextMinZoom}).`, "info");
       return;
     }
-    let loaded = 0;
-    let failed = 0;
-    tileLayer = L.tileLayer(bm.url, { attribution: bm.attribution, maxZoom: bm.maxZoom, crossOrigin: true });
-    tileLayer.on("tileload", () => { loaded += 1; });
-    tileLayer.on("tileerror", () => {
-      failed += 1;
-      if (!state.contextOn && loaded === 0 && failed >= 3) {
+    tileLayer = window.QPVFond.addTo(map, bm, {
+      onUnreachable: () => {
+        if (state.contextOn) return;
         state.contextOn = true;
         showBanner(`Fond de plan « ${bm.label} » injoignable : contexte dessiné à partir des voies `
           + `et bâtiments du territoire (à partir du zoom ${CFG.contextMinZoom}).`, "alerte");
         refresh();
-      }
+      },
     });
-    tileLayer.addTo(map);
   }
 
   const context = {
@@ -588,7 +586,7 @@
     layer.qpvLayer = info.name;
     // En mode saisie, un clic sur un objet place le constat au lieu d'ouvrir sa fiche.
     layer.on("click", (ev) => {
-      if (state.placing) placeAt(ev.latlng);
+      if (state.placing) Q.placeAt(ev.latlng);
       else openFiche(info, feat, layer.getLatLng ? layer.getLatLng() : ev.latlng);
     });
   }
@@ -627,10 +625,10 @@
     if (props.uid) box.append(el("p", { class: "uid", text: `Identifiant : ${props.uid}` }));
     const walk = walkLink(info, props, "Ouvrir la page du diagnostic");
     if (walk) box.append(el("p", { class: "lien-parcours" }, [walk]));
-    if (info.name === "observations" && props.uid) box.append(historyBlock(info, props));
-    if (canEdit() && props.uid && info.name === "points_noirs") box.append(childForm("evenements", props.uid,
+    if (info.name === "observations" && props.uid) box.append(Q.historyBlock(info, props));
+    if (canEdit() && props.uid && info.name === "points_noirs") box.append(Q.childForm("evenements", props.uid,
       `${CFG.urls.api}/points_noirs/${encodeURIComponent(props.uid)}/evenements`, "Enregistrer un dépôt constaté"));
-    if (canEdit() && props.uid && info.name === "bacs") box.append(childForm("releves", props.uid,
+    if (canEdit() && props.uid && info.name === "bacs") box.append(Q.childForm("releves", props.uid,
       `${CFG.urls.api}/bacs/${encodeURIComponent(props.uid)}/releves`, "Enregistrer un relevé de remplissage"));
     return box;
   }
@@ -746,322 +744,12 @@
     return box;
   }
 
-  function historyBlock(info, props) {
-    const block = el("div", { class: "historique" });
-    const list = el("ol", { class: "historique-liste" }, [el("li", { text: "Chargement de l'historique…" })]);
-    block.append(el("h4", { text: "Historique des statuts" }), list);
-    const load = () => api(`${CFG.urls.api}/observations/${encodeURIComponent(props.uid)}/history`)
-      .then((rows) => {
-        const items = Array.isArray(rows) ? rows : (rows && (rows.historique || rows.history || rows.items)) || [];
-        list.replaceChildren(...(items.length ? items.map((h) => el("li", {}, [
-          el("strong", { text: h.status }), ` — ${formatValue(h.changed_at, "datetime")}`,
-          h.changed_by ? ` par ${h.changed_by}` : "", h.comment ? el("em", { text: ` « ${h.comment} »` }) : null,
-        ])) : [el("li", { text: "Aucun changement enregistré." })]));
-      })
-      .catch((e) => list.replaceChildren(el("li", { class: "erreur", text: e.message })));
-    load();
-    if (canEdit()) {
-      const statusField = info.fields.find((f) => f.name === "status");
-      const select = el("select", { name: "status", "aria-label": "Nouveau statut" },
-        ((statusField && statusField.choices) || []).map((c) => el("option", { value: c, text: c })));
-      select.value = props.status || "";
-      const comment = el("input", { type: "text", name: "comment", placeholder: "Commentaire", "aria-label": "Commentaire" });
-      const msg = el("p", { class: "message", role: "status" });
-      const form = el("form", { class: "form-statut" }, [
-        el("label", { text: "Statut " }, [select]), comment,
-        el("button", { type: "submit", text: "Changer le statut" }), msg,
-      ]);
-      form.addEventListener("submit", async (ev) => {
-        ev.preventDefault();
-        msg.textContent = "Enregistrement…";
-        msg.className = "message";
-        try {
-          await api(`${CFG.urls.api}/observations/${encodeURIComponent(props.uid)}`,
-            { method: "PATCH", json: { status: select.value, comment: comment.value } });
-          props.status = select.value;
-          invalidate();
-          msg.textContent = "Statut enregistré.";
-          comment.value = "";
-          load();
-          refresh();
-        } catch (e) {
-          showFormError(form, msg, e);
-        }
-      });
-      block.append(form);
-    }
-    return block;
-  }
-
-  function showFormError(form, msg, err) {
-    msg.textContent = err.message;
-    msg.className = "message erreur";
-    form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
-    if (err.champ) {
-      const input = form.querySelector(`[name="${err.champ}"]`);
-      if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
-    }
-  }
-
-  function localDateTimeValue(d) {
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  }
-
-  function fieldInput(f) {
-    if (f.choices) {
-      return el("select", { name: f.name, required: f.required },
-        [f.required ? null : el("option", { value: "", text: "—" })].concat(
-          f.choices.map((c) => el("option", { value: c, text: c }))));
-    }
-    if (f.type === "datetime") {
-      return el("input", { type: "datetime-local", name: f.name, required: f.required,
-        value: f.required ? localDateTimeValue(new Date()) : null });
-    }
-    if (f.type === "date") return el("input", { type: "date", name: f.name, required: f.required });
-    if (f.type === "float" || f.type === "int") {
-      return el("input", { type: "number", name: f.name, required: f.required, step: f.type === "int" ? "1" : "any",
-        min: f.minimum === null ? null : String(f.minimum), max: f.maximum === null ? null : String(f.maximum) });
-    }
-    return el("input", { type: "text", name: f.name, required: f.required });
-  }
-
-  function childForm(child, uid, url, title) {
-    const fields = CFG.forms[child];
-    const msg = el("p", { class: "message", role: "status" });
-    const form = el("form", { class: `form-enfant form-${child}` }, [el("h4", { text: title })].concat(
-      fields.map((f) => el("label", {}, [`${f.label}${f.required ? " *" : ""} `, fieldInput(f)])),
-      [el("button", { type: "submit", text: "Enregistrer" }), msg]));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const body = {};
-      fields.forEach((f) => {
-        const v = form.elements[f.name].value;
-        if (v === "") return;
-        if (f.type === "float" || f.type === "int") body[f.name] = Number(v);
-        else if (f.type === "datetime") body[f.name] = v.length === 16 ? `${v}:00` : v; // heure locale
-        else body[f.name] = v;
-      });
-      msg.textContent = "Enregistrement…";
-      msg.className = "message";
-      try {
-        await api(url, { method: "POST", json: body });
-        msg.textContent = "Enregistré.";
-        form.reset();
-      } catch (e) {
-        showFormError(form, msg, e);
-      }
-    });
-    return form;
-  }
-
   // ------------------------------------------------------------- saisie d'un constat
   function canEdit() {
     return EDIT_ROLES.includes(state.session.role);
   }
 
-  function setPlacing(on) {
-    state.placing = on;
-    $("#carte").classList.toggle("mode-ajout", on);
-    $("#aide-ajout").hidden = !on;
-    $("#bouton-ajout").setAttribute("aria-pressed", on ? "true" : "false");
-  }
-
-  /** Vérifie les photos choisies : nombre, type et taille (le serveur vérifie aussi). */
-  function checkPhotos(files) {
-    const p = CFG.photos;
-    if (files.length > p.max) return `Au plus ${p.max} photos par constat.`;
-    for (const f of files) {
-      if (!p.types.includes(f.type)) return `« ${f.name} » n'est pas une photo JPEG, PNG ou WebP.`;
-      if (f.size > p.maxBytes) {
-        return `« ${f.name} » dépasse la taille autorisée (${formatNumber(Math.round(p.maxBytes / 1048576))} Mo).`;
-      }
-    }
-    return "";
-  }
-
-  function observationForm(latlng) {
-    const info = state.byName.observations;
-    const themeField = info && info.fields.find((f) => f.name === "theme");
-    const theme = el("select", { name: "theme", required: true, id: "ajout-theme" },
-      [el("option", { value: "", text: "— choisir un thème —" })].concat(
-        ((themeField && themeField.choices) || []).map((c) => el("option", { value: c, text: c }))));
-    const description = el("textarea", { name: "description", rows: "3", id: "ajout-description" });
-    const photos = el("input", { type: "file", name: "photos", id: "ajout-photos", multiple: true,
-      accept: CFG.photos.types.join(",") });
-    const msg = el("p", { class: "message", role: "status", id: "ajout-message" });
-    const form = el("form", { class: "form-ajout", id: "form-ajout" }, [
-      el("h3", { text: "Nouveau constat" }),
-      el("p", { class: "aide", text: `Position : ${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}` }),
-      el("label", { for: "ajout-theme", text: "Thème *" }), theme,
-      el("label", { for: "ajout-description", text: "Description" }), description,
-      el("label", { for: "ajout-photos", text: `Photos (${CFG.photos.max} au plus, JPEG, PNG ou WebP)` }), photos,
-      el("button", { type: "submit", text: "Enregistrer le constat" }), msg,
-    ]);
-    photos.addEventListener("change", () => {
-      const problem = checkPhotos(Array.from(photos.files));
-      photos.setCustomValidity(problem);
-      msg.textContent = problem;
-      msg.className = problem ? "message erreur" : "message";
-    });
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const files = Array.from(photos.files);
-      const problem = checkPhotos(files);
-      if (problem) { showFormError(form, msg, Object.assign(new Error(problem), { champ: "photos" })); return; }
-      if (!theme.value) { showFormError(form, msg, Object.assign(new Error("Choisissez un thème."), { champ: "theme" })); return; }
-      const data = new FormData();
-      data.append("uid", newUid());
-      data.append("lon", latlng.lng.toFixed(7));
-      data.append("lat", latlng.lat.toFixed(7));
-      data.append("theme", theme.value);
-      data.append("description", description.value);
-      files.forEach((f) => data.append("photos", f, f.name));
-      msg.textContent = "Envoi…";
-      msg.className = "message";
-      try {
-        const res = await api(`${CFG.urls.api}/observations`, { method: "POST", body: data });
-        map.closePopup();
-        showBanner(`Constat enregistré (${res.uid}).`, "succes");
-        state.lastCreated = res.uid;
-        state.byName.observations.count = Number(state.byName.observations.count || 0) + 1;
-        invalidate();
-        refresh();
-      } catch (e) {
-        showFormError(form, msg, e);
-      }
-    });
-    return form;
-  }
-
-  /** Ouvre le formulaire de saisie d'un constat à la position cliquée. */
-  function placeAt(latlng) {
-    setPlacing(false);
-    L.popup({ maxWidth: 360, minWidth: 280, closeOnClick: false }).setLatLng(latlng)
-      .setContent(observationForm(latlng)).openOn(map);
-  }
-
-  map.on("click", (ev) => { if (state.placing) placeAt(ev.latlng); });
-  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && state.placing) setPlacing(false); });
-
-  // ---------------------------------------------------------------------- filtres
-  function buildFilterChoices() {
-    const fill = (select, values) => values.forEach((v) => select.append(el("option", { value: v, text: v })));
-    const union = (name) => Array.from(new Set(state.layers.flatMap((info) => {
-      const f = info.fields.find((x) => x.name === name);
-      return (f && f.choices) || [];
-    })));
-    fill($("#f-theme"), union("theme"));
-    fill($("#f-source"), union("source"));
-    const statut = $("#f-statut");
-    const seen = new Set();
-    state.layers.forEach((info) => {
-      const f = info.fields.find((x) => x.name === "status");
-      if (!f || !f.choices || info.reference) return;
-      const values = f.choices.filter((c) => !seen.has(c));
-      if (!values.length) return;
-      values.forEach((c) => seen.add(c));
-      statut.append(el("optgroup", { label: info.label }, values.map((c) => el("option", { value: c, text: c }))));
-    });
-  }
-
-  function buildMonths() {
-    let lo = null;
-    let hi = null;
-    // records dated outside the plausible window (a typo 2099) do not stretch the slider
-    const outside = state.layers.reduce((n, info) => n + (info.reference ? 0 : info.outside_window || 0), 0);
-    const note = $("#f-hors-periode");
-    note.hidden = outside === 0;
-    note.textContent = outside === 1
-      ? "1 enregistrement daté hors de la période plausible n'apparaît pas sur le curseur."
-      : `${outside} enregistrements datés hors de la période plausible n'apparaissent pas sur le curseur.`;
-    state.layers.forEach((info) => {
-      if (info.reference || !info.time_min || !info.time_max) return;
-      const a = monthKey(new Date(info.time_min));
-      const b = monthKey(new Date(info.time_max));
-      if (!lo || a < lo) lo = a;
-      if (!hi || b > hi) hi = b;
-    });
-    const months = [];
-    if (lo && hi) for (let k = lo; k <= hi && months.length < 1200; k = addMonths(k, 1)) months.push(k);
-    state.months = months;
-    const slider = $("#f-curseur");
-    slider.max = String(Math.max(0, months.length - 1));
-    slider.value = slider.max;
-    slider.disabled = months.length === 0;
-    if (months.length) {
-      $("#f-debut").min = $("#f-fin").min = months[0];
-      $("#f-debut").max = $("#f-fin").max = months[months.length - 1];
-    }
-    showPeriod();
-  }
-
-  function showPeriod() {
-    const f = state.filters;
-    const whole = !f.start && !f.end;
-    $("#f-toute-periode").checked = whole;
-    const first = f.start ? monthLabel(f.start.slice(0, 7)) : "début";
-    const last = f.end ? monthLabel(addMonths(f.end.slice(0, 7), -1)) : "fin";
-    $("#f-mois").textContent = whole ? "toute la période" : (first === last ? first : `${first} – ${last}`);
-    $("#f-debut").value = f.start ? f.start.slice(0, 7) : "";
-    $("#f-fin").value = f.end ? addMonths(f.end.slice(0, 7), -1) : "";
-    $("#f-curseur").classList.toggle("inactif", whole);
-  }
-
-  function periodFromSlider() {
-    const i = Number($("#f-curseur").value);
-    const key = state.months[i];
-    if (!key) return;
-    const win = Number($("#f-fenetre").value);
-    state.filters.start = win === 0 ? "" : `${addMonths(key, 1 - win)}-01`;
-    if (win === 0) state.filters.start = `${state.months[0]}-01`;
-    state.filters.end = `${addMonths(key, 1)}-01`;
-    showPeriod();
-  }
-
-  function bindFilters() {
-    const changed = () => { refresh(); };
-    $("#f-curseur").addEventListener("input", () => { periodFromSlider(); refreshSoon(); });
-    // Sur toute la période, saisir le curseur sans le déplacer choisit aussi son mois.
-    const pick = () => { if ($("#f-toute-periode").checked) { periodFromSlider(); refreshSoon(); } };
-    $("#f-curseur").addEventListener("pointerup", pick);
-    $("#f-curseur").addEventListener("keyup", (ev) => { if (ev.key === "End" || ev.key === "Enter") pick(); });
-    $("#f-fenetre").addEventListener("change", () => { periodFromSlider(); changed(); });
-    $("#f-toute-periode").addEventListener("change", (ev) => {
-      if (ev.target.checked) { state.filters.start = ""; state.filters.end = ""; showPeriod(); } else periodFromSlider();
-      changed();
-    });
-    const fromInputs = () => {
-      const a = $("#f-debut").value;
-      const b = $("#f-fin").value;
-      state.filters.start = a ? `${a}-01` : "";
-      state.filters.end = b ? `${addMonths(b, 1)}-01` : "";
-      if (b && state.months.includes(b)) $("#f-curseur").value = String(state.months.indexOf(b));
-      showPeriod();
-      changed();
-    };
-    $("#f-debut").addEventListener("change", fromInputs);
-    $("#f-fin").addEventListener("change", fromInputs);
-    [["#f-theme", "theme"], ["#f-statut", "status"], ["#f-source", "source"], ["#f-simule", "simulated"]]
-      .forEach(([sel, key]) => $(sel).addEventListener("change", (ev) => { state.filters[key] = ev.target.value; changed(); }));
-    $("#f-quartier").addEventListener("change", (ev) => {
-      state.filters.quartier = ev.target.value;
-      const target = state.perimeters && state.perimeters.features.find((f) => f.properties.code === ev.target.value);
-      if (target) map.fitBounds(L.geoJSON(target).getBounds(), { padding: [20, 20] });
-      else changed();
-      if (target) changed();
-    });
-    $("#f-chaleur").addEventListener("change", (ev) => { state.heat = ev.target.checked; changed(); });
-    $("#f-reinitialiser").addEventListener("click", () => {
-      Object.keys(state.filters).forEach((k) => { state.filters[k] = ""; });
-      ["#f-theme", "#f-statut", "#f-source", "#f-quartier", "#f-simule"].forEach((s) => { $(s).value = ""; });
-      $("#f-curseur").value = $("#f-curseur").max;
-      showPeriod();
-      changed();
-    });
-    $("#export-vue").addEventListener("change", updateExports);
-    $("#bouton-ajout").addEventListener("click", () => setPlacing(!state.placing));
-  }
+  // saisie, fiches des constats : carte-saisie.js ; filtres : carte-filtres.js
 
   // ------------------------------------------------------------ liste et légende
   const SYSTEM_TIMES = ["created_at", "updated_at"];
@@ -1308,9 +996,9 @@
       // the analyses layer is off by default (ASTYLE.hiddenByDefault): a person turns it on
       if (!info.reference && !(info.name === "analyses" && ASTYLE.hiddenByDefault)) holder.addTo(map);
     });
-    buildFilterChoices();
-    buildMonths();
-    bindFilters();
+    Q.buildFilterChoices();
+    Q.buildMonths();
+    Q.bindFilters();
     // Emprise initiale : les périmètres, dessinés en premier.
     let fitted = false;
     if (state.byName.perimetres) {
@@ -1340,6 +1028,15 @@
     refresh();
   }
 
-  window.qpvCarte = { map, state, context, refresh, openRecord, viewData: (name) => viewData(state.byName[name]) };
-  start();
+  // The page's shared object: the tests read it, and the page's other scripts (carte-saisie.js,
+  // carte-filtres.js…) take their helpers from it and add theirs before the page starts.
+  Object.assign(Q, {
+    CFG, state, map, context, layerControl, legend, $, el, api, debounce, escapeHtml, colorOf,
+    formatNumber, formatValue, frDate, frNumber, monthKey, monthLabel, addMonths, newUid, isSimulated,
+    showBanner, invalidate, refresh, refreshSoon, canEdit, layerParams, updateExports, openRecord,
+    openFiche, popupContent, renderList, viewData: (name) => viewData(state.byName[name]),
+  });
+  // started once every script of the page has run (they are loaded at the end of the body)
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 }());
