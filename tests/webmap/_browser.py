@@ -34,14 +34,28 @@ requires_chromium = pytest.mark.skipif(
 )
 
 
-def chrome(*, window: str) -> Any:
-    """A headless chromium driven by Debian's chromedriver, window ``"W,H"``, console logs kept."""
+#: no internet: every host name but the loopback fails to resolve, and any other address goes
+#: through a proxy that does not exist (the app under test is served on 127.0.0.1)
+OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1;localhost")
+#: the two screens of the field tests (issue 17): a phone and a desktop
+PHONE = (390, 844)
+DESKTOP = (1400, 900)
+AXE_JS = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def chrome(*, window: str, offline: bool = False) -> Any:
+    """A headless chromium driven by Debian's chromedriver, window ``"W,H"``, console logs kept.
+
+    ``offline=True`` cuts the network (:data:`OFFLINE_FLAGS`): only the app on the loopback
+    answers, as on an intranet without internet.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in (*CHROME_FLAGS, f"--window-size={window}"):
+    for flag in (*CHROME_FLAGS, f"--window-size={window}", *(OFFLINE_FLAGS if offline else ())):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -91,3 +105,45 @@ def png_bytes(width: int = 24, height: int = 16) -> bytes:
                     for y in range(height))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def emulate_screen(drv: Any, size: tuple[int, int]) -> None:
+    """Give the page a viewport of exactly ``size`` CSS pixels (a phone when narrower than 500)."""
+    drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                        {"width": size[0], "height": size[1], "deviceScaleFactor": 1,
+                         "mobile": size[0] < 500})
+
+
+def wider_than_screen(drv: Any) -> list[str]:
+    """Visible elements whose right edge passes the viewport (tag#id.class and width), if any."""
+    return list(drv.execute_script("""
+      const w = document.documentElement.clientWidth, out = [];
+      for (const n of document.querySelectorAll('body *')) {
+        const r = n.getBoundingClientRect(), s = getComputedStyle(n);
+        if (!r.width || s.visibility === 'hidden' || s.display === 'none') continue;
+        if (n.closest('.leaflet-pane, .leaflet-tile-container')) continue;  // map panes scroll by design
+        if (r.right > w + 1 || r.left < -1) {
+          out.push(`${n.tagName.toLowerCase()}${n.id ? '#' + n.id : ''}`
+            + `${typeof n.className === 'string' && n.className ? '.' + n.className.split(' ')[0] : ''}`
+            + ` (${Math.round(r.left)}–${Math.round(r.right)} px)`);
+        }
+      }
+      return out.slice(0, 20);"""))
+
+
+def axe_violations(drv: Any, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """Run axe-core (``node_modules/axe-core``, installed by ``npm ci``) on the page.
+
+    Returns the violations of the given impacts as ``{"id", "impact", "help", "nodes"}``
+    (``nodes``: the first CSS targets). WCAG 2.1 A and AA rules, as the RGAA requires.
+    """
+    if not AXE_JS.is_file():
+        pytest.fail(f"axe-core absent ({AXE_JS}) : lancer « npm ci ».")
+    drv.execute_script(AXE_JS.read_text(encoding="utf-8"))
+    result = drv.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+        .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))))
+        .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));""")
+    return [v for v in result if v.get("impact") in impacts]
