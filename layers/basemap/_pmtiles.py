@@ -90,10 +90,13 @@ class PMTilesFile:
 
     def _load(self, offset: int, length: int, *, depth: int) -> None:
         h = self.header
-        data = self._map[offset:offset + length]
-        if h["internal_compression"] == Compression.GZIP:
-            data = gzip.decompress(data)
-        for entry in deserialize_directory(data):
+        if h["internal_compression"] != Compression.GZIP:  # the pmtiles package reads gzip directories only
+            raise TileFileError(f"Répertoire PMTiles non compressé en gzip dans « {self.path} ».")
+        try:
+            entries = deserialize_directory(self._map[offset:offset + length])
+        except (OSError, EOFError, ValueError) as exc:
+            raise TileFileError(f"Répertoire PMTiles illisible dans « {self.path} » : {exc}") from exc
+        for entry in entries:
             if entry.run_length == 0:
                 if depth > 3:
                     raise TileFileError(f"Répertoire PMTiles trop profond dans « {self.path} ».")
