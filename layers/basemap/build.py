@@ -319,6 +319,7 @@ def _encode_tile(z: int, x: int, y: int, parts: list[tuple[_Layer, np.ndarray, n
         else:
             clipped = shapely.clip_by_rect(geoms, *box)
             inside = ~shapely.is_empty(clipped)
+        clipped = _quantized(clipped, bounds, opts.extent)
         features = [{"geometry": g, "properties": layer.props[i]}
                     for g, i, ok in zip(clipped, feature_idx, inside, strict=True) if ok]
         if layer.name == "voies" and z < _NAME_ZOOM:
@@ -328,9 +329,16 @@ def _encode_tile(z: int, x: int, y: int, parts: list[tuple[_Layer, np.ndarray, n
             encoded.append({"name": layer.name, "features": features})
     if not encoded:
         return None
-    data = mapbox_vector_tile.encode(encoded, default_options={"quantize_bounds": bounds,
-                                                               "extents": opts.extent})
+    data = mapbox_vector_tile.encode(encoded, default_options={"extents": opts.extent})
     return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def _quantized(geoms: np.ndarray, bounds: tuple[float, float, float, float], extent: int) -> np.ndarray:
+    """EPSG:3857 geometries in whole tile units (y up: the encoder flips it), all at once."""
+    minx, miny, maxx, maxy = bounds
+    scale = np.array([extent / (maxx - minx), extent / (maxy - miny)])
+    origin = np.array([minx, miny])
+    return shapely.transform(geoms, lambda xy: np.rint((xy - origin) * scale))
 
 
 def _attribution(datasets: dict[str, set[str]]) -> str:
