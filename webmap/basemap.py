@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, has_app_context, request
-
 from werkzeug.exceptions import HTTPException
 
 from layers.basemap import TileFile, open_tile_file, tile_attribution

@@ -69,18 +69,31 @@ class PMTilesFile:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self._fh = self.path.open("rb")
-            self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+            with self.path.open("rb") as fh:  # the map keeps its own handle on the file
+                self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise TileFileError(f"Fichier PMTiles illisible « {self.path} » : {exc}") from exc
+        try:
+            self._open()
+        except TileFileError:
+            self._map.close()
+            raise
+
+    def _open(self) -> None:
+        try:
             self.header: dict[str, Any] = dict(deserialize_header(self._map[0:127]))
-        except (OSError, ValueError, KeyError, IndexError) as exc:
+        except (ValueError, KeyError, IndexError) as exc:
             raise TileFileError(f"Fichier PMTiles illisible « {self.path} » : {exc}") from exc
         except Exception as exc:  # the pmtiles package raises its own bare exceptions
             raise TileFileError(f"« {self.path} » n'est pas un fichier PMTiles v3.") from exc
         h = self.header
         raw = self._map[h["metadata_offset"]:h["metadata_offset"] + h["metadata_length"]]
-        if h["internal_compression"] == Compression.GZIP:
-            raw = gzip.decompress(raw)
-        self.metadata: dict[str, Any] = json.loads(raw) if raw else {}
+        try:
+            if h["internal_compression"] == Compression.GZIP:
+                raw = gzip.decompress(raw)
+            self.metadata: dict[str, Any] = json.loads(raw) if raw else {}
+        except (OSError, EOFError, ValueError) as exc:
+            raise TileFileError(f"Métadonnées PMTiles illisibles dans « {self.path} » : {exc}") from exc
         self.format = _TILE_TYPES.get(h["tile_type"], "")
         if not self.format:
             raise TileFileError(f"Type de tuiles inconnu dans « {self.path} » ({h['tile_type']}).")
@@ -143,4 +156,3 @@ class PMTilesFile:
     def close(self) -> None:
         """Release the file."""
         self._map.close()
-        self._fh.close()
