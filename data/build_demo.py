@@ -58,12 +58,13 @@ def write_dansmarue_coverage(ban: pd.DataFrame, target: Path) -> None:
 
 
 def _node_names(xy: np.ndarray, crossings: pd.DataFrame, radius_m: float) -> list[frozenset[str]]:
-    """The street names of the intersection nearest each node (within ``radius_m``), empty otherwise."""
+    """Return the street names of the intersection nearest each node (within ``radius_m``), or none."""
     points = to_territory_crs(gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(crossings["lon"], crossings["lat"]), crs="EPSG:4326")).geometry
     dist, idx = cKDTree(np.c_[points.x, points.y]).query(xy, distance_upper_bound=radius_m)
     names1, names2 = crossings["nom1"].to_numpy(), crossings["nom2"].to_numpy()
-    return [frozenset({names1[i], names2[i]}) if np.isfinite(d) else frozenset() for d, i in zip(dist, idx)]
+    return [frozenset({names1[i], names2[i]}) if np.isfinite(d) else frozenset()
+            for d, i in zip(dist, idx, strict=True)]
 
 
 def write_paris_streets(shared: Path, ban20: pd.DataFrame, target: Path) -> dict[str, int]:

@@ -57,10 +57,10 @@ def tile_ranges(bounds: np.ndarray, z: int) -> np.ndarray:
     x1 = np.floor((b[:, 2] + ORIGIN) / size)
     y0 = np.floor((ORIGIN - b[:, 3]) / size)
     y1 = np.floor((ORIGIN - b[:, 1]) / size)
-    out = np.stack([x0, y0, x1, y1], axis=1)
-    return np.clip(out, 0, n - 1).astype(np.int64)
+    out: np.ndarray = np.clip(np.stack([x0, y0, x1, y1], axis=1), 0, n - 1).astype(np.int64)
+    return out
 
 
 def ground_pixel_m(z: int, lat: float) -> float:
-    """Return the ground size, metres, of one screen pixel of a 256-px tile at zoom ``z`` and latitude ``lat``."""
+    """Return the ground size (metres) of one screen pixel of a 256-px tile at zoom ``z`` and ``lat``."""
     return 2 * ORIGIN * math.cos(math.radians(lat)) / (TILE_PX * (1 << z))

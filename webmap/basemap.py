@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, has_app_context, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers.response import Response as BaseResponse
 
 from layers.basemap import TileFile, open_tile_file, tile_attribution
 from layers.errors import StoreError, TileFileError
@@ -66,7 +67,8 @@ VECTOR_MAX_ZOOM = 20
 
 
 def _none(label: str | None = None) -> dict[str, Any]:
-    cfg = {"name": "aucun", **ONLINE["aucun"], "kind": "aucun", "bounds": None, "center": None, "fallback": None}
+    cfg = {"name": "aucun", **ONLINE["aucun"], "kind": "aucun", "bounds": None, "center": None,
+           "fallback": None}
     if label:
         cfg["label"] = label
     return cfg
@@ -198,7 +200,7 @@ def _tile_file() -> TileFile:
 
 @bp.get("/fond/<int:z>/<int:x>/<int:y>.<ext>")
 @allow()
-def tile(z: int, x: int, y: int, ext: str) -> Response:
+def tile(z: int, x: int, y: int, ext: str) -> BaseResponse:
     """Return one tile of the local basemap (204 when the tile is empty, 304 when unchanged)."""
     tiles = _tile_file()
     if _EXTENSIONS.get(ext.lower()) != tiles.format:

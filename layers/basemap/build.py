@@ -93,6 +93,7 @@ class BasemapOptions:
     buffer: int = 64
 
     def __post_init__(self) -> None:
+        """Refuse zooms out of order."""
         if not 0 <= self.min_zoom <= self.max_zoom <= 20:
             raise BasemapError(f"Zooms du fond de plan invalides : {self.min_zoom} à {self.max_zoom} "
                                "(attendu 0 ≤ min ≤ max ≤ 20).")
@@ -146,7 +147,7 @@ class _Layer:
 
 
 def street_class(street_type: Any, name: Any) -> str:
-    """Return ``principale``, ``rue`` or ``chemin`` from a street's type (``AV``, ``IMP``…) or its name's first word."""
+    """Return ``principale``, ``rue`` or ``chemin`` from a street's type (``AV``, ``IMP``…) or first word."""
     for raw in (street_type, str(name or "").split(" ", 1)[0]):
         word = str(raw or "").strip().lower().rstrip(".")
         if not word or word in {"nan", "none"}:
@@ -220,7 +221,7 @@ def _far_addresses(frame: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None,
 
 
 def _addresses(frame: gpd.GeoDataFrame, opts: BasemapOptions) -> _Layer:
-    """The address points drawn as street context, labelled with their number."""
+    """Return the address points drawn as street context, labelled with their number."""
     numbers = [_text(v).removesuffix(".0") for v in frame.get("number", pd.Series([None] * len(frame)))]
     suffixes = [_text(v) for v in frame.get("suffix", pd.Series([None] * len(frame)))]
     streets_col = [_text(v) for v in frame.get("street", pd.Series([None] * len(frame)))]
@@ -236,7 +237,8 @@ def _source_layers(store: LayerStore, opts: BasemapOptions) -> tuple[list[_Layer
     out: list[_Layer] = []
     if "perimetres" in frames:
         f = frames["perimetres"]
-        props = [{"code": _text(c), "nom": _text(n)} for c, n in zip(f.get("code", []), f.get("name", []), strict=True)]
+        props = [{"code": _text(c), "nom": _text(n)}
+                 for c, n in zip(f.get("code", []), f.get("name", []), strict=True)]
         out.append(_to_layer("perimetres", f, props, np.full(len(f), opts.min_zoom), "polygon"))
     if "batiments" in frames:
         f = frames["batiments"]
@@ -259,7 +261,7 @@ def _generalised(layer: _Layer, z: int, opts: BasemapOptions) -> tuple[np.ndarra
     """Return the indices of the features drawn at zoom ``z`` and their generalised geometries."""
     keep = layer.min_zoom <= z
     if layer.area_m2 is not None and layer.name == "batiments":
-        side = opts.building_min_px * ground_pixel_m(z, float(np.median(layer.lat)) if len(layer.lat) else 45.0)
+        side = opts.building_min_px * ground_pixel_m(z, 0.0) * np.cos(np.radians(layer.lat))  # per building
         keep &= layer.area_m2 >= side * side
     idx = np.flatnonzero(keep)
     if len(idx) == 0 or layer.kind == "point":
@@ -347,7 +349,9 @@ def _attribution(datasets: dict[str, set[str]]) -> str:
     parts: list[str] = []
     for name in sorted({d for ds in datasets.values() for d in ds}):
         m = known.get(name)
-        text = f"{m.title} ({m.licence})" if m is not None and m.title and m.licence else (m.title if m else name)
+        text = name
+        if m is not None:
+            text = f"{m.title} ({m.licence})" if m.title and m.licence else (m.title or name)
         if text not in parts:
             parts.append(text)
     return " · ".join(parts)
@@ -372,7 +376,8 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
 
 def _metadata(layers: list[_Layer], attribution: str, opts: BasemapOptions,
               revision: str | None) -> dict[str, Any]:
-    fields = {"perimetres": {"code": "String", "nom": "String"}, "voies": {"nom": "String", "classe": "String"},
+    fields = {"perimetres": {"code": "String", "nom": "String"},
+              "voies": {"nom": "String", "classe": "String"},
               "batiments": {}, "adresses": {"numero": "String", "voie": "String"}}
     return {
         "name": "Fond de plan du territoire",
@@ -444,5 +449,6 @@ def build_basemap(store: LayerStore, target: str | Path, *, options: BasemapOpti
         features={layer.name: len(layer.geoms) for layer in layers}, attribution=attribution,
         absent=list(ABSENT), bounds=bounds,
         unnamed_streets=sum(1 for p in streets.props if not p.get("nom")) if streets else 0)
-    logger.info("basemap %s: %d tiles, %.1f MB in %.1f s", path, count, result.size_bytes / 1e6, result.seconds)
+    logger.info("basemap %s: %d tiles, %.1f MB in %.1f s", path, count, result.size_bytes / 1e6,
+                result.seconds)
     return result

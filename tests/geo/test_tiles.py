@@ -29,7 +29,8 @@ def test_tile_bounds_match_pyproj(z: int, x: int, y: int) -> None:
     assert xmax == pytest.approx(se[0], abs=1e-3) and ymin == pytest.approx(se[1], abs=1e-3)
 
 
-@pytest.mark.parametrize(("lon", "lat", "z"), [(2.3522, 48.8566, 10), (2.4060, 48.8590, 15), (3.8196, 43.6222, 18),
+@pytest.mark.parametrize(("lon", "lat", "z"), [(2.3522, 48.8566, 10), (2.4060, 48.8590, 15),
+                                               (3.8196, 43.6222, 18),
                                                (-0.5792, 44.8378, 12), (179.9, -85.0, 3)])
 def test_lonlat_to_tile_holds_the_point(lon: float, lat: float, z: int) -> None:
     x, y = lonlat_to_tile(lon, lat, z)
@@ -58,5 +59,6 @@ def test_ground_pixel() -> None:
     assert ground_pixel_m(0, 0.0) == pytest.approx(156543.03, abs=0.01)
     # at Paris' latitude a zoom-18 pixel is under 40 cm
     equator_px = 2 * math.pi * 6378137.0 / 256  # WGS84 equator / 256 px
-    assert ground_pixel_m(18, 48.86) == pytest.approx(equator_px / 2 ** 18 * math.cos(math.radians(48.86)), rel=1e-9)
+    expected = equator_px / 2 ** 18 * math.cos(math.radians(48.86))
+    assert ground_pixel_m(18, 48.86) == pytest.approx(expected, rel=1e-9)
     assert ground_pixel_m(18, 48.86) < 0.4

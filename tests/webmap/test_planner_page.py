@@ -92,8 +92,9 @@ def test_candidates_say_how_the_walk_is_computed(tech: FlaskClient) -> None:
 
 
 def test_no_street_network_is_said_plainly_not_unserved(tech: FlaskClient) -> None:
-    # a start in the middle of the Paris quartier: the refusal names the network, not the start
-    resp = tech.post("/api/diagnostics/apercu", json={**BODY, "quartier": NO_NETWORK, "start": NO_NETWORK_START})
+    # a start in the middle of a quartier without streets: the refusal names the network, not the start
+    body = {**BODY, "quartier": NO_NETWORK, "start": NO_NETWORK_START}
+    resp = tech.post("/api/diagnostics/apercu", json=body)
     assert resp.status_code == 400
     data = resp.get_json()
     assert data["champ"] == "quartier" and "Pas de réseau de rues connu pour ce quartier" in data["erreur"]

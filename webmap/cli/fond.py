@@ -28,7 +28,8 @@ def basemap_group() -> None:
 
 @basemap_group.command("construire")
 @click.option("--sortie", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Fichier PMTiles écrit (par défaut <instance>/fond/territoire.pmtiles, ou QPV_FOND_FICHIER).")
+              help="Fichier PMTiles écrit (par défaut <instance>/fond/territoire.pmtiles, "
+                   "ou QPV_FOND_FICHIER).")
 @click.option("--zoom-min", "min_zoom", type=click.IntRange(0, 20), default=10, show_default=True,
               help="Premier niveau de zoom des tuiles.")
 @click.option("--zoom-max", "max_zoom", type=click.IntRange(0, 20), default=18, show_default=True,
@@ -53,20 +54,21 @@ def build_cmd(ctx: click.Context, output: Path | None, min_zoom: int, max_zoom: 
                 bar.set_postfix_str(f"zoom {zoom} : {tiles} tuiles")
                 bar.update(1)
 
-            result = build_basemap(store, target, options=BasemapOptions(min_zoom=min_zoom, max_zoom=max_zoom),
-                                   on_zoom=step)
+            options = BasemapOptions(min_zoom=min_zoom, max_zoom=max_zoom)
+            result = build_basemap(store, target, options=options, on_zoom=step)
         store.set_meta(BASEMAP_META_PATH, str(target))
         store.set_meta(BASEMAP_META_REVISION, store.revision() or "")
     finally:
         store.close()
     seconds = f"{result.seconds:.1f}".replace(".", ",")
     click.echo(f"Fond de plan : {result.path}")
-    click.echo(f"  {grouped(result.tiles)} tuiles (zooms {min_zoom} à {max_zoom}), {_size(result.size_bytes)}, "
-               f"{seconds} s")
+    click.echo(f"  {grouped(result.tiles)} tuiles (zooms {min_zoom} à {max_zoom}), "
+               f"{_size(result.size_bytes)}, {seconds} s")
     for name, count in result.features.items():
         click.echo(f"  {_LAYER_LABELS.get(name, name):<26} {grouped(count):>8}")
     if result.features.get("voies"):
-        click.echo(f"  voies sans nom : {grouped(result.unnamed_streets)} sur {grouped(result.features['voies'])}")
+        total = grouped(result.features["voies"])
+        click.echo(f"  voies sans nom : {grouped(result.unnamed_streets)} sur {total}")
     else:
         click.echo("  Aucune voie dans l'entrepôt : les adresses servent de contexte des rues.")
     click.echo(f"  Non dessiné (aucune couche de ce type dans l'entrepôt) : {', '.join(result.absent)}.")

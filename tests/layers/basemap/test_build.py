@@ -1,4 +1,4 @@
-"""The territory's basemap built from the real demo store (Paris 20e and Montpellier) and from messy copies."""
+"""The territory's basemap built from the real demo store (Paris 20e, Montpellier) and from messy copies."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_streets_at_every_zoom_named_close_up(demo_basemap: DemoBasemap, point: 
 
 
 def test_generalised_per_zoom(demo_basemap: DemoBasemap) -> None:
-    """A zoom-12 tile holds fewer street vertices than the zoom-16 tiles of the same ground, and no small building."""
+    """A zoom-12 tile: fewer street vertices than the zoom-16 tiles of its ground, and no small building."""
     z12 = _tile(demo_basemap.path, 12, MOSSON_POINT)
     x, y = lonlat_to_tile(*MOSSON_POINT, 12)
     tiles = open_tile_file(demo_basemap.path)
@@ -130,7 +130,8 @@ def test_addresses_draw_the_streets_of_a_territory_without_streets(demo_basemap:
     try:
         store.write("perimetres", perimeters[perimeters["code"] == "QP075019"], validated=True)
         store.write("adresses", messy, validated=True)
-        result = build_basemap(store, tmp_path / "f.pmtiles", options=BasemapOptions(min_zoom=12, max_zoom=16))
+        options = BasemapOptions(min_zoom=12, max_zoom=16)
+        result = build_basemap(store, tmp_path / "f.pmtiles", options=options)
     finally:
         store.close()
     assert "voies" not in result.features and result.features["adresses"] == len(messy)

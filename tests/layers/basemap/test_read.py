@@ -21,7 +21,8 @@ def write_mbtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], metadata
     """An MBTiles file as the specification has it (TMS rows: y counted from the south)."""
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
-    db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
+    db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, "
+               "tile_data BLOB)")
     db.executemany("INSERT INTO metadata VALUES (?, ?)", list(metadata.items()))
     db.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)",
                    [(z, x, (1 << z) - 1 - y, data) for (z, x, y), data in tiles.items()])
@@ -58,7 +59,8 @@ def test_vector_mbtiles_gives_the_same_tiles(demo_basemap: DemoBasemap, tmp_path
 
 def test_raster_mbtiles(tmp_path: Path) -> None:
     tiles = {(14, 8301, 5634): png((240, 236, 228)), (14, 8302, 5634): png((200, 220, 200))}
-    path = write_mbtiles(tmp_path / "plan.mbtiles", tiles, {"format": "png", "attribution": "© IGN – Plan IGN v2"})
+    path = write_mbtiles(tmp_path / "plan.mbtiles", tiles,
+                         {"format": "png", "attribution": "© IGN – Plan IGN v2"})
     read = open_tile_file(path)
     assert (read.format, read.compression) == ("png", None)
     assert read.get(14, 8301, 5634) == tiles[(14, 8301, 5634)]
