@@ -18,12 +18,15 @@
   "use strict";
 
   const stats = { drawn: 0, failed: 0, requested: 0 };
+  const layers = [];  // the basemap layers added, newest last (read by the browser tests)
   const PAPER = "#f5f3ee";
+  const STREET = "#ffffff";        // rues et chemins
+  const STREET_MAJOR = "#f9dc8c";  // avenues, boulevards, quais, routes
 
   // largeur des voies (pixels) selon la classe et le zoom
   function streetWidth(z, f) {
     const c = f && f.props ? f.props.classe : "rue";
-    const base = c === "principale" ? 1.6 : c === "chemin" ? 0.6 : 1.0;
+    const base = c === "principale" ? 2.0 : c === "chemin" ? 0.6 : 1.0;
     const grow = Math.max(0, z - 12);
     return base * (1 + grow * (c === "principale" ? 0.9 : 0.7));
   }
@@ -33,10 +36,10 @@
       { dataLayer: "perimetres", symbolizer: new P.PolygonSymbolizer({ fill: "#ece6f3", opacity: 0.5 }) },
       { dataLayer: "batiments", minzoom: 13,
         symbolizer: new P.PolygonSymbolizer({ fill: "#dedad2", stroke: "#cbc5b9", width: 0.5 }) },
-      { dataLayer: "voies", symbolizer: new P.LineSymbolizer({ color: "#c4bdb0", lineCap: "round",
+      { dataLayer: "voies", symbolizer: new P.LineSymbolizer({ color: "#b9ae98", lineCap: "round",
         width: (z, f) => streetWidth(z, f) + (z >= 14 ? 1.5 : 0.8) }) },
       { dataLayer: "voies", symbolizer: new P.LineSymbolizer({ lineCap: "round", width: streetWidth,
-        color: (z, f) => (f.props.classe === "principale" ? "#fdf3cf" : "#ffffff") }) },
+        color: (z, f) => (f.props.classe === "principale" ? STREET_MAJOR : STREET) }) },
       { dataLayer: "adresses", minzoom: 15, symbolizer: new P.CircleSymbolizer({ radius: 1.8, fill: "#a89f8e" }) },
       { dataLayer: "perimetres", symbolizer: new P.LineSymbolizer({ color: "#8c74b0", width: 1.2, opacity: 0.8 }) },
     ];
@@ -104,6 +107,7 @@
     }
     layer.addTo(map);
     if (layer.bringToBack) layer.bringToBack();
+    layers.push(layer);
     return layer;
   }
 
@@ -116,5 +120,5 @@
     return true;
   }
 
-  window.QPVFond = { addTo, fitView, stats };
+  window.QPVFond = { addTo, fitView, stats, layers };
 }());
