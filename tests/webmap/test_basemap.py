@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 import sqlite3
@@ -13,7 +12,6 @@ import mapbox_vector_tile
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from PIL import Image
 
 from geo.tiles import lonlat_to_tile
 from layers.basemap import open_tile_file
@@ -21,6 +19,7 @@ from layers.schema import LAYERS
 from layers.settings import BASEMAP_META_PATH
 from layers.store import open_store
 from tests.walkdemo import demo_store_copy
+from tests.webmap._browser import png_bytes
 from tests.webmap.security._fixtures import build_app, client_as
 from webmap.cli import main
 
@@ -115,12 +114,6 @@ def test_tiles_served_with_gzip_cache_and_etag(built: tuple[Path, Path, str], tm
         assert client_as(app, role).get(f"/fond/14/{x}/{y}.mvt").get_data() == body
 
 
-def _png(colour: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (256, 256), colour).save(out, format="PNG")
-    return out.getvalue()
-
-
 def test_basemap_setting_variants(built: tuple[Path, Path, str], tmp_path: Path) -> None:
     store, _, _ = built
     osm = _config(_app(store, tmp_path / "i1", "osm"))
@@ -138,7 +131,7 @@ def test_basemap_setting_variants(built: tuple[Path, Path, str], tmp_path: Path)
                "tile_data BLOB)")
     db.executemany("INSERT INTO metadata VALUES (?, ?)", [
         ("format", "png"), ("attribution", "© Ville de Paris"), ("bounds", "2.38,48.84,2.42,48.88")])
-    db.execute("INSERT INTO tiles VALUES (14, ?, ?, ?)", (x, (1 << 14) - 1 - y, _png((230, 230, 220))))
+    db.execute("INSERT INTO tiles VALUES (14, ?, ?, ?)", (x, (1 << 14) - 1 - y, png_bytes(256, 256)))
     db.commit()
     db.close()
     app = _app(store, instance, "plan-ville.mbtiles")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sqlite3
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from pmtiles.reader import MmapSource, all_tiles
 
 from layers.basemap import open_tile_file
 from layers.basemap._mbtiles import MBTilesFile
 from layers.errors import TileFileError
 from tests.layers.basemap.conftest import DemoBasemap
+from tests.webmap._browser import png_bytes
 
 
 def write_mbtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], metadata: dict[str, str]) -> Path:
@@ -31,10 +30,9 @@ def write_mbtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], metadata
     return path
 
 
-def png(colour: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (256, 256), colour).save(out, format="PNG")
-    return out.getvalue()
+def png(width: int) -> bytes:
+    """A real PNG tile (a gradient, zlib-compressed), ``width`` pixels wide."""
+    return png_bytes(width, 256)
 
 
 def test_vector_mbtiles_gives_the_same_tiles(demo_basemap: DemoBasemap, tmp_path: Path) -> None:
@@ -58,7 +56,7 @@ def test_vector_mbtiles_gives_the_same_tiles(demo_basemap: DemoBasemap, tmp_path
 
 
 def test_raster_mbtiles(tmp_path: Path) -> None:
-    tiles = {(14, 8301, 5634): png((240, 236, 228)), (14, 8302, 5634): png((200, 220, 200))}
+    tiles = {(14, 8301, 5634): png(256), (14, 8302, 5634): png(255)}
     path = write_mbtiles(tmp_path / "plan.mbtiles", tiles,
                          {"format": "png", "attribution": "© IGN – Plan IGN v2"})
     read = open_tile_file(path)
