@@ -10,6 +10,7 @@ basemap's tile canvases, not just the page loaded. Screenshots are saved as arti
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,16 @@ from layers.basemap import BasemapOptions, build_basemap, open_tile_file
 from layers.settings import BASEMAP_META_PATH
 from layers.store import open_store
 from tests.walkdemo import demo_store_copy
-from tests.webmap._browser import DESKTOP, PHONE, chrome, emulate_screen, requires_chromium, shot, wait_for
+from tests.webmap._browser import (
+    DESKTOP,
+    PHONE,
+    chrome,
+    emulate_screen,
+    requires_chromium,
+    shot,
+    text_of,
+    wait_for,
+)
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import build_app
 
@@ -48,7 +58,7 @@ STREET_PIXELS_JS = """
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     path = demo_store_copy(tmp_path_factory, "fond-browser")
     target = path.parent / "fond" / "territoire.pmtiles"
     store = open_store(path, create=False)
@@ -59,12 +69,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         store.close()
     app = build_app(path, path.parent / "instance", BASEMAP="")  # default: the territory's basemap
     with serve_in_thread(app) as base:
-        yield base, str(open_tile_file(target).metadata["attribution"])
+        yield base, str(open_tile_file(target).metadata["attribution"]), path
 
 
 @pytest.mark.parametrize("screen", [PHONE, DESKTOP], ids=["telephone", "bureau"])
-def test_streets_drawn_offline_at_every_zoom(site: tuple[str, str], screen: tuple[int, int]) -> None:
-    base, attribution = site
+def test_streets_drawn_offline_at_every_zoom(site: tuple[str, str, Path], screen: tuple[int, int]) -> None:
+    base, attribution, _ = site
     drv: Any = chrome(window=f"{screen[0]},{screen[1]}", offline=True)
     try:
         emulate_screen(drv, screen)
@@ -94,3 +104,30 @@ def test_streets_drawn_offline_at_every_zoom(site: tuple[str, str], screen: tupl
         assert drv.execute_script("return window.QPVFond.stats.failed") == 0
     finally:
         drv.quit()
+
+
+def test_online_basemap_unreachable_gives_way_to_the_territory(site: tuple[str, str, Path]) -> None:
+    """BASEMAP = osm with the network cut: the page says so and draws the territory's basemap instead."""
+    _, _, path = site
+    app = build_app(path, path.parent / "instance-osm", BASEMAP="osm")
+    with serve_in_thread(app) as base:
+        drv: Any = chrome(window=f"{PHONE[0]},{PHONE[1]}", offline=True)
+        try:
+            emulate_screen(drv, PHONE)
+            drv.get(f"{base}/")
+            wait_for(lambda: "injoignable" in text_of(drv.find_element("id", "bandeau")),
+                     "fond en ligne injoignable")
+            banner = text_of(drv.find_element("id", "bandeau"))
+            assert "OpenStreetMap" in banner and "Fond de plan du territoire" in banner
+            lon, lat = PLACES["paris"]
+            drv.execute_script("window.qpvCarte.map.setView([arguments[0], arguments[1]], 15,"
+                               " {animate: false})", lat, lon)
+            got = wait_for(lambda: drv.execute_script(STREET_PIXELS_JS), "fond du territoire dessiné")
+            assert got["street"] > 300 and got["fetched"] > 0
+            shown = text_of(drv.find_element("css selector", ".leaflet-control-attribution"))
+            assert "© contributeurs OpenStreetMap — rues de Paris" in shown
+            assert "© les contributeurs d'OpenStreetMap" not in shown  # the online tiles are not drawn
+            drv.execute_script("document.getElementById('carte').scrollIntoView()")
+            shot(drv, "fond-repli-osm-390x844")
+        finally:
+            drv.quit()
