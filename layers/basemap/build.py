@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -343,17 +344,35 @@ def _quantized(geoms: np.ndarray, bounds: tuple[float, float, float, float], ext
     return shapely.transform(geoms, lambda xy: np.rint((xy - origin) * scale))
 
 
+def _publisher(title: str, dataset: str) -> str:
+    """Return the publisher in a mapping's title: « © … », after « — », in parentheses, or the title."""
+    title = title.strip()
+    if not title:
+        return dataset
+    if title.startswith("©"):
+        return title.split(" — ")[0].strip()
+    if " — " in title:
+        return title.rsplit(" — ", 1)[1].strip()
+    inside = re.search(r"\(([^()]*[A-Za-z][^()]*)\)\s*$", title)
+    return inside.group(1).strip() if inside and not inside.group(1).strip().isdigit() else title
+
+
 def _attribution(datasets: dict[str, set[str]]) -> str:
-    """« Titre (licence) » of every data set drawn, from the mappings of ``data/mappings``."""
+    """Return the publishers of the data sets drawn, by licence (« A, B (Licence Ouverte) · © … (ODbL) »).
+
+    Publishers and licences come from the mappings of ``data/mappings`` (title, licence); a data
+    set imported with another mapping is named as such, without a licence.
+    """
     known = {m.dataset: m for m in list_mappings()}
-    parts: list[str] = []
+    groups: dict[str, list[str]] = {}
     for name in sorted({d for ds in datasets.values() for d in ds}):
         m = known.get(name)
-        text = name
-        if m is not None:
-            text = f"{m.title} ({m.licence})" if m.title and m.licence else (m.title or name)
-        if text not in parts:
-            parts.append(text)
+        licence = re.sub(r"\s+\d+(\.\d+)*$", "", m.licence.strip()) if m is not None else ""
+        who = _publisher(m.title, name) if m is not None else name
+        if who not in groups.setdefault(licence, []):
+            groups[licence].append(who)
+    parts = [", ".join(names) + (f" ({licence})" if licence else "")
+             for licence, names in sorted(groups.items(), key=lambda kv: kv[0] == "ODbL")]
     return " · ".join(parts)
 
 

@@ -125,7 +125,7 @@ def test_online_basemap_unreachable_gives_way_to_the_territory(site: tuple[str, 
             got = wait_for(lambda: drv.execute_script(STREET_PIXELS_JS), "fond du territoire dessiné")
             assert got["street"] > 300 and got["fetched"] > 0
             shown = text_of(drv.find_element("css selector", ".leaflet-control-attribution"))
-            assert "© contributeurs OpenStreetMap — rues de Paris" in shown
+            assert "© contributeurs OpenStreetMap (ODbL)" in shown
             assert "© les contributeurs d'OpenStreetMap" not in shown  # the online tiles are not drawn
             drv.execute_script("document.getElementById('carte').scrollIntoView()")
             shot(drv, "fond-repli-osm-390x844")

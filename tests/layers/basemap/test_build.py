@@ -93,6 +93,9 @@ def test_attribution_of_the_sources_drawn(demo_basemap: DemoBasemap) -> None:
     text = demo_basemap.result.attribution
     assert "© contributeurs OpenStreetMap" in text and "Ville de Montpellier" in text
     assert "Base Adresse Nationale" in text and "IGN" not in text
+    # publishers grouped by licence, short enough for a phone's attribution line
+    assert text == ("Base Adresse Nationale, Ville de Montpellier, ANCT (Licence Ouverte) · "
+                    "© contributeurs OpenStreetMap (ODbL)")
     meta = open_tile_file(demo_basemap.path).metadata
     assert meta["attribution"] == text
     assert meta["qpv:absent"] == ["eau", "espaces verts"]  # the store has no such layer
