@@ -28,6 +28,7 @@ system-deps:
 
 demo: install
 	QPV_STORE=$(STORE) QPV_HOST=$(HOST) QPV_PORT=$(PORT) $(BIN)/qpv demo
+	QPV_STORE=$(STORE) $(BIN)/qpv fond construire
 	@echo "Carte sur http://$(HOST):$(PORT)/ (Ctrl+C pour arrêter)"
 	QPV_STORE=$(STORE) QPV_HOST=$(HOST) QPV_PORT=$(PORT) $(BIN)/qpv servir
 

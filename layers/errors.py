@@ -100,3 +100,11 @@ class WalkError(QPVError, ValueError):
 
 class PerimeterStoreError(QPVError, ValueError):
     """A perimeter cannot be compiled, reversed or looked up from the store."""
+
+
+class BasemapError(QPVError, ValueError):
+    """The territory's basemap cannot be built (a confidential layer asked for, nothing to draw)."""
+
+
+class TileFileError(QPVError, OSError):
+    """A PMTiles or MBTiles file cannot be read (missing, not a tile file, unknown tile format)."""

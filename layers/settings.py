@@ -148,3 +148,22 @@ def store_files_dir(store_url: str | Path, *, configured: str | Path | None = No
 def get_settings() -> Settings:
     """Read the settings from the environment now."""
     return Settings()
+
+
+def basemap_file(instance: str | Path | None = None) -> Path:
+    """Return where ``qpv fond construire`` writes the territory's basemap by default.
+
+    ``QPV_FOND_FICHIER`` wins; otherwise ``<instance>/fond/territoire.pmtiles``, the instance
+    folder being ``instance`` (the web app's), ``QPV_INSTANCE_PATH`` or Flask's default
+    ``instance/`` beside the ``webmap`` package.
+    """
+    configured = os.environ.get("QPV_FOND_FICHIER", "").strip()
+    if configured:
+        return Path(configured)
+    folder = Path(instance) if instance else get_settings().instance_path or REPO_ROOT / "instance"
+    return folder / "fond" / "territoire.pmtiles"
+
+
+#: Store meta keys where ``qpv fond construire`` records the basemap it built (path, store revision).
+BASEMAP_META_PATH = "fond_de_plan"
+BASEMAP_META_REVISION = "fond_de_plan_revision"

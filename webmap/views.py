@@ -31,28 +31,8 @@ VENDOR_FILES: tuple[str, ...] = (
     "vendor/leaflet.markercluster/MarkerCluster.Default.css",
     "vendor/leaflet.markercluster/leaflet.markercluster.js",
     "vendor/leaflet.heat/leaflet-heat.js",
+    "vendor/protomaps-leaflet/protomaps-leaflet.js",
 )
-
-#: Base maps selected by the ``BASEMAP`` setting; ``aucun`` draws no tiles at all.
-BASEMAPS: dict[str, dict[str, Any]] = {
-    "plan-ign": {
-        "label": "Plan IGN v2",
-        "url": (
-            "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-            "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM"
-            "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
-        ),
-        "attribution": "© IGN – Plan IGN v2",
-        "maxZoom": 19,
-    },
-    "osm": {
-        "label": "OpenStreetMap",
-        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        "attribution": "© les contributeurs d'OpenStreetMap",
-        "maxZoom": 19,
-    },
-    "aucun": {"label": "Aucun fond de plan", "url": None, "attribution": "", "maxZoom": 20},
-}
 
 #: Upper bound of one photo, in bytes, when the app sets no ``MAX_PHOTO_BYTES``.
 DEFAULT_MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -63,27 +43,24 @@ DEFAULT_MAX_PHOTOS = 5
 
 
 def basemap_config(name: str | None) -> dict[str, Any]:
-    """Return the tile settings of base map ``name``.
+    """Return the settings of base map ``name`` handed to the pages (:func:`webmap.basemap.basemap_settings`).
 
     Parameters
     ----------
     name : str or None
-        ``plan-ign`` (default), ``osm``, ``aucun`` or a tile URL template with
-        ``{z}``, ``{x}``, ``{y}`` (an intranet tile server).
+        The ``BASEMAP`` setting: nothing (the territory's basemap when built, else Plan IGN),
+        ``fond-territoire``, a ``.pmtiles`` / ``.mbtiles`` file, ``plan-ign``, ``osm``, ``aucun``
+        or an online tile URL template with ``{z}``, ``{x}``, ``{y}``.
 
     Returns
     -------
     dict
-        ``name``, ``label``, ``url`` (None for no tiles), ``attribution``, ``maxZoom``.
+        ``name``, ``label``, ``kind``, ``url`` (None for no tiles), ``attribution``, ``maxZoom``,
+        ``bounds``, ``center``, ``fallback``.
     """
-    key = (name or "plan-ign").strip()
-    if key.lower() in BASEMAPS:
-        return {"name": key.lower(), **BASEMAPS[key.lower()]}
-    if key.startswith(("http://", "https://", "/")) and "{z}" in key:
-        return {"name": "personnalise", "label": "Fond de plan local", "url": key,
-                "attribution": "", "maxZoom": 20}
-    logger.warning("BASEMAP %r inconnu : carte sans fond de plan (contexte vectoriel).", key)
-    return {"name": "aucun", **BASEMAPS["aucun"]}
+    from webmap.basemap import basemap_settings
+
+    return basemap_settings(name)
 
 
 def _child_form(child: ChildSchema) -> list[dict[str, Any]]:

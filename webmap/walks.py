@@ -40,6 +40,8 @@ STATIC = Path(__file__).parent / "static"
 SHELL_FILES: tuple[str, ...] = (
     "vendor/leaflet/leaflet.css",
     "vendor/leaflet/leaflet.js",
+    "vendor/protomaps-leaflet/protomaps-leaflet.js",
+    "js/fond.js",
     "css/base.css",
     "css/diagnostic.css",
     "js/entete.js",

@@ -23,7 +23,9 @@ from webmap.planner_api import validate_walk_job
 
 START = f"{MOSSON_START[0]},{MOSSON_START[1]}"
 BODY: dict[str, Any] = {"quartier": MOSSON, "date": "2026-03-10T14:00", "start": START, "duration_min": 90}
-PARIS = "QP075019"  # real Paris reports in the demo store, but no street network
+PARIS = "QP075019"  # real Paris reports and streets in the demo store
+#: Champigny (L'Egalité): a perimeter of the demo store without any street network, and a point inside it
+NO_NETWORK, NO_NETWORK_START = "QP094025", "2.5207,48.8177"
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +85,16 @@ def test_candidates_say_how_the_walk_is_computed(tech: FlaskClient) -> None:
     small = tech.get("/api/diagnostics/candidats?quartier=QP034010").get_json()
     assert 0 < len(small["candidats"]) <= 150 and small["calcul"] == "direct"
     paris = tech.get(f"/api/diagnostics/candidats?quartier={PARIS}").get_json()
-    assert paris["calcul"] == "impossible" and paris["reseau"]["voies"] == 0 and paris["voies"] is None
-    assert paris["message"].startswith(f"Pas de réseau de rues connu pour ce quartier ({PARIS})")
+    assert paris["calcul"] != "impossible" and paris["reseau"]["voies"] > 100  # the demo's Paris streets
+    bare = tech.get(f"/api/diagnostics/candidats?quartier={NO_NETWORK}").get_json()
+    assert bare["calcul"] == "impossible" and bare["reseau"]["voies"] == 0 and bare["voies"] is None
+    assert bare["message"].startswith(f"Pas de réseau de rues connu pour ce quartier ({NO_NETWORK})")
 
 
 def test_no_street_network_is_said_plainly_not_unserved(tech: FlaskClient) -> None:
-    # a start in the middle of the Paris quartier: the refusal names the network, not the start
-    resp = tech.post("/api/diagnostics/apercu", json={**BODY, "quartier": PARIS, "start": "2.4060,48.8590"})
+    # a start in the middle of a quartier without streets: the refusal names the network, not the start
+    body = {**BODY, "quartier": NO_NETWORK, "start": NO_NETWORK_START}
+    resp = tech.post("/api/diagnostics/apercu", json=body)
     assert resp.status_code == 400
     data = resp.get_json()
     assert data["champ"] == "quartier" and "Pas de réseau de rues connu pour ce quartier" in data["erreur"]
@@ -155,7 +160,7 @@ def test_walk_job_gives_the_preview_with_progress(app: Flask, tech: FlaskClient)
 @pytest.mark.parametrize(("change", "words"), [
     ({"start": "3.8700,43.6100"}, "m du quartier QP034005"),
     ({"duration_min": 5}, "de 15 à 480"),
-    ({"quartier": PARIS, "start": "2.4060,48.8590"}, "Pas de réseau de rues connu"),
+    ({"quartier": NO_NETWORK, "start": NO_NETWORK_START}, "Pas de réseau de rues connu"),
     ({"excluded": ["rue:Rue Imaginaire"]}, "inconnu"),
 ])
 def test_walk_job_refuses_bad_parameters_in_french(tech: FlaskClient, change: dict[str, Any],

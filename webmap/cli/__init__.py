@@ -21,6 +21,7 @@ from webmap.cli import (
     correspondance,
     diagnostic,
     entrepot,
+    fond,
     national,
     photos,
     reseau,
@@ -283,7 +284,7 @@ def demo(ctx: click.Context, reset: bool) -> None:
 
 
 for _module in (utilisateurs, diagnostic, analyse, photos, entrepot, national, reseau, correspondance,
-                conventions, actions):
+                conventions, actions, fond):
     _module.register(main)
 french_metavars(main)
 

@@ -158,7 +158,7 @@ def _pdf_text(pdf: Path) -> str:
 # Mosson's points noirs events sit on 8 sites: too few places for Gi* (the report says so);
 # its dumping constats are spread enough for the hot spot map
 @pytest.mark.parametrize(("code", "context", "layer"),
-                         [("QP075019", "adresses", "auto"), ("QP034005", "voies", "observations")])
+                         [("QP075019", "voies", "auto"), ("QP034005", "voies", "observations")])
 def test_demo_quartier_report_maps(demo: Path, tmp_path: Path, code: str, context: str, layer: str) -> None:
     store = open_store(demo, create=False)
     try:
@@ -169,7 +169,7 @@ def test_demo_quartier_report_maps(demo: Path, tmp_path: Path, code: str, contex
     maps = [f for f in report.figures if hasattr(f, "layers")]
     assert {f.name for f in maps} >= {"hotspots", "densite"}
     drawn = [draw_figure(f) for f in maps]
-    # Paris has no street layer but the BAN: its addresses draw the streets; Montpellier has streets
+    # both have streets in the demo store (Paris: the 2014 Paris street graph, issue 17)
     assert {d.context for d in drawn} == {context}
     for d in drawn:
         d.figure.savefig(tmp_path / "check.png", dpi=DPI)

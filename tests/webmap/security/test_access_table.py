@@ -73,6 +73,8 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/api/points_noirs/<uid>/evenements", "/api/points_noirs/{pn}/evenements", WRITE, json={}),
     Row("POST", "/api/bacs/<uid>/releves", "/api/bacs/{bac}/releves", WRITE, json={}),
     Row("GET", "/api/lookup", "/api/lookup?lon=2.3899&lat=48.8701", ALL_200),
+    # the basemap is public; not built in this store: 404 for everybody (tests/webmap/test_basemap.py)
+    Row("GET", "/fond/<int:z>/<int:x>/<int:y>.<ext>", "/fond/14/8301/5634.mvt", (404, 404, 404, 404)),
     Row("GET", "/photos/<name>", "/photos/{photo}", READER),
     Row("GET", "/diagnostic/", "/diagnostic/", READER_PAGE),
     Row("GET", "/diagnostic/<uid>", "/diagnostic/{walk}", READER_PAGE),

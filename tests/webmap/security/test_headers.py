@@ -60,7 +60,8 @@ def _sample_args(store: Any) -> dict[str, str]:
     uid = str(obs["uid"].iloc[0])
     return {"layer": "observations", "cid": "observations", "fid": uid, "uid": uid, "rid": uid,
             "fmt": "csv", "name": "0" * 32 + ".png", "filename": "css/carte.css", "job_id": "0" * 32,
-            "rapport_id": "20240101-000000-rapport-x-abcdef", "code": "QP075019", "table": "indicateurs"}
+            "rapport_id": "20240101-000000-rapport-x-abcdef", "code": "QP075019", "table": "indicateurs",
+            "z": "14", "x": "8301", "y": "5634", "ext": "mvt"}  # a basemap tile
 
 
 def test_headers_on_every_get_route(app: Flask, admin: FlaskClient, anon: FlaskClient, store: Any) -> None:

@@ -85,7 +85,7 @@
     map = L.map(div, { zoomControl: true });
     map.setView([46.6, 2.4], 5); // une vue avant d'ajouter les couches (Leaflet en a besoin pour les dessiner)
     var bm = CFG.basemap || {};
-    if (bm.url) { L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map); }
+    if (window.QPVFond) { window.QPVFond.addTo(map, bm); }
     var bornes = L.latLngBounds([]);
     var parUid = {};
     CFG.actions.forEach(function (a) {

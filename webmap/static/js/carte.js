@@ -210,7 +210,11 @@
       return;
     }
     tileLayer = window.QPVFond.addTo(map, bm, {
-      onUnreachable: () => {
+      onUnreachable: (replacement) => {
+        if (replacement) {
+          showBanner(`Fond de plan « ${bm.label} » injoignable : « ${replacement.label} » affiché à la place.`, "alerte");
+          return;
+        }
         if (state.contextOn) return;
         state.contextOn = true;
         showBanner(`Fond de plan « ${bm.label} » injoignable : contexte dessiné à partir des voies `
@@ -1023,7 +1027,7 @@
         showBanner(`Périmètres indisponibles : ${e.message}`, "erreur");
       }
     }
-    if (!fitted) map.setView([46.6, 2.4], 6);
+    if (!fitted && !window.QPVFond.fitView(map, CFG.basemap)) map.setView([46.6, 2.4], 6);
     state.started = true;
     refresh();
   }

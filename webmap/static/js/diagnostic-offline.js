@@ -361,7 +361,7 @@
     map = L.map(el, { preferCanvas: false, zoomControl: true });
     var bm = config.basemap || {};
     if (bm.url) {
-      L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map);
+      if (window.QPVFond) { window.QPVFond.addTo(map, bm); }
     }
     var line = L.geoJSON(track, { style: { color: "#d1495b", weight: 5, opacity: 0.85 } });
     // a view first (vector layers need it) framing the route and every stop, served or not

@@ -103,7 +103,7 @@
     if (!window.L) { $("pl-carte").textContent = "Carte indisponible (Leaflet non chargé)."; return; }
     map = L.map("pl-carte", { zoomControl: true });
     var bm = CFG.basemap || {};
-    if (bm.url) { L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map); }
+    if (window.QPVFond) { window.QPVFond.addTo(map, bm); }
     map.setView([46.6, 2.5], 5);
     // the map follows the size of its box (phone layout, sticky column, header menu)
     if (window.ResizeObserver) { new ResizeObserver(function () { map.invalidateSize(); }).observe($("pl-carte")); }

@@ -20,7 +20,7 @@
   var map = L.map(el, { zoomControl: true });
   var bm = data.basemap || {};
   if (bm.url) {
-    L.tileLayer(bm.url, { attribution: bm.attribution || "", maxZoom: bm.maxZoom || 19 }).addTo(map);
+    if (window.QPVFond) { window.QPVFond.addTo(map, bm); }
   }
   var zones = L.geoJSON(data.zones, {
     style: { color: "#000091", weight: 1.5, dashArray: "4 3", fillColor: "#6a6af4", fillOpacity: 0.2,
