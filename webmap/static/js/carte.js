@@ -193,8 +193,12 @@
     return heatRedrawNow.call(this);
   };
 
-  const map = L.map("carte", { preferCanvas: true, zoomControl: true, minZoom: 3,
+  // a narrow screen shows drawers (carte-tiroirs.js): set before the map measures its size
+  document.body.classList.toggle("carte-etroite",
+    window.matchMedia("(max-width: 899.98px)").matches && location.hash !== "#liste");
+  const map = L.map("carte", { preferCanvas: true, zoomControl: false, minZoom: 3,
     maxZoom: CFG.basemap.maxZoom || 19 });
+  L.control.zoom({ zoomInTitle: "Zoom avant", zoomOutTitle: "Zoom arrière" }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.createPane("contexte").style.zIndex = 250;
   map.createPane("perimetres").style.zIndex = 300;
@@ -231,9 +235,55 @@
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = () => el("div", { class: "legende", id: "legende" });
   legend.addTo(map);
-  // Une fiche ouverte passe devant : le contrôle des couches se replie, la légende s'efface.
-  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; document.body.classList.add("fiche-ouverte"); });
-  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; document.body.classList.remove("fiche-ouverte"); });
+  // the layer control's toggle (shown when collapsed) speaks French
+  const layersToggle = layerControl.getContainer().querySelector(".leaflet-control-layers-toggle");
+  if (layersToggle) { layersToggle.title = "Couches"; layersToggle.setAttribute("aria-label", "Couches"); }
+  // An open record comes first: on a wide screen the layer control collapses and the legend
+  // hides; on a narrow one (drawers, carte-tiroirs.js) the open drawer closes.
+  map.on("popupopen", (ev) => {
+    document.body.classList.add("fiche-ouverte");
+    fitPopup(ev.popup);
+    if (Q.drawers && Q.drawers.narrow()) { Q.drawers.close(); return; }
+    layerControl.collapse();
+    $("#legende").hidden = true;
+  });
+  map.on("popupclose", () => {
+    document.body.classList.remove("fiche-ouverte");
+    layerControl.expand();
+    $("#legende").hidden = false;
+  });
+
+  /** Margins kept around a popup (px): the buttons over the bottom of the map on a phone. */
+  function popupPadding() {
+    const narrow = Boolean(Q.drawers && Q.drawers.narrow());
+    return { topLeft: [12, 12], bottomRight: [12, narrow ? 76 : 12] };
+  }
+
+  /**
+   * Keep a popup inside the map: its content scrolls past the height the map leaves it (also
+   * when it grows after opening, e.g. a history loaded later) and Leaflet pans the map so
+   * that the whole popup shows, clear of the buttons over the bottom of the map on a phone.
+   */
+  function fitPopup(popup) {
+    const content = popup.getElement() && popup.getElement().querySelector(".leaflet-popup-content");
+    if (!content) return;
+    const pad = popupPadding();
+    popup.options.autoPanPaddingTopLeft = pad.topLeft;
+    popup.options.autoPanPaddingBottomRight = pad.bottomRight;
+    // 26 px of content margins and 24 px of tip and gap below the popup
+    const room = map.getSize().y - pad.topLeft[1] - pad.bottomRight[1] - 50;
+    content.style.maxHeight = `${Math.max(120, room)}px`;
+    content.style.overflowY = "auto";
+    popup.update();
+    if (!window.ResizeObserver || popup.qpvObserved) return;
+    popup.qpvObserved = true;
+    let height = content.offsetHeight;
+    new ResizeObserver(() => {
+      if (!map.hasLayer(popup) || content.offsetHeight === height) return;
+      height = content.offsetHeight;
+      popup.update();
+    }).observe(content);
+  }
 
   function colorClass(color) {
     return `couleur-${String(color).replace(/[^0-9a-f]/gi, "")}`;
@@ -596,11 +646,12 @@
    * ses formulaires) quand les couches sont redessinées après un déplacement.
    */
   function openFiche(info, feat, latlng) {
-    // a phone: the popup (content + 44 px of frame) fits the map with the 30 px pan margins
+    // a phone: the popup (content + 46 px of frame) fits the map's width with its pan margins
     const size = map.getSize();
-    L.popup({ maxWidth: Math.min(360, size.x - 110), minWidth: Math.min(260, size.x - 110),
-      maxHeight: Math.max(240, size.y - 110),
-      autoPanPadding: [30, 30] }).setLatLng(latlng)
+    const pad = popupPadding();
+    L.popup({ maxWidth: Math.min(360, size.x - 80), minWidth: Math.min(260, size.x - 80),
+      autoPanPaddingTopLeft: pad.topLeft, autoPanPaddingBottomRight: pad.bottomRight })
+      .setLatLng(latlng)
       .setContent(popupContent(info, feat)).openOn(map);
   }
 
@@ -1034,7 +1085,7 @@
     CFG, state, map, context, layerControl, legend, $, el, api, debounce, escapeHtml, colorOf,
     formatNumber, formatValue, frDate, frNumber, monthKey, monthLabel, addMonths, newUid, isSimulated,
     showBanner, invalidate, refresh, refreshSoon, canEdit, layerParams, updateExports, openRecord,
-    openFiche, popupContent, renderList, viewData: (name) => viewData(state.byName[name]),
+    openFiche, popupContent, renderList, renderLegend, fitPopup, viewData: (name) => viewData(state.byName[name]),
   });
   // started once every script of the page has run (they are loaded at the end of the body)
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
