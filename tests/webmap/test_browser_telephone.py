@@ -171,11 +171,10 @@ def open_popup_at_right_edge(drv: Any) -> Any:
         "const g = recs[0].geometry.coordinates; return [g[1], g[0]];")
     move_map(drv, "const m = window.qpvCarte.map, p = m.latLngToContainerPoint(arguments[0]);"
                   "m.panBy([p.x - (m.getSize().x - 6), p.y - m.getSize().y / 2], {animate: false});", latlng)
-    point = drv.execute_script(
+    point, right = drv.execute_script(
         "const m = window.qpvCarte.map, p = m.latLngToContainerPoint(arguments[0]),"
-        " r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y];", latlng)
-    width = drv.execute_script("return window.innerWidth")
-    assert width - 12 <= point[0] <= width, point
+        " r = m.getContainer().getBoundingClientRect(); return [[r.left + p.x, r.top + p.y], r.right];", latlng)
+    assert right - 12 <= point[0] <= right, (point, right)
     drv.execute_script(
         "const o = {bubbles: true, cancelable: true, clientX: arguments[0], clientY: arguments[1]};"
         "const t = document.elementFromPoint(o.clientX, o.clientY);"

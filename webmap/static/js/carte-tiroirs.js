@@ -193,7 +193,7 @@
       locating = false;
       locateButton.removeAttribute("aria-busy");
       showBanner(locationError(err && err.code), "erreur");
-    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 30000 });
+    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 });
   }
 
   locateButton.addEventListener("click", () => { close({ restoreFocus: false }); locate(); });

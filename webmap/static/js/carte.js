@@ -267,6 +267,8 @@
   function fitPopup(popup) {
     const content = popup.getElement() && popup.getElement().querySelector(".leaflet-popup-content");
     if (!content) return;
+    const close = popup.getElement().querySelector(".leaflet-popup-close-button");
+    if (close) { close.setAttribute("aria-label", "Fermer la fiche"); close.title = "Fermer la fiche"; }
     const pad = popupPadding();
     popup.options.autoPanPaddingTopLeft = pad.topLeft;
     popup.options.autoPanPaddingBottomRight = pad.bottomRight;
