@@ -335,3 +335,27 @@ def test_phone_locate_me_centres_the_map_and_says_when_refused(base_url: str) ->
         assert console_errors(drv) == []
     finally:
         drv.quit()
+
+
+def test_tablet_drawers_beside_the_map(base_url: str) -> None:
+    """A tablet (768 × 1024): drawers too, as side sheets that leave most of the map visible."""
+    from selenium.webdriver.common.by import By
+
+    tablet = (768, 1024)
+    drv = open_map(base_url, tablet, "technicien")
+    try:
+        carte = rect(drv, drv.find_element(By.ID, "carte"))
+        assert carte["height"] >= 0.8 * tablet[1] and carte["width"] == tablet[0]
+        assert in_viewport(drv, drv.find_element(By.ID, "bouton-ajout"))
+        for drawer, label in DRAWERS.items():
+            drv.find_element(By.CSS_SELECTOR, f'#barre-tiroirs button[data-tiroir="{drawer}"]').click()
+            box = drv.find_element(By.ID, drawer)
+            wait_for(box.is_displayed, f"tiroir {label} ouvert")
+            r = rect(drv, box)
+            assert r["width"] <= 0.55 * tablet[0] and r["height"] > 0.5 * carte["height"], (label, r)
+            assert wider_than_screen(drv) == []
+            shot(drv, f"tablette-tiroir-{drawer}")
+        assert axe_violations(drv) == []
+        assert console_errors(drv) == []
+    finally:
+        drv.quit()
