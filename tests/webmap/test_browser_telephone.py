@@ -240,6 +240,17 @@ def test_phone_map_drawers_popup_and_axe(base_url: str, role: str) -> None:
         legend = drv.find_element(By.ID, "legende")
         wait_for(legend.is_displayed, "légende dans son tiroir")
         assert "Constats et signalements" in text_of(legend) and "donnée simulée" in text_of(legend)
+        # not colour alone: each point layer has its shape, on the map and in the legend
+        shapes = drv.execute_script(
+            "const out = {};"
+            "document.querySelectorAll('#legende .legende-ligne').forEach((n) => {"
+            "  const p = n.querySelector('.pastille'); if (p) out[n.textContent.replace(/\\s*\\([\\d\\s\\u202f\\u00a0]+\\)$/, '').trim()] = p.className; });"
+            "return out;")
+        assert "forme-triangle" in shapes["Points noirs (dépôts sauvages)"], shapes
+        assert "forme-carre" in shapes["Bacs enterrés et points d'apport volontaire"], shapes
+        assert "forme-rond" in shapes["Constats et signalements"], shapes
+        assert drv.execute_script(
+            "return window.qpvCarte.state.holders.points_noirs.cluster.getLayers()[0].options.shape") == "triangle"
         assert axe_violations(drv) == []
 
         # a popup on a constat 6 px from the right edge lies whole in the screen and the map
@@ -260,6 +271,7 @@ def test_phone_map_drawers_popup_and_axe(base_url: str, role: str) -> None:
 @pytest.mark.parametrize("role", ["anonyme", "technicien"])
 def test_desktop_keeps_side_panels_and_add_button_above_the_fold(base_url: str, role: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     drv = open_map(base_url, DESKTOP, role)
     try:
@@ -280,6 +292,15 @@ def test_desktop_keeps_side_panels_and_add_button_above_the_fold(base_url: str, 
             assert not add.is_displayed()
         assert in_viewport(drv, drv.find_element(By.ID, "bouton-localiser"))
         assert wider_than_screen(drv) == []
+        # the zoom buttons speak French and answer the keyboard
+        zoom_in = drv.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-in")
+        assert zoom_in.get_attribute("aria-label") == "Zoom avant"
+        assert drv.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-out").get_attribute("aria-label") == "Zoom arrière"
+        zoom = drv.execute_script("return window.qpvCarte.map.getZoom()")
+        since = generation(drv)
+        zoom_in.send_keys(Keys.ENTER)
+        wait_ready(drv, since)
+        assert drv.execute_script("return window.qpvCarte.map.getZoom()") == zoom + 1
         shot(drv, f"bureau-carte-{role}")
         assert axe_violations(drv) == []
         popup = open_popup_at_right_edge(drv)
@@ -356,6 +377,40 @@ def test_tablet_drawers_beside_the_map(base_url: str) -> None:
             assert wider_than_screen(drv) == []
             shot(drv, f"tablette-tiroir-{drawer}")
         assert axe_violations(drv) == []
+        # La Mosson (Montpellier): points noirs (triangles) and bacs (squares) told apart by shape
+        drv.execute_script("window.qpvCarte.drawers.close()")
+        move_map(drv, "window.qpvCarte.map.setView([43.6160, 3.8230], 16, {animate: false})")
+        shot(drv, "tablette-formes-montpellier")
+        assert console_errors(drv) == []
+    finally:
+        drv.quit()
+
+
+def test_phone_list_in_full_page_and_back(base_url: str) -> None:
+    """The header's « Liste » on a phone: the list as a page of its own, then back to the map."""
+    from selenium.webdriver.common.by import By
+
+    drv = open_map(base_url, PHONE, "anonyme")
+    try:
+        move_map(drv, "window.qpvCarte.map.setView(arguments[0], 17, {animate: false})", list(HERE))
+        drv.find_element(By.ID, "entete-menu").click()
+        drv.find_element(By.ID, "lien-liste").click()
+        wait_for(lambda: "liste-pleine" in drv.find_element(By.TAG_NAME, "body").get_attribute("class"),
+                 "liste plein écran")
+        listing = drv.find_element(By.ID, "liste")
+        assert listing.is_displayed() and listing.get_attribute("role") is None
+        assert not drv.find_element(By.ID, "carte").is_displayed()
+        assert not drv.find_element(By.ID, "barre-tiroirs").is_displayed()
+        rows = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, '[data-couche="observations"] tbody tr'),
+                        "constats listés")
+        assert rows and wider_than_screen(drv) == []
+        shot(drv, "telephone-liste-pleine")
+        drv.find_element(By.ID, "liste-carte").click()
+        wait_for(lambda: drv.find_element(By.ID, "carte").is_displayed(), "retour à la carte")
+        wait_for(lambda: drv.execute_script("return window.qpvCarte.map.getSize().x") == PHONE[0],
+                 "carte mesurée à nouveau")
+        assert not listing.is_displayed() and drv.find_element(By.ID, "barre-tiroirs").is_displayed()
+        assert wider_than_screen(drv) == []
         assert console_errors(drv) == []
     finally:
         drv.quit()

@@ -114,8 +114,9 @@
       box.hidden = isNarrow || id === "tiroir-couches" || id === "tiroir-legende";
     });
     // the list in full page (#liste) stays a page of its own
+    // (the map, hidden under the list in full page, is measured again when it comes back)
     if (document.body.classList.contains("liste-pleine")) drawer("liste").hidden = false;
-    setTimeout(() => map.invalidateSize(), 0);
+    else setTimeout(() => map.invalidateSize(), 0);
   }
 
   buttons.forEach((b) => b.addEventListener("click", () => toggle(b.dataset.tiroir)));
@@ -133,7 +134,7 @@
   $("#bouton-ajout").addEventListener("click", () => close({ restoreFocus: false }));
   if (NARROW.addEventListener) NARROW.addEventListener("change", applyMode);
   else NARROW.addListener(applyMode);
-  window.addEventListener("hashchange", () => { narrowMode = null; applyMode(); });
+  window.addEventListener("hashchange", applyMode);
   applyMode();
 
   // ---------------------------------------------------------------- me localiser

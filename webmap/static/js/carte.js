@@ -355,7 +355,7 @@
       holder.cluster = L.markerClusterGroup({
         chunkedLoading: true, maxClusterRadius: 45, disableClusteringAtZoom: 18,
         showCoverageOnHover: false, spiderfyOnMaxZoom: true,
-        iconCreateFunction: (c) => clusterIcon(c.getChildCount(), color),
+        iconCreateFunction: (c) => clusterIcon(c.getChildCount(), color, shapeOf(info.name)),
       });
       holder.serverClusters = L.layerGroup();
       holder.heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 17, minOpacity: 0.3 });
@@ -442,20 +442,52 @@
     return { color, weight: 2, fillColor: color, fillOpacity: 0.25, dashArray: sim ? "5 4" : null };
   }
 
-  function clusterIcon(count, color) {
+  function clusterIcon(count, color, shape) {
     const size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 44 : 52;
     return L.divIcon({
       html: el("span", { style: `background:${color}`, text: count >= 10000 ? Math.round(count / 1000) + "k" : String(count) }),
-      className: "grappe", iconSize: [size, size],
+      className: `grappe grappe-${shape || "rond"}`, iconSize: [size, size],
     });
   }
+
+  // A shape per point layer besides its colour (RGAA: colour never carries the meaning alone);
+  // the legend and the layer control show the same shapes. Unit vertices, drawn at the radius.
+  const SHAPES = { points_noirs: "triangle", bacs: "carre", videoprotection: "losange", eclairage: "triangle-bas" };
+  const SHAPE_POINTS = {
+    triangle: [[0, -1.25], [1.15, 0.85], [-1.15, 0.85]],
+    "triangle-bas": [[0, 1.25], [1.15, -0.85], [-1.15, -0.85]],
+    carre: [[-0.9, -0.9], [0.9, -0.9], [0.9, 0.9], [-0.9, 0.9]],
+    losange: [[0, -1.3], [1.15, 0], [0, 1.3], [-1.15, 0]],
+  };
+
+  function shapeOf(name) {
+    return SHAPES[name] || "rond";
+  }
+
+  /** A circle marker drawn as its layer's shape on the canvas (same hit area as the circle). */
+  const ShapeMarker = L.CircleMarker.extend({
+    _updatePath() {
+      const renderer = this._renderer;
+      const points = SHAPE_POINTS[this.options.shape];
+      if (!points || !renderer._ctx) { L.CircleMarker.prototype._updatePath.call(this); return; }
+      if (!renderer._drawing || this._empty()) return;
+      const ctx = renderer._ctx;
+      const p = this._point;
+      const r = Math.max(Math.round(this._radius), 1);
+      ctx.beginPath();
+      points.forEach(([x, y], i) => (i ? ctx.lineTo(p.x + x * r, p.y + y * r) : ctx.moveTo(p.x + x * r, p.y + y * r)));
+      ctx.closePath();
+      renderer._fillStroke(ctx, this);
+    },
+  });
 
   function pointMarker(info, holder, feat) {
     const [lon, lat] = feat.geometry.coordinates;
     const sim = isSimulated(feat.properties);
-    const marker = L.circleMarker([lat, lon], {
+    const marker = new ShapeMarker([lat, lon], {
       renderer: canvas, radius: 6, color: sim ? holder.qpvColor : "#ffffff", weight: sim ? 2 : 1.5,
       fillColor: holder.qpvColor, fillOpacity: sim ? 0.35 : 0.9, dashArray: sim ? "2 2" : null,
+      shape: shapeOf(info.name),
     });
     bindRecord(info, feat, marker);
     return marker;
@@ -464,7 +496,7 @@
   function serverClusterMarker(holder, feat) {
     const [lon, lat] = feat.geometry.coordinates;
     const n = Number(feat.properties.count || 0);
-    const m = L.marker([lat, lon], { icon: clusterIcon(n, holder.qpvColor), keyboard: false,
+    const m = L.marker([lat, lon], { icon: clusterIcon(n, holder.qpvColor, shapeOf(holder.qpvName)), keyboard: false,
       title: `${formatNumber(n)} enregistrements : cliquer pour zoomer` });
     const bb = feat.properties.bbox;
     m.on("click", () => {
@@ -937,7 +969,7 @@
     activeLayers().forEach((info) => {
       const d = viewData(info);
       box.append(el("div", { class: "legende-ligne" }, [
-        el("span", { class: `pastille ${isPointLayer(info) ? "rond" : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
+        el("span", { class: `pastille ${isPointLayer(info) ? `forme-${shapeOf(info.name)}` : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
         info.label, d ? el("span", { class: "compte", text: ` (${formatNumber(d.count)})` }) : null]));
     });
     if (state.byName.analyses && map.hasLayer(state.holders.analyses)) box.append(analysisLegend(viewData(state.byName.analyses)));
@@ -1043,7 +1075,8 @@
       state.holders[info.name] = holder;
       if (info.name === "voies" || info.name === "batiments") return; // contexte, pas une couche à afficher
       // the layer control writes its labels as HTML: a colour class (no inline style, CSP) and escaped text
-      const label = `<span class="pastille ${colorClass(colorOf(info.name, i))}"></span>${escapeHtml(info.label)}`
+      const form = isPointLayer(info) ? `forme-${shapeOf(info.name)}` : "carre";
+      const label = `<span class="pastille ${form} ${colorClass(colorOf(info.name, i))}"></span>${escapeHtml(info.label)}`
         + (info.confidential ? ' <span class="badge-confidentiel" title="Couche confidentielle">confidentiel</span>' : "");
       layerControl.addOverlay(holder, label);
       // the analyses layer is off by default (ASTYLE.hiddenByDefault): a person turns it on
