@@ -81,7 +81,8 @@ def wait_ready(drv: Any, since: int = 0) -> None:
     wait_for(lambda: drv.execute_script(
         "const c = window.qpvCarte;"
         "return Boolean(c) && c.state.started && c.state.generation > arguments[0]"
-        " && document.body.dataset.etat === 'pret';", since), f"carte prête (après la mise à jour n° {since})")
+        " && document.body.dataset.etat === 'pret';", since),
+        f"carte prête (après la mise à jour n° {since})")
 
 
 def move_map(drv: Any, script: str, *args: Any) -> None:
@@ -94,7 +95,8 @@ def move_map(drv: Any, script: str, *args: Any) -> None:
 def rect(drv: Any, element: Any) -> dict[str, float]:
     return dict(drv.execute_script(
         "const r = arguments[0].getBoundingClientRect();"
-        "return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height};",
+        "return {left: r.left, top: r.top, right: r.right, bottom: r.bottom,"
+        " width: r.width, height: r.height};",
         element))
 
 
@@ -173,7 +175,8 @@ def open_popup_at_right_edge(drv: Any) -> Any:
                   "m.panBy([p.x - (m.getSize().x - 6), p.y - m.getSize().y / 2], {animate: false});", latlng)
     point, right = drv.execute_script(
         "const m = window.qpvCarte.map, p = m.latLngToContainerPoint(arguments[0]),"
-        " r = m.getContainer().getBoundingClientRect(); return [[r.left + p.x, r.top + p.y], r.right];", latlng)
+        " r = m.getContainer().getBoundingClientRect();"
+        " return [[r.left + p.x, r.top + p.y], r.right];", latlng)
     assert right - 12 <= point[0] <= right, (point, right)
     drv.execute_script(
         "const o = {bubbles: true, cancelable: true, clientX: arguments[0], clientY: arguments[1]};"
@@ -244,13 +247,15 @@ def test_phone_map_drawers_popup_and_axe(base_url: str, role: str) -> None:
         shapes = drv.execute_script(
             "const out = {};"
             "document.querySelectorAll('#legende .legende-ligne').forEach((n) => {"
-            "  const p = n.querySelector('.pastille'); if (p) out[n.textContent.replace(/\\s*\\([\\d\\s\\u202f\\u00a0]+\\)$/, '').trim()] = p.className; });"
+            "  const p = n.querySelector('.pastille'), count = /\\s*\\([\\d\\s\\u202f\\u00a0]+\\)$/;"
+            "  if (p) out[n.textContent.replace(count, '').trim()] = p.className; });"
             "return out;")
         assert "forme-triangle" in shapes["Points noirs (dépôts sauvages)"], shapes
         assert "forme-carre" in shapes["Bacs enterrés et points d'apport volontaire"], shapes
         assert "forme-rond" in shapes["Constats et signalements"], shapes
         assert drv.execute_script(
-            "return window.qpvCarte.state.holders.points_noirs.cluster.getLayers()[0].options.shape") == "triangle"
+            "return window.qpvCarte.state.holders.points_noirs.cluster.getLayers()[0].options.shape"
+        ) == "triangle"
         assert axe_violations(drv) == []
 
         # a popup on a constat 6 px from the right edge lies whole in the screen and the map
@@ -287,7 +292,8 @@ def test_desktop_keeps_side_panels_and_add_button_above_the_fold(base_url: str, 
         if role == "technicien":
             assert in_viewport(drv, add), rect(drv, add)
             r = rect(drv, add)
-            assert carte["left"] <= r["left"] and r["right"] <= carte["right"] and r["bottom"] <= carte["bottom"]
+            assert carte["left"] <= r["left"] and r["right"] <= carte["right"]
+            assert r["bottom"] <= carte["bottom"]
         else:
             assert not add.is_displayed()
         assert in_viewport(drv, drv.find_element(By.ID, "bouton-localiser"))
@@ -295,7 +301,8 @@ def test_desktop_keeps_side_panels_and_add_button_above_the_fold(base_url: str, 
         # the zoom buttons speak French and answer the keyboard
         zoom_in = drv.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-in")
         assert zoom_in.get_attribute("aria-label") == "Zoom avant"
-        assert drv.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-out").get_attribute("aria-label") == "Zoom arrière"
+        zoom_out = drv.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-out")
+        assert zoom_out.get_attribute("aria-label") == "Zoom arrière"
         zoom = drv.execute_script("return window.qpvCarte.map.getZoom()")
         since = generation(drv)
         zoom_in.send_keys(Keys.ENTER)
@@ -321,17 +328,20 @@ def test_phone_locate_me_centres_the_map_and_says_when_refused(base_url: str) ->
         drv.execute_cdp_cmd("Emulation.setGeolocationOverride",
                             {"latitude": HERE[0], "longitude": HERE[1], "accuracy": 12})
         drv.execute_script("window.qpvHeard = [];"
-                           "document.addEventListener('qpv:position', (e) => window.qpvHeard.push(e.detail));")
+                           "document.addEventListener('qpv:position',"
+                           " (e) => window.qpvHeard.push(e.detail));")
         before = drv.execute_script("const c = window.qpvCarte.map.getCenter(); return [c.lat, c.lng];")
         assert abs(before[0] - HERE[0]) + abs(before[1] - HERE[1]) > 0.01  # the map starts elsewhere
         drv.find_element(By.ID, "bouton-localiser").click()
-        position = wait_for(lambda: drv.execute_script("return window.qpvCarte.lastPosition"), "position reçue")
+        position = wait_for(lambda: drv.execute_script("return window.qpvCarte.lastPosition"),
+                            "position reçue")
         assert position["lat"] == pytest.approx(HERE[0]) and position["lng"] == pytest.approx(HERE[1])
         assert position["accuracy"] == pytest.approx(12)
         wait_ready(drv)
         centre, zoom, drawn = drv.execute_script(
             "const q = window.qpvCarte, c = q.map.getCenter();"
-            "return [[c.lat, c.lng], q.map.getZoom(), q.map.hasLayer(q.here.point) && q.map.hasLayer(q.here.accuracy)];")
+            "return [[c.lat, c.lng], q.map.getZoom(),"
+            " q.map.hasLayer(q.here.point) && q.map.hasLayer(q.here.accuracy)];")
         assert drv.execute_script(
             "return window.qpvCarte.map.distance(arguments[0], arguments[1])", centre, list(HERE)) < 5
         assert zoom >= 17 and drawn
@@ -342,11 +352,11 @@ def test_phone_locate_me_centres_the_map_and_says_when_refused(base_url: str) ->
         drv.execute_cdp_cmd("Emulation.setGeolocationOverride",
                             {"latitude": HERE[0], "longitude": HERE[1], "accuracy": 850})
         drv.find_element(By.ID, "bouton-localiser").click()
-        wait_for(lambda: "Position approximative (à 850 m près)" in text_of(drv.find_element(By.ID, "bandeau")),
-                 "position approximative annoncée")
+        wait_for(lambda: "Position approximative (à 850 m près)"
+                 in text_of(drv.find_element(By.ID, "bandeau")), "position approximative annoncée")
         # refused: a French message, no position kept from it
-        drv.execute_cdp_cmd("Browser.setPermission", {"origin": base_url, "permission": {"name": "geolocation"},
-                                                      "setting": "denied"})
+        drv.execute_cdp_cmd("Browser.setPermission", {
+            "origin": base_url, "permission": {"name": "geolocation"}, "setting": "denied"})
         drv.find_element(By.ID, "bouton-localiser").click()
         wait_for(lambda: "Localisation refusée" in text_of(drv.find_element(By.ID, "bandeau")),
                  "refus de localisation annoncé")

@@ -80,7 +80,8 @@ def test_no_cdn_everything_local(anon: FlaskClient) -> None:
     # the page's own scripts come after the libraries, carte.js first (the others extend it)
     own = [u for u in assets.scripts if u.startswith("/static/js/")]
     assert own.index("/static/js/fond.js") < own.index("/static/js/carte.js")
-    assert all(not u.startswith("/static/vendor/") for u in assets.scripts[assets.scripts.index("/static/js/fond.js"):])
+    after_fond = assets.scripts[assets.scripts.index("/static/js/fond.js"):]
+    assert all(not u.startswith("/static/vendor/") for u in after_fond)
 
 
 def test_static_assets_served(anon: FlaskClient) -> None:
