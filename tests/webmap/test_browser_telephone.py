@@ -284,6 +284,7 @@ def test_desktop_keeps_side_panels_and_add_button_above_the_fold(base_url: str, 
         assert drv.find_element(By.ID, "liste").is_displayed()
         assert not drv.find_element(By.ID, "barre-tiroirs").is_displayed()
         assert not any(e.is_displayed() for e in drv.find_elements(By.CSS_SELECTOR, ".tiroir-fermer"))
+        assert drv.find_element(By.ID, "liste").get_attribute("role") == "complementary"
         # the layer control and the legend are on the map
         layers = drv.find_element(By.CSS_SELECTOR, "#carte .leaflet-control-layers")
         assert layers.is_displayed() and drv.find_element(By.CSS_SELECTOR, "#carte #legende").is_displayed()
@@ -408,7 +409,7 @@ def test_phone_list_in_full_page_and_back(base_url: str) -> None:
         wait_for(lambda: "liste-pleine" in drv.find_element(By.TAG_NAME, "body").get_attribute("class"),
                  "liste plein écran")
         listing = drv.find_element(By.ID, "liste")
-        assert listing.is_displayed() and listing.get_attribute("role") is None
+        assert listing.is_displayed() and listing.get_attribute("role") == "complementary"
         assert not drv.find_element(By.ID, "carte").is_displayed()
         assert not drv.find_element(By.ID, "barre-tiroirs").is_displayed()
         rows = wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, '[data-couche="observations"] tbody tr'),

@@ -108,7 +108,8 @@
         box.setAttribute("role", "dialog");
         box.setAttribute("aria-modal", "false");
       } else {
-        box.removeAttribute("role");
+        // the side panels are landmarks; the couches and légende sections are hidden there
+        box.setAttribute("role", "complementary");
         box.removeAttribute("aria-modal");
       }
       box.hidden = isNarrow || id === "tiroir-couches" || id === "tiroir-legende";
