@@ -77,6 +77,22 @@ def _generation(drv: Any) -> int:
     return int(drv.execute_script("return window.qpvCarte ? window.qpvCarte.state.generation : -1"))
 
 
+def _show_legend(drv: Any) -> None:
+    """On a phone the legend waits in its drawer: open it (a person taps « Légende »)."""
+    from selenium.webdriver.common.by import By
+
+    if drv.execute_script("return window.qpvCarte.drawers.narrow()"):
+        button = drv.find_element(By.CSS_SELECTOR, '[data-tiroir="tiroir-legende"]')
+        if button.get_attribute("aria-expanded") != "true":
+            button.click()
+        wait_for(drv.find_element(By.ID, "tiroir-legende").is_displayed, "tiroir de la légende ouvert")
+
+
+def _hide_drawers(drv: Any) -> None:
+    """Close the open drawer (phone), as « Fermer » does, so that the map shows whole."""
+    drv.execute_script("window.qpvCarte.drawers.close()")
+
+
 def _fill_colors(drv: Any) -> list[str]:
     return list(drv.execute_script(
         "const h = window.qpvCarte.state.holders.analyses;"
@@ -127,6 +143,7 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         drv.execute_script("const q = window.qpvCarte;"
                            "q.map.fitBounds(q.state.holders.analyses.shapes.getBounds(), {animate: false});")
         _ready(drv, since)
+        _show_legend(drv)
         shot(drv, f"carte-analyses-quartier-{size}")
         legend = drv.find_element(By.ID, "legende-analyses")
         assert legend.is_displayed()
@@ -150,6 +167,7 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
         wait_for(lambda: set(_fill_colors(drv)) == set(colors), "retour aux points chauds")
 
         # zoom on a hot bin and click it, as a person would
+        _hide_drawers(drv)
         centre = drv.execute_script(
             "const h = window.qpvCarte.state.holders.analyses;"
             "const l = h.shapes.getLayers().find((x) => x.feature.properties.category === 'point chaud');"
@@ -202,6 +220,7 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
             "fiche affichée (fin du fondu)")
         shot(drv, f"carte-analyses-fiche-{size}")
         drv.execute_script("window.qpvCarte.map.closePopup()")
+        _show_legend(drv)
         wait_for(lambda: not drv.find_elements(By.CSS_SELECTOR, ".leaflet-popup")
                  and drv.find_element(By.ID, "legende-analyses").is_displayed(), "légende de retour")
         shot(drv, f"carte-analyses-legende-{size}")

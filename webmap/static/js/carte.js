@@ -193,8 +193,12 @@
     return heatRedrawNow.call(this);
   };
 
-  const map = L.map("carte", { preferCanvas: true, zoomControl: true, minZoom: 3,
+  // a narrow screen shows drawers (carte-tiroirs.js): set before the map measures its size
+  document.body.classList.toggle("carte-etroite",
+    window.matchMedia("(max-width: 899.98px)").matches && location.hash !== "#liste");
+  const map = L.map("carte", { preferCanvas: true, zoomControl: false, minZoom: 3,
     maxZoom: CFG.basemap.maxZoom || 19 });
+  L.control.zoom({ zoomInTitle: "Zoom avant", zoomOutTitle: "Zoom arrière" }).addTo(map);
   map.attributionControl.setPrefix(false);
   map.createPane("contexte").style.zIndex = 250;
   map.createPane("perimetres").style.zIndex = 300;
@@ -235,9 +239,57 @@
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = () => el("div", { class: "legende", id: "legende" });
   legend.addTo(map);
-  // Une fiche ouverte passe devant : le contrôle des couches se replie, la légende s'efface.
-  map.on("popupopen", () => { layerControl.collapse(); $("#legende").hidden = true; document.body.classList.add("fiche-ouverte"); });
-  map.on("popupclose", () => { layerControl.expand(); $("#legende").hidden = false; document.body.classList.remove("fiche-ouverte"); });
+  // the layer control's toggle (shown when collapsed) speaks French
+  const layersToggle = layerControl.getContainer().querySelector(".leaflet-control-layers-toggle");
+  if (layersToggle) { layersToggle.title = "Couches"; layersToggle.setAttribute("aria-label", "Couches"); }
+  // An open record comes first: on a wide screen the layer control collapses and the legend
+  // hides; on a narrow one (drawers, carte-tiroirs.js) the open drawer closes.
+  map.on("popupopen", (ev) => {
+    document.body.classList.add("fiche-ouverte");
+    fitPopup(ev.popup);
+    if (Q.drawers && Q.drawers.narrow()) { Q.drawers.close(); return; }
+    layerControl.collapse();
+    $("#legende").hidden = true;
+  });
+  map.on("popupclose", () => {
+    document.body.classList.remove("fiche-ouverte");
+    layerControl.expand();
+    $("#legende").hidden = false;
+  });
+
+  /** Margins kept around a popup (px): the buttons over the bottom of the map on a phone. */
+  function popupPadding() {
+    const narrow = Boolean(Q.drawers && Q.drawers.narrow());
+    return { topLeft: [12, 12], bottomRight: [12, narrow ? 76 : 12] };
+  }
+
+  /**
+   * Keep a popup inside the map: its content scrolls past the height the map leaves it (also
+   * when it grows after opening, e.g. a history loaded later) and Leaflet pans the map so
+   * that the whole popup shows, clear of the buttons over the bottom of the map on a phone.
+   */
+  function fitPopup(popup) {
+    const content = popup.getElement() && popup.getElement().querySelector(".leaflet-popup-content");
+    if (!content) return;
+    const close = popup.getElement().querySelector(".leaflet-popup-close-button");
+    if (close) { close.setAttribute("aria-label", "Fermer la fiche"); close.title = "Fermer la fiche"; }
+    const pad = popupPadding();
+    popup.options.autoPanPaddingTopLeft = pad.topLeft;
+    popup.options.autoPanPaddingBottomRight = pad.bottomRight;
+    // 26 px of content margins and 24 px of tip and gap below the popup
+    const room = map.getSize().y - pad.topLeft[1] - pad.bottomRight[1] - 50;
+    content.style.maxHeight = `${Math.max(120, room)}px`;
+    content.style.overflowY = "auto";
+    popup.update();
+    if (!window.ResizeObserver || popup.qpvObserved) return;
+    popup.qpvObserved = true;
+    let height = content.offsetHeight;
+    new ResizeObserver(() => {
+      if (!map.hasLayer(popup) || content.offsetHeight === height) return;
+      height = content.offsetHeight;
+      popup.update();
+    }).observe(content);
+  }
 
   function colorClass(color) {
     return `couleur-${String(color).replace(/[^0-9a-f]/gi, "")}`;
@@ -307,7 +359,7 @@
       holder.cluster = L.markerClusterGroup({
         chunkedLoading: true, maxClusterRadius: 45, disableClusteringAtZoom: 18,
         showCoverageOnHover: false, spiderfyOnMaxZoom: true,
-        iconCreateFunction: (c) => clusterIcon(c.getChildCount(), color),
+        iconCreateFunction: (c) => clusterIcon(c.getChildCount(), color, shapeOf(info.name)),
       });
       holder.serverClusters = L.layerGroup();
       holder.heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 17, minOpacity: 0.3 });
@@ -394,20 +446,52 @@
     return { color, weight: 2, fillColor: color, fillOpacity: 0.25, dashArray: sim ? "5 4" : null };
   }
 
-  function clusterIcon(count, color) {
+  function clusterIcon(count, color, shape) {
     const size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 44 : 52;
     return L.divIcon({
       html: el("span", { style: `background:${color}`, text: count >= 10000 ? Math.round(count / 1000) + "k" : String(count) }),
-      className: "grappe", iconSize: [size, size],
+      className: `grappe grappe-${shape || "rond"}`, iconSize: [size, size],
     });
   }
+
+  // A shape per point layer besides its colour (RGAA: colour never carries the meaning alone);
+  // the legend and the layer control show the same shapes. Unit vertices, drawn at the radius.
+  const SHAPES = { points_noirs: "triangle", bacs: "carre", videoprotection: "losange", eclairage: "triangle-bas" };
+  const SHAPE_POINTS = {
+    triangle: [[0, -1.25], [1.15, 0.85], [-1.15, 0.85]],
+    "triangle-bas": [[0, 1.25], [1.15, -0.85], [-1.15, -0.85]],
+    carre: [[-0.9, -0.9], [0.9, -0.9], [0.9, 0.9], [-0.9, 0.9]],
+    losange: [[0, -1.3], [1.15, 0], [0, 1.3], [-1.15, 0]],
+  };
+
+  function shapeOf(name) {
+    return SHAPES[name] || "rond";
+  }
+
+  /** A circle marker drawn as its layer's shape on the canvas (same hit area as the circle). */
+  const ShapeMarker = L.CircleMarker.extend({
+    _updatePath() {
+      const renderer = this._renderer;
+      const points = SHAPE_POINTS[this.options.shape];
+      if (!points || !renderer._ctx) { L.CircleMarker.prototype._updatePath.call(this); return; }
+      if (!renderer._drawing || this._empty()) return;
+      const ctx = renderer._ctx;
+      const p = this._point;
+      const r = Math.max(Math.round(this._radius), 1);
+      ctx.beginPath();
+      points.forEach(([x, y], i) => (i ? ctx.lineTo(p.x + x * r, p.y + y * r) : ctx.moveTo(p.x + x * r, p.y + y * r)));
+      ctx.closePath();
+      renderer._fillStroke(ctx, this);
+    },
+  });
 
   function pointMarker(info, holder, feat) {
     const [lon, lat] = feat.geometry.coordinates;
     const sim = isSimulated(feat.properties);
-    const marker = L.circleMarker([lat, lon], {
+    const marker = new ShapeMarker([lat, lon], {
       renderer: canvas, radius: 6, color: sim ? holder.qpvColor : "#ffffff", weight: sim ? 2 : 1.5,
       fillColor: holder.qpvColor, fillOpacity: sim ? 0.35 : 0.9, dashArray: sim ? "2 2" : null,
+      shape: shapeOf(info.name),
     });
     bindRecord(info, feat, marker);
     return marker;
@@ -416,7 +500,7 @@
   function serverClusterMarker(holder, feat) {
     const [lon, lat] = feat.geometry.coordinates;
     const n = Number(feat.properties.count || 0);
-    const m = L.marker([lat, lon], { icon: clusterIcon(n, holder.qpvColor), keyboard: false,
+    const m = L.marker([lat, lon], { icon: clusterIcon(n, holder.qpvColor, shapeOf(holder.qpvName)), keyboard: false,
       title: `${formatNumber(n)} enregistrements : cliquer pour zoomer` });
     const bb = feat.properties.bbox;
     m.on("click", () => {
@@ -600,11 +684,12 @@
    * ses formulaires) quand les couches sont redessinées après un déplacement.
    */
   function openFiche(info, feat, latlng) {
-    // a phone: the popup (content + 44 px of frame) fits the map with the 30 px pan margins
+    // a phone: the popup (content + 46 px of frame) fits the map's width with its pan margins
     const size = map.getSize();
-    L.popup({ maxWidth: Math.min(360, size.x - 110), minWidth: Math.min(260, size.x - 110),
-      maxHeight: Math.max(240, size.y - 110),
-      autoPanPadding: [30, 30] }).setLatLng(latlng)
+    const pad = popupPadding();
+    L.popup({ maxWidth: Math.min(360, size.x - 80), minWidth: Math.min(260, size.x - 80),
+      autoPanPaddingTopLeft: pad.topLeft, autoPanPaddingBottomRight: pad.bottomRight })
+      .setLatLng(latlng)
       .setContent(popupContent(info, feat)).openOn(map);
   }
 
@@ -888,7 +973,7 @@
     activeLayers().forEach((info) => {
       const d = viewData(info);
       box.append(el("div", { class: "legende-ligne" }, [
-        el("span", { class: `pastille ${isPointLayer(info) ? "rond" : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
+        el("span", { class: `pastille ${isPointLayer(info) ? `forme-${shapeOf(info.name)}` : "carre"}`, style: `background:${colorOf(info.name, 0)}` }),
         info.label, d ? el("span", { class: "compte", text: ` (${formatNumber(d.count)})` }) : null]));
     });
     if (state.byName.analyses && map.hasLayer(state.holders.analyses)) box.append(analysisLegend(viewData(state.byName.analyses)));
@@ -994,7 +1079,8 @@
       state.holders[info.name] = holder;
       if (info.name === "voies" || info.name === "batiments") return; // contexte, pas une couche à afficher
       // the layer control writes its labels as HTML: a colour class (no inline style, CSP) and escaped text
-      const label = `<span class="pastille ${colorClass(colorOf(info.name, i))}"></span>${escapeHtml(info.label)}`
+      const form = isPointLayer(info) ? `forme-${shapeOf(info.name)}` : "carre";
+      const label = `<span class="pastille ${form} ${colorClass(colorOf(info.name, i))}"></span>${escapeHtml(info.label)}`
         + (info.confidential ? ' <span class="badge-confidentiel" title="Couche confidentielle">confidentiel</span>' : "");
       layerControl.addOverlay(holder, label);
       // the analyses layer is off by default (ASTYLE.hiddenByDefault): a person turns it on
@@ -1038,7 +1124,7 @@
     CFG, state, map, context, layerControl, legend, $, el, api, debounce, escapeHtml, colorOf,
     formatNumber, formatValue, frDate, frNumber, monthKey, monthLabel, addMonths, newUid, isSimulated,
     showBanner, invalidate, refresh, refreshSoon, canEdit, layerParams, updateExports, openRecord,
-    openFiche, popupContent, renderList, viewData: (name) => viewData(state.byName[name]),
+    openFiche, popupContent, renderList, renderLegend, fitPopup, viewData: (name) => viewData(state.byName[name]),
   });
   // started once every script of the page has run (they are loaded at the end of the body)
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
