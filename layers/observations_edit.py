@@ -107,6 +107,15 @@ def _check_pilote(store: LayerStore, pilote: str | None, rules: WriteRules) -> N
                           "pilote déjà présent dans l'entrepôt.", field="pilote")
 
 
+def check_edit_fields(data: Mapping[str, Any]) -> None:
+    """Refuse an edit naming an unknown or read-only field, or no field at all (RecordError)."""
+    unknown = sorted(str(k) for k in set(data) - EDITABLE - {"comment", "csrf_token"})
+    if unknown:
+        raise RecordError(f"Champ inconnu ou non modifiable : « {unknown[0][:40]} ».", field=unknown[0][:40])
+    if not set(data) & EDITABLE:
+        raise RecordError("Aucun champ à modifier.", field="corps")
+
+
 def observation_changes(store: LayerStore, current: Mapping[str, Any], data: Mapping[str, Any], *,
                         rules: WriteRules | None = None) -> dict[str, Any]:
     """Check an edit of a constat and return the store changes it makes.
@@ -134,10 +143,7 @@ def observation_changes(store: LayerStore, current: Mapping[str, Any], data: Map
         Naming the first bad field (unknown, wrong type, too long, unknown choice...).
     """
     rules = rules or WriteRules()
-    unknown = sorted(set(data) - EDITABLE - {"comment", "csrf_token"})
-    if unknown:
-        raise RecordError(f"Champ inconnu ou non modifiable : « {str(unknown[0])[:40]} ».",
-                          field=str(unknown[0])[:40])
+    check_edit_fields(data)
     integrity.check_lengths(data, rules)
     changes: dict[str, Any] = {}
     for name in _TEXTS:

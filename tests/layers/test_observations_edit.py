@@ -24,7 +24,9 @@ from layers.observations_edit import (
     pilote_choices,
     status_changes,
 )
+from layers.schema import THEMES
 from layers.store import LayerStore
+from layers.subthemes import SUBTHEMES, subthemes_of
 
 
 @pytest.fixture
@@ -191,3 +193,9 @@ def test_pilote_choices_list_organisations_and_stored_pilotes(dmr: LayerStore) -
     assert choices[:3] == ["ville", "EPCI", "bailleur"]
     assert "Bailleur Paris Habitat" in choices and "DPE-STPP-DT" in choices
     assert len(choices) == len(set(choices))
+
+
+def test_every_theme_has_its_sub_themes() -> None:
+    assert set(SUBTHEMES) == set(THEMES)
+    assert all(len(SUBTHEMES[t]) >= 5 for t in THEMES if t != "autre")
+    assert subthemes_of("licorne") == ()
