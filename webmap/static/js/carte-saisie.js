@@ -216,7 +216,6 @@
       })));
     };
     fill();
-    select.addEventListener("focus", fill, { once: true });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (!select.value) {
