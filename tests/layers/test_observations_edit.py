@@ -199,3 +199,21 @@ def test_every_theme_has_its_sub_themes() -> None:
     assert set(SUBTHEMES) == set(THEMES)
     assert all(len(SUBTHEMES[t]) >= 5 for t in THEMES if t != "autre")
     assert subthemes_of("licorne") == ()
+
+
+def test_edits_keep_the_resolution_date_and_the_delays(dmr: LayerStore) -> None:
+    from geo.stats.indicators import treatment_delays
+
+    rec = _twentieth(dmr, 1)[0]
+    uid = str(rec["uid"])
+    dmr.update("observations", uid, {"status": "traité"}, actor="tech")
+    closed = dmr.get("observations", uid)
+    before = treatment_delays(closed, as_of="2030-01-01")
+    edit = observation_changes(dmr, rec, {"description": "Repris", "pilote": "ville"})
+    dmr.update("observations", uid, edit)
+    after = dmr.get("observations", uid)
+    assert after["resolved_at"].iloc[0] == closed["resolved_at"].iloc[0]  # an edit is not a resolution
+    pd.testing.assert_frame_equal(treatment_delays(after, as_of="2030-01-01"), before)
+    hist = dmr.history("observations", uid)
+    assert hist["status"].tolist() == ["transmis", "traité", "traité"]
+    assert status_changes(hist)["status"].tolist() == ["transmis", "traité"]
