@@ -125,6 +125,7 @@
     }
     const merged = el("p", { class: "doublons-fusionnes", hidden: true });
     box.append(merged);
+    if (!fieldOf("duplicate_of")) return box; // a profile that hides the field: no query on it
     const p = new URLSearchParams({ duplicate_of: props.uid, limit: "20" });
     api(`${CFG.urls.api}/layers/${OBS}/features?${p}`).then((gj) => {
       const feats = (gj.features || []).filter((f) => f.properties && f.properties.uid);
