@@ -22,7 +22,7 @@ from shapely.geometry import Point
 from layers import integrity
 from layers.errors import NotFoundError, RecordError
 from layers.integrity import WriteRules
-from layers.observations import _position
+from layers.observations import territory_point
 from layers.projection import CRS84, project
 from layers.schema import DOMANIALITES, LAYERS, OBSERVATION_STATUSES, ORGANISATIONS
 from layers.store.base import LayerStore
@@ -162,7 +162,7 @@ def observation_changes(store: LayerStore, current: Mapping[str, Any], data: Map
             value = data.get(name)
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise RecordError(f"« {name} » doit être un nombre (degrés WGS84).", field=name)
-        changes["geometry"] = _position(data, store, rules)
+        changes["geometry"] = territory_point(data, store, rules)
     comment = data.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise RecordError("« comment » doit être un texte.", field="comment")
