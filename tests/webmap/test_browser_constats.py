@@ -189,7 +189,8 @@ def test_technician_places_edits_and_merges_constats(app: Flask, base_url: str,
         choice = popup.find_element(By.CSS_SELECTOR, "form.form-doublon select")
         Select(choice).select_by_value(uid)
         _click(drv, popup.find_element(By.CSS_SELECTOR, "form.form-doublon button[type=submit]"))
-        wait_for(lambda: "doublon de « propreté » — " in _history(drv, other_uid), "doublon dans l'historique")
+        wait_for(lambda: "doublon de « propreté » — " in _history(drv, other_uid),
+                 "doublon dans l'historique")
         assert "clos non traité" in text_of(_popup(drv, other_uid).find_element(By.CSS_SELECTOR, "dl"))
         assert "fusionné dans" in text_of(drv.find_element(By.ID, "bandeau"))
         shot(drv, f"constat-doublon-{name}")
