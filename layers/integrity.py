@@ -36,7 +36,7 @@ from shapely.geometry import Point
 
 from layers.errors import RecordError
 from layers.projection import CRS84, project
-from layers.schema import LAYERS, OBSERVATION_SOURCES
+from layers.schema import LAYERS, OBSERVATION_SOURCES, ORGANISATIONS
 from layers.store.base import LayerInfo, LayerStore
 
 logger = logging.getLogger(__name__)
@@ -237,10 +237,11 @@ def check_new_observation(store: LayerStore, record: Mapping[str, Any], rules: W
         raise RecordError(f"Un nouveau constat commence au statut « {initial} » (reçu « {status} »).",
                           field="status")
     pilote = record.get("pilote")
-    if pilote not in (None, "") and pilote not in rules.pilotes and not store.count(
+    if pilote not in (None, "") and pilote not in rules.pilotes and pilote not in ORGANISATIONS \
+            and not store.count(
             "observations", where={"pilote": str(pilote)}, at_most=1):
-        raise RecordError(f"Pilote « {str(pilote)[:60]} » inconnu : {', '.join(rules.pilotes)}, ou un "
-                          "pilote déjà présent dans l'entrepôt.", field="pilote")
+        raise RecordError(f"Pilote « {str(pilote)[:60]} » inconnu : {', '.join(rules.pilotes)}, une "
+                          "organisation, ou un pilote déjà présent dans l'entrepôt.", field="pilote")
     check_date(record.get("observed_at"), "observed_at", rules)
     walk = record.get("walk_id")
     if walk not in (None, "") and store.read("diagnostics", uids=[str(walk)], limit=1).empty:

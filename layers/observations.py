@@ -77,7 +77,7 @@ def _coordinate(data: Mapping[str, Any], name: str) -> float:
     return number
 
 
-def _position(data: Mapping[str, Any], store: LayerStore, rules: WriteRules) -> Point:
+def territory_point(data: Mapping[str, Any], store: LayerStore, rules: WriteRules) -> Point:
     """Return the point of ``lon``/``lat`` (WGS84, inside the territory) in the store CRS."""
     lon, lat = _coordinate(data, "lon"), _coordinate(data, "lat")
     west, south, east, north = area_of_use_bounds(store.crs)
@@ -152,7 +152,7 @@ def create_observation_record(store: LayerStore, data: Mapping[str, Any], *, def
     if unknown:
         raise RecordError(f"Champ inconnu ou non modifiable : « {unknown[0]} ».", field=unknown[0])
     integrity.check_lengths(data, rules)
-    point = _position(data, store, rules)
+    point = territory_point(data, store, rules)
     data.pop("lon")
     data.pop("lat")
     data.setdefault("observed_at", datetime.now().replace(microsecond=0).isoformat())

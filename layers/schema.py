@@ -211,12 +211,16 @@ _PERIMETRES = LayerSchema(
 
 _STATUS_HISTORY = ChildSchema(
     name="historique",
-    label="Historique des statuts",
+    label="Historique",
     fields=(
         Field("status", "str", "Statut", required=True, choices=OBSERVATION_STATUSES),
         Field("changed_at", "datetime", "Date", required=True),
         Field("changed_by", "str", "Par", internal=True),
         Field("comment", "str", "Commentaire", internal=True),
+        Field("changes", "json", "Modifications", internal=True,
+              description="Fields changed by this entry: {field: [before, after]} (null for the "
+                          "creation and for older entries). The status is repeated unchanged "
+                          "when only other fields changed."),
     ),
     time_field="changed_at",
 )
@@ -248,6 +252,8 @@ _OBSERVATIONS = LayerSchema(
         Field("action_reference", "str", "Action du plan", internal=True,
               description="Reference of the action of the plan d'actions that treated it "
                           "(set when the constat is marked « traité » through an action)."),
+        Field("duplicate_of", "str", "Doublon de",
+              description="uid of the constat this duplicate was merged into (it is then closed)."),
     ),
     time_field="observed_at",
     status_field="status",

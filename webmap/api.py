@@ -24,9 +24,11 @@ from flask.typing import ResponseReturnValue
 from layers.export import to_export_frame
 from layers.integrity import DEFAULT_SOURCES, MAX_LENGTHS, check_date, check_lengths, time_extent
 from layers.observations import OBSERVATION_INPUT, UID_PATTERN, create_observation_record
+from layers.observations_edit import check_edit_fields, observation_changes, status_changes
 from layers.projection import bbox_to_store, bbox_to_wgs84
 from layers.samples import sample_note, sampled_datasets
 from layers.schema import (
+    DOMANIALITES,
     LAYERS,
     OBSERVATION_SOURCES,
     OBSERVATION_STATUSES,
@@ -359,47 +361,59 @@ def get_observation(uid: str) -> ResponseReturnValue:
 @bp.patch("/api/observations/<uid>")
 @allow("technicien", layer="observations")
 def patch_observation(uid: str) -> ResponseReturnValue:
-    """Change the status (with a comment kept in its history) or the assignment of an observation.
+    """Change the fields of an observation (every change kept in its history).
 
-    Only within the organisation scope of :mod:`layers.scope` (403 otherwise).
+    Any field of :data:`layers.observations_edit.EDITABLE` (``lon``/``lat`` move it), and a
+    ``comment`` kept with the change. Only within the organisation scope of
+    :mod:`layers.scope` (403 otherwise).
     """
     data = _json_body()
-    unknown = sorted(set(data) - {"status", "comment", "assigned_to"})
-    if unknown:
-        fail(400, f"Champ inconnu ou non modifiable : « {unknown[0]} ».", unknown[0])
-    if not data.get("status") and "assigned_to" not in data:
-        fail(400, "« status » obligatoire.", "status")
+    check_edit_fields(data)  # a malformed body is a 400 whoever sends it
+    current = writes.require_scope("observations", uid)
+    changes = observation_changes(_store(), current, data, rules=writes.write_rules())
     comment = data.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        fail(400, "« comment » doit être un texte.", "comment")
-    check_lengths({"comment": comment}, writes.write_rules())
-    writes.require_scope("observations", uid)
-    changes = {k: (str(v) if v not in (None, "") else None) for k, v in data.items() if k != "comment"}
-    assigned = changes.get("assigned_to")
-    if assigned is not None and assigned not in ORGANISATIONS:
-        fail(400, f"« assigned_to » : organisation inconnue ({', '.join(ORGANISATIONS)}).", "assigned_to")
-    _store().update("observations", uid, changes, actor=_actor(), comment=comment)
+    _store().update("observations", uid, changes, actor=_actor(), comment=(comment or "").strip() or None)
     return _geojson(_feature("observations", uid))
 
 
 @bp.get("/api/observations/<uid>/history")
 @allow(layer="observations")
 def observation_history(uid: str) -> ResponseReturnValue:
-    """Status history of an observation, oldest first."""
+    """History of an observation, oldest first.
+
+    Roles that may see internal fields get every change (``changes``: {field: [before,
+    after]}); the others the status changes only, with their date.
+    """
     store = _store()
     store.get("observations", uid)  # 404 when unknown
     hist = store.history("observations", uid)
-    # anonymous visitors: status and date only (logins and comments are internal fields)
     history = next(c for c in LAYERS["observations"].children if c.name == HISTORY)
     shown = visible_fields(history, current_role(), key=f"observations.{HISTORY}")
-    columns = [c for c in ("status", "changed_at", "changed_by", "comment") if c in shown]
+    if "changes" not in shown:  # an edit repeats the status: not a change for these readers
+        hist = status_changes(hist)
+    columns = [c for c in ("status", "changed_at", "changed_by", "comment", "changes") if c in shown]
     rows = []
     for rec in hist[columns].to_dict("records"):
         if "changed_at" in rec:
             ts = rec["changed_at"]
             rec["changed_at"] = None if pd.isna(ts) else pd.Timestamp(ts).isoformat()
+        if "changes" in rec:
+            rec["changes"] = _changes(rec["changes"])
         rows.append(rec)
     return jsonify(rows)
+
+
+def _changes(value: Any) -> dict[str, Any] | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    hidden = set(LAYERS["observations"].field_names) - visible_fields(LAYERS["observations"], current_role())
+    return {k: v for k, v in parsed.items() if k not in hidden}
 
 
 def _add_child(layer: str, uid: str, child: str) -> ResponseReturnValue:
@@ -550,13 +564,13 @@ def _observation_paths() -> dict[str, Any]:
             "get": oas.operation("Un constat", "constats", {"200": feature, **oas.errors(404)},
                                  parameters=[_UID], op_id="getObservation"),
             "patch": oas.operation(
-                "Changer le statut d'un constat (technicien)", "constats",
+                "Modifier un constat : statut, pilote, délai… (technicien)", "constats",
                 {"200": feature, **oas.errors(400, 401, 403, 404)}, parameters=[_UID], write=True,
                 body={"required": True, **oas.json_content(oas.ref("StatusChange"))},
                 op_id="patchObservation"),
         },
         "/api/observations/{uid}/history": {"get": oas.operation(
-            "Historique des statuts", "constats",
+            "Historique des modifications", "constats",
             {"200": oas.ok("Historique, du plus ancien au plus récent.",
                            {"type": "array", "items": oas.ref("HistoryEntry")}),
              **oas.errors(404)},
@@ -650,13 +664,26 @@ def _observation_schemas() -> dict[str, Any]:
         },
         "StatusChange": {
             "type": "object", "additionalProperties": False, "minProperties": 1,
-            "description": "« status » ou « assigned_to » (au moins l'un des deux). Réservé aux techniciens "
-                           "de l'organisation du constat (auteure, attribuée ou pilote) et aux "
-                           "administrateurs : 403 sinon.",
+            "description": "Champs modifiés du constat (au moins un) ; chaque modification entre dans "
+                           "l'historique avec l'avant et l'après. « lon » et « lat » ensemble déplacent "
+                           "le constat. Réservé aux techniciens de l'organisation du constat (auteure, "
+                           "attribuée ou pilote) et aux administrateurs : 403 sinon.",
             "properties": {
                 "status": {"type": "string", "enum": list(OBSERVATION_STATUSES)},
-                "comment": {"type": "string", "maxLength": MAX_LENGTHS["comment"]},
+                "comment": {"type": "string", "maxLength": MAX_LENGTHS["comment"],
+                            "description": "Gardé dans l'historique avec la modification."},
                 "assigned_to": {"type": "string", "enum": list(ORGANISATIONS), "nullable": True},
+                "theme": {"type": "string", "enum": list(THEMES)},
+                **{name: {"type": "string", "maxLength": MAX_LENGTHS[name], "nullable": True}
+                   for name in ("subtheme", "description", "address", "pilote")},
+                "partenaires": {"oneOf": [
+                    {"type": "string", "maxLength": MAX_LENGTHS["partenaires"]},
+                    {"type": "array", "items": {"type": "string"}}], "nullable": True},
+                "domanialite": {"type": "string", "enum": list(DOMANIALITES), "nullable": True},
+                "deadline": {"type": "string", "format": "date", "nullable": True,
+                             "description": "Pas avant la date du constat."},
+                "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                "lat": {"type": "number", "minimum": -90, "maximum": 90},
             },
         },
         "HistoryEntry": {
@@ -665,6 +692,11 @@ def _observation_schemas() -> dict[str, Any]:
                 "status": {"type": "string"}, "changed_at": {"type": "string", "format": "date-time"},
                 "changed_by": {"type": "string", "nullable": True},
                 "comment": {"type": "string", "nullable": True},
+                "changes": {"type": "object", "nullable": True,
+                            "description": "Champs modifiés : {champ: [avant, après]} (rôles qui voient "
+                                           "les champs internes ; les autres ne reçoivent que les "
+                                           "changements de statut).",
+                            "additionalProperties": {"type": "array"}},
             },
         },
         "DumpingEvent": {

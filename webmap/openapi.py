@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, json
 
 from layers.schema import LAYERS
-from webmap import actions_api, api, auth, lookup_api, oas, ogcapi, open311, planner_api
+from webmap import actions_api, api, auth, lookup_api, oas, observations_api, ogcapi, open311, planner_api
 from webmap.access import allow, can_see, current_role, has_role
 from webmap.headers import public_url
 from webmap.jobs import views as jobs_views
@@ -109,7 +109,8 @@ def _components() -> dict[str, Any]:
     err = oas.json_content(oas.ref("Error"))
     return {
         "schemas": {**_shared_schemas(), **api.openapi_schemas(), **ogcapi.openapi_schemas(),
-                    **open311.openapi_schemas(), **actions_api.openapi_schemas()},
+                    **open311.openapi_schemas(), **actions_api.openapi_schemas(),
+                    **observations_api.openapi_schemas()},
         "responses": {
             "BadRequest": {"description": "Entrée invalide : le champ en cause est nommé.", **err},
             "Unauthorized": {"description": "Connexion requise.", **err},
@@ -139,7 +140,7 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
     """Return the OpenAPI 3.0.3 document."""
     paths = {**auth.openapi_paths(), **api.openapi_paths(), **ogcapi.openapi_paths(),
              **open311.openapi_paths(), **lookup_api.openapi_paths(), **jobs_views.openapi_paths(),
-             **planner_api.openapi_paths(), **actions_api.openapi_paths(),
+             **planner_api.openapi_paths(), **actions_api.openapi_paths(), **observations_api.openapi_paths(),
              **openapi_paths()}
     return {
         "openapi": "3.0.3",

@@ -6,6 +6,7 @@ resolution dates are the same whatever the storage.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -142,7 +143,7 @@ def check_changes(schema: LayerSchema, changes: Mapping[str, Any]) -> None:
 
 def merge_changes(
     schema: LayerSchema, current: gpd.GeoDataFrame, changes: Mapping[str, Any], crs: str
-) -> tuple[pd.DataFrame, bool]:
+) -> tuple[pd.DataFrame, dict[str, list[Any]]]:
     """Apply ``changes`` to the one-row frame ``current`` and validate the result.
 
     Returns
@@ -150,8 +151,9 @@ def merge_changes(
     valid : pandas.DataFrame
         The updated, validated record (``updated_at`` set, ``resolved_at`` set when the
         status becomes a closed one, cleared when a closed record is reopened).
-    status_changed : bool
-        Whether the status changed (an entry is then due in the history).
+    diff : dict
+        ``{field: [before, after]}`` of the fields of ``changes`` whose value really
+        changed (JSON-ready values; the geometry as ``[x, y]`` in the store CRS).
 
     Raises
     ------
@@ -180,7 +182,81 @@ def merge_changes(
     if not result.rejects.empty:
         first = result.rejects.iloc[0]
         raise RecordError(str(first["reason"]), field=str(first["field"]))
-    return result.valid, status_changed
+    return result.valid, _diff(schema, current, result.valid, changes)
+
+
+def _plain(value: Any, kind: str) -> Any:
+    """Return a JSON-ready, comparable form of a stored or validated value."""
+    if value is None or (not isinstance(value, (list, dict)) and bool(pd.isna(value))):
+        return None
+    if kind == "date":
+        return pd.Timestamp(value).date().isoformat()
+    if kind == "datetime":
+        return pd.Timestamp(value).isoformat()
+    if kind == "json":
+        return json.loads(value) if isinstance(value, str) else value
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    return str(value)
+
+
+def _point(geom: Any) -> list[float] | None:
+    if geom is None or geom.is_empty:
+        return None
+    c = geom.centroid
+    return [round(float(c.x), 2), round(float(c.y), 2)]
+
+
+def _diff(schema: LayerSchema, current: pd.DataFrame, valid: pd.DataFrame,
+          changes: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Return ``{field: [before, after]}`` of the changed fields that really changed."""
+    diff: dict[str, list[Any]] = {}
+    for name in changes:
+        if name == "geometry":
+            before = current.geometry.iloc[0]
+            after = valid.geometry.iloc[0] if isinstance(valid, gpd.GeoDataFrame) else None
+            same = (before is None and after is None) or (
+                before is not None and after is not None and before.equals_exact(after, 0.01))
+            if not same:
+                diff[name] = [_point(before), _point(after)]
+            continue
+        kind = schema.field(name).type
+        before, after = _plain(current[name].iloc[0], kind), _plain(valid[name].iloc[0], kind)
+        if before != after:
+            diff[name] = [before, after]
+    return diff
+
+
+def history_row(
+    schema: LayerSchema, uid: str, valid: pd.DataFrame, diff: Mapping[str, list[Any]], *,
+    actor: str | None, comment: str | None
+) -> pd.DataFrame | None:
+    """Return the history entry due after an update, or None when none is due.
+
+    A status change always makes an entry. When the history table has a ``changes``
+    column (the constats' « Historique »), any change does, the status repeated when it
+    did not change, with ``changes`` = ``diff``.
+    """
+    if not schema.status_field or not schema.children:
+        return None
+    hist = schema.children[0]
+    keeps_all = "changes" in {f.name for f in hist.fields}
+    if schema.status_field not in diff and not (keeps_all and diff):
+        return None
+    row: dict[str, list[Any]] = {
+        "parent_uid": [uid],
+        "status": [valid[schema.status_field].iloc[0]],
+        "changed_at": [valid["updated_at"].iloc[0]],
+        "changed_by": [actor],
+        "comment": [comment],
+    }
+    if keeps_all:
+        row["changes"] = [json.dumps(dict(diff), ensure_ascii=False)]
+    return pd.DataFrame(row)
 
 
 def prepare_children(

@@ -25,6 +25,7 @@ from layers.store._records import (
     check_changes,
     copy_target,
     creation_history,
+    history_row,
     merge_changes,
     prepare_children,
     prepare_records,
@@ -431,7 +432,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         check_changes(schema, changes)
         with self.transaction():
             current = self.get(layer, uid)
-            valid, status_changed = merge_changes(schema, current, changes, self.crs)
+            valid, diff = merge_changes(schema, current, changes, self.crs)
             names = [n for n in schema.field_names if n != "uid"]
             values = [sql_column(valid[n], schema.field(n))[0] for n in names]
             sets = ", ".join(f'"{n}" = ?' for n in names)
@@ -439,14 +440,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 sets += ", geom = ?"
                 values.append(_gpkg.encode(valid.geometry.to_numpy(), self._srs_id)[0])
             self._con.execute(f'UPDATE "{layer}" SET {sets} WHERE uid = ?', [*values, uid])
-            if status_changed and schema.status_field:
-                hist = pd.DataFrame({
-                    "parent_uid": [uid],
-                    "status": [valid[schema.status_field].iloc[0]],
-                    "changed_at": [valid["updated_at"].iloc[0]],
-                    "changed_by": [actor],
-                    "comment": [comment],
-                })
+            hist = history_row(schema, uid, valid, diff, actor=actor, comment=comment)
+            if hist is not None:
                 self._add_children_unchecked(schema, schema.children[0], hist,
                                              source_dataset=None, simulated=None, unique=False)
             if schema.geometry is not None:

@@ -46,6 +46,7 @@ from layers.store._records import (
     child_table,
     copy_target,
     creation_history,
+    history_row,
     merge_changes,
     prepare_children,
     prepare_records,
@@ -501,7 +502,7 @@ class PostGISStore(LayerStore):
             current = self._query_frame(schema, self._select(schema, clauses, lock=True), params)
             if current.empty:
                 raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
-            valid, status_changed = merge_changes(schema, current, changes, self.crs)
+            valid, diff = merge_changes(schema, current, changes, self.crs)
             names = [n for n in schema.field_names if n != "uid"]
             values = [pg_column(valid[n], schema.field(n))[0] for n in names]
             sets = ", ".join(f"{quote_ident(n)} = %s" for n in names)
@@ -509,14 +510,8 @@ class PostGISStore(LayerStore):
                 sets += f", geom = ST_GeomFromWKB(%s::bytea, {self._srid})"
                 values.append(wkb_column(valid.geometry.to_numpy())[0])
             cur.execute(f"UPDATE {self._table(layer)} SET {sets} WHERE uid = %s", [*values, uid])
-            if status_changed and schema.status_field:
-                hist = pd.DataFrame({
-                    "parent_uid": [uid],
-                    "status": [valid[schema.status_field].iloc[0]],
-                    "changed_at": [valid["updated_at"].iloc[0]],
-                    "changed_by": [actor],
-                    "comment": [comment],
-                })
+            hist = history_row(schema, uid, valid, diff, actor=actor, comment=comment)
+            if hist is not None:
                 self._add_children_unchecked(cur, schema, schema.children[0], hist,
                                              source_dataset=None, simulated=None, unique=False)
             self._bump(cur)

@@ -157,8 +157,9 @@ def test_update_keeps_ordered_history(store: LayerStore) -> None:
     store.update("observations", "o0", {"description": "tag sur le hall"}, actor="tech1")
     store.update("observations", "o0", {"status": "traité"}, actor="tech2")
     hist = store.history("observations", "o0")
-    assert hist["status"].tolist() == ["nouveau", "transmis", "traité"]
-    assert hist["changed_by"].tolist()[1:] == ["tech1", "tech2"]
+    # every change has its entry; the status is repeated when only the description changed
+    assert hist["status"].tolist() == ["nouveau", "transmis", "transmis", "traité"]
+    assert hist["changed_by"].tolist()[1:] == ["tech1", "tech1", "tech2"]
     rec = store.get("observations", "o0").iloc[0]
     assert rec["description"] == "tag sur le hall"
     assert pd.notna(rec["resolved_at"])  # closing sets the resolution date

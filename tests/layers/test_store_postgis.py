@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import multiprocessing
 import os
@@ -18,6 +19,7 @@ import pytest
 from shapely.geometry import Point
 
 from layers.errors import StoreError
+from layers.observations_edit import status_changes
 from layers.schema import OBSERVATION_STATUSES
 from layers.settings import get_settings
 from layers.store import LayerStore, describe_store, open_store
@@ -140,7 +142,13 @@ def test_concurrent_updates_keep_histories_ordered(pg: tuple[str, str]) -> None:
     with open_store(url) as s:
         hist = s.history("observations", "x")
         record = s.get("observations", "x").iloc[0]
-    chain = hist["status"].tolist()
+    assert len(hist) == 1 + 16 * 3  # every update changed the description: one entry each
+    changes = [json.loads(c) if isinstance(c, str) else None for c in hist["changes"]]
+    for (before, after), diff in zip(itertools.pairwise(hist["status"]), changes[1:], strict=True):
+        # the status is in the changes exactly when it changed, from the previous entry's
+        assert ("status" in diff) == (before != after)
+        assert diff.get("status", [before, after]) == [before, after]
+    chain = status_changes(hist)["status"].tolist()
     assert chain[0] == "nouveau" and len(chain) > 16
     assert all(a != b for a, b in itertools.pairwise(chain))  # only real changes, in order
     assert chain[-1] == record["status"]

@@ -342,8 +342,9 @@ def test_patch_observation(clients: dict[str, FlaskClient], store: Any) -> None:
     assert [set(h) for h in public] == [{"status", "changed_at"}] * len(hist)
     for body, field in [
         ({"status": "envolé"}, "status"),
-        ({"comment": "rien"}, "status"),
-        ({"status": "traité", "theme": "voirie"}, "theme"),
+        ({"comment": "rien"}, "corps"),  # a comment alone changes nothing
+        ({"status": "traité", "organisation": "ville"}, "organisation"),  # set by the server only
+        ({"status": "traité", "theme": "licorne"}, "theme"),
         ({"status": "traité", "comment": 3}, "comment"),
     ]:
         res = clients["technicien"].patch(f"/api/observations/{uid}", json=body)

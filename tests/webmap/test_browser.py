@@ -232,7 +232,7 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, m
     assert driver.find_element(By.ID, "aide-ajout").is_displayed()
     carte = driver.find_element(By.ID, "carte")
     ActionChains(driver).move_to_element(carte).click().perform()
-    form = wait_for(lambda: driver.find_elements(By.ID, "form-ajout"), "formulaire de saisie")[0]
+    form = wait_for(lambda: driver.find_elements(By.ID, "form-saisie"), "formulaire de saisie")[0]
     Select(form.find_element(By.NAME, "theme")).select_by_visible_text("dépôts sauvages")
     form.find_element(By.NAME, "description").send_keys("Matelas déposé au pied de l'immeuble")
     form.find_element(By.NAME, "photos").send_keys(str(photo))
@@ -242,7 +242,7 @@ def test_technicien_creates_observation_with_photo(driver: Any, base_url: str, m
         uid = wait_for(lambda: driver.execute_script("return window.qpvCarte.state.lastCreated"),
                        "constat créé")
     # the banner hides itself after 8 s: its text is read from the DOM
-    assert "Constat enregistré" in text_of(driver.find_element(By.ID, "bandeau"))
+    assert "Constat « dépôts sauvages » enregistré" in text_of(driver.find_element(By.ID, "bandeau"))
     assert layer_count(driver, "observations") == before + 1
 
     # in the list beside the map...

@@ -701,7 +701,7 @@
     if (isSimulated(props)) box.append(el("p", { class: "badge-simule", text: "donnée simulée" }));
     const dl = el("dl");
     info.fields.forEach((f) => {
-      if (["photos", "uid", "simulated", "created_at", "updated_at"].includes(f.name)) return;
+      if (["photos", "uid", "simulated", "created_at", "updated_at", "duplicate_of"].includes(f.name)) return;
       const text = formatValue(props[f.name], f.type);
       if (text) dl.append(el("dt", { text: f.label || f.name }), el("dd", { text }));
     });
@@ -714,7 +714,7 @@
     if (props.uid) box.append(el("p", { class: "uid", text: `Identifiant : ${props.uid}` }));
     const walk = walkLink(info, props, "Ouvrir la page du diagnostic");
     if (walk) box.append(el("p", { class: "lien-parcours" }, [walk]));
-    if (info.name === "observations" && props.uid) box.append(Q.historyBlock(info, props));
+    if (info.name === "observations" && props.uid) box.append(Q.historyBlock(info, props, feat));
     if (canEdit() && props.uid && info.name === "points_noirs") box.append(Q.childForm("evenements", props.uid,
       `${CFG.urls.api}/points_noirs/${encodeURIComponent(props.uid)}/evenements`, "Enregistrer un dépôt constaté"));
     if (canEdit() && props.uid && info.name === "bacs") box.append(Q.childForm("releves", props.uid,
