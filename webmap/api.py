@@ -36,7 +36,7 @@ from layers.schema import (
 )
 from layers.store.base import LayerStore
 from layers.validate import validate_record
-from webmap import oas, params, users, writes
+from webmap import _followup, oas, params, users, writes
 from webmap import photos as photos_store
 from webmap._photo_uploads import PhotoUpload, read_photos
 from webmap.access import (
@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
-FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom"})
+FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom", _followup.PARAM})
 #: Field filters named in the OpenAPI description (any field of the layer is accepted).
 DOCUMENTED_FILTERS = ("theme", "status", "source", "simulated")
 #: Features answered at most by default (the app's ``FEATURES_LIMIT``), and at most at all.
@@ -170,7 +170,10 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
     hidden = check_filters(schema, current_role(), request.args, FILTER_PARAMS)
     if hidden:  # same answer as an unknown name: the field's existence is not revealed
         fail(400, f"Paramètre inconnu : « {hidden} ».", hidden)
-    where = params.field_filters(schema, request.args, FILTER_PARAMS)
+    user = current_user()
+    where, before = _followup.followup_filters(
+        schema, request.args, params.field_filters(schema, request.args, FILTER_PARAMS), role=current_role(),
+        organisation=user.organisation if user else None, today=_followup.today_paris())
     sbbox: tuple[float, ...] | None = bbox_to_store(bbox, store.crs) if bbox else None
     polygon = None
     code = request.args.get("quartier")
@@ -188,7 +191,8 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
             sbbox = (max(sbbox[0], qb[0]), max(sbbox[1], qb[1]), min(sbbox[2], qb[2]), min(sbbox[3], qb[3]))
             if sbbox[0] > sbbox[2] or sbbox[1] > sbbox[3]:  # view and quartier disjoint
                 sbbox, polygon = qb, shapely.Polygon()
-    return {"bbox": sbbox, "start": start, "end": end, "where": where or None}, polygon, bbox
+    return ({"bbox": sbbox, "start": start, "end": end, "where": where or None, "before": before or None},
+            polygon, bbox)
 
 
 def _read_selected(layer: str, filters: dict[str, Any], polygon: Any, *, limit: int | None = None
@@ -481,6 +485,9 @@ def _selection_parameters() -> list[dict[str, Any]]:
         *filters[:3],
         oas.param("quartier", "query", "Code d'un périmètre (QP075019…) : objets qui l'intersectent."),
         *filters[3:],
+        oas.param(_followup.PARAM, "query", "Filtres de suivi (comptes connectés, 403 sinon), séparés par "
+                  "des virgules : mon-organisation (organisation auteure), assignes (attribués à mon "
+                  "organisation), en-retard (délai passé et non clos).", {"type": "string"}),
     ]
 
 
