@@ -64,8 +64,10 @@ def _restrict(where: dict[str, Any], name: str, allowed: list[Any]) -> None:
     where[name] = allowed
 
 
-def followup_filters(schema: LayerSchema, args: Mapping[str, str], where: Mapping[str, Any], *,
-                     role: str, organisation: str | None, today: date) -> tuple[dict[str, Any], dict[str, Any]]:
+def followup_filters(
+    schema: LayerSchema, args: Mapping[str, str], where: Mapping[str, Any], *,
+    role: str, organisation: str | None, today: date,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the store filters ``where`` and ``before`` with the follow-up filters of ``args``.
 
     Raises

@@ -78,6 +78,10 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 DEFAULT_SOURCE = "diagnostic en marchant"
 PHOTO_NAME = photos_store.PHOTO_NAME
 CLUSTER_MAX_ZOOM = 16
+#: Layers whose time field dates events (the period filter applies to them).
+EVENT_LAYERS = frozenset({"observations", "actions", "diagnostics"})
+#: Layers dated by a reference date whose child rows are events (they span the time slider).
+EVENT_CHILDREN = {"points_noirs": "evenements"}
 
 
 def _store() -> LayerStore:
@@ -132,6 +136,10 @@ def layers() -> ResponseReturnValue:
 
     The time span is clamped to the plausible window of :mod:`layers.integrity`;
     ``outside_window`` counts the records dated outside it (still listed and counted).
+    ``events`` says whether the layer's records are dated events (the period filter and
+    the time slider apply to them, not to reference dates such as a camera's
+    commissioning); ``event_min`` / ``event_max`` span its events, for points noirs those
+    of their dumping events.
     """
     store = _store()
     rules = writes.write_rules()
@@ -147,11 +155,28 @@ def layers() -> ResponseReturnValue:
             "count": info.count, "simulated": info.simulated,
             "time_field": schema.time_field, "time_min": span.time_min, "time_max": span.time_max,
             "outside_window": span.outside_window,
+            **_event_span(store, info.name, span.time_min, span.time_max, rules),
             "bbox": bbox_to_wgs84(info.bbox, store.crs), "confidential": info.confidential,
             "reference": info.reference, "fields": _field_info(schema, role),
             "children": [c.name for c in schema.children],
         })
     return jsonify(out)
+
+
+def _event_span(store: LayerStore, layer: str, time_min: str | None, time_max: str | None,
+                rules: Any) -> dict[str, Any]:
+    """``events``, ``event_min`` and ``event_max`` of a layer (see :func:`layers`)."""
+    if layer in EVENT_LAYERS:
+        return {"events": True, "event_min": time_min, "event_max": time_max}
+    if layer not in EVENT_CHILDREN:
+        return {"events": False, "event_min": None, "event_max": None}
+    child = LAYERS[layer].child(EVENT_CHILDREN[layer])
+    start, end = rules.window()
+    rows = store.read_children(layer, child.name, start=start, end=end + pd.Timedelta(seconds=1))
+    dates = pd.to_datetime(rows[child.time_field], errors="coerce").dropna() if len(rows) else pd.Series([])
+    if dates.empty:
+        return {"events": False, "event_min": None, "event_max": None}
+    return {"events": False, "event_min": dates.min().isoformat(), "event_max": dates.max().isoformat()}
 
 
 # -- filtered selections ------------------------------------------------------------------
@@ -730,6 +755,10 @@ def openapi_schemas() -> dict[str, Any]:
                 "simulated": {"type": "integer"}, "time_field": {"type": "string", "nullable": True},
                 "time_min": {"type": "string", "nullable": True},
                 "time_max": {"type": "string", "nullable": True},
+                "events": {"type": "boolean",
+                           "description": "Enregistrements datés d'événements (filtre de période)."},
+                "event_min": {"type": "string", "nullable": True},
+                "event_max": {"type": "string", "nullable": True},
                 "outside_window": {
                     "type": "integer",
                     "description": "Enregistrements datés hors de la fenêtre plausible (ignorés par le "

@@ -97,8 +97,10 @@ def _child_rows(layer: str, uid: str, child: str) -> ResponseReturnValue:
             if name in dates:
                 item[name] = _iso(value)
             else:
-                item[name] = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-        item["simulated"] = bool(rec.get("simulated")) if not pd.isna(rec.get("simulated")) else False
+                missing = value is None or (not isinstance(value, str) and pd.isna(value))
+                item[name] = None if missing else value
+        flag = rec.get("simulated")
+        item["simulated"] = bool(flag) if flag is not None and not pd.isna(flag) else False
         out.append(item)
     return jsonify(out)
 
@@ -106,21 +108,21 @@ def _child_rows(layer: str, uid: str, child: str) -> ResponseReturnValue:
 @bp.get("/api/points_noirs/<uid>/evenements")
 @allow(layer="points_noirs")
 def dumping_events(uid: str) -> ResponseReturnValue:
-    """Dumping events of a point noir, oldest first."""
+    """Return the dumping events of a point noir, oldest first."""
     return _child_rows("points_noirs", uid, "evenements")
 
 
 @bp.get("/api/bacs/<uid>/releves")
 @allow(layer="bacs")
 def fill_readings(uid: str) -> ResponseReturnValue:
-    """Fill readings of a bin, oldest first."""
+    """Return the fill readings of a bin, oldest first."""
     return _child_rows("bacs", uid, "releves")
 
 
 @bp.get("/api/bacs/<uid>/levees")
 @allow(layer="bacs")
 def collections(uid: str) -> ResponseReturnValue:
-    """Collections of a bin, oldest first."""
+    """Return the collections of a bin, oldest first."""
     return _child_rows("bacs", uid, "levees")
 
 

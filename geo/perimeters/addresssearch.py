@@ -10,6 +10,7 @@ than a guess, and a number the street does not have finds nothing either.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +73,7 @@ class _Street:
     name: str
     words: tuple[str, ...]       # normalised words of the street (types expanded), articles dropped
     key: str                     # normalised name, articles dropped, for ranking
-    place: tuple[str, ...]       # words of the commune and the postcode
+    pool: tuple[str, ...]        # its words, then those of the commune and postcode
     rows: np.ndarray             # positions of its address points
 
 
@@ -105,10 +106,19 @@ class AddressIndex:
             kept = tuple(w for w in normal if w not in ARTICLES) or tuple(normal)
             codes = {str(c) for c in self._postcode[rows] if c is not None and c == c}
             place = tuple(_words(commune if commune != "nan" else "")) + tuple(sorted(codes))
-            streets.append(_Street(name, kept, " ".join(kept), place, np.asarray(rows)))
+            streets.append(_Street(name, kept, " ".join(kept), kept + place, np.asarray(rows)))
+        # ranked once: shorter names first, then in alphabetical order
+        streets.sort(key=lambda st: (len(st.words), st.key, st.name))
         self._streets = streets
+        by_word: dict[str, set[int]] = {}
+        for i, st in enumerate(streets):
+            for w in st.pool:
+                by_word.setdefault(w, set()).add(i)
+        self._by_word = by_word
+        self._vocab = sorted(by_word)
 
     def __len__(self) -> int:
+        """Return the number of address points."""
         return len(self._lon)
 
     def search(self, query: str, *, limit: int = MAX_SUGGESTIONS) -> list[AddressHit]:
@@ -116,15 +126,31 @@ class AddressIndex:
         number, suffix, words = _parse(query)
         if not words:
             return []
-        matched = [s for s in self._streets if _street_matches(s, words)]
+        ids = self._candidates(words)
         wanted = " ".join(w for w in words if w not in ARTICLES)
-        matched.sort(key=lambda s: (not s.key.startswith(wanted), len(s.words), s.key, s.name))
+        ranked = sorted(ids, key=lambda i: (not self._streets[i].key.startswith(wanted), i))
         hits: list[AddressHit] = []
-        for street in matched:
+        for street in (self._streets[i] for i in ranked):
             hits.extend(self._hits(street, number, suffix, limit - len(hits)))
             if len(hits) >= limit:
                 break
         return hits
+
+    def _candidates(self, words: list[str]) -> set[int]:
+        """Streets having every word (articles aside); the last word may be a word's beginning."""
+        sets: list[set[int]] = []
+        for w in words[:-1]:
+            if w not in ARTICLES:
+                sets.append(self._by_word.get(w, set()))
+        last = words[-1]
+        if last not in ARTICLES:
+            lo = bisect.bisect_left(self._vocab, last)
+            hi = bisect.bisect_left(self._vocab, last + "\U0010ffff")
+            sets.append(set().union(*(self._by_word[v] for v in self._vocab[lo:hi])))
+        if not sets:  # only articles: no street is named by them
+            return set()
+        sets.sort(key=len)
+        return sets[0].intersection(*sets[1:])
 
     def _hits(self, street: _Street, number: int | None, suffix: str, room: int) -> list[AddressHit]:
         rows = street.rows
@@ -166,18 +192,3 @@ def _parse(query: str) -> tuple[int | None, str, list[str]]:
         text = rest
     words = normalize_street_name(text).split() if text else []
     return number, suffix, words
-
-
-def _street_matches(street: _Street, words: list[str]) -> bool:
-    """Whether every query word is a word of the street or its place (the last: a prefix)."""
-    pool = street.words + street.place
-    last = len(words) - 1
-    for i, w in enumerate(words):
-        if w in ARTICLES and i < last:
-            continue
-        if i == last:
-            if not any(p.startswith(w) for p in pool) and not (w in ARTICLES):
-                return False
-        elif w not in pool:
-            return False
-    return True
