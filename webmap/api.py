@@ -79,7 +79,9 @@ DEFAULT_SOURCE = "diagnostic en marchant"
 PHOTO_NAME = photos_store.PHOTO_NAME
 CLUSTER_MAX_ZOOM = 16
 #: Layers whose time field dates events (the period filter applies to them).
-EVENT_LAYERS = frozenset({"observations", "actions", "diagnostics"})
+EVENT_LAYERS = frozenset({"observations", "actions", "diagnostics", "analyses"})
+#: Event layers whose dates do not span the time slider (analyses follow the data they sum up).
+UNSPANNED = frozenset({"analyses"})
 #: Layers dated by a reference date whose child rows are events (they span the time slider).
 EVENT_CHILDREN = {"points_noirs": "evenements"}
 
@@ -167,7 +169,8 @@ def _event_span(store: LayerStore, layer: str, time_min: str | None, time_max: s
                 rules: Any) -> dict[str, Any]:
     """``events``, ``event_min`` and ``event_max`` of a layer (see :func:`layers`)."""
     if layer in EVENT_LAYERS:
-        return {"events": True, "event_min": time_min, "event_max": time_max}
+        spans = layer not in UNSPANNED
+        return {"events": True, "event_min": time_min if spans else None, "event_max": time_max if spans else None}
     if layer not in EVENT_CHILDREN:
         return {"events": False, "event_min": None, "event_max": None}
     child = LAYERS[layer].child(EVENT_CHILDREN[layer])

@@ -14,7 +14,6 @@ import gzip
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -146,7 +145,8 @@ def my_violations(drv: Any, scope: str) -> list[dict[str, Any]]:
 
 
 def _ban(numero: str, voie: str) -> tuple[float, float]:
-    with gzip.open(REPO_ROOT / "data" / "demo" / "paris" / "adresses-75020.csv.gz", "rt", encoding="utf-8") as f:
+    ban = REPO_ROOT / "data" / "demo" / "paris" / "adresses-75020.csv.gz"
+    with gzip.open(ban, "rt", encoding="utf-8") as f:
         row = next(r for r in csv.DictReader(f, delimiter=";")
                    if r["numero"] == numero and r["nom_voie"] == voie and not r["rep"])
     return float(row["lat"]), float(row["lon"])
@@ -217,7 +217,8 @@ def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, 
     field.send_keys("5 avenue du vert-bois")
     wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#recherche-liste [role=option]"), "suggestion")
     field.send_keys(Keys.ARROW_DOWN, Keys.ENTER)
-    wait_for(lambda: "suivi=en-retard" in drv.current_url and "zoom=18" in drv.current_url, "adresse de la vue")
+    wait_for(lambda: "suivi=en-retard" in drv.current_url and "zoom=18" in drv.current_url,
+             "adresse de la vue")
     wait_ready(drv)
     state = drv.execute_script("return JSON.stringify(window.qpvCarte.state.filters)")
     period = text_of(drv.find_element(By.ID, "f-mois"))
@@ -235,9 +236,11 @@ def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, 
     wait_ready(drv)
     after = view(drv)
     assert abs(after[0] - before[0]) < 1e-4 and abs(after[1] - before[1]) < 1e-4 and after[2] == before[2]
-    assert json.loads(drv.execute_script("return JSON.stringify(window.qpvCarte.state.filters)")) == json.loads(state)
-    assert Select(drv.find_element(By.ID, "f-statut")).first_selected_option.get_attribute("value") == "transmis"
-    assert Select(drv.find_element(By.ID, "f-simule")).first_selected_option.get_attribute("value") == "true"
+    filters = drv.execute_script("return JSON.stringify(window.qpvCarte.state.filters)")
+    assert json.loads(filters) == json.loads(state)
+    chosen = {name: Select(drv.find_element(By.ID, name)).first_selected_option.get_attribute("value")
+              for name in ("f-statut", "f-simule")}
+    assert chosen == {"f-statut": "transmis", "f-simule": "true"}
     assert drv.find_element(By.ID, "f-en-retard").is_selected()
     assert text_of(drv.find_element(By.ID, "f-mois")) == period
     scroll_to(drv, "#f-suivi")
@@ -316,7 +319,7 @@ def test_point_noir_timeline_and_bin_chart(app: Flask, drv: Any, base_url: str, 
     assert f"{len(mine) - 1} dépôts simulés" in summary
     svg = fiche.find_element(By.TAG_NAME, "svg")
     assert svg.get_attribute("role") == "img"
-    assert drv.find_element(By.ID, svg.get_attribute("aria-labelledby")).text
+    assert text_of(drv.find_element(By.ID, svg.get_attribute("aria-labelledby"))) == summary
     assert len(svg.find_elements(By.CSS_SELECTOR, "rect.barre")) == len(mine) - 1
     assert len(svg.find_elements(By.CSS_SELECTOR, "path.inconnu")) == 1  # never a bar at 0
     items = [text_of(li) for li in fiche.find_elements(By.CSS_SELECTOR, "ol li")]

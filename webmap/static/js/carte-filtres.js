@@ -49,14 +49,17 @@
     return spans;
   }
 
-  /** La période par défaut : les 12 derniers mois des données (fenêtre de 12 mois, curseur au bout). */
+  /**
+   * La période par défaut : les 12 derniers mois des données, sans borne de fin (un constat
+   * saisi aujourd'hui apparaît même si les données s'arrêtent avant) ; curseur au bout.
+   */
   function defaultPeriod() {
     const months = state.months;
     if (!months.length) { state.filters.start = ""; state.filters.end = ""; return; }
     const last = months[months.length - 1];
     const first = addMonths(last, -11) < months[0] ? months[0] : addMonths(last, -11);
     state.filters.start = `${first}-01`;
-    state.filters.end = `${addMonths(last, 1)}-01`;
+    state.filters.end = "";
     $("#f-fenetre").value = "12";
     $("#f-curseur").value = $("#f-curseur").max;
   }
@@ -89,7 +92,8 @@
     }
     $("#f-etendue").textContent = months.length
       ? `Curseur de ${monthLabel(months[0])} à ${monthLabel(months[months.length - 1])}, d'après les dates `
-        + `de : ${spans.map((s) => s.what).join(" ; ")}. Par défaut : les 12 derniers mois.`
+        + `de : ${spans.map((s) => s.what).join(" ; ")}. Par défaut : les 12 derniers mois des données, `
+        + "et tout ce qui est plus récent."
       : "Aucune donnée datée : pas de curseur du temps.";
     defaultPeriod();
     showPeriod();
@@ -101,7 +105,8 @@
     $("#f-toute-periode").checked = whole;
     const first = f.start ? monthLabel(f.start.slice(0, 7)) : "début";
     const last = f.end ? monthLabel(addMonths(f.end.slice(0, 7), -1)) : "fin";
-    $("#f-mois").textContent = whole ? "toute la période" : (first === last ? first : `${first} – ${last}`);
+    $("#f-mois").textContent = whole ? "toute la période"
+      : (!f.end ? `depuis ${first}` : (first === last ? first : `${first} – ${last}`));
     $("#f-debut").value = f.start ? f.start.slice(0, 7) : "";
     $("#f-fin").value = f.end ? addMonths(f.end.slice(0, 7), -1) : "";
     $("#f-curseur").classList.toggle("inactif", whole);
