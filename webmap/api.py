@@ -170,7 +170,8 @@ def _event_span(store: LayerStore, layer: str, time_min: str | None, time_max: s
     """``events``, ``event_min`` and ``event_max`` of a layer (see :func:`layers`)."""
     if layer in EVENT_LAYERS:
         spans = layer not in UNSPANNED
-        return {"events": True, "event_min": time_min if spans else None, "event_max": time_max if spans else None}
+        return {"events": True, "event_min": time_min if spans else None,
+                "event_max": time_max if spans else None}
     if layer not in EVENT_CHILDREN:
         return {"events": False, "event_min": None, "event_max": None}
     child = LAYERS[layer].child(EVENT_CHILDREN[layer])
