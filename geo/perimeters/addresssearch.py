@@ -99,13 +99,13 @@ class AddressIndex:
         self._postcode = gdf["postcode"].astype("object").to_numpy()
         self._commune = gdf["commune"].astype("object").to_numpy()
         streets = []
-        groups = gdf.groupby([gdf["street"].astype(str), gdf["commune"].astype(str).fillna("")],
-                             sort=True).indices
+        communes = gdf["commune"].astype("object").where(gdf["commune"].notna(), "").astype(str)
+        groups = gdf.groupby([gdf["street"].astype(str), communes], sort=True).indices
         for (name, commune), rows in groups.items():
             normal = normalize_street_name(name).split()
             kept = tuple(w for w in normal if w not in ARTICLES) or tuple(normal)
             codes = {str(c) for c in self._postcode[rows] if c is not None and c == c}
-            place = tuple(_words(commune if commune != "nan" else "")) + tuple(sorted(codes))
+            place = tuple(_words(commune)) + tuple(sorted(codes))
             streets.append(_Street(name, kept, " ".join(kept), kept + place, np.asarray(rows)))
         # ranked once: shorter names first, then in alphabetical order
         streets.sort(key=lambda st: (len(st.words), st.key, st.name))
