@@ -212,6 +212,10 @@ def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, 
     since = generation(drv)
     Select(drv.find_element(By.ID, "f-simule")).select_by_value("true")
     wait_ready(drv, since)
+    since = generation(drv)
+    click(drv, drv.find_element(By.ID, "f-chaleur"))
+    wait_ready(drv, since)
+    drv.execute_script("const q = window.qpvCarte; q.map.removeLayer(q.state.holders.travaux_npnru);")
     field = drv.find_element(By.ID, "recherche-adresse")
     click(drv, field)
     field.send_keys("5 avenue du vert-bois")
@@ -243,6 +247,10 @@ def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, 
     assert chosen == {"f-statut": "transmis", "f-simule": "true"}
     assert drv.find_element(By.ID, "f-en-retard").is_selected()
     assert text_of(drv.find_element(By.ID, "f-mois")) == period
+    assert drv.find_element(By.ID, "f-chaleur").is_selected()
+    assert drv.execute_script("const q = window.qpvCarte; return [q.state.heat,"
+                              " q.map.hasLayer(q.state.holders.travaux_npnru),"
+                              " q.map.hasLayer(q.state.holders.observations)]") == [True, False, True]
     scroll_to(drv, "#f-suivi")
     shot(drv, f"permalien-rouvert-{screen}")
 
