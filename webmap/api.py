@@ -56,6 +56,7 @@ from webmap.geojson import (
     feature_collection,
     json_response,
 )
+from webmap.lookup_api import store_state
 from webmap.store import get_store
 from webmap.visibility import check_filters, visible_fields, visible_frame
 
@@ -174,13 +175,18 @@ def _event_span(store: LayerStore, layer: str, time_min: str | None, time_max: s
                 "event_max": time_max if spans else None}
     if layer not in EVENT_CHILDREN:
         return {"events": False, "event_min": None, "event_max": None}
-    child = LAYERS[layer].child(EVENT_CHILDREN[layer])
     start, end = rules.window()
-    rows = store.read_children(layer, child.name, start=start, end=end + pd.Timedelta(seconds=1))
-    dates = pd.to_datetime(rows[child.time_field], errors="coerce").dropna() if len(rows) else pd.Series([])
-    if dates.empty:
-        return {"events": False, "event_min": None, "event_max": None}
-    return {"events": False, "event_min": dates.min().isoformat(), "event_max": dates.max().isoformat()}
+    # read once per state of the store and per day (the child rows of every site)
+    key = (store_state(), layer, str(start), end.date().isoformat())
+    cache = current_app.extensions.setdefault("qpv_event_spans", {})
+    if key not in cache:
+        child = LAYERS[layer].child(EVENT_CHILDREN[layer])
+        rows = store.read_children(layer, child.name, start=start, end=end + pd.Timedelta(seconds=1))
+        dates = pd.to_datetime(rows[child.time_field], errors="coerce").dropna()
+        span = (None, None) if dates.empty else (dates.min().isoformat(), dates.max().isoformat())
+        cache.clear()  # only the current state is worth keeping
+        cache[key] = span
+    return {"events": False, "event_min": cache[key][0], "event_max": cache[key][1]}
 
 
 # -- filtered selections ------------------------------------------------------------------
