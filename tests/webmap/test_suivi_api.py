@@ -267,3 +267,23 @@ def test_layers_say_which_dates_are_events(demo: Flask) -> None:
         s.close()
     assert layers["points_noirs"]["event_min"] == times.min().isoformat()
     assert layers["points_noirs"]["event_max"] == times.max().isoformat()
+
+
+def test_late_actions_of_the_plan(demo: Flask) -> None:
+    """Actions have their own délai and état: late = délai passé and not « réalisée » / « abandonnée »."""
+    from layers.schema import ACTION_CLOSED_STATES
+
+    s = open_store(demo.config["STORE"], create=False)
+    try:
+        actions = s.read("actions")
+    finally:
+        s.close()
+    deadline = pd.to_datetime(actions["deadline"], errors="coerce")
+    late = (deadline < pd.Timestamp(today_paris())) & ~actions["etat"].isin(ACTION_CLOSED_STATES)
+    expected = set(actions.loc[late, "uid"])
+    closed_late = (deadline < pd.Timestamp(today_paris())) & actions["etat"].isin(ACTION_CLOSED_STATES)
+    assert expected and closed_late.any()  # the demo plan has both
+    tech = client_as(demo, "technicien")
+    assert tech.get("/api/layers/actions/stats?suivi=en-retard").json["total"] == len(expected)
+    body = tech.get(f"/api/layers/actions/features?{ALL}&suivi=en-retard").json
+    assert {f["properties"]["uid"] for f in body["features"]} == expected
