@@ -38,7 +38,7 @@ from layers.schema import (
 )
 from layers.store.base import LayerStore
 from layers.validate import validate_record
-from webmap import oas, params, users, writes
+from webmap import _followup, oas, params, users, writes
 from webmap import photos as photos_store
 from webmap._photo_uploads import PhotoUpload, read_photos
 from webmap.access import (
@@ -58,6 +58,7 @@ from webmap.geojson import (
     feature_collection,
     json_response,
 )
+from webmap.lookup_api import store_state
 from webmap.store import get_store
 from webmap.visibility import check_filters, visible_fields, visible_frame
 
@@ -67,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
-FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom"})
+FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom", _followup.PARAM})
 #: Field filters named in the OpenAPI description (any field of the layer is accepted).
 DOCUMENTED_FILTERS = ("theme", "status", "source", "simulated")
 #: Features answered at most by default (the app's ``FEATURES_LIMIT``), and at most at all.
@@ -80,6 +81,12 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 DEFAULT_SOURCE = "diagnostic en marchant"
 PHOTO_NAME = photos_store.PHOTO_NAME
 CLUSTER_MAX_ZOOM = 16
+#: Layers whose time field dates events (the period filter applies to them).
+EVENT_LAYERS = frozenset({"observations", "actions", "diagnostics", "analyses"})
+#: Event layers whose dates do not span the time slider (analyses follow the data they sum up).
+UNSPANNED = frozenset({"analyses"})
+#: Layers dated by a reference date whose child rows are events (they span the time slider).
+EVENT_CHILDREN = {"points_noirs": "evenements"}
 
 
 def _store() -> LayerStore:
@@ -134,6 +141,10 @@ def layers() -> ResponseReturnValue:
 
     The time span is clamped to the plausible window of :mod:`layers.integrity`;
     ``outside_window`` counts the records dated outside it (still listed and counted).
+    ``events`` says whether the layer's records are dated events (the period filter and
+    the time slider apply to them, not to reference dates such as a camera's
+    commissioning); ``event_min`` / ``event_max`` span its events, for points noirs those
+    of their dumping events.
     """
     store = _store()
     rules = writes.write_rules()
@@ -149,11 +160,35 @@ def layers() -> ResponseReturnValue:
             "count": info.count, "simulated": info.simulated,
             "time_field": schema.time_field, "time_min": span.time_min, "time_max": span.time_max,
             "outside_window": span.outside_window,
+            **_event_span(store, info.name, span.time_min, span.time_max, rules),
             "bbox": bbox_to_wgs84(info.bbox, store.crs), "confidential": info.confidential,
             "reference": info.reference, "fields": _field_info(schema, role),
             "children": [c.name for c in schema.children],
         })
     return jsonify(out)
+
+
+def _event_span(store: LayerStore, layer: str, time_min: str | None, time_max: str | None,
+                rules: Any) -> dict[str, Any]:
+    """``events``, ``event_min`` and ``event_max`` of a layer (see :func:`layers`)."""
+    if layer in EVENT_LAYERS:
+        spans = layer not in UNSPANNED
+        return {"events": True, "event_min": time_min if spans else None,
+                "event_max": time_max if spans else None}
+    if layer not in EVENT_CHILDREN:
+        return {"events": False, "event_min": None, "event_max": None}
+    start, end = rules.window()
+    # read once per state of the store and per day (the child rows of every site)
+    key = (store_state(), layer, str(start), end.date().isoformat())
+    cache = current_app.extensions.setdefault("qpv_event_spans", {})
+    if key not in cache:
+        child = LAYERS[layer].child(EVENT_CHILDREN[layer])
+        rows = store.read_children(layer, child.name, start=start, end=end + pd.Timedelta(seconds=1))
+        dates = pd.to_datetime(rows[child.time_field], errors="coerce").dropna()
+        span = (None, None) if dates.empty else (dates.min().isoformat(), dates.max().isoformat())
+        cache.clear()  # only the current state is worth keeping
+        cache[key] = span
+    return {"events": False, "event_min": cache[key][0], "event_max": cache[key][1]}
 
 
 # -- filtered selections ------------------------------------------------------------------
@@ -172,7 +207,10 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
     hidden = check_filters(schema, current_role(), request.args, FILTER_PARAMS)
     if hidden:  # same answer as an unknown name: the field's existence is not revealed
         fail(400, f"Paramètre inconnu : « {hidden} ».", hidden)
-    where = params.field_filters(schema, request.args, FILTER_PARAMS)
+    user = current_user()
+    where, before = _followup.followup_filters(
+        schema, request.args, params.field_filters(schema, request.args, FILTER_PARAMS), role=current_role(),
+        organisation=user.organisation if user else None, today=_followup.today_paris())
     sbbox: tuple[float, ...] | None = bbox_to_store(bbox, store.crs) if bbox else None
     polygon = None
     code = request.args.get("quartier")
@@ -190,7 +228,8 @@ def _selection(schema: LayerSchema) -> tuple[dict[str, Any], Any, tuple[float, f
             sbbox = (max(sbbox[0], qb[0]), max(sbbox[1], qb[1]), min(sbbox[2], qb[2]), min(sbbox[3], qb[3]))
             if sbbox[0] > sbbox[2] or sbbox[1] > sbbox[3]:  # view and quartier disjoint
                 sbbox, polygon = qb, shapely.Polygon()
-    return {"bbox": sbbox, "start": start, "end": end, "where": where or None}, polygon, bbox
+    return ({"bbox": sbbox, "start": start, "end": end, "where": where or None, "before": before or None},
+            polygon, bbox)
 
 
 def _read_selected(layer: str, filters: dict[str, Any], polygon: Any, *, limit: int | None = None
@@ -495,6 +534,9 @@ def _selection_parameters() -> list[dict[str, Any]]:
         *filters[:3],
         oas.param("quartier", "query", "Code d'un périmètre (QP075019…) : objets qui l'intersectent."),
         *filters[3:],
+        oas.param(_followup.PARAM, "query", "Filtres de suivi (comptes connectés, 403 sinon), séparés par "
+                  "des virgules : mon-organisation (organisation auteure), assignes (attribués à mon "
+                  "organisation), en-retard (délai passé et non clos).", {"type": "string"}),
     ]
 
 
@@ -755,6 +797,10 @@ def openapi_schemas() -> dict[str, Any]:
                 "simulated": {"type": "integer"}, "time_field": {"type": "string", "nullable": True},
                 "time_min": {"type": "string", "nullable": True},
                 "time_max": {"type": "string", "nullable": True},
+                "events": {"type": "boolean",
+                           "description": "Enregistrements datés d'événements (filtre de période)."},
+                "event_min": {"type": "string", "nullable": True},
+                "event_max": {"type": "string", "nullable": True},
                 "outside_window": {
                     "type": "integer",
                     "description": "Enregistrements datés hors de la fenêtre plausible (ignorés par le "

@@ -47,6 +47,7 @@ from webmap import (
     reports,
     sessions,
     store,
+    suivi_api,
     tfpb,
     throttle,
     views,
@@ -201,7 +202,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (auth.bp, api.bp, ogcapi.bp, open311.bp, openapi.bp, walks.bp, lookup_api.bp, views.bp,
                       admin.bp, planner_api.bp, planner.bp, quartiers.bp, reports.bp, imports.bp,
                       actions_api.bp, action_exports.bp, actions_pages.bp, tfpb.bp, basemap.bp,
-                      observations_api.bp):
+                      observations_api.bp, suivi_api.bp):
         app.register_blueprint(blueprint)
     jobs_views.init_app(app)
     sessions.init_app(app)

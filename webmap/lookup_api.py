@@ -40,7 +40,7 @@ LON_RANGE = (-180, 180)
 LAT_RANGE = (-90, 90)
 
 
-def _store_state() -> tuple[str, object]:
+def store_state() -> tuple[str, object]:
     """Return what identifies the store's current content: the file's mtime, or a database revision."""
     path = str(current_app.config["STORE"])
     if "://" in path and not path.startswith("gpkg://"):  # a database: ask the store
@@ -56,7 +56,7 @@ def _index() -> Any:
     from layers.perimeters import lookup_index_from_store
     from layers.store import describe_store
 
-    state = _store_state()
+    state = store_state()
     cache = current_app.extensions.setdefault("qpv_lookup", {})
     with _LOCK:
         if cache.get("state") != state:

@@ -15,7 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, json
 
 from layers.schema import LAYERS
-from webmap import actions_api, api, auth, lookup_api, oas, observations_api, ogcapi, open311, planner_api
+from webmap import (actions_api, api, auth, lookup_api, oas, observations_api, ogcapi, open311, planner_api,
+                    suivi_api)
 from webmap.access import allow, can_see, current_role, has_role
 from webmap.headers import public_url
 from webmap.jobs import views as jobs_views
@@ -142,6 +143,8 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
              **open311.openapi_paths(), **lookup_api.openapi_paths(), **jobs_views.openapi_paths(),
              **planner_api.openapi_paths(), **actions_api.openapi_paths(), **observations_api.openapi_paths(),
              **openapi_paths()}
+    for path, item in suivi_api.openapi_paths().items():  # GET beside api's POST on the same paths
+        paths[path] = {**paths.get(path, {}), **item}
     return {
         "openapi": "3.0.3",
         "info": {

@@ -120,7 +120,8 @@ class LayerStore(abc.ABC):
             ``bbox_crs`` (CRS of ``bbox``, store CRS by default), ``start`` / ``end``
             (half-open interval ``[start, end)`` on the layer's time field: date, datetime
             or ISO string), ``where`` (``field -> value`` equality or ``field -> list``
-            membership), ``uids`` (only these records).
+            membership), ``before`` (``field -> date``: a date field set and strictly
+            before it), ``uids`` (only these records).
 
         Returns
         -------

@@ -45,6 +45,7 @@ class FilterKeywords(TypedDict, total=False):
     start: TimeLike
     end: TimeLike
     where: Mapping[str, Any] | None
+    before: Mapping[str, TimeLike] | None
     uids: Sequence[str] | None
 
 
@@ -63,6 +64,9 @@ class RecordFilter:
     where : mapping, optional
         ``field -> value`` (equality) or ``field -> list`` (membership); ``None`` matches
         missing values.
+    before : mapping, optional
+        ``field -> date``: records whose date field is set and strictly before the date
+        (« délai passé »); missing values never match.
     uids : sequence of str, optional
         Only these records.
 
@@ -76,6 +80,7 @@ class RecordFilter:
     start: TimeLike = None
     end: TimeLike = None
     where: Mapping[str, Any] | None = None
+    before: Mapping[str, TimeLike] | None = None
     uids: Sequence[str] | None = None
 
     @classmethod
@@ -106,7 +111,8 @@ class RecordFilter:
         RecordError
             Naming the field at fault: a ``bbox`` on a layer without geometry or not four
             finite numbers in order (``bbox``), a date interval on an undated layer or a
-            date that is not one (``datetime``), an unknown field in ``where``.
+            date that is not one (``datetime``), an unknown field in ``where``, a field of
+            ``before`` that is not a date or a bound that is not a date (naming the field).
         """
         bbox = query_bbox(schema, self.bbox, self.bbox_crs, crs) if self.bbox is not None else None
         time_field: Field | None = None
@@ -118,8 +124,20 @@ class RecordFilter:
             if time_field.type == "date":  # stored as « AAAA-MM-JJ »: compare at midnight
                 start, end = _date_text(start), _date_text(end)
         where = tuple((query_field(schema, name), value) for name, value in (self.where or {}).items())
+        before = tuple(_before_bound(schema, name, value) for name, value in (self.before or {}).items())
         return BoundFilter(schema, bbox=bbox, time_field=time_field, start=start, end=end,
-                           where=where, uids=self.uids)
+                           where=where, before=before, uids=self.uids)
+
+
+def _before_bound(schema: LayerSchema, name: str, value: TimeLike) -> tuple[Field, str]:
+    """Return a ``before`` filter checked against ``schema``: a date field and its bound as text."""
+    f = query_field(schema, name)
+    if f.type not in ("date", "datetime"):
+        raise RecordError(f"« {name} » n'est pas une date.", field=name)
+    text = time_text(value, field=name)
+    if text is None:
+        raise RecordError(f"« {name} » : date manquante.", field=name)
+    return f, (_date_text(text) or text) if f.type == "date" else text
 
 
 def filter_names() -> tuple[str, ...]:
@@ -143,6 +161,8 @@ class BoundFilter:
         The interval bounds as ISO text (local, naive).
     where : tuple of (Field, value)
         The field filters, in the caller's order.
+    before : tuple of (Field, str)
+        Date fields and the ISO text (local, naive) their values must be strictly before.
     uids : sequence of str or None
         Only these records.
     """
@@ -153,6 +173,7 @@ class BoundFilter:
     start: str | None = None
     end: str | None = None
     where: tuple[tuple[Field, Any], ...] = ()
+    before: tuple[tuple[Field, str], ...] = ()
     uids: Sequence[str] | None = None
 
     @property
@@ -163,7 +184,8 @@ class BoundFilter:
     @property
     def by_attributes(self) -> bool:
         """Whether anything but the bbox filters (dates, fields, uids)."""
-        return self.start is not None or self.end is not None or bool(self.where) or self.uids is not None
+        return (self.start is not None or self.end is not None or bool(self.where) or bool(self.before)
+                or self.uids is not None)
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,9 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             if len(non_null) < len(values):
                 parts.append(f'"{f.name}" IS NULL')
             clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
+        for f, bound in flt.before:  # dates are ISO text: compared as text, NULL never before
+            clauses.append(f'"{f.name}" < ?')
+            params.append(bound)
         if flt.uids is not None:
             clauses.append(f"uid IN ({', '.join('?' * len(flt.uids))})" if flt.uids else "0")
             params += list(flt.uids)

@@ -261,6 +261,9 @@ class PostGISStore(LayerStore):
                 params.append(time_bound(tf, flt.end))
         for f, value in flt.where:
             clauses.append(self._where_clause(f, value, params))
+        for f, bound in flt.before:  # NULL is never before
+            clauses.append(f"{quote_ident(f.name)} < %s")
+            params.append(time_bound(f, bound))
         if flt.uids is not None:
             clauses.append("uid = ANY(%s::text[])")
             params.append([str(u) for u in flt.uids if "\x00" not in str(u)])

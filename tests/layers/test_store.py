@@ -123,7 +123,7 @@ def test_unknown_filter_keyword_is_refused(store: LayerStore) -> None:
 
 def test_filter_keywords_are_the_record_filter_fields() -> None:
     assert tuple(FilterKeywords.__annotations__) == filter_names()
-    assert filter_names() == ("bbox", "bbox_crs", "start", "end", "where", "uids")
+    assert filter_names() == ("bbox", "bbox_crs", "start", "end", "where", "before", "uids")
 
 
 @pytest.mark.parametrize(("layer", "flt", "field"), [

@@ -137,6 +137,11 @@ def test_map_layers_slider_and_list(driver: Any, base_url: str) -> None:
     assert driver.find_element(By.ID, "lien-connexion").get_attribute("href").endswith("/connexion?suivant=/")
     assert not driver.find_element(By.ID, "edition").is_displayed()
 
+    # the period starts on the last 12 months of the events, not on the whole period
+    assert not driver.find_element(By.ID, "f-toute-periode").is_selected()
+    assert "Par défaut : les 12 derniers mois" in text_of(driver.find_element(By.ID, "f-etendue"))
+    with refreshed(driver):
+        driver.find_element(By.ID, "f-toute-periode").click()
     # the simulated points noirs (Montpellier) are loaded whole, then cut to the view
     assert (layer_count(driver, "points_noirs") or 0) > 0
     # Paris 20e at zoom 14: individual records, listed beside the map

@@ -78,6 +78,13 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/lookup", "/api/lookup?lon=2.3899&lat=48.8701", ALL_200),
     # the basemap is public; not built in this store: 404 for everybody (tests/webmap/test_basemap.py)
     Row("GET", "/fond/<int:z>/<int:x>/<int:y>.<ext>", "/fond/14/8301/5634.mvt", (404, 404, 404, 404)),
+    Row("GET", "/api/adresses", "/api/adresses?q=rue+des+pyrenees", ALL_200),
+    Row("GET", "/api/points_noirs/<uid>/evenements", "/api/points_noirs/{pn}/evenements", ALL_200),
+    Row("GET", "/api/bacs/<uid>/releves", "/api/bacs/{bac}/releves", ALL_200),
+    Row("GET", "/api/bacs/<uid>/levees", "/api/bacs/{bac}/levees", ALL_200),
+    # follow-up filters: accounts only
+    Row("GET", "/api/layers/<layer>/features", "/api/layers/observations/features?limit=5&suivi=en-retard",
+        (403, 200, 200, 200)),
     Row("GET", "/photos/<name>", "/photos/{photo}", READER),
     Row("GET", "/diagnostic/", "/diagnostic/", READER_PAGE),
     Row("GET", "/diagnostic/<uid>", "/diagnostic/{walk}", READER_PAGE),

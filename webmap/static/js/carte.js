@@ -43,7 +43,7 @@
     session: { user: null, role: null, organisation: null,
       csrf_token: (document.querySelector('meta[name="csrf-token"]') || {}).content || null },
     layers: [], byName: {}, months: [],
-    filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "" },
+    filters: { start: "", end: "", theme: "", status: "", source: "", quartier: "", simulated: "", suivi: "" },
     heat: false, holders: {}, data: {}, cache: {}, generation: 0,
     controller: null, started: false, contextOn: CFG.basemap.url === null, placing: false,
     firstPaint: false, perimeters: null, analysisShown: "points chauds",
@@ -329,7 +329,7 @@
       if (withView) setView(p);
       return p;
     }
-    if (isTimed(info)) {
+    if (isTimed(info) && info.events !== false) { // the period: layers of dated events only
       if (f.start) p.set("start", f.start);
       if (f.end) p.set("end", f.end);
     }
@@ -338,6 +338,7 @@
     });
     if (f.quartier) p.set("quartier", f.quartier);
     if (f.simulated) p.set("simulated", f.simulated);
+    if (f.suivi && Q.suiviParam && Q.suiviParam(info)) p.set("suivi", Q.suiviParam(info)); // carte-filtres.js
     if (withView) setView(p);
     return p;
   }
@@ -604,7 +605,8 @@
     const zoom = map.getZoom();
     const url = (info, params) => `${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${params}`;
     const jobs = activeLayers().map(async (info) => {
-      if ((info.reference && zoom < CFG.contextMinZoom) || Number(info.count) === 0) {
+      if ((info.reference && zoom < CFG.contextMinZoom) || Number(info.count) === 0
+          || (Q.suiviExcludes && Q.suiviExcludes(info))) { // a follow-up filter this layer has not
         delete state.cache[info.name];
         render(info, { features: [] });
         state.data[info.name].tooFar = Boolean(info.reference) && Number(info.count) > 0;
@@ -715,6 +717,7 @@
     const walk = walkLink(info, props, "Ouvrir la page du diagnostic");
     if (walk) box.append(el("p", { class: "lien-parcours" }, [walk]));
     if (info.name === "observations" && props.uid) box.append(Q.historyBlock(info, props, feat));
+    if (props.uid && Q.suiviBlock) box.append(Q.suiviBlock(info, props) || ""); // carte-suivi.js
     if (canEdit() && props.uid && info.name === "points_noirs") box.append(Q.childForm("evenements", props.uid,
       `${CFG.urls.api}/points_noirs/${encodeURIComponent(props.uid)}/evenements`, "Enregistrer un dépôt constaté"));
     if (canEdit() && props.uid && info.name === "bacs") box.append(Q.childForm("releves", props.uid,
@@ -1031,7 +1034,7 @@
     const ul = $("#export-liens");
     ul.replaceChildren();
     const withView = $("#export-vue").checked;
-    activeLayers().filter((info) => !info.reference).forEach((info) => {
+    activeLayers().filter((info) => !info.reference && !(Q.suiviExcludes && Q.suiviExcludes(info))).forEach((info) => {
       const p = layerParams(info, withView);
       p.delete("zoom");
       p.delete("limit");
@@ -1089,6 +1092,7 @@
     Q.buildFilterChoices();
     Q.buildMonths();
     Q.bindFilters();
+    if (Q.applyPermalink) Q.applyPermalink(); // carte-recherche.js: filters of the URL
     // Emprise initiale : les périmètres, dessinés en premier.
     let fitted = false;
     if (state.byName.perimetres) {
@@ -1113,6 +1117,7 @@
         showBanner(`Périmètres indisponibles : ${e.message}`, "erreur");
       }
     }
+    if (Q.permalinkView && Q.permalinkView()) fitted = true; // carte-recherche.js: view of the URL
     if (!fitted && !window.QPVFond.fitView(map, CFG.basemap)) map.setView([46.6, 2.4], 6);
     state.started = true;
     refresh();
