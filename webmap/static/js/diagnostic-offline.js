@@ -32,7 +32,22 @@
   var pageLogin = config.user || null; // the account this page was rendered for
   var sessionLogin = pageLogin; // the account of the server's session, when last reached
   var reachable = null; // null: not checked yet
-  var lastContact = null; // Date of the last answer of the server
+  var CONTACT_KEY = "qpv-diagnostic-contact";
+  var lastContact = readContact(); // Date of the last answer of the server (kept across reloads)
+
+  function readContact() {
+    try {
+      var v = window.localStorage && localStorage.getItem(CONTACT_KEY);
+      var d = v ? new Date(v) : null;
+      return d && !isNaN(d.getTime()) ? d : null;
+    } catch (e) { return null; }
+  }
+
+  function contact() {
+    lastContact = new Date();
+    try { if (window.localStorage) { localStorage.setItem(CONTACT_KEY, lastContact.toISOString()); } }
+    catch (e) { /* private mode: the time is kept for this page only */ }
+  }
   var position = null; // {lon, lat}
   var positionMarker = null;
   var syncing = null;
@@ -151,7 +166,9 @@
     el.textContent = reachable === null ? "Vérification de la connexion au serveur…"
       : online ? "En ligne"
       : "Hors ligne — " + (lastContact ? "dernier contact avec le serveur à " + clock(lastContact)
-        : "aucun contact avec le serveur depuis l'ouverture de la page")
+        + (lastContact.toDateString() === new Date().toDateString() ? ""
+          : " le " + lastContact.toLocaleDateString("fr-FR"))
+        : "aucun contact avec le serveur enregistré sur cet appareil")
         + ". Les constats sont gardés sur l'appareil.";
     el.className = "dg-reseau" + (online ? "" : " hors-ligne");
     el.dataset.reseau = reachable === null ? "inconnu" : online ? "en-ligne" : "hors-ligne";
@@ -191,7 +208,7 @@
       })
       .then(function (s) {
         reachable = true;
-        lastContact = new Date();
+        contact();
         sessionLogin = s.user || null;
         if (!s.user) { forgetPages(); }
         return s;
@@ -220,7 +237,7 @@
       .then(function (ok) {
         if (timer) { clearTimeout(timer); }
         reachable = ok;
-        if (ok) { lastContact = new Date(); }
+        if (ok) { contact(); }
         pinging = null;
         showNetwork();
         if (ok && was === false) { retryDelay = 2000; sync(); } // back: send the queue now

@@ -139,10 +139,17 @@
     var map = getMap();
     if (!map || !window.L) { return; }
     if (!marker) {
+      if (!map.getPane("dg-moi")) {
+        // above the numbered stops: the position is never hidden under a stop's label
+        map.createPane("dg-moi").style.zIndex = 650;
+      }
+      var renderer = L.svg({ pane: "dg-moi" });
       circle = L.circle([lat, lon], { radius: accuracy || 0, color: "#000091", weight: 1, fillColor: "#6a6af4",
-        fillOpacity: 0.15, interactive: false, className: "dg-precision" }).addTo(map);
+        fillOpacity: 0.15, interactive: false, className: "dg-precision", pane: "dg-moi",
+        renderer: renderer }).addTo(map);
       marker = L.circleMarker([lat, lon], { radius: 8, color: "#fff", weight: 3, fillColor: "#000091",
-        fillOpacity: 1, className: "dg-moi" }).bindTooltip("Vous êtes ici").addTo(map);
+        fillOpacity: 1, className: "dg-moi", pane: "dg-moi", renderer: renderer })
+        .bindTooltip("Vous êtes ici").addTo(map);
     } else {
       marker.setLatLng([lat, lon]);
       circle.setLatLng([lat, lon]).setRadius(accuracy || 0);
