@@ -133,7 +133,8 @@ def _place(drv: Any, lon: float, lat: float, accuracy: float = 8) -> None:
 
 def _ou(drv: Any) -> dict[str, str]:
     return dict(drv.execute_script(
-        "var e = document.getElementById('dg-ou'); return {text: e.textContent, next: e.dataset.prochain || '',"
+        "var e = document.getElementById('dg-ou');"
+        " return {text: e.textContent, next: e.dataset.prochain || '',"
         " near: e.dataset.proche || '', route: e.dataset.surParcours || ''};"))
 
 
@@ -169,7 +170,8 @@ def _expected_tiles(lons: list[float], lats: list[float], margin_m: float, zooms
 def _off_route(track: list[list[float]], stop: dict[str, Any]) -> tuple[float, float]:
     """A point 50 to 80 m from the track, within 80 m of ``stop`` (inside the kept tiles' area)."""
     kx = 111320 * math.cos(math.radians(stop["lat"]))
-    line = shapely.LineString([((lon - stop["lon"]) * kx, (lat - stop["lat"]) * 110540) for lon, lat in track])
+    line = shapely.LineString([((lon - stop["lon"]) * kx, (lat - stop["lat"]) * 110540)
+                               for lon, lat in track])
     for r in (60, 70, 80):
         for a in range(0, 360, 15):
             x, y = r * math.cos(math.radians(a)), r * math.sin(math.radians(a))
@@ -263,8 +265,8 @@ def test_walk_in_the_field_online_then_server_down(field: tuple[str, Switch, Str
         wait_for(lambda: _kept_tiles_drawn(drv, kept["urls"]) > 0, "tuiles du cache au zoom 18")
         # standing at stop 1: the next one is stop 2; away from the route: straight-line distance
         _place(drv, first["lon"], first["lat"])
-        wait_for(lambda: _ou(drv)["near"] == str(first["order"]) and "Vous êtes à l'arrêt" in _ou(drv)["text"],
-                 "à l'arrêt 1")
+        wait_for(lambda: _ou(drv)["near"] == str(first["order"])
+                 and "Vous êtes à l'arrêt" in _ou(drv)["text"], "à l'arrêt 1")
         assert _ou(drv)["next"] == str(stops[1]["order"])
         assert drv.find_element(By.ID, f"dg-etape-{first['order']}").get_attribute("class") == "dg-ici"
         off = _off_route(track, first)

@@ -52,7 +52,8 @@ def test_service_worker_never_answers_the_ping_and_keeps_the_basemap_shell() -> 
     shell = re.search(r"var SHELL = \[(.*?)\];", sw, re.S)
     assert shell is not None
     listed = set(re.findall(r'"/static/([^"]+)"', shell.group(1)))
-    assert {"vendor/protomaps-leaflet/protomaps-leaflet.js", "js/fond.js", "js/diagnostic-terrain.js"} <= listed
+    needed = {"vendor/protomaps-leaflet/protomaps-leaflet.js", "js/fond.js", "js/diagnostic-terrain.js"}
+    assert needed <= listed
     assert listed <= set(SHELL_FILES)
     for name in SHELL_FILES:
         assert (STATIC / name).is_file(), name
@@ -86,7 +87,8 @@ def test_page_lists_each_stop_with_address_checks_and_time(field_app: Flask) -> 
         total = 14 * 60 + s["arrival_min"]
         assert s["clock"] == f"{total // 60:02d}h{total % 60:02d}" and f"vers {s['clock']}" in item
     assert cfg["urls"]["ping"] == "/diagnostic/ping"
-    assert cfg["tiles"] == {"minZoom": TILE_ZOOMS[0], "maxZoom": TILE_ZOOMS[1], "max": MAX_TILES, "marginM": 200}
+    assert cfg["tiles"] == {"minZoom": TILE_ZOOMS[0], "maxZoom": TILE_ZOOMS[1], "max": MAX_TILES,
+                            "marginM": 200}
     assert cfg["basemap"]["url"] == "/fond/{z}/{x}/{y}.mvt"
     for script in ("vendor/protomaps-leaflet/protomaps-leaflet.js", "js/fond.js", "js/diagnostic-terrain.js"):
         assert f'src="/static/{script}"' in html
