@@ -252,7 +252,10 @@
         + "le tracé s'affiche sans les rues)."; }
       return;
     }
-    var area = tilesOfArea(template, t);
+    // never beyond the zooms the basemap has data for (a vector basemap overzooms its last level)
+    var top = Math.min(t.maxZoom, bm.maxDataZoom || bm.maxZoom || t.maxZoom);
+    var area = tilesOfArea(template, { minZoom: Math.min(t.minZoom, top), maxZoom: top, max: t.max,
+      marginM: t.marginM });
     var failed = 0;
     caches.open(offline().FOND_CACHE || "qpv-diagnostic-fond-v1").then(function (cache) {
       var queue = area.urls.slice();
@@ -271,7 +274,7 @@
       var text = "Fond de plan de la zone gardé sur l'appareil : " + kept + " tuiles (" + zooms + ").";
       if (area.capped) {
         text += " Limité à " + t.max + " tuiles sur les " + area.wanted + " de la zone : les zooms "
-          + (area.zooms.length ? area.zooms[area.zooms.length - 1] + 1 : t.minZoom) + " à " + t.maxZoom
+          + (area.zooms.length ? area.zooms[area.zooms.length - 1] + 1 : t.minZoom) + " à " + top
           + " ne seront pas disponibles hors connexion.";
       }
       if (failed) { text += " " + failed + " tuiles n'ont pas pu être gardées."; }
