@@ -10,17 +10,15 @@ readings) and the address points around them, then hands them to
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from geo.stats.recurrence import ADDRESS_REACH_M
+from geo.walks.model import WalkRoute
 from geo.walks.stopinfo import StopSources, describe_stops
 from layers.store.base import LayerStore
-
-if TYPE_CHECKING:
-    from layers.walks import WalkPlan
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +60,15 @@ def _addresses(store: LayerStore, stops: gpd.GeoDataFrame, reach_m: float) -> gp
     return store.read("adresses", bbox=(x0 - reach_m, y0 - reach_m, x1 + reach_m, y1 + reach_m))
 
 
-def walk_stop_details(store: LayerStore, plan: WalkPlan, *, reach_m: float = ADDRESS_REACH_M,
+def walk_stop_details(store: LayerStore, route: WalkRoute, *, reach_m: float = ADDRESS_REACH_M,
                       now: Any = None) -> gpd.GeoDataFrame:
     """Return the walk's stops with ``address``, ``address_source``, ``address_m`` and ``checks``.
 
     Parameters
     ----------
     store : LayerStore
-    plan : WalkPlan
-        The walk (:func:`layers.walks.load_walk`).
+    route : WalkRoute
+        The walk's route (``WalkPlan.route`` of :func:`layers.walks.load_walk`).
     reach_m : float, default 50
         Farthest address point that may name a stop without an address of its own.
     now : datetime-like, optional
@@ -82,7 +80,7 @@ def walk_stop_details(store: LayerStore, plan: WalkPlan, *, reach_m: float = ADD
         :attr:`WalkRoute.stops` (EPSG:2154) with the columns of
         :func:`geo.walks.stopinfo.describe_stops`.
     """
-    stops = plan.route.stops
+    stops = route.stops
     constats, pns, bacs = (_uids(stops, k) for k in ("constat", "point_noir", "bac"))
     sources = StopSources(
         addresses=_addresses(store, stops, reach_m),

@@ -666,7 +666,7 @@ def walk_sheet_data(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None =
     G = walk_graph(store, plan, cache_dir=cache_dir)
     follow = previous_open_constats(store, plan.uid, radius_m=radius_m)
     # the stops with their address and what to check: the same text as the walk page
-    route = replace(plan.route, stops=walk_stop_details(store, plan))
+    route = replace(plan.route, stops=walk_stop_details(store, plan.route))
     when = plan.walk_date
     perimeter = quartier_perimeter(store, plan.quartier)  # read once: name and map area
     return WalkSheet(

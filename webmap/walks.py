@@ -125,7 +125,7 @@ def _stops_config(plan: Any) -> list[dict[str, Any]]:
 
     from layers.walk_stops import walk_stop_details
 
-    details = walk_stop_details(_store(), plan)
+    details = walk_stop_details(_store(), plan.route)
     if details.empty:
         return []
     tr = Transformer.from_crs(details.crs, "EPSG:4326", always_xy=True)

@@ -34,7 +34,7 @@ def _details(path: Path, uid: str) -> gpd.GeoDataFrame:
     store = open_store(path)
     try:
         plan = load_walk(store, uid, cache_dir=path.parent / "cache")
-        return walk_stop_details(store, plan, now="2026-05-12")
+        return walk_stop_details(store, plan.route, now="2026-05-12")
     finally:
         store.close()
 

@@ -186,7 +186,8 @@ def _check_layout(drv: Any, name: str) -> None:
         "return [document.getElementById('dg-carte').getBoundingClientRect().height, window.innerHeight]")
     assert map_h >= 0.5 * screen_h, (name, map_h, screen_h)
     small = drv.execute_script(
-        "return Array.prototype.filter.call(document.querySelectorAll('main button'), function (b) {"
+        "var all = document.querySelectorAll('main button, #dg-carte .leaflet-bar a');"
+        "return Array.prototype.filter.call(all, function (b) {"
         " var r = b.getBoundingClientRect(); return r.width && r.height < 44; }).map(function (b) {"
         " return b.id || b.textContent; })")
     assert small == [], name
@@ -249,6 +250,8 @@ def test_walk_in_the_field_online_then_server_down(field: tuple[str, Switch, Str
         nxt = drv.find_element(By.CSS_SELECTOR, "#dg-etapes > li.dg-prochain")
         assert nxt.get_attribute("aria-current") == "step" and nxt.get_attribute("data-rang") == ou["next"]
         _check_layout(drv, f"{name} en ligne")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", nxt)
+        shot(drv, f"parcours-terrain-{name}-etapes")
         drv.execute_script("window.scrollTo(0, 0)")
         shot(drv, f"parcours-terrain-{name}-en-ligne")
 

@@ -71,7 +71,7 @@ def test_page_lists_each_stop_with_address_checks_and_time(field_app: Flask) -> 
     store = open_store(field_app.config["STORE"], create=False)
     try:
         plan = load_walk(store, uid)
-        details = walk_stop_details(store, plan)
+        details = walk_stop_details(store, plan.route)
     finally:
         store.close()
     assert [s["order"] for s in cfg["stops"]] == details["order"].tolist()

@@ -148,7 +148,7 @@ def diag_show(ctx: click.Context, uid: str) -> None:
         plan = load_walk(store, uid)
         follow = previous_open_constats(store, uid)
         obs = walk_observations(store, uid)
-        details = walk_stop_details(store, plan)  # the address and facts of the page and the sheet
+        details = walk_stop_details(store, plan.route)  # the address and facts of the page and the sheet
     finally:
         store.close()
     rec = plan.record or {}

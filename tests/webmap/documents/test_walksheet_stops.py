@@ -34,7 +34,7 @@ def test_sheet_lists_each_stop_address_and_what_to_check(walk: tuple[Path, str])
         plan = load_walk(store, uid, cache_dir=path.parent / "cache")
         constat = str(plan.route.stops.loc[plan.route.stops["kind"] == "constat", "source_uid"].iloc[0])
         store.update("observations", constat, {"address": None}, actor="test")
-        details = walk_stop_details(store, plan)
+        details = walk_stop_details(store, plan.route)
         sheet = walk_sheet_data(store, uid, cache_dir=path.parent / "cache")
     finally:
         store.close()
