@@ -119,7 +119,8 @@ def _login(drv: Any, base: str, uid: str) -> None:
     drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
     drv.find_element(By.ID, "password").send_keys(PASSWORD)
     drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.endswith(f"/diagnostic/{uid}"), "page du parcours")
+    wait_for(lambda: drv.current_url.endswith(f"/diagnostic/{uid}") and drv.execute_script(
+        "return document.readyState === 'complete' && !!window.diagnosticTerrain"), "page du parcours")
 
 
 def _config(drv: Any) -> dict[str, Any]:
@@ -283,6 +284,9 @@ def test_walk_in_the_field_online_then_server_down(field: tuple[str, Switch, Str
         wait_for(lambda: drv.find_element(By.ID, "dg-reseau").get_attribute("data-reseau") == "hors-ligne",
                  "hors ligne après rechargement")
         assert "dernier contact avec le serveur à" in text_of(drv.find_element(By.ID, "dg-reseau"))
+        wait_for(lambda: text_of(drv.find_element(By.ID, "dg-fond")).startswith(
+            f"{len(kept['urls'])} tuiles du fond de plan de la zone du parcours sont gardées"),
+            "fond gardé annoncé hors ligne")
         wait_for(lambda: _kept_tiles_drawn(drv, kept["urls"]) > 0, "rues sous le parcours hors ligne")
         assert drv.execute_script(
             "return document.querySelectorAll('#dg-carte path.leaflet-interactive').length") > 0

@@ -293,6 +293,17 @@
     });
   }
   document.addEventListener("dg-pret", keepTiles);
+  // opened without the server: say what the device holds (the tiles kept on a previous visit)
+  if (window.caches && byId("dg-fond")) {
+    caches.open(offline().FOND_CACHE || "qpv-diagnostic-fond-v1").then(function (c) { return c.keys(); })
+      .then(function (keys) {
+        var el = byId("dg-fond");
+        if (keys.length && !el.textContent) {
+          el.textContent = keys.length + " tuiles du fond de plan de la zone du parcours sont gardées sur "
+            + "l'appareil ; au-delà, la carte reste grise sans connexion.";
+        }
+      }).catch(function () { return null; });
+  }
   window.diagnosticTerrain = { where: where, tilesOfArea: tilesOfArea, tiles: null,
     following: function () { return watchId !== null; } };
 }());
