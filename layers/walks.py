@@ -660,13 +660,17 @@ def walk_sheet_data(store: LayerStore, walk_uid: str, *, plan: WalkPlan | None =
     WalkSheet
         Rendered by :func:`webmap.documents.render_walk_sheet_html` / ``_pdf``.
     """
+    from layers.walk_stops import walk_stop_details
+
     plan = plan or load_walk(store, walk_uid, cache_dir=cache_dir)
     G = walk_graph(store, plan, cache_dir=cache_dir)
     follow = previous_open_constats(store, plan.uid, radius_m=radius_m)
+    # the stops with their address and what to check: the same text as the walk page
+    route = replace(plan.route, stops=walk_stop_details(store, plan.route))
     when = plan.walk_date
     perimeter = quartier_perimeter(store, plan.quartier)  # read once: name and map area
     return WalkSheet(
-        plan.route, G, quartier=f"{perimeter['name'].iloc[0]} ({plan.quartier})", title=plan.name,
+        route, G, quartier=f"{perimeter['name'].iloc[0]} ({plan.quartier})", title=plan.name,
         walk_date=when.date(), start_time=start_time or f"{when:%H:%M}", start_label=plan.start_label,
         open_observations=follow, match_m=radius_m, area=perimeter,
     )

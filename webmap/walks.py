@@ -41,13 +41,17 @@ SHELL_FILES: tuple[str, ...] = (
     "vendor/leaflet/leaflet.css",
     "vendor/leaflet/leaflet.js",
     "vendor/protomaps-leaflet/protomaps-leaflet.js",
-    "js/fond.js",
     "css/base.css",
     "css/diagnostic.css",
     "js/entete.js",
+    "js/fond.js",
     "js/diagnostic-offline.js",
+    "js/diagnostic-terrain.js",
     "js/diagnostic-plan.js",
 )
+#: Zooms of the basemap tiles the walk page keeps for use without network, and their cap.
+TILE_ZOOMS = (14, 18)
+MAX_TILES = 600
 
 
 def _store() -> LayerStore:
@@ -115,6 +119,33 @@ def _french_day(iso: str) -> str:
     return f"{iso[8:10]}/{iso[5:7]}/{iso[:4]}" if len(iso) >= 10 else iso
 
 
+def _stops_config(plan: Any) -> list[dict[str, Any]]:
+    """Return each stop as the walk page lists it: address, what to check, expected time, position."""
+    from pyproj import Transformer
+
+    from layers.walk_stops import walk_stop_details
+
+    details = walk_stop_details(_store(), plan.route)
+    if details.empty:
+        return []
+    tr = Transformer.from_crs(details.crs, "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(details.geometry.x.to_numpy(), details.geometry.y.to_numpy())
+    start = plan.walk_date.hour * 60 + plan.walk_date.minute
+    out = []
+    for i, (_, s) in enumerate(details.iterrows()):
+        arrival = s.get("arrival_min")
+        known = arrival is not None and arrival == arrival
+        clock = start + round(float(arrival)) if known else None
+        out.append({"order": int(s["order"]), "label": str(s.get("label") or ""),
+                    "kind": str(s.get("kind") or ""),
+                    "address": s["address"], "address_source": s["address_source"],
+                    "reason": str(s.get("reason") or ""), "checks": list(s["checks"]),
+                    "arrival_min": round(float(arrival)) if known else None,
+                    "clock": None if clock is None else f"{(clock // 60) % 24:02d}h{clock % 60:02d}",
+                    "lon": round(float(lon[i]), 7), "lat": round(float(lat[i]), 7)})
+    return out
+
+
 def _plan_config(uid: str, quartier: str) -> dict[str, Any] | None:
     """Return the walk's constats with their actions and the choices of « Construire le plan d'actions ».
 
@@ -164,13 +195,16 @@ def walk_page(uid: str) -> ResponseReturnValue:
     config = {
         "walk": {**_walk_summary(plan.record or {}), "start_label": plan.start_label, "group": plan.group},
         "route": walk_geojson(store, uid, plan=plan),
+        "stops": _stops_config(plan),
         "suivi": _follow_up(uid),
         "constats": len(walk_observations(store, uid)),
         "themes": list(THEMES),
         "canRecord": has_role("technicien"),
         "user": _login(),  # queued constats are bound to it (sent only under its session)
         "basemap": _basemap(),
+        "tiles": {"minZoom": TILE_ZOOMS[0], "maxZoom": TILE_ZOOMS[1], "max": MAX_TILES, "marginM": 200},
         "urls": {"session": "/api/session", "observations": "/api/observations",
+                 "ping": url_for("diagnostic.ping"),
                  "sw": url_for("diagnostic.service_worker"), "scope": url_for("diagnostic.walk_list"),
                  "page": request.path,
                  "shell": [url_for("static", filename=f) for f in SHELL_FILES]},
@@ -263,6 +297,13 @@ def walk_done(uid: str) -> ResponseReturnValue:
     record_walk(_store(), uid, participants=participants, n_habitants=habitants,
                 actor=user.actor if user else None)
     return redirect(url_for("diagnostic.walk_page", uid=uid))
+
+
+@bp.get("/ping")
+@allow()
+def ping() -> ResponseReturnValue:
+    """Answer 204, never cached: the walk page's check that the server is reachable."""
+    return Response(status=204, headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/sw.js")

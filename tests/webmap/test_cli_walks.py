@@ -46,6 +46,11 @@ def test_route_then_diagnostic_commands(store_path: Path, tmp_path: Path) -> Non
     uid = listing[0]["uid"]
     shown = run(store_path, "diagnostic", "voir", uid)
     assert "statut « prévu »" in shown and "0 constat(s) relevé(s)" in shown
+    # each stop's address (and where it comes from) under it, as on the walk page and the sheet
+    lines = shown.splitlines()
+    firsts = [i for i, line in enumerate(lines) if re.match(r"^\s+1\. ", line)]
+    assert firsts and re.search(r"\((adresse du |voie parcourue|adresse la plus proche|adresse inconnue)",
+                                lines[firsts[0] + 1])
 
     done = run(store_path, "diagnostic", "realise", uid, "--participants", "Ville, Bailleur",
                "--habitants", "12")

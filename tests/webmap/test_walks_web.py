@@ -248,7 +248,7 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
             "return document.querySelectorAll('#dg-carte path.leaflet-interactive').length > 0"),
             "tracé dessiné hors connexion")
         assert drv.execute_script("return navigator.onLine") is False
-        assert "Hors connexion" in text_of(drv.find_element(By.ID, "dg-reseau"))
+        assert "Hors ligne" in text_of(drv.find_element(By.ID, "dg-reseau"))
 
         # constat 1: at stop 1, no photo
         Select(drv.find_element(By.ID, "dg-theme")).select_by_value("encombrants")

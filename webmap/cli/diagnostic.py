@@ -140,6 +140,7 @@ def diag_list(ctx: click.Context, quartier: str | None, as_json: bool) -> None:
 @click.pass_context
 def diag_show(ctx: click.Context, uid: str) -> None:
     """Affiche un diagnostic, ses étapes et le suivi des constats encore ouverts."""
+    from layers.walk_stops import walk_stop_details
     from layers.walks import load_walk, previous_open_constats, walk_observations
 
     store = open_cli_store(ctx)
@@ -147,6 +148,7 @@ def diag_show(ctx: click.Context, uid: str) -> None:
         plan = load_walk(store, uid)
         follow = previous_open_constats(store, uid)
         obs = walk_observations(store, uid)
+        details = walk_stop_details(store, plan.route)  # the address and facts of the page and the sheet
     finally:
         store.close()
     rec = plan.record or {}
@@ -157,8 +159,11 @@ def diag_show(ctx: click.Context, uid: str) -> None:
                f"pour {_minutes(r.budget_min)} ; départ : {plan.start_label}")
     if rec.get("organisations"):
         click.echo(f"  participants : {rec['organisations']} ; habitants : {rec.get('n_habitants')}")
-    for _, s in r.stops.iterrows():
+    for _, s in details.iterrows():
         click.echo(f"  {int(s['order']):>3}. {s['label']}  — {s['reason']}")
+        click.echo(f"       {s['address'] or 'adresse inconnue'} ({s['address_source']})")
+        for fact in s["checks"]:
+            click.echo(f"       {fact}")
         for _, o in follow[follow["stop_rank"] == s["order"]].iterrows():
             click.echo(f"       suivi : « {o['theme']} » du {str(o['observed_at'])[:10]} ({o['status']}, "
                        f"{o['walk_name']})")

@@ -132,10 +132,14 @@ def _sheet_stops(sheet: WalkSheet) -> list[dict[str, Any]]:
     stops = []
     for i, (_, row) in enumerate(route.stops.iterrows()):
         address = _cell(row.get("address")) if "address" in row.index else ""
+        described = "address_source" in row.index  # layers.walk_stops: the walk page's text
         stops.append({
             "order": int(row["order"]),
             "label": stop_label(row),
-            "street": address or streets[i],
+            # a described stop says where its address comes from, or that it is unknown
+            "street": address if described else (address or streets[i]),
+            "address_source": _cell(row.get("address_source")) if described else "",
+            "checks": list(row.get("checks") or []) if "checks" in row.index else [],
             "clock": _clock(float(row["arrival_min"]), sheet.start_time),
             "reason": _cell(row.get("reason")) if "reason" in row.index else "",
             "priority": f"{float(row.get('priority', 0) or 0):g}" if "priority" in row.index else "",

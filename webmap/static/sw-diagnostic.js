@@ -7,20 +7,31 @@
  * affichée sans session, redirection du serveur vers /connexion, réponse 401) ; hors
  * connexion, une page absente du cache est remplacée par un avis en français, sans
  * formulaire ni jeton. Les écritures (POST…) et l'API ne passent jamais par le cache : la
- * file IndexedDB de la page s'en charge.
+ * file IndexedDB de la page s'en charge. GET /diagnostic/ping (l'indicateur « En ligne »)
+ * va toujours au serveur.
+ *
+ * Un troisième cache garde les tuiles du fond de plan de la zone du parcours (rangées par
+ * la page, diagnostic-terrain.js) : servies cache d'abord, vidées à la déconnexion comme
+ * les pages.
  */
 "use strict";
 
 var SHELL_CACHE = "qpv-diagnostic-shell-v2";
 var PAGES_CACHE = "qpv-diagnostic-pages-v2";
+var FOND_CACHE = "qpv-diagnostic-fond-v1";
 var SHELL = [
   "/static/vendor/leaflet/leaflet.css",
   "/static/vendor/leaflet/leaflet.js",
+  "/static/vendor/protomaps-leaflet/protomaps-leaflet.js",
   "/static/css/base.css",
   "/static/css/diagnostic.css",
   "/static/js/entete.js",
-  "/static/js/diagnostic-offline.js"
+  "/static/js/fond.js",
+  "/static/js/diagnostic-offline.js",
+  "/static/js/diagnostic-terrain.js"
 ];
+// a basemap tile: …/{z}/{x}/{y} with an optional extension (/fond/15/16600/11900.mvt)
+var TILE_PATH = /\/\d{1,2}\/\d+\/\d+(\.[a-z0-9]+)?$/;
 var OFFLINE_PAGE = '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
   + '<meta name="viewport" content="width=device-width, initial-scale=1">'
   + '<title>Hors connexion — Observatoire GUSP</title>'
@@ -46,7 +57,7 @@ self.addEventListener("activate", function (event) {
   event.waitUntil(
     caches.keys().then(function (keys) {
       return Promise.all(keys.filter(function (k) {
-        return k.indexOf("qpv-diagnostic-") === 0 && k !== SHELL_CACHE && k !== PAGES_CACHE;
+        return k.indexOf("qpv-diagnostic-") === 0 && k !== SHELL_CACHE && k !== PAGES_CACHE && k !== FOND_CACHE;
       }).map(function (k) { return caches.delete(k); }));
     }).then(function () { return self.clients.claim(); })
   );
@@ -54,7 +65,7 @@ self.addEventListener("activate", function (event) {
 
 // Logout (or a session found closed): no cached page may outlive it.
 function forgetPages() {
-  return caches.delete(PAGES_CACHE);
+  return Promise.all([caches.delete(PAGES_CACHE), caches.delete(FOND_CACHE)]);
 }
 
 self.addEventListener("message", function (event) {
@@ -124,12 +135,26 @@ function cacheFirst(event) {
   });
 }
 
+// Tiles of the walk's area: from the cache when the page kept them there, else from the network
+// (not kept: the cache holds the walk's area only, counted and capped by the page).
+function tileFirst(event) {
+  var request = event.request;
+  return caches.open(FOND_CACHE).then(function (cache) {
+    return cache.match(request, { ignoreVary: true });
+  }).then(function (hit) {
+    return hit || fetch(request);
+  });
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   if (request.method !== "GET") { return; }
   var url = new URL(request.url);
   if (url.origin !== self.location.origin || url.pathname.indexOf("/api/") === 0) { return; }
-  if (url.pathname.indexOf("/static/") === 0) {
+  if (url.pathname === "/diagnostic/ping") { return; } // the online check always asks the server
+  if (TILE_PATH.test(url.pathname) && url.pathname.indexOf("/diagnostic/") !== 0) {
+    event.respondWith(tileFirst(event));
+  } else if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(cacheFirst(event));
   } else if (url.pathname.indexOf("/diagnostic/") === 0 && url.pathname !== "/diagnostic/sw.js") {
     event.respondWith(networkFirst(event));

@@ -94,6 +94,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/diagnostic/<uid>/compte-rendu.pdf", "/diagnostic/{walk}/compte-rendu.pdf", READER),
     Row("POST", "/diagnostic/<uid>/realise", "/diagnostic/{walk}/realise", WRITE, data={"participants": ""}),
     Row("GET", "/diagnostic/sw.js", "/diagnostic/sw.js", ALL_200),
+    Row("GET", "/diagnostic/ping", "/diagnostic/ping", (204, 204, 204, 204)),
     Row("GET", "/quartiers", "/quartiers", READER_PAGE),
     Row("GET", "/actions", "/actions?quartier=QP034005", READER_PAGE),
     Row("GET", "/quartiers/comparaison.<fmt>", "/quartiers/comparaison.csv", READER),

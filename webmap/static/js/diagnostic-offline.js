@@ -12,7 +12,10 @@
  * reconnexion (« N constats saisis par X attendent sa reconnexion »). Une session fermée
  * (401, session anonyme) vide le cache des pages du service worker, qui ne garde que
  * l'enveloppe statique. La connexion est vérifiée par une requête au serveur (délai
- * CHECK_TIMEOUT), jamais par navigator.onLine.
+ * CHECK_TIMEOUT), jamais par navigator.onLine : GET /diagnostic/ping (204, jamais mis en
+ * cache) toutes les PING_EVERY ms et à chaque événement online/offline/visibilitychange ;
+ * l'indicateur dit « En ligne » ou « Hors ligne — dernier contact avec le serveur à HH:MM »
+ * et la file se synchronise dès que le serveur répond de nouveau.
  */
 (function () {
   "use strict";
@@ -21,12 +24,30 @@
   var STORE = "constats";
   var SHELL_CACHE = "qpv-diagnostic-shell-v2";
   var PAGES_CACHE = "qpv-diagnostic-pages-v2";
+  var FOND_CACHE = "qpv-diagnostic-fond-v1";
   var CHECK_TIMEOUT = 5000;
+  var PING_EVERY = 20000;
   var config = JSON.parse(document.getElementById("dg-config").textContent);
   var walk = config.walk;
   var pageLogin = config.user || null; // the account this page was rendered for
   var sessionLogin = pageLogin; // the account of the server's session, when last reached
   var reachable = null; // null: not checked yet
+  var CONTACT_KEY = "qpv-diagnostic-contact";
+  var lastContact = readContact(); // Date of the last answer of the server (kept across reloads)
+
+  function readContact() {
+    try {
+      var v = window.localStorage && localStorage.getItem(CONTACT_KEY);
+      var d = v ? new Date(v) : null;
+      return d && !isNaN(d.getTime()) ? d : null;
+    } catch (e) { return null; }
+  }
+
+  function contact() {
+    lastContact = new Date();
+    try { if (window.localStorage) { localStorage.setItem(CONTACT_KEY, lastContact.toISOString()); } }
+    catch (e) { /* private mode: the time is kept for this page only */ }
+  }
   var position = null; // {lon, lat}
   var positionMarker = null;
   var syncing = null;
@@ -134,12 +155,21 @@
     el.dataset.attente = String(others.length);
   }
 
+  function clock(d) {
+    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+  }
+
   function showNetwork() {
     var el = document.getElementById("dg-reseau");
     if (!el) { return; }
     var online = reachable !== false;
     el.textContent = reachable === null ? "Vérification de la connexion au serveur…"
-      : online ? "En ligne" : "Hors connexion : les constats sont gardés sur l'appareil.";
+      : online ? "En ligne"
+      : "Hors ligne — " + (lastContact ? "dernier contact avec le serveur à " + clock(lastContact)
+        + (lastContact.toDateString() === new Date().toDateString() ? ""
+          : " le " + lastContact.toLocaleDateString("fr-FR"))
+        : "aucun contact avec le serveur enregistré sur cet appareil")
+        + ". Les constats sont gardés sur l'appareil.";
     el.className = "dg-reseau" + (online ? "" : " hors-ligne");
     el.dataset.reseau = reachable === null ? "inconnu" : online ? "en-ligne" : "hors-ligne";
   }
@@ -154,7 +184,11 @@
   // session's pages, form and token are never served again from this device.
   function forgetPages() {
     var jobs = [];
-    if (window.caches) { jobs.push(caches.delete(PAGES_CACHE).catch(function () { return false; })); }
+    if (window.caches) {
+      [PAGES_CACHE, FOND_CACHE].forEach(function (name) {
+        jobs.push(caches.delete(name).catch(function () { return false; }));
+      });
+    }
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {
       navigator.serviceWorker.controller.postMessage({ type: "deconnexion" });
     }
@@ -174,6 +208,7 @@
       })
       .then(function (s) {
         reachable = true;
+        contact();
         sessionLogin = s.user || null;
         if (!s.user) { forgetPages(); }
         return s;
@@ -187,6 +222,28 @@
         showSession();
         return s;
       });
+  }
+
+  // Is the server there? A small no-store request (never answered by the service worker).
+  var pinging = null;
+  function ping() {
+    if (pinging) { return pinging; }
+    var was = reachable;
+    var ctrl = window.AbortController ? new AbortController() : null;
+    var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, CHECK_TIMEOUT) : null;
+    pinging = fetch(config.urls.ping, { credentials: "same-origin", cache: "no-store",
+                                        signal: ctrl && ctrl.signal })
+      .then(function (r) { return r.status === 204; }, function () { return false; })
+      .then(function (ok) {
+        if (timer) { clearTimeout(timer); }
+        reachable = ok;
+        if (ok) { contact(); }
+        pinging = null;
+        showNetwork();
+        if (ok && was === false) { retryDelay = 2000; sync(); } // back: send the queue now
+        return ok;
+      });
+    return pinging;
   }
 
   function showSession() {
@@ -360,8 +417,11 @@
     if (!window.L) { drawSvg(el, track, stops); return; }
     map = L.map(el, { preferCanvas: false, zoomControl: true });
     var bm = config.basemap || {};
-    if (bm.url) {
-      if (window.QPVFond) { window.QPVFond.addTo(map, bm); }
+    if (window.QPVFond) {
+      QPVFond.addTo(map, bm, { onUnreachable: function () {
+        var el = document.getElementById("dg-fond");
+        if (el) { el.textContent = "Fond de plan injoignable : le tracé reste affiché sans les rues."; }
+      } });
     }
     var line = L.geoJSON(track, { style: { color: "#d1495b", weight: 5, opacity: 0.85 } });
     // a view first (vector layers need it) framing the route and every stop, served or not
@@ -439,9 +499,14 @@
             }));
           });
         }
-        return Promise.all([keep(PAGES_CACHE, [config.urls.page]), keep(SHELL_CACHE, config.urls.shell)]);
+        return Promise.all([keep(PAGES_CACHE, [config.urls.page]), keep(SHELL_CACHE, config.urls.shell)])
+          .then(function () { return true; });
       })
-      .then(function () { document.documentElement.dataset.horsLigne = "pret"; })
+      .then(function (kept) {
+        document.documentElement.dataset.horsLigne = "pret";
+        // the basemap of the walk's area is kept too (diagnostic-terrain.js), under the same conditions
+        if (kept) { document.dispatchEvent(new CustomEvent("dg-pret")); }
+      })
       .catch(function (err) { console.warn("service worker :", err); });
   }
 
@@ -449,8 +514,12 @@
     drawMap();
     showNetwork();
     // the browser's events only trigger a check of the server, they decide nothing
-    window.addEventListener("online", function () { retryDelay = 2000; checkServer().then(sync); });
-    window.addEventListener("offline", function () { checkServer(); });
+    window.addEventListener("online", function () { ping(); });
+    window.addEventListener("offline", function () { ping(); });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") { ping(); }
+    });
+    setInterval(ping, PING_EVERY);
     var form = document.getElementById("dg-form");
     if (form) {
       form.addEventListener("submit", onSubmit);
@@ -479,7 +548,9 @@
 
   window.diagnosticOffline = {
     sync: sync, queue: allQueued, showQueue: showQueue, setPosition: setPosition, checkServer: checkServer,
-    forgetPages: forgetPages,
+    forgetPages: forgetPages, ping: ping, FOND_CACHE: FOND_CACHE,
+    map: function () { return map; },
+    reachable: function () { return reachable; },
     ready: function () { return document.documentElement.dataset.horsLigne === "pret"; }
   };
   init();
