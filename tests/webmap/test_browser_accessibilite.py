@@ -8,7 +8,8 @@ ready (:data:`READY`: a state the page's script sets, never a sleep), then:
 
 - axe-core (WCAG 2.1 A and AA rules) must report no *serious* or *critical* violation;
 - no visible element may pass the screen's edge (:func:`wider_than_screen`);
-- a screenshot is saved (``tests/artifacts/rgaa-ROLE-SIZE-PAGE.png``).
+- a screenshot is saved (``tests/artifacts/rgaa-ROLE-SIZE-PAGE.png``);
+- then every closed ``<details>`` is opened and both checks run again on what it showed.
 
 The *minor* and *moderate* violations do not fail: they are listed, page by page, in
 ``tests/artifacts/axe-mineures.txt`` for the closing note of the issue.
@@ -56,7 +57,10 @@ READY = {
 #: (page, axe rule) pairs that fail only because of parts of issue 17 not merged yet: the map
 #: page ``/`` (part B) and the walk page ``/diagnostic/<uid>`` (part E). The lead empties this
 #: after merging those parts; every other pair must pass.
+#: ("largeur": an element wider than the screen, :func:`wider_than_screen`)
 PENDING_OTHER_PARTS: frozenset[tuple[str, str]] = frozenset({
+    ("/", "largeur"),  # part B: the list's table passes the screen's edge (390 and 1400 px)
+    ("/", "scrollable-region-focusable"),  # part B: the legend scrolls but cannot take the focus
 })
 SIZES = {"telephone": PHONE, "bureau": DESKTOP}
 MINOR_REPORT = ARTIFACTS / "axe-mineures.txt"
@@ -91,6 +95,14 @@ def _open(drv: Any, base: str, url: str, key: str) -> None:
              f"page {url} prête ({ready})")
 
 
+def _unfold(drv: Any) -> int:
+    """Open every closed ``<details>`` of the page; return how many were opened."""
+    return int(drv.execute_script("""
+      const closed = [...document.querySelectorAll('details:not([open])')];
+      closed.forEach(d => { d.open = true; });
+      return closed.length;"""))
+
+
 def _check(drv: Any, url: str, key: str, size: str) -> tuple[list[str], list[str]]:
     """Serious problems (failures) and minor violations (report lines) of the open page."""
     failures, minor = [], []
@@ -100,7 +112,7 @@ def _check(drv: Any, url: str, key: str, size: str) -> tuple[list[str], list[str
         elif (key, v["id"]) not in PENDING_OTHER_PARTS:
             failures.append(f"{url} ({size}) : {v['id']} [{v['impact']}] {v['help']} — {v['nodes']}")
     wide = wider_than_screen(drv)
-    if wide:
+    if wide and (key, "largeur") not in PENDING_OTHER_PARTS:
         failures.append(f"{url} ({size}) : éléments plus larges que l'écran {wide}")
     return failures, minor
 
@@ -140,6 +152,10 @@ def test_every_page_passes_axe_on_phone_and_desktop(pages: tuple[Flask, list[str
                     minor += small
                     name = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-") or "carte"
                     shot(drv, f"rgaa-{role}-{size}-{name}")
+                    if _unfold(drv):  # what the closed <details> hide must pass as well
+                        found, small = _check(drv, url, key, f"{size}, dépliée")
+                        failures += found
+                        minor += small
         finally:
             drv.quit()
     _MINOR[role] = minor
