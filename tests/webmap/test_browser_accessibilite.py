@@ -36,6 +36,7 @@ from tests.webmap._browser import (
     emulate_screen,
     requires_chromium,
     shot,
+    text_of,
     wait_for,
     wider_than_screen,
 )
@@ -195,3 +196,53 @@ def test_every_page_passes_axe_on_phone_and_desktop(pages: tuple[Flask, list[str
     _write_minor_report()
     print(f"{role} : {len(allowed)} pages × {len(SIZES)} tailles en {time.monotonic() - start:.1f} s")
     assert not failures, "\n".join(failures)
+
+
+def _map_scale(drv: Any) -> float:
+    """Scale of the page's Leaflet map (2 ** zoom, read on Leaflet's zoom proxy), 0 before it is set."""
+    return float(drv.execute_script("""
+      const proxy = document.querySelector('.leaflet-proxy');
+      return proxy && proxy.style.transform ? new DOMMatrix(getComputedStyle(proxy).transform).a : 0;"""))
+
+
+def _zoom_with_keyboard(drv: Any, base: str, url: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _open(drv, base, url, url)
+    container = drv.find_element(By.CSS_SELECTOR, ".leaflet-container")
+    assert container.get_attribute("tabindex") == "0", f"{url} : carte hors de l'ordre du clavier"
+    assert container.get_attribute("role") == "region" and container.get_attribute("aria-label")
+    zoom_in = drv.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-in")
+    assert zoom_in.get_attribute("role") == "button" and zoom_in.get_attribute("aria-label")
+    before = wait_for(lambda: _map_scale(drv), f"{url} : carte dessinée")
+    drv.execute_script("arguments[0].focus()", container)
+    ActionChains(drv).send_keys("+").perform()
+    wait_for(lambda: _map_scale(drv) > before * 1.5, f"{url} : zoom avant au clavier")
+
+
+@pytest.mark.browser
+@requires_chromium
+def test_the_maps_of_the_pages_work_with_a_keyboard(pages: tuple[Flask, list[str], str]) -> None:
+    """Tab reaches the map of /actions and /tfpb, « + » zooms in; a new action is placed without a mouse."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    app, _urls, _walk = pages
+    with serve_in_thread(app) as base:
+        drv = chrome(window=f"{DESKTOP[0]},{DESKTOP[1]}", offline=True)
+        try:
+            _log_in(drv, base, "technicien")
+            for url in ("/actions", "/tfpb"):
+                _zoom_with_keyboard(drv, base, url)
+            _open(drv, base, "/actions", "/actions")
+            button = drv.find_element(By.ID, "ac-n-centre")
+            drv.execute_script("arguments[0].focus()", button)
+            ActionChains(drv).send_keys(Keys.ENTER).perform()
+            position = wait_for(lambda: "N," in text_of(drv.find_element(By.ID, "ac-n-position"))
+                                and text_of(drv.find_element(By.ID, "ac-n-position")), "emplacement placé")
+            assert position.startswith("Emplacement : 4")  # a latitude of metropolitan France
+            assert drv.find_element(By.ID, "ac-n-effacer-position").is_displayed()
+        finally:
+            drv.quit()
