@@ -212,6 +212,7 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
             refusal = text_of(drv.find_element(By.ID, "pl-message"))
             assert "« Durée » hors limites : 10 (de 15 à 480)" in refusal, refusal
             assert duration.get_attribute("aria-invalid") == "true"
+            assert duration.get_attribute("aria-describedby") == "pl-message"
             duration.clear()
             duration.send_keys("90")
 

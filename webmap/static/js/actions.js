@@ -29,6 +29,19 @@
     zone.classList.toggle("erreur", !!erreur);
   }
 
+  // l'erreur nommant un champ est reliée à ce champ (aria-invalid, aria-describedby) et le focus y va
+  function signaler(form, zone, champ) {
+    Array.prototype.forEach.call(form.querySelectorAll('[aria-invalid="true"]'), function (c) {
+      c.removeAttribute("aria-invalid");
+      c.removeAttribute("aria-describedby");
+    });
+    var cible = champ && form.elements[champ];
+    if (!cible || !cible.setAttribute) { return; }
+    cible.setAttribute("aria-invalid", "true");
+    cible.setAttribute("aria-describedby", zone.id);
+    cible.focus();
+  }
+
   function requete(url, methode, corps) {
     return fetch(url, {
       method: methode, credentials: "same-origin",
@@ -156,6 +169,7 @@
           if (c.value !== avant[c.name]) { corps[c.name] = c.value.trim() === "" ? null : c.value.trim(); }
         });
         var note = form.elements.commentaire.value.trim();
+        signaler(form, zone, null);
         if (!Object.keys(corps).length) { dire(zone, "Aucune modification à enregistrer.", true); return; }
         if (note) { corps.commentaire = note; }
         var bouton = form.querySelector('button[type="submit"]');
@@ -163,7 +177,7 @@
         dire(zone, "Enregistrement…", false);
         requete(CFG.urls.actions + "/" + encodeURIComponent(form.dataset.uid), "PATCH", corps).then(function (res) {
           bouton.disabled = false;
-          if (!res.ok) { dire(zone, refus(res), true); return; }
+          if (!res.ok) { dire(zone, refus(res), true); signaler(form, zone, res.j && res.j.champ); return; }
           var ref = form.closest("tr").previousElementSibling.dataset.reference || "";
           recharger("Action " + ref + " enregistrée.");
         }).catch(function () {
@@ -188,6 +202,9 @@
     var form = document.getElementById("ac-nouvelle");
     if (!form) { return; }
     var zone = document.getElementById("ac-n-message");
+    var centre = document.getElementById("ac-n-centre");
+    if (!map) { centre.hidden = true; }
+    centre.addEventListener("click", function () { if (map) { placer(map.getCenter()); } });
     document.getElementById("ac-n-effacer-position").addEventListener("click", function (ev) {
       placement = null;
       if (placementMarker) { map.removeLayer(placementMarker); placementMarker = null; }
@@ -206,15 +223,20 @@
         corps.orientation = choix[1];
         if (choix[2]) { corps.objectif = choix[2]; }
       }
-      if (!corps.title) { dire(zone, "Indiquez l'intitulé de l'action.", true); return; }
-      if (!corps.quartier) { dire(zone, "Choisissez le quartier de l'action.", true); return; }
+      signaler(form, zone, null);
+      if (!corps.title) { dire(zone, "Indiquez l'intitulé de l'action.", true); signaler(form, zone, "title"); return; }
+      if (!corps.quartier) {
+        dire(zone, "Choisissez le quartier de l'action.", true);
+        signaler(form, zone, "quartier");
+        return;
+      }
       if (placement) { corps.lon = placement.lon; corps.lat = placement.lat; }
       var bouton = document.getElementById("ac-n-creer");
       bouton.disabled = true;
       dire(zone, "Enregistrement…", false);
       requete(CFG.urls.actions, "POST", corps).then(function (res) {
         bouton.disabled = false;
-        if (!res.ok) { dire(zone, refus(res), true); return; }
+        if (!res.ok) { dire(zone, refus(res), true); signaler(form, zone, res.j && res.j.champ); return; }
         var p = (res.j && res.j.properties) || res.j || {};
         recharger("Action " + (p.reference || "") + " créée.");
       }).catch(function () {

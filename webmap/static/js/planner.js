@@ -87,7 +87,10 @@
       var mark = "« " + key;
       if (text.indexOf(mark + " »") < 0 && text.indexOf(mark + "[") < 0) { return; }
       text = text.split(mark).join("« " + FIELDS[key][0]);
-      if (FIELDS[key][1]) { $(FIELDS[key][1]).setAttribute("aria-invalid", "true"); }
+      if (FIELDS[key][1]) {  // le champ fautif est relié au message qui l'explique
+        $(FIELDS[key][1]).setAttribute("aria-invalid", "true");
+        $(FIELDS[key][1]).setAttribute("aria-describedby", "pl-message");
+      }
     });
     return text;
   }
@@ -95,6 +98,7 @@
   function clearInvalid() {
     Array.prototype.forEach.call(document.querySelectorAll("[aria-invalid]"), function (n) {
       n.removeAttribute("aria-invalid");
+      if (n.getAttribute("aria-describedby") === "pl-message") { n.removeAttribute("aria-describedby"); }
     });
   }
 
