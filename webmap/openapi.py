@@ -15,8 +15,18 @@ from typing import Any
 from flask import Blueprint, Response, current_app, json
 
 from layers.schema import LAYERS
-from webmap import (actions_api, api, auth, lookup_api, oas, observations_api, ogcapi, open311, planner_api,
-                    suivi_api)
+from webmap import (
+    actions_api,
+    api,
+    auth,
+    lookup_api,
+    oas,
+    observations_api,
+    ogcapi,
+    open311,
+    planner_api,
+    suivi_api,
+)
 from webmap.access import allow, can_see, current_role, has_role
 from webmap.headers import public_url
 from webmap.jobs import views as jobs_views
