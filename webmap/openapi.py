@@ -16,8 +16,8 @@ from flask import Blueprint, Response, current_app, json
 
 from layers.schema import LAYERS
 from webmap import (
+    _api_openapi,
     actions_api,
-    api,
     auth,
     lookup_api,
     oas,
@@ -119,7 +119,7 @@ def _shared_schemas() -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     err = oas.json_content(oas.ref("Error"))
     return {
-        "schemas": {**_shared_schemas(), **api.openapi_schemas(), **ogcapi.openapi_schemas(),
+        "schemas": {**_shared_schemas(), **_api_openapi.openapi_schemas(), **ogcapi.openapi_schemas(),
                     **open311.openapi_schemas(), **actions_api.openapi_schemas(),
                     **observations_api.openapi_schemas()},
         "responses": {
@@ -149,7 +149,7 @@ def openapi_paths() -> dict[str, Any]:
 
 def build_spec(server_url: str = "/") -> dict[str, Any]:
     """Return the OpenAPI 3.0.3 document."""
-    paths = {**auth.openapi_paths(), **api.openapi_paths(), **ogcapi.openapi_paths(),
+    paths = {**auth.openapi_paths(), **_api_openapi.openapi_paths(), **ogcapi.openapi_paths(),
              **open311.openapi_paths(), **lookup_api.openapi_paths(), **jobs_views.openapi_paths(),
              **planner_api.openapi_paths(), **actions_api.openapi_paths(), **observations_api.openapi_paths(),
              **openapi_paths()}

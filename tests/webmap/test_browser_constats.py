@@ -86,9 +86,19 @@ def _history(drv: Any, uid: str) -> str:
 
 
 def _open(drv: Any, uid: str) -> Any:
+    """Open the popup of constat ``uid`` and wait until it stops changing: its history is read
+    after it opens, and the map pans to keep the grown popup in view (a tap before that would
+    land on whatever moved under the finger)."""
+    from selenium.webdriver.common.by import By
+
     _js(drv, "window.qpvCarte.map.closePopup();"
              "window.qpvCarte.openRecord('observations', arguments[0])", uid)
-    return _popup(drv, uid)
+    popup = _popup(drv, uid)
+    wait_for(lambda: "Chargement" not in text_of(popup.find_element(By.CSS_SELECTOR, ".historique-liste")),
+             "historique du constat lu")
+    wait_for(lambda: _js(drv, "const m = window.qpvCarte.map; return !(m._panAnim && m._panAnim._inProgress)"
+                              " && !m._animatingZoom"), "carte immobile")
+    return popup
 
 
 def _click(drv: Any, element: Any) -> None:
@@ -207,7 +217,9 @@ def test_technician_places_edits_and_merges_constats(app: Flask, base_url: str,
             return text_of(rows[0]) if rows else ""
 
         wait_for(lambda: "clos non traité" in row_text(other_uid), "doublon fermé dans la liste")
-        assert "nouveau" in row_text(uid) and expected.address in row_text(uid)
+        # the list is redrawn after each change: read it again until it shows the kept constat
+        wait_for(lambda: "nouveau" in row_text(uid) and expected.address in row_text(uid),
+                 "constat gardé dans la liste")
         errors = [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"
                   and "favicon.ico" not in e["message"]]
         assert errors == []
