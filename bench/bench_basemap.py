@@ -129,7 +129,7 @@ def paint_figures(store_path: Path, instance: Path, runs: int = 5) -> dict[str, 
 
     app = create_app({"STORE": str(store_path), "instance_path": str(instance), "SECRET_KEY": "bench",
                       "BASEMAP": ""})
-    fond, data, dcl, paris = [], [], [], []
+    fond, data, dcl, paris, link = [], [], [], [], []
     with serve_in_thread(app) as base:
         drv = chrome(window="1400,900", offline=True)
         try:
@@ -150,11 +150,17 @@ def paint_figures(store_path: Path, instance: Path, runs: int = 5) -> dict[str, 
                 fond.append(marks[0])
                 data.append(marks[1])
                 dcl.append(marks[2])
+                # a permalink opened at zoom 15 in Paris: the first tile drawn has streets in it
+                drv.get(f"{base}/?centre=48.86150,2.41020&zoom=15")
+                link.append(wait_for(lambda: drv.execute_script(
+                    "const f = performance.getEntriesByName('qpv-fond-premier-rendu')[0];"
+                    "return f ? f.startTime : null;"), "premier rendu du lien zoom 15"))
         finally:
             drv.quit()
     return {"runs": runs, "basemap_first_tile_ms": round(statistics.median(fond)),
             "data_first_paint_ms": round(statistics.median(data)),
             "paris_zoom15_all_tiles_ms": round(statistics.median(paris)),
+            "paris_zoom15_permalink_first_tile_ms": round(statistics.median(link)),
             "reference_dom_content_loaded_ms": round(statistics.median(dcl))}
 
 

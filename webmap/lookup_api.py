@@ -17,7 +17,6 @@ The lookup is public (anonymous users allowed) unless the configuration sets
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from webmap import oas
+from webmap import oas, params
 from webmap.access import allow, fail
 from webmap.store import get_store
 
@@ -66,17 +65,6 @@ def _index() -> Any:
         return cache["index"]
 
 
-def _coordinate(name: str, low: float, high: float) -> float:
-    text = (request.args.get(name) or "").strip().replace(",", ".")
-    try:
-        value = float(text)
-    except ValueError:
-        fail(400, f"Paramètre « {name} » invalide : nombre décimal attendu.", name)
-    if not math.isfinite(value) or not low <= value <= high:
-        fail(400, f"Paramètre « {name} » hors limites ({low:g} à {high:g}).", name)
-    return value
-
-
 @bp.get("")
 @allow(roles="LOOKUP_ROLES")
 def lookup() -> ResponseReturnValue:
@@ -88,8 +76,8 @@ def lookup() -> ResponseReturnValue:
     if address is not None and has_point:
         fail(400, "Donnez soit « adresse », soit « lon » et « lat ».", "adresse")
     if has_point:
-        lon = _coordinate("lon", *LON_RANGE)
-        lat = _coordinate("lat", *LAT_RANGE)
+        lon = params.parse_coordinate(request.args, "lon", *LON_RANGE)
+        lat = params.parse_coordinate(request.args, "lat", *LAT_RANGE)
         result = lookup_from_store(_index(), lon=lon, lat=lat)
         query: dict[str, Any] = {"lon": lon, "lat": lat}
     else:

@@ -16,7 +16,6 @@ The editing of the fields themselves is ``PATCH /api/observations/<uid>`` (:mod:
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -32,7 +31,7 @@ from layers.observations_edit import (
 )
 from layers.schema import DOMANIALITES, ORGANISATIONS
 from layers.subthemes import SUBTHEMES
-from webmap import oas, users, writes
+from webmap import oas, params, users, writes
 from webmap.access import allow, current_role, current_user, fail
 from webmap.geojson import encode_features
 from webmap.store import get_store
@@ -45,22 +44,12 @@ bp = Blueprint("constats", __name__)
 LAYER = "observations"
 
 
-def _coordinate(name: str, low: float, high: float) -> float:
-    text = (request.args.get(name) or "").strip().replace(",", ".")
-    try:
-        value = float(text)
-    except ValueError:
-        fail(400, f"Paramètre « {name} » invalide : nombre décimal attendu (degrés WGS84).", name)
-    if not math.isfinite(value) or not low <= value <= high:
-        fail(400, f"Paramètre « {name} » hors limites ({low:g} à {high:g}).", name)
-    return value
-
-
 @bp.get("/api/adresses/proche")
 @allow(layer="adresses")
 def nearest() -> ResponseReturnValue:
     """Return the nearest address point within 50 m of ``lon``/``lat``, or ``adresse: null`` and why."""
-    lon, lat = _coordinate("lon", -180, 180), _coordinate("lat", -90, 90)
+    lon = params.parse_coordinate(request.args, "lon", -180, 180)
+    lat = params.parse_coordinate(request.args, "lat", -90, 90)
     found = nearest_address(get_store(), lon, lat)
     if found is None:
         return jsonify({"adresse": None, "distance_m": None,

@@ -192,3 +192,21 @@ def wants_html(args: Mapping[str, str], accept: MIMEAccept) -> bool:
         return f == "html"
     best = accept.best_match([GEOJSON, "application/json", "text/html"])
     return best == "text/html" and accept["text/html"] > accept["application/json"]
+
+
+def parse_coordinate(args: Mapping[str, str], name: str, low: float, high: float) -> float:
+    """Read the decimal degrees ``args[name]`` (a comma accepted) within ``[low, high]``.
+
+    Raises
+    ------
+    werkzeug.exceptions.HTTPException
+        400 naming ``name`` when it is missing, not a number or out of bounds.
+    """
+    text = (args.get(name) or "").strip().replace(",", ".")
+    try:
+        value = float(text)
+    except ValueError:
+        _bad(f"Paramètre « {name} » invalide : nombre décimal attendu (degrés WGS84).", name)
+    if not math.isfinite(value) or not low <= value <= high:
+        _bad(f"Paramètre « {name} » hors limites ({low:g} à {high:g}).", name)
+    return value

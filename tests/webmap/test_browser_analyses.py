@@ -121,6 +121,12 @@ def test_analyses_layer_colours_legend_and_french_popup(base_url: str, size: str
             "return window.qpvCarte.map.hasLayer(window.qpvCarte.state.holders.analyses)")
         assert not drv.find_elements(By.ID, "legende-analyses")
 
+        # the slider opens on the last 12 months of the events; these analyses cover 2023-2024:
+        # the whole period is chosen first (as a person does in the filters)
+        if not drv.execute_script("return document.getElementById('f-toute-periode').checked"):
+            since = _generation(drv)
+            drv.execute_script("document.getElementById('f-toute-periode').click()")
+            _ready(drv, since)
         since = _generation(drv)
         drv.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", box)
         _ready(drv, since)

@@ -1,6 +1,7 @@
 """A technician's constat journey in a real browser, on a phone and on a desktop, network cut.
 
-Logged in as a technician on the demo store (real Paris data): place a constat (address
+Logged in as a technician on the demo store (real Paris data): search an address (the map
+centres on it), place a constat (address
 filled from the nearest BAN point, pilote and délai chosen), edit it (pilote and
 description), mark another constat as its duplicate, then find both states in the list and
 in the history of their popups. Screenshots in ``tests/artifacts/``.
@@ -37,6 +38,8 @@ pytestmark = [pytest.mark.browser, requires_chromium]
 
 #: A street of QP075019 (Paris 20e) where the constats are placed.
 PLACE = (48.8606, 2.4106)
+#: what the technician types in the address search box: an address of that street
+SEARCH = "8 rue serpollet"
 DEADLINE = "2031-06-30"
 
 
@@ -118,6 +121,7 @@ def test_technician_places_edits_and_merges_constats(app: Flask, base_url: str,
                                                      screen: tuple[int, int]) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     name = "telephone" if screen == PHONE else "bureau"
@@ -132,8 +136,19 @@ def test_technician_places_edits_and_merges_constats(app: Flask, base_url: str,
         emulate_screen(drv, screen)
         _log_in(drv, base_url)
         assert _js(drv, "return window.innerWidth") == screen[0]
+        # 0. search the address of the place: the map centres on it at zoom 18
         since = _js(drv, "return window.qpvCarte.state.generation")
-        _js(drv, "window.qpvCarte.map.setView(arguments[0], 18)", list(PLACE))
+        field = drv.find_element(By.ID, "recherche-adresse")
+        _js(drv, "arguments[0].scrollIntoView({block: 'center'})", field)
+        field.click()
+        field.send_keys(SEARCH)
+        wait_for(lambda: drv.find_element(By.ID, "recherche-liste").is_displayed(), "adresses proposées")
+        field.send_keys(Keys.ARROW_DOWN, Keys.ENTER)
+        wait_for(lambda: text_of(drv.find_element(By.ID, "recherche-etat")).startswith(
+            "Carte centrée sur 8 Rue Serpollet"), "carte centrée sur l'adresse cherchée")
+        assert _js(drv, "return window.qpvCarte.map.getZoom()") == 18
+        centre = _js(drv, "const c = window.qpvCarte.map.getCenter(); return [c.lat, c.lng]")
+        assert abs(centre[0] - PLACE[0]) < 0.001 and abs(centre[1] - PLACE[1]) < 0.001
         _ready(drv, since)
 
         # 1. place a constat: the address comes from the nearest address point
