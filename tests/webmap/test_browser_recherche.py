@@ -197,12 +197,26 @@ def drv_wider(drv: Any) -> list[str]:
     return wider_than_screen(drv)
 
 
+def filters_drawer(drv: Any, *, shown: bool) -> None:
+    """On a phone the filters (and « Copier le lien ») wait in a drawer: open or close it with its
+    button, as a person taps « Filtres »; nothing to do on a wide screen."""
+    from selenium.webdriver.common.by import By
+
+    if not drv.execute_script("return window.qpvCarte.drawers.narrow()"):
+        return
+    drawer = drv.find_element(By.ID, "tiroir-filtres")
+    if drawer.is_displayed() != shown:
+        drv.find_element(By.CSS_SELECTOR, '[data-tiroir="tiroir-filtres"]').click()
+    wait_for(lambda: drawer.is_displayed() == shown, "tiroir des filtres " + ("ouvert" if shown else "fermé"))
+
+
 def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, screen: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     login(drv, base_url)
+    filters_drawer(drv, shown=True)
     since = generation(drv)
     Select(drv.find_element(By.ID, "f-statut")).select_by_value("transmis")
     wait_ready(drv, since)
@@ -216,6 +230,7 @@ def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, 
     click(drv, drv.find_element(By.ID, "f-chaleur"))
     wait_ready(drv, since)
     drv.execute_script("const q = window.qpvCarte; q.map.removeLayer(q.state.holders.travaux_npnru);")
+    filters_drawer(drv, shown=False)
     field = drv.find_element(By.ID, "recherche-adresse")
     click(drv, field)
     field.send_keys("5 avenue du vert-bois")
@@ -227,6 +242,7 @@ def test_a_permalink_reopens_the_same_view_and_filters(drv: Any, base_url: str, 
     state = drv.execute_script("return JSON.stringify(window.qpvCarte.state.filters)")
     period = text_of(drv.find_element(By.ID, "f-mois"))
     before = view(drv)
+    filters_drawer(drv, shown=True)
     click(drv, drv.find_element(By.ID, "copier-lien"))
     wait_for(lambda: text_of(drv.find_element(By.ID, "partage-etat")), "message de copie")
     message = text_of(drv.find_element(By.ID, "partage-etat"))
@@ -271,6 +287,7 @@ def test_late_filter_shows_the_late_constats_only(app: Flask, drv: Any, base_url
     on_time = obs[~obs["uid"].isin(late["uid"])]
     assert len(late) > 10
     login(drv, base_url)
+    filters_drawer(drv, shown=True)
     since = generation(drv)
     click(drv, drv.find_element(By.ID, "f-toute-periode"))
     wait_ready(drv, since)
