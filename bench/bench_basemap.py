@@ -195,7 +195,9 @@ def main() -> None:
             print(f"first paint (chromium, offline, median of {p['runs']}): basemap "
                   f"{p['basemap_first_tile_ms']} ms, data layers {p['data_first_paint_ms']} ms "
                   f"(domContentLoaded {p['reference_dom_content_loaded_ms']} ms); every basemap tile of a "
-                  f"zoom-15 view of Paris drawn {p['paris_zoom15_all_tiles_ms']} ms after the move")
+                  f"zoom-15 view of Paris drawn {p['paris_zoom15_all_tiles_ms']} ms after the move; a "
+                  f"permalink opened at zoom 15 in Paris: first basemap tile at "
+                  f"{p['paris_zoom15_permalink_first_tile_ms']} ms")
         out = ROOT / "bench" / "results" / "basemap.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
