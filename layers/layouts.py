@@ -52,6 +52,10 @@ class KnownLayout:
         A shipped mapping used as it is when the signature matches.
     dataset : str, optional
         Namespace of the stable ids (the layout's name when not given).
+    attribution : str, optional
+        Who must be credited when the data is shown (« © contributeurs OpenStreetMap »).
+    licence : str, optional
+        The licence of the data published in this layout (« ODbL »).
     """
 
     name: str
@@ -63,6 +67,8 @@ class KnownLayout:
     id: tuple[str, ...] = ()
     mapping: str | None = None
     dataset: str | None = None
+    attribution: str = ""
+    licence: str = ""
 
     def matches(self, columns: Sequence[str]) -> bool:
         """Whether ``columns`` carry every slot of the signature."""
@@ -122,6 +128,8 @@ LAYOUTS: tuple[KnownLayout, ...] = (
         signature=(("highway",), ("name",)),
         fields={"name": ("name",), "street_type": ("highway",)},
         id=("osm_id", "@id", "id", "osm_way_id"),
+        attribution="© contributeurs OpenStreetMap",
+        licence="ODbL",
     ),
     KnownLayout(
         name="bdtopo-troncons",
@@ -130,6 +138,8 @@ LAYOUTS: tuple[KnownLayout, ...] = (
         signature=(("nom_1_g", "nom_voie_g"), ("nature",), ("pos_sol",)),
         fields={"name": ("nom_1_g", "nom_voie_g"), "street_type": ("nature",), "level": ("pos_sol",)},
         id=("cleabs", "id"),
+        attribution="IGN — BD TOPO",
+        licence="Licence Ouverte",
     ),
 )
 

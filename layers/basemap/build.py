@@ -38,6 +38,7 @@ import shapely
 from geo.tiles import ORIGIN, ground_pixel_m, tile_bounds, tile_ranges
 from layers.basemap._pmtiles import write_pmtiles
 from layers.errors import BasemapError
+from layers.layouts import LAYOUTS
 from layers.mapping import list_mappings
 from layers.schema import LAYERS
 from layers.store.base import LayerStore
@@ -360,15 +361,24 @@ def _publisher(title: str, dataset: str) -> str:
 def _attribution(datasets: dict[str, set[str]]) -> str:
     """Return the publishers of the data sets drawn, by licence (« A, B (Licence Ouverte) · © … (ODbL) »).
 
-    Publishers and licences come from the mappings of ``data/mappings`` (title, licence); a data
-    set imported with another mapping is named as such, without a licence.
+    Publishers and licences come from the mappings of ``data/mappings`` (title, licence) or, for
+    a file recognised by its columns, from its known layout (:data:`layers.layouts.LAYOUTS`); a
+    data set imported with another mapping is named as such, without a licence.
     """
     known = {m.dataset: m for m in list_mappings()}
+    # files recognised by their columns (an OpenStreetMap extract…) carry their own credit
+    layouts = {layout.dataset or layout.name: layout for layout in LAYOUTS if layout.attribution}
     groups: dict[str, list[str]] = {}
     for name in sorted({d for ds in datasets.values() for d in ds}):
         m = known.get(name)
-        licence = re.sub(r"\s+\d+(\.\d+)*$", "", m.licence.strip()) if m is not None else ""
-        who = _publisher(m.title, name) if m is not None else name
+        layout = layouts.get(name)
+        if m is not None:
+            licence = re.sub(r"\s+\d+(\.\d+)*$", "", m.licence.strip())
+            who = _publisher(m.title, name)
+        elif layout is not None:
+            licence, who = layout.licence, layout.attribution
+        else:
+            licence, who = "", name
         if who not in groups.setdefault(licence, []):
             groups[licence].append(who)
     parts = [", ".join(names) + (f" ({licence})" if licence else "")

@@ -163,3 +163,30 @@ def test_nothing_to_draw_is_refused(tmp_path: Path) -> None:
 ])
 def test_street_class(street_type: Any, name: Any, expected: str) -> None:
     assert street_class(street_type, name) == expected
+
+
+def test_an_osm_extract_nobody_prepared_is_credited_and_named(shared_data: Path, tmp_path: Path) -> None:
+    """Montpellier's real streets made messy as OpenStreetMap publishes them: one line per street
+    (8,011 segments merged by name), OSM column names (name, highway), imported without a
+    mapping (recognised by its columns): the basemap credits OpenStreetMap (ODbL, as its licence
+    requires), never the raw data set name, and names every street."""
+    import geopandas as gpd
+
+    from layers.importer import ImportOptions, import_file
+
+    src = gpd.read_file(f"zip://{shared_data / 'montpellier' / 'VilleMTP_MTP_FilaireVoies.zip'}")
+    ways = src.dissolve(by="LIB_OFF").reset_index()[["LIB_OFF", "geometry"]]
+    ways = ways.rename(columns={"LIB_OFF": "name"}).assign(highway="residential").to_crs(4326)
+    path = tmp_path / "voies-osm.geojson"
+    ways.to_file(path, driver="GeoJSON")
+    store = open_store(tmp_path / "osm.gpkg", create=True)
+    try:
+        report = import_file(store, path, layer="voies", options=ImportOptions(report_dir=tmp_path))
+        assert report.dataset == "osm-voies" and report.summary()["ajoutees"] == len(ways)
+        result = build_basemap(store, tmp_path / "osm.pmtiles")
+    finally:
+        store.close()
+    assert result.attribution == "© contributeurs OpenStreetMap (ODbL)"
+    assert open_tile_file(tmp_path / "osm.pmtiles").metadata["attribution"] == result.attribution
+    feats = _tile(tmp_path / "osm.pmtiles", 15, (3.8767, 43.6108))["voies"]["features"]
+    assert len(feats) > 100 and all(f["properties"].get("nom") for f in feats)
