@@ -94,9 +94,25 @@ def _open(drv: Any, uid: str) -> Any:
     land on whatever moved under the finger)."""
     from selenium.webdriver.common.by import By
 
-    _js(drv, "window.qpvCarte.map.closePopup();"
-             "window.qpvCarte.openRecord('observations', arguments[0])", uid)
-    popup = _popup(drv, uid)
+    asked = [-1]
+
+    def popup_open() -> Any:
+        # a refresh (the map re-reads its layers after any change) may be under way: the marker
+        # is then not in its layer yet, or its popup is closed by the redraw; ask again once
+        # the map is drawn and still
+        found = drv.find_elements(By.CSS_SELECTOR, f'.leaflet-popup .fiche[data-uid="{uid}"]')
+        if found:
+            return found[0]
+        generation = _js(drv, "const c = window.qpvCarte, m = c.map;"
+                              " return document.body.dataset.etat === 'pret' && !m._animatingZoom"
+                              " && !(m._panAnim && m._panAnim._inProgress) ? c.state.generation : -1")
+        if generation >= 0 and generation != asked[0]:
+            asked[0] = generation
+            _js(drv, "window.qpvCarte.map.closePopup();"
+                     "window.qpvCarte.openRecord('observations', arguments[0])", uid)
+        return None
+
+    popup = wait_for(popup_open, "fiche du constat ouverte")
     wait_for(lambda: "Chargement" not in text_of(popup.find_element(By.CSS_SELECTOR, ".historique-liste")),
              "historique du constat lu")
     wait_for(lambda: _js(drv, "const m = window.qpvCarte.map; return !(m._panAnim && m._panAnim._inProgress)"
