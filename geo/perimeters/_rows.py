@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.perimeters._columnar import factorize
 from geo.perimeters.addressmatch import commune_matches, geocode, parse_address, split_commune
 from geo.perimeters.index import AddressColumns, LookupIndex
 from geo.perimeters.streetnames import (
@@ -131,49 +132,41 @@ def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) ->
     return keys
 
 
-def _factorize_runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`pandas.factorize` that first collapses runs of equal values.
-
-    Address tables are usually sorted by street: hashing one value per run instead of one
-    per row makes this several times faster; unsorted data falls back to plain factorize.
-    """
-    arr = values.to_numpy(dtype=object)
-    n = len(arr)
-    if n > 1:
-        change = np.empty(n, dtype=bool)
-        change[0] = True
-        np.not_equal(arr[1:], arr[:-1], out=change[1:])
-        heads = np.flatnonzero(change)
-        if len(heads) <= n // 2:
-            head_codes, uniques = pd.factorize(arr[heads], use_na_sentinel=True)
-            codes = np.repeat(head_codes, np.diff(np.append(heads, n)))
-            return codes, np.asarray(uniques, dtype=object)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    return np.asarray(codes), np.asarray(uniques, dtype=object)
-
-
 def streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: AddressColumns,
-                          commune: str | None) -> Streets:
-    """Streets, communes and numbers of the rows, from the address columns."""
+                          commune: str | None, *, located: np.ndarray | None = None) -> Streets:
+    """Streets, communes and numbers of the rows, from the address columns.
+
+    ``located`` marks the rows with a point: without rules, their street, number and
+    commune cannot change the answer, so only the other rows are read (none at all when
+    every row has a point).
+    """
     n = len(data)
-    if columns.street is not None:
-        codes, uniques = _factorize_runs(data[columns.street])
+    ruled = index.compiled is not None
+    read = np.arange(n) if ruled or located is None else np.flatnonzero(~located)
+    full = len(read) == n
+    codes = np.full(n, -1, dtype=np.intp)
+    keys = np.array([], dtype=object)
+    if columns.street is not None and len(read):
+        street = data[columns.street]
+        sub_codes, uniques = factorize(street if full else street.iloc[read])
+        codes[read] = sub_codes
         keys = _street_keys_for_rules(uniques, index)
-    else:
-        codes, keys = np.full(n, -1, dtype=np.intp), np.array([], dtype=object)
     communes = data[columns.commune] if columns.commune is not None else None
-    numbers = _numbers(data[columns.number]) if columns.number is not None else np.full(n, np.nan)
+    numbers = np.full(n, np.nan)
+    if columns.number is not None and ruled:
+        numbers = _numbers(data[columns.number])
     outside = None
     territory = index.territory
     if territory is not None:
-        if communes is not None:
-            ccodes, cnames = pd.factorize(communes, use_na_sentinel=True)
+        outside = np.zeros(n, dtype=bool)
+        if communes is not None and len(read):
+            ccodes, cnames = factorize(communes if full else communes.iloc[read])
             lut = [territory.commune_outside(commune_key(c) or commune_key(commune)) for c in cnames]
             fallback = territory.commune_outside(commune_key(commune))
-            outside = np.append(np.array(lut, dtype=bool), fallback)[ccodes]
-        elif commune:
-            outside = np.full(n, territory.commune_outside(commune_key(commune)), dtype=bool)
-    return Streets(np.asarray(codes), keys, communes, commune_key(commune), False, numbers,
+            outside[read] = np.append(np.array(lut, dtype=bool), fallback)[ccodes]
+        elif communes is None and commune:
+            outside[:] = territory.commune_outside(commune_key(commune))
+    return Streets(codes, keys, communes, commune_key(commune), False, numbers,
                     np.zeros(n, dtype=np.int8), outside)
 
 

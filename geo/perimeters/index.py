@@ -14,6 +14,8 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import QPVLookupError
+from geo.perimeters._columnar import CellGrid
+from geo.perimeters._rulekeys import CompiledRules
 from geo.perimeters.territory import Territory
 
 __all__ = ["AddressColumns", "LookupIndex"]
@@ -92,6 +94,11 @@ class LookupIndex:
         outside it are ``out_of_territory``; ``None``: no such check.
     rule_communes : dict
         Street key → keys of the communes whose rules name it.
+    compiled : CompiledRules or None
+        The rules as integer keys and arrays (``None`` without rules).
+    grids : dict
+        Neighbourhood number → its :class:`~geo.perimeters._columnar.CellGrid`, built on
+        first use by a large lookup, then kept.
     """
 
     perimeters: gpd.GeoDataFrame
@@ -112,6 +119,8 @@ class LookupIndex:
     territory: Territory | None = None
     rule_communes: dict[str, frozenset[str]] = field(default_factory=dict)
     commune_names: dict[str, str] = field(default_factory=dict)
+    compiled: CompiledRules | None = None
+    grids: dict[int, CellGrid] = field(default_factory=dict)
 
     def known_communes(self) -> frozenset[str]:
         """Commune keys recognised at the end of a text address (territory, rules, addresses)."""

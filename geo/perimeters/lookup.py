@@ -64,16 +64,18 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
+from geo.perimeters._columnar_decide import Outputs, decide
+from geo.perimeters._columnar_passes import groups
 from geo.perimeters._rows import (
-    GEO_STATUSES,
     Streets,
     TextRows,
     rule_tokens,
     streets_from_columns,
     streets_from_text,
 )
+from geo.perimeters._rulekeys import compile_rules
 from geo.perimeters.index import AddressColumns, LookupIndex
-from geo.perimeters.rules import evaluate_rules, rules_frame
+from geo.perimeters.rules import rules_frame
 from geo.perimeters.streetlist import Rule
 from geo.perimeters.streetnames import (
     commune_key,
@@ -197,12 +199,13 @@ def build_index(
         geos_array=np.array([*geos.tolist(), *[_geography(c) for c in extra]], dtype=object),
         ruled=np.array([c in ruled_codes for c in all_codes.tolist()], dtype=bool),
         boundaries=shapely.boundary(geoms),
-        groups=_groups(shapely.bounds(geoms).reshape(-1, 4), float(max_distance_m)),
+        groups=groups(shapely.bounds(geoms).reshape(-1, 4), float(max_distance_m)),
         rule_keys=rule_keys,
         tokens=rule_tokens(rule_keys),
         territory=territory,
         rule_communes={k: frozenset(v) for k, v in by_street.items()},
         commune_names=commune_names,
+        compiled=compile_rules(rule_table, all_codes.tolist()) if len(rule_table) else None,
     )
 
 
@@ -240,106 +243,6 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
             pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()
             return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
     return np.full((n, 2), np.nan)
-
-
-def _zone(index: LookupIndex, i: int) -> BaseGeometry:
-    """Return the prepared ``max_distance_m`` buffer of perimeter ``i`` (built on first use, then kept)."""
-    zone = index.zones.get(i)
-    if zone is None:
-        zone = shapely.buffer(index.perimeters.geometry.iloc[i], index.max_distance_m, quad_segs=4)
-        shapely.prepare(zone)
-        index.zones[i] = zone
-    return zone
-
-
-def _groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tuple[np.ndarray, list[int]]]:
-    """Gather the perimeters by neighbourhood: (expanded bounding box, members).
-
-    Points are then tested against a few boxes instead of every perimeter.
-    """
-    groups: list[tuple[np.ndarray, list[int]]] = []
-    for i, box in enumerate(bounds):
-        wide = box + np.array([-distance, -distance, distance, distance])
-        for g, (gbox, members) in enumerate(groups):
-            if not (wide[0] > gbox[2] + gap or wide[2] < gbox[0] - gap
-                    or wide[1] > gbox[3] + gap or wide[3] < gbox[1] - gap):
-                merged = np.array([min(gbox[0], wide[0]), min(gbox[1], wide[1]),
-                                   max(gbox[2], wide[2]), max(gbox[3], wide[3])])
-                groups[g] = (merged, [*members, i])
-                break
-        else:
-            groups.append((wide, [i]))
-    return groups
-
-
-def _polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point in polygon and boundary distance → (perimeter number or -1, hits, distance)."""
-    n = len(xy)
-    found = np.full(n, -1, dtype=np.int32)
-    hits = np.zeros(n, dtype=np.int8)
-    dist = np.full(n, np.nan)
-    x, y = xy[:, 0], xy[:, 1]
-    d = index.max_distance_m
-    geoms = index.perimeters.geometry.to_numpy()
-    for (gx0, gy0, gx1, gy1), members in index.groups:
-        cand = np.flatnonzero((x >= gx0) & (x <= gx1))
-        cand = cand[(y[cand] >= gy0) & (y[cand] <= gy1)]
-        if not len(cand):
-            continue
-        cx, cy = x[cand], y[cand]
-        for i in members:
-            minx, miny, maxx, maxy = index.bounds[i]
-            inbox = (cx >= minx - d) & (cx <= maxx + d) & (cy >= miny - d) & (cy <= maxy + d)
-            near = cand[inbox]
-            if not len(near):
-                continue
-            nx, ny = x[near], y[near]
-            strict = (nx >= minx) & (nx <= maxx) & (ny >= miny) & (ny <= maxy)
-            if strict.any():
-                inside = near[strict][shapely.contains_xy(geoms[i], nx[strict], ny[strict])]
-                found[inside[hits[inside] == 0]] = i
-                hits[inside] += 1
-            close = near[shapely.contains_xy(_zone(index, i), nx, ny)]
-            if len(close):
-                di = shapely.distance(index.boundaries[i], shapely.points(x[close], y[close]))
-                dist[close] = np.fmin(dist[close], np.where(di <= d, di, np.nan))
-    return found, hits, dist
-
-
-def _rule_pass(streets: Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
-    """Rule answer per row → (QPV number or -1, street has rules, decided, ambiguous)."""
-    n = len(streets.codes)
-    rule_idx = np.full(n, -1, dtype=np.int32)
-    rule_street = np.zeros(n, dtype=bool)
-    decided = np.ones(n, dtype=bool)
-    amb = np.zeros(n, dtype=bool)
-    if not len(index.rules) or not len(streets.keys):
-        return rule_idx, rule_street, decided, amb
-    rule_keys = index.rule_keys
-    known = np.fromiter((k in rule_keys for k in streets.keys.tolist()), dtype=bool, count=len(streets.keys))
-    lut = np.append(known, False)
-    rows = np.flatnonzero(lut[streets.codes])
-    if not len(rows):
-        return rule_idx, rule_street, decided, amb
-    if streets.communes is None:
-        ckeys = np.full(len(rows), streets.commune, dtype=object)
-    else:
-        ccodes, cnames = pd.factorize(streets.communes.iloc[rows], use_na_sentinel=True)
-        table = [str(c) if streets.keyed else commune_key(c) for c in cnames]
-        ckeys = np.array([*table, streets.commune], dtype=object)[np.where(ccodes < 0, len(table), ccodes)]
-        ckeys = np.where(ckeys == "", streets.commune, ckeys)
-    sub = pd.DataFrame({
-        "commune_key": ckeys,
-        "street_key": streets.keys[streets.codes[rows]],
-        "number": pd.array(streets.numbers[rows], dtype="Float64").astype("Int64"),
-    })
-    ev = evaluate_rules(index.rules, sub)
-    position = {c: i for i, c in enumerate(index.codes)}
-    rule_idx[rows] = [position.get(c, -1) for c in ev["rule_qpv"].tolist()]
-    rule_street[rows] = ev["rule_street"].to_numpy(dtype=bool)
-    decided[rows] = ev["rule_decided"].to_numpy(dtype=bool)
-    amb[rows] = ev["rule_ambiguous"].to_numpy(dtype=bool)
-    return rule_idx, rule_street, decided, amb
 
 
 def lookup_many(
@@ -394,9 +297,10 @@ def lookup_many(
     if columns.address is not None:
         streets, xy, text = streets_from_text(data[columns.address], index, commune, xy)
     else:
-        streets = streets_from_columns(data, index, columns.with_ban_defaults(data), commune)
+        located = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+        streets = streets_from_columns(data, index, columns.with_ban_defaults(data), commune, located=located)
     total = len(data)
-    parts: list[dict[str, np.ndarray]] = []
+    outputs = Outputs.empty(total)
     step = max(1, int(chunk_size))
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
@@ -404,12 +308,10 @@ def lookup_many(
         outside = None if streets.outside is None else streets.outside[sl]
         chunk = Streets(streets.codes[sl], streets.keys, communes, streets.commune, streets.keyed,
                          streets.numbers[sl], streets.geo_status[sl], outside)
-        parts.append(_decide(xy[sl], chunk, index))
+        decide(xy[sl], chunk, index, outputs, sl)
         if progress is not None:
             progress(sl.stop, total)
-    merged = {k: np.concatenate([p[k] for p in parts]) if parts else np.array([], dtype=np.int32)
-              for k in ("code", "status", "reason", "poly", "rule", "disagree", "dist", "detail")}
-    out = _columns(merged, index, data.index)
+    out = _columns(outputs, index, data.index)
     if text is not None:
         out.update(_match_columns(text, xy, data.index))
     return data.assign(**out)
@@ -444,66 +346,7 @@ _FLAGS = ["", " Le polygone et la liste des rues ne concordent pas."]
 _DETAILS = [b + n + f for b in _BASES for n in _NOTES for f in _FLAGS]
 
 
-def _decide(xy: np.ndarray, streets: Streets, index: LookupIndex) -> dict[str, np.ndarray]:
-    """Combine polygon and rule answers for one chunk (integer codes)."""
-    has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
-    poly_idx, poly_hits, dist = _polygon_pass(np.where(has_point[:, None], xy, np.inf), index)
-    rule_idx, rule_street, decided, rule_amb = _rule_pass(streets, index)
-    key_lut = np.append(streets.keys != "", False)
-    has_street = key_lut[streets.codes]
-    complete = bool(len(index.ruled)) and bool(index.ruled[: len(index.perimeters)].all())
-    rule_known = has_street & decided & (rule_street | complete)
-    poly_in = has_point & (poly_idx >= 0)
-    code = np.where(poly_in, poly_idx, np.where(rule_known, rule_idx, -1))
-    ruled_lut = np.append(index.ruled, False)
-    concerned = ruled_lut[poly_idx] | (rule_idx >= 0)
-    disagree = has_point & rule_known & concerned & (poly_idx != rule_idx)
-    both = has_point & rule_known & (poly_idx == rule_idx) & (code >= 0)
-    # reason: which source gives the answer (inside or outside)
-    reason = np.select([both, poly_in, code >= 0, has_point, rule_known], [1, 2, 3, 2, 3], 0)
-    geo = streets.geo_status
-    ambiguous = (poly_hits > 1) | rule_amb | (geo == GEO_STATUSES.index("ambiguous"))
-    empty = ~has_point & ~has_street & ((geo == GEO_STATUSES.index("empty")) | (geo == 0))
-    not_found = ~has_point & ~rule_known & ~empty
-    elsewhere = _out_of_territory(xy, has_point & ~poly_in, streets, index) & (code < 0) & ~empty
-    status = np.select([empty, elsewhere, ambiguous, code >= 0, not_found], [4, 5, 2, 1, 3], 0)
-    reason = np.where((status == 4) | (status == 3) | (status == 5), 0, reason)
-    base = np.select(
-        [status == 4, status == 5, (status == 3) & rule_street, status == 3, status == 2,
-         (status == 1) & (reason == 1), (status == 1) & (reason == 2), status == 1, has_point, rule_street],
-        [1, 10, 9, 2, 3, 4, 5, 6, 0, 7], 8,
-    )
-    note = np.select([geo == GEO_STATUSES.index("number_not_found"),
-                      geo == GEO_STATUSES.index("street_not_found"), ~decided & (status != 3)],
-                     [1, 2, 3], 0)
-    detail = (base * len(_NOTES) + note) * len(_FLAGS) + disagree.astype(int)
-    poly_out = np.where(has_point, np.where(poly_idx >= 0, poly_idx, len(index.codes)), -1)
-    rule_out = np.where(rule_known, np.where(rule_idx >= 0, rule_idx, len(index.codes)), -1)
-    return {"code": np.where(code >= 0, code, len(index.codes)), "status": status, "reason": reason,
-            "poly": poly_out, "rule": rule_out, "disagree": disagree, "dist": np.round(dist, 1),
-            "detail": detail}
-
-
-def _out_of_territory(xy: np.ndarray, check: np.ndarray, streets: Streets, index: LookupIndex) -> np.ndarray:
-    """Rows outside the index's territory.
-
-    Points in ``check`` outside its area, or rows without a point whose commune or
-    postcode it does not know.
-    """
-    n = len(xy)
-    territory = index.territory
-    out = np.zeros(n, dtype=bool)
-    if territory is None:
-        return out
-    rows = np.flatnonzero(check)
-    if len(rows):
-        out[rows] = ~territory.covers_xy(xy[rows, 0], xy[rows, 1])
-    if streets.outside is not None:
-        out |= ~(np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])) & streets.outside
-    return out
-
-
-def _columns(parts: dict[str, np.ndarray], index: LookupIndex, row_index: pd.Index) -> dict[str, pd.Series]:
+def _columns(parts: Outputs, index: LookupIndex, row_index: pd.Index) -> dict[str, pd.Series]:
     """Integer codes → categorical output columns."""
     codes = [*index.codes.tolist(), ""]
     names = [*index.names_array.tolist(), ""]
@@ -511,22 +354,26 @@ def _columns(parts: dict[str, np.ndarray], index: LookupIndex, row_index: pd.Ind
 
     def cat(values: np.ndarray, categories: list[str]) -> pd.Series:
         uniq = list(dict.fromkeys(categories))
-        position = {c: i for i, c in enumerate(uniq)}
-        remap = np.array([position[c] for c in categories] + [-1], dtype=np.int32)
-        arr = pd.Categorical.from_codes(remap[values], categories=pd.Index(uniq))
-        return pd.Series(arr, index=row_index)
+        if len(uniq) == len(categories):
+            remapped = values
+        else:
+            position = {c: i for i, c in enumerate(uniq)}
+            remap = np.array([position[c] for c in categories] + [-1], dtype=np.int32)
+            remapped = remap[values]
+        arr = pd.Categorical.from_codes(remapped, categories=pd.Index(uniq), validate=False)
+        return pd.Series(arr, index=row_index, copy=False)
 
     return {
-        "qpv_code": cat(parts["code"], codes),
-        "qpv_name": cat(parts["code"], names),
-        "qpv_geography": cat(parts["code"], geos),
-        "qpv_status": cat(parts["status"], _STATUSES),
-        "qpv_reason": cat(parts["reason"], _REASONS),
-        "qpv_polygon": cat(parts["poly"], codes),
-        "qpv_rule": cat(parts["rule"], codes),
-        "qpv_disagree": pd.Series(parts["disagree"].astype(bool), index=row_index),
-        "qpv_distance_m": pd.Series(parts["dist"].astype(float), index=row_index),
-        "qpv_detail": cat(parts["detail"], _DETAILS),
+        "qpv_code": cat(parts.code, codes),
+        "qpv_name": cat(parts.code, names),
+        "qpv_geography": cat(parts.code, geos),
+        "qpv_status": cat(parts.status, _STATUSES),
+        "qpv_reason": cat(parts.reason, _REASONS),
+        "qpv_polygon": cat(parts.poly, codes),
+        "qpv_rule": cat(parts.rule, codes),
+        "qpv_disagree": pd.Series(parts.disagree, index=row_index, copy=False),
+        "qpv_distance_m": pd.Series(parts.dist, index=row_index, copy=False),
+        "qpv_detail": cat(parts.detail, _DETAILS),
     }
 
 
