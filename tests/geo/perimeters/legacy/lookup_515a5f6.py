@@ -69,6 +69,13 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
+from geo.perimeters.index import AddressColumns, LookupIndex
+from geo.perimeters.rules import evaluate_rules, rules_frame
+from geo.perimeters.streetlist import Rule
+from geo.perimeters.streetnames import (
+    commune_key,
+)
+from geo.perimeters.territory import Territory
 from tests.geo.perimeters.legacy.rows_515a5f6 import (
     GEO_STATUSES,
     Streets,
@@ -77,13 +84,6 @@ from tests.geo.perimeters.legacy.rows_515a5f6 import (
     streets_from_columns,
     streets_from_text,
 )
-from geo.perimeters.index import AddressColumns, LookupIndex
-from geo.perimeters.rules import evaluate_rules, rules_frame
-from geo.perimeters.streetlist import Rule
-from geo.perimeters.streetnames import (
-    commune_key,
-)
-from geo.perimeters.territory import Territory
 
 logger = logging.getLogger(__name__)
 
