@@ -1,7 +1,27 @@
 """Batch QPV lookup benchmark: all 158,048 Paris BAN addresses against the demo perimeters.
 
-Run: ``python bench/bench_lookup.py`` (``--repeat N`` for more runs). Writes
-``bench/results/lookup.json`` and prints a table.
+Run: ``PYTHONPATH=. python bench/bench_lookup.py`` (``--repeat N`` for more runs of the sjoin
+table, ``--engine-repeat N`` for the engines table, ``--scale K`` for the larger point set).
+Writes ``bench/results/lookup.json`` and prints two tables. The DuckDB reference needs the
+``bench`` extra: ``pip install -e '.[bench]'`` (``duckdb`` and the ``duckdb-extension-spatial``
+wheel, loaded from the wheel's files: no network); without it the DuckDB rows are skipped.
+
+**Engines table** (issue 18): at 158,048 points and at 1,580,480 (the BAN × 10, exact
+copies), interleaved, median of ``--engine-repeat`` (5) runs each, garbage collector off:
+
+* ``ours_rules``: :func:`geo.perimeters.lookup.lookup_many` on the BAN frame (``x``/``y``
+  Lambert-93 columns, street, number and commune columns as read by pandas), index with the
+  488 rules built beforehand; every answer column (polygon, rules, disagreement, reason,
+  distance to the boundary, status, detail).
+* ``ours_no_rules``: the same with an index without rules.
+* ``duckdb_1t``: DuckDB spatial, ``SET threads=1``: ``points LEFT JOIN perimeters ON
+  ST_Contains(geom, ST_Point(x, y))`` (its spatial join operator), points already in a DuckDB
+  table of ``x``/``y`` doubles, result fetched as numpy arrays.
+* ``strtree``: ``shapely.STRtree(perimeters).query(points, predicate="within")``, tree built in
+  the timing, points (shapely) built before.
+
+Targets: ``ours_rules`` ≤ 1.2 × ``duckdb_1t`` at 1.58 M points; ``ours_no_rules`` ≤ 1.5 ×
+``strtree``. The polygon answers of the three are checked equal.
 
 Perimeters: the 12 Montpellier QPV (2015) and the 3 Paris / Île-de-France QPV of the
 shared data (QP075019 repaired). Street rules: derived with
@@ -46,11 +66,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,10 +131,106 @@ def _lookup_fresh_index(
     return lookup_many(points, build_index(perimeters, rules=rules))
 
 
+def _duckdb(perimeters: gpd.GeoDataFrame) -> Any:
+    """DuckDB with the spatial extension loaded from its wheel, 1 thread (None: not installed)."""
+    try:
+        import duckdb
+        import duckdb_extension_spatial
+    except ImportError:
+        print("DuckDB absent : pip install -e '.[bench]' (duckdb, duckdb-extension-spatial) ; lignes "
+              "DuckDB ignorées.")
+        return None
+    ext = (Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+           / "spatial.duckdb_extension")
+    con = duckdb.connect()
+    con.execute(f"LOAD '{ext}'")
+    con.execute("SET threads=1")
+    geoms = perimeters.geometry.to_numpy()
+    con.register("poly_arrow", pa.table({"j": np.arange(len(geoms)), "wkb": shapely.to_wkb(geoms)}))
+    con.execute("CREATE TABLE polys AS SELECT j, ST_GeomFromWKB(wkb) AS geom FROM poly_arrow")
+    return con
+
+
+def _duck_points(con: Any, name: str, x: np.ndarray, y: np.ndarray) -> Callable[[], dict[str, np.ndarray]]:
+    con.register(f"{name}_arrow", pa.table({"i": np.arange(len(x)), "x": x, "y": y}))
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+    query = (f"SELECT p.i, q.j FROM {name} p LEFT JOIN polys q "
+             "ON ST_Contains(q.geom, ST_Point(p.x, p.y))")
+    return lambda: con.execute(query).fetchnumpy()
+
+
+def _first_polygon(n: int, point_idx: np.ndarray, poly_idx: np.ndarray) -> np.ndarray:
+    """Per point, the smallest perimeter number containing it (-1: none)."""
+    out = np.full(n, np.iinfo(np.int64).max)
+    ok = poly_idx >= 0
+    np.minimum.at(out, point_idx[ok], poly_idx[ok])
+    return np.where(out == np.iinfo(np.int64).max, -1, out)
+
+
+def _engines(raw: pd.DataFrame, repaired: gpd.GeoDataFrame, rules: list[Rule], *, repeat: int,
+             scale: int) -> dict[str, Any]:
+    """The engines table: ours (with and without rules) vs DuckDB 1 thread and the bulk STRtree query."""
+    with_rules, no_rules = build_index(repaired, rules=rules), build_index(repaired)
+    geoms = repaired.geometry.to_numpy()
+    codes = repaired["code"].astype(str).to_numpy()
+    con = _duckdb(repaired)
+    report: dict[str, Any] = {}
+    for label, frame in (("158k", raw), (f"{scale}x", pd.concat([raw] * scale, ignore_index=True))):
+        x, y = frame["x"].to_numpy(dtype=float), frame["y"].to_numpy(dtype=float)
+        points = shapely.points(x, y)
+        runs: dict[str, Callable[[], Any]] = {
+            "ours_rules": partial(lookup_many, frame, with_rules),
+            "ours_no_rules": partial(lookup_many, frame, no_rules),
+            "strtree": lambda points=points: shapely.STRtree(geoms).query(points, predicate="within"),
+        }
+        if con is not None:
+            runs["duckdb_1t"] = _duck_points(con, f"pts_{label}", x, y)
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        results: dict[str, Any] = {}
+        for k, f in runs.items():  # warm-up (grids, caches), not timed
+            results[k] = f()
+        for _ in range(repeat):
+            for k, f in runs.items():
+                _, t = _timed(f)
+                times[k].append(t)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        n = len(frame)
+        ours = results["ours_rules"]["qpv_polygon"].astype(object).fillna("").astype(str).to_numpy()
+        tree = results["strtree"]
+        named = np.append(codes, "")
+        checks = {"polygon_equal_strtree": int((ours == named[_first_polygon(n, tree[0], tree[1])]).sum())}
+        if "duckdb_1t" in results:
+            duck = results["duckdb_1t"]
+            j = np.ma.filled(duck["j"], -1).astype(np.int64)
+            first = _first_polygon(n, np.asarray(duck["i"], dtype=np.int64), j)
+            checks["polygon_equal_duckdb"] = int((ours == named[first]).sum())
+        ratios = {"ours_no_rules_vs_strtree": med["ours_no_rules"] / med["strtree"]}
+        if "duckdb_1t" in med:
+            ratios["ours_rules_vs_duckdb_1t"] = med["ours_rules"] / med["duckdb_1t"]
+        report[label] = {
+            "points": n, "repeat": repeat,
+            "seconds_median": {k: round(v, 4) for k, v in med.items()},
+            "seconds_all": {k: [round(t, 4) for t in v] for k, v in times.items()},
+            "ratios_median": {k: round(v, 3) for k, v in ratios.items()},
+            "answers": checks,
+            "load_average_1min_after": round(os.getloadavg()[0], 2),
+        }
+        print(f"\n{n:,} points (médiane de {repeat} passes entrelacées, charge "
+              f"{os.getloadavg()[0]:.2f})")
+        for k, v in med.items():
+            print(f"  {k:<16}{v:>9.4f} s{n / v:>14,.0f} pts/s")
+        for k, v in ratios.items():
+            print(f"  ratio {k:<28}{v:>7.2f}")
+        print(f"  réponses polygone identiques : {checks}")
+    return report
+
+
 def main() -> None:
-    """Run the benchmark, print a table and write ``bench/results/lookup.json``."""
+    """Run the benchmark, print the tables and write ``bench/results/lookup.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--engine-repeat", type=int, default=5)
+    parser.add_argument("--scale", type=int, default=10)
     args = parser.parse_args()
     raw = pd.read_csv(SHARED / "paris" / "adresses-75.csv.gz", sep=";", low_memory=False,
                       dtype={"numero": "Int64"})
@@ -189,6 +306,7 @@ def main() -> None:
               f"{best[key]:>11.3f}{n / best[key]:>11,.0f}{best[key] / best['sjoin']:>7.2f}")
     print(f"réponses polygone identiques au sjoin : {result['polygon_answers_equal_to_sjoin']:,} / {n:,}; "
           f"dans un QPV : {result['inside']}; désaccords polygone/règles : {result['disagreements']}")
+    result["engines"] = _engines(raw, repaired, rules, repeat=args.engine_repeat, scale=args.scale)
     path = ROOT / "bench" / "results" / "lookup.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -212,6 +212,14 @@ def build_index(
 # --------------------------------------------------------------------------- batch
 
 
+def _is_territory(crs: Any) -> bool:
+    """Tell whether ``crs`` is EPSG:2154 (« EPSG:2154 » written so is recognised without pyproj)."""
+    text = crs if isinstance(crs, str) else getattr(crs, "srs", None)
+    if isinstance(text, str) and text.strip().upper() == TERRITORY_CRS:
+        return True
+    return bool(resolve_crs(crs).equals(resolve_crs(TERRITORY_CRS)))
+
+
 def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
     """(n, 2) Lambert-93 coordinates of the rows (NaN where unknown)."""
     n = len(data)
@@ -220,7 +228,7 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         source = geo.crs if geo.crs is not None else crs
         if source is None:
             raise QPVLookupError("Les points n'ont pas de système de coordonnées déclaré.")
-        if not resolve_crs(source).equals(resolve_crs(TERRITORY_CRS)):
+        if not _is_territory(source):
             geo = to_territory_crs(gpd.GeoDataFrame(geometry=geo, crs=source)).geometry
         arr = geo.to_numpy()
         if bool((shapely.get_type_id(arr) == 0).all()):
@@ -238,7 +246,7 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         if {xc, yc} <= set(data.columns):
             x = pd.to_numeric(data[xc], errors="coerce").to_numpy(dtype=float)
             y = pd.to_numeric(data[yc], errors="coerce").to_numpy(dtype=float)
-            if resolve_crs(src).equals(resolve_crs(TERRITORY_CRS)):
+            if _is_territory(src):
                 return np.column_stack([x, y])
             pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()
             return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
@@ -449,8 +457,9 @@ def lookup_point(
     geom = point if isinstance(point, BaseGeometry) else shapely.Point(*point)
     if geom.geom_type != "Point" or geom.is_empty:
         raise GeometryError("La recherche de QPV attend un point.")
-    frame = gpd.GeoDataFrame(geometry=[geom], crs=resolve_crs(crs))
-    projected = frame if resolve_crs(crs).equals(resolve_crs(TERRITORY_CRS)) else to_territory_crs(frame)
+    same = _is_territory(crs)
+    frame = gpd.GeoDataFrame(geometry=[geom], crs=TERRITORY_CRS if same else resolve_crs(crs))
+    projected = frame if same else to_territory_crs(frame)
     point_l93 = projected.geometry.iat[0]
     return _result(lookup_many(frame, index).iloc[0], (point_l93.x, point_l93.y))
 
