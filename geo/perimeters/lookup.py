@@ -2,7 +2,12 @@
 
 Two sources answer: the **polygon** of each perimeter (point in polygon, prepared
 geometries and bounding-box prefilters) and the **street rules** (street key and house
-number joined to the rules, see :func:`geo.perimeters.rules.evaluate_rules`). The answer
+number joined to the rules, see :func:`geo.perimeters.rules.evaluate_rules`). Both are
+columnar: :func:`build_index` compiles the rules into integer keys
+(:mod:`geo.perimeters._rulekeys`), a large lookup classifies its points by the cells of a
+grid per neighbourhood of perimeters and tests exactly only those near a boundary
+(:mod:`geo.perimeters._columnar_passes`), and street names are not read at all when the
+index has no rules and the rows have points. The answer
 (``qpv_code``) is the polygon's when the point is inside one, else the rules'; the
 reason says which source(s) agree, and ``qpv_disagree`` flags an address the two put in
 different places (only where rules exist for the QPV concerned).
@@ -212,6 +217,13 @@ def build_index(
 # --------------------------------------------------------------------------- batch
 
 
+def _floats(values: pd.Series) -> np.ndarray:
+    """Return a column as floats (NaN where not a number); float columns are read as they are."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
 def _is_territory(crs: Any) -> bool:
     """Tell whether ``crs`` is EPSG:2154 (« EPSG:2154 » written so is recognised without pyproj)."""
     text = crs if isinstance(crs, str) else getattr(crs, "srs", None)
@@ -244,8 +256,7 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         return xy
     for xc, yc, src in (("x", "y", crs or TERRITORY_CRS), ("lon", "lat", "EPSG:4326")):
         if {xc, yc} <= set(data.columns):
-            x = pd.to_numeric(data[xc], errors="coerce").to_numpy(dtype=float)
-            y = pd.to_numeric(data[yc], errors="coerce").to_numpy(dtype=float)
+            x, y = _floats(data[xc]), _floats(data[yc])
             if _is_territory(src):
                 return np.column_stack([x, y])
             pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()

@@ -7,23 +7,28 @@ Lambert-93 otherwise); ``--colonne-adresse``, ``--lon`` and ``--lat`` win over t
 The output keeps the input's columns, separator and encoding (UTF-8, with or without BOM,
 or Windows-1252) and adds :data:`OUTPUT_COLUMNS`, in French with French values
 (``oui``/``non``, empty when unknown).
+
+The file is streamed: its encoding is checked in one pass over the bytes, then it is read,
+looked up and written :data:`CHUNK_ROWS` rows at a time (memory bounded by the chunk, not the
+file: a 26-million-row BAN runs like a small one), into a temporary file renamed at the end.
 """
 
 from __future__ import annotations
 
-import io
+import codecs
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from layers.errors import SourceFileError
 from layers.mapping import column_key
-from layers.sources import decode_text, sniff_separator
+from layers.sources import sniff_separator
 from webmap.errors import CliInputError
 
 logger = logging.getLogger(__name__)
@@ -39,6 +44,10 @@ OUTPUT_COLUMNS = [
     "qpv_liste_rues", "qpv_desaccord", "qpv_distance_m", "qpv_adresse_trouvee", "qpv_score",
     "qpv_approchee", "qpv_remarque", "qpv_lon", "qpv_lat",
 ]
+#: Rows read, looked up and written at a time.
+CHUNK_ROWS = 200_000
+#: Bytes read at a time when checking the encoding.
+_BLOCK = 16 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -82,36 +91,118 @@ def detect_columns(columns: list[str], *, address: str | None, lon: str | None, 
     return CsvColumns(address, lon, lat)
 
 
-def read_table(path: Path) -> tuple[pd.DataFrame, str, str]:
-    """Read a CSV as text: (table, separator, encoding), both detected as every import does.
+@dataclass(frozen=True)
+class CsvSource:
+    """A CSV file with its detected separator and encoding."""
+
+    path: Path
+    sep: str
+    encoding: str
+
+
+def _decodes(path: Path, encoding: str, *, skip: int = 0) -> int | None:
+    """Byte offset of the first byte ``encoding`` cannot decode (``None``: the whole file decodes)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = skip
+    with path.open("rb") as fh:
+        fh.seek(skip)
+        while True:
+            block = fh.read(_BLOCK)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start
+            if not block:
+                return None
+            offset += len(block)
+
+
+def detect_encoding(path: Path) -> str:
+    """Encoding of a text file, as :func:`layers.sources.decode_text` finds it, in one streamed pass.
+
+    Raises
+    ------
+    SourceFileError
+        When the file is binary, or a BOM declares UTF-8 and a byte is not.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(codecs.BOM_UTF8):
+        bad = _decodes(path, "utf-8", skip=len(codecs.BOM_UTF8))
+        if bad is not None:
+            raise SourceFileError(
+                f"{path.name} commence par la marque d'encodage utf-8 mais n'est pas valide dans cet "
+                f"encodage (octet invalide à la position {bad}) : fichier corrompu ou mal converti.")
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise SourceFileError(f"{path.name} semble binaire : ce n'est pas un fichier texte CSV.")
+    for encoding in ("utf-8", "cp1252"):
+        if _decodes(path, encoding) is None:
+            return encoding
+    return "latin-1"
+
+
+def sniff_csv(path: Path) -> CsvSource:
+    """Detect the encoding and separator of a CSV (as every import does), reading its head only.
 
     Raises
     ------
     SourceFileError
         When the file is binary or its declared encoding does not fit.
     CliInputError
-        When the file is empty or not a readable CSV.
+        When the file is empty.
     """
-    text, encoding = decode_text(path.read_bytes(), name=path.name)
-    if not text.strip():
+    encoding = detect_encoding(path)
+    with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
+        head = fh.read(64 * 1024)
+    if not head.strip():
         raise CliInputError(f"Fichier {path.name} vide.")
-    sep = sniff_separator(text.split("\n", 1)[0])
+    return CsvSource(path, sniff_separator(head.lstrip("\ufeff").split("\n", 1)[0]), encoding)
+
+
+def _reader(source: CsvSource, fh: IO[bytes], rows: int) -> Iterator[pd.DataFrame]:
+    """Chunks of ``rows`` rows of the CSV, every value as text."""
     try:
-        data = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        yield from pd.read_csv(fh, sep=source.sep, dtype=str, keep_default_na=False, encoding=source.encoding,
+                               chunksize=rows)
     except (pd.errors.ParserError, ValueError) as exc:
         raise CliInputError(
-            f"Fichier {path.name} illisible comme CSV (séparateur « {sep} ») : {exc}") from None
-    return data, sep, encoding
+            f"Fichier {source.path.name} illisible comme CSV (séparateur « {source.sep} ») : {exc}") from None
 
 
-def _coordinates(data: pd.DataFrame, cols: CsvColumns) -> gpd.GeoSeries:
-    """Points of the rows (None where a coordinate is missing), WGS84 or Lambert-93 by their values."""
+def read_header(source: CsvSource) -> list[str]:
+    """Column names of the CSV.
+
+    Raises
+    ------
+    CliInputError
+        When the file is not a readable CSV.
+    """
+    with source.path.open("rb") as fh:
+        return [str(c) for c in next(_reader(source, fh, 1)).columns]
+
+
+def _coordinates(data: pd.DataFrame, cols: CsvColumns, state: _Run) -> gpd.GeoSeries:
+    """Points of the rows (None where a coordinate is missing), WGS84 or Lambert-93 by their values.
+
+    The system is chosen on the first chunk with coordinates and kept for the file; a later
+    chunk whose values do not fit it is an error, not a silent guess.
+    """
     if cols.lon is None or cols.lat is None:
         raise CliInputError("Colonnes de coordonnées manquantes.")
     x = pd.to_numeric(data[cols.lon].str.replace(",", ".", regex=False).str.strip(), errors="coerce")
     y = pd.to_numeric(data[cols.lat].str.replace(",", ".", regex=False).str.strip(), errors="coerce")
     ok = x.notna() & y.notna()
-    wgs84 = bool(((x[ok].abs() <= 180) & (y[ok].abs() <= 90)).all())
+    fits = bool(((x[ok].abs() <= 180) & (y[ok].abs() <= 90)).all())
+    if state.wgs84 is None and ok.any():
+        state.wgs84 = fits
+    wgs84 = fits if state.wgs84 is None else state.wgs84
+    if wgs84 and not fits:
+        raise CliInputError(
+            f"Coordonnées « {cols.lon} » / « {cols.lat} » en degrés (WGS84) au début du fichier, mais "
+            f"hors des degrés à partir de la ligne {state.done + 2} : système de coordonnées mélangé.")
     crs = "EPSG:4326" if wgs84 else "EPSG:2154"
     points = gpd.GeoSeries(gpd.points_from_xy(x, y), index=data.index, crs=crs)
     return points.where(ok, None).to_crs("EPSG:4326") if not wgs84 else points.where(ok, None)
@@ -179,26 +270,85 @@ def french_columns(found: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def lookup_csv(index: Any, path: Path, output: Path, *, columns: CsvColumns, commune: str | None,
-               data: pd.DataFrame, sep: str, encoding: str,
-               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Look up every row of ``data`` (read from ``path``) and write ``output``; return the written table."""
+@dataclass
+class _Run:
+    """What a streamed lookup carries from chunk to chunk."""
+
+    done: int = 0
+    wgs84: bool | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _lookup_chunk(index: Any, data: pd.DataFrame, *, columns: CsvColumns, commune: str | None,
+                  state: _Run) -> pd.DataFrame:
+    """Look up one chunk; return it with :data:`OUTPUT_COLUMNS` (the input's columns first)."""
     from geo.perimeters.lookup import AddressColumns, lookup_many
 
     text = data[columns.address] if columns.address else pd.Series("", index=data.index, dtype=object)
     if columns.lon is not None:
-        frame: pd.DataFrame = gpd.GeoDataFrame({"adresse": text}, geometry=_coordinates(data, columns),
+        frame: pd.DataFrame = gpd.GeoDataFrame({"adresse": text}, geometry=_coordinates(data, columns, state),
                                                crs="EPSG:4326")
     else:
         frame = pd.DataFrame({"adresse": text})
     found = lookup_many(frame, index, columns=AddressColumns(address="adresse" if columns.address else None),
-                        commune=commune, chunk_size=max(500, len(data) // 50), progress=progress)
+                        commune=commune, chunk_size=len(data) + 1)
     added = french_columns(found)
     clash = [c for c in OUTPUT_COLUMNS if c in data.columns]
-    if clash:
-        logger.info("output columns replaced in %s: %s", path.name, clash)
-    out = data.drop(columns=clash).assign(**added)
+    if clash and not state.done:
+        logger.info("output columns replaced: %s", clash)
+    return data.drop(columns=clash).assign(**added)
+
+
+def lookup_csv(index: Any, source: CsvSource, output: Path, *, columns: CsvColumns, commune: str | None,
+               chunk_rows: int = CHUNK_ROWS,
+               progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Look up every row of ``source`` and write ``output``, :data:`CHUNK_ROWS` rows at a time.
+
+    Parameters
+    ----------
+    index : geo.perimeters.lookup.LookupIndex
+        The lookup index.
+    source : CsvSource
+        The input (:func:`sniff_csv`).
+    output : Path
+        The CSV written (separator and encoding of the input); replaced only at the end.
+    columns : CsvColumns
+        The address and coordinate columns.
+    commune : str, optional
+        Commune assumed when an address names none.
+    chunk_rows : int
+        Rows read, looked up and written at a time.
+    progress : callable, optional
+        ``progress(bytes_read, file_size)`` after each chunk.
+
+    Returns
+    -------
+    dict
+        Rows per ``qpv_statut`` (most frequent first).
+
+    Raises
+    ------
+    CliInputError
+        When the file is not a readable CSV or mixes coordinate systems.
+    """
+    state = _Run()
+    size = source.path.stat().st_size
     output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding=encoding, errors="replace", newline="") as fh:
-        out.to_csv(fh, sep=sep, index=False)
-    return out
+    partial = output.with_name(output.name + ".partiel")
+    try:
+        with source.path.open("rb") as raw, partial.open("w", encoding=source.encoding, errors="replace",
+                                                         newline="") as fh:
+            header = True
+            for data in _reader(source, raw, max(1, int(chunk_rows))):
+                out = _lookup_chunk(index, data, columns=columns, commune=commune, state=state)
+                out.to_csv(fh, sep=source.sep, index=False, header=header)
+                header = False
+                state.done += len(data)
+                for status, n in out["qpv_statut"].value_counts(sort=False).items():
+                    state.counts[str(status)] = state.counts.get(str(status), 0) + int(n)
+                if progress is not None:
+                    progress(min(raw.tell(), size), size)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dict(sorted(state.counts.items(), key=lambda kv: -kv[1]))

@@ -253,24 +253,23 @@ def _print_result(result: Any) -> None:
 
 
 def _lookup_csv(index: Any, path: Path, output: Path, *, address_column: str | None, lon: str | None,
-                lat: str | None, commune: str | None) -> Any:
+                lat: str | None, commune: str | None) -> dict[str, int]:
     from tqdm import tqdm
 
-    from webmap.cli._lookup_csv import detect_columns, lookup_csv, read_table
+    from webmap.cli._lookup_csv import detect_columns, lookup_csv, read_header, sniff_csv
 
-    data, sep, encoding = read_table(path)
-    columns = detect_columns(list(data.columns), address=address_column, lon=lon, lat=lat, source=path.name)
+    source = sniff_csv(path)
+    columns = detect_columns(read_header(source), address=address_column, lon=lon, lat=lat, source=path.name)
     parts = [f"adresse : « {columns.address} »" if columns.address else "",
              f"coordonnées : « {columns.lon} » / « {columns.lat} »" if columns.lon else ""]
     used = " et ".join(x for x in parts if x)
     click.echo(f"Colonnes utilisées — {used}.")
-    with tqdm(total=len(data), desc=f"Recherche QPV {path.name}", unit="ligne", disable=None,
-              file=sys.stderr) as bar:
+    with tqdm(total=path.stat().st_size, desc=f"Recherche QPV {path.name}", unit="o", unit_scale=True,
+              disable=None, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        return lookup_csv(index, path, output, columns=columns, commune=commune, data=data, sep=sep,
-                          encoding=encoding, progress=progress)
+        return lookup_csv(index, source, output, columns=columns, commune=commune, progress=progress)
 
 
 @click.command("localiser")
@@ -312,11 +311,10 @@ def lookup_cmd(ctx: click.Context, adresse: str | None, point: str | None, csv_p
     finally:
         store.close()
     if csv_path is not None and output is not None:
-        out = _lookup_csv(index, csv_path, output, address_column=address_column, lon=lon, lat=lat,
-                          commune=commune)
-        counts = out["qpv_statut"].value_counts()
+        counts = _lookup_csv(index, csv_path, output, address_column=address_column, lon=lon, lat=lat,
+                             commune=commune)
         summary = ", ".join(f"{int(n)} {k}" for k, n in counts.items())
-        click.echo(f"{len(out)} lignes : {summary}. Résultat : {output}")
+        click.echo(f"{sum(counts.values())} lignes : {summary}. Résultat : {output}")
         return
     if point is not None:
         x, y = _parse_point(point)
