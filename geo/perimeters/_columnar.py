@@ -77,6 +77,12 @@ def cell_grid(box: np.ndarray, members: list[int], geoms: np.ndarray, boundaries
               distance: float) -> CellGrid:
     """Classify the cells of a neighbourhood's box.
 
+    The boundaries are sampled every half cell and their cells marked; every cell within
+    ``distance`` (plus the margin and the sampling step) of a marked cell is ``MIXED``. Any
+    other cell is farther than ``distance`` from every boundary, hence wholly inside or wholly
+    outside each perimeter: its centre tells which (``OUTSIDE``, the perimeter, or ``MIXED``
+    when inside several).
+
     Parameters
     ----------
     box : numpy.ndarray
@@ -96,22 +102,47 @@ def cell_grid(box: np.ndarray, members: list[int], geoms: np.ndarray, boundaries
     width, height = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
     size = max(MIN_CELL_M, math.sqrt(width * height / MAX_CELLS))
     nx, ny = math.ceil(width / size) + 1, math.ceil(height / size) + 1
-    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
-    cx0 = x0 + ix.ravel() * size
-    cy0 = y0 + iy.ravel() * size
-    cells = shapely.box(cx0, cy0, cx0 + size, cy0 + size)
-    reach = distance + MARGIN_M
-    near = np.zeros(len(cells), dtype=np.int32)
-    inside = np.full(len(cells), OUTSIDE, dtype=np.int32)
+    step = size / 2
+    samples = shapely.get_coordinates(shapely.segmentize(boundaries[members], step))
+    marked = np.zeros((ny, nx), dtype=bool)
+    ix = np.clip(np.floor((samples[:, 0] - x0) / size).astype(np.int64), 0, nx - 1)
+    iy = np.clip(np.floor((samples[:, 1] - y0) / size).astype(np.int64), 0, ny - 1)
+    marked[iy, ix] = True
+    reach = math.ceil((distance + MARGIN_M + step) / size) + 1
+    near = _dilate(marked, reach).ravel()
+    count = np.zeros(nx * ny, dtype=np.int32)
+    inside = np.full(nx * ny, OUTSIDE, dtype=np.int32)
     for i in members:
-        shapely.prepare(boundaries[i])
-        close = shapely.dwithin(geoms[i], cells, reach)
-        near += close
-        deep = close.copy()
-        rows = np.flatnonzero(close)
-        deep[rows] = ~shapely.dwithin(boundaries[i], cells[rows], reach)
-        rows = np.flatnonzero(deep)
-        deep[rows] = shapely.contains_xy(geoms[i], cx0[rows] + size / 2, cy0[rows] + size / 2)
-        inside = np.where(deep, i, inside)
-    classes = np.where(near == 0, OUTSIDE, np.where((near == 1) & (inside >= 0), inside, MIXED))
+        minx, miny, maxx, maxy = shapely.bounds(geoms[i])
+        ix0, ix1 = _span(minx, maxx, x0, size, nx)
+        iy0, iy1 = _span(miny, maxy, y0, size, ny)
+        gx, gy = np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1))
+        flat = (gy * nx + gx).ravel()
+        flat = flat[~near[flat]]
+        centre_x = x0 + (flat % nx + 0.5) * size
+        centre_y = y0 + (flat // nx + 0.5) * size
+        hit = flat[shapely.contains_xy(geoms[i], centre_x, centre_y)]
+        count[hit] += 1
+        inside[hit] = i
+    classes = np.where(near | (count > 1), MIXED, np.where(count == 1, inside, OUTSIDE))
     return CellGrid(x0, y0, size, nx, ny, classes.astype(np.int32))
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    """Cells within ``k`` cells (a square window) of a ``True`` cell, by a summed-area table."""
+    ny, nx = mask.shape
+    table = np.zeros((ny + 1, nx + 1), dtype=np.int64)
+    table[1:, 1:] = mask.astype(np.int64).cumsum(axis=0).cumsum(axis=1)
+    rows, cols = np.arange(ny), np.arange(nx)
+    r0, r1 = np.clip(rows - k, 0, ny), np.clip(rows + k + 1, 0, ny)
+    c0, c1 = np.clip(cols - k, 0, nx), np.clip(cols + k + 1, 0, nx)
+    total = (table[r1][:, c1] - table[r0][:, c1] - table[r1][:, c0] + table[r0][:, c0])
+    dilated: np.ndarray = total > 0
+    return dilated
+
+
+def _span(lo: float, hi: float, origin: float, size: float, count: int) -> tuple[int, int]:
+    """First and last cell numbers (clipped to the grid) covering ``[lo, hi]``."""
+    first = int(np.clip(math.floor((lo - origin) / size), 0, count - 1))
+    last = int(np.clip(math.floor((hi - origin) / size), 0, count - 1))
+    return first, last

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geo.crs import to_territory_crs
 from geo.geometry import repair_polygons
@@ -169,3 +170,30 @@ def test_lillers_street_list(shared_data: Path) -> None:
     texts = pd.DataFrame({"adresse": [f"{n} {s}, 62190 Lillers" for n, s in
                                       zip(table["numero"].fillna(""), table["nom_voie"], strict=True)][:300]})
     _same(texts, index, columns=AddressColumns(address="adresse"))
+
+
+@pytest.mark.parametrize("distance", [200.0, 35.0])
+def test_grid_cells_never_contradict_the_exact_tests(bench_data: dict[str, Any], distance: float) -> None:
+    """Random points over every neighbourhood: a cell that answers alone answers as the exact tests."""
+    from geo.perimeters._columnar import MIXED, OUTSIDE, cell_grid
+
+    index = build_index(bench_data["perimeters"], max_distance_m=distance)
+    geoms = index.perimeters.geometry.to_numpy()
+    rng = np.random.default_rng(7)
+    decided = 0
+    for box, members in index.groups:
+        grid = cell_grid(box, members, geoms, index.boundaries, distance)
+        x = rng.uniform(box[0], box[2], 40_000)
+        y = rng.uniform(box[1], box[3], 40_000)
+        classes = grid.lookup(x, y)
+        assert set(np.unique(classes).tolist()) <= {MIXED, OUTSIDE, *members}
+        points = gpd.points_from_xy(x, y)
+        for i in members:
+            inside = shapely.contains_xy(geoms[i], x, y)
+            near = shapely.distance(index.boundaries[i], points) <= distance
+            clear = classes != MIXED
+            # a cell that answers alone: inside exactly the perimeter it names, never near a boundary
+            assert not (clear & near).any()
+            assert np.array_equal(inside[clear], classes[clear] == i)
+        decided += int((classes != MIXED).sum())
+    assert decided > 0.3 * 40_000 * len(index.groups)  # the grid does spare most points
