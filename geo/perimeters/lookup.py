@@ -55,13 +55,15 @@ Text addresses (``AddressColumns(address=...)``) also get :data:`MATCH_COLUMNS`:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -365,6 +367,19 @@ _FLAGS = ["", " Le polygone et la liste des rues ne concordent pas."]
 _DETAILS = [b + n + f for b in _BASES for n in _NOTES for f in _FLAGS]
 
 
+@functools.lru_cache(maxsize=256)
+def _category_dtype(categories: tuple[str, ...]) -> tuple[pd.CategoricalDtype, np.ndarray | None]:
+    """Categorical type of distinct ``categories`` and the code remapping (``None``: already distinct)."""
+    uniq = list(dict.fromkeys(categories))
+    dtype = pd.CategoricalDtype(pd.Index(uniq))
+    if len(uniq) == len(categories):
+        return dtype, None
+    position = {c: i for i, c in enumerate(uniq)}
+    remap = np.array([position[c] for c in categories] + [-1], dtype=np.int32)
+    remap.setflags(write=False)
+    return dtype, remap
+
+
 def _columns(parts: Outputs, index: LookupIndex, row_index: pd.Index) -> dict[str, pd.Series]:
     """Integer codes → categorical output columns."""
     codes = [*index.codes.tolist(), ""]
@@ -372,14 +387,12 @@ def _columns(parts: Outputs, index: LookupIndex, row_index: pd.Index) -> dict[st
     geos = [*index.geos_array.tolist(), ""]
 
     def cat(values: np.ndarray, categories: list[str]) -> pd.Series:
-        uniq = list(dict.fromkeys(categories))
-        if len(uniq) == len(categories):
-            remapped = values
-        else:
-            position = {c: i for i, c in enumerate(uniq)}
-            remap = np.array([position[c] for c in categories] + [-1], dtype=np.int32)
-            remapped = remap[values]
-        arr = pd.Categorical.from_codes(remapped, categories=pd.Index(uniq), validate=False)
+        dtype, remap = _category_dtype(tuple(categories))
+        # one new code array per column (never shared between columns), in pandas' code width
+        n_cat = len(dtype.categories)
+        width = np.int8 if n_cat < 127 else np.int16 if n_cat < 32_767 else np.int32
+        remapped: npt.NDArray[np.integer[Any]] = (values if remap is None else remap[values]).astype(width)
+        arr = pd.Categorical.from_codes(remapped, dtype=cast(Any, dtype), validate=False)
         return pd.Series(arr, index=row_index, copy=False)
 
     return {
