@@ -58,7 +58,11 @@ def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, r
     rule_idx, rule_street, decided, rule_amb = rule_pass(streets, index)
     complete = bool(len(index.ruled)) and bool(index.ruled[: len(index.perimeters)].all())
     n_codes = len(index.codes)
-    plain = has_point & ~rule_street & (poly_hits <= 1) & (streets.geo_status == 0)
+    plain = has_point & (poly_hits <= 1)
+    if index.compiled is not None:
+        plain &= ~rule_street
+    if streets.keyed:  # geocoded text: its statuses count
+        plain &= streets.geo_status == 0
     if complete:
         plain[:] = False
     if index.territory is not None:

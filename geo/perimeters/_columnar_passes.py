@@ -122,13 +122,14 @@ def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: Loo
 def rule_pass(streets: Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
     """Rule answer per row → (QPV number or -1, street has rules, decided, ambiguous)."""
     n = len(streets.codes)
+    compiled = index.compiled
+    if compiled is None or not len(streets.keys):  # constant answers: read-only views, no memory
+        return (np.broadcast_to(np.int32(-1), (n,)), np.broadcast_to(False, (n,)),
+                np.broadcast_to(True, (n,)), np.broadcast_to(False, (n,)))
     rule_idx = np.full(n, -1, dtype=np.int32)
     rule_street = np.zeros(n, dtype=bool)
     decided = np.ones(n, dtype=bool)
     amb = np.zeros(n, dtype=bool)
-    compiled = index.compiled
-    if compiled is None or not len(streets.keys):
-        return rule_idx, rule_street, decided, amb
     ids = compiled.street_ids
     sid_lut = np.array([ids.get(k, -1) for k in streets.keys.tolist()] + [-1], dtype=np.int64)
     row_sid = sid_lut[streets.codes]

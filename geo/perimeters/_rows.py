@@ -144,15 +144,16 @@ def streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: Addres
     ruled = index.compiled is not None
     read = np.arange(n) if ruled or located is None else np.flatnonzero(~located)
     full = len(read) == n
-    codes = np.full(n, -1, dtype=np.intp)
+    codes: np.ndarray = np.broadcast_to(np.intp(-1), (n,))  # no street read: a read-only view
     keys = np.array([], dtype=object)
     if columns.street is not None and len(read):
         street = data[columns.street]
         sub_codes, uniques = factorize(street if full else street.iloc[read])
+        codes = np.full(n, -1, dtype=np.intp)
         codes[read] = sub_codes
         keys = _street_keys_for_rules(uniques, index)
     communes = data[columns.commune] if columns.commune is not None else None
-    numbers = np.full(n, np.nan)
+    numbers: np.ndarray = np.broadcast_to(np.nan, (n,))
     if columns.number is not None and ruled:
         numbers = _numbers(data[columns.number])
     outside = None
@@ -167,7 +168,7 @@ def streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: Addres
         elif communes is None and commune:
             outside[:] = territory.commune_outside(commune_key(commune))
     return Streets(codes, keys, communes, commune_key(commune), False, numbers,
-                    np.zeros(n, dtype=np.int8), outside)
+                    np.broadcast_to(np.int8(0), (n,)), outside)
 
 
 @dataclass
