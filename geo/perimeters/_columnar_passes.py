@@ -130,13 +130,19 @@ def rule_pass(streets: Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
     rule_street = np.zeros(n, dtype=bool)
     decided = np.ones(n, dtype=bool)
     amb = np.zeros(n, dtype=bool)
-    ids = compiled.street_ids
-    sid_lut = np.array([ids.get(k, -1) for k in streets.keys.tolist()] + [-1], dtype=np.int64)
-    row_sid = sid_lut[streets.codes]
+    sid = streets.street_ids
+    if sid is None:
+        ids = compiled.street_ids
+        sid = np.array([ids.get(k, -1) for k in streets.keys.tolist()], dtype=np.int64)
+    row_sid = np.append(sid, -1)[streets.codes]
     rows = np.flatnonzero(row_sid >= 0)
     if not len(rows):
         return rule_idx, rule_street, decided, amb
-    if streets.communes is None:
+    if streets.commune_table is not None:  # read once for the whole table
+        ckeys = streets.commune_table
+        ccodes = (np.zeros(len(rows), dtype=np.int64) if streets.commune_codes is None
+                  else streets.commune_codes[rows])
+    elif streets.communes is None:
         ccodes, ckeys = np.zeros(len(rows), dtype=np.int64), [streets.commune]
     else:
         codes, cnames = factorize(streets.communes.iloc[rows])

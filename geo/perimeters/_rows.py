@@ -102,6 +102,18 @@ class Streets:
     numbers: np.ndarray
     geo_status: np.ndarray  # per row: index in GEO_STATUSES ("" or a geocode status)
     outside: np.ndarray | None = None  # per row: commune or postcode outside the territory
+    street_ids: np.ndarray | None = None  # per key: id of the street in the compiled rules (-1: none)
+    # per row: position of its commune key in the table (read on the ruled streets only), and the table
+    commune_codes: np.ndarray | None = None
+    commune_table: list[str] | None = None
+
+    def chunk(self, rows: slice) -> Streets:
+        """Return the rows ``rows`` (same key tables)."""
+        return Streets(
+            self.codes[rows], self.keys, None if self.communes is None else self.communes.iloc[rows],
+            self.commune, self.keyed, self.numbers[rows], self.geo_status[rows],
+            None if self.outside is None else self.outside[rows], self.street_ids,
+            None if self.commune_codes is None else self.commune_codes[rows], self.commune_table)
 
 
 def _street_keys_for_rules(names: pd.Series | np.ndarray, index: LookupIndex) -> np.ndarray:
@@ -149,13 +161,32 @@ def streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: Addres
     if columns.street is not None and len(read):
         street = data[columns.street]
         sub_codes, uniques = factorize(street if full else street.iloc[read])
-        codes = np.full(n, -1, dtype=np.intp)
-        codes[read] = sub_codes
+        if full:
+            codes = sub_codes.astype(np.intp, copy=False)
+        else:
+            codes = np.full(n, -1, dtype=np.intp)
+            codes[read] = sub_codes
         keys = _street_keys_for_rules(uniques, index)
     communes = data[columns.commune] if columns.commune is not None else None
     numbers: np.ndarray = np.broadcast_to(np.nan, (n,))
-    if columns.number is not None and ruled:
-        numbers = _numbers(data[columns.number])
+    street_ids = commune_codes = commune_table = None
+    compiled = index.compiled
+    if compiled is not None and len(keys):
+        # numbers and communes only matter on the streets the rules name: read them there, once
+        ids = compiled.street_ids
+        street_ids = np.array([ids.get(k, -1) for k in keys.tolist()], dtype=np.int64)
+        rows = np.flatnonzero(np.append(street_ids >= 0, False)[codes])
+        if columns.number is not None and len(rows):
+            numbers = np.full(n, np.nan)
+            numbers[rows] = _numbers(data[columns.number].iloc[rows])
+        default = commune_key(commune)
+        commune_table = [default]
+        if communes is not None and len(rows):
+            ccodes, cnames = factorize(communes.iloc[rows])
+            table = [commune_key(c) for c in cnames.tolist()]
+            commune_table = [k or default for k in [*table, default]]
+            commune_codes = np.full(n, -1, dtype=np.int64)
+            commune_codes[rows] = np.where(ccodes < 0, len(table), ccodes)
     outside = None
     territory = index.territory
     if territory is not None:
@@ -168,7 +199,7 @@ def streets_from_columns(data: pd.DataFrame, index: LookupIndex, columns: Addres
         elif communes is None and commune:
             outside[:] = territory.commune_outside(commune_key(commune))
     return Streets(codes, keys, communes, commune_key(commune), False, numbers,
-                    np.broadcast_to(np.int8(0), (n,)), outside)
+                    np.broadcast_to(np.int8(0), (n,)), outside, street_ids, commune_codes, commune_table)
 
 
 @dataclass

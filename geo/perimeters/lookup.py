@@ -74,7 +74,6 @@ from geo.geometry import repair_polygons
 from geo.perimeters._columnar_decide import Outputs, decide
 from geo.perimeters._columnar_passes import groups
 from geo.perimeters._rows import (
-    Streets,
     TextRows,
     rule_tokens,
     streets_from_columns,
@@ -325,10 +324,7 @@ def lookup_many(
     step = max(1, int(chunk_size))
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
-        communes = None if streets.communes is None else streets.communes.iloc[sl]
-        outside = None if streets.outside is None else streets.outside[sl]
-        chunk = Streets(streets.codes[sl], streets.keys, communes, streets.commune, streets.keyed,
-                         streets.numbers[sl], streets.geo_status[sl], outside)
+        chunk = streets.chunk(sl)
         decide(xy[sl], chunk, index, outputs, sl)
         if progress is not None:
             progress(sl.stop, total)
