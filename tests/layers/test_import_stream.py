@@ -245,3 +245,27 @@ def test_bulk_sql_values_are_those_of_the_value_by_value_conversion(values: pd.S
     got = sql_column(values, f)
     assert got == [one_by_one(v) for v in values]
     assert [type(v) for v in got] == [type(one_by_one(v)) for v in values]
+
+
+def test_cli_says_already_imported_and_reads_again_with_forcer(shared_data: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    monkeypatch.setenv("QPV_STORE", str(tmp_path / "t.gpkg"))
+    monkeypatch.setenv("QPV_REPORTS_DIR", str(tmp_path / "rapports"))
+    path = write(tmp_path / "adresses.csv", ban_lines(shared_data, 50))
+    runner = CliRunner()
+    args = ["importer", "adresses", str(path), "-m", "ban"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "50 lignes lues : 50 ajoutées" in first.output and "déjà importé" not in first.output
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "adresses.csv déjà importé le " in again.output
+    assert "50 lignes lues : 0 ajoutées, 50 déjà présentes, 0 rejetées" in again.output
+    forced = runner.invoke(main, [*args, "--forcer"])
+    assert forced.exit_code == 0, forced.output
+    assert "déjà importé" not in forced.output
+    assert "50 lignes lues : 0 ajoutées, 50 déjà présentes, 0 rejetées" in forced.output
