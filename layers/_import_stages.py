@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from pyproj import Transformer
 
@@ -35,14 +36,66 @@ _LON = re.compile(r"""['"]lon['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
 _LAT = re.compile(r"""['"]lat['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
 
 
+class SeenIds:
+    """The source ids met so far in a file, with the row of each, in a few bytes per id.
+
+    Sorted 64-bit hashes find the candidates; the id's own text (kept in pyarrow arrays)
+    confirms each one, so that a hash collision never makes a row a false duplicate.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = np.empty(0, dtype=np.uint64)  # sorted
+        self._order = np.empty(0, dtype=np.int64)  # position of each sorted hash
+        self._rows = np.empty(0, dtype=np.int64)  # by position
+        self._texts: list[pa.Array] = []
+        self._starts: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _text(self, position: int) -> str:
+        block = int(np.searchsorted(self._starts, position, side="right")) - 1
+        return str(self._texts[block][position - self._starts[block]].as_py())
+
+    def first_rows(self, ids: list[str]) -> np.ndarray:
+        """Row of the first occurrence of each id, -1 for ids not met yet."""
+        out = np.full(len(ids), -1, dtype=np.int64)
+        if not len(self) or not ids:
+            return out
+        hashes = pd.util.hash_array(np.asarray(ids, dtype=object))
+        at = np.searchsorted(self._hashes, hashes)
+        hit = self._hashes[np.minimum(at, len(self._hashes) - 1)] == hashes
+        for i in np.flatnonzero(hit).tolist():
+            j = int(at[i])
+            while j < len(self._hashes) and self._hashes[j] == hashes[i]:
+                position = int(self._order[j])
+                if self._text(position) == ids[i]:
+                    out[i] = self._rows[position]
+                    break
+                j += 1
+        return out
+
+    def add(self, ids: list[str], rows: list[int]) -> None:
+        """Remember ``ids`` (not met yet) first seen at ``rows``."""
+        if not ids:
+            return
+        self._starts.append(len(self))
+        self._texts.append(pa.array(ids, type=pa.string()))
+        self._rows = np.concatenate([self._rows, np.asarray(rows, dtype=np.int64)])
+        hashes = np.concatenate([self._hashes, pd.util.hash_array(np.asarray(ids, dtype=object))])
+        positions = np.concatenate([self._order, np.arange(len(self._order), len(self._rows))])
+        order = np.argsort(hashes, kind="stable")
+        self._hashes, self._order = hashes[order], positions[order]
+
+
 @dataclass
 class ImportTally:
     """What an import carries from one block of rows to the next.
 
     Attributes
     ----------
-    seen_ids : dict
-        Source id → row of its first occurrence.
+    seen_ids : SeenIds
+        Source ids met in earlier blocks, with the row of their first occurrence.
     occurrences : dict
         Content key → times seen (uids of rows without a source id).
     n_rows, n_present, n_out_of_range, n_lambert, n_swapped : int
@@ -53,7 +106,7 @@ class ImportTally:
         The source CRS is in degrees.
     """
 
-    seen_ids: dict[str, int] = field(default_factory=dict)
+    seen_ids: SeenIds = field(default_factory=SeenIds)
     occurrences: dict[str, int] = field(default_factory=dict)
     n_rows: int = 0
     n_present: int = 0
@@ -83,6 +136,9 @@ class ImportTally:
 
 def _reject(rows: pd.Series, mask: pd.Series, field_name: str, reason: str,
             values: pd.Series | None = None) -> pd.DataFrame:
+    if not mask.any():  # the usual case, block after block: no frame to build
+        return pd.DataFrame({"row": np.empty(0, dtype=np.int64), "field": field_name, "value": "",
+                             "reason": reason}, columns=REJECT_COLUMNS)
     return pd.DataFrame({
         "row": rows[mask].to_numpy(),
         "field": field_name,
@@ -376,18 +432,17 @@ def _check_source_ids(
     blank = source_ids.isna() | source_ids.eq("")
     blank_rej = _reject(rows, blank, mapping.id, "identifiant source manquant")
     seen = tally.seen_ids
-    ids = source_ids.tolist()
-    earlier = pd.Series(np.fromiter((v in seen for v in ids), dtype=bool, count=len(ids)) if seen
-                        else False, index=source_ids.index)
+    earlier_rows = seen.first_rows([str(v) for v in source_ids.fillna("").tolist()])
+    earlier = pd.Series(earlier_rows >= 0, index=source_ids.index)
     dup = (source_ids.duplicated() | earlier) & ~blank
     firsts = ~source_ids.duplicated() & ~blank & ~earlier
     first_row = dict(zip(source_ids[firsts].tolist(), rows[firsts].tolist(), strict=True))
+    first_row |= dict(zip(source_ids[earlier].tolist(), earlier_rows[earlier.to_numpy()].tolist(),
+                          strict=True))
     dup_rej = _reject(rows, dup, mapping.id, "", source_ids)
-    dup_rej["reason"] = [
-        f"identifiant en double (déjà vu ligne {seen[v] if v in seen else first_row[v]})"
-        for v in source_ids[dup].tolist()
-    ]
-    seen.update(first_row)
+    dup_rej["reason"] = [f"identifiant en double (déjà vu ligne {first_row[v]})"
+                         for v in source_ids[dup].tolist()]
+    seen.add([str(v) for v in source_ids[firsts].tolist()], rows[firsts].tolist())
     keep = ~(blank | dup)
     mapped, rows, source_ids = mapped[keep], rows[keep], source_ids[keep]
     mapped["source_id"] = source_ids

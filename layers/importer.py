@@ -57,7 +57,7 @@ WRITE_ATTEMPTS = 5
 KEPT_REJECTS = 2_000
 #: Rows read per block from a CSV file the columnar reader streams: the memory an import
 #: takes follows this, not the size of the file.
-READ_BLOCK = 10_000
+READ_BLOCK = 5_000
 
 
 @dataclass

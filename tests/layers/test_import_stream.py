@@ -269,3 +269,21 @@ def test_cli_says_already_imported_and_reads_again_with_forcer(shared_data: Path
     assert forced.exit_code == 0, forced.output
     assert "déjà importé" not in forced.output
     assert "50 lignes lues : 0 ajoutées, 50 déjà présentes, 0 rejetées" in forced.output
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_seen_ids_answer_as_a_dictionary_even_when_every_hash_collides(
+        shared_data: Path, monkeypatch: pytest.MonkeyPatch, collide: bool) -> None:
+    from layers import _import_stages
+
+    if collide:
+        monkeypatch.setattr(_import_stages.pd.util, "hash_array",
+                            lambda values: np.zeros(len(values), dtype=np.uint64))
+    ids = [line.split(";")[0] for line in ban_lines(shared_data, 400)[1:]]
+    seen, reference = _import_stages.SeenIds(), {}
+    for start in range(0, 400, 90):
+        block = ids[start:start + 90] + ids[start // 2:start // 2 + 5] + ["inconnu"]
+        assert seen.first_rows(block).tolist() == [reference.get(v, -1) for v in block]
+        new = [(v, start + i) for i, v in enumerate(ids[start:start + 90]) if v not in reference]
+        seen.add([v for v, _ in new], [r for _, r in new])
+        reference.update(new)
