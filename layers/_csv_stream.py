@@ -224,7 +224,7 @@ class _Lines:
         return lines, before
 
 
-def _blank(batch: pa.RecordBatch) -> np.ndarray:
+def _blank(batch: pa.Table) -> np.ndarray:
     """Rows whose every field is empty or white space (``read_csv``'s « ligne vide »)."""
     mask = None
     for column in batch.columns:
@@ -239,7 +239,9 @@ def _blank(batch: pa.RecordBatch) -> np.ndarray:
 
 
 def iter_csv_chunks(scan: CsvScan, *, rows: int = 100_000) -> Iterator[SourceTable]:
-    """Yield the file of ``scan`` as :class:`SourceTable` blocks of about ``rows`` records.
+    """Yield the file of ``scan`` as :class:`SourceTable` blocks of ``rows`` records (the last one fewer).
+
+    Blank lines among them are rejects, so a block may hold fewer records than lines read.
 
     Frames hold pyarrow-backed strings, indexed by the record's position in the file (as
     :func:`read_csv`'s one frame is); ``rejects`` the lines that are not records.
@@ -264,21 +266,28 @@ def iter_csv_chunks(scan: CsvScan, *, rows: int = 100_000) -> Iterator[SourceTab
                                           ignore_empty_lines=False, invalid_row_handler=invalid),
         convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                               strings_can_be_null=False))
-    start = 0
-    yielded = False
+    schema = pa.schema([(name, pa.string()) for name in names])
+    start, yielded = 0, False
+    buffer: list[pa.RecordBatch] = []
+    buffered = 0
     with reader:
         # serial parsing (no threads): the invalid lines of a block are known when it is returned
         for batch in reader:
-            table, start = _chunk(batch, scan, lines, start, final=False)
-            yielded = True
-            yield table
-            pa.default_memory_pool().release_unused()
-    if lines.invalid or not yielded:  # malformed lines after the last record
-        empty = pa.RecordBatch.from_arrays([pa.array([], pa.string())] * width, names=names)
-        yield _chunk(empty, scan, lines, start, final=True)[0]
+            buffer.append(batch)
+            buffered += batch.num_rows
+            while buffered >= rows:  # blocks of exactly ``rows`` records (the last one excepted)
+                parsed = pa.Table.from_batches(buffer, schema=schema)
+                table, start = _chunk(parsed.slice(0, rows), scan, lines, start, final=False)
+                yielded = True
+                yield table
+                rest = parsed.slice(rows)
+                buffer, buffered = rest.to_batches(), rest.num_rows
+                pa.default_memory_pool().release_unused()
+    if buffered or lines.invalid or not yielded:  # the last records, malformed lines after them
+        yield _chunk(pa.Table.from_batches(buffer, schema=schema), scan, lines, start, final=True)[0]
 
 
-def _chunk(batch: pa.RecordBatch, scan: CsvScan, lines: _Lines, start: int, *,
+def _chunk(batch: pa.Table, scan: CsvScan, lines: _Lines, start: int, *,
            final: bool) -> tuple[SourceTable, int]:
     """One :class:`SourceTable` of a parsed batch; return it and the next record position."""
     numbers, skipped = lines.take(batch.num_rows)

@@ -590,13 +590,16 @@ def _stream(store: LayerStore, path: Path, layer: str | None, opts: ImportOption
             assert run.report is not None
             if done == 0:
                 run.step("enregistrement")
+            # by blocks, in the one transaction: the progress of a long import shows in the log,
+            # in rows of the file read (all of them when the file is read whole)
             total = n_lines if n_lines is not None else len(valid)
-            # by blocks, in the one transaction: the progress of a long import shows in the log
-            for block in iter_chunks(len(valid), WRITE_BLOCK):
+            blocks = list(iter_chunks(len(valid), WRITE_BLOCK))
+            for k, block in enumerate(blocks):
                 written = store.write(run.report.layer, valid.iloc[block], actor=opts.actor, validated=True)
                 n_inserted += written.n_inserted
                 n_existing += written.n_existing
-                done += block.stop - block.start
+                done = (run.n_read if n_lines is not None else block.stop) if k == len(blocks) - 1 \
+                    else done + block.stop - block.start
                 logger.info("enregistrement %s : %d/%d lignes (transaction en cours)", path.name,
                             done, max(total, done))
         report = _finish(run)
@@ -682,6 +685,9 @@ def import_file(
     report = None if opts.force or key is None else already_imported(store, path, sha256=sha256, key=key,
                                                                        strict=opts.strict)
     if report is not None:
+        for stage in ("lecture", "correspondance", "géométrie", "validation", "enregistrement"):
+            if opts.progress is not None:  # every stage answered by the first import
+                opts.progress(stage)
         report.seconds = time.perf_counter() - t0
         _record(store, report, path=path, actor=opts.actor, key=key,
                 extra={"deja_importe": report.already_imported})
