@@ -23,6 +23,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo.errors import QPVError
 from geo.walks.streets import LEVEL_COLUMNS, LEVEL_TAGS
 from layers._csv_stream import iter_csv_chunks, scan_csv
 from layers._import_stages import (
@@ -173,7 +174,10 @@ def import_key(store: LayerStore, path: Path, layer: str | None, opts: ImportOpt
     target = layer if layer is not None else (mapping.layer if mapping is not None else None)
     if target is None:
         return None
-    name = get_schema(target).name
+    try:
+        name = get_schema(target).name
+    except QPVError:
+        return None  # an unknown layer: the import itself says so, as for any file
     parts: list[Any] = [name, repr(mapping), opts.territory_margin_m]
     if opts.territory_margin_m is not None and name != "perimetres":
         log = store.imports()
