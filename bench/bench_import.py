@@ -10,7 +10,8 @@ its own, interleaved, ``--runs`` times; medians are reported:
   the child (``ru_maxrss``), then the re-import of the unchanged file (recognised by its hash);
 - ``ogr2ogr`` of the same CSV to a GeoPackage (points from ``x``/``y``, EPSG:2154), CPU and
   peak RSS of the child;
-- pandas ``read_csv`` + ``pyogrio.write_dataframe`` (no validation, no ids, no rejects).
+- pandas ``read_csv`` + ``pyogrio.write_dataframe`` (no validation, no ids, no rejects);
+- with ``--avant /work/main``: the importer of another checkout, in the same runs.
 
 Ratios are ours / reference of the same run. Also one import of the Montpellier address
 points (zipped Shapefile, read whole by pyogrio). Writes ``bench/results/import.json``.
@@ -38,7 +39,7 @@ MONTPELLIER = SHARED / "montpellier" / "VilleMTP_MTP_PointAdresse.zip"
 
 
 def _child_ours(path: Path, out: Path, mapping: str) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, os.environ.get("QPV_BENCH_CODE", str(ROOT)))
     from layers.importer import ImportOptions, import_file
     from layers.store import open_store
 
@@ -51,10 +52,11 @@ def _child_ours(path: Path, out: Path, mapping: str) -> dict[str, Any]:
     again = import_file(store, path, options=opts)
     re_cpu, re_wall = time.process_time() - c1, time.perf_counter() - w1
     store.close()
-    return {"cpu_s": cpu, "wall_s": wall, "n_read": report.n_read, "n_inserted": report.n_inserted,
+    return {"code": str(sys.modules["layers"].__file__), "cpu_s": cpu, "wall_s": wall,
+            "n_read": report.n_read, "n_inserted": report.n_inserted,
             "n_rejected": report.n_rejected, "reimport_wall_s": re_wall, "reimport_cpu_s": re_cpu,
             "reimport_inserted": again.n_inserted, "reimport_existing": again.n_existing,
-            "reimport_message": again.message}
+            "reimport_message": getattr(again, "message", None)}
 
 
 def _child_pandas(path: Path, out: Path) -> dict[str, Any]:
@@ -70,13 +72,15 @@ def _child_pandas(path: Path, out: Path) -> dict[str, Any]:
     return {"cpu_s": time.process_time() - c0}
 
 
-def _run_child(kind: str, path: Path, out: Path, mapping: str = "ban") -> dict[str, Any]:
-    """Run one measure in a fresh Python process; return its figures with its CPU and peak RSS."""
+def _run_child(kind: str, path: Path, out: Path, mapping: str = "ban", *,
+               code: Path = ROOT) -> dict[str, Any]:
+    """Run one measure in a fresh Python process (the project's code from ``code``); return its
+    figures with its CPU and peak RSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(out), mapping],
-                          capture_output=True, text=True, check=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, check=True, cwd=code,
+                          env={**os.environ, "PYTHONPATH": str(code), "QPV_BENCH_CODE": str(code)})
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -115,14 +119,18 @@ def main() -> None:
     """Run the benchmark, print a table and write the JSON."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--avant", type=Path, default=None,
+                        help="another checkout (e.g. main) whose importer is measured in the same runs")
     args = parser.parse_args()
     if shutil.which("ogr2ogr") is None:
         sys.exit("ogr2ogr introuvable : installez gdal-bin (bash .ci/bench-deps.sh).")
     load_before = os.getloadavg()
-    ours, ogr, pandas_ref = [], [], []
+    ours, ogr, pandas_ref, before = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.runs):  # interleaved: the three see the same load
+        for i in range(args.runs):  # interleaved: all see the same load
             ours.append(_run_child("ours", BAN, Path(tmp) / f"ours-{i}.gpkg"))
+            if args.avant is not None:
+                before.append(_run_child("ours", BAN, Path(tmp) / f"avant-{i}.gpkg", code=args.avant))
             ogr.append(_run_ogr2ogr(BAN, Path(tmp) / f"ogr-{i}.gpkg"))
             pandas_ref.append(_run_child("pandas", BAN, Path(tmp) / f"pandas-{i}.gpkg"))
         montpellier = _run_child("ours", MONTPELLIER, Path(tmp) / "mtp.gpkg", "montpellier-adresses")
@@ -144,10 +152,17 @@ def main() -> None:
         "reimport_ajoutees": ours[0]["reimport_inserted"],
         "reimport_deja_presentes": ours[0]["reimport_existing"],
         "reimport_message": ours[0]["reimport_message"],
-        "runs_detail": {"ours": ours, "ogr2ogr": ogr, "pandas_pyogrio": pandas_ref},
+        "runs_detail": {"ours": ours, "ogr2ogr": ogr, "pandas_pyogrio": pandas_ref, "avant": before},
         "montpellier_points_adresse": {k: montpellier[k] for k in ("n_read", "n_inserted", "cpu_s", "peak_mb",
                                                                    "reimport_wall_s")},
     }
+    if before:
+        result |= {"avant_code": str(args.avant), "avant_import_cpu_s": round(_median(before, "cpu_s"), 2),
+                   "avant_peak_mb": round(_median(before, "peak_mb")),
+                   "avant_reimport_wall_s": round(_median(before, "reimport_wall_s"), 2),
+                   "ratio_avant_cpu_vs_ogr2ogr": round(_median(before, "cpu_s") / ogr_cpu, 2)}
+        print(f"  avant ({args.avant}) CPU {result['avant_import_cpu_s']} s  "
+              f"pic {result['avant_peak_mb']} Mo  réimport {result['avant_reimport_wall_s']} s")
     print(f"BAN Paris, {result['lignes']} lignes, médianes de {args.runs} (charge {load_before[0]:.1f} → "
           f"{load_after[0]:.1f})")
     print(f"  nous        CPU {cpu:6.2f} s (processus {result['ours_process_cpu_s']:.2f} s)  "
