@@ -40,7 +40,7 @@ SCHEMA_FINGERPRINT = schema_fingerprint()
 _BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
 _RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
 _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
-_BULK_CACHE_KIB = 8_192  # SQLite page cache during an import: the uid index and R-tree stay in memory
+_BULK_CACHE_KIB = 8_192  # SQLite page cache during an import (counted in its peak memory: kept small)
 
 
 class GeoPackageStore(SchemaMixin, LayerStore):
