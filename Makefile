@@ -43,6 +43,7 @@ lint:
 	$(BIN)/mypy
 
 bench: install
+	bash .ci/bench-deps.sh
 	$(BIN)/python bench/bench_import.py
 
 clean:

@@ -8,33 +8,41 @@ dataset and the source id, or from the record's content when the source has no i
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
-from geo.crs import area_of_use_bounds, resolve_crs
-from geo.errors import CRSError
-from geo.geometry import repair_polygons
-from geo.walks.streets import LEVEL_COLUMNS, LEVEL_TAGS, street_levels
+from geo.errors import QPVError
+from geo.walks.streets import LEVEL_COLUMNS, LEVEL_TAGS
+from layers._csv_stream import iter_csv_chunks, scan_csv
+from layers._import_stages import (
+    ImportTally,
+    _apply_rules,
+    _check_geography,
+    _check_source_ids,
+    _filter_rows,
+    _keep_near_territory,
+    _locate,
+    _repair,
+    _street_levels,
+    _uids,
+)
 from layers.errors import MappingError, SourceFileError, StoreError
-from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes, recognise
+from layers.layouts import recognise
 from layers.mapping import Mapping_, column_renames, identity_mapping, load_mapping
 from layers.schema import get_schema
-from layers.sources import SourceTable, read_source
+from layers.sources import CSV_SUFFIXES, SourceTable, read_source
 from layers.store.base import LayerStore, iter_chunks
 from layers.validate import REJECT_COLUMNS, fold, validate_frame
 
@@ -45,8 +53,12 @@ logger = logging.getLogger(__name__)
 WRITE_BLOCK = 10_000
 #: Runs of the write transaction when the database aborts it to break a deadlock.
 WRITE_ATTEMPTS = 5
-_LON = re.compile(r"""['"]lon['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
-_LAT = re.compile(r"""['"]lat['"]\s*:\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)""")
+#: Reject lines kept in the import log, so that a re-import of the same file is answered
+#: without reading it (beyond, a file with rejects is read again).
+KEPT_REJECTS = 2_000
+#: Rows read per block from a CSV file the columnar reader streams: the memory an import
+#: takes follows this, not the size of the file.
+READ_BLOCK = 5_000
 
 
 @dataclass
@@ -74,6 +86,16 @@ class ImportReport:
     summary_path: Path | None = None
     unused_columns: list[str] = field(default_factory=list)
     layout: str | None = None
+    already_imported: str | None = None
+
+    @property
+    def message(self) -> str | None:
+        """French sentence for a file recognised as already imported (None otherwise)."""
+        if self.already_imported is None:
+            return None
+        return (f"{self.file_name} déjà importé le {self.already_imported} (même contenu) : "
+                f"{self.n_existing} ligne(s) déjà présente(s), 0 ajoutée, {self.n_rejected} rejetée(s) "
+                "alors (voir le rapport de ce premier import) ; --forcer pour le relire.")
 
     @property
     def nothing_imported(self) -> bool:
@@ -124,6 +146,8 @@ class ImportReport:
         self.rejects.sort_values("row", kind="stable").to_csv(csv_path, index=False, sep=";",
                                                                encoding="utf-8")
         summary = self.summary() | {"lignes_reparees": self.repaired_rows, "rejets": csv_path.name}
+        if self.already_imported is not None:
+            summary |= {"deja_importe": self.already_imported, "message": self.message}
         json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
         self.report_path = csv_path
         self.summary_path = json_path
@@ -139,216 +163,79 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _reject(rows: pd.Series, mask: pd.Series, field_name: str, reason: str,
-            values: pd.Series | None = None) -> pd.DataFrame:
-    return pd.DataFrame({
-        "row": rows[mask].to_numpy(),
-        "field": field_name,
-        "value": (values[mask].astype("string").fillna("").str.slice(0, 80).to_numpy()
-                  if values is not None else ""),
-        "reason": reason,
-    }, columns=REJECT_COLUMNS)
+def import_key(store: LayerStore, path: Path, layer: str | None, opts: ImportOptions) -> str | None:
+    """Return a key of what, besides the file's bytes, decides what an import stores and rejects.
 
-
-def _coordinates_text(geoms: np.ndarray) -> pd.Series:
-    """Where each geometry is, for the reject report: the point's WKT, else its centroid's."""
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    out = np.full(len(geoms), "", dtype=object)
-    if present.any():
-        g = geoms[present]
-        points = shapely.get_type_id(g) == 0
-        where = np.where(points, g, shapely.centroid(g))
-        text = shapely.to_wkt(where, rounding_precision=6)
-        out[present] = np.where(points, text, np.char.add("centroïde ", text.astype(str)))
-    return pd.Series(out, dtype="object")
-
-
-def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
-    frame = table.frame
-    missing = sorted(c for c in mapping.columns() if c not in frame.columns)
-    if missing:
-        hint = ""
-        if table.separator and len(frame.columns) <= 2:
-            hint = " Le séparateur semble incorrect."
-        raise MappingError(
-            f"Colonnes absentes du fichier : {', '.join(missing)}."
-            f" Colonnes présentes : {', '.join(map(str, frame.columns[:15]))}.{hint}"
-        )
-    out: dict[str, pd.Series] = {}
-    for rule in mapping.fields:
-        if rule.column is not None:
-            values = frame[rule.column]
-        elif rule.template is not None:
-            cols = sorted(rule.columns())
-            parts = frame[cols].astype("string").fillna("")
-            values = pd.Series(
-                [rule.template.format(**dict(zip(cols, r, strict=True)))
-                 for r in parts.itertuples(index=False)],
-                index=frame.index, dtype="object",
-            )
-        else:
-            values = pd.Series([rule.value] * len(frame), index=frame.index, dtype="object")
-        if rule.missing:
-            unknown = values.astype("string").fillna("").map(fold).isin(rule.missing)
-            values = values.astype("object").where(~unknown, None)
-        if rule.patterns:
-            folded = values.astype("string").fillna("").map(fold)
-
-            def first_match(text: str, r: Any = rule) -> Any:
-                for pattern, value in r.patterns:
-                    if pattern.search(text):
-                        return value
-                return None
-
-            # astype: when nothing matches, pandas infers a null-typed arrow column
-            matched = folded.map(first_match).astype("object")
-            values = matched.where(matched.notna(), values).astype("object")
-        if rule.values:
-            folded = values.astype("string").fillna("").map(fold)
-            mapped = folded.map(lambda v, r=rule: r.values.get(v)).astype("object")
-            fallback = rule.default if rule.default is not None else values
-            values = mapped.where(mapped.notna(), fallback).astype("object")
-        elif rule.default is not None:
-            blank = values.isna() | values.astype("string").str.strip().fillna("").eq("")
-            values = values.astype("object").where(~blank, rule.default)
-        out[rule.name] = values
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _parse_float(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype("float64")
-
-
-def _build_geometry(table: SourceTable, mapping: Mapping_) -> tuple[np.ndarray, Any, pd.DataFrame]:
-    """Return geometries in their source CRS, that CRS, and rejects for unreadable ones."""
-    frame = table.frame
-    spec = mapping.geometry
-    rejects = []
-    if table.kind == "vector":
-        geoms = frame.geometry.to_numpy()
-        declared = table.crs
-        crs = spec.get("crs") or declared
-        if crs is None:
-            raise CRSError(
-                f"{mapping.dataset} : le fichier ne déclare pas de système de coordonnées ; "
-                "précisez « crs » dans la correspondance."
-            )
-        return geoms, crs, pd.DataFrame(columns=REJECT_COLUMNS)
-    crs = spec.get("crs", "EPSG:4326")
-    if "x" in spec:
-        x = _parse_float(frame[spec["x"]])
-        y = _parse_float(frame[spec["y"]])
-        bad = x.isna() | y.isna()
-        rejects.append(_reject(table.rows, bad, str(spec["x"]),
-                               "coordonnées manquantes ou illisibles", frame[spec["x"]]))
-        geoms = np.asarray(shapely.points(x.fillna(0).to_numpy(), y.fillna(0).to_numpy()))
-        geoms[bad.to_numpy()] = None
-    elif "wkt" in spec:
-        text = frame[spec["wkt"]].astype("string").fillna("").to_numpy(dtype=object)
-        geoms = shapely.from_wkt(text, on_invalid="ignore")
-        bad = pd.Series(shapely.is_missing(geoms) | shapely.is_empty(geoms), index=frame.index)
-        rejects.append(_reject(table.rows, bad, str(spec["wkt"]),
-                               "géométrie WKT illisible ou vide", frame[spec["wkt"]]))
-    elif "point_dict" in spec:
-        raw = frame[spec["point_dict"]].astype("string").fillna("")
-        lon = _parse_float(raw.str.extract(_LON, expand=False))
-        lat = _parse_float(raw.str.extract(_LAT, expand=False))
-        need = lon.isna() | lat.isna()
-        for i in np.flatnonzero(need.to_numpy()):  # unusual spellings: fall back to a real parser
-            try:
-                d = ast.literal_eval(str(raw.iloc[i]))
-                lon.iloc[int(i)], lat.iloc[int(i)] = float(d["lon"]), float(d["lat"])
-            except (ValueError, SyntaxError, KeyError, TypeError):
-                continue
-        bad = lon.isna() | lat.isna()
-        rejects.append(_reject(table.rows, bad, str(spec["point_dict"]),
-                               "point illisible (attendu {'lon': …, 'lat': …})", raw))
-        geoms = np.asarray(shapely.points(lon.fillna(0).to_numpy(), lat.fillna(0).to_numpy()))
-        geoms[bad.to_numpy()] = None
-    else:
-        raise MappingError(f"{mapping.dataset} : la correspondance ne dit pas où est la géométrie.")
-    return geoms, crs, pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(
-        columns=REJECT_COLUMNS)
-
-
-def _check_coordinates(
-    geoms: np.ndarray, crs: Any, rows: pd.Series, *, target_crs: Any
-) -> tuple[pd.Series, pd.DataFrame]:
-    """Catch swapped lat/lon, projected coordinates declared as degrees, points off the map.
-
-    Returns the mask of rows to keep and the rejects.
+    The mapping (its whole parsed content), the layer, the territory margin and, when that
+    margin applies, the perimeters it is measured from (their count and last import).
+    None when the layer is not known before reading (the file is then always parsed).
     """
-    west, south, east, north = area_of_use_bounds(target_crs)
-    source = resolve_crs(crs)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    cx = np.full(len(geoms), np.nan)
-    cy = np.full(len(geoms), np.nan)
-    if present.any():
-        centroids = shapely.centroid(geoms[present])
-        cx[present] = shapely.get_x(centroids)
-        cy[present] = shapely.get_y(centroids)
-    index = rows.index
-    if source.is_geographic:
-        out_of_range = present & ((np.abs(cx) > 180) | (np.abs(cy) > 90))
-        if out_of_range.sum() > 0.5 * max(present.sum(), 1):
-            lambert = (cx > 50_000) & (cx < 1_300_000) & (cy > 6_000_000) & (cy < 7_200_000)
-            guess = " ; elles ressemblent à du Lambert 93 (EPSG:2154)" if lambert.mean() > 0.5 else ""
-            raise CRSError(
-                "Les coordonnées ne sont pas des degrés alors que le fichier est déclaré en "
-                f"WGS84{guess}. Précisez « crs » dans la correspondance."
-            )
-        lon, lat = cx, cy
-    else:
-        out_of_range = np.zeros(len(geoms), dtype=bool)
-        pts = gpd.GeoSeries(shapely.points(np.nan_to_num(cx), np.nan_to_num(cy)), crs=source)
-        ll = pts.to_crs("EPSG:4326")
-        lon, lat = ll.x.to_numpy(), ll.y.to_numpy()
-    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
-    swapped = present & ~inside & (lat >= west) & (lat <= east) & (lon >= south) & (lon <= north)
-    if source.is_geographic and swapped.sum() > 0.5 * max(present.sum(), 1):
-        raise CRSError(
-            "Latitude et longitude semblent inversées pour la plupart des lignes : "
-            "échangez x et y dans la correspondance."
-        )
-    outside = present & ~inside & ~swapped & ~out_of_range
-    where = _coordinates_text(geoms).set_axis(index)
-    rejects = pd.concat([
-        _reject(rows, pd.Series(out_of_range, index=index), "geometry",
-                "coordonnées hors des bornes (degrés attendus)", where),
-        _reject(rows, pd.Series(swapped, index=index), "geometry",
-                "latitude et longitude inversées ?", where),
-        _reject(rows, pd.Series(outside, index=index), "geometry",
-                "point hors du territoire couvert par le système de coordonnées", where),
-    ], ignore_index=True)
-    keep = pd.Series(~(out_of_range | swapped | outside), index=index)
-    return keep, rejects
+    mapping = _resolve_mapping(opts.mapping, layer)
+    target = layer if layer is not None else (mapping.layer if mapping is not None else None)
+    if target is None:
+        return None
+    try:
+        name = get_schema(target).name
+    except QPVError:
+        return None  # an unknown layer: the import itself says so, as for any file
+    parts: list[Any] = [name, repr(mapping), opts.territory_margin_m]
+    if opts.territory_margin_m is not None and name != "perimetres":
+        log = store.imports()
+        ids = [int(i) for i in log.loc[log["layer"] == "perimetres", "id"]] if len(log) else []
+        parts += [store.count("perimetres"), max(ids) if ids else None]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-def _far_from_territory(store: LayerStore, gdf: gpd.GeoDataFrame, margin_m: float) -> pd.Series:
-    perimeters = store.read("perimetres")
-    if perimeters.empty or gdf.empty:
-        return pd.Series(False, index=gdf.index)
-    tree = shapely.STRtree(perimeters.geometry.to_numpy())
-    geoms = gdf.geometry.to_numpy()
-    near = tree.query(geoms, predicate="dwithin", distance=margin_m)
-    ok = np.zeros(len(gdf), dtype=bool)
-    ok[np.unique(near[0])] = True
-    return pd.Series(~ok, index=gdf.index)
+def already_imported(store: LayerStore, path: Path, *, sha256: str, key: str,
+                     strict: bool = False) -> ImportReport | None:
+    """Return the report of a re-import of a file already imported with the same key, or None.
+
+    None as well when the rows that import accounted for are no longer all in the layer
+    (deleted since): the file must then be read again. Rows are accounted as present; the
+    rejects of the first import are in its own report.
+    """
+    log = store.imports()
+    if log.empty:
+        return None
+    same = log[(log["sha256"] == sha256)]
+    same = same[[_summary_of(r).get("cle_import") == key for r in same["report"]]]
+    if same.empty:
+        return None
+    first, last = same.iloc[0], same.iloc[-1]
+    n_read, n_rejected = int(last["n_read"]), int(last["n_rejected"])
+    if strict and n_rejected:
+        return None  # strict refuses that file: let the import say so
+    present = store.count(str(last["layer"]), where={"source_dataset": str(last["mapping"])})
+    if present < int(last["n_inserted"]) + int(last["n_existing"]):
+        logger.info("import %s: same file as import %s but rows were deleted since: read again",
+                    path.name, first["id"])
+        return None
+    summary = _summary_of(last)
+    lines = summary.get("rejets_lignes")
+    if not isinstance(lines, list) or not isinstance(summary.get("lignes_reparees"), list):
+        return None  # too many rejects to keep: the file is read again for its reject report
+    return ImportReport(
+        rejects=pd.DataFrame(lines, columns=REJECT_COLUMNS).astype({"row": "int64"}),
+        repaired_rows=[int(r) for r in summary["lignes_reparees"]],
+        layer=str(last["layer"]), file_name=path.name, dataset=str(last["mapping"]), sha256=sha256,
+        n_read=n_read, n_inserted=0, n_existing=n_read - n_rejected, n_rejected=n_rejected,
+        n_repaired=int(last["n_repaired"]), encoding=summary.get("encodage"),
+        separator=summary.get("separateur"), layout=summary.get("format_reconnu"),
+        unused_columns=list(summary.get("colonnes_inutilisees") or []),
+        already_imported=str(first["finished_at"] or first["started_at"]),
+    )
 
 
-def _uids(frame: pd.DataFrame, mapping: Mapping_, source_ids: pd.Series | None) -> pd.Series:
-    prefix = f"{mapping.layer}|{mapping.dataset}|"
-    if source_ids is not None:
-        keys = prefix + source_ids.astype("string")
-    else:
-        canon = frame.drop(columns=[frame.geometry.name]).astype("string").fillna("")
-        wkb = shapely.to_wkb(shapely.set_precision(frame.geometry.to_numpy(), 0.01), hex=True)
-        content = pd.Series(["\x1f".join(r) for r in canon.itertuples(index=False)],
-                            index=frame.index, dtype="object") + "\x1f" + pd.Series(wkb, index=frame.index)
-        occurrence = content.groupby(content).cumcount().astype("string")
-        keys = prefix + content + "#" + occurrence
-    return keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:20])
+def _summary_of(entry: Any) -> dict[str, Any]:
+    """Return the summary JSON of an import log entry (or a row of it); {} when absent or unreadable."""
+    text = entry["report"] if isinstance(entry, pd.Series) else entry
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _is_deadlock(exc: BaseException) -> bool:
@@ -361,12 +248,32 @@ def _is_deadlock(exc: BaseException) -> bool:
     return cause is not None and type(cause).__name__ in ("DeadlockDetected", "SerializationFailure")
 
 
+def _record(store: LayerStore, report: ImportReport, *, path: Path, actor: str | None,
+            key: str | None, extra: dict[str, Any] | None = None) -> None:
+    """Append the import log entry of ``report`` (with the key a re-import is recognised by)."""
+    now = datetime.now().isoformat(timespec="seconds")
+    summary = report.summary() | ({"cle_import": key} if key else {}) | (extra or {})
+    if key and len(report.rejects) <= KEPT_REJECTS and len(report.repaired_rows) <= KEPT_REJECTS:
+        # what a re-import recognised by its hash answers without reading the file again
+        summary["rejets_lignes"] = [[int(r), str(f), str(v), str(m)] for r, f, v, m in zip(
+            report.rejects["row"].tolist(), report.rejects["field"].tolist(),
+            report.rejects["value"].tolist(), report.rejects["reason"].tolist(), strict=True)]
+        summary["lignes_reparees"] = [int(r) for r in report.repaired_rows]
+    store.record_import({
+        "layer": report.layer, "file_name": path.name, "sha256": report.sha256,
+        "mapping": report.dataset, "started_at": now, "finished_at": now, "actor": actor,
+        "n_read": report.n_read, "n_inserted": report.n_inserted,
+        "n_existing": report.n_existing, "n_rejected": report.n_rejected,
+        "n_repaired": report.n_repaired, "report": json.dumps(summary, ensure_ascii=False),
+    })
+
+
 def _store_valid(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, report: ImportReport, *,
-                 path: Path, dataset: str, actor: str | None, t0: float) -> None:
+                 path: Path, actor: str | None, t0: float, key: str | None) -> None:
     """Write ``valid`` and the import log entry in one transaction (counts into ``report``)."""
     n_valid = len(valid)
     report.n_inserted = report.n_existing = 0
-    with store.transaction():
+    with store.bulk_transaction():
         # by blocks, in the one transaction: the progress of a long import shows in the log
         for block in list(iter_chunks(n_valid, WRITE_BLOCK)) or [slice(0, 0)]:
             written = store.write(layer, valid.iloc[block], actor=actor, validated=True)
@@ -375,14 +282,7 @@ def _store_valid(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, report:
             logger.info("enregistrement %s : %d/%d lignes (transaction en cours)", path.name,
                         block.stop, n_valid)
         report.seconds = time.perf_counter() - t0
-        store.record_import({
-            "layer": layer, "file_name": path.name, "sha256": report.sha256,
-            "mapping": dataset, "started_at": datetime.now().isoformat(timespec="seconds"),
-            "finished_at": datetime.now().isoformat(timespec="seconds"), "actor": actor,
-            "n_read": report.n_read, "n_inserted": report.n_inserted,
-            "n_existing": report.n_existing, "n_rejected": report.n_rejected,
-            "n_repaired": report.n_repaired, "report": json.dumps(report.summary(), ensure_ascii=False),
-        })
+        _record(store, report, path=path, actor=actor, key=key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -404,6 +304,9 @@ class ImportOptions:
         Store nothing if any row is rejected.
     progress : callable, optional
         Called with a short French label at each stage.
+    force : bool
+        Parse and check the file even when the same bytes were already imported with the
+        same options (by default such a file is recognised by its hash and not read again).
     """
 
     mapping: str | Path | Mapping_ | None = None
@@ -412,6 +315,7 @@ class ImportOptions:
     report_dir: str | Path | None = None
     strict: bool = False
     progress: Callable[[str], None] | None = None
+    force: bool = False
 
 
 def _resolve_mapping(mapping: str | Path | Mapping_ | None, layer: str | None) -> Mapping_ | None:
@@ -476,128 +380,6 @@ def _unused_columns(table: SourceTable, mapping: Mapping_) -> list[str]:
 STREET_LEVEL_TAGS = frozenset({*LEVEL_COLUMNS, *(tag for tag, _ in LEVEL_TAGS)})
 
 
-def _street_levels(table: SourceTable, mapped: pd.DataFrame) -> pd.DataFrame:
-    """Fill the ``level`` of street lines the mapping leaves empty from the source's own tags.
-
-    OpenStreetMap ``layer``/``bridge``/``tunnel`` and IGN BD TOPO ``POS_SOL`` say where a
-    street passes over or under another: kept, the network does not join them where they cross.
-    """
-    if "level" in mapped.columns and mapped["level"].notna().any():
-        return mapped
-    levels = street_levels(table.frame.loc[mapped.index])
-    if not levels.any():
-        return mapped
-    out = mapped.copy()
-    out["level"] = pd.Series(np.round(levels).astype(int), index=mapped.index)
-    return out
-
-
-def _check_geography(mapped: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    """Deduce each perimeter's geography from its code; reject codes contradicting a declared one.
-
-    ``QP…`` codes are the 2015 geography, ``QN…`` codes the 2024 one.
-    """
-    if "code" not in mapped.columns:
-        return mapped, rows, pd.DataFrame(columns=REJECT_COLUMNS)
-    declared = mapped["geography"] if "geography" in mapped.columns else None
-    geography, contradicts = geography_from_codes(mapped["code"], declared)
-    rejects = _reject(rows, contradicts, "geography", "", mapped["code"])
-    rejects["reason"] = [
-        f"le code {code} est de la géographie {CODE_GEOGRAPHIES[str(code).strip().upper()[:2]]} "
-        f"(préfixe {str(code).strip().upper()[:2]}) mais la géographie déclarée est {given}"
-        for code, given in zip(mapped["code"][contradicts], declared[contradicts]
-                               if declared is not None else [], strict=True)
-    ]
-    out = mapped.copy()
-    out["geography"] = geography
-    keep = ~contradicts
-    return out[keep], rows[keep], rejects
-
-
-def _filter_rows(table: SourceTable, mapping: Mapping_) -> tuple[SourceTable, list[pd.DataFrame]]:
-    """Keep the rows the mapping's ``filter`` allows; the others become rejects."""
-    if not mapping.filter:
-        return table, []
-    keep = pd.Series(True, index=table.frame.index)
-    for col, allowed in mapping.filter.items():
-        if col not in table.frame:
-            raise MappingError(f"Filtre sur une colonne absente : {col}.")
-        allowed_list = allowed if isinstance(allowed, list) else [allowed]
-        keep &= table.frame[col].astype("string").isin([str(a) for a in allowed_list])
-    rejects = _reject(table.rows, ~keep, "", "hors du filtre de la correspondance")
-    return replace(table, frame=table.frame[keep], rows=table.rows[keep]), [rejects]
-
-
-def _check_source_ids(
-    table: SourceTable, mapped: pd.DataFrame, rows: pd.Series, mapping: Mapping_
-) -> tuple[pd.DataFrame, pd.Series, pd.Series | None, list[pd.DataFrame]]:
-    """Reject rows whose source id is blank or repeated; add ``source_id`` to the kept ones.
-
-    Returns the kept mapped rows, their row numbers, their source ids (None when the
-    mapping names no id column) and the rejects.
-    """
-    if not mapping.id:
-        return mapped, rows, None, []
-    source_ids = table.frame[mapping.id].astype("string").str.strip()
-    blank = source_ids.isna() | source_ids.eq("")
-    blank_rej = _reject(rows, blank, mapping.id, "identifiant source manquant")
-    dup = source_ids.duplicated() & ~blank
-    first_row = pd.Series(rows.to_numpy(), index=source_ids.to_numpy())
-    first_row = first_row[~first_row.index.duplicated()]
-    dup_rej = _reject(rows, dup, mapping.id, "", source_ids)
-    dup_rej["reason"] = [
-        f"identifiant en double (déjà vu ligne {first_row[v]})" for v in source_ids[dup]
-    ]
-    keep = ~(blank | dup)
-    mapped, rows, source_ids = mapped[keep], rows[keep], source_ids[keep]
-    mapped["source_id"] = source_ids
-    return mapped, rows, source_ids, [blank_rej, dup_rej]
-
-
-def _locate(
-    table: SourceTable, mapped: pd.DataFrame, rows: pd.Series, mapping: Mapping_, *, target_crs: Any
-) -> tuple[gpd.GeoDataFrame, pd.Series, list[pd.DataFrame]]:
-    """Attach the geometries (in their source CRS) to the mapped rows whose coordinates hold.
-
-    Returns the located rows, their row numbers and the rejects (unreadable, missing,
-    implausible coordinates).
-    """
-    geoms, src_crs, geom_rejects = _build_geometry(table, mapping)
-    geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
-    rejects = [geom_rejects[geom_rejects["row"].isin(rows)]]
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    keep_coords, coord_rejects = _check_coordinates(geoms, src_crs, rows, target_crs=target_crs)
-    rejects.append(coord_rejects)
-    unread = pd.Series(~present, index=mapped.index) & ~rows.isin(geom_rejects["row"])
-    rejects.append(_reject(rows, unread, "geometry", "géométrie manquante ou vide"))
-    keep = keep_coords & pd.Series(present, index=mapped.index)
-    gdf = gpd.GeoDataFrame(mapped[keep], geometry=geoms[keep.to_numpy()], crs=resolve_crs(src_crs))
-    return gdf, rows[keep], rejects
-
-
-def _repair(gdf: gpd.GeoDataFrame, geometry_type: str | None) -> tuple[gpd.GeoDataFrame, pd.Index]:
-    """Repair invalid polygons (in the source CRS); return the frame and the repaired index."""
-    if geometry_type not in ("MultiPolygon", "Geometry"):
-        return gdf, pd.Index([])
-    # repair in the source CRS, where the publisher's geometry was (in)valid
-    gdf = gdf.copy()
-    polygonal = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
-    fixed, was_invalid = repair_polygons(gdf[polygonal])
-    gdf.loc[polygonal, gdf.geometry.name] = fixed.geometry
-    return gdf, fixed.index[was_invalid]
-
-
-def _keep_near_territory(
-    store: LayerStore, gdf: gpd.GeoDataFrame, rows: pd.Series, margin_m: float
-) -> tuple[gpd.GeoDataFrame, pd.Series, pd.DataFrame]:
-    """Drop the rows farther than ``margin_m`` from every stored perimeter (as rejects)."""
-    far = _far_from_territory(store, gdf, margin_m)
-    where = _coordinates_text(gdf.geometry.to_crs("EPSG:4326").to_numpy()).set_axis(gdf.index)
-    rejects = _reject(rows, far, "geometry", f"point à plus de {margin_m / 1000:g} km de tout périmètre",
-                      where)
-    return gdf[~far], rows[~far], rejects
-
-
 def _count_rejects(report: ImportReport, rejects: list[pd.DataFrame]) -> None:
     """Put the sorted rejects and their count into ``report``."""
     all_rejects = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(
@@ -617,28 +399,32 @@ def _refuse_if_strict(report: ImportReport) -> None:
 
 
 def _write_with_retries(store: LayerStore, layer: str, valid: gpd.GeoDataFrame, report: ImportReport, *,
-                        path: Path, dataset: str, actor: str | None, t0: float) -> None:
-    """Run :func:`_store_valid`, again (in uid order) when the database breaks a deadlock."""
-    to_write = valid
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
+                        path: Path, actor: str | None, t0: float, key: str | None) -> None:
+    """Run :func:`_store_valid` after the streamed write was a deadlock victim, again if need be.
+
+    In uid order: writers that all lock their rows in the same order cannot deadlock each
+    other (the first, streamed attempt keeps the file's order).
+    """
+    to_write = valid.sort_values("uid", kind="stable")
+    for attempt in range(2, WRITE_ATTEMPTS + 1):
         try:
-            _store_valid(store, layer, to_write, report, path=path, dataset=dataset, actor=actor, t0=t0)
+            _store_valid(store, layer, to_write, report, path=path, actor=actor, t0=t0, key=key)
             return
         except StoreError as exc:
             if not _is_deadlock(exc):
                 raise
             if attempt == WRITE_ATTEMPTS:
-                raise StoreError(
-                    f"Import de {path.name} annulé : il est resté en conflit avec d'autres écritures "
-                    f"simultanées après {WRITE_ATTEMPTS} tentatives ; rien n'a été enregistré, "
-                    "relancez-le."
-                ) from exc
-            # again in uid order: writers that all lock their rows in the same order cannot
-            # deadlock each other (the first attempt keeps the file's order)
-            to_write = valid.sort_values("uid", kind="stable")
+                raise _gave_up(path) from exc
             logger.warning("import %s: deadlock with another writer, attempt %d/%d", path.name,
                            attempt + 1, WRITE_ATTEMPTS)
             time.sleep(random.uniform(0.05, 0.3) * attempt)
+
+
+def _gave_up(path: Path) -> StoreError:
+    return StoreError(
+        f"Import de {path.name} annulé : il est resté en conflit avec d'autres écritures "
+        f"simultanées après {WRITE_ATTEMPTS} tentatives ; rien n'a été enregistré, relancez-le."
+    )
 
 
 @dataclass
@@ -652,64 +438,181 @@ class _Prepared:
     path: Path
 
 
-def _prepare(store: LayerStore, path: Path, layer: str | None, opts: ImportOptions) -> _Prepared:
-    """Run every stage of an import but the write: the report (rejects, counts read) and the valid rows."""
-    step = opts.progress or (lambda _label: None)
-    mapping = _resolve_mapping(opts.mapping, layer)
-    step("lecture")
-    table = _read_table(path, mapping)
-    mapping, layout = _mapping_for(table, mapping, layer, path)
-    table = _align_columns(table, mapping)
+@dataclass
+class _Run:
+    """One import under way: what its blocks of rows share."""
+
+    store: LayerStore
+    path: Path
+    layer: str | None
+    opts: ImportOptions
+    given: Mapping_ | None
+    sha256: str
+    tally: ImportTally = field(default_factory=ImportTally)
+    report: ImportReport | None = None
+    mapping: Mapping_ | None = None
+    rejects: list[pd.DataFrame] = field(default_factory=list)
+    repaired_rows: list[int] = field(default_factory=list)
+    n_read: int = 0
+
+    def step(self, label: str) -> None:
+        """Tell the progress callback (first block only: the stages of the whole file)."""
+        if self.opts.progress is not None:
+            self.opts.progress(label)
+
+
+def _source_tables(path: Path, mapping: Mapping_ | None, layer: str | None) -> tuple[Iterator[SourceTable],
+                                                                                     int | None]:
+    """Return the file as blocks of rows, and its number of lines when the scan counted them.
+
+    Plain CSV files the columnar reader reads exactly as :func:`read_csv` are streamed by
+    :data:`READ_BLOCK` rows; other files are read whole (one block). Street lines are read
+    whole: whether the source's own level tags are used is decided on the whole file.
+    """
+    read_opts = dict(mapping.read) if mapping is not None else {}
+    fmt = read_opts.get("format")
+    suffixes = {s.lower() for s in path.suffixes}
+    if fmt == "csv" or (fmt is None and bool(suffixes & CSV_SUFFIXES)):
+        scan = scan_csv(path, encoding=read_opts.get("encoding"), separator=read_opts.get("separator"))
+        if scan is not None:
+            whole = (mapping.layer if mapping is not None else layer) == "voies"
+            return iter_csv_chunks(scan, rows=scan.n_lines + 1 if whole else READ_BLOCK), scan.n_lines
+    return iter([_read_table(path, mapping)]), None
+
+
+def _prepare_block(run: _Run, table: SourceTable) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Run every stage but the write on one block: its valid rows and their row numbers."""
+    first = run.mapping is None
+    if run.mapping is None:
+        mapping, layout = _mapping_for(table, run.given, run.layer, run.path)
+        run.mapping = mapping
+        table = _align_columns(table, mapping)
+        run.report = ImportReport(layer=get_schema(mapping.layer).name, file_name=run.path.name,
+                                  dataset=mapping.dataset, sha256=run.sha256, encoding=table.encoding,
+                                  separator=table.separator, layout=layout,
+                                  unused_columns=_unused_columns(table, mapping))
+    else:
+        table = _align_columns(table, run.mapping)
+    mapping, store = run.mapping, run.store
     schema = get_schema(mapping.layer)
-    report = ImportReport(layer=schema.name, file_name=path.name, dataset=mapping.dataset,
-                          sha256=file_sha256(path), encoding=table.encoding,
-                          separator=table.separator, layout=layout,
-                          unused_columns=_unused_columns(table, mapping))
-    rejects = [table.rejects]
-    n_read = table.n_read  # before the mapping's filter: the rows it leaves out are rejects
+    run.rejects.append(table.rejects)
+    run.n_read += table.n_read  # before the mapping's filter: the rows it leaves out are rejects
     table, filter_rejects = _filter_rows(table, mapping)
-    rejects += filter_rejects
-    step("correspondance")
+    run.rejects += filter_rejects
+    if first:
+        run.step("correspondance")
     mapped = _apply_rules(table, mapping)
     all_mapped = mapped
     formats = {r.name: r.format for r in mapping.fields if r.format}
-    mapped, rows, source_ids, id_rejects = _check_source_ids(table, mapped, table.rows, mapping)
-    rejects += id_rejects
+    mapped, rows, source_ids, id_rejects = _check_source_ids(table, mapped, table.rows, mapping,
+                                                             tally=run.tally)
+    run.rejects += id_rejects
     if schema.name == "perimetres":
         mapped, rows, geography_rejects = _check_geography(mapped, rows)
-        rejects.append(geography_rejects)
+        run.rejects.append(geography_rejects)
     if schema.name == "voies":
         mapped = _street_levels(table, mapped)
-    step("géométrie")
-    gdf, rows, geometry_rejects = _locate(table, mapped, rows, mapping, target_crs=store.crs)
-    rejects += geometry_rejects
+    if first:
+        run.step("géométrie")
+    gdf, rows, geometry_rejects = _locate(table, mapped, rows, mapping, target_crs=store.crs,
+                                          tally=run.tally)
+    run.rejects += geometry_rejects
     gdf, repaired_src = _repair(gdf, schema.geometry)
     gdf = gdf.to_crs(store.crs)
-    if opts.territory_margin_m is not None and schema.name != "perimetres":
-        gdf, rows, far_rejects = _keep_near_territory(store, gdf, rows, opts.territory_margin_m)
-        rejects.append(far_rejects)
+    if run.opts.territory_margin_m is not None and schema.name != "perimetres":
+        gdf, rows, far_rejects = _keep_near_territory(store, gdf, rows, run.opts.territory_margin_m,
+                                                      tally=run.tally)
+        run.rejects.append(far_rejects)
     gdf["simulated"] = mapping.simulated
     gdf["source_dataset"] = mapping.dataset
-    step("validation")
+    if first:
+        run.step("validation")
     result = validate_frame(gdf, schema, rows=rows, formats=formats)
-    rejects.append(result.rejects)
+    run.rejects.append(result.rejects)
     # rows set aside before validation (id, geography, coordinates): their other errors too
     set_aside = all_mapped.index.difference(gdf.index)
     if len(set_aside):
-        rejects.append(validate_frame(all_mapped.loc[set_aside], schema, rows=table.rows.loc[set_aside],
-                                      formats=formats, check_geometry=False).rejects)
+        run.rejects.append(validate_frame(all_mapped.loc[set_aside], schema, rows=table.rows.loc[set_aside],
+                                          formats=formats, check_geometry=False).rejects)
     valid = result.valid
     valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
-                         source_ids.loc[valid.index] if source_ids is not None else None)
-    _count_rejects(report, rejects)
-    report.n_read = n_read
+                         source_ids.loc[valid.index] if source_ids is not None else None, tally=run.tally)
     repaired = result.repaired.union(repaired_src.intersection(valid.index))
     if "repaired" in valid.columns and len(repaired):
         valid.loc[repaired, "repaired"] = True
-    report.repaired_rows = sorted(int(r) for r in rows.loc[repaired])
+    run.repaired_rows += [int(r) for r in rows.loc[repaired]]
+    return valid, rows.loc[valid.index]
+
+
+def _finish(run: _Run) -> ImportReport:
+    """Decide on the whole file (implausible coordinates) and put the counts into the report."""
+    run.tally.refuse_implausible()
+    report = run.report
+    if report is None:  # pragma: no cover - every reader yields a block
+        raise SourceFileError(f"Le fichier {run.path.name} ne contient aucune ligne.")
+    _count_rejects(report, run.rejects)
+    report.n_read = run.n_read
+    report.repaired_rows = sorted(run.repaired_rows)
     report.n_repaired = len(report.repaired_rows)
-    return _Prepared(report=report, valid=valid, valid_rows=rows.loc[valid.index],
-                     dataset=mapping.dataset, path=path)
+    return report
+
+
+def _new_run(store: LayerStore, path: Path, layer: str | None, opts: ImportOptions,
+             sha256: str | None = None) -> tuple[_Run, Iterator[SourceTable], int | None]:
+    mapping = _resolve_mapping(opts.mapping, layer)
+    run = _Run(store=store, path=path, layer=layer, opts=opts, given=mapping,
+               sha256=sha256 if sha256 is not None else "")
+    run.step("lecture")
+    tables, n_lines = _source_tables(path, mapping, layer)
+    return run, tables, n_lines
+
+
+def _prepare(store: LayerStore, path: Path, layer: str | None, opts: ImportOptions) -> _Prepared:
+    """Run every stage of an import but the write: the report (rejects, counts read) and the valid rows."""
+    run, tables, _n_lines = _new_run(store, path, layer, opts)
+    valids, rows = [], []
+    for table in tables:
+        valid, valid_rows = _prepare_block(run, table)
+        valids.append(valid)
+        rows.append(valid_rows)
+    report = _finish(run)
+    report.sha256 = file_sha256(path)
+    assert run.mapping is not None
+    return _Prepared(report=report, valid=valids[0] if len(valids) == 1 else pd.concat(valids),
+                     valid_rows=rows[0] if len(rows) == 1 else pd.concat(rows),
+                     dataset=run.mapping.dataset, path=path)
+
+
+def _stream(store: LayerStore, path: Path, layer: str | None, opts: ImportOptions, *, sha256: str,
+            key: str | None, t0: float) -> ImportReport:
+    """Read, check and write the file block by block in one transaction; return the report."""
+    run, tables, n_lines = _new_run(store, path, layer, opts, sha256)
+    n_inserted = n_existing = done = 0
+    with store.bulk_transaction():
+        for table in tables:
+            valid, _rows = _prepare_block(run, table)
+            assert run.report is not None
+            if done == 0:
+                run.step("enregistrement")
+            # by blocks, in the one transaction: the progress of a long import shows in the log,
+            # in rows of the file read (all of them when the file is read whole)
+            total = n_lines if n_lines is not None else len(valid)
+            blocks = list(iter_chunks(len(valid), WRITE_BLOCK))
+            for k, block in enumerate(blocks):
+                written = store.write(run.report.layer, valid.iloc[block], actor=opts.actor, validated=True)
+                n_inserted += written.n_inserted
+                n_existing += written.n_existing
+                done = (run.n_read if n_lines is not None else block.stop) if k == len(blocks) - 1 \
+                    else done + block.stop - block.start
+                logger.info("enregistrement %s : %d/%d lignes (transaction en cours)", path.name,
+                            done, max(total, done))
+        report = _finish(run)
+        if opts.strict:
+            _refuse_if_strict(report)
+        report.n_inserted, report.n_existing = n_inserted, n_existing
+        report.seconds = time.perf_counter() - t0
+        _record(store, report, path=path, actor=opts.actor, key=key)
+    return report
 
 
 @dataclass(frozen=True)
@@ -752,6 +655,11 @@ def import_file(
 ) -> ImportReport:
     """Import a source file into a layer of ``store``, all or nothing.
 
+    A file already imported with the same options (same bytes, :func:`file_sha256`) is
+    recognised before it is parsed: nothing is read again, its rows are accounted as
+    already present and :attr:`ImportReport.already_imported` gives the first import's date
+    (``force`` in the options parses it again).
+
     Parameters
     ----------
     store : LayerStore
@@ -776,13 +684,32 @@ def import_file(
     opts = options if options is not None else ImportOptions()
     t0 = time.perf_counter()
     path = Path(path)
-    prepared = _prepare(store, path, layer, opts)
-    report = prepared.report
-    if opts.strict:
-        _refuse_if_strict(report)
-    (opts.progress or (lambda _label: None))("enregistrement")
-    _write_with_retries(store, report.layer, prepared.valid, report, path=path, dataset=prepared.dataset,
-                        actor=opts.actor, t0=t0)
+    sha256 = file_sha256(path) if path.is_file() else ""
+    key = import_key(store, path, layer, opts) if sha256 else None
+    report = None if opts.force or key is None else already_imported(store, path, sha256=sha256, key=key,
+                                                                       strict=opts.strict)
+    if report is not None:
+        for stage in ("lecture", "correspondance", "géométrie", "validation", "enregistrement"):
+            if opts.progress is not None:  # every stage answered by the first import
+                opts.progress(stage)
+        report.seconds = time.perf_counter() - t0
+        _record(store, report, path=path, actor=opts.actor, key=key,
+                extra={"deja_importe": report.already_imported})
+    else:
+        try:
+            report = _stream(store, path, layer, opts, sha256=sha256, key=key, t0=t0)
+        except StoreError as exc:
+            if not _is_deadlock(exc):
+                raise
+            logger.warning("import %s: deadlock with another writer, attempt 2/%d", path.name, WRITE_ATTEMPTS)
+            if WRITE_ATTEMPTS == 1:  # pragma: no cover - configuration
+                raise _gave_up(path) from exc
+            prepared = _prepare(store, path, layer, opts)
+            report = prepared.report
+            if opts.strict:
+                _refuse_if_strict(report)
+            _write_with_retries(store, report.layer, prepared.valid, report, path=path, actor=opts.actor,
+                                t0=t0, key=key)
     accounted = report.n_inserted + report.n_existing + report.n_rejected
     if accounted != report.n_read:  # pragma: no cover - would be a bug in this module
         raise SourceFileError(

@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
-from pyogrio import errors as ogr_errors
 from shapely.errors import ShapelyError
 
 from geo.errors import NetworkError
@@ -59,12 +57,19 @@ ACCEPTED_FORMATS = (
     "ou extrait OpenStreetMap (.osm, .osm.pbf) pour les voies"
 )
 LIST_SEPARATOR = ", "
-# what pyogrio / GDAL / GEOS raise on a damaged file: all become a SourceFileError
-_VECTOR_ERRORS: tuple[type[Exception], ...] = (
-    ogr_errors.DataSourceError, ogr_errors.DataLayerError, ogr_errors.FeatureError,
-    ogr_errors.FieldError, ogr_errors.GeometryError, ogr_errors.CRSError, ShapelyError,
-    ValueError, RuntimeError, OSError, MemoryError, LookupError,
+# GEOS and Python errors of a damaged file; pyogrio's own are added where it is imported
+# (GDAL's libraries take tens of megabytes: a CSV import never loads them)
+_READ_ERRORS: tuple[type[Exception], ...] = (
+    ShapelyError, ValueError, RuntimeError, OSError, MemoryError, LookupError,
 )
+
+
+def _vector_errors() -> tuple[type[Exception], ...]:
+    """Return what pyogrio / GDAL / GEOS raise on a damaged file: all become a SourceFileError."""
+    from pyogrio import errors as ogr_errors
+
+    return (ogr_errors.DataSourceError, ogr_errors.DataLayerError, ogr_errors.FeatureError,
+            ogr_errors.FieldError, ogr_errors.GeometryError, ogr_errors.CRSError, *_READ_ERRORS)
 
 
 @dataclass
@@ -382,6 +387,8 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
     SourceFileError
         When GDAL cannot open the file (truncated, not a vector file, no such layer).
     """
+    import pyogrio
+
     path = Path(path)
     limit = _check_size(path)
     if path.stat().st_size == 0:
@@ -399,7 +406,7 @@ def read_vector(path: str | Path, *, layer: str | None = None, encoding: str | N
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             gdf = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore", **kwargs)
-    except _VECTOR_ERRORS as exc:
+    except _vector_errors() as exc:
         logger.info("GDAL cannot read %s: %s", path.name, exc)
         raise SourceFileError(
             f"Impossible de lire {path.name} : fichier tronqué, corrompu ou d'un format non géré ; "

@@ -133,19 +133,31 @@ def register_functions(con: sqlite3.Connection) -> None:
     con.create_function("ST_MaxY", 1, _st_bound(3), deterministic=True)
 
 
+_HEADER_DTYPE = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"),
+                          ("envelope", "<f8", (4,))])
+
+
 def encode(geoms: np.ndarray, srs_id: int) -> list[bytes | None]:
-    """Encode shapely geometries as GeoPackage binary blobs (with an xy envelope)."""
+    """Encode shapely geometries as GeoPackage binary blobs (with an xy envelope).
+
+    The headers are packed in one numpy buffer; only the concatenation with each WKB is
+    done per geometry.
+    """
+    geoms = np.asarray(geoms, dtype=object)
     wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2)
-    bounds = shapely.bounds(geoms)
-    empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
-    out: list[bytes | None] = []
-    for w, b, e, g in zip(wkb, bounds, empty, geoms, strict=True):
-        if g is None:
-            out.append(None)
-        elif e:
-            out.append(_HEADER_NOENV.pack(b"GP", 0, 0b10001, srs_id) + w)
-        else:
-            out.append(_HEADER.pack(b"GP", 0, 0b00011, srs_id, b[0], b[2], b[1], b[3]) + w)
+    missing = shapely.is_missing(geoms)
+    empty = shapely.is_empty(geoms) & ~missing
+    headers = np.zeros(len(geoms), dtype=_HEADER_DTYPE)
+    headers["magic"] = b"GP"
+    headers["flags"] = 0b00011
+    headers["srs_id"] = srs_id
+    headers["envelope"] = shapely.bounds(geoms)[:, [0, 2, 1, 3]]
+    raw = headers.tobytes()
+    size = _HEADER_DTYPE.itemsize
+    out: list[bytes | None] = [raw[i * size:(i + 1) * size] + w if w is not None else None
+                               for i, w in enumerate(wkb.tolist())]
+    for i in np.flatnonzero(empty | missing).tolist():
+        out[i] = None if missing[i] else _HEADER_NOENV.pack(b"GP", 0, 0b10001, srs_id) + wkb[i]
     return out
 
 

@@ -81,6 +81,16 @@ class LayerStore(abc.ABC):
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """Group writes: all of them are committed at the end, or none on error."""
 
+    @contextlib.contextmanager
+    def bulk_transaction(self) -> Iterator[None]:
+        """One :meth:`transaction` for the many writes of an import.
+
+        Backends that maintain derived state after each write (the GeoPackage's layer
+        extents) do it once, at the end of the block, instead of after every write.
+        """
+        with self.transaction():
+            yield
+
     # -- layers -----------------------------------------------------------------
     @abc.abstractmethod
     def layers(self) -> list[LayerInfo]:

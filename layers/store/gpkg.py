@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ SCHEMA_FINGERPRINT = schema_fingerprint()
 _BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
 _RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
 _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
+_BULK_CACHE_KIB = 8_192  # SQLite page cache during an import (counted in its peak memory: kept small)
 
 
 class GeoPackageStore(SchemaMixin, LayerStore):
@@ -75,6 +77,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             raise StoreError(f"Impossible d'ouvrir l'entrepôt {self.path} : {exc}") from exc
         self._lock = threading.RLock()
         self._depth = 0
+        self._deferred: set[str] | None = None
         _gpkg.register_functions(self._con)
         self._con.execute("PRAGMA busy_timeout = 60000")
         if exists:
@@ -119,6 +122,30 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 self._depth -= 1
                 if self._depth == 0:
                     self._con.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def bulk_transaction(self) -> Iterator[None]:
+        """One transaction for the many writes of an import (see :meth:`LayerStore.bulk_transaction`).
+
+        The layers' extents (``gpkg_contents``) are refreshed once, at the end, and SQLite
+        gets a page cache of :data:`_BULK_CACHE_KIB` for the time of the writes.
+        """
+        with self._lock:
+            outer = self._deferred is None
+            if outer:
+                self._deferred = set()
+                cache = self._con.execute("PRAGMA cache_size").fetchone()[0]
+                self._con.execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
+            try:
+                with self.transaction():
+                    yield
+                    if outer:
+                        for table in sorted(self._deferred or ()):
+                            self._touch(table)
+            finally:
+                if outer:
+                    self._deferred = None
+                    self._con.execute(f"PRAGMA cache_size = {int(cache)}")
 
     # -- meta -------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -360,13 +387,19 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                     self._add_children_unchecked(
                         schema, schema.children[0], creation_history(schema, new_without, actor),
                         source_dataset=None, simulated=new_without["simulated"].reset_index(drop=True))
-                self._touch(schema.name)
+                if self._deferred is not None:  # inside bulk_transaction: once at its end
+                    self._deferred.add(schema.name)
+                else:
+                    self._touch(schema.name)
         return WriteResult(
             inserted=new["uid"].tolist(),
             existing=[*(u for u in batch["uid"] if u in existing), *valid.loc[dup_in_batch, "uid"]],
         )
 
     def _existing_uids(self, table: str, uids: list[str]) -> set[str]:
+        if len(uids) > _CHUNK:  # one statement for a whole block: the uids as one JSON array
+            q = f'SELECT uid FROM "{table}" WHERE uid IN (SELECT value FROM json_each(?))'
+            return {r[0] for r in self._con.execute(q, (json.dumps(uids),))}
         found: set[str] = set()
         for sl in iter_chunks(len(uids), _CHUNK):
             part = uids[sl]

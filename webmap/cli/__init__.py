@@ -81,9 +81,12 @@ def init(ctx: click.Context) -> None:
 @click.option("--echantillon", "sample", default=None, metavar="DESCRIPTION",
               help="Le fichier n'est qu'un échantillon (ex. « 10 000 signalements tirés de l'export "
                    "2023-2024 ») : chaque chiffre calculé dessus le dira.")
+@click.option("--forcer", "force", is_flag=True,
+              help="Relire le fichier même s'il a déjà été importé à l'identique "
+                   "(reconnu par son empreinte).")
 @click.pass_context
 def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, strict: bool,
-               report_dir: Path | None, actor: str | None, sample: str | None) -> None:
+               report_dir: Path | None, actor: str | None, sample: str | None, force: bool) -> None:
     r"""Importe FICHIER dans la couche COUCHE (tout ou rien).
 
     Sans -m, les fichiers nationaux des QPV (2015 et 2024), le CSV de la Base Adresse
@@ -119,7 +122,7 @@ def import_cmd(ctx: click.Context, layer: str, file: Path, mapping: str | None, 
                                  options=ImportOptions(mapping=mapping, actor=actor,
                                                        territory_margin_m=settings.territory_margin_m,
                                                        report_dir=report_dir or settings.reports_dir,
-                                                       strict=strict, progress=step))
+                                                       strict=strict, progress=step, force=force))
         if sample is not None and not report.nothing_imported:
             declare_sample(store, report.dataset, sample)
             click.echo(f"Jeu « {report.dataset} » déclaré échantillon : ses comptes seront dits partiels.")

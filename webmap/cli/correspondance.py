@@ -27,6 +27,8 @@ TYPES = {"str": "texte", "int": "entier", "float": "nombre", "bool": "oui/non", 
 def print_import_report(report: ImportReport) -> None:
     """Print what an import did: counts, recognised layout, unused columns, top reject reasons."""
     s = report.summary()
+    if report.message:
+        click.echo(report.message)
     click.echo(f"{s['lues']} lignes lues : {s['ajoutees']} ajoutées, {s['deja_presentes']} déjà "
                f"présentes, {s['rejetees']} rejetées, {s['reparees']} géométries réparées.")
     if report.layout:
