@@ -38,8 +38,11 @@ def _column_values(values: pd.Series) -> list[Any]:
         return [None if m else cast(v) for v, m in zip(values.astype(object).tolist(), missing, strict=True)]
     if pd.api.types.is_float_dtype(values):
         return [v if math.isfinite(v) else None for v in values.to_numpy(dtype="float64").tolist()]
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-            for v in values.to_numpy(dtype=object).tolist()]
+    items = values.to_numpy(dtype=object).tolist()
+    absent = values.isna().to_numpy()  # None, NaN (and NA / NaT): one vectorised test
+    if not absent.any():
+        return items
+    return [None if m else v for v, m in zip(items, absent.tolist(), strict=True)]
 
 
 def _parse_json_value(v: Any) -> Any:
@@ -145,8 +148,10 @@ def compact_records(frame: pd.DataFrame, schema: LayerSchema, store_crs: str, *,
     lat = np.full(len(frame), np.nan)
     if bool(ok.any()):
         lon[ok], lat[ok] = project(store_crs, CRS84, x[ok], y[ok])
-    lons = [v if math.isfinite(v) else None for v in np.round(lon, decimals).tolist()]
-    lats = [v if math.isfinite(v) else None for v in np.round(lat, decimals).tolist()]
+    lons, lats = np.round(lon, decimals).tolist(), np.round(lat, decimals).tolist()
+    if not ok.all():  # no position: null coordinates
+        lons = [v if k else None for v, k in zip(lons, ok.tolist(), strict=True)]
+        lats = [v if k else None for v, k in zip(lats, ok.tolist(), strict=True)]
     columns = []
     for n in names:
         values = _column_values(frame[n])
