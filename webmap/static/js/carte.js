@@ -625,7 +625,7 @@
     document.body.dataset.etat = "chargement";
     const zoom = map.getZoom();
     const url = (info, params) => {
-      // point layers: compact records (clustered by the server past a thousand in the view)
+      // point layers: compact records (clustered by the server past the limit in the view)
       if (isPointLayer(info)) params.set("format", "compact");
       return `${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${params}`;
     };
