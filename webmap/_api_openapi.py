@@ -19,6 +19,7 @@ from layers.schema import (
     THEMES,
 )
 from webmap import _followup, oas, users
+from webmap._map_features import COMPACT_CLUSTER_MAX_ZOOM, COMPACT_POINTS, COMPLETE, FORMATS
 from webmap.api import (
     CLUSTER_MAX_ZOOM,
     DOCUMENTED_FILTERS,
@@ -76,6 +77,17 @@ def _features_parameters() -> list[dict[str, Any]]:
             "zoom", "query", "Niveau de zoom de la carte (déduit de bbox sinon).",
             {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
         ),
+        oas.param(
+            "format", "query",
+            "complet (par défaut) : enregistrements entiers. compact (la carte) : seulement uid, "
+            "simulated, la date de la couche et les champs que la carte dessine ou liste (theme, "
+            "status, address…), coordonnées à 6 décimales (0,1 m) ; pour une couche de points, "
+            "« fields » nomme ces champs et « records » donne une ligne [lon, lat, valeurs…] par "
+            "enregistrement (« features » ne porte alors que les grappes). Dans une emprise, grappes "
+            f"au-delà de limit (au plus {COMPACT_POINTS}) jusqu'au zoom {COMPACT_CLUSTER_MAX_ZOOM - 1}. "
+            "La fiche entière se lit sur /api/layers/{layer}/features/{uid}.",
+            {"type": "string", "enum": list(FORMATS), "default": COMPLETE},
+        ),
     ]
 
 
@@ -94,9 +106,13 @@ def _layer_paths() -> dict[str, Any]:
             op_id="listLayers")},
         "/api/layers/{layer}/features": {"get": oas.operation(
             "Objets d'une couche dans la vue (grappes au-delà de limit si zoom < "
-            f"{CLUSTER_MAX_ZOOM})", "carte",
+            f"{CLUSTER_MAX_ZOOM} ; format=compact pour la carte)", "carte",
             {"200": oas.feature_collection_response(), **oas.errors(400, 404)}, op_id="layerFeatures",
             parameters=_features_parameters())},
+        "/api/layers/{layer}/features/{uid}": {"get": oas.operation(
+            "Un enregistrement complet d'une couche (fiche de la carte)", "carte",
+            {"200": oas.feature_response(), **oas.errors(400, 404)}, op_id="layerFeature",
+            parameters=[_LAYER, _UID])},
         "/api/layers/{layer}/stats": {"get": oas.operation(
             "Effectifs de la sélection", "carte", {"200": oas.ok("Effectifs.", oas.ref("Stats")),
                                                    **oas.errors(400, 404)},

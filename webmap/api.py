@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
@@ -35,6 +36,15 @@ from layers.store.base import LayerStore
 from layers.validate import validate_record
 from webmap import _followup, params, users, writes
 from webmap import photos as photos_store
+from webmap._map_features import (
+    COMPACT,
+    COMPACT_DECIMALS,
+    COMPLETE,
+    FORMATS,
+    ClusterRule,
+    cluster_rule,
+    map_fields,
+)
 from webmap._photo_uploads import PhotoUpload, read_photos
 from webmap.access import (
     allow,
@@ -49,6 +59,7 @@ from webmap.geojson import (
     cluster_cell_m,
     cluster_cells,
     cluster_features,
+    compact_records,
     encode_features,
     feature_collection,
     json_response,
@@ -63,7 +74,7 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
-FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom", _followup.PARAM})
+FILTER_PARAMS = frozenset({"bbox", "start", "end", "quartier", "limit", "zoom", "format", _followup.PARAM})
 #: Field filters named in the OpenAPI description (any field of the layer is accepted).
 DOCUMENTED_FILTERS = ("theme", "status", "source", "simulated")
 #: Features answered at most by default (the app's ``FEATURES_LIMIT``), and at most at all.
@@ -255,42 +266,109 @@ def _zoom(bbox: tuple[float, float, float, float] | None) -> int:
 @bp.get("/api/layers/<layer>/features")
 @allow(layer_arg="layer")
 def features(layer: str) -> ResponseReturnValue:
-    """GeoJSON of a layer in the view, filtered; grid clusters when too many match."""
+    """GeoJSON of a layer in the view, filtered; grid clusters when too many match.
+
+    ``format=compact`` (the map's point layers) answers only the fields the map draws, with
+    coordinates to 6 decimals, and clusters a viewport past :data:`COMPACT_POINTS` records
+    (see :mod:`webmap._map_features`); ``format=complet`` (the default) whole records.
+    """
     schema = LAYERS[layer]
     if not schema.geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "layer")
     limit = params.parse_int(request.args, "limit", int(current_app.config["FEATURES_LIMIT"]), minimum=1,
                              maximum=MAX_FEATURES_LIMIT)
+    compact = _format() == COMPACT
     filters, polygon, bbox = _selection(schema)
     zoom = _zoom(bbox)
+    rule = cluster_rule(compact=compact, in_view=bbox is not None, limit=limit,
+                        full_max_zoom=CLUSTER_MAX_ZOOM)
     store = _store()
-    lat = (bbox[1] + bbox[3]) / 2 if bbox else 46.5
-    cells = None
-    if polygon is None:
-        # count no further than the limit; past it, cluster in the store (SQL on the R-tree)
-        matched = store.count(layer, at_most=limit + 1, **filters)
-        clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
-        if clustered:
-            cells = store.cluster(layer, cell_m=cluster_cell_m(zoom, lat), **filters)
-            matched = int(cells["count"].sum())
-            gdf = None
-        else:
-            gdf = store.read(layer, limit=limit, **filters)
-            if matched > limit:
-                matched = store.count(layer, **filters)
-    else:
-        gdf, matched = _read_selected(layer, filters, polygon)
-        clustered = matched > limit and zoom < CLUSTER_MAX_ZOOM
-        if not clustered:
-            gdf = gdf.head(limit)
+    narrow = None
+    if compact and schema.geometry == "Point":  # the fields the map draws and the point, nothing else
+        narrow = tuple(sorted(map_fields(schema, visible_fields(schema, current_role()))))
+    gdf, cells, matched = _features_selection(layer, filters, polygon, rule=rule, zoom=zoom, limit=limit,
+                                              fields=narrow)
+    clustered = gdf is None or rule.clusters(matched, zoom)
+    extra: dict[str, Any] = {"format": COMPACT} if compact else {}
     if cells is not None:
         feats = cluster_cells(cells, store.crs)
     elif clustered:
-        feats = cluster_features(gdf, zoom, store.crs, lat)
+        feats = cluster_features(gdf, zoom, store.crs, _view_lat())
+    elif narrow is not None:
+        names, rows = compact_records(gdf, schema, store.crs, fields=narrow, decimals=COMPACT_DECIMALS)
+        feats, extra = [], {**extra, "fields": names, "records": rows}
+    elif compact:
+        shown = map_fields(schema, visible_fields(schema, current_role()))
+        feats = encode_features(gdf, schema, store.crs, fields=shown, decimals=COMPACT_DECIMALS)
     else:
         feats = encode_features(_visible(gdf, schema), schema, store.crs)
-    return _geojson(feature_collection(feats, matched, clustered=clustered,
-                                       truncated=not clustered and matched > len(feats), zoom=zoom))
+    returned = len(extra["records"]) if "records" in extra else len(feats)
+    body = feature_collection(feats, matched, clustered=clustered,
+                              truncated=not clustered and matched > returned, zoom=zoom, **extra)
+    body["numberReturned"] = returned
+    return _geojson(body)
+
+
+def _format() -> str:
+    """Return the ``format`` parameter of the features endpoint (``complet`` by default)."""
+    value = request.args.get("format") or COMPLETE
+    if value not in FORMATS:
+        fail(400, f"Format inconnu « {value} » (compact ou complet).", "format")
+    return value
+
+
+def _features_selection(
+    layer: str, filters: dict[str, Any], polygon: Any, *, rule: ClusterRule, zoom: int, limit: int,
+    fields: tuple[str, ...] | None = None,
+) -> tuple[Any, pd.DataFrame | None, int]:
+    """Return the records (or store clusters) of a features request, and the number matched.
+
+    Without a quartier the store counts no further than the clustering threshold (on the
+    R-tree) and, past it, clusters in SQL: the records are then never read. Returns
+    ``(records, None, matched)``, ``(None, cells, matched)`` or, with a quartier past the
+    threshold, ``(records, None, matched)`` to cluster in Python. With ``fields`` (a point
+    layer in compact form) the records are a narrow frame of those fields and ``x`` / ``y``
+    (:meth:`LayerStore.points`) unless they are to be clustered.
+    """
+    store = _store()
+    if polygon is not None:
+        gdf, matched = _read_selected(layer, filters, polygon)
+        if rule.clusters(matched, zoom):
+            return gdf, None, matched
+        gdf = gdf.head(limit)
+        if fields is not None:  # the map's compact points, from the records read
+            xy = shapely.get_coordinates(gdf.geometry.to_numpy()) if len(gdf) else np.empty((0, 2))
+            gdf = pd.DataFrame({**{n: gdf[n] for n in fields}, "x": xy[:, 0], "y": xy[:, 1]})
+        return gdf, None, matched
+    matched = store.count(layer, at_most=rule.threshold + 1, **filters)
+    if rule.clusters(matched, zoom):
+        cells = store.cluster(layer, cell_m=cluster_cell_m(zoom, _view_lat()), **filters)
+        return None, cells, int(cells["count"].sum())
+    if fields is not None:
+        records: Any = store.points(layer, fields=fields, limit=limit, **filters)
+    else:
+        records = store.read(layer, limit=limit, **filters)
+    if matched > rule.threshold:  # counted no further than the threshold
+        matched = len(records) if len(records) < limit else store.count(layer, **filters)
+    return records, None, matched
+
+
+def _view_lat() -> float:
+    """Latitude of the centre of the requested view (46.5, mid-France, without ``bbox``)."""
+    bbox = params.parse_bbox(request.args.get("bbox"))
+    return (bbox[1] + bbox[3]) / 2 if bbox else 46.5
+
+
+@bp.get("/api/layers/<layer>/features/<uid>")
+@allow(layer_arg="layer")
+def feature(layer: str, uid: str) -> ResponseReturnValue:
+    """One whole record of a layer as a GeoJSON feature (the map's popups); 404 when unknown.
+
+    The fields are those the role sees, as in the layer's features.
+    """
+    if not LAYERS[layer].geometry:
+        fail(400, "Cette couche n'a pas de géométrie.", "layer")
+    return _geojson(_feature(layer, uid))
 
 
 def _geojson(body: Any, status: int = 200) -> Response:

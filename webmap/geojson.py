@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import geopandas as gpd
@@ -32,14 +32,17 @@ def _column_values(values: pd.Series) -> list[Any]:
         arr = values.to_numpy()
         text = np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
         return [None if nat else t for t, nat in zip(text, np.isnat(arr).tolist(), strict=True)]
-    if pd.api.types.is_bool_dtype(values):
-        return [None if pd.isna(v) else bool(v) for v in values.astype(object).tolist()]
-    if pd.api.types.is_integer_dtype(values):
-        return [None if pd.isna(v) else int(v) for v in values.astype(object).tolist()]
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        cast = bool if pd.api.types.is_bool_dtype(values) else int
+        missing = values.isna().to_numpy().tolist()  # one vectorised test, not one pd.isna per cell
+        return [None if m else cast(v) for v, m in zip(values.astype(object).tolist(), missing, strict=True)]
     if pd.api.types.is_float_dtype(values):
         return [v if math.isfinite(v) else None for v in values.to_numpy(dtype="float64").tolist()]
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-            for v in values.to_numpy(dtype=object).tolist()]
+    items = values.to_numpy(dtype=object).tolist()
+    absent = values.isna().to_numpy()  # None, NaN (and NA / NaT): one vectorised test
+    if not absent.any():
+        return items
+    return [None if m else v for v, m in zip(items, absent.tolist(), strict=True)]
 
 
 def _parse_json_value(v: Any) -> Any:
@@ -51,8 +54,8 @@ def _parse_json_value(v: Any) -> Any:
     return v
 
 
-def encode_geometries(geoms: np.ndarray, store_crs: str) -> list[dict[str, Any] | None]:
-    """GeoJSON geometries in CRS84 (7 decimals) of store-CRS shapely geometries."""
+def encode_geometries(geoms: np.ndarray, store_crs: str, *, decimals: int = 7) -> list[dict[str, Any] | None]:
+    """GeoJSON geometries in CRS84 (``decimals`` decimals, 7 by default) of store-CRS shapely geometries."""
     if len(geoms) == 0:
         return []
     types = shapely.get_type_id(geoms)
@@ -62,14 +65,14 @@ def encode_geometries(geoms: np.ndarray, store_crs: str) -> list[dict[str, Any] 
         idx = np.flatnonzero(~missing)
         xy = shapely.get_coordinates(geoms[idx])
         lon, lat = project(store_crs, CRS84, xy[:, 0], xy[:, 1])
-        for i, x, y in zip(idx.tolist(), np.round(lon, 7).tolist(), np.round(lat, 7).tolist(),
+        for i, x, y in zip(idx.tolist(), np.round(lon, decimals).tolist(), np.round(lat, decimals).tolist(),
                            strict=True):
             out[i] = {"type": "Point", "coordinates": [x, y]}
         return out
 
     def to_wgs84(coords: np.ndarray) -> np.ndarray:
         lon, lat = project(store_crs, CRS84, coords[:, 0], coords[:, 1])
-        return np.round(np.column_stack([lon, lat]), 7)
+        return np.round(np.column_stack([lon, lat]), decimals)
 
     projected = shapely.transform(geoms, to_wgs84)
     for i, geom in enumerate(projected):
@@ -78,10 +81,33 @@ def encode_geometries(geoms: np.ndarray, store_crs: str) -> list[dict[str, Any] 
     return out
 
 
-def encode_features(gdf: gpd.GeoDataFrame, schema: LayerSchema, store_crs: str) -> list[dict[str, Any]]:
-    """GeoJSON features (``id`` = uid) of records read from the store."""
-    geoms = encode_geometries(gdf.geometry.to_numpy(), store_crs) if schema.geometry else [None] * len(gdf)
-    names = [n for n in schema.field_names if n in gdf.columns]
+def encode_features(gdf: gpd.GeoDataFrame, schema: LayerSchema, store_crs: str, *,
+                    fields: Collection[str] | None = None, decimals: int = 7) -> list[dict[str, Any]]:
+    """GeoJSON features (``id`` = uid) of records read from the store.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Records in ``store_crs``.
+    schema : LayerSchema
+        Their layer.
+    store_crs : str
+        CRS of ``gdf``.
+    fields : collection of str, optional
+        Only these fields in ``properties`` (in schema order; ``uid`` always); every field
+        of ``gdf`` by default.
+    decimals : int
+        Decimals of the CRS84 coordinates (7 by default, about 1 cm; 6 keeps 0.1 m).
+
+    Returns
+    -------
+    list of dict
+        GeoJSON features.
+    """
+    geoms = (encode_geometries(gdf.geometry.to_numpy(), store_crs, decimals=decimals) if schema.geometry
+             else [None] * len(gdf))
+    names = [n for n in schema.field_names
+             if n in gdf.columns and (fields is None or n in fields or n == "uid")]
     columns = [_column_values(gdf[n]) for n in names]
     json_cols = {i for i, n in enumerate(names) if schema.field(n).type == "json"}
     features = []
@@ -90,6 +116,47 @@ def encode_features(gdf: gpd.GeoDataFrame, schema: LayerSchema, store_crs: str) 
                  for i, (n, v) in enumerate(zip(names, row, strict=True))}
         features.append({"type": "Feature", "id": props["uid"], "geometry": geoms[k], "properties": props})
     return features
+
+
+def compact_records(frame: pd.DataFrame, schema: LayerSchema, store_crs: str, *, fields: Collection[str],
+                    decimals: int = 6) -> tuple[list[str], list[list[Any]]]:
+    """Rows of the map's compact records: ``[lon, lat, *values]`` in CRS84, and the field names.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Records with ``x`` / ``y`` in ``store_crs`` (:meth:`LayerStore.points`) and their fields.
+    schema : LayerSchema
+        Their layer (the order of the fields).
+    store_crs : str
+        CRS of ``x`` / ``y``.
+    fields : collection of str
+        The fields sent (``uid`` always), in schema order.
+    decimals : int
+        Decimals of the coordinates (6: 0.11 m of latitude).
+
+    Returns
+    -------
+    tuple of (list of str, list of list)
+        The field names, then one row per record: longitude and latitude (None without a
+        position), then the values of the fields as in :func:`encode_features`.
+    """
+    names = [n for n in schema.field_names if n in frame.columns and (n in fields or n == "uid")]
+    x, y = frame["x"].to_numpy(dtype="float64"), frame["y"].to_numpy(dtype="float64")
+    ok = np.isfinite(x) & np.isfinite(y)
+    lon = np.full(len(frame), np.nan)
+    lat = np.full(len(frame), np.nan)
+    if bool(ok.any()):
+        lon[ok], lat[ok] = project(store_crs, CRS84, x[ok], y[ok])
+    lons, lats = np.round(lon, decimals).tolist(), np.round(lat, decimals).tolist()
+    if not ok.all():  # no position: null coordinates
+        lons = [v if k else None for v, k in zip(lons, ok.tolist(), strict=True)]
+        lats = [v if k else None for v, k in zip(lats, ok.tolist(), strict=True)]
+    columns = []
+    for n in names:
+        values = _column_values(frame[n])
+        columns.append([_parse_json_value(v) for v in values] if schema.field(n).type == "json" else values)
+    return names, [list(row) for row in zip(lons, lats, *columns, strict=True)]
 
 
 def feature_collection(features: list[dict[str, Any]], matched: int, **members: Any) -> dict[str, Any]:

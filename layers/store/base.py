@@ -184,6 +184,50 @@ class LayerStore(abc.ABC):
         """
         return self._cluster(self._bind(layer, record_filter, filters), cell_m=cell_m)
 
+    def points(
+        self,
+        layer: str,
+        record_filter: RecordFilter | None = None,
+        *,
+        fields: Sequence[str],
+        limit: int | None = None,
+        **filters: Unpack[FilterKeywords],
+    ) -> pd.DataFrame:
+        """Read only ``fields`` and the position of the matching records (the map's compact points).
+
+        A narrow read of :meth:`read`: the same records in the same order, without the other
+        fields. Filters as in :meth:`read`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``fields`` (typed as by :meth:`read`), then ``x`` / ``y`` in the store CRS:
+            the point, or the centre of a geometry's envelope (NaN without a geometry).
+        """
+        flt = self._bind(layer, record_filter, filters)
+        unknown = [n for n in fields if n not in flt.schema.field_names]
+        if unknown:
+            raise TypeError(f"unknown field {unknown[0]!r} of layer {layer!r}")
+        return self._points(flt, fields=tuple(fields), limit=limit)
+
+    def _points(self, flt: BoundFilter, *, fields: tuple[str, ...], limit: int | None) -> pd.DataFrame:
+        """Fields and positions of the records matching ``flt`` (see :meth:`points`).
+
+        Backends override this with a narrower query; this generic version reads the records.
+        """
+        import numpy as np
+        import shapely
+
+        gdf = self._read(flt, Page(limit))
+        out = pd.DataFrame({n: gdf[n] for n in fields})
+        if flt.schema.geometry is None or gdf.empty:
+            out["x"], out["y"] = np.nan, np.nan
+            return out
+        bounds = shapely.bounds(gdf.geometry.to_numpy())  # NaN for a missing geometry
+        out["x"] = (bounds[:, 0] + bounds[:, 2]) / 2
+        out["y"] = (bounds[:, 1] + bounds[:, 3]) / 2
+        return out
+
     def _bind(
         self, layer: str, record_filter: RecordFilter | None, filters: Mapping[str, Any]
     ) -> BoundFilter:

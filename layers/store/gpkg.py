@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import box
@@ -41,6 +42,28 @@ _BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
 _RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
 _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
 _BULK_CACHE_KIB = 8_192  # SQLite page cache during an import (counted in its peak memory: kept small)
+
+
+def _point_xy(blobs: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of GeoPackage point blobs (NaN when missing or empty).
+
+    Blobs of one length, little-endian 2D WKB points (the store's own writes) are read
+    straight from the bytes; anything else goes through :func:`_gpkg.decode`.
+    """
+    n = len(blobs)
+    size = len(blobs[0]) if n and blobs[0] is not None else -1
+    if n and size > 8 and all(b is not None and len(b) == size for b in blobs):
+        raw = np.frombuffer(b"".join(b for b in blobs if b is not None), dtype=np.uint8).reshape(n, size)
+        envelopes = np.array([_gpkg._ENVELOPE_SIZES.get(e, -999) for e in range(8)])
+        start = 8 + envelopes[(raw[:, 3] >> 1) & 7]
+        if bool((start == start[0]).all()) and start[0] >= 8 and size - start[0] == 21:
+            wkb = raw[:, start[0]:]
+            kind = wkb[:, 1:5].copy().view("<u4")[:, 0]
+            if bool((wkb[:, 0] == 1).all() and (kind == 1).all()):
+                xy = wkb[:, 5:21].copy().view("<f8")
+                return xy[:, 0].copy(), xy[:, 1].copy()
+    bounds = shapely.bounds(_gpkg.decode(blobs))
+    return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
 
 
 class GeoPackageStore(SchemaMixin, LayerStore):
@@ -332,6 +355,33 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         return pd.DataFrame(
             [r[2:] for r in rows], columns=["count", "x", "y", "xmin", "ymin", "xmax", "ymax"]
         )
+
+    def _points(self, flt: BoundFilter, *, fields: tuple[str, ...], limit: int | None) -> pd.DataFrame:
+        """Narrow read of point records (see :meth:`LayerStore.points`): the fields and the point.
+
+        The query of :meth:`_read` (same filters, same order), selecting only ``fields`` and
+        the geometry, typed as :meth:`_frame` types them; other geometries read whole.
+        """
+        schema, layer = flt.schema, flt.layer
+        if schema.geometry != "Point":
+            return super()._points(flt, fields=fields, limit=limit)
+        clauses, params, geom_box = self._clauses(flt)
+        cols = ", ".join(f'"{layer}"."{n}"' for n in fields)
+        sql = f'SELECT {cols}{", " if cols else ""}"{layer}".geom FROM {self._source(layer, geom_box)}'
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += self._order(None, spatial=geom_box is not None)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, int(limit)]
+        rows = self._con.execute(sql, params).fetchall()
+        frame = pd.DataFrame(rows, columns=[*fields, "geom"], dtype=object)
+        for name in fields:
+            f = schema.field(name)
+            if f.type != "str" and f.type != "json":
+                frame[name] = typed(frame[name], f)
+        frame["x"], frame["y"] = _point_xy(frame.pop("geom").tolist())
+        return frame
 
     def layers(self) -> list[LayerInfo]:
         """Summarise every layer."""

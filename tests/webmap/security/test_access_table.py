@@ -62,6 +62,8 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/api/layers", "/api/layers", ALL_200),
     Row("GET", "/api/layers/<layer>/features", "/api/layers/observations/features?limit=5", ALL_200),
     Row("GET", "/api/layers/<layer>/features", "/api/layers/videoprotection/features?limit=5", TECH_ONLY),
+    Row("GET", "/api/layers/<layer>/features/<uid>", "/api/layers/observations/features/{obs}", ALL_200),
+    Row("GET", "/api/layers/<layer>/features/<uid>", "/api/layers/videoprotection/features/{cam}", TECH_ONLY),
     Row("GET", "/api/layers/<layer>/stats", f"/api/layers/observations/stats?{DAY}", ALL_200),
     Row("GET", "/api/layers/<layer>/stats", "/api/layers/videoprotection/stats", TECH_ONLY),
     Row("GET", "/api/layers/<layer>/export.<fmt>", f"/api/layers/observations/export.csv?{DAY}", ALL_200),

@@ -5,6 +5,7 @@
  *
  * Toutes les données viennent de l'API JSON de l'application :
  *   /api/session, /api/layers, /api/layers/<couche>/features|stats|export.*,
+ *   /api/layers/<couche>/features/<uid> (la fiche complète d'un point, lue à l'ouverture),
  *   /api/observations, /api/points_noirs/<uid>/evenements, /api/bacs/<uid>/releves.
  *
  * Pour les tests et la mesure des performances, la page publie :
@@ -514,8 +515,28 @@
     return m;
   }
 
+  /**
+   * Réponse compacte (couches de points) : les enregistrements viennent en lignes
+   * [lon, lat, valeurs des champs de `fields`] ; ils deviennent des objets GeoJSON qui ne
+   * portent que ce que la carte dessine (qpvCompact : la fiche lit l'enregistrement entier).
+   */
+  function expandCompact(gj) {
+    if (!gj || gj.format !== "compact") return gj;
+    const names = gj.fields || [];
+    const rows = (gj.records || []).map((r) => {
+      const properties = {};
+      names.forEach((n, i) => { properties[n] = r[i + 2]; });
+      const geometry = r[0] === null || r[1] === null ? null : { type: "Point", coordinates: [r[0], r[1]] };
+      return { type: "Feature", id: properties.uid, geometry, properties, qpvCompact: true };
+    });
+    const feats = (gj.features || []).map((f) => (f.properties && f.properties.cluster ? f
+      : Object.assign(f, { qpvCompact: true })));
+    return Object.assign({}, gj, { features: feats.concat(rows), records: undefined });
+  }
+
   /** Dessine la réponse d'une couche dans son groupe. */
-  function render(info, gj) {
+  function render(info, answer) {
+    const gj = expandCompact(answer);
     const holder = state.holders[info.name];
     const feats = (gj && gj.features) || [];
     const clustered = Boolean(gj && gj.clustered) || feats.some((f) => f.properties && f.properties.cluster);
@@ -603,7 +624,11 @@
     const generation = ++state.generation;
     document.body.dataset.etat = "chargement";
     const zoom = map.getZoom();
-    const url = (info, params) => `${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${params}`;
+    const url = (info, params) => {
+      // point layers: compact records (clustered by the server past the limit in the view)
+      if (isPointLayer(info)) params.set("format", "compact");
+      return `${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features?${params}`;
+    };
     const jobs = activeLayers().map(async (info) => {
       if ((info.reference && zoom < CFG.contextMinZoom) || Number(info.count) === 0
           || (Q.suiviExcludes && Q.suiviExcludes(info))) { // a follow-up filter this layer has not
@@ -615,7 +640,7 @@
       if (isSmall(info)) {
         const params = layerParams(info, false);
         params.set("limit", String(FEATURE_LIMIT));
-        const key = `${params}|${state.heat}`;
+        const key = `${params}|${state.heat}|${isPointLayer(info)}`;
         if (state.cache[info.name] === key) return; // déjà dessinée avec ces filtres
         const gj = await api(url(info, params), { signal: controller.signal });
         if (generation !== state.generation) return;
@@ -689,10 +714,33 @@
     // a phone: the popup (content + 46 px of frame) fits the map's width with its pan margins
     const size = map.getSize();
     const pad = popupPadding();
-    L.popup({ maxWidth: Math.min(360, size.x - 80), minWidth: Math.min(260, size.x - 80),
+    const popup = L.popup({ maxWidth: Math.min(360, size.x - 80), minWidth: Math.min(260, size.x - 80),
       autoPanPaddingTopLeft: pad.topLeft, autoPanPaddingBottomRight: pad.bottomRight })
       .setLatLng(latlng)
-      .setContent(popupContent(info, feat)).openOn(map);
+      .setContent(feat.qpvCompact ? loadingContent(info) : popupContent(info, feat)).openOn(map);
+    if (feat.qpvCompact) loadRecord(info, feat, popup);
+  }
+
+  /** La fiche en attendant l'enregistrement complet (un point de la carte n'en porte que l'essentiel). */
+  function loadingContent(info) {
+    return el("div", { class: "fiche-chargement", role: "status" }, [
+      el("h3", { text: info.label }), el("p", { text: "Chargement…" })]);
+  }
+
+  /** Lit l'enregistrement complet d'un point et l'affiche dans sa popup, si elle l'attend encore. */
+  async function loadRecord(info, feat, popup) {
+    const waiting = popup.getContent();
+    const uid = (feat.properties || {}).uid || "";
+    try {
+      const full = await api(`${CFG.urls.api}/layers/${encodeURIComponent(info.name)}/features/${encodeURIComponent(uid)}`);
+      if (popup.getContent() !== waiting) return; // replaced meanwhile
+      popup.setContent(popupContent(info, full));
+    } catch (e) {
+      if (popup.getContent() !== waiting) return;
+      waiting.replaceChildren(el("h3", { text: info.label }),
+        el("p", { class: "erreur", text: `Fiche indisponible : ${e.message}` }));
+      if (popup.isOpen()) popup.update();
+    }
   }
 
   function popupContent(info, feat) {
