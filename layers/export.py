@@ -32,6 +32,8 @@ PAGE_SIZE = 5_000
 CSV_SEP = ";"
 #: Cells pandas formats at a time when writing CSV (``pandas.io.formats.csvs``).
 _CSV_BLOCK_CELLS = 100_000
+#: Features encoded at a time.
+_GEOJSON_BATCH = 1_000
 _GEOJSON_HEAD = '{"type": "FeatureCollection", "features": ['
 _GEOJSON_TAIL = "]}"
 
@@ -124,8 +126,9 @@ def geojson_chunks(pages: Iterable[gpd.GeoDataFrame]) -> Iterator[str]:
             continue
         numbered = page.set_axis(pd.RangeIndex(done, done + len(page)))
         out = cast(gpd.GeoDataFrame, to_export_frame(numbered, "geojson"))
-        text = ", ".join(json.dumps(f, ensure_ascii=False) for f in out.iterfeatures(na="null"))
-        yield (", " if done else "") + text
+        for lo in range(0, len(out), _GEOJSON_BATCH):  # feature dicts are ~10x their text
+            batch = out.iloc[lo:lo + _GEOJSON_BATCH].iterfeatures(na="null")
+            yield (", " if done + lo else "") + ", ".join(json.dumps(f, ensure_ascii=False) for f in batch)
         done += len(page)
     yield _GEOJSON_TAIL
 

@@ -19,7 +19,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from layers.errors import StoreError
@@ -345,14 +345,16 @@ def export(layer: str, fmt: str) -> ResponseReturnValue:
     size = int(current_app.config.get("EXPORT_PAGE_SIZE", EXPORT_PAGE_SIZE))
     pages = _export_read(layer, filters, size=size, empty=polygon is not None and polygon.is_empty)
     first = next(pages)  # the first page always comes (empty when nothing matches)
-    shown = _export_pages(itertools.chain([first], pages), schema, polygon)
+    # what needs the request is settled here: the body is sent once the view has returned
+    hidden = [c for c in first.columns if c not in _visible(first.head(0), schema).columns]
+    shown = _export_pages(itertools.chain([first], pages), hidden, polygon)
     body: Iterator[bytes]
     if fmt == "csv":
         body = itertools.chain([b"\xef\xbb\xbf"], (c.encode("utf-8") for c in csv_chunks(shown)))
         mime = "text/csv; charset=utf-8"
     else:
         body, mime = (c.encode("utf-8") for c in geojson_chunks(shown)), GEOJSON
-    resp = Response(stream_with_context(body), content_type=mime)
+    resp = Response(body, content_type=mime)
     stamp = datetime.now().strftime("%Y%m%d")
     resp.headers["Content-Disposition"] = f'attachment; filename="{layer}-{stamp}.{fmt}"'
     return resp
@@ -378,13 +380,13 @@ def _export_read(layer: str, filters: dict[str, Any], *, size: int, empty: bool
         store.close()
 
 
-def _export_pages(pages: Iterator[gpd.GeoDataFrame], schema: LayerSchema, polygon: Any
+def _export_pages(pages: Iterator[gpd.GeoDataFrame], hidden: list[str], polygon: Any
                   ) -> Iterator[gpd.GeoDataFrame]:
-    """Yield the pages of an export: records in the quartier, fields the role may see."""
+    """Yield the pages of an export: records in the quartier, without the ``hidden`` fields."""
     for page in pages:
         if polygon is not None and len(page):
             page = page[page.intersects(polygon)]
-        yield _visible(page, schema)
+        yield page.drop(columns=hidden) if hidden else page
 
 
 # -- observations -----------------------------------------------------------------------------
