@@ -10,11 +10,13 @@ On the demo store (built by :func:`layers.demo.build_demo` in a temporary folder
 2. **time**: the addresses CSV (the issue's « 1.2 s ») and the observations GeoJSON: time to
    first byte and total, streamed and reference interleaved, median of ``--runs``;
 3. **memory**: peak of Python allocations (``tracemalloc``, numpy included) while a body
-   is produced, each path measured alone.
+   is produced, each path measured alone;
+4. with ``--ban``, the same for the addresses CSV once the real Paris BAN (158,048 rows of
+   ../shared/data) is imported beside the demo's: the streamed peak stays that of a page.
 
 Writes ``bench/results/exports.json``. Run from the repository root::
 
-    PYTHONPATH=. python bench/bench_exports.py [--store demo.gpkg] [--runs 5]
+    PYTHONPATH=. python bench/bench_exports.py [--store demo.gpkg] [--runs 5] [--ban]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from flask.testing import FlaskClient
 
 from layers.demo import build_demo
 from layers.export import to_export_frame
+from layers.importer import ImportOptions, import_file
 from layers.schema import LAYERS
 from layers.settings import REPO_ROOT
 from layers.store import open_store
@@ -46,6 +49,7 @@ from webmap.api import _read_selected, _selection, _visible
 from webmap.app import create_app
 
 RESULTS = REPO_ROOT / "bench" / "results" / "exports.json"
+BAN = REPO_ROOT.parent / "shared" / "data" / "paris" / "adresses-75.csv.gz"
 TIMED = (("adresses", "csv"), ("observations", "geojson"))
 
 
@@ -125,11 +129,12 @@ def identity(client: FlaskClient, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def timings(client: FlaskClient, key: str, runs: int) -> list[dict[str, Any]]:
+def timings(client: FlaskClient, key: str, runs: int, cases: tuple[tuple[str, str], ...] = TIMED
+            ) -> list[dict[str, Any]]:
     """TTFB, total and peak memory of the timed exports, streamed against reference."""
     headers = {"X-API-Key": key}
     rows = []
-    for layer, fmt in TIMED:
+    for layer, fmt in cases:
         urls = {"streamed": f"/api/layers/{layer}/export.{fmt}",
                 "reference": f"/reference/{layer}/export.{fmt}"}
         got: dict[str, dict[str, list[float]]] = {k: {"ttfb": [], "total": []} for k in urls}
@@ -164,6 +169,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="an existing demo store (built otherwise)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--ban", action="store_true", help="also with the Paris BAN imported (into --store when given)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -180,6 +186,14 @@ def main() -> None:
         load_before = os.getloadavg()
         same = identity(client, key)
         timed = timings(client, key, args.runs)
+        if args.ban:
+            store = open_store(path)
+            try:
+                import_file(store, BAN, options=ImportOptions(mapping="ban", report_dir=work / "rapports"))
+            finally:
+                store.close()
+            timed += [{**row, "data": "demo + Paris BAN"}
+                      for row in timings(client, key, args.runs, (("adresses", "csv"),))]
         load_after = os.getloadavg()
     result = {
         "command": "PYTHONPATH=. python bench/bench_exports.py " + " ".join(sys.argv[1:]),

@@ -79,22 +79,29 @@ def csv_chunks(pages: Iterable[gpd.GeoDataFrame]) -> Iterator[str]:
     str
         CSV text (``;``-separated, newline line ends), the header first.
     """
-    header = True
-    pending: pd.DataFrame | None = None
-    block = 1
+    block = 0
+    parts: list[pd.DataFrame] = []  # the rows of the block begun, fewer than a block
+    held = 0
     for page in pages:
         out = to_export_frame(page, "csv")
-        if pending is None:
+        if not block:
             block = max(1, _CSV_BLOCK_CELLS // (len(out.columns) or 1))
-        elif len(pending):
-            out = pd.concat([pending, out], ignore_index=True)
-        full = len(out) // block * block
-        if full or header:
-            yield _csv_text(out.iloc[:full], header=header, block=block)
-            header = False
-        pending = out.iloc[full:]
-    if pending is not None and len(pending):
-        yield _csv_text(pending, header=header, block=block)
+            yield _csv_text(out.iloc[:0], header=True, block=block)
+        while len(out):
+            if not held and len(out) >= block:  # whole blocks straight from the page
+                full = len(out) // block * block
+                yield _csv_text(out.iloc[:full], header=False, block=block)
+                out = out.iloc[full:]
+                continue
+            take = min(block - held, len(out))
+            parts.append(out.iloc[:take])
+            held += take
+            out = out.iloc[take:]
+            if held == block:
+                yield _csv_text(pd.concat(parts), header=False, block=block)
+                parts, held = [], 0
+    if parts:
+        yield _csv_text(pd.concat(parts), header=False, block=block)
 
 
 def _csv_text(frame: pd.DataFrame, *, header: bool, block: int) -> str:
