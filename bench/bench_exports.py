@@ -169,7 +169,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="an existing demo store (built otherwise)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--ban", action="store_true", help="also with the Paris BAN imported (into --store when given)")
+    parser.add_argument("--ban", action="store_true",
+                        help="also with the Paris BAN imported (into --store when given)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
