@@ -7,10 +7,11 @@ not see is a 404.
 
 from __future__ import annotations
 
-import io
+import itertools
 import json
 import logging
 import math
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ import shapely
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
-from layers.export import to_export_frame
+from layers.errors import StoreError
+from layers.export import PAGE_SIZE as EXPORT_PAGE_SIZE
+from layers.export import csv_chunks, geojson_chunks
 from layers.integrity import check_date, check_lengths, time_extent
 from layers.observations import create_observation_record
 from layers.observations_edit import check_edit_fields, observation_changes, status_changes
@@ -32,6 +35,7 @@ from layers.schema import (
     LAYERS,
     LayerSchema,
 )
+from layers.store import open_store
 from layers.store.base import LayerStore
 from layers.validate import validate_record
 from webmap import _followup, params, users, writes
@@ -405,27 +409,62 @@ def stats(layer: str) -> ResponseReturnValue:
 @bp.get("/api/layers/<layer>/export.<fmt>")
 @allow(layer_arg="layer")
 def export(layer: str, fmt: str) -> ResponseReturnValue:
-    """Download the filtered selection as GeoJSON (WGS84) or CSV (lon/lat, Lambert-93 WKT)."""
+    """Download the filtered selection as GeoJSON (WGS84) or CSV (lon/lat, Lambert-93 WKT).
+
+    The file is streamed: records are read, encoded and sent a page at a time (the app's
+    ``EXPORT_PAGE_SIZE``, :data:`layers.export.PAGE_SIZE` by default), so memory does not
+    grow with the layer. The first page is read before answering: a store error is an
+    error status, not a truncated file.
+    """
     schema = LAYERS[layer]
     if fmt not in ("geojson", "csv"):
         fail(404, "Format d'export inconnu (geojson ou csv).", "format")
     filters, polygon, _ = _selection(schema)
-    gdf, _matched = _read_selected(layer, filters, polygon)
-    out = to_export_frame(_visible(gdf, schema), fmt)
-    stamp = datetime.now().strftime("%Y%m%d")
+    size = int(current_app.config.get("EXPORT_PAGE_SIZE", EXPORT_PAGE_SIZE))
+    pages = _export_read(layer, filters, size=size, empty=polygon is not None and polygon.is_empty)
+    first = next(pages)  # the first page always comes (empty when nothing matches)
+    # what needs the request is settled here: the body is sent once the view has returned
+    hidden = [c for c in first.columns if c not in _visible(first.head(0), schema).columns]
+    shown = _export_pages(itertools.chain([first], pages), hidden, polygon)
+    body: Iterator[bytes]
     if fmt == "csv":
-        buf = io.StringIO()
-        out.to_csv(buf, index=False, sep=";")
-        data, mime = buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
+        body = itertools.chain([b"\xef\xbb\xbf"], (c.encode("utf-8") for c in csv_chunks(shown)))
+        mime = "text/csv; charset=utf-8"
     else:
-        # GeoDataFrame.to_json (the stubs only know DataFrame's signature)
-        data = out.to_json(na="null", ensure_ascii=False).encode(  # type: ignore[call-overload]
-            "utf-8") if len(out) else json.dumps(
-            {"type": "FeatureCollection", "features": []}).encode()
-        mime = GEOJSON
-    resp = Response(data, content_type=mime)
+        body, mime = (c.encode("utf-8") for c in geojson_chunks(shown)), GEOJSON
+    resp = Response(body, content_type=mime)
+    stamp = datetime.now().strftime("%Y%m%d")
     resp.headers["Content-Disposition"] = f'attachment; filename="{layer}-{stamp}.{fmt}"'
     return resp
+
+
+def _export_read(layer: str, filters: dict[str, Any], *, size: int, empty: bool
+                 ) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the pages of an export from a store of its own, closed when the stream ends.
+
+    The request's store is closed when the view returns, before the body is sent.
+    """
+    try:
+        store = open_store(current_app.config["STORE"], create=False)
+    except StoreError:
+        logger.exception("store unavailable")
+        fail(503, "Entrepôt de données indisponible.")
+    try:
+        if empty:  # view and quartier disjoint
+            yield store.read(layer, limit=0, **filters)
+        else:
+            yield from store.read_pages(layer, size=size, **filters)
+    finally:
+        store.close()
+
+
+def _export_pages(pages: Iterator[gpd.GeoDataFrame], hidden: list[str], polygon: Any
+                  ) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the pages of an export: records in the quartier, without the ``hidden`` fields."""
+    for page in pages:
+        if polygon is not None and len(page):
+            page = page[page.intersects(polygon)]
+        yield page.drop(columns=hidden) if hidden else page
 
 
 # -- observations -----------------------------------------------------------------------------

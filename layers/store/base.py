@@ -148,6 +148,69 @@ class LayerStore(abc.ABC):
         flt = self._bind(layer, record_filter, filters)
         return self._read(flt, Page(limit, offset, order_by), crs=crs)
 
+    def read_pages(
+        self,
+        layer: str,
+        record_filter: RecordFilter | None = None,
+        *,
+        size: int = 10_000,
+        crs: Any = None,
+        **filters: Unpack[FilterKeywords],
+    ) -> Iterator[gpd.GeoDataFrame]:
+        """Yield the records :meth:`read` would return, in its order, ``size`` at a time.
+
+        The filters are checked on the call (errors are raised before anything is read);
+        records are read as the frames are consumed, so memory stays bounded by ``size``.
+        Filters as in :meth:`read` (its default order: insertion order, or the spatial
+        index's order for a ``bbox`` query).
+
+        Parameters
+        ----------
+        layer : str
+            Layer name.
+        record_filter : RecordFilter, optional
+            The filters as one object; keywords given too replace its fields.
+        size : int
+            Records per frame (at least 1).
+        crs : optional
+            Output CRS (store CRS by default).
+        **filters
+            ``bbox``, ``start``, ``end``, ``where``… as in :meth:`read`.
+
+        Yields
+        ------
+        geopandas.GeoDataFrame
+            Frames of at most ``size`` records, columns as :meth:`read`'s; the first one is
+            yielded even when nothing matches (empty, with every column). Each frame has
+            its own index from 0.
+
+        Raises
+        ------
+        UnknownLayerError, RecordError
+            On an unknown layer or field name, or a malformed filter.
+        ValueError
+            On a ``size`` below 1.
+        """
+        if int(size) < 1:
+            raise ValueError(f"size must be at least 1, not {size!r}")
+        flt = self._bind(layer, record_filter, filters)
+        return self._read_pages(flt, int(size), crs=crs)
+
+    def _read_pages(self, flt: BoundFilter, size: int, *, crs: Any = None) -> Iterator[gpd.GeoDataFrame]:
+        """Frames of :meth:`read_pages`; this generic version pages :meth:`_read` by offset.
+
+        Backends override it with one cursor or keyset paging (offsets rescan the skipped
+        rows, and a write between two pages could shift them).
+        """
+        offset = 0
+        while True:
+            page = self._read(flt, Page(size, offset), crs=crs)
+            if len(page) or not offset:
+                yield page
+            if len(page) < size:
+                return
+            offset += len(page)
+
     def count(
         self,
         layer: str,

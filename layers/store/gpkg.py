@@ -246,10 +246,35 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _read(self, flt: BoundFilter, page: Page, *, crs: Any = None) -> gpd.GeoDataFrame:
         """Read records (see :meth:`LayerStore.read`)."""
+        sql, params, geom_box = self._read_sql(flt, page)
+        rows = self._con.execute(sql, params).fetchall()
+        return self._read_frame(flt, rows, geom_box, crs)
+
+    def _read_pages(self, flt: BoundFilter, size: int, *, crs: Any = None) -> Iterator[gpd.GeoDataFrame]:
+        """Frames of :meth:`LayerStore.read_pages`: one statement, fetched ``size`` rows at a time.
+
+        The statement reads one snapshot of the file (WAL): writes committed meanwhile by
+        other connections are not seen, none is skipped or repeated.
+        """
+        sql, params, geom_box = self._read_sql(flt, Page())
+        cur = self._con.execute(sql, params)
+        try:
+            first = True
+            while True:
+                rows = cur.fetchmany(size)
+                if rows or first:
+                    yield self._read_frame(flt, rows, geom_box, crs)
+                if len(rows) < size:
+                    return
+                first = False
+        finally:
+            cur.close()
+
+    def _read_sql(self, flt: BoundFilter, page: Page) -> tuple[str, list[Any], Any]:
+        """Return the SELECT of :meth:`_read`, its parameters and the bbox as a shapely box."""
         schema, layer = flt.schema, flt.layer
         clauses, params, geom_box = self._clauses(flt)
-        names = schema.field_names
-        cols = ", ".join(f'"{n}"' for n in names)
+        cols = ", ".join(f'"{n}"' for n in schema.field_names)
         geom_col = ", geom" if schema.geometry is not None else ""
         sql = f'SELECT {cols}{geom_col} FROM {self._source(layer, geom_box)}'
         if clauses:
@@ -258,8 +283,13 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         if page.bounded:
             sql += " LIMIT ? OFFSET ?"
             params += [int(page.limit) if page.limit is not None else -1, int(page.offset)]
-        rows = self._con.execute(sql, params).fetchall()
-        frame = self._frame(schema, rows, names)
+        return sql, params, geom_box
+
+    def _read_frame(self, flt: BoundFilter, rows: list[tuple[Any, ...]], geom_box: Any,
+                    crs: Any) -> gpd.GeoDataFrame:
+        """Typed frame of the rows of :meth:`_read_sql` (exact bbox test, output CRS)."""
+        schema = flt.schema
+        frame = self._frame(schema, rows, schema.field_names)
         if geom_box is not None and schema.geometry != "Point" and len(frame):
             frame = frame[frame.intersects(geom_box)].reset_index(drop=True)
         if crs is not None:

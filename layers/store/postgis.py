@@ -305,6 +305,25 @@ class PostGISStore(LayerStore):
             frame = frame.to_crs(resolve_crs(crs))
         return frame
 
+    def _read_pages(self, flt: BoundFilter, size: int, *, crs: Any = None) -> Iterator[gpd.GeoDataFrame]:
+        """Frames of :meth:`LayerStore.read_pages`: keyset pages on ``fid`` (the order of reads).
+
+        Each page is its own statement (no transaction is held open between two frames):
+        a record deleted meanwhile is not read, none is read twice.
+        """
+        schema = flt.schema
+        clauses, params = self._clauses(flt)
+        sql = self._select(schema, [*clauses, "fid > %s"], extra=", fid") + " ORDER BY fid LIMIT %s"
+        last = 0
+        while True:
+            page = self._query_frame(schema, sql, [*params, last, size], extra="fid")
+            fids = page.pop("fid")
+            if len(page) or not last:
+                yield page.to_crs(resolve_crs(crs)) if crs is not None else page
+            if len(page) < size:
+                return
+            last = int(fids.iloc[-1])
+
     def _select(self, schema: LayerSchema, clauses: list[str], *, lock: bool = False, extra: str = "") -> str:
         cols = ", ".join(quote_ident(n) for n in schema.field_names)
         geom = ", ST_AsBinary(geom)" if schema.geometry is not None else ""
