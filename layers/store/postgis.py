@@ -505,15 +505,17 @@ class PostGISStore(LayerStore):
             current = self._query_frame(schema, self._select(schema, clauses, lock=True), params)
             if current.empty:
                 raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
-            valid, diff = merge_changes(schema, current, changes, self.crs)
-            names = [n for n in schema.field_names if n != "uid"]
-            values = [pg_column(valid[n], schema.field(n))[0] for n in names]
-            sets = ", ".join(f"{quote_ident(n)} = %s" for n in names)
-            if schema.geometry is not None:
-                sets += f", geom = ST_GeomFromWKB(%s::bytea, {self._srid})"
-                values.append(wkb_column(valid.geometry.to_numpy())[0])
-            cur.execute(f"UPDATE {self._table(layer)} SET {sets} WHERE uid = %s", [*values, uid])
-            hist = history_row(schema, uid, valid, diff, actor=actor, comment=comment)
+            merged = merge_changes(schema, {**current.iloc[0].to_dict(), "geometry": current.geometry.iloc[0]
+                                            if schema.geometry is not None else None}, changes, self.crs)
+            names = [n for n in merged.values if n != "geometry"]
+            values = [pg_column(pd.Series([merged.values[n]], dtype=object), schema.field(n))[0]
+                      for n in names]
+            sets = [f"{quote_ident(n)} = %s" for n in names]
+            if schema.geometry is not None and "geometry" in merged.values:
+                sets.append(f"geom = ST_GeomFromWKB(%s::bytea, {self._srid})")
+                values.append(wkb_column(np.array([merged.values["geometry"]], dtype=object))[0])
+            cur.execute(f"UPDATE {self._table(layer)} SET {', '.join(sets)} WHERE uid = %s", [*values, uid])
+            hist = history_row(schema, uid, merged, actor=actor, comment=comment)
             if hist is not None:
                 self._add_children_unchecked(cur, schema, schema.children[0], hist,
                                              source_dataset=None, simulated=None, unique=False)
