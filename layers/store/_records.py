@@ -291,6 +291,28 @@ def history_row(
     return pd.DataFrame(row)
 
 
+_FRAME_DTYPES = {"int": "Int64", "float": "float64", "bool": "boolean"}
+
+
+def _one_child(cschema: ChildSchema, rows: pd.DataFrame) -> pd.DataFrame:
+    """Validate a one-row child frame through :func:`validate_record`, typed as :func:`validate_frame` types.
+
+    The same dtypes make the same deterministic uids (:func:`child_uids` formats values
+    by dtype).
+    """
+    names = [f.name for f in cschema.fields]
+    row = rows.iloc[0]
+    try:
+        one = validate_record({n: row[n] for n in names if n in rows.columns}, cschema)
+    except RecordError as exc:
+        raise RecordError(f"Ligne {rows.index[0]} refusée : {exc}", field=exc.field) from None
+    valid = pd.DataFrame([one], index=rows.index[:1], columns=names, dtype=object)
+    for f in cschema.fields:
+        if f.type in _FRAME_DTYPES:
+            valid[f.name] = valid[f.name].astype(pd.api.types.pandas_dtype(_FRAME_DTYPES[f.type]))
+    return valid
+
+
 def prepare_children(
     cschema: ChildSchema, rows: pd.DataFrame, *, source_dataset: Any, simulated: Any, unique: bool
 ) -> pd.DataFrame:
@@ -304,14 +326,8 @@ def prepare_children(
     RecordError
         When a row does not satisfy the child schema.
     """
-    if len(rows) == 1 and not unique:  # one status change: the scalar entry point
-        names = [f.name for f in cschema.fields]
-        row = rows.iloc[0]
-        try:
-            one = validate_record({n: row[n] for n in names if n in rows.columns}, cschema)
-        except RecordError as exc:
-            raise RecordError(f"Ligne {rows.index[0]} refusée : {exc}", field=exc.field) from None
-        valid = pd.DataFrame([one], index=rows.index[:1], columns=names, dtype=object)
+    if len(rows) == 1:  # one status change, one event: the scalar entry point
+        valid = _one_child(cschema, rows)
     else:
         result = validate_frame(rows, cschema)
         if not result.rejects.empty:

@@ -146,7 +146,7 @@ def test_real_constats_validated_alike() -> None:
         record = {
             "theme": themes[int(rng.integers(len(themes)))], "status": statuses[i % len(statuses)],
             "description": text, "observed_at": date if i % 7 else "32/13/2024",
-            "address": values.get(cols.get("adresse", ""), None), "source": "import",
+            "address": values.get(cols.get("adresse", "")), "source": "import",
             "geometry": Point(652_000 + i, 6_862_000 + i) if i % 11 else None,
         }
         _check_record(record, schema)
