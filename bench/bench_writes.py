@@ -12,9 +12,14 @@ without any write in between (the reference measured in the same run, interleave
 Targets (issue 18): PATCH p95 < 15 ms idle, < 20 ms with 1,000,000 constats; lookup right
 after a write p95 < 100 ms. The load average is written next to the figures.
 
+With ``--reference /work/main`` the same requests are also timed on another checkout (each
+tree in its own process, rounds interleaved, the same store and load): the ratios
+``ours / reference`` are in the results.
+
 Usage::
 
-    PYTHONPATH=. python bench/bench_writes.py [--sizes 100000 1000000] [--requests 300]
+    PYTHONPATH=. python bench/bench_writes.py [--sizes 100000 1000000] [--requests 300] \
+        [--reference /work/main]
     PYTHONPATH=. python bench/bench_writes.py --profile 100000   # cProfile of the PATCH
 """
 
@@ -27,6 +32,9 @@ import json
 import os
 import platform
 import pstats
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +46,7 @@ import pandas as pd
 from layers.importer import ImportOptions, import_file
 from layers.schema import OBSERVATION_STATUSES
 from layers.settings import REPO_ROOT
-from layers.store import open_store
+from layers.store import _gpkg, open_store
 
 DEMO = REPO_ROOT / "data" / "demo"
 CACHE = REPO_ROOT / "var" / "bench"
@@ -137,6 +145,24 @@ def _lookup(client: Any, lon: float, lat: float) -> float:
     return ms
 
 
+def _bare_commit(store_path: Path, uid: str) -> float:
+    """The I/O floor of any write of a request: open, a one-row UPDATE committed, checkpoint, close.
+
+    Plain :mod:`sqlite3` on the same file with the store's settings (WAL, default
+    ``synchronous``): what a PATCH costs without any Python work of ours.
+    """
+    t = time.perf_counter()
+    con = sqlite3.connect(store_path, isolation_level=None, timeout=60)
+    _gpkg.register_functions(con)  # the R-tree triggers call them
+    con.execute("PRAGMA busy_timeout = 60000")
+    con.execute("BEGIN IMMEDIATE")
+    con.execute('UPDATE "observations" SET updated_at = updated_at WHERE uid = ?', (uid,))
+    con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    con.close()
+    return (time.perf_counter() - t) * 1000
+
+
 def summary(times_ms: list[float]) -> dict[str, Any]:
     """p50 / p95 / mean / max of the timings, in ms."""
     arr = np.asarray(times_ms)
@@ -145,36 +171,104 @@ def summary(times_ms: list[float]) -> dict[str, Any]:
             "max_ms": round(float(arr.max()), 2)}
 
 
-def bench_store(store_path: Path, requests: int, seed: int, instance: Path) -> dict[str, Any]:
-    """PATCH latency, and lookup latency right after a PATCH vs with no write between."""
-    client = _client(store_path, instance)
-    uids = _sample_uids(store_path, requests, seed)
-    rng = np.random.default_rng(seed)
-    statuses = [str(s) for s in rng.choice(OBSERVATION_STATUSES, size=len(uids))]
-    points = list(zip(rng.uniform(PARIS[0], PARIS[2], len(uids)), rng.uniform(PARIS[1], PARIS[3], len(uids)),
-                      strict=True))
-    for uid, status in zip(uids[:5], statuses[:5], strict=True):  # warm-up (index, caches)
-        _patch(client, uid, status)
-        _lookup(client, *points[0])
-    load_before = [round(v, 2) for v in os.getloadavg()]
-    patch_ms, get_ms, after_write, no_write = [], [], [], []
-    for i, (uid, status) in enumerate(zip(uids, statuses, strict=True)):
-        patch_ms.append(_patch(client, uid, status))
+def run_round(client: Any, store_path: Path, work: list[tuple[str, str, float, float, float, float]]
+              ) -> dict[str, list[float]]:
+    """Time one round: per constat a PATCH, the bare commit floor, a GET, lookups after and without write."""
+    out: dict[str, list[float]] = {k: [] for k in ("patch", "floor", "get", "after_write", "no_write")}
+    for uid, status, lon, lat, lon2, lat2 in work:
+        out["patch"].append(_patch(client, uid, status))
+        out["floor"].append(_bare_commit(store_path, uid))
         t = time.perf_counter()
         client.get(f"/api/observations/{uid}")  # reference: a read of the same constat
-        get_ms.append((time.perf_counter() - t) * 1000)
-        after_write.append(_lookup(client, *points[i]))  # right after the write
-        no_write.append(_lookup(client, *points[(i + 1) % len(points)]))  # nothing written since
+        out["get"].append((time.perf_counter() - t) * 1000)
+        out["after_write"].append(_lookup(client, lon, lat))  # right after the write
+        out["no_write"].append(_lookup(client, lon2, lat2))  # nothing written since
+    return out
+
+
+def worker(store_path: Path, instance: Path) -> None:
+    """Serve rounds read as JSON lines on stdin (see :func:`bench_store`); answer timings on stdout."""
+    client = _client(store_path, instance)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        work = [tuple(w) for w in json.loads(line)]
+        print(json.dumps(run_round(client, store_path, work)), flush=True)
+
+
+def _start(tree: Path, store_path: Path, instance: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [sys.executable, __file__, "--worker", str(store_path), "--instance", str(instance)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tree)
+    assert proc.stdout is not None
+    json.loads(proc.stdout.readline())
+    return proc
+
+
+def _ask(proc: subprocess.Popen[str], work: list[Any]) -> dict[str, list[float]]:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(work) + "\n")
+    proc.stdin.flush()
+    return json.loads(proc.stdout.readline())
+
+
+def _report(t: dict[str, list[float]]) -> dict[str, Any]:
     return {
-        "patch_status": summary(patch_ms),
-        "get_same_constat_reference": summary(get_ms),
-        "ratio_patch_vs_get_p50": round(float(np.median(patch_ms) / np.median(get_ms)), 3),
-        "lookup_after_write": summary(after_write),
-        "lookup_without_write": summary(no_write),
-        "ratio_lookup_after_vs_without_p50": round(float(np.median(after_write) / np.median(no_write)), 3),
-        "load_average_before": load_before,
-        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "patch_status": summary(t["patch"]),
+        "get_same_constat": summary(t["get"]),
+        "bare_sqlite_commit_floor": summary(t["floor"]),
+        "patch_minus_floor_p50_ms": round(float(np.median(t["patch"]) - np.median(t["floor"])), 2),
+        "lookup_after_write": summary(t["after_write"]),
+        "lookup_without_write": summary(t["no_write"]),
+        "ratio_lookup_after_vs_without_p50": round(
+            float(np.median(t["after_write"]) / np.median(t["no_write"])), 3),
     }
+
+
+def bench_store(store_path: Path, requests: int, seed: int, instance: Path, *, reference: Path | None,
+                rounds: int = 10) -> dict[str, Any]:
+    """PATCH and lookup latencies of this tree and of the ``reference`` tree, interleaved by rounds.
+
+    Each tree runs in its own process (its own Flask app and lookup cache) on the same store;
+    rounds alternate between them, so both see the same load.
+    """
+    uids = _sample_uids(store_path, 2 * requests + 10, seed)
+    rng = np.random.default_rng(seed)
+    statuses = [str(s) for s in rng.choice(OBSERVATION_STATUSES, size=len(uids))]
+    lons, lats = rng.uniform(PARIS[0], PARIS[2], len(uids)), rng.uniform(PARIS[1], PARIS[3], len(uids))
+    work = [(u, st, float(lons[i]), float(lats[i]), float(lons[-i - 1]), float(lats[-i - 1]))
+            for i, (u, st) in enumerate(zip(uids, statuses, strict=True))]
+    trees = {"ours": REPO_ROOT, **({"reference": reference} if reference is not None else {})}
+    procs = {name: _start(tree, store_path, instance / name) for name, tree in trees.items()}
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    try:
+        for name, proc in procs.items():  # warm-up: index built, caches filled
+            _ask(proc, work[:3] if name == "ours" else work[3:6])
+        per = max(1, requests // rounds)
+        for r in range(rounds):
+            for k, (name, proc) in enumerate(procs.items()):
+                start = 10 + (2 * r + k) * per
+                for key, values in _ask(proc, work[start:start + per]).items():
+                    times[name].setdefault(key, []).extend(values)
+    finally:
+        for proc in procs.values():
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait(timeout=60)
+    out: dict[str, Any] = {name: _report(t) for name, t in times.items()}
+    if reference is not None:
+        out["reference_tree"] = str(reference)
+        out["ratio_patch_ours_vs_reference_p50"] = round(
+            float(np.median(times["ours"]["patch"]) / np.median(times["reference"]["patch"])), 3)
+        out["ratio_patch_ours_vs_reference_p95"] = round(
+            float(np.percentile(times["ours"]["patch"], 95)
+                  / np.percentile(times["reference"]["patch"], 95)), 3)
+        out["ratio_lookup_after_write_ours_vs_reference_p95"] = round(
+            float(np.percentile(times["ours"]["after_write"], 95)
+                  / np.percentile(times["reference"]["after_write"], 95)), 3)
+    out["load_average_before"] = load_before
+    out["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    return out
 
 
 def profile_patch(store_path: Path, requests: int, seed: int, instance: Path) -> str:
@@ -189,7 +283,7 @@ def profile_patch(store_path: Path, requests: int, seed: int, instance: Path) ->
         _patch(client, uid, OBSERVATION_STATUSES[i % len(OBSERVATION_STATUSES)])
     prof.disable()
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(prof, stream=out).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(45)
     return out.getvalue()
 
 
@@ -202,7 +296,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="only profile the PATCH on the store of N constats")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="another checkout (e.g. the main branch) timed in the same run, interleaved")
+    parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--instance", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker is not None:
+        worker(args.worker, args.instance)
+        return {}
     with tempfile.TemporaryDirectory(prefix="bench_writes_") as tmp:
         if args.profile:
             path = CACHE / f"writes-{args.profile}.gpkg"
@@ -215,14 +316,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t = time.perf_counter()
             total = build_store(path, n)
             print(f"store: {total} constats ({time.perf_counter() - t:.1f} s)", flush=True)
-            res = bench_store(path, args.requests, args.seed, Path(tmp) / str(n))
+            res = bench_store(path, args.requests, args.seed, Path(tmp) / str(n), reference=args.reference)
             res["constats"] = total
             results["stores"][str(n)] = res
-            print(f"{n:>9} constats: PATCH p50 {res['patch_status']['p50_ms']:.1f} ms "
-                  f"p95 {res['patch_status']['p95_ms']:.1f} ms; lookup after write p95 "
-                  f"{res['lookup_after_write']['p95_ms']:.1f} ms, without write p95 "
-                  f"{res['lookup_without_write']['p95_ms']:.1f} ms (load {res['load_average_before']})",
-                  flush=True)
+            for name in ("ours", "reference"):
+                if name in res:
+                    r = res[name]
+                    print(f"{n:>9} constats, {name:>9}: PATCH p50 {r['patch_status']['p50_ms']:.1f} ms "
+                          f"p95 {r['patch_status']['p95_ms']:.1f} ms (bare SQLite commit p50 "
+                          f"{r['bare_sqlite_commit_floor']['p50_ms']:.1f} ms); lookup after write p95 "
+                          f"{r['lookup_after_write']['p95_ms']:.1f} ms, without write p95 "
+                          f"{r['lookup_without_write']['p95_ms']:.1f} ms", flush=True)
+            print(f"  load {res['load_average_before']} -> {res['load_average_after']}", flush=True)
         results.update({"python": platform.python_version(), "machine": platform.machine(),
                         "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     args.output.parent.mkdir(parents=True, exist_ok=True)

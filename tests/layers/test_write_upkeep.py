@@ -160,3 +160,17 @@ def test_one_child_row_same_as_batch(child: tuple[str, str]) -> None:
         for f in cschema.fields:
             a, b = one[f.name].iloc[0], ref[f.name].iloc[0]
             assert (pd.isna(a) and pd.isna(b)) if not isinstance(a, str) and pd.isna(a) else a == b, f.name
+
+
+def test_postgis_store_without_layer_counters_falls_back_to_the_store_revision(store: LayerStore) -> None:
+    """A PostGIS schema created before per-layer counters: any write moves the marker (never stale)."""
+    if type(store).__name__ != "PostGISStore":
+        pytest.skip("PostGIS only")
+    with store._con.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute(f"DROP SEQUENCE {store._layer_sequence('adresses')}")  # type: ignore[attr-defined]
+    gdf = gpd.GeoDataFrame(pd.DataFrame({"theme": ["propreté"], "status": ["nouveau"],
+                                         "observed_at": ["2024-05-01"], "source": ["habitant"]}),
+                           geometry=[Point(652_000, 6_862_000)], crs=store.crs)
+    before = store.layer_revision(["perimetres", "adresses"])
+    store.write("observations", gdf)
+    assert store.layer_revision(["perimetres", "adresses"]) != before
