@@ -148,6 +148,8 @@ def _lookup(client: Any, lon: float, lat: float) -> float:
 def _bare_commit(store_path: Path, uid: str) -> float:
     """The I/O floor of any write of a request: open, a one-row UPDATE committed, checkpoint, close.
 
+    The row's ``updated_at`` is set to the current time, as the PATCH just did.
+
     Plain :mod:`sqlite3` on the same file with the store's settings (WAL, default
     ``synchronous``): what a PATCH costs without any Python work of ours.
     """
@@ -156,7 +158,9 @@ def _bare_commit(store_path: Path, uid: str) -> float:
     _gpkg.register_functions(con)  # the R-tree triggers call them
     con.execute("PRAGMA busy_timeout = 60000")
     con.execute("BEGIN IMMEDIATE")
-    con.execute('UPDATE "observations" SET updated_at = updated_at WHERE uid = ?', (uid,))
+    # a real change (SQLite writes nothing for a value set to itself): the stamp a PATCH sets
+    con.execute('UPDATE "observations" SET updated_at = ? WHERE uid = ?',
+                (time.strftime("%Y-%m-%dT%H:%M:%S"), uid))
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(PASSIVE)")
     con.close()
