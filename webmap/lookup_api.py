@@ -67,19 +67,45 @@ def lookup_state() -> tuple[str, object]:
     return str(current_app.config["STORE"]), revision
 
 
+def _file_stamp() -> tuple[int, ...] | None:
+    """Return the modification stamps of a GeoPackage store and its WAL (None for a database).
+
+    Any commit changes one of them: while they stay the same, the store has not changed and
+    the lookup answers without opening it.
+    """
+    path = str(current_app.config["STORE"])
+    if "://" in path and not path.startswith("gpkg://"):
+        return None
+    path = path.removeprefix("gpkg://")
+    stamp: list[int] = []
+    for name in (path, path + "-wal"):
+        try:
+            st = os.stat(name)
+        except OSError:
+            stamp += [0, 0]
+        else:
+            stamp += [st.st_mtime_ns, st.st_size]
+    return tuple(stamp)
+
+
 def _index() -> Any:
     """Return the lookup index of the configured store, rebuilt when what it reads changes."""
     from layers.perimeters import lookup_index_from_store
     from layers.store import describe_store
 
-    state = lookup_state()
     cache = current_app.extensions.setdefault("qpv_lookup", {})
+    stamp = _file_stamp()  # taken before the revision: a write in between is seen next time
+    with _LOCK:
+        if stamp is not None and cache.get("stamp") == stamp and "index" in cache:
+            return cache["index"]
+    state = lookup_state()
     with _LOCK:
         if cache.get("state") != state:
             cache["index"] = lookup_index_from_store(get_store())
             cache["state"] = state
             cache["builds"] = cache.get("builds", 0) + 1
             logger.info("lookup index built for %s", describe_store(state[0]))
+        cache["stamp"] = stamp
         return cache["index"]
 
 
