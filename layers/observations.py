@@ -167,11 +167,14 @@ def create_observation_record(store: LayerStore, data: Mapping[str, Any], *, def
     uid = uid if uid is not None else uuid.uuid4().hex
     names = photos.stage(uid) if photos is not None else []
     try:
-        record = {**data, "uid": uid}
+        # validated once: the checked record, with the fields set since checked again alone
+        later = {"status": data["status"], "uid": uid}
         if names or media:
-            record["photos"] = json.dumps([*(media or []), *names])
-        gdf = gpd.GeoDataFrame([record], geometry=[point], crs=store.crs)
-        result = store.write("observations", gdf, actor=actor)
+            later["photos"] = json.dumps([*(media or []), *names])
+        record = {**checked, **validate_record(later, LAYERS["observations"], partial=True)}
+        geometry = record.pop("geometry")
+        gdf = gpd.GeoDataFrame([record], geometry=[geometry], crs=store.crs)
+        result = store.write("observations", gdf, actor=actor, validated=True)
     except BaseException:
         if photos is not None:
             _settle_after_error(store, photos, uid, names)

@@ -52,6 +52,7 @@ __all__ = [
     "compile_to_store",
     "lookup_from_store",
     "lookup_index_from_store",
+    "lookup_revision",
     "perimeter_uid",
     "result_dict",
     "reverse_from_store",
@@ -539,6 +540,30 @@ def lookup_index_from_store(
     frame = perimeters[["code", "name", "geography", "geometry"]] if not perimeters.empty else None
     return build_index(frame, rules=all_rules, addresses=base, max_distance_m=max_distance_m,
                        territory=territory, rule_names=names)
+
+
+#: The layers :func:`lookup_index_from_store` reads (with the street rules kept in the settings).
+LOOKUP_LAYERS = ("perimetres", "adresses")
+
+
+def lookup_revision(store: LayerStore) -> tuple[str | None, str]:
+    """Return what the index of :func:`lookup_index_from_store` depends on, as a comparable marker.
+
+    The revision of the layers it reads (:data:`LOOKUP_LAYERS`, see
+    :meth:`LayerStore.layer_revision`) and a digest of the street rules and lists kept in
+    the settings: writes to other layers (constats, events…) leave it unchanged, so a cache
+    of the index keyed by it survives them.
+    """
+    index = store.get_meta(RULES_META_INDEX, "[]") or "[]"
+    digest = hashlib.sha256(f"{store.crs}\x00{index}".encode())
+    try:
+        codes = json.loads(index)
+    except ValueError:
+        codes = []
+    for code in codes if isinstance(codes, list) else []:
+        for key in (_rules_key(str(code)), f"{LIST_META_PREFIX}{code}"):
+            digest.update(f"\x00{key}\x00{store.get_meta(key) or ''}".encode())
+    return store.layer_revision(LOOKUP_LAYERS), digest.hexdigest()
 
 
 def lookup_from_store(

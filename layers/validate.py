@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
@@ -22,6 +21,29 @@ import pandas as pd
 import shapely
 
 from geo.geometry import repair_polygons
+from layers._field_rules import (
+    AWARE,
+    DATE_FORMATS,
+    DIGIT_GROUP,
+    FALSE,
+    GEOMETRY_MISSING,
+    GEOMETRY_TYPE_IDS,
+    ISO_START,
+    REQUIRED_REASON,
+    SERIAL,
+    SERIAL_EPOCH,
+    TRUE,
+    YEAR_MAX,
+    YEAR_MIN,
+    fold,
+    geometry_type_reason,
+    is_aware,
+    is_iso,
+    is_serial,
+    message,
+    number_text,
+    rule_for,
+)
 from layers.errors import RecordError
 from layers.schema import ChildSchema, Field, LayerSchema
 
@@ -29,21 +51,8 @@ logger = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["row", "field", "value", "reason"]
 
-_TRUE = {"1", "true", "vrai", "oui", "yes", "o", "y", "t", "x"}
-_FALSE = {"0", "false", "faux", "non", "no", "n", "f", ""}
-_GEOM_TYPE_IDS = {
-    "Point": {0},
-    "LineString": {1, 5},
-    "MultiPolygon": {3, 6},
-    "Geometry": {0, 1, 3, 4, 5, 6},
-}
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` and strip accents, for forgiving comparisons."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", stripped.replace("’", "'")).strip().lower()
+__all__ = ["REJECT_COLUMNS", "ValidationResult", "coerce_field", "coerce_value", "fold",
+           "parse_datetime", "parse_datetimes", "validate_frame", "validate_record"]
 
 
 @dataclass
@@ -71,54 +80,43 @@ def _is_missing(values: pd.Series) -> pd.Series:
 
 
 def _coerce_str(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
+    rule = rule_for(f)
     out = values.astype("string").str.strip()
     out = out.mask(out.eq(""))
     bad = pd.Series(False, index=values.index)
-    reason = ""
-    if f.choices is not None:
-        canon = {fold(c): c for c in f.choices}
+    if rule.canon is not None:
         # fold each distinct value once (a million records carry a handful of themes)
-        lookup = {v: canon.get(fold(v)) for v in out.dropna().unique() if isinstance(v, str)}
+        lookup = {v: rule.choice(v) for v in out.dropna().unique() if isinstance(v, str)}
         mapped = out.astype("object").map(lookup)
         bad = out.notna() & pd.Series(mapped, index=out.index).isna()
         out = pd.Series(mapped, index=out.index, dtype="object")
-        reason = f"valeur non autorisée (valeurs possibles : {', '.join(f.choices)})"
-    elif f.pattern is not None:
-        ok = out.str.fullmatch(f.pattern).fillna(True).astype(bool)
+    elif rule.pattern is not None:
+        ok = out.str.fullmatch(rule.pattern.pattern).fillna(True).astype(bool)
         bad = ~ok
-        reason = f"format invalide (attendu : {f.pattern})"
-    return out.astype("object").where(out.notna(), None), bad, reason
+    return out.astype("object").where(out.notna(), None), bad, rule.reason
 
 
 def _coerce_number(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
+    rule = rule_for(f)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         num = values.astype("float64")
         text_bad = pd.Series(False, index=values.index)
     else:
         text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
-        text = text.str.replace(r"(?<=\d)[\s\u202f\u00a0](?=\d)", "", regex=True)
+        text = text.str.replace(DIGIT_GROUP, "", regex=True)
         num = pd.to_numeric(text, errors="coerce").astype("float64")
         text_bad = text.notna() & text.ne("") & num.isna()
     bad = text_bad.copy()
-    reason = "nombre attendu"
     if f.type == "int":
-        frac = num.notna() & (np.floor(num) != num)
-        bad |= frac
-        reason = "nombre entier attendu"
+        bad |= num.notna() & np.isfinite(num) & (np.floor(num) != num)
     if f.minimum is not None:
         bad |= num.notna() & (num < f.minimum)
     if f.maximum is not None:
         bad |= num.notna() & (num > f.maximum)
-    if f.minimum is not None and f.maximum is not None:
-        reason += f" entre {f.minimum:g} et {f.maximum:g}"
-    elif f.minimum is not None:
-        reason += f" supérieur ou égal à {f.minimum:g}"
-    elif f.maximum is not None:
-        reason += f" inférieur ou égal à {f.maximum:g}"
     num = num.mask(bad)
     if f.type == "int":
-        return num.astype("Int64"), bad, reason
-    return num, bad, reason
+        return num.astype("Int64"), bad, rule.reason
+    return num, bad, rule.reason
 
 
 def _coerce_bool(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
@@ -126,13 +124,10 @@ def _coerce_bool(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str
         return values.astype("boolean"), pd.Series(False, index=values.index), ""
     text = values.astype("string").str.strip().str.lower().fillna("")
     out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    out[text.isin(_TRUE)] = True
-    out[text.isin(_FALSE) & text.ne("")] = False
-    bad = text.ne("") & ~text.isin(_TRUE | _FALSE)
-    return out, bad, "oui/non attendu"
-
-
-_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+    out[text.isin(TRUE)] = True
+    out[text.isin(FALSE) & text.ne("")] = False
+    bad = text.ne("") & ~text.isin(TRUE | FALSE)
+    return out, bad, rule_for(f).reason
 
 
 def _ns(values: pd.Series) -> pd.Series:
@@ -144,7 +139,7 @@ def _ns(values: pd.Series) -> pd.Series:
     values = pd.Series(values)
     if not pd.api.types.is_datetime64_any_dtype(values):
         values = pd.to_datetime(values, errors="coerce")
-    ok = values.notna() & values.dt.year.between(1900, 2100)
+    ok = values.notna() & values.dt.year.between(YEAR_MIN, YEAR_MAX)
     return values.where(ok).astype("datetime64[ns]")
 
 
@@ -168,8 +163,8 @@ def parse_datetimes(values: pd.Series, *, fmt: str | None = None) -> pd.Series:
     todo = parsed.isna() & text.notna() & text.ne("")
     if todo.any():
         sub = text[todo]
-        aware = sub.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
-        iso = sub.str.match(r"^\d{4}-\d\d-\d\d").fillna(False)
+        aware = sub.str.contains(AWARE, regex=True).fillna(False)
+        iso = sub.str.match(ISO_START).fillna(False)
         naive_iso = iso & ~aware
         if naive_iso.any():
             parsed[naive_iso[naive_iso].index] = _ns(pd.to_datetime(
@@ -177,15 +172,15 @@ def parse_datetimes(values: pd.Series, *, fmt: str | None = None) -> pd.Series:
         if (iso & aware).any():
             local = pd.to_datetime(sub[iso & aware], format="ISO8601", errors="coerce", utc=True)
             parsed[local.index] = _ns(local.dt.tz_convert("Europe/Paris").dt.tz_localize(None))
-    for form in _DATE_FORMATS:
+    for form in DATE_FORMATS:
         todo = parsed.isna() & text.notna() & text.str.contains("/|-", regex=True).fillna(False)
         if not todo.any():
             break
         parsed[todo] = _ns(pd.to_datetime(text[todo], format=form, errors="coerce"))
-    serial = parsed.isna() & text.str.fullmatch(r"[1-6]\d{4}").fillna(False)
+    serial = parsed.isna() & text.str.fullmatch(SERIAL).fillna(False)
     if serial.any():
         days = pd.to_numeric(text[serial]).astype("int64")
-        parsed[serial] = pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")
+        parsed[serial] = pd.Timestamp(SERIAL_EPOCH) + pd.to_timedelta(days, unit="D")
     return parsed
 
 
@@ -196,36 +191,31 @@ def _coerce_datetime(
     # a datetime column has no blank text: its missing values are its NaT
     present = values.notna() if pd.api.types.is_datetime64_any_dtype(values) else ~_is_missing(values)
     bad = present & parsed.isna()
-    bad |= parsed.notna() & ((parsed.dt.year < 1900) | (parsed.dt.year > 2100))
+    bad |= parsed.notna() & ((parsed.dt.year < YEAR_MIN) | (parsed.dt.year > YEAR_MAX))
     # numpy formats ISO text much faster than strftime; the same "%Y-%m-%d[T%H:%M:%S]"
     text = np.datetime_as_string(parsed.to_numpy(dtype="datetime64[ns]"),
                                  unit="D" if f.type == "date" else "s")
     out = pd.Series(text, index=parsed.index, dtype="object").where(parsed.notna() & ~bad, None)
-    return out, bad, "date invalide (attendu AAAA-MM-JJ ou JJ/MM/AAAA)"
+    return out, bad, rule_for(f).reason
+
+
+def _json_value(v: Any) -> tuple[str | None, bool]:
+    """Return a JSON value as stored text (None: missing) and whether it is invalid."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v == ""):
+        return None, False
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, ensure_ascii=False), False
+    try:
+        json.loads(str(v))
+    except ValueError:
+        return None, True
+    return str(v), False
 
 
 def _coerce_json(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
-    out: list[str | None] = []
-    bad: list[bool] = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v == "":
-            out.append(None)
-            bad.append(False)
-        elif isinstance(v, (list, dict)):
-            out.append(json.dumps(v, ensure_ascii=False))
-            bad.append(False)
-        else:
-            try:
-                json.loads(str(v))
-            except ValueError:
-                out.append(None)
-                bad.append(True)
-            else:
-                out.append(str(v))
-                bad.append(False)
-    return pd.Series(out, index=values.index, dtype="object"), pd.Series(bad, index=values.index), (
-        "JSON invalide"
-    )
+    pairs = [_json_value(v) for v in values]
+    return (pd.Series([p[0] for p in pairs], index=values.index, dtype="object"),
+            pd.Series([p[1] for p in pairs], index=values.index, dtype=bool), rule_for(f).reason)
 
 
 def coerce_field(
@@ -272,7 +262,7 @@ def _check_geometry(
             geoms = geoms.copy()
             geoms[multi] = shapely.line_merge(geoms[multi])
             types = shapely.get_type_id(geoms)
-    allowed = _GEOM_TYPE_IDS.get(kind or "Geometry", set())
+    allowed = GEOMETRY_TYPE_IDS.get(kind or "Geometry", frozenset())
     wrong = pd.Series(~np.isin(types, list(allowed)), index=gdf.index) & ~missing
     out = gdf.copy()
     out[gdf.geometry.name] = geoms
@@ -351,7 +341,7 @@ def validate_frame(
         if f.name in frame.columns:
             raw = frame[f.name]
             values, bad, reason = coerce_field(raw, f, fmt=formats.get(f.name))
-            flag(bad, f.name, f"« {f.name} » : {reason}", raw)
+            flag(bad, f.name, message(f.name, reason), raw)
         else:
             raw = None
             values = pd.Series([None] * len(frame), index=frame.index, dtype="object")
@@ -363,7 +353,7 @@ def validate_frame(
             missing = values.isna()
         if f.name in required:
             # a value present but invalid is reported once, as invalid
-            flag(missing & ~bad, f.name, f"« {f.name} » : champ obligatoire manquant", raw)
+            flag(missing & ~bad, f.name, message(f.name, REQUIRED_REASON), raw)
         out[f.name] = values
 
     result = pd.DataFrame(out, index=frame.index)
@@ -375,8 +365,8 @@ def validate_frame(
             frame[[frame.geometry.name]], schema.geometry
         )
         if not schema.geometry_optional:
-            flag(missing_geom, "geometry", "géométrie manquante ou vide", None)
-        flag(wrong, "geometry", f"type de géométrie incorrect (attendu : {schema.geometry})",
+            flag(missing_geom, "geometry", GEOMETRY_MISSING, None)
+        flag(wrong, "geometry", geometry_type_reason(schema.geometry),
              pd.Series(frame.geometry.geom_type, index=frame.index) + " "
              + pd.Series(shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=6),
                          index=frame.index).fillna(""))
@@ -389,34 +379,220 @@ def validate_frame(
     return ValidationResult(valid=result[~bad_rows], rejects=rejects, repaired=repaired)
 
 
-def validate_record(
-    record: Mapping[str, Any], schema: LayerSchema | ChildSchema
-) -> dict[str, Any]:
-    """Validate one record (from a form or a JSON body) and return it coerced.
-
-    Raises
-    ------
-    RecordError
-        Naming the first bad field.
-    """
-    fields = {f.name for f in (schema.all_fields if isinstance(schema, LayerSchema) else schema.fields)}
-    unknown = sorted(set(record) - fields - {"geometry", "parent_uid"})
-    if unknown:
-        raise RecordError(f"Champ inconnu : « {unknown[0]} ».", field=unknown[0])
-    frame = pd.DataFrame([{k: v for k, v in record.items() if k != "geometry"}])
-    if isinstance(schema, LayerSchema) and schema.geometry is not None:
-        geom = record.get("geometry")
-        frame = gpd.GeoDataFrame(frame, geometry=[geom], crs=None)
-    res = validate_frame(frame, schema)
-    if not res.rejects.empty:
-        first = res.rejects.iloc[0]
-        raise RecordError(str(first["reason"]), field=str(first["field"]))
-    row = res.valid.iloc[0].to_dict()
-    return {str(k): (None if _scalar_missing(v) else v) for k, v in row.items()}
+# -- the scalar entry point: one record, the same rules ---------------------------------------
+_CONTAINERS = (list, tuple, dict, set, np.ndarray)
 
 
-def _scalar_missing(v: Any) -> bool:
+def _na(v: Any) -> bool:
+    """Tell whether a scalar is missing (None, NaN, NA, NaT), as :meth:`pandas.Series.isna` would."""
+    if v is None or isinstance(v, _CONTAINERS):
+        return v is None
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+def _text(v: Any) -> str:
+    """Return a present scalar as pandas' ``astype("string")`` writes it."""
+    if isinstance(v, str):
+        return v
+    return str(pd.Timestamp(v)) if isinstance(v, np.datetime64) else str(v)
+
+
+def _str_value(v: Any, f: Field) -> tuple[Any, bool]:
+    rule = rule_for(f)
+    text = None if _na(v) else _text(v).strip()
+    if not text:
+        return None, False
+    if rule.canon is not None:
+        choice = rule.choice(text)
+        return choice, choice is None
+    if rule.pattern is not None:
+        return text, rule.pattern.fullmatch(text) is None
+    return text, False
+
+
+def _number_value(v: Any, f: Field) -> tuple[Any, bool]:
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        num, bad = float(v), False
+    elif _na(v):
+        return None, False
+    else:
+        text = number_text(_text(v))
+        parsed = pd.to_numeric(text, errors="coerce") if text else np.nan
+        num = float(parsed) if not _na(parsed) else float("nan")
+        bad = bool(text) and np.isnan(num)
+    if np.isnan(num):
+        return None, bad
+    if bad or rule_for(f).out_of_bounds(num):
+        return None, True
+    return (int(num) if f.type == "int" else num), False
+
+
+def _bool_value(v: Any) -> tuple[Any, bool]:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v), False
+    text = "" if _na(v) else _text(v).strip().lower()
+    if text in TRUE:
+        return True, False
+    if text in FALSE:
+        return (None if text == "" else False), False
+    return None, True
+
+
+def _window(ts: Any) -> pd.Timestamp | None:
+    if ts is None or _na(ts):
+        return None
+    ts = pd.Timestamp(ts)
+    return ts if YEAR_MIN <= ts.year <= YEAR_MAX else None
+
+
+def parse_datetime(value: Any, *, fmt: str | None = None) -> pd.Timestamp | None:
+    """Parse one date as :func:`parse_datetimes` parses a column (None: unparsable or missing)."""
+    if isinstance(value, (datetime, np.datetime64)) and not _na(value):
+        ts = pd.Timestamp(value)
+        if ts.tz is not None:
+            ts = ts.tz_convert("Europe/Paris").tz_localize(None)
+        return _window(ts)
+    if _na(value):
+        return None
+    text = _text(value).strip()
+    parsed = _window(pd.to_datetime(text, format=fmt, errors="coerce")) if fmt is not None else None
+    if parsed is None and text and is_iso(text):
+        if is_aware(text):
+            local = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+            if isinstance(local, pd.Timestamp) and not _na(local):
+                parsed = _window(local.tz_convert("Europe/Paris").tz_localize(None))
+        else:
+            parsed = _window(pd.to_datetime(text, format="ISO8601", errors="coerce"))
+    for form in DATE_FORMATS:
+        if parsed is not None or ("/" not in text and "-" not in text):
+            break
+        parsed = _window(pd.to_datetime(text, format=form, errors="coerce"))
+    if parsed is None and is_serial(text):
+        parsed = pd.Timestamp(SERIAL_EPOCH) + pd.Timedelta(days=int(text))
+    return parsed
+
+
+def _datetime_value(v: Any, f: Field, fmt: str | None) -> tuple[Any, bool]:
+    present = not _na(v) and (not isinstance(v, str) or v.strip() != "")
+    parsed = parse_datetime(v, fmt=fmt) if present else None
+    if parsed is None or not YEAR_MIN <= parsed.year <= YEAR_MAX:
+        return None, present
+    stamp = np.asarray(parsed.to_datetime64()).astype("datetime64[ns]")
+    return str(np.datetime_as_string(stamp, unit="D" if f.type == "date" else "s")), False
+
+
+def coerce_value(value: Any, f: Field, *, fmt: str | None = None) -> tuple[Any, bool, str]:
+    """Coerce one value to the type of ``f``, as :func:`coerce_field` coerces a column.
+
+    Returns
+    -------
+    value : object
+        The coerced value (None where missing or bad): text, int, float, bool, ISO text
+        for dates, JSON text.
+    bad : bool
+        Whether the value is present but invalid.
+    reason : str
+        French explanation when bad.
+    """
+    if f.type == "str":
+        out, bad = _str_value(value, f)
+    elif f.type in ("int", "float"):
+        out, bad = _number_value(value, f)
+    elif f.type == "bool":
+        out, bad = _bool_value(value)
+    elif f.type in ("date", "datetime"):
+        out, bad = _datetime_value(value, f, fmt)
+    else:
+        out, bad = _json_value(value)
+    return out, bad, rule_for(f).reason
+
+
+def _geometry_value(geom: Any, schema: LayerSchema) -> tuple[Any, bool]:
+    """Check one geometry as :func:`_check_geometry` does; return it (fixed) and whether repaired."""
+    kind = schema.geometry
+    if geom is not None and not isinstance(geom, shapely.Geometry):
+        raise RecordError(geometry_type_reason(kind), field="geometry")
+    if kind in ("MultiPolygon", "Geometry") and geom is not None and not shapely.is_empty(geom):
+        frame = gpd.GeoDataFrame(geometry=[geom])
+        checked, missing, wrong, repaired = _check_geometry(frame, kind)
+        if bool(wrong.iloc[0]):
+            raise RecordError(geometry_type_reason(kind), field="geometry")
+        geom = checked.geometry.iloc[0]
+        if bool(missing.iloc[0]) and not schema.geometry_optional:
+            raise RecordError(GEOMETRY_MISSING, field="geometry")
+        return geom, len(repaired) > 0
+    if geom is None or shapely.is_empty(geom):
+        if not schema.geometry_optional:
+            raise RecordError(GEOMETRY_MISSING, field="geometry")
+        return geom, False
+    type_id = int(shapely.get_type_id(geom))
+    if kind == "Point" and type_id == 4 and shapely.get_num_geometries(geom) == 1:
+        geom = shapely.get_geometry(geom, 0)
+        type_id = 0
+    if kind == "LineString" and type_id == 5:
+        geom = shapely.line_merge(geom)
+        type_id = int(shapely.get_type_id(geom))
+    if type_id not in GEOMETRY_TYPE_IDS.get(kind or "Geometry", frozenset()):
+        raise RecordError(geometry_type_reason(kind), field="geometry")
+    return geom, False
+
+
+def validate_record(
+    record: Mapping[str, Any], schema: LayerSchema | ChildSchema, *, partial: bool = False,
+    fill_defaults: bool = True,
+) -> dict[str, Any]:
+    """Validate one record (from a form or a JSON body) and return it coerced.
+
+    The scalar entry point of the rules of :func:`validate_frame` (the same coercions,
+    the same French messages naming the field), for single writes.
+
+    Parameters
+    ----------
+    record : mapping
+        Field → value (and ``geometry`` for a layer with one, ``parent_uid`` for a child).
+    schema : LayerSchema or ChildSchema
+        What the record must satisfy.
+    partial : bool
+        Check and return only the fields ``record`` gives (a change of a stored record):
+        the fields it does not give are neither required nor filled.
+    fill_defaults : bool
+        Fill missing values with field defaults.
+
+    Returns
+    -------
+    dict
+        Every field of the schema (only those given when ``partial``), coerced (None when
+        missing; dates as ISO text), and ``geometry`` for a layer with one.
+
+    Raises
+    ------
+    RecordError
+        Naming the first bad field, in schema order (the geometry last).
+    """
+    fields = schema.all_fields if isinstance(schema, LayerSchema) else schema.fields
+    unknown = sorted(set(record) - {f.name for f in fields} - {"geometry", "parent_uid"})
+    if unknown:
+        raise RecordError(f"Champ inconnu : « {unknown[0]} ».", field=unknown[0])
+    out: dict[str, Any] = {}
+    for f in fields:
+        if partial and f.name not in record:
+            continue
+        value = None
+        if f.name in record:
+            value, bad, reason = coerce_value(record[f.name], f)
+            if bad:
+                raise RecordError(message(f.name, reason), field=f.name)
+        if value is None and fill_defaults and f.default is not None:
+            value = bool(f.default) if f.type == "bool" else f.default
+        if value is None and f.required:
+            raise RecordError(message(f.name, REQUIRED_REASON), field=f.name)
+        out[f.name] = value
+    if isinstance(schema, LayerSchema) and schema.geometry is not None and (
+            not partial or "geometry" in record):
+        out["geometry"], repaired = _geometry_value(record.get("geometry"), schema)
+        if repaired and "repaired" in out:
+            out["repaired"] = True
+    return out

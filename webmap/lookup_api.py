@@ -11,7 +11,8 @@ coordinates (see :func:`layers.perimeters.result_dict`). Perimeters known only b
 street list answer too. A bad parameter gives a 400 naming it.
 
 The lookup is public (anonymous users allowed) unless the configuration sets
-``LOOKUP_ROLES`` to the roles allowed. The index is built once per state of the store.
+``LOOKUP_ROLES`` to the roles allowed. The index is built once per revision of the layers
+and rules it reads (:func:`lookup_state`): writes to other layers do not rebuild it.
 """
 
 from __future__ import annotations
@@ -50,18 +51,61 @@ def store_state() -> tuple[str, object]:
         return path, 0.0
 
 
+def lookup_state() -> tuple[str, object]:
+    """Return what the lookup index depends on: the revision of the layers and rules it reads.
+
+    Writes to other layers (a constat's status, an event) leave it unchanged, so that they
+    do not cost the next lookup a rebuild of the index (see
+    :func:`layers.perimeters.lookup_revision`).
+    """
+    from layers.perimeters import lookup_revision
+
+    store = get_store()
+    revision = lookup_revision(store)
+    if revision[0] is None:  # a backend keeping no revision: every change of the store counts
+        return store_state()[0], (store_state()[1], revision[1])
+    return str(current_app.config["STORE"]), revision
+
+
+def _file_stamp() -> tuple[int, ...] | None:
+    """Return the modification stamps of a GeoPackage store and its WAL (None for a database).
+
+    Any commit changes one of them: while they stay the same, the store has not changed and
+    the lookup answers without opening it.
+    """
+    path = str(current_app.config["STORE"])
+    if "://" in path and not path.startswith("gpkg://"):
+        return None
+    path = path.removeprefix("gpkg://")
+    stamp: list[int] = []
+    for name in (path, path + "-wal"):
+        try:
+            st = os.stat(name)
+        except OSError:
+            stamp += [0, 0]
+        else:
+            stamp += [st.st_mtime_ns, st.st_size]
+    return tuple(stamp)
+
+
 def _index() -> Any:
-    """Return the lookup index of the configured store, rebuilt when the store changes."""
+    """Return the lookup index of the configured store, rebuilt when what it reads changes."""
     from layers.perimeters import lookup_index_from_store
     from layers.store import describe_store
 
-    state = store_state()
     cache = current_app.extensions.setdefault("qpv_lookup", {})
+    stamp = _file_stamp()  # taken before the revision: a write in between is seen next time
+    with _LOCK:
+        if stamp is not None and cache.get("stamp") == stamp and "index" in cache:
+            return cache["index"]
+    state = lookup_state()
     with _LOCK:
         if cache.get("state") != state:
             cache["index"] = lookup_index_from_store(get_store())
             cache["state"] = state
+            cache["builds"] = cache.get("builds", 0) + 1
             logger.info("lookup index built for %s", describe_store(state[0]))
+        cache["stamp"] = stamp
         return cache["index"]
 
 

@@ -48,6 +48,8 @@ IMPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("report", "text"),
 )
 CHANGES_SEQUENCE = "qpv_changes"
+#: Prefix of the per-layer write counters (``qpv_changes__observations``…).
+LAYER_SEQUENCE_PREFIX = "qpv_changes__"
 
 
 def geometry_sql(kind: GeometryKind, srid: int) -> str:
@@ -79,6 +81,8 @@ def ensure_schema(cur: Any, namespace: str, srid: int, crs: str, *, new: bool) -
     cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in IMPORT_COLUMNS)
     cur.execute(f"CREATE TABLE IF NOT EXISTS {ns}.qpv_imports (id bigserial PRIMARY KEY, {cols})")
     cur.execute(f"CREATE SEQUENCE IF NOT EXISTS {ns}.{CHANGES_SEQUENCE}")
+    for schema in LAYERS.values():
+        cur.execute(f"CREATE SEQUENCE IF NOT EXISTS {ns}.{quote_ident(LAYER_SEQUENCE_PREFIX + schema.name)}")
     for schema in LAYERS.values():
         _ensure_table(cur, ns, schema.name, schema.all_fields, new=new,
                       geometry=geometry_sql(schema.geometry, srid) if schema.geometry else None)

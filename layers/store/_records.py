@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ from layers.errors import RecordError
 from layers.schema import ACTION_CLOSED_STATES, ChildSchema, Field, LayerSchema
 from layers.store._convert import aligned, child_uids, now_iso
 from layers.store.filters import query_field
-from layers.validate import validate_frame
+from layers.validate import validate_frame, validate_record
 
 CLOSED_STATUSES = ("traité", "clos non traité", *ACTION_CLOSED_STATES)
 
@@ -141,48 +142,75 @@ def check_changes(schema: LayerSchema, changes: Mapping[str, Any]) -> None:
             query_field(schema, name)
 
 
-def merge_changes(
-    schema: LayerSchema, current: gpd.GeoDataFrame, changes: Mapping[str, Any], crs: str
-) -> tuple[pd.DataFrame, dict[str, list[Any]]]:
-    """Apply ``changes`` to the one-row frame ``current`` and validate the result.
+@dataclass(frozen=True)
+class Merged:
+    """A change of one stored record, validated (see :func:`merge_changes`).
 
-    Returns
-    -------
-    valid : pandas.DataFrame
-        The updated, validated record (``updated_at`` set, ``resolved_at`` set when the
-        status becomes a closed one, cleared when a closed record is reopened).
+    Attributes
+    ----------
+    values : dict
+        Column → new value of the columns to write (the changed fields, ``updated_at``,
+        ``resolved_at`` when the status closes or reopens the record, ``geometry`` when
+        moved), coerced as :func:`layers.validate.validate_record` returns them.
     diff : dict
-        ``{field: [before, after]}`` of the fields of ``changes`` whose value really
+        ``{field: [before, after]}`` of the fields of the change whose value really
         changed (JSON-ready values; the geometry as ``[x, y]`` in the store CRS).
+    status : object
+        The record's status after the change (None for a layer without status).
+    before : object
+        The geometry before the change (None when the change keeps it).
+    """
+
+    values: dict[str, Any]
+    diff: dict[str, list[Any]]
+    status: Any
+    before: Any = None
+
+
+def current_columns(schema: LayerSchema, changes: Mapping[str, Any]) -> list[str]:
+    """Return the stored fields :func:`merge_changes` reads of the record changed by ``changes``."""
+    names = [n for n in changes if n != "geometry"]
+    for extra in (schema.status_field, "resolved_at"):
+        if extra and extra in schema.field_names and extra not in names:
+            names.append(extra)
+    return names
+
+
+def merge_changes(
+    schema: LayerSchema, current: Mapping[str, Any], changes: Mapping[str, Any], crs: str
+) -> Merged:
+    """Validate ``changes`` of the stored record ``current``.
+
+    ``current`` maps at least the fields of :func:`current_columns` (and ``geometry`` when
+    the change moves the record) to their stored values, typed or as stored.
+
+    Only the changed fields are validated, once, through the scalar entry point
+    (:func:`layers.validate.validate_record`); the stored fields were validated when
+    written. ``updated_at`` is set; ``resolved_at`` is set when the status becomes a closed
+    one, cleared when a closed record is reopened. ``crs`` is the CRS of a new geometry.
 
     Raises
     ------
     RecordError
-        When the updated record does not satisfy the schema.
+        When a changed field does not satisfy the schema.
     """
-    merged = current.copy()
-    for name, value in changes.items():
-        if name == "geometry":
-            merged = merged.set_geometry([value], crs=crs)
-        else:
-            merged[name] = pd.Series([value], index=merged.index, dtype="object")
-    old_status = current[schema.status_field].iloc[0] if schema.status_field else None
-    merged["updated_at"] = now_iso()
-    status_changed = bool(
-        schema.status_field and schema.status_field in changes
-        and merged[schema.status_field].iloc[0] != old_status
-    )
-    if status_changed and "resolved_at" in merged and "resolved_at" not in changes:
-        closed = str(merged[schema.status_field].iloc[0]).strip().lower() in CLOSED_STATUSES
-        if closed and pd.isna(merged["resolved_at"].iloc[0]):
-            merged["resolved_at"] = merged["updated_at"]
+    names = set(schema.field_names)
+    record = dict(changes)
+    if "updated_at" in names:
+        record["updated_at"] = now_iso()
+    values = validate_record(record, schema, partial=True, fill_defaults=False)
+    status_field = schema.status_field
+    old_status = current.get(status_field) if status_field else None
+    status = values.get(status_field, old_status) if status_field else None
+    status_changed = bool(status_field and status_field in changes and status != old_status)
+    if status_changed and "resolved_at" in names and "resolved_at" not in changes:
+        closed = str(status).strip().lower() in CLOSED_STATUSES
+        if closed and _missing(current.get("resolved_at")):
+            values["resolved_at"] = values.get("updated_at") or now_iso()
         elif not closed:  # reopened: no longer resolved (closing again dates it anew)
-            merged["resolved_at"] = pd.Series([None], index=merged.index, dtype="object")
-    result = validate_frame(merged, schema, fill_defaults=False)
-    if not result.rejects.empty:
-        first = result.rejects.iloc[0]
-        raise RecordError(str(first["reason"]), field=str(first["field"]))
-    return result.valid, _diff(schema, current, result.valid, changes)
+            values["resolved_at"] = None
+    before = current.get("geometry") if "geometry" in values else None
+    return Merged(values, _diff(schema, current, values, changes), status, before)
 
 
 def _plain(value: Any, kind: str) -> Any:
@@ -211,29 +239,32 @@ def _point(geom: Any) -> list[float] | None:
     return [round(float(c.x), 2), round(float(c.y), 2)]
 
 
-def _diff(schema: LayerSchema, current: pd.DataFrame, valid: pd.DataFrame,
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, (list, dict)) and bool(pd.isna(value)))
+
+
+def _diff(schema: LayerSchema, current: Mapping[str, Any], values: Mapping[str, Any],
           changes: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Return ``{field: [before, after]}`` of the changed fields that really changed."""
     diff: dict[str, list[Any]] = {}
     for name in changes:
         if name == "geometry":
-            before = current.geometry.iloc[0]
-            after = valid.geometry.iloc[0] if isinstance(valid, gpd.GeoDataFrame) else None
+            before = current.get("geometry")
+            after = values.get("geometry")
             same = (before is None and after is None) or (
                 before is not None and after is not None and before.equals_exact(after, 0.01))
             if not same:
                 diff[name] = [_point(before), _point(after)]
             continue
         kind = schema.field(name).type
-        before, after = _plain(current[name].iloc[0], kind), _plain(valid[name].iloc[0], kind)
+        before, after = _plain(current.get(name), kind), _plain(values.get(name), kind)
         if before != after:
             diff[name] = [before, after]
     return diff
 
 
 def history_row(
-    schema: LayerSchema, uid: str, valid: pd.DataFrame, diff: Mapping[str, list[Any]], *,
-    actor: str | None, comment: str | None
+    schema: LayerSchema, uid: str, merged: Merged, *, actor: str | None, comment: str | None
 ) -> pd.DataFrame | None:
     """Return the history entry due after an update, or None when none is due.
 
@@ -244,19 +275,42 @@ def history_row(
     if not schema.status_field or not schema.children:
         return None
     hist = schema.children[0]
+    diff = merged.diff
     keeps_all = "changes" in {f.name for f in hist.fields}
     if schema.status_field not in diff and not (keeps_all and diff):
         return None
     row: dict[str, list[Any]] = {
         "parent_uid": [uid],
-        "status": [valid[schema.status_field].iloc[0]],
-        "changed_at": [valid["updated_at"].iloc[0]],
+        "status": [merged.status],
+        "changed_at": [merged.values.get("updated_at") or now_iso()],
         "changed_by": [actor],
         "comment": [comment],
     }
     if keeps_all:
         row["changes"] = [json.dumps(dict(diff), ensure_ascii=False)]
     return pd.DataFrame(row)
+
+
+_FRAME_DTYPES = {"int": "Int64", "float": "float64", "bool": "boolean"}
+
+
+def _one_child(cschema: ChildSchema, rows: pd.DataFrame) -> pd.DataFrame:
+    """Validate a one-row child frame through :func:`validate_record`, typed as :func:`validate_frame` types.
+
+    The same dtypes make the same deterministic uids (:func:`child_uids` formats values
+    by dtype).
+    """
+    names = [f.name for f in cschema.fields]
+    row = rows.iloc[0]
+    try:
+        one = validate_record({n: row[n] for n in names if n in rows.columns}, cschema)
+    except RecordError as exc:
+        raise RecordError(f"Ligne {rows.index[0]} refusée : {exc}", field=exc.field) from None
+    valid = pd.DataFrame([one], index=rows.index[:1], columns=names, dtype=object)
+    for f in cschema.fields:
+        if f.type in _FRAME_DTYPES:
+            valid[f.name] = valid[f.name].astype(pd.api.types.pandas_dtype(_FRAME_DTYPES[f.type]))
+    return valid
 
 
 def prepare_children(
@@ -272,12 +326,15 @@ def prepare_children(
     RecordError
         When a row does not satisfy the child schema.
     """
-    result = validate_frame(rows, cschema)
-    if not result.rejects.empty:
-        first = result.rejects.iloc[0]
-        raise RecordError(f"Ligne {first['row']} refusée : {first['reason']}",
-                          field=str(first["field"]))
-    valid = result.valid.copy()
+    if len(rows) == 1:  # one status change, one event: the scalar entry point
+        valid = _one_child(cschema, rows)
+    else:
+        result = validate_frame(rows, cschema)
+        if not result.rejects.empty:
+            first = result.rejects.iloc[0]
+            raise RecordError(f"Ligne {first['row']} refusée : {first['reason']}",
+                              field=str(first["field"]))
+        valid = result.valid.copy()
     valid["parent_uid"] = rows.loc[valid.index, "parent_uid"].astype(str).to_numpy()
     names = [f.name for f in cschema.fields]
     if unique:

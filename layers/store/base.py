@@ -460,6 +460,15 @@ class LayerStore(abc.ABC):
         """
         return None
 
+    def layer_revision(self, layers: Sequence[str]) -> str | None:
+        """Return a marker that changes whenever records of ``layers`` change (None: none kept).
+
+        Caches that depend on some layers only (the lookup index reads the perimeters and
+        the addresses) compare it to know when to rebuild, so that writes to other layers
+        (a constat's status) leave them valid. The default is :meth:`revision` (any write).
+        """
+        return self.revision()
+
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
         """Refresh the planner statistics and lay records out for the map's viewport queries.
 

@@ -21,12 +21,14 @@ from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
+from layers.store import _gpkg_extent as _ext
 from layers.store._convert import child_uid, now_iso, sql_column, typed
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
     check_changes,
     copy_target,
     creation_history,
+    current_columns,
     history_row,
     merge_changes,
     prepare_children,
@@ -100,7 +102,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             raise StoreError(f"Impossible d'ouvrir l'entrepôt {self.path} : {exc}") from exc
         self._lock = threading.RLock()
         self._depth = 0
-        self._deferred: set[str] | None = None
+        self._deferred: dict[str, _ext.Bounds | None] | None = None
         _gpkg.register_functions(self._con)
         self._con.execute("PRAGMA busy_timeout = 60000")
         if exists:
@@ -156,15 +158,15 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         with self._lock:
             outer = self._deferred is None
             if outer:
-                self._deferred = set()
+                self._deferred = {}
                 cache = self._con.execute("PRAGMA cache_size").fetchone()[0]
                 self._con.execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
             try:
                 with self.transaction():
                     yield
                     if outer:
-                        for table in sorted(self._deferred or ()):
-                            self._touch(table)
+                        for table, grow in sorted((self._deferred or {}).items()):
+                            self._touch(table, grow, exact=True)
             finally:
                 if outer:
                     self._deferred = None
@@ -414,27 +416,51 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         return frame
 
     def layers(self) -> list[LayerInfo]:
-        """Summarise every layer."""
-        infos = []
+        """Summarise every layer (extents as kept by the writes, recomputed only when stale)."""
+        rows = {}
         for schema in LAYERS.values():
             t = schema.name
             count, simulated = self._con.execute(
                 f'SELECT COUNT(*), COALESCE(SUM(simulated), 0) FROM "{t}"'
             ).fetchone()
-            bbox = None
-            if schema.geometry and count:
-                b = self._con.execute(
-                    f'SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM "rtree_{t}_geom"'
-                ).fetchone()
-                bbox = tuple(float(v) for v in b) if b[0] is not None else None
             tmin = tmax = None
             if schema.time_field and count:
                 tmin, tmax = self._con.execute(
                     f'SELECT MIN("{schema.time_field}"), MAX("{schema.time_field}") FROM "{t}"'
                 ).fetchone()
-            infos.append(LayerInfo(t, schema.label, int(count), bbox, tmin, tmax,  # type: ignore[arg-type]
-                                   schema.confidential, schema.reference, int(simulated)))
-        return infos
+            rows[t] = (int(count), int(simulated), tmin, tmax)
+        extents = self._extents([s.name for s in LAYERS.values() if s.geometry and rows[s.name][0]])
+        return [LayerInfo(s.name, s.label, rows[s.name][0], extents.get(s.name), rows[s.name][2],
+                          rows[s.name][3], s.confidential, s.reference, rows[s.name][1])
+                for s in LAYERS.values()]
+
+    def _extents(self, tables: Sequence[str]) -> dict[str, _ext.Bounds | None]:
+        """Return the extents of non-empty layers, recomputing (and storing) those marked stale."""
+        with self._lock:
+            stored = _ext.stored_extents(self._con, tables)
+            upgraded = self.get_meta(_ext.EXTENTS_META) is not None
+            stale = _ext.stale_tables(self._con)
+            todo = [t for t in tables if not upgraded or t in stale or stored[t] is None]
+            if not todo:
+                return stored
+            try:
+                with self.transaction():
+                    for t in todo:
+                        stored[t] = _ext.recompute(self._con, t)
+                    if not upgraded:
+                        self._set_meta(_ext.EXTENTS_META, "1")
+            except sqlite3.OperationalError:  # a read-only file: computed, not kept
+                for t in todo:
+                    b = self._con.execute(f'SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) '
+                                          f'FROM "rtree_{t}_geom"').fetchone()
+                    stored[t] = None if b[0] is None else tuple(float(v) for v in b)  # type: ignore[assignment]
+            return stored
+
+    def layer_revision(self, layers: Sequence[str]) -> str | None:
+        """Return a marker that changes whenever records of ``layers`` change (see base)."""
+        for name in layers:
+            self.schema(name)
+        return _ext.revision(self._con, list(layers))
 
     # -- writing ----------------------------------------------------------------
     def write(
@@ -467,10 +493,12 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                     self._add_children_unchecked(
                         schema, schema.children[0], creation_history(schema, new_without, actor),
                         source_dataset=None, simulated=new_without["simulated"].reset_index(drop=True))
+                geoms = new.geometry.to_numpy() if schema.geometry is not None else None
+                grow = _ext.total_bounds(geoms) if geoms is not None else None
                 if self._deferred is not None:  # inside bulk_transaction: once at its end
-                    self._deferred.add(schema.name)
+                    self._deferred[schema.name] = _ext.union_bounds(self._deferred.get(schema.name), grow)
                 else:
-                    self._touch(schema.name)
+                    self._touch(schema.name, grow, exact=True)
         return WriteResult(
             inserted=new["uid"].tolist(),
             existing=[*(u for u in batch["uid"] if u in existing), *valid.loc[dup_in_batch, "uid"]],
@@ -524,15 +552,15 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         if ddl is not None:
             self._con.execute(ddl[0])
 
-    def _touch(self, table: str) -> None:
-        b = self._con.execute(
-            f'SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM "rtree_{table}_geom"'
-        ).fetchone()
-        self._con.execute(
-            "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
-            "min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
-            (*b, table),
-        )
+    def _touch(self, table: str, grow: _ext.Bounds | None = None, *, exact: bool = False) -> None:
+        """Record a write to ``table`` (revision, ``last_change``), its extent grown by ``grow``.
+
+        ``exact``: ``grow`` bounds every geometry written; otherwise (a caller that does not
+        know what it wrote) the extent is marked stale, recomputed when next read.
+        """
+        _ext.touch(self._con, table, grow)
+        if not exact:
+            _ext.mark_stale(self._con, table)
 
     def update(
         self,
@@ -547,21 +575,39 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         schema = self.schema(layer)
         check_changes(schema, changes)
         with self.transaction():
-            current = self.get(layer, uid)
-            valid, diff = merge_changes(schema, current, changes, self.crs)
-            names = [n for n in schema.field_names if n != "uid"]
-            values = [sql_column(valid[n], schema.field(n))[0] for n in names]
-            sets = ", ".join(f'"{n}" = ?' for n in names)
-            if schema.geometry is not None:
-                sets += ", geom = ?"
-                values.append(_gpkg.encode(valid.geometry.to_numpy(), self._srs_id)[0])
-            self._con.execute(f'UPDATE "{layer}" SET {sets} WHERE uid = ?', [*values, uid])
-            hist = history_row(schema, uid, valid, diff, actor=actor, comment=comment)
+            merged = merge_changes(schema, self._current(schema, uid, changes), changes, self.crs)
+            names = [n for n in merged.values if n != "geometry"]
+            values = [sql_column(pd.Series([merged.values[n]], dtype=object), schema.field(n))[0]
+                      for n in names]
+            sets = [f'"{n}" = ?' for n in names]
+            grow = None
+            if schema.geometry is not None and "geometry" in merged.values:
+                geoms = np.array([merged.values["geometry"]], dtype=object)
+                sets.append("geom = ?")
+                values.append(_gpkg.encode(geoms, self._srs_id)[0])
+                grow = _ext.total_bounds(geoms)
+                old = merged.before
+                if old is not None and not old.is_empty and _ext.on_edge(self._con, layer, old.bounds):
+                    _ext.mark_stale(self._con, layer)  # moved from the edge: may shrink
+            self._con.execute(f'UPDATE "{layer}" SET {", ".join(sets)} WHERE uid = ?', [*values, uid])
+            hist = history_row(schema, uid, merged, actor=actor, comment=comment)
             if hist is not None:
                 self._add_children_unchecked(schema, schema.children[0], hist,
                                              source_dataset=None, simulated=None, unique=False)
-            if schema.geometry is not None:
-                self._touch(layer)
+            self._touch(layer, grow, exact=True)
+
+    def _current(self, schema: LayerSchema, uid: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the stored values :func:`merge_changes` reads of record ``uid`` (NotFoundError)."""
+        names = current_columns(schema, changes)
+        moved = schema.geometry is not None and "geometry" in changes
+        cols = ", ".join([*(f'"{n}"' for n in names), *(["geom"] if moved else []), "1"])
+        row = self._con.execute(f'SELECT {cols} FROM "{schema.name}" WHERE uid = ?', (uid,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {schema.name} ».")
+        current = dict(zip(names, row, strict=False))
+        if moved:
+            current["geometry"] = _gpkg.decode([row[len(names)]])[0]
+        return current
 
     def delete(self, layer: str, uids: Sequence[str]) -> int:
         """Delete records and their child rows."""
@@ -579,6 +625,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                     )
                 cur = self._con.execute(f'DELETE FROM "{layer}" WHERE uid IN ({marks})', part)
                 deleted += cur.rowcount
+            if deleted:
+                self._touch(layer, None, exact=schema.geometry is None)  # may shrink: stale
         return deleted
 
     def delete_children(self, layer: str, child: str, uids: Sequence[str]) -> int:
@@ -606,6 +654,11 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         with self._lock:
             self._con.execute("ANALYZE")
             self._con.execute("PRAGMA optimize")
+            stale = _ext.stale_tables(self._con) & set(names)
+            if stale:
+                with self.transaction():
+                    for name in sorted(stale):
+                        _ext.recompute(self._con, name)
             with contextlib.suppress(sqlite3.Error):
                 self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return []
@@ -697,7 +750,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             if len(new):
                 self._insert(table, fields, new, geometry=geometry)
                 if geometry:
-                    self._touch(table)
+                    self._touch(table, _ext.total_bounds(new.geometry.to_numpy()), exact=True)
         return len(new)
 
     def meta(self) -> dict[str, str]:

@@ -28,6 +28,7 @@ from layers.store._postgis_conn import get_pool, lend, parse_url, quote_ident, r
 from layers.store._postgis_schema import (
     CHANGES_SEQUENCE,
     IMPORT_COLUMNS,
+    LAYER_SEQUENCE_PREFIX,
     ensure_schema,
     schema_exists,
 )
@@ -202,8 +203,15 @@ class PostGISStore(LayerStore):
     def _table(self, name: str) -> str:
         return f"{self._ns}.{quote_ident(name)}"
 
-    def _bump(self, cur: Any) -> None:
-        cur.execute("SELECT nextval(%s::regclass)", (f"{self._ns}.{CHANGES_SEQUENCE}",))
+    def _bump(self, cur: Any, layer: str) -> None:
+        """Count a write to ``layer``: the store's revision and the layer's (when kept)."""
+        # nextval is not transactional and never waits: concurrent writers do not queue here;
+        # a store created before per-layer counters has none (NULL: nothing counted)
+        cur.execute("SELECT nextval(%s::regclass), nextval(to_regclass(%s))",
+                    (f"{self._ns}.{CHANGES_SEQUENCE}", self._layer_sequence(layer)))
+
+    def _layer_sequence(self, layer: str) -> str:
+        return f"{self._ns}.{quote_ident(LAYER_SEQUENCE_PREFIX + layer)}"
 
     def revision(self) -> str | None:
         """Return a marker that changes whenever records are written, updated or deleted."""
@@ -211,6 +219,28 @@ class PostGISStore(LayerStore):
             cur.execute(f"SELECT last_value, is_called FROM {self._ns}.{CHANGES_SEQUENCE}")
             row = cur.fetchone()
         return f"{row[0]}:{row[1]}" if row else None
+
+    def layer_revision(self, layers: Sequence[str]) -> str | None:
+        """Return a marker that changes whenever records of ``layers`` change (see base).
+
+        The per-layer counters; a store whose schema predates them answers the store's
+        :meth:`revision` (any write), never a marker that could miss a change.
+        """
+        names = list(layers)
+        for name in names:
+            self.schema(name)
+        with self._lock, self._errors(), self._con.cursor() as cur:
+            cur.execute("SELECT count(*) FROM unnest(%s::text[]) AS s(name) WHERE to_regclass(name) IS NULL",
+                        ([self._layer_sequence(n) for n in names],))
+            row = cur.fetchone()
+            missing = row is None or bool(row[0])
+            if not missing:
+                cur.execute(" UNION ALL ".join(
+                    f"SELECT %s, last_value, is_called FROM {self._layer_sequence(n)}" for n in names), names)
+                values = {r[0]: f"{r[1]}:{r[2]}" for r in cur.fetchall()}
+        if missing:
+            return self.revision()
+        return ";".join(f"{n}={values[n]}" for n in names)
 
     # -- meta -------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -473,7 +503,7 @@ class PostGISStore(LayerStore):
                     source_dataset=None, simulated=new_without["simulated"].reset_index(drop=True),
                 )
         if len(new):
-            self._bump(cur)
+            self._bump(cur, schema.name)
         return new
 
     def _insert(
@@ -524,19 +554,21 @@ class PostGISStore(LayerStore):
             current = self._query_frame(schema, self._select(schema, clauses, lock=True), params)
             if current.empty:
                 raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
-            valid, diff = merge_changes(schema, current, changes, self.crs)
-            names = [n for n in schema.field_names if n != "uid"]
-            values = [pg_column(valid[n], schema.field(n))[0] for n in names]
-            sets = ", ".join(f"{quote_ident(n)} = %s" for n in names)
-            if schema.geometry is not None:
-                sets += f", geom = ST_GeomFromWKB(%s::bytea, {self._srid})"
-                values.append(wkb_column(valid.geometry.to_numpy())[0])
-            cur.execute(f"UPDATE {self._table(layer)} SET {sets} WHERE uid = %s", [*values, uid])
-            hist = history_row(schema, uid, valid, diff, actor=actor, comment=comment)
+            merged = merge_changes(schema, {**current.iloc[0].to_dict(), "geometry": current.geometry.iloc[0]
+                                            if schema.geometry is not None else None}, changes, self.crs)
+            names = [n for n in merged.values if n != "geometry"]
+            values = [pg_column(pd.Series([merged.values[n]], dtype=object), schema.field(n))[0]
+                      for n in names]
+            sets = [f"{quote_ident(n)} = %s" for n in names]
+            if schema.geometry is not None and "geometry" in merged.values:
+                sets.append(f"geom = ST_GeomFromWKB(%s::bytea, {self._srid})")
+                values.append(wkb_column(np.array([merged.values["geometry"]], dtype=object))[0])
+            cur.execute(f"UPDATE {self._table(layer)} SET {', '.join(sets)} WHERE uid = %s", [*values, uid])
+            hist = history_row(schema, uid, merged, actor=actor, comment=comment)
             if hist is not None:
                 self._add_children_unchecked(cur, schema, schema.children[0], hist,
                                              source_dataset=None, simulated=None, unique=False)
-            self._bump(cur)
+            self._bump(cur, layer)
 
     def delete(self, layer: str, uids: Sequence[str]) -> int:
         """Delete records and their child rows."""
@@ -549,7 +581,7 @@ class PostGISStore(LayerStore):
             cur.execute(f"DELETE FROM {self._table(layer)} WHERE uid = ANY(%s::text[])", (keys,))
             deleted = int(cur.rowcount)
             if deleted:
-                self._bump(cur)
+                self._bump(cur, layer)
         return deleted
 
     def delete_children(self, layer: str, child: str, uids: Sequence[str]) -> int:
@@ -561,7 +593,7 @@ class PostGISStore(LayerStore):
             cur.execute(f"DELETE FROM {table} WHERE uid = ANY(%s::text[])", (keys,))
             deleted = int(cur.rowcount)
             if deleted:
-                self._bump(cur)
+                self._bump(cur, layer)
         return deleted
 
     def optimize(self, layers: Sequence[str] | None = None) -> list[str]:
@@ -619,7 +651,7 @@ class PostGISStore(LayerStore):
                 simulated=rows.get("simulated"),
             )
             if result.inserted:
-                self._bump(cur)
+                self._bump(cur, layer)
             return result
 
     def _add_children_unchecked(
@@ -699,7 +731,7 @@ class PostGISStore(LayerStore):
         with self._errors(), self._writing(), self._con.cursor() as cur:
             inserted = self._insert(cur, table, fields, rows, geometry=geometry)
             if inserted:
-                self._bump(cur)
+                self._bump(cur, layer)
         return len(inserted)
 
     def meta(self) -> dict[str, str]:

@@ -123,7 +123,7 @@ def test_streamed_import_stores_and_rejects_as_the_whole_file_import(
     with open_store(tmp_path / "new.gpkg") as store:
         touched: list[str] = []
         touch = store._touch  # type: ignore[attr-defined]
-        monkeypatch.setattr(store, "_touch", lambda t: (touched.append(t), touch(t)))
+        monkeypatch.setattr(store, "_touch", lambda t, *a, **k: (touched.append(t), touch(t, *a, **k)))
         report = import_file(store, path, options=ImportOptions(mapping="ban", territory_margin_m=None))
         assert touched == ["adresses"], "the layer extent is refreshed once per import"
         bbox = next(i.bbox for i in store.layers() if i.name == "adresses")

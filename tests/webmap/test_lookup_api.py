@@ -94,3 +94,46 @@ def test_roles_from_the_configuration(app: Flask, tmp_path: Path) -> None:
     with anon.session_transaction() as sess:
         sess.update(session_fields("theo", closed.config["USERS_DB"]))  # a technician
     assert anon.get("/api/lookup?lon=3.8&lat=43.6").status_code == 200
+
+
+def test_index_rebuilt_only_when_what_it_reads_changes(tmp_path: Path) -> None:
+    """A constat's PATCH leaves the lookup index as it is (no rebuild, same answers);
+    an import of perimeters rebuilds it and the new perimeter answers."""
+    from layers.importer import ImportOptions, import_file
+    from layers.settings import REPO_ROOT
+    from layers.store import open_store
+    from webmap import users
+
+    demo = REPO_ROOT / "data" / "demo"
+    path = tmp_path / "store.gpkg"
+    with open_store(path) as store:
+        for name, mapping in [("paris/qpv-paris-idf-2015.geojson", "qpv-paris"),
+                              ("paris/dansmarue-2023-2024-echantillon.csv.gz", "dansmarue")]:
+            import_file(store, demo / name, options=ImportOptions(mapping=mapping, report_dir=tmp_path / "r"))
+        uids = store.read("observations", limit=3)["uid"].tolist()
+    app = create_app({"STORE": str(path), "instance_path": str(tmp_path / "instance"), "SECRET_KEY": "clef",
+                      "TESTING": True, "ORGANISATION_SCOPE": {"ville": "territoire"}})
+    users.add_user(app.config["USERS_DB"], "theo", "mot-de-passe-solide", role="technicien",
+                   organisation="ville")
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess.update(session_fields("theo", app.config["USERS_DB"]))
+        sess["csrf_token"] = "jeton"
+    client.environ_base["HTTP_X_CSRFTOKEN"] = "jeton"
+    mosson = gpd.read_file(demo / "montpellier" / "qp-montpellier-2015.geojson").to_crs(4326)
+    inner = mosson.geometry.representative_point().iloc[0]
+    montpellier = f"/api/lookup?lon={inner.x:.7f}&lat={inner.y:.7f}"
+    first = client.get(montpellier).get_json()
+    assert first["code"] is None
+    builds = app.extensions["qpv_lookup"]["builds"]
+    for uid, status in zip(uids, ("transmis", "traité", "en cours"), strict=True):
+        resp = client.patch(f"/api/observations/{uid}", json={"status": status})
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        assert client.get(montpellier).get_json() == first
+    assert app.extensions["qpv_lookup"]["builds"] == builds
+    with open_store(path) as store:
+        import_file(store, demo / "montpellier" / "qp-montpellier-2015.geojson",
+                    options=ImportOptions(mapping="qpv-occitanie", report_dir=tmp_path / "r"))
+    after = client.get(montpellier).get_json()
+    assert app.extensions["qpv_lookup"]["builds"] == builds + 1
+    assert after["statut"] == "inside" and after["code"] is not None
