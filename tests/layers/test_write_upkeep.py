@@ -3,6 +3,8 @@ and the one-row child path (the same rows and uids as the batch path)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +20,7 @@ from layers.schema import LAYERS
 from layers.settings import REPO_ROOT
 from layers.store import LayerStore, open_store
 from layers.store._records import prepare_children
+from tests.conftest import drop_schema, scratch_schema_url
 
 DEMO = REPO_ROOT / "data" / "demo" / "paris"
 
@@ -162,10 +165,21 @@ def test_one_child_row_same_as_batch(child: tuple[str, str]) -> None:
             assert (pd.isna(a) and pd.isna(b)) if not isinstance(a, str) and pd.isna(a) else a == b, f.name
 
 
-def test_postgis_store_without_layer_counters_falls_back_to_the_store_revision(store: LayerStore) -> None:
+@pytest.fixture
+def postgis_store(postgis_url: str) -> Iterator[LayerStore]:
+    """A new PostGIS store in a scratch schema of the test database (dropped afterwards)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    store = open_store(scratch_schema_url(postgis_url, name))
+    try:
+        yield store
+    finally:
+        store.close()
+        drop_schema(postgis_url, name)
+
+
+def test_postgis_without_layer_counters_falls_back_to_the_store_revision(postgis_store: LayerStore) -> None:
     """A PostGIS schema created before per-layer counters: any write moves the marker (never stale)."""
-    if type(store).__name__ != "PostGISStore":
-        pytest.skip("PostGIS only")
+    store = postgis_store
     with store._con.cursor() as cur:  # type: ignore[attr-defined]
         cur.execute(f"DROP SEQUENCE {store._layer_sequence('adresses')}")  # type: ignore[attr-defined]
     gdf = gpd.GeoDataFrame(pd.DataFrame({"theme": ["propreté"], "status": ["nouveau"],
