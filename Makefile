@@ -43,6 +43,7 @@ lint:
 	$(BIN)/mypy
 
 bench: install
+	$(BIN)/pip install --quiet -e ".[reports,bench]"
 	bash .ci/bench-deps.sh
 	$(BIN)/python bench/bench_import.py
 
