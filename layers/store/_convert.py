@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -151,3 +153,38 @@ def typed(values: pd.Series, f: Field) -> pd.Series:
     if f.type in ("date", "datetime"):
         return pd.to_datetime(values, format="ISO8601", errors="coerce")
     return values.astype("object").where(values.notna(), None)
+
+
+#: Dates and times as the stores write them (ISO 8601, at most microseconds, no offset).
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)?")
+
+
+def typed_value(value: Any, f: Field) -> Any:
+    """Convert one stored value as :func:`typed` converts a column (the frame row's value).
+
+    Returns the Python value a one-row frame of :func:`typed` columns gives for the cell
+    (``numpy`` bools, integers and floats, ``pandas.Timestamp``, ``NA`` / ``NaT`` / NaN
+    for missing values), without building a frame: the values the stores write (ISO
+    text dates, SQLite integers and floats) are converted directly, anything else goes
+    through :func:`typed` itself. Texts and JSON are returned as read, as the stores'
+    frames keep them.
+    """
+    kind = type(value)
+    if f.type in ("str", "json"):
+        return value
+    if value is None:
+        return _MISSING[f.type]
+    if f.type == "bool" and kind in (int, bool) and value in (0, 1):
+        return np.bool_(value)
+    if f.type == "int" and kind is int and -(2**63) <= value < 2**63:
+        return np.int64(value)
+    if f.type == "float" and kind in (int, float):
+        return np.float64(value)
+    if f.type in ("date", "datetime") and kind is str and _ISO.fullmatch(value):
+        with contextlib.suppress(ValueError):  # an impossible date: NaT through typed
+            return pd.Timestamp(datetime.fromisoformat(value))
+    return typed(pd.Series([value], dtype=object), f).iloc[0]
+
+
+_MISSING: dict[str, Any] = {"bool": pd.NA, "int": pd.NA, "float": np.float64("nan"), "date": pd.NaT,
+                            "datetime": pd.NaT}

@@ -340,6 +340,21 @@ class LayerStore(abc.ABC):
             raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
         return found
 
+    def get_record(self, layer: str, uid: str) -> dict[str, Any]:
+        """Return record ``uid`` as a dict: field name → the value of :meth:`get`'s row, then ``geometry``.
+
+        The values and their types are those of ``get(layer, uid).iloc[0]`` (``pandas``
+        timestamps, ``NA`` / ``NaT``, numpy bools and numbers, shapely geometry or None).
+        Backends override this generic version with one query that builds no frame (what
+        a single-record write reads).
+
+        Raises
+        ------
+        NotFoundError
+            When there is no such record.
+        """
+        return {str(k): v for k, v in self.get(layer, uid).iloc[0].items()}
+
     # -- writing ----------------------------------------------------------------
     @abc.abstractmethod
     def write(

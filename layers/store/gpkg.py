@@ -22,7 +22,7 @@ from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
 from layers.store import _gpkg_extent as _ext
-from layers.store._convert import child_uid, now_iso, sql_column, typed
+from layers.store._convert import child_uid, now_iso, sql_column, typed, typed_value
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
     check_changes,
@@ -608,6 +608,17 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         if moved:
             current["geometry"] = _gpkg.decode([row[len(names)]])[0]
         return current
+
+    def get_record(self, layer: str, uid: str) -> dict[str, Any]:
+        """Return record ``uid`` as the row of :meth:`get` gives it, read by one SELECT (NotFoundError)."""
+        schema = self.schema(layer)
+        cols = ", ".join([*(f'"{n}"' for n in schema.field_names), "geom" if schema.geometry else "NULL"])
+        row = self._con.execute(f'SELECT {cols} FROM "{schema.name}" WHERE uid = ?', (uid,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
+        record = {f.name: typed_value(v, f) for f, v in zip(schema.all_fields, row, strict=False)}
+        record["geometry"] = _gpkg.decode([row[-1]])[0] if schema.geometry else None
+        return record
 
     def delete(self, layer: str, uids: Sequence[str]) -> int:
         """Delete records and their child rows."""

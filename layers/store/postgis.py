@@ -22,7 +22,7 @@ import shapely
 from geo.crs import TERRITORY_CRS, resolve_crs
 from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
-from layers.store._convert import typed
+from layers.store._convert import typed, typed_value
 from layers.store._gpkg_schema import schema_fingerprint
 from layers.store._postgis_conn import get_pool, lend, parse_url, quote_ident, require_psycopg
 from layers.store._postgis_schema import (
@@ -386,6 +386,22 @@ class PostGISStore(LayerStore):
         if tail is not None and extra:
             out[extra] = tail.to_numpy()
         return out
+
+    def get_record(self, layer: str, uid: str) -> dict[str, Any]:
+        """Return record ``uid`` as the row of :meth:`get` gives it, read by one SELECT (NotFoundError)."""
+        schema = self.schema(layer)
+        row = None
+        if "\x00" not in str(uid):  # never stored (PostgreSQL texts hold no NUL)
+            with self._lock, self._errors(), self._con.cursor(binary=True) as cur:
+                row = cur.execute(self._select(schema, ["uid = %s"]), [str(uid)]).fetchone()
+        if row is None:
+            raise NotFoundError(f"Aucun enregistrement « {uid} » dans la couche « {layer} ».")
+        dated = ("date", "datetime")  # through ISO text, as _query_frame reads them
+        record = {f.name: typed_value(v.isoformat() if f.type in dated and v is not None else v, f)
+                  for f, v in zip(schema.all_fields, row, strict=False)}
+        wkb = row[-1] if schema.geometry else None
+        record["geometry"] = None if wkb is None else shapely.from_wkb(bytes(wkb))
+        return record
 
     def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
         """Count records (see :meth:`LayerStore.count`)."""
