@@ -65,12 +65,13 @@ from webmap.geojson import (
     cluster_features,
     compact_records,
     encode_features,
+    encode_record,
     feature_collection,
     json_response,
 )
 from webmap.lookup_api import store_state
 from webmap.store import get_store
-from webmap.visibility import check_filters, visible_fields, visible_frame
+from webmap.visibility import check_filters, visible_fields, visible_frame, visible_record
 
 HISTORY = "historique"
 
@@ -494,7 +495,8 @@ def create_observation() -> ResponseReturnValue:
 def _feature(layer: str, uid: str) -> dict[str, Any]:
     store = _store()
     schema = LAYERS[layer]
-    return encode_features(_visible(store.get(layer, uid), schema), schema, store.crs)[0]
+    record = visible_record(store.get_record(layer, uid), schema, current_role())
+    return encode_record(record, schema, store.crs)
 
 
 def _visible(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -26,23 +26,53 @@ GEOJSON = "application/geo+json"
 CLUSTER_PIXELS = 64
 
 
+def _datetime_texts(stamps: np.ndarray) -> list[str | None]:
+    """ISO texts (seconds) of ``datetime64`` values, None for NaT."""
+    text = np.datetime_as_string(stamps.astype("datetime64[s]"), unit="s").tolist()
+    return [None if nat else t for t, nat in zip(text, np.isnat(stamps).tolist(), strict=True)]
+
+
 def _column_values(values: pd.Series) -> list[Any]:
     """JSON-ready Python values of a column (None for missing), without per-cell pandas calls."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        arr = values.to_numpy()
-        text = np.datetime_as_string(arr.astype("datetime64[s]"), unit="s").tolist()
-        return [None if nat else t for t, nat in zip(text, np.isnat(arr).tolist(), strict=True)]
+        return _datetime_texts(values.to_numpy())
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
         cast = bool if pd.api.types.is_bool_dtype(values) else int
         missing = values.isna().to_numpy().tolist()  # one vectorised test, not one pd.isna per cell
         return [None if m else cast(v) for v, m in zip(values.astype(object).tolist(), missing, strict=True)]
     if pd.api.types.is_float_dtype(values):
-        return [v if math.isfinite(v) else None for v in values.to_numpy(dtype="float64").tolist()]
+        return [_float_value(v) for v in values.to_numpy(dtype="float64").tolist()]
     items = values.to_numpy(dtype=object).tolist()
     absent = values.isna().to_numpy()  # None, NaN (and NA / NaT): one vectorised test
     if not absent.any():
         return items
     return [None if m else v for v, m in zip(items, absent.tolist(), strict=True)]
+
+
+def _float_value(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _record_value(v: Any) -> Any:
+    """:func:`_column_values`' value of one cell of a store frame, from the cell itself.
+
+    The cells of :meth:`LayerStore.get_record` carry their column's kind: timestamps
+    (datetime columns), numpy bools and integers (nullable ones, ``NA`` when missing),
+    numpy floats (float columns), Python objects (the others).
+    """
+    if v is pd.NaT or (isinstance(v, pd.Timestamp) and v.tz is None):
+        return _datetime_texts(np.array([v.to_datetime64()]))[0]
+    if isinstance(v, (np.bool_, np.integer)):
+        return bool(v) if isinstance(v, np.bool_) else int(v)
+    if isinstance(v, np.floating):
+        return _float_value(float(v))
+    if v is pd.NA or v is None:
+        return None
+    if isinstance(v, str):  # a text is never missing
+        return v
+    if isinstance(v, pd.Timestamp):  # with a time zone: its column's rule
+        return _column_values(pd.Series([v]))[0]
+    return _column_values(pd.Series([v], dtype=object))[0]  # any other object: the column rule
 
 
 def _parse_json_value(v: Any) -> Any:
@@ -106,16 +136,51 @@ def encode_features(gdf: gpd.GeoDataFrame, schema: LayerSchema, store_crs: str, 
     """
     geoms = (encode_geometries(gdf.geometry.to_numpy(), store_crs, decimals=decimals) if schema.geometry
              else [None] * len(gdf))
-    names = [n for n in schema.field_names
-             if n in gdf.columns and (fields is None or n in fields or n == "uid")]
+    names = _property_names(schema, gdf.columns, fields)
     columns = [_column_values(gdf[n]) for n in names]
-    json_cols = {i for i, n in enumerate(names) if schema.field(n).type == "json"}
-    features = []
-    for k, row in enumerate(zip(*columns, strict=True)) if columns else []:
-        props = {n: (_parse_json_value(v) if i in json_cols else v)
-                 for i, (n, v) in enumerate(zip(names, row, strict=True))}
-        features.append({"type": "Feature", "id": props["uid"], "geometry": geoms[k], "properties": props})
-    return features
+    json_names = _json_names(schema, names)
+    return [_feature(names, row, geoms[k], json_names)
+            for k, row in enumerate(zip(*columns, strict=True) if columns else [])]
+
+
+def encode_record(record: Mapping[str, Any], schema: LayerSchema, store_crs: str, *,
+                  fields: Collection[str] | None = None, decimals: int = 7) -> dict[str, Any]:
+    """Return the GeoJSON feature :func:`encode_features` gives of one record, without a frame.
+
+    Parameters
+    ----------
+    record : mapping
+        A record as :meth:`LayerStore.get_record` returns it (``geometry`` in ``store_crs``),
+        possibly without some fields (those are left out, as missing columns are).
+    schema, store_crs, fields, decimals
+        As for :func:`encode_features`.
+
+    Returns
+    -------
+    dict
+        The GeoJSON feature.
+    """
+    geom = (encode_geometries(np.array([record.get("geometry")], dtype=object), store_crs,
+                              decimals=decimals)[0] if schema.geometry else None)
+    names = _property_names(schema, record.keys(), fields)
+    return _feature(names, [_record_value(record[n]) for n in names], geom, _json_names(schema, names))
+
+
+def _property_names(schema: LayerSchema, present: Collection[str],
+                    fields: Collection[str] | None) -> list[str]:
+    """Return the fields of a feature's ``properties``: in schema order, ``uid`` always."""
+    return [n for n in schema.field_names if n in present and (fields is None or n in fields or n == "uid")]
+
+
+def _json_names(schema: LayerSchema, names: list[str]) -> frozenset[str]:
+    return frozenset(n for n in names if schema.field(n).type == "json")
+
+
+def _feature(names: list[str], values: Sequence[Any], geometry: dict[str, Any] | None,
+             json_names: frozenset[str]) -> dict[str, Any]:
+    """One GeoJSON feature of JSON-ready ``values`` of ``names`` (those of ``json_names`` parsed)."""
+    props = {n: (_parse_json_value(v) if n in json_names else v) for n, v in zip(names, values, strict=True)}
+    return {"type": "Feature", "id": props["uid"], "geometry": geometry, "properties": props}
 
 
 def compact_records(frame: pd.DataFrame, schema: LayerSchema, store_crs: str, *, fields: Collection[str],

@@ -108,10 +108,23 @@ def visible_fields(schema: LayerSchema | ChildSchema, role: str, *,
 def visible_frame(frame: pd.DataFrame, schema: LayerSchema | ChildSchema, role: str, *,
                   key: str | None = None) -> pd.DataFrame:
     """Return ``frame`` without the columns of fields ``role`` may not see (a new frame)."""
+    hidden = _hidden(frame.columns, schema, role, key=key)
+    return frame.drop(columns=hidden) if hidden else frame
+
+
+def visible_record(record: Mapping[str, Any], schema: LayerSchema | ChildSchema, role: str, *,
+                   key: str | None = None) -> dict[str, Any]:
+    """Return ``record`` without the fields ``role`` may not see (a new dict), as :func:`visible_frame`."""
+    hidden = set(_hidden(record.keys(), schema, role, key=key))
+    return {k: v for k, v in record.items() if k not in hidden}
+
+
+def _hidden(names: Iterable[str], schema: LayerSchema | ChildSchema, role: str, *,
+            key: str | None) -> list[str]:
+    """Return the declared fields among ``names`` that ``role`` may not see."""
     shown = visible_fields(schema, role, key=key)
     declared = {f.name for f in (schema.all_fields if isinstance(schema, LayerSchema) else schema.fields)}
-    hidden = [c for c in frame.columns if c in declared and c not in shown]
-    return frame.drop(columns=hidden) if hidden else frame
+    return [c for c in names if c in declared and c not in shown]
 
 
 def check_filters(schema: LayerSchema, role: str, names: Iterable[str],

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
 from flask import current_app
 
 from layers.integrity import WriteRules
@@ -44,10 +43,6 @@ def write_rules() -> WriteRules:
                       pilotes=tuple(cfg["PILOTES"]), initial_statuses=dict(cfg["INITIAL_STATUSES"]))
 
 
-def _record(row: pd.Series) -> dict[str, Any]:
-    return {str(k): v for k, v in row.items() if k != "geometry"}
-
-
 def decide(layer: str, record: Mapping[str, Any]) -> Decision:
     """Tell whether the current user may change ``record`` of ``layer``, and why."""
     user = current_user()
@@ -57,7 +52,7 @@ def decide(layer: str, record: Mapping[str, Any]) -> Decision:
 
 def require_scope(layer: str, uid: str) -> dict[str, Any]:
     """Return record ``uid`` of ``layer`` if the current user may change it; else 403 (404 if unknown)."""
-    record = _record(get_store().get(layer, uid).iloc[0])
+    record = {k: v for k, v in get_store().get_record(layer, uid).items() if k != "geometry"}
     user = current_user()
     decision = decide(layer, record)
     if not decision.allowed:
