@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -82,6 +83,31 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = WAIT_S) -
         if time.monotonic() > end:
             raise AssertionError(f"délai dépassé ({timeout:.0f} s) en attendant : {what}{last}")
         time.sleep(0.1)  # polling interval
+
+
+def submit_login(drv: Any, login: str, password: str, *, then: str = "/") -> None:
+    """Fill and send the login form the page shows; wait until ``then``'s page is loaded.
+
+    The state awaited is the path of ``then`` with the document complete: the login page's
+    own address (``/connexion?suivant=…``) may end with the same text, its path never does.
+    """
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: drv.find_elements(By.ID, "login"), "formulaire de connexion")
+    field = drv.find_element(By.ID, "login")
+    field.send_keys(login)
+    drv.find_element(By.ID, "password").send_keys(password)
+    form = field.find_element(By.XPATH, "./ancestor::form")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    expected = f"{urlsplit(then).path}|complete"
+    wait_for(lambda: drv.execute_script("return location.pathname + '|' + document.readyState")
+             == expected, f"page {then} après la connexion de {login}")
+
+
+def log_in(drv: Any, base: str, login: str, password: str, *, then: str = "/") -> None:
+    """Log ``login`` in through the real login form, which sends the browser on to ``then``."""
+    drv.get(f"{base}/connexion?suivant={quote(then, safe='/')}")
+    submit_login(drv, login, password, then=then)
 
 
 def text_of(element: Any) -> str:

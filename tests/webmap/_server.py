@@ -50,11 +50,34 @@ def add_technicien(app: Flask) -> None:
                    organisation="ville")
 
 
+def _closing_bodies(app: Callable[..., Any]) -> Callable[..., Any]:
+    """``app`` with every answer body closed by the body itself, whatever the client does.
+
+    werkzeug's development server closes the body in a ``finally`` that first drains the
+    socket: when the browser has already reset the connection (a page left while its scripts
+    load), that drain raises and the body — an open static file — is left to the garbage
+    collector, a ResourceWarning at a random later test. Here the body is closed as soon as
+    it is exhausted, or when its generator is discarded.
+    """
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        body = app(environ, start_response)
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+        return chunks()
+    return wrapped
+
+
 @contextlib.contextmanager
 def serve_in_thread(app: Flask | Callable[..., Any]) -> Iterator[str]:
     """Serve ``app`` (a Flask app or any WSGI callable) with a threaded werkzeug server on a
     free port; yield its base URL. The socket listens before this yields: no wait needed."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closing_bodies(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="qpv-test-server", daemon=True)
     thread.start()
     try:

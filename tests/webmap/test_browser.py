@@ -18,7 +18,7 @@ from flask import Flask
 from layers.demo import build_demo
 from layers.settings import REPO_ROOT
 from layers.store import open_store
-from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, png_bytes, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from webmap import users
 from webmap.app import create_app
@@ -112,13 +112,7 @@ def layer_labels(drv: Any) -> list[str]:
 
 
 def login(drv: Any, base_url: str, role: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base_url}/connexion?suivant=/")
-    drv.find_element(By.ID, "login").send_keys(LOGINS[role])
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.rstrip("/") == base_url, "retour à la carte après connexion")
+    log_in(drv, base_url, LOGINS[role], PASSWORD)
     wait_ready(drv)
 
 

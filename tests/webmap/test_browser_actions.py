@@ -28,7 +28,7 @@ from layers.actions import create_action
 from layers.store import open_store
 from tests.walkdemo import demo_store_copy
 from tests.webmap._actions_fixture import CONSTATS, WalkWithConstats, prepare
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import LOGINS, PASSWORD, build_app
 
@@ -75,13 +75,7 @@ def _driver(size: tuple[int, int]) -> Any:
 
 
 def _login(drv: Any, base: str, target: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion?suivant={target}")
-    drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.split("?")[0].endswith(target.split("?")[0]), f"retour à {target}")
+    log_in(drv, base, LOGINS["technicien"], PASSWORD, then=target)
 
 
 def _fits(drv: Any) -> bool:

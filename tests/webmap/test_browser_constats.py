@@ -25,6 +25,7 @@ from tests.webmap._browser import (
     axe_violations,
     chrome,
     emulate_screen,
+    log_in,
     requires_chromium,
     shot,
     text_of,
@@ -65,13 +66,7 @@ def _ready(drv: Any, since: int) -> None:
 
 
 def _log_in(drv: Any, base: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion?suivant=/")
-    drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.rstrip("/") == base, "retour à la carte après connexion")
+    log_in(drv, base, LOGINS["technicien"], PASSWORD)
     _ready(drv, 0)
 
 

@@ -24,7 +24,7 @@ import pytest
 from flask import Flask
 
 from tests.walkdemo import demo_store_copy, plan_mosson_walk
-from tests.webmap._browser import chrome, requires_chromium, shot, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import LOGINS, PASSWORD, ROLES, build_app, client_as
 
@@ -125,13 +125,7 @@ def test_every_page_is_reachable_from_the_header(site: tuple[Flask, list[str]], 
 
 
 def _log_in(drv: Any, base: str, role: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion")
-    drv.find_element(By.ID, "login").send_keys(LOGINS[role])
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
-    wait_for(lambda: urlsplit(drv.current_url).path != "/connexion", f"connexion de {role}")
+    log_in(drv, base, LOGINS[role], PASSWORD)
 
 
 def _problems(drv: Any, url: str) -> list[str]:

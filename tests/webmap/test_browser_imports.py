@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.conftest import PASSWORD
 from tests.webmap.test_imports_web import BAD_DATE, DECISIONS, FAR_AWAY, NO_CATEGORY, messy_reports
@@ -57,13 +57,7 @@ def _open(width: int, height: int) -> Any:
 
 
 def _login(drv: Any, base: str, login: str, then: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion?suivant={then}")
-    drv.find_element(By.ID, "login").send_keys(login)
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
-    wait_for(lambda: drv.execute_script("return location.pathname") == then.split("?")[0], f"page {then}")
+    log_in(drv, base, login, PASSWORD, then=then)
 
 
 def _fits(drv: Any) -> bool:

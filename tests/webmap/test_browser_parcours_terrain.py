@@ -32,6 +32,7 @@ from tests.webmap._browser import (
     axe_violations,
     chrome,
     emulate_screen,
+    log_in,
     requires_chromium,
     shot,
     text_of,
@@ -113,14 +114,8 @@ def field(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Switc
 
 
 def _login(drv: Any, base: str, uid: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion?suivant=/diagnostic/{uid}")
-    drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.endswith(f"/diagnostic/{uid}") and drv.execute_script(
-        "return document.readyState === 'complete' && !!window.diagnosticTerrain"), "page du parcours")
+    log_in(drv, base, LOGINS["technicien"], PASSWORD, then=f"/diagnostic/{uid}")
+    wait_for(lambda: drv.execute_script("return !!window.diagnosticTerrain"), "page du parcours")
 
 
 def _config(drv: Any) -> dict[str, Any]:

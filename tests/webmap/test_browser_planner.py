@@ -27,7 +27,7 @@ from shapely.geometry import Point
 from layers.settings import get_settings
 from layers.store import open_store
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, submit_login, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import LOGINS, PASSWORD, build_app
 from webmap.jobs.views import job_queue
@@ -153,10 +153,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         # anonymous: the planner sends to the login page, which comes back to it
         drv.get(f"{base}/diagnostics/nouveau")
         wait_for(lambda: "/connexion" in drv.current_url, "page de connexion")
-        drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
-        wait_for(lambda: drv.current_url.endswith("/diagnostics/nouveau") and _etat(drv) == "pret",
+        submit_login(drv, LOGINS["technicien"], PASSWORD, then="/diagnostics/nouveau")
+        wait_for(lambda: _etat(drv) == "pret",
                  "planificateur prêt")
         assert drv.execute_script("return window.innerWidth") == journey.width
         current = drv.find_element(By.CSS_SELECTOR, '.entete-liens a[aria-current="page"]')
@@ -314,10 +312,8 @@ def test_groups_and_every_street_mode_on_the_desktop(planner_server: tuple[str, 
     base, _ = planner_server
     drv = chrome(window="1280,900")
     try:
-        drv.get(f"{base}/connexion?suivant=/diagnostics/nouveau?quartier={FIGUEROLLES}")
-        drv.find_element(By.ID, "login").send_keys(LOGINS["administrateur"])
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
+        log_in(drv, base, LOGINS["administrateur"], PASSWORD,
+               then=f"/diagnostics/nouveau?quartier={FIGUEROLLES}")
         wait_for(lambda: _etat(drv) == "pret"
                  and "arrêts candidats" in text_of(drv.find_element(By.ID, "pl-reseau")),
                  "quartier choisi par l'adresse de la page")

@@ -19,7 +19,7 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.conftest import PASSWORD
 from webmap import users
@@ -61,10 +61,7 @@ def base_url(dash_app: Flask) -> Iterator[str]:
 def _log_in(drv: Any, base: str) -> None:
     from selenium.webdriver.common.by import By
 
-    drv.get(f"{base}/connexion?suivant=/quartiers")
-    drv.find_element(By.ID, "login").send_keys(LOGIN)
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
+    log_in(drv, base, LOGIN, PASSWORD, then="/quartiers")
     wait_for(lambda: drv.find_elements(By.ID, "tableau-comparaison"), "comparaison des quartiers ouverte")
 
 

@@ -30,6 +30,7 @@ from tests.webmap._browser import (
     PHONE,
     chrome,
     emulate_screen,
+    log_in,
     requires_chromium,
     shot,
     text_of,
@@ -104,13 +105,7 @@ def generation(drv: Any) -> int:
 
 
 def login(drv: Any, base_url: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base_url}/connexion?suivant=/")
-    drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.rstrip("/") == base_url, "retour à la carte après connexion")
+    log_in(drv, base_url, LOGINS["technicien"], PASSWORD)
     wait_ready(drv)
 
 

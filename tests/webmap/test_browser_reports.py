@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, requires_chromium, shot, submit_login, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from webmap import users
 from webmap.app import create_app
@@ -93,10 +93,7 @@ def test_reader_starts_follows_and_downloads_a_report(base_url: str, size: str, 
                             {"behavior": "allow", "downloadPath": str(tmp_path)})
         drv.get(base_url + "/rapports")
         wait_for(lambda: "/connexion" in drv.current_url, "page de connexion pour un visiteur anonyme")
-        drv.find_element(By.ID, "login").send_keys(READER)
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait_for(lambda: drv.current_url.endswith("/rapports"), "retour à /rapports après connexion")
+        submit_login(drv, READER, PASSWORD, then="/rapports")
         assert drv.execute_script("return window.innerWidth") == width
         wait_for(lambda: drv.find_elements(By.CSS_SELECTOR, "#travaux[data-charge='oui']"),
                  "liste des travaux chargée")

@@ -23,6 +23,7 @@ from tests.webmap._browser import (
     axe_violations,
     chrome,
     emulate_screen,
+    log_in,
     requires_chromium,
     shot,
     text_of,
@@ -54,7 +55,6 @@ def base_url(app: Flask) -> Iterator[str]:
 
 def open_map(base_url: str, size: tuple[int, int], role: str) -> Any:
     """A chromium on the map page, network cut, screen ``size``, logged in as ``role``."""
-    from selenium.webdriver.common.by import By
 
     # headless chromium keeps windows at least 500 px wide: the phone's screen is emulated
     drv = chrome(window=f"{max(size[0], 500)},{size[1]}", offline=True)
@@ -62,11 +62,7 @@ def open_map(base_url: str, size: tuple[int, int], role: str) -> Any:
     if role == "anonyme":
         drv.get(f"{base_url}/")
     else:
-        drv.get(f"{base_url}/connexion?suivant=/")
-        drv.find_element(By.ID, "login").send_keys(LOGINS[role])
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-        wait_for(lambda: drv.current_url.rstrip("/") == base_url, "retour à la carte après connexion")
+        log_in(drv, base_url, LOGINS[role], PASSWORD)
     assert drv.execute_script("return window.innerWidth") == size[0]
     wait_ready(drv)
     return drv

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
 from layers.store import open_store
 from tests.layers._tfpb_data import BAILLEUR, YEAR, build_tfpb_store
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import LOGINS, PASSWORD, build_app
 
@@ -53,11 +52,7 @@ def test_tfpb_page_in_browser(base_url: str, size: str) -> None:
     try:
         drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500})
-        drv.get(f"{base_url}/connexion")
-        drv.find_element(By.ID, "login").send_keys(LOGINS["lecteur"])
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
-        wait_for(lambda: urlsplit(drv.current_url).path != "/connexion", "connexion")
+        log_in(drv, base_url, LOGINS["lecteur"], PASSWORD)
         link = drv.find_element(By.CSS_SELECTOR, "#entete-nav a[href='/tfpb']")
         drv.execute_script("arguments[0].click();", link)
         wait_for(lambda: drv.find_elements(By.ID, "tfpb-choix"), "page TFPB ouverte")

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from tests.walkdemo import demo_store_copy, plan_mosson_walk
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, requires_chromium, shot, submit_login, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security._fixtures import PASSWORD, build_app
 from webmap import users
@@ -74,9 +74,7 @@ def test_header_login_and_pages_on_phone_and_desktop(nav_server: tuple[str, Flas
         assert drv.find_element(By.ID, "lien-consultation").get_attribute("href").endswith("/ogc/?f=html")
         assert _fits(drv)
         shot(drv, f"navigation-connexion-{size}")
-        drv.find_element(By.ID, "login").send_keys("aurore")
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, ".connexion form button[type=submit]").click()
+        submit_login(drv, "aurore", PASSWORD)
         wait_for(lambda: drv.execute_script("return document.body.dataset.etat") == "pret", "carte prête")
         assert _fits(drv), "la carte déborde"
         if phone:  # the opened menu, on top of the map

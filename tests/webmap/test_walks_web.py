@@ -22,7 +22,7 @@ from geo.walks.model import WalkOptions
 from layers.store import open_store
 from layers.walks import WalkRequest, plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
-from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, png_bytes, requires_chromium, shot, submit_login, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.conftest import client_logged_as
 from webmap import access, users
@@ -214,10 +214,7 @@ def test_offline_capture_then_sync_once(walk_app: Flask, uid: str, served: tuple
     try:
         drv.get(f"{base}/diagnostic/{uid}")  # anonymous: sent to the login page
         assert "/connexion" in drv.current_url
-        drv.find_element(By.ID, "login").send_keys(LOGINS["technicien"])
-        drv.find_element(By.ID, "password").send_keys(PASSWORD)
-        drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        wait_for(lambda: drv.current_url.endswith(f"/diagnostic/{uid}"), "retour à la page du parcours")
+        submit_login(drv, LOGINS["technicien"], PASSWORD, then=f"/diagnostic/{uid}")
         wait_for(lambda: drv.execute_script(
             "return window.diagnosticOffline && window.diagnosticOffline.ready()"),
             "service worker installé et données en cache")

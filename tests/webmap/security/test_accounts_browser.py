@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.security.conftest import PASSWORD
 
@@ -23,13 +23,7 @@ def base_url(make_app: Callable[..., Flask]) -> Iterator[str]:
 
 
 def _login(drv: Any, base_url: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base_url}/connexion?suivant=/compte")
-    drv.find_element(By.ID, "login").send_keys(name)
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.endswith("/compte"), "page « Mon compte » après connexion")
+    log_in(drv, base_url, name, PASSWORD, then="/compte")
 
 
 def _no_horizontal_scroll(drv: Any) -> bool:

@@ -26,7 +26,7 @@ from layers.settings import REPO_ROOT
 from layers.store._gpkg import register_functions
 from layers.store._records import child_table
 from tests.walkdemo import demo_store_copy, plan_mosson_walk
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from tests.webmap.conftest import client_logged_as
 from tests.webmap.test_browser import refresh_count, wait_ready
@@ -149,13 +149,7 @@ def no_pwn(drv: Any, url: str) -> None:
 
 
 def login(drv: Any, base: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion?suivant=/diagnostic/")
-    drv.find_element(By.ID, "login").send_keys("admin-hostile")
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.endswith("/diagnostic/"), "liste des parcours")
+    log_in(drv, base, "admin-hostile", PASSWORD, then="/diagnostic/")
 
 
 def walk_page_intact(drv: Any, base: str, uid: str) -> None:

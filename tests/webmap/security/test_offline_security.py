@@ -21,7 +21,7 @@ from flask import Flask
 
 from layers.store import open_store
 from tests.walkdemo import demo_store_copy, plan_mosson_walk
-from tests.webmap._browser import chrome, requires_chromium, shot, text_of, wait_for
+from tests.webmap._browser import chrome, log_in, requires_chromium, shot, text_of, wait_for
 from tests.webmap._server import serve_in_thread
 from webmap import users
 from webmap.app import create_app
@@ -90,14 +90,7 @@ def set_offline(drv: Any, switch: Switch, offline: bool) -> None:
 
 
 def login(drv: Any, base: str, who: str, page: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    drv.get(f"{base}/connexion?suivant={page}")
-    wait_for(lambda: drv.find_elements(By.ID, "login"), "formulaire de connexion")
-    drv.find_element(By.ID, "login").send_keys(who)
-    drv.find_element(By.ID, "password").send_keys(PASSWORD)
-    drv.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(lambda: drv.current_url.endswith(page), f"page {page} de {who}")
+    log_in(drv, base, who, PASSWORD, then=page)
 
 
 def logout(drv: Any, base: str) -> None:
