@@ -107,16 +107,21 @@ def prepare_records(
             records[name] = pd.Series(pd.Timestamp(stamp), index=records.index, dtype="datetime64[ns]")
         else:
             records[name] = records[name].fillna(stamp)
-    if validated:
-        valid = records
-    else:
-        result = validate_frame(records, schema)
-        if not result.rejects.empty:
-            first = result.rejects.iloc[0]
-            raise RecordError(f"Enregistrement {first['row']} refusé : {first['reason']}",
-                              field=str(first["field"]))
-        valid = result.valid
+    valid = records if validated else _all_valid(records, schema, what="Enregistrement {row} refusé")
     return valid, valid["uid"].duplicated()
+
+
+def _all_valid(frame: pd.DataFrame, schema: LayerSchema | ChildSchema, *, what: str) -> pd.DataFrame:
+    """Return the rows of ``frame`` validated against ``schema``; RecordError on the first reject.
+
+    ``what`` names the refused row in the message (``{row}`` is replaced by its index).
+    """
+    result = validate_frame(frame, schema)
+    if not result.rejects.empty:
+        first = result.rejects.iloc[0]
+        raise RecordError(f"{what.format(row=first['row'])} : {first['reason']}",
+                          field=str(first["field"]))
+    return result.valid
 
 
 def creation_history(schema: LayerSchema, new: pd.DataFrame, actor: str | None) -> pd.DataFrame:
@@ -329,12 +334,7 @@ def prepare_children(
     if len(rows) == 1:  # one status change, one event: the scalar entry point
         valid = _one_child(cschema, rows)
     else:
-        result = validate_frame(rows, cschema)
-        if not result.rejects.empty:
-            first = result.rejects.iloc[0]
-            raise RecordError(f"Ligne {first['row']} refusée : {first['reason']}",
-                              field=str(first["field"]))
-        valid = result.valid.copy()
+        valid = _all_valid(rows, cschema, what="Ligne {row} refusée").copy()
     valid["parent_uid"] = rows.loc[valid.index, "parent_uid"].astype(str).to_numpy()
     names = [f.name for f in cschema.fields]
     if unique:
