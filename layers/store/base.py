@@ -18,6 +18,7 @@ from typing import Any, Unpack
 import geopandas as gpd
 import pandas as pd
 
+from layers.errors import RecordError
 from layers.schema import LayerSchema
 from layers.store.filters import BBox, BoundFilter, FilterKeywords, Page, RecordFilter, TimeLike
 
@@ -415,9 +416,20 @@ class LayerStore(abc.ABC):
     def delete(self, layer: str, uids: Sequence[str]) -> int:
         """Delete records (and their child rows); return how many were deleted."""
 
-    @abc.abstractmethod
     def history(self, layer: str, uid: str) -> pd.DataFrame:
-        """Return the status history of a record, oldest first."""
+        """Return the status history of a record, oldest first (its first child table).
+
+        Raises
+        ------
+        UnknownLayerError
+            On an unknown layer.
+        RecordError
+            When the layer keeps no status history.
+        """
+        schema = self.schema(layer)
+        if not schema.status_field:
+            raise RecordError(f"La couche « {layer} » n'a pas d'historique de statut.", field="status")
+        return self.read_children(layer, schema.children[0].name, parent_uids=[uid])
 
     # -- child tables (events, readings) ---------------------------------------------
     @abc.abstractmethod

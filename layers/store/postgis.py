@@ -638,13 +638,6 @@ class PostGISStore(LayerStore):
         logger.info("tables reorganised: %s", ", ".join(done) or "none")
         return done
 
-    def history(self, layer: str, uid: str) -> pd.DataFrame:
-        """Status history of a record, oldest first."""
-        schema = self.schema(layer)
-        if not schema.status_field:
-            raise RecordError(f"La couche « {layer} » n'a pas d'historique de statut.", field="status")
-        return self.read_children(layer, schema.children[0].name, parent_uids=[uid])
-
     # -- children -----------------------------------------------------------------
     def add_children(
         self, layer: str, child: str, rows: pd.DataFrame, *, actor: str | None = None
