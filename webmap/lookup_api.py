@@ -51,6 +51,18 @@ def store_state() -> tuple[str, object]:
         return path, 0.0
 
 
+def layers_state(layers: tuple[str, ...]) -> tuple[str, object]:
+    """Return what identifies the current records of ``layers``: their revision in the store.
+
+    Writes to other layers leave it unchanged. A backend keeping no revision answers
+    :func:`store_state` (any change of the store counts).
+    """
+    revision = get_store().layer_revision(layers)
+    if revision is None:
+        return store_state()
+    return str(current_app.config["STORE"]), revision
+
+
 def lookup_state() -> tuple[str, object]:
     """Return what the lookup index depends on: the revision of the layers and rules it reads.
 

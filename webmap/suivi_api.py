@@ -26,7 +26,7 @@ from geo.perimeters.addresssearch import MAX_SUGGESTIONS, AddressIndex
 from layers.schema import LAYERS
 from webmap import oas
 from webmap.access import allow, current_role, fail
-from webmap.lookup_api import store_state
+from webmap.lookup_api import layers_state
 from webmap.store import get_store
 from webmap.visibility import visible_fields
 
@@ -42,8 +42,11 @@ CHILD_READS = (("points_noirs", "evenements"), ("bacs", "releves"), ("bacs", "le
 
 
 def _address_index() -> AddressIndex | None:
-    """Return the address index of the configured store (None without addresses)."""
-    state = store_state()
+    """Return the address index of the configured store (None without addresses).
+
+    Built once per revision of the address layer: writes to other layers keep it.
+    """
+    state = layers_state(("adresses",))
     cache = current_app.extensions.setdefault("qpv_adresses", {})
     with _LOCK:
         if cache.get("state") != state:

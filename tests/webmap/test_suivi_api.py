@@ -186,6 +186,40 @@ def test_address_search_checks_its_query(demo: Flask) -> None:
         assert r.status_code == 400 and r.json["champ"] == "q"
 
 
+def test_address_index_is_kept_across_writes_to_other_layers(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A constat written or changed keeps the address index; an address written rebuilds it."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = demo_store_copy(tmp_path_factory, "suivi-adresses")
+    app = build_app(path, tmp_path_factory.mktemp("suivi-adresses-instance"))
+    anon, tech = client_as(app, "anonyme"), client_as(app, "technicien")
+    assert anon.get("/api/adresses", query_string={"q": "rue des pyren"}).status_code == 200
+    index = app.extensions["qpv_adresses"]["index"]
+    r = tech.post("/api/observations", json={"lon": 3.8205, "lat": 43.6325, "theme": "voirie",
+                                             "description": "nid-de-poule"})
+    assert r.status_code == 201, r.json
+    assert tech.patch(f"/api/observations/{r.json['uid']}", json={"status": "transmis"}).status_code == 200
+    assert anon.get("/api/adresses", query_string={"q": "rue des pyren"}).status_code == 200
+    assert app.extensions["qpv_adresses"]["index"] is index
+    query = {"q": "7 impasse des essais du cache"}
+    assert anon.get("/api/adresses", query_string=query).json["resultats"] == []
+    s = open_store(path, create=False)
+    try:
+        one = s.read("adresses", limit=1)
+        new = gpd.GeoDataFrame({"number": [7], "street": ["Impasse des Essais du Cache"],
+                                "postcode": one["postcode"].tolist(), "commune": one["commune"].tolist()},
+                               geometry=[Point(one.geometry.iloc[0].x + 5, one.geometry.iloc[0].y)],
+                               crs=s.crs)
+        assert s.write("adresses", new).inserted
+    finally:
+        s.close()
+    hits = anon.get("/api/adresses", query_string=query).json["resultats"]
+    assert app.extensions["qpv_adresses"]["index"] is not index
+    assert hits and hits[0]["label"].startswith("7 Impasse des Essais du Cache")
+
+
 def test_address_search_is_fast_on_all_of_paris(tmp_path: Path, shared_data: Path) -> None:
     """158,000 Paris addresses: the index is built once, then each search takes milliseconds."""
     from layers.importer import ImportOptions, import_file
