@@ -65,13 +65,12 @@ from webmap.geojson import (
     cluster_features,
     compact_records,
     encode_features,
-    encode_record,
     feature_collection,
     json_response,
 )
 from webmap.lookup_api import store_state
 from webmap.store import get_store
-from webmap.visibility import check_filters, visible_fields, visible_frame, visible_record
+from webmap.visibility import check_filters, visible_fields, visible_frame
 
 HISTORY = "historique"
 
@@ -373,7 +372,7 @@ def feature(layer: str, uid: str) -> ResponseReturnValue:
     """
     if not LAYERS[layer].geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "layer")
-    return _geojson(_feature(layer, uid))
+    return _geojson(writes.feature(layer, uid))
 
 
 def _geojson(body: Any, status: int = 200) -> Response:
@@ -489,14 +488,9 @@ def create_observation() -> ResponseReturnValue:
     if created:
         return jsonify({"uid": uid, "created": True}), 201
     # a retried sync: nothing added, the stored record is sent back
-    return jsonify({"uid": uid, "created": False, "record": _feature("observations", uid)}), 200
+    return jsonify({"uid": uid, "created": False, "record": writes.feature("observations", uid)}), 200
 
 
-def _feature(layer: str, uid: str) -> dict[str, Any]:
-    store = _store()
-    schema = LAYERS[layer]
-    record = visible_record(store.get_record(layer, uid), schema, current_role())
-    return encode_record(record, schema, store.crs)
 
 
 def _visible(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
@@ -508,7 +502,7 @@ def _visible(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
 @allow(layer="observations")
 def get_observation(uid: str) -> ResponseReturnValue:
     """One observation as a GeoJSON feature."""
-    return _geojson(_feature("observations", uid))
+    return _geojson(writes.feature("observations", uid))
 
 
 @bp.patch("/api/observations/<uid>")
@@ -526,7 +520,7 @@ def patch_observation(uid: str) -> ResponseReturnValue:
     changes = observation_changes(_store(), current, data, rules=writes.write_rules())
     comment = data.get("comment")
     _store().update("observations", uid, changes, actor=_actor(), comment=(comment or "").strip() or None)
-    return _geojson(_feature("observations", uid))
+    return _geojson(writes.feature("observations", uid))
 
 
 @bp.get("/api/observations/<uid>/history")

@@ -32,10 +32,8 @@ from layers.observations_edit import (
 from layers.schema import DOMANIALITES, ORGANISATIONS
 from layers.subthemes import SUBTHEMES
 from webmap import oas, params, users, writes
-from webmap.access import allow, current_role, current_user, fail
-from webmap.geojson import encode_features
+from webmap.access import allow, current_user, fail
 from webmap.store import get_store
-from webmap.visibility import visible_frame
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +69,6 @@ def choices() -> ResponseReturnValue:
     })
 
 
-def _feature(uid: str) -> dict[str, Any]:
-    store = get_store()
-    schema = store.schema(LAYER)
-    return encode_features(visible_frame(store.get(LAYER, uid), schema, current_role()), schema, store.crs)[0]
-
-
 @bp.post("/api/observations/<uid>/doublon")
 @allow("technicien", layer=LAYER)
 def duplicate(uid: str) -> ResponseReturnValue:
@@ -97,8 +89,8 @@ def duplicate(uid: str) -> ResponseReturnValue:
     if result.photos_added:
         message += f" ({result.photos_added} photo{'s' if result.photos_added > 1 else ''} reçue"
         message += "s)" if result.photos_added > 1 else ")"
-    return jsonify({"message": message + ".", "doublon": _feature(result.duplicate),
-                    "garde": _feature(result.kept)})
+    return jsonify({"message": message + ".", "doublon": writes.feature(LAYER, result.duplicate),
+                    "garde": writes.feature(LAYER, result.kept)})
 
 
 # -- OpenAPI ----------------------------------------------------------------------------------
