@@ -532,7 +532,7 @@ def observation_history(uid: str) -> ResponseReturnValue:
     after]}); the others the status changes only, with their date.
     """
     store = _store()
-    store.get("observations", uid)  # 404 when unknown
+    store.get_record("observations", uid)  # 404 when unknown
     hist = store.history("observations", uid)
     history = next(c for c in LAYERS["observations"].children if c.name == HISTORY)
     shown = visible_fields(history, current_role(), key=f"observations.{HISTORY}")

@@ -86,7 +86,7 @@ def _iso(value: Any) -> str | None:
 
 def _child_rows(layer: str, uid: str, child: str) -> ResponseReturnValue:
     store = get_store()
-    store.get(layer, uid)  # 404 when unknown
+    store.get_record(layer, uid)  # 404 when unknown
     cschema = LAYERS[layer].child(child)
     rows = store.read_children(layer, child, parent_uids=[uid])
     shown = visible_fields(cschema, current_role(), key=f"{layer}.{child}")
