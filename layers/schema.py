@@ -113,6 +113,14 @@ class LayerSchema:
     public : bool
         Open to anonymous visitors by default (False: accounts only, unless the web app's
         public profile lists it — the plan d'actions names pilotes, conflicts and budgets).
+    events : {"dated", "summary"} or None
+        What :attr:`time_field` dates: ``"dated"``, events (the map's period filter applies
+        and their dates span its time slider); ``"summary"``, events summed up from other
+        data (filtered, but their dates follow that data and do not span the slider); None, a
+        reference date (installation, survey) the period filter leaves alone.
+    event_child : str or None
+        The child table whose rows are the layer's events (a point noir's dumping events):
+        their dates span the time slider.
     """
 
     name: str
@@ -127,6 +135,15 @@ class LayerSchema:
     description: str = ""
     geometry_optional: bool = False
     public: bool = True
+    events: Literal["dated", "summary"] | None = None
+    event_child: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check the event axis names a time field and an existing child table."""
+        if self.events is not None and self.time_field is None:
+            raise ValueError(f"layer {self.name}: events without a time field")
+        if self.event_child is not None:
+            self.child(self.event_child)  # KeyError when no such child table
 
     @property
     def all_fields(self) -> tuple[Field, ...]:
@@ -256,6 +273,7 @@ _OBSERVATIONS = LayerSchema(
               description="uid of the constat this duplicate was merged into (it is then closed)."),
     ),
     time_field="observed_at",
+    events="dated",
     status_field="status",
     children=(_STATUS_HISTORY,),
     description="Constats des diagnostics en marchant et signalements.",
@@ -347,6 +365,7 @@ _ACTIONS = LayerSchema(
         Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS, internal=True),
     ),
     time_field="decided_at",
+    events="dated",
     status_field="etat",
     children=(_ACTION_HISTORY, _ACTION_CONSTATS),
     description="Plan d'actions, tableau de suivi et programme TFPB : actions, état "
@@ -368,6 +387,7 @@ _POINTS_NOIRS = LayerSchema(
         Field("assigned_to", "str", "Attribué à", choices=ORGANISATIONS),
     ),
     time_field="first_seen",
+    event_child="evenements",
     children=(
         ChildSchema(
             name="evenements",
@@ -490,6 +510,7 @@ _DIAGNOSTICS = LayerSchema(
         Field("organisation", "str", "Organisation auteure", choices=ORGANISATIONS, internal=True),
     ),
     time_field="walk_date",
+    events="dated",
     children=(
         ChildSchema(
             name="etapes",
@@ -531,6 +552,7 @@ _ANALYSES = LayerSchema(
         Field("params", "json", "Paramètres"),
     ),
     time_field="period_start",
+    events="summary",
     description="Couches dérivées : points chauds, densité, couverture, carences.",
 )
 

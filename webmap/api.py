@@ -91,12 +91,6 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 DEFAULT_SOURCE = "diagnostic en marchant"
 PHOTO_NAME = photos_store.PHOTO_NAME
 CLUSTER_MAX_ZOOM = 16
-#: Layers whose time field dates events (the period filter applies to them).
-EVENT_LAYERS = frozenset({"observations", "actions", "diagnostics", "analyses"})
-#: Event layers whose dates do not span the time slider (analyses follow the data they sum up).
-UNSPANNED = frozenset({"analyses"})
-#: Layers dated by a reference date whose child rows are events (they span the time slider).
-EVENT_CHILDREN = {"points_noirs": "evenements"}
 
 
 def _store() -> LayerStore:
@@ -181,18 +175,19 @@ def layers() -> ResponseReturnValue:
 def _event_span(store: LayerStore, layer: str, time_min: str | None, time_max: str | None,
                 rules: Any) -> dict[str, Any]:
     """``events``, ``event_min`` and ``event_max`` of a layer (see :func:`layers`)."""
-    if layer in EVENT_LAYERS:
-        spans = layer not in UNSPANNED
+    schema = LAYERS[layer]
+    if schema.events is not None:  # its own dates are events; a summary's do not span
+        spans = schema.events == "dated"
         return {"events": True, "event_min": time_min if spans else None,
                 "event_max": time_max if spans else None}
-    if layer not in EVENT_CHILDREN:
+    if schema.event_child is None:
         return {"events": False, "event_min": None, "event_max": None}
     start, end = rules.window()
     # read once per state of the store and per day (the child rows of every site)
     key = (store_state(), layer, str(start), end.date().isoformat())
     cache = current_app.extensions.setdefault("qpv_event_spans", {})
     if key not in cache:
-        child = LAYERS[layer].child(EVENT_CHILDREN[layer])
+        child = schema.child(schema.event_child)
         rows = store.read_children(layer, child.name, start=start, end=end + pd.Timedelta(seconds=1))
         dates = pd.to_datetime(rows[child.time_field], errors="coerce").dropna()
         span = (None, None) if dates.empty else (dates.min().isoformat(), dates.max().isoformat())
