@@ -34,9 +34,9 @@ import pyogrio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import build_demo_store  # noqa: E402
 from geo.tiles import lonlat_to_tile  # noqa: E402
 from layers.basemap import BasemapOptions, build_basemap, open_tile_file  # noqa: E402
-from layers.demo import build_demo  # noqa: E402
 from layers.settings import BASEMAP_META_PATH  # noqa: E402
 from layers.store import open_store  # noqa: E402
 
@@ -174,12 +174,7 @@ def main() -> None:
         work = Path(tmp)
         store_path = args.entrepot
         if store_path is None:
-            store_path = work / "demo.gpkg"
-            store = open_store(store_path)
-            try:
-                build_demo(store, ROOT / "data" / "demo", report_dir=work / "rapports")
-            finally:
-                store.close()
+            store_path, _ = build_demo_store(work)
         figures: dict[str, Any] = {"build": build_figures(store_path, work)}
         b = figures["build"]
         print(f"build: {b['seconds']} s, {b['size_mb']} MB, {b['tiles']} tiles (GDAL PMTiles writer, same "

@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from werkzeug.serving import make_server
 
+from bench._common import build_demo_store
 from layers.dashboard import DashboardOptions, quartier_dashboard
-from layers.demo import build_demo
 from layers.settings import REPO_ROOT
 from layers.store import open_store
 
@@ -170,14 +170,8 @@ def main() -> None:
         build_s = None
         store_path = args.store
         if store_path is None:
-            store_path = work / "territoire.gpkg"
-            t = time.perf_counter()
-            store = open_store(store_path)
-            try:
-                build_demo(store, REPO_ROOT / "data" / "demo", report_dir=work / "rapports")
-            finally:
-                store.close()
-            build_s = round(time.perf_counter() - t, 1)
+            store_path, seconds = build_demo_store(work, name="territoire.gpkg")
+            build_s = round(seconds, 1)
         service = service_times(store_path, runs)
         app = create_app({"STORE": str(store_path), "instance_path": str(work / "instance"),
                           "SECRET_KEY": "bench", "BASEMAP": "aucun"})

@@ -38,7 +38,7 @@ from typing import Any
 from flask import Flask, Response
 from flask.testing import FlaskClient
 
-from layers.demo import build_demo
+from bench._common import build_demo_store
 from layers.export import to_export_frame
 from layers.importer import ImportOptions, import_file
 from layers.schema import LAYERS
@@ -176,12 +176,7 @@ def main() -> None:
         work = Path(tmp)
         path = args.store
         if path is None:
-            path = work / "demo.gpkg"
-            store = open_store(path)
-            try:
-                build_demo(store, REPO_ROOT / "data" / "demo", report_dir=work / "rapports")
-            finally:
-                store.close()
+            path, _ = build_demo_store(work)
         app, key = make_app(path, work / "instance")
         client = app.test_client()
         load_before = os.getloadavg()

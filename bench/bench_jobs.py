@@ -37,9 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flask import Flask
 from flask.testing import FlaskClient
 
-from layers.demo import build_demo
+from bench._common import build_demo_store
 from layers.settings import REPO_ROOT
-from layers.store import open_store
 from webmap import users
 from webmap.app import create_app
 from webmap.jobs import DONE, FAILED, JobContext, Progress
@@ -54,14 +53,7 @@ GOAL_S = 15.0
 
 def build_store(folder: Path) -> tuple[Path, float]:
     """Build the demo store in ``folder``; return its path and the seconds it took."""
-    path = folder / "demo.gpkg"
-    t0 = time.perf_counter()
-    store = open_store(path)
-    try:
-        build_demo(store, REPO_ROOT / "data" / "demo", report_dir=folder / "rapports")
-    finally:
-        store.close()
-    return path, time.perf_counter() - t0
+    return build_demo_store(folder)
 
 
 def make_app(store: Path, instance: Path) -> Flask:
