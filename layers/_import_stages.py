@@ -25,6 +25,7 @@ from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
 from geo.walks.streets import street_levels
+from layers._arrow_text import number_texts, plain_numbers
 from layers.errors import MappingError
 from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes
 from layers.mapping import Mapping_
@@ -226,6 +227,9 @@ def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
 
 
 def _parse_float(values: pd.Series) -> pd.Series:
+    plain = plain_numbers(number_texts(values))  # the usual column, read by Arrow (same floats)
+    if plain is not None:
+        return pd.Series(plain, index=values.index, name=values.name)
     text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
     return pd.to_numeric(text, errors="coerce").astype("float64")
 

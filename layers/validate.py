@@ -18,12 +18,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 
 from geo.geometry import repair_polygons
-from layers._arrow_text import arrow_strings, no_space, stripped, to_objects, whole_numbers
+from layers._arrow_text import no_space, number_texts, plain_numbers, stripped, to_objects
 from layers._field_rules import (
     AWARE,
     DATE_FORMATS,
@@ -134,11 +132,10 @@ def _coerce_number(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, s
 
 def _parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Parse number texts as people write them: the floats (NaN: none) and the unreadable ones."""
-    text = pc.replace_substring(pc.utf8_trim_whitespace(arrow_strings(values)), ",", ".")
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
-    whole = whole_numbers(text)  # the usual column: plain whole numbers, read by Arrow
-    if whole is not None:
-        return whole, np.zeros(len(values), dtype=bool)
+    text = number_texts(values)
+    plain = plain_numbers(text)  # the usual column: plain numbers, read by Arrow
+    if plain is not None:
+        return plain, np.zeros(len(values), dtype=bool)
     series = values.astype("string").str.strip().str.replace(",", ".", regex=False)
     if not no_space(text).all():  # the digit groups (« 1 234 ») need Python's regex
         series = series.str.replace(DIGIT_GROUP, "", regex=True)
