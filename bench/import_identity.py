@@ -7,7 +7,8 @@ sample (mapping ``dansmarue``), and BAN extracts made messy on purpose (unreadab
 implausible coordinates, empty required fields, numbers out of range or written with
 digit groups and commas, blank and repeated ids, a ``,``-separated CP1252 copy). For each
 file, the stored table (every column but the write stamps ``created_at``/``updated_at``,
-every row in ``fid`` order, uids and geometry blobs included), the counts and the reject
+every row in ``fid`` order, uids and geometry blobs included; its child tables and its
+R-tree too), the counts and the reject
 report (row, field, value, reason) must be identical. Exit status 1 at the first difference.
 """
 
@@ -51,9 +52,17 @@ except Exception as exc:  # the refusal itself must be the same
 store.close() if hasattr(store, "close") else None
 if "layer" in answer:
     con = sqlite3.connect(gpkg)
-    cur = con.execute(f'SELECT * FROM "{answer["layer"]}" ORDER BY fid')
+    layer = answer["layer"]
+    cur = con.execute(f'SELECT * FROM "{layer}" ORDER BY fid')
     answer["columns"] = [d[0] for d in cur.description]
     answer["rows"] = cur.fetchall()
+    answer["others"] = {}  # the layer's child tables (status histories) and its R-tree
+    rtree = "rtree_" + layer + "_geom"
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        if name.startswith(layer + "_") or name == rtree:
+            cur = con.execute(f'SELECT * FROM "{name}" ORDER BY 1')
+            names = [d[0] for d in cur.description]
+            answer["others"][name] = (names, cur.fetchall())
     con.close()
 Path(out).write_bytes(pickle.dumps(answer))
 """
@@ -130,6 +139,13 @@ def _compare(name: str, ours: dict, theirs: dict) -> list[str]:
     if rows_a != rows_b:
         first = next((i for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=False)) if x != y), None)
         diffs.append(f"{name}: stored rows differ ({len(rows_a)} / {len(rows_b)}; first at {first})")
+    for table in sorted(set(ours["others"]) | set(theirs["others"])):
+        (names_a, a_rows), (names_b, b_rows) = (ours["others"].get(table, ([], [])),
+                                                theirs["others"].get(table, ([], [])))
+        keep_t = [i for i, c in enumerate(names_a) if c not in STAMPS]
+        if names_a != names_b or [tuple(r[i] for i in keep_t) for r in a_rows] != \
+                [tuple(r[i] for i in keep_t) for r in b_rows]:
+            diffs.append(f"{name}: table {table} differs ({len(a_rows)} / {len(b_rows)} rows)")
     stamps = [i for i, c in enumerate(ours["columns"]) if c in STAMPS]
     if any(r[i] is None for r in ours["rows"] for i in stamps):
         diffs.append(f"{name}: a write stamp is missing")
@@ -154,9 +170,10 @@ def main() -> int:
             diffs = _compare(path.name, ours, theirs)
             failures += diffs
             counts = ours.get("summary") or ours.get("error")
+            others = {t: len(r) for t, (_, r) in ours.get("others", {}).items() if r}
             print(f"{path.name} ({mapping}): {'IDENTICAL' if not diffs else 'DIFFERENT'} — "
-                  f"{len(ours.get('rows', []))} rows stored, {len(ours.get('rejects', pd.DataFrame()))} "
-                  f"reject lines; {counts}")
+                  f"{len(ours.get('rows', []))} rows stored (and {others}), "
+                  f"{len(ours.get('rejects', pd.DataFrame()))} reject lines; {counts}")
             if len(ours.get("rejects", [])):
                 print("   reasons:", ours["rejects"]["reason"].value_counts().to_dict())
     for line in failures:

@@ -91,10 +91,13 @@ class SeenIds:
         self._starts.append(len(self))
         self._texts.append(pa.array(ids, type=pa.string()))
         self._rows = np.concatenate([self._rows, np.asarray(rows, dtype=np.int64)])
-        hashes = np.concatenate([self._hashes, self.hashes(ids) if hashes is None else hashes])
-        positions = np.concatenate([self._order, np.arange(len(self._order), len(self._rows))])
-        order = np.argsort(hashes, kind="stable")
-        self._hashes, self._order = hashes[order], positions[order]
+        new = self.hashes(ids) if hashes is None else np.asarray(hashes)
+        order = np.argsort(new, kind="stable")
+        # merged into the sorted hashes, after equal ones (a stable sort of old + new)
+        at = np.searchsorted(self._hashes, new[order], side="right")
+        positions = np.arange(len(self._order), len(self._rows))[order]
+        self._hashes = np.insert(self._hashes, at, new[order])
+        self._order = np.insert(self._order, at, positions)
 
 
 @dataclass

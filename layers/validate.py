@@ -87,7 +87,7 @@ def _coerce_str(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]
     text = stripped(values)  # pyarrow: no intermediate Series, blank texts already null
     none_bad = pd.Series(False, index=values.index)
     if rule.canon is None:
-        return (pd.Series(to_objects(text), index=values.index, dtype="object", name=values.name),
+        return (pd.Series(to_objects(text), index=values.index, dtype="object", name=values.name, copy=False),
                 none_bad, rule.reason)
     # fold each distinct value once (a million records carry a handful of themes)
     encoded = text.dictionary_encode()
@@ -95,7 +95,7 @@ def _coerce_str(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]
     lookup = np.array([*choices, None], dtype=object)
     refused = np.array([c is None for c in choices] + [False], dtype=bool)
     codes = np.asarray(encoded.indices.fill_null(len(choices)).to_numpy(zero_copy_only=False))
-    return (pd.Series(lookup[codes], index=values.index, dtype="object", name=values.name),
+    return (pd.Series(lookup[codes], index=values.index, dtype="object", name=values.name, copy=False),
             pd.Series(refused[codes], index=values.index), rule.reason)
 
 
