@@ -271,7 +271,7 @@ def coerce_field(
 def _check_geometry(
     gdf: gpd.GeoDataFrame, kind: str | None
 ) -> tuple[gpd.GeoDataFrame, pd.Series, pd.Series, pd.Index]:
-    geoms = gdf.geometry.to_numpy()
+    original = geoms = gdf.geometry.to_numpy()
     missing = pd.Series(shapely.is_missing(geoms) | shapely.is_empty(geoms), index=gdf.index)
     types = shapely.get_type_id(geoms)
     # single-part multis are accepted for point layers
@@ -289,9 +289,12 @@ def _check_geometry(
             types = shapely.get_type_id(geoms)
     allowed = GEOMETRY_TYPE_IDS.get(kind or "Geometry", frozenset())
     wrong = pd.Series(~np.isin(types, list(allowed)), index=gdf.index) & ~missing
-    out = gdf.copy()
-    out[gdf.geometry.name] = geoms
-    out = out.set_geometry(gdf.geometry.name, crs=gdf.crs)
+    if geoms is original and kind not in ("MultiPolygon", "Geometry"):
+        out = gdf  # nothing changed, nothing to repair: callers only read it
+    else:
+        out = gdf.copy()
+        out[gdf.geometry.name] = geoms
+        out = out.set_geometry(gdf.geometry.name, crs=gdf.crs)
     repaired = pd.Index([])
     if kind in ("MultiPolygon", "Geometry"):
         ok = ~(missing | wrong)
@@ -362,10 +365,12 @@ def validate_frame(
         }))
 
     out: dict[str, pd.Series] = {}
+    # the columns through pandas only (a GeoDataFrame's own __getitem__ checks each for geometry)
+    columns = pd.DataFrame(frame, copy=False) if isinstance(frame, gpd.GeoDataFrame) else frame
     for f in fields:
         bad = pd.Series(False, index=frame.index)
         if f.name in frame.columns:
-            raw = frame[f.name]
+            raw = columns[f.name]
             values, bad, reason = coerce_field(raw, f, fmt=formats.get(f.name))
             flag(bad, f.name, message(f.name, reason), raw)
         else:
