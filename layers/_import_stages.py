@@ -341,7 +341,7 @@ def _check_coordinates(
                 "latitude et longitude inversées ?", where),
         _reject(rows, pd.Series(outside, index=index), "geometry",
                 "point hors du territoire couvert par le système de coordonnées", where),
-    ], ignore_index=True)
+    ], ignore_index=True) if flagged.any() else _NO_REJECT.copy()
     keep = pd.Series(~flagged, index=index)
     return keep, rejects
 
@@ -483,7 +483,8 @@ def _locate(
     implausible coordinates).
     """
     geoms, src_crs, geom_rejects = _build_geometry(table, mapping)
-    geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
+    if not mapped.index.equals(table.frame.index):  # rows set aside for their id
+        geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
     rejects = [geom_rejects[geom_rejects["row"].isin(rows)]]
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     keep_coords, coord_rejects = _check_coordinates(geoms, src_crs, rows, target_crs=target_crs,
