@@ -230,6 +230,8 @@ def _blank(batch: pa.Table) -> np.ndarray:
     for column in batch.columns:
         blank = pc.or_(pc.equal(column, ""), pc.utf8_is_space(column))
         mask = blank if mask is None else pc.and_(mask, blank)
+        if not pc.any(mask).as_py():  # the usual case: a field of every row holds something
+            break
     if mask is None:
         return np.zeros(0, dtype=bool)
     candidates = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)

@@ -25,6 +25,7 @@ from geo.crs import area_of_use_bounds, resolve_crs
 from geo.errors import CRSError
 from geo.geometry import repair_polygons
 from geo.walks.streets import street_levels
+from layers._arrow_text import number_texts, plain_numbers
 from layers.errors import MappingError
 from layers.layouts import CODE_GEOGRAPHIES, geography_from_codes
 from layers.mapping import Mapping_
@@ -57,12 +58,20 @@ class SeenIds:
         block = int(np.searchsorted(self._starts, position, side="right")) - 1
         return str(self._texts[block][position - self._starts[block]].as_py())
 
-    def first_rows(self, ids: list[str]) -> np.ndarray:
-        """Row of the first occurrence of each id, -1 for ids not met yet."""
+    @staticmethod
+    def hashes(ids: list[str]) -> np.ndarray:
+        """Return the 64-bit hashes :meth:`first_rows` and :meth:`add` sort ids by."""
+        return pd.util.hash_array(np.asarray(ids, dtype=object))
+
+    def first_rows(self, ids: list[str], hashes: np.ndarray | None = None) -> np.ndarray:
+        """Row of the first occurrence of each id, -1 for ids not met yet.
+
+        ``hashes``: :meth:`hashes` of ``ids`` when the caller has them already.
+        """
         out = np.full(len(ids), -1, dtype=np.int64)
         if not len(self) or not ids:
             return out
-        hashes = pd.util.hash_array(np.asarray(ids, dtype=object))
+        hashes = self.hashes(ids) if hashes is None else hashes
         at = np.searchsorted(self._hashes, hashes)
         hit = self._hashes[np.minimum(at, len(self._hashes) - 1)] == hashes
         for i in np.flatnonzero(hit).tolist():
@@ -75,17 +84,20 @@ class SeenIds:
                 j += 1
         return out
 
-    def add(self, ids: list[str], rows: list[int]) -> None:
-        """Remember ``ids`` (not met yet) first seen at ``rows``."""
+    def add(self, ids: list[str], rows: list[int], hashes: np.ndarray | None = None) -> None:
+        """Remember ``ids`` (not met yet) first seen at ``rows`` (``hashes``: their :meth:`hashes`)."""
         if not ids:
             return
         self._starts.append(len(self))
         self._texts.append(pa.array(ids, type=pa.string()))
         self._rows = np.concatenate([self._rows, np.asarray(rows, dtype=np.int64)])
-        hashes = np.concatenate([self._hashes, pd.util.hash_array(np.asarray(ids, dtype=object))])
-        positions = np.concatenate([self._order, np.arange(len(self._order), len(self._rows))])
-        order = np.argsort(hashes, kind="stable")
-        self._hashes, self._order = hashes[order], positions[order]
+        new = self.hashes(ids) if hashes is None else np.asarray(hashes)
+        order = np.argsort(new, kind="stable")
+        # merged into the sorted hashes, after equal ones (a stable sort of old + new)
+        at = np.searchsorted(self._hashes, new[order], side="right")
+        positions = np.arange(len(self._order), len(self._rows))[order]
+        self._hashes = np.insert(self._hashes, at, new[order])
+        self._order = np.insert(self._order, at, positions)
 
 
 @dataclass
@@ -134,11 +146,15 @@ class ImportTally:
             )
 
 
+#: The reject frame of a stage that rejects nothing (built once, copied).
+_NO_REJECT = pd.DataFrame({"row": np.empty(0, dtype=np.int64), "field": "", "value": "", "reason": ""},
+                          columns=REJECT_COLUMNS)
+
+
 def _reject(rows: pd.Series, mask: pd.Series, field_name: str, reason: str,
             values: pd.Series | None = None) -> pd.DataFrame:
     if not mask.any():  # the usual case, block after block: no frame to build
-        return pd.DataFrame({"row": np.empty(0, dtype=np.int64), "field": field_name, "value": "",
-                             "reason": reason}, columns=REJECT_COLUMNS)
+        return _NO_REJECT.copy()
     return pd.DataFrame({
         "row": rows[mask].to_numpy(),
         "field": field_name,
@@ -214,6 +230,9 @@ def _apply_rules(table: SourceTable, mapping: Mapping_) -> pd.DataFrame:
 
 
 def _parse_float(values: pd.Series) -> pd.Series:
+    plain = plain_numbers(number_texts(values))  # the usual column, read by Arrow (same floats)
+    if plain is not None:
+        return pd.Series(plain, index=values.index, name=values.name)
     text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
     return pd.to_numeric(text, errors="coerce").astype("float64")
 
@@ -322,7 +341,7 @@ def _check_coordinates(
                 "latitude et longitude inversées ?", where),
         _reject(rows, pd.Series(outside, index=index), "geometry",
                 "point hors du territoire couvert par le système de coordonnées", where),
-    ], ignore_index=True)
+    ], ignore_index=True) if flagged.any() else _NO_REJECT.copy()
     keep = pd.Series(~flagged, index=index)
     return keep, rejects
 
@@ -432,17 +451,22 @@ def _check_source_ids(
     blank = source_ids.isna() | source_ids.eq("")
     blank_rej = _reject(rows, blank, mapping.id, "identifiant source manquant")
     seen = tally.seen_ids
-    earlier_rows = seen.first_rows([str(v) for v in source_ids.fillna("").tolist()])
+    ids = [str(v) for v in source_ids.fillna("").tolist()]
+    hashes = seen.hashes(ids)  # once for both the look-up and the adding
+    earlier_rows = seen.first_rows(ids, hashes)
     earlier = pd.Series(earlier_rows >= 0, index=source_ids.index)
-    dup = (source_ids.duplicated() | earlier) & ~blank
-    firsts = ~source_ids.duplicated() & ~blank & ~earlier
-    first_row = dict(zip(source_ids[firsts].tolist(), rows[firsts].tolist(), strict=True))
-    first_row |= dict(zip(source_ids[earlier].tolist(), earlier_rows[earlier.to_numpy()].tolist(),
-                          strict=True))
+    repeated = source_ids.duplicated()
+    dup = (repeated | earlier) & ~blank
+    firsts = ~repeated & ~blank & ~earlier
     dup_rej = _reject(rows, dup, mapping.id, "", source_ids)
-    dup_rej["reason"] = [f"identifiant en double (déjà vu ligne {first_row[v]})"
-                         for v in source_ids[dup].tolist()]
-    seen.add([str(v) for v in source_ids[firsts].tolist()], rows[firsts].tolist())
+    if len(dup_rej):
+        first_row = dict(zip(source_ids[firsts].tolist(), rows[firsts].tolist(), strict=True))
+        first_row |= dict(zip(source_ids[earlier].tolist(), earlier_rows[earlier.to_numpy()].tolist(),
+                              strict=True))
+        dup_rej["reason"] = [f"identifiant en double (déjà vu ligne {first_row[v]})"
+                             for v in source_ids[dup].tolist()]
+    kept = firsts.to_numpy()
+    seen.add([i for i, k in zip(ids, kept.tolist(), strict=True) if k], rows[firsts].tolist(), hashes[kept])
     keep = ~(blank | dup)
     mapped, rows, source_ids = mapped[keep], rows[keep], source_ids[keep]
     mapped["source_id"] = source_ids
@@ -459,7 +483,8 @@ def _locate(
     implausible coordinates).
     """
     geoms, src_crs, geom_rejects = _build_geometry(table, mapping)
-    geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
+    if not mapped.index.equals(table.frame.index):  # rows set aside for their id
+        geoms = pd.Series(geoms, index=table.frame.index).reindex(mapped.index).to_numpy()
     rejects = [geom_rejects[geom_rejects["row"].isin(rows)]]
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     keep_coords, coord_rejects = _check_coordinates(geoms, src_crs, rows, target_crs=target_crs,

@@ -535,8 +535,10 @@ def _prepare_block(run: _Run, table: SourceTable) -> tuple[gpd.GeoDataFrame, pd.
         run.rejects.append(validate_frame(all_mapped.loc[set_aside], schema, rows=table.rows.loc[set_aside],
                                           formats=formats, check_geometry=False).rejects)
     valid = result.valid
-    valid["uid"] = _uids(valid.drop(columns=["source_id"], errors="ignore"), mapping,
-                         source_ids.loc[valid.index] if source_ids is not None else None, tally=run.tally)
+    # the content (without the source id) makes the uid only when there is no source id
+    content = valid if source_ids is not None else valid.drop(columns=["source_id"], errors="ignore")
+    valid["uid"] = _uids(content, mapping, source_ids.loc[valid.index] if source_ids is not None else None,
+                         tally=run.tally)
     repaired = result.repaired.union(repaired_src.intersection(valid.index))
     if "repaired" in valid.columns and len(repaired):
         valid.loc[repaired, "repaired"] = True

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from geo.geometry import repair_polygons
+from layers._arrow_text import no_space, number_texts, plain_numbers, stripped, to_objects
 from layers._field_rules import (
     AWARE,
     DATE_FORMATS,
@@ -81,42 +82,66 @@ def _is_missing(values: pd.Series) -> pd.Series:
 
 def _coerce_str(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
     rule = rule_for(f)
+    if rule.pattern is not None:
+        return _coerce_str_pattern(values, f)
+    text = stripped(values)  # pyarrow: no intermediate Series, blank texts already null
+    none_bad = pd.Series(False, index=values.index)
+    if rule.canon is None:
+        return (pd.Series(to_objects(text), index=values.index, dtype="object", name=values.name, copy=False),
+                none_bad, rule.reason)
+    # fold each distinct value once (a million records carry a handful of themes)
+    encoded = text.dictionary_encode()
+    choices = [rule.choice(v) for v in encoded.dictionary.to_pylist()]
+    lookup = np.array([*choices, None], dtype=object)
+    refused = np.array([c is None for c in choices] + [False], dtype=bool)
+    codes = np.asarray(encoded.indices.fill_null(len(choices)).to_numpy(zero_copy_only=False))
+    return (pd.Series(lookup[codes], index=values.index, dtype="object", name=values.name, copy=False),
+            pd.Series(refused[codes], index=values.index), rule.reason)
+
+
+def _coerce_str_pattern(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
+    rule = rule_for(f)
+    assert rule.pattern is not None  # only called on fields with a pattern
     out = values.astype("string").str.strip()
     out = out.mask(out.eq(""))
-    bad = pd.Series(False, index=values.index)
-    if rule.canon is not None:
-        # fold each distinct value once (a million records carry a handful of themes)
-        lookup = {v: rule.choice(v) for v in out.dropna().unique() if isinstance(v, str)}
-        mapped = out.astype("object").map(lookup)
-        bad = out.notna() & pd.Series(mapped, index=out.index).isna()
-        out = pd.Series(mapped, index=out.index, dtype="object")
-    elif rule.pattern is not None:
-        ok = out.str.fullmatch(rule.pattern.pattern).fillna(True).astype(bool)
-        bad = ~ok
-    return out.astype("object").where(out.notna(), None), bad, rule.reason
+    ok = out.str.fullmatch(rule.pattern.pattern).fillna(True).astype(bool)
+    return out.astype("object").where(out.notna(), None), ~ok, rule.reason
 
 
 def _coerce_number(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
     rule = rule_for(f)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        num = values.astype("float64")
-        text_bad = pd.Series(False, index=values.index)
+        num = values.to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.zeros(len(values), dtype=bool)
     else:
-        text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
-        text = text.str.replace(DIGIT_GROUP, "", regex=True)
-        num = pd.to_numeric(text, errors="coerce").astype("float64")
-        text_bad = text.notna() & text.ne("") & num.isna()
-    bad = text_bad.copy()
+        num, bad = _parse_numbers(values)
+    present = ~np.isnan(num)
     if f.type == "int":
-        bad |= num.notna() & np.isfinite(num) & (np.floor(num) != num)
+        with np.errstate(invalid="ignore"):
+            bad |= present & np.isfinite(num) & (np.floor(num) != num)
     if f.minimum is not None:
-        bad |= num.notna() & (num < f.minimum)
+        bad |= present & (num < f.minimum)
     if f.maximum is not None:
-        bad |= num.notna() & (num > f.maximum)
-    num = num.mask(bad)
+        bad |= present & (num > f.maximum)
+    out = pd.Series(np.where(bad, np.nan, num), index=values.index, name=values.name)
+    bad_rows = pd.Series(bad, index=values.index)
     if f.type == "int":
-        return num.astype("Int64"), bad, rule.reason
-    return num, bad, rule.reason
+        return out.astype("Int64"), bad_rows, rule.reason
+    return out, bad_rows, rule.reason
+
+
+def _parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Parse number texts as people write them: the floats (NaN: none) and the unreadable ones."""
+    text = number_texts(values)
+    plain = plain_numbers(text)  # the usual column: plain numbers, read by Arrow
+    if plain is not None:
+        return plain, np.zeros(len(values), dtype=bool)
+    series = values.astype("string").str.strip().str.replace(",", ".", regex=False)
+    if not no_space(text).all():  # the digit groups (« 1 234 ») need Python's regex
+        series = series.str.replace(DIGIT_GROUP, "", regex=True)
+    num = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    unreadable = series.notna() & series.ne("")
+    return num, unreadable.to_numpy(dtype=bool, na_value=False) & np.isnan(num)
 
 
 def _coerce_bool(values: pd.Series, f: Field) -> tuple[pd.Series, pd.Series, str]:
@@ -246,7 +271,7 @@ def coerce_field(
 def _check_geometry(
     gdf: gpd.GeoDataFrame, kind: str | None
 ) -> tuple[gpd.GeoDataFrame, pd.Series, pd.Series, pd.Index]:
-    geoms = gdf.geometry.to_numpy()
+    original = geoms = gdf.geometry.to_numpy()
     missing = pd.Series(shapely.is_missing(geoms) | shapely.is_empty(geoms), index=gdf.index)
     types = shapely.get_type_id(geoms)
     # single-part multis are accepted for point layers
@@ -264,9 +289,12 @@ def _check_geometry(
             types = shapely.get_type_id(geoms)
     allowed = GEOMETRY_TYPE_IDS.get(kind or "Geometry", frozenset())
     wrong = pd.Series(~np.isin(types, list(allowed)), index=gdf.index) & ~missing
-    out = gdf.copy()
-    out[gdf.geometry.name] = geoms
-    out = out.set_geometry(gdf.geometry.name, crs=gdf.crs)
+    if geoms is original and kind not in ("MultiPolygon", "Geometry"):
+        out = gdf  # nothing changed, nothing to repair: callers only read it
+    else:
+        out = gdf.copy()
+        out[gdf.geometry.name] = geoms
+        out = out.set_geometry(gdf.geometry.name, crs=gdf.crs)
     repaired = pd.Index([])
     if kind in ("MultiPolygon", "Geometry"):
         ok = ~(missing | wrong)
@@ -324,9 +352,10 @@ def validate_frame(
     def flag(mask: pd.Series, name: str, reason: str, raw: pd.Series | None) -> None:
         """Record one error for each row of ``mask`` (a row keeps every error it has)."""
         nonlocal bad_rows
-        mask = mask.fillna(False).astype(bool)
-        if not mask.any():
+        marked = mask.to_numpy(dtype=bool, na_value=False)
+        if not marked.any():  # the usual case: no Series to build
             return
+        mask = pd.Series(marked, index=mask.index)
         bad_rows = bad_rows | mask
         errors.append(pd.DataFrame({
             "row": rows[mask].to_numpy(), "field": name,
@@ -336,22 +365,25 @@ def validate_frame(
         }))
 
     out: dict[str, pd.Series] = {}
+    # the columns through pandas only (a GeoDataFrame's own __getitem__ checks each for geometry)
+    columns = pd.DataFrame(frame, copy=False) if isinstance(frame, gpd.GeoDataFrame) else frame
     for f in fields:
         bad = pd.Series(False, index=frame.index)
         if f.name in frame.columns:
-            raw = frame[f.name]
+            raw = columns[f.name]
             values, bad, reason = coerce_field(raw, f, fmt=formats.get(f.name))
             flag(bad, f.name, message(f.name, reason), raw)
         else:
             raw = None
             values = pd.Series([None] * len(frame), index=frame.index, dtype="object")
-        missing = values.isna()
-        if fill_defaults and f.default is not None and missing.any():
-            values = values.astype("object").where(~missing, f.default)
-            if f.type == "bool":
-                values = values.astype("boolean")
+        if fill_defaults and f.default is not None:
             missing = values.isna()
+            if missing.any():
+                values = values.astype("object").where(~missing, f.default)
+                if f.type == "bool":
+                    values = values.astype("boolean")
         if f.name in required:
+            missing = values.isna()
             # a value present but invalid is reported once, as invalid
             flag(missing & ~bad, f.name, message(f.name, REQUIRED_REASON), raw)
         out[f.name] = values
@@ -366,10 +398,11 @@ def validate_frame(
         )
         if not schema.geometry_optional:
             flag(missing_geom, "geometry", GEOMETRY_MISSING, None)
-        flag(wrong, "geometry", geometry_type_reason(schema.geometry),
-             pd.Series(frame.geometry.geom_type, index=frame.index) + " "
-             + pd.Series(shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=6),
-                         index=frame.index).fillna(""))
+        if wrong.any():  # the text of the wrong geometries, written only when there are some
+            flag(wrong, "geometry", geometry_type_reason(schema.geometry),
+                 pd.Series(frame.geometry.geom_type, index=frame.index) + " "
+                 + pd.Series(shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=6),
+                             index=frame.index).fillna(""))
         result = gpd.GeoDataFrame(result, geometry=checked.geometry, crs=frame.crs)
         if "repaired" in result.columns:
             result.loc[result.index.isin(repaired), "repaired"] = True

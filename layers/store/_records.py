@@ -101,7 +101,8 @@ def prepare_records(
     if "uid" not in records:
         records["uid"] = None
     missing_uid = records["uid"].isna()
-    records.loc[missing_uid, "uid"] = [uuid.uuid4().hex for _ in range(int(missing_uid.sum()))]
+    if missing_uid.any():
+        records.loc[missing_uid, "uid"] = [uuid.uuid4().hex for _ in range(int(missing_uid.sum()))]
     for name in ("created_at", "updated_at"):
         if name not in records:  # a datetime column: validation has nothing to parse
             records[name] = pd.Series(pd.Timestamp(stamp), index=records.index, dtype="datetime64[ns]")
