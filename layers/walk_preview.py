@@ -180,9 +180,10 @@ def _group(route: WalkRoute, solved: SolvedWalk) -> dict[str, Any]:
     unserved = [{"id": str(u.get("id", "")), "label": _text(u.get("label")), "kind": _text(u.get("kind")),
                  "statut": unserved_text(u), "reason": _text(u.get("reason")),
                  "distance_m": u.get("distance_m")} for u in route.unserved]
+    duration = round(route.duration_min, 1)  # the end is read from the duration shown
     return {"group": route.group or 1, "geojson": geojson, "timetable": timetable,
-            "duration_min": round(route.duration_min, 1), "length_m": round(route.length_m, 1),
-            "budget_min": route.budget_min, "end": _clock(solved.when, route.duration_min),
+            "duration_min": duration, "length_m": round(route.length_m, 1),
+            "budget_min": route.budget_min, "end": _clock(solved.when, duration),
             "unserved": unserved, "connectors": connectors_text(route)}
 
 

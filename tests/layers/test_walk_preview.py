@@ -7,6 +7,7 @@ and distances are read from the store.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+import layers.walk_preview
 from geo.walks.model import WalkOptions
 from layers.errors import WalkError
 from layers.store import LayerStore, open_store
@@ -28,7 +30,7 @@ from layers.walk_preview import (
     walk_candidates,
     walk_preview,
 )
-from layers.walks import WalkRequest, load_walk, plan_walk
+from layers.walks import SolvedWalk, WalkRequest, load_walk, plan_walk
 from tests.walkdemo import MOSSON, MOSSON_START, demo_store_copy
 
 START = f"{MOSSON_START[0]},{MOSSON_START[1]}"
@@ -207,3 +209,20 @@ def test_requested_stops_are_checked_before_routing(store: LayerStore) -> None:
     assert caught.value.field == "excluded"
     with pytest.raises(WalkError, match="à la fois obligatoire et retiré"):
         check_requested_stops(store, _request(mandatory=(ids[0],), excluded=(ids[0],)))
+
+
+def test_end_clock_is_the_duration_shown(store: LayerStore, cache_dir: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end time follows the duration shown (0.1 min), not a minute before it (88.96 min → 89.0)."""
+    real = layers.walk_preview.solve_walk
+
+    def solve(*args: Any, **kw: Any) -> SolvedWalk:
+        solved = real(*args, **kw)
+        return dataclasses.replace(solved, routes=[dataclasses.replace(r, duration_min=88.96)
+                                                   for r in solved.routes])
+
+    monkeypatch.setattr(layers.walk_preview, "solve_walk", solve)
+    (group,) = walk_preview(store, _request(), cache_dir=cache_dir)["groups"]
+    assert group["duration_min"] == 89.0
+    shown = datetime.fromisoformat(WHEN) + timedelta(minutes=group["duration_min"])
+    assert group["end"] == shown.strftime("%H:%M") != (shown - timedelta(seconds=3)).strftime("%H:%M")
