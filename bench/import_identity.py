@@ -18,6 +18,7 @@ import argparse
 import csv
 import gzip
 import io
+import os
 import pickle
 import random
 import subprocess
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-SHARED = Path("/work/shared/data")
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("QPV_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BAN = SHARED / "paris" / "adresses-75.csv.gz"
 MONTPELLIER = SHARED / "montpellier" / "VilleMTP_MTP_PointAdresse.zip"
 DANSMARUE = Path("data/demo/paris/dansmarue-2023-2024-echantillon.csv.gz")
