@@ -275,6 +275,8 @@ def _travaux(ground: _Ground, perimeters: gpd.GeoDataFrame, joined: gpd.GeoDataF
         if zone.empty:
             continue
         inside = joined[joined["code"] == q].geometry.to_numpy()
+        if not len(inside):  # no address to anchor works on
+            continue
         for k in range(5):
             centre = inside[rng.integers(0, len(inside))]
             kind = kinds[(k + len(ops)) % len(kinds)]
@@ -288,4 +290,6 @@ def _travaux(ground: _Ground, perimeters: gpd.GeoDataFrame, joined: gpd.GeoDataF
                         "phase": phase, "start_date": begin.normalize(), "end_date": finish.normalize(),
                         "quartier": q, "maitre_ouvrage": "Bailleur / Ville (simulé)",
                         "simulated": True, "source_dataset": "simulation-montpellier", "geometry": geom})
+    if not ops:  # none of the renewed quartiers among these perimeters
+        return gpd.GeoDataFrame({"uid": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=ground.crs))
     return gpd.GeoDataFrame(ops, geometry="geometry", crs=ground.crs)

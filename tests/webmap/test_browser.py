@@ -311,6 +311,19 @@ def test_lecteur_cannot_see_videoprotection(driver: Any, base_url: str) -> None:
     assert status == 404
 
 
+def test_a_day_without_its_hour_is_shown_as_a_day(driver: Any, base_url: str) -> None:
+    """Dans Ma Rue publishes days: a datetime at exactly midnight shows no « 00:00 »."""
+    login(driver, base_url, "lecteur")
+    shown = driver.execute_script("""
+      const f = window.qpvCarte.formatValue;
+      return [f("2024-07-08T00:00:00", "datetime"), f("2024-07-08T00:00", "datetime"),
+              f("2024-07-08T09:05:00", "datetime"), f("2024-07-08T00:00:07", "datetime"),
+              f("2024-07-08", "date")];""")
+    assert shown[0] == shown[1] == shown[4] == "08/07/2024"
+    assert shown[2] == "08/07/2024 09:05"
+    assert shown[3] == "08/07/2024 00:00"  # a recorded second past midnight is a time
+
+
 def test_unreachable_tiles_fall_back_to_vector_context(driver: Any, map_app: Flask,
                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
     from selenium.webdriver.common.by import By

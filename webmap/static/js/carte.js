@@ -87,7 +87,10 @@
     if (type === "datetime" || type === "date") {
       const d = new Date(value);
       if (Number.isNaN(d.getTime())) return String(value);
-      return type === "date" ? d.toLocaleDateString("fr-FR")
+      // a datetime at exactly midnight, without offset, is a date without its time (Dans Ma Rue
+      // publishes days): « 00:00 » would claim an hour nobody recorded
+      const dayOnly = type === "date" || (typeof value === "string" && /T00:00(:00(\.0+)?)?$/.test(value));
+      return dayOnly ? d.toLocaleDateString("fr-FR")
         : d.toLocaleString("fr-FR", { dateStyle: "short", timeStyle: "short" });
     }
     if (type === "float") return Number(value).toLocaleString("fr-FR", { maximumFractionDigits: 2 });
@@ -258,10 +261,20 @@
     $("#legende").hidden = false;
   });
 
-  /** Margins kept around a popup (px): the buttons over the bottom of the map on a phone. */
+  /**
+   * Margins kept around a popup (px): the buttons over the bottom of the map (« Ajouter un
+   * constat », « Me localiser ») on any screen, and a banner shown over its top (« Sans fond
+   * de plan… ») would cover it.
+   */
   function popupPadding() {
-    const narrow = Boolean(Q.drawers && Q.drawers.narrow());
-    return { topLeft: [12, 12], bottomRight: [12, narrow ? 76 : 12] };
+    const bottom = 76;
+    const banner = $("#bandeau");
+    let top = 12;
+    if (banner && !banner.hidden) {
+      const below = banner.getBoundingClientRect().bottom - map.getContainer().getBoundingClientRect().top;
+      if (below > 0) top = Math.ceil(below) + 8;
+    }
+    return { topLeft: [12, top], bottomRight: [12, bottom] };
   }
 
   /**
