@@ -38,7 +38,7 @@ from layers.schema import (
 from layers.store import open_store
 from layers.store.base import LayerStore
 from layers.validate import validate_record
-from webmap import _followup, params, users, writes
+from webmap import _followup, params, records, users, writes
 from webmap import photos as photos_store
 from webmap._map_features import (
     COMPACT,
@@ -367,7 +367,7 @@ def feature(layer: str, uid: str) -> ResponseReturnValue:
     """
     if not LAYERS[layer].geometry:
         fail(400, "Cette couche n'a pas de géométrie.", "layer")
-    return _geojson(writes.feature(layer, uid))
+    return _geojson(records.feature(layer, uid))
 
 
 def _geojson(body: Any, status: int = 200) -> Response:
@@ -483,7 +483,7 @@ def create_observation() -> ResponseReturnValue:
     if created:
         return jsonify({"uid": uid, "created": True}), 201
     # a retried sync: nothing added, the stored record is sent back
-    return jsonify({"uid": uid, "created": False, "record": writes.feature("observations", uid)}), 200
+    return jsonify({"uid": uid, "created": False, "record": records.feature("observations", uid)}), 200
 
 
 
@@ -497,7 +497,7 @@ def _visible(gdf: gpd.GeoDataFrame, schema: LayerSchema) -> gpd.GeoDataFrame:
 @allow(layer="observations")
 def get_observation(uid: str) -> ResponseReturnValue:
     """One observation as a GeoJSON feature."""
-    return _geojson(writes.feature("observations", uid))
+    return _geojson(records.feature("observations", uid))
 
 
 @bp.patch("/api/observations/<uid>")
@@ -515,7 +515,7 @@ def patch_observation(uid: str) -> ResponseReturnValue:
     changes = observation_changes(_store(), current, data, rules=writes.write_rules())
     comment = data.get("comment")
     _store().update("observations", uid, changes, actor=_actor(), comment=(comment or "").strip() or None)
-    return _geojson(writes.feature("observations", uid))
+    return _geojson(records.feature("observations", uid))
 
 
 @bp.get("/api/observations/<uid>/history")

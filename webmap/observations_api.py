@@ -31,7 +31,7 @@ from layers.observations_edit import (
 )
 from layers.schema import DOMANIALITES, ORGANISATIONS
 from layers.subthemes import SUBTHEMES
-from webmap import oas, params, users, writes
+from webmap import oas, params, records, users, writes
 from webmap.access import allow, current_user, fail
 from webmap.store import get_store
 
@@ -89,8 +89,8 @@ def duplicate(uid: str) -> ResponseReturnValue:
     if result.photos_added:
         message += f" ({result.photos_added} photo{'s' if result.photos_added > 1 else ''} reçue"
         message += "s)" if result.photos_added > 1 else ")"
-    return jsonify({"message": message + ".", "doublon": writes.feature(LAYER, result.duplicate),
-                    "garde": writes.feature(LAYER, result.kept)})
+    return jsonify({"message": message + ".", "doublon": records.feature(LAYER, result.duplicate),
+                    "garde": records.feature(LAYER, result.kept)})
 
 
 # -- OpenAPI ----------------------------------------------------------------------------------

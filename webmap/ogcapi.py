@@ -17,7 +17,7 @@ from flask import Blueprint, Response, render_template, request
 
 from layers.projection import bbox_to_store, bbox_to_wgs84
 from layers.schema import LAYERS, LayerSchema
-from webmap import oas, params
+from webmap import oas, params, records
 from webmap.access import allow, can_see, current_role, fail
 from webmap.geojson import GEOJSON, encode_features, feature_collection, json_response, link, page_links
 from webmap.headers import public_url
@@ -210,9 +210,7 @@ def item(cid: str, fid: str) -> Response | str:
     """One feature by uid."""
     schema = LAYERS[cid]
     html = wants_html()
-    store = get_store()
-    gdf = visible_frame(store.get(cid, fid), schema, current_role())
-    feature = encode_features(gdf, schema, store.crs)[0]
+    feature = records.feature(cid, fid)
     feature["links"] = [
         link(_url(f"/collections/{cid}/items/{fid}"), "self", GEOJSON),
         link(_url(f"/collections/{cid}/items/{fid}", f="html"), "alternate", "text/html"),

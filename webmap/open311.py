@@ -21,7 +21,7 @@ from layers.errors import RecordError
 from layers.observations import create_observation_record
 from layers.schema import LAYERS, OPEN_STATUSES, THEMES
 from layers.validate import fold
-from webmap import oas, params
+from webmap import oas, params, records
 from webmap.access import allow, current_role, current_user, fail
 from webmap.geojson import encode_features
 from webmap.headers import public_url
@@ -141,11 +141,7 @@ def list_requests() -> ResponseReturnValue:
 @allow(layer="observations")
 def get_request(rid: str) -> ResponseReturnValue:
     """One request (a list of one, as the specification says)."""
-    store = get_store()
-    schema = LAYERS["observations"]
-    gdf = visible_frame(store.get("observations", rid), schema, current_role())
-    feature = encode_features(gdf, schema, store.crs)[0]
-    return jsonify([_request_json(feature)])
+    return jsonify([_request_json(records.feature("observations", rid))])
 
 
 @bp.post("/requests.json")

@@ -19,12 +19,9 @@ from typing import Any
 from flask import current_app
 
 from layers.integrity import WriteRules
-from layers.schema import LAYERS
 from layers.scope import Decision, ScopeRules, may_change
 from webmap.access import current_role, current_user, fail
-from webmap.geojson import encode_record
 from webmap.store import get_store
-from webmap.visibility import visible_record
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +60,3 @@ def require_scope(layer: str, uid: str) -> dict[str, Any]:
                     decision.reason)
         fail(403, decision.reason)
     return record
-
-
-def feature(layer: str, uid: str) -> dict[str, Any]:
-    """Return record ``uid`` of ``layer`` as one GeoJSON feature, the fields the role may see.
-
-    The answer of the write routes: read by one SELECT (:meth:`LayerStore.get_record`),
-    no frame built (404 if unknown).
-    """
-    store = get_store()
-    record = visible_record(store.get_record(layer, uid), LAYERS[layer], current_role())
-    return encode_record(record, LAYERS[layer], store.crs)
