@@ -72,10 +72,10 @@ def lookup_state() -> tuple[str, object]:
     """
     from layers.perimeters import lookup_revision
 
-    store = get_store()
-    revision = lookup_revision(store)
+    revision = lookup_revision(get_store())
     if revision[0] is None:  # a backend keeping no revision: every change of the store counts
-        return store_state()[0], (store_state()[1], revision[1])
+        path, state = store_state()
+        return path, (state, revision[1])
     return str(current_app.config["STORE"]), revision
 
 
