@@ -47,28 +47,6 @@ _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay
 _BULK_CACHE_KIB = 8_192  # SQLite page cache during an import (counted in its peak memory: kept small)
 
 
-def _point_xy(blobs: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates of GeoPackage point blobs (NaN when missing or empty).
-
-    Blobs of one length, little-endian 2D WKB points (the store's own writes) are read
-    straight from the bytes; anything else goes through :func:`_gpkg.decode`.
-    """
-    n = len(blobs)
-    size = len(blobs[0]) if n and blobs[0] is not None else -1
-    if n and size > 8 and all(b is not None and len(b) == size for b in blobs):
-        raw = np.frombuffer(b"".join(b for b in blobs if b is not None), dtype=np.uint8).reshape(n, size)
-        envelopes = np.array([_gpkg._ENVELOPE_SIZES.get(e, -999) for e in range(8)])
-        start = 8 + envelopes[(raw[:, 3] >> 1) & 7]
-        if bool((start == start[0]).all()) and start[0] >= 8 and size - start[0] == 21:
-            wkb = raw[:, start[0]:]
-            kind = wkb[:, 1:5].copy().view("<u4")[:, 0]
-            if bool((wkb[:, 0] == 1).all() and (kind == 1).all()):
-                xy = wkb[:, 5:21].copy().view("<f8")
-                return xy[:, 0].copy(), xy[:, 1].copy()
-    bounds = shapely.bounds(_gpkg.decode(blobs))
-    return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
-
-
 class GeoPackageStore(SchemaMixin, LayerStore):
     """LayerStore in a GeoPackage file, written through :mod:`sqlite3`.
 
@@ -288,7 +266,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         sql = f'SELECT {cols}{geom_col} FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += self._order(page.sort(schema), spatial=geom_box is not None)
+        sql += self._order(page.sort(schema), spatial_page=geom_box is not None and page.bounded)
         if page.bounded:
             sql += " LIMIT ? OFFSET ?"
             params += [int(page.limit) if page.limit is not None else -1, int(page.offset)]
@@ -329,11 +307,12 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         return f'"rtree_{layer}_geom" r JOIN "{layer}" ON "{layer}".fid = r.id'
 
     @staticmethod
-    def _order(sort: Sort | None, *, spatial: bool = False) -> str:
+    def _order(sort: Sort | None, *, spatial_page: bool = False) -> str:
         if sort is None:
-            # Spatial queries come in R-tree order (stable while the store does not change),
-            # so that a page stops reading as soon as it is full; others in insertion order.
-            return "" if spatial else ' ORDER BY "fid"'
+            # Insertion order, as on PostGIS: results never depend on the R-tree's shape (a
+            # bulk-loaded tree lists the same rows in another order). A bounded spatial page
+            # comes in R-tree order (stable while the store is unchanged), read until full.
+            return "" if spatial_page else ' ORDER BY "fid"'
         return f' ORDER BY "{sort.field.name}" {sort.direction}, fid'
 
     def _frame(self, schema: LayerSchema, rows: list[tuple[Any, ...]], names: list[str]) -> gpd.GeoDataFrame:
@@ -412,7 +391,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         sql = f'SELECT {cols}{", " if cols else ""}"{layer}".geom FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += self._order(None, spatial=geom_box is not None)
+        sql += self._order(None, spatial_page=geom_box is not None and limit is not None)
         if limit is not None:
             sql += " LIMIT ?"
             params = [*params, int(limit)]
@@ -422,7 +401,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             f = schema.field(name)
             if f.type != "str" and f.type != "json":
                 frame[name] = typed(frame[name], f)
-        frame["x"], frame["y"] = _point_xy(frame.pop("geom").tolist())
+        frame["x"], frame["y"] = _gpkg.point_xy(frame.pop("geom").tolist())
         return frame
 
     def layers(self) -> list[LayerInfo]:

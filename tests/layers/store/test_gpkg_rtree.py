@@ -6,7 +6,9 @@ points) and the Montpellier building footprints (polygons): SQLite's own ``rtree
 the exact boxes and the answers of random bbox queries against a tree filled row by row
 by SQLite from GDAL's reading of the geometries, GDAL's bbox reads of the file against
 the same file with its tree rebuilt row by row, then a second import into the now
-non-empty tree, and messy writes (empty geometries, reads inside the import).
+non-empty tree, and messy writes (empty geometries, reads inside the import). Reads do not
+depend on the tree's shape: a bbox query answers in insertion order, so the same records under
+a packed and a row-by-row tree give the same frames and the same seeded simulation.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
 
+from geo.geometry import repair_polygons
 from layers.importer import ImportOptions, import_file
+from layers.simulate import simulate_territory
 from layers.store import LayerStore, open_store
 from layers.store import _gpkg_rtree as rt
 
@@ -100,16 +105,23 @@ def test_bulk_loaded_tree_answers_like_row_by_row(imported: Path, table: str) ->
     _same_as_row_by_row(imported, table, seed=len(table))
 
 
-def test_gdal_reads_the_same_features(imported: Path, tmp_path: Path) -> None:
-    rebuilt = tmp_path / "rebuilt.gpkg"
-    shutil.copy(imported, rebuilt)
+def _rebuilt(imported: Path, path: Path) -> Path:
+    """A copy of ``imported`` with its trees refilled row by row by SQLite (another shape)."""
+    shutil.copy(imported, path)
     for table in ("adresses", "batiments"):
         ref = _reference(imported, table)
-        with sqlite3.connect(rebuilt) as con:  # the same file, its tree refilled row by row
+        with sqlite3.connect(path) as con:
             con.execute(f'DELETE FROM "rtree_{table}_geom"')
             con.executemany(f'INSERT INTO "rtree_{table}_geom" VALUES (?, ?, ?, ?, ?)',
                             ref.execute(f'SELECT * FROM "{table}"').fetchall())
             assert _check(con, table) == "ok"
+    return path
+
+
+def test_gdal_reads_the_same_features(imported: Path, tmp_path: Path) -> None:
+    rebuilt = _rebuilt(imported, tmp_path / "rebuilt.gpkg")
+    for table in ("adresses", "batiments"):
+        ref = _reference(imported, table)
         for x0, x1, y0, y1 in _random_boxes(ref, table, 12, seed=7):
             kw = {"layer": table, "bbox": (x0, y0, x1, y1), "fid_as_index": True, "columns": ["uid"]}
             ours, theirs = pyogrio.read_dataframe(imported, **kw), pyogrio.read_dataframe(rebuilt, **kw)
@@ -178,3 +190,63 @@ def test_float32_rounding_like_sqlite() -> None:
     assert np.array_equal(rt.round_up(values).astype(np.float64), hi)
     normal = np.abs(values) > 1e-30  # subnormals: SQLite's nudge is too small, and so is ours
     assert (lo[normal] <= values[normal]).all() and (hi[normal] >= values[normal]).all()
+
+
+def _tree_order(path: Path, table: str, box: tuple[float, ...]) -> list[int]:
+    with sqlite3.connect(path) as con:
+        return [r[0] for r in con.execute(
+            f'SELECT id FROM "rtree_{table}_geom" WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?',
+            box)]
+
+
+def test_bbox_reads_do_not_depend_on_the_tree_shape(imported: Path, tmp_path: Path) -> None:
+    """Issue 18: the packed tree lists rows in another order; reads answer in insertion order."""
+    rebuilt = _rebuilt(imported, tmp_path / "rebuilt.gpkg")
+    ref = _reference(imported, "adresses")
+    packed, rowwise = open_store(imported, create=False), open_store(rebuilt, create=False)
+    try:
+        everything = packed.read("adresses", crs=None)
+        shuffled = 0
+        for x0, x1, y0, y1 in _random_boxes(ref, "adresses", 8, seed=11):
+            bbox = (x0, y0, x1, y1)
+            if _tree_order(imported, "adresses", (x0, x1, y0, y1)) != _tree_order(rebuilt, "adresses",
+                                                                                 (x0, x1, y0, y1)):
+                shuffled += 1  # the two trees do list these rows in different orders
+            ours, theirs = packed.read("adresses", bbox=bbox), rowwise.read("adresses", bbox=bbox)
+            pd.testing.assert_frame_equal(ours, theirs)
+            inside = everything[everything.intersects(shapely.box(*bbox))]  # independent: no R-tree
+            assert ours["uid"].tolist() == inside["uid"].tolist()
+            pages = pd.concat(list(rowwise.read_pages("adresses", size=997, bbox=bbox)), ignore_index=True)
+            pd.testing.assert_frame_equal(pages, ours)
+            pts = packed.points("adresses", fields=["uid", "number"], bbox=bbox)
+            pd.testing.assert_frame_equal(pts, rowwise.points("adresses", fields=["uid", "number"],
+                                                              bbox=bbox))
+            assert pts["uid"].tolist() == ours["uid"].tolist()
+            # a bounded page without an order may follow the tree, but holds records of the box
+            page = packed.read("adresses", bbox=bbox, limit=50)
+            assert set(page["uid"]) <= set(ours["uid"]) and len(page) == min(50, len(ours))
+        assert shuffled >= 4
+    finally:
+        packed.close()
+        rowwise.close()
+
+
+def test_seeded_simulation_does_not_depend_on_the_tree_shape(
+    imported: Path, tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's simulation anchors records on addresses read by bbox: same seed, same records."""
+    monkeypatch.setattr("layers.simulate.NPNRU_QUARTIERS", ("QP075019",))  # NPNRU operations there too
+    per, _ = repair_polygons(gpd.read_file(shared_data / "paris" / "qpv-paris-idf-2015.geojson"))
+    per = per.to_crs(2154)  # QP075019 in Paris; the two others widen the bbox read beyond the BAN
+    layers, stamps = ("observations", "points_noirs", "bacs", "travaux_npnru"), ["created_at", "updated_at"]
+    frames = []
+    for path in (shutil.copy(imported, tmp_path / "packed.gpkg"), _rebuilt(imported, tmp_path / "rows.gpkg")):
+        store = open_store(path, create=False)
+        try:
+            simulate_territory(store, per, seed=18, n_observations=400, n_points_noirs=6, n_bacs=5)
+            frames.append({layer: store.read(layer).drop(columns=stamps) for layer in layers})
+        finally:
+            store.close()
+    for layer, frame in frames[0].items():
+        assert len(frame) > 0
+        pd.testing.assert_frame_equal(frame, frames[1][layer])
