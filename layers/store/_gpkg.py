@@ -171,3 +171,25 @@ def decode(blobs: Sequence[bytes | None]) -> np.ndarray:
         env = (blob[3] >> 1) & 0b111
         wkb.append(bytes(blob[8 + _ENVELOPE_SIZES.get(env, 0):]))
     return shapely.from_wkb(np.array(wkb, dtype=object))
+
+
+def point_xy(blobs: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of GeoPackage point blobs (NaN when missing or empty).
+
+    Blobs of one length, little-endian 2D WKB points (the store's own writes) are read
+    straight from the bytes; anything else goes through :func:`decode`.
+    """
+    n = len(blobs)
+    size = len(blobs[0]) if n and blobs[0] is not None else -1
+    if n and size > 8 and all(b is not None and len(b) == size for b in blobs):
+        raw = np.frombuffer(b"".join(b for b in blobs if b is not None), dtype=np.uint8).reshape(n, size)
+        envelopes = np.array([_ENVELOPE_SIZES.get(e, -999) for e in range(8)])
+        start = 8 + envelopes[(raw[:, 3] >> 1) & 7]
+        if bool((start == start[0]).all()) and start[0] >= 8 and size - start[0] == 21:
+            wkb = raw[:, start[0]:]
+            kind = wkb[:, 1:5].copy().view("<u4")[:, 0]
+            if bool((wkb[:, 0] == 1).all() and (kind == 1).all()):
+                xy = wkb[:, 5:21].copy().view("<f8")
+                return xy[:, 0].copy(), xy[:, 1].copy()
+    bounds = shapely.bounds(decode(blobs))
+    return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2

@@ -118,9 +118,10 @@ class LayerStore(abc.ABC):
         record_filter : RecordFilter, optional
             The filters as one object; keywords given too replace its fields.
         limit, offset : int, optional
-            Paging, in ``order_by`` order. By default: insertion order, or for a
-            ``bbox`` query the spatial index's order (stable while the store is
-            unchanged, and much faster for a first page over a wide area).
+            Paging, in ``order_by`` order. By default: insertion order, except for
+            a limited or offset ``bbox`` page, which may come in the spatial index's
+            order (stable while the store is unchanged, and much faster for a first
+            page over a wide area). An unlimited read never depends on the index's shape.
         order_by : str, optional
             A field name, ``-field`` for descending order.
         crs : optional
@@ -162,8 +163,7 @@ class LayerStore(abc.ABC):
 
         The filters are checked on the call (errors are raised before anything is read);
         records are read as the frames are consumed, so memory stays bounded by ``size``.
-        Filters as in :meth:`read` (its default order: insertion order, or the spatial
-        index's order for a ``bbox`` query).
+        Filters as in :meth:`read` (its default order: insertion order).
 
         Parameters
         ----------

@@ -22,6 +22,7 @@ from layers.errors import NotFoundError, RecordError, StoreError
 from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
 from layers.store import _gpkg_extent as _ext
+from layers.store import _gpkg_rtree as _rtree
 from layers.store._convert import child_uid, now_iso, sql_column, typed, typed_value
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
@@ -44,28 +45,6 @@ _BULK = 2000  # rows from which inserts bypass the per-row R-tree trigger
 _RTREE_SLACK = 2.0  # metres: beyond float32 rounding of the R-tree
 _CHUNK = 400  # bound on SQL parameters per statement (SQLite allows 32766; stay small)
 _BULK_CACHE_KIB = 8_192  # SQLite page cache during an import (counted in its peak memory: kept small)
-
-
-def _point_xy(blobs: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates of GeoPackage point blobs (NaN when missing or empty).
-
-    Blobs of one length, little-endian 2D WKB points (the store's own writes) are read
-    straight from the bytes; anything else goes through :func:`_gpkg.decode`.
-    """
-    n = len(blobs)
-    size = len(blobs[0]) if n and blobs[0] is not None else -1
-    if n and size > 8 and all(b is not None and len(b) == size for b in blobs):
-        raw = np.frombuffer(b"".join(b for b in blobs if b is not None), dtype=np.uint8).reshape(n, size)
-        envelopes = np.array([_gpkg._ENVELOPE_SIZES.get(e, -999) for e in range(8)])
-        start = 8 + envelopes[(raw[:, 3] >> 1) & 7]
-        if bool((start == start[0]).all()) and start[0] >= 8 and size - start[0] == 21:
-            wkb = raw[:, start[0]:]
-            kind = wkb[:, 1:5].copy().view("<u4")[:, 0]
-            if bool((wkb[:, 0] == 1).all() and (kind == 1).all()):
-                xy = wkb[:, 5:21].copy().view("<f8")
-                return xy[:, 0].copy(), xy[:, 1].copy()
-    bounds = shapely.bounds(_gpkg.decode(blobs))
-    return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
 
 
 class GeoPackageStore(SchemaMixin, LayerStore):
@@ -103,6 +82,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         self._lock = threading.RLock()
         self._depth = 0
         self._deferred: dict[str, _ext.Bounds | None] | None = None
+        # R-tree entries of an import into an empty tree, bulk-loaded once (see _flush_rtree)
+        self._rtree_pending = _rtree.Pending()
         _gpkg.register_functions(self._con)
         self._con.execute("PRAGMA busy_timeout = 60000")
         if exists:
@@ -159,17 +140,20 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             outer = self._deferred is None
             if outer:
                 self._deferred = {}
+                self._rtree_pending.start()
                 cache = self._con.execute("PRAGMA cache_size").fetchone()[0]
                 self._con.execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
             try:
                 with self.transaction():
                     yield
                     if outer:
+                        self._flush_rtree()
                         for table, grow in sorted((self._deferred or {}).items()):
                             self._touch(table, grow, exact=True)
             finally:
                 if outer:
                     self._deferred = None
+                    self._rtree_pending.stop()  # nothing held unless the transaction was rolled back
                     self._con.execute(f"PRAGMA cache_size = {int(cache)}")
 
     # -- meta -------------------------------------------------------------------
@@ -274,6 +258,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _read_sql(self, flt: BoundFilter, page: Page) -> tuple[str, list[Any], Any]:
         """Return the SELECT of :meth:`_read`, its parameters and the bbox as a shapely box."""
+        self._flush_rtree()
         schema, layer = flt.schema, flt.layer
         clauses, params, geom_box = self._clauses(flt)
         cols = ", ".join(f'"{n}"' for n in schema.field_names)
@@ -281,7 +266,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         sql = f'SELECT {cols}{geom_col} FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += self._order(page.sort(schema), spatial=geom_box is not None)
+        sql += self._order(page.sort(schema), spatial_page=geom_box is not None and page.bounded)
         if page.bounded:
             sql += " LIMIT ? OFFSET ?"
             params += [int(page.limit) if page.limit is not None else -1, int(page.offset)]
@@ -322,11 +307,12 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         return f'"rtree_{layer}_geom" r JOIN "{layer}" ON "{layer}".fid = r.id'
 
     @staticmethod
-    def _order(sort: Sort | None, *, spatial: bool = False) -> str:
+    def _order(sort: Sort | None, *, spatial_page: bool = False) -> str:
         if sort is None:
-            # Spatial queries come in R-tree order (stable while the store does not change),
-            # so that a page stops reading as soon as it is full; others in insertion order.
-            return "" if spatial else ' ORDER BY "fid"'
+            # Insertion order, as on PostGIS: results never depend on the R-tree's shape (a
+            # bulk-loaded tree lists the same rows in another order). A bounded spatial page
+            # comes in R-tree order (stable while the store is unchanged), read until full.
+            return "" if spatial_page else ' ORDER BY "fid"'
         return f' ORDER BY "{sort.field.name}" {sort.direction}, fid'
 
     def _frame(self, schema: LayerSchema, rows: list[tuple[Any, ...]], names: list[str]) -> gpd.GeoDataFrame:
@@ -341,6 +327,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
         """Count records (see :meth:`LayerStore.count`)."""
+        self._flush_rtree()
         layer = flt.layer
         clauses, params, geom_box = self._clauses(flt)
         if geom_box is not None and flt.schema.geometry != "Point":
@@ -360,6 +347,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _cluster(self, flt: BoundFilter, *, cell_m: float) -> pd.DataFrame:
         """Grid clusters computed in SQL on the R-tree (see :meth:`LayerStore.cluster`)."""
+        self._flush_rtree()
         layer = flt.layer
         if flt.schema.geometry is None or cell_m <= 0:
             return super()._cluster(flt, cell_m=cell_m)
@@ -394,6 +382,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         The query of :meth:`_read` (same filters, same order), selecting only ``fields`` and
         the geometry, typed as :meth:`_frame` types them; other geometries read whole.
         """
+        self._flush_rtree()
         schema, layer = flt.schema, flt.layer
         if schema.geometry != "Point":
             return super()._points(flt, fields=fields, limit=limit)
@@ -402,7 +391,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         sql = f'SELECT {cols}{", " if cols else ""}"{layer}".geom FROM {self._source(layer, geom_box)}'
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += self._order(None, spatial=geom_box is not None)
+        sql += self._order(None, spatial_page=geom_box is not None and limit is not None)
         if limit is not None:
             sql += " LIMIT ?"
             params = [*params, int(limit)]
@@ -412,7 +401,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             f = schema.field(name)
             if f.type != "str" and f.type != "json":
                 frame[name] = typed(frame[name], f)
-        frame["x"], frame["y"] = _point_xy(frame.pop("geom").tolist())
+        frame["x"], frame["y"] = _gpkg.point_xy(frame.pop("geom").tolist())
         return frame
 
     def layers(self) -> list[LayerInfo]:
@@ -436,6 +425,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _extents(self, tables: Sequence[str]) -> dict[str, _ext.Bounds | None]:
         """Return the extents of non-empty layers, recomputing (and storing) those marked stale."""
+        self._flush_rtree()
         with self._lock:
             stored = _ext.stored_extents(self._con, tables)
             upgraded = self.get_meta(_ext.EXTENTS_META) is not None
@@ -528,10 +518,11 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         geoms = frame.geometry.to_numpy()
         columns.append(_gpkg.encode(geoms, self._srs_id))
         if len(frame) < _BULK:
+            self._flush_rtree(table)  # the trigger writes into the tree: bulk-load what is held first
             self._con.executemany(insert, zip(*columns, strict=True))
             return
         # Bulk path: the R-tree insert trigger calls Python once per row and bound; inside
-        # this transaction, drop it, insert, fill the R-tree from vectorised bounds, and
+        # this transaction, drop it, insert, index the rows from vectorised bounds, and
         # put the trigger back (SQLite DDL is transactional).
         trigger = f"rtree_{table}_geom_insert"
         ddl = self._con.execute(
@@ -540,17 +531,15 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         self._con.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
         first = self._con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{table}"').fetchone()[0]
         self._con.executemany(insert, zip(*columns, strict=True))
-        fids = [r[0] for r in self._con.execute(
-            f'SELECT fid FROM "{table}" WHERE fid > ? ORDER BY fid', (first,))]
-        bounds = shapely.bounds(geoms)
-        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        self._con.executemany(
-            f'INSERT OR REPLACE INTO "rtree_{table}_geom" VALUES (?, ?, ?, ?, ?)',
-            ((fid, b[0], b[2], b[1], b[3]) for fid, b, k in zip(fids, bounds.tolist(), keep,
-                                                                 strict=True) if k),
-        )
+        fids = np.fromiter((r[0] for r in self._con.execute(
+            f'SELECT fid FROM "{table}" WHERE fid > ? ORDER BY fid', (first,))), dtype=np.int64)
+        self._rtree_pending.index(self._con, table, fids, shapely.bounds(geoms))
         if ddl is not None:
             self._con.execute(ddl[0])
+
+    def _flush_rtree(self, table: str | None = None) -> None:
+        """Bulk-load the R-tree entries an import holds, before anything else uses the trees."""
+        self._rtree_pending.flush(self._con, table)
 
     def _touch(self, table: str, grow: _ext.Bounds | None = None, *, exact: bool = False) -> None:
         """Record a write to ``table`` (revision, ``last_change``), its extent grown by ``grow``.
@@ -572,6 +561,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         comment: str | None = None,
     ) -> None:
         """Change fields of a record, keeping its status history."""
+        self._flush_rtree()
         schema = self.schema(layer)
         check_changes(schema, changes)
         with self.transaction():
@@ -622,6 +612,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def delete(self, layer: str, uids: Sequence[str]) -> int:
         """Delete records and their child rows."""
+        self._flush_rtree()
         schema = self.schema(layer)
         uids = list(uids)
         deleted = 0
@@ -659,6 +650,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
         See :meth:`LayerStore.optimize`; records are already laid out by the R-tree queries.
         """
+        self._flush_rtree()
         names = list(layers) if layers is not None else list(LAYERS)
         for name in names:
             self.schema(name)
@@ -746,6 +738,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
     # -- copies -------------------------------------------------------------------------
     def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
         """Insert rows as read from another store (see :meth:`LayerStore.copy_rows`)."""
+        self._flush_rtree()
         schema = self.schema(layer)
         table, fields, geometry, rows = copy_target(schema, child, rows, self.crs)
         with self.transaction():

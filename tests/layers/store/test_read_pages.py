@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import shapely
 
 from layers.errors import RecordError
 from layers.importer import ImportOptions, import_file
@@ -95,3 +96,15 @@ def test_a_write_during_the_pages_skips_or_repeats_no_record(filled: LayerStore,
     assert set(uids) >= set(before["uid"])  # none skipped
     assert set(uids) - set(before["uid"]) <= {"ajout-1", "ajout-2", "ajout-3"}
     assert list(uids[: len(seen[0])]) == list(before["uid"].head(len(seen[0])))
+
+
+@pytest.mark.parametrize("bbox", [EAST_PARIS, (651_000.0, 6_858_000.0, 656_000.0, 6_866_000.0)])
+def test_a_bbox_read_comes_in_insertion_order(filled: LayerStore, bbox: tuple[float, ...]) -> None:
+    """Issue 18: on both backends, whatever the shape of the spatial index (packed by the import)."""
+    everything = filled.read("observations")  # insertion order, no spatial index involved
+    inside = everything[everything.intersects(shapely.box(*bbox))]
+    got = filled.read("observations", bbox=bbox)
+    assert 50 < len(got) < len(everything)
+    assert got["uid"].tolist() == inside["uid"].tolist()
+    points = filled.points("observations", fields=["uid"], bbox=bbox)
+    assert points["uid"].tolist() == inside["uid"].tolist()
