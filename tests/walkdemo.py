@@ -41,11 +41,11 @@ def demo_store_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path
 
 
 def plan_mosson_walk(path: Path, walk_date: str, *, cache_dir: Path, organisation: str | None = None,
-                     actor: str | None = None) -> WalkPlan:
-    """Plan (and save) a 45-minute walk in Mosson from :data:`MOSSON_START` in the store at ``path``."""
+                     actor: str | None = None, start: tuple[float, float] = MOSSON_START) -> WalkPlan:
+    """Plan (and save) a 45-minute walk in Mosson from ``start`` (WGS84) in the store at ``path``."""
     store = open_store(path)
     try:
-        request = WalkRequest(quartier=MOSSON, start=f"{MOSSON_START[0]},{MOSSON_START[1]}",
+        request = WalkRequest(quartier=MOSSON, start=f"{start[0]},{start[1]}",
                               walk_date=walk_date, organisation=organisation,
                               options=WalkOptions(budget_min=45, time_limit_s=1.0))
         return plan_walk(store, request, cache_dir=cache_dir, actor=actor)[0]

@@ -23,6 +23,7 @@ from layers.schema import LAYERS, ChildSchema, Field, LayerSchema
 from layers.store import _gpkg
 from layers.store import _gpkg_extent as _ext
 from layers.store import _gpkg_rtree as _rtree
+from layers.store import _gpkg_uid_index as _uidx
 from layers.store._convert import child_uid, now_iso, sql_column, typed, typed_value
 from layers.store._gpkg_schema import SchemaMixin, schema_fingerprint
 from layers.store._records import (
@@ -84,6 +85,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         self._deferred: dict[str, _ext.Bounds | None] | None = None
         # R-tree entries of an import into an empty tree, bulk-loaded once (see _flush_rtree)
         self._rtree_pending = _rtree.Pending()
+        # unique uid indexes dropped while an import fills an empty layer (see _flush_rtree)
+        self._uid_indexes = _uidx.DeferredUidIndexes()
         _gpkg.register_functions(self._con)
         self._con.execute("PRAGMA busy_timeout = 60000")
         if exists:
@@ -141,6 +144,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             if outer:
                 self._deferred = {}
                 self._rtree_pending.start()
+                self._uid_indexes.start()
                 cache = self._con.execute("PRAGMA cache_size").fetchone()[0]
                 self._con.execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
             try:
@@ -154,6 +158,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 if outer:
                     self._deferred = None
                     self._rtree_pending.stop()  # nothing held unless the transaction was rolled back
+                    self._uid_indexes.stop()
                     self._con.execute(f"PRAGMA cache_size = {int(cache)}")
 
     # -- meta -------------------------------------------------------------------
@@ -495,6 +500,9 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         )
 
     def _existing_uids(self, table: str, uids: list[str]) -> set[str]:
+        held = self._uid_indexes.existing(self._con, table, uids)
+        if held is not None:  # an import fills this table, its uid index deferred
+            return held
         if len(uids) > _CHUNK:  # one statement for a whole block: the uids as one JSON array
             q = f'SELECT uid FROM "{table}" WHERE uid IN (SELECT value FROM json_each(?))'
             return {r[0] for r in self._con.execute(q, (json.dumps(uids),))}
@@ -530,7 +538,9 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         ).fetchone()
         self._con.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
         first = self._con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{table}"').fetchone()[0]
+        self._uid_indexes.defer(self._con, table)
         self._con.executemany(insert, zip(*columns, strict=True))
+        self._uid_indexes.added(table, frame["uid"].astype(str).tolist())
         fids = np.fromiter((r[0] for r in self._con.execute(
             f'SELECT fid FROM "{table}" WHERE fid > ? ORDER BY fid', (first,))), dtype=np.int64)
         self._rtree_pending.index(self._con, table, fids, shapely.bounds(geoms))
@@ -538,8 +548,13 @@ class GeoPackageStore(SchemaMixin, LayerStore):
             self._con.execute(ddl[0])
 
     def _flush_rtree(self, table: str | None = None) -> None:
-        """Bulk-load the R-tree entries an import holds, before anything else uses the trees."""
+        """Bulk-load what an import holds (R-tree entries, uid indexes) before anything reads."""
         self._rtree_pending.flush(self._con, table)
+        try:
+            self._uid_indexes.flush(self._con, table)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"Identifiant (uid) en double dans la couche {table or ''} : "
+                             "import annulé.") from exc
 
     def _touch(self, table: str, grow: _ext.Bounds | None = None, *, exact: bool = False) -> None:
         """Record a write to ``table`` (revision, ``last_change``), its extent grown by ``grow``.

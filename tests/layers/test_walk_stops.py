@@ -20,14 +20,34 @@ from geo.walks.stopinfo import ADDRESS_UNKNOWN, StopSources, describe_stops
 from layers.store import open_store
 from layers.walk_stops import walk_stop_details
 from layers.walks import load_walk
-from tests.walkdemo import demo_store_copy, plan_mosson_walk
+from tests.walkdemo import MOSSON, demo_store_copy, plan_mosson_walk
 
 
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     path = demo_store_copy(tmp_path_factory, "walkstops")
-    plan = plan_mosson_walk(path, "2026-05-12T09:00", cache_dir=path.parent / "cache")
+    plan = plan_mosson_walk(path, "2026-05-12T09:00", cache_dir=path.parent / "cache",
+                            start=_among_open_constats(path))
     return path, plan.uid
+
+
+def _among_open_constats(path: Path) -> tuple[float, float]:
+    """The open constat of Mosson with the most other open constats within 150 m (WGS84).
+
+    The demo's constats are drawn at random: starting among them, whatever the draw, the
+    45-minute walk passes several (the messy edits below need two).
+    """
+    store = open_store(path)
+    try:
+        zone = store.read("perimetres", where={"code": MOSSON}).geometry.iloc[0]
+        obs = store.read("observations", bbox=tuple(zone.bounds))
+    finally:
+        store.close()
+    obs = obs[obs.within(zone) & obs["status"].isin(["nouveau", "transmis", "en cours"])]
+    pts = obs.geometry.to_numpy()
+    near = (shapely.distance(pts[:, None], pts[None, :]) <= 150).sum(axis=1)
+    best = gpd.GeoSeries([pts[int(near.argmax())]], crs=obs.crs).to_crs(4326).iloc[0]
+    return float(best.x), float(best.y)
 
 
 def _details(path: Path, uid: str) -> gpd.GeoDataFrame:
