@@ -30,6 +30,8 @@ _CELL = np.dtype([("id", ">i8"), ("c", ">f4", (4,))])  # 24 bytes: rowid + 2 dim
 _HEADER = np.dtype([("depth", ">u2"), ("n", ">u2")])
 
 
+#: Rows of the rowid / parent maps written per statement.
+_MAP_ROWS = 16_384
 #: Rows held for one bulk load of a tree (24 bytes each once packed); beyond, rows go one by one.
 PENDING_MAX = 2_000_000
 
@@ -192,9 +194,12 @@ def _write_levels(con: sqlite3.Connection, table: str, ids: np.ndarray, entries:
                        size=size, cap=cap)
         con.executemany(f"INSERT OR REPLACE INTO {node} (nodeno, data) VALUES (?, ?)",
                         zip(numbers[k].tolist(), blobs, strict=True))
-        owner = np.repeat(numbers[k], counts[k]).tolist()
+        owner = np.repeat(numbers[k], counts[k])
         target = f"{rowid} (rowid, nodeno)" if k == 0 else f"{parent} (nodeno, parentnode)"
-        con.executemany(f"INSERT INTO {target} VALUES (?, ?)", zip(cell_ids.tolist(), owner, strict=True))
+        for at in range(0, len(cell_ids), _MAP_ROWS):  # in slices: no list of every row at once
+            con.executemany(f"INSERT INTO {target} VALUES (?, ?)",
+                            zip(cell_ids[at:at + _MAP_ROWS].tolist(), owner[at:at + _MAP_ROWS].tolist(),
+                                strict=True))
 
 
 def _blobs(ids: np.ndarray, boxes: np.ndarray, counts: np.ndarray, *, depth: int, size: int,
