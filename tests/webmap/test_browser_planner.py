@@ -222,7 +222,8 @@ def test_technicien_plans_removes_recomputes_saves_and_gets_the_same_stops_in_th
         imposed = drv.execute_script(
             "const s = window.qpvPlanificateur.state, d = (c) => (c.lon - s.start.lon) ** 2"
             " + (c.lat - s.start.lat) ** 2;"
-            "return s.info.candidats.filter((c) => c.kind === 'point_noir').sort((a, b) => d(a) - d(b))[0].id;")
+            "return s.info.candidats.filter((c) => c.kind === 'point_noir')"
+            ".sort((a, b) => d(a) - d(b))[0].id;")
         box = details.find_element(By.CSS_SELECTOR, f'input[type=checkbox][data-id="{imposed}"]')
         drv.execute_script("arguments[0].click();", box)
         assert imposed in text_of(drv.find_element(By.ID, "pl-choisies")) or "Imposées" in text_of(
