@@ -65,11 +65,16 @@ class CellGrid:
     ny: int
     classes: np.ndarray  # (ny * nx,) int32, row-major (iy * nx + ix)
 
-    def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Class of the cell of each point (points are inside the grid's box)."""
+    def cells(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Return the number (row-major) of the cell of each point (points are inside the grid's box)."""
         ix = np.clip(((x - self.x0) / self.size).astype(np.int64), 0, self.nx - 1)
         iy = np.clip(((y - self.y0) / self.size).astype(np.int64), 0, self.ny - 1)
-        classes: np.ndarray = self.classes[iy * self.nx + ix]
+        cells: np.ndarray = iy * self.nx + ix
+        return cells
+
+    def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Class of the cell of each point (points are inside the grid's box)."""
+        classes: np.ndarray = self.classes[self.cells(x, y)]
         return classes
 
 

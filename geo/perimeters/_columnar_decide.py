@@ -51,9 +51,14 @@ class Outputs:
                    np.empty(n, np.int32), np.empty(n, bool), np.empty(n, float), np.empty(n, np.int16))
 
 
-def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, rows: slice) -> None:
-    """Combine polygon and rule answers for the chunk ``rows`` and write them into ``out``."""
-    has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, rows: slice, *,
+           has_point: np.ndarray | None = None) -> None:
+    """Combine polygon and rule answers for the chunk ``rows`` and write them into ``out``.
+
+    ``has_point``: the rows of ``xy`` with both coordinates, when the caller knows them already.
+    """
+    if has_point is None:
+        has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
     poly_idx, poly_hits, dist = polygon_pass(xy, index)
     rule_idx, rule_street, decided, rule_amb = rule_pass(streets, index)
     complete = bool(len(index.ruled)) and bool(index.ruled[: len(index.perimeters)].all())

@@ -1,8 +1,9 @@
 """Polygon and rule passes of :func:`geo.perimeters.lookup.lookup_many` (private).
 
 :func:`polygon_pass` answers point in polygon and the distance to the nearest boundary
-(cell grids first, exact tests in the band along the boundaries); :func:`rule_pass` answers
-the street rules compiled in the index (:mod:`geo.perimeters._rulekeys`).
+(cell grids first, exact tests in the band along the boundaries, where each cell brings the
+few boundary segments its points can be nearest to: :mod:`geo.perimeters._boundary_distance`);
+:func:`rule_pass` answers the street rules compiled in the index (:mod:`geo.perimeters._rulekeys`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo.perimeters._boundary_distance import NearSegments, near_segments
 from geo.perimeters._columnar import MIXED, CellGrid, cell_grid, factorize
 from geo.perimeters._rows import Streets
 from geo.perimeters._rulekeys import RuleRows, evaluate_compiled
@@ -73,6 +75,9 @@ def polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.nda
             found[inside[first]] = classes[clear][first]
             hits[inside] += 1
             cand = cand[classes == MIXED]
+            if len(cand):
+                _exact_pass(xy, cand, members, index, (found, hits, dist), group=g)
+            continue
         if len(cand):
             _exact_pass(xy, cand, members, index, (found, hits, dist))
     return found, hits, dist
@@ -93,9 +98,39 @@ def _grid(index: LookupIndex, g: int) -> CellGrid:
     return grid
 
 
+def _near(index: LookupIndex, g: int, i: int) -> NearSegments:
+    """Return the candidate segments of perimeter ``i`` per cell of neighbourhood ``g`` (built once)."""
+    near = index.near.get((g, i))
+    if near is None:
+        near = near_segments(_grid(index, g), index.boundaries[i], index.max_distance_m)
+        index.near[(g, i)] = near
+    return near
+
+
+def _boundary_distance(x: np.ndarray, y: np.ndarray, index: LookupIndex, i: int,
+                       group: int | None) -> np.ndarray:
+    """Distance of the points to the boundary of perimeter ``i``.
+
+    Through the cells of the grid of neighbourhood ``group`` when given (GEOS for any point
+    its cell cannot answer), else GEOS.
+    """
+    if group is None:
+        di: np.ndarray = shapely.distance(index.boundaries[i], shapely.points(x, y))
+        return di
+    di = _near(index, group, i).distances(x, y)
+    missing = np.flatnonzero(np.isnan(di))
+    if len(missing):
+        di[missing] = shapely.distance(index.boundaries[i], shapely.points(x[missing], y[missing]))
+    return di
+
+
 def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: LookupIndex,
-                out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Exact point-in-polygon and boundary distance of the points ``cand`` (fills ``out`` in place)."""
+                out: tuple[np.ndarray, np.ndarray, np.ndarray], *, group: int | None = None) -> None:
+    """Exact point-in-polygon and boundary distance of the points ``cand`` (fills ``out`` in place).
+
+    ``group``: the neighbourhood whose cell grid classified ``cand`` (its cells then bring the
+    few boundary segments to measure), ``None`` without a grid.
+    """
     found, hits, dist = out
     x, y = xy[:, 0], xy[:, 1]
     d = index.max_distance_m
@@ -115,7 +150,7 @@ def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: Loo
             hits[inside] += 1
         close = near[shapely.contains_xy(_zone(index, i), nx, ny)]
         if len(close):
-            di = shapely.distance(index.boundaries[i], shapely.points(x[close], y[close]))
+            di = _boundary_distance(x[close], y[close], index, i, group)
             dist[close] = np.fmin(dist[close], np.where(di <= d, di, np.nan))
 
 

@@ -233,8 +233,17 @@ def _is_territory(crs: Any) -> bool:
     return bool(resolve_crs(crs).equals(resolve_crs(TERRITORY_CRS)))
 
 
+def _columns_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(n, 2) array of ``x`` and ``y`` stored column by column (each coordinate contiguous)."""
+    xy: np.ndarray = np.vstack([x, y]).T
+    return xy
+
+
 def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
-    """(n, 2) Lambert-93 coordinates of the rows (NaN where unknown)."""
+    """(n, 2) Lambert-93 coordinates of the rows (NaN where unknown), column-major.
+
+    The passes read the x and the y column apart: contiguous columns make that faster.
+    """
     n = len(data)
     if isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns:
         geo = data.geometry
@@ -247,9 +256,9 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         if bool((shapely.get_type_id(arr) == 0).all()):
             coords = shapely.get_coordinates(arr)
             if len(coords) == n:  # only non-empty points: one coordinate each
-                return coords
+                return _columns_xy(coords[:, 0], coords[:, 1])
         ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
-        xy = np.full((n, 2), np.nan)
+        xy = np.full((n, 2), np.nan, order="F")
         if ok.all():
             xy[:, 0], xy[:, 1] = shapely.get_x(arr), shapely.get_y(arr)
         elif ok.any():
@@ -259,10 +268,10 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         if {xc, yc} <= set(data.columns):
             x, y = _floats(data[xc]), _floats(data[yc])
             if _is_territory(src):
-                return np.column_stack([x, y])
+                return _columns_xy(x, y)
             pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()
-            return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
-    return np.full((n, 2), np.nan)
+            return _columns_xy(shapely.get_x(pts), shapely.get_y(pts))
+    return np.full((n, 2), np.nan, order="F")
 
 
 def lookup_many(
@@ -316,6 +325,7 @@ def lookup_many(
     text: TextRows | None = None
     if columns.address is not None:
         streets, xy, text = streets_from_text(data[columns.address], index, commune, xy)
+        located = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
     else:
         located = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
         streets = streets_from_columns(data, index, columns.with_ban_defaults(data), commune, located=located)
@@ -325,7 +335,7 @@ def lookup_many(
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
         chunk = streets.chunk(sl)
-        decide(xy[sl], chunk, index, outputs, sl)
+        decide(xy[sl], chunk, index, outputs, sl, has_point=located[sl])
         if progress is not None:
             progress(sl.stop, total)
     out = _columns(outputs, index, data.index)
