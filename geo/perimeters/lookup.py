@@ -341,7 +341,23 @@ def lookup_many(
     out = _columns(outputs, index, data.index)
     if text is not None:
         out.update(_match_columns(text, xy, data.index))
-    return data.assign(**out)
+    return _with_columns(data, out)
+
+
+def _with_columns(data: pd.DataFrame, out: dict[str, pd.Series]) -> pd.DataFrame:
+    """Return ``data.assign(**out)``; one concatenation for a plain frame with text column labels.
+
+    Assigning inserts the columns one by one (each rebuilding the column labels); the
+    concatenation gives the same frame (class, labels and their type, index, attributes)
+    when ``data`` is a plain :class:`pandas.DataFrame` whose unnamed text labels do not
+    already hold the answer columns. Any other frame is assigned.
+    """
+    labels = data.columns
+    if (type(data) is not pd.DataFrame or data.attrs or labels.nlevels != 1 or labels.name is not None
+            or not isinstance(labels.dtype, pd.StringDtype) or bool(labels.isin(list(out)).any())
+            or not data.flags.allows_duplicate_labels):
+        return data.assign(**out)
+    return pd.concat([data, pd.DataFrame(out, index=data.index, copy=False)], axis=1)
 
 
 def _match_columns(text: TextRows, xy: np.ndarray, row_index: pd.Index) -> dict[str, pd.Series]:

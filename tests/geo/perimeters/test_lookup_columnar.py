@@ -197,3 +197,27 @@ def test_grid_cells_never_contradict_the_exact_tests(bench_data: dict[str, Any],
             assert np.array_equal(inside[clear], classes[clear] == i)
         decided += int((classes != MIXED).sum())
     assert decided > 0.3 * 40_000 * len(index.groups)  # the grid does spare most points
+
+
+def test_answer_columns_added_as_assign_adds_them(bench_data: dict[str, Any]) -> None:
+    """Plain frames get the columns in one concatenation, the others by ``assign``: same frames."""
+    raw = bench_data["raw"].iloc[::40]
+    index = build_index(bench_data["perimeters"])
+    named = raw.copy()
+    named.columns.name = "champs"
+    with_attrs = raw.copy()
+    with_attrs.attrs["source"] = "BAN"
+    twice = lookup_many(raw, index)  # already holds the answer columns: they are replaced
+    frames = [
+        raw,
+        raw.set_axis(pd.Index(list(raw.columns), dtype=object), axis=1),
+        named,
+        with_attrs,
+        raw.set_axis(np.repeat(np.arange(len(raw) // 2 + 1), 2)[: len(raw)], axis=0),  # repeated labels
+        twice,
+        raw[["x", "y"]].iloc[:0],
+    ]
+    for frame in frames:
+        out = _same(frame, index)
+        assert list(out.columns[-3:]) == ["qpv_disagree", "qpv_distance_m", "qpv_detail"]
+    assert np.isfinite(_same(raw, index)["qpv_distance_m"].to_numpy()).any()
