@@ -59,7 +59,7 @@ def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, r
     """
     if has_point is None:
         has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
-    poly_idx, poly_hits, dist = polygon_pass(xy, index)
+    poly_idx, poly_hits, _ = polygon_pass(xy, index, dist=out.dist[rows])
     rule_idx, rule_street, decided, rule_amb = rule_pass(streets, index)
     complete = bool(len(index.ruled)) and bool(index.ruled[: len(index.perimeters)].all())
     n_codes = len(index.codes)
@@ -72,16 +72,15 @@ def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, r
         plain[:] = False
     if index.territory is not None:
         plain &= poly_idx >= 0
-    code = np.where(poly_idx >= 0, poly_idx, n_codes).astype(np.int32)
+    inside = poly_idx >= 0
+    code = np.where(inside, poly_idx, np.int32(n_codes))
     out.code[rows] = code
     out.poly[rows] = code
-    inside = poly_idx >= 0
     out.status[rows] = inside
     out.reason[rows] = 2
     out.rule[rows] = -1
     out.disagree[rows] = False
-    out.dist[rows] = np.round(dist, 1)
-    out.detail[rows] = np.where(inside, _INSIDE_POLYGON * N_NOTES * N_FLAGS, 0)
+    np.multiply(inside, np.int16(_INSIDE_POLYGON * N_NOTES * N_FLAGS), out=out.detail[rows])
     other = np.flatnonzero(~plain)
     if not len(other):
         return

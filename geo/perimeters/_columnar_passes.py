@@ -52,17 +52,22 @@ def groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tup
     return groups
 
 
-def polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def polygon_pass(xy: np.ndarray, index: LookupIndex, *,
+                 dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point in polygon and boundary distance → (perimeter number or -1, hits, distance).
 
     Per neighbourhood of perimeters, the points in its box are first classified by the cells
     of its :class:`~geo.perimeters._columnar.CellGrid` (when enough points make the grid worth
-    building); only those of the cells along a boundary take the exact tests.
+    building); only those of the cells along a boundary take the exact tests. Distances are
+    rounded to 0.1 m (NaN: none within the limit), written into ``dist`` when given.
     """
     n = len(xy)
     found = np.full(n, -1, dtype=np.int32)
     hits = np.zeros(n, dtype=np.int8)
-    dist = np.full(n, np.nan)
+    if dist is None:
+        dist = np.full(n, np.nan)
+    else:
+        dist.fill(np.nan)
     x, y = xy[:, 0], xy[:, 1]
     for g, ((gx0, gy0, gx1, gy1), members) in enumerate(index.groups):
         cand = np.flatnonzero((x >= gx0) & (x <= gx1))
@@ -151,7 +156,9 @@ def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: Loo
         close = near[shapely.contains_xy(_zone(index, i), nx, ny)]
         if len(close):
             di = _boundary_distance(x[close], y[close], index, i, group)
-            dist[close] = np.fmin(dist[close], np.where(di <= d, di, np.nan))
+            # rounded here, on the few points measured (rounding is monotonic: the minimum of the
+            # rounded distances is the rounded minimum)
+            dist[close] = np.fmin(dist[close], np.round(np.where(di <= d, di, np.nan), 1))
 
 
 def rule_pass(streets: Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:
