@@ -6,8 +6,9 @@ number joined to the rules, see :func:`geo.perimeters.rules.evaluate_rules`). Bo
 columnar: :func:`build_index` compiles the rules into integer keys
 (:mod:`geo.perimeters._rulekeys`), a large lookup classifies its points by the cells of a
 grid per neighbourhood of perimeters and tests exactly only those near a boundary
-(:mod:`geo.perimeters._columnar_passes`), and street names are not read at all when the
-index has no rules and the rows have points. The answer
+(:mod:`geo.perimeters._columnar_passes`), measuring their distance to the boundary against
+the few segments their cell can be nearest to (:mod:`geo.perimeters._boundary_distance`),
+and street names are not read at all when the index has no rules and the rows have points. The answer
 (``qpv_code``) is the polygon's when the point is inside one, else the rules'; the
 reason says which source(s) agree, and ``qpv_disagree`` flags an address the two put in
 different places (only where rules exist for the QPV concerned).
