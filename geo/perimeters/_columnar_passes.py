@@ -69,7 +69,13 @@ def polygon_pass(xy: np.ndarray, index: LookupIndex, *,
     else:
         dist.fill(np.nan)
     x, y = xy[:, 0], xy[:, 1]
+    if not n:
+        return found, hits, dist
+    # box of the points (NaN ignored; all NaN: every comparison below is false, no group is read)
+    xmin, xmax, ymin, ymax = np.fmin.reduce(x), np.fmax.reduce(x), np.fmin.reduce(y), np.fmax.reduce(y)
     for g, ((gx0, gy0, gx1, gy1), members) in enumerate(index.groups):
+        if not (xmax >= gx0 and xmin <= gx1 and ymax >= gy0 and ymin <= gy1):
+            continue  # no point in this neighbourhood's box: not read at all
         cand = np.flatnonzero((x >= gx0) & (x <= gx1))
         cand = cand[(y[cand] >= gy0) & (y[cand] <= gy1)]
         if len(cand) >= _GRID_MIN_POINTS:

@@ -221,3 +221,16 @@ def test_answer_columns_added_as_assign_adds_them(bench_data: dict[str, Any]) ->
         out = _same(frame, index)
         assert list(out.columns[-3:]) == ["qpv_disagree", "qpv_distance_m", "qpv_detail"]
     assert np.isfinite(_same(raw, index)["qpv_distance_m"].to_numpy()).any()
+
+
+def test_neighbourhoods_without_points_and_rows_without_points(bench_data: dict[str, Any]) -> None:
+    """Neighbourhoods no point reaches are skipped; tables of unlocated rows read none."""
+    raw = bench_data["raw"]
+    index = build_index(bench_data["perimeters"], rules=bench_data["rules"])
+    montpellier = raw.iloc[:30_000].assign(x=raw["x"].iloc[:30_000] + 115_000.0,
+                                           y=raw["y"].iloc[:30_000] - 580_000.0)
+    both = pd.concat([montpellier, raw.iloc[::5]], ignore_index=True)
+    few = raw.iloc[:25_000]
+    for frame in (montpellier, both, few.assign(x=np.nan), few.assign(x=np.inf, y=-np.inf)):
+        _same(frame, index)
+    assert (_same(montpellier, index)["qpv_status"] == "inside").any()  # Montpellier's grid did answer
