@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.perimeters._boundary_distance import NearSegments, near_segments
-from geo.perimeters._columnar import MIXED, CellGrid, cell_grid, factorize
+from geo.perimeters._columnar import MIXED, CellGrid, Coords, cell_grid, factorize
 from geo.perimeters._rows import Streets
 from geo.perimeters._rulekeys import RuleRows, evaluate_compiled
 from geo.perimeters.index import LookupIndex
@@ -52,7 +52,7 @@ def groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tup
     return groups
 
 
-def polygon_pass(xy: np.ndarray, index: LookupIndex, *,
+def polygon_pass(xy: Coords, index: LookupIndex, *,
                  dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point in polygon and boundary distance → (perimeter number or -1, hits, distance).
 
@@ -61,14 +61,14 @@ def polygon_pass(xy: np.ndarray, index: LookupIndex, *,
     building); only those of the cells along a boundary take the exact tests. Distances are
     rounded to 0.1 m (NaN: none within the limit), written into ``dist`` when given.
     """
-    n = len(xy)
+    n = len(xy.x)
     found = np.full(n, -1, dtype=np.int32)
     hits = np.zeros(n, dtype=np.int8)
     if dist is None:
         dist = np.full(n, np.nan)
     else:
         dist.fill(np.nan)
-    x, y = xy[:, 0], xy[:, 1]
+    x, y = xy
     if not n:
         return found, hits, dist
     # box of the points (NaN ignored; all NaN: every comparison below is false, no group is read)
@@ -135,7 +135,7 @@ def _boundary_distance(x: np.ndarray, y: np.ndarray, index: LookupIndex, i: int,
     return di
 
 
-def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: LookupIndex,
+def _exact_pass(xy: Coords, cand: np.ndarray, members: list[int], index: LookupIndex,
                 out: tuple[np.ndarray, np.ndarray, np.ndarray], *, group: int | None = None) -> None:
     """Exact point-in-polygon and boundary distance of the points ``cand`` (fills ``out`` in place).
 
@@ -143,7 +143,7 @@ def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: Loo
     few boundary segments to measure), ``None`` without a grid.
     """
     found, hits, dist = out
-    x, y = xy[:, 0], xy[:, 1]
+    x, y = xy
     d = index.max_distance_m
     geoms = index.perimeters.geometry.to_numpy()
     cx, cy = x[cand], y[cand]

@@ -72,6 +72,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
+from geo.perimeters._columnar import Coords
 from geo.perimeters._columnar_decide import Outputs, decide
 from geo.perimeters._columnar_passes import groups
 from geo.perimeters._rows import (
@@ -234,17 +235,13 @@ def _is_territory(crs: Any) -> bool:
     return bool(resolve_crs(crs).equals(resolve_crs(TERRITORY_CRS)))
 
 
-def _columns_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(n, 2) array of ``x`` and ``y`` stored column by column (each coordinate contiguous)."""
-    xy: np.ndarray = np.vstack([x, y]).T
-    return xy
+def _contiguous(x: np.ndarray, y: np.ndarray) -> Coords:
+    """Coordinates from two arrays (copied only when not contiguous)."""
+    return Coords(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float))
 
 
-def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
-    """(n, 2) Lambert-93 coordinates of the rows (NaN where unknown), column-major.
-
-    The passes read the x and the y column apart: contiguous columns make that faster.
-    """
+def _points_xy(data: pd.DataFrame, crs: Any) -> Coords:
+    """Lambert-93 coordinates of the rows (NaN where unknown)."""
     n = len(data)
     if isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns:
         geo = data.geometry
@@ -257,22 +254,22 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         if bool((shapely.get_type_id(arr) == 0).all()):
             coords = shapely.get_coordinates(arr)
             if len(coords) == n:  # only non-empty points: one coordinate each
-                return _columns_xy(coords[:, 0], coords[:, 1])
+                return _contiguous(coords[:, 0], coords[:, 1])
         ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
-        xy = np.full((n, 2), np.nan, order="F")
         if ok.all():
-            xy[:, 0], xy[:, 1] = shapely.get_x(arr), shapely.get_y(arr)
-        elif ok.any():
-            xy[ok, 0], xy[ok, 1] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
-        return xy
+            return _contiguous(shapely.get_x(arr), shapely.get_y(arr))
+        x, y = np.full(n, np.nan), np.full(n, np.nan)
+        if ok.any():
+            x[ok], y[ok] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
+        return Coords(x, y)
     for xc, yc, src in (("x", "y", crs or TERRITORY_CRS), ("lon", "lat", "EPSG:4326")):
         if {xc, yc} <= set(data.columns):
             x, y = _floats(data[xc]), _floats(data[yc])
             if _is_territory(src):
-                return _columns_xy(x, y)
+                return _contiguous(x, y)  # the table's own columns, read only
             pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()
-            return _columns_xy(shapely.get_x(pts), shapely.get_y(pts))
-    return np.full((n, 2), np.nan, order="F")
+            return _contiguous(shapely.get_x(pts), shapely.get_y(pts))
+    return Coords(np.full(n, np.nan), np.full(n, np.nan))
 
 
 def lookup_many(
@@ -326,9 +323,9 @@ def lookup_many(
     text: TextRows | None = None
     if columns.address is not None:
         streets, xy, text = streets_from_text(data[columns.address], index, commune, xy)
-        located = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+        located = xy.located()
     else:
-        located = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+        located = xy.located()
         streets = streets_from_columns(data, index, columns.with_ban_defaults(data), commune, located=located)
     total = len(data)
     outputs = Outputs.empty(total)
@@ -336,7 +333,7 @@ def lookup_many(
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
         chunk = streets.chunk(sl)
-        decide(xy[sl], chunk, index, outputs, sl, has_point=located[sl])
+        decide(xy.rows(sl), chunk, index, outputs, sl, has_point=located[sl])
         if progress is not None:
             progress(sl.stop, total)
     out = _columns(outputs, index, data.index)
@@ -361,14 +358,14 @@ def _with_columns(data: pd.DataFrame, out: dict[str, pd.Series]) -> pd.DataFrame
     return pd.concat([data, pd.DataFrame(out, index=data.index, copy=False)], axis=1)
 
 
-def _match_columns(text: TextRows, xy: np.ndarray, row_index: pd.Index) -> dict[str, pd.Series]:
+def _match_columns(text: TextRows, xy: Coords, row_index: pd.Index) -> dict[str, pd.Series]:
     """:data:`MATCH_COLUMNS` of text addresses."""
     return {
         "qpv_match": pd.Series(text.match, index=row_index, dtype=object),
         "qpv_match_score": pd.Series(np.round(text.score, 3), index=row_index, dtype=float),
         "qpv_match_note": pd.Series(text.note, index=row_index, dtype=object),
-        "qpv_x": pd.Series(xy[:, 0], index=row_index, dtype=float),
-        "qpv_y": pd.Series(xy[:, 1], index=row_index, dtype=float),
+        "qpv_x": pd.Series(xy.x, index=row_index, dtype=float),
+        "qpv_y": pd.Series(xy.y, index=row_index, dtype=float),
     }
 
 
