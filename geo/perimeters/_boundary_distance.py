@@ -28,15 +28,23 @@ _SLACK_M = 0.01
 
 @dataclass(frozen=True)
 class _Table:
-    """Candidates of the cells measured so far.
+    """Candidates of the cells measured so far (memory in proportion to them, not to the grid).
 
-    ``starts`` (-1: cell not measured yet) and ``counts`` per cell delimit each cell's segment
-    numbers in ``segments``.
+    ``cells`` (sorted) are the cells measured; ``starts`` and ``counts``, aligned with them,
+    delimit each one's segment numbers in ``segments`` (a count of 0: no candidate).
     """
 
+    cells: np.ndarray
     starts: np.ndarray
     counts: np.ndarray
     segments: np.ndarray
+
+    def find(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of ``cells`` in the table, and whether each is there."""
+        pos = np.searchsorted(self.cells, cells)
+        known = pos < len(self.cells)
+        known[known] = self.cells[pos[known]] == cells[known]
+        return pos, known
 
 
 class NearSegments:
@@ -72,18 +80,18 @@ class NearSegments:
         ends = np.stack([np.column_stack([self.ax, self.ay]), np.column_stack([self.bx, self.by])], axis=1)
         lines: np.ndarray = np.asarray(shapely.linestrings(ends), dtype=object)
         self._tree = shapely.STRtree(lines)
-        n_cells = grid.nx * grid.ny
-        self._table = _Table(np.full(n_cells, -1, dtype=np.int64), np.zeros(n_cells, dtype=np.int64),
-                             np.empty(0, dtype=np.int64))
+        empty = np.empty(0, dtype=np.int64)
+        self._table = _Table(empty, empty, empty, empty)
 
     def distances(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Distance of each point to the boundary (NaN where its cell keeps no candidate)."""
         cells = self.grid.cells(x, y)
         table = self._table
-        todo = cells[table.starts[cells] < 0]
-        if len(todo):
-            table = self._measure(table, np.unique(todo))
-        first, count = table.starts[cells], table.counts[cells]
+        pos, known = table.find(cells)
+        if not known.all():
+            table = self._measure(table, np.unique(cells[~known]))
+            pos, _ = table.find(cells)
+        first, count = table.starts[pos], table.counts[pos]
         out = np.full(len(x), np.nan)
         has = np.flatnonzero(count > 0)
         if not len(has):
@@ -108,12 +116,15 @@ class NearSegments:
                                    distance=nearest[near] + 2.0 * self.half + _SLACK_M)
         order = np.argsort(at, kind="stable")
         at, seg = at[order], seg[order]
-        counts = np.bincount(at, minlength=int(near.sum()))
-        starts, all_counts = table.starts.copy(), table.counts.copy()
-        starts[cells] = len(table.segments)
-        starts[cells[near]] = len(table.segments) + np.cumsum(counts) - counts
-        all_counts[cells[near]] = counts
-        self._table = _Table(starts, all_counts, np.concatenate([table.segments, seg.astype(np.int64)]))
+        near_counts = np.bincount(at, minlength=int(near.sum()))
+        counts = np.zeros(len(cells), dtype=np.int64)
+        counts[near] = near_counts
+        starts = len(table.segments) + np.cumsum(counts) - counts
+        merged = np.concatenate([table.cells, cells])
+        order = np.argsort(merged, kind="stable")
+        self._table = _Table(merged[order], np.concatenate([table.starts, starts])[order],
+                             np.concatenate([table.counts, counts])[order],
+                             np.concatenate([table.segments, seg.astype(np.int64)]))
         return self._table
 
 
