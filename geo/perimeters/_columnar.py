@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,26 @@ MAX_CELLS = 250_000
 MIN_CELL_M = 25.0
 #: Cell classes besides a perimeter number.
 OUTSIDE, MIXED = -1, -2
+
+
+class Coords(NamedTuple):
+    """Lambert-93 coordinates of the rows of a lookup, one contiguous array each (NaN: no point).
+
+    Kept apart (not an (n, 2) array): the passes read x and y separately, and a table's
+    ``x``/``y`` columns are used as they are, without copying them together.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def rows(self, which: slice | np.ndarray) -> Coords:
+        """Return the coordinates of the rows ``which``."""
+        return Coords(self.x[which], self.y[which])
+
+    def located(self) -> np.ndarray:
+        """Tell which rows have both coordinates."""
+        located: np.ndarray = np.isfinite(self.x) & np.isfinite(self.y)
+        return located
 
 
 def factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -65,11 +86,16 @@ class CellGrid:
     ny: int
     classes: np.ndarray  # (ny * nx,) int32, row-major (iy * nx + ix)
 
-    def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Class of the cell of each point (points are inside the grid's box)."""
+    def cells(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Return the number (row-major) of the cell of each point (points are inside the grid's box)."""
         ix = np.clip(((x - self.x0) / self.size).astype(np.int64), 0, self.nx - 1)
         iy = np.clip(((y - self.y0) / self.size).astype(np.int64), 0, self.ny - 1)
-        classes: np.ndarray = self.classes[iy * self.nx + ix]
+        cells: np.ndarray = iy * self.nx + ix
+        return cells
+
+    def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Class of the cell of each point (points are inside the grid's box)."""
+        classes: np.ndarray = self.classes[self.cells(x, y)]
         return classes
 
 

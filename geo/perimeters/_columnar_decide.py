@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.perimeters._columnar import Coords
 from geo.perimeters._columnar_passes import polygon_pass, rule_pass
 from geo.perimeters._rows import GEO_STATUSES, Streets
 from geo.perimeters.index import LookupIndex
@@ -51,10 +52,15 @@ class Outputs:
                    np.empty(n, np.int32), np.empty(n, bool), np.empty(n, float), np.empty(n, np.int16))
 
 
-def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, rows: slice) -> None:
-    """Combine polygon and rule answers for the chunk ``rows`` and write them into ``out``."""
-    has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
-    poly_idx, poly_hits, dist = polygon_pass(xy, index)
+def decide(xy: Coords, streets: Streets, index: LookupIndex, out: Outputs, rows: slice, *,
+           has_point: np.ndarray | None = None) -> None:
+    """Combine polygon and rule answers for the chunk ``rows`` and write them into ``out``.
+
+    ``has_point``: the rows of ``xy`` with both coordinates, when the caller knows them already.
+    """
+    if has_point is None:
+        has_point = xy.located()
+    poly_idx, poly_hits, _ = polygon_pass(xy, index, dist=out.dist[rows])
     rule_idx, rule_street, decided, rule_amb = rule_pass(streets, index)
     complete = bool(len(index.ruled)) and bool(index.ruled[: len(index.perimeters)].all())
     n_codes = len(index.codes)
@@ -67,16 +73,15 @@ def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, r
         plain[:] = False
     if index.territory is not None:
         plain &= poly_idx >= 0
-    code = np.where(poly_idx >= 0, poly_idx, n_codes).astype(np.int32)
+    inside = poly_idx >= 0
+    code = np.where(inside, poly_idx, np.int32(n_codes))
     out.code[rows] = code
     out.poly[rows] = code
-    inside = poly_idx >= 0
     out.status[rows] = inside
     out.reason[rows] = 2
     out.rule[rows] = -1
     out.disagree[rows] = False
-    out.dist[rows] = np.round(dist, 1)
-    out.detail[rows] = np.where(inside, _INSIDE_POLYGON * N_NOTES * N_FLAGS, 0)
+    np.multiply(inside, np.int16(_INSIDE_POLYGON * N_NOTES * N_FLAGS), out=out.detail[rows])
     other = np.flatnonzero(~plain)
     if not len(other):
         return
@@ -85,7 +90,7 @@ def decide(xy: np.ndarray, streets: Streets, index: LookupIndex, out: Outputs, r
         has_point=has_point[other], poly_idx=poly_idx[other], poly_hits=poly_hits[other],
         rule_idx=rule_idx[other], rule_street=rule_street[other], decided=decided[other],
         rule_amb=rule_amb[other], has_street=key_lut[streets.codes[other]], geo=streets.geo_status[other],
-        outside=_out_of_territory(xy[other], streets, index, other, poly_idx[other]),
+        outside=_out_of_territory(xy.rows(other), streets, index, other, poly_idx[other]),
     )
     full = combine(facts, index, complete=complete)
     at = np.arange(rows.start, rows.stop)[other]
@@ -143,7 +148,7 @@ def combine(f: Facts, index: LookupIndex, *, complete: bool) -> dict[str, np.nda
             "poly": poly_out, "rule": rule_out, "disagree": disagree, "detail": detail}
 
 
-def _out_of_territory(xy: np.ndarray, streets: Streets, index: LookupIndex, rows: np.ndarray,
+def _out_of_territory(xy: Coords, streets: Streets, index: LookupIndex, rows: np.ndarray,
                       poly_idx: np.ndarray) -> np.ndarray:
     """Rows (``rows`` of the chunk) the index's territory does not know.
 
@@ -153,10 +158,10 @@ def _out_of_territory(xy: np.ndarray, streets: Streets, index: LookupIndex, rows
     territory = index.territory
     if territory is None:
         return out
-    has_point = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+    has_point = xy.located()
     check = np.flatnonzero(has_point & (poly_idx < 0))
     if len(check):
-        out[check] = ~territory.covers_xy(xy[check, 0], xy[check, 1])
+        out[check] = ~territory.covers_xy(xy.x[check], xy.y[check])
     if streets.outside is not None:
         out |= ~has_point & streets.outside[rows]
     return out

@@ -1,8 +1,9 @@
 """Polygon and rule passes of :func:`geo.perimeters.lookup.lookup_many` (private).
 
 :func:`polygon_pass` answers point in polygon and the distance to the nearest boundary
-(cell grids first, exact tests in the band along the boundaries); :func:`rule_pass` answers
-the street rules compiled in the index (:mod:`geo.perimeters._rulekeys`).
+(cell grids first, exact tests in the band along the boundaries, where each cell brings the
+few boundary segments its points can be nearest to: :mod:`geo.perimeters._boundary_distance`);
+:func:`rule_pass` answers the street rules compiled in the index (:mod:`geo.perimeters._rulekeys`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.perimeters._columnar import MIXED, CellGrid, cell_grid, factorize
+from geo.perimeters._boundary_distance import NearSegments, near_segments
+from geo.perimeters._columnar import MIXED, CellGrid, Coords, cell_grid, factorize
 from geo.perimeters._rows import Streets
 from geo.perimeters._rulekeys import RuleRows, evaluate_compiled
 from geo.perimeters.index import LookupIndex
@@ -50,19 +52,30 @@ def groups(bounds: np.ndarray, distance: float, gap: float = 5000.0) -> list[tup
     return groups
 
 
-def polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def polygon_pass(xy: Coords, index: LookupIndex, *,
+                 dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point in polygon and boundary distance → (perimeter number or -1, hits, distance).
 
     Per neighbourhood of perimeters, the points in its box are first classified by the cells
     of its :class:`~geo.perimeters._columnar.CellGrid` (when enough points make the grid worth
-    building); only those of the cells along a boundary take the exact tests.
+    building); only those of the cells along a boundary take the exact tests. Distances are
+    rounded to 0.1 m (NaN: none within the limit), written into ``dist`` when given.
     """
-    n = len(xy)
+    n = len(xy.x)
     found = np.full(n, -1, dtype=np.int32)
     hits = np.zeros(n, dtype=np.int8)
-    dist = np.full(n, np.nan)
-    x, y = xy[:, 0], xy[:, 1]
+    if dist is None:
+        dist = np.full(n, np.nan)
+    else:
+        dist.fill(np.nan)
+    x, y = xy
+    if not n:
+        return found, hits, dist
+    # box of the points (NaN ignored; all NaN: every comparison below is false, no group is read)
+    xmin, xmax, ymin, ymax = np.fmin.reduce(x), np.fmax.reduce(x), np.fmin.reduce(y), np.fmax.reduce(y)
     for g, ((gx0, gy0, gx1, gy1), members) in enumerate(index.groups):
+        if not (xmax >= gx0 and xmin <= gx1 and ymax >= gy0 and ymin <= gy1):
+            continue  # no point in this neighbourhood's box: not read at all
         cand = np.flatnonzero((x >= gx0) & (x <= gx1))
         cand = cand[(y[cand] >= gy0) & (y[cand] <= gy1)]
         if len(cand) >= _GRID_MIN_POINTS:
@@ -73,6 +86,9 @@ def polygon_pass(xy: np.ndarray, index: LookupIndex) -> tuple[np.ndarray, np.nda
             found[inside[first]] = classes[clear][first]
             hits[inside] += 1
             cand = cand[classes == MIXED]
+            if len(cand):
+                _exact_pass(xy, cand, members, index, (found, hits, dist), group=g)
+            continue
         if len(cand):
             _exact_pass(xy, cand, members, index, (found, hits, dist))
     return found, hits, dist
@@ -93,11 +109,41 @@ def _grid(index: LookupIndex, g: int) -> CellGrid:
     return grid
 
 
-def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: LookupIndex,
-                out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Exact point-in-polygon and boundary distance of the points ``cand`` (fills ``out`` in place)."""
+def _near(index: LookupIndex, g: int, i: int) -> NearSegments:
+    """Return the candidate segments of perimeter ``i`` per cell of neighbourhood ``g`` (built once)."""
+    near = index.near.get((g, i))
+    if near is None:
+        near = near_segments(_grid(index, g), index.boundaries[i], index.max_distance_m)
+        index.near[(g, i)] = near
+    return near
+
+
+def _boundary_distance(x: np.ndarray, y: np.ndarray, index: LookupIndex, i: int,
+                       group: int | None) -> np.ndarray:
+    """Distance of the points to the boundary of perimeter ``i``.
+
+    Through the cells of the grid of neighbourhood ``group`` when given (GEOS for any point
+    its cell cannot answer), else GEOS.
+    """
+    if group is None:
+        di: np.ndarray = shapely.distance(index.boundaries[i], shapely.points(x, y))
+        return di
+    di = _near(index, group, i).distances(x, y)
+    missing = np.flatnonzero(np.isnan(di))
+    if len(missing):
+        di[missing] = shapely.distance(index.boundaries[i], shapely.points(x[missing], y[missing]))
+    return di
+
+
+def _exact_pass(xy: Coords, cand: np.ndarray, members: list[int], index: LookupIndex,
+                out: tuple[np.ndarray, np.ndarray, np.ndarray], *, group: int | None = None) -> None:
+    """Exact point-in-polygon and boundary distance of the points ``cand`` (fills ``out`` in place).
+
+    ``group``: the neighbourhood whose cell grid classified ``cand`` (its cells then bring the
+    few boundary segments to measure), ``None`` without a grid.
+    """
     found, hits, dist = out
-    x, y = xy[:, 0], xy[:, 1]
+    x, y = xy
     d = index.max_distance_m
     geoms = index.perimeters.geometry.to_numpy()
     cx, cy = x[cand], y[cand]
@@ -115,8 +161,10 @@ def _exact_pass(xy: np.ndarray, cand: np.ndarray, members: list[int], index: Loo
             hits[inside] += 1
         close = near[shapely.contains_xy(_zone(index, i), nx, ny)]
         if len(close):
-            di = shapely.distance(index.boundaries[i], shapely.points(x[close], y[close]))
-            dist[close] = np.fmin(dist[close], np.where(di <= d, di, np.nan))
+            di = _boundary_distance(x[close], y[close], index, i, group)
+            # rounded here, on the few points measured (rounding is monotonic: the minimum of the
+            # rounded distances is the rounded minimum)
+            dist[close] = np.fmin(dist[close], np.round(np.where(di <= d, di, np.nan), 1))
 
 
 def rule_pass(streets: Streets, index: LookupIndex) -> tuple[np.ndarray, ...]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.perimeters._columnar import factorize
+from geo.perimeters._columnar import Coords, factorize
 from geo.perimeters.addressmatch import commune_matches, geocode, parse_address, split_commune
 from geo.perimeters.index import AddressColumns, LookupIndex
 from geo.perimeters.streetnames import (
@@ -286,15 +286,15 @@ def _resolve_communes(rows: TextRows, index: LookupIndex) -> None:
 
 
 def streets_from_text(
-    texts: pd.Series, index: LookupIndex, commune: str | None, xy: np.ndarray
-) -> tuple[Streets, np.ndarray, TextRows]:
-    """Streets, numbers, geocoding status and points of free-text addresses."""
+    texts: pd.Series, index: LookupIndex, commune: str | None, xy: Coords
+) -> tuple[Streets, Coords, TextRows]:
+    """Streets, numbers, geocoding status and points of free-text addresses (``xy`` is not modified)."""
     rows = _text_rows(texts, index, commune)
     _resolve_communes(rows, index)
-    found = ~shapely.is_missing(rows.found) & np.isnan(xy[:, 0])
-    xy = xy.copy()
+    found = ~shapely.is_missing(rows.found) & np.isnan(xy.x)
+    xy = Coords(xy.x.copy(), xy.y.copy())
     if found.any():
-        xy[found, 0], xy[found, 1] = shapely.get_x(rows.found[found]), shapely.get_y(rows.found[found])
+        xy.x[found], xy.y[found] = shapely.get_x(rows.found[found]), shapely.get_y(rows.found[found])
     outside = None
     if index.territory is not None:
         territory = index.territory

@@ -14,6 +14,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import QPVLookupError
+from geo.perimeters._boundary_distance import NearSegments
 from geo.perimeters._columnar import CellGrid
 from geo.perimeters._rulekeys import CompiledRules
 from geo.perimeters.territory import Territory
@@ -99,6 +100,9 @@ class LookupIndex:
     grids : dict
         Neighbourhood number → its :class:`~geo.perimeters._columnar.CellGrid`, built on
         first use by a large lookup, then kept.
+    near : dict
+        (neighbourhood, perimeter) → the boundary segments to measure per cell of that
+        grid (:class:`~geo.perimeters._boundary_distance.NearSegments`), built on first use.
     """
 
     perimeters: gpd.GeoDataFrame
@@ -121,6 +125,7 @@ class LookupIndex:
     commune_names: dict[str, str] = field(default_factory=dict)
     compiled: CompiledRules | None = None
     grids: dict[int, CellGrid] = field(default_factory=dict)
+    near: dict[tuple[int, int], NearSegments] = field(default_factory=dict)
 
     def known_communes(self) -> frozenset[str]:
         """Commune keys recognised at the end of a text address (territory, rules, addresses)."""

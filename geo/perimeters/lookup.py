@@ -6,8 +6,9 @@ number joined to the rules, see :func:`geo.perimeters.rules.evaluate_rules`). Bo
 columnar: :func:`build_index` compiles the rules into integer keys
 (:mod:`geo.perimeters._rulekeys`), a large lookup classifies its points by the cells of a
 grid per neighbourhood of perimeters and tests exactly only those near a boundary
-(:mod:`geo.perimeters._columnar_passes`), and street names are not read at all when the
-index has no rules and the rows have points. The answer
+(:mod:`geo.perimeters._columnar_passes`), measuring their distance to the boundary against
+the few segments their cell can be nearest to (:mod:`geo.perimeters._boundary_distance`),
+and street names are not read at all when the index has no rules and the rows have points. The answer
 (``qpv_code``) is the polygon's when the point is inside one, else the rules'; the
 reason says which source(s) agree, and ``qpv_disagree`` flags an address the two put in
 different places (only where rules exist for the QPV concerned).
@@ -71,6 +72,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import TERRITORY_CRS, resolve_crs, to_territory_crs
 from geo.errors import GeometryError, QPVLookupError
 from geo.geometry import repair_polygons
+from geo.perimeters._columnar import Coords
 from geo.perimeters._columnar_decide import Outputs, decide
 from geo.perimeters._columnar_passes import groups
 from geo.perimeters._rows import (
@@ -233,8 +235,13 @@ def _is_territory(crs: Any) -> bool:
     return bool(resolve_crs(crs).equals(resolve_crs(TERRITORY_CRS)))
 
 
-def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
-    """(n, 2) Lambert-93 coordinates of the rows (NaN where unknown)."""
+def _contiguous(x: np.ndarray, y: np.ndarray) -> Coords:
+    """Coordinates from two arrays (copied only when not contiguous)."""
+    return Coords(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float))
+
+
+def _points_xy(data: pd.DataFrame, crs: Any) -> Coords:
+    """Lambert-93 coordinates of the rows (NaN where unknown)."""
     n = len(data)
     if isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns:
         geo = data.geometry
@@ -247,22 +254,22 @@ def _points_xy(data: pd.DataFrame, crs: Any) -> np.ndarray:
         if bool((shapely.get_type_id(arr) == 0).all()):
             coords = shapely.get_coordinates(arr)
             if len(coords) == n:  # only non-empty points: one coordinate each
-                return coords
+                return _contiguous(coords[:, 0], coords[:, 1])
         ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
-        xy = np.full((n, 2), np.nan)
         if ok.all():
-            xy[:, 0], xy[:, 1] = shapely.get_x(arr), shapely.get_y(arr)
-        elif ok.any():
-            xy[ok, 0], xy[ok, 1] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
-        return xy
+            return _contiguous(shapely.get_x(arr), shapely.get_y(arr))
+        x, y = np.full(n, np.nan), np.full(n, np.nan)
+        if ok.any():
+            x[ok], y[ok] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
+        return Coords(x, y)
     for xc, yc, src in (("x", "y", crs or TERRITORY_CRS), ("lon", "lat", "EPSG:4326")):
         if {xc, yc} <= set(data.columns):
             x, y = _floats(data[xc]), _floats(data[yc])
             if _is_territory(src):
-                return np.column_stack([x, y])
+                return _contiguous(x, y)  # the table's own columns, read only
             pts = gpd.GeoSeries.from_xy(x, y, crs=src).to_crs(TERRITORY_CRS).to_numpy()
-            return np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
-    return np.full((n, 2), np.nan)
+            return _contiguous(shapely.get_x(pts), shapely.get_y(pts))
+    return Coords(np.full(n, np.nan), np.full(n, np.nan))
 
 
 def lookup_many(
@@ -316,8 +323,9 @@ def lookup_many(
     text: TextRows | None = None
     if columns.address is not None:
         streets, xy, text = streets_from_text(data[columns.address], index, commune, xy)
+        located = xy.located()
     else:
-        located = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])
+        located = xy.located()
         streets = streets_from_columns(data, index, columns.with_ban_defaults(data), commune, located=located)
     total = len(data)
     outputs = Outputs.empty(total)
@@ -325,23 +333,39 @@ def lookup_many(
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
         chunk = streets.chunk(sl)
-        decide(xy[sl], chunk, index, outputs, sl)
+        decide(xy.rows(sl), chunk, index, outputs, sl, has_point=located[sl])
         if progress is not None:
             progress(sl.stop, total)
     out = _columns(outputs, index, data.index)
     if text is not None:
         out.update(_match_columns(text, xy, data.index))
-    return data.assign(**out)
+    return _with_columns(data, out)
 
 
-def _match_columns(text: TextRows, xy: np.ndarray, row_index: pd.Index) -> dict[str, pd.Series]:
+def _with_columns(data: pd.DataFrame, out: dict[str, pd.Series]) -> pd.DataFrame:
+    """Return ``data.assign(**out)``; one concatenation for a plain frame with text column labels.
+
+    Assigning inserts the columns one by one (each rebuilding the column labels); the
+    concatenation gives the same frame (class, labels and their type, index, attributes)
+    when ``data`` is a plain :class:`pandas.DataFrame` whose unnamed text labels do not
+    already hold the answer columns. Any other frame is assigned.
+    """
+    labels = data.columns
+    if (type(data) is not pd.DataFrame or data.attrs or labels.nlevels != 1 or labels.name is not None
+            or not isinstance(labels.dtype, pd.StringDtype) or bool(labels.isin(list(out)).any())
+            or not data.flags.allows_duplicate_labels):
+        return data.assign(**out)
+    return pd.concat([data, pd.DataFrame(out, index=data.index, copy=False)], axis=1)
+
+
+def _match_columns(text: TextRows, xy: Coords, row_index: pd.Index) -> dict[str, pd.Series]:
     """:data:`MATCH_COLUMNS` of text addresses."""
     return {
         "qpv_match": pd.Series(text.match, index=row_index, dtype=object),
         "qpv_match_score": pd.Series(np.round(text.score, 3), index=row_index, dtype=float),
         "qpv_match_note": pd.Series(text.note, index=row_index, dtype=object),
-        "qpv_x": pd.Series(xy[:, 0], index=row_index, dtype=float),
-        "qpv_y": pd.Series(xy[:, 1], index=row_index, dtype=float),
+        "qpv_x": pd.Series(xy.x, index=row_index, dtype=float),
+        "qpv_y": pd.Series(xy.y, index=row_index, dtype=float),
     }
 
 

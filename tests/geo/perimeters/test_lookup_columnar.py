@@ -197,3 +197,40 @@ def test_grid_cells_never_contradict_the_exact_tests(bench_data: dict[str, Any],
             assert np.array_equal(inside[clear], classes[clear] == i)
         decided += int((classes != MIXED).sum())
     assert decided > 0.3 * 40_000 * len(index.groups)  # the grid does spare most points
+
+
+def test_answer_columns_added_as_assign_adds_them(bench_data: dict[str, Any]) -> None:
+    """Plain frames get the columns in one concatenation, the others by ``assign``: same frames."""
+    raw = bench_data["raw"].iloc[::40]
+    index = build_index(bench_data["perimeters"])
+    named = raw.copy()
+    named.columns.name = "champs"
+    with_attrs = raw.copy()
+    with_attrs.attrs["source"] = "BAN"
+    twice = lookup_many(raw, index)  # already holds the answer columns: they are replaced
+    frames = [
+        raw,
+        raw.set_axis(pd.Index(list(raw.columns), dtype=object), axis=1),
+        named,
+        with_attrs,
+        raw.set_axis(np.repeat(np.arange(len(raw) // 2 + 1), 2)[: len(raw)], axis=0),  # repeated labels
+        twice,
+        raw[["x", "y"]].iloc[:0],
+    ]
+    for frame in frames:
+        out = _same(frame, index)
+        assert list(out.columns[-3:]) == ["qpv_disagree", "qpv_distance_m", "qpv_detail"]
+    assert np.isfinite(_same(raw, index)["qpv_distance_m"].to_numpy()).any()
+
+
+def test_neighbourhoods_without_points_and_rows_without_points(bench_data: dict[str, Any]) -> None:
+    """Neighbourhoods no point reaches are skipped; tables of unlocated rows read none."""
+    raw = bench_data["raw"]
+    index = build_index(bench_data["perimeters"], rules=bench_data["rules"])
+    montpellier = raw.iloc[:30_000].assign(x=raw["x"].iloc[:30_000] + 115_000.0,
+                                           y=raw["y"].iloc[:30_000] - 580_000.0)
+    both = pd.concat([montpellier, raw.iloc[::5]], ignore_index=True)
+    few = raw.iloc[:25_000]
+    for frame in (montpellier, both, few.assign(x=np.nan), few.assign(x=np.inf, y=-np.inf)):
+        _same(frame, index)
+    assert (_same(montpellier, index)["qpv_status"] == "inside").any()  # Montpellier's grid did answer
