@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 
 import numpy as np
+
+from layers.store._gpkg_hold import ImportHold
 
 #: rtree.c's RNDTOWARDS / RNDAWAY: the factors it applies when the float32 cast went the wrong way.
 _TOWARDS = 1.0 - 1.0 / 8388608.0
@@ -36,31 +37,14 @@ _MAP_ROWS = 16_384
 PENDING_MAX = 2_000_000
 
 
-class Pending:
-    """R-tree entries of an import into empty trees, held until one bulk load per tree.
-
-    Only the importing thread (:meth:`start`) flushes: other threads reading on the shared
-    connection meanwhile have no business changing the import's transaction.
-    """
-
-    def __init__(self) -> None:
-        self._held: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._thread: int | None = None
-
-    def start(self) -> None:
-        """Begin holding entries (the calling thread imports)."""
-        self._thread = threading.get_ident()
-
-    def stop(self) -> None:
-        """Forget everything held (flushed already, or rolled back)."""
-        self._thread = None
-        self._held.clear()
+class Pending(ImportHold[list[tuple[np.ndarray, np.ndarray]]]):
+    """R-tree entries of an import into empty trees, held until one bulk load per tree."""
 
     def index(self, con: sqlite3.Connection, table: str, ids: np.ndarray, bounds: np.ndarray) -> None:
         """Index rows: held while an import fills an empty tree, else written now (:func:`write`)."""
         parts = self._held.get(table)
         held = sum(len(f) for f, _ in parts) if parts is not None else 0
-        if self._thread is not None and held + len(ids) <= PENDING_MAX and (
+        if self.importing() and held + len(ids) <= PENDING_MAX and (
                 parts is not None or empty_node_size(con, table) is not None):
             self._held.setdefault(table, []).append((ids, bounds))
             return
@@ -69,7 +53,7 @@ class Pending:
 
     def flush(self, con: sqlite3.Connection, table: str | None = None) -> None:
         """Bulk-load what is held (for every table, or ``table`` only)."""
-        if not self._held or self._thread != threading.get_ident():
+        if not self._held or not self.importing():
             return
         for name in [table] if table is not None else sorted(self._held):
             parts = self._held.pop(name, None)

@@ -17,34 +17,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 
 import numpy as np
+
+from layers.store._gpkg_hold import ImportHold
 
 
 def _hashes(uids: list[str]) -> np.ndarray:
     return np.fromiter(map(hash, uids), dtype=np.int64, count=len(uids))
 
 
-class DeferredUidIndexes:
+class DeferredUidIndexes(ImportHold[tuple[str, list[np.ndarray]]]):
     """The uid indexes an import has dropped, and the hashes of the uids written since."""
-
-    def __init__(self) -> None:
-        self._held: dict[str, tuple[str, list[np.ndarray]]] = {}
-        self._thread: int | None = None
-
-    def start(self) -> None:
-        """Allow deferring (the calling thread imports, in one transaction)."""
-        self._thread = threading.get_ident()
-
-    def stop(self) -> None:
-        """Forget everything (built already, or rolled back with the transaction)."""
-        self._thread = None
-        self._held.clear()
 
     def defer(self, con: sqlite3.Connection, table: str) -> None:
         """Drop the uid index of ``table`` if it is empty and an import is under way."""
-        if self._thread != threading.get_ident() or table in self._held:
+        if not self.importing() or table in self._held:
             return
         name = f"{table}_uid"
         row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?",
@@ -83,7 +71,7 @@ class DeferredUidIndexes:
 
     def flush(self, con: sqlite3.Connection, table: str | None = None) -> None:
         """Create again the deferred indexes (of every table, or of ``table`` only)."""
-        if not self._held or self._thread != threading.get_ident():
+        if not self._held or not self.importing():
             return
         for name in [table] if table is not None else sorted(self._held):
             held = self._held.pop(name, None)
