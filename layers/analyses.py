@@ -49,7 +49,7 @@ from layers._site_references import perimeter_boxes, site_addresses, site_points
 from layers.errors import StoreAnalysisError
 from layers.report_sources import dataset_spans, report_inputs, sources_section
 from layers.samples import sample_note, sampled_datasets
-from layers.schema import THEMES
+from layers.schema import DISTINCT_CONSTATS, THEMES
 from layers.source_coverage import hotspot_options
 from layers.store.base import LayerStore
 
@@ -179,7 +179,7 @@ def analysis_events(
     _check_theme(theme)
     end_x = _end_exclusive(end)
     if layer == "observations":
-        where = {"theme": theme} if theme else None
+        where = {**DISTINCT_CONSTATS, **({"theme": theme} if theme else {})}
         return store.read("observations", start=start.isoformat(), end=end_x, where=where, bbox=bbox)
     sites = store.read("points_noirs", bbox=bbox)
     events = (store.read_children("points_noirs", "evenements", parent_uids=list(sites["uid"]),
@@ -547,7 +547,8 @@ def _context(
     if not _withheld(readable, "diagnostics"):
         diags = inside(store.read("diagnostics", bbox=bbox, start=start.isoformat(), end=end_x))
         rows.append({"Élément": "Diagnostics en marchant (période)", "Nombre": len(diags)})
-    obs = inside(store.read("observations", bbox=bbox, start=start.isoformat(), end=end_x))
+    obs = inside(store.read("observations", bbox=bbox, start=start.isoformat(), end=end_x,
+                            where=DISTINCT_CONSTATS))
     rows.append({"Élément": "Constats et signalements (période)", "Nombre": len(obs)})
     report.tables["Équipements et référentiels du quartier"] = pd.DataFrame(rows)
     if len(obs):
@@ -627,7 +628,8 @@ def quartier_report_from_store(
     cams = cams[cams["status"].fillna("installée") != "hors service"] if len(cams) else cams
     streets = store.read("voies", bbox=square_bbox(bbox))  # the maps fill their frame around the zone
     buildings = store.read("batiments", bbox=square_bbox(bbox))
-    observations = store.read("observations", bbox=bbox, start=since.isoformat(), end=_end_exclusive(end))
+    observations = store.read("observations", bbox=bbox, start=since.isoformat(), end=_end_exclusive(end),
+                              where=DISTINCT_CONSTATS)
     diagnostics = None if _withheld(readable, "diagnostics") else store.read("diagnostics", bbox=bbox)
     spans = _report_spans(store, used, per, readable)
     inputs = report_inputs(spans, quartier=str(code))

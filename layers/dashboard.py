@@ -63,7 +63,7 @@ from layers.analyses import (
 )
 from layers.errors import StoreAnalysisError
 from layers.samples import sample_note, sampled_datasets
-from layers.schema import LAYERS
+from layers.schema import DISTINCT_CONSTATS, LAYERS
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -422,9 +422,8 @@ def quartier_dashboard(
     )
     obs = tuple(
         _in_zone(
-            store.read(
-                "observations", bbox=tuple(zone.geom.bounds), start=s[0].isoformat(), end=_end_exclusive(s[1])
-            ),
+            store.read("observations", bbox=tuple(zone.geom.bounds), start=s[0].isoformat(),
+                       end=_end_exclusive(s[1]), where=DISTINCT_CONSTATS),
             zone,
         )
         for s in (spans.current, spans.previous)

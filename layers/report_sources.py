@@ -20,6 +20,7 @@ import pandas as pd
 
 from geo.stats.report import ReportSection
 from geo.stats.report.flags import data_flag
+from layers.schema import DISTINCT_CONSTATS
 from layers.store.base import LayerStore
 
 logger = logging.getLogger(__name__)
@@ -122,7 +123,10 @@ def dataset_spans(
     list of DatasetSpan
     """
     time_field = "walk_date" if layer == "diagnostics" else "observed_at"
-    frame: gpd.GeoDataFrame = _child_events(store) if layer == "points_noirs" else store.read(layer)
+    if layer == "points_noirs":
+        frame: gpd.GeoDataFrame = _child_events(store)
+    else:  # a merged duplicate's closing date is the merge's, neither an event nor an extraction
+        frame = store.read(layer, where=DISTINCT_CONSTATS if layer == "observations" else None)
     if frame.empty or "source_dataset" not in frame.columns:
         return []
     if frame.crs is not None and perimeters.crs is not None:

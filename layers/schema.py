@@ -202,6 +202,10 @@ THEMES = (
     "autre",
 )
 OBSERVATION_STATUSES = ("nouveau", "transmis", "en cours", "traité", "clos non traité")
+#: ``where`` of the reads that count constats (reports, indicators, dashboard, TFPB): a constat
+#: merged into another (``duplicate_of`` set, closed by the merge) is the same dysfunction as the
+#: one kept, counted once through it — never a second « clos non traité ».
+DISTINCT_CONSTATS: Mapping[str, None] = {"duplicate_of": None}
 OPEN_STATUSES = ("nouveau", "transmis", "en cours")
 OBSERVATION_SOURCES = ("diagnostic en marchant", "habitant", "gardien", "patrouille", "import")
 DOMANIALITES = ("publique", "bailleur", "copropriété", "privée", "mixte", "inconnue")

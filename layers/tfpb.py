@@ -42,7 +42,7 @@ from geo.stats.proximity import DEFAULT_DISTANCE_M, Proximity, constat_proximity
 from layers.actions import ActionQuery, read_actions
 from layers.conventions import Convention, TfpbAxis, list_conventions, stored_conventions
 from layers.errors import RecordError
-from layers.schema import ACTION_STATES, TFPB_AXES
+from layers.schema import ACTION_STATES, DISTINCT_CONSTATS, TFPB_AXES
 from layers.store.base import LayerStore
 from layers.validate import fold
 
@@ -271,7 +271,7 @@ def _constats(store: LayerStore, areas: gpd.GeoDataFrame, start: date | None,
         empty = store.read("observations", limit=0)
         return to_territory_crs(empty.set_crs(TERRITORY_CRS, allow_override=True))
     obs = store.read("observations", bbox=tuple(areas.total_bounds), bbox_crs=TERRITORY_CRS,
-                     start=start, end=end)
+                     start=start, end=end, where=DISTINCT_CONSTATS)
     obs = to_territory_crs(obs.set_crs(obs.crs or TERRITORY_CRS, allow_override=True))
     if obs.empty:
         return obs
