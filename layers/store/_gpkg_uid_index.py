@@ -27,11 +27,11 @@ def _hashes(uids: list[str]) -> np.ndarray:
     return np.fromiter(map(hash, uids), dtype=np.int64, count=len(uids))
 
 
-class DeferredUidIndexes(ImportHold[tuple[str, list[np.ndarray]]]):
+class DeferredUidIndexes(ImportHold[tuple[str, np.ndarray]]):
     """The uid indexes an import has dropped, and the hashes of the uids written since."""
 
     def defer(self, con: sqlite3.Connection, table: str) -> None:
-        """Drop the uid index of ``table`` if it is empty and an import is under way."""
+        """Drop the uid index of ``table`` (empty: the caller knows) if an import is under way."""
         if not self.importing() or table in self._held:
             return
         name = f"{table}_uid"
@@ -39,25 +39,23 @@ class DeferredUidIndexes(ImportHold[tuple[str, list[np.ndarray]]]):
                           (name, table)).fetchone()
         if row is None or row[0] is None:
             return
-        if con.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
-            return
         con.execute(f'DROP INDEX "{name}"')
-        self._held[table] = (row[0], [np.empty(0, dtype=np.int64)])
+        self._held[table] = (row[0], np.empty(0, dtype=np.int64))
 
     def added(self, table: str, uids: list[str]) -> None:
         """Record uids written into ``table`` while its index is deferred."""
         held = self._held.get(table)
         if held is not None and uids:
             # one sorted array (8 bytes a uid): two sorted runs merge in linear time
-            merged = np.sort(np.concatenate([held[1][0], np.sort(_hashes(uids))]), kind="stable")
-            held[1][0] = merged
+            merged = np.sort(np.concatenate([held[1], np.sort(_hashes(uids))]), kind="stable")
+            self._held[table] = (held[0], merged)
 
     def existing(self, con: sqlite3.Connection, table: str, uids: list[str]) -> set[str] | None:
         """Return the uids of ``uids`` already in ``table`` (None when its index is not deferred)."""
         held = self._held.get(table)
         if held is None:
             return None
-        stored = held[1][0]
+        stored = held[1]
         if not uids or not len(stored):
             return set()
         wanted = _hashes(uids)

@@ -83,9 +83,9 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         self._lock = threading.RLock()
         self._depth = 0
         self._deferred: dict[str, _ext.Bounds | None] | None = None
-        # R-tree entries of an import into an empty tree, bulk-loaded once (see _flush_rtree)
+        # R-tree entries of an import into an empty tree, bulk-loaded once (see _flush_held)
         self._rtree_pending = _rtree.Pending()
-        # unique uid indexes dropped while an import fills an empty layer (see _flush_rtree)
+        # unique uid indexes dropped while an import fills an empty layer (see _flush_held)
         self._uid_indexes = _uidx.DeferredUidIndexes()
         _gpkg.register_functions(self._con)
         self._con.execute("PRAGMA busy_timeout = 60000")
@@ -151,7 +151,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
                 with self.transaction():
                     yield
                     if outer:
-                        self._flush_rtree()
+                        self._flush_held()
                         for table, grow in sorted((self._deferred or {}).items()):
                             self._touch(table, grow, exact=True)
             finally:
@@ -263,7 +263,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _read_sql(self, flt: BoundFilter, page: Page) -> tuple[str, list[Any], Any]:
         """Return the SELECT of :meth:`_read`, its parameters and the bbox as a shapely box."""
-        self._flush_rtree()
+        self._flush_held()
         schema, layer = flt.schema, flt.layer
         clauses, params, geom_box = self._clauses(flt)
         cols = ", ".join(f'"{n}"' for n in schema.field_names)
@@ -332,7 +332,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _count(self, flt: BoundFilter, *, at_most: int | None = None) -> int:
         """Count records (see :meth:`LayerStore.count`)."""
-        self._flush_rtree()
+        self._flush_held()
         layer = flt.layer
         clauses, params, geom_box = self._clauses(flt)
         if geom_box is not None and flt.schema.geometry != "Point":
@@ -352,7 +352,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _cluster(self, flt: BoundFilter, *, cell_m: float) -> pd.DataFrame:
         """Grid clusters computed in SQL on the R-tree (see :meth:`LayerStore.cluster`)."""
-        self._flush_rtree()
+        self._flush_held()
         layer = flt.layer
         if flt.schema.geometry is None or cell_m <= 0:
             return super()._cluster(flt, cell_m=cell_m)
@@ -387,7 +387,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         The query of :meth:`_read` (same filters, same order), selecting only ``fields`` and
         the geometry, typed as :meth:`_frame` types them; other geometries read whole.
         """
-        self._flush_rtree()
+        self._flush_held()
         schema, layer = flt.schema, flt.layer
         if schema.geometry != "Point":
             return super()._points(flt, fields=fields, limit=limit)
@@ -430,7 +430,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def _extents(self, tables: Sequence[str]) -> dict[str, _ext.Bounds | None]:
         """Return the extents of non-empty layers, recomputing (and storing) those marked stale."""
-        self._flush_rtree()
+        self._flush_held()
         with self._lock:
             stored = _ext.stored_extents(self._con, tables)
             upgraded = self.get_meta(_ext.EXTENTS_META) is not None
@@ -526,7 +526,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         geoms = frame.geometry.to_numpy()
         columns.append(_gpkg.encode(geoms, self._srs_id))
         if len(frame) < _BULK:
-            self._flush_rtree(table)  # the trigger writes into the tree: bulk-load what is held first
+            self._flush_held(table)  # the trigger writes into the tree: bulk-load what is held first
             self._con.executemany(insert, zip(*columns, strict=True))
             return
         # Bulk path: the R-tree insert trigger calls Python once per row and bound; inside
@@ -538,7 +538,8 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         ).fetchone()
         self._con.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
         first = self._con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{table}"').fetchone()[0]
-        self._uid_indexes.defer(self._con, table)
+        if first == 0:  # an empty layer (fids start at 1): its uid index may wait for the end
+            self._uid_indexes.defer(self._con, table)
         self._con.executemany(insert, zip(*columns, strict=True))
         self._uid_indexes.added(table, frame["uid"].astype(str).tolist())
         fids = np.fromiter((r[0] for r in self._con.execute(
@@ -547,7 +548,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         if ddl is not None:
             self._con.execute(ddl[0])
 
-    def _flush_rtree(self, table: str | None = None) -> None:
+    def _flush_held(self, table: str | None = None) -> None:
         """Bulk-load what an import holds (R-tree entries, uid indexes) before anything reads."""
         self._rtree_pending.flush(self._con, table)
         try:
@@ -576,7 +577,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
         comment: str | None = None,
     ) -> None:
         """Change fields of a record, keeping its status history."""
-        self._flush_rtree()
+        self._flush_held()
         schema = self.schema(layer)
         check_changes(schema, changes)
         with self.transaction():
@@ -627,7 +628,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
     def delete(self, layer: str, uids: Sequence[str]) -> int:
         """Delete records and their child rows."""
-        self._flush_rtree()
+        self._flush_held()
         schema = self.schema(layer)
         uids = list(uids)
         deleted = 0
@@ -665,7 +666,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
 
         See :meth:`LayerStore.optimize`; records are already laid out by the R-tree queries.
         """
-        self._flush_rtree()
+        self._flush_held()
         names = list(layers) if layers is not None else list(LAYERS)
         for name in names:
             self.schema(name)
@@ -753,7 +754,7 @@ class GeoPackageStore(SchemaMixin, LayerStore):
     # -- copies -------------------------------------------------------------------------
     def copy_rows(self, layer: str, rows: pd.DataFrame, *, child: str | None = None) -> int:
         """Insert rows as read from another store (see :meth:`LayerStore.copy_rows`)."""
-        self._flush_rtree()
+        self._flush_held()
         schema = self.schema(layer)
         table, fields, geometry, rows = copy_target(schema, child, rows, self.crs)
         with self.transaction():
